@@ -1,0 +1,51 @@
+# cmake/StrataDeps.cmake — finds every external dependency and gathers them in
+# the INTERFACE target strata::deps. A missing one stops the configure step with
+# the Debian package that provides it.
+find_package(PkgConfig)
+if(NOT PKG_CONFIG_FOUND)
+  message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config")
+endif()
+
+function(strata_require_pkg prefix module debian)
+  pkg_check_modules(${prefix} QUIET IMPORTED_TARGET ${module})
+  if(NOT ${prefix}_FOUND)
+    message(FATAL_ERROR "strata needs ${module} (pkg-config) — install it with: apt-get install ${debian}")
+  endif()
+endfunction()
+
+strata_require_pkg(OPENBLAS openblas libopenblas-dev)
+strata_require_pkg(LAPACKE lapacke liblapacke-dev)
+strata_require_pkg(YAML yaml-0.1 libyaml-dev)
+strata_require_pkg(JANSSON jansson libjansson-dev)
+
+find_package(HDF5 COMPONENTS C QUIET)
+if(NOT HDF5_FOUND)
+  message(FATAL_ERROR "strata needs the HDF5 C library — install it with: apt-get install libhdf5-dev")
+endif()
+
+find_package(OpenMP COMPONENTS C QUIET)
+if(NOT OpenMP_C_FOUND)
+  message(FATAL_ERROR "strata needs OpenMP for C — install it with: apt-get install libgomp1 (gcc) or libomp-dev (clang)")
+endif()
+
+# libcsv (RFC 4180 parser) ships no pkg-config file.
+find_path(LIBCSV_INCLUDE_DIR csv.h)
+find_library(LIBCSV_LIBRARY csv)
+if(NOT LIBCSV_INCLUDE_DIR OR NOT LIBCSV_LIBRARY)
+  message(FATAL_ERROR "strata needs libcsv — install it with: apt-get install libcsv-dev")
+endif()
+
+add_library(strata_deps INTERFACE)
+add_library(strata::deps ALIAS strata_deps)
+target_include_directories(strata_deps INTERFACE ${HDF5_C_INCLUDE_DIRS} ${LIBCSV_INCLUDE_DIR})
+target_compile_definitions(strata_deps INTERFACE ${HDF5_C_DEFINITIONS})
+target_link_libraries(strata_deps INTERFACE
+  PkgConfig::LAPACKE PkgConfig::OPENBLAS PkgConfig::YAML PkgConfig::JANSSON
+  ${HDF5_C_LIBRARIES} ${LIBCSV_LIBRARY} OpenMP::OpenMP_C m)
+
+if(STRATA_BUILD_TESTS)
+  pkg_check_modules(CMOCKA QUIET IMPORTED_TARGET cmocka)
+  if(NOT CMOCKA_FOUND)
+    message(FATAL_ERROR "the tests need cmocka — install it with: apt-get install libcmocka-dev (or configure with -DSTRATA_BUILD_TESTS=OFF)")
+  endif()
+endif()

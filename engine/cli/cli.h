@@ -1,0 +1,47 @@
+/* engine/cli/cli.h — shared pieces of the strata command-line tool: one
+ * function per subcommand (cmd_<name>.c) and the helpers they share for
+ * contexts, messages and exit codes. Includes only the public API. */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include "strata/strata.h"
+
+#include <stdio.h>
+
+/* Exit codes (docs/errors.md): 0 success; a failing library call exits with
+ * its strata_status value (2 EINVAL/usage, 3 ENOMEM, 4 EIO, 5 EFORMAT,
+ * 6 EDATA, 7 ESPEC, 8 ENOCONV, 9 ESINGULAR, 10 EINTERNAL); `validate` exits 1
+ * when the file was read and problems were found. */
+#define CLI_EXIT_PROBLEMS 1
+#define CLI_EXIT_USAGE 2
+
+typedef struct cli_common {
+    int threads;      /* --threads N (0 = default) */
+    int verbose;      /* --verbose: log INFO messages */
+    int quiet;        /* --quiet: only errors */
+} cli_common;
+
+/* Creates a context logging to stderr per the common options; NULL on failure
+ * (message printed). */
+strata_ctx *cli_ctx_new(const cli_common *co);
+/* Prints "strata <cmd>: error: <context message>" and returns the exit code. */
+int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s);
+/* Prints "strata <cmd>: <message>" plus a usage hint and returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Parses a non-negative integer option value; 0 on success. */
+int cli_parse_long(const char *s, long min, long max, long *out);
+int cli_parse_double(const char *s, double *out);
+
+int cmd_validate(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
+int cmd_coef(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+#endif

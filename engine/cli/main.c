@@ -1,0 +1,125 @@
+/* engine/cli/main.c — `strata <command> ...`: dispatches to one function per
+ * subcommand and holds the helpers they share (cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"import", cmd_import, "import a CSV extract into a cohort file"},
+    {"export", cmd_export, "write a cohort's columns back to CSV"},
+    {"validate", cmd_validate, "check a cohort file and report every problem"},
+    {"info", cmd_info, "describe a cohort file: rows, columns, roles, attributes"},
+    {"synth", cmd_synth, "generate a synthetic linked cohort shaped by real NHS data"},
+    {"fit", cmd_fit, "fit a risk model (GLM) to a cohort"},
+    {"coef", cmd_coef, "print a fitted model's coefficient table"},
+    {"score", cmd_score, "apply a model to a cohort: one risk per patient"},
+    {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model"},
+    {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report"},
+};
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "strata %s — population health risk stratification\n\n"
+               "usage: strata <command> [options]   (strata <command> --help for details)\n\n"
+               "commands:\n",
+            strata_version());
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nexit codes: 0 ok, 1 problems found (validate), 2 usage, 3 out of memory, 4 I/O,\n"
+               "5 bad file format, 6 bad data, 7 bad formula/spec, 8 no convergence,\n"
+               "9 singular, 10 internal error (docs/errors.md)\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("strata %s\n", strata_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "strata: unknown command '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return CLI_EXIT_USAGE;
+}
+
+static void cli_log(void *ud, strata_log_level level, const char *msg)
+{
+    static const char *names[] = {"error", "warning", "info", "debug"};
+    (void)ud;
+    fprintf(stderr, "strata: %s: %s\n", names[level], msg);
+}
+
+strata_ctx *cli_ctx_new(const cli_common *co)
+{
+    strata_ctx *ctx = NULL;
+    if (strata_ctx_new(&ctx) != STRATA_OK) {
+        fprintf(stderr, "strata: error: out of memory\n");
+        return NULL;
+    }
+    strata_ctx_set_threads(ctx, co ? co->threads : 0);
+    strata_ctx_set_log(ctx, cli_log, NULL,
+                       co && co->quiet     ? STRATA_LOG_ERROR
+                       : co && co->verbose ? STRATA_LOG_INFO
+                                           : STRATA_LOG_WARN);
+    return ctx;
+}
+
+int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)
+{
+    fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
+    return s == STRATA_OK ? (int)STRATA_EINTERNAL : (int)s;
+}
+
+int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "strata %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: %s\n", usage);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out)
+{
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,85 @@
+/* strata/core.h — context, status codes, allocation and logging hooks.
+ * Every fallible library call takes a strata_ctx first and returns a
+ * strata_status; the human-readable message of the last failure stays on the
+ * context (strata_ctx_errmsg) until the next failing call. The library keeps
+ * no global state and never calls exit() or abort(). */
+#ifndef STRATA_CORE_H
+#define STRATA_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. The CLI exits with the same number (docs/errors.md). */
+typedef enum strata_status {
+    STRATA_OK = 0,        /* success */
+    STRATA_EINVAL = 2,    /* bad argument, option or parameter value (usage) */
+    STRATA_ENOMEM = 3,    /* an allocation failed */
+    STRATA_EIO = 4,       /* a file could not be opened, read, written or renamed */
+    STRATA_EFORMAT = 5,   /* a file is not HDF5 / not a strata cohort or model / wrong schema */
+    STRATA_EDATA = 6,     /* data values are invalid (out of range, NaN, duplicates, bad CSV row) */
+    STRATA_ESPEC = 7,     /* a formula or run spec is invalid (unknown column, bad key) */
+    STRATA_ENOCONV = 8,   /* an iterative fit did not converge; the partial result is kept */
+    STRATA_ESINGULAR = 9, /* a matrix is singular beyond what aliasing can handle */
+    STRATA_EINTERNAL = 10 /* a broken invariant inside strata: please report it */
+} strata_status;
+
+/* Short fixed name for a status ("EDATA", ...); never NULL. */
+const char *strata_status_str(strata_status s);
+
+/* Version string "MAJOR.MINOR.PATCH". */
+const char *strata_version(void);
+
+typedef struct strata_ctx strata_ctx;
+
+/* Allocation hook, as lua_Alloc: new_size == 0 frees ptr and returns NULL;
+ * otherwise behaves like realloc(ptr, new_size). old_size is 0 for a new block. */
+typedef void *(*strata_alloc_fn)(void *ud, void *ptr, size_t old_size, size_t new_size);
+
+typedef enum strata_log_level {
+    STRATA_LOG_ERROR = 0,
+    STRATA_LOG_WARN = 1,
+    STRATA_LOG_INFO = 2,
+    STRATA_LOG_DEBUG = 3
+} strata_log_level;
+
+typedef void (*strata_log_fn)(void *ud, strata_log_level level, const char *msg);
+
+/* Creates a context with malloc-based allocation, no log callback and
+ * threads = 0 (use OpenMP's default). Returns STRATA_ENOMEM on failure. */
+strata_status strata_ctx_new(strata_ctx **out);
+void strata_ctx_free(strata_ctx *ctx); /* accepts NULL */
+
+/* Number of threads for OpenMP regions inside strata calls; 0 = OpenMP default.
+ * Results are byte-identical whatever the value (fixed row blocks, fixed-order reduce). */
+void strata_ctx_set_threads(strata_ctx *ctx, int threads);
+int strata_ctx_threads(const strata_ctx *ctx); /* effective count (>= 1) */
+
+void strata_ctx_set_alloc(strata_ctx *ctx, strata_alloc_fn fn, void *ud);
+void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_level max_level);
+
+/* Memory budget in bytes for in-core work (0 = no limit). Stages that can
+ * stream from disk do so when their working set would exceed it. */
+void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes);
+size_t strata_ctx_memory_budget(const strata_ctx *ctx);
+
+/* Message of the last failure ("" if none). Valid until the next call on ctx. */
+const char *strata_ctx_errmsg(const strata_ctx *ctx);
+strata_status strata_ctx_errcode(const strata_ctx *ctx);
+void strata_ctx_clear_error(strata_ctx *ctx);
+
+/* Number of warnings logged on this context since creation (non-fatal
+ * conditions such as separation or dropped rows). */
+size_t strata_ctx_warnings(const strata_ctx *ctx);
+
+/* Writes the BLAS configuration in use into buf, e.g.
+ * "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64; threads=2". */
+void strata_blas_config(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,9 @@
+/* strata/strata.h — the whole public API of libstrata. Include this, link
+ * -lstrata (pkg-config strata, or find_package(strata) → strata::strata). */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include "strata/core.h"
+#include "strata/cohort.h"
+
+#endif

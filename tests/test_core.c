@@ -1,0 +1,94 @@
+/* labels: unit */
+/* tests/test_core.c — context, status strings, error recording, allocation hook. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#include <string.h>
+
+static void test_status_str__every_code_named(void **state)
+{
+    (void)state;
+    assert_string_equal(strata_status_str(STRATA_OK), "OK");
+    assert_string_equal(strata_status_str(STRATA_EDATA), "EDATA");
+    assert_string_equal(strata_status_str(STRATA_EINTERNAL), "EINTERNAL");
+    assert_string_equal(strata_status_str((strata_status)99), "EUNKNOWN");
+}
+
+static void test_fail__records_code_and_message(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_status s;
+    (void)state;
+    s = STRATA_FAIL(ctx, STRATA_EDATA, "%s:/patients/%s: row %zu: value %g", "c.h5", "age",
+                    (size_t)7, 130.0);
+    assert_int_equal(s, STRATA_EDATA);
+    assert_int_equal(strata_ctx_errcode(ctx), STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "c.h5:/patients/age: row 7: value 130");
+    strata_ctx_clear_error(ctx);
+    assert_string_equal(strata_ctx_errmsg(ctx), "");
+    strata_ctx_free(ctx);
+}
+
+static void test_alloc__hook_failure_gives_enomem(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    void *p;
+    (void)state;
+    tu_fault_install(ctx);
+    tu_fault_arm(2);
+    p = strata_alloc(ctx, 16);
+    assert_non_null(p);
+    assert_null(strata_alloc(ctx, 16));
+    assert_int_equal(strata_ctx_errcode(ctx), STRATA_ENOMEM);
+    assert_contains(strata_ctx_errmsg(ctx), "16 bytes");
+    strata_free(ctx, p, 16);
+    tu_fault_arm(-1);
+    strata_ctx_free(ctx);
+}
+
+static void test_calloc__overflow_is_enomem(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    assert_null(strata_calloc(ctx, SIZE_MAX / 2, 4));
+    assert_int_equal(strata_ctx_errcode(ctx), STRATA_ENOMEM);
+    strata_ctx_free(ctx);
+}
+
+static void test_threads__explicit_setting_wins(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    strata_ctx_set_threads(ctx, 3);
+    assert_int_equal(strata_ctx_threads(ctx), 3);
+    strata_ctx_set_threads(ctx, 0);
+    assert_true(strata_ctx_threads(ctx) >= 1);
+    strata_ctx_free(ctx);
+}
+
+static void test_blas_config__names_openblas(void **state)
+{
+    char buf[256];
+    (void)state;
+    strata_blas_config(buf, sizeof buf);
+    assert_contains(buf, "OpenBLAS");
+    assert_contains(buf, "threads=");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_str__every_code_named),
+        cmocka_unit_test(test_fail__records_code_and_message),
+        cmocka_unit_test(test_alloc__hook_failure_gives_enomem),
+        cmocka_unit_test(test_calloc__overflow_is_enomem),
+        cmocka_unit_test(test_threads__explicit_setting_wins),
+        cmocka_unit_test(test_blas_config__names_openblas),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
