@@ -24,6 +24,14 @@
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
 
+/* The writer's temporary file for out in this process (must never be left). */
+static int tmp_left(const char *out)
+{
+    char t[600];
+    snprintf(t, sizeof t, "%s.tmp.%ld", out, (long)getpid());
+    return exists(t);
+}
+
 /* Imports with a mapping built from "col=type" / role / outcome strings. */
 static strata_status import_with(strata_ctx *ctx, const char *csv, const char *out,
                                  const char *types, const char *outcomes, const char *na,
@@ -431,6 +439,7 @@ static void expect_fail(const char *text, const char *types, strata_status want,
     if (needle2)
         assert_contains(strata_ctx_errmsg(ctx), needle2);
     assert_false(exists(out));
+    assert_false(tmp_left(out));
     strata_ctx_free(ctx);
 }
 
@@ -651,6 +660,23 @@ static void test_na_tokens__configurable(void **state)
     strata_ctx_free(ctx);
 }
 
+static void test_cli__tab_delimiter_and_empty_only_na(void **state)
+{
+    const char *csv = tu_tmp("tab.tsv"), *h5 = tu_tmp("tab.h5"), *o = tu_tmp("tab.out.tsv");
+    char *text;
+    (void)state;
+    tu_write_file(csv, "a\tb\n1\tNA\n\t?\n");
+    assert_int_equal(tu_run_cli(NULL, "import '%s' --out '%s' --delim tab --na '' --quiet", csv,
+                                h5),
+                     0);
+    assert_int_equal(tu_run_cli(NULL, "export '%s' --out '%s' --delim tab --na NA", h5, o), 0);
+    text = tu_read_file(o, NULL);
+    assert_non_null(text);
+    /* "NA" and "?" are labels here; the empty field is the only missing value */
+    assert_string_equal(text, "a\tb\n1\tNA\nNA\t?\n");
+    free(text);
+}
+
 static void test_mapping__yaml_roles_types_outcomes_na(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -736,9 +762,12 @@ static void test_export__selected_columns_na_and_unknown_column(void **state)
 
 static void test_fault__every_allocation_failure_is_clean(void **state)
 {
-    const char *csv = tu_tmp("fault.csv"), *out = tu_tmp("fault.h5");
+    char csv[512], out[512], csv_out[512];
     long k;
     (void)state;
+    snprintf(csv, sizeof csv, "%s", tu_tmp("fault.csv")); /* tu_tmp buffers rotate */
+    snprintf(out, sizeof out, "%s", tu_tmp("fault.h5"));
+    snprintf(csv_out, sizeof csv_out, "%s", tu_tmp("fault.out.csv"));
     tu_write_file(csv, "id,grp,x\n1,a,0.5\n2,b,NA\n3,a,1.5\n");
     for (k = 1; k < 100000; k++) {
         strata_ctx *ctx = tu_ctx();
@@ -758,6 +787,7 @@ static void test_fault__every_allocation_failure_is_clean(void **state)
         if (s != STRATA_OK) {
             assert_status(ctx, s, STRATA_ENOMEM);
             assert_false(exists(out));
+            assert_false(tmp_left(out));
         }
         strata_csv_mapping_free(m);
         strata_ctx_free(ctx);
@@ -767,6 +797,33 @@ static void test_fault__every_allocation_failure_is_clean(void **state)
     print_message("import succeeded once allocation %ld did not fail\n", k);
     assert_true(k > 20);
     assert_true(exists(out));
+    /* export: every allocation failure is a clean ENOMEM with no CSV left */
+    for (k = 1; k < 100000; k++) {
+        strata_ctx *ctx = tu_ctx();
+        strata_csv_export_params p;
+        strata_status s;
+        unlink(csv_out);
+        strata_csv_export_params_init(&p);
+        tu_fault_install(ctx);
+        tu_fault_arm(k);
+        s = strata_csv_export(ctx, out, csv_out, &p);
+        tu_fault_arm(-1);
+        if (s != STRATA_OK) {
+            assert_status(ctx, s, STRATA_ENOMEM);
+            assert_false(exists(csv_out));
+            assert_false(tmp_left(csv_out));
+        }
+        strata_ctx_free(ctx);
+        if (s == STRATA_OK)
+            break;
+    }
+    assert_true(k > 3);
+    {
+        char *text = tu_read_file(csv_out, NULL);
+        assert_non_null(text);
+        assert_string_equal(text, "id,grp,x\n1,a,0.5\n2,b,\n3,a,1.5\n");
+        free(text);
+    }
 }
 
 int main(void)
@@ -783,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_infer__narrowest_integer_and_boundaries),
         cmocka_unit_test(test_infer__text_after_many_numbers_gets_all_levels),
         cmocka_unit_test(test_na_tokens__configurable),
+        cmocka_unit_test(test_cli__tab_delimiter_and_empty_only_na),
         cmocka_unit_test(test_mapping__yaml_roles_types_outcomes_na),
         cmocka_unit_test(test_export__selected_columns_na_and_unknown_column),
         cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
