@@ -255,6 +255,11 @@ static void test_import__flchain_types_na_levels(void **state)
     assert_status(ctx, import_with(ctx, tu_data(FLCHAIN), out, NULL, "futime,death", NULL, 0,
                                    NULL),
                   STRATA_OK);
+    /* same input, same bytes */
+    assert_status(ctx, import_with(ctx, tu_data(FLCHAIN), tu_tmp("flchain2.h5"), NULL,
+                                   "futime,death", NULL, 0, NULL),
+                  STRATA_OK);
+    assert_true(tu_files_equal(out, tu_tmp("flchain2.h5")));
     naive_read(tu_data(FLCHAIN), nv);
     assert_int_equal(nv->nrows, 7874);
     check_against_naive(ctx, out, nv);
@@ -677,6 +682,43 @@ static void test_cli__tab_delimiter_and_empty_only_na(void **state)
     free(text);
 }
 
+static void test_recode__values_replaced_before_inference(void **state)
+{
+    const char *csv = tu_tmp("rec.csv"), *h5 = tu_tmp("rec.h5"), *yml = tu_tmp("rec.yaml");
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    const strata_column_info *ci;
+    double *v;
+    char *msg = NULL;
+    (void)state;
+    tu_write_file(csv, "g,n\nFemale,1\nMale,x\nUnknown,3\n");
+    tu_write_file(yml, "recode:\n  n: {x: NA}\n");
+    unlink(h5);
+    assert_int_equal(tu_run_cli(&msg, "import '%s' --out '%s' --map '%s' --role sex=g "
+                                      "--recode g=Female:F,Male:M,Unknown:NA --quiet",
+                                csv, h5, yml),
+                     0);
+    free(msg);
+    assert_status(ctx, strata_cohort_open(ctx, h5, &c), STRATA_OK);
+    ci = col(ctx, c, "g");
+    assert_int_equal(ci->n_levels, 2);
+    assert_string_equal(ci->levels[0], "F");
+    assert_string_equal(ci->levels[1], "M");
+    assert_int_equal(ci->role, STRATA_ROLE_SEX);
+    v = read_col(ctx, c, "g");
+    assert_true(v[0] == 0 && v[1] == 1 && isnan(v[2]));
+    free(v);
+    assert_int_equal(col(ctx, c, "n")->dtype, STRATA_DT_INT8); /* 'x' recoded to NA */
+    v = read_col(ctx, c, "n");
+    assert_true(v[0] == 1 && isnan(v[1]) && v[2] == 3);
+    free(v);
+    strata_cohort_close(c);
+    assert_int_equal(tu_run_cli(&msg, "import '%s' --out '%s' --recode g=Female", csv, h5), 2);
+    assert_contains(msg, "FROM:TO");
+    free(msg);
+    strata_ctx_free(ctx);
+}
+
 static void test_mapping__yaml_roles_types_outcomes_na(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -841,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_infer__text_after_many_numbers_gets_all_levels),
         cmocka_unit_test(test_na_tokens__configurable),
         cmocka_unit_test(test_cli__tab_delimiter_and_empty_only_na),
+        cmocka_unit_test(test_recode__values_replaced_before_inference),
         cmocka_unit_test(test_mapping__yaml_roles_types_outcomes_na),
         cmocka_unit_test(test_export__selected_columns_na_and_unknown_column),
         cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
