@@ -431,6 +431,40 @@ static void test_rfc4180__bom_crlf_quotes_multiline(void **state)
     strata_ctx_free(ctx);
 }
 
+/* A file whose first 1 MiB read chunk ends exactly on a CR: the line count
+ * must hold whether the CR is half of a CRLF or a line end on its own. */
+static void cr_at_chunk_end(const char *eol)
+{
+    strata_ctx *ctx = tu_ctx();
+    const char *csv = tu_tmp("crchunk.csv"), *out = tu_tmp("crchunk.h5");
+    FILE *f = fopen(csv, "wb");
+    size_t pos = 0, line = 1, chunk = (size_t)1 << 20;
+    assert_non_null(f);
+    pos += (size_t)fprintf(f, "a,b%s", eol);
+    while (pos + 200 < chunk) {
+        pos += (size_t)fprintf(f, "%zu,row%s", line, eol);
+        line++;
+    }
+    /* one padded row so that its CR is the chunk's last byte */
+    pos += (size_t)fprintf(f, "%zu,", line);
+    while (pos < chunk - 1) {
+        fputc('p', f);
+        pos++;
+    }
+    fputs(eol, f);
+    line++;
+    fprintf(f, "%zu,ok%s%zu,bad,extra%s", line, eol, line + 1, eol);
+    fclose(f);
+    unlink(out);
+    assert_status(ctx, import_with(ctx, csv, out, NULL, NULL, NULL, 0, NULL), STRATA_EDATA);
+    {
+        char want[64];
+        snprintf(want, sizeof want, "line %zu: expected 2 fields", line + 2);
+        assert_contains(strata_ctx_errmsg(ctx), want);
+    }
+    strata_ctx_free(ctx);
+}
+
 /* Imports text that must fail with want; checks the message and no output. */
 static void expect_fail(const char *text, const char *types, strata_status want,
                         const char *needle1, const char *needle2)
@@ -446,6 +480,16 @@ static void expect_fail(const char *text, const char *types, strata_status want,
     assert_false(exists(out));
     assert_false(tmp_left(out));
     strata_ctx_free(ctx);
+}
+
+static void test_rfc4180__cr_lf_and_lone_cr_across_chunks(void **state)
+{
+    (void)state;
+    cr_at_chunk_end("\r\n");
+    cr_at_chunk_end("\r");
+    /* lone CRs (old Mac files) are line ends, also inside quotes */
+    expect_fail("a,b\r1,\"x\ry\"\r3,x,4\r", NULL, STRATA_EDATA, "line 4: expected 2 fields",
+                NULL);
 }
 
 static void test_errors__bad_rows_name_editor_line_and_column(void **state)
@@ -877,6 +921,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip__awkward_floats_and_labels),
         cmocka_unit_test(test_rfc4180__bom_crlf_quotes_multiline),
         cmocka_unit_test(test_errors__bad_rows_name_editor_line_and_column),
+        cmocka_unit_test(test_rfc4180__cr_lf_and_lone_cr_across_chunks),
         cmocka_unit_test(test_errors__roles_io_and_cli_exit_codes),
         cmocka_unit_test(test_skip_bad_rows__counts_lines_and_clean_inference),
         cmocka_unit_test(test_infer__narrowest_integer_and_boundaries),
