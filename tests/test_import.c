@@ -12,6 +12,7 @@
 #include "strata/strata.h"
 #include "testutil.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -844,6 +845,60 @@ static void test_export__selected_columns_na_and_unknown_column(void **state)
     free(msg);
 }
 
+/* ---- streaming: memory does not grow with the file ------------------------------- */
+
+typedef struct live_bytes {
+    size_t now, peak;
+} live_bytes;
+
+/* Allocation hook counting the bytes strata holds (malloc_usable_size). */
+static void *counting_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    live_bytes *lb = ud;
+    void *q;
+    (void)old_size;
+    if (ptr)
+        lb->now -= malloc_usable_size(ptr);
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    q = realloc(ptr, new_size);
+    if (q)
+        lb->now += malloc_usable_size(q);
+    if (lb->now > lb->peak)
+        lb->peak = lb->now;
+    return q;
+}
+
+static void test_stream__memory_bounded_by_chunk_and_block(void **state)
+{
+    const char *csv = tu_tmp("big.csv"), *out = tu_tmp("big.h5");
+    strata_ctx *ctx = tu_ctx();
+    live_bytes lb = {0, 0};
+    strata_csv_import_report rep;
+    strata_csv_import_params p;
+    FILE *f = fopen(csv, "w");
+    long size;
+    (void)state;
+    assert_non_null(f);
+    fprintf(f, "id,x,grp,note\n");
+    for (int i = 0; i < 300000; i++)
+        fprintf(f, "%d,%.6f,g%d,\"row %d, some text\"\n", i, i * 0.001, i % 10, i % 7);
+    size = ftell(f);
+    fclose(f);
+    strata_ctx_set_alloc(ctx, counting_alloc, &lb);
+    strata_csv_import_params_init(&p);
+    assert_status(ctx, strata_csv_import(ctx, csv, out, &p, &rep), STRATA_OK);
+    assert_int_equal(rep.n_rows, 300000);
+    print_message("CSV %ld bytes, peak strata heap %zu bytes\n", size, lb.peak);
+    /* one 1 MiB read chunk + one 16,384-row block per column + levels: far
+     * below the file (the HDF5 library's own buffers are not counted) */
+    assert_true(size > 8 * 1000 * 1000);
+    assert_true(lb.peak < (size_t)3 * 1024 * 1024);
+    strata_ctx_free(ctx);
+}
+
 /* ---- allocation failures ----------------------------------------------------- */
 
 static void test_fault__every_allocation_failure_is_clean(void **state)
@@ -931,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_recode__values_replaced_before_inference),
         cmocka_unit_test(test_mapping__yaml_roles_types_outcomes_na),
         cmocka_unit_test(test_export__selected_columns_na_and_unknown_column),
+        cmocka_unit_test(test_stream__memory_bounded_by_chunk_and_block),
         cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
