@@ -691,7 +691,7 @@ static strata_status apportion_rows(strata_ctx *ctx, strata_synth *s, int64_t n_
         p->nrows = rows[i];
         row += rows[i];
         st = apportion(ctx, p->reg, SYNTH_NCELLS, p->nrows, cells);
-        for (int c = 0; c < SYNTH_NCELLS; c++) {
+        for (int c = 0; c < SYNTH_NCELLS && st == STRATA_OK; c++) {
             cum += cells[c];
             p->cell_cum[c] = cum;
         }

@@ -1,4 +1,4 @@
-/* labels: unit determinism */
+/* labels: unit determinism fault */
 /* tests/test_synth.c — `strata synth`: counter-based determinism (same bytes
  * for 1 and 2 threads, rows independent of block partition), the real
  * register structure (practice sex/age shares, PCN shares of an ICB), condition
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TEST_PCN "U79722" /* 5 practices, ~26,000 patients, in ICB QOC */
 
@@ -479,8 +480,11 @@ static void write_cohort(const char *path, uint64_t seed, int threads)
 
 static void test_write__same_seed_same_bytes_for_1_and_2_threads(void **state)
 {
-    const char *a = tu_tmp("seed4_t1.h5"), *b = tu_tmp("seed4_t2.h5"), *c = tu_tmp("seed5.h5");
+    char a[4096], b[4096], c[4096]; /* tu_* buffers rotate: keep copies */
     (void)state;
+    snprintf(a, sizeof a, "%s", tu_tmp("seed4_t1.h5"));
+    snprintf(b, sizeof b, "%s", tu_tmp("seed4_t2.h5"));
+    snprintf(c, sizeof c, "%s", tu_tmp("seed5.h5"));
     write_cohort(a, 4, 1);
     write_cohort(b, 4, 2);
     write_cohort(c, 5, 2);
@@ -519,6 +523,54 @@ static void test_write__cohort_validates_and_stores_truth(void **state)
     strata_strings_free(ctx, term, nt);
     strata_strings_free(ctx, model, nm);
     strata_cohort_close(c);
+    strata_ctx_free(ctx);
+}
+
+static strata_status new_small(strata_ctx *ctx, strata_synth **s)
+{
+    strata_synth_params p;
+    strata_synth_params_init(&p);
+    p.scope = STRATA_SYNTH_PCN;
+    p.code = TEST_PCN;
+    p.n_patients = 2000;
+    p.block_rows = 64; /* many blocks and groups: exercises event regrowth */
+    p.data_dir = tu_src("data/reference");
+    return strata_synth_new(ctx, &p, s);
+}
+
+static void test_fault__every_allocation_failure_is_clean(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    char path[4096];
+    strata_synth *s = NULL;
+    long total;
+    (void)state;
+    snprintf(path, sizeof path, "%s", tu_tmp("fault.h5")); /* tu_* buffers rotate */
+    tu_fault_install(ctx);
+    tu_fault_arm(-1);
+    assert_status(ctx, new_small(ctx, &s), STRATA_OK);
+    strata_synth_free(s);
+    total = tu_fault_count();
+    assert_true(total > 5);
+    for (long k = 1; k <= total; k++) {
+        tu_fault_arm(k);
+        assert_status(ctx, new_small(ctx, &s), STRATA_ENOMEM);
+        assert_null(s);
+    }
+    tu_fault_arm(-1);
+    assert_status(ctx, new_small(ctx, &s), STRATA_OK);
+    tu_fault_arm(-1);
+    assert_status(ctx, strata_synth_write(ctx, s, path, NULL), STRATA_OK);
+    total = tu_fault_count();
+    assert_true(total > 5);
+    for (long k = 1; k <= total; k++) {
+        unlink(path);
+        tu_fault_arm(k);
+        assert_status(ctx, strata_synth_write(ctx, s, path, NULL), STRATA_ENOMEM);
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    tu_fault_arm(-1);
+    strata_synth_free(s);
     strata_ctx_free(ctx);
 }
 
@@ -578,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_truth__logistic_fit_recovers_emergency_model),
         cmocka_unit_test(test_write__same_seed_same_bytes_for_1_and_2_threads),
         cmocka_unit_test(test_write__cohort_validates_and_stores_truth),
+        cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
         cmocka_unit_test(test_cli__synth_writes_and_rejects_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
