@@ -7,5 +7,6 @@
 #include "strata/cohort.h"
 #include "strata/run.h"
 #include "strata/csvio.h"
+#include "strata/synth.h"
 
 #endif
