@@ -266,6 +266,8 @@ static strata_status load_data(strata_ctx *ctx, const glm_source *src, glm_formu
                                size_t *n_used)
 {
     size_t n = src->nrows, used = 0;
+    if (n == 0)
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     for (size_t v = 0; v < f->nvars; v++)
         STRATA_TRY(src->read_f64(ctx, src->ud, f->vars[v].src_col, 0, n, raw[v]));
     for (size_t i = 0; i < n; i++) {
@@ -281,8 +283,6 @@ static strata_status load_data(strata_ctx *ctx, const glm_source *src, glm_formu
         used += (size_t)ok;
     }
     if (used == 0) {
-        if (n == 0)
-            return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
         for (size_t v = 0; v < f->nvars; v++) {
             size_t i = 0;
             while (i < n && raw[v][i] != raw[v][i])
@@ -522,6 +522,9 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
         m->family = prm->family;
         m->unseen = prm->unseen;
         m->block_rows = prm->block_rows;
+        if (!conv)
+            strata_warn(ctx, "%s: IRLS did not converge in %d iterations (formula \"%s\"); the partial fit is kept",
+                        src->name, prm->max_iter, m->f->text);
         if (tot[3] > 0) {
             char terms[512];
             name_extreme_terms(m, terms, sizeof terms);
@@ -554,8 +557,6 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
             goto fail;
     }
     if (!conv) {
-        strata_warn(ctx, "%s: IRLS did not converge in %d iterations (formula \"%s\"); the partial fit is kept",
-                    src->name, prm->max_iter, m->f->text);
         st = STRATA_FAIL(ctx, STRATA_ENOCONV, "%s: IRLS did not converge in %d iterations", src->name, prm->max_iter);
     } else {
         st = STRATA_OK;
