@@ -8,5 +8,6 @@
 #include "strata/run.h"
 #include "strata/csvio.h"
 #include "strata/synth.h"
+#include "strata/model.h"
 
 #endif
