@@ -119,6 +119,8 @@ void ev_auc(const ev_view *v, double *c, double *se)
 static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double a, double b,
                        int want_dev, double u[2], double h[3], double *dev)
 {
+    /* offset fits need no exp per row: mu = p e^a / (1 - p + p e^a) etc. */
+    double ea = f == STRATA_EVAL_BINOMIAL ? exp(-a) : f == STRATA_EVAL_POISSON ? exp(a) : a;
     u[0] = u[1] = h[0] = h[1] = h[2] = *dev = 0.0;
     for (size_t k0 = 0; k0 < v->m; k0 += EV_BLOCK) {
         size_t k1 = k0 + EV_BLOCK < v->m ? k0 + EV_BLOCK : v->m;
@@ -126,10 +128,18 @@ static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double
         for (size_t k = k0; k < k1; k++) {
             size_t q = EV_POS(v, k);
             double wq = EV_W(v, q), x = v->lp[q], eta, mu, var, r;
+            (void)eta;
             if (wq <= 0.0)
                 continue;
-            eta = slope ? a + b * x : x + a;
-            mu = ev_inv_link(f, eta);
+            if (slope) {
+                eta = a + b * x;
+                mu = ev_inv_link(f, eta);
+            } else {
+                double pq = v->p[q];
+                mu = f == STRATA_EVAL_BINOMIAL  ? pq / (pq + (1.0 - pq) * ea)
+                     : f == STRATA_EVAL_POISSON ? pq * ea
+                                                : pq + ea;
+            }
             var = f == STRATA_EVAL_BINOMIAL ? mu * (1.0 - mu)
                   : f == STRATA_EVAL_POISSON ? mu : 1.0;
             r = wq * (v->y[q] - mu);
@@ -443,11 +453,16 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
     if (m->n_rows == 0)
         return;
     ybar = m->observed / m->n;
-    for (k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q);
-        if (wq > 0.0)
-            dev0 += wq * unit_dev(f, v->y[q], ybar);
+    if (f == STRATA_EVAL_BINOMIAL) { /* closed form: -2 [O log ybar + (n - O) log(1 - ybar)] */
+        dev0 = (m->observed > 0.0 ? -2.0 * m->observed * log(ybar) : 0.0) +
+               (m->n - m->observed > 0.0 ? -2.0 * (m->n - m->observed) * log1p(-ybar) : 0.0);
+    } else {
+        for (k = 0; k < v->m; k++) {
+            size_t q = EV_POS(v, k);
+            double wq = EV_W(v, q);
+            if (wq > 0.0)
+                dev0 += wq * unit_dev(f, v->y[q], ybar);
+        }
     }
     m->deviance = dev;
     m->null_deviance = dev0;
