@@ -6,6 +6,7 @@
 #include "strata/core.h"
 #include "strata/cohort.h"
 #include "strata/run.h"
+#include "strata/model.h"
 #include "strata/evaluate.h"
 
 #endif
