@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "strata/evaluate.h"
+#include "strata/model.h"
 #include "testutil.h"
 
 #include <jansson.h>
@@ -778,6 +779,75 @@ static void test_evaluate_scored__cohort_columns_match_arrays(void **state)
     strata_ctx_free(ctx);
 }
 
+/* `strata evaluate MODEL COHORT --by ... --out DIR` equals the library on the
+ * model's own scores and carries both SHA-256 hashes. */
+static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_glm_params gp;
+    strata_model *m = NULL;
+    strata_eval_params par;
+    strata_eval_input in;
+    strata_eval_report *r = NULL;
+    const char *cpath = tu_tmp("cli_cohort.h5"), *mpath = tu_tmp("cli_model.h5"),
+               *dir = tu_tmp("cli_out");
+    char jpath[512], mhash[65], *out = NULL;
+    double *p, *w;
+    json_t *j;
+    json_error_t err;
+    int rc;
+    (void)state;
+    scored_load("binomial", &s);
+    write_cohort(ctx, &s, cpath);
+    assert_status(ctx, strata_cohort_open(ctx, cpath, &c), STRATA_OK);
+    strata_glm_params_init(&gp);
+    gp.formula = "emergency_admission_12m ~ age + sex + ethnicity";
+    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
+    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --by ethnicity,sex,age_band --out '%s' --threads 2",
+                    mpath, cpath, dir);
+    if (rc != 0)
+        fail_msg("strata evaluate exited %d: %s", rc, out);
+    assert_contains(out, "evaluated 20000 rows (binomial, outcome emergency_admission_12m");
+    free(out);
+    p = malloc(s.n * sizeof *p);
+    w = malloc(s.n * sizeof *w);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_ERROR, NULL, p), STRATA_OK);
+    for (size_t i = 0; i < s.n; i++)
+        w[i] = i == 6 || isnan(p[i]) ? 0.0 : 1.0;
+    for (size_t i = 0; i < s.n; i++)
+        if (w[i] == 0.0)
+            p[i] = 0.5; /* ignored: weight 0 */
+    strata_eval_params_init(&par);
+    in = (strata_eval_input){s.n, s.y, p, w, 0, NULL};
+    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    snprintf(jpath, sizeof jpath, "%s/evaluate.json", dir);
+    j = json_load_file(jpath, 0, &err);
+    assert_non_null(j);
+    assert_status(ctx, strata_file_sha256(ctx, mpath, mhash), STRATA_OK);
+    assert_string_equal(json_string_value(json_object_get(j, "model_hash")), mhash);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "cohort_hash"))), 64);
+    assert_true(json_real_value(json_object_get(json_object_get(j, "overall"), "c")) ==
+                r->overall.c);
+    assert_true(json_real_value(json_object_get(json_object_get(j, "overall"), "slope")) ==
+                r->overall.slope);
+    assert_true(isfinite(json_group_c(j, "age_band", "70-79")));
+    json_decref(j);
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --by nosuchcol --out '%s'", mpath, cpath, dir);
+    assert_int_equal(rc, STRATA_ESPEC);
+    assert_contains(out, "nosuchcol");
+    free(out);
+    strata_eval_report_free(ctx, r);
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    free(p);
+    free(w);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -794,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_evaluate__bad_outcome_names_row),
         cmocka_unit_test(test_evaluate__allocation_failures_are_clean),
         cmocka_unit_test(test_evaluate_scored__cohort_columns_match_arrays),
+        cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
