@@ -161,7 +161,8 @@ static strata_status check_input(strata_ctx *ctx, const strata_eval_input *in,
     }
     for (size_t b = 0; b < in->n_by; b++) {
         const strata_eval_by *by = &in->by[b];
-        if (!by->name || !by->codes || (by->n_levels && !by->levels))
+        if (!by->name || !by->codes || (by->n_levels && !by->levels) ||
+            by->n_levels > (size_t)INT32_MAX)
             return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: by-column %zu incomplete", b + 1);
         for (size_t i = 0; i < in->n; i++)
             if (by->codes[i] < -1 || by->codes[i] >= (int64_t)by->n_levels)
@@ -273,6 +274,7 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
     ev_sorted s;
     size_t ng = 0, b, g, maxl = 0, *start = NULL;
     double *gy = NULL, *gp = NULL, *glp = NULL, *gw = NULL; /* level-contiguous copies */
+    uint32_t *lvl = NULL; /* level of each sorted row, current by-column */
     ev_view *views = NULL;
     strata_eval_metrics **targets = NULL;
     strata_status st;
@@ -295,7 +297,8 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
         gy = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gy);
         gp = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gp);
         glp = strata_calloc(ctx, s.m ? s.m : 1, sizeof *glp);
-        if (!gy || !gp || !glp)
+        lvl = strata_calloc(ctx, s.m ? s.m : 1, sizeof *lvl);
+        if (!gy || !gp || !glp || !lvl)
             goto nomem;
         if (s.w && !(gw = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gw)))
             goto nomem;
@@ -318,16 +321,17 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
             const strata_eval_by *by = &in->by[b];
             L = by->n_levels + 1;
             memset(start, 0, (L + 1) * sizeof *start);
-            for (size_t k = 0; k < s.m; k++) {
+            for (size_t k = 0; k < s.m; k++) { /* codes in sorted order: one random pass */
                 int32_t c = by->codes[s.row[k]];
-                start[(c < 0 ? by->n_levels : (size_t)c) + 1]++;
+                size_t l = c < 0 ? by->n_levels : (size_t)c;
+                lvl[k] = (uint32_t)l;
+                start[l + 1]++;
             }
             for (lv = 0; lv < L; lv++)
                 start[lv + 1] += start[lv];
             /* copy each level's rows contiguously, keeping (p, row) order */
             for (size_t k = 0; k < s.m; k++) {
-                int32_t c = by->codes[s.row[k]];
-                size_t l = c < 0 ? by->n_levels : (size_t)c, at = start[l]++;
+                size_t at = start[lvl[k]]++;
                 gy[at] = s.y[k];
                 gp[at] = s.p[k];
                 glp[at] = s.lp[k];
@@ -366,6 +370,7 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
     strata_free(ctx, gp, 0);
     strata_free(ctx, glp, 0);
     strata_free(ctx, gw, 0);
+    strata_free(ctx, lvl, 0);
     sorted_free(ctx, &s);
     *out = r;
     return STRATA_OK;
@@ -378,6 +383,7 @@ nomem:
     strata_free(ctx, gp, 0);
     strata_free(ctx, glp, 0);
     strata_free(ctx, gw, 0);
+    strata_free(ctx, lvl, 0);
     sorted_free(ctx, &s);
     strata_eval_report_free(ctx, r);
     return st;

@@ -168,14 +168,14 @@ int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, do
              double coef[2], double se[2])
 {
     double a, b, pa, pb, u[2] = {0, 0}, h[3] = {0, 0, 0};
-    double dev = NAN, pdev, disp = 1.0, det, plast;
+    double dev = NAN, pdev, disp = 1.0, det, plast, prev;
     int it, halvings, converged = 0, guarded;
     size_t nrows = 0;
     for (guarded = 0; guarded < 2 && !converged; guarded++) {
         a = pa = 0.0;
         b = pb = slope ? 1.0 : 0.0;
         pdev = INFINITY;
-        plast = INFINITY;
+        plast = prev = INFINITY;
         halvings = 0;
         for (it = 0; it < max_iter + 30; it++) {
             double da, db, step;
@@ -204,13 +204,18 @@ int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, do
             step = fabs(da) + fabs(db);
             if (!guarded && (!isfinite(step) || (it >= 2 && step > plast)))
                 break; /* not contracting: retry guarded */
+            prev = plast;
             plast = step;
             pa = a;
             pb = b;
             pdev = dev;
             a += da;
             b += db;
-            if (fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) {
+            /* converged: the step is below tol, or below sqrt(tol) while contracting
+             * quadratically (the next step would be below tol) */
+            if ((fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) ||
+                (step < 1e-3 * prev && fabs(da) <= sqrt(tol) * (1.0 + fabs(a)) &&
+                 fabs(db) <= sqrt(tol) * (1.0 + fabs(b)))) {
                 converged = 1;
                 recal_pass(v, f, slope, a, b, f == STRATA_EVAL_GAUSSIAN, u, h, &dev);
                 break;
