@@ -9,5 +9,6 @@
 #include "strata/csvio.h"
 #include "strata/synth.h"
 #include "strata/model.h"
+#include "strata/evaluate.h"
 
 #endif
