@@ -186,7 +186,7 @@ strata_status strata_reason_codes(strata_ctx *ctx, const strata_reason_model *m,
 typedef enum strata_col_kind {
     STRATA_COL_KEY = 0,   /* text */
     STRATA_COL_COUNT = 1, /* people/events: suppressed 1-7, rounded to 5 */
-    STRATA_COL_MEAN = 2,  /* mean/sum over people: hidden when base count is 1-7 */
+    STRATA_COL_MEAN = 2,  /* mean/sum over people: hidden when base count is 1-7 or hidden */
     STRATA_COL_PCT = 3,   /* 100 num/den recomputed from the published counts */
     STRATA_COL_RATIO = 4, /* standardised ratio, CI, index, SII: exempt */
     STRATA_COL_FLAG = 5   /* small integer code (tier, flag): exempt */
@@ -199,6 +199,7 @@ typedef struct strata_table_col {
     int base;      /* MEAN: count column gating it; PCT: numerator column; else -1 */
     int den;       /* PCT: denominator column; else -1 */
     int part_of;   /* COUNT: column this one is a component of (row partition), else -1 */
+    int part_grp;  /* which partition of part_of (components of one partition sum to it) */
     double *v;     /* n_rows values (NaN = not available) */
     char **s;      /* KEY: n_rows strings */
     uint8_t *hidden; /* after disclosure: 1 primary, 2 secondary suppression */
@@ -228,7 +229,8 @@ typedef struct strata_sdc_params {
     double lo, hi;       /* suppress counts in [lo, hi], default 1..7 */
     double round_to;     /* round other counts to this multiple, default 5 (0/1 = none) */
     int secondary;       /* default 1 */
-    int hide_expected;   /* hide MEAN columns named "expected*" when "observed" is hidden (default 1) */
+    int protect_observed; /* where "n_observed<sfx>" is hidden, also hide "expected<sfx>",
+                           * "oe<sfx>", "oe_lo<sfx>", "oe_hi<sfx>": O = (O/E) E (default 1) */
 } strata_sdc_params;
 void strata_sdc_params_init(strata_sdc_params *p);
 strata_status strata_sdc_params_check(strata_ctx *ctx, const strata_sdc_params *p);
