@@ -1,7 +1,8 @@
 /* labels: unit golden determinism */
 /* tests/test_stratify_groups.c — fixed scores at their boundaries, tiers,
  * reason codes, intervention lists, per-group aggregation, disclosure control
- * (no count 1-7 in any aggregate CSV; secondary suppression not undoable). */
+ * (no count 1-7 in any aggregate CSV; secondary suppression not undoable) and
+ * the HTML report (charts present, every count shown disclosure-controlled). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -533,6 +534,96 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Every class="count" element of the report holds "*", nothing, or a
+ * multiple of 5 outside 1-7; returns how many were checked. */
+static int scan_html_counts(const char *html)
+{
+    int n = 0;
+    for (const char *p = html; (p = strstr(p, "class=\"count\">")) != NULL; n++) {
+        char buf[64];
+        size_t k = 0;
+        double v;
+        p += strlen("class=\"count\">");
+        while (p[k] && p[k] != '<' && k < sizeof buf - 1)
+            buf[k] = p[k], k++;
+        buf[k] = 0;
+        if (!k || !strcmp(buf, "*"))
+            continue;
+        v = strtod(buf, NULL);
+        if ((v >= 1 && v <= 7) || fmod(v, 5) != 0)
+            fail_msg("report shows count %s", buf);
+    }
+    return n;
+}
+
+static void test_report__charts_present_counts_disclosed(void **state)
+{
+    pop *P = make_pop();
+    strata_tier_params tp;
+    strata_group_params gp;
+    strata_sdc_params sp;
+    strata_table *t[4];
+    strata_funnel fn;
+    strata_ctx *ctx = tu_ctx();
+    strata_strat_input in = make_input(P, &tp, ctx);
+    const double pred[5] = {0.02, 0.05, 0.1, 0.2, 0.4}, obs[5] = {0.025, 0.05, 0.11, 0.18, 0.41};
+    static const char *const keys[2] = {"model", "AUC"}, *const vals[2] = {"GLM <logit>", "0.81"};
+    strata_report_input ri = {0};
+    char path[1024], *html;
+    int jn, ja;
+    (void)state;
+    strata_group_params_init(&gp);
+    gp.sii.reps = 2000;
+    gp.funnel.od = STRATA_OD_WINSORISE;
+    strata_sdc_params_init(&sp);
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, &fn, &t[0]), STRATA_OK);
+    assert_status(ctx, strata_group_inequality(ctx, &gp, &in, P->grp, NG, gnames, &t[1]), STRATA_OK);
+    assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &t[2]), STRATA_OK);
+    assert_status(ctx, strata_table_new(ctx, "fairness", 2, &t[3]), STRATA_OK);
+    assert_status(ctx, strata_table_add(ctx, t[3], "subgroup", STRATA_COL_KEY, 0, -1, -1, &jn), STRATA_OK);
+    assert_status(ctx, strata_table_set_key(ctx, t[3], jn, 0, "Black"), STRATA_OK);
+    assert_status(ctx, strata_table_set_key(ctx, t[3], jn, 1, "White"), STRATA_OK);
+    assert_status(ctx, strata_table_add(ctx, t[3], "n_patients", STRATA_COL_COUNT, 0, -1, -1, &jn), STRATA_OK);
+    assert_status(ctx, strata_table_add(ctx, t[3], "auc", STRATA_COL_RATIO, 3, -1, -1, &ja), STRATA_OK);
+    t[3]->cols[jn].v[0] = 6, t[3]->cols[jn].v[1] = 4812;
+    t[3]->cols[ja].v[0] = 0.7, t[3]->cols[ja].v[1] = 0.8;
+    ri.title = "Test ICB";
+    ri.summary = t[0], ri.inequality = t[1], ri.sii = t[2], ri.fairness = t[3], ri.funnel = &fn;
+    ri.n_calib = 5, ri.calib_pred = pred, ri.calib_obs = obs;
+    ri.n_card = 2, ri.card_keys = keys, ri.card_values = vals;
+    snprintf(path, sizeof path, "%s", tu_tmp("report.html"));
+    assert_status(ctx, strata_report_html(ctx, &ri, path), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "table summary has not been through disclosure");
+    for (int k = 0; k < 4; k++)
+        assert_status(ctx, strata_disclose(ctx, &sp, t[k]), STRATA_OK);
+    assert_status(ctx, strata_report_html(ctx, &ri, path), STRATA_OK);
+    html = tu_read_file(path, NULL);
+    assert_non_null(html);
+    assert_contains(html, "<svg class=\"pyramid\"");
+    assert_contains(html, "<rect class=\"tier1\"");
+    assert_contains(html, "<svg class=\"funnel\"");
+    assert_contains(html, "<polyline class=\"limit95\"");
+    assert_contains(html, "<polyline class=\"limit998\"");
+    assert_contains(html, "<circle class=\"unit high\""); /* U4 runs 1.6x: above the limits */
+    assert_contains(html, "<svg class=\"gradient\"");
+    assert_contains(html, "<line class=\"sii\"");
+    assert_contains(html, "<svg class=\"calibration\"");
+    assert_contains(html, "<circle class=\"calib\"");
+    assert_contains(html, "GLM &lt;logit&gt;");
+    assert_contains(html, "<td class=\"count\">24000</td>");
+    assert_contains(html, "<td class=\"count\">4810</td>"); /* fairness n rounded */
+    assert_contains(html, "<td class=\"count\">*</td>");    /* fairness n = 6 hidden */
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http://"));
+    assert_null(strstr(html, "https://"));
+    assert_true(scan_html_counts(html) > 100);
+    free(html);
+    for (int k = 0; k < 4; k++)
+        strata_table_free(ctx, t[k]);
+    free(P);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -545,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_group_summary__values_before_disclosure),
         cmocka_unit_test(test_disclosure__secondary_not_undoable_without_rounding),
         cmocka_unit_test(test_outputs__no_aggregate_csv_shows_counts_1_to_7),
+        cmocka_unit_test(test_report__charts_present_counts_disclosed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
