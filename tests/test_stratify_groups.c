@@ -189,6 +189,50 @@ static void test_reason_codes__top_k_relative_to_mean(void **state)
     strata_ctx_free(ctx);
 }
 
+static void test_plus_flags_and_patient_stratification(void **state)
+{
+    const int32_t eth[5] = {0, 4, -1, 1, 4}, ld[5] = {0, 1, 0, 0, -1};
+    const int32_t minority[4] = {0, 1, 2, 3};
+    const strata_plus_rule rules[2] = {{"ethnic_minority", eth, 4, minority},
+                                       {"learning_disability", ld, 0, NULL}};
+    uint32_t mask[5];
+    uint8_t any[5], tier[5], seg[5];
+    int8_t fr[5], ltc[5];
+    int16_t ch[5];
+    const double risk[5] = {0.9, 0.1, 0.2, 0.3, 0.05};
+    const int32_t age[5] = {88, 40, 8, 60, 30}, efi[5] = {14, 0, 0, 9, 2}, cancer[5] = {1, 0, 0, 0, 0};
+    const int32_t hf[5] = {0, 0, 0, 1, 0};
+    strata_patient_cols pc = {0};
+    strata_tier_params tp;
+    strata_segment_params sp;
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    assert_status(ctx, strata_plus_flags(ctx, 5, 2, rules, mask, any), STRATA_OK);
+    assert_int_equal(mask[0], 1);
+    assert_int_equal(mask[1], 2);
+    assert_int_equal(mask[2], 0);
+    assert_int_equal(mask[3], 1);
+    assert_int_equal(any[4], 0);
+    pc.n = 5, pc.risk = risk, pc.age = age, pc.efi_deficits = efi;
+    pc.flags[STRATA_C_CANCER] = cancer, pc.flags[STRATA_C_HEART_FAILURE] = hf;
+    strata_tier_params_init(&tp);
+    tp.n_cuts = 1, tp.cut[0] = 0.2; /* top 1 of 5 */
+    strata_segment_params_init(&sp);
+    assert_status(ctx, strata_stratify_patients(ctx, &tp, &sp, &pc, NULL, 0, tier, seg, fr, ch, ltc),
+                  STRATA_OK);
+    assert_int_equal(tier[0], 1);
+    assert_int_equal(tier[3], 2);
+    assert_int_equal(seg[0], STRATA_SEG_END_OF_LIFE);
+    assert_int_equal(seg[1], STRATA_SEG_WELL);
+    assert_int_equal(seg[2], STRATA_SEG_CHILDREN);
+    assert_int_equal(seg[3], STRATA_SEG_FRAILTY);
+    assert_int_equal(fr[0], STRATA_FRAIL_SEVERE);
+    assert_int_equal(ch[0], 2);
+    assert_int_equal(ch[3], 1);
+    assert_int_equal(ltc[3], 1);
+    strata_ctx_free(ctx);
+}
+
 /* Synthetic population: 12 groups, one tiny (5 people), deterministic. */
 enum { NP = 24000, NG = 12 };
 typedef struct pop {
@@ -474,7 +518,6 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     size_t *rows = malloc(NP * sizeof *rows), nsel;
     uint32_t *rank = malloc(NP * sizeof *rank);
     strata_list_params lp;
-    int jg, jr, jt;
     (void)state;
     mkdir(dir, 0700);
     strata_group_params_init(&gp);
@@ -504,20 +547,27 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     strata_list_params_init(&lp);
     assert_status(ctx, strata_intervention_select(ctx, &lp, NP, P->risk, NULL, P->grp, NG, P->imd,
                                                   rows, rank, &nsel), STRATA_OK);
-    assert_status(ctx, strata_table_new(ctx, "list", nsel, &list), STRATA_OK);
-    list->patient_level = 1;
-    assert_status(ctx, strata_table_add(ctx, list, "group", STRATA_COL_KEY, 0, -1, -1, &jg), STRATA_OK);
-    assert_status(ctx, strata_table_add(ctx, list, "rank", STRATA_COL_FLAG, 0, -1, -1, &jr), STRATA_OK);
-    assert_status(ctx, strata_table_add(ctx, list, "tier", STRATA_COL_FLAG, 0, -1, -1, &jt), STRATA_OK);
-    for (size_t k = 0; k < nsel; k++) {
-        assert_status(ctx, strata_table_set_key(ctx, list, jg, k, gnames[P->grp[rows[k]]]), STRATA_OK);
-        list->cols[jr].v[k] = rank[k];
-        list->cols[jt].v[k] = P->tier[rows[k]];
+    {
+        static const char *const terms[2] = {"age", "deprivation"};
+        int32_t *rt = malloc(nsel * 2 * sizeof *rt);
+        strata_list_columns lc = {0};
+        for (size_t k = 0; k < nsel; k++)
+            rt[2 * k] = 0, rt[2 * k + 1] = k % 2 ? 1 : -1;
+        lc.risk = P->risk, lc.tier = P->tier, lc.segment = P->seg, lc.group = P->grp;
+        lc.group_names = gnames, lc.k_reasons = 2, lc.reason_term = rt, lc.term_names = terms;
+        assert_status(ctx, strata_list_table(ctx, &lc, nsel, rows, rank, &list), STRATA_OK);
+        free(rt);
     }
     snprintf(path, sizeof path, "%s/intervention_list.csv", dir);
     assert_status(ctx, strata_table_write_csv(ctx, list, path), STRATA_OK);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    {
+        char *text = tu_read_file(path, NULL);
+        assert_contains(text, "group,rank,patient_id,risk,tier,segment,reason_1,reason_2\r\n");
+        assert_contains(text, ",age,deprivation\r\n");
+        free(text);
+    }
     assert_int_equal(scan_dir_for_small_counts(dir), 3);
     /* RFC 4180: the group name with a comma and quotes is quoted and doubled */
     {
@@ -632,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_segments__rules_in_priority_order),
         cmocka_unit_test(test_tiers__sizes_ties_and_groups),
         cmocka_unit_test(test_reason_codes__top_k_relative_to_mean),
+        cmocka_unit_test(test_plus_flags_and_patient_stratification),
         cmocka_unit_test(test_intervention_list__capacity_and_prop_univ),
         cmocka_unit_test(test_group_summary__values_before_disclosure),
         cmocka_unit_test(test_disclosure__secondary_not_undoable_without_rounding),
