@@ -5,6 +5,7 @@
 
 #include "strata/core.h"
 #include "strata/cohort.h"
+#include "strata/run.h"
 #include "strata/stratify.h"
 
 #endif

@@ -158,7 +158,7 @@ strata_status strata_plus_flags(strata_ctx *ctx, size_t n, size_t n_rules,
                                 const strata_plus_rule *rules, uint32_t *mask, uint8_t *any);
 
 /* ---- risk tiers (engine/strat_tiers.c) ------------------------------------ */
-#define STRATA_MAX_TIERS 8
+#define STRATA_MAX_TIERS 9 /* up to 8 cuts, as strata_run_spec.tiers */
 typedef enum strata_tier_mode { STRATA_TIER_PERCENTILE = 0, STRATA_TIER_ABSOLUTE = 1 } strata_tier_mode;
 typedef struct strata_tier_params {
     strata_tier_mode mode;
