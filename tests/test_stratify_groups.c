@@ -408,6 +408,32 @@ static void test_group_summary__values_before_disclosure(void **state)
     strata_ctx_free(ctx);
 }
 
+static void test_group_sii__same_bytes_whatever_the_threads(void **state)
+{
+    pop *P = make_pop();
+    strata_tier_params tp;
+    strata_group_params gp;
+    strata_table *a, *b;
+    strata_ctx *ctx = tu_ctx();
+    strata_strat_input in = make_input(P, &tp, ctx);
+    int j0;
+    (void)state;
+    strata_group_params_init(&gp);
+    gp.sii.reps = 5000;
+    assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &a), STRATA_OK);
+    strata_ctx_set_threads(ctx, 3);
+    assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &b), STRATA_OK);
+    j0 = strata_table_find(a, "sii");
+    for (int k = 0; k < 7; k++)
+        assert_memory_equal(a->cols[j0 + k].v, b->cols[j0 + k].v, (NG + 1) * sizeof(double));
+    assert_int_equal((int)a->cols[j0 + 6].v[NG - 1], 1); /* tiny group: 1 decile with >= 2 people */
+    assert_true(isnan(a->cols[j0].v[NG - 1]));
+    strata_table_free(ctx, a);
+    strata_table_free(ctx, b);
+    free(P);
+    strata_ctx_free(ctx);
+}
+
 static void test_disclosure__secondary_not_undoable_without_rounding(void **state)
 {
     pop *P = make_pop();
@@ -685,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_plus_flags_and_patient_stratification),
         cmocka_unit_test(test_intervention_list__capacity_and_prop_univ),
         cmocka_unit_test(test_group_summary__values_before_disclosure),
+        cmocka_unit_test(test_group_sii__same_bytes_whatever_the_threads),
         cmocka_unit_test(test_disclosure__secondary_not_undoable_without_rounding),
         cmocka_unit_test(test_outputs__no_aggregate_csv_shows_counts_1_to_7),
         cmocka_unit_test(test_report__charts_present_counts_disclosed),
