@@ -139,6 +139,14 @@ static void test_tiers__sizes_ties_and_groups(void **state)
         cnt[tier[i]] += grp[i] == 1;
     assert_int_equal(cnt[1], 3);
     assert_int_equal(cnt[1] + cnt[2], 25);
+    /* negative risks and signed zeros rank as numbers: 2 > 0 = -0 (by row) > -1 */
+    p.n_cuts = 1, p.cut[0] = 0.5;
+    risk[0] = -1, risk[1] = -0.0, risk[2] = 0.0, risk[3] = 2;
+    assert_status(ctx, strata_tiers(ctx, &p, 4, risk, NULL, 0, tier), STRATA_OK);
+    assert_int_equal(tier[3], 1);
+    assert_int_equal(tier[1], 1);
+    assert_int_equal(tier[2], 2);
+    assert_int_equal(tier[0], 2);
     /* absolute thresholds */
     p.mode = STRATA_TIER_ABSOLUTE;
     p.n_cuts = 2, p.cut[0] = 0.5, p.cut[1] = 0.2;
