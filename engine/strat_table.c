@@ -53,6 +53,7 @@ void strata_table_free(strata_ctx *ctx, strata_table *t)
     }
     strata_free(ctx, t->cols, 0);
     strata_free(ctx, t->total_of, 0);
+    strata_free(ctx, t->parent_row, 0);
     strata_free(ctx, t->name, 0);
     strata_free(ctx, t, sizeof *t);
 }
@@ -103,6 +104,24 @@ strata_status strata_table_set_key(strata_ctx *ctx, strata_table *t, int j, size
         return STRATA_ENOMEM;
     strata_free(ctx, t->cols[j].s[row], 0);
     t->cols[j].s[row] = d;
+    return STRATA_OK;
+}
+
+strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, strata_table *parent,
+                                      const int32_t *parent_row)
+{
+    int32_t *m;
+    for (size_t i = 0; i < child->n_rows; i++)
+        if (parent_row[i] < -1 || parent_row[i] >= (int32_t)parent->n_rows)
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: row %zu: parent row %d outside %s",
+                               child->name, i + 1, (int)parent_row[i], parent->name);
+    m = strata_alloc(ctx, (child->n_rows + 1) * sizeof *m);
+    if (!m)
+        return STRATA_ENOMEM;
+    memcpy(m, parent_row, child->n_rows * sizeof *m);
+    strata_free(ctx, child->parent_row, 0);
+    child->parent_row = m;
+    child->parent = parent;
     return STRATA_OK;
 }
 
@@ -282,6 +301,31 @@ static int sync_tables(size_t n, strata_table **t, int32_t *const *rowmap)
     return changed;
 }
 
+/* Relations between levels: parent cell = sum of its child rows, for every
+ * count column both tables have; 1 if it hid something. */
+static int parent_pass(strata_table *c, sdc_ws *w)
+{
+    strata_table *p = c->parent;
+    int changed = 0;
+    for (size_t j = 0; j < c->n_cols; j++) {
+        int jp;
+        if (c->cols[j].kind != STRATA_COL_COUNT)
+            continue;
+        jp = strata_table_find(p, c->cols[j].name);
+        if (jp < 0 || p->cols[jp].kind != STRATA_COL_COUNT)
+            continue;
+        for (size_t r = 0; r < p->n_rows; r++) {
+            size_t m = 0;
+            for (size_t i = 0; i < c->n_rows; i++)
+                if (c->parent_row[i] == (int32_t)r)
+                    w->v[m] = w->raw[j][i], w->h[m++] = &c->cols[j].hidden[i];
+            if (m)
+                changed |= protect(m, w->v, w->h, &p->cols[jp].hidden[r]);
+        }
+    }
+    return changed;
+}
+
 /* rowmap[a*n+b][i] = row of t[b] whose key equals row i's key in t[a], or -1
  * (NULL when either table has no key column 0). */
 static strata_status build_rowmaps(strata_ctx *ctx, size_t n, strata_table **t, int32_t **rowmap)
@@ -389,8 +433,12 @@ strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, s
                         t[k]->cols[j].hidden[i] = 1;
         while (p->secondary && changed) {
             changed = 0;
-            for (size_t k = 0; k < n; k++)
+            for (size_t k = 0; k < n; k++) {
                 changed |= secondary_pass(t[k], &ws[k], (const double *const *)ws[k].raw);
+                for (size_t q = 0; t[k]->parent && q < n; q++)
+                    if (t[q] == t[k]->parent)
+                        changed |= parent_pass(t[k], &ws[k]);
+            }
             changed |= sync_tables(n, t, rowmap);
         }
         for (size_t k = 0; k < n; k++)

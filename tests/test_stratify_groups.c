@@ -501,6 +501,59 @@ static void test_disclosure__secondary_not_undoable_without_rounding(void **stat
     strata_ctx_free(ctx);
 }
 
+static void test_disclosure__practices_and_pcns_protected_together(void **state)
+{
+    pop *P = make_pop();
+    strata_tier_params tp;
+    strata_group_params gp;
+    strata_sdc_params sp;
+    strata_table *tab[2];
+    strata_ctx *ctx = tu_ctx();
+    strata_strat_input in = make_input(P, &tp, ctx);
+    int32_t *prac = malloc(NP * sizeof *prac), parent[3 * NG + 1];
+    char pn[3 * NG][16];
+    const char *pnames[3 * NG];
+    int checked = 0;
+    (void)state;
+    for (int g = 0; g < 3 * NG; g++)
+        snprintf(pn[g], sizeof pn[g], "P%02d", g), pnames[g] = pn[g], parent[g] = g / 3;
+    parent[3 * NG] = NG; /* ALL into ALL */
+    for (int i = 0; i < NP; i++) /* practice 3g+2 of each PCN is small: 1 in 50 patients */
+        prac[i] = 3 * P->grp[i] + (i % 50 == 0 ? 2 : i % 2);
+    strata_group_params_init(&gp);
+    strata_sdc_params_init(&sp);
+    sp.round_to = 0;
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, NULL, &tab[0]), STRATA_OK);
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, prac, 3 * NG, pnames, NULL, &tab[1]), STRATA_OK);
+    assert_status(ctx, strata_table_set_parent(ctx, tab[1], tab[0], parent), STRATA_OK);
+    assert_status(ctx, strata_disclose_set(ctx, &sp, 2, tab), STRATA_OK);
+    assert_no_lone_hidden(tab[0]);
+    assert_no_lone_hidden(tab[1]);
+    /* each PCN cell with its practices: 0 or >= 2 hidden */
+    for (size_t j = 0; j < tab[1]->n_cols; j++) {
+        int jp = strata_table_find(tab[0], tab[1]->cols[j].name);
+        if (tab[1]->cols[j].kind != STRATA_COL_COUNT)
+            continue;
+        for (int r = 0; r <= NG; r++) {
+            int nh = tab[0]->cols[jp].hidden[r] != 0;
+            for (int i = 0; i <= 3 * NG; i++)
+                nh += parent[i] == r && tab[1]->cols[j].hidden[i] != 0;
+            if (nh == 1)
+                fail_msg("%s: PCN row %d: one hidden cell across levels", tab[1]->cols[j].name, r + 1);
+            checked++;
+        }
+    }
+    assert_true(checked > 100);
+    assert_int_equal(strata_table_small_counts(tab[1], 1, 7), 0);
+    parent[0] = 99;
+    assert_status(ctx, strata_table_set_parent(ctx, tab[1], tab[0], parent), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "row 1: parent row 99");
+    strata_table_free(ctx, tab[0]);
+    strata_table_free(ctx, tab[1]);
+    free(prac), free(P);
+    strata_ctx_free(ctx);
+}
+
 static int is_count_col(const char *name)
 {
     return strncmp(name, "n_", 2) == 0;
@@ -743,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_group_summary__values_before_disclosure),
         cmocka_unit_test(test_group_sii__same_bytes_whatever_the_threads),
         cmocka_unit_test(test_disclosure__secondary_not_undoable_without_rounding),
+        cmocka_unit_test(test_disclosure__practices_and_pcns_protected_together),
         cmocka_unit_test(test_outputs__no_aggregate_csv_shows_counts_1_to_7),
         cmocka_unit_test(test_report__charts_present_counts_disclosed),
     };

@@ -222,6 +222,8 @@ typedef struct strata_table {
     size_t n_rows, n_cols, cap_cols;
     strata_table_col *cols;
     int32_t *total_of; /* per row: the row holding its column total, or -1 */
+    struct strata_table *parent; /* coarser level this table's rows sum into, or NULL */
+    int32_t *parent_row;         /* per row: the parent row it sums into, or -1 */
     int patient_level; /* written 0600 and exempt from disclosure control */
     int disclosed;     /* set by strata_disclose */
 } strata_table;
@@ -255,6 +257,12 @@ strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strat
  * cannot undo it. Use it for all tables of one grouping level. */
 strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
                                   strata_table **tables);
+/* Declares that row i of child sums into row parent_row[i] of parent (-1:
+ * none, e.g. the child's ALL row) for every count column both tables have,
+ * e.g. practices into PCNs. strata_disclose_set then protects these relations
+ * too when both tables are in the set. parent must outlive child's disclosure. */
+strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, strata_table *parent,
+                                      const int32_t *parent_row);
 /* Counts visible COUNT cells in [lo, hi] (0 for a correctly disclosed table). */
 size_t strata_table_small_counts(const strata_table *t, double lo, double hi);
 
