@@ -64,6 +64,9 @@ static strata_status check_input(strata_ctx *ctx, const strata_strat_input *in,
         if (in->segment && in->segment[i] >= STRATA_N_SEGMENTS)
             return STRATA_FAIL(ctx, STRATA_EDATA, "segment: row %zu: value %d unknown", i + 1,
                                (int)in->segment[i]);
+        if (in->need && !(in->need[i] >= 0 && isfinite(in->need[i])))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "need: row %zu: value %g is not >= 0", i + 1,
+                               in->need[i]);
         if (in->observed && !(in->observed[i] >= 0))
             return STRATA_FAIL(ctx, STRATA_EDATA, "observed: row %zu: value %g is not >= 0",
                                i + 1, in->observed[i]);
@@ -272,6 +275,8 @@ strata_status strata_group_summary(strata_ctx *ctx, const strata_group_params *p
     double *cnt;
     strata_status s;
     *out = NULL;
+    if (funnel_out)
+        memset(funnel_out, 0, sizeof *funnel_out); /* no outcomes: Poisson limits, tau2 = 0 */
     STRATA_TRY(check_input(ctx, in, group, n_groups));
     STRATA_TRY(new_group_table(ctx, "summary", n_groups, group_names, &t));
     tot = strata_calloc(ctx, n_groups + 1, sizeof *tot);

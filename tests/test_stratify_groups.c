@@ -430,6 +430,15 @@ static void test_group_summary__values_before_disclosure(void **state)
         assert_rel_close(s, t->cols[strata_table_find(t, "n_list")].v[g], 0, "tiers, group %d", g);
     }
     strata_table_free(ctx, t);
+    /* errors name the column, the 1-based row and the value */
+    P->risk[17] = -0.5;
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, &f, &t), STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "risk: row 18: value -0.5");
+    P->risk[17] = 0.5;
+    P->grp[3] = NG;
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, &f, &t), STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "group: row 4: code 12");
+    assert_null(t);
     free(P);
     strata_ctx_free(ctx);
 }
@@ -678,6 +687,8 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
         free(text);
     }
     assert_int_equal(scan_dir_for_small_counts(dir), 3);
+    assert_status(ctx, strata_table_write_csv(ctx, t[0], "/nonexistent-dir/summary.csv"), STRATA_EIO);
+    assert_contains(strata_ctx_errmsg(ctx), "/nonexistent-dir/summary.csv");
     /* RFC 4180: the group name with a comma and quotes is quoted and doubled */
     {
         char *text;
