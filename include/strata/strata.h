@@ -10,5 +10,6 @@
 #include "strata/synth.h"
 #include "strata/model.h"
 #include "strata/evaluate.h"
+#include "strata/stratify.h"
 
 #endif
