@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""bench/glm_table.py — turns one bench/run_glm.sh run (its work directory:
+roofline JSON, and per run <tag>.json / .time / .err / .rc / coef CSV) into the
+markdown peer table: load, fit, iterations, s/iteration, x the IRLS bound measured
+in the same run, peak RSS, max |coef - R coef|, strata's speed-up over each peer.
+Invariant: every figure printed comes from files of this run; nothing is assumed.
+
+usage: glm_table.py WORKDIR [--append docs/benchmarks.md]
+"""
+import argparse
+import csv
+import datetime
+import glob
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+
+STRATA = "strata fit"
+LABEL = {"r_glm": "R glm", "sm_glm": "statsmodels GLM", "sm_logit": "statsmodels Logit",
+         "sklearn": "sklearn lbfgs"}
+
+
+def parse_time_v(path):
+    """Wall seconds, peak RSS MB and CPU share from `/usr/bin/time -v` output."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path, errors="replace"):
+        line = line.strip()
+        if line.startswith("Maximum resident set size"):
+            out["rss_mb"] = int(line.split(":")[-1]) / 1024.0
+        elif line.startswith("Percent of CPU"):
+            out["cpu"] = line.split(":")[-1].strip()
+        elif line.startswith("Elapsed (wall clock)"):
+            v = line.split("):")[-1].strip().split(":")
+            out["wall_s"] = sum(float(x) * 60 ** i for i, x in enumerate(reversed(v)))
+    return out
+
+
+def read_coef(path):
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, newline="") as fh:
+        return {r["term"]: float(r["estimate"]) for r in csv.DictReader(fh) if r.get("estimate")}
+
+
+def max_diff(a, b):
+    if not a or not b:
+        return None
+    common = set(a) & set(b)
+    if len(common) != len(b):
+        return float("nan")  # a term is missing on one side
+    return max(abs(a[t] - b[t]) for t in common)
+
+
+def strata_record(base):
+    """What a `strata fit` run left: exit code, stderr, optional timings."""
+    rec = {"peer": STRATA}
+    rc = int(open(base + ".rc").read().strip()) if os.path.exists(base + ".rc") else None
+    err = open(base + ".err", errors="replace").read() if os.path.exists(base + ".err") else ""
+    rec["rc"] = rc
+    if rc != 0:
+        if re.search(r"not available|unknown command", err):
+            rec["note"] = "strata fit not available"
+        else:
+            first = next((ln for ln in err.splitlines() if ln.strip()), "")
+            rec["note"] = "strata fit failed (exit %s): %s" % (rc, first[:120])
+        return rec
+    # Timings and iterations, when `strata fit --verbose` logs them, e.g.
+    # "loaded ... in 0.12 s", "IRLS converged in 6 iterations ... 0.45 s".
+    m = re.search(r"(\d+)\s+(?:IRLS\s+)?iterations?", err) or \
+        re.search(r"iter(?:ation)?s?\s*[=:]\s*(\d+)", err, re.I)
+    if m:
+        rec["iters"] = int(m.group(1))
+    m = re.search(r"(?:load|read)[^\n]*?([0-9.]+)\s*s\b", err, re.I)
+    if m:
+        rec["load_s"] = float(m.group(1))
+    m = re.search(r"(?:fit|irls)[^\n]*?([0-9.]+)\s*s\b", err, re.I)
+    if m:
+        rec["fit_s"] = float(m.group(1))
+    if "iters" not in rec and os.path.exists(base + ".model.h5"):
+        rec["iters"] = model_iterations(base + ".model.h5")
+    rec["coef"] = base + ".coef.csv"
+    return rec
+
+
+def model_iterations(path):
+    """Looks for an attribute or scalar dataset named like 'iter' in a model file."""
+    try:
+        import h5py
+    except ImportError:
+        return None
+    found = []
+
+    def visit(name, obj):
+        for k, v in obj.attrs.items():
+            if "iter" in k.lower():
+                found.append(v)
+        if isinstance(obj, h5py.Dataset) and "iter" in name.lower() and obj.shape in ((), (1,)):
+            found.append(obj[()])
+    try:
+        with h5py.File(path, "r") as f:
+            visit("/", f)
+            f.visititems(visit)
+    except OSError:
+        return None
+    for v in found:
+        try:
+            return int(v if not hasattr(v, "__len__") else v[0])
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def fmt(v, spec):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return format(v, spec)
+
+
+def machine():
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = re.search(r"Model name:\s*(.+)", lscpu)
+    mem = re.search(r"MemTotal:\s*(\d+)", open("/proc/meminfo").read())
+    return {
+        "cpu": model.group(1).strip() if model else platform.processor(),
+        "cores": os.cpu_count(),
+        "mem_gib": int(mem.group(1)) / 1048576.0 if mem else float("nan"),
+        "flags": "avx512f" if "avx512f" in lscpu else ("avx2" if "avx2" in lscpu else "-"),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("workdir")
+    ap.add_argument("--append", help="markdown file to append a dated section to")
+    a = ap.parse_args()
+    w = a.workdir
+    roof = json.load(open(os.path.join(w, "roofline.json")))
+    meta = json.load(open(os.path.join(w, "run.json")))
+    bounds = {(s["n"], s["p"]): s for s in roof["sizes"]}
+    mach = machine()
+    T = roof["threads"]
+
+    lines = []
+    put = lines.append
+    put("## GLM benchmark, %s (%s)" % (meta["date"], meta["family"]))
+    put("")
+    put("- machine: %s, %d cores (%s), %.1f GiB; git %s" %
+        (mach["cpu"], mach["cores"], mach["flags"], mach["mem_gib"], meta["git"]))
+    put("- threads: OMP_NUM_THREADS=%s OPENBLAS_NUM_THREADS=%s, `strata fit --threads %s`; "
+        "OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s" %
+        (meta["omp"], meta["openblas"], meta["threads"], meta["coretype"] or "unset",
+         meta["l2"] or "unset"))
+    put("- OpenBLAS: `%s` (core %s)" % (roof["openblas_config"], roof["openblas_core"]))
+    put("- command: `%s`" % meta["command"])
+    put("")
+    put("Roofline of this machine, measured in this run (bench_roofline, best of %d):" %
+        roof["reps"])
+    put("")
+    put("| kernel | 1 thread | %d threads |" % T)
+    put("|---|---:|---:|")
+    put("| DGEMM %d^3 GFLOP/s | %.1f | %.1f |" % (roof["dgemm_n"], *roof["dgemm_gflops"]))
+    put("| read (sum of 512 MiB) GB/s | %.1f | %.1f |" % tuple(roof["read_gbs"]))
+    for s in roof["sizes"]:
+        put("| DSYRK X^T X one call, n=%d p=%d, GFLOP/s | %.1f | %.1f |" %
+            (s["n"], s["p"], *s["syrk_one_gflops"]))
+        put("| DSYRK rows split over OpenMP, n=%d p=%d, GFLOP/s | %.1f | %.1f |" %
+            (s["n"], s["p"], *s["syrk_rows_gflops"]))
+    put("")
+    put("IRLS iteration bound = max(Gram n·p·(p+1) flops at DGEMM peak %.1f GFLOP/s, one read "
+        "of X at %.1f GB/s); practical = best DSYRK + one read:" %
+        (roof["peak_gflops"], roof["best_read_gbs"]))
+    put("")
+    put("| n | p | bound ms | practical ms |")
+    put("|---:|---:|---:|---:|")
+    for s in roof["sizes"]:
+        put("| %s | %d | %.2f | %.2f |" % (format(s["n"], ","), s["p"], s["bound_ms"],
+                                           s["practical_ms"]))
+    put("")
+    put("| n | p | runner | load s | fit s | iters | s / iter | x bound | process wall s | "
+        "peak RSS MB | CPU | max abs coef diff vs R | strata speed-up (fit) | note |")
+    put("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for (n, p) in meta["sizes"]:
+        tag = "n%d_p%d" % (n, p)
+        b = bounds.get((n, p))
+        recs = []
+        srec = strata_record(os.path.join(w, tag + "_strata"))
+        recs.append(srec)
+        for peer in meta["peers"]:
+            base = os.path.join(w, "%s_%s" % (tag, peer))
+            if os.path.exists(base + ".skip"):
+                recs.append({"peer": LABEL.get(peer, peer), "key": peer,
+                             "note": open(base + ".skip").read().strip()})
+                continue
+            js = [ln for ln in open(base + ".json").read().splitlines() if ln.startswith("{")] \
+                if os.path.exists(base + ".json") else []
+            if not js:
+                err = open(base + ".err", errors="replace").read() \
+                    if os.path.exists(base + ".err") else ""
+                last = err.strip().splitlines()[-1:] or ["no output"]
+                recs.append({"peer": LABEL.get(peer, peer), "key": peer,
+                             "note": "failed (exit %s): %s" % (
+                                 open(base + ".rc").read().strip()
+                                 if os.path.exists(base + ".rc") else "?", last[0][:120])})
+                continue
+            r = json.loads(js[-1])
+            r["key"] = peer
+            recs.append(r)
+        for r in recs:
+            base = os.path.join(w, "%s_%s" % (tag, r.get("key", "strata")))
+            if r["peer"] != STRATA or r.get("rc") == 0:
+                r.update(parse_time_v(base + ".time"))
+            if r["peer"] == STRATA and "fit_s" not in r and r.get("rc") == 0:
+                r["fit_s"] = r.get("wall_s")  # whole process: load + fit
+                r["note"] = "fit s = whole process (no timings logged)"
+        rcoef = next((read_coef(r.get("coef")) for r in recs if r.get("key") == "r_glm"), None)
+        sfit = srec.get("fit_s") if srec.get("rc") == 0 else None
+        for r in recs:
+            fit, it = r.get("fit_s"), r.get("iters")
+            spi = fit / it if fit is not None and it else None
+            xb = spi * 1e3 / b["bound_ms"] if spi is not None and b else None
+            diff = max_diff(read_coef(r.get("coef")), rcoef) if r.get("key") != "r_glm" else None
+            speed = fit / sfit if sfit and fit and r["peer"] != STRATA else None
+            note = r.get("note", "")
+            if r.get("converged") is False:
+                note = (note + "; NOT converged").strip("; ")
+            put("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                format(n, ","), p, r["peer"], fmt(r.get("load_s"), ".3f"), fmt(fit, ".3f"),
+                fmt(it, "d"), fmt(spi, ".4f"), fmt(xb, ".0f") + ("x" if xb else ""),
+                fmt(r.get("wall_s"), ".2f"), fmt(r.get("rss_mb"), ".0f"), r.get("cpu", "-"),
+                fmt(diff, ".1e"), fmt(speed, ".1f") + ("x" if speed else ""), note))
+    put("")
+    put("load = reading X and y into the runner's matrix (Python: h5py from the row-major /X "
+        "file; R: hdf5r, one read per cohort column). fit = the fit call (statsmodels: "
+        "add_constant + fit; R: glm() incl. model.frame/model.matrix). iters: IRLS/Newton "
+        "iterations (sklearn: lbfgs iterations, so x bound compares unlike steps). "
+        "x bound = (fit s / iters) / IRLS bound of this run. peak RSS, CPU and process wall "
+        "from /usr/bin/time -v of the whole process. coef diff: max over terms of "
+        "|estimate - R glm estimate|.")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.append:
+        new = not os.path.exists(a.append)
+        with open(a.append, "a") as fh:
+            if new:
+                fh.write("# strata benchmarks\n\nDated results of `bench/run_glm.sh` (strata "
+                         "beside R glm, statsmodels and scikit-learn in one run, plus the "
+                         "machine's roofline measured in that run). Newest last.\n\n")
+            fh.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
