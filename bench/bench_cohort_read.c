@@ -1,0 +1,98 @@
+/* bench/bench_cohort_read.c — checks a benchmark cohort with the engine's own
+ * reader (strata_cohort_open) and times the load
+ * strata pays before fitting: every x<j> column plus the outcome, read in
+ * row blocks (default 8192) with strata_cohort_read_f64 into a row-major n x p matrix.
+ * Prints one JSON line (rows, columns, seconds, GB/s, checksums to compare with
+ * numpy). Invariant: read only through include/strata/cohort.h.
+ * (strata_cohort_validate is not in main yet: open's structure check only.) */
+#include "strata/cohort.h"
+#include "strata/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_P 4096
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fail(strata_ctx *ctx, const char *what)
+{
+    fprintf(stderr, "bench_cohort_read: %s: %s\n", what, strata_ctx_errmsg(ctx));
+    strata_ctx_free(ctx);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    strata_ctx *ctx = NULL;
+    strata_cohort *c = NULL;
+    size_t xcol[MAX_P], ycol, p = 0;
+    const char *outcome = argc > 2 ? argv[2] : "y_bin";
+    size_t block = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) : 8192;
+    if (argc < 2 || argc > 4 || block == 0) {
+        fprintf(stderr, "usage: bench_cohort_read COHORT.h5 [OUTCOME [BLOCK_ROWS]]\n");
+        return 2;
+    }
+    if (strata_ctx_new(&ctx) != STRATA_OK)
+        return 3;
+    if (strata_cohort_open(ctx, argv[1], &c) != STRATA_OK)
+        return fail(ctx, "open");
+    size_t n = strata_cohort_nrows(c);
+    for (p = 0; p < MAX_P; p++) {
+        char name[32];
+        snprintf(name, sizeof name, "patients/x%zu", p + 1);
+        if (strata_cohort_find(ctx, c, name, &xcol[p]) != STRATA_OK)
+            break;
+    }
+    strata_ctx_clear_error(ctx);
+    if (p == 0 || strata_cohort_find(ctx, c, outcome, &ycol) != STRATA_OK) {
+        strata_cohort_close(c);
+        return fail(ctx, "find x1 / outcome");
+    }
+    double *x = malloc(n * p * sizeof(double)), *y = malloc(n * sizeof(double));
+    double *col = malloc(block * sizeof(double));
+    if (!x || !y || !col) {
+        fprintf(stderr, "bench_cohort_read: out of memory for %zu x %zu\n", n, p);
+        return 3;
+    }
+    double t0 = now_s(), tread = 0.0;
+    for (size_t r0 = 0; r0 < n; r0 += block) {
+        size_t m = n - r0 < block ? n - r0 : block;
+        for (size_t j = 0; j < p; j++) {
+            double t1 = now_s();
+            if (strata_cohort_read_f64(ctx, c, xcol[j], r0, m, col) != STRATA_OK) {
+                strata_cohort_close(c);
+                return fail(ctx, "read");
+            }
+            tread += now_s() - t1;
+            for (size_t i = 0; i < m; i++)
+                x[(r0 + i) * p + j] = col[i];
+        }
+        if (strata_cohort_read_f64(ctx, c, ycol, r0, m, y + r0) != STRATA_OK) {
+            strata_cohort_close(c);
+            return fail(ctx, "read outcome");
+        }
+    }
+    double t = now_s() - t0;
+    double sx = 0.0, sy = 0.0;
+    for (size_t k = 0; k < n * p; k++)
+        sx += x[k];
+    for (size_t i = 0; i < n; i++)
+        sy += y[i];
+    printf("{\"cohort\": \"%s\", \"rows\": %zu, \"p\": %zu, \"block\": %zu, \"load_s\": %.4f, "
+           "\"gb_per_s\": %.3f, \"read_f64_calls_s\": %.4f, \"sum_x\": %.10g, \"sum_y\": %.10g}\n",
+           argv[1], n, p, block, t, (double)n * (double)(p + 1) * 8.0 / t / 1e9, tread, sx, sy);
+    free(x);
+    free(y);
+    free(col);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+    return 0;
+}
