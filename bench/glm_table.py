@@ -71,16 +71,19 @@ def strata_record(base):
         return rec
     # Timings and iterations, when `strata fit --verbose` logs them, e.g.
     # "loaded ... in 0.12 s", "IRLS converged in 6 iterations ... 0.45 s".
-    m = re.search(r"(\d+)\s+(?:IRLS\s+)?iterations?", err) or \
-        re.search(r"iter(?:ation)?s?\s*[=:]\s*(\d+)", err, re.I)
-    if m:
-        rec["iters"] = int(m.group(1))
-    m = re.search(r"(?:load|read)[^\n]*?([0-9.]+)\s*s\b", err, re.I)
-    if m:
-        rec["load_s"] = float(m.group(1))
-    m = re.search(r"(?:fit|irls)[^\n]*?([0-9.]+)\s*s\b", err, re.I)
-    if m:
-        rec["fit_s"] = float(m.group(1))
+    # Preferred: key=value pairs ("load_s=0.12 fit_s=0.45 iterations=6").
+    for key, pats, conv in (
+            ("iters", [r"\biter(?:ation)?s?\s*[=:]\s*(\d+)", r"(\d+)\s+(?:IRLS\s+)?iterations?"],
+             int),
+            ("load_s", [r"\bload(?:_s)?\s*[=:]\s*([0-9.]+)",
+                        r"(?:load|read)[^\n]*?([0-9.]+)\s*s\b"], float),
+            ("fit_s", [r"\bfit(?:_s)?\s*[=:]\s*([0-9.]+)",
+                       r"(?:fit|irls)[^\n]*?([0-9.]+)\s*s\b"], float)):
+        for pat in pats:
+            m = re.search(pat, err, re.I)
+            if m:
+                rec[key] = conv(m.group(1))
+                break
     if "iters" not in rec and os.path.exists(base + ".model.h5"):
         rec["iters"] = model_iterations(base + ".model.h5")
     rec["coef"] = base + ".coef.csv"
@@ -156,6 +159,9 @@ def main():
         (meta["omp"], meta["openblas"], meta["threads"], meta["coretype"] or "unset",
          meta["l2"] or "unset"))
     put("- OpenBLAS: `%s` (core %s)" % (roof["openblas_config"], roof["openblas_core"]))
+    end = os.path.join(w, "loadavg_end")
+    put("- load average (shared machine) at start %s, at end %s" %
+        (meta.get("loadavg_start", "?"), open(end).read().strip() if os.path.exists(end) else "?"))
     put("- command: `%s`" % meta["command"])
     put("")
     put("Roofline of this machine, measured in this run (bench_roofline, best of %d):" %
@@ -212,11 +218,25 @@ def main():
             recs.append(r)
         for r in recs:
             base = os.path.join(w, "%s_%s" % (tag, r.get("key", "strata")))
+            if r.get("key") == "cohortread":
+                continue
             if r["peer"] != STRATA or r.get("rc") == 0:
                 r.update(parse_time_v(base + ".time"))
             if r["peer"] == STRATA and "fit_s" not in r and r.get("rc") == 0:
                 r["fit_s"] = r.get("wall_s")  # whole process: load + fit
                 r["note"] = "fit s = whole process (no timings logged)"
+        cr = os.path.join(w, tag + "_cohortread")
+        if os.path.exists(cr + ".json"):
+            js = [ln for ln in open(cr + ".json").read().splitlines() if ln.startswith("{")]
+            if js:
+                r = json.loads(js[-1])
+                r.update(parse_time_v(cr + ".time"))
+                recs.append({"peer": "strata cohort read (engine reader)", "key": "cohortread",
+                             "load_s": r["load_s"], "wall_s": r.get("wall_s"),
+                             "rss_mb": r.get("rss_mb"), "cpu": r.get("cpu"),
+                             "note": "x columns + outcome -> row-major X, %d-row blocks, "
+                                     "%.2f GB/s (read_f64 calls %.3f s)" %
+                                     (r["block"], r["gb_per_s"], r["read_f64_calls_s"])})
         rcoef = next((read_coef(r.get("coef")) for r in recs if r.get("key") == "r_glm"), None)
         sfit = srec.get("fit_s") if srec.get("rc") == 0 else None
         for r in recs:

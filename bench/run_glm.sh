@@ -82,6 +82,7 @@ cat >"$RUN/run.json" <<EOF
 {"date": "$(date -u '+%Y-%m-%d %H:%M UTC')", "family": "$FAMILY", "threads": $THREADS,
  "omp": "$OMP_NUM_THREADS", "openblas": "$OPENBLAS_NUM_THREADS",
  "coretype": "${OPENBLAS_CORETYPE:-}", "l2": "${OPENBLAS_L2_SIZE:-}",
+ "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')",
  "command": "bench/run_glm.sh --sizes \"$SIZES\" --p \"$PS\" --family $FAMILY --threads $THREADS",
  "sizes": [${sizes_json%,}], "peers": [${peers_json%,}]}
@@ -114,6 +115,10 @@ for n in $SIZES; do
             "$PY" "$ROOT/bench/gen_cohort.py" "$n" "$p" "$SEED" "$cohort" --xmatrix "$xmat"
         fi
         formula="$(outcome) ~ $(seq -s ' + ' -f 'x%g' 1 "$p")"
+
+        # The load strata pays, through the engine's own cohort reader.
+        CR=$ROOT/build/bench/bench_cohort_read
+        [ -x "$CR" ] && timed "$RUN/${tag}_cohortread" "$CR" "$cohort" "$(outcome)" 8192
 
         # strata fit: the row reports why when it is not there yet or fails.
         base=$RUN/${tag}_strata
@@ -156,5 +161,6 @@ for n in $SIZES; do
     done
 done
 
+cut -d' ' -f1-3 /proc/loadavg >"$RUN/loadavg_end"
 "$PY" "$ROOT/bench/glm_table.py" "$RUN" ${DOCS:+--append "$DOCS"}
 log "raw results in $RUN${DOCS:+; table appended to $DOCS}"
