@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bench/gen_cohort.py — synthetic GLM benchmark data: a strata cohort v1 file
 (one float64 column per feature x1..xp under /patients, outcomes from known
-logistic / Poisson / Gamma models under /outcomes, ground truth under /truth)
+logistic / Poisson / Gamma models under /outcomes, ground truth under
+/truth/<outcome>/{term,beta})
 and, optionally, the same X and outcomes as a row-major /X matrix for peers.
 Invariant: the bytes of both files depend only on (n, p, seed): rows are drawn
 in fixed 65536-row blocks, each from its own PCG64 stream keyed by (seed, block).
@@ -115,19 +116,20 @@ def main():
             gk[sl] = yk
         tot += (yb.sum(), yc.sum(), yk.sum())
 
-    tr = f.create_group("truth")
-    terms = ["(Intercept)"] + ["x%d" % (j + 1) for j in range(p)]
-    tr.create_dataset("term", data=np.array(terms, dtype=h5py.string_dtype("utf-8")),
-                      track_times=False)
-    tr.create_dataset("beta", data=np.concatenate([[PREVALENCE_ICPT], b]), track_times=False)
-    tr.create_dataset("beta_poisson", data=np.concatenate([[POISSON_ICPT], b]),
-                      track_times=False)
-    tr.create_dataset("beta_gamma", data=np.concatenate([[GAMMA_ICPT], b_gamma]),
-                      track_times=False)
+    # Ground truth per outcome, as docs/cohort-format.md: /truth/<outcome>/{term,beta}.
+    terms = np.array(["(Intercept)"] + ["x%d" % (j + 1) for j in range(p)],
+                     dtype=h5py.string_dtype("utf-8"))
+    for oname, icpt, slopes in (("y_bin", PREVALENCE_ICPT, b), ("y_count", POISSON_ICPT, b),
+                                ("cost", GAMMA_ICPT, b_gamma)):
+        tg = f.create_group("truth/" + oname)
+        tg.create_dataset("term", data=terms, track_times=False)
+        tg.create_dataset("beta", data=np.concatenate([[icpt], slopes]), track_times=False)
     f.close()
+    os.chmod(tmp, 0o600)  # patient-level file (format doc), even when synthetic
     os.replace(tmp, a.cohort)
     if g is not None:
         g.close()
+        os.chmod(xtmp, 0o600)
         os.replace(xtmp, a.xmatrix)
     print("gen_cohort: n=%d p=%d seed=%d y_bin prevalence %.4f, mean count %.3f, mean cost %.1f"
           % (n, p, a.seed, tot[0] / n, tot[1] / n, tot[2] / n), file=sys.stderr)
