@@ -126,9 +126,13 @@ static strata_status list_group(strata_ctx *ctx, hid_t file, const char *path, n
         e = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, l);
     }
     H5Gclose(g);
-    if (l->failed)
-        return STRATA_ENOMEM;
-    return e < 0 ? STRATA_EFORMAT : STRATA_OK;
+    if (l->failed || e < 0) {
+        int failed = l->failed;
+        strata_strings_free(ctx, l->names, l->n);
+        memset(l, 0, sizeof *l);
+        return failed ? STRATA_ENOMEM : STRATA_EFORMAT;
+    }
+    return STRATA_OK;
 }
 
 static herr_t collect_attr(hid_t obj, const char *name, const H5A_info_t *info, void *ud)

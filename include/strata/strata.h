@@ -5,5 +5,6 @@
 
 #include "strata/core.h"
 #include "strata/cohort.h"
+#include "strata/run.h"
 
 #endif
