@@ -1,8 +1,7 @@
 #!/usr/bin/python3
 """bench/gen_cohort.py — synthetic GLM benchmark data: a strata cohort v1 file
 (one float64 column per feature x1..xp under /patients, outcomes from known
-logistic / Poisson / Gamma models under /outcomes, ground truth under
-/truth/<outcome>/{term,beta})
+logistic / Poisson / Gamma models under /outcomes, ground truth under /truth)
 and, optionally, the same X and outcomes as a row-major /X matrix for peers.
 Invariant: the bytes of both files depend only on (n, p, seed): rows are drawn
 in fixed 65536-row blocks, each from its own PCG64 stream keyed by (seed, block).
@@ -116,14 +115,14 @@ def main():
             gk[sl] = yk
         tot += (yb.sum(), yc.sum(), yk.sum())
 
-    # Ground truth per outcome, as docs/cohort-format.md: /truth/<outcome>/{term,beta}.
-    terms = np.array(["(Intercept)"] + ["x%d" % (j + 1) for j in range(p)],
-                     dtype=h5py.string_dtype("utf-8"))
-    for oname, icpt, slopes in (("y_bin", PREVALENCE_ICPT, b), ("y_count", POISSON_ICPT, b),
-                                ("cost", GAMMA_ICPT, b_gamma)):
-        tg = f.create_group("truth/" + oname)
-        tg.create_dataset("term", data=terms, track_times=False)
-        tg.create_dataset("beta", data=np.concatenate([[icpt], slopes]), track_times=False)
+    # Ground truth, flat (SCHEMA.md; the v1 reader refuses groups under /truth):
+    # term, beta (y_bin, logistic), beta_y_count (Poisson), beta_cost (Gamma, log).
+    tr = f.create_group("truth")
+    tr.create_dataset("term", data=np.array(["(Intercept)"] + ["x%d" % (j + 1) for j in range(p)],
+                                            dtype=h5py.string_dtype("utf-8")), track_times=False)
+    for dname, icpt, slopes in (("beta", PREVALENCE_ICPT, b), ("beta_y_count", POISSON_ICPT, b),
+                                ("beta_cost", GAMMA_ICPT, b_gamma)):
+        tr.create_dataset(dname, data=np.concatenate([[icpt], slopes]), track_times=False)
     f.close()
     os.chmod(tmp, 0o600)  # patient-level file (format doc), even when synthetic
     os.replace(tmp, a.cohort)

@@ -235,8 +235,11 @@ def main():
                              "load_s": r["load_s"], "wall_s": r.get("wall_s"),
                              "rss_mb": r.get("rss_mb"), "cpu": r.get("cpu"),
                              "note": "x columns + outcome -> row-major X, %d-row blocks, "
-                                     "%.2f GB/s (read_f64 calls %.3f s)" %
-                                     (r["block"], r["gb_per_s"], r["read_f64_calls_s"])})
+                                     "%.2f GB/s (read_f64 calls %.3f s); into one reused block "
+                                     "buffer instead: %.3f s; validate %.2f s, %d problems" %
+                                     (r["block"], r["gb_per_s"], r["read_f64_calls_s"],
+                                      r.get("stream_block_s", float("nan")),
+                                      r.get("validate_s", float("nan")), r.get("problems", -1))})
         rcoef = next((read_coef(r.get("coef")) for r in recs if r.get("key") == "r_glm"), None)
         sfit = srec.get("fit_s") if srec.get("rc") == 0 else None
         for r in recs:
