@@ -118,6 +118,19 @@ def model_iterations(path):
     return None
 
 
+def read_truth(meta, n, p):
+    """{term: beta} of the outcome model the cohort was drawn from, or None."""
+    path = os.path.join(meta.get("datadir", ""), "cohort_n%d_p%d_s%s_g%s.h5" % (n, p, meta.get("seed"), meta.get("gen")))
+    dname = {"binomial": "beta", "poisson": "beta_y_count", "gamma": "beta_cost"}[meta["family"]]
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            terms = [t.decode() if isinstance(t, bytes) else t for t in f["truth/term"][...]]
+            return dict(zip(terms, (float(v) for v in f["truth/" + dname][...])))
+    except (OSError, KeyError, ImportError):
+        return None
+
+
 def fmt(v, spec):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -188,8 +201,9 @@ def main():
                                            s["practical_ms"]))
     put("")
     put("| n | p | runner | load s | fit s | iters | s / iter | x bound | process wall s | "
-        "peak RSS MB | CPU | max abs coef diff vs R | strata speed-up (fit) | note |")
-    put("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        "peak RSS MB | CPU | max abs coef diff vs R | max abs coef diff vs truth | "
+        "strata speed-up (fit) | note |")
+    put("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for (n, p) in meta["sizes"]:
         tag = "n%d_p%d" % (n, p)
         b = bounds.get((n, p))
@@ -241,21 +255,24 @@ def main():
                                       r.get("stream_block_s", float("nan")),
                                       r.get("validate_s", float("nan")), r.get("problems", -1))})
         rcoef = next((read_coef(r.get("coef")) for r in recs if r.get("key") == "r_glm"), None)
+        truth = read_truth(meta, n, p)
         sfit = srec.get("fit_s") if srec.get("rc") == 0 else None
         for r in recs:
             fit, it = r.get("fit_s"), r.get("iters")
             spi = fit / it if fit is not None and it else None
             xb = spi * 1e3 / b["bound_ms"] if spi is not None and b else None
-            diff = max_diff(read_coef(r.get("coef")), rcoef) if r.get("key") != "r_glm" else None
+            coef = read_coef(r.get("coef"))
+            diff = max_diff(coef, rcoef) if r.get("key") != "r_glm" else None
+            dtruth = max_diff(coef, truth)
             speed = fit / sfit if sfit and fit and r["peer"] != STRATA else None
             note = r.get("note", "")
             if r.get("converged") is False:
                 note = (note + "; NOT converged").strip("; ")
-            put("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            put("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 format(n, ","), p, r["peer"], fmt(r.get("load_s"), ".3f"), fmt(fit, ".3f"),
                 fmt(it, "d"), fmt(spi, ".4f"), fmt(xb, ".0f") + ("x" if xb else ""),
                 fmt(r.get("wall_s"), ".2f"), fmt(r.get("rss_mb"), ".0f"), r.get("cpu", "-"),
-                fmt(diff, ".1e"), fmt(speed, ".1f") + ("x" if speed else ""), note))
+                fmt(diff, ".1e"), fmt(dtruth, ".3f"), fmt(speed, ".1f") + ("x" if speed else ""), note))
     put("")
     put("load = reading X and y into the runner's matrix (Python: h5py from the row-major /X "
         "file; R: hdf5r, one read per cohort column). fit = the fit call (statsmodels: "
@@ -263,7 +280,8 @@ def main():
         "iterations (sklearn: lbfgs iterations, so x bound compares unlike steps). "
         "x bound = (fit s / iters) / IRLS bound of this run. peak RSS, CPU and process wall "
         "from /usr/bin/time -v of the whole process. coef diff: max over terms of "
-        "|estimate - R glm estimate|.")
+        "|estimate - R glm estimate|; vs truth: the same against the coefficients the "
+        "outcome was drawn from (sampling error, shrinks as 1/sqrt(n)).")
     text = "\n".join(lines) + "\n"
     print(text)
     if a.append:

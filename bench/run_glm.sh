@@ -36,7 +36,8 @@ usage: bench/run_glm.sh [options]
   --no-docs         print the table only; do not append to docs/benchmarks.md
   --reps R          roofline repetitions (default $REPS)
 env: STRATA (binary, default build/strata), PEER_TIMEOUT seconds (default $PEER_TIMEOUT),
-     STRATA_FIT_ARGS (extra arguments to strata fit, default --verbose)
+     STRATA_FIT_ARGS (extra arguments to strata fit, default --verbose),
+     MEM_MB (memory to plan peers against, default MemAvailable)
 EOF
 }
 
@@ -58,6 +59,8 @@ done
 case "$FAMILY" in binomial|poisson|gamma) ;; *) echo "run_glm.sh: bad --family $FAMILY" >&2; exit 2 ;; esac
 
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+# Cached data are keyed by the generator's content: a changed generator regenerates.
+GEN=$(sha1sum "$ROOT/bench/gen_cohort.py" | cut -c1-8)
 mkdir -p "$WORK/data"
 RUN=$WORK/run-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RUN"
@@ -85,10 +88,11 @@ cat >"$RUN/run.json" <<EOF
  "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')",
  "command": "bench/run_glm.sh --sizes \"$SIZES\" --p \"$PS\" --family $FAMILY --threads $THREADS",
+ "datadir": "$WORK/data", "seed": $SEED, "gen": "$GEN",
  "sizes": [${sizes_json%,}], "peers": [${peers_json%,}]}
 EOF
 
-mem_mb=$(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo)
+mem_mb=${MEM_MB:-$(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo)}
 # Peak memory per byte of X seen in ../shared/PEERS.md at 1M x 60 (rounded up).
 peer_factor() {
     case "$1" in
@@ -108,8 +112,8 @@ timed() { # timed BASE cmd... : stdout -> BASE.json, stderr -> BASE.err, rc -> B
 for n in $SIZES; do
     for p in $PS; do
         tag=n${n}_p${p}
-        cohort=$WORK/data/cohort_${tag}_s$SEED.h5
-        xmat=$WORK/data/peers_${tag}_s$SEED.h5
+        cohort=$WORK/data/cohort_${tag}_s${SEED}_g$GEN.h5
+        xmat=$WORK/data/peers_${tag}_s${SEED}_g$GEN.h5
         if [ ! -s "$cohort" ] || [ ! -s "$xmat" ]; then
             log "generating $tag"
             "$PY" "$ROOT/bench/gen_cohort.py" "$n" "$p" "$SEED" "$cohort" --xmatrix "$xmat"
