@@ -22,6 +22,7 @@ PEER_TIMEOUT=${PEER_TIMEOUT:-900}
 STRATA=${STRATA:-$ROOT/build/strata}
 SEED=1
 REPS=3
+REPEAT=1
 
 usage() {
     cat <<EOF
@@ -35,6 +36,8 @@ usage: bench/run_glm.sh [options]
   --workdir DIR     data and raw results (default $WORK; data files are reused)
   --no-docs         print the table only; do not append to docs/benchmarks.md
   --reps R          roofline repetitions (default $REPS)
+  --repeat K        run strata and every peer K times, interleaved; the table keeps the
+                    fastest fit of each (default $REPEAT; use 3 on a shared machine)
 env: STRATA (binary, default build/strata), PEER_TIMEOUT seconds (default $PEER_TIMEOUT),
      STRATA_FIT_ARGS (extra arguments to strata fit, default --verbose),
      MEM_MB (memory to plan peers against, default MemAvailable)
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
     --workdir) WORK=$2; shift 2 ;;
     --no-docs) DOCS=""; shift ;;
     --reps) REPS=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_glm.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -87,8 +91,8 @@ cat >"$RUN/run.json" <<EOF
  "coretype": "${OPENBLAS_CORETYPE:-}", "l2": "${OPENBLAS_L2_SIZE:-}",
  "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')",
- "command": "bench/run_glm.sh --sizes \"$SIZES\" --p \"$PS\" --family $FAMILY --threads $THREADS",
- "datadir": "$WORK/data", "seed": $SEED, "gen": "$GEN",
+ "command": "bench/run_glm.sh --sizes \"$SIZES\" --p \"$PS\" --family $FAMILY --threads $THREADS --repeat $REPEAT",
+ "datadir": "$WORK/data", "seed": $SEED, "gen": "$GEN", "repeat": $REPEAT,
  "sizes": [${sizes_json%,}], "peers": [${peers_json%,}]}
 EOF
 
@@ -124,9 +128,23 @@ for n in $SIZES; do
         CR=$ROOT/build/bench/bench_cohort_read
         [ -x "$CR" ] && timed "$RUN/${tag}_cohortread" "$CR" "$cohort" "$(outcome)" 8192
 
+        xbytes_mb=$((n * p * 8 / 1048576))
+        for peer in $PEERS; do
+            skip=$RUN/${tag}_$peer.skip
+            need=$((xbytes_mb * $(peer_factor "$peer")))
+            if [ "$need" -gt $((mem_mb * 8 / 10)) ]; then
+                echo "skipped: needs ~${need} MB (80 % of ${mem_mb} MB available)" >"$skip"
+                log "skip $peer $tag (~${need} MB)"
+            elif [ "$FAMILY" != binomial ] && { [ "$peer" = sm_logit ] || [ "$peer" = sklearn ]; }; then
+                echo "binomial only" >"$skip"
+            fi
+        done
+
+        # Repetitions interleave the runners, so a busy spell hits them alike.
+        for rep in $(seq 1 "$REPEAT"); do
         # strata fit: the row reports why when it is not there yet or fails.
-        base=$RUN/${tag}_strata
-        log "strata fit $tag"
+        base=$RUN/${tag}_strata_r$rep
+        log "strata fit $tag (run $rep)"
         # shellcheck disable=SC2086
         timed "$base" "$STRATA" fit "$cohort" --family "$FAMILY" --formula "$formula" \
             --threads "$THREADS" --out "$base.model.h5" ${STRATA_FIT_ARGS:---verbose}
@@ -137,20 +155,10 @@ for n in $SIZES; do
             log "strata fit $tag: exit $(cat "$base.rc"): $(head -c 200 "$base.err")"
         fi
 
-        xbytes_mb=$((n * p * 8 / 1048576))
         for peer in $PEERS; do
-            base=$RUN/${tag}_$peer
-            need=$((xbytes_mb * $(peer_factor "$peer")))
-            if [ "$need" -gt $((mem_mb * 8 / 10)) ]; then
-                echo "skipped: needs ~${need} MB (80 % of ${mem_mb} MB available)" >"$base.skip"
-                log "skip $peer $tag (~${need} MB)"
-                continue
-            fi
-            if [ "$FAMILY" != binomial ] && { [ "$peer" = sm_logit ] || [ "$peer" = sklearn ]; }; then
-                echo "binomial only" >"$base.skip"
-                continue
-            fi
-            log "$peer $tag"
+            base=$RUN/${tag}_${peer}_r$rep
+            [ -e "$RUN/${tag}_$peer.skip" ] && continue
+            log "$peer $tag (run $rep)"
             case "$peer" in
             r_glm) timed "$base" Rscript "$ROOT/bench/peers/r_glm.R" "$cohort" --family "$FAMILY" --coef "$base.coef.csv" ;;
             sm_glm) timed "$base" "$PY" "$ROOT/bench/peers/py_statsmodels.py" "$xmat" --model glm --family "$FAMILY" --coef "$base.coef.csv" ;;
@@ -161,6 +169,7 @@ for n in $SIZES; do
             if [ "$(cat "$base.rc" 2>/dev/null || echo 0)" != 0 ]; then
                 log "$peer $tag exit $(cat "$base.rc"): $(tail -n 2 "$base.err")"
             fi
+        done
         done
     done
 done
