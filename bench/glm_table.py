@@ -100,16 +100,21 @@ def strata_record(base):
         return rec
     # Timings and iterations, when `strata fit --verbose` logs them, e.g.
     # "loaded ... in 0.12 s", "IRLS converged in 6 iterations ... 0.45 s".
-    # Preferred: key=value pairs ("load_s=0.12 fit_s=0.45 iterations=6").
+    # stdout (the fit summary, "...; 6 iterations, converged") and stderr. Preferred:
+    # key=value pairs ("load_s=0.12 fit_s=0.45 iterations=6"); else "N iterations"
+    # anywhere and "... <x> s" timings on `strata: info:` log lines only.
+    out = open(base + ".json", errors="replace").read() if os.path.exists(base + ".json") else ""
+    text = out + "\n" + err
+    info = "\n".join(ln for ln in text.splitlines() if "info:" in ln)
     for key, pats, conv in (
-            ("iters", [r"\biter(?:ation)?s?\s*[=:]\s*(\d+)", r"(\d+)\s+(?:IRLS\s+)?iterations?"],
-             int),
-            ("load_s", [r"\bload(?:_s)?\s*[=:]\s*([0-9.]+)",
-                        r"(?:load|read)[^\n]*?([0-9.]+)\s*s\b"], float),
-            ("fit_s", [r"\bfit(?:_s)?\s*[=:]\s*([0-9.]+)",
-                       r"(?:fit|irls)[^\n]*?([0-9.]+)\s*s\b"], float)):
-        for pat in pats:
-            m = re.search(pat, err, re.I)
+            ("iters", [(text, r"\biter(?:ation)?s?\s*[=:]\s*(\d+)"),
+                       (text, r"(\d+)\s+(?:IRLS\s+)?iterations?\b")], int),
+            ("load_s", [(text, r"\bload(?:_s)?\s*[=:]\s*([0-9.]+)"),
+                        (info, r"(?:load|read)[^\n]*?([0-9.]+)\s*s\b")], float),
+            ("fit_s", [(text, r"\bfit(?:_s)?\s*[=:]\s*([0-9.]+)"),
+                       (info, r"(?:fit|irls)[^\n]*?([0-9.]+)\s*s\b")], float)):
+        for src, pat in pats:
+            m = re.search(pat, src, re.I)
             if m:
                 rec[key] = conv(m.group(1))
                 break
@@ -208,6 +213,7 @@ def main():
     end = os.path.join(w, "loadavg_end")
     put("- load average (shared machine) at start %s, at end %s" %
         (meta.get("loadavg_start", "?"), open(end).read().strip() if os.path.exists(end) else "?"))
+    put("- strata binary: %s" % meta.get("strata", "?"))
     put("- command: `%s`" % meta["command"])
     put("")
     put("Roofline of this machine, measured in this run (bench_roofline, best of %d):" %

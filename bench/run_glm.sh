@@ -40,7 +40,8 @@ usage: bench/run_glm.sh [options]
                     fastest fit of each (default $REPEAT; use 3 on a shared machine)
 env: STRATA (binary, default build/strata), PEER_TIMEOUT seconds (default $PEER_TIMEOUT),
      STRATA_FIT_ARGS (extra arguments to strata fit, default --verbose),
-     MEM_MB (memory to plan peers against, default MemAvailable)
+     MEM_MB (memory to plan peers against, default MemAvailable),
+     STRATA_LABEL (free text naming the binary's origin, e.g. a branch and commit)
 EOF
 }
 
@@ -92,6 +93,7 @@ cat >"$RUN/run.json" <<EOF
  "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "git": "$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null || echo '+dirty')",
  "command": "bench/run_glm.sh --sizes \"$SIZES\" --p \"$PS\" --family $FAMILY --threads $THREADS --repeat $REPEAT",
+ "strata": "$STRATA ($("$STRATA" --version 2>/dev/null | head -n 1))${STRATA_LABEL:+, $STRATA_LABEL}",
  "datadir": "$WORK/data", "seed": $SEED, "gen": "$GEN", "repeat": $REPEAT,
  "sizes": [${sizes_json%,}], "peers": [${peers_json%,}]}
 EOF
