@@ -6,5 +6,6 @@
 #include "strata/core.h"
 #include "strata/cohort.h"
 #include "strata/run.h"
+#include "strata/synth.h"
 
 #endif
