@@ -7,5 +7,6 @@
 #include "strata/cohort.h"
 #include "strata/run.h"
 #include "strata/synth.h"
+#include "strata/evaluate.h"
 
 #endif
