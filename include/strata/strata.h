@@ -8,5 +8,6 @@
 #include "strata/run.h"
 #include "strata/synth.h"
 #include "strata/evaluate.h"
+#include "strata/stratify.h"
 
 #endif
