@@ -9,5 +9,6 @@
 #include "strata/synth.h"
 #include "strata/evaluate.h"
 #include "strata/stratify.h"
+#include "strata/csvio.h"
 
 #endif
