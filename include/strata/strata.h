@@ -5,6 +5,7 @@
 
 #include "strata/core.h"
 #include "strata/cohort.h"
+#include "strata/model.h"
 #include "strata/run.h"
 #include "strata/synth.h"
 #include "strata/evaluate.h"
