@@ -58,13 +58,19 @@ void synth_block_free(strata_ctx *ctx, synth_block *b)
     block_ptrs(b, pp, sz);
     for (size_t k = 0; k < SYNTH_NCOLPTR; k++)
         strata_free(ctx, *pp[k], b->cap * sz[k]);
-    strata_free(ctx, b->sp_row, 0);
-    strata_free(ctx, b->sp_day, 0);
-    strata_free(ctx, b->sp_type, 0);
-    strata_free(ctx, b->sp_los, 0);
-    strata_free(ctx, b->ae_row, 0);
-    strata_free(ctx, b->ae_day, 0);
     memset(b, 0, sizeof *b);
+}
+
+void synth_events_free(strata_ctx *ctx, synth_events *e)
+{
+    /* sizes unknown after a partial regrowth: pass 0 */
+    strata_free(ctx, e->sp_row, 0);
+    strata_free(ctx, e->sp_day, 0);
+    strata_free(ctx, e->sp_type, 0);
+    strata_free(ctx, e->sp_los, 0);
+    strata_free(ctx, e->ae_row, 0);
+    strata_free(ctx, e->ae_day, 0);
+    memset(e, 0, sizeof *e);
 }
 
 strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap)
@@ -83,7 +89,7 @@ strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap)
 }
 
 /* Room for `more` spells and A&E rows; amortised doubling. */
-static strata_status reserve_events(strata_ctx *ctx, synth_block *b, size_t sp_more,
+static strata_status reserve_events(strata_ctx *ctx, synth_events *b, size_t sp_more,
                                     size_t ae_more)
 {
     if (b->sp_n + sp_more > b->sp_cap) {
@@ -144,7 +150,7 @@ static int los_emergency(synth_rng *g, int age, int efi)
 }
 
 static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t pi, int64_t r,
-                                 synth_block *b, size_t i)
+                                 synth_block *b, size_t i, synth_events *ev)
 {
     const synth_practice *p = &s->pr[pi];
     synth_rng g = synth_rng_make(s->seed, (uint64_t)r, 1);
@@ -247,29 +253,29 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     op = synth_poisson(&g, util * exp(-0.4 + 0.012 * age + 0.2 * ltc + 0.02 * efi +
                                       0.5 * flags[9]), 100);
     meds = synth_poisson(&g, exp(-1.0 + 0.025 * age + 0.35 * ltc), 60);
-    STRATA_TRY(reserve_events(ctx, b, (size_t)(pe + pel + 30), (size_t)ae));
+    STRATA_TRY(reserve_events(ctx, ev, (size_t)(pe + pel + 30), (size_t)ae));
     {
-        size_t k0 = b->sp_n;
+        size_t k0 = ev->sp_n;
         for (int k = 0; k < pe + pel; k++) {
             int em = k < pe;
             int los = em ? los_emergency(&g, age, efi)
                          : synth_poisson(&g, exp(-0.7 + 0.01 * age), 60);
-            b->sp_row[b->sp_n] = (int32_t)r;
-            b->sp_day[b->sp_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
-            b->sp_type[b->sp_n] = (int8_t)!em;
-            b->sp_los[b->sp_n] = (int16_t)los;
-            b->sp_n++;
+            ev->sp_row[ev->sp_n] = (int32_t)r;
+            ev->sp_day[ev->sp_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
+            ev->sp_type[ev->sp_n] = (int8_t)!em;
+            ev->sp_los[ev->sp_n] = (int16_t)los;
+            ev->sp_n++;
             bed += los;
             cost += (em ? 1800.0 : 1200.0) + 420.0 * los;
         }
-        sort_days(b->sp_day + k0, b->sp_type + k0, b->sp_los + k0, b->sp_n - k0);
-        k0 = b->ae_n;
+        sort_days(ev->sp_day + k0, ev->sp_type + k0, ev->sp_los + k0, ev->sp_n - k0);
+        k0 = ev->ae_n;
         for (int k = 0; k < ae; k++) {
-            b->ae_row[b->ae_n] = (int32_t)r;
-            b->ae_day[b->ae_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
-            b->ae_n++;
+            ev->ae_row[ev->ae_n] = (int32_t)r;
+            ev->ae_day[ev->ae_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
+            ev->ae_n++;
         }
-        sort_days(b->ae_day + k0, NULL, NULL, b->ae_n - k0);
+        sort_days(ev->ae_day + k0, NULL, NULL, ev->ae_n - k0);
     }
     cost += 42.0 * gp + 180.0 * ae + 160.0 * op + 108.0 * meds;
 
@@ -297,7 +303,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
                                T_[SYNTH_T_COST + 4].beta * efi + synth_norm(&g) - 0.5);
         if (Y) {
             int end = D ? dday + 1 : 365;
-            size_t k0 = b->sp_n;
+            size_t k0 = ev->sp_n;
             nE = 1 + synth_poisson(&g,
                                    exp(T_[SYNTH_T_EXTRA].beta + T_[SYNTH_T_EXTRA + 1].beta * age +
                                        T_[SYNTH_T_EXTRA + 2].beta * ltc +
@@ -305,15 +311,15 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
                                    29);
             for (int k = 0; k < nE; k++) {
                 int los = los_emergency(&g, age, efi);
-                b->sp_row[b->sp_n] = (int32_t)r;
-                b->sp_day[b->sp_n] =
+                ev->sp_row[ev->sp_n] = (int32_t)r;
+                ev->sp_day[ev->sp_n] =
                     index + (k == 0 ? T : T + (int32_t)(synth_unif(&g) * (end - T)));
-                b->sp_type[b->sp_n] = 0;
-                b->sp_los[b->sp_n] = (int16_t)los;
-                b->sp_n++;
+                ev->sp_type[ev->sp_n] = 0;
+                ev->sp_los[ev->sp_n] = (int16_t)los;
+                ev->sp_n++;
                 cost_next += 1800.0 + 420.0 * los;
             }
-            sort_days(b->sp_day + k0, b->sp_type + k0, b->sp_los + k0, b->sp_n - k0);
+            sort_days(ev->sp_day + k0, ev->sp_type + k0, ev->sp_los + k0, ev->sp_n - k0);
         }
         b->cost_next_12m[i] = (float)cost_next;
     }
@@ -347,21 +353,19 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
 }
 
 strata_status synth_generate(strata_ctx *ctx, const strata_synth *s, int64_t row0, size_t n,
-                             synth_block *b)
+                             synth_block *b, size_t i0, synth_events *ev)
 {
     size_t pi;
-    if (n > b->cap || row0 < 0 || (size_t)row0 + n > s->nrows)
+    if (i0 + n > b->cap || row0 < 0 || (size_t)row0 + n > s->nrows)
         return STRATA_FAIL(ctx, STRATA_EINTERNAL, "synth: block rows [%lld, %lld) outside cohort",
                            (long long)row0, (long long)row0 + (long long)n);
-    b->n = n;
-    b->row0 = row0;
-    b->sp_n = b->ae_n = 0;
+    ev->sp_n = ev->ae_n = 0;
     pi = n ? synth_practice_of_row(s, row0) : 0;
     for (size_t i = 0; i < n; i++) {
         int64_t r = row0 + (int64_t)i;
         while (r >= s->pr[pi].row0 + s->pr[pi].nrows)
             pi++;
-        STRATA_TRY(gen_patient(ctx, s, pi, r, b, i));
+        STRATA_TRY(gen_patient(ctx, s, pi, r, b, i0 + i, ev));
     }
     return STRATA_OK;
 }

@@ -178,8 +178,7 @@ enum {
 /* ---- one block of generated rows ------------------------------------------ */
 
 typedef struct synth_block {
-    size_t cap, n;               /* rows allocated, rows filled */
-    int64_t row0;                /* global index of row 0 */
+    size_t cap;                  /* rows allocated */
     int64_t *patient_id;
     int32_t *practice, *pcn, *sub_icb, *icb;
     int8_t *imd_decile, *age, *sex, *ethnicity;
@@ -192,19 +191,25 @@ typedef struct synth_block {
     int8_t *emergency_admission_12m, *emergency_event, *death_12m;
     int16_t *emergency_admissions_12m, *time_to_emergency_days;
     float *cost_next_12m;
-    /* events, growing as needed */
-    size_t sp_n, sp_cap, ae_n, ae_cap;
-    int32_t *sp_row, *sp_day;
-    int8_t *sp_type;             /* 0 emergency, 1 elective */
-    int16_t *sp_los;
-    int32_t *ae_row, *ae_day;
 } synth_block;
+
+/* Dated events of one row block, in row order (sorted by row, then day). */
+typedef struct synth_events {
+    size_t sp_n, sp_cap, ae_n, ae_cap;
+    int32_t *sp_row, *sp_day;    /* global patient row; days since 1970-01-01 */
+    int8_t *sp_type;             /* 0 emergency, 1 elective */
+    int16_t *sp_los;             /* length of stay, days */
+    int32_t *ae_row, *ae_day;
+} synth_events;
 
 strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap);
 void synth_block_free(strata_ctx *ctx, synth_block *b);
-/* Fills b with rows [row0, row0+n) of the cohort. Thread-safe for distinct blocks. */
+void synth_events_free(strata_ctx *ctx, synth_events *e); /* keeps e zeroed */
+/* Fills rows [i0, i0+n) of b with cohort rows [row0, row0+n) and replaces the
+ * contents of ev with their events. Thread-safe for disjoint ranges and
+ * distinct ev. */
 strata_status synth_generate(strata_ctx *ctx, const strata_synth *s, int64_t row0, size_t n,
-                             synth_block *b);
+                             synth_block *b, size_t i0, synth_events *ev);
 /* Index of the practice holding global row r. */
 size_t synth_practice_of_row(const strata_synth *s, int64_t r);
 
