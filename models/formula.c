@@ -491,7 +491,12 @@ strata_status glm_bind(strata_ctx *ctx, glm_formula *f, const glm_source *src, i
     for (size_t i = 0; i < f->nvars; i++) {
         glm_var *v = &f->vars[i];
         const strata_column_info *info = NULL;
-        strata_status s = src->find(ctx, src->ud, v->column, &v->src_col, &info);
+        strata_status s;
+        if (!fit && ((int)i == f->response || (int)i == f->weights)) {
+            v->src_col = (size_t)-1; /* not needed to score */
+            continue;
+        }
+        s = src->find(ctx, src->ud, v->column, &v->src_col, &info);
         if (s != STRATA_OK)
             return STRATA_FAIL(ctx, STRATA_ESPEC, "formula \"%s\": %s: unknown column '%s'",
                                f->text, src->name, v->column);
@@ -930,6 +935,10 @@ size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, dou
         const double *r = raw[vi];
         double *o = work + w * nb;
         woff[vi] = w;
+        if (!r) {
+            w += v->is_factor ? 1 : v->ncols;
+            continue;
+        }
         if (v->is_factor) {
             for (size_t i = 0; i < nb; i++) {
                 double c = r[i];

@@ -170,6 +170,11 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
  * and computes lp/resp in parallel blocks. The formula must be bound to src. */
 strata_status glm_score_source(strata_ctx *ctx, const strata_model *m, const glm_source *src,
                                size_t row0, size_t n, double *lp, double *resp);
+/* engine/model_glm.c: binds the model's formula to a cohort for scoring. */
+strata_status glm_score_bind(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+                             strata_unseen_policy unseen, glm_source *src);
+/* Rows per streamed chunk when scoring a cohort. */
+#define GLM_SCORE_CHUNK ((size_t)1 << 19)
 /* Allocates an empty model (all arrays of size p) for load. */
 strata_status glm_model_alloc(strata_ctx *ctx, glm_formula *f, strata_model **out);
 /* Fills statistic, p, CI for coefficient i. */
