@@ -117,7 +117,7 @@ void ev_auc(const ev_view *v, double *c, double *se)
 
 /* Score U, information H (upper triangle) and deviance at (a, b). */
 static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double a, double b,
-                       double u[2], double h[3], double *dev)
+                       int want_dev, double u[2], double h[3], double *dev)
 {
     u[0] = u[1] = h[0] = h[1] = h[2] = *dev = 0.0;
     for (size_t k0 = 0; k0 < v->m; k0 += EV_BLOCK) {
@@ -138,7 +138,8 @@ static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double
             bh0 += wq * var;
             bh1 += wq * var * x;
             bh2 += wq * var * x * x;
-            bd += wq * unit_dev(f, v->y[q], mu);
+            if (want_dev)
+                bd += wq * unit_dev(f, v->y[q], mu);
         }
         u[0] += bu0;
         u[1] += bu1;
@@ -149,46 +150,61 @@ static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double
     }
 }
 
+/* Plain Newton from (0, 1) first: canonical links converge quadratically from
+ * there, and skipping the deviance halves the cost. If a step fails to shrink
+ * or anything turns non-finite, restart guarded: deviance each pass and
+ * step-halving whenever it rises. */
 int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, double tol,
              double coef[2], double se[2])
 {
-    double a = 0.0, b = slope ? 1.0 : 0.0, pa = a, pb = b, u[2] = {0, 0}, h[3] = {0, 0, 0};
-    double dev = NAN, pdev = INFINITY;
-    double disp = 1.0, det;
-    int it, halvings = 0, converged = 0;
+    double a, b, pa, pb, u[2] = {0, 0}, h[3] = {0, 0, 0};
+    double dev = NAN, pdev, disp = 1.0, det, plast;
+    int it, halvings, converged = 0, guarded;
     size_t nrows = 0;
-    for (it = 0; it < max_iter + 30; it++) {
-        double da, db;
-        recal_pass(v, f, slope, a, b, u, h, &dev);
-        if (!isfinite(dev) || (dev > pdev * (1.0 + 1e-13) + 1e-300 && halvings < 30)) {
-            a = 0.5 * (a + pa); /* step-halving when the deviance rises */
-            b = 0.5 * (b + pb);
-            halvings++;
-            continue;
-        }
-        if (it - halvings >= max_iter)
-            break;
-        if (slope) {
-            det = h[0] * h[2] - h[1] * h[1];
-            if (!(det > 0.0))
+    for (guarded = 0; guarded < 2 && !converged; guarded++) {
+        a = pa = 0.0;
+        b = pb = slope ? 1.0 : 0.0;
+        pdev = INFINITY;
+        plast = INFINITY;
+        halvings = 0;
+        for (it = 0; it < max_iter + 30; it++) {
+            double da, db, step;
+            recal_pass(v, f, slope, a, b, guarded, u, h, &dev);
+            if (guarded &&
+                (!isfinite(dev) || (dev > pdev * (1.0 + 1e-13) + 1e-300 && halvings < 30))) {
+                a = 0.5 * (a + pa); /* step-halving when the deviance rises */
+                b = 0.5 * (b + pb);
+                halvings++;
+                continue;
+            }
+            if (it - halvings >= max_iter)
                 break;
-            da = (h[2] * u[0] - h[1] * u[1]) / det;
-            db = (h[0] * u[1] - h[1] * u[0]) / det;
-        } else {
-            if (!(h[0] > 0.0))
+            if (slope) {
+                det = h[0] * h[2] - h[1] * h[1];
+                if (!(det > 0.0))
+                    break;
+                da = (h[2] * u[0] - h[1] * u[1]) / det;
+                db = (h[0] * u[1] - h[1] * u[0]) / det;
+            } else {
+                if (!(h[0] > 0.0))
+                    break;
+                da = u[0] / h[0];
+                db = 0.0;
+            }
+            step = fabs(da) + fabs(db);
+            if (!guarded && (!isfinite(step) || (it >= 2 && step > plast)))
+                break; /* not contracting: retry guarded */
+            plast = step;
+            pa = a;
+            pb = b;
+            pdev = dev;
+            a += da;
+            b += db;
+            if (fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) {
+                converged = 1;
+                recal_pass(v, f, slope, a, b, f == STRATA_EVAL_GAUSSIAN, u, h, &dev);
                 break;
-            da = u[0] / h[0];
-            db = 0.0;
-        }
-        pa = a;
-        pb = b;
-        pdev = dev;
-        a += da;
-        b += db;
-        if (fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) {
-            converged = 1;
-            recal_pass(v, f, slope, a, b, u, h, &dev);
-            break;
+            }
         }
     }
     coef[0] = a;

@@ -247,6 +247,34 @@ static void test_evaluate__poisson_matches_r(void **state)
     check_golden("poisson", STRATA_EVAL_POISSON);
 }
 
+static void test_evaluate__gaussian_matches_r(void **state)
+{
+    (void)state;
+    check_golden("gaussian", STRATA_EVAL_GAUSSIAN);
+}
+
+/* Perfect separation: the slope fit cannot converge; it is flagged, not fatal. */
+static void test_evaluate__separation_flags_noconv(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    double y[200], p[200];
+    strata_eval_params par;
+    strata_eval_input in = {200, y, p, NULL, 0, NULL};
+    strata_eval_report *r = NULL;
+    (void)state;
+    for (int i = 0; i < 200; i++) {
+        p[i] = 0.2 + 0.003 * i;
+        y[i] = i >= 150;
+    }
+    strata_eval_params_init(&par);
+    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    assert_true(r->overall.flags & STRATA_EVAL_FLAG_NOCONV);
+    assert_rel_close(r->overall.c, 1.0, 0.0, "c");
+    assert_rel_close(r->overall.observed, 50.0, 0.0, "observed");
+    strata_eval_report_free(ctx, r);
+    strata_ctx_free(ctx);
+}
+
 /* Integer weights mean case multiplicities: same metrics as repeating rows. */
 static void test_evaluate__weights_equal_row_repetition(void **state)
 {
@@ -617,6 +645,8 @@ int main(void)
         cmocka_unit_test(test_evaluate__binomial_matches_r),
         cmocka_unit_test(test_evaluate__binomial_with_ties_matches_r),
         cmocka_unit_test(test_evaluate__poisson_matches_r),
+        cmocka_unit_test(test_evaluate__gaussian_matches_r),
+        cmocka_unit_test(test_evaluate__separation_flags_noconv),
         cmocka_unit_test(test_evaluate__weights_equal_row_repetition),
         cmocka_unit_test(test_bootstrap__same_numbers_with_1_and_2_threads),
         cmocka_unit_test(test_bootstrap__harrell_definitions_hold),

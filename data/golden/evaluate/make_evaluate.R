@@ -145,3 +145,6 @@ run("binomial_ties", readmit, round(fitted(m1), 3), binomial(), "binomial")
 m2 <- glm(number_inpatient ~ age_num + gender + time_in_hospital + number_emergency +
             number_outpatient + number_diagnoses, family = poisson, data = d)
 run("poisson", d$number_inpatient, fitted(m2), poisson(), "poisson")
+m3 <- glm(time_in_hospital ~ age_num + gender + num_medications + num_lab_procedures +
+            number_diagnoses, family = gaussian, data = d)
+run("gaussian", d$time_in_hospital, fitted(m3), gaussian(), "gaussian")
