@@ -1,7 +1,8 @@
 /* labels: unit golden determinism */
 /* tests/test_stratify_groups.c — fixed scores at their boundaries, tiers,
  * reason codes, intervention lists, per-group aggregation, disclosure control
- * (no count 1-7 in any aggregate CSV; secondary suppression not undoable). */
+ * (no count 1-7 in any aggregate CSV; secondary suppression not undoable) and
+ * the HTML report (charts present, every count shown disclosure-controlled). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,6 +186,50 @@ static void test_reason_codes__top_k_relative_to_mean(void **state)
     m.X = NULL, m.row_fn = row_cb, m.ud = (void *)X;
     assert_status(ctx, strata_reason_codes(ctx, &m, 2, NULL, 3, term2, c2), STRATA_OK);
     assert_memory_equal(term, term2, sizeof term);
+    strata_ctx_free(ctx);
+}
+
+static void test_plus_flags_and_patient_stratification(void **state)
+{
+    const int32_t eth[5] = {0, 4, -1, 1, 4}, ld[5] = {0, 1, 0, 0, -1};
+    const int32_t minority[4] = {0, 1, 2, 3};
+    const strata_plus_rule rules[2] = {{"ethnic_minority", eth, 4, minority},
+                                       {"learning_disability", ld, 0, NULL}};
+    uint32_t mask[5];
+    uint8_t any[5], tier[5], seg[5];
+    int8_t fr[5], ltc[5];
+    int16_t ch[5];
+    const double risk[5] = {0.9, 0.1, 0.2, 0.3, 0.05};
+    const int32_t age[5] = {88, 40, 8, 60, 30}, efi[5] = {14, 0, 0, 9, 2}, cancer[5] = {1, 0, 0, 0, 0};
+    const int32_t hf[5] = {0, 0, 0, 1, 0};
+    strata_patient_cols pc = {0};
+    strata_tier_params tp;
+    strata_segment_params sp;
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    assert_status(ctx, strata_plus_flags(ctx, 5, 2, rules, mask, any), STRATA_OK);
+    assert_int_equal(mask[0], 1);
+    assert_int_equal(mask[1], 2);
+    assert_int_equal(mask[2], 0);
+    assert_int_equal(mask[3], 1);
+    assert_int_equal(any[4], 0);
+    pc.n = 5, pc.risk = risk, pc.age = age, pc.efi_deficits = efi;
+    pc.flags[STRATA_C_CANCER] = cancer, pc.flags[STRATA_C_HEART_FAILURE] = hf;
+    strata_tier_params_init(&tp);
+    tp.n_cuts = 1, tp.cut[0] = 0.2; /* top 1 of 5 */
+    strata_segment_params_init(&sp);
+    assert_status(ctx, strata_stratify_patients(ctx, &tp, &sp, &pc, NULL, 0, tier, seg, fr, ch, ltc),
+                  STRATA_OK);
+    assert_int_equal(tier[0], 1);
+    assert_int_equal(tier[3], 2);
+    assert_int_equal(seg[0], STRATA_SEG_END_OF_LIFE);
+    assert_int_equal(seg[1], STRATA_SEG_WELL);
+    assert_int_equal(seg[2], STRATA_SEG_CHILDREN);
+    assert_int_equal(seg[3], STRATA_SEG_FRAILTY);
+    assert_int_equal(fr[0], STRATA_FRAIL_SEVERE);
+    assert_int_equal(ch[0], 2);
+    assert_int_equal(ch[3], 1);
+    assert_int_equal(ltc[3], 1);
     strata_ctx_free(ctx);
 }
 
@@ -473,7 +518,6 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     size_t *rows = malloc(NP * sizeof *rows), nsel;
     uint32_t *rank = malloc(NP * sizeof *rank);
     strata_list_params lp;
-    int jg, jr, jt;
     (void)state;
     mkdir(dir, 0700);
     strata_group_params_init(&gp);
@@ -503,20 +547,27 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     strata_list_params_init(&lp);
     assert_status(ctx, strata_intervention_select(ctx, &lp, NP, P->risk, NULL, P->grp, NG, P->imd,
                                                   rows, rank, &nsel), STRATA_OK);
-    assert_status(ctx, strata_table_new(ctx, "list", nsel, &list), STRATA_OK);
-    list->patient_level = 1;
-    assert_status(ctx, strata_table_add(ctx, list, "group", STRATA_COL_KEY, 0, -1, -1, &jg), STRATA_OK);
-    assert_status(ctx, strata_table_add(ctx, list, "rank", STRATA_COL_FLAG, 0, -1, -1, &jr), STRATA_OK);
-    assert_status(ctx, strata_table_add(ctx, list, "tier", STRATA_COL_FLAG, 0, -1, -1, &jt), STRATA_OK);
-    for (size_t k = 0; k < nsel; k++) {
-        assert_status(ctx, strata_table_set_key(ctx, list, jg, k, gnames[P->grp[rows[k]]]), STRATA_OK);
-        list->cols[jr].v[k] = rank[k];
-        list->cols[jt].v[k] = P->tier[rows[k]];
+    {
+        static const char *const terms[2] = {"age", "deprivation"};
+        int32_t *rt = malloc(nsel * 2 * sizeof *rt);
+        strata_list_columns lc = {0};
+        for (size_t k = 0; k < nsel; k++)
+            rt[2 * k] = 0, rt[2 * k + 1] = k % 2 ? 1 : -1;
+        lc.risk = P->risk, lc.tier = P->tier, lc.segment = P->seg, lc.group = P->grp;
+        lc.group_names = gnames, lc.k_reasons = 2, lc.reason_term = rt, lc.term_names = terms;
+        assert_status(ctx, strata_list_table(ctx, &lc, nsel, rows, rank, &list), STRATA_OK);
+        free(rt);
     }
     snprintf(path, sizeof path, "%s/intervention_list.csv", dir);
     assert_status(ctx, strata_table_write_csv(ctx, list, path), STRATA_OK);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    {
+        char *text = tu_read_file(path, NULL);
+        assert_contains(text, "group,rank,patient_id,risk,tier,segment,reason_1,reason_2\r\n");
+        assert_contains(text, ",age,deprivation\r\n");
+        free(text);
+    }
     assert_int_equal(scan_dir_for_small_counts(dir), 3);
     /* RFC 4180: the group name with a comma and quotes is quoted and doubled */
     {
@@ -533,6 +584,96 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Every class="count" element of the report holds "*", nothing, or a
+ * multiple of 5 outside 1-7; returns how many were checked. */
+static int scan_html_counts(const char *html)
+{
+    int n = 0;
+    for (const char *p = html; (p = strstr(p, "class=\"count\">")) != NULL; n++) {
+        char buf[64];
+        size_t k = 0;
+        double v;
+        p += strlen("class=\"count\">");
+        while (p[k] && p[k] != '<' && k < sizeof buf - 1)
+            buf[k] = p[k], k++;
+        buf[k] = 0;
+        if (!k || !strcmp(buf, "*"))
+            continue;
+        v = strtod(buf, NULL);
+        if ((v >= 1 && v <= 7) || fmod(v, 5) != 0)
+            fail_msg("report shows count %s", buf);
+    }
+    return n;
+}
+
+static void test_report__charts_present_counts_disclosed(void **state)
+{
+    pop *P = make_pop();
+    strata_tier_params tp;
+    strata_group_params gp;
+    strata_sdc_params sp;
+    strata_table *t[4];
+    strata_funnel fn;
+    strata_ctx *ctx = tu_ctx();
+    strata_strat_input in = make_input(P, &tp, ctx);
+    const double pred[5] = {0.02, 0.05, 0.1, 0.2, 0.4}, obs[5] = {0.025, 0.05, 0.11, 0.18, 0.41};
+    static const char *const keys[2] = {"model", "AUC"}, *const vals[2] = {"GLM <logit>", "0.81"};
+    strata_report_input ri = {0};
+    char path[1024], *html;
+    int jn, ja;
+    (void)state;
+    strata_group_params_init(&gp);
+    gp.sii.reps = 2000;
+    gp.funnel.od = STRATA_OD_WINSORISE;
+    strata_sdc_params_init(&sp);
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, &fn, &t[0]), STRATA_OK);
+    assert_status(ctx, strata_group_inequality(ctx, &gp, &in, P->grp, NG, gnames, &t[1]), STRATA_OK);
+    assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &t[2]), STRATA_OK);
+    assert_status(ctx, strata_table_new(ctx, "fairness", 2, &t[3]), STRATA_OK);
+    assert_status(ctx, strata_table_add(ctx, t[3], "subgroup", STRATA_COL_KEY, 0, -1, -1, &jn), STRATA_OK);
+    assert_status(ctx, strata_table_set_key(ctx, t[3], jn, 0, "Black"), STRATA_OK);
+    assert_status(ctx, strata_table_set_key(ctx, t[3], jn, 1, "White"), STRATA_OK);
+    assert_status(ctx, strata_table_add(ctx, t[3], "n_patients", STRATA_COL_COUNT, 0, -1, -1, &jn), STRATA_OK);
+    assert_status(ctx, strata_table_add(ctx, t[3], "auc", STRATA_COL_RATIO, 3, -1, -1, &ja), STRATA_OK);
+    t[3]->cols[jn].v[0] = 6, t[3]->cols[jn].v[1] = 4812;
+    t[3]->cols[ja].v[0] = 0.7, t[3]->cols[ja].v[1] = 0.8;
+    ri.title = "Test ICB";
+    ri.summary = t[0], ri.inequality = t[1], ri.sii = t[2], ri.fairness = t[3], ri.funnel = &fn;
+    ri.n_calib = 5, ri.calib_pred = pred, ri.calib_obs = obs;
+    ri.n_card = 2, ri.card_keys = keys, ri.card_values = vals;
+    snprintf(path, sizeof path, "%s", tu_tmp("report.html"));
+    assert_status(ctx, strata_report_html(ctx, &ri, path), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "table summary has not been through disclosure");
+    for (int k = 0; k < 4; k++)
+        assert_status(ctx, strata_disclose(ctx, &sp, t[k]), STRATA_OK);
+    assert_status(ctx, strata_report_html(ctx, &ri, path), STRATA_OK);
+    html = tu_read_file(path, NULL);
+    assert_non_null(html);
+    assert_contains(html, "<svg class=\"pyramid\"");
+    assert_contains(html, "<rect class=\"tier1\"");
+    assert_contains(html, "<svg class=\"funnel\"");
+    assert_contains(html, "<polyline class=\"limit95\"");
+    assert_contains(html, "<polyline class=\"limit998\"");
+    assert_contains(html, "<circle class=\"unit high\""); /* U4 runs 1.6x: above the limits */
+    assert_contains(html, "<svg class=\"gradient\"");
+    assert_contains(html, "<line class=\"sii\"");
+    assert_contains(html, "<svg class=\"calibration\"");
+    assert_contains(html, "<circle class=\"calib\"");
+    assert_contains(html, "GLM &lt;logit&gt;");
+    assert_contains(html, "<td class=\"count\">24000</td>");
+    assert_contains(html, "<td class=\"count\">4810</td>"); /* fairness n rounded */
+    assert_contains(html, "<td class=\"count\">*</td>");    /* fairness n = 6 hidden */
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http://"));
+    assert_null(strstr(html, "https://"));
+    assert_true(scan_html_counts(html) > 100);
+    free(html);
+    for (int k = 0; k < 4; k++)
+        strata_table_free(ctx, t[k]);
+    free(P);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,10 +682,12 @@ int main(void)
         cmocka_unit_test(test_segments__rules_in_priority_order),
         cmocka_unit_test(test_tiers__sizes_ties_and_groups),
         cmocka_unit_test(test_reason_codes__top_k_relative_to_mean),
+        cmocka_unit_test(test_plus_flags_and_patient_stratification),
         cmocka_unit_test(test_intervention_list__capacity_and_prop_univ),
         cmocka_unit_test(test_group_summary__values_before_disclosure),
         cmocka_unit_test(test_disclosure__secondary_not_undoable_without_rounding),
         cmocka_unit_test(test_outputs__no_aggregate_csv_shows_counts_1_to_7),
+        cmocka_unit_test(test_report__charts_present_counts_disclosed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

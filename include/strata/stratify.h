@@ -145,6 +145,18 @@ typedef struct strata_segment_in {
 } strata_segment_in;
 int strata_segment_of(const strata_segment_params *p, const strata_segment_in *in);
 
+/* PLUS groups (Core20PLUS5): a patient matches rule r when col[i] is one of
+ * codes[0..n_codes-1], or col[i] > 0 when n_codes == 0 (a 0/1 flag). */
+typedef struct strata_plus_rule {
+    const char *name;
+    const int32_t *col;
+    size_t n_codes;
+    const int32_t *codes;
+} strata_plus_rule;
+/* mask[i] bit r = rule r matched (n_rules <= 32); any[i] = mask[i] != 0. Either may be NULL. */
+strata_status strata_plus_flags(strata_ctx *ctx, size_t n, size_t n_rules,
+                                const strata_plus_rule *rules, uint32_t *mask, uint8_t *any);
+
 /* ---- risk tiers (engine/strat_tiers.c) ------------------------------------ */
 #define STRATA_MAX_TIERS 8
 typedef enum strata_tier_mode { STRATA_TIER_PERCENTILE = 0, STRATA_TIER_ABSOLUTE = 1 } strata_tier_mode;
@@ -304,6 +316,37 @@ strata_status strata_intervention_select(strata_ctx *ctx, const strata_list_para
                                          const int32_t *group, size_t n_groups,
                                          const int32_t *imd_decile, size_t *rows,
                                          uint32_t *rank, size_t *n_sel);
+
+/* ---- per-patient stratification in one call (engine/strat_patients.c) --- */
+typedef struct strata_patient_cols {
+    size_t n;
+    const double *risk;
+    const int32_t *age, *efi_deficits, *prior_emergency; /* any may be NULL (missing) */
+    const int32_t *flags[STRATA_N_CONDITIONS];           /* each may be NULL (absent) */
+} strata_patient_cols;
+/* Tiers (within groups when group != NULL), then per patient: frailty
+ * category (-1 missing), Charlson (original weights), multimorbidity count
+ * and segment. Output arrays of length n; frailty/charlson/ltc may be NULL. */
+strata_status strata_stratify_patients(strata_ctx *ctx, const strata_tier_params *tp,
+                                       const strata_segment_params *sp,
+                                       const strata_patient_cols *in, const int32_t *group,
+                                       size_t n_groups, uint8_t *tier, uint8_t *segment,
+                                       int8_t *frailty, int16_t *charlson, int8_t *ltc);
+
+/* Patient-level intervention list table (patient_level = 1, written 0600):
+ * group, rank, patient_id, risk, tier, segment, reason_1..reason_k. */
+typedef struct strata_list_columns {
+    const int64_t *patient_id;
+    const double *risk;
+    const uint8_t *tier, *segment;
+    const int32_t *group;
+    const char *const *group_names;
+    size_t k_reasons;
+    const int32_t *reason_term;   /* n_sel x k_reasons term indices (-1 none), or NULL */
+    const char *const *term_names;
+} strata_list_columns;
+strata_status strata_list_table(strata_ctx *ctx, const strata_list_columns *c, size_t n_sel,
+                                const size_t *rows, const uint32_t *rank, strata_table **out);
 
 /* ---- HTML report (engine/report_html.c) ---------------------------------- */
 typedef struct strata_report_input {
