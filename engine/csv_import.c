@@ -163,17 +163,16 @@ static int ieq(const char *a, const char *b)
     return !*a && !*b;
 }
 
-/* Decimal float ([+-] digits [. digits] [e[+-]digits]) or inf/infinity/nan. */
-static int parse_f64(const char *s, double *out)
+/* Decimal float ([+-] digits [. digits] [e[+-]digits]) or inf/infinity/nan;
+ * the grammar only (inference needs no value). */
+static int is_f64(const char *s)
 {
     const char *p = s;
     int digits = 0;
     if (*p == '+' || *p == '-')
         p++;
-    if (ieq(p, "inf") || ieq(p, "infinity") || ieq(p, "nan")) {
-        *out = ieq(p, "nan") ? NAN : (*s == '-' ? -INFINITY : INFINITY);
+    if (ieq(p, "inf") || ieq(p, "infinity") || ieq(p, "nan"))
         return 1;
-    }
     for (; *p >= '0' && *p <= '9'; p++)
         digits = 1;
     if (*p == '.')
@@ -190,7 +189,12 @@ static int parse_f64(const char *s, double *out)
         while (*p >= '0' && *p <= '9')
             p++;
     }
-    if (*p)
+    return *p == 0;
+}
+
+static int parse_f64(const char *s, double *out)
+{
+    if (!is_f64(s))
         return 0;
     *out = strtod(s, NULL); /* C locale: the CLI never calls setlocale */
     return 1;
@@ -238,7 +242,7 @@ static const char *const default_na[] = {"NA", "", "?"};
 static int is_na(const importer *im, const char *v)
 {
     for (size_t i = 0; i < im->n_na; i++)
-        if (!strcmp(v, im->na[i]))
+        if (v[0] == im->na[i][0] && !strcmp(v, im->na[i])) /* first byte: the fast reject */
             return 1;
     return 0;
 }
@@ -297,7 +301,7 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
                                    im->path, sc->field_line[i], nm, i + 1, k + 1,
                                    im->col[k].csv_name, c->name);
         if (strcmp(nm, c->name))
-            strata_log(im->ctx, STRATA_LOG_INFO, "%s: column '%s' is stored as '%s'", im->path, nm,
+            strata_warn(im->ctx, "%s: column '%s' is stored as '%s'", im->path, nm,
                        c->name);
     }
     return STRATA_OK;
@@ -373,13 +377,12 @@ static int check_row(const importer *im, const csv_scanner *sc, char *msg, size_
         const icol *c = &im->col[i];
         const char *v = sc->field[i];
         int64_t iv;
-        double dv;
         const char *need = NULL;
         if (c->want == STRATA_CSV_AUTO || c->want == STRATA_CSV_CAT || is_na(im, v))
             continue;
         if (c->want == STRATA_CSV_INT && !parse_i64(v, &iv))
             need = "an integer";
-        else if (c->want != STRATA_CSV_INT && !parse_f64(v, &dv))
+        else if (c->want != STRATA_CSV_INT && !is_f64(v))
             need = "a number";
         if (need) {
             csv_show_value(shown, sizeof shown, v);
@@ -396,7 +399,6 @@ static int check_row(const importer *im, const csv_scanner *sc, char *msg, size_
 static strata_status absorb(importer *im, icol *c, const char *v)
 {
     int64_t iv;
-    double dv;
     if (is_na(im, v))
         return STRATA_OK;
     if (c->want != STRATA_CSV_CAT && c->kind != K_TEXT) {
@@ -406,7 +408,7 @@ static strata_status absorb(importer *im, icol *c, const char *v)
             c->imin = iv < c->imin ? iv : c->imin;
             c->imax = iv > c->imax ? iv : c->imax;
             c->kind = K_INT;
-        } else if (parse_f64(v, &dv)) {
+        } else if (is_f64(v)) {
             c->kind = K_FLOAT;
         } else {
             c->kind = K_TEXT; /* only AUTO gets here: check_row rejected the rest */
