@@ -260,6 +260,82 @@ static strata_status stage_model(run_state *r)
     return stage_done(r, "model");
 }
 
+#define COMPACT(arr)                                                    \
+    do {                                                                \
+        if (arr)                                                        \
+            for (size_t i_ = 0, k_ = 0; i_ < r->n; i_++)                \
+                if (isfinite(r->risk[i_]))                              \
+                    (arr)[k_++] = (arr)[i_];                            \
+    } while (0)
+
+/* Patients whose risk cannot be computed (a model column is missing for them)
+ * are listed in unscored.csv (0600) and left out of every later stage: the
+ * per-patient arrays are compacted in place to the scored rows, in order. */
+static strata_status drop_unscored(run_state *r)
+{
+    size_t bad = 0, kept;
+    for (size_t i = 0; i < r->n; i++)
+        bad += !isfinite(r->risk[i]);
+    r->sum->n_unscored = bad;
+    if (bad == 0)
+        return STRATA_OK;
+    {
+        char path[4096], *tmp;
+        FILE *f;
+        strata_status st;
+        out_path(r, "unscored.csv", path, sizeof path);
+        if (!(tmp = strata_tmp_path(r->ctx, path)))
+            return STRATA_ENOMEM;
+        f = fopen(tmp, "wb");
+        if (!f) {
+            strata_free(r->ctx, tmp, 0);
+            return STRATA_FAIL(r->ctx, STRATA_EIO, "%s: cannot create", path);
+        }
+        fprintf(f, "patient_id,row\r\n");
+        for (size_t i = 0; i < r->n; i++)
+            if (!isfinite(r->risk[i]))
+                fprintf(f, "%lld,%zu\r\n", (long long)r->id[i], i + 1);
+        if (fclose(f) != 0) {
+            remove(tmp);
+            strata_free(r->ctx, tmp, 0);
+            return STRATA_FAIL(r->ctx, STRATA_EIO, "%s: write failed", path);
+        }
+        st = strata_publish(r->ctx, tmp, path, 0600);
+        strata_free(r->ctx, tmp, 0);
+        STRATA_TRY(st);
+        STRATA_TRY(strata_manifest_output(r->man, "unscored.csv", "patient"));
+    }
+    strata_warn(r->ctx,
+                "%zu of %zu patients (%.1f%%) could not be scored (a model column is missing for "
+                "them): they are listed in unscored.csv and left out of tiers, lists and aggregates",
+                bad, r->n, 100.0 * (double)bad / (double)r->n);
+    COMPACT(r->id);
+    COMPACT(r->age);
+    COMPACT(r->imd);
+    COMPACT(r->efi);
+    COMPACT(r->ltc);
+    COMPACT(r->prior_em);
+    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
+        COMPACT(r->flags[c]);
+    COMPACT(r->sex.v);
+    COMPACT(r->eth.v);
+    COMPACT(r->pcn.v);
+    COMPACT(r->practice.v);
+    COMPACT(r->icb.v);
+    COMPACT(r->obs);
+    COMPACT(r->lp);
+    kept = 0;
+    for (size_t i = 0; i < r->n; i++) /* risk last: it is the predicate */
+        if (isfinite(r->risk[i]))
+            r->risk[kept++] = r->risk[i];
+    r->n = kept;
+    if (r->n == 0)
+        return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: no patient could be scored",
+                           strata_cohort_path(r->cohort));
+    return STRATA_OK;
+}
+#undef COMPACT
+
 static strata_status stage_score(run_state *r)
 {
     r->lp = strata_calloc(r->ctx, r->n, sizeof *r->lp);
@@ -268,12 +344,7 @@ static strata_status stage_score(run_state *r)
         return STRATA_ENOMEM;
     STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
                             r->risk));
-    for (size_t i = 0; i < r->n; i++)
-        if (!isfinite(r->risk[i]))
-            return STRATA_FAIL(r->ctx, STRATA_EDATA,
-                               "%s: row %zu (patient %lld): no risk could be computed (a model "
-                               "column is missing for this patient)",
-                               strata_cohort_path(r->cohort), i + 1, (long long)r->id[i]);
+    STRATA_TRY(drop_unscored(r));
     return stage_done(r, "score");
 }
 

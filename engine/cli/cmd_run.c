@@ -96,6 +96,9 @@ int cmd_run(int argc, char **argv)
         printf("strata run: %s in %.1f s (%d threads)\n", argv[optind], since(&pr.t0),
                strata_ctx_threads(ctx));
         printf("  patients            %zu in %zu PCNs\n", sum.n_patients, sum.n_pcn);
+        if (sum.n_unscored)
+            printf("  not scored          %zu (a model column missing: see unscored.csv)\n",
+                   sum.n_unscored);
         if (!isnan(sum.c_statistic) && sum.c_statistic > 0) {
             printf("  C-statistic         %.3f\n", sum.c_statistic);
             printf("  observed/expected   %.3f\n", sum.oe);

@@ -68,6 +68,7 @@ typedef void (*strata_progress_fn)(void *ud, const char *stage, double fraction)
 
 typedef struct strata_run_summary {
     size_t n_patients, n_pcn, n_listed;
+    size_t n_unscored;                          /* left out: a model column missing */
     double c_statistic, oe, calibration_slope; /* NaN/0 when the cohort has no outcome */
     char report[4096];                          /* path of report.html */
 } strata_run_summary;
