@@ -1,7 +1,8 @@
 /* engine/synth_write.c — streams a synthetic cohort through the cohort writer:
  * groups of SYNTH_GROUP_BLOCKS fixed row blocks are generated in parallel
- * (OpenMP, one block per task) and appended in block order, so memory stays
- * bounded for any N and the bytes never depend on the thread count. */
+ * (OpenMP, one task per block) while the previous group is appended, in block
+ * order, by the one thread that owns the writer; memory stays bounded for any
+ * N and the bytes never depend on the thread count. */
 #include "synth_internal.h"
 #include "strata/cohort.h"
 
@@ -210,40 +211,68 @@ static strata_status append_group(strata_cohort_writer *w, synth_run *run, const
     return STRATA_OK;
 }
 
+/* Generates group g (rows [g * group_rows, ...)) into run as OpenMP tasks. */
+static void spawn_group(strata_ctx *ctx, const strata_synth *s, synth_run *run, size_t g0,
+                        size_t nrows)
+{
+    const size_t br = s->block_rows;
+    size_t nb = (nrows + br - 1) / br;
+    for (size_t k = 0; k < nb; k++) {
+#pragma omp task firstprivate(k)
+        {
+            size_t i0 = k * br, n = nrows - i0 < br ? nrows - i0 : br;
+            run->st[k] = synth_generate(ctx, s, (int64_t)(g0 + i0), n, &run->b, i0, &run->ev[k]);
+        }
+    }
+}
+
+/* Two run buffers: while the tasks of group g fill one, the thread that owns
+ * the writer appends group g-1 from the other, so HDF5 is only ever called
+ * from that one thread and groups are appended in order. */
 static strata_status stream_rows(strata_ctx *ctx, const strata_synth *s,
-                                 strata_cohort_writer *w, synth_run *run, const size_t *ids,
+                                 strata_cohort_writer *w, synth_run *run[2], const size_t *ids,
                                  const size_t *evc, strata_synth_summary *sum)
 {
     const size_t br = s->block_rows, group_rows = br * SYNTH_GROUP_BLOCKS;
-    for (size_t g0 = 0; g0 < s->nrows; g0 += group_rows) {
-        size_t nrows = s->nrows - g0 < group_rows ? s->nrows - g0 : group_rows;
-        long nb = (long)((nrows + br - 1) / br);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(strata_threads(ctx))
-        for (long k = 0; k < nb; k++) {
-            size_t i0 = (size_t)k * br, n = nrows - i0 < br ? nrows - i0 : br;
-            run->st[k] = synth_generate(ctx, s, (int64_t)(g0 + i0), n, &run->b, i0, &run->ev[k]);
+    const size_t ngroups = (s->nrows + group_rows - 1) / group_rows;
+    strata_status st = STRATA_OK;
+#pragma omp parallel num_threads(strata_threads(ctx))
+#pragma omp single
+    for (size_t g = 0; g <= ngroups; g++) {
+        size_t g0 = g * group_rows, nrows = 0;
+        if (g < ngroups && st == STRATA_OK) {
+            nrows = s->nrows - g0 < group_rows ? s->nrows - g0 : group_rows;
+            spawn_group(ctx, s, run[g % 2], g0, nrows);
         }
-        for (long k = 0; k < nb; k++)
-            if (run->st[k] != STRATA_OK)
-                return run->st[k];
-        STRATA_TRY(append_group(w, run, ids, evc, nrows, (size_t)nb, sum));
+        if (g > 0 && st == STRATA_OK) {
+            synth_run *prev = run[(g - 1) % 2];
+            size_t pg0 = (g - 1) * group_rows;
+            size_t pn = s->nrows - pg0 < group_rows ? s->nrows - pg0 : group_rows;
+            size_t nb = (pn + br - 1) / br;
+            for (size_t k = 0; k < nb && st == STRATA_OK; k++)
+                st = prev->st[k];
+            if (st == STRATA_OK)
+                st = append_group(w, prev, ids, evc, pn, nb, sum);
+        }
+#pragma omp taskwait
     }
-    return STRATA_OK;
+    return st;
 }
 
 strata_status strata_synth_write(strata_ctx *ctx, const strata_synth *s, const char *path,
                                  strata_synth_summary *summary)
 {
     strata_cohort_writer *w = NULL;
-    synth_run *run;
+    synth_run *run[2];
     size_t ids[NCOLS], evc[6];
     strata_synth_summary sum;
     strata_status st;
     memset(&sum, 0, sizeof sum);
-    run = strata_calloc(ctx, 1, sizeof *run);
-    if (!run)
-        return STRATA_ENOMEM;
-    st = synth_block_init(ctx, &run->b, s->block_rows * SYNTH_GROUP_BLOCKS);
+    run[0] = strata_calloc(ctx, 1, sizeof *run[0]);
+    run[1] = strata_calloc(ctx, 1, sizeof *run[1]);
+    st = run[0] && run[1] ? STRATA_OK : STRATA_ENOMEM;
+    for (int r = 0; r < 2 && st == STRATA_OK; r++)
+        st = synth_block_init(ctx, &run[r]->b, s->block_rows * SYNTH_GROUP_BLOCKS);
     if (st == STRATA_OK)
         st = strata_cohort_writer_new(ctx, path, &w);
     if (st == STRATA_OK)
@@ -261,10 +290,14 @@ strata_status strata_synth_write(strata_ctx *ctx, const strata_synth *s, const c
         w = NULL;
     }
     strata_cohort_writer_abort(w);
-    for (size_t k = 0; k < SYNTH_GROUP_BLOCKS; k++)
-        synth_events_free(ctx, &run->ev[k]);
-    synth_block_free(ctx, &run->b);
-    strata_free(ctx, run, sizeof *run);
+    for (int r = 0; r < 2; r++) {
+        if (!run[r])
+            continue;
+        for (size_t k = 0; k < SYNTH_GROUP_BLOCKS; k++)
+            synth_events_free(ctx, &run[r]->ev[k]);
+        synth_block_free(ctx, &run[r]->b);
+        strata_free(ctx, run[r], sizeof *run[r]);
+    }
     if (st == STRATA_OK && summary) {
         sum.nrows = s->nrows;
         sum.emergency_rate = s->nrows ? sum.emergency_rate / (double)s->nrows : 0;

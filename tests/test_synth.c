@@ -534,6 +534,22 @@ static void test_cli__synth_writes_and_rejects_bad_options(void **state)
     free(out);
     assert_int_equal(tu_run_cli(&out, "validate %s", path), 0);
     free(out);
+    /* without --data: found beside the executable (build/strata -> data/reference) */
+    assert_int_equal(tu_run_sh(&out, "env -u STRATA_DATA_DIR %s synth --pcn %s --patients 500 "
+                                     "--out %s", tu_cli(), TEST_PCN, path),
+                     0);
+    assert_contains(out, "500 patients in 5 practices");
+    free(out);
+    /* STRATA_DATA_DIR may name data/ (its reference/ subdirectory is used) */
+    assert_int_equal(tu_run_sh(&out, "STRATA_DATA_DIR=%s %s synth --pcn %s --patients 500 "
+                                     "--out %s", tu_src("data"), tu_cli(), TEST_PCN, path),
+                     0);
+    free(out);
+    assert_int_equal(tu_run_sh(&out, "STRATA_DATA_DIR=/nonexistent %s synth --out %s", tu_cli(),
+                               path),
+                     4);
+    assert_contains(out, "STRATA_DATA_DIR=/nonexistent");
+    free(out);
     assert_int_equal(tu_run_cli(&out, "synth --pcn %s --icb QOC --out %s", TEST_PCN, path), 2);
     assert_contains(out, "at most one of");
     free(out);
