@@ -1,8 +1,8 @@
 /* engine/evaluate.c — strata_evaluate: checks the scored rows, sorts them once
  * by predicted value, then evaluates the whole population and every level of
  * every by-column as independent jobs (OpenMP over jobs, each job serial).
- * Invariant: a level's view is the global (p, row) order restricted to the
- * level, so results are identical whatever the thread count. */
+ * Invariant: a level's rows are copied contiguously in the global (p, row)
+ * order, so results are identical whatever the thread count. */
 #include "evaluate_internal.h"
 
 #include <math.h>
@@ -161,7 +161,8 @@ static strata_status check_input(strata_ctx *ctx, const strata_eval_input *in,
     }
     for (size_t b = 0; b < in->n_by; b++) {
         const strata_eval_by *by = &in->by[b];
-        if (!by->name || !by->codes || (by->n_levels && !by->levels))
+        if (!by->name || !by->codes || (by->n_levels && !by->levels) ||
+            by->n_levels > (size_t)INT32_MAX)
             return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: by-column %zu incomplete", b + 1);
         for (size_t i = 0; i < in->n; i++)
             if (by->codes[i] < -1 || by->codes[i] >= (int64_t)by->n_levels)
@@ -271,7 +272,9 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
 {
     strata_eval_report *r = NULL;
     ev_sorted s;
-    size_t ng = 0, b, g, maxl = 0, *pos = NULL, *start = NULL;
+    size_t ng = 0, b, g, maxl = 0, *start = NULL;
+    double *gy = NULL, *gp = NULL, *glp = NULL, *gw = NULL; /* level-contiguous copies */
+    uint32_t *lvl = NULL; /* level of each sorted row, current by-column */
     ev_view *views = NULL;
     strata_eval_metrics **targets = NULL;
     strata_status st;
@@ -287,10 +290,19 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
     r = strata_calloc(ctx, 1, sizeof *r);
     views = strata_calloc(ctx, maxl + 1, sizeof *views);
     targets = strata_calloc(ctx, maxl + 1, sizeof *targets);
-    pos = strata_calloc(ctx, s.m ? s.m : 1, sizeof *pos);
     start = strata_calloc(ctx, maxl + 1, sizeof *start);
-    if (!r || !views || !targets || !pos || !start)
+    if (!r || !views || !targets || !start)
         goto nomem;
+    if (in->n_by) {
+        gy = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gy);
+        gp = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gp);
+        glp = strata_calloc(ctx, s.m ? s.m : 1, sizeof *glp);
+        lvl = strata_calloc(ctx, s.m ? s.m : 1, sizeof *lvl);
+        if (!gy || !gp || !glp || !lvl)
+            goto nomem;
+        if (s.w && !(gw = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gw)))
+            goto nomem;
+    }
     r->params = *par;
     if (ev_metrics_alloc(ctx, par, &r->overall) != STRATA_OK)
         goto nomem;
@@ -309,16 +321,22 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
             const strata_eval_by *by = &in->by[b];
             L = by->n_levels + 1;
             memset(start, 0, (L + 1) * sizeof *start);
-            for (size_t k = 0; k < s.m; k++) {
+            for (size_t k = 0; k < s.m; k++) { /* codes in sorted order: one random pass */
                 int32_t c = by->codes[s.row[k]];
-                start[(c < 0 ? by->n_levels : (size_t)c) + 1]++;
+                size_t l = c < 0 ? by->n_levels : (size_t)c;
+                lvl[k] = (uint32_t)l;
+                start[l + 1]++;
             }
             for (lv = 0; lv < L; lv++)
                 start[lv + 1] += start[lv];
+            /* copy each level's rows contiguously, keeping (p, row) order */
             for (size_t k = 0; k < s.m; k++) {
-                int32_t c = by->codes[s.row[k]];
-                size_t l = c < 0 ? by->n_levels : (size_t)c;
-                pos[start[l]++] = k;
+                size_t at = start[lvl[k]]++;
+                gy[at] = s.y[k];
+                gp[at] = s.p[k];
+                glp[at] = s.lp[k];
+                if (gw)
+                    gw[at] = s.w[k];
             }
             for (lv = L; lv > 0; lv--) /* restore starts shifted by the fill */
                 start[lv] = start[lv - 1];
@@ -334,7 +352,8 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
                 gr->level = strata_strdup(ctx, lv < by->n_levels ? by->levels[lv] : "NA");
                 if (!gr->by || !gr->level || ev_metrics_alloc(ctx, par, &gr->m) != STRATA_OK)
                     goto nomem;
-                views[nj] = (ev_view){cnt, pos + start[lv], s.y, s.p, s.lp, s.w};
+                views[nj] = (ev_view){cnt, NULL, gy + start[lv], gp + start[lv],
+                                      glp + start[lv], gw ? gw + start[lv] : NULL};
                 targets[nj++] = &gr->m;
             }
         }
@@ -346,8 +365,12 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
     }
     strata_free(ctx, views, 0);
     strata_free(ctx, targets, 0);
-    strata_free(ctx, pos, 0);
     strata_free(ctx, start, 0);
+    strata_free(ctx, gy, 0);
+    strata_free(ctx, gp, 0);
+    strata_free(ctx, glp, 0);
+    strata_free(ctx, gw, 0);
+    strata_free(ctx, lvl, 0);
     sorted_free(ctx, &s);
     *out = r;
     return STRATA_OK;
@@ -355,8 +378,12 @@ nomem:
     st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", in->n);
     strata_free(ctx, views, 0);
     strata_free(ctx, targets, 0);
-    strata_free(ctx, pos, 0);
     strata_free(ctx, start, 0);
+    strata_free(ctx, gy, 0);
+    strata_free(ctx, gp, 0);
+    strata_free(ctx, glp, 0);
+    strata_free(ctx, gw, 0);
+    strata_free(ctx, lvl, 0);
     sorted_free(ctx, &s);
     strata_eval_report_free(ctx, r);
     return st;

@@ -119,6 +119,8 @@ void ev_auc(const ev_view *v, double *c, double *se)
 static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double a, double b,
                        int want_dev, double u[2], double h[3], double *dev)
 {
+    /* offset fits need no exp per row: mu = p e^a / (1 - p + p e^a) etc. */
+    double ea = f == STRATA_EVAL_BINOMIAL ? exp(-a) : f == STRATA_EVAL_POISSON ? exp(a) : a;
     u[0] = u[1] = h[0] = h[1] = h[2] = *dev = 0.0;
     for (size_t k0 = 0; k0 < v->m; k0 += EV_BLOCK) {
         size_t k1 = k0 + EV_BLOCK < v->m ? k0 + EV_BLOCK : v->m;
@@ -126,10 +128,18 @@ static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double
         for (size_t k = k0; k < k1; k++) {
             size_t q = EV_POS(v, k);
             double wq = EV_W(v, q), x = v->lp[q], eta, mu, var, r;
+            (void)eta;
             if (wq <= 0.0)
                 continue;
-            eta = slope ? a + b * x : x + a;
-            mu = ev_inv_link(f, eta);
+            if (slope) {
+                eta = a + b * x;
+                mu = ev_inv_link(f, eta);
+            } else {
+                double pq = v->p[q];
+                mu = f == STRATA_EVAL_BINOMIAL  ? pq / (pq + (1.0 - pq) * ea)
+                     : f == STRATA_EVAL_POISSON ? pq * ea
+                                                : pq + ea;
+            }
             var = f == STRATA_EVAL_BINOMIAL ? mu * (1.0 - mu)
                   : f == STRATA_EVAL_POISSON ? mu : 1.0;
             r = wq * (v->y[q] - mu);
@@ -158,14 +168,14 @@ int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, do
              double coef[2], double se[2])
 {
     double a, b, pa, pb, u[2] = {0, 0}, h[3] = {0, 0, 0};
-    double dev = NAN, pdev, disp = 1.0, det, plast;
+    double dev = NAN, pdev, disp = 1.0, det, plast, prev;
     int it, halvings, converged = 0, guarded;
     size_t nrows = 0;
     for (guarded = 0; guarded < 2 && !converged; guarded++) {
         a = pa = 0.0;
         b = pb = slope ? 1.0 : 0.0;
         pdev = INFINITY;
-        plast = INFINITY;
+        plast = prev = INFINITY;
         halvings = 0;
         for (it = 0; it < max_iter + 30; it++) {
             double da, db, step;
@@ -194,13 +204,18 @@ int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, do
             step = fabs(da) + fabs(db);
             if (!guarded && (!isfinite(step) || (it >= 2 && step > plast)))
                 break; /* not contracting: retry guarded */
+            prev = plast;
             plast = step;
             pa = a;
             pb = b;
             pdev = dev;
             a += da;
             b += db;
-            if (fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) {
+            /* converged: the step is below tol, or below sqrt(tol) while contracting
+             * quadratically (the next step would be below tol) */
+            if ((fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) ||
+                (step < 1e-3 * prev && fabs(da) <= sqrt(tol) * (1.0 + fabs(a)) &&
+                 fabs(db) <= sqrt(tol) * (1.0 + fabs(b)))) {
                 converged = 1;
                 recal_pass(v, f, slope, a, b, f == STRATA_EVAL_GAUSSIAN, u, h, &dev);
                 break;
@@ -443,11 +458,16 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
     if (m->n_rows == 0)
         return;
     ybar = m->observed / m->n;
-    for (k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q);
-        if (wq > 0.0)
-            dev0 += wq * unit_dev(f, v->y[q], ybar);
+    if (f == STRATA_EVAL_BINOMIAL) { /* closed form: -2 [O log ybar + (n - O) log(1 - ybar)] */
+        dev0 = (m->observed > 0.0 ? -2.0 * m->observed * log(ybar) : 0.0) +
+               (m->n - m->observed > 0.0 ? -2.0 * (m->n - m->observed) * log1p(-ybar) : 0.0);
+    } else {
+        for (k = 0; k < v->m; k++) {
+            size_t q = EV_POS(v, k);
+            double wq = EV_W(v, q);
+            if (wq > 0.0)
+                dev0 += wq * unit_dev(f, v->y[q], ybar);
+        }
     }
     m->deviance = dev;
     m->null_deviance = dev0;

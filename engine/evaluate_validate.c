@@ -40,7 +40,7 @@ typedef struct core_ws {
     size_t n;
     size_t *ord, *wo;
     uint64_t *wk;
-    double *key, *ys, *lps, *w1, *w2, *tw, *lp;
+    double *key, *ys, *ps, *lps, *w1, *w2, *tw, *lp;
 } core_ws;
 
 static void core_ws_free(strata_ctx *ctx, core_ws *ws)
@@ -51,6 +51,7 @@ static void core_ws_free(strata_ctx *ctx, core_ws *ws)
     strata_free(ctx, ws->key, 0);
     strata_free(ctx, ws->ys, 0);
     strata_free(ctx, ws->lps, 0);
+    strata_free(ctx, ws->ps, 0);
     strata_free(ctx, ws->w1, 0);
     strata_free(ctx, ws->w2, 0);
     strata_free(ctx, ws->tw, 0);
@@ -69,11 +70,12 @@ static strata_status core_ws_alloc(strata_ctx *ctx, size_t n, core_ws *ws)
     ws->key = strata_calloc(ctx, m, sizeof *ws->key);
     ws->ys = strata_calloc(ctx, m, sizeof *ws->ys);
     ws->lps = strata_calloc(ctx, m, sizeof *ws->lps);
+    ws->ps = strata_calloc(ctx, m, sizeof *ws->ps);
     ws->w1 = strata_calloc(ctx, m, sizeof *ws->w1);
     ws->w2 = strata_calloc(ctx, m, sizeof *ws->w2);
     ws->tw = strata_calloc(ctx, m, sizeof *ws->tw);
     ws->lp = strata_calloc(ctx, m, sizeof *ws->lp);
-    if (!ws->ord || !ws->wo || !ws->wk || !ws->key || !ws->ys || !ws->lps || !ws->w1 ||
+    if (!ws->ord || !ws->wo || !ws->wk || !ws->key || !ws->ys || !ws->lps || !ws->ps || !ws->w1 ||
         !ws->w2 || !ws->tw || !ws->lp) {
         core_ws_free(ctx, ws);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "validate: out of memory for %zu rows", n);
@@ -81,15 +83,15 @@ static strata_status core_ws_alloc(strata_ctx *ctx, size_t n, core_ws *ws)
     return STRATA_OK;
 }
 
-/* Brier score of lp against y under weights w (sorted arrays). */
-static double brier_of(strata_eval_family f, const ev_view *v)
+/* Brier score of p against y under the view's weights. */
+static double brier_of(const ev_view *v)
 {
     double s = 0.0, sw = 0.0;
     for (size_t k = 0; k < v->m; k++) {
         double wq = EV_W(v, k), d;
         if (wq <= 0.0)
             continue;
-        d = v->y[k] - ev_inv_link(f, v->lp[k]);
+        d = v->y[k] - v->p[k];
         s += wq * d * d;
         sw += wq;
     }
@@ -99,14 +101,13 @@ static double brier_of(strata_eval_family f, const ev_view *v)
 static void core_of_view(strata_eval_family f, const ev_view *v, strata_eval_core *out)
 {
     double coef[2], se[2], sd;
-    /* the view's p is lp: the AUROC is invariant under the monotone link */
     ev_auc(v, &out->c, &sd);
     ev_recal(v, f, 1, 50, 1e-12, coef, se);
     out->intercept = coef[0];
     out->slope = coef[1];
     ev_recal(v, f, 0, 50, 1e-12, coef, se);
     out->citl = coef[0];
-    out->brier = brier_of(f, v);
+    out->brier = brier_of(v);
 }
 
 /* Sorts rows by lp once and measures under up to two weightings. */
@@ -120,10 +121,11 @@ static void core_two(strata_eval_family f, size_t n, const double *y, const doub
         size_t i = ws->ord[k];
         ws->ys[k] = y[i];
         ws->lps[k] = lp[i];
+        ws->ps[k] = ev_inv_link(f, lp[i]);
         ws->w1[k] = wa ? wa[i] : 1.0;
         ws->w2[k] = wb ? wb[i] : 1.0;
     }
-    v = (ev_view){n, NULL, ws->ys, ws->lps, ws->lps, ws->w1};
+    v = (ev_view){n, NULL, ws->ys, ws->ps, ws->lps, ws->w1};
     core_of_view(f, &v, ra);
     if (rb) {
         v.w = ws->w2;

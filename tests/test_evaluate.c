@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "strata/evaluate.h"
+#include "strata/model.h"
 #include "testutil.h"
 
 #include <jansson.h>
@@ -639,6 +640,214 @@ static void test_evaluate__allocation_failures_are_clean(void **state)
     strata_ctx_free(ctx);
 }
 
+/* ---- from a cohort file ------------------------------------------------- */
+
+static const char *race_names[5] = {"AfricanAmerican", "Asian", "Caucasian", "Hispanic", "Other"};
+static const char *sex_names[2] = {"F", "M"};
+
+static void write_cohort(strata_ctx *ctx, const scored *s, const char *path)
+{
+    strata_cohort_writer *w = NULL;
+    strata_column_spec sp;
+    size_t n = s->n, jid, jrace, jsex, jage, jimd, jcost, jy;
+    int64_t *id = malloc(n * sizeof *id);
+    int8_t *race = malloc(n), *sex = malloc(n), *age = malloc(n), *imd = malloc(n), *y = malloc(n);
+    float *cost = malloc(n * sizeof *cost);
+    for (size_t i = 0; i < n; i++) {
+        id[i] = (int64_t)i + 1;
+        race[i] = (int8_t)s->codes[0][i];
+        sex[i] = (int8_t)s->codes[1][i];
+        age[i] = (int8_t)(s->codes[2][i] * 10 + 5);
+        imd[i] = (int8_t)(i % 10 + 1);
+        y[i] = (int8_t)s->y[i];
+        cost[i] = (float)i;
+    }
+    y[6] = INT8_MIN; /* one missing outcome: left out with a warning */
+    assert_status(ctx, strata_cohort_writer_new(ctx, path, &w), STRATA_OK);
+#define ADD(grp, nm, dt, cat, lev, nlev, rl, jj)                                     \
+    do {                                                                              \
+        memset(&sp, 0, sizeof sp);                                                    \
+        sp.group = grp;                                                               \
+        sp.name = nm;                                                                 \
+        sp.dtype = dt;                                                                \
+        sp.categorical = cat;                                                         \
+        sp.levels = lev;                                                              \
+        sp.n_levels = nlev;                                                           \
+        sp.role = rl;                                                                 \
+        assert_status(ctx, strata_cohort_writer_add(w, &sp, &jj), STRATA_OK);          \
+    } while (0)
+    ADD("patients", "patient_id", STRATA_DT_INT64, 0, NULL, 0, STRATA_ROLE_PATIENT_ID, jid);
+    ADD("patients", "ethnicity", STRATA_DT_INT8, 1, race_names, 5, STRATA_ROLE_ETHNICITY, jrace);
+    ADD("patients", "sex", STRATA_DT_INT8, 1, sex_names, 2, STRATA_ROLE_SEX, jsex);
+    ADD("patients", "age", STRATA_DT_INT8, 0, NULL, 0, STRATA_ROLE_AGE, jage);
+    ADD("patients", "imd_decile", STRATA_DT_INT8, 0, NULL, 0, STRATA_ROLE_IMD_DECILE, jimd);
+    ADD("patients", "cost_12m", STRATA_DT_FLOAT32, 0, NULL, 0, STRATA_ROLE_NONE, jcost);
+    ADD("outcomes", "emergency_admission_12m", STRATA_DT_INT8, 0, NULL, 0, STRATA_ROLE_NONE, jy);
+#undef ADD
+    assert_status(ctx, strata_cohort_writer_append(w, jid, id, n), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_append(w, jrace, race, n), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_append(w, jsex, sex, n), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_append(w, jage, age, n), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_append(w, jimd, imd, n), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_append(w, jcost, cost, n), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_append(w, jy, y, n), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_finish(w), STRATA_OK);
+    free(id);
+    free(race);
+    free(sex);
+    free(age);
+    free(imd);
+    free(y);
+    free(cost);
+}
+
+static double group_c(const strata_eval_report *r, const char *by, const char *level)
+{
+    const strata_eval_metrics *m = find_group(r, by, level);
+    return m ? m->c : -1.0;
+}
+
+static double json_group_c(json_t *root, const char *by, const char *level)
+{
+    json_t *g = json_object_get(root, "groups"), *e;
+    size_t i;
+    json_array_foreach(g, i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "by")), by) == 0 &&
+            strcmp(json_string_value(json_object_get(e, "level")), level) == 0)
+            return json_real_value(json_object_get(e, "c"));
+    }
+    return NAN;
+}
+
+/* The cohort path gives the same numbers as the arrays (row 7 left out), with
+ * level names from the cohort, integer and derived by-columns. */
+static void test_evaluate_scored__cohort_columns_match_arrays(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_eval_params par;
+    strata_eval_input in;
+    strata_eval_report *r = NULL;
+    const char *path = tu_tmp("scored.h5"), *dir = tu_tmp("scored_out");
+    const char *by[4] = {"ethnicity", "sex", "age_band", "imd_decile"};
+    const char *bad[1] = {"cost_12m"}, *missing[1] = {"deprivation"};
+    double *w;
+    char jpath[512];
+    json_t *j;
+    json_error_t err;
+    (void)state;
+    scored_load("binomial", &s);
+    write_cohort(ctx, &s, path);
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    strata_eval_params_init(&par);
+    assert_status(ctx,
+                  strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, by, 4, &par,
+                                         NULL, dir),
+                  STRATA_OK);
+    assert_contains(tu_last_warning(), "1 of 20000 rows");
+    w = malloc(s.n * sizeof *w);
+    for (size_t i = 0; i < s.n; i++)
+        w[i] = i == 6 ? 0.0 : 1.0;
+    in = (strata_eval_input){s.n, s.y, s.p, w, NBY, s.by};
+    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    snprintf(jpath, sizeof jpath, "%s/evaluate.json", dir);
+    j = json_load_file(jpath, 0, &err);
+    assert_non_null(j);
+    assert_true(json_real_value(json_object_get(json_object_get(j, "overall"), "c")) ==
+                r->overall.c);
+    assert_true(json_group_c(j, "ethnicity", "Caucasian") == group_c(r, "race", "2"));
+    assert_true(json_group_c(j, "age_band", "30-39") == group_c(r, "ageband", "3"));
+    assert_true(isfinite(json_group_c(j, "imd_decile", "10")));
+    assert_true(isnan(json_group_c(j, "imd_decile", "11")));
+    json_decref(j);
+    assert_status(ctx,
+                  strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, bad, 1, &par,
+                                         NULL, dir),
+                  STRATA_ESPEC);
+    assert_contains(strata_ctx_errmsg(ctx), "cost_12m is float32");
+    assert_status(ctx,
+                  strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, missing, 1, &par,
+                                         NULL, dir),
+                  STRATA_ESPEC);
+    assert_contains(strata_ctx_errmsg(ctx), "deprivation");
+    strata_cohort_close(c);
+    strata_eval_report_free(ctx, r);
+    free(w);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
+/* `strata evaluate MODEL COHORT --by ... --out DIR` equals the library on the
+ * model's own scores and carries both SHA-256 hashes. */
+static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_glm_params gp;
+    strata_model *m = NULL;
+    strata_eval_params par;
+    strata_eval_input in;
+    strata_eval_report *r = NULL;
+    const char *cpath = tu_tmp("cli_cohort.h5"), *mpath = tu_tmp("cli_model.h5"),
+               *dir = tu_tmp("cli_out");
+    char jpath[512], mhash[65], *out = NULL;
+    double *p, *w;
+    json_t *j;
+    json_error_t err;
+    int rc;
+    (void)state;
+    scored_load("binomial", &s);
+    write_cohort(ctx, &s, cpath);
+    assert_status(ctx, strata_cohort_open(ctx, cpath, &c), STRATA_OK);
+    strata_glm_params_init(&gp);
+    gp.formula = "emergency_admission_12m ~ age + sex + ethnicity";
+    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
+    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --by ethnicity,sex,age_band --out '%s' --threads 2",
+                    mpath, cpath, dir);
+    if (rc != 0)
+        fail_msg("strata evaluate exited %d: %s", rc, out);
+    assert_contains(out, "evaluated 20000 rows (binomial, outcome emergency_admission_12m");
+    free(out);
+    p = malloc(s.n * sizeof *p);
+    w = malloc(s.n * sizeof *w);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_ERROR, NULL, p), STRATA_OK);
+    for (size_t i = 0; i < s.n; i++)
+        w[i] = i == 6 || isnan(p[i]) ? 0.0 : 1.0;
+    for (size_t i = 0; i < s.n; i++)
+        if (w[i] == 0.0)
+            p[i] = 0.5; /* ignored: weight 0 */
+    strata_eval_params_init(&par);
+    in = (strata_eval_input){s.n, s.y, p, w, 0, NULL};
+    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    snprintf(jpath, sizeof jpath, "%s/evaluate.json", dir);
+    j = json_load_file(jpath, 0, &err);
+    assert_non_null(j);
+    assert_status(ctx, strata_file_sha256(ctx, mpath, mhash), STRATA_OK);
+    assert_string_equal(json_string_value(json_object_get(j, "model_hash")), mhash);
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "cohort_hash"))), 64);
+    assert_true(json_real_value(json_object_get(json_object_get(j, "overall"), "c")) ==
+                r->overall.c);
+    assert_true(json_real_value(json_object_get(json_object_get(j, "overall"), "slope")) ==
+                r->overall.slope);
+    assert_true(isfinite(json_group_c(j, "age_band", "70-79")));
+    json_decref(j);
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --by nosuchcol --out '%s'", mpath, cpath, dir);
+    assert_int_equal(rc, STRATA_ESPEC);
+    assert_contains(out, "nosuchcol");
+    free(out);
+    strata_eval_report_free(ctx, r);
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    free(p);
+    free(w);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +863,8 @@ int main(void)
         cmocka_unit_test(test_write__csv_and_json_carry_values_and_hashes),
         cmocka_unit_test(test_evaluate__bad_outcome_names_row),
         cmocka_unit_test(test_evaluate__allocation_failures_are_clean),
+        cmocka_unit_test(test_evaluate_scored__cohort_columns_match_arrays),
+        cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
