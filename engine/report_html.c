@@ -291,7 +291,7 @@ static const char *const css =
     "margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:12px}"
     "td.count,td.mean,td.pct,td.ratio,td.flag{text-align:right}.frame{fill:none;stroke:#999}"
     ".tier1{fill:#b2182b}.tier2{fill:#ef8a62}.tier3{fill:#fddbc7}.tier4{fill:#d1e5f0}"
-    ".tier5,.tier6,.tier7,.tier8{fill:#92c5de}.limit95{fill:none;stroke:#2166ac;"
+    ".tier5,.tier6,.tier7,.tier8,.tier9{fill:#92c5de}.limit95{fill:none;stroke:#2166ac;"
     "stroke-dasharray:4 3}.limit998{fill:none;stroke:#b2182b}.target{stroke:#555}"
     "circle.unit{fill:#4d4d4d}circle.high{fill:#b2182b}circle.low{fill:#2166ac}"
     ".quintile{fill:#92c5de}.sii{stroke:#b2182b;stroke-width:2}.ideal{stroke:#999;"

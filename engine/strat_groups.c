@@ -5,8 +5,10 @@
  * pass in row order, so sums are identical whatever the thread count. The
  * tables come out undisclosed: callers run strata_disclose before writing. */
 #include "internal.h"
+#include "strat_internal.h"
 #include "strata/stratify.h"
 
+#include <omp.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -335,6 +337,41 @@ strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params
     return finish(ctx, s, t, out);
 }
 
+/* SII/RII for each group from q (31 doubles per group: 10 populations, 10
+ * values, 10 se, count), groups in parallel: each uses its own workspace and
+ * the same seed, so results do not depend on the thread count. */
+static strata_status sii_groups(strata_ctx *ctx, const strata_sii_params *p, size_t n,
+                                const double *q, strata_table *t, int j0)
+{
+    int nt = strata_threads(ctx);
+    size_t len = strat_sii_ws_len(10, p->reps), bytes;
+    double *ws;
+    if (nt < 1)
+        nt = 1;
+    if (!strata_mul_ok(len * (size_t)nt, sizeof(double), &bytes))
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "sii: %zu repetitions overflow", p->reps);
+    ws = strata_alloc(ctx, bytes);
+    if (!ws)
+        return STRATA_ENOMEM;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (long g = 0; g < (long)n; g++) {
+        const double *pop = q + g * 31;
+        size_t k = (size_t)pop[30];
+        strata_sii_result r;
+        if (k < 2)
+            continue;
+        strat_sii_core(p, k, pop, pop + 10, pop + 20, ws + (size_t)omp_get_thread_num() * len, &r);
+        t->cols[j0 + 0].v[g] = r.sii;
+        t->cols[j0 + 1].v[g] = r.sii_lo;
+        t->cols[j0 + 2].v[g] = r.sii_hi;
+        t->cols[j0 + 3].v[g] = r.rii;
+        t->cols[j0 + 4].v[g] = r.rii_lo;
+        t->cols[j0 + 5].v[g] = r.rii_hi;
+    }
+    strata_free(ctx, ws, bytes);
+    return STRATA_OK;
+}
+
 strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
                                const strata_strat_input *in, const int32_t *group,
                                size_t n_groups, const char *const *group_names,
@@ -344,6 +381,7 @@ strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
                                          "deciles_used"};
     strata_table *t = NULL;
     cell *c;
+    double *q = NULL;
     int j0 = -1, jk;
     strata_status s = STRATA_OK;
     *out = NULL;
@@ -367,10 +405,12 @@ strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
         }
     }
     /* value: mean risk per decile; se: standard error of that mean */
+    q = s == STRATA_OK ? strata_calloc(ctx, (n_groups + 1) * 31, sizeof *q) : NULL;
+    if (!q)
+        s = s == STRATA_OK ? STRATA_ENOMEM : s;
     for (size_t g = 0; g <= n_groups && s == STRATA_OK; g++) {
-        double pop[10], val[10], se[10];
+        double *pop = q + g * 31, *val = pop + 10, *se = val + 10;
         size_t k = 0;
-        strata_sii_result r;
         for (size_t d = 0; d < 10; d++) {
             const cell *x = &c[g * 10 + d];
             if (x->n < 2)
@@ -380,16 +420,14 @@ strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
             se[k] = sqrt(fmax(0, (x->e2 - x->e * x->e / x->n) / (x->n - 1)) / x->n);
             k++;
         }
+        pop[30] = (double)k;
         t->cols[j0 + 6].v[g] = (double)k;
-        if (k < 2)
-            continue;
-        s = strata_sii(ctx, &p->sii, k, pop, val, se, &r);
-        if (s == STRATA_OK) {
-            const double v[6] = {r.sii, r.sii_lo, r.sii_hi, r.rii, r.rii_lo, r.rii_hi};
-            for (int q = 0; q < 6; q++)
-                t->cols[j0 + q].v[g] = v[q];
-        }
+        if (k >= 2)
+            s = strat_sii_check(ctx, &p->sii, k, pop, val, se);
     }
+    if (s == STRATA_OK)
+        s = sii_groups(ctx, &p->sii, n_groups + 1, q, t, j0);
+    strata_free(ctx, q, 0);
     strata_free(ctx, c, 0);
     return finish(ctx, s, t, out);
 }

@@ -48,7 +48,7 @@ strata_status strata_intervention_select(strata_ctx *ctx, const strata_list_para
     STRATA_TRY(strat_rank_rows(ctx, n, risk, group, n_groups, &r));
     sel = strata_calloc(ctx, n ? n : 1, 1);
     if (!sel) {
-        strata_free(ctx, r, n * sizeof *r);
+        strata_free(ctx, r, 0);
         return STRATA_ENOMEM;
     }
     for (size_t s = 0; s < n;) {
@@ -86,6 +86,6 @@ strata_status strata_intervention_select(strata_ctx *ctx, const strata_list_para
     }
     *n_sel = out;
     strata_free(ctx, sel, n ? n : 1);
-    strata_free(ctx, r, n * sizeof *r);
+    strata_free(ctx, r, 0);
     return STRATA_OK;
 }

@@ -4,10 +4,10 @@
  * simulating each quantile's value from N(value, se) with a seeded
  * xoshiro256** stream, so the same seed gives the same limits. */
 #include "internal.h"
+#include "strat_internal.h"
 #include "strata/stratify.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 void strata_sii_params_init(strata_sii_params *p)
@@ -62,35 +62,58 @@ static uint64_t rng_next(rng *r)
     return res;
 }
 
-/* Standard normal by Box-Muller on (0, 1] uniforms; one value per call. */
-static double rng_norm(rng *r)
-{
-    double u1 = ((double)(rng_next(r) >> 11) + 1.0) * 0x1.0p-53;
-    double u2 = (double)(rng_next(r) >> 11) * 0x1.0p-53;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
+/* Standard normals by Box-Muller on (0, 1] uniforms, both values of each pair used. */
+typedef struct normal_gen {
+    rng r;
+    double spare;
+    int has_spare;
+} normal_gen;
 
-static int cmp_double(const void *a, const void *b)
+static double rng_norm(normal_gen *g)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Weighted least squares of y on (1, b) with weights a: beta0, beta1. */
-static void wls(size_t k, const double *a, const double *b, const double *y, double *b0,
-                double *b1)
-{
-    double s = 0, sb = 0, sbb = 0, sy = 0, sby = 0, det;
-    for (size_t i = 0; i < k; i++) {
-        s += a[i];
-        sb += a[i] * b[i];
-        sbb += a[i] * b[i] * b[i];
-        sy += a[i] * y[i];
-        sby += a[i] * b[i] * y[i];
+    double u1, u2, rad;
+    if (g->has_spare) {
+        g->has_spare = 0;
+        return g->spare;
     }
-    det = s * sbb - sb * sb;
-    *b0 = (sbb * sy - sb * sby) / det;
-    *b1 = (s * sby - sb * sy) / det;
+    u1 = ((double)(rng_next(&g->r) >> 11) + 1.0) * 0x1.0p-53;
+    u2 = (double)(rng_next(&g->r) >> 11) * 0x1.0p-53;
+    rad = sqrt(-2.0 * log(u1));
+    g->spare = rad * sin(6.283185307179586 * u2);
+    g->has_spare = 1;
+    return rad * cos(6.283185307179586 * u2);
+}
+
+/* k-th smallest (0-based) of a[0..n-1] by quickselect (median-of-three pivot,
+ * Hoare partition); reorders a. Same value as sorting then indexing. */
+static double select_kth(double *a, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
+        double x = a[lo], y = a[mid], z = a[hi], piv, t;
+        piv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+        while (i <= j) {
+            while (a[i] < piv)
+                i++;
+            while (a[j] > piv)
+                j--;
+            if (i <= j) {
+                t = a[i], a[i] = a[j], a[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j && j < hi)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return a[k];
+    }
+    return a[k];
 }
 
 /* R's round() (half to even) of a position, clamped to 1..reps, 0-based. */
@@ -104,13 +127,9 @@ static size_t sim_pos(size_t reps, double q)
     return (size_t)r - 1;
 }
 
-strata_status strata_sii(strata_ctx *ctx, const strata_sii_params *p, size_t k, const double *pop,
-                         const double *value, const double *se, strata_sii_result *out)
+strata_status strat_sii_check(strata_ctx *ctx, const strata_sii_params *p, size_t k,
+                              const double *pop, const double *value, const double *se)
 {
-    double *a, *b, *y, *sii_s, *rii_s, tot = 0, cum = 0, b0, b1, cv;
-    size_t bytes;
-    rng r;
-    uint64_t sd;
     STRATA_TRY(strata_sii_params_check(ctx, p));
     if (k < 2)
         return STRATA_FAIL(ctx, STRATA_EDATA, "sii: %zu quantiles, need at least 2", k);
@@ -123,54 +142,84 @@ strata_status strata_sii(strata_ctx *ctx, const strata_sii_params *p, size_t k, 
             (p->scale == STRATA_SII_PROP && !(value[i] > 0 && value[i] < 1)))
             return STRATA_FAIL(ctx, STRATA_EDATA, "sii: quantile %zu: value %g outside the scale",
                                i + 1, value[i]);
-        tot += pop[i];
     }
-    if (!strata_mul_ok(3 * k + 2 * p->reps, sizeof(double), &bytes))
-        return STRATA_FAIL(ctx, STRATA_ENOMEM, "sii: %zu repetitions overflow", p->reps);
-    a = strata_alloc(ctx, bytes);
-    if (!a)
-        return STRATA_ENOMEM;
-    b = a + k;
-    y = b + k;
-    sii_s = y + k;
-    rii_s = sii_s + p->reps;
-    /* a_i population share; b_i midpoint of the cumulative share. */
+    return STRATA_OK;
+}
+
+size_t strat_sii_ws_len(size_t k, size_t reps)
+{
+    return 4 * k + 2 * reps;
+}
+
+void strat_sii_core(const strata_sii_params *p, size_t k, const double *pop, const double *value,
+                    const double *se, double *ws, strata_sii_result *out)
+{
+    double *a = ws, *b = a + k, *m0 = b + k, *m1 = m0 + k, *sii_s = m1 + k, *rii_s = sii_s + p->reps;
+    double tot = 0, cum = 0, b0 = 0, b1 = 0, cv, s = 0, sb = 0, sbb = 0, det;
+    normal_gen r = {{{0, 0, 0, 0}}, 0, 0};
+    uint64_t sd = p->seed;
+    /* a_i population share; b_i midpoint of the cumulative share */
+    for (size_t i = 0; i < k; i++)
+        tot += pop[i];
     for (size_t i = 0; i < k; i++) {
         a[i] = pop[i] / tot;
         b[i] = cum + 0.5 * a[i];
         cum += a[i];
     }
-    wls(k, a, b, value, &b0, &b1);
+    /* weighted least squares y = b0 + b1 b with weights a: beta = M y with
+     * M = (X'AX)^-1 X'A, fixed across repetitions (rows m0, m1) */
+    for (size_t i = 0; i < k; i++)
+        s += a[i], sb += a[i] * b[i], sbb += a[i] * b[i] * b[i];
+    det = s * sbb - sb * sb;
+    for (size_t i = 0; i < k; i++) {
+        m0[i] = a[i] * (sbb - sb * b[i]) / det;
+        m1[i] = a[i] * (s * b[i] - sb) / det;
+        b0 += m0[i] * value[i];
+        b1 += m1[i] * value[i];
+    }
     out->sii = b1 * p->multiplier;
     out->rii = (b0 + b1) / b0;
     if (p->multiplier < 0)
         out->rii = 1.0 / out->rii;
-    sd = p->seed;
     for (int j = 0; j < 4; j++)
-        r.s[j] = splitmix64(&sd);
+        r.r.s[j] = splitmix64(&sd);
     for (size_t rep = 0; rep < p->reps; rep++) {
+        b0 = b1 = 0;
         for (size_t i = 0; i < k; i++) {
-            double v = rng_norm(&r) * se[i];
+            double v = rng_norm(&r) * se[i], yi;
             if (p->scale == STRATA_SII_RATE)
-                y[i] = exp(log(value[i]) + v);
+                yi = exp(log(value[i]) + v);
             else if (p->scale == STRATA_SII_PROP)
-                y[i] = 1.0 / (1.0 + exp(-(log(value[i] / (1.0 - value[i])) + v)));
+                yi = 1.0 / (1.0 + exp(-(log(value[i] / (1.0 - value[i])) + v)));
             else
-                y[i] = value[i] + v;
+                yi = value[i] + v;
+            b0 += m0[i] * yi;
+            b1 += m1[i] * yi;
         }
-        wls(k, a, b, y, &b0, &b1);
         sii_s[rep] = b1 * p->multiplier;
         rii_s[rep] = (b0 + b1) / b0;
         if (p->multiplier < 0)
             rii_s[rep] = 1.0 / rii_s[rep];
     }
-    qsort(sii_s, p->reps, sizeof *sii_s, cmp_double);
-    qsort(rii_s, p->reps, sizeof *rii_s, cmp_double);
     cv = p->level + 0.5 * (1.0 - p->level);
-    out->sii_lo = sii_s[sim_pos(p->reps, 1.0 - cv)];
-    out->sii_hi = sii_s[sim_pos(p->reps, cv)];
-    out->rii_lo = rii_s[sim_pos(p->reps, 1.0 - cv)];
-    out->rii_hi = rii_s[sim_pos(p->reps, cv)];
-    strata_free(ctx, a, bytes);
+    out->sii_lo = select_kth(sii_s, p->reps, sim_pos(p->reps, 1.0 - cv));
+    out->sii_hi = select_kth(sii_s, p->reps, sim_pos(p->reps, cv));
+    out->rii_lo = select_kth(rii_s, p->reps, sim_pos(p->reps, 1.0 - cv));
+    out->rii_hi = select_kth(rii_s, p->reps, sim_pos(p->reps, cv));
+}
+
+strata_status strata_sii(strata_ctx *ctx, const strata_sii_params *p, size_t k, const double *pop,
+                         const double *value, const double *se, strata_sii_result *out)
+{
+    double *ws;
+    size_t bytes;
+    STRATA_TRY(strat_sii_check(ctx, p, k, pop, value, se));
+    if (!strata_mul_ok(strat_sii_ws_len(k, p->reps), sizeof(double), &bytes))
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "sii: %zu repetitions overflow", p->reps);
+    ws = strata_alloc(ctx, bytes);
+    if (!ws)
+        return STRATA_ENOMEM;
+    strat_sii_core(p, k, pop, value, se, ws, out);
+    strata_free(ctx, ws, bytes);
     return STRATA_OK;
 }

@@ -171,80 +171,148 @@ static int protect(size_t m, const double *v, uint8_t **h, uint8_t *th)
     return 1;
 }
 
-static strata_status secondary(strata_ctx *ctx, strata_table *t, const double *const *raw)
+/* Scratch for secondary suppression of one table: member rows of each total
+ * row (CSR: rows[start[r] .. start[r+1]-1]) and value/flag buffers. */
+typedef struct sdc_ws {
+    double **raw; /* the count columns' values, unrounded until finish_table */
+    size_t *start, *rows;
+    double *v;
+    uint8_t **h;
+    int max_grp;
+} sdc_ws;
+
+static void ws_free(strata_ctx *ctx, sdc_ws *w)
 {
-    size_t cap = t->n_rows > t->n_cols ? t->n_rows : t->n_cols;
-    double *v = strata_alloc(ctx, (cap ? cap : 1) * sizeof *v);
-    uint8_t **h = strata_alloc(ctx, (cap ? cap : 1) * sizeof *h);
-    int changed = 1, max_grp = 0;
-    for (size_t j = 0; j < t->n_cols; j++)
-        if (t->cols[j].part_grp > max_grp)
-            max_grp = t->cols[j].part_grp;
-    if (!v || !h) {
-        strata_free(ctx, v, 0);
-        strata_free(ctx, h, 0);
+    strata_free(ctx, w->start, 0);
+    strata_free(ctx, w->rows, 0);
+    strata_free(ctx, w->v, 0);
+    strata_free(ctx, w->h, 0);
+    strata_free(ctx, w->raw, 0);
+    memset(w, 0, sizeof *w);
+}
+
+static strata_status ws_init(strata_ctx *ctx, const strata_table *t, sdc_ws *w)
+{
+    size_t nr = t->n_rows, cap = (nr > t->n_cols ? nr : t->n_cols) + 1;
+    memset(w, 0, sizeof *w);
+    w->start = strata_calloc(ctx, nr + 2, sizeof *w->start);
+    w->rows = strata_calloc(ctx, nr + 1, sizeof *w->rows);
+    w->v = strata_calloc(ctx, cap, sizeof *w->v);
+    w->h = strata_calloc(ctx, cap, sizeof *w->h);
+    w->raw = strata_calloc(ctx, t->n_cols + 1, sizeof *w->raw);
+    if (!w->start || !w->rows || !w->v || !w->h || !w->raw) {
+        ws_free(ctx, w);
         return STRATA_ENOMEM;
     }
-    while (changed) {
-        changed = 0;
-        /* row partitions: components (part_of, part_grp) of a total column */
-        for (size_t tc = 0; tc < t->n_cols; tc++) {
-            for (int g = 0; g <= max_grp; g++) {
-                for (size_t i = 0; i < t->n_rows; i++) {
-                    size_t m = 0;
-                    for (size_t j = 0; j < t->n_cols; j++)
-                        if (t->cols[j].part_of == (int)tc && t->cols[j].part_grp == g)
-                            v[m] = raw[j][i], h[m++] = &t->cols[j].hidden[i];
-                    if (m)
-                        changed |= protect(m, v, h, &t->cols[tc].hidden[i]);
-                }
-            }
-        }
-        /* column partitions: rows under a total row */
-        for (size_t j = 0; j < t->n_cols; j++) {
-            if (t->cols[j].kind != STRATA_COL_COUNT)
-                continue;
-            for (size_t r = 0; r < t->n_rows; r++) {
-                size_t m = 0;
-                for (size_t i = 0; i < t->n_rows; i++)
-                    if (t->total_of[i] == (int32_t)r)
-                        v[m] = raw[j][i], h[m++] = &t->cols[j].hidden[i];
-                if (m)
-                    changed |= protect(m, v, h, &t->cols[j].hidden[r]);
-            }
-        }
+    for (size_t i = 0; i < nr; i++)
+        if (t->total_of[i] >= 0 && (size_t)t->total_of[i] < nr)
+            w->start[t->total_of[i] + 2]++;
+    for (size_t r = 0; r < nr; r++)
+        w->start[r + 2] += w->start[r + 1];
+    for (size_t i = 0; i < nr; i++)
+        if (t->total_of[i] >= 0 && (size_t)t->total_of[i] < nr)
+            w->rows[w->start[t->total_of[i] + 1]++] = i;
+    for (size_t j = 0; j < t->n_cols; j++) {
+        w->raw[j] = t->cols[j].v;
+        if (t->cols[j].part_grp > w->max_grp)
+            w->max_grp = t->cols[j].part_grp;
     }
-    strata_free(ctx, v, 0);
-    strata_free(ctx, h, 0);
     return STRATA_OK;
 }
 
-strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t)
+/* One pass of secondary suppression over every relation of t; 1 if it hid something. */
+static int secondary_pass(strata_table *t, sdc_ws *w, const double *const *raw)
 {
-    double **raw;
-    int obs;
-    STRATA_TRY(strata_sdc_params_check(ctx, p));
-    if (t->patient_level || !p->enabled) {
-        t->disclosed = 1;
-        return STRATA_OK;
-    }
-    raw = strata_calloc(ctx, t->n_cols ? t->n_cols : 1, sizeof *raw);
-    if (!raw)
-        return STRATA_ENOMEM;
-    for (size_t j = 0; j < t->n_cols; j++)
-        raw[j] = t->cols[j].v; /* values are still unrounded here */
-    /* primary suppression: counts in [lo, hi] */
-    for (size_t j = 0; j < t->n_cols; j++)
-        for (size_t i = 0; t->cols[j].kind == STRATA_COL_COUNT && i < t->n_rows; i++)
-            if (small(p, t->cols[j].v[i]))
-                t->cols[j].hidden[i] = 1;
-    if (p->secondary) {
-        strata_status s = secondary(ctx, t, (const double *const *)raw);
-        if (s != STRATA_OK) {
-            strata_free(ctx, raw, 0);
-            return s;
+    int changed = 0;
+    /* row partitions: components (part_of, part_grp) of a total column */
+    for (size_t tc = 0; tc < t->n_cols; tc++) {
+        for (int g = 0; g <= w->max_grp; g++) {
+            for (size_t i = 0; i < t->n_rows; i++) {
+                size_t m = 0;
+                for (size_t j = 0; j < t->n_cols; j++)
+                    if (t->cols[j].part_of == (int)tc && t->cols[j].part_grp == g)
+                        w->v[m] = raw[j][i], w->h[m++] = &t->cols[j].hidden[i];
+                if (m)
+                    changed |= protect(m, w->v, w->h, &t->cols[tc].hidden[i]);
+            }
         }
     }
+    /* column partitions: member rows under a total row */
+    for (size_t j = 0; j < t->n_cols; j++) {
+        if (t->cols[j].kind != STRATA_COL_COUNT)
+            continue;
+        for (size_t r = 0; r < t->n_rows; r++) {
+            size_t m = 0;
+            for (size_t q = w->start[r]; q < w->start[r + 1]; q++)
+                w->v[m] = raw[j][w->rows[q]], w->h[m++] = &t->cols[j].hidden[w->rows[q]];
+            if (m)
+                changed |= protect(m, w->v, w->h, &t->cols[j].hidden[r]);
+        }
+    }
+    return changed;
+}
+
+/* Cells that appear in two tables (same count column name, same row key in
+ * column 0) are hidden in both when hidden in either; 1 if anything changed. */
+static int sync_tables(size_t n, strata_table **t, int32_t *const *rowmap)
+{
+    int changed = 0;
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++) {
+            const int32_t *map = rowmap[a * n + b];
+            for (size_t ja = 0; map && ja < t[a]->n_cols; ja++) {
+                int jb;
+                if (t[a]->cols[ja].kind != STRATA_COL_COUNT)
+                    continue;
+                jb = strata_table_find(t[b], t[a]->cols[ja].name);
+                if (jb < 0 || t[b]->cols[jb].kind != STRATA_COL_COUNT)
+                    continue;
+                for (size_t i = 0; i < t[a]->n_rows; i++) {
+                    uint8_t *ha = &t[a]->cols[ja].hidden[i], *hb;
+                    if (map[i] < 0)
+                        continue;
+                    hb = &t[b]->cols[jb].hidden[map[i]];
+                    if (!*ha != !*hb) {
+                        *(*ha ? hb : ha) = 2;
+                        changed = 1;
+                    }
+                }
+            }
+        }
+    return changed;
+}
+
+/* rowmap[a*n+b][i] = row of t[b] whose key equals row i's key in t[a], or -1
+ * (NULL when either table has no key column 0). */
+static strata_status build_rowmaps(strata_ctx *ctx, size_t n, strata_table **t, int32_t **rowmap)
+{
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++) {
+            int32_t *m;
+            if (!t[a]->n_cols || !t[b]->n_cols || t[a]->cols[0].kind != STRATA_COL_KEY ||
+                t[b]->cols[0].kind != STRATA_COL_KEY)
+                continue;
+            m = strata_alloc(ctx, (t[a]->n_rows + 1) * sizeof *m);
+            if (!m)
+                return STRATA_ENOMEM;
+            rowmap[a * n + b] = m;
+            for (size_t i = 0; i < t[a]->n_rows; i++) {
+                const char *k = t[a]->cols[0].s[i];
+                m[i] = -1;
+                for (size_t r = 0; k && r < t[b]->n_rows; r++)
+                    if (t[b]->cols[0].s[r] && strcmp(k, t[b]->cols[0].s[r]) == 0) {
+                        m[i] = (int32_t)r;
+                        break;
+                    }
+            }
+        }
+    return STRATA_OK;
+}
+
+/* Means, observed-count protection, rounding, blanking and percentages. */
+static void finish_table(const strata_sdc_params *p, strata_table *t, const double *const *raw)
+{
+    int obs;
     /* means over [lo, hi] people, or over a hidden count (mean x n would give it back) */
     for (size_t j = 0; j < t->n_cols; j++) {
         strata_table_col *c = &t->cols[j];
@@ -288,9 +356,63 @@ strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strat
             c->v[i] = c->hidden[i] || !(den > 0) ? NAN : 100.0 * num / den;
         }
     }
-    strata_free(ctx, raw, 0);
     t->disclosed = 1;
-    return STRATA_OK;
+}
+
+strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
+                                  strata_table **t)
+{
+    sdc_ws *ws = NULL;
+    int32_t **rowmap = NULL;
+    strata_status s = STRATA_OK;
+    int changed = 1;
+    STRATA_TRY(strata_sdc_params_check(ctx, p));
+    for (size_t k = 0; k < n; k++)
+        if (t[k]->patient_level || !p->enabled)
+            return STRATA_FAIL(ctx, STRATA_EINVAL,
+                               "disclosure: table %s is patient-level or control is off: use "
+                               "strata_disclose", t[k]->name);
+    ws = strata_calloc(ctx, n ? n : 1, sizeof *ws);
+    rowmap = strata_calloc(ctx, n * n + 1, sizeof *rowmap);
+    if (!ws || !rowmap)
+        s = STRATA_ENOMEM;
+    for (size_t k = 0; s == STRATA_OK && k < n; k++)
+        s = ws_init(ctx, t[k], &ws[k]);
+    if (s == STRATA_OK && p->secondary)
+        s = build_rowmaps(ctx, n, t, rowmap);
+    if (s == STRATA_OK) {
+        /* values are still unrounded here: cols[j].v is the raw count */
+        for (size_t k = 0; k < n; k++)
+            for (size_t j = 0; j < t[k]->n_cols; j++)
+                for (size_t i = 0; t[k]->cols[j].kind == STRATA_COL_COUNT && i < t[k]->n_rows; i++)
+                    if (small(p, t[k]->cols[j].v[i]))
+                        t[k]->cols[j].hidden[i] = 1;
+        while (p->secondary && changed) {
+            changed = 0;
+            for (size_t k = 0; k < n; k++)
+                changed |= secondary_pass(t[k], &ws[k], (const double *const *)ws[k].raw);
+            changed |= sync_tables(n, t, rowmap);
+        }
+        for (size_t k = 0; k < n; k++)
+            finish_table(p, t[k], (const double *const *)ws[k].raw);
+    }
+    for (size_t k = 0; ws && k < n; k++)
+        ws_free(ctx, &ws[k]);
+    for (size_t q = 0; rowmap && q < n * n; q++)
+        strata_free(ctx, rowmap[q], 0);
+    strata_free(ctx, rowmap, 0);
+    strata_free(ctx, ws, 0);
+    return s;
+}
+
+strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t)
+{
+    STRATA_TRY(strata_sdc_params_check(ctx, p));
+    if (t->patient_level || !p->enabled) {
+        t->disclosed = 1;
+        return STRATA_OK;
+    }
+    return strata_disclose_set(ctx, p, 1, &t);
 }
 
 size_t strata_table_small_counts(const strata_table *t, double lo, double hi)

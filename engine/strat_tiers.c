@@ -8,7 +8,6 @@
 #include "strata/stratify.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 void strata_tier_params_init(strata_tier_params *p)
@@ -46,20 +45,51 @@ strata_status strata_tier_params_check(strata_ctx *ctx, const strata_tier_params
     return STRATA_OK;
 }
 
-static int cmp_rank(const void *a, const void *b)
+/* Descending sort key of a finite double: the IEEE bits mapped to an
+ * unsigned order (negatives flipped), then complemented; -0 counts as +0. */
+static uint64_t desc_key(double x)
 {
-    const strat_rank *x = a, *y = b;
-    if (x->group != y->group)
-        return x->group < y->group ? -1 : 1;
-    if (x->risk != y->risk)
-        return x->risk > y->risk ? -1 : 1;
-    return (x->row > y->row) - (x->row < y->row);
+    uint64_t u;
+    if (x == 0)
+        x = 0.0;
+    memcpy(&u, &x, sizeof u);
+    u = (u >> 63) ? ~u : (u | 0x8000000000000000ull);
+    return ~u;
+}
+
+/* Stable LSD radix sort of (key, row) pairs by key, 8 bits per pass, ping-
+ * ponging between the two buffers; passes whose digit is constant are
+ * skipped. Stability keeps equal keys in row order. The sorted rows end in row. */
+static void radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_t *r2)
+{
+    uint64_t *ka = key, *kb = k2, *kt;
+    size_t *ra = row, *rb = r2, *rt;
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[((ka[i] >> shift) & 0xFF) + 1]++;
+        if (cnt[((ka[0] >> shift) & 0xFF) + 1] == n)
+            continue;
+        for (int d = 0; d < 256; d++)
+            cnt[d + 1] += cnt[d];
+        for (size_t i = 0; i < n; i++) {
+            size_t pos = cnt[(ka[i] >> shift) & 0xFF]++;
+            kb[pos] = ka[i];
+            rb[pos] = ra[i];
+        }
+        kt = ka, ka = kb, kb = kt;
+        rt = ra, ra = rb, rb = rt;
+    }
+    if (ra != row)
+        memcpy(row, ra, n * sizeof *row); /* keys are not needed afterwards */
 }
 
 strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
                               size_t n_groups, strat_rank **out)
 {
     strat_rank *r;
+    uint64_t *key;
+    size_t *row, *off, ng = group ? n_groups : 1, bytes;
     *out = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(risk[i]))
@@ -69,15 +99,50 @@ strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, con
             return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", i + 1,
                                (int)group[i], n_groups ? n_groups - 1 : 0);
     }
-    r = strata_calloc(ctx, n ? n : 1, sizeof *r);
+    if (n == 0) {
+        *out = strata_calloc(ctx, 1, sizeof **out);
+        return *out ? STRATA_OK : STRATA_ENOMEM;
+    }
+    /* 1. rows by risk descending (ties by row): radix sort of (key, row) */
+    if (!strata_mul_ok(n, 2 * (sizeof *key + sizeof *row), &bytes))
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "ranking %zu rows overflows", n);
+    key = strata_alloc(ctx, bytes);
+    if (!key)
+        return STRATA_ENOMEM;
+    row = (size_t *)(key + 2 * n);
+    for (size_t i = 0; i < n; i++)
+        key[i] = desc_key(risk[i]), row[i] = i;
+    radix_sort(n, key, row, key + n, row + n);
+    /* 2. stable counting sort by group keeps that order within each group */
+    off = (size_t *)key; /* keys no longer needed: reuse as group offsets */
+    if (ng + 1 > 2 * n) {
+        off = strata_calloc(ctx, ng + 1, sizeof *off);
+        if (!off) {
+            strata_free(ctx, key, bytes);
+            return STRATA_ENOMEM;
+        }
+    } else {
+        memset(off, 0, (ng + 1) * sizeof *off);
+    }
+    r = strata_alloc(ctx, n * sizeof *r);
+    if (r) {
+        for (size_t i = 0; i < n; i++)
+            off[(group ? (size_t)group[i] : 0) + 1]++;
+        for (size_t g = 0; g < ng; g++)
+            off[g + 1] += off[g];
+        for (size_t k = 0; k < n; k++) {
+            size_t i = row[k], g = group ? (size_t)group[i] : 0;
+            strat_rank *x = &r[off[g]++];
+            x->risk = risk[i];
+            x->group = (int32_t)g;
+            x->row = i;
+        }
+    }
+    if (off != (size_t *)key)
+        strata_free(ctx, off, 0);
+    strata_free(ctx, key, bytes);
     if (!r)
         return STRATA_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        r[i].risk = risk[i];
-        r[i].group = group ? group[i] : 0;
-        r[i].row = i;
-    }
-    qsort(r, n, sizeof *r, cmp_rank);
     *out = r;
     return STRATA_OK;
 }
@@ -120,7 +185,7 @@ strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t 
         }
         s = e;
     }
-    strata_free(ctx, r, n * sizeof *r);
+    strata_free(ctx, r, 0);
     return STRATA_OK;
 }
 

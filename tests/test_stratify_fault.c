@@ -56,11 +56,11 @@ static strata_status run(strata_ctx *ctx, data *d, const char *dir)
         s = strata_group_inequality(ctx, &gp, &in, d->grp, G, names, &t[1]);
     if (s == STRATA_OK)
         s = strata_group_sii(ctx, &gp, &in, d->grp, G, names, &t[2]);
+    if (s == STRATA_OK)
+        s = strata_disclose_set(ctx, &sp, 3, t);
     for (int k = 0; k < 3 && s == STRATA_OK; k++) {
-        s = strata_disclose(ctx, &sp, t[k]);
         snprintf(path, sizeof path, "%s/%s.csv", dir, t[k]->name);
-        if (s == STRATA_OK)
-            s = strata_table_write_csv(ctx, t[k], path);
+        s = strata_table_write_csv(ctx, t[k], path);
     }
     if (s == STRATA_OK)
         s = strata_intervention_select(ctx, &lp, N, d->risk, NULL, d->grp, G, d->imd, d->rows,

@@ -139,6 +139,14 @@ static void test_tiers__sizes_ties_and_groups(void **state)
         cnt[tier[i]] += grp[i] == 1;
     assert_int_equal(cnt[1], 3);
     assert_int_equal(cnt[1] + cnt[2], 25);
+    /* negative risks and signed zeros rank as numbers: 2 > 0 = -0 (by row) > -1 */
+    p.n_cuts = 1, p.cut[0] = 0.5;
+    risk[0] = -1, risk[1] = -0.0, risk[2] = 0.0, risk[3] = 2;
+    assert_status(ctx, strata_tiers(ctx, &p, 4, risk, NULL, 0, tier), STRATA_OK);
+    assert_int_equal(tier[3], 1);
+    assert_int_equal(tier[1], 1);
+    assert_int_equal(tier[2], 2);
+    assert_int_equal(tier[0], 2);
     /* absolute thresholds */
     p.mode = STRATA_TIER_ABSOLUTE;
     p.n_cuts = 2, p.cut[0] = 0.5, p.cut[1] = 0.2;
@@ -358,6 +366,24 @@ static void assert_no_lone_hidden(const strata_table *t)
     }
 }
 
+/* A count present in both tables (same column, same group) is hidden in both or neither. */
+static void assert_same_hidden(const strata_table *a, const strata_table *b)
+{
+    int shared = 0;
+    for (size_t ja = 0; ja < a->n_cols; ja++) {
+        int jb = strata_table_find(b, a->cols[ja].name);
+        if (a->cols[ja].kind != STRATA_COL_COUNT || jb < 0)
+            continue;
+        for (size_t i = 0; i < a->n_rows; i++) {
+            assert_string_equal(a->cols[0].s[i], b->cols[0].s[i]);
+            if (!a->cols[ja].hidden[i] != !b->cols[jb].hidden[i])
+                fail_msg("%s row %zu: hidden in one table only", a->cols[ja].name, i + 1);
+            shared++;
+        }
+    }
+    assert_true(shared > 0);
+}
+
 static void test_group_summary__values_before_disclosure(void **state)
 {
     pop *P = make_pop();
@@ -408,13 +434,39 @@ static void test_group_summary__values_before_disclosure(void **state)
     strata_ctx_free(ctx);
 }
 
+static void test_group_sii__same_bytes_whatever_the_threads(void **state)
+{
+    pop *P = make_pop();
+    strata_tier_params tp;
+    strata_group_params gp;
+    strata_table *a, *b;
+    strata_ctx *ctx = tu_ctx();
+    strata_strat_input in = make_input(P, &tp, ctx);
+    int j0;
+    (void)state;
+    strata_group_params_init(&gp);
+    gp.sii.reps = 5000;
+    assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &a), STRATA_OK);
+    strata_ctx_set_threads(ctx, 3);
+    assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &b), STRATA_OK);
+    j0 = strata_table_find(a, "sii");
+    for (int k = 0; k < 7; k++)
+        assert_memory_equal(a->cols[j0 + k].v, b->cols[j0 + k].v, (NG + 1) * sizeof(double));
+    assert_int_equal((int)a->cols[j0 + 6].v[NG - 1], 1); /* tiny group: 1 decile with >= 2 people */
+    assert_true(isnan(a->cols[j0].v[NG - 1]));
+    strata_table_free(ctx, a);
+    strata_table_free(ctx, b);
+    free(P);
+    strata_ctx_free(ctx);
+}
+
 static void test_disclosure__secondary_not_undoable_without_rounding(void **state)
 {
     pop *P = make_pop();
     strata_tier_params tp;
     strata_group_params gp;
     strata_sdc_params sp;
-    strata_table *t;
+    strata_table *t, *t2;
     strata_ctx *ctx = tu_ctx();
     strata_strat_input in = make_input(P, &tp, ctx);
     (void)state;
@@ -423,7 +475,12 @@ static void test_disclosure__secondary_not_undoable_without_rounding(void **stat
     strata_sdc_params_init(&sp);
     sp.round_to = 0; /* exact counts: only suppression protects */
     assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, NULL, &t), STRATA_OK);
-    assert_status(ctx, strata_disclose(ctx, &sp, t), STRATA_OK);
+    assert_status(ctx, strata_group_inequality(ctx, &gp, &in, P->grp, NG, gnames, &t2), STRATA_OK);
+    {
+        strata_table *both[2] = {t, t2};
+        assert_status(ctx, strata_disclose_set(ctx, &sp, 2, both), STRATA_OK);
+    }
+    assert_same_hidden(t, t2);
     assert_int_equal(strata_table_small_counts(t, 1, 7), 0);
     assert_true(t->cols[strata_table_find(t, "n_list")].hidden[NG - 1]); /* tiny group: 5 */
     assert_true(isnan(t->cols[strata_table_find(t, "mean_risk_list")].v[NG - 1]));
@@ -437,11 +494,9 @@ static void test_disclosure__secondary_not_undoable_without_rounding(void **stat
         assert_true(nh >= 2 || t->cols[j].hidden[NG]);
     }
     strata_table_free(ctx, t);
-    assert_status(ctx, strata_group_inequality(ctx, &gp, &in, P->grp, NG, gnames, &t), STRATA_OK);
-    assert_status(ctx, strata_disclose(ctx, &sp, t), STRATA_OK);
-    assert_int_equal(strata_table_small_counts(t, 1, 7), 0);
-    assert_no_lone_hidden(t);
-    strata_table_free(ctx, t);
+    assert_int_equal(strata_table_small_counts(t2, 1, 7), 0);
+    assert_no_lone_hidden(t2);
+    strata_table_free(ctx, t2);
     free(P);
     strata_ctx_free(ctx);
 }
@@ -530,8 +585,9 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     assert_contains(strata_ctx_errmsg(ctx), "table summary is aggregate");
     assert_status(ctx, strata_group_inequality(ctx, &gp, &in, P->grp, NG, gnames, &t[1]), STRATA_OK);
     assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &t[2]), STRATA_OK);
+    assert_status(ctx, strata_disclose_set(ctx, &sp, 3, t), STRATA_OK);
+    assert_same_hidden(t[0], t[1]);
     for (int k = 0; k < 3; k++) {
-        assert_status(ctx, strata_disclose(ctx, &sp, t[k]), STRATA_OK);
         assert_no_lone_hidden(t[k]);
         for (size_t j = 0; j < t[k]->n_cols; j++) /* naming convention the scan relies on */
             assert_int_equal(t[k]->cols[j].kind == STRATA_COL_COUNT, is_count_col(t[k]->cols[j].name));
@@ -644,8 +700,8 @@ static void test_report__charts_present_counts_disclosed(void **state)
     snprintf(path, sizeof path, "%s", tu_tmp("report.html"));
     assert_status(ctx, strata_report_html(ctx, &ri, path), STRATA_EINVAL);
     assert_contains(strata_ctx_errmsg(ctx), "table summary has not been through disclosure");
-    for (int k = 0; k < 4; k++)
-        assert_status(ctx, strata_disclose(ctx, &sp, t[k]), STRATA_OK);
+    assert_status(ctx, strata_disclose_set(ctx, &sp, 3, t), STRATA_OK);
+    assert_status(ctx, strata_disclose(ctx, &sp, t[3]), STRATA_OK);
     assert_status(ctx, strata_report_html(ctx, &ri, path), STRATA_OK);
     html = tu_read_file(path, NULL);
     assert_non_null(html);
@@ -685,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_plus_flags_and_patient_stratification),
         cmocka_unit_test(test_intervention_list__capacity_and_prop_univ),
         cmocka_unit_test(test_group_summary__values_before_disclosure),
+        cmocka_unit_test(test_group_sii__same_bytes_whatever_the_threads),
         cmocka_unit_test(test_disclosure__secondary_not_undoable_without_rounding),
         cmocka_unit_test(test_outputs__no_aggregate_csv_shows_counts_1_to_7),
         cmocka_unit_test(test_report__charts_present_counts_disclosed),

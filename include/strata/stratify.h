@@ -158,7 +158,7 @@ strata_status strata_plus_flags(strata_ctx *ctx, size_t n, size_t n_rules,
                                 const strata_plus_rule *rules, uint32_t *mask, uint8_t *any);
 
 /* ---- risk tiers (engine/strat_tiers.c) ------------------------------------ */
-#define STRATA_MAX_TIERS 8
+#define STRATA_MAX_TIERS 9 /* up to 8 cuts, as strata_run_spec.tiers */
 typedef enum strata_tier_mode { STRATA_TIER_PERCENTILE = 0, STRATA_TIER_ABSOLUTE = 1 } strata_tier_mode;
 typedef struct strata_tier_params {
     strata_tier_mode mode;
@@ -248,6 +248,13 @@ void strata_sdc_params_init(strata_sdc_params *p);
 strata_status strata_sdc_params_check(strata_ctx *ctx, const strata_sdc_params *p);
 /* Applies disclosure control in place (values of hidden cells become NaN). */
 strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t);
+/* Disclosure control of several aggregate tables together: a cell present in
+ * two tables (same count column, same key in column 0, e.g. n_list of one PCN
+ * in "summary" and "inequality") is hidden in both when hidden in either, and
+ * secondary suppression runs to a joint fixed point, so combining the files
+ * cannot undo it. Use it for all tables of one grouping level. */
+strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
+                                  strata_table **tables);
 /* Counts visible COUNT cells in [lo, hi] (0 for a correctly disclosed table). */
 size_t strata_table_small_counts(const strata_table *t, double lo, double hi);
 
