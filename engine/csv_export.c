@@ -57,8 +57,9 @@ static void fmt_double(char *b, size_t n, double v)
  * empty missing value, na_empty, stays bare). */
 static void put_field(FILE *f, const char *s, char delim, int na_empty)
 {
-    int quote = (!*s && !na_empty) || s[0] == ' ' || s[0] == '\t' || s[strlen(s) - 1] == ' ' ||
-                s[strlen(s) - 1] == '\t';
+    size_t len = strlen(s);
+    int quote = len ? s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t'
+                    : !na_empty;
     for (const char *p = s; !quote && *p; p++)
         quote = *p == delim || *p == '"' || *p == '\n' || *p == '\r';
     if (!quote) {

@@ -216,6 +216,7 @@ typedef struct icol {
     strata_dtype dtype;
     int categorical;
     const char **levels;  /* sorted, into lv.pool */
+    const csv_colopt *opt; /* recodes (may be NULL) */
     size_t wj;            /* writer column */
     unsigned char *blk;   /* block_rows values of dtype */
 } icol;
@@ -235,6 +236,7 @@ typedef struct importer {
     size_t nbad;
     strata_cohort_writer *w;
     size_t blk_n;      /* rows in the current block */
+    const char **val;  /* this record's values after recoding (ncol) */
 } importer;
 
 static const char *const default_na[] = {"NA", "", "?"};
@@ -310,7 +312,8 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
 static strata_status setup_header(importer *im, const csv_scanner *sc)
 {
     const strata_csv_mapping *m = im->p->mapping;
-    if (!(im->col = strata_calloc(im->ctx, sc->nf, sizeof *im->col)))
+    if (!(im->col = strata_calloc(im->ctx, sc->nf, sizeof *im->col)) ||
+        !(im->val = strata_calloc(im->ctx, sc->nf, sizeof *im->val)))
         return STRATA_ENOMEM;
     im->ncol = sc->nf;
     STRATA_TRY(header_names(im, sc));
@@ -319,11 +322,12 @@ static strata_status setup_header(importer *im, const csv_scanner *sc)
         size_t i = find_col(im, m->cols[k].name);
         if (i == im->ncol)
             return STRATA_FAIL(im->ctx, STRATA_ESPEC,
-                               "%s: column '%s' (given a type or outcome option) is not in the "
+                               "%s: column '%s' (given a type, outcome or recode option) is not in the "
                                "header",
                                im->path, m->cols[k].name);
         im->col[i].want = m->cols[k].type;
         im->col[i].outcome = m->cols[k].outcome;
+        im->col[i].opt = &m->cols[k];
     }
     for (int r = 1; m && r < STRATA_ROLE_COUNT_; r++) {
         size_t i;
@@ -375,7 +379,7 @@ static int check_row(const importer *im, const csv_scanner *sc, char *msg, size_
     }
     for (size_t i = 0; i < im->ncol; i++) {
         const icol *c = &im->col[i];
-        const char *v = sc->field[i];
+        const char *v = im->val[i];
         int64_t iv;
         const char *need = NULL;
         if (c->want == STRATA_CSV_AUTO || c->want == STRATA_CSV_CAT || is_na(im, v))
@@ -488,7 +492,7 @@ static strata_status write_row(importer *im, const csv_scanner *sc)
     size_t r = im->blk_n;
     for (size_t i = 0; i < im->ncol; i++) {
         icol *c = &im->col[i];
-        const char *v = sc->field[i];
+        const char *v = im->val[i];
         int na = is_na(im, v);
         int64_t iv = 0;
         double dv = 0;
@@ -510,6 +514,14 @@ static strata_status write_row(importer *im, const csv_scanner *sc)
     return STRATA_OK;
 }
 
+static const char *recode(const icol *c, const char *v)
+{
+    for (size_t k = 0; c->opt && k < c->opt->n_recode; k++)
+        if (!strcmp(v, c->opt->from[k]))
+            return c->opt->to[k];
+    return v;
+}
+
 static strata_status on_record(void *ud, const csv_scanner *sc)
 {
     importer *im = ud;
@@ -520,6 +532,8 @@ static strata_status on_record(void *ud, const csv_scanner *sc)
         im->have_header = 1; /* the header was checked by the first pass */
         return STRATA_OK;
     }
+    for (size_t i = 0; i < im->ncol && sc->nf == im->ncol; i++)
+        im->val[i] = recode(&im->col[i], sc->field[i]);
     if (check_row(im, sc, msg, sizeof msg)) {
         if (!im->p->skip_bad_rows)
             return STRATA_FAIL(im->ctx, STRATA_EDATA, "%s", msg);
@@ -533,9 +547,9 @@ static strata_status on_record(void *ud, const csv_scanner *sc)
     for (size_t i = 0; i < im->ncol; i++) {
         icol *c = &im->col[i];
         if (im->pass == PASS_INFER)
-            STRATA_TRY(absorb(im, c, sc->field[i]));
-        else if (c->lv_lost && !is_na(im, sc->field[i]))
-            STRATA_TRY(strset_add(im->ctx, &c->lv, sc->field[i]));
+            STRATA_TRY(absorb(im, c, im->val[i]));
+        else if (c->lv_lost && !is_na(im, im->val[i]))
+            STRATA_TRY(strset_add(im->ctx, &c->lv, im->val[i]));
     }
     return STRATA_OK;
 }
@@ -655,6 +669,7 @@ static void importer_free(importer *im)
         strset_free(im->ctx, &c->lv);
     }
     strata_free(im->ctx, im->col, im->ncol * sizeof *im->col);
+    strata_free(im->ctx, im->val, im->ncol * sizeof *im->val);
     strata_cohort_writer_abort(im->w);
 }
 

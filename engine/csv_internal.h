@@ -10,6 +10,8 @@ typedef struct csv_colopt {
     char *name;           /* CSV header name */
     strata_csv_type type; /* AUTO unless overridden */
     int outcome;          /* 1: goes to /outcomes */
+    char **from, **to;    /* value recodes, n_recode pairs */
+    size_t n_recode;
 } csv_colopt;
 
 struct strata_csv_mapping {

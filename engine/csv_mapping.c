@@ -57,8 +57,15 @@ void strata_csv_mapping_free(strata_csv_mapping *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
+        for (size_t k = 0; k < m->cols[i].n_recode; k++) {
+            strata_free(m->ctx, m->cols[i].from[k], 0);
+            strata_free(m->ctx, m->cols[i].to[k], 0);
+        }
+        strata_free(m->ctx, m->cols[i].from, 0);
+        strata_free(m->ctx, m->cols[i].to, 0);
         strata_free(m->ctx, m->cols[i].name, 0);
+    }
     strata_free(m->ctx, m->cols, 0);
     for (int r = 0; r < STRATA_ROLE_COUNT_; r++)
         strata_free(m->ctx, m->role_col[r], 0);
@@ -138,6 +145,34 @@ strata_status strata_csv_mapping_set_role(strata_csv_mapping *m, strata_role rol
     strata_free(m->ctx, m->role_col[role], 0);
     m->role_col[role] = d;
     return STRATA_OK;
+}
+
+strata_status strata_csv_mapping_set_recode(strata_csv_mapping *m, const char *column,
+                                            const char *from, const char *to)
+{
+    csv_colopt *c;
+    char **f, **t;
+    size_t k;
+    if (!column || !*column || !from || !to)
+        return STRATA_FAIL(m->ctx, STRATA_EINVAL, "recode: needs a column, a value and a new value");
+    if (!(c = colopt(m, column)))
+        return STRATA_ENOMEM;
+    for (k = 0; k < c->n_recode && strcmp(c->from[k], from); k++)
+        ;
+    if (k == c->n_recode) {
+        if (!(f = strata_realloc(m->ctx, c->from, k * sizeof *f, (k + 1) * sizeof *f)))
+            return STRATA_ENOMEM;
+        c->from = f;
+        if (!(t = strata_realloc(m->ctx, c->to, k * sizeof *t, (k + 1) * sizeof *t)))
+            return STRATA_ENOMEM;
+        c->to = t;
+        if (!(c->from[k] = strata_strdup(m->ctx, from)))
+            return STRATA_ENOMEM;
+        c->to[k] = NULL;
+        c->n_recode++;
+    }
+    strata_free(m->ctx, c->to[k], 0);
+    return (c->to[k] = strata_strdup(m->ctx, to)) ? STRATA_OK : STRATA_ENOMEM;
 }
 
 strata_status strata_csv_mapping_set_na(strata_csv_mapping *m, const char *tokens)
@@ -265,13 +300,36 @@ static strata_status ylist(const yctx *y, yaml_node_t *seq, int na)
     return s;
 }
 
+static strata_status yrecode(const yctx *y, yaml_node_t *map)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return yfail(y, map, "'recode' must be a mapping COLUMN: {FROM: TO}");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(y->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(y->doc, p->value);
+        if (!yscalar(kn) || !vn || vn->type != YAML_MAPPING_NODE)
+            return yfail(y, kn ? kn : map, "'recode' entries must be COLUMN: {FROM: TO}");
+        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < vn->data.mapping.pairs.top;
+             q++) {
+            yaml_node_t *fn = yaml_document_get_node(y->doc, q->key);
+            const char *from = yscalar(fn);
+            const char *to = yscalar(yaml_document_get_node(y->doc, q->value));
+            if (!from || !to)
+                return yfail(y, fn ? fn : vn, "recode values must be plain strings");
+            STRATA_TRY(strata_csv_mapping_set_recode(y->m, yscalar(kn), from, to));
+        }
+    }
+    return STRATA_OK;
+}
+
 static strata_status yroot(const yctx *y, yaml_node_t *root)
 {
     char msg[160];
     if (!root)
         return STRATA_OK; /* empty file: nothing to map */
     if (root->type != YAML_MAPPING_NODE)
-        return yfail(y, root, "expected a mapping with keys roles, types, outcomes, na");
+        return yfail(y, root, "expected a mapping with keys roles, types, outcomes, na, recode");
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *kn = yaml_document_get_node(y->doc, p->key);
@@ -287,8 +345,10 @@ static strata_status yroot(const yctx *y, yaml_node_t *root)
             STRATA_TRY(ylist(y, vn, 0));
         else if (!strcmp(k, "na"))
             STRATA_TRY(ylist(y, vn, 1));
+        else if (!strcmp(k, "recode"))
+            STRATA_TRY(yrecode(y, vn));
         else {
-            snprintf(msg, sizeof msg, "unknown key '%s' (roles, types, outcomes, na)", k);
+            snprintf(msg, sizeof msg, "unknown key '%s' (roles, types, outcomes, na, recode)", k);
             return yfail(y, kn, msg);
         }
     }

@@ -111,6 +111,12 @@ static strata_status parse_error(csv_scanner *sc, struct csv_parser *p, const ch
                        sc->line, sc->nf + 1, start, what, csv_strerror(csv_error(p)));
 }
 
+static void end_line(csv_scanner *sc)
+{
+    sc->line++;
+    sc->n_lines = sc->line - 1;
+}
+
 /* Feeds len bytes (ending at a line end unless at a chunk end). */
 static strata_status feed(csv_scanner *sc, struct csv_parser *p, const char *s, size_t len,
                           int ends_line)
@@ -121,32 +127,58 @@ static strata_status feed(csv_scanner *sc, struct csv_parser *p, const char *s, 
         return parse_error(sc, p, "a quote inside an unquoted field or text after a closing quote");
     if (sc->err)
         return sc->err;
-    if (ends_line) {
-        sc->line++;
-        sc->n_lines = sc->line - 1;
+    if (ends_line)
+        end_line(sc);
+    return STRATA_OK;
+}
+
+/* Feeds one chunk cut at line ends: LF, CRLF, or a lone CR (old Mac files;
+ * editors show it as a line break and libcsv ends a record there). */
+static strata_status feed_chunk(csv_scanner *sc, struct csv_parser *p, const char *s,
+                                const char *end, int *pending_cr, int *partial)
+{
+    if (*pending_cr && s < end && *s != '\n')
+        end_line(sc);
+    *pending_cr = 0;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *lim = nl ? nl : end;
+        const char *cr = memchr(s, '\r', (size_t)(lim - s));
+        const char *e;
+        int ends = 1;
+        if (cr && cr + 1 < lim)
+            e = cr + 1; /* lone CR */
+        else if (nl)
+            e = nl + 1; /* LF or CRLF */
+        else {
+            e = end;
+            ends = 0;
+            *pending_cr = cr != NULL && cr + 1 == end;
+        }
+        STRATA_TRY(feed(sc, p, s, (size_t)(e - s), ends));
+        *partial = !ends;
+        s = e;
     }
     return STRATA_OK;
 }
 
 static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f, char *chunk)
 {
-    int first = 1, partial = 0;
+    int first = 1, partial = 0, pending_cr = 0;
     size_t n;
     while ((n = fread(chunk, 1, SCAN_CHUNK, f)) > 0) {
-        const char *s = chunk, *end = chunk + n;
+        const char *s = chunk;
         if (first && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
             s += 3;
         first = 0;
-        while (s < end) {
-            const char *nl = memchr(s, '\n', (size_t)(end - s));
-            const char *e = nl ? nl + 1 : end;
-            STRATA_TRY(feed(sc, p, s, (size_t)(e - s), nl != NULL));
-            partial = nl == NULL;
-            s = e;
-        }
+        STRATA_TRY(feed_chunk(sc, p, s, chunk + n, &pending_cr, &partial));
     }
     if (ferror(f))
         return STRATA_FAIL(sc->ctx, STRATA_EIO, "%s: read error: %s", sc->path, strerror(errno));
+    if (pending_cr) {
+        end_line(sc);
+        partial = 0;
+    }
     if (partial)
         sc->n_lines = sc->line;
     if (csv_fini(p, on_field, on_record, sc) != 0 && !sc->err)

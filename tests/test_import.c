@@ -12,6 +12,7 @@
 #include "strata/strata.h"
 #include "testutil.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,14 @@
 #define FLCHAIN "r_survival_datasets/flchain.csv"
 
 static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* The writer's temporary file for out in this process (must never be left). */
+static int tmp_left(const char *out)
+{
+    char t[600];
+    snprintf(t, sizeof t, "%s.tmp.%ld", out, (long)getpid());
+    return exists(t);
+}
 
 /* Imports with a mapping built from "col=type" / role / outcome strings. */
 static strata_status import_with(strata_ctx *ctx, const char *csv, const char *out,
@@ -247,6 +256,11 @@ static void test_import__flchain_types_na_levels(void **state)
     assert_status(ctx, import_with(ctx, tu_data(FLCHAIN), out, NULL, "futime,death", NULL, 0,
                                    NULL),
                   STRATA_OK);
+    /* same input, same bytes */
+    assert_status(ctx, import_with(ctx, tu_data(FLCHAIN), tu_tmp("flchain2.h5"), NULL,
+                                   "futime,death", NULL, 0, NULL),
+                  STRATA_OK);
+    assert_true(tu_files_equal(out, tu_tmp("flchain2.h5")));
     naive_read(tu_data(FLCHAIN), nv);
     assert_int_equal(nv->nrows, 7874);
     check_against_naive(ctx, out, nv);
@@ -418,6 +432,40 @@ static void test_rfc4180__bom_crlf_quotes_multiline(void **state)
     strata_ctx_free(ctx);
 }
 
+/* A file whose first 1 MiB read chunk ends exactly on a CR: the line count
+ * must hold whether the CR is half of a CRLF or a line end on its own. */
+static void cr_at_chunk_end(const char *eol)
+{
+    strata_ctx *ctx = tu_ctx();
+    const char *csv = tu_tmp("crchunk.csv"), *out = tu_tmp("crchunk.h5");
+    FILE *f = fopen(csv, "wb");
+    size_t pos = 0, line = 1, chunk = (size_t)1 << 20;
+    assert_non_null(f);
+    pos += (size_t)fprintf(f, "a,b%s", eol);
+    while (pos + 200 < chunk) {
+        pos += (size_t)fprintf(f, "%zu,row%s", line, eol);
+        line++;
+    }
+    /* one padded row so that its CR is the chunk's last byte */
+    pos += (size_t)fprintf(f, "%zu,", line);
+    while (pos < chunk - 1) {
+        fputc('p', f);
+        pos++;
+    }
+    fputs(eol, f);
+    line++;
+    fprintf(f, "%zu,ok%s%zu,bad,extra%s", line, eol, line + 1, eol);
+    fclose(f);
+    unlink(out);
+    assert_status(ctx, import_with(ctx, csv, out, NULL, NULL, NULL, 0, NULL), STRATA_EDATA);
+    {
+        char want[64];
+        snprintf(want, sizeof want, "line %zu: expected 2 fields", line + 2);
+        assert_contains(strata_ctx_errmsg(ctx), want);
+    }
+    strata_ctx_free(ctx);
+}
+
 /* Imports text that must fail with want; checks the message and no output. */
 static void expect_fail(const char *text, const char *types, strata_status want,
                         const char *needle1, const char *needle2)
@@ -431,7 +479,18 @@ static void expect_fail(const char *text, const char *types, strata_status want,
     if (needle2)
         assert_contains(strata_ctx_errmsg(ctx), needle2);
     assert_false(exists(out));
+    assert_false(tmp_left(out));
     strata_ctx_free(ctx);
+}
+
+static void test_rfc4180__cr_lf_and_lone_cr_across_chunks(void **state)
+{
+    (void)state;
+    cr_at_chunk_end("\r\n");
+    cr_at_chunk_end("\r");
+    /* lone CRs (old Mac files) are line ends, also inside quotes */
+    expect_fail("a,b\r1,\"x\ry\"\r3,x,4\r", NULL, STRATA_EDATA, "line 4: expected 2 fields",
+                NULL);
 }
 
 static void test_errors__bad_rows_name_editor_line_and_column(void **state)
@@ -651,6 +710,60 @@ static void test_na_tokens__configurable(void **state)
     strata_ctx_free(ctx);
 }
 
+static void test_cli__tab_delimiter_and_empty_only_na(void **state)
+{
+    const char *csv = tu_tmp("tab.tsv"), *h5 = tu_tmp("tab.h5"), *o = tu_tmp("tab.out.tsv");
+    char *text;
+    (void)state;
+    tu_write_file(csv, "a\tb\n1\tNA\n\t?\n");
+    assert_int_equal(tu_run_cli(NULL, "import '%s' --out '%s' --delim tab --na '' --quiet", csv,
+                                h5),
+                     0);
+    assert_int_equal(tu_run_cli(NULL, "export '%s' --out '%s' --delim tab --na NA", h5, o), 0);
+    text = tu_read_file(o, NULL);
+    assert_non_null(text);
+    /* "NA" and "?" are labels here; the empty field is the only missing value */
+    assert_string_equal(text, "a\tb\n1\tNA\nNA\t?\n");
+    free(text);
+}
+
+static void test_recode__values_replaced_before_inference(void **state)
+{
+    const char *csv = tu_tmp("rec.csv"), *h5 = tu_tmp("rec.h5"), *yml = tu_tmp("rec.yaml");
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    const strata_column_info *ci;
+    double *v;
+    char *msg = NULL;
+    (void)state;
+    tu_write_file(csv, "g,n\nFemale,1\nMale,x\nUnknown,3\n");
+    tu_write_file(yml, "recode:\n  n: {x: NA}\n");
+    unlink(h5);
+    assert_int_equal(tu_run_cli(&msg, "import '%s' --out '%s' --map '%s' --role sex=g "
+                                      "--recode g=Female:F,Male:M,Unknown:NA --quiet",
+                                csv, h5, yml),
+                     0);
+    free(msg);
+    assert_status(ctx, strata_cohort_open(ctx, h5, &c), STRATA_OK);
+    ci = col(ctx, c, "g");
+    assert_int_equal(ci->n_levels, 2);
+    assert_string_equal(ci->levels[0], "F");
+    assert_string_equal(ci->levels[1], "M");
+    assert_int_equal(ci->role, STRATA_ROLE_SEX);
+    v = read_col(ctx, c, "g");
+    assert_true(v[0] == 0 && v[1] == 1 && isnan(v[2]));
+    free(v);
+    assert_int_equal(col(ctx, c, "n")->dtype, STRATA_DT_INT8); /* 'x' recoded to NA */
+    v = read_col(ctx, c, "n");
+    assert_true(v[0] == 1 && isnan(v[1]) && v[2] == 3);
+    free(v);
+    strata_cohort_close(c);
+    assert_int_equal(tu_run_cli(&msg, "import '%s' --out '%s' --recode g=Female", csv, h5), 2);
+    assert_contains(msg, "FROM:TO");
+    free(msg);
+    strata_ctx_free(ctx);
+}
+
 static void test_mapping__yaml_roles_types_outcomes_na(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -732,13 +845,70 @@ static void test_export__selected_columns_na_and_unknown_column(void **state)
     free(msg);
 }
 
+/* ---- streaming: memory does not grow with the file ------------------------------- */
+
+typedef struct live_bytes {
+    size_t now, peak;
+} live_bytes;
+
+/* Allocation hook counting the bytes strata holds (malloc_usable_size). */
+static void *counting_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    live_bytes *lb = ud;
+    void *q;
+    (void)old_size;
+    if (ptr)
+        lb->now -= malloc_usable_size(ptr);
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    q = realloc(ptr, new_size);
+    if (q)
+        lb->now += malloc_usable_size(q);
+    if (lb->now > lb->peak)
+        lb->peak = lb->now;
+    return q;
+}
+
+static void test_stream__memory_bounded_by_chunk_and_block(void **state)
+{
+    const char *csv = tu_tmp("big.csv"), *out = tu_tmp("big.h5");
+    strata_ctx *ctx = tu_ctx();
+    live_bytes lb = {0, 0};
+    strata_csv_import_report rep;
+    strata_csv_import_params p;
+    FILE *f = fopen(csv, "w");
+    long size;
+    (void)state;
+    assert_non_null(f);
+    fprintf(f, "id,x,grp,note\n");
+    for (int i = 0; i < 300000; i++)
+        fprintf(f, "%d,%.6f,g%d,\"row %d, some text\"\n", i, i * 0.001, i % 10, i % 7);
+    size = ftell(f);
+    fclose(f);
+    strata_ctx_set_alloc(ctx, counting_alloc, &lb);
+    strata_csv_import_params_init(&p);
+    assert_status(ctx, strata_csv_import(ctx, csv, out, &p, &rep), STRATA_OK);
+    assert_int_equal(rep.n_rows, 300000);
+    print_message("CSV %ld bytes, peak strata heap %zu bytes\n", size, lb.peak);
+    /* one 1 MiB read chunk + one 16,384-row block per column + levels: far
+     * below the file (the HDF5 library's own buffers are not counted) */
+    assert_true(size > 8 * 1000 * 1000);
+    assert_true(lb.peak < (size_t)3 * 1024 * 1024);
+    strata_ctx_free(ctx);
+}
+
 /* ---- allocation failures ----------------------------------------------------- */
 
 static void test_fault__every_allocation_failure_is_clean(void **state)
 {
-    const char *csv = tu_tmp("fault.csv"), *out = tu_tmp("fault.h5");
+    char csv[512], out[512], csv_out[512];
     long k;
     (void)state;
+    snprintf(csv, sizeof csv, "%s", tu_tmp("fault.csv")); /* tu_tmp buffers rotate */
+    snprintf(out, sizeof out, "%s", tu_tmp("fault.h5"));
+    snprintf(csv_out, sizeof csv_out, "%s", tu_tmp("fault.out.csv"));
     tu_write_file(csv, "id,grp,x\n1,a,0.5\n2,b,NA\n3,a,1.5\n");
     for (k = 1; k < 100000; k++) {
         strata_ctx *ctx = tu_ctx();
@@ -758,6 +928,7 @@ static void test_fault__every_allocation_failure_is_clean(void **state)
         if (s != STRATA_OK) {
             assert_status(ctx, s, STRATA_ENOMEM);
             assert_false(exists(out));
+            assert_false(tmp_left(out));
         }
         strata_csv_mapping_free(m);
         strata_ctx_free(ctx);
@@ -767,6 +938,33 @@ static void test_fault__every_allocation_failure_is_clean(void **state)
     print_message("import succeeded once allocation %ld did not fail\n", k);
     assert_true(k > 20);
     assert_true(exists(out));
+    /* export: every allocation failure is a clean ENOMEM with no CSV left */
+    for (k = 1; k < 100000; k++) {
+        strata_ctx *ctx = tu_ctx();
+        strata_csv_export_params p;
+        strata_status s;
+        unlink(csv_out);
+        strata_csv_export_params_init(&p);
+        tu_fault_install(ctx);
+        tu_fault_arm(k);
+        s = strata_csv_export(ctx, out, csv_out, &p);
+        tu_fault_arm(-1);
+        if (s != STRATA_OK) {
+            assert_status(ctx, s, STRATA_ENOMEM);
+            assert_false(exists(csv_out));
+            assert_false(tmp_left(csv_out));
+        }
+        strata_ctx_free(ctx);
+        if (s == STRATA_OK)
+            break;
+    }
+    assert_true(k > 3);
+    {
+        char *text = tu_read_file(csv_out, NULL);
+        assert_non_null(text);
+        assert_string_equal(text, "id,grp,x\n1,a,0.5\n2,b,\n3,a,1.5\n");
+        free(text);
+    }
 }
 
 int main(void)
@@ -778,13 +976,17 @@ int main(void)
         cmocka_unit_test(test_roundtrip__awkward_floats_and_labels),
         cmocka_unit_test(test_rfc4180__bom_crlf_quotes_multiline),
         cmocka_unit_test(test_errors__bad_rows_name_editor_line_and_column),
+        cmocka_unit_test(test_rfc4180__cr_lf_and_lone_cr_across_chunks),
         cmocka_unit_test(test_errors__roles_io_and_cli_exit_codes),
         cmocka_unit_test(test_skip_bad_rows__counts_lines_and_clean_inference),
         cmocka_unit_test(test_infer__narrowest_integer_and_boundaries),
         cmocka_unit_test(test_infer__text_after_many_numbers_gets_all_levels),
         cmocka_unit_test(test_na_tokens__configurable),
+        cmocka_unit_test(test_cli__tab_delimiter_and_empty_only_na),
+        cmocka_unit_test(test_recode__values_replaced_before_inference),
         cmocka_unit_test(test_mapping__yaml_roles_types_outcomes_na),
         cmocka_unit_test(test_export__selected_columns_na_and_unknown_column),
+        cmocka_unit_test(test_stream__memory_bounded_by_chunk_and_block),
         cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,9 @@
 
 static const char import_usage[] =
     "strata import CSV --out COHORT.h5 [--type COL=int|float|cat|num]... [--role ROLE=COL]...\n"
-    "       [--outcome COL[,COL...]] [--map MAPPING.yaml] [--na TOKENS] [--skip-bad-rows]\n"
+    "       [--outcome COL[,COL...]] [--recode COL=FROM:TO[,FROM:TO...]]... [--map MAPPING.yaml]\n"
+    "       [--na TOKENS] [--skip-bad-rows]"
+    "\n"
     "       [--delim C] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
 
 static void import_help(void)
@@ -24,7 +26,10 @@ static void import_help(void)
            "  --role ROLE=COL      declare a role: patient_id, practice, pcn, sub_icb, icb,\n"
            "                       lsoa, imd_decile, age, sex, ethnicity, reg_status\n"
            "  --outcome COLS       put these columns under /outcomes\n"
-           "  --map FILE           YAML mapping (keys roles, types, outcomes, na); options win\n"
+           "  --recode COL=FROM:TO[,FROM:TO]  replace values first, e.g. gender=Female:F,Male:M\n"
+           "                       (TO may be a missing token such as NA)\n"
+           "  --map FILE           YAML mapping (keys roles, types, outcomes, na, recode);\n"
+           "                       options on the command line win\n"
            "  --na TOKENS          missing-value tokens, comma-separated (default 'NA,,?':\n"
            "                       NA, the empty field and ?)\n"
            "  --skip-bad-rows      skip rows with a wrong field count or a value that does not\n"
@@ -90,6 +95,25 @@ static int apply_pairs(strata_ctx *ctx, strata_csv_mapping *m, const char *arg, 
         }
         if (*st != STRATA_OK)
             return cli_fail(ctx, "import", *st);
+    }
+    return 0;
+}
+
+static int apply_recode(strata_ctx *ctx, strata_csv_mapping *m, const char *arg)
+{
+    char buf[1024], *save = NULL, *eq;
+    if (strlen(arg) >= sizeof buf || !(eq = strchr(strcpy(buf, arg), '=')) || eq == buf)
+        return cli_usage_error("import", import_usage, "expected --recode COL=FROM:TO[,...]");
+    *eq = 0;
+    for (char *tok = strtok_r(eq + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        strata_status st;
+        if (!colon)
+            return cli_usage_error("import", import_usage, "--recode: expected FROM:TO, got '%s'",
+                                   tok);
+        *colon = 0;
+        if ((st = strata_csv_mapping_set_recode(m, buf, tok, colon + 1)) != STRATA_OK)
+            return cli_fail(ctx, "import", st);
     }
     return 0;
 }
@@ -200,8 +224,9 @@ int cmd_import(int argc, char **argv)
         if (!strncmp(argv[i], "--", 2)) {
             if (strcmp(argv[i], "--type") && strcmp(argv[i], "--role") &&
                 strcmp(argv[i], "--outcome") && strcmp(argv[i], "--na") &&
-                strncmp(argv[i], "--type=", 7) && strncmp(argv[i], "--role=", 7) &&
-                strncmp(argv[i], "--outcome=", 10) && strncmp(argv[i], "--na=", 5))
+                strcmp(argv[i], "--recode") && strncmp(argv[i], "--type=", 7) &&
+                strncmp(argv[i], "--role=", 7) && strncmp(argv[i], "--outcome=", 10) &&
+                strncmp(argv[i], "--na=", 5) && strncmp(argv[i], "--recode=", 9))
                 return cli_usage_error("import", import_usage, "unknown option %s", argv[i]);
             if (!strchr(argv[i], '=') && ++i >= argc)
                 return cli_usage_error("import", import_usage, "%s needs a value", argv[i - 1]);
@@ -232,6 +257,8 @@ int cmd_import(int argc, char **argv)
             rc = apply_pairs(ctx, m, v, 1, &st);
         else if ((v = opt_value(argc, argv, &i, "--outcome", &miss)))
             rc = apply_outcomes(ctx, m, v);
+        else if ((v = opt_value(argc, argv, &i, "--recode", &miss)))
+            rc = apply_recode(ctx, m, v);
         else if ((v = opt_value(argc, argv, &i, "--na", &miss))) {
             if ((st = strata_csv_mapping_set_na(m, v)) != STRATA_OK)
                 rc = cli_fail(ctx, "import", st);

@@ -40,6 +40,10 @@ strata_status strata_csv_mapping_set_type(strata_csv_mapping *m, const char *col
 strata_status strata_csv_mapping_set_role(strata_csv_mapping *m, strata_role role,
                                           const char *column);
 strata_status strata_csv_mapping_set_outcome(strata_csv_mapping *m, const char *column);
+/* Replaces the value from by to in column before anything else looks at it
+ * (to may be a missing-value token), e.g. gender Female -> F for the sex role. */
+strata_status strata_csv_mapping_set_recode(strata_csv_mapping *m, const char *column,
+                                            const char *from, const char *to);
 /* Missing-value tokens as a comma-separated list ("NA,,?" is the default:
  * NA, the empty field and ?). */
 strata_status strata_csv_mapping_set_na(strata_csv_mapping *m, const char *tokens);
@@ -48,6 +52,7 @@ strata_status strata_csv_mapping_set_na(strata_csv_mapping *m, const char *token
  *   types:    {diag_1: cat, los: int}                      # COLUMN: TYPE
  *   outcomes: [readmitted]
  *   na:       ["?", "NA", ""]
+ *   recode:   {gender: {Female: F, Male: M, Unknown/Invalid: NA}}
  * Later calls (and the set_* functions) override earlier ones. STRATA_ESPEC
  * naming the file, line and key for an unknown key, role or type. */
 strata_status strata_csv_mapping_load_yaml(strata_csv_mapping *m, const char *path);
