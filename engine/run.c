@@ -39,6 +39,7 @@ typedef struct run_state {
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
     double *lp, *risk, *obs;
+    size_t *orig;               /* cohort row of each (scored) patient */
     uint8_t *tier, *segment;
     int32_t *charlson;
     strata_eval_report *eval;
@@ -324,6 +325,7 @@ static strata_status drop_unscored(run_state *r)
     COMPACT(r->icb.v);
     COMPACT(r->obs);
     COMPACT(r->lp);
+    COMPACT(r->orig);
     kept = 0;
     for (size_t i = 0; i < r->n; i++) /* risk last: it is the predicate */
         if (isfinite(r->risk[i]))
@@ -340,8 +342,11 @@ static strata_status stage_score(run_state *r)
 {
     r->lp = strata_calloc(r->ctx, r->n, sizeof *r->lp);
     r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
-    if (!r->lp || !r->risk)
+    r->orig = strata_calloc(r->ctx, r->n, sizeof *r->orig);
+    if (!r->lp || !r->risk || !r->orig)
         return STRATA_ENOMEM;
+    for (size_t i = 0; i < r->n; i++)
+        r->orig[i] = i;
     STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
                             r->risk));
     STRATA_TRY(drop_unscored(r));
@@ -705,6 +710,92 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
+typedef struct selrow {
+    size_t orig; /* cohort row */
+    size_t k;    /* position on the intervention list */
+} selrow;
+
+static int cmp_selrow(const void *a, const void *b)
+{
+    const selrow *x = a, *y = b;
+    return x->orig < y->orig ? -1 : x->orig > y->orig;
+}
+
+/* Reason codes of the listed patients: the N_REASONS model terms that raise
+ * each one's linear predictor most relative to the scored population's mean
+ * design row (docs/stratify.md#reason-codes). One streamed pass over the
+ * cohort computes the means and picks up the listed patients' rows. */
+static strata_status compute_reasons(run_state *r, const size_t *sel, size_t n_sel, int32_t *term,
+                                     double *contrib)
+{
+    strata_ctx *ctx = r->ctx;
+    size_t p = strata_model_nterms(r->model), N = strata_cohort_nrows(r->cohort), nb0 = 8192;
+    double *beta, *xbar, *Xsel, *Xb;
+    const char **names;
+    uint8_t *scored;
+    selrow *order;
+    strata_reason_model rm;
+    strata_status st = STRATA_ENOMEM;
+    beta = strata_calloc(ctx, p, sizeof *beta);
+    xbar = strata_calloc(ctx, p, sizeof *xbar);
+    names = strata_calloc(ctx, p, sizeof *names);
+    Xsel = strata_calloc(ctx, n_sel * p + 1, sizeof *Xsel);
+    Xb = strata_alloc(ctx, nb0 * p * sizeof *Xb);
+    scored = strata_calloc(ctx, N, 1);
+    order = strata_calloc(ctx, n_sel + 1, sizeof *order);
+    if (!beta || !xbar || !names || !Xsel || !Xb || !scored || !order)
+        goto done;
+    for (size_t j = 0; j < p; j++) {
+        strata_coef c;
+        strata_model_coef(r->model, j, &c);
+        beta[j] = c.aliased ? 0 : c.estimate;
+        names[j] = strata_model_term(r->model, j);
+    }
+    for (size_t i = 0; i < r->n; i++)
+        scored[r->orig[i]] = 1;
+    for (size_t k = 0; k < n_sel; k++) {
+        order[k].orig = r->orig[sel[k]];
+        order[k].k = k;
+    }
+    qsort(order, n_sel, sizeof *order, cmp_selrow);
+    st = STRATA_OK;
+    for (size_t r0 = 0, q = 0; r0 < N && st == STRATA_OK; r0 += nb0) {
+        size_t nb = N - r0 < nb0 ? N - r0 : nb0;
+        st = strata_model_design(ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r0, nb, Xb);
+        for (size_t i = 0; i < nb && st == STRATA_OK; i++) {
+            const double *x = Xb + i * p;
+            if (!scored[r0 + i])
+                continue;
+            for (size_t j = 0; j < p; j++)
+                xbar[j] += x[j];
+            while (q < n_sel && order[q].orig == r0 + i) {
+                memcpy(Xsel + order[q].k * p, x, p * sizeof *x);
+                q++;
+            }
+        }
+    }
+    if (st != STRATA_OK)
+        goto done;
+    for (size_t j = 0; j < p; j++)
+        xbar[j] /= (double)r->n;
+    memset(&rm, 0, sizeof rm);
+    rm.p = p;
+    rm.names = names;
+    rm.beta = beta;
+    rm.xbar = xbar;
+    rm.X = Xsel;
+    st = strata_reason_codes(ctx, &rm, n_sel, NULL, N_REASONS, term, contrib);
+done:
+    strata_free(ctx, beta, 0);
+    strata_free(ctx, xbar, 0);
+    strata_free(ctx, (void *)names, 0);
+    strata_free(ctx, Xsel, 0);
+    strata_free(ctx, Xb, 0);
+    strata_free(ctx, scored, 0);
+    strata_free(ctx, order, 0);
+    return st;
+}
+
 static const char *PATIENT_HEADER =
     "patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,charlson,core20";
 
@@ -715,6 +806,8 @@ static strata_status stage_patients(run_state *r)
     strata_list_params lp;
     size_t *rows = NULL, n_sel = 0;
     uint32_t *rank = NULL;
+    int32_t *term = NULL;
+    double *contrib = NULL;
     strata_status st;
 
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
@@ -739,18 +832,32 @@ static strata_status stage_patients(run_state *r)
     }
     st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
                                     r->imd, rows, rank, &n_sel);
+    if (st == STRATA_OK) {
+        term = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *term);
+        contrib = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *contrib);
+        st = (term && contrib) ? compute_reasons(r, rows, n_sel, term, contrib) : STRATA_ENOMEM;
+    }
     if (st == STRATA_OK)
         st = pfile_open(r, "intervention_list.csv", &p);
     if (st == STRATA_OK) {
-        fprintf(p.f, "rank,%s,imd_decile\r\n", PATIENT_HEADER);
+        fprintf(p.f, "rank,%s,imd_decile,reason_1,reason_2,reason_3\r\n", PATIENT_HEADER);
         for (size_t k = 0; k < n_sel; k++) {
             size_t i = rows[k];
             fprintf(p.f, "%u,", rank[k]);
             patient_cols(p.f, r, i);
-            fprintf(p.f, ",%d\r\n", r->imd && r->imd[i] >= 1 ? r->imd[i] : 0);
+            fprintf(p.f, ",%d", r->imd && r->imd[i] >= 1 ? r->imd[i] : 0);
+            for (size_t q = 0; q < N_REASONS; q++) {
+                int32_t t = term[k * N_REASONS + q];
+                fputc(',', p.f);
+                if (t >= 0)
+                    csv_field(p.f, strata_model_term(r->model, (size_t)t));
+            }
+            fputs("\r\n", p.f);
         }
         st = pfile_close(r, &p, "intervention_list.csv");
     }
+    strata_free(ctx, term, 0);
+    strata_free(ctx, contrib, 0);
     strata_free(ctx, rows, 0);
     strata_free(ctx, rank, 0);
     r->sum->n_listed = n_sel;
@@ -833,6 +940,7 @@ static void run_free(run_state *r)
     strata_free(ctx, r->prior_em, 0);
     strata_free(ctx, r->lp, 0);
     strata_free(ctx, r->risk, 0);
+    strata_free(ctx, r->orig, 0);
     strata_free(ctx, r->obs, 0);
     strata_free(ctx, r->tier, 0);
     strata_free(ctx, r->segment, 0);

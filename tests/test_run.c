@@ -183,6 +183,19 @@ static void test_run__outputs_modes_and_disclosure(void **state)
             free(agg[k]);
     }
     free(ids);
+    /* Each listed patient carries reason codes naming model terms. */
+    snprintf(path, sizeof path, "%s/out/intervention_list.csv", dir);
+    {
+        char *list = tu_read_file(path, NULL), *second;
+        assert_non_null(list);
+        assert_contains(list, ",reason_1,reason_2,reason_3\r\n1,");
+        second = strstr(list, "\r\n") + 2;
+        /* the top-ranked patient's first reason is one of the formula's terms */
+        assert_true(strstr(second, ",prior_emergency_12m,") || strstr(second, ",ltc_count,") ||
+                    strstr(second, ",imd_decile,") || strstr(second, ",rcs(age") ||
+                    strstr(second, ",\"rcs(age") || strstr(second, ",sexM"));
+        free(list);
+    }
 }
 
 static void test_run__same_bytes_with_one_and_two_threads(void **state)
