@@ -9,7 +9,10 @@
 #include "strata/csvio.h"
 #include "strata/synth.h"
 #include "strata/model.h"
+#include "strata/run.h"
+#include "strata/synth.h"
 #include "strata/evaluate.h"
 #include "strata/stratify.h"
+#include "strata/csvio.h"
 
 #endif
