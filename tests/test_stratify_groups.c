@@ -506,6 +506,16 @@ static void test_disclosure__secondary_not_undoable_without_rounding(void **stat
     assert_int_equal(strata_table_small_counts(t2, 1, 7), 0);
     assert_no_lone_hidden(t2);
     strata_table_free(ctx, t2);
+    /* control switched off: written as is (national level) */
+    sp.enabled = 0;
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, NULL, &t), STRATA_OK);
+    assert_status(ctx, strata_disclose_set(ctx, &sp, 1, &t), STRATA_OK);
+    assert_true(t->disclosed);
+    assert_rel_close(t->cols[strata_table_find(t, "n_list")].v[NG - 1], 5, 0, "tiny list shown");
+    t->patient_level = 1;
+    assert_status(ctx, strata_disclose_set(ctx, &sp, 1, &t), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "table summary is patient-level");
+    strata_table_free(ctx, t);
     free(P);
     strata_ctx_free(ctx);
 }
