@@ -791,6 +791,9 @@ static void test_report__charts_present_counts_disclosed(void **state)
     assert_contains(html, "<circle class=\"calib\"");
     assert_contains(html, "GLM &lt;logit&gt;");
     assert_contains(html, "<td class=\"count\">24000</td>");
+    /* the 5-person group: list size and mean risk withheld, name escaped */
+    assert_contains(html, "<td class=\"key\">Tiny, &quot;PCN&quot;</td><td class=\"count\">*</td>"
+                          "<td class=\"mean\">*</td>");
     assert_contains(html, "<td class=\"count\">4810</td>"); /* fairness n rounded */
     assert_contains(html, "<td class=\"count\">*</td>");    /* fairness n = 6 hidden */
     assert_null(strstr(html, "<script"));
