@@ -671,6 +671,9 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     /* the SII of mean risk falls with affluence (risk built to rise with deprivation) */
     assert_true(t[2]->cols[strata_table_find(t[2], "sii")].v[NG] < 0);
     assert_true(t[2]->cols[strata_table_find(t[2], "sii_hi")].v[NG] < 0);
+    /* observed events follow the same gradient: SII of the event rate negative too */
+    assert_true(t[2]->cols[strata_table_find(t[2], "sii_hi_obs")].v[NG] < 0);
+    assert_int_equal((int)t[2]->cols[strata_table_find(t[2], "deciles_used_obs")].v[NG], 10);
     /* patient-level list: 0600, not scanned */
     strata_list_params_init(&lp);
     assert_status(ctx, strata_intervention_select(ctx, &lp, NP, P->risk, NULL, P->grp, NG, P->imd,
