@@ -312,7 +312,8 @@ strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params
                                       const strata_strat_input *in, const int32_t *group,
                                       size_t n_groups, const char *const *group_names,
                                       strata_table **out);
-/* Per group (and ALL): SII/RII of mean risk across IMD deciles. */
+/* Per group (and ALL): SII/RII of mean risk across IMD deciles, and of the
+ * observed event rate (columns *_obs) when outcomes exist. */
 strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
                                const strata_strat_input *in, const int32_t *group,
                                size_t n_groups, const char *const *group_names,
