@@ -218,7 +218,7 @@ typedef struct icol {
     const char **levels;  /* sorted, into lv.pool */
     const csv_colopt *opt; /* recodes (may be NULL) */
     size_t wj;            /* writer column */
-    unsigned char *blk;   /* block_rows values of dtype */
+    void *blk;            /* block_rows values of dtype */
 } icol;
 
 typedef struct importer {
@@ -290,10 +290,15 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
     for (size_t i = 0; i < sc->nf; i++) {
         icol *c = &im->col[i];
         const char *nm = sc->field[i];
-        if (!*nm)
-            return STRATA_FAIL(im->ctx, STRATA_EDATA, "%s: line %zu: column %zu has an empty name",
-                               im->path, sc->field_line[i], i + 1);
-        if (!(c->csv_name = strata_strdup(im->ctx, nm)) || !(c->name = safe_name(im->ctx, nm)))
+        char auto_name[32];
+        if (!*nm) { /* e.g. R's write.csv row-name column, or a trailing comma */
+            snprintf(auto_name, sizeof auto_name, "col_%zu", i + 1);
+            strata_warn(im->ctx, "%s: line %zu: column %zu has no name; it is stored as '%s'",
+                        im->path, sc->field_line[i], i + 1, auto_name);
+            nm = auto_name;
+        }
+        if (!(c->csv_name = strata_strdup(im->ctx, sc->field[i])) ||
+            !(c->name = safe_name(im->ctx, nm)))
             return STRATA_ENOMEM;
         for (size_t k = 0; k < i; k++)
             if (!strcmp(im->col[k].name, c->name))
@@ -302,7 +307,7 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
                                    "column %zu '%s' once stored as '%s'",
                                    im->path, sc->field_line[i], nm, i + 1, k + 1,
                                    im->col[k].csv_name, c->name);
-        if (strcmp(nm, c->name))
+        if (*sc->field[i] && strcmp(nm, c->name))
             strata_warn(im->ctx, "%s: column '%s' is stored as '%s'", im->path, nm,
                        c->name);
     }
@@ -446,7 +451,7 @@ static void note_bad(importer *im, const csv_scanner *sc, const char *msg)
 
 static void store(icol *c, size_t r, const char *v, int na, int64_t iv, double dv)
 {
-    unsigned char *b = c->blk;
+    void *b = c->blk;
     if (c->categorical)
         iv = na ? STRATA_NA_CODE : strset_code(&c->lv, v);
     switch (c->dtype) {

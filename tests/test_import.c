@@ -355,6 +355,8 @@ static void test_roundtrip__csv_h5_csv_h5_is_exact(void **state)
     (void)state;
     roundtrip(tu_data(FLCHAIN), "rt_flchain", "futime,death", "NA");
     roundtrip(tu_data(DIABETES), "rt_diabetes", NULL, "");
+    /* R write.csv output: unnamed row-name column, dotted names, quoted strings */
+    roundtrip(tu_data("qof/heec_qof_cvd_practice.csv"), "rt_qof", NULL, "NA");
 }
 
 static void test_roundtrip__awkward_floats_and_labels(void **state)
@@ -510,7 +512,7 @@ static void test_errors__bad_rows_name_editor_line_and_column(void **state)
     expect_fail("a,b\n1,2\n3,\"x\"y\n", NULL, STRATA_EDATA, "line 3: field 2", NULL);
     expect_fail("", NULL, STRATA_EDATA, "line 1: no header", NULL);
     expect_fail("a,b,a\n1,2,3\n", NULL, STRATA_EDATA, "column 'a' (column 3)", "line 1");
-    expect_fail("a,,c\n1,2,3\n", NULL, STRATA_EDATA, "line 1: column 2 has an empty name", NULL);
+    expect_fail("a,,col_2\n1,2,3\n", NULL, STRATA_EDATA, "column 'col_2' (column 3)", NULL);
     expect_fail("a,b\n1,2\n", "zz=int", STRATA_ESPEC, "column 'zz'", "not in the header");
     expect_fail("a,b\n1,2\n2,2.5\n", "a=int,b=int", STRATA_EDATA,
                 "line 3, column 'b': value '2.5'", NULL);
@@ -697,7 +699,7 @@ static void test_na_tokens__configurable(void **state)
     strata_cohort *c = NULL;
     double *v;
     (void)state;
-    tu_write_file(csv, "x,s\n-99,NA\n3,?\n,b\n");
+    tu_write_file(csv, "x,s,\n-99,NA,1\n3,?,2\n,b,3\n"); /* third column unnamed */
     assert_status(ctx, import_with(ctx, csv, out, NULL, NULL, "-99,", 0, NULL), STRATA_OK);
     assert_status(ctx, strata_cohort_open(ctx, out, &c), STRATA_OK);
     v = read_col(ctx, c, "x");
@@ -706,6 +708,8 @@ static void test_na_tokens__configurable(void **state)
     assert_int_equal(col(ctx, c, "s")->n_levels, 3); /* NA and ? are plain labels here */
     assert_string_equal(col(ctx, c, "s")->levels[0], "?");
     assert_string_equal(col(ctx, c, "s")->levels[1], "NA");
+    assert_int_equal(col(ctx, c, "col_3")->dtype, STRATA_DT_INT8);
+    assert_contains(tu_last_warning(), "column 3 has no name; it is stored as 'col_3'");
     strata_cohort_close(c);
     strata_ctx_free(ctx);
 }
