@@ -449,11 +449,12 @@ static void note_bad(importer *im, const csv_scanner *sc, const char *msg)
 
 /* ---- writing ----------------------------------------------------------------- */
 
-static void store(icol *c, size_t r, const char *v, int na, int64_t iv, double dv)
+/* Stores value r of the block: iv is the integer or the level code, dv the float. */
+static void store(icol *c, size_t r, int na, int64_t iv, double dv)
 {
     void *b = c->blk;
-    if (c->categorical)
-        iv = na ? STRATA_NA_CODE : strset_code(&c->lv, v);
+    if (c->categorical && na)
+        iv = STRATA_NA_CODE;
     switch (c->dtype) {
     case STRATA_DT_INT8:
         ((int8_t *)b)[r] = (int8_t)(na && !c->categorical ? STRATA_NA_INT8 : iv);
@@ -503,7 +504,7 @@ static strata_status write_row(importer *im, const csv_scanner *sc)
         double dv = 0;
         if (!na) {
             if (c->categorical) {
-                if (strset_code(&c->lv, v) < 0)
+                if ((iv = strset_code(&c->lv, v)) < 0)
                     return changed(im, sc, c, v);
             } else if (c->dtype == STRATA_DT_FLOAT64) {
                 if (!parse_f64(v, &dv))
@@ -512,7 +513,7 @@ static strata_status write_row(importer *im, const csv_scanner *sc)
                 return changed(im, sc, c, v);
             }
         }
-        store(c, r, v, na, iv, dv);
+        store(c, r, na, iv, dv);
     }
     if (++im->blk_n == im->p->block_rows)
         return flush(im);
