@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,11 +193,64 @@ static int is_f64(const char *s)
     return *p == 0;
 }
 
+/* Clinger's fast path: a decimal with an integer mantissa m <= 2^53 and a
+ * power of ten 10^e, |e| <= 22, is m * 10^e or m / 10^-e, one correctly
+ * rounded IEEE operation on two exact doubles, hence equal to strtod's
+ * result. 0 when the string needs the general path. */
+static int fast_f64(const char *p, double *out)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const uint64_t max_m = (uint64_t)1 << 53;
+    uint64_t m = 0;
+    int neg = 0, frac = 0, ex = 0, eneg = 0, e, seen_dot = 0;
+    double v;
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    for (;; p++) {
+        if (*p == '.' && !seen_dot) {
+            seen_dot = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            break;
+        if (m > (max_m - 9) / 10)
+            return 0;
+        m = m * 10 + (uint64_t)(*p - '0');
+        frac += seen_dot;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            eneg = *p++ == '-';
+        for (; *p >= '0' && *p <= '9'; p++)
+            if ((ex = ex * 10 + (*p - '0')) > 400)
+                return 0;
+    }
+    if (*p)
+        return 0;
+    e = (eneg ? -ex : ex) - frac;
+    if (e < -22 || e > 22)
+        return 0;
+    v = (double)m;
+    v = e < 0 ? v / p10[-e] : v * p10[e];
+    *out = neg ? -v : v;
+    return 1;
+#else
+    (void)p;
+    (void)out;
+    return 0;
+#endif
+}
+
 static int parse_f64(const char *s, double *out)
 {
     if (!is_f64(s))
         return 0;
-    *out = strtod(s, NULL); /* C locale: the CLI never calls setlocale */
+    if (!fast_f64(s, out))
+        *out = strtod(s, NULL); /* C locale: the CLI never calls setlocale */
     return 1;
 }
 

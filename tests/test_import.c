@@ -660,6 +660,58 @@ static void test_infer__narrowest_integer_and_boundaries(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The import's float reader (fast path + strtod) gives strtod's exact bits
+ * on random decimal strings of every shape. */
+static void test_infer__floats_read_exactly_as_strtod(void **state)
+{
+    const char *csv = tu_tmp("floats.csv"), *out = tu_tmp("floats.h5");
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    enum { NV = 40000 };
+    char(*txt)[48] = malloc(NV * sizeof *txt);
+    uint64_t st = 12345;
+    double *v;
+    FILE *f = fopen(csv, "w");
+    (void)state;
+    assert_non_null(f);
+    fprintf(f, "x\n");
+    for (int i = 0; i < NV; i++) {
+        int nd, dot, k = 0;
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        nd = 1 + (int)((st >> 33) % 19); /* 1..19 digits */
+        dot = (int)((st >> 40) % (unsigned)(nd + 2)) - 1; /* -1: no point */
+        if ((st >> 20) & 1)
+            txt[i][k++] = '-';
+        for (int d = 0; d < nd; d++) {
+            uint64_t r;
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            r = st >> 33;
+            if (d == dot)
+                txt[i][k++] = '.';
+            txt[i][k++] = (char)('0' + r % 10);
+        }
+        if ((st >> 50) % 3 == 0)
+            k += snprintf(txt[i] + k, 12, "e%d", (int)((st >> 35) % 61) - 30);
+        txt[i][k] = 0;
+        if (i == 0)
+            strcpy(txt[i], "-0.0");
+        fprintf(f, "%s\n", txt[i]);
+    }
+    fclose(f);
+    assert_status(ctx, import_with(ctx, csv, out, "x=float", NULL, NULL, 0, NULL), STRATA_OK);
+    assert_status(ctx, strata_cohort_open(ctx, out, &c), STRATA_OK);
+    v = read_col(ctx, c, "x");
+    for (int i = 0; i < NV; i++) {
+        double want = strtod(txt[i], NULL);
+        if (memcmp(&v[i], &want, sizeof want))
+            fail_msg("row %d: '%s' read as %.17g, strtod gives %.17g", i, txt[i], v[i], want);
+    }
+    free(v);
+    free(txt);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+}
+
 static void test_infer__text_after_many_numbers_gets_all_levels(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -984,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_errors__roles_io_and_cli_exit_codes),
         cmocka_unit_test(test_skip_bad_rows__counts_lines_and_clean_inference),
         cmocka_unit_test(test_infer__narrowest_integer_and_boundaries),
+        cmocka_unit_test(test_infer__floats_read_exactly_as_strtod),
         cmocka_unit_test(test_infer__text_after_many_numbers_gets_all_levels),
         cmocka_unit_test(test_na_tokens__configurable),
         cmocka_unit_test(test_cli__tab_delimiter_and_empty_only_na),
