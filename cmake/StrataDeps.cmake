@@ -17,6 +17,7 @@ strata_require_pkg(OPENBLAS openblas libopenblas-dev)
 strata_require_pkg(LAPACKE lapacke liblapacke-dev)
 strata_require_pkg(YAML yaml-0.1 libyaml-dev)
 strata_require_pkg(JANSSON jansson libjansson-dev)
+strata_require_pkg(LIBCRYPTO libcrypto libssl-dev)
 
 find_package(HDF5 COMPONENTS C QUIET)
 if(NOT HDF5_FOUND)
@@ -40,7 +41,7 @@ add_library(strata::deps ALIAS strata_deps)
 target_include_directories(strata_deps INTERFACE ${HDF5_C_INCLUDE_DIRS} ${LIBCSV_INCLUDE_DIR})
 target_compile_definitions(strata_deps INTERFACE ${HDF5_C_DEFINITIONS})
 target_link_libraries(strata_deps INTERFACE
-  PkgConfig::LAPACKE PkgConfig::OPENBLAS PkgConfig::YAML PkgConfig::JANSSON
+  PkgConfig::LAPACKE PkgConfig::OPENBLAS PkgConfig::YAML PkgConfig::JANSSON PkgConfig::LIBCRYPTO
   ${HDF5_C_LIBRARIES} ${LIBCSV_LIBRARY} OpenMP::OpenMP_C m)
 
 if(STRATA_BUILD_TESTS)

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential cmake pkg-config libopenblas-dev liblapacke-dev libhdf5-dev hdf5-tools
-libcmocka-dev libyaml-dev libcsv-dev libjansson-dev"
+libcmocka-dev libyaml-dev libcsv-dev libjansson-dev libssl-dev"
 # Test-only: h5py runs the format doc's example; chromium renders the HTML report.
 TEST_PKGS="python3-h5py python3-numpy chromium"
 [ "${1:-}" = "--test" ] && PKGS="$PKGS $TEST_PKGS"

@@ -80,6 +80,22 @@ static void test_blas_config__names_openblas(void **state)
     assert_contains(buf, "threads=");
 }
 
+static void test_sha256__known_vectors(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    char hex[65];
+    (void)state;
+    tu_write_file(tu_tmp("abc.txt"), "abc");
+    assert_status(ctx, strata_file_sha256(ctx, tu_tmp("abc.txt"), hex), STRATA_OK);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    tu_write_file(tu_tmp("empty.txt"), "");
+    assert_status(ctx, strata_file_sha256(ctx, tu_tmp("empty.txt"), hex), STRATA_OK);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_status(ctx, strata_file_sha256(ctx, tu_tmp("no-such-file"), hex), STRATA_EIO);
+    assert_contains(strata_ctx_errmsg(ctx), "no-such-file: cannot open");
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -89,6 +105,7 @@ int main(void)
         cmocka_unit_test(test_calloc__overflow_is_enomem),
         cmocka_unit_test(test_threads__explicit_setting_wins),
         cmocka_unit_test(test_blas_config__names_openblas),
+        cmocka_unit_test(test_sha256__known_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,6 +79,10 @@ size_t strata_ctx_warnings(const strata_ctx *ctx);
  * "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64; threads=2". */
 void strata_blas_config(char *buf, size_t size);
 
+/* SHA-256 of a file as 64 lowercase hex digits plus NUL (provenance of
+ * inputs in model files and manifests). */
+strata_status strata_file_sha256(strata_ctx *ctx, const char *path, char out[65]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,86 @@
+/* strata/run.h — the run spec of `strata run SPEC --out DIR`: which cohort
+ * (an existing file or a synthetic one), which model (fit or load), how to
+ * evaluate, stratify, control disclosure and report (docs/run-spec.md).
+ * Parsing checks every key and names the key and line of any error. */
+#ifndef STRATA_RUN_H
+#define STRATA_RUN_H
+
+#include "strata/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_RUN_MAX_BY 16
+#define STRATA_RUN_MAX_TIERS 8
+
+typedef struct strata_run_spec {
+    /* cohort: a file, or synthetic generation (synth_scope != NULL) */
+    const char *cohort;          /* path (relative to the spec's directory), or NULL */
+    const char *synth_scope;     /* "icb", "pcn", "england" or NULL */
+    const char *synth_code;      /* ICB/PCN code, NULL = default */
+    long synth_patients;         /* 0 = the real list size */
+    long synth_seed;             /* default 1 */
+    /* model: fit a GLM, or load a saved one */
+    const char *model_load;      /* path or NULL */
+    const char *family;          /* default "binomial" */
+    const char *formula;         /* required unless model_load */
+    const char *weights;         /* column or NULL */
+    const char *outcome;         /* observed outcome column; default: the formula's response */
+    /* evaluation */
+    const char *by[STRATA_RUN_MAX_BY]; /* subgroup columns (derived: age_band, imd_quintile) */
+    size_t n_by;
+    long bootstrap;              /* B resamples for optimism correction; 0 = none */
+    long seed;                   /* seed of every random step; default 1 */
+    /* stratification */
+    double tiers[STRATA_RUN_MAX_TIERS]; /* top fractions, default .005 .045 .15 */
+    size_t n_tiers;
+    int tiers_within_pcn;        /* 0: across the whole cohort; 1: within each PCN */
+    double capacity_per_1000;    /* intervention list size per 1,000 patients (default 5) */
+    long capacity;               /* or a fixed N per PCN (overrides when > 0) */
+    int proportionate_universalism; /* default 1 */
+    double budget;               /* fair-share allocation of this amount; 0 = none */
+    /* disclosure control */
+    int disclosure;              /* default 1 (on) */
+    long suppress_max;           /* counts 1..suppress_max hidden; default 7 */
+    long round_to;               /* others rounded to the nearest; default 5 */
+    /* report */
+    const char *title;
+    long threads;                /* 0 = default */
+    /* owned storage (do not touch) */
+    void *priv_;
+    char *base_dir_;             /* directory of the spec file */
+} strata_run_spec;
+
+/* Defaults for every field (no cohort, no formula). */
+void strata_run_spec_init(strata_run_spec *s);
+/* Loads and checks a YAML spec; errors are STRATA_ESPEC naming key and line. */
+strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s);
+/* Frees what strata_run_spec_load allocated; the struct can be reused. */
+void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s);
+/* Resolves a path given in the spec relative to the spec file's directory
+ * into buf. */
+void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, size_t size);
+
+/* Progress of strata_run: called after each stage ("cohort", "model",
+ * "score", "evaluate", "stratify", "aggregate", "patients", "report"). */
+typedef void (*strata_progress_fn)(void *ud, const char *stage, double fraction);
+
+typedef struct strata_run_summary {
+    size_t n_patients, n_pcn, n_listed;
+    size_t n_unscored;                          /* left out: a model column missing */
+    double c_statistic, oe, calibration_slope; /* NaN/0 when the cohort has no outcome */
+    char report[4096];                          /* path of report.html */
+} strata_run_summary;
+
+/* Runs the whole job into outdir (created if needed): cohort.h5 (synthetic
+ * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
+ * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
+ * disclosure-controlled), report.html and manifest.json. */
+strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
+                         strata_progress_fn progress, void *ud, strata_run_summary *sum);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
