@@ -588,10 +588,14 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
                 strata_log(ctx, STRATA_LOG_INFO, "%s: coefficient '%s' not defined because of singularities (aliased)",
                            src->name, m->f->colnames[j]);
     }
-    strata_log(ctx, STRATA_LOG_INFO, "glm fit %s: n %zu p %zu: read %.3f s, setup %.3f s, IRLS %.3f s (%d iterations, %.1f ms per pass; %.1f ms CPU per pass), summary %.3f s",
-               src->name, n_used, p, t_load - t_start, t_setup - t_load, t_irls - t_setup, iter,
-               1e3 * (t_irls - t_setup) / (iter + 1), 1e3 * (c_irls - c_setup) / (iter + 1),
-               omp_get_wtime() - t_irls);
+    {
+        double t_end = omp_get_wtime();
+        /* key=value pairs first: bench/glm_table.py reads them */
+        strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f (%s: n %zu, p %zu; setup %.3f s, IRLS %.3f s over %d passes, summary %.3f s)",
+                   t_load - t_start, t_end - t_load, iter, 1e3 * (t_irls - t_setup) / (iter + 1),
+                   1e3 * (c_irls - c_setup) / (iter + 1), src->name, n_used, p, t_setup - t_load,
+                   t_irls - t_setup, iter + 1, t_end - t_irls);
+    }
     {
         char buf[512];
         time_t now = time(NULL);
