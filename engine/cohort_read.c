@@ -591,6 +591,8 @@ strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j
     const void *src = NULL;
     const strata_column_info *info;
     STRATA_TRY(read_scratch(ctx, c, j, row0, n, &src));
+    if (n == 0)
+        return STRATA_OK;
     info = &c->cols[j].info;
     switch (info->dtype) {
     case STRATA_DT_INT8:
@@ -635,6 +637,8 @@ strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j
     const void *src = NULL;
     const strata_column_info *info;
     STRATA_TRY(read_scratch(ctx, c, j, row0, n, &src));
+    if (n == 0)
+        return STRATA_OK;
     info = &c->cols[j].info;
     switch (info->dtype) {
     case STRATA_DT_INT8:
@@ -680,6 +684,8 @@ strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j
     const void *src = NULL;
     const strata_column_info *info;
     STRATA_TRY(read_scratch(ctx, c, j, row0, n, &src));
+    if (n == 0)
+        return STRATA_OK;
     info = &c->cols[j].info;
     switch (info->dtype) {
     case STRATA_DT_INT8:
