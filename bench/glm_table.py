@@ -64,8 +64,9 @@ def peer_record(base, peer):
         err = open(base + ".err", errors="replace").read() if os.path.exists(base + ".err") else ""
         last = err.strip().splitlines()[-1:] or ["no output"]
         rc = open(base + ".rc").read().strip() if os.path.exists(base + ".rc") else "?"
+        why = "timed out (PEER_TIMEOUT)" if rc == "124" else "failed (exit %s)" % rc
         return {"peer": LABEL.get(peer, peer), "key": peer,
-                "note": "failed (exit %s): %s" % (rc, last[0][:120])}
+                "note": "%s: %s" % (why, last[0][:120])}
     r = json.loads(js[-1])
     r["key"] = peer
     r.update(parse_time_v(base + ".time"))
@@ -169,6 +170,22 @@ def read_truth(meta, n, p):
         return None
 
 
+def busy_warning(meta, roof, end_path, cores):
+    """Why this run's figures are suspect (other load on the machine), or ''."""
+    why = []
+    loads = [meta.get("loadavg_start", "")]
+    if os.path.exists(end_path):
+        loads.append(open(end_path).read())
+    top = max((float(x.split()[0]) for x in loads if x.strip()), default=0.0)
+    if top > cores:
+        why.append("load average reached %.1f on %d cores." % (top, cores))
+    g1, gt = roof["dgemm_gflops"]
+    if roof["threads"] > 1 and gt < 1.5 * g1:
+        why.append("DGEMM with %d threads ran at %.1f GFLOP/s vs %.1f with 1 (another job "
+                   "held the cores)." % (roof["threads"], gt, g1))
+    return " ".join(why)
+
+
 def fmt(v, spec):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -213,6 +230,10 @@ def main():
     end = os.path.join(w, "loadavg_end")
     put("- load average (shared machine) at start %s, at end %s" %
         (meta.get("loadavg_start", "?"), open(end).read().strip() if os.path.exists(end) else "?"))
+    busy = busy_warning(meta, roof, end, mach["cores"])
+    if busy:
+        put("- **WARNING: %s** Absolute times and the bound are inflated; ratios between "
+            "runners are indicative only. Re-run on a quiet machine (`--repeat 3` helps)." % busy)
     put("- strata binary: %s" % meta.get("strata", "?"))
     put("- command: `%s`" % meta["command"])
     put("")
