@@ -64,8 +64,9 @@ def peer_record(base, peer):
         err = open(base + ".err", errors="replace").read() if os.path.exists(base + ".err") else ""
         last = err.strip().splitlines()[-1:] or ["no output"]
         rc = open(base + ".rc").read().strip() if os.path.exists(base + ".rc") else "?"
+        why = "timed out (PEER_TIMEOUT)" if rc == "124" else "failed (exit %s)" % rc
         return {"peer": LABEL.get(peer, peer), "key": peer,
-                "note": "failed (exit %s): %s" % (rc, last[0][:120])}
+                "note": "%s: %s" % (why, last[0][:120])}
     r = json.loads(js[-1])
     r["key"] = peer
     r.update(parse_time_v(base + ".time"))
@@ -100,24 +101,28 @@ def strata_record(base):
         return rec
     # Timings and iterations, when `strata fit --verbose` logs them, e.g.
     # "loaded ... in 0.12 s", "IRLS converged in 6 iterations ... 0.45 s".
-    # stdout (the fit summary, "...; 6 iterations, converged") and stderr. Preferred:
-    # key=value pairs ("load_s=0.12 fit_s=0.45 iterations=6"); else "N iterations"
-    # anywhere and "... <x> s" timings on `strata: info:` log lines only.
+    # stdout (the fit summary, "...; 6 iterations, converged") and stderr: either
+    # key=value pairs ("load_s=0.12 fit_s=0.45 iterations=6") or the --verbose line
+    # "glm fit ...: read 0.064 s, setup 0.010 s, IRLS 0.400 s (6 iterations, ...),
+    # summary 0.040 s" (fit s = setup + IRLS + summary; s/iter uses IRLS alone).
     out = open(base + ".json", errors="replace").read() if os.path.exists(base + ".json") else ""
     text = out + "\n" + err
-    info = "\n".join(ln for ln in text.splitlines() if "info:" in ln)
-    for key, pats, conv in (
-            ("iters", [(text, r"\biter(?:ation)?s?\s*[=:]\s*(\d+)"),
-                       (text, r"(\d+)\s+(?:IRLS\s+)?iterations?\b")], int),
-            ("load_s", [(text, r"\bload(?:_s)?\s*[=:]\s*([0-9.]+)"),
-                        (info, r"(?:load|read)[^\n]*?([0-9.]+)\s*s\b")], float),
-            ("fit_s", [(text, r"\bfit(?:_s)?\s*[=:]\s*([0-9.]+)"),
-                       (info, r"(?:fit|irls)[^\n]*?([0-9.]+)\s*s\b")], float)):
-        for src, pat in pats:
-            m = re.search(pat, src, re.I)
-            if m:
-                rec[key] = conv(m.group(1))
-                break
+
+    def num(pat, conv=float):
+        m = re.search(pat, text, re.I)
+        return conv(m.group(1)) if m else None
+    rec["iters"] = num(r"\biterations?\s*[=:]\s*(\d+)", int) or \
+        num(r"(\d+)\s+(?:IRLS\s+)?iterations?\b", int)
+    rec["load_s"] = num(r"\bload_s\s*[=:]\s*([0-9.]+)") or num(r"\bread ([0-9.]+) s\b")
+    parts = [num(r"\bsetup ([0-9.]+) s\b"), num(r"\bIRLS ([0-9.]+) s\b"),
+             num(r"\bsummary ([0-9.]+) s\b")]
+    rec["irls_s"] = parts[1]
+    fit = num(r"\bfit_s\s*[=:]\s*([0-9.]+)")
+    if fit is None and parts[1] is not None:
+        fit = sum(x for x in parts if x is not None)
+    if fit is not None:
+        rec["fit_s"] = fit
+    rec = {k: v for k, v in rec.items() if v is not None}
     if "iters" not in rec and os.path.exists(base + ".model.h5"):
         rec["iters"] = model_iterations(base + ".model.h5")
     rec["coef"] = base + ".coef.csv"
@@ -169,6 +174,22 @@ def read_truth(meta, n, p):
         return None
 
 
+def busy_warning(meta, roof, end_path, cores):
+    """Why this run's figures are suspect (other load on the machine), or ''."""
+    why = []
+    loads = [meta.get("loadavg_start", "")]
+    if os.path.exists(end_path):
+        loads.append(open(end_path).read())
+    top = max((float(x.split()[0]) for x in loads if x.strip()), default=0.0)
+    if top > cores:
+        why.append("load average reached %.1f on %d cores." % (top, cores))
+    g1, gt = roof["dgemm_gflops"]
+    if roof["threads"] > 1 and gt < 1.5 * g1:
+        why.append("DGEMM with %d threads ran at %.1f GFLOP/s vs %.1f with 1 (another job "
+                   "held the cores)." % (roof["threads"], gt, g1))
+    return " ".join(why)
+
+
 def fmt(v, spec):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -213,6 +234,10 @@ def main():
     end = os.path.join(w, "loadavg_end")
     put("- load average (shared machine) at start %s, at end %s" %
         (meta.get("loadavg_start", "?"), open(end).read().strip() if os.path.exists(end) else "?"))
+    busy = busy_warning(meta, roof, end, mach["cores"])
+    if busy:
+        put("- **WARNING: %s** Absolute times and the bound are inflated; ratios between "
+            "runners are indicative only. Re-run on a quiet machine (`--repeat 3` helps)." % busy)
     put("- strata binary: %s" % meta.get("strata", "?"))
     put("- command: `%s`" % meta["command"])
     put("")
@@ -277,7 +302,7 @@ def main():
         sfit = srec.get("fit_s") if srec.get("rc") == 0 else None
         for r in recs:
             fit, it = r.get("fit_s"), r.get("iters")
-            spi = fit / it if fit is not None and it else None
+            spi = (r.get("irls_s") or fit) / it if fit is not None and it else None
             xb = spi * 1e3 / b["bound_ms"] if spi is not None and b else None
             coef = read_coef(r.get("coef"))
             diff = max_diff(coef, rcoef) if r.get("key") != "r_glm" else None
@@ -296,8 +321,10 @@ def main():
         "file; R: hdf5r, one read per cohort column). fit = the fit call (statsmodels: "
         "add_constant + fit; R: glm() incl. model.frame/model.matrix). iters: IRLS/Newton "
         "iterations (sklearn: lbfgs iterations, so x bound compares unlike steps). "
-        "x bound = (fit s / iters) / IRLS bound of this run. peak RSS, CPU and process wall "
-        "from /usr/bin/time -v of the whole process. coef diff: max over terms of "
+        "strata: load = its logged read, fit = setup + IRLS + summary. x bound = (s / iter) / "
+        "IRLS bound of this run, s / iter = fit s / iters (strata: IRLS s / iters). peak RSS, "
+        "CPU and process wall from /usr/bin/time -v of the whole process (strata's includes "
+        "writing the model file). coef diff: max over terms of "
         "|estimate - R glm estimate|; vs truth: the same against the coefficients the "
         "outcome was drawn from (sampling error, shrinks as 1/sqrt(n)).")
     text = "\n".join(lines) + "\n"
