@@ -180,6 +180,10 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
     strata_status st = STRATA_OK;
 
     snprintf(dpath, sizeof dpath, "/%s/%s", group, name);
+    if (!strcmp(group, "truth") &&
+        H5Oget_info_by_name2(c->file, dpath, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+        oinfo.type == H5O_TYPE_GROUP)
+        return STRATA_OK; /* /truth is free-form: subgroups are read by path, not as columns */
     if (H5Oget_info_by_name2(c->file, dpath, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
         oinfo.type != H5O_TYPE_DATASET)
         return problem(c, lenient, NULL, "%s:%s: not a dataset (columns are 1-D datasets)",

@@ -89,6 +89,7 @@ static strata_status write_sample(strata_ctx *ctx, const char *path, size_t n)
         (st = strata_cohort_writer_append(w, jday, days, 3)) ||
         (st = strata_cohort_writer_append(w, jtype, types, 3)) ||
         (st = strata_cohort_writer_strings(w, "/truth/term", terms, 2)) ||
+        (st = strata_cohort_writer_strings(w, "/truth/nested/term", terms, 2)) ||
         (st = strata_cohort_writer_attr(w, "extract_date", "2025-12-31")) ||
         (st = strata_cohort_writer_attr(w, "source", "unit test")))
         goto fail;
@@ -176,11 +177,16 @@ static void test_roundtrip__every_type_reads_back(void **state)
     assert_status(ctx, strata_cohort_read_strings(ctx, c, "/truth/term", &terms, &nterms),
                   STRATA_OK);
     assert_int_equal(nterms, 2);
+    strata_strings_free(ctx, terms, nterms);
+    assert_status(ctx, strata_cohort_read_strings(ctx, c, "/truth/nested/term", &terms, &nterms),
+                  STRATA_OK);
+    assert_int_equal(nterms, 2);
     assert_string_equal(terms[0], "(Intercept)");
     strata_strings_free(ctx, terms, nterms);
 
     /* A float column is not an integer column; out-of-range rows are refused. */
     assert_status(ctx, strata_cohort_find(ctx, c, "cost", &j), STRATA_OK);
+    assert_status(ctx, strata_cohort_read_f64(ctx, c, j, 5, 0, NULL), STRATA_OK); /* n = 0 */
     assert_status(ctx, strata_cohort_read_i32(ctx, c, j, 0, 1, i32), STRATA_EINVAL);
     assert_contains(strata_ctx_errmsg(ctx), "/patients/cost");
     assert_status(ctx, strata_cohort_read_f64(ctx, c, j, N - 1, 2, d), STRATA_EINVAL);
