@@ -486,6 +486,49 @@ static void test_bootstrap__harrell_definitions_hold(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Fails on any resample that draws row 1 three times or more. */
+static strata_status picky_refit(strata_ctx *ctx, void *ud, const double *tw, size_t n, double *lp)
+{
+    if (tw[0] >= 3.0)
+        return STRATA_FAIL(ctx, STRATA_ESINGULAR, "picky: row 1 drawn %g times", tw[0]);
+    return lr_refit(ctx, ud, tw, n, lp);
+}
+
+/* A failing refit stops the bootstrap with its status and message, naming the
+ * first failing resample in resample order, whatever the thread count. */
+static void test_bootstrap__failing_refit_names_resample(void **state)
+{
+    scored s;
+    lr_data d;
+    size_t n = 50;
+    strata_validate_params vp;
+    strata_bootstrap_result res;
+    char msg1[512];
+    (void)state;
+    scored_load("binomial", &s);
+    lr_setup(&s, n, &d);
+    strata_validate_params_init(&vp);
+    vp.B = 200;
+    for (int threads = 1; threads <= 2; threads++) {
+        strata_ctx *ctx = tu_ctx();
+        strata_ctx_set_threads(ctx, threads);
+        assert_status(ctx,
+                      strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, n, s.y, NULL,
+                                                picky_refit, &d, &vp, &res),
+                      STRATA_ESINGULAR);
+        assert_contains(strata_ctx_errmsg(ctx), "validate: bootstrap resample ");
+        assert_contains(strata_ctx_errmsg(ctx), ": picky: row 1 drawn");
+        assert_null(res.boot);
+        if (threads == 1)
+            snprintf(msg1, sizeof msg1, "%s", strata_ctx_errmsg(ctx));
+        else
+            assert_string_equal(strata_ctx_errmsg(ctx), msg1);
+        strata_ctx_free(ctx);
+    }
+    free(d.x);
+    scored_free(&s);
+}
+
 static void test_kfold_and_split__held_out_rows_come_from_other_folds(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -859,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_evaluate__weights_equal_row_repetition),
         cmocka_unit_test(test_bootstrap__same_numbers_with_1_and_2_threads),
         cmocka_unit_test(test_bootstrap__harrell_definitions_hold),
+        cmocka_unit_test(test_bootstrap__failing_refit_names_resample),
         cmocka_unit_test(test_kfold_and_split__held_out_rows_come_from_other_folds),
         cmocka_unit_test(test_write__csv_and_json_carry_values_and_hashes),
         cmocka_unit_test(test_evaluate__bad_outcome_names_row),
