@@ -787,7 +787,7 @@ static void test_evaluate_scored__cohort_columns_match_arrays(void **state)
     strata_eval_params_init(&par);
     assert_status(ctx,
                   strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, by, 4, &par,
-                                         NULL, dir),
+                                         NULL, NULL, dir),
                   STRATA_OK);
     assert_contains(tu_last_warning(), "1 of 20000 rows");
     w = malloc(s.n * sizeof *w);
@@ -807,12 +807,12 @@ static void test_evaluate_scored__cohort_columns_match_arrays(void **state)
     json_decref(j);
     assert_status(ctx,
                   strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, bad, 1, &par,
-                                         NULL, dir),
+                                         NULL, NULL, dir),
                   STRATA_ESPEC);
     assert_contains(strata_ctx_errmsg(ctx), "cost_12m is float32");
     assert_status(ctx,
                   strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, missing, 1, &par,
-                                         NULL, dir),
+                                         NULL, NULL, dir),
                   STRATA_ESPEC);
     assert_contains(strata_ctx_errmsg(ctx), "deprivation");
     strata_cohort_close(c);
@@ -878,6 +878,29 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
                 r->overall.slope);
     assert_true(isfinite(json_group_c(j, "age_band", "70-79")));
     json_decref(j);
+    /* bootstrap through the GLM refit: same bytes with 1 and 2 threads */
+    {
+        char d1[512], d2[512], f1[600], f2[600], *txt;
+        snprintf(d1, sizeof d1, "%s_b1", dir);
+        snprintf(d2, sizeof d2, "%s_b2", dir);
+        rc = tu_run_cli(&out, "evaluate '%s' '%s' --bootstrap 4 --seed 9 --out '%s' --threads 1",
+                        mpath, cpath, d1);
+        assert_int_equal(rc, 0);
+        assert_contains(out, "bootstrap B=4 seed=9");
+        free(out);
+        rc = tu_run_cli(&out, "evaluate '%s' '%s' --bootstrap 4 --seed 9 --out '%s' --threads 2",
+                        mpath, cpath, d2);
+        assert_int_equal(rc, 0);
+        free(out);
+        snprintf(f1, sizeof f1, "%s/bootstrap.csv", d1);
+        snprintf(f2, sizeof f2, "%s/bootstrap.csv", d2);
+        assert_true(tu_files_equal(f1, f2));
+        txt = tu_read_file(f1, NULL);
+        assert_non_null(txt);
+        assert_contains(txt, "measure,apparent,optimism,corrected,B\r\nc,");
+        assert_contains(txt, ",4\r\nslope,1.0000000"); /* apparent slope of the MLE */
+        free(txt);
+    }
     rc = tu_run_cli(&out, "evaluate '%s' '%s' --by nosuchcol --out '%s'", mpath, cpath, dir);
     assert_int_equal(rc, STRATA_ESPEC);
     assert_contains(out, "nosuchcol");
