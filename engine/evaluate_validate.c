@@ -206,6 +206,7 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, s
     if (vp->parallel)
         nt = strata_threads(ctx) < vp->B ? strata_threads(ctx) : vp->B;
     res->B = vp->B;
+    res->seed = vp->seed;
     res->boot = strata_calloc(ctx, (size_t)vp->B, sizeof *res->boot);
     res->orig = strata_calloc(ctx, (size_t)vp->B, sizeof *res->orig);
     ws = strata_calloc(ctx, (size_t)nt, sizeof *ws);

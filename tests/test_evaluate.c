@@ -900,6 +900,11 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
         assert_contains(txt, "measure,apparent,optimism,corrected,B\r\nc,");
         assert_contains(txt, ",4\r\nslope,1.0000000"); /* apparent slope of the MLE */
         free(txt);
+        snprintf(f1, sizeof f1, "%s/evaluate.json", d1);
+        txt = tu_read_file(f1, NULL);
+        assert_non_null(txt);
+        assert_contains(txt, "\"seed\": 9");
+        free(txt);
     }
     rc = tu_run_cli(&out, "evaluate '%s' '%s' --by nosuchcol --out '%s'", mpath, cpath, dir);
     assert_int_equal(rc, STRATA_ESPEC);

@@ -185,6 +185,7 @@ typedef struct strata_eval_core {
 
 typedef struct strata_bootstrap_result {
     int B;
+    uint64_t seed;              /* the seed the resamples were drawn with */
     strata_eval_core apparent;  /* model fitted and evaluated on the data */
     strata_eval_core optimism;  /* mean over b of (bootstrap-sample perf - original perf) */
     strata_eval_core corrected; /* apparent - optimism */
