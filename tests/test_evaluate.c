@@ -822,6 +822,64 @@ static void test_evaluate_scored__cohort_columns_match_arrays(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Every allocation of the cohort path and of a sequential bootstrap fails in
+ * turn: each ends in ENOMEM (or the reader's clean error), never a leak or crash. */
+static void test_evaluate_scored__allocation_failures_are_clean(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_eval_params par;
+    strata_validate_params vp;
+    strata_bootstrap_result res;
+    lr_data d;
+    const char *path = tu_tmp("fault.h5"), *dir = tu_tmp("fault_out");
+    const char *by[3] = {"ethnicity", "age_band", "imd_decile"};
+    long k, ok_at = 0;
+    (void)state;
+    scored_load("binomial", &s);
+    s.n = 600;
+    write_cohort(ctx, &s, path);
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    strata_eval_params_init(&par);
+    tu_fault_install(ctx);
+    for (k = 1; k < 100000 && !ok_at; k++) {
+        strata_status st;
+        tu_fault_arm(k);
+        st = strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, by, 3, &par, NULL,
+                                    NULL, dir);
+        if (st == STRATA_OK)
+            ok_at = k;
+        else
+            assert_int_equal(st, STRATA_ENOMEM);
+    }
+    assert_true(ok_at > 10);
+    lr_setup(&s, s.n, &d);
+    strata_validate_params_init(&vp);
+    vp.B = 3;
+    vp.parallel = 0;
+    for (k = 1, ok_at = 0; k < 100000 && !ok_at; k++) {
+        strata_status st;
+        tu_fault_arm(k);
+        st = strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, s.n, s.y, NULL, lr_refit, &d,
+                                       &vp, &res);
+        if (st == STRATA_OK)
+            ok_at = k;
+        else {
+            assert_int_equal(st, STRATA_ENOMEM);
+            assert_null(res.boot);
+        }
+    }
+    tu_fault_arm(-1);
+    assert_true(ok_at > 5);
+    strata_bootstrap_result_free(ctx, &res);
+    free(d.x);
+    strata_cohort_close(c);
+    s.n = 20000;
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
 /* `strata evaluate MODEL COHORT --by ... --out DIR` equals the library on the
  * model's own scores and carries both SHA-256 hashes. */
 static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
@@ -936,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_evaluate__bad_outcome_names_row),
         cmocka_unit_test(test_evaluate__allocation_failures_are_clean),
         cmocka_unit_test(test_evaluate_scored__cohort_columns_match_arrays),
+        cmocka_unit_test(test_evaluate_scored__allocation_failures_are_clean),
         cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
