@@ -159,7 +159,7 @@ done:
 
 static strata_status load_body(strata_ctx *ctx, hid_t file, const char *path, strata_model **out)
 {
-    char *schema = strata_h5_attr_string(ctx, file, "schema");
+    char *schema;
     char *formula = NULL, *family = NULL, *weights = NULL, *unseen = NULL, *brows = NULL;
     char **labels = NULL, **terms = NULL, name[64];
     size_t nl = 0, nt = 0;
@@ -168,7 +168,12 @@ static strata_status load_body(strata_ctx *ctx, hid_t file, const char *path, st
     strata_model *m = NULL;
     strata_status st = STRATA_OK;
     double sv[NSUM];
-    int ok = schema && !strcmp(schema, MODEL_SCHEMA);
+    int ok;
+    strata_ctx_clear_error(ctx); /* an attribute read that fails on memory leaves ENOMEM */
+    schema = strata_h5_attr_string(ctx, file, "schema");
+    if (!schema && strata_ctx_errcode(ctx) == STRATA_ENOMEM)
+        return STRATA_ENOMEM;
+    ok = schema && !strcmp(schema, MODEL_SCHEMA);
     strata_free(ctx, schema, 0);
     if (!ok)
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: not a strata model file (schema attribute is not '%s')", path, MODEL_SCHEMA);
@@ -177,6 +182,10 @@ static strata_status load_body(strata_ctx *ctx, hid_t file, const char *path, st
     weights = strata_h5_attr_string(ctx, file, "weights");
     unseen = strata_h5_attr_string(ctx, file, "unseen");
     brows = strata_h5_attr_string(ctx, file, "block_rows");
+    if (strata_ctx_errcode(ctx) == STRATA_ENOMEM) {
+        st = STRATA_ENOMEM;
+        goto done;
+    }
     if (!formula || !family || !weights || !unseen || !brows) {
         st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: model file lacks formula/family/weights/unseen/block_rows attributes", path);
         goto done;
@@ -247,6 +256,10 @@ static strata_status load_body(strata_ctx *ctx, hid_t file, const char *path, st
         m->block_rows = 8192;
     for (int k = 0; k < GLM_NPROV; k++)
         m->prov[k] = strata_h5_attr_string(ctx, file, glm_prov_keys[k]);
+    if (strata_ctx_errcode(ctx) == STRATA_ENOMEM) {
+        st = STRATA_ENOMEM;
+        goto done;
+    }
     *out = m;
     m = NULL;
 done:

@@ -928,13 +928,14 @@ double glm_offset_value(const glm_formula *f, double *const *raw, size_t i)
 size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, double *X,
                         double *work, int *bad_var)
 {
-    size_t woff[64], w = 0;
+    size_t w = 0;
     size_t bad = 0;
+    const double *vp[64]; /* per variable: its first value column (work or raw) */
     for (size_t vi = 0; vi < f->nvars; vi++) {
         const glm_var *v = &f->vars[vi];
         const double *r = raw[vi];
         double *o = work + w * nb;
-        woff[vi] = w;
+        vp[vi] = o;
         if (!r) {
             w += v->is_factor ? 1 : v->ncols;
             continue;
@@ -963,11 +964,16 @@ size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, dou
                     o[(size_t)(s + 1) * nb + i] = b[s];
             }
             w += v->ncols;
+        } else if (v->tr == GT_NONE) {
+            vp[vi] = r; /* plain numeric: read in place, no copy */
+            w += 1;
+            continue;
         } else {
             for (size_t i = 0; i < nb; i++)
                 o[i] = apply_tr(v->tr, r[i]);
             w += 1;
         }
+        vp[vi] = o;
     }
     for (size_t j = 0; j < f->p; j++) {
         const glm_col *c = &f->cols[j];
@@ -982,7 +988,7 @@ size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, dou
             const double *src;
             if (v->is_factor) {
                 double lev = c->sub[q];
-                src = work + woff[c->var[q]] * nb;
+                src = vp[c->var[q]];
                 if (q == 0)
                     for (size_t i = 0; i < nb; i++)
                         x[i] = src[i] == lev ? 1.0 : (src[i] != src[i] ? src[i] : 0.0);
@@ -990,7 +996,7 @@ size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, dou
                     for (size_t i = 0; i < nb; i++)
                         x[i] *= src[i] == lev ? 1.0 : (src[i] != src[i] ? src[i] : 0.0);
             } else {
-                src = work + (woff[c->var[q]] + (size_t)c->sub[q]) * nb;
+                src = vp[c->var[q]] + (size_t)c->sub[q] * nb;
                 if (q == 0)
                     memcpy(x, src, nb * sizeof *x);
                 else

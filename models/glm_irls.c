@@ -73,59 +73,82 @@ strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *
 
 enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
 
+/* Rows per sub-block: the design of a sub-block (SUB x (p+1) doubles) stays in
+ * L2 while it is built, weighted and folded into the block's Gram. The fixed
+ * block (d->nb rows) is the unit of the ordered reduction. */
+#define SUB 1024
+
 typedef struct fitdata {
     const glm_formula *f;
     strata_family fam;
     size_t n, p, nb, nblocks, width;
     double **raw;            /* nvars compact columns */
     const double *y, *wt, *off;
+    double *eta;             /* n: linear predictor (incl. offset) of the last pass */
     int nt;
     double *tbuf;            /* per-thread workspace */
     size_t tsize;
     const double **rawb;     /* per thread nvars pointers */
-    double *Gp, *gp, *part;  /* per block: p*p, p, 4 scalars */
+    double *Gp, *part;       /* per block: (p+1)^2 extended Gram, 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
 } fitdata;
 
+/* One row of IRLS at eta e: deviance term, sqrt working weight *s and *v = s z. */
+static inline double irls_row(strata_family fam, double y, double wt, double e, double o,
+                              double *s, double *v)
+{
+    double mu, me, vr;
+    if (fam == STRATA_FAMILY_BINOMIAL) {
+        /* R's logit linkinv and mu.eta sharing one exp() */
+        double t = exp(e), opexp = 1 + t;
+        double tc = e < -30.0 ? DBL_EPSILON : e > 30.0 ? 1.0 / DBL_EPSILON : t;
+        mu = tc / (1 + tc);
+        me = (e > 30.0 || e < -30.0) ? DBL_EPSILON : t / (opexp * opexp);
+        vr = mu * (1 - mu);
+    } else {
+        mu = glm_linkinv(fam, e);
+        me = glm_mu_eta(fam, e);
+        vr = glm_variance(fam, mu);
+    }
+    if (wt > 0 && me != 0) {
+        *s = sqrt(wt * me * me / vr);
+        *v = *s * ((e - o) + (y - mu) / me);
+    } else {
+        *s = 0;
+        *v = 0;
+    }
+    return glm_dev_resid(fam, y, mu, wt);
+}
+
 static void run_pass(fitdata *d, int mode, const double *beta)
 {
-    const size_t p = d->p, nb0 = d->nb;
+    const size_t p = d->p, nb0 = d->nb, p1 = p + 1;
     int old = la_blas_threads(1);
 #pragma omp parallel for num_threads(d->nt) schedule(static)
     for (long bl = 0; bl < (long)d->nblocks; bl++) {
         int t = omp_get_thread_num();
         size_t b = (size_t)bl, r0 = b * nb0, nb = r0 + nb0 <= d->n ? nb0 : d->n - r0;
         double *X = d->tbuf + (size_t)t * d->tsize;
-        double *work = X + nb0 * p;
-        double *eta = work + nb0 * d->width, *s = eta + nb0, *v = s + nb0;
+        double *work = X + SUB * p1;
+        double *s = work + SUB * d->width;
         const double **rb = d->rawb + (size_t)t * d->f->nvars;
-        double *G = d->Gp + b * p * p, *g = d->gp + b * p, *part = d->part + b * 4;
-        const double *y = d->y + r0, *wt = d->wt + r0, *off = d->off ? d->off + r0 : NULL;
+        double *G = d->Gp + b * p1 * p1, *part = d->part + b * 4;
         double dev = 0, a = 0, pear = 0, ext = 0;
         int bad = 0;
-        for (size_t q = 0; q < d->f->nvars; q++)
-            rb[q] = d->raw[q] + r0;
-        if (mode != PASS_INIT) {
-            glm_design_block(d->f, (double *const *)rb, nb, X, work, &bad);
-            la_gemv(nb, p, X, beta, eta);
-        } else {
-            glm_design_block(d->f, (double *const *)rb, nb, X, work, &bad);
-        }
-        for (size_t i = 0; i < nb; i++) {
-            double mu, e, me, vr;
-            if (mode == PASS_INIT) {
-                mu = glm_mustart(d->fam, y[i], wt[i]);
-                e = glm_linkfun(d->fam, mu);
-            } else {
-                e = eta[i] + (off ? off[i] : 0);
-                mu = glm_linkinv(d->fam, e);
-            }
-            dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
+        if (mode != PASS_FINAL)
+            memset(G, 0, p1 * p1 * sizeof *G);
+        for (size_t q0 = r0; q0 < r0 + nb; q0 += SUB) {
+            size_t m = q0 + SUB <= r0 + nb ? SUB : r0 + nb - q0;
+            const double *y = d->y + q0, *wt = d->wt + q0;
+            double *eta = d->eta + q0, *v = X + p * m;
             if (mode == PASS_FINAL) {
-                if (wt[i] > 0) {
-                    vr = glm_variance(d->fam, mu);
+                for (size_t i = 0; i < m; i++) {
+                    double mu = glm_linkinv(d->fam, eta[i]);
+                    dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
+                    if (!(wt[i] > 0))
+                        continue;
                     a += glm_aic_row(d->fam, y[i], mu, wt[i], d->disp);
-                    pear += wt[i] * (y[i] - mu) * (y[i] - mu) / vr;
+                    pear += wt[i] * (y[i] - mu) * (y[i] - mu) / glm_variance(d->fam, mu);
                     if ((d->fam == STRATA_FAMILY_BINOMIAL &&
                          (mu > 1 - 10 * DBL_EPSILON || mu < 10 * DBL_EPSILON)) ||
                         (d->fam == STRATA_FAMILY_POISSON && mu < 10 * DBL_EPSILON))
@@ -133,25 +156,38 @@ static void run_pass(fitdata *d, int mode, const double *beta)
                 }
                 continue;
             }
-            me = glm_mu_eta(d->fam, e);
-            vr = glm_variance(d->fam, mu);
-            if (wt[i] > 0 && me != 0) {
-                s[i] = sqrt(wt[i] * me * me / vr);
-                v[i] = s[i] * ((e - (off ? off[i] : 0)) + (y[i] - mu) / me);
+            for (size_t q = 0; q < d->f->nvars; q++)
+                rb[q] = d->raw[q] + q0;
+            glm_design_block(d->f, (double *const *)rb, m, X, work, &bad);
+            if (mode == PASS_INIT) {
+                for (size_t i = 0; i < m; i++) {
+                    double o = d->off ? d->off[q0 + i] : 0;
+                    double mu = glm_mustart(d->fam, y[i], wt[i]);
+                    double e = glm_linkfun(d->fam, mu), me = glm_mu_eta(d->fam, e);
+                    double vr = glm_variance(d->fam, mu);
+                    dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
+                    if (wt[i] > 0 && me != 0) {
+                        s[i] = sqrt(wt[i] * me * me / vr);
+                        v[i] = s[i] * ((e - o) + (y[i] - mu) / me);
+                    } else {
+                        s[i] = v[i] = 0;
+                    }
+                }
             } else {
-                s[i] = 0;
-                v[i] = 0;
+                la_gemv(m, p, X, beta, eta);
+                for (size_t i = 0; i < m; i++) {
+                    double o = d->off ? d->off[q0 + i] : 0;
+                    eta[i] += o;
+                    dev += irls_row(d->fam, y[i], wt[i], eta[i], o, &s[i], &v[i]);
+                }
             }
+            /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one dsyrk */
+            la_gram_accumulate(m, p, X, s, G, p1);
         }
         part[0] = dev;
         part[1] = a;
         part[2] = pear;
         part[3] = ext;
-        if (mode != PASS_FINAL) {
-            memset(G, 0, p * p * sizeof *G);
-            memset(g, 0, p * sizeof *g);
-            la_gram_accumulate(nb, p, X, s, v, G, g);
-        }
     }
     la_blas_threads(old);
 }
@@ -159,23 +195,23 @@ static void run_pass(fitdata *d, int mode, const double *beta)
 /* Reduces the block partials in block order. */
 static void reduce(const fitdata *d, int with_gram, double *G, double *g, double tot[4])
 {
-    const size_t p = d->p;
+    const size_t p = d->p, p1 = p + 1;
     memset(tot, 0, 4 * sizeof *tot);
     if (with_gram) {
         memset(G, 0, p * p * sizeof *G);
         memset(g, 0, p * sizeof *g);
     }
     for (size_t b = 0; b < d->nblocks; b++) {
+        const double *Gb = d->Gp + b * p1 * p1;
         for (int k = 0; k < 4; k++)
             tot[k] += d->part[b * 4 + (size_t)k];
         if (!with_gram)
             continue;
-        for (size_t c = 0; c < p; c++) {
-            const double *src = d->Gp + b * p * p + c * p;
+        for (size_t c = 0; c < p; c++)
             for (size_t r = 0; r <= c; r++)
-                G[c * p + r] += src[r];
-            g[c] += d->gp[b * p + c];
-        }
+                G[c * p + r] += Gb[c * p1 + r];
+        for (size_t r = 0; r < p; r++)
+            g[r] += Gb[p * p1 + r];
     }
 }
 
@@ -270,18 +306,20 @@ static strata_status load_data(strata_ctx *ctx, const glm_source *src, glm_formu
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     for (size_t v = 0; v < f->nvars; v++)
         STRATA_TRY(src->read_f64(ctx, src->ud, f->vars[v].src_col, 0, n, raw[v]));
-    for (size_t i = 0; i < n; i++) {
-        int ok = 1;
-        for (size_t v = 0; v < f->nvars && ok; v++)
-            if (raw[v][i] != raw[v][i]) {
+    /* column by column (contiguous reads), rows flagged in mask */
+    memset(mask, 1, n);
+    for (size_t v = 0; v < f->nvars; v++) {
+        const double *r = raw[v];
+        for (size_t i = 0; i < n; i++)
+            if (r[i] != r[i]) {
                 if (prm->na_action == STRATA_NA_FAIL)
                     return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
                                        src->name, f->vars[v].column, i + 1);
-                ok = 0;
+                mask[i] = 0;
             }
-        mask[i] = (unsigned char)ok;
-        used += (size_t)ok;
     }
+    for (size_t i = 0; i < n; i++)
+        used += mask[i];
     if (used == 0) {
         for (size_t v = 0; v < f->nvars; v++) {
             size_t i = 0;
@@ -294,22 +332,19 @@ static strata_status load_data(strata_ctx *ctx, const glm_source *src, glm_formu
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: no complete cases in the %zu rows for formula \"%s\"",
                            src->name, n, f->text);
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!mask[i])
-            continue;
-        {
-            double y = raw[f->response][i];
-            if (!glm_valid_y(prm->family, y))
+    for (size_t v = 0; v < f->nvars; v++) {
+        const double *r = raw[v];
+        const glm_var *gv = &f->vars[v];
+        for (size_t i = 0; i < n; i++) {
+            double x = r[i];
+            if (!mask[i])
+                continue;
+            if ((int)v == f->response && !glm_valid_y(prm->family, x))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g: %s",
-                                   src->name, f->vars[f->response].column, i + 1, y,
-                                   glm_valid_y_text(prm->family));
-        }
-        if (f->weights >= 0 && !(raw[f->weights][i] >= 0 && isfinite(raw[f->weights][i])))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "%s: weights column '%s': row %zu: value %g is not a finite non-negative weight",
-                               src->name, f->vars[f->weights].column, i + 1, raw[f->weights][i]);
-        for (size_t v = 0; v < f->nvars; v++) {
-            double x = raw[v][i];
-            const glm_var *gv = &f->vars[v];
+                                   src->name, gv->column, i + 1, x, glm_valid_y_text(prm->family));
+            if ((int)v == f->weights && !(x >= 0 && isfinite(x)))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: weights column '%s': row %zu: value %g is not a finite non-negative weight",
+                                   src->name, gv->column, i + 1, x);
             if ((gv->tr == GT_LOG && !(x > 0)) || (gv->tr == GT_LOG1P && !(x > -1)))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g outside the domain of %s",
                                    src->name, gv->column, i + 1, x, gv->label);
@@ -351,7 +386,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     size_t n = src->nrows, n_used = 0, p, nv;
     strata_status st;
     int conv = 0, iter = 0, rank = 0;
-    double devold, dev = 0;
+    double devold, dev = 0, t_start = 0, t_load = 0, t_setup = 0, t_irls = 0;
     *out = NULL;
     memset(&d, 0, sizeof d);
     STRATA_TRY(strata_glm_params_check(ctx, prm));
@@ -369,8 +404,10 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     for (size_t v = 0; v < nv; v++)
         if (!(raw[v] = strata_alloc(ctx, (n + 1) * sizeof **raw)))
             goto fail;
+    t_start = omp_get_wtime();
     if ((st = load_data(ctx, src, f, prm, raw, mask, &n_used)) != STRATA_OK)
         goto fail;
+    t_load = omp_get_wtime();
     if ((st = glm_design_setup(ctx, f, raw, mask, n)) != STRATA_OK)
         goto fail;
     /* compact to the complete cases */
@@ -393,12 +430,12 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     d.nt = strata_threads(ctx);
     if ((size_t)d.nt > d.nblocks)
         d.nt = (int)d.nblocks;
-    d.tsize = d.nb * (p + d.width + 3);
+    d.tsize = SUB * (p + 1 + d.width + 1);
     y1 = strata_alloc(ctx, 2 * n_used * sizeof *y1 + 1);
     d.tbuf = strata_alloc(ctx, (size_t)d.nt * d.tsize * sizeof *d.tbuf);
     d.rawb = strata_calloc(ctx, (size_t)d.nt * nv, sizeof *d.rawb);
-    d.Gp = strata_alloc(ctx, d.nblocks * p * p * sizeof *d.Gp);
-    d.gp = strata_alloc(ctx, d.nblocks * p * sizeof *d.gp);
+    d.Gp = strata_alloc(ctx, d.nblocks * (p + 1) * (p + 1) * sizeof *d.Gp);
+    d.eta = strata_alloc(ctx, n_used * sizeof *d.eta + 1);
     d.part = strata_calloc(ctx, d.nblocks * 4, sizeof *d.part);
     G = strata_alloc(ctx, p * p * sizeof *G);
     Gold = strata_alloc(ctx, p * p * sizeof *G);
@@ -407,7 +444,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     bold = strata_calloc(ctx, p, sizeof *bold);
     inv = strata_alloc(ctx, p * p * sizeof *inv);
     al = strata_alloc(ctx, p);
-    if (!y1 || !d.tbuf || !d.rawb || !d.Gp || !d.gp || !d.part || !G || !Gold || !g || !beta ||
+    if (!y1 || !d.tbuf || !d.rawb || !d.Gp || !d.eta || !d.part || !G || !Gold || !g || !beta ||
         !bold || !inv || !al)
         goto fail;
     d.y = raw[f->response];
@@ -429,6 +466,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     f = NULL; /* owned by m */
 
     /* ---- IRLS, R's glm.fit ---- */
+    t_setup = omp_get_wtime();
     run_pass(&d, PASS_INIT, NULL);
     reduce(&d, 1, G, g, tot);
     devold = tot[0];
@@ -471,6 +509,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     }
     if (iter > prm->max_iter)
         iter = prm->max_iter;
+    t_irls = omp_get_wtime();
 
     /* ---- summary ---- */
     {
@@ -538,6 +577,9 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
                 strata_log(ctx, STRATA_LOG_INFO, "%s: coefficient '%s' not defined because of singularities (aliased)",
                            src->name, m->f->colnames[j]);
     }
+    strata_log(ctx, STRATA_LOG_INFO, "glm fit %s: n %zu p %zu: read %.3f s, setup %.3f s, IRLS %.3f s (%d iterations, %.1f ms per pass), summary %.3f s",
+               src->name, n_used, p, t_load - t_start, t_setup - t_load, t_irls - t_setup, iter,
+               1e3 * (t_irls - t_setup) / (iter + 1), omp_get_wtime() - t_irls);
     {
         char buf[512];
         time_t now = time(NULL);
@@ -573,7 +615,7 @@ fail:
     strata_free(ctx, d.tbuf, 0);
     strata_free(ctx, (void *)d.rawb, 0);
     strata_free(ctx, d.Gp, 0);
-    strata_free(ctx, d.gp, 0);
+    strata_free(ctx, d.eta, 0);
     strata_free(ctx, d.part, 0);
     strata_free(ctx, G, 0);
     strata_free(ctx, Gold, 0);

@@ -18,17 +18,15 @@ int la_blas_threads(int n)
     return old;
 }
 
-void la_gram_accumulate(size_t nb, size_t p, double *X, const double *s, const double *v,
-                        double *G, double *g)
+void la_gram_accumulate(size_t nb, size_t p, double *X, const double *s, double *G, size_t ldg)
 {
     for (size_t j = 0; j < p; j++) {
         double *x = X + j * nb;
         for (size_t i = 0; i < nb; i++)
             x[i] *= s[i];
     }
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)p, (int)nb, 1.0, X, (int)nb, 1.0, G,
-                (int)p);
-    cblas_dgemv(CblasColMajor, CblasTrans, (int)nb, (int)p, 1.0, X, (int)nb, v, 1, 1.0, g, 1);
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)p + 1, (int)nb, 1.0, X, (int)nb, 1.0,
+                G, (int)ldg);
 }
 
 void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *eta)

@@ -106,6 +106,12 @@ strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort
 strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                  strata_unseen_policy unseen, const char *path);
 
+/* Design matrix of rows [row0, row0+n) of a cohort as the model scores them
+ * (dummy coding, spline bases, interactions), row-major n x nterms into X.
+ * Rows with a missing model value hold NaN. (engine/model_design.c) */
+strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+                                  strata_unseen_policy unseen, size_t row0, size_t n, double *X);
+
 #ifdef __cplusplus
 }
 #endif

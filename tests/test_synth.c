@@ -1,0 +1,637 @@
+/* labels: unit determinism fault */
+/* tests/test_synth.c — `strata synth`: counter-based determinism (same bytes
+ * for 1 and 2 threads, rows independent of block partition), the real
+ * register structure (practice sex/age shares, PCN shares of an ICB), condition
+ * prevalence against QOF and its age/deprivation gradients, events consistent
+ * with the counts, the stored ground truth and its recovery by a logistic fit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "synth_internal.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TEST_PCN "U79722" /* 5 practices, ~26,000 patients, in ICB QOC */
+
+static strata_synth *make(strata_ctx *ctx, strata_synth_scope scope, const char *code,
+                          int64_t n, uint64_t seed)
+{
+    strata_synth_params p;
+    strata_synth *s = NULL;
+    strata_synth_params_init(&p);
+    p.scope = scope;
+    p.code = code;
+    p.n_patients = n;
+    p.seed = seed;
+    p.data_dir = tu_src("data/reference");
+    assert_status(ctx, strata_synth_new(ctx, &p, &s), STRATA_OK);
+    return s;
+}
+
+/* Generates all rows into one block (small cohorts only). */
+static void generate_all(strata_ctx *ctx, const strata_synth *s, synth_block *b, synth_events *ev)
+{
+    assert_status(ctx, synth_block_init(ctx, b, s->nrows), STRATA_OK);
+    memset(ev, 0, sizeof *ev);
+    assert_status(ctx, synth_generate(ctx, s, 0, s->nrows, b, 0, ev), STRATA_OK);
+}
+
+/* A generated cohort held in memory. */
+typedef struct cohort_mem {
+    strata_ctx *ctx;
+    strata_synth *s;
+    synth_block b;
+    synth_events ev;
+} cohort_mem;
+
+static void mem_open(cohort_mem *m, strata_synth_scope scope, const char *code, int64_t n,
+                     uint64_t seed)
+{
+    m->ctx = tu_ctx();
+    m->s = make(m->ctx, scope, code, n, seed);
+    generate_all(m->ctx, m->s, &m->b, &m->ev);
+}
+
+static void mem_close(cohort_mem *m)
+{
+    synth_block_free(m->ctx, &m->b);
+    synth_events_free(m->ctx, &m->ev);
+    strata_synth_free(m->s);
+    strata_ctx_free(m->ctx);
+}
+
+/* ---- parameters and errors ------------------------------------------------ */
+
+static void test_params__check_names_bad_field(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_synth_params p;
+    (void)state;
+    strata_synth_params_init(&p);
+    assert_int_equal(p.block_rows, 8192);
+    assert_int_equal(p.seed, 1);
+    assert_status(ctx, strata_synth_params_check(ctx, &p), STRATA_OK);
+    p.block_rows = 10;
+    assert_status(ctx, strata_synth_params_check(ctx, &p), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "block_rows 10");
+    strata_synth_params_init(&p);
+    p.scope = STRATA_SYNTH_PCN;
+    assert_status(ctx, strata_synth_params_check(ctx, &p), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "PCN code");
+    strata_synth_params_init(&p);
+    p.n_patients = -5;
+    assert_status(ctx, strata_synth_params_check(ctx, &p), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "n_patients -5");
+    strata_ctx_free(ctx);
+}
+
+static void test_new__unknown_code_and_missing_dir_named(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_synth_params p;
+    strata_synth *s = NULL;
+    (void)state;
+    strata_synth_params_init(&p);
+    p.data_dir = tu_src("data/reference");
+    p.code = "QZZ";
+    assert_status(ctx, strata_synth_new(ctx, &p, &s), STRATA_EINVAL);
+    assert_null(s);
+    assert_contains(strata_ctx_errmsg(ctx), "ICB code 'QZZ'");
+    p.code = NULL;
+    p.data_dir = tu_tmp("no-such-dir");
+    assert_status(ctx, strata_synth_new(ctx, &p, &s), STRATA_EIO);
+    assert_contains(strata_ctx_errmsg(ctx), "no-such-dir/practices.csv");
+    strata_ctx_free(ctx);
+}
+
+/* ---- counter-based randomness -------------------------------------------- */
+
+static void test_permute__bijection_on_odd_domain(void **state)
+{
+    enum { N = 1000 };
+    unsigned char seen[N] = {0};
+    (void)state;
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t j = synth_permute(42, N, i);
+        assert_true(j < N);
+        seen[j]++;
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+}
+
+static void test_generate__rows_independent_of_block_partition(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_synth *s = make(ctx, STRATA_SYNTH_PCN, TEST_PCN, 0, 7);
+    synth_block a, b;
+    synth_events ea, eb1, eb2;
+    (void)state;
+    memset(&ea, 0, sizeof ea);
+    memset(&eb1, 0, sizeof eb1);
+    memset(&eb2, 0, sizeof eb2);
+    assert_status(ctx, synth_block_init(ctx, &a, 3000), STRATA_OK);
+    assert_status(ctx, synth_block_init(ctx, &b, 3000), STRATA_OK);
+    assert_status(ctx, synth_generate(ctx, s, 5000, 3000, &a, 0, &ea), STRATA_OK);
+    assert_status(ctx, synth_generate(ctx, s, 5000, 1234, &b, 0, &eb1), STRATA_OK);
+    assert_status(ctx, synth_generate(ctx, s, 6234, 1766, &b, 1234, &eb2), STRATA_OK);
+    for (size_t i = 0; i < 3000; i++) {
+        assert_true(a.patient_id[i] == b.patient_id[i]);
+        assert_int_equal(a.age[i], b.age[i]);
+        assert_int_equal(a.ltc_count[i], b.ltc_count[i]);
+        assert_int_equal(a.gp_appointments_12m[i], b.gp_appointments_12m[i]);
+        assert_memory_equal(&a.cost_next_12m[i], &b.cost_next_12m[i], sizeof(float));
+    }
+    assert_int_equal(ea.sp_n, eb1.sp_n + eb2.sp_n);
+    assert_memory_equal(ea.sp_day, eb1.sp_day, eb1.sp_n * sizeof(int32_t));
+    assert_memory_equal(ea.sp_day + eb1.sp_n, eb2.sp_day, eb2.sp_n * sizeof(int32_t));
+    synth_block_free(ctx, &a);
+    synth_block_free(ctx, &b);
+    synth_events_free(ctx, &ea);
+    synth_events_free(ctx, &eb1);
+    synth_events_free(ctx, &eb2);
+    strata_synth_free(s);
+    strata_ctx_free(ctx);
+}
+
+/* ---- structure ------------------------------------------------------------ */
+
+static void test_structure__practice_sex_age_shares_match_register(void **state)
+{
+    cohort_mem m;
+    double pcn_list = 0;
+    (void)state;
+    mem_open(&m, STRATA_SYNTH_PCN, TEST_PCN, 200000, 3);
+    const strata_synth *s = m.s;
+    const synth_block *b = &m.b;
+    assert_int_equal(strata_synth_nrows(s), 200000);
+    for (size_t k = 0; k < strata_synth_npractices(s); k++)
+        pcn_list += (double)strata_synth_practice_list(s, k);
+    for (size_t k = 0; k < strata_synth_npractices(s); k++) {
+        double n = (double)strata_synth_practice_rows(s, k), list = 0, cnt[2][20] = {{0}};
+        int64_t r0 = s->pr[k].row0;
+        for (int sx = 0; sx < 2; sx++)
+            for (int band = 0; band < 20; band++)
+                list += (double)strata_synth_practice_register(s, k, sx, band);
+        /* the practice's share of rows is its share of the PCN list (largest remainder) */
+        assert_abs_close(n / 200000.0, list / pcn_list, 1.0 / 200000.0, "practice %zu", k);
+        for (int64_t r = r0; r < r0 + (int64_t)n; r++) {
+            int a = b->age[r];
+            cnt[b->sex[r]][a >= 95 ? 19 : a / 5]++;
+        }
+        for (int sx = 0; sx < 2; sx++)
+            for (int band = 0; band < 20; band++) {
+                double want = (double)strata_synth_practice_register(s, k, sx, band) / list;
+                double se = sqrt(want * (1 - want) / n);
+                assert_abs_close(cnt[sx][band] / n, want, 3 * se + 1.0 / n,
+                                 "practice %s sex %d band %d", strata_synth_practice_code(s, k),
+                                 sx, band);
+            }
+    }
+    mem_close(&m);
+}
+
+static void test_structure__pcn_shares_of_icb_match_list_sizes(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_synth *s = make(ctx, STRATA_SYNTH_ICB, NULL, 100000, 1);
+    double list_total = 0, *pcn_list, *pcn_rows;
+    (void)state;
+    assert_string_equal(strata_synth_practice_icb(s, 0), STRATA_SYNTH_DEFAULT_ICB);
+    pcn_list = calloc(s->n_pcn, sizeof *pcn_list);
+    pcn_rows = calloc(s->n_pcn, sizeof *pcn_rows);
+    for (size_t k = 0; k < s->npr; k++) {
+        pcn_list[s->pr[k].pcn_i] += (double)s->pr[k].list;
+        pcn_rows[s->pr[k].pcn_i] += (double)s->pr[k].nrows;
+        list_total += (double)s->pr[k].list;
+    }
+    assert_int_equal(s->n_pcn, 11);
+    assert_rel_close(list_total, 541595, 0, "QOC registered list");
+    for (size_t j = 0; j < s->n_pcn; j++) /* largest remainder: within one row per practice */
+        assert_abs_close(pcn_rows[j] / 100000.0, pcn_list[j] / list_total,
+                         (double)s->npr / 100000.0, "PCN %s", s->lv_pcn[j]);
+    free(pcn_list);
+    free(pcn_rows);
+    strata_synth_free(s);
+    strata_ctx_free(ctx);
+}
+
+/* ---- prevalence ------------------------------------------------------------- */
+
+static void test_prevalence__tracks_qof_per_practice(void **state)
+{
+    cohort_mem m;
+    (void)state;
+    mem_open(&m, STRATA_SYNTH_PCN, TEST_PCN, 200000, 5);
+    const strata_synth *s = m.s;
+    const synth_block *b = &m.b;
+    for (size_t k = 0; k < s->npr; k++) {
+        const synth_practice *p = &s->pr[k];
+        for (int c = 0; c < STRATA_SYNTH_NCOND; c++) {
+            int min_age;
+            double want = strata_synth_practice_qof(s, k, c, &min_age), n = 0, x = 0, se;
+            for (int64_t r = p->row0; r < p->row0 + p->nrows; r++)
+                if (b->age[r] >= min_age) {
+                    n++;
+                    x += b->cond[c][r];
+                }
+            se = sqrt(want * (1 - want) / n);
+            /* tuning integrates bands at their mid-age and deprivation at the
+             * practice mean: allow 12% relative on top of sampling error */
+            assert_abs_close(x / n, want, 0.12 * want + 4 * se, "practice %s %s",
+                             p->code, strata_synth_condition_name(c));
+        }
+    }
+    mem_close(&m);
+}
+
+static void test_prevalence__rises_with_age_and_deprivation(void **state)
+{
+    /* conditions whose model prevalence rises with age / with deprivation */
+    static const char *by_age[] = {"hypertension", "diabetes", "copd", "chd", "heart_failure",
+                                   "af", "stroke_tia", "ckd", "cancer", "dementia"};
+    static const char *by_dep[] = {"diabetes", "copd", "chd", "heart_failure", "smi",
+                                   "depression"};
+    cohort_mem m;
+    (void)state;
+    mem_open(&m, STRATA_SYNTH_ICB, NULL, 300000, 11);
+    const strata_synth *s = m.s;
+    const synth_block *b = &m.b;
+    for (int c = 0; c < STRATA_SYNTH_NCOND; c++) {
+        double n[3] = {0}, x[3] = {0}, nd[2] = {0}, xd[2] = {0};
+        int age_rises = 0, dep_rises = 0;
+        for (size_t i = 0; i < sizeof by_age / sizeof *by_age; i++)
+            age_rises |= !strcmp(by_age[i], synth_cond[c].name);
+        for (size_t i = 0; i < sizeof by_dep / sizeof *by_dep; i++)
+            dep_rises |= !strcmp(by_dep[i], synth_cond[c].name);
+        for (size_t r = 0; r < s->nrows; r++) {
+            int g = b->age[r] < 40 ? 0 : b->age[r] < 70 ? 1 : 2;
+            n[g]++;
+            x[g] += b->cond[c][r];
+            if (b->age[r] >= 40 && (b->imd_decile[r] <= 3 || b->imd_decile[r] >= 8)) {
+                nd[b->imd_decile[r] >= 8]++;
+                xd[b->imd_decile[r] >= 8] += b->cond[c][r];
+            }
+        }
+        if (age_rises) {
+            assert_true(x[1] / n[1] > 1.5 * x[0] / n[0]);
+            assert_true(x[2] / n[2] > 1.2 * x[1] / n[1]);
+        }
+        if (dep_rises) /* most deprived 30% vs least deprived 30%, ages 40+ */
+            assert_true(xd[0] / nd[0] > 1.1 * xd[1] / nd[1]);
+    }
+    mem_close(&m);
+}
+
+/* ---- events consistent with counts --------------------------------------- */
+
+static void test_events__spells_and_ae_match_counts(void **state)
+{
+    cohort_mem m;
+    size_t k = 0, a = 0;
+    const int32_t idx = STRATA_SYNTH_INDEX_DAY;
+    (void)state;
+    mem_open(&m, STRATA_SYNTH_PCN, TEST_PCN, 50000, 9);
+    const strata_synth *s = m.s;
+    const synth_block *b = &m.b;
+    const synth_events *ev = &m.ev;
+    for (size_t r = 0; r < s->nrows; r++) {
+        int pe = 0, pel = 0, fe = 0, bed = 0, nae = 0, first = -1;
+        for (; k < ev->sp_n && ev->sp_row[k] == (int32_t)r; k++) {
+            if (k > 0 && ev->sp_row[k - 1] == (int32_t)r)
+                assert_true(ev->sp_day[k] >= ev->sp_day[k - 1]);
+            if (ev->sp_day[k] < idx) {
+                assert_true(ev->sp_day[k] >= idx - 365);
+                pe += ev->sp_type[k] == 0;
+                pel += ev->sp_type[k] == 1;
+                bed += ev->sp_los[k];
+            } else {
+                assert_true(ev->sp_day[k] < idx + 365 && ev->sp_type[k] == 0);
+                if (first < 0)
+                    first = ev->sp_day[k] - idx;
+                fe++;
+            }
+        }
+        for (; a < ev->ae_n && ev->ae_row[a] == (int32_t)r; a++) {
+            assert_true(ev->ae_day[a] < idx && ev->ae_day[a] >= idx - 365);
+            nae++;
+        }
+        assert_int_equal(pe, b->prior_emergency_12m[r]);
+        assert_int_equal(pel, b->prior_elective_12m[r]);
+        assert_int_equal(bed, b->bed_days_12m[r]);
+        assert_int_equal(nae, b->ae_attendances_12m[r]);
+        assert_int_equal(fe, b->emergency_admissions_12m[r]);
+        assert_int_equal(fe > 0, b->emergency_admission_12m[r]);
+        assert_int_equal(b->emergency_event[r], b->emergency_admission_12m[r]);
+        if (fe)
+            assert_int_equal(first, b->time_to_emergency_days[r]);
+        else
+            assert_true(b->time_to_emergency_days[r] == 365 || b->death_12m[r]);
+    }
+    assert_int_equal(k, ev->sp_n);
+    assert_int_equal(a, ev->ae_n);
+    mem_close(&m);
+}
+
+/* ---- ground truth ------------------------------------------------------------ */
+
+/* Newton-Raphson logistic fit of y on X (n x p, row-major); returns beta in b. */
+static void logistic_fit(const double *X, const double *y, size_t n, int p, double *beta)
+{
+    double H[8 * 8], g[8];
+    for (int j = 0; j < p; j++)
+        beta[j] = 0;
+    for (int it = 0; it < 25; it++) {
+        memset(H, 0, sizeof H);
+        memset(g, 0, sizeof g);
+        for (size_t i = 0; i < n; i++) {
+            const double *x = X + i * (size_t)p;
+            double eta = 0, mu, w;
+            for (int j = 0; j < p; j++)
+                eta += x[j] * beta[j];
+            mu = 1 / (1 + exp(-eta));
+            w = mu * (1 - mu);
+            for (int j = 0; j < p; j++) {
+                g[j] += x[j] * (y[i] - mu);
+                for (int l = 0; l <= j; l++)
+                    H[j * p + l] += w * x[j] * x[l];
+            }
+        }
+        /* solve H d = g by Cholesky (H symmetric positive definite) */
+        for (int j = 0; j < p; j++) {
+            for (int l = 0; l < j; l++)
+                H[j * p + j] -= H[j * p + l] * H[j * p + l];
+            H[j * p + j] = sqrt(H[j * p + j]);
+            for (int i = j + 1; i < p; i++) {
+                for (int l = 0; l < j; l++)
+                    H[i * p + j] -= H[i * p + l] * H[j * p + l];
+                H[i * p + j] /= H[j * p + j];
+            }
+        }
+        for (int j = 0; j < p; j++) {
+            for (int l = 0; l < j; l++)
+                g[j] -= H[j * p + l] * g[l];
+            g[j] /= H[j * p + j];
+        }
+        for (int j = p - 1; j >= 0; j--) {
+            for (int l = j + 1; l < p; l++)
+                g[j] -= H[l * p + j] * g[l];
+            g[j] /= H[j * p + j];
+        }
+        for (int j = 0; j < p; j++)
+            beta[j] += g[j];
+    }
+}
+
+static void test_truth__logistic_fit_recovers_emergency_model(void **state)
+{
+    enum { P = 8 };
+    cohort_mem m;
+    double *X, *y, beta[P], rate = 0;
+    static const char *terms[P] = {"(Intercept)", "age", "sexM", "imd_decile", "ltc_count",
+                                   "efi_deficits", "prior_emergency_12m", "ae_attendances_12m"};
+    for (int j = 0; j < P; j++) {
+        assert_string_equal(synth_truth[SYNTH_T_EMERG + j].model, "emergency_admission_12m");
+        assert_string_equal(synth_truth[SYNTH_T_EMERG + j].term, terms[j]);
+    }
+    (void)state;
+    mem_open(&m, STRATA_SYNTH_ICB, NULL, 400000, 21);
+    const strata_synth *s = m.s;
+    const synth_block *b = &m.b;
+    X = malloc(s->nrows * P * sizeof *X);
+    y = malloc(s->nrows * sizeof *y);
+    for (size_t i = 0; i < s->nrows; i++) {
+        double *x = X + i * P;
+        x[0] = 1;
+        x[1] = b->age[i];
+        x[2] = b->sex[i];
+        x[3] = b->imd_decile[i];
+        x[4] = b->ltc_count[i];
+        x[5] = b->efi_deficits[i];
+        x[6] = b->prior_emergency_12m[i];
+        x[7] = b->ae_attendances_12m[i];
+        y[i] = b->emergency_admission_12m[i];
+        rate += y[i];
+    }
+    rate /= (double)s->nrows;
+    assert_true(rate > 0.05 && rate < 0.10);
+    logistic_fit(X, y, s->nrows, P, beta);
+    /* 400,000 rows: standard errors are <= ~0.03 for the intercept and
+     * <= ~0.02 for the slopes; allow 4 of them */
+    assert_abs_close(beta[0], synth_truth[0].beta, 0.15, "%s", terms[0]);
+    assert_abs_close(beta[1], synth_truth[1].beta, 0.002, "%s", terms[1]);
+    assert_abs_close(beta[2], synth_truth[2].beta, 0.06, "%s", terms[2]);
+    for (int j = 3; j < P; j++)
+        assert_abs_close(beta[j], synth_truth[j].beta, 0.05, "%s", terms[j]);
+    free(X);
+    free(y);
+    mem_close(&m);
+}
+
+/* ---- whole files ------------------------------------------------------------- */
+
+/* The cohort writer (lead-owned) stores the root group's HDF5 timestamps, so
+ * two runs a second apart differ in those 16 bytes and the header checksum.
+ * Zero them (first object header, "OHDR" v2 with flag 0x20) before comparing. */
+static int files_equal_but_root_times(const char *a, const char *b)
+{
+    size_t la, lb;
+    unsigned char *da = (unsigned char *)tu_read_file(a, &la);
+    unsigned char *db = (unsigned char *)tu_read_file(b, &lb);
+    int eq = da && db && la == lb;
+    for (int f = 0; eq && f < 2; f++) {
+        unsigned char *d = f ? db : da, *o = NULL;
+        for (size_t i = 0; i + 4 < la && i < 4096 && !o; i++)
+            if (!memcmp(d + i, "OHDR", 4))
+                o = d + i;
+        if (o && (o[5] & 0x20)) {
+            size_t t = 6, csz = (size_t)1 << (o[5] & 3), chunk = 0;
+            memset(o + t, 0, 16);
+            t += 16 + ((o[5] & 0x10) ? 4 : 0);
+            for (size_t k = 0; k < csz; k++)
+                chunk |= (size_t)o[t + k] << (8 * k);
+            memset(o + t + csz + chunk, 0, 4); /* the header checksum */
+        }
+    }
+    eq = eq && memcmp(da, db, la) == 0;
+    free(da);
+    free(db);
+    return eq;
+}
+
+static void write_cohort(const char *path, uint64_t seed, int threads)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_synth *s;
+    strata_synth_summary sum;
+    strata_ctx_set_threads(ctx, threads);
+    s = make(ctx, STRATA_SYNTH_PCN, TEST_PCN, 40000, seed);
+    assert_status(ctx, strata_synth_write(ctx, s, path, &sum), STRATA_OK);
+    assert_int_equal(sum.nrows, 40000);
+    strata_synth_free(s);
+    strata_ctx_free(ctx);
+}
+
+static void test_write__same_seed_same_bytes_for_1_and_2_threads(void **state)
+{
+    char a[4096], b[4096], c[4096]; /* tu_* buffers rotate: keep copies */
+    (void)state;
+    snprintf(a, sizeof a, "%s", tu_tmp("seed4_t1.h5"));
+    snprintf(b, sizeof b, "%s", tu_tmp("seed4_t2.h5"));
+    snprintf(c, sizeof c, "%s", tu_tmp("seed5.h5"));
+    write_cohort(a, 4, 1);
+    write_cohort(b, 4, 2);
+    write_cohort(c, 5, 2);
+    assert_true(tu_files_equal(a, b) || files_equal_but_root_times(a, b));
+    assert_false(files_equal_but_root_times(a, c));
+}
+
+static void test_write__cohort_validates_and_stores_truth(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    const char *path = tu_tmp("valid.h5");
+    strata_validate_report rep;
+    strata_cohort *c = NULL;
+    char **term = NULL, **model = NULL;
+    size_t nt = 0, nm = 0, j;
+    double beta[SYNTH_T_END];
+    (void)state;
+    write_cohort(path, 8, 2);
+    assert_status(ctx, strata_cohort_validate(ctx, path, NULL, NULL, &rep), STRATA_OK);
+    assert_int_equal(rep.total, 0);
+    assert_int_equal(rep.nrows, 40000);
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    assert_status(ctx, strata_cohort_read_strings(ctx, c, "/truth/term", &term, &nt), STRATA_OK);
+    assert_status(ctx, strata_cohort_read_strings(ctx, c, "/truth/model", &model, &nm), STRATA_OK);
+    assert_int_equal(nt, SYNTH_T_END);
+    assert_int_equal(nm, SYNTH_T_END);
+    assert_status(ctx, strata_cohort_find(ctx, c, "truth/beta", &j), STRATA_OK);
+    assert_status(ctx, strata_cohort_read_f64(ctx, c, j, 0, SYNTH_T_END, beta), STRATA_OK);
+    for (size_t k = 0; k < nt; k++) {
+        assert_string_equal(term[k], synth_truth[k].term);
+        assert_string_equal(model[k], synth_truth[k].model);
+        assert_true(beta[k] == synth_truth[k].beta);
+    }
+    assert_string_equal(strata_cohort_attr(c, "seed"), "8");
+    assert_int_equal(strata_cohort_find_role(c, STRATA_ROLE_PCN) >= 0, 1);
+    strata_strings_free(ctx, term, nt);
+    strata_strings_free(ctx, model, nm);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+}
+
+static strata_status new_small(strata_ctx *ctx, strata_synth **s)
+{
+    strata_synth_params p;
+    strata_synth_params_init(&p);
+    p.scope = STRATA_SYNTH_PCN;
+    p.code = TEST_PCN;
+    p.n_patients = 2000;
+    p.block_rows = 64; /* many blocks and groups: exercises event regrowth */
+    p.data_dir = tu_src("data/reference");
+    return strata_synth_new(ctx, &p, s);
+}
+
+static void test_fault__every_allocation_failure_is_clean(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    char path[4096];
+    strata_synth *s = NULL;
+    long total;
+    (void)state;
+    snprintf(path, sizeof path, "%s", tu_tmp("fault.h5")); /* tu_* buffers rotate */
+    tu_fault_install(ctx);
+    tu_fault_arm(-1);
+    assert_status(ctx, new_small(ctx, &s), STRATA_OK);
+    strata_synth_free(s);
+    total = tu_fault_count();
+    assert_true(total > 5);
+    for (long k = 1; k <= total; k++) {
+        tu_fault_arm(k);
+        assert_status(ctx, new_small(ctx, &s), STRATA_ENOMEM);
+        assert_null(s);
+    }
+    tu_fault_arm(-1);
+    assert_status(ctx, new_small(ctx, &s), STRATA_OK);
+    tu_fault_arm(-1);
+    assert_status(ctx, strata_synth_write(ctx, s, path, NULL), STRATA_OK);
+    total = tu_fault_count();
+    assert_true(total > 5);
+    for (long k = 1; k <= total; k++) {
+        unlink(path);
+        tu_fault_arm(k);
+        assert_status(ctx, strata_synth_write(ctx, s, path, NULL), STRATA_ENOMEM);
+        assert_int_equal(access(path, F_OK), -1);
+    }
+    tu_fault_arm(-1);
+    strata_synth_free(s);
+    strata_ctx_free(ctx);
+}
+
+static void test_cli__synth_writes_and_rejects_bad_options(void **state)
+{
+    char *out = NULL;
+    const char *path = tu_tmp("cli.h5");
+    (void)state;
+    assert_int_equal(tu_run_cli(&out, "synth --pcn %s --patients 3000 --seed 2 --data %s --out %s",
+                                TEST_PCN, tu_src("data/reference"), path),
+                     0);
+    assert_contains(out, "3000 patients in 5 practices");
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "validate %s", path), 0);
+    free(out);
+    /* without --data: found beside the executable (build/strata -> data/reference) */
+    assert_int_equal(tu_run_sh(&out, "env -u STRATA_DATA_DIR %s synth --pcn %s --patients 500 "
+                                     "--out %s", tu_cli(), TEST_PCN, path),
+                     0);
+    assert_contains(out, "500 patients in 5 practices");
+    free(out);
+    /* STRATA_DATA_DIR may name data/ (its reference/ subdirectory is used) */
+    assert_int_equal(tu_run_sh(&out, "STRATA_DATA_DIR=%s %s synth --pcn %s --patients 500 "
+                                     "--out %s", tu_src("data"), tu_cli(), TEST_PCN, path),
+                     0);
+    free(out);
+    assert_int_equal(tu_run_sh(&out, "STRATA_DATA_DIR=/nonexistent %s synth --out %s", tu_cli(),
+                               path),
+                     4);
+    assert_contains(out, "STRATA_DATA_DIR=/nonexistent");
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "synth --pcn %s --icb QOC --out %s", TEST_PCN, path), 2);
+    assert_contains(out, "at most one of");
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "synth --icb QZZ --data %s --out %s",
+                                tu_src("data/reference"), path),
+                     2);
+    assert_contains(out, "'QZZ'");
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "synth --patients many --out %s", path), 2);
+    assert_contains(out, "--patients 'many'");
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params__check_names_bad_field),
+        cmocka_unit_test(test_new__unknown_code_and_missing_dir_named),
+        cmocka_unit_test(test_permute__bijection_on_odd_domain),
+        cmocka_unit_test(test_generate__rows_independent_of_block_partition),
+        cmocka_unit_test(test_structure__practice_sex_age_shares_match_register),
+        cmocka_unit_test(test_structure__pcn_shares_of_icb_match_list_sizes),
+        cmocka_unit_test(test_prevalence__tracks_qof_per_practice),
+        cmocka_unit_test(test_prevalence__rises_with_age_and_deprivation),
+        cmocka_unit_test(test_events__spells_and_ae_match_counts),
+        cmocka_unit_test(test_truth__logistic_fit_recovers_emergency_model),
+        cmocka_unit_test(test_write__same_seed_same_bytes_for_1_and_2_threads),
+        cmocka_unit_test(test_write__cohort_validates_and_stores_truth),
+        cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
+        cmocka_unit_test(test_cli__synth_writes_and_rejects_bad_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
