@@ -50,6 +50,11 @@ strata_status ev_metrics_alloc(strata_ctx *ctx, const strata_eval_params *par,
 void ev_metrics_free(strata_ctx *ctx, strata_eval_metrics *m);
 size_t ev_nb_count(const strata_eval_params *par);
 
+/* Outcome column as doubles and weights 1, or 0 (and y = 0) where the outcome
+ * or the prediction p is missing; *dropped counts those rows. */
+strata_status ev_read_outcome(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                              const double *p, double **y, double **w, size_t *dropped);
+
 double ev_link(strata_eval_family f, double p);
 double ev_inv_link(strata_eval_family f, double eta);
 

@@ -150,12 +150,46 @@ static strata_status read_by(strata_ctx *ctx, strata_cohort *c, const char *name
     return code_integers(ctx, path, name, n, b);
 }
 
+strata_status ev_read_outcome(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                               const double *p, double **y_out, double **w_out, size_t *dropped)
+{
+    size_t n = strata_cohort_nrows(cohort), j;
+    double *y, *w;
+    strata_status st;
+    *y_out = *w_out = NULL;
+    *dropped = 0;
+    STRATA_TRY(strata_cohort_find(ctx, cohort, outcome, &j));
+    y = strata_calloc(ctx, n ? n : 1, sizeof *y);
+    w = strata_calloc(ctx, n ? n : 1, sizeof *w);
+    if (!y || !w) {
+        strata_free(ctx, y, 0);
+        strata_free(ctx, w, 0);
+        return STRATA_ENOMEM;
+    }
+    if ((st = strata_cohort_read_f64(ctx, cohort, j, 0, n, y)) != STRATA_OK) {
+        strata_free(ctx, y, 0);
+        strata_free(ctx, w, 0);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        w[i] = isnan(y[i]) || isnan(p[i]) ? 0.0 : 1.0;
+        if (w[i] == 0.0) {
+            y[i] = 0.0; /* never read: weight 0 */
+            (*dropped)++;
+        }
+    }
+    *y_out = y;
+    *w_out = w;
+    return STRATA_OK;
+}
+
 strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
                                      const double *p, const char *const *by_names, size_t n_by,
                                      const strata_eval_params *par,
+                                     const strata_bootstrap_result *boot,
                                      const strata_eval_provenance *prov, const char *outdir)
 {
-    size_t n, j, dropped = 0;
+    size_t n, dropped = 0;
     double *y = NULL, *w = NULL;
     by_col *cols = NULL;
     strata_eval_by *by = NULL;
@@ -166,24 +200,16 @@ strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, con
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: cohort, outcome or predictions missing");
     STRATA_TRY(strata_eval_params_check(ctx, par));
     n = strata_cohort_nrows(cohort);
-    STRATA_TRY(strata_cohort_find(ctx, cohort, outcome, &j));
-    y = strata_calloc(ctx, n ? n : 1, sizeof *y);
-    w = strata_calloc(ctx, n ? n : 1, sizeof *w);
-    cols = strata_calloc(ctx, n_by ? n_by : 1, sizeof *cols);
-    by = strata_calloc(ctx, n_by ? n_by : 1, sizeof *by);
-    if (!y || !w || !cols || !by) {
-        st = STRATA_ENOMEM;
-        goto done;
-    }
-    if ((st = strata_cohort_read_f64(ctx, cohort, j, 0, n, y)) != STRATA_OK)
-        goto done;
-    for (size_t i = 0; i < n; i++) {
-        w[i] = isnan(y[i]) || isnan(p[i]) ? 0.0 : 1.0;
-        dropped += w[i] == 0.0;
-    }
+    STRATA_TRY(ev_read_outcome(ctx, cohort, outcome, p, &y, &w, &dropped));
     if (dropped)
         strata_warn(ctx, "%s: %zu of %zu rows have no outcome (%s) or no prediction: left out",
                     strata_cohort_path(cohort), dropped, n, outcome);
+    cols = strata_calloc(ctx, n_by ? n_by : 1, sizeof *cols);
+    by = strata_calloc(ctx, n_by ? n_by : 1, sizeof *by);
+    if (!cols || !by) {
+        st = STRATA_ENOMEM;
+        goto done;
+    }
     for (size_t b = 0; b < n_by; b++) {
         if ((st = read_by(ctx, cohort, by_names[b], n, &cols[b])) != STRATA_OK)
             goto done;
@@ -193,7 +219,7 @@ strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, con
     in = (strata_eval_input){n, y, p, w, n_by, by};
     if ((st = strata_evaluate(ctx, &in, par, &r)) != STRATA_OK)
         goto done;
-    st = strata_eval_write(ctx, r, NULL, prov, outdir);
+    st = strata_eval_write(ctx, r, boot, prov, outdir);
 done:
     if (st == STRATA_ENOMEM && strata_ctx_errcode(ctx) != STRATA_ENOMEM)
         STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", n);

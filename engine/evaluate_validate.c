@@ -6,6 +6,7 @@
 #include "evaluate_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -196,7 +197,7 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, s
     core_ws *ws = NULL;
     strata_ctx **sub = NULL;
     strata_status *bst = NULL, st = STRATA_OK;
-    int *who = NULL;
+    int *who = NULL, *failed = NULL;
     long b;
     memset(res, 0, sizeof *res);
     STRATA_TRY(strata_validate_params_check(ctx, vp));
@@ -205,13 +206,15 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, s
     if (vp->parallel)
         nt = strata_threads(ctx) < vp->B ? strata_threads(ctx) : vp->B;
     res->B = vp->B;
+    res->seed = vp->seed;
     res->boot = strata_calloc(ctx, (size_t)vp->B, sizeof *res->boot);
     res->orig = strata_calloc(ctx, (size_t)vp->B, sizeof *res->orig);
     ws = strata_calloc(ctx, (size_t)nt, sizeof *ws);
     sub = strata_calloc(ctx, (size_t)nt, sizeof *sub);
     bst = strata_calloc(ctx, (size_t)vp->B, sizeof *bst);
     who = strata_calloc(ctx, (size_t)vp->B, sizeof *who);
-    if (!res->boot || !res->orig || !ws || !sub || !bst || !who) {
+    failed = strata_calloc(ctx, (size_t)nt, sizeof *failed);
+    if (!res->boot || !res->orig || !ws || !sub || !bst || !who || !failed) {
         st = STRATA_ENOMEM;
         goto done;
     }
@@ -248,21 +251,26 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, s
         int me = 0;
 #endif
         core_ws *my = &ws[me];
+        /* a worker takes resamples in increasing b and stops at its first failure,
+         * so the first failing b overall keeps its own message on that worker */
+        if (failed[me])
+            continue;
         who[b] = me;
         strata_eval_resample_weights(vp->seed, b, n, w, my->tw);
         bst[b] = refit(sub[me], ud, my->tw, n, my->lp);
         if (bst[b] == STRATA_OK)
             bst[b] = check_lp(sub[me], my->lp, n, "resample", b + 1);
-        if (bst[b] != STRATA_OK)
+        if (bst[b] != STRATA_OK) {
+            failed[me] = 1;
             continue;
+        }
         core_two(f, n, y, my->lp, my->tw, w, my, &res->boot[b], &res->orig[b]);
     }
     for (b = 0; b < vp->B; b++)
-        if (bst[b] != STRATA_OK) {
-            st = bst[b];
-            if (nt > 1) /* the worker's message, first failing resample in b order */
-                st = STRATA_FAIL(ctx, st, "validate: bootstrap resample %ld: %s", b + 1,
-                                 strata_ctx_errmsg(sub[who[b]]));
+        if (bst[b] != STRATA_OK) { /* first failing resample in b order */
+            char msg[STRATA_ERRMSG_MAX];
+            snprintf(msg, sizeof msg, "%s", strata_ctx_errmsg(sub[who[b]]));
+            st = STRATA_FAIL(ctx, bst[b], "validate: bootstrap resample %ld: %s", b + 1, msg);
             goto done;
         }
     {
@@ -294,6 +302,7 @@ done:
     strata_free(ctx, sub, 0);
     strata_free(ctx, bst, 0);
     strata_free(ctx, who, 0);
+    strata_free(ctx, failed, 0);
     if (st != STRATA_OK)
         strata_bootstrap_result_free(ctx, res);
     return st;

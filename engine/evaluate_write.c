@@ -337,7 +337,8 @@ static strata_status write_json(strata_ctx *ctx, const char *dir, const strata_e
     jset(root, "groups", groups);
     if (boot && boot->B > 0)
         jset(root, "bootstrap",
-             json_pack("{s:i,s:o,s:o,s:o}", "B", boot->B, "apparent", json_core(&boot->apparent),
+             json_pack("{s:i,s:I,s:o,s:o,s:o}", "B", boot->B, "seed", (json_int_t)boot->seed,
+                       "apparent", json_core(&boot->apparent),
                        "optimism", json_core(&boot->optimism), "corrected",
                        json_core(&boot->corrected)));
     text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));

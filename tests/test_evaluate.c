@@ -486,6 +486,49 @@ static void test_bootstrap__harrell_definitions_hold(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Fails on any resample that draws row 1 three times or more. */
+static strata_status picky_refit(strata_ctx *ctx, void *ud, const double *tw, size_t n, double *lp)
+{
+    if (tw[0] >= 3.0)
+        return STRATA_FAIL(ctx, STRATA_ESINGULAR, "picky: row 1 drawn %g times", tw[0]);
+    return lr_refit(ctx, ud, tw, n, lp);
+}
+
+/* A failing refit stops the bootstrap with its status and message, naming the
+ * first failing resample in resample order, whatever the thread count. */
+static void test_bootstrap__failing_refit_names_resample(void **state)
+{
+    scored s;
+    lr_data d;
+    size_t n = 50;
+    strata_validate_params vp;
+    strata_bootstrap_result res;
+    char msg1[512];
+    (void)state;
+    scored_load("binomial", &s);
+    lr_setup(&s, n, &d);
+    strata_validate_params_init(&vp);
+    vp.B = 200;
+    for (int threads = 1; threads <= 2; threads++) {
+        strata_ctx *ctx = tu_ctx();
+        strata_ctx_set_threads(ctx, threads);
+        assert_status(ctx,
+                      strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, n, s.y, NULL,
+                                                picky_refit, &d, &vp, &res),
+                      STRATA_ESINGULAR);
+        assert_contains(strata_ctx_errmsg(ctx), "validate: bootstrap resample ");
+        assert_contains(strata_ctx_errmsg(ctx), ": picky: row 1 drawn");
+        assert_null(res.boot);
+        if (threads == 1)
+            snprintf(msg1, sizeof msg1, "%s", strata_ctx_errmsg(ctx));
+        else
+            assert_string_equal(strata_ctx_errmsg(ctx), msg1);
+        strata_ctx_free(ctx);
+    }
+    free(d.x);
+    scored_free(&s);
+}
+
 static void test_kfold_and_split__held_out_rows_come_from_other_folds(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -744,7 +787,7 @@ static void test_evaluate_scored__cohort_columns_match_arrays(void **state)
     strata_eval_params_init(&par);
     assert_status(ctx,
                   strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, by, 4, &par,
-                                         NULL, dir),
+                                         NULL, NULL, dir),
                   STRATA_OK);
     assert_contains(tu_last_warning(), "1 of 20000 rows");
     w = malloc(s.n * sizeof *w);
@@ -764,17 +807,75 @@ static void test_evaluate_scored__cohort_columns_match_arrays(void **state)
     json_decref(j);
     assert_status(ctx,
                   strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, bad, 1, &par,
-                                         NULL, dir),
+                                         NULL, NULL, dir),
                   STRATA_ESPEC);
     assert_contains(strata_ctx_errmsg(ctx), "cost_12m is float32");
     assert_status(ctx,
                   strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, missing, 1, &par,
-                                         NULL, dir),
+                                         NULL, NULL, dir),
                   STRATA_ESPEC);
     assert_contains(strata_ctx_errmsg(ctx), "deprivation");
     strata_cohort_close(c);
     strata_eval_report_free(ctx, r);
     free(w);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
+/* Every allocation of the cohort path and of a sequential bootstrap fails in
+ * turn: each ends in ENOMEM (or the reader's clean error), never a leak or crash. */
+static void test_evaluate_scored__allocation_failures_are_clean(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_eval_params par;
+    strata_validate_params vp;
+    strata_bootstrap_result res;
+    lr_data d;
+    const char *path = tu_tmp("fault.h5"), *dir = tu_tmp("fault_out");
+    const char *by[3] = {"ethnicity", "age_band", "imd_decile"};
+    long k, ok_at = 0;
+    (void)state;
+    scored_load("binomial", &s);
+    s.n = 600;
+    write_cohort(ctx, &s, path);
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    strata_eval_params_init(&par);
+    tu_fault_install(ctx);
+    for (k = 1; k < 100000 && !ok_at; k++) {
+        strata_status st;
+        tu_fault_arm(k);
+        st = strata_evaluate_scored(ctx, c, "emergency_admission_12m", s.p, by, 3, &par, NULL,
+                                    NULL, dir);
+        if (st == STRATA_OK)
+            ok_at = k;
+        else
+            assert_int_equal(st, STRATA_ENOMEM);
+    }
+    assert_true(ok_at > 10);
+    lr_setup(&s, s.n, &d);
+    strata_validate_params_init(&vp);
+    vp.B = 3;
+    vp.parallel = 0;
+    for (k = 1, ok_at = 0; k < 100000 && !ok_at; k++) {
+        strata_status st;
+        tu_fault_arm(k);
+        st = strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, s.n, s.y, NULL, lr_refit, &d,
+                                       &vp, &res);
+        if (st == STRATA_OK)
+            ok_at = k;
+        else {
+            assert_int_equal(st, STRATA_ENOMEM);
+            assert_null(res.boot);
+        }
+    }
+    tu_fault_arm(-1);
+    assert_true(ok_at > 5);
+    strata_bootstrap_result_free(ctx, &res);
+    free(d.x);
+    strata_cohort_close(c);
+    s.n = 20000;
     scored_free(&s);
     strata_ctx_free(ctx);
 }
@@ -835,6 +936,34 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
                 r->overall.slope);
     assert_true(isfinite(json_group_c(j, "age_band", "70-79")));
     json_decref(j);
+    /* bootstrap through the GLM refit: same bytes with 1 and 2 threads */
+    {
+        char d1[512], d2[512], f1[600], f2[600], *txt;
+        snprintf(d1, sizeof d1, "%s_b1", dir);
+        snprintf(d2, sizeof d2, "%s_b2", dir);
+        rc = tu_run_cli(&out, "evaluate '%s' '%s' --bootstrap 4 --seed 9 --out '%s' --threads 1",
+                        mpath, cpath, d1);
+        assert_int_equal(rc, 0);
+        assert_contains(out, "bootstrap B=4 seed=9");
+        free(out);
+        rc = tu_run_cli(&out, "evaluate '%s' '%s' --bootstrap 4 --seed 9 --out '%s' --threads 2",
+                        mpath, cpath, d2);
+        assert_int_equal(rc, 0);
+        free(out);
+        snprintf(f1, sizeof f1, "%s/bootstrap.csv", d1);
+        snprintf(f2, sizeof f2, "%s/bootstrap.csv", d2);
+        assert_true(tu_files_equal(f1, f2));
+        txt = tu_read_file(f1, NULL);
+        assert_non_null(txt);
+        assert_contains(txt, "measure,apparent,optimism,corrected,B\r\nc,");
+        assert_contains(txt, ",4\r\nslope,1.0000000"); /* apparent slope of the MLE */
+        free(txt);
+        snprintf(f1, sizeof f1, "%s/evaluate.json", d1);
+        txt = tu_read_file(f1, NULL);
+        assert_non_null(txt);
+        assert_contains(txt, "\"seed\": 9");
+        free(txt);
+    }
     rc = tu_run_cli(&out, "evaluate '%s' '%s' --by nosuchcol --out '%s'", mpath, cpath, dir);
     assert_int_equal(rc, STRATA_ESPEC);
     assert_contains(out, "nosuchcol");
@@ -859,11 +988,13 @@ int main(void)
         cmocka_unit_test(test_evaluate__weights_equal_row_repetition),
         cmocka_unit_test(test_bootstrap__same_numbers_with_1_and_2_threads),
         cmocka_unit_test(test_bootstrap__harrell_definitions_hold),
+        cmocka_unit_test(test_bootstrap__failing_refit_names_resample),
         cmocka_unit_test(test_kfold_and_split__held_out_rows_come_from_other_folds),
         cmocka_unit_test(test_write__csv_and_json_carry_values_and_hashes),
         cmocka_unit_test(test_evaluate__bad_outcome_names_row),
         cmocka_unit_test(test_evaluate__allocation_failures_are_clean),
         cmocka_unit_test(test_evaluate_scored__cohort_columns_match_arrays),
+        cmocka_unit_test(test_evaluate_scored__allocation_failures_are_clean),
         cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /* engine/cli/cmd_evaluate.c — `strata evaluate MODEL COHORT [--by a,b,...]
- * [--outcome NAME] --out DIR [--unseen-to-reference] [--threads N]`: scores the
- * cohort with the saved model, then writes discrimination, calibration, yield
- * and net benefit overall and per subgroup (docs/evaluate.md), carrying the
- * SHA-256 of model and cohort. Exit codes: 0, 2 usage, or the failing status. */
+ * [--outcome NAME] [--bootstrap B [--seed S]] --out DIR`: scores the cohort with
+ * the saved model, then writes discrimination, calibration, yield and net
+ * benefit overall and per subgroup, and optionally Harrell's bootstrap
+ * optimism (docs/evaluate.md), carrying the SHA-256 of model and cohort.
+ * Exit codes: 0, 2 usage, or the failing status. */
 #include "cli.h"
 
 #include <math.h>
@@ -11,7 +12,7 @@
 
 static const char *USAGE =
     "strata evaluate MODEL COHORT [--by col1,col2,...] [--outcome NAME] --out DIR\n"
-    "                [--unseen-to-reference] [--threads N] [--quiet]";
+    "                [--bootstrap B] [--seed S] [--unseen-to-reference] [--threads N] [--quiet]";
 
 #define MAX_BY 32
 
@@ -62,6 +63,8 @@ int cmd_evaluate(int argc, char **argv)
     const char *model = NULL, *cohort = NULL, *out = NULL, *outcome = NULL;
     char *by_list = NULL, *by[MAX_BY], response[256], mhash[65], chash[65];
     int n_by = 0, rc = 0;
+    long boot_b = 0, seed = 1;
+    strata_bootstrap_result boot;
     strata_unseen_policy unseen = STRATA_UNSEEN_ERROR;
     cli_common co = {0, 0, 0};
     strata_ctx *ctx;
@@ -72,6 +75,7 @@ int cmd_evaluate(int argc, char **argv)
     strata_eval_provenance prov;
     double *p = NULL;
     strata_status st;
+    memset(&boot, 0, sizeof boot);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -85,6 +89,14 @@ int cmd_evaluate(int argc, char **argv)
             out = argv[++i];
         } else if (!strcmp(a, "--outcome") && i + 1 < argc) {
             outcome = argv[++i];
+        } else if (!strcmp(a, "--bootstrap") && i + 1 < argc) {
+            if (cli_parse_long(argv[++i], 1, 100000, &boot_b))
+                return cli_usage_error("evaluate", USAGE, "--bootstrap: '%s' is not 1..100000",
+                                       argv[i]);
+        } else if (!strcmp(a, "--seed") && i + 1 < argc) {
+            if (cli_parse_long(argv[++i], 0, 2147483647L, &seed))
+                return cli_usage_error("evaluate", USAGE, "--seed: '%s' is not 0..2^31-1",
+                                       argv[i]);
         } else if (!strcmp(a, "--by") && i + 1 < argc) {
             by_list = argv[++i];
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
@@ -131,9 +143,23 @@ int cmd_evaluate(int argc, char **argv)
     strata_eval_params_init(&par);
     par.family = eval_family(sum.family);
     prov = (strata_eval_provenance){mhash, chash, model, cohort};
+    if (boot_b > 0) {
+        strata_validate_params vp;
+        strata_validate_params_init(&vp);
+        vp.B = (int)boot_b;
+        vp.seed = (uint64_t)seed;
+        if ((st = strata_evaluate_bootstrap_glm(ctx, m, c, outcome, p, par.family, &vp, &boot)) !=
+            STRATA_OK)
+            goto fail;
+    }
     if ((st = strata_evaluate_scored(ctx, c, outcome, p, (const char *const *)by, (size_t)n_by,
-                                     &par, &prov, out)) != STRATA_OK)
+                                     &par, boot_b > 0 ? &boot : NULL, &prov, out)) != STRATA_OK)
         goto fail;
+    if (boot_b > 0 && !co.quiet)
+        printf("bootstrap B=%ld seed=%ld: C apparent %.4f, optimism %.4f, corrected %.4f; "
+               "slope corrected %.4f\n",
+               boot_b, seed, boot.apparent.c, boot.optimism.c, boot.corrected.c,
+               boot.corrected.slope);
     if (!co.quiet)
         printf("evaluated %zu rows (%s, outcome %s, %d by-columns) into %s\n",
                strata_cohort_nrows(c), strata_eval_family_name(par.family), outcome, n_by, out);
@@ -141,6 +167,7 @@ int cmd_evaluate(int argc, char **argv)
 fail:
     rc = cli_fail(ctx, "evaluate", st);
 done:
+    strata_bootstrap_result_free(ctx, &boot);
     free(p);
     strata_cohort_close(c);
     strata_model_free(ctx, m);

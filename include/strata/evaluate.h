@@ -8,6 +8,7 @@
 
 #include "strata/core.h"
 #include "strata/cohort.h"
+#include "strata/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -184,6 +185,7 @@ typedef struct strata_eval_core {
 
 typedef struct strata_bootstrap_result {
     int B;
+    uint64_t seed;              /* the seed the resamples were drawn with */
     strata_eval_core apparent;  /* model fitted and evaluated on the data */
     strata_eval_core optimism;  /* mean over b of (bootstrap-sample perf - original perf) */
     strata_eval_core corrected; /* apparent - optimism */
@@ -245,12 +247,26 @@ strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
                                 const strata_eval_provenance *prov, const char *outdir);
 
 /* Reads outcome and by-columns from a cohort, evaluates the predicted response
- * `p` (n = rows of the cohort) and writes outdir. by_names may name any
- * categorical or integer column (integers are coded by their distinct values). */
+ * `p` (n = rows of the cohort) and writes outdir (with bootstrap.csv when boot
+ * is not NULL). by_names may name any categorical or integer column (integers
+ * are coded by their distinct values) or the derived imd_quintile / age_band. */
 strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
                                      const double *p, const char *const *by_names, size_t n_by,
                                      const strata_eval_params *par,
+                                     const strata_bootstrap_result *boot,
                                      const strata_eval_provenance *prov, const char *outdir);
+
+/* Harrell's bootstrap for a saved GLM: each resample refits the model's
+ * formula and family on the cohort (multiplicities as prior weights) and
+ * scores every row; p = the saved model's predictions (rows with p or the
+ * outcome missing are left out). Resamples run in order (vp->parallel is
+ * ignored); results depend only on vp->seed. Models fitted with a weights
+ * column are STRATA_ESPEC for now. */
+strata_status strata_evaluate_bootstrap_glm(strata_ctx *ctx, const strata_model *m,
+                                            strata_cohort *cohort, const char *outcome,
+                                            const double *p, strata_eval_family fam,
+                                            const strata_validate_params *vp,
+                                            strata_bootstrap_result *res);
 
 #ifdef __cplusplus
 }
