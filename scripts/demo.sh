@@ -1,11 +1,11 @@
 #!/bin/sh
 # scripts/demo.sh — the main job on the bundled default data: installs what is
-# missing, builds, then checks and describes the bundled cohort. (Grows into
-# synth → fit → score → evaluate → stratify → report as those stages land.)
+# missing, builds, then runs `strata run data/specs/default.yaml`: a synthetic
+# cohort of one real ICB → risk model → evaluation → stratification → PCN
+# tables, intervention lists and the HTML report in strata-out/.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 out=${STRATA_OUT:-strata-out}
-mkdir -p "$out"
-./build/strata validate data/sample/example.h5
-./build/strata info data/sample/example.h5
+./build/strata run data/specs/default.yaml --out "$out"
+./build/strata validate --summary-only "$out/cohort.h5"

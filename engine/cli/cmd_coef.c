@@ -1,10 +1,107 @@
-/* engine/cli/cmd_coef.c — `strata coef`: not built yet (placeholder until its issue lands). */
+/* engine/cli/cmd_coef.c — `strata coef MODEL [--csv]`: the coefficient table of a
+ * model file. CSV: header term,estimate,std_error,statistic,p_value,conf_low,conf_high,
+ * numbers as %.17g (lossless), aliased terms as NA. Text: the same plus exp(estimate)
+ * (odds ratio for binomial, rate/mean ratio for log links) and the fit summary. */
 #include "cli.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *USAGE = "strata coef MODEL [--csv]";
+
+static void g17(char *buf, size_t n, double v)
+{
+    if (v != v)
+        snprintf(buf, n, "NA");
+    else
+        snprintf(buf, n, "%.17g", v);
+}
 
 int cmd_coef(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "strata coef: not available in this build yet\n");
-    return CLI_EXIT_USAGE;
+    const char *path = NULL;
+    int csv = 0, rc = 0;
+    strata_ctx *ctx;
+    strata_model *m = NULL;
+    strata_status st;
+    cli_common co = {1, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv"))
+            csv = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s\n", USAGE);
+            return 0;
+        } else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+        else
+            return cli_usage_error("coef", USAGE, "unexpected argument '%s'", argv[i]);
+    }
+    if (!path)
+        return cli_usage_error("coef", USAGE, "missing MODEL");
+    if (!(ctx = cli_ctx_new(&co)))
+        return 3;
+    if ((st = strata_model_load(ctx, path, &m)) != STRATA_OK) {
+        rc = cli_fail(ctx, "coef", st);
+        strata_ctx_free(ctx);
+        return rc;
+    }
+    {
+        strata_fit_summary s;
+        size_t p = strata_model_nterms(m);
+        strata_model_summary(m, &s);
+        if (csv) {
+            printf("term,estimate,std_error,statistic,p_value,conf_low,conf_high\n");
+            for (size_t j = 0; j < p; j++) {
+                strata_coef c;
+                char b[6][40];
+                const char *t = strata_model_term(m, j);
+                strata_model_coef(m, j, &c);
+                g17(b[0], 40, c.estimate), g17(b[1], 40, c.std_error), g17(b[2], 40, c.statistic);
+                g17(b[3], 40, c.p_value), g17(b[4], 40, c.conf_low), g17(b[5], 40, c.conf_high);
+                /* quote names holding a comma or quote (RFC 4180) */
+                if (strpbrk(t, ",\"")) {
+                    putchar('"');
+                    for (; *t; t++) {
+                        if (*t == '"')
+                            putchar('"');
+                        putchar(*t);
+                    }
+                    putchar('"');
+                } else {
+                    fputs(t, stdout);
+                }
+                printf(",%s,%s,%s,%s,%s,%s\n", b[0], b[1], b[2], b[3], b[4], b[5]);
+            }
+        } else {
+            const char *ratio = s.family == STRATA_FAMILY_BINOMIAL ? "odds ratio"
+                                : s.family == STRATA_FAMILY_GAUSSIAN ? NULL
+                                                                      : "ratio";
+            printf("%s GLM: %s\n\n", strata_family_name(s.family), s.formula);
+            printf("%-40s %14s %12s %10s %12s %12s %12s", "term", "estimate", "std.error",
+                   s.t_statistic ? "t" : "z", "p", "2.5%", "97.5%");
+            if (ratio)
+                printf(" %12s", ratio);
+            printf("\n");
+            for (size_t j = 0; j < p; j++) {
+                strata_coef c;
+                strata_model_coef(m, j, &c);
+                if (c.aliased) {
+                    printf("%-40s %14s  (aliased: not estimable)\n", strata_model_term(m, j), "NA");
+                    continue;
+                }
+                printf("%-40s %14.6g %12.4g %10.4f %12.4g %12.6g %12.6g", strata_model_term(m, j),
+                       c.estimate, c.std_error, c.statistic, c.p_value, c.conf_low, c.conf_high);
+                if (ratio)
+                    printf(" %12.6g", exp(c.estimate));
+                printf("\n");
+            }
+            printf("\nn used %zu (dropped %zu); deviance %.6f on %.0f df; null deviance %.6f on %.0f df\n"
+                   "AIC %.6f; dispersion %.6g; %d iterations (%s)\n",
+                   s.n_used, s.n_dropped, s.deviance, s.df_residual, s.null_deviance, s.df_null, s.aic,
+                   s.dispersion, s.iterations, s.converged ? "converged" : "NOT converged");
+        }
+    }
+    strata_model_free(ctx, m);
+    strata_ctx_free(ctx);
+    return 0;
 }

@@ -1,10 +1,276 @@
-/* engine/cli/cmd_import.c — `strata import`: not built yet (placeholder until its issue lands). */
+/* engine/cli/cmd_import.c — `strata import CSV --out COHORT.h5 [options]`:
+ * options (and an optional YAML mapping file, read first so that options
+ * override it) become a strata_csv_mapping; strata_csv_import does the rest.
+ * Exit codes are the strata_status of the failing call (docs/import.md). */
 #include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char import_usage[] =
+    "strata import CSV --out COHORT.h5 [--type COL=int|float|cat|num]... [--role ROLE=COL]...\n"
+    "       [--outcome COL[,COL...]] [--recode COL=FROM:TO[,FROM:TO...]]... [--map MAPPING.yaml]\n"
+    "       [--na TOKENS] [--skip-bad-rows]"
+    "\n"
+    "       [--delim C] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
+
+static void import_help(void)
+{
+    printf("usage: %s\n\n"
+           "Imports a CSV extract (RFC 4180: quoted fields, embedded commas and newlines,\n"
+           "UTF-8 BOM, CRLF; the first line is the header) into a cohort file. The CSV is\n"
+           "read twice, streaming: first to infer types, then to write.\n\n"
+           "  --out FILE           cohort to create (atomically, mode 0600)\n"
+           "  --type COL=TYPE      override the inferred type: int, float, cat (categorical)\n"
+           "                       or num (int or float); repeatable, or COL=T,COL=T\n"
+           "  --role ROLE=COL      declare a role: patient_id, practice, pcn, sub_icb, icb,\n"
+           "                       lsoa, imd_decile, age, sex, ethnicity, reg_status\n"
+           "  --outcome COLS       put these columns under /outcomes\n"
+           "  --recode COL=FROM:TO[,FROM:TO]  replace values first, e.g. gender=Female:F,Male:M\n"
+           "                       (TO may be a missing token such as NA)\n"
+           "  --map FILE           YAML mapping (keys roles, types, outcomes, na, recode);\n"
+           "                       options on the command line win\n"
+           "  --na TOKENS          missing-value tokens, comma-separated (default 'NA,,?':\n"
+           "                       NA, the empty field and ?)\n"
+           "  --skip-bad-rows      skip rows with a wrong field count or a value that does not\n"
+           "                       fit its column type, and list them; default: fail, no output\n"
+           "  --delim C            field separator (default ','; 'tab' for TAB)\n"
+           "  --source TEXT        root attribute 'source' (default: the CSV file name)\n"
+           "  --extract-date DATE  root attribute 'extract_date'\n\n"
+           "Inference: a column whose values are all integers is stored in the narrowest of\n"
+           "int8/16/32/64; all numbers: float64; otherwise categorical with levels sorted\n"
+           "byte-wise. Exit codes: 0 ok, 2 usage, 3 memory, 4 I/O, 5 format, 6 bad row (the\n"
+           "message names the line, column and value), 7 bad mapping (docs/import.md).\n",
+           import_usage);
+}
+
+/* Value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL when it is not opt. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt, int *missing)
+{
+    size_t n = strlen(opt);
+    if (strncmp(argv[*i], opt, n))
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n])
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Applies "A=B[,A=B...]" pairs (types) or a single "ROLE=COL" (roles). */
+static int apply_pairs(strata_ctx *ctx, strata_csv_mapping *m, const char *arg, int roles,
+                       strata_status *st)
+{
+    char buf[1024];
+    char *save = NULL;
+    if (strlen(arg) >= sizeof buf)
+        return cli_usage_error("import", import_usage, "option value too long: %s", arg);
+    strcpy(buf, arg);
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1])
+            return cli_usage_error("import", import_usage, "expected %s, got '%s'",
+                                   roles ? "ROLE=COLUMN" : "COLUMN=TYPE", tok);
+        *eq = 0;
+        if (roles) {
+            strata_role r = strata_role_parse(tok);
+            const char *col = eq + 1;
+            if (r == STRATA_ROLE_NONE && (r = strata_role_parse(eq + 1)) != STRATA_ROLE_NONE)
+                col = tok; /* COLUMN=ROLE is accepted too */
+            if (r == STRATA_ROLE_NONE)
+                return cli_usage_error("import", import_usage, "unknown role in '%s=%s'", tok,
+                                       eq + 1);
+            *st = strata_csv_mapping_set_role(m, r, col);
+        } else {
+            strata_csv_type t;
+            if (strata_csv_type_parse(eq + 1, &t))
+                return cli_usage_error("import", import_usage,
+                                       "unknown type '%s' for column '%s' (int, float, cat, num)",
+                                       eq + 1, tok);
+            *st = strata_csv_mapping_set_type(m, tok, t);
+        }
+        if (*st != STRATA_OK)
+            return cli_fail(ctx, "import", *st);
+    }
+    return 0;
+}
+
+static int apply_recode(strata_ctx *ctx, strata_csv_mapping *m, const char *arg)
+{
+    char buf[1024], *save = NULL, *eq;
+    if (strlen(arg) >= sizeof buf || !(eq = strchr(strcpy(buf, arg), '=')) || eq == buf)
+        return cli_usage_error("import", import_usage, "expected --recode COL=FROM:TO[,...]");
+    *eq = 0;
+    for (char *tok = strtok_r(eq + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        strata_status st;
+        if (!colon)
+            return cli_usage_error("import", import_usage, "--recode: expected FROM:TO, got '%s'",
+                                   tok);
+        *colon = 0;
+        if ((st = strata_csv_mapping_set_recode(m, buf, tok, colon + 1)) != STRATA_OK)
+            return cli_fail(ctx, "import", st);
+    }
+    return 0;
+}
+
+static int apply_outcomes(strata_ctx *ctx, strata_csv_mapping *m, const char *arg)
+{
+    const char *s = arg;
+    char name[512];
+    for (;;) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        strata_status st;
+        if (len == 0 || len >= sizeof name)
+            return cli_usage_error("import", import_usage, "bad --outcome list '%s'", arg);
+        memcpy(name, s, len);
+        name[len] = 0;
+        if ((st = strata_csv_mapping_set_outcome(m, name)) != STRATA_OK)
+            return cli_fail(ctx, "import", st);
+        if (!e)
+            return 0;
+        s = e + 1;
+    }
+}
+
+typedef struct import_args {
+    cli_common co;
+    const char *csv, *out, *map;
+    strata_csv_import_params p;
+} import_args;
+
+/* Options that need no mapping; returns -1 when argv[*i] is not one of them. */
+static int parse_simple(int argc, char **argv, int *i, import_args *a, int *missing)
+{
+    const char *v;
+    long n;
+    if (!strcmp(argv[*i], "--skip-bad-rows"))
+        a->p.skip_bad_rows = 1;
+    else if (!strcmp(argv[*i], "--quiet"))
+        a->co.quiet = 1;
+    else if (!strcmp(argv[*i], "--verbose"))
+        a->co.verbose = 1;
+    else if ((v = opt_value(argc, argv, i, "--out", missing)))
+        a->out = v;
+    else if ((v = opt_value(argc, argv, i, "--map", missing)))
+        a->map = v;
+    else if ((v = opt_value(argc, argv, i, "--source", missing)))
+        a->p.source = v;
+    else if ((v = opt_value(argc, argv, i, "--extract-date", missing)))
+        a->p.extract_date = v;
+    else if ((v = opt_value(argc, argv, i, "--threads", missing))) {
+        if (cli_parse_long(v, 0, 4096, &n))
+            return cli_usage_error("import", import_usage, "bad --threads '%s'", v);
+        a->co.threads = (int)n;
+    } else if ((v = opt_value(argc, argv, i, "--delim", missing))) {
+        if (!strcmp(v, "tab") || !strcmp(v, "\\t"))
+            a->p.delim = '\t';
+        else if (strlen(v) == 1)
+            a->p.delim = v[0];
+        else
+            return cli_usage_error("import", import_usage, "--delim takes one character");
+    } else
+        return -1;
+    return 0;
+}
+
+static int run_import(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
+{
+    strata_csv_import_report rep;
+    strata_status s;
+    a->p.mapping = m;
+    s = strata_csv_import(ctx, a->csv, a->out, &a->p, &rep);
+    if (s != STRATA_OK)
+        return cli_fail(ctx, "import", s);
+    if (rep.n_skipped) {
+        fprintf(stderr, "strata import: skipped %zu bad row%s; first at line%s", rep.n_skipped,
+                rep.n_skipped == 1 ? "" : "s", rep.n_listed == 1 ? "" : "s");
+        for (size_t k = 0; k < rep.n_listed; k++)
+            fprintf(stderr, "%s %zu", k ? "," : "", rep.skipped_line[k]);
+        fprintf(stderr, "\n");
+        for (size_t k = 0; k < rep.n_listed && !a->co.quiet; k++)
+            fprintf(stderr, "  %s\n", rep.skipped_msg[k]);
+    }
+    if (!a->co.quiet)
+        printf("imported %zu rows x %zu columns from %s into %s (%zu lines read, %zu bad rows "
+               "skipped)\n",
+               rep.n_rows, rep.n_columns, a->csv, a->out, rep.n_lines, rep.n_skipped);
+    return 0;
+}
 
 int cmd_import(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "strata import: not available in this build yet\n");
-    return CLI_EXIT_USAGE;
+    import_args a;
+    strata_csv_mapping *m = NULL;
+    strata_ctx *ctx;
+    strata_status st = STRATA_OK;
+    int rc = 0, missing = 0;
+    memset(&a, 0, sizeof a);
+    strata_csv_import_params_init(&a.p);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            import_help();
+            return 0;
+        }
+        if (parse_simple(argc, argv, &i, &a, &missing) == 0)
+            continue;
+        if (missing)
+            return cli_usage_error("import", import_usage, "%s needs a value", argv[i]);
+        if (!strncmp(argv[i], "--", 2)) {
+            if (strcmp(argv[i], "--type") && strcmp(argv[i], "--role") &&
+                strcmp(argv[i], "--outcome") && strcmp(argv[i], "--na") &&
+                strcmp(argv[i], "--recode") && strncmp(argv[i], "--type=", 7) &&
+                strncmp(argv[i], "--role=", 7) && strncmp(argv[i], "--outcome=", 10) &&
+                strncmp(argv[i], "--na=", 5) && strncmp(argv[i], "--recode=", 9))
+                return cli_usage_error("import", import_usage, "unknown option %s", argv[i]);
+            if (!strchr(argv[i], '=') && ++i >= argc)
+                return cli_usage_error("import", import_usage, "%s needs a value", argv[i - 1]);
+        } else if (!a.csv) {
+            a.csv = argv[i];
+        } else {
+            return cli_usage_error("import", import_usage, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (missing)
+        return cli_usage_error("import", import_usage, "an option needs a value");
+    if (!a.csv || !a.out)
+        return cli_usage_error("import", import_usage, "need a CSV file and --out COHORT.h5");
+    if (!(ctx = cli_ctx_new(&a.co)))
+        return STRATA_ENOMEM;
+    if ((st = strata_csv_mapping_new(ctx, &m)) != STRATA_OK ||
+        (a.map && (st = strata_csv_mapping_load_yaml(m, a.map)) != STRATA_OK)) {
+        rc = cli_fail(ctx, "import", st);
+        goto done;
+    }
+    /* Second sweep: mapping options, applied after the YAML file. */
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *v;
+        int miss = 0;
+        if ((v = opt_value(argc, argv, &i, "--type", &miss)))
+            rc = apply_pairs(ctx, m, v, 0, &st);
+        else if ((v = opt_value(argc, argv, &i, "--role", &miss)))
+            rc = apply_pairs(ctx, m, v, 1, &st);
+        else if ((v = opt_value(argc, argv, &i, "--outcome", &miss)))
+            rc = apply_outcomes(ctx, m, v);
+        else if ((v = opt_value(argc, argv, &i, "--recode", &miss)))
+            rc = apply_recode(ctx, m, v);
+        else if ((v = opt_value(argc, argv, &i, "--na", &miss))) {
+            if ((st = strata_csv_mapping_set_na(m, v)) != STRATA_OK)
+                rc = cli_fail(ctx, "import", st);
+        } else if (argv[i][0] == '-' && strchr(argv[i], '=') == NULL &&
+                   strcmp(argv[i], "--skip-bad-rows") && strcmp(argv[i], "--quiet") &&
+                   strcmp(argv[i], "--verbose"))
+            i++; /* skip the value of an option handled in the first sweep */
+    }
+    if (rc == 0)
+        rc = run_import(ctx, &a, m);
+done:
+    strata_csv_mapping_free(m);
+    strata_ctx_free(ctx);
+    return rc;
 }

@@ -62,6 +62,24 @@ void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s);
  * into buf. */
 void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, size_t size);
 
+/* Progress of strata_run: called after each stage ("cohort", "model",
+ * "score", "evaluate", "stratify", "aggregate", "patients", "report"). */
+typedef void (*strata_progress_fn)(void *ud, const char *stage, double fraction);
+
+typedef struct strata_run_summary {
+    size_t n_patients, n_pcn, n_listed;
+    size_t n_unscored;                          /* left out: a model column missing */
+    double c_statistic, oe, calibration_slope; /* NaN/0 when the cohort has no outcome */
+    char report[4096];                          /* path of report.html */
+} strata_run_summary;
+
+/* Runs the whole job into outdir (created if needed): cohort.h5 (synthetic
+ * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
+ * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
+ * disclosure-controlled), report.html and manifest.json. */
+strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
+                         strata_progress_fn progress, void *ud, strata_run_summary *sum);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,9 +3,13 @@
 #ifndef STRATA_H
 #define STRATA_H
 
-#include "strata/core.h"
-#include "strata/cohort.h"
-#include "strata/run.h"
-#include "strata/synth.h"
+#include "strata/core.h"     /* context, status, allocation, logging */
+#include "strata/cohort.h"   /* cohort format v1: reader, writer, validate */
+#include "strata/csvio.h"    /* CSV import / export */
+#include "strata/synth.h"    /* synthetic cohorts */
+#include "strata/model.h"    /* GLM fit, model files, scoring */
+#include "strata/evaluate.h" /* discrimination, calibration, yield, fairness, validation */
+#include "strata/stratify.h" /* tiers, segments, aggregation, disclosure, report */
+#include "strata/run.h"      /* run spec and the whole job */
 
 #endif

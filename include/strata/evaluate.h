@@ -1,0 +1,258 @@
+/* strata/evaluate.h — evaluation of scored patients: discrimination, calibration,
+ * case-finding yield, net benefit, overall and per subgroup, plus validation
+ * protocols (split sample, k-fold CV, Harrell bootstrap) around a refit callback.
+ * Works on plain arrays; the model is reached only through strata_refit_fn.
+ * Invariant: same inputs and seed give the same numbers whatever the thread count. */
+#ifndef STRATA_EVALUATE_H
+#define STRATA_EVALUATE_H
+
+#include "strata/core.h"
+#include "strata/cohort.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Outcome family; fixes the link used for the linear predictor lp and the
+ * recalibration fits (canonical links: logit, log, identity). */
+typedef enum strata_eval_family {
+    STRATA_EVAL_BINOMIAL = 0, /* y in {0,1}, p = probability in (0,1), lp = logit(p) */
+    STRATA_EVAL_POISSON = 1,  /* y >= 0 counts, p = expected count > 0, lp = log(p) */
+    STRATA_EVAL_GAUSSIAN = 2  /* y real (e.g. cost), p = expected value, lp = p */
+} strata_eval_family;
+
+const char *strata_eval_family_name(strata_eval_family f); /* "binomial", ... */
+
+#define STRATA_EVAL_MAX_TOP 16
+
+typedef struct strata_eval_params {
+    strata_eval_family family;
+    double conf_level;        /* confidence level of every CI (default 0.95) */
+    int n_bins;               /* risk groups for E vs O and Hosmer–Lemeshow (default 10) */
+    size_t n_top;             /* number of top fractions (default 6) */
+    double top_frac[STRATA_EVAL_MAX_TOP]; /* default .005 .01 .02 .05 .10 .20 */
+    double nb_min, nb_max, nb_step; /* net-benefit threshold grid (default .01 .. .50 by .01) */
+    int curve_bins;           /* quantile bins of the smoothed calibration curve (default 100) */
+    double curve_bw;          /* kernel bandwidth on the lp scale; 0 = Silverman's rule */
+    double min_level_n;       /* levels with fewer rows are flagged small (default 100) */
+    double min_level_events;  /* ... or fewer events (y > 0) (default 10) */
+    int max_iter;             /* Newton iterations of the recalibration fits (default 50) */
+    double tol;               /* Newton convergence on |step| (default 1e-12) */
+} strata_eval_params;
+
+void strata_eval_params_init(strata_eval_params *par);
+strata_status strata_eval_params_check(strata_ctx *ctx, const strata_eval_params *par);
+
+/* One risk group of the expected-vs-observed table. */
+typedef struct strata_eval_bin {
+    double n;        /* sum of weights */
+    double observed; /* sum of w*y */
+    double expected; /* sum of w*p */
+    double p_min, p_max;
+} strata_eval_bin;
+
+/* Case-finding yield when the top fraction `frac` of predicted risk is flagged. */
+typedef struct strata_eval_yield {
+    double frac;        /* e.g. 0.01 */
+    double n_flagged;   /* frac * n (ties at the cut shared pro rata) */
+    double observed;    /* outcome in the flagged group (events, or sum of y) */
+    double sensitivity; /* observed / total observed */
+    double ppv;         /* observed / n_flagged (mean outcome when not binary) */
+    double nns;         /* number needed to screen = 1 / ppv (binomial only) */
+    double p_cut;       /* predicted value at the cut */
+} strata_eval_yield;
+
+/* Decision curve point (binomial only); treat-none is 0 by definition. */
+typedef struct strata_eval_nb {
+    double threshold, nb_model, nb_all;
+} strata_eval_nb;
+
+/* Smoothed calibration curve point. */
+typedef struct strata_eval_curve_pt {
+    double n;        /* sum of weights in the bin */
+    double lp_mean;  /* mean linear predictor in the bin */
+    double p_pred;   /* mean predicted value in the bin */
+    double obs_bin;  /* observed mean in the bin (raw) */
+    double obs_smooth; /* kernel-smoothed observed mean at the bin's mean lp */
+} strata_eval_curve_pt;
+
+/* Subgroup flags. */
+#define STRATA_EVAL_FLAG_SMALL 1u         /* too few rows or events: not interpreted */
+#define STRATA_EVAL_FLAG_OE_DIFFERS 2u    /* overall O/E outside this level's CI */
+#define STRATA_EVAL_FLAG_SLOPE_DIFFERS 4u /* overall slope outside this level's CI */
+#define STRATA_EVAL_FLAG_C_DIFFERS 8u     /* overall C outside this level's CI */
+#define STRATA_EVAL_FLAG_NOCONV 16u       /* a recalibration fit did not converge */
+
+/* Every metric of one population (overall or one level). NaN where undefined. */
+typedef struct strata_eval_metrics {
+    size_t n_rows;      /* rows with weight > 0 */
+    double n;           /* sum of weights */
+    double observed;    /* sum of w*y */
+    double expected;    /* sum of w*p */
+    double n_events;    /* sum of w*[y > 0] */
+    double c, c_se, c_lo, c_hi; /* AUROC of [y > 0] by p, DeLong SE and CI */
+    double oe, oe_lo, oe_hi;    /* observed / expected with CI */
+    double citl, citl_se, citl_lo, citl_hi; /* intercept of glm(y ~ offset(lp)) */
+    double cal_a, cal_a_se;     /* intercept of glm(y ~ lp) */
+    double slope, slope_se, slope_lo, slope_hi; /* slope of glm(y ~ lp) */
+    double brier, brier_scaled; /* mean (y-p)^2 and 1 - brier / brier(mean) */
+    double deviance, null_deviance, pseudo_r2; /* family deviance; 1 - D/D0 */
+    double hl_chi2, hl_p;       /* Hosmer–Lemeshow (binomial only) */
+    int hl_df;
+    int n_bins;                 /* non-empty risk groups in bins[] */
+    strata_eval_bin *bins;
+    size_t n_top;
+    strata_eval_yield *top;
+    size_t n_nb;
+    strata_eval_nb *nb;
+    size_t n_curve;
+    strata_eval_curve_pt *curve;
+    unsigned flags;             /* STRATA_EVAL_FLAG_* */
+} strata_eval_metrics;
+
+/* A subgroup column: int32 codes 0..n_levels-1, -1 = missing (reported as "NA"). */
+typedef struct strata_eval_by {
+    const char *name;
+    const int32_t *codes;
+    size_t n_levels;
+    const char *const *levels;
+} strata_eval_by;
+
+typedef struct strata_eval_input {
+    size_t n;
+    const double *y; /* outcome */
+    const double *p; /* predicted response (probability or expected value) */
+    const double *w; /* frequency weights >= 0, or NULL for 1 */
+    size_t n_by;
+    const strata_eval_by *by;
+} strata_eval_input;
+
+typedef struct strata_eval_group {
+    char *by;     /* column name */
+    char *level;  /* level label ("NA" for code -1) */
+    strata_eval_metrics m;
+} strata_eval_group;
+
+typedef struct strata_eval_report {
+    strata_eval_params params;
+    strata_eval_metrics overall;
+    size_t n_groups;
+    strata_eval_group *groups; /* by column, then level order (NA last) */
+} strata_eval_report;
+
+/* Computes every metric overall and per level of every by-column. Rows with
+ * weight 0 are ignored. STRATA_EDATA names the row and value of an invalid
+ * y, p, w or code. */
+strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
+                              const strata_eval_params *par, strata_eval_report **out);
+void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r); /* accepts NULL */
+
+/* lp -> response (expit, exp or identity) and response -> lp. */
+void strata_eval_inverse_link(strata_eval_family f, const double *lp, size_t n, double *p);
+strata_status strata_eval_link(strata_ctx *ctx, strata_eval_family f, const double *p, size_t n,
+                               double *lp);
+
+/* ---- validation protocols ---------------------------------------------- */
+
+/* Refits the model on rows weighted by train_w (bootstrap multiplicities or
+ * 0/1 fold membership, times the caller's own weights) and writes the linear
+ * predictor of ALL n rows to lp_all. Must be reentrant when the protocol runs
+ * refits concurrently (strata_validate_params.parallel): ctx is then a
+ * per-worker context (same allocator, threads = 1). */
+typedef strata_status (*strata_refit_fn)(strata_ctx *ctx, void *ud, const double *train_w,
+                                         size_t n, double *lp_all);
+
+typedef struct strata_validate_params {
+    uint64_t seed;      /* keys the counter-based RNG with (seed, resample, row) */
+    int B;              /* bootstrap resamples (default 200) */
+    int k;              /* CV folds (default 10) */
+    double train_frac;  /* split sample: share of rows for training (default 0.7) */
+    int parallel;       /* 1: run refits concurrently (default 1) */
+} strata_validate_params;
+
+void strata_validate_params_init(strata_validate_params *vp);
+strata_status strata_validate_params_check(strata_ctx *ctx, const strata_validate_params *vp);
+
+/* Performance measures that Harrell's bootstrap corrects. */
+typedef struct strata_eval_core {
+    double c;      /* AUROC of [y > 0] */
+    double slope;  /* glm(y ~ lp) slope */
+    double intercept; /* glm(y ~ lp) intercept */
+    double citl;   /* glm(y ~ offset(lp)) intercept */
+    double brier;  /* weighted mean (y - p)^2 */
+} strata_eval_core;
+
+typedef struct strata_bootstrap_result {
+    int B;
+    strata_eval_core apparent;  /* model fitted and evaluated on the data */
+    strata_eval_core optimism;  /* mean over b of (bootstrap-sample perf - original perf) */
+    strata_eval_core corrected; /* apparent - optimism */
+    strata_eval_core *boot;     /* [B] performance on resample b */
+    strata_eval_core *orig;     /* [B] performance of refit b on the original rows */
+} strata_bootstrap_result;
+
+/* Core measures of lp against y with weights w (NULL = 1). */
+strata_status strata_eval_core_measures(strata_ctx *ctx, strata_eval_family f, size_t n,
+                                        const double *y, const double *lp, const double *w,
+                                        strata_eval_core *out);
+
+/* Harrell's bootstrap optimism correction (Harrell, Lee & Mark 1996). y, w as
+ * in strata_eval_input. Allocates res->boot/orig; free with
+ * strata_bootstrap_result_free. */
+strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, size_t n,
+                                        const double *y, const double *w, strata_refit_fn refit,
+                                        void *ud, const strata_validate_params *vp,
+                                        strata_bootstrap_result *res);
+void strata_bootstrap_result_free(strata_ctx *ctx, strata_bootstrap_result *res);
+
+/* k-fold cross-validation: fold[i] in 0..k-1 (balanced, random by seed); lp_cv[i]
+ * = linear predictor of row i from the model fitted without its fold. */
+strata_status strata_validate_kfold(strata_ctx *ctx, size_t n, const double *w,
+                                    strata_refit_fn refit, void *ud,
+                                    const strata_validate_params *vp, int32_t *fold,
+                                    double *lp_cv);
+
+/* Split sample: is_test[i] = 1 for held-out rows (share 1 - train_frac, by
+ * seed); lp[i] from the model fitted on the training rows. */
+strata_status strata_validate_split(strata_ctx *ctx, size_t n, const double *w,
+                                    strata_refit_fn refit, void *ud,
+                                    const strata_validate_params *vp, uint8_t *is_test,
+                                    double *lp);
+
+/* The counter-based generator behind the protocols: a uniform double in
+ * [0, 1) from (seed, stream, i) alone. */
+double strata_eval_uniform(uint64_t seed, uint64_t stream, uint64_t i);
+
+/* Bootstrap resample b (0-based) as weights: tw[i] = (times row i is drawn in n
+ * draws with replacement; draw k picks row floor(hash(seed, b + 1, k) * n / 2^64))
+ * times w[i] (w NULL = 1). */
+void strata_eval_resample_weights(uint64_t seed, long b, size_t n, const double *w, double *tw);
+
+/* ---- output ------------------------------------------------------------- */
+
+typedef struct strata_eval_provenance {
+    const char *model_hash;  /* e.g. sha256 of the model file; may be NULL */
+    const char *cohort_hash; /* may be NULL */
+    const char *model_name;  /* may be NULL */
+    const char *cohort_path; /* may be NULL */
+} strata_eval_provenance;
+
+/* Writes summary.csv, bins.csv, yield.csv, net_benefit.csv, calibration_curve.csv
+ * and evaluate.json into outdir (created if absent), each atomically, mode
+ * 0644 (aggregates only: no patient identifiers). boot may be NULL. */
+strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
+                                const strata_bootstrap_result *boot,
+                                const strata_eval_provenance *prov, const char *outdir);
+
+/* Reads outcome and by-columns from a cohort, evaluates the predicted response
+ * `p` (n = rows of the cohort) and writes outdir. by_names may name any
+ * categorical or integer column (integers are coded by their distinct values). */
+strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                                     const double *p, const char *const *by_names, size_t n_by,
+                                     const strata_eval_params *par,
+                                     const strata_eval_provenance *prov, const char *outdir);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

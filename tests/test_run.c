@@ -1,0 +1,285 @@
+/* labels: unit determinism slow */
+/* tests/test_run.c — `strata run` end to end on a synthetic PCN: every output
+ * exists with the right mode, no aggregate shows a count of 1-7 or a patient
+ * id, outputs are byte-identical with 1 and 2 threads, the report renders in
+ * headless Chromium with its charts, and a bad spec names key and line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "strata/strata.h"
+#include "testutil.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *AGGREGATES[] = {"pcn_summary.csv", "practice_summary.csv", "icb_summary.csv",
+                                   "inequality.csv",  "sii.csv",              "fairness.csv"};
+static const char *PATIENT_LEVEL[] = {"patients.csv", "intervention_list.csv", "cohort.h5"};
+
+static void write_spec(const char *dir, int threads)
+{
+    char path[4096], text[2048];
+    snprintf(path, sizeof path, "%s/spec.yaml", dir);
+    snprintf(text, sizeof text,
+             "synth:\n  patients: 30000\n  seed: 3\n"
+             "model:\n  family: binomial\n"
+             "  formula: \"emergency_admission_12m ~ rcs(age, 4) + sex + imd_decile + ltc_count + "
+             "prior_emergency_12m + age:sex\"\n"
+             "evaluate:\n  by: [imd_quintile, sex, age_band, pcn]\n"
+             "stratify:\n  capacity_per_1000: 5\n  budget: 500000\n"
+             "report:\n  title: Test ICB\n"
+             "threads: %d\n",
+             threads);
+    tu_write_file(path, text);
+}
+
+static void run_into(const char *dir, int threads)
+{
+    char *out = NULL;
+    int rc;
+    tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    write_spec(dir, threads);
+    rc = tu_run_cli(&out, "run '%s/spec.yaml' --out '%s/out'", dir, dir);
+    if (rc != 0)
+        print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_contains(out, "report              open");
+    free(out);
+}
+
+/* Splits one CSV line (no embedded newlines in these tables) into fields. */
+static size_t split(char *line, char **f, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    while (n < max) {
+        if (*p == '"') { /* quoted */
+            char *w = ++p;
+            f[n++] = w;
+            for (;;) {
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"' || !*p) {
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            *w = '\0';
+            if (*p == '"')
+                p++;
+        } else {
+            f[n++] = p;
+            p += strcspn(p, ",");
+        }
+        if (*p != ',')
+            break;
+        *p++ = '\0';
+    }
+    return n;
+}
+
+static int is_count_column(const char *name)
+{
+    return !strcmp(name, "n") || !strncmp(name, "n_", 2) || !strcmp(name, "events");
+}
+
+/* Fails if a count column of an aggregate CSV shows 1..7 or a value not
+ * rounded to 5; returns the number of count cells checked. */
+static size_t scan_counts(const char *path)
+{
+    char *text = tu_read_file(path, NULL), *save = NULL, *line;
+    char *head[256], *f[256];
+    int is_count[256] = {0};
+    size_t nh, checked = 0, lineno = 1;
+    assert_non_null(text);
+    line = strtok_r(text, "\r\n", &save);
+    assert_non_null(line);
+    nh = split(line, head, 256);
+    for (size_t k = 0; k < nh; k++)
+        is_count[k] = is_count_column(head[k]);
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        size_t nf = split(line, f, 256);
+        lineno++;
+        for (size_t k = 0; k < nf && k < nh; k++) {
+            char *end;
+            double v;
+            if (!is_count[k] || !*f[k] || !strcmp(f[k], "*"))
+                continue;
+            v = strtod(f[k], &end);
+            if (*end)
+                continue;
+            checked++;
+            if ((v >= 1 && v <= 7) || fmod(v, 5) != 0)
+                fail_msg("%s line %zu column %s: count %s is not disclosure-controlled", path,
+                         lineno, head[k], f[k]);
+        }
+    }
+    free(text);
+    return checked;
+}
+
+static void test_run__outputs_modes_and_disclosure(void **state)
+{
+    const char *dir = tu_tmp("run1");
+    char path[4096];
+    struct stat sb;
+    size_t checked = 0;
+    char *ids, *save = NULL, *line;
+    (void)state;
+    run_into(dir, 2);
+    for (size_t k = 0; k < sizeof PATIENT_LEVEL / sizeof *PATIENT_LEVEL; k++) {
+        snprintf(path, sizeof path, "%s/out/%s", dir, PATIENT_LEVEL[k]);
+        assert_int_equal(stat(path, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0600);
+    }
+    for (size_t k = 0; k < sizeof AGGREGATES / sizeof *AGGREGATES; k++) {
+        snprintf(path, sizeof path, "%s/out/%s", dir, AGGREGATES[k]);
+        assert_int_equal(stat(path, &sb), 0);
+        checked += scan_counts(path);
+    }
+    assert_true(checked > 100); /* the scan really looked at counts */
+    snprintf(path, sizeof path, "%s/out/manifest.json", dir);
+    {
+        char *m = tu_read_file(path, NULL);
+        assert_non_null(m);
+        assert_contains(m, "\"sha256\"");
+        assert_contains(m, "OpenBLAS");
+        assert_contains(m, "\"threads\": 2");
+        free(m);
+    }
+    /* No patient identifier appears in any aggregate output or the report. */
+    snprintf(path, sizeof path, "%s/out/patients.csv", dir);
+    ids = tu_read_file(path, NULL);
+    assert_non_null(ids);
+    strtok_r(ids, "\r\n", &save); /* header */
+    {
+        char *agg[8];
+        size_t na = 0, n_ids = 0;
+        for (size_t k = 0; k < sizeof AGGREGATES / sizeof *AGGREGATES; k++) {
+            snprintf(path, sizeof path, "%s/out/%s", dir, AGGREGATES[k]);
+            agg[na++] = tu_read_file(path, NULL);
+        }
+        snprintf(path, sizeof path, "%s/out/report.html", dir);
+        agg[na++] = tu_read_file(path, NULL);
+        while ((line = strtok_r(NULL, "\r\n", &save)) != NULL && n_ids < 2000) {
+            char id[32];
+            snprintf(id, sizeof id, "%.*s", (int)strcspn(line, ","), line);
+            for (size_t k = 0; k < na; k++)
+                if (agg[k] && strstr(agg[k], id))
+                    fail_msg("patient id %s appears in an aggregate output", id);
+            n_ids++;
+        }
+        assert_true(n_ids >= 2000);
+        for (size_t k = 0; k < na; k++)
+            free(agg[k]);
+    }
+    free(ids);
+    /* Each listed patient carries reason codes naming model terms. */
+    snprintf(path, sizeof path, "%s/out/intervention_list.csv", dir);
+    {
+        char *list = tu_read_file(path, NULL), *second;
+        assert_non_null(list);
+        assert_contains(list, ",reason_1,reason_2,reason_3\r\n1,");
+        second = strstr(list, "\r\n") + 2;
+        /* the top-ranked patient's first reason is one of the formula's terms */
+        assert_true(strstr(second, ",prior_emergency_12m,") || strstr(second, ",ltc_count,") ||
+                    strstr(second, ",imd_decile,") || strstr(second, ",rcs(age") ||
+                    strstr(second, ",\"rcs(age") || strstr(second, ",sexM"));
+        free(list);
+    }
+}
+
+static void test_run__same_bytes_with_one_and_two_threads(void **state)
+{
+    const char *a = tu_tmp("run_t1"), *b = tu_tmp("run_t2");
+    static const char *same[] = {"pcn_summary.csv", "practice_summary.csv", "inequality.csv",
+                                 "sii.csv",         "fairness.csv",         "patients.csv",
+                                 "intervention_list.csv", "report.html", "cohort.h5"};
+    (void)state;
+    run_into(a, 1);
+    run_into(b, 2);
+    for (size_t k = 0; k < sizeof same / sizeof *same; k++) {
+        char pa[4096], pb[4096];
+        snprintf(pa, sizeof pa, "%s/out/%s", a, same[k]);
+        snprintf(pb, sizeof pb, "%s/out/%s", b, same[k]);
+        if (!tu_files_equal(pa, pb))
+            fail_msg("%s differs between 1 and 2 threads", same[k]);
+    }
+}
+
+static void test_run__report_renders_with_charts(void **state)
+{
+    const char *dir = tu_tmp("run1");
+    char *out = NULL, *dom;
+    char html[4096], png[4096], dompath[4200];
+    int rc, w, h, colours;
+    double nonwhite;
+    (void)state;
+    snprintf(html, sizeof html, "%s/out/report.html", dir);
+    if (access(html, R_OK) != 0)
+        run_into(dir, 2);
+    snprintf(png, sizeof png, "%s/report.png", dir);
+    rc = tu_run_sh(&out, "sh '%s' '%s' '%s' 1280 3000", tu_src("tests/report/render.sh"), html, png);
+    if (rc == 3)
+        fail_msg("chromium is not installed (scripts/setup.sh --test installs it)");
+    assert_int_equal(rc, 0);
+    free(out);
+    rc = tu_run_sh(&out, "/usr/bin/python3 '%s' '%s'", tu_src("tests/report/png_stats.py"), png);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sscanf(out, "%d %d %lf %d", &w, &h, &nonwhite, &colours), 4);
+    free(out);
+    assert_int_equal(w, 1280);
+    assert_true(nonwhite > 0.02); /* not a blank page */
+    assert_true(colours > 50);    /* charts, not only text */
+    snprintf(dompath, sizeof dompath, "%s.dom.html", png);
+    dom = tu_read_file(dompath, NULL);
+    assert_non_null(dom);
+    {
+        size_t n_svg = 0;
+        for (const char *p = dom; (p = strstr(p, "<svg")) != NULL; p++)
+            n_svg++;
+        assert_true(n_svg >= 4); /* pyramids, funnel, gradient, calibration */
+    }
+    assert_contains(dom, "Funnel");
+    assert_contains(dom, "Test ICB");
+    assert_null(strstr(dom, "http://"));
+    assert_null(strstr(dom, "https://"));
+    free(dom);
+}
+
+static void test_run__bad_spec_names_key_and_line(void **state)
+{
+    char *out = NULL;
+    const char *spec = tu_tmp("bad_run.yaml");
+    (void)state;
+    tu_write_file(spec, "synth:\n  patients: 1000\nmodel:\n  formula: y ~ x\nstratify:\n  tiers: [0.5, 0.7]\n");
+    assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s'", spec, tu_tmp("bad_out")), 7);
+    assert_contains(out, "bad_run.yaml: line 6: key \"tiers\"");
+    free(out);
+    tu_write_file(spec, "synth:\n  patients: 2000\nmodel:\n  formula: \"emergency_admission_12m ~ agee\"\n");
+    assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s'", spec, tu_tmp("bad_out2")), 7);
+    assert_contains(out, "agee");
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "run '%s'", spec), 2);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run__outputs_modes_and_disclosure),
+        cmocka_unit_test(test_run__same_bytes_with_one_and_two_threads),
+        cmocka_unit_test(test_run__report_renders_with_charts),
+        cmocka_unit_test(test_run__bad_spec_names_key_and_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
