@@ -3,12 +3,13 @@
  * for 1 and 2 threads, rows independent of block partition), the real
  * register structure (practice sex/age shares, PCN shares of an ICB), condition
  * prevalence against QOF and its age/deprivation gradients, events consistent
- * with the counts, the stored ground truth and its recovery by a logistic fit. */
+ * with the counts, the stored ground truth and its recovery by strata's GLM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "strata/model.h"
 #include "synth_internal.h"
 #include "testutil.h"
 
@@ -341,97 +342,53 @@ static void test_events__spells_and_ae_match_counts(void **state)
 
 /* ---- ground truth ------------------------------------------------------------ */
 
-/* Newton-Raphson logistic fit of y on X (n x p, row-major); returns beta in b. */
-static void logistic_fit(const double *X, const double *y, size_t n, int p, double *beta)
+/* Fits `formula` with strata's GLM to the cohort at path and checks every
+ * coefficient against the stored truth rows [t0, t0 + nterms) within 4 SE. */
+static void glm_recovers(const char *path, const char *formula, size_t t0, size_t nterms)
 {
-    double H[8 * 8], g[8];
-    for (int j = 0; j < p; j++)
-        beta[j] = 0;
-    for (int it = 0; it < 12; it++) { /* from 0, converges in ~7 steps */
-        memset(H, 0, sizeof H);
-        memset(g, 0, sizeof g);
-        for (size_t i = 0; i < n; i++) {
-            const double *x = X + i * (size_t)p;
-            double eta = 0, mu, w;
-            for (int j = 0; j < p; j++)
-                eta += x[j] * beta[j];
-            mu = 1 / (1 + exp(-eta));
-            w = mu * (1 - mu);
-            for (int j = 0; j < p; j++) {
-                g[j] += x[j] * (y[i] - mu);
-                for (int l = 0; l <= j; l++)
-                    H[j * p + l] += w * x[j] * x[l];
-            }
-        }
-        /* solve H d = g by Cholesky (H symmetric positive definite) */
-        for (int j = 0; j < p; j++) {
-            for (int l = 0; l < j; l++)
-                H[j * p + j] -= H[j * p + l] * H[j * p + l];
-            H[j * p + j] = sqrt(H[j * p + j]);
-            for (int i = j + 1; i < p; i++) {
-                for (int l = 0; l < j; l++)
-                    H[i * p + j] -= H[i * p + l] * H[j * p + l];
-                H[i * p + j] /= H[j * p + j];
-            }
-        }
-        for (int j = 0; j < p; j++) {
-            for (int l = 0; l < j; l++)
-                g[j] -= H[j * p + l] * g[l];
-            g[j] /= H[j * p + j];
-        }
-        for (int j = p - 1; j >= 0; j--) {
-            for (int l = j + 1; l < p; l++)
-                g[j] -= H[l * p + j] * g[l];
-            g[j] /= H[j * p + j];
-        }
-        for (int j = 0; j < p; j++)
-            beta[j] += g[j];
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    strata_glm_params gp;
+    strata_model *m = NULL;
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    strata_glm_params_init(&gp);
+    gp.formula = formula;
+    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
+    assert_int_equal(strata_model_nterms(m), nterms);
+    for (size_t i = 0; i < nterms; i++) {
+        strata_coef k;
+        strata_model_coef(m, i, &k);
+        assert_string_equal(strata_model_term(m, i), synth_truth[t0 + i].term);
+        assert_abs_close(k.estimate, synth_truth[t0 + i].beta, 4 * k.std_error, "%s: %s",
+                         synth_truth[t0 + i].model, synth_truth[t0 + i].term);
     }
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
 }
 
-static void test_truth__logistic_fit_recovers_emergency_model(void **state)
+static void test_truth__strata_glm_recovers_emergency_and_death_models(void **state)
 {
-    enum { P = 8 };
-    cohort_mem m;
-    double *X, *y, beta[P], rate = 0;
-    static const char *terms[P] = {"(Intercept)", "age", "sexM", "imd_decile", "ltc_count",
-                                   "efi_deficits", "prior_emergency_12m", "ae_attendances_12m"};
-    for (int j = 0; j < P; j++) {
-        assert_string_equal(synth_truth[SYNTH_T_EMERG + j].model, "emergency_admission_12m");
-        assert_string_equal(synth_truth[SYNTH_T_EMERG + j].term, terms[j]);
-    }
+    strata_ctx *ctx = tu_ctx();
+    char path[4096];
+    strata_synth *s;
+    strata_synth_summary sum;
     (void)state;
-    mem_open(&m, STRATA_SYNTH_ICB, NULL, 400000, 21);
-    const strata_synth *s = m.s;
-    const synth_block *b = &m.b;
-    X = malloc(s->nrows * P * sizeof *X);
-    y = malloc(s->nrows * sizeof *y);
-    for (size_t i = 0; i < s->nrows; i++) {
-        double *x = X + i * P;
-        x[0] = 1;
-        x[1] = b->age[i];
-        x[2] = b->sex[i];
-        x[3] = b->imd_decile[i];
-        x[4] = b->ltc_count[i];
-        x[5] = b->efi_deficits[i];
-        x[6] = b->prior_emergency_12m[i];
-        x[7] = b->ae_attendances_12m[i];
-        y[i] = b->emergency_admission_12m[i];
-        rate += y[i];
-    }
-    rate /= (double)s->nrows;
-    assert_true(rate > 0.05 && rate < 0.10);
-    logistic_fit(X, y, s->nrows, P, beta);
-    /* 400,000 rows: standard errors are <= ~0.03 for the intercept and
-     * <= ~0.02 for the slopes; allow 4 of them */
-    assert_abs_close(beta[0], synth_truth[0].beta, 0.15, "%s", terms[0]);
-    assert_abs_close(beta[1], synth_truth[1].beta, 0.002, "%s", terms[1]);
-    assert_abs_close(beta[2], synth_truth[2].beta, 0.06, "%s", terms[2]);
-    for (int j = 3; j < P; j++)
-        assert_abs_close(beta[j], synth_truth[j].beta, 0.05, "%s", terms[j]);
-    free(X);
-    free(y);
-    mem_close(&m);
+    snprintf(path, sizeof path, "%s", tu_tmp("truth.h5"));
+    s = make(ctx, STRATA_SYNTH_ICB, NULL, 300000, 31);
+    assert_status(ctx, strata_synth_write(ctx, s, path, &sum), STRATA_OK);
+    assert_true(sum.emergency_rate > 0.05 && sum.emergency_rate < 0.10);
+    assert_true(sum.death_rate > 0.005 && sum.death_rate < 0.02);
+    strata_synth_free(s);
+    strata_ctx_free(ctx);
+    glm_recovers(path,
+                 "emergency_admission_12m ~ age + sex + imd_decile + ltc_count + efi_deficits + "
+                 "prior_emergency_12m + ae_attendances_12m",
+                 SYNTH_T_EMERG, SYNTH_T_EXTRA - SYNTH_T_EMERG);
+    glm_recovers(path,
+                 "death_12m ~ age + sex + imd_decile + ltc_count + efi_deficits + "
+                 "emergency_admission_12m",
+                 SYNTH_T_DEATH, SYNTH_T_COST - SYNTH_T_DEATH);
 }
 
 /* ---- whole files ------------------------------------------------------------- */
@@ -627,7 +584,7 @@ int main(void)
         cmocka_unit_test(test_prevalence__tracks_qof_per_practice),
         cmocka_unit_test(test_prevalence__rises_with_age_and_deprivation),
         cmocka_unit_test(test_events__spells_and_ae_match_counts),
-        cmocka_unit_test(test_truth__logistic_fit_recovers_emergency_model),
+        cmocka_unit_test(test_truth__strata_glm_recovers_emergency_and_death_models),
         cmocka_unit_test(test_write__same_seed_same_bytes_for_1_and_2_threads),
         cmocka_unit_test(test_write__cohort_validates_and_stores_truth),
         cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
