@@ -67,6 +67,28 @@ static void mem_close(cohort_mem *m)
     strata_ctx_free(m->ctx);
 }
 
+/* ---- reference data ------------------------------------------------------- */
+
+static void test_reference__derive_py_regenerates_shipped_tables(void **state)
+{
+    static const char *files[] = {"practices.csv", "icb_single_age.csv", "qof_prevalence.csv",
+                                  "areas.csv"};
+    char out[4096], *log = NULL;
+    (void)state;
+    snprintf(out, sizeof out, "%s", tu_tmp("derived"));
+    assert_int_equal(tu_run_sh(&log, "mkdir -p %s && /usr/bin/python3 %s %s %s", out,
+                               tu_src("data/reference/derive.py"), tu_shared_data(), out),
+                     0);
+    free(log);
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        char a[4200], b[4200];
+        snprintf(a, sizeof a, "%s/%s", out, files[k]);
+        snprintf(b, sizeof b, "%s/data/reference/%s", tu_source_dir(), files[k]);
+        if (!tu_files_equal(a, b))
+            fail_msg("%s differs from the shipped table", files[k]);
+    }
+}
+
 /* ---- parameters and errors ------------------------------------------------ */
 
 static void test_params__check_names_bad_field(void **state)
@@ -575,6 +597,7 @@ static void test_cli__synth_writes_and_rejects_bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference__derive_py_regenerates_shipped_tables),
         cmocka_unit_test(test_params__check_names_bad_field),
         cmocka_unit_test(test_new__unknown_code_and_missing_dir_named),
         cmocka_unit_test(test_permute__bijection_on_odd_domain),
