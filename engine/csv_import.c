@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,11 +193,64 @@ static int is_f64(const char *s)
     return *p == 0;
 }
 
+/* Clinger's fast path: a decimal with an integer mantissa m <= 2^53 and a
+ * power of ten 10^e, |e| <= 22, is m * 10^e or m / 10^-e, one correctly
+ * rounded IEEE operation on two exact doubles, hence equal to strtod's
+ * result. 0 when the string needs the general path. */
+static int fast_f64(const char *p, double *out)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const uint64_t max_m = (uint64_t)1 << 53;
+    uint64_t m = 0;
+    int neg = 0, frac = 0, ex = 0, eneg = 0, e, seen_dot = 0;
+    double v;
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    for (;; p++) {
+        if (*p == '.' && !seen_dot) {
+            seen_dot = 1;
+            continue;
+        }
+        if (*p < '0' || *p > '9')
+            break;
+        if (m > (max_m - 9) / 10)
+            return 0;
+        m = m * 10 + (uint64_t)(*p - '0');
+        frac += seen_dot;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            eneg = *p++ == '-';
+        for (; *p >= '0' && *p <= '9'; p++)
+            if ((ex = ex * 10 + (*p - '0')) > 400)
+                return 0;
+    }
+    if (*p)
+        return 0;
+    e = (eneg ? -ex : ex) - frac;
+    if (e < -22 || e > 22)
+        return 0;
+    v = (double)m;
+    v = e < 0 ? v / p10[-e] : v * p10[e];
+    *out = neg ? -v : v;
+    return 1;
+#else
+    (void)p;
+    (void)out;
+    return 0;
+#endif
+}
+
 static int parse_f64(const char *s, double *out)
 {
     if (!is_f64(s))
         return 0;
-    *out = strtod(s, NULL); /* C locale: the CLI never calls setlocale */
+    if (!fast_f64(s, out))
+        *out = strtod(s, NULL); /* C locale: the CLI never calls setlocale */
     return 1;
 }
 
@@ -218,7 +272,7 @@ typedef struct icol {
     const char **levels;  /* sorted, into lv.pool */
     const csv_colopt *opt; /* recodes (may be NULL) */
     size_t wj;            /* writer column */
-    unsigned char *blk;   /* block_rows values of dtype */
+    void *blk;            /* block_rows values of dtype */
 } icol;
 
 typedef struct importer {
@@ -290,10 +344,15 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
     for (size_t i = 0; i < sc->nf; i++) {
         icol *c = &im->col[i];
         const char *nm = sc->field[i];
-        if (!*nm)
-            return STRATA_FAIL(im->ctx, STRATA_EDATA, "%s: line %zu: column %zu has an empty name",
-                               im->path, sc->field_line[i], i + 1);
-        if (!(c->csv_name = strata_strdup(im->ctx, nm)) || !(c->name = safe_name(im->ctx, nm)))
+        char auto_name[32];
+        if (!*nm) { /* e.g. R's write.csv row-name column, or a trailing comma */
+            snprintf(auto_name, sizeof auto_name, "col_%zu", i + 1);
+            strata_warn(im->ctx, "%s: line %zu: column %zu has no name; it is stored as '%s'",
+                        im->path, sc->field_line[i], i + 1, auto_name);
+            nm = auto_name;
+        }
+        if (!(c->csv_name = strata_strdup(im->ctx, sc->field[i])) ||
+            !(c->name = safe_name(im->ctx, nm)))
             return STRATA_ENOMEM;
         for (size_t k = 0; k < i; k++)
             if (!strcmp(im->col[k].name, c->name))
@@ -302,7 +361,7 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
                                    "column %zu '%s' once stored as '%s'",
                                    im->path, sc->field_line[i], nm, i + 1, k + 1,
                                    im->col[k].csv_name, c->name);
-        if (strcmp(nm, c->name))
+        if (*sc->field[i] && strcmp(nm, c->name))
             strata_warn(im->ctx, "%s: column '%s' is stored as '%s'", im->path, nm,
                        c->name);
     }
@@ -444,11 +503,12 @@ static void note_bad(importer *im, const csv_scanner *sc, const char *msg)
 
 /* ---- writing ----------------------------------------------------------------- */
 
-static void store(icol *c, size_t r, const char *v, int na, int64_t iv, double dv)
+/* Stores value r of the block: iv is the integer or the level code, dv the float. */
+static void store(icol *c, size_t r, int na, int64_t iv, double dv)
 {
-    unsigned char *b = c->blk;
-    if (c->categorical)
-        iv = na ? STRATA_NA_CODE : strset_code(&c->lv, v);
+    void *b = c->blk;
+    if (c->categorical && na)
+        iv = STRATA_NA_CODE;
     switch (c->dtype) {
     case STRATA_DT_INT8:
         ((int8_t *)b)[r] = (int8_t)(na && !c->categorical ? STRATA_NA_INT8 : iv);
@@ -498,7 +558,7 @@ static strata_status write_row(importer *im, const csv_scanner *sc)
         double dv = 0;
         if (!na) {
             if (c->categorical) {
-                if (strset_code(&c->lv, v) < 0)
+                if ((iv = strset_code(&c->lv, v)) < 0)
                     return changed(im, sc, c, v);
             } else if (c->dtype == STRATA_DT_FLOAT64) {
                 if (!parse_f64(v, &dv))
@@ -507,7 +567,7 @@ static strata_status write_row(importer *im, const csv_scanner *sc)
                 return changed(im, sc, c, v);
             }
         }
-        store(c, r, v, na, iv, dv);
+        store(c, r, na, iv, dv);
     }
     if (++im->blk_n == im->p->block_rows)
         return flush(im);

@@ -133,14 +133,17 @@ static void svg_pyramid(FILE *f, const strata_table *t, size_t i)
 typedef struct axis {
     double x0, x1, y0, y1; /* data ranges */
     double L, T, W, H;     /* plot box in pixels */
-    int logx;
 } axis;
 
 static double px(const axis *a, double x)
 {
-    double u = a->logx ? (log(x) - log(a->x0)) / (log(a->x1) - log(a->x0))
-                       : (x - a->x0) / (a->x1 - a->x0);
-    return a->L + u * a->W;
+    return a->L + (x - a->x0) / (a->x1 - a->x0) * a->W;
+}
+
+/* x position on a log axis (funnel plot: expected events > 0). */
+static double pxl(const axis *a, double x)
+{
+    return a->L + (log(x) - log(a->x0)) / (log(a->x1) - log(a->x0)) * a->W;
 }
 
 static double py(const axis *a, double y)
@@ -168,7 +171,7 @@ static void svg_frame(FILE *f, const axis *a, const char *cls, const char *xlab,
 /* Funnel plot of O/E against expected events (log x), limits from f. */
 static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn)
 {
-    axis a = {1e300, 0, 0, 2, 60, 20, 480, 300, 1};
+    axis a = {1e300, 0, 0, 2, 60, 20, 480, 300};
     size_t shown = 0, omitted = 0;
     const double levels[2] = {0.95, 0.998};
     for (size_t i = 0; i + 1 < t->n_rows; i++) {
@@ -193,7 +196,7 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
                 double e = exp(log(a.x0) + (log(a.x1) - log(a.x0)) * s / 60.0), lo, hi, y;
                 strata_funnel_limits(fn, e, levels[l], &lo, &hi);
                 y = fmin(fmax(side ? hi : lo, a.y0), a.y1);
-                fprintf(out, "%.1f,%.1f ", px(&a, e), py(&a, y));
+                fprintf(out, "%.1f,%.1f ", pxl(&a, e), py(&a, y));
             }
             fputs("\"/>", out);
         }
@@ -206,7 +209,7 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
             continue;
         }
         fprintf(out, "<circle class=\"unit%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>", 
-                flag > 0 ? " high" : flag < 0 ? " low" : "", px(&a, e), py(&a, fmin(r, a.y1)));
+                flag > 0 ? " high" : flag < 0 ? " low" : "", pxl(&a, e), py(&a, fmin(r, a.y1)));
         esc(out, t->cols[0].s[i]);
         fputs("</title></circle>", out);
         shown++;
@@ -223,7 +226,7 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
  * with the SII regression line from the SII table's ALL row. */
 static void svg_gradient(FILE *f, const strata_table *q, const strata_table *sii)
 {
-    axis a = {0, 1, 0, 0, 60, 20, 480, 260, 0};
+    axis a = {0, 1, 0, 0, 60, 20, 480, 260};
     size_t r = q->n_rows - 1, rs;
     double pop[5], tot = 0, cum = 0, m[5];
     char nm[32];
@@ -269,7 +272,7 @@ static void svg_gradient(FILE *f, const strata_table *q, const strata_table *sii
 
 static void svg_calibration(FILE *f, size_t n, const double *pred, const double *obs)
 {
-    axis a = {0, 0, 0, 0, 60, 20, 300, 300, 0};
+    axis a = {0, 0, 0, 0, 60, 20, 300, 300};
     for (size_t i = 0; i < n; i++)
         a.x1 = fmax(a.x1, fmax(pred[i], obs[i]));
     a.x1 = a.y1 = a.x1 > 0 ? a.x1 * 1.05 : 1;

@@ -8,6 +8,8 @@
 #include "strata/strata.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +263,48 @@ static strata_status stage_model(run_state *r)
     return stage_done(r, "model");
 }
 
+typedef struct pfile {
+    FILE *f;
+    char *tmp;
+    char path[4096];
+} pfile;
+
+static strata_status pfile_open(run_state *r, const char *name, pfile *p)
+{
+    out_path(r, name, p->path, sizeof p->path);
+    p->tmp = strata_tmp_path(r->ctx, p->path);
+    if (!p->tmp)
+        return STRATA_ENOMEM;
+    {
+        int fd = open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600); /* owner-only from creation */
+        p->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+        if (!p->f && fd >= 0)
+            close(fd);
+    }
+    if (!p->f) {
+        strata_status st = STRATA_FAIL(r->ctx, STRATA_EIO, "%s: cannot create: %s", p->tmp,
+                                       strerror(errno));
+        strata_free(r->ctx, p->tmp, 0);
+        return st;
+    }
+    return STRATA_OK;
+}
+
+static strata_status pfile_close(run_state *r, pfile *p, const char *name)
+{
+    int bad = ferror(p->f);
+    strata_status st;
+    if (fclose(p->f) != 0 || bad) {
+        remove(p->tmp);
+        strata_free(r->ctx, p->tmp, 0);
+        return STRATA_FAIL(r->ctx, STRATA_EIO, "%s: write failed", p->path);
+    }
+    st = strata_publish(r->ctx, p->tmp, p->path, 0600);
+    strata_free(r->ctx, p->tmp, 0);
+    STRATA_TRY(st);
+    return strata_manifest_output(r->man, name, "patient");
+}
+
 #define COMPACT(arr)                                                    \
     do {                                                                \
         if (arr)                                                        \
@@ -281,30 +325,13 @@ static strata_status drop_unscored(run_state *r)
     if (bad == 0)
         return STRATA_OK;
     {
-        char path[4096], *tmp;
-        FILE *f;
-        strata_status st;
-        out_path(r, "unscored.csv", path, sizeof path);
-        if (!(tmp = strata_tmp_path(r->ctx, path)))
-            return STRATA_ENOMEM;
-        f = fopen(tmp, "wb");
-        if (!f) {
-            strata_free(r->ctx, tmp, 0);
-            return STRATA_FAIL(r->ctx, STRATA_EIO, "%s: cannot create", path);
-        }
-        fprintf(f, "patient_id,row\r\n");
+        pfile pf;
+        STRATA_TRY(pfile_open(r, "unscored.csv", &pf));
+        fprintf(pf.f, "patient_id,row\r\n");
         for (size_t i = 0; i < r->n; i++)
             if (!isfinite(r->risk[i]))
-                fprintf(f, "%lld,%zu\r\n", (long long)r->id[i], i + 1);
-        if (fclose(f) != 0) {
-            remove(tmp);
-            strata_free(r->ctx, tmp, 0);
-            return STRATA_FAIL(r->ctx, STRATA_EIO, "%s: write failed", path);
-        }
-        st = strata_publish(r->ctx, tmp, path, 0600);
-        strata_free(r->ctx, tmp, 0);
-        STRATA_TRY(st);
-        STRATA_TRY(strata_manifest_output(r->man, "unscored.csv", "patient"));
+                fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i], i + 1);
+        STRATA_TRY(pfile_close(r, &pf, "unscored.csv"));
     }
     strata_warn(r->ctx,
                 "%zu of %zu patients (%.1f%%) could not be scored (a model column is missing for "
@@ -572,14 +599,32 @@ static void sdc_from_spec(const strata_run_spec *s, strata_sdc_params *p)
 static strata_status write_table(run_state *r, strata_table *t, const char *file)
 {
     char path[4096];
-    strata_sdc_params sp;
-    if (!t->patient_level) {
-        sdc_from_spec(r->spec, &sp);
-        STRATA_TRY(strata_disclose(r->ctx, &sp, t));
-    }
     out_path(r, file, path, sizeof path);
     STRATA_TRY(strata_table_write_csv(r->ctx, t, path));
     return strata_manifest_output(r->man, file, t->patient_level ? "patient" : "aggregate");
+}
+
+/* parent_row[k] = the row of child group k's parent (the parent group of its
+ * first patient), and the child's ALL row maps to the parent's ALL row, so
+ * disclosure control protects practice -> PCN -> ICB sums too. */
+static strata_status link_parent(run_state *r, strata_table *child, const codes *cc,
+                                 strata_table *parent, const codes *pc)
+{
+    strata_status st;
+    int32_t *prow = strata_alloc(r->ctx, child->n_rows * sizeof *prow);
+    if (!prow)
+        return STRATA_ENOMEM;
+    for (size_t k = 0; k < child->n_rows; k++)
+        prow[k] = -1;
+    for (size_t i = 0; i < r->n; i++) {
+        int32_t c = cc->v[i], p = pc->v[i];
+        if (c >= 0 && (size_t)c < cc->n_levels && prow[c] < 0 && p >= 0)
+            prow[c] = p;
+    }
+    prow[child->n_rows - 1] = (int32_t)(parent->n_rows - 1); /* ALL -> ALL */
+    st = strata_table_set_parent(r->ctx, child, parent, prow);
+    strata_free(r->ctx, prow, 0);
+    return st;
 }
 
 static void strat_input(const run_state *r, strata_strat_input *in)
@@ -606,28 +651,55 @@ static strata_status stage_aggregate(run_state *r)
     strata_group_params gp;
     strata_strat_input in;
     strata_funnel unused;
+    strata_sdc_params sp;
+    strata_table *set[6];
+    size_t nset = 0;
     strata_group_params_init(&gp);
     gp.budget = r->spec->budget;
+    /* SII confidence intervals by simulation: 10,000 draws per group (PHE's
+     * default is 100,000; with ~1,300 PCNs that alone would take a minute). The
+     * Monte Carlo error of a 2.5% quantile from 10,000 draws is ~0.3% of the
+     * interval's width. */
+    gp.sii.reps = 10000;
     strat_input(r, &in);
+    /* Build every aggregate table first, then disclose them as one set so a
+     * cell hidden in one table cannot be recovered from another (the same
+     * counts by PCN appear in the summary and the inequality table; practices
+     * sum into PCNs and PCNs into the ICB). */
     STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &r->funnel, &r->summary));
-    STRATA_TRY(write_table(r, r->summary, "pcn_summary.csv"));
+    set[nset++] = r->summary;
     if (r->practice.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->practice.v, r->practice.n_levels,
                                         r->practice.levels, &unused, &r->practice_tab));
-        STRATA_TRY(write_table(r, r->practice_tab, "practice_summary.csv"));
+        STRATA_TRY(link_parent(r, r->practice_tab, &r->practice, r->summary, &r->pcn));
+        set[nset++] = r->practice_tab;
     }
     if (r->icb.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->icb.v, r->icb.n_levels, r->icb.levels,
                                         &unused, &r->icb_tab));
-        STRATA_TRY(write_table(r, r->icb_tab, "icb_summary.csv"));
+        STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
+        set[nset++] = r->icb_tab;
     }
     if (r->imd) {
         STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
                                            r->pcn.levels, &r->inequality));
-        STRATA_TRY(write_table(r, r->inequality, "inequality.csv"));
+        set[nset++] = r->inequality;
         STRATA_TRY(strata_group_sii(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &r->sii));
+        set[nset++] = r->sii;
+    }
+    if (r->fairness)
+        set[nset++] = r->fairness;
+    sdc_from_spec(r->spec, &sp);
+    STRATA_TRY(strata_disclose_set(ctx, &sp, nset, set));
+    STRATA_TRY(write_table(r, r->summary, "pcn_summary.csv"));
+    if (r->practice_tab)
+        STRATA_TRY(write_table(r, r->practice_tab, "practice_summary.csv"));
+    if (r->icb_tab)
+        STRATA_TRY(write_table(r, r->icb_tab, "icb_summary.csv"));
+    if (r->inequality) {
+        STRATA_TRY(write_table(r, r->inequality, "inequality.csv"));
         STRATA_TRY(write_table(r, r->sii, "sii.csv"));
     }
     if (r->fairness)
@@ -657,44 +729,6 @@ static void csv_field(FILE *f, const char *s)
 static const char *level(const codes *c, size_t i)
 {
     return (c->v && c->v[i] >= 0 && (size_t)c->v[i] < c->n_levels) ? c->levels[c->v[i]] : "";
-}
-
-typedef struct pfile {
-    FILE *f;
-    char *tmp;
-    char path[4096];
-} pfile;
-
-static strata_status pfile_open(run_state *r, const char *name, pfile *p)
-{
-    out_path(r, name, p->path, sizeof p->path);
-    p->tmp = strata_tmp_path(r->ctx, p->path);
-    if (!p->tmp)
-        return STRATA_ENOMEM;
-    p->f = fopen(p->tmp, "wb");
-    if (!p->f) {
-        strata_status st = STRATA_FAIL(r->ctx, STRATA_EIO, "%s: cannot create: %s", p->tmp,
-                                       strerror(errno));
-        strata_free(r->ctx, p->tmp, 0);
-        return st;
-    }
-    chmod(p->tmp, 0600); /* owner-only from the start: patient-level data */
-    return STRATA_OK;
-}
-
-static strata_status pfile_close(run_state *r, pfile *p, const char *name)
-{
-    int bad = ferror(p->f);
-    strata_status st;
-    if (fclose(p->f) != 0 || bad) {
-        remove(p->tmp);
-        strata_free(r->ctx, p->tmp, 0);
-        return STRATA_FAIL(r->ctx, STRATA_EIO, "%s: write failed", p->path);
-    }
-    st = strata_publish(r->ctx, p->tmp, p->path, 0600);
-    strata_free(r->ctx, p->tmp, 0);
-    STRATA_TRY(st);
-    return strata_manifest_output(r->man, name, "patient");
 }
 
 static void patient_cols(FILE *f, const run_state *r, size_t i)

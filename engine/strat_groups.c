@@ -377,6 +377,42 @@ static strata_status sii_groups(strata_ctx *ctx, const strata_sii_params *p, siz
     return STRATA_OK;
 }
 
+/* Per-decile inputs of one measure into q (31 doubles per group), then the
+ * SII/RII of every group into columns j0..j0+6. Measure 0: mean risk, se of
+ * the mean; measure 1: observed event rate O/n on the log scale, se 1/sqrt(O)
+ * (PHE's rate convention; deciles with O = 0 are left out). Deciles with
+ * fewer than 2 people are left out. */
+static strata_status sii_measure(strata_ctx *ctx, const strata_sii_params *sp0, int measure,
+                                 const cell *c, size_t n_groups, double *q, strata_table *t,
+                                 int j0)
+{
+    strata_sii_params sp = *sp0;
+    strata_status s = STRATA_OK;
+    if (measure == 1)
+        sp.scale = STRATA_SII_RATE;
+    for (size_t g = 0; g <= n_groups && s == STRATA_OK; g++) {
+        double *pop = q + g * 31, *val = pop + 10, *se = val + 10;
+        size_t k = 0;
+        for (size_t d = 0; d < 10; d++) {
+            const cell *x = &c[g * 10 + d];
+            if (x->n < 2 || (measure == 1 && !(x->o > 0)))
+                continue;
+            pop[k] = x->n;
+            val[k] = measure == 1 ? x->o / x->n : x->e / x->n;
+            se[k] = measure == 1 ? 1.0 / sqrt(x->o)
+                                 : sqrt(fmax(0, (x->e2 - x->e * x->e / x->n) / (x->n - 1)) / x->n);
+            k++;
+        }
+        pop[30] = (double)k;
+        t->cols[j0 + 6].v[g] = (double)k;
+        if (k >= 2)
+            s = strat_sii_check(ctx, &sp, k, pop, val, se);
+    }
+    if (s == STRATA_OK)
+        s = sii_groups(ctx, &sp, n_groups + 1, q, t, j0);
+    return s;
+}
+
 strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
                                const strata_strat_input *in, const int32_t *group,
                                size_t n_groups, const char *const *group_names,
@@ -387,51 +423,33 @@ strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
     strata_table *t = NULL;
     cell *c;
     double *q = NULL;
-    int j0 = -1, jk;
+    int j0[2] = {-1, -1}, jk, nm = in->observed ? 2 : 1;
     strata_status s = STRATA_OK;
     *out = NULL;
     if (!in->imd_decile)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "sii: no imd_decile column");
     STRATA_TRY(check_input(ctx, in, group, n_groups));
     STRATA_TRY(new_group_table(ctx, "sii", n_groups, group_names, &t));
-    for (int k = 0; k < 7 && s == STRATA_OK; k++)
-        s = strata_table_add(ctx, t, names[k], k < 6 ? STRATA_COL_RATIO : STRATA_COL_FLAG, 5, -1,
-                             -1, k == 0 ? &j0 : &jk);
+    for (int m = 0; m < nm; m++)
+        for (int k = 0; k < 7 && s == STRATA_OK; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s%s", names[k], m ? "_obs" : "");
+            s = strata_table_add(ctx, t, name, k < 6 ? STRATA_COL_RATIO : STRATA_COL_FLAG, 5, -1,
+                                 -1, k == 0 ? &j0[m] : &jk);
+        }
     c = s == STRATA_OK ? strata_calloc(ctx, (n_groups + 1) * 10, sizeof *c) : NULL;
-    if (!c) {
-        strata_table_free(ctx, t);
-        return s != STRATA_OK ? s : STRATA_ENOMEM;
-    }
-    for (size_t i = 0; i < in->n; i++) {
+    q = c ? strata_calloc(ctx, (n_groups + 1) * 31, sizeof *q) : NULL;
+    if (!q)
+        s = s == STRATA_OK ? STRATA_ENOMEM : s;
+    for (size_t i = 0; s == STRATA_OK && i < in->n; i++) {
         int d = in->imd_decile[i];
         if (d >= 1 && d <= 10) {
             add(&c[(size_t)group[i] * 10 + (size_t)(d - 1)], in, i, 0);
             add(&c[n_groups * 10 + (size_t)(d - 1)], in, i, 0);
         }
     }
-    /* value: mean risk per decile; se: standard error of that mean */
-    q = s == STRATA_OK ? strata_calloc(ctx, (n_groups + 1) * 31, sizeof *q) : NULL;
-    if (!q)
-        s = s == STRATA_OK ? STRATA_ENOMEM : s;
-    for (size_t g = 0; g <= n_groups && s == STRATA_OK; g++) {
-        double *pop = q + g * 31, *val = pop + 10, *se = val + 10;
-        size_t k = 0;
-        for (size_t d = 0; d < 10; d++) {
-            const cell *x = &c[g * 10 + d];
-            if (x->n < 2)
-                continue;
-            pop[k] = x->n;
-            val[k] = x->e / x->n;
-            se[k] = sqrt(fmax(0, (x->e2 - x->e * x->e / x->n) / (x->n - 1)) / x->n);
-            k++;
-        }
-        pop[30] = (double)k;
-        t->cols[j0 + 6].v[g] = (double)k;
-        if (k >= 2)
-            s = strat_sii_check(ctx, &p->sii, k, pop, val, se);
-    }
-    if (s == STRATA_OK)
-        s = sii_groups(ctx, &p->sii, n_groups + 1, q, t, j0);
+    for (int m = 0; m < nm && s == STRATA_OK; m++)
+        s = sii_measure(ctx, &p->sii, m, c, n_groups, q, t, j0[m]);
     strata_free(ctx, q, 0);
     strata_free(ctx, c, 0);
     return finish(ctx, s, t, out);

@@ -411,11 +411,16 @@ strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, s
     strata_status s = STRATA_OK;
     int changed = 1;
     STRATA_TRY(strata_sdc_params_check(ctx, p));
-    for (size_t k = 0; k < n; k++)
-        if (t[k]->patient_level || !p->enabled)
+    for (size_t k = 0; k < n; k++) {
+        if (t[k]->patient_level)
             return STRATA_FAIL(ctx, STRATA_EINVAL,
-                               "disclosure: table %s is patient-level or control is off: use "
-                               "strata_disclose", t[k]->name);
+                               "disclosure: table %s is patient-level: it is never published",
+                               t[k]->name);
+        if (!p->enabled)
+            t[k]->disclosed = 1; /* control switched off (national tables): written as is */
+    }
+    if (!p->enabled)
+        return STRATA_OK;
     ws = strata_calloc(ctx, n ? n : 1, sizeof *ws);
     rowmap = strata_calloc(ctx, n * n + 1, sizeof *rowmap);
     if (!ws || !rowmap)
@@ -455,8 +460,8 @@ strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, s
 
 strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t)
 {
-    STRATA_TRY(strata_sdc_params_check(ctx, p));
-    if (t->patient_level || !p->enabled) {
+    if (t->patient_level) {
+        STRATA_TRY(strata_sdc_params_check(ctx, p));
         t->disclosed = 1;
         return STRATA_OK;
     }

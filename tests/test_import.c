@@ -355,6 +355,8 @@ static void test_roundtrip__csv_h5_csv_h5_is_exact(void **state)
     (void)state;
     roundtrip(tu_data(FLCHAIN), "rt_flchain", "futime,death", "NA");
     roundtrip(tu_data(DIABETES), "rt_diabetes", NULL, "");
+    /* R write.csv output: unnamed row-name column, dotted names, quoted strings */
+    roundtrip(tu_data("qof/heec_qof_cvd_practice.csv"), "rt_qof", NULL, "NA");
 }
 
 static void test_roundtrip__awkward_floats_and_labels(void **state)
@@ -510,7 +512,7 @@ static void test_errors__bad_rows_name_editor_line_and_column(void **state)
     expect_fail("a,b\n1,2\n3,\"x\"y\n", NULL, STRATA_EDATA, "line 3: field 2", NULL);
     expect_fail("", NULL, STRATA_EDATA, "line 1: no header", NULL);
     expect_fail("a,b,a\n1,2,3\n", NULL, STRATA_EDATA, "column 'a' (column 3)", "line 1");
-    expect_fail("a,,c\n1,2,3\n", NULL, STRATA_EDATA, "line 1: column 2 has an empty name", NULL);
+    expect_fail("a,,col_2\n1,2,3\n", NULL, STRATA_EDATA, "column 'col_2' (column 3)", NULL);
     expect_fail("a,b\n1,2\n", "zz=int", STRATA_ESPEC, "column 'zz'", "not in the header");
     expect_fail("a,b\n1,2\n2,2.5\n", "a=int,b=int", STRATA_EDATA,
                 "line 3, column 'b': value '2.5'", NULL);
@@ -658,6 +660,58 @@ static void test_infer__narrowest_integer_and_boundaries(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The import's float reader (fast path + strtod) gives strtod's exact bits
+ * on random decimal strings of every shape. */
+static void test_infer__floats_read_exactly_as_strtod(void **state)
+{
+    const char *csv = tu_tmp("floats.csv"), *out = tu_tmp("floats.h5");
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    enum { NV = 40000 };
+    char(*txt)[48] = malloc(NV * sizeof *txt);
+    uint64_t st = 12345;
+    double *v;
+    FILE *f = fopen(csv, "w");
+    (void)state;
+    assert_non_null(f);
+    fprintf(f, "x\n");
+    for (int i = 0; i < NV; i++) {
+        int nd, dot, k = 0;
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        nd = 1 + (int)((st >> 33) % 19); /* 1..19 digits */
+        dot = (int)((st >> 40) % (unsigned)(nd + 2)) - 1; /* -1: no point */
+        if ((st >> 20) & 1)
+            txt[i][k++] = '-';
+        for (int d = 0; d < nd; d++) {
+            uint64_t r;
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            r = st >> 33;
+            if (d == dot)
+                txt[i][k++] = '.';
+            txt[i][k++] = (char)('0' + r % 10);
+        }
+        if ((st >> 50) % 3 == 0)
+            k += snprintf(txt[i] + k, 12, "e%d", (int)((st >> 35) % 61) - 30);
+        txt[i][k] = 0;
+        if (i == 0)
+            strcpy(txt[i], "-0.0");
+        fprintf(f, "%s\n", txt[i]);
+    }
+    fclose(f);
+    assert_status(ctx, import_with(ctx, csv, out, "x=float", NULL, NULL, 0, NULL), STRATA_OK);
+    assert_status(ctx, strata_cohort_open(ctx, out, &c), STRATA_OK);
+    v = read_col(ctx, c, "x");
+    for (int i = 0; i < NV; i++) {
+        double want = strtod(txt[i], NULL);
+        if (memcmp(&v[i], &want, sizeof want))
+            fail_msg("row %d: '%s' read as %.17g, strtod gives %.17g", i, txt[i], v[i], want);
+    }
+    free(v);
+    free(txt);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+}
+
 static void test_infer__text_after_many_numbers_gets_all_levels(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -697,7 +751,7 @@ static void test_na_tokens__configurable(void **state)
     strata_cohort *c = NULL;
     double *v;
     (void)state;
-    tu_write_file(csv, "x,s\n-99,NA\n3,?\n,b\n");
+    tu_write_file(csv, "x,s,\n-99,NA,1\n3,?,2\n,b,3\n"); /* third column unnamed */
     assert_status(ctx, import_with(ctx, csv, out, NULL, NULL, "-99,", 0, NULL), STRATA_OK);
     assert_status(ctx, strata_cohort_open(ctx, out, &c), STRATA_OK);
     v = read_col(ctx, c, "x");
@@ -706,6 +760,8 @@ static void test_na_tokens__configurable(void **state)
     assert_int_equal(col(ctx, c, "s")->n_levels, 3); /* NA and ? are plain labels here */
     assert_string_equal(col(ctx, c, "s")->levels[0], "?");
     assert_string_equal(col(ctx, c, "s")->levels[1], "NA");
+    assert_int_equal(col(ctx, c, "col_3")->dtype, STRATA_DT_INT8);
+    assert_contains(tu_last_warning(), "column 3 has no name; it is stored as 'col_3'");
     strata_cohort_close(c);
     strata_ctx_free(ctx);
 }
@@ -980,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_errors__roles_io_and_cli_exit_codes),
         cmocka_unit_test(test_skip_bad_rows__counts_lines_and_clean_inference),
         cmocka_unit_test(test_infer__narrowest_integer_and_boundaries),
+        cmocka_unit_test(test_infer__floats_read_exactly_as_strtod),
         cmocka_unit_test(test_infer__text_after_many_numbers_gets_all_levels),
         cmocka_unit_test(test_na_tokens__configurable),
         cmocka_unit_test(test_cli__tab_delimiter_and_empty_only_na),

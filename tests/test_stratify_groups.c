@@ -506,6 +506,16 @@ static void test_disclosure__secondary_not_undoable_without_rounding(void **stat
     assert_int_equal(strata_table_small_counts(t2, 1, 7), 0);
     assert_no_lone_hidden(t2);
     strata_table_free(ctx, t2);
+    /* control switched off: written as is (national level) */
+    sp.enabled = 0;
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, NULL, &t), STRATA_OK);
+    assert_status(ctx, strata_disclose_set(ctx, &sp, 1, &t), STRATA_OK);
+    assert_true(t->disclosed);
+    assert_rel_close(t->cols[strata_table_find(t, "n_list")].v[NG - 1], 5, 0, "tiny list shown");
+    t->patient_level = 1;
+    assert_status(ctx, strata_disclose_set(ctx, &sp, 1, &t), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "table summary is patient-level");
+    strata_table_free(ctx, t);
     free(P);
     strata_ctx_free(ctx);
 }
@@ -661,6 +671,9 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     /* the SII of mean risk falls with affluence (risk built to rise with deprivation) */
     assert_true(t[2]->cols[strata_table_find(t[2], "sii")].v[NG] < 0);
     assert_true(t[2]->cols[strata_table_find(t[2], "sii_hi")].v[NG] < 0);
+    /* observed events follow the same gradient: SII of the event rate negative too */
+    assert_true(t[2]->cols[strata_table_find(t[2], "sii_hi_obs")].v[NG] < 0);
+    assert_int_equal((int)t[2]->cols[strata_table_find(t[2], "deciles_used_obs")].v[NG], 10);
     /* patient-level list: 0600, not scanned */
     strata_list_params_init(&lp);
     assert_status(ctx, strata_intervention_select(ctx, &lp, NP, P->risk, NULL, P->grp, NG, P->imd,
@@ -781,6 +794,9 @@ static void test_report__charts_present_counts_disclosed(void **state)
     assert_contains(html, "<circle class=\"calib\"");
     assert_contains(html, "GLM &lt;logit&gt;");
     assert_contains(html, "<td class=\"count\">24000</td>");
+    /* the 5-person group: list size and mean risk withheld, name escaped */
+    assert_contains(html, "<td class=\"key\">Tiny, &quot;PCN&quot;</td><td class=\"count\">*</td>"
+                          "<td class=\"mean\">*</td>");
     assert_contains(html, "<td class=\"count\">4810</td>"); /* fairness n rounded */
     assert_contains(html, "<td class=\"count\">*</td>");    /* fairness n = 6 hidden */
     assert_null(strstr(html, "<script"));

@@ -248,13 +248,16 @@ typedef struct strata_sdc_params {
 } strata_sdc_params;
 void strata_sdc_params_init(strata_sdc_params *p);
 strata_status strata_sdc_params_check(strata_ctx *ctx, const strata_sdc_params *p);
-/* Applies disclosure control in place (values of hidden cells become NaN). */
+/* Applies disclosure control in place (values of hidden cells become NaN);
+ * p->enabled == 0 only marks the table disclosed (national tables); a
+ * patient-level table is marked and left alone. */
 strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t);
 /* Disclosure control of several aggregate tables together: a cell present in
  * two tables (same count column, same key in column 0, e.g. n_list of one PCN
  * in "summary" and "inequality") is hidden in both when hidden in either, and
  * secondary suppression runs to a joint fixed point, so combining the files
- * cannot undo it. Use it for all tables of one grouping level. */
+ * cannot undo it. Use it for all aggregate tables of a run (patient-level
+ * tables: EINVAL). p->enabled == 0 marks them disclosed unchanged. */
 strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
                                   strata_table **tables);
 /* Declares that row i of child sums into row parent_row[i] of parent (-1:
@@ -309,7 +312,8 @@ strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params
                                       const strata_strat_input *in, const int32_t *group,
                                       size_t n_groups, const char *const *group_names,
                                       strata_table **out);
-/* Per group (and ALL): SII/RII of mean risk across IMD deciles. */
+/* Per group (and ALL): SII/RII of mean risk across IMD deciles, and of the
+ * observed event rate (columns *_obs) when outcomes exist. */
 strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
                                const strata_strat_input *in, const int32_t *group,
                                size_t n_groups, const char *const *group_names,
