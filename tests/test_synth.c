@@ -415,35 +415,6 @@ static void test_truth__strata_glm_recovers_emergency_and_death_models(void **st
 
 /* ---- whole files ------------------------------------------------------------- */
 
-/* The cohort writer (lead-owned) stores the root group's HDF5 timestamps, so
- * two runs a second apart differ in those 16 bytes and the header checksum.
- * Zero them (first object header, "OHDR" v2 with flag 0x20) before comparing. */
-static int files_equal_but_root_times(const char *a, const char *b)
-{
-    size_t la, lb;
-    unsigned char *da = (unsigned char *)tu_read_file(a, &la);
-    unsigned char *db = (unsigned char *)tu_read_file(b, &lb);
-    int eq = da && db && la == lb;
-    for (int f = 0; eq && f < 2; f++) {
-        unsigned char *d = f ? db : da, *o = NULL;
-        for (size_t i = 0; i + 4 < la && i < 4096 && !o; i++)
-            if (!memcmp(d + i, "OHDR", 4))
-                o = d + i;
-        if (o && (o[5] & 0x20)) {
-            size_t t = 6, csz = (size_t)1 << (o[5] & 3), chunk = 0;
-            memset(o + t, 0, 16);
-            t += 16 + ((o[5] & 0x10) ? 4 : 0);
-            for (size_t k = 0; k < csz; k++)
-                chunk |= (size_t)o[t + k] << (8 * k);
-            memset(o + t + csz + chunk, 0, 4); /* the header checksum */
-        }
-    }
-    eq = eq && memcmp(da, db, la) == 0;
-    free(da);
-    free(db);
-    return eq;
-}
-
 static void write_cohort(const char *path, uint64_t seed, int threads)
 {
     strata_ctx *ctx = tu_ctx();
@@ -467,8 +438,8 @@ static void test_write__same_seed_same_bytes_for_1_and_2_threads(void **state)
     write_cohort(a, 4, 1);
     write_cohort(b, 4, 2);
     write_cohort(c, 5, 2);
-    assert_true(tu_files_equal(a, b) || files_equal_but_root_times(a, b));
-    assert_false(files_equal_but_root_times(a, c));
+    assert_true(tu_files_equal(a, b));
+    assert_false(tu_files_equal(a, c));
 }
 
 static void test_write__cohort_validates_and_stores_truth(void **state)
