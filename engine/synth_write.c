@@ -182,6 +182,9 @@ typedef struct synth_run {
     synth_block b;                       /* SYNTH_GROUP_BLOCKS x block_rows rows */
     synth_events ev[SYNTH_GROUP_BLOCKS]; /* events of each block */
     strata_status st[SYNTH_GROUP_BLOCKS];
+    /* per-block copies of the context, so a failing task records its message
+     * without racing others; the first failing block's is copied back */
+    strata_ctx bctx[SYNTH_GROUP_BLOCKS];
 } synth_run;
 
 static strata_status append_group(strata_cohort_writer *w, synth_run *run, const size_t *ids,
@@ -221,7 +224,9 @@ static void spawn_group(strata_ctx *ctx, const strata_synth *s, synth_run *run, 
 #pragma omp task firstprivate(k)
         {
             size_t i0 = k * br, n = nrows - i0 < br ? nrows - i0 : br;
-            run->st[k] = synth_generate(ctx, s, (int64_t)(g0 + i0), n, &run->b, i0, &run->ev[k]);
+            run->bctx[k] = *ctx;
+            run->st[k] = synth_generate(&run->bctx[k], s, (int64_t)(g0 + i0), n, &run->b, i0,
+                                        &run->ev[k]);
         }
     }
 }
@@ -250,7 +255,10 @@ static strata_status stream_rows(strata_ctx *ctx, const strata_synth *s,
             size_t pn = s->nrows - pg0 < group_rows ? s->nrows - pg0 : group_rows;
             size_t nb = (pn + br - 1) / br;
             for (size_t k = 0; k < nb && st == STRATA_OK; k++)
-                st = prev->st[k];
+                if ((st = prev->st[k]) != STRATA_OK) {
+                    ctx->last_status = prev->bctx[k].last_status;
+                    memcpy(ctx->errmsg, prev->bctx[k].errmsg, sizeof ctx->errmsg);
+                }
             if (st == STRATA_OK)
                 st = append_group(w, prev, ids, evc, pn, nb, sum);
         }

@@ -3,12 +3,13 @@
  * for 1 and 2 threads, rows independent of block partition), the real
  * register structure (practice sex/age shares, PCN shares of an ICB), condition
  * prevalence against QOF and its age/deprivation gradients, events consistent
- * with the counts, the stored ground truth and its recovery by a logistic fit. */
+ * with the counts, the stored ground truth and its recovery by strata's GLM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "strata/model.h"
 #include "synth_internal.h"
 #include "testutil.h"
 
@@ -64,6 +65,28 @@ static void mem_close(cohort_mem *m)
     synth_events_free(m->ctx, &m->ev);
     strata_synth_free(m->s);
     strata_ctx_free(m->ctx);
+}
+
+/* ---- reference data ------------------------------------------------------- */
+
+static void test_reference__derive_py_regenerates_shipped_tables(void **state)
+{
+    static const char *files[] = {"practices.csv", "icb_single_age.csv", "qof_prevalence.csv",
+                                  "areas.csv"};
+    char out[4096], *log = NULL;
+    (void)state;
+    snprintf(out, sizeof out, "%s", tu_tmp("derived"));
+    assert_int_equal(tu_run_sh(&log, "mkdir -p %s && /usr/bin/python3 %s %s %s", out,
+                               tu_src("data/reference/derive.py"), tu_shared_data(), out),
+                     0);
+    free(log);
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        char a[4200], b[4200];
+        snprintf(a, sizeof a, "%s/%s", out, files[k]);
+        snprintf(b, sizeof b, "%s/data/reference/%s", tu_source_dir(), files[k]);
+        if (!tu_files_equal(a, b))
+            fail_msg("%s differs from the shipped table", files[k]);
+    }
 }
 
 /* ---- parameters and errors ------------------------------------------------ */
@@ -341,129 +364,56 @@ static void test_events__spells_and_ae_match_counts(void **state)
 
 /* ---- ground truth ------------------------------------------------------------ */
 
-/* Newton-Raphson logistic fit of y on X (n x p, row-major); returns beta in b. */
-static void logistic_fit(const double *X, const double *y, size_t n, int p, double *beta)
+/* Fits `formula` with strata's GLM to the cohort at path and checks every
+ * coefficient against the stored truth rows [t0, t0 + nterms) within 4 SE. */
+static void glm_recovers(const char *path, const char *formula, size_t t0, size_t nterms)
 {
-    double H[8 * 8], g[8];
-    for (int j = 0; j < p; j++)
-        beta[j] = 0;
-    for (int it = 0; it < 25; it++) {
-        memset(H, 0, sizeof H);
-        memset(g, 0, sizeof g);
-        for (size_t i = 0; i < n; i++) {
-            const double *x = X + i * (size_t)p;
-            double eta = 0, mu, w;
-            for (int j = 0; j < p; j++)
-                eta += x[j] * beta[j];
-            mu = 1 / (1 + exp(-eta));
-            w = mu * (1 - mu);
-            for (int j = 0; j < p; j++) {
-                g[j] += x[j] * (y[i] - mu);
-                for (int l = 0; l <= j; l++)
-                    H[j * p + l] += w * x[j] * x[l];
-            }
-        }
-        /* solve H d = g by Cholesky (H symmetric positive definite) */
-        for (int j = 0; j < p; j++) {
-            for (int l = 0; l < j; l++)
-                H[j * p + j] -= H[j * p + l] * H[j * p + l];
-            H[j * p + j] = sqrt(H[j * p + j]);
-            for (int i = j + 1; i < p; i++) {
-                for (int l = 0; l < j; l++)
-                    H[i * p + j] -= H[i * p + l] * H[j * p + l];
-                H[i * p + j] /= H[j * p + j];
-            }
-        }
-        for (int j = 0; j < p; j++) {
-            for (int l = 0; l < j; l++)
-                g[j] -= H[j * p + l] * g[l];
-            g[j] /= H[j * p + j];
-        }
-        for (int j = p - 1; j >= 0; j--) {
-            for (int l = j + 1; l < p; l++)
-                g[j] -= H[l * p + j] * g[l];
-            g[j] /= H[j * p + j];
-        }
-        for (int j = 0; j < p; j++)
-            beta[j] += g[j];
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    strata_glm_params gp;
+    strata_model *m = NULL;
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    strata_glm_params_init(&gp);
+    gp.formula = formula;
+    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
+    assert_int_equal(strata_model_nterms(m), nterms);
+    for (size_t i = 0; i < nterms; i++) {
+        strata_coef k;
+        strata_model_coef(m, i, &k);
+        assert_string_equal(strata_model_term(m, i), synth_truth[t0 + i].term);
+        assert_abs_close(k.estimate, synth_truth[t0 + i].beta, 4 * k.std_error, "%s: %s",
+                         synth_truth[t0 + i].model, synth_truth[t0 + i].term);
     }
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
 }
 
-static void test_truth__logistic_fit_recovers_emergency_model(void **state)
+static void test_truth__strata_glm_recovers_emergency_and_death_models(void **state)
 {
-    enum { P = 8 };
-    cohort_mem m;
-    double *X, *y, beta[P], rate = 0;
-    static const char *terms[P] = {"(Intercept)", "age", "sexM", "imd_decile", "ltc_count",
-                                   "efi_deficits", "prior_emergency_12m", "ae_attendances_12m"};
-    for (int j = 0; j < P; j++) {
-        assert_string_equal(synth_truth[SYNTH_T_EMERG + j].model, "emergency_admission_12m");
-        assert_string_equal(synth_truth[SYNTH_T_EMERG + j].term, terms[j]);
-    }
+    strata_ctx *ctx = tu_ctx();
+    char path[4096];
+    strata_synth *s;
+    strata_synth_summary sum;
     (void)state;
-    mem_open(&m, STRATA_SYNTH_ICB, NULL, 400000, 21);
-    const strata_synth *s = m.s;
-    const synth_block *b = &m.b;
-    X = malloc(s->nrows * P * sizeof *X);
-    y = malloc(s->nrows * sizeof *y);
-    for (size_t i = 0; i < s->nrows; i++) {
-        double *x = X + i * P;
-        x[0] = 1;
-        x[1] = b->age[i];
-        x[2] = b->sex[i];
-        x[3] = b->imd_decile[i];
-        x[4] = b->ltc_count[i];
-        x[5] = b->efi_deficits[i];
-        x[6] = b->prior_emergency_12m[i];
-        x[7] = b->ae_attendances_12m[i];
-        y[i] = b->emergency_admission_12m[i];
-        rate += y[i];
-    }
-    rate /= (double)s->nrows;
-    assert_true(rate > 0.05 && rate < 0.10);
-    logistic_fit(X, y, s->nrows, P, beta);
-    /* 400,000 rows: standard errors are <= ~0.03 for the intercept and
-     * <= ~0.02 for the slopes; allow 4 of them */
-    assert_abs_close(beta[0], synth_truth[0].beta, 0.15, "%s", terms[0]);
-    assert_abs_close(beta[1], synth_truth[1].beta, 0.002, "%s", terms[1]);
-    assert_abs_close(beta[2], synth_truth[2].beta, 0.06, "%s", terms[2]);
-    for (int j = 3; j < P; j++)
-        assert_abs_close(beta[j], synth_truth[j].beta, 0.05, "%s", terms[j]);
-    free(X);
-    free(y);
-    mem_close(&m);
+    snprintf(path, sizeof path, "%s", tu_tmp("truth.h5"));
+    s = make(ctx, STRATA_SYNTH_ICB, NULL, 300000, 31);
+    assert_status(ctx, strata_synth_write(ctx, s, path, &sum), STRATA_OK);
+    assert_true(sum.emergency_rate > 0.05 && sum.emergency_rate < 0.10);
+    assert_true(sum.death_rate > 0.005 && sum.death_rate < 0.02);
+    strata_synth_free(s);
+    strata_ctx_free(ctx);
+    glm_recovers(path,
+                 "emergency_admission_12m ~ age + sex + imd_decile + ltc_count + efi_deficits + "
+                 "prior_emergency_12m + ae_attendances_12m",
+                 SYNTH_T_EMERG, SYNTH_T_EXTRA - SYNTH_T_EMERG);
+    glm_recovers(path,
+                 "death_12m ~ age + sex + imd_decile + ltc_count + efi_deficits + "
+                 "emergency_admission_12m",
+                 SYNTH_T_DEATH, SYNTH_T_COST - SYNTH_T_DEATH);
 }
 
 /* ---- whole files ------------------------------------------------------------- */
-
-/* The cohort writer (lead-owned) stores the root group's HDF5 timestamps, so
- * two runs a second apart differ in those 16 bytes and the header checksum.
- * Zero them (first object header, "OHDR" v2 with flag 0x20) before comparing. */
-static int files_equal_but_root_times(const char *a, const char *b)
-{
-    size_t la, lb;
-    unsigned char *da = (unsigned char *)tu_read_file(a, &la);
-    unsigned char *db = (unsigned char *)tu_read_file(b, &lb);
-    int eq = da && db && la == lb;
-    for (int f = 0; eq && f < 2; f++) {
-        unsigned char *d = f ? db : da, *o = NULL;
-        for (size_t i = 0; i + 4 < la && i < 4096 && !o; i++)
-            if (!memcmp(d + i, "OHDR", 4))
-                o = d + i;
-        if (o && (o[5] & 0x20)) {
-            size_t t = 6, csz = (size_t)1 << (o[5] & 3), chunk = 0;
-            memset(o + t, 0, 16);
-            t += 16 + ((o[5] & 0x10) ? 4 : 0);
-            for (size_t k = 0; k < csz; k++)
-                chunk |= (size_t)o[t + k] << (8 * k);
-            memset(o + t + csz + chunk, 0, 4); /* the header checksum */
-        }
-    }
-    eq = eq && memcmp(da, db, la) == 0;
-    free(da);
-    free(db);
-    return eq;
-}
 
 static void write_cohort(const char *path, uint64_t seed, int threads)
 {
@@ -488,8 +438,8 @@ static void test_write__same_seed_same_bytes_for_1_and_2_threads(void **state)
     write_cohort(a, 4, 1);
     write_cohort(b, 4, 2);
     write_cohort(c, 5, 2);
-    assert_true(tu_files_equal(a, b) || files_equal_but_root_times(a, b));
-    assert_false(files_equal_but_root_times(a, c));
+    assert_true(tu_files_equal(a, b));
+    assert_false(tu_files_equal(a, c));
 }
 
 static void test_write__cohort_validates_and_stores_truth(void **state)
@@ -533,7 +483,7 @@ static strata_status new_small(strata_ctx *ctx, strata_synth **s)
     p.scope = STRATA_SYNTH_PCN;
     p.code = TEST_PCN;
     p.n_patients = 2000;
-    p.block_rows = 64; /* many blocks and groups: exercises event regrowth */
+    p.block_rows = 256; /* 8 blocks in one group */
     p.data_dir = tu_src("data/reference");
     return strata_synth_new(ctx, &p, s);
 }
@@ -618,6 +568,7 @@ static void test_cli__synth_writes_and_rejects_bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference__derive_py_regenerates_shipped_tables),
         cmocka_unit_test(test_params__check_names_bad_field),
         cmocka_unit_test(test_new__unknown_code_and_missing_dir_named),
         cmocka_unit_test(test_permute__bijection_on_odd_domain),
@@ -627,7 +578,7 @@ int main(void)
         cmocka_unit_test(test_prevalence__tracks_qof_per_practice),
         cmocka_unit_test(test_prevalence__rises_with_age_and_deprivation),
         cmocka_unit_test(test_events__spells_and_ae_match_counts),
-        cmocka_unit_test(test_truth__logistic_fit_recovers_emergency_model),
+        cmocka_unit_test(test_truth__strata_glm_recovers_emergency_and_death_models),
         cmocka_unit_test(test_write__same_seed_same_bytes_for_1_and_2_threads),
         cmocka_unit_test(test_write__cohort_validates_and_stores_truth),
         cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
