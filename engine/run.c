@@ -45,6 +45,7 @@ typedef struct run_state {
     uint8_t *tier, *segment;
     int32_t *charlson;
     strata_eval_report *eval;
+    strata_bootstrap_result *boot;
     strata_table *summary, *practice_tab, *icb_tab, *inequality, *sii, *fairness;
     strata_funnel funnel;
     strata_run_summary *sum;
@@ -174,22 +175,28 @@ static strata_status read_patients(run_state *r)
 }
 
 /* The outcome column: spec->outcome, else the formula's response. */
-static strata_status read_outcome(run_state *r)
+static void outcome_name(const run_state *r, char *name, size_t size)
 {
-    char name[256] = "";
-    const char *src = r->spec->outcome;
-    long j;
-    if (!src && r->spec->formula) {
+    name[0] = '\0';
+    if (r->spec->outcome) {
+        snprintf(name, size, "%s", r->spec->outcome);
+    } else if (r->spec->formula) {
         const char *tilde = strchr(r->spec->formula, '~');
         size_t a = 0, b = tilde ? (size_t)(tilde - r->spec->formula) : 0;
         while (a < b && r->spec->formula[a] == ' ')
             a++;
         while (b > a && r->spec->formula[b - 1] == ' ')
             b--;
-        snprintf(name, sizeof name, "%.*s", (int)(b - a), r->spec->formula + a);
-        src = name;
+        snprintf(name, size, "%.*s", (int)(b - a), r->spec->formula + a);
     }
-    if (!src || !*src || (j = find_col(r, src)) < 0)
+}
+
+static strata_status read_outcome(run_state *r)
+{
+    char src[256];
+    long j;
+    outcome_name(r, src, sizeof src);
+    if (!*src || (j = find_col(r, src)) < 0)
         return STRATA_OK; /* scoring-only cohort: no observed outcome */
     r->obs = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *r->obs);
     if (!r->obs)
@@ -507,6 +514,37 @@ static strata_status fairness_table(run_state *r)
     return STRATA_OK;
 }
 
+/* Harrell's bootstrap optimism correction (evaluate.bootstrap: B): B refits
+ * of the model on resamples drawn from (seed, resample, row); the corrected C
+ * and calibration slope go into the model card and validation.csv. */
+static strata_status run_bootstrap(run_state *r, strata_eval_family fam)
+{
+    strata_ctx *ctx = r->ctx;
+    size_t N = strata_cohort_nrows(r->cohort);
+    double *full = strata_alloc(ctx, N * sizeof *full);
+    strata_validate_params vp;
+    strata_status st;
+    char outcome[256];
+    if (!full)
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < N; i++)
+        full[i] = NAN;
+    for (size_t i = 0; i < r->n; i++)
+        full[r->orig[i]] = r->risk[i];
+    strata_validate_params_init(&vp);
+    vp.B = (int)r->spec->bootstrap;
+    vp.seed = (uint64_t)r->spec->seed;
+    outcome_name(r, outcome, sizeof outcome);
+    r->boot = strata_calloc(ctx, 1, sizeof *r->boot);
+    st = r->boot ? strata_evaluate_bootstrap_glm(ctx, r->model, r->cohort, outcome, full, fam, &vp,
+                                                 r->boot)
+                 : STRATA_ENOMEM;
+    strata_free(ctx, full, 0);
+    if (st == STRATA_OK)
+        st = strata_manifest_int(r->man, "seeds.bootstrap", r->spec->seed);
+    return st;
+}
+
 static strata_status stage_evaluate(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -514,6 +552,7 @@ static strata_status stage_evaluate(run_state *r)
     strata_eval_input in;
     strata_eval_by by[STRATA_RUN_MAX_BY];
     int32_t *owned[STRATA_RUN_MAX_BY] = {0};
+    double *w = NULL;
     strata_status st = STRATA_OK;
     if (!r->obs)
         return stage_done(r, "evaluate (skipped: no outcome)");
@@ -523,6 +562,15 @@ static strata_status stage_evaluate(run_state *r)
     in.n = r->n;
     in.y = r->obs;
     in.p = r->risk;
+    /* rows without an observed outcome take no part (weight 0) */
+    for (size_t i = 0; i < r->n && !w; i++)
+        if (isnan(r->obs[i])) {
+            if (!(w = strata_alloc(ctx, r->n * sizeof *w)))
+                return STRATA_ENOMEM;
+            for (size_t k = 0; k < r->n; k++)
+                w[k] = isnan(r->obs[k]) ? 0.0 : 1.0;
+        }
+    in.w = w;
     for (size_t k = 0; k < r->spec->n_by && st == STRATA_OK; k++)
         st = by_codes(r, r->spec->by[k], &by[k], &owned[k]);
     in.n_by = r->spec->n_by;
@@ -531,8 +579,11 @@ static strata_status stage_evaluate(run_state *r)
         st = strata_evaluate(ctx, &in, &ep, &r->eval);
     for (size_t k = 0; k < r->spec->n_by; k++)
         strata_free(ctx, owned[k], 0);
+    strata_free(ctx, w, 0);
     STRATA_TRY(st);
     STRATA_TRY(fairness_table(r));
+    if (r->spec->bootstrap > 0)
+        STRATA_TRY(run_bootstrap(r, ep.family));
     r->sum->c_statistic = r->eval->overall.c;
     r->sum->oe = r->eval->overall.oe;
     r->sum->calibration_slope = r->eval->overall.slope;
@@ -906,8 +957,8 @@ static strata_status stage_report(run_state *r)
     strata_ctx *ctx = r->ctx;
     strata_report_input ri;
     strata_fit_summary fs;
-    char path[4096], vals[10][128];
-    const char *keys[10], *values[10];
+    char path[4096], vals[12][160];
+    const char *keys[12], *values[12];
     double cp[64], co[64];
     size_t nk = 0, nc = 0;
 
@@ -930,6 +981,10 @@ static strata_status stage_report(run_state *r)
         CARD("Observed / expected", "%.3f (%.3f to %.3f)", m->oe, m->oe_lo, m->oe_hi);
         CARD("Calibration slope", "%.3f (%.3f to %.3f)", m->slope, m->slope_lo, m->slope_hi);
         CARD("Brier score (scaled)", "%.4f (%.3f)", m->brier, m->brier_scaled);
+        if (r->boot)
+            CARD("Optimism-corrected C / slope", "%.3f / %.3f (bootstrap, B = %d, seed %llu)",
+                 r->boot->corrected.c, r->boot->corrected.slope, r->boot->B,
+                 (unsigned long long)r->boot->seed);
         for (int b = 0; b < m->n_bins && nc < 64; b++)
             if (m->bins[b].n > 0) {
                 cp[nc] = m->bins[b].expected / m->bins[b].n;
@@ -980,6 +1035,10 @@ static void run_free(run_state *r)
     strata_free(ctx, r->segment, 0);
     strata_free(ctx, r->charlson, 0);
     strata_eval_report_free(ctx, r->eval);
+    if (r->boot) {
+        strata_bootstrap_result_free(ctx, r->boot);
+        strata_free(ctx, r->boot, 0);
+    }
     strata_table_free(ctx, r->summary);
     strata_table_free(ctx, r->practice_tab);
     strata_table_free(ctx, r->icb_tab);
