@@ -21,7 +21,6 @@ typedef struct ev_view {
 #define EV_W(v, q) ((v)->w ? (v)->w[(q)] : 1.0)
 
 /* Standard normal quantile (Wichura AS 241, as R's qnorm). */
-double ev_qnorm(double p);
 /* Upper tail of the chi-square distribution with df degrees of freedom. */
 double ev_pchisq_upper(double x, double df);
 /* 64-bit hash of (seed, stream, i): the counter-based RNG. */

@@ -6,6 +6,8 @@
  * blocks of EV_BLOCK rows added in block order. No allocation. */
 #include "evaluate_internal.h"
 
+#include "strata/stratify.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -438,7 +440,7 @@ static void clear_metrics(strata_eval_metrics *m)
 void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
 {
     strata_eval_family f = par->family;
-    double z = ev_qnorm(0.5 + 0.5 * par->conf_level), sq = 0.0, dev = 0.0, dev0 = 0.0, ybar;
+    double z = strata_qnorm(0.5 + 0.5 * par->conf_level), sq = 0.0, dev = 0.0, dev0 = 0.0, ybar;
     double coef[2], se[2];
     size_t k;
     clear_metrics(m);
