@@ -28,6 +28,17 @@ struct strata_ctx {
 #define STRATA_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define STRATA_PRINTF(a, b)
+/* Output files (engine/outfile.c): strata_out_open creates the temporary
+ * file with its final mode (0600 patient-level, 0644 aggregate) and returns
+ * it with *tmp set; strata_out_publish closes it and renames it over path
+ * (removing it on any write error). */
+#include <stdio.h>
+FILE *strata_out_open(strata_ctx *ctx, const char *path, unsigned mode, char **tmp);
+strata_status strata_out_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path,
+                                 unsigned mode);
+/* Writes s as one RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
+void strata_csv_field(FILE *f, const char *s);
+
 #endif
 
 /* Records code and message on ctx and returns code. Prefer STRATA_FAIL. */
@@ -77,5 +88,16 @@ void strata_h5_quiet(void);
 char *strata_tmp_path(strata_ctx *ctx, const char *final_path);
 strata_status strata_publish(strata_ctx *ctx, const char *tmp_path, const char *final_path,
                              unsigned mode);
+
+/* Output files (engine/outfile.c): strata_out_open creates the temporary
+ * file with its final mode (0600 patient-level, 0644 aggregate) and returns
+ * it with *tmp set; strata_out_publish closes it and renames it over path
+ * (removing it on any write error). */
+#include <stdio.h>
+FILE *strata_out_open(strata_ctx *ctx, const char *path, unsigned mode, char **tmp);
+strata_status strata_out_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path,
+                                 unsigned mode);
+/* Writes s as one RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
+void strata_csv_field(FILE *f, const char *s);
 
 #endif

@@ -328,7 +328,7 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     STRATA_TRY(check_disclosed(ctx, in->inequality, path));
     STRATA_TRY(check_disclosed(ctx, in->sii, path));
     STRATA_TRY(check_disclosed(ctx, in->fairness, path));
-    f = strat_open_tmp(ctx, path, 0644u, &tmp);
+    f = strata_out_open(ctx, path, 0644u, &tmp);
     if (!f)
         return strata_ctx_errcode(ctx) ? strata_ctx_errcode(ctx) : STRATA_ENOMEM;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", f);
@@ -374,5 +374,5 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
         fputs("</table>\n", f);
     }
     fputs("</body></html>\n", f);
-    return strat_close_publish(ctx, f, tmp, path, 0644u);
+    return strata_out_publish(ctx, f, tmp, path, 0644u);
 }

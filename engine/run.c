@@ -279,36 +279,13 @@ typedef struct pfile {
 static strata_status pfile_open(run_state *r, const char *name, pfile *p)
 {
     out_path(r, name, p->path, sizeof p->path);
-    p->tmp = strata_tmp_path(r->ctx, p->path);
-    if (!p->tmp)
-        return STRATA_ENOMEM;
-    {
-        int fd = open(p->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600); /* owner-only from creation */
-        p->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-        if (!p->f && fd >= 0)
-            close(fd);
-    }
-    if (!p->f) {
-        strata_status st = STRATA_FAIL(r->ctx, STRATA_EIO, "%s: cannot create: %s", p->tmp,
-                                       strerror(errno));
-        strata_free(r->ctx, p->tmp, 0);
-        return st;
-    }
-    return STRATA_OK;
+    p->f = strata_out_open(r->ctx, p->path, 0600, &p->tmp); /* owner-only from creation */
+    return p->f ? STRATA_OK : strata_ctx_errcode(r->ctx);
 }
 
 static strata_status pfile_close(run_state *r, pfile *p, const char *name)
 {
-    int bad = ferror(p->f);
-    strata_status st;
-    if (fclose(p->f) != 0 || bad) {
-        remove(p->tmp);
-        strata_free(r->ctx, p->tmp, 0);
-        return STRATA_FAIL(r->ctx, STRATA_EIO, "%s: write failed", p->path);
-    }
-    st = strata_publish(r->ctx, p->tmp, p->path, 0600);
-    strata_free(r->ctx, p->tmp, 0);
-    STRATA_TRY(st);
+    STRATA_TRY(strata_out_publish(r->ctx, p->f, p->tmp, p->path, 0600));
     return strata_manifest_output(r->man, name, "patient");
 }
 
@@ -761,21 +738,6 @@ static strata_status stage_aggregate(run_state *r)
 
 /* ---- patient-level outputs (owner-only) ---------------------------------- */
 
-/* Writes s as one RFC 4180 field (quoted when it holds , " CR or LF). */
-static void csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
-}
 
 static const char *level(const codes *c, size_t i)
 {
@@ -786,9 +748,9 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
 {
     int fr = r->efi ? strata_efi_category(r->efi[i]) : -1;
     fprintf(f, "%lld,", (long long)r->id[i]);
-    csv_field(f, level(&r->pcn, i));
+    strata_csv_field(f, level(&r->pcn, i));
     fputc(',', f);
-    csv_field(f, level(&r->practice, i));
+    strata_csv_field(f, level(&r->practice, i));
     fprintf(f, ",%.9g,%d,%s,%s,%d,%d,%d", r->risk[i], r->tier[i],
             strata_segment_name(r->segment[i]), fr >= 0 ? strata_frailty_name(fr) : "",
             r->ltc ? r->ltc[i] : -1, r->charlson[i],
@@ -935,7 +897,7 @@ static strata_status stage_patients(run_state *r)
                 int32_t t = term[k * N_REASONS + q];
                 fputc(',', p.f);
                 if (t >= 0)
-                    csv_field(p.f, strata_model_term(r->model, (size_t)t));
+                    strata_csv_field(p.f, strata_model_term(r->model, (size_t)t));
             }
             fputs("\r\n", p.f);
         }

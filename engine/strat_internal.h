@@ -30,10 +30,5 @@ size_t strat_sii_ws_len(size_t k, size_t reps);
 void strat_sii_core(const strata_sii_params *p, size_t k, const double *pop, const double *value,
                     const double *se, double *ws, strata_sii_result *out);
 
-/* Opens "<path>.tmp.<pid>" created with mode (NULL + EIO on failure). */
-FILE *strat_open_tmp(strata_ctx *ctx, const char *path, unsigned mode, char **tmp);
-/* Closes f and renames tmp over path (frees tmp); EIO when any write failed. */
-strata_status strat_close_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path,
-                                  unsigned mode);
 
 #endif

@@ -478,60 +478,8 @@ size_t strata_table_small_counts(const strata_table *t, double lo, double hi)
     return n;
 }
 
-/* RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
-static void put_field(FILE *f, const char *s)
-{
-    if (!s)
-        return;
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
-FILE *strat_open_tmp(strata_ctx *ctx, const char *path, unsigned mode, char **tmp)
-{
-    int fd;
-    FILE *f;
-    *tmp = strata_tmp_path(ctx, path);
-    if (!*tmp)
-        return NULL;
-    /* created with its final mode: a patient-level file is never world-readable */
-    fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);
-    f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create: %s", path, strerror(e));
-        strata_free(ctx, *tmp, 0);
-        *tmp = NULL;
-    }
-    return f;
-}
 
-strata_status strat_close_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path,
-                                  unsigned mode)
-{
-    strata_status s;
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad) {
-        unlink(tmp);
-        strata_free(ctx, tmp, 0);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: write failed", path);
-    }
-    s = strata_publish(ctx, tmp, path, mode);
-    strata_free(ctx, tmp, 0);
-    return s;
-}
 
 strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, const char *path)
 {
@@ -542,13 +490,13 @@ strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, con
         return STRATA_FAIL(ctx, STRATA_EINVAL,
                            "%s: table %s is aggregate and has not been through disclosure control",
                            path, t->name);
-    f = strat_open_tmp(ctx, path, mode, &tmp);
+    f = strata_out_open(ctx, path, mode, &tmp);
     if (!f)
         return strata_ctx_errcode(ctx) ? strata_ctx_errcode(ctx) : STRATA_ENOMEM;
     for (size_t j = 0; j < t->n_cols; j++) {
         if (j)
             fputc(',', f);
-        put_field(f, t->cols[j].name);
+        strata_csv_field(f, t->cols[j].name);
     }
     fputs("\r\n", f);
     for (size_t i = 0; i < t->n_rows; i++) {
@@ -557,7 +505,7 @@ strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, con
             if (j)
                 fputc(',', f);
             if (c->kind == STRATA_COL_KEY)
-                put_field(f, c->s[i]);
+                strata_csv_field(f, c->s[i]);
             else if (c->hidden[i])
                 fputc('*', f);
             else if (isnan(c->v[i]))
@@ -569,5 +517,5 @@ strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, con
         }
         fputs("\r\n", f);
     }
-    return strat_close_publish(ctx, f, tmp, path, mode);
+    return strata_out_publish(ctx, f, tmp, path, mode);
 }
