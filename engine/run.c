@@ -585,7 +585,7 @@ static strata_status stage_stratify(run_state *r)
     if (!r->tier || !r->segment || !r->charlson)
         return STRATA_ENOMEM;
     strata_tier_params_init(&tp);
-    tp.mode = STRATA_TIER_PERCENTILE;
+    tp.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
     tp.n_cuts = r->spec->n_tiers;
     for (size_t k = 0; k < tp.n_cuts; k++)
         tp.cut[k] = r->spec->tiers[k];
@@ -681,6 +681,7 @@ static strata_status stage_aggregate(run_state *r)
     strata_funnel unused;
     strata_sdc_params sp;
     strata_table *set[6];
+    const char *names[6];
     size_t nset = 0;
     strata_group_params_init(&gp);
     gp.budget = r->spec->budget;
@@ -689,6 +690,9 @@ static strata_status stage_aggregate(run_state *r)
      * Monte Carlo error of a 2.5% quantile from 10,000 draws is ~0.3% of the
      * interval's width. */
     gp.sii.reps = 10000;
+    gp.funnel.od = !strcmp(r->spec->funnel_od, "winsorise") ? STRATA_OD_WINSORISE
+                   : !strcmp(r->spec->funnel_od, "shmi")    ? STRATA_OD_SHMI
+                                                            : STRATA_OD_NONE;
     strat_input(r, &in);
     /* Build every aggregate table first, then disclose them as one set so a
      * cell hidden in one table cannot be recovered from another (the same
@@ -696,29 +700,36 @@ static strata_status stage_aggregate(run_state *r)
      * sum into PCNs and PCNs into the ICB). */
     STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &r->funnel, &r->summary));
+    names[nset] = "pcn_summary";
     set[nset++] = r->summary;
     if (r->practice.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->practice.v, r->practice.n_levels,
                                         r->practice.levels, &unused, &r->practice_tab));
         STRATA_TRY(link_parent(r, r->practice_tab, &r->practice, r->summary, &r->pcn));
+        names[nset] = "practice_summary";
         set[nset++] = r->practice_tab;
     }
     if (r->icb.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->icb.v, r->icb.n_levels, r->icb.levels,
                                         &unused, &r->icb_tab));
         STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
+        names[nset] = "icb_summary";
         set[nset++] = r->icb_tab;
     }
     if (r->imd) {
         STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
                                            r->pcn.levels, &r->inequality));
+        names[nset] = "inequality";
         set[nset++] = r->inequality;
         STRATA_TRY(strata_group_sii(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &r->sii));
+        names[nset] = "sii";
         set[nset++] = r->sii;
     }
-    if (r->fairness)
+    if (r->fairness) {
+        names[nset] = "fairness";
         set[nset++] = r->fairness;
+    }
     sdc_from_spec(r->spec, &sp);
     STRATA_TRY(strata_disclose_set(ctx, &sp, nset, set));
     STRATA_TRY(write_table(r, r->summary, "pcn_summary.csv"));
@@ -732,6 +743,12 @@ static strata_status stage_aggregate(run_state *r)
     }
     if (r->fairness)
         STRATA_TRY(write_table(r, r->fairness, "fairness.csv"));
+    {
+        char path[4096];
+        out_path(r, "aggregates.h5", path, sizeof path);
+        STRATA_TRY(strata_tables_write_h5(ctx, set, names, nset, path));
+        STRATA_TRY(strata_manifest_output(r->man, "aggregates.h5", "aggregate"));
+    }
     r->sum->n_pcn = r->pcn.n_levels;
     return stage_done(r, "aggregate");
 }

@@ -5,6 +5,7 @@
 #include "strata/run.h"
 #include "yaml_tree.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ void strata_run_spec_init(strata_run_spec *s)
     s->n_tiers = 3;
     s->capacity_per_1000 = 5;
     s->proportionate_universalism = 1;
+    s->funnel_od = "none";
     s->disclosure = 1;
     s->suppress_max = 7;
     s->round_to = 5;
@@ -145,9 +147,11 @@ static strata_status parse_evaluate(strata_ctx *ctx, const char *f, const ynode 
 static strata_status parse_stratify(strata_ctx *ctx, const char *f, const ynode *root,
                                     strata_run_spec *s)
 {
-    static const char *const keys[] = {"tiers", "tiers_within", "capacity_per_1000", "capacity",
-                                       "proportionate_universalism", "budget", NULL};
-    const ynode *st = strata_yaml_get(root, "stratify"), *tiers;
+    static const char *const keys[] = {"tiers", "tier_thresholds", "tiers_within",
+                                       "capacity_per_1000", "capacity",
+                                       "proportionate_universalism", "budget",
+                                       "funnel_overdispersion", NULL};
+    const ynode *st = strata_yaml_get(root, "stratify"), *tiers, *thr;
     const char *within = NULL;
     if (!st)
         return STRATA_OK;
@@ -171,6 +175,27 @@ static strata_status parse_stratify(strata_ctx *ctx, const char *f, const ynode 
             return bad(ctx, f, st, "tiers", "the tier fractions must add up to less than 1 (the rest is the last tier)");
         s->n_tiers = tiers->n;
     }
+    thr = strata_yaml_get(st, "tier_thresholds");
+    if (thr) {
+        if (tiers)
+            return bad(ctx, f, st, "tier_thresholds", "give either tiers (fractions) or tier_thresholds (risks), not both");
+        if (thr->kind != YN_SEQ || thr->n == 0 || thr->n > STRATA_RUN_MAX_TIERS)
+            return bad(ctx, f, st, "tier_thresholds", "must be a list of 1 to 8 risk thresholds, highest first, e.g. [0.5, 0.2, 0.1]");
+        for (size_t i = 0; i < thr->n; i++) {
+            char *end;
+            double v = thr->items[i]->kind == YN_SCALAR ? strtod(thr->items[i]->scalar, &end) : -1;
+            if (thr->items[i]->kind != YN_SCALAR || *end || !isfinite(v))
+                return bad(ctx, f, st, "tier_thresholds", "each threshold is a number");
+            if (i > 0 && !(v < s->tiers[i - 1]))
+                return bad(ctx, f, st, "tier_thresholds", "thresholds must be strictly decreasing");
+            s->tiers[i] = v;
+        }
+        s->n_tiers = thr->n;
+        s->tiers_absolute = 1;
+    }
+    STRATA_TRY(strata_yaml_str(ctx, f, st, "funnel_overdispersion", &s->funnel_od));
+    if (strcmp(s->funnel_od, "none") && strcmp(s->funnel_od, "winsorise") && strcmp(s->funnel_od, "shmi"))
+        return bad(ctx, f, st, "funnel_overdispersion", "must be none, winsorise or shmi");
     STRATA_TRY(strata_yaml_str(ctx, f, st, "tiers_within", &within));
     if (within) {
         if (!strcmp(within, "pcn"))

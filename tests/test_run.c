@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include <ctype.h>
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,59 @@ static size_t scan_counts(const char *path)
     return checked;
 }
 
+/* The HDF5 copy of the aggregates: every dataset of kind "count" shows no
+ * value in 1..7 and only multiples of 5 (NaN = suppressed). */
+static size_t scan_h5_counts(const char *path)
+{
+    static const char *const groups[] = {"pcn_summary", "practice_summary", "inequality", "fairness"};
+    size_t checked = 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    for (size_t gi = 0; gi < sizeof groups / sizeof *groups; gi++) {
+        hid_t g = H5Gopen2(f, groups[gi], H5P_DEFAULT);
+        H5G_info_t info;
+        assert_true(g >= 0);
+        H5Gget_info(g, &info);
+        for (hsize_t k = 0; k < info.nlinks; k++) {
+            char name[256], kind[32] = "";
+            hid_t d, a, t, sp;
+            hssize_t n;
+            H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, name, sizeof name, H5P_DEFAULT);
+            d = H5Dopen2(g, name, H5P_DEFAULT);
+            if (H5Aexists(d, "kind") <= 0) {
+                H5Dclose(d);
+                continue;
+            }
+            a = H5Aopen(d, "kind", H5P_DEFAULT);
+            t = H5Aget_type(a);
+            H5Aread(a, t, kind);
+            H5Tclose(t);
+            H5Aclose(a);
+            if (!strcmp(kind, "count")) {
+                double *v;
+                sp = H5Dget_space(d);
+                n = H5Sget_simple_extent_npoints(sp);
+                v = malloc((size_t)n * sizeof *v + 1);
+                H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+                for (hssize_t i = 0; i < n; i++) {
+                    if (isnan(v[i]))
+                        continue;
+                    checked++;
+                    if ((v[i] >= 1 && v[i] <= 7) || fmod(v[i], 5) != 0)
+                        fail_msg("%s:/%s/%s row %lld: count %g not disclosure-controlled", path,
+                                 groups[gi], name, (long long)i + 1, v[i]);
+                }
+                free(v);
+                H5Sclose(sp);
+            }
+            H5Dclose(d);
+        }
+        H5Gclose(g);
+    }
+    H5Fclose(f);
+    return checked;
+}
+
 static void test_run__outputs_modes_and_disclosure(void **state)
 {
     const char *dir = tu_tmp("run1");
@@ -147,6 +201,8 @@ static void test_run__outputs_modes_and_disclosure(void **state)
         checked += scan_counts(path);
     }
     assert_true(checked > 100); /* the scan really looked at counts */
+    snprintf(path, sizeof path, "%s/out/aggregates.h5", dir);
+    assert_true(scan_h5_counts(path) > 100);
     snprintf(path, sizeof path, "%s/out/manifest.json", dir);
     {
         char *m = tu_read_file(path, NULL);

@@ -56,8 +56,29 @@ static void test_run_spec__full_spec_and_defaults(void **state)
     assert_int_equal(s.round_to, 10);
     assert_string_equal(s.title, "West Yorkshire");
     assert_int_equal(s.threads, 2);
+    assert_int_equal(s.tiers_absolute, 0);
+    assert_string_equal(s.funnel_od, "none");
     strata_run_spec_path(&s, "model.h5", buf, sizeof buf);
     assert_string_equal(buf, tu_tmp("model.h5"));
+    strata_run_spec_free(ctx, &s);
+    strata_ctx_free(ctx);
+}
+
+static void test_run_spec__absolute_tiers_and_overdispersion(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_run_spec s;
+    (void)state;
+    assert_status(ctx,
+                  load_text(ctx, "abs.yaml",
+                            "cohort: c.h5\nmodel:\n  formula: y ~ x\nstratify:\n"
+                            "  tier_thresholds: [0.5, 0.2, 0.05]\n  funnel_overdispersion: shmi\n",
+                            &s),
+                  STRATA_OK);
+    assert_int_equal(s.tiers_absolute, 1);
+    assert_int_equal(s.n_tiers, 3);
+    assert_rel_close(s.tiers[2], 0.05, 0, "threshold 3");
+    assert_string_equal(s.funnel_od, "shmi");
     strata_run_spec_free(ctx, &s);
     strata_ctx_free(ctx);
 }
@@ -88,6 +109,10 @@ static void test_run_spec__errors_name_key_and_line(void **state)
         {"cohort: a.h5\nmodel:\n  formula: y ~ x\ndisclosure:\n  round_to: 0\n",
          "line 5: key \"round_to\": must be between 1 and 1000"},
         {"cohort: a.h5\nmodel: [1, 2\n", "line 3: YAML syntax error"},
+        {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  tier_thresholds: [0.1, 0.2]\n",
+         "line 5: key \"tier_thresholds\": thresholds must be strictly decreasing"},
+        {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  funnel_overdispersion: lots\n",
+         "line 5: key \"funnel_overdispersion\": must be none, winsorise or shmi"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -103,6 +128,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_spec__full_spec_and_defaults),
+        cmocka_unit_test(test_run_spec__absolute_tiers_and_overdispersion),
         cmocka_unit_test(test_run_spec__errors_name_key_and_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

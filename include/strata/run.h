@@ -35,7 +35,9 @@ typedef struct strata_run_spec {
     /* stratification */
     double tiers[STRATA_RUN_MAX_TIERS]; /* top fractions, default .005 .045 .15 */
     size_t n_tiers;
+    int tiers_absolute;          /* 1: tiers[] are risk thresholds (descending), not fractions */
     int tiers_within_pcn;        /* 0: across the whole cohort; 1: within each PCN */
+    const char *funnel_od;       /* funnel overdispersion: "none" (default), "winsorise", "shmi" */
     double capacity_per_1000;    /* intervention list size per 1,000 patients (default 5) */
     long capacity;               /* or a fixed N per PCN (overrides when > 0) */
     int proportionate_universalism; /* default 1 */

@@ -274,6 +274,14 @@ size_t strata_table_small_counts(const strata_table *t, double lo, double hi);
  * patient-level tables are created 0600. */
 strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, const char *path);
 
+/* Writes tables as one HDF5 file (a group per table, named names[k] or the
+ * table's own name when names is NULL; a 1-D dataset per
+ * column: UTF-8 strings for keys, float64 otherwise with suppressed cells as
+ * NaN and attributes kind and suppressed_cells), atomically, mode 0644.
+ * Aggregate tables must be disclosed (EINVAL otherwise). engine/table_h5.c */
+strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *tables,
+                                     const char *const *names, size_t n, const char *path);
+
 /* ---- per-group aggregation (engine/strat_groups.c) ----------------------- */
 typedef struct strata_strat_input {
     size_t n;
