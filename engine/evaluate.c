@@ -39,6 +39,9 @@ void strata_eval_params_init(strata_eval_params *par)
     par->min_level_events = 10.0;
     par->max_iter = 50;
     par->tol = 1e-12;
+    par->disclosure = 1;
+    par->sdc_suppress_max = 7.0;
+    par->sdc_round_to = 5.0;
 }
 
 strata_status strata_eval_params_check(strata_ctx *ctx, const strata_eval_params *par)
@@ -72,6 +75,10 @@ strata_status strata_eval_params_check(strata_ctx *ctx, const strata_eval_params
     if (par->max_iter < 1 || !(par->tol > 0.0))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: max_iter %d / tol %g invalid",
                            par->max_iter, par->tol);
+    if (!(par->sdc_suppress_max >= 0.0) || !(par->sdc_round_to >= 0.0))
+        return STRATA_FAIL(ctx, STRATA_EINVAL,
+                           "evaluate: sdc_suppress_max %g / sdc_round_to %g must be >= 0",
+                           par->sdc_suppress_max, par->sdc_round_to);
     return STRATA_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "strata/evaluate.h"
+#include "strata/stratify.h"
 
 /* A population in ascending order of p (ties in row order). ix selects
  * positions of the sorted arrays (NULL = positions 0..m-1). w NULL = 1. */
@@ -53,6 +54,17 @@ size_t ev_nb_count(const strata_eval_params *par);
  * or the prediction p is missing; *dropped counts those rows. */
 strata_status ev_read_outcome(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
                               const double *p, double **y, double **w, size_t *dropped);
+
+/* The written outputs as tables (engine/evaluate_sdc.c), disclosure-controlled
+ * per r->params: t[kind] with population q (0 = overall, 1 + g = group g) in
+ * rows start[kind][q] .. start[kind][q+1]-1. */
+enum { EV_SUMMARY, EV_BINS, EV_YIELD, EV_NB, EV_CURVE, EV_NKIND };
+typedef struct ev_out {
+    strata_table *t[EV_NKIND];
+    size_t *start[EV_NKIND];
+} ev_out;
+strata_status ev_out_build(strata_ctx *ctx, const strata_eval_report *r, ev_out *o);
+void ev_out_free(strata_ctx *ctx, ev_out *o);
 
 double ev_link(strata_eval_family f, double p);
 double ev_inv_link(strata_eval_family f, double eta);

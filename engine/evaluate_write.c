@@ -1,8 +1,9 @@
 /* engine/evaluate_write.c — writes an evaluation report as RFC 4180 CSV tables
- * and one JSON document (jansson) into an output directory, carrying the model
- * and cohort hashes. Invariant: each file is written to a temporary name and
- * renamed into place (strata_publish), so a reader never sees half a file;
- * numbers are printed with 17 significant digits, NaN as NA (CSV) / null (JSON). */
+ * (strata_table_write_csv of the disclosure-controlled tables of
+ * evaluate_sdc.c) and one JSON document (jansson) carrying the same published
+ * numbers and the model and cohort hashes. Invariant: each file is written to a
+ * temporary name and renamed into place, so a reader never sees half a file;
+ * hidden cells are "*" (CSV) / null (JSON), unavailable ones empty / null. */
 #include "evaluate_internal.h"
 
 #include <errno.h>
@@ -12,148 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* ---- CSV ---------------------------------------------------------------- */
-
-typedef struct csv_out {
-    FILE *f;
-    int first; /* next field opens a record */
-} csv_out;
-
-static void csv_sep(csv_out *c)
-{
-    if (!c->first)
-        fputc(',', c->f);
-    c->first = 0;
-}
-
-static void csv_str(csv_out *c, const char *s)
-{
-    csv_sep(c);
-    if (strpbrk(s, ",\"\r\n")) {
-        fputc('"', c->f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', c->f);
-            fputc(*s, c->f);
-        }
-        fputc('"', c->f);
-    } else {
-        fputs(s, c->f);
-    }
-}
-
-static void csv_num(csv_out *c, double x)
-{
-    csv_sep(c);
-    if (isfinite(x))
-        fprintf(c->f, "%.17g", x);
-    else if (isnan(x))
-        fputs("NA", c->f);
-    else
-        fputs(x > 0 ? "Inf" : "-Inf", c->f);
-}
-
-static void csv_end(csv_out *c)
-{
-    fputs("\r\n", c->f);
-    c->first = 1;
-}
-
-static void csv_header(csv_out *c, const char *cols)
-{
-    char buf[1024];
-    char *save = NULL, *tok;
-    snprintf(buf, sizeof buf, "%s", cols);
-    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        csv_str(c, tok);
-    csv_end(c);
-}
-
-typedef void (*table_row_fn)(csv_out *c, const char *by, const char *level,
-                             const strata_eval_metrics *m);
-
-static void row_summary(csv_out *c, const char *by, const char *level, const strata_eval_metrics *m)
-{
-    const double v[] = {(double)m->n_rows, m->n, m->observed, m->expected, m->n_events, m->c,
-                        m->c_se, m->c_lo, m->c_hi, m->oe, m->oe_lo, m->oe_hi, m->citl,
-                        m->citl_se, m->citl_lo, m->citl_hi, m->cal_a, m->cal_a_se, m->slope,
-                        m->slope_se, m->slope_lo, m->slope_hi, m->brier, m->brier_scaled,
-                        m->deviance, m->null_deviance, m->pseudo_r2, m->hl_chi2,
-                        m->hl_df > 0 ? (double)m->hl_df : NAN, m->hl_p};
-    csv_str(c, by);
-    csv_str(c, level);
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        csv_num(c, v[i]);
-    csv_num(c, (m->flags & STRATA_EVAL_FLAG_SMALL) ? 1 : 0);
-    csv_num(c, (m->flags & STRATA_EVAL_FLAG_OE_DIFFERS) ? 1 : 0);
-    csv_num(c, (m->flags & STRATA_EVAL_FLAG_SLOPE_DIFFERS) ? 1 : 0);
-    csv_num(c, (m->flags & STRATA_EVAL_FLAG_C_DIFFERS) ? 1 : 0);
-    csv_num(c, (m->flags & STRATA_EVAL_FLAG_NOCONV) ? 1 : 0);
-    csv_end(c);
-}
-
-static void row_bins(csv_out *c, const char *by, const char *level, const strata_eval_metrics *m)
-{
-    for (int j = 0; j < m->n_bins; j++) {
-        const strata_eval_bin *b = &m->bins[j];
-        csv_str(c, by);
-        csv_str(c, level);
-        csv_num(c, j + 1);
-        csv_num(c, b->n);
-        csv_num(c, b->observed);
-        csv_num(c, b->expected);
-        csv_num(c, b->p_min);
-        csv_num(c, b->p_max);
-        csv_end(c);
-    }
-}
-
-static void row_yield(csv_out *c, const char *by, const char *level, const strata_eval_metrics *m)
-{
-    for (size_t j = 0; j < m->n_top; j++) {
-        const strata_eval_yield *t = &m->top[j];
-        csv_str(c, by);
-        csv_str(c, level);
-        csv_num(c, t->frac);
-        csv_num(c, t->n_flagged);
-        csv_num(c, t->observed);
-        csv_num(c, t->sensitivity);
-        csv_num(c, t->ppv);
-        csv_num(c, t->nns);
-        csv_num(c, t->p_cut);
-        csv_end(c);
-    }
-}
-
-static void row_nb(csv_out *c, const char *by, const char *level, const strata_eval_metrics *m)
-{
-    for (size_t j = 0; j < m->n_nb; j++) {
-        csv_str(c, by);
-        csv_str(c, level);
-        csv_num(c, m->nb[j].threshold);
-        csv_num(c, m->nb[j].nb_model);
-        csv_num(c, m->nb[j].nb_all);
-        csv_num(c, 0.0);
-        csv_end(c);
-    }
-}
-
-static void row_curve(csv_out *c, const char *by, const char *level, const strata_eval_metrics *m)
-{
-    for (size_t j = 0; j < m->n_curve; j++) {
-        const strata_eval_curve_pt *p = &m->curve[j];
-        csv_str(c, by);
-        csv_str(c, level);
-        csv_num(c, (double)(j + 1));
-        csv_num(c, p->n);
-        csv_num(c, p->lp_mean);
-        csv_num(c, p->p_pred);
-        csv_num(c, p->obs_bin);
-        csv_num(c, p->obs_smooth);
-        csv_end(c);
-    }
-}
 
 static strata_status close_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path)
 {
@@ -184,104 +43,97 @@ static strata_status open_tmp(strata_ctx *ctx, const char *path, char **tmp, FIL
     return STRATA_OK;
 }
 
-static strata_status write_table(strata_ctx *ctx, const char *dir, const char *name,
-                                 const char *cols, table_row_fn row, const strata_eval_report *r)
-{
-    char path[4096];
-    char *tmp;
-    FILE *f;
-    csv_out c;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    STRATA_TRY(open_tmp(ctx, path, &tmp, &f));
-    c.f = f;
-    c.first = 1;
-    csv_header(&c, cols);
-    row(&c, "overall", "all", &r->overall);
-    for (size_t g = 0; g < r->n_groups; g++)
-        row(&c, r->groups[g].by, r->groups[g].level, &r->groups[g].m);
-    return close_publish(ctx, f, tmp, path);
-}
-
 /* ---- JSON --------------------------------------------------------------- */
 
 static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
 static void jset(json_t *o, const char *k, json_t *v) { json_object_set_new(o, k, v); }
 
-static json_t *json_metrics(const strata_eval_metrics *m)
+/* A cell of a written table: null when hidden or unavailable. */
+static json_t *jcell(const strata_table *t, const char *col, size_t row)
 {
+    int j = strata_table_find(t, col);
+    if (j < 0 || t->cols[j].hidden[row] || !isfinite(t->cols[j].v[row]))
+        return json_null();
+    return json_real(t->cols[j].v[row]);
+}
+
+static json_t *jcell_int(const strata_table *t, const char *col, size_t row)
+{
+    int j = strata_table_find(t, col);
+    if (j < 0 || t->cols[j].hidden[row] || !isfinite(t->cols[j].v[row]))
+        return json_null();
+    return json_integer((json_int_t)t->cols[j].v[row]);
+}
+
+static json_t *jpair(const strata_table *t, const char *lo, const char *hi, size_t row)
+{
+    return json_pack("[o,o]", jcell(t, lo, row), jcell(t, hi, row));
+}
+
+/* Rows of population q of one table as an array of objects with the given keys. */
+static json_t *jrows(const ev_out *o, int kind, size_t q, const char *const *keys)
+{
+    json_t *a = json_array();
+    for (size_t i = o->start[kind][q]; i < o->start[kind][q + 1]; i++) {
+        json_t *e = json_object();
+        for (const char *const *k = keys; *k; k++)
+            jset(e, *k, jcell(o->t[kind], *k, i));
+        json_array_append_new(a, e);
+    }
+    return a;
+}
+
+/* The metrics of population q exactly as written in the (disclosed) tables. */
+static json_t *json_metrics(const ev_out *out, size_t q, unsigned flags)
+{
+    static const char *const plain[] = {"n", "observed", "expected", "n_events", "c", "c_se",
+                                        NULL};
+    static const char *const bins[] = {"n", "observed", "expected", "p_min", "p_max", NULL};
+    static const char *const yield[] = {"top_frac", "n_flagged", "observed", "sensitivity",
+                                        "ppv", "nns", "p_cut", NULL};
+    static const char *const nb[] = {"threshold", "nb_model", "nb_all", NULL};
+    static const char *const curve[] = {"n", "lp_mean", "p_pred", "obs_bin", "obs_smooth",
+                                        NULL};
+    static const char *const tail[] = {"brier", "brier_scaled", "deviance", "null_deviance",
+                                       "pseudo_r2", "hl_chi2", NULL};
+    const strata_table *s = out->t[EV_SUMMARY];
+    size_t i = out->start[EV_SUMMARY][q];
     json_t *o = json_object(), *a;
-    size_t j;
-    jset(o, "n_rows", json_integer((json_int_t)m->n_rows));
-    jset(o, "n", jnum(m->n));
-    jset(o, "observed", jnum(m->observed));
-    jset(o, "expected", jnum(m->expected));
-    jset(o, "n_events", jnum(m->n_events));
-    jset(o, "c", jnum(m->c));
-    jset(o, "c_se", jnum(m->c_se));
-    jset(o, "c_ci", json_pack("[o,o]", jnum(m->c_lo), jnum(m->c_hi)));
-    jset(o, "oe", jnum(m->oe));
-    jset(o, "oe_ci", json_pack("[o,o]", jnum(m->oe_lo), jnum(m->oe_hi)));
-    jset(o, "citl", jnum(m->citl));
-    jset(o, "citl_se", jnum(m->citl_se));
-    jset(o, "citl_ci", json_pack("[o,o]", jnum(m->citl_lo), jnum(m->citl_hi)));
-    jset(o, "cal_intercept", jnum(m->cal_a));
-    jset(o, "cal_intercept_se", jnum(m->cal_a_se));
-    jset(o, "slope", jnum(m->slope));
-    jset(o, "slope_se", jnum(m->slope_se));
-    jset(o, "slope_ci", json_pack("[o,o]", jnum(m->slope_lo), jnum(m->slope_hi)));
-    jset(o, "brier", jnum(m->brier));
-    jset(o, "brier_scaled", jnum(m->brier_scaled));
-    jset(o, "deviance", jnum(m->deviance));
-    jset(o, "null_deviance", jnum(m->null_deviance));
-    jset(o, "pseudo_r2", jnum(m->pseudo_r2));
-    jset(o, "hl_chi2", jnum(m->hl_chi2));
-    jset(o, "hl_df", m->hl_df > 0 ? json_integer(m->hl_df) : json_null());
-    jset(o, "hl_p", jnum(m->hl_p));
+    jset(o, "n_rows", jcell_int(s, "n_rows", i));
+    for (const char *const *k = plain; *k; k++)
+        jset(o, *k, jcell(s, *k, i));
+    jset(o, "c_ci", jpair(s, "c_lo", "c_hi", i));
+    jset(o, "oe", jcell(s, "oe", i));
+    jset(o, "oe_ci", jpair(s, "oe_lo", "oe_hi", i));
+    jset(o, "citl", jcell(s, "citl", i));
+    jset(o, "citl_se", jcell(s, "citl_se", i));
+    jset(o, "citl_ci", jpair(s, "citl_lo", "citl_hi", i));
+    jset(o, "cal_intercept", jcell(s, "cal_intercept", i));
+    jset(o, "cal_intercept_se", jcell(s, "cal_intercept_se", i));
+    jset(o, "slope", jcell(s, "slope", i));
+    jset(o, "slope_se", jcell(s, "slope_se", i));
+    jset(o, "slope_ci", jpair(s, "slope_lo", "slope_hi", i));
+    for (const char *const *k = tail; *k; k++)
+        jset(o, *k, jcell(s, *k, i));
+    jset(o, "hl_df", jcell_int(s, "hl_df", i));
+    jset(o, "hl_p", jcell(s, "hl_p", i));
     a = json_array();
-    if (m->flags & STRATA_EVAL_FLAG_SMALL)
+    if (flags & STRATA_EVAL_FLAG_SMALL)
         json_array_append_new(a, json_string("small"));
-    if (m->flags & STRATA_EVAL_FLAG_OE_DIFFERS)
+    if (flags & STRATA_EVAL_FLAG_OE_DIFFERS)
         json_array_append_new(a, json_string("oe_differs"));
-    if (m->flags & STRATA_EVAL_FLAG_SLOPE_DIFFERS)
+    if (flags & STRATA_EVAL_FLAG_SLOPE_DIFFERS)
         json_array_append_new(a, json_string("slope_differs"));
-    if (m->flags & STRATA_EVAL_FLAG_C_DIFFERS)
+    if (flags & STRATA_EVAL_FLAG_C_DIFFERS)
         json_array_append_new(a, json_string("c_differs"));
-    if (m->flags & STRATA_EVAL_FLAG_NOCONV)
+    if (flags & STRATA_EVAL_FLAG_NOCONV)
         json_array_append_new(a, json_string("noconv"));
     jset(o, "flags", a);
-    a = json_array();
-    for (j = 0; j < (size_t)m->n_bins; j++)
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o,s:o,s:o}", "n", jnum(m->bins[j].n),
-                                           "observed", jnum(m->bins[j].observed), "expected",
-                                           jnum(m->bins[j].expected), "p_min",
-                                           jnum(m->bins[j].p_min), "p_max",
-                                           jnum(m->bins[j].p_max)));
-    jset(o, "risk_groups", a);
-    a = json_array();
-    for (j = 0; j < m->n_top; j++)
-        json_array_append_new(
-            a, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "top_frac", jnum(m->top[j].frac),
-                         "n_flagged", jnum(m->top[j].n_flagged), "observed",
-                         jnum(m->top[j].observed), "sensitivity", jnum(m->top[j].sensitivity),
-                         "ppv", jnum(m->top[j].ppv), "nns", jnum(m->top[j].nns), "p_cut",
-                         jnum(m->top[j].p_cut)));
-    jset(o, "yield", a);
-    a = json_array();
-    for (j = 0; j < m->n_nb; j++)
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o}", "threshold",
-                                           jnum(m->nb[j].threshold), "nb_model",
-                                           jnum(m->nb[j].nb_model), "nb_all",
-                                           jnum(m->nb[j].nb_all)));
-    jset(o, "net_benefit", a);
-    a = json_array();
-    for (j = 0; j < m->n_curve; j++)
-        json_array_append_new(a, json_pack("{s:o,s:o,s:o,s:o,s:o}", "n", jnum(m->curve[j].n),
-                                           "lp_mean", jnum(m->curve[j].lp_mean), "p_pred",
-                                           jnum(m->curve[j].p_pred), "obs_bin",
-                                           jnum(m->curve[j].obs_bin), "obs_smooth",
-                                           jnum(m->curve[j].obs_smooth)));
-    jset(o, "calibration_curve", a);
+    jset(o, "risk_groups", jrows(out, EV_BINS, q, bins));
+    jset(o, "yield", jrows(out, EV_YIELD, q, yield));
+    jset(o, "net_benefit", jrows(out, EV_NB, q, nb));
+    jset(o, "calibration_curve", jrows(out, EV_CURVE, q, curve));
     return o;
 }
 
@@ -295,7 +147,7 @@ static json_t *json_core(const strata_eval_core *c)
 static json_t *jstr_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 static strata_status write_json(strata_ctx *ctx, const char *dir, const strata_eval_report *r,
-                                const strata_bootstrap_result *boot,
+                                const ev_out *out, const strata_bootstrap_result *boot,
                                 const strata_eval_provenance *prov)
 {
     const strata_eval_params *par = &r->params;
@@ -326,10 +178,14 @@ static strata_status write_json(strata_ctx *ctx, const char *dir, const strata_e
     jset(p, "curve_bw", jnum(par->curve_bw));
     jset(p, "min_level_n", jnum(par->min_level_n));
     jset(p, "min_level_events", jnum(par->min_level_events));
+    jset(p, "disclosure",
+         par->disclosure ? json_pack("{s:o,s:o}", "suppress_max", jnum(par->sdc_suppress_max),
+                                     "round_to", jnum(par->sdc_round_to))
+                         : json_false());
     jset(root, "params", p);
-    jset(root, "overall", json_metrics(&r->overall));
+    jset(root, "overall", json_metrics(out, 0, r->overall.flags));
     for (j = 0; j < r->n_groups; j++) {
-        json_t *g = json_metrics(&r->groups[j].m);
+        json_t *g = json_metrics(out, j + 1, r->groups[j].m.flags);
         jset(g, "by", json_string(r->groups[j].by));
         jset(g, "level", json_string(r->groups[j].level));
         json_array_append_new(groups, g);
@@ -355,31 +211,43 @@ static strata_status write_json(strata_ctx *ctx, const char *dir, const strata_e
     return st;
 }
 
+/* Optimism-corrected measures: C, slope, intercepts and Brier of the whole
+ * cohort (no counts: exempt from suppression; B is a setting). */
 static strata_status write_bootstrap(strata_ctx *ctx, const char *dir,
                                      const strata_bootstrap_result *b)
 {
-    char path[4096];
-    char *tmp;
-    FILE *f;
-    csv_out c;
-    const char *names[5] = {"c", "slope", "intercept", "citl", "brier"};
+    static const char *const names[5] = {"c", "slope", "intercept", "citl", "brier"};
+    static const char *const cols[3] = {"apparent", "optimism", "corrected"};
     const strata_eval_core *rows[3] = {&b->apparent, &b->optimism, &b->corrected};
+    char path[4096];
+    strata_table *t = NULL;
+    strata_sdc_params sp;
+    strata_status st;
+    int j;
     snprintf(path, sizeof path, "%s/bootstrap.csv", dir);
-    STRATA_TRY(open_tmp(ctx, path, &tmp, &f));
-    c.f = f;
-    c.first = 1;
-    csv_header(&c, "measure,apparent,optimism,corrected,B");
-    for (int k = 0; k < 5; k++) {
-        csv_str(&c, names[k]);
-        for (int j = 0; j < 3; j++) {
-            const strata_eval_core *x = rows[j];
+    strata_sdc_params_init(&sp);
+    if ((st = strata_table_new(ctx, "bootstrap", 5, &t)) != STRATA_OK)
+        return st;
+    st = strata_table_add(ctx, t, "measure", STRATA_COL_KEY, 0, -1, -1, &j);
+    for (int c = 0; st == STRATA_OK && c < 3; c++)
+        st = strata_table_add(ctx, t, cols[c], STRATA_COL_RATIO, 10, -1, -1, &j);
+    if (st == STRATA_OK)
+        st = strata_table_add(ctx, t, "B", STRATA_COL_FLAG, 0, -1, -1, &j);
+    for (int k = 0; st == STRATA_OK && k < 5; k++) {
+        st = strata_table_set_key(ctx, t, 0, (size_t)k, names[k]);
+        for (int c = 0; c < 3; c++) {
+            const strata_eval_core *x = rows[c];
             const double v[5] = {x->c, x->slope, x->intercept, x->citl, x->brier};
-            csv_num(&c, v[k]);
+            t->cols[1 + c].v[k] = v[k];
         }
-        csv_num(&c, b->B);
-        csv_end(&c);
+        t->cols[4].v[k] = b->B;
     }
-    return close_publish(ctx, f, tmp, path);
+    if (st == STRATA_OK)
+        st = strata_disclose(ctx, &sp, t);
+    if (st == STRATA_OK)
+        st = strata_table_write_csv(ctx, t, path);
+    strata_table_free(ctx, t);
+    return st;
 }
 
 strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
@@ -387,6 +255,10 @@ strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
                                 const strata_eval_provenance *prov, const char *outdir)
 {
     struct stat sb;
+    ev_out out;
+    strata_status st = STRATA_OK;
+    static const char *const files[EV_NKIND] = {"summary.csv", "risk_groups.csv", "yield.csv",
+                                                "net_benefit.csv", "calibration_curve.csv"};
     if (!r || !outdir)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: report or output directory missing");
     if (stat(outdir, &sb) != 0) {
@@ -396,23 +268,17 @@ strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
     } else if (!S_ISDIR(sb.st_mode)) {
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: exists and is not a directory", outdir);
     }
-    STRATA_TRY(write_table(ctx, outdir, "summary.csv",
-                           "by,level,n_rows,n,observed,expected,n_events,c,c_se,c_lo,c_hi,oe,"
-                           "oe_lo,oe_hi,citl,citl_se,citl_lo,citl_hi,cal_intercept,"
-                           "cal_intercept_se,slope,slope_se,slope_lo,slope_hi,brier,"
-                           "brier_scaled,deviance,null_deviance,pseudo_r2,hl_chi2,hl_df,hl_p,"
-                           "small,oe_differs,slope_differs,c_differs,noconv",
-                           row_summary, r));
-    STRATA_TRY(write_table(ctx, outdir, "risk_groups.csv",
-                           "by,level,group,n,observed,expected,p_min,p_max", row_bins, r));
-    STRATA_TRY(write_table(ctx, outdir, "yield.csv",
-                           "by,level,top_frac,n_flagged,observed,sensitivity,ppv,nns,p_cut",
-                           row_yield, r));
-    STRATA_TRY(write_table(ctx, outdir, "net_benefit.csv",
-                           "by,level,threshold,nb_model,nb_all,nb_none", row_nb, r));
-    STRATA_TRY(write_table(ctx, outdir, "calibration_curve.csv",
-                           "by,level,point,n,lp_mean,p_pred,obs_bin,obs_smooth", row_curve, r));
-    if (boot && boot->B > 0)
-        STRATA_TRY(write_bootstrap(ctx, outdir, boot));
-    return write_json(ctx, outdir, r, boot, prov);
+    STRATA_TRY(strata_eval_params_check(ctx, &r->params));
+    STRATA_TRY(ev_out_build(ctx, r, &out));
+    for (int k = 0; st == STRATA_OK && k < EV_NKIND; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", outdir, files[k]);
+        st = strata_table_write_csv(ctx, out.t[k], path);
+    }
+    if (st == STRATA_OK && boot && boot->B > 0)
+        st = write_bootstrap(ctx, outdir, boot);
+    if (st == STRATA_OK)
+        st = write_json(ctx, outdir, r, &out, boot, prov);
+    ev_out_free(ctx, &out);
+    return st;
 }

@@ -597,10 +597,20 @@ static void test_write__csv_and_json_carry_values_and_hashes(void **state)
     txt = tu_read_file(path, NULL);
     assert_non_null(txt);
     assert_contains(txt, "by,level,n_rows,n,observed,expected,n_events,c,");
-    snprintf(want, sizeof want, "overall,all,20000,20000,2293,%.17g,2293,%.17g", r->overall.expected,
-             r->overall.c);
+    /* disclosure control (default): counts rounded to 5, exempt C unrounded */
+    snprintf(want, sizeof want, "overall,all,20000,20000,2295,%.10f,2295,%.10f",
+             r->overall.expected, r->overall.c);
     assert_contains(txt, want);
     assert_contains(txt, "\r\nrace,NA,");
+    free(txt);
+    /* disclosure off: the raw counts */
+    r->params.disclosure = 0;
+    assert_status(ctx, strata_eval_write(ctx, r, NULL, &prov, dir), STRATA_OK);
+    txt = tu_read_file(path, NULL);
+    assert_non_null(txt);
+    snprintf(want, sizeof want, "overall,all,20000,20000,2293,%.10f,2293,%.10f",
+             r->overall.expected, r->overall.c);
+    assert_contains(txt, want);
     free(txt);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0644);
@@ -962,6 +972,30 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
         txt = tu_read_file(f1, NULL);
         assert_non_null(txt);
         assert_contains(txt, "\"seed\": 9");
+        free(txt);
+    }
+    /* --no-disclosure writes the raw overall event count; the default rounds it */
+    {
+        char d3[512], f3[600], *txt;
+        snprintf(d3, sizeof d3, "%s_raw", dir);
+        rc = tu_run_cli(&out, "evaluate '%s' '%s' --by sex --no-disclosure --out '%s'", mpath,
+                        cpath, d3);
+        assert_int_equal(rc, 0);
+        free(out);
+        snprintf(f3, sizeof f3, "%s/summary.csv", d3);
+        txt = tu_read_file(f3, NULL);
+        assert_non_null(txt);
+        snprintf(f3, sizeof f3, "\r\noverall,all,%zu,%.0f,%.0f,", r->overall.n_rows, r->overall.n,
+                 r->overall.observed);
+        assert_contains(txt, f3);
+        free(txt);
+        snprintf(f3, sizeof f3, "%s/summary.csv", dir);
+        txt = tu_read_file(f3, NULL);
+        assert_non_null(txt);
+        snprintf(f3, sizeof f3, "\r\noverall,all,%.0f,%.0f,%.0f,",
+                 floor((double)r->overall.n_rows / 5 + 0.5) * 5, floor(r->overall.n / 5 + 0.5) * 5,
+                 floor(r->overall.observed / 5 + 0.5) * 5);
+        assert_contains(txt, f3);
         free(txt);
     }
     rc = tu_run_cli(&out, "evaluate '%s' '%s' --by nosuchcol --out '%s'", mpath, cpath, dir);

@@ -33,6 +33,27 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 int cli_parse_long(const char *s, long min, long max, long *out);
 int cli_parse_double(const char *s, double *out);
 
+/* Options of the commands applying a saved model to a cohort (score, evaluate),
+ * engine/cli/cli_model_opts.c. */
+typedef struct cli_model_opts {
+    const char *model, *cohort, *out;
+    strata_unseen_policy unseen; /* --unseen-to-reference */
+    cli_common co;               /* --threads, --quiet */
+} cli_model_opts;
+enum { CLI_OPT_NOT_MINE = 0, CLI_OPT_TAKEN = 1, CLI_OPT_ERROR = -1, CLI_OPT_HELP = -2 };
+void cli_model_opts_init(cli_model_opts *o);
+/* Takes argv[*i] (advancing *i past a value) if it is a shared option or a
+ * positional: CLI_OPT_TAKEN; CLI_OPT_NOT_MINE otherwise; CLI_OPT_ERROR after
+ * a usage message (exit CLI_EXIT_USAGE); CLI_OPT_HELP after printing usage (exit 0). */
+int cli_model_opt(cli_model_opts *o, int argc, char **argv, int *i, const char *cmd,
+                  const char *usage);
+/* Checks MODEL, COHORT and --out are given, then creates the context and loads
+ * the model and the cohort: 0, or the exit code (message printed). On failure
+ * whatever was opened is returned for cli_model_close. */
+int cli_model_open(const cli_model_opts *o, const char *cmd, const char *usage, strata_ctx **ctx,
+                   strata_model **m, strata_cohort **c);
+void cli_model_close(strata_ctx *ctx, strata_model *m, strata_cohort *c); /* NULLs ok */
+
 int cmd_validate(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);

@@ -3,6 +3,7 @@
  * the saved model, then writes discrimination, calibration, yield and net
  * benefit overall and per subgroup, and optionally Harrell's bootstrap
  * optimism (docs/evaluate.md), carrying the SHA-256 of model and cohort.
+ * Outputs are disclosure-controlled unless --no-disclosure.
  * Exit codes: 0, 2 usage, or the failing status. */
 #include "cli.h"
 
@@ -12,7 +13,8 @@
 
 static const char *USAGE =
     "strata evaluate MODEL COHORT [--by col1,col2,...] [--outcome NAME] --out DIR\n"
-    "                [--bootstrap B] [--seed S] [--unseen-to-reference] [--threads N] [--quiet]";
+    "                [--bootstrap B] [--seed S] [--no-disclosure] [--unseen-to-reference]\n"
+    "                [--threads N] [--quiet]";
 
 #define MAX_BY 32
 
@@ -60,33 +62,33 @@ static strata_eval_family eval_family(strata_family f)
 
 int cmd_evaluate(int argc, char **argv)
 {
-    const char *model = NULL, *cohort = NULL, *out = NULL, *outcome = NULL;
+    const char *outcome = NULL;
     char *by_list = NULL, *by[MAX_BY], response[256], mhash[65], chash[65];
-    int n_by = 0, rc = 0;
+    int n_by = 0, rc = 0, raw = 0;
     long boot_b = 0, seed = 1;
     strata_bootstrap_result boot;
-    strata_unseen_policy unseen = STRATA_UNSEEN_ERROR;
-    cli_common co = {0, 0, 0};
+    cli_model_opts o;
     strata_ctx *ctx;
-    strata_model *m = NULL;
-    strata_cohort *c = NULL;
+    strata_model *m;
+    strata_cohort *c;
     strata_fit_summary sum;
     strata_eval_params par;
     strata_eval_provenance prov;
     double *p = NULL;
     strata_status st;
     memset(&boot, 0, sizeof boot);
+    cli_model_opts_init(&o);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: %s\n", USAGE);
+        int k = cli_model_opt(&o, argc, argv, &i, "evaluate", USAGE);
+        if (k == CLI_OPT_HELP)
             return 0;
-        } else if (!strcmp(a, "--unseen-to-reference")) {
-            unseen = STRATA_UNSEEN_TO_REFERENCE;
-        } else if (!strcmp(a, "--quiet")) {
-            co.quiet = 1;
-        } else if (!strcmp(a, "--out") && i + 1 < argc) {
-            out = argv[++i];
+        if (k == CLI_OPT_ERROR)
+            return CLI_EXIT_USAGE;
+        if (k == CLI_OPT_TAKEN)
+            continue;
+        if (!strcmp(a, "--no-disclosure")) {
+            raw = 1;
         } else if (!strcmp(a, "--outcome") && i + 1 < argc) {
             outcome = argv[++i];
         } else if (!strcmp(a, "--bootstrap") && i + 1 < argc) {
@@ -99,30 +101,15 @@ int cmd_evaluate(int argc, char **argv)
                                        argv[i]);
         } else if (!strcmp(a, "--by") && i + 1 < argc) {
             by_list = argv[++i];
-        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            long t;
-            if (cli_parse_long(argv[++i], 0, 1024, &t))
-                return cli_usage_error("evaluate", USAGE, "--threads: '%s' is not 0..1024",
-                                       argv[i]);
-            co.threads = (int)t;
-        } else if (a[0] != '-' && !model) {
-            model = a;
-        } else if (a[0] != '-' && !cohort) {
-            cohort = a;
         } else {
             return cli_usage_error("evaluate", USAGE, "unexpected argument '%s'", a);
         }
     }
-    if (!model || !cohort || !out)
-        return cli_usage_error("evaluate", USAGE, "MODEL, COHORT and --out are required");
-    if (by_list && (n_by = split_by(by_list, by)) < 0)
+    if (o.model && o.cohort && o.out && by_list && (n_by = split_by(by_list, by)) < 0)
         return cli_usage_error("evaluate", USAGE, "--by: empty name or more than %d columns",
                                MAX_BY);
-    if (!(ctx = cli_ctx_new(&co)))
-        return 3;
-    if ((st = strata_model_load(ctx, model, &m)) != STRATA_OK ||
-        (st = strata_cohort_open(ctx, cohort, &c)) != STRATA_OK)
-        goto fail;
+    if ((rc = cli_model_open(&o, "evaluate", USAGE, &ctx, &m, &c)) != 0)
+        goto done;
     strata_model_summary(m, &sum);
     if (!outcome) {
         if (!formula_response(sum.formula, response, sizeof response)) {
@@ -136,13 +123,14 @@ int cmd_evaluate(int argc, char **argv)
         rc = 3;
         goto done;
     }
-    if ((st = strata_score(ctx, m, c, unseen, NULL, p)) != STRATA_OK ||
-        (st = strata_file_sha256(ctx, model, mhash)) != STRATA_OK ||
-        (st = strata_file_sha256(ctx, cohort, chash)) != STRATA_OK)
+    if ((st = strata_score(ctx, m, c, o.unseen, NULL, p)) != STRATA_OK ||
+        (st = strata_file_sha256(ctx, o.model, mhash)) != STRATA_OK ||
+        (st = strata_file_sha256(ctx, o.cohort, chash)) != STRATA_OK)
         goto fail;
     strata_eval_params_init(&par);
     par.family = eval_family(sum.family);
-    prov = (strata_eval_provenance){mhash, chash, model, cohort};
+    par.disclosure = !raw;
+    prov = (strata_eval_provenance){mhash, chash, o.model, o.cohort};
     if (boot_b > 0) {
         strata_validate_params vp;
         strata_validate_params_init(&vp);
@@ -153,24 +141,23 @@ int cmd_evaluate(int argc, char **argv)
             goto fail;
     }
     if ((st = strata_evaluate_scored(ctx, c, outcome, p, (const char *const *)by, (size_t)n_by,
-                                     &par, boot_b > 0 ? &boot : NULL, &prov, out)) != STRATA_OK)
+                                     &par, boot_b > 0 ? &boot : NULL, &prov, o.out)) != STRATA_OK)
         goto fail;
-    if (boot_b > 0 && !co.quiet)
+    if (boot_b > 0 && !o.co.quiet)
         printf("bootstrap B=%ld seed=%ld: C apparent %.4f, optimism %.4f, corrected %.4f; "
                "slope corrected %.4f\n",
                boot_b, seed, boot.apparent.c, boot.optimism.c, boot.corrected.c,
                boot.corrected.slope);
-    if (!co.quiet)
-        printf("evaluated %zu rows (%s, outcome %s, %d by-columns) into %s\n",
-               strata_cohort_nrows(c), strata_eval_family_name(par.family), outcome, n_by, out);
+    if (!o.co.quiet)
+        printf("evaluated %zu rows (%s, outcome %s, %d by-columns) into %s%s\n",
+               strata_cohort_nrows(c), strata_eval_family_name(par.family), outcome, n_by, o.out,
+               raw ? " WITHOUT disclosure control" : "");
     goto done;
 fail:
     rc = cli_fail(ctx, "evaluate", st);
 done:
     strata_bootstrap_result_free(ctx, &boot);
     free(p);
-    strata_cohort_close(c);
-    strata_model_free(ctx, m);
-    strata_ctx_free(ctx);
+    cli_model_close(ctx, m, c);
     return rc;
 }

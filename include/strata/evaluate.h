@@ -39,6 +39,11 @@ typedef struct strata_eval_params {
     double min_level_events;  /* ... or fewer events (y > 0) (default 10) */
     int max_iter;             /* Newton iterations of the recalibration fits (default 50) */
     double tol;               /* Newton convergence on |step| (default 1e-12) */
+    /* Disclosure control of the WRITTEN outputs (strata_eval_write); the in-memory
+     * report is never rounded. docs/evaluate.md "Disclosure control". */
+    int disclosure;           /* 1 (default): suppress and round; 0: raw (national/secure use) */
+    double sdc_suppress_max;  /* counts c with 0 < c < this + 0.5 are hidden (default 7) */
+    double sdc_round_to;      /* other counts rounded to this multiple (default 5; 0/1 = none) */
 } strata_eval_params;
 
 void strata_eval_params_init(strata_eval_params *par);
@@ -239,9 +244,12 @@ typedef struct strata_eval_provenance {
     const char *cohort_path; /* may be NULL */
 } strata_eval_provenance;
 
-/* Writes summary.csv, bins.csv, yield.csv, net_benefit.csv, calibration_curve.csv
- * and evaluate.json into outdir (created if absent), each atomically, mode
- * 0644 (aggregates only: no patient identifiers). boot may be NULL. */
+/* Writes summary.csv, risk_groups.csv, yield.csv, net_benefit.csv,
+ * calibration_curve.csv and evaluate.json into outdir (created if absent), each
+ * atomically, mode 0644 (aggregates only: no patient identifiers). boot may be
+ * NULL. With r->params.disclosure (default) every count is suppressed 1-7 and
+ * rounded to 5 and values that would give a hidden count back are hidden ("*" in
+ * CSV, null in JSON), through strata_table / strata_disclose_set. */
 strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
                                 const strata_bootstrap_result *boot,
                                 const strata_eval_provenance *prov, const char *outdir);
