@@ -101,6 +101,12 @@ strata_status glm_design_layout(strata_ctx *ctx, glm_formula *f);
  * unseen factor level (row index within block) found. */
 size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, double *X,
                         double *work, int *bad_var);
+/* As glm_design_block, without copying what needs no computing: cols[j] gets
+ * design column j's nb values, which for a column made of one numeric
+ * variable are its values in raw (or in work for a transform), else column j
+ * of X. The pointers are valid until raw, X or work change. */
+size_t glm_design_block_cols(const glm_formula *f, double *const *raw, size_t nb, double *X,
+                             double *work, int *bad_var, const double **cols);
 /* Doubles of workspace per block row needed by glm_design_block. */
 size_t glm_design_work(const glm_formula *f);
 /* Offset of one row (sum of offset terms). */
@@ -143,6 +149,18 @@ void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *e
  * (row-major, NaN for aliased). Returns rank, or -1 on allocation failure. */
 int la_solve_pivoted(strata_ctx *ctx, size_t p, const double *G, const double *g, double *beta,
                      unsigned char *aliased, double *inv);
+/* models/gram.c: the Gram micro-kernel. A is row-major m x ld (ld = la_gram_ld(q),
+ * columns q..ld-1 zero); C (ld x ld) gets C[j*ld + i] += sum_k A[k,i] A[k,j] for
+ * every i >= j (entries with i < j inside a diagonal 8 x 8 tile are also written
+ * and must be ignored). Each entry is summed over the m rows in row order from 0
+ * and then added to C. */
+typedef void (*la_gram_fn)(size_t m, size_t ld, const double *A, double *C);
+typedef enum la_isa { LA_ISA_AUTO = 0, LA_ISA_AVX512, LA_ISA_AVX2, LA_ISA_C } la_isa;
+/* Leading dimension for q columns: q rounded up to a multiple of 8. */
+size_t la_gram_ld(size_t q);
+/* The kernel for isa (AUTO: the best this CPU runs), or NULL when the CPU lacks
+ * it; *name (when name) receives "avx512", "avx2" or "c". */
+la_gram_fn la_gram_kernel(la_isa isa, const char **name);
 /* Sets single-threaded BLAS (inside our OpenMP regions); returns previous count. */
 int la_blas_threads(int n);
 

@@ -9,6 +9,7 @@
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -81,15 +82,18 @@ static double cpu_seconds(void)
 
 enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
 
-/* Rows per sub-block: the design of a sub-block (SUB x (p+1) doubles) stays in
- * L2 while it is built, weighted and folded into the block's Gram. The fixed
- * block (d->nb rows) is the unit of the ordered reduction. */
-#define SUB 1024
+/* Rows per sub-block: the column-major design of a sub-block (SUB x p) and its
+ * weighted row-major copy (SUB x ld) stay in L2 while they are built, weighted
+ * and folded into the block's Gram. The fixed block (d->nb rows) is the unit of
+ * the ordered reduction. */
+#define SUB 256
 
 typedef struct fitdata {
     const glm_formula *f;
     strata_family fam;
     size_t n, p, nb, nblocks, width;
+    size_t ld;               /* row length of the kernel's sub-block: p + 1 rounded up to 8 */
+    la_gram_fn gram;         /* Gram micro-kernel chosen for this CPU */
     double **raw;            /* nvars compact columns */
     const double *y, *wt, *off;
     double *eta;             /* n: linear predictor (incl. offset) of the last pass */
@@ -97,7 +101,8 @@ typedef struct fitdata {
     double *tbuf;            /* per-thread workspace */
     size_t tsize;
     const double **rawb;     /* per thread nvars pointers */
-    double *Gp, *part;       /* per block: (p+1)^2 extended Gram, 4 scalars */
+    const double **colsb;    /* per thread p design-column pointers */
+    double *Gp, *part;       /* per block: ld x ld extended Gram (lower), 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
 } fitdata;
 
@@ -128,23 +133,65 @@ static inline double irls_row(strata_family fam, double y, double wt, double e, 
     return glm_dev_resid(fam, y, mu, wt);
 }
 
+/* eta[i] = sum_j beta_j x_j[i] over the design columns of a sub-block, in
+ * column order (a fixed summation order), plus the offset when there is one. */
+static void linear_predictor(size_t m, size_t p, const double *const *cols, const double *beta,
+                             const double *off, double *eta)
+{
+    for (size_t i = 0; i < m; i++)
+        eta[i] = 0;
+    for (size_t j = 0; j < p; j++) {
+        const double *x = cols[j];
+        double bj = beta[j];
+        for (size_t i = 0; i < m; i++)
+            eta[i] += bj * x[i];
+    }
+    if (off)
+        for (size_t i = 0; i < m; i++)
+            eta[i] += off[i];
+}
+
+/* A = [diag(s) X, v, 0...]: the design columns of a sub-block (m values each)
+ * weighted and laid out row-major (m x ld) for the Gram kernel, 8 rows at a
+ * time so the reads of each column stay on one cache line. */
+static void weigh_rows(size_t m, size_t p, size_t ld, const double *const *cols,
+                       const double *s, const double *v, double *A)
+{
+    for (size_t k0 = 0; k0 < m; k0 += 8) {
+        size_t kn = k0 + 8 <= m ? 8 : m - k0;
+        for (size_t j = 0; j < p; j++) {
+            const double *x = cols[j] + k0;
+            for (size_t k = 0; k < kn; k++)
+                A[(k0 + k) * ld + j] = s[k0 + k] * x[k];
+        }
+        for (size_t k = 0; k < kn; k++) {
+            double *a = A + (k0 + k) * ld;
+            a[p] = v[k0 + k];
+            for (size_t j = p + 1; j < ld; j++)
+                a[j] = 0;
+        }
+    }
+}
+
 static void run_pass(fitdata *d, int mode, const double *beta)
 {
-    const size_t p = d->p, nb0 = d->nb, p1 = p + 1;
-    int old = la_blas_threads(1);
+    const size_t p = d->p, nb0 = d->nb, ld = d->ld;
 #pragma omp parallel for num_threads(d->nt) schedule(static)
     for (long bl = 0; bl < (long)d->nblocks; bl++) {
         int t = omp_get_thread_num();
         size_t b = (size_t)bl, r0 = b * nb0, nb = r0 + nb0 <= d->n ? nb0 : d->n - r0;
         double *X = d->tbuf + (size_t)t * d->tsize;
-        double *work = X + SUB * p1;
+        double *work = X + SUB * (p + 1);
         double *s = work + SUB * d->width;
+        /* the kernel's sub-block, 64-byte aligned (tsize leaves room for it) */
+        double *A = (double *)(((uintptr_t)(s + SUB) + 63) & ~(uintptr_t)63);
         const double **rb = d->rawb + (size_t)t * d->f->nvars;
-        double *G = d->Gp + b * p1 * p1, *part = d->part + b * 4;
+        const double **cols = d->colsb + (size_t)t * p;
+        double *G = d->Gp + b * ld * ld, *part = d->part + b * 4;
         double dev = 0, a = 0, pear = 0, ext = 0;
         int bad = 0;
         if (mode != PASS_FINAL)
-            memset(G, 0, p1 * p1 * sizeof *G);
+            memset(G, 0, ld * ld * sizeof *G);
         for (size_t q0 = r0; q0 < r0 + nb; q0 += SUB) {
             size_t m = q0 + SUB <= r0 + nb ? SUB : r0 + nb - q0;
             const double *y = d->y + q0, *wt = d->wt + q0;
@@ -166,7 +213,8 @@ static void run_pass(fitdata *d, int mode, const double *beta)
             }
             for (size_t q = 0; q < d->f->nvars; q++)
                 rb[q] = d->raw[q] + q0;
-            glm_design_block(d->f, (double *const *)rb, m, X, work, &bad);
+            /* the design columns: plain numeric ones read in place, others built */
+            glm_design_block_cols(d->f, (double *const *)rb, m, X, work, &bad, cols);
             if (mode == PASS_INIT) {
                 for (size_t i = 0; i < m; i++) {
                     double o = d->off ? d->off[q0 + i] : 0;
@@ -182,44 +230,45 @@ static void run_pass(fitdata *d, int mode, const double *beta)
                     }
                 }
             } else {
-                la_gemv(m, p, X, beta, eta);
+                /* eta, then mu, deviance, sqrt weight s and s z per row */
+                linear_predictor(m, p, cols, beta, d->off ? d->off + q0 : NULL, eta);
                 for (size_t i = 0; i < m; i++) {
                     double o = d->off ? d->off[q0 + i] : 0;
-                    eta[i] += o;
                     dev += irls_row(d->fam, y[i], wt[i], eta[i], o, &s[i], &v[i]);
                 }
             }
-            /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one dsyrk */
-            la_gram_accumulate(m, p, X, s, G, p1);
+            /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
+             * kernel call on the weighted row-major copy, while it is in cache */
+            weigh_rows(m, p, ld, cols, s, v, A);
+            d->gram(m, ld, A, G);
         }
         part[0] = dev;
         part[1] = a;
         part[2] = pear;
         part[3] = ext;
     }
-    la_blas_threads(old);
 }
 
 /* Reduces the block partials in block order. */
 static void reduce(const fitdata *d, int with_gram, double *G, double *g, double tot[4])
 {
-    const size_t p = d->p, p1 = p + 1;
+    const size_t p = d->p, ld = d->ld;
     memset(tot, 0, 4 * sizeof *tot);
     if (with_gram) {
         memset(G, 0, p * p * sizeof *G);
         memset(g, 0, p * sizeof *g);
     }
     for (size_t b = 0; b < d->nblocks; b++) {
-        const double *Gb = d->Gp + b * p1 * p1;
+        const double *Gb = d->Gp + b * ld * ld; /* entry (r, c), r <= c, at r * ld + c */
         for (int k = 0; k < 4; k++)
             tot[k] += d->part[b * 4 + (size_t)k];
         if (!with_gram)
             continue;
         for (size_t c = 0; c < p; c++)
             for (size_t r = 0; r <= c; r++)
-                G[c * p + r] += Gb[c * p1 + r];
+                G[c * p + r] += Gb[r * ld + c];
         for (size_t r = 0; r < p; r++)
-            g[r] += Gb[p * p1 + r];
+            g[r] += Gb[r * ld + p];
     }
 }
 
@@ -391,6 +440,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     double **raw = NULL, *y1 = NULL, *G = NULL, *g = NULL, *Gold = NULL, *beta = NULL,
            *bold = NULL, *inv = NULL, tot[4];
     unsigned char *mask = NULL, *al = NULL;
+    const char *gram_name = "";
     size_t n = src->nrows, n_used = 0, p, nv;
     strata_status st;
     int conv = 0, iter = 0, rank = 0;
@@ -439,11 +489,14 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     d.nt = strata_threads(ctx);
     if ((size_t)d.nt > d.nblocks)
         d.nt = (int)d.nblocks;
-    d.tsize = SUB * (p + 1 + d.width + 1);
+    d.ld = la_gram_ld(p + 1);
+    d.gram = la_gram_kernel(LA_ISA_AUTO, &gram_name);
+    d.tsize = SUB * (p + 1 + d.width + 1) + SUB * d.ld + 8;
     y1 = strata_alloc(ctx, 2 * n_used * sizeof *y1 + 1);
     d.tbuf = strata_alloc(ctx, (size_t)d.nt * d.tsize * sizeof *d.tbuf);
     d.rawb = strata_calloc(ctx, (size_t)d.nt * nv, sizeof *d.rawb);
-    d.Gp = strata_alloc(ctx, d.nblocks * (p + 1) * (p + 1) * sizeof *d.Gp);
+    d.colsb = strata_calloc(ctx, (size_t)d.nt * p + 1, sizeof *d.colsb);
+    d.Gp = strata_alloc(ctx, d.nblocks * d.ld * d.ld * sizeof *d.Gp);
     d.eta = strata_alloc(ctx, n_used * sizeof *d.eta + 1);
     d.part = strata_calloc(ctx, d.nblocks * 4, sizeof *d.part);
     G = strata_alloc(ctx, p * p * sizeof *G);
@@ -453,7 +506,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     bold = strata_calloc(ctx, p, sizeof *bold);
     inv = strata_alloc(ctx, p * p * sizeof *inv);
     al = strata_alloc(ctx, p);
-    if (!y1 || !d.tbuf || !d.rawb || !d.Gp || !d.eta || !d.part || !G || !Gold || !g || !beta ||
+    if (!y1 || !d.tbuf || !d.rawb || !d.colsb || !d.Gp || !d.eta || !d.part || !G || !Gold || !g || !beta ||
         !bold || !inv || !al)
         goto fail;
     d.y = raw[f->response];
@@ -591,10 +644,10 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     {
         double t_end = omp_get_wtime();
         /* key=value pairs first: bench/glm_table.py reads them */
-        strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f (%s: n %zu, p %zu; setup %.3f s, IRLS %.3f s over %d passes, summary %.3f s)",
+        strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f (%s: n %zu, p %zu; setup %.3f s, IRLS %.3f s over %d passes, summary %.3f s; Gram kernel %s)",
                    t_load - t_start, t_end - t_load, iter, 1e3 * (t_irls - t_setup) / (iter + 1),
                    1e3 * (c_irls - c_setup) / (iter + 1), src->name, n_used, p, t_setup - t_load,
-                   t_irls - t_setup, iter + 1, t_end - t_irls);
+                   t_irls - t_setup, iter + 1, t_end - t_irls, gram_name);
     }
     {
         char buf[512];
@@ -630,6 +683,7 @@ fail:
     strata_free(ctx, y1, 0);
     strata_free(ctx, d.tbuf, 0);
     strata_free(ctx, (void *)d.rawb, 0);
+    strata_free(ctx, (void *)d.colsb, 0);
     strata_free(ctx, d.Gp, 0);
     strata_free(ctx, d.eta, 0);
     strata_free(ctx, d.part, 0);
