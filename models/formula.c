@@ -1018,6 +1018,16 @@ static size_t design_block(const glm_formula *f, double *const *raw, size_t nb, 
     return bad;
 }
 
+int glm_design_col_raw(const glm_formula *f, size_t j)
+{
+    const glm_col *c = &f->cols[j];
+    const glm_var *v;
+    if (c->nf != 1)
+        return -1;
+    v = &f->vars[c->var[0]];
+    return !v->is_factor && v->tr == GT_NONE && c->sub[0] == 0 ? c->var[0] : -1;
+}
+
 size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, double *X,
                         double *work, int *bad_var)
 {

@@ -107,6 +107,9 @@ size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, dou
  * of X. The pointers are valid until raw, X or work change. */
 size_t glm_design_block_cols(const glm_formula *f, double *const *raw, size_t nb, double *X,
                              double *work, int *bad_var, const double **cols);
+/* The variable whose values design column j is, unchanged (a plain numeric
+ * column, which glm_design_block_cols reads in place), or -1. */
+int glm_design_col_raw(const glm_formula *f, size_t j);
 /* Doubles of workspace per block row needed by glm_design_block. */
 size_t glm_design_work(const glm_formula *f);
 /* Offset of one row (sum of offset terms). */

@@ -106,6 +106,7 @@ typedef struct fitdata {
     size_t tsize;
     const double **rawb;     /* per thread nvars pointers */
     const double **colsb;    /* per thread p design-column pointers */
+    int *rawcol;             /* p: glm_design_col_raw of each design column */
     double *Gp, *part;       /* per block: ld x ld extended Gram (lower), 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
 } fitdata;
@@ -137,14 +138,30 @@ static inline double irls_row(strata_family fam, double y, double wt, double e, 
     return glm_dev_resid(fam, y, mu, wt);
 }
 
-/* eta[i] = sum_j beta_j x_j[i] over the design columns of a sub-block, in
- * column order (a fixed summation order), plus the offset when there is one. */
-static void linear_predictor(size_t m, size_t p, const double *const *cols, const double *beta,
-                             const double *off, double *eta)
+/* The linear predictor is summed in a fixed order: the plain numeric columns
+ * over a whole block first (column by column: one memory stream at a time, which
+ * also brings the block into cache for the sub-block passes), then per
+ * sub-block the built columns (factors, transforms, interactions) in column
+ * order, then the offset. */
+static void lp_raw_block(const fitdata *d, size_t r0, size_t nb, const double *beta, double *eta)
 {
-    for (size_t i = 0; i < m; i++)
-        eta[i] = 0;
-    for (size_t j = 0; j < p; j++) {
+    memset(eta, 0, nb * sizeof *eta);
+    for (size_t j = 0; j < d->p; j++) {
+        if (d->rawcol[j] < 0)
+            continue;
+        const double *x = d->raw[d->rawcol[j]] + r0;
+        double bj = beta[j];
+        for (size_t i = 0; i < nb; i++)
+            eta[i] += bj * x[i];
+    }
+}
+
+static void lp_built(const fitdata *d, size_t m, const double *const *cols, const double *beta,
+                     const double *off, double *eta)
+{
+    for (size_t j = 0; j < d->p; j++) {
+        if (d->rawcol[j] >= 0)
+            continue;
         const double *x = cols[j];
         double bj = beta[j];
         for (size_t i = 0; i < m; i++)
@@ -196,6 +213,8 @@ static void run_pass(fitdata *d, int mode, const double *beta)
         int bad = 0;
         if (mode != PASS_FINAL)
             memset(G, 0, ld * ld * sizeof *G);
+        if (mode == PASS_ITER)
+            lp_raw_block(d, r0, nb, beta, d->eta + r0);
         for (size_t q0 = r0; q0 < r0 + nb; q0 += SUB) {
             size_t m = q0 + SUB <= r0 + nb ? SUB : r0 + nb - q0;
             const double *y = d->y + q0, *wt = d->wt + q0;
@@ -235,7 +254,7 @@ static void run_pass(fitdata *d, int mode, const double *beta)
                 }
             } else {
                 /* eta, then mu, deviance, sqrt weight s and s z per row */
-                linear_predictor(m, p, cols, beta, d->off ? d->off + q0 : NULL, eta);
+                lp_built(d, m, cols, beta, d->off ? d->off + q0 : NULL, eta);
                 for (size_t i = 0; i < m; i++) {
                     double o = d->off ? d->off[q0 + i] : 0;
                     dev += irls_row(d->fam, y[i], wt[i], eta[i], o, &s[i], &v[i]);
@@ -601,6 +620,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     d.tbuf = strata_alloc(ctx, (size_t)d.nt * d.tsize * sizeof *d.tbuf);
     d.rawb = strata_calloc(ctx, (size_t)d.nt * nv, sizeof *d.rawb);
     d.colsb = strata_calloc(ctx, (size_t)d.nt * p + 1, sizeof *d.colsb);
+    d.rawcol = strata_alloc(ctx, (p + 1) * sizeof *d.rawcol);
     d.Gp = strata_alloc(ctx, d.nblocks * d.ld * d.ld * sizeof *d.Gp);
     d.eta = strata_alloc(ctx, n_used * sizeof *d.eta + 1);
     d.part = strata_calloc(ctx, d.nblocks * 4, sizeof *d.part);
@@ -612,9 +632,11 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     bwarm = strata_calloc(ctx, p, sizeof *bwarm);
     inv = strata_alloc(ctx, p * p * sizeof *inv);
     al = strata_alloc(ctx, p);
-    if (!y1 || !d.tbuf || !d.rawb || !d.colsb || !d.Gp || !d.eta || !d.part || !G || !Gold || !g || !beta ||
+    if (!y1 || !d.tbuf || !d.rawb || !d.colsb || !d.rawcol || !d.Gp || !d.eta || !d.part || !G || !Gold || !g || !beta ||
         !bold || !bwarm || !inv || !al)
         goto fail;
+    for (size_t j = 0; j < p; j++)
+        d.rawcol[j] = glm_design_col_raw(f, j);
     d.y = raw[f->response];
     if (f->weights >= 0) {
         d.wt = raw[f->weights];
@@ -777,6 +799,7 @@ fail:
     strata_free(ctx, d.tbuf, 0);
     strata_free(ctx, (void *)d.rawb, 0);
     strata_free(ctx, (void *)d.colsb, 0);
+    strata_free(ctx, d.rawcol, 0);
     strata_free(ctx, d.Gp, 0);
     strata_free(ctx, d.eta, 0);
     strata_free(ctx, d.part, 0);
