@@ -158,12 +158,23 @@ int la_solve_pivoted(strata_ctx *ctx, size_t p, const double *G, const double *g
  * and must be ignored). Each entry is summed over the m rows in row order from 0
  * and then added to C. */
 typedef void (*la_gram_fn)(size_t m, size_t ld, const double *A, double *C);
+/* A (row-major m x ld, 64-byte aligned, ld a multiple of 8) = [s_k cols[j][k]
+ * for j < p, v_k, zeros]: the weighted design of a sub-block for la_gram_fn. */
+typedef void (*la_pack_fn)(size_t m, size_t p, size_t ld, const double *const *cols,
+                           const double *s, const double *v, double *A);
+/* y[i] += b * x[i] (a multiply, then an add). */
+typedef void (*la_axpy_fn)(size_t n, double b, const double *x, double *y);
 typedef enum la_isa { LA_ISA_AUTO = 0, LA_ISA_AVX512, LA_ISA_AVX2, LA_ISA_C } la_isa;
+typedef struct la_kernels {
+    la_gram_fn gram;
+    la_pack_fn pack;
+    la_axpy_fn axpy;
+    const char *name; /* "avx512", "avx2" or "c" */
+} la_kernels;
 /* Leading dimension for q columns: q rounded up to a multiple of 8. */
 size_t la_gram_ld(size_t q);
-/* The kernel for isa (AUTO: the best this CPU runs), or NULL when the CPU lacks
- * it; *name (when name) receives "avx512", "avx2" or "c". */
-la_gram_fn la_gram_kernel(la_isa isa, const char **name);
+/* The kernels for isa (AUTO: the best this CPU runs); 0 when the CPU lacks it. */
+int la_kernels_get(la_isa isa, la_kernels *k);
 /* Sets single-threaded BLAS (inside our OpenMP regions); returns previous count. */
 int la_blas_threads(int n);
 

@@ -97,7 +97,7 @@ typedef struct fitdata {
     size_t n, p, nb, nblocks, width;
     size_t bstride;          /* passes visit blocks 0, bstride, 2 bstride, ... (1: all) */
     size_t ld;               /* row length of the kernel's sub-block: p + 1 rounded up to 8 */
-    la_gram_fn gram;         /* Gram micro-kernel chosen for this CPU */
+    la_kernels k;            /* pass kernels chosen for this CPU */
     double **raw;            /* nvars compact columns */
     const double *y, *wt, *off;
     double *eta;             /* n: linear predictor (incl. offset) of the last pass */
@@ -150,9 +150,7 @@ static void lp_raw_block(const fitdata *d, size_t r0, size_t nb, const double *b
         if (d->rawcol[j] < 0)
             continue;
         const double *x = d->raw[d->rawcol[j]] + r0;
-        double bj = beta[j];
-        for (size_t i = 0; i < nb; i++)
-            eta[i] += bj * x[i];
+        d->k.axpy(nb, beta[j], x, eta);
     }
 }
 
@@ -162,36 +160,11 @@ static void lp_built(const fitdata *d, size_t m, const double *const *cols, cons
     for (size_t j = 0; j < d->p; j++) {
         if (d->rawcol[j] >= 0)
             continue;
-        const double *x = cols[j];
-        double bj = beta[j];
-        for (size_t i = 0; i < m; i++)
-            eta[i] += bj * x[i];
+        d->k.axpy(m, beta[j], cols[j], eta);
     }
     if (off)
         for (size_t i = 0; i < m; i++)
             eta[i] += off[i];
-}
-
-/* A = [diag(s) X, v, 0...]: the design columns of a sub-block (m values each)
- * weighted and laid out row-major (m x ld) for the Gram kernel, 8 rows at a
- * time so the reads of each column stay on one cache line. */
-static void weigh_rows(size_t m, size_t p, size_t ld, const double *const *cols,
-                       const double *s, const double *v, double *A)
-{
-    for (size_t k0 = 0; k0 < m; k0 += 8) {
-        size_t kn = k0 + 8 <= m ? 8 : m - k0;
-        for (size_t j = 0; j < p; j++) {
-            const double *x = cols[j] + k0;
-            for (size_t k = 0; k < kn; k++)
-                A[(k0 + k) * ld + j] = s[k0 + k] * x[k];
-        }
-        for (size_t k = 0; k < kn; k++) {
-            double *a = A + (k0 + k) * ld;
-            a[p] = v[k0 + k];
-            for (size_t j = p + 1; j < ld; j++)
-                a[j] = 0;
-        }
-    }
 }
 
 static void run_pass(fitdata *d, int mode, const double *beta)
@@ -262,8 +235,8 @@ static void run_pass(fitdata *d, int mode, const double *beta)
             }
             /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
              * kernel call on the weighted row-major copy, while it is in cache */
-            weigh_rows(m, p, ld, cols, s, v, A);
-            d->gram(m, ld, A, G);
+            d->k.pack(m, p, ld, cols, s, v, A);
+            d->k.gram(m, ld, A, G);
         }
         part[0] = dev;
         part[1] = a;
@@ -563,7 +536,6 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     double **raw = NULL, *y1 = NULL, *G = NULL, *g = NULL, *Gold = NULL, *beta = NULL,
            *bold = NULL, *bwarm = NULL, *inv = NULL, tot[4];
     unsigned char *mask = NULL, *al = NULL;
-    const char *gram_name = "";
     size_t n = src->nrows, n_used = 0, p, nv;
     strata_status st;
     int conv = 0, iter = 0, rank = 0, passes = 0;
@@ -614,7 +586,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     if ((size_t)d.nt > d.nblocks)
         d.nt = (int)d.nblocks;
     d.ld = la_gram_ld(p + 1);
-    d.gram = la_gram_kernel(LA_ISA_AUTO, &gram_name);
+    la_kernels_get(LA_ISA_AUTO, &d.k);
     d.tsize = SUB * (p + 1 + d.width + 1) + SUB * d.ld + 8;
     y1 = strata_alloc(ctx, 2 * n_used * sizeof *y1 + 1);
     d.tbuf = strata_alloc(ctx, (size_t)d.nt * d.tsize * sizeof *d.tbuf);
@@ -762,7 +734,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
                    t_load - t_start, t_end - t_load, iter, 1e3 * (t_irls - t_warm) / passes,
                    1e3 * (c_irls - c_warm) / passes, t_warm - t_setup, src->name, n_used, p,
                    t_setup - t_load, t_warm - t_setup, t_irls - t_warm, passes, t_end - t_irls,
-                   gram_name);
+                   d.k.name);
     }
     {
         char buf[512];
