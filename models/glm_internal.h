@@ -140,10 +140,6 @@ double glm_pt_upper2(double t, double df);    /* 2 * P(T_df > |t|) */
 double glm_lbeta_inc(double x, double a, double b); /* regularized I_x(a, b) */
 
 /* ---- linear algebra (models/linalg.c: the only CBLAS/LAPACKE caller) ---- */
-/* X is nb x (p+1), column-major: p design columns then v. Row-scales the p
- * design columns by s, then G (ldg x ldg, upper) += [sX, v]^T [sX, v], so
- * G[0:p,0:p] += X^T W X and column p holds X^T W z when v = s * z. */
-void la_gram_accumulate(size_t nb, size_t p, double *X, const double *s, double *G, size_t ldg);
 /* eta[i] = X[i,:] . beta (+ off[i] when off) */
 void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *eta);
 /* Solves G beta = g for the full-rank part. G (p x p, upper) is not modified.
