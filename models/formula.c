@@ -925,8 +925,10 @@ double glm_offset_value(const glm_formula *f, double *const *raw, size_t i)
     return o;
 }
 
-size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, double *X,
-                        double *work, int *bad_var)
+/* The design of a block; with cols, a column that is one numeric variable is
+ * not copied into X: cols[j] points at its values (raw or work) instead. */
+static size_t design_block(const glm_formula *f, double *const *raw, size_t nb, double *X,
+                           double *work, int *bad_var, const double **cols)
 {
     size_t w = 0;
     size_t bad = 0;
@@ -978,6 +980,14 @@ size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, dou
     for (size_t j = 0; j < f->p; j++) {
         const glm_col *c = &f->cols[j];
         double *x = X + j * nb;
+        if (cols) {
+            const glm_var *v0 = &f->vars[c->var[0]];
+            if (c->nf == 1 && !v0->is_factor) {
+                cols[j] = vp[c->var[0]] + (size_t)c->sub[0] * nb;
+                continue;
+            }
+            cols[j] = x;
+        }
         if (c->nf == 0) {
             for (size_t i = 0; i < nb; i++)
                 x[i] = 1.0;
@@ -1006,4 +1016,26 @@ size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, dou
         }
     }
     return bad;
+}
+
+int glm_design_col_raw(const glm_formula *f, size_t j)
+{
+    const glm_col *c = &f->cols[j];
+    const glm_var *v;
+    if (c->nf != 1)
+        return -1;
+    v = &f->vars[c->var[0]];
+    return !v->is_factor && v->tr == GT_NONE && c->sub[0] == 0 ? c->var[0] : -1;
+}
+
+size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, double *X,
+                        double *work, int *bad_var)
+{
+    return design_block(f, raw, nb, X, work, bad_var, NULL);
+}
+
+size_t glm_design_block_cols(const glm_formula *f, double *const *raw, size_t nb, double *X,
+                             double *work, int *bad_var, const double **cols)
+{
+    return design_block(f, raw, nb, X, work, bad_var, cols);
 }

@@ -101,6 +101,15 @@ strata_status glm_design_layout(strata_ctx *ctx, glm_formula *f);
  * unseen factor level (row index within block) found. */
 size_t glm_design_block(const glm_formula *f, double *const *raw, size_t nb, double *X,
                         double *work, int *bad_var);
+/* As glm_design_block, without copying what needs no computing: cols[j] gets
+ * design column j's nb values, which for a column made of one numeric
+ * variable are its values in raw (or in work for a transform), else column j
+ * of X. The pointers are valid until raw, X or work change. */
+size_t glm_design_block_cols(const glm_formula *f, double *const *raw, size_t nb, double *X,
+                             double *work, int *bad_var, const double **cols);
+/* The variable whose values design column j is, unchanged (a plain numeric
+ * column, which glm_design_block_cols reads in place), or -1. */
+int glm_design_col_raw(const glm_formula *f, size_t j);
 /* Doubles of workspace per block row needed by glm_design_block. */
 size_t glm_design_work(const glm_formula *f);
 /* Offset of one row (sum of offset terms). */
@@ -131,10 +140,6 @@ double glm_pt_upper2(double t, double df);    /* 2 * P(T_df > |t|) */
 double glm_lbeta_inc(double x, double a, double b); /* regularized I_x(a, b) */
 
 /* ---- linear algebra (models/linalg.c: the only CBLAS/LAPACKE caller) ---- */
-/* X is nb x (p+1), column-major: p design columns then v. Row-scales the p
- * design columns by s, then G (ldg x ldg, upper) += [sX, v]^T [sX, v], so
- * G[0:p,0:p] += X^T W X and column p holds X^T W z when v = s * z. */
-void la_gram_accumulate(size_t nb, size_t p, double *X, const double *s, double *G, size_t ldg);
 /* eta[i] = X[i,:] . beta (+ off[i] when off) */
 void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *eta);
 /* Solves G beta = g for the full-rank part. G (p x p, upper) is not modified.
@@ -143,6 +148,29 @@ void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *e
  * (row-major, NaN for aliased). Returns rank, or -1 on allocation failure. */
 int la_solve_pivoted(strata_ctx *ctx, size_t p, const double *G, const double *g, double *beta,
                      unsigned char *aliased, double *inv);
+/* models/gram.c: the Gram micro-kernel. A is row-major m x ld (ld = la_gram_ld(q),
+ * columns q..ld-1 zero); C (ld x ld) gets C[j*ld + i] += sum_k A[k,i] A[k,j] for
+ * every i >= j (entries with i < j inside a diagonal 8 x 8 tile are also written
+ * and must be ignored). Each entry is summed over the m rows in row order from 0
+ * and then added to C. */
+typedef void (*la_gram_fn)(size_t m, size_t ld, const double *A, double *C);
+/* A (row-major m x ld, 64-byte aligned, ld a multiple of 8) = [s_k cols[j][k]
+ * for j < p, v_k, zeros]: the weighted design of a sub-block for la_gram_fn. */
+typedef void (*la_pack_fn)(size_t m, size_t p, size_t ld, const double *const *cols,
+                           const double *s, const double *v, double *A);
+/* y[i] += b * x[i] (a multiply, then an add). */
+typedef void (*la_axpy_fn)(size_t n, double b, const double *x, double *y);
+typedef enum la_isa { LA_ISA_AUTO = 0, LA_ISA_AVX512, LA_ISA_AVX2, LA_ISA_C } la_isa;
+typedef struct la_kernels {
+    la_gram_fn gram;
+    la_pack_fn pack;
+    la_axpy_fn axpy;
+    const char *name; /* "avx512", "avx2" or "c" */
+} la_kernels;
+/* Leading dimension for q columns: q rounded up to a multiple of 8. */
+size_t la_gram_ld(size_t q);
+/* The kernels for isa (AUTO: the best this CPU runs); 0 when the CPU lacks it. */
+int la_kernels_get(la_isa isa, la_kernels *k);
 /* Sets single-threaded BLAS (inside our OpenMP regions); returns previous count. */
 int la_blas_threads(int n);
 

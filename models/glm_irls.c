@@ -9,6 +9,7 @@
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,6 +47,7 @@ void strata_glm_params_init(strata_glm_params *p)
     p->na_action = STRATA_NA_COMPLETE_CASES;
     p->unseen = STRATA_UNSEEN_ERROR;
     p->block_rows = 8192;
+    p->warm_start = 1;
 }
 
 strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *p)
@@ -64,6 +66,8 @@ strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: na_action %d unknown", (int)p->na_action);
     if ((unsigned)p->unseen > STRATA_UNSEEN_TO_REFERENCE)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: unseen %d unknown", (int)p->unseen);
+    if (p->warm_start != 0 && p->warm_start != 1)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: warm_start %d is not 0 or 1", p->warm_start);
     if (p->block_rows < 16 || p->block_rows > ((size_t)1 << 24))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: block_rows %zu outside 16..2^24", p->block_rows);
     return STRATA_OK;
@@ -81,15 +85,19 @@ static double cpu_seconds(void)
 
 enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
 
-/* Rows per sub-block: the design of a sub-block (SUB x (p+1) doubles) stays in
- * L2 while it is built, weighted and folded into the block's Gram. The fixed
- * block (d->nb rows) is the unit of the ordered reduction. */
-#define SUB 1024
+/* Rows per sub-block: the column-major design of a sub-block (SUB x p) and its
+ * weighted row-major copy (SUB x ld) stay in L2 while they are built, weighted
+ * and folded into the block's Gram. The fixed block (d->nb rows) is the unit of
+ * the ordered reduction. */
+#define SUB 256
 
 typedef struct fitdata {
     const glm_formula *f;
     strata_family fam;
     size_t n, p, nb, nblocks, width;
+    size_t bstride;          /* passes visit blocks 0, bstride, 2 bstride, ... (1: all) */
+    size_t ld;               /* row length of the kernel's sub-block: p + 1 rounded up to 8 */
+    la_kernels k;            /* pass kernels chosen for this CPU */
     double **raw;            /* nvars compact columns */
     const double *y, *wt, *off;
     double *eta;             /* n: linear predictor (incl. offset) of the last pass */
@@ -97,7 +105,9 @@ typedef struct fitdata {
     double *tbuf;            /* per-thread workspace */
     size_t tsize;
     const double **rawb;     /* per thread nvars pointers */
-    double *Gp, *part;       /* per block: (p+1)^2 extended Gram, 4 scalars */
+    const double **colsb;    /* per thread p design-column pointers */
+    int *rawcol;             /* p: glm_design_col_raw of each design column */
+    double *Gp, *part;       /* per block: ld x ld extended Gram (lower), 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
 } fitdata;
 
@@ -128,23 +138,56 @@ static inline double irls_row(strata_family fam, double y, double wt, double e, 
     return glm_dev_resid(fam, y, mu, wt);
 }
 
+/* The linear predictor is summed in a fixed order: the plain numeric columns
+ * over a whole block first (column by column: one memory stream at a time, which
+ * also brings the block into cache for the sub-block passes), then per
+ * sub-block the built columns (factors, transforms, interactions) in column
+ * order, then the offset. */
+static void lp_raw_block(const fitdata *d, size_t r0, size_t nb, const double *beta, double *eta)
+{
+    memset(eta, 0, nb * sizeof *eta);
+    for (size_t j = 0; j < d->p; j++) {
+        if (d->rawcol[j] < 0)
+            continue;
+        const double *x = d->raw[d->rawcol[j]] + r0;
+        d->k.axpy(nb, beta[j], x, eta);
+    }
+}
+
+static void lp_built(const fitdata *d, size_t m, const double *const *cols, const double *beta,
+                     const double *off, double *eta)
+{
+    for (size_t j = 0; j < d->p; j++) {
+        if (d->rawcol[j] >= 0)
+            continue;
+        d->k.axpy(m, beta[j], cols[j], eta);
+    }
+    if (off)
+        for (size_t i = 0; i < m; i++)
+            eta[i] += off[i];
+}
+
 static void run_pass(fitdata *d, int mode, const double *beta)
 {
-    const size_t p = d->p, nb0 = d->nb, p1 = p + 1;
-    int old = la_blas_threads(1);
+    const size_t p = d->p, nb0 = d->nb, ld = d->ld;
 #pragma omp parallel for num_threads(d->nt) schedule(static)
-    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+    for (long bl = 0; bl < (long)((d->nblocks + d->bstride - 1) / d->bstride); bl++) {
         int t = omp_get_thread_num();
-        size_t b = (size_t)bl, r0 = b * nb0, nb = r0 + nb0 <= d->n ? nb0 : d->n - r0;
+        size_t b = (size_t)bl * d->bstride, r0 = b * nb0, nb = r0 + nb0 <= d->n ? nb0 : d->n - r0;
         double *X = d->tbuf + (size_t)t * d->tsize;
-        double *work = X + SUB * p1;
+        double *work = X + SUB * (p + 1);
         double *s = work + SUB * d->width;
+        /* the kernel's sub-block, 64-byte aligned (tsize leaves room for it) */
+        double *A = (double *)(((uintptr_t)(s + SUB) + 63) & ~(uintptr_t)63);
         const double **rb = d->rawb + (size_t)t * d->f->nvars;
-        double *G = d->Gp + b * p1 * p1, *part = d->part + b * 4;
+        const double **cols = d->colsb + (size_t)t * p;
+        double *G = d->Gp + b * ld * ld, *part = d->part + b * 4;
         double dev = 0, a = 0, pear = 0, ext = 0;
         int bad = 0;
         if (mode != PASS_FINAL)
-            memset(G, 0, p1 * p1 * sizeof *G);
+            memset(G, 0, ld * ld * sizeof *G);
+        if (mode == PASS_ITER)
+            lp_raw_block(d, r0, nb, beta, d->eta + r0);
         for (size_t q0 = r0; q0 < r0 + nb; q0 += SUB) {
             size_t m = q0 + SUB <= r0 + nb ? SUB : r0 + nb - q0;
             const double *y = d->y + q0, *wt = d->wt + q0;
@@ -166,7 +209,8 @@ static void run_pass(fitdata *d, int mode, const double *beta)
             }
             for (size_t q = 0; q < d->f->nvars; q++)
                 rb[q] = d->raw[q] + q0;
-            glm_design_block(d->f, (double *const *)rb, m, X, work, &bad);
+            /* the design columns: plain numeric ones read in place, others built */
+            glm_design_block_cols(d->f, (double *const *)rb, m, X, work, &bad, cols);
             if (mode == PASS_INIT) {
                 for (size_t i = 0; i < m; i++) {
                     double o = d->off ? d->off[q0 + i] : 0;
@@ -182,44 +226,45 @@ static void run_pass(fitdata *d, int mode, const double *beta)
                     }
                 }
             } else {
-                la_gemv(m, p, X, beta, eta);
+                /* eta, then mu, deviance, sqrt weight s and s z per row */
+                lp_built(d, m, cols, beta, d->off ? d->off + q0 : NULL, eta);
                 for (size_t i = 0; i < m; i++) {
                     double o = d->off ? d->off[q0 + i] : 0;
-                    eta[i] += o;
                     dev += irls_row(d->fam, y[i], wt[i], eta[i], o, &s[i], &v[i]);
                 }
             }
-            /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one dsyrk */
-            la_gram_accumulate(m, p, X, s, G, p1);
+            /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
+             * kernel call on the weighted row-major copy, while it is in cache */
+            d->k.pack(m, p, ld, cols, s, v, A);
+            d->k.gram(m, ld, A, G);
         }
         part[0] = dev;
         part[1] = a;
         part[2] = pear;
         part[3] = ext;
     }
-    la_blas_threads(old);
 }
 
 /* Reduces the block partials in block order. */
 static void reduce(const fitdata *d, int with_gram, double *G, double *g, double tot[4])
 {
-    const size_t p = d->p, p1 = p + 1;
+    const size_t p = d->p, ld = d->ld;
     memset(tot, 0, 4 * sizeof *tot);
     if (with_gram) {
         memset(G, 0, p * p * sizeof *G);
         memset(g, 0, p * sizeof *g);
     }
-    for (size_t b = 0; b < d->nblocks; b++) {
-        const double *Gb = d->Gp + b * p1 * p1;
+    for (size_t b = 0; b < d->nblocks; b += d->bstride) {
+        const double *Gb = d->Gp + b * ld * ld; /* entry (r, c), r <= c, at r * ld + c */
         for (int k = 0; k < 4; k++)
             tot[k] += d->part[b * 4 + (size_t)k];
         if (!with_gram)
             continue;
         for (size_t c = 0; c < p; c++)
             for (size_t r = 0; r <= c; r++)
-                G[c * p + r] += Gb[c * p1 + r];
+                G[c * p + r] += Gb[r * ld + c];
         for (size_t r = 0; r < p; r++)
-            g[r] += Gb[p * p1 + r];
+            g[r] += Gb[r * ld + p];
     }
 }
 
@@ -257,6 +302,106 @@ static double null_deviance_offset(const fitdata *d, double eps, int maxit)
         devold = dev;
     }
     return dev;
+}
+
+/* Warm start: used when the data have at least WARM_MIN_BLOCKS blocks (524,288
+ * rows at the default block size); its fit visits every WARM_STRIDE-th block. */
+#define WARM_MIN_BLOCKS 64
+#define WARM_STRIDE 8
+
+static size_t warm_rows(const fitdata *d)
+{
+    size_t r = 0;
+    for (size_t b = 0; b < d->nblocks; b += WARM_STRIDE)
+        r += b * d->nb + d->nb <= d->n ? d->nb : d->n - b * d->nb;
+    return r;
+}
+
+/* The IRLS workspace: Gram (p x p), score, coefficients, previous coefficients,
+ * inverse, aliased flags. */
+typedef struct irls_ws {
+    double *G, *g, *Gold, *beta, *bold, *inv;
+    unsigned char *al;
+} irls_ws;
+
+/* R's glm.fit iteration (convergence rule, step-halving) over the blocks d
+ * visits. start: NULL for R's start (mustart), or coefficients to start from.
+ * On STRATA_OK: w->beta, w->al, w->inv from the last solve, and *iter, *conv,
+ * *rank, *dev. */
+static strata_status irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm,
+                          const char *name, const double *start, irls_ws *w, int *iter_out,
+                          int *conv_out, int *rank_out, double *dev_out)
+{
+    const size_t p = d->p;
+    double tot[4], devold, dev = 0;
+    int iter, conv = 0, rank = 0;
+    if (start) {
+        memcpy(w->bold, start, p * sizeof *start);
+        run_pass(d, PASS_ITER, start);
+    } else {
+        memset(w->bold, 0, p * sizeof *w->bold);
+        run_pass(d, PASS_INIT, NULL);
+    }
+    reduce(d, 1, w->G, w->g, tot);
+    devold = tot[0];
+    for (iter = 1; iter <= prm->max_iter; iter++) {
+        memcpy(w->Gold, w->G, p * p * sizeof *w->G);
+        rank = la_solve_pivoted(ctx, p, w->Gold, w->g, w->beta, w->al, w->inv);
+        if (rank == -1)
+            return STRATA_ENOMEM;
+        if (rank < 0)
+            return STRATA_FAIL(ctx, STRATA_ESINGULAR, "%s: weighted Gram matrix not positive definite at iteration %d", name, iter);
+        for (size_t j = 0; j < p; j++)
+            if (w->al[j])
+                w->beta[j] = 0;
+        run_pass(d, PASS_ITER, w->beta);
+        reduce(d, 1, w->G, w->g, tot);
+        dev = tot[0];
+        /* step-halving: non-finite deviance (R), or a deviance rise beyond epsilon
+         * (there is a previous deviance from iteration 2, or 1 after a warm start) */
+        for (int half = 0; !isfinite(dev) || ((iter > 1 || start) && (dev - devold) / (fabs(dev) + 0.1) > prm->epsilon); half++) {
+            if ((iter == 1 && !start) || half >= prm->max_iter)
+                return STRATA_FAIL(ctx, STRATA_ENOCONV, "%s: IRLS found no valid coefficients (deviance %g at iteration %d); check for separation or extreme values",
+                                   name, dev, iter);
+            for (size_t j = 0; j < p; j++)
+                w->beta[j] = (w->beta[j] + w->bold[j]) / 2;
+            run_pass(d, PASS_ITER, w->beta);
+            reduce(d, 1, w->G, w->g, tot);
+            dev = tot[0];
+        }
+        if (fabs(dev - devold) / (fabs(dev) + 0.1) < prm->epsilon) {
+            conv = 1;
+            break;
+        }
+        devold = dev;
+        memcpy(w->bold, w->beta, p * sizeof *w->beta);
+    }
+    if (iter > prm->max_iter)
+        iter = prm->max_iter;
+    if (start && conv) {
+        /* The covariance from the Gram at the final coefficients (the last pass
+         * formed it), not the previous iterate's as R: after a warm start the
+         * previous iterate is fewer steps from the optimum than R's. Same rank
+         * required, else the last solve's inverse stays. */
+        unsigned char *al2 = strata_alloc(ctx, p);
+        double *inv2 = strata_alloc(ctx, p * p * sizeof *inv2);
+        if (!al2 || !inv2) {
+            strata_free(ctx, al2, 0);
+            strata_free(ctx, inv2, 0);
+            return STRATA_ENOMEM;
+        }
+        memcpy(w->Gold, w->G, p * p * sizeof *w->G);
+        if (la_solve_pivoted(ctx, p, w->Gold, w->g, w->bold, al2, inv2) == rank &&
+            memcmp(al2, w->al, p) == 0)
+            memcpy(w->inv, inv2, p * p * sizeof *inv2);
+        strata_free(ctx, al2, 0);
+        strata_free(ctx, inv2, 0);
+    }
+    *iter_out = iter;
+    *conv_out = conv;
+    *rank_out = rank;
+    *dev_out = dev;
+    return STRATA_OK;
 }
 
 strata_status glm_model_alloc(strata_ctx *ctx, glm_formula *f, strata_model **out)
@@ -389,13 +534,13 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     strata_model *m = NULL;
     fitdata d;
     double **raw = NULL, *y1 = NULL, *G = NULL, *g = NULL, *Gold = NULL, *beta = NULL,
-           *bold = NULL, *inv = NULL, tot[4];
+           *bold = NULL, *bwarm = NULL, *inv = NULL, tot[4];
     unsigned char *mask = NULL, *al = NULL;
     size_t n = src->nrows, n_used = 0, p, nv;
     strata_status st;
-    int conv = 0, iter = 0, rank = 0;
-    double devold, dev = 0, t_start = 0, t_load = 0, t_setup = 0, t_irls = 0,
-           c_setup = 0, c_irls = 0;
+    int conv = 0, iter = 0, rank = 0, passes = 0;
+    double dev = 0, t_warm = 0, c_warm = 0, t_start = 0, t_load = 0, t_setup = 0, t_irls = 0,
+           c_irls = 0;
     *out = NULL;
     memset(&d, 0, sizeof d);
     STRATA_TRY(strata_glm_params_check(ctx, prm));
@@ -434,16 +579,21 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     d.p = p;
     d.nb = prm->block_rows;
     d.nblocks = (n_used + d.nb - 1) / d.nb;
+    d.bstride = 1;
     d.width = glm_design_work(f);
     d.raw = raw;
     d.nt = strata_threads(ctx);
     if ((size_t)d.nt > d.nblocks)
         d.nt = (int)d.nblocks;
-    d.tsize = SUB * (p + 1 + d.width + 1);
+    d.ld = la_gram_ld(p + 1);
+    la_kernels_get(LA_ISA_AUTO, &d.k);
+    d.tsize = SUB * (p + 1 + d.width + 1) + SUB * d.ld + 8;
     y1 = strata_alloc(ctx, 2 * n_used * sizeof *y1 + 1);
     d.tbuf = strata_alloc(ctx, (size_t)d.nt * d.tsize * sizeof *d.tbuf);
     d.rawb = strata_calloc(ctx, (size_t)d.nt * nv, sizeof *d.rawb);
-    d.Gp = strata_alloc(ctx, d.nblocks * (p + 1) * (p + 1) * sizeof *d.Gp);
+    d.colsb = strata_calloc(ctx, (size_t)d.nt * p + 1, sizeof *d.colsb);
+    d.rawcol = strata_alloc(ctx, (p + 1) * sizeof *d.rawcol);
+    d.Gp = strata_alloc(ctx, d.nblocks * d.ld * d.ld * sizeof *d.Gp);
     d.eta = strata_alloc(ctx, n_used * sizeof *d.eta + 1);
     d.part = strata_calloc(ctx, d.nblocks * 4, sizeof *d.part);
     G = strata_alloc(ctx, p * p * sizeof *G);
@@ -451,11 +601,14 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     g = strata_alloc(ctx, p * sizeof *g);
     beta = strata_alloc(ctx, p * sizeof *beta);
     bold = strata_calloc(ctx, p, sizeof *bold);
+    bwarm = strata_calloc(ctx, p, sizeof *bwarm);
     inv = strata_alloc(ctx, p * p * sizeof *inv);
     al = strata_alloc(ctx, p);
-    if (!y1 || !d.tbuf || !d.rawb || !d.Gp || !d.eta || !d.part || !G || !Gold || !g || !beta ||
-        !bold || !inv || !al)
+    if (!y1 || !d.tbuf || !d.rawb || !d.colsb || !d.rawcol || !d.Gp || !d.eta || !d.part || !G || !Gold || !g || !beta ||
+        !bold || !bwarm || !inv || !al)
         goto fail;
+    for (size_t j = 0; j < p; j++)
+        d.rawcol[j] = glm_design_col_raw(f, j);
     d.y = raw[f->response];
     if (f->weights >= 0) {
         d.wt = raw[f->weights];
@@ -476,49 +629,35 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
 
     /* ---- IRLS, R's glm.fit ---- */
     t_setup = omp_get_wtime();
-    c_setup = cpu_seconds();
-    run_pass(&d, PASS_INIT, NULL);
-    reduce(&d, 1, G, g, tot);
-    devold = tot[0];
-    for (iter = 1; iter <= prm->max_iter; iter++) {
-        memcpy(Gold, G, p * p * sizeof *G);
-        rank = la_solve_pivoted(ctx, p, Gold, g, beta, al, inv);
-        if (rank == -1) {
-            st = STRATA_ENOMEM;
-            goto fail;
-        }
-        if (rank < 0) {
-            st = STRATA_FAIL(ctx, STRATA_ESINGULAR, "%s: weighted Gram matrix not positive definite at iteration %d", src->name, iter);
-            goto fail;
-        }
-        for (size_t j = 0; j < p; j++)
-            if (al[j])
-                beta[j] = 0;
-        run_pass(&d, PASS_ITER, beta);
-        reduce(&d, 1, G, g, tot);
-        dev = tot[0];
-        /* step-halving: non-finite deviance (R), or a deviance rise beyond epsilon */
-        for (int half = 0; !isfinite(dev) || (iter > 1 && (dev - devold) / (fabs(dev) + 0.1) > prm->epsilon); half++) {
-            if (iter == 1 || half >= prm->max_iter) {
-                st = STRATA_FAIL(ctx, STRATA_ENOCONV, "%s: IRLS found no valid coefficients (deviance %g at iteration %d); check for separation or extreme values",
-                                 src->name, dev, iter);
+    {
+        irls_ws w = {G, g, Gold, beta, bold, inv, al};
+        int warm = 0;
+        /* Warm start (docs/glm.md): on large data, R's iteration first runs on
+         * every WARM_STRIDE-th block; the full data then start from its
+         * coefficients and need fewer passes. Any failure there falls back to
+         * R's start. */
+        if (prm->warm_start && d.nblocks >= WARM_MIN_BLOCKS) {
+            fitdata ds = d;
+            int it_s = 0, conv_s = 0, rank_s = 0;
+            double dev_s = 0;
+            ds.bstride = WARM_STRIDE;
+            st = irls(ctx, &ds, prm, src->name, NULL, &w, &it_s, &conv_s, &rank_s, &dev_s);
+            if (st == STRATA_ENOMEM)
                 goto fail;
-            }
-            for (size_t j = 0; j < p; j++)
-                beta[j] = (beta[j] + bold[j]) / 2;
-            run_pass(&d, PASS_ITER, beta);
-            reduce(&d, 1, G, g, tot);
-            dev = tot[0];
+            warm = st == STRATA_OK && conv_s && rank_s == (int)p;
+            strata_log(ctx, STRATA_LOG_INFO, "%s: warm start on every %dth block (%zu of %zu rows): %d iterations, %s",
+                       src->name, WARM_STRIDE, warm_rows(&d), n_used, it_s,
+                       warm ? "used" : "not used (no full-rank convergence); starting as R does");
+            if (warm)
+                memcpy(bwarm, beta, p * sizeof *beta);
         }
-        if (fabs(dev - devold) / (fabs(dev) + 0.1) < prm->epsilon) {
-            conv = 1;
-            break;
-        }
-        devold = dev;
-        memcpy(bold, beta, p * sizeof *beta);
+        t_warm = omp_get_wtime();
+        c_warm = cpu_seconds();
+        st = irls(ctx, &d, prm, src->name, warm ? bwarm : NULL, &w, &iter, &conv, &rank, &dev);
+        if (st != STRATA_OK)
+            goto fail;
+        passes = iter + 1;
     }
-    if (iter > prm->max_iter)
-        iter = prm->max_iter;
     t_irls = omp_get_wtime();
     c_irls = cpu_seconds();
 
@@ -591,10 +730,11 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
     {
         double t_end = omp_get_wtime();
         /* key=value pairs first: bench/glm_table.py reads them */
-        strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f (%s: n %zu, p %zu; setup %.3f s, IRLS %.3f s over %d passes, summary %.3f s)",
-                   t_load - t_start, t_end - t_load, iter, 1e3 * (t_irls - t_setup) / (iter + 1),
-                   1e3 * (c_irls - c_setup) / (iter + 1), src->name, n_used, p, t_setup - t_load,
-                   t_irls - t_setup, iter + 1, t_end - t_irls);
+        strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, summary %.3f s; Gram kernel %s)",
+                   t_load - t_start, t_end - t_load, iter, 1e3 * (t_irls - t_warm) / passes,
+                   1e3 * (c_irls - c_warm) / passes, t_warm - t_setup, src->name, n_used, p,
+                   t_setup - t_load, t_warm - t_setup, t_irls - t_warm, passes, t_end - t_irls,
+                   d.k.name);
     }
     {
         char buf[512];
@@ -630,6 +770,8 @@ fail:
     strata_free(ctx, y1, 0);
     strata_free(ctx, d.tbuf, 0);
     strata_free(ctx, (void *)d.rawb, 0);
+    strata_free(ctx, (void *)d.colsb, 0);
+    strata_free(ctx, d.rawcol, 0);
     strata_free(ctx, d.Gp, 0);
     strata_free(ctx, d.eta, 0);
     strata_free(ctx, d.part, 0);
@@ -638,6 +780,7 @@ fail:
     strata_free(ctx, g, 0);
     strata_free(ctx, beta, 0);
     strata_free(ctx, bold, 0);
+    strata_free(ctx, bwarm, 0);
     strata_free(ctx, inv, 0);
     strata_free(ctx, al, 0);
     strata_model_free(ctx, m);

@@ -1,8 +1,8 @@
 /* models/linalg.c — the only code in strata that calls CBLAS/LAPACKE: the
- * per-block weighted Gram (dsyrk) and score (dgemv), the linear predictor, and
- * the Cholesky solve with R-order aliasing (columns linearly dependent on
- * earlier ones are dropped, as R's dqrdc2 does). Invariant: BLAS runs on one
- * thread inside our OpenMP regions, so every partial is bit-reproducible. */
+ * linear predictor when scoring (dgemv) and the Cholesky solve with R-order aliasing (columns linearly dependent on
+ * earlier ones are dropped, as R's dqrdc2 does). The IRLS pass itself runs
+ * strata's own kernels (models/gram.c). Invariant: BLAS runs on one thread
+ * inside our OpenMP regions, so every partial is bit-reproducible. */
 #include "glm_internal.h"
 #include "internal.h"
 
@@ -16,17 +16,6 @@ int la_blas_threads(int n)
     int old = openblas_get_num_threads();
     openblas_set_num_threads(n);
     return old;
-}
-
-void la_gram_accumulate(size_t nb, size_t p, double *X, const double *s, double *G, size_t ldg)
-{
-    for (size_t j = 0; j < p; j++) {
-        double *x = X + j * nb;
-        for (size_t i = 0; i < nb; i++)
-            x[i] *= s[i];
-    }
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)p + 1, (int)nb, 1.0, X, (int)nb, 1.0,
-                G, (int)ldg);
 }
 
 void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *eta)

@@ -12,11 +12,12 @@
 static const char *USAGE =
     "strata fit COHORT --formula \"y ~ a + b\" [--family binomial|poisson|gamma|gaussian]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
+    "       [--start auto|r]\n"
     "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
 
 /* Spec values kept as strings until applied (owned here). */
 typedef struct fit_spec {
-    char *family, *formula, *weights, *epsilon, *max_iter, *na_action, *out;
+    char *family, *formula, *weights, *epsilon, *max_iter, *na_action, *start, *out;
 } fit_spec;
 
 static char **spec_slot(fit_spec *s, const char *key)
@@ -33,6 +34,8 @@ static char **spec_slot(fit_spec *s, const char *key)
         return &s->max_iter;
     if (!strcmp(key, "na_action"))
         return &s->na_action;
+    if (!strcmp(key, "start"))
+        return &s->start;
     if (!strcmp(key, "out"))
         return &s->out;
     return NULL;
@@ -41,7 +44,7 @@ static char **spec_slot(fit_spec *s, const char *key)
 static void spec_free(fit_spec *s)
 {
     free(s->family), free(s->formula), free(s->weights), free(s->epsilon);
-    free(s->max_iter), free(s->na_action), free(s->out);
+    free(s->max_iter), free(s->na_action), free(s->start), free(s->out);
 }
 
 /* Reads a flat YAML mapping of scalars; 0 on success, message printed otherwise. */
@@ -69,7 +72,7 @@ static int read_spec(const char *path, fit_spec *s)
         case YAML_MAPPING_START_EVENT:
         case YAML_SEQUENCE_START_EVENT:
             if (++depth > 1) {
-                fprintf(stderr, "strata fit: error: %s: line %zu: nested values are not supported; keys: family, formula, weights, epsilon, max_iter, na_action, out\n",
+                fprintf(stderr, "strata fit: error: %s: line %zu: nested values are not supported; keys: family, formula, weights, epsilon, max_iter, na_action, start, out\n",
                         path, ev.start_mark.line + 1);
                 rc = 7;
             }
@@ -85,7 +88,7 @@ static int read_spec(const char *path, fit_spec *s)
             } else {
                 char **slot = spec_slot(s, key);
                 if (!slot) {
-                    fprintf(stderr, "strata fit: error: %s: line %zu: unknown key '%s' (keys: family, formula, weights, epsilon, max_iter, na_action, out)\n",
+                    fprintf(stderr, "strata fit: error: %s: line %zu: unknown key '%s' (keys: family, formula, weights, epsilon, max_iter, na_action, start, out)\n",
                             path, ev.start_mark.line + 1, key);
                     rc = 7;
                 } else {
@@ -176,6 +179,8 @@ int cmd_fit(int argc, char **argv)
             slot = &cl.max_iter;
         else if (!strcmp(a, "--na-action"))
             slot = &cl.na_action;
+        else if (!strcmp(a, "--start"))
+            slot = &cl.start;
         else if (!strcmp(a, "--out"))
             slot = &cl.out;
         if (!slot) {
@@ -198,7 +203,7 @@ int cmd_fit(int argc, char **argv)
         sp.f = cl.f;      \
         cl.f = NULL;      \
     }
-    MERGE(family) MERGE(formula) MERGE(weights) MERGE(epsilon) MERGE(max_iter) MERGE(na_action) MERGE(out)
+    MERGE(family) MERGE(formula) MERGE(weights) MERGE(epsilon) MERGE(max_iter) MERGE(na_action) MERGE(start) MERGE(out)
 #undef MERGE
     if (!sp.formula || !sp.out) {
         rc = cli_usage_error("fit", USAGE, "--formula and --out are required (or formula/out in --spec)");
@@ -234,6 +239,15 @@ int cmd_fit(int argc, char **argv)
             prm.na_action = STRATA_NA_FAIL;
         else {
             rc = cli_usage_error("fit", USAGE, "na_action: '%s' is not complete or fail", sp.na_action);
+            goto out;
+        }
+    }
+    if (sp.start) {
+        /* auto: warm start on large data (docs/glm.md); r: R's start always */
+        if (!strcmp(sp.start, "auto") || !strcmp(sp.start, "r"))
+            prm.warm_start = !strcmp(sp.start, "auto");
+        else {
+            rc = cli_usage_error("fit", USAGE, "start: '%s' is not auto or r", sp.start);
             goto out;
         }
     }

@@ -45,6 +45,9 @@ typedef struct strata_glm_params {
     strata_na_action na_action;  /* default complete cases */
     strata_unseen_policy unseen; /* used when scoring; stored in the model */
     size_t block_rows;           /* rows per block (fixed, thread-independent); 8192 */
+    int warm_start;              /* 1 (default): with >= 64 blocks, start the full-data
+                                    IRLS from a fit on every 8th block (docs/glm.md);
+                                    0: R's start on all rows */
 } strata_glm_params;
 
 void strata_glm_params_init(strata_glm_params *p);
