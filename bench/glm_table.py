@@ -117,6 +117,8 @@ def strata_record(base):
     parts = [num(r"\bsetup ([0-9.]+) s\b"), num(r"\bIRLS ([0-9.]+) s\b"),
              num(r"\bsummary ([0-9.]+) s\b")]
     rec["irls_s"] = parts[1]
+    rec["pass_ms"] = num(r"\birls_pass_ms\s*=\s*([0-9.]+)")
+    rec["warm_s"] = num(r"\bwarm_s\s*=\s*([0-9.]+)")
     fit = num(r"\bfit_s\s*[=:]\s*([0-9.]+)")
     if fit is None and parts[1] is not None:
         fit = sum(x for x in parts if x is not None)
@@ -302,8 +304,13 @@ def main():
         sfit = srec.get("fit_s") if srec.get("rc") == 0 else None
         for r in recs:
             fit, it = r.get("fit_s"), r.get("iters")
-            spi = (r.get("irls_s") or fit) / it if fit is not None and it else None
+            if r.get("pass_ms") is not None:
+                spi = r["pass_ms"] / 1e3
+            else:
+                spi = (r.get("irls_s") or fit) / it if fit is not None and it else None
             xb = spi * 1e3 / b["bound_ms"] if spi is not None and b else None
+            if r.get("warm_s"):
+                r["note"] = ("warm start %.3f s (in fit s); " % r["warm_s"] + r.get("note", "")).strip("; ")
             coef = read_coef(r.get("coef"))
             diff = max_diff(coef, rcoef) if r.get("key") != "r_glm" else None
             dtruth = max_diff(coef, truth)
@@ -313,7 +320,7 @@ def main():
                 note = (note + "; NOT converged").strip("; ")
             put("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 format(n, ","), p, r["peer"], fmt(r.get("load_s"), ".3f"), fmt(fit, ".3f"),
-                fmt(it, "d"), fmt(spi, ".4f"), fmt(xb, ".0f") + ("x" if xb else ""),
+                fmt(it, "d"), fmt(spi, ".4f"), fmt(xb, ".1f") + ("x" if xb else ""),
                 fmt(r.get("wall_s"), ".2f"), fmt(r.get("rss_mb"), ".0f"), r.get("cpu", "-"),
                 fmt(diff, ".1e"), fmt(dtruth, ".3f"), fmt(speed, ".1f") + ("x" if speed else ""), note))
     put("")
@@ -322,7 +329,9 @@ def main():
         "add_constant + fit; R: glm() incl. model.frame/model.matrix). iters: IRLS/Newton "
         "iterations (sklearn: lbfgs iterations, so x bound compares unlike steps). "
         "strata: load = its logged read, fit = setup + IRLS + summary. x bound = (s / iter) / "
-        "IRLS bound of this run, s / iter = fit s / iters (strata: IRLS s / iters). peak RSS, "
+        "IRLS bound of this run, s / iter = fit s / iters (strata: its logged wall time per "
+        "full-data IRLS pass, irls_pass_ms; iters = full-data iterations after the warm start "
+        "on 1/8 of the rows, docs/glm.md). peak RSS, "
         "CPU and process wall from /usr/bin/time -v of the whole process (strata's includes "
         "writing the model file). coef diff: max over terms of "
         "|estimate - R glm estimate|; vs truth: the same against the coefficients the "
