@@ -594,6 +594,9 @@ strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j
 {
     const void *src = NULL;
     const strata_column_info *info;
+    STRATA_TRY(check_range(ctx, c, j, row0, n));
+    if (c->cols[j].info.dtype == STRATA_DT_FLOAT64) /* straight into out: no bounce copy */
+        return n ? strata_cohort_read_native(ctx, c, j, row0, n, out) : STRATA_OK;
     STRATA_TRY(read_scratch(ctx, c, j, row0, n, &src));
     if (n == 0)
         return STRATA_OK;

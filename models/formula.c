@@ -753,8 +753,10 @@ strata_status glm_design_setup(strata_ctx *ctx, glm_formula *f, double *const *r
             strata_status st;
             if (!xs)
                 return STRATA_ENOMEM;
+            /* R's model.frame evaluates rcs() on every row before na.omit: the
+             * knots come from all non-missing x, not only the complete cases */
             for (size_t i = 0; i < n; i++)
-                if (mask[i])
+                if (raw[vi][i] == raw[vi][i])
                     xs[m++] = raw[vi][i];
             qsort(xs, m, sizeof *xs, cmp_dbl);
             st = glm_rcs_knots(ctx, xs, m, v->rcs_k, v->knots, v->label);

@@ -2,8 +2,8 @@
 # R's glm() on real public data in ../shared/data, written with 17 significant digits.
 # Run from the repository root:  Rscript data/golden/glm/make_glm.R
 # Conventions that make R and strata fit the same rows and design:
-#  - complete cases over the model's columns are taken BEFORE fitting (so rcs() knots,
-#    computed by Hmisc::rcspline.eval on the fitting rows, are the same in both);
+#  - R drops incomplete rows itself (glm's na.omit), AFTER model.frame has evaluated
+#    rcs(): the knots come from every non-missing x, as strata computes them;
 #  - categorical levels are sorted byte-wise (C locale, sort(method = "radix")), the
 #    reference level is the first one unless relevel()ed (strata: C(x, ref = L));
 #  - missing values in the CSVs are "?" / "NA" / "" and "Unknown/Invalid".
@@ -35,7 +35,6 @@ run <- function(id, fit) {
                                aic = g17(fit$aic), dispersion = g17(summary(fit)$dispersion),
                                df_residual = fit$df.residual, n = length(fit$y), iter = fit$iter)
 }
-cc <- function(d, vars) d[complete.cases(d[, vars]), , drop = FALSE]
 
 ## --- UCI diabetes 130-US (101,766 encounters) -------------------------------
 dia <- rd("uci_diabetes_130us/diabetic_data.csv")
@@ -47,19 +46,19 @@ dia$A1Cresult <- cfactor(dia$A1Cresult)
 
 # dia_logit: strata  readmit30 ~ C(race, ref=Caucasian) + gender + age + rcs(num_medications, 4)
 #                     + number_inpatient*gender + log1p(number_emergency) + A1Cresult
-d <- cc(dia, c("readmit30", "race", "gender", "age", "num_medications", "number_inpatient", "number_emergency", "A1Cresult"))
+d <- dia
 run("dia_logit", glm(readmit30 ~ race + gender + age + rcs(num_medications, 4) + number_inpatient * gender +
                        log1p(number_emergency) + A1Cresult, family = binomial, data = d))
 # dia_poisson: strata  number_inpatient ~ age + gender + num_medications + number_diagnoses + time_in_hospital:gender
-d <- cc(dia, c("number_inpatient", "age", "gender", "num_medications", "number_diagnoses", "time_in_hospital"))
+d <- dia
 run("dia_poisson", glm(number_inpatient ~ age + gender + num_medications + number_diagnoses + time_in_hospital:gender,
                        family = poisson, data = d))
 # dia_gamma: strata  num_lab_procedures ~ time_in_hospital + gender + rcs(num_medications, 3) + log(number_diagnoses)
-d <- cc(dia, c("num_lab_procedures", "time_in_hospital", "gender", "num_medications", "number_diagnoses"))
+d <- dia
 run("dia_gamma", glm(num_lab_procedures ~ time_in_hospital + gender + rcs(num_medications, 3) + log(number_diagnoses),
                      family = Gamma(link = "log"), data = d))
 # dia_gauss_w: strata  num_medications ~ time_in_hospital + age + gender - 1, weights number_diagnoses
-d <- cc(dia, c("num_medications", "time_in_hospital", "age", "gender", "number_diagnoses"))
+d <- dia
 run("dia_gauss_w", glm(num_medications ~ time_in_hospital + age + gender - 1, family = gaussian,
                        weights = number_diagnoses, data = d))
 
@@ -69,14 +68,14 @@ fl$sex <- cfactor(fl$sex)
 fl$flc_grp <- cfactor(fl$flc.grp)      # byte-wise: "1" "10" "2" ... "9"
 fl$futime[fl$futime <= 0] <- NA        # strata test loads futime <= 0 as missing
 # fl_poisson: strata  death ~ rcs(age, 4) + sex + log(kappa) + log(lambda) + age:sex + offset(log(futime))
-d <- cc(fl, c("death", "age", "sex", "kappa", "lambda", "futime"))
+d <- fl
 run("fl_poisson", glm(death ~ rcs(age, 4) + sex + log(kappa) + log(lambda) + age:sex + offset(log(futime)),
                       family = poisson, data = d))
 # fl_logit: strata  death ~ age*sex + creatinine + flc_grp + rcs(kappa, 5)
-d <- cc(fl, c("death", "age", "sex", "creatinine", "flc_grp", "kappa"))
+d <- fl
 run("fl_logit", glm(death ~ age * sex + creatinine + flc_grp + rcs(kappa, 5), family = binomial, data = d))
 # fl_collinear: strata  death ~ age + sex + kappa + kappa2  (kappa2 = 2*kappa: aliased, reported as NA)
-d <- cc(fl, c("death", "age", "sex", "kappa")); d$kappa2 <- 2 * d$kappa
+d <- fl; d$kappa2 <- 2 * d$kappa
 run("fl_collinear", glm(death ~ age + sex + kappa + kappa2, family = binomial, data = d))
 
 write.csv(do.call(rbind, out_coef), file.path(out_dir, "glm_coef.csv"), row.names = FALSE, quote = TRUE)
