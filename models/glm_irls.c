@@ -650,10 +650,13 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
             st = irls(ctx, &ds, prm, src->name, NULL, &w, &it_s, &conv_s, &rank_s, &dev_s);
             if (st == STRATA_ENOMEM)
                 goto fail;
-            warm = st == STRATA_OK && conv_s && rank_s == (int)p;
+            /* aliased columns (e.g. rcs(age, 4) + age:sex) start at 0; the
+             * full fit finds its own aliasing */
+            warm = st == STRATA_OK && conv_s;
+            (void)rank_s;
             strata_log(ctx, STRATA_LOG_INFO, "%s: warm start on every %dth block (%zu of %zu rows): %d iterations, %s",
                        src->name, WARM_STRIDE, warm_rows(&d), n_used, it_s,
-                       warm ? "used" : "not used (no full-rank convergence); starting as R does");
+                       warm ? "used" : "not used (no convergence); starting as R does");
             if (warm)
                 memcpy(bwarm, beta, p * sizeof *beta);
         }
