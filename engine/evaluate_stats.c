@@ -71,52 +71,11 @@ double strata_eval_uniform(uint64_t seed, uint64_t stream, uint64_t i)
     return (double)(ev_hash(seed, stream, i) >> 11) * 0x1.0p-53;
 }
 
-/* Order-preserving map of a double's bits onto uint64. */
-static uint64_t dkey(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    return (u & 0x8000000000000000ULL) ? ~u : (u | 0x8000000000000000ULL);
-}
-
 void ev_sort_doubles(const double *key, size_t n, size_t *ord, uint64_t *ws_keys, size_t *ws_ord)
 {
-    uint64_t *k1 = ws_keys, *k2 = ws_keys + n;
-    size_t *o1 = ord, *o2 = ws_ord;
-    size_t count[65536];
-    if (n == 0)
-        return;
     for (size_t i = 0; i < n; i++) {
-        k1[i] = dkey(key[i]);
-        o1[i] = i;
+        ws_keys[i] = strata_f64_key(key[i]);
+        ord[i] = i;
     }
-    for (int pass = 0; pass < 4; pass++) {
-        int shift = 16 * pass;
-        size_t sum = 0;
-        memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++)
-            count[(k1[i] >> shift) & 0xffff]++;
-        if (count[(k1[0] >> shift) & 0xffff] == n)
-            continue; /* this digit is constant: nothing to move */
-        for (size_t d = 0; d < 65536; d++) {
-            size_t c = count[d];
-            count[d] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) {
-            size_t at = count[(k1[i] >> shift) & 0xffff]++;
-            k2[at] = k1[i];
-            o2[at] = o1[i];
-        }
-        {
-            uint64_t *tk = k1;
-            size_t *to = o1;
-            k1 = k2;
-            k2 = tk;
-            o1 = o2;
-            o2 = to;
-        }
-    }
-    if (o1 != ord)
-        memcpy(ord, o1, n * sizeof *ord);
+    strata_radix_sort(n, ws_keys, ord, ws_keys + n, ws_ord);
 }

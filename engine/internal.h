@@ -32,12 +32,21 @@ struct strata_ctx {
  * file with its final mode (0600 patient-level, 0644 aggregate) and returns
  * it with *tmp set; strata_out_publish closes it and renames it over path
  * (removing it on any write error). */
+#include <stdint.h>
 #include <stdio.h>
 FILE *strata_out_open(strata_ctx *ctx, const char *path, unsigned mode, char **tmp);
 strata_status strata_out_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path,
                                  unsigned mode);
 /* Writes s as one RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
 void strata_csv_field(FILE *f, const char *s);
+
+/* engine/radix.c. Order-preserving key of a double (ascending: -inf < ... < -0 <
+ * +0 < ... < +inf; NaNs by sign at the ends) and its inverse. */
+uint64_t strata_f64_key(double d);
+double strata_key_f64(uint64_t k);
+/* Stable LSD radix sort of n keys ascending; row (or NULL) moves with its key.
+ * k2 (n keys) and r2 (n rows, when row) are scratch. */
+void strata_radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_t *r2);
 
 #endif
 
@@ -99,5 +108,13 @@ strata_status strata_out_publish(strata_ctx *ctx, FILE *f, char *tmp, const char
                                  unsigned mode);
 /* Writes s as one RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
 void strata_csv_field(FILE *f, const char *s);
+
+/* engine/radix.c. Order-preserving key of a double (ascending: -inf < ... < -0 <
+ * +0 < ... < +inf; NaNs by sign at the ends) and its inverse. */
+uint64_t strata_f64_key(double d);
+double strata_key_f64(uint64_t k);
+/* Stable LSD radix sort of n keys ascending; row (or NULL) moves with its key.
+ * k2 (n keys) and r2 (n rows, when row) are scratch. */
+void strata_radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_t *r2);
 
 #endif

@@ -49,39 +49,7 @@ strata_status strata_tier_params_check(strata_ctx *ctx, const strata_tier_params
  * unsigned order (negatives flipped), then complemented; -0 counts as +0. */
 static uint64_t desc_key(double x)
 {
-    uint64_t u;
-    if (x == 0)
-        x = 0.0;
-    memcpy(&u, &x, sizeof u);
-    u = (u >> 63) ? ~u : (u | 0x8000000000000000ull);
-    return ~u;
-}
-
-/* Stable LSD radix sort of (key, row) pairs by key, 8 bits per pass, ping-
- * ponging between the two buffers; passes whose digit is constant are
- * skipped. Stability keeps equal keys in row order. The sorted rows end in row. */
-static void radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_t *r2)
-{
-    uint64_t *ka = key, *kb = k2, *kt;
-    size_t *ra = row, *rb = r2, *rt;
-    for (int shift = 0; shift < 64; shift += 8) {
-        size_t cnt[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            cnt[((ka[i] >> shift) & 0xFF) + 1]++;
-        if (cnt[((ka[0] >> shift) & 0xFF) + 1] == n)
-            continue;
-        for (int d = 0; d < 256; d++)
-            cnt[d + 1] += cnt[d];
-        for (size_t i = 0; i < n; i++) {
-            size_t pos = cnt[(ka[i] >> shift) & 0xFF]++;
-            kb[pos] = ka[i];
-            rb[pos] = ra[i];
-        }
-        kt = ka, ka = kb, kb = kt;
-        rt = ra, ra = rb, rb = rt;
-    }
-    if (ra != row)
-        memcpy(row, ra, n * sizeof *row); /* keys are not needed afterwards */
+    return ~strata_f64_key(x == 0 ? 0.0 : x);
 }
 
 strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
@@ -112,7 +80,7 @@ strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, con
     row = (size_t *)(key + 2 * n);
     for (size_t i = 0; i < n; i++)
         key[i] = desc_key(risk[i]), row[i] = i;
-    radix_sort(n, key, row, key + n, row + n);
+    strata_radix_sort(n, key, row, key + n, row + n);
     /* 2. stable counting sort by group keeps that order within each group */
     off = (size_t *)key; /* keys no longer needed: reuse as group offsets */
     if (ng + 1 > 2 * n) {

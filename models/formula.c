@@ -682,12 +682,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Observed levels of a factor over the fitting rows, byte-wise sorted, the
  * reference level moved first (R's factor() under LC_COLLATE=C, then relevel). */
 static strata_status freeze_levels(strata_ctx *ctx, const glm_formula *f, glm_var *v,
@@ -749,18 +743,21 @@ strata_status glm_design_setup(strata_ctx *ctx, glm_formula *f, double *const *r
             STRATA_TRY(freeze_levels(ctx, f, v, raw[vi], mask, n));
         } else if (v->tr == GT_RCS) {
             size_t m = 0;
-            double *xs = strata_alloc(ctx, (n + 1) * sizeof *xs);
+            uint64_t *ks = strata_alloc(ctx, 2 * (n + 1) * sizeof *ks);
+            double *xs = (double *)(ks + n + 1); /* the sort's scratch half, free after it */
             strata_status st;
-            if (!xs)
+            if (!ks)
                 return STRATA_ENOMEM;
             /* R's model.frame evaluates rcs() on every row before na.omit: the
              * knots come from all non-missing x, not only the complete cases */
             for (size_t i = 0; i < n; i++)
                 if (raw[vi][i] == raw[vi][i])
-                    xs[m++] = raw[vi][i];
-            qsort(xs, m, sizeof *xs, cmp_dbl);
+                    ks[m++] = strata_f64_key(raw[vi][i]);
+            strata_radix_sort(m, ks, NULL, ks + n + 1, NULL);
+            for (size_t i = 0; i < m; i++)
+                xs[i] = strata_key_f64(ks[i]);
             st = glm_rcs_knots(ctx, xs, m, v->rcs_k, v->knots, v->label);
-            strata_free(ctx, xs, 0);
+            strata_free(ctx, ks, 0);
             STRATA_TRY(st);
             v->knots_set = 1;
         }
