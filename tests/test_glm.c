@@ -223,6 +223,8 @@ static void test_determinism__1_vs_2_threads_identical(void **state)
     strata_ctx_free(ctx);
 }
 
+static const char *start_formula = "yb ~ x*region + z";
+
 static strata_status fit_start(strata_ctx *ctx, const char *cohort, int warm, double eps,
                                strata_model **m)
 {
@@ -231,7 +233,7 @@ static strata_status fit_start(strata_ctx *ctx, const char *cohort, int warm, do
     strata_status st;
     assert_status(ctx, strata_cohort_open(ctx, cohort, &c), STRATA_OK);
     strata_glm_params_init(&p);
-    p.formula = "yb ~ x*region + z";
+    p.formula = start_formula;
     p.epsilon = eps;
     p.block_rows = 1024; /* 196 blocks: over the 64 that turn the warm start on */
     p.warm_start = warm;
@@ -277,6 +279,41 @@ static void test_warm_start__same_optimum_fewer_iterations(void **state)
     }
     strata_model_free(ctx, w1);
     strata_model_free(ctx, w2);
+    strata_model_free(ctx, r);
+    strata_model_free(ctx, t);
+    strata_ctx_free(ctx);
+}
+
+/* With an aliased column (x repeats the first column of rcs(x, 3)) the warm
+ * start is still used, and lands on the tight optimum with the same aliasing. */
+static void test_warm_start__aliased_column(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_model *w = NULL, *r = NULL, *t = NULL;
+    strata_fit_summary sw, sr;
+    const char *path = sim_cohort(ctx, &S);
+    (void)state;
+    start_formula = "yb ~ rcs(x, 3) + region + z + x";
+    assert_status(ctx, fit_start(ctx, path, 1, 1e-8, &w), STRATA_OK);
+    assert_status(ctx, fit_start(ctx, path, 0, 1e-8, &r), STRATA_OK);
+    assert_status(ctx, fit_start(ctx, path, 0, 1e-14, &t), STRATA_OK);
+    start_formula = "yb ~ x*region + z";
+    strata_model_summary(w, &sw);
+    strata_model_summary(r, &sr);
+    assert_true(sw.converged && sw.iterations < sr.iterations);
+    assert_int_equal(sw.rank, sr.rank);
+    assert_true((size_t)sw.rank < strata_model_nterms(w)); /* x is aliased */
+    for (size_t j = 0; j < strata_model_nterms(w); j++) {
+        strata_coef a, b;
+        strata_model_coef(w, j, &a);
+        strata_model_coef(t, j, &b);
+        assert_int_equal(isnan(a.estimate), isnan(b.estimate)); /* the same term aliased */
+        if (isnan(b.estimate))
+            continue;
+        assert_abs_close(a.estimate, b.estimate, 1e-6 * b.std_error, "term %zu estimate", j);
+        assert_rel_close(a.std_error, b.std_error, 1e-8, "term %zu std error", j);
+    }
+    strata_model_free(ctx, w);
     strata_model_free(ctx, r);
     strata_model_free(ctx, t);
     strata_ctx_free(ctx);
@@ -607,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_sim__score_equations_zero_at_optimum),
         cmocka_unit_test(test_determinism__1_vs_2_threads_identical),
         cmocka_unit_test(test_warm_start__same_optimum_fewer_iterations),
+        cmocka_unit_test(test_warm_start__aliased_column),
         cmocka_unit_test(test_model__save_load_score_identical_bytes),
         cmocka_unit_test(test_bad__outcomes_out_of_family_range),
         cmocka_unit_test(test_bad__columns_constant_missing_unknown_collinear),
