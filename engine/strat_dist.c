@@ -92,6 +92,19 @@ static void gamma_pq(double a, double x, double *P, double *Q)
     }
 }
 
+double strata_pgamma_upper(double a, double x)
+{
+    double P, Q;
+    if (!(a > 0) || isnan(x))
+        return NAN;
+    if (x <= 0)
+        return 1.0;
+    if (isinf(x))
+        return 0.0;
+    gamma_pq(a, x, &P, &Q);
+    return Q;
+}
+
 double strata_pgamma(double a, double x)
 {
     double P, Q;

@@ -58,7 +58,11 @@ static void test_qgamma__matches_r(void **state)
         double p = v[i * nc], a = v[i * nc + 1], q = v[i * nc + 2];
         assert_rel_close(strata_qgamma(p, a), q, 1e-10, "qgamma(%g, %g)", p, a);
         assert_rel_close(strata_pgamma(a, q), p, 1e-9, "pgamma(%g, %g)", a, q);
+        assert_rel_close(strata_pgamma_upper(a, q), 1 - p, 1e-9, "upper pgamma(%g, %g)", a, q);
     }
+    /* the upper tail where it is tiny: Q(1, x) = exp(-x), Q(1/2, x) = erfc(sqrt(x)) */
+    assert_rel_close(strata_pgamma_upper(1, 40), exp(-40), 1e-13, "Q(1, 40)");
+    assert_rel_close(strata_pgamma_upper(0.5, 30), erfc(sqrt(30.0)), 1e-13, "Q(1/2, 30)");
     free(v);
     n = load_csv("qnorm.csv", &nc, &v);
     for (size_t i = 0; i < n; i++)

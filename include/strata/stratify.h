@@ -19,6 +19,7 @@ extern "C" {
 /* ---- distributions (engine/strat_dist.c) --------------------------------- */
 double strata_qnorm(double p);             /* standard normal quantile (AS 241) */
 double strata_pgamma(double a, double x);  /* regularized lower incomplete gamma P(a, x) */
+double strata_pgamma_upper(double a, double x); /* its upper tail Q(a, x) = 1 - P(a, x) */
 double strata_qgamma(double p, double a);  /* inverse of P(a, .): unit scale */
 double strata_qchisq(double p, double df); /* = 2 qgamma(p, df/2) */
 
