@@ -596,7 +596,7 @@ strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j
     const strata_column_info *info;
     STRATA_TRY(check_range(ctx, c, j, row0, n));
     if (c->cols[j].info.dtype == STRATA_DT_FLOAT64) /* straight into out: no bounce copy */
-        return n ? strata_cohort_read_native(ctx, c, j, row0, n, out) : STRATA_OK;
+        return strata_cohort_read_native(ctx, c, j, row0, n, out);
     STRATA_TRY(read_scratch(ctx, c, j, row0, n, &src));
     if (n == 0)
         return STRATA_OK;
@@ -629,8 +629,7 @@ strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j
             out[i] = (double)s[i];
         break;
     }
-    case STRATA_DT_FLOAT64:
-        memcpy(out, src, n * sizeof *out);
+    case STRATA_DT_FLOAT64: /* read in place above */
         break;
     case STRATA_DT_NONE:
         return STRATA_FAIL(ctx, STRATA_EINTERNAL, "%s: column without type", c->path);
