@@ -6,11 +6,12 @@
 #  - design_<data>.csv (one per data set and design): the rows R fitted (after na.omit) as time, status, stratum
 #    (1-based code of the strata() level, 1 when unstratified), weight, offset and
 #    model.matrix(fit) columns, in R's row order;
-#  - cox_coef.csv: coefficients and model-based SEs;
+#  - cox_coef.csv: coefficients, model-based SEs (naive.var when coxph went robust because
+#    of fractional weights) and robust SEs (NA unless coxph reported them);
 #  - cox_summary.csv: n, events, loglik (null = at beta 0, fitted), iterations, score /
-#    Wald / LR tests, Harrell's C from survival::concordance(fit) and its counts;
-#  - cox_basehaz.csv: basehaz(fit, centered = FALSE): the cumulative hazard at x = 0,
-#    offset 0, per stratum at each distinct time of the stratum. Its increments are
+#    Wald (model-based variance) / LR tests, Harrell's C from survival::concordance(fit) and its counts;
+#  - cox_basehaz.csv: basehaz(fit, centered = FALSE): the cumulative hazard at x = 0 and
+#    the offset at its weighted mean (offset_mean in cox_summary.csv; 0 without one), per stratum at each distinct time of the stratum. Its increments are
 #    survfit's default for the fit's ties (ctype 1 = Breslow for breslow fits,
 #    ctype 2 = the Efron-adjusted estimator for efron fits);
 #  - cox_surv.csv: survfit(fit, newdata = row)$surv at a horizon for a few rows.
@@ -61,17 +62,21 @@ run <- function(id, fit, d, dn = id, st = NULL, w = NULL, offv = NULL, horizon, 
   for (j in seq_len(ncol(X))) des[[colnames(X)[j]]] <- g17(X[, j])
   write.csv(des, file.path(out_dir, paste0("design_", dn, ".csv")), row.names = FALSE, quote = TRUE)
 
-  s <- summary(fit)
+  # fractional case weights make coxph report the robust variance; the model-based one is naive.var
+  V <- if (is.null(fit$naive.var)) fit$var else fit$naive.var
+  rse <- if (is.null(fit$naive.var)) rep(NA_real_, length(coef(fit))) else sqrt(diag(fit$var))
   out_coef[[id]] <<- data.frame(model = id, term = rename(names(coef(fit))), estimate = g17(coef(fit)),
-                                std_error = g17(sqrt(diag(vcov(fit)))), stringsAsFactors = FALSE)
+                                std_error = g17(sqrt(diag(V))), robust_se = g17(rse), stringsAsFactors = FALSE)
   cc <- concordance(fit)
   cnt <- if (is.matrix(cc$count)) colSums(cc$count) else cc$count  # per stratum when stratified
   out_sum[[id]] <<- data.frame(model = id, ties = fit$method, n = fit$n, nevent = fit$nevent,
                                loglik_null = g17(fit$loglik[1]), loglik = g17(fit$loglik[2]),
-                               iter = fit$iter, score = g17(fit$score), wald = g17(fit$wald.test),
+                               iter = fit$iter, score = g17(fit$score),
+                               wald = g17(sum(coef(fit) * solve(V, coef(fit)))),
                                lr = g17(2 * diff(fit$loglik)), concordance = g17(cc$concordance),
                                concordant = g17(cnt[["concordant"]]), discordant = g17(cnt[["discordant"]]),
                                tied_x = g17(cnt[["tied.x"]]), tied_y = g17(cnt[["tied.y"]]),
+                               offset_mean = g17(weighted.mean(off, wt)),
                                stringsAsFactors = FALSE)
   bh <- basehaz(fit, centered = FALSE)
   bst <- if (is.null(bh$strata)) rep(1L, nrow(bh)) else as.integer(factor(bh$strata, levels = levels(bh$strata)))
