@@ -1,4 +1,4 @@
-/* labels: unit determinism */
+/* labels: unit determinism models */
 /* tests/test_kernels.c — the IRLS pass kernels (models/linalg/gram.c) in every variant
  * this CPU runs: pack and axpy give the same bytes as the C code; the Gram
  * agrees with a plain double sum to 1e-13 and the AVX-512 and AVX2 variants

@@ -96,8 +96,6 @@ void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_
     ctx->log_max = max_level;
 }
 
-void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes) { ctx->memory_budget = bytes; }
-size_t strata_ctx_memory_budget(const strata_ctx *ctx) { return ctx->memory_budget; }
 
 const char *strata_ctx_errmsg(const strata_ctx *ctx) { return ctx ? ctx->errmsg : ""; }
 strata_status strata_ctx_errcode(const strata_ctx *ctx) { return ctx ? ctx->last_status : STRATA_OK; }

@@ -14,7 +14,6 @@
 
 struct strata_ctx {
     int threads;                  /* 0 = OpenMP default */
-    size_t memory_budget;         /* bytes, 0 = unlimited */
     strata_alloc_fn alloc;        /* never NULL */
     void *alloc_ud;
     strata_log_fn log;            /* may be NULL */

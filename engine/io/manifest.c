@@ -4,7 +4,6 @@
 #include "manifest.h"
 #include "outfile.h"
 
-#include <cblas.h>
 #include <hdf5.h>
 #include <jansson.h>
 #include <stdio.h>

@@ -69,10 +69,6 @@ STRATA_API int strata_ctx_threads(const strata_ctx *ctx); /* effective count (>=
 STRATA_API void strata_ctx_set_alloc(strata_ctx *ctx, strata_alloc_fn fn, void *ud);
 STRATA_API void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_level max_level);
 
-/* Memory budget in bytes for in-core work (0 = no limit). Stages that can
- * stream from disk do so when their working set would exceed it. */
-STRATA_API void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes);
-STRATA_API size_t strata_ctx_memory_budget(const strata_ctx *ctx);
 
 /* Message of the last failure ("" if none). Valid until the next call on ctx. */
 STRATA_API const char *strata_ctx_errmsg(const strata_ctx *ctx);
