@@ -1,4 +1,4 @@
-/* labels: unit golden determinism */
+/* labels: unit golden determinism models */
 /* tests/test_cox.c — the Cox estimator on arrays (models/cox): coefficients, SEs,
  * log-likelihoods, tests, baseline hazard, survival at a horizon and Harrell's C
  * against survival::coxph on real data (data/golden/cox, made by make_cox.R);
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
-#include "cox/cox_internal.h"
+#include "cox_internal.h"
 
 #include <math.h>
 #include <stdio.h>

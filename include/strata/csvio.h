@@ -24,29 +24,29 @@ typedef enum strata_csv_type {
 } strata_csv_type;
 
 /* "auto", "int", "float", "cat", "num"; parse returns -1 for an unknown name. */
-const char *strata_csv_type_name(strata_csv_type t);
-int strata_csv_type_parse(const char *name, strata_csv_type *out);
+STRATA_API const char *strata_csv_type_name(strata_csv_type t);
+STRATA_API int strata_csv_type_parse(const char *name, strata_csv_type *out);
 
 /* Per-column options: type overrides, roles, /outcomes placement and the
  * missing-value tokens. Built by the CLI from options or a YAML file. */
 typedef struct strata_csv_mapping strata_csv_mapping;
 
-strata_status strata_csv_mapping_new(strata_ctx *ctx, strata_csv_mapping **out);
-void strata_csv_mapping_free(strata_csv_mapping *m); /* accepts NULL */
-strata_status strata_csv_mapping_set_type(strata_csv_mapping *m, const char *column,
+STRATA_API strata_status strata_csv_mapping_new(strata_ctx *ctx, strata_csv_mapping **out);
+STRATA_API void strata_csv_mapping_free(strata_csv_mapping *m); /* accepts NULL */
+STRATA_API strata_status strata_csv_mapping_set_type(strata_csv_mapping *m, const char *column,
                                           strata_csv_type type);
 /* At most one column per role; STRATA_ESPEC when the role is already mapped
  * to another column. */
-strata_status strata_csv_mapping_set_role(strata_csv_mapping *m, strata_role role,
+STRATA_API strata_status strata_csv_mapping_set_role(strata_csv_mapping *m, strata_role role,
                                           const char *column);
-strata_status strata_csv_mapping_set_outcome(strata_csv_mapping *m, const char *column);
+STRATA_API strata_status strata_csv_mapping_set_outcome(strata_csv_mapping *m, const char *column);
 /* Replaces the value from by to in column before anything else looks at it
  * (to may be a missing-value token), e.g. gender Female -> F for the sex role. */
-strata_status strata_csv_mapping_set_recode(strata_csv_mapping *m, const char *column,
+STRATA_API strata_status strata_csv_mapping_set_recode(strata_csv_mapping *m, const char *column,
                                             const char *from, const char *to);
 /* Missing-value tokens as a comma-separated list ("NA,,?" is the default:
  * NA, the empty field and ?). */
-strata_status strata_csv_mapping_set_na(strata_csv_mapping *m, const char *tokens);
+STRATA_API strata_status strata_csv_mapping_set_na(strata_csv_mapping *m, const char *tokens);
 /* Reads a YAML mapping file:
  *   roles:    {patient_id: patient_nbr, age: age_years}   # ROLE: COLUMN
  *   types:    {diag_1: cat, los: int}                      # COLUMN: TYPE
@@ -55,7 +55,7 @@ strata_status strata_csv_mapping_set_na(strata_csv_mapping *m, const char *token
  *   recode:   {gender: {Female: F, Male: M, Unknown/Invalid: NA}}
  * Later calls (and the set_* functions) override earlier ones. STRATA_ESPEC
  * naming the file, line and key for an unknown key, role or type. */
-strata_status strata_csv_mapping_load_yaml(strata_csv_mapping *m, const char *path);
+STRATA_API strata_status strata_csv_mapping_load_yaml(strata_csv_mapping *m, const char *path);
 
 typedef struct strata_csv_import_params {
     char delim;                        /* field separator, ',' */
@@ -66,8 +66,8 @@ typedef struct strata_csv_import_params {
     size_t block_rows;                 /* rows per append to the writer, 16384 */
 } strata_csv_import_params;
 
-void strata_csv_import_params_init(strata_csv_import_params *p);
-strata_status strata_csv_import_params_check(strata_ctx *ctx, const strata_csv_import_params *p);
+STRATA_API void strata_csv_import_params_init(strata_csv_import_params *p);
+STRATA_API strata_status strata_csv_import_params_check(strata_ctx *ctx, const strata_csv_import_params *p);
 
 #define STRATA_CSV_LISTED_MAX 10
 #define STRATA_CSV_MSG_MAX 320
@@ -87,7 +87,7 @@ typedef struct strata_csv_import_report {
  * message "<file>: line L, column 'c': value 'v' ..." where L is the line an
  * editor shows (header = line 1, physical lines inside quoted fields
  * counted); nothing is left at out_path. report may be NULL. */
-strata_status strata_csv_import(strata_ctx *ctx, const char *csv_path, const char *out_path,
+STRATA_API strata_status strata_csv_import(strata_ctx *ctx, const char *csv_path, const char *out_path,
                                 const strata_csv_import_params *p,
                                 strata_csv_import_report *report);
 
@@ -100,15 +100,15 @@ typedef struct strata_csv_export_params {
     size_t block_rows;          /* rows read per column per block, 8192 */
 } strata_csv_export_params;
 
-void strata_csv_export_params_init(strata_csv_export_params *p);
-strata_status strata_csv_export_params_check(strata_ctx *ctx, const strata_csv_export_params *p);
+STRATA_API void strata_csv_export_params_init(strata_csv_export_params *p);
+STRATA_API strata_status strata_csv_export_params_check(strata_ctx *ctx, const strata_csv_export_params *p);
 
 /* Writes the cohort's columns as CSV with a header line. Categoricals as
  * their level labels, integers in decimal, floats in the shortest form that
  * reads back to the same double (at most 17 significant digits; integral
  * values get ".0" so they stay floats). csv_path "-" writes to stdout;
  * otherwise the file appears atomically with mode 0600. */
-strata_status strata_csv_export(strata_ctx *ctx, const char *cohort_path, const char *csv_path,
+STRATA_API strata_status strata_csv_export(strata_ctx *ctx, const char *cohort_path, const char *csv_path,
                                 const strata_csv_export_params *p);
 
 #ifdef __cplusplus

@@ -55,14 +55,14 @@ typedef struct strata_run_spec {
 } strata_run_spec;
 
 /* Defaults for every field (no cohort, no formula). */
-void strata_run_spec_init(strata_run_spec *s);
+STRATA_API void strata_run_spec_init(strata_run_spec *s);
 /* Loads and checks a YAML spec; errors are STRATA_ESPEC naming key and line. */
-strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s);
+STRATA_API strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s);
 /* Frees what strata_run_spec_load allocated; the struct can be reused. */
-void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s);
+STRATA_API void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s);
 /* Resolves a path given in the spec relative to the spec file's directory
  * into buf. */
-void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, size_t size);
+STRATA_API void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, size_t size);
 
 /* Progress of strata_run: called after each stage ("cohort", "model",
  * "score", "evaluate", "stratify", "aggregate", "patients", "report"). */
@@ -79,7 +79,7 @@ typedef struct strata_run_summary {
  * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
  * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
  * disclosure-controlled), report.html and manifest.json. */
-strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
+STRATA_API strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
                          strata_progress_fn progress, void *ud, strata_run_summary *sum);
 
 #ifdef __cplusplus

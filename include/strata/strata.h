@@ -4,6 +4,7 @@
 #define STRATA_H
 
 #include "strata/core.h"     /* context, status, allocation, logging */
+#include "strata/dist.h"     /* normal/gamma quantiles, exact Poisson and O/E intervals */
 #include "strata/cohort.h"   /* cohort format v1: reader, writer, validate */
 #include "strata/csvio.h"    /* CSV import / export */
 #include "strata/synth.h"    /* synthetic cohorts */

@@ -5,6 +5,7 @@
 #include "cox_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *colname(const cox_input *in, size_t j, char *buf, size_t size)

@@ -6,8 +6,8 @@
 #ifndef STRATA_COX_INTERNAL_H
 #define STRATA_COX_INTERNAL_H
 
-#include "glm_internal.h"
 #include "internal.h"
+#include "linalg.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,6 +8,7 @@
 #include "cox_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 int cox_ldl(double *A, size_t p, double toler)
