@@ -283,6 +283,257 @@ static void test_cox_golden__rotterdam_strata_breslow(void **state)
     golden("rot_strata", "rot_strata", COX_TIES_BRESLOW, 0, 0, 1, 100);
 }
 
+/* ---- synthetic data ---------------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static double unif(void) /* splitmix64, (0, 1) */
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double gauss(void)
+{
+    return sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif());
+}
+
+/* Weibull proportional hazards: h(t | x) = lambda_s k t^(k-1) exp(x beta), two
+ * strata with their own lambda, uniform censoring, times rounded up to whole
+ * days (many ties), weights and offset optional. */
+typedef struct synth {
+    size_t n, p;
+    double *X, *time, *status, *w, *off;
+    int32_t *stratum;
+} synth;
+
+static const double true_beta[3] = {0.7, -0.5, 1.2};
+
+static void synth_make(synth *s, size_t n, uint64_t seed, int extras)
+{
+    rng_state = seed;
+    s->n = n;
+    s->p = 3;
+    s->X = malloc(3 * n * sizeof(double));
+    s->time = malloc(n * sizeof(double));
+    s->status = malloc(n * sizeof(double));
+    s->w = malloc(n * sizeof(double));
+    s->off = malloc(n * sizeof(double));
+    s->stratum = malloc(n * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++) {
+        double x1 = gauss(), x2 = unif() < 0.4, x3 = 2 * unif() - 1, lp, t, c;
+        int32_t st = unif() < 0.3;
+        double lambda = st ? 0.004 : 0.002, k = 1.5;
+        s->X[i] = x1;
+        s->X[n + i] = x2;
+        s->X[2 * n + i] = x3;
+        s->off[i] = extras ? 0.1 * (double)(i % 5) : 0;
+        lp = true_beta[0] * x1 + true_beta[1] * x2 + true_beta[2] * x3 + s->off[i];
+        t = pow(-log(unif()) / (lambda * exp(lp)), 1 / k);
+        c = 400 * unif();
+        s->time[i] = ceil(t < c ? t : c);
+        s->status[i] = t < c;
+        s->w[i] = extras ? 0.5 + 1.5 * unif() : 1;
+        s->stratum[i] = st;
+    }
+}
+
+static void synth_free(synth *s)
+{
+    free(s->X);
+    free(s->time);
+    free(s->status);
+    free(s->w);
+    free(s->off);
+    free(s->stratum);
+}
+
+static void test_cox_weibull__recovers_known_coefficients(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    synth s;
+    cox_params prm;
+    cox_result *r = NULL;
+    const char *names[3] = {"x1", "x2", "x3"};
+    (void)state;
+    synth_make(&s, 20000, 42, 0);
+    cox_input in = {s.n, s.p, s.X, s.time, s.status, NULL, NULL, s.stratum, names};
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
+    assert_true(r->n_events > 5000);
+    for (size_t j = 0; j < 3; j++) {
+        /* within 4 standard errors of the truth, and the SE about 1/sqrt(events) */
+        assert_abs_close(r->beta[j], true_beta[j], 4 * r->se[j], "beta %s", names[j]);
+        assert_true(r->se[j] > 0.005 && r->se[j] < 0.05);
+    }
+    assert_int_equal(r->nstrata, 2);
+    assert_true(r->concordance > 0.6 && r->concordance < 0.8);
+    cox_result_free(ctx, r);
+    synth_free(&s);
+    strata_ctx_free(ctx);
+}
+
+static cox_result *fit_threads(strata_ctx *ctx, const synth *s, int threads, cox_ties ties)
+{
+    cox_params prm;
+    cox_result *r = NULL;
+    cox_input in = {s->n, s->p, s->X, s->time, s->status, s->w, s->off, s->stratum, NULL};
+    strata_ctx_set_threads(ctx, threads);
+    cox_params_init(&prm);
+    prm.ties = ties;
+    prm.block_rows = 64; /* many blocks; tied groups straddle their boundaries */
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
+    return r;
+}
+
+static void test_cox_threads__one_and_two_give_identical_bytes(void **state)
+{
+    synth s;
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    synth_make(&s, 6000, 7, 1);
+    for (int t = 0; t < 2; t++) {
+        cox_result *a = fit_threads(ctx, &s, 1, (cox_ties)t), *b = fit_threads(ctx, &s, 2, (cox_ties)t);
+        size_t p = a->p, nh = a->bh_start[a->nstrata];
+        assert_memory_equal(a->beta, b->beta, p * sizeof(double));
+        assert_memory_equal(a->vcov, b->vcov, p * p * sizeof(double));
+        assert_memory_equal(a->u, b->u, p * sizeof(double));
+        assert_memory_equal(&a->loglik, &b->loglik, sizeof(double));
+        assert_memory_equal(&a->loglik_null, &b->loglik_null, sizeof(double));
+        assert_int_equal(nh, b->bh_start[b->nstrata]);
+        assert_memory_equal(a->bh_haz, b->bh_haz, nh * sizeof(double));
+        assert_memory_equal(&a->concordance, &b->concordance, sizeof(double));
+        cox_result_free(ctx, a);
+        cox_result_free(ctx, b);
+    }
+    synth_free(&s);
+    strata_ctx_free(ctx);
+}
+
+/* Block size changes only rounding: 64-row and 8192-row blocks agree closely. */
+static void test_cox_blocks__block_size_changes_only_rounding(void **state)
+{
+    synth s;
+    strata_ctx *ctx = tu_ctx();
+    cox_params prm;
+    cox_result *a = NULL, *b = NULL;
+    (void)state;
+    synth_make(&s, 6000, 11, 1);
+    cox_input in = {s.n, s.p, s.X, s.time, s.status, s.w, s.off, s.stratum, NULL};
+    cox_params_init(&prm);
+    prm.block_rows = 64;
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &a), STRATA_OK);
+    prm.block_rows = 8192;
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &b), STRATA_OK);
+    for (size_t j = 0; j < s.p; j++) {
+        assert_rel_close(a->beta[j], b->beta[j], 1e-11, "beta %zu", j);
+        assert_rel_close(a->se[j], b->se[j], 1e-11, "se %zu", j);
+    }
+    assert_rel_close(a->loglik, b->loglik, 1e-13, "loglik");
+    cox_result_free(ctx, a);
+    cox_result_free(ctx, b);
+    synth_free(&s);
+    strata_ctx_free(ctx);
+}
+
+/* ---- bad input and warnings -------------------------------------------------- */
+
+static void expect_edata(double *time, double *status, double *w, double *x, const char *msg)
+{
+    strata_ctx *ctx = tu_ctx();
+    cox_params prm;
+    cox_result *r = NULL;
+    const char *names[1] = {"age"};
+    cox_input in = {6, 1, x, time, status, w, NULL, NULL, names};
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_EDATA);
+    assert_null(r);
+    assert_contains(strata_ctx_errmsg(ctx), msg);
+    strata_ctx_free(ctx);
+}
+
+static void test_cox_input__bad_values_named(void **state)
+{
+    double t[6] = {5, 3, 8, 1, 9, 2}, e[6] = {1, 0, 1, 1, 0, 1}, w[6] = {1, 1, 1, 1, 1, 1};
+    double x[6] = {1, 2, 3, 4, 5, 6};
+    (void)state;
+    t[2] = -1;
+    expect_edata(t, e, NULL, x, "row 3: time -1 is negative");
+    t[2] = NAN;
+    expect_edata(t, e, NULL, x, "row 3: time nan is missing");
+    t[2] = 8;
+    e[4] = 2;
+    expect_edata(t, e, NULL, x, "row 5: event 2 is not 0 or 1");
+    e[4] = 0;
+    w[1] = 0;
+    expect_edata(t, e, w, x, "row 2: weight 0 is not a positive number");
+    x[5] = NAN;
+    expect_edata(t, e, NULL, x, "row 6: column 'age' value nan is not finite");
+    x[5] = 6;
+    memset(e, 0, sizeof e);
+    expect_edata(t, e, NULL, x, "no events");
+}
+
+/* Events only among x = 1, all before any x = 0 row leaves the risk set: the
+ * likelihood rises for ever with beta (monotone likelihood). */
+static void test_cox_warn__monotone_likelihood_names_the_term(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    double t[200], e[200], x[400];
+    const char *names[2] = {"age", "marker"};
+    cox_params prm;
+    cox_result *r = NULL;
+    strata_status st;
+    (void)state;
+    for (size_t i = 0; i < 200; i++) {
+        t[i] = (double)(i + 1);
+        e[i] = i < 100 ? (i % 3 != 0) : (i % 4 == 0);
+        x[i] = (double)((i * 37) % 23);   /* age: unrelated noise */
+        x[200 + i] = i < 100 && e[i] ? 1 : 0; /* marker: 1 exactly for the early events */
+    }
+    cox_input in = {200, 2, x, t, e, NULL, NULL, NULL, names};
+    cox_params_init(&prm);
+    st = cox_fit_arrays(ctx, &in, &prm, &r);
+    assert_true(st == STRATA_OK || st == STRATA_ENOCONV);
+    assert_non_null(r);
+    assert_contains(tu_last_warning(), "'marker'");
+    assert_contains(tu_last_warning(), "infinite");
+    assert_true(r->beta[1] > 5);
+    cox_result_free(ctx, r);
+    strata_ctx_free(ctx);
+}
+
+/* A column that is a multiple of another is aliased: NA, named in a warning. */
+static void test_cox_warn__aliased_column_is_na(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    synth s;
+    double *X;
+    const char *names[4] = {"x1", "x2", "x3", "x1_twice"};
+    cox_params prm;
+    cox_result *r = NULL;
+    (void)state;
+    synth_make(&s, 3000, 5, 0);
+    X = malloc(4 * s.n * sizeof(double));
+    memcpy(X, s.X, 3 * s.n * sizeof(double));
+    for (size_t i = 0; i < s.n; i++)
+        X[3 * s.n + i] = 2 * s.X[i];
+    cox_input in = {s.n, 4, X, s.time, s.status, NULL, NULL, s.stratum, names};
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
+    assert_true(r->aliased[3] && isnan(r->beta[3]) && isnan(r->se[3]));
+    assert_false(r->aliased[0]);
+    assert_int_equal(r->rank, 3);
+    assert_contains(tu_last_warning(), "'x1_twice' is aliased");
+    cox_result_free(ctx, r);
+    free(X);
+    synth_free(&s);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +543,12 @@ int main(void)
         cmocka_unit_test(test_cox_golden__colon_strata_factor),
         cmocka_unit_test(test_cox_golden__pbc_weights_offset),
         cmocka_unit_test(test_cox_golden__rotterdam_strata_breslow),
+        cmocka_unit_test(test_cox_weibull__recovers_known_coefficients),
+        cmocka_unit_test(test_cox_threads__one_and_two_give_identical_bytes),
+        cmocka_unit_test(test_cox_blocks__block_size_changes_only_rounding),
+        cmocka_unit_test(test_cox_input__bad_values_named),
+        cmocka_unit_test(test_cox_warn__monotone_likelihood_names_the_term),
+        cmocka_unit_test(test_cox_warn__aliased_column_is_na),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
