@@ -534,6 +534,172 @@ static void test_cox_warn__aliased_column_is_na(void **state)
     strata_ctx_free(ctx);
 }
 
+/* ---- formula on a column source -------------------------------------------- */
+
+#define MEM_MAXC 12
+
+/* An in-memory column source (the models layer reads cohorts only through one). */
+typedef struct memsrc {
+    size_t n, nc;
+    const double *col[MEM_MAXC];
+    strata_column_info info[MEM_MAXC];
+} memsrc;
+
+static strata_status mem_find(strata_ctx *ctx, void *ud, const char *col, size_t *j,
+                              const strata_column_info **info)
+{
+    memsrc *m = ud;
+    for (size_t k = 0; k < m->nc; k++)
+        if (!strcmp(m->info[k].name, col)) {
+            *j = k;
+            *info = &m->info[k];
+            return STRATA_OK;
+        }
+    return STRATA_FAIL(ctx, STRATA_ESPEC, "memory: no column '%s'", col);
+}
+
+static strata_status mem_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n,
+                              double *out)
+{
+    (void)ctx;
+    memcpy(out, ((memsrc *)ud)->col[j] + row0, n * sizeof *out);
+    return STRATA_OK;
+}
+
+static void mem_add(memsrc *m, const char *name, const double *x, const char *const *levels,
+                    size_t nlev)
+{
+    strata_column_info *i = &m->info[m->nc];
+    memset(i, 0, sizeof *i);
+    i->group = "patients";
+    i->name = name;
+    i->dtype = levels ? STRATA_DT_INT32 : STRATA_DT_FLOAT64;
+    i->categorical = levels != NULL;
+    i->levels = levels;
+    i->n_levels = nlev;
+    i->units = "";
+    i->length = m->n;
+    m->col[m->nc++] = x;
+}
+
+static glm_source mem_source(memsrc *m)
+{
+    glm_source s = {m, "memory", m->n, mem_find, mem_read};
+    return s;
+}
+
+/* Compares a formula fit with the golden coefficients, SEs and log-likelihood. */
+static void formula_vs_golden(const glm_source *src, const char *formula, const char *weights,
+                              const char *model, const design *d)
+{
+    strata_ctx *ctx = tu_ctx();
+    cox_params prm;
+    cox_fit_out fo;
+    gold_ctx g = {0};
+    design names_from_fit;
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_source(ctx, src, formula, weights, &prm, &fo), STRATA_OK);
+    assert_int_equal(fo.res->p, d->p);
+    memcpy(&names_from_fit, d, sizeof *d);
+    for (size_t j = 0; j < d->p; j++) /* the design's names, from the formula machinery */
+        snprintf(names_from_fit.names[j], sizeof names_from_fit.names[j], "%s", fo.formula->colnames[j + 1]);
+    g.r = fo.res;
+    g.d = &names_from_fit;
+    assert_int_equal(golden_rows("cox_coef.csv", model, check_coef, &g), (int)d->p);
+    assert_int_equal(golden_rows("cox_summary.csv", model, check_summary, &g), 1);
+    cox_fit_out_free(ctx, &fo);
+    strata_ctx_free(ctx);
+}
+
+/* colon: a 3-level factor rebuilt from the dummies, strata(extent). */
+static void test_cox_formula__factor_and_strata_match_coxph(void **state)
+{
+    static const char *const rx_levels[3] = {"Lev", "Lev+5FU", "Obs"};
+    static const char *const ext_levels[4] = {"1", "2", "3", "4"};
+    design d;
+    memsrc m = {0};
+    double *rx, *ext;
+    (void)state;
+    design_load("colon_strata", &d);
+    rx = malloc(d.n * sizeof *rx);
+    ext = malloc(d.n * sizeof *ext);
+    for (size_t i = 0; i < d.n; i++) {
+        rx[i] = d.X[i] == 1 ? 1 : d.X[d.n + i] == 1 ? 2 : 0;
+        ext[i] = d.stratum[i];
+    }
+    m.n = d.n;
+    mem_add(&m, "time", d.time, NULL, 0);
+    mem_add(&m, "status", d.status, NULL, 0);
+    mem_add(&m, "rx", rx, rx_levels, 3);
+    mem_add(&m, "sex", d.X + 2 * d.n, NULL, 0);
+    mem_add(&m, "age", d.X + 3 * d.n, NULL, 0);
+    mem_add(&m, "nodes", d.X + 4 * d.n, NULL, 0);
+    mem_add(&m, "extent", ext, ext_levels, 4);
+    glm_source src = mem_source(&m);
+    formula_vs_golden(&src, "Surv(time, status) ~ rx + sex + strata(extent) + age + nodes", NULL,
+                      "colon_strata", &d);
+    free(rx);
+    free(ext);
+    design_free(&d);
+}
+
+/* pbc: case weights and offset() through the formula. */
+static void test_cox_formula__weights_and_offset_match_coxph(void **state)
+{
+    design d;
+    memsrc m = {0};
+    double *bili;
+    (void)state;
+    design_load("pbc", &d);
+    bili = malloc(d.n * sizeof *bili);
+    for (size_t i = 0; i < d.n; i++)
+        bili[i] = exp(d.X[d.n + i]);
+    m.n = d.n;
+    mem_add(&m, "time", d.time, NULL, 0);
+    mem_add(&m, "dead", d.status, NULL, 0);
+    mem_add(&m, "age", d.X, NULL, 0);
+    mem_add(&m, "bili", bili, NULL, 0);
+    mem_add(&m, "albumin", d.X + 2 * d.n, NULL, 0);
+    mem_add(&m, "edema", d.X + 3 * d.n, NULL, 0);
+    mem_add(&m, "w", d.w, NULL, 0);
+    mem_add(&m, "off", d.off, NULL, 0);
+    glm_source src = mem_source(&m);
+    formula_vs_golden(&src, "Surv(time, dead) ~ age + log(bili) + albumin + edema + offset(off)", "w",
+                      "pbc_wt_off", &d);
+    free(bili);
+    design_free(&d);
+}
+
+static void expect_espec(const char *formula, const char *msg)
+{
+    strata_ctx *ctx = tu_ctx();
+    cox_formula *cf = NULL;
+    assert_status(ctx, cox_formula_parse(ctx, formula, &cf), STRATA_ESPEC);
+    assert_null(cf);
+    assert_contains(strata_ctx_errmsg(ctx), msg);
+    strata_ctx_free(ctx);
+}
+
+static void test_cox_formula__parts_and_errors(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    cox_formula *cf = NULL;
+    (void)state;
+    assert_status(ctx, cox_formula_parse(ctx, " Surv( t_days , died ) ~ rcs(age, 4) + strata(sex) + x:y ", &cf),
+                  STRATA_OK);
+    assert_string_equal(cf->time, "t_days");
+    assert_string_equal(cf->event, "died");
+    assert_string_equal(cf->strata, "sex");
+    assert_string_equal(cf->glm, "t_days ~  rcs(age, 4)  + x:y ");
+    cox_formula_free(ctx, cf);
+    strata_ctx_free(ctx);
+    expect_espec("died ~ age", "the left side must be Surv(time, event)");
+    expect_espec("Surv(t) ~ age", "the left side must be Surv(time, event)");
+    expect_espec("Surv(t, e) ~ strata(a) + strata(b) + x", "one strata() term at most");
+    expect_espec("Surv(t, e) ~ strata(a)", "no terms besides strata()");
+    expect_espec("Surv(t, e)", "expected Surv(time, event) ~ terms");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +715,9 @@ int main(void)
         cmocka_unit_test(test_cox_input__bad_values_named),
         cmocka_unit_test(test_cox_warn__monotone_likelihood_names_the_term),
         cmocka_unit_test(test_cox_warn__aliased_column_is_na),
+        cmocka_unit_test(test_cox_formula__parts_and_errors),
+        cmocka_unit_test(test_cox_formula__factor_and_strata_match_coxph),
+        cmocka_unit_test(test_cox_formula__weights_and_offset_match_coxph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #ifndef STRATA_COX_INTERNAL_H
 #define STRATA_COX_INTERNAL_H
 
+#include "glm_internal.h"
 #include "internal.h"
 #include "linalg.h"
 
@@ -107,6 +108,17 @@ void cox_ldl_solve(const double *L, size_t p, double *b);
  * rows and columns 0 (R's chinv2). work: p doubles. */
 void cox_ldl_inverse(const double *L, size_t p, double *inv, double *work);
 
+/* ---- formula (cox_formula.c) --------------------------------------------- */
+typedef struct cox_formula {
+    char *time, *event;  /* Surv(time, event) columns */
+    char *strata;        /* strata(x) column, or NULL */
+    char *glm;           /* "time ~ terms" for the GLM design machinery (strata() removed) */
+} cox_formula;
+
+/* STRATA_ESPEC naming the formula when it is not Surv(time, event) ~ terms. */
+strata_status cox_formula_parse(strata_ctx *ctx, const char *text, cox_formula **out);
+void cox_formula_free(strata_ctx *ctx, cox_formula *cf);
+
 /* ---- fitted model -------------------------------------------------------- */
 typedef struct cox_result {
     size_t p, n, n_events;
@@ -143,5 +155,20 @@ double cox_cumhaz_at(const cox_result *res, size_t s, double t);
 /* Harrell's C of lp (n, sorted order) within strata, weighted (cox_concord.c). */
 strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *lp,
                               cox_result *res);
+
+/* ---- from a column source (cox_source.c) --------------------------------- */
+typedef struct cox_fit_out {
+    cox_result *res;      /* NULL unless the fit ran (OK or ENOCONV) */
+    glm_formula *formula; /* the design's formula, frozen levels and knots (for scoring) */
+    cox_formula *cf;
+    size_t n_dropped;     /* rows without a complete case */
+} cox_fit_out;
+
+/* Fits `Surv(time, event) ~ terms [+ strata(x)]` on the source's complete cases
+ * (weights: a column name or NULL). out is filled as far as the fit got; free it
+ * with cox_fit_out_free whatever the status. */
+strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char *formula,
+                             const char *weights, const cox_params *prm, cox_fit_out *out);
+void cox_fit_out_free(strata_ctx *ctx, cox_fit_out *o);
 
 #endif
