@@ -180,6 +180,58 @@ static void test_events__replace_table_keeps_others(void **state)
     free(out);
 }
 
+/* The "# events" h5py example of docs/cohort-format.md, run as printed. */
+static void test_events__format_doc_h5py_example(void **state)
+{
+    char *text = tu_read_file(tu_src("docs/cohort-format.md"), NULL), *start, *end, *out = NULL;
+    FILE *f;
+    strata_ctx *ctx = tu_ctx();
+    strata_derive_report rep;
+    (void)state;
+    assert_non_null(text);
+    start = strstr(text, "```python\n# events");
+    assert_non_null(start);
+    start += strlen("```python\n");
+    end = strstr(start, "```");
+    assert_non_null(end);
+    f = fopen(tu_tmp("events_example.py"), "w");
+    assert_non_null(f);
+    fwrite(start, 1, (size_t)(end - start), f);
+    fclose(f);
+    free(text);
+    assert_int_equal(tu_run_sh(&out, "cd '%s' && /usr/bin/python3 events_example.py", tu_tmp("")), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "validate '%s'", tu_tmp("events.h5")), 0);
+    assert_contains(out, "valid: 2 patients");
+    free(out);
+    tu_write_file(tu_tmp("ex.yaml"),
+                  "index_date: 2025-04-01\nfeatures:\n"
+                  "  - {name: em, kind: count, table: spells, where: \"admission_method == emergency\"}\n"
+                  "  - {name: dm, kind: ever, table: spells, codelist: charlson/diab}\n"
+                  "  - {name: los, kind: sum, table: spells, value: los_days, window: [-365, -1]}\n");
+    assert_status(ctx, strata_derive(ctx, tu_tmp("events.h5"), tu_tmp("ex.yaml"), tu_tmp("ex.h5"),
+                                     &rep), STRATA_OK);
+    assert_int_equal(rep.n_included, 2); /* the second dies on 2025-06-15, after the index date */
+    strata_ctx_free(ctx);
+    {
+        int32_t em[2], dm[2];
+        strata_ctx *c2 = tu_ctx();
+        strata_cohort *c = NULL;
+        size_t j;
+        double los[2];
+        read_i32(tu_tmp("ex.h5"), "em", em, 2);
+        read_i32(tu_tmp("ex.h5"), "dm", dm, 2);
+        assert_true(em[0] == 1 && em[1] == 0);
+        assert_true(dm[0] == 1 && dm[1] == 0); /* E11.9 is Charlson diab */
+        assert_status(c2, strata_cohort_open(c2, tu_tmp("ex.h5"), &c), STRATA_OK);
+        assert_status(c2, strata_cohort_find(c2, c, "los", &j), STRATA_OK);
+        assert_status(c2, strata_cohort_read_f64(c2, c, j, 0, 2, los), STRATA_OK);
+        assert_true(los[0] == 2 && los[1] == 5); /* the NaN length of stay adds nothing */
+        strata_cohort_close(c);
+        strata_ctx_free(c2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_events__string_ids_sorted_with_ties_in_file_order),
         cmocka_unit_test(test_events__errors_name_file_line_column_value),
         cmocka_unit_test(test_events__replace_table_keeps_others),
+        cmocka_unit_test(test_events__format_doc_h5py_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
