@@ -210,6 +210,8 @@ int cmd_import(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st = STRATA_OK;
     int rc = 0, missing = 0;
+    if (argc > 1 && !strcmp(argv[1], "events")) /* engine/cli/cmd_import_events.c */
+        return cmd_import_events(argc - 1, argv + 1);
     memset(&a, 0, sizeof a);
     strata_csv_import_params_init(&a.p);
     for (int i = 1; i < argc; i++) {

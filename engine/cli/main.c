@@ -23,6 +23,7 @@ static const command commands[] = {
     {"coef", cmd_coef, "print a fitted model's coefficient table"},
     {"score", cmd_score, "apply a model to a cohort: one risk per patient"},
     {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model"},
+    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists"},
     {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report"},
 };
 

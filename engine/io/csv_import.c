@@ -306,8 +306,8 @@ static int is_na(const importer *im, const char *v)
 static strata_role want_for_role(strata_role r, strata_csv_type *t)
 {
     switch (r) {
-    case STRATA_ROLE_PATIENT_ID:
-        *t = STRATA_CSV_INT;
+    case STRATA_ROLE_PATIENT_ID: /* integers (int64) or strings (categorical, e.g. 64-hex) */
+        *t = STRATA_CSV_AUTO;
         break;
     case STRATA_ROLE_AGE:
     case STRATA_ROLE_IMD_DECILE:
@@ -400,8 +400,9 @@ static strata_status setup_header(importer *im, const csv_scanner *sc)
         im->col[i].role = want_for_role((strata_role)r, &t);
         if (im->col[i].want == STRATA_CSV_AUTO)
             im->col[i].want = t;
-        else if ((t == STRATA_CSV_CAT) != (im->col[i].want == STRATA_CSV_CAT) ||
-                 (r == STRATA_ROLE_PATIENT_ID && im->col[i].want != STRATA_CSV_INT))
+        else if (r == STRATA_ROLE_PATIENT_ID
+                     ? im->col[i].want != STRATA_CSV_INT && im->col[i].want != STRATA_CSV_CAT
+                     : (t == STRATA_CSV_CAT) != (im->col[i].want == STRATA_CSV_CAT))
             return STRATA_FAIL(im->ctx, STRATA_ESPEC,
                                "%s: column '%s': type %s does not suit role %s (needs %s)",
                                im->path, im->col[i].name, strata_csv_type_name(im->col[i].want),
