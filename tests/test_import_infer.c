@@ -219,7 +219,6 @@ static void test_stray__type_int_errors_or_skips_the_row(void **state)
     char out[512], *msg = NULL;
     strata_csv_import_report rep;
     strata_cohort *c = NULL;
-    double *v;
     (void)state;
     snprintf(out, sizeof out, "%s", tu_tmp("sixty_int.h5"));
     unlink(out);
@@ -246,7 +245,7 @@ static void test_stray__type_int_errors_or_skips_the_row(void **state)
         assert_false(col(ctx, c, "age")->categorical);
         assert_int_equal(col(ctx, c, "age")->dtype, STRATA_DT_INT8);
         assert_int_equal(col(ctx, c, "sex")->n_levels, 2);
-        v = read_col(ctx, c, "age");
+        double *v = read_col(ctx, c, "age");
         assert_true(v[SIXTY_LINE - 3] == age_at(SIXTY_LINE - 1)); /* the rows close up */
         assert_true(v[SIXTY_LINE - 2] == age_at(SIXTY_LINE + 1));
         free(v);

@@ -220,12 +220,18 @@ static void dry_notes(const strata_csv_column_summary *s, char *buf, size_t n)
 /* The odd values of one column under its table row. */
 static void dry_odd(const strata_csv_column_summary *s, int skip)
 {
-    double pct = s->n_values ? 100.0 * (double)s->n_odd / (double)s->n_values : 100.0;
+    size_t all = s->n_values + (s->stray && skip ? s->n_odd : 0); /* skipped rows are gone */
+    double pct = all ? 100.0 * (double)s->n_odd / (double)all : 100.0;
     size_t shown = s->n_odd_listed;
     const char *are = s->n_odd == 1 ? "is not a number" : "are not numbers";
+    char share[32];
+    if (pct < 0.001)
+        snprintf(share, sizeof share, "under 0.001 %%");
+    else
+        snprintf(share, sizeof share, "%.2g %%", pct);
     if (s->stray)
-        printf("    %zu of %zu values (%.2g %%) %s in a column of numbers: %s\n", s->n_odd,
-               s->n_values + (skip ? s->n_odd : 0), pct, are,
+        printf("    %zu of %zu values (%s) %s in a column of numbers: %s\n", s->n_odd, all,
+               share, are,
                s->fails ? "the import stops (--na, --type COL=cat or --skip-bad-rows)"
                         : "their rows are skipped");
     else if (s->type != STRATA_CSV_AUTO)
@@ -236,9 +242,8 @@ static void dry_odd(const strata_csv_column_summary *s, int skip)
                strata_csv_type_name(s->type),
                s->fails ? "the import stops (--na or --skip-bad-rows)" : "their rows are skipped");
     else {
-        printf("    %zu of %zu values (%.2g %%) %s, too many to be stray: stored as "
-               "categorical\n",
-               s->n_odd, s->n_values, pct, are);
+        printf("    %zu of %zu values (%s) %s, too many to be stray: stored as categorical\n",
+               s->n_odd, all, share, are);
         shown = shown < 5 ? shown : 5;
     }
     for (size_t k = 0; k < shown; k++)

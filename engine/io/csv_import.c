@@ -440,21 +440,20 @@ static strata_status setup_header(importer *im, const csv_scanner *sc)
 /* 0 when the row has the header's field count; otherwise 1 with the reason in msg. */
 static int check_shape(const importer *im, const csv_scanner *sc, char *msg, size_t n)
 {
-    char shown[96];
-    if (sc->nf != im->ncol) {
-        if (sc->nf > im->ncol) {
-            csv_show_value(shown, sizeof shown, sc->field[im->ncol]);
-            snprintf(msg, n,
-                     "%s: line %zu: expected %zu fields, found %zu (extra value '%s' after column "
-                     "'%s')",
-                     im->path, sc->rec_line, im->ncol, sc->nf, shown, im->col[im->ncol - 1].name);
-        } else {
-            snprintf(msg, n, "%s: line %zu: expected %zu fields, found %zu (column '%s' missing)",
-                     im->path, sc->rec_line, im->ncol, sc->nf, im->col[sc->nf].name);
-        }
-        return 1;
+    if (sc->nf == im->ncol)
+        return 0;
+    if (sc->nf > im->ncol) {
+        char shown[96];
+        csv_show_value(shown, sizeof shown, sc->field[im->ncol]);
+        snprintf(msg, n,
+                 "%s: line %zu: expected %zu fields, found %zu (extra value '%s' after column "
+                 "'%s')",
+                 im->path, sc->rec_line, im->ncol, sc->nf, shown, im->col[im->ncol - 1].name);
+    } else {
+        snprintf(msg, n, "%s: line %zu: expected %zu fields, found %zu (column '%s' missing)",
+                 im->path, sc->rec_line, im->ncol, sc->nf, im->col[sc->nf].name);
     }
-    return 0;
+    return 1;
 }
 
 /* *bad = 1 when a value does not fit its column's given type, with the first

@@ -115,9 +115,14 @@ static void head(sbuf *h, const char *path, const csv_odd_col *c)
 {
     size_t k = c->odd->n;
     if (c->want == STRATA_CSV_AUTO) {
-        sb_add(h, "%s: column '%s' holds numbers, but %zu of its %zu values (%.2g %%) %s:", path,
-               c->name, k, c->n_values, 100.0 * (double)k / (double)c->n_values,
-               k == 1 ? "is not a number" : "are not numbers");
+        double pct = 100.0 * (double)k / (double)c->n_values;
+        char share[32];
+        if (pct < 0.001)
+            snprintf(share, sizeof share, "under 0.001 %%");
+        else
+            snprintf(share, sizeof share, "%.2g %%", pct);
+        sb_add(h, "%s: column '%s' holds numbers, but %zu of its %zu values (%s) %s:", path,
+               c->name, k, c->n_values, share, k == 1 ? "is not a number" : "are not numbers");
         return;
     }
     sb_add(h, "%s: column '%s' (type %s%s%s) has %zu value%s that %s not %s:", path, c->name,

@@ -118,7 +118,7 @@ typedef struct strata_csv_column_summary {
     size_t n_levels;          /* categorical: distinct labels; 0 otherwise */
     size_t n_values;          /* non-missing values in good rows */
     size_t n_missing;         /* missing values in good rows */
-    size_t n_numeric;         /* of n_values, those that are numbers */
+    size_t n_numeric;         /* of n_values, those that are numbers (0 under type cat) */
     /* Odd values: for an inferred column mostly of numbers, the values that
      * are not numbers (whether few enough to be stray or not); for a given
      * type, the values that do not fit it (their rows are bad rows). */
