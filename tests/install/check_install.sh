@@ -53,6 +53,15 @@ done
 for f in report.html pcn_summary.csv manifest.json; do test -s "job/$f" || fail "default job wrote no $f"; done
 grep -q "patients *541595" run.log || fail "default job summary: $(cat run.log)"
 echo "installed strata: --version, synth and the default job run from $work/elsewhere"
+# the installed Python package loads the installed library (docs/python.md)
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+  pyout=$(cd "$work/elsewhere" && PYTHONPATH="$libdir/python3/dist-packages" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c '
+import strata
+c = strata.Context().open_cohort("s.h5")
+print(strata.library_path, c.nrows, c.codes("icb")[1])') || fail "installed python package: $pyout"
+  echo "$pyout" | grep -q "^$libdir/libstrata.so.* 2000 \['QOC'\]$" || fail "installed python package: $pyout"
+  echo "installed python package: $pyout"
+fi
 
 # 4. a moved prefix still finds its library and data ($ORIGIN-relative)
 mv "$work/prefix" "$work/moved"
