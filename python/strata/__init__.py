@@ -85,7 +85,20 @@ def _ptr(a, ctype=ctypes.c_double):
     return None if a is None else a.ctypes.data_as(ctypes.POINTER(ctype))
 
 
-class Context:
+class _Closable:
+    """close() on leaving a with-block and on garbage collection."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Context(_Closable):
     """A strata context (threads, log, last error). C log messages go to the
     Python logger "strata". Usable as a context manager; close() frees it."""
 
@@ -137,15 +150,6 @@ class Context:
                 child.close()
             _lib.strata_ctx_free(self._h)
             self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     # ---- the calls -------------------------------------------------------
     def open_cohort(self, path):
@@ -232,7 +236,7 @@ def _as_codes(spec, n, name):
     return codes, levels
 
 
-class Cohort:
+class Cohort(_Closable):
     """An open cohort file. Columns are read whole into numpy arrays."""
 
     def __init__(self, ctx, h, path):
@@ -248,15 +252,6 @@ class Cohort:
         if getattr(self, "_h", None):
             _lib.strata_cohort_close(self._h)
         self._h = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     @property
     def nrows(self):
@@ -320,7 +315,7 @@ class Cohort:
         return out, [_s(ci.levels[i]) for i in range(ci.n_levels)]
 
 
-class Model:
+class Model(_Closable):
     """A fitted or loaded GLM."""
 
     def __init__(self, ctx, h):
@@ -336,9 +331,6 @@ class Model:
         if getattr(self, "_h", None):
             _lib.strata_model_free(self.ctx._h, self._h)
         self._h = None
-
-    def __del__(self):
-        self.close()
 
     @property
     def terms(self):
