@@ -986,6 +986,7 @@ static strata_status stage_report(run_state *r)
     ri.n_card = nk;
     ri.card_keys = keys;
     ri.card_values = values;
+    ri.n_listed = r->sum->n_listed;
     out_path(r, "report.html", path, sizeof path);
     STRATA_TRY(strata_report_html(ctx, &ri, path));
     STRATA_TRY(strata_manifest_output(r->man, "report.html", "aggregate"));

@@ -375,9 +375,15 @@ typedef struct strata_report_input {
     const double *calib_pred, *calib_obs;
     size_t n_card;                  /* model card: key/value pairs */
     const char *const *card_keys, *const *card_values;
+    size_t n_listed;                /* patients offered proactive care (0 = not stated) */
+    const char *data_dir;           /* areas.csv for PCN/ICB names; NULL = located */
 } strata_report_input;
-/* Writes one self-contained HTML file (inline SVG, no scripts, no network).
- * Every table must be disclosed (EINVAL otherwise). */
+/* Writes one self-contained HTML file (inline SVG and CSS, no scripts, no
+ * network): a plain-English summary first, then the PCN index, tiers, funnel,
+ * deprivation gradient, calibration, fairness, model card and disclosure
+ * rules, each chart titled with a "how to read this" paragraph; PCNs and ICBs
+ * by name with their codes; prints to A4. Every table must be disclosed
+ * (EINVAL otherwise). */
 STRATA_API strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path);
 
 /* Tables for Excel and Power BI (engine/report/report_tables.c), written into
