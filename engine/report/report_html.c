@@ -487,7 +487,7 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
     cell_text(t, strata_table_find(t, "n_list"), all, b2, sizeof b2);
     fprintf(f, "<li><b><span class=\"count\">%s</span> registered patients</b> in %zu PCNs "
                "were given a risk of an emergency admission in the next 12 months.</li>\n",
-            *b2 == '*' ? b2 : nice(strtod(b2, NULL), buf, sizeof buf), t->n_rows - 1);
+            b2, t->n_rows - 1);
     for (size_t i = 0; i < all; i++) {
         double v = val(t, "need_index", i);
         if (!isnan(v) && v > need)
@@ -555,13 +555,12 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
         fprintf(f, "<li><b>Proactive care:</b> about <span class=\"count\">%s</span> patients "
                    "with the highest predicted risk are offered proactive care (the PCNs' "
                    "intervention lists, owner-only files).</li>\n",
-                nice(r5, buf, sizeof buf));
+                r5 > 0 ? (snprintf(buf, sizeof buf, "%.0f", r5), buf) : "fewer than 5");
     }
     cell_text(t, strata_table_find(t, "n_high_risk"), all, b2, sizeof b2);
-    if (*b2 && *b2 != '*')
-        nice(strtod(b2, NULL), buf, sizeof buf);
-    else
-        snprintf(buf, sizeof buf, "%s", b2);
+    /* counts as the disclosed tables print them (no separators), so the
+     * disclosure scan of class="count" reads them */
+    snprintf(buf, sizeof buf, "%s", b2);
     if (*b2)
         fprintf(f, "<li><b>High risk:</b> <span class=\"count\">%s</span> patients are in risk "
                    "tiers 1-2 (the top 5%% by predicted risk).</li>\n",
@@ -573,15 +572,17 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
 
 static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
 {
-    static const char *const cols[] = {"n_list", "pct_tier1", "n_high_risk", "need_index",
-                                       "oe_list", "oe_lo_list", "oe_hi_list",
+    static const char *const cols[] = {"n_list", "mean_risk_list", "n_tier1", "pct_tier1",
+                                       "n_high_risk", "need_index", "expected_list",
+                                       "n_observed_list", "oe_list", "oe_lo_list", "oe_hi_list",
                                        "pct_high_risk_core20"};
-    int js[8], jn = strata_table_find(t, "n_list"), jh = strata_table_find(t, "n_high_risk");
+    enum { NC = sizeof cols / sizeof cols[0] };
+    int js[NC], jn = strata_table_find(t, "n_list"), jh = strata_table_find(t, "n_high_risk");
     char lab[320], buf[64];
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < NC; k++)
         js[k] = strata_table_find(t, cols[k]);
     fputs("<div class=\"wide\"><table class=\"index\"><tr><th>PCN (code)</th>", f);
-    for (int k = 0; k < 8; k++)
+    for (int k = 0; k < NC; k++)
         if (js[k] >= 0)
             fprintf(f, "<th>%s</th>", col_label(cols[k]));
     fputs("<th>High risk, % of list</th><th>Funnel position</th></tr>\n", f);
@@ -591,7 +592,7 @@ static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
         fputs("<tr><td class=\"key\">", f);
         esc(f, area_label(rn, "PCN", t->cols[0].s[i], lab, sizeof lab));
         fputs("</td>", f);
-        for (int k = 0; k < 8; k++)
+        for (int k = 0; k < NC; k++)
             if (js[k] >= 0)
                 td(f, t, js[k], i);
         if (isfinite(pct))
