@@ -1,10 +1,19 @@
 /* engine/io/yaml_tree.h — a YAML document loaded (with libyaml) into a small
  * tree of mappings, sequences and scalars that remembers each node's line, so
- * spec errors can name the key and the line. Internal to libstrata. */
+ * spec errors can name the key and the line. Hostile input is bounded: at most
+ * STRATA_YAML_MAX_DEPTH nested collections and STRATA_YAML_MAX_BYTES of text,
+ * built without recursion, duplicate keys found in expected O(1) each.
+ * Internal to libstrata. */
 #ifndef STRATA_YAML_TREE_H
 #define STRATA_YAML_TREE_H
 
 #include "internal.h"
+
+/* Deepest nesting of mappings/sequences a spec may use (the documented specs
+ * use 4); deeper is STRATA_ESPEC "nesting deeper than 64 levels". */
+#define STRATA_YAML_MAX_DEPTH 64
+/* Largest spec file read (a spec is a few kilobytes). */
+#define STRATA_YAML_MAX_BYTES ((size_t)16 << 20)
 
 typedef enum ynode_kind { YN_SCALAR, YN_MAP, YN_SEQ } ynode_kind;
 
@@ -13,6 +22,7 @@ typedef struct ynode {
     int line;               /* 1-based line of the node in the file */
     char *scalar;           /* YN_SCALAR: the text */
     size_t n;               /* YN_MAP / YN_SEQ: number of entries */
+    size_t cap;             /* YN_MAP / YN_SEQ: allocated entries (>= n) */
     char **keys;            /* YN_MAP: keys (n) */
     int *key_lines;         /* YN_MAP: line of each key (n) */
     struct ynode **items;   /* YN_MAP values / YN_SEQ items (n) */
