@@ -185,6 +185,34 @@ static void test_yaml__deep_spec_through_the_cli_exits_7_with_the_line(void **st
     free(text);
 }
 
+static void test_yaml__import_mapping_is_bounded_like_a_spec(void **state)
+{
+    char *out = NULL, *text = nested("[", "1", "]", 25000);
+    const char *csv = tu_tmp("m.csv"), *map = tu_tmp("m.yaml"), *h5 = tu_tmp("m.h5");
+    (void)state;
+    tu_write_file(csv, "id,age\n1,30\n2,40\n");
+    memcpy(text, "roles: ", 7); /* "report: " -> "roles:  " */
+    text[7] = ' ';
+    tu_write_file(map, text);
+    unlink(h5);
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --map '%s'", csv, h5, map), 7);
+    assert_contains(out, "m.yaml: line 1: nesting deeper than 64 levels");
+    assert_int_equal(access(h5, F_OK), -1);
+    free(out);
+    tu_write_file(map, "types:\n  age: int\n  age: float\n");
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --map '%s'", csv, h5, map), 7);
+    assert_contains(out, "m.yaml: line 3: key \"age\" repeats the one on line 2");
+    assert_int_equal(access(h5, F_OK), -1);
+    free(out);
+    tu_write_file(map, ""); /* an empty mapping file still means "nothing to map" */
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --map '%s' --quiet", csv, h5, map),
+                     0);
+    assert_int_equal(access(h5, F_OK), 0);
+    unlink(h5);
+    free(out);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_yaml__duplicates_found_in_nested_mappings),
         cmocka_unit_test(test_yaml__fifo_and_device_specs_are_refused_not_waited_on),
         cmocka_unit_test(test_yaml__deep_spec_through_the_cli_exits_7_with_the_line),
+        cmocka_unit_test(test_yaml__import_mapping_is_bounded_like_a_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,14 +50,17 @@ typedef struct yparser {
     yaml_parser_t p;
     yframe stack[STRATA_YAML_MAX_DEPTH];
     size_t depth;
+    int bounds_only;    /* strata_yaml_check: empty and non-mapping documents pass */
+    int syntax_error;   /* libyaml refused the text */
 } yparser;
 
 static strata_status next_event(yparser *y, yaml_event_t *ev)
 {
-    if (!yaml_parser_parse(&y->p, ev))
-        return STRATA_FAIL(y->ctx, STRATA_ESPEC, "%s: line %zu: YAML syntax error: %s", y->name,
-                           y->p.problem_mark.line + 1, y->p.problem ? y->p.problem : "?");
-    return STRATA_OK;
+    if (yaml_parser_parse(&y->p, ev))
+        return STRATA_OK;
+    y->syntax_error = 1;
+    return STRATA_FAIL(y->ctx, STRATA_ESPEC, "%s: line %zu: YAML syntax error: %s", y->name,
+                       y->p.problem_mark.line + 1, y->p.problem ? y->p.problem : "?");
 }
 
 static uint64_t key_hash(const char *s)
@@ -244,8 +247,8 @@ static strata_status parse_root(yparser *y, ynode **root)
     return STRATA_OK;
 }
 
-strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *text, size_t len,
-                                ynode **root)
+static strata_status yaml_parse(strata_ctx *ctx, const char *name, const char *text, size_t len,
+                                int bounds_only, ynode **root)
 {
     yparser *y;
     yaml_event_t ev;
@@ -256,6 +259,7 @@ strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *t
         return STRATA_ENOMEM;
     y->ctx = ctx;
     y->name = name;
+    y->bounds_only = bounds_only;
     if (!yaml_parser_initialize(&y->p)) {
         strata_free(ctx, y, sizeof *y);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: cannot initialise the YAML parser", name);
@@ -270,7 +274,7 @@ strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *t
     if (st == STRATA_OK) {
         if (ev.type == YAML_STREAM_END_EVENT) {
             yaml_event_delete(&ev);
-            st = STRATA_FAIL(ctx, STRATA_ESPEC, "%s: the spec is empty", name);
+            st = bounds_only ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ESPEC, "%s: the spec is empty", name);
         } else {
             yaml_event_delete(&ev);
             st = parse_root(y, root);
@@ -278,7 +282,18 @@ strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *t
     }
     while (y->depth > 0)
         pop_frame(y);
-    if (st == STRATA_OK && (*root)->kind != YN_MAP)
+    if (st != STRATA_OK && bounds_only && y->syntax_error) {
+        strata_ctx_clear_error(ctx); /* the caller's own loader reports syntax in its words */
+        st = STRATA_OK;
+        strata_yaml_free(ctx, *root);
+        *root = NULL;
+    }
+    if (st == STRATA_OK && !*root) {
+        yaml_parser_delete(&y->p);
+        strata_free(ctx, y, sizeof *y);
+        return STRATA_OK; /* empty document, bounds_only */
+    }
+    if (st == STRATA_OK && !bounds_only && (*root)->kind != YN_MAP)
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: the spec must be a mapping of keys",
                          name, (*root)->line);
     if (st == STRATA_OK) { /* document end, then no second document */
@@ -303,7 +318,13 @@ strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *t
     return st;
 }
 
-strata_status strata_yaml_load(strata_ctx *ctx, const char *path, ynode **root)
+strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *text, size_t len,
+                                ynode **root)
+{
+    return yaml_parse(ctx, name, text, len, 0, root);
+}
+
+static strata_status yaml_load(strata_ctx *ctx, const char *path, int bounds_only, ynode **root)
 {
     FILE *f;
     char *buf;
@@ -345,8 +366,21 @@ strata_status strata_yaml_load(strata_ctx *ctx, const char *path, ynode **root)
     }
     fclose(f);
     buf[len] = '\0';
-    st = strata_yaml_parse(ctx, path, buf, len, root);
+    st = yaml_parse(ctx, path, buf, len, bounds_only, root);
     strata_free(ctx, buf, cap);
+    return st;
+}
+
+strata_status strata_yaml_load(strata_ctx *ctx, const char *path, ynode **root)
+{
+    return yaml_load(ctx, path, 0, root);
+}
+
+strata_status strata_yaml_check(strata_ctx *ctx, const char *path)
+{
+    ynode *root = NULL;
+    strata_status st = yaml_load(ctx, path, 1, &root);
+    strata_yaml_free(ctx, root);
     return st;
 }
 

@@ -34,6 +34,10 @@ strata_status strata_yaml_load(strata_ctx *ctx, const char *path, ynode **root);
 strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *text, size_t len,
                                 ynode **root);
 void strata_yaml_free(strata_ctx *ctx, ynode *n); /* accepts NULL */
+/* Reads path under the same bounds (regular file, size, depth, repeated keys)
+ * without keeping the tree; an empty or non-mapping document passes. For
+ * readers that then load the file with libyaml's document API. */
+strata_status strata_yaml_check(strata_ctx *ctx, const char *path);
 
 /* Value of key in a mapping (NULL if absent or not a mapping). */
 const ynode *strata_yaml_get(const ynode *map, const char *key);
