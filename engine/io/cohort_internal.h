@@ -41,6 +41,8 @@ struct strata_cohort {
     size_t nattrs;
     char **problems;          /* file-level structure problems (lenient open) */
     size_t nproblems;
+    int lenient;              /* opened for validate: reads do not check category codes */
+    strata_status iter_status;/* status of the attribute walk (H5Aiterate2 callback) */
     void *scratch;            /* conversion buffer for typed reads */
     size_t scratch_size;
 };
@@ -54,10 +56,17 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
 hid_t strata_h5_native(strata_dtype t);
 /* Storage dtype of an HDF5 datatype, or STRATA_DT_NONE if unsupported. */
 strata_dtype strata_h5_dtype(hid_t type);
-/* Reads a string attribute of obj into a ctx-allocated string (NULL if absent). */
+/* Reads attribute name of obj into a ctx-allocated string: STRATA_OK with
+ * *out NULL when absent; a scalar (or 1-element) string, or with text_only 0
+ * also an integer or float (formatted), is read; any other shape or class is
+ * STRATA_EFORMAT "<fname>:<where>: attribute "<name>" is a 4096-element
+ * integer array; ...". Never reads more than one element. */
+strata_status strata_h5_attr_read(strata_ctx *ctx, hid_t obj, const char *fname,
+                                  const char *where, const char *name, int text_only,
+                                  char **out);
+/* Lenient form: a scalar string attribute, or NULL when absent or not one
+ * (ctx's error left as it was unless an allocation failed). */
 char *strata_h5_attr_string(strata_ctx *ctx, hid_t obj, const char *name);
-/* Reads any scalar attribute as text (strings as is, numbers formatted). */
-char *strata_h5_attr_text(strata_ctx *ctx, hid_t obj, const char *name);
 /* Writes a scalar UTF-8 string attribute. Returns <0 on failure. */
 int strata_h5_write_attr_string(hid_t obj, const char *name, const char *value);
 /* Reads a 1-D string dataset (vlen or fixed) into ctx-allocated strings. */
