@@ -3,8 +3,12 @@
  * modification times so the same content always gives the same bytes. */
 #include "cohort_internal.h"
 
+#include "outfile.h"
+
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,6 +352,43 @@ int strata_h5_write_strings(hid_t file, const char *path, const char *const *s, 
     H5Sclose(space);
     H5Tclose(t);
     return rc;
+}
+
+hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid_t fcpl,
+                           char **tmp)
+{
+    struct stat ours, theirs;
+    hid_t fapl, file;
+    void *handle = NULL;
+    int fd = strata_tmp_create(ctx, path, mode, tmp);
+    if (fd < 0)
+        return H5I_INVALID_HID;
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_sec2(fapl);
+    /* superblock v2+ and v2 object headers: HDF5 checksums all metadata, so a
+     * corrupted file strata wrote fails a checksum before it is parsed */
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    /* HDF5 1.10 cannot adopt a descriptor: it opens the name strata just
+     * created; its descriptor must then be the very file behind ours */
+    file = H5Fcreate(*tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    if (file >= 0 && (H5Fget_vfd_handle(file, fapl, &handle) < 0 || !handle ||
+                      fstat(fd, &ours) != 0 || fstat(*(int *)handle, &theirs) != 0 ||
+                      ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)) {
+        H5Fclose(file);
+        file = H5I_INVALID_HID;
+        STRATA_FAIL(ctx, STRATA_EIO, "%s: the temporary was replaced while being created",
+                    *tmp);
+    } else if (file < 0) {
+        STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create HDF5 file", *tmp);
+    }
+    H5Pclose(fapl);
+    close(fd);
+    if (file < 0) {
+        unlink(*tmp);
+        strata_free(ctx, *tmp, 0);
+        *tmp = NULL;
+    }
+    return file;
 }
 
 void strata_h5_quiet(void)

@@ -52,6 +52,14 @@ struct strata_cohort {
 strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenient,
                                     strata_cohort **out);
 
+/* Creates the HDF5 temporary for path through strata_tmp_create (O_EXCL,
+ * O_NOFOLLOW, mode from the first byte), with metadata checksums (libver
+ * bounds v18..latest) and the sec2 driver, and checks HDF5's descriptor is the
+ * file strata created. Returns the file (with *tmp) or H5I_INVALID_HID with
+ * the error recorded and nothing left on disk. */
+hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid_t fcpl,
+                           char **tmp);
+
 /* HDF5 memory type for a storage dtype. */
 hid_t strata_h5_native(strata_dtype t);
 /* Storage dtype of an HDF5 datatype, or STRATA_DT_NONE if unsupported. */

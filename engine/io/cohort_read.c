@@ -390,8 +390,9 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
     strata_h5_quiet();
     if (!path || !*path)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cohort: empty path");
-    if (access(path, R_OK) != 0)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* a FIFO or device (/dev/zero) would hang H5Fis_hdf5: refused first; the
+     * file is remembered so no output of this job replaces it (issue 17 #14) */
+    STRATA_TRY(strata_input_check(ctx, path));
     is_h5 = H5Fis_hdf5(path);
     if (is_h5 <= 0)
         return STRATA_FAIL(ctx, STRATA_EFORMAT,

@@ -59,7 +59,7 @@ strata_status strata_cohort_writer_new(strata_ctx *ctx, const char *path,
                                        strata_cohort_writer **out)
 {
     strata_cohort_writer *w;
-    hid_t fcpl, fapl;
+    hid_t fcpl;
     *out = NULL;
     if (!path || !*path)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cohort writer: empty output path");
@@ -70,26 +70,20 @@ strata_status strata_cohort_writer_new(strata_ctx *ctx, const char *path,
     w->ctx = ctx;
     w->file = H5I_INVALID_HID;
     w->path = strata_strdup(ctx, path);
-    w->tmp = w->path ? strata_tmp_path(ctx, path) : NULL;
-    if (!w->tmp) {
-        strata_free(ctx, w->path, 0);
+    if (!w->path) {
         strata_free(ctx, w, sizeof *w);
         return STRATA_ENOMEM;
     }
     fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_obj_track_times(fcpl, 0); /* the root group too: no timestamps anywhere */
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    /* patient-level: 0600 from the first byte (issue 17 #11, #12) */
+    w->file = strata_h5_create_tmp(ctx, path, 0600, fcpl, &w->tmp);
     H5Pclose(fcpl);
-    H5Pclose(fapl);
     if (w->file < 0) {
-        strata_status s = STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create file", w->tmp);
-        strata_free(ctx, w->tmp, 0);
         strata_free(ctx, w->path, 0);
         strata_free(ctx, w, sizeof *w);
-        return s;
+        return ctx->last_status;
     }
     if (ensure_group(w->file, "/patients") < 0 ||
         strata_h5_write_attr_string(w->file, "strata_schema", STRATA_COHORT_SCHEMA) < 0) {

@@ -71,16 +71,12 @@ strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *table
                                "%s: table %s has not been through disclosure control", path,
                                tables[k]->name);
     strata_h5_quiet();
-    if (!(tmp = strata_tmp_path(ctx, path)))
-        return STRATA_ENOMEM;
     fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_obj_track_times(fcpl, 0);
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    f = strata_h5_create_tmp(ctx, path, 0644, fcpl, &tmp);
     H5Pclose(fcpl);
-    if (f < 0) {
-        strata_free(ctx, tmp, 0);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create", path);
-    }
+    if (f < 0)
+        return ctx->last_status;
     for (size_t k = 0; k < n && st == STRATA_OK; k++) {
         const strata_table *t = tables[k];
         const char *gname = names && names[k] ? names[k] : t->name;
