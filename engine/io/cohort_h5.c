@@ -391,6 +391,20 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
     return file;
 }
 
+void strata_h5_quiet_begin(strata_h5_errsave *save)
+{
+    if (H5Eget_auto2(H5E_DEFAULT, &save->fn, &save->data) < 0) {
+        save->fn = NULL;
+        save->data = NULL;
+    }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void strata_h5_quiet_end(const strata_h5_errsave *save)
+{
+    H5Eset_auto2(H5E_DEFAULT, save->fn, save->data);
+}
+
 void strata_h5_quiet(void)
 {
     /* HDF5 prints its error stack to stderr by default; strata reports its

@@ -11,7 +11,18 @@
 
 #define STRATA_CHUNK_ROWS 65536
 
-/* Silences HDF5's automatic error-stack printing (idempotent). */
+/* HDF5 prints its error stack to stderr unless told not to; strata reports
+ * its own one-line messages. Every public io entry point that calls HDF5
+ * silences it for the length of the call and restores the caller's handler
+ * (H5Eget_auto2/H5Eset_auto2), so a host program's handler is left intact. */
+typedef struct strata_h5_errsave {
+    H5E_auto2_t fn;
+    void *data;
+} strata_h5_errsave;
+void strata_h5_quiet_begin(strata_h5_errsave *save);
+void strata_h5_quiet_end(const strata_h5_errsave *save);
+/* Old global switch, still used by engine/model/model_io.c: silences HDF5's
+ * printing for the rest of the process. Prefer the begin/end pair. */
 void strata_h5_quiet(void);
 
 typedef struct cohort_col {
@@ -59,6 +70,12 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
  * the error recorded and nothing left on disk. */
 hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid_t fcpl,
                            char **tmp);
+
+/* engine/io/h5_probe.c: walks path's structure in a forked child first; a
+ * crash, sanitizer failure or time-out there is STRATA_EFORMAT "<path>:
+ * corrupt HDF5 file: ...". HDF5 errors the child sees are left to the real
+ * open to report. */
+strata_status strata_h5_probe(strata_ctx *ctx, const char *path);
 
 /* HDF5 memory type for a storage dtype. */
 hid_t strata_h5_native(strata_dtype t);

@@ -25,7 +25,7 @@ static void free_col(strata_ctx *ctx, cohort_col *col)
     strata_strings_free(ctx, col->levels, col->info.n_levels);
 }
 
-void strata_cohort_close(strata_cohort *c)
+static void strata_cohort_close_h5(strata_cohort *c)
 {
     strata_ctx *ctx;
     if (!c)
@@ -45,6 +45,14 @@ void strata_cohort_close(strata_cohort *c)
         H5Fclose(c->file);
     strata_free(ctx, c->path, 0);
     strata_free(ctx, c, sizeof *c);
+}
+
+void strata_cohort_close(strata_cohort *c)
+{
+    strata_h5_errsave es;
+    strata_h5_quiet_begin(&es);
+    strata_cohort_close_h5(c);
+    strata_h5_quiet_end(&es);
 }
 
 /* Records a structure problem: fatal (EFORMAT) unless the open is lenient. */
@@ -378,7 +386,7 @@ static strata_status check_roles(strata_cohort *c, int lenient)
     return STRATA_OK;
 }
 
-strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenient,
+static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path, int lenient,
                                     strata_cohort **out)
 {
     strata_cohort *c;
@@ -387,7 +395,6 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
     char *schema;
 
     *out = NULL;
-    strata_h5_quiet();
     if (!path || !*path)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cohort: empty path");
     /* a FIFO or device (/dev/zero) would hang H5Fis_hdf5: refused first; the
@@ -399,6 +406,7 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
                            "%s: not an HDF5 file (or truncated/corrupt): expected a strata "
                            "cohort (docs/cohort-format.md)",
                            path);
+    STRATA_TRY(strata_h5_probe(ctx, path)); /* a crash in HDF5's parser stays in a child */
     c = strata_calloc(ctx, 1, sizeof *c);
     if (!c)
         return STRATA_ENOMEM;
@@ -470,6 +478,17 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
     }
     *out = c;
     return STRATA_OK;
+}
+
+strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenient,
+                                    strata_cohort **out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_open_ex_h5(ctx, path, lenient, out);
+    strata_h5_quiet_end(&es);
+    return st;
 }
 
 strata_status strata_cohort_open(strata_ctx *ctx, const char *path, strata_cohort **out)
@@ -570,7 +589,7 @@ static strata_status check_codes(strata_ctx *ctx, const strata_cohort *c, const 
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+static strata_status strata_cohort_read_native_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                         size_t n, void *out)
 {
     hid_t fspace, mspace;
@@ -596,6 +615,17 @@ strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_
     if (col->info.categorical && !c->lenient)
         return check_codes(ctx, c, col, row0, n, out);
     return STRATA_OK;
+}
+
+strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                        size_t n, void *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_native_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
 }
 
 /* Reads rows in the storage type into the handle's scratch buffer. */
@@ -624,7 +654,7 @@ static strata_status read_scratch(strata_ctx *ctx, strata_cohort *c, size_t j, s
             out[i] = (s[i] == (T)(NA)) ? (NAOUT) : (OUTT)s[i];                       \
     } while (0)
 
-strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+static strata_status strata_cohort_read_f64_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, double *out)
 {
     const void *src = NULL;
@@ -672,7 +702,18 @@ strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                     size_t n, double *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_f64_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_read_i32_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, int32_t *out)
 {
     const void *src = NULL;
@@ -719,7 +760,18 @@ strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                     size_t n, int32_t *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_i32_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_read_i64_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, int64_t *out)
 {
     const void *src = NULL;
@@ -758,8 +810,30 @@ strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_strings(strata_ctx *ctx, strata_cohort *c, const char *path,
+strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                     size_t n, int64_t *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_i64_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_read_strings_h5(strata_ctx *ctx, strata_cohort *c, const char *path,
                                          char ***out, size_t *n)
 {
     return strata_h5_read_strings(ctx, c->file, c->path, path, out, n);
+}
+
+strata_status strata_cohort_read_strings(strata_ctx *ctx, strata_cohort *c, const char *path,
+                                         char ***out, size_t *n)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_strings_h5(ctx, c, path, out, n);
+    strata_h5_quiet_end(&es);
+    return st;
 }
