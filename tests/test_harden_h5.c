@@ -154,7 +154,11 @@ static void test_h5__crafted_files_that_crash_hdf5_are_a_clean_eformat(void **st
                            tu_cli(), cmds[k], tu_src("tests/data/hdf5/"), files[i]);
             if (rc != 5)
                 fail_msg("%s %s: exit %d: %s", cmds[k], files[i], rc, out);
-            assert_contains(out, "corrupt HDF5 file");
+            /* whether HDF5's wild read faults depends on the heap layout (a
+             * release build may read garbage and fail cleanly instead); the
+             * run-away is deterministic */
+            if (!strcmp(files[i], "runaway.h5"))
+                assert_contains(out, "corrupt HDF5 file");
             free(out);
         }
 }
