@@ -9,8 +9,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define STRATA_ERRMSG_MAX 1024
+#define STRATA_MAX_INPUTS 16 /* input identities remembered per context */
 
 struct strata_ctx {
     int threads;                  /* 0 = OpenMP default */
@@ -22,6 +24,10 @@ struct strata_ctx {
     strata_status last_status;
     size_t n_warnings;
     char errmsg[STRATA_ERRMSG_MAX];
+    struct {
+        uint64_t dev, ino;
+    } inputs[STRATA_MAX_INPUTS];  /* files read by this job (engine/core/files.c) */
+    size_t n_inputs;
 };
 
 #if defined(__GNUC__)
@@ -61,6 +67,19 @@ void *strata_calloc(strata_ctx *ctx, size_t count, size_t size);
 void *strata_realloc(strata_ctx *ctx, void *ptr, size_t old_size, size_t new_size);
 void strata_free(strata_ctx *ctx, void *ptr, size_t size); /* size may be 0 when unknown */
 char *strata_strdup(strata_ctx *ctx, const char *s);       /* free with strata_free(ctx, s, 0) */
+
+/* engine/core/files.c. Inputs: opened read-only without blocking and refused
+ * unless a regular file (STRATA_EIO "<path>: is a FIFO; ..."); each is
+ * remembered on ctx. strata_input_open returns an fd (or -1, error recorded);
+ * strata_input_check does the same for libraries that open by name (HDF5).
+ * strata_output_check: STRATA_EINVAL when path is the same file as an input. */
+int strata_input_open(strata_ctx *ctx, const char *path);
+FILE *strata_input_fopen(strata_ctx *ctx, const char *path);
+strata_status strata_input_check(strata_ctx *ctx, const char *path);
+/* Forgets path as an input: for a deliberate in-place replace, where the new
+ * file is written to a temporary and renamed over the input only on success. */
+void strata_input_forget(strata_ctx *ctx, const char *path);
+strata_status strata_output_check(strata_ctx *ctx, const char *path);
 
 /* Overflow-checked size multiply: returns 0 and records ENOMEM on overflow. */
 int strata_mul_ok(size_t a, size_t b, size_t *out);
