@@ -1,6 +1,6 @@
 /* engine/evaluate/evaluate_internal.h — pieces shared by the evaluate_*.c files: the
- * sorted "view" that every metric kernel walks, the kernels themselves, the
- * normal/chi-square functions and the counter-based RNG. Not installed.
+ * sorted "view" that every metric kernel walks, the kernels themselves and the
+ * chi-square tail (the normal quantile is strata_qnorm, strata/dist.h). Not installed.
  * Invariant: every kernel is serial over a view in ascending (p, row) order, so
  * its result never depends on which thread runs it. */
 #ifndef STRATA_EVALUATE_INTERNAL_H
@@ -21,7 +21,6 @@ typedef struct ev_view {
 #define EV_POS(v, k) ((v)->ix ? (v)->ix[(k)] : (k))
 #define EV_W(v, q) ((v)->w ? (v)->w[(q)] : 1.0)
 
-/* Standard normal quantile (Wichura AS 241, as R's qnorm). */
 /* Upper tail of the chi-square distribution with df degrees of freedom. */
 double ev_pchisq_upper(double x, double df);
 /* 64-bit hash of (seed, stream, i): the counter-based RNG. */

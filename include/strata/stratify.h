@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-/* ---- funnel plots for O/E (Spiegelhalter 2005; FunnelPlotR) -------------- */
+/* ---- funnel plots for O/E (Spiegelhalter 2005; FunnelPlotR; engine/aggregate/strat_funnel.c) */
 typedef enum strata_od_method {
     STRATA_OD_NONE = 0,      /* exact Poisson limits */
     STRATA_OD_WINSORISE = 1, /* DerSimonian-Laird tau^2, z winsorised at trim per tail */
@@ -49,7 +49,7 @@ STRATA_API void strata_funnel_limits(const strata_funnel *f, double expected, do
 /* -2 below the 99.8% limit, -1 below 95%, 0 inside, +1 above 95%, +2 above 99.8%. */
 STRATA_API int strata_funnel_flag(const strata_funnel *f, double obs, double expected);
 
-/* ---- slope and relative index of inequality (PHEindicatormethods) -------- */
+/* ---- slope and relative index of inequality (PHEindicatormethods; engine/aggregate/strat_sii.c) */
 typedef enum strata_sii_scale {
     STRATA_SII_OTHER = 0, /* se on the value's own scale */
     STRATA_SII_RATE = 1,  /* se of log(value) */
@@ -86,7 +86,8 @@ typedef enum strata_frailty {
 STRATA_API int strata_efi_category(int deficits);
 STRATA_API const char *strata_frailty_name(int category);
 
-/* Condition flags of the synthetic cohort, in this order (SCHEMA.md). */
+/* Condition flags of the synthetic cohort, in this order (the table of
+ * docs/synthetic.md#conditions; cohort columns named by strata_condition_name). */
 enum {
     STRATA_C_HYPERTENSION, STRATA_C_DIABETES, STRATA_C_ASTHMA, STRATA_C_COPD, STRATA_C_CHD,
     STRATA_C_HEART_FAILURE, STRATA_C_AF, STRATA_C_STROKE_TIA, STRATA_C_CKD, STRATA_C_CANCER,
@@ -165,7 +166,7 @@ STRATA_API strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params 
                            const double *risk, const int32_t *group, size_t n_groups,
                            uint8_t *tier);
 
-/* ---- reason codes (engine/strat_reasons.c) ------------------------------- */
+/* ---- reason codes (engine/stratify/strat_tiers.c) ------------------------ */
 /* Contribution callback: writes x_ij for j = 0..p-1 of row i into x. */
 typedef strata_status (*strata_row_fn)(void *ud, size_t row, double *x);
 typedef struct strata_reason_model {
