@@ -171,7 +171,7 @@ static int metric_value(const strata_eval_metrics *m, const char *name, int idx,
 }
 
 /* Compares every golden row; tolerance 1e-8 * max(1, |want|). */
-static void check_golden(const char *tag, strata_eval_family fam)
+static void check_golden(const char *tag, strata_family fam)
 {
     strata_ctx *ctx = tu_ctx();
     scored s;
@@ -233,25 +233,33 @@ static void check_golden(const char *tag, strata_eval_family fam)
 static void test_evaluate__binomial_matches_r(void **state)
 {
     (void)state;
-    check_golden("binomial", STRATA_EVAL_BINOMIAL);
+    check_golden("binomial", STRATA_FAMILY_BINOMIAL);
 }
 
 static void test_evaluate__binomial_with_ties_matches_r(void **state)
 {
     (void)state;
-    check_golden("binomial_ties", STRATA_EVAL_BINOMIAL);
+    check_golden("binomial_ties", STRATA_FAMILY_BINOMIAL);
 }
 
 static void test_evaluate__poisson_matches_r(void **state)
 {
     (void)state;
-    check_golden("poisson", STRATA_EVAL_POISSON);
+    check_golden("poisson", STRATA_FAMILY_POISSON);
 }
 
 static void test_evaluate__gaussian_matches_r(void **state)
 {
     (void)state;
-    check_golden("gaussian", STRATA_EVAL_GAUSSIAN);
+    check_golden("gaussian", STRATA_FAMILY_GAUSSIAN);
+}
+
+/* A gamma outcome (positive, cost-like) is evaluated with the gamma deviance
+ * and the log link, against R's Gamma(link = "log") glm and dev.resids. */
+static void test_evaluate__gamma_matches_r(void **state)
+{
+    (void)state;
+    check_golden("gamma", STRATA_FAMILY_GAMMA);
 }
 
 /* Perfect separation: the slope fit cannot converge; it is flagged, not fatal. */
@@ -406,7 +414,7 @@ static void boot_run(int threads, const scored *s, lr_data *d, size_t n,
     vp.B = 16;
     vp.seed = 42;
     assert_status(ctx,
-                  strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, n, s->y, NULL, lr_refit,
+                  strata_validate_bootstrap(ctx, STRATA_FAMILY_BINOMIAL, n, s->y, NULL, lr_refit,
                                             d, &vp, res),
                   STRATA_OK);
     strata_ctx_free(ctx);
@@ -457,10 +465,10 @@ static void test_bootstrap__harrell_definitions_hold(void **state)
     assert_abs_close(r.apparent.citl, 0.0, 1e-8, "apparent citl");
     strata_eval_resample_weights(42, 3, n, NULL, tw);
     assert_status(ctx, lr_refit(ctx, &d, tw, n, lp), STRATA_OK);
-    assert_status(ctx, strata_eval_core_measures(ctx, STRATA_EVAL_BINOMIAL, n, s.y, lp, tw, &boot3),
+    assert_status(ctx, strata_eval_core_measures(ctx, STRATA_FAMILY_BINOMIAL, n, s.y, lp, tw, &boot3),
                   STRATA_OK);
     assert_status(ctx,
-                  strata_eval_core_measures(ctx, STRATA_EVAL_BINOMIAL, n, s.y, lp, NULL, &orig3),
+                  strata_eval_core_measures(ctx, STRATA_FAMILY_BINOMIAL, n, s.y, lp, NULL, &orig3),
                   STRATA_OK);
     assert_rel_close(r.boot[3].c, boot3.c, 1e-14, "boot c");
     assert_rel_close(r.orig[3].slope, orig3.slope, 1e-14, "orig slope");
@@ -513,7 +521,7 @@ static void test_bootstrap__failing_refit_names_resample(void **state)
         strata_ctx *ctx = tu_ctx();
         strata_ctx_set_threads(ctx, threads);
         assert_status(ctx,
-                      strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, n, s.y, NULL,
+                      strata_validate_bootstrap(ctx, STRATA_FAMILY_BINOMIAL, n, s.y, NULL,
                                                 picky_refit, &d, &vp, &res),
                       STRATA_ESINGULAR);
         assert_contains(strata_ctx_errmsg(ctx), "validate: bootstrap resample ");
@@ -871,7 +879,7 @@ static void test_evaluate_scored__allocation_failures_are_clean(void **state)
     for (k = 1, ok_at = 0; k < 100000 && !ok_at; k++) {
         strata_status st;
         tu_fault_arm(k);
-        st = strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, s.n, s.y, NULL, lr_refit, &d,
+        st = strata_validate_bootstrap(ctx, STRATA_FAMILY_BINOMIAL, s.n, s.y, NULL, lr_refit, &d,
                                        &vp, &res);
         if (st == STRATA_OK)
             ok_at = k;
@@ -1018,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_evaluate__binomial_with_ties_matches_r),
         cmocka_unit_test(test_evaluate__poisson_matches_r),
         cmocka_unit_test(test_evaluate__gaussian_matches_r),
+        cmocka_unit_test(test_evaluate__gamma_matches_r),
         cmocka_unit_test(test_evaluate__separation_flags_noconv),
         cmocka_unit_test(test_evaluate__weights_equal_row_repetition),
         cmocka_unit_test(test_bootstrap__same_numbers_with_1_and_2_threads),

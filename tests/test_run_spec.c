@@ -58,6 +58,7 @@ static void test_run_spec__full_spec_and_defaults(void **state)
     assert_int_equal(s.threads, 2);
     assert_int_equal(s.tiers_absolute, 0);
     assert_string_equal(s.funnel_od, "none");
+    assert_string_equal(s.charlson_weights, "charlson1987"); /* default: Charlson 1987 */
     strata_run_spec_path(&s, "model.h5", buf, sizeof buf);
     assert_string_equal(buf, tu_tmp("model.h5"));
     strata_run_spec_free(ctx, &s);
@@ -72,13 +73,15 @@ static void test_run_spec__absolute_tiers_and_overdispersion(void **state)
     assert_status(ctx,
                   load_text(ctx, "abs.yaml",
                             "cohort: c.h5\nmodel:\n  formula: y ~ x\nstratify:\n"
-                            "  tier_thresholds: [0.5, 0.2, 0.05]\n  funnel_overdispersion: shmi\n",
+                            "  tier_thresholds: [0.5, 0.2, 0.05]\n  funnel_overdispersion: shmi\n"
+                            "  charlson_weights: quan2011\n",
                             &s),
                   STRATA_OK);
     assert_int_equal(s.tiers_absolute, 1);
     assert_int_equal(s.n_tiers, 3);
     assert_rel_close(s.tiers[2], 0.05, 0, "threshold 3");
     assert_string_equal(s.funnel_od, "shmi");
+    assert_string_equal(s.charlson_weights, "quan2011");
     strata_run_spec_free(ctx, &s);
     strata_ctx_free(ctx);
 }
@@ -113,6 +116,9 @@ static void test_run_spec__errors_name_key_and_line(void **state)
          "line 5: key \"tier_thresholds\": thresholds must be strictly decreasing"},
         {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  funnel_overdispersion: lots\n",
          "line 5: key \"funnel_overdispersion\": must be none, winsorise or shmi"},
+        {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  tiers: [0.1]\n  charlson_weights: quan\n",
+         "line 6: key \"charlson_weights\": must be charlson1987 (Charlson 1987, the default) or "
+         "quan2011"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -513,6 +513,8 @@ strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, con
                 ;
             else if (c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG)
                 fprintf(f, "%.0f", c->v[i]);
+            else if (c->decimals < 0)
+                fprintf(f, "%.*g", -c->decimals, c->v[i]);
             else
                 fprintf(f, "%.*f", c->decimals, c->v[i]);
         }

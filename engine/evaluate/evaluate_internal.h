@@ -37,7 +37,7 @@ void ev_auc(const ev_view *v, double *c, double *se);
 /* Newton fit of glm(y ~ offset(lp)) (slope = 0) or glm(y ~ lp) (slope = 1)
  * with the family's canonical link. coef/se: [intercept, slope]. Returns 1
  * when converged. */
-int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, double tol,
+int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double tol,
              double coef[2], double se[2]);
 
 /* Every metric of one population; m's arrays are preallocated from par. */
@@ -65,7 +65,14 @@ typedef struct ev_out {
 strata_status ev_out_build(strata_ctx *ctx, const strata_eval_report *r, ev_out *o);
 void ev_out_free(strata_ctx *ctx, ev_out *o);
 
-double ev_link(strata_eval_family f, double p);
-double ev_inv_link(strata_eval_family f, double eta);
+/* The family's link (logit, log, log, identity) and its inverse. */
+double ev_link(strata_family f, double p);
+double ev_inv_link(strata_family f, double eta);
+/* 1 when p is a valid predicted value of the family (finite; (0,1) binomial,
+ * > 0 poisson and gamma). */
+int ev_p_valid(strata_family f, double p);
+/* 1 for gamma and gaussian: the outcome is a measure summed over people
+ * (cost), not a count of events. */
+int ev_measure_outcome(strata_family f);
 
 #endif

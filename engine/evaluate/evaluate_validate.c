@@ -99,7 +99,7 @@ static double brier_of(const ev_view *v)
     return sw > 0.0 ? s / sw : NAN;
 }
 
-static void core_of_view(strata_eval_family f, const ev_view *v, strata_eval_core *out)
+static void core_of_view(strata_family f, const ev_view *v, strata_eval_core *out)
 {
     double coef[2], se[2], sd;
     ev_auc(v, &out->c, &sd);
@@ -112,7 +112,7 @@ static void core_of_view(strata_eval_family f, const ev_view *v, strata_eval_cor
 }
 
 /* Sorts rows by lp once and measures under up to two weightings. */
-static void core_two(strata_eval_family f, size_t n, const double *y, const double *lp,
+static void core_two(strata_family f, size_t n, const double *y, const double *lp,
                      const double *wa, const double *wb, core_ws *ws, strata_eval_core *ra,
                      strata_eval_core *rb)
 {
@@ -134,7 +134,7 @@ static void core_two(strata_eval_family f, size_t n, const double *y, const doub
     }
 }
 
-strata_status strata_eval_core_measures(strata_ctx *ctx, strata_eval_family f, size_t n,
+strata_status strata_eval_core_measures(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *lp, const double *w,
                                         strata_eval_core *out)
 {
@@ -188,7 +188,7 @@ void strata_bootstrap_result_free(strata_ctx *ctx, strata_bootstrap_result *res)
     res->boot = res->orig = NULL;
 }
 
-strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, size_t n,
+strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *w, strata_refit_fn refit,
                                         void *ud, const strata_validate_params *vp,
                                         strata_bootstrap_result *res)

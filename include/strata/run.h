@@ -38,6 +38,7 @@ typedef struct strata_run_spec {
     int tiers_absolute;          /* 1: tiers[] are risk thresholds (descending), not fractions */
     int tiers_within_pcn;        /* 0: across the whole cohort; 1: within each PCN */
     const char *funnel_od;       /* funnel overdispersion: "none" (default), "winsorise", "shmi" */
+    const char *charlson_weights; /* "charlson1987" (default, Charlson 1987) or "quan2011" */
     double capacity_per_1000;    /* intervention list size per 1,000 patients (default 5) */
     long capacity;               /* or a fixed N per PCN (overrides when > 0) */
     int proportionate_universalism; /* default 1 */
@@ -48,7 +49,7 @@ typedef struct strata_run_spec {
     long round_to;               /* others rounded to the nearest; default 5 */
     /* report */
     const char *title;
-    long threads;                /* 0 = default */
+    long threads;                /* threads for this run only; 0 = the caller's context setting */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */
@@ -70,15 +71,20 @@ typedef void (*strata_progress_fn)(void *ud, const char *stage, double fraction)
 
 typedef struct strata_run_summary {
     size_t n_patients, n_pcn, n_listed;
+    int threads;                                /* threads the run used */
     size_t n_unscored;                          /* left out: a model column missing */
     double c_statistic, oe, calibration_slope; /* NaN/0 when the cohort has no outcome */
+    double deviance, pseudo_r2;                 /* the model family's deviance of the scored
+                                                 * patients and 1 - D/D0 (docs/evaluate.md) */
     char report[4096];                          /* path of report.html */
 } strata_run_summary;
 
 /* Runs the whole job into outdir (created if needed): cohort.h5 (synthetic
  * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
  * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
- * disclosure-controlled), report.html and manifest.json. */
+ * disclosure-controlled), report.html and manifest.json. spec->threads > 0
+ * applies to this run only: ctx keeps its own thread setting; a failure's
+ * message and the warnings are recorded on ctx as for any call. */
 STRATA_API strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
                          strata_progress_fn progress, void *ud, strata_run_summary *sum);
 
