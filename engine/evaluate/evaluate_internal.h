@@ -23,8 +23,6 @@ typedef struct ev_view {
 
 /* Upper tail of the chi-square distribution with df degrees of freedom. */
 double ev_pchisq_upper(double x, double df);
-/* 64-bit hash of (seed, stream, i): the counter-based RNG. */
-uint64_t ev_hash(uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Sorts keys ascending, returning the permutation in ord (stable LSD radix
  * sort on the IEEE bits). ws: 2*n uint64 + n size_t of scratch. */

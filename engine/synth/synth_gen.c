@@ -22,7 +22,7 @@ uint64_t synth_permute(uint64_t key, uint64_t n, uint64_t i)
     do { /* cycle-walk: at most a few rounds since the domain is < 4n */
         uint64_t l = x >> half, r = x & mask;
         for (uint64_t k = 0; k < 4; k++) {
-            uint64_t t = l ^ (synth_mix64(key ^ (r + (k + 1) * 0x9e3779b97f4a7c15ULL)) & mask);
+            uint64_t t = l ^ (strata_mix64(key ^ (r + (k + 1) * 0x9e3779b97f4a7c15ULL)) & mask);
             l = r;
             r = t;
         }
@@ -144,7 +144,7 @@ static void sort_days(int32_t *day, int8_t *type, int16_t *los, size_t n)
 }
 
 /* Length of stay in days (docs/synthetic.md#activity). */
-static int los_emergency(synth_rng *g, int age, int efi)
+static int los_emergency(strata_rng *g, int age, int efi)
 {
     return synth_poisson(g, exp(0.4 + 0.025 * (age > 40 ? age - 40 : 0) + 0.02 * efi), 365);
 }
@@ -153,8 +153,8 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
                                  synth_block *b, size_t i, synth_events *ev)
 {
     const synth_practice *p = &s->pr[pi];
-    synth_rng g = synth_rng_make(s->seed, (uint64_t)r, 1);
-    uint64_t jp = synth_permute(synth_mix64(s->seed * 0x2545f4914f6cdd1dULL + pi + 1),
+    strata_rng g = strata_rng_make(s->seed, (uint64_t)r, STRATA_STREAM_SYNTH_PATIENT);
+    uint64_t jp = synth_permute(strata_mix64(s->seed * 0x2545f4914f6cdd1dULL + pi + 1),
                                 (uint64_t)p->nrows, (uint64_t)(r - p->row0));
     int cell = 0, male, band, age, dec, ltc = 0, efi, flags[STRATA_SYNTH_NCOND];
     double u, eta, dd, z, util, eE, pE, eD;
@@ -169,7 +169,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         cell++;
     male = cell >= SYNTH_NBANDS;
     band = cell % SYNTH_NBANDS;
-    u = synth_unif(&g);
+    u = strata_rng_unif(&g);
     if (band < SYNTH_NBANDS - 1) {
         const double *cdf =
             &s->age_cdf[(((size_t)p->icb_i * 2 + (size_t)male) * SYNTH_NBANDS + (size_t)band) * 5];
@@ -181,7 +181,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         double extra = floor(-log(u) / 0.45);
         age = 95 + (extra > 15 ? 15 : (int)extra);
     }
-    u = synth_unif(&g);
+    u = strata_rng_unif(&g);
     for (dec = 0; dec < 9 && u > p->dec_cdf[dec]; dec++)
         ;
     dec += 1;
@@ -189,13 +189,13 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
 
     /* ethnicity: region shares tilted towards minority groups in deprived deciles */
     b->ethnicity[i] = STRATA_NA_CODE;
-    if (synth_unif(&g) >= 0.06) {
+    if (strata_rng_unif(&g) >= 0.06) {
         double w[SYNTH_NETH], tot = 0, tilt = exp(-0.10 * dd);
         for (int e = 0; e < SYNTH_NETH; e++) {
             w[e] = synth_eth_share[p->region_i][e] * (e == SYNTH_NETH - 1 ? 1.0 : tilt);
             tot += w[e];
         }
-        u = synth_unif(&g) * tot;
+        u = strata_rng_unif(&g) * tot;
         int e = 0;
         while (e < SYNTH_NETH - 1 && u > w[e]) {
             u -= w[e];
@@ -205,12 +205,12 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     }
 
     /* conditions: logit = base(age) + sex + deprivation + latent + practice offset */
-    eta = synth_norm(&g);
+    eta = strata_rng_norm(&g);
     for (int c = 0; c < STRATA_SYNTH_NCOND; c++) {
         const synth_cond_model *m = &synth_cond[c];
         double lp = s->base_tab[c][age] + (male ? m->male : 0) + m->dep * dd + m->load * eta +
                     p->offset[c];
-        u = synth_unif(&g);
+        u = strata_rng_unif(&g);
         flags[c] = age >= m->onset_age && u < synth_expit(lp);
         ltc += flags[c];
         b->cond[c][i] = (int8_t)flags[c];
@@ -225,24 +225,24 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         double mu = age < 18 ? 15.5 + 0.35 * (age > 4 ? age - 4 : 0)
                              : 25.5 + 0.06 * ((age < 70 ? age : 70) - 40) +
                                    1.5 * flags[1] + 0.8 * flags[0] - 0.15 * dd;
-        double bmi = mu * exp(0.17 * synth_norm(&g) - 0.01445);
-        b->bmi[i] = synth_unif(&g) < rec ? (float)(bmi < 12 ? 12 : bmi > 70 ? 70 : bmi) : NAN;
+        double bmi = mu * exp(0.17 * strata_rng_norm(&g) - 0.01445);
+        b->bmi[i] = strata_rng_unif(&g) < rec ? (float)(bmi < 12 ? 12 : bmi > 70 ? 70 : bmi) : NAN;
         rec = age < 18 ? 0.0
                        : synth_expit(-0.5 + 0.04 * (age - 40) + 1.5 * flags[0] + 0.5 * (ltc > 0));
-        double sbp = 118 + 0.45 * (age - 40) + 4 * male + 12 * flags[0] + 14 * synth_norm(&g);
-        b->sbp[i] = synth_unif(&g) < rec ? (float)(sbp < 70 ? 70 : sbp > 240 ? 240 : sbp) : NAN;
+        double sbp = 118 + 0.45 * (age - 40) + 4 * male + 12 * flags[0] + 14 * strata_rng_norm(&g);
+        b->sbp[i] = strata_rng_unif(&g) < rec ? (float)(sbp < 70 ? 70 : sbp > 240 ? 240 : sbp) : NAN;
         b->smoking[i] = STRATA_NA_CODE;
-        if (age >= 16 && synth_unif(&g) < 0.9) {
+        if (age >= 16 && strata_rng_unif(&g) < 0.9) {
             double pc = synth_expit(-1.6 - 0.02 * (age - 40) - 0.12 * dd + 0.8 * flags[3] +
                                     0.2 * flags[12]);
             double pex = synth_expit(-1.2 + 0.03 * (age - 40) + 1.0 * flags[3] + 0.3 * flags[4]);
-            u = synth_unif(&g);
+            u = strata_rng_unif(&g);
             b->smoking[i] = (int8_t)(u < pc ? 2 : u < pc + (1 - pc) * pex ? 1 : 0);
         }
     }
 
     /* prior 12 months: Poisson counts with a shared lognormal utilisation factor */
-    z = 0.5 * eta + 0.8660254037844386 * synth_norm(&g);
+    z = 0.5 * eta + 0.8660254037844386 * strata_rng_norm(&g);
     util = exp(0.5 * z - 0.125);
     gp = synth_poisson(&g, util * exp(1.1 + 0.01 * age + 0.2 * ltc + 0.04 * efi - 0.02 * dd +
                                       0.15 * !male), 200);
@@ -261,7 +261,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
             int los = em ? los_emergency(&g, age, efi)
                          : synth_poisson(&g, exp(-0.7 + 0.01 * age), 60);
             ev->sp_row[ev->sp_n] = (int32_t)r;
-            ev->sp_day[ev->sp_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
+            ev->sp_day[ev->sp_n] = index - 1 - (int32_t)(strata_rng_unif(&g) * 365);
             ev->sp_type[ev->sp_n] = (int8_t)!em;
             ev->sp_los[ev->sp_n] = (int16_t)los;
             ev->sp_n++;
@@ -272,7 +272,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         k0 = ev->ae_n;
         for (int k = 0; k < ae; k++) {
             ev->ae_row[ev->ae_n] = (int32_t)r;
-            ev->ae_day[ev->ae_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
+            ev->ae_day[ev->ae_n] = index - 1 - (int32_t)(strata_rng_unif(&g) * 365);
             ev->ae_n++;
         }
         sort_days(ev->ae_day + k0, NULL, NULL, ev->ae_n - k0);
@@ -283,10 +283,10 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     eE = T_[0].beta + T_[1].beta * age + T_[2].beta * male + T_[3].beta * dec +
          T_[4].beta * ltc + T_[5].beta * efi + T_[6].beta * pe + T_[7].beta * ae;
     pE = synth_expit(eE);
-    Y = synth_unif(&g) < pE;
+    Y = strata_rng_unif(&g) < pE;
     if (Y) { /* T ~ Exp(lambda), lambda = -log(1 - pE)/365, conditioned on T < 365 */
         double lambda = -log1p(-pE) / 365.0;
-        T = (int)(-log1p(-synth_unif(&g) * pE) / lambda);
+        T = (int)(-log1p(-strata_rng_unif(&g) * pE) / lambda);
         if (T > 364)
             T = 364;
     }
@@ -294,13 +294,13 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
          T_[SYNTH_T_DEATH + 2].beta * male + T_[SYNTH_T_DEATH + 3].beta * dec +
          T_[SYNTH_T_DEATH + 4].beta * ltc + T_[SYNTH_T_DEATH + 5].beta * efi +
          T_[SYNTH_T_DEATH + 6].beta * Y;
-    D = synth_unif(&g) < synth_expit(eD);
+    D = strata_rng_unif(&g) < synth_expit(eD);
     if (D)
-        dday = Y ? T + (int)(synth_unif(&g) * (365 - T)) : (int)(synth_unif(&g) * 365);
+        dday = Y ? T + (int)(strata_rng_unif(&g) * (365 - T)) : (int)(strata_rng_unif(&g) * 365);
     {
         double cost_next = exp(T_[SYNTH_T_COST].beta + T_[SYNTH_T_COST + 1].beta * age +
                                T_[SYNTH_T_COST + 2].beta * dec + T_[SYNTH_T_COST + 3].beta * ltc +
-                               T_[SYNTH_T_COST + 4].beta * efi + synth_norm(&g) - 0.5);
+                               T_[SYNTH_T_COST + 4].beta * efi + strata_rng_norm(&g) - 0.5);
         if (Y) {
             int end = D ? dday + 1 : 365;
             size_t k0 = ev->sp_n;
@@ -313,7 +313,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
                 int los = los_emergency(&g, age, efi);
                 ev->sp_row[ev->sp_n] = (int32_t)r;
                 ev->sp_day[ev->sp_n] =
-                    index + (k == 0 ? T : T + (int32_t)(synth_unif(&g) * (end - T)));
+                    index + (k == 0 ? T : T + (int32_t)(strata_rng_unif(&g) * (end - T)));
                 ev->sp_type[ev->sp_n] = 0;
                 ev->sp_los[ev->sp_n] = (int16_t)los;
                 ev->sp_n++;
@@ -325,7 +325,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     }
 
     b->patient_id[i] =
-        (int64_t)synth_permute(synth_mix64(s->seed ^ 0x6a09e667f3bcc909ULL), (uint64_t)1 << 62,
+        (int64_t)synth_permute(strata_mix64(s->seed ^ 0x6a09e667f3bcc909ULL), (uint64_t)1 << 62,
                                (uint64_t)r) + 1;
     b->practice[i] = (int32_t)pi;
     b->pcn[i] = p->pcn_i;

@@ -4,6 +4,7 @@
  * track the real register), and tunes each practice's condition offsets to its
  * QOF prevalence. Invariant: everything here is deterministic in the inputs. */
 #include "synth_internal.h"
+#include "strata/dist.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -248,37 +249,6 @@ static strata_status load_practices(strata_ctx *ctx, const char *dir, synth_prac
 
 /* ---- deprivation: national rank of the practice score -> decile mix ----- */
 
-/* Acklam's inverse normal CDF (relative error < 1.2e-9). */
-static double qnorm(double p)
-{
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                               -2.759285104469687e+02, 1.383577518672690e+02,
-                               -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                               -1.556989798598866e+02, 6.680131188771972e+01,
-                               -1.328068155288572e+01};
-    static const double cc[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                                -2.400758277161838e+00, -2.549732539343734e+00,
-                                4.374664141464968e+00, 2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
-    double q, r;
-    if (p < 0.02425) {
-        q = sqrt(-2 * log(p));
-        return (((((cc[0] * q + cc[1]) * q + cc[2]) * q + cc[3]) * q + cc[4]) * q + cc[5]) /
-               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-    }
-    if (p > 1 - 0.02425) {
-        q = sqrt(-2 * log1p(-p));
-        return -(((((cc[0] * q + cc[1]) * q + cc[2]) * q + cc[3]) * q + cc[4]) * q + cc[5]) /
-               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-    }
-    q = p - 0.5;
-    r = q * q;
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-           (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
 static double pnorm(double x) { return 0.5 * erfc(-x / 1.4142135623730951); }
 
 static int cmp_deprived(const void *a, const void *b)
@@ -308,9 +278,9 @@ static strata_status rank_deprivation(strata_ctx *ctx, synth_practice *all, size
         double mu, s = sqrt(1 - SYNTH_IMD_R);
         p->imd_q = (cum + 0.5 * (double)p->list) / total;
         cum += (double)p->list;
-        mu = sqrt(SYNTH_IMD_R) * qnorm(p->imd_q);
+        mu = sqrt(SYNTH_IMD_R) * strata_qnorm(p->imd_q);
         for (int d = 1; d < 10; d++)
-            p->dec_cdf[d - 1] = pnorm((qnorm(d / 10.0) - mu) / s);
+            p->dec_cdf[d - 1] = pnorm((strata_qnorm(d / 10.0) - mu) / s);
         p->dec_cdf[9] = 1.0;
     }
     strata_free(ctx, idx, n * sizeof *idx);

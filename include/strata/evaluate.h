@@ -167,7 +167,7 @@ typedef strata_status (*strata_refit_fn)(strata_ctx *ctx, void *ud, const double
                                          size_t n, double *lp_all);
 
 typedef struct strata_validate_params {
-    uint64_t seed;      /* keys the counter-based RNG with (seed, resample, row) */
+    uint64_t seed;      /* keys the library's counter-based RNG (engine/core/rng.c) */
     int B;              /* bootstrap resamples (default 200) */
     int k;              /* CV folds (default 10) */
     double train_frac;  /* split sample: share of rows for training (default 0.7) */
@@ -224,13 +224,14 @@ STRATA_API strata_status strata_validate_split(strata_ctx *ctx, size_t n, const 
                                     const strata_validate_params *vp, uint8_t *is_test,
                                     double *lp);
 
-/* The counter-based generator behind the protocols: a uniform double in
- * [0, 1) from (seed, stream, i) alone. */
+/* The library's counter-based generator (the one behind synth, the protocols
+ * and the SII): a uniform double in (0, 1) from (seed, stream, i) alone. */
 STRATA_API double strata_eval_uniform(uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Bootstrap resample b (0-based) as weights: tw[i] = (times row i is drawn in n
- * draws with replacement; draw k picks row floor(hash(seed, b + 1, k) * n / 2^64))
- * times w[i] (w NULL = 1). */
+ * draws with replacement; draw k picks row floor(x_k * n / 2^64), x_k the k-th
+ * 64-bit draw of the generator's stream keyed by (seed, b + 1)) times w[i]
+ * (w NULL = 1). */
 STRATA_API void strata_eval_resample_weights(uint64_t seed, long b, size_t n, const double *w, double *tw);
 
 /* ---- output ------------------------------------------------------------- */
