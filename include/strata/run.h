@@ -1,11 +1,13 @@
 /* strata/run.h — the run spec of `strata run SPEC --out DIR`: which cohort
  * (an existing file or a synthetic one), which model (fit or load), how to
- * evaluate, stratify, control disclosure and report (docs/run-spec.md).
- * Parsing checks every key and names the key and line of any error. */
+ * evaluate, stratify, control disclosure and report (docs/run-spec.md); and
+ * the fit spec of `strata fit --spec`. Parsing checks every key and names the
+ * key and line of any error. */
 #ifndef STRATA_RUN_H
 #define STRATA_RUN_H
 
 #include "strata/core.h"
+#include "strata/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +66,27 @@ STRATA_API void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s);
 /* Resolves a path given in the spec relative to the spec file's directory
  * into buf. */
 STRATA_API void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, size_t size);
+
+/* ---- the fit spec of `strata fit COHORT --spec FILE` (docs/glm.md#cli) ------
+ * A flat YAML mapping of family, formula, weights, epsilon, max_iter,
+ * na_action (complete|fail), start (auto|r) and out, read by the same YAML
+ * reader and key checks as the run spec (engine/run/fit_spec.c). */
+typedef struct strata_fit_spec {
+    strata_glm_params glm;   /* strata_glm_params_init, then the keys given */
+    const char *out;         /* "out", or NULL */
+    void *priv_;             /* owned storage (do not touch) */
+} strata_fit_spec;
+
+/* Defaults (strata_glm_params_init, no out). */
+STRATA_API void strata_fit_spec_init(strata_fit_spec *s);
+/* Loads path: an unknown key, a nested value or a bad value is STRATA_ESPEC
+ * naming file, key and line; EIO when unreadable. */
+STRATA_API strata_status strata_fit_spec_load(strata_ctx *ctx, const char *path, strata_fit_spec *s);
+/* Sets one key from text with the file's rules (the value is copied), e.g. a
+ * command-line option overriding the file; a bad key or value is STRATA_EINVAL. */
+STRATA_API strata_status strata_fit_spec_set(strata_ctx *ctx, strata_fit_spec *s, const char *key,
+                                             const char *value);
+STRATA_API void strata_fit_spec_free(strata_ctx *ctx, strata_fit_spec *s); /* then reusable */
 
 /* Progress of strata_run: called after each stage ("cohort", "model",
  * "score", "evaluate", "stratify", "aggregate", "patients", "report"). */
