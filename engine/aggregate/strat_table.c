@@ -203,11 +203,7 @@ typedef struct sdc_ws {
 
 static void ws_free(strata_ctx *ctx, sdc_ws *w)
 {
-    strata_free(ctx, w->start, 0);
-    strata_free(ctx, w->rows, 0);
-    strata_free(ctx, w->v, 0);
-    strata_free(ctx, w->h, 0);
-    strata_free(ctx, w->raw, 0);
+    STRATA_FREE_ALL(ctx, w->start, w->rows, w->v, w->h, w->raw);
     memset(w, 0, sizeof *w);
 }
 

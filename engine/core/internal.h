@@ -64,6 +64,17 @@ void *strata_realloc(strata_ctx *ctx, void *ptr, size_t old_size, size_t new_siz
 void strata_free(strata_ctx *ctx, void *ptr, size_t size); /* size may be 0 when unknown */
 char *strata_strdup(strata_ctx *ctx, const char *s);       /* free with strata_free(ctx, s, 0) */
 
+/* Frees n blocks through ctx (NULLs ok, sizes unknown): the one clean-up of a
+ * set of buffers, written STRATA_FREE_ALL(ctx, w->start, w->rows, w->v). */
+static inline void strata_free_all(strata_ctx *ctx, void *const *blocks, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        strata_free(ctx, blocks[k], 0);
+}
+#define STRATA_FREE_ALL(ctx, ...)                                   \
+    strata_free_all((ctx), (void *const[]){__VA_ARGS__},            \
+                    sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
+
 /* Overflow-checked size multiply: returns 0 and records ENOMEM on overflow. */
 int strata_mul_ok(size_t a, size_t b, size_t *out);
 

@@ -177,11 +177,7 @@ typedef struct ev_sorted {
 
 static void sorted_free(strata_ctx *ctx, ev_sorted *s)
 {
-    strata_free(ctx, s->row, 0);
-    strata_free(ctx, s->y, 0);
-    strata_free(ctx, s->p, 0);
-    strata_free(ctx, s->lp, 0);
-    strata_free(ctx, s->w, 0);
+    STRATA_FREE_ALL(ctx, s->row, s->y, s->p, s->lp, s->w);
 }
 
 static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
@@ -358,28 +354,15 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
         if (b >= in->n_by)
             break;
     }
-    strata_free(ctx, views, 0);
-    strata_free(ctx, targets, 0);
-    strata_free(ctx, start, 0);
-    strata_free(ctx, gy, 0);
-    strata_free(ctx, gp, 0);
-    strata_free(ctx, glp, 0);
-    strata_free(ctx, gw, 0);
-    strata_free(ctx, lvl, 0);
-    sorted_free(ctx, &s);
     *out = r;
-    return STRATA_OK;
+    r = NULL;
+    st = STRATA_OK;
+    goto done;
 nomem:
     st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", in->n);
-    strata_free(ctx, views, 0);
-    strata_free(ctx, targets, 0);
-    strata_free(ctx, start, 0);
-    strata_free(ctx, gy, 0);
-    strata_free(ctx, gp, 0);
-    strata_free(ctx, glp, 0);
-    strata_free(ctx, gw, 0);
-    strata_free(ctx, lvl, 0);
+done:
+    STRATA_FREE_ALL(ctx, views, targets, start, gy, gp, glp, gw, lvl);
     sorted_free(ctx, &s);
-    strata_eval_report_free(ctx, r);
+    strata_eval_report_free(ctx, r); /* NULL on success: the report went to *out */
     return st;
 }

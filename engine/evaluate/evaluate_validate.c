@@ -46,17 +46,8 @@ typedef struct core_ws {
 
 static void core_ws_free(strata_ctx *ctx, core_ws *ws)
 {
-    strata_free(ctx, ws->ord, 0);
-    strata_free(ctx, ws->wo, 0);
-    strata_free(ctx, ws->wk, 0);
-    strata_free(ctx, ws->key, 0);
-    strata_free(ctx, ws->ys, 0);
-    strata_free(ctx, ws->lps, 0);
-    strata_free(ctx, ws->ps, 0);
-    strata_free(ctx, ws->w1, 0);
-    strata_free(ctx, ws->w2, 0);
-    strata_free(ctx, ws->tw, 0);
-    strata_free(ctx, ws->lp, 0);
+    STRATA_FREE_ALL(ctx, ws->ord, ws->wo, ws->wk, ws->key, ws->ys, ws->lps, ws->ps, ws->w1, ws->w2,
+                    ws->tw, ws->lp);
     memset(ws, 0, sizeof *ws);
 }
 

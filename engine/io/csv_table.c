@@ -8,14 +8,12 @@
 
 #include <string.h>
 
+/* What the records accumulate into before the pointers are laid out. */
 typedef struct rows_acc {
     strata_ctx *ctx;
-    char *text;
-    size_t text_len, text_cap;
-    size_t *off;          /* offset of each field in text */
-    size_t nfield, fcap;
-    size_t *start, *line; /* first field and line of each record; start[n] = nfield */
-    size_t n, scap, lcap;
+    strata_csv_rows *t;     /* text_, start_ and line grow here */
+    size_t *off;            /* offset of each field in text_ */
+    size_t text_len, text_cap, nfield, fcap, scap, lcap;
 } rows_acc;
 
 /* p grown to hold need elements of elt bytes (cap updated), or NULL with p kept. */
@@ -37,40 +35,52 @@ static void *reserve(strata_ctx *ctx, void *p, size_t *cap, size_t need, size_t 
 static strata_status on_record(void *ud, const csv_scanner *sc)
 {
     rows_acc *a = ud;
+    strata_csv_rows *t = a->t;
     size_t bytes = 0;
     void *p;
     for (size_t k = 0; k < sc->nf; k++)
         bytes += strlen(sc->field[k]) + 1;
-    if (!(p = reserve(a->ctx, a->text, &a->text_cap, a->text_len + bytes, 1)))
+    if (!(p = reserve(a->ctx, t->text_, &a->text_cap, a->text_len + bytes, 1)))
         return STRATA_ENOMEM;
-    a->text = p;
+    t->text_ = p;
     if (!(p = reserve(a->ctx, a->off, &a->fcap, a->nfield + sc->nf, sizeof *a->off)))
         return STRATA_ENOMEM;
     a->off = p;
-    if (!(p = reserve(a->ctx, a->start, &a->scap, a->n + 2, sizeof *a->start)))
+    if (!(p = reserve(a->ctx, t->start_, &a->scap, t->n + 2, sizeof *t->start_)))
         return STRATA_ENOMEM;
-    a->start = p;
-    if (!(p = reserve(a->ctx, a->line, &a->lcap, a->n + 2, sizeof *a->line)))
+    t->start_ = p;
+    if (!(p = reserve(a->ctx, t->line, &a->lcap, t->n + 2, sizeof *t->line)))
         return STRATA_ENOMEM;
-    a->line = p;
-    a->start[a->n] = a->nfield;
-    a->line[a->n] = sc->rec_line;
+    t->line = p;
+    t->start_[t->n] = a->nfield;
+    t->line[t->n] = sc->rec_line;
     for (size_t k = 0; k < sc->nf; k++) {
         size_t len = strlen(sc->field[k]) + 1;
-        memcpy(a->text + a->text_len, sc->field[k], len);
+        memcpy(t->text_ + a->text_len, sc->field[k], len);
         a->off[a->nfield++] = a->text_len;
         a->text_len += len;
     }
-    a->n++;
+    t->n++;
     return STRATA_OK;
 }
 
-static void acc_free(rows_acc *a)
+/* field[r] and nf[r] from the arena offsets. */
+static strata_status lay_out(rows_acc *a)
 {
-    strata_free(a->ctx, a->text, a->text_cap);
-    strata_free(a->ctx, a->off, a->fcap * sizeof *a->off);
-    strata_free(a->ctx, a->start, 0);
-    strata_free(a->ctx, a->line, 0);
+    strata_csv_rows *t = a->t;
+    t->ptr_ = strata_alloc(a->ctx, (a->nfield + 1) * sizeof *t->ptr_);
+    t->field = strata_alloc(a->ctx, (t->n + 1) * sizeof *t->field);
+    t->nf = strata_alloc(a->ctx, (t->n + 1) * sizeof *t->nf);
+    if (!t->ptr_ || !t->field || !t->nf)
+        return STRATA_ENOMEM;
+    for (size_t k = 0; k < a->nfield; k++)
+        t->ptr_[k] = t->text_ + a->off[k];
+    for (size_t r = 0; r < t->n; r++) {
+        size_t end = r + 1 < t->n ? t->start_[r + 1] : a->nfield;
+        t->field[r] = t->ptr_ + t->start_[r];
+        t->nf[r] = end - t->start_[r];
+    }
+    return STRATA_OK;
 }
 
 strata_status strata_csv_rows_read(strata_ctx *ctx, const char *path, strata_csv_rows *out)
@@ -80,42 +90,18 @@ strata_status strata_csv_rows_read(strata_ctx *ctx, const char *path, strata_csv
     memset(out, 0, sizeof *out);
     memset(&a, 0, sizeof a);
     a.ctx = ctx;
+    a.t = out;
     st = csv_scan_file(ctx, path, ',', on_record, &a, NULL);
-    if (st == STRATA_OK) {
-        out->ptr_ = strata_alloc(ctx, (a.nfield + 1) * sizeof *out->ptr_);
-        out->field = strata_alloc(ctx, (a.n + 1) * sizeof *out->field);
-        out->nf = strata_alloc(ctx, (a.n + 1) * sizeof *out->nf);
-        if (!out->ptr_ || !out->field || !out->nf)
-            st = STRATA_ENOMEM;
-    }
-    if (st != STRATA_OK) {
-        acc_free(&a);
+    if (st == STRATA_OK)
+        st = lay_out(&a);
+    strata_free(ctx, a.off, 0);
+    if (st != STRATA_OK)
         strata_csv_rows_free(ctx, out);
-        return st;
-    }
-    if (a.start)
-        a.start[a.n] = a.nfield;
-    for (size_t k = 0; k < a.nfield; k++)
-        out->ptr_[k] = a.text + a.off[k];
-    for (size_t r = 0; r < a.n; r++) {
-        out->field[r] = out->ptr_ + a.start[r];
-        out->nf[r] = a.start[r + 1] - a.start[r];
-    }
-    out->n = a.n;
-    out->line = a.line;
-    out->text_ = a.text;
-    out->start_ = a.start;
-    strata_free(ctx, a.off, a.fcap * sizeof *a.off);
-    return STRATA_OK;
+    return st;
 }
 
 void strata_csv_rows_free(strata_ctx *ctx, strata_csv_rows *t)
 {
-    strata_free(ctx, t->text_, 0);
-    strata_free(ctx, t->ptr_, 0);
-    strata_free(ctx, t->start_, 0);
-    strata_free(ctx, t->line, 0);
-    strata_free(ctx, t->field, 0);
-    strata_free(ctx, t->nf, 0);
+    STRATA_FREE_ALL(ctx, t->text_, t->ptr_, t->start_, t->line, t->field, t->nf);
     memset(t, 0, sizeof *t);
 }

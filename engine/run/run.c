@@ -877,13 +877,7 @@ static strata_status compute_reasons(run_state *r, const size_t *sel, size_t n_s
     rm.X = Xsel;
     st = strata_reason_codes(ctx, &rm, n_sel, NULL, N_REASONS, term, contrib);
 done:
-    strata_free(ctx, beta, 0);
-    strata_free(ctx, xbar, 0);
-    strata_free(ctx, (void *)names, 0);
-    strata_free(ctx, Xsel, 0);
-    strata_free(ctx, Xb, 0);
-    strata_free(ctx, scored, 0);
-    strata_free(ctx, order, 0);
+    STRATA_FREE_ALL(ctx, beta, xbar, (void *)names, Xsel, Xb, scored, order);
     return st;
 }
 

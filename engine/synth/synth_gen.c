@@ -63,13 +63,8 @@ void synth_block_free(strata_ctx *ctx, synth_block *b)
 
 void synth_events_free(strata_ctx *ctx, synth_events *e)
 {
-    /* sizes unknown after a partial regrowth: pass 0 */
-    strata_free(ctx, e->sp_row, 0);
-    strata_free(ctx, e->sp_day, 0);
-    strata_free(ctx, e->sp_type, 0);
-    strata_free(ctx, e->sp_los, 0);
-    strata_free(ctx, e->ae_row, 0);
-    strata_free(ctx, e->ae_day, 0);
+    /* sizes unknown after a partial regrowth */
+    STRATA_FREE_ALL(ctx, e->sp_row, e->sp_day, e->sp_type, e->sp_los, e->ae_row, e->ae_day);
     memset(e, 0, sizeof *e);
 }
 
@@ -88,36 +83,42 @@ strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap)
     return STRATA_OK;
 }
 
-/* Room for `more` spells and A&E rows; amortised doubling. */
+/* Grows n parallel arrays (ptr[k], elements of elt[k] bytes) from oc to nc
+ * elements; 0 when one fails (those already grown stay valid in ptr). */
+static int grow_parallel(strata_ctx *ctx, void **ptr, const size_t *elt, size_t n, size_t oc,
+                         size_t nc)
+{
+    for (size_t k = 0; k < n; k++) {
+        void *g = strata_realloc(ctx, ptr[k], oc * elt[k], nc * elt[k]);
+        if (!g)
+            return 0;
+        ptr[k] = g;
+    }
+    return 1;
+}
+
+/* Room for `more` spells and A&E rows; amortised doubling. On failure the
+ * arrays stay valid and the capacities unchanged. */
 static strata_status reserve_events(strata_ctx *ctx, synth_events *b, size_t sp_more,
                                     size_t ae_more)
 {
+    static const size_t sp_elt[4] = {4, 4, 1, 2}, ae_elt[2] = {4, 4};
     if (b->sp_n + sp_more > b->sp_cap) {
-        size_t nc = 2 * (b->sp_n + sp_more) + 1024, oc = b->sp_cap;
-        int32_t *r = strata_realloc(ctx, b->sp_row, oc * 4, nc * 4);
-        if (r)
-            b->sp_row = r;
-        int32_t *d = r ? strata_realloc(ctx, b->sp_day, oc * 4, nc * 4) : NULL;
-        if (d)
-            b->sp_day = d;
-        int8_t *t = d ? strata_realloc(ctx, b->sp_type, oc, nc) : NULL;
-        if (t)
-            b->sp_type = t;
-        int16_t *l = t ? strata_realloc(ctx, b->sp_los, oc * 2, nc * 2) : NULL;
-        if (!l)
-            return STRATA_ENOMEM; /* arrays already grown stay valid; cap unchanged */
-        b->sp_los = l;
+        size_t nc = 2 * (b->sp_n + sp_more) + 1024;
+        void *sp[4] = {b->sp_row, b->sp_day, b->sp_type, b->sp_los};
+        int ok = grow_parallel(ctx, sp, sp_elt, 4, b->sp_cap, nc);
+        b->sp_row = sp[0], b->sp_day = sp[1], b->sp_type = sp[2], b->sp_los = sp[3];
+        if (!ok)
+            return STRATA_ENOMEM;
         b->sp_cap = nc;
     }
     if (b->ae_n + ae_more > b->ae_cap) {
-        size_t nc = 2 * (b->ae_n + ae_more) + 1024, oc = b->ae_cap;
-        int32_t *r = strata_realloc(ctx, b->ae_row, oc * 4, nc * 4);
-        if (r)
-            b->ae_row = r;
-        int32_t *d = r ? strata_realloc(ctx, b->ae_day, oc * 4, nc * 4) : NULL;
-        if (!d)
+        size_t nc = 2 * (b->ae_n + ae_more) + 1024;
+        void *ae[2] = {b->ae_row, b->ae_day};
+        int ok = grow_parallel(ctx, ae, ae_elt, 2, b->ae_cap, nc);
+        b->ae_row = ae[0], b->ae_day = ae[1];
+        if (!ok)
             return STRATA_ENOMEM;
-        b->ae_day = d;
         b->ae_cap = nc;
     }
     return STRATA_OK;
