@@ -1019,6 +1019,73 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
     strata_ctx_free(ctx);
 }
 
+/* `strata evaluate` on a gamma model evaluates it as gamma (it used the Poisson
+ * formulas): evaluate.json's family, deviance and pseudo-R² are the library's
+ * gamma values for the model's predictions. */
+static void test_cli_evaluate__gamma_model_evaluated_as_gamma(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_glm_params gp;
+    strata_model *m = NULL;
+    strata_eval_params par;
+    strata_eval_input in;
+    strata_eval_report *r = NULL;
+    const char *cpath = tu_tmp("cli_gamma.h5"), *mpath = tu_tmp("cli_gamma_model.h5"),
+               *dir = tu_tmp("cli_gamma_out");
+    char jpath[512], *out = NULL;
+    double *p, *w;
+    json_t *j, *o;
+    json_error_t err;
+    int rc;
+    (void)state;
+    scored_load("gamma", &s); /* y = length of stay, 1..14 days: positive */
+    write_cohort(ctx, &s, cpath);
+    assert_status(ctx, strata_cohort_open(ctx, cpath, &c), STRATA_OK);
+    strata_glm_params_init(&gp);
+    gp.family = STRATA_FAMILY_GAMMA;
+    gp.formula = "emergency_admission_12m ~ age + sex";
+    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
+    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --out '%s'", mpath, cpath, dir);
+    if (rc != 0)
+        fail_msg("strata evaluate exited %d: %s", rc, out);
+    assert_contains(out, "(gamma, outcome emergency_admission_12m");
+    free(out);
+    p = malloc(s.n * sizeof *p);
+    w = malloc(s.n * sizeof *w);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_ERROR, NULL, p), STRATA_OK);
+    for (size_t i = 0; i < s.n; i++) {
+        w[i] = i == 6 ? 0.0 : 1.0; /* the cohort's one missing outcome */
+        if (i == 6)
+            s.y[i] = 1.0;
+    }
+    strata_eval_params_init(&par);
+    par.family = STRATA_FAMILY_GAMMA;
+    in = (strata_eval_input){s.n, s.y, p, w, 0, NULL};
+    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    snprintf(jpath, sizeof jpath, "%s/evaluate.json", dir);
+    j = json_load_file(jpath, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "family")),
+                        "gamma");
+    o = json_object_get(j, "overall");
+    assert_rel_close(json_real_value(json_object_get(o, "deviance")), r->overall.deviance, 1e-12,
+                     "gamma deviance");
+    assert_rel_close(json_real_value(json_object_get(o, "pseudo_r2")), r->overall.pseudo_r2, 1e-12,
+                     "pseudo-R2");
+    assert_rel_close(json_real_value(json_object_get(o, "slope")), r->overall.slope, 1e-12,
+                     "log-link calibration slope");
+    json_decref(j);
+    strata_eval_report_free(ctx, r);
+    free(p), free(w);
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1039,6 +1106,7 @@ int main(void)
         cmocka_unit_test(test_evaluate_scored__cohort_columns_match_arrays),
         cmocka_unit_test(test_evaluate_scored__allocation_failures_are_clean),
         cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
+        cmocka_unit_test(test_cli_evaluate__gamma_model_evaluated_as_gamma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
