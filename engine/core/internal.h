@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 #define STRATA_ERRMSG_MAX 1024
@@ -96,7 +97,6 @@ typedef struct strata_rng {
     uint64_t key, ctr;
 } strata_rng;
 strata_rng strata_rng_make(uint64_t seed, uint64_t row, uint64_t stream);
-double strata_rng_norm(strata_rng *r);                   /* N(0, 1): Box-Muller, cosine value */
 void strata_rng_norm2(strata_rng *r, double *z0, double *z1); /* both values of one pair */
 size_t strata_rng_below(strata_rng *r, size_t n);        /* uniform on [0, n), multiply-shift */
 
@@ -118,6 +118,12 @@ static inline uint64_t strata_rng_next(strata_rng *r)
 static inline double strata_rng_unif(strata_rng *r)
 {
     return ((double)(strata_rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+/* N(0, 1) by Box-Muller: the cosine value of a pair (strata_rng_norm2 gives both). */
+static inline double strata_rng_norm(strata_rng *r)
+{
+    double u1 = strata_rng_unif(r), u2 = strata_rng_unif(r);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
 /* engine/core/radix.c. Order-preserving key of a double (ascending: -inf < ... < -0 <

@@ -27,12 +27,6 @@ void strata_rng_norm2(strata_rng *r, double *z0, double *z1)
     *z1 = rad * sin(6.283185307179586 * u2);
 }
 
-double strata_rng_norm(strata_rng *r)
-{
-    double u1 = strata_rng_unif(r), u2 = strata_rng_unif(r);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 size_t strata_rng_below(strata_rng *r, size_t n)
 {
     return (size_t)(((unsigned __int128)strata_rng_next(r) * n) >> 64); /* multiply-shift */
