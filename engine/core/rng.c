@@ -1,11 +1,8 @@
-/* engine/core/rng.c — the one random number generator of libstrata: counter-based,
- * a stream keyed by (seed, row, stream) whose k-th draw is a bijective 64-bit
- * mix of key + k·golden (splitmix64's finaliser as a keyed hash; the per-draw
- * steps are inline in internal.h, the rest is here). Used by
- * synth (per patient), the bootstrap resamples, the CV folds and the SII
- * simulation. Invariant: a draw depends only on (seed, row, stream, k), never
- * on shared state, thread or call order; this is the generator `strata synth`
- * has always used, so synthetic cohorts keep their bytes. */
+/* engine/core/rng.c — the one random number generator of libstrata (synth, bootstrap
+ * resamples, CV folds, SII): a counter-based stream keyed by (seed, row, stream);
+ * the per-draw steps are inline in internal.h, the rest is here. Invariant: a draw
+ * depends only on (seed, row, stream, k), never on threads or call order, and the
+ * streams are the ones `strata synth` always drew, so cohorts keep their bytes. */
 #include "internal.h"
 
 #include <math.h>
