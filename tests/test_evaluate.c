@@ -900,13 +900,31 @@ static void test_evaluate_scored__allocation_failures_are_clean(void **state)
 
 /* `strata evaluate MODEL COHORT --by ... --out DIR` equals the library on the
  * model's own scores and carries both SHA-256 hashes. */
+/* The scored fixture `tag` written as a cohort at cpath and opened, with a GLM
+ * of family fam fitted on it and saved at mpath (the model is returned). */
+static strata_model *fit_fixture(strata_ctx *ctx, const char *tag, strata_family fam,
+                                 const char *formula, const char *cpath, const char *mpath,
+                                 scored *s, strata_cohort **c)
+{
+    strata_glm_params gp;
+    strata_model *m = NULL;
+    scored_load(tag, s);
+    write_cohort(ctx, s, cpath);
+    assert_status(ctx, strata_cohort_open(ctx, cpath, c), STRATA_OK);
+    strata_glm_params_init(&gp);
+    gp.family = fam;
+    gp.formula = formula;
+    assert_status(ctx, strata_glm_fit(ctx, *c, &gp, &m), STRATA_OK);
+    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
+    return m;
+}
+
 static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
 {
     strata_ctx *ctx = tu_ctx();
     scored s;
     strata_cohort *c = NULL;
-    strata_glm_params gp;
-    strata_model *m = NULL;
+    strata_model *m;
     strata_eval_params par;
     strata_eval_input in;
     strata_eval_report *r = NULL;
@@ -918,13 +936,8 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
     json_error_t err;
     int rc;
     (void)state;
-    scored_load("binomial", &s);
-    write_cohort(ctx, &s, cpath);
-    assert_status(ctx, strata_cohort_open(ctx, cpath, &c), STRATA_OK);
-    strata_glm_params_init(&gp);
-    gp.formula = "emergency_admission_12m ~ age + sex + ethnicity";
-    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
-    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
+    m = fit_fixture(ctx, "binomial", STRATA_FAMILY_BINOMIAL,
+                    "emergency_admission_12m ~ age + sex + ethnicity", cpath, mpath, &s, &c);
     rc = tu_run_cli(&out, "evaluate '%s' '%s' --by ethnicity,sex,age_band --out '%s' --threads 2",
                     mpath, cpath, dir);
     if (rc != 0)
@@ -1025,36 +1038,26 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
 static void test_cli_evaluate__gamma_model_evaluated_as_gamma(void **state)
 {
     strata_ctx *ctx = tu_ctx();
-    scored s;
+    scored s; /* y = length of stay, 1..14 days: positive */
     strata_cohort *c = NULL;
-    strata_glm_params gp;
-    strata_model *m = NULL;
+    strata_model *m = fit_fixture(ctx, "gamma", STRATA_FAMILY_GAMMA,
+                                  "emergency_admission_12m ~ age + sex", tu_tmp("cli_gamma.h5"),
+                                  tu_tmp("cli_gamma_model.h5"), &s, &c);
     strata_eval_params par;
     strata_eval_input in;
     strata_eval_report *r = NULL;
-    const char *cpath = tu_tmp("cli_gamma.h5"), *mpath = tu_tmp("cli_gamma_model.h5"),
-               *dir = tu_tmp("cli_gamma_out");
     char jpath[512], *out = NULL;
-    double *p, *w;
+    double *p = malloc(s.n * sizeof *p), *w = malloc(s.n * sizeof *w);
     json_t *j, *o;
     json_error_t err;
     int rc;
     (void)state;
-    scored_load("gamma", &s); /* y = length of stay, 1..14 days: positive */
-    write_cohort(ctx, &s, cpath);
-    assert_status(ctx, strata_cohort_open(ctx, cpath, &c), STRATA_OK);
-    strata_glm_params_init(&gp);
-    gp.family = STRATA_FAMILY_GAMMA;
-    gp.formula = "emergency_admission_12m ~ age + sex";
-    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
-    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
-    rc = tu_run_cli(&out, "evaluate '%s' '%s' --out '%s'", mpath, cpath, dir);
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --out '%s'", tu_tmp("cli_gamma_model.h5"),
+                    tu_tmp("cli_gamma.h5"), tu_tmp("cli_gamma_out"));
     if (rc != 0)
         fail_msg("strata evaluate exited %d: %s", rc, out);
     assert_contains(out, "(gamma, outcome emergency_admission_12m");
     free(out);
-    p = malloc(s.n * sizeof *p);
-    w = malloc(s.n * sizeof *w);
     assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_ERROR, NULL, p), STRATA_OK);
     for (size_t i = 0; i < s.n; i++) {
         w[i] = i == 6 ? 0.0 : 1.0; /* the cohort's one missing outcome */
@@ -1065,7 +1068,7 @@ static void test_cli_evaluate__gamma_model_evaluated_as_gamma(void **state)
     par.family = STRATA_FAMILY_GAMMA;
     in = (strata_eval_input){s.n, s.y, p, w, 0, NULL};
     assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
-    snprintf(jpath, sizeof jpath, "%s/evaluate.json", dir);
+    snprintf(jpath, sizeof jpath, "%s/evaluate.json", tu_tmp("cli_gamma_out"));
     j = json_load_file(jpath, 0, &err);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "family")),
