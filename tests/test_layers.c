@@ -53,7 +53,6 @@ static const layer_rule RULES[] = {
  * docs/architecture.md ("Departures"); each entry is "file|include". */
 static const char *const EXCEPTIONS[] = {
     "engine/model/model_io.c|hdf5.h", /* model-file HDF5 moving to engine/io */
-    "engine/cli/cmd_fit.c|yaml.h",    /* fit --spec moving to the library's spec loader */
 };
 
 static const layer_rule *rule_for(const char *dir)
