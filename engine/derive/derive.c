@@ -43,6 +43,8 @@ typedef struct dv_run {
     size_t nout;             /* derived output columns */
     size_t *out_w;           /* writer column of each */
     strata_dtype *out_t;
+    unsigned char *out_cat;  /* categorical (NA = -1) */
+    char (*out_name)[256];   /* "group/name" of each */
     strata_derive_report *rep;
 } dv_run;
 
@@ -193,49 +195,90 @@ static void out_column(const dv_item *it, size_t k, char *name, size_t n, strata
         break;
     case DK_TIME_TO_FIRST:
         if (k == 1) {
-            snprintf(name, n, "%s_event", it->name);
+            snprintf(name, n, "%s", it->event_name ? it->event_name : it->name);
+            if (!it->event_name)
+                snprintf(name + strlen(name), n - strlen(name), "_event");
             cs->dtype = STRATA_DT_INT8;
         } else
             cs->units = "days";
         break;
+    case DK_ADD: cs->dtype = STRATA_DT_FLOAT64; break;
     default: break;
     }
+    if (it->otype != STRATA_DT_NONE && (k == 0 || it->kind == DK_FLAGS))
+        cs->dtype = it->otype;
     cs->name = name;
 }
 
+/* Names and types of the derived columns; two items may not write the same column. */
+static strata_status plan_outputs(dv_run *r)
+{
+    strata_ctx *ctx = r->ctx;
+    size_t k = 0;
+    for (size_t i = 0; i < r->s.nitem; i++)
+        r->nout += r->s.item[i].nout;
+    if (!(r->out_w = strata_calloc(ctx, r->nout + 1, sizeof *r->out_w)) ||
+        !(r->out_t = strata_calloc(ctx, r->nout + 1, sizeof *r->out_t)) ||
+        !(r->out_cat = strata_calloc(ctx, r->nout + 1, 1)) ||
+        !(r->out_name = strata_calloc(ctx, r->nout + 1, sizeof *r->out_name)))
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < r->s.nitem; i++) {
+        dv_item *it = &r->s.item[i];
+        it->out0 = k;
+        for (size_t q = 0; q < it->nout; q++, k++) {
+            char name[200];
+            strata_column_spec cs;
+            out_column(it, q, name, sizeof name, &cs);
+            r->out_t[k] = cs.dtype;
+            r->out_cat[k] = (unsigned char)cs.categorical;
+            snprintf(r->out_name[k], sizeof r->out_name[k], "%s/%s", cs.group, name);
+            for (size_t e = 0; e < k; e++)
+                if (!strcmp(r->out_name[e], r->out_name[k]))
+                    return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: column %s is "
+                                       "written by an earlier item too", r->s.path, it->line,
+                                       it->name, r->out_name[k]);
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Copies the /patients and /outcomes columns a derived column does not
+ * replace, then adds the derived columns. */
 static strata_status add_columns(dv_run *r)
 {
     strata_ctx *ctx = r->ctx;
-    size_t nc = strata_cohort_ncols(r->c), k = 0;
-    if (!(r->copy_j = strata_calloc(ctx, nc ? nc : 1, sizeof *r->copy_j)) ||
-        !(r->copy_w = strata_calloc(ctx, nc ? nc : 1, sizeof *r->copy_w)))
+    size_t nc = strata_cohort_ncols(r->c);
+    STRATA_TRY(plan_outputs(r));
+    if (!(r->copy_j = strata_calloc(ctx, nc + 1, sizeof *r->copy_j)) ||
+        !(r->copy_w = strata_calloc(ctx, nc + 1, sizeof *r->copy_w)))
         return STRATA_ENOMEM;
     for (size_t j = 0; j < nc; j++) {
         const strata_column_info *ci = strata_cohort_column(r->c, j);
         strata_column_spec cs;
+        char full[300];
+        int replaced = 0;
         if (strcmp(ci->group, "patients") && strcmp(ci->group, "outcomes"))
             continue;
-        memset(&cs, 0, sizeof cs);
+        snprintf(full, sizeof full, "%s/%s", ci->group, ci->name);
+        for (size_t k = 0; k < r->nout && !replaced; k++)
+            replaced = !strcmp(full, r->out_name[k]);
+        if (replaced) {
+            r->rep->n_replaced++;
+            continue;
+        }
         cs = (strata_column_spec){ci->group, ci->name, ci->dtype, ci->categorical, ci->levels,
                                   ci->n_levels, ci->role, ci->units, NULL};
         r->copy_j[r->ncopy] = j;
         STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->copy_w[r->ncopy]));
         r->ncopy++;
     }
-    for (size_t i = 0; i < r->s.nitem; i++)
-        r->nout += r->s.item[i].nout;
-    if (!(r->out_w = strata_calloc(ctx, r->nout ? r->nout : 1, sizeof *r->out_w)) ||
-        !(r->out_t = strata_calloc(ctx, r->nout ? r->nout : 1, sizeof *r->out_t)))
-        return STRATA_ENOMEM;
     for (size_t i = 0; i < r->s.nitem; i++) {
-        dv_item *it = &r->s.item[i];
-        it->out0 = k;
-        for (size_t q = 0; q < it->nout; q++, k++) {
-            char name[512];
+        const dv_item *it = &r->s.item[i];
+        for (size_t q = 0; q < it->nout; q++) {
+            char name[200];
             strata_column_spec cs;
             out_column(it, q, name, sizeof name, &cs);
-            r->out_t[k] = cs.dtype;
-            STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->out_w[k]));
+            STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->out_w[it->out0 + q]));
             if (it->outcome)
                 r->rep->n_outcomes++;
             else
@@ -302,20 +345,44 @@ static strata_status copy_block(dv_run *r, dv_block *b, size_t p0, unsigned char
     return STRATA_OK;
 }
 
-static void store(strata_dtype t, const double *v, size_t stride, size_t n, unsigned char *buf)
+/* Writes n values of derived column k (stride apart) into buf in its storage
+ * type; NaN is the type's NA; a value the type cannot hold is an error. */
+static strata_status store(dv_run *r, size_t k, const double *v, size_t stride, const dv_block *b,
+                           size_t p0, unsigned char *buf)
 {
-    for (size_t i = 0; i < n; i++) {
+    static const double lo[] = {0, INT8_MIN, INT16_MIN, INT32_MIN}, hi[] = {0, INT8_MAX,
+                                                                          INT16_MAX, INT32_MAX};
+    strata_dtype t = r->out_t[k];
+    size_t es = strata_dtype_size(t);
+    for (size_t i = 0; i < b->nin; i++) {
         double x = v[i * stride];
-        if (t == STRATA_DT_FLOAT64)
+        int64_t y;
+        if (t == STRATA_DT_FLOAT64) {
             memcpy(buf + i * 8, &x, 8);
-        else if (t == STRATA_DT_INT8) {
-            int8_t y = isnan(x) ? (int8_t)-1 : (int8_t)x; /* categorical NA or 0/1 */
-            buf[i] = (unsigned char)y;
+            continue;
+        }
+        if (t == STRATA_DT_FLOAT32) {
+            float f = (float)x;
+            memcpy(buf + i * 4, &f, 4);
+            continue;
+        }
+        if (!isnan(x) && (x <= lo[t] || x > hi[t] || x != floor(x)))
+            return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: /patients row %zu: derived %s = %.17g "
+                               "does not fit its type %s (set type: in the spec)", r->s.path,
+                               p0 + b->rows[i] + 1, r->out_name[k], x, strata_dtype_name(t));
+        y = isnan(x) ? (r->out_cat[k] ? -1 : (int64_t)lo[t]) : (int64_t)x;
+        if (t == STRATA_DT_INT8) {
+            int8_t z = (int8_t)y;
+            memcpy(buf + i * es, &z, es);
+        } else if (t == STRATA_DT_INT16) {
+            int16_t z = (int16_t)y;
+            memcpy(buf + i * es, &z, es);
         } else {
-            int32_t y = isnan(x) ? STRATA_NA_INT32 : (int32_t)x;
-            memcpy(buf + i * 4, &y, 4);
+            int32_t z = (int32_t)y;
+            memcpy(buf + i * es, &z, es);
         }
     }
+    return STRATA_OK;
 }
 
 static size_t max_events(const dv_table *t, size_t npat)
@@ -349,10 +416,17 @@ static void eval_block(dv_run *r, dv_block *b, size_t p0, int32_t *scratch, size
                      ? sx->levels[b->sex[i]][0] : 0;
         for (size_t k = 0; k < s->nitem; k++) {
             const dv_item *it = &s->item[k];
-            const dv_table *t = &s->tab[it->table];
-            pt.e0 = t->off[row] - t->off[p0];
-            pt.e1 = t->off[row + 1] - t->off[p0];
-            dv_eval(s, it, &pt, scr, b->out + (size_t)q * r->nout + it->out0);
+            double *o = b->out + (size_t)q * r->nout;
+            if (it->kind == DK_ADD) { /* in the order of of: */
+                double acc = o[s->item[it->add[0]].out0];
+                for (int j = 1; j < it->nadd; j++)
+                    acc += o[s->item[it->add[j]].out0];
+                o[it->out0] = acc;
+                continue;
+            }
+            pt.e0 = s->tab[it->table].off[row] - s->tab[it->table].off[p0];
+            pt.e1 = s->tab[it->table].off[row + 1] - s->tab[it->table].off[p0];
+            dv_eval(s, it, &pt, scr, o + it->out0);
         }
     }
 }
@@ -395,10 +469,9 @@ static strata_status run_blocks(dv_run *r)
         if (st != STRATA_OK)
             break;
         eval_block(r, &b, p0, scratch, scr_per);
-        for (size_t k = 0; k < r->nout && st == STRATA_OK; k++) {
-            store(r->out_t[k], b.out + k, r->nout, b.nin, b.wbuf);
-            st = strata_cohort_writer_append(r->w, r->out_w[k], b.wbuf, b.nin);
-        }
+        for (size_t k = 0; k < r->nout && st == STRATA_OK; k++)
+            if ((st = store(r, k, b.out + k, r->nout, &b, p0, b.wbuf)) == STRATA_OK)
+                st = strata_cohort_writer_append(r->w, r->out_w[k], b.wbuf, b.nin);
     }
     for (int k = 0; k < 4; k++)
         strata_free(ctx, b.d[k], 0);
@@ -475,6 +548,8 @@ strata_status strata_derive(strata_ctx *ctx, const char *cohort_path, const char
     strata_free(ctx, r.copy_w, 0);
     strata_free(ctx, r.out_w, 0);
     strata_free(ctx, r.out_t, 0);
+    strata_free(ctx, r.out_cat, 0);
+    strata_free(ctx, r.out_name, 0);
     dv_spec_free(ctx, &r.s);
     strata_cohort_close(r.c);
     return st;

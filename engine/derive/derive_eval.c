@@ -111,6 +111,19 @@ static int64_t outcome_end(const dv_item *it, const dv_patient *pt, int64_t hi)
     return hi;
 }
 
+/* Censoring time of time_to_first without an event: the day after the window
+ * (follow-up [0, TO] lasts TO + 1 whole days), or the day of death or
+ * deregistration when it falls in the window (as `censor` says). */
+static int64_t censor_day(const dv_item *it, const dv_patient *pt)
+{
+    int64_t end = (int64_t)pt->t0 + it->hi, c = end + 1;
+    if (it->censor_death && pt->death != DV_NONE_DAY && pt->death <= end && pt->death < c)
+        c = pt->death;
+    if (it->censor_reg && pt->reg_end != DV_NONE_DAY && pt->reg_end <= end && pt->reg_end < c)
+        c = pt->reg_end;
+    return c;
+}
+
 static void scores_out(const dv_item *it, uint64_t bits, double *out)
 {
     unsigned char present[64];
@@ -204,7 +217,7 @@ void dv_eval(const dv_spec *s, const dv_item *it, const dv_patient *pt, int32_t 
         break;
     }
     case DK_TIME_TO_FIRST:
-        out[0] = (double)((n ? first_day : hi) - pt->t0);
+        out[0] = (double)((n ? first_day : censor_day(it, pt)) - pt->t0);
         out[1] = n > 0;
         break;
     default: scores_out(it, bits, out); break;

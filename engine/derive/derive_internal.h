@@ -18,8 +18,10 @@
 typedef enum dv_kind {
     DK_COUNT, DK_ANY, DK_EVER, DK_SUM, DK_MAX, DK_MIN, DK_LAST, DK_DAYS_SINCE, DK_DISTINCT,
     DK_FLAGS, DK_MULTIMORBIDITY, DK_CHARLSON, DK_ELIXHAUSER, DK_EFI, DK_ACSC,
-    DK_TIME_TO_FIRST
+    DK_TIME_TO_FIRST, DK_ADD
 } dv_kind;
+
+#define DV_MAX_ADD 16    /* items one `add` sums */
 
 typedef enum dv_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN } dv_op;
 
@@ -75,6 +77,10 @@ typedef struct dv_item {
        8 secondary-for-with_secondary */
     unsigned char **lv_acsc;
     int32_t **lv_gid;        /* distinct: per code column, level -> code id across columns */
+    strata_dtype otype;      /* `type:` of the first output (all, for flags); NONE = default */
+    char *event_name;        /* time_to_first: name of the indicator column */
+    int nadd;                /* add: the items summed (their first outputs), earlier items */
+    int add[DV_MAX_ADD];
     size_t out0;             /* first output column (in the derive's output list) */
     size_t nout;
 } dv_item;

@@ -7,7 +7,9 @@
  * these events exactly (docs/synthetic.md#events, tests/test_synth_derive.c). */
 #include "synth_codes.h"
 #include "synth_internal.h"
+#include "strata/derive.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define EV_DAY_UNITS "days since 1970-01-01"
@@ -31,7 +33,7 @@ const synth_evtab synth_evtabs[SYNTH_NEV] = {
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "date recorded"},
       {"code", STRATA_DT_INT16, SYNTH_LV_SNOMED, "code:snomed", "SNOMED CT concept"},
-      {"value", STRATA_DT_FLOAT64, SYNTH_LV_NONE, "", "BMI kg/m2, SBP mmHg, eGFR mL/min/1.73m2"}}},
+      {"value", STRATA_DT_FLOAT32, SYNTH_LV_NONE, "", "BMI kg/m2, SBP mmHg, eGFR mL/min/1.73m2"}}},
     {"deaths", 3,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "date of death"},
@@ -44,22 +46,14 @@ const synth_evtab synth_evtabs[SYNTH_NEV] = {
 };
 #undef DIAG_
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
-static int32_t civil_day(int y, int m, int d)
-{
-    int era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int32_t)(era * 146097 + doe - 719468);
-}
-
 void synth_events_prepare(strata_synth *s)
 {
-    for (int a = 0; a <= SYNTH_MAX_AGE + 1; a++) /* the index date is 2025-12-01 */
-        s->dec1[a] = civil_day(2025 - a, 12, 1);
+    for (int a = 0; a <= SYNTH_MAX_AGE + 1; a++) { /* the index date is 2025-12-01 */
+        char iso[16];
+        snprintf(iso, sizeof iso, "%04d-12-01", 2025 - a);
+        if (strata_date_parse(iso, STRATA_DATE_ISO, &s->dec1[a]) != 0)
+            s->dec1[a] = STRATA_SYNTH_INDEX_DAY - (int32_t)(365.25 * a); /* not reached */
+    }
 }
 
 /* A uniform day in [lo, hi] (hi when the range is empty). */
@@ -84,7 +78,7 @@ static strata_status put_gp(strata_ctx *ctx, synth_events *ev, int64_t r, int32_
     ((int32_t *)t->col[EV_ROW])[t->n] = (int32_t)r;
     ((int32_t *)t->col[EV_DAY])[t->n] = day;
     ((int16_t *)t->col[GP_CODE])[t->n] = code;
-    ((double *)t->col[GP_VALUE])[t->n] = value;
+    ((float *)t->col[GP_VALUE])[t->n] = (float)value;
     t->n++;
     return STRATA_OK;
 }
@@ -247,11 +241,11 @@ static void sort_gp(synth_tab *t, size_t k0)
 {
     int32_t *day = t->col[EV_DAY];
     int16_t *code = t->col[GP_CODE];
-    double *val = t->col[GP_VALUE];
+    float *val = t->col[GP_VALUE];
     for (size_t i = k0 + 1; i < t->n; i++) {
         int32_t d = day[i];
         int16_t c = code[i];
-        double v = val[i];
+        float v = val[i];
         size_t j = i;
         for (; j > k0 && day[j - 1] > d; j--) {
             day[j] = day[j - 1];

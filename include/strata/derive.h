@@ -123,6 +123,8 @@ typedef struct strata_derive_report {
     size_t n_excluded[STRATA_DERIVE_REASONS];
     size_t n_features;   /* columns added to /patients */
     size_t n_outcomes;   /* columns added to /outcomes */
+    size_t n_replaced;   /* /patients or /outcomes columns replaced by a derived column of the
+                            same name */
     size_t n_events;     /* event rows read */
     size_t n_after_death; /* events after death, ignored by outcomes (warned) */
 } strata_derive_report;
