@@ -2,7 +2,8 @@
 /* tests/test_synth_derive.c — the synthetic truth read back from events:
  * `strata derive` with data/specs/derive_default.yaml on a `strata synth`
  * cohort recomputes every flat column the events carry (condition flags,
- * ltc_count, efi_deficits, bmi, sbp, prior activity and cost, every outcome
+ * ltc_count, efi_deficits, bmi, sbp, prior activity (spells, bed days, GP
+ * appointments, A&E, outpatients) and cost, every outcome
  * and the time to event) byte for byte, replacing them in place; the same
  * bytes for 1 and 2 threads; the default run job runs from events. */
 #include <setjmp.h>
@@ -26,6 +27,7 @@ static const char *const derived[] = {
     "patients/smi", "patients/learning_disability", "patients/epilepsy", "patients/ltc_count",
     "patients/efi_deficits", "patients/bmi", "patients/sbp", "patients/prior_emergency_12m",
     "patients/prior_elective_12m", "patients/bed_days_12m", "patients/ae_attendances_12m",
+    "patients/gp_appointments_12m", "patients/outpatient_12m",
     "patients/cost_12m", "outcomes/emergency_admission_12m",
     "outcomes/emergency_admissions_12m", "outcomes/time_to_emergency_days",
     "outcomes/emergency_event", "outcomes/death_12m", "outcomes/cost_next_12m"};
@@ -134,12 +136,73 @@ static void test_synth_derive__same_bytes_for_1_and_2_threads(void **state)
     assert_true(tu_files_equal(d1, d2));
 }
 
+/* Runs a job (synthetic QOC, 20,000 patients, the default model) with the
+ * given derive: lines into dir. */
+static void run_job(const char *name, const char *derive, const char *dir)
+{
+    char spec[8192], path[4096], *out = NULL;
+    snprintf(path, sizeof path, "%s", tu_tmp(name));
+    snprintf(spec, sizeof spec,
+             "synth:\n  icb: QOC\n  patients: 20000\n  seed: 4\n%s"
+             "model:\n  family: binomial\n  formula: \"emergency_admission_12m ~ rcs(age, 4) + sex + "
+             "imd_decile + ltc_count + efi_deficits + prior_emergency_12m + ae_attendances_12m\"\n"
+             "evaluate:\n  by: [imd_quintile, sex, pcn]\n", derive);
+    tu_write_file(path, spec);
+    assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s'", path, dir), 0);
+    free(out);
+}
+
+/* The whole job from events (derive: a file, or inline) gives the same
+ * patients, PCN tables and fairness table as the job on the flat columns. */
+static void test_synth_derive__run_job_from_events_equals_flat_job(void **state)
+{
+    char flat[4096], file[4096], inl[4096], derive[4096];
+    const char *files[] = {"patients.csv", "pcn_summary.csv", "fairness.csv", "inequality.csv"};
+    (void)state;
+    snprintf(flat, sizeof flat, "%s", tu_tmp("run_flat"));
+    snprintf(file, sizeof file, "%s", tu_tmp("run_file"));
+    snprintf(inl, sizeof inl, "%s", tu_tmp("run_inline"));
+    run_job("flat.yaml", "", flat);
+    snprintf(derive, sizeof derive, "derive: %s\n", tu_src("data/specs/derive_default.yaml"));
+    run_job("file.yaml", derive, file);
+    snprintf(derive, sizeof derive,
+             "derive:\n  index_date: 2025-12-01\n  codelists:\n    ltc: %s\n  features:\n"
+             "    - {name: ltc_count, kind: multimorbidity, table: gp_events, codelist: ltc}\n"
+             "    - {name: efi_deficits, kind: efi, table: gp_events}\n"
+             "    - {name: prior_emergency_12m, kind: count, table: spells, where: \"admission_method"
+             " == emergency\", window: [-365, -1]}\n"
+             "    - {name: ae_attendances_12m, kind: count, table: ae, window: [-365, -1]}\n"
+             "  outcomes:\n"
+             "    - {name: emergency_admission_12m, kind: any, table: spells, where: "
+             "\"admission_method == emergency\", window: [0, 364]}\n",
+             tu_src("data/codelists/ltc15_snomed.csv"));
+    run_job("inline.yaml", derive, inl);
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        char a[4200], b[4200], c[4200];
+        snprintf(a, sizeof a, "%s/%s", flat, files[k]);
+        snprintf(b, sizeof b, "%s/%s", file, files[k]);
+        snprintf(c, sizeof c, "%s/%s", inl, files[k]);
+        if (!tu_files_equal(a, b) || !tu_files_equal(a, c))
+            fail_msg("%s differs between the flat job and the jobs from events", files[k]);
+    }
+    {
+        char m[4200], *text;
+        snprintf(m, sizeof m, "%s/manifest.json", file);
+        text = tu_read_file(m, NULL);
+        assert_non_null(text);
+        assert_contains(text, "\"path\": \"features.h5\"");
+        assert_contains(text, "\"included\": 20000"); /* derive.included */
+        free(text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synth_derive__default_spec_reproduces_the_flat_columns),
         cmocka_unit_test(test_synth_derive__another_icb_and_seed),
         cmocka_unit_test(test_synth_derive__same_bytes_for_1_and_2_threads),
+        cmocka_unit_test(test_synth_derive__run_job_from_events_equals_flat_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

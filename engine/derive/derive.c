@@ -512,6 +512,13 @@ static strata_status write_attrs(dv_run *r)
 strata_status strata_derive(strata_ctx *ctx, const char *cohort_path, const char *spec_path,
                             const char *out_path, strata_derive_report *report)
 {
+    return strata_derive_key(ctx, cohort_path, spec_path, NULL, out_path, report);
+}
+
+strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path, const char *spec_path,
+                                const char *key, const char *out_path,
+                                strata_derive_report *report)
+{
     dv_run r;
     strata_derive_report local;
     strata_status st;
@@ -520,7 +527,7 @@ strata_status strata_derive(strata_ctx *ctx, const char *cohort_path, const char
     r.rep = report ? report : &local;
     memset(r.rep, 0, sizeof *r.rep);
     STRATA_TRY(strata_cohort_open(ctx, cohort_path, &r.c));
-    st = dv_spec_load(ctx, spec_path, r.c, &r.s);
+    st = dv_spec_load(ctx, spec_path, key, r.c, &r.s);
     if (st == STRATA_OK)
         st = setup_pop(&r);
     for (size_t k = 0; k < r.s.ntab && st == STRATA_OK; k++) {

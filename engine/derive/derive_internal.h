@@ -100,7 +100,9 @@ typedef struct dv_spec {
 } dv_spec;
 
 /* derive_spec.c */
-strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, dv_spec *s);
+/* The spec is the file's mapping, or the mapping under key (run specs' derive:). */
+strata_status dv_spec_load(strata_ctx *ctx, const char *path, const char *key, strata_cohort *c,
+                           dv_spec *s);
 void dv_spec_free(strata_ctx *ctx, dv_spec *s);
 /* Resolves a data path: as given, then beside the spec, then under STRATA_DATA_DIR. */
 strata_status dv_resolve(strata_ctx *ctx, const dv_spec *s, const char *path, char *out, size_t n);

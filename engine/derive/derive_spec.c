@@ -287,10 +287,12 @@ void dv_spec_free(strata_ctx *ctx, dv_spec *s)
     memset(s, 0, sizeof *s);
 }
 
-strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, dv_spec *s)
+strata_status dv_spec_load(strata_ctx *ctx, const char *path, const char *key, strata_cohort *c,
+                           dv_spec *s)
 {
     static const char *const top[] = {"index_date", "codelists", "features", "outcomes", NULL};
-    ynode *root = NULL;
+    ynode *file = NULL;
+    const ynode *root;
     strata_status st;
     const char *slash = strrchr(path, '/');
     memset(s, 0, sizeof *s);
@@ -298,10 +300,13 @@ strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, 
         return STRATA_ENOMEM;
     if (slash)
         s->dir[slash - path] = '\0';
-    STRATA_TRY(strata_yaml_load(ctx, path, &root));
-    st = root->kind == YN_MAP ? STRATA_OK
-                              : STRATA_FAIL(ctx, STRATA_ESPEC, "%s: a derive spec is a mapping "
-                                            "(index_date, codelists, features, outcomes)", path);
+    STRATA_TRY(strata_yaml_load(ctx, path, &file));
+    root = key && file->kind == YN_MAP ? strata_yaml_get(file, key) : file;
+    st = root && root->kind == YN_MAP
+             ? STRATA_OK
+             : STRATA_FAIL(ctx, STRATA_ESPEC, "%s: %s%sa derive spec is a mapping (index_date, "
+                           "codelists, features, outcomes)", path, key ? key : "",
+                           key ? ": " : "");
     if (st == STRATA_OK)
         st = strata_yaml_only_keys(ctx, path, root, "derive spec", top);
     if (st == STRATA_OK)
@@ -314,6 +319,6 @@ strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, 
         st = parse_items(ctx, s, root, c, "outcomes", 1);
     if (st == STRATA_OK && s->nitem == 0)
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no features or outcomes", path);
-    strata_yaml_free(ctx, root);
+    strata_yaml_free(ctx, file);
     return st;
 }

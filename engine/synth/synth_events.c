@@ -34,6 +34,14 @@ const synth_evtab synth_evtabs[SYNTH_NEV] = {
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "date recorded"},
       {"code", STRATA_DT_INT16, SYNTH_LV_SNOMED, "code:snomed", "SNOMED CT concept"},
       {"value", STRATA_DT_FLOAT32, SYNTH_LV_NONE, "", "BMI kg/m2, SBP mmHg, eGFR mL/min/1.73m2"}}},
+    {"gp_appointments", 3,
+     {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
+      {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "appointment date"},
+      {"mode", STRATA_DT_INT8, SYNTH_LV_MODE, "", "appointment mode (GPAD)"}}},
+    {"outpatients", 3,
+     {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
+      {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "appointment date"},
+      {"attendance", STRATA_DT_INT8, SYNTH_LV_ATTEND, "", "first or follow-up"}}},
     {"deaths", 3,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "date of death"},
@@ -335,6 +343,40 @@ static void fill_spells(ev_state *st, const synth_patient *ps, synth_events *ev)
     }
 }
 
+/* The prior year's GP appointments and outpatient attendances (as many as
+ * gp_appointments_12m and outpatient_12m), uniform over days -365..-1. */
+static strata_status put_contacts(strata_ctx *ctx, ev_state *st, const synth_patient *ps,
+                                  const synth_block *b, size_t i, synth_events *ev)
+{
+    const int tabs[2] = {SYNTH_EV_APPTS, SYNTH_EV_OP};
+    const int n[2] = {b->gp_appointments_12m[i], b->outpatient_12m[i]};
+    const double home = ps->age >= 80 ? 0.10 : 0.01; /* home visits: mostly the very old */
+    for (int k = 0; k < 2; k++) {
+        synth_tab *t = &ev->t[tabs[k]];
+        int32_t *day;
+        int8_t *cat;
+        size_t k0 = t->n;
+        STRATA_TRY(synth_tab_reserve(ctx, ev, tabs[k], (size_t)n[k]));
+        day = t->col[EV_DAY];
+        cat = t->col[2];
+        for (int q = 0; q < n[k]; q++, t->n++) {
+            double u = strata_rng_unif(&st->g);
+            ((int32_t *)t->col[EV_ROW])[t->n] = (int32_t)ps->r;
+            day[t->n] = STRATA_SYNTH_INDEX_DAY - 1 - (int32_t)strata_rng_below(&st->g, 365);
+            cat[t->n] = (int8_t)(k == 1 ? q > 0 || u < 0.3 /* 0 first, 1 follow-up */
+                                 : u < home ? 2 : u < home + 0.28 ? 1 : u < home + 0.30 ? 3 : 0);
+        }
+        for (size_t a = k0 + 1; a < t->n; a++) /* by day; ties keep their order */
+            for (size_t c = a; c > k0 && day[c - 1] > day[c]; c--) {
+                int32_t d = day[c];
+                int8_t m = cat[c];
+                day[c] = day[c - 1], cat[c] = cat[c - 1];
+                day[c - 1] = d, cat[c - 1] = m;
+            }
+    }
+    return STRATA_OK;
+}
+
 /* Underlying cause of death: from the patient's conditions, else by age. */
 static short death_cause(ev_state *st, const synth_patient *ps)
 {
@@ -396,6 +438,7 @@ strata_status synth_patient_events(strata_ctx *ctx, const strata_synth *s, const
     STRATA_TRY(put_measures(ctx, &st, ps, ev));
     sort_gp(&ev->t[SYNTH_EV_GP], g0);
     fill_spells(&st, ps, ev);
+    STRATA_TRY(put_contacts(ctx, &st, ps, b, i, ev));
     if (ps->D) {
         synth_tab *t = &ev->t[SYNTH_EV_DEATHS];
         STRATA_TRY(synth_tab_reserve(ctx, ev, SYNTH_EV_DEATHS, 1));

@@ -160,11 +160,16 @@ typedef struct synth_block {
 
 /* ---- linked event tables (docs/synthetic.md#events) ------------------------ */
 
-enum { SYNTH_EV_SPELLS, SYNTH_EV_AE, SYNTH_EV_GP, SYNTH_EV_DEATHS, SYNTH_EV_COSTS, SYNTH_NEV };
+enum {
+    SYNTH_EV_SPELLS, SYNTH_EV_AE, SYNTH_EV_GP, SYNTH_EV_APPTS, SYNTH_EV_OP, SYNTH_EV_DEATHS,
+    SYNTH_EV_COSTS, SYNTH_NEV
+};
 #define SYNTH_NDIAG 20                     /* diag_01 .. diag_20, as HES delivers them */
 #define SYNTH_EV_MAXCOL (6 + SYNTH_NDIAG)
 /* Level tables of the categorical event columns. */
-typedef enum synth_evlv { SYNTH_LV_NONE, SYNTH_LV_METHOD, SYNTH_LV_ICD10, SYNTH_LV_SNOMED } synth_evlv;
+typedef enum synth_evlv {
+    SYNTH_LV_NONE, SYNTH_LV_METHOD, SYNTH_LV_ICD10, SYNTH_LV_SNOMED, SYNTH_LV_MODE, SYNTH_LV_ATTEND
+} synth_evlv;
 
 typedef struct synth_evcol {
     const char *name;
@@ -184,6 +189,8 @@ enum { EV_ROW = 0, EV_DAY = 1 };
 enum { SP_END = 2, SP_METHOD, SP_LOS, SP_COST, SP_DIAG };  /* spells */
 enum { GP_CODE = 2, GP_VALUE };                            /* gp_events */
 enum { DT_CAUSE = 2 };                                     /* deaths */
+enum { AP_MODE = 2 };                                      /* gp_appointments */
+enum { OP_ATTEND = 2 };                                    /* outpatients */
 enum { CO_COST = 2 };                                      /* costs */
 
 /* Rows of one event table for one row block, in patient-row then day order. */

@@ -76,11 +76,13 @@ static const col_def tail_cols[] = {
 #define NCOLS (sizeof patient_cols / sizeof patient_cols[0] + STRATA_SYNTH_NCOND + \
                sizeof tail_cols / sizeof tail_cols[0])
 /* Columns of all event tables. */
-#define NEVCOLS (6 + SYNTH_NDIAG + 2 + 4 + 3 + 3)
+#define NEVCOLS (6 + SYNTH_NDIAG + 2 + 4 + 3 + 3 + 3 + 3)
 
 static const char *const sex_lv[] = {"F", "M"};
 static const char *const smoke_lv[] = {"never", "ex", "current"};
 static const char *const method_lv[] = {"emergency", "elective"};
+static const char *const mode_lv[] = {"face_to_face", "telephone", "home_visit", "video_online"};
+static const char *const attend_lv[] = {"first", "follow_up"};
 
 /* The k-th column in file order: patient columns, condition flags, the rest. */
 static col_def column(size_t k)
@@ -143,12 +145,14 @@ static strata_status add_events(strata_cohort_writer *w, size_t *ev)
             sp.units = d->units;
             sp.description = d->description;
             sp.categorical = d->lv != SYNTH_LV_NONE;
-            sp.levels = d->lv == SYNTH_LV_METHOD ? method_lv
-                        : d->lv == SYNTH_LV_ICD10 ? synth_icd10_levels
-                        : d->lv == SYNTH_LV_SNOMED ? synth_snomed_levels : NULL;
-            sp.n_levels = d->lv == SYNTH_LV_METHOD ? 2
-                          : d->lv == SYNTH_LV_ICD10 ? SYNTH_N_ICD
-                          : d->lv == SYNTH_LV_SNOMED ? synth_n_snomed : 0;
+            switch (d->lv) {
+            case SYNTH_LV_METHOD: sp.levels = method_lv; sp.n_levels = 2; break;
+            case SYNTH_LV_MODE: sp.levels = mode_lv; sp.n_levels = 4; break;
+            case SYNTH_LV_ATTEND: sp.levels = attend_lv; sp.n_levels = 2; break;
+            case SYNTH_LV_ICD10: sp.levels = synth_icd10_levels; sp.n_levels = SYNTH_N_ICD; break;
+            case SYNTH_LV_SNOMED: sp.levels = synth_snomed_levels; sp.n_levels = synth_n_snomed; break;
+            case SYNTH_LV_NONE: break;
+            }
             STRATA_TRY(strata_cohort_writer_add(w, &sp, &ev[q]));
         }
     }
@@ -217,8 +221,8 @@ static strata_status append_group(strata_cohort_writer *w, synth_run *run, const
         sum->n_spells += e->t[SYNTH_EV_SPELLS].n;
         sum->n_ae += e->t[SYNTH_EV_AE].n;
         sum->n_gp += e->t[SYNTH_EV_GP].n;
-        sum->n_events += e->t[SYNTH_EV_SPELLS].n + e->t[SYNTH_EV_AE].n + e->t[SYNTH_EV_GP].n +
-                         e->t[SYNTH_EV_DEATHS].n + e->t[SYNTH_EV_COSTS].n;
+        for (int t = 0; t < SYNTH_NEV; t++)
+            sum->n_events += e->t[t].n;
     }
     for (size_t i = 0; i < nrows; i++) {
         sum->emergency_rate += run->b.emergency_admission_12m[i];

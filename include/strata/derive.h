@@ -138,6 +138,11 @@ STRATA_API const char *strata_derive_reason_name(int k); /* "no_index_date", "no
 STRATA_API strata_status strata_derive(strata_ctx *ctx, const char *cohort_path,
                                        const char *spec_path, const char *out_path,
                                        strata_derive_report *report);
+/* The same, with the spec read from the mapping under `key` of spec_path (a
+ * run spec's inline derive: block; relative paths resolve beside that file). */
+STRATA_API strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path,
+                                           const char *spec_path, const char *key,
+                                           const char *out_path, strata_derive_report *report);
 
 #ifdef __cplusplus
 }
