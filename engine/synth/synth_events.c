@@ -289,7 +289,7 @@ static short emergency_primary(ev_state *st, const synth_patient *ps)
     if (f[4]) chronic[nc++] = ICD_I209;
     if (f[0]) chronic[nc++] = ICD_I10X;
     if (f[14]) chronic[nc++] = ICD_G409;
-    if (strata_rng_unif(g) < 0.10 + 0.05 * (double)nc)
+    if (strata_rng_unif(g) < 0.15 + 0.05 * (double)nc)
         return nc && strata_rng_unif(g) < 0.6 ? chronic[strata_rng_below(g, nc)]
                                               : PICK(g, ICD_L031, ICD_N10X, ICD_E86X, ICD_K529,
                                                      ICD_J039, ICD_J181);
