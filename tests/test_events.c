@@ -65,6 +65,75 @@ static void test_events__dates(void **state)
     }
 }
 
+/* /patients date columns: --type COL=date and the date roles store int32 days
+ * (units "days since 1970-01-01") in any of the three formats; a missing date is
+ * NA; export writes YYYY-MM-DD and re-importing the export gives the same days;
+ * a bad date names file, line, column and value. */
+static void test_events__patient_dates_import_and_export_iso(void **state)
+{
+    char *out = NULL;
+    int32_t v[3];
+    char c2[4096];
+    (void)state;
+    tu_write_file(tu_tmp("pd.csv"), "id,dob,died,seen\n"
+                                    "a,01/04/1950,,31/12/2024\n"
+                                    "b,29/02/2000,15/06/2025,01/01/1970\n"
+                                    "c,31/12/1969,,\n");
+    remove(tu_tmp("pd.h5"));
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id "
+                                      "--role birth_date=dob --role death_date=died "
+                                      "--type seen=date --date-format DD/MM/YYYY --quiet",
+                                tu_tmp("pd.csv"), tu_tmp("pd.h5")), 0);
+    free(out);
+    read_i32(tu_tmp("pd.h5"), "dob", v, 3);
+    assert_int_equal(v[0], -7215); /* 1950-04-01 */
+    assert_int_equal(v[1], 11016); /* 2000-02-29 */
+    assert_int_equal(v[2], -1);
+    read_i32(tu_tmp("pd.h5"), "died", v, 3);
+    assert_int_equal(v[0], INT32_MIN);
+    assert_int_equal(v[1], 20254);
+    read_i32(tu_tmp("pd.h5"), "seen", v, 3);
+    assert_int_equal(v[1], 0);
+    assert_int_equal(v[2], INT32_MIN);
+    {
+        strata_ctx *ctx = tu_ctx();
+        strata_cohort *c = NULL;
+        size_t j;
+        assert_status(ctx, strata_cohort_open(ctx, tu_tmp("pd.h5"), &c), STRATA_OK);
+        assert_status(ctx, strata_cohort_find(ctx, c, "seen", &j), STRATA_OK);
+        assert_int_equal(strata_cohort_column(c, j)->dtype, STRATA_DT_INT32);
+        assert_string_equal(strata_cohort_column(c, j)->units, "days since 1970-01-01");
+        assert_status(ctx, strata_cohort_find(ctx, c, "dob", &j), STRATA_OK);
+        assert_int_equal(strata_cohort_column(c, j)->role, STRATA_ROLE_BIRTH_DATE);
+        strata_cohort_close(c);
+        strata_ctx_free(ctx);
+    }
+    assert_int_equal(tu_run_cli(&out, "export '%s' --out '%s'", tu_tmp("pd.h5"),
+                                tu_tmp("pd_out.csv")), 0);
+    free(out);
+    out = tu_read_file(tu_tmp("pd_out.csv"), NULL);
+    assert_string_equal(out, "id,dob,died,seen\n"
+                             "a,1950-04-01,,2024-12-31\n"
+                             "b,2000-02-29,2025-06-15,1970-01-01\n"
+                             "c,1969-12-31,,\n");
+    free(out);
+    snprintf(c2, sizeof c2, "%s", tu_tmp("pd2.h5"));
+    remove(c2);
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id "
+                                      "--role birth_date=dob --role death_date=died "
+                                      "--type seen=date --quiet", tu_tmp("pd_out.csv"), c2), 0);
+    free(out);
+    read_i32(c2, "seen", v, 3);
+    assert_int_equal(v[0], 20088); /* 2024-12-31: the round trip keeps every day */
+    tu_write_file(tu_tmp("pd_bad.csv"), "id,dob\na,1950-04-01\nb,1950-02-30\n");
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id "
+                                      "--role birth_date=dob --quiet",
+                                tu_tmp("pd_bad.csv"), tu_tmp("pd_bad.h5")), 6);
+    assert_contains(out, "pd_bad.csv: column 'dob' (type date, role birth_date) has 1 value that "
+                         "is not a date: line 3 '1950-02-30'");
+    free(out);
+}
+
 static void test_events__string_ids_sorted_with_ties_in_file_order(void **state)
 {
     char *out = NULL;
@@ -236,6 +305,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events__dates),
+        cmocka_unit_test(test_events__patient_dates_import_and_export_iso),
         cmocka_unit_test(test_events__string_ids_sorted_with_ties_in_file_order),
         cmocka_unit_test(test_events__errors_name_file_line_column_value),
         cmocka_unit_test(test_events__replace_table_keeps_others),
