@@ -205,6 +205,8 @@ static void test_generate__rows_independent_of_block_partition(void **state)
     for (int t = 0; t < SYNTH_NEV; t++) /* every column of every event table, split or not */
         for (size_t c = 0; c < synth_evtabs[t].ncol; c++) {
             size_t es = strata_dtype_size(synth_evtabs[t].col[c].dtype), n1 = eb1.t[t].n;
+            if (!strcmp(synth_evtabs[t].col[c].name, "record_id"))
+                continue; /* numbered when the cohort is written */
             assert_int_equal(ea.t[t].n, n1 + eb2.t[t].n);
             assert_memory_equal(ea.t[t].col[c], eb1.t[t].col[c], n1 * es);
             assert_memory_equal((char *)ea.t[t].col[c] + n1 * es, eb2.t[t].col[c], eb2.t[t].n * es);

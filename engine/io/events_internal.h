@@ -53,4 +53,32 @@ typedef struct strata_cohort_writer strata_cohort_writer;
 strata_status strata_events_copy_cohort(strata_ctx *ctx, const char *src_path,
                                         strata_cohort_writer *w, const char *skip_table);
 
+/* engine/io/events_sort.c: external merge sort of fixed-size event records
+ * that start with int32 patient row and int32 day. Records are taken in
+ * arrival order through strata_evsort_slot (write rec bytes there, then
+ * s->n++); a run of cap records is sorted and spilled to an unlinked scratch
+ * file beside `near`; finish calls emit for every record in (row, day) order,
+ * ties in arrival order. Memory: one run (cap x rec bytes, grown as needed)
+ * plus 1 MiB per run while merging. */
+typedef struct strata_evsort {
+    strata_ctx *ctx;
+    size_t rec, cap;        /* bytes per record; records per run */
+    unsigned char *buf;     /* the run being filled */
+    size_t n, alloc;        /* records in buf; records allocated */
+    int fd;                 /* scratch file (unlinked), -1 before the first spill */
+    const char *near;       /* the scratch file is created beside this path */
+    size_t nruns, runs_cap;
+    uint64_t *run_off;      /* byte offset of each spilled run */
+    size_t *run_n;          /* records of each spilled run */
+    uint64_t file_off;
+} strata_evsort;
+typedef strata_status (*strata_evsort_fn)(void *ud, const unsigned char *rec);
+
+strata_status strata_evsort_init(strata_ctx *ctx, strata_evsort *s, size_t rec, size_t cap,
+                                 const char *near);
+/* The slot of the next record (spilling a full run first), or NULL with *st set. */
+unsigned char *strata_evsort_slot(strata_evsort *s, strata_status *st);
+strata_status strata_evsort_finish(strata_evsort *s, strata_evsort_fn emit, void *ud);
+void strata_evsort_free(strata_evsort *s);
+
 #endif

@@ -14,9 +14,11 @@
 
 #define EV_DAY_UNITS "days since 1970-01-01"
 #define DIAG_(n) {"diag_" #n, STRATA_DT_INT16, SYNTH_LV_ICD10, "code:icd10", "ICD-10 diagnosis " #n}
+/* The last column of a table with one: 1, 2, ... in file order (filled when written). */
+#define RECORD_ID_ {"record_id", STRATA_DT_INT32, SYNTH_LV_NONE, "", "record identifier"}
 
 const synth_evtab synth_evtabs[SYNTH_NEV] = {
-    {"spells", 6 + SYNTH_NDIAG,
+    {"spells", 7 + SYNTH_NDIAG,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "admission date"},
       {"end_day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "discharge date"},
@@ -25,23 +27,24 @@ const synth_evtab synth_evtabs[SYNTH_NEV] = {
       {"cost", STRATA_DT_FLOAT64, SYNTH_LV_NONE, "GBP", "spell cost"},
       DIAG_(01), DIAG_(02), DIAG_(03), DIAG_(04), DIAG_(05), DIAG_(06), DIAG_(07), DIAG_(08),
       DIAG_(09), DIAG_(10), DIAG_(11), DIAG_(12), DIAG_(13), DIAG_(14), DIAG_(15), DIAG_(16),
-      DIAG_(17), DIAG_(18), DIAG_(19), DIAG_(20)}},
-    {"ae", 2,
+      DIAG_(17), DIAG_(18), DIAG_(19), DIAG_(20), RECORD_ID_}},
+    {"ae", 3,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
-      {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "arrival date"}}},
-    {"gp_events", 4,
+      {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "arrival date"}, RECORD_ID_}},
+    {"gp_events", 5,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "date recorded"},
       {"code", STRATA_DT_INT16, SYNTH_LV_SNOMED, "code:snomed", "SNOMED CT concept"},
-      {"value", STRATA_DT_FLOAT32, SYNTH_LV_NONE, "", "BMI kg/m2, SBP mmHg, eGFR mL/min/1.73m2"}}},
-    {"gp_appointments", 3,
+      {"value", STRATA_DT_FLOAT32, SYNTH_LV_NONE, "", "BMI kg/m2, SBP mmHg, eGFR mL/min/1.73m2"},
+      RECORD_ID_}},
+    {"gp_appointments", 4,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "appointment date"},
-      {"mode", STRATA_DT_INT8, SYNTH_LV_MODE, "", "appointment mode (GPAD)"}}},
-    {"outpatients", 3,
+      {"mode", STRATA_DT_INT8, SYNTH_LV_MODE, "", "appointment mode (GPAD)"}, RECORD_ID_}},
+    {"outpatients", 4,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "appointment date"},
-      {"attendance", STRATA_DT_INT8, SYNTH_LV_ATTEND, "", "first or follow-up"}}},
+      {"attendance", STRATA_DT_INT8, SYNTH_LV_ATTEND, "", "first or follow-up"}, RECORD_ID_}},
     {"deaths", 3,
      {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "date of death"},
@@ -53,6 +56,7 @@ const synth_evtab synth_evtabs[SYNTH_NEV] = {
        "non-admitted care (GP, A&E, outpatients, prescribing) over the year"}}},
 };
 #undef DIAG_
+#undef RECORD_ID_
 
 void synth_events_prepare(strata_synth *s)
 {

@@ -165,7 +165,7 @@ enum {
     SYNTH_EV_COSTS, SYNTH_NEV
 };
 #define SYNTH_NDIAG 20                     /* diag_01 .. diag_20, as HES delivers them */
-#define SYNTH_EV_MAXCOL (6 + SYNTH_NDIAG)
+#define SYNTH_EV_MAXCOL (7 + SYNTH_NDIAG)
 /* Level tables of the categorical event columns. */
 typedef enum synth_evlv {
     SYNTH_LV_NONE, SYNTH_LV_METHOD, SYNTH_LV_ICD10, SYNTH_LV_SNOMED, SYNTH_LV_MODE, SYNTH_LV_ATTEND

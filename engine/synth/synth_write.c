@@ -76,7 +76,7 @@ static const col_def tail_cols[] = {
 #define NCOLS (sizeof patient_cols / sizeof patient_cols[0] + STRATA_SYNTH_NCOND + \
                sizeof tail_cols / sizeof tail_cols[0])
 /* Columns of all event tables. */
-#define NEVCOLS (6 + SYNTH_NDIAG + 2 + 4 + 3 + 3 + 3 + 3)
+#define NEVCOLS (7 + SYNTH_NDIAG + 3 + 5 + 4 + 4 + 3 + 3)
 
 static const char *const sex_lv[] = {"F", "M"};
 static const char *const smoke_lv[] = {"never", "ex", "current"};
@@ -203,9 +203,19 @@ typedef struct synth_run {
     strata_ctx bctx[SYNTH_GROUP_BLOCKS];
 } synth_run;
 
+/* Numbers the rows of a table with a record_id column: 1, 2, ... over the whole
+ * cohort (*next: the next id of that table). */
+static void number_records(synth_tab *t, const synth_evtab *d, size_t *next)
+{
+    if (strcmp(d->col[d->ncol - 1].name, "record_id"))
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        ((int32_t *)t->col[d->ncol - 1])[i] = (int32_t)++*next;
+}
+
 static strata_status append_group(strata_cohort_writer *w, synth_run *run, const size_t *ids,
                                   const size_t *evc, size_t nrows, size_t nblocks,
-                                  strata_synth_summary *sum)
+                                  strata_synth_summary *sum, size_t *next_id)
 {
     for (size_t k = 0; k < NCOLS; k++) {
         col_def d = column(k);
@@ -215,9 +225,11 @@ static strata_status append_group(strata_cohort_writer *w, synth_run *run, const
     for (size_t k = 0; k < nblocks; k++) {
         const synth_events *e = &run->ev[k];
         size_t q = 0;
-        for (int t = 0; t < SYNTH_NEV; t++)
+        for (int t = 0; t < SYNTH_NEV; t++) {
+            number_records(&run->ev[k].t[t], &synth_evtabs[t], &next_id[t]);
             for (size_t c = 0; c < synth_evtabs[t].ncol; c++, q++)
                 STRATA_TRY(strata_cohort_writer_append(w, evc[q], e->t[t].col[c], e->t[t].n));
+        }
         sum->n_spells += e->t[SYNTH_EV_SPELLS].n;
         sum->n_ae += e->t[SYNTH_EV_AE].n;
         sum->n_gp += e->t[SYNTH_EV_GP].n;
@@ -257,6 +269,7 @@ static strata_status stream_rows(strata_ctx *ctx, const strata_synth *s,
 {
     const size_t br = s->block_rows, group_rows = br * SYNTH_GROUP_BLOCKS;
     const size_t ngroups = (s->nrows + group_rows - 1) / group_rows;
+    size_t next_id[SYNTH_NEV] = {0};
     strata_status st = STRATA_OK;
 #pragma omp parallel num_threads(strata_threads(ctx))
 #pragma omp single
@@ -277,7 +290,7 @@ static strata_status stream_rows(strata_ctx *ctx, const strata_synth *s,
                     memcpy(ctx->errmsg, prev->bctx[k].errmsg, sizeof ctx->errmsg);
                 }
             if (st == STRATA_OK)
-                st = append_group(w, prev, ids, evc, pn, nb, sum);
+                st = append_group(w, prev, ids, evc, pn, nb, sum, next_id);
         }
 #pragma omp taskwait
     }

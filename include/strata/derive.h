@@ -83,6 +83,10 @@ typedef struct strata_events_import_params {
     strata_date_format date_format;
     int skip_unknown_ids;     /* 0: an unknown id fails the import (default) */
     char delim;               /* ',' */
+    size_t run_rows;          /* events sorted in memory at a time; 0 = 2,097,152. A larger
+                                 extract is sorted in runs spilled to an unlinked scratch file
+                                 beside the output and merged (12 + 4 per code/cat column + 8
+                                 per value column bytes per event in memory, plus 32 to sort) */
 } strata_events_import_params;
 
 STRATA_API void strata_events_import_params_init(strata_events_import_params *p);
@@ -98,6 +102,7 @@ typedef struct strata_events_import_report {
     char unknown_id[STRATA_EVENTS_LISTED_MAX][80];
     size_t n_before_birth;  /* events dated before the patient's birth_date (kept, warned) */
     size_t n_after_death;   /* events dated after the patient's death_date (kept, warned) */
+    size_t n_runs;          /* sorted runs spilled to disk (0: sorted in memory) */
 } strata_events_import_report;
 
 /* Adds (or replaces) the event table p->table of cohort_path from csv_path.
