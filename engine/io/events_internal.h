@@ -9,11 +9,14 @@
 
 typedef struct strata_strtab {
     strata_ctx *ctx;
-    char **str;        /* n strings, owned */
+    char **str;        /* n strings (in the chunks below) */
     uint64_t *hash;    /* n hashes */
     size_t n, cap;
-    uint32_t *slot;    /* nslot slots: id + 1, 0 = empty */
+    uint64_t *slot;    /* nslot slots: (high 32 bits of the hash) << 32 | id + 1; 0 = empty,
+                          so a probe reads the tag beside the id (one cache line) */
     size_t nslot;
+    char **chunk;      /* string storage, 64 KiB chunks (never moved) */
+    size_t nchunk, chunk_used;
 } strata_strtab;
 
 void strata_strtab_init(strata_strtab *t, strata_ctx *ctx);
