@@ -178,7 +178,7 @@ static void out_column(const dv_item *it, size_t k, char *name, size_t n, strata
     case DK_LAST: cs->dtype = STRATA_DT_FLOAT64; break;
     case DK_DAYS_SINCE: cs->units = "days"; break;
     case DK_FLAGS:
-        snprintf(name, n, "%s_%s", it->name, it->cat_names[k]);
+        snprintf(name, n, "%s%s", it->prefix, it->cat_names[k]);
         cs->dtype = STRATA_DT_INT8;
         break;
     case DK_EFI:
@@ -412,21 +412,28 @@ static void eval_block(dv_run *r, dv_block *b, size_t p0, int32_t *scratch, size
         pt.t0 = b->t0[i];
         pt.death = b->d[1][i];
         pt.reg_end = b->d[3][i];
+        int last = -1; /* items on one table are usually neighbours: its range is reused */
         pt.sex = sx && b->sex[i] >= 0 && (size_t)b->sex[i] < sx->n_levels
                      ? sx->levels[b->sex[i]][0] : 0;
         for (size_t k = 0; k < s->nitem; k++) {
             const dv_item *it = &s->item[k];
-            double *o = b->out + (size_t)q * r->nout;
+            double *o = b->out + (size_t)q, res[64]; /* column-major: column c at c * DV_BLOCK */
             if (it->kind == DK_ADD) { /* in the order of of: */
-                double acc = o[s->item[it->add[0]].out0];
+                double acc = o[s->item[it->add[0]].out0 * DV_BLOCK];
                 for (int j = 1; j < it->nadd; j++)
-                    acc += o[s->item[it->add[j]].out0];
-                o[it->out0] = acc;
+                    acc += o[s->item[it->add[j]].out0 * DV_BLOCK];
+                o[it->out0 * DV_BLOCK] = acc;
                 continue;
             }
-            pt.e0 = s->tab[it->table].off[row] - s->tab[it->table].off[p0];
-            pt.e1 = s->tab[it->table].off[row + 1] - s->tab[it->table].off[p0];
-            dv_eval(s, it, &pt, scr, o + it->out0);
+            if (it->table != last) {
+                const size_t *off = s->tab[it->table].off;
+                pt.e0 = off[row] - off[p0];
+                pt.e1 = off[row + 1] - off[p0];
+                last = it->table;
+            }
+            dv_eval(s, it, &pt, scr, res);
+            for (size_t j = 0; j < it->nout; j++)
+                o[(it->out0 + j) * DV_BLOCK] = res[j];
         }
     }
 }
@@ -470,7 +477,7 @@ static strata_status run_blocks(dv_run *r)
             break;
         eval_block(r, &b, p0, scratch, scr_per);
         for (size_t k = 0; k < r->nout && st == STRATA_OK; k++)
-            if ((st = store(r, k, b.out + k, r->nout, &b, p0, b.wbuf)) == STRATA_OK)
+            if ((st = store(r, k, b.out + k * DV_BLOCK, 1, &b, p0, b.wbuf)) == STRATA_OK)
                 st = strata_cohort_writer_append(r->w, r->out_w[k], b.wbuf, b.nin);
     }
     for (int k = 0; k < 4; k++)

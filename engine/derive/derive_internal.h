@@ -79,6 +79,7 @@ typedef struct dv_item {
     int32_t **lv_gid;        /* distinct: per code column, level -> code id across columns */
     strata_dtype otype;      /* `type:` of the first output (all, for flags); NONE = default */
     char *event_name;        /* time_to_first: name of the indicator column */
+    char *prefix;            /* flags: column names are prefix + category */
     int nadd;                /* add: the items summed (their first outputs), earlier items */
     int add[DV_MAX_ADD];
     size_t out0;             /* first output column (in the derive's output list) */

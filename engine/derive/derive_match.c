@@ -600,5 +600,6 @@ void dv_free_item(strata_ctx *ctx, const dv_spec *s, dv_item *it)
         strata_free(ctx, it->cond[k].lv_ok, 0);
     strata_free(ctx, it->cond, 0);
     strata_free(ctx, it->event_name, 0);
+    strata_free(ctx, it->prefix, 0);
     strata_free(ctx, it->name, 0);
 }

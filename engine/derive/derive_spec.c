@@ -156,6 +156,19 @@ static strata_status parse_window(strata_ctx *ctx, const dv_spec *s, const ynode
     return STRATA_OK;
 }
 
+/* flags: `prefix:` of the column names (default "<name>_"; "" names them by category). */
+static strata_status parse_prefix(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
+{
+    const char *pre = NULL;
+    char def[300];
+    STRATA_TRY(strata_yaml_str(ctx, s->path, n, "prefix", &pre));
+    if (pre && (it->kind != DK_FLAGS || strchr(pre, '/') || strchr(pre, '.')))
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: prefix is the start of a flags "
+                           "item's column names (no '/' or '.')", s->path, n->line, it->name);
+    snprintf(def, sizeof def, "%s_", it->name);
+    return (it->prefix = strata_strdup(ctx, pre ? pre : def)) ? STRATA_OK : STRATA_ENOMEM;
+}
+
 /* `type:` (the first output's storage type) and, for time_to_first, `event_name:`. */
 static strata_status parse_output(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
 {
@@ -175,7 +188,7 @@ static strata_status parse_output(strata_ctx *ctx, const dv_spec *s, const ynode
                            s->path, n->line, it->name);
     if (ev && !(it->event_name = strata_strdup(ctx, ev)))
         return STRATA_ENOMEM;
-    return STRATA_OK;
+    return parse_prefix(ctx, s, n, it);
 }
 
 /* kind add: `of: [ITEM, ...]`, earlier items whose first outputs are summed. */
@@ -209,7 +222,7 @@ static strata_status parse_items(strata_ctx *ctx, dv_spec *s, const ynode *root,
 {
     static const char *const keys[] = {"name", "kind", "table", "codelist", "codes", "position",
                                        "where", "value", "window", "weights", "censor", "type",
-                                       "event_name", "of", NULL};
+                                       "event_name", "of", "prefix", NULL};
     const ynode *seq = strata_yaml_get(root, key);
     dv_item *ni;
     if (!seq)
