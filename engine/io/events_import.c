@@ -40,6 +40,9 @@ typedef struct ev_import {
     int32_t *code_row;      /* level code -> patient row */
     strata_i64map id_map;   /* integer ids -> patient row */
     int32_t *birth, *death; /* per patient, or NULL */
+    char last_id[128];      /* the last id looked up and its row (-1: none) */
+    size_t last_len;
+    long last_row;
     /* events */
     long i_id, i_date, i_end;
     ev_col *col;
@@ -189,7 +192,12 @@ static strata_status lookup_id(ev_import *im, const csv_scanner *sc, long *row)
 {
     const char *v = sc->field[im->i_id];
     char *endp;
+    size_t len = strlen(v);
     *row = -1;
+    if (im->last_row >= 0 && len == im->last_len && !memcmp(v, im->last_id, len)) {
+        *row = im->last_row; /* extracts usually list a patient's events together */
+        return STRATA_OK;
+    }
     if (im->id_cat) {
         long code = strata_strtab_find(&im->id_lv, v);
         if (code >= 0)
@@ -201,8 +209,14 @@ static strata_status lookup_id(ev_import *im, const csv_scanner *sc, long *row)
         if (*v && !*endp && !errno)
             *row = (long)strata_i64map_get(&im->id_map, (int64_t)x);
     }
-    if (*row >= 0)
+    if (*row >= 0) {
+        if (len < sizeof im->last_id) {
+            memcpy(im->last_id, v, len);
+            im->last_len = len;
+            im->last_row = *row;
+        }
         return STRATA_OK;
+    }
     if (!im->p->skip_unknown_ids) {
         char shown[96];
         csv_show_value(shown, sizeof shown, v);
@@ -476,6 +490,7 @@ strata_status strata_events_import(strata_ctx *ctx, const char *csv_path, const 
     strata_strtab_init(&im.id_lv, ctx);
     im.sort.fd = -1;
     im.sort.ctx = ctx;
+    im.last_row = -1;
     st = setup_cols(&im);
     if (st == STRATA_OK)
         st = strata_evsort_init(ctx, &im.sort, im.rec, p->run_rows ? p->run_rows : EV_RUN_DEFAULT,
