@@ -88,75 +88,105 @@ static strata_status setup_pop(dv_run *r)
     return STRATA_OK;
 }
 
-/* Offsets of each patient's events; checks the table is sorted by (patient_row, day). */
-static strata_status table_offsets(dv_run *r, dv_table *t)
+/* Room for n events in the table's block buffers (patient rows, days, columns). */
+static strata_status ensure_cap(dv_run *r, dv_table *t, size_t n)
 {
     strata_ctx *ctx = r->ctx;
-    size_t n = r->pop.npat, bl = 65536;
-    int32_t *pr = strata_alloc(ctx, bl * sizeof *pr), *dy = strata_alloc(ctx, bl * sizeof *dy);
-    int32_t prev_r = -1, prev_d = INT32_MIN;
-    strata_status st = STRATA_OK;
-    if (!pr || !dy || !(t->off = strata_calloc(ctx, n + 1, sizeof *t->off)))
-        st = STRATA_ENOMEM;
-    for (size_t e0 = 0; st == STRATA_OK && e0 < t->nev; e0 += bl) {
-        size_t b = t->nev - e0 < bl ? t->nev - e0 : bl;
-        if ((st = strata_cohort_read_i32(ctx, r->c, t->j_row, e0, b, pr)) != STRATA_OK ||
-            (st = strata_cohort_read_i32(ctx, r->c, t->j_day, e0, b, dy)) != STRATA_OK)
-            break;
-        for (size_t i = 0; i < b && st == STRATA_OK; i++) {
-            if (pr[i] < 0 || (size_t)pr[i] >= n || dy[i] == INT32_MIN)
-                st = STRATA_FAIL(ctx, STRATA_EDATA, "%s:/events/%s: row %zu: patient_row %d, day "
-                                 "%d: patient_row outside 0..%zu or day missing",
-                                 strata_cohort_path(r->c), t->name, e0 + i + 1, pr[i], dy[i],
-                                 n ? n - 1 : 0);
-            else if (pr[i] < prev_r || (pr[i] == prev_r && dy[i] < prev_d))
-                st = STRATA_FAIL(ctx, STRATA_EDATA, "%s:/events/%s: row %zu: (patient_row %d, day "
-                                 "%d) out of order: events must be sorted by patient_row, then day "
-                                 "(strata import events sorts them)",
-                                 strata_cohort_path(r->c), t->name, e0 + i + 1, pr[i], dy[i]);
-            else
-                t->off[pr[i] + 1]++;
-            prev_r = pr[i];
-            prev_d = dy[i];
-        }
+    size_t nc = t->cap ? t->cap : 65536;
+    if (n <= t->cap)
+        return STRATA_OK;
+    int32_t *pr;
+    while (nc < n)
+        nc *= 2;
+    if (!(pr = strata_realloc(ctx, t->prow, t->cap * sizeof *pr, nc * sizeof *pr)))
+        return STRATA_ENOMEM; /* rows counted so far are kept */
+    t->prow = pr;
+    strata_free(ctx, t->day, 0);
+    t->cap = 0;
+    if (!(t->day = strata_alloc(ctx, nc * sizeof *t->day)))
+        return STRATA_ENOMEM;
+    for (size_t k = 0; k < t->ncol; k++) {
+        STRATA_FREE_ALL(ctx, t->val[k], t->code[k]);
+        t->val[k] = NULL;
+        t->code[k] = NULL;
+        if (t->info[k]->categorical ? !(t->code[k] = strata_alloc(ctx, nc * sizeof(int32_t)))
+                                    : !(t->val[k] = strata_alloc(ctx, nc * sizeof(double))))
+            return STRATA_ENOMEM;
     }
-    for (size_t i = 0; st == STRATA_OK && i < n; i++)
-        t->off[i + 1] += t->off[i];
-    strata_free(ctx, pr, 0);
-    strata_free(ctx, dy, 0);
-    return st;
+    t->cap = nc;
+    return STRATA_OK;
 }
 
-/* Loads events [off[p0], off[p1]) of every used column into the block buffers. */
+static strata_status bad_event(dv_run *r, const dv_table *t, size_t e, int32_t pr, int32_t dy,
+                               const char *why)
+{
+    return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s:/events/%s: row %zu: (patient_row %d, day %d) %s",
+                       strata_cohort_path(r->c), t->name, e + 1, pr, dy, why);
+}
+
+/* Counts the events of patients [p0, p1) from t->cur on, reading patient_row
+ * ahead in chunks (what is read past p1 is read again for the next block),
+ * and checks the rows are in /patients and in order. */
+static strata_status count_block(dv_run *r, dv_table *t, size_t p0, size_t p1, size_t *ne)
+{
+    size_t n = 0, npat = r->pop.npat;
+    size_t chunk = 4096 + (t->nev / (npat ? npat : 1) + 1) * (p1 - p0);
+    (void)p0;
+    for (;;) {
+        size_t at = t->cur + n, b = t->nev - at < chunk ? t->nev - at : chunk, i;
+        if (b == 0)
+            break;
+        STRATA_TRY(ensure_cap(r, t, n + b));
+        STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, t->j_row, at, b, t->prow + n));
+        for (i = 0; i < b; i++) {
+            int32_t pr = t->prow[n + i], prev = n + i ? t->prow[n + i - 1] : t->prev_row;
+            if (pr < 0 || (size_t)pr >= npat)
+                return bad_event(r, t, at + i, pr, 0, "patient_row outside /patients");
+            if (pr < prev)
+                return bad_event(r, t, at + i, pr, 0, "out of order: events must be sorted by "
+                                 "patient_row, then day (strata import events sorts them)");
+            if ((size_t)pr >= p1)
+                break;
+        }
+        n += i;
+        if (i < b)
+            break;
+    }
+    *ne = n;
+    return STRATA_OK;
+}
+
+/* Loads the events of patients [p0, p1) (the next ones of the table: blocks
+ * come in order) into the block buffers, with per-patient offsets off[0..p1-p0]. */
 static strata_status load_events(dv_run *r, dv_table *t, size_t p0, size_t p1)
 {
     strata_ctx *ctx = r->ctx;
-    size_t e0 = t->off[p0], ne = t->off[p1] - e0;
-    if (ne > t->cap) {
-        size_t nc = ne;
-        strata_free(ctx, t->day, 0);
-        if (!(t->day = strata_alloc(ctx, nc * sizeof *t->day)))
-            return STRATA_ENOMEM;
-        for (size_t k = 0; k < t->ncol; k++) {
-            strata_free(ctx, t->val[k], 0);
-            strata_free(ctx, t->code[k], 0);
-            t->val[k] = NULL;
-            t->code[k] = NULL;
-            if (t->info[k]->categorical ? !(t->code[k] = strata_alloc(ctx, nc * sizeof(int32_t)))
-                                        : !(t->val[k] = strata_alloc(ctx, nc * sizeof(double))))
-                return STRATA_ENOMEM;
-        }
-        t->cap = nc;
+    size_t ne = 0;
+    if (!t->off && !(t->off = strata_alloc(ctx, (DV_BLOCK + 1) * sizeof *t->off)))
+        return STRATA_ENOMEM;
+    memset(t->off, 0, (p1 - p0 + 1) * sizeof *t->off);
+    STRATA_TRY(count_block(r, t, p0, p1, &ne));
+    if (ne) {
+        STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->j_day, t->cur, ne, t->day));
+        for (size_t k = 0; k < t->ncol; k++)
+            STRATA_TRY(t->info[k]->categorical
+                           ? strata_cohort_read_i32(ctx, r->c, t->jcol[k], t->cur, ne, t->code[k])
+                           : strata_cohort_read_f64(ctx, r->c, t->jcol[k], t->cur, ne, t->val[k]));
     }
-    if (ne == 0)
-        return STRATA_OK;
-    STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->j_day, e0, ne, t->day));
-    for (size_t k = 0; k < t->ncol; k++) {
-        if (t->info[k]->categorical)
-            STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->jcol[k], e0, ne, t->code[k]));
-        else
-            STRATA_TRY(strata_cohort_read_f64(ctx, r->c, t->jcol[k], e0, ne, t->val[k]));
+    for (size_t e = 0; e < ne; e++) {
+        if (t->day[e] == INT32_MIN)
+            return bad_event(r, t, t->cur + e, t->prow[e], 0, "day missing");
+        if (e && t->prow[e] == t->prow[e - 1] && t->day[e] < t->day[e - 1])
+            return bad_event(r, t, t->cur + e, t->prow[e], t->day[e], "out of order: events "
+                             "must be sorted by patient_row, then day (strata import events "
+                             "sorts them)");
+        t->off[t->prow[e] - (int32_t)p0 + 1]++;
     }
+    for (size_t i = 0; i < p1 - p0; i++)
+        t->off[i + 1] += t->off[i];
+    if (ne)
+        t->prev_row = t->prow[ne - 1];
+    t->cur += ne;
     return STRATA_OK;
 }
 
@@ -385,24 +415,26 @@ static strata_status store(dv_run *r, size_t k, const double *v, size_t stride, 
     return STRATA_OK;
 }
 
-static size_t max_events(const dv_table *t, size_t npat)
+/* Most events one patient of the block has in one table. */
+static size_t block_max_events(const dv_run *r, size_t n)
 {
-    size_t m = 0;
-    for (size_t i = 0; i < npat; i++)
-        if (t->off[i + 1] - t->off[i] > m)
-            m = t->off[i + 1] - t->off[i];
+    size_t m = 1;
+    for (size_t k = 0; k < r->s.ntab; k++)
+        for (size_t i = 0; i < n; i++)
+            if (r->s.tab[k].off[i + 1] - r->s.tab[k].off[i] > m)
+                m = r->s.tab[k].off[i + 1] - r->s.tab[k].off[i];
     return m;
 }
 
 /* Evaluates every item for the block's population, patients in parallel. */
-static void eval_block(dv_run *r, dv_block *b, size_t p0, int32_t *scratch, size_t scr_per)
+static void eval_block(dv_run *r, dv_block *b, int32_t *scratch, size_t scr_per)
 {
     const dv_spec *s = &r->s;
     const strata_column_info *sx = r->pop.sex;
     long nin = (long)b->nin;
 #pragma omp parallel for schedule(static) num_threads(strata_threads(r->ctx))
     for (long q = 0; q < nin; q++) {
-        size_t i = b->rows[q], row = p0 + i;
+        size_t i = b->rows[q];
 #ifdef _OPENMP
         int32_t *scr = scratch + (size_t)omp_get_thread_num() * scr_per;
 #else
@@ -427,8 +459,8 @@ static void eval_block(dv_run *r, dv_block *b, size_t p0, int32_t *scratch, size
             }
             if (it->table != last) {
                 const size_t *off = s->tab[it->table].off;
-                pt.e0 = off[row] - off[p0];
-                pt.e1 = off[row + 1] - off[p0];
+                pt.e0 = off[i];
+                pt.e1 = off[i + 1];
                 last = it->table;
             }
             dv_eval(s, it, &pt, scr, res);
@@ -448,9 +480,6 @@ static strata_status run_blocks(dv_run *r)
     int32_t *scratch = NULL;
     strata_status st = raw ? STRATA_OK : STRATA_ENOMEM;
     memset(&b, 0, sizeof b);
-    for (size_t k = 0; k < r->s.ntab; k++)
-        if (max_events(&r->s.tab[k], r->pop.npat) > maxe)
-            maxe = max_events(&r->s.tab[k], r->pop.npat);
     for (size_t k = 0; k < r->s.nitem; k++)
         if ((size_t)r->s.item[k].ncode > maxc)
             maxc = (size_t)r->s.item[k].ncode;
@@ -473,9 +502,15 @@ static strata_status run_blocks(dv_run *r)
             break;
         for (size_t k = 0; k < r->s.ntab && st == STRATA_OK; k++)
             st = load_events(r, &r->s.tab[k], p0, p0 + b.n);
+        if (st == STRATA_OK && block_max_events(r, b.n) * maxc > scr_per) { /* distinct */
+            scr_per = block_max_events(r, b.n) * maxc;
+            strata_free(ctx, scratch, 0);
+            if (!(scratch = strata_alloc(ctx, (size_t)nth * scr_per * sizeof *scratch)))
+                st = STRATA_ENOMEM;
+        }
         if (st != STRATA_OK)
             break;
-        eval_block(r, &b, p0, scratch, scr_per);
+        eval_block(r, &b, scratch, scr_per);
         for (size_t k = 0; k < r->nout && st == STRATA_OK; k++)
             if ((st = store(r, k, b.out + k * DV_BLOCK, 1, &b, p0, b.wbuf)) == STRATA_OK)
                 st = strata_cohort_writer_append(r->w, r->out_w[k], b.wbuf, b.nin);
@@ -538,7 +573,7 @@ strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path, const 
     if (st == STRATA_OK)
         st = setup_pop(&r);
     for (size_t k = 0; k < r.s.ntab && st == STRATA_OK; k++) {
-        st = table_offsets(&r, &r.s.tab[k]);
+        r.s.tab[k].prev_row = -1;
         r.rep->n_events += r.s.tab[k].nev;
     }
     r.rep->n_patients = r.pop.npat;

@@ -37,12 +37,15 @@ typedef struct dv_table {
     char *name;
     size_t j_row, j_day;     /* cohort column indices */
     size_t nev;
-    size_t *off;             /* npat + 1 offsets into the table, by patient row */
+    size_t cur;              /* the table's next event not yet loaded (blocks come in order) */
+    int32_t prev_row;        /* patient_row of the last event loaded, -1 before any */
+    size_t *off;             /* DV_BLOCK + 1 offsets of the block's patients into the buffers */
+    int32_t *prow;           /* patient_row of each loaded event */
     size_t ncol;
     size_t jcol[DV_MAX_COLS];     /* cohort column index of each loaded column */
     const strata_column_info *info[DV_MAX_COLS];
     int is_code[DV_MAX_COLS];     /* units start with "code" */
-    /* block buffers: events [off[p0], off[p1]) */
+    /* block buffers: the events of the block's patients, cap allocated */
     size_t cap;
     int32_t *day;
     double *val[DV_MAX_COLS];     /* numeric columns as doubles (NULL if categorical) */

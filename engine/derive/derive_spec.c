@@ -287,6 +287,7 @@ void dv_spec_free(strata_ctx *ctx, dv_spec *s)
         dv_table *t = &s->tab[k];
         strata_free(ctx, t->name, 0);
         strata_free(ctx, t->off, 0);
+        strata_free(ctx, t->prow, 0);
         strata_free(ctx, t->day, 0);
         for (size_t j = 0; j < t->ncol; j++) {
             strata_free(ctx, t->val[j], 0);
