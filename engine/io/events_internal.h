@@ -1,6 +1,7 @@
 /* engine/io/events_internal.h — what the event import, the code-list loader and
  * derive share: a string table interning UTF-8 strings to dense ids 0..n-1 in
- * order of first insertion (open addressing, FNV-1a), and an int64 -> row map.
+ * order of first insertion (open addressing, FNV-1a), an int64 -> row map, date
+ * columns as days, and the external merge sort of event records.
  * Invariant: ids never change once given; lookups never allocate. */
 #ifndef STRATA_EVENTS_INTERNAL_H
 #define STRATA_EVENTS_INTERNAL_H
