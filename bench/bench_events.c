@@ -3,8 +3,9 @@
  * derive` (data/specs/derive_default.yaml on `strata synth` cohorts), with 1
  * and T threads, beside this machine's read bandwidth measured in the same run
  * and the load average before and after. Invariant: inputs come from fixed
- * seeds, every time is the best of --reps runs, and derive's 1- and T-thread
- * outputs are checked to be the same bytes. Never part of the test suite.
+ * seeds, every time is the best of --reps runs, each step runs in its own
+ * process (its peak RSS is the step's), and derive's 1- and T-thread outputs
+ * are checked to be the same bytes. Never part of the test suite.
  * usage: bench_events [--import N,N...] [--derive P,P...] [--threads T] [--reps R]
  *                     [--dir DIR] [--spec FILE] */
 #include "strata/strata.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,9 +262,15 @@ int main(int argc, char **argv)
     free(a);
     printf("| step | events | patients | threads | best s | events/s (1 thread) | events/s "
            "(other) | max RSS MB | load after |\n|---|---:|---:|---|---:|---:|---:|---:|---|\n");
-    for (int k = 0; k < nimp && !rc; k++)
-        rc = imp[k] > 0 ? run_import(dir, imp[k], reps) : 0;
-    for (int k = 0; k < nder && !rc; k++)
-        rc = der[k] > 0 ? run_derive(dir, spec, der[k], T, reps) : 0;
+    for (int k = 0; k < nimp + nder && !rc; k++) { /* each step in its own process: its peak RSS */
+        pid_t pid = fork();
+        int status = 1;
+        if (pid == 0)
+            _exit(k < nimp ? run_import(dir, imp[k], reps)
+                           : run_derive(dir, spec, der[k - nimp], T, reps));
+        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+            return 1;
+        rc = WEXITSTATUS(status);
+    }
     return rc;
 }
