@@ -252,18 +252,26 @@ int main(int argc, char **argv)
             spec = argv[i + 1];
     }
     loadavg(la, sizeof la);
-    if (!(a = malloc(nbw * sizeof *a)))
-        return 3;
+    printf("load before: %s\n", la);
+    fflush(stdout);
+    if (fork() == 0) { /* OpenMP only in children: libgomp's pool does not survive fork */
+        if (!(a = malloc(nbw * sizeof *a)))
+            _exit(3);
 #pragma omp parallel for num_threads(T)
-    for (size_t i = 0; i < nbw; i++)
-        a[i] = (double)(i % 1000);
-    printf("load before: %s\nread bandwidth (sum of 512 MiB): %.1f GB/s (1 thread), %.1f GB/s "
-           "(%d threads)\n\n", la, read_bw(a, nbw, 1, reps), read_bw(a, nbw, T, reps), T);
-    free(a);
+        for (size_t i = 0; i < nbw; i++)
+            a[i] = (double)(i % 1000);
+        printf("read bandwidth (sum of 512 MiB): %.1f GB/s (1 thread), %.1f GB/s (%d threads)\n\n",
+               read_bw(a, nbw, 1, reps), read_bw(a, nbw, T, reps), T);
+        fflush(stdout);
+        _exit(0);
+    }
+    wait(NULL);
     printf("| step | events | patients | threads | best s | events/s (1 thread) | events/s "
            "(other) | max RSS MB | load after |\n|---|---:|---:|---|---:|---:|---:|---:|---|\n");
     for (int k = 0; k < nimp + nder && !rc; k++) { /* each step in its own process: its peak RSS */
-        pid_t pid = fork();
+        pid_t pid;
+        fflush(stdout); /* the children must not print the parent's buffer again */
+        pid = fork();
         int status = 1;
         if (pid == 0)
             _exit(k < nimp ? run_import(dir, imp[k], reps)
