@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DV_BLOCK 16384
+#define DV_BLOCK 65536
 
 const char *strata_derive_reason_name(int k)
 {
@@ -432,7 +432,7 @@ static void eval_block(dv_run *r, dv_block *b, int32_t *scratch, size_t scr_per)
     const dv_spec *s = &r->s;
     const strata_column_info *sx = r->pop.sex;
     long nin = (long)b->nin;
-#pragma omp parallel for schedule(static) num_threads(strata_threads(r->ctx))
+#pragma omp parallel for schedule(dynamic, 1024) num_threads(strata_threads(r->ctx))
     for (long q = 0; q < nin; q++) {
         size_t i = b->rows[q];
 #ifdef _OPENMP
