@@ -4,6 +4,7 @@
  * in parallel). Invariant: scoring reads exactly the columns the model names
  * and gives the same bytes whatever the thread count or chunk size. */
 #include "glm_internal.h"
+#include "dist_internal.h"
 #include "internal.h"
 
 #include <math.h>
@@ -121,8 +122,8 @@ void glm_coef_row(const strata_model *m, size_t i, strata_coef *o)
         return;
     }
     o->statistic = o->estimate / o->std_error;
-    o->p_value = m->sum.t_statistic ? glm_pt_upper2(o->statistic, m->sum.df_residual)
-                                    : glm_pnorm_upper2(o->statistic);
+    o->p_value = m->sum.t_statistic ? strata_pt_upper2(o->statistic, m->sum.df_residual)
+                                    : strata_pnorm_upper2(o->statistic);
     o->conf_low = o->estimate - zq * o->std_error;
     o->conf_high = o->estimate + zq * o->std_error;
 }

@@ -135,11 +135,6 @@ const char *glm_valid_y_text(strata_family f);
 double glm_aic_row(strata_family f, double y, double mu, double wt, double disp);
 double glm_aic_const(strata_family f, double dev, double sum_wt, double sum_logwt, size_t nobs);
 
-/* ---- distributions ------------------------------------------------------ */
-double glm_pnorm_upper2(double z);            /* 2 * P(Z > |z|) */
-double glm_pt_upper2(double t, double df);    /* 2 * P(T_df > |t|) */
-double glm_lbeta_inc(double x, double a, double b); /* regularized I_x(a, b) */
-
 /* ---- model -------------------------------------------------------------- */
 #define GLM_NPROV 6
 extern const char *const glm_prov_keys[GLM_NPROV];
