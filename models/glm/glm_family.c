@@ -178,3 +178,26 @@ double glm_aic_const(strata_family f, double dev, double sum_wt, double sum_logw
         return 0;
     }
 }
+
+/* ---- names (strata/model.h) ------------------------------------------------ */
+
+const char *strata_family_name(strata_family f)
+{
+    static const char *names[] = {"binomial", "poisson", "gamma", "gaussian"};
+    return (unsigned)f < 4 ? names[f] : "unknown";
+}
+
+strata_status strata_family_parse(strata_ctx *ctx, const char *name, strata_family *out)
+{
+    for (int f = 0; name && f < 4; f++) {
+        const char *a = strata_family_name((strata_family)f), *b = name;
+        while (*a && *b && (*a | 0x20) == (*b | 0x20))
+            a++, b++;
+        if (!*a && !*b) {
+            *out = (strata_family)f;
+            return STRATA_OK;
+        }
+    }
+    return STRATA_FAIL(ctx, STRATA_EINVAL, "unknown family '%s' (binomial, poisson, gamma, gaussian)",
+                       name ? name : "(null)");
+}
