@@ -117,7 +117,7 @@ STRATA_API strata_status strata_score_write(strata_ctx *ctx, const strata_model 
 
 /* Design matrix of rows [row0, row0+n) of a cohort as the model scores them
  * (dummy coding, spline bases, interactions), row-major n x nterms into X.
- * Rows with a missing model value hold NaN. (engine/model/model_design.c) */
+ * Rows with a missing model value hold NaN. (models/glm/glm_score.c) */
 STRATA_API strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                   strata_unseen_policy unseen, size_t row0, size_t n, double *X);
 

@@ -273,7 +273,7 @@ static int fit_warm_start(strata_ctx *ctx, const strata_glm_params *prm, const g
                           fit_state *s)
 {
     fitdata ds = s->d;
-    glm_irls_result r;
+    glm_irls_result r = {0, 0, 0, 0.0};
     int warm;
     if (!prm->warm_start || s->d.nblocks < GLM_WARM_MIN_BLOCKS)
         return 0;
