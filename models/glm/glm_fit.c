@@ -6,7 +6,6 @@
  * thread count; on non-convergence the partial fit is returned with ENOCONV. */
 #include "glm_fit.h"
 
-#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
