@@ -1,10 +1,8 @@
 /* labels: unit determinism */
-/* tests/test_glm.c — GLM behaviour beyond the R goldens: formula parsing and R
- * names, known-truth recovery on a simulated 200k cohort, score equations at the
- * optimum, 1 vs 2 threads byte-identical, save -> load -> score identical bytes,
- * one const model scored from several threads at once, SHA-256 provenance, no
- * allocation inside IRLS iterations, unseen levels, non-convergence, separation,
- * and every bad-input path (status and a message naming the column/row). */
+/* tests/test_glm.c — GLM behaviour beyond the R goldens: R names, truth recovery,
+ * score equations, 1 vs 2 threads and save -> load -> score byte-identical, one
+ * const model scored from several threads, SHA-256 provenance, no allocation in
+ * IRLS iterations, unseen levels, ENOCONV, separation, every bad-input path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,10 +1,8 @@
 /* labels: unit determinism */
-/* tests/test_kernels.c — the IRLS pass kernels (models/linalg/gram.c) in every variant
- * this CPU runs: pack and axpy give the same bytes as the C code; the Gram
- * agrees with a plain double sum to 1e-13 and the AVX-512 and AVX2 variants
- * give the same bytes as each other; odd sizes (tails) included. And the
- * linalg.c pieces: the pivoted solve in its reusable workspace (R-order
- * aliasing, exact small systems) and the nesting BLAS single-thread sections. */
+/* tests/test_kernels.c — the IRLS pass kernels (gram.c) in every variant this CPU
+ * runs: pack and axpy byte-identical to the C code, the Gram against a plain sum
+ * to 1e-13 and AVX-512 = AVX2 bytes, tails included; and linalg.c's pivoted solve
+ * in a reused workspace and its nesting BLAS single-thread sections. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,9 +1,7 @@
-/* engine/core/record.h — the model record: a neutral, ordered list of named
- * items (text attributes, string arrays, double arrays, integer arrays) that a
- * fitted model exports and imports (models/glm, later models/cox and
- * models/elnet) and engine/io writes to and reads from a model file, so the
- * file code knows nothing of any model and no model knows the file format.
- * Invariant: items keep the order they were put in; values are copied exactly. */
+/* engine/core/record.h — the model record: an ordered list of named items (text,
+ * string arrays, float64 and integer arrays) that a model exports and imports and
+ * engine/io writes as the model file, so the file code knows no model and no
+ * model knows the format. Invariant: items keep their order; values copy exactly. */
 #ifndef STRATA_RECORD_H
 #define STRATA_RECORD_H
 

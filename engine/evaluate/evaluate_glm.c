@@ -1,10 +1,8 @@
-/* engine/evaluate/evaluate_glm.c — the refit callback for a saved GLM: refits the
- * model's formula and family on the cohort with per-row weights (bootstrap
- * multiplicities, fold membership) presented to the GLM as a virtual weights
- * column, and scores every row. Invariant: the only coupling between
- * evaluation and the GLM, through its stage interface (models/glm/glm.h);
- * resamples run in order (HDF5 reads and the GLM's own OpenMP/BLAS threads stay
- * on one call at a time). */
+/* engine/evaluate/evaluate_glm.c — the refit callback for a saved GLM: refits its
+ * formula and family with per-row weights (bootstrap multiplicities, fold
+ * membership) as a virtual weights column, and scores every row. Invariant: the
+ * only coupling of evaluation to the GLM, through models/glm/glm.h; resamples
+ * run in order (HDF5 reads and the GLM's OpenMP/BLAS threads one call at a time). */
 #include "evaluate_internal.h"
 #include "glm.h"
 #include "strata/model.h"

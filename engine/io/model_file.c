@@ -1,10 +1,8 @@
-/* engine/io/model_file.c — the model file (HDF5, docs/model-format.md) written from
- * and read into a model record, and the score file writer (scores.h5 / .csv).
- * Nothing here knows a model: items are stored by type (root string attributes,
- * vlen string / float64 / integer datasets at their paths). HDF5's error printing
- * is silenced for each call and restored after it. Invariant: doubles are stored
- * as IEEE float64, so a record reads back bit for bit; files are published
- * atomically; score files hold patient ids and are 0600 from creation. */
+/* engine/io/model_file.c — the model file (docs/model-format.md) written from and
+ * read into a model record, knowing items by type only, and the score file
+ * writer (.h5 / .csv); HDF5's error printing is silenced per call and restored.
+ * Invariant: doubles round-trip bit for bit; files are published atomically,
+ * score files (patient ids) 0600 from creation. */
 #include "model_file.h"
 
 #include "cohort_internal.h"

@@ -1,9 +1,7 @@
 /* engine/io/model_file.h — the model file and the score file, the model stage's
- * only way to HDF5 (engine/io/model_file.c). A model file is a model record
- * (engine/core/record.h) under the strata-model schema (docs/model-format.md):
- * this code knows the envelope and how each item type is stored, nothing of
- * any model. Invariant: files are published atomically; score files (patient
- * level) are 0600 from creation, model files 0644. */
+ * only way to HDF5: a model file is a model record (engine/core/record.h) under
+ * the strata-model schema (docs/model-format.md), stored by item type, knowing no
+ * model. Invariant: published atomically; score files 0600, model files 0644. */
 #ifndef STRATA_MODEL_FILE_H
 #define STRATA_MODEL_FILE_H
 

@@ -1,9 +1,8 @@
-/* engine/model/model_glm.c — the model stage on a cohort: adapts a strata_cohort
- * to the estimators' column source, fits a GLM (provenance: the cohort's path and
- * SHA-256), forwards the coefficient table and summary accessors, and scores or
- * builds the design of a cohort through a per-call binding. Invariant: a
- * strata_model is never written after it is returned, so strata_score may run
- * on one model from several threads at once (each with its own cohort handle). */
+/* engine/model/model_glm.c — the model stage on a cohort: the cohort as the
+ * estimators' column source, the GLM fit with provenance (path, SHA-256), the
+ * accessors, scoring and design rows through a per-call binding. Invariant: a
+ * strata_model is never written after it is returned, so strata_score may run on
+ * one model from several threads (each with its own context and cohort handle). */
 #include "model_internal.h"
 
 #include <stdio.h>

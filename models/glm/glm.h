@@ -1,11 +1,8 @@
-/* models/glm/glm.h — the GLM as the stages see it (engine/model, engine/evaluate):
- * a column source to fit from and score against, the fitted model as an opaque
- * handle with accessors, a binding of a model to one source's columns, and
- * export/import through the neutral model record (engine/core/record.h).
- * Invariant: nothing here exposes the formula, design or model layout, and a
- * fitted model is never written after glm_fit/glm_model_import returns (but for
- * provenance set before it is shared), so one model may be scored from several
- * threads at once, each with its own binding. */
+/* models/glm/glm.h — the GLM as the stages see it: a column source, fit, a
+ * per-call binding of a model to a source's columns for scoring and design
+ * rows, accessors, and export/import through the model record (record.h).
+ * Invariant: a returned model is never written (but for provenance set before
+ * it is shared), so several threads may score it at once, each with a binding. */
 #ifndef STRATA_GLM_H
 #define STRATA_GLM_H
 

@@ -1,9 +1,7 @@
-/* models/glm/glm_bind.c — a formula bound to a column source: which source
- * column each variable reads and, for factors, how the source's level codes map
- * onto the model's levels; and, when fitting, the freezing of the data-dependent
- * parts (observed levels, reference first; Harrell's knots). Invariant: a
- * binding lives outside the formula, so scoring binds a frozen, read-only
- * formula and several bindings of one model may be used at once. */
+/* models/glm/glm_bind.c — a formula bound to a column source (which column each
+ * variable reads, how the source's level codes map onto the model's levels) and,
+ * when fitting, the freezing of observed levels and Harrell's knots. Invariant:
+ * a binding lives outside the formula, so scoring only reads a frozen formula. */
 #include "glm_internal.h"
 
 #include <stdlib.h>

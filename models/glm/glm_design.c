@@ -1,9 +1,7 @@
-/* models/glm/glm_design.c — the design kernel: the columns of one row block built
- * from the raw variable values (factor codes through the binding's code map,
- * log/log1p, spline bases, dummy products for interactions), and the offset.
- * This is the hot path of every IRLS pass and of scoring: no allocation, one
- * sweep per variable, then one per design column. Invariant: a row's design
- * values depend only on that row's raw values, never on the block it is in. */
+/* models/glm/glm_design.c — the design kernel, the hot path of every IRLS pass and
+ * of scoring: one block's columns from the raw values (factor codes through the
+ * binding's maps, log/log1p, spline bases, interaction products), and the offset;
+ * no allocation. Invariant: a row's design depends only on that row's values. */
 #include "glm_internal.h"
 
 #include <math.h>

@@ -1,9 +1,8 @@
-/* models/glm/glm_fit.c — the GLM fit driver, as named steps: parse the formula,
- * bind it to the source, load the columns (first touch on every thread, reads on
- * one, value checks, complete-case mask), freeze levels and knots, compact to
- * the complete cases, set up the pass and the IRLS workspace, warm start, IRLS,
- * summary, provenance. Invariant: coefficients are byte-identical whatever the
- * thread count; on non-convergence the partial fit is returned with ENOCONV. */
+/* models/glm/glm_fit.c — the GLM fit as named steps: parse, bind, load (first
+ * touch on every thread, reads on one, checks, mask), freeze levels and knots,
+ * compact, set up the pass and workspace, warm start, IRLS, summary, provenance.
+ * Invariant: coefficients are byte-identical whatever the thread count; on
+ * non-convergence the partial fit is returned with STRATA_ENOCONV. */
 #include "glm_fit.h"
 
 #include <math.h>

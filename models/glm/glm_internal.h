@@ -1,9 +1,8 @@
-/* models/glm/glm_internal.h — what the GLM's own files share (and white-box
- * tests read): the parsed formula with its frozen data-dependent parts (factor
- * levels, spline knots), the binding of a formula to a source's columns, the
- * design kernel, family functions and the fitted model's layout. The stages
- * see only glm.h. Invariant: everything here is deterministic given the
- * source's values; a frozen formula is never written by scoring. */
+/* models/glm/glm_internal.h — what the GLM's own files (and white-box tests)
+ * share: the formula with its frozen levels and knots, the binding of a formula
+ * to a source, the design kernel, families and the model's layout; stages see
+ * only glm.h. Invariant: deterministic given the source's values; scoring never
+ * writes a frozen formula. */
 #ifndef STRATA_GLM_INTERNAL_H
 #define STRATA_GLM_INTERNAL_H
 

@@ -1,9 +1,7 @@
-/* models/glm/glm_irls.c — R's glm.fit iteration over the blocked pass (glm_pass.c):
- * start (R's mustart, or warm coefficients), pivoted Cholesky solve with R-order
- * aliasing, step-halving when the deviance is not finite or rises, R's
- * convergence rule |dev - dev_old| / (|dev| + 0.1) < epsilon; and the null
- * deviance of an intercept-only fit with an offset. Invariant: an iteration
- * allocates nothing; its workspace (glm_irls_ws) is allocated once per fit. */
+/* models/glm/glm_irls.c — R's glm.fit iteration over the blocked pass: R's or a
+ * warm start, the pivoted solve, step-halving on a non-finite or rising
+ * deviance, R's convergence rule; and the null deviance with an offset.
+ * Invariant: an iteration allocates nothing (glm_irls_ws is allocated once per fit). */
 #include "glm_fit.h"
 
 #include <math.h>

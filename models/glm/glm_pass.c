@@ -1,10 +1,8 @@
-/* models/glm/glm_pass.c — one IRLS pass over the complete-case columns, exactly as
- * R's glm.fit computes each quantity: per fixed row block the design is built in
- * L2-sized sub-blocks, eta, mu, the working weights and the extended Gram
- * [sX, s z]^T [sX, s z] are formed in one fused sweep (strata's own kernels,
- * models/linalg/gram.c), and the partials are kept per block. Invariant: the
- * block partials and their block-order reduction are byte-identical whatever
- * the thread count. */
+/* models/glm/glm_pass.c — one IRLS pass over the complete-case columns as R's
+ * glm.fit computes it: per fixed row block, the design in L2-sized sub-blocks,
+ * eta, mu, working weights and the extended Gram [sX, s z]^T [sX, s z] in one
+ * fused sweep (models/linalg/gram.c kernels), partials kept per block.
+ * Invariant: partials and their block-order reduction ignore the thread count. */
 #include "glm_fit.h"
 
 #include <float.h>

@@ -1,9 +1,8 @@
-/* models/glm/glm_record.c — a GLM to and from the neutral model record
- * (engine/core/record.h), which engine/io writes as the model file
- * (docs/model-format.md): kind, family, formula, coefficients, covariance,
- * summary, the frozen levels and knots, provenance. Invariant: doubles are
- * copied bit for bit, and import re-parses the formula and checks that it
- * reproduces the stored variables and coefficient names exactly. */
+/* models/glm/glm_record.c — a GLM to and from the model record (record.h) that
+ * engine/io writes as the model file: kind, family, formula, coefficients,
+ * covariance, summary, frozen levels and knots, provenance. Invariant: doubles
+ * copy bit for bit; import re-parses the formula and checks it reproduces the
+ * stored variables and coefficient names exactly. */
 #include "glm_internal.h"
 
 #include <stdio.h>

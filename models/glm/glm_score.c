@@ -1,9 +1,7 @@
-/* models/glm/glm_score.c — scoring and the design of a fitted model on a source,
- * through a binding (glm.h) that holds the column indices and level maps, so
- * the model itself is only read: one model can be scored from several threads
- * at once. Rows are read on the calling thread, fixed row blocks computed in
- * parallel with single-threaded BLAS. Invariant: the bytes of lp and resp do not
- * depend on the thread count, the chunking, or other threads scoring the model. */
+/* models/glm/glm_score.c — scoring and design rows of a model through a binding
+ * (glm.h), so the model is only read and may be scored from several threads.
+ * Rows are read on the calling thread; fixed blocks are computed in parallel with
+ * single-threaded BLAS. Invariant: the bytes depend on no thread count or chunking. */
 #include "glm_internal.h"
 
 #include <omp.h>

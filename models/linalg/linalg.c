@@ -1,9 +1,7 @@
-/* models/linalg/linalg.c — the only code in strata that calls CBLAS/LAPACKE/openblas_*:
- * the linear predictor when scoring (dgemv), the Cholesky solve with R-order
- * aliasing (columns linearly dependent on earlier ones are dropped, as R's
- * dqrdc2 does) in a caller-owned workspace, and the BLAS thread setting. The
- * IRLS pass itself runs strata's own kernels (gram.c). Invariant: BLAS runs on
- * one thread inside our OpenMP regions, so every partial is bit-reproducible. */
+/* models/linalg/linalg.c — the only CBLAS/LAPACKE/openblas_* caller: dgemv for
+ * scoring, the Cholesky solve with R-order aliasing (as R's dqrdc2) in a
+ * caller-owned workspace, the BLAS thread sections. Invariant: BLAS runs on one
+ * thread inside our OpenMP regions, so every partial is bit-reproducible. */
 #include "linalg.h"
 
 #include <cblas.h>
