@@ -1,9 +1,8 @@
 /* labels: unit */
-/* tests/test_glm_record.c — the model record (engine/core/record.h) and the model
- * file it is written as (engine/io/model_file.c): every item type round-trips
- * bit for bit with its shape and stored width; a saved GLM has exactly the
- * items and types docs/model-format.md lists; a file of another model kind, or
- * a GLM record with a broken item, is STRATA_EFORMAT naming the file and item. */
+/* tests/test_glm_record.c — the GLM boundary: the model record round-trips every
+ * item type bit for bit through a model file; a saved GLM has exactly the layout
+ * of docs/model-format.md; another kind or a broken item is STRATA_EFORMAT naming
+ * it; engine/model and evaluate_glm.c include no GLM internals, HDF5 or BLAS. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +13,10 @@
 #include "testutil.h"
 #include "glm_testdata.c"
 
+#include <dirent.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const strata_rec_item *must_find(const strata_record *r, const char *name, strata_rec_type t)
@@ -202,12 +204,56 @@ static void test_model_load__other_kind_or_broken_item_is_eformat(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The forbidden #includes of one file: GLM internals, HDF5, BLAS, cohort internals. */
+static void assert_includes_only_glm_h(const char *rel)
+{
+    static const char *const bad[] = {"glm_internal.h", "glm_fit.h", "linalg.h", "hdf5.h",
+                                      "cblas.h", "lapacke.h", "cohort_internal.h"};
+    char *text = tu_read_file(tu_src(rel), NULL), *line;
+    assert_non_null(text);
+    for (line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, "#include", 8))
+            continue;
+        for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+            const char *end = strchr(line, '\n'), *hit = strstr(line, bad[k]);
+            if (hit && (!end || hit < end))
+                fail_msg("%s includes %s", rel, bad[k]);
+        }
+    }
+    free(text);
+}
+
+/* engine/model and evaluate_glm.c reach the GLM only through models/glm/glm.h
+ * and HDF5 only through engine/io/model_file.h (the build also gives
+ * engine/model no HDF5 or linalg include path). */
+static void test_layers__engine_sees_the_glm_only_through_glm_h(void **state)
+{
+    DIR *d = opendir(tu_src("engine/model"));
+    struct dirent *e;
+    int files = 0;
+    (void)state;
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        char rel[512];
+        size_t n = strlen(e->d_name);
+        if (n < 3 || (strcmp(e->d_name + n - 2, ".c") && strcmp(e->d_name + n - 2, ".h")))
+            continue;
+        snprintf(rel, sizeof rel, "engine/model/%s", e->d_name);
+        assert_includes_only_glm_h(rel);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 3);
+    assert_includes_only_glm_h("engine/evaluate/evaluate_glm.c");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record__every_item_type_round_trips_through_a_file),
         cmocka_unit_test(test_model_file__glm_layout_is_the_documented_one),
         cmocka_unit_test(test_model_load__other_kind_or_broken_item_is_eformat),
+        cmocka_unit_test(test_layers__engine_sees_the_glm_only_through_glm_h),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
