@@ -52,7 +52,6 @@ static const layer_rule RULES[] = {
 /* Files whose departure from the policy is known and tracked in
  * docs/architecture.md ("Departures"); each entry is "file|include". */
 static const char *const EXCEPTIONS[] = {
-    "engine/model/model_io.c|hdf5.h", /* model-file HDF5 moving to engine/io */
 };
 
 static const layer_rule *rule_for(const char *dir)
