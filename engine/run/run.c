@@ -1186,6 +1186,11 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     strata_rundir_end(&dir); /* the staging folder goes, whatever happened */
     ctx->n_warnings = run_ctx.n_warnings;
     if (st != STRATA_OK) {
+        /* a message names the output, not the staging folder that is gone */
+        char *at = strstr(run_ctx.errmsg, dir.stage);
+        size_t ls = strlen(dir.stage), lf = strlen(outdir);
+        if (at && lf <= ls)
+            memmove(at + lf, at + ls, strlen(at + ls) + 1), memcpy(at, outdir, lf);
         ctx->last_status = run_ctx.last_status != STRATA_OK ? run_ctx.last_status : st;
         memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
     }
