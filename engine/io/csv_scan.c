@@ -1,17 +1,26 @@
 /* engine/io/csv_scan.c — streams a CSV file through libcsv (RFC 4180, strict
  * quoting) in fixed-size chunks, one physical line per csv_parse call, and
  * hands each whole record to a callback with the editor line of the record
- * and of every field. Invariant: memory is one chunk plus one record. */
+ * and of every field. Invariants: memory is one chunk plus one record (no
+ * field above STRATA_CSV_MAX_FIELD); every byte handed on is UTF-8 text
+ * without NUL (a UTF-16/32 file, a NUL byte or an invalid sequence stops the
+ * scan naming line and column). */
 #include "csv_internal.h"
 #include "internal.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #define SCAN_CHUNK ((size_t)1 << 20)
+/* libcsv grows its field buffer by this much at a time (its default, 128
+ * bytes, made an 8 MiB field take minutes under ASan: issue 17 #16). */
+#define LIBCSV_BLOCK ((size_t)1 << 18)
 /* libcsv's parser state before any byte of a record (libcsv.c ROW_NOT_BEGUN). */
 #define LIBCSV_ROW_NOT_BEGUN 0
+
+static strata_status field_too_long(csv_scanner *sc);
 
 void csv_show_value(char *dst, size_t n, const char *v)
 {
@@ -73,6 +82,10 @@ static void on_field(void *s, size_t len, void *ud)
     csv_scanner *sc = ud;
     if (sc->err)
         return;
+    if (len > STRATA_CSV_MAX_FIELD) {
+        sc->err = field_too_long(sc);
+        return;
+    }
     if (grow(sc, len + 1)) {
         sc->err = STRATA_ENOMEM;
         return;
@@ -103,6 +116,78 @@ static void on_record(int c, void *ud)
     sc->cand_line = sc->line; /* a lone CR ends a record mid-line */
 }
 
+/* The byte-order marks of encodings strata does not read. */
+static const char *foreign_bom(const unsigned char *s, size_t n, const char **iconv_name)
+{
+    if (n >= 4 && !memcmp(s, "\x00\x00\xFE\xFF", 4))
+        return *iconv_name = "UTF-32BE", "UTF-32 (big-endian)";
+    if (n >= 4 && !memcmp(s, "\xFF\xFE\x00\x00", 4))
+        return *iconv_name = "UTF-32LE", "UTF-32 (little-endian)";
+    if (n >= 2 && !memcmp(s, "\xFF\xFE", 2))
+        return *iconv_name = "UTF-16LE", "UTF-16 (little-endian)";
+    if (n >= 2 && !memcmp(s, "\xFE\xFF", 2))
+        return *iconv_name = "UTF-16BE", "UTF-16 (big-endian)";
+    return NULL;
+}
+
+static strata_status not_utf8(csv_scanner *sc, size_t line, size_t col, unsigned char byte)
+{
+    return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                       "%s: line %zu, column %zu: not UTF-8 text (byte 0x%02X); strata reads "
+                       "CSV files as UTF-8: convert the file first, e.g. iconv -f WINDOWS-1252 "
+                       "-t UTF-8 (docs/reliability.md#csv-text)",
+                       sc->path, line, col, byte);
+}
+
+/* Checks a piece of one line: no NUL, valid UTF-8 (sequences may continue
+ * into the next piece); counts its characters into sc->col. */
+static strata_status check_text(csv_scanner *sc, const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    if (sc->u8.need == 0 && !memchr(s, 0, len)) {
+        /* the common case: ASCII, eight bytes at a time */
+        uint64_t w;
+        while (i + 8 <= len && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ULL) == 0))
+            i += 8;
+        while (i < len && s[i] < 0x80)
+            i++;
+        sc->col += i;
+    }
+    for (; i < len; i++) {
+        unsigned char c = s[i];
+        int k;
+        if (c == 0)
+            return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                               "%s: line %zu, column %zu: a NUL byte; a CSV file holds text and a "
+                               "NUL would cut a value short%s (docs/reliability.md#csv-text)",
+                               sc->path, sc->line, sc->col + 1,
+                               sc->line == 1 && sc->col < 2
+                                   ? " (UTF-16 text without a byte-order mark? convert it: iconv "
+                                     "-f UTF-16LE -t UTF-8)"
+                                   : "");
+        k = strata_utf8_step(&sc->u8, c);
+        if (k < 0)
+            return sc->u8.need ? not_utf8(sc, sc->u8_line, sc->u8_col, sc->u8_lead)
+                               : not_utf8(sc, sc->line, sc->col + 1, c);
+        if (k > 0) {
+            sc->col++;
+            sc->u8_line = sc->line;
+            sc->u8_col = sc->col;
+            sc->u8_lead = c;
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status field_too_long(csv_scanner *sc)
+{
+    return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                       "%s: line %zu: field %zu (starting on line %zu) is longer than %zu MiB, the "
+                       "most strata reads in one CSV value (an unclosed quote?)",
+                       sc->path, sc->line, sc->nf + 1, sc->nf == 0 ? sc->cand_line : sc->fld_line,
+                       STRATA_CSV_MAX_FIELD >> 20);
+}
+
 static strata_status parse_error(csv_scanner *sc, struct csv_parser *p, const char *what)
 {
     size_t start = sc->nf == 0 ? sc->cand_line : sc->fld_line;
@@ -114,6 +199,7 @@ static strata_status parse_error(csv_scanner *sc, struct csv_parser *p, const ch
 static void end_line(csv_scanner *sc)
 {
     sc->line++;
+    sc->col = 0;
     sc->n_lines = sc->line - 1;
 }
 
@@ -123,10 +209,13 @@ static strata_status feed(csv_scanner *sc, struct csv_parser *p, const char *s, 
 {
     if (p->pstate == LIBCSV_ROW_NOT_BEGUN)
         sc->cand_line = sc->line;
+    STRATA_TRY(check_text(sc, (const unsigned char *)s, len));
     if (csv_parse(p, s, len, on_field, on_record, sc) != len && !sc->err)
         return parse_error(sc, p, "a quote inside an unquoted field or text after a closing quote");
     if (sc->err)
         return sc->err;
+    if (p->entry_pos > STRATA_CSV_MAX_FIELD) /* checked before the field ends */
+        return field_too_long(sc);
     if (ends_line)
         end_line(sc);
     return STRATA_OK;
@@ -167,7 +256,13 @@ static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f,
     int first = 1, partial = 0, pending_cr = 0;
     size_t n;
     while ((n = fread(chunk, 1, SCAN_CHUNK, f)) > 0) {
-        const char *s = chunk;
+        const char *s = chunk, *enc, *iconv_name;
+        if (first && (enc = foreign_bom((const unsigned char *)s, n, &iconv_name)) != NULL)
+            return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                               "%s: is %s text (it starts with that byte-order mark); strata "
+                               "reads CSV files as UTF-8: convert it first, e.g. iconv -f %s -t "
+                               "UTF-8 (docs/reliability.md#csv-text)",
+                               sc->path, enc, iconv_name);
         if (first && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
             s += 3;
         first = 0;
@@ -175,6 +270,11 @@ static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f,
     }
     if (ferror(f))
         return STRATA_FAIL(sc->ctx, STRATA_EIO, "%s: read error: %s", sc->path, strerror(errno));
+    if (sc->u8.need)
+        return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                           "%s: line %zu, column %zu: not UTF-8 text (the file ends inside a "
+                           "multi-byte character) (docs/reliability.md#csv-text)",
+                           sc->path, sc->u8_line, sc->u8_col);
     if (pending_cr) {
         end_line(sc);
         partial = 0;
@@ -218,6 +318,7 @@ strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_r
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: cannot start the CSV parser", path);
     }
     csv_set_delim(&p, (unsigned char)delim);
+    csv_set_blk_size(&p, LIBCSV_BLOCK);
     s = scan_stream(&sc, &p, f, chunk);
     if (s == STRATA_ENOMEM && !strstr(strata_ctx_errmsg(ctx), path))
         s = STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: line %zu: out of memory reading a record", path,
