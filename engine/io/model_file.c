@@ -224,7 +224,7 @@ static strata_status read_group(reader *R, hid_t g, const char *gpath, int depth
 /* Checks the schema, then reads the attributes and datasets. */
 static strata_status read_body(reader *R)
 {
-    char *schema;
+    char *schema, *version;
     int ok;
     strata_ctx_clear_error(R->ctx); /* an attribute read that fails on memory leaves ENOMEM */
     schema = strata_h5_attr_string(R->ctx, R->file, "schema");
@@ -235,6 +235,20 @@ static strata_status read_body(reader *R)
     if (!ok)
         return STRATA_FAIL(R->ctx, STRATA_EFORMAT, "%s: not a strata model file (schema attribute is not '%s')",
                            R->path, MODEL_SCHEMA);
+    /* another version's file is refused, never read as if it were this one's */
+    version = strata_h5_attr_string(R->ctx, R->file, "schema_version");
+    if (!version && strata_ctx_errcode(R->ctx) == STRATA_ENOMEM)
+        return STRATA_ENOMEM;
+    ok = version && !strcmp(version, MODEL_SCHEMA_VERSION);
+    if (!ok) {
+        STRATA_FAIL(R->ctx, STRATA_EFORMAT,
+                    "%s: model file schema_version '%.32s'; this strata reads version %s only "
+                    "(docs/model-format.md): refit the model, or use the strata that wrote it",
+                    R->path, version ? version : "(missing)", MODEL_SCHEMA_VERSION);
+        strata_free(R->ctx, version, 0);
+        return STRATA_EFORMAT;
+    }
+    strata_free(R->ctx, version, 0);
     if (H5Aiterate2(R->file, H5_INDEX_NAME, H5_ITER_INC, NULL, read_attr, R) < 0)
         return strata_ctx_errcode(R->ctx) == STRATA_ENOMEM
                    ? STRATA_ENOMEM
@@ -251,6 +265,11 @@ strata_status strata_model_file_read(strata_ctx *ctx, const char *path, strata_r
     if (H5Fis_hdf5(path) <= 0) {
         quiet_end(&q);
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: not an HDF5 file (or unreadable)", path);
+    }
+    /* a crash in HDF5's parser stays in a child (docs/reliability.md#hdf5) */
+    if ((st = strata_h5_probe(ctx, path)) != STRATA_OK) {
+        quiet_end(&q);
+        return st;
     }
     R.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (R.file < 0) {

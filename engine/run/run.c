@@ -223,6 +223,13 @@ static strata_status read_outcome(run_state *r)
     char src[256];
     long j;
     outcome_name(r, src, sizeof src);
+    if (*src && (j = find_col(r, src)) < 0 && r->spec->outcome)
+        /* a named outcome that is not there silently skipped evaluation (issue 17 #8) */
+        return STRATA_FAIL(r->ctx, STRATA_ESPEC,
+                           "model.outcome: \"%s\" is not a column of %s; name the observed "
+                           "outcome column, or leave model.outcome out to score without "
+                           "evaluating (docs/run-spec.md)",
+                           src, strata_cohort_path(r->cohort));
     if (!*src || (j = find_col(r, src)) < 0)
         return STRATA_OK; /* scoring-only cohort: no observed outcome */
     r->obs = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *r->obs);
