@@ -159,7 +159,7 @@ strata_status strata_manifest_write(strata_manifest *m, const char *path)
     char *tmp = strata_tmp_path(m->ctx, path);
     strata_status st;
     if (!tmp)
-        return STRATA_ENOMEM;
+        return strata_ctx_errcode(m->ctx);
     if (json_dump_file(m->root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) != 0) {
         remove(tmp);
         strata_free(m->ctx, tmp, 0);

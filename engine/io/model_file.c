@@ -83,19 +83,18 @@ static int write_item(hid_t file, const strata_rec_item *it)
 
 strata_status strata_model_file_write(strata_ctx *ctx, const strata_record *rec, const char *path)
 {
-    char *tmp = strata_tmp_path(ctx, path);
+    char *tmp = NULL;
     strata_status st;
     h5_quiet q;
     hid_t file;
     int rc = 0;
-    if (!tmp)
-        return STRATA_ENOMEM;
     quiet_begin(&q);
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* created O_EXCL|O_NOFOLLOW by strata, opened by HDF5 (sec2) only when it is
+     * the same file, with checksummed metadata (docs/reliability.md) */
+    file = strata_h5_create_tmp(ctx, path, 0644, H5P_DEFAULT, &tmp);
     if (file < 0) {
         quiet_end(&q);
-        strata_free(ctx, tmp, 0);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create model file", path);
+        return strata_ctx_errcode(ctx); /* EIO, ENOMEM, or EINVAL: the path is an input */
     }
     rc |= strata_h5_write_attr_string(file, "schema", MODEL_SCHEMA);
     rc |= strata_h5_write_attr_string(file, "schema_version", MODEL_SCHEMA_VERSION);
@@ -309,7 +308,7 @@ static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrow
     hid_t space;
     const char *names[3] = {"patient_id", "linear_predictor", "response"};
     if (!(sf->tmp = strata_tmp_path(ctx, sf->path)))
-        return STRATA_ENOMEM;
+        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
     sf->file = H5Fcreate(sf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (sf->file < 0)
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create score file", sf->path);
