@@ -6,7 +6,7 @@
  * report and CSVs) is refused with line and column, while valid multi-byte
  * text, also across the reader's 1 MiB chunks, imports; an 8 MiB field is a
  * named error at once (libcsv grew its buffer 128 bytes at a time: minutes
- * under ASan); a cohort whose levels table is not UTF-8 is refused by every
+ * under ASan); --encoding latin1/windows-1252 converts; a cohort whose levels table is not UTF-8 is refused by every
  * strict read and listed by validate. Every refusal leaves no output. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -181,6 +181,41 @@ static void test_csv__8mib_field_is_a_named_error_at_once(void **state)
     free(out);
 }
 
+/* --encoding: a declared Latin-1 or Windows-1252 file is converted to UTF-8
+ * as it is read (the same file undeclared is refused, above); an unknown
+ * encoding is a usage error. */
+static void test_csv__declared_encodings_are_converted(void **state)
+{
+    const char *csv = tu_tmp("cp1252.csv");
+    char *out = NULL;
+    (void)state;
+    write_bytes(csv, "id,name\n1,caf\xE9\n2,\x80uro \x93q\x94\n", 27);
+    assert_int_equal(import(csv, &out), 6);
+    assert_contains(out, "--encoding windows-1252 or latin1");
+    free(out);
+    tu_run_sh(NULL, "rm -f '%s'.h5*", csv);
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s.h5' --role patient_id=id --encoding "
+                                      "windows-1252 --quiet", csv, csv), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "export '%s.h5' --out -", csv), 0);
+    assert_contains(out, "1,caf\xC3\xA9\n");
+    assert_contains(out, "2,\xE2\x82\xACuro \xE2\x80\x9Cq\xE2\x80\x9D\n");
+    free(out);
+    tu_run_sh(NULL, "rm -f '%s'.h5*", csv);
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s.h5' --role patient_id=id --encoding "
+                                      "LATIN1 --quiet", csv, csv), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "export '%s.h5' --out -", csv), 0);
+    assert_contains(out, "2,\xC2\x80uro \xC2\x93q\xC2\x94\n"); /* C1 controls in Latin-1 */
+    free(out);
+    tu_run_sh(NULL, "rm -f '%s'.h5*", csv);
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s.h5' --role patient_id=id --encoding "
+                                      "ebcdic", csv, csv), 2);
+    assert_contains(out, "encoding 'ebcdic': strata reads utf-8 (the default), latin1");
+    free(out);
+    assert_no_output(csv);
+}
+
 /* Event tables and codelists read through the same scanner. */
 static void test_csv__event_import_shares_the_checks(void **state)
 {
@@ -250,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_csv__invalid_utf8_is_refused_with_line_and_column),
         cmocka_unit_test(test_csv__valid_utf8_imports_across_chunks),
         cmocka_unit_test(test_csv__8mib_field_is_a_named_error_at_once),
+        cmocka_unit_test(test_csv__declared_encodings_are_converted),
         cmocka_unit_test(test_csv__event_import_shares_the_checks),
         cmocka_unit_test(test_cohort__levels_that_are_not_utf8_are_refused),
     };

@@ -68,6 +68,16 @@ struct csv_scanner {
 strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_record_fn fn,
                             void *ud, size_t *n_lines);
 
+/* The text encodings a CSV may declare (--encoding): UTF-8 is checked, the
+ * others are converted to UTF-8 as they are read (no byte-order marks then). */
+typedef enum { CSV_ENC_UTF8 = 0, CSV_ENC_LATIN1, CSV_ENC_CP1252 } csv_encoding;
+/* NULL, "utf-8"/"utf8", "latin1"/"iso-8859-1", "windows-1252"/"cp1252" (any
+ * case); anything else is STRATA_EINVAL naming the known ones. */
+strata_status csv_encoding_parse(strata_ctx *ctx, const char *name, csv_encoding *out);
+/* csv_scan_file for a file in the given encoding. */
+strata_status csv_scan_file_enc(strata_ctx *ctx, const char *path, char delim, csv_encoding enc,
+                                csv_record_fn fn, void *ud, size_t *n_lines);
+
 /* Copies v into dst (size n) for a message: control characters escaped,
  * long values cut with "...". */
 void csv_show_value(char *dst, size_t n, const char *v);
