@@ -80,7 +80,9 @@ static void test_alloc__every_failed_allocation_of_a_run_is_a_clean_enomem(void 
             print_error("allocation %ld: the failed run left files:\n%s\n", k, out);
             fail();
         }
-        swept++;
+        if (++swept % 500 == 0)
+            print_message("allocation sweep: k = %ld of %ld, %ld failing runs clean so far\n", k,
+                          total, swept);
     }
     /* and the run still succeeds afterwards, into the same folder */
     assert_status(ctx, strata_run(ctx, &spec, dir, NULL, NULL, &sum), STRATA_OK);
