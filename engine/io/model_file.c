@@ -83,19 +83,18 @@ static int write_item(hid_t file, const strata_rec_item *it)
 
 strata_status strata_model_file_write(strata_ctx *ctx, const strata_record *rec, const char *path)
 {
-    char *tmp = strata_tmp_path(ctx, path);
+    char *tmp = NULL;
     strata_status st;
     h5_quiet q;
     hid_t file;
     int rc = 0;
-    if (!tmp)
-        return STRATA_ENOMEM;
     quiet_begin(&q);
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* created O_EXCL|O_NOFOLLOW by strata, opened by HDF5 (sec2) only when it is
+     * the same file, with checksummed metadata (docs/reliability.md) */
+    file = strata_h5_create_tmp(ctx, path, 0644, H5P_DEFAULT, &tmp);
     if (file < 0) {
         quiet_end(&q);
-        strata_free(ctx, tmp, 0);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create model file", path);
+        return strata_ctx_errcode(ctx); /* EIO, ENOMEM, or EINVAL: the path is an input */
     }
     rc |= strata_h5_write_attr_string(file, "schema", MODEL_SCHEMA);
     rc |= strata_h5_write_attr_string(file, "schema_version", MODEL_SCHEMA_VERSION);
@@ -224,7 +223,7 @@ static strata_status read_group(reader *R, hid_t g, const char *gpath, int depth
 /* Checks the schema, then reads the attributes and datasets. */
 static strata_status read_body(reader *R)
 {
-    char *schema;
+    char *schema, *version;
     int ok;
     strata_ctx_clear_error(R->ctx); /* an attribute read that fails on memory leaves ENOMEM */
     schema = strata_h5_attr_string(R->ctx, R->file, "schema");
@@ -235,6 +234,20 @@ static strata_status read_body(reader *R)
     if (!ok)
         return STRATA_FAIL(R->ctx, STRATA_EFORMAT, "%s: not a strata model file (schema attribute is not '%s')",
                            R->path, MODEL_SCHEMA);
+    /* another version's file is refused, never read as if it were this one's */
+    version = strata_h5_attr_string(R->ctx, R->file, "schema_version");
+    if (!version && strata_ctx_errcode(R->ctx) == STRATA_ENOMEM)
+        return STRATA_ENOMEM;
+    ok = version && !strcmp(version, MODEL_SCHEMA_VERSION);
+    if (!ok) {
+        STRATA_FAIL(R->ctx, STRATA_EFORMAT,
+                    "%s: model file schema_version '%.32s'; this strata reads version %s only "
+                    "(docs/model-format.md): refit the model, or use the strata that wrote it",
+                    R->path, version ? version : "(missing)", MODEL_SCHEMA_VERSION);
+        strata_free(R->ctx, version, 0);
+        return STRATA_EFORMAT;
+    }
+    strata_free(R->ctx, version, 0);
     if (H5Aiterate2(R->file, H5_INDEX_NAME, H5_ITER_INC, NULL, read_attr, R) < 0)
         return strata_ctx_errcode(R->ctx) == STRATA_ENOMEM
                    ? STRATA_ENOMEM
@@ -251,6 +264,11 @@ strata_status strata_model_file_read(strata_ctx *ctx, const char *path, strata_r
     if (H5Fis_hdf5(path) <= 0) {
         quiet_end(&q);
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: not an HDF5 file (or unreadable)", path);
+    }
+    /* a crash in HDF5's parser stays in a child (docs/reliability.md#hdf5) */
+    if ((st = strata_h5_probe(ctx, path)) != STRATA_OK) {
+        quiet_end(&q);
+        return st;
     }
     R.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (R.file < 0) {
@@ -290,7 +308,7 @@ static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrow
     hid_t space;
     const char *names[3] = {"patient_id", "linear_predictor", "response"};
     if (!(sf->tmp = strata_tmp_path(ctx, sf->path)))
-        return STRATA_ENOMEM;
+        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
     sf->file = H5Fcreate(sf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (sf->file < 0)
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create score file", sf->path);

@@ -169,6 +169,16 @@ static strata_status check_values(strata_ctx *ctx, const glm_source *src, const 
                                    src->name, gv->column, i + 1, x);
         }
     }
+    if (f->weights >= 0) { /* all-zero weights "fitted" with a NaN deviance (issue 17 #7) */
+        size_t positive = 0;
+        for (size_t i = 0; i < s->n; i++)
+            positive += s->mask[i] && s->raw[f->weights][i] > 0;
+        if (positive == 0)
+            return STRATA_FAIL(ctx, STRATA_EDATA,
+                               "%s: weights column '%s': every weight of the %zu rows used is 0; "
+                               "there is nothing to fit",
+                               src->name, f->vars[f->weights].column, s->n_used);
+    }
     return STRATA_OK;
 }
 
