@@ -32,8 +32,6 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 /* Parses a non-negative integer option value; 0 on success. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 int cli_parse_double(const char *s, double *out);
-/* Parses a byte size "4G", "512M", "100000" (K, M, G, T binary; engine/cli/cli_size.c); 0 on success. */
-int cli_parse_size(const char *s, size_t *out);
 
 /* Options of the commands applying a saved model to a cohort (score, evaluate),
  * engine/cli/cli_model_opts.c. */

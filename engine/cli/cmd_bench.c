@@ -359,7 +359,7 @@ int cmd_bench(int argc, char **argv)
             b.file_mb = (size_t)t;
             continue;
         }
-        if (!strcmp(a, "--mem-limit") && cli_parse_size(v, &b.mem_limit) == 0)
+        if (!strcmp(a, "--mem-limit") && strata_parse_size(v, &b.mem_limit) == 0)
             continue;
         if (!strcmp(a, "--dir") || !strcmp(a, "--json")) {
             *(a[2] == 'd' ? &b.dir : &b.json) = v;

@@ -65,7 +65,7 @@ int cmd_fit(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--mem-limit")) {
-            if (cli_parse_size(argv[++i], &mem_limit))
+            if (strata_parse_size(argv[++i], &mem_limit))
                 return cli_usage_error("fit", USAGE, "--mem-limit: '%s' is not a size such as 4G, 512M or 100000", argv[i]);
             continue;
         }

@@ -77,6 +77,10 @@ STRATA_API void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, 
  * stages ignore it. */
 STRATA_API void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes);
 STRATA_API size_t strata_ctx_memory_budget(const strata_ctx *ctx);
+/* Parses a byte size: digits with an optional binary suffix K, M, G or T
+ * ("4G" = 4 x 2^30; "B"/"iB" may follow). 0 on success, -1 when malformed or
+ * too large for size_t. */
+STRATA_API int strata_parse_size(const char *s, size_t *out);
 
 
 /* Message of the last failure ("" if none). Valid until the next call on ctx. */

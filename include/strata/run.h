@@ -52,6 +52,7 @@ typedef struct strata_run_spec {
     /* report */
     const char *title;
     long threads;                /* threads for this run only; 0 = the caller's context setting */
+    size_t memory;               /* memory budget for this run only (`memory: 4G`); 0 = the caller's */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */

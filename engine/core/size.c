@@ -1,13 +1,14 @@
-/* engine/cli/cli_size.c — byte sizes on the command line (`--mem-limit 4G`):
- * a whole number with an optional binary suffix K, M, G or T (KiB ... TiB; a
- * trailing "B" or "iB" is accepted). Invariant: no overflow is ever accepted. */
-#include "cli.h"
+/* engine/core/size.c — byte sizes as people write them (`--mem-limit 4G`,
+ * `memory: 512M` in a run spec): a whole number with an optional binary suffix
+ * K, M, G or T (KiB ... TiB; a trailing "B" or "iB" is accepted). Invariant: no
+ * overflow is ever accepted. */
+#include "internal.h"
 
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
-int cli_parse_size(const char *s, size_t *out)
+int strata_parse_size(const char *s, size_t *out)
 {
     static const char SUFFIX[] = "KMGT";
     uint64_t v = 0;
