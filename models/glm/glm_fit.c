@@ -210,8 +210,9 @@ static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
     g->src = src;
     g->vb = s->vb;
     g->nv = s->nv;
-    /* a quarter of the budget for the chunk's nv columns and 3 work columns */
-    g->cap = budget / 4 / ((s->nv + 3) * 8) / nb * nb;
+    /* a quarter of the budget for the two chunk buffers (nv columns and 3 work
+     * columns each: one computed while the next is read) */
+    g->cap = budget / 8 / ((s->nv + 3) * 8) / nb * nb;
     if (g->cap < nb)
         g->cap = nb;
     strata_log(ctx, STRATA_LOG_INFO, "%s: the model's %zu columns need %zu MB, over the memory budget of %zu MB: streaming chunks of about %zu rows",
@@ -221,8 +222,8 @@ static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
     for (size_t r0 = 0; r0 < n; r0 += g->cap) {
         size_t m = n - r0 < g->cap ? n - r0 : g->cap;
         STRATA_TRY(glm_stream_read(ctx, g, r0, m));
-        STRATA_TRY(mask_rows(ctx, src, prm, s->f, g->buf, r0, m, s->mask + r0, seen));
-        STRATA_TRY(check_rows(ctx, src, prm, s->f, g->buf, r0, m, s->mask + r0));
+        STRATA_TRY(mask_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0, seen));
+        STRATA_TRY(check_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0));
     }
     STRATA_TRY(count_cases(ctx, src, seen, s));
     nblocks = (s->n_used + nb - 1) / nb;

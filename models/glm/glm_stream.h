@@ -8,15 +8,21 @@
 
 #include "glm_fit.h"
 
+/* One chunk's buffers: nv columns (compacted in place), unit weights, offsets,
+ * linear predictor, span rows each. */
+typedef struct glm_chunkbuf {
+    double **col;
+    double *wt1, *off, *eta;
+} glm_chunkbuf;
+
 struct glm_stream {
     strata_ctx *ctx;
     const glm_source *src;
     const glm_varbind *vb;
     size_t nv;          /* variables read (the formula's) */
     size_t cap;         /* source rows a chunk aims at (from the budget) */
-    size_t span;        /* rows the buffers hold */
-    double **buf;       /* nv columns of span rows: the chunk, compacted in place */
-    double *wt1, *off, *eta; /* span: unit weights, offsets, linear predictor */
+    size_t span;        /* rows each buffer set holds */
+    glm_chunkbuf set[2]; /* a pass computes on one while the next chunk is read into the other */
     size_t nblocks;
     size_t *srow;       /* nblocks + 1 source rows where compact blocks start */
     size_t nchunks;
@@ -26,9 +32,9 @@ struct glm_stream {
 };
 
 void glm_stream_free(strata_ctx *ctx, glm_stream *s); /* accepts NULL */
-/* Makes the buffers hold at least span rows. */
+/* Makes both buffer sets hold at least span rows. */
 strata_status glm_stream_buffers(strata_ctx *ctx, glm_stream *s, size_t span);
-/* Reads source rows [r0, r0 + m) of every variable into the buffers. */
+/* Reads source rows [r0, r0 + m) of every variable into buffer set 0. */
 strata_status glm_stream_read(strata_ctx *ctx, glm_stream *s, size_t r0, size_t m);
 /* Chunks of whole blocks of at most cap source rows (one block at least), from srow. */
 strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks);
