@@ -18,6 +18,7 @@
 
 struct strata_ctx {
     int threads;                  /* 0 = OpenMP default */
+    size_t memory_budget;         /* bytes; 0 = no limit (strata_ctx_set_memory_budget) */
     strata_alloc_fn alloc;        /* never NULL */
     void *alloc_ud;
     strata_log_fn log;            /* may be NULL */

@@ -1178,6 +1178,8 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     run_ctx = *ctx;
     if (spec->threads > 0)
         run_ctx.threads = (int)spec->threads;
+    if (spec->memory > 0)
+        run_ctx.memory_budget = spec->memory;
     memset(&r, 0, sizeof r);
     r.ctx = &run_ctx;
     r.spec = spec;

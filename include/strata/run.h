@@ -54,6 +54,7 @@ typedef struct strata_run_spec {
     long threads;                /* threads for this run only; 0 = the caller's context setting */
     int overwrite;               /* not a spec key: the caller's (CLI --overwrite) permission to
                                   * replace the outputs of an earlier run in outdir */
+    size_t memory;               /* memory budget for this run only (`memory: 4G`); 0 = the caller's */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */
