@@ -29,8 +29,7 @@ static void fw_clear(double *tree, size_t nr, size_t k)
         tree[k] = 0;
 }
 
-/* Dense ranks 1..nr of lp (equal values share a rank). */
-static strata_status lp_ranks(strata_ctx *ctx, size_t n, const double *lp, size_t *rank,
+strata_status cox_dense_ranks(strata_ctx *ctx, size_t n, const double *lp, size_t *rank,
                               size_t *nr)
 {
     uint64_t *key = strata_alloc(ctx, n * sizeof *key), *k2 = strata_alloc(ctx, n * sizeof *k2);
@@ -81,7 +80,7 @@ strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *
     size_t n = d->n, nr = 0, *rank = strata_alloc(ctx, n * sizeof *rank);
     double *tree = strata_calloc(ctx, n + 1, sizeof *tree), *atr = strata_calloc(ctx, n + 1, sizeof *atr);
     double tot = 0;
-    strata_status st = rank && tree && atr ? lp_ranks(ctx, n, lp, rank, &nr) : STRATA_ENOMEM;
+    strata_status st = rank && tree && atr ? cox_dense_ranks(ctx, n, lp, rank, &nr) : STRATA_ENOMEM;
     memset(res->conc_count, 0, sizeof res->conc_count);
     for (size_t g = 0, s0 = 0; st == STRATA_OK && g < d->ng; g++) {
         size_t gs = g ? d->gend[g - 1] : 0, ge = d->gend[g];

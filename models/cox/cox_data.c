@@ -36,6 +36,9 @@ static strata_status validate(strata_ctx *ctx, const cox_input *in)
         if (in->offset && !isfinite(in->offset[i]))
             return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: offset %g is not finite", i + 1,
                                in->offset[i]);
+        if (in->cluster && !isfinite(in->cluster[i]))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: cluster %g is missing", i + 1,
+                               in->cluster[i]);
         if (in->stratum && in->stratum[i] < 0)
             return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: stratum code %d is missing", i + 1,
                                (int)in->stratum[i]);

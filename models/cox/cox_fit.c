@@ -1,7 +1,8 @@
 /* models/cox/cox_fit.c — the Cox fit on arrays: checks parameters, sorts and lays
- * out the data once, runs Newton-Raphson, then the baseline hazard and Harrell's
- * C from the final evaluation. Invariant: on STRATA_ENOCONV the partial fit is
- * returned complete (coefficients, vcov, baseline); on other errors *out is NULL. */
+ * out the data once, runs Newton-Raphson, then the robust variance (when asked),
+ * the baseline hazard and Harrell's C from the final evaluation. Invariant: on
+ * STRATA_ENOCONV the partial fit is returned complete (coefficients, vcov,
+ * baseline); on other errors *out is NULL. */
 #include "cox_internal.h"
 
 #include <float.h>
@@ -45,6 +46,8 @@ void cox_result_free(strata_ctx *ctx, cox_result *r)
     strata_free(ctx, r->se, 0);
     strata_free(ctx, r->vcov, 0);
     strata_free(ctx, r->u, 0);
+    strata_free(ctx, r->rse, 0);
+    strata_free(ctx, r->rvcov, 0);
     strata_free(ctx, r->aliased, 0);
     strata_free(ctx, r->bh_code, 0);
     strata_free(ctx, r->bh_start, 0);
@@ -88,6 +91,8 @@ strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_par
         st = STRATA_ENOMEM;
     fit = st == STRATA_OK ? cox_newton(ctx, d, ws, prm, in->names, res) : st;
     st = fit == STRATA_OK || fit == STRATA_ENOCONV ? STRATA_OK : fit;
+    if (st == STRATA_OK && (prm->robust || in->cluster))
+        st = cox_robust(ctx, d, ws, prm->ties, in->cluster, res);
     if (st == STRATA_OK)
         st = cox_baseline(ctx, d, ws, res);
     if (st == STRATA_OK)

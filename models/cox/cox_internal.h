@@ -24,6 +24,8 @@ typedef struct cox_params {
                            diagonal; .Machine$double.eps^0.75 */
     double toler_inf;   /* infinite-coefficient check; sqrt(eps) */
     size_t block_rows;  /* rows per fixed block (thread-independent); 8192 */
+    int robust;         /* 1: also the robust (sandwich) variance, as coxph(robust = TRUE);
+                           implied by a cluster column */
 } cox_params;
 
 void cox_params_init(cox_params *p);
@@ -39,6 +41,8 @@ typedef struct cox_input {
     const double *offset;     /* or NULL for 0 */
     const int32_t *stratum;   /* codes >= 0, or NULL for one stratum */
     const char *const *names; /* p column names for messages, or NULL */
+    const double *cluster;    /* cluster of each row (any finite values; equal = one
+                                 cluster) for the robust variance, or NULL: each row its own */
 } cox_input;
 
 /* The data sorted by (stratum ascending, time descending), stable; the risk set
@@ -87,6 +91,11 @@ typedef struct cox_ws {
     double *tbuf;            /* per thread */
     size_t tsize;
     double c;                /* shift of eta in the last evaluation */
+    /* When gstore is set (cox_robust.c), each evaluation also keeps, for every group g
+     * with events, [S0, E0, S1 (p), E1 (p)] at gstore + gidx[g] * gstride (E0, E1 zero
+     * unless Efron ties with m > 1). */
+    double *gstore;
+    size_t *gidx, gstride;
 } cox_ws;
 
 strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_ws **out);
@@ -134,6 +143,10 @@ typedef struct cox_result {
     int32_t *bh_code;        /* nstrata: input stratum code */
     size_t *bh_start;        /* nstrata + 1 */
     double *bh_time, *bh_haz;
+    /* Robust (sandwich) variance (cox_robust.c), NULL unless requested: V B V with B the
+     * cross-product of the weighted score residuals summed by cluster (Lin & Wei 1989). */
+    double *rse, *rvcov;     /* p, p x p (NaN for aliased columns) */
+    size_t nclusters;
     /* Harrell's C (cox_concord.c) */
     double concordance;
     double conc_count[3];    /* concordant, discordant, tied in lp (weighted pairs) */
@@ -150,8 +163,15 @@ strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const c
 /* Baseline hazard from the last evaluation at res->beta (cox_baseline.c). */
 strata_status cox_baseline(strata_ctx *ctx, const cox_data *d, const cox_ws *ws,
                            cox_result *res);
+/* Robust variance at res->beta (cox_robust.c): one more evaluation keeping the
+ * group sums, then the weighted score residuals of every row, summed by cluster
+ * (cluster: in->cluster of the input, or NULL), and res->rvcov = V B V. */
+strata_status cox_robust(strata_ctx *ctx, const cox_data *d, cox_ws *ws, cox_ties ties,
+                         const double *cluster, cox_result *res);
 /* Cumulative baseline hazard of stratum index s at time t (0 before the first time). */
 double cox_cumhaz_at(const cox_result *res, size_t s, double t);
+/* Dense ranks 1..*nr of x (equal values share a rank; -0 equals +0 only if given so). */
+strata_status cox_dense_ranks(strata_ctx *ctx, size_t n, const double *x, size_t *rank, size_t *nr);
 /* Harrell's C of lp (n, sorted order) within strata, weighted (cox_concord.c). */
 strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *lp,
                               cox_result *res);

@@ -218,6 +218,20 @@ static void push_row(const cox_ws *ws, tview *v, gacc *a, double c1, const doubl
         flush_rows(ws, v, a);
 }
 
+/* Keeps group g's risk-set and event sums for the robust variance (cox_robust.c). */
+static void keep_group(const cox_ws *ws, size_t g, double S0, double E0, const double *S1,
+                       const double *E1)
+{
+    double *o = ws->gstore + ws->gidx[g] * ws->gstride;
+    o[0] = S0;
+    o[1] = E0;
+    memcpy(o + 2, S1, ws->p * sizeof *o);
+    if (E1)
+        memcpy(o + 2 + ws->p, E1, ws->p * sizeof *o);
+    else
+        memset(o + 2 + ws->p, 0, ws->p * sizeof *o);
+}
+
 /* One tied-time group g with full risk-set sums S = [S0, S1]. Efron 1977:
  * the m events' denominators are S0 - (l/m) E0, l = 0..m-1, each weighted by
  * the mean event weight; Breslow 1972: all m use S0. */
@@ -258,12 +272,16 @@ static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, si
         ga -= be * be / al;
         if (ga > 0)
             push_row(ws, v, a, 0, S1, sqrt(ga), v->e1);
+        if (ws->gstore)
+            keep_group(ws, g, S0, E0, S1, v->e1);
     } else {
         a->ll -= dw * log(S0);
         hs = dw / S0;
         for (size_t j = 0; j < p; j++)
             a->u[j] -= hs * S1[j];
         push_row(ws, v, a, sqrt(dw) / S0, S1, 0, NULL);
+        if (ws->gstore)
+            keep_group(ws, g, S0, 0, S1, NULL);
     }
     ws->h[g] = hs;
     ws->ce[g] = cs;

@@ -127,7 +127,7 @@ static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, src_cols 
     if (st == STRATA_OK) {
         cox_input in = {used, p, X, c->raw[f->response], c->event,
                         f->weights >= 0 ? c->raw[f->weights] : NULL, f->noffsets ? off : NULL, sc,
-                        (const char *const *)f->colnames + 1};
+                        (const char *const *)f->colnames + 1, NULL};
         st = cox_fit_arrays(ctx, &in, prm, out);
     }
     strata_free(ctx, X, 0);

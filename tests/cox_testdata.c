@@ -1,0 +1,124 @@
+/* tests/cox_testdata.c — the Cox tests' fixtures (#included by test_cox*.c, as
+ * glm_testdata.c is): the design files and golden CSVs of data/golden/cox made by
+ * make_cox.R, read into arrays in R's row order. Invariant: values are parsed as
+ * written (17 significant digits), never recomputed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- fixtures --------------------------------------------------------------- */
+
+#define MAXF 32
+
+/* Splits a CSV line in place: fields may be double-quoted (holding commas). */
+static int fields(char *line, char **f)
+{
+    int nf = 0, inq = 0;
+    char *w = line;
+    f[nf++] = w;
+    for (char *s = line; *s && *s != '\n' && *s != '\r'; s++) {
+        if (*s == '"')
+            inq = !inq;
+        else if (*s == ',' && !inq && nf < MAXF) {
+            *w++ = 0;
+            f[nf++] = w;
+        } else
+            *w++ = *s;
+    }
+    *w = 0;
+    return nf;
+}
+
+/* A design file: time, status, stratum, weight, offset, x columns. */
+typedef struct design {
+    size_t n, p;
+    double *time, *status, *w, *off, *X;
+    int32_t *stratum;
+    char names[MAXF][96];
+    const char *np[MAXF];
+} design;
+
+static void design_load(const char *name, design *d)
+{
+    char path[256], line[4096], *f[MAXF];
+    size_t cap = 16384;
+    FILE *fp;
+    snprintf(path, sizeof path, "data/golden/cox/design_%s.csv", name);
+    fp = fopen(tu_src(path), "r");
+    assert_non_null(fp);
+    memset(d, 0, sizeof *d);
+    assert_non_null(fgets(line, sizeof line, fp));
+    d->p = (size_t)fields(line, f) - 5;
+    for (size_t j = 0; j < d->p; j++) {
+        snprintf(d->names[j], sizeof d->names[j], "%s", f[5 + j]);
+        d->np[j] = d->names[j];
+    }
+    d->time = malloc(cap * sizeof(double));
+    d->status = malloc(cap * sizeof(double));
+    d->w = malloc(cap * sizeof(double));
+    d->off = malloc(cap * sizeof(double));
+    d->stratum = malloc(cap * sizeof(int32_t));
+    d->X = malloc(cap * d->p * sizeof(double));
+    while (fgets(line, sizeof line, fp)) {
+        size_t i = d->n++;
+        assert_true(i < cap);
+        assert_int_equal(fields(line, f), (int)d->p + 5);
+        d->time[i] = atof(f[0]);
+        d->status[i] = atof(f[1]);
+        d->stratum[i] = atoi(f[2]) - 1;
+        d->w[i] = atof(f[3]);
+        d->off[i] = atof(f[4]);
+        for (size_t j = 0; j < d->p; j++)
+            d->X[j * cap + i] = atof(f[5 + j]);
+    }
+    fclose(fp);
+    /* compact the columns to leading dimension n */
+    for (size_t j = 1; j < d->p; j++)
+        memmove(d->X + j * d->n, d->X + j * cap, d->n * sizeof(double));
+}
+
+static void design_free(design *d)
+{
+    free(d->time);
+    free(d->status);
+    free(d->w);
+    free(d->off);
+    free(d->stratum);
+    free(d->X);
+}
+
+static cox_input design_input(const design *d, int weights, int offset, int strata)
+{
+    cox_input in = {d->n, d->p, d->X, d->time, d->status, weights ? d->w : NULL,
+                    offset ? d->off : NULL, strata ? d->stratum : NULL, d->np, NULL};
+    return in;
+}
+
+/* Rows of a golden CSV whose first field is model; fills f for each via cb. */
+typedef void (*row_fn)(char **f, int nf, void *ud);
+
+static int golden_rows(const char *file, const char *model, row_fn cb, void *ud)
+{
+    char path[256], line[4096], *f[MAXF];
+    int rows = 0;
+    FILE *fp;
+    snprintf(path, sizeof path, "data/golden/cox/%s", file);
+    fp = fopen(tu_src(path), "r");
+    assert_non_null(fp);
+    while (fgets(line, sizeof line, fp)) {
+        int nf = fields(line, f);
+        if (!strcmp(f[0], model)) {
+            cb(f, nf, ud);
+            rows++;
+        }
+    }
+    fclose(fp);
+    return rows;
+}
+
+static double relerr(double got, double want)
+{
+    return fabs(got - want) / fmax(fabs(want), 1e-300);
+}
+
