@@ -122,3 +122,58 @@ static double relerr(double got, double want)
     return fabs(got - want) / fmax(fabs(want), 1e-300);
 }
 
+
+/* ---- an in-memory column source ------------------------------------------- */
+
+#define MEM_MAXC 12
+
+/* An in-memory column source (the models layer reads cohorts only through one). */
+typedef struct memsrc {
+    size_t n, nc;
+    const double *col[MEM_MAXC];
+    strata_column_info info[MEM_MAXC];
+} memsrc;
+
+static strata_status mem_find(strata_ctx *ctx, void *ud, const char *col, size_t *j,
+                              const strata_column_info **info)
+{
+    memsrc *m = ud;
+    for (size_t k = 0; k < m->nc; k++)
+        if (!strcmp(m->info[k].name, col)) {
+            *j = k;
+            *info = &m->info[k];
+            return STRATA_OK;
+        }
+    return STRATA_FAIL(ctx, STRATA_ESPEC, "memory: no column '%s'", col);
+}
+
+static strata_status mem_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n,
+                              double *out)
+{
+    (void)ctx;
+    memcpy(out, ((memsrc *)ud)->col[j] + row0, n * sizeof *out);
+    return STRATA_OK;
+}
+
+static void mem_add(memsrc *m, const char *name, const double *x, const char *const *levels,
+                    size_t nlev)
+{
+    strata_column_info *i = &m->info[m->nc];
+    memset(i, 0, sizeof *i);
+    i->group = "patients";
+    i->name = name;
+    i->dtype = levels ? STRATA_DT_INT32 : STRATA_DT_FLOAT64;
+    i->categorical = levels != NULL;
+    i->levels = levels;
+    i->n_levels = nlev;
+    i->units = "";
+    i->length = m->n;
+    m->col[m->nc++] = x;
+}
+
+static glm_source mem_source(memsrc *m)
+{
+    glm_source s = {m, "memory", m->n, mem_find, mem_read};
+    return s;
+}
+

@@ -129,12 +129,164 @@ static void test_cox_robust__one_and_two_threads_identical_bytes(void **state)
     strata_ctx_free(ctx);
 }
 
+/* ---- hazard ratios ------------------------------------------------------------ */
+
+typedef struct hr_gold {
+    const cox_result *r;
+    const design *d;
+    size_t k;
+    int robust;
+} hr_gold;
+
+static void check_hr(char **f, int nf, void *ud)
+{
+    hr_gold *g = ud;
+    size_t j = g->k++;
+    cox_coef c;
+    assert_int_equal(nf, 7);
+    assert_string_equal(f[1], g->d->names[j]);
+    cox_coef_row(g->r, j, g->robust, 0.95, &c);
+    assert_int_equal(c.robust, g->robust);
+    assert_rel_close(c.z, atof(f[2]), 1e-6, "z %s", f[1]);
+    assert_rel_close(c.p_value, atof(f[3]), 1e-5, "p %s", f[1]);
+    assert_rel_close(c.hr, atof(f[4]), 1e-9, "HR %s", f[1]);
+    assert_rel_close(c.hr_low, atof(f[5]), 1e-8, "HR lower %s", f[1]);
+    assert_rel_close(c.hr_high, atof(f[6]), 1e-8, "HR upper %s", f[1]);
+}
+
+static void test_cox_hr__hazard_ratios_and_cis_match_summary_coxph(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    design d;
+    double *cl;
+    hr_gold g = {0};
+    cox_result *r;
+    (void)state;
+    design_load("fl", &d);
+    r = fit_robust(ctx, &d, COX_TIES_EFRON, 0, 0, 0, NULL, 8192);
+    g.r = r;
+    g.d = &d;
+    assert_int_equal(golden_rows("cox_hr.csv", "fl_efron", check_hr, &g), (int)d.p);
+    cox_result_free(ctx, r);
+    design_free(&d);
+    design_load("colon_strata", &d);
+    cl = golden_clusters(d.n);
+    r = fit_robust(ctx, &d, COX_TIES_EFRON, 0, 0, 1, cl, 8192);
+    g.r = r;
+    g.d = &d;
+    g.k = 0;
+    g.robust = 1;
+    assert_int_equal(golden_rows("cox_hr.csv", "colon_strata_cluster", check_hr, &g), (int)d.p);
+    cox_result_free(ctx, r);
+    free(cl);
+    design_free(&d);
+    strata_ctx_free(ctx);
+}
+
+/* cluster(cl) in the formula reaches the robust variance: colon's golden again. */
+static void test_cox_formula__cluster_term_gives_robust_se(void **state)
+{
+    static const char *const rx_levels[3] = {"Lev", "Lev+5FU", "Obs"};
+    static const char *const ext_levels[4] = {"1", "2", "3", "4"};
+    strata_ctx *ctx = tu_ctx();
+    design d;
+    memsrc m = {0};
+    double *rx, *ext, *cl;
+    cox_params prm;
+    cox_fit_out fo;
+    rob_gold g = {0};
+    (void)state;
+    design_load("colon_strata", &d);
+    rx = malloc(d.n * sizeof *rx);
+    ext = malloc(d.n * sizeof *ext);
+    cl = golden_clusters(d.n);
+    for (size_t i = 0; i < d.n; i++) {
+        rx[i] = d.X[i] == 1 ? 1 : d.X[d.n + i] == 1 ? 2 : 0;
+        ext[i] = d.stratum[i];
+    }
+    m.n = d.n;
+    mem_add(&m, "time", d.time, NULL, 0);
+    mem_add(&m, "status", d.status, NULL, 0);
+    mem_add(&m, "rx", rx, rx_levels, 3);
+    mem_add(&m, "sex", d.X + 2 * d.n, NULL, 0);
+    mem_add(&m, "age", d.X + 3 * d.n, NULL, 0);
+    mem_add(&m, "nodes", d.X + 4 * d.n, NULL, 0);
+    mem_add(&m, "extent", ext, ext_levels, 4);
+    mem_add(&m, "cl", cl, NULL, 0);
+    glm_source src = mem_source(&m);
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_source(ctx, &src, "Surv(time, status) ~ cluster(cl) + rx + sex + age + nodes + strata(extent)",
+                                      NULL, &prm, &fo), STRATA_OK);
+    assert_string_equal(fo.cf->cluster, "cl");
+    g.r = fo.res;
+    g.d = &d;
+    g.se_field = 3;
+    assert_int_equal(golden_rows("cox_robust.csv", "colon_strata_cluster", check_robust, &g), (int)d.p);
+    assert_int_equal(fo.res->nclusters, 97);
+    cox_fit_out_free(ctx, &fo);
+    free(rx);
+    free(ext);
+    free(cl);
+    design_free(&d);
+    strata_ctx_free(ctx);
+}
+
+/* ---- input checks ----------------------------------------------------------- */
+
+static void test_cox_input__all_events_at_one_time_is_named(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    double t[6] = {30, 30, 30, 45, 60, 30}, e[6] = {1, 1, 0, 0, 0, 1}, x[6] = {1, 2, 3, 4, 5, 6};
+    const char *names[1] = {"age"};
+    cox_input in = {6, 1, x, t, e, NULL, NULL, NULL, names, NULL};
+    cox_params prm;
+    cox_result *r = NULL;
+    (void)state;
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_EDATA);
+    assert_null(r);
+    assert_contains(strata_ctx_errmsg(ctx), "all 3 events are at one time (30)");
+    e[3] = 1; /* a second event time: fits */
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
+    cox_result_free(ctx, r);
+    strata_ctx_free(ctx);
+}
+
+static void test_cox_input__term_constant_within_every_stratum_is_named(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    double t[8] = {5, 3, 8, 1, 9, 2, 7, 4}, e[8] = {1, 0, 1, 1, 0, 1, 1, 0};
+    double x[16] = {1, 2, 3, 4, 5, 6, 7, 8, /* age */ 0, 1, 0, 1, 0, 1, 0, 1 /* region */};
+    int32_t st[8] = {0, 1, 0, 1, 0, 1, 0, 1};
+    const char *names[2] = {"age", "region"};
+    cox_input in = {8, 2, x, t, e, NULL, NULL, st, names, NULL};
+    cox_params prm;
+    cox_result *r = NULL;
+    (void)state;
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_EDATA);
+    assert_null(r);
+    assert_contains(strata_ctx_errmsg(ctx), "column 'region' is constant within every stratum");
+    in.stratum = NULL; /* without strata, region varies */
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
+    cox_result_free(ctx, r);
+    for (size_t i = 0; i < 8; i++)
+        x[8 + i] = 1; /* constant overall */
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "column 'region' is constant within every stratum:");
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cox_robust__each_row_its_own_cluster_matches_coxph),
         cmocka_unit_test(test_cox_robust__cluster_matches_coxph),
         cmocka_unit_test(test_cox_robust__one_and_two_threads_identical_bytes),
+        cmocka_unit_test(test_cox_hr__hazard_ratios_and_cis_match_summary_coxph),
+        cmocka_unit_test(test_cox_formula__cluster_term_gives_robust_se),
+        cmocka_unit_test(test_cox_input__all_events_at_one_time_is_named),
+        cmocka_unit_test(test_cox_input__term_constant_within_every_stratum_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,44 @@ static const char *colname(const cox_input *in, size_t j, char *buf, size_t size
     return buf;
 }
 
+/* All events at one time leave one risk set: nothing orders the event times
+ * (usually a time column that is not follow-up time). */
+static strata_status one_event_time(strata_ctx *ctx, const cox_input *in, size_t events)
+{
+    double t0 = NAN;
+    for (size_t i = 0; i < in->n; i++)
+        if (in->status[i] == 1) {
+            if (isnan(t0))
+                t0 = in->time[i];
+            else if (in->time[i] != t0)
+                return STRATA_OK;
+        }
+    return STRATA_FAIL(ctx, STRATA_EDATA,
+                       "cox: all %zu event%s at one time (%g): the partial likelihood compares no "
+                       "event times; is the time column the follow-up time?",
+                       events, events == 1 ? " is" : "s are", t0);
+}
+
+/* A column constant within every stratum cancels from the partial likelihood
+ * (the stratum's baseline absorbs it): named, as coxph's NA would hide it. */
+static strata_status constant_columns(strata_ctx *ctx, const cox_input *in, const cox_data *d)
+{
+    char buf[32];
+    for (size_t j = 0; j < d->p; j++) {
+        const double *x = d->X + j * d->n;
+        int varies = 0;
+        for (size_t i = 1; i < d->n && !varies; i++)
+            varies = d->stratum[i] == d->stratum[i - 1] && x[i] != x[i - 1];
+        if (!varies)
+            return STRATA_FAIL(ctx, STRATA_EDATA,
+                               "cox: column '%s' is constant within every stratum%s: it cancels from "
+                               "the partial likelihood and has no coefficient; drop the term",
+                               colname(in, j, buf, sizeof buf),
+                               d->nstrata > 1 ? " (the strata's baselines absorb it)" : "");
+    }
+    return STRATA_OK;
+}
+
 /* Every value a fit needs, named by row (1-based, input order) and column. */
 static strata_status validate(strata_ctx *ctx, const cox_input *in)
 {
@@ -51,7 +89,7 @@ static strata_status validate(strata_ctx *ctx, const cox_input *in)
                                    i + 1, colname(in, j, buf, sizeof buf), in->X[j * in->n + i]);
     if (events == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "cox: no events (every status is 0) in %zu rows", in->n);
-    return STRATA_OK;
+    return one_event_time(ctx, in, events);
 }
 
 /* order: stable sort by time descending, then stably by stratum ascending. */
@@ -217,6 +255,11 @@ strata_status cox_data_build(strata_ctx *ctx, const cox_input *in, size_t block_
     }
     gather(in, d);
     layout(d);
+    st = constant_columns(ctx, in, d);
+    if (st != STRATA_OK) {
+        cox_data_free(ctx, d);
+        return st;
+    }
     *out = d;
     return STRATA_OK;
 }

@@ -4,6 +4,7 @@
  * STRATA_ENOCONV the partial fit is returned complete (coefficients, vcov,
  * baseline); on other errors *out is NULL. */
 #include "cox_internal.h"
+#include "strata/dist.h"
 
 #include <float.h>
 #include <math.h>
@@ -54,6 +55,20 @@ void cox_result_free(strata_ctx *ctx, cox_result *r)
     strata_free(ctx, r->bh_time, 0);
     strata_free(ctx, r->bh_haz, 0);
     strata_free(ctx, r, sizeof *r);
+}
+
+void cox_coef_row(const cox_result *res, size_t j, int robust, double conf, cox_coef *out)
+{
+    double q = strata_qnorm(0.5 + conf / 2);
+    out->aliased = res->aliased[j];
+    out->robust = robust && res->rse;
+    out->estimate = res->beta[j];
+    out->std_error = out->robust ? res->rse[j] : res->se[j];
+    out->z = out->estimate / out->std_error;
+    out->p_value = erfc(fabs(out->z) / sqrt(2.0));
+    out->hr = exp(out->estimate);
+    out->hr_low = exp(out->estimate - q * out->std_error);
+    out->hr_high = exp(out->estimate + q * out->std_error);
 }
 
 static cox_result *result_alloc(strata_ctx *ctx, size_t p)

@@ -121,6 +121,7 @@ void cox_ldl_inverse(const double *L, size_t p, double *inv, double *work);
 typedef struct cox_formula {
     char *time, *event;  /* Surv(time, event) columns */
     char *strata;        /* strata(x) column, or NULL */
+    char *cluster;       /* cluster(x) column, or NULL */
     char *glm;           /* "time ~ terms" for the GLM design machinery (strata() removed) */
 } cox_formula;
 
@@ -153,6 +154,16 @@ typedef struct cox_result {
 } cox_result;
 
 void cox_result_free(strata_ctx *ctx, cox_result *r);
+
+/* One row of the coefficient table, as summary.coxph: z = estimate / se and its
+ * two-sided normal p-value, the hazard ratio exp(estimate) and its CI
+ * exp(estimate -+ z_(1+conf)/2 se). se is the robust one when robust (and
+ * res->rse exists). Aliased: aliased = 1 and NaN everywhere. */
+typedef struct cox_coef {
+    double estimate, std_error, z, p_value, hr, hr_low, hr_high;
+    int aliased, robust;
+} cox_coef;
+void cox_coef_row(const cox_result *res, size_t j, int robust, double conf, cox_coef *out);
 
 /* Fits on arrays (cox_fit.c). On STRATA_ENOCONV *out holds the partial fit. */
 strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_params *prm,

@@ -144,8 +144,8 @@ static void warn_infinite(strata_ctx *ctx, const cox_data *d, const cox_ws *ws,
             inf += res->u[k] * res->vcov[k * p + j];
         inf = fabs(inf);
         if (res->aliased[j])
-            strata_warn(ctx, "cox: column '%s' is aliased (constant within every stratum, or a "
-                             "combination of earlier columns); its coefficient is NA", nm);
+            strata_warn(ctx, "cox: column '%s' is aliased (a combination of earlier columns); "
+                             "its coefficient is NA", nm);
         else if (!res->converged && !isfinite(inf))
             strata_warn(ctx, "cox: '%s': coefficient may be infinite", nm);
         else if (res->converged && prm->max_iter > 1 &&

@@ -8,11 +8,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Raw columns of the GLM variables plus event and strata, and the complete-case mask. */
+/* Raw columns of the GLM variables plus event, strata and cluster, and the complete-case mask. */
 typedef struct src_cols {
     size_t n, used;
     double **raw;        /* nvars */
-    double *event, *strat;
+    double *event, *strat, *clus;
     unsigned char *mask;
 } src_cols;
 
@@ -33,8 +33,9 @@ static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_form
     c->raw = strata_calloc(ctx, f->nvars + 1, sizeof *c->raw);
     c->event = strata_alloc(ctx, (n + 1) * sizeof *c->event);
     c->strat = cf->strata ? strata_alloc(ctx, (n + 1) * sizeof *c->strat) : NULL;
+    c->clus = cf->cluster ? strata_alloc(ctx, (n + 1) * sizeof *c->clus) : NULL;
     c->mask = strata_alloc(ctx, n + 1);
-    if (!c->raw || !c->event || (cf->strata && !c->strat) || !c->mask)
+    if (!c->raw || !c->event || (cf->strata && !c->strat) || (cf->cluster && !c->clus) || !c->mask)
         return STRATA_ENOMEM;
     for (size_t v = 0; v < f->nvars; v++) {
         if (!(c->raw[v] = strata_alloc(ctx, (n + 1) * sizeof **c->raw)))
@@ -44,9 +45,12 @@ static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_form
     STRATA_TRY(read_named(ctx, src, cf->event, c->event));
     if (cf->strata)
         STRATA_TRY(read_named(ctx, src, cf->strata, c->strat));
+    if (cf->cluster)
+        STRATA_TRY(read_named(ctx, src, cf->cluster, c->clus));
     c->used = 0;
     for (size_t i = 0; i < n; i++) {
-        int ok = !isnan(c->event[i]) && (!c->strat || !isnan(c->strat[i]));
+        int ok = !isnan(c->event[i]) && (!c->strat || !isnan(c->strat[i])) &&
+                 (!c->clus || !isnan(c->clus[i]));
         for (size_t v = 0; v < f->nvars && ok; v++)
             ok = !isnan(c->raw[v][i]);
         c->mask[i] = (unsigned char)ok;
@@ -65,6 +69,7 @@ static void cols_free(strata_ctx *ctx, const glm_formula *f, src_cols *c)
     strata_free(ctx, c->raw, 0);
     strata_free(ctx, c->event, 0);
     strata_free(ctx, c->strat, 0);
+    strata_free(ctx, c->clus, 0);
     strata_free(ctx, c->mask, 0);
 }
 
@@ -108,6 +113,8 @@ static void compact(const glm_formula *f, src_cols *c)
         c->event[w] = c->event[i];
         if (c->strat)
             c->strat[w] = c->strat[i];
+        if (c->clus)
+            c->clus[w] = c->clus[i];
         w++;
     }
 }
@@ -127,7 +134,7 @@ static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, src_cols 
     if (st == STRATA_OK) {
         cox_input in = {used, p, X, c->raw[f->response], c->event,
                         f->weights >= 0 ? c->raw[f->weights] : NULL, f->noffsets ? off : NULL, sc,
-                        (const char *const *)f->colnames + 1, NULL};
+                        (const char *const *)f->colnames + 1, c->clus};
         st = cox_fit_arrays(ctx, &in, prm, out);
     }
     strata_free(ctx, X, 0);

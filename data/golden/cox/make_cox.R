@@ -14,7 +14,11 @@
 #    the offset at its weighted mean (offset_mean in cox_summary.csv; 0 without one), per stratum at each distinct time of the stratum. Its increments are
 #    survfit's default for the fit's ties (ctype 1 = Breslow for breslow fits,
 #    ctype 2 = the Efron-adjusted estimator for efron fits);
-#  - cox_surv.csv: survfit(fit, newdata = row)$surv at a horizon for a few rows.
+#  - cox_surv.csv: survfit(fit, newdata = row)$surv at a horizon for a few rows;
+#  - cox_robust.csv: robust SEs (coxph robust = TRUE, or cluster(cl) with cl the design row's
+#    ((i - 1) * 7919) %% 97), cox_hr.csv: summary.coxph's z, p and hazard ratios with 95% CIs;
+#  - cox_concord.csv: concordance(fit, timewt = "n" (Harrell) / "n/G2" (Uno)) with sqrt(var);
+#  - cox_kmcal.csv: 1 - Kaplan-Meier at the horizon in 10 groups of predicted risk, with CIs.
 suppressMessages(library(survival))
 args <- commandArgs(trailingOnly = TRUE)
 data_dir <- if (length(args) >= 1) args[1] else "../shared/data"
@@ -165,6 +169,21 @@ ro_used$cl <- cl(nrow(ro_used))
 robust("rot_strata_cluster", coxph(Surv(rtime, recur) ~ age + meno + log1p(nodes) + hormon + chemo + strata(size),
                                    data = ro_used, ties = "breslow", cluster = cl))
 write.csv(do.call(rbind, out_rob), file.path(out_dir, "cox_robust.csv"), row.names = FALSE, quote = TRUE)
+
+## --- hazard ratios with 95% CIs and Wald z / p as summary.coxph: cox_hr.csv ----------------
+out_hr <- list()
+hr <- function(id, fit) {
+  sm <- summary(fit)
+  cf <- sm$coefficients; ci <- sm$conf.int
+  out_hr[[id]] <<- data.frame(model = id, term = rename(rownames(cf)), z = g17(cf[, "z"]),
+                              p = g17(cf[, "Pr(>|z|)"]), hr = g17(ci[, "exp(coef)"]),
+                              lower = g17(ci[, "lower .95"]), upper = g17(ci[, "upper .95"]),
+                              stringsAsFactors = FALSE)
+}
+hr("fl_efron", coxph(Surv(futime, death) ~ age + sex + rk + log(lambda), data = fl_used, ties = "efron"))
+hr("colon_strata_cluster", coxph(Surv(time, status) ~ rx + sex + age + nodes + strata(extent),
+                                 data = co_used, ties = "efron", cluster = cl))
+write.csv(do.call(rbind, out_hr), file.path(out_dir, "cox_hr.csv"), row.names = FALSE, quote = TRUE)
 
 ## --- concordance with standard errors: Harrell (timewt n) and Uno (n/G2): cox_concord.csv ---
 out_conc <- list()
