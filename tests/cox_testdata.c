@@ -177,3 +177,25 @@ static glm_source mem_source(memsrc *m)
     return s;
 }
 
+/* colon as raw columns: the 3-level factor rx rebuilt from its dummies, extent
+ * (the strata) as a factor; *rx and *ext are malloc'd for the caller to free. */
+static void colon_source(const design *d, memsrc *m, double **rx, double **ext)
+{
+    static const char *const rx_levels[3] = {"Lev", "Lev+5FU", "Obs"};
+    static const char *const ext_levels[4] = {"1", "2", "3", "4"};
+    *rx = malloc(d->n * sizeof **rx);
+    *ext = malloc(d->n * sizeof **ext);
+    for (size_t i = 0; i < d->n; i++) {
+        (*rx)[i] = d->X[i] == 1 ? 1 : d->X[d->n + i] == 1 ? 2 : 0;
+        (*ext)[i] = d->stratum[i];
+    }
+    memset(m, 0, sizeof *m);
+    m->n = d->n;
+    mem_add(m, "time", d->time, NULL, 0);
+    mem_add(m, "status", d->status, NULL, 0);
+    mem_add(m, "rx", *rx, rx_levels, 3);
+    mem_add(m, "sex", d->X + 2 * d->n, NULL, 0);
+    mem_add(m, "age", d->X + 3 * d->n, NULL, 0);
+    mem_add(m, "nodes", d->X + 4 * d->n, NULL, 0);
+    mem_add(m, "extent", *ext, ext_levels, 4);
+}

@@ -449,27 +449,12 @@ static void formula_vs_golden(const glm_source *src, const char *formula, const 
 /* colon: a 3-level factor rebuilt from the dummies, strata(extent). */
 static void test_cox_formula__factor_and_strata_match_coxph(void **state)
 {
-    static const char *const rx_levels[3] = {"Lev", "Lev+5FU", "Obs"};
-    static const char *const ext_levels[4] = {"1", "2", "3", "4"};
     design d;
-    memsrc m = {0};
+    memsrc m;
     double *rx, *ext;
     (void)state;
     design_load("colon_strata", &d);
-    rx = malloc(d.n * sizeof *rx);
-    ext = malloc(d.n * sizeof *ext);
-    for (size_t i = 0; i < d.n; i++) {
-        rx[i] = d.X[i] == 1 ? 1 : d.X[d.n + i] == 1 ? 2 : 0;
-        ext[i] = d.stratum[i];
-    }
-    m.n = d.n;
-    mem_add(&m, "time", d.time, NULL, 0);
-    mem_add(&m, "status", d.status, NULL, 0);
-    mem_add(&m, "rx", rx, rx_levels, 3);
-    mem_add(&m, "sex", d.X + 2 * d.n, NULL, 0);
-    mem_add(&m, "age", d.X + 3 * d.n, NULL, 0);
-    mem_add(&m, "nodes", d.X + 4 * d.n, NULL, 0);
-    mem_add(&m, "extent", ext, ext_levels, 4);
+    colon_source(&d, &m, &rx, &ext);
     glm_source src = mem_source(&m);
     formula_vs_golden(&src, "Surv(time, status) ~ rx + sex + strata(extent) + age + nodes", NULL,
                       "colon_strata", &d);

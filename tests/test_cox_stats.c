@@ -186,32 +186,17 @@ static void test_cox_hr__hazard_ratios_and_cis_match_summary_coxph(void **state)
 /* cluster(cl) in the formula reaches the robust variance: colon's golden again. */
 static void test_cox_formula__cluster_term_gives_robust_se(void **state)
 {
-    static const char *const rx_levels[3] = {"Lev", "Lev+5FU", "Obs"};
-    static const char *const ext_levels[4] = {"1", "2", "3", "4"};
     strata_ctx *ctx = tu_ctx();
     design d;
-    memsrc m = {0};
+    memsrc m;
     double *rx, *ext, *cl;
     cox_params prm;
     cox_fit_out fo;
     rob_gold g = {0};
     (void)state;
     design_load("colon_strata", &d);
-    rx = malloc(d.n * sizeof *rx);
-    ext = malloc(d.n * sizeof *ext);
+    colon_source(&d, &m, &rx, &ext);
     cl = golden_clusters(d.n);
-    for (size_t i = 0; i < d.n; i++) {
-        rx[i] = d.X[i] == 1 ? 1 : d.X[d.n + i] == 1 ? 2 : 0;
-        ext[i] = d.stratum[i];
-    }
-    m.n = d.n;
-    mem_add(&m, "time", d.time, NULL, 0);
-    mem_add(&m, "status", d.status, NULL, 0);
-    mem_add(&m, "rx", rx, rx_levels, 3);
-    mem_add(&m, "sex", d.X + 2 * d.n, NULL, 0);
-    mem_add(&m, "age", d.X + 3 * d.n, NULL, 0);
-    mem_add(&m, "nodes", d.X + 4 * d.n, NULL, 0);
-    mem_add(&m, "extent", ext, ext_levels, 4);
     mem_add(&m, "cl", cl, NULL, 0);
     glm_source src = mem_source(&m);
     cox_params_init(&prm);
