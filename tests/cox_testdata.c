@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Not every test file uses every helper. */
+#define TD_UNUSED __attribute__((unused))
+
 /* ---- fixtures --------------------------------------------------------------- */
 
 #define MAXF 32
 
 /* Splits a CSV line in place: fields may be double-quoted (holding commas). */
-static int fields(char *line, char **f)
+static TD_UNUSED int fields(char *line, char **f)
 {
     int nf = 0, inq = 0;
     char *w = line;
@@ -39,7 +42,7 @@ typedef struct design {
     const char *np[MAXF];
 } design;
 
-static void design_load(const char *name, design *d)
+static TD_UNUSED void design_load(const char *name, design *d)
 {
     char path[256], line[4096], *f[MAXF];
     size_t cap = 16384;
@@ -78,7 +81,7 @@ static void design_load(const char *name, design *d)
         memmove(d->X + j * d->n, d->X + j * cap, d->n * sizeof(double));
 }
 
-static void design_free(design *d)
+static TD_UNUSED void design_free(design *d)
 {
     free(d->time);
     free(d->status);
@@ -88,7 +91,7 @@ static void design_free(design *d)
     free(d->X);
 }
 
-static cox_input design_input(const design *d, int weights, int offset, int strata)
+static TD_UNUSED cox_input design_input(const design *d, int weights, int offset, int strata)
 {
     cox_input in = {d->n, d->p, d->X, d->time, d->status, weights ? d->w : NULL,
                     offset ? d->off : NULL, strata ? d->stratum : NULL, d->np, NULL};
@@ -98,7 +101,7 @@ static cox_input design_input(const design *d, int weights, int offset, int stra
 /* Rows of a golden CSV whose first field is model; fills f for each via cb. */
 typedef void (*row_fn)(char **f, int nf, void *ud);
 
-static int golden_rows(const char *file, const char *model, row_fn cb, void *ud)
+static TD_UNUSED int golden_rows(const char *file, const char *model, row_fn cb, void *ud)
 {
     char path[256], line[4096], *f[MAXF];
     int rows = 0;
@@ -117,7 +120,7 @@ static int golden_rows(const char *file, const char *model, row_fn cb, void *ud)
     return rows;
 }
 
-static double relerr(double got, double want)
+static TD_UNUSED double relerr(double got, double want)
 {
     return fabs(got - want) / fmax(fabs(want), 1e-300);
 }
@@ -134,7 +137,7 @@ typedef struct memsrc {
     strata_column_info info[MEM_MAXC];
 } memsrc;
 
-static strata_status mem_find(strata_ctx *ctx, void *ud, const char *col, size_t *j,
+static TD_UNUSED strata_status mem_find(strata_ctx *ctx, void *ud, const char *col, size_t *j,
                               const strata_column_info **info)
 {
     memsrc *m = ud;
@@ -147,7 +150,7 @@ static strata_status mem_find(strata_ctx *ctx, void *ud, const char *col, size_t
     return STRATA_FAIL(ctx, STRATA_ESPEC, "memory: no column '%s'", col);
 }
 
-static strata_status mem_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n,
+static TD_UNUSED strata_status mem_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n,
                               double *out)
 {
     (void)ctx;
@@ -155,7 +158,7 @@ static strata_status mem_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, 
     return STRATA_OK;
 }
 
-static void mem_add(memsrc *m, const char *name, const double *x, const char *const *levels,
+static TD_UNUSED void mem_add(memsrc *m, const char *name, const double *x, const char *const *levels,
                     size_t nlev)
 {
     strata_column_info *i = &m->info[m->nc];
@@ -171,7 +174,7 @@ static void mem_add(memsrc *m, const char *name, const double *x, const char *co
     m->col[m->nc++] = x;
 }
 
-static glm_source mem_source(memsrc *m)
+static TD_UNUSED glm_source mem_source(memsrc *m)
 {
     glm_source s = {m, "memory", m->n, mem_find, mem_read};
     return s;
@@ -179,7 +182,7 @@ static glm_source mem_source(memsrc *m)
 
 /* colon as raw columns: the 3-level factor rx rebuilt from its dummies, extent
  * (the strata) as a factor; *rx and *ext are malloc'd for the caller to free. */
-static void colon_source(const design *d, memsrc *m, double **rx, double **ext)
+static TD_UNUSED void colon_source(const design *d, memsrc *m, double **rx, double **ext)
 {
     static const char *const rx_levels[3] = {"Lev", "Lev+5FU", "Obs"};
     static const char *const ext_levels[4] = {"1", "2", "3", "4"};

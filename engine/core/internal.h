@@ -76,4 +76,9 @@ double strata_key_f64(uint64_t k);
  * k2 (n keys) and r2 (n rows, when row) are scratch. */
 void strata_radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_t *r2);
 
+/* engine/core/fenwick.c: a Fenwick tree over ranks 1..nr (tree has nr + 1 slots). */
+void strata_fenwick_add(double *tree, size_t nr, size_t k, double v);
+double strata_fenwick_sum(const double *tree, size_t k); /* weights of ranks 1..k */
+void strata_fenwick_clear(double *tree, size_t nr, size_t k); /* zeroes k's path */
+
 #endif

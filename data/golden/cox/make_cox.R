@@ -206,7 +206,8 @@ write.csv(do.call(rbind, out_conc), file.path(out_dir, "cox_concord.csv"), row.n
 ## --- Kaplan-Meier calibration at the horizon: cox_kmcal.csv ---------------------------
 # Predicted risk 1 - S(h | x) from the fit; 10 risk groups cut at type-7 quantiles (intervals closed
 # on the right, the first also on the left; equal breaks merged), as strata evaluate's risk groups;
-# observed risk 1 - KM(h) per group with survfit's log-scale CI (Greenwood; conf.type = "log").
+# observed risk 1 - KM(h) per group with survfit's log-scale CI (Greenwood, case weights as counts:
+# robust = FALSE, which survfit would otherwise switch on for non-integer weights; conf.type = "log").
 out_km <- list()
 kmcal <- function(id, fit, d, time, status, h, wts = NULL) {
   sf <- survfit(fit, newdata = d)
@@ -216,7 +217,7 @@ kmcal <- function(id, fit, d, time, status, h, wts = NULL) {
   for (g in sort(unique(grp))) {
     k <- grp == g
     wk <- if (is.null(wts)) rep(1, sum(k)) else wts[k]
-    km <- survfit(Surv(time[k], status[k]) ~ 1, weights = wk)
+    km <- survfit(Surv(time[k], status[k]) ~ 1, weights = wk, robust = FALSE)  # Greenwood, weights as counts
     s <- summary(km, times = h, extend = TRUE)
     out_km[[paste(id, g)]] <<- data.frame(model = id, horizon = g17(h), group = g, n = g17(sum(wk)),
                                           pred = g17(weighted.mean(risk[k], wk)),
