@@ -1,7 +1,8 @@
 /* models/cox/cox_data.c — validates the Cox input and sorts it once by (stratum
- * ascending, time descending) with the stable radix sort, then lays out the
- * tied-time groups and the fixed row blocks the passes run over. Invariant: the
- * layout depends only on the input values and block_rows (ties keep input order). */
+ * ascending, time descending) with the stable radix sort, lays out the tied-time
+ * groups and the fixed row blocks the passes run over, then streams X in, one
+ * column at a time, into its sorted copy. Invariant: the layout depends only on
+ * the input values and block_rows (ties keep input order); X is held once. */
 #include "cox_internal.h"
 
 #include <math.h>
@@ -40,7 +41,7 @@ static strata_status constant_columns(strata_ctx *ctx, const cox_input *in, cons
 {
     char buf[32];
     for (size_t j = 0; j < d->p; j++) {
-        const double *x = d->X + j * d->n;
+        const double *x = cox_xcol(d, j);
         int varies = 0;
         for (size_t i = 1; i < d->n && !varies; i++)
             varies = d->stratum[i] == d->stratum[i - 1] && x[i] != x[i - 1];
@@ -58,7 +59,6 @@ static strata_status constant_columns(strata_ctx *ctx, const cox_input *in, cons
 static strata_status validate(strata_ctx *ctx, const cox_input *in)
 {
     size_t events = 0;
-    char buf[32];
     if (in->n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "cox: no rows to fit");
     for (size_t i = 0; i < in->n; i++) {
@@ -82,11 +82,6 @@ static strata_status validate(strata_ctx *ctx, const cox_input *in)
                                (int)in->stratum[i]);
         events += e == 1;
     }
-    for (size_t j = 0; j < in->p; j++)
-        for (size_t i = 0; i < in->n; i++)
-            if (!isfinite(in->X[j * in->n + i]))
-                return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: column '%s' value %g is not finite",
-                                   i + 1, colname(in, j, buf, sizeof buf), in->X[j * in->n + i]);
     if (events == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "cox: no events (every status is 0) in %zu rows", in->n);
     return one_event_time(ctx, in, events);
@@ -120,25 +115,41 @@ static strata_status sort_rows(strata_ctx *ctx, const cox_input *in, size_t *ord
     return STRATA_OK;
 }
 
-/* Copies every column in sorted order. */
+/* Copies the row vectors in sorted order. */
 static void gather(const cox_input *in, cox_data *d)
 {
-    size_t n = in->n;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         size_t o = d->order[i];
         d->time[i] = in->time[o];
-        d->status[i] = in->status[o];
+        d->status[i] = in->status[o] == 1;
         d->w[i] = in->weight ? in->weight[o] : 1.0;
         d->stratum[i] = in->stratum ? in->stratum[o] : 0;
         if (d->off)
             d->off[i] = in->offset[o];
     }
-    for (size_t j = 0; j < in->p; j++) {
-        const double *x = in->X + j * n;
-        double *y = d->X + j * n;
-        for (size_t i = 0; i < n; i++)
-            y[i] = x[d->order[i]];
+}
+
+/* X column by column: read in input order into tmp, checked, scattered to the
+ * sorted copy; then the events' sum of w x (fixed over iterations). */
+static strata_status gather_x(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                              cox_data *d, double *tmp)
+{
+    char buf[32];
+    for (size_t j = 0; j < d->p; j++) {
+        double *y = cox_xcol(d, j), s = 0;
+        STRATA_TRY(col(ctx, ud, j, tmp));
+        for (size_t i = 0; i < d->n; i++)
+            if (!isfinite(tmp[i]))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: column '%s' value %g is not finite",
+                                   i + 1, colname(in, j, buf, sizeof buf), tmp[i]);
+        for (size_t i = 0; i < d->n; i++)
+            y[i] = tmp[d->order[i]];
+        for (size_t i = 0; i < d->n; i++)
+            if (d->status[i] == 1)
+                s += d->w[i] * y[i];
+        d->xd[j] = s;
     }
+    return STRATA_OK;
 }
 
 /* Tied groups, blocks, and the event sums that stay fixed over iterations. */
@@ -174,13 +185,6 @@ static void layout(cox_data *d)
                 d->blast[b] = i;
     }
     d->bgroup[d->nblocks] = d->ng;
-    for (size_t j = 0; j < d->p; j++) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++)
-            if (d->status[i] == 1)
-                s += d->w[i] * d->X[j * n + i];
-        d->xd[j] = s;
-    }
     for (size_t i = 0; i < n; i++)
         if (d->status[i] == 1) {
             d->n_events++;
@@ -211,24 +215,25 @@ void cox_data_free(strata_ctx *ctx, cox_data *d)
     strata_free(ctx, d, sizeof *d);
 }
 
-strata_status cox_data_build(strata_ctx *ctx, const cox_input *in, size_t block_rows,
-                             cox_data **out)
+/* The group arrays were sized for n groups: cut them to ng. */
+static strata_status shrink_groups(strata_ctx *ctx, cox_data *d)
 {
-    size_t n = in->n, p = in->p, np;
-    cox_data *d;
-    strata_status st;
-    *out = NULL;
-    STRATA_TRY(validate(ctx, in));
-    if (!strata_mul_ok(n, p + 1, &np))
-        return STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: %zu x %zu design overflows", n, p);
-    d = strata_calloc(ctx, 1, sizeof *d);
-    if (!d)
-        return STRATA_ENOMEM;
-    d->n = n;
-    d->p = p;
-    d->nb = block_rows;
-    d->nblocks = (n + block_rows - 1) / block_rows;
-    d->X = strata_alloc(ctx, (p ? n * p : 1) * sizeof *d->X);
+    size_t n = d->n, ng = d->ng;
+    void *a = strata_realloc(ctx, d->gend, n * sizeof *d->gend, ng * sizeof *d->gend);
+    void *b = a ? strata_realloc(ctx, d->gm, n * sizeof *d->gm, ng * sizeof *d->gm) : NULL;
+    void *c = b ? strata_realloc(ctx, d->gdw, n * sizeof *d->gdw, ng * sizeof *d->gdw) : NULL;
+    void *e = c ? strata_realloc(ctx, d->gnew, n, ng) : NULL;
+    d->gend = a ? a : d->gend;
+    d->gm = b ? b : d->gm;
+    d->gdw = c ? c : d->gdw;
+    d->gnew = e ? e : d->gnew;
+    return e ? STRATA_OK : STRATA_ENOMEM;
+}
+
+/* Everything but X: row vectors sorted, groups and blocks laid out. */
+static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *d)
+{
+    size_t n = in->n;
     d->time = strata_alloc(ctx, n * sizeof *d->time);
     d->status = strata_alloc(ctx, n * sizeof *d->status);
     d->w = strata_alloc(ctx, n * sizeof *d->w);
@@ -241,21 +246,44 @@ strata_status cox_data_build(strata_ctx *ctx, const cox_input *in, size_t block_
     d->gnew = strata_alloc(ctx, n);
     d->bgroup = strata_alloc(ctx, (d->nblocks + 1) * sizeof *d->bgroup);
     d->blast = strata_alloc(ctx, d->nblocks * sizeof *d->blast);
-    d->xd = strata_calloc(ctx, p + 1, sizeof *d->xd);
-    if (!d->X || !d->time || !d->status || !d->w || (in->offset && !d->off) || !d->stratum ||
-        !d->order || !d->gend || !d->gm || !d->gdw || !d->gnew || !d->bgroup ||
-        !d->blast || !d->xd) {
-        cox_data_free(ctx, d);
+    d->xd = strata_calloc(ctx, d->p + 1, sizeof *d->xd);
+    if (!d->time || !d->status || !d->w || (in->offset && !d->off) || !d->stratum || !d->order ||
+        !d->gend || !d->gm || !d->gdw || !d->gnew || !d->bgroup || !d->blast || !d->xd)
         return STRATA_ENOMEM;
-    }
-    st = sort_rows(ctx, in, d->order);
-    if (st != STRATA_OK) {
-        cox_data_free(ctx, d);
-        return st;
-    }
+    STRATA_TRY(sort_rows(ctx, in, d->order));
     gather(in, d);
     layout(d);
-    st = constant_columns(ctx, in, d);
+    return shrink_groups(ctx, d);
+}
+
+strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                                  size_t block_rows, size_t x_ld, cox_data **out)
+{
+    size_t n = in->n, p = in->p, nx;
+    cox_data *d;
+    double *tmp = NULL;
+    strata_status st;
+    *out = NULL;
+    STRATA_TRY(validate(ctx, in));
+    x_ld = x_ld ? x_ld : n;
+    if (x_ld < n || !strata_mul_ok(x_ld, p, &nx) || !strata_mul_ok(nx, sizeof(double), &nx))
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: %zu x %zu design overflows", x_ld, p);
+    if (!(d = strata_calloc(ctx, 1, sizeof *d)))
+        return STRATA_ENOMEM;
+    d->n = n;
+    d->p = p;
+    d->ldx = x_ld;
+    d->nb = block_rows;
+    d->nblocks = (n + block_rows - 1) / block_rows;
+    st = build_rows(ctx, in, d);
+    /* X after the sort's scratch is gone: the peak holds X once, plus one column */
+    if (st == STRATA_OK && (!(d->X = strata_alloc(ctx, nx)) || !(tmp = strata_alloc(ctx, n * sizeof *tmp))))
+        st = STRATA_ENOMEM;
+    if (st == STRATA_OK)
+        st = gather_x(ctx, in, col, ud, d, tmp);
+    strata_free(ctx, tmp, 0);
+    if (st == STRATA_OK)
+        st = constant_columns(ctx, in, d);
     if (st != STRATA_OK) {
         cox_data_free(ctx, d);
         return st;

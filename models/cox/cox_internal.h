@@ -26,6 +26,8 @@ typedef struct cox_params {
     size_t block_rows;  /* rows per fixed block (thread-independent); 8192 */
     int robust;         /* 1: also the robust (sandwich) variance, as coxph(robust = TRUE);
                            implied by a cluster column */
+    size_t x_ld;        /* leading dimension of the sorted X; 0 = n (tests of 64-bit offsets
+                           set it past 2^32 / p with a sparse mapping) */
 } cox_params;
 
 void cox_params_init(cox_params *p);
@@ -50,11 +52,14 @@ typedef struct cox_input {
  * from the stratum's first row. A group is a maximal run of equal (stratum, time). */
 typedef struct cox_data {
     size_t n, p;
-    double *X;               /* column-major n x p in sorted order, owned */
-    double *time, *status, *w, *off; /* n each, sorted; off NULL when no offset */
+    double *X;               /* column-major n x p in sorted order (leading dimension ldx),
+                                owned; freed once the fit no longer needs it */
+    size_t ldx;              /* >= n; n but in the 64-bit indexing test (cox_params.x_ld) */
+    double *time, *w, *off;  /* n each, sorted; off NULL when no offset */
+    unsigned char *status;   /* n, sorted: 1 event, 0 censored */
     int32_t *stratum;        /* n, sorted (0 when the input had none) */
     size_t *order;           /* n: input row of sorted row i */
-    size_t ng;               /* groups */
+    size_t ng;               /* groups (the arrays below are cut to ng after the layout) */
     size_t *gend;            /* ng: one past the group's last row */
     double *gm;              /* ng: events in the group */
     double *gdw;             /* ng: sum of event weights in the group */
@@ -70,10 +75,23 @@ typedef struct cox_data {
     size_t nstrata;
 } cox_data;
 
-/* Sorts and lays out the input (copies X in sorted order). Validates values:
- * STRATA_EDATA naming the row (1-based, input order), column and value. */
-strata_status cox_data_build(strata_ctx *ctx, const cox_input *in, size_t block_rows,
-                             cox_data **out);
+/* Column j of X in the sorted layout: every access to X goes through here, with
+ * 64-bit offsets (j * ldx passes 2^31 at 10M x 215 or 36M x 60). */
+static inline double *cox_xcol(const cox_data *d, size_t j)
+{
+    return d->X + j * d->ldx;
+}
+
+/* Reads column j of X (n values, input row order) into col: X streamed one column
+ * at a time into the sorted copy, so a fit holds X once (cox_data_build_cols). */
+typedef strata_status (*cox_col_fn)(strata_ctx *ctx, void *ud, size_t j, double *col);
+
+/* Sorts and lays out the input: time, status, weights, offset and strata from in,
+ * X column by column through col (in->X is not read). Validates values:
+ * STRATA_EDATA naming the row (1-based, input order), column and value. x_ld: the
+ * leading dimension of the sorted X (0 = n). Memory: X once, one column, ~45 bytes a row. */
+strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                                  size_t block_rows, size_t x_ld, cox_data **out);
 void cox_data_free(strata_ctx *ctx, cox_data *d);
 
 /* Caller-owned workspace of one evaluation: nothing is allocated inside it. */
@@ -151,6 +169,10 @@ typedef struct cox_result {
     /* Harrell's C (cox_concord.c) */
     double concordance;
     double conc_count[3];    /* concordant, discordant, tied in lp (weighted pairs) */
+    /* Where the time went (wall seconds; not results): sort and layout with X read,
+     * Newton-Raphson, the rest (robust, baseline, concordance); and evaluations. */
+    double seconds[3];
+    int evals;
 } cox_result;
 
 void cox_result_free(strata_ctx *ctx, cox_result *r);
@@ -168,6 +190,9 @@ void cox_coef_row(const cox_result *res, size_t j, int robust, double conf, cox_
 /* Fits on arrays (cox_fit.c). On STRATA_ENOCONV *out holds the partial fit. */
 strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_params *prm,
                              cox_result **out);
+/* The same with X read column by column through col (cox_data_build_cols). */
+strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                           const cox_params *prm, cox_result **out);
 /* Newton-Raphson from beta = 0 (cox_newton.c); fills the fit part of res. */
 strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const cox_params *prm,
                          const char *const *names, cox_result *res);

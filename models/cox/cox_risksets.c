@@ -124,7 +124,7 @@ static void pass_eta(const cox_data *d, cox_ws *ws, const double *beta)
         else
             memset(eta, 0, (r1 - r0) * sizeof *eta);
         for (size_t j = 0; j < d->p; j++)
-            ws->k.axpy(r1 - r0, beta[j], d->X + j * d->n + r0, eta);
+            ws->k.axpy(r1 - r0, beta[j], cox_xcol(d, j) + r0, eta);
         for (size_t i = 0; i < r1 - r0; i++)
             mx = eta[i] > mx ? eta[i] : mx;
         ws->bmax[b] = mx;
@@ -148,7 +148,7 @@ static void pass_tails(const cox_data *d, cox_ws *ws)
             s += ws->r[i];
         tl[0] = s;
         for (size_t j = 0; j < d->p; j++) {
-            const double *x = d->X + j * d->n;
+            const double *x = cox_xcol(d, j);
             s = 0;
             for (size_t i = ts; i < r1; i++)
                 s += ws->r[i] * x[i];
@@ -177,7 +177,7 @@ static void running_sums(const cox_data *d, const cox_ws *ws, size_t q0, size_t 
 {
     const size_t p1 = d->p + 1;
     for (size_t j = 0; j < p1; j++) {
-        const double *x = j ? d->X + (j - 1) * d->n : NULL;
+        const double *x = j ? cox_xcol(d, j - 1) : NULL;
         double a = acc[j];
         for (size_t k = 0; k < m; k++) {
             size_t i = q0 + k;
@@ -255,7 +255,7 @@ static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, si
             if (d->status[i] == 1) {
                 E0 += ws->r[i];
                 for (size_t j = 0; j < p; j++)
-                    v->e1[j] += ws->r[i] * d->X[j * d->n + i];
+                    v->e1[j] += ws->r[i] * cox_xcol(d, j)[i];
             }
         for (size_t l = 0; l < (size_t)m; l++) {
             double f = (double)l / m, D = S0 - f * E0;
@@ -342,7 +342,7 @@ static void pass_gram(const cox_data *d, cox_ws *ws)
                 v.s[k] = wv > 0 ? sqrt(wv) : 0;
             }
             for (size_t j = 0; j < p; j++)
-                v.cols[j] = d->X + j * d->n + q0;
+                v.cols[j] = cox_xcol(d, j) + q0;
             ws->k.pack(m, p, ws->ld, v.cols, v.s, v.s, v.A);
             ws->k.gram(m, ws->ld, v.A, G);
         }

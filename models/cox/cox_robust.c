@@ -165,7 +165,7 @@ static void resid_rows(const cox_data *d, const cox_ws *ws, const rob *r, size_t
         A = e != NONE ? ws->gstore + e * gs + 2 : NULL;
         o = ev ? ws->gstore + ws->gidx[*g] * gs + 2 : NULL;
         for (size_t j = 0; j < p; j++) {
-            double x = d->X[j * d->n + i], v = -rH * x;
+            double x = cox_xcol(d, j)[i], v = -rH * x;
             if (A)
                 v += ri * A[j];
             if (ev)
