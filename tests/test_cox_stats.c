@@ -3,7 +3,8 @@
  * (data/golden/cox, make_cox.R): the robust (sandwich) variance with each row its
  * own cluster and with cluster(), under Efron and Breslow ties, strata, fractional
  * weights and an offset; its bytes for 1 and 2 threads; hazard ratios with CIs;
- * the input checks (all events at one time, a term constant within every stratum). */
+ * the input checks (all events at one time, a term constant within every stratum);
+ * 64-bit offsets into X past 2^32 elements (a sparse mapping, so fast and small). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include "cox_internal.h"
 
 #include "cox_testdata.c"
+
+#include <sys/mman.h>
 
 /* The golden cluster of design row i (0-based): ((i) * 7919) mod 97, as make_cox.R. */
 static double *golden_clusters(size_t n)
@@ -262,6 +265,80 @@ static void test_cox_input__term_constant_within_every_stratum_is_named(void **s
     strata_ctx_free(ctx);
 }
 
+/* ---- 64-bit offsets into X ---------------------------------------------------- */
+
+/* Allocation hook: a request of 1 GiB or more is a sparse anonymous mapping
+ * (MAP_NORESERVE: only the pages touched take memory); the rest is malloc. */
+typedef struct sparse_alloc {
+    void *big;
+    size_t size;
+} sparse_alloc;
+
+static void *sparse_hook(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    sparse_alloc *s = ud;
+    (void)old_size;
+    if (ptr && ptr == s->big) {
+        assert_int_equal(new_size, 0); /* the big block is never resized */
+        munmap(s->big, s->size);
+        s->big = NULL;
+        return NULL;
+    }
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (!ptr && new_size >= ((size_t)1 << 30)) {
+        void *m = mmap(NULL, new_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                       -1, 0);
+        assert_true(m != MAP_FAILED && !s->big);
+        s->big = m;
+        s->size = new_size;
+        return m;
+    }
+    return realloc(ptr, new_size);
+}
+
+/* X's column j starts j * ldx doubles in: with ldx = 2^30 + 3 the last of flchain's
+ * 6 columns starts past 2^32 elements (40 GB in), as it would at n x p > 2^32. A
+ * 32-bit index anywhere in the passes would read another column or unmapped
+ * memory; the fit must give the same bytes as with ldx = n, and R's numbers.
+ * (Rows themselves stay below 2^31: ~60 bytes a row beside X makes a 2^31-row fit
+ * 130 GB, beyond any test machine; rows are size_t throughout.) */
+static void test_cox_index__x_offsets_past_2_32_elements(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    sparse_alloc sp = {NULL, 0};
+    design d;
+    cox_params prm;
+    cox_result *a = NULL, *b = NULL;
+    cox_input in;
+    (void)state;
+    design_load("fl", &d);
+    in = design_input(&d, 0, 0, 0);
+    cox_params_init(&prm);
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &a), STRATA_OK);
+    strata_ctx_set_alloc(ctx, sparse_hook, &sp);
+    prm.x_ld = ((size_t)1 << 30) + 3;
+    assert_true((d.p - 1) * prm.x_ld > ((size_t)1 << 32));
+    prm.robust = 1; /* the residual pass reads X too */
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &b), STRATA_OK);
+    assert_null(sp.big); /* X was mapped, then released */
+    assert_memory_equal(a->beta, b->beta, d.p * sizeof(double));
+    assert_memory_equal(a->vcov, b->vcov, d.p * d.p * sizeof(double));
+    assert_memory_equal(&a->loglik, &b->loglik, sizeof(double));
+    assert_memory_equal(a->bh_haz, b->bh_haz, a->bh_start[a->nstrata] * sizeof(double));
+    {
+        rob_gold g = {b, &d, 0, 3, 0};
+        assert_int_equal(golden_rows("cox_robust.csv", "fl_efron_robust", check_robust, &g), (int)d.p);
+    }
+    cox_result_free(ctx, b);
+    strata_ctx_set_alloc(ctx, NULL, NULL);
+    cox_result_free(ctx, a);
+    design_free(&d);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_cox_formula__cluster_term_gives_robust_se),
         cmocka_unit_test(test_cox_input__all_events_at_one_time_is_named),
         cmocka_unit_test(test_cox_input__term_constant_within_every_stratum_is_named),
+        cmocka_unit_test(test_cox_index__x_offsets_past_2_32_elements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
