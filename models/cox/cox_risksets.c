@@ -26,6 +26,32 @@ typedef struct tview {
     const double **cols; /* p */
 } tview;
 
+/* sum r[i] x[i] and sum r[i] over [0, n): eight partial sums in a fixed pattern
+ * (independent chains, so no add waits on the last), added in a fixed order. */
+static double cox_dot(const double *r, const double *x, size_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += r[i + k] * x[i + k];
+    for (; i < n; i++)
+        a[0] += r[i] * x[i];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+static double cox_sum(const double *r, size_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += r[i + k];
+    for (; i < n; i++)
+        a[0] += r[i];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
 static double *align64(double *x)
 {
     return (double *)(((uintptr_t)x + 63) & ~(uintptr_t)63);
@@ -139,21 +165,14 @@ static void pass_tails(const cox_data *d, cox_ws *ws)
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
     for (long bl = 0; bl < (long)d->nblocks; bl++) {
         size_t b = (size_t)bl, r0, r1, ts;
-        double *tl = ws->tail + b * p1, s = 0;
+        double *tl = ws->tail + b * p1;
         block_rows(d, b, &r0, &r1);
         for (size_t i = r0; i < r1; i++)
             ws->r[i] = d->w[i] * exp(ws->eta[i] - ws->c);
         ts = d->blast[b] != SIZE_MAX ? d->blast[b] : r0;
-        for (size_t i = ts; i < r1; i++)
-            s += ws->r[i];
-        tl[0] = s;
-        for (size_t j = 0; j < d->p; j++) {
-            const double *x = cox_xcol(d, j);
-            s = 0;
-            for (size_t i = ts; i < r1; i++)
-                s += ws->r[i] * x[i];
-            tl[1 + j] = s;
-        }
+        tl[0] = cox_sum(ws->r + ts, r1 - ts);
+        for (size_t j = 0; j < d->p; j++)
+            tl[1 + j] = cox_dot(ws->r + ts, cox_xcol(d, j) + ts, r1 - ts);
     }
 }
 
@@ -170,21 +189,25 @@ static void scan_carry(const cox_data *d, cox_ws *ws)
     }
 }
 
-/* Running sums of rows [q0, q0 + m) into cum (row-major, p + 1 wide), reset
- * at each stratum opening, continuing from acc (updated). */
-static void running_sums(const cox_data *d, const cox_ws *ws, size_t q0, size_t m, double *acc,
-                         double *cum)
+/* The risk-set sums at the ends of groups [g, g1), which end in rows [q0, q0 + m)
+ * (group g holds row q0): per column, the running sum continues from acc
+ * (updated), restarts where a group opens a stratum, and grows by each group's
+ * segment sum; into S (row t - g, p + 1 wide). */
+static void group_sums(const cox_data *d, const cox_ws *ws, size_t q0, size_t m, size_t g,
+                       size_t g1, double *acc, double *S)
 {
-    const size_t p1 = d->p + 1;
+    const size_t p1 = d->p + 1, q1 = q0 + m;
     for (size_t j = 0; j < p1; j++) {
         const double *x = j ? cox_xcol(d, j - 1) : NULL;
         double a = acc[j];
-        for (size_t k = 0; k < m; k++) {
-            size_t i = q0 + k;
-            if (i == 0 || d->stratum[i] != d->stratum[i - 1])
+        for (size_t t = g, i = q0; i < q1; t++) {
+            size_t e = d->gend[t] < q1 ? d->gend[t] : q1;
+            if (d->gnew[t] && i == (t ? d->gend[t - 1] : 0))
                 a = 0;
-            a += x ? ws->r[i] * x[i] : ws->r[i];
-            cum[k * p1 + j] = a;
+            a += x ? cox_dot(ws->r + i, x + i, e - i) : cox_sum(ws->r + i, e - i);
+            if (t < g1)
+                S[(t - g) * p1 + j] = a;
+            i = e;
         }
         acc[j] = a;
     }
@@ -250,13 +273,15 @@ static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, si
             a->ll += d->w[i] * (ws->eta[i] - ws->c);
     if (ties == COX_TIES_EFRON && m > 1) {
         const double wt = dw / m;
-        memset(v->e1, 0, p * sizeof *v->e1);
         for (size_t i = gs; i < ge; i++)
-            if (d->status[i] == 1) {
-                E0 += ws->r[i];
-                for (size_t j = 0; j < p; j++)
-                    v->e1[j] += ws->r[i] * cox_xcol(d, j)[i];
-            }
+            E0 += d->status[i] == 1 ? ws->r[i] : 0;
+        for (size_t j = 0; j < p; j++) {
+            const double *x = cox_xcol(d, j);
+            double e = 0;
+            for (size_t i = gs; i < ge; i++)
+                e += d->status[i] == 1 ? ws->r[i] * x[i] : 0;
+            v->e1[j] = e;
+        }
         for (size_t l = 0; l < (size_t)m; l++) {
             double f = (double)l / m, D = S0 - f * E0;
             a->ll -= wt * log(D);
@@ -301,10 +326,13 @@ static void pass_groups(const cox_data *d, cox_ws *ws, cox_ties ties)
         memset(a.u, 0, d->p * sizeof *a.u);
         memset(a.G, 0, ldd * sizeof *a.G);
         for (size_t q0 = r0; q0 < r1; q0 += SUB) {
-            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0;
-            running_sums(d, ws, q0, m, v.acc, v.cum);
-            for (; g < d->bgroup[b + 1] && d->gend[g] <= q0 + m; g++)
-                one_group(d, ws, &v, ties, g, v.cum + (d->gend[g] - 1 - q0) * p1, &a);
+            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0, g1 = g;
+            while (g1 < d->bgroup[b + 1] && d->gend[g1] <= q0 + m)
+                g1++;
+            group_sums(d, ws, q0, m, g, g1, v.acc, v.cum);
+            for (size_t t = g; t < g1; t++)
+                one_group(d, ws, &v, ties, t, v.cum + (t - g) * p1, &a);
+            g = g1;
         }
         flush_rows(ws, &v, &a);
         ws->bll[b] = a.ll;
