@@ -49,9 +49,9 @@ static void count_group(const cox_data *d, const size_t *rank, const double *tre
             continue;
         less = strata_fenwick_sum(tree, rank[i] - 1);
         eq = atr[rank[i]];
-        cnt[0] += d->w[i] * less;
-        cnt[1] += d->w[i] * (tot - less - eq);
-        cnt[2] += d->w[i] * eq;
+        cnt[0] += cox_w(d, i) * less;
+        cnt[1] += cox_w(d, i) * (tot - less - eq);
+        cnt[2] += cox_w(d, i) * eq;
     }
 }
 
@@ -75,16 +75,16 @@ strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *
         }
         for (size_t i = gs; i < ge; i++) /* censorings at this time are still at risk */
             if (d->status[i] != 1) {
-                strata_fenwick_add(tree, nr, rank[i], d->w[i]);
-                atr[rank[i]] += d->w[i];
-                tot += d->w[i];
+                strata_fenwick_add(tree, nr, rank[i], cox_w(d, i));
+                atr[rank[i]] += cox_w(d, i);
+                tot += cox_w(d, i);
             }
         count_group(d, rank, tree, atr, tot, gs, ge, res->conc_count);
         for (size_t i = gs; i < ge; i++)
             if (d->status[i] == 1) {
-                strata_fenwick_add(tree, nr, rank[i], d->w[i]);
-                atr[rank[i]] += d->w[i];
-                tot += d->w[i];
+                strata_fenwick_add(tree, nr, rank[i], cox_w(d, i));
+                atr[rank[i]] += cox_w(d, i);
+                tot += cox_w(d, i);
             }
     }
     if (st == STRATA_OK) {

@@ -44,7 +44,7 @@ static strata_status constant_columns(strata_ctx *ctx, const cox_input *in, cons
         const double *x = cox_xcol(d, j);
         int varies = 0;
         for (size_t i = 1; i < d->n && !varies; i++)
-            varies = d->stratum[i] == d->stratum[i - 1] && x[i] != x[i - 1];
+            varies = cox_stratum(d, i) == cox_stratum(d, i - 1) && x[i] != x[i - 1];
         if (!varies)
             return STRATA_FAIL(ctx, STRATA_EDATA,
                                "cox: column '%s' is constant within every stratum%s: it cancels from "
@@ -115,15 +115,17 @@ static strata_status sort_rows(strata_ctx *ctx, const cox_input *in, size_t *ord
     return STRATA_OK;
 }
 
-/* Copies the row vectors in sorted order. */
-static void gather(const cox_input *in, cox_data *d)
+/* Copies the row vectors in sorted order (time into the caller's scratch). */
+static void gather(const cox_input *in, cox_data *d, double *time)
 {
     for (size_t i = 0; i < in->n; i++) {
         size_t o = d->order[i];
-        d->time[i] = in->time[o];
+        time[i] = in->time[o];
         d->status[i] = in->status[o] == 1;
-        d->w[i] = in->weight ? in->weight[o] : 1.0;
-        d->stratum[i] = in->stratum ? in->stratum[o] : 0;
+        if (d->w)
+            d->w[i] = in->weight[o];
+        if (d->stratum)
+            d->stratum[i] = in->stratum[o];
         if (d->off)
             d->off[i] = in->offset[o];
     }
@@ -142,32 +144,36 @@ static strata_status gather_x(strata_ctx *ctx, const cox_input *in, cox_col_fn c
             if (!isfinite(tmp[i]))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: column '%s' value %g is not finite",
                                    i + 1, colname(in, j, buf, sizeof buf), tmp[i]);
-        for (size_t i = 0; i < d->n; i++)
+        for (size_t i = 0; i < d->n; i++) {
+            if (i + 16 < d->n) /* the sort scatters the rows: fetch ahead */
+                __builtin_prefetch(tmp + d->order[i + 16]);
             y[i] = tmp[d->order[i]];
+        }
         for (size_t i = 0; i < d->n; i++)
             if (d->status[i] == 1)
-                s += d->w[i] * y[i];
+                s += cox_w(d, i) * y[i];
         d->xd[j] = s;
     }
     return STRATA_OK;
 }
 
 /* Tied groups, blocks, and the event sums that stay fixed over iterations. */
-static void layout(cox_data *d)
+static void layout(cox_data *d, const double *time)
 {
     size_t n = d->n, g = 0;
     for (size_t i = 0; i < n; i++) {
-        int opens = i == 0 || d->stratum[i] != d->stratum[i - 1];
-        if (opens || d->time[i] != d->time[i - 1]) {
+        int opens = i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1);
+        if (opens || time[i] != time[i - 1]) {
             if (i > 0)
                 d->gend[g++] = i;
+            d->gtime[g] = time[i];
             d->gnew[g] = (unsigned char)opens;
             d->gm[g] = d->gdw[g] = 0;
             d->nstrata += (size_t)opens;
         }
         if (d->status[i] == 1) {
             d->gm[g] += 1;
-            d->gdw[g] += d->w[i];
+            d->gdw[g] += cox_w(d, i);
         }
     }
     d->gend[g++] = n;
@@ -181,16 +187,16 @@ static void layout(cox_data *d)
         d->bgroup[b] = g;
         d->blast[b] = SIZE_MAX;
         for (size_t i = r0; i < r1; i++)
-            if (i == 0 || d->stratum[i] != d->stratum[i - 1])
+            if (i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1))
                 d->blast[b] = i;
     }
     d->bgroup[d->nblocks] = d->ng;
     for (size_t i = 0; i < n; i++)
         if (d->status[i] == 1) {
             d->n_events++;
-            d->w_events += d->w[i];
+            d->w_events += cox_w(d, i);
             if (d->off)
-                d->wd_off += d->w[i] * d->off[i];
+                d->wd_off += cox_w(d, i) * d->off[i];
         }
 }
 
@@ -199,13 +205,13 @@ void cox_data_free(strata_ctx *ctx, cox_data *d)
     if (!d)
         return;
     strata_free(ctx, d->X, 0);
-    strata_free(ctx, d->time, 0);
     strata_free(ctx, d->status, 0);
     strata_free(ctx, d->w, 0);
     strata_free(ctx, d->off, 0);
     strata_free(ctx, d->stratum, 0);
     strata_free(ctx, d->order, 0);
     strata_free(ctx, d->gend, 0);
+    strata_free(ctx, d->gtime, 0);
     strata_free(ctx, d->gm, 0);
     strata_free(ctx, d->gdw, 0);
     strata_free(ctx, d->gnew, 0);
@@ -223,37 +229,47 @@ static strata_status shrink_groups(strata_ctx *ctx, cox_data *d)
     void *b = a ? strata_realloc(ctx, d->gm, n * sizeof *d->gm, ng * sizeof *d->gm) : NULL;
     void *c = b ? strata_realloc(ctx, d->gdw, n * sizeof *d->gdw, ng * sizeof *d->gdw) : NULL;
     void *e = c ? strata_realloc(ctx, d->gnew, n, ng) : NULL;
+    void *t = e ? strata_realloc(ctx, d->gtime, n * sizeof *d->gtime, ng * sizeof *d->gtime) : NULL;
     d->gend = a ? a : d->gend;
     d->gm = b ? b : d->gm;
     d->gdw = c ? c : d->gdw;
     d->gnew = e ? e : d->gnew;
-    return e ? STRATA_OK : STRATA_ENOMEM;
+    d->gtime = t ? t : d->gtime;
+    return t ? STRATA_OK : STRATA_ENOMEM;
 }
 
-/* Everything but X: row vectors sorted, groups and blocks laid out. */
+/* Everything but X: row vectors sorted, groups and blocks laid out (the row
+ * times only while grouping). */
 static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *d)
 {
     size_t n = in->n;
-    d->time = strata_alloc(ctx, n * sizeof *d->time);
+    double *time = strata_alloc(ctx, n * sizeof *time);
+    strata_status st;
     d->status = strata_alloc(ctx, n * sizeof *d->status);
-    d->w = strata_alloc(ctx, n * sizeof *d->w);
+    d->w = in->weight ? strata_alloc(ctx, n * sizeof *d->w) : NULL;
     d->off = in->offset ? strata_alloc(ctx, n * sizeof *d->off) : NULL;
-    d->stratum = strata_alloc(ctx, n * sizeof *d->stratum);
+    d->stratum = in->stratum ? strata_alloc(ctx, n * sizeof *d->stratum) : NULL;
     d->order = strata_alloc(ctx, n * sizeof *d->order);
     d->gend = strata_alloc(ctx, n * sizeof *d->gend);
+    d->gtime = strata_alloc(ctx, n * sizeof *d->gtime);
     d->gm = strata_alloc(ctx, n * sizeof *d->gm);
     d->gdw = strata_alloc(ctx, n * sizeof *d->gdw);
     d->gnew = strata_alloc(ctx, n);
     d->bgroup = strata_alloc(ctx, (d->nblocks + 1) * sizeof *d->bgroup);
     d->blast = strata_alloc(ctx, d->nblocks * sizeof *d->blast);
     d->xd = strata_calloc(ctx, d->p + 1, sizeof *d->xd);
-    if (!d->time || !d->status || !d->w || (in->offset && !d->off) || !d->stratum || !d->order ||
-        !d->gend || !d->gm || !d->gdw || !d->gnew || !d->bgroup || !d->blast || !d->xd)
-        return STRATA_ENOMEM;
-    STRATA_TRY(sort_rows(ctx, in, d->order));
-    gather(in, d);
-    layout(d);
-    return shrink_groups(ctx, d);
+    st = !time || !d->status || (in->weight && !d->w) || (in->offset && !d->off) ||
+                 (in->stratum && !d->stratum) || !d->order || !d->gend || !d->gtime || !d->gm ||
+                 !d->gdw || !d->gnew || !d->bgroup || !d->blast || !d->xd
+             ? STRATA_ENOMEM
+             : sort_rows(ctx, in, d->order);
+    if (st == STRATA_OK) {
+        gather(in, d, time);
+        layout(d, time);
+        st = shrink_groups(ctx, d);
+    }
+    strata_free(ctx, time, 0);
+    return st;
 }
 
 strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
@@ -282,6 +298,10 @@ strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_
     if (st == STRATA_OK)
         st = gather_x(ctx, in, col, ud, d, tmp);
     strata_free(ctx, tmp, 0);
+    if (!in->cluster) { /* only the robust pass with clusters maps rows back */
+        strata_free(ctx, d->order, 0);
+        d->order = NULL;
+    }
     if (st == STRATA_OK)
         st = constant_columns(ctx, in, d);
     if (st != STRATA_OK) {

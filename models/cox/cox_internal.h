@@ -55,12 +55,14 @@ typedef struct cox_data {
     double *X;               /* column-major n x p in sorted order (leading dimension ldx),
                                 owned; freed once the fit no longer needs it */
     size_t ldx;              /* >= n; n but in the 64-bit indexing test (cox_params.x_ld) */
-    double *time, *w, *off;  /* n each, sorted; off NULL when no offset */
+    double *w, *off;         /* n each, sorted; NULL without weights (1) / offset (0) */
     unsigned char *status;   /* n, sorted: 1 event, 0 censored */
-    int32_t *stratum;        /* n, sorted (0 when the input had none) */
-    size_t *order;           /* n: input row of sorted row i */
+    int32_t *stratum;        /* n, sorted; NULL without strata (all 0) */
+    size_t *order;           /* n: input row of sorted row i; NULL after the build unless
+                                a cluster column needs it */
     size_t ng;               /* groups (the arrays below are cut to ng after the layout) */
     size_t *gend;            /* ng: one past the group's last row */
+    double *gtime;           /* ng: the group's time (the row times are not kept) */
     double *gm;              /* ng: events in the group */
     double *gdw;             /* ng: sum of event weights in the group */
     unsigned char *gnew;     /* ng: 1 when the group opens a stratum */
@@ -74,6 +76,16 @@ typedef struct cox_data {
     double w_events;         /* sum of event weights */
     size_t nstrata;
 } cox_data;
+
+/* Case weight and stratum of sorted row i (1 and 0 when the input had none). */
+static inline double cox_w(const cox_data *d, size_t i)
+{
+    return d->w ? d->w[i] : 1.0;
+}
+static inline int32_t cox_stratum(const cox_data *d, size_t i)
+{
+    return d->stratum ? d->stratum[i] : 0;
+}
 
 /* Column j of X in the sorted layout: every access to X goes through here, with
  * 64-bit offsets (j * ldx passes 2^31 at 10M x 215 or 36M x 60). */
@@ -89,7 +101,8 @@ typedef strata_status (*cox_col_fn)(strata_ctx *ctx, void *ud, size_t j, double 
 /* Sorts and lays out the input: time, status, weights, offset and strata from in,
  * X column by column through col (in->X is not read). Validates values:
  * STRATA_EDATA naming the row (1-based, input order), column and value. x_ld: the
- * leading dimension of the sorted X (0 = n). Memory: X once, one column, ~45 bytes a row. */
+ * leading dimension of the sorted X (0 = n). Memory while fitting: X once and ~17 bytes a
+ * row (status, eta, r), + 8 each for weights, strata, a cluster column's row order. */
 strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
                                   size_t block_rows, size_t x_ld, cox_data **out);
 void cox_data_free(strata_ctx *ctx, cox_data *d);
@@ -99,7 +112,10 @@ typedef struct cox_ws {
     size_t p, ld, nt;
     la_kernels k;
     double *eta, *r;         /* n: linear predictor, w exp(eta - c) */
-    double *bmax;            /* nblocks */
+    double *bmax;            /* nblocks: largest eta of the block */
+    double *tb;              /* nblocks: scale exp(-tb) of the block's tail sums (pass 1) */
+    double *cmax;            /* nblocks x chunks of 256 rows: each chunk's largest eta, the
+                                scale of its r until pass 3 moves r to exp(-c) */
     double *carry;           /* nblocks x (p + 1): running sums entering block b */
     double *tail;            /* nblocks x (p + 1) */
     double *h, *ce, *H;      /* ng: hazard increment, Efron correction, suffix sum of h */

@@ -57,6 +57,12 @@ static double *align64(double *x)
     return (double *)(((uintptr_t)x + 63) & ~(uintptr_t)63);
 }
 
+/* Chunks of SUB rows per block (the last may be short). */
+static size_t chunks_per_block(const cox_data *d)
+{
+    return (d->nb + SUB - 1) / SUB;
+}
+
 static tview thread_view(const cox_ws *ws, int t)
 {
     tview v;
@@ -79,6 +85,8 @@ void cox_ws_free(strata_ctx *ctx, cox_ws *ws)
     strata_free(ctx, ws->eta, 0);
     strata_free(ctx, ws->r, 0);
     strata_free(ctx, ws->bmax, 0);
+    strata_free(ctx, ws->tb, 0);
+    strata_free(ctx, ws->cmax, 0);
     strata_free(ctx, ws->carry, 0);
     strata_free(ctx, ws->tail, 0);
     strata_free(ctx, ws->h, 0);
@@ -111,6 +119,8 @@ strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_
     ws->eta = strata_alloc(ctx, d->n * sizeof *ws->eta);
     ws->r = strata_alloc(ctx, d->n * sizeof *ws->r);
     ws->bmax = strata_alloc(ctx, nbk * sizeof *ws->bmax);
+    ws->tb = strata_alloc(ctx, nbk * sizeof *ws->tb);
+    ws->cmax = strata_alloc(ctx, nbk * chunks_per_block(d) * sizeof *ws->cmax);
     ws->carry = strata_alloc(ctx, (nbk + 1) * p1 * sizeof *ws->carry);
     ws->tail = strata_alloc(ctx, nbk * p1 * sizeof *ws->tail);
     ws->h = strata_alloc(ctx, d->ng * sizeof *ws->h);
@@ -121,7 +131,7 @@ strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_
     ws->G2 = strata_alloc(ctx, nbk * ldd * sizeof *ws->G2);
     ws->GU = strata_alloc(ctx, nbk * ldd * sizeof *ws->GU);
     ws->tbuf = strata_alloc(ctx, ws->nt * ws->tsize * sizeof *ws->tbuf);
-    if (!ws->eta || !ws->r || !ws->bmax || !ws->carry || !ws->tail || !ws->h || !ws->ce ||
+    if (!ws->eta || !ws->r || !ws->bmax || !ws->tb || !ws->cmax || !ws->carry || !ws->tail || !ws->h || !ws->ce ||
         !ws->H || !ws->bll || !ws->bu || !ws->G2 || !ws->GU || !ws->tbuf) {
         cox_ws_free(ctx, ws);
         return STRATA_ENOMEM;
@@ -136,43 +146,78 @@ static void block_rows(const cox_data *d, size_t b, size_t *r0, size_t *r1)
     *r1 = *r0 + d->nb < d->n ? *r0 + d->nb : d->n;
 }
 
-/* Pass 1: eta = X beta + offset, column by column; the block's maximum. */
-static void pass_eta(const cox_data *d, cox_ws *ws, const double *beta)
+/* Adds the chunk's sums s (on the scale exp(-mx)) into the block's tail t (on
+ * the scale exp(-*tb)), moving t to the larger of the two scales. */
+static void tail_add(size_t p1, double *t, double *tb, const double *s, double mx)
 {
+    if (mx > *tb) {
+        double f = exp(*tb - mx);
+        for (size_t j = 0; j < p1; j++)
+            t[j] *= f;
+        *tb = mx;
+    }
+    for (size_t j = 0; j < p1; j++)
+        t[j] += s[j] * exp(mx - *tb);
+}
+
+/* Pass 1, one read of X: per chunk of SUB rows (in cache), eta = X beta + offset,
+ * the chunk's maximum mx, r = w exp(eta - mx), and the sums [S0, S1] of the rows
+ * from the block's last stratum opening (or its first row) to its end, gathered
+ * on the block's scale (ws->tb[b]). r and the tails move to the global scale
+ * exp(-c) later (pass_groups, scan_carry). */
+static void pass_eta_tails(const cox_data *d, cox_ws *ws, const double *beta)
+{
+    const size_t p1 = d->p + 1, cpb = chunks_per_block(d);
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
     for (long bl = 0; bl < (long)d->nblocks; bl++) {
-        size_t b = (size_t)bl, r0, r1;
-        double mx = -INFINITY, *eta;
+        size_t b = (size_t)bl, r0, r1, ts, k = 0;
+        double *tl = ws->tail + b * p1, *s = thread_view(ws, omp_get_thread_num()).acc;
         block_rows(d, b, &r0, &r1);
-        eta = ws->eta + r0;
-        if (d->off)
-            memcpy(eta, d->off + r0, (r1 - r0) * sizeof *eta);
-        else
-            memset(eta, 0, (r1 - r0) * sizeof *eta);
-        for (size_t j = 0; j < d->p; j++)
-            ws->k.axpy(r1 - r0, beta[j], cox_xcol(d, j) + r0, eta);
-        for (size_t i = 0; i < r1 - r0; i++)
-            mx = eta[i] > mx ? eta[i] : mx;
-        ws->bmax[b] = mx;
+        ts = d->blast[b] != SIZE_MAX ? d->blast[b] : r0;
+        memset(tl, 0, p1 * sizeof *tl);
+        ws->tb[b] = -INFINITY;
+        for (size_t q0 = r0; q0 < r1; q0 += SUB, k++) {
+            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0, t0 = ts > q0 ? ts : q0;
+            double mx = -INFINITY, *eta = ws->eta + q0, *r = ws->r + q0;
+            if (d->off)
+                memcpy(eta, d->off + q0, m * sizeof *eta);
+            else
+                memset(eta, 0, m * sizeof *eta);
+            for (size_t j = 0; j < d->p; j++)
+                ws->k.axpy(m, beta[j], cox_xcol(d, j) + q0, eta);
+            for (size_t i = 0; i < m; i++)
+                mx = eta[i] > mx ? eta[i] : mx;
+            for (size_t i = 0; i < m; i++)
+                r[i] = cox_w(d, q0 + i) * exp(eta[i] - mx);
+            ws->cmax[b * cpb + k] = mx;
+            if (t0 >= q0 + m)
+                continue;
+            s[0] = cox_sum(ws->r + t0, q0 + m - t0);
+            for (size_t j = 0; j < d->p; j++)
+                s[1 + j] = cox_dot(ws->r + t0, cox_xcol(d, j) + t0, q0 + m - t0);
+            tail_add(p1, tl, &ws->tb[b], s, mx);
+        }
+        ws->bmax[b] = -INFINITY;
+        for (size_t q = 0; q < k; q++)
+            ws->bmax[b] = ws->cmax[b * cpb + q] > ws->bmax[b] ? ws->cmax[b * cpb + q] : ws->bmax[b];
     }
 }
 
-/* Pass 2: r = w exp(eta - c) and each block's sums [S0, S1] from its last
- * stratum opening (or its first row) to its end. */
-static void pass_tails(const cox_data *d, cox_ws *ws)
+/* r to the global scale exp(-c), chunk by chunk (before any pass reads r across
+ * a block boundary: a tied group's rows may lie in the block before). */
+static void pass_rescale(const cox_data *d, cox_ws *ws)
 {
-    const size_t p1 = d->p + 1;
+    const size_t cpb = chunks_per_block(d);
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
     for (long bl = 0; bl < (long)d->nblocks; bl++) {
-        size_t b = (size_t)bl, r0, r1, ts;
-        double *tl = ws->tail + b * p1;
+        size_t b = (size_t)bl, r0, r1, k = 0;
         block_rows(d, b, &r0, &r1);
-        for (size_t i = r0; i < r1; i++)
-            ws->r[i] = d->w[i] * exp(ws->eta[i] - ws->c);
-        ts = d->blast[b] != SIZE_MAX ? d->blast[b] : r0;
-        tl[0] = cox_sum(ws->r + ts, r1 - ts);
-        for (size_t j = 0; j < d->p; j++)
-            tl[1 + j] = cox_dot(ws->r + ts, cox_xcol(d, j) + ts, r1 - ts);
+        for (size_t q0 = r0; q0 < r1; q0 += SUB, k++) {
+            size_t q1 = q0 + SUB <= r1 ? q0 + SUB : r1;
+            double f = exp(ws->cmax[b * cpb + k] - ws->c);
+            for (size_t i = q0; i < q1; i++)
+                ws->r[i] *= f;
+        }
     }
 }
 
@@ -183,9 +228,9 @@ static void scan_carry(const cox_data *d, cox_ws *ws)
     memset(ws->carry, 0, p1 * sizeof *ws->carry);
     for (size_t b = 0; b < d->nblocks; b++) {
         const double *in = ws->carry + b * p1, *tl = ws->tail + b * p1;
-        double *o = ws->carry + (b + 1) * p1;
+        double *o = ws->carry + (b + 1) * p1, f = exp(ws->tb[b] - ws->c); /* to the global scale */
         for (size_t j = 0; j < p1; j++)
-            o[j] = d->blast[b] != SIZE_MAX ? tl[j] : in[j] + tl[j];
+            o[j] = d->blast[b] != SIZE_MAX ? tl[j] * f : in[j] + tl[j] * f;
     }
 }
 
@@ -270,7 +315,7 @@ static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, si
         return;
     for (size_t i = gs; i < ge; i++)
         if (d->status[i] == 1)
-            a->ll += d->w[i] * (ws->eta[i] - ws->c);
+            a->ll += cox_w(d, i) * (ws->eta[i] - ws->c);
     if (ties == COX_TIES_EFRON && m > 1) {
         const double wt = dw / m;
         for (size_t i = gs; i < ge; i++)
@@ -401,13 +446,13 @@ static void reduce(const cox_data *d, const cox_ws *ws, double *ll, double *u, d
 void cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
               double *u, double *I)
 {
-    pass_eta(d, ws, beta);
+    pass_eta_tails(d, ws, beta);
     /* shift so that the largest risk score is exp(0): no overflow; the partial
      * likelihood is unchanged by a common shift of eta */
     ws->c = -INFINITY;
     for (size_t b = 0; b < d->nblocks; b++)
         ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
-    pass_tails(d, ws);
+    pass_rescale(d, ws);
     scan_carry(d, ws);
     pass_groups(d, ws, ties);
     scan_hazard(d, ws);

@@ -169,7 +169,7 @@ static void resid_rows(const cox_data *d, const cox_ws *ws, const rob *r, size_t
             if (A)
                 v += ri * A[j];
             if (ev)
-                v += ri * o[p + j] + d->w[i] * (x - o[2 * p + j]);
+                v += ri * o[p + j] + cox_w(d, i) * (x - o[2 * p + j]);
             row[j] = v;
         }
         for (size_t j = p; j < ld; j++)
