@@ -144,8 +144,11 @@ static strata_status gather_x(strata_ctx *ctx, const cox_input *in, cox_col_fn c
             if (!isfinite(tmp[i]))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: column '%s' value %g is not finite",
                                    i + 1, colname(in, j, buf, sizeof buf), tmp[i]);
-        for (size_t i = 0; i < d->n; i++) {
-            if (i + 16 < d->n) /* the sort scatters the rows: fetch ahead */
+        /* the sort scatters the rows: fetch ahead, two threads' loads in flight */
+#pragma omp parallel for num_threads(strata_threads(ctx)) schedule(static)
+        for (long il = 0; il < (long)d->n; il++) {
+            size_t i = (size_t)il;
+            if (i + 16 < d->n)
                 __builtin_prefetch(tmp + d->order[i + 16]);
             y[i] = tmp[d->order[i]];
         }
