@@ -18,6 +18,8 @@ strata_require_pkg(LAPACKE lapacke liblapacke-dev)
 strata_require_pkg(YAML yaml-0.1 libyaml-dev)
 strata_require_pkg(JANSSON jansson libjansson-dev)
 strata_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+# Excel workbooks (outputs.xlsx): typed cells, shading, filters (engine/io/xlsx.c).
+strata_require_pkg(XLSXWRITER xlsxwriter libxlsxwriter-dev)
 
 find_package(HDF5 COMPONENTS C QUIET)
 if(NOT HDF5_FOUND)
@@ -49,7 +51,7 @@ add_library(strata_dep_text INTERFACE)
 add_library(strata::text ALIAS strata_dep_text)
 target_include_directories(strata_dep_text INTERFACE ${LIBCSV_INCLUDE_DIR})
 target_link_libraries(strata_dep_text INTERFACE PkgConfig::YAML PkgConfig::JANSSON
-                      PkgConfig::LIBCRYPTO ${LIBCSV_LIBRARY})
+                      PkgConfig::LIBCRYPTO PkgConfig::XLSXWRITER ${LIBCSV_LIBRARY})
 
 add_library(strata_deps INTERFACE)
 add_library(strata::deps ALIAS strata_deps)
@@ -57,7 +59,7 @@ target_include_directories(strata_deps INTERFACE ${HDF5_C_INCLUDE_DIRS} ${LIBCSV
 target_compile_definitions(strata_deps INTERFACE ${HDF5_C_DEFINITIONS})
 target_link_libraries(strata_deps INTERFACE
   PkgConfig::LAPACKE PkgConfig::OPENBLAS PkgConfig::YAML PkgConfig::JANSSON PkgConfig::LIBCRYPTO
-  ${HDF5_C_LIBRARIES} ${LIBCSV_LIBRARY} OpenMP::OpenMP_C m)
+  PkgConfig::XLSXWRITER ${HDF5_C_LIBRARIES} ${LIBCSV_LIBRARY} OpenMP::OpenMP_C m)
 
 if(STRATA_BUILD_TESTS)
   pkg_check_modules(CMOCKA QUIET IMPORTED_TARGET cmocka)

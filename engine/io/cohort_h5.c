@@ -38,7 +38,8 @@ const char *strata_dtype_name(strata_dtype t)
 
 static const char *const role_names[STRATA_ROLE_COUNT_] = {
     "", "patient_id", "practice", "pcn", "sub_icb", "icb", "lsoa",
-    "imd_decile", "age", "sex", "ethnicity", "registration_status"};
+    "imd_decile", "age", "sex", "ethnicity", "registration_status",
+    "birth_date", "death_date", "registration_start", "registration_end"};
 
 const char *strata_role_name(strata_role r)
 {

@@ -66,4 +66,7 @@ strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fn
 /* Writes a 1-D vlen UTF-8 string dataset at path (intermediate groups created). */
 int strata_h5_write_strings(hid_t file, const char *path, const char *const *s, size_t n);
 
+/* The writer's open HDF5 file (engine/io/events_copy.c copies groups into it). */
+hid_t strata_cohort_writer_file(strata_cohort_writer *w);
+
 #endif

@@ -76,9 +76,10 @@ static strata_status check_ids(vstate *v, size_t j)
     const strata_column_info *info = strata_cohort_column(v->c, j);
     size_t n = info->length;
     idrow *ix;
-    if (info->dtype != STRATA_DT_INT64 && info->dtype != STRATA_DT_INT32) {
+    if (info->dtype != STRATA_DT_INT64 && info->dtype != STRATA_DT_INT32 && !info->categorical) {
         report(v, STRATA_PROB_STRUCTURE,
-               "%s:/%s/%s: patient id column is %s, expected int64 (pseudonymised integer)",
+               "%s:/%s/%s: patient id column is %s, expected int64 (pseudonymised integer) "
+               "or categorical (string ids)",
                v->c->path, info->group, info->name, strata_dtype_name(info->dtype));
         return STRATA_OK;
     }
@@ -88,6 +89,9 @@ static strata_status check_ids(vstate *v, size_t j)
     for (size_t r0 = 0; r0 < n; r0 += VBLOCK) {
         size_t b = n - r0 < VBLOCK ? n - r0 : VBLOCK;
         STRATA_TRY(strata_cohort_read_i64(ctx, v->c, j, r0, b, v->ids + r0));
+        for (size_t i = 0; info->categorical && i < b; i++) /* string ids: code -1 is NA */
+            if (v->ids[r0 + i] == STRATA_NA_CODE)
+                v->ids[r0 + i] = INT64_MIN;
     }
     ix = strata_calloc(ctx, n ? n : 1, sizeof *ix);
     if (!ix)
@@ -140,7 +144,9 @@ static strata_status check_values(vstate *v, size_t j, double *buf)
     int is_float = info->dtype == STRATA_DT_FLOAT32 || info->dtype == STRATA_DT_FLOAT64;
     /* Columns whose values must never be missing. */
     int na_forbidden = (has_rule && !rule.na_ok) || info->role == STRATA_ROLE_SEX ||
-                       info->role == STRATA_ROLE_PATIENT_ID || is_events;
+                       info->role == STRATA_ROLE_PATIENT_ID ||
+                       (is_events && (!strcmp(info->name, "patient_row") ||
+                                      !strcmp(info->name, "day")));
     char wb[64];
 
     if (info->role == STRATA_ROLE_SEX) {

@@ -114,6 +114,11 @@ strata_status strata_cohort_writer_new(strata_ctx *ctx, const char *path,
     return STRATA_OK;
 }
 
+hid_t strata_cohort_writer_file(strata_cohort_writer *w)
+{
+    return w->file;
+}
+
 strata_status strata_cohort_writer_attr(strata_cohort_writer *w, const char *key,
                                         const char *value)
 {

@@ -1,8 +1,10 @@
 /* engine/io/csv_import.c — CSV extract → cohort. Pass 1 streams the file to
  * infer each column's type (integer → narrowest int, float64, or categorical
- * with byte-wise sorted levels) and to find bad rows; an extra pass collects
- * levels only for a column that turned to text after many numeric values;
- * the last pass converts and appends row blocks to the cohort writer.
+ * with byte-wise sorted levels), to find bad rows and the values that do not
+ * fit (csv_odd.c: a column of numbers but for a few values stops the import);
+ * an extra pass collects levels only for a column that turned to text after
+ * many numeric values; the last pass converts and appends row blocks to the
+ * cohort writer. A dry run (strata_csv_inspect) stops before the writer.
  * Invariant: every pass accepts and rejects exactly the same rows, and a
  * failure leaves nothing at the output path (writer abort). */
 #include "csv_internal.h"
@@ -259,11 +261,19 @@ static int parse_f64(const char *s, double *out)
 typedef struct icol {
     char *csv_name;       /* as in the header */
     char *name;           /* as stored: '.', '/' -> '_' */
-    strata_csv_type want; /* override (or implied by the role) */
+    strata_csv_type want; /* override (or implied by the role); NUM for a stray column
+                             under skip_bad_rows */
+    strata_csv_type given; /* want as the options and roles gave it */
     strata_role role;
     int outcome;
     int kind;             /* K_* seen so far */
-    int64_t imin, imax;
+    int num_kind;         /* K_NONE, K_INT or K_FLOAT: the numbers alone, text or not */
+    int64_t imin, imax;   /* of the integers (num_kind K_INT) */
+    size_t n_values;      /* pass 1, good rows: non-missing values */
+    size_t n_missing;
+    size_t n_numeric;     /* of n_values, the numbers */
+    csv_odd odd;          /* text in an inferred column, misfits of a given type */
+    int stray;            /* inferred: numbers but for a few values (csv_odd_is_stray) */
     strset lv;            /* distinct values (codes after sorting) */
     int lv_on;            /* still collecting */
     int lv_lost;          /* gave up while numeric; needs the levels pass */
@@ -283,6 +293,7 @@ typedef struct importer {
     const char *const *na;
     size_t n_na;
     int pass;
+    int inspect;       /* dry run: no bad row stops a pass */
     int have_header;
     icol *col;
     size_t ncol;
@@ -306,8 +317,8 @@ static int is_na(const importer *im, const char *v)
 static strata_role want_for_role(strata_role r, strata_csv_type *t)
 {
     switch (r) {
-    case STRATA_ROLE_PATIENT_ID:
-        *t = STRATA_CSV_INT;
+    case STRATA_ROLE_PATIENT_ID: /* integers (int64) or strings (categorical, e.g. 64-hex) */
+        *t = STRATA_CSV_AUTO;
         break;
     case STRATA_ROLE_AGE:
     case STRATA_ROLE_IMD_DECILE:
@@ -368,6 +379,13 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
     return STRATA_OK;
 }
 
+/* Levels are collected from the start unless the column must hold numbers. */
+static int wants_levels(const icol *c)
+{
+    return !(c->want == STRATA_CSV_INT || c->want == STRATA_CSV_FLOAT ||
+             c->want == STRATA_CSV_NUM);
+}
+
 static strata_status setup_header(importer *im, const csv_scanner *sc)
 {
     const strata_csv_mapping *m = im->p->mapping;
@@ -400,8 +418,9 @@ static strata_status setup_header(importer *im, const csv_scanner *sc)
         im->col[i].role = want_for_role((strata_role)r, &t);
         if (im->col[i].want == STRATA_CSV_AUTO)
             im->col[i].want = t;
-        else if ((t == STRATA_CSV_CAT) != (im->col[i].want == STRATA_CSV_CAT) ||
-                 (r == STRATA_ROLE_PATIENT_ID && im->col[i].want != STRATA_CSV_INT))
+        else if (r == STRATA_ROLE_PATIENT_ID
+                     ? im->col[i].want != STRATA_CSV_INT && im->col[i].want != STRATA_CSV_CAT
+                     : (t == STRATA_CSV_CAT) != (im->col[i].want == STRATA_CSV_CAT))
             return STRATA_FAIL(im->ctx, STRATA_ESPEC,
                                "%s: column '%s': type %s does not suit role %s (needs %s)",
                                im->path, im->col[i].name, strata_csv_type_name(im->col[i].want),
@@ -411,33 +430,42 @@ static strata_status setup_header(importer *im, const csv_scanner *sc)
                                "%s: column '%s' has role %s and cannot be an outcome", im->path,
                                im->col[i].name, strata_role_name((strata_role)r));
     }
-    for (size_t i = 0; i < im->ncol; i++)
-        im->col[i].lv_on = !(im->col[i].want == STRATA_CSV_INT ||
-                             im->col[i].want == STRATA_CSV_FLOAT ||
-                             im->col[i].want == STRATA_CSV_NUM);
+    for (size_t i = 0; i < im->ncol; i++) {
+        im->col[i].given = im->col[i].want;
+        im->col[i].lv_on = wants_levels(&im->col[i]);
+    }
     im->have_header = 1;
     return STRATA_OK;
 }
 
-/* 0 when the row is good; otherwise 1 with the reason in msg. */
-static int check_row(const importer *im, const csv_scanner *sc, char *msg, size_t n)
+/* 0 when the row has the header's field count; otherwise 1 with the reason in msg. */
+static int check_shape(const importer *im, const csv_scanner *sc, char *msg, size_t n)
+{
+    if (sc->nf == im->ncol)
+        return 0;
+    if (sc->nf > im->ncol) {
+        char shown[96];
+        csv_show_value(shown, sizeof shown, sc->field[im->ncol]);
+        snprintf(msg, n,
+                 "%s: line %zu: expected %zu fields, found %zu (extra value '%s' after column "
+                 "'%s')",
+                 im->path, sc->rec_line, im->ncol, sc->nf, shown, im->col[im->ncol - 1].name);
+    } else {
+        snprintf(msg, n, "%s: line %zu: expected %zu fields, found %zu (column '%s' missing)",
+                 im->path, sc->rec_line, im->ncol, sc->nf, im->col[sc->nf].name);
+    }
+    return 1;
+}
+
+/* *bad = 1 when a value does not fit its column's given type, with the first
+ * such value in msg; pass 1 keeps every one as an odd value of its column. */
+static strata_status check_values(importer *im, const csv_scanner *sc, char *msg, size_t n,
+                                  int *bad)
 {
     char shown[96];
-    if (sc->nf != im->ncol) {
-        if (sc->nf > im->ncol) {
-            csv_show_value(shown, sizeof shown, sc->field[im->ncol]);
-            snprintf(msg, n,
-                     "%s: line %zu: expected %zu fields, found %zu (extra value '%s' after column "
-                     "'%s')",
-                     im->path, sc->rec_line, im->ncol, sc->nf, shown, im->col[im->ncol - 1].name);
-        } else {
-            snprintf(msg, n, "%s: line %zu: expected %zu fields, found %zu (column '%s' missing)",
-                     im->path, sc->rec_line, im->ncol, sc->nf, im->col[sc->nf].name);
-        }
-        return 1;
-    }
+    *bad = 0;
     for (size_t i = 0; i < im->ncol; i++) {
-        const icol *c = &im->col[i];
+        icol *c = &im->col[i];
         const char *v = im->val[i];
         int64_t iv;
         const char *need = NULL;
@@ -447,38 +475,53 @@ static int check_row(const importer *im, const csv_scanner *sc, char *msg, size_
             need = "an integer";
         else if (c->want != STRATA_CSV_INT && !is_f64(v))
             need = "a number";
-        if (need) {
+        if (!need)
+            continue;
+        if (!*bad) {
             csv_show_value(shown, sizeof shown, v);
             snprintf(msg, n, "%s: line %zu, column '%s': value '%s' is not %s (column type %s%s%s)",
                      im->path, sc->field_line[i], c->name, shown, need,
-                     strata_csv_type_name(c->want), c->role ? ", role " : "",
-                     c->role ? strata_role_name(c->role) : "");
-            return 1;
+                     c->stray ? "num: numbers but for a few values"
+                              : strata_csv_type_name(c->want),
+                     c->role ? ", role " : "", c->role ? strata_role_name(c->role) : "");
         }
+        *bad = 1;
+        if (im->pass != PASS_INFER)
+            break;
+        STRATA_TRY(csv_odd_add(im->ctx, &c->odd, v, sc->field_line[i]));
     }
-    return 0;
+    return STRATA_OK;
 }
 
-static strata_status absorb(importer *im, icol *c, const char *v)
+/* Pass 1, one value of a good row. Numbers keep widening the numeric kind
+ * after text was seen, so that a column of numbers but for a few values
+ * still knows its numeric type; its text values are kept as odd values. */
+static strata_status absorb(importer *im, icol *c, const char *v, size_t line)
 {
     int64_t iv;
-    if (is_na(im, v))
+    if (is_na(im, v)) {
+        c->n_missing++;
         return STRATA_OK;
-    if (c->want != STRATA_CSV_CAT && c->kind != K_TEXT) {
-        if (c->want != STRATA_CSV_FLOAT && c->kind != K_FLOAT && parse_i64(v, &iv)) {
-            if (c->kind == K_NONE)
-                c->imin = c->imax = iv;
-            c->imin = iv < c->imin ? iv : c->imin;
-            c->imax = iv > c->imax ? iv : c->imax;
-            c->kind = K_INT;
-        } else if (is_f64(v)) {
-            c->kind = K_FLOAT;
-        } else {
-            c->kind = K_TEXT; /* only AUTO gets here: check_row rejected the rest */
-        }
-    } else {
-        c->kind = K_TEXT;
     }
+    c->n_values++;
+    if (c->want == STRATA_CSV_CAT) {
+        c->kind = K_TEXT;
+    } else if (c->want != STRATA_CSV_FLOAT && c->num_kind != K_FLOAT && parse_i64(v, &iv)) {
+        if (c->num_kind == K_NONE)
+            c->imin = c->imax = iv;
+        c->imin = iv < c->imin ? iv : c->imin;
+        c->imax = iv > c->imax ? iv : c->imax;
+        c->num_kind = K_INT;
+        c->n_numeric++;
+    } else if (is_f64(v)) {
+        c->num_kind = K_FLOAT;
+        c->n_numeric++;
+    } else {
+        c->kind = K_TEXT; /* only AUTO gets here: check_values rejected the rest */
+        STRATA_TRY(csv_odd_add(im->ctx, &c->odd, v, line));
+    }
+    if (c->kind != K_TEXT)
+        c->kind = c->num_kind;
     if (!c->lv_on)
         return STRATA_OK;
     STRATA_TRY(strset_add(im->ctx, &c->lv, v));
@@ -582,32 +625,45 @@ static const char *recode(const icol *c, const char *v)
     return v;
 }
 
+/* A bad row stops the import unless rows are skipped (or this is a dry run). */
+static strata_status bad_row(importer *im, const csv_scanner *sc, const char *msg)
+{
+    if (!im->p->skip_bad_rows && !im->inspect)
+        return STRATA_FAIL(im->ctx, STRATA_EDATA, "%s", msg);
+    if (im->pass == PASS_INFER)
+        note_bad(im, sc, msg);
+    return STRATA_OK;
+}
+
 static strata_status on_record(void *ud, const csv_scanner *sc)
 {
     importer *im = ud;
     char msg[STRATA_CSV_MSG_MAX];
+    int bad;
     if (!im->have_header) {
-        if (im->pass == PASS_INFER)
+        if (im->pass == PASS_INFER && !im->col)
             return setup_header(im, sc);
         im->have_header = 1; /* the header was checked by the first pass */
         return STRATA_OK;
     }
-    for (size_t i = 0; i < im->ncol && sc->nf == im->ncol; i++)
+    if (check_shape(im, sc, msg, sizeof msg))
+        return bad_row(im, sc, msg);
+    for (size_t i = 0; i < im->ncol; i++)
         im->val[i] = recode(&im->col[i], sc->field[i]);
-    if (check_row(im, sc, msg, sizeof msg)) {
-        if (!im->p->skip_bad_rows)
-            return STRATA_FAIL(im->ctx, STRATA_EDATA, "%s", msg);
-        if (im->pass == PASS_INFER)
-            note_bad(im, sc, msg);
+    STRATA_TRY(check_values(im, sc, msg, sizeof msg, &bad));
+    if (bad && im->pass == PASS_INFER) {
+        note_bad(im, sc, msg); /* pass 1 finds them all; the caller decides */
         return STRATA_OK;
     }
+    if (bad)
+        return bad_row(im, sc, msg);
     im->nrows++;
     if (im->pass == PASS_WRITE)
         return write_row(im, sc);
     for (size_t i = 0; i < im->ncol; i++) {
         icol *c = &im->col[i];
         if (im->pass == PASS_INFER)
-            STRATA_TRY(absorb(im, c, im->val[i]));
+            STRATA_TRY(absorb(im, c, im->val[i], sc->field_line[i]));
         else if (c->lv_lost && !is_na(im, im->val[i]))
             STRATA_TRY(strset_add(im->ctx, &c->lv, im->val[i]));
     }
@@ -709,7 +765,7 @@ static strata_status run_pass(importer *im, int pass, size_t *n_lines)
 {
     strata_status s;
     im->pass = pass;
-    im->have_header = pass != PASS_INFER ? 0 : im->have_header;
+    im->have_header = 0;
     im->nrows = 0;
     s = csv_scan_file(im->ctx, im->path, im->p->delim, on_record, im, n_lines);
     if (s == STRATA_OK && !im->have_header)
@@ -727,22 +783,133 @@ static void importer_free(importer *im)
         strata_free(im->ctx, c->levels, 0);
         strata_free(im->ctx, c->blk, 0);
         strset_free(im->ctx, &c->lv);
+        csv_odd_free(im->ctx, &c->odd);
     }
     strata_free(im->ctx, im->col, im->ncol * sizeof *im->col);
     strata_free(im->ctx, im->val, im->ncol * sizeof *im->val);
     strata_cohort_writer_abort(im->w);
 }
 
+/* ---- values that do not fit ---------------------------------------------------- */
+
+/* Pass 1 from scratch (after columns were given a new type). */
+static void reset_inference(importer *im)
+{
+    for (size_t i = 0; i < im->ncol; i++) {
+        icol *c = &im->col[i];
+        c->kind = c->num_kind = K_NONE;
+        c->imin = c->imax = 0;
+        c->n_values = c->n_missing = c->n_numeric = 0;
+        csv_odd_free(im->ctx, &c->odd);
+        strset_free(im->ctx, &c->lv);
+        c->lv_on = wants_levels(c);
+        c->lv_lost = 0;
+    }
+    im->nbad = 0;
+    if (im->rep)
+        im->rep->n_listed = 0;
+}
+
+/* Marks the inferred columns that hold numbers but for a few values; the
+ * count of newly marked ones. */
+static size_t find_stray(importer *im)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < im->ncol; i++) {
+        icol *c = &im->col[i];
+        if (c->want == STRATA_CSV_AUTO && csv_odd_is_stray(c->odd.n, c->n_values)) {
+            c->stray = 1;
+            k++;
+        }
+    }
+    return k;
+}
+
+/* Pass 1. With skip_bad_rows a stray column is read as num, so the rows with
+ * its stray values become bad rows; pass 1 then runs again, so that no skipped
+ * row adds a level or widens a type (dropping rows may tip another column:
+ * at most one more run per column). */
+static strata_status infer(importer *im, size_t *n_lines)
+{
+    STRATA_TRY(run_pass(im, PASS_INFER, n_lines));
+    while (find_stray(im) && im->p->skip_bad_rows) {
+        for (size_t i = 0; i < im->ncol; i++)
+            if (im->col[i].stray && im->col[i].want == STRATA_CSV_AUTO)
+                im->col[i].want = STRATA_CSV_NUM;
+        reset_inference(im);
+        STRATA_TRY(run_pass(im, PASS_INFER, n_lines));
+    }
+    return STRATA_OK;
+}
+
+/* Its odd values stop the import (without skip_bad_rows). */
+static int fails_on_odd(const importer *im, const icol *c)
+{
+    if (im->p->skip_bad_rows)
+        return 0;
+    return c->stray || (c->want != STRATA_CSV_AUTO && c->want != STRATA_CSV_CAT && c->odd.n);
+}
+
+/* STRATA_EDATA naming every column whose odd values stop the import; OK when none does. */
+static strata_status fail_on_odd(importer *im)
+{
+    csv_odd_col *oc;
+    size_t n = 0;
+    strata_status s;
+    for (size_t i = 0; i < im->ncol; i++)
+        n += (size_t)fails_on_odd(im, &im->col[i]);
+    if (!n)
+        return STRATA_OK;
+    if (!(oc = strata_calloc(im->ctx, n, sizeof *oc)))
+        return STRATA_ENOMEM;
+    n = 0;
+    for (size_t i = 0; i < im->ncol; i++) {
+        const icol *c = &im->col[i];
+        if (!fails_on_odd(im, c))
+            continue;
+        oc[n].name = c->name;
+        oc[n].want = c->want;
+        oc[n].role = c->role;
+        oc[n].n_values = c->n_values;
+        oc[n++].odd = &c->odd;
+    }
+    s = csv_odd_fail(im->ctx, im->path, oc, n, im->na, im->n_na);
+    strata_free(im->ctx, oc, n * sizeof *oc);
+    return s;
+}
+
+/* An inferred column mostly of numbers that is stored categorical all the
+ * same (too much text to be stray) is worth a word. */
+static void warn_mixed(importer *im)
+{
+    for (size_t i = 0; i < im->ncol; i++) {
+        const icol *c = &im->col[i];
+        if (c->given != STRATA_CSV_AUTO || !c->categorical || !c->odd.n ||
+            c->n_numeric <= c->odd.n)
+            continue;
+        strata_warn(im->ctx,
+                    "%s: column '%s' is stored as categorical (%zu levels) although %zu of its "
+                    "%zu values are numbers; %zu are not, the first on line %zu: '%s' "
+                    "(--type %s=cat says this is meant; --dry-run lists such values)",
+                    im->path, c->name, c->lv.n, c->n_numeric, c->n_values, c->odd.n,
+                    c->odd.line[0], c->odd.value[0], c->name);
+    }
+}
+
+/* ---- the passes --------------------------------------------------------------- */
+
 static strata_status import_passes(importer *im, const char *out_path)
 {
     size_t n1, n_lines, rows1;
-    STRATA_TRY(run_pass(im, PASS_INFER, &n_lines));
+    STRATA_TRY(infer(im, &n_lines));
+    STRATA_TRY(fail_on_odd(im));
     rows1 = im->nrows;
     if (decide_types(im))
         STRATA_TRY(run_pass(im, PASS_LEVELS, &n1));
     for (size_t i = 0; i < im->ncol; i++)
         if (im->col[i].categorical)
             STRATA_TRY(finish_levels(im, &im->col[i]));
+    warn_mixed(im);
     STRATA_TRY(open_writer(im, out_path));
     STRATA_TRY(run_pass(im, PASS_WRITE, &n1));
     STRATA_TRY(flush(im));
@@ -783,6 +950,25 @@ strata_status strata_csv_import_params_check(strata_ctx *ctx, const strata_csv_i
     return STRATA_OK;
 }
 
+static void importer_init(importer *im, strata_ctx *ctx, const char *csv_path,
+                          const strata_csv_import_params *p, strata_csv_import_report *report)
+{
+    memset(im, 0, sizeof *im);
+    im->ctx = ctx;
+    im->path = csv_path;
+    im->p = p;
+    im->rep = report;
+    if (report)
+        memset(report, 0, sizeof *report);
+    if (p->mapping && p->mapping->na_set) {
+        im->na = (const char *const *)p->mapping->na;
+        im->n_na = p->mapping->n_na;
+    } else {
+        im->na = default_na;
+        im->n_na = sizeof default_na / sizeof default_na[0];
+    }
+}
+
 strata_status strata_csv_import(strata_ctx *ctx, const char *csv_path, const char *out_path,
                                 const strata_csv_import_params *p,
                                 strata_csv_import_report *report)
@@ -790,21 +976,111 @@ strata_status strata_csv_import(strata_ctx *ctx, const char *csv_path, const cha
     importer im;
     strata_status s;
     STRATA_TRY(strata_csv_import_params_check(ctx, p));
-    memset(&im, 0, sizeof im);
-    im.ctx = ctx;
-    im.path = csv_path;
-    im.p = p;
-    im.rep = report;
-    if (report)
-        memset(report, 0, sizeof *report);
-    if (p->mapping && p->mapping->na_set) {
-        im.na = (const char *const *)p->mapping->na;
-        im.n_na = p->mapping->n_na;
-    } else {
-        im.na = default_na;
-        im.n_na = sizeof default_na / sizeof default_na[0];
-    }
+    importer_init(&im, ctx, csv_path, p, report);
     s = import_passes(&im, out_path);
     importer_free(&im); /* aborts the writer when the import failed */
     return s;
+}
+
+/* ---- dry run -------------------------------------------------------------------- */
+
+struct strata_csv_inspection {
+    importer im;                    /* the columns after pass 1 (and the levels pass) */
+    strata_csv_column_summary *col; /* im.ncol */
+};
+
+static void summarize(const importer *im, const icol *c, strata_csv_column_summary *s)
+{
+    /* an inferred text column has labels, not odd values, unless mostly numbers */
+    int odd = c->odd.n && !(c->given == STRATA_CSV_AUTO && c->categorical &&
+                            c->n_numeric <= c->odd.n);
+    s->name = c->name;
+    s->type = c->given;
+    s->role = c->role;
+    s->outcome = c->outcome;
+    s->dtype = c->dtype;
+    s->categorical = c->categorical;
+    s->n_levels = c->categorical ? c->lv.n : 0;
+    s->n_values = c->n_values;
+    s->n_missing = c->n_missing;
+    s->n_numeric = c->n_numeric;
+    s->n_odd = odd ? c->odd.n : 0;
+    s->n_odd_listed = odd ? c->odd.n_listed : 0;
+    for (size_t k = 0; k < s->n_odd_listed; k++) {
+        s->odd_line[k] = c->odd.line[k];
+        s->odd_value[k] = c->odd.value[k];
+    }
+    s->stray = c->stray;
+    s->fails = fails_on_odd(im, c);
+}
+
+static strata_status inspect_passes(strata_csv_inspection *in)
+{
+    importer *im = &in->im;
+    size_t n_lines, n1, rows1;
+    STRATA_TRY(infer(im, &n_lines));
+    rows1 = im->nrows;
+    for (size_t i = 0; i < im->ncol; i++)
+        if (im->col[i].stray && im->col[i].want == STRATA_CSV_AUTO)
+            im->col[i].kind = im->col[i].num_kind; /* shown with its numeric type */
+    if (decide_types(im))
+        STRATA_TRY(run_pass(im, PASS_LEVELS, &n1));
+    if (!(in->col = strata_calloc(im->ctx, im->ncol, sizeof *in->col)))
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < im->ncol; i++)
+        summarize(im, &im->col[i], &in->col[i]);
+    if (im->rep) {
+        im->rep->n_rows = rows1;
+        im->rep->n_columns = im->ncol;
+        im->rep->n_lines = n_lines;
+        im->rep->n_skipped = im->nbad;
+    }
+    return STRATA_OK;
+}
+
+strata_status strata_csv_inspect(strata_ctx *ctx, const char *csv_path,
+                                 const strata_csv_import_params *p, strata_csv_inspection **out,
+                                 strata_csv_import_report *report)
+{
+    strata_csv_inspection *in;
+    strata_status s;
+    if (!out)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "inspect: no place for the result");
+    *out = NULL;
+    STRATA_TRY(strata_csv_import_params_check(ctx, p));
+    if (!(in = strata_calloc(ctx, 1, sizeof *in)))
+        return STRATA_ENOMEM;
+    importer_init(&in->im, ctx, csv_path, p, report);
+    in->im.inspect = 1;
+    s = inspect_passes(in);
+    in->im.p = NULL; /* the caller's; not needed past this call */
+    in->im.rep = NULL;
+    if (s != STRATA_OK) {
+        strata_csv_inspection_free(in);
+        return s;
+    }
+    *out = in;
+    return STRATA_OK;
+}
+
+size_t strata_csv_inspection_ncols(const strata_csv_inspection *in)
+{
+    return in && in->col ? in->im.ncol : 0;
+}
+
+const strata_csv_column_summary *strata_csv_inspection_column(const strata_csv_inspection *in,
+                                                              size_t j)
+{
+    return in && in->col && j < in->im.ncol ? &in->col[j] : NULL;
+}
+
+void strata_csv_inspection_free(strata_csv_inspection *in)
+{
+    strata_ctx *ctx;
+    if (!in)
+        return;
+    ctx = in->im.ctx;
+    strata_free(ctx, in->col, in->im.ncol * sizeof *in->col);
+    importer_free(&in->im);
+    strata_free(ctx, in, sizeof *in);
 }

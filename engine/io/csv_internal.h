@@ -63,4 +63,39 @@ strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_r
  * long values cut with "...". */
 void csv_show_value(char *dst, size_t n, const char *v);
 
+/* ---- odd values (csv_odd.c) -------------------------------------------------
+ * Values that do not fit their column: text in a column of numbers, or a value
+ * that does not fit a given type. Kept: the count and the first
+ * STRATA_CSV_ODD_LISTED with their editor lines, in the shown form. */
+typedef struct csv_odd {
+    size_t n;
+    size_t n_listed;
+    size_t line[STRATA_CSV_ODD_LISTED];
+    char *value[STRATA_CSV_ODD_LISTED]; /* csv_show_value form */
+} csv_odd;
+
+strata_status csv_odd_add(strata_ctx *ctx, csv_odd *o, const char *v, size_t line);
+void csv_odd_free(strata_ctx *ctx, csv_odd *o);
+
+/* The stray rule: n_odd of n_values non-missing values are not numbers, the
+ * others (at least one) are; 1 when n_odd is below STRATA_CSV_STRAY_PERCENT %
+ * of n_values and at most STRATA_CSV_STRAY_MAX. */
+int csv_odd_is_stray(size_t n_odd, size_t n_values);
+
+/* A column whose odd values stop the import. */
+typedef struct csv_odd_col {
+    const char *name;
+    strata_csv_type want; /* given type (INT, FLOAT, NUM), or AUTO for a stray column */
+    strata_role role;
+    size_t n_values;      /* stray: non-missing values, the odd ones included */
+    const csv_odd *odd;
+} csv_odd_col;
+
+/* STRATA_EDATA naming, per column, the first odd values with their lines and
+ * the count, then how to go on (fix the file, --na with the odd values added to
+ * the current missing tokens na[0..n_na), --type COL=cat, --skip-bad-rows). The
+ * message fits the context's buffer: values listed while there is room. */
+strata_status csv_odd_fail(strata_ctx *ctx, const char *path, const csv_odd_col *cols, size_t n,
+                           const char *const *na, size_t n_na);
+
 #endif

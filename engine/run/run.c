@@ -986,10 +986,25 @@ static strata_status stage_report(run_state *r)
     ri.n_card = nk;
     ri.card_keys = keys;
     ri.card_values = values;
+    ri.n_listed = r->sum->n_listed;
     out_path(r, "report.html", path, sizeof path);
     STRATA_TRY(strata_report_html(ctx, &ri, path));
     STRATA_TRY(strata_manifest_output(r->man, "report.html", "aggregate"));
     snprintf(r->sum->report, sizeof r->sum->report, "%s", path);
+    { /* outputs.xlsx, aggregates_long.csv, patient_lists.xlsx (engine/report/report_tables.c) */
+        const strata_table *t[] = {r->summary, r->practice_tab, r->icb_tab, r->inequality, r->sii, r->fairness};
+        const char *tn[] = {"pcn_summary", "practice_summary", "icb_summary", "inequality", "sii", "fairness"};
+        strata_office_input oi = {r->spec->title, 6, t, tn, NULL, NULL, NULL};
+        strata_office_files of;
+        strata_sdc_params sp;
+        sdc_from_spec(r->spec, &sp);
+        oi.sdc = &sp;
+        out_path(r, "intervention_list.csv", path, sizeof path);
+        oi.patient_csv = access(path, R_OK) == 0 ? path : NULL;
+        STRATA_TRY(strata_write_office(ctx, &oi, r->outdir, &of));
+        for (size_t k = 0; k < of.n; k++)
+            STRATA_TRY(strata_manifest_output(r->man, of.file[k], of.patient_level[k] ? "patient" : "aggregate"));
+    }
     return stage_done(r, "report");
 }
 

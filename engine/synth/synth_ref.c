@@ -45,6 +45,13 @@ strata_status strata_synth_params_check(strata_ctx *ctx, const strata_synth_para
 
 /* ---- locating the reference directory --------------------------------- */
 
+#ifndef STRATA_DATADIR
+#define STRATA_DATADIR "" /* set by CMakeLists.txt: <prefix>/share/strata */
+#endif
+#ifndef STRATA_SOURCE_DATADIR
+#define STRATA_SOURCE_DATADIR "" /* set by CMakeLists.txt: <source>/data */
+#endif
+
 static int has_tables(const char *dir)
 {
     char f[4200];
@@ -56,6 +63,7 @@ strata_status strata_synth_locate_data(strata_ctx *ctx, char *buf, size_t size)
 {
     static const char *rel[] = {"/../data/reference", "/../../data/reference",
                                 "/../share/strata/reference", "/data/reference"};
+    static const char *const builtin[] = {STRATA_DATADIR, STRATA_SOURCE_DATADIR};
     const char *env = getenv("STRATA_DATA_DIR");
     char exe[4096];
     ssize_t k;
@@ -83,10 +91,18 @@ strata_status strata_synth_locate_data(strata_ctx *ctx, char *buf, size_t size)
                 return STRATA_OK;
         }
     }
+    /* Compile-time defaults (CMakeLists.txt): the installed share/strata, then
+     * the source tree of an out-of-tree build. */
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
+        snprintf(buf, size, "%s/reference", builtin[i]);
+        if (*builtin[i] && has_tables(buf))
+            return STRATA_OK;
+    }
     return STRATA_FAIL(ctx, STRATA_EIO,
                        "synth: reference tables not found: set STRATA_DATA_DIR or --data DIR "
                        "(tried <exe dir>/../data/reference, ../../data/reference, "
-                       "../share/strata/reference, data/reference)");
+                       "../share/strata/reference, data/reference, %s/reference, %s/reference)",
+                       builtin[0], builtin[1]);
 }
 
 /* ---- CSV reading (the derived tables: no quoting, no BOM) --------------- */

@@ -40,7 +40,8 @@ STRATA_API const char *strata_dtype_name(strata_dtype t); /* "int8", ..., "float
  * "role" attribute. At most one column per role. */
 typedef enum strata_role {
     STRATA_ROLE_NONE = 0,
-    STRATA_ROLE_PATIENT_ID,   /* pseudonymised int64, unique, never NA */
+    STRATA_ROLE_PATIENT_ID,   /* pseudonymised int64, or categorical (string ids, e.g.
+                                 64-hex hashes: one level per patient); unique, never NA */
     STRATA_ROLE_PRACTICE,     /* categorical: ODS practice code */
     STRATA_ROLE_PCN,          /* categorical: PCN code */
     STRATA_ROLE_SUB_ICB,      /* categorical: sub-ICB location code */
@@ -51,6 +52,10 @@ typedef enum strata_role {
     STRATA_ROLE_SEX,          /* categorical with levels from {F, M, I, U} */
     STRATA_ROLE_ETHNICITY,    /* categorical: ethnic group */
     STRATA_ROLE_REG_STATUS,   /* categorical: registration status */
+    STRATA_ROLE_BIRTH_DATE,   /* int32 days since 1970-01-01 (docs/derive.md) */
+    STRATA_ROLE_DEATH_DATE,   /* int32 days; NA = alive */
+    STRATA_ROLE_REG_START,    /* int32 days; NA = registered throughout */
+    STRATA_ROLE_REG_END,      /* int32 days; NA = still registered */
     STRATA_ROLE_COUNT_
 } strata_role;
 

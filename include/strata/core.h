@@ -83,6 +83,11 @@ STRATA_API size_t strata_ctx_warnings(const strata_ctx *ctx);
  * "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64; threads=2". */
 STRATA_API void strata_blas_config(char *buf, size_t size);
 
+/* Writes the build configuration into buf as "key: value" lines: build type,
+ * compiler and system, C flags, OpenMP, OpenBLAS configuration, and the HDF5,
+ * libyaml and jansson versions loaded (`strata --version`). */
+STRATA_API void strata_build_info(char *buf, size_t size);
+
 /* SHA-256 of a file as 64 lowercase hex digits plus NUL (provenance of
  * inputs in model files and manifests). */
 STRATA_API strata_status strata_file_sha256(strata_ctx *ctx, const char *path, char out[65]);

@@ -82,14 +82,73 @@ typedef struct strata_csv_import_report {
     char skipped_msg[STRATA_CSV_LISTED_MAX][STRATA_CSV_MSG_MAX];
 } strata_csv_import_report;
 
+/* A column without a given type whose non-missing values are all numbers but
+ * for fewer than STRATA_CSV_STRAY_PERCENT % of them, and at most
+ * STRATA_CSV_STRAY_MAX, is "numeric with stray values": the import fails
+ * (STRATA_EDATA) rather than turning it categorical; with skip_bad_rows the
+ * column is read as num and the rows holding those values are skipped. */
+#define STRATA_CSV_STRAY_PERCENT 1
+#define STRATA_CSV_STRAY_MAX 1000
+/* Odd values listed per column, in messages and in a column summary. */
+#define STRATA_CSV_ODD_LISTED 20
+
 /* Imports csv_path into a new cohort at out_path (created 0600, atomically).
  * The CSV must be a regular file (read twice). Bad rows: STRATA_EDATA with a
- * message "<file>: line L, column 'c': value 'v' ..." where L is the line an
- * editor shows (header = line 1, physical lines inside quoted fields
- * counted); nothing is left at out_path. report may be NULL. */
+ * message "<file>: line L: ..." where L is the line an editor shows (header =
+ * line 1, physical lines inside quoted fields counted); a wrong field count
+ * stops at the first such row; values that do not fit their column (a given
+ * or role type, or stray values in a numeric column) are all found first and
+ * the message names each column with the first STRATA_CSV_ODD_LISTED lines
+ * and values, their count and how to go on. Nothing is left at out_path.
+ * report may be NULL. */
 STRATA_API strata_status strata_csv_import(strata_ctx *ctx, const char *csv_path, const char *out_path,
                                 const strata_csv_import_params *p,
                                 strata_csv_import_report *report);
+
+/* ---- dry run: what an import would do, without writing ---------------------- */
+
+typedef struct strata_csv_column_summary {
+    const char *name;         /* as stored ('.', '/' -> '_') */
+    strata_csv_type type;     /* given (option, mapping or role: num for age and
+                                 imd_decile), or AUTO when inferred */
+    strata_role role;
+    int outcome;              /* 1: goes to /outcomes */
+    strata_dtype dtype;       /* storage type (level codes when categorical) */
+    int categorical;
+    size_t n_levels;          /* categorical: distinct labels; 0 otherwise */
+    size_t n_values;          /* non-missing values in good rows */
+    size_t n_missing;         /* missing values in good rows */
+    size_t n_numeric;         /* of n_values, those that are numbers (0 under type cat) */
+    /* Odd values: for an inferred column mostly of numbers, the values that
+     * are not numbers (whether few enough to be stray or not); for a given
+     * type, the values that do not fit it (their rows are bad rows). */
+    size_t n_odd;
+    size_t n_odd_listed;                          /* first ones, in file order */
+    size_t odd_line[STRATA_CSV_ODD_LISTED];       /* editor line of the field */
+    const char *odd_value[STRATA_CSV_ODD_LISTED]; /* for display: control characters
+                                                     escaped, cut after 60 bytes */
+    int stray;  /* 1: numeric but for the odd values (STRATA_CSV_STRAY_*); dtype is the
+                   numeric type */
+    int fails;  /* 1: the import stops on this column's odd values (not skip_bad_rows) */
+} strata_csv_column_summary;
+
+typedef struct strata_csv_inspection strata_csv_inspection;
+
+/* Reads csv_path as strata_csv_import would (pass 1 for types, the levels pass
+ * when needed) and writes nothing: per column the storage type, level count
+ * and odd values. Bad rows do not stop it: report (may be NULL) counts and
+ * lists them in n_skipped / skipped_* whether or not p->skip_bad_rows is set
+ * (without it the import would stop at the first one), n_rows counts the good
+ * rows. Fails only where the import cannot read the file at all (I/O, CSV
+ * syntax, empty file, header names, mapping). */
+STRATA_API strata_status strata_csv_inspect(strata_ctx *ctx, const char *csv_path,
+                                            const strata_csv_import_params *p,
+                                            strata_csv_inspection **out,
+                                            strata_csv_import_report *report);
+STRATA_API size_t strata_csv_inspection_ncols(const strata_csv_inspection *in);
+STRATA_API const strata_csv_column_summary *strata_csv_inspection_column(
+    const strata_csv_inspection *in, size_t j);
+STRATA_API void strata_csv_inspection_free(strata_csv_inspection *in); /* accepts NULL */
 
 typedef struct strata_csv_export_params {
     const char *const *columns; /* names (or group/name) to write, in order; NULL = all of

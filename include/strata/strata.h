@@ -12,5 +12,6 @@
 #include "strata/evaluate.h" /* discrimination, calibration, yield, fairness, validation */
 #include "strata/stratify.h" /* tiers, segments, aggregation, disclosure, report */
 #include "strata/run.h"      /* run spec and the whole job */
+#include "strata/derive.h"   /* dates, code lists, event import, derive */
 
 #endif

@@ -375,10 +375,47 @@ typedef struct strata_report_input {
     const double *calib_pred, *calib_obs;
     size_t n_card;                  /* model card: key/value pairs */
     const char *const *card_keys, *const *card_values;
+    size_t n_listed;                /* patients offered proactive care (0 = not stated) */
+    const char *data_dir;           /* areas.csv for PCN/ICB names; NULL = located */
 } strata_report_input;
-/* Writes one self-contained HTML file (inline SVG, no scripts, no network).
- * Every table must be disclosed (EINVAL otherwise). */
+/* Writes one self-contained HTML file (inline SVG and CSS, no scripts, no
+ * network): a plain-English summary first, then the PCN index, tiers, funnel,
+ * deprivation gradient, calibration, fairness, model card and disclosure
+ * rules, each chart titled with a "how to read this" paragraph; PCNs and ICBs
+ * by name with their codes; prints to A4. Every table must be disclosed
+ * (EINVAL otherwise). */
 STRATA_API strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path);
+
+/* Tables for Excel and Power BI (engine/report/report_tables.c), written into
+ * outdir atomically:
+ *  - outputs.xlsx (0644): a README sheet (disclosure rules, sheets, column
+ *    definitions), one sheet per aggregate table (numbers typed; area names
+ *    beside codes; a suppressed cell is empty and shaded, and the row's
+ *    suppressed_cells column names it), and the long table;
+ *  - aggregates_long.csv (0644): one row per area and measure: group_type,
+ *    group_code, group_name, measure, value, lower, upper, suppressed (1 =
+ *    withheld, value empty) — never "*" in a numeric column;
+ *  - patient_lists.xlsx (0600, owner only) when patient_csv is given: that
+ *    CSV as a sheet, patient ids as text.
+ * Every table must be aggregate and disclosed (EINVAL otherwise). */
+typedef struct strata_office_input {
+    const char *title;
+    size_t n_tables;
+    const strata_table *const *tables; /* NULL entries are skipped */
+    const char *const *names;          /* sheet names: "pcn_summary", "practice_summary",
+                                          "icb_summary", "inequality", "sii", "fairness" */
+    const strata_sdc_params *sdc;      /* the rules the tables were disclosed with */
+    const char *patient_csv;           /* e.g. <outdir>/intervention_list.csv, or NULL */
+    const char *data_dir;              /* areas.csv for names; NULL = strata_synth_locate_data */
+} strata_office_input;
+#define STRATA_OFFICE_MAX_FILES 4
+typedef struct strata_office_files {
+    size_t n;
+    const char *file[STRATA_OFFICE_MAX_FILES]; /* names within outdir (static strings) */
+    int patient_level[STRATA_OFFICE_MAX_FILES];
+} strata_office_files;
+STRATA_API strata_status strata_write_office(strata_ctx *ctx, const strata_office_input *in,
+                                             const char *outdir, strata_office_files *written);
 
 #ifdef __cplusplus
 }

@@ -43,7 +43,9 @@ STRATA_API strata_status strata_synth_params_check(strata_ctx *ctx, const strata
 /* Finds the reference directory when params->data_dir is NULL: $STRATA_DATA_DIR
  * (the directory itself or its reference/ subdirectory), then relative to the
  * running executable (/proc/self/exe): ../data/reference, ../../data/reference,
- * ../share/strata/reference, ./data/reference. Writes the directory into buf.
+ * ../share/strata/reference, ./data/reference; then the compile-time defaults:
+ * <install prefix>/share/strata/reference and <source tree>/data/reference (so
+ * an installed or out-of-tree build finds them). Writes the directory into buf.
  * STRATA_EIO listing what was tried when none holds practices.csv. */
 STRATA_API strata_status strata_synth_locate_data(strata_ctx *ctx, char *buf, size_t size);
 
