@@ -11,13 +11,15 @@
 
 static const char *USAGE =
     "strata fit COHORT --formula \"y ~ a + b\" [--family binomial|poisson|gamma|gaussian]\n"
+    "       | --family cox --formula \"Surv(time, event) ~ a + b [+ strata(s)] [+ cluster(id)]\"\n"
+    "         [--ties efron|breslow] [--robust]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
     "       [--start auto|r]\n"
     "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
 
 /* Spec values kept as strings until applied (owned here). */
 typedef struct fit_spec {
-    char *family, *formula, *weights, *epsilon, *max_iter, *na_action, *start, *out;
+    char *family, *formula, *weights, *epsilon, *max_iter, *na_action, *start, *out, *ties;
 } fit_spec;
 
 static char **spec_slot(fit_spec *s, const char *key)
@@ -38,13 +40,15 @@ static char **spec_slot(fit_spec *s, const char *key)
         return &s->start;
     if (!strcmp(key, "out"))
         return &s->out;
+    if (!strcmp(key, "ties"))
+        return &s->ties;
     return NULL;
 }
 
 static void spec_free(fit_spec *s)
 {
     free(s->family), free(s->formula), free(s->weights), free(s->epsilon);
-    free(s->max_iter), free(s->na_action), free(s->start), free(s->out);
+    free(s->max_iter), free(s->na_action), free(s->start), free(s->out), free(s->ties);
 }
 
 /* Reads a flat YAML mapping of scalars; 0 on success, message printed otherwise. */
@@ -114,6 +118,29 @@ static int read_spec(const char *path, fit_spec *s)
     return rc;
 }
 
+/* --family cox: the options that apply, then engine/cli/cli_cox.c. */
+static int fit_cox(strata_ctx *ctx, const cli_common *co, const char *cohort, const fit_spec *sp, int robust)
+{
+    strata_cox_params p;
+    long v;
+    strata_cox_params_init(&p);
+    p.formula = sp->formula;
+    p.weights = sp->weights;
+    p.robust = robust;
+    if (sp->ties && strcmp(sp->ties, "efron") && strcmp(sp->ties, "breslow"))
+        return cli_usage_error("fit", USAGE, "ties: '%s' is not efron or breslow", sp->ties);
+    p.ties = sp->ties && !strcmp(sp->ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
+    if (sp->epsilon && cli_parse_double(sp->epsilon, &p.epsilon))
+        return cli_usage_error("fit", USAGE, "epsilon: '%s' is not a number", sp->epsilon);
+    if (sp->max_iter && cli_parse_long(sp->max_iter, 1, 10000, &v))
+        return cli_usage_error("fit", USAGE, "max_iter: '%s' is not 1..10000", sp->max_iter);
+    if (sp->max_iter)
+        p.max_iter = (int)v;
+    if (sp->na_action && strcmp(sp->na_action, "complete") && strcmp(sp->na_action, "complete-cases"))
+        return cli_usage_error("fit", USAGE, "na_action: a Cox fit uses complete cases");
+    return cli_fit_cox(ctx, co, cohort, &p, sp->out);
+}
+
 int cmd_fit(int argc, char **argv)
 {
     cli_common co = {0, 0, 0};
@@ -124,7 +151,7 @@ int cmd_fit(int argc, char **argv)
     strata_cohort *c = NULL;
     strata_model *m = NULL;
     strata_status st;
-    int rc = 0;
+    int rc = 0, robust = 0;
     memset(&sp, 0, sizeof sp);
     memset(&cl, 0, sizeof cl);
     for (int i = 1; i < argc; i++) {
@@ -140,6 +167,10 @@ int cmd_fit(int argc, char **argv)
         }
         if (!strcmp(a, "--verbose")) {
             co.verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--robust")) {
+            robust = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -183,6 +214,8 @@ int cmd_fit(int argc, char **argv)
             slot = &cl.start;
         else if (!strcmp(a, "--out"))
             slot = &cl.out;
+        else if (!strcmp(a, "--ties"))
+            slot = &cl.ties;
         if (!slot) {
             rc = cli_usage_error("fit", USAGE, "unknown option '%s'", a);
             goto out;
@@ -204,6 +237,7 @@ int cmd_fit(int argc, char **argv)
         cl.f = NULL;      \
     }
     MERGE(family) MERGE(formula) MERGE(weights) MERGE(epsilon) MERGE(max_iter) MERGE(na_action) MERGE(start) MERGE(out)
+    MERGE(ties)
 #undef MERGE
     if (!sp.formula || !sp.out) {
         rc = cli_usage_error("fit", USAGE, "--formula and --out are required (or formula/out in --spec)");
@@ -211,6 +245,14 @@ int cmd_fit(int argc, char **argv)
     }
     if (!(ctx = cli_ctx_new(&co))) {
         rc = 3;
+        goto out;
+    }
+    if (sp.family && !strcmp(sp.family, "cox")) {
+        rc = fit_cox(ctx, &co, cohort_path, &sp, robust);
+        goto out;
+    }
+    if (sp.ties || robust) {
+        rc = cli_usage_error("fit", USAGE, "--ties and --robust are for --family cox");
         goto out;
     }
     strata_glm_params_init(&prm);

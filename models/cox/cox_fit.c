@@ -72,7 +72,7 @@ void cox_coef_row(const cox_result *res, size_t j, int robust, double conf, cox_
     out->hr_high = exp(out->estimate + q * out->std_error);
 }
 
-static cox_result *result_alloc(strata_ctx *ctx, size_t p)
+cox_result *cox_result_alloc(strata_ctx *ctx, size_t p)
 {
     cox_result *r = strata_calloc(ctx, 1, sizeof *r);
     if (!r)
@@ -117,7 +117,7 @@ strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col,
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cox: input needs X (p >= 1), time and status");
     STRATA_TRY(cox_data_build_cols(ctx, in, col, ud, prm->block_rows, prm->x_ld, &d));
     st = cox_ws_alloc(ctx, d, strata_threads(ctx), &ws);
-    if (st == STRATA_OK && !(res = result_alloc(ctx, in->p)))
+    if (st == STRATA_OK && !(res = cox_result_alloc(ctx, in->p)))
         st = STRATA_ENOMEM;
     t1 = omp_get_wtime();
     fit = st == STRATA_OK ? cox_newton(ctx, d, ws, prm, in->names, res) : st;

@@ -191,6 +191,8 @@ typedef struct cox_result {
     int evals;
 } cox_result;
 
+/* An empty result with its p-sized arrays (beta, se, vcov, u, aliased) zeroed. */
+cox_result *cox_result_alloc(strata_ctx *ctx, size_t p);
 void cox_result_free(strata_ctx *ctx, cox_result *r);
 
 /* One row of the coefficient table, as summary.coxph: z = estimate / se and its
@@ -234,6 +236,11 @@ typedef struct cox_fit_out {
     glm_formula *formula; /* the design's formula, frozen levels and knots (for scoring) */
     cox_formula *cf;
     size_t n_dropped;     /* rows without a complete case */
+    /* strata(x): stratum code k (res->bh_code) is the k-th distinct value of x, ascending;
+     * its label when x is categorical (scoring maps a new source's levels by label). */
+    size_t n_strata_values;
+    double *strata_values;
+    char **strata_labels; /* or NULL */
 } cox_fit_out;
 
 /* Fits `Surv(time, event) ~ terms [+ strata(x)]` on the source's complete cases
@@ -242,5 +249,26 @@ typedef struct cox_fit_out {
 strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char *formula,
                              const char *weights, const cox_params *prm, cox_fit_out *out);
 void cox_fit_out_free(strata_ctx *ctx, cox_fit_out *o);
+/* The labels of out->strata_values when the source's column col is categorical. */
+strata_status cox_strata_labels(strata_ctx *ctx, const glm_source *src, const char *col,
+                                cox_fit_out *out);
+
+/* ---- scoring (cox_score.c) ------------------------------------------------- */
+/* Which baseline stratum each value of a source's strata column is. */
+typedef struct cox_smap {
+    size_t n_codes;  /* categorical: the source's level codes ... */
+    long *code;      /* ... mapped to a stratum index (-1: a level the fit never saw) */
+} cox_smap;
+/* Binds the model's formula to src (levels mapped per unseen) and maps its strata. */
+strata_status cox_score_bind(strata_ctx *ctx, cox_fit_out *m, const glm_source *src,
+                             strata_unseen_policy unseen, cox_smap *sm);
+void cox_smap_free(strata_ctx *ctx, cox_smap *sm);
+/* Rows [row0, row0 + n) of the bound source: lp = x'beta + offset (aliased
+ * coefficients count 0, as R's predict) and, for nh horizons, risk[i * nh + k] =
+ * 1 - exp(-H0_s(h_k) exp(lp)) in the row's stratum s. A missing value gives NaN;
+ * an unseen factor level or stratum is STRATA_EDATA naming the row. */
+strata_status cox_score_rows(strata_ctx *ctx, const cox_fit_out *m, const glm_source *src,
+                             const cox_smap *sm, size_t row0, size_t n, const double *horizons,
+                             size_t nh, double *lp, double *risk);
 
 #endif
