@@ -4,7 +4,7 @@
  * fits to coxph's coefficients and, with cluster(), its robust SEs; survival at the
  * horizon from scoring matches survfit(fit, newdata); save -> load -> score gives
  * identical bytes; `strata fit --family cox`, `coef`, `score --horizon` on a synth
- * cohort, and their usage errors. */
+ * cohort, and their usage errors; `strata run` with family cox and a horizon. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -191,12 +191,41 @@ static void test_cox_cli__fit_coef_score_horizon_on_synth(void **state)
     free(out);
 }
 
+/* strata run with family cox: risk by the horizon drives tiers and PCN O/E. */
+static void test_cox_run__family_cox_tiers_and_pcn_oe_on_horizon_risk(void **state)
+{
+    char *out = NULL, *card;
+    (void)state;
+    tu_write_file(tu_tmp("cox.yaml"),
+                  "synth:\n  pcn: U60510\n  patients: 8000\n  seed: 5\nmodel:\n  family: cox\n"
+                  "  formula: \"Surv(time_to_emergency_days, emergency_event) ~ rcs(age, 4) + sex + imd_decile + "
+                  "ltc_count + prior_emergency_12m\"\n  horizon: 365\nevaluate:\n  by: [sex]\n");
+    assert_int_equal(tu_run_cli(&out, "run %s --out %s", tu_tmp("cox.yaml"), tu_tmp("coxrun")), 0);
+    assert_contains(out, "observed/expected");
+    free(out);
+    card = tu_read_file(tu_tmp("coxrun/report.html"), NULL);
+    assert_non_null(card);
+    assert_contains(card, "Cox PH (Efron ties): absolute risk by 365");
+    free(card);
+    out = tu_read_file(tu_tmp("coxrun/pcn_summary.csv"), NULL);
+    assert_non_null(out);
+    assert_contains(out, "\nU60510,");
+    free(out);
+    assert_true(strata_cox_is_model_file(tu_tmp("coxrun/model.h5")));
+    tu_write_file(tu_tmp("nohorizon.yaml"), "synth:\n  pcn: U60510\n  patients: 500\nmodel:\n  family: cox\n"
+                                           "  formula: \"Surv(time_to_emergency_days, emergency_event) ~ age\"\n");
+    assert_int_equal(tu_run_cli(&out, "run %s --out %s", tu_tmp("nohorizon.yaml"), tu_tmp("x")), 7);
+    assert_contains(out, "family cox needs a horizon");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cox_model__colon_cohort_matches_coxph_and_survfit),
         cmocka_unit_test(test_cox_model__save_load_score_identical_bytes),
         cmocka_unit_test(test_cox_cli__fit_coef_score_horizon_on_synth),
+        cmocka_unit_test(test_cox_run__family_cox_tiers_and_pcn_oe_on_horizon_risk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

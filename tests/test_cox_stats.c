@@ -339,6 +339,20 @@ static void test_cox_index__x_offsets_past_2_32_elements(void **state)
     strata_ctx_free(ctx);
 }
 
+/* A long right side: every term reaches the GLM formula (each '+' becomes " +"). */
+static void test_cox_formula__many_terms_kept_whole(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    cox_formula *cf = NULL;
+    (void)state;
+    assert_status(ctx, cox_formula_parse(ctx, "Surv(t, e) ~ a + b + c + d + e1 + f + g + h + i + j + "
+                                              "ae_attendances_12m + strata(s)", &cf), STRATA_OK);
+    assert_contains(cf->glm, "+ j  + ae_attendances_12m ");
+    assert_string_equal(cf->strata, "s");
+    cox_formula_free(ctx, cf);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_cox_input__all_events_at_one_time_is_named),
         cmocka_unit_test(test_cox_input__term_constant_within_every_stratum_is_named),
         cmocka_unit_test(test_cox_index__x_offsets_past_2_32_elements),
+        cmocka_unit_test(test_cox_formula__many_terms_kept_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,7 +81,7 @@ static strata_status parse_lhs(strata_ctx *ctx, const char *text, const char *lh
 /* Right side: terms split at top-level '+'; strata(x) taken out. */
 static strata_status parse_rhs(strata_ctx *ctx, const char *text, const char *rhs, cox_formula *cf)
 {
-    size_t n = strlen(rhs), used = 0, cap = strlen(cf->time) + n + 8;
+    size_t n = strlen(rhs), used = 0, cap = strlen(cf->time) + 2 * n + 8; /* " +" per term */
     int depth = 0;
     if (!(cf->glm = strata_alloc(ctx, cap)))
         return STRATA_ENOMEM;
