@@ -194,6 +194,10 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
     }
     }
     cols_free(ctx, f, &c);
+    if (st != STRATA_OK && st != STRATA_ENOCONV) { /* a result only from a fit that ran through */
+        cox_result_free(ctx, out->res);
+        out->res = NULL;
+    }
     out->n_dropped = c.n - c.used;
     out->formula = f;
     out->cf = cf;
