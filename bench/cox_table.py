@@ -119,7 +119,7 @@ def table(run):
             it = "%s (%s)" % (r.get("iters", "-"), evals) if evals else fmt(r.get("iters"), "")
             note = r.get("note", "")
             if key == "strata" and r.get("fit_s") is not None:
-                note = ("sort+layout %.2f s, Newton %.2f s, rest %.2f s; cohort read %.2f s; " % (
+                note = ("sort+layout %.2f s, Newton %.2f s, rest %.2f s; cohort read (not in fit s) %.2f s; " % (
                     r["sort_s"], r["newton_s"], r["post_s"], r["load_s"]) + note).strip("; ")
             out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 format(n, ","), p, LABEL[key], fmt(r.get("fit_s"), ".2f"), it,
@@ -131,8 +131,8 @@ def table(run):
             "risk-set sums, one weighted Gram); for the peers fit time / (iterations + 1), which "
             "also holds their setup. Gram bound per evaluation from the roofline of the same run: "
             "practical = Gram at the best measured DSYRK + one read of X, ideal = max(Gram at DGEMM "
-            "peak, one read of X). fit s excludes reading the data (strata: sort, layout with X "
-            "streamed in, Newton, baseline, concordance).", ""]
+            "peak, one read of X). fit s excludes reading the data (strata: the cohort reads of time, "
+            "event and X; fit = sort, layout with X scattered in, Newton, baseline, Harrell's C).", ""]
     return "\n".join(out)
 
 

@@ -181,6 +181,14 @@ static void test_cox_cli__fit_coef_score_horizon_on_synth(void **state)
     assert_non_null(out);
     assert_contains(out, "patient_id,linear_predictor,risk_180,risk_365\n");
     free(out);
+    assert_int_equal(tu_run_cli(&out, "evaluate %s %s --horizon 365 --by sex --out %s", tu_tmp("sm.h5"),
+                                tu_tmp("syn.h5"), tu_tmp("sev")), 0);
+    free(out);
+    out = tu_read_file(tu_tmp("sev/surv_summary.csv"), NULL);
+    assert_non_null(out);
+    assert_contains(out, "by,level,n,events,c_harrell,c_harrell_se,c_harrell_lo,c_harrell_hi,c_uno");
+    assert_contains(out, "\nsex,F,");
+    free(out);
     assert_int_equal(tu_run_cli(&out, "fit %s --family cox --ties exact --formula '%s' --out %s", tu_tmp("syn.h5"), f,
                                 tu_tmp("x.h5")), 2);
     assert_contains(out, "ties: 'exact' is not efron or breslow");

@@ -3,8 +3,8 @@
  * against survival 3.5-3 on the golden Cox fits (data/golden/cox, make_cox.R):
  * Harrell's C and Uno's C with their infinitesimal-jackknife SEs and pair counts
  * (concordance(fit, timewt = "n" / "n/G2")), within strata and with case weights;
- * Kaplan-Meier calibration at the horizon per risk group (survfit, log CI);
- * bad input named. */
+ * Kaplan-Meier calibration at the horizon per risk group (survfit, log CI); the
+ * written, disclosure-controlled evaluation; bad input named. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +172,65 @@ static void test_surv_calibration__km_by_risk_group_matches_survfit(void **state
     cal_vs_golden("pbc_wt_off", "pbc", 1, 1, 2000);
 }
 
+/* The written evaluation: the overall C as the API gives it, counts disclosed
+ * (suppressed 1-7 or multiples of 5), a tiny subgroup's values hidden with its
+ * events, and observed risk x n a multiple of 5 (risks on the rounded counts' grid). */
+static void test_surv_write__disclosed_summary_and_calibration(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    fitted f;
+    strata_surv_conc c;
+    strata_eval_params par;
+    strata_eval_by by;
+    static const char *const lev[2] = {"most", "few"};
+    int32_t *code;
+    double H0, *risk;
+    char *txt, *line;
+    int rows = 0;
+    (void)state;
+    fit_design(ctx, "fl", 0, 0, 0, &f);
+    H0 = cox_cumhaz_at(f.r, 0, 1826);
+    risk = malloc(f.d.n * sizeof *risk);
+    code = malloc(f.d.n * sizeof *code);
+    for (size_t i = 0; i < f.d.n; i++) {
+        risk[i] = 1 - exp(-H0 * exp(f.lp[i]));
+        code[i] = i < 9 ? 1 : 0; /* "few": 9 rows, a handful of events */
+    }
+    f.in.risk = risk;
+    by = (strata_eval_by){"grp", code, 2, lev};
+    strata_eval_params_init(&par);
+    assert_status(ctx, strata_surv_evaluate_write(ctx, &f.in, 1826, &by, 1, &par, tu_tmp("survev")), STRATA_OK);
+    assert_status(ctx, strata_surv_concordance(ctx, &f.in, STRATA_CONC_UNO, 0.95, &c), STRATA_OK);
+    txt = tu_read_file(tu_tmp("survev/surv_summary.csv"), NULL);
+    assert_non_null(txt);
+    {
+        char want[64];
+        snprintf(want, sizeof want, ",%.4f,%.4f,%.4f,%.4f\r\n", c.c, c.se, c.lo, c.hi);
+        assert_contains(txt, want); /* Uno's C of the overall row */
+    }
+    assert_contains(txt, "grp,few,10,*,*,*,*,*,*,*,*,*"); /* 9 rows round to 10; events hidden */
+    free(txt);
+    txt = tu_read_file(tu_tmp("survev/surv_calibration.csv"), NULL);
+    assert_non_null(txt);
+    for (line = strchr(txt, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        char *fl[MAXF], buf[512];
+        size_t len = strcspn(line + 1, "\n");
+        memcpy(buf, line + 1, len);
+        buf[len] = 0;
+        assert_int_equal(fields(buf, fl), 8);
+        assert_int_equal((long)atof(fl[2]) % 5, 0);
+        assert_abs_close(atof(fl[5]) * atof(fl[2]) / 5, round(atof(fl[5]) * atof(fl[2]) / 5),
+                         atof(fl[2]) * 5e-5 / 5 + 1e-9, "observed x n / 5 of group %s", fl[0]);
+        rows++;
+    }
+    assert_int_equal(rows, 10);
+    free(txt);
+    free(risk);
+    free(code);
+    fitted_free(ctx, &f);
+    strata_ctx_free(ctx);
+}
+
 static void test_surv_input__bad_values_named(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -200,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_surv_concordance__within_strata_match_survival),
         cmocka_unit_test(test_surv_concordance__case_weights_match_survival),
         cmocka_unit_test(test_surv_calibration__km_by_risk_group_matches_survfit),
+        cmocka_unit_test(test_surv_write__disclosed_summary_and_calibration),
         cmocka_unit_test(test_surv_input__bad_values_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,3 +125,92 @@ int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh)
     strata_ctx_free(ctx);
     return rc;
 }
+
+/* A categorical cohort column as a by-column (codes read into *codes). */
+static strata_status by_column(strata_ctx *ctx, strata_cohort *c, const char *name, strata_eval_by *b,
+                               int32_t **codes)
+{
+    size_t j;
+    const strata_column_info *info;
+    strata_status st = strata_cohort_find(ctx, c, name, &j);
+    if (st != STRATA_OK)
+        return st;
+    info = strata_cohort_column(c, j);
+    if (!info->categorical)
+        return STRATA_ESPEC;
+    if (!(*codes = malloc((strata_cohort_nrows(c) + 1) * sizeof **codes)))
+        return STRATA_ENOMEM;
+    b->name = name;
+    b->codes = *codes;
+    b->n_levels = info->n_levels;
+    b->levels = info->levels;
+    return strata_cohort_read_i32(ctx, c, j, 0, strata_cohort_nrows(c), *codes);
+}
+
+/* time, event (as doubles) and the strata column's codes, if any. */
+static strata_status outcome_columns(strata_ctx *ctx, strata_cox *m, strata_cohort *c, double *t, double *e,
+                                     int32_t **st_codes)
+{
+    size_t jt, je, js, n = strata_cohort_nrows(c);
+    strata_status st;
+    if ((st = strata_cohort_find(ctx, c, strata_cox_time_column(m), &jt)) != STRATA_OK ||
+        (st = strata_cohort_find(ctx, c, strata_cox_event_column(m), &je)) != STRATA_OK ||
+        (st = strata_cohort_read_f64(ctx, c, jt, 0, n, t)) != STRATA_OK ||
+        (st = strata_cohort_read_f64(ctx, c, je, 0, n, e)) != STRATA_OK)
+        return st;
+    if (!strata_cox_strata_column(m))
+        return STRATA_OK;
+    if ((st = strata_cohort_find(ctx, c, strata_cox_strata_column(m), &js)) != STRATA_OK)
+        return st;
+    if (!(*st_codes = malloc((n + 1) * sizeof **st_codes)))
+        return STRATA_ENOMEM;
+    return strata_cohort_read_i32(ctx, c, js, 0, n, *st_codes);
+}
+
+int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const *by, size_t n_by, int raw)
+{
+    strata_ctx *ctx = cli_ctx_new(&o->co);
+    strata_cox *m = NULL;
+    strata_cohort *c = NULL;
+    strata_eval_by b[32];
+    int32_t *codes[32] = {0}, *stc = NULL;
+    double *t = NULL, *e = NULL, *lp = NULL, *risk = NULL, *w = NULL;
+    strata_status st;
+    size_t n = 0;
+    int rc = 0;
+    if (!ctx)
+        return 3;
+    if ((st = strata_cox_load(ctx, o->model, &m)) == STRATA_OK && (st = strata_cohort_open(ctx, o->cohort, &c)) == STRATA_OK) {
+        n = strata_cohort_nrows(c);
+        t = malloc((n + 1) * sizeof *t), e = malloc((n + 1) * sizeof *e), w = malloc((n + 1) * sizeof *w);
+        lp = malloc((n + 1) * sizeof *lp), risk = malloc((n + 1) * sizeof *risk);
+        st = t && e && w && lp && risk ? strata_cox_score(ctx, m, c, o->unseen, &horizon, 1, lp, risk) : STRATA_ENOMEM;
+    }
+    if (st == STRATA_OK)
+        st = outcome_columns(ctx, m, c, t, e, &stc);
+    for (size_t k = 0; st == STRATA_OK && k < n_by && k < 32; k++)
+        if ((st = by_column(ctx, c, by[k], &b[k], &codes[k])) == STRATA_ESPEC)
+            rc = cli_usage_error("evaluate", "strata evaluate COXMODEL COHORT --horizon H --out DIR [--by ...]",
+                                 "--by: '%s' is not a categorical column", by[k]);
+    if (st == STRATA_OK) {
+        strata_surv_input in = {n, t, e, lp, risk, w, stc};
+        strata_eval_params par;
+        for (size_t i = 0; i < n; i++) /* rows without a score or an outcome take no part */
+            w[i] = isnan(lp[i]) || isnan(risk[i]) || isnan(t[i]) || isnan(e[i]) || (stc && stc[i] < 0) ? 0 : 1;
+        strata_eval_params_init(&par);
+        par.disclosure = !raw;
+        st = strata_surv_evaluate_write(ctx, &in, horizon, b, n_by, &par, o->out);
+    }
+    if (st != STRATA_OK && !rc)
+        rc = cli_fail(ctx, "evaluate", st);
+    else if (!rc && !o->co.quiet)
+        printf("evaluated %zu rows (Cox model, risk by %g; %zu by-columns) into %s%s\n", n, horizon, n_by, o->out,
+               raw ? " WITHOUT disclosure control" : "");
+    for (size_t k = 0; k < 32; k++)
+        free(codes[k]);
+    free(stc), free(t), free(e), free(w), free(lp), free(risk);
+    strata_cohort_close(c);
+    strata_cox_free(ctx, m);
+    strata_ctx_free(ctx);
+    return rc;
+}

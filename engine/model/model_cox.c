@@ -111,6 +111,21 @@ const char *strata_cox_term(const strata_cox *m, size_t i)
     return m && i < m->fo.res->p ? m->fo.formula->colnames[i + 1] : NULL;
 }
 
+const char *strata_cox_time_column(const strata_cox *m)
+{
+    return m ? m->fo.cf->time : NULL;
+}
+
+const char *strata_cox_event_column(const strata_cox *m)
+{
+    return m ? m->fo.cf->event : NULL;
+}
+
+const char *strata_cox_strata_column(const strata_cox *m)
+{
+    return m ? m->fo.cf->strata : NULL;
+}
+
 void strata_cox_coef_row(const strata_cox *m, size_t i, double conf_level, strata_cox_coef *out)
 {
     cox_coef c;

@@ -50,6 +50,10 @@ typedef struct strata_cox_coef {
 
 STRATA_API size_t strata_cox_nterms(const strata_cox *m);
 STRATA_API const char *strata_cox_term(const strata_cox *m, size_t i); /* R-style name */
+/* The columns of Surv(time, event) and of strata(x) (NULL without strata). */
+STRATA_API const char *strata_cox_time_column(const strata_cox *m);
+STRATA_API const char *strata_cox_event_column(const strata_cox *m);
+STRATA_API const char *strata_cox_strata_column(const strata_cox *m);
 STRATA_API void strata_cox_coef_row(const strata_cox *m, size_t i, double conf_level, strata_cox_coef *out);
 
 typedef struct strata_cox_summary {

@@ -283,6 +283,16 @@ STRATA_API strata_status strata_surv_calibration(strata_ctx *ctx, const strata_s
                                                  double horizon, int n_bins, double conf_level,
                                                  strata_surv_calib *bins, int *n_out);
 
+/* Writes surv_summary.csv (overall, then each level of each by-column: n, events by
+ * the horizon, Harrell's and Uno's C with SEs and CIs at par->conf_level) and
+ * surv_calibration.csv (par->n_bins risk groups of in->risk: n, events, mean
+ * predicted, Kaplan-Meier observed risk by the horizon and its CI) into outdir,
+ * disclosure-controlled per par as strata_eval_write: counts 1..max suppressed,
+ * others rounded, a population's C and observed risk hidden with its events. */
+STRATA_API strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_input *in, double horizon,
+                                                    const strata_eval_by *by, size_t n_by,
+                                                    const strata_eval_params *par, const char *outdir);
+
 /* ---- output ------------------------------------------------------------- */
 
 typedef struct strata_eval_provenance {
