@@ -1,13 +1,8 @@
-/* bench/bench_cox.c — times the Cox fit (models/cox) on a benchmark cohort of
- * gen_surv.py: reads time_days and event, streams x1..xp one column at a time into
- * the fit's sorted copy of X (cox_fit_cols), fits Efron (or Breslow) ties and
- * prints one JSON line: load (time, event and the X columns read from the cohort
- * file), sort + layout (X scattered in), Newton-Raphson and the rest, evaluations,
- * seconds per evaluation, peak RSS against the bytes of X;
- * writes the coefficients (term, estimate, std_error) for the peers' check.
- * Invariant: the library's own cohort reader and fit; nothing here is timed twice.
- * usage: bench_cox COHORT.h5 P [--threads T] [--ties efron|breslow] [--coef OUT.csv]
- *                  [--time COL] [--event COL] */
+/* bench/bench_cox.c — times the Cox fit (models/cox) on a gen_surv.py cohort, X
+ * streamed one column at a time from the cohort (cox_fit_cols), and prints one JSON
+ * line: load, sort + layout, Newton-Raphson, the rest, evaluations, s/evaluation,
+ * peak RSS vs the bytes of X; writes the coefficients for the peers' check.
+ * usage: bench_cox COHORT.h5 P [--threads T] [--ties efron|breslow] [--coef OUT.csv] */
 #include "cox_internal.h"
 #include "strata/cohort.h"
 

@@ -1,9 +1,7 @@
-/* engine/cli/cli_cox.c — the Cox model in the CLI: `strata fit --family cox`
- * (--ties efron|breslow, --robust), `strata coef` of a Cox model file (hazard
- * ratios with 95% CIs) and `strata score --horizon H[,H...]` (absolute risk at
- * each horizon beside the linear predictor). Called from cmd_fit, cmd_coef and
- * cmd_score, on include/strata only. Invariant: the same exit codes as the GLM
- * paths (a non-converged fit is still written and exits 8). */
+/* engine/cli/cli_cox.c — the Cox model in the CLI: `fit --family cox` (--ties,
+ * --robust), `coef` (hazard ratios with 95% CIs), `score --horizon H[,H]` and
+ * `evaluate --horizon H`, called from the cmd_*.c files, on include/strata only.
+ * Invariant: the GLM paths' exit codes (a non-converged fit is written, exit 8). */
 #include "cli.h"
 
 #include <math.h>

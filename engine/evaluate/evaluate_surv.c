@@ -1,11 +1,8 @@
-/* engine/evaluate/evaluate_surv.c — evaluation of survival predictions (Cox models):
- * Harrell's C and Uno's C (pairs weighted by 1/G(t-)^2, G the Kaplan-Meier of
- * censoring) with the infinitesimal-jackknife standard error, as survival's
- * concordance(timewt = "n" / "n/G2"); and calibration at a horizon: risk groups of
- * predicted risk, observed risk 1 - Kaplan-Meier with survfit's log-scale CI, vs
- * the mean prediction (docs/cox.md). Invariant: one sequential sweep in sorted
- * order (stratum, time descending, censorings first), so results never depend on
- * the thread count. */
+/* engine/evaluate/evaluate_surv.c — concordance of survival predictions: Harrell's C
+ * and Uno's C (pairs weighted 1/G(t-)^2, G the censoring Kaplan-Meier) with the
+ * infinitesimal-jackknife SE, as survival's concordance(timewt = "n" / "n/G2").
+ * Invariant: one sequential sweep in sorted order (stratum, time descending,
+ * censorings first), so results never depend on the thread count. */
 #include "evaluate_internal.h"
 
 #include "strata/dist.h"

@@ -1,9 +1,8 @@
-/* engine/evaluate/evaluate_survcal.c — calibration of predicted risk at a horizon
- * for survival outcomes: risk groups cut at type-7 quantiles of the prediction
- * (strata_evaluate's rule), and in each the observed risk 1 - S(h) by the
- * weighted Kaplan-Meier with Greenwood's variance and survfit's log-scale CI,
- * beside the mean predicted risk (docs/cox.md). Invariant: groups and sums follow
- * the stable sorted order of (risk, row), so results never depend on threads. */
+/* engine/evaluate/evaluate_survcal.c — calibration at a horizon for survival
+ * outcomes: risk groups cut at type-7 quantiles of the prediction (strata_evaluate's
+ * rule), in each the weighted Kaplan-Meier observed risk with survfit's log-scale
+ * Greenwood CI beside the mean prediction. Invariant: groups and sums follow the
+ * stable sorted order of (risk, row), so results never depend on threads. */
 #include "evaluate_internal.h"
 
 #include "strata/dist.h"

@@ -1,13 +1,8 @@
-/* engine/evaluate/evaluate_survwrite.c — the written survival evaluation (Cox
- * models, `strata evaluate` with a horizon): surv_summary.csv (overall and per
- * level of each by-column: rows, events by the horizon, Harrell's and Uno's C with
- * SEs and CIs) and surv_calibration.csv (risk groups: rows, events, mean predicted
- * and Kaplan-Meier observed risk by the horizon), through strata_table and
- * strata_disclose_set as every aggregate: counts 1-7 suppressed, others rounded,
- * the values of a population whose events are hidden hidden too, and observed
- * risks put on the grid of the rounded counts.
- * Invariant: each population is the input with weight 0 outside it, so every
- * number is the one strata_surv_concordance / _calibration give on that subset. */
+/* engine/evaluate/evaluate_survwrite.c — the written survival evaluation:
+ * surv_summary.csv (overall and per by-level: n, events, Harrell's and Uno's C with
+ * CIs) and surv_calibration.csv (KM observed vs predicted per risk group), through
+ * strata_disclose_set as every aggregate. Invariant: a population is the input with
+ * weight 0 outside it; observed risks sit on the grid of the rounded counts. */
 #include "evaluate_internal.h"
 
 #include <errno.h>

@@ -1,9 +1,8 @@
 /* engine/model/model_cox_io.c — the Cox model file (HDF5, schema strata-model,
- * model = "cox"; docs/cox.md): formula, ties, provenance, coefficients with the
- * model-based and robust covariances, the fit summary, the frozen design (factor
- * levels, spline knots), the strata keys and the Breslow baseline hazard per
- * stratum. Invariant: float64 stored exactly, so load -> score gives the bytes of
- * the fitted model. (HDF5 here until model files move to engine/io's record.) */
+ * model = "cox"; docs/cox.md) and the score file: coefficients, covariances,
+ * summary, frozen design, strata keys, baseline hazard per stratum. Invariant:
+ * float64 stored exactly, so load -> score gives the fitted model's bytes. (HDF5 here
+ * until model files move to engine/io's record.) */
 #include "cohort_internal.h"
 #include "model_cox.h"
 #include "outfile.h"

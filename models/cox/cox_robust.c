@@ -1,10 +1,8 @@
-/* models/cox/cox_robust.c — the robust (sandwich) variance of a Cox fit, as
- * coxph(robust = TRUE) or cluster(): V B V with V the model-based variance and
- * B = sum over clusters of s_c s_c', s_c the sum of the cluster's case-weighted
- * score residuals (Lin & Wei 1989; Therneau & Grambsch 2000, 7.2). One extra
- * evaluation keeps each event group's sums; residual rows are then built per
- * fixed row block. Invariant: block Grams (no clusters) and cluster sums (in
- * sorted row order) are reduced in a fixed order: bytes do not depend on threads. */
+/* models/cox/cox_robust.c — the robust (sandwich) variance V B V of a Cox fit, as
+ * coxph(robust = TRUE) or cluster(): B sums the clusters' case-weighted score
+ * residuals' outer products (Lin & Wei 1989), built per fixed row block after one
+ * more evaluation that keeps each event group's sums. Invariant: partials reduced in
+ * block order (or cluster sums in sorted row order): bytes do not depend on threads. */
 #include "cox_internal.h"
 
 #include <math.h>

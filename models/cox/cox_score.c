@@ -1,10 +1,8 @@
 /* models/cox/cox_score.c — scoring with a fitted Cox model: the formula bound to a
- * new source (factor levels mapped by label), its strata(x) values mapped to the
- * fit's baselines (by label when categorical, by value otherwise), then per fixed
- * block of rows the linear predictor x'beta + offset and the absolute risk
- * 1 - exp(-H0_s(t) exp(lp)) at each horizon (docs/cox.md). Invariant: blocks are
- * fixed (1024 rows) and independent, so scores are the same bytes whatever the
- * thread count, and a saved and loaded model scores identically. */
+ * new source, strata(x) values mapped to the fit's baselines (by label or value),
+ * then per fixed 1,024-row block lp = x'beta + offset and the absolute risk
+ * 1 - exp(-H0_s(t) exp(lp)) at each horizon. Invariant: blocks are independent, so a
+ * saved and loaded model scores to the same bytes whatever the thread count. */
 #include "cox_internal.h"
 
 #include <math.h>
