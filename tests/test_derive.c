@@ -250,9 +250,9 @@ static void test_derive__efi_category_boundaries(void **state)
     char csv[8192];
     size_t len = 0;
     strata_ctx *ctx = tu_ctx();
-    char *out = NULL;
-    const char *f = tu_tmp("efi.h5");
+    char *out = NULL, f[1024];
     (void)state;
+    snprintf(f, sizeof f, "%s", tu_tmp("efi.h5")); /* tu_tmp's buffers rotate */
     tu_write_file(tu_tmp("ep.csv"), "id,sex\n1,F\n2,M\n3,F\n4,M\n5,F\n6,M\n");
     len += (size_t)snprintf(csv + len, sizeof csv - len, "pid,date,code\n");
     for (int p = 0; p < 6; p++)

@@ -54,7 +54,6 @@ static const layer_rule RULES[] = {
 static const char *const EXCEPTIONS[] = {
     "engine/model/model_io.c|hdf5.h", /* model-file HDF5 moving to engine/io */
     "engine/model/model_cox_io.c|hdf5.h", /* the Cox model file, moving to engine/io's record too */
-    "engine/cli/cmd_fit.c|yaml.h",    /* fit --spec moving to the library's spec loader */
 };
 
 static const layer_rule *rule_for(const char *dir)

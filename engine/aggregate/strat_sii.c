@@ -1,8 +1,9 @@
 /* engine/aggregate/strat_sii.c — slope and relative index of inequality across ordered
  * deprivation quantiles (Low & Low 2004; PHEindicatormethods phe_sii):
  * population-weighted regression on cumulative-rank midpoints, CI by
- * simulating each quantile's value from N(value, se) with a seeded
- * xoshiro256** stream, so the same seed gives the same limits. */
+ * simulating each quantile's value from N(value, se) with the library's
+ * counter-based RNG (one stream per repetition, keyed by the seed), so the
+ * same seed gives the same limits. */
 #include "internal.h"
 #include "strat_internal.h"
 #include "strata/stratify.h"
@@ -31,57 +32,6 @@ strata_status strata_sii_params_check(strata_ctx *ctx, const strata_sii_params *
     if (p->scale != STRATA_SII_OTHER && p->scale != STRATA_SII_RATE && p->scale != STRATA_SII_PROP)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "sii: scale %d unknown", (int)p->scale);
     return STRATA_OK;
-}
-
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t res = rotl(r->s[1] * 5, 7) * 9, t = r->s[1] << 17;
-    r->s[2] ^= r->s[0];
-    r->s[3] ^= r->s[1];
-    r->s[1] ^= r->s[2];
-    r->s[0] ^= r->s[3];
-    r->s[2] ^= t;
-    r->s[3] = rotl(r->s[3], 45);
-    return res;
-}
-
-/* Standard normals by Box-Muller on (0, 1] uniforms, both values of each pair used. */
-typedef struct normal_gen {
-    rng r;
-    double spare;
-    int has_spare;
-} normal_gen;
-
-static double rng_norm(normal_gen *g)
-{
-    double u1, u2, rad;
-    if (g->has_spare) {
-        g->has_spare = 0;
-        return g->spare;
-    }
-    u1 = ((double)(rng_next(&g->r) >> 11) + 1.0) * 0x1.0p-53;
-    u2 = (double)(rng_next(&g->r) >> 11) * 0x1.0p-53;
-    rad = sqrt(-2.0 * log(u1));
-    g->spare = rad * sin(6.283185307179586 * u2);
-    g->has_spare = 1;
-    return rad * cos(6.283185307179586 * u2);
 }
 
 /* k-th smallest (0-based) of a[0..n-1] by quickselect (median-of-three pivot,
@@ -156,8 +106,6 @@ void strat_sii_core(const strata_sii_params *p, size_t k, const double *pop, con
 {
     double *a = ws, *b = a + k, *m0 = b + k, *m1 = m0 + k, *sii_s = m1 + k, *rii_s = sii_s + p->reps;
     double tot = 0, cum = 0, b0 = 0, b1 = 0, cv, s = 0, sb = 0, sbb = 0, det;
-    normal_gen r = {{{0, 0, 0, 0}}, 0, 0};
-    uint64_t sd = p->seed;
     /* a_i population share; b_i midpoint of the cumulative share */
     for (size_t i = 0; i < k; i++)
         tot += pop[i];
@@ -181,12 +129,15 @@ void strat_sii_core(const strata_sii_params *p, size_t k, const double *pop, con
     out->rii = (b0 + b1) / b0;
     if (p->multiplier < 0)
         out->rii = 1.0 / out->rii;
-    for (int j = 0; j < 4; j++)
-        r.r.s[j] = splitmix64(&sd);
     for (size_t rep = 0; rep < p->reps; rep++) {
+        strata_rng r = strata_rng_make(p->seed, rep, STRATA_STREAM_SII);
+        double z[2] = {0, 0};
         b0 = b1 = 0;
         for (size_t i = 0; i < k; i++) {
-            double v = rng_norm(&r) * se[i], yi;
+            double v, yi;
+            if (i % 2 == 0)
+                strata_rng_norm2(&r, &z[0], &z[1]); /* both values of each Box-Muller pair */
+            v = z[i % 2] * se[i];
             if (p->scale == STRATA_SII_RATE)
                 yi = exp(log(value[i]) + v);
             else if (p->scale == STRATA_SII_PROP)

@@ -203,11 +203,7 @@ typedef struct sdc_ws {
 
 static void ws_free(strata_ctx *ctx, sdc_ws *w)
 {
-    strata_free(ctx, w->start, 0);
-    strata_free(ctx, w->rows, 0);
-    strata_free(ctx, w->v, 0);
-    strata_free(ctx, w->h, 0);
-    strata_free(ctx, w->raw, 0);
+    STRATA_FREE_ALL(ctx, w->start, w->rows, w->v, w->h, w->raw);
     memset(w, 0, sizeof *w);
 }
 
@@ -513,6 +509,8 @@ strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, con
                 ;
             else if (c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG)
                 fprintf(f, "%.0f", c->v[i]);
+            else if (c->decimals < 0)
+                fprintf(f, "%.*g", -c->decimals, c->v[i]);
             else
                 fprintf(f, "%.*f", c->decimals, c->v[i]);
         }

@@ -132,6 +132,8 @@ strata_status strata_fail_at(strata_ctx *ctx, strata_status code, const char *fi
 }
 
 static void vlog(strata_ctx *ctx, strata_log_level level, const char *fmt, va_list ap)
+    STRATA_PRINTF(3, 0);
+static void vlog(strata_ctx *ctx, strata_log_level level, const char *fmt, va_list ap)
 {
     char buf[STRATA_ERRMSG_MAX];
     if (!ctx || !ctx->log || level > ctx->log_max)

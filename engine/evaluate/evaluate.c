@@ -11,21 +11,11 @@
 #include <omp.h>
 #endif
 
-const char *strata_eval_family_name(strata_eval_family f)
-{
-    switch (f) {
-    case STRATA_EVAL_BINOMIAL: return "binomial";
-    case STRATA_EVAL_POISSON: return "poisson";
-    case STRATA_EVAL_GAUSSIAN: return "gaussian";
-    }
-    return "unknown";
-}
-
 void strata_eval_params_init(strata_eval_params *par)
 {
     static const double top[6] = {0.005, 0.01, 0.02, 0.05, 0.10, 0.20};
     memset(par, 0, sizeof *par);
-    par->family = STRATA_EVAL_BINOMIAL;
+    par->family = STRATA_FAMILY_BINOMIAL;
     par->conf_level = 0.95;
     par->n_bins = 10;
     par->n_top = 6;
@@ -48,8 +38,8 @@ strata_status strata_eval_params_check(strata_ctx *ctx, const strata_eval_params
 {
     if (!par)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: params is NULL");
-    if (par->family != STRATA_EVAL_BINOMIAL && par->family != STRATA_EVAL_POISSON &&
-        par->family != STRATA_EVAL_GAUSSIAN)
+    if (par->family != STRATA_FAMILY_BINOMIAL && par->family != STRATA_FAMILY_POISSON &&
+        par->family != STRATA_FAMILY_GAMMA && par->family != STRATA_FAMILY_GAUSSIAN)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: unknown family %d", (int)par->family);
     if (!(par->conf_level > 0.0 && par->conf_level < 1.0))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: conf_level %g outside (0, 1)",
@@ -82,21 +72,20 @@ strata_status strata_eval_params_check(strata_ctx *ctx, const strata_eval_params
     return STRATA_OK;
 }
 
-void strata_eval_inverse_link(strata_eval_family f, const double *lp, size_t n, double *p)
+void strata_eval_inverse_link(strata_family f, const double *lp, size_t n, double *p)
 {
     for (size_t i = 0; i < n; i++)
         p[i] = ev_inv_link(f, lp[i]);
 }
 
-strata_status strata_eval_link(strata_ctx *ctx, strata_eval_family f, const double *p, size_t n,
+strata_status strata_eval_link(strata_ctx *ctx, strata_family f, const double *p, size_t n,
                                double *lp)
 {
     for (size_t i = 0; i < n; i++) {
-        if ((f == STRATA_EVAL_BINOMIAL && !(p[i] > 0.0 && p[i] < 1.0)) ||
-            (f == STRATA_EVAL_POISSON && !(p[i] > 0.0)) || !isfinite(p[i]))
+        if (!ev_p_valid(f, p[i]))
             return STRATA_FAIL(ctx, STRATA_EDATA,
                                "evaluate: predicted value at row %zu is %g, outside the %s range",
-                               i + 1, p[i], strata_eval_family_name(f));
+                               i + 1, p[i], strata_family_name(f));
         lp[i] = ev_link(f, p[i]);
     }
     return STRATA_OK;
@@ -145,7 +134,7 @@ void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r)
 }
 
 static strata_status check_input(strata_ctx *ctx, const strata_eval_input *in,
-                                 strata_eval_family f)
+                                 strata_family f)
 {
     if (!in || !in->y || !in->p || (in->n_by && !in->by))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: input arrays missing");
@@ -155,16 +144,15 @@ static strata_status check_input(strata_ctx *ctx, const strata_eval_input *in,
             return STRATA_FAIL(ctx, STRATA_EDATA, "evaluate: weight at row %zu is %g", i + 1, w);
         if (w == 0.0)
             continue;
-        if (!isfinite(y) || (f == STRATA_EVAL_BINOMIAL && y != 0.0 && y != 1.0) ||
-            (f == STRATA_EVAL_POISSON && y < 0.0))
+        if (!isfinite(y) || (f == STRATA_FAMILY_BINOMIAL && y != 0.0 && y != 1.0) ||
+            (f == STRATA_FAMILY_POISSON && y < 0.0) || (f == STRATA_FAMILY_GAMMA && !(y > 0.0)))
             return STRATA_FAIL(ctx, STRATA_EDATA,
                                "evaluate: outcome at row %zu is %g, invalid for family %s", i + 1,
-                               y, strata_eval_family_name(f));
-        if (!isfinite(p) || (f == STRATA_EVAL_BINOMIAL && !(p > 0.0 && p < 1.0)) ||
-            (f == STRATA_EVAL_POISSON && !(p > 0.0)))
+                               y, strata_family_name(f));
+        if (!ev_p_valid(f, p))
             return STRATA_FAIL(ctx, STRATA_EDATA,
                                "evaluate: predicted value at row %zu is %g, outside the %s range",
-                               i + 1, p, strata_eval_family_name(f));
+                               i + 1, p, strata_family_name(f));
     }
     for (size_t b = 0; b < in->n_by; b++) {
         const strata_eval_by *by = &in->by[b];
@@ -189,14 +177,10 @@ typedef struct ev_sorted {
 
 static void sorted_free(strata_ctx *ctx, ev_sorted *s)
 {
-    strata_free(ctx, s->row, 0);
-    strata_free(ctx, s->y, 0);
-    strata_free(ctx, s->p, 0);
-    strata_free(ctx, s->lp, 0);
-    strata_free(ctx, s->w, 0);
+    STRATA_FREE_ALL(ctx, s->row, s->y, s->p, s->lp, s->w);
 }
 
-static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, strata_eval_family f,
+static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
                                ev_sorted *s)
 {
     size_t m = 0, n = in->n, i;
@@ -370,28 +354,15 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
         if (b >= in->n_by)
             break;
     }
-    strata_free(ctx, views, 0);
-    strata_free(ctx, targets, 0);
-    strata_free(ctx, start, 0);
-    strata_free(ctx, gy, 0);
-    strata_free(ctx, gp, 0);
-    strata_free(ctx, glp, 0);
-    strata_free(ctx, gw, 0);
-    strata_free(ctx, lvl, 0);
-    sorted_free(ctx, &s);
     *out = r;
-    return STRATA_OK;
+    r = NULL;
+    st = STRATA_OK;
+    goto done;
 nomem:
     st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", in->n);
-    strata_free(ctx, views, 0);
-    strata_free(ctx, targets, 0);
-    strata_free(ctx, start, 0);
-    strata_free(ctx, gy, 0);
-    strata_free(ctx, gp, 0);
-    strata_free(ctx, glp, 0);
-    strata_free(ctx, gw, 0);
-    strata_free(ctx, lvl, 0);
+done:
+    STRATA_FREE_ALL(ctx, views, targets, start, gy, gp, glp, gw, lvl);
     sorted_free(ctx, &s);
-    strata_eval_report_free(ctx, r);
+    strata_eval_report_free(ctx, r); /* NULL on success: the report went to *out */
     return st;
 }

@@ -73,7 +73,7 @@ static strata_status glm_refit(strata_ctx *ctx, void *ud, const double *tw, size
 
 strata_status strata_evaluate_bootstrap_glm(strata_ctx *ctx, const strata_model *m,
                                             strata_cohort *cohort, const char *outcome,
-                                            const double *p, strata_eval_family fam,
+                                            const double *p, strata_family fam,
                                             const strata_validate_params *vp,
                                             strata_bootstrap_result *res)
 {

@@ -1,6 +1,6 @@
 /* engine/evaluate/evaluate_internal.h — pieces shared by the evaluate_*.c files: the
- * sorted "view" that every metric kernel walks, the kernels themselves, the
- * normal/chi-square functions and the counter-based RNG. Not installed.
+ * sorted "view" that every metric kernel walks, the kernels themselves and the
+ * chi-square tail (the normal quantile is strata_qnorm, strata/dist.h). Not installed.
  * Invariant: every kernel is serial over a view in ascending (p, row) order, so
  * its result never depends on which thread runs it. */
 #ifndef STRATA_EVALUATE_INTERNAL_H
@@ -21,11 +21,8 @@ typedef struct ev_view {
 #define EV_POS(v, k) ((v)->ix ? (v)->ix[(k)] : (k))
 #define EV_W(v, q) ((v)->w ? (v)->w[(q)] : 1.0)
 
-/* Standard normal quantile (Wichura AS 241, as R's qnorm). */
 /* Upper tail of the chi-square distribution with df degrees of freedom. */
 double ev_pchisq_upper(double x, double df);
-/* 64-bit hash of (seed, stream, i): the counter-based RNG. */
-uint64_t ev_hash(uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Sorts keys ascending, returning the permutation in ord (stable LSD radix
  * sort on the IEEE bits). ws: 2*n uint64 + n size_t of scratch. */
@@ -38,7 +35,7 @@ void ev_auc(const ev_view *v, double *c, double *se);
 /* Newton fit of glm(y ~ offset(lp)) (slope = 0) or glm(y ~ lp) (slope = 1)
  * with the family's canonical link. coef/se: [intercept, slope]. Returns 1
  * when converged. */
-int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, double tol,
+int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double tol,
              double coef[2], double se[2]);
 
 /* Every metric of one population; m's arrays are preallocated from par. */
@@ -73,7 +70,14 @@ void ev_out_free(strata_ctx *ctx, ev_out *o);
 strata_status ev_surv_check(strata_ctx *ctx, const strata_surv_input *in, const double *x,
                             const char *xname);
 
-double ev_link(strata_eval_family f, double p);
-double ev_inv_link(strata_eval_family f, double eta);
+/* The family's link (logit, log, log, identity) and its inverse. */
+double ev_link(strata_family f, double p);
+double ev_inv_link(strata_family f, double eta);
+/* 1 when p is a valid predicted value of the family (finite; (0,1) binomial,
+ * > 0 poisson and gamma). */
+int ev_p_valid(strata_family f, double p);
+/* 1 for gamma and gaussian: the outcome is a measure summed over people
+ * (cost), not a count of events. */
+int ev_measure_outcome(strata_family f);
 
 #endif

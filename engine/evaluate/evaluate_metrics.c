@@ -13,41 +13,61 @@
 
 #define EV_BLOCK 8192
 
-double ev_link(strata_eval_family f, double p)
+double ev_link(strata_family f, double p)
 {
     switch (f) {
-    case STRATA_EVAL_BINOMIAL: return log(p) - log1p(-p);
-    case STRATA_EVAL_POISSON: return log(p);
-    case STRATA_EVAL_GAUSSIAN: return p;
+    case STRATA_FAMILY_BINOMIAL: return log(p) - log1p(-p);
+    case STRATA_FAMILY_POISSON:
+    case STRATA_FAMILY_GAMMA: return log(p);
+    case STRATA_FAMILY_GAUSSIAN: return p;
     }
     return NAN;
 }
 
-double ev_inv_link(strata_eval_family f, double eta)
+int ev_p_valid(strata_family f, double p)
 {
     switch (f) {
-    case STRATA_EVAL_BINOMIAL:
+    case STRATA_FAMILY_BINOMIAL: return p > 0.0 && p < 1.0;
+    case STRATA_FAMILY_POISSON:
+    case STRATA_FAMILY_GAMMA: return p > 0.0 && isfinite(p);
+    case STRATA_FAMILY_GAUSSIAN: return isfinite(p);
+    }
+    return 0;
+}
+
+int ev_measure_outcome(strata_family f)
+{
+    return f == STRATA_FAMILY_GAMMA || f == STRATA_FAMILY_GAUSSIAN;
+}
+
+double ev_inv_link(strata_family f, double eta)
+{
+    switch (f) {
+    case STRATA_FAMILY_BINOMIAL:
         if (eta >= 0.0)
             return 1.0 / (1.0 + exp(-eta));
         else {
             double e = exp(eta);
             return e / (1.0 + e);
         }
-    case STRATA_EVAL_POISSON: return exp(eta);
-    case STRATA_EVAL_GAUSSIAN: return eta;
+    case STRATA_FAMILY_POISSON:
+    case STRATA_FAMILY_GAMMA: return exp(eta);
+    case STRATA_FAMILY_GAUSSIAN: return eta;
     }
     return NAN;
 }
 
-/* Unit deviance of one observation. */
-static double unit_dev(strata_eval_family f, double y, double mu)
+/* Unit deviance of one observation (R's family()$dev.resids). */
+static double unit_dev(strata_family f, double y, double mu)
 {
     switch (f) {
-    case STRATA_EVAL_BINOMIAL:
+    case STRATA_FAMILY_BINOMIAL:
         return -2.0 * (y > 0.5 ? log(mu) : log1p(-mu));
-    case STRATA_EVAL_POISSON:
+    case STRATA_FAMILY_POISSON:
         return 2.0 * ((y > 0.0 ? y * log(y / mu) : 0.0) - (y - mu));
-    case STRATA_EVAL_GAUSSIAN:
+    case STRATA_FAMILY_GAMMA:
+        return -2.0 * (log(y / mu) - (y - mu) / mu);
+    case STRATA_FAMILY_GAUSSIAN:
         return (y - mu) * (y - mu);
     }
     return NAN;
@@ -117,12 +137,17 @@ void ev_auc(const ev_view *v, double *c, double *se)
 
 /* ---- recalibration fits ----------------------------------------------- */
 
-/* Score U, information H (upper triangle) and deviance at (a, b). */
-static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double a, double b,
+/* Score U, Fisher information H (upper triangle) and deviance at (a, b).
+ * Canonical links (binomial, poisson, gaussian): U = sum w (y - mu) x, H =
+ * sum w V(mu) x x'. Gamma with its log link: U = sum w (y - mu)/mu x, H = sum
+ * w x x' (Fisher scoring, as R's glm; the dispersion enters the SEs only). */
+static void recal_pass(const ev_view *v, strata_family f, int slope, double a, double b,
                        int want_dev, double u[2], double h[3], double *dev)
 {
     /* offset fits need no exp per row: mu = p e^a / (1 - p + p e^a) etc. */
-    double ea = f == STRATA_EVAL_BINOMIAL ? exp(-a) : f == STRATA_EVAL_POISSON ? exp(a) : a;
+    double ea = f == STRATA_FAMILY_BINOMIAL                                  ? exp(-a)
+                : f == STRATA_FAMILY_POISSON || f == STRATA_FAMILY_GAMMA ? exp(a)
+                                                                             : a;
     u[0] = u[1] = h[0] = h[1] = h[2] = *dev = 0.0;
     for (size_t k0 = 0; k0 < v->m; k0 += EV_BLOCK) {
         size_t k1 = k0 + EV_BLOCK < v->m ? k0 + EV_BLOCK : v->m;
@@ -138,13 +163,13 @@ static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double
                 mu = ev_inv_link(f, eta);
             } else {
                 double pq = v->p[q];
-                mu = f == STRATA_EVAL_BINOMIAL  ? pq / (pq + (1.0 - pq) * ea)
-                     : f == STRATA_EVAL_POISSON ? pq * ea
-                                                : pq + ea;
+                mu = f == STRATA_FAMILY_BINOMIAL                                  ? pq / (pq + (1.0 - pq) * ea)
+                     : f == STRATA_FAMILY_POISSON || f == STRATA_FAMILY_GAMMA ? pq * ea
+                                                                                  : pq + ea;
             }
-            var = f == STRATA_EVAL_BINOMIAL ? mu * (1.0 - mu)
-                  : f == STRATA_EVAL_POISSON ? mu : 1.0;
-            r = wq * (v->y[q] - mu);
+            var = f == STRATA_FAMILY_BINOMIAL ? mu * (1.0 - mu)
+                  : f == STRATA_FAMILY_POISSON ? mu : 1.0;
+            r = f == STRATA_FAMILY_GAMMA ? wq * (v->y[q] - mu) / mu : wq * (v->y[q] - mu);
             bu0 += r;
             bu1 += r * x;
             bh0 += wq * var;
@@ -162,11 +187,27 @@ static void recal_pass(const ev_view *v, strata_eval_family f, int slope, double
     }
 }
 
+/* Pearson chi-square sum w (y - mu)^2 / mu^2 of the gamma recalibration fit at (a, b). */
+static double gamma_pearson(const ev_view *v, int slope, double a, double b)
+{
+    double x2 = 0.0;
+    for (size_t k = 0; k < v->m; k++) {
+        size_t q = EV_POS(v, k);
+        double wq = EV_W(v, q), mu, d;
+        if (wq <= 0.0)
+            continue;
+        mu = slope ? exp(a + b * v->lp[q]) : v->p[q] * exp(a);
+        d = (v->y[q] - mu) / mu;
+        x2 += wq * d * d;
+    }
+    return x2;
+}
+
 /* Plain Newton from (0, 1) first: canonical links converge quadratically from
  * there, and skipping the deviance halves the cost. If a step fails to shrink
  * or anything turns non-finite, restart guarded: deviance each pass and
  * step-halving whenever it rises. */
-int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, double tol,
+int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double tol,
              double coef[2], double se[2])
 {
     double a, b, pa, pb, u[2] = {0, 0}, h[3] = {0, 0, 0};
@@ -214,12 +255,14 @@ int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, do
             a += da;
             b += db;
             /* converged: the step is below tol, or below sqrt(tol) while contracting
-             * quadratically (the next step would be below tol) */
+             * quadratically (the next step would be below tol). Fisher scoring of
+             * gamma's non-canonical log link contracts only linearly: tol alone. */
             if ((fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) ||
-                (step < 1e-3 * prev && fabs(da) <= sqrt(tol) * (1.0 + fabs(a)) &&
+                (f != STRATA_FAMILY_GAMMA && step < 1e-3 * prev &&
+                 fabs(da) <= sqrt(tol) * (1.0 + fabs(a)) &&
                  fabs(db) <= sqrt(tol) * (1.0 + fabs(b)))) {
                 converged = 1;
-                recal_pass(v, f, slope, a, b, f == STRATA_EVAL_GAUSSIAN, u, h, &dev);
+                recal_pass(v, f, slope, a, b, f == STRATA_FAMILY_GAUSSIAN, u, h, &dev);
                 break;
             }
         }
@@ -227,10 +270,13 @@ int ev_recal(const ev_view *v, strata_eval_family f, int slope, int max_iter, do
     coef[0] = a;
     coef[1] = slope ? b : NAN;
     se[0] = se[1] = NAN;
-    if (f == STRATA_EVAL_GAUSSIAN) {
-        /* dispersion as R's summary.glm: residual deviance / residual df (rows) */
+    if (ev_measure_outcome(f)) {
+        /* dispersion as R's summary.glm: Pearson chi-square / residual df (rows);
+         * for the gaussian that is the residual deviance */
         for (size_t k = 0; k < v->m; k++)
             nrows += EV_W(v, EV_POS(v, k)) > 0.0;
+        if (f == STRATA_FAMILY_GAMMA)
+            dev = gamma_pearson(v, slope, a, b);
         disp = nrows > (size_t)(1 + slope) ? dev / (double)(nrows - (size_t)(1 + slope)) : NAN;
     }
     if (slope) {
@@ -286,7 +332,7 @@ static void risk_groups(const ev_view *v, const strata_eval_params *par, strata_
             m->bins[nb++] = b;
     }
     m->n_bins = nb;
-    if (par->family == STRATA_EVAL_BINOMIAL && nb > 2) {
+    if (par->family == STRATA_FAMILY_BINOMIAL && nb > 2) {
         double chi = 0.0;
         for (j = 0; j < nb; j++) {
             const strata_eval_bin *b = &m->bins[j];
@@ -334,7 +380,7 @@ static void yield_at(const ev_view *v, double frac, double total_w, double total
 
 size_t ev_nb_count(const strata_eval_params *par)
 {
-    if (par->family != STRATA_EVAL_BINOMIAL || !(par->nb_step > 0.0))
+    if (par->family != STRATA_FAMILY_BINOMIAL || !(par->nb_step > 0.0))
         return 0;
     return (size_t)floor((par->nb_max - par->nb_min) / par->nb_step + 1e-10) + 1;
 }
@@ -439,7 +485,7 @@ static void clear_metrics(strata_eval_metrics *m)
 
 void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
 {
-    strata_eval_family f = par->family;
+    strata_family f = par->family;
     double z = strata_qnorm(0.5 + 0.5 * par->conf_level), sq = 0.0, dev = 0.0, dev0 = 0.0, ybar;
     double coef[2], se[2];
     size_t k;
@@ -460,7 +506,7 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
     if (m->n_rows == 0)
         return;
     ybar = m->observed / m->n;
-    if (f == STRATA_EVAL_BINOMIAL) { /* closed form: -2 [O log ybar + (n - O) log(1 - ybar)] */
+    if (f == STRATA_FAMILY_BINOMIAL) { /* closed form: -2 [O log ybar + (n - O) log(1 - ybar)] */
         dev0 = (m->observed > 0.0 ? -2.0 * m->observed * log(ybar) : 0.0) +
                (m->n - m->observed > 0.0 ? -2.0 * (m->n - m->observed) * log1p(-ybar) : 0.0);
     } else {
@@ -496,11 +542,11 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
     if (m->expected > 0.0 && m->observed > 0.0) {
         double lse;
         m->oe = m->observed / m->expected;
-        if (f == STRATA_EVAL_BINOMIAL)
+        if (f == STRATA_FAMILY_BINOMIAL)
             lse = sqrt(1.0 / m->observed - 1.0 / m->n);
-        else if (f == STRATA_EVAL_POISSON)
+        else if (f == STRATA_FAMILY_POISSON)
             lse = sqrt(1.0 / m->observed);
-        else
+        else /* gamma, gaussian: empirical SE of O, sqrt(sum w (y - p)^2) */
             lse = sqrt(sq) / m->observed;
         m->oe_lo = m->oe * exp(-z * lse);
         m->oe_hi = m->oe * exp(z * lse);
@@ -522,7 +568,7 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
     /* tables */
     risk_groups(v, par, m);
     for (k = 0; k < par->n_top; k++)
-        yield_at(v, par->top_frac[k], m->n, m->observed, f == STRATA_EVAL_BINOMIAL, &m->top[k]);
+        yield_at(v, par->top_frac[k], m->n, m->observed, f == STRATA_FAMILY_BINOMIAL, &m->top[k]);
     m->n_top = par->n_top;
     m->n_nb = ev_nb_count(par);
     net_benefit(v, par, m);

@@ -76,9 +76,10 @@ static const col_spec *spec_of(int kind, size_t *n)
     return s[kind];
 }
 
-/* Gaussian outcomes are sums of a measure, not counts: "observed" is a total
- * over people, gated by the people it sums (MEAN); the curve has no event count. */
-static strata_status add_cols(strata_ctx *ctx, strata_table *t, int kind, strata_eval_family f)
+/* Gamma and Gaussian outcomes are sums of a measure (e.g. cost), not counts:
+ * "observed" is a total over people, gated by the people it sums (MEAN); the
+ * curve has no event count. */
+static strata_status add_cols(strata_ctx *ctx, strata_table *t, int kind, strata_family f)
 {
     size_t n;
     const col_spec *s = spec_of(kind, &n);
@@ -90,13 +91,13 @@ static strata_status add_cols(strata_ctx *ctx, strata_table *t, int kind, strata
     for (size_t c = kind == EV_SUMMARY ? 0 : 1; c < n; c++) {
         strata_col_kind k = s[c].kind;
         const char *base = s[c].base;
-        if (f == STRATA_EVAL_GAUSSIAN && strcmp(s[c].name, "observed") == 0) {
+        if (ev_measure_outcome(f) && strcmp(s[c].name, "observed") == 0) {
             if (kind == EV_CURVE)
                 continue;
             k = STRATA_COL_MEAN;
             base = kind == EV_YIELD ? "n_flagged" : "n";
         }
-        if (f == STRATA_EVAL_GAUSSIAN && base && strcmp(base, "observed") == 0)
+        if (ev_measure_outcome(f) && base && strcmp(base, "observed") == 0)
             base = "n";
         STRATA_TRY(strata_table_add(ctx, t, s[c].name, k, 10,
                                     base ? strata_table_find(t, base) : -1, -1, &j));
@@ -160,7 +161,7 @@ static void fill_rows(strata_table *t, int kind, size_t i0, const strata_eval_me
 /* Sub-table of one kind for a block. The summary carries the overall row first
  * (row 0) with the levels as its members; other kinds only the block's own
  * populations (the overall one in block 0), each row tied to its summary row. */
-static strata_status build_sub(strata_ctx *ctx, strata_eval_family f, int kind, ev_block *b,
+static strata_status build_sub(strata_ctx *ctx, strata_family f, int kind, ev_block *b,
                                int first_pop)
 {
     size_t nr = 0, i = 0;

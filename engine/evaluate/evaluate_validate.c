@@ -46,17 +46,8 @@ typedef struct core_ws {
 
 static void core_ws_free(strata_ctx *ctx, core_ws *ws)
 {
-    strata_free(ctx, ws->ord, 0);
-    strata_free(ctx, ws->wo, 0);
-    strata_free(ctx, ws->wk, 0);
-    strata_free(ctx, ws->key, 0);
-    strata_free(ctx, ws->ys, 0);
-    strata_free(ctx, ws->lps, 0);
-    strata_free(ctx, ws->ps, 0);
-    strata_free(ctx, ws->w1, 0);
-    strata_free(ctx, ws->w2, 0);
-    strata_free(ctx, ws->tw, 0);
-    strata_free(ctx, ws->lp, 0);
+    STRATA_FREE_ALL(ctx, ws->ord, ws->wo, ws->wk, ws->key, ws->ys, ws->lps, ws->ps, ws->w1, ws->w2,
+                    ws->tw, ws->lp);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -99,7 +90,7 @@ static double brier_of(const ev_view *v)
     return sw > 0.0 ? s / sw : NAN;
 }
 
-static void core_of_view(strata_eval_family f, const ev_view *v, strata_eval_core *out)
+static void core_of_view(strata_family f, const ev_view *v, strata_eval_core *out)
 {
     double coef[2], se[2], sd;
     ev_auc(v, &out->c, &sd);
@@ -112,7 +103,7 @@ static void core_of_view(strata_eval_family f, const ev_view *v, strata_eval_cor
 }
 
 /* Sorts rows by lp once and measures under up to two weightings. */
-static void core_two(strata_eval_family f, size_t n, const double *y, const double *lp,
+static void core_two(strata_family f, size_t n, const double *y, const double *lp,
                      const double *wa, const double *wb, core_ws *ws, strata_eval_core *ra,
                      strata_eval_core *rb)
 {
@@ -134,7 +125,7 @@ static void core_two(strata_eval_family f, size_t n, const double *y, const doub
     }
 }
 
-strata_status strata_eval_core_measures(strata_ctx *ctx, strata_eval_family f, size_t n,
+strata_status strata_eval_core_measures(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *lp, const double *w,
                                         strata_eval_core *out)
 {
@@ -156,15 +147,14 @@ static strata_status check_lp(strata_ctx *ctx, const double *lp, size_t n, const
     return STRATA_OK;
 }
 
-/* Multinomial resample b as multiplicities times the caller's weights. */
+/* Multinomial resample b as multiplicities times the caller's weights: n
+ * draws of one stream of the core RNG keyed by (seed, b + 1). */
 void strata_eval_resample_weights(uint64_t seed, long b, size_t n, const double *w, double *tw)
 {
+    strata_rng r = strata_rng_make(seed, (uint64_t)b + 1u, STRATA_STREAM_RESAMPLE);
     memset(tw, 0, n * sizeof *tw);
-    for (size_t k = 0; k < n; k++) {
-        uint64_t h = ev_hash(seed, (uint64_t)b + 1u, k);
-        size_t i = (size_t)(((unsigned __int128)h * n) >> 64); /* multiply-shift map onto [0, n) */
-        tw[i] += 1.0;
-    }
+    for (size_t k = 0; k < n; k++)
+        tw[strata_rng_below(&r, n)] += 1.0;
     if (w)
         for (size_t i = 0; i < n; i++)
             tw[i] *= w[i];
@@ -188,7 +178,7 @@ void strata_bootstrap_result_free(strata_ctx *ctx, strata_bootstrap_result *res)
     res->boot = res->orig = NULL;
 }
 
-strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, size_t n,
+strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *w, strata_refit_fn refit,
                                         void *ud, const strata_validate_params *vp,
                                         strata_bootstrap_result *res)
@@ -308,6 +298,13 @@ done:
     return st;
 }
 
+/* Row i's uniform for fold and split assignment. */
+static double fold_draw(uint64_t seed, size_t i)
+{
+    strata_rng r = strata_rng_make(seed, i, STRATA_STREAM_FOLDS);
+    return strata_rng_unif(&r);
+}
+
 strata_status strata_validate_kfold(strata_ctx *ctx, size_t n, const double *w,
                                     strata_refit_fn refit, void *ud,
                                     const strata_validate_params *vp, int32_t *fold,
@@ -321,7 +318,7 @@ strata_status strata_validate_kfold(strata_ctx *ctx, size_t n, const double *w,
     STRATA_TRY(core_ws_alloc(ctx, n, &ws));
     /* balanced folds: rows in random order (by seed), dealt round-robin */
     for (size_t i = 0; i < n; i++)
-        ws.key[i] = strata_eval_uniform(vp->seed, 0, i);
+        ws.key[i] = fold_draw(vp->seed, i);
     ev_sort_doubles(ws.key, n, ws.ord, ws.wk, ws.wo);
     for (size_t r = 0; r < n; r++)
         fold[ws.ord[r]] = (int32_t)(r % (size_t)vp->k);
@@ -353,7 +350,7 @@ strata_status strata_validate_split(strata_ctx *ctx, size_t n, const double *w,
     if (!tw)
         return STRATA_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        is_test[i] = strata_eval_uniform(vp->seed, 0, i) >= vp->train_frac;
+        is_test[i] = fold_draw(vp->seed, i) >= vp->train_frac;
         tw[i] = is_test[i] ? 0.0 : (w ? w[i] : 1.0);
     }
     st = refit(ctx, ud, tw, n, lp);

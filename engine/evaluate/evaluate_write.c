@@ -166,7 +166,7 @@ static strata_status write_json(strata_ctx *ctx, const char *dir, const strata_e
     jset(root, "cohort_hash", jstr_or_null(prov ? prov->cohort_hash : NULL));
     jset(root, "model", jstr_or_null(prov ? prov->model_name : NULL));
     jset(root, "cohort", jstr_or_null(prov ? prov->cohort_path : NULL));
-    jset(p, "family", json_string(strata_eval_family_name(par->family)));
+    jset(p, "family", json_string(strata_family_name(par->family)));
     jset(p, "conf_level", jnum(par->conf_level));
     jset(p, "n_bins", json_integer(par->n_bins));
     a = json_array();

@@ -25,7 +25,7 @@ static void free_col(strata_ctx *ctx, cohort_col *col)
     strata_strings_free(ctx, col->levels, col->info.n_levels);
 }
 
-void strata_cohort_close(strata_cohort *c)
+static void strata_cohort_close_h5(strata_cohort *c)
 {
     strata_ctx *ctx;
     if (!c)
@@ -45,6 +45,14 @@ void strata_cohort_close(strata_cohort *c)
         H5Fclose(c->file);
     strata_free(ctx, c->path, 0);
     strata_free(ctx, c, sizeof *c);
+}
+
+void strata_cohort_close(strata_cohort *c)
+{
+    strata_h5_errsave es;
+    strata_h5_quiet_begin(&es);
+    strata_cohort_close_h5(c);
+    strata_h5_quiet_end(&es);
 }
 
 /* Records a structure problem: fatal (EFORMAT) unless the open is lenient. */
@@ -139,34 +147,42 @@ static herr_t collect_attr(hid_t obj, const char *name, const H5A_info_t *info, 
 {
     strata_cohort *c = ud;
     cohort_attr *na;
-    char *v;
+    char *v = NULL;
+    strata_status st;
     (void)info;
-    c->ctx->last_status = STRATA_OK;
-    v = strata_h5_attr_text(c->ctx, obj, name);
-    if (!v) /* non-scalar or exotic attribute: not exposed */
-        return c->ctx->last_status == STRATA_ENOMEM ? -1 : 0;
+    st = strata_h5_attr_read(c->ctx, obj, c->path, "/", name, 0, &v);
+    if (st == STRATA_EFORMAT) /* an array or exotic attribute: a structure problem */
+        st = problem(c, c->lenient, NULL, "%s", strata_ctx_errmsg(c->ctx));
+    if (st != STRATA_OK || !v) {
+        c->iter_status = st;
+        return st == STRATA_OK ? 0 : -1;
+    }
     na = strata_realloc(c->ctx, c->attrs, c->nattrs * sizeof *na, (c->nattrs + 1) * sizeof *na);
     if (!na) {
         strata_free(c->ctx, v, 0);
+        c->iter_status = STRATA_ENOMEM;
         return -1;
     }
     c->attrs = na;
     na[c->nattrs].value = v;
     if (!(na[c->nattrs].key = strata_strdup(c->ctx, name))) {
         strata_free(c->ctx, v, 0);
+        c->iter_status = STRATA_ENOMEM;
         return -1;
     }
     c->nattrs++;
     return 0;
 }
 
-/* Reads an optional string attribute; distinguishes "absent" (OK, *out NULL)
- * from an allocation failure (ENOMEM). */
-static strata_status attr_str(strata_cohort *c, hid_t obj, const char *name, char **out)
+/* Reads an optional string attribute of a column: absent is OK with *out
+ * NULL; a non-scalar or non-string one is a structure problem of the column. */
+static strata_status attr_str(strata_cohort *c, cohort_col *col, const char *dpath,
+                              const char *name, char **out)
 {
-    c->ctx->last_status = STRATA_OK;
-    *out = strata_h5_attr_string(c->ctx, obj, name);
-    return (!*out && c->ctx->last_status == STRATA_ENOMEM) ? STRATA_ENOMEM : STRATA_OK;
+    strata_status st = strata_h5_attr_read(c->ctx, col->dset, c->path, dpath, name, 1, out);
+    if (st == STRATA_EFORMAT)
+        st = problem(c, c->lenient, &col->problem, "%s", strata_ctx_errmsg(c->ctx));
+    return st;
 }
 
 static strata_status add_column(strata_cohort *c, int lenient, const char *group,
@@ -253,7 +269,7 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
     /* Attributes: role, units, levels. */
     {
         char *role;
-        STRATA_TRY(attr_str(c, col->dset, "role", &role));
+        STRATA_TRY(attr_str(c, col, dpath, "role", &role));
         if (role) {
             col->info.role = strata_role_parse(role);
             if (col->info.role == STRATA_ROLE_NONE)
@@ -263,10 +279,10 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
             if (st != STRATA_OK)
                 return st;
         }
-        STRATA_TRY(attr_str(c, col->dset, "units", &col->units));
+        STRATA_TRY(attr_str(c, col, dpath, "units", &col->units));
         if (col->units)
             col->info.units = col->units;
-        STRATA_TRY(attr_str(c, col->dset, "levels", &col->levels_path));
+        STRATA_TRY(attr_str(c, col, dpath, "levels", &col->levels_path));
     }
     if (col->levels_path) {
         strata_status ls;
@@ -370,7 +386,7 @@ static strata_status check_roles(strata_cohort *c, int lenient)
     return STRATA_OK;
 }
 
-strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenient,
+static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path, int lenient,
                                     strata_cohort **out)
 {
     strata_cohort *c;
@@ -379,21 +395,23 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
     char *schema;
 
     *out = NULL;
-    strata_h5_quiet();
     if (!path || !*path)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cohort: empty path");
-    if (access(path, R_OK) != 0)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* a FIFO or device (/dev/zero) would hang H5Fis_hdf5: refused first; the
+     * file is remembered so no output of this job replaces it (issue 17 #14) */
+    STRATA_TRY(strata_input_check(ctx, path));
     is_h5 = H5Fis_hdf5(path);
     if (is_h5 <= 0)
         return STRATA_FAIL(ctx, STRATA_EFORMAT,
                            "%s: not an HDF5 file (or truncated/corrupt): expected a strata "
                            "cohort (docs/cohort-format.md)",
                            path);
+    STRATA_TRY(strata_h5_probe(ctx, path)); /* a crash in HDF5's parser stays in a child */
     c = strata_calloc(ctx, 1, sizeof *c);
     if (!c)
         return STRATA_ENOMEM;
     c->ctx = ctx;
+    c->lenient = lenient;
     c->file = H5I_INVALID_HID;
     if (!(c->path = strata_strdup(ctx, path))) {
         strata_cohort_close(c);
@@ -405,10 +423,12 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: HDF5 file is corrupt or truncated", path);
     }
     if (H5Aiterate2(c->file, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_attr, c) < 0) {
-        int oom = ctx->last_status == STRATA_ENOMEM;
+        strata_status is = c->iter_status;
         strata_cohort_close(c);
-        if (oom)
+        if (is == STRATA_ENOMEM)
             return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: out of memory reading attributes", path);
+        if (is != STRATA_OK) /* the message names the attribute */
+            return is;
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read root attributes", path);
     }
     schema = (char *)strata_cohort_attr(c, "strata_schema");
@@ -458,6 +478,17 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
     }
     *out = c;
     return STRATA_OK;
+}
+
+strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenient,
+                                    strata_cohort **out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_open_ex_h5(ctx, path, lenient, out);
+    strata_h5_quiet_end(&es);
+    return st;
 }
 
 strata_status strata_cohort_open(strata_ctx *ctx, const char *path, strata_cohort **out)
@@ -537,7 +568,28 @@ static strata_status check_range(strata_ctx *ctx, const strata_cohort *c, size_t
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+/* Every consumer (fit, score, run, export) indexes levels tables by code, so
+ * a code outside -1 .. n_levels-1 is refused here, where all reads pass
+ * (issue 17 #4). validate opens leniently and reports codes itself. */
+static strata_status check_codes(strata_ctx *ctx, const strata_cohort *c, const cohort_col *col,
+                                 size_t row0, size_t n, const void *buf)
+{
+    int64_t hi = (int64_t)col->info.n_levels - 1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = col->info.dtype == STRATA_DT_INT8    ? ((const int8_t *)buf)[i]
+                    : col->info.dtype == STRATA_DT_INT16 ? ((const int16_t *)buf)[i]
+                                                         : ((const int32_t *)buf)[i];
+        if (v < -1 || v > hi)
+            return STRATA_FAIL(ctx, STRATA_EDATA,
+                               "%s:/%s/%s: row %zu: category code %" PRId64
+                               " outside levels table %s (0..%" PRId64 ", -1 = missing)",
+                               c->path, col->group, col->name, row0 + i + 1, v,
+                               col->levels_path, hi);
+    }
+    return STRATA_OK;
+}
+
+static strata_status strata_cohort_read_native_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                         size_t n, void *out)
 {
     hid_t fspace, mspace;
@@ -560,7 +612,20 @@ strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_
         return STRATA_FAIL(ctx, STRATA_EIO, "%s:/%s/%s: read of rows %zu..%zu failed (file "
                            "truncated or corrupt?)",
                            c->path, col->group, col->name, row0 + 1, row0 + n);
+    if (col->info.categorical && !c->lenient)
+        return check_codes(ctx, c, col, row0, n, out);
     return STRATA_OK;
+}
+
+strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                        size_t n, void *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_native_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
 }
 
 /* Reads rows in the storage type into the handle's scratch buffer. */
@@ -589,7 +654,7 @@ static strata_status read_scratch(strata_ctx *ctx, strata_cohort *c, size_t j, s
             out[i] = (s[i] == (T)(NA)) ? (NAOUT) : (OUTT)s[i];                       \
     } while (0)
 
-strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+static strata_status strata_cohort_read_f64_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, double *out)
 {
     const void *src = NULL;
@@ -637,7 +702,18 @@ strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                     size_t n, double *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_f64_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_read_i32_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, int32_t *out)
 {
     const void *src = NULL;
@@ -684,7 +760,18 @@ strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                     size_t n, int32_t *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_i32_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_read_i64_h5(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, int64_t *out)
 {
     const void *src = NULL;
@@ -723,8 +810,30 @@ strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j
     return STRATA_OK;
 }
 
-strata_status strata_cohort_read_strings(strata_ctx *ctx, strata_cohort *c, const char *path,
+strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+                                     size_t n, int64_t *out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_i64_h5(ctx, c, j, row0, n, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_read_strings_h5(strata_ctx *ctx, strata_cohort *c, const char *path,
                                          char ***out, size_t *n)
 {
     return strata_h5_read_strings(ctx, c->file, c->path, path, out, n);
+}
+
+strata_status strata_cohort_read_strings(strata_ctx *ctx, strata_cohort *c, const char *path,
+                                         char ***out, size_t *n)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_read_strings_h5(ctx, c, path, out, n);
+    strata_h5_quiet_end(&es);
+    return st;
 }

@@ -253,7 +253,7 @@ static strata_status check_events(vstate *v, const char *group, double *a, doubl
     return STRATA_OK;
 }
 
-strata_status strata_cohort_validate(strata_ctx *ctx, const char *path, strata_problem_fn fn,
+static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path, strata_problem_fn fn,
                                      void *ud, strata_validate_report *rep)
 {
     strata_cohort *c = NULL;
@@ -314,5 +314,16 @@ strata_status strata_cohort_validate(strata_ctx *ctx, const char *path, strata_p
     strata_free(ctx, b, 0);
     strata_free(ctx, v.ids, 0);
     strata_cohort_close(c);
+    return st;
+}
+
+strata_status strata_cohort_validate(strata_ctx *ctx, const char *path, strata_problem_fn fn,
+                                     void *ud, strata_validate_report *rep)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_validate_h5(ctx, path, fn, ud, rep);
+    strata_h5_quiet_end(&es);
     return st;
 }

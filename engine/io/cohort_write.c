@@ -55,41 +55,34 @@ static int ensure_group(hid_t file, const char *path)
     return 0;
 }
 
-strata_status strata_cohort_writer_new(strata_ctx *ctx, const char *path,
+static strata_status strata_cohort_writer_new_h5(strata_ctx *ctx, const char *path,
                                        strata_cohort_writer **out)
 {
     strata_cohort_writer *w;
-    hid_t fcpl, fapl;
+    hid_t fcpl;
     *out = NULL;
     if (!path || !*path)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cohort writer: empty output path");
-    strata_h5_quiet();
     w = strata_calloc(ctx, 1, sizeof *w);
     if (!w)
         return STRATA_ENOMEM;
     w->ctx = ctx;
     w->file = H5I_INVALID_HID;
     w->path = strata_strdup(ctx, path);
-    w->tmp = w->path ? strata_tmp_path(ctx, path) : NULL;
-    if (!w->tmp) {
-        strata_free(ctx, w->path, 0);
+    if (!w->path) {
         strata_free(ctx, w, sizeof *w);
         return STRATA_ENOMEM;
     }
     fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_obj_track_times(fcpl, 0); /* the root group too: no timestamps anywhere */
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    /* patient-level: 0600 from the first byte (issue 17 #11, #12) */
+    w->file = strata_h5_create_tmp(ctx, path, 0600, fcpl, &w->tmp);
     H5Pclose(fcpl);
-    H5Pclose(fapl);
     if (w->file < 0) {
-        strata_status s = STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create file", w->tmp);
-        strata_free(ctx, w->tmp, 0);
         strata_free(ctx, w->path, 0);
         strata_free(ctx, w, sizeof *w);
-        return s;
+        return ctx->last_status;
     }
     if (ensure_group(w->file, "/patients") < 0 ||
         strata_h5_write_attr_string(w->file, "strata_schema", STRATA_COHORT_SCHEMA) < 0) {
@@ -119,7 +112,18 @@ hid_t strata_cohort_writer_file(strata_cohort_writer *w)
     return w->file;
 }
 
-strata_status strata_cohort_writer_attr(strata_cohort_writer *w, const char *key,
+strata_status strata_cohort_writer_new(strata_ctx *ctx, const char *path,
+                                       strata_cohort_writer **out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_writer_new_h5(ctx, path, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_writer_attr_h5(strata_cohort_writer *w, const char *key,
                                         const char *value)
 {
     if (!key || !*key || !value)
@@ -130,6 +134,17 @@ strata_status strata_cohort_writer_attr(strata_cohort_writer *w, const char *key
     if (strata_h5_write_attr_string(w->file, key, value) < 0)
         return STRATA_FAIL(w->ctx, STRATA_EIO, "%s: cannot write attribute %s", w->path, key);
     return STRATA_OK;
+}
+
+strata_status strata_cohort_writer_attr(strata_cohort_writer *w, const char *key,
+                                        const char *value)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_writer_attr_h5(w, key, value);
+    strata_h5_quiet_end(&es);
+    return st;
 }
 
 static int valid_name(const char *s)
@@ -174,7 +189,7 @@ static strata_status check_spec(strata_cohort_writer *w, const strata_column_spe
     return STRATA_OK;
 }
 
-strata_status strata_cohort_writer_add(strata_cohort_writer *w, const strata_column_spec *spec,
+static strata_status strata_cohort_writer_add_h5(strata_cohort_writer *w, const strata_column_spec *spec,
                                        size_t *j)
 {
     strata_ctx *ctx = w->ctx;
@@ -252,7 +267,18 @@ strata_status strata_cohort_writer_add(strata_cohort_writer *w, const strata_col
     return STRATA_OK;
 }
 
-strata_status strata_cohort_writer_append(strata_cohort_writer *w, size_t j, const void *data,
+strata_status strata_cohort_writer_add(strata_cohort_writer *w, const strata_column_spec *spec,
+                                       size_t *j)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_writer_add_h5(w, spec, j);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_writer_append_h5(strata_cohort_writer *w, size_t j, const void *data,
                                           size_t n)
 {
     wcol *c;
@@ -283,7 +309,18 @@ strata_status strata_cohort_writer_append(strata_cohort_writer *w, size_t j, con
     return STRATA_OK;
 }
 
-strata_status strata_cohort_writer_strings(strata_cohort_writer *w, const char *path,
+strata_status strata_cohort_writer_append(strata_cohort_writer *w, size_t j, const void *data,
+                                          size_t n)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_writer_append_h5(w, j, data, n);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static strata_status strata_cohort_writer_strings_h5(strata_cohort_writer *w, const char *path,
                                            const char *const *s, size_t n)
 {
     char parent[512];
@@ -296,6 +333,17 @@ strata_status strata_cohort_writer_strings(strata_cohort_writer *w, const char *
         strata_h5_write_strings(w->file, path, s, n) < 0)
         return STRATA_FAIL(w->ctx, STRATA_EIO, "%s:%s: cannot write strings", w->path, path);
     return STRATA_OK;
+}
+
+strata_status strata_cohort_writer_strings(strata_cohort_writer *w, const char *path,
+                                           const char *const *s, size_t n)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_writer_strings_h5(w, path, s, n);
+    strata_h5_quiet_end(&es);
+    return st;
 }
 
 static void free_writer(strata_cohort_writer *w)
@@ -322,7 +370,7 @@ static const char *length_group(const char *g)
     return !strcmp(g, "outcomes") ? "patients" : g;
 }
 
-strata_status strata_cohort_writer_finish(strata_cohort_writer *w)
+static strata_status strata_cohort_writer_finish_h5(strata_cohort_writer *w)
 {
     strata_ctx *ctx = w->ctx;
     strata_status st = STRATA_OK;
@@ -359,7 +407,17 @@ strata_status strata_cohort_writer_finish(strata_cohort_writer *w)
     return st;
 }
 
-void strata_cohort_writer_abort(strata_cohort_writer *w)
+strata_status strata_cohort_writer_finish(strata_cohort_writer *w)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_writer_finish_h5(w);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
+static void strata_cohort_writer_abort_h5(strata_cohort_writer *w)
 {
     if (!w)
         return;
@@ -373,4 +431,12 @@ void strata_cohort_writer_abort(strata_cohort_writer *w)
     w->file = H5I_INVALID_HID;
     unlink(w->tmp);
     free_writer(w);
+}
+
+void strata_cohort_writer_abort(strata_cohort_writer *w)
+{
+    strata_h5_errsave es;
+    strata_h5_quiet_begin(&es);
+    strata_cohort_writer_abort_h5(w);
+    strata_h5_quiet_end(&es);
 }

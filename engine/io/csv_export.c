@@ -198,8 +198,8 @@ static strata_status export_to(exporter *ex, const char *csv_path)
             s = STRATA_FAIL(ex->ctx, STRATA_EIO, "stdout: write error: %s", strerror(errno));
         return s;
     }
-    if (!(tmp = strata_tmp_path(ex->ctx, csv_path)))
-        return STRATA_ENOMEM;
+    if (!(tmp = strata_tmp_path(ex->ctx, csv_path))) /* ENOMEM, EIO, or --out is the input */
+        return ex->ctx->last_status;
     if (!(f = fopen(tmp, "wb"))) {
         s = STRATA_FAIL(ex->ctx, STRATA_EIO, "%s: cannot create: %s", tmp, strerror(errno));
         strata_free(ex->ctx, tmp, 0);

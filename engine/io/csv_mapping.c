@@ -4,6 +4,7 @@
  * table and each role names at most one column. */
 #include "csv_internal.h"
 #include "internal.h"
+#include "yaml_tree.h"
 
 #include <string.h>
 #include <yaml.h>
@@ -361,7 +362,12 @@ strata_status strata_csv_mapping_load_yaml(strata_csv_mapping *m, const char *pa
     yaml_document_t doc;
     yctx y = {m, path, &doc};
     strata_status s;
-    FILE *f = fopen(path, "rb");
+    FILE *f;
+    /* The bounded spec reader first: a FIFO, a file over 16 MiB, nesting over
+     * 64 levels or a repeated key is refused before libyaml's loader (which
+     * has no depth limit) sees the file (issue 17 #1, #16). */
+    STRATA_TRY(strata_yaml_check(m->ctx, path));
+    f = fopen(path, "rb");
     if (!f)
         return STRATA_FAIL(m->ctx, STRATA_EIO, "%s: cannot open mapping file", path);
     if (!yaml_parser_initialize(&parser)) {

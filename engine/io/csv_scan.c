@@ -204,8 +204,8 @@ strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_r
     sc.fn = fn;
     sc.ud = ud;
     sc.line = sc.cand_line = sc.fld_line = 1;
-    if (!(f = fopen(path, "rb")))
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (!(f = strata_input_fopen(ctx, path))) /* FIFO/device refused; remembered as an input */
+        return ctx->last_status;
     if (!(chunk = strata_alloc(ctx, SCAN_CHUNK))) {
         fclose(f);
         return STRATA_ENOMEM;

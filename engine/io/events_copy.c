@@ -20,12 +20,13 @@ typedef struct copy_state {
 static herr_t copy_attr(hid_t obj, const char *name, const H5A_info_t *info, void *ud)
 {
     copy_state *s = ud;
-    char *v;
+    char *v = NULL;
     (void)info;
     if (!strcmp(name, "strata_schema") || !strcmp(name, "schema_version"))
         return 0;
-    v = strata_h5_attr_text(s->ctx, obj, name);
-    if (v && strata_h5_write_attr_string(s->dst, name, v) < 0)
+    if (strata_h5_attr_read(s->ctx, obj, "cohort", "/", name, 0, &v) != STRATA_OK)
+        s->failed = 1;
+    else if (v && strata_h5_write_attr_string(s->dst, name, v) < 0)
         s->failed = 1;
     strata_free(s->ctx, v, 0);
     return s->failed ? -1 : 0;

@@ -501,6 +501,8 @@ strata_status strata_events_import(strata_ctx *ctx, const char *csv_path, const 
         st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: empty file (no header line)", csv_path);
     if (st == STRATA_OK)
         st = sort_events(&im, &perm);
+    if (st == STRATA_OK && !out_path)
+        strata_input_forget(ctx, cohort_path); /* in-place: temporary, renamed on success */
     if (st == STRATA_OK)
         st = strata_cohort_writer_new(ctx, out_path ? out_path : cohort_path, &w);
     if (st == STRATA_OK)

@@ -59,7 +59,7 @@ static int write_column(hid_t f, hid_t g, const char *gname, const strata_table 
     return rc;
 }
 
-strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *tables,
+static strata_status strata_tables_write_h5_h5(strata_ctx *ctx, strata_table *const *tables,
                                      const char *const *names, size_t n, const char *path)
 {
     char *tmp;
@@ -70,17 +70,12 @@ strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *table
             return STRATA_FAIL(ctx, STRATA_EINVAL,
                                "%s: table %s has not been through disclosure control", path,
                                tables[k]->name);
-    strata_h5_quiet();
-    if (!(tmp = strata_tmp_path(ctx, path)))
-        return STRATA_ENOMEM;
     fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_obj_track_times(fcpl, 0);
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    f = strata_h5_create_tmp(ctx, path, 0644, fcpl, &tmp);
     H5Pclose(fcpl);
-    if (f < 0) {
-        strata_free(ctx, tmp, 0);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create", path);
-    }
+    if (f < 0)
+        return ctx->last_status;
     for (size_t k = 0; k < n && st == STRATA_OK; k++) {
         const strata_table *t = tables[k];
         const char *gname = names && names[k] ? names[k] : t->name;
@@ -109,5 +104,16 @@ strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *table
     else
         unlink(tmp);
     strata_free(ctx, tmp, 0);
+    return st;
+}
+
+strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *tables,
+                                     const char *const *names, size_t n, const char *path)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_tables_write_h5_h5(ctx, tables, names, n, path);
+    strata_h5_quiet_end(&es);
     return st;
 }

@@ -1,10 +1,15 @@
-/* engine/io/yaml_tree.c — builds a ynode tree from libyaml's event stream.
- * Anchors/aliases and multi-document streams are refused (specs are plain);
- * every node keeps its 1-based line for error messages. */
+/* engine/io/yaml_tree.c — builds a ynode tree from libyaml's event stream,
+ * iteratively: an explicit stack of open collections (at most
+ * STRATA_YAML_MAX_DEPTH) replaces recursion, and each open mapping keeps a hash
+ * set of its keys so a repeated key is found in expected O(1). Anchors/aliases
+ * and multi-document streams are refused (specs are plain); every node keeps
+ * its 1-based line for error messages. Invariant: every node built is reachable
+ * from the root as soon as it exists, so one strata_yaml_free cleans up. */
 #include "yaml_tree.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,7 @@
 
 void strata_yaml_free(strata_ctx *ctx, ynode *n)
 {
+    /* depth is bounded by STRATA_YAML_MAX_DEPTH, so recursion here is bounded */
     if (!n)
         return;
     for (size_t i = 0; i < n->n; i++) {
@@ -28,111 +34,161 @@ void strata_yaml_free(strata_ctx *ctx, ynode *n)
     strata_free(ctx, n, sizeof *n);
 }
 
+/* An open collection: the node and, for a mapping, the key waiting for its
+ * value plus the hash set (open addressing, indices into node->keys + 1). */
+typedef struct yframe {
+    ynode *node;
+    char *key;          /* mapping: key read, value pending (owned until appended) */
+    int key_line;
+    size_t *slots;      /* mapping: 0 = empty, else index + 1 */
+    size_t nslots;      /* power of two, > 2 * node->n */
+} yframe;
+
 typedef struct yparser {
     strata_ctx *ctx;
     const char *name;
     yaml_parser_t p;
+    yframe stack[STRATA_YAML_MAX_DEPTH];
+    size_t depth;
+    int bounds_only;    /* strata_yaml_check: empty and non-mapping documents pass */
+    int syntax_error;   /* libyaml refused the text */
 } yparser;
 
 static strata_status next_event(yparser *y, yaml_event_t *ev)
 {
-    if (!yaml_parser_parse(&y->p, ev))
-        return STRATA_FAIL(y->ctx, STRATA_ESPEC, "%s: line %zu: YAML syntax error: %s", y->name,
-                           y->p.problem_mark.line + 1, y->p.problem ? y->p.problem : "?");
+    if (yaml_parser_parse(&y->p, ev))
+        return STRATA_OK;
+    y->syntax_error = 1;
+    return STRATA_FAIL(y->ctx, STRATA_ESPEC, "%s: line %zu: YAML syntax error: %s", y->name,
+                       y->p.problem_mark.line + 1, y->p.problem ? y->p.problem : "?");
+}
+
+static uint64_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Slot of key in the frame's set: the matching slot, or the empty one where
+ * it belongs. */
+static size_t *key_slot(const yframe *fr, const char *key)
+{
+    size_t mask = fr->nslots - 1, i = (size_t)key_hash(key) & mask;
+    while (fr->slots[i] && strcmp(fr->node->keys[fr->slots[i] - 1], key))
+        i = (i + 1) & mask;
+    return &fr->slots[i];
+}
+
+/* Keeps the set under half full: rebuilds it at twice the size. */
+static strata_status key_set_grow(strata_ctx *ctx, yframe *fr)
+{
+    size_t n = fr->node->n, ns = fr->nslots ? fr->nslots * 2 : 16;
+    size_t *old = fr->slots, oldn = fr->nslots;
+    if (2 * (n + 1) < fr->nslots)
+        return STRATA_OK;
+    fr->slots = strata_calloc(ctx, ns, sizeof *fr->slots);
+    if (!fr->slots) {
+        fr->slots = old;
+        return STRATA_ENOMEM;
+    }
+    fr->nslots = ns;
+    for (size_t i = 0; i < n; i++)
+        *key_slot(fr, fr->node->keys[i]) = i + 1;
+    strata_free(ctx, old, oldn * sizeof *old);
     return STRATA_OK;
 }
 
-static strata_status append(strata_ctx *ctx, ynode *parent, char *key, int key_line, ynode *child)
+/* Appends child (and, for a mapping, the frame's pending key) to the frame's
+ * node; capacity doubles, so n appends cost O(n). */
+static strata_status append(strata_ctx *ctx, yframe *fr, ynode *child)
 {
+    ynode *parent = fr->node;
     size_t n = parent->n;
-    ynode **items = strata_realloc(ctx, parent->items, n * sizeof *items, (n + 1) * sizeof *items);
-    if (!items)
-        return STRATA_ENOMEM;
-    parent->items = items;
-    if (parent->kind == YN_MAP) {
-        char **keys = strata_realloc(ctx, parent->keys, n * sizeof *keys, (n + 1) * sizeof *keys);
-        int *lines;
-        if (!keys)
+    if (n == parent->cap) {
+        size_t nc = parent->cap ? parent->cap * 2 : 4;
+        ynode **items = strata_realloc(ctx, parent->items, n * sizeof *items, nc * sizeof *items);
+        if (!items)
             return STRATA_ENOMEM;
-        parent->keys = keys;
-        lines = strata_realloc(ctx, parent->key_lines, n * sizeof *lines, (n + 1) * sizeof *lines);
-        if (!lines)
-            return STRATA_ENOMEM;
-        parent->key_lines = lines;
-        keys[n] = key;
-        lines[n] = key_line;
+        parent->items = items;
+        if (parent->kind == YN_MAP) {
+            char **keys = strata_realloc(ctx, parent->keys, n * sizeof *keys, nc * sizeof *keys);
+            int *lines;
+            if (!keys)
+                return STRATA_ENOMEM;
+            parent->keys = keys;
+            lines = strata_realloc(ctx, parent->key_lines, n * sizeof *lines, nc * sizeof *lines);
+            if (!lines)
+                return STRATA_ENOMEM;
+            parent->key_lines = lines;
+        }
+        parent->cap = nc;
     }
-    items[n] = child;
+    if (parent->kind == YN_MAP) {
+        STRATA_TRY(key_set_grow(ctx, fr));
+        parent->keys[n] = fr->key;
+        parent->key_lines[n] = fr->key_line;
+        *key_slot(fr, fr->key) = n + 1;
+        fr->key = NULL;
+    }
+    parent->items[n] = child;
     parent->n = n + 1;
     return STRATA_OK;
 }
 
-static strata_status parse_node(yparser *y, yaml_event_t *ev, ynode **out);
-
-/* Parses the children of a mapping or sequence until its end event. */
-static strata_status parse_children(yparser *y, ynode *node)
+/* Takes a mapping key from a scalar event (consumed); a repeated key is
+ * STRATA_ESPEC naming both lines. */
+static strata_status take_key(yparser *y, yframe *fr, yaml_event_t *ev)
 {
     strata_ctx *ctx = y->ctx;
-    for (;;) {
-        yaml_event_t ev;
-        char *key = NULL;
-        int key_line = 0;
-        ynode *child = NULL;
-        strata_status st;
-        STRATA_TRY(next_event(y, &ev));
-        if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
-            yaml_event_delete(&ev);
-            return STRATA_OK;
-        }
-        if (node->kind == YN_MAP) {
-            if (ev.type != YAML_SCALAR_EVENT) {
-                int line = (int)ev.start_mark.line + 1;
-                yaml_event_delete(&ev);
-                return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: mapping keys must be plain words",
-                                   y->name, line);
-            }
-            key = strata_strdup(ctx, (const char *)ev.data.scalar.value);
-            key_line = (int)ev.start_mark.line + 1;
-            yaml_event_delete(&ev);
-            if (!key)
-                return STRATA_ENOMEM;
-            for (size_t i = 0; i < node->n; i++)
-                if (!strcmp(node->keys[i], key)) {
-                    st = STRATA_FAIL(ctx, STRATA_ESPEC,
-                                     "%s: line %d: key \"%s\" repeats the one on line %d", y->name,
-                                     key_line, key, node->key_lines[i]);
-                    strata_free(ctx, key, 0);
-                    return st;
-                }
-            st = next_event(y, &ev);
-            if (st != STRATA_OK) {
-                strata_free(ctx, key, 0);
-                return st;
-            }
-        }
-        st = parse_node(y, &ev, &child);
-        if (st == STRATA_OK)
-            st = append(ctx, node, key, key_line, child);
-        if (st != STRATA_OK) {
-            strata_free(ctx, key, 0);
-            strata_yaml_free(ctx, child);
-            return st;
-        }
+    int line = (int)ev->start_mark.line + 1;
+    size_t *slot;
+    if (ev->type != YAML_SCALAR_EVENT) {
+        yaml_event_delete(ev);
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: mapping keys must be plain words",
+                           y->name, line);
     }
+    fr->key = strata_strdup(ctx, (const char *)ev->data.scalar.value);
+    fr->key_line = line;
+    yaml_event_delete(ev);
+    if (!fr->key)
+        return STRATA_ENOMEM;
+    if (fr->nslots) {
+        slot = key_slot(fr, fr->key);
+        if (*slot)
+            return STRATA_FAIL(ctx, STRATA_ESPEC,
+                               "%s: line %d: key \"%s\" repeats the one on line %d", y->name,
+                               line, fr->key, fr->node->key_lines[*slot - 1]);
+    }
+    return STRATA_OK;
 }
 
-/* Builds a node from its first event (consumed here). */
-static strata_status parse_node(yparser *y, yaml_event_t *ev, ynode **out)
+/* Builds a node from its first event (consumed); a collection is pushed as a
+ * new frame. The node is attached to its parent (or *root) at once. */
+static strata_status open_node(yparser *y, yaml_event_t *ev, ynode **root)
 {
     strata_ctx *ctx = y->ctx;
-    ynode *n;
-    strata_status st = STRATA_OK;
     int line = (int)ev->start_mark.line + 1;
-    *out = NULL;
-    if (ev->type == YAML_ALIAS_EVENT) {
+    yaml_event_type_t type = ev->type;
+    ynode *n;
+    strata_status st;
+    if (type == YAML_ALIAS_EVENT) {
         yaml_event_delete(ev);
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: aliases are not supported in specs",
                            y->name, line);
+    }
+    if (type != YAML_SCALAR_EVENT && type != YAML_MAPPING_START_EVENT &&
+        type != YAML_SEQUENCE_START_EVENT) {
+        yaml_event_delete(ev);
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: unexpected YAML content", y->name,
+                           line);
+    }
+    if (type != YAML_SCALAR_EVENT && y->depth == STRATA_YAML_MAX_DEPTH) {
+        yaml_event_delete(ev);
+        return STRATA_FAIL(ctx, STRATA_ESPEC,
+                           "%s: line %d: nesting deeper than %d levels (specs need a few)",
+                           y->name, line, STRATA_YAML_MAX_DEPTH);
     }
     n = strata_calloc(ctx, 1, sizeof *n);
     if (!n) {
@@ -140,74 +196,111 @@ static strata_status parse_node(yparser *y, yaml_event_t *ev, ynode **out)
         return STRATA_ENOMEM;
     }
     n->line = line;
-    switch (ev->type) {
-    case YAML_SCALAR_EVENT:
-        n->kind = YN_SCALAR;
-        n->scalar = strata_strdup(ctx, (const char *)ev->data.scalar.value);
-        if (!n->scalar)
-            st = STRATA_ENOMEM;
+    n->kind = type == YAML_SCALAR_EVENT ? YN_SCALAR : type == YAML_MAPPING_START_EVENT ? YN_MAP
+                                                                                      : YN_SEQ;
+    if (type == YAML_SCALAR_EVENT && !(n->scalar = strata_strdup(ctx, (const char *)ev->data.scalar.value))) {
         yaml_event_delete(ev);
-        break;
-    case YAML_MAPPING_START_EVENT:
-        n->kind = YN_MAP;
-        yaml_event_delete(ev);
-        st = parse_children(y, n);
-        break;
-    case YAML_SEQUENCE_START_EVENT:
-        n->kind = YN_SEQ;
-        yaml_event_delete(ev);
-        st = parse_children(y, n);
-        break;
-    default:
-        yaml_event_delete(ev);
-        st = STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: unexpected YAML content", y->name, line);
+        strata_free(ctx, n, sizeof *n);
+        return STRATA_ENOMEM;
     }
-    if (st != STRATA_OK) {
+    yaml_event_delete(ev);
+    if (y->depth == 0)
+        *root = n;
+    else if ((st = append(ctx, &y->stack[y->depth - 1], n)) != STRATA_OK) {
         strata_yaml_free(ctx, n);
         return st;
     }
-    *out = n;
+    if (n->kind != YN_SCALAR) {
+        yframe *fr = &y->stack[y->depth++];
+        memset(fr, 0, sizeof *fr);
+        fr->node = n;
+    }
     return STRATA_OK;
 }
 
-strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *text, size_t len,
-                                ynode **root)
+static void pop_frame(yparser *y)
 {
-    yparser y;
+    yframe *fr = &y->stack[--y->depth];
+    strata_free(y->ctx, fr->key, 0);
+    strata_free(y->ctx, fr->slots, fr->nslots * sizeof *fr->slots);
+    memset(fr, 0, sizeof *fr);
+}
+
+/* Reads the events of the document's root node into *root. */
+static strata_status parse_root(yparser *y, ynode **root)
+{
+    yaml_event_t ev;
+    STRATA_TRY(next_event(y, &ev));
+    STRATA_TRY(open_node(y, &ev, root));
+    while (y->depth > 0) {
+        yframe *fr = &y->stack[y->depth - 1];
+        STRATA_TRY(next_event(y, &ev));
+        if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            pop_frame(y);
+        } else if (fr->node->kind == YN_MAP && !fr->key) {
+            STRATA_TRY(take_key(y, fr, &ev));
+        } else {
+            STRATA_TRY(open_node(y, &ev, root));
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status yaml_parse(strata_ctx *ctx, const char *name, const char *text, size_t len,
+                                int bounds_only, ynode **root)
+{
+    yparser *y;
     yaml_event_t ev;
     strata_status st;
     *root = NULL;
-    memset(&y, 0, sizeof y);
-    y.ctx = ctx;
-    y.name = name;
-    if (!yaml_parser_initialize(&y.p))
+    /* the frame stack is large: keep it off the caller's stack */
+    if (!(y = strata_calloc(ctx, 1, sizeof *y)))
+        return STRATA_ENOMEM;
+    y->ctx = ctx;
+    y->name = name;
+    y->bounds_only = bounds_only;
+    if (!yaml_parser_initialize(&y->p)) {
+        strata_free(ctx, y, sizeof *y);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: cannot initialise the YAML parser", name);
-    yaml_parser_set_input_string(&y.p, (const unsigned char *)text, len);
+    }
+    yaml_parser_set_input_string(&y->p, (const unsigned char *)text, len);
     /* stream start, document start */
-    st = next_event(&y, &ev);
+    st = next_event(y, &ev);
     if (st == STRATA_OK) {
         yaml_event_delete(&ev);
-        st = next_event(&y, &ev);
+        st = next_event(y, &ev);
     }
     if (st == STRATA_OK) {
         if (ev.type == YAML_STREAM_END_EVENT) {
             yaml_event_delete(&ev);
-            st = STRATA_FAIL(ctx, STRATA_ESPEC, "%s: the spec is empty", name);
+            st = bounds_only ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ESPEC, "%s: the spec is empty", name);
         } else {
             yaml_event_delete(&ev);
-            st = next_event(&y, &ev);
-            if (st == STRATA_OK)
-                st = parse_node(&y, &ev, root);
+            st = parse_root(y, root);
         }
     }
-    if (st == STRATA_OK && (*root)->kind != YN_MAP)
+    while (y->depth > 0)
+        pop_frame(y);
+    if (st != STRATA_OK && bounds_only && y->syntax_error) {
+        strata_ctx_clear_error(ctx); /* the caller's own loader reports syntax in its words */
+        st = STRATA_OK;
+        strata_yaml_free(ctx, *root);
+        *root = NULL;
+    }
+    if (st == STRATA_OK && !*root) {
+        yaml_parser_delete(&y->p);
+        strata_free(ctx, y, sizeof *y);
+        return STRATA_OK; /* empty document, bounds_only */
+    }
+    if (st == STRATA_OK && !bounds_only && (*root)->kind != YN_MAP)
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: the spec must be a mapping of keys",
                          name, (*root)->line);
     if (st == STRATA_OK) { /* document end, then no second document */
-        st = next_event(&y, &ev);
+        st = next_event(y, &ev);
         if (st == STRATA_OK) {
             yaml_event_delete(&ev);
-            st = next_event(&y, &ev);
+            st = next_event(y, &ev);
         }
         if (st == STRATA_OK) {
             if (ev.type != YAML_STREAM_END_EVENT)
@@ -216,7 +309,8 @@ strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *t
             yaml_event_delete(&ev);
         }
     }
-    yaml_parser_delete(&y.p);
+    yaml_parser_delete(&y->p);
+    strata_free(ctx, y, sizeof *y);
     if (st != STRATA_OK) {
         strata_yaml_free(ctx, *root);
         *root = NULL;
@@ -224,33 +318,69 @@ strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *t
     return st;
 }
 
-strata_status strata_yaml_load(strata_ctx *ctx, const char *path, ynode **root)
+strata_status strata_yaml_parse(strata_ctx *ctx, const char *name, const char *text, size_t len,
+                                ynode **root)
 {
-    FILE *f = fopen(path, "rb");
+    return yaml_parse(ctx, name, text, len, 0, root);
+}
+
+static strata_status yaml_load(strata_ctx *ctx, const char *path, int bounds_only, ynode **root)
+{
+    FILE *f;
     char *buf;
-    long len;
+    size_t len = 0, cap = 4096;
     strata_status st;
     *root = NULL;
-    if (!f)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot read", path);
-    }
-    buf = strata_alloc(ctx, (size_t)len + 1);
-    if (!buf) {
+    if (!(f = strata_input_fopen(ctx, path))) /* a FIFO or device is refused, not waited on */
+        return strata_ctx_errcode(ctx);
+    if (!(buf = strata_alloc(ctx, cap))) {
         fclose(f);
         return STRATA_ENOMEM;
     }
-    if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+    for (;;) {
+        size_t got = fread(buf + len, 1, cap - 1 - len, f);
+        len += got;
+        if (len < cap - 1)
+            break;
+        if (cap >= STRATA_YAML_MAX_BYTES) {
+            fclose(f);
+            strata_free(ctx, buf, cap);
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: %zu MiB or larger; not a spec", path,
+                               STRATA_YAML_MAX_BYTES >> 20);
+        }
+        {
+            char *nb = strata_realloc(ctx, buf, cap, cap * 2);
+            if (!nb) {
+                fclose(f);
+                strata_free(ctx, buf, cap);
+                return STRATA_ENOMEM;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (ferror(f)) {
         fclose(f);
-        strata_free(ctx, buf, 0);
+        strata_free(ctx, buf, cap);
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot read", path);
     }
     fclose(f);
     buf[len] = '\0';
-    st = strata_yaml_parse(ctx, path, buf, (size_t)len, root);
-    strata_free(ctx, buf, 0);
+    st = yaml_parse(ctx, path, buf, len, bounds_only, root);
+    strata_free(ctx, buf, cap);
+    return st;
+}
+
+strata_status strata_yaml_load(strata_ctx *ctx, const char *path, ynode **root)
+{
+    return yaml_load(ctx, path, 0, root);
+}
+
+strata_status strata_yaml_check(strata_ctx *ctx, const char *path)
+{
+    ynode *root = NULL;
+    strata_status st = yaml_load(ctx, path, 1, &root);
+    strata_yaml_free(ctx, root);
     return st;
 }
 

@@ -4,6 +4,7 @@
  * PCN / practice / ICB with disclosure control → CSV tables, HTML report and
  * manifest.json in one output directory. Patient-level files are 0600;
  * every aggregate table passes strata_disclose before it is written. */
+#include "internal.h"
 #include "manifest.h"
 #include "outfile.h"
 #include "strata/strata.h"
@@ -40,13 +41,14 @@ typedef struct run_state {
     strata_cox *cox;            /* family cox (docs/cox.md): model is NULL */
     size_t n;
     int64_t *id;
-    int32_t *age, *imd, *efi, *ltc, *prior_em;
+    int32_t *age, *imd, *efi, *prior_em;
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
     double *lp, *risk, *obs;
     size_t *orig;               /* cohort row of each (scored) patient */
-    uint8_t *tier, *segment;
-    int32_t *charlson;
+    uint8_t *tier, *segment;   /* strata_stratify_patients' outputs, per scored patient */
+    int8_t *frailty, *ltc;
+    int16_t *charlson;
     strata_eval_report *eval;
     strata_bootstrap_result *boot;
     strata_table *summary, *practice_tab, *icb_tab, *inequality, *sii, *fairness;
@@ -133,6 +135,28 @@ static strata_status read_codes(run_state *r, strata_role role, codes *c, int re
     return read_i32(r, j, &c->v);
 }
 
+/* A condition column the cohort lacks counts as absent for every patient
+ * (strata_stratify_patients): say so once, naming them, because Charlson
+ * scores, multimorbidity counts and segments are then lower bounds. */
+static void warn_absent_conditions(run_state *r)
+{
+    char names[512] = "";
+    size_t len = 0, n = 0;
+    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
+        if (!r->flags[c]) {
+            int k = snprintf(names + len, sizeof names - len, "%s%s", n ? ", " : "",
+                             strata_condition_name(c));
+            len += k > 0 && (size_t)k < sizeof names - len ? (size_t)k : 0;
+            n++;
+        }
+    if (n)
+        strata_warn(r->ctx,
+                    "%s: no column for %zu condition(s) (%s): they count as absent in the "
+                    "Charlson score, the multimorbidity count and the segments "
+                    "(docs/stratify.md#missing-values)",
+                    strata_cohort_path(r->cohort), n, names);
+}
+
 static strata_status read_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -170,10 +194,10 @@ static strata_status read_patients(run_state *r)
                            strata_cohort_path(r->cohort));
     STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE), &r->imd));
     STRATA_TRY(read_i32(r, find_col(r, "efi_deficits"), &r->efi));
-    STRATA_TRY(read_i32(r, find_col(r, "ltc_count"), &r->ltc));
     STRATA_TRY(read_i32(r, find_col(r, "prior_emergency_12m"), &r->prior_em));
     for (int c = 0; c < STRATA_N_CONDITIONS; c++)
         STRATA_TRY(read_i32(r, find_col(r, strata_condition_name(c)), &r->flags[c]));
+    warn_absent_conditions(r);
     return STRATA_OK;
 }
 
@@ -403,7 +427,6 @@ static strata_status drop_unscored(run_state *r)
     COMPACT(r->age);
     COMPACT(r->imd);
     COMPACT(r->efi);
-    COMPACT(r->ltc);
     COMPACT(r->prior_em);
     for (int c = 0; c < STRATA_N_CONDITIONS; c++)
         COMPACT(r->flags[c]);
@@ -527,15 +550,15 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
     return STRATA_OK;
 }
 
-static strata_eval_family eval_family(const strata_model *m)
+/* The model's own family: a gamma model is evaluated with the gamma deviance
+ * and log link (docs/evaluate.md#families). */
+static strata_family eval_family(const strata_model *m)
 {
     strata_fit_summary fs;
     if (!m) /* Cox: risk by the horizon against an event by the horizon */
-        return STRATA_EVAL_BINOMIAL;
+        return STRATA_FAMILY_BINOMIAL;
     strata_model_summary(m, &fs);
-    return fs.family == STRATA_FAMILY_BINOMIAL  ? STRATA_EVAL_BINOMIAL
-           : fs.family == STRATA_FAMILY_POISSON ? STRATA_EVAL_POISSON
-                                                : STRATA_EVAL_GAUSSIAN;
+    return fs.family;
 }
 
 /* Subgroup fairness table (disclosed before use): one row per level. */
@@ -580,7 +603,7 @@ static strata_status fairness_table(run_state *r)
 /* Harrell's bootstrap optimism correction (evaluate.bootstrap: B): B refits
  * of the model on resamples drawn from (seed, resample, row); the corrected C
  * and calibration slope go into the model card and validation.csv. */
-static strata_status run_bootstrap(run_state *r, strata_eval_family fam)
+static strata_status run_bootstrap(run_state *r, strata_family fam)
 {
     strata_ctx *ctx = r->ctx;
     size_t N = strata_cohort_nrows(r->cohort);
@@ -654,52 +677,53 @@ static strata_status stage_evaluate(run_state *r)
     r->sum->c_statistic = r->eval->overall.c;
     r->sum->oe = r->eval->overall.oe;
     r->sum->calibration_slope = r->eval->overall.slope;
+    r->sum->deviance = r->eval->overall.deviance;
+    r->sum->pseudo_r2 = r->eval->overall.pseudo_r2;
     return stage_done(r, "evaluate");
 }
 
 /* ---- stratification --------------------------------------------------------- */
 
-static int flag_at(const run_state *r, int c, size_t i)
+/* The spec's Charlson weights ("charlson1987" when a hand-built spec leaves it NULL). */
+static const char *charlson_name(const strata_run_spec *spec)
 {
-    return r->flags[c] && r->flags[c][i] > 0;
+    return spec->charlson_weights ? spec->charlson_weights
+                                  : strata_charlson_weights_name(STRATA_CHARLSON_ORIGINAL);
 }
 
+/* Tiers, segments, frailty, Charlson and multimorbidity through the
+ * library's strata_stratify_patients: the job and the library give every
+ * patient the same values (tests/test_run.c). */
 static strata_status stage_stratify(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
-    strata_tier_params tp;
-    strata_segment_params sp;
+    strata_patient_params pp;
+    strata_patient_cols pc;
+    int within = r->spec->tiers_within_pcn;
     r->tier = strata_calloc(ctx, r->n, 1);
     r->segment = strata_calloc(ctx, r->n, 1);
+    r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
+    r->ltc = strata_calloc(ctx, r->n, sizeof *r->ltc);
     r->charlson = strata_calloc(ctx, r->n, sizeof *r->charlson);
-    if (!r->tier || !r->segment || !r->charlson)
+    if (!r->tier || !r->segment || !r->frailty || !r->ltc || !r->charlson)
         return STRATA_ENOMEM;
-    strata_tier_params_init(&tp);
-    tp.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
-    tp.n_cuts = r->spec->n_tiers;
-    for (size_t k = 0; k < tp.n_cuts; k++)
-        tp.cut[k] = r->spec->tiers[k];
-    STRATA_TRY(strata_tier_params_check(ctx, &tp));
-    STRATA_TRY(strata_tiers(ctx, &tp, r->n, r->risk, r->spec->tiers_within_pcn ? r->pcn.v : NULL,
-                            r->spec->tiers_within_pcn ? r->pcn.n_levels : 0, r->tier));
-    strata_segment_params_init(&sp);
-    for (size_t i = 0; i < r->n; i++) {
-        strata_segment_in in;
-        int32_t fl[STRATA_N_CONDITIONS];
-        for (int c = 0; c < STRATA_N_CONDITIONS; c++)
-            fl[c] = r->flags[c] ? r->flags[c][i] : -1;
-        memset(&in, 0, sizeof in);
-        in.age = r->age[i];
-        in.ltc_count = r->ltc ? r->ltc[i] : strata_multimorbidity(fl);
-        in.efi_deficits = r->efi ? r->efi[i] : -1;
-        in.cancer = flag_at(r, STRATA_C_CANCER, i);
-        in.heart_failure = flag_at(r, STRATA_C_HEART_FAILURE, i);
-        in.dementia = flag_at(r, STRATA_C_DEMENTIA, i);
-        in.prior_emergency = r->prior_em && r->prior_em[i] > 0 ? r->prior_em[i] : 0;
-        in.tier = r->tier[i];
-        r->segment[i] = (uint8_t)strata_segment_of(&sp, &in);
-        r->charlson[i] = strata_charlson(STRATA_CHARLSON_QUAN, fl, r->age[i], 0);
-    }
+    strata_patient_params_init(&pp);
+    pp.tiers.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
+    pp.tiers.n_cuts = r->spec->n_tiers;
+    for (size_t k = 0; k < pp.tiers.n_cuts; k++)
+        pp.tiers.cut[k] = r->spec->tiers[k];
+    STRATA_TRY(strata_charlson_weights_parse(ctx, charlson_name(r->spec), &pp.charlson));
+    memset(&pc, 0, sizeof pc);
+    pc.n = r->n;
+    pc.risk = r->risk;
+    pc.age = r->age;
+    pc.efi_deficits = r->efi;
+    pc.prior_emergency = r->prior_em;
+    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
+        pc.flags[c] = r->flags[c];
+    STRATA_TRY(strata_stratify_patients(ctx, &pp, &pc, within ? r->pcn.v : NULL,
+                                        within ? r->pcn.n_levels : 0, r->tier, r->segment,
+                                        r->frailty, r->charlson, r->ltc));
     return stage_done(r, "stratify");
 }
 
@@ -851,16 +875,18 @@ static const char *level(const codes *c, size_t i)
     return (c->v && c->v[i] >= 0 && (size_t)c->v[i] < c->n_levels) ? c->levels[c->v[i]] : "";
 }
 
+/* One row of patients.csv: the columns of strata_list_table's intervention
+ * list without rank, IMD decile and reasons, formatted the same way. */
 static void patient_cols(FILE *f, const run_state *r, size_t i)
 {
-    int fr = r->efi ? strata_efi_category(r->efi[i]) : -1;
+    int fr = r->frailty[i];
     fprintf(f, "%lld,", (long long)r->id[i]);
     strata_csv_field(f, level(&r->pcn, i));
     fputc(',', f);
     strata_csv_field(f, level(&r->practice, i));
     fprintf(f, ",%.9g,%d,%s,%s,%d,%d,%d", r->risk[i], r->tier[i],
             strata_segment_name(r->segment[i]), fr >= 0 ? strata_frailty_name(fr) : "",
-            r->ltc ? r->ltc[i] : -1, r->charlson[i],
+            r->ltc[i], r->charlson[i],
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
@@ -940,18 +966,53 @@ static strata_status compute_reasons(run_state *r, const size_t *sel, size_t n_s
     rm.X = Xsel;
     st = strata_reason_codes(ctx, &rm, n_sel, NULL, N_REASONS, term, contrib);
 done:
-    strata_free(ctx, beta, 0);
-    strata_free(ctx, xbar, 0);
-    strata_free(ctx, (void *)names, 0);
-    strata_free(ctx, Xsel, 0);
-    strata_free(ctx, Xb, 0);
-    strata_free(ctx, scored, 0);
-    strata_free(ctx, order, 0);
+    STRATA_FREE_ALL(ctx, beta, xbar, (void *)names, Xsel, Xb, scored, order);
     return st;
 }
 
 static const char *PATIENT_HEADER =
     "patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,charlson,core20";
+
+/* intervention_list.csv through the library's strata_list_table (the same
+ * columns as patients.csv plus rank, IMD decile and reason codes). */
+static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
+                                const uint32_t *rank, const int32_t *term)
+{
+    strata_ctx *ctx = r->ctx;
+    size_t p = strata_model_nterms(r->model);
+    const char **names = strata_calloc(ctx, p + 1, sizeof *names);
+    strata_list_columns lc;
+    strata_table *t = NULL;
+    strata_status st;
+    if (!names)
+        return STRATA_ENOMEM;
+    for (size_t j = 0; j < p; j++)
+        names[j] = strata_model_term(r->model, j);
+    memset(&lc, 0, sizeof lc);
+    lc.patient_id = r->id;
+    lc.risk = r->risk;
+    lc.tier = r->tier;
+    lc.segment = r->segment;
+    lc.group = r->pcn.v;
+    lc.group_names = r->pcn.levels;
+    lc.group_label = "pcn";
+    lc.practice = r->practice.v;
+    lc.n_practices = r->practice.n_levels;
+    lc.practice_names = r->practice.levels;
+    lc.frailty = r->frailty;
+    lc.ltc = r->ltc;
+    lc.charlson = r->charlson;
+    lc.imd_decile = r->imd;
+    lc.k_reasons = N_REASONS;
+    lc.reason_term = term;
+    lc.term_names = names;
+    st = strata_list_table(ctx, &lc, n_sel, rows, rank, &t);
+    if (st == STRATA_OK)
+        st = write_table(r, t, "intervention_list.csv");
+    strata_table_free(ctx, t);
+    strata_free(ctx, (void *)names, 0);
+    return st;
+}
 
 static strata_status stage_patients(run_state *r)
 {
@@ -979,13 +1040,10 @@ static strata_status stage_patients(run_state *r)
     STRATA_TRY(strata_list_params_check(ctx, &lp));
     rows = strata_calloc(ctx, r->n, sizeof *rows);
     rank = strata_calloc(ctx, r->n, sizeof *rank);
-    if (!rows || !rank) {
-        strata_free(ctx, rows, 0);
-        strata_free(ctx, rank, 0);
-        return STRATA_ENOMEM;
-    }
-    st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
-                                    r->imd, rows, rank, &n_sel);
+    st = rows && rank ? STRATA_OK : STRATA_ENOMEM;
+    if (st == STRATA_OK)
+        st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
+                                        r->imd, rows, rank, &n_sel);
     if (st == STRATA_OK) {
         term = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *term);
         contrib = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *contrib);
@@ -994,24 +1052,7 @@ static strata_status stage_patients(run_state *r)
             term[k] = -1; /* Cox: no reason codes yet (docs/cox.md) */
     }
     if (st == STRATA_OK)
-        st = pfile_open(r, "intervention_list.csv", &p);
-    if (st == STRATA_OK) {
-        fprintf(p.f, "rank,%s,imd_decile,reason_1,reason_2,reason_3\r\n", PATIENT_HEADER);
-        for (size_t k = 0; k < n_sel; k++) {
-            size_t i = rows[k];
-            fprintf(p.f, "%u,", rank[k]);
-            patient_cols(p.f, r, i);
-            fprintf(p.f, ",%d", r->imd && r->imd[i] >= 1 ? r->imd[i] : 0);
-            for (size_t q = 0; q < N_REASONS; q++) {
-                int32_t t = term[k * N_REASONS + q];
-                fputc(',', p.f);
-                if (t >= 0)
-                    strata_csv_field(p.f, strata_model_term(r->model, (size_t)t));
-            }
-            fputs("\r\n", p.f);
-        }
-        st = pfile_close(r, &p, "intervention_list.csv");
-    }
+        st = write_list(r, n_sel, rows, rank, term);
     strata_free(ctx, term, 0);
     strata_free(ctx, contrib, 0);
     strata_free(ctx, rows, 0);
@@ -1124,7 +1165,6 @@ static void run_free(run_state *r)
     strata_free(ctx, r->age, 0);
     strata_free(ctx, r->imd, 0);
     strata_free(ctx, r->efi, 0);
-    strata_free(ctx, r->ltc, 0);
     strata_free(ctx, r->prior_em, 0);
     strata_free(ctx, r->lp, 0);
     strata_free(ctx, r->risk, 0);
@@ -1132,6 +1172,8 @@ static void run_free(run_state *r)
     strata_free(ctx, r->obs, 0);
     strata_free(ctx, r->tier, 0);
     strata_free(ctx, r->segment, 0);
+    strata_free(ctx, r->frailty, 0);
+    strata_free(ctx, r->ltc, 0);
     strata_free(ctx, r->charlson, 0);
     strata_eval_report_free(ctx, r->eval);
     if (r->boot) {
@@ -1150,54 +1192,75 @@ static void run_free(run_state *r)
     strata_manifest_free(r->man);
 }
 
+static strata_status run_stages(run_state *r)
+{
+    const strata_run_spec *spec = r->spec;
+    char path[4096];
+    strata_status st = strata_manifest_new(r->ctx, &r->man);
+    if (st == STRATA_OK)
+        st = strata_manifest_str(r->man, "spec.family", spec->family);
+    if (st == STRATA_OK && spec->formula)
+        st = strata_manifest_str(r->man, "spec.formula", spec->formula);
+    if (st == STRATA_OK)
+        st = strata_manifest_str(r->man, "spec.charlson_weights", charlson_name(spec));
+    if (st == STRATA_OK)
+        st = strata_manifest_int(r->man, "seeds.run", spec->seed);
+    if (st == STRATA_OK)
+        st = stage_cohort(r);
+    if (st == STRATA_OK)
+        st = stage_model(r);
+    if (st == STRATA_OK)
+        st = stage_score(r);
+    if (st == STRATA_OK)
+        st = stage_evaluate(r);
+    if (st == STRATA_OK)
+        st = stage_stratify(r);
+    if (st == STRATA_OK)
+        st = stage_aggregate(r);
+    if (st == STRATA_OK)
+        st = stage_patients(r);
+    if (st == STRATA_OK)
+        st = stage_report(r);
+    if (st == STRATA_OK) {
+        r->sum->n_patients = r->n;
+        out_path(r, "manifest.json", path, sizeof path);
+        st = strata_manifest_write(r->man, path);
+    }
+    return st;
+}
+
 strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
                          strata_progress_fn progress, void *ud, strata_run_summary *sum)
 {
+    strata_ctx run_ctx;
     run_state r;
     strata_status st;
-    char path[4096];
     memset(sum, 0, sizeof *sum);
+    if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create output directory: %s", outdir,
+                           strerror(errno));
+    /* The run works on its own context: the caller's allocator, log and
+     * settings, with the spec's thread count for this run only, so the
+     * caller's ctx keeps its own setting. The outcome (status, message,
+     * warnings) is handed back below. */
+    run_ctx = *ctx;
+    if (spec->threads > 0)
+        run_ctx.threads = (int)spec->threads;
     memset(&r, 0, sizeof r);
-    r.ctx = ctx;
+    r.ctx = &run_ctx;
     r.spec = spec;
     r.outdir = outdir;
     r.progress = progress;
     r.ud = ud;
     r.sum = sum;
     r.t0 = now();
-    if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create output directory: %s", outdir,
-                           strerror(errno));
-    if (spec->threads > 0)
-        strata_ctx_set_threads(ctx, (int)spec->threads);
-    st = strata_manifest_new(ctx, &r.man);
-    if (st == STRATA_OK)
-        st = strata_manifest_str(r.man, "spec.family", spec->family);
-    if (st == STRATA_OK && spec->formula)
-        st = strata_manifest_str(r.man, "spec.formula", spec->formula);
-    if (st == STRATA_OK)
-        st = strata_manifest_int(r.man, "seeds.run", spec->seed);
-    if (st == STRATA_OK)
-        st = stage_cohort(&r);
-    if (st == STRATA_OK)
-        st = stage_model(&r);
-    if (st == STRATA_OK)
-        st = stage_score(&r);
-    if (st == STRATA_OK)
-        st = stage_evaluate(&r);
-    if (st == STRATA_OK)
-        st = stage_stratify(&r);
-    if (st == STRATA_OK)
-        st = stage_aggregate(&r);
-    if (st == STRATA_OK)
-        st = stage_patients(&r);
-    if (st == STRATA_OK)
-        st = stage_report(&r);
-    if (st == STRATA_OK) {
-        sum->n_patients = r.n;
-        out_path(&r, "manifest.json", path, sizeof path);
-        st = strata_manifest_write(r.man, path);
-    }
+    sum->threads = strata_threads(&run_ctx);
+    st = run_stages(&r);
     run_free(&r);
+    ctx->n_warnings = run_ctx.n_warnings;
+    if (st != STRATA_OK) {
+        ctx->last_status = run_ctx.last_status != STRATA_OK ? run_ctx.last_status : st;
+        memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
+    }
     return st;
 }

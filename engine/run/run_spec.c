@@ -3,6 +3,7 @@
  * each error names the spec file, the key and its line. The parsed tree stays
  * alive in priv_ because the spec's strings point into it. */
 #include "strata/run.h"
+#include "strata/stratify.h"
 #include "yaml_tree.h"
 
 #include <math.h>
@@ -23,6 +24,7 @@ void strata_run_spec_init(strata_run_spec *s)
     s->capacity_per_1000 = 5;
     s->proportionate_universalism = 1;
     s->funnel_od = "none";
+    s->charlson_weights = "charlson1987";
     s->disclosure = 1;
     s->suppress_max = 7;
     s->round_to = 5;
@@ -157,9 +159,10 @@ static strata_status parse_stratify(strata_ctx *ctx, const char *f, const ynode 
     static const char *const keys[] = {"tiers", "tier_thresholds", "tiers_within",
                                        "capacity_per_1000", "capacity",
                                        "proportionate_universalism", "budget",
-                                       "funnel_overdispersion", NULL};
+                                       "funnel_overdispersion", "charlson_weights", NULL};
     const ynode *st = strata_yaml_get(root, "stratify"), *tiers, *thr;
     const char *within = NULL;
+    strata_charlson_weights cw;
     if (!st)
         return STRATA_OK;
     if (st->kind != YN_MAP)
@@ -203,6 +206,10 @@ static strata_status parse_stratify(strata_ctx *ctx, const char *f, const ynode 
     STRATA_TRY(strata_yaml_str(ctx, f, st, "funnel_overdispersion", &s->funnel_od));
     if (strcmp(s->funnel_od, "none") && strcmp(s->funnel_od, "winsorise") && strcmp(s->funnel_od, "shmi"))
         return bad(ctx, f, st, "funnel_overdispersion", "must be none, winsorise or shmi");
+    STRATA_TRY(strata_yaml_str(ctx, f, st, "charlson_weights", &s->charlson_weights));
+    if (strata_charlson_weights_parse(ctx, s->charlson_weights, &cw) != STRATA_OK)
+        return bad(ctx, f, st, "charlson_weights",
+                   "must be charlson1987 (Charlson 1987, the default) or quan2011 (Quan 2011)");
     STRATA_TRY(strata_yaml_str(ctx, f, st, "tiers_within", &within));
     if (within) {
         if (!strcmp(within, "pcn"))

@@ -22,7 +22,7 @@ uint64_t synth_permute(uint64_t key, uint64_t n, uint64_t i)
     do { /* cycle-walk: at most a few rounds since the domain is < 4n */
         uint64_t l = x >> half, r = x & mask;
         for (uint64_t k = 0; k < 4; k++) {
-            uint64_t t = l ^ (synth_mix64(key ^ (r + (k + 1) * 0x9e3779b97f4a7c15ULL)) & mask);
+            uint64_t t = l ^ (strata_mix64(key ^ (r + (k + 1) * 0x9e3779b97f4a7c15ULL)) & mask);
             l = r;
             r = t;
         }
@@ -63,13 +63,8 @@ void synth_block_free(strata_ctx *ctx, synth_block *b)
 
 void synth_events_free(strata_ctx *ctx, synth_events *e)
 {
-    /* sizes unknown after a partial regrowth: pass 0 */
-    strata_free(ctx, e->sp_row, 0);
-    strata_free(ctx, e->sp_day, 0);
-    strata_free(ctx, e->sp_type, 0);
-    strata_free(ctx, e->sp_los, 0);
-    strata_free(ctx, e->ae_row, 0);
-    strata_free(ctx, e->ae_day, 0);
+    /* sizes unknown after a partial regrowth */
+    STRATA_FREE_ALL(ctx, e->sp_row, e->sp_day, e->sp_type, e->sp_los, e->ae_row, e->ae_day);
     memset(e, 0, sizeof *e);
 }
 
@@ -88,36 +83,42 @@ strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap)
     return STRATA_OK;
 }
 
-/* Room for `more` spells and A&E rows; amortised doubling. */
+/* Grows n parallel arrays (ptr[k], elements of elt[k] bytes) from oc to nc
+ * elements; 0 when one fails (those already grown stay valid in ptr). */
+static int grow_parallel(strata_ctx *ctx, void **ptr, const size_t *elt, size_t n, size_t oc,
+                         size_t nc)
+{
+    for (size_t k = 0; k < n; k++) {
+        void *g = strata_realloc(ctx, ptr[k], oc * elt[k], nc * elt[k]);
+        if (!g)
+            return 0;
+        ptr[k] = g;
+    }
+    return 1;
+}
+
+/* Room for `more` spells and A&E rows; amortised doubling. On failure the
+ * arrays stay valid and the capacities unchanged. */
 static strata_status reserve_events(strata_ctx *ctx, synth_events *b, size_t sp_more,
                                     size_t ae_more)
 {
+    static const size_t sp_elt[4] = {4, 4, 1, 2}, ae_elt[2] = {4, 4};
     if (b->sp_n + sp_more > b->sp_cap) {
-        size_t nc = 2 * (b->sp_n + sp_more) + 1024, oc = b->sp_cap;
-        int32_t *r = strata_realloc(ctx, b->sp_row, oc * 4, nc * 4);
-        if (r)
-            b->sp_row = r;
-        int32_t *d = r ? strata_realloc(ctx, b->sp_day, oc * 4, nc * 4) : NULL;
-        if (d)
-            b->sp_day = d;
-        int8_t *t = d ? strata_realloc(ctx, b->sp_type, oc, nc) : NULL;
-        if (t)
-            b->sp_type = t;
-        int16_t *l = t ? strata_realloc(ctx, b->sp_los, oc * 2, nc * 2) : NULL;
-        if (!l)
-            return STRATA_ENOMEM; /* arrays already grown stay valid; cap unchanged */
-        b->sp_los = l;
+        size_t nc = 2 * (b->sp_n + sp_more) + 1024;
+        void *sp[4] = {b->sp_row, b->sp_day, b->sp_type, b->sp_los};
+        int ok = grow_parallel(ctx, sp, sp_elt, 4, b->sp_cap, nc);
+        b->sp_row = sp[0], b->sp_day = sp[1], b->sp_type = sp[2], b->sp_los = sp[3];
+        if (!ok)
+            return STRATA_ENOMEM;
         b->sp_cap = nc;
     }
     if (b->ae_n + ae_more > b->ae_cap) {
-        size_t nc = 2 * (b->ae_n + ae_more) + 1024, oc = b->ae_cap;
-        int32_t *r = strata_realloc(ctx, b->ae_row, oc * 4, nc * 4);
-        if (r)
-            b->ae_row = r;
-        int32_t *d = r ? strata_realloc(ctx, b->ae_day, oc * 4, nc * 4) : NULL;
-        if (!d)
+        size_t nc = 2 * (b->ae_n + ae_more) + 1024;
+        void *ae[2] = {b->ae_row, b->ae_day};
+        int ok = grow_parallel(ctx, ae, ae_elt, 2, b->ae_cap, nc);
+        b->ae_row = ae[0], b->ae_day = ae[1];
+        if (!ok)
             return STRATA_ENOMEM;
-        b->ae_day = d;
         b->ae_cap = nc;
     }
     return STRATA_OK;
@@ -144,7 +145,7 @@ static void sort_days(int32_t *day, int8_t *type, int16_t *los, size_t n)
 }
 
 /* Length of stay in days (docs/synthetic.md#activity). */
-static int los_emergency(synth_rng *g, int age, int efi)
+static int los_emergency(strata_rng *g, int age, int efi)
 {
     return synth_poisson(g, exp(0.4 + 0.025 * (age > 40 ? age - 40 : 0) + 0.02 * efi), 365);
 }
@@ -153,8 +154,8 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
                                  synth_block *b, size_t i, synth_events *ev)
 {
     const synth_practice *p = &s->pr[pi];
-    synth_rng g = synth_rng_make(s->seed, (uint64_t)r, 1);
-    uint64_t jp = synth_permute(synth_mix64(s->seed * 0x2545f4914f6cdd1dULL + pi + 1),
+    strata_rng g = strata_rng_make(s->seed, (uint64_t)r, STRATA_STREAM_SYNTH_PATIENT);
+    uint64_t jp = synth_permute(strata_mix64(s->seed * 0x2545f4914f6cdd1dULL + pi + 1),
                                 (uint64_t)p->nrows, (uint64_t)(r - p->row0));
     int cell = 0, male, band, age, dec, ltc = 0, efi, flags[STRATA_SYNTH_NCOND];
     double u, eta, dd, z, util, eE, pE, eD;
@@ -169,7 +170,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         cell++;
     male = cell >= SYNTH_NBANDS;
     band = cell % SYNTH_NBANDS;
-    u = synth_unif(&g);
+    u = strata_rng_unif(&g);
     if (band < SYNTH_NBANDS - 1) {
         const double *cdf =
             &s->age_cdf[(((size_t)p->icb_i * 2 + (size_t)male) * SYNTH_NBANDS + (size_t)band) * 5];
@@ -181,7 +182,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         double extra = floor(-log(u) / 0.45);
         age = 95 + (extra > 15 ? 15 : (int)extra);
     }
-    u = synth_unif(&g);
+    u = strata_rng_unif(&g);
     for (dec = 0; dec < 9 && u > p->dec_cdf[dec]; dec++)
         ;
     dec += 1;
@@ -189,13 +190,13 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
 
     /* ethnicity: region shares tilted towards minority groups in deprived deciles */
     b->ethnicity[i] = STRATA_NA_CODE;
-    if (synth_unif(&g) >= 0.06) {
+    if (strata_rng_unif(&g) >= 0.06) {
         double w[SYNTH_NETH], tot = 0, tilt = exp(-0.10 * dd);
         for (int e = 0; e < SYNTH_NETH; e++) {
             w[e] = synth_eth_share[p->region_i][e] * (e == SYNTH_NETH - 1 ? 1.0 : tilt);
             tot += w[e];
         }
-        u = synth_unif(&g) * tot;
+        u = strata_rng_unif(&g) * tot;
         int e = 0;
         while (e < SYNTH_NETH - 1 && u > w[e]) {
             u -= w[e];
@@ -205,12 +206,12 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     }
 
     /* conditions: logit = base(age) + sex + deprivation + latent + practice offset */
-    eta = synth_norm(&g);
+    eta = strata_rng_norm(&g);
     for (int c = 0; c < STRATA_SYNTH_NCOND; c++) {
         const synth_cond_model *m = &synth_cond[c];
         double lp = s->base_tab[c][age] + (male ? m->male : 0) + m->dep * dd + m->load * eta +
                     p->offset[c];
-        u = synth_unif(&g);
+        u = strata_rng_unif(&g);
         flags[c] = age >= m->onset_age && u < synth_expit(lp);
         ltc += flags[c];
         b->cond[c][i] = (int8_t)flags[c];
@@ -225,24 +226,24 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         double mu = age < 18 ? 15.5 + 0.35 * (age > 4 ? age - 4 : 0)
                              : 25.5 + 0.06 * ((age < 70 ? age : 70) - 40) +
                                    1.5 * flags[1] + 0.8 * flags[0] - 0.15 * dd;
-        double bmi = mu * exp(0.17 * synth_norm(&g) - 0.01445);
-        b->bmi[i] = synth_unif(&g) < rec ? (float)(bmi < 12 ? 12 : bmi > 70 ? 70 : bmi) : NAN;
+        double bmi = mu * exp(0.17 * strata_rng_norm(&g) - 0.01445);
+        b->bmi[i] = strata_rng_unif(&g) < rec ? (float)(bmi < 12 ? 12 : bmi > 70 ? 70 : bmi) : NAN;
         rec = age < 18 ? 0.0
                        : synth_expit(-0.5 + 0.04 * (age - 40) + 1.5 * flags[0] + 0.5 * (ltc > 0));
-        double sbp = 118 + 0.45 * (age - 40) + 4 * male + 12 * flags[0] + 14 * synth_norm(&g);
-        b->sbp[i] = synth_unif(&g) < rec ? (float)(sbp < 70 ? 70 : sbp > 240 ? 240 : sbp) : NAN;
+        double sbp = 118 + 0.45 * (age - 40) + 4 * male + 12 * flags[0] + 14 * strata_rng_norm(&g);
+        b->sbp[i] = strata_rng_unif(&g) < rec ? (float)(sbp < 70 ? 70 : sbp > 240 ? 240 : sbp) : NAN;
         b->smoking[i] = STRATA_NA_CODE;
-        if (age >= 16 && synth_unif(&g) < 0.9) {
+        if (age >= 16 && strata_rng_unif(&g) < 0.9) {
             double pc = synth_expit(-1.6 - 0.02 * (age - 40) - 0.12 * dd + 0.8 * flags[3] +
                                     0.2 * flags[12]);
             double pex = synth_expit(-1.2 + 0.03 * (age - 40) + 1.0 * flags[3] + 0.3 * flags[4]);
-            u = synth_unif(&g);
+            u = strata_rng_unif(&g);
             b->smoking[i] = (int8_t)(u < pc ? 2 : u < pc + (1 - pc) * pex ? 1 : 0);
         }
     }
 
     /* prior 12 months: Poisson counts with a shared lognormal utilisation factor */
-    z = 0.5 * eta + 0.8660254037844386 * synth_norm(&g);
+    z = 0.5 * eta + 0.8660254037844386 * strata_rng_norm(&g);
     util = exp(0.5 * z - 0.125);
     gp = synth_poisson(&g, util * exp(1.1 + 0.01 * age + 0.2 * ltc + 0.04 * efi - 0.02 * dd +
                                       0.15 * !male), 200);
@@ -261,7 +262,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
             int los = em ? los_emergency(&g, age, efi)
                          : synth_poisson(&g, exp(-0.7 + 0.01 * age), 60);
             ev->sp_row[ev->sp_n] = (int32_t)r;
-            ev->sp_day[ev->sp_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
+            ev->sp_day[ev->sp_n] = index - 1 - (int32_t)(strata_rng_unif(&g) * 365);
             ev->sp_type[ev->sp_n] = (int8_t)!em;
             ev->sp_los[ev->sp_n] = (int16_t)los;
             ev->sp_n++;
@@ -272,7 +273,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
         k0 = ev->ae_n;
         for (int k = 0; k < ae; k++) {
             ev->ae_row[ev->ae_n] = (int32_t)r;
-            ev->ae_day[ev->ae_n] = index - 1 - (int32_t)(synth_unif(&g) * 365);
+            ev->ae_day[ev->ae_n] = index - 1 - (int32_t)(strata_rng_unif(&g) * 365);
             ev->ae_n++;
         }
         sort_days(ev->ae_day + k0, NULL, NULL, ev->ae_n - k0);
@@ -283,10 +284,10 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     eE = T_[0].beta + T_[1].beta * age + T_[2].beta * male + T_[3].beta * dec +
          T_[4].beta * ltc + T_[5].beta * efi + T_[6].beta * pe + T_[7].beta * ae;
     pE = synth_expit(eE);
-    Y = synth_unif(&g) < pE;
+    Y = strata_rng_unif(&g) < pE;
     if (Y) { /* T ~ Exp(lambda), lambda = -log(1 - pE)/365, conditioned on T < 365 */
         double lambda = -log1p(-pE) / 365.0;
-        T = (int)(-log1p(-synth_unif(&g) * pE) / lambda);
+        T = (int)(-log1p(-strata_rng_unif(&g) * pE) / lambda);
         if (T > 364)
             T = 364;
     }
@@ -294,13 +295,13 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
          T_[SYNTH_T_DEATH + 2].beta * male + T_[SYNTH_T_DEATH + 3].beta * dec +
          T_[SYNTH_T_DEATH + 4].beta * ltc + T_[SYNTH_T_DEATH + 5].beta * efi +
          T_[SYNTH_T_DEATH + 6].beta * Y;
-    D = synth_unif(&g) < synth_expit(eD);
+    D = strata_rng_unif(&g) < synth_expit(eD);
     if (D)
-        dday = Y ? T + (int)(synth_unif(&g) * (365 - T)) : (int)(synth_unif(&g) * 365);
+        dday = Y ? T + (int)(strata_rng_unif(&g) * (365 - T)) : (int)(strata_rng_unif(&g) * 365);
     {
         double cost_next = exp(T_[SYNTH_T_COST].beta + T_[SYNTH_T_COST + 1].beta * age +
                                T_[SYNTH_T_COST + 2].beta * dec + T_[SYNTH_T_COST + 3].beta * ltc +
-                               T_[SYNTH_T_COST + 4].beta * efi + synth_norm(&g) - 0.5);
+                               T_[SYNTH_T_COST + 4].beta * efi + strata_rng_norm(&g) - 0.5);
         if (Y) {
             int end = D ? dday + 1 : 365;
             size_t k0 = ev->sp_n;
@@ -313,7 +314,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
                 int los = los_emergency(&g, age, efi);
                 ev->sp_row[ev->sp_n] = (int32_t)r;
                 ev->sp_day[ev->sp_n] =
-                    index + (k == 0 ? T : T + (int32_t)(synth_unif(&g) * (end - T)));
+                    index + (k == 0 ? T : T + (int32_t)(strata_rng_unif(&g) * (end - T)));
                 ev->sp_type[ev->sp_n] = 0;
                 ev->sp_los[ev->sp_n] = (int16_t)los;
                 ev->sp_n++;
@@ -325,7 +326,7 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     }
 
     b->patient_id[i] =
-        (int64_t)synth_permute(synth_mix64(s->seed ^ 0x6a09e667f3bcc909ULL), (uint64_t)1 << 62,
+        (int64_t)synth_permute(strata_mix64(s->seed ^ 0x6a09e667f3bcc909ULL), (uint64_t)1 << 62,
                                (uint64_t)r) + 1;
     b->practice[i] = (int32_t)pi;
     b->pcn[i] = p->pcn_i;

@@ -1,7 +1,8 @@
 /* engine/synth/synth_internal.h — what the synth_*.c files share: the prepared
- * generator, the counter-based random numbers and the row-block buffers.
- * Invariant: a patient's values depend only on (seed, global row index):
- * every draw comes from synth_rng keyed by both, never from shared state. */
+ * generator, the Poisson and binomial draws on engine/core's RNG and the
+ * row-block buffers. Invariant: a patient's values depend only on (seed,
+ * global row index): every draw comes from a strata_rng keyed by both, never
+ * from shared state. */
 #ifndef STRATA_SYNTH_INTERNAL_H
 #define STRATA_SYNTH_INTERNAL_H
 
@@ -18,62 +19,24 @@
 #define SYNTH_NREGIONS 7
 #define SYNTH_MAX_AGE 110
 
-/* ---- counter-based random numbers (splitmix64 finaliser as a keyed hash) -- */
-
-static inline uint64_t synth_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* One stream of draws for one patient: key = hash(seed, row, stream). */
-typedef struct synth_rng {
-    uint64_t key;
-    uint64_t ctr;
-} synth_rng;
-
-static inline synth_rng synth_rng_make(uint64_t seed, uint64_t row, uint64_t stream)
-{
-    synth_rng r;
-    r.key = synth_mix64(synth_mix64(seed ^ 0x5851f42d4c957f2dULL) ^ synth_mix64(row + 1) ^
-                        (stream * 0x9e3779b97f4a7c15ULL));
-    r.ctr = 0;
-    return r;
-}
-
-static inline uint64_t synth_next(synth_rng *r)
-{
-    return synth_mix64(r->key + (++r->ctr) * 0x9e3779b97f4a7c15ULL);
-}
-
-/* Uniform on (0, 1): never 0 or 1, so logs are finite. */
-static inline double synth_unif(synth_rng *r)
-{
-    return ((double)(synth_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static inline double synth_norm(synth_rng *r)
-{
-    double u1 = synth_unif(r), u2 = synth_unif(r);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
+/* ---- random numbers: engine/core's counter-based strata_rng, one stream per
+ * patient row (strata_rng_make(seed, row, STRATA_STREAM_SYNTH_PATIENT)) -- */
 
 static inline double synth_expit(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 /* Poisson by inversion (exact) up to mean 30, normal approximation above; capped. */
-static inline int synth_poisson(synth_rng *r, double mu, int cap)
+static inline int synth_poisson(strata_rng *r, double mu, int cap)
 {
     int k = 0;
     if (!(mu > 0.0))
         return 0;
     if (mu > 30.0) {
-        double x = floor(mu + sqrt(mu) * synth_norm(r) + 0.5);
+        double x = floor(mu + sqrt(mu) * strata_rng_norm(r) + 0.5);
         k = x < 0 ? 0 : (x > cap ? cap : (int)x);
         return k;
     }
     {
-        double u = synth_unif(r), p = exp(-mu), c = p;
+        double u = strata_rng_unif(r), p = exp(-mu), c = p;
         while (u > c && k < cap) {
             k++;
             p *= mu / k;
@@ -84,9 +47,9 @@ static inline int synth_poisson(synth_rng *r, double mu, int cap)
 }
 
 /* Binomial(n, p) by inversion with the pmf recursion. */
-static inline int synth_binom(synth_rng *r, int n, double p)
+static inline int synth_binom(strata_rng *r, int n, double p)
 {
-    double u = synth_unif(r), q = 1.0 - p, pk = pow(q, n), c = pk;
+    double u = strata_rng_unif(r), q = 1.0 - p, pk = pow(q, n), c = pk;
     int k = 0;
     while (u > c && k < n) {
         pk *= (double)(n - k) / (double)(k + 1) * p / q;

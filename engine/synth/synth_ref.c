@@ -1,8 +1,11 @@
 /* engine/synth/synth_ref.c — prepares a synthetic-cohort generator: reads the
- * reference tables (data/reference, CSV), resolves the selection, apportions
- * N patients to practices and sex/age cells (largest remainder, so shares
- * track the real register), and tunes each practice's condition offsets to its
- * QOF prevalence. Invariant: everything here is deterministic in the inputs. */
+ * reference tables (data/reference, CSV, through engine/io's libcsv reader),
+ * resolves the selection, apportions N patients to practices and sex/age
+ * cells (largest remainder, so shares track the real register), and tunes
+ * each practice's condition offsets to its QOF prevalence. Invariant:
+ * everything here is deterministic in the inputs. */
+#include "csv_table.h"
+#include "strata/dist.h"
 #include "synth_internal.h"
 
 #include <errno.h>
@@ -10,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define LINE_MAX_ 4096
 
 void strata_synth_params_init(strata_synth_params *p)
 {
@@ -105,84 +106,60 @@ strata_status strata_synth_locate_data(strata_ctx *ctx, char *buf, size_t size)
                        builtin[0], builtin[1]);
 }
 
-/* ---- CSV reading (the derived tables: no quoting, no BOM) --------------- */
+/* ---- reference tables: read whole by engine/io's CSV reader (libcsv) ----- */
 
-typedef struct csv_in {
-    FILE *f;
+typedef struct ref_table {
     char path[4200];
-    size_t line;
-    char buf[LINE_MAX_];
-    char *field[128];
-    int nf;
-} csv_in;
+    strata_csv_rows rows; /* rows.field[r][k]; r = 0 is the header */
+} ref_table;
 
-static strata_status csv_open(strata_ctx *ctx, csv_in *c, const char *dir, const char *name)
+static strata_status ref_open(strata_ctx *ctx, ref_table *t, const char *dir, const char *name)
 {
-    snprintf(c->path, sizeof c->path, "%s/%s", dir, name);
-    c->line = 0;
-    c->f = fopen(c->path, "r");
-    if (!c->f)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot open: %s", c->path, strerror(errno));
-    return STRATA_OK;
+    snprintf(t->path, sizeof t->path, "%s/%s", dir, name);
+    return strata_csv_rows_read(ctx, t->path, &t->rows);
 }
 
-/* Next row split at commas; 1 = row, 0 = end of file, -1 = error (recorded). */
-static int csv_next(strata_ctx *ctx, csv_in *c)
+static void ref_close(strata_ctx *ctx, ref_table *t)
 {
-    size_t len;
-    char *p;
-    if (!fgets(c->buf, sizeof c->buf, c->f))
+    strata_csv_rows_free(ctx, &t->rows);
+}
+
+/* Record r has nf fields, else EFORMAT naming the file and line. */
+static int ref_fields(strata_ctx *ctx, const ref_table *t, size_t r, size_t nf)
+{
+    if (t->rows.nf[r] == nf)
         return 0;
-    c->line++;
-    len = strlen(c->buf);
-    if (len == sizeof c->buf - 1 && c->buf[len - 1] != '\n') {
-        STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu longer than %d bytes", c->path, c->line,
-                    LINE_MAX_);
-        return -1;
-    }
-    while (len && (c->buf[len - 1] == '\n' || c->buf[len - 1] == '\r'))
-        c->buf[--len] = '\0';
-    c->nf = 0;
-    p = c->buf;
-    for (;;) {
-        if (c->nf == 128) {
-            STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu has more than 128 fields", c->path,
-                        c->line);
-            return -1;
-        }
-        c->field[c->nf++] = p;
-        p = strchr(p, ',');
-        if (!p)
-            break;
-        *p++ = '\0';
-    }
-    return 1;
+    STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu: %zu fields, expected %zu", t->path,
+                t->rows.line[r], t->rows.nf[r], nf);
+    return -1;
 }
 
-static int csv_int(strata_ctx *ctx, const csv_in *c, int k, int64_t *out)
+static int csv_int(strata_ctx *ctx, const ref_table *t, size_t r, int k, int64_t *out)
 {
+    const char *f = t->rows.field[r][k];
     char *end;
     long long v;
     errno = 0;
-    v = strtoll(c->field[k], &end, 10);
-    if (errno || end == c->field[k] || *end || v < 0) {
-        STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu field %d: '%s' is not a count", c->path,
-                    c->line, k + 1, c->field[k]);
+    v = strtoll(f, &end, 10);
+    if (errno || end == f || *end || v < 0) {
+        STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu field %d: '%s' is not a count", t->path,
+                    t->rows.line[r], k + 1, f);
         return -1;
     }
     *out = v;
     return 0;
 }
 
-static int csv_code(strata_ctx *ctx, const csv_in *c, int k, char *dst, size_t size)
+static int csv_code(strata_ctx *ctx, const ref_table *t, size_t r, int k, char *dst, size_t size)
 {
-    size_t n = strlen(c->field[k]);
+    const char *f = t->rows.field[r][k];
+    size_t n = strlen(f);
     if (n == 0 || n >= size) {
-        STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu field %d: bad code '%s'", c->path,
-                    c->line, k + 1, c->field[k]);
+        STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu field %d: bad code '%s'", t->path,
+                    t->rows.line[r], k + 1, f);
         return -1;
     }
-    memcpy(dst, c->field[k], n + 1);
+    memcpy(dst, f, n + 1);
     return 0;
 }
 
@@ -190,71 +167,54 @@ static int csv_code(strata_ctx *ctx, const csv_in *c, int k, char *dst, size_t s
 static strata_status load_practices(strata_ctx *ctx, const char *dir, synth_practice **out,
                                     size_t *n_out)
 {
-    csv_in c;
+    ref_table t;
     synth_practice *all = NULL;
-    size_t n = 0, cap = 0;
-    int r;
-    STRATA_TRY(csv_open(ctx, &c, dir, "practices.csv"));
-    if (csv_next(ctx, &c) != 1 || c.nf != 7 + SYNTH_NCELLS || strcmp(c.field[0], "practice")) {
-        fclose(c.f);
+    size_t n = 0, nr;
+    int r = 0;
+    STRATA_TRY(ref_open(ctx, &t, dir, "practices.csv"));
+    nr = t.rows.n;
+    if (nr == 0 || t.rows.nf[0] != 7 + SYNTH_NCELLS || strcmp(t.rows.field[0][0], "practice")) {
+        ref_close(ctx, &t);
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line 1: header is not practice,pcn,... "
-                           "with %d fields", c.path, 7 + SYNTH_NCELLS);
+                           "with %d fields", t.path, 7 + SYNTH_NCELLS);
     }
-    while ((r = csv_next(ctx, &c)) == 1) {
-        synth_practice *p;
+    all = strata_alloc(ctx, nr * sizeof *all);
+    if (!all)
+        r = -1;
+    for (size_t row = 1; r == 0 && row < nr; row++) {
+        char *const *f = t.rows.field[row];
+        synth_practice *p = &all[n];
         char *end;
-        if (c.nf != 7 + SYNTH_NCELLS) {
-            STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu: %d fields, expected %d", c.path,
-                        c.line, c.nf, 7 + SYNTH_NCELLS);
-            r = -1;
-            break;
-        }
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 8192;
-            synth_practice *t = strata_realloc(ctx, all, cap * sizeof *all, nc * sizeof *all);
-            if (!t) {
-                r = -1;
-                break;
-            }
-            all = t;
-            cap = nc;
-        }
-        p = &all[n];
         memset(p, 0, sizeof *p);
-        if (csv_code(ctx, &c, 0, p->code, sizeof p->code) ||
-            csv_code(ctx, &c, 1, p->pcn, sizeof p->pcn) ||
-            csv_code(ctx, &c, 2, p->sub_icb, sizeof p->sub_icb) ||
-            csv_code(ctx, &c, 3, p->icb, sizeof p->icb) ||
-            csv_code(ctx, &c, 4, p->region, sizeof p->region)) {
+        if (ref_fields(ctx, &t, row, 7 + SYNTH_NCELLS) || csv_code(ctx, &t, row, 0, p->code, sizeof p->code) ||
+            csv_code(ctx, &t, row, 1, p->pcn, sizeof p->pcn) ||
+            csv_code(ctx, &t, row, 2, p->sub_icb, sizeof p->sub_icb) ||
+            csv_code(ctx, &t, row, 3, p->icb, sizeof p->icb) ||
+            csv_code(ctx, &t, row, 4, p->region, sizeof p->region)) {
             r = -1;
             break;
         }
-        p->imd_score = strtod(c.field[5], &end);
-        if (end == c.field[5] || *end || !(p->imd_score >= 0 && p->imd_score <= 100)) {
+        p->imd_score = strtod(f[5], &end);
+        if (end == f[5] || *end || !(p->imd_score >= 0 && p->imd_score <= 100)) {
             STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu: imd_score '%s' not in [0, 100]",
-                        c.path, c.line, c.field[5]);
+                        t.path, t.rows.line[row], f[5]);
             r = -1;
             break;
         }
-        p->imd_src = c.field[6][0];
-        for (int k = 0; k < SYNTH_NCELLS; k++) {
-            if (csv_int(ctx, &c, 7 + k, &p->reg[k])) {
-                r = -1;
-                break;
-            }
+        p->imd_src = f[6][0];
+        for (int k = 0; k < SYNTH_NCELLS && r == 0; k++) {
+            r = csv_int(ctx, &t, row, 7 + k, &p->reg[k]);
             p->list += p->reg[k];
         }
-        if (r < 0)
-            break;
         p->region_i = 0;
         for (int k = 0; k < SYNTH_NREGIONS; k++)
             if (!strcmp(p->region, synth_region_codes[k]))
                 p->region_i = k;
-        n++;
+        n += r == 0;
     }
-    fclose(c.f);
+    ref_close(ctx, &t);
     if (r < 0) {
-        strata_free(ctx, all, cap * sizeof *all);
+        strata_free(ctx, all, 0);
         return strata_ctx_errcode(ctx) ? strata_ctx_errcode(ctx) : STRATA_ENOMEM;
     }
     *out = all;
@@ -263,37 +223,6 @@ static strata_status load_practices(strata_ctx *ctx, const char *dir, synth_prac
 }
 
 /* ---- deprivation: national rank of the practice score -> decile mix ----- */
-
-/* Acklam's inverse normal CDF (relative error < 1.2e-9). */
-static double qnorm(double p)
-{
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                               -2.759285104469687e+02, 1.383577518672690e+02,
-                               -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                               -1.556989798598866e+02, 6.680131188771972e+01,
-                               -1.328068155288572e+01};
-    static const double cc[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                                -2.400758277161838e+00, -2.549732539343734e+00,
-                                4.374664141464968e+00, 2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
-    double q, r;
-    if (p < 0.02425) {
-        q = sqrt(-2 * log(p));
-        return (((((cc[0] * q + cc[1]) * q + cc[2]) * q + cc[3]) * q + cc[4]) * q + cc[5]) /
-               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-    }
-    if (p > 1 - 0.02425) {
-        q = sqrt(-2 * log1p(-p));
-        return -(((((cc[0] * q + cc[1]) * q + cc[2]) * q + cc[3]) * q + cc[4]) * q + cc[5]) /
-               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-    }
-    q = p - 0.5;
-    r = q * q;
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-           (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
 
 static double pnorm(double x) { return 0.5 * erfc(-x / 1.4142135623730951); }
 
@@ -324,9 +253,9 @@ static strata_status rank_deprivation(strata_ctx *ctx, synth_practice *all, size
         double mu, s = sqrt(1 - SYNTH_IMD_R);
         p->imd_q = (cum + 0.5 * (double)p->list) / total;
         cum += (double)p->list;
-        mu = sqrt(SYNTH_IMD_R) * qnorm(p->imd_q);
+        mu = sqrt(SYNTH_IMD_R) * strata_qnorm(p->imd_q);
         for (int d = 1; d < 10; d++)
-            p->dec_cdf[d - 1] = pnorm((qnorm(d / 10.0) - mu) / s);
+            p->dec_cdf[d - 1] = pnorm((strata_qnorm(d / 10.0) - mu) / s);
         p->dec_cdf[9] = 1.0;
     }
     strata_free(ctx, idx, n * sizeof *idx);
@@ -352,48 +281,43 @@ static void qof_add(qof_sum *q, const int64_t *reg, const int64_t *den3)
 static strata_status load_qof(strata_ctx *ctx, const char *dir, synth_practice *all, size_t n,
                               qof_sum *raw, char *has)
 {
-    csv_in c;
+    ref_table t;
     size_t i = 0;
-    int r;
-    STRATA_TRY(csv_open(ctx, &c, dir, "qof_prevalence.csv"));
-    if (csv_next(ctx, &c) != 1 || c.nf != 4 + STRATA_SYNTH_NCOND) {
-        fclose(c.f);
-        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line 1: expected %d header fields", c.path,
+    int r = 0;
+    STRATA_TRY(ref_open(ctx, &t, dir, "qof_prevalence.csv"));
+    if (t.rows.n == 0 || t.rows.nf[0] != 4 + STRATA_SYNTH_NCOND) {
+        ref_close(ctx, &t);
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line 1: expected %d header fields", t.path,
                            4 + STRATA_SYNTH_NCOND);
     }
     for (int k = 0; k < STRATA_SYNTH_NCOND; k++)
-        if (strcmp(c.field[4 + k], synth_cond[k].qof)) {
-            fclose(c.f);
-            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line 1: column %d is '%s', expected '%s'",
-                               c.path, 5 + k, c.field[4 + k], synth_cond[k].qof);
+        if (strcmp(t.rows.field[0][4 + k], synth_cond[k].qof)) {
+            strata_status st = STRATA_FAIL(ctx, STRATA_EFORMAT,
+                                           "%s: line 1: column %d is '%s', expected '%s'", t.path,
+                                           5 + k, t.rows.field[0][4 + k], synth_cond[k].qof);
+            ref_close(ctx, &t);
+            return st;
         }
-    while ((r = csv_next(ctx, &c)) == 1) {
+    for (size_t row = 1; r == 0 && row < t.rows.n; row++) {
         int64_t den3[3], reg[STRATA_SYNTH_NCOND];
         int cmp = 1;
-        if (c.nf != 4 + STRATA_SYNTH_NCOND) {
-            STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu: %d fields", c.path, c.line, c.nf);
-            r = -1;
+        if ((r = ref_fields(ctx, &t, row, 4 + STRATA_SYNTH_NCOND)) != 0)
             break;
-        }
-        while (i < n && (cmp = strcmp(all[i].code, c.field[0])) < 0)
+        while (i < n && (cmp = strcmp(all[i].code, t.rows.field[row][0])) < 0)
             i++;
         if (i == n || cmp != 0)
             continue; /* practice no longer registered */
-        for (int k = 0; k < 3 && r == 1; k++)
-            if (csv_int(ctx, &c, 1 + k, &den3[k]))
-                r = -1;
-        for (int k = 0; k < STRATA_SYNTH_NCOND && r == 1; k++)
-            if (csv_int(ctx, &c, 4 + k, &reg[k]))
-                r = -1;
-        if (r < 0)
-            break;
-        if (den3[0] <= 0 || den3[1] <= 0 || den3[2] <= 0)
+        for (int k = 0; k < 3 && r == 0; k++)
+            r = csv_int(ctx, &t, row, 1 + k, &den3[k]);
+        for (int k = 0; k < STRATA_SYNTH_NCOND && r == 0; k++)
+            r = csv_int(ctx, &t, row, 4 + k, &reg[k]);
+        if (r < 0 || den3[0] <= 0 || den3[1] <= 0 || den3[2] <= 0)
             continue;
         memset(&raw[i], 0, sizeof raw[i]);
         qof_add(&raw[i], reg, den3);
         has[i] = 1;
     }
-    fclose(c.f);
+    ref_close(ctx, &t);
     return r < 0 ? strata_ctx_errcode(ctx) : STRATA_OK;
 }
 
@@ -605,35 +529,32 @@ static strata_status build_levels(strata_ctx *ctx, strata_synth *s)
 /* icb_single_age.csv: icb,sex,a0..a95 -> within-band cumulative shares. */
 static strata_status load_single_age(strata_ctx *ctx, const char *dir, strata_synth *s)
 {
-    csv_in c;
-    int r;
+    ref_table t;
+    int r = 0;
     size_t nfound = 0;
     s->nicb = s->n_icb;
     s->age_cdf = strata_calloc(ctx, s->nicb * 2 * SYNTH_NBANDS * 5, sizeof(double));
     if (!s->age_cdf)
         return STRATA_ENOMEM;
-    STRATA_TRY(csv_open(ctx, &c, dir, "icb_single_age.csv"));
-    if (csv_next(ctx, &c) != 1 || c.nf != 2 + 96) {
-        fclose(c.f);
-        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line 1: expected 98 header fields", c.path);
+    STRATA_TRY(ref_open(ctx, &t, dir, "icb_single_age.csv"));
+    if (t.rows.n == 0 || t.rows.nf[0] != 2 + 96) {
+        ref_close(ctx, &t);
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line 1: expected 98 header fields", t.path);
     }
-    while ((r = csv_next(ctx, &c)) == 1) {
+    for (size_t row = 1; r == 0 && row < t.rows.n; row++) {
+        char *const *f = t.rows.field[row];
         int64_t a[96];
         size_t ii;
         int sex;
-        if (c.nf != 98) {
-            STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: line %zu: %d fields", c.path, c.line, c.nf);
-            r = -1;
+        if ((r = ref_fields(ctx, &t, row, 98)) != 0)
             break;
-        }
-        for (ii = 0; ii < s->n_icb && strcmp(s->lv_icb[ii], c.field[0]); ii++)
+        for (ii = 0; ii < s->n_icb && strcmp(s->lv_icb[ii], f[0]); ii++)
             ;
         if (ii == s->n_icb)
             continue;
-        sex = c.field[1][0] == 'M';
-        for (int k = 0; k < 96 && r == 1; k++)
-            if (csv_int(ctx, &c, 2 + k, &a[k]))
-                r = -1;
+        sex = f[1][0] == 'M';
+        for (int k = 0; k < 96 && r == 0; k++)
+            r = csv_int(ctx, &t, row, 2 + k, &a[k]);
         if (r < 0)
             break;
         for (int b = 0; b < SYNTH_NBANDS - 1; b++) {
@@ -649,13 +570,13 @@ static strata_status load_single_age(strata_ctx *ctx, const char *dir, strata_sy
         }
         nfound++;
     }
-    fclose(c.f);
-    if (r < 0)
-        return strata_ctx_errcode(ctx);
-    if (nfound != 2 * s->n_icb)
-        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: %zu of %zu ICB x sex rows found", c.path,
-                           nfound, 2 * s->n_icb);
-    return STRATA_OK;
+    if (r == 0 && nfound != 2 * s->n_icb) {
+        STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: %zu of %zu ICB x sex rows found", t.path, nfound,
+                    2 * s->n_icb);
+        r = -1;
+    }
+    ref_close(ctx, &t);
+    return r ? strata_ctx_errcode(ctx) : STRATA_OK;
 }
 
 static strata_status select_practices(strata_ctx *ctx, strata_synth *s, synth_practice *all,

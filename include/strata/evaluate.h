@@ -14,20 +14,18 @@
 extern "C" {
 #endif
 
-/* Outcome family; fixes the link used for the linear predictor lp and the
- * recalibration fits (canonical links: logit, log, identity). */
-typedef enum strata_eval_family {
-    STRATA_EVAL_BINOMIAL = 0, /* y in {0,1}, p = probability in (0,1), lp = logit(p) */
-    STRATA_EVAL_POISSON = 1,  /* y >= 0 counts, p = expected count > 0, lp = log(p) */
-    STRATA_EVAL_GAUSSIAN = 2  /* y real (e.g. cost), p = expected value, lp = p */
-} strata_eval_family;
-
-STRATA_API const char *strata_eval_family_name(strata_eval_family f); /* "binomial", ... */
+/* The outcome family is the model's strata_family (strata/model.h), with its
+ * link for the linear predictor lp and the recalibration fits:
+ *   binomial  y in {0,1}, p = probability in (0,1), lp = logit(p)
+ *   poisson   y >= 0 counts, p = expected count > 0, lp = log(p)
+ *   gamma     y > 0 (e.g. cost), p = expected value > 0, lp = log(p); gamma deviance
+ *   gaussian  y real, p = expected value, lp = p
+ * (docs/evaluate.md#families). */
 
 #define STRATA_EVAL_MAX_TOP 16
 
 typedef struct strata_eval_params {
-    strata_eval_family family;
+    strata_family family;
     double conf_level;        /* confidence level of every CI (default 0.95) */
     int n_bins;               /* risk groups for E vs O and Hosmer–Lemeshow (default 10) */
     size_t n_top;             /* number of top fractions (default 6) */
@@ -153,9 +151,9 @@ STRATA_API strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_inpu
                               const strata_eval_params *par, strata_eval_report **out);
 STRATA_API void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r); /* accepts NULL */
 
-/* lp -> response (expit, exp or identity) and response -> lp. */
-STRATA_API void strata_eval_inverse_link(strata_eval_family f, const double *lp, size_t n, double *p);
-STRATA_API strata_status strata_eval_link(strata_ctx *ctx, strata_eval_family f, const double *p, size_t n,
+/* lp -> response (expit, exp, exp or identity) and response -> lp. */
+STRATA_API void strata_eval_inverse_link(strata_family f, const double *lp, size_t n, double *p);
+STRATA_API strata_status strata_eval_link(strata_ctx *ctx, strata_family f, const double *p, size_t n,
                                double *lp);
 
 /* ---- validation protocols ---------------------------------------------- */
@@ -169,7 +167,7 @@ typedef strata_status (*strata_refit_fn)(strata_ctx *ctx, void *ud, const double
                                          size_t n, double *lp_all);
 
 typedef struct strata_validate_params {
-    uint64_t seed;      /* keys the counter-based RNG with (seed, resample, row) */
+    uint64_t seed;      /* keys the library's counter-based RNG (engine/core/rng.c) */
     int B;              /* bootstrap resamples (default 200) */
     int k;              /* CV folds (default 10) */
     double train_frac;  /* split sample: share of rows for training (default 0.7) */
@@ -199,14 +197,14 @@ typedef struct strata_bootstrap_result {
 } strata_bootstrap_result;
 
 /* Core measures of lp against y with weights w (NULL = 1). */
-STRATA_API strata_status strata_eval_core_measures(strata_ctx *ctx, strata_eval_family f, size_t n,
+STRATA_API strata_status strata_eval_core_measures(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *lp, const double *w,
                                         strata_eval_core *out);
 
 /* Harrell's bootstrap optimism correction (Harrell, Lee & Mark 1996). y, w as
  * in strata_eval_input. Allocates res->boot/orig; free with
  * strata_bootstrap_result_free. */
-STRATA_API strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, size_t n,
+STRATA_API strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *w, strata_refit_fn refit,
                                         void *ud, const strata_validate_params *vp,
                                         strata_bootstrap_result *res);
@@ -226,13 +224,14 @@ STRATA_API strata_status strata_validate_split(strata_ctx *ctx, size_t n, const 
                                     const strata_validate_params *vp, uint8_t *is_test,
                                     double *lp);
 
-/* The counter-based generator behind the protocols: a uniform double in
- * [0, 1) from (seed, stream, i) alone. */
+/* The library's counter-based generator (the one behind synth, the protocols
+ * and the SII): a uniform double in (0, 1) from (seed, stream, i) alone. */
 STRATA_API double strata_eval_uniform(uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Bootstrap resample b (0-based) as weights: tw[i] = (times row i is drawn in n
- * draws with replacement; draw k picks row floor(hash(seed, b + 1, k) * n / 2^64))
- * times w[i] (w NULL = 1). */
+ * draws with replacement; draw k picks row floor(x_k * n / 2^64), x_k the k-th
+ * 64-bit draw of the generator's stream keyed by (seed, b + 1)) times w[i]
+ * (w NULL = 1). */
 STRATA_API void strata_eval_resample_weights(uint64_t seed, long b, size_t n, const double *w, double *tw);
 
 /* ---- survival outcomes (Cox models; docs/cox.md) ------------------------ */
@@ -330,7 +329,7 @@ STRATA_API strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *
  * column are STRATA_ESPEC for now. */
 STRATA_API strata_status strata_evaluate_bootstrap_glm(strata_ctx *ctx, const strata_model *m,
                                             strata_cohort *cohort, const char *outcome,
-                                            const double *p, strata_eval_family fam,
+                                            const double *p, strata_family fam,
                                             const strata_validate_params *vp,
                                             strata_bootstrap_result *res);
 

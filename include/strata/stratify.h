@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-/* ---- funnel plots for O/E (Spiegelhalter 2005; FunnelPlotR) -------------- */
+/* ---- funnel plots for O/E (Spiegelhalter 2005; FunnelPlotR; engine/aggregate/strat_funnel.c) */
 typedef enum strata_od_method {
     STRATA_OD_NONE = 0,      /* exact Poisson limits */
     STRATA_OD_WINSORISE = 1, /* DerSimonian-Laird tau^2, z winsorised at trim per tail */
@@ -49,7 +49,7 @@ STRATA_API void strata_funnel_limits(const strata_funnel *f, double expected, do
 /* -2 below the 99.8% limit, -1 below 95%, 0 inside, +1 above 95%, +2 above 99.8%. */
 STRATA_API int strata_funnel_flag(const strata_funnel *f, double obs, double expected);
 
-/* ---- slope and relative index of inequality (PHEindicatormethods) -------- */
+/* ---- slope and relative index of inequality (PHEindicatormethods; engine/aggregate/strat_sii.c) */
 typedef enum strata_sii_scale {
     STRATA_SII_OTHER = 0, /* se on the value's own scale */
     STRATA_SII_RATE = 1,  /* se of log(value) */
@@ -86,7 +86,8 @@ typedef enum strata_frailty {
 STRATA_API int strata_efi_category(int deficits);
 STRATA_API const char *strata_frailty_name(int category);
 
-/* Condition flags of the synthetic cohort, in this order (SCHEMA.md). */
+/* Condition flags of the synthetic cohort, in this order (the table of
+ * docs/synthetic.md#conditions; cohort columns named by strata_condition_name). */
 enum {
     STRATA_C_HYPERTENSION, STRATA_C_DIABETES, STRATA_C_ASTHMA, STRATA_C_COPD, STRATA_C_CHD,
     STRATA_C_HEART_FAILURE, STRATA_C_AF, STRATA_C_STROKE_TIA, STRATA_C_CKD, STRATA_C_CANCER,
@@ -95,14 +96,23 @@ enum {
 };
 STRATA_API const char *strata_condition_name(int c);
 
+/* Charlson weight sets (docs/stratify.md#charlson-style-score-from-the-synthetic-condition-flags).
+ * The default everywhere (library and `strata run`) is Charlson 1987. */
 typedef enum strata_charlson_weights {
-    STRATA_CHARLSON_ORIGINAL = 0, /* Charlson 1987 */
-    STRATA_CHARLSON_QUAN = 1      /* Quan 2011 */
+    STRATA_CHARLSON_ORIGINAL = 0, /* Charlson et al., J Chronic Dis 1987;40(5):373-383: "charlson1987" */
+    STRATA_CHARLSON_QUAN = 1      /* Quan et al., Am J Epidemiol 2011;173(6):676-682: "quan2011" */
 } strata_charlson_weights;
-/* Charlson-style score from one patient's 15 condition flags (0/1; negative =
- * missing, counted absent); age_points adds 1 per decade from 50 (max 4). */
+/* "charlson1987" or "quan2011" (NULL for an unknown value). */
+STRATA_API const char *strata_charlson_weights_name(strata_charlson_weights w);
+/* Parses "charlson1987" / "quan2011"; STRATA_EINVAL naming the value otherwise. */
+STRATA_API strata_status strata_charlson_weights_parse(strata_ctx *ctx, const char *name,
+                                                       strata_charlson_weights *out);
+/* Charlson-style score from one patient's 15 condition flags. A flag counts
+ * when it is > 0: 0, a negative value and the NA code (INT32_MIN) all count
+ * as absent (a coded record: no code, no condition). age_points adds 1 per
+ * decade from 50 (max 4). */
 STRATA_API int strata_charlson(strata_charlson_weights w, const int32_t *flags, int age, int age_points);
-STRATA_API int strata_multimorbidity(const int32_t *flags); /* number of flags set */
+STRATA_API int strata_multimorbidity(const int32_t *flags); /* number of flags > 0 (same rule) */
 STRATA_API int strata_core20(int imd_decile);               /* 1 for national IMD deciles 1-2 */
 
 /* Segments (Bridges to Health-style), first matching rule wins; docs/stratify.md. */
@@ -165,7 +175,7 @@ STRATA_API strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params 
                            const double *risk, const int32_t *group, size_t n_groups,
                            uint8_t *tier);
 
-/* ---- reason codes (engine/strat_reasons.c) ------------------------------- */
+/* ---- reason codes (engine/stratify/strat_tiers.c) ------------------------ */
 /* Contribution callback: writes x_ij for j = 0..p-1 of row i into x. */
 typedef strata_status (*strata_row_fn)(void *ud, size_t row, double *x);
 typedef struct strata_reason_model {
@@ -195,7 +205,8 @@ typedef enum strata_col_kind {
 typedef struct strata_table_col {
     char *name;
     strata_col_kind kind;
-    int decimals;  /* digits written for non-integer kinds */
+    int decimals;  /* digits after the point written for non-integer kinds;
+                    * negative: -decimals significant digits (%.*g) */
     int base;      /* MEAN: count column gating it; PCT: numerator column; else -1 */
     int den;       /* PCT: denominator column; else -1 */
     int part_of;   /* COUNT: column this one is a component of (row partition), else -1 */
@@ -339,23 +350,46 @@ typedef struct strata_patient_cols {
     const int32_t *age, *efi_deficits, *prior_emergency; /* any may be NULL (missing) */
     const int32_t *flags[STRATA_N_CONDITIONS];           /* each may be NULL (absent) */
 } strata_patient_cols;
+
+typedef struct strata_patient_params {
+    strata_tier_params tiers;           /* strata_tier_params_init */
+    strata_segment_params segments;     /* strata_segment_params_init */
+    strata_charlson_weights charlson;   /* default STRATA_CHARLSON_ORIGINAL (Charlson 1987) */
+} strata_patient_params;
+STRATA_API void strata_patient_params_init(strata_patient_params *p);
+STRATA_API strata_status strata_patient_params_check(strata_ctx *ctx, const strata_patient_params *p);
 /* Tiers (within groups when group != NULL), then per patient: frailty
- * category (-1 missing), Charlson (original weights), multimorbidity count
- * and segment. Output arrays of length n; frailty/charlson/ltc may be NULL. */
-STRATA_API strata_status strata_stratify_patients(strata_ctx *ctx, const strata_tier_params *tp,
-                                       const strata_segment_params *sp,
+ * category (-1 when efi_deficits is missing), Charlson score (p->charlson
+ * weights, no age points), multimorbidity count and segment. Missing inputs
+ * (docs/stratify.md#missing-values): a NULL flag column or a flag <= 0 / NA
+ * counts as absent, in the score, the count and the segment rules alike; a
+ * NULL age or an NA age is "unknown" (never a child); a NULL or NA prior
+ * emergency count is 0. This is the one implementation `strata run` uses.
+ * Output arrays of length n; frailty/charlson/ltc may be NULL. */
+STRATA_API strata_status strata_stratify_patients(strata_ctx *ctx, const strata_patient_params *p,
                                        const strata_patient_cols *in, const int32_t *group,
                                        size_t n_groups, uint8_t *tier, uint8_t *segment,
                                        int8_t *frailty, int16_t *charlson, int8_t *ltc);
 
-/* Patient-level intervention list table (patient_level = 1, written 0600):
- * group, rank, patient_id, risk, tier, segment, reason_1..reason_k. */
+/* Patient-level intervention list table (patient_level = 1, written 0600),
+ * the layout of `strata run`'s intervention_list.csv: rank, patient_id (text,
+ * exact for any int64), <group_label>, practice, risk (9 significant digits),
+ * tier, segment, frailty, ltc_count, charlson, core20, imd_decile,
+ * reason_1..reason_k. A column whose input is NULL is left empty (core20: 0
+ * when imd_decile is NULL or NA, as strata_core20). */
 typedef struct strata_list_columns {
-    const int64_t *patient_id;
+    const int64_t *patient_id;    /* or NULL: the 1-based row */
     const double *risk;
     const uint8_t *tier, *segment;
     const int32_t *group;
     const char *const *group_names;
+    const char *group_label;      /* name of the group column, NULL = "group" */
+    const int32_t *practice;      /* practice codes (-1 missing), or NULL */
+    size_t n_practices;
+    const char *const *practice_names;
+    const int8_t *frailty, *ltc;  /* as strata_stratify_patients writes them, or NULL */
+    const int16_t *charlson;
+    const int32_t *imd_decile;    /* national decile 1..10 (other = missing), or NULL */
     size_t k_reasons;
     const int32_t *reason_term;   /* n_sel x k_reasons term indices (-1 none), or NULL */
     const char *const *term_names;
