@@ -189,6 +189,22 @@ static void test_cox_cli__fit_coef_score_horizon_on_synth(void **state)
     assert_contains(out, "by,level,n,events,c_harrell,c_harrell_se,c_harrell_lo,c_harrell_hi,c_uno");
     assert_contains(out, "\nsex,F,");
     free(out);
+    /* a GLM model file is not a Cox model: named, and scoring it with --horizon is a usage error */
+    assert_int_equal(tu_run_cli(NULL, "fit %s --family binomial --formula 'emergency_event ~ age' --out %s",
+                                tu_tmp("syn.h5"), tu_tmp("glm.h5")), 0);
+    assert_false(strata_cox_is_model_file(tu_tmp("glm.h5")));
+    {
+        strata_ctx *ctx = tu_ctx();
+        strata_cox *m = NULL;
+        assert_status(ctx, strata_cox_load(ctx, tu_tmp("glm.h5"), &m), STRATA_EFORMAT);
+        assert_contains(strata_ctx_errmsg(ctx), "not a strata Cox model file");
+        assert_null(m);
+        strata_ctx_free(ctx);
+    }
+    assert_int_equal(tu_run_cli(&out, "score %s %s --horizon 365 --out %s", tu_tmp("glm.h5"), tu_tmp("syn.h5"),
+                                tu_tmp("x.csv")), 2);
+    assert_contains(out, "--horizon is for Cox models");
+    free(out);
     assert_int_equal(tu_run_cli(&out, "fit %s --family cox --ties exact --formula '%s' --out %s", tu_tmp("syn.h5"), f,
                                 tu_tmp("x.h5")), 2);
     assert_contains(out, "ties: 'exact' is not efron or breslow");
