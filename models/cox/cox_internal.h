@@ -6,6 +6,7 @@
 #ifndef STRATA_COX_INTERNAL_H
 #define STRATA_COX_INTERNAL_H
 
+#include "cox.h"
 #include "glm_internal.h"
 #include "internal.h"
 #include "linalg.h"
@@ -258,11 +259,14 @@ strata_status cox_strata_labels(strata_ctx *ctx, const glm_source *src, const ch
 typedef struct cox_smap {
     size_t n_codes;  /* categorical: the source's level codes ... */
     long *code;      /* ... mapped to a stratum index (-1: a level the fit never saw) */
+    glm_varbind *vb; /* the formula's variables bound to the source (formula->nvars) */
+    size_t nvars;
 } cox_smap;
-/* Binds the model's formula to src (levels mapped per unseen) and maps its strata. */
-strata_status cox_score_bind(strata_ctx *ctx, cox_fit_out *m, const glm_source *src,
+/* Binds the model's formula to src (levels mapped per unseen) and maps its strata;
+ * m is only read. Free sm with cox_smap_free whatever the status. */
+strata_status cox_score_bind(strata_ctx *ctx, const cox_fit_out *m, const glm_source *src,
                              strata_unseen_policy unseen, cox_smap *sm);
-void cox_smap_free(strata_ctx *ctx, cox_smap *sm);
+void cox_smap_free(strata_ctx *ctx, cox_smap *sm); /* accepts a zeroed one */
 /* Rows [row0, row0 + n) of the bound source: lp = x'beta + offset (aliased
  * coefficients count 0, as R's predict) and, for nh horizons, risk[i * nh + k] =
  * 1 - exp(-H0_s(h_k) exp(lp)) in the row's stratum s. A missing value gives NaN;
@@ -270,5 +274,23 @@ void cox_smap_free(strata_ctx *ctx, cox_smap *sm);
 strata_status cox_score_rows(strata_ctx *ctx, const cox_fit_out *m, const glm_source *src,
                              const cox_smap *sm, size_t row0, size_t n, const double *horizons,
                              size_t nh, double *lp, double *risk);
+
+/* ---- the stage-facing model (cox_model.c, cox_record.c) -------------------- */
+#define COX_NPROV 3
+extern const char *const cox_prov_keys[COX_NPROV]; /* input_path, input_hash, strata_version */
+
+struct cox_model {
+    cox_fit_out fo;         /* result, frozen formula (levels, knots), strata keys */
+    char *formula;          /* "Surv(t, e) ~ ..." as given */
+    char *weights;          /* case weights column or NULL */
+    cox_ties ties;
+    char *prov[COX_NPROV];
+};
+
+struct cox_binding {
+    const cox_model *m;
+    glm_source src;         /* a copy of the caller's source */
+    cox_smap sm;
+};
 
 #endif

@@ -32,16 +32,20 @@ strata_status cox_strata_labels(strata_ctx *ctx, const glm_source *src, const ch
 void cox_smap_free(strata_ctx *ctx, cox_smap *sm)
 {
     strata_free(ctx, sm->code, 0);
+    glm_varbind_free(ctx, sm->vb, sm->nvars);
     memset(sm, 0, sizeof *sm);
 }
 
-strata_status cox_score_bind(strata_ctx *ctx, cox_fit_out *m, const glm_source *src,
+strata_status cox_score_bind(strata_ctx *ctx, const cox_fit_out *m, const glm_source *src,
                              strata_unseen_policy unseen, cox_smap *sm)
 {
     size_t j;
     const strata_column_info *info;
     memset(sm, 0, sizeof *sm);
-    STRATA_TRY(glm_bind(ctx, m->formula, src, 0, unseen));
+    if (!(sm->vb = strata_calloc(ctx, m->formula->nvars + 1, sizeof *sm->vb)))
+        return STRATA_ENOMEM;
+    sm->nvars = m->formula->nvars;
+    STRATA_TRY(glm_bind_score(ctx, m->formula, src, unseen, sm->vb));
     if (!m->cf->strata)
         return STRATA_OK;
     STRATA_TRY(src->find(ctx, src->ud, m->cf->strata, &j, &info));
@@ -107,7 +111,7 @@ static size_t score_block(const cox_fit_out *m, const cox_smap *sm, double *cons
     size_t p = f->p, bad;
     for (size_t v = 0; v < f->nvars; v++)
         w->rb[v] = raw[v] ? raw[v] + r0 : NULL;
-    bad = glm_design_block(f, (double *const *)w->rb, nb, w->X, w->work, badvar);
+    bad = glm_design_block(f, sm->vb, (double *const *)w->rb, nb, w->X, w->work, badvar);
     *what = 0;
     for (size_t i = 0; i < nb; i++) {
         double e = glm_offset_value(f, (double *const *)w->rb, i);
@@ -133,12 +137,12 @@ static size_t score_block(const cox_fit_out *m, const cox_smap *sm, double *cons
 
 /* Reads the chunk's raw columns (the formula's variables, the strata column). */
 static strata_status read_chunk(strata_ctx *ctx, const cox_fit_out *m, const glm_source *src,
-                                size_t row0, size_t n, double **raw, double *strat)
+                                const cox_smap *sm, size_t row0, size_t n, double **raw, double *strat)
 {
     const glm_formula *f = m->formula;
     for (size_t v = 0; v < f->nvars; v++)
         if (raw[v])
-            STRATA_TRY(src->read_f64(ctx, src->ud, f->vars[v].src_col, row0, n, raw[v]));
+            STRATA_TRY(src->read_f64(ctx, src->ud, sm->vb[v].src_col, row0, n, raw[v]));
     if (strat) {
         size_t j;
         const strata_column_info *info;
@@ -158,7 +162,7 @@ strata_status cox_score_rows(strata_ctx *ctx, const cox_fit_out *m, const glm_so
     sblock w = {NULL, NULL, NULL};
     strata_status st = raw ? STRATA_OK : STRATA_ENOMEM;
     for (size_t v = 0; st == STRATA_OK && v < nv; v++)
-        if (f->vars[v].src_col != (size_t)-1 && !(raw[v] = strata_alloc(ctx, (n + 1) * sizeof **raw)))
+        if (sm->vb[v].src_col != (size_t)-1 && !(raw[v] = strata_alloc(ctx, (n + 1) * sizeof **raw)))
             st = STRATA_ENOMEM;
     if (st == STRATA_OK && m->cf->strata && !(strat = strata_alloc(ctx, (n + 1) * sizeof *strat)))
         st = STRATA_ENOMEM;
@@ -168,7 +172,7 @@ strata_status cox_score_rows(strata_ctx *ctx, const cox_fit_out *m, const glm_so
     w.X = X;
     w.work = X ? X + SB * p : NULL;
     if (st == STRATA_OK)
-        st = read_chunk(ctx, m, src, row0, n, raw, strat);
+        st = read_chunk(ctx, m, src, sm, row0, n, raw, strat);
     for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += SB) {
         size_t nb = r0 + SB <= n ? SB : n - r0, bad;
         int what, badvar = 0;
