@@ -12,6 +12,7 @@
 
 #include "testutil.h"
 #include "cox_internal.h"
+#include "model_file.h"
 #include "glm_testdata.c"
 #include "strata/cox.h"
 
@@ -136,6 +137,37 @@ static void test_cox_model__save_load_score_identical_bytes(void **state)
     assert_true(strata_cox_is_model_file(tu_tmp("cox.h5")));
     assert_false(strata_cox_is_model_file(tu_tmp("colon.h5")));
     assert_status(ctx, strata_cox_load(ctx, tu_tmp("cox.h5"), &l), STRATA_OK);
+    { /* the model stage dispatches on the record's kind: a Cox file is no GLM, a broken item names itself */
+        strata_model *g = NULL;
+        strata_record r, w;
+        strata_cox *x = NULL;
+        assert_status(ctx, strata_model_load(ctx, tu_tmp("cox.h5"), &g), STRATA_EFORMAT);
+        assert_contains(strata_ctx_errmsg(ctx), "strata_cox_load");
+        assert_null(g);
+        strata_record_init(&r), strata_record_init(&w);
+        assert_status(ctx, strata_model_file_read(ctx, tu_tmp("cox.h5"), &r), STRATA_OK);
+        assert_string_equal(strata_rec_text(&r, STRATA_REC_KIND), "cox");
+        assert_non_null(strata_rec_find(&r, "/baseline/cumhaz", STRATA_REC_F64));
+        for (size_t i = 0; i < r.n; i++) {
+            const strata_rec_item *it = &r.items[i];
+            if (it->type == STRATA_REC_TEXT && strcmp(it->name, "schema") && strcmp(it->name, "schema_version"))
+                assert_status(ctx, strata_rec_put_text(ctx, &w, it->name, it->text), STRATA_OK);
+            else if (it->type == STRATA_REC_STRINGS)
+                assert_status(ctx, strata_rec_put_strings(ctx, &w, it->name, (const char *const *)it->strings, it->dims[0]),
+                              STRATA_OK);
+            else if (it->type == STRATA_REC_F64 && strcmp(it->name, "/baseline/cumhaz"))
+                memcpy(strata_rec_put_f64(ctx, &w, it->name, it->dims[0], it->rank == 2 ? it->dims[1] : 0), it->f64,
+                       strata_rec_count(it) * sizeof(double));
+            else if (it->type == STRATA_REC_INT)
+                memcpy(strata_rec_put_int(ctx, &w, it->name, it->store, it->dims[0], it->rank == 2 ? it->dims[1] : 0),
+                       it->i64, strata_rec_count(it) * sizeof(int64_t));
+        }
+        assert_status(ctx, strata_model_file_write(ctx, &w, tu_tmp("nocumhaz.h5")), STRATA_OK);
+        assert_status(ctx, strata_cox_load(ctx, tu_tmp("nocumhaz.h5"), &x), STRATA_EFORMAT);
+        assert_contains(strata_ctx_errmsg(ctx), "/baseline/cumhaz");
+        assert_null(x);
+        strata_record_free(ctx, &r), strata_record_free(ctx, &w);
+    }
     lp1 = malloc(d.n * sizeof *lp1), lp2 = malloc(d.n * sizeof *lp2);
     r1 = malloc(2 * d.n * sizeof *r1), r2 = malloc(2 * d.n * sizeof *r2);
     assert_status(ctx, strata_cox_score(ctx, m, c, STRATA_UNSEEN_ERROR, h, 2, lp1, r1), STRATA_OK);
