@@ -285,12 +285,9 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrows,
-                             const char *const *attrs)
+/* Creates the HDF5 temporary (0600) with schema = "strata-scores" and attrs. */
+static strata_status create_h5(strata_ctx *ctx, strata_score_file *sf, const char *const *attrs)
 {
-    hsize_t dims[1] = {nrows};
-    hid_t space;
-    const char *names[3] = {"patient_id", "linear_predictor", "response"};
     if (!(sf->tmp = strata_tmp_path(ctx, sf->path)))
         return STRATA_ENOMEM;
     sf->file = H5Fcreate(sf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -300,6 +297,16 @@ static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrow
     strata_h5_write_attr_string(sf->file, "schema", "strata-scores");
     for (size_t a = 0; attrs && attrs[a] && attrs[a + 1]; a += 2)
         strata_h5_write_attr_string(sf->file, attrs[a], attrs[a + 1]);
+    return STRATA_OK;
+}
+
+static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrows,
+                             const char *const *attrs)
+{
+    hsize_t dims[1] = {nrows};
+    hid_t space;
+    const char *names[3] = {"patient_id", "linear_predictor", "response"};
+    STRATA_TRY(create_h5(ctx, sf, attrs));
     space = H5Screate_simple(1, dims, NULL);
     for (int q = sf->with_id ? 0 : 1; q < 3; q++)
         sf->ds[sf->nds++] = H5Dcreate2(sf->file, names[q], q ? H5T_IEEE_F64LE : H5T_STD_I64LE, space,
@@ -380,15 +387,7 @@ static strata_status open_h5_cols(strata_ctx *ctx, strata_score_file *sf, size_t
 {
     hsize_t dims[1] = {nrows};
     hid_t space;
-    if (!(sf->tmp = strata_tmp_path(ctx, sf->path)))
-        return STRATA_ENOMEM;
-    sf->file = H5Fcreate(sf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (sf->file < 0)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create score file", sf->path);
-    chmod(sf->tmp, 0600); /* patient-level: never readable by others, even as tmp */
-    strata_h5_write_attr_string(sf->file, "schema", "strata-scores");
-    for (size_t a = 0; attrs && attrs[a] && attrs[a + 1]; a += 2)
-        strata_h5_write_attr_string(sf->file, attrs[a], attrs[a + 1]);
+    STRATA_TRY(create_h5(ctx, sf, attrs));
     space = H5Screate_simple(1, dims, NULL);
     if (sf->with_id)
         sf->ds[sf->nds++] = H5Dcreate2(sf->file, "patient_id", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,

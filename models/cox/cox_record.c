@@ -1,11 +1,10 @@
 /* models/cox/cox_record.c — a Cox model to and from the model record (record.h)
  * that engine/io writes as the model file (docs/cox.md): kind "cox", formula,
  * weights, ties, provenance, coefficients (and robust ones), summary, frozen
- * design, strata keys and the baseline hazard per stratum. Invariant: doubles
+ * design (/spec, glm_spec_export as the GLM's), strata keys and the baseline hazard per stratum. Invariant: doubles
  * copy bit for bit, so load -> score gives the fitted model's bytes. */
 #include "cox_internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define NSUM 15
@@ -95,37 +94,11 @@ static strata_status export_result(strata_ctx *ctx, const cox_model *m, strata_r
     return STRATA_OK;
 }
 
-/* The frozen design: levels and knots per variable, then label, column and factor flag of all. */
-static strata_status export_spec(strata_ctx *ctx, const glm_formula *f, strata_record *r)
-{
-    const char *labels[GLM_MAXVARS], *cols[GLM_MAXVARS];
-    char name[64];
-    int64_t *isf;
-    for (size_t v = 0; v < f->nvars; v++) {
-        const glm_var *gv = &f->vars[v];
-        labels[v] = gv->label;
-        cols[v] = gv->column;
-        snprintf(name, sizeof name, "/spec/var%zu/levels", v);
-        if (gv->is_factor)
-            STRATA_TRY(strata_rec_put_strings(ctx, r, name, (const char *const *)gv->levels, gv->n_levels));
-        snprintf(name, sizeof name, "/spec/var%zu/knots", v);
-        if (gv->tr == GT_RCS)
-            STRATA_TRY(put_f64(ctx, r, name, gv->knots, (size_t)gv->rcs_k, 0));
-    }
-    STRATA_TRY(strata_rec_put_strings(ctx, r, "/spec/var_label", labels, f->nvars));
-    STRATA_TRY(strata_rec_put_strings(ctx, r, "/spec/var_column", cols, f->nvars));
-    if (!(isf = strata_rec_put_int(ctx, r, "/spec/var_factor", STRATA_REC_I8, f->nvars, 0)))
-        return STRATA_ENOMEM;
-    for (size_t v = 0; v < f->nvars; v++)
-        isf[v] = f->vars[v].is_factor;
-    return STRATA_OK;
-}
-
 strata_status cox_model_export(strata_ctx *ctx, const cox_model *m, strata_record *rec)
 {
     STRATA_TRY(export_attrs(ctx, m, rec));
     STRATA_TRY(export_result(ctx, m, rec));
-    return export_spec(ctx, m->fo.formula, rec);
+    return glm_spec_export(ctx, m->fo.formula, rec);
 }
 
 /* ---- import ------------------------------------------------------------------ */
@@ -154,46 +127,6 @@ static strata_status copy_f64(strata_ctx *ctx, const strata_record *r, const cha
         return STRATA_ENOMEM;
     memcpy(*out, x, n * sizeof **out);
     return STRATA_OK;
-}
-
-/* Levels and knots of the formula's variables, then its design layout. */
-static strata_status import_spec(strata_ctx *ctx, const strata_record *r, const char *path, glm_formula *f)
-{
-    const strata_rec_item *labels = strata_rec_find(r, "/spec/var_label", STRATA_REC_STRINGS);
-    const int64_t *isf = int_item(r, "/spec/var_factor", f->nvars);
-    char name[64];
-    if (!labels || labels->dims[0] != f->nvars || !isf)
-        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /spec does not match the formula's %zu variables", path, f->nvars);
-    for (size_t v = 0; v < f->nvars; v++) {
-        glm_var *gv = &f->vars[v];
-        if (strcmp(labels->strings[v], gv->label))
-            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /spec/var_label[%zu] '%s' is not the formula's '%s'", path, v,
-                               labels->strings[v], gv->label);
-        gv->is_factor = isf[v] != 0;
-        if (gv->is_factor) {
-            const strata_rec_item *lev;
-            snprintf(name, sizeof name, "/spec/var%zu/levels", v);
-            if (!(lev = strata_rec_find(r, name, STRATA_REC_STRINGS)))
-                return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: missing string dataset %s", path, name);
-            if (!(gv->levels = strata_calloc(ctx, lev->dims[0] + 1, sizeof *gv->levels)))
-                return STRATA_ENOMEM;
-            for (size_t l = 0; l < lev->dims[0]; l++) {
-                if (!(gv->levels[l] = strata_strdup(ctx, lev->strings[l])))
-                    return STRATA_ENOMEM;
-                gv->n_levels = l + 1;
-            }
-        }
-        gv->ref_index = 0;
-        if (gv->tr == GT_RCS) {
-            const double *knots;
-            snprintf(name, sizeof name, "/spec/var%zu/knots", v);
-            if (!(knots = f64_item(r, name, (size_t)gv->rcs_k)))
-                return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read %s", path, name);
-            memcpy(gv->knots, knots, (size_t)gv->rcs_k * sizeof *knots);
-        }
-        gv->knots_set = 1;
-    }
-    return glm_design_layout(ctx, f);
 }
 
 /* Baseline hazard and strata keys. */
@@ -292,7 +225,7 @@ static strata_status import_body(strata_ctx *ctx, const strata_record *r, const 
     STRATA_TRY(glm_formula_parse(ctx, m->fo.cf->glm, &m->fo.formula));
     if (m->weights)
         STRATA_TRY(glm_formula_set_weights(ctx, m->fo.formula, m->weights));
-    STRATA_TRY(import_spec(ctx, r, path, m->fo.formula));
+    STRATA_TRY(glm_spec_import(ctx, r, path, m->fo.formula));
     return import_result(ctx, r, path, m);
 }
 
