@@ -40,6 +40,11 @@ int cmd_coef(int argc, char **argv)
         return cli_usage_error("coef", USAGE, "missing MODEL");
     if (!(ctx = cli_ctx_new(&co)))
         return 3;
+    if (strata_cox_is_model_file(path)) { /* hazard ratios: engine/cli/cli_cox.c */
+        rc = cli_coef_cox(ctx, path, csv);
+        strata_ctx_free(ctx);
+        return rc;
+    }
     if ((st = strata_model_load(ctx, path, &m)) != STRATA_OK) {
         rc = cli_fail(ctx, "coef", st);
         strata_ctx_free(ctx);

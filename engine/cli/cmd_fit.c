@@ -10,6 +10,8 @@
 
 static const char *USAGE =
     "strata fit COHORT --formula \"y ~ a + b\" [--family binomial|poisson|gamma|gaussian]\n"
+    "       | --family cox --formula \"Surv(time, event) ~ a + b [+ strata(s)] [+ cluster(id)]\"\n"
+    "         [--ties efron|breslow] [--robust]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
     "       [--start auto|r] [--mem-limit SIZE (e.g. 4G: stream row blocks when the columns exceed it)]\n"
     "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
@@ -21,10 +23,43 @@ static const char *const OPTS[][2] = {
     {"--start", "start"},       {"--out", "out"}};
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
+/* --family cox (engine/cli/cli_cox.c): formula, weights, epsilon, max-iter and out
+ * from the command line (given[] in OPTS order), plus --ties and --robust. */
+static int fit_cox(const cli_common *co, const char *cohort, const char *const *given, const char *ties,
+                   int robust, const char *spec_path)
+{
+    strata_cox_params p;
+    strata_ctx *ctx;
+    long v;
+    int rc;
+    strata_cox_params_init(&p);
+    p.formula = given[1];
+    p.weights = given[2];
+    p.robust = robust;
+    if (spec_path || given[5] || given[6])
+        return cli_usage_error("fit", USAGE, "--spec, --na-action and --start are not for --family cox");
+    if (!p.formula || !given[7])
+        return cli_usage_error("fit", USAGE, "--formula and --out are required");
+    if (ties && strcmp(ties, "efron") && strcmp(ties, "breslow"))
+        return cli_usage_error("fit", USAGE, "ties: '%s' is not efron or breslow", ties);
+    p.ties = ties && !strcmp(ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
+    if (given[3] && cli_parse_double(given[3], &p.epsilon))
+        return cli_usage_error("fit", USAGE, "--epsilon: '%s' is not a number", given[3]);
+    if (given[4] && cli_parse_long(given[4], 1, 10000, &v))
+        return cli_usage_error("fit", USAGE, "--max-iter: '%s' is not 1..10000", given[4]);
+    if (given[4])
+        p.max_iter = (int)v;
+    if (!(ctx = cli_ctx_new(co)))
+        return 3;
+    rc = cli_fit_cox(ctx, co, cohort, &p, given[7]);
+    strata_ctx_free(ctx);
+    return rc;
+}
+
 int cmd_fit(int argc, char **argv)
 {
     cli_common co = {0, 0, 0};
-    const char *cohort_path = NULL, *spec_path = NULL, *given[N_OPTS] = {0};
+    const char *cohort_path = NULL, *spec_path = NULL, *given[N_OPTS] = {0}, *ties = NULL;
     strata_fit_spec fs;
     strata_glm_params prm;
     strata_ctx *ctx = NULL;
@@ -32,7 +67,7 @@ int cmd_fit(int argc, char **argv)
     strata_model *m = NULL;
     strata_status st;
     size_t mem_limit = 0;
-    int rc = 0;
+    int rc = 0, robust = 0;
     strata_fit_spec_init(&fs);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -47,6 +82,10 @@ int cmd_fit(int argc, char **argv)
         }
         if (!strcmp(a, "--verbose")) {
             co.verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--robust")) {
+            robust = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -73,6 +112,10 @@ int cmd_fit(int argc, char **argv)
             spec_path = argv[++i];
             continue;
         }
+        if (!strcmp(a, "--ties")) {
+            ties = argv[++i];
+            continue;
+        }
         for (k = 0; k < N_OPTS && strcmp(a, OPTS[k][0]); k++)
             ;
         if (k == N_OPTS)
@@ -81,6 +124,10 @@ int cmd_fit(int argc, char **argv)
     }
     if (!cohort_path)
         return cli_usage_error("fit", USAGE, "missing COHORT");
+    if (given[0] && !strcmp(given[0], "cox"))
+        return fit_cox(&co, cohort_path, given, ties, robust, spec_path);
+    if (ties || robust)
+        return cli_usage_error("fit", USAGE, "--ties and --robust are for --family cox");
     if (!(ctx = cli_ctx_new(&co)))
         return 3;
     strata_ctx_set_memory_budget(ctx, mem_limit);

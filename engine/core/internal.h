@@ -206,4 +206,9 @@ static inline size_t strata_utf8_invalid(const char *s)
     return u.need ? start : (size_t)-1;
 }
 
+/* engine/core/fenwick.c: a Fenwick tree over ranks 1..nr (tree has nr + 1 slots). */
+void strata_fenwick_add(double *tree, size_t nr, size_t k, double v);
+double strata_fenwick_sum(const double *tree, size_t k); /* weights of ranks 1..k */
+void strata_fenwick_clear(double *tree, size_t nr, size_t k); /* zeroes k's path */
+
 #endif

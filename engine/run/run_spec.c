@@ -96,7 +96,8 @@ static strata_status parse_cohort(strata_ctx *ctx, const char *f, const ynode *r
 static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *root,
                                  strata_run_spec *s)
 {
-    static const char *const keys[] = {"load", "family", "formula", "weights", "outcome", NULL};
+    static const char *const keys[] = {"load", "family", "formula", "weights", "outcome", "horizon", "ties",
+                                       NULL};
     const ynode *m = strata_yaml_get(root, "model");
     if (!m || m->kind != YN_MAP)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: the spec needs a \"model:\" mapping "
@@ -108,6 +109,12 @@ static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *ro
     STRATA_TRY(strata_yaml_str(ctx, f, m, "formula", &s->formula));
     STRATA_TRY(strata_yaml_str(ctx, f, m, "weights", &s->weights));
     STRATA_TRY(strata_yaml_str(ctx, f, m, "outcome", &s->outcome));
+    STRATA_TRY(strata_yaml_double(ctx, f, m, "horizon", &s->horizon));
+    STRATA_TRY(strata_yaml_str(ctx, f, m, "ties", &s->ties));
+    if (s->family && !strcmp(s->family, "cox") && !(s->horizon > 0))
+        return bad(ctx, f, m, "horizon", "family cox needs a horizon > 0 (e.g. horizon: 365)");
+    if (s->ties && strcmp(s->ties, "efron") && strcmp(s->ties, "breslow"))
+        return bad(ctx, f, m, "ties", "ties is efron or breslow");
     if (!s->model_load && !s->formula)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: model needs \"formula\" (or \"load: MODEL.h5\")",
                            f, m->line);
