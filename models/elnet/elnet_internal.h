@@ -147,14 +147,15 @@ typedef struct elnet_cv {
     elnet_measure measure;
 } elnet_cv;
 
-/* K-fold CV as cv.glmnet: fits the full path, then each fold's path on the
- * full path's lambdas; foldid (n values 1..K) or, when NULL, folds from seed
+/* K-fold CV as cv.glmnet: fits the full path, then each fold's own path,
+ * interpolated at the full path's lambdas; foldid (n values 1..K) or, when NULL, folds from seed
  * (stratified by outcome for binomial). full receives the full-data path. */
 strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
                            size_t K, const int *foldid, unsigned long long seed,
                            elnet_measure measure, elnet_path *full, elnet_cv *out);
 void elnet_cv_free(strata_ctx *ctx, elnet_cv *cv);
 /* Folds 1..K from a seed (stratified by y > 0.5 for binomial). */
-void elnet_folds(size_t n, size_t K, unsigned long long seed, const double *strat, int *foldid);
+strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long long seed,
+                          const double *strat, int *foldid);
 
 #endif

@@ -6,9 +6,9 @@
 #   elnet_<data>_data.csv   the design columns x_*, responses, weights, offsets, fold id (1..5)
 #   elnet_cases.csv         one glmnet() call per row: data, family, response, weights, offset,
 #                           alpha, penalty factors ("col=w;..."), nlambda, lambda.min.ratio, lambda
-#   elnet_<data>_path.csv   per case and step: lambda, dev.ratio, nulldev (thresh 1e-14), a0 and
-#                           every coefficient (original scale, 17 significant digits; 0 when not
-#                           in the model) from the refit at THRESH_COEF on those lambdas
+#   elnet_<data>_path.csv   per case and step: lambda, nulldev and dev_ratio_path (thresh 1e-14);
+#                           dev_ratio, a0 and every coefficient (original scale, 17 significant
+#                           digits; 0 when not in the model) from the refit at THRESH_COEF
 #   elnet_cv.csv            cv.glmnet(foldid = fold) curves: lambda, cvm, cvsd, nzero
 #   elnet_cv_summary.csv    lambda.min, lambda.1se and their 1-based indices
 suppressMessages(library(glmnet))
@@ -17,7 +17,8 @@ data_dir <- if (length(args) >= 1) args[1] else "../shared/data"
 out_dir <- if (length(args) >= 2) args[2] else "data/golden/elnet"
 THRESH <- 1e-14
 # glmnet at thresh = 1e-14 is itself only accurate to ~1e-4 (scaled) at some lambdas: compared with
-# a refit at 1e-20 its coefficients differ by up to 3e-4 of the step's largest. The path (lambda
+# a refit at 1e-22 its coefficients differ by up to 3e-4 of the step's largest (near-collinear
+# indicator columns make coordinate descent converge slowly). The path (lambda
 # sequence, early stop, dev.ratio) and the CV runs use 1e-14; the coefficients written are those of
 # the refit on the same lambdas at THRESH_COEF, accurate enough for a 1e-6 comparison.
 THRESH_COEF <- 1e-22
@@ -105,7 +106,7 @@ for (k in seq_len(nrow(cases))) {
   refit <- do.call(glmnet, modifyList(a, list(lambda = fit$lambda, thresh = THRESH_COEF, maxit = 1e8)))
   B <- as.matrix(coef(refit))
   paths[[cs$data]][[cs$id]] <- data.frame(id = cs$id, step = seq_along(fit$lambda), lambda = g17(fit$lambda),
-    dev_ratio = g17(fit$dev.ratio), nulldev = g17(fit$nulldev), a0 = g17(B[1, ]),
+    dev_ratio = g17(refit$dev.ratio), dev_ratio_path = g17(fit$dev.ratio), nulldev = g17(fit$nulldev), a0 = g17(B[1, ]),
     matrix(g17(t(B[-1, , drop = FALSE])), ncol = nrow(B) - 1, dimnames = list(NULL, rownames(B)[-1])),
     check.names = FALSE, stringsAsFactors = FALSE)
   if (cs$cv == 1) {
