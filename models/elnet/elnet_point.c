@@ -125,15 +125,18 @@ static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k)
         memset(P, 0, ld * ld * sizeof *P);
         for (size_t b0 = r0; b0 < r1; b0 += ELNET_BLOCK) {
             size_t m = r1 - b0 < ELNET_BLOCK ? r1 - b0 : ELNET_BLOCK;
+            double sv[ELNET_BLOCK];
+            for (size_t i = 0; i < m; i++)
+                sv[i] = sqrt(ws->v[b0 + i]);
             for (size_t t = 0; t < ws->nS; t++) {
                 size_t j = ws->S[t];
                 const double *x = pb->X + j * pb->ldx + b0;
                 double xm = pb->xm[j], xs = pb->xs[j];
                 for (size_t i = 0; i < m; i++)
-                    A[i * ld + t] = sqrt(ws->v[b0 + i]) * ((x[i] - xm) / xs);
+                    A[i * ld + t] = sv[i] * ((x[i] - xm) / xs);
             }
             for (size_t i = 0; i < m; i++) {
-                A[i * ld + ws->nS] = sqrt(ws->v[b0 + i]);
+                A[i * ld + ws->nS] = sv[i];
                 for (size_t t = q; t < ld; t++)
                     A[i * ld + t] = 0;
             }
