@@ -13,6 +13,7 @@
 #include "testutil.h"
 #include "glm_testdata.c"
 #include "elnet/elnet_internal.h"
+#include "glm_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -579,6 +580,127 @@ static void test_elnet_folds__seeded_stratified_partition(void **state)
     strata_ctx_free(ctx);
 }
 
+/* ---- through a formula over a cohort --------------------------------------------- */
+
+static strata_status co_find(strata_ctx *ctx, void *ud, const char *col, size_t *j,
+                             const strata_column_info **info)
+{
+    strata_status st = strata_cohort_find(ctx, ud, col, j);
+    if (st == STRATA_OK)
+        *info = strata_cohort_column(ud, *j);
+    return st;
+}
+
+static strata_status co_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n, double *out)
+{
+    return strata_cohort_read_f64(ctx, ud, j, row0, n, out);
+}
+
+/* Writes the case's columns (x_*, response "y", weights "w") as a cohort. */
+static strata_cohort *case_cohort(strata_ctx *ctx, const gcase *c, char *formula, size_t size)
+{
+    td_mem *cols = calloc(c->p + 2, sizeof *cols);
+    size_t len = (size_t)snprintf(formula, size, "y ~ ");
+    for (size_t j = 0; j < c->p; j++) {
+        cols[j] = (td_mem){c->xnames[j], c->X + j * c->n, NULL, NULL, 0};
+        len += (size_t)snprintf(formula + len, size - len, "%s%s", j ? " + " : "", c->xnames[j]);
+    }
+    cols[c->p] = (td_mem){"y", c->y, NULL, NULL, 0};
+    cols[c->p + 1] = (td_mem){"w", c->w ? c->w : c->y, NULL, NULL, 0};
+    const char *h5 = tu_tmp("elnet_case.h5");
+    assert_status(ctx, td_write_cohort(ctx, h5, cols, (int)c->p + 2, c->n), STRATA_OK);
+    free(cols);
+    strata_cohort *coh = NULL;
+    assert_status(ctx, strata_cohort_open(ctx, h5, &coh), STRATA_OK);
+    return coh;
+}
+
+/* The formula route builds the same design as the arrays: the same path to the
+ * bit, and the model holds (a0, beta) at the selected step in design order. */
+static void test_elnet_source__formula_matches_arrays(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    gcase c;
+    case_load("dia_binomial_wpf", &c);
+    char formula[8192];
+    strata_cohort *coh = case_cohort(ctx, &c, formula, sizeof formula);
+    glm_source src = {coh, "elnet_case.h5", strata_cohort_nrows(coh), co_find, co_read};
+    const char *terms[] = {"x_number_inpatient", "x_time_in_hospital", "x_gender_Male"};
+    double vals[] = {0, 2, 0.5};
+    elnet_spec sp;
+    elnet_spec_init(&sp);
+    sp.prm = c.prm;
+    sp.prm.penalty = NULL;
+    sp.formula = formula;
+    sp.weights = "w";
+    sp.pf_term = terms;
+    sp.pf_value = vals;
+    sp.npf = 3;
+    strata_model *m = NULL;
+    elnet_fitted res;
+    assert_status(ctx, elnet_fit_source(ctx, &src, &sp, &m, &res), STRATA_OK);
+    elnet_path *direct = fit_case(ctx, &c);
+    assert_int_equal(res.path->nlam, direct->nlam);
+    assert_memory_equal(res.path->lambda, direct->lambda, direct->nlam * sizeof(double));
+    assert_memory_equal(res.path->beta, direct->beta, direct->nlam * c.p * sizeof(double));
+    assert_int_equal(res.selected, direct->nlam - 1);
+    assert_int_equal(strata_model_nterms(m), c.p + 1);
+    assert_string_equal(strata_model_term(m, 0), "(Intercept)");
+    strata_coef k;
+    strata_model_coef(m, 0, &k);
+    assert_true(k.estimate == direct->a0[res.selected]);
+    for (size_t j = 0; j < c.p; j++) {
+        strata_model_coef(m, j + 1, &k);
+        assert_string_equal(strata_model_term(m, j + 1), c.xnames[j]);
+        assert_true(k.estimate == direct->beta[res.selected * c.p + j]);
+        assert_true(isnan(k.std_error));
+    }
+    elnet_path_free(ctx, direct);
+    elnet_fitted_free(ctx, &res);
+    strata_model_free(ctx, m);
+    strata_cohort_close(coh);
+    case_free(&c);
+    strata_ctx_free(ctx);
+}
+
+/* --cv with the fixture's folds keeps cv.glmnet's lambda.1se (or lambda.min). */
+static void test_elnet_source__cv_selects_glmnet_lambda(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    gcase c;
+    case_load("dia_binomial_a05", &c);
+    char formula[8192];
+    strata_cohort *coh = case_cohort(ctx, &c, formula, sizeof formula);
+    glm_source src = {coh, "elnet_case.h5", strata_cohort_nrows(coh), co_find, co_read};
+    elnet_spec sp;
+    elnet_spec_init(&sp);
+    sp.prm = c.prm;
+    sp.prm.penalty = NULL;
+    sp.formula = formula;
+    sp.cv_folds = 5;
+    sp.foldid = c.fold;
+    table *g = table_read("data/golden/elnet/elnet_cv_summary.csv");
+    for (int pick = 0; pick < 2; pick++) {
+        strata_model *m = NULL;
+        elnet_fitted res;
+        sp.select_min = pick;
+        assert_status(ctx, elnet_fit_source(ctx, &src, &sp, &m, &res), STRATA_OK);
+        for (size_t i = 0; i < g->nrow; i++)
+            if (!strcmp(cell(g, i, "id"), c.id) && !strcmp(cell(g, i, "measure"), "deviance")) {
+                assert_int_equal(res.selected + 1, atoi(cell(g, i, pick ? "index_min" : "index_1se")));
+                assert_rel_close(res.lambda, num(cell(g, i, pick ? "lambda_min" : "lambda_1se")), 1e-10, "lambda");
+            }
+        elnet_fitted_free(ctx, &res);
+        strata_model_free(ctx, m);
+    }
+    table_free(g);
+    strata_cohort_close(coh);
+    case_free(&c);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +730,8 @@ int main(void)
         cmocka_unit_test(test_elnet_cv__weighted_binomial_deviance),
         cmocka_unit_test(test_elnet_cv__weighted_binomial_auc),
         cmocka_unit_test(test_elnet_folds__seeded_stratified_partition),
+        cmocka_unit_test(test_elnet_source__formula_matches_arrays),
+        cmocka_unit_test(test_elnet_source__cv_selects_glmnet_lambda),
         cmocka_unit_test(test_elnet_threads__binomial_1_vs_2_byte_identical),
         cmocka_unit_test(test_elnet_threads__poisson_offset_1_vs_2_byte_identical),
     };

@@ -158,4 +158,39 @@ void elnet_cv_free(strata_ctx *ctx, elnet_cv *cv);
 strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long long seed,
                           const double *strat, int *foldid);
 
+/* ---- from a formula over a column source (elnet_source.c) --------------- */
+struct glm_source;
+
+typedef struct elnet_spec {
+    elnet_params prm;            /* family, alpha, nlambda, lambda_min_ratio, lambda, thresh */
+    const char *formula;         /* as for the GLM (docs/glm.md); must keep the intercept */
+    const char *weights;         /* prior-weights column or NULL */
+    strata_na_action na_action;  /* incomplete rows dropped (default) or refused */
+    strata_unseen_policy unseen; /* stored in the model, used when scoring */
+    const char *const *pf_term;  /* penalty factors by design-column name (R style) */
+    const double *pf_value;
+    size_t npf;
+    size_t cv_folds;             /* 0: no CV (the model keeps the last lambda) */
+    const int *foldid;           /* per complete-case row, or NULL: folds from seed */
+    unsigned long long seed;     /* 1 */
+    int select_min;              /* 1: lambda.min; 0 (default): lambda.1se */
+    elnet_measure measure;
+} elnet_spec;
+
+/* What the model file keeps beside the selected fit. */
+typedef struct elnet_fitted {
+    double alpha;
+    elnet_path *path;    /* coefficients per step over the design columns after the intercept */
+    elnet_cv cv;         /* cv.nlam = 0 without CV */
+    size_t selected;     /* step kept in the model */
+    double lambda;       /* its lambda */
+} elnet_fitted;
+
+void elnet_spec_init(elnet_spec *sp);
+void elnet_fitted_free(strata_ctx *ctx, elnet_fitted *r);
+/* Fits the path (and CV) of sp over src; *out is the model at the selected
+ * lambda (coefficients in the GLM design order), res the path and curve. */
+strata_status elnet_fit_source(strata_ctx *ctx, const struct glm_source *src, const elnet_spec *sp,
+                               strata_model **out, elnet_fitted *res);
+
 #endif
