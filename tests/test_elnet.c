@@ -14,6 +14,7 @@
 #include "glm_testdata.c"
 #include "elnet/elnet_internal.h"
 #include "glm_internal.h"
+#include "model_elnet.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -664,6 +665,33 @@ static void test_elnet_source__formula_matches_arrays(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The /elnet group of a model file gives the path and CV curve back bit for bit. */
+static void check_store_roundtrip(strata_ctx *ctx, const elnet_fitted *res, size_t p)
+{
+    const char *h5 = tu_tmp("elnet_store.h5");
+    hid_t file = H5Fcreate(h5, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(file >= 0);
+    assert_int_equal(elnet_store_write(file, res), 0);
+    H5Fclose(file);
+    elnet_fitted back;
+    file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_status(ctx, elnet_store_read(ctx, file, h5, p, &back), STRATA_OK);
+    H5Fclose(file);
+    const elnet_path *a = res->path, *b = back.path;
+    assert_int_equal(b->nlam, a->nlam);
+    assert_int_equal(back.selected, res->selected);
+    assert_true(back.alpha == res->alpha && back.lambda == res->lambda);
+    assert_memory_equal(b->lambda, a->lambda, a->nlam * sizeof(double));
+    assert_memory_equal(b->a0, a->a0, a->nlam * sizeof(double));
+    assert_memory_equal(b->beta, a->beta, a->nlam * p * sizeof(double));
+    assert_memory_equal(b->df, a->df, a->nlam * sizeof(int));
+    assert_int_equal(back.cv.nlam, res->cv.nlam);
+    assert_int_equal(back.cv.measure, res->cv.measure);
+    assert_memory_equal(back.cv.cvm, res->cv.cvm, res->cv.nlam * sizeof(double));
+    assert_memory_equal(back.cv.cvsd, res->cv.cvsd, res->cv.nlam * sizeof(double));
+    elnet_fitted_free(ctx, &back);
+}
+
 /* --cv with the fixture's folds keeps cv.glmnet's lambda.1se (or lambda.min). */
 static void test_elnet_source__cv_selects_glmnet_lambda(void **state)
 {
@@ -692,6 +720,7 @@ static void test_elnet_source__cv_selects_glmnet_lambda(void **state)
                 assert_int_equal(res.selected + 1, atoi(cell(g, i, pick ? "index_min" : "index_1se")));
                 assert_rel_close(res.lambda, num(cell(g, i, pick ? "lambda_min" : "lambda_1se")), 1e-10, "lambda");
             }
+        check_store_roundtrip(ctx, &res, c.p);
         elnet_fitted_free(ctx, &res);
         strata_model_free(ctx, m);
     }
