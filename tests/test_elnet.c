@@ -15,6 +15,7 @@
 #include "elnet/elnet_internal.h"
 #include "glm_internal.h"
 #include "model_elnet.h"
+#include "strata/elnet.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -730,6 +731,61 @@ static void test_elnet_source__cv_selects_glmnet_lambda(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The public API: fit on a cohort, save, load, score. The loaded model scores
+ * with the selected step's coefficients; the path and CV curve load back. */
+static void test_elnet_api__fit_save_load_score(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    gcase c;
+    case_load("dia_binomial_a05", &c);
+    char formula[8192];
+    strata_cohort *coh = case_cohort(ctx, &c, formula, sizeof formula);
+    strata_glm_params gp;
+    strata_elnet_params ep;
+    strata_glm_params_init(&gp);
+    strata_elnet_params_init(&ep);
+    gp.family = STRATA_FAMILY_BINOMIAL;
+    gp.formula = formula;
+    ep.alpha = 0.5;
+    ep.cv_folds = 5;
+    ep.seed = 7;
+    strata_model *m = NULL, *m2 = NULL;
+    strata_elnet *e = NULL, *e2 = NULL;
+    assert_status(ctx, strata_elnet_fit(ctx, coh, &gp, &ep, &m, &e), STRATA_OK);
+    const char *file = tu_tmp("elnet_model.h5");
+    assert_status(ctx, strata_elnet_save(ctx, m, e, file), STRATA_OK);
+    assert_status(ctx, strata_model_load(ctx, file, &m2), STRATA_OK);
+    assert_status(ctx, strata_elnet_load(ctx, file, m2, &e2), STRATA_OK);
+    assert_non_null(e2);
+    size_t p = strata_model_nterms(m2), k = strata_elnet_selected(e2);
+    assert_int_equal(strata_elnet_nsteps(e2), strata_elnet_nsteps(e));
+    assert_int_equal(k, strata_elnet_selected(e));
+    assert_int_equal(strata_elnet_cv_steps(e2), strata_elnet_nsteps(e));
+    assert_string_equal(strata_elnet_cv_measure(e2), "deviance");
+    for (size_t j = 0; j < p; j++) {
+        strata_coef co;
+        strata_model_coef(m2, j, &co);
+        assert_true(co.estimate == strata_elnet_coef(e2, k, j));
+    }
+    double *lp = malloc(c.n * sizeof *lp);
+    assert_status(ctx, strata_score(ctx, m2, coh, STRATA_UNSEEN_ERROR, lp, NULL), STRATA_OK);
+    for (size_t i = 0; i < c.n; i += 97) {
+        double want = strata_elnet_coef(e2, k, 0);
+        for (size_t j = 1; j < p; j++)
+            want += strata_elnet_coef(e2, k, j) * c.X[(j - 1) * c.n + i];
+        assert_rel_close(lp[i], want, 1e-12, "lp[%zu]", i);
+    }
+    free(lp);
+    strata_elnet_free(ctx, e);
+    strata_elnet_free(ctx, e2);
+    strata_model_free(ctx, m);
+    strata_model_free(ctx, m2);
+    strata_cohort_close(coh);
+    case_free(&c);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_elnet_folds__seeded_stratified_partition),
         cmocka_unit_test(test_elnet_source__formula_matches_arrays),
         cmocka_unit_test(test_elnet_source__cv_selects_glmnet_lambda),
+        cmocka_unit_test(test_elnet_api__fit_save_load_score),
         cmocka_unit_test(test_elnet_threads__binomial_1_vs_2_byte_identical),
         cmocka_unit_test(test_elnet_threads__poisson_offset_1_vs_2_byte_identical),
     };
