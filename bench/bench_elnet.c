@@ -5,7 +5,7 @@
  * with DUMP, also writes DUMP.X (column-major float64) and DUMP.y for the
  * peers (bench/peers/r_glmnet.R) and the path to DUMP.path.csv.
  * Invariant: the data depend only on N and P (fixed seed). */
-#include "elnet/elnet_internal.h"
+#include "elnet_internal.h"
 #include "strata/core.h"
 
 #include <math.h>

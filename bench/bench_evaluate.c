@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     vp.B = B;
     t0 = now();
     c0 = cpu();
-    if (strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, m, s.y, NULL, refit, &s, &vp, &br) !=
+    if (strata_validate_bootstrap(ctx, STRATA_FAMILY_BINOMIAL, m, s.y, NULL, refit, &s, &vp, &br) !=
         STRATA_OK) {
         fprintf(stderr, "%s\n", strata_ctx_errmsg(ctx));
         return 1;

@@ -32,8 +32,7 @@ int main(int argc, char **argv)
     const char *names[G];
     uint64_t x = 1;
     strata_ctx *ctx;
-    strata_tier_params tp;
-    strata_segment_params sp;
+    strata_patient_params pp;
     strata_group_params gp;
     strata_sdc_params dp;
     strata_list_params lp;
@@ -58,15 +57,14 @@ int main(int argc, char **argv)
         risk[i] = 1.0 / (1.0 + exp(-(-4.5 + 0.035 * age[i] + 0.08 * (10 - imd[i]))));
         obs[i] = (double)((x >> 11) & 0xFFFF) / 65536.0 < risk[i];
     }
-    strata_tier_params_init(&tp);
-    strata_segment_params_init(&sp);
+    strata_patient_params_init(&pp);
     strata_group_params_init(&gp);
     strata_sdc_params_init(&dp);
     strata_list_params_init(&lp);
     lp.prop_univ = 1;
     pc.n = n, pc.risk = risk, pc.age = age, pc.efi_deficits = efi, pc.flags[STRATA_C_COPD] = copd;
     t0 = now();
-    if (strata_stratify_patients(ctx, &tp, &sp, &pc, grp, G, tier, seg, NULL, NULL, NULL))
+    if (strata_stratify_patients(ctx, &pp, &pc, grp, G, tier, seg, NULL, NULL, NULL))
         return 2;
     printf("tiers+segments %.3f\n", now() - t0);
     in.n = n, in.risk = risk, in.observed = obs, in.age = age, in.sex = sex, in.imd_decile = imd;

@@ -18,6 +18,8 @@ strata_require_pkg(LAPACKE lapacke liblapacke-dev)
 strata_require_pkg(YAML yaml-0.1 libyaml-dev)
 strata_require_pkg(JANSSON jansson libjansson-dev)
 strata_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+# Excel workbooks (outputs.xlsx): typed cells, shading, filters (engine/io/xlsx.c).
+strata_require_pkg(XLSXWRITER xlsxwriter libxlsxwriter-dev)
 
 find_package(HDF5 COMPONENTS C QUIET)
 if(NOT HDF5_FOUND)
@@ -36,13 +38,28 @@ if(NOT LIBCSV_INCLUDE_DIR OR NOT LIBCSV_LIBRARY)
   message(FATAL_ERROR "strata needs libcsv — install it with: apt-get install libcsv-dev")
 endif()
 
+# Per-layer dependency targets (each layer links only what it may call).
+add_library(strata_dep_blas INTERFACE)
+add_library(strata::blas ALIAS strata_dep_blas)
+target_link_libraries(strata_dep_blas INTERFACE PkgConfig::LAPACKE PkgConfig::OPENBLAS)
+add_library(strata_dep_h5 INTERFACE)
+add_library(strata::h5 ALIAS strata_dep_h5)
+target_include_directories(strata_dep_h5 INTERFACE ${HDF5_C_INCLUDE_DIRS})
+target_compile_definitions(strata_dep_h5 INTERFACE ${HDF5_C_DEFINITIONS})
+target_link_libraries(strata_dep_h5 INTERFACE ${HDF5_C_LIBRARIES})
+add_library(strata_dep_text INTERFACE)
+add_library(strata::text ALIAS strata_dep_text)
+target_include_directories(strata_dep_text INTERFACE ${LIBCSV_INCLUDE_DIR})
+target_link_libraries(strata_dep_text INTERFACE PkgConfig::YAML PkgConfig::JANSSON
+                      PkgConfig::LIBCRYPTO PkgConfig::XLSXWRITER ${LIBCSV_LIBRARY})
+
 add_library(strata_deps INTERFACE)
 add_library(strata::deps ALIAS strata_deps)
 target_include_directories(strata_deps INTERFACE ${HDF5_C_INCLUDE_DIRS} ${LIBCSV_INCLUDE_DIR})
 target_compile_definitions(strata_deps INTERFACE ${HDF5_C_DEFINITIONS})
 target_link_libraries(strata_deps INTERFACE
   PkgConfig::LAPACKE PkgConfig::OPENBLAS PkgConfig::YAML PkgConfig::JANSSON PkgConfig::LIBCRYPTO
-  ${HDF5_C_LIBRARIES} ${LIBCSV_LIBRARY} OpenMP::OpenMP_C m)
+  PkgConfig::XLSXWRITER ${HDF5_C_LIBRARIES} ${LIBCSV_LIBRARY} OpenMP::OpenMP_C m)
 
 if(STRATA_BUILD_TESTS)
   pkg_check_modules(CMOCKA QUIET IMPORTED_TARGET cmocka)

@@ -6,9 +6,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential cmake pkg-config libopenblas-dev liblapacke-dev libhdf5-dev hdf5-tools
-libcmocka-dev libyaml-dev libcsv-dev libjansson-dev libssl-dev"
-# Test-only: h5py runs the format doc's example; chromium renders the HTML report.
-TEST_PKGS="python3-h5py python3-numpy chromium"
+libcmocka-dev libyaml-dev libcsv-dev libjansson-dev libssl-dev libxlsxwriter-dev"
+# Test-only: h5py runs the format doc's example; chromium renders the HTML report;
+# pytest runs the Python binding's tests (python/tests).
+TEST_PKGS="python3-h5py python3-numpy python3-pytest python3-openpyxl chromium clang libclang-rt-14-dev"
 [ "${1:-}" = "--test" ] && PKGS="$PKGS $TEST_PKGS"
 
 missing=""

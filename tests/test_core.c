@@ -1,5 +1,6 @@
 /* labels: unit */
-/* tests/test_core.c — context, status strings, error recording, allocation hook. */
+/* tests/test_core.c — context, status strings, error recording, allocation hook,
+ * radix sort and the one counter-based RNG. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,6 +143,48 @@ static void test_radix_sort__matches_qsort_stable_and_round_trips(void **state)
         assert_true(strata_key_f64(key[i]) == want[i]);
 }
 
+/* The core RNG is the generator `strata synth` has always used: the first
+ * draws of a stream equal the values of the former synth_rng (computed
+ * independently from its definition), so synthetic cohorts keep their bytes. */
+static void test_rng__synth_streams_unchanged_and_counter_based(void **state)
+{
+    strata_rng r = strata_rng_make(1, 0, STRATA_STREAM_SYNTH_PATIENT), r2;
+    double z0, z1, u1, u2;
+    size_t hits[7] = {0};
+    (void)state;
+    assert_true(r.key == 0x1be87247f40d5650ULL);
+    assert_true(strata_rng_next(&r) == 0x66d8240e67d1b224ULL);
+    assert_true(strata_rng_next(&r) == 0x3afb464c33424a70ULL);
+    assert_true(strata_rng_next(&r) == 0x4441d730437b5732ULL);
+    r = strata_rng_make(20240601, 12345, STRATA_STREAM_SYNTH_PATIENT);
+    assert_true(strata_rng_next(&r) == 0xb68409a3310809eeULL);
+    assert_true(strata_rng_next(&r) == 0xc170e5013b3d5537ULL);
+    /* uniforms strictly inside (0, 1); the same key gives the same stream */
+    r = strata_rng_make(7, 3, STRATA_STREAM_SII);
+    r2 = strata_rng_make(7, 3, STRATA_STREAM_SII);
+    for (int k = 0; k < 1000; k++) {
+        double u = strata_rng_unif(&r);
+        assert_true(u > 0.0 && u < 1.0);
+        assert_true(u == strata_rng_unif(&r2));
+    }
+    /* the pair's first value is strata_rng_norm's; both from the same two uniforms */
+    r = strata_rng_make(9, 1, STRATA_STREAM_SII);
+    r2 = r;
+    strata_rng_norm2(&r, &z0, &z1);
+    assert_true(z0 == strata_rng_norm(&r2));
+    r2 = strata_rng_make(9, 1, STRATA_STREAM_SII);
+    u1 = strata_rng_unif(&r2), u2 = strata_rng_unif(&r2);
+    assert_rel_close(z0 * z0 + z1 * z1, -2.0 * log(u1), 1e-12, "Box-Muller radius");
+    assert_rel_close(atan2(z1, z0) < 0 ? atan2(z1, z0) + 6.283185307179586 : atan2(z1, z0),
+                     6.283185307179586 * u2, 1e-9, "Box-Muller angle");
+    /* strata_rng_below covers [0, n) evenly */
+    r = strata_rng_make(5, 0, STRATA_STREAM_RESAMPLE);
+    for (int k = 0; k < 70000; k++)
+        hits[strata_rng_below(&r, 7)]++;
+    for (int k = 0; k < 7; k++)
+        assert_true(hits[k] > 9500 && hits[k] < 10500);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_blas_config__names_openblas),
         cmocka_unit_test(test_sha256__known_vectors),
         cmocka_unit_test(test_radix_sort__matches_qsort_stable_and_round_trips),
+        cmocka_unit_test(test_rng__synth_streams_unchanged_and_counter_based),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 #include "glm_testdata.c"
-#include "elnet/elnet_internal.h"
+#include "elnet_internal.h"
 #include "glm_internal.h"
 #include "model_elnet.h"
 #include "strata/elnet.h"

@@ -171,7 +171,7 @@ static int metric_value(const strata_eval_metrics *m, const char *name, int idx,
 }
 
 /* Compares every golden row; tolerance 1e-8 * max(1, |want|). */
-static void check_golden(const char *tag, strata_eval_family fam)
+static void check_golden(const char *tag, strata_family fam)
 {
     strata_ctx *ctx = tu_ctx();
     scored s;
@@ -233,25 +233,33 @@ static void check_golden(const char *tag, strata_eval_family fam)
 static void test_evaluate__binomial_matches_r(void **state)
 {
     (void)state;
-    check_golden("binomial", STRATA_EVAL_BINOMIAL);
+    check_golden("binomial", STRATA_FAMILY_BINOMIAL);
 }
 
 static void test_evaluate__binomial_with_ties_matches_r(void **state)
 {
     (void)state;
-    check_golden("binomial_ties", STRATA_EVAL_BINOMIAL);
+    check_golden("binomial_ties", STRATA_FAMILY_BINOMIAL);
 }
 
 static void test_evaluate__poisson_matches_r(void **state)
 {
     (void)state;
-    check_golden("poisson", STRATA_EVAL_POISSON);
+    check_golden("poisson", STRATA_FAMILY_POISSON);
 }
 
 static void test_evaluate__gaussian_matches_r(void **state)
 {
     (void)state;
-    check_golden("gaussian", STRATA_EVAL_GAUSSIAN);
+    check_golden("gaussian", STRATA_FAMILY_GAUSSIAN);
+}
+
+/* A gamma outcome (positive, cost-like) is evaluated with the gamma deviance
+ * and the log link, against R's Gamma(link = "log") glm and dev.resids. */
+static void test_evaluate__gamma_matches_r(void **state)
+{
+    (void)state;
+    check_golden("gamma", STRATA_FAMILY_GAMMA);
 }
 
 /* Perfect separation: the slope fit cannot converge; it is flagged, not fatal. */
@@ -406,7 +414,7 @@ static void boot_run(int threads, const scored *s, lr_data *d, size_t n,
     vp.B = 16;
     vp.seed = 42;
     assert_status(ctx,
-                  strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, n, s->y, NULL, lr_refit,
+                  strata_validate_bootstrap(ctx, STRATA_FAMILY_BINOMIAL, n, s->y, NULL, lr_refit,
                                             d, &vp, res),
                   STRATA_OK);
     strata_ctx_free(ctx);
@@ -457,10 +465,10 @@ static void test_bootstrap__harrell_definitions_hold(void **state)
     assert_abs_close(r.apparent.citl, 0.0, 1e-8, "apparent citl");
     strata_eval_resample_weights(42, 3, n, NULL, tw);
     assert_status(ctx, lr_refit(ctx, &d, tw, n, lp), STRATA_OK);
-    assert_status(ctx, strata_eval_core_measures(ctx, STRATA_EVAL_BINOMIAL, n, s.y, lp, tw, &boot3),
+    assert_status(ctx, strata_eval_core_measures(ctx, STRATA_FAMILY_BINOMIAL, n, s.y, lp, tw, &boot3),
                   STRATA_OK);
     assert_status(ctx,
-                  strata_eval_core_measures(ctx, STRATA_EVAL_BINOMIAL, n, s.y, lp, NULL, &orig3),
+                  strata_eval_core_measures(ctx, STRATA_FAMILY_BINOMIAL, n, s.y, lp, NULL, &orig3),
                   STRATA_OK);
     assert_rel_close(r.boot[3].c, boot3.c, 1e-14, "boot c");
     assert_rel_close(r.orig[3].slope, orig3.slope, 1e-14, "orig slope");
@@ -513,7 +521,7 @@ static void test_bootstrap__failing_refit_names_resample(void **state)
         strata_ctx *ctx = tu_ctx();
         strata_ctx_set_threads(ctx, threads);
         assert_status(ctx,
-                      strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, n, s.y, NULL,
+                      strata_validate_bootstrap(ctx, STRATA_FAMILY_BINOMIAL, n, s.y, NULL,
                                                 picky_refit, &d, &vp, &res),
                       STRATA_ESINGULAR);
         assert_contains(strata_ctx_errmsg(ctx), "validate: bootstrap resample ");
@@ -871,7 +879,7 @@ static void test_evaluate_scored__allocation_failures_are_clean(void **state)
     for (k = 1, ok_at = 0; k < 100000 && !ok_at; k++) {
         strata_status st;
         tu_fault_arm(k);
-        st = strata_validate_bootstrap(ctx, STRATA_EVAL_BINOMIAL, s.n, s.y, NULL, lr_refit, &d,
+        st = strata_validate_bootstrap(ctx, STRATA_FAMILY_BINOMIAL, s.n, s.y, NULL, lr_refit, &d,
                                        &vp, &res);
         if (st == STRATA_OK)
             ok_at = k;
@@ -892,13 +900,31 @@ static void test_evaluate_scored__allocation_failures_are_clean(void **state)
 
 /* `strata evaluate MODEL COHORT --by ... --out DIR` equals the library on the
  * model's own scores and carries both SHA-256 hashes. */
+/* The scored fixture `tag` written as a cohort at cpath and opened, with a GLM
+ * of family fam fitted on it and saved at mpath (the model is returned). */
+static strata_model *fit_fixture(strata_ctx *ctx, const char *tag, strata_family fam,
+                                 const char *formula, const char *cpath, const char *mpath,
+                                 scored *s, strata_cohort **c)
+{
+    strata_glm_params gp;
+    strata_model *m = NULL;
+    scored_load(tag, s);
+    write_cohort(ctx, s, cpath);
+    assert_status(ctx, strata_cohort_open(ctx, cpath, c), STRATA_OK);
+    strata_glm_params_init(&gp);
+    gp.family = fam;
+    gp.formula = formula;
+    assert_status(ctx, strata_glm_fit(ctx, *c, &gp, &m), STRATA_OK);
+    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
+    return m;
+}
+
 static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
 {
     strata_ctx *ctx = tu_ctx();
     scored s;
     strata_cohort *c = NULL;
-    strata_glm_params gp;
-    strata_model *m = NULL;
+    strata_model *m;
     strata_eval_params par;
     strata_eval_input in;
     strata_eval_report *r = NULL;
@@ -910,13 +936,8 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
     json_error_t err;
     int rc;
     (void)state;
-    scored_load("binomial", &s);
-    write_cohort(ctx, &s, cpath);
-    assert_status(ctx, strata_cohort_open(ctx, cpath, &c), STRATA_OK);
-    strata_glm_params_init(&gp);
-    gp.formula = "emergency_admission_12m ~ age + sex + ethnicity";
-    assert_status(ctx, strata_glm_fit(ctx, c, &gp, &m), STRATA_OK);
-    assert_status(ctx, strata_model_save(ctx, m, mpath), STRATA_OK);
+    m = fit_fixture(ctx, "binomial", STRATA_FAMILY_BINOMIAL,
+                    "emergency_admission_12m ~ age + sex + ethnicity", cpath, mpath, &s, &c);
     rc = tu_run_cli(&out, "evaluate '%s' '%s' --by ethnicity,sex,age_band --out '%s' --threads 2",
                     mpath, cpath, dir);
     if (rc != 0)
@@ -1011,6 +1032,63 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
     strata_ctx_free(ctx);
 }
 
+/* `strata evaluate` on a gamma model evaluates it as gamma (it used the Poisson
+ * formulas): evaluate.json's family, deviance and pseudo-R² are the library's
+ * gamma values for the model's predictions. */
+static void test_cli_evaluate__gamma_model_evaluated_as_gamma(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s; /* y = length of stay, 1..14 days: positive */
+    strata_cohort *c = NULL;
+    strata_model *m = fit_fixture(ctx, "gamma", STRATA_FAMILY_GAMMA,
+                                  "emergency_admission_12m ~ age + sex", tu_tmp("cli_gamma.h5"),
+                                  tu_tmp("cli_gamma_model.h5"), &s, &c);
+    strata_eval_params par;
+    strata_eval_input in;
+    strata_eval_report *r = NULL;
+    char jpath[512], *out = NULL;
+    double *p = malloc(s.n * sizeof *p), *w = malloc(s.n * sizeof *w);
+    json_t *j, *o;
+    json_error_t err;
+    int rc;
+    (void)state;
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --out '%s'", tu_tmp("cli_gamma_model.h5"),
+                    tu_tmp("cli_gamma.h5"), tu_tmp("cli_gamma_out"));
+    if (rc != 0)
+        fail_msg("strata evaluate exited %d: %s", rc, out);
+    assert_contains(out, "(gamma, outcome emergency_admission_12m");
+    free(out);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_ERROR, NULL, p), STRATA_OK);
+    for (size_t i = 0; i < s.n; i++) {
+        w[i] = i == 6 ? 0.0 : 1.0; /* the cohort's one missing outcome */
+        if (i == 6)
+            s.y[i] = 1.0;
+    }
+    strata_eval_params_init(&par);
+    par.family = STRATA_FAMILY_GAMMA;
+    in = (strata_eval_input){s.n, s.y, p, w, 0, NULL};
+    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    snprintf(jpath, sizeof jpath, "%s/evaluate.json", tu_tmp("cli_gamma_out"));
+    j = json_load_file(jpath, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "params"), "family")),
+                        "gamma");
+    o = json_object_get(j, "overall");
+    assert_rel_close(json_real_value(json_object_get(o, "deviance")), r->overall.deviance, 1e-12,
+                     "gamma deviance");
+    assert_rel_close(json_real_value(json_object_get(o, "pseudo_r2")), r->overall.pseudo_r2, 1e-12,
+                     "pseudo-R2");
+    assert_rel_close(json_real_value(json_object_get(o, "slope")), r->overall.slope, 1e-12,
+                     "log-link calibration slope");
+    json_decref(j);
+    strata_eval_report_free(ctx, r);
+    free(p), free(w);
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1018,6 +1096,7 @@ int main(void)
         cmocka_unit_test(test_evaluate__binomial_with_ties_matches_r),
         cmocka_unit_test(test_evaluate__poisson_matches_r),
         cmocka_unit_test(test_evaluate__gaussian_matches_r),
+        cmocka_unit_test(test_evaluate__gamma_matches_r),
         cmocka_unit_test(test_evaluate__separation_flags_noconv),
         cmocka_unit_test(test_evaluate__weights_equal_row_repetition),
         cmocka_unit_test(test_bootstrap__same_numbers_with_1_and_2_threads),
@@ -1030,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_evaluate_scored__cohort_columns_match_arrays),
         cmocka_unit_test(test_evaluate_scored__allocation_failures_are_clean),
         cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
+        cmocka_unit_test(test_cli_evaluate__gamma_model_evaluated_as_gamma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -625,7 +625,7 @@ static void test_cli__fit_coef_score(void **state)
     free(out);
     tu_write_file(tu_tmp("bad.yaml"), "family: gamma\nformla: yg ~ x\n");
     assert_int_equal(tu_run_cli(&out, "fit %s --spec %s --out x.h5", coh, tu_tmp("bad.yaml")), 7);
-    assert_contains(out, "unknown key 'formla'");
+    assert_contains(out, "bad.yaml: line 2: unknown key \"formla\" in the fit spec");
     free(out);
     assert_int_equal(tu_run_cli(&out, "fit %s --formula 'yb ~ nope' --out %s", coh, tu_tmp("x.h5")), 7);
     assert_contains(out, "unknown column 'nope'");

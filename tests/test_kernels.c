@@ -1,5 +1,5 @@
-/* labels: unit determinism */
-/* tests/test_kernels.c — the IRLS pass kernels (models/gram.c) in every variant
+/* labels: unit determinism models */
+/* tests/test_kernels.c — the IRLS pass kernels (models/linalg/gram.c) in every variant
  * this CPU runs: pack and axpy give the same bytes as the C code; the Gram
  * agrees with a plain double sum to 1e-13 and the AVX-512 and AVX2 variants
  * give the same bytes as each other; odd sizes (tails) included. */

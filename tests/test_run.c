@@ -2,7 +2,10 @@
 /* tests/test_run.c — `strata run` end to end on a synthetic PCN: every output
  * exists with the right mode, no aggregate shows a count of 1-7 or a patient
  * id, outputs are byte-identical with 1 and 2 threads, the report renders in
- * headless Chromium with its charts, and a bad spec names key and line. */
+ * headless Chromium with its charts, a bad spec names key and line, the job's
+ * per-patient values equal the library's (both Charlson weightings), the
+ * caller's context keeps its thread count, and a gamma model is evaluated as
+ * gamma. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,6 +332,240 @@ static void test_run__bad_spec_names_key_and_line(void **state)
     free(out);
 }
 
+/* Reads an int32 column of the cohort by name (NULL when absent). */
+static int32_t *read_col(strata_ctx *ctx, strata_cohort *c, const char *name)
+{
+    size_t j, n = strata_cohort_nrows(c);
+    int32_t *v;
+    if (strata_cohort_find(ctx, c, name, &j) != STRATA_OK) {
+        strata_ctx_clear_error(ctx);
+        return NULL;
+    }
+    v = malloc(n * sizeof *v);
+    assert_status(ctx, strata_cohort_read_i32(ctx, c, j, 0, n, v), STRATA_OK);
+    return v;
+}
+
+/* The run's patients.csv against strata_stratify_patients on the same
+ * patients (cohort.h5, risks from model.h5): tier, segment, frailty,
+ * multimorbidity and Charlson agree row by row; the intervention list
+ * carries the same values. */
+static void check_patients_against_library(strata_ctx *ctx, const char *out,
+                                           strata_charlson_weights w, int within_pcn)
+{
+    char path[4400], *text, *save = NULL, *line;
+    strata_cohort *c = NULL;
+    strata_model *m = NULL;
+    strata_patient_params pp;
+    strata_patient_cols pc;
+    int32_t *flags[STRATA_N_CONDITIONS], *age, *efi, *pem, *pcn;
+    size_t n, i = 0, listed = 0;
+    double *lp, *risk;
+    uint8_t *tier, *seg;
+    int8_t *fr, *ltc;
+    int16_t *ch;
+    long jp;
+    snprintf(path, sizeof path, "%s/cohort.h5", out);
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    snprintf(path, sizeof path, "%s/model.h5", out);
+    assert_status(ctx, strata_model_load(ctx, path, &m), STRATA_OK);
+    n = strata_cohort_nrows(c);
+    lp = malloc(n * sizeof *lp), risk = malloc(n * sizeof *risk);
+    tier = malloc(n), seg = malloc(n), fr = malloc(n), ltc = malloc(n);
+    ch = malloc(n * sizeof *ch);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_TO_REFERENCE, lp, risk), STRATA_OK);
+    age = read_col(ctx, c, "age"), efi = read_col(ctx, c, "efi_deficits");
+    pem = read_col(ctx, c, "prior_emergency_12m"), pcn = read_col(ctx, c, "pcn");
+    assert_non_null(age), assert_non_null(efi), assert_non_null(pem), assert_non_null(pcn);
+    jp = strata_cohort_find_role(c, STRATA_ROLE_PCN);
+    assert_true(jp >= 0);
+    memset(&pc, 0, sizeof pc);
+    pc.n = n, pc.risk = risk, pc.age = age, pc.efi_deficits = efi, pc.prior_emergency = pem;
+    for (int k = 0; k < STRATA_N_CONDITIONS; k++) {
+        flags[k] = read_col(ctx, c, strata_condition_name(k));
+        assert_non_null(flags[k]);
+        pc.flags[k] = flags[k];
+    }
+    strata_patient_params_init(&pp);
+    pp.charlson = w;
+    assert_status(ctx, strata_stratify_patients(ctx, &pp, &pc, within_pcn ? pcn : NULL,
+                                                within_pcn ? strata_cohort_column(c, (size_t)jp)->n_levels : 0,
+                                                tier, seg, fr, ch, ltc),
+                  STRATA_OK);
+    snprintf(path, sizeof path, "%s/patients.csv", out);
+    text = tu_read_file(path, NULL);
+    assert_non_null(text);
+    line = strtok_r(text, "\r\n", &save);
+    assert_string_equal(line, "patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,charlson,core20");
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        char *f[16], want[64];
+        assert_int_equal(split(line, f, 16), 10);
+        assert_true(i < n);
+        snprintf(want, sizeof want, "%.9g", risk[i]);
+        if (strcmp(f[3], want) || atoi(f[4]) != tier[i] ||
+            strcmp(f[5], strata_segment_name(seg[i])) ||
+            strcmp(f[6], fr[i] >= 0 ? strata_frailty_name(fr[i]) : "") || atoi(f[7]) != ltc[i] ||
+            atoi(f[8]) != ch[i])
+            fail_msg("patients.csv row %zu: job %s,%s,%s,%s,%s,%s; library %s,%d,%s,%s,%d,%d", i + 1,
+                     f[3], f[4], f[5], f[6], f[7], f[8], want, tier[i],
+                     strata_segment_name(seg[i]), fr[i] >= 0 ? strata_frailty_name(fr[i]) : "",
+                     ltc[i], ch[i]);
+        i++;
+    }
+    assert_int_equal(i, n); /* every patient scored and written, in cohort order */
+    free(text);
+    /* the list's patients carry the same per-patient values (joined on risk) */
+    snprintf(path, sizeof path, "%s/intervention_list.csv", out);
+    text = tu_read_file(path, NULL);
+    save = NULL;
+    line = strtok_r(text, "\r\n", &save);
+    assert_string_equal(line, "rank,patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,"
+                              "charlson,core20,imd_decile,reason_1,reason_2,reason_3");
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        char *f[16], want[64];
+        size_t k;
+        assert_int_equal(split(line, f, 16), 15);
+        for (k = 0; k < n; k++) {
+            snprintf(want, sizeof want, "%.9g", risk[k]);
+            if (!strcmp(want, f[4]) && atoi(f[8]) == ltc[k] && atoi(f[9]) == ch[k] &&
+                !strcmp(f[6], strata_segment_name(seg[k])) && atoi(f[5]) == tier[k])
+                break;
+        }
+        if (k == n)
+            fail_msg("intervention_list.csv: %s matches no patient's library values", line);
+        listed++;
+    }
+    assert_true(listed > 50);
+    free(text);
+    for (int k = 0; k < STRATA_N_CONDITIONS; k++)
+        free(flags[k]);
+    free(age), free(efi), free(pem), free(pcn), free(lp), free(risk);
+    free(tier), free(seg), free(fr), free(ltc), free(ch);
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+}
+
+/* One run per weighting, through the library API: the job equals the
+ * library per patient, and the caller's context keeps its thread count. */
+static void test_run__job_and_library_agree_per_patient(void **state)
+{
+    static const struct {
+        const char *weights;
+        strata_charlson_weights w;
+        int within;
+    } cases[2] = {{NULL, STRATA_CHARLSON_ORIGINAL, 0}, {"quan2011", STRATA_CHARLSON_QUAN, 1}};
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    strata_ctx_set_threads(ctx, 3);
+    for (int k = 0; k < 2; k++) {
+        char dir[4096], spec_path[4200], out[4200], text[4400], *m;
+        strata_run_spec spec;
+        strata_run_summary sum;
+        snprintf(dir, sizeof dir, "%s", tu_tmp(k ? "agree_quan" : "agree_1987"));
+        tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+        snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dir);
+        snprintf(out, sizeof out, "%s/out", dir);
+        snprintf(text, sizeof text,
+                 "synth:\n  patients: 12000\n  seed: 11\n"
+                 "model:\n  formula: \"emergency_admission_12m ~ age + sex + ltc_count + "
+                 "prior_emergency_12m\"\n"
+                 "stratify:\n  tiers_within: %s\n%s%s%s"
+                 "threads: 1\n",
+                 cases[k].within ? "pcn" : "all", cases[k].weights ? "  charlson_weights: " : "",
+                 cases[k].weights ? cases[k].weights : "", cases[k].weights ? "\n" : "");
+        tu_write_file(spec_path, text);
+        assert_status(ctx, strata_run_spec_load(ctx, spec_path, &spec), STRATA_OK);
+        assert_status(ctx, strata_run(ctx, &spec, out, NULL, NULL, &sum), STRATA_OK);
+        /* the spec's threads applied to the run only */
+        assert_int_equal(sum.threads, 1);
+        assert_int_equal(strata_ctx_threads(ctx), 3);
+        snprintf(text, sizeof text, "%s/manifest.json", out);
+        m = tu_read_file(text, NULL);
+        assert_contains(m, "\"threads\": 1");
+        assert_contains(m, k ? "\"charlson_weights\": \"quan2011\""
+                             : "\"charlson_weights\": \"charlson1987\"");
+        free(m);
+        check_patients_against_library(ctx, out, cases[k].w, cases[k].within);
+        strata_run_spec_free(ctx, &spec);
+    }
+    strata_ctx_free(ctx);
+}
+
+/* A gamma cost model is evaluated as gamma: the run's deviance and pseudo-R²
+ * are the gamma deviance of the scored patients (not the squared error). */
+static void test_run__gamma_model_evaluated_as_gamma(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_run_spec spec;
+    strata_run_summary sum;
+    strata_cohort *c = NULL;
+    strata_model *m = NULL;
+    strata_fit_summary fs;
+    char dir[4096], path[4400];
+    double *y, *lp, *p, ybar = 0, D = 0, D0 = 0, sse = 0, sst = 0;
+    size_t n, j;
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", tu_tmp("gamma_run"));
+    tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    snprintf(path, sizeof path, "%s/spec.yaml", dir);
+    tu_write_file(path, "synth:\n  patients: 8000\n  seed: 4\n"
+                        "model:\n  family: gamma\n"
+                        "  formula: \"cost_next_12m ~ age + imd_decile + ltc_count + efi_deficits\"\n"
+                        "evaluate:\n  by: [sex]\n");
+    assert_status(ctx, strata_run_spec_load(ctx, path, &spec), STRATA_OK);
+    snprintf(path, sizeof path, "%s/out", dir);
+    assert_status(ctx, strata_run(ctx, &spec, path, NULL, NULL, &sum), STRATA_OK);
+    snprintf(path, sizeof path, "%s/out/model.h5", dir);
+    assert_status(ctx, strata_model_load(ctx, path, &m), STRATA_OK);
+    strata_model_summary(m, &fs);
+    assert_int_equal(fs.family, STRATA_FAMILY_GAMMA);
+    snprintf(path, sizeof path, "%s/out/cohort.h5", dir);
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    n = strata_cohort_nrows(c);
+    y = malloc(n * sizeof *y), lp = malloc(n * sizeof *lp), p = malloc(n * sizeof *p);
+    assert_status(ctx, strata_cohort_find(ctx, c, "cost_next_12m", &j), STRATA_OK);
+    assert_status(ctx, strata_cohort_read_f64(ctx, c, j, 0, n, y), STRATA_OK);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_TO_REFERENCE, lp, p), STRATA_OK);
+    for (size_t i = 0; i < n; i++)
+        ybar += y[i] / (double)n;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(y[i] > 0 && p[i] > 0);
+        D += -2.0 * (log(y[i] / p[i]) - (y[i] - p[i]) / p[i]);
+        D0 += -2.0 * (log(y[i] / ybar) - (y[i] - ybar) / ybar);
+        sse += (y[i] - p[i]) * (y[i] - p[i]);
+        sst += (y[i] - ybar) * (y[i] - ybar);
+    }
+    assert_rel_close(sum.deviance, D, 1e-9, "gamma deviance of the run");
+    assert_rel_close(sum.pseudo_r2, 1.0 - D / D0, 1e-9, "pseudo-R2 from the gamma deviance");
+    /* the Gaussian reading it replaced is a different number */
+    assert_true(fabs(sum.pseudo_r2 - (1.0 - sse / sst)) > 1e-3);
+    assert_true(fabs(sum.deviance - sse) > 1.0);
+    free(y), free(lp), free(p);
+    strata_cohort_close(c);
+    strata_model_free(ctx, m);
+    strata_run_spec_free(ctx, &spec);
+    strata_ctx_free(ctx);
+}
+
+/* A failing run reports on the caller's context and leaves its threads alone. */
+static void test_run__failure_reported_on_callers_ctx_threads_kept(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_run_spec spec;
+    strata_run_summary sum;
+    const char *path = tu_tmp("missing_cohort.yaml");
+    (void)state;
+    strata_ctx_set_threads(ctx, 2);
+    tu_write_file(path, "cohort: no-such-cohort.h5\nmodel:\n  formula: y ~ x\nthreads: 1\n");
+    assert_status(ctx, strata_run_spec_load(ctx, path, &spec), STRATA_OK);
+    assert_int_equal(strata_run(ctx, &spec, tu_tmp("missing_out"), NULL, NULL, &sum), STRATA_EIO);
+    assert_int_equal(strata_ctx_errcode(ctx), STRATA_EIO);
+    assert_contains(strata_ctx_errmsg(ctx), "no-such-cohort.h5");
+    assert_int_equal(strata_ctx_threads(ctx), 2);
+    strata_run_spec_free(ctx, &spec);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +573,9 @@ int main(void)
         cmocka_unit_test(test_run__same_bytes_with_one_and_two_threads),
         cmocka_unit_test(test_run__report_renders_with_charts),
         cmocka_unit_test(test_run__bad_spec_names_key_and_line),
+        cmocka_unit_test(test_run__job_and_library_agree_per_patient),
+        cmocka_unit_test(test_run__failure_reported_on_callers_ctx_threads_kept),
+        cmocka_unit_test(test_run__gamma_model_evaluated_as_gamma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

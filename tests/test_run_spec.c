@@ -1,6 +1,7 @@
 /* labels: unit */
-/* tests/test_run_spec.c — run specs load with defaults and values, and every
- * bad spec is refused with the key and line named. */
+/* tests/test_run_spec.c — run specs and fit specs load with defaults and
+ * values, every bad spec is refused with the key and line named, and the CLI
+ * reads YAML only through the library's loader. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,9 @@
 #include "strata/strata.h"
 #include "testutil.h"
 
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static strata_status load_text(strata_ctx *ctx, const char *name, const char *text,
@@ -58,6 +62,7 @@ static void test_run_spec__full_spec_and_defaults(void **state)
     assert_int_equal(s.threads, 2);
     assert_int_equal(s.tiers_absolute, 0);
     assert_string_equal(s.funnel_od, "none");
+    assert_string_equal(s.charlson_weights, "charlson1987"); /* default: Charlson 1987 */
     strata_run_spec_path(&s, "model.h5", buf, sizeof buf);
     assert_string_equal(buf, tu_tmp("model.h5"));
     strata_run_spec_free(ctx, &s);
@@ -72,13 +77,15 @@ static void test_run_spec__absolute_tiers_and_overdispersion(void **state)
     assert_status(ctx,
                   load_text(ctx, "abs.yaml",
                             "cohort: c.h5\nmodel:\n  formula: y ~ x\nstratify:\n"
-                            "  tier_thresholds: [0.5, 0.2, 0.05]\n  funnel_overdispersion: shmi\n",
+                            "  tier_thresholds: [0.5, 0.2, 0.05]\n  funnel_overdispersion: shmi\n"
+                            "  charlson_weights: quan2011\n",
                             &s),
                   STRATA_OK);
     assert_int_equal(s.tiers_absolute, 1);
     assert_int_equal(s.n_tiers, 3);
     assert_rel_close(s.tiers[2], 0.05, 0, "threshold 3");
     assert_string_equal(s.funnel_od, "shmi");
+    assert_string_equal(s.charlson_weights, "quan2011");
     strata_run_spec_free(ctx, &s);
     strata_ctx_free(ctx);
 }
@@ -113,6 +120,9 @@ static void test_run_spec__errors_name_key_and_line(void **state)
          "line 5: key \"tier_thresholds\": thresholds must be strictly decreasing"},
         {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  funnel_overdispersion: lots\n",
          "line 5: key \"funnel_overdispersion\": must be none, winsorise or shmi"},
+        {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  tiers: [0.1]\n  charlson_weights: quan\n",
+         "line 6: key \"charlson_weights\": must be charlson1987 (Charlson 1987, the default) or "
+         "quan2011"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -124,12 +134,112 @@ static void test_run_spec__errors_name_key_and_line(void **state)
     strata_ctx_free(ctx);
 }
 
+static void test_fit_spec__keys_defaults_and_overrides(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_fit_spec f;
+    strata_glm_params d;
+    const char *path = tu_tmp("fit.yaml");
+    (void)state;
+    strata_glm_params_init(&d);
+    tu_write_file(path, "family: Gamma\nformula: cost ~ age + sex\nweights: w\nepsilon: 1e-10\n"
+                        "max_iter: 40\nna_action: fail\nstart: r\nout: m.h5\n");
+    assert_status(ctx, strata_fit_spec_load(ctx, path, &f), STRATA_OK);
+    assert_int_equal(f.glm.family, STRATA_FAMILY_GAMMA);
+    assert_string_equal(f.glm.formula, "cost ~ age + sex");
+    assert_string_equal(f.glm.weights, "w");
+    assert_rel_close(f.glm.epsilon, 1e-10, 0, "epsilon");
+    assert_int_equal(f.glm.max_iter, 40);
+    assert_int_equal(f.glm.na_action, STRATA_NA_FAIL);
+    assert_int_equal(f.glm.warm_start, 0);
+    assert_string_equal(f.out, "m.h5");
+    assert_int_equal(f.glm.block_rows, d.block_rows); /* untouched keys keep the defaults */
+    /* a command-line value overrides the file with the same rules */
+    assert_status(ctx, strata_fit_spec_set(ctx, &f, "family", "poisson"), STRATA_OK);
+    assert_status(ctx, strata_fit_spec_set(ctx, &f, "out", "other.h5"), STRATA_OK);
+    assert_int_equal(f.glm.family, STRATA_FAMILY_POISSON);
+    assert_string_equal(f.out, "other.h5");
+    assert_status(ctx, strata_fit_spec_set(ctx, &f, "max_iter", "0"), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "key \"max_iter\": \"0\" is not a whole number in 1..10000");
+    assert_status(ctx, strata_fit_spec_set(ctx, &f, "famly", "x"), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "unknown fit key \"famly\"");
+    strata_fit_spec_free(ctx, &f);
+    /* no file: the GLM defaults */
+    strata_fit_spec_init(&f);
+    assert_int_equal(f.glm.family, d.family);
+    assert_int_equal(f.glm.max_iter, d.max_iter);
+    assert_null(f.out);
+    strata_fit_spec_free(ctx, &f);
+    strata_ctx_free(ctx);
+}
+
+static void test_fit_spec__errors_name_key_and_line(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_fit_spec f;
+    struct {
+        const char *text, *want;
+    } cases[] = {
+        {"family: gamma\nformla: y ~ x\n", "line 2: unknown key \"formla\" in the fit spec"},
+        {"formula: y ~ x\nfamily: weibull\n",
+         "line 2: key \"family\": \"weibull\" is not binomial, poisson, gamma or gaussian"},
+        {"formula: y ~ x\nmax_iter: many\n", "line 2: key \"max_iter\": \"many\" is not a whole number"},
+        {"formula: y ~ x\nepsilon: -1\n", "line 2: key \"epsilon\": \"-1\" is not a positive number"},
+        {"formula: y ~ x\nna_action: drop\n", "line 2: key \"na_action\": \"drop\" is not complete or fail"},
+        {"formula: y ~ x\nstart: warm\n", "line 2: key \"start\": \"warm\" is not auto or r"},
+        {"formula:\n  lhs: y\n", "line 1: key \"formula\" must be a single value"},
+        {"formula: [y, x\n", "YAML syntax error"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_write_file(tu_tmp("badfit.yaml"), cases[i].text);
+        assert_status(ctx, strata_fit_spec_load(ctx, tu_tmp("badfit.yaml"), &f), STRATA_ESPEC);
+        assert_contains(strata_ctx_errmsg(ctx), "badfit.yaml");
+        assert_contains(strata_ctx_errmsg(ctx), cases[i].want);
+        assert_null(f.priv_); /* nothing left to free */
+    }
+    assert_status(ctx, strata_fit_spec_load(ctx, tu_tmp("absent-fit.yaml"), &f), STRATA_EIO);
+    strata_ctx_free(ctx);
+}
+
+/* The CLI parses no YAML of its own: every spec goes through strata/run.h. */
+static void test_cli__no_yaml_parser_outside_the_library(void **state)
+{
+    char dir[4096], path[4400], line[512];
+    DIR *d;
+    struct dirent *e;
+    size_t files = 0;
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", tu_src("engine/cli"));
+    d = opendir(dir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        FILE *f;
+        size_t len = strlen(e->d_name);
+        if (len < 3 || strcmp(e->d_name + len - 2, ".c"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f))
+            if (strstr(line, "yaml.h") || strstr(line, "yaml_parser_"))
+                fail_msg("%s parses YAML itself: %s", path, line);
+        fclose(f);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_spec__full_spec_and_defaults),
         cmocka_unit_test(test_run_spec__absolute_tiers_and_overdispersion),
         cmocka_unit_test(test_run_spec__errors_name_key_and_line),
+        cmocka_unit_test(test_fit_spec__keys_defaults_and_overrides),
+        cmocka_unit_test(test_fit_spec__errors_name_key_and_line),
+        cmocka_unit_test(test_cli__no_yaml_parser_outside_the_library),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,8 +211,7 @@ static void test_plus_flags_and_patient_stratification(void **state)
     const int32_t age[5] = {88, 40, 8, 60, 30}, efi[5] = {14, 0, 0, 9, 2}, cancer[5] = {1, 0, 0, 0, 0};
     const int32_t hf[5] = {0, 0, 0, 1, 0};
     strata_patient_cols pc = {0};
-    strata_tier_params tp;
-    strata_segment_params sp;
+    strata_patient_params pp;
     strata_ctx *ctx = tu_ctx();
     (void)state;
     assert_status(ctx, strata_plus_flags(ctx, 5, 2, rules, mask, any), STRATA_OK);
@@ -223,10 +222,9 @@ static void test_plus_flags_and_patient_stratification(void **state)
     assert_int_equal(any[4], 0);
     pc.n = 5, pc.risk = risk, pc.age = age, pc.efi_deficits = efi;
     pc.flags[STRATA_C_CANCER] = cancer, pc.flags[STRATA_C_HEART_FAILURE] = hf;
-    strata_tier_params_init(&tp);
-    tp.n_cuts = 1, tp.cut[0] = 0.2; /* top 1 of 5 */
-    strata_segment_params_init(&sp);
-    assert_status(ctx, strata_stratify_patients(ctx, &tp, &sp, &pc, NULL, 0, tier, seg, fr, ch, ltc),
+    strata_patient_params_init(&pp);
+    pp.tiers.n_cuts = 1, pp.tiers.cut[0] = 0.2; /* top 1 of 5 */
+    assert_status(ctx, strata_stratify_patients(ctx, &pp, &pc, NULL, 0, tier, seg, fr, ch, ltc),
                   STRATA_OK);
     assert_int_equal(tier[0], 1);
     assert_int_equal(tier[3], 2);
@@ -686,6 +684,7 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
             rt[2 * k] = 0, rt[2 * k + 1] = k % 2 ? 1 : -1;
         lc.risk = P->risk, lc.tier = P->tier, lc.segment = P->seg, lc.group = P->grp;
         lc.group_names = gnames, lc.k_reasons = 2, lc.reason_term = rt, lc.term_names = terms;
+        lc.imd_decile = P->imd;
         assert_status(ctx, strata_list_table(ctx, &lc, nsel, rows, rank, &list), STRATA_OK);
         free(rt);
     }
@@ -694,9 +693,19 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     {
-        char *text = tu_read_file(path, NULL);
-        assert_contains(text, "group,rank,patient_id,risk,tier,segment,reason_1,reason_2\r\n");
+        char *text = tu_read_file(path, NULL), line[256], want[256];
+        size_t i = rows[0];
+        assert_contains(text, "rank,patient_id,group,practice,risk,tier,segment,frailty,ltc_count,"
+                              "charlson,core20,imd_decile,reason_1,reason_2\r\n");
         assert_contains(text, ",age,deprivation\r\n");
+        /* first listed patient: row number as id (no id column), the group's name,
+         * risk to 9 significant digits, empty cells for the inputs not given */
+        snprintf(line, sizeof line, "%s", strstr(text, "\r\n") + 2);
+        line[strcspn(line, "\r")] = '\0';
+        snprintf(want, sizeof want, "1,%zu,%s,,%.9g,%d,%s,,,,%d,%d,age,", i + 1, gnames[P->grp[i]],
+                 P->risk[i], P->tier[i], strata_segment_name(P->seg[i]), strata_core20(P->imd[i]),
+                 P->imd[i]);
+        assert_string_equal(line, want);
         free(text);
     }
     assert_int_equal(scan_dir_for_small_counts(dir), 3);

@@ -133,6 +133,37 @@ static void test_new__unknown_code_and_missing_dir_named(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The reference tables go through the one CSV reader (libcsv): RFC 4180
+ * quoting is accepted, and a malformed value is named by file, line and field. */
+static void test_new__reference_csv_quoting_and_errors_named(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_synth_params p;
+    strata_synth *s = NULL;
+    const char *dir = tu_tmp("ref_quoted");
+    (void)state;
+    /* quote every field of practice U89141's rows and break one QOF count */
+    tu_run_sh(NULL,
+              "rm -rf '%s' && cp -r '%s' '%s' && cd '%s' && "
+              "awk -F, 'BEGIN{OFS=\",\"} $2==\"U89141\"{for(i=1;i<=NF;i++)$i=\"\\\"\"$i\"\\\"\"}1' "
+              "practices.csv > p && mv p practices.csv",
+              dir, tu_src("data/reference"), dir, dir);
+    strata_synth_params_init(&p);
+    p.data_dir = dir;
+    p.scope = STRATA_SYNTH_PCN;
+    p.code = "U89141";
+    assert_status(ctx, strata_synth_new(ctx, &p, &s), STRATA_OK);
+    assert_true(strata_synth_npractices(s) > 0);
+    assert_string_equal(strata_synth_practice_code(s, 0), "A81001");
+    strata_synth_free(s);
+    s = NULL;
+    tu_run_sh(NULL, "cd '%s' && sed -i '3s/^\\([^,]*\\),[0-9]*,/\\1,lots,/' qof_prevalence.csv", dir);
+    assert_status(ctx, strata_synth_new(ctx, &p, &s), STRATA_EFORMAT);
+    assert_null(s);
+    assert_contains(strata_ctx_errmsg(ctx), "qof_prevalence.csv: line 3 field 2: 'lots' is not a count");
+    strata_ctx_free(ctx);
+}
+
 /* ---- counter-based randomness -------------------------------------------- */
 
 static void test_permute__bijection_on_odd_domain(void **state)
@@ -571,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_reference__derive_py_regenerates_shipped_tables),
         cmocka_unit_test(test_params__check_names_bad_field),
         cmocka_unit_test(test_new__unknown_code_and_missing_dir_named),
+        cmocka_unit_test(test_new__reference_csv_quoting_and_errors_named),
         cmocka_unit_test(test_permute__bijection_on_odd_domain),
         cmocka_unit_test(test_generate__rows_independent_of_block_partition),
         cmocka_unit_test(test_structure__practice_sex_age_shares_match_register),

@@ -64,5 +64,7 @@ int cmd_coef(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_import_events(int argc, char **argv); /* `strata import events ...` */
+int cmd_derive(int argc, char **argv);
 
 #endif

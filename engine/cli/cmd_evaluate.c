@@ -49,17 +49,6 @@ static int formula_response(const char *formula, char *buf, size_t size)
     return 1;
 }
 
-static strata_eval_family eval_family(strata_family f)
-{
-    switch (f) {
-    case STRATA_FAMILY_BINOMIAL: return STRATA_EVAL_BINOMIAL;
-    case STRATA_FAMILY_GAUSSIAN: return STRATA_EVAL_GAUSSIAN;
-    case STRATA_FAMILY_POISSON:
-    case STRATA_FAMILY_GAMMA: break; /* log link: recalibrated on the log scale */
-    }
-    return STRATA_EVAL_POISSON;
-}
-
 int cmd_evaluate(int argc, char **argv)
 {
     const char *outcome = NULL;
@@ -128,7 +117,7 @@ int cmd_evaluate(int argc, char **argv)
         (st = strata_file_sha256(ctx, o.cohort, chash)) != STRATA_OK)
         goto fail;
     strata_eval_params_init(&par);
-    par.family = eval_family(sum.family);
+    par.family = sum.family; /* the model's family: gamma is evaluated as gamma */
     par.disclosure = !raw;
     prov = (strata_eval_provenance){mhash, chash, o.model, o.cohort};
     if (boot_b > 0) {
@@ -150,7 +139,7 @@ int cmd_evaluate(int argc, char **argv)
                boot.corrected.slope);
     if (!o.co.quiet)
         printf("evaluated %zu rows (%s, outcome %s, %d by-columns) into %s%s\n",
-               strata_cohort_nrows(c), strata_eval_family_name(par.family), outcome, n_by, o.out,
+               strata_cohort_nrows(c), strata_family_name(par.family), outcome, n_by, o.out,
                raw ? " WITHOUT disclosure control" : "");
     goto done;
 fail:

@@ -1,6 +1,7 @@
 /* engine/cli/cmd_import.c — `strata import CSV --out COHORT.h5 [options]`:
  * options (and an optional YAML mapping file, read first so that options
- * override it) become a strata_csv_mapping; strata_csv_import does the rest.
+ * override it) become a strata_csv_mapping; strata_csv_import does the rest,
+ * or strata_csv_inspect under --dry-run (a table of columns, nothing written).
  * Exit codes are the strata_status of the failing call (docs/import.md). */
 #include "cli.h"
 
@@ -10,7 +11,7 @@
 static const char import_usage[] =
     "strata import CSV --out COHORT.h5 [--type COL=int|float|cat|num]... [--role ROLE=COL]...\n"
     "       [--outcome COL[,COL...]] [--recode COL=FROM:TO[,FROM:TO...]]... [--map MAPPING.yaml]\n"
-    "       [--na TOKENS] [--skip-bad-rows]"
+    "       [--na TOKENS] [--skip-bad-rows] [--dry-run]"
     "\n"
     "       [--delim C] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
 
@@ -34,14 +35,20 @@ static void import_help(void)
            "                       NA, the empty field and ?)\n"
            "  --skip-bad-rows      skip rows with a wrong field count or a value that does not\n"
            "                       fit its column type, and list them; default: fail, no output\n"
+           "  --dry-run            read the CSV and print each column's type, level count and\n"
+           "                       odd values; write nothing (--out not needed); exit 6 when\n"
+           "                       the import would stop on the data\n"
            "  --delim C            field separator (default ','; 'tab' for TAB)\n"
            "  --source TEXT        root attribute 'source' (default: the CSV file name)\n"
            "  --extract-date DATE  root attribute 'extract_date'\n\n"
            "Inference: a column whose values are all integers is stored in the narrowest of\n"
            "int8/16/32/64; all numbers: float64; otherwise categorical with levels sorted\n"
-           "byte-wise. Exit codes: 0 ok, 2 usage, 3 memory, 4 I/O, 5 format, 6 bad row (the\n"
-           "message names the line, column and value), 7 bad mapping (docs/import.md).\n",
-           import_usage);
+           "byte-wise. A column of numbers but for a few values (under %d %%, at most %d)\n"
+           "is an error naming them: fix the file, add them to --na, or use --type COL=cat\n"
+           "or --skip-bad-rows. Exit codes: 0 ok, 2 usage, 3 memory, 4 I/O, 5 format, 6 bad\n"
+           "row or value (the message names the line, column and value), 7 bad mapping\n"
+           "(docs/import.md).\n",
+           import_usage, STRATA_CSV_STRAY_PERCENT, STRATA_CSV_STRAY_MAX);
 }
 
 /* Value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL when it is not opt. */
@@ -141,6 +148,7 @@ static int apply_outcomes(strata_ctx *ctx, strata_csv_mapping *m, const char *ar
 typedef struct import_args {
     cli_common co;
     const char *csv, *out, *map;
+    int dry_run;
     strata_csv_import_params p;
 } import_args;
 
@@ -151,6 +159,8 @@ static int parse_simple(int argc, char **argv, int *i, import_args *a, int *miss
     long n;
     if (!strcmp(argv[*i], "--skip-bad-rows"))
         a->p.skip_bad_rows = 1;
+    else if (!strcmp(argv[*i], "--dry-run"))
+        a->dry_run = 1;
     else if (!strcmp(argv[*i], "--quiet"))
         a->co.quiet = 1;
     else if (!strcmp(argv[*i], "--verbose"))
@@ -179,6 +189,114 @@ static int parse_simple(int argc, char **argv, int *i, import_args *a, int *miss
     return 0;
 }
 
+/* ---- --dry-run ------------------------------------------------------------------- */
+
+static void print_skipped(FILE *f, const strata_csv_import_report *rep, const char *verb,
+                          int quiet)
+{
+    fprintf(f, "strata import: %s %zu bad row%s; first at line%s", verb, rep->n_skipped,
+            rep->n_skipped == 1 ? "" : "s", rep->n_listed == 1 ? "" : "s");
+    for (size_t k = 0; k < rep->n_listed; k++)
+        fprintf(f, "%s %zu", k ? "," : "", rep->skipped_line[k]);
+    fprintf(f, "\n");
+    for (size_t k = 0; k < rep->n_listed && !quiet; k++)
+        fprintf(f, "  %s\n", rep->skipped_msg[k]);
+}
+
+/* "  role age (num), outcome": what the options say of a column */
+static void dry_notes(const strata_csv_column_summary *s, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    if (s->role)
+        len += (size_t)snprintf(buf, n, "  role %s (%s)", strata_role_name(s->role),
+                                strata_csv_type_name(s->type));
+    else if (s->type != STRATA_CSV_AUTO)
+        len += (size_t)snprintf(buf, n, "  --type %s", strata_csv_type_name(s->type));
+    if (s->outcome && len < n)
+        snprintf(buf + len, n - len, "%soutcome", len ? ", " : "  ");
+}
+
+/* The odd values of one column under its table row. */
+static void dry_odd(const strata_csv_column_summary *s, int skip)
+{
+    size_t all = s->n_values + (s->stray && skip ? s->n_odd : 0); /* skipped rows are gone */
+    double pct = all ? 100.0 * (double)s->n_odd / (double)all : 100.0;
+    size_t shown = s->n_odd_listed;
+    const char *are = s->n_odd == 1 ? "is not a number" : "are not numbers";
+    char share[32];
+    if (pct < 0.001)
+        snprintf(share, sizeof share, "under 0.001 %%");
+    else
+        snprintf(share, sizeof share, "%.2g %%", pct);
+    if (s->stray)
+        printf("    %zu of %zu values (%s) %s in a column of numbers: %s\n", s->n_odd, all,
+               share, are,
+               s->fails ? "the import stops (--na, --type COL=cat or --skip-bad-rows)"
+                        : "their rows are skipped");
+    else if (s->type != STRATA_CSV_AUTO)
+        printf("    %zu value%s %s (type %s): %s\n", s->n_odd, s->n_odd == 1 ? "" : "s",
+               s->type != STRATA_CSV_INT ? are
+               : s->n_odd == 1          ? "is not an integer"
+                                        : "are not integers",
+               strata_csv_type_name(s->type),
+               s->fails ? "the import stops (--na or --skip-bad-rows)" : "their rows are skipped");
+    else {
+        printf("    %zu of %zu values (%s) %s, too many to be stray: stored as categorical\n",
+               s->n_odd, all, share, are);
+        shown = shown < 5 ? shown : 5;
+    }
+    for (size_t k = 0; k < shown; k++)
+        printf("      line %zu: '%s'\n", s->odd_line[k], s->odd_value[k]);
+    if (shown < s->n_odd)
+        printf("      ... and %zu more\n", s->n_odd - shown);
+}
+
+static int run_dry(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
+{
+    strata_csv_import_report rep;
+    strata_csv_inspection *in = NULL;
+    strata_status s;
+    size_t w = 6, ncol, n_fail = 0;
+    int skip = a->p.skip_bad_rows, stops;
+    a->p.mapping = m;
+    if ((s = strata_csv_inspect(ctx, a->csv, &a->p, &in, &rep)) != STRATA_OK)
+        return cli_fail(ctx, "import", s);
+    ncol = strata_csv_inspection_ncols(in);
+    for (size_t j = 0; j < ncol; j++) {
+        size_t L = strlen(strata_csv_inspection_column(in, j)->name);
+        w = L > w ? L : w;
+    }
+    printf("%s: %zu lines, %zu rows, %zu bad row%s, %zu columns (dry run: nothing written)\n",
+           a->csv, rep.n_lines, rep.n_rows, rep.n_skipped, rep.n_skipped == 1 ? "" : "s", ncol);
+    printf("%-*s  %-11s %7s %8s %7s  %s\n", (int)w, "column", "type", "levels", "missing", "odd",
+           "options");
+    for (size_t j = 0; j < ncol; j++) {
+        const strata_csv_column_summary *c = strata_csv_inspection_column(in, j);
+        char levels[32], notes[96];
+        snprintf(levels, sizeof levels, c->categorical ? "%zu" : "-", c->n_levels);
+        dry_notes(c, notes, sizeof notes);
+        printf("%-*s  %-11s %7s %8zu %7zu%s\n", (int)w, c->name,
+               c->categorical ? "categorical" : strata_dtype_name(c->dtype), levels, c->n_missing,
+               c->n_odd, notes);
+        if (c->n_odd)
+            dry_odd(c, skip);
+        n_fail += (size_t)c->fails;
+    }
+    stops = n_fail || (rep.n_skipped && !skip);
+    if (rep.n_skipped && (!skip || !a->co.quiet))
+        print_skipped(stdout, &rep, skip ? "would skip" : "found", a->co.quiet);
+    if (stops)
+        printf("the import would stop: %s%s%s\n",
+               n_fail ? "odd values in the columns above" : "",
+               n_fail && rep.n_skipped && !skip ? "; " : "",
+               rep.n_skipped && !skip ? "bad rows (--skip-bad-rows skips them)" : "");
+    else
+        printf("the import would succeed: %zu rows x %zu columns\n", rep.n_rows, ncol);
+    strata_csv_inspection_free(in);
+    return stops ? (int)STRATA_EDATA : 0;
+}
+
 static int run_import(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
 {
     strata_csv_import_report rep;
@@ -187,15 +305,8 @@ static int run_import(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
     s = strata_csv_import(ctx, a->csv, a->out, &a->p, &rep);
     if (s != STRATA_OK)
         return cli_fail(ctx, "import", s);
-    if (rep.n_skipped) {
-        fprintf(stderr, "strata import: skipped %zu bad row%s; first at line%s", rep.n_skipped,
-                rep.n_skipped == 1 ? "" : "s", rep.n_listed == 1 ? "" : "s");
-        for (size_t k = 0; k < rep.n_listed; k++)
-            fprintf(stderr, "%s %zu", k ? "," : "", rep.skipped_line[k]);
-        fprintf(stderr, "\n");
-        for (size_t k = 0; k < rep.n_listed && !a->co.quiet; k++)
-            fprintf(stderr, "  %s\n", rep.skipped_msg[k]);
-    }
+    if (rep.n_skipped)
+        print_skipped(stderr, &rep, "skipped", a->co.quiet);
     if (!a->co.quiet)
         printf("imported %zu rows x %zu columns from %s into %s (%zu lines read, %zu bad rows "
                "skipped)\n",
@@ -210,6 +321,8 @@ int cmd_import(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st = STRATA_OK;
     int rc = 0, missing = 0;
+    if (argc > 1 && !strcmp(argv[1], "events")) /* engine/cli/cmd_import_events.c */
+        return cmd_import_events(argc - 1, argv + 1);
     memset(&a, 0, sizeof a);
     strata_csv_import_params_init(&a.p);
     for (int i = 1; i < argc; i++) {
@@ -238,7 +351,7 @@ int cmd_import(int argc, char **argv)
     }
     if (missing)
         return cli_usage_error("import", import_usage, "an option needs a value");
-    if (!a.csv || !a.out)
+    if (!a.csv || (!a.out && !a.dry_run))
         return cli_usage_error("import", import_usage, "need a CSV file and --out COHORT.h5");
     if (!(ctx = cli_ctx_new(&a.co)))
         return STRATA_ENOMEM;
@@ -264,11 +377,11 @@ int cmd_import(int argc, char **argv)
                 rc = cli_fail(ctx, "import", st);
         } else if (argv[i][0] == '-' && strchr(argv[i], '=') == NULL &&
                    strcmp(argv[i], "--skip-bad-rows") && strcmp(argv[i], "--quiet") &&
-                   strcmp(argv[i], "--verbose"))
+                   strcmp(argv[i], "--verbose") && strcmp(argv[i], "--dry-run"))
             i++; /* skip the value of an option handled in the first sweep */
     }
     if (rc == 0)
-        rc = run_import(ctx, &a, m);
+        rc = a.dry_run ? run_dry(ctx, &a, m) : run_import(ctx, &a, m);
 done:
     strata_csv_mapping_free(m);
     strata_ctx_free(ctx);

@@ -94,7 +94,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!co.quiet) {
         printf("strata run: %s in %.1f s (%d threads)\n", argv[optind], since(&pr.t0),
-               strata_ctx_threads(ctx));
+               sum.threads);
         printf("  patients            %zu in %zu PCNs\n", sum.n_patients, sum.n_pcn);
         if (sum.n_unscored)
             printf("  not scored          %zu (a model column missing: see unscored.csv)\n",

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"coef", cmd_coef, "print a fitted model's coefficient table"},
     {"score", cmd_score, "apply a model to a cohort: one risk per patient"},
     {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model"},
+    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists"},
     {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report"},
 };
 
@@ -39,6 +40,27 @@ static void print_help(FILE *f)
                "9 singular, 10 internal error (docs/errors.md)\n");
 }
 
+/* `strata --version`: the version, then the build configuration and where
+ * the reference data was found (or why not), for bug reports. */
+static int print_version(void)
+{
+    char info[2048], data[4096];
+    strata_ctx *ctx = NULL;
+    strata_build_info(info, sizeof info);
+    printf("strata %s\n%s", strata_version(), info);
+    if (strata_ctx_new(&ctx) == STRATA_OK) {
+        if (strata_synth_locate_data(ctx, data, sizeof data) == STRATA_OK) {
+            char *real = realpath(data, NULL);
+            printf("data:     %s\n", real ? real : data);
+            free(real);
+        }
+        else
+            printf("data:     not found (%s)\n", strata_ctx_errmsg(ctx));
+        strata_ctx_free(ctx);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -49,10 +71,8 @@ int main(int argc, char **argv)
         print_help(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
-        printf("strata %s\n", strata_version());
-        return 0;
-    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+        return print_version();
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);

@@ -25,8 +25,8 @@ typedef enum strata_dtype {
     STRATA_DT_FLOAT64 = 6
 } strata_dtype;
 
-size_t strata_dtype_size(strata_dtype t);  /* bytes per element; 0 for NONE */
-const char *strata_dtype_name(strata_dtype t); /* "int8", ..., "float64" */
+STRATA_API size_t strata_dtype_size(strata_dtype t);  /* bytes per element; 0 for NONE */
+STRATA_API const char *strata_dtype_name(strata_dtype t); /* "int8", ..., "float64" */
 
 /* Missing values: NaN for floats; the type's minimum (INT8_MIN .. INT64_MIN,
  * as R's NA_integer_) for plain integer columns; code -1 for categoricals. */
@@ -40,7 +40,8 @@ const char *strata_dtype_name(strata_dtype t); /* "int8", ..., "float64" */
  * "role" attribute. At most one column per role. */
 typedef enum strata_role {
     STRATA_ROLE_NONE = 0,
-    STRATA_ROLE_PATIENT_ID,   /* pseudonymised int64, unique, never NA */
+    STRATA_ROLE_PATIENT_ID,   /* pseudonymised int64, or categorical (string ids, e.g.
+                                 64-hex hashes: one level per patient); unique, never NA */
     STRATA_ROLE_PRACTICE,     /* categorical: ODS practice code */
     STRATA_ROLE_PCN,          /* categorical: PCN code */
     STRATA_ROLE_SUB_ICB,      /* categorical: sub-ICB location code */
@@ -51,12 +52,16 @@ typedef enum strata_role {
     STRATA_ROLE_SEX,          /* categorical with levels from {F, M, I, U} */
     STRATA_ROLE_ETHNICITY,    /* categorical: ethnic group */
     STRATA_ROLE_REG_STATUS,   /* categorical: registration status */
+    STRATA_ROLE_BIRTH_DATE,   /* int32 days since 1970-01-01 (docs/derive.md) */
+    STRATA_ROLE_DEATH_DATE,   /* int32 days; NA = alive */
+    STRATA_ROLE_REG_START,    /* int32 days; NA = registered throughout */
+    STRATA_ROLE_REG_END,      /* int32 days; NA = still registered */
     STRATA_ROLE_COUNT_
 } strata_role;
 
-const char *strata_role_name(strata_role r); /* "patient_id", ...; "" for NONE */
+STRATA_API const char *strata_role_name(strata_role r); /* "patient_id", ...; "" for NONE */
 /* Parses a role name; returns STRATA_ROLE_NONE for an unknown name. */
-strata_role strata_role_parse(const char *name);
+STRATA_API strata_role strata_role_parse(const char *name);
 
 /* Description of one column, owned by the cohort handle. */
 typedef struct strata_column_info {
@@ -79,23 +84,23 @@ typedef struct strata_cohort strata_cohort;
  * groups, column types, levels tables, equal lengths within /patients and
  * /outcomes). A non-HDF5 or corrupt file gives STRATA_EFORMAT with one clear
  * message; HDF5's own error stack is never printed. */
-strata_status strata_cohort_open(strata_ctx *ctx, const char *path, strata_cohort **out);
-void strata_cohort_close(strata_cohort *c); /* accepts NULL */
+STRATA_API strata_status strata_cohort_open(strata_ctx *ctx, const char *path, strata_cohort **out);
+STRATA_API void strata_cohort_close(strata_cohort *c); /* accepts NULL */
 
-const char *strata_cohort_path(const strata_cohort *c);
-size_t strata_cohort_nrows(const strata_cohort *c); /* rows of /patients */
-size_t strata_cohort_ncols(const strata_cohort *c); /* all columns, all groups */
-const strata_column_info *strata_cohort_column(const strata_cohort *c, size_t j);
+STRATA_API const char *strata_cohort_path(const strata_cohort *c);
+STRATA_API size_t strata_cohort_nrows(const strata_cohort *c); /* rows of /patients */
+STRATA_API size_t strata_cohort_ncols(const strata_cohort *c); /* all columns, all groups */
+STRATA_API const strata_column_info *strata_cohort_column(const strata_cohort *c, size_t j);
 
 /* Finds a column by "name" (searched in /patients, then /outcomes) or by
  * "group/name". STRATA_ESPEC naming the column and file when absent. */
-strata_status strata_cohort_find(strata_ctx *ctx, const strata_cohort *c, const char *name,
+STRATA_API strata_status strata_cohort_find(strata_ctx *ctx, const strata_cohort *c, const char *name,
                                  size_t *j);
 /* Column index holding a role, or -1 when no column declares it. */
-long strata_cohort_find_role(const strata_cohort *c, strata_role role);
+STRATA_API long strata_cohort_find_role(const strata_cohort *c, strata_role role);
 
 /* Root attribute as a string (numbers are formatted), or NULL when absent. */
-const char *strata_cohort_attr(const strata_cohort *c, const char *key);
+STRATA_API const char *strata_cohort_attr(const strata_cohort *c, const char *key);
 
 /* Row-block reads of column j, rows [row0, row0+n). Conversions:
  *  - read_f64: any column; NA -> NaN; categorical codes as doubles (NA -> NaN).
@@ -103,20 +108,20 @@ const char *strata_cohort_attr(const strata_cohort *c, const char *key);
  *    (categorical NA stays -1); a float column is STRATA_EINVAL.
  *  - read_i64: integer or categorical columns; NA -> INT64_MIN (categorical -1).
  *  - read_native: the storage type as is into a buffer of n * dtype_size bytes. */
-strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+STRATA_API strata_status strata_cohort_read_f64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, double *out);
-strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+STRATA_API strata_status strata_cohort_read_i32(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, int32_t *out);
-strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+STRATA_API strata_status strata_cohort_read_i64(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                      size_t n, int64_t *out);
-strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
+STRATA_API strata_status strata_cohort_read_native(strata_ctx *ctx, strata_cohort *c, size_t j, size_t row0,
                                         size_t n, void *out);
 
 /* A 1-D string dataset (e.g. /truth/term). *out is an array of *n strings
  * allocated through ctx; free with strata_strings_free. */
-strata_status strata_cohort_read_strings(strata_ctx *ctx, strata_cohort *c, const char *path,
+STRATA_API strata_status strata_cohort_read_strings(strata_ctx *ctx, strata_cohort *c, const char *path,
                                          char ***out, size_t *n);
-void strata_strings_free(strata_ctx *ctx, char **s, size_t n);
+STRATA_API void strata_strings_free(strata_ctx *ctx, char **s, size_t n);
 
 /* ---- writing ------------------------------------------------------------ */
 
@@ -138,25 +143,25 @@ typedef struct strata_column_spec {
 
 /* Creates "<path>.tmp.<pid>" next to path; nothing appears at path until
  * strata_cohort_writer_finish succeeds. Sets the schema attributes. */
-strata_status strata_cohort_writer_new(strata_ctx *ctx, const char *path,
+STRATA_API strata_status strata_cohort_writer_new(strata_ctx *ctx, const char *path,
                                        strata_cohort_writer **out);
 /* Root string attribute (extract_date, source, generator, seed, ...). */
-strata_status strata_cohort_writer_attr(strata_cohort_writer *w, const char *key,
+STRATA_API strata_status strata_cohort_writer_attr(strata_cohort_writer *w, const char *key,
                                         const char *value);
-strata_status strata_cohort_writer_add(strata_cohort_writer *w, const strata_column_spec *spec,
+STRATA_API strata_status strata_cohort_writer_add(strata_cohort_writer *w, const strata_column_spec *spec,
                                        size_t *j);
 /* Appends n values of the column's storage type. */
-strata_status strata_cohort_writer_append(strata_cohort_writer *w, size_t j, const void *data,
+STRATA_API strata_status strata_cohort_writer_append(strata_cohort_writer *w, size_t j, const void *data,
                                           size_t n);
 /* A small 1-D string dataset at an absolute path such as "/truth/term". */
-strata_status strata_cohort_writer_strings(strata_cohort_writer *w, const char *path,
+STRATA_API strata_status strata_cohort_writer_strings(strata_cohort_writer *w, const char *path,
                                            const char *const *s, size_t n);
 /* Checks equal lengths within /patients+/outcomes and within each event
  * table, flushes, closes and renames into place. Frees w in all cases; on
  * failure the temporary file is removed. */
-strata_status strata_cohort_writer_finish(strata_cohort_writer *w);
+STRATA_API strata_status strata_cohort_writer_finish(strata_cohort_writer *w);
 /* Discards everything written; removes the temporary file. Accepts NULL. */
-void strata_cohort_writer_abort(strata_cohort_writer *w);
+STRATA_API void strata_cohort_writer_abort(strata_cohort_writer *w);
 
 /* ---- validation --------------------------------------------------------- */
 
@@ -173,7 +178,7 @@ typedef enum strata_problem_kind {
     STRATA_PROB_COUNT_
 } strata_problem_kind;
 
-const char *strata_problem_kind_name(strata_problem_kind k);
+STRATA_API const char *strata_problem_kind_name(strata_problem_kind k);
 
 /* Called once per problem with a message naming file, dataset, row (and
  * patient id) and value. */
@@ -188,7 +193,7 @@ typedef struct strata_validate_report {
 /* Checks everything in the file, reporting every problem through fn (which
  * may be NULL). Returns STRATA_OK when the file could be read (problems or
  * not; see report->total), STRATA_EFORMAT/EIO when it could not be read at all. */
-strata_status strata_cohort_validate(strata_ctx *ctx, const char *path, strata_problem_fn fn,
+STRATA_API strata_status strata_cohort_validate(strata_ctx *ctx, const char *path, strata_problem_fn fn,
                                      void *ud, strata_validate_report *report);
 
 #ifdef __cplusplus

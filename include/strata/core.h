@@ -9,6 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Marks the exported API: libstrata is built with -fvisibility=hidden, so only
+ * declarations carrying STRATA_API are visible to programs linking it. */
+#if defined(__GNUC__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,10 +36,10 @@ typedef enum strata_status {
 } strata_status;
 
 /* Short fixed name for a status ("EDATA", ...); never NULL. */
-const char *strata_status_str(strata_status s);
+STRATA_API const char *strata_status_str(strata_status s);
 
 /* Version string "MAJOR.MINOR.PATCH". */
-const char *strata_version(void);
+STRATA_API const char *strata_version(void);
 
 typedef struct strata_ctx strata_ctx;
 
@@ -50,38 +58,39 @@ typedef void (*strata_log_fn)(void *ud, strata_log_level level, const char *msg)
 
 /* Creates a context with malloc-based allocation, no log callback and
  * threads = 0 (use OpenMP's default). Returns STRATA_ENOMEM on failure. */
-strata_status strata_ctx_new(strata_ctx **out);
-void strata_ctx_free(strata_ctx *ctx); /* accepts NULL */
+STRATA_API strata_status strata_ctx_new(strata_ctx **out);
+STRATA_API void strata_ctx_free(strata_ctx *ctx); /* accepts NULL */
 
 /* Number of threads for OpenMP regions inside strata calls; 0 = OpenMP default.
  * Results are byte-identical whatever the value (fixed row blocks, fixed-order reduce). */
-void strata_ctx_set_threads(strata_ctx *ctx, int threads);
-int strata_ctx_threads(const strata_ctx *ctx); /* effective count (>= 1) */
+STRATA_API void strata_ctx_set_threads(strata_ctx *ctx, int threads);
+STRATA_API int strata_ctx_threads(const strata_ctx *ctx); /* effective count (>= 1) */
 
-void strata_ctx_set_alloc(strata_ctx *ctx, strata_alloc_fn fn, void *ud);
-void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_level max_level);
+STRATA_API void strata_ctx_set_alloc(strata_ctx *ctx, strata_alloc_fn fn, void *ud);
+STRATA_API void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_level max_level);
 
-/* Memory budget in bytes for in-core work (0 = no limit). Stages that can
- * stream from disk do so when their working set would exceed it. */
-void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes);
-size_t strata_ctx_memory_budget(const strata_ctx *ctx);
 
 /* Message of the last failure ("" if none). Valid until the next call on ctx. */
-const char *strata_ctx_errmsg(const strata_ctx *ctx);
-strata_status strata_ctx_errcode(const strata_ctx *ctx);
-void strata_ctx_clear_error(strata_ctx *ctx);
+STRATA_API const char *strata_ctx_errmsg(const strata_ctx *ctx);
+STRATA_API strata_status strata_ctx_errcode(const strata_ctx *ctx);
+STRATA_API void strata_ctx_clear_error(strata_ctx *ctx);
 
 /* Number of warnings logged on this context since creation (non-fatal
  * conditions such as separation or dropped rows). */
-size_t strata_ctx_warnings(const strata_ctx *ctx);
+STRATA_API size_t strata_ctx_warnings(const strata_ctx *ctx);
 
 /* Writes the BLAS configuration in use into buf, e.g.
  * "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64; threads=2". */
-void strata_blas_config(char *buf, size_t size);
+STRATA_API void strata_blas_config(char *buf, size_t size);
+
+/* Writes the build configuration into buf as "key: value" lines: build type,
+ * compiler and system, C flags, OpenMP, OpenBLAS configuration, and the HDF5,
+ * libyaml and jansson versions loaded (`strata --version`). */
+STRATA_API void strata_build_info(char *buf, size_t size);
 
 /* SHA-256 of a file as 64 lowercase hex digits plus NUL (provenance of
  * inputs in model files and manifests). */
-strata_status strata_file_sha256(strata_ctx *ctx, const char *path, char out[65]);
+STRATA_API strata_status strata_file_sha256(strata_ctx *ctx, const char *path, char out[65]);
 
 #ifdef __cplusplus
 }

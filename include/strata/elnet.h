@@ -25,31 +25,31 @@ typedef struct strata_elnet_params {
 
 typedef struct strata_elnet strata_elnet;
 
-void strata_elnet_params_init(strata_elnet_params *p);
+STRATA_API void strata_elnet_params_init(strata_elnet_params *p);
 /* Fits the path (and CV) of gp's formula, family, weights and na_action over
  * the cohort; *model is the fit at the selected lambda, *path the path. */
-strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_glm_params *gp,
+STRATA_API strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_glm_params *gp,
                                const strata_elnet_params *ep, strata_model **model, strata_elnet **path);
 /* The model file (docs/model-format.md) with the /elnet group, published atomically. */
-strata_status strata_elnet_save(strata_ctx *ctx, const strata_model *m, const strata_elnet *e,
+STRATA_API strata_status strata_elnet_save(strata_ctx *ctx, const strata_model *m, const strata_elnet *e,
                                 const char *path);
 /* The /elnet group of a model file; *out = NULL for a plain GLM. */
-strata_status strata_elnet_load(strata_ctx *ctx, const char *path, const strata_model *m,
+STRATA_API strata_status strata_elnet_load(strata_ctx *ctx, const char *path, const strata_model *m,
                                 strata_elnet **out);
-void strata_elnet_free(strata_ctx *ctx, strata_elnet *e); /* accepts NULL */
+STRATA_API void strata_elnet_free(strata_ctx *ctx, strata_elnet *e); /* accepts NULL */
 
-size_t strata_elnet_nsteps(const strata_elnet *e);
-double strata_elnet_alpha(const strata_elnet *e);
-size_t strata_elnet_selected(const strata_elnet *e);     /* 0-based step kept in the model */
-double strata_elnet_lambda(const strata_elnet *e, size_t k);
+STRATA_API size_t strata_elnet_nsteps(const strata_elnet *e);
+STRATA_API double strata_elnet_alpha(const strata_elnet *e);
+STRATA_API size_t strata_elnet_selected(const strata_elnet *e);     /* 0-based step kept in the model */
+STRATA_API double strata_elnet_lambda(const strata_elnet *e, size_t k);
 /* Coefficient j (0 = intercept, then the model's terms) at step k. */
-double strata_elnet_coef(const strata_elnet *e, size_t k, size_t j);
-double strata_elnet_dev_ratio(const strata_elnet *e, size_t k);
-int strata_elnet_df(const strata_elnet *e, size_t k);
+STRATA_API double strata_elnet_coef(const strata_elnet *e, size_t k, size_t j);
+STRATA_API double strata_elnet_dev_ratio(const strata_elnet *e, size_t k);
+STRATA_API int strata_elnet_df(const strata_elnet *e, size_t k);
 /* CV curve at step k (0 when the path had no CV): mean and standard error. */
-size_t strata_elnet_cv_steps(const strata_elnet *e);
-double strata_elnet_cv_mean(const strata_elnet *e, size_t k);
-double strata_elnet_cv_sd(const strata_elnet *e, size_t k);
+STRATA_API size_t strata_elnet_cv_steps(const strata_elnet *e);
+STRATA_API double strata_elnet_cv_mean(const strata_elnet *e, size_t k);
+STRATA_API double strata_elnet_cv_sd(const strata_elnet *e, size_t k);
 const char *strata_elnet_cv_measure(const strata_elnet *e); /* "deviance", "mse", "auc" or "" */
 
 #endif

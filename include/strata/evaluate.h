@@ -14,20 +14,18 @@
 extern "C" {
 #endif
 
-/* Outcome family; fixes the link used for the linear predictor lp and the
- * recalibration fits (canonical links: logit, log, identity). */
-typedef enum strata_eval_family {
-    STRATA_EVAL_BINOMIAL = 0, /* y in {0,1}, p = probability in (0,1), lp = logit(p) */
-    STRATA_EVAL_POISSON = 1,  /* y >= 0 counts, p = expected count > 0, lp = log(p) */
-    STRATA_EVAL_GAUSSIAN = 2  /* y real (e.g. cost), p = expected value, lp = p */
-} strata_eval_family;
-
-const char *strata_eval_family_name(strata_eval_family f); /* "binomial", ... */
+/* The outcome family is the model's strata_family (strata/model.h), with its
+ * link for the linear predictor lp and the recalibration fits:
+ *   binomial  y in {0,1}, p = probability in (0,1), lp = logit(p)
+ *   poisson   y >= 0 counts, p = expected count > 0, lp = log(p)
+ *   gamma     y > 0 (e.g. cost), p = expected value > 0, lp = log(p); gamma deviance
+ *   gaussian  y real, p = expected value, lp = p
+ * (docs/evaluate.md#families). */
 
 #define STRATA_EVAL_MAX_TOP 16
 
 typedef struct strata_eval_params {
-    strata_eval_family family;
+    strata_family family;
     double conf_level;        /* confidence level of every CI (default 0.95) */
     int n_bins;               /* risk groups for E vs O and Hosmer–Lemeshow (default 10) */
     size_t n_top;             /* number of top fractions (default 6) */
@@ -46,8 +44,8 @@ typedef struct strata_eval_params {
     double sdc_round_to;      /* other counts rounded to this multiple (default 5; 0/1 = none) */
 } strata_eval_params;
 
-void strata_eval_params_init(strata_eval_params *par);
-strata_status strata_eval_params_check(strata_ctx *ctx, const strata_eval_params *par);
+STRATA_API void strata_eval_params_init(strata_eval_params *par);
+STRATA_API strata_status strata_eval_params_check(strata_ctx *ctx, const strata_eval_params *par);
 
 /* One risk group of the expected-vs-observed table. */
 typedef struct strata_eval_bin {
@@ -149,13 +147,13 @@ typedef struct strata_eval_report {
 /* Computes every metric overall and per level of every by-column. Rows with
  * weight 0 are ignored. STRATA_EDATA names the row and value of an invalid
  * y, p, w or code. */
-strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
+STRATA_API strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
                               const strata_eval_params *par, strata_eval_report **out);
-void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r); /* accepts NULL */
+STRATA_API void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r); /* accepts NULL */
 
-/* lp -> response (expit, exp or identity) and response -> lp. */
-void strata_eval_inverse_link(strata_eval_family f, const double *lp, size_t n, double *p);
-strata_status strata_eval_link(strata_ctx *ctx, strata_eval_family f, const double *p, size_t n,
+/* lp -> response (expit, exp, exp or identity) and response -> lp. */
+STRATA_API void strata_eval_inverse_link(strata_family f, const double *lp, size_t n, double *p);
+STRATA_API strata_status strata_eval_link(strata_ctx *ctx, strata_family f, const double *p, size_t n,
                                double *lp);
 
 /* ---- validation protocols ---------------------------------------------- */
@@ -169,15 +167,15 @@ typedef strata_status (*strata_refit_fn)(strata_ctx *ctx, void *ud, const double
                                          size_t n, double *lp_all);
 
 typedef struct strata_validate_params {
-    uint64_t seed;      /* keys the counter-based RNG with (seed, resample, row) */
+    uint64_t seed;      /* keys the library's counter-based RNG (engine/core/rng.c) */
     int B;              /* bootstrap resamples (default 200) */
     int k;              /* CV folds (default 10) */
     double train_frac;  /* split sample: share of rows for training (default 0.7) */
     int parallel;       /* 1: run refits concurrently (default 1) */
 } strata_validate_params;
 
-void strata_validate_params_init(strata_validate_params *vp);
-strata_status strata_validate_params_check(strata_ctx *ctx, const strata_validate_params *vp);
+STRATA_API void strata_validate_params_init(strata_validate_params *vp);
+STRATA_API strata_status strata_validate_params_check(strata_ctx *ctx, const strata_validate_params *vp);
 
 /* Performance measures that Harrell's bootstrap corrects. */
 typedef struct strata_eval_core {
@@ -199,41 +197,42 @@ typedef struct strata_bootstrap_result {
 } strata_bootstrap_result;
 
 /* Core measures of lp against y with weights w (NULL = 1). */
-strata_status strata_eval_core_measures(strata_ctx *ctx, strata_eval_family f, size_t n,
+STRATA_API strata_status strata_eval_core_measures(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *lp, const double *w,
                                         strata_eval_core *out);
 
 /* Harrell's bootstrap optimism correction (Harrell, Lee & Mark 1996). y, w as
  * in strata_eval_input. Allocates res->boot/orig; free with
  * strata_bootstrap_result_free. */
-strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_eval_family f, size_t n,
+STRATA_API strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t n,
                                         const double *y, const double *w, strata_refit_fn refit,
                                         void *ud, const strata_validate_params *vp,
                                         strata_bootstrap_result *res);
-void strata_bootstrap_result_free(strata_ctx *ctx, strata_bootstrap_result *res);
+STRATA_API void strata_bootstrap_result_free(strata_ctx *ctx, strata_bootstrap_result *res);
 
 /* k-fold cross-validation: fold[i] in 0..k-1 (balanced, random by seed); lp_cv[i]
  * = linear predictor of row i from the model fitted without its fold. */
-strata_status strata_validate_kfold(strata_ctx *ctx, size_t n, const double *w,
+STRATA_API strata_status strata_validate_kfold(strata_ctx *ctx, size_t n, const double *w,
                                     strata_refit_fn refit, void *ud,
                                     const strata_validate_params *vp, int32_t *fold,
                                     double *lp_cv);
 
 /* Split sample: is_test[i] = 1 for held-out rows (share 1 - train_frac, by
  * seed); lp[i] from the model fitted on the training rows. */
-strata_status strata_validate_split(strata_ctx *ctx, size_t n, const double *w,
+STRATA_API strata_status strata_validate_split(strata_ctx *ctx, size_t n, const double *w,
                                     strata_refit_fn refit, void *ud,
                                     const strata_validate_params *vp, uint8_t *is_test,
                                     double *lp);
 
-/* The counter-based generator behind the protocols: a uniform double in
- * [0, 1) from (seed, stream, i) alone. */
-double strata_eval_uniform(uint64_t seed, uint64_t stream, uint64_t i);
+/* The library's counter-based generator (the one behind synth, the protocols
+ * and the SII): a uniform double in (0, 1) from (seed, stream, i) alone. */
+STRATA_API double strata_eval_uniform(uint64_t seed, uint64_t stream, uint64_t i);
 
 /* Bootstrap resample b (0-based) as weights: tw[i] = (times row i is drawn in n
- * draws with replacement; draw k picks row floor(hash(seed, b + 1, k) * n / 2^64))
- * times w[i] (w NULL = 1). */
-void strata_eval_resample_weights(uint64_t seed, long b, size_t n, const double *w, double *tw);
+ * draws with replacement; draw k picks row floor(x_k * n / 2^64), x_k the k-th
+ * 64-bit draw of the generator's stream keyed by (seed, b + 1)) times w[i]
+ * (w NULL = 1). */
+STRATA_API void strata_eval_resample_weights(uint64_t seed, long b, size_t n, const double *w, double *tw);
 
 /* ---- output ------------------------------------------------------------- */
 
@@ -250,7 +249,7 @@ typedef struct strata_eval_provenance {
  * NULL. With r->params.disclosure (default) every count is suppressed 1-7 and
  * rounded to 5 and values that would give a hidden count back are hidden ("*" in
  * CSV, null in JSON), through strata_table / strata_disclose_set. */
-strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
+STRATA_API strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
                                 const strata_bootstrap_result *boot,
                                 const strata_eval_provenance *prov, const char *outdir);
 
@@ -258,7 +257,7 @@ strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
  * `p` (n = rows of the cohort) and writes outdir (with bootstrap.csv when boot
  * is not NULL). by_names may name any categorical or integer column (integers
  * are coded by their distinct values) or the derived imd_quintile / age_band. */
-strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+STRATA_API strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
                                      const double *p, const char *const *by_names, size_t n_by,
                                      const strata_eval_params *par,
                                      const strata_bootstrap_result *boot,
@@ -270,9 +269,9 @@ strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, con
  * outcome missing are left out). Resamples run in order (vp->parallel is
  * ignored); results depend only on vp->seed. Models fitted with a weights
  * column are STRATA_ESPEC for now. */
-strata_status strata_evaluate_bootstrap_glm(strata_ctx *ctx, const strata_model *m,
+STRATA_API strata_status strata_evaluate_bootstrap_glm(strata_ctx *ctx, const strata_model *m,
                                             strata_cohort *cohort, const char *outcome,
-                                            const double *p, strata_eval_family fam,
+                                            const double *p, strata_family fam,
                                             const strata_validate_params *vp,
                                             strata_bootstrap_result *res);
 

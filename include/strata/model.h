@@ -22,9 +22,9 @@ typedef enum strata_family {
 } strata_family;
 
 /* "binomial", "poisson", "gamma", "gaussian". */
-const char *strata_family_name(strata_family f);
+STRATA_API const char *strata_family_name(strata_family f);
 /* Case-insensitive parse; STRATA_EINVAL naming the value when unknown. */
-strata_status strata_family_parse(strata_ctx *ctx, const char *name, strata_family *out);
+STRATA_API strata_status strata_family_parse(strata_ctx *ctx, const char *name, strata_family *out);
 
 typedef enum strata_na_action {
     STRATA_NA_COMPLETE_CASES = 0, /* drop rows with a missing value in any model column */
@@ -50,17 +50,17 @@ typedef struct strata_glm_params {
                                     0: R's start on all rows */
 } strata_glm_params;
 
-void strata_glm_params_init(strata_glm_params *p);
+STRATA_API void strata_glm_params_init(strata_glm_params *p);
 /* STRATA_EINVAL naming the bad field. */
-strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *p);
+STRATA_API strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *p);
 
 typedef struct strata_model strata_model;
 
 /* Fits the model. On STRATA_ENOCONV *out still holds the partial fit (its
  * summary says converged = 0); on any other error *out is NULL. */
-strata_status strata_glm_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_glm_params *p,
+STRATA_API strata_status strata_glm_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_glm_params *p,
                              strata_model **out);
-void strata_model_free(strata_ctx *ctx, strata_model *m); /* accepts NULL */
+STRATA_API void strata_model_free(strata_ctx *ctx, strata_model *m); /* accepts NULL */
 
 /* One row of the coefficient table. Aliased coefficients (R's NA) have
  * aliased = 1 and NaN in every number. */
@@ -69,12 +69,12 @@ typedef struct strata_coef {
     int aliased;
 } strata_coef;
 
-size_t strata_model_nterms(const strata_model *m);     /* coefficients, incl. aliased */
-const char *strata_model_term(const strata_model *m, size_t i); /* R-style name */
-void strata_model_coef(const strata_model *m, size_t i, strata_coef *out);
+STRATA_API size_t strata_model_nterms(const strata_model *m);     /* coefficients, incl. aliased */
+STRATA_API const char *strata_model_term(const strata_model *m, size_t i); /* R-style name */
+STRATA_API void strata_model_coef(const strata_model *m, size_t i, strata_coef *out);
 /* Unscaled-by-nothing covariance of the estimable coefficients: p x p row-major,
  * dispersion included, NaN rows/columns for aliased terms. */
-const double *strata_model_vcov(const strata_model *m);
+STRATA_API const double *strata_model_vcov(const strata_model *m);
 
 typedef struct strata_fit_summary {
     strata_family family;
@@ -89,30 +89,30 @@ typedef struct strata_fit_summary {
     int t_statistic;   /* 1: t statistics with df_residual (gamma, gaussian); 0: z */
 } strata_fit_summary;
 
-void strata_model_summary(const strata_model *m, strata_fit_summary *out);
+STRATA_API void strata_model_summary(const strata_model *m, strata_fit_summary *out);
 /* Provenance string attribute ("input_path", "input_hash", "created", "strata_version",
  * "blas_config", "n_rows"); NULL when absent. */
-const char *strata_model_provenance(const strata_model *m, const char *key);
+STRATA_API const char *strata_model_provenance(const strata_model *m, const char *key);
 
 /* Model file (HDF5, docs/model-format.md). save publishes atomically, mode 0644. */
-strata_status strata_model_save(strata_ctx *ctx, const strata_model *m, const char *path);
-strata_status strata_model_load(strata_ctx *ctx, const char *path, strata_model **out);
+STRATA_API strata_status strata_model_save(strata_ctx *ctx, const strata_model *m, const char *path);
+STRATA_API strata_status strata_model_load(strata_ctx *ctx, const char *path, strata_model **out);
 
 /* Scores every row of the cohort (cohort order): lp[i] = linear predictor,
  * resp[i] = inverse link (probability, expected count or cost). Rows with a
  * missing model column get NaN. Either output may be NULL. Arrays hold nrows. */
-strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+STRATA_API strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                            strata_unseen_policy unseen, double *lp, double *resp);
 /* Scores and writes "<path>" as HDF5 (.h5) or CSV (.csv): patient_id (when
  * the cohort has one), linear_predictor, response; one row per patient in
  * cohort order; streamed in row blocks; file mode 0600. */
-strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+STRATA_API strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                  strata_unseen_policy unseen, const char *path);
 
 /* Design matrix of rows [row0, row0+n) of a cohort as the model scores them
  * (dummy coding, spline bases, interactions), row-major n x nterms into X.
- * Rows with a missing model value hold NaN. (engine/model_design.c) */
-strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+ * Rows with a missing model value hold NaN. (engine/model/model_design.c) */
+STRATA_API strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                   strata_unseen_policy unseen, size_t row0, size_t n, double *X);
 
 #ifdef __cplusplus

@@ -1,11 +1,13 @@
 /* strata/run.h — the run spec of `strata run SPEC --out DIR`: which cohort
  * (an existing file or a synthetic one), which model (fit or load), how to
- * evaluate, stratify, control disclosure and report (docs/run-spec.md).
- * Parsing checks every key and names the key and line of any error. */
+ * evaluate, stratify, control disclosure and report (docs/run-spec.md); and
+ * the fit spec of `strata fit --spec`. Parsing checks every key and names the
+ * key and line of any error. */
 #ifndef STRATA_RUN_H
 #define STRATA_RUN_H
 
 #include "strata/core.h"
+#include "strata/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +40,7 @@ typedef struct strata_run_spec {
     int tiers_absolute;          /* 1: tiers[] are risk thresholds (descending), not fractions */
     int tiers_within_pcn;        /* 0: across the whole cohort; 1: within each PCN */
     const char *funnel_od;       /* funnel overdispersion: "none" (default), "winsorise", "shmi" */
+    const char *charlson_weights; /* "charlson1987" (default, Charlson 1987) or "quan2011" */
     double capacity_per_1000;    /* intervention list size per 1,000 patients (default 5) */
     long capacity;               /* or a fixed N per PCN (overrides when > 0) */
     int proportionate_universalism; /* default 1 */
@@ -48,21 +51,42 @@ typedef struct strata_run_spec {
     long round_to;               /* others rounded to the nearest; default 5 */
     /* report */
     const char *title;
-    long threads;                /* 0 = default */
+    long threads;                /* threads for this run only; 0 = the caller's context setting */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */
 } strata_run_spec;
 
 /* Defaults for every field (no cohort, no formula). */
-void strata_run_spec_init(strata_run_spec *s);
+STRATA_API void strata_run_spec_init(strata_run_spec *s);
 /* Loads and checks a YAML spec; errors are STRATA_ESPEC naming key and line. */
-strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s);
+STRATA_API strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s);
 /* Frees what strata_run_spec_load allocated; the struct can be reused. */
-void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s);
+STRATA_API void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s);
 /* Resolves a path given in the spec relative to the spec file's directory
  * into buf. */
-void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, size_t size);
+STRATA_API void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, size_t size);
+
+/* ---- the fit spec of `strata fit COHORT --spec FILE` (docs/glm.md#cli) ------
+ * A flat YAML mapping of family, formula, weights, epsilon, max_iter,
+ * na_action (complete|fail), start (auto|r) and out, read by the same YAML
+ * reader and key checks as the run spec (engine/run/fit_spec.c). */
+typedef struct strata_fit_spec {
+    strata_glm_params glm;   /* strata_glm_params_init, then the keys given */
+    const char *out;         /* "out", or NULL */
+    void *priv_;             /* owned storage (do not touch) */
+} strata_fit_spec;
+
+/* Defaults (strata_glm_params_init, no out). */
+STRATA_API void strata_fit_spec_init(strata_fit_spec *s);
+/* Loads path: an unknown key, a nested value or a bad value is STRATA_ESPEC
+ * naming file, key and line; EIO when unreadable. */
+STRATA_API strata_status strata_fit_spec_load(strata_ctx *ctx, const char *path, strata_fit_spec *s);
+/* Sets one key from text with the file's rules (the value is copied), e.g. a
+ * command-line option overriding the file; a bad key or value is STRATA_EINVAL. */
+STRATA_API strata_status strata_fit_spec_set(strata_ctx *ctx, strata_fit_spec *s, const char *key,
+                                             const char *value);
+STRATA_API void strata_fit_spec_free(strata_ctx *ctx, strata_fit_spec *s); /* then reusable */
 
 /* Progress of strata_run: called after each stage ("cohort", "model",
  * "score", "evaluate", "stratify", "aggregate", "patients", "report"). */
@@ -70,16 +94,21 @@ typedef void (*strata_progress_fn)(void *ud, const char *stage, double fraction)
 
 typedef struct strata_run_summary {
     size_t n_patients, n_pcn, n_listed;
+    int threads;                                /* threads the run used */
     size_t n_unscored;                          /* left out: a model column missing */
     double c_statistic, oe, calibration_slope; /* NaN/0 when the cohort has no outcome */
+    double deviance, pseudo_r2;                 /* the model family's deviance of the scored
+                                                 * patients and 1 - D/D0 (docs/evaluate.md) */
     char report[4096];                          /* path of report.html */
 } strata_run_summary;
 
 /* Runs the whole job into outdir (created if needed): cohort.h5 (synthetic
  * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
  * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
- * disclosure-controlled), report.html and manifest.json. */
-strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
+ * disclosure-controlled), report.html and manifest.json. spec->threads > 0
+ * applies to this run only: ctx keeps its own thread setting; a failure's
+ * message and the warnings are recorded on ctx as for any call. */
+STRATA_API strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const char *outdir,
                          strata_progress_fn progress, void *ud, strata_run_summary *sum);
 
 #ifdef __cplusplus

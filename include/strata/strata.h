@@ -4,12 +4,15 @@
 #define STRATA_H
 
 #include "strata/core.h"     /* context, status, allocation, logging */
+#include "strata/dist.h"     /* normal/gamma quantiles, exact Poisson and O/E intervals */
 #include "strata/cohort.h"   /* cohort format v1: reader, writer, validate */
 #include "strata/csvio.h"    /* CSV import / export */
 #include "strata/synth.h"    /* synthetic cohorts */
 #include "strata/model.h"    /* GLM fit, model files, scoring */
+#include "strata/elnet.h"    /* elastic-net paths and CV on GLM formulas */
 #include "strata/evaluate.h" /* discrimination, calibration, yield, fairness, validation */
 #include "strata/stratify.h" /* tiers, segments, aggregation, disclosure, report */
 #include "strata/run.h"      /* run spec and the whole job */
+#include "strata/derive.h"   /* dates, code lists, event import, derive */
 
 #endif

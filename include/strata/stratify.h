@@ -11,26 +11,13 @@
 #include <stdint.h>
 
 #include "strata/core.h"
+#include "strata/dist.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- distributions (engine/strat_dist.c) --------------------------------- */
-double strata_qnorm(double p);             /* standard normal quantile (AS 241) */
-double strata_pgamma(double a, double x);  /* regularized lower incomplete gamma P(a, x) */
-double strata_pgamma_upper(double a, double x); /* its upper tail Q(a, x) = 1 - P(a, x) */
-double strata_qgamma(double p, double a);  /* inverse of P(a, .): unit scale */
-double strata_qchisq(double p, double df); /* = 2 qgamma(p, df/2) */
-
-/* Exact (Garwood) Poisson interval for an observed count O at level (0.95):
- * lo = qgamma((1-level)/2, O) (0 when O = 0), hi = qgamma((1+level)/2, O+1),
- * as R's poisson.test. For O/E divide both by E (strata_oe_ci). */
-strata_status strata_poisson_ci(strata_ctx *ctx, double obs, double level, double *lo, double *hi);
-strata_status strata_oe_ci(strata_ctx *ctx, double obs, double expected, double level,
-                           double *ratio, double *lo, double *hi);
-
-/* ---- funnel plots for O/E (Spiegelhalter 2005; FunnelPlotR) -------------- */
+/* ---- funnel plots for O/E (Spiegelhalter 2005; FunnelPlotR; engine/aggregate/strat_funnel.c) */
 typedef enum strata_od_method {
     STRATA_OD_NONE = 0,      /* exact Poisson limits */
     STRATA_OD_WINSORISE = 1, /* DerSimonian-Laird tau^2, z winsorised at trim per tail */
@@ -49,20 +36,20 @@ typedef struct strata_funnel {
     size_t k;     /* units used (E > 0, O > 0 for the log scale) */
 } strata_funnel;
 
-void strata_funnel_params_init(strata_funnel_params *p);
-strata_status strata_funnel_params_check(strata_ctx *ctx, const strata_funnel_params *p);
+STRATA_API void strata_funnel_params_init(strata_funnel_params *p);
+STRATA_API strata_status strata_funnel_params_check(strata_ctx *ctx, const strata_funnel_params *p);
 /* Estimates phi and tau^2 from k units (log(O/E), s = 1/sqrt(E)). */
-strata_status strata_funnel_fit(strata_ctx *ctx, const strata_funnel_params *p, size_t k,
+STRATA_API strata_status strata_funnel_fit(strata_ctx *ctx, const strata_funnel_params *p, size_t k,
                                 const double *obs, const double *expected, strata_funnel *out);
 /* Control limits for O/E at expected count E and two-sided level (0.95, 0.998):
  * tau^2 = 0: lo = qgamma((1-level)/2, E)/E, hi = qgamma((1+level)/2, E+1)/E;
  * tau^2 > 0: exp(-/+ z sqrt(1/E + tau^2)). */
-void strata_funnel_limits(const strata_funnel *f, double expected, double level, double *lo,
+STRATA_API void strata_funnel_limits(const strata_funnel *f, double expected, double level, double *lo,
                           double *hi);
 /* -2 below the 99.8% limit, -1 below 95%, 0 inside, +1 above 95%, +2 above 99.8%. */
-int strata_funnel_flag(const strata_funnel *f, double obs, double expected);
+STRATA_API int strata_funnel_flag(const strata_funnel *f, double obs, double expected);
 
-/* ---- slope and relative index of inequality (PHEindicatormethods) -------- */
+/* ---- slope and relative index of inequality (PHEindicatormethods; engine/aggregate/strat_sii.c) */
 typedef enum strata_sii_scale {
     STRATA_SII_OTHER = 0, /* se on the value's own scale */
     STRATA_SII_RATE = 1,  /* se of log(value) */
@@ -82,13 +69,13 @@ typedef struct strata_sii_result {
     double rii, rii_lo, rii_hi;
 } strata_sii_result;
 
-void strata_sii_params_init(strata_sii_params *p);
-strata_status strata_sii_params_check(strata_ctx *ctx, const strata_sii_params *p);
+STRATA_API void strata_sii_params_init(strata_sii_params *p);
+STRATA_API strata_status strata_sii_params_check(strata_ctx *ctx, const strata_sii_params *p);
 /* k ordered quantiles (first = most deprived), their population, value and se. */
-strata_status strata_sii(strata_ctx *ctx, const strata_sii_params *p, size_t k, const double *pop,
+STRATA_API strata_status strata_sii(strata_ctx *ctx, const strata_sii_params *p, size_t k, const double *pop,
                          const double *value, const double *se, strata_sii_result *out);
 
-/* ---- fixed scores (models/scores.c) --------------------------------------- */
+/* ---- fixed scores (models/scores/scores.c) --------------------------------------- */
 typedef enum strata_frailty {
     STRATA_FRAIL_FIT = 0,      /* eFI 0-4 deficits (score <= 0.12) */
     STRATA_FRAIL_MILD = 1,     /* 5-8 (0.12 < score <= 0.24) */
@@ -96,27 +83,37 @@ typedef enum strata_frailty {
     STRATA_FRAIL_SEVERE = 3    /* 13-36 (score > 0.36) */
 } strata_frailty;
 /* -1 for a count outside 0..36 (missing). */
-int strata_efi_category(int deficits);
-const char *strata_frailty_name(int category);
+STRATA_API int strata_efi_category(int deficits);
+STRATA_API const char *strata_frailty_name(int category);
 
-/* Condition flags of the synthetic cohort, in this order (SCHEMA.md). */
+/* Condition flags of the synthetic cohort, in this order (the table of
+ * docs/synthetic.md#conditions; cohort columns named by strata_condition_name). */
 enum {
     STRATA_C_HYPERTENSION, STRATA_C_DIABETES, STRATA_C_ASTHMA, STRATA_C_COPD, STRATA_C_CHD,
     STRATA_C_HEART_FAILURE, STRATA_C_AF, STRATA_C_STROKE_TIA, STRATA_C_CKD, STRATA_C_CANCER,
     STRATA_C_DEMENTIA, STRATA_C_DEPRESSION, STRATA_C_SMI, STRATA_C_LD, STRATA_C_EPILEPSY,
     STRATA_N_CONDITIONS
 };
-const char *strata_condition_name(int c);
+STRATA_API const char *strata_condition_name(int c);
 
+/* Charlson weight sets (docs/stratify.md#charlson-style-score-from-the-synthetic-condition-flags).
+ * The default everywhere (library and `strata run`) is Charlson 1987. */
 typedef enum strata_charlson_weights {
-    STRATA_CHARLSON_ORIGINAL = 0, /* Charlson 1987 */
-    STRATA_CHARLSON_QUAN = 1      /* Quan 2011 */
+    STRATA_CHARLSON_ORIGINAL = 0, /* Charlson et al., J Chronic Dis 1987;40(5):373-383: "charlson1987" */
+    STRATA_CHARLSON_QUAN = 1      /* Quan et al., Am J Epidemiol 2011;173(6):676-682: "quan2011" */
 } strata_charlson_weights;
-/* Charlson-style score from one patient's 15 condition flags (0/1; negative =
- * missing, counted absent); age_points adds 1 per decade from 50 (max 4). */
-int strata_charlson(strata_charlson_weights w, const int32_t *flags, int age, int age_points);
-int strata_multimorbidity(const int32_t *flags); /* number of flags set */
-int strata_core20(int imd_decile);               /* 1 for national IMD deciles 1-2 */
+/* "charlson1987" or "quan2011" (NULL for an unknown value). */
+STRATA_API const char *strata_charlson_weights_name(strata_charlson_weights w);
+/* Parses "charlson1987" / "quan2011"; STRATA_EINVAL naming the value otherwise. */
+STRATA_API strata_status strata_charlson_weights_parse(strata_ctx *ctx, const char *name,
+                                                       strata_charlson_weights *out);
+/* Charlson-style score from one patient's 15 condition flags. A flag counts
+ * when it is > 0: 0, a negative value and the NA code (INT32_MIN) all count
+ * as absent (a coded record: no code, no condition). age_points adds 1 per
+ * decade from 50 (max 4). */
+STRATA_API int strata_charlson(strata_charlson_weights w, const int32_t *flags, int age, int age_points);
+STRATA_API int strata_multimorbidity(const int32_t *flags); /* number of flags > 0 (same rule) */
+STRATA_API int strata_core20(int imd_decile);               /* 1 for national IMD deciles 1-2 */
 
 /* Segments (Bridges to Health-style), first matching rule wins; docs/stratify.md. */
 typedef enum strata_segment {
@@ -128,7 +125,7 @@ typedef enum strata_segment {
     STRATA_SEG_WELL = 5,
     STRATA_N_SEGMENTS = 6
 } strata_segment;
-const char *strata_segment_name(int s);
+STRATA_API const char *strata_segment_name(int s);
 
 typedef struct strata_segment_params {
     int eol_top_tiers;     /* end of life: severe frailty and tier <= this (default 2) */
@@ -137,14 +134,14 @@ typedef struct strata_segment_params {
     int complex_adm;       /*     with prior emergency admissions >= this (default 2) */
     int child_age;         /* children: age < this with no LTC (default 18) */
 } strata_segment_params;
-void strata_segment_params_init(strata_segment_params *p);
+STRATA_API void strata_segment_params_init(strata_segment_params *p);
 
 /* One patient's inputs for the segment rules. */
 typedef struct strata_segment_in {
     int age, ltc_count, efi_deficits, cancer, heart_failure, dementia, prior_emergency;
     int tier; /* 1 = highest */
 } strata_segment_in;
-int strata_segment_of(const strata_segment_params *p, const strata_segment_in *in);
+STRATA_API int strata_segment_of(const strata_segment_params *p, const strata_segment_in *in);
 
 /* PLUS groups (Core20PLUS5): a patient matches rule r when col[i] is one of
  * codes[0..n_codes-1], or col[i] > 0 when n_codes == 0 (a 0/1 flag). */
@@ -155,10 +152,10 @@ typedef struct strata_plus_rule {
     const int32_t *codes;
 } strata_plus_rule;
 /* mask[i] bit r = rule r matched (n_rules <= 32); any[i] = mask[i] != 0. Either may be NULL. */
-strata_status strata_plus_flags(strata_ctx *ctx, size_t n, size_t n_rules,
+STRATA_API strata_status strata_plus_flags(strata_ctx *ctx, size_t n, size_t n_rules,
                                 const strata_plus_rule *rules, uint32_t *mask, uint8_t *any);
 
-/* ---- risk tiers (engine/strat_tiers.c) ------------------------------------ */
+/* ---- risk tiers (engine/stratify/strat_tiers.c) ------------------------------------ */
 #define STRATA_MAX_TIERS 9 /* up to 8 cuts, as strata_run_spec.tiers */
 typedef enum strata_tier_mode { STRATA_TIER_PERCENTILE = 0, STRATA_TIER_ABSOLUTE = 1 } strata_tier_mode;
 typedef struct strata_tier_params {
@@ -169,16 +166,16 @@ typedef struct strata_tier_params {
      * (default 0.005, 0.045, 0.15; the rest is the last tier).
      * ABSOLUTE: risk thresholds, descending; risk >= cut[t] puts a patient in tier t+1. */
 } strata_tier_params;
-void strata_tier_params_init(strata_tier_params *p);
-strata_status strata_tier_params_check(strata_ctx *ctx, const strata_tier_params *p);
+STRATA_API void strata_tier_params_init(strata_tier_params *p);
+STRATA_API strata_status strata_tier_params_check(strata_ctx *ctx, const strata_tier_params *p);
 /* tier[i] in 1..n_cuts+1 (1 = highest). group == NULL: whole population;
  * otherwise percentiles within each group code 0..n_groups-1. Ties in risk are
  * broken by row (lower row first). Risk NaN or group out of range: EDATA. */
-strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n,
+STRATA_API strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n,
                            const double *risk, const int32_t *group, size_t n_groups,
                            uint8_t *tier);
 
-/* ---- reason codes (engine/strat_reasons.c) ------------------------------- */
+/* ---- reason codes (engine/stratify/strat_tiers.c) ------------------------ */
 /* Contribution callback: writes x_ij for j = 0..p-1 of row i into x. */
 typedef strata_status (*strata_row_fn)(void *ud, size_t row, double *x);
 typedef struct strata_reason_model {
@@ -192,10 +189,10 @@ typedef struct strata_reason_model {
 } strata_reason_model;
 /* For each of n_rows rows, the top k terms by beta_j (x_ij - xbar_j) > 0, in
  * decreasing order (ties: lower j first); term[r*k + m] = -1 when fewer. */
-strata_status strata_reason_codes(strata_ctx *ctx, const strata_reason_model *m, size_t n_rows,
+STRATA_API strata_status strata_reason_codes(strata_ctx *ctx, const strata_reason_model *m, size_t n_rows,
                                   const size_t *rows, size_t k, int32_t *term, double *contrib);
 
-/* ---- aggregate tables and disclosure control (engine/strat_table.c) ------ */
+/* ---- aggregate tables and disclosure control (engine/aggregate/strat_table.c) ------ */
 typedef enum strata_col_kind {
     STRATA_COL_KEY = 0,   /* text */
     STRATA_COL_COUNT = 1, /* people/events: suppressed 1-7, rounded to 5 */
@@ -208,7 +205,8 @@ typedef enum strata_col_kind {
 typedef struct strata_table_col {
     char *name;
     strata_col_kind kind;
-    int decimals;  /* digits written for non-integer kinds */
+    int decimals;  /* digits after the point written for non-integer kinds;
+                    * negative: -decimals significant digits (%.*g) */
     int base;      /* MEAN: count column gating it; PCT: numerator column; else -1 */
     int den;       /* PCT: denominator column; else -1 */
     int part_of;   /* COUNT: column this one is a component of (row partition), else -1 */
@@ -229,15 +227,15 @@ typedef struct strata_table {
     int disclosed;     /* set by strata_disclose */
 } strata_table;
 
-strata_status strata_table_new(strata_ctx *ctx, const char *name, size_t n_rows,
+STRATA_API strata_status strata_table_new(strata_ctx *ctx, const char *name, size_t n_rows,
                                strata_table **out);
-void strata_table_free(strata_ctx *ctx, strata_table *t); /* NULL ok */
+STRATA_API void strata_table_free(strata_ctx *ctx, strata_table *t); /* NULL ok */
 /* Adds a column; returns its index in *j. */
-strata_status strata_table_add(strata_ctx *ctx, strata_table *t, const char *name,
+STRATA_API strata_status strata_table_add(strata_ctx *ctx, strata_table *t, const char *name,
                                strata_col_kind kind, int decimals, int base, int den, int *j);
-strata_status strata_table_set_key(strata_ctx *ctx, strata_table *t, int j, size_t row,
+STRATA_API strata_status strata_table_set_key(strata_ctx *ctx, strata_table *t, int j, size_t row,
                                    const char *s);
-int strata_table_find(const strata_table *t, const char *name); /* -1 if absent */
+STRATA_API int strata_table_find(const strata_table *t, const char *name); /* -1 if absent */
 
 typedef struct strata_sdc_params {
     int enabled;         /* default 1 */
@@ -247,43 +245,43 @@ typedef struct strata_sdc_params {
     int protect_observed; /* where "n_observed<sfx>" is hidden, also hide "expected<sfx>",
                            * "oe<sfx>", "oe_lo<sfx>", "oe_hi<sfx>": O = (O/E) E (default 1) */
 } strata_sdc_params;
-void strata_sdc_params_init(strata_sdc_params *p);
-strata_status strata_sdc_params_check(strata_ctx *ctx, const strata_sdc_params *p);
+STRATA_API void strata_sdc_params_init(strata_sdc_params *p);
+STRATA_API strata_status strata_sdc_params_check(strata_ctx *ctx, const strata_sdc_params *p);
 /* Applies disclosure control in place (values of hidden cells become NaN);
  * p->enabled == 0 only marks the table disclosed (national tables); a
  * patient-level table is marked and left alone. */
-strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t);
+STRATA_API strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t);
 /* Disclosure control of several aggregate tables together: a cell present in
  * two tables (same count column, same key in column 0, e.g. n_list of one PCN
  * in "summary" and "inequality") is hidden in both when hidden in either, and
  * secondary suppression runs to a joint fixed point, so combining the files
  * cannot undo it. Use it for all aggregate tables of a run (patient-level
  * tables: EINVAL). p->enabled == 0 marks them disclosed unchanged. */
-strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
+STRATA_API strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
                                   strata_table **tables);
 /* Declares that row i of child sums into row parent_row[i] of parent (-1:
  * none, e.g. the child's ALL row) for every count column both tables have,
  * e.g. practices into PCNs. strata_disclose_set then protects these relations
  * too when both tables are in the set. parent must outlive child's disclosure. */
-strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, strata_table *parent,
+STRATA_API strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, strata_table *parent,
                                       const int32_t *parent_row);
 /* Counts visible COUNT cells in [lo, hi] (0 for a correctly disclosed table). */
-size_t strata_table_small_counts(const strata_table *t, double lo, double hi);
+STRATA_API size_t strata_table_small_counts(const strata_table *t, double lo, double hi);
 
 /* RFC 4180 CSV (CRLF, quoted when needed, hidden cells "*", NaN empty),
  * written atomically. Aggregate tables must be disclosed (EINVAL otherwise);
  * patient-level tables are created 0600. */
-strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, const char *path);
+STRATA_API strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, const char *path);
 
 /* Writes tables as one HDF5 file (a group per table, named names[k] or the
  * table's own name when names is NULL; a 1-D dataset per
  * column: UTF-8 strings for keys, float64 otherwise with suppressed cells as
  * NaN and attributes kind and suppressed_cells), atomically, mode 0644.
- * Aggregate tables must be disclosed (EINVAL otherwise). engine/table_h5.c */
-strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *tables,
+ * Aggregate tables must be disclosed (EINVAL otherwise). engine/io/table_h5.c */
+STRATA_API strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *tables,
                                      const char *const *names, size_t n, const char *path);
 
-/* ---- per-group aggregation (engine/strat_groups.c) ----------------------- */
+/* ---- per-group aggregation (engine/stratify/strat_groups.c) ----------------------- */
 typedef struct strata_strat_input {
     size_t n;
     const double *risk;       /* predicted probability / expected events per patient */
@@ -306,77 +304,100 @@ typedef struct strata_group_params {
     double budget;            /* fair-share budget (0 = no column) */
     strata_sii_params sii;
 } strata_group_params;
-void strata_group_params_init(strata_group_params *p);
+STRATA_API void strata_group_params_init(strata_group_params *p);
 
 /* One row per group plus a final total row "ALL" (list size, age-sex bands,
  * tiers, segments, mean risk, expected, observed, O/E + CI, funnel flags, need,
  * fair share, Core20 high-risk share). Not yet disclosed. */
-strata_status strata_group_summary(strata_ctx *ctx, const strata_group_params *p,
+STRATA_API strata_status strata_group_summary(strata_ctx *ctx, const strata_group_params *p,
                                    const strata_strat_input *in, const int32_t *group,
                                    size_t n_groups, const char *const *group_names,
                                    strata_funnel *funnel_out, strata_table **out);
 /* Long table: per group (and ALL), per IMD quintile (1 = most deprived) and
  * per ethnicity: n, mean risk, expected, observed, O/E + CI. */
-strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params *p,
+STRATA_API strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params *p,
                                       const strata_strat_input *in, const int32_t *group,
                                       size_t n_groups, const char *const *group_names,
                                       strata_table **out);
 /* Per group (and ALL): SII/RII of mean risk across IMD deciles, and of the
  * observed event rate (columns *_obs) when outcomes exist. */
-strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
+STRATA_API strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
                                const strata_strat_input *in, const int32_t *group,
                                size_t n_groups, const char *const *group_names,
                                strata_table **out);
 
-/* ---- targeted intervention lists (engine/strat_lists.c) ------------------ */
+/* ---- targeted intervention lists (engine/stratify/strat_lists.c) ------------------ */
 typedef struct strata_list_params {
     size_t per_group;    /* capacity per group, or 0 to use per_1000 */
     double per_1000;     /* capacity per 1,000 patients (rounded half up) */
     int prop_univ;       /* most deprived quintile gets at least its share of need */
 } strata_list_params;
-void strata_list_params_init(strata_list_params *p);
-strata_status strata_list_params_check(strata_ctx *ctx, const strata_list_params *p);
+STRATA_API void strata_list_params_init(strata_list_params *p);
+STRATA_API strata_status strata_list_params_check(strata_ctx *ctx, const strata_list_params *p);
 /* Selects patients per group; rows[] (capacity n) receives selected rows,
  * grouped by group and ranked by risk (descending, ties by row); rank[] the
  * 1-based rank within group; *n_sel their number. need NULL = risk. */
-strata_status strata_intervention_select(strata_ctx *ctx, const strata_list_params *p, size_t n,
+STRATA_API strata_status strata_intervention_select(strata_ctx *ctx, const strata_list_params *p, size_t n,
                                          const double *risk, const double *need,
                                          const int32_t *group, size_t n_groups,
                                          const int32_t *imd_decile, size_t *rows,
                                          uint32_t *rank, size_t *n_sel);
 
-/* ---- per-patient stratification in one call (engine/strat_patients.c) --- */
+/* ---- per-patient stratification in one call (engine/stratify/strat_patients.c) --- */
 typedef struct strata_patient_cols {
     size_t n;
     const double *risk;
     const int32_t *age, *efi_deficits, *prior_emergency; /* any may be NULL (missing) */
     const int32_t *flags[STRATA_N_CONDITIONS];           /* each may be NULL (absent) */
 } strata_patient_cols;
+
+typedef struct strata_patient_params {
+    strata_tier_params tiers;           /* strata_tier_params_init */
+    strata_segment_params segments;     /* strata_segment_params_init */
+    strata_charlson_weights charlson;   /* default STRATA_CHARLSON_ORIGINAL (Charlson 1987) */
+} strata_patient_params;
+STRATA_API void strata_patient_params_init(strata_patient_params *p);
+STRATA_API strata_status strata_patient_params_check(strata_ctx *ctx, const strata_patient_params *p);
 /* Tiers (within groups when group != NULL), then per patient: frailty
- * category (-1 missing), Charlson (original weights), multimorbidity count
- * and segment. Output arrays of length n; frailty/charlson/ltc may be NULL. */
-strata_status strata_stratify_patients(strata_ctx *ctx, const strata_tier_params *tp,
-                                       const strata_segment_params *sp,
+ * category (-1 when efi_deficits is missing), Charlson score (p->charlson
+ * weights, no age points), multimorbidity count and segment. Missing inputs
+ * (docs/stratify.md#missing-values): a NULL flag column or a flag <= 0 / NA
+ * counts as absent, in the score, the count and the segment rules alike; a
+ * NULL age or an NA age is "unknown" (never a child); a NULL or NA prior
+ * emergency count is 0. This is the one implementation `strata run` uses.
+ * Output arrays of length n; frailty/charlson/ltc may be NULL. */
+STRATA_API strata_status strata_stratify_patients(strata_ctx *ctx, const strata_patient_params *p,
                                        const strata_patient_cols *in, const int32_t *group,
                                        size_t n_groups, uint8_t *tier, uint8_t *segment,
                                        int8_t *frailty, int16_t *charlson, int8_t *ltc);
 
-/* Patient-level intervention list table (patient_level = 1, written 0600):
- * group, rank, patient_id, risk, tier, segment, reason_1..reason_k. */
+/* Patient-level intervention list table (patient_level = 1, written 0600),
+ * the layout of `strata run`'s intervention_list.csv: rank, patient_id (text,
+ * exact for any int64), <group_label>, practice, risk (9 significant digits),
+ * tier, segment, frailty, ltc_count, charlson, core20, imd_decile,
+ * reason_1..reason_k. A column whose input is NULL is left empty (core20: 0
+ * when imd_decile is NULL or NA, as strata_core20). */
 typedef struct strata_list_columns {
-    const int64_t *patient_id;
+    const int64_t *patient_id;    /* or NULL: the 1-based row */
     const double *risk;
     const uint8_t *tier, *segment;
     const int32_t *group;
     const char *const *group_names;
+    const char *group_label;      /* name of the group column, NULL = "group" */
+    const int32_t *practice;      /* practice codes (-1 missing), or NULL */
+    size_t n_practices;
+    const char *const *practice_names;
+    const int8_t *frailty, *ltc;  /* as strata_stratify_patients writes them, or NULL */
+    const int16_t *charlson;
+    const int32_t *imd_decile;    /* national decile 1..10 (other = missing), or NULL */
     size_t k_reasons;
     const int32_t *reason_term;   /* n_sel x k_reasons term indices (-1 none), or NULL */
     const char *const *term_names;
 } strata_list_columns;
-strata_status strata_list_table(strata_ctx *ctx, const strata_list_columns *c, size_t n_sel,
+STRATA_API strata_status strata_list_table(strata_ctx *ctx, const strata_list_columns *c, size_t n_sel,
                                 const size_t *rows, const uint32_t *rank, strata_table **out);
 
-/* ---- HTML report (engine/report_html.c) ---------------------------------- */
+/* ---- HTML report (engine/report/report_html.c) ---------------------------------- */
 typedef struct strata_report_input {
     const char *title;
     const strata_table *summary;    /* from strata_group_summary, disclosed */
@@ -388,10 +409,47 @@ typedef struct strata_report_input {
     const double *calib_pred, *calib_obs;
     size_t n_card;                  /* model card: key/value pairs */
     const char *const *card_keys, *const *card_values;
+    size_t n_listed;                /* patients offered proactive care (0 = not stated) */
+    const char *data_dir;           /* areas.csv for PCN/ICB names; NULL = located */
 } strata_report_input;
-/* Writes one self-contained HTML file (inline SVG, no scripts, no network).
- * Every table must be disclosed (EINVAL otherwise). */
-strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path);
+/* Writes one self-contained HTML file (inline SVG and CSS, no scripts, no
+ * network): a plain-English summary first, then the PCN index, tiers, funnel,
+ * deprivation gradient, calibration, fairness, model card and disclosure
+ * rules, each chart titled with a "how to read this" paragraph; PCNs and ICBs
+ * by name with their codes; prints to A4. Every table must be disclosed
+ * (EINVAL otherwise). */
+STRATA_API strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path);
+
+/* Tables for Excel and Power BI (engine/report/report_tables.c), written into
+ * outdir atomically:
+ *  - outputs.xlsx (0644): a README sheet (disclosure rules, sheets, column
+ *    definitions), one sheet per aggregate table (numbers typed; area names
+ *    beside codes; a suppressed cell is empty and shaded, and the row's
+ *    suppressed_cells column names it), and the long table;
+ *  - aggregates_long.csv (0644): one row per area and measure: group_type,
+ *    group_code, group_name, measure, value, lower, upper, suppressed (1 =
+ *    withheld, value empty) — never "*" in a numeric column;
+ *  - patient_lists.xlsx (0600, owner only) when patient_csv is given: that
+ *    CSV as a sheet, patient ids as text.
+ * Every table must be aggregate and disclosed (EINVAL otherwise). */
+typedef struct strata_office_input {
+    const char *title;
+    size_t n_tables;
+    const strata_table *const *tables; /* NULL entries are skipped */
+    const char *const *names;          /* sheet names: "pcn_summary", "practice_summary",
+                                          "icb_summary", "inequality", "sii", "fairness" */
+    const strata_sdc_params *sdc;      /* the rules the tables were disclosed with */
+    const char *patient_csv;           /* e.g. <outdir>/intervention_list.csv, or NULL */
+    const char *data_dir;              /* areas.csv for names; NULL = strata_synth_locate_data */
+} strata_office_input;
+#define STRATA_OFFICE_MAX_FILES 4
+typedef struct strata_office_files {
+    size_t n;
+    const char *file[STRATA_OFFICE_MAX_FILES]; /* names within outdir (static strings) */
+    int patient_level[STRATA_OFFICE_MAX_FILES];
+} strata_office_files;
+STRATA_API strata_status strata_write_office(strata_ctx *ctx, const strata_office_input *in,
+                                             const char *outdir, strata_office_files *written);
 
 #ifdef __cplusplus
 }

@@ -36,44 +36,46 @@ typedef struct strata_synth_params {
     size_t block_rows;        /* rows per generation block, default 8192 (fixed, not per thread) */
 } strata_synth_params;
 
-void strata_synth_params_init(strata_synth_params *p);
+STRATA_API void strata_synth_params_init(strata_synth_params *p);
 /* STRATA_EINVAL naming the field when a value is out of range. */
-strata_status strata_synth_params_check(strata_ctx *ctx, const strata_synth_params *p);
+STRATA_API strata_status strata_synth_params_check(strata_ctx *ctx, const strata_synth_params *p);
 
 /* Finds the reference directory when params->data_dir is NULL: $STRATA_DATA_DIR
  * (the directory itself or its reference/ subdirectory), then relative to the
  * running executable (/proc/self/exe): ../data/reference, ../../data/reference,
- * ../share/strata/reference, ./data/reference. Writes the directory into buf.
+ * ../share/strata/reference, ./data/reference; then the compile-time defaults:
+ * <install prefix>/share/strata/reference and <source tree>/data/reference (so
+ * an installed or out-of-tree build finds them). Writes the directory into buf.
  * STRATA_EIO listing what was tried when none holds practices.csv. */
-strata_status strata_synth_locate_data(strata_ctx *ctx, char *buf, size_t size);
+STRATA_API strata_status strata_synth_locate_data(strata_ctx *ctx, char *buf, size_t size);
 
 /* A prepared generator: reference tables loaded, the selection resolved,
  * patients apportioned to practices and condition offsets tuned to QOF. */
 typedef struct strata_synth strata_synth;
 
-strata_status strata_synth_new(strata_ctx *ctx, const strata_synth_params *p, strata_synth **out);
-void strata_synth_free(strata_synth *s); /* accepts NULL */
+STRATA_API strata_status strata_synth_new(strata_ctx *ctx, const strata_synth_params *p, strata_synth **out);
+STRATA_API void strata_synth_free(strata_synth *s); /* accepts NULL */
 
-size_t strata_synth_nrows(const strata_synth *s);
-size_t strata_synth_npractices(const strata_synth *s);
+STRATA_API size_t strata_synth_nrows(const strata_synth *s);
+STRATA_API size_t strata_synth_npractices(const strata_synth *s);
 /* Practice k of the selection (in row order): ODS code, PCN, ICB, registered
  * list size (real register) and number of synthetic patients (rows). */
-const char *strata_synth_practice_code(const strata_synth *s, size_t k);
-const char *strata_synth_practice_pcn(const strata_synth *s, size_t k);
-const char *strata_synth_practice_icb(const strata_synth *s, size_t k);
-int64_t strata_synth_practice_list(const strata_synth *s, size_t k);
-int64_t strata_synth_practice_rows(const strata_synth *s, size_t k);
+STRATA_API const char *strata_synth_practice_code(const strata_synth *s, size_t k);
+STRATA_API const char *strata_synth_practice_pcn(const strata_synth *s, size_t k);
+STRATA_API const char *strata_synth_practice_icb(const strata_synth *s, size_t k);
+STRATA_API int64_t strata_synth_practice_list(const strata_synth *s, size_t k);
+STRATA_API int64_t strata_synth_practice_rows(const strata_synth *s, size_t k);
 /* Registered patients of practice k in sex (0 F, 1 M) and 5-year band b
  * (0 = 0-4, ..., 19 = 95+). */
-int64_t strata_synth_practice_register(const strata_synth *s, size_t k, int sex, int band);
+STRATA_API int64_t strata_synth_practice_register(const strata_synth *s, size_t k, int sex, int band);
 /* QOF 2019-20 prevalence target of practice k for condition c (order of
  * strata_synth_condition_name), over the register's own denominator (all ages,
  * or 17+/18+), and that minimum age. */
-double strata_synth_practice_qof(const strata_synth *s, size_t k, int c, int *min_age);
+STRATA_API double strata_synth_practice_qof(const strata_synth *s, size_t k, int c, int *min_age);
 
 #define STRATA_SYNTH_NCOND 15
 /* "hypertension", "diabetes", ... (the /patients flag names), c < STRATA_SYNTH_NCOND. */
-const char *strata_synth_condition_name(int c);
+STRATA_API const char *strata_synth_condition_name(int c);
 
 /* Summary of a written cohort. */
 typedef struct strata_synth_summary {
@@ -86,7 +88,7 @@ typedef struct strata_synth_summary {
 
 /* Generates the whole cohort into path (patient-level file, mode 0600,
  * published atomically). summary may be NULL. */
-strata_status strata_synth_write(strata_ctx *ctx, const strata_synth *s, const char *path,
+STRATA_API strata_status strata_synth_write(strata_ctx *ctx, const strata_synth *s, const char *path,
                                  strata_synth_summary *summary);
 
 #ifdef __cplusplus

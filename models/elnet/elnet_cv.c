@@ -9,34 +9,29 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CV_PMIN 1e-5 /* cv.lognet's prob_min */
 
-static unsigned long long splitmix(unsigned long long *s)
-{
-    unsigned long long z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long long seed,
                           const double *strat, int *foldid)
 {
     /* rows of class 0 then class 1 (one class without strat), each shuffled
-     * (Fisher-Yates), dealt folds 1..K in turn so every fold gets its share */
+     * (Fisher-Yates, the one generator of engine/core/rng.c keyed by seed and
+     * class), dealt folds 1..K in turn so every fold gets its share */
     size_t *order = strata_alloc(ctx, (n + 1) * sizeof *order), m = 0, next = 0;
     if (!order)
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for %zu fold ids", n);
     for (int cls = 0; cls < (strat ? 2 : 1); cls++) {
         size_t start = m;
+        strata_rng rng = strata_rng_make(seed, (uint64_t)cls, STRATA_STREAM_FOLDS);
         for (size_t i = 0; i < n; i++)
             if (!strat || (strat[i] > 0.5) == cls)
                 order[m++] = i;
         for (size_t i = m - start; i > 1; i--) {
-            size_t j = (size_t)(splitmix(&seed) % i), t = order[start + i - 1];
+            size_t j = strata_rng_below(&rng, i), t = order[start + i - 1];
             order[start + i - 1] = order[start + j];
             order[start + j] = t;
         }

@@ -6,6 +6,7 @@
  * modified and all memory is allocated here, before the path. */
 #include "elnet_internal.h"
 #include "glm_internal.h"
+#include "linalg.h"
 #include "internal.h"
 
 #include <math.h>

@@ -6,6 +6,7 @@
  * range order, so the bits do not depend on the thread count. */
 #include "elnet_internal.h"
 #include "glm_internal.h"
+#include "linalg.h"
 
 #include <math.h>
 #include <string.h>

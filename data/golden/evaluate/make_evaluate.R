@@ -3,8 +3,10 @@
 # (../shared/data/uci_diabetes_130us, CC BY 4.0, Strack et al. 2014), saves y, p and
 # subgroup codes (scored_*.csv) and every metric (golden_*.csv: by,level,metric,idx,value)
 # computed with pROC (AUC, DeLong), glm (recalibration) and the plain R below.
-# Run from the repository root: Rscript data/golden/evaluate/make_evaluate.R
-suppressMessages(library(pROC))
+# Run from the repository root: Rscript data/golden/evaluate/make_evaluate.R [TAG ...]
+# (no TAG: every fixture; pROC is loaded only where an AUC is defined, so the
+# gamma fixture, whose outcome is always > 0, needs base R alone).
+tags <- commandArgs(trailingOnly = TRUE)
 out <- "data/golden/evaluate"
 d <- read.csv("../shared/data/uci_diabetes_130us/diabetic_data.csv", stringsAsFactors = FALSE)
 d <- d[d$gender %in% c("Female", "Male"), ][1:20000, ]
@@ -62,13 +64,14 @@ metrics <- function(y, p, fam, family, pop) {
   add("n_rows", n); add("observed", O); add("expected", E); add("n_events", sum(y > 0))
   yb <- as.integer(y > 0)
   if (sum(yb) > 1 && sum(1 - yb) > 1) {
+    suppressMessages(library(pROC))
     ro <- roc(yb, p, direction = "<", levels = c(0, 1), quiet = TRUE)
     ci <- ci.auc(ro, method = "delong")
     add("c", as.numeric(auc(ro))); add("c_se", sqrt(var(ro, method = "delong")))
     add("c_lo", ci[1]); add("c_hi", ci[3])
   }
   lse <- switch(family, binomial = sqrt(1 / O - 1 / n), poisson = sqrt(1 / O),
-                gaussian = sqrt(sum((y - p)^2)) / O)
+                gamma = sqrt(sum((y - p)^2)) / O, gaussian = sqrt(sum((y - p)^2)) / O)
   add("oe", O / E); add("oe_lo", O / E * exp(-z * lse)); add("oe_hi", O / E * exp(z * lse))
   f0 <- summary(glm(y ~ offset(lp), family = fam, control = ctl))$coefficients
   add("citl", f0[1, 1]); add("citl_se", f0[1, 2])
@@ -118,6 +121,7 @@ flags <- function(tab, all) {
 }
 
 run <- function(tag, y, p, fam, family) {
+  if (length(tags) && !(tag %in% tags)) return(invisible(NULL))
   write.csv(data.frame(y = y, p = sprintf("%.17g", p), codes), file.path(out, paste0("scored_", tag, ".csv")),
             row.names = FALSE, quote = FALSE)
   all <- metrics(y, p, fam, family, c("overall", "all"))
@@ -148,3 +152,7 @@ run("poisson", d$number_inpatient, fitted(m2), poisson(), "poisson")
 m3 <- glm(time_in_hospital ~ age_num + gender + num_medications + num_lab_procedures +
             number_diagnoses, family = gaussian, data = d)
 run("gaussian", d$time_in_hospital, fitted(m3), gaussian(), "gaussian")
+# gamma with its log link: the same length of stay as a positive, cost-like outcome
+m4 <- glm(time_in_hospital ~ age_num + gender + num_medications + num_lab_procedures +
+            number_diagnoses, family = Gamma(link = "log"), data = d, control = ctl)
+run("gamma", d$time_in_hospital, fitted(m4), Gamma(link = "log"), "gamma")

@@ -1,0 +1,76 @@
+/* engine/evaluate/evaluate_internal.h — pieces shared by the evaluate_*.c files: the
+ * sorted "view" that every metric kernel walks, the kernels themselves and the
+ * chi-square tail (the normal quantile is strata_qnorm, strata/dist.h). Not installed.
+ * Invariant: every kernel is serial over a view in ascending (p, row) order, so
+ * its result never depends on which thread runs it. */
+#ifndef STRATA_EVALUATE_INTERNAL_H
+#define STRATA_EVALUATE_INTERNAL_H
+
+#include "internal.h"
+#include "strata/evaluate.h"
+#include "strata/stratify.h"
+
+/* A population in ascending order of p (ties in row order). ix selects
+ * positions of the sorted arrays (NULL = positions 0..m-1). w NULL = 1. */
+typedef struct ev_view {
+    size_t m;
+    const size_t *ix;
+    const double *y, *p, *lp, *w;
+} ev_view;
+
+#define EV_POS(v, k) ((v)->ix ? (v)->ix[(k)] : (k))
+#define EV_W(v, q) ((v)->w ? (v)->w[(q)] : 1.0)
+
+/* Upper tail of the chi-square distribution with df degrees of freedom. */
+double ev_pchisq_upper(double x, double df);
+
+/* Sorts keys ascending, returning the permutation in ord (stable LSD radix
+ * sort on the IEEE bits). ws: 2*n uint64 + n size_t of scratch. */
+void ev_sort_doubles(const double *key, size_t n, size_t *ord, uint64_t *ws_keys,
+                     size_t *ws_ord);
+
+/* AUROC of [y > 0] by p with DeLong standard error (NaN when undefined). */
+void ev_auc(const ev_view *v, double *c, double *se);
+
+/* Newton fit of glm(y ~ offset(lp)) (slope = 0) or glm(y ~ lp) (slope = 1)
+ * with the family's canonical link. coef/se: [intercept, slope]. Returns 1
+ * when converged. */
+int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double tol,
+             double coef[2], double se[2]);
+
+/* Every metric of one population; m's arrays are preallocated from par. */
+void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m);
+
+/* Allocates/frees the arrays of m sized by par. */
+strata_status ev_metrics_alloc(strata_ctx *ctx, const strata_eval_params *par,
+                               strata_eval_metrics *m);
+void ev_metrics_free(strata_ctx *ctx, strata_eval_metrics *m);
+size_t ev_nb_count(const strata_eval_params *par);
+
+/* Outcome column as doubles and weights 1, or 0 (and y = 0) where the outcome
+ * or the prediction p is missing; *dropped counts those rows. */
+strata_status ev_read_outcome(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                              const double *p, double **y, double **w, size_t *dropped);
+
+/* The written outputs as tables (engine/evaluate/evaluate_sdc.c), disclosure-controlled
+ * per r->params: t[kind] with population q (0 = overall, 1 + g = group g) in
+ * rows start[kind][q] .. start[kind][q+1]-1. */
+enum { EV_SUMMARY, EV_BINS, EV_YIELD, EV_NB, EV_CURVE, EV_NKIND };
+typedef struct ev_out {
+    strata_table *t[EV_NKIND];
+    size_t *start[EV_NKIND];
+} ev_out;
+strata_status ev_out_build(strata_ctx *ctx, const strata_eval_report *r, ev_out *o);
+void ev_out_free(strata_ctx *ctx, ev_out *o);
+
+/* The family's link (logit, log, log, identity) and its inverse. */
+double ev_link(strata_family f, double p);
+double ev_inv_link(strata_family f, double eta);
+/* 1 when p is a valid predicted value of the family (finite; (0,1) binomial,
+ * > 0 poisson and gamma). */
+int ev_p_valid(strata_family f, double p);
+/* 1 for gamma and gaussian: the outcome is a measure summed over people
+ * (cost), not a count of events. */
+int ev_measure_outcome(strata_family f);
+
+#endif

@@ -1,0 +1,329 @@
+/* engine/io/cohort_validate.c — `strata validate`: reads a cohort leniently and
+ * reports every problem (structure, lengths, duplicate or missing ids, values
+ * outside their role's range, NaN/NA where not allowed, category codes outside
+ * the levels table, unsorted event tables), each message naming the file,
+ * dataset, row (and patient id) and value. Memory: one row block per column
+ * plus the id index (8 + 8 bytes per patient). */
+#include "cohort_internal.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VBLOCK 65536
+
+static const char *const kind_names[STRATA_PROB_COUNT_] = {
+    "structure", "length", "duplicate_id", "missing_id", "range", "nan", "code", "events"};
+
+const char *strata_problem_kind_name(strata_problem_kind k)
+{
+    return (k >= 0 && k < STRATA_PROB_COUNT_) ? kind_names[k] : "unknown";
+}
+
+typedef struct vstate {
+    strata_ctx *ctx;
+    strata_cohort *c;
+    strata_problem_fn fn;
+    void *ud;
+    strata_validate_report *rep;
+    int64_t *ids;      /* patient ids by row, or NULL when the cohort has none */
+} vstate;
+
+static void report(vstate *v, strata_problem_kind kind, const char *fmt, ...) STRATA_PRINTF(3, 4);
+static void report(vstate *v, strata_problem_kind kind, const char *fmt, ...)
+{
+    char msg[STRATA_ERRMSG_MAX];
+    va_list ap;
+    v->rep->counts[kind]++;
+    v->rep->total++;
+    if (!v->fn)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    v->fn(v->ud, kind, msg);
+}
+
+/* " (patient 123)" for row r when ids are known. */
+static const char *who(const vstate *v, size_t r, char *buf, size_t n)
+{
+    if (v->ids && r < v->rep->nrows && v->ids[r] != INT64_MIN)
+        snprintf(buf, n, " (patient %" PRId64 ")", v->ids[r]);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
+typedef struct idrow {
+    int64_t id;
+    size_t row;
+} idrow;
+
+static int cmp_idrow(const void *a, const void *b)
+{
+    const idrow *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static strata_status check_ids(vstate *v, size_t j)
+{
+    strata_ctx *ctx = v->ctx;
+    const strata_column_info *info = strata_cohort_column(v->c, j);
+    size_t n = info->length;
+    idrow *ix;
+    if (info->dtype != STRATA_DT_INT64 && info->dtype != STRATA_DT_INT32 && !info->categorical) {
+        report(v, STRATA_PROB_STRUCTURE,
+               "%s:/%s/%s: patient id column is %s, expected int64 (pseudonymised integer) "
+               "or categorical (string ids)",
+               v->c->path, info->group, info->name, strata_dtype_name(info->dtype));
+        return STRATA_OK;
+    }
+    v->ids = strata_calloc(ctx, n ? n : 1, sizeof *v->ids);
+    if (!v->ids)
+        return STRATA_ENOMEM;
+    for (size_t r0 = 0; r0 < n; r0 += VBLOCK) {
+        size_t b = n - r0 < VBLOCK ? n - r0 : VBLOCK;
+        STRATA_TRY(strata_cohort_read_i64(ctx, v->c, j, r0, b, v->ids + r0));
+        for (size_t i = 0; info->categorical && i < b; i++) /* string ids: code -1 is NA */
+            if (v->ids[r0 + i] == STRATA_NA_CODE)
+                v->ids[r0 + i] = INT64_MIN;
+    }
+    ix = strata_calloc(ctx, n ? n : 1, sizeof *ix);
+    if (!ix)
+        return STRATA_ENOMEM;
+    for (size_t r = 0; r < n; r++) {
+        ix[r].id = v->ids[r];
+        ix[r].row = r;
+        if (v->ids[r] == INT64_MIN)
+            report(v, STRATA_PROB_MISSING_ID, "%s:/%s/%s: row %zu: patient id is missing (NA)",
+                   v->c->path, info->group, info->name, r + 1);
+    }
+    qsort(ix, n, sizeof *ix, cmp_idrow);
+    for (size_t k = 1; k < n; k++)
+        if (ix[k].id == ix[k - 1].id && ix[k].id != INT64_MIN)
+            report(v, STRATA_PROB_DUPLICATE_ID,
+                   "%s:/%s/%s: row %zu: patient id %" PRId64 " duplicates row %zu", v->c->path,
+                   info->group, info->name, ix[k].row + 1, ix[k].id, ix[k - 1].row + 1);
+    strata_free(ctx, ix, 0);
+    return STRATA_OK;
+}
+
+/* Range and NA rules per role: [lo, hi], whether NA is allowed, integer-only. */
+typedef struct role_rule {
+    double lo, hi;
+    int na_ok;
+    const char *what;
+} role_rule;
+
+static int rule_for(strata_role r, role_rule *rule)
+{
+    switch (r) {
+    case STRATA_ROLE_AGE:
+        *rule = (role_rule){0, 120, 0, "age in years"};
+        return 1;
+    case STRATA_ROLE_IMD_DECILE:
+        *rule = (role_rule){1, 10, 1, "IMD decile"};
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static strata_status check_values(vstate *v, size_t j, double *buf)
+{
+    strata_ctx *ctx = v->ctx;
+    const strata_column_info *info = strata_cohort_column(v->c, j);
+    role_rule rule;
+    int has_rule = rule_for(info->role, &rule);
+    int is_events = !strncmp(info->group, "events/", 7);
+    int is_float = info->dtype == STRATA_DT_FLOAT32 || info->dtype == STRATA_DT_FLOAT64;
+    /* Columns whose values must never be missing. */
+    int na_forbidden = (has_rule && !rule.na_ok) || info->role == STRATA_ROLE_SEX ||
+                       info->role == STRATA_ROLE_PATIENT_ID ||
+                       (is_events && (!strcmp(info->name, "patient_row") ||
+                                      !strcmp(info->name, "day")));
+    char wb[64];
+
+    if (info->role == STRATA_ROLE_SEX) {
+        static const char *const ok[] = {"F", "M", "I", "U"};
+        if (!info->categorical)
+            report(v, STRATA_PROB_STRUCTURE,
+                   "%s:/%s/%s: sex must be categorical with levels from {F, M, I, U}",
+                   v->c->path, info->group, info->name);
+        for (size_t l = 0; l < info->n_levels; l++) {
+            int found = 0;
+            for (size_t k = 0; k < 4; k++)
+                found |= !strcmp(info->levels[l], ok[k]);
+            if (!found)
+                report(v, STRATA_PROB_CODE,
+                       "%s:/%s/%s: unknown sex code \"%s\" in levels table (allowed: F, M, I, U)",
+                       v->c->path, info->group, info->name, info->levels[l]);
+        }
+    }
+    if (info->role == STRATA_ROLE_PATIENT_ID)
+        return STRATA_OK; /* checked by check_ids */
+
+    for (size_t r0 = 0; r0 < info->length; r0 += VBLOCK) {
+        size_t b = info->length - r0 < VBLOCK ? info->length - r0 : VBLOCK;
+        STRATA_TRY(strata_cohort_read_f64(ctx, v->c, j, r0, b, buf));
+        for (size_t i = 0; i < b; i++) {
+            size_t r = r0 + i;
+            double x = buf[i];
+            if (isnan(x)) {
+                if (na_forbidden)
+                    report(v, STRATA_PROB_NAN, "%s:/%s/%s: row %zu%s: value is %s, not allowed here",
+                           v->c->path, info->group, info->name, r + 1,
+                           is_events ? "" : who(v, r, wb, sizeof wb), is_float ? "NaN" : "NA");
+                continue;
+            }
+            if (isinf(x)) {
+                report(v, STRATA_PROB_NAN, "%s:/%s/%s: row %zu%s: value %g is infinite",
+                       v->c->path, info->group, info->name, r + 1,
+                       is_events ? "" : who(v, r, wb, sizeof wb), x);
+                continue;
+            }
+            if (info->categorical && (x < 0 || x >= (double)info->n_levels))
+                report(v, STRATA_PROB_CODE,
+                       "%s:/%s/%s: row %zu%s: category code %.0f outside levels table %s "
+                       "(0..%zu)",
+                       v->c->path, info->group, info->name, r + 1,
+                       is_events ? "" : who(v, r, wb, sizeof wb), x,
+                       v->c->cols[j].levels_path, info->n_levels ? info->n_levels - 1 : 0);
+            else if (has_rule && (x < rule.lo || x > rule.hi || x != floor(x)))
+                report(v, STRATA_PROB_RANGE, "%s:/%s/%s: row %zu%s: %s %g outside %g..%g",
+                       v->c->path, info->group, info->name, r + 1, who(v, r, wb, sizeof wb),
+                       rule.what, x, rule.lo, rule.hi);
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Event tables: patient_row within /patients and rows sorted by
+ * (patient_row, day). */
+static strata_status check_events(vstate *v, const char *group, double *a, double *b)
+{
+    strata_ctx *ctx = v->ctx;
+    size_t jr = 0, jd = 0, n;
+    char pr[600], dy[600];
+    int has_day;
+    double prev_r = -1, prev_d = -INFINITY;
+    snprintf(pr, sizeof pr, "%s/patient_row", group);
+    snprintf(dy, sizeof dy, "%s/day", group);
+    if (strata_cohort_find(ctx, v->c, pr, &jr) != STRATA_OK) {
+        report(v, STRATA_PROB_STRUCTURE, "%s:/%s: event table has no patient_row column",
+               v->c->path, group);
+        strata_ctx_clear_error(ctx);
+        return STRATA_OK;
+    }
+    has_day = strata_cohort_find(ctx, v->c, dy, &jd) == STRATA_OK;
+    strata_ctx_clear_error(ctx);
+    if (v->c->cols[jr].dset < 0 || (has_day && v->c->cols[jd].dset < 0))
+        return STRATA_OK; /* already reported as structure problems */
+    n = strata_cohort_column(v->c, jr)->length;
+    if (has_day && strata_cohort_column(v->c, jd)->length != n)
+        return STRATA_OK; /* reported as a length problem */
+    for (size_t r0 = 0; r0 < n; r0 += VBLOCK) {
+        size_t bl = n - r0 < VBLOCK ? n - r0 : VBLOCK;
+        STRATA_TRY(strata_cohort_read_f64(ctx, v->c, jr, r0, bl, a));
+        if (has_day)
+            STRATA_TRY(strata_cohort_read_f64(ctx, v->c, jd, r0, bl, b));
+        for (size_t i = 0; i < bl; i++) {
+            double r = a[i], d = has_day ? b[i] : 0;
+            if (isnan(r))
+                continue; /* reported by check_values */
+            if (r < 0 || r >= (double)v->rep->nrows)
+                report(v, STRATA_PROB_EVENTS,
+                       "%s:/%s/patient_row: row %zu: value %.0f outside /patients rows 0..%zu",
+                       v->c->path, group, r0 + i + 1, r,
+                       v->rep->nrows ? v->rep->nrows - 1 : 0);
+            else if (r < prev_r || (r == prev_r && d < prev_d))
+                report(v, STRATA_PROB_EVENTS,
+                       "%s:/%s: row %zu: (patient_row %.0f, day %.0f) out of order: the table "
+                       "must be sorted by patient_row, then day",
+                       v->c->path, group, r0 + i + 1, r, d);
+            prev_r = r;
+            prev_d = d;
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path, strata_problem_fn fn,
+                                     void *ud, strata_validate_report *rep)
+{
+    strata_cohort *c = NULL;
+    vstate v;
+    double *a = NULL, *b = NULL;
+    strata_status st;
+    long jid;
+
+    memset(rep, 0, sizeof *rep);
+    STRATA_TRY(strata_cohort_open_ex(ctx, path, 1, &c));
+    memset(&v, 0, sizeof v);
+    v.ctx = ctx;
+    v.c = c;
+    v.fn = fn;
+    v.ud = ud;
+    v.rep = rep;
+    rep->nrows = c->nrows;
+
+    for (size_t k = 0; k < c->nproblems; k++)
+        report(&v, STRATA_PROB_STRUCTURE, "%s", c->problems[k]);
+    for (size_t j = 0; j < c->ncols; j++)
+        if (c->cols[j].problem)
+            report(&v,
+                   strstr(c->cols[j].problem, "differs from") ? STRATA_PROB_LENGTH
+                                                              : STRATA_PROB_STRUCTURE,
+                   "%s", c->cols[j].problem);
+    if (c->nproblems > 0 && strata_cohort_find_role(c, STRATA_ROLE_PATIENT_ID) < 0 &&
+        c->ncols == 0) {
+        strata_cohort_close(c);
+        return STRATA_OK; /* nothing readable to check further */
+    }
+    if (strata_cohort_find_role(c, STRATA_ROLE_PATIENT_ID) < 0)
+        report(&v, STRATA_PROB_STRUCTURE,
+               "%s:/patients: no column declares role patient_id (attribute role=\"patient_id\")",
+               path);
+
+    a = strata_alloc(ctx, VBLOCK * sizeof *a);
+    b = strata_alloc(ctx, VBLOCK * sizeof *b);
+    st = (a && b) ? STRATA_OK : STRATA_ENOMEM;
+    jid = strata_cohort_find_role(c, STRATA_ROLE_PATIENT_ID);
+    if (st == STRATA_OK && jid >= 0 && !c->cols[jid].problem)
+        st = check_ids(&v, (size_t)jid);
+    for (size_t j = 0; j < c->ncols && st == STRATA_OK; j++)
+        if (c->cols[j].dset >= 0 && !c->cols[j].problem && strcmp(c->cols[j].group, "truth"))
+            st = check_values(&v, j, a);
+    for (size_t j = 0; j < c->ncols && st == STRATA_OK; j++) {
+        const char *g = c->cols[j].group;
+        int first = 1;
+        if (strncmp(g, "events/", 7))
+            continue;
+        for (size_t k = 0; k < j; k++)
+            if (!strcmp(c->cols[k].group, g))
+                first = 0;
+        if (first)
+            st = check_events(&v, g, a, b);
+    }
+    strata_free(ctx, a, 0);
+    strata_free(ctx, b, 0);
+    strata_free(ctx, v.ids, 0);
+    strata_cohort_close(c);
+    return st;
+}
+
+strata_status strata_cohort_validate(strata_ctx *ctx, const char *path, strata_problem_fn fn,
+                                     void *ud, strata_validate_report *rep)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_validate_h5(ctx, path, fn, ud, rep);
+    strata_h5_quiet_end(&es);
+    return st;
+}

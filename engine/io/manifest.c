@@ -1,0 +1,140 @@
+/* engine/io/manifest.c — the run manifest as a jansson object; written once,
+ * atomically, at the end of a run. Versions are read from the libraries
+ * actually loaded, not from compile-time headers alone. */
+#include "manifest.h"
+#include "outfile.h"
+
+#include <hdf5.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <yaml.h>
+
+struct strata_manifest {
+    strata_ctx *ctx;
+    json_t *root;
+};
+
+static strata_status oom(strata_manifest *m)
+{
+    return STRATA_FAIL(m->ctx, STRATA_ENOMEM, "manifest: out of memory");
+}
+
+strata_status strata_manifest_new(strata_ctx *ctx, strata_manifest **out)
+{
+    strata_manifest *m = strata_calloc(ctx, 1, sizeof *m);
+    char blas[256], h5[32];
+    unsigned maj, min, rel;
+    json_t *sw;
+    *out = NULL;
+    if (!m)
+        return STRATA_ENOMEM;
+    m->ctx = ctx;
+    m->root = json_object();
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(h5, sizeof h5, "%u.%u.%u", maj, min, rel);
+    strata_blas_config(blas, sizeof blas);
+    sw = json_pack("{s:s, s:s, s:s, s:s, s:s}", "strata", strata_version(), "hdf5", h5,
+                   "openblas", blas, "libyaml", yaml_get_version_string(), "jansson",
+                   JANSSON_VERSION);
+    if (!m->root || !sw || json_object_set_new(m->root, "software", sw) ||
+        json_object_set_new(m->root, "threads", json_integer(strata_threads(ctx))) ||
+        json_object_set_new(m->root, "inputs", json_object()) ||
+        json_object_set_new(m->root, "outputs", json_array()) ||
+        json_object_set_new(m->root, "timings", json_array())) {
+        json_decref(m->root);
+        strata_free(ctx, m, sizeof *m);
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "manifest: out of memory");
+    }
+    *out = m;
+    return STRATA_OK;
+}
+
+void strata_manifest_free(strata_manifest *m)
+{
+    if (!m)
+        return;
+    json_decref(m->root);
+    strata_free(m->ctx, m, sizeof *m);
+}
+
+/* Sets value at "key" or "section.key" (section created on demand). */
+static strata_status set(strata_manifest *m, const char *key, json_t *value)
+{
+    const char *dot = strchr(key, '.');
+    json_t *obj = m->root;
+    if (!value)
+        return oom(m);
+    if (dot) {
+        char sec[128];
+        snprintf(sec, sizeof sec, "%.*s", (int)(dot - key), key);
+        obj = json_object_get(m->root, sec);
+        if (!obj) {
+            obj = json_object();
+            if (!obj || json_object_set_new(m->root, sec, obj)) {
+                json_decref(value);
+                return oom(m);
+            }
+        }
+        key = dot + 1;
+    }
+    return json_object_set_new(obj, key, value) ? oom(m) : STRATA_OK;
+}
+
+strata_status strata_manifest_str(strata_manifest *m, const char *key, const char *value)
+{
+    return set(m, key, json_string(value ? value : ""));
+}
+
+strata_status strata_manifest_num(strata_manifest *m, const char *key, double value)
+{
+    return set(m, key, json_real(value));
+}
+
+strata_status strata_manifest_int(strata_manifest *m, const char *key, long long value)
+{
+    return set(m, key, json_integer(value));
+}
+
+strata_status strata_manifest_input(strata_manifest *m, const char *role, const char *path)
+{
+    char hex[65];
+    json_t *o;
+    STRATA_TRY(strata_file_sha256(m->ctx, path, hex));
+    o = json_pack("{s:s, s:s}", "path", path, "sha256", hex);
+    if (!o || json_object_set_new(json_object_get(m->root, "inputs"), role, o))
+        return oom(m);
+    return STRATA_OK;
+}
+
+strata_status strata_manifest_timing(strata_manifest *m, const char *stage, double seconds)
+{
+    json_t *o = json_pack("{s:s, s:f}", "stage", stage, "seconds", seconds);
+    if (!o || json_array_append_new(json_object_get(m->root, "timings"), o))
+        return oom(m);
+    return STRATA_OK;
+}
+
+strata_status strata_manifest_output(strata_manifest *m, const char *path, const char *kind)
+{
+    json_t *o = json_pack("{s:s, s:s}", "path", path, "kind", kind);
+    if (!o || json_array_append_new(json_object_get(m->root, "outputs"), o))
+        return oom(m);
+    return STRATA_OK;
+}
+
+strata_status strata_manifest_write(strata_manifest *m, const char *path)
+{
+    char *tmp = strata_tmp_path(m->ctx, path);
+    strata_status st;
+    if (!tmp)
+        return STRATA_ENOMEM;
+    if (json_dump_file(m->root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) != 0) {
+        remove(tmp);
+        strata_free(m->ctx, tmp, 0);
+        return STRATA_FAIL(m->ctx, STRATA_EIO, "%s: cannot write manifest", path);
+    }
+    st = strata_publish(m->ctx, tmp, path, 0644);
+    strata_free(m->ctx, tmp, 0);
+    return st;
+}

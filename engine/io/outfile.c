@@ -1,0 +1,178 @@
+/* engine/io/outfile.c — output files written atomically and untamperably: a
+ * temporary beside the final path is created O_CREAT|O_EXCL|O_NOFOLLOW with
+ * its final mode (0600 for patient-level files) from the first byte, so a
+ * planted file or symlink is never written through; it is renamed into place
+ * only when complete, after its mode is set on the file itself (never through
+ * a link). No output may replace a file this job read. Also the one RFC 4180
+ * field writer, which neutralises cells a spreadsheet would execute. */
+#include "internal.h"
+#include "outfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A cell is a number when strtod takes all of it: "-1.5", "+3", "-inf" are
+ * left alone; "-1+2", "=1", "@A1" are not numbers. */
+static int is_number(const char *s)
+{
+    char *end;
+    if (!*s)
+        return 0;
+    (void)strtod(s, &end);
+    return *end == '\0';
+}
+
+int strata_csv_needs_guard(const char *s)
+{
+    /* docs/reliability.md#csv-formula-injection */
+    if (!s || !*s || !strchr("=+-@\t\r", s[0]))
+        return 0;
+    return !is_number(s);
+}
+
+void strata_csv_field(FILE *f, const char *s)
+{
+    int guard;
+    if (!s)
+        return;
+    guard = strata_csv_needs_guard(s);
+    if (!strpbrk(s, ",\"\r\n")) {
+        if (guard)
+            fputc('\'', f);
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    if (guard)
+        fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Tries <final>.tmp.<pid>, then <final>.tmp.<pid>.<random> while a name is
+ * taken (a stale or planted file is never opened, only stepped around). */
+int strata_tmp_create(strata_ctx *ctx, const char *final_path, unsigned mode, char **tmp)
+{
+    size_t n = strlen(final_path) + 64;
+    unsigned long salt = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
+    *tmp = NULL;
+    if (strata_output_check(ctx, final_path) != STRATA_OK)
+        return -1;
+    if (!(*tmp = strata_alloc(ctx, n)))
+        return -1;
+    for (int attempt = 0; attempt < 64; attempt++) {
+        int fd, e;
+        if (attempt == 0)
+            snprintf(*tmp, n, "%s.tmp.%ld", final_path, (long)getpid());
+        else {
+            salt = salt * 6364136223846793005UL + 1442695040888963407UL;
+            snprintf(*tmp, n, "%s.tmp.%ld.%08lx", final_path, (long)getpid(),
+                     (salt >> 24) & 0xffffffffUL);
+        }
+        fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+        if (fd >= 0 && fchmod(fd, (mode_t)mode) == 0) /* the umask never widens, never narrows */
+            return fd;
+        e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(*tmp);
+        } else if (e == EEXIST || e == ELOOP) {
+            continue; /* taken (stale, or planted): step around it */
+        }
+        STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create: %s", *tmp, strerror(e));
+        strata_free(ctx, *tmp, 0);
+        *tmp = NULL;
+        return -1;
+    }
+    STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create a temporary beside it (64 names taken)",
+                final_path);
+    strata_free(ctx, *tmp, 0);
+    *tmp = NULL;
+    return -1;
+}
+
+FILE *strata_out_open(strata_ctx *ctx, const char *path, unsigned mode, char **tmp)
+{
+    int fd = strata_tmp_create(ctx, path, mode, tmp);
+    FILE *f;
+    if (fd < 0)
+        return NULL;
+    if (!(f = fdopen(fd, "wb"))) {
+        int e = errno;
+        close(fd);
+        unlink(*tmp);
+        STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create: %s", path, strerror(e));
+        strata_free(ctx, *tmp, 0);
+        *tmp = NULL;
+    }
+    return f;
+}
+
+strata_status strata_out_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path,
+                                  unsigned mode)
+{
+    strata_status s;
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad) {
+        unlink(tmp);
+        strata_free(ctx, tmp, 0);
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: write failed", path);
+    }
+    s = strata_publish(ctx, tmp, path, mode);
+    strata_free(ctx, tmp, 0);
+    return s;
+}
+
+char *strata_tmp_path(strata_ctx *ctx, const char *final_path)
+{
+    /* created here, exclusively and owner-only, so a caller that opens the
+     * name afterwards opens this file and never a planted link */
+    char *tmp = NULL;
+    int fd = strata_tmp_create(ctx, final_path, 0600, &tmp);
+    if (fd < 0)
+        return NULL;
+    close(fd);
+    return tmp;
+}
+
+strata_status strata_publish(strata_ctx *ctx, const char *tmp_path, const char *final_path,
+                             unsigned mode)
+{
+    struct stat sb;
+    int fd = open(tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+        fchmod(fd, (mode_t)mode) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp_path);
+        return STRATA_FAIL(ctx, STRATA_EIO,
+                           "%s: the temporary is no longer the regular file strata created; "
+                           "not published (%s)",
+                           tmp_path, e ? strerror(e) : "replaced");
+    }
+    close(fd);
+    if (strata_output_check(ctx, final_path) != STRATA_OK) {
+        unlink(tmp_path);
+        return ctx->last_status;
+    }
+    if (rename(tmp_path, final_path) != 0) {
+        int e = errno;
+        unlink(tmp_path);
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot rename into place: %s", final_path,
+                           strerror(e));
+    }
+    return STRATA_OK;
+}

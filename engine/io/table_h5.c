@@ -1,0 +1,119 @@
+/* engine/io/table_h5.c — aggregate tables as one HDF5 file: a group per table,
+ * a 1-D dataset per column (strings for keys, float64 otherwise; suppressed
+ * or unavailable cells are NaN), written atomically. Only tables that went
+ * through disclosure control are accepted, like the CSV writer. */
+#include "cohort_internal.h"
+#include "outfile.h"
+#include "strata/stratify.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *kind_name(strata_col_kind k)
+{
+    switch (k) {
+    case STRATA_COL_KEY: return "key";
+    case STRATA_COL_COUNT: return "count";
+    case STRATA_COL_MEAN: return "mean";
+    case STRATA_COL_PCT: return "percent";
+    case STRATA_COL_RATIO: return "ratio";
+    case STRATA_COL_FLAG: return "flag";
+    }
+    return "";
+}
+
+static int write_column(hid_t f, hid_t g, const char *gname, const strata_table *t,
+                        const strata_table_col *c, double *buf)
+{
+    hsize_t dims[1] = {t->n_rows};
+    hid_t sp, dcpl, d;
+    int rc = -1;
+    size_t hidden = 0;
+    char nh[32];
+    if (c->kind == STRATA_COL_KEY) {
+        char path[1024];
+        snprintf(path, sizeof path, "/%s/%s", gname, c->name);
+        return strata_h5_write_strings(f, path, (const char *const *)c->s, t->n_rows);
+    }
+    for (size_t i = 0; i < t->n_rows; i++) {
+        int hid = c->hidden && c->hidden[i];
+        buf[i] = hid ? NAN : c->v[i];
+        hidden += hid != 0;
+    }
+    sp = H5Screate_simple(1, dims, NULL);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, 0);
+    d = H5Dcreate2(g, c->name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (d >= 0) {
+        rc = (t->n_rows == 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) ? 0 : -1;
+        snprintf(nh, sizeof nh, "%zu", hidden);
+        if (rc == 0 && (strata_h5_write_attr_string(d, "kind", kind_name(c->kind)) < 0 ||
+                        strata_h5_write_attr_string(d, "suppressed_cells", nh) < 0))
+            rc = -1;
+        H5Dclose(d);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    return rc;
+}
+
+static strata_status strata_tables_write_h5_h5(strata_ctx *ctx, strata_table *const *tables,
+                                     const char *const *names, size_t n, const char *path)
+{
+    char *tmp;
+    hid_t f, fcpl;
+    strata_status st = STRATA_OK;
+    for (size_t k = 0; k < n; k++)
+        if (!tables[k]->patient_level && !tables[k]->disclosed)
+            return STRATA_FAIL(ctx, STRATA_EINVAL,
+                               "%s: table %s has not been through disclosure control", path,
+                               tables[k]->name);
+    fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0);
+    f = strata_h5_create_tmp(ctx, path, 0644, fcpl, &tmp);
+    H5Pclose(fcpl);
+    if (f < 0)
+        return ctx->last_status;
+    for (size_t k = 0; k < n && st == STRATA_OK; k++) {
+        const strata_table *t = tables[k];
+        const char *gname = names && names[k] ? names[k] : t->name;
+        hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), g;
+        double *buf = strata_calloc(ctx, t->n_rows + 1, sizeof *buf);
+        H5Pset_obj_track_times(gcpl, 0);
+        H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+        g = H5Gcreate2(f, gname, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+        H5Pclose(gcpl);
+        if (!buf)
+            st = STRATA_ENOMEM;
+        else if (g < 0)
+            st = STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create group /%s (table names must be unique)", path, gname);
+        for (size_t j = 0; j < t->n_cols && st == STRATA_OK; j++)
+            if (write_column(f, g, gname, t, &t->cols[j], buf) < 0)
+                st = STRATA_FAIL(ctx, STRATA_EIO, "%s:/%s/%s: cannot write", path, gname,
+                                 t->cols[j].name);
+        if (g >= 0)
+            H5Gclose(g);
+        strata_free(ctx, buf, 0);
+    }
+    if (H5Fclose(f) < 0 && st == STRATA_OK)
+        st = STRATA_FAIL(ctx, STRATA_EIO, "%s: close failed", path);
+    if (st == STRATA_OK)
+        st = strata_publish(ctx, tmp, path, 0644);
+    else
+        unlink(tmp);
+    strata_free(ctx, tmp, 0);
+    return st;
+}
+
+strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *tables,
+                                     const char *const *names, size_t n, const char *path)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_tables_write_h5_h5(ctx, tables, names, n, path);
+    strata_h5_quiet_end(&es);
+    return st;
+}

@@ -1,0 +1,30 @@
+/* strata/dist.h — the one home of strata's distribution functions (normal and
+ * gamma quantiles, exact Poisson and O/E intervals), implemented in
+ * engine/core/dist.c without external libraries and checked against R. */
+#ifndef STRATA_DIST_H
+#define STRATA_DIST_H
+
+#include "strata/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+STRATA_API double strata_qnorm(double p);             /* standard normal quantile (AS 241) */
+STRATA_API double strata_pgamma(double a, double x);  /* regularized lower incomplete gamma P(a, x) */
+STRATA_API double strata_pgamma_upper(double a, double x); /* its upper tail Q(a, x) = 1 - P(a, x) */
+STRATA_API double strata_qgamma(double p, double a);  /* inverse of P(a, .): unit scale */
+STRATA_API double strata_qchisq(double p, double df); /* = 2 qgamma(p, df/2) */
+
+/* Exact (Garwood) Poisson interval for an observed count O at level (0.95):
+ * lo = qgamma((1-level)/2, O) (0 when O = 0), hi = qgamma((1+level)/2, O+1),
+ * as R's poisson.test. For O/E divide both by E (strata_oe_ci). */
+STRATA_API strata_status strata_poisson_ci(strata_ctx *ctx, double obs, double level, double *lo, double *hi);
+STRATA_API strata_status strata_oe_ci(strata_ctx *ctx, double obs, double expected, double level,
+                           double *ratio, double *lo, double *hi);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,370 @@
+/* models/cox/cox_risksets.c — one evaluation of the Cox partial likelihood, its
+ * score and information over the sorted data: risk-set sums as running sums over
+ * fixed row blocks (block carries combined in block order), Efron's or Breslow's
+ * tie handling per tied-time group (a group straddling blocks is summed over its
+ * own rows, so exactly), and the information as a weighted Gram of X minus the
+ * Gram of at most two mean rows per group (docs/cox.md). Invariant: each block's
+ * partials depend only on the data and the block size, and are reduced in block
+ * order, so the result is byte-identical whatever the thread count. */
+#include "cox_internal.h"
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+/* Rows per sub-block: the running sums and the packed weighted rows of a
+ * sub-block stay in L2; also the capacity of the mean-row buffer. */
+#define SUB 256
+
+typedef struct tview {
+    double *cum;   /* SUB x (p + 1) row-major running sums [S0, S1] */
+    double *s;     /* SUB */
+    double *e1;    /* p */
+    double *acc;   /* p + 1: the block's running sums */
+    double *A;     /* SUB x ld, 64-byte aligned */
+    double *U;     /* SUB x ld, 64-byte aligned */
+    const double **cols; /* p */
+} tview;
+
+static double *align64(double *x)
+{
+    return (double *)(((uintptr_t)x + 63) & ~(uintptr_t)63);
+}
+
+static tview thread_view(const cox_ws *ws, int t)
+{
+    tview v;
+    size_t p = ws->p;
+    double *b = ws->tbuf + (size_t)t * ws->tsize;
+    v.cum = b;
+    v.s = v.cum + SUB * (p + 1);
+    v.e1 = v.s + SUB;
+    v.acc = v.e1 + p;
+    v.A = align64(v.acc + p + 1);
+    v.U = align64(v.A + SUB * ws->ld);
+    v.cols = (const double **)(void *)align64(v.U + SUB * ws->ld);
+    return v;
+}
+
+void cox_ws_free(strata_ctx *ctx, cox_ws *ws)
+{
+    if (!ws)
+        return;
+    strata_free(ctx, ws->eta, 0);
+    strata_free(ctx, ws->r, 0);
+    strata_free(ctx, ws->bmax, 0);
+    strata_free(ctx, ws->carry, 0);
+    strata_free(ctx, ws->tail, 0);
+    strata_free(ctx, ws->h, 0);
+    strata_free(ctx, ws->ce, 0);
+    strata_free(ctx, ws->H, 0);
+    strata_free(ctx, ws->bll, 0);
+    strata_free(ctx, ws->bu, 0);
+    strata_free(ctx, ws->G2, 0);
+    strata_free(ctx, ws->GU, 0);
+    strata_free(ctx, ws->tbuf, 0);
+    strata_free(ctx, ws, sizeof *ws);
+}
+
+strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_ws **out)
+{
+    size_t p = d->p, nbk = d->nblocks, p1 = p + 1, ldd;
+    cox_ws *ws = strata_calloc(ctx, 1, sizeof *ws);
+    *out = NULL;
+    if (!ws)
+        return STRATA_ENOMEM;
+    ws->p = p;
+    ws->ld = la_gram_ld(p + 1);
+    ws->nt = threads < 1 ? 1 : (size_t)threads;
+    if (ws->nt > nbk)
+        ws->nt = nbk;
+    la_kernels_get(LA_ISA_AUTO, &ws->k);
+    ldd = ws->ld * ws->ld;
+    /* cum, s, e1, acc, A, U, cols (pointer room) + alignment slack */
+    ws->tsize = SUB * p1 + SUB + p + p1 + 2 * SUB * ws->ld + p + 3 * 8;
+    ws->eta = strata_alloc(ctx, d->n * sizeof *ws->eta);
+    ws->r = strata_alloc(ctx, d->n * sizeof *ws->r);
+    ws->bmax = strata_alloc(ctx, nbk * sizeof *ws->bmax);
+    ws->carry = strata_alloc(ctx, (nbk + 1) * p1 * sizeof *ws->carry);
+    ws->tail = strata_alloc(ctx, nbk * p1 * sizeof *ws->tail);
+    ws->h = strata_alloc(ctx, d->ng * sizeof *ws->h);
+    ws->ce = strata_alloc(ctx, d->ng * sizeof *ws->ce);
+    ws->H = strata_alloc(ctx, d->ng * sizeof *ws->H);
+    ws->bll = strata_alloc(ctx, nbk * sizeof *ws->bll);
+    ws->bu = strata_alloc(ctx, nbk * p1 * sizeof *ws->bu);
+    ws->G2 = strata_alloc(ctx, nbk * ldd * sizeof *ws->G2);
+    ws->GU = strata_alloc(ctx, nbk * ldd * sizeof *ws->GU);
+    ws->tbuf = strata_alloc(ctx, ws->nt * ws->tsize * sizeof *ws->tbuf);
+    if (!ws->eta || !ws->r || !ws->bmax || !ws->carry || !ws->tail || !ws->h || !ws->ce ||
+        !ws->H || !ws->bll || !ws->bu || !ws->G2 || !ws->GU || !ws->tbuf) {
+        cox_ws_free(ctx, ws);
+        return STRATA_ENOMEM;
+    }
+    *out = ws;
+    return STRATA_OK;
+}
+
+static void block_rows(const cox_data *d, size_t b, size_t *r0, size_t *r1)
+{
+    *r0 = b * d->nb;
+    *r1 = *r0 + d->nb < d->n ? *r0 + d->nb : d->n;
+}
+
+/* Pass 1: eta = X beta + offset, column by column; the block's maximum. */
+static void pass_eta(const cox_data *d, cox_ws *ws, const double *beta)
+{
+#pragma omp parallel for num_threads((int)ws->nt) schedule(static)
+    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+        size_t b = (size_t)bl, r0, r1;
+        double mx = -INFINITY, *eta;
+        block_rows(d, b, &r0, &r1);
+        eta = ws->eta + r0;
+        if (d->off)
+            memcpy(eta, d->off + r0, (r1 - r0) * sizeof *eta);
+        else
+            memset(eta, 0, (r1 - r0) * sizeof *eta);
+        for (size_t j = 0; j < d->p; j++)
+            ws->k.axpy(r1 - r0, beta[j], d->X + j * d->n + r0, eta);
+        for (size_t i = 0; i < r1 - r0; i++)
+            mx = eta[i] > mx ? eta[i] : mx;
+        ws->bmax[b] = mx;
+    }
+}
+
+/* Pass 2: r = w exp(eta - c) and each block's sums [S0, S1] from its last
+ * stratum opening (or its first row) to its end. */
+static void pass_tails(const cox_data *d, cox_ws *ws)
+{
+    const size_t p1 = d->p + 1;
+#pragma omp parallel for num_threads((int)ws->nt) schedule(static)
+    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+        size_t b = (size_t)bl, r0, r1, ts;
+        double *tl = ws->tail + b * p1, s = 0;
+        block_rows(d, b, &r0, &r1);
+        for (size_t i = r0; i < r1; i++)
+            ws->r[i] = d->w[i] * exp(ws->eta[i] - ws->c);
+        ts = d->blast[b] != SIZE_MAX ? d->blast[b] : r0;
+        for (size_t i = ts; i < r1; i++)
+            s += ws->r[i];
+        tl[0] = s;
+        for (size_t j = 0; j < d->p; j++) {
+            const double *x = d->X + j * d->n;
+            s = 0;
+            for (size_t i = ts; i < r1; i++)
+                s += ws->r[i] * x[i];
+            tl[1 + j] = s;
+        }
+    }
+}
+
+/* The running sums entering each block, in block order. */
+static void scan_carry(const cox_data *d, cox_ws *ws)
+{
+    const size_t p1 = d->p + 1;
+    memset(ws->carry, 0, p1 * sizeof *ws->carry);
+    for (size_t b = 0; b < d->nblocks; b++) {
+        const double *in = ws->carry + b * p1, *tl = ws->tail + b * p1;
+        double *o = ws->carry + (b + 1) * p1;
+        for (size_t j = 0; j < p1; j++)
+            o[j] = d->blast[b] != SIZE_MAX ? tl[j] : in[j] + tl[j];
+    }
+}
+
+/* Running sums of rows [q0, q0 + m) into cum (row-major, p + 1 wide), reset
+ * at each stratum opening, continuing from acc (updated). */
+static void running_sums(const cox_data *d, const cox_ws *ws, size_t q0, size_t m, double *acc,
+                         double *cum)
+{
+    const size_t p1 = d->p + 1;
+    for (size_t j = 0; j < p1; j++) {
+        const double *x = j ? d->X + (j - 1) * d->n : NULL;
+        double a = acc[j];
+        for (size_t k = 0; k < m; k++) {
+            size_t i = q0 + k;
+            if (i == 0 || d->stratum[i] != d->stratum[i - 1])
+                a = 0;
+            a += x ? ws->r[i] * x[i] : ws->r[i];
+            cum[k * p1 + j] = a;
+        }
+        acc[j] = a;
+    }
+}
+
+/* Sums of one block's groups: log-likelihood, score part, mean rows. */
+typedef struct gacc {
+    double ll;
+    double *u;    /* p */
+    double *G;    /* ld x ld */
+    size_t nu;    /* rows waiting in the mean-row buffer */
+} gacc;
+
+static void flush_rows(const cox_ws *ws, tview *v, gacc *a)
+{
+    if (a->nu)
+        ws->k.gram(a->nu, ws->ld, v->U, a->G);
+    a->nu = 0;
+}
+
+/* Appends c1 S1 + c2 E1 (E1 may be NULL) as a row of the mean-row buffer. */
+static void push_row(const cox_ws *ws, tview *v, gacc *a, double c1, const double *S1, double c2,
+                     const double *E1)
+{
+    double *row = v->U + a->nu * ws->ld;
+    for (size_t j = 0; j < ws->p; j++)
+        row[j] = E1 ? c1 * S1[j] + c2 * E1[j] : c1 * S1[j];
+    for (size_t j = ws->p; j < ws->ld; j++)
+        row[j] = 0;
+    if (++a->nu == SUB)
+        flush_rows(ws, v, a);
+}
+
+/* One tied-time group g with full risk-set sums S = [S0, S1]. Efron 1977:
+ * the m events' denominators are S0 - (l/m) E0, l = 0..m-1, each weighted by
+ * the mean event weight; Breslow 1972: all m use S0. */
+static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, size_t g,
+                      const double *S, gacc *a)
+{
+    const size_t p = d->p, gs = g ? d->gend[g - 1] : 0, ge = d->gend[g];
+    const double m = d->gm[g], dw = d->gdw[g], S0 = S[0];
+    const double *S1 = S + 1;
+    double E0 = 0, hs = 0, cs = 0, al = 0, be = 0, ga = 0;
+    ws->h[g] = ws->ce[g] = 0;
+    if (m == 0)
+        return;
+    for (size_t i = gs; i < ge; i++)
+        if (d->status[i] == 1)
+            a->ll += d->w[i] * (ws->eta[i] - ws->c);
+    if (ties == COX_TIES_EFRON && m > 1) {
+        const double wt = dw / m;
+        memset(v->e1, 0, p * sizeof *v->e1);
+        for (size_t i = gs; i < ge; i++)
+            if (d->status[i] == 1) {
+                E0 += ws->r[i];
+                for (size_t j = 0; j < p; j++)
+                    v->e1[j] += ws->r[i] * d->X[j * d->n + i];
+            }
+        for (size_t l = 0; l < (size_t)m; l++) {
+            double f = (double)l / m, D = S0 - f * E0;
+            a->ll -= wt * log(D);
+            hs += wt / D;
+            cs += wt * f / D;
+            al += wt / (D * D);
+            be += wt * f / (D * D);
+            ga += wt * f * f / (D * D);
+        }
+        for (size_t j = 0; j < p; j++)
+            a->u[j] -= hs * S1[j] - cs * v->e1[j];
+        push_row(ws, v, a, sqrt(al), S1, -be / sqrt(al), v->e1);
+        ga -= be * be / al;
+        if (ga > 0)
+            push_row(ws, v, a, 0, S1, sqrt(ga), v->e1);
+    } else {
+        a->ll -= dw * log(S0);
+        hs = dw / S0;
+        for (size_t j = 0; j < p; j++)
+            a->u[j] -= hs * S1[j];
+        push_row(ws, v, a, sqrt(dw) / S0, S1, 0, NULL);
+    }
+    ws->h[g] = hs;
+    ws->ce[g] = cs;
+}
+
+/* Pass 3: per block, the running risk-set sums and every group ending in it. */
+static void pass_groups(const cox_data *d, cox_ws *ws, cox_ties ties)
+{
+    const size_t p1 = d->p + 1, ldd = ws->ld * ws->ld;
+#pragma omp parallel for num_threads((int)ws->nt) schedule(static)
+    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+        size_t b = (size_t)bl, r0, r1, g = d->bgroup[b];
+        tview v = thread_view(ws, omp_get_thread_num());
+        gacc a = {0, ws->bu + b * p1, ws->GU + b * ldd, 0};
+        block_rows(d, b, &r0, &r1);
+        memcpy(v.acc, ws->carry + b * p1, p1 * sizeof *v.acc);
+        memset(a.u, 0, d->p * sizeof *a.u);
+        memset(a.G, 0, ldd * sizeof *a.G);
+        for (size_t q0 = r0; q0 < r1; q0 += SUB) {
+            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0;
+            running_sums(d, ws, q0, m, v.acc, v.cum);
+            for (; g < d->bgroup[b + 1] && d->gend[g] <= q0 + m; g++)
+                one_group(d, ws, &v, ties, g, v.cum + (d->gend[g] - 1 - q0) * p1, &a);
+        }
+        flush_rows(ws, &v, &a);
+        ws->bll[b] = a.ll;
+    }
+}
+
+/* Cumulative hazard per group on the exp(eta - c) scale: sums of h over the
+ * group and every later row of its stratum (earlier-or-equal times). */
+static void scan_hazard(const cox_data *d, cox_ws *ws)
+{
+    for (size_t g = d->ng; g-- > 0;)
+        ws->H[g] = ws->h[g] + (g + 1 < d->ng && !d->gnew[g + 1] ? ws->H[g + 1] : 0);
+}
+
+/* Pass 4: the weighted Gram sum_i r_i (H_i - d_i ce_i) x_i x_i' per block: the
+ * risk-set second moments summed over event times, rearranged per row. */
+static void pass_gram(const cox_data *d, cox_ws *ws)
+{
+    const size_t p = d->p, ldd = ws->ld * ws->ld;
+#pragma omp parallel for num_threads((int)ws->nt) schedule(static)
+    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+        size_t b = (size_t)bl, r0, r1, g = d->bgroup[b];
+        tview v = thread_view(ws, omp_get_thread_num());
+        double *G = ws->G2 + b * ldd;
+        block_rows(d, b, &r0, &r1);
+        memset(G, 0, ldd * sizeof *G);
+        for (size_t q0 = r0; q0 < r1; q0 += SUB) {
+            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0;
+            for (size_t k = 0; k < m; k++) {
+                size_t i = q0 + k;
+                double wv;
+                while (d->gend[g] <= i)
+                    g++;
+                wv = ws->r[i] * (ws->H[g] - (d->status[i] == 1 ? ws->ce[g] : 0));
+                v.s[k] = wv > 0 ? sqrt(wv) : 0;
+            }
+            for (size_t j = 0; j < p; j++)
+                v.cols[j] = d->X + j * d->n + q0;
+            ws->k.pack(m, p, ws->ld, v.cols, v.s, v.s, v.A);
+            ws->k.gram(m, ws->ld, v.A, G);
+        }
+    }
+}
+
+/* Block partials in block order: I = sum G2 - sum GU (entry (r, c), r <= c, at r * ld + c). */
+static void reduce(const cox_data *d, const cox_ws *ws, double *ll, double *u, double *I)
+{
+    const size_t p = d->p, ld = ws->ld, p1 = p + 1;
+    *ll = 0;
+    memcpy(u, d->xd, p * sizeof *u);
+    memset(I, 0, p * p * sizeof *I);
+    for (size_t b = 0; b < d->nblocks; b++) {
+        const double *G2 = ws->G2 + b * ld * ld, *GU = ws->GU + b * ld * ld;
+        *ll += ws->bll[b];
+        for (size_t j = 0; j < p; j++)
+            u[j] += ws->bu[b * p1 + j];
+        for (size_t r = 0; r < p; r++)
+            for (size_t c = r; c < p; c++)
+                I[r * p + c] += G2[r * ld + c] - GU[r * ld + c];
+    }
+    for (size_t r = 0; r < p; r++)
+        for (size_t c = 0; c < r; c++)
+            I[r * p + c] = I[c * p + r];
+}
+
+void cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
+              double *u, double *I)
+{
+    pass_eta(d, ws, beta);
+    /* shift so that the largest risk score is exp(0): no overflow; the partial
+     * likelihood is unchanged by a common shift of eta */
+    ws->c = -INFINITY;
+    for (size_t b = 0; b < d->nblocks; b++)
+        ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
+    pass_tails(d, ws);
+    scan_carry(d, ws);
+    pass_groups(d, ws, ties);
+    scan_hazard(d, ws);
+    pass_gram(d, ws);
+    reduce(d, ws, ll, u, I);
+}

@@ -1,0 +1,177 @@
+/* models/cox/cox_source.c — the Cox fit from a column source (a cohort, or memory
+ * in tests): reads the formula's columns, keeps the complete cases, builds the
+ * design with the GLM machinery (factor dummies, rcs(), interactions, offsets;
+ * the intercept column dropped, as coxph does) and fits on arrays. Invariant:
+ * rows enter the fit in source order, so the result is that of cox_fit_arrays. */
+#include "cox_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Raw columns of the GLM variables plus event and strata, and the complete-case mask. */
+typedef struct src_cols {
+    size_t n, used;
+    double **raw;        /* nvars */
+    double *event, *strat;
+    unsigned char *mask;
+} src_cols;
+
+static strata_status read_named(strata_ctx *ctx, const glm_source *src, const char *col,
+                                double *out)
+{
+    size_t j;
+    const strata_column_info *info;
+    STRATA_TRY(src->find(ctx, src->ud, col, &j, &info));
+    return src->read_f64(ctx, src->ud, j, 0, src->nrows, out);
+}
+
+static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
+                          const cox_formula *cf, src_cols *c)
+{
+    size_t n = src->nrows;
+    c->n = n;
+    c->raw = strata_calloc(ctx, f->nvars + 1, sizeof *c->raw);
+    c->event = strata_alloc(ctx, (n + 1) * sizeof *c->event);
+    c->strat = cf->strata ? strata_alloc(ctx, (n + 1) * sizeof *c->strat) : NULL;
+    c->mask = strata_alloc(ctx, n + 1);
+    if (!c->raw || !c->event || (cf->strata && !c->strat) || !c->mask)
+        return STRATA_ENOMEM;
+    for (size_t v = 0; v < f->nvars; v++) {
+        if (!(c->raw[v] = strata_alloc(ctx, (n + 1) * sizeof **c->raw)))
+            return STRATA_ENOMEM;
+        STRATA_TRY(src->read_f64(ctx, src->ud, f->vars[v].src_col, 0, n, c->raw[v]));
+    }
+    STRATA_TRY(read_named(ctx, src, cf->event, c->event));
+    if (cf->strata)
+        STRATA_TRY(read_named(ctx, src, cf->strata, c->strat));
+    c->used = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = !isnan(c->event[i]) && (!c->strat || !isnan(c->strat[i]));
+        for (size_t v = 0; v < f->nvars && ok; v++)
+            ok = !isnan(c->raw[v][i]);
+        c->mask[i] = (unsigned char)ok;
+        c->used += (size_t)ok;
+    }
+    if (c->used == 0)
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: no complete cases for the cox formula", src->name);
+    return STRATA_OK;
+}
+
+static void cols_free(strata_ctx *ctx, const glm_formula *f, src_cols *c)
+{
+    if (c->raw)
+        for (size_t v = 0; v < f->nvars; v++)
+            strata_free(ctx, c->raw[v], 0);
+    strata_free(ctx, c->raw, 0);
+    strata_free(ctx, c->event, 0);
+    strata_free(ctx, c->strat, 0);
+    strata_free(ctx, c->mask, 0);
+}
+
+/* The design of the complete cases without the intercept column, column-major
+ * (leading dimension used) into X; offsets into off. */
+static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const src_cols *c,
+                                  double *X, double *off)
+{
+    const size_t nb = 1024, p = f->p, used = c->used;
+    double *Xb = strata_alloc(ctx, nb * p * sizeof *Xb);
+    double *work = strata_alloc(ctx, (nb * glm_design_work(f) + 1) * sizeof *work);
+    double **rb = strata_calloc(ctx, f->nvars + 1, sizeof *rb);
+    strata_status st = Xb && work && rb ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < used; r0 += nb) {
+        size_t m = r0 + nb <= used ? nb : used - r0;
+        int bad = -1;
+        for (size_t v = 0; v < f->nvars; v++)
+            rb[v] = c->raw[v] + r0;
+        if (glm_design_block(f, rb, m, Xb, work, &bad))
+            st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "cox: unseen level while fitting");
+        for (size_t j = 1; j < p; j++)
+            memcpy(X + (j - 1) * used + r0, Xb + j * m, m * sizeof *X);
+        for (size_t i = 0; i < m; i++)
+            off[r0 + i] = glm_offset_value(f, rb, i);
+    }
+    strata_free(ctx, Xb, 0);
+    strata_free(ctx, work, 0);
+    strata_free(ctx, rb, 0);
+    return st;
+}
+
+/* Compacts every column to the complete cases. */
+static void compact(const glm_formula *f, src_cols *c)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!c->mask[i])
+            continue;
+        for (size_t v = 0; v < f->nvars; v++)
+            c->raw[v][w] = c->raw[v][i];
+        c->event[w] = c->event[i];
+        if (c->strat)
+            c->strat[w] = c->strat[i];
+        w++;
+    }
+}
+
+static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, src_cols *c,
+                                const cox_params *prm, cox_result **out)
+{
+    size_t used = c->used, p = f->p - 1;
+    double *X = strata_alloc(ctx, (used * p + 1) * sizeof *X);
+    double *off = strata_alloc(ctx, (used + 1) * sizeof *off);
+    int32_t *sc = c->strat ? strata_alloc(ctx, (used + 1) * sizeof *sc) : NULL;
+    strata_status st = X && off && (!c->strat || sc) ? STRATA_OK : STRATA_ENOMEM;
+    if (st == STRATA_OK)
+        st = build_design(ctx, f, c, X, off);
+    for (size_t i = 0; sc && i < used; i++)
+        sc[i] = (int32_t)c->strat[i];
+    if (st == STRATA_OK) {
+        cox_input in = {used, p, X, c->raw[f->response], c->event,
+                        f->weights >= 0 ? c->raw[f->weights] : NULL, f->noffsets ? off : NULL, sc,
+                        (const char *const *)f->colnames + 1};
+        st = cox_fit_arrays(ctx, &in, prm, out);
+    }
+    strata_free(ctx, X, 0);
+    strata_free(ctx, off, 0);
+    strata_free(ctx, sc, 0);
+    return st;
+}
+
+strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char *formula,
+                             const char *weights, const cox_params *prm, cox_fit_out *out)
+{
+    cox_formula *cf = NULL;
+    glm_formula *f = NULL;
+    src_cols c;
+    strata_status st;
+    memset(&c, 0, sizeof c);
+    memset(out, 0, sizeof *out);
+    STRATA_TRY(cox_formula_parse(ctx, formula, &cf));
+    st = glm_formula_parse(ctx, cf->glm, &f);
+    if (st == STRATA_OK && weights)
+        st = glm_formula_set_weights(ctx, f, weights);
+    if (st == STRATA_OK)
+        st = glm_bind(ctx, f, src, 1, STRATA_UNSEEN_ERROR);
+    if (st == STRATA_OK)
+        st = load(ctx, src, f, cf, &c);
+    if (st == STRATA_OK)
+        st = glm_design_setup(ctx, f, c.raw, c.mask, c.n);
+    if (st == STRATA_OK && (!f->intercept || f->p < 2))
+        st = STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": needs at least one term (and no -1)", formula);
+    if (st == STRATA_OK) {
+        compact(f, &c);
+        st = fit_design(ctx, f, &c, prm, &out->res);
+    }
+    cols_free(ctx, f, &c);
+    out->n_dropped = c.n - c.used;
+    out->formula = f;
+    out->cf = cf;
+    return st;
+}
+
+void cox_fit_out_free(strata_ctx *ctx, cox_fit_out *o)
+{
+    cox_result_free(ctx, o->res);
+    glm_formula_free(ctx, o->formula);
+    cox_formula_free(ctx, o->cf);
+    memset(o, 0, sizeof *o);
+}

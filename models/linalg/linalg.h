@@ -1,0 +1,46 @@
+/* models/linalg/linalg.h — the linear-algebra layer: the only code that calls
+ * CBLAS/LAPACKE/openblas_* (linalg.c) and strata's own Gram, pack and axpy
+ * micro-kernels (gram.c, AVX-512/AVX2/C chosen at run time). Estimators in
+ * models/ reach BLAS only through here. Depends on engine/core only. */
+#ifndef STRATA_LINALG_H
+#define STRATA_LINALG_H
+
+#include "internal.h"
+
+#include <stddef.h>
+
+/* eta[i] = X[i,:] . beta (+ off[i] when off) */
+void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *eta);
+/* Solves G beta = g for the full-rank part. G (p x p, upper) is not modified.
+ * aliased[j] = 1 for columns linearly dependent on earlier ones (R's order, tol
+ * relative to the diagonal). inv receives (G_kept)^-1 scattered into p x p
+ * (row-major, NaN for aliased). Returns rank, or -1 on allocation failure. */
+int la_solve_pivoted(strata_ctx *ctx, size_t p, const double *G, const double *g, double *beta,
+                     unsigned char *aliased, double *inv);
+/* models/linalg/gram.c: the Gram micro-kernel. A is row-major m x ld (ld = la_gram_ld(q),
+ * columns q..ld-1 zero); C (ld x ld) gets C[j*ld + i] += sum_k A[k,i] A[k,j] for
+ * every i >= j (entries with i < j inside a diagonal 8 x 8 tile are also written
+ * and must be ignored). Each entry is summed over the m rows in row order from 0
+ * and then added to C. */
+typedef void (*la_gram_fn)(size_t m, size_t ld, const double *A, double *C);
+/* A (row-major m x ld, 64-byte aligned, ld a multiple of 8) = [s_k cols[j][k]
+ * for j < p, v_k, zeros]: the weighted design of a sub-block for la_gram_fn. */
+typedef void (*la_pack_fn)(size_t m, size_t p, size_t ld, const double *const *cols,
+                           const double *s, const double *v, double *A);
+/* y[i] += b * x[i] (a multiply, then an add). */
+typedef void (*la_axpy_fn)(size_t n, double b, const double *x, double *y);
+typedef enum la_isa { LA_ISA_AUTO = 0, LA_ISA_AVX512, LA_ISA_AVX2, LA_ISA_C } la_isa;
+typedef struct la_kernels {
+    la_gram_fn gram;
+    la_pack_fn pack;
+    la_axpy_fn axpy;
+    const char *name; /* "avx512", "avx2" or "c" */
+} la_kernels;
+/* Leading dimension for q columns: q rounded up to a multiple of 8. */
+size_t la_gram_ld(size_t q);
+/* The kernels for isa (AUTO: the best this CPU runs); 0 when the CPU lacks it. */
+int la_kernels_get(la_isa isa, la_kernels *k);
+/* Sets single-threaded BLAS (inside our OpenMP regions); returns previous count. */
+int la_blas_threads(int n);
+
+#endif

@@ -1,0 +1,245 @@
+/* labels: unit */
+/* tests/test_events.c — `strata import events`: string and integer ids, sort
+ * by (patient, day) with ties in file order, the three date formats, errors
+ * naming file, line, column and value (bad date, unknown id), skip-and-list,
+ * atomic replace (a failed import leaves the cohort as it was) and --out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "strata/strata.h"
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void make_cohort(const char *ids_csv)
+{
+    char *out = NULL;
+    tu_write_file(tu_tmp("p.csv"), ids_csv);
+    remove(tu_tmp("c.h5"));
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id --quiet",
+                                tu_tmp("p.csv"), tu_tmp("c.h5")), 0);
+    free(out);
+}
+
+static void read_i32(const char *path, const char *name, int32_t *v, size_t n)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    size_t j;
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+    assert_status(ctx, strata_cohort_find(ctx, c, name, &j), STRATA_OK);
+    assert_int_equal(strata_cohort_column(c, j)->length, n);
+    assert_status(ctx, strata_cohort_read_i32(ctx, c, j, 0, n, v), STRATA_OK);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+}
+
+static void test_events__dates(void **state)
+{
+    int32_t d;
+    char buf[11];
+    (void)state;
+    assert_int_equal(strata_date_parse("1970-01-01", STRATA_DATE_ISO, &d), 0);
+    assert_int_equal(d, 0);
+    assert_int_equal(strata_date_parse("2025-04-01T13:45:00Z", STRATA_DATE_ISO, &d), 0);
+    assert_int_equal(d, 20179);
+    assert_int_equal(strata_date_parse("01/04/2025", STRATA_DATE_DMY, &d), 0);
+    assert_int_equal(d, 20179);
+    assert_int_equal(strata_date_parse("20250401", STRATA_DATE_YMD, &d), 0);
+    assert_int_equal(d, 20179);
+    assert_int_equal(strata_date_parse("1969-12-31", STRATA_DATE_ISO, &d), 0);
+    assert_int_equal(d, -1);
+    assert_int_equal(strata_date_parse("2024-02-29", STRATA_DATE_ISO, &d), 0);
+    assert_int_equal(strata_date_parse("2023-02-29", STRATA_DATE_ISO, &d), -1);
+    assert_int_equal(strata_date_parse("2025-13-01", STRATA_DATE_ISO, &d), -1);
+    assert_int_equal(strata_date_parse("2025-4-1", STRATA_DATE_ISO, &d), -1);
+    assert_int_equal(strata_date_parse("", STRATA_DATE_ISO, &d), -1);
+    for (int32_t k = -719162; k <= 2932896; k += 997) /* 0001-01-01 .. 9999-12-31 */ {
+        strata_date_format_iso(k, buf);
+        assert_int_equal(strata_date_parse(buf, STRATA_DATE_ISO, &d), 0);
+        assert_int_equal(d, k);
+    }
+}
+
+static void test_events__string_ids_sorted_with_ties_in_file_order(void **state)
+{
+    char *out = NULL;
+    int32_t row[5], day[5], code[5];
+    (void)state;
+    make_cohort("id,age\n"
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,70\n"
+                "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752,50\n");
+    tu_write_file(tu_tmp("ev.csv"),
+                  "pid,date,code\n"
+                  "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752,02/01/2025,B\n"
+                  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,03/01/2025,A\n"
+                  "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752,01/01/2025,C\n"
+                  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,03/01/2025,B\n"
+                  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,01/01/2025,\n");
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table gp --id pid "
+                                      "--date date --code code --date-format DD/MM/YYYY",
+                                tu_tmp("ev.csv"), tu_tmp("c.h5")), 0);
+    assert_contains(out, "5 events into /events/gp");
+    free(out);
+    read_i32(tu_tmp("c.h5"), "events/gp/patient_row", row, 5);
+    read_i32(tu_tmp("c.h5"), "events/gp/day", day, 5);
+    read_i32(tu_tmp("c.h5"), "events/gp/code", code, 5);
+    /* levels sorted A, B, C; empty code = NA (-1); ties (row 0, 3 Jan) keep file order A, B */
+    {
+        const int32_t wr[] = {0, 0, 0, 1, 1}, wd[] = {20089, 20091, 20091, 20089, 20090};
+        const int32_t wc[] = {-1, 0, 1, 2, 1};
+        for (int i = 0; i < 5; i++) {
+            assert_int_equal(row[i], wr[i]);
+            assert_int_equal(day[i], wd[i]);
+            assert_int_equal(code[i], wc[i]);
+        }
+    }
+    assert_int_equal(tu_run_cli(&out, "validate '%s'", tu_tmp("c.h5")), 0);
+    free(out);
+}
+
+static void test_events__errors_name_file_line_column_value(void **state)
+{
+    char *out = NULL;
+    char *before, *after;
+    size_t nb, na;
+    (void)state;
+    make_cohort("id,age\n101,70\n102,50\n");
+    before = tu_read_file(tu_tmp("c.h5"), &nb);
+    tu_write_file(tu_tmp("bad.csv"), "pid,date\n101,2025-01-01\n102,2025-02-30\n");
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table gp --id pid "
+                                      "--date date", tu_tmp("bad.csv"), tu_tmp("c.h5")), 6);
+    assert_contains(out, "bad.csv: line 3, column 'date': value '2025-02-30' is not a date "
+                         "(expected YYYY-MM-DD)");
+    free(out);
+    tu_write_file(tu_tmp("unk.csv"), "pid,date\n101,2025-01-01\n999,2025-01-02\n");
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table gp --id pid "
+                                      "--date date", tu_tmp("unk.csv"), tu_tmp("c.h5")), 6);
+    assert_contains(out, "unk.csv: line 3, column 'pid': patient id '999' is not in /patients");
+    free(out);
+    after = tu_read_file(tu_tmp("c.h5"), &na); /* failed imports left the cohort as it was */
+    assert_int_equal(na, nb);
+    assert_memory_equal(before, after, nb);
+    free(before);
+    free(after);
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table gp --id pid "
+                                      "--date date --on-unknown-id skip --out '%s'",
+                                tu_tmp("unk.csv"), tu_tmp("c.h5"), tu_tmp("c2.h5")), 0);
+    assert_contains(out, "1 events into /events/gp");
+    assert_contains(out, "line 3: id '999'");
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "info '%s'", tu_tmp("c.h5")), 0);
+    assert_true(strstr(out, "events/gp") == NULL); /* --out left the source alone */
+    free(out);
+    tu_write_file(tu_tmp("nocol.csv"), "pid,when\n101,2025-01-01\n");
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table gp --id pid "
+                                      "--date date", tu_tmp("nocol.csv"), tu_tmp("c.h5")), 7);
+    assert_contains(out, "column 'date' (--date) is not in the header");
+    free(out);
+}
+
+static void test_events__replace_table_keeps_others(void **state)
+{
+    char *out = NULL;
+    int32_t day[1];
+    (void)state;
+    make_cohort("id,age\n101,70\n");
+    tu_write_file(tu_tmp("a.csv"), "pid,date,v\n101,2025-01-01,1.5\n101,2025-01-02,\n");
+    tu_write_file(tu_tmp("b.csv"), "pid,date\n101,20250105\n");
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table a --id pid "
+                                      "--date date --value v --quiet",
+                                tu_tmp("a.csv"), tu_tmp("c.h5")), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table b --id pid "
+                                      "--date date --date-format YYYYMMDD --quiet",
+                                tu_tmp("b.csv"), tu_tmp("c.h5")), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table b --id pid "
+                                      "--date date --date-format YYYYMMDD --quiet",
+                                tu_tmp("b.csv"), tu_tmp("c.h5")), 0); /* replaced, not doubled */
+    free(out);
+    read_i32(tu_tmp("c.h5"), "events/b/day", day, 1);
+    assert_int_equal(day[0], 20093);
+    {
+        strata_ctx *ctx = tu_ctx();
+        strata_cohort *c = NULL;
+        size_t j;
+        double v[2];
+        assert_status(ctx, strata_cohort_open(ctx, tu_tmp("c.h5"), &c), STRATA_OK);
+        assert_status(ctx, strata_cohort_find(ctx, c, "events/a/v", &j), STRATA_OK);
+        assert_status(ctx, strata_cohort_read_f64(ctx, c, j, 0, 2, v), STRATA_OK);
+        assert_true(v[0] == 1.5 && v[1] != v[1]);
+        strata_cohort_close(c);
+        strata_ctx_free(ctx);
+    }
+    assert_int_equal(tu_run_cli(&out, "validate '%s'", tu_tmp("c.h5")), 0);
+    free(out);
+}
+
+/* The "# events" h5py example of docs/cohort-format.md, run as printed. */
+static void test_events__format_doc_h5py_example(void **state)
+{
+    char *text = tu_read_file(tu_src("docs/cohort-format.md"), NULL), *start, *end, *out = NULL;
+    FILE *f;
+    strata_ctx *ctx = tu_ctx();
+    strata_derive_report rep;
+    (void)state;
+    assert_non_null(text);
+    start = strstr(text, "```python\n# events");
+    assert_non_null(start);
+    start += strlen("```python\n");
+    end = strstr(start, "```");
+    assert_non_null(end);
+    f = fopen(tu_tmp("events_example.py"), "w");
+    assert_non_null(f);
+    fwrite(start, 1, (size_t)(end - start), f);
+    fclose(f);
+    free(text);
+    assert_int_equal(tu_run_sh(&out, "cd '%s' && /usr/bin/python3 events_example.py", tu_tmp("")), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "validate '%s'", tu_tmp("events.h5")), 0);
+    assert_contains(out, "valid: 2 patients");
+    free(out);
+    tu_write_file(tu_tmp("ex.yaml"),
+                  "index_date: 2025-04-01\nfeatures:\n"
+                  "  - {name: em, kind: count, table: spells, where: \"admission_method == emergency\"}\n"
+                  "  - {name: dm, kind: ever, table: spells, codelist: charlson/diab}\n"
+                  "  - {name: los, kind: sum, table: spells, value: los_days, window: [-365, -1]}\n");
+    assert_status(ctx, strata_derive(ctx, tu_tmp("events.h5"), tu_tmp("ex.yaml"), tu_tmp("ex.h5"),
+                                     &rep), STRATA_OK);
+    assert_int_equal(rep.n_included, 2); /* the second dies on 2025-06-15, after the index date */
+    strata_ctx_free(ctx);
+    {
+        int32_t em[2], dm[2];
+        strata_ctx *c2 = tu_ctx();
+        strata_cohort *c = NULL;
+        size_t j;
+        double los[2];
+        read_i32(tu_tmp("ex.h5"), "em", em, 2);
+        read_i32(tu_tmp("ex.h5"), "dm", dm, 2);
+        assert_true(em[0] == 1 && em[1] == 0);
+        assert_true(dm[0] == 1 && dm[1] == 0); /* E11.9 is Charlson diab */
+        assert_status(c2, strata_cohort_open(c2, tu_tmp("ex.h5"), &c), STRATA_OK);
+        assert_status(c2, strata_cohort_find(c2, c, "los", &j), STRATA_OK);
+        assert_status(c2, strata_cohort_read_f64(c2, c, j, 0, 2, los), STRATA_OK);
+        assert_true(los[0] == 2 && los[1] == 5); /* the NaN length of stay adds nothing */
+        strata_cohort_close(c);
+        strata_ctx_free(c2);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events__dates),
+        cmocka_unit_test(test_events__string_ids_sorted_with_ties_in_file_order),
+        cmocka_unit_test(test_events__errors_name_file_line_column_value),
+        cmocka_unit_test(test_events__replace_table_keeps_others),
+        cmocka_unit_test(test_events__format_doc_h5py_example),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
