@@ -786,6 +786,54 @@ static void test_elnet_api__fit_save_load_score(void **state)
     strata_ctx_free(ctx);
 }
 
+/* `strata fit --alpha --lambda` then `strata coef --path --csv`: glmnet's
+ * coefficients on the user path (dia_binomial_ulam), through the CLI. */
+static void test_elnet_cli__fit_and_coef_path_match_glmnet(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    gcase c;
+    case_load("dia_binomial_ulam", &c);
+    char formula[8192], *out = NULL;
+    strata_cohort *coh = case_cohort(ctx, &c, formula, sizeof formula);
+    strata_cohort_close(coh);
+    const char *model = tu_tmp("elnet_cli.h5");
+    int rc = tu_run_cli(&out, "fit '%s' --formula '%s' --family binomial --alpha 0.3 --lambda 0.2,0.1,0.05,0.02,0.01,0.005,0.002,0.001 --thresh 1e-22 --out '%s'",
+                        tu_tmp("elnet_case.h5"), formula, model);
+    assert_int_equal(rc, 0);
+    assert_contains(out, "8 lambdas");
+    free(out);
+    rc = tu_run_cli(&out, "coef '%s' --path --csv", model);
+    assert_int_equal(rc, 0);
+    table *g = table_read("data/golden/elnet/elnet_dia_path.csv");
+    size_t checked = 0;
+    char *line = strchr(out, '\n');
+    for (; line && line[1]; line = strchr(line + 1, '\n')) {
+        double lam = atof(line + 1), est;
+        char term[256];
+        const char *c1 = strchr(line + 1, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        assert_non_null(c2);
+        snprintf(term, sizeof term, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+        est = atof(c2 + 1);
+        for (size_t i = 0; i < g->nrow; i++) {
+            if (strcmp(cell(g, i, "id"), c.id) || fabs(num(cell(g, i, "lambda")) / lam - 1) > 1e-12)
+                continue;
+            double scale = 0;
+            for (size_t j = 0; j < c.p; j++)
+                scale = fmax(scale, fabs(num(cell(g, i, c.xnames[j]))));
+            double want = num(cell(g, i, strcmp(term, "(Intercept)") ? term : "a0"));
+            assert_abs_close(est, want, RTOL * fmax(fabs(want), FLOOR * fmax(scale, fabs(num(cell(g, i, "a0"))))),
+                             "cli %s at lambda %g", term, lam);
+            checked++;
+        }
+    }
+    assert_int_equal(checked, 8 * (c.p + 1));
+    free(out);
+    table_free(g);
+    case_free(&c);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_elnet_source__formula_matches_arrays),
         cmocka_unit_test(test_elnet_source__cv_selects_glmnet_lambda),
         cmocka_unit_test(test_elnet_api__fit_save_load_score),
+        cmocka_unit_test(test_elnet_cli__fit_and_coef_path_match_glmnet),
         cmocka_unit_test(test_elnet_threads__binomial_1_vs_2_byte_identical),
         cmocka_unit_test(test_elnet_threads__poisson_offset_1_vs_2_byte_identical),
     };

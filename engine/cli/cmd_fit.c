@@ -5,13 +5,14 @@
  * Exit codes: 0, 2 usage, or the failing strata_status (8 = not converged,
  * the partial model is still written). */
 #include "cli.h"
+#include "cli_elnet.h"
 
 #include <string.h>
 
 static const char *USAGE =
     "strata fit COHORT --formula \"y ~ a + b\" [--family binomial|poisson|gamma|gaussian]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
-    "       [--start auto|r]\n"
+    "       [--start auto|r]\n" CLI_ELNET_USAGE
     "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
 
 /* The value options and the fit-spec keys they set (strata_fit_spec_set). */
@@ -32,6 +33,8 @@ int cmd_fit(int argc, char **argv)
     strata_model *m = NULL;
     strata_status st;
     int rc = 0;
+    cli_elnet_opts eo;
+    cli_elnet_init(&eo);
     strata_fit_spec_init(&fs);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -67,14 +70,23 @@ int cmd_fit(int argc, char **argv)
             spec_path = argv[++i];
             continue;
         }
+        int er = cli_elnet_opt(&eo, argc, argv, &i, USAGE);
+        if (er == CLI_OPT_ERROR) {
+            cli_elnet_free(&eo);
+            return CLI_EXIT_USAGE;
+        }
+        if (er == CLI_OPT_TAKEN)
+            continue;
         for (k = 0; k < N_OPTS && strcmp(a, OPTS[k][0]); k++)
             ;
         if (k == N_OPTS)
             return cli_usage_error("fit", USAGE, "unknown option '%s'", a);
         given[k] = argv[++i];
     }
-    if (!cohort_path)
+    if (!cohort_path) {
+        cli_elnet_free(&eo);
         return cli_usage_error("fit", USAGE, "missing COHORT");
+    }
     if (!(ctx = cli_ctx_new(&co)))
         return 3;
     /* the spec file through the library's spec loader, then the command line over it */
@@ -100,6 +112,10 @@ int cmd_fit(int argc, char **argv)
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }
+    if (eo.active) { /* --alpha and friends: the elastic-net path (cli_elnet.c) */
+        rc = cli_elnet_fit(ctx, c, &prm, &eo, fs.out, co.quiet);
+        goto out;
+    }
     st = strata_glm_fit(ctx, c, &prm, &m);
     if (!m) {
         rc = cli_fail(ctx, "fit", st);
@@ -123,6 +139,7 @@ int cmd_fit(int argc, char **argv)
                s.null_deviance, s.df_null, s.aic, s.dispersion, fs.out);
     }
 out:
+    cli_elnet_free(&eo);
     strata_model_free(ctx, m);
     strata_cohort_close(c);
     strata_fit_spec_free(ctx, &fs);
