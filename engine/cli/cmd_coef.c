@@ -114,7 +114,17 @@ int cmd_coef(int argc, char **argv)
             const char *ratio = s.family == STRATA_FAMILY_BINOMIAL ? "odds ratio"
                                 : s.family == STRATA_FAMILY_GAUSSIAN ? NULL
                                                                       : "ratio";
-            printf("%s GLM: %s\n\n", strata_family_name(s.family), s.formula);
+            strata_elnet *e = NULL;
+            if (strata_elnet_load(ctx, path, m, &e) == STRATA_OK && e) {
+                size_t k = strata_elnet_selected(e);
+                printf("%s elastic net (alpha %g, lambda %.6g: step %zu of %zu, %d non-zero terms; "
+                       "no standard errors after selection): %s\n\n",
+                       strata_family_name(s.family), strata_elnet_alpha(e), strata_elnet_lambda(e, k), k + 1,
+                       strata_elnet_nsteps(e), strata_elnet_df(e, k), s.formula);
+                strata_elnet_free(ctx, e);
+            } else {
+                printf("%s GLM: %s\n\n", strata_family_name(s.family), s.formula);
+            }
             printf("%-40s %14s %12s %10s %12s %12s %12s", "term", "estimate", "std.error",
                    s.t_statistic ? "t" : "z", "p", "2.5%", "97.5%");
             if (ratio)
