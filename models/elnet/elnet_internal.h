@@ -96,7 +96,8 @@ typedef struct elnet_ws {
     double b0;
     double *g;           /* p: score of every column at the current fit */
     double g0;           /* the intercept's score sum_i w_i (y_i - mu_i) */
-    double *G;           /* ld x ld: Gram of [S columns, intercept, working response] */
+    double *G;           /* gld x gld: Gram of [S columns, intercept (, working response)] */
+    size_t gld;          /* leading dimension of the current G */
     double *part;        /* ELNET_NCHUNK x ld x ld partial Grams */
     double *pack;        /* ELNET_NCHUNK x ELNET_BLOCK x ld packed rows */
     double *dpart;       /* ELNET_NCHUNK x (p + 2) partial sums */
@@ -107,7 +108,7 @@ typedef struct elnet_ws {
     double *gS;          /* p + 1: quadratic-model gradient over S and intercept */
     double *dpart_dev;   /* ELNET_NCHUNK: partial deviances */
     double dev;          /* deviance of the current fit (normalised weights) */
-    int gram_valid;      /* gaussian: G still matches S */
+    int gram_valid;      /* G (and the scores of S) match S and the current fit */
     int passes;
 } elnet_ws;
 

@@ -49,30 +49,40 @@ static double row_update(const elnet_prob *pb, size_t i, double eta, double *v, 
     return dev;
 }
 
-void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
+/* eta, v, r and the deviance of chunk c's rows from (b0, beta). */
+static void eta_chunk(const elnet_prob *pb, elnet_ws *ws, size_t c)
 {
-#pragma omp parallel for num_threads(pb->nthreads) schedule(static)
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
-        size_t r0, r1;
-        chunk_range(pb->n, c, &r0, &r1);
+    size_t r0, r1;
+    chunk_range(pb->n, c, &r0, &r1);
+    for (size_t i = r0; i < r1; i++)
+        ws->eta[i] = ws->b0 + (pb->off ? pb->off[i] : 0);
+    for (size_t j = 0; j < pb->p; j++) {
+        if (ws->beta[j] == 0)
+            continue;
+        const double *x = pb->X + j * pb->ldx;
+        double b = ws->beta[j] / pb->xs[j], m = pb->xm[j];
         for (size_t i = r0; i < r1; i++)
-            ws->eta[i] = ws->b0 + (pb->off ? pb->off[i] : 0);
-        for (size_t j = 0; j < pb->p; j++) {
-            if (ws->beta[j] == 0)
-                continue;
-            const double *x = pb->X + j * pb->ldx;
-            double b = ws->beta[j] / pb->xs[j], m = pb->xm[j];
-            for (size_t i = r0; i < r1; i++)
-                ws->eta[i] += b * (x[i] - m);
-        }
-        double dev = 0;
-        for (size_t i = r0; i < r1; i++)
-            dev += row_update(pb, i, ws->eta[i], &ws->v[i], &ws->r[i]);
-        ws->dpart_dev[c] = dev;
+            ws->eta[i] += b * (x[i] - m);
     }
+    double dev = 0;
+    for (size_t i = r0; i < r1; i++)
+        dev += row_update(pb, i, ws->eta[i], &ws->v[i], &ws->r[i]);
+    ws->dpart_dev[c] = dev;
+}
+
+static void sum_dev(elnet_ws *ws)
+{
     ws->dev = 0;
     for (size_t c = 0; c < ELNET_NCHUNK; c++)
         ws->dev += ws->dpart_dev[c];
+}
+
+void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
+{
+#pragma omp parallel for num_threads(pb->nthreads) schedule(static)
+    for (size_t c = 0; c < ELNET_NCHUNK; c++)
+        eta_chunk(pb, ws, c);
+    sum_dev(ws);
 }
 
 /* sum_i r_i (x_i - m) with 8 interleaved partial sums (vectorisable; a fixed
@@ -124,38 +134,54 @@ static void score_pass(const elnet_prob *pb, elnet_ws *ws, const unsigned char *
     }
 }
 
-/* G (lower triangle, G[j*ld + i], i >= j) = [X_S, 1]' V [X_S, 1] over the
- * standardised columns of S: rows packed sqrt(v) x~ per ELNET_BLOCK rows and
- * summed by the fused Gram kernel. */
-static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k)
+/* Packs chunk rows [b0, b0 + m) as sqrt(v) [x~_S, 1 (, z)] into A, z = r / v
+ * the working residual (so the z row of the Gram is the score of S). */
+static void pack_block(const elnet_prob *pb, const elnet_ws *ws, size_t b0, size_t m, size_t q,
+                       size_t ld, int with_z, double *A)
 {
-    size_t q = ws->nS + 1, ld = la_gram_ld(q);
+    double sv[ELNET_BLOCK];
+    for (size_t i = 0; i < m; i++)
+        sv[i] = sqrt(ws->v[b0 + i]);
+    for (size_t t = 0; t < ws->nS; t++) {
+        size_t j = ws->S[t];
+        const double *x = pb->X + j * pb->ldx + b0;
+        double xm = pb->xm[j], is = 1 / pb->xs[j];
+        for (size_t i = 0; i < m; i++)
+            A[i * ld + t] = sv[i] * ((x[i] - xm) * is);
+    }
+    for (size_t i = 0; i < m; i++) {
+        A[i * ld + ws->nS] = sv[i];
+        if (with_z)
+            A[i * ld + ws->nS + 1] = sv[i] > 0 ? ws->r[b0 + i] / sv[i] : 0;
+        for (size_t t = q; t < ld; t++)
+            A[i * ld + t] = 0;
+    }
+}
+
+/* G (lower triangle, G[j*ld + i], i >= j) = [X_S, 1]' V [X_S, 1] over the
+ * standardised columns of S by the fused Gram kernel, ELNET_BLOCK rows at a
+ * time. with_eta first refreshes each chunk's eta, v, r (one pass for the
+ * IRLS update and the next Gram); with_z adds the working-residual column,
+ * whose row gives the scores g_S and g0 at the same time. */
+static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int with_eta, int with_z)
+{
+    size_t nS = ws->nS, q = nS + 1 + (with_z != 0), ld = la_gram_ld(q);
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         size_t r0, r1;
         double *P = ws->part + c * ws->ld * ws->ld, *A = ws->pack + c * ELNET_BLOCK * ws->ld;
+        if (with_eta)
+            eta_chunk(pb, ws, c);
         chunk_range(pb->n, c, &r0, &r1);
         memset(P, 0, ld * ld * sizeof *P);
         for (size_t b0 = r0; b0 < r1; b0 += ELNET_BLOCK) {
             size_t m = r1 - b0 < ELNET_BLOCK ? r1 - b0 : ELNET_BLOCK;
-            double sv[ELNET_BLOCK];
-            for (size_t i = 0; i < m; i++)
-                sv[i] = sqrt(ws->v[b0 + i]);
-            for (size_t t = 0; t < ws->nS; t++) {
-                size_t j = ws->S[t];
-                const double *x = pb->X + j * pb->ldx + b0;
-                double xm = pb->xm[j], is = 1 / pb->xs[j];
-                for (size_t i = 0; i < m; i++)
-                    A[i * ld + t] = sv[i] * ((x[i] - xm) * is);
-            }
-            for (size_t i = 0; i < m; i++) {
-                A[i * ld + ws->nS] = sv[i];
-                for (size_t t = q; t < ld; t++)
-                    A[i * ld + t] = 0;
-            }
+            pack_block(pb, ws, b0, m, q, ld, with_z, A);
             k->gram(m, ld, A, P);
         }
     }
+    if (with_eta)
+        sum_dev(ws);
     for (size_t j = 0; j < q; j++)
         for (size_t i = j; i < q; i++) {
             double s = 0;
@@ -163,11 +189,16 @@ static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k)
                 s += ws->part[c * ws->ld * ws->ld + j * ld + i];
             ws->G[j * ld + i] = s;
         }
+    ws->gld = ld;
+    for (size_t t = 0; with_z && t < nS; t++)
+        ws->g[ws->S[t]] = ws->G[t * ld + nS + 1];
+    if (with_z)
+        ws->g0 = ws->G[nS * ld + nS + 1];
 }
 
 static double gget(const elnet_ws *ws, size_t i, size_t j)
 {
-    size_t ld = la_gram_ld(ws->nS + 1);
+    size_t ld = ws->gld;
     return i >= j ? ws->G[j * ld + i] : ws->G[i * ld + j];
 }
 
@@ -217,15 +248,16 @@ static int cd_solve(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit
     }
 }
 
-/* One IRLS step: Gram (unless still valid), CD from the current fit, new eta.
- * Returns the step's max G_tt (change)^2, or -1 when maxit ran out. */
+/* One IRLS step: Gram and scores at the current fit (unless still valid), CD
+ * from it, then the new eta with (binomial, poisson) the next step's Gram in
+ * the same pass. Returns the step's max G_tt (change)^2, or -1 when maxit ran out. */
 static double irls_step(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit,
                         const la_kernels *k)
 {
     size_t nS = ws->nS;
+    int gauss = pb->fam == STRATA_FAMILY_GAUSSIAN;
     if (!ws->gram_valid)
-        gram_pass(pb, ws, k);
-    ws->gram_valid = pb->fam == STRATA_FAMILY_GAUSSIAN;
+        gram_pass(pb, ws, k, 0, !gauss);
     for (size_t t = 0; t < nS; t++) {
         ws->bS[t] = ws->beta[ws->S[t]];
         ws->gS[t] = ws->g[ws->S[t]];
@@ -242,8 +274,13 @@ static double irls_step(const elnet_prob *pb, elnet_ws *ws, double lambda, int m
     for (size_t t = 0; t < nS; t++)
         ws->beta[ws->S[t]] = ws->bS[t];
     ws->b0 = ws->bS[nS];
-    elnet_eta_pass(pb, ws);
-    score_pass(pb, ws, ws->inS, 1);
+    if (gauss) { /* V fixed: the Gram stays; new residuals and scores of S */
+        elnet_eta_pass(pb, ws);
+        score_pass(pb, ws, ws->inS, 1);
+    } else {
+        gram_pass(pb, ws, k, 1, 1);
+    }
+    ws->gram_valid = 1;
     return dlx;
 }
 
