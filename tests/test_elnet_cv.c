@@ -11,7 +11,7 @@
 #include "testutil.h"
 #include "glm_testdata.c"
 #include "elnet_testdata.c"
-#include "model_elnet.h"
+#include "model_file.h"
 #include "strata/elnet.h"
 
 /* ---- cv.glmnet with the same fold ids ------------------------------------------- */
@@ -124,7 +124,7 @@ static void test_elnet_source__formula_matches_arrays(void **state)
     sp.pf_term = terms;
     sp.pf_value = vals;
     sp.npf = 3;
-    strata_model *m = NULL;
+    glm_model *m = NULL;
     elnet_fitted res;
     assert_status(ctx, elnet_fit_source(ctx, &src, &sp, &m, &res), STRATA_OK);
     elnet_path *direct = fit_case(ctx, &c);
@@ -132,37 +132,39 @@ static void test_elnet_source__formula_matches_arrays(void **state)
     assert_memory_equal(res.path->lambda, direct->lambda, direct->nlam * sizeof(double));
     assert_memory_equal(res.path->beta, direct->beta, direct->nlam * c.p * sizeof(double));
     assert_int_equal(res.selected, direct->nlam - 1);
-    assert_int_equal(strata_model_nterms(m), c.p + 1);
-    assert_string_equal(strata_model_term(m, 0), "(Intercept)");
+    assert_int_equal(glm_model_nterms(m), c.p + 1);
+    assert_string_equal(glm_model_term(m, 0), "(Intercept)");
     strata_coef k;
-    strata_model_coef(m, 0, &k);
+    glm_model_coef(m, 0, &k);
     assert_true(k.estimate == direct->a0[res.selected]);
     for (size_t j = 0; j < c.p; j++) {
-        strata_model_coef(m, j + 1, &k);
-        assert_string_equal(strata_model_term(m, j + 1), c.xnames[j]);
+        glm_model_coef(m, j + 1, &k);
+        assert_string_equal(glm_model_term(m, j + 1), c.xnames[j]);
         assert_true(k.estimate == direct->beta[res.selected * c.p + j]);
         assert_true(isnan(k.std_error));
     }
     elnet_path_free(ctx, direct);
     elnet_fitted_free(ctx, &res);
-    strata_model_free(ctx, m);
+    glm_model_free(ctx, m);
     strata_cohort_close(coh);
     case_free(&c);
     strata_ctx_free(ctx);
 }
 
-/* The /elnet group of a model file gives the path and CV curve back bit for bit. */
+/* The /elnet items of a model file give the path and CV curve back bit for bit. */
 static void check_store_roundtrip(strata_ctx *ctx, const elnet_fitted *res, size_t p)
 {
     const char *h5 = tu_tmp("elnet_store.h5");
-    hid_t file = H5Fcreate(h5, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    assert_true(file >= 0);
-    assert_int_equal(elnet_store_write(file, res), 0);
-    H5Fclose(file);
+    strata_record rec;
+    strata_record_init(&rec);
+    assert_status(ctx, elnet_export(ctx, res, &rec), STRATA_OK);
+    assert_status(ctx, strata_rec_put_text(ctx, &rec, STRATA_REC_KIND, "elnet-test"), STRATA_OK);
+    assert_status(ctx, strata_model_file_write(ctx, &rec, h5), STRATA_OK);
+    strata_record_free(ctx, &rec);
     elnet_fitted back;
-    file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
-    assert_status(ctx, elnet_store_read(ctx, file, h5, p, &back), STRATA_OK);
-    H5Fclose(file);
+    assert_status(ctx, strata_model_file_read(ctx, h5, &rec), STRATA_OK);
+    assert_status(ctx, elnet_import(ctx, &rec, h5, p, &back), STRATA_OK);
+    strata_record_free(ctx, &rec);
     const elnet_path *a = res->path, *b = back.path;
     assert_int_equal(b->nlam, a->nlam);
     assert_int_equal(back.selected, res->selected);
@@ -196,7 +198,7 @@ static void test_elnet_source__cv_selects_glmnet_lambda(void **state)
     sp.cv_folds = 5;
     sp.foldid = c.fold;
     table *g = table_read("data/golden/elnet/elnet_cv_summary.csv");
-    strata_model *m = NULL;
+    glm_model *m = NULL;
     elnet_fitted res;
     assert_status(ctx, elnet_fit_source(ctx, &src, &sp, &m, &res), STRATA_OK);
     for (size_t i = 0; i < g->nrow; i++)
@@ -208,7 +210,7 @@ static void test_elnet_source__cv_selects_glmnet_lambda(void **state)
         }
     check_store_roundtrip(ctx, &res, c.p);
     elnet_fitted_free(ctx, &res);
-    strata_model_free(ctx, m);
+    glm_model_free(ctx, m);
     table_free(g);
     strata_cohort_close(coh);
     case_free(&c);

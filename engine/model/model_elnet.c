@@ -1,17 +1,14 @@
-/* engine/model_elnet.c — the public elastic-net API (strata/elnet.h) on a
- * cohort: adapts the cohort to the models/ column source, runs
- * elnet_fit_source, and saves / loads the model file with its /elnet group
- * (published atomically: the GLM part and /elnet are written to one temporary,
- * then renamed). Invariant: the model is exactly what strata_glm_fit would
- * save, so score, evaluate and run use it unchanged. */
-#include "cohort_internal.h"
-#include "glm_internal.h"
-#include "internal.h"
-#include "model_elnet.h"
-#include "outfile.h"
+/* engine/model/model_elnet.c — the public elastic-net API (strata/elnet.h) on a
+ * cohort: the cohort as the models' column source, elnet_fit_source, and the
+ * model file as one record: the GLM's items (glm_model_export) plus the
+ * /elnet/... items (elnet_export), written by engine/io/model_file.c and
+ * published atomically. Invariant: the model is a glm_model that strata_glm_fit
+ * could have made, so score, evaluate and run use it unchanged; no HDF5 here. */
+#include "elnet_internal.h"
+#include "model_file.h"
+#include "model_internal.h"
 #include "strata/elnet.h"
 
-#include <hdf5.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,17 +25,15 @@ void strata_elnet_params_init(strata_elnet_params *p)
     p->seed = 1;
 }
 
-static strata_status src_find(strata_ctx *ctx, void *ud, const char *col, size_t *j,
-                              const strata_column_info **info)
+/* input_path, input_hash ("sha256:<hex>") and strata_version, as a GLM fit has. */
+static strata_status elnet_provenance(strata_ctx *ctx, glm_model *g, const char *path)
 {
-    STRATA_TRY(strata_cohort_find(ctx, ud, col, j));
-    *info = strata_cohort_column(ud, *j);
-    return STRATA_OK;
-}
-
-static strata_status src_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n, double *out)
-{
-    return strata_cohort_read_f64(ctx, ud, j, row0, n, out);
+    char hex[65], val[80];
+    STRATA_TRY(strata_file_sha256(ctx, path, hex));
+    snprintf(val, sizeof val, "sha256:%s", hex);
+    STRATA_TRY(glm_model_set_provenance(ctx, g, "input_path", path));
+    STRATA_TRY(glm_model_set_provenance(ctx, g, "input_hash", val));
+    return glm_model_set_provenance(ctx, g, "strata_version", strata_version());
 }
 
 strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_glm_params *gp,
@@ -50,7 +45,9 @@ strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const str
     *path = NULL;
     if (!cohort || !gp || !ep || !gp->formula)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_elnet_fit: cohort, params and formula are required");
-    glm_source src = {cohort, strata_cohort_path(cohort), strata_cohort_nrows(cohort), src_find, src_read};
+    glm_source src;
+    glm_model *g = NULL;
+    model_cohort_source(cohort, &src);
     elnet_spec_init(&sp);
     sp.prm.family = gp->family;
     sp.prm.alpha = ep->alpha;
@@ -71,55 +68,53 @@ strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const str
     sp.select_min = ep->select_min;
     if (!(e = strata_calloc(ctx, 1, sizeof *e)))
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "strata_elnet_fit: out of memory");
-    strata_status st = elnet_fit_source(ctx, &src, &sp, model, &e->r);
+    strata_status st = elnet_fit_source(ctx, &src, &sp, &g, &e->r);
+    if (st == STRATA_OK && (st = elnet_provenance(ctx, g, strata_cohort_path(cohort))) != STRATA_OK)
+        elnet_fitted_free(ctx, &e->r);
     if (st != STRATA_OK) {
+        glm_model_free(ctx, g);
         strata_free(ctx, e, sizeof *e);
         return st;
     }
-    strata_model *m = *model;
-    m->prov[0] = strata_strdup(ctx, strata_cohort_path(cohort));
-    m->prov[3] = strata_strdup(ctx, strata_version());
+    if ((st = model_wrap_glm(ctx, g, model)) != STRATA_OK) {
+        strata_elnet_free(ctx, e);
+        return st;
+    }
     *path = e;
     return STRATA_OK;
 }
 
 strata_status strata_elnet_save(strata_ctx *ctx, const strata_model *m, const strata_elnet *e, const char *path)
 {
-    char *tmp = strata_tmp_path(ctx, path);
-    if (!tmp)
-        return STRATA_ENOMEM;
-    strata_status st = strata_model_save(ctx, m, tmp);
-    if (st == STRATA_OK && e) {
-        strata_h5_quiet();
-        hid_t file = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT);
-        int rc = file < 0 ? -1 : elnet_store_write(file, &e->r);
-        if (file >= 0 && H5Fclose(file) < 0)
-            rc = -1;
-        if (rc)
-            st = STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot write the /elnet group of the model file", path);
-    }
+    strata_record rec;
+    strata_status st;
+    if (!m || !path)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_elnet_save: model or path is NULL");
+    strata_record_init(&rec);
+    st = glm_model_export(ctx, m->glm, &rec);
+    if (st == STRATA_OK && e)
+        st = elnet_export(ctx, &e->r, &rec);
     if (st == STRATA_OK)
-        st = strata_publish(ctx, tmp, path, 0644);
-    else
-        remove(tmp);
-    strata_free(ctx, tmp, 0);
+        st = strata_model_file_write(ctx, &rec, path);
+    strata_record_free(ctx, &rec);
     return st;
 }
 
 strata_status strata_elnet_load(strata_ctx *ctx, const char *path, const strata_model *m, strata_elnet **out)
 {
+    strata_record rec;
     strata_elnet *e;
+    strata_status st;
     *out = NULL;
-    strata_h5_quiet();
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot open model file", path);
-    if (!(e = strata_calloc(ctx, 1, sizeof *e))) {
-        H5Fclose(file);
+    if (!m || !path)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_elnet_load: model or path is NULL");
+    if (!(e = strata_calloc(ctx, 1, sizeof *e)))
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: out of memory", path);
-    }
-    strata_status st = elnet_store_read(ctx, file, path, strata_model_nterms(m) - 1, &e->r);
-    H5Fclose(file);
+    strata_record_init(&rec);
+    st = strata_model_file_read(ctx, path, &rec);
+    if (st == STRATA_OK)
+        st = elnet_import(ctx, &rec, path, strata_model_nterms(m) - 1, &e->r);
+    strata_record_free(ctx, &rec);
     if (st != STRATA_OK || !e->r.path) {
         strata_free(ctx, e, sizeof *e);
         return st;

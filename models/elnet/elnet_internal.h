@@ -7,6 +7,8 @@
 #ifndef STRATA_ELNET_INTERNAL_H
 #define STRATA_ELNET_INTERNAL_H
 
+#include "glm.h"
+#include "record.h"
 #include "strata/model.h"
 
 #include <stddef.h>
@@ -160,7 +162,6 @@ strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long lon
                           const double *strat, int *foldid);
 
 /* ---- from a formula over a column source (elnet_source.c) --------------- */
-struct glm_source;
 
 typedef struct elnet_spec {
     elnet_params prm;            /* family, alpha, nlambda, lambda_min_ratio, lambda, thresh */
@@ -189,9 +190,20 @@ typedef struct elnet_fitted {
 
 void elnet_spec_init(elnet_spec *sp);
 void elnet_fitted_free(strata_ctx *ctx, elnet_fitted *r);
-/* Fits the path (and CV) of sp over src; *out is the model at the selected
- * lambda (coefficients in the GLM design order), res the path and curve. */
-strata_status elnet_fit_source(strata_ctx *ctx, const struct glm_source *src, const elnet_spec *sp,
-                               strata_model **out, elnet_fitted *res);
+/* Fits the path (and CV) of sp over src; *out is the GLM at the selected
+ * lambda (coefficients in the GLM design order, no standard errors), res the
+ * path and curve. */
+strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const elnet_spec *sp,
+                               glm_model **out, elnet_fitted *res);
+
+/* ---- the model record (elnet_record.c, docs/model-format.md) -------------- */
+/* Appends the path and CV curve to rec as the /elnet/... items, beside the
+ * GLM's own (glm_model_export): the file stays a GLM model file. */
+strata_status elnet_export(strata_ctx *ctx, const elnet_fitted *r, strata_record *rec);
+/* Reads the /elnet/... items of rec (r->path stays NULL when there are none: a
+ * plain GLM); p = the model's terms after the intercept. STRATA_EFORMAT naming
+ * `name` (the file) and what does not match. */
+strata_status elnet_import(strata_ctx *ctx, const strata_record *rec, const char *name, size_t p,
+                           elnet_fitted *r);
 
 #endif

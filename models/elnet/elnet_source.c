@@ -2,7 +2,7 @@
  * over a column source: the design comes from the GLM formula machinery
  * (factors, rcs, interactions, offsets, weights) on the complete cases, the
  * intercept column is left to the path's own unpenalised intercept, and the
- * selected lambda becomes an ordinary strata_model (coefficients in design
+ * selected lambda becomes an ordinary glm_model (coefficients in design
  * order, no standard errors). Invariant: the design is the GLM's, so a model
  * saved from here scores exactly as a GLM with these coefficients would. */
 #include "elnet_internal.h"
@@ -31,14 +31,15 @@ void elnet_fitted_free(strata_ctx *ctx, elnet_fitted *r)
 
 /* The model's columns read, incomplete rows dropped (or refused) and the
  * response checked; raw[v] compacted to the n_used complete cases. */
-static strata_status load_rows(strata_ctx *ctx, const glm_source *src, glm_formula *f, const elnet_spec *sp,
-                               double **raw, unsigned char *mask, size_t *n_used)
+static strata_status load_rows(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
+                               const glm_varbind *vb, const elnet_spec *sp, double **raw, unsigned char *mask,
+                               size_t *n_used)
 {
     size_t n = src->nrows, used = 0;
     if (n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     for (size_t v = 0; v < f->nvars; v++)
-        STRATA_TRY(src->read_f64(ctx, src->ud, f->vars[v].src_col, 0, n, raw[v]));
+        STRATA_TRY(src->read_f64(ctx, src->ud, vb[v].src_col, 0, n, raw[v]));
     memset(mask, 1, n);
     for (size_t v = 0; v < f->nvars; v++)
         for (size_t i = 0; i < n; i++)
@@ -64,8 +65,8 @@ static strata_status load_rows(strata_ctx *ctx, const glm_source *src, glm_formu
 
 /* X (column-major n x (p - 1): the design without its intercept column 0),
  * y, weights and offset from the compacted raw columns. */
-static strata_status build_design(strata_ctx *ctx, const glm_formula *f, double *const *raw, size_t n,
-                                  double *X, double *y, double *w, double *off)
+static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                                  double *const *raw, size_t n, double *X, double *y, double *w, double *off)
 {
     size_t p = f->p, width = glm_design_work(f);
     double *blk = strata_alloc(ctx, SRC_BLOCK * p * sizeof *blk + 1);
@@ -80,7 +81,7 @@ static strata_status build_design(strata_ctx *ctx, const glm_formula *f, double 
         int bad = -1;
         for (size_t v = 0; v < f->nvars; v++)
             rb[v] = raw[v] + r0;
-        glm_design_block(f, rb, nb, blk, work, &bad);
+        glm_design_block(f, vb, rb, nb, blk, work, &bad);
         for (size_t j = 1; j < p; j++)
             memcpy(X + (j - 1) * n + r0, blk + j * nb, nb * sizeof *X);
     }
@@ -112,7 +113,7 @@ static strata_status penalties(strata_ctx *ctx, const glm_formula *f, const elne
 
 /* The chosen step as a strata_model: beta = (a0, coefficients) in design
  * order, standard errors and covariance NaN (no inference after selection). */
-static void fill_model(strata_model *m, const elnet_spec *sp, const elnet_fitted *r, size_t n_used,
+static void fill_model(glm_model *m, const elnet_spec *sp, const elnet_fitted *r, size_t n_used,
                        size_t n_rows)
 {
     size_t p = m->p, s = r->selected;
@@ -167,9 +168,10 @@ static strata_status fit_arrays(strata_ctx *ctx, const elnet_spec *sp, const eln
 }
 
 strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const elnet_spec *sp,
-                               strata_model **out, elnet_fitted *res)
+                               glm_model **out, elnet_fitted *res)
 {
     glm_formula *f = NULL;
+    glm_varbind *vb = NULL;
     double **raw = NULL, *X = NULL, *vec = NULL;
     unsigned char *mask = NULL;
     size_t n = src->nrows, n_used = 0, nv = 0;
@@ -179,14 +181,18 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
     STRATA_TRY(glm_formula_parse(ctx, sp->formula, &f));
     if (sp->weights && (st = glm_formula_set_weights(ctx, f, sp->weights)) != STRATA_OK)
         goto done;
-    if ((st = glm_bind(ctx, f, src, 1, sp->unseen)) != STRATA_OK)
+    nv = f->nvars;
+    if (!(vb = strata_calloc(ctx, nv + 1, sizeof *vb))) {
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory binding the formula");
+        goto done;
+    }
+    if ((st = glm_bind_fit(ctx, f, src, vb)) != STRATA_OK)
         goto done;
     if (!f->intercept) {
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "elnet: formula \"%s\" drops the intercept; the elastic net keeps its own, unpenalised",
                          f->text);
         goto done;
     }
-    nv = f->nvars;
     raw = strata_calloc(ctx, nv, sizeof *raw);
     mask = strata_alloc(ctx, n + 1);
     st = raw && mask ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", n);
@@ -194,9 +200,9 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         if (!(raw[v] = strata_alloc(ctx, (n + 1) * sizeof **raw)))
             st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", n);
     if (st == STRATA_OK)
-        st = load_rows(ctx, src, f, sp, raw, mask, &n_used);
+        st = load_rows(ctx, src, f, vb, sp, raw, mask, &n_used);
     if (st == STRATA_OK)
-        st = glm_design_setup(ctx, f, raw, mask, n);
+        st = glm_freeze(ctx, f, vb, raw, mask, n);
     if (st != STRATA_OK)
         goto done;
     for (size_t v = 0; v < nv && n_used < n; v++) {
@@ -217,13 +223,13 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         goto done;
     }
     double *y = vec, *w = vec + n_used, *off = vec + 2 * n_used, *pf = vec + 3 * n_used;
-    if ((st = build_design(ctx, f, raw, n_used, X, y, w, off)) != STRATA_OK ||
+    if ((st = build_design(ctx, f, vb, raw, n_used, X, y, w, off)) != STRATA_OK ||
         (st = penalties(ctx, f, sp, pf)) != STRATA_OK)
         goto done;
     elnet_data d = {n_used, p, X, n_used, y, f->weights >= 0 ? w : NULL, f->noffsets ? off : NULL};
     if ((st = fit_arrays(ctx, sp, &d, pf, res)) != STRATA_OK)
         goto done;
-    strata_model *m = NULL;
+    glm_model *m = NULL;
     if ((st = glm_model_alloc(ctx, f, &m)) != STRATA_OK)
         goto done;
     f = NULL; /* owned by m */
@@ -238,6 +244,7 @@ done:
     strata_free(ctx, mask, 0);
     strata_free(ctx, X, 0);
     strata_free(ctx, vec, 0);
+    glm_varbind_free(ctx, vb, nv);
     glm_formula_free(ctx, f);
     return st;
 }
