@@ -256,6 +256,7 @@ static void test_cox_run__family_cox_tiers_and_pcn_oe_on_horizon_risk(void **sta
                   "synth:\n  pcn: U60510\n  patients: 8000\n  seed: 5\nmodel:\n  family: cox\n"
                   "  formula: \"Surv(time_to_emergency_days, emergency_event) ~ rcs(age, 4) + sex + imd_decile + "
                   "ltc_count + prior_emergency_12m\"\n  horizon: 365\nevaluate:\n  by: [sex]\n");
+    tu_run_sh(NULL, "rm -rf '%s'", tu_tmp("coxrun")); /* a used folder needs --overwrite */
     assert_int_equal(tu_run_cli(&out, "run %s --out %s", tu_tmp("cox.yaml"), tu_tmp("coxrun")), 0);
     assert_contains(out, "observed/expected");
     free(out);

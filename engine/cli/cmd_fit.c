@@ -5,6 +5,7 @@
  * --mem-limit sets the context's memory budget (docs/scale.md). Exit codes: 0, 2 usage, or the failing strata_status (8 = not converged,
  * the partial model is still written). */
 #include "cli.h"
+#include "cli_elnet.h"
 
 #include <string.h>
 
@@ -14,6 +15,7 @@ static const char *USAGE =
     "         [--ties efron|breslow] [--robust]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
     "       [--start auto|r] [--mem-limit SIZE (e.g. 4G: stream row blocks when the columns exceed it)]\n"
+    CLI_ELNET_USAGE
     "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
 
 /* The value options and the fit-spec keys they set (strata_fit_spec_set). */
@@ -68,6 +70,8 @@ int cmd_fit(int argc, char **argv)
     strata_status st;
     size_t mem_limit = 0;
     int rc = 0, robust = 0;
+    cli_elnet_opts eo;
+    cli_elnet_init(&eo);
     strata_fit_spec_init(&fs);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -116,18 +120,31 @@ int cmd_fit(int argc, char **argv)
             ties = argv[++i];
             continue;
         }
+        int er = cli_elnet_opt(&eo, argc, argv, &i, USAGE);
+        if (er == CLI_OPT_ERROR) {
+            cli_elnet_free(&eo);
+            return CLI_EXIT_USAGE;
+        }
+        if (er == CLI_OPT_TAKEN)
+            continue;
         for (k = 0; k < N_OPTS && strcmp(a, OPTS[k][0]); k++)
             ;
         if (k == N_OPTS)
             return cli_usage_error("fit", USAGE, "unknown option '%s'", a);
         given[k] = argv[++i];
     }
-    if (!cohort_path)
+    if (!cohort_path) {
+        cli_elnet_free(&eo);
         return cli_usage_error("fit", USAGE, "missing COHORT");
-    if (given[0] && !strcmp(given[0], "cox"))
+    }
+    if (given[0] && !strcmp(given[0], "cox")) {
+        cli_elnet_free(&eo);
         return fit_cox(&co, cohort_path, given, ties, robust, spec_path);
-    if (ties || robust)
+    }
+    if (ties || robust) {
+        cli_elnet_free(&eo);
         return cli_usage_error("fit", USAGE, "--ties and --robust are for --family cox");
+    }
     if (!(ctx = cli_ctx_new(&co)))
         return 3;
     strata_ctx_set_memory_budget(ctx, mem_limit);
@@ -154,6 +171,10 @@ int cmd_fit(int argc, char **argv)
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }
+    if (eo.active) { /* --alpha and friends: the elastic-net path (cli_elnet.c) */
+        rc = cli_elnet_fit(ctx, c, &prm, &eo, fs.out, co.quiet);
+        goto out;
+    }
     st = strata_glm_fit(ctx, c, &prm, &m);
     if (!m) {
         rc = cli_fail(ctx, "fit", st);
@@ -177,6 +198,7 @@ int cmd_fit(int argc, char **argv)
                s.null_deviance, s.df_null, s.aic, s.dispersion, fs.out);
     }
 out:
+    cli_elnet_free(&eo);
     strata_model_free(ctx, m);
     strata_cohort_close(c);
     strata_fit_spec_free(ctx, &fs);

@@ -10,6 +10,7 @@
 #include "strata/synth.h"    /* synthetic cohorts */
 #include "strata/model.h"    /* GLM fit, model files, scoring */
 #include "strata/cox.h"      /* Cox PH fit, hazard ratios, model files, risk at horizons */
+#include "strata/elnet.h"    /* elastic-net paths and CV on GLM formulas */
 #include "strata/evaluate.h" /* discrimination, calibration, yield, fairness, validation */
 #include "strata/stratify.h" /* tiers, segments, aggregation, disclosure, report */
 #include "strata/run.h"      /* run spec and the whole job */
