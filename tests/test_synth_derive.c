@@ -148,7 +148,7 @@ static void run_job(const char *name, const char *derive, const char *dir)
              "imd_decile + ltc_count + efi_deficits + prior_emergency_12m + ae_attendances_12m\"\n"
              "evaluate:\n  by: [imd_quintile, sex, pcn]\n", derive);
     tu_write_file(path, spec);
-    assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s'", path, dir), 0);
+    assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s' --overwrite", path, dir), 0);
     free(out);
 }
 

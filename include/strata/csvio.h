@@ -69,6 +69,9 @@ typedef struct strata_csv_import_params {
     size_t block_rows;                 /* rows per append to the writer, 16384 */
     int date_format;                   /* date columns: a strata_date_format (strata/derive.h):
                                           0 ISO (default), 1 DD/MM/YYYY, 2 YYYYMMDD */
+    const char *encoding;              /* NULL or "utf-8" (default): the file must be UTF-8;
+                                        * "latin1" (ISO-8859-1) or "windows-1252" (cp1252):
+                                        * converted to UTF-8 as it is read */
 } strata_csv_import_params;
 
 STRATA_API void strata_csv_import_params_init(strata_csv_import_params *p);

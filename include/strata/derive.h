@@ -87,6 +87,7 @@ typedef struct strata_events_import_params {
                                  extract is sorted in runs spilled to an unlinked scratch file
                                  beside the output and merged (12 + 4 per code/cat column + 8
                                  per value column bytes per event in memory, plus 32 to sort) */
+    const char *encoding;     /* as strata_csv_import_params.encoding */
 } strata_events_import_params;
 
 STRATA_API void strata_events_import_params_init(strata_events_import_params *p);
