@@ -88,33 +88,41 @@ static strata_status setup_pop(dv_run *r)
     return STRATA_OK;
 }
 
-/* Room for n events in the table's block buffers (patient rows, days, columns). */
-static strata_status ensure_cap(dv_run *r, dv_table *t, size_t n)
+/* Room for n events in buffer b of table t (patient rows so far are kept). */
+static strata_status ensure_cap(dv_run *r, const dv_table *t, dv_tbuf *b, size_t n)
 {
     strata_ctx *ctx = r->ctx;
-    size_t nc = t->cap ? t->cap : 65536;
-    if (n <= t->cap)
-        return STRATA_OK;
+    size_t nc = b->cap ? b->cap : 65536;
     int32_t *pr;
+    if (n <= b->cap)
+        return STRATA_OK;
     while (nc < n)
         nc *= 2;
-    if (!(pr = strata_realloc(ctx, t->prow, t->cap * sizeof *pr, nc * sizeof *pr)))
-        return STRATA_ENOMEM; /* rows counted so far are kept */
-    t->prow = pr;
-    strata_free(ctx, t->day, 0);
-    t->cap = 0;
-    if (!(t->day = strata_alloc(ctx, nc * sizeof *t->day)))
+    if (!(pr = strata_realloc(ctx, b->prow, b->cap * sizeof *pr, nc * sizeof *pr)))
+        return STRATA_ENOMEM;
+    b->prow = pr;
+    strata_free(ctx, b->day, 0);
+    b->cap = 0;
+    if (!(b->day = strata_alloc(ctx, nc * sizeof *b->day)))
         return STRATA_ENOMEM;
     for (size_t k = 0; k < t->ncol; k++) {
-        STRATA_FREE_ALL(ctx, t->val[k], t->code[k]);
-        t->val[k] = NULL;
-        t->code[k] = NULL;
-        if (t->info[k]->categorical ? !(t->code[k] = strata_alloc(ctx, nc * sizeof(int32_t)))
-                                    : !(t->val[k] = strata_alloc(ctx, nc * sizeof(double))))
+        STRATA_FREE_ALL(ctx, b->val[k], b->code[k]);
+        b->val[k] = NULL;
+        b->code[k] = NULL;
+        if (t->info[k]->categorical ? !(b->code[k] = strata_alloc(ctx, nc * sizeof(int32_t)))
+                                    : !(b->val[k] = strata_alloc(ctx, nc * sizeof(double))))
             return STRATA_ENOMEM;
     }
-    t->cap = nc;
+    b->cap = nc;
     return STRATA_OK;
+}
+
+static void free_tbuf(strata_ctx *ctx, const dv_table *t, dv_tbuf *b)
+{
+    for (size_t k = 0; t && k < t->ncol; k++)
+        STRATA_FREE_ALL(ctx, b->val[k], b->code[k]);
+    STRATA_FREE_ALL(ctx, b->off, b->prow, b->day);
+    memset(b, 0, sizeof *b);
 }
 
 static strata_status bad_event(dv_run *r, const dv_table *t, size_t e, int32_t pr, int32_t dy,
@@ -127,19 +135,18 @@ static strata_status bad_event(dv_run *r, const dv_table *t, size_t e, int32_t p
 /* Counts the events of patients [p0, p1) from t->cur on, reading patient_row
  * ahead in chunks (what is read past p1 is read again for the next block),
  * and checks the rows are in /patients and in order. */
-static strata_status count_block(dv_run *r, dv_table *t, size_t p0, size_t p1, size_t *ne)
+static strata_status count_block(dv_run *r, dv_table *t, dv_tbuf *bf, size_t p1, size_t *ne)
 {
     size_t n = 0, npat = r->pop.npat;
-    size_t chunk = 4096 + (t->nev / (npat ? npat : 1) + 1) * (p1 - p0);
-    (void)p0;
+    size_t chunk = 4096 + (t->nev / (npat ? npat : 1) + 1) * DV_BLOCK;
     for (;;) {
         size_t at = t->cur + n, b = t->nev - at < chunk ? t->nev - at : chunk, i;
         if (b == 0)
             break;
-        STRATA_TRY(ensure_cap(r, t, n + b));
-        STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, t->j_row, at, b, t->prow + n));
+        STRATA_TRY(ensure_cap(r, t, bf, n + b));
+        STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, t->j_row, at, b, bf->prow + n));
         for (i = 0; i < b; i++) {
-            int32_t pr = t->prow[n + i], prev = n + i ? t->prow[n + i - 1] : t->prev_row;
+            int32_t pr = bf->prow[n + i], prev = n + i ? bf->prow[n + i - 1] : t->prev_row;
             if (pr < 0 || (size_t)pr >= npat)
                 return bad_event(r, t, at + i, pr, 0, "patient_row outside /patients");
             if (pr < prev)
@@ -156,36 +163,36 @@ static strata_status count_block(dv_run *r, dv_table *t, size_t p0, size_t p1, s
     return STRATA_OK;
 }
 
-/* Loads the events of patients [p0, p1) (the next ones of the table: blocks
- * come in order) into the block buffers, with per-patient offsets off[0..p1-p0]. */
-static strata_status load_events(dv_run *r, dv_table *t, size_t p0, size_t p1)
+/* Loads the events of patients [p0, p1) (the table's next ones: blocks come in
+ * order) into buffer bf, with per-patient offsets off[0..p1-p0]. */
+static strata_status load_events(dv_run *r, dv_table *t, dv_tbuf *bf, size_t p0, size_t p1)
 {
     strata_ctx *ctx = r->ctx;
     size_t ne = 0;
-    if (!t->off && !(t->off = strata_alloc(ctx, (DV_BLOCK + 1) * sizeof *t->off)))
+    if (!bf->off && !(bf->off = strata_alloc(ctx, (DV_BLOCK + 1) * sizeof *bf->off)))
         return STRATA_ENOMEM;
-    memset(t->off, 0, (p1 - p0 + 1) * sizeof *t->off);
-    STRATA_TRY(count_block(r, t, p0, p1, &ne));
+    memset(bf->off, 0, (p1 - p0 + 1) * sizeof *bf->off);
+    STRATA_TRY(count_block(r, t, bf, p1, &ne));
     if (ne) {
-        STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->j_day, t->cur, ne, t->day));
+        STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->j_day, t->cur, ne, bf->day));
         for (size_t k = 0; k < t->ncol; k++)
             STRATA_TRY(t->info[k]->categorical
-                           ? strata_cohort_read_i32(ctx, r->c, t->jcol[k], t->cur, ne, t->code[k])
-                           : strata_cohort_read_f64(ctx, r->c, t->jcol[k], t->cur, ne, t->val[k]));
+                           ? strata_cohort_read_i32(ctx, r->c, t->jcol[k], t->cur, ne, bf->code[k])
+                           : strata_cohort_read_f64(ctx, r->c, t->jcol[k], t->cur, ne, bf->val[k]));
     }
     for (size_t e = 0; e < ne; e++) {
-        if (t->day[e] == INT32_MIN)
-            return bad_event(r, t, t->cur + e, t->prow[e], 0, "day missing");
-        if (e && t->prow[e] == t->prow[e - 1] && t->day[e] < t->day[e - 1])
-            return bad_event(r, t, t->cur + e, t->prow[e], t->day[e], "out of order: events "
+        if (bf->day[e] == INT32_MIN)
+            return bad_event(r, t, t->cur + e, bf->prow[e], 0, "day missing");
+        if (e && bf->prow[e] == bf->prow[e - 1] && bf->day[e] < bf->day[e - 1])
+            return bad_event(r, t, t->cur + e, bf->prow[e], bf->day[e], "out of order: events "
                              "must be sorted by patient_row, then day (strata import events "
                              "sorts them)");
-        t->off[t->prow[e] - (int32_t)p0 + 1]++;
+        bf->off[bf->prow[e] - (int32_t)p0 + 1]++;
     }
     for (size_t i = 0; i < p1 - p0; i++)
-        t->off[i + 1] += t->off[i];
+        bf->off[i + 1] += bf->off[i];
     if (ne)
-        t->prev_row = t->prow[ne - 1];
+        t->prev_row = bf->prow[ne - 1];
     t->cur += ne;
     return STRATA_OK;
 }
@@ -415,41 +422,52 @@ static strata_status store(dv_run *r, size_t k, const double *v, size_t stride, 
     return STRATA_OK;
 }
 
+/* One block of patients in flight: population and dates, events, outputs. The
+ * block loop fills one slot (HDF5, one thread) while the other is evaluated. */
+typedef struct dv_slot {
+    dv_block b;
+    size_t p0;
+    dv_tbuf *tb;             /* the block's events, one buffer per table */
+    int32_t *scratch;        /* per thread: `distinct`'s codes of one patient */
+    size_t scr_per;
+} dv_slot;
+
+#define DV_EVAL_CHUNK 4096   /* patients per evaluation task */
+
 /* Most events one patient of the block has in one table. */
-static size_t block_max_events(const dv_run *r, size_t n)
+static size_t block_max_events(const dv_run *r, const dv_slot *sl)
 {
     size_t m = 1;
     for (size_t k = 0; k < r->s.ntab; k++)
-        for (size_t i = 0; i < n; i++)
-            if (r->s.tab[k].off[i + 1] - r->s.tab[k].off[i] > m)
-                m = r->s.tab[k].off[i + 1] - r->s.tab[k].off[i];
+        for (size_t i = 0; i < sl->b.n; i++)
+            if (sl->tb[k].off[i + 1] - sl->tb[k].off[i] > m)
+                m = sl->tb[k].off[i + 1] - sl->tb[k].off[i];
     return m;
 }
 
-/* Evaluates every item for the block's population, patients in parallel. */
-static void eval_block(dv_run *r, dv_block *b, int32_t *scratch, size_t scr_per)
+/* Evaluates every item for the block's included patients [q0, q1). */
+static void eval_range(const dv_run *r, const dv_slot *sl, size_t q0, size_t q1)
 {
     const dv_spec *s = &r->s;
+    const dv_block *b = &sl->b;
     const strata_column_info *sx = r->pop.sex;
-    long nin = (long)b->nin;
-#pragma omp parallel for schedule(dynamic, 1024) num_threads(strata_threads(r->ctx))
-    for (long q = 0; q < nin; q++) {
-        size_t i = b->rows[q];
 #ifdef _OPENMP
-        int32_t *scr = scratch + (size_t)omp_get_thread_num() * scr_per;
+    int32_t *scr = sl->scratch + (size_t)omp_get_thread_num() * sl->scr_per;
 #else
-        int32_t *scr = scratch;
+    int32_t *scr = sl->scratch;
 #endif
+    for (size_t q = q0; q < q1; q++) {
+        size_t i = b->rows[q];
+        int last = -1; /* items on one table are usually neighbours: its range is reused */
         dv_patient pt;
         pt.t0 = b->t0[i];
         pt.death = b->d[1][i];
         pt.reg_end = b->d[3][i];
-        int last = -1; /* items on one table are usually neighbours: its range is reused */
         pt.sex = sx && b->sex[i] >= 0 && (size_t)b->sex[i] < sx->n_levels
                      ? sx->levels[b->sex[i]][0] : 0;
         for (size_t k = 0; k < s->nitem; k++) {
             const dv_item *it = &s->item[k];
-            double *o = b->out + (size_t)q, res[64]; /* column-major: column c at c * DV_BLOCK */
+            double *o = b->out + q, res[64]; /* column-major: column c at c * DV_BLOCK */
             if (it->kind == DK_ADD) { /* in the order of of: */
                 double acc = o[s->item[it->add[0]].out0 * DV_BLOCK];
                 for (int j = 1; j < it->nadd; j++)
@@ -458,72 +476,111 @@ static void eval_block(dv_run *r, dv_block *b, int32_t *scratch, size_t scr_per)
                 continue;
             }
             if (it->table != last) {
-                const size_t *off = s->tab[it->table].off;
-                pt.e0 = off[i];
-                pt.e1 = off[i + 1];
+                pt.e0 = sl->tb[it->table].off[i];
+                pt.e1 = sl->tb[it->table].off[i + 1];
                 last = it->table;
             }
-            dv_eval(s, it, &pt, scr, res);
+            dv_eval(sl->tb, it, &pt, scr, res);
             for (size_t j = 0; j < it->nout; j++)
                 o[(it->out0 + j) * DV_BLOCK] = res[j];
         }
     }
 }
 
+static strata_status slot_init(dv_run *r, dv_slot *sl)
+{
+    strata_ctx *ctx = r->ctx;
+    dv_block *b = &sl->b;
+    memset(sl, 0, sizeof *sl);
+    if (!(b->in = strata_alloc(ctx, DV_BLOCK)) || !(b->t0 = strata_alloc(ctx, DV_BLOCK * 4)) ||
+        !(b->sex = strata_alloc(ctx, DV_BLOCK * 4)) ||
+        !(b->rows = strata_alloc(ctx, DV_BLOCK * sizeof *b->rows)) ||
+        !(b->out = strata_alloc(ctx, DV_BLOCK * (r->nout ? r->nout : 1) * sizeof *b->out)) ||
+        !(b->wbuf = strata_alloc(ctx, DV_BLOCK * 8)) ||
+        !(sl->tb = strata_calloc(ctx, r->s.ntab + 1, sizeof *sl->tb)))
+        return STRATA_ENOMEM;
+    for (int k = 0; k < 4; k++)
+        if (!(b->d[k] = strata_alloc(ctx, DV_BLOCK * 4)))
+            return STRATA_ENOMEM;
+    return STRATA_OK;
+}
+
+static void slot_free(dv_run *r, dv_slot *sl)
+{
+    dv_block *b = &sl->b;
+    for (size_t k = 0; sl->tb && k < r->s.ntab; k++)
+        free_tbuf(r->ctx, &r->s.tab[k], &sl->tb[k]);
+    STRATA_FREE_ALL(r->ctx, b->d[0], b->d[1], b->d[2], b->d[3], b->in, b->t0, b->sex, b->rows,
+                    b->out, b->wbuf, sl->tb, sl->scratch);
+}
+
+/* Reads block p0 into the slot: population, copied columns (appended), events. */
+static strata_status slot_load(dv_run *r, dv_slot *sl, size_t p0, unsigned char *raw, size_t maxc)
+{
+    size_t need;
+    sl->p0 = p0;
+    sl->b.n = r->pop.npat - p0 < DV_BLOCK ? r->pop.npat - p0 : DV_BLOCK;
+    STRATA_TRY(block_population(r, &sl->b, p0));
+    STRATA_TRY(copy_block(r, &sl->b, p0, raw));
+    for (size_t k = 0; k < r->s.ntab; k++)
+        STRATA_TRY(load_events(r, &r->s.tab[k], &sl->tb[k], p0, p0 + sl->b.n));
+    need = block_max_events(r, sl) * maxc;
+    if (!sl->scratch || need > sl->scr_per) { /* `distinct` sorts one patient's codes */
+        strata_free(r->ctx, sl->scratch, 0);
+        sl->scr_per = need;
+        if (!(sl->scratch = strata_alloc(r->ctx, (size_t)strata_threads(r->ctx) * need *
+                                                     sizeof *sl->scratch)))
+            return STRATA_ENOMEM;
+    }
+    return STRATA_OK;
+}
+
+/* Converts the slot's outputs to their types and appends them. */
+static strata_status slot_write(dv_run *r, dv_slot *sl)
+{
+    for (size_t k = 0; k < r->nout; k++) {
+        STRATA_TRY(store(r, k, sl->b.out + k * DV_BLOCK, 1, &sl->b, sl->p0, sl->b.wbuf));
+        STRATA_TRY(strata_cohort_writer_append(r->w, r->out_w[k], sl->b.wbuf, sl->b.nin));
+    }
+    return STRATA_OK;
+}
+
+/* Blocks in order: while tasks evaluate block k from one slot, the thread that
+ * owns HDF5 reads block k + 1 into the other, then helps, then writes block k.
+ * Each patient's values depend on its own events only: same bytes for any
+ * number of threads. */
 static strata_status run_blocks(dv_run *r)
 {
     strata_ctx *ctx = r->ctx;
-    dv_block b;
-    size_t maxe = 1, maxc = 1, scr_per;
-    int nth = strata_threads(ctx);
+    dv_slot sl[2];
+    size_t maxc = 1, nblk = (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK;
     unsigned char *raw = strata_alloc(ctx, DV_BLOCK * 8);
-    int32_t *scratch = NULL;
     strata_status st = raw ? STRATA_OK : STRATA_ENOMEM;
-    memset(&b, 0, sizeof b);
     for (size_t k = 0; k < r->s.nitem; k++)
         if ((size_t)r->s.item[k].ncode > maxc)
             maxc = (size_t)r->s.item[k].ncode;
-    scr_per = maxe * maxc;
-    if (st == STRATA_OK &&
-        (!(b.in = strata_alloc(ctx, DV_BLOCK)) || !(b.t0 = strata_alloc(ctx, DV_BLOCK * 4)) ||
-         !(b.sex = strata_alloc(ctx, DV_BLOCK * 4)) ||
-         !(b.rows = strata_alloc(ctx, DV_BLOCK * sizeof *b.rows)) ||
-         !(b.out = strata_alloc(ctx, DV_BLOCK * (r->nout ? r->nout : 1) * sizeof *b.out)) ||
-         !(b.wbuf = strata_alloc(ctx, DV_BLOCK * 8)) ||
-         !(scratch = strata_alloc(ctx, (size_t)nth * scr_per * sizeof *scratch))))
-        st = STRATA_ENOMEM;
-    for (int k = 0; k < 4 && st == STRATA_OK; k++)
-        if (!(b.d[k] = strata_alloc(ctx, DV_BLOCK * 4)))
-            st = STRATA_ENOMEM;
-    for (size_t p0 = 0; st == STRATA_OK && p0 < r->pop.npat; p0 += DV_BLOCK) {
-        b.n = r->pop.npat - p0 < DV_BLOCK ? r->pop.npat - p0 : DV_BLOCK;
-        if ((st = block_population(r, &b, p0)) != STRATA_OK ||
-            (st = copy_block(r, &b, p0, raw)) != STRATA_OK)
-            break;
-        for (size_t k = 0; k < r->s.ntab && st == STRATA_OK; k++)
-            st = load_events(r, &r->s.tab[k], p0, p0 + b.n);
-        if (st == STRATA_OK && block_max_events(r, b.n) * maxc > scr_per) { /* distinct */
-            scr_per = block_max_events(r, b.n) * maxc;
-            strata_free(ctx, scratch, 0);
-            if (!(scratch = strata_alloc(ctx, (size_t)nth * scr_per * sizeof *scratch)))
-                st = STRATA_ENOMEM;
+    memset(sl, 0, sizeof sl);
+    for (int k = 0; k < 2 && st == STRATA_OK; k++)
+        st = slot_init(r, &sl[k]);
+    if (st == STRATA_OK && nblk)
+        st = slot_load(r, &sl[0], 0, raw, maxc);
+#pragma omp parallel num_threads(strata_threads(ctx))
+#pragma omp single
+    for (size_t k = 0; k < nblk && st == STRATA_OK; k++) {
+        dv_slot *cur = &sl[k % 2], *next = &sl[(k + 1) % 2];
+        for (size_t q0 = 0; q0 < cur->b.nin; q0 += DV_EVAL_CHUNK) {
+            size_t q1 = cur->b.nin - q0 < DV_EVAL_CHUNK ? cur->b.nin : q0 + DV_EVAL_CHUNK;
+#pragma omp task firstprivate(q0, q1)
+            eval_range(r, cur, q0, q1);
         }
-        if (st != STRATA_OK)
-            break;
-        eval_block(r, &b, scratch, scr_per);
-        for (size_t k = 0; k < r->nout && st == STRATA_OK; k++)
-            if ((st = store(r, k, b.out + k * DV_BLOCK, 1, &b, p0, b.wbuf)) == STRATA_OK)
-                st = strata_cohort_writer_append(r->w, r->out_w[k], b.wbuf, b.nin);
+        if (k + 1 < nblk)
+            st = slot_load(r, next, (k + 1) * DV_BLOCK, raw, maxc);
+#pragma omp taskwait
+        if (st == STRATA_OK)
+            st = slot_write(r, cur);
     }
-    for (int k = 0; k < 4; k++)
-        strata_free(ctx, b.d[k], 0);
-    strata_free(ctx, b.in, 0);
-    strata_free(ctx, b.t0, 0);
-    strata_free(ctx, b.sex, 0);
-    strata_free(ctx, b.rows, 0);
-    strata_free(ctx, b.out, 0);
-    strata_free(ctx, b.wbuf, 0);
-    strata_free(ctx, scratch, 0);
+    slot_free(r, &sl[0]);
+    slot_free(r, &sl[1]);
     strata_free(ctx, raw, 0);
     return st;
 }

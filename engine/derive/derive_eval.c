@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cond_ok(const dv_table *t, const dv_cond *c, size_t e)
+static int cond_ok(const dv_tbuf *t, const dv_cond *c, size_t e)
 {
     double v;
     if (t->code[c->col]) {
@@ -33,7 +33,7 @@ static int cond_ok(const dv_table *t, const dv_cond *c, size_t e)
 }
 
 /* Conditions and the code filter of item it hold for event e. */
-static int event_ok(const dv_table *t, const dv_item *it, size_t e)
+static int event_ok(const dv_tbuf *t, const dv_item *it, size_t e)
 {
     for (size_t k = 0; k < it->ncond; k++)
         if (!cond_ok(t, &it->cond[k], e))
@@ -54,7 +54,7 @@ static int64_t clamp_add(int32_t t0, int d)
 }
 
 /* Category bits of event e (codes, and eFI value rules when it has them). */
-static uint64_t event_cats(const dv_table *t, const dv_item *it, const dv_patient *pt, size_t e)
+static uint64_t event_cats(const dv_tbuf *t, const dv_item *it, const dv_patient *pt, size_t e)
 {
     uint64_t bits = 0;
     for (int k = 0; k < it->ncode; k++) {
@@ -75,7 +75,7 @@ static uint64_t event_cats(const dv_table *t, const dv_item *it, const dv_patien
     return bits;
 }
 
-static int is_acsc(const dv_table *t, const dv_item *it, size_t e)
+static int is_acsc(const dv_tbuf *t, const dv_item *it, size_t e)
 {
     int32_t lv0 = t->code[it->codecol[0]][e];
     unsigned char b0 = lv0 >= 0 ? it->lv_acsc[0][lv0] : 0;
@@ -154,10 +154,10 @@ static void scores_out(const dv_item *it, uint64_t bits, double *out)
     }
 }
 
-void dv_eval(const dv_spec *s, const dv_item *it, const dv_patient *pt, int32_t *scratch,
+void dv_eval(const dv_tbuf *tb, const dv_item *it, const dv_patient *pt, int32_t *scratch,
              double *out)
 {
-    const dv_table *t = &s->tab[it->table];
+    const dv_tbuf *t = &tb[it->table];
     int64_t lo = it->lo <= DV_INF_LO ? INT64_MIN : clamp_add(pt->t0, it->lo);
     int64_t hi = it->hi >= DV_INF_HI ? INT64_MAX : clamp_add(pt->t0, it->hi);
     size_t n = 0, nd = 0;

@@ -32,26 +32,28 @@ typedef struct dv_cond {
     unsigned char *lv_ok;    /* categorical: per level 1 when the condition holds */
 } dv_cond;
 
-/* One event table as derive reads it: named columns, loaded block by block. */
+/* One event table as derive reads it: named columns, read block by block. */
 typedef struct dv_table {
     char *name;
     size_t j_row, j_day;     /* cohort column indices */
     size_t nev;
     size_t cur;              /* the table's next event not yet loaded (blocks come in order) */
     int32_t prev_row;        /* patient_row of the last event loaded, -1 before any */
-    size_t *off;             /* DV_BLOCK + 1 offsets of the block's patients into the buffers */
-    int32_t *prow;           /* patient_row of each loaded event */
     size_t ncol;
     size_t jcol[DV_MAX_COLS];     /* cohort column index of each loaded column */
     const strata_column_info *info[DV_MAX_COLS];
     int is_code[DV_MAX_COLS];     /* units start with "code" */
-    /* block buffers: the events of the block's patients, cap allocated */
-    size_t cap;
-    int32_t *day;
+} dv_table;
+
+/* One table's events of one block of patients (derive.c fills one block's
+ * buffers while the previous block is evaluated from the other's). */
+typedef struct dv_tbuf {
+    size_t cap;                   /* events allocated */
+    size_t *off;                  /* offsets of the block's patients: events [off[i], off[i+1]) */
+    int32_t *prow, *day;
     double *val[DV_MAX_COLS];     /* numeric columns as doubles (NULL if categorical) */
     int32_t *code[DV_MAX_COLS];   /* categorical codes (NULL if numeric) */
-    int used[DV_MAX_COLS];        /* column needed by some item */
-} dv_table;
+} dv_tbuf;
 
 typedef struct dv_item {
     char *name;
@@ -124,9 +126,9 @@ typedef struct dv_patient {
     size_t e0, e1;           /* event range in the table's block buffers */
 } dv_patient;
 
-/* Writes it->nout doubles into out (NaN = missing). scratch holds at least
- * (e1 - e0) * it->ncode ints (distinct). */
-void dv_eval(const dv_spec *s, const dv_item *it, const dv_patient *pt, int32_t *scratch,
+/* Writes it->nout doubles into out (NaN = missing) from the block's events
+ * tb[table]. scratch holds at least (e1 - e0) * it->ncode ints (distinct). */
+void dv_eval(const dv_tbuf *tb, const dv_item *it, const dv_patient *pt, int32_t *scratch,
              double *out);
 
 #endif

@@ -286,13 +286,6 @@ void dv_spec_free(strata_ctx *ctx, dv_spec *s)
     for (size_t k = 0; k < s->ntab; k++) {
         dv_table *t = &s->tab[k];
         strata_free(ctx, t->name, 0);
-        strata_free(ctx, t->off, 0);
-        strata_free(ctx, t->prow, 0);
-        strata_free(ctx, t->day, 0);
-        for (size_t j = 0; j < t->ncol; j++) {
-            strata_free(ctx, t->val[j], 0);
-            strata_free(ctx, t->code[j], 0);
-        }
     }
     strata_free(ctx, s->tab, 0);
     strata_free(ctx, s->index_col, 0);
