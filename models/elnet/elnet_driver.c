@@ -74,11 +74,12 @@ strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws)
     ws->dpart = strata_calloc(ctx, ELNET_NCHUNK * (p + 2), sizeof *ws->dpart);
     ws->dpart_dev = strata_calloc(ctx, ELNET_NCHUNK, sizeof *ws->dpart_dev);
     ws->S = strata_alloc(ctx, (p + 1) * sizeof *ws->S);
+    ws->U = strata_alloc(ctx, (p + 1) * sizeof *ws->U);
     ws->inS = strata_calloc(ctx, p + 1, 1);
     ws->bS = strata_alloc(ctx, (p + 2) * sizeof *ws->bS);
     ws->gS = strata_alloc(ctx, (p + 2) * sizeof *ws->gS);
     if (!ws->eta || !ws->v || !ws->r || !ws->beta || !ws->g || !ws->G || !ws->part || !ws->pack ||
-        !ws->dpart || !ws->dpart_dev || !ws->S || !ws->inS || !ws->bS || !ws->gS) {
+        !ws->dpart || !ws->dpart_dev || !ws->S || !ws->U || !ws->inS || !ws->bS || !ws->gS) {
         elnet_ws_free(ctx, ws);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for the workspace (%zu x %zu)", n, p);
     }
@@ -88,7 +89,7 @@ strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws)
 void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws)
 {
     void *ptrs[] = {ws->eta, ws->v,     ws->r, ws->beta,      ws->g, ws->G,  ws->part,
-                    ws->pack, ws->dpart, ws->S, ws->inS, ws->bS, ws->gS, ws->dpart_dev};
+                    ws->pack, ws->dpart, ws->S, ws->U, ws->inS, ws->bS, ws->gS, ws->dpart_dev};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
         strata_free(ctx, ptrs[i], 0);
     memset(ws, 0, sizeof *ws);

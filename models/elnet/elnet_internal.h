@@ -16,6 +16,9 @@
 #define ELNET_NCHUNK 16   /* fixed row ranges for every reduction */
 #define ELNET_BLOCK 128   /* rows packed per Gram sub-block */
 #define ELNET_BIG 9.9e35  /* glmnet's "big": the first, all-zero lambda */
+#define ELNET_SCAN_BLOCK 512 /* rows per cache block of a scores pass */
+#define ELNET_KEEP_RATE 0.1  /* keep the Gram while each move's change^2 < 0.1 x the last */
+#define ELNET_KEEP_MIN 16    /* ... and the strong set has at least 16 columns */
 
 /* ---- the problem on arrays --------------------------------------------- */
 typedef struct elnet_data {
@@ -57,6 +60,8 @@ typedef struct elnet_path {
     int *df;             /* cap: non-zero coefficients */
     double nulldev;      /* deviance of the intercept(+offset)-only model, prior weights */
     int npasses;         /* coordinate-descent passes over the strong set */
+    int ngram;           /* passes over the data that build a Gram (IRLS steps) */
+    int nscan;           /* other passes over the data (eta, scores, KKT checks) */
     int converged;       /* 0 when maxit was hit (the steps before it are valid) */
 } elnet_path;
 
@@ -105,13 +110,18 @@ typedef struct elnet_ws {
     double *dpart;       /* ELNET_NCHUNK x (p + 2) partial sums */
     size_t *S;           /* p: strong (ever-considered) set, in entry order */
     size_t nS;
+    size_t *U;           /* p: the usable columns (ju), in order */
+    size_t nU;
     unsigned char *inS;  /* p */
     double *bS;          /* p + 1: coefficients over S and the intercept at the IRLS start */
     double *gS;          /* p + 1: quadratic-model gradient over S and intercept */
     double *dpart_dev;   /* ELNET_NCHUNK: partial deviances */
     double dev;          /* deviance of the current fit (normalised weights) */
-    int gram_valid;      /* G (and the scores of S) match S and the current fit */
+    int gram_valid;      /* G matches S (its weights may be from an earlier fit) */
+    int moved;           /* (b0, beta) moved since the last pass: eta, v, r are of that
+                          * pass's fit; g over S, g0 and dev from the quadratic model */
     int passes;
+    int ngram, nscan;    /* data passes: Gram builds, other scans (for benchmarks) */
 } elnet_ws;
 
 strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws);

@@ -30,8 +30,10 @@ static double row_update(const elnet_prob *pb, size_t i, double eta, double *v, 
         double e = eta > lim ? lim : (eta < -lim ? -lim : eta);
         mu = 1.0 / (1.0 + exp(-e));
         *v = w * mu * (1.0 - mu);
-        dev = (y > 0 ? y * log(y / mu) : 0) + (y < 1 ? (1 - y) * log((1 - y) / (1 - mu)) : 0);
-        dev *= 2 * w;
+        if (y == 0 || y == 1) /* one log per row for 0/1 outcomes */
+            dev = -2 * w * log(y == 1 ? mu : 1 - mu);
+        else
+            dev = 2 * w * (y * log(y / mu) + (1 - y) * log((1 - y) / (1 - mu)));
         break;
     }
     case STRATA_FAMILY_POISSON:
@@ -49,11 +51,9 @@ static double row_update(const elnet_prob *pb, size_t i, double eta, double *v, 
     return dev;
 }
 
-/* eta, v, r and the deviance of chunk c's rows from (b0, beta). */
-static void eta_chunk(const elnet_prob *pb, elnet_ws *ws, size_t c)
+/* eta, v, r of rows [r0, r1) from (b0, beta); returns their deviance. */
+static double eta_rows(const elnet_prob *pb, elnet_ws *ws, size_t r0, size_t r1)
 {
-    size_t r0, r1;
-    chunk_range(pb->n, c, &r0, &r1);
     for (size_t i = r0; i < r1; i++)
         ws->eta[i] = ws->b0 + (pb->off ? pb->off[i] : 0);
     for (size_t j = 0; j < pb->p; j++) {
@@ -67,7 +67,15 @@ static void eta_chunk(const elnet_prob *pb, elnet_ws *ws, size_t c)
     double dev = 0;
     for (size_t i = r0; i < r1; i++)
         dev += row_update(pb, i, ws->eta[i], &ws->v[i], &ws->r[i]);
-    ws->dpart_dev[c] = dev;
+    return dev;
+}
+
+/* eta, v, r and the deviance of chunk c's rows from (b0, beta). */
+static void eta_chunk(const elnet_prob *pb, elnet_ws *ws, size_t c)
+{
+    size_t r0, r1;
+    chunk_range(pb->n, c, &r0, &r1);
+    ws->dpart_dev[c] = eta_rows(pb, ws, r0, r1);
 }
 
 static void sum_dev(elnet_ws *ws)
@@ -79,6 +87,7 @@ static void sum_dev(elnet_ws *ws)
 
 void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
 {
+    ws->nscan++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = 0; c < ELNET_NCHUNK; c++)
         eta_chunk(pb, ws, c);
@@ -106,6 +115,7 @@ static double dot_centred(const double *r, const double *x, double m, size_t n)
 static void score_pass(const elnet_prob *pb, elnet_ws *ws, const unsigned char *sel, int want)
 {
     size_t p = pb->p, st = p + 1;
+    ws->nscan++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         size_t r0, r1;
@@ -131,6 +141,48 @@ static void score_pass(const elnet_prob *pb, elnet_ws *ws, const unsigned char *
             ws->g[j] = s / pb->xs[j];
         else
             ws->g0 = s;
+    }
+}
+
+/* One pass for an IRLS step on a kept Gram: per ELNET_SCAN_BLOCK rows of each
+ * chunk (in cache while reused), eta, v, r and the deviance from (b0, beta),
+ * then the scores of S (all usable columns when `all`) and the intercept. Partial sums are per chunk, added
+ * block by block in row order, then over chunks in chunk order. */
+static void scan_pass(const elnet_prob *pb, elnet_ws *ws, int all)
+{
+    size_t p = pb->p, st = p + 1, nS = all ? ws->nU : ws->nS;
+    const size_t *S = all ? ws->U : ws->S;
+    ws->nscan++;
+#pragma omp parallel for num_threads(pb->nthreads) schedule(static)
+    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+        size_t r0, r1;
+        double *d = ws->dpart + c * st, dev = 0;
+        chunk_range(pb->n, c, &r0, &r1);
+        d[p] = 0;
+        for (size_t t = 0; t < nS; t++)
+            d[S[t]] = 0;
+        for (size_t b0 = r0; b0 < r1; b0 += ELNET_SCAN_BLOCK) {
+            size_t b1 = r1 - b0 < ELNET_SCAN_BLOCK ? r1 : b0 + ELNET_SCAN_BLOCK;
+            dev += eta_rows(pb, ws, b0, b1);
+            for (size_t i = b0; i < b1; i++)
+                d[p] += ws->r[i];
+            for (size_t t = 0; t < nS; t++) {
+                size_t j = S[t];
+                d[j] += dot_centred(ws->r + b0, pb->X + j * pb->ldx + b0, pb->xm[j], b1 - b0);
+            }
+        }
+        ws->dpart_dev[c] = dev;
+    }
+    sum_dev(ws);
+    for (size_t t = 0; t <= nS; t++) {
+        size_t j = t < nS ? S[t] : p;
+        double sum = 0;
+        for (size_t c = 0; c < ELNET_NCHUNK; c++)
+            sum += ws->dpart[c * st + j];
+        if (j < p)
+            ws->g[j] = sum / pb->xs[j];
+        else
+            ws->g0 = sum;
     }
 }
 
@@ -166,6 +218,7 @@ static void pack_block(const elnet_prob *pb, const elnet_ws *ws, size_t b0, size
 static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int with_eta, int with_z)
 {
     size_t nS = ws->nS, q = nS + 1 + (with_z != 0), ld = la_gram_ld(q);
+    ws->ngram++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         size_t r0, r1;
@@ -248,16 +301,18 @@ static int cd_solve(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit
     }
 }
 
-/* One IRLS step: Gram and scores at the current fit (unless still valid), CD
- * from it, then the new eta with (binomial, poisson) the next step's Gram in
- * the same pass. Returns the step's max G_tt (change)^2, or -1 when maxit ran out. */
-static double irls_step(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit,
-                        const la_kernels *k)
+/* Coordinate descent on the quadratic model at the current fit (Gram and
+ * scores; the Gram rebuilt first when S changed) into bS. Returns the move's
+ * max G_tt (change)^2, or -1 when maxit ran out. */
+static double cd_step(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit,
+                      const la_kernels *k)
 {
     size_t nS = ws->nS;
-    int gauss = pb->fam == STRATA_FAMILY_GAUSSIAN;
-    if (!ws->gram_valid)
-        gram_pass(pb, ws, k, 0, !gauss);
+    if (!ws->gram_valid) { /* moved: eta and the scores at the fit first */
+        gram_pass(pb, ws, k, ws->moved, pb->fam != STRATA_FAMILY_GAUSSIAN || ws->moved);
+        ws->moved = 0;
+    }
+    ws->gram_valid = 1;
     for (size_t t = 0; t < nS; t++) {
         ws->bS[t] = ws->beta[ws->S[t]];
         ws->gS[t] = ws->g[ws->S[t]];
@@ -271,17 +326,56 @@ static double irls_step(const elnet_prob *pb, elnet_ws *ws, double lambda, int m
         double old = t < nS ? ws->beta[ws->S[t]] : ws->b0, d = ws->bS[t] - old;
         dlx = fmax(dlx, gget(ws, t, t) * d * d);
     }
+    return dlx;
+}
+
+/* Takes the move: (b0, beta) from bS, then eta, v, r, deviance and the
+ * scores of S at the new fit in one pass. The Gram (the Hessian of the
+ * quadratic model) is rebuilt in that pass only when `fresh`; otherwise the
+ * next move keeps it: with exact scores the moves still converge to the same
+ * solution, linearly at a rate set by how far the IRLS weights moved
+ * (docs/elnet.md, "Kept Gram"). Gaussian: V is fixed, the Gram stays exact. */
+static void irls_move(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int fresh)
+{
+    size_t nS = ws->nS;
     for (size_t t = 0; t < nS; t++)
         ws->beta[ws->S[t]] = ws->bS[t];
     ws->b0 = ws->bS[nS];
-    if (gauss) { /* V fixed: the Gram stays; new residuals and scores of S */
-        elnet_eta_pass(pb, ws);
-        score_pass(pb, ws, ws->inS, 1);
-    } else {
+    if (pb->fam == STRATA_FAMILY_GAUSSIAN || !fresh)
+        scan_pass(pb, ws, 0);
+    else
         gram_pass(pb, ws, k, 1, 1);
+    ws->moved = 0;
+}
+
+/* Accepts the converged move without a pass (the pass at the next lambda's
+ * first move follows): (b0, beta) from bS, the scores of S and the deviance
+ * from the quadratic model, dev - 2 (g'd - d'Gd / 2), whose error is of the
+ * order of the move's own (below the threshold). eta, v and r stay at the
+ * last pass's fit (ws->moved) until the next pass. */
+static void accept_move(const elnet_prob *pb, elnet_ws *ws)
+{
+    size_t nS = ws->nS;
+    double gd = 0, dgd = 0;
+    (void)pb;
+    for (size_t t = 0; t <= nS; t++) {
+        double dt = ws->bS[t] - (t < nS ? ws->beta[ws->S[t]] : ws->b0);
+        if (dt == 0)
+            continue;
+        gd += (t < nS ? ws->g[ws->S[t]] : ws->g0) * dt;
+        for (size_t u = 0; u <= nS; u++) {
+            double du = ws->bS[u] - (u < nS ? ws->beta[ws->S[u]] : ws->b0);
+            dgd += dt * gget(ws, t, u) * du;
+        }
+        ws->moved = 1;
     }
-    ws->gram_valid = 1;
-    return dlx;
+    ws->dev -= 2 * gd - dgd;
+    for (size_t t = 0; t < nS; t++) {
+        ws->beta[ws->S[t]] = ws->bS[t];
+        ws->g[ws->S[t]] = ws->gS[t];
+    }
+    ws->b0 = ws->bS[nS];
+    ws->g0 = ws->gS[nS];
 }
 
 void elnet_refresh(const elnet_prob *pb, elnet_ws *ws)
@@ -291,11 +385,16 @@ void elnet_refresh(const elnet_prob *pb, elnet_ws *ws)
 }
 
 /* Adds columns outside S whose score breaks the KKT condition
- * |g_j| <= lambda alpha vp_j; returns how many. */
+ * |g_j| <= lambda alpha vp_j; returns how many. The scores come from one pass
+ * at the fit over every usable column (so eta, deviance and all scores are
+ * exact there); none when S already holds every usable column. */
 static size_t kkt_add(const elnet_prob *pb, elnet_ws *ws, double lambda)
 {
     size_t added = 0;
-    score_pass(pb, ws, ws->inS, 0);
+    if (ws->nS == ws->nU)
+        return 0;
+    scan_pass(pb, ws, 1);
+    ws->moved = 0;
     for (size_t j = 0; j < pb->p; j++)
         if (pb->ju[j] && !ws->inS[j] && fabs(ws->g[j]) > lambda * pb->alpha * pb->vp[j]) {
             ws->S[ws->nS++] = j;
@@ -306,19 +405,36 @@ static size_t kkt_add(const elnet_prob *pb, elnet_ws *ws, double lambda)
     return added;
 }
 
+/* Whether the next move keeps the Gram: binomial only (poisson's weights
+ * mu move too fast, gaussian's are fixed), a strong set of at least
+ * ELNET_KEEP_MIN columns (below it a Gram costs about what a scan does), and
+ * moves shrinking fast (this one's squared change < ELNET_KEEP_RATE x the last). */
+static int keep_gram(const elnet_prob *pb, const elnet_ws *ws, double dlx, double last)
+{
+    return pb->fam == STRATA_FAMILY_BINOMIAL && ws->nS >= ELNET_KEEP_MIN && dlx < ELNET_KEEP_RATE * last;
+}
+
 int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit)
 {
     la_kernels k;
     la_kernels_get(LA_ISA_AUTO, &k);
     for (;;) {
+        /* A fit is the solution when the next move would change no
+         * coefficient by more than the threshold: it is kept as it is, and
+         * the pass at it (eta, deviance, scores) serves the next lambda. The
+         * Gram is kept while the moves shrink fast (each move's squared
+         * change below ELNET_KEEP_RATE of the last), else rebuilt. */
+        double last = INFINITY;
         for (int it = 0;; it++) {
-            double dlx = irls_step(pb, ws, lambda, maxit, &k);
-            if (dlx < 0)
+            double dlx = cd_step(pb, ws, lambda, maxit, &k);
+            if (dlx < 0 || it > maxit)
                 return 0;
-            if (pb->fam == STRATA_FAMILY_GAUSSIAN || dlx < pb->thr)
+            if (dlx < pb->thr) {
+                accept_move(pb, ws);
                 break;
-            if (it > maxit)
-                return 0;
+            }
+            irls_move(pb, ws, &k, !keep_gram(pb, ws, dlx, last));
+            last = dlx;
         }
         if (kkt_add(pb, ws, lambda) == 0)
             return 1;
