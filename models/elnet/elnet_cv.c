@@ -115,29 +115,80 @@ static void interp(const elnet_path *fp, double s, size_t p, double *b, double *
         b[j] = fp->beta[left * p + j] * frac + fp->beta[right * p + j] * (1 - frac);
 }
 
+/* Buffers for the held-out predictions of one fold. */
+typedef struct cv_buf {
+    size_t *idx;     /* n: held-out rows, ascending */
+    cv_pred *pred;   /* n: AUC's (prediction, weight, outcome) */
+    double *B, *a0;  /* nlam x p, nlam: coefficients interpolated at the full lambdas */
+    double *E;       /* nlam x ELNET_SCAN_BLOCK: eta of a block of held-out rows */
+    double *xb;      /* ELNET_SCAN_BLOCK: one column of the block */
+    double *s;       /* nlam: the weighted loss sums */
+} cv_buf;
+
+/* eta_m of held-out rows idx[0..m) at every lambda (E[l * ELNET_SCAN_BLOCK + i]),
+ * reading each column of X once per block: a0 + offset, then + b_j x_ij in
+ * column order, as a row-by-row sum would. */
+static void block_eta(const elnet_data *d, const cv_buf *cb, const size_t *idx, size_t m,
+                      size_t nlam)
+{
+    for (size_t l = 0; l < nlam; l++)
+        for (size_t i = 0; i < m; i++)
+            cb->E[l * ELNET_SCAN_BLOCK + i] = cb->a0[l] + (d->offset ? d->offset[idx[i]] : 0);
+    for (size_t j = 0; j < d->p; j++) {
+        const double *x = d->X + j * d->ldx;
+        for (size_t i = 0; i < m; i++)
+            cb->xb[i] = x[idx[i]];
+        for (size_t l = 0; l < nlam; l++) {
+            double b = cb->B[l * d->p + j], *e = cb->E + l * ELNET_SCAN_BLOCK;
+            for (size_t i = 0; i < m; i++)
+                e[i] += b * cb->xb[i];
+        }
+    }
+}
+
 /* Fold k's measure at every lambda of the full path (cv.glmnet's default
- * alignment = "lambda"): raw[(k - 1) * nlam + m]. */
+ * alignment = "lambda"): raw[(k - 1) * nlam + l]. Held-out rows go in blocks
+ * of ELNET_SCAN_BLOCK, each block's columns read once for every lambda; the
+ * losses are summed per lambda in row order. AUC keeps every prediction of a
+ * lambda, so it runs one lambda at a time. */
 static void fold_measure(const elnet_data *d, strata_family fam, elnet_measure ms, const int *foldid,
                          int k, const elnet_path *fp, const double *lambda, size_t nlam, double *raw,
-                         cv_pred *buf, double *b)
+                         const cv_buf *cb)
 {
-    for (size_t m = 0; m < nlam; m++) {
-        double s = 0, sw = 0, a0;
-        size_t cnt = 0;
-        interp(fp, lambda[m], d->p, b, &a0);
-        for (size_t i = 0; i < d->n; i++) {
-            if (foldid[i] != k)
-                continue;
-            double eta = a0 + (d->offset ? d->offset[i] : 0), w = d->w ? d->w[i] : 1;
-            for (size_t j = 0; j < d->p; j++)
-                eta += b[j] * d->X[j * d->ldx + i];
-            if (ms == ELNET_MEASURE_AUC)
-                buf[cnt++] = (cv_pred){i, 1 / (1 + exp(-eta)), w, d->y[i]};
-            s += w * row_loss(fam, ms, d->y[i], eta);
-            sw += w;
+    size_t nh = 0;
+    double sw = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (foldid[i] == k) {
+            cb->idx[nh++] = i;
+            sw += d->w ? d->w[i] : 1;
         }
-        raw[(size_t)(k - 1) * nlam + m] = ms == ELNET_MEASURE_AUC ? auc(buf, cnt) : s / sw;
+    for (size_t l = 0; l < nlam; l++) {
+        interp(fp, lambda[l], d->p, cb->B + l * d->p, &cb->a0[l]);
+        cb->s[l] = 0;
     }
+    size_t per = ms == ELNET_MEASURE_AUC ? 1 : nlam;
+    for (size_t l0 = 0; l0 < nlam; l0 += per) {
+        cv_buf at = *cb;
+        at.B = cb->B + l0 * d->p;
+        at.a0 = cb->a0 + l0;
+        for (size_t b0 = 0; b0 < nh; b0 += ELNET_SCAN_BLOCK) {
+            size_t m = nh - b0 < ELNET_SCAN_BLOCK ? nh - b0 : ELNET_SCAN_BLOCK;
+            block_eta(d, &at, cb->idx + b0, m, per);
+            for (size_t l = 0; l < per; l++)
+                for (size_t i = 0; i < m; i++) {
+                    size_t r = cb->idx[b0 + i];
+                    double eta = cb->E[l * ELNET_SCAN_BLOCK + i], w = d->w ? d->w[r] : 1;
+                    if (ms == ELNET_MEASURE_AUC)
+                        cb->pred[b0 + i] = (cv_pred){r, 1 / (1 + exp(-eta)), w, d->y[r]};
+                    else
+                        cb->s[l0 + l] += w * row_loss(fam, ms, d->y[r], eta);
+                }
+        }
+        if (ms == ELNET_MEASURE_AUC)
+            raw[(size_t)(k - 1) * nlam + l0] = auc(cb->pred, nh);
+    }
+    for (size_t l = 0; ms != ELNET_MEASURE_AUC && l < nlam; l++)
+        raw[(size_t)(k - 1) * nlam + l] = cb->s[l] / sw;
 }
 
 /* cvm, cvsd over folds (fold weights W_k) and glmnet's getOptcv. */
@@ -199,8 +250,8 @@ static strata_status cv_foldid(strata_ctx *ctx, const elnet_data *d, const elnet
  * lambdas. */
 static strata_status cv_fold(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
                              const int *foldid, int k, double *wtrain, elnet_path *fp,
-                             const elnet_path *full, double *raw, double *Wk, cv_pred *buf,
-                             double *b, elnet_measure ms)
+                             const elnet_path *full, double *raw, double *Wk, const cv_buf *cb,
+                             elnet_measure ms)
 {
     elnet_data D = *d;
     *Wk = 0;
@@ -216,7 +267,7 @@ static strata_status cv_fold(strata_ctx *ctx, const elnet_data *d, const elnet_p
         return st;
     if (fp->nlam == 0)
         return STRATA_FAIL(ctx, STRATA_ENOCONV, "elnet cv: fold %d did not converge at the first lambda", k);
-    fold_measure(d, prm->family, ms, foldid, k, fp, full->lambda, full->nlam, raw, buf, b);
+    fold_measure(d, prm->family, ms, foldid, k, fp, full->lambda, full->nlam, raw, cb);
     return STRATA_OK;
 }
 
@@ -237,22 +288,25 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
     int *foldid = strata_alloc(ctx, d->n * sizeof *foldid + 1);
     double *wtrain = strata_alloc(ctx, d->n * sizeof *wtrain + 1);
     double *raw = strata_alloc(ctx, K * nlam * sizeof *raw), *W = strata_alloc(ctx, K * sizeof *W);
-    cv_pred *buf = strata_alloc(ctx, d->n * sizeof *buf + 1);
-    double *b = strata_alloc(ctx, (d->p + 1) * sizeof *b);
+    cv_buf cb = {strata_alloc(ctx, d->n * sizeof *cb.idx + 1), strata_alloc(ctx, d->n * sizeof *cb.pred + 1),
+                 strata_alloc(ctx, (nlam * d->p + 1) * sizeof *cb.B), strata_alloc(ctx, nlam * sizeof *cb.a0),
+                 strata_alloc(ctx, nlam * ELNET_SCAN_BLOCK * sizeof *cb.E),
+                 strata_alloc(ctx, ELNET_SCAN_BLOCK * sizeof *cb.xb), strata_alloc(ctx, nlam * sizeof *cb.s)};
     elnet_path *fp = NULL;
     memset(out, 0, sizeof *out);
     out->lambda = strata_alloc(ctx, nlam * sizeof *out->lambda);
     out->cvm = strata_alloc(ctx, nlam * sizeof *out->cvm);
     out->cvsd = strata_alloc(ctx, nlam * sizeof *out->cvsd);
     out->nzero = strata_alloc(ctx, nlam * sizeof *out->nzero);
-    if (!foldid || !wtrain || !raw || !W || !buf || !b || !out->lambda || !out->cvm || !out->cvsd || !out->nzero)
+    if (!foldid || !wtrain || !raw || !W || !cb.idx || !cb.pred || !cb.B || !cb.a0 || !cb.E || !cb.xb ||
+        !cb.s || !out->lambda || !out->cvm || !out->cvsd || !out->nzero)
         st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for %zu folds x %zu lambdas", K, nlam);
     if (st == STRATA_OK)
         st = cv_foldid(ctx, d, prm, K, given, seed, foldid);
     if (st == STRATA_OK)
         st = elnet_path_alloc(ctx, d->p, full->cap, &fp);
     for (int k = 1; st == STRATA_OK && (size_t)k <= K; k++)
-        st = cv_fold(ctx, d, prm, foldid, k, wtrain, fp, full, raw, &W[k - 1], buf, b, ms);
+        st = cv_fold(ctx, d, prm, foldid, k, wtrain, fp, full, raw, &W[k - 1], &cb, ms);
     if (st == STRATA_OK) {
         out->nlam = nlam;
         out->measure = ms;
@@ -263,7 +317,7 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
         elnet_cv_free(ctx, out);
     }
     elnet_path_free(ctx, fp);
-    void *ptrs[] = {foldid, wtrain, raw, W, buf, b};
+    void *ptrs[] = {foldid, wtrain, raw, W, cb.idx, cb.pred, cb.B, cb.a0, cb.E, cb.xb, cb.s};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
         strata_free(ctx, ptrs[i], 0);
     return st;
