@@ -116,6 +116,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_elnet: %s\n", strata_ctx_errmsg(ctx));
         return 1;
     }
+    char blas[512];
+    strata_blas_config(blas, sizeof blas);
+    printf("blas=\"%s\" ", blas);
     printf("n=%zu p=%zu alpha=%g folds=%zu threads=%d seconds=%.3f cpu_seconds=%.3f lambdas=%zu passes=%d grams=%d scans=%d df_last=%d\n", n, p,
            alpha, K, threads, t1 - t0, c1 - c0, path->nlam, path->npasses, path->ngram, path->nscan, path->df[path->nlam - 1]);
     if (dump && dump_path(dump, path))

@@ -25,6 +25,7 @@ void elnet_params_init(elnet_params *prm)
     prm->fdev = 1e-5;
     prm->devmax = 0.999;
     prm->mnlam = 5;
+    prm->par_min = ELNET_PAR_MIN;
 }
 
 strata_status elnet_path_alloc(strata_ctx *ctx, size_t p, size_t cap, elnet_path **out)
@@ -295,6 +296,15 @@ static void unscale(const elnet_prob *pb, const elnet_params *prm, elnet_path *o
         out->lambda[0] = exp(2 * log(out->lambda[1]) - log(out->lambda[2]));
 }
 
+/* Threads for the passes over the data: one below prm->par_min values of X,
+ * where a pass takes about a millisecond and a parallel region's fork and
+ * barrier (and, on a loaded machine, waiting for a descheduled thread) cost
+ * more than the second core saves. The bits do not depend on it. */
+static int elnet_threads(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm)
+{
+    return (double)d->n * (double)d->p < prm->par_min ? 1 : strata_threads(ctx);
+}
+
 strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, elnet_path *out)
 {
     std_arrays s = {0};
@@ -310,7 +320,7 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
     if (st == STRATA_OK) {
         pb = (elnet_prob){prm->family, d->n, d->p, d->X, d->ldx, s.y,
                           prm->family == STRATA_FAMILY_GAUSSIAN ? NULL : d->offset, s.w, s.xm, s.xs, s.ju,
-                          s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, strata_threads(ctx)};
+                          s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, elnet_threads(ctx, d, prm)};
         if (prm->lambda)
             P.lambda = s.lam;
         st = null_model(ctx, &pb, &ws);

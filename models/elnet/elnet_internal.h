@@ -16,6 +16,7 @@
 #define ELNET_NCHUNK 16   /* fixed row ranges for every reduction */
 #define ELNET_BLOCK 128   /* rows packed per Gram sub-block */
 #define ELNET_BIG 9.9e35  /* glmnet's "big": the first, all-zero lambda */
+#define ELNET_PAR_MIN 2e6     /* values of X below which a fit runs on one thread */
 #define ELNET_SCAN_BLOCK 512 /* rows per cache block of a scores pass */
 #define ELNET_KEEP_RATE 0.1  /* keep the Gram while each move's change^2 < 0.1 x the last */
 #define ELNET_KEEP_MIN 16    /* ... and the strong set has at least 16 columns */
@@ -44,6 +45,8 @@ typedef struct elnet_params {
     double fdev;             /* 1e-5: early stop on small deviance-ratio change */
     double devmax;           /* 0.999: early stop when the deviance ratio exceeds it */
     size_t mnlam;            /* 5: no early stop before this many lambdas */
+    double par_min;          /* ELNET_PAR_MIN: fits with fewer values of X run on one
+                              * thread (0: always the context's threads) */
 } elnet_params;
 
 void elnet_params_init(elnet_params *prm);
