@@ -153,3 +153,6 @@ const char *strata_elnet_cv_measure(const strata_elnet *e)
         return "";
     return e->r.cv.measure == ELNET_MEASURE_AUC ? "auc" : e->r.cv.measure == ELNET_MEASURE_MSE ? "mse" : "deviance";
 }
+
+size_t strata_elnet_cv_min(const strata_elnet *e) { return e && e->r.cv.nlam ? e->r.cv.idx_min : 0; }
+size_t strata_elnet_cv_1se(const strata_elnet *e) { return e && e->r.cv.nlam ? e->r.cv.idx_1se : 0; }

@@ -445,6 +445,7 @@ static const char *const css =
     "circle.low{fill:#0072B2}.olabel{font-size:11px;fill:#222}.quintile{fill:#56B4E9}"
     ".sii{stroke:#D55E00;stroke-width:2}.ideal{stroke:#999;stroke-dasharray:4 3}"
     "polyline.calib{fill:none;stroke:#0072B2}circle.calib{fill:#0072B2}text{font-size:12px}"
+    "line.cvbar{stroke:#56B4E9}circle.cvpt{fill:#D55E00}line.cvmark{stroke:#555;stroke-dasharray:4 3}"
     ".tick{font-size:11px;fill:#444}.axis{font-size:12px;fill:#222}.ctitle{font-size:14px;"
     "font-weight:bold}.title{font-weight:bold}figure.pyr{display:inline-block;margin:4px}"
     ".note{font-size:13px;color:#555}.howto{background:#f6f8fa;border-left:4px solid #0072B2;"
@@ -701,6 +702,7 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
                  "model under-predicts, below it over-predicts.");
         svg_calibration(f, in->n_calib, in->calib_pred, in->calib_obs);
     }
+    report_cv_section(f, in->elnet); /* elastic net with CV only: engine/report/report_cv.c */
     if (in->fairness) {
         fputs("<h2 id=\"fairness\">Does the model work equally well for everyone?</h2>\n", f);
         howto(f, "The C-statistic is the chance that a patient who was admitted had a higher "

@@ -7,6 +7,8 @@
 #include "internal.h"
 #include "strata/strata.h"
 
+#include <stdio.h>
+
 typedef struct report_names report_names;
 /* Loads <dir>/areas.csv (type,code,name); dir NULL = the reference directory
  * strata_synth_locate_data finds. No file is not an error: every lookup then
@@ -21,5 +23,10 @@ const char *report_name_tidy(const char *name, char *buf, size_t size);
 /* What a column of an aggregate table means, in a sentence (glossary of the
  * README sheet and the report's headers); "" when unknown. */
 const char *report_column_meaning(const char *col, char *buf, size_t size);
+
+/* report_cv.c: the CV curve of an elastic net (lambda.min, lambda.1se, the
+ * non-zero terms kept); writes nothing when e is NULL or had no CV. */
+struct strata_elnet;
+void report_cv_section(FILE *f, const struct strata_elnet *e);
 
 #endif

@@ -6,6 +6,7 @@
  * every aggregate table passes strata_disclose before it is written. */
 #include "internal.h"
 #include "manifest.h"
+#include "run_elnet.h"
 #include "outfile.h"
 #include "rundir.h"
 #include "strata/strata.h"
@@ -41,6 +42,7 @@ typedef struct run_state {
     strata_cohort *cohort;
     strata_model *model;
     strata_cox *cox;            /* family cox (docs/cox.md): model is NULL */
+    strata_elnet *elnet;        /* model.alpha: the path and CV beside the selected GLM */
     size_t n;
     int64_t *id;
     int32_t *age, *imd, *efi, *prior_em;
@@ -405,8 +407,12 @@ static strata_status stage_model(run_state *r)
         gp.formula = r->spec->formula;
         gp.weights = r->spec->weights;
         STRATA_TRY(strata_glm_params_check(ctx, &gp));
-        STRATA_TRY(strata_glm_fit(ctx, r->cohort, &gp, &r->model));
         out_path(r, "model.h5", path, sizeof path);
+        if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet.c */
+            STRATA_TRY(run_elnet_fit(ctx, r->spec, r->cohort, &gp, path, r->man, &r->model, &r->elnet));
+            return stage_done(r, "model");
+        }
+        STRATA_TRY(strata_glm_fit(ctx, r->cohort, &gp, &r->model));
         STRATA_TRY(strata_model_save(ctx, r->model, path));
         STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
     }
@@ -1110,8 +1116,8 @@ static strata_status stage_report(run_state *r)
     strata_ctx *ctx = r->ctx;
     strata_report_input ri;
     strata_fit_summary fs;
-    char path[4096], vals[12][160];
-    const char *keys[12], *values[12];
+    char path[4096], vals[16][200];
+    const char *keys[16], *values[16];
     double cp[64], co[64];
     size_t nk = 0, nc = 0;
 
@@ -1140,6 +1146,8 @@ static strata_status stage_report(run_state *r)
         CARD("Patients fitted", "%zu (dropped for missing values: %zu)", fs.n_used, fs.n_dropped);
         CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
         CARD("AIC", "%.1f", fs.aic);
+        for (size_t k = 0; r->elnet && run_elnet_card(r->elnet, r->spec, k, &keys[nk], vals[nk], sizeof vals[nk]); k++)
+            values[nk] = vals[nk], nk++;
     }
     if (r->eval) {
         const strata_eval_metrics *m = &r->eval->overall;
@@ -1173,6 +1181,7 @@ static strata_status stage_report(run_state *r)
     ri.card_keys = keys;
     ri.card_values = values;
     ri.n_listed = r->sum->n_listed;
+    ri.elnet = r->elnet;
     out_path(r, "report.html", path, sizeof path);
     STRATA_TRY(strata_report_html(ctx, &ri, path));
     STRATA_TRY(strata_manifest_output(r->man, "report.html", "aggregate"));
@@ -1228,6 +1237,7 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->sii);
     strata_table_free(ctx, r->fairness);
     strata_model_free(ctx, r->model);
+    strata_elnet_free(ctx, r->elnet);
     strata_cox_free(ctx, r->cox);
     strata_cohort_close(r->cohort);
     strata_manifest_free(r->man);

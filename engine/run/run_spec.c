@@ -2,6 +2,7 @@
  * strata_run_spec. Every key is known or refused; values are range-checked;
  * each error names the spec file, the key and its line. The parsed tree stays
  * alive in priv_ because the spec's strings point into it. */
+#include "run_elnet.h"
 #include "strata/run.h"
 #include "strata/stratify.h"
 #include "yaml_tree.h"
@@ -119,8 +120,9 @@ static strata_status parse_derive(strata_ctx *ctx, const char *f, const ynode *r
 static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *root,
                                  strata_run_spec *s)
 {
-    static const char *const keys[] = {"load", "family", "formula", "weights", "outcome", "horizon", "ties",
-                                       NULL};
+    static const char *const keys[] = {"load",   "family",  "formula", "weights",        "outcome",
+                                       "horizon", "ties",   "alpha",   "cv",      "nlambda",
+                                       "lambda_min_ratio", "select", "seed", "penalty_factor", NULL};
     const ynode *m = strata_yaml_get(root, "model");
     if (!m || m->kind != YN_MAP)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: the spec needs a \"model:\" mapping "
@@ -143,7 +145,7 @@ static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *ro
                            f, m->line);
     if (s->model_load && s->formula)
         return bad(ctx, f, m, "load", "give either load or formula, not both");
-    return STRATA_OK;
+    return run_elnet_parse(ctx, f, m, s); /* alpha, cv, ...: engine/run/run_elnet.c */
 }
 
 static strata_status parse_evaluate(strata_ctx *ctx, const char *f, const ynode *root,

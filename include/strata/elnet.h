@@ -50,6 +50,9 @@ STRATA_API int strata_elnet_df(const strata_elnet *e, size_t k);
 STRATA_API size_t strata_elnet_cv_steps(const strata_elnet *e);
 STRATA_API double strata_elnet_cv_mean(const strata_elnet *e, size_t k);
 STRATA_API double strata_elnet_cv_sd(const strata_elnet *e, size_t k);
-const char *strata_elnet_cv_measure(const strata_elnet *e); /* "deviance", "mse", "auc" or "" */
+STRATA_API const char *strata_elnet_cv_measure(const strata_elnet *e); /* "deviance", "mse", "auc" or "" */
+/* 0-based steps of lambda.min and lambda.1se (0 without CV). */
+STRATA_API size_t strata_elnet_cv_min(const strata_elnet *e);
+STRATA_API size_t strata_elnet_cv_1se(const strata_elnet *e);
 
 #endif

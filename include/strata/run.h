@@ -7,6 +7,7 @@
 #define STRATA_RUN_H
 
 #include "strata/core.h"
+#include "strata/elnet.h"
 #include "strata/model.h"
 
 #ifdef __cplusplus
@@ -15,6 +16,7 @@ extern "C" {
 
 #define STRATA_RUN_MAX_BY 16
 #define STRATA_RUN_MAX_TIERS 8
+#define STRATA_RUN_MAX_PF 64
 
 typedef struct strata_run_spec {
     /* cohort: a file, or synthetic generation (synth_scope != NULL) */
@@ -38,6 +40,13 @@ typedef struct strata_run_spec {
        (docs/cox.md), the observed outcome an event by the horizon */
     double horizon;              /* required with family cox, in the time unit of the outcome */
     const char *ties;            /* "efron" (default) or "breslow" */
+    /* elastic net (model.alpha given; docs/elnet.md, docs/run-spec.md): the path, K-fold
+       CV and the selected step, which is then scored, evaluated and stratified as a GLM */
+    int elnet;                   /* 1 when model.alpha is given */
+    strata_elnet_params enet;    /* alpha, nlambda, lambda_min_ratio, cv_folds, seed,
+                                    select_min; penalty factors point into pf_* */
+    const char *pf_term[STRATA_RUN_MAX_PF]; /* model.penalty_factor: {term: factor} */
+    double pf_value[STRATA_RUN_MAX_PF];
     /* evaluation */
     const char *by[STRATA_RUN_MAX_BY]; /* subgroup columns (derived: age_band, imd_quintile) */
     size_t n_by;

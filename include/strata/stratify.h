@@ -411,6 +411,7 @@ typedef struct strata_report_input {
     const char *const *card_keys, *const *card_values;
     size_t n_listed;                /* patients offered proactive care (0 = not stated) */
     const char *data_dir;           /* areas.csv for PCN/ICB names; NULL = located */
+    const struct strata_elnet *elnet; /* an elastic net with CV: its curve is drawn (or NULL) */
 } strata_report_input;
 /* Writes one self-contained HTML file (inline SVG and CSS, no scripts, no
  * network): a plain-English summary first, then the PCN index, tiers, funnel,

@@ -207,6 +207,11 @@ static void cv_summarise(const double *raw, const double *W, size_t K, size_t st
         cv->cvm[m] = mean;
         cv->cvsd[m] = sqrt(var / sW / (double)(K - 1));
     }
+    elnet_cv_pick(cv);
+}
+
+void elnet_cv_pick(elnet_cv *cv)
+{
     double sign = cv->measure == ELNET_MEASURE_AUC ? -1 : 1, best = INFINITY;
     for (size_t m = 0; m < cv->nlam; m++)
         best = fmin(best, sign * cv->cvm[m]);

@@ -170,6 +170,9 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
                            size_t K, const int *foldid, unsigned long long seed,
                            elnet_measure measure, elnet_path *full, elnet_cv *out);
 void elnet_cv_free(strata_ctx *ctx, elnet_cv *cv);
+/* idx_min, idx_1se and their lambdas from cvm, cvsd (glmnet's getOptcv): the
+ * largest lambda at the best measure, and the largest within one SE of it. */
+void elnet_cv_pick(elnet_cv *cv);
 /* Folds 1..K from a seed (stratified by y > 0.5 for binomial). */
 strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long long seed,
                           const double *strat, int *foldid);

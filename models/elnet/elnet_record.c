@@ -102,6 +102,7 @@ static strata_status import_cv(strata_ctx *ctx, const strata_record *rec, const 
         get_int(strata_rec_find(rec, "/elnet/cv_nzero", STRATA_REC_INT), n, cv->nzero))
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet CV curve does not match the path's %zu steps", name, n);
     cv->nlam = n;
+    elnet_cv_pick(cv); /* lambda.min and lambda.1se follow from the curve */
     return STRATA_OK;
 }
 
