@@ -121,6 +121,7 @@ static strata_status fit_formula(strata_ctx *ctx, const char *cohort, strata_fam
     p.family = fam;
     p.formula = formula;
     p.epsilon = fit_eps;
+    p.parallel_min_np = 1; /* the thread tests need both threads at this size */
     st = strata_glm_fit(ctx, c, &p, m);
     strata_cohort_close(c);
     return st;
@@ -237,6 +238,7 @@ static strata_status fit_start(strata_ctx *ctx, const char *cohort, int warm, do
     p.epsilon = eps;
     p.block_rows = 1024; /* 196 blocks: over the 64 that turn the warm start on */
     p.warm_start = warm;
+    p.parallel_min_np = 1;
     st = strata_glm_fit(ctx, c, &p, m);
     strata_cohort_close(c);
     return st;
