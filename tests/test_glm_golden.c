@@ -367,6 +367,13 @@ static void test_golden__flchain_poisson_offset_logit_aliased(void **state)
     compare_golden(m, "fl_poisson"); /* sexM:age is aliased in R too */
     strata_model_free(ctx, m);
     assert_status(ctx, strata_cohort_open(ctx, tu_tmp("fl.h5"), &c), STRATA_OK);
+    /* the categorical-aware pass with an offset and an aliased column (auto
+     * keeps one binary factor dense) */
+    m = fit_pass(ctx, c, STRATA_FAMILY_POISSON,
+                 "death ~ rcs(age, 4) + sex + log(kappa) + log(lambda) + age:sex + offset(log(futime))",
+                 NULL, STRATA_GLM_PASS_FACTOR, 2);
+    compare_golden(m, "fl_poisson");
+    strata_model_free(ctx, m);
     strata_glm_params_init(&p);
     p.formula = "death ~ age*sex + creatinine + flc_grp + rcs(kappa, 5)";
     assert_status(ctx, strata_glm_fit(ctx, c, &p, &m), STRATA_OK);
