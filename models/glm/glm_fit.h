@@ -33,6 +33,11 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
  * first touch cost more than the second core saves (measured, docs/glm.md). */
 #define GLM_PAR_MIN_NP ((size_t)8000000)
 
+/* The Schur-complement solve (glm_schur.c) is prepared when the largest factor
+ * main effect has at least this many levels. */
+#define GLM_SCHUR_MIN_LEVELS 64
+typedef struct glm_schur glm_schur;
+
 typedef struct glm_fac {     /* one factor with main-effect columns */
     int var;                 /* its variable */
     size_t L;                /* levels (the reference included) */
@@ -78,6 +83,7 @@ typedef struct fitdata {
     double *fscr;            /* per thread: a sub-block's level sums (ntab, then ntab x ldd), zero between calls */
     unsigned char *fmark;    /* per thread ntab: level touched in this sub-block */
     size_t *ftouch;          /* per thread nfac x GLM_SUB touched levels */
+    glm_schur *schur;        /* the big factor's Schur solve, or NULL */
 } fitdata;
 
 /* glm_pass.c. Allocates the pass buffers of d (d->f, n, p, nb, nblocks, width,
@@ -114,6 +120,16 @@ void glm_fpass_table(fitdata *d, const double *beta);
 /* Sums the ng group partials in group order into d->Ptot and scatters it into
  * G (p x p, upper) and g. */
 void glm_fpass_reduce(fitdata *d, size_t ng, double *G, double *g);
+
+/* glm_schur.c. Prepares d->schur when the largest factor main effect has
+ * GLM_SCHUR_MIN_LEVELS levels or more (d->fmode set, d->fac laid out). */
+strata_status glm_schur_alloc(strata_ctx *ctx, fitdata *d);
+void glm_schur_free(strata_ctx *ctx, glm_schur *s); /* accepts NULL */
+/* la_solve_pivoted's contract (G upper p x p, not modified; rank returned),
+ * through the Schur complement of the big factor's diagonal block when d has
+ * one and it applies (every level weighted, the rest of full rank). */
+int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
+              unsigned char *al, double *inv);
 
 /* glm_irls.c. The IRLS workspace, allocated once per fit (GSL style): nothing
  * inside an iteration allocates. */

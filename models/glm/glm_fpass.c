@@ -122,7 +122,7 @@ strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass)
     d->ftouch = strata_alloc(ctx, ((size_t)d->nt * d->nfac * GLM_SUB + 1) * sizeof *d->ftouch);
     if (!d->Pp || !d->Ptot || !d->ftab || !d->levb || !d->dcolsb || !d->fscr || !d->fmark || !d->ftouch)
         return STRATA_ENOMEM;
-    return STRATA_OK;
+    return glm_schur_alloc(ctx, d);
 }
 
 void glm_fpass_free(strata_ctx *ctx, fitdata *d)
@@ -143,6 +143,7 @@ void glm_fpass_free(strata_ctx *ctx, fitdata *d)
     strata_free(ctx, d->fscr, 0);
     strata_free(ctx, d->fmark, 0);
     strata_free(ctx, d->ftouch, 0);
+    glm_schur_free(ctx, d->schur);
 }
 
 void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev)
