@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *USAGE = "strata run SPEC.yaml --out DIR [--threads N] [--quiet]";
+static const char *USAGE = "strata run SPEC.yaml --out DIR [--overwrite] [--threads N] [--quiet]";
 
 typedef struct progress {
     int tty;
@@ -35,6 +35,7 @@ int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"overwrite", no_argument, NULL, 'w'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -46,11 +47,12 @@ int cmd_run(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st;
     long v;
-    int o;
+    int o, overwrite = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, "o:t:qh", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
+        case 'w': overwrite = 1; break;
         case 't':
             if (cli_parse_long(optarg, 0, 1024, &v))
                 return cli_usage_error("run", USAGE, "--threads: not a count: %s", optarg);
@@ -61,7 +63,10 @@ int cmd_run(int argc, char **argv)
             printf("usage: %s\n\nRuns the whole job described by a run spec (docs/run-spec.md):\n"
                    "cohort (file or synthetic) -> fit or load a model -> score -> evaluate ->\n"
                    "stratify -> aggregate by PCN/practice/ICB with disclosure control ->\n"
-                   "CSV tables, report.html and manifest.json in DIR.\n",
+                   "CSV tables, report.html and manifest.json in DIR.\n"
+                   "DIR must be empty (or new) unless --overwrite replaces an earlier run's\n"
+                   "outputs; all outputs appear together when the run succeeds, manifest.json\n"
+                   "last (docs/reliability.md#run-folder).\n",
                    USAGE);
             return 0;
         default: return cli_usage_error("run", USAGE, "unknown option");
@@ -81,6 +86,7 @@ int cmd_run(int argc, char **argv)
     }
     if (co.threads > 0)
         spec.threads = co.threads;
+    spec.overwrite = overwrite;
     pr.tty = !co.quiet && isatty(2);
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     st = strata_run(ctx, &spec, out, on_progress, &pr, &sum);

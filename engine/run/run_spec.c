@@ -37,6 +37,7 @@ void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s)
         return;
     strata_yaml_free(ctx, s->priv_);
     strata_free(ctx, s->base_dir_, 0);
+    strata_free(ctx, s->path_, 0);
     strata_run_spec_init(s);
 }
 
@@ -93,10 +94,33 @@ static strata_status parse_cohort(strata_ctx *ctx, const char *f, const ynode *r
     return STRATA_OK;
 }
 
+/* derive: FILE (a derive spec) or an inline mapping of the derive spec's keys,
+ * read by strata_derive_key when the job runs. */
+static strata_status parse_derive(strata_ctx *ctx, const char *f, const ynode *root,
+                                  strata_run_spec *s)
+{
+    const ynode *d = strata_yaml_get(root, "derive");
+    if (!d)
+        return STRATA_OK;
+    if (d->kind == YN_SCALAR) {
+        s->derive = d->scalar;
+        return STRATA_OK;
+    }
+    if (d->kind != YN_MAP)
+        return bad(ctx, f, root, "derive", "must be a derive spec file or a mapping (index_date, "
+                   "codelists, features, outcomes)");
+    if (!(s->path_ = strata_strdup(ctx, f)))
+        return STRATA_ENOMEM;
+    s->derive = s->path_;
+    s->derive_key = "derive";
+    return STRATA_OK;
+}
+
 static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *root,
                                  strata_run_spec *s)
 {
-    static const char *const keys[] = {"load", "family", "formula", "weights", "outcome", NULL};
+    static const char *const keys[] = {"load", "family", "formula", "weights", "outcome", "horizon", "ties",
+                                       NULL};
     const ynode *m = strata_yaml_get(root, "model");
     if (!m || m->kind != YN_MAP)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: the spec needs a \"model:\" mapping "
@@ -108,6 +132,12 @@ static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *ro
     STRATA_TRY(strata_yaml_str(ctx, f, m, "formula", &s->formula));
     STRATA_TRY(strata_yaml_str(ctx, f, m, "weights", &s->weights));
     STRATA_TRY(strata_yaml_str(ctx, f, m, "outcome", &s->outcome));
+    STRATA_TRY(strata_yaml_double(ctx, f, m, "horizon", &s->horizon));
+    STRATA_TRY(strata_yaml_str(ctx, f, m, "ties", &s->ties));
+    if (s->family && !strcmp(s->family, "cox") && !(s->horizon > 0))
+        return bad(ctx, f, m, "horizon", "family cox needs a horizon > 0 (e.g. horizon: 365)");
+    if (s->ties && strcmp(s->ties, "efron") && strcmp(s->ties, "breslow"))
+        return bad(ctx, f, m, "ties", "ties is efron or breslow");
     if (!s->model_load && !s->formula)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: model needs \"formula\" (or \"load: MODEL.h5\")",
                            f, m->line);
@@ -245,10 +275,22 @@ static strata_status parse_disclosure(strata_ctx *ctx, const char *f, const ynod
     return STRATA_OK;
 }
 
+/* memory: 4G — the run's memory budget (strata_parse_size; docs/scale.md). */
+static strata_status parse_memory(strata_ctx *ctx, const char *path, const ynode *root,
+                                  strata_run_spec *s)
+{
+    const char *v = NULL;
+    STRATA_TRY(strata_yaml_str(ctx, path, root, "memory", &v));
+    if (v && strata_parse_size(v, &s->memory) != 0)
+        return bad(ctx, path, root, "memory", "must be a size such as 4G, 512M or 100000 (bytes)");
+    return STRATA_OK;
+}
+
 strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s)
 {
-    static const char *const top[] = {"cohort", "synth", "model", "evaluate", "stratify",
-                                      "disclosure", "report", "threads", NULL};
+    static const char *const top[] = {"cohort", "synth", "derive", "model", "evaluate",
+                                      "stratify", "disclosure", "report", "threads", "memory",
+                                      NULL};
     static const char *const report_keys[] = {"title", NULL};
     ynode *root = NULL;
     const ynode *rep;
@@ -270,6 +312,8 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
     if (st == STRATA_OK)
         st = parse_cohort(ctx, path, root, s);
     if (st == STRATA_OK)
+        st = parse_derive(ctx, path, root, s);
+    if (st == STRATA_OK)
         st = parse_model(ctx, path, root, s);
     if (st == STRATA_OK)
         st = parse_evaluate(ctx, path, root, s);
@@ -289,6 +333,8 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
         st = strata_yaml_long(ctx, path, root, "threads", &s->threads);
     if (st == STRATA_OK && (s->threads < 0 || s->threads > 1024))
         st = bad(ctx, path, root, "threads", "must be between 0 and 1024");
+    if (st == STRATA_OK)
+        st = parse_memory(ctx, path, root, s);
     if (st != STRATA_OK)
         strata_run_spec_free(ctx, s);
     return st;

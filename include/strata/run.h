@@ -23,12 +23,21 @@ typedef struct strata_run_spec {
     const char *synth_code;      /* ICB/PCN code, NULL = default */
     long synth_patients;         /* 0 = the real list size */
     long synth_seed;             /* default 1 */
+    /* derive: features and outcomes from the cohort's event tables before the fit
+     * (docs/derive.md): a derive spec file (relative to the spec), or an inline
+     * mapping of the same keys (derive_key = "derive", derive = this spec's path) */
+    const char *derive;          /* NULL = use the cohort's columns as they are */
+    const char *derive_key;
     /* model: fit a GLM, or load a saved one */
     const char *model_load;      /* path or NULL */
     const char *family;          /* default "binomial" */
     const char *formula;         /* required unless model_load */
     const char *weights;         /* column or NULL */
     const char *outcome;         /* observed outcome column; default: the formula's response */
+    /* family "cox": formula Surv(time, event) ~ ...; risk = absolute risk by the horizon
+       (docs/cox.md), the observed outcome an event by the horizon */
+    double horizon;              /* required with family cox, in the time unit of the outcome */
+    const char *ties;            /* "efron" (default) or "breslow" */
     /* evaluation */
     const char *by[STRATA_RUN_MAX_BY]; /* subgroup columns (derived: age_band, imd_quintile) */
     size_t n_by;
@@ -52,9 +61,13 @@ typedef struct strata_run_spec {
     /* report */
     const char *title;
     long threads;                /* threads for this run only; 0 = the caller's context setting */
+    int overwrite;               /* not a spec key: the caller's (CLI --overwrite) permission to
+                                  * replace the outputs of an earlier run in outdir */
+    size_t memory;               /* memory budget for this run only (`memory: 4G`); 0 = the caller's */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */
+    char *path_;                 /* the spec file (inline derive:) */
 } strata_run_spec;
 
 /* Defaults for every field (no cohort, no formula). */
@@ -102,7 +115,11 @@ typedef struct strata_run_summary {
     char report[4096];                          /* path of report.html */
 } strata_run_summary;
 
-/* Runs the whole job into outdir (created if needed): cohort.h5 (synthetic
+/* Runs the whole job into outdir (created if needed; a folder holding an
+ * earlier run's outputs is STRATA_EINVAL unless spec->overwrite). Outputs are
+ * written in a 0700 staging folder inside outdir and moved into place only
+ * when all succeeded, manifest.json last with each output's SHA-256
+ * (docs/reliability.md#run-folder): cohort.h5 (synthetic
  * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
  * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
  * disclosure-controlled), report.html and manifest.json. spec->threads > 0

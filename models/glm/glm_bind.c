@@ -53,6 +53,14 @@ static strata_status take_source_levels(strata_ctx *ctx, glm_var *v, const strat
     return STRATA_OK;
 }
 
+static int is_offset(const glm_formula *f, size_t v)
+{
+    for (size_t k = 0; k < f->noffsets; k++)
+        if ((size_t)f->offsets[k] == v)
+            return 1;
+    return 0;
+}
+
 strata_status glm_bind_fit(strata_ctx *ctx, glm_formula *f, const glm_source *src, glm_varbind *vb)
 {
     for (size_t i = 0; i < f->nvars; i++) {
@@ -62,7 +70,8 @@ strata_status glm_bind_fit(strata_ctx *ctx, glm_formula *f, const glm_source *sr
         v->is_factor = info->categorical;
         if (!v->is_factor)
             continue;
-        if ((int)i == f->response || (int)i == f->weights || v->tr != GT_NONE)
+        if ((int)i == f->response || (int)i == f->weights || v->tr != GT_NONE ||
+            is_offset(f, i))
             return STRATA_FAIL(ctx, STRATA_ESPEC, "formula \"%s\": column '%s' is categorical; it cannot be the response, weights, offset or inside log/rcs",
                                f->text, v->column);
         STRATA_TRY(new_code_map(ctx, &vb[i], info->n_levels));

@@ -45,6 +45,8 @@ typedef struct glm_fac {     /* one factor with main-effect columns */
     size_t oD, oB, tab;      /* offsets in a compact partial: diagonal (L), dense cross (L x ldd); in ftab */
 } glm_fac;
 
+typedef struct glm_stream glm_stream; /* glm_stream.c: rows streamed from the source */
+
 typedef struct fitdata {
     const glm_formula *f;
     const glm_varbind *vb;   /* the formula's binding to the fitted source */
@@ -84,6 +86,13 @@ typedef struct fitdata {
     unsigned char *fmark;    /* per thread ntab: level touched in this sub-block */
     size_t *ftouch;          /* per thread nfac x GLM_SUB touched levels */
     glm_schur *schur;        /* the big factor's Schur solve, or NULL */
+    /* the window a pass computes (glm_stream.c runs a pass per chunk): its
+     * first visited block is visit vis0 of a pass visiting vis_tot blocks;
+     * the categorical-aware groups are fixed by vis_tot (0: the window is the
+     * whole pass) */
+    size_t vis0, vis_tot;
+    glm_stream *stream;      /* NULL: raw, y, wt, off and eta hold every row; else
+                              * they are NULL and passes stream row blocks (glm_pass) */
 } fitdata;
 
 /* glm_pass.c. Allocates the pass buffers of d (d->f, n, p, nb, nblocks, width,
@@ -130,6 +139,18 @@ void glm_schur_free(strata_ctx *ctx, glm_schur *s); /* accepts NULL */
  * one and it applies (every level weighted, the rest of full rank). */
 int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
               unsigned char *al, double *inv);
+
+/* glm_stream.c. A pass over the blocks d visits, in memory (glm_run_pass) or
+ * streamed from the source chunk by chunk: each chunk of whole blocks is read
+ * once, its complete cases compacted exactly as the in-memory load does, and
+ * glm_run_pass runs on it as a window of d, so every block partial has the
+ * same bytes either way. A read error is kept on the stream (glm_stream_status)
+ * and the partials of the blocks not computed are NaN. */
+void glm_pass(fitdata *d, int mode, const double *beta);
+/* Visits the complete-case rows in order, in one piece (in memory) or chunk by
+ * chunk: fn sees m rows of y, wt and off (off NULL without offsets). */
+typedef void (*glm_rows_fn)(void *ud, const double *y, const double *wt, const double *off, size_t m);
+void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud);
 
 /* glm_irls.c. The IRLS workspace, allocated once per fit (GSL style): nothing
  * inside an iteration allocates. */

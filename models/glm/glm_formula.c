@@ -13,9 +13,14 @@
 #include <string.h>
 
 #define TL_MAX 128
+/* Limits that keep the parser's recursion and work bounded (issue 17 #2, #3):
+ * parentheses nest at most this deep, and the text is at most this long. */
+#define GLM_MAX_NESTING 64
+#define GLM_MAX_TEXT 65536
 
 typedef struct tlist {
     int n;
+    int over; /* a term did not fit: more than TL_MAX */
     uint64_t m[TL_MAX];
 } tlist;
 
@@ -27,6 +32,7 @@ typedef struct parser {
     const char *s;
     glm_formula *f;
     strata_status st;
+    int depth; /* parentheses open */
 } parser;
 
 static void skip_ws(parser *P)
@@ -38,8 +44,9 @@ static void skip_ws(parser *P)
 static int perr(parser *P, const char *what)
 {
     if (P->st == STRATA_OK)
-        P->st = STRATA_FAIL(P->ctx, STRATA_ESPEC, "formula \"%s\": %s at position %d", P->text,
-                            what, (int)(P->s - P->text) + 1);
+        P->st = STRATA_FAIL(P->ctx, STRATA_ESPEC, "formula \"%.160s%s\": %s at position %d",
+                            P->text, strlen(P->text) > 160 ? "..." : "", what,
+                            (int)(P->s - P->text) + 1);
     return -1;
 }
 
@@ -189,6 +196,13 @@ static void tl_add(tlist *t, uint64_t m)
             return;
     if (t->n < TL_MAX)
         t->m[t->n++] = m;
+    else
+        t->over = 1;
+}
+
+static int too_many_terms(parser *P)
+{
+    return perr(P, "more than 128 terms (an interaction of k variables a*b*... has 2^k - 1)");
 }
 
 static int parse_expr(parser *P, tlist *out);
@@ -196,11 +210,16 @@ static int parse_expr(parser *P, tlist *out);
 static int parse_atom(parser *P, tlist *out)
 {
     out->n = 0;
+    out->over = 0;
     skip_ws(P);
     if (*P->s == '(') {
+        if (P->depth >= GLM_MAX_NESTING)
+            return perr(P, "parentheses nested deeper than 64");
         P->s++;
+        P->depth++;
         if (parse_expr(P, out) || expect(P, ')'))
             return -1;
+        P->depth--;
         return 0;
     }
     if (*P->s == '0' || *P->s == '1') {
@@ -280,6 +299,10 @@ static int parse_binary(parser *P, tlist *out, char op, int (*operand)(parser *,
             return -1;
         }
         tl_cross(out, b, op == '*');
+        if (out->over || b->over) {
+            strata_free(P->ctx, b, sizeof *b);
+            return too_many_terms(P);
+        }
     }
     strata_free(P->ctx, b, sizeof *b);
     return 0;
@@ -296,6 +319,7 @@ static int parse_expr(parser *P, tlist *out)
     if (!b)
         return P->st = STRATA_ENOMEM, -1;
     out->n = 0;
+    out->over = 0;
     for (;;) {
         skip_ws(P);
         if (*P->s == '-') {
@@ -329,6 +353,10 @@ static int parse_expr(parser *P, tlist *out)
         }
         first = 0;
         sign = 1;
+        if (out->over || b->over) {
+            strata_free(P->ctx, b, sizeof *b);
+            return too_many_terms(P);
+        }
     }
     strata_free(P->ctx, b, sizeof *b);
     return 0;
@@ -349,6 +377,11 @@ static int popcount64(uint64_t x)
 static strata_status order_terms(strata_ctx *ctx, glm_formula *f, const tlist *tl)
 {
     int nt = 0;
+    if (tl->n > GLM_MAXVARS) /* the design layout holds 64 terms */
+        return STRATA_FAIL(ctx, STRATA_ESPEC,
+                           "formula \"%.200s%s\": %d terms; a model has at most %d (an interaction "
+                           "of k variables a*b*... has 2^k - 1)",
+                           f->text, strlen(f->text) > 200 ? "..." : "", tl->n, GLM_MAXVARS);
     f->terms = strata_calloc(ctx, (size_t)tl->n + 1, sizeof *f->terms);
     if (!f->terms)
         return STRATA_ENOMEM;
@@ -378,6 +411,9 @@ strata_status glm_formula_parse(strata_ctx *ctx, const char *text, glm_formula *
     *out = NULL;
     if (!text || !*text)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "empty formula");
+    if (strlen(text) > GLM_MAX_TEXT)
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "formula of %zu characters; at most %d", strlen(text),
+                           GLM_MAX_TEXT);
     f = strata_calloc(ctx, 1, sizeof *f);
     tl = strata_alloc(ctx, sizeof *tl);
     if (!f || !tl) {
@@ -399,6 +435,7 @@ strata_status glm_formula_parse(strata_ctx *ctx, const char *text, glm_formula *
     P.s = text;
     P.f = f;
     P.st = STRATA_OK;
+    P.depth = 0;
     if (read_ident(&P, id, sizeof id, 0) == 0) {
         f->response = add_var(&P, id, id, GT_NONE, 0, NULL);
         if (expect(&P, '~') == 0 && parse_expr(&P, tl) == 0) {
@@ -430,6 +467,7 @@ strata_status glm_formula_set_weights(strata_ctx *ctx, glm_formula *f, const cha
     P.s = f->text;
     P.f = f;
     P.st = STRATA_OK;
+    P.depth = 0;
     snprintf(lab, sizeof lab, "(weights)%s", col);
     v = add_var(&P, lab, col, GT_NONE, 0, NULL);
     if (v < 0)

@@ -23,7 +23,7 @@ strata_status glm_pass_alloc(strata_ctx *ctx, fitdata *d)
     d->rawcol = strata_alloc(ctx, (p + 1) * sizeof *d->rawcol);
     /* the dense path keeps a Gram per block; the categorical-aware one compact group partials */
     d->Gp = d->fmode ? NULL : strata_alloc(ctx, d->nblocks * d->ld * d->ld * sizeof *d->Gp);
-    d->eta = strata_alloc(ctx, d->n * sizeof *d->eta + 1);
+    d->eta = strata_alloc(ctx, (d->stream ? 0 : d->n) * sizeof *d->eta + 1); /* streamed: per chunk */
     d->part = strata_calloc(ctx, d->nblocks * 4, sizeof *d->part);
     if (!d->tbuf || !d->rawb || !d->colsb || !d->rawcol || (!d->Gp && !d->fmode) || !d->eta || !d->part)
         return STRATA_ENOMEM;
@@ -151,10 +151,23 @@ static inline void init_rows(const fitdata *d, size_t q0, size_t m, const double
  * categorical-aware one (fixed by the block count, never by the threads). */
 static size_t visited(const fitdata *d) { return (d->nblocks + d->bstride - 1) / d->bstride; }
 
-static size_t slots(const fitdata *d, int mode)
+static size_t slots_of(const fitdata *d, int mode, size_t nv)
 {
-    size_t nv = visited(d);
     return d->fmode && mode != PASS_FINAL && nv > GLM_FGROUPS ? GLM_FGROUPS : nv;
+}
+
+static size_t slots(const fitdata *d, int mode) { return slots_of(d, mode, visited(d)); }
+
+/* The group of visit v when nv visits go to ns groups: group k holds visits
+ * [k nv / ns, (k + 1) nv / ns). */
+static size_t group_of(size_t v, size_t nv, size_t ns)
+{
+    size_t k = v * ns / nv;
+    while (k > 0 && k * nv / ns > v)
+        k--;
+    while ((k + 1) * nv / ns <= v)
+        k++;
+    return k;
 }
 
 /* One block b (rows r0 .. r0 + nb) on thread t into the Gram partial G. */
@@ -223,24 +236,50 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
     part[3] = ext;
 }
 
+/* The categorical-aware pass over a window of the visits (all of them in
+ * memory, a chunk's when streamed): each group the window meets continues
+ * its partial in visit order and is cleared at its first visit, so a group
+ * split between chunks gets the same sums in the same order as in memory. */
+static void run_groups(fitdata *d, int mode, const double *beta)
+{
+    const size_t nvw = visited(d), nv = d->vis_tot ? d->vis_tot : nvw, w0 = d->vis_tot ? d->vis0 : 0;
+    const size_t ns = slots_of(d, mode, nv), ka = group_of(w0, nv, ns);
+    const size_t nk = group_of(w0 + nvw - 1, nv, ns) + 1 - ka;
+#pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
+    for (long kk = 0; kk < (long)nk; kk++) {
+        int t = omp_get_thread_num();
+        size_t k = ka + (size_t)kk, g0 = k * nv / ns, g1 = (k + 1) * nv / ns;
+        double *G = d->Pp + k * d->csize;
+        if (g0 >= w0)
+            memset(G, 0, d->csize * sizeof *G);
+        if (g0 < w0)
+            g0 = w0;
+        if (g1 > w0 + nvw)
+            g1 = w0 + nvw;
+        for (size_t v = g0; v < g1; v++)
+            run_block(d, mode, beta, (v - w0) * d->bstride, t, G);
+    }
+}
+
 void glm_run_pass(fitdata *d, int mode, const double *beta)
 {
-    const size_t nv = visited(d), ns = slots(d, mode);
-    const size_t gsize = d->fmode ? d->csize : d->ld * d->ld;
+    const size_t nv = visited(d);
+    const size_t gsize = d->ld * d->ld;
     if (d->fmode && mode == PASS_ITER)
         glm_fpass_table(d, beta);
-    /* slot k holds the visited blocks [k nv / ns, (k + 1) nv / ns) in order */
+    if (d->fmode && mode != PASS_FINAL) {
+        run_groups(d, mode, beta);
+        return;
+    }
+    /* one slot per visited block: its Gram partial (none in the final pass) */
 #pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
-    for (long k = 0; k < (long)ns; k++) {
+    for (long k = 0; k < (long)nv; k++) {
         int t = omp_get_thread_num();
-        size_t v0 = (size_t)k * nv / ns, v1 = ((size_t)k + 1) * nv / ns;
-        double *G = mode == PASS_FINAL ? NULL
-                    : d->fmode     ? d->Pp + (size_t)k * gsize
-                                   : d->Gp + v0 * d->bstride * gsize;
-        if (mode != PASS_FINAL)
+        size_t b = (size_t)k * d->bstride;
+        double *G = mode == PASS_FINAL ? NULL : d->Gp + b * gsize;
+        if (G)
             memset(G, 0, gsize * sizeof *G);
-        for (size_t vi = v0; vi < v1; vi++)
-            run_block(d, mode, beta, vi * d->bstride, t, G);
+        run_block(d, mode, beta, b, t, G);
     }
 }
 

@@ -5,6 +5,8 @@
  * stored variables and coefficient names exactly. */
 #include "glm_internal.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,21 @@ static void sum_get(const strata_fit_summary *s, double *v)
     v[4] = s->df_residual, v[5] = s->df_null, v[6] = s->rank, v[7] = s->iterations;
     v[8] = (double)s->n_used, v[9] = (double)s->n_dropped, v[10] = s->converged;
     v[11] = s->t_statistic;
+}
+
+/* The summary's counts (rank .. t_statistic) are whole numbers in range and
+ * converged/t_statistic are 0 or 1; the deviances are finite: a file that says
+ * otherwise did not come from a fit (issue 17 #7). Returns the bad index or -1. */
+static int sum_bad(const double *v)
+{
+    for (int k = 0; k < 2; k++)
+        if (!isfinite(v[k]) || v[k] < 0)
+            return k;
+    for (int k = 4; k < (int)NSUM; k++)
+        if (!(v[k] >= 0 && v[k] <= 9007199254740992.0 && v[k] == floor(v[k])) ||
+            ((k == 10 || k == 11) && v[k] > 1))
+            return k;
+    return -1;
 }
 
 static void sum_set(strata_fit_summary *s, const double *v)
@@ -78,7 +95,7 @@ static strata_status export_coefficients(strata_ctx *ctx, const glm_model *m, st
 
 /* The formula's variables: levels and knots per variable, then label, column
  * and factor flag of all. */
-static strata_status export_spec(strata_ctx *ctx, const glm_formula *f, strata_record *r)
+strata_status glm_spec_export(strata_ctx *ctx, const glm_formula *f, strata_record *r)
 {
     const char *labels[GLM_MAXVARS], *cols[GLM_MAXVARS];
     char name[64];
@@ -107,7 +124,7 @@ strata_status glm_model_export(strata_ctx *ctx, const glm_model *m, strata_recor
 {
     STRATA_TRY(export_attrs(ctx, m, rec));
     STRATA_TRY(export_coefficients(ctx, m, rec));
-    return export_spec(ctx, m->f, rec);
+    return glm_spec_export(ctx, m->f, rec);
 }
 
 /* ---- import ------------------------------------------------------------------ */
@@ -135,6 +152,8 @@ static strata_status import_var(strata_ctx *ctx, const strata_record *r, const c
         snprintf(name, sizeof name, "/spec/var%zu/levels", v);
         if (!(lev = strata_rec_find(r, name, STRATA_REC_STRINGS)))
             return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: missing string dataset %s", path, name);
+        if (lev->dims[0] == 0)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: %s: a categorical variable without levels", path, name);
         if (!(gv->levels = strata_calloc(ctx, lev->dims[0] + 1, sizeof *gv->levels)))
             return STRATA_ENOMEM;
         for (size_t l = 0; l < lev->dims[0]; l++) {
@@ -148,10 +167,28 @@ static strata_status import_var(strata_ctx *ctx, const strata_record *r, const c
         snprintf(name, sizeof name, "/spec/var%zu/knots", v);
         if (!(knots = f64_item(r, name, (size_t)gv->rcs_k)))
             return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read %s", path, name);
+        for (int k = 0; k < gv->rcs_k; k++)
+            if (!isfinite(knots[k]) || (k > 0 && !(knots[k] > knots[k - 1])))
+                return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                                   "%s: %s: knot %d is %g; knots are finite and increasing", path,
+                                   name, k + 1, knots[k]);
         memcpy(gv->knots, knots, (size_t)gv->rcs_k * sizeof *knots);
         gv->knots_set = 1;
     }
     return STRATA_OK;
+}
+
+strata_status glm_spec_import(strata_ctx *ctx, const strata_record *r, const char *path, glm_formula *f)
+{
+    const strata_rec_item *labels = strata_rec_find(r, "/spec/var_label", STRATA_REC_STRINGS);
+    const strata_rec_item *isf = strata_rec_find(r, "/spec/var_factor", STRATA_REC_INT);
+    if (!labels)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: missing string dataset /spec/var_label", path);
+    if (labels->dims[0] != f->nvars || !isf || strata_rec_count(isf) != f->nvars)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /spec does not match the formula's %zu variables", path, f->nvars);
+    for (size_t v = 0; v < f->nvars; v++)
+        STRATA_TRY(import_var(ctx, r, path, labels, isf, &f->vars[v], v));
+    return glm_design_layout(ctx, f);
 }
 
 /* Parses the stored formula, restores levels and knots, lays out the design and
@@ -160,8 +197,6 @@ static strata_status import_formula(strata_ctx *ctx, const strata_record *r, con
                                     glm_formula **out)
 {
     const char *formula = strata_rec_text(r, "formula"), *weights = strata_rec_text(r, "weights");
-    const strata_rec_item *labels = strata_rec_find(r, "/spec/var_label", STRATA_REC_STRINGS);
-    const strata_rec_item *isf = strata_rec_find(r, "/spec/var_factor", STRATA_REC_INT);
     const strata_rec_item *terms = strata_rec_find(r, "/coefficients/term", STRATA_REC_STRINGS);
     glm_formula *f = NULL;
     strata_status st;
@@ -169,18 +204,7 @@ static strata_status import_formula(strata_ctx *ctx, const strata_record *r, con
     STRATA_TRY(glm_formula_parse(ctx, formula, &f));
     if (*weights && (st = glm_formula_set_weights(ctx, f, weights)) != STRATA_OK)
         goto fail;
-    if (!labels) {
-        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: missing string dataset /spec/var_label", path);
-        goto fail;
-    }
-    if (labels->dims[0] != f->nvars || !isf || strata_rec_count(isf) != f->nvars) {
-        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /spec does not match the formula's %zu variables", path, f->nvars);
-        goto fail;
-    }
-    for (size_t v = 0; v < f->nvars; v++)
-        if ((st = import_var(ctx, r, path, labels, isf, &f->vars[v], v)) != STRATA_OK)
-            goto fail;
-    if ((st = glm_design_layout(ctx, f)) != STRATA_OK)
+    if ((st = glm_spec_import(ctx, r, path, f)) != STRATA_OK)
         goto fail;
     ok = terms && terms->dims[0] == f->p;
     for (size_t j = 0; ok && j < f->p; j++)
@@ -205,8 +229,23 @@ static strata_status import_values(strata_ctx *ctx, const strata_record *r, cons
     const double *vcov = f64_item(r, "/coefficients/vcov", m->p * m->p);
     const double *sv = f64_item(r, "/summary/value", NSUM);
     const strata_rec_item *al = strata_rec_find(r, "/coefficients/aliased", STRATA_REC_INT);
+    int bad;
     if (!est || !se || !vcov || !sv || !al || strata_rec_count(al) != m->p)
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read /coefficients or /summary", path);
+    /* a NaN coefficient scored every patient NA with exit 0 (issue 17 #7) */
+    for (size_t j = 0; j < m->p; j++) {
+        if (al->i64[j] != 0 && al->i64[j] != 1)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /coefficients/aliased[%zu] is %lld, not 0 or 1",
+                               path, j, (long long)al->i64[j]);
+        if (!al->i64[j] && (!isfinite(est[j]) || !(se[j] >= 0 || isnan(se[j]))))
+            return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                               "%s: coefficient %zu (%s): estimate %g, standard error %g; a saved "
+                               "model's estimates are finite",
+                               path, j, m->f->colnames[j], est[j], se[j]);
+    }
+    if ((bad = sum_bad(sv)) >= 0)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /summary/value: %s is %g", path, sum_keys[bad],
+                           sv[bad]);
     memcpy(m->beta, est, m->p * sizeof *est);
     memcpy(m->se, se, m->p * sizeof *se);
     memcpy(m->vcov, vcov, m->p * m->p * sizeof *vcov);
@@ -216,17 +255,31 @@ static strata_status import_values(strata_ctx *ctx, const strata_record *r, cons
     return STRATA_OK;
 }
 
-/* Family, unseen policy, block size and provenance. */
-static strata_status import_attrs(strata_ctx *ctx, const strata_record *r, glm_model *m)
+/* Family, unseen policy, block size and provenance: each checked, since a
+ * block size of "-5" scored every patient 0 with exit 0 (issue 17 #7). */
+static strata_status import_attrs(strata_ctx *ctx, const strata_record *r, const char *path,
+                                  glm_model *m)
 {
-    const char *unseen = strata_rec_text(r, "unseen");
-    STRATA_TRY(strata_family_parse(ctx, strata_rec_text(r, "family"), &m->family));
+    const char *unseen = strata_rec_text(r, "unseen"), *family = strata_rec_text(r, "family");
+    const char *br = strata_rec_text(r, "block_rows");
+    unsigned long long rows = 0;
+    char *end = NULL;
+    if (strata_family_parse(ctx, family, &m->family) != STRATA_OK)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                           "%s: family '%s' is not one strata fits (binomial, poisson, gamma, gaussian)",
+                           path, family);
     m->sum.family = m->family;
     m->sum.formula = m->f->text;
+    if (strcmp(unseen, "to-reference") && strcmp(unseen, "error"))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: unseen '%s' is neither 'to-reference' nor 'error'",
+                           path, unseen);
     m->unseen = !strcmp(unseen, "to-reference") ? STRATA_UNSEEN_TO_REFERENCE : STRATA_UNSEEN_ERROR;
-    m->block_rows = (size_t)strtoul(strata_rec_text(r, "block_rows"), NULL, 10);
-    if (m->block_rows < 16)
-        m->block_rows = 8192;
+    if (isdigit((unsigned char)br[0]))
+        rows = strtoull(br, &end, 10);
+    if (!end || *end || rows < 16 || rows > ((unsigned long long)1 << 24))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: block_rows '%s' is not a block size (16..16777216)",
+                           path, br);
+    m->block_rows = (size_t)rows;
     for (int k = 0; k < GLM_NPROV; k++) {
         const char *v = strata_rec_text(r, glm_prov_keys[k]);
         if (v)
@@ -252,7 +305,7 @@ strata_status glm_model_import(strata_ctx *ctx, const strata_record *rec, const 
         return st;
     }
     if ((st = import_values(ctx, rec, name, m)) != STRATA_OK ||
-        (st = import_attrs(ctx, rec, m)) != STRATA_OK) {
+        (st = import_attrs(ctx, rec, name, m)) != STRATA_OK) {
         glm_model_free(ctx, m);
         return st;
     }
