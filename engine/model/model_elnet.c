@@ -84,20 +84,15 @@ strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const str
     return STRATA_OK;
 }
 
+/* model_record_fn: the /elnet/... items beside the GLM's. */
+static strata_status export_elnet(strata_ctx *ctx, const void *e, strata_record *rec)
+{
+    return elnet_export(ctx, &((const strata_elnet *)e)->r, rec);
+}
+
 strata_status strata_elnet_save(strata_ctx *ctx, const strata_model *m, const strata_elnet *e, const char *path)
 {
-    strata_record rec;
-    strata_status st;
-    if (!m || !path)
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_elnet_save: model or path is NULL");
-    strata_record_init(&rec);
-    st = glm_model_export(ctx, m->glm, &rec);
-    if (st == STRATA_OK && e)
-        st = elnet_export(ctx, &e->r, &rec);
-    if (st == STRATA_OK)
-        st = strata_model_file_write(ctx, &rec, path);
-    strata_record_free(ctx, &rec);
-    return st;
+    return model_save_glm(ctx, m, e ? export_elnet : NULL, e, path, "strata_elnet_save");
 }
 
 strata_status strata_elnet_load(strata_ctx *ctx, const char *path, const strata_model *m, strata_elnet **out)

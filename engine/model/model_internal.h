@@ -33,6 +33,12 @@ void model_cohort_source(strata_cohort *c, glm_source *s);
  * a Cox model (engine/model/model_io.c). want (MODEL_GLM, MODEL_COX, or -1 for
  * either): STRATA_EFORMAT naming path when the file holds another kind. */
 strata_status model_load_kind(strata_ctx *ctx, const char *path, int want, strata_model **out);
+/* Appends an estimator's own items to a model record (e.g. the elastic net's /elnet). */
+typedef strata_status (*model_record_fn)(strata_ctx *ctx, const void *arg, strata_record *rec);
+/* Writes m's GLM record, plus extra's items when extra is not NULL, to path
+ * (engine/model/model_io.c); who names the public call in the NULL-argument error. */
+strata_status model_save_glm(strata_ctx *ctx, const strata_model *m, model_record_fn extra, const void *arg,
+                             const char *path, const char *who);
 /* Sets a Cox fit's provenance from the cohort: input_path, input_hash
  * ("sha256:<hex>"), strata_version (engine/model/model_cox.c). */
 strata_status model_cox_provenance(strata_ctx *ctx, strata_cohort *cohort, cox_model *m);

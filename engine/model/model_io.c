@@ -8,18 +8,26 @@
 
 #include <string.h>
 
-strata_status strata_model_save(strata_ctx *ctx, const strata_model *m, const char *path)
+strata_status model_save_glm(strata_ctx *ctx, const strata_model *m, model_record_fn extra, const void *arg,
+                             const char *path, const char *who)
 {
     strata_record rec;
     strata_status st;
     if (!m || !path)
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_model_save: model or path is NULL");
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "%s: model or path is NULL", who);
     strata_record_init(&rec);
     st = glm_model_export(ctx, m->glm, &rec);
+    if (st == STRATA_OK && extra)
+        st = extra(ctx, arg, &rec);
     if (st == STRATA_OK)
         st = strata_model_file_write(ctx, &rec, path);
     strata_record_free(ctx, &rec);
     return st;
+}
+
+strata_status strata_model_save(strata_ctx *ctx, const strata_model *m, const char *path)
+{
+    return model_save_glm(ctx, m, NULL, NULL, path, "strata_model_save");
 }
 
 strata_status model_load_kind(strata_ctx *ctx, const char *path, int want, strata_model **out)

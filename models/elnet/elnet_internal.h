@@ -137,7 +137,8 @@ void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws);
 int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit);
 /* eta from (b0, beta), then v, r and the deviance ws->dev (one pass). */
 void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws);
-/* Recomputes eta, r = w (y - mu), v and the full score g from ws->beta, b0. */
+/* Recomputes eta, r = w (y - mu), v, the deviance and the score g of every
+ * usable column from ws->beta, b0 (and lists the usable columns in ws->U). */
 void elnet_refresh(const elnet_prob *pb, elnet_ws *ws);
 
 /* elnet_path.c: runs the lambda path on the standardised problem, writing

@@ -78,10 +78,6 @@ strata_status elnet_run_path(strata_ctx *ctx, const elnet_prob *pb, const elnet_
     if (nlam > out->cap)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: path holds %zu steps, %zu lambdas asked",
                            out->cap, nlam);
-    ws->nU = 0;
-    for (size_t j = 0; j < pb->p; j++)
-        if (pb->ju[j])
-            ws->U[ws->nU++] = j;
     for (size_t j = 0; j < pb->p; j++)
         if (pb->ju[j] && pb->vp[j] <= 0 && !ws->inS[j]) {
             ws->S[ws->nS++] = j;

@@ -110,40 +110,6 @@ static double dot_centred(const double *r, const double *x, double m, size_t n)
     return s;
 }
 
-/* g_j = sum_i r_i (x_ij - xm_j) / xs_j for the usable columns with sel[j]
- * (all when sel is NULL) and g0 = sum_i r_i (the intercept score). */
-static void score_pass(const elnet_prob *pb, elnet_ws *ws, const unsigned char *sel, int want)
-{
-    size_t p = pb->p, st = p + 1;
-    ws->nscan++;
-#pragma omp parallel for num_threads(pb->nthreads) schedule(static)
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
-        size_t r0, r1;
-        double *d = ws->dpart + c * st;
-        chunk_range(pb->n, c, &r0, &r1);
-        double s0 = 0;
-        for (size_t i = r0; i < r1; i++)
-            s0 += ws->r[i];
-        d[p] = s0;
-        for (size_t j = 0; j < p; j++) {
-            if (!pb->ju[j] || (sel && (sel[j] != 0) != want))
-                continue;
-            d[j] = dot_centred(ws->r + r0, pb->X + j * pb->ldx + r0, pb->xm[j], r1 - r0);
-        }
-    }
-    for (size_t j = 0; j <= p; j++) {
-        if (j < p && (!pb->ju[j] || (sel && (sel[j] != 0) != want)))
-            continue;
-        double s = 0;
-        for (size_t c = 0; c < ELNET_NCHUNK; c++)
-            s += ws->dpart[c * st + j];
-        if (j < p)
-            ws->g[j] = s / pb->xs[j];
-        else
-            ws->g0 = s;
-    }
-}
-
 /* One pass for an IRLS step on a kept Gram: per ELNET_SCAN_BLOCK rows of each
  * chunk (in cache while reused), eta, v, r and the deviance from (b0, beta),
  * then the scores of S (all usable columns when `all`) and the intercept. Partial sums are per chunk, added
@@ -380,8 +346,11 @@ static void accept_move(const elnet_prob *pb, elnet_ws *ws)
 
 void elnet_refresh(const elnet_prob *pb, elnet_ws *ws)
 {
-    elnet_eta_pass(pb, ws);
-    score_pass(pb, ws, NULL, 0);
+    ws->nU = 0;
+    for (size_t j = 0; j < pb->p; j++)
+        if (pb->ju[j])
+            ws->U[ws->nU++] = j;
+    scan_pass(pb, ws, 1);
 }
 
 /* Adds columns outside S whose score breaks the KKT condition
