@@ -94,6 +94,8 @@ typedef struct elnet_prob {
     double thr;          /* convergence threshold (thresh x null deviance / 2) */
     double dev0;         /* null deviance with normalised weights */
     int nthreads;
+    const unsigned char *const *xb; /* p: a 0/1 column as n bytes (exactly its values, an
+                                     * eighth of the reads), or NULL: read X */
 } elnet_prob;
 
 /* Caller-owned workspace: everything the path and point need, sized once. */

@@ -60,9 +60,14 @@ static double eta_rows(const elnet_prob *pb, elnet_ws *ws, size_t r0, size_t r1)
         if (ws->beta[j] == 0)
             continue;
         const double *x = pb->X + j * pb->ldx;
+        const unsigned char *xb = pb->xb[j];
         double b = ws->beta[j] / pb->xs[j], m = pb->xm[j];
-        for (size_t i = r0; i < r1; i++)
-            ws->eta[i] += b * (x[i] - m);
+        if (xb)
+            for (size_t i = r0; i < r1; i++)
+                ws->eta[i] += b * ((double)xb[i] - m);
+        else
+            for (size_t i = r0; i < r1; i++)
+                ws->eta[i] += b * (x[i] - m);
     }
     double dev = 0;
     for (size_t i = r0; i < r1; i++)
@@ -95,19 +100,30 @@ void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
 }
 
 /* sum_i r_i (x_i - m) with 8 interleaved partial sums (vectorisable; a fixed
- * order, so the same bits on every run). */
-static double dot_centred(const double *r, const double *x, double m, size_t n)
+ * order, so the same bits on every run); T the stored type of x. */
+#define DOT_CENTRED(name, T)                                                 \
+    static double name(const double *r, const T *x, double m, size_t n)     \
+    {                                                                        \
+        double acc[8] = {0}, s = 0;                                          \
+        size_t i = 0;                                                        \
+        for (; i + 8 <= n; i += 8)                                           \
+            for (int l = 0; l < 8; l++)                                      \
+                acc[l] += r[i + (size_t)l] * ((double)x[i + (size_t)l] - m); \
+        for (; i < n; i++)                                                   \
+            s += r[i] * ((double)x[i] - m);                                  \
+        for (int l = 0; l < 8; l++)                                          \
+            s += acc[l];                                                     \
+        return s;                                                            \
+    }
+DOT_CENTRED(dot_centred, double)
+DOT_CENTRED(dot_centred_b, unsigned char) /* a 0/1 column's bytes: the same bits */
+
+/* Column j's score sum over rows [b0, b1). */
+static double col_dot(const elnet_prob *pb, const double *r, size_t j, size_t b0, size_t b1)
 {
-    double acc[8] = {0}, s = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += r[i + (size_t)l] * (x[i + (size_t)l] - m);
-    for (; i < n; i++)
-        s += r[i] * (x[i] - m);
-    for (int l = 0; l < 8; l++)
-        s += acc[l];
-    return s;
+    if (pb->xb[j])
+        return dot_centred_b(r + b0, pb->xb[j] + b0, pb->xm[j], b1 - b0);
+    return dot_centred(r + b0, pb->X + j * pb->ldx + b0, pb->xm[j], b1 - b0);
 }
 
 /* One pass for an IRLS step on a kept Gram: per ELNET_SCAN_BLOCK rows of each
@@ -134,7 +150,7 @@ static void scan_pass(const elnet_prob *pb, elnet_ws *ws, int all)
                 d[p] += ws->r[i];
             for (size_t t = 0; t < nS; t++) {
                 size_t j = S[t];
-                d[j] += dot_centred(ws->r + b0, pb->X + j * pb->ldx + b0, pb->xm[j], b1 - b0);
+                d[j] += col_dot(pb, ws->r, j, b0, b1);
             }
         }
         ws->dpart_dev[c] = dev;
@@ -163,9 +179,14 @@ static void pack_block(const elnet_prob *pb, const elnet_ws *ws, size_t b0, size
     for (size_t t = 0; t < ws->nS; t++) {
         size_t j = ws->S[t];
         const double *x = pb->X + j * pb->ldx + b0;
+        const unsigned char *xb = pb->xb[j] ? pb->xb[j] + b0 : NULL;
         double xm = pb->xm[j], is = 1 / pb->xs[j];
-        for (size_t i = 0; i < m; i++)
-            A[i * ld + t] = sv[i] * ((x[i] - xm) * is);
+        if (xb)
+            for (size_t i = 0; i < m; i++)
+                A[i * ld + t] = sv[i] * (((double)xb[i] - xm) * is);
+        else
+            for (size_t i = 0; i < m; i++)
+                A[i * ld + t] = sv[i] * ((x[i] - xm) * is);
     }
     for (size_t i = 0; i < m; i++) {
         A[i * ld + ws->nS] = sv[i];
