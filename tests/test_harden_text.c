@@ -189,7 +189,8 @@ static void test_csv__declared_encodings_are_converted(void **state)
     const char *csv = tu_tmp("cp1252.csv");
     char *out = NULL;
     (void)state;
-    write_bytes(csv, "id,name\n1,caf\xE9\n2,\x80uro \x93q\x94\n", 27);
+    static const char text[] = "id,name\n1,caf\xE9\n2,\x80uro \x93q\x94\n";
+    write_bytes(csv, text, sizeof text - 1);
     assert_int_equal(import(csv, &out), 6);
     assert_contains(out, "--encoding windows-1252 or latin1");
     free(out);
