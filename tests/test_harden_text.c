@@ -190,7 +190,7 @@ static void test_csv__declared_encodings_are_converted(void **state)
     char *out = NULL;
     (void)state;
     static const char text[] = "id,name\n1,caf\xE9\n2,\x80uro \x93q\x94\n";
-    write_bytes(csv, text, sizeof text - 1);
+    write_bytes(csv, text, sizeof text - 1); /* without the terminating NUL */
     assert_int_equal(import(csv, &out), 6);
     assert_contains(out, "--encoding windows-1252 or latin1");
     free(out);
