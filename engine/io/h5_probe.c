@@ -35,6 +35,10 @@ static herr_t probe_attr(hid_t obj, const char *name, const H5A_info_t *info, vo
     if (strata_h5_attr_read(p->ctx, obj, "", "", name, 0, &v) != STRATA_OK)
         p->errors++;
     strata_free(p->ctx, v, 0);
+    /* the model file reader reads its root attributes this way (by name):
+     * a crafted attribute table that crashes HDF5 there must crash here */
+    v = strata_h5_attr_string(p->ctx, obj, name);
+    strata_free(p->ctx, v, 0);
     return 0;
 }
 
@@ -124,6 +128,12 @@ static void probe_child(strata_ctx *ctx, const char *path, long mem_mb)
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         _exit(PROBE_H5_ERROR);
+    {
+        char *v = strata_h5_attr_string(ctx, f, "schema"); /* as the model reader starts */
+        strata_free(ctx, v, 0);
+        v = strata_h5_attr_string(ctx, f, "schema_version");
+        strata_free(ctx, v, 0);
+    }
     if (H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, NULL, probe_attr, &p) < 0 ||
         H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, probe_object, &p, H5O_INFO_BASIC) < 0)
         p.errors++;
