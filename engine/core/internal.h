@@ -18,6 +18,7 @@
 
 struct strata_ctx {
     int threads;                  /* 0 = OpenMP default */
+    size_t memory_budget;         /* bytes; 0 = no limit (strata_ctx_set_memory_budget) */
     strata_alloc_fn alloc;        /* never NULL */
     void *alloc_ud;
     strata_log_fn log;            /* may be NULL */
@@ -204,5 +205,10 @@ static inline size_t strata_utf8_invalid(const char *s)
     }
     return u.need ? start : (size_t)-1;
 }
+
+/* engine/core/fenwick.c: a Fenwick tree over ranks 1..nr (tree has nr + 1 slots). */
+void strata_fenwick_add(double *tree, size_t nr, size_t k, double v);
+double strata_fenwick_sum(const double *tree, size_t k); /* weights of ranks 1..k */
+void strata_fenwick_clear(double *tree, size_t nr, size_t k); /* zeroes k's path */
 
 #endif

@@ -63,6 +63,13 @@ typedef struct ev_out {
 strata_status ev_out_build(strata_ctx *ctx, const strata_eval_report *r, ev_out *o);
 void ev_out_free(strata_ctx *ctx, ev_out *o);
 
+/* Survival evaluation (evaluate_surv.c): weight and stratum of row r, and the
+ * check of every kept row's time, event, weight, stratum and x (named xname). */
+#define SV_W(in, r) ((in)->w ? (in)->w[(r)] : 1.0)
+#define SV_S(in, r) ((in)->stratum ? (in)->stratum[(r)] : 0)
+strata_status ev_surv_check(strata_ctx *ctx, const strata_surv_input *in, const double *x,
+                            const char *xname);
+
 /* The family's link (logit, log, log, identity) and its inverse. */
 double ev_link(strata_family f, double p);
 double ev_inv_link(strata_family f, double eta);

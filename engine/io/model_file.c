@@ -295,8 +295,10 @@ struct strata_score_file {
     int with_id;
     FILE *fp;        /* CSV */
     hid_t file;      /* HDF5 */
-    hid_t ds[3];     /* HDF5: patient_id (when with_id), linear_predictor, response */
+    hid_t ds[3 + STRATA_SCORE_MAXCOLS]; /* HDF5: patient_id (when with_id), then the value columns */
     int nds;
+    size_t ncols;    /* value columns of a file opened by strata_score_file_open_cols, else 0 */
+    double *col;     /* HDF5 with ncols: one column's values of a write */
     h5_quiet q;
 };
 
@@ -306,12 +308,9 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrows,
-                             const char *const *attrs)
+/* Creates the HDF5 temporary (0600) with schema = "strata-scores" and attrs. */
+static strata_status create_h5(strata_ctx *ctx, strata_score_file *sf, const char *const *attrs)
 {
-    hsize_t dims[1] = {nrows};
-    hid_t space;
-    const char *names[3] = {"patient_id", "linear_predictor", "response"};
     if (!(sf->tmp = strata_tmp_path(ctx, sf->path)))
         return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
     sf->file = H5Fcreate(sf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -321,6 +320,16 @@ static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrow
     strata_h5_write_attr_string(sf->file, "schema", "strata-scores");
     for (size_t a = 0; attrs && attrs[a] && attrs[a + 1]; a += 2)
         strata_h5_write_attr_string(sf->file, attrs[a], attrs[a + 1]);
+    return STRATA_OK;
+}
+
+static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrows,
+                             const char *const *attrs)
+{
+    hsize_t dims[1] = {nrows};
+    hid_t space;
+    const char *names[3] = {"patient_id", "linear_predictor", "response"};
+    STRATA_TRY(create_h5(ctx, sf, attrs));
     space = H5Screate_simple(1, dims, NULL);
     for (int q = sf->with_id ? 0 : 1; q < 3; q++)
         sf->ds[sf->nds++] = H5Dcreate2(sf->file, names[q], q ? H5T_IEEE_F64LE : H5T_STD_I64LE, space,
@@ -394,6 +403,112 @@ strata_status strata_score_file_write(strata_ctx *ctx, strata_score_file *sf, si
     return STRATA_OK;
 }
 
+/* ---- score files of named columns ---------------------------------------------- */
+
+static strata_status open_h5_cols(strata_ctx *ctx, strata_score_file *sf, size_t nrows, const char *const *attrs,
+                                  const char *const *cols, const char *const *meaning)
+{
+    hsize_t dims[1] = {nrows};
+    hid_t space;
+    STRATA_TRY(create_h5(ctx, sf, attrs));
+    space = H5Screate_simple(1, dims, NULL);
+    if (sf->with_id)
+        sf->ds[sf->nds++] = H5Dcreate2(sf->file, "patient_id", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                                       H5P_DEFAULT);
+    for (size_t c = 0; c < sf->ncols; c++) {
+        hid_t d = H5Dcreate2(sf->file, cols[c], H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        sf->ds[sf->nds++] = d;
+        if (d >= 0 && meaning && meaning[c])
+            strata_h5_write_attr_string(d, "meaning", meaning[c]);
+    }
+    H5Sclose(space);
+    for (int q = 0; q < sf->nds; q++)
+        if (sf->ds[q] < 0)
+            return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create score file", sf->path);
+    return STRATA_OK;
+}
+
+strata_status strata_score_file_open_cols(strata_ctx *ctx, const char *path, size_t nrows, int with_id,
+                                          const char *const *attrs, const char *const *cols,
+                                          const char *const *meaning, size_t ncols, strata_score_file **out)
+{
+    int is_h5 = ends_with(path, ".h5") || ends_with(path, ".hdf5"), is_csv = ends_with(path, ".csv");
+    strata_score_file *sf;
+    strata_status st = STRATA_OK;
+    *out = NULL;
+    if (!is_h5 && !is_csv)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "%s: score output must end in .h5 or .csv", path);
+    if (ncols == 0 || ncols > STRATA_SCORE_MAXCOLS)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "%s: a score file has 1 to %d value columns (%zu given)", path,
+                           STRATA_SCORE_MAXCOLS, ncols);
+    if (!(sf = strata_calloc(ctx, 1, sizeof *sf)))
+        return STRATA_ENOMEM;
+    sf->with_id = with_id;
+    sf->ncols = ncols;
+    sf->file = H5I_INVALID_HID;
+    quiet_begin(&sf->q);
+    if (!(sf->path = strata_strdup(ctx, path))) {
+        st = STRATA_ENOMEM;
+    } else if (is_h5) {
+        st = open_h5_cols(ctx, sf, nrows, attrs, cols, meaning);
+    } else if ((sf->fp = strata_out_open(ctx, path, 0600, &sf->tmp)) != NULL) {
+        fputs(with_id ? "patient_id," : "", sf->fp);
+        for (size_t c = 0; c < ncols; c++)
+            fprintf(sf->fp, "%s%s", c ? "," : "", cols[c]);
+        fputc('\n', sf->fp);
+    } else {
+        st = strata_ctx_errcode(ctx) != STRATA_OK ? strata_ctx_errcode(ctx) : STRATA_EIO;
+    }
+    if (st != STRATA_OK) {
+        strata_score_file_close(ctx, sf, st);
+        return st;
+    }
+    *out = sf;
+    return STRATA_OK;
+}
+
+strata_status strata_score_file_write_cols(strata_ctx *ctx, strata_score_file *sf, size_t r0, size_t k,
+                                           const int64_t *id, const double *vals)
+{
+    size_t nc = sf->ncols;
+    if (sf->fp) {
+        for (size_t i = 0; i < k; i++) {
+            if (sf->with_id)
+                fprintf(sf->fp, "%lld,", (long long)id[i]);
+            for (size_t c = 0; c < nc; c++) {
+                double v = vals[i * nc + c];
+                fprintf(sf->fp, v == v ? "%s%.17g" : "%sNA", c ? "," : "", v);
+            }
+            fputc('\n', sf->fp);
+        }
+        return ferror(sf->fp) ? STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot write scores", sf->path) : STRATA_OK;
+    }
+    {
+        hsize_t start[1] = {r0}, count[1] = {k};
+        hid_t mem;
+        int rc = 0, q0 = sf->with_id ? 1 : 0;
+        strata_free(ctx, sf->col, 0);
+        if (!(sf->col = strata_alloc(ctx, (k + 1) * sizeof *sf->col)))
+            return STRATA_ENOMEM;
+        mem = H5Screate_simple(1, count, NULL);
+        for (int q = 0; q < sf->nds; q++) {
+            hid_t fs = H5Dget_space(sf->ds[q]);
+            const void *buf = sf->col;
+            if (q < q0)
+                buf = id;
+            else
+                for (size_t i = 0; i < k; i++)
+                    sf->col[i] = vals[i * nc + (size_t)(q - q0)];
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+            if (H5Dwrite(sf->ds[q], q < q0 ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, mem, fs, H5P_DEFAULT, buf) < 0)
+                rc = -1;
+            H5Sclose(fs);
+        }
+        H5Sclose(mem);
+        return rc ? STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot write scores", sf->path) : STRATA_OK;
+    }
+}
+
 strata_status strata_score_file_close(strata_ctx *ctx, strata_score_file *sf, strata_status st)
 {
     if (!sf)
@@ -418,6 +533,7 @@ strata_status strata_score_file_close(strata_ctx *ctx, strata_score_file *sf, st
     else if (sf->tmp)
         remove(sf->tmp);
     quiet_end(&sf->q);
+    strata_free(ctx, sf->col, 0);
     strata_free(ctx, sf->tmp, 0);
     strata_free(ctx, sf->path, 0);
     strata_free(ctx, sf, sizeof *sf);

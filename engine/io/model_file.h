@@ -28,6 +28,16 @@ strata_status strata_score_file_open(strata_ctx *ctx, const char *path, size_t n
 /* Rows [r0, r0 + k): id (when with_id), lp, resp. CSV writes NA,NA for a NaN lp. */
 strata_status strata_score_file_write(strata_ctx *ctx, strata_score_file *sf, size_t r0, size_t k,
                                       const int64_t *id, const double *lp, const double *resp);
+/* A score file of named float64 value columns (cols[ncols], 1..STRATA_SCORE_MAXCOLS),
+ * after patient_id when with_id; meaning[c] (or meaning NULL) becomes an HDF5
+ * attribute of column c. CSV writes NA for each NaN value. */
+#define STRATA_SCORE_MAXCOLS 17
+strata_status strata_score_file_open_cols(strata_ctx *ctx, const char *path, size_t nrows, int with_id,
+                                          const char *const *attrs, const char *const *cols,
+                                          const char *const *meaning, size_t ncols, strata_score_file **out);
+/* Rows [r0, r0 + k): id (when with_id) and vals, k x ncols row-major. */
+strata_status strata_score_file_write_cols(strata_ctx *ctx, strata_score_file *sf, size_t r0, size_t k,
+                                           const int64_t *id, const double *vals);
 /* Closes; publishes the file when st is STRATA_OK, else removes it. Returns st,
  * or the first error of closing and publishing. Accepts NULL (returns st). */
 strata_status strata_score_file_close(strata_ctx *ctx, strata_score_file *sf, strata_status st);

@@ -53,6 +53,7 @@ void strata_model_free(strata_ctx *ctx, strata_model *m)
     if (!m)
         return;
     glm_model_free(ctx, m->glm);
+    cox_model_free(ctx, m->cox);
     strata_free(ctx, m, sizeof *m);
 }
 

@@ -1,6 +1,6 @@
 /* engine/model/model_io.c — model files and score files for the model stage: a
- * model is saved as its estimator's record (glm_model_export) through
- * engine/io/model_file.c and loaded back by the record's kind; scores are
+ * model is saved as its estimator's record (glm_model_export, cox_model_export)
+ * through engine/io/model_file.c and loaded back by the record's kind (glm, cox); scores are
  * streamed in row chunks into a score file. Invariant: no HDF5 here; a saved
  * and loaded model scores to the same bytes as the fitted one. */
 #include "model_file.h"
@@ -22,24 +22,43 @@ strata_status strata_model_save(strata_ctx *ctx, const strata_model *m, const ch
     return st;
 }
 
-strata_status strata_model_load(strata_ctx *ctx, const char *path, strata_model **out)
+strata_status model_load_kind(strata_ctx *ctx, const char *path, int want, strata_model **out)
 {
     strata_record rec;
-    glm_model *g = NULL;
+    strata_model *m = NULL;
     const char *kind;
     strata_status st;
     *out = NULL;
     strata_record_init(&rec);
     STRATA_TRY(strata_model_file_read(ctx, path, &rec));
     kind = strata_rec_text(&rec, STRATA_REC_KIND);
-    if (!kind || strcmp(kind, GLM_KIND))
-        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: model kind '%s' is not one this strata reads (glm)", path,
+    if (want == MODEL_COX && (!kind || strcmp(kind, COX_KIND)))
+        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: not a strata Cox model file (model '%s')", path,
                          kind ? kind : "(missing)");
+    else if (want == MODEL_GLM && kind && !strcmp(kind, COX_KIND))
+        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: model kind 'cox' is a Cox model: load it with strata_cox_load",
+                         path);
+    else if (!(m = strata_calloc(ctx, 1, sizeof *m)))
+        st = STRATA_ENOMEM;
+    else if (kind && !strcmp(kind, GLM_KIND))
+        m->kind = MODEL_GLM, st = glm_model_import(ctx, &rec, path, &m->glm);
+    else if (kind && !strcmp(kind, COX_KIND))
+        m->kind = MODEL_COX, st = cox_model_import(ctx, &rec, path, &m->cox);
     else
-        st = glm_model_import(ctx, &rec, path, &g);
+        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: model kind '%s' is not one this strata reads (glm, cox)", path,
+                         kind ? kind : "(missing)");
     strata_record_free(ctx, &rec);
-    STRATA_TRY(st);
-    return model_wrap_glm(ctx, g, out);
+    if (st != STRATA_OK) {
+        strata_model_free(ctx, m);
+        return st;
+    }
+    *out = m;
+    return STRATA_OK;
+}
+
+strata_status strata_model_load(strata_ctx *ctx, const char *path, strata_model **out)
+{
+    return model_load_kind(ctx, path, MODEL_GLM, out);
 }
 
 /* ---- score writer -------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include "strata/strata.h"
 
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <math.h>
@@ -39,6 +40,7 @@ typedef struct run_state {
     strata_manifest *man;
     strata_cohort *cohort;
     strata_model *model;
+    strata_cox *cox;            /* family cox (docs/cox.md): model is NULL */
     size_t n;
     int64_t *id;
     int32_t *age, *imd, *efi, *prior_em;
@@ -201,7 +203,49 @@ static strata_status read_patients(run_state *r)
     return STRATA_OK;
 }
 
-/* The outcome column: spec->outcome, else the formula's response. */
+static int is_cox(const run_state *r)
+{
+    return r->spec->family && !strcmp(r->spec->family, "cox");
+}
+
+/* Cox: the outcome column names the time of Surv(time, event); obs becomes an
+ * event by the horizon (1), else 0 (followed past it, or censored before it:
+ * docs/cox.md says why O/E counts those as 0). */
+static strata_status cox_observed(run_state *r, const char *time_col)
+{
+    char ev[256];
+    const char *lp = strchr(r->spec->formula ? r->spec->formula : "", '('), *comma = lp ? strchr(lp, ',') : NULL;
+    const char *rp = comma ? strchr(comma, ')') : NULL;
+    double *e;
+    long j;
+    size_t a, b;
+    (void)time_col;
+    if (!rp)
+        return STRATA_OK;
+    for (a = 1; comma[a] == ' '; a++)
+        ;
+    for (b = (size_t)(rp - comma); b > a && comma[b - 1] == ' '; b--)
+        ;
+    snprintf(ev, sizeof ev, "%.*s", (int)(b - a), comma + a);
+    if ((j = find_col(r, ev)) < 0)
+        return STRATA_FAIL(r->ctx, STRATA_ESPEC, "cox: event column '%s' is not in the cohort", ev);
+    if (!(e = strata_alloc(r->ctx, (r->n ? r->n : 1) * sizeof *e)))
+        return STRATA_ENOMEM;
+    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) {
+        size_t k = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        strata_status st = strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, k, e + r0);
+        if (st != STRATA_OK) {
+            strata_free(r->ctx, e, 0);
+            return st;
+        }
+    }
+    for (size_t i = 0; i < r->n; i++)
+        r->obs[i] = isnan(r->obs[i]) || isnan(e[i]) ? NAN : e[i] == 1 && r->obs[i] <= r->spec->horizon;
+    strata_free(r->ctx, e, 0);
+    return STRATA_OK;
+}
+
+/* The outcome column: spec->outcome, else the formula's response (Cox: the time). */
 static void outcome_name(const run_state *r, char *name, size_t size)
 {
     name[0] = '\0';
@@ -215,6 +259,15 @@ static void outcome_name(const run_state *r, char *name, size_t size)
         while (b > a && r->spec->formula[b - 1] == ' ')
             b--;
         snprintf(name, size, "%.*s", (int)(b - a), r->spec->formula + a);
+        if (!strncmp(name, "Surv(", 5)) { /* Surv(time, event): the time column */
+            size_t k = 5, e;
+            while (name[k] == ' ')
+                k++;
+            for (e = k; name[e] && name[e] != ',' && name[e] != ' '; e++)
+                ;
+            memmove(name, name + k, e - k);
+            name[e - k] = '\0';
+        }
     }
 }
 
@@ -239,7 +292,7 @@ static strata_status read_outcome(run_state *r)
         size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
         STRATA_TRY(strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, b, r->obs + r0));
     }
-    return STRATA_OK;
+    return is_cox(r) ? cox_observed(r, src) : STRATA_OK;
 }
 
 /* ---- stages -------------------------------------------------------------- */
@@ -286,10 +339,34 @@ static strata_status stage_cohort(run_state *r)
     return stage_done(r, "cohort");
 }
 
+/* family cox: load, or fit Surv(time, event) ~ ... and save model.h5 (strata/cox.h). */
+static strata_status stage_model_cox(run_state *r)
+{
+    char path[4096];
+    if (r->spec->model_load) {
+        strata_run_spec_path(r->spec, r->spec->model_load, path, sizeof path);
+        STRATA_TRY(strata_manifest_input(r->man, "model", path));
+        STRATA_TRY(strata_cox_load(r->ctx, path, &r->cox));
+    } else {
+        strata_cox_params cp;
+        strata_cox_params_init(&cp);
+        cp.formula = r->spec->formula;
+        cp.weights = r->spec->weights;
+        cp.ties = r->spec->ties && !strcmp(r->spec->ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
+        STRATA_TRY(strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox));
+        out_path(r, "model.h5", path, sizeof path);
+        STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
+        STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
+    }
+    return stage_done(r, "model");
+}
+
 static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
+    if (is_cox(r))
+        return stage_model_cox(r);
     if (r->spec->model_load) {
         strata_run_spec_path(r->spec, r->spec->model_load, path, sizeof path);
         STRATA_TRY(strata_manifest_input(r->man, "model", path));
@@ -396,8 +473,14 @@ static strata_status stage_score(run_state *r)
         return STRATA_ENOMEM;
     for (size_t i = 0; i < r->n; i++)
         r->orig[i] = i;
-    STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
-                            r->risk));
+    if (r->cox) { /* absolute risk by the horizon, kept inside (0, 1) for evaluation */
+        STRATA_TRY(strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1,
+                                    r->lp, r->risk));
+        for (size_t i = 0; i < r->n; i++)
+            r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
+    } else
+        STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
+                                r->risk));
     STRATA_TRY(drop_unscored(r));
     return stage_done(r, "score");
 }
@@ -486,6 +569,8 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
 static strata_family eval_family(const strata_model *m)
 {
     strata_fit_summary fs;
+    if (!m) /* Cox: risk by the horizon against an event by the horizon */
+        return STRATA_FAMILY_BINOMIAL;
     strata_model_summary(m, &fs);
     return fs.family;
 }
@@ -542,6 +627,10 @@ static strata_status run_bootstrap(run_state *r, strata_family fam)
     char outcome[256];
     if (!full)
         return STRATA_ENOMEM;
+    if (r->cox) {
+        strata_free(ctx, full, 0);
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "evaluate.bootstrap is not available for family cox yet");
+    }
     for (size_t i = 0; i < N; i++)
         full[i] = NAN;
     for (size_t i = 0; i < r->n; i++)
@@ -972,7 +1061,9 @@ static strata_status stage_patients(run_state *r)
     if (st == STRATA_OK) {
         term = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *term);
         contrib = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *contrib);
-        st = (term && contrib) ? compute_reasons(r, rows, n_sel, term, contrib) : STRATA_ENOMEM;
+        st = !(term && contrib) ? STRATA_ENOMEM : r->model ? compute_reasons(r, rows, n_sel, term, contrib) : STRATA_OK;
+        for (size_t k = 0; st == STRATA_OK && !r->model && k < n_sel * N_REASONS; k++)
+            term[k] = -1; /* Cox: no reason codes yet (docs/cox.md) */
     }
     if (st == STRATA_OK)
         st = write_list(r, n_sel, rows, rank, term);
@@ -997,7 +1088,8 @@ static strata_status stage_report(run_state *r)
     double cp[64], co[64];
     size_t nk = 0, nc = 0;
 
-    strata_model_summary(r->model, &fs);
+    if (r->model)
+        strata_model_summary(r->model, &fs);
 #define CARD(k, ...)                                              \
     do {                                                          \
         snprintf(vals[nk], sizeof vals[nk], __VA_ARGS__);         \
@@ -1005,11 +1097,23 @@ static strata_status stage_report(run_state *r)
         values[nk] = vals[nk];                                    \
         nk++;                                                     \
     } while (0)
-    CARD("Model", "%s GLM", strata_family_name(fs.family));
-    CARD("Formula", "%.120s", fs.formula ? fs.formula : "");
-    CARD("Patients fitted", "%zu (dropped for missing values: %zu)", fs.n_used, fs.n_dropped);
-    CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
-    CARD("AIC", "%.1f", fs.aic);
+    if (r->cox) {
+        strata_cox_summary cs;
+        strata_cox_summary_get(r->cox, &cs);
+        CARD("Model", "Cox PH (%s ties): absolute risk by %g", cs.ties == STRATA_COX_BRESLOW ? "Breslow" : "Efron",
+             r->spec->horizon);
+        CARD("Formula", "%.120s", cs.formula ? cs.formula : "");
+        CARD("Patients fitted", "%zu, %zu events (dropped for missing values: %zu)", cs.n_used, cs.n_events,
+             cs.n_dropped);
+        CARD("Newton-Raphson iterations", "%d%s", cs.iterations, cs.converged ? "" : " (not converged)");
+        CARD("Harrell's C (fitted data)", "%.3f", cs.concordance);
+    } else {
+        CARD("Model", "%s GLM", strata_family_name(fs.family));
+        CARD("Formula", "%.120s", fs.formula ? fs.formula : "");
+        CARD("Patients fitted", "%zu (dropped for missing values: %zu)", fs.n_used, fs.n_dropped);
+        CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
+        CARD("AIC", "%.1f", fs.aic);
+    }
     if (r->eval) {
         const strata_eval_metrics *m = &r->eval->overall;
         CARD("C-statistic (95% CI)", "%.3f (%.3f to %.3f)", m->c, m->c_lo, m->c_hi);
@@ -1097,6 +1201,7 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->sii);
     strata_table_free(ctx, r->fairness);
     strata_model_free(ctx, r->model);
+    strata_cox_free(ctx, r->cox);
     strata_cohort_close(r->cohort);
     strata_manifest_free(r->man);
 }
@@ -1178,6 +1283,8 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     run_ctx = *ctx;
     if (spec->threads > 0)
         run_ctx.threads = (int)spec->threads;
+    if (spec->memory > 0)
+        run_ctx.memory_budget = spec->memory;
     memset(&r, 0, sizeof r);
     r.ctx = &run_ctx;
     r.spec = spec;

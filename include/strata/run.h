@@ -29,6 +29,10 @@ typedef struct strata_run_spec {
     const char *formula;         /* required unless model_load */
     const char *weights;         /* column or NULL */
     const char *outcome;         /* observed outcome column; default: the formula's response */
+    /* family "cox": formula Surv(time, event) ~ ...; risk = absolute risk by the horizon
+       (docs/cox.md), the observed outcome an event by the horizon */
+    double horizon;              /* required with family cox, in the time unit of the outcome */
+    const char *ties;            /* "efron" (default) or "breslow" */
     /* evaluation */
     const char *by[STRATA_RUN_MAX_BY]; /* subgroup columns (derived: age_band, imd_quintile) */
     size_t n_by;
@@ -54,6 +58,7 @@ typedef struct strata_run_spec {
     long threads;                /* threads for this run only; 0 = the caller's context setting */
     int overwrite;               /* not a spec key: the caller's (CLI --overwrite) permission to
                                   * replace the outputs of an earlier run in outdir */
+    size_t memory;               /* memory budget for this run only (`memory: 4G`); 0 = the caller's */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */

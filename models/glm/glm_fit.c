@@ -1,9 +1,12 @@
 /* models/glm/glm_fit.c — the GLM fit as named steps: parse, bind, load (first
  * touch on every thread, reads on one, checks, mask), freeze levels and knots,
  * compact, set up the pass and workspace, warm start, IRLS, summary, provenance.
- * Invariant: coefficients are byte-identical whatever the thread count; on
+ * Under a memory budget the columns are not loaded: the load step makes the
+ * mask and block map in one streamed read and the passes stream (glm_stream.c).
+ * Invariant: coefficients are byte-identical whatever the thread count and
+ * whether the columns are loaded or streamed; on
  * non-convergence the partial fit is returned with STRATA_ENOCONV. */
-#include "glm_fit.h"
+#include "glm_stream.h"
 
 #include <math.h>
 #include <omp.h>
@@ -51,10 +54,12 @@ typedef struct fit_state {
     glm_formula *f;          /* until the model owns it (fit_setup) */
     glm_varbind *vb;         /* f bound to the source */
     size_t nv, n, n_used;
-    double **raw;            /* nv columns of n (+ 1) values; compacted to n_used */
+    double **raw;            /* nv columns of n (+ 1) values; compacted to n_used
+                              * (streamed: only factors and splines, while freezing) */
     unsigned char *mask;     /* n: 1 = complete case */
     double *y1;              /* 2 n_used: unit prior weights, then offsets */
     fitdata d;
+    glm_stream *stream;      /* non-NULL when the columns exceed the memory budget */
     glm_irls_ws *ws;
     double *bwarm;           /* p: the warm start's coefficients */
     glm_model *m;
@@ -71,6 +76,7 @@ static void fit_state_free(strata_ctx *ctx, fit_state *s)
     strata_free(ctx, s->y1, 0);
     strata_free(ctx, s->bwarm, 0);
     glm_pass_free(ctx, &s->d);
+    glm_stream_free(ctx, s->stream);
     glm_irls_ws_free(ctx, s->ws);
     glm_varbind_free(ctx, s->vb, s->nv);
     glm_model_free(ctx, s->m);
@@ -105,80 +111,146 @@ static strata_status fit_bind(strata_ctx *ctx, const glm_source *src, fit_state 
 
 /* ---- load: read, mask, check ------------------------------------------------------ */
 
-/* Complete-case mask (NaN in any variable drops the row, or fails with
- * na_action = fail); STRATA_EDATA when no row is complete. */
-static strata_status build_mask(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
-                                fit_state *s)
+/* Complete-case mask of rows [base, base + m) (raw[v][i] is row base + i): NaN
+ * in any variable drops the row, or fails with na_action = fail; seen[v] = 1
+ * once variable v has a value. */
+static strata_status mask_rows(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
+                               const glm_formula *f, double *const *raw, size_t base, size_t m,
+                               unsigned char *mask, unsigned char *seen)
+{
+    /* column by column (contiguous reads), rows flagged in mask */
+    memset(mask, 1, m);
+    for (size_t v = 0; v < f->nvars; v++) {
+        const double *r = raw[v];
+        for (size_t i = 0; i < m; i++) {
+            if (r[i] == r[i]) {
+                seen[v] = 1;
+                continue;
+            }
+            if (prm->na_action == STRATA_NA_FAIL)
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
+                                   src->name, f->vars[v].column, base + i + 1);
+            mask[i] = 0;
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Counts the complete cases; STRATA_EDATA when there is none. */
+static strata_status count_cases(strata_ctx *ctx, const glm_source *src, const unsigned char *seen,
+                                 fit_state *s)
 {
     const glm_formula *f = s->f;
-    size_t n = s->n, used = 0;
-    /* column by column (contiguous reads), rows flagged in mask */
-    memset(s->mask, 1, n);
-    for (size_t v = 0; v < f->nvars; v++) {
-        const double *r = s->raw[v];
-        for (size_t i = 0; i < n; i++)
-            if (r[i] != r[i]) {
-                if (prm->na_action == STRATA_NA_FAIL)
-                    return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
-                                       src->name, f->vars[v].column, i + 1);
-                s->mask[i] = 0;
-            }
-    }
-    for (size_t i = 0; i < n; i++)
+    size_t used = 0;
+    for (size_t i = 0; i < s->n; i++)
         used += s->mask[i];
     if (used == 0) {
-        for (size_t v = 0; v < f->nvars; v++) {
-            size_t i = 0;
-            while (i < n && s->raw[v][i] != s->raw[v][i])
-                i++;
-            if (i == n)
+        for (size_t v = 0; v < f->nvars; v++)
+            if (!seen[v])
                 return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s' is missing in all %zu rows; no complete cases to fit",
-                                   src->name, f->vars[v].column, n);
-        }
+                                   src->name, f->vars[v].column, s->n);
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: no complete cases in the %zu rows for formula \"%s\"",
-                           src->name, n, f->text);
+                           src->name, s->n, f->text);
     }
     s->n_used = used;
     return STRATA_OK;
 }
 
-/* Every complete-case value in its variable's domain: the response valid for
- * the family, weights finite and >= 0, log/log1p arguments in range, numbers finite. */
-static strata_status check_values(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
-                                  const fit_state *s)
+/* All-zero weights "fitted" with a NaN deviance (issue 17 #7): an error. */
+static strata_status weights_used(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
+                                  size_t positive, size_t n_used)
 {
-    const glm_formula *f = s->f;
+    if (f->weights >= 0 && positive == 0)
+        return STRATA_FAIL(ctx, STRATA_EDATA,
+                           "%s: weights column '%s': every weight of the %zu rows used is 0; "
+                           "there is nothing to fit",
+                           src->name, f->vars[f->weights].column, n_used);
+    return STRATA_OK;
+}
+
+/* Every complete-case value of rows [base, base + m) in its variable's domain:
+ * the response valid for the family, weights finite and >= 0, log/log1p
+ * arguments in range, numbers finite; *positive counts complete rows with a
+ * weight > 0 (see weights_used). */
+static strata_status check_rows(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
+                                const glm_formula *f, double *const *raw, size_t base, size_t m,
+                                const unsigned char *mask, size_t *positive)
+{
     for (size_t v = 0; v < f->nvars; v++) {
-        const double *r = s->raw[v];
+        const double *r = raw[v];
         const glm_var *gv = &f->vars[v];
-        for (size_t i = 0; i < s->n; i++) {
+        for (size_t i = 0; i < m; i++) {
             double x = r[i];
-            if (!s->mask[i])
+            size_t row = base + i + 1;
+            if (!mask[i])
                 continue;
             if ((int)v == f->response && !glm_valid_y(prm->family, x))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g: %s",
-                                   src->name, gv->column, i + 1, x, glm_valid_y_text(prm->family));
+                                   src->name, gv->column, row, x, glm_valid_y_text(prm->family));
             if ((int)v == f->weights && !(x >= 0 && isfinite(x)))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "%s: weights column '%s': row %zu: value %g is not a finite non-negative weight",
-                                   src->name, gv->column, i + 1, x);
+                                   src->name, gv->column, row, x);
             if ((gv->tr == GT_LOG && !(x > 0)) || (gv->tr == GT_LOG1P && !(x > -1)))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g outside the domain of %s",
-                                   src->name, gv->column, i + 1, x, gv->label);
+                                   src->name, gv->column, row, x, gv->label);
             if (!gv->is_factor && !isfinite(x))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g is not finite",
-                                   src->name, gv->column, i + 1, x);
+                                   src->name, gv->column, row, x);
         }
     }
-    if (f->weights >= 0) { /* all-zero weights "fitted" with a NaN deviance (issue 17 #7) */
-        size_t positive = 0;
-        for (size_t i = 0; i < s->n; i++)
-            positive += s->mask[i] && s->raw[f->weights][i] > 0;
-        if (positive == 0)
-            return STRATA_FAIL(ctx, STRATA_EDATA,
-                               "%s: weights column '%s': every weight of the %zu rows used is 0; "
-                               "there is nothing to fit",
-                               src->name, f->vars[f->weights].column, s->n_used);
+    if (f->weights >= 0)
+        for (size_t i = 0; i < m; i++)
+            *positive += mask[i] && raw[f->weights][i] > 0;
+    return STRATA_OK;
+}
+
+/* Bytes the in-memory fit holds per source row: the columns, the mask, unit
+ * weights and offsets, the linear predictor. */
+static size_t loaded_bytes(size_t nv, size_t n)
+{
+    return (nv + 3) * 8 * (n + 1) + n;
+}
+
+/* The streamed load: one read of the source in chunks of cap rows makes the
+ * mask (checking values as it goes; of several bad values it may name another
+ * than the in-memory load) and the map of compact blocks to source rows. */
+static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
+                                     const strata_glm_params *prm, size_t budget, fit_state *s)
+{
+    size_t n = s->n, nb = prm->block_rows, nblocks, c = 0, positive = 0;
+    unsigned char seen[GLM_MAXVARS + 1] = {0};
+    glm_stream *g;
+    if (!(g = s->stream = strata_calloc(ctx, 1, sizeof *g)))
+        return STRATA_ENOMEM;
+    g->ctx = ctx;
+    g->src = src;
+    g->vb = s->vb;
+    g->nv = s->nv;
+    /* a quarter of the budget for the two chunk buffers (nv columns and 3 work
+     * columns each: one computed while the next is read) */
+    g->cap = budget / 8 / ((s->nv + 3) * 8) / nb * nb;
+    if (g->cap < nb)
+        g->cap = nb;
+    strata_log(ctx, STRATA_LOG_INFO, "%s: the model's %zu columns need %zu MB, over the memory budget of %zu MB: streaming chunks of about %zu rows",
+               src->name, s->nv, loaded_bytes(s->nv, n) >> 20, budget >> 20, g->cap);
+    s->t_start = omp_get_wtime();
+    STRATA_TRY(glm_stream_buffers(ctx, g, g->cap));
+    for (size_t r0 = 0; r0 < n; r0 += g->cap) {
+        size_t m = n - r0 < g->cap ? n - r0 : g->cap;
+        STRATA_TRY(glm_stream_read(ctx, g, r0, m));
+        STRATA_TRY(mask_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0, seen));
+        STRATA_TRY(check_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0, &positive));
     }
+    STRATA_TRY(count_cases(ctx, src, seen, s));
+    STRATA_TRY(weights_used(ctx, src, s->f, positive, s->n_used));
+    nblocks = (s->n_used + nb - 1) / nb;
+    if (!(g->srow = strata_alloc(ctx, (nblocks + 1) * sizeof *g->srow)))
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (s->mask[i] && c++ % nb == 0)
+            g->srow[(c - 1) / nb] = i;
+    g->srow[nblocks] = n;
+    s->t_load = omp_get_wtime();
     return STRATA_OK;
 }
 
@@ -187,11 +259,16 @@ static strata_status check_values(strata_ctx *ctx, const glm_source *src, const 
 static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
                               fit_state *s)
 {
-    size_t n = s->n = src->nrows;
+    size_t n = s->n = src->nrows, budget = strata_ctx_memory_budget(ctx), positive = 0;
+    unsigned char seen[GLM_MAXVARS + 1] = {0};
     s->raw = strata_calloc(ctx, s->nv, sizeof *s->raw);
     s->mask = strata_alloc(ctx, n + 1);
     if (!s->raw || !s->mask)
         return STRATA_ENOMEM;
+    if (n == 0)
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
+    if (budget && loaded_bytes(s->nv, n) > budget)
+        return fit_load_stream(ctx, src, prm, budget, s);
     for (size_t v = 0; v < s->nv; v++)
         if (!(s->raw[v] = strata_alloc(ctx, (n + 1) * sizeof **s->raw)))
             return STRATA_ENOMEM;
@@ -202,21 +279,44 @@ static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const stra
 #pragma omp parallel for num_threads(strata_threads(ctx)) schedule(static)
     for (long v = 0; v < (long)s->nv; v++)
         memset(s->raw[v], 0, (n + 1) * sizeof **s->raw);
-    if (n == 0)
-        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     for (size_t v = 0; v < s->nv; v++)
         STRATA_TRY(src->read_f64(ctx, src->ud, s->vb[v].src_col, 0, n, s->raw[v]));
-    STRATA_TRY(build_mask(ctx, src, prm, s));
-    STRATA_TRY(check_values(ctx, src, prm, s));
+    STRATA_TRY(mask_rows(ctx, src, prm, s->f, s->raw, 0, n, s->mask, seen));
+    STRATA_TRY(count_cases(ctx, src, seen, s));
+    STRATA_TRY(check_rows(ctx, src, prm, s->f, s->raw, 0, n, s->mask, &positive));
+    STRATA_TRY(weights_used(ctx, src, s->f, positive, s->n_used));
     s->t_load = omp_get_wtime();
     return STRATA_OK;
 }
 
+/* Freezes levels and knots from the raw columns. Streamed, the factor and
+ * spline columns are read whole for it (the knots are quantiles of every
+ * value) and released after. */
+static strata_status fit_freeze(strata_ctx *ctx, const glm_source *src, fit_state *s)
+{
+    strata_status st;
+    if (!s->stream)
+        return glm_freeze(ctx, s->f, s->vb, s->raw, s->mask, s->n);
+    for (size_t v = 0; v < s->nv; v++) {
+        if (!s->f->vars[v].is_factor && s->f->vars[v].tr != GT_RCS)
+            continue;
+        if (!(s->raw[v] = strata_alloc(ctx, (s->n + 1) * sizeof **s->raw)))
+            return STRATA_ENOMEM;
+        STRATA_TRY(src->read_f64(ctx, src->ud, s->vb[v].src_col, 0, s->n, s->raw[v]));
+    }
+    st = glm_freeze(ctx, s->f, s->vb, s->raw, s->mask, s->n);
+    for (size_t v = 0; v < s->nv; v++) {
+        strata_free(ctx, s->raw[v], 0);
+        s->raw[v] = NULL;
+    }
+    return st;
+}
+
 /* Moves the complete cases to the front of every column (nothing to move when
- * every row is one). */
+ * every row is one, nothing loaded when streamed). */
 static void fit_compact(fit_state *s)
 {
-    for (size_t v = 0; v < s->nv && s->n_used < s->n; v++) {
+    for (size_t v = 0; v < s->nv && s->n_used < s->n && !s->stream; v++) {
         size_t w = 0;
         for (size_t i = 0; i < s->n; i++)
             if (s->mask[i])
@@ -240,29 +340,22 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
     d->nblocks = (n + d->nb - 1) / d->nb;
     d->bstride = 1;
     d->width = glm_design_work(f);
-    d->raw = s->raw;
     d->nt = strata_threads(ctx);
     if ((size_t)d->nt > d->nblocks)
         d->nt = (int)d->nblocks;
+    d->stream = s->stream;
     STRATA_TRY(glm_pass_alloc(ctx, d));
     STRATA_TRY(glm_irls_ws_alloc(ctx, d->p, &s->ws));
-    s->y1 = strata_alloc(ctx, 2 * n * sizeof *s->y1 + 1);
     s->bwarm = strata_calloc(ctx, d->p, sizeof *s->bwarm);
-    if (!s->y1 || !s->bwarm)
+    if (!s->bwarm)
         return STRATA_ENOMEM;
-    d->y = s->raw[f->response];
-    if (f->weights >= 0) {
-        d->wt = s->raw[f->weights];
+    if (s->stream) {
+        /* streamed: the chunks bind their own rows (glm_stream.c) */
+        STRATA_TRY(glm_stream_plan(ctx, s->stream, d->nblocks));
     } else {
-        for (size_t i = 0; i < n; i++)
-            s->y1[i] = 1.0;
-        d->wt = s->y1;
-    }
-    if (f->noffsets) {
-        double *o = s->y1 + n;
-        for (size_t i = 0; i < n; i++)
-            o[i] = glm_offset_value(f, s->raw, i);
-        d->off = o;
+        if (!(s->y1 = strata_alloc(ctx, 2 * n * sizeof *s->y1 + 1)))
+            return STRATA_ENOMEM;
+        glm_rows_bind(d, s->raw, n, s->y1, s->y1 + n);
     }
     STRATA_TRY(glm_model_alloc(ctx, f, &s->m));
     s->f = NULL; /* owned by the model */
@@ -299,12 +392,16 @@ static strata_status fit_irls(strata_ctx *ctx, const strata_glm_params *prm, con
                               fit_state *s)
 {
     int warm = fit_warm_start(ctx, prm, src, s);
+    strata_status st;
     s->t_warm = omp_get_wtime();
     s->c_warm = cpu_seconds();
-    STRATA_TRY(glm_irls(ctx, &s->d, prm, src->name, warm ? s->bwarm : NULL, s->ws, &s->res));
+    STRATA_TRY(glm_stream_status(ctx, s->stream));
+    st = glm_irls(ctx, &s->d, prm, src->name, warm ? s->bwarm : NULL, s->ws, &s->res);
     s->t_irls = omp_get_wtime();
     s->c_irls = cpu_seconds();
-    return STRATA_OK;
+    /* a read error of a streamed pass, not the failure it caused */
+    STRATA_TRY(glm_stream_status(ctx, s->stream));
+    return st;
 }
 
 /* ---- summary ------------------------------------------------------------------- */
@@ -326,33 +423,60 @@ static void name_extreme_terms(const glm_model *m, char *buf, size_t size)
         snprintf(buf, size, "%s", m->f->colnames[best]);
 }
 
+/* The weight sums and the null deviance without an offset fit, accumulated in
+ * row order over the pieces glm_rows visits. */
+typedef struct stat_acc {
+    strata_family fam;
+    int intercept;
+    size_t n_ok;
+    double sw, slw, swy, nulldev;
+} stat_acc;
+
+static void stat_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
+{
+    stat_acc *a = ud;
+    (void)off;
+    for (size_t i = 0; i < m; i++) {
+        if (wt[i] > 0) {
+            a->n_ok++;
+            a->slw += log(wt[i]);
+        }
+        a->sw += wt[i];
+        a->swy += wt[i] * y[i];
+    }
+}
+
+static void null_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
+{
+    stat_acc *a = ud;
+    for (size_t i = 0; i < m; i++) {
+        double mu0 = a->intercept ? a->swy / a->sw : glm_linkinv(a->fam, off ? off[i] : 0);
+        a->nulldev += glm_dev_resid(a->fam, y[i], mu0, wt[i]);
+    }
+}
+
 /* Deviance, null deviance, AIC, dispersion and degrees of freedom as R's glm
  * reports them; tot gets the final pass's partials. */
 static void fit_statistics(const strata_glm_params *prm, fit_state *s, double tot[4])
 {
     fitdata *d = &s->d;
     strata_fit_summary *S = &s->m->sum;
-    double sw = 0, slw = 0, swy = 0, nulldev = 0, disp = 1, dev = s->res.dev;
-    size_t n_ok = 0;
     int rank = s->res.rank, intercept = s->m->f->intercept;
-    for (size_t i = 0; i < d->n; i++) {
-        if (d->wt[i] > 0) {
-            n_ok++;
-            slw += log(d->wt[i]);
-        }
-        sw += d->wt[i];
-        swy += d->wt[i] * d->y[i];
-    }
+    stat_acc a = {prm->family, intercept, 0, 0, 0, 0, 0};
+    double sw, slw, nulldev, disp = 1, dev = s->res.dev;
+    size_t n_ok;
+    glm_rows(d, stat_rows, &a);
+    sw = a.sw;
+    slw = a.slw;
+    n_ok = a.n_ok;
     d->disp = dev / sw;
-    glm_run_pass(d, PASS_FINAL, s->ws->beta);
+    glm_pass(d, PASS_FINAL, s->ws->beta);
     glm_reduce(d, 0, NULL, NULL, tot);
-    if (intercept && d->off) {
+    if (intercept && s->m->f->noffsets) {
         nulldev = glm_null_deviance_offset(d, prm->epsilon, prm->max_iter);
     } else {
-        for (size_t i = 0; i < d->n; i++) {
-            double mu0 = intercept ? swy / sw : glm_linkinv(prm->family, d->off ? d->off[i] : 0);
-            nulldev += glm_dev_resid(prm->family, d->y[i], mu0, d->wt[i]);
-        }
+        glm_rows(d, null_rows, &a);
+        nulldev = a.nulldev;
     }
     S->family = prm->family;
     S->formula = s->m->f->text;
@@ -459,7 +583,7 @@ strata_status glm_fit(strata_ctx *ctx, const glm_source *src, const strata_glm_p
     if (st == STRATA_OK)
         st = fit_load(ctx, src, prm, &s);
     if (st == STRATA_OK)
-        st = glm_freeze(ctx, s.f, s.vb, s.raw, s.mask, s.n);
+        st = fit_freeze(ctx, src, &s);
     if (st == STRATA_OK) {
         fit_compact(&s);
         st = fit_setup(ctx, prm, &s);
@@ -468,6 +592,9 @@ strata_status glm_fit(strata_ctx *ctx, const glm_source *src, const strata_glm_p
         st = fit_irls(ctx, prm, src, &s);
     if (st == STRATA_OK) {
         fit_statistics(prm, &s, tot);
+        st = glm_stream_status(ctx, s.stream);
+    }
+    if (st == STRATA_OK) {
         fit_coefficients(prm, &s);
         fit_warnings(ctx, prm, src, &s, tot);
         fit_log_timings(ctx, src, &s);

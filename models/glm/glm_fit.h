@@ -22,6 +22,8 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
 #define GLM_WARM_MIN_BLOCKS 64
 #define GLM_WARM_STRIDE 8
 
+typedef struct glm_stream glm_stream; /* glm_stream.c: rows streamed from the source */
+
 typedef struct fitdata {
     const glm_formula *f;
     const glm_varbind *vb;   /* the formula's binding to the fitted source */
@@ -41,6 +43,8 @@ typedef struct fitdata {
     int *rawcol;             /* p: glm_design_col_raw of each design column */
     double *Gp, *part;       /* per block: ld x ld extended Gram (lower), 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
+    glm_stream *stream;      /* NULL: raw, y, wt, off and eta hold every row; else
+                              * they are NULL and passes stream row blocks (glm_pass) */
 } fitdata;
 
 /* glm_pass.c. Allocates the pass buffers of d (d->f, n, p, nb, nblocks, width,
@@ -56,6 +60,18 @@ void glm_run_pass(fitdata *d, int mode, const double *beta);
 void glm_reduce(const fitdata *d, int with_gram, double *G, double *g, double tot[4]);
 /* Rows a pass with bstride = GLM_WARM_STRIDE visits. */
 size_t glm_warm_rows(const fitdata *d);
+
+/* glm_stream.c. A pass over the blocks d visits, in memory (glm_run_pass) or
+ * streamed from the source chunk by chunk: each chunk of whole blocks is read
+ * once, its complete cases compacted exactly as the in-memory load does, and
+ * glm_run_pass runs on it as a window of d, so every block partial has the
+ * same bytes either way. A read error is kept on the stream (glm_stream_status)
+ * and the partials of the blocks not computed are NaN. */
+void glm_pass(fitdata *d, int mode, const double *beta);
+/* Visits the complete-case rows in order, in one piece (in memory) or chunk by
+ * chunk: fn sees m rows of y, wt and off (off NULL without offsets). */
+typedef void (*glm_rows_fn)(void *ud, const double *y, const double *wt, const double *off, size_t m);
+void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud);
 
 /* glm_irls.c. The IRLS workspace, allocated once per fit (GSL style): nothing
  * inside an iteration allocates. */

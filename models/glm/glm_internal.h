@@ -162,6 +162,12 @@ struct glm_model {
     size_t block_rows;
 };
 
+/* glm_record.c: a formula's frozen variables as record items (/spec/...: labels,
+ * columns, factor flags, levels, knots), shared with the Cox record; and back
+ * onto a parsed formula, then its design layout (STRATA_EFORMAT naming the item). */
+strata_status glm_spec_export(strata_ctx *ctx, const glm_formula *f, strata_record *r);
+strata_status glm_spec_import(strata_ctx *ctx, const strata_record *r, const char *path, glm_formula *f);
+
 /* An empty model (all arrays of size f->p) that owns f on success (on failure
  * the caller still does). */
 strata_status glm_model_alloc(strata_ctx *ctx, glm_formula *f, glm_model **out);

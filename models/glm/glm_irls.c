@@ -76,7 +76,7 @@ static strata_status halve_steps(strata_ctx *ctx, fitdata *d, const strata_glm_p
                                name, *dev, iter);
         for (size_t j = 0; j < d->p; j++)
             w->beta[j] = (w->beta[j] + w->bold[j]) / 2;
-        glm_run_pass(d, PASS_ITER, w->beta);
+        glm_pass(d, PASS_ITER, w->beta);
         glm_reduce(d, 1, w->G, w->g, tot);
         *dev = tot[0];
     }
@@ -91,10 +91,10 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     int iter, conv = 0, rank = 0;
     if (start) {
         memcpy(w->bold, start, p * sizeof *start);
-        glm_run_pass(d, PASS_ITER, start);
+        glm_pass(d, PASS_ITER, start);
     } else {
         memset(w->bold, 0, p * sizeof *w->bold);
-        glm_run_pass(d, PASS_INIT, NULL);
+        glm_pass(d, PASS_INIT, NULL);
     }
     glm_reduce(d, 1, w->G, w->g, tot);
     devold = tot[0];
@@ -106,7 +106,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
         for (size_t j = 0; j < p; j++)
             if (w->al[j])
                 w->beta[j] = 0;
-        glm_run_pass(d, PASS_ITER, w->beta);
+        glm_pass(d, PASS_ITER, w->beta);
         glm_reduce(d, 1, w->G, w->g, tot);
         dev = tot[0];
         STRATA_TRY(halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev));
@@ -128,33 +128,64 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     return STRATA_OK;
 }
 
+/* The null fit's sums, visited row piece by row piece in order (glm_rows): the
+ * same additions in the same order in memory and streamed. */
+typedef struct null_acc {
+    strata_family fam;
+    int it;                 /* 0: R's start; else eta = b + offset */
+    double b, sw, swz, dev;
+} null_acc;
+
+static void null_start_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
+{
+    null_acc *a = ud;
+    (void)off;
+    for (size_t i = 0; i < m; i++)
+        a->dev += glm_dev_resid(a->fam, y[i], glm_mustart(a->fam, y[i], wt[i]), wt[i]);
+}
+
+static void null_step_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
+{
+    null_acc *a = ud;
+    for (size_t i = 0; i < m; i++) {
+        double e, mu, me, w2;
+        if (a->it == 0) {
+            mu = glm_mustart(a->fam, y[i], wt[i]);
+            e = glm_linkfun(a->fam, mu);
+        } else {
+            e = a->b + off[i];
+            mu = glm_linkinv(a->fam, e);
+        }
+        me = glm_mu_eta(a->fam, e);
+        if (!(wt[i] > 0) || me == 0)
+            continue;
+        w2 = wt[i] * me * me / glm_variance(a->fam, mu);
+        a->sw += w2;
+        a->swz += w2 * ((e - off[i]) + (y[i] - mu) / me);
+    }
+}
+
+static void null_dev_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
+{
+    null_acc *a = ud;
+    for (size_t i = 0; i < m; i++)
+        a->dev += glm_dev_resid(a->fam, y[i], glm_linkinv(a->fam, a->b + off[i]), wt[i]);
+}
+
 double glm_null_deviance_offset(const fitdata *d, double eps, int maxit)
 {
-    double b = 0, devold = 0, dev = 0;
-    for (size_t i = 0; i < d->n; i++)
-        devold += glm_dev_resid(d->fam, d->y[i], glm_mustart(d->fam, d->y[i], d->wt[i]), d->wt[i]);
+    null_acc a = {d->fam, 0, 0, 0, 0, 0};
+    double devold, dev = 0;
+    glm_rows(d, null_start_rows, &a);
+    devold = a.dev;
     for (int it = 0; it < maxit; it++) {
-        double sw = 0, swz = 0;
-        for (size_t i = 0; i < d->n; i++) {
-            double e, mu, me, w2;
-            if (it == 0) {
-                mu = glm_mustart(d->fam, d->y[i], d->wt[i]);
-                e = glm_linkfun(d->fam, mu);
-            } else {
-                e = b + d->off[i];
-                mu = glm_linkinv(d->fam, e);
-            }
-            me = glm_mu_eta(d->fam, e);
-            if (!(d->wt[i] > 0) || me == 0)
-                continue;
-            w2 = d->wt[i] * me * me / glm_variance(d->fam, mu);
-            sw += w2;
-            swz += w2 * ((e - d->off[i]) + (d->y[i] - mu) / me);
-        }
-        b = swz / sw;
-        dev = 0;
-        for (size_t i = 0; i < d->n; i++)
-            dev += glm_dev_resid(d->fam, d->y[i], glm_linkinv(d->fam, b + d->off[i]), d->wt[i]);
+        a.it = it;
+        a.sw = a.swz = 0;
+        glm_rows(d, null_step_rows, &a);
+        a.b = a.swz / a.sw;
+        a.dev = 0;
+        glm_rows(d, null_dev_rows, &a);
+        dev = a.dev;
         if (fabs(dev - devold) / (fabs(dev) + 0.1) < eps)
             break;
         devold = dev;

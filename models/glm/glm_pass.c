@@ -22,7 +22,7 @@ strata_status glm_pass_alloc(strata_ctx *ctx, fitdata *d)
     d->colsb = strata_calloc(ctx, (size_t)d->nt * p + 1, sizeof *d->colsb);
     d->rawcol = strata_alloc(ctx, (p + 1) * sizeof *d->rawcol);
     d->Gp = strata_alloc(ctx, d->nblocks * d->ld * d->ld * sizeof *d->Gp);
-    d->eta = strata_alloc(ctx, d->n * sizeof *d->eta + 1);
+    d->eta = strata_alloc(ctx, (d->stream ? 0 : d->n) * sizeof *d->eta + 1); /* streamed: per chunk */
     d->part = strata_calloc(ctx, d->nblocks * 4, sizeof *d->part);
     if (!d->tbuf || !d->rawb || !d->colsb || !d->rawcol || !d->Gp || !d->eta || !d->part)
         return STRATA_ENOMEM;

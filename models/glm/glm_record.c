@@ -95,7 +95,7 @@ static strata_status export_coefficients(strata_ctx *ctx, const glm_model *m, st
 
 /* The formula's variables: levels and knots per variable, then label, column
  * and factor flag of all. */
-static strata_status export_spec(strata_ctx *ctx, const glm_formula *f, strata_record *r)
+strata_status glm_spec_export(strata_ctx *ctx, const glm_formula *f, strata_record *r)
 {
     const char *labels[GLM_MAXVARS], *cols[GLM_MAXVARS];
     char name[64];
@@ -124,7 +124,7 @@ strata_status glm_model_export(strata_ctx *ctx, const glm_model *m, strata_recor
 {
     STRATA_TRY(export_attrs(ctx, m, rec));
     STRATA_TRY(export_coefficients(ctx, m, rec));
-    return export_spec(ctx, m->f, rec);
+    return glm_spec_export(ctx, m->f, rec);
 }
 
 /* ---- import ------------------------------------------------------------------ */
@@ -178,14 +178,25 @@ static strata_status import_var(strata_ctx *ctx, const strata_record *r, const c
     return STRATA_OK;
 }
 
+strata_status glm_spec_import(strata_ctx *ctx, const strata_record *r, const char *path, glm_formula *f)
+{
+    const strata_rec_item *labels = strata_rec_find(r, "/spec/var_label", STRATA_REC_STRINGS);
+    const strata_rec_item *isf = strata_rec_find(r, "/spec/var_factor", STRATA_REC_INT);
+    if (!labels)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: missing string dataset /spec/var_label", path);
+    if (labels->dims[0] != f->nvars || !isf || strata_rec_count(isf) != f->nvars)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /spec does not match the formula's %zu variables", path, f->nvars);
+    for (size_t v = 0; v < f->nvars; v++)
+        STRATA_TRY(import_var(ctx, r, path, labels, isf, &f->vars[v], v));
+    return glm_design_layout(ctx, f);
+}
+
 /* Parses the stored formula, restores levels and knots, lays out the design and
  * checks it reproduces /coefficients/term. */
 static strata_status import_formula(strata_ctx *ctx, const strata_record *r, const char *path,
                                     glm_formula **out)
 {
     const char *formula = strata_rec_text(r, "formula"), *weights = strata_rec_text(r, "weights");
-    const strata_rec_item *labels = strata_rec_find(r, "/spec/var_label", STRATA_REC_STRINGS);
-    const strata_rec_item *isf = strata_rec_find(r, "/spec/var_factor", STRATA_REC_INT);
     const strata_rec_item *terms = strata_rec_find(r, "/coefficients/term", STRATA_REC_STRINGS);
     glm_formula *f = NULL;
     strata_status st;
@@ -193,18 +204,7 @@ static strata_status import_formula(strata_ctx *ctx, const strata_record *r, con
     STRATA_TRY(glm_formula_parse(ctx, formula, &f));
     if (*weights && (st = glm_formula_set_weights(ctx, f, weights)) != STRATA_OK)
         goto fail;
-    if (!labels) {
-        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: missing string dataset /spec/var_label", path);
-        goto fail;
-    }
-    if (labels->dims[0] != f->nvars || !isf || strata_rec_count(isf) != f->nvars) {
-        st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /spec does not match the formula's %zu variables", path, f->nvars);
-        goto fail;
-    }
-    for (size_t v = 0; v < f->nvars; v++)
-        if ((st = import_var(ctx, r, path, labels, isf, &f->vars[v], v)) != STRATA_OK)
-            goto fail;
-    if ((st = glm_design_layout(ctx, f)) != STRATA_OK)
+    if ((st = glm_spec_import(ctx, r, path, f)) != STRATA_OK)
         goto fail;
     ok = terms && terms->dims[0] == f->p;
     for (size_t j = 0; ok && j < f->p; j++)

@@ -1,4 +1,5 @@
-/* models/linalg/linalg.c — the only CBLAS/LAPACKE/openblas_* caller: dgemv for
+/* models/linalg/linalg.c — the models' only CBLAS/LAPACKE/openblas_* caller (la_probe.c
+ * times DGEMM for strata bench): dgemv for
  * scoring, the Cholesky solve with R-order aliasing (as R's dqrdc2) in a
  * caller-owned workspace, the BLAS thread sections. Invariant: BLAS runs on one
  * thread inside our OpenMP regions, so every partial is bit-reproducible. */

@@ -57,4 +57,11 @@ int la_kernels_get(la_isa isa, la_kernels *k);
 void la_blas_single_begin(void);
 void la_blas_single_end(void);
 
+/* la_probe.c: this node's limits for `strata bench`, best of reps after a
+ * warm-up. DGEMM GFLOP/s (m x m x m, OpenBLAS on threads threads) and read
+ * bandwidth in GB/s (sum of bytes of doubles on threads threads); 0 when the
+ * buffers cannot be allocated. */
+double la_probe_dgemm(strata_ctx *ctx, int m, int threads, int reps);
+double la_probe_read(strata_ctx *ctx, size_t bytes, int threads, int reps);
+
 #endif
