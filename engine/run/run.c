@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "manifest.h"
 #include "outfile.h"
+#include "run_internal.h"
 #include "strata/strata.h"
 
 #include <errno.h>
@@ -801,83 +802,22 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
-typedef struct selrow {
-    size_t orig; /* cohort row */
-    size_t k;    /* position on the intervention list */
-} selrow;
-
-static int cmp_selrow(const void *a, const void *b)
+/* Reasons of the listed patients as text (engine/run/run_reasons.c). */
+static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel, char ***text)
 {
-    const selrow *x = a, *y = b;
-    return x->orig < y->orig ? -1 : x->orig > y->orig;
-}
-
-/* Reason codes of the listed patients: the N_REASONS model terms that raise
- * each one's linear predictor most relative to the scored population's mean
- * design row (docs/stratify.md#reason-codes). One streamed pass over the
- * cohort computes the means and picks up the listed patients' rows. */
-static strata_status compute_reasons(run_state *r, const size_t *sel, size_t n_sel, int32_t *term,
-                                     double *contrib)
-{
-    strata_ctx *ctx = r->ctx;
-    size_t p = strata_model_nterms(r->model), N = strata_cohort_nrows(r->cohort), nb0 = 8192;
-    double *beta, *xbar, *Xsel, *Xb;
-    const char **names;
-    uint8_t *scored;
-    selrow *order;
-    strata_reason_model rm;
+    size_t N = strata_cohort_nrows(r->cohort);
+    unsigned char *scored = strata_calloc(r->ctx, N + 1, 1);
+    size_t *orig = strata_calloc(r->ctx, n_sel + 1, sizeof *orig);
     strata_status st = STRATA_ENOMEM;
-    beta = strata_calloc(ctx, p, sizeof *beta);
-    xbar = strata_calloc(ctx, p, sizeof *xbar);
-    names = strata_calloc(ctx, p, sizeof *names);
-    Xsel = strata_calloc(ctx, n_sel * p + 1, sizeof *Xsel);
-    Xb = strata_alloc(ctx, nb0 * p * sizeof *Xb);
-    scored = strata_calloc(ctx, N, 1);
-    order = strata_calloc(ctx, n_sel + 1, sizeof *order);
-    if (!beta || !xbar || !names || !Xsel || !Xb || !scored || !order)
-        goto done;
-    for (size_t j = 0; j < p; j++) {
-        strata_coef c;
-        strata_model_coef(r->model, j, &c);
-        beta[j] = c.aliased ? 0 : c.estimate;
-        names[j] = strata_model_term(r->model, j);
+    if (scored && orig) {
+        for (size_t i = 0; i < r->n; i++)
+            scored[r->orig[i]] = 1;
+        for (size_t q = 0; q < n_sel; q++)
+            orig[q] = r->orig[sel[q]];
+        st = run_reasons(r->ctx, r->model, r->cohort, scored, r->n, orig, n_sel, N_REASONS, text,
+                         NULL, NULL);
     }
-    for (size_t i = 0; i < r->n; i++)
-        scored[r->orig[i]] = 1;
-    for (size_t k = 0; k < n_sel; k++) {
-        order[k].orig = r->orig[sel[k]];
-        order[k].k = k;
-    }
-    qsort(order, n_sel, sizeof *order, cmp_selrow);
-    st = STRATA_OK;
-    for (size_t r0 = 0, q = 0; r0 < N && st == STRATA_OK; r0 += nb0) {
-        size_t nb = N - r0 < nb0 ? N - r0 : nb0;
-        st = strata_model_design(ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r0, nb, Xb);
-        for (size_t i = 0; i < nb && st == STRATA_OK; i++) {
-            const double *x = Xb + i * p;
-            if (!scored[r0 + i])
-                continue;
-            for (size_t j = 0; j < p; j++)
-                xbar[j] += x[j];
-            while (q < n_sel && order[q].orig == r0 + i) {
-                memcpy(Xsel + order[q].k * p, x, p * sizeof *x);
-                q++;
-            }
-        }
-    }
-    if (st != STRATA_OK)
-        goto done;
-    for (size_t j = 0; j < p; j++)
-        xbar[j] /= (double)r->n;
-    memset(&rm, 0, sizeof rm);
-    rm.p = p;
-    rm.names = names;
-    rm.beta = beta;
-    rm.xbar = xbar;
-    rm.X = Xsel;
-    st = strata_reason_codes(ctx, &rm, n_sel, NULL, N_REASONS, term, contrib);
-done:
-    STRATA_FREE_ALL(ctx, beta, xbar, (void *)names, Xsel, Xb, scored, order);
+    STRATA_FREE_ALL(r->ctx, scored, orig);
     return st;
 }
 
@@ -887,18 +827,12 @@ static const char *PATIENT_HEADER =
 /* intervention_list.csv through the library's strata_list_table (the same
  * columns as patients.csv plus rank, IMD decile and reason codes). */
 static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
-                                const uint32_t *rank, const int32_t *term)
+                                const uint32_t *rank, char *const *reasons)
 {
     strata_ctx *ctx = r->ctx;
-    size_t p = strata_model_nterms(r->model);
-    const char **names = strata_calloc(ctx, p + 1, sizeof *names);
     strata_list_columns lc;
     strata_table *t = NULL;
     strata_status st;
-    if (!names)
-        return STRATA_ENOMEM;
-    for (size_t j = 0; j < p; j++)
-        names[j] = strata_model_term(r->model, j);
     memset(&lc, 0, sizeof lc);
     lc.patient_id = r->id;
     lc.risk = r->risk;
@@ -915,13 +849,11 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     lc.charlson = r->charlson;
     lc.imd_decile = r->imd;
     lc.k_reasons = N_REASONS;
-    lc.reason_term = term;
-    lc.term_names = names;
+    lc.reason_text = (const char *const *)reasons;
     st = strata_list_table(ctx, &lc, n_sel, rows, rank, &t);
     if (st == STRATA_OK)
         st = write_table(r, t, "intervention_list.csv");
     strata_table_free(ctx, t);
-    strata_free(ctx, (void *)names, 0);
     return st;
 }
 
@@ -932,8 +864,7 @@ static strata_status stage_patients(run_state *r)
     strata_list_params lp;
     size_t *rows = NULL, n_sel = 0;
     uint32_t *rank = NULL;
-    int32_t *term = NULL;
-    double *contrib = NULL;
+    char **reasons = NULL;
     strata_status st;
 
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
@@ -955,15 +886,11 @@ static strata_status stage_patients(run_state *r)
     if (st == STRATA_OK)
         st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
                                         r->imd, rows, rank, &n_sel);
-    if (st == STRATA_OK) {
-        term = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *term);
-        contrib = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *contrib);
-        st = (term && contrib) ? compute_reasons(r, rows, n_sel, term, contrib) : STRATA_ENOMEM;
-    }
     if (st == STRATA_OK)
-        st = write_list(r, n_sel, rows, rank, term);
-    strata_free(ctx, term, 0);
-    strata_free(ctx, contrib, 0);
+        st = list_reasons(r, rows, n_sel, &reasons);
+    if (st == STRATA_OK)
+        st = write_list(r, n_sel, rows, rank, reasons);
+    strata_free(ctx, reasons, 0);
     strata_free(ctx, rows, 0);
     strata_free(ctx, rank, 0);
     r->sum->n_listed = n_sel;

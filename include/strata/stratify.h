@@ -175,7 +175,7 @@ STRATA_API strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params 
                            const double *risk, const int32_t *group, size_t n_groups,
                            uint8_t *tier);
 
-/* ---- reason codes (engine/stratify/strat_tiers.c) ------------------------ */
+/* ---- reason codes (engine/stratify/strat_reasons.c) ----------------------- */
 /* Contribution callback: writes x_ij for j = 0..p-1 of row i into x. */
 typedef strata_status (*strata_row_fn)(void *ud, size_t row, double *x);
 typedef struct strata_reason_model {
@@ -186,11 +186,27 @@ typedef struct strata_reason_model {
     const double *X;          /* dense row-major design (n x p), or NULL to use row_fn */
     strata_row_fn row_fn;
     void *ud;
+    /* Reasons per model variable (docs/stratify.md#reason-codes): n_groups > 0
+     * ranks groups of columns, group g's contribution being
+     * sum_j share[j * n_groups + g] * beta_j (x_ij - xbar_j) (a spline's basis
+     * and the variable's share of each interaction in one group); term[] then
+     * holds group indices. n_groups = 0: one reason per design column. */
+    size_t n_groups;
+    const double *share;      /* p x n_groups, row-major */
 } strata_reason_model;
-/* For each of n_rows rows, the top k terms by beta_j (x_ij - xbar_j) > 0, in
- * decreasing order (ties: lower j first); term[r*k + m] = -1 when fewer. */
+/* For each of n_rows rows, the top k terms (or groups) by contribution
+ * beta_j (x_ij - xbar_j) > 0, in decreasing order (ties: lower index first);
+ * term[r*k + m] = -1 and contrib 0 when fewer. */
 STRATA_API strata_status strata_reason_codes(strata_ctx *ctx, const strata_reason_model *m, size_t n_rows,
                                   const size_t *rows, size_t k, int32_t *term, double *contrib);
+/* The text of one reason as a clinician reads it, from the variable's cohort
+ * column and the patient's value: "age 87", "3 emergency admissions in the
+ * last 12 months", "severe frailty (eFI 15 deficits)", "lives in IMD decile 1 (most
+ * deprived)", "heart failure", "male"; level is the factor level's text
+ * (NULL for a number). Unknown columns read "<column> <value>" with
+ * underscores as spaces. Always NUL-terminates buf (size > 0). */
+STRATA_API void strata_reason_text(const char *column, double value, const char *level, char *buf,
+                                   size_t size);
 
 /* ---- aggregate tables and disclosure control (engine/aggregate/strat_table.c) ------ */
 typedef enum strata_col_kind {
@@ -393,6 +409,8 @@ typedef struct strata_list_columns {
     size_t k_reasons;
     const int32_t *reason_term;   /* n_sel x k_reasons term indices (-1 none), or NULL */
     const char *const *term_names;
+    const char *const *reason_text; /* or n_sel x k_reasons texts (NULL = none), used
+                                       instead of reason_term/term_names */
 } strata_list_columns;
 STRATA_API strata_status strata_list_table(strata_ctx *ctx, const strata_list_columns *c, size_t n_sel,
                                 const size_t *rows, const uint32_t *rank, strata_table **out);
