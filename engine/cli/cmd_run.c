@@ -31,6 +31,21 @@ static void on_progress(void *ud, const char *stage, double fraction)
         fprintf(stderr, "\r\033[K  [%6.1fs] %s done", since(&p->t0), stage);
 }
 
+/* The rules the run's aggregates were written under, as the summary states them. */
+static void disclosure_rules(const strata_run_spec *s, char *buf, size_t size)
+{
+    char small[48] = "no small counts withheld", round[48] = "others exact";
+    if (!s->disclosure) {
+        snprintf(buf, size, "aggregates NOT disclosure-controlled: exact counts, not for publication");
+        return;
+    }
+    if (s->suppress_max >= 1)
+        snprintf(small, sizeof small, "counts 1-%ld withheld", s->suppress_max);
+    if (s->round_to > 1)
+        snprintf(round, sizeof round, "others rounded to %ld", s->round_to);
+    snprintf(buf, size, "aggregates disclosure-controlled: %s, %s", small, round);
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
@@ -93,6 +108,7 @@ int cmd_run(int argc, char **argv)
         return code;
     }
     if (!co.quiet) {
+        char rules[160];
         printf("strata run: %s in %.1f s (%d threads)\n", argv[optind], since(&pr.t0),
                sum.threads);
         printf("  patients            %zu in %zu PCNs\n", sum.n_patients, sum.n_pcn);
@@ -105,7 +121,8 @@ int cmd_run(int argc, char **argv)
             printf("  calibration slope   %.3f\n", sum.calibration_slope);
         }
         printf("  intervention lists  %zu patients offered proactive care\n", sum.n_listed);
-        printf("  outputs             %s/ (aggregates disclosure-controlled; patient files 0600)\n", out);
+        disclosure_rules(&spec, rules, sizeof rules);
+        printf("  outputs             %s/ (%s; patient files 0600)\n", out, rules);
         printf("  report              open %s\n", sum.report);
     }
     strata_run_spec_free(ctx, &spec);

@@ -447,7 +447,7 @@ static const char *const css =
     "polyline.calib{fill:none;stroke:#0072B2}circle.calib{fill:#0072B2}text{font-size:12px}"
     ".tick{font-size:11px;fill:#444}.axis{font-size:12px;fill:#222}.ctitle{font-size:14px;"
     "font-weight:bold}.title{font-weight:bold}figure.pyr{display:inline-block;margin:4px}"
-    ".note{font-size:13px;color:#555}.howto{background:#f6f8fa;border-left:4px solid #0072B2;"
+    ".note{font-size:13px;color:#555}.warn{color:#8a2a00;border-left:4px solid #D55E00;padding-left:8px}.howto{background:#f6f8fa;border-left:4px solid #0072B2;"
     "padding:0.5em 1em;font-size:14px}.found{background:#fffbea;border:1px solid #E69F00;"
     "padding:0.6em 1.2em}.found li{margin:0.3em 0}.bar{display:inline-block;height:10px;"
     "background:#D55E00;vertical-align:middle;margin-left:4px}nav{display:flex;flex-wrap:wrap;"
@@ -612,7 +612,7 @@ static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
 
 strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path)
 {
-    char *tmp, lab[320];
+    char *tmp, lab[320], rules[1024];
     FILE *f;
     report_names *rn = NULL;
     strata_status st;
@@ -635,9 +635,15 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     esc(f, in->title ? in->title : "strata report");
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
     esc(f, in->title ? in->title : "strata report");
-    fputs("</h1>\n<p class=\"note\">Risk stratification of the registered population by "
-          "strata. All counts are disclosure-controlled (see <a href=\"#disclosure\">the rules"
-          "</a>); * marks a withheld value.</p>\n"
+    fputs(!in->sdc || in->sdc->enabled
+              ? "</h1>\n<p class=\"note\">Risk stratification of the registered population by "
+                "strata. All counts are disclosure-controlled (see <a href=\"#disclosure\">the "
+                "rules</a>); * marks a withheld value.</p>\n"
+              : "</h1>\n<p class=\"note warn\">Risk stratification of the registered population "
+                "by strata. <b>Disclosure control is off</b>: counts are exact, small numbers "
+                "included (see <a href=\"#disclosure\">disclosure</a>); not for publication.</p>\n",
+          f);
+    fputs(
           "<nav><a href=\"#found\">Findings</a> <a href=\"#index\">PCN index</a> "
           "<a href=\"#tiers\">Risk tiers</a> <a href=\"#funnel\">Funnel</a> "
           "<a href=\"#gradient\">Deprivation</a> <a href=\"#calibration\">Calibration</a> "
@@ -721,12 +727,9 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
         }
         fputs("</table>\n", f);
     }
-    fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>Counts of people or events from 1 "
-          "to 7 are withheld (*) and other counts rounded to the nearest 5; further cells are "
-          "withheld so a hidden number cannot be worked out from totals (practices add up to "
-          "PCNs, PCNs to the ICB), and where an observed count is hidden its expected count and "
-          "O/E are hidden too. Percentages are recomputed from the published counts; ratios and "
-          "indices (O/E, SII, RII) are not rounded. Methods: docs/stratify.md.</p>\n", f);
+    fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>", f);
+    esc(f, report_disclosure_rules(in->sdc, rules, sizeof rules));
+    fputs(" Methods: docs/stratify.md.</p>\n", f);
     fputs("</body></html>\n", f);
     report_names_free(ctx, rn);
     st = strata_out_publish(ctx, f, tmp, path, 0644u);

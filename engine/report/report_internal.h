@@ -22,4 +22,8 @@ const char *report_name_tidy(const char *name, char *buf, size_t size);
  * README sheet and the report's headers); "" when unknown. */
 const char *report_column_meaning(const char *col, char *buf, size_t size);
 
+/* The disclosure rules p applied (NULL = the defaults), in a paragraph
+ * (report_rules.c); returns buf. */
+const char *report_disclosure_rules(const strata_sdc_params *p, char *buf, size_t size);
+
 #endif

@@ -904,6 +904,7 @@ static strata_status stage_report(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     strata_report_input ri;
+    strata_sdc_params sdc;
     strata_fit_summary fs;
     char path[4096], vals[12][160];
     const char *keys[12], *values[12];
@@ -955,6 +956,8 @@ static strata_status stage_report(run_state *r)
     ri.card_keys = keys;
     ri.card_values = values;
     ri.n_listed = r->sum->n_listed;
+    sdc_from_spec(r->spec, &sdc);
+    ri.sdc = &sdc;
     out_path(r, "report.html", path, sizeof path);
     STRATA_TRY(strata_report_html(ctx, &ri, path));
     STRATA_TRY(strata_manifest_output(r->man, "report.html", "aggregate"));

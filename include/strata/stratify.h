@@ -429,6 +429,8 @@ typedef struct strata_report_input {
     const char *const *card_keys, *const *card_values;
     size_t n_listed;                /* patients offered proactive care (0 = not stated) */
     const char *data_dir;           /* areas.csv for PCN/ICB names; NULL = located */
+    const strata_sdc_params *sdc;   /* the rules the tables were disclosed with, stated on
+                                       the page (NULL = the defaults) */
 } strata_report_input;
 /* Writes one self-contained HTML file (inline SVG and CSS, no scripts, no
  * network): a plain-English summary first, then the PCN index, tiers, funnel,
@@ -456,7 +458,8 @@ typedef struct strata_office_input {
     const strata_table *const *tables; /* NULL entries are skipped */
     const char *const *names;          /* sheet names: "pcn_summary", "practice_summary",
                                           "icb_summary", "inequality", "sii", "fairness" */
-    const strata_sdc_params *sdc;      /* the rules the tables were disclosed with */
+    const strata_sdc_params *sdc;      /* the rules the tables were disclosed with (NULL =
+                                          the defaults), stated on the README sheet */
     const char *patient_csv;           /* e.g. <outdir>/intervention_list.csv, or NULL */
     const char *data_dir;              /* areas.csv for names; NULL = strata_synth_locate_data */
 } strata_office_input;
