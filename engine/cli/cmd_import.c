@@ -17,6 +17,23 @@ static const char import_usage[] =
 
 static void import_help(void)
 {
+    /* the role names the parser accepts (strata_role_name), wrapped */
+    char roles[512] = "";
+    size_t len = 0, col = 37;
+    for (int r = 1; r < STRATA_ROLE_COUNT_; r++) {
+        const char *name = strata_role_name((strata_role)r);
+        size_t w = strlen(name) + 2;
+        int k;
+        if (col + w > 80) {
+            k = snprintf(roles + len, sizeof roles - len, "\n                      ");
+            len += k > 0 ? (size_t)k : 0;
+            col = 22;
+        }
+        k = snprintf(roles + len, sizeof roles - len, " %s%s", name,
+                     r + 1 < STRATA_ROLE_COUNT_ ? "," : "");
+        len += k > 0 && (size_t)k < sizeof roles - len ? (size_t)k : 0;
+        col += w;
+    }
     printf("usage: %s\n\n"
            "Imports a CSV extract (RFC 4180: quoted fields, embedded commas and newlines,\n"
            "UTF-8 BOM, CRLF; the first line is the header) into a cohort file. The CSV is\n"
@@ -24,8 +41,7 @@ static void import_help(void)
            "  --out FILE           cohort to create (atomically, mode 0600)\n"
            "  --type COL=TYPE      override the inferred type: int, float, cat (categorical)\n"
            "                       or num (int or float); repeatable, or COL=T,COL=T\n"
-           "  --role ROLE=COL      declare a role: patient_id, practice, pcn, sub_icb, icb,\n"
-           "                       lsoa, imd_decile, age, sex, ethnicity, reg_status\n"
+           "  --role ROLE=COL      declare a role:%s\n"
            "  --outcome COLS       put these columns under /outcomes\n"
            "  --recode COL=FROM:TO[,FROM:TO]  replace values first, e.g. gender=Female:F,Male:M\n"
            "                       (TO may be a missing token such as NA)\n"
@@ -48,7 +64,7 @@ static void import_help(void)
            "or --skip-bad-rows. Exit codes: 0 ok, 2 usage, 3 memory, 4 I/O, 5 format, 6 bad\n"
            "row or value (the message names the line, column and value), 7 bad mapping\n"
            "(docs/import.md).\n",
-           import_usage, STRATA_CSV_STRAY_PERCENT, STRATA_CSV_STRAY_MAX);
+           import_usage, roles, STRATA_CSV_STRAY_PERCENT, STRATA_CSV_STRAY_MAX);
 }
 
 /* Value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL when it is not opt. */

@@ -124,6 +124,8 @@ int cmd_run(int argc, char **argv)
         disclosure_rules(&spec, rules, sizeof rules);
         printf("  outputs             %s/ (%s; patient files 0600)\n", out, rules);
         printf("  report              open %s\n", sum.report);
+        if (spec.per_pcn)
+            printf("  PCN packs           open %s/pcn_packs.html (one A4 page per PCN)\n", out);
     }
     strata_run_spec_free(ctx, &spec);
     strata_ctx_free(ctx);

@@ -51,6 +51,7 @@ typedef struct run_state {
     strata_eval_report *eval;
     strata_bootstrap_result *boot;
     strata_table *summary, *practice_tab, *icb_tab, *inequality, *sii, *fairness;
+    strata_table *offers;       /* per PCN: people offered proactive care (disclosed) */
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -200,30 +201,49 @@ static strata_status read_patients(run_state *r)
     return STRATA_OK;
 }
 
-/* The outcome column: spec->outcome, else the formula's response. */
+/* The outcome column: spec->outcome, else the response of the formula (the
+ * spec's, or a loaded model's own). */
 static void outcome_name(const run_state *r, char *name, size_t size)
 {
+    strata_fit_summary fs = {0};
+    const char *formula = r->spec->formula;
     name[0] = '\0';
+    if (!formula && r->model) {
+        strata_model_summary(r->model, &fs);
+        formula = fs.formula;
+    }
     if (r->spec->outcome) {
         snprintf(name, size, "%s", r->spec->outcome);
-    } else if (r->spec->formula) {
-        const char *tilde = strchr(r->spec->formula, '~');
-        size_t a = 0, b = tilde ? (size_t)(tilde - r->spec->formula) : 0;
-        while (a < b && r->spec->formula[a] == ' ')
+    } else if (formula) {
+        const char *tilde = strchr(formula, '~');
+        size_t a = 0, b = tilde ? (size_t)(tilde - formula) : 0;
+        while (a < b && formula[a] == ' ')
             a++;
-        while (b > a && r->spec->formula[b - 1] == ' ')
+        while (b > a && formula[b - 1] == ' ')
             b--;
-        snprintf(name, size, "%.*s", (int)(b - a), r->spec->formula + a);
+        snprintf(name, size, "%.*s", (int)(b - a), formula + a);
     }
 }
 
+/* After the model stage (a loaded model names its outcome). A model.outcome
+ * the cohort lacks is an error; a formula's response it lacks is a
+ * scoring-only cohort: evaluation is skipped, with a warning saying why. */
 static strata_status read_outcome(run_state *r)
 {
     char src[256];
-    long j;
+    long j = -1;
     outcome_name(r, src, sizeof src);
-    if (!*src || (j = find_col(r, src)) < 0)
+    if (*src && (j = find_col(r, src)) < 0 && r->spec->outcome)
+        return STRATA_FAIL(r->ctx, STRATA_ESPEC,
+                           "model.outcome: %s has no column '%s' to evaluate against",
+                           strata_cohort_path(r->cohort), src);
+    if (!*src || j < 0) {
+        strata_warn(r->ctx,
+                    "%s: no outcome column%s%s%s: the model is scored but not evaluated (set "
+                    "model.outcome to the observed outcome's column)",
+                    strata_cohort_path(r->cohort), *src ? " '" : "", src, *src ? "'" : "");
         return STRATA_OK; /* scoring-only cohort: no observed outcome */
+    }
     r->obs = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *r->obs);
     if (!r->obs)
         return STRATA_ENOMEM;
@@ -269,7 +289,6 @@ static strata_status stage_cohort(run_state *r)
     if (r->n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no patients", path);
     STRATA_TRY(read_patients(r));
-    STRATA_TRY(read_outcome(r));
     return stage_done(r, "cohort");
 }
 
@@ -293,6 +312,7 @@ static strata_status stage_model(run_state *r)
         STRATA_TRY(strata_model_save(ctx, r->model, path));
         STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
     }
+    STRATA_TRY(read_outcome(r));
     return stage_done(r, "model");
 }
 
@@ -802,6 +822,29 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
+/* People offered proactive care per PCN (the intervention list's rows),
+ * disclosed by the run's rules, for the one-page PCN packs. */
+static strata_status offers_table(run_state *r, const size_t *rows, size_t n_sel)
+{
+    strata_ctx *ctx = r->ctx;
+    strata_sdc_params sp;
+    int jg, jn;
+    STRATA_TRY(strata_table_new(ctx, "offers", r->pcn.n_levels, &r->offers));
+    STRATA_TRY(strata_table_add(ctx, r->offers, "group", STRATA_COL_KEY, 0, -1, -1, &jg));
+    STRATA_TRY(strata_table_add(ctx, r->offers, "n_offered", STRATA_COL_COUNT, 0, -1, -1, &jn));
+    for (size_t g = 0; g < r->pcn.n_levels; g++) {
+        STRATA_TRY(strata_table_set_key(ctx, r->offers, jg, g, r->pcn.levels[g]));
+        r->offers->cols[jn].v[g] = 0;
+    }
+    for (size_t k = 0; k < n_sel; k++) {
+        int32_t g = r->pcn.v[rows[k]];
+        if (g >= 0 && (size_t)g < r->pcn.n_levels)
+            r->offers->cols[jn].v[g] += 1;
+    }
+    sdc_from_spec(r->spec, &sp);
+    return strata_disclose(ctx, &sp, r->offers);
+}
+
 /* Reasons of the listed patients as text (engine/run/run_reasons.c). */
 static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel, char ***text)
 {
@@ -887,6 +930,8 @@ static strata_status stage_patients(run_state *r)
         st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
                                         r->imd, rows, rank, &n_sel);
     if (st == STRATA_OK)
+        st = offers_table(r, rows, n_sel);
+    if (st == STRATA_OK)
         st = list_reasons(r, rows, n_sel, &reasons);
     if (st == STRATA_OK)
         st = write_list(r, n_sel, rows, rank, reasons);
@@ -959,9 +1004,15 @@ static strata_status stage_report(run_state *r)
     sdc_from_spec(r->spec, &sdc);
     ri.sdc = &sdc;
     out_path(r, "report.html", path, sizeof path);
+    ri.offers = r->offers;
     STRATA_TRY(strata_report_html(ctx, &ri, path));
     STRATA_TRY(strata_manifest_output(r->man, "report.html", "aggregate"));
     snprintf(r->sum->report, sizeof r->sum->report, "%s", path);
+    if (r->spec->per_pcn) {
+        out_path(r, "pcn_packs.html", path, sizeof path);
+        STRATA_TRY(strata_report_pcn_packs(ctx, &ri, path));
+        STRATA_TRY(strata_manifest_output(r->man, "pcn_packs.html", "aggregate"));
+    }
     { /* outputs.xlsx, aggregates_long.csv, patient_lists.xlsx (engine/report/report_tables.c) */
         const strata_table *t[] = {r->summary, r->practice_tab, r->icb_tab, r->inequality, r->sii, r->fairness};
         const char *tn[] = {"pcn_summary", "practice_summary", "icb_summary", "inequality", "sii", "fairness"};
@@ -1012,6 +1063,7 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->inequality);
     strata_table_free(ctx, r->sii);
     strata_table_free(ctx, r->fairness);
+    strata_table_free(ctx, r->offers);
     strata_model_free(ctx, r->model);
     strata_cohort_close(r->cohort);
     strata_manifest_free(r->man);

@@ -431,6 +431,8 @@ typedef struct strata_report_input {
     const char *data_dir;           /* areas.csv for PCN/ICB names; NULL = located */
     const strata_sdc_params *sdc;   /* the rules the tables were disclosed with, stated on
                                        the page (NULL = the defaults) */
+    const strata_table *offers;     /* per group (column 0 the summary's key): n_offered,
+                                       people offered proactive care, disclosed (or NULL) */
 } strata_report_input;
 /* Writes one self-contained HTML file (inline SVG and CSS, no scripts, no
  * network): a plain-English summary first, then the PCN index, tiers, funnel,
@@ -439,6 +441,15 @@ typedef struct strata_report_input {
  * by name with their codes; prints to A4. Every table must be disclosed
  * (EINVAL otherwise). */
 STRATA_API strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path);
+/* One printable A4 page per PCN (`report: {per_pcn: true}`), in one HTML file
+ * with a page break after each (engine/report/report_pcn.c): the PCN by name
+ * with its code, its tiers, need index, observed / expected admissions with
+ * its position on the funnel of all PCNs, its deprivation gradient (mean risk
+ * by IMD quintile, SII/RII), how many of its patients are offered proactive
+ * care (in->offers), and the disclosure rules; an index of the PCNs on screen
+ * only. Same inputs and checks as strata_report_html. */
+STRATA_API strata_status strata_report_pcn_packs(strata_ctx *ctx, const strata_report_input *in,
+                                                 const char *path);
 
 /* Tables for Excel and Power BI (engine/report/report_tables.c), written into
  * outdir atomically:
