@@ -24,6 +24,12 @@ typedef struct cli_common {
 /* Creates a context logging to stderr per the common options; NULL on failure
  * (message printed). */
 strata_ctx *cli_ctx_new(const cli_common *co);
+/* Shows the library's progress on stderr (cli_progress.c): a redrawn bar
+ * with the time left on a terminal, else a line per long stage; nothing
+ * under --quiet. cli_ctx_new installs it. cli_progress_clear wipes a
+ * half-drawn bar (before an error message or a summary). */
+void cli_progress_install(strata_ctx *ctx, const cli_common *co);
+void cli_progress_clear(void);
 /* Prints "strata <cmd>: error: <context message>" and returns the exit code. */
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s);
 /* Prints "strata <cmd>: <message>" plus a usage hint and returns CLI_EXIT_USAGE. */

@@ -85,6 +85,7 @@ static void cli_log(void *ud, strata_log_level level, const char *msg)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
     (void)ud;
+    cli_progress_clear();
     fprintf(stderr, "strata: %s: %s\n", names[level], msg);
 }
 
@@ -100,11 +101,13 @@ strata_ctx *cli_ctx_new(const cli_common *co)
                        co && co->quiet     ? STRATA_LOG_ERROR
                        : co && co->verbose ? STRATA_LOG_INFO
                                            : STRATA_LOG_WARN);
+    cli_progress_install(ctx, co);
     return ctx;
 }
 
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)
 {
+    cli_progress_clear();
     fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
     return s == STRATA_OK ? (int)STRATA_EINTERNAL : (int)s;
 }

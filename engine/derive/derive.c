@@ -399,6 +399,7 @@ static strata_status run_blocks(dv_run *r)
             store(r->out_t[k], b.out + k, r->nout, b.nin, b.wbuf);
             st = strata_cohort_writer_append(r->w, r->out_w[k], b.wbuf, b.nin);
         }
+        strata_progress(ctx, "derive", (double)(p0 + b.n), (double)r->pop.npat);
     }
     for (int k = 0; k < 4; k++)
         strata_free(ctx, b.d[k], 0);

@@ -202,8 +202,11 @@ strata_status strata_report_pcn_packs(strata_ctx *ctx, const strata_report_input
         fputs("</a></li>\n", f);
     }
     fputs("</ol></div>\n", f);
-    for (size_t i = 0; i < all; i++)
+    for (size_t i = 0; i < all; i++) {
+        strata_progress(ctx, "report", (double)i, (double)all);
         pack(f, in, rn, i, rules);
+    }
+    strata_progress(ctx, "report", (double)all, (double)all);
     fputs("</body></html>\n", f);
     report_names_free(ctx, rn);
     return strata_out_publish(ctx, f, tmp, path, 0644u);

@@ -67,6 +67,7 @@ static double now(void)
 static strata_status stage_done(run_state *r, const char *stage)
 {
     double t = now();
+    strata_progress_reset(r->ctx); /* a stage's progress line ends with the stage */
     if (r->progress)
         r->progress(r->ud, stage, 1.0);
     STRATA_TRY(strata_manifest_timing(r->man, stage, t - r->t0));

@@ -345,6 +345,7 @@ static strata_status irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *
     reduce(d, 1, w->G, w->g, tot);
     devold = tot[0];
     for (iter = 1; iter <= prm->max_iter; iter++) {
+        strata_progress(ctx, "fit", iter, 0); /* IRLS iterations: their number is not known */
         memcpy(w->Gold, w->G, p * p * sizeof *w->G);
         rank = la_solve_pivoted(ctx, p, w->Gold, w->g, w->beta, w->al, w->inv);
         if (rank == -1)
@@ -663,6 +664,7 @@ strata_status glm_fit_source(strata_ctx *ctx, const glm_source *src, const strat
         t_warm = omp_get_wtime();
         c_warm = cpu_seconds();
         st = irls(ctx, &d, prm, src->name, warm ? bwarm : NULL, &w, &iter, &conv, &rank, &dev);
+        strata_progress(ctx, "fit", -(double)iter, 0); /* the end */
         if (st != STRATA_OK)
             goto fail;
         passes = iter + 1;
