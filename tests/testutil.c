@@ -291,9 +291,9 @@ size_t tu_csv_split(char *line, char **f, size_t max)
                     *w++ = *p++;
                 }
             }
-            *w = '\0';
-            if (*p == '"')
+            if (*p == '"') /* past the closing quote before ending the field where it was */
                 p++;
+            *w = '\0';
         } else {
             f[n++] = p;
             p += strcspn(p, ",");

@@ -12,7 +12,7 @@ static const char *USAGE =
     "strata fit COHORT --formula \"y ~ a + b\" [--family binomial|poisson|gamma|gaussian]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
     "       [--start auto|r]\n"
-    "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
+    "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] [--json] --out model.h5";
 
 /* The value options and the fit-spec keys they set (strata_fit_spec_set). */
 static const char *const OPTS[][2] = {
@@ -20,6 +20,48 @@ static const char *const OPTS[][2] = {
     {"--epsilon", "epsilon"},   {"--max-iter", "max_iter"}, {"--na-action", "na_action"},
     {"--start", "start"},       {"--out", "out"}};
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
+
+/* --json: the fit summary and the coefficient table (status "not_converged"
+ * with exit 8 for a partial fit). */
+static void print_json(const strata_model *m, const char *cohort, const char *out, int rc)
+{
+    strata_fit_summary s;
+    cli_json j;
+    strata_model_summary(m, &s);
+    cli_json_begin(&j, stdout, "fit");
+    cli_json_str(&j, "status", rc == 0 ? "ok" : "not_converged");
+    cli_json_int(&j, "exit", rc);
+    cli_json_str(&j, "cohort", cohort);
+    cli_json_str(&j, "model", out);
+    cli_json_str(&j, "family", strata_family_name(s.family));
+    cli_json_str(&j, "formula", s.formula);
+    cli_json_int(&j, "n_used", (long long)s.n_used);
+    cli_json_int(&j, "n_dropped", (long long)s.n_dropped);
+    cli_json_int(&j, "iterations", s.iterations);
+    cli_json_bool(&j, "converged", s.converged);
+    cli_json_num(&j, "deviance", s.deviance);
+    cli_json_num(&j, "null_deviance", s.null_deviance);
+    cli_json_num(&j, "df_residual", s.df_residual);
+    cli_json_num(&j, "df_null", s.df_null);
+    cli_json_num(&j, "aic", s.aic);
+    cli_json_num(&j, "dispersion", s.dispersion);
+    cli_json_open(&j, "coefficients", '[');
+    for (size_t k = 0; k < strata_model_nterms(m); k++) {
+        strata_coef c;
+        strata_model_coef(m, k, &c);
+        cli_json_open(&j, NULL, '{');
+        cli_json_str(&j, "term", strata_model_term(m, k));
+        cli_json_bool(&j, "aliased", c.aliased);
+        cli_json_num(&j, "estimate", c.estimate);
+        cli_json_num(&j, "std_error", c.std_error);
+        cli_json_num(&j, "statistic", c.statistic);
+        cli_json_num(&j, "p_value", c.p_value);
+        cli_json_num(&j, "conf_low", c.conf_low);
+        cli_json_num(&j, "conf_high", c.conf_high);
+        cli_json_close(&j);
+    }
+    cli_json_end(&j);
+}
 
 int cmd_fit(int argc, char **argv)
 {
@@ -31,7 +73,7 @@ int cmd_fit(int argc, char **argv)
     strata_cohort *c = NULL;
     strata_model *m = NULL;
     strata_status st;
-    int rc = 0;
+    int rc = 0, json = 0;
     strata_fit_spec_init(&fs);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -46,6 +88,10 @@ int cmd_fit(int argc, char **argv)
         }
         if (!strcmp(a, "--verbose")) {
             co.verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--json")) { /* the summary and coefficients as JSON on stdout */
+            json = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -112,7 +158,10 @@ int cmd_fit(int argc, char **argv)
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }
-    if (!co.quiet) {
+    if (json) {
+        print_json(m, cohort_path, fs.out, rc);
+        json = 0; /* written */
+    } else if (!co.quiet) {
         strata_fit_summary s;
         strata_model_summary(m, &s);
         printf("%s GLM: %s\nn used %zu, dropped %zu (missing values); %d iterations, %s\n"
@@ -123,6 +172,8 @@ int cmd_fit(int argc, char **argv)
                s.null_deviance, s.df_null, s.aic, s.dispersion, fs.out);
     }
 out:
+    if (json && rc != 0)
+        cli_json_fail("fit", ctx, strata_ctx_errcode(ctx), rc);
     strata_model_free(ctx, m);
     strata_cohort_close(c);
     strata_fit_spec_free(ctx, &fs);

@@ -13,7 +13,8 @@ static const char import_usage[] =
     "       [--outcome COL[,COL...]] [--recode COL=FROM:TO[,FROM:TO...]]... [--map MAPPING.yaml]\n"
     "       [--na TOKENS] [--skip-bad-rows] [--dry-run]"
     "\n"
-    "       [--delim C] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
+    "       [--delim C] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]\n"
+    "       [--json]";
 
 static void import_help(void)
 {
@@ -56,7 +57,9 @@ static void import_help(void)
            "                       the import would stop on the data\n"
            "  --delim C            field separator (default ','; 'tab' for TAB)\n"
            "  --source TEXT        root attribute 'source' (default: the CSV file name)\n"
-           "  --extract-date DATE  root attribute 'extract_date'\n\n"
+           "  --extract-date DATE  root attribute 'extract_date'\n"
+           "  --json               the result as one JSON object on stdout (rows, columns,\n"
+           "                       skipped rows; with --dry-run every column's summary)\n\n"
            "Inference: a column whose values are all integers is stored in the narrowest of\n"
            "int8/16/32/64; all numbers: float64; otherwise categorical with levels sorted\n"
            "byte-wise. A column of numbers but for a few values (under %d %%, at most %d)\n"
@@ -164,7 +167,7 @@ static int apply_outcomes(strata_ctx *ctx, strata_csv_mapping *m, const char *ar
 typedef struct import_args {
     cli_common co;
     const char *csv, *out, *map;
-    int dry_run;
+    int dry_run, json, json_done;
     strata_csv_import_params p;
 } import_args;
 
@@ -179,6 +182,8 @@ static int parse_simple(int argc, char **argv, int *i, import_args *a, int *miss
         a->dry_run = 1;
     else if (!strcmp(argv[*i], "--quiet"))
         a->co.quiet = 1;
+    else if (!strcmp(argv[*i], "--json"))
+        a->json = 1;
     else if (!strcmp(argv[*i], "--verbose"))
         a->co.verbose = 1;
     else if ((v = opt_value(argc, argv, i, "--out", missing)))
@@ -268,6 +273,69 @@ static void dry_odd(const strata_csv_column_summary *s, int skip)
         printf("      ... and %zu more\n", s->n_odd - shown);
 }
 
+/* --json: the common part of an import's or a dry run's result. */
+static void json_report(cli_json *j, const import_args *a, const strata_csv_import_report *rep,
+                        const char *status)
+{
+    cli_json_begin(j, stdout, "import");
+    cli_json_str(j, "status", status);
+    cli_json_str(j, "csv", a->csv);
+    cli_json_str(j, "out", a->dry_run ? NULL : a->out);
+    cli_json_bool(j, "dry_run", a->dry_run);
+    cli_json_int(j, "lines", (long long)rep->n_lines);
+    cli_json_int(j, "rows", (long long)rep->n_rows);
+    cli_json_int(j, "bad_rows", (long long)rep->n_skipped);
+    cli_json_open(j, "bad_rows_listed", '[');
+    for (size_t k = 0; k < rep->n_listed; k++) {
+        cli_json_open(j, NULL, '{');
+        cli_json_int(j, "line", (long long)rep->skipped_line[k]);
+        cli_json_str(j, "message", rep->skipped_msg[k]);
+        cli_json_close(j);
+    }
+    cli_json_close(j);
+}
+
+/* --dry-run --json: every column's summary; exit 6 when the import would stop. */
+static int dry_json(import_args *a, strata_csv_inspection *in, const strata_csv_import_report *rep)
+{
+    size_t ncol = strata_csv_inspection_ncols(in), n_fail = 0;
+    int stops;
+    cli_json j;
+    for (size_t c = 0; c < ncol; c++)
+        n_fail += (size_t)strata_csv_inspection_column(in, c)->fails;
+    stops = n_fail || (rep->n_skipped && !a->p.skip_bad_rows);
+    json_report(&j, a, rep, stops ? "would_stop" : "would_succeed");
+    cli_json_int(&j, "exit", stops ? (int)STRATA_EDATA : 0);
+    cli_json_open(&j, "columns", '[');
+    for (size_t c = 0; c < ncol; c++) {
+        const strata_csv_column_summary *s = strata_csv_inspection_column(in, c);
+        cli_json_open(&j, NULL, '{');
+        cli_json_str(&j, "name", s->name);
+        cli_json_str(&j, "dtype", strata_dtype_name(s->dtype));
+        cli_json_bool(&j, "categorical", s->categorical);
+        cli_json_int(&j, "levels", (long long)s->n_levels);
+        cli_json_str(&j, "role", s->role ? strata_role_name(s->role) : NULL);
+        cli_json_bool(&j, "outcome", s->outcome);
+        cli_json_int(&j, "values", (long long)s->n_values);
+        cli_json_int(&j, "missing", (long long)s->n_missing);
+        cli_json_int(&j, "odd", (long long)s->n_odd);
+        cli_json_bool(&j, "stops_import", s->fails);
+        cli_json_open(&j, "odd_listed", '[');
+        for (size_t k = 0; k < s->n_odd_listed; k++) {
+            cli_json_open(&j, NULL, '{');
+            cli_json_int(&j, "line", (long long)s->odd_line[k]);
+            cli_json_str(&j, "value", s->odd_value[k]);
+            cli_json_close(&j);
+        }
+        cli_json_close(&j);
+        cli_json_close(&j);
+    }
+    cli_json_end(&j);
+    a->json_done = 1;
+    strata_csv_inspection_free(in);
+    return stops ? (int)STRATA_EDATA : 0;
+}
+
 static int run_dry(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
 {
     strata_csv_import_report rep;
@@ -279,6 +347,8 @@ static int run_dry(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
     if ((s = strata_csv_inspect(ctx, a->csv, &a->p, &in, &rep)) != STRATA_OK)
         return cli_fail(ctx, "import", s);
     ncol = strata_csv_inspection_ncols(in);
+    if (a->json)
+        return dry_json(a, in, &rep);
     for (size_t j = 0; j < ncol; j++) {
         size_t L = strlen(strata_csv_inspection_column(in, j)->name);
         w = L > w ? L : w;
@@ -323,7 +393,13 @@ static int run_import(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
         return cli_fail(ctx, "import", s);
     if (rep.n_skipped)
         print_skipped(stderr, &rep, "skipped", a->co.quiet);
-    if (!a->co.quiet)
+    if (a->json) {
+        cli_json j;
+        json_report(&j, a, &rep, "ok");
+        cli_json_int(&j, "columns", (long long)rep.n_columns);
+        cli_json_end(&j);
+        a->json_done = 1;
+    } else if (!a->co.quiet)
         printf("imported %zu rows x %zu columns from %s into %s (%zu lines read, %zu bad rows "
                "skipped)\n",
                rep.n_rows, rep.n_columns, a->csv, a->out, rep.n_lines, rep.n_skipped);
@@ -393,12 +469,15 @@ int cmd_import(int argc, char **argv)
                 rc = cli_fail(ctx, "import", st);
         } else if (argv[i][0] == '-' && strchr(argv[i], '=') == NULL &&
                    strcmp(argv[i], "--skip-bad-rows") && strcmp(argv[i], "--quiet") &&
-                   strcmp(argv[i], "--verbose") && strcmp(argv[i], "--dry-run"))
+                   strcmp(argv[i], "--verbose") && strcmp(argv[i], "--dry-run") &&
+                   strcmp(argv[i], "--json"))
             i++; /* skip the value of an option handled in the first sweep */
     }
     if (rc == 0)
         rc = a.dry_run ? run_dry(ctx, &a, m) : run_import(ctx, &a, m);
 done:
+    if (a.json && rc != 0 && !a.json_done)
+        cli_json_fail("import", ctx, strata_ctx_errcode(ctx), rc);
     strata_csv_mapping_free(m);
     strata_ctx_free(ctx);
     return rc;

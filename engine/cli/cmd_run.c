@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *USAGE = "strata run SPEC.yaml --out DIR [--threads N] [--quiet]";
+static const char *USAGE = "strata run SPEC.yaml --out DIR [--threads N] [--quiet] [--json]";
 
 typedef struct progress {
     int tty;
@@ -46,11 +46,46 @@ static void disclosure_rules(const strata_run_spec *s, char *buf, size_t size)
     snprintf(buf, size, "aggregates disclosure-controlled: %s, %s", small, round);
 }
 
+/* --json: the summary for a pipeline. */
+static void print_json(const char *spec_path, const char *out, const strata_run_spec *spec,
+                       const strata_run_summary *sum, double seconds)
+{
+    cli_json j;
+    char path[4200];
+    int evaluated = !isnan(sum->c_statistic) && sum->c_statistic > 0;
+    cli_json_begin(&j, stdout, "run");
+    cli_json_str(&j, "status", "ok");
+    cli_json_str(&j, "spec", spec_path);
+    cli_json_str(&j, "out", out);
+    cli_json_num(&j, "seconds", seconds);
+    cli_json_int(&j, "threads", sum->threads);
+    cli_json_int(&j, "patients", (long long)sum->n_patients);
+    cli_json_int(&j, "pcns", (long long)sum->n_pcn);
+    cli_json_int(&j, "not_scored", (long long)sum->n_unscored);
+    cli_json_bool(&j, "evaluated", evaluated);
+    cli_json_num(&j, "c_statistic", evaluated ? sum->c_statistic : NAN);
+    cli_json_num(&j, "observed_expected", evaluated ? sum->oe : NAN);
+    cli_json_num(&j, "calibration_slope", evaluated ? sum->calibration_slope : NAN);
+    cli_json_int(&j, "offered_proactive_care", (long long)sum->n_listed);
+    cli_json_open(&j, "disclosure", '{');
+    cli_json_bool(&j, "enabled", spec->disclosure);
+    cli_json_int(&j, "suppress_max", spec->suppress_max);
+    cli_json_int(&j, "round_to", spec->round_to);
+    cli_json_close(&j);
+    cli_json_str(&j, "report", sum->report);
+    snprintf(path, sizeof path, "%s/pcn_packs.html", out);
+    cli_json_str(&j, "pcn_packs", spec->per_pcn ? path : NULL);
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    cli_json_str(&j, "manifest", path);
+    cli_json_end(&j);
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *out = NULL;
@@ -61,9 +96,9 @@ int cmd_run(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st;
     long v;
-    int o;
+    int o, json = 0;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "o:t:qh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "o:t:qjh", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
         case 't':
@@ -72,11 +107,17 @@ int cmd_run(int argc, char **argv)
             co.threads = (int)v;
             break;
         case 'q': co.quiet = 1; break;
+        case 'j': json = 1; break;
         case 'h':
             printf("usage: %s\n\nRuns the whole job described by a run spec (docs/run-spec.md):\n"
                    "cohort (file or synthetic) -> fit or load a model -> score -> evaluate ->\n"
                    "stratify -> aggregate by PCN/practice/ICB with disclosure control ->\n"
-                   "CSV tables, report.html and manifest.json in DIR.\n",
+                   "CSV tables, report.html and manifest.json in DIR.\n\n"
+                   "  --out DIR      output directory (created if needed)\n"
+                   "  --threads N    threads for this run (default: the spec's, else all)\n"
+                   "  --quiet        no progress and no summary; errors only\n"
+                   "  --json         the summary as one JSON object on stdout (also for a\n"
+                   "                 failure: status, exit, error)\n",
                    USAGE);
             return 0;
         default: return cli_usage_error("run", USAGE, "unknown option");
@@ -91,6 +132,8 @@ int cmd_run(int argc, char **argv)
     st = strata_run_spec_load(ctx, argv[optind], &spec);
     if (st != STRATA_OK) {
         int code = cli_fail(ctx, "run", st);
+        if (json)
+            cli_json_fail("run", ctx, st, code);
         strata_ctx_free(ctx);
         return code;
     }
@@ -103,11 +146,15 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "\r\033[K");
     if (st != STRATA_OK) {
         int code = cli_fail(ctx, "run", st);
+        if (json)
+            cli_json_fail("run", ctx, st, code);
         strata_run_spec_free(ctx, &spec);
         strata_ctx_free(ctx);
         return code;
     }
-    if (!co.quiet) {
+    if (json) {
+        print_json(argv[optind], out, &spec, &sum, since(&pr.t0));
+    } else if (!co.quiet) {
         char rules[160];
         printf("strata run: %s in %.1f s (%d threads)\n", argv[optind], since(&pr.t0),
                sum.threads);

@@ -34,7 +34,7 @@ void strata_progress(strata_ctx *ctx, const char *stage, double done, double tot
 {
     if (!ctx || !ctx->progress || !stage)
         return;
-#pragma omp critical(strata_progress)
+#pragma omp critical /* unnamed: a named one is an exported symbol */
     {
         int end = total > 0 ? done >= total : done < 0;
         int mine = !strcmp(ctx->progress_owner, stage);
