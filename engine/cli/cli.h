@@ -112,5 +112,6 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_import_events(int argc, char **argv); /* `strata import events ...` */
 int cmd_derive(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

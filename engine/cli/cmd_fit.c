@@ -2,7 +2,7 @@
  * --out model.h5`: fits a GLM and writes the model file. The spec is a flat
  * YAML mapping of the same keys, read by the library (strata_fit_spec_load,
  * strata/run.h); command-line options override it through the same setter.
- * Exit codes: 0, 2 usage, or the failing strata_status (8 = not converged,
+ * --mem-limit sets the context's memory budget (docs/scale.md). Exit codes: 0, 2 usage, or the failing strata_status (8 = not converged,
  * the partial model is still written). */
 #include "cli.h"
 
@@ -11,7 +11,7 @@
 static const char *USAGE =
     "strata fit COHORT --formula \"y ~ a + b\" [--family binomial|poisson|gamma|gaussian]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
-    "       [--start auto|r]\n"
+    "       [--start auto|r] [--mem-limit SIZE (e.g. 4G: stream row blocks when the columns exceed it)]\n"
     "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] [--json] --out model.h5";
 
 /* The value options and the fit-spec keys they set (strata_fit_spec_set). */
@@ -73,6 +73,7 @@ int cmd_fit(int argc, char **argv)
     strata_cohort *c = NULL;
     strata_model *m = NULL;
     strata_status st;
+    size_t mem_limit = 0;
     int rc = 0, json = 0;
     strata_fit_spec_init(&fs);
     for (int i = 1; i < argc; i++) {
@@ -109,6 +110,11 @@ int cmd_fit(int argc, char **argv)
             co.threads = (int)t;
             continue;
         }
+        if (!strcmp(a, "--mem-limit")) {
+            if (strata_parse_size(argv[++i], &mem_limit))
+                return cli_usage_error("fit", USAGE, "--mem-limit: '%s' is not a size such as 4G, 512M or 100000", argv[i]);
+            continue;
+        }
         if (!strcmp(a, "--spec")) {
             spec_path = argv[++i];
             continue;
@@ -123,6 +129,7 @@ int cmd_fit(int argc, char **argv)
         return cli_usage_error("fit", USAGE, "missing COHORT");
     if (!(ctx = cli_ctx_new(&co)))
         return 3;
+    strata_ctx_set_memory_budget(ctx, mem_limit);
     /* the spec file through the library's spec loader, then the command line over it */
     if (spec_path && (st = strata_fit_spec_load(ctx, spec_path, &fs)) != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *USAGE = "strata run SPEC.yaml --out DIR [--threads N] [--quiet] [--json]";
+static const char *USAGE = "strata run SPEC.yaml --out DIR [--overwrite] [--threads N] [--quiet] [--json]";
 
 typedef struct progress {
     int tty;
@@ -84,6 +84,7 @@ int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"overwrite", no_argument, NULL, 'w'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
@@ -96,11 +97,12 @@ int cmd_run(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st;
     long v;
-    int o, json = 0;
+    int o, json = 0, overwrite = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, "o:t:qjh", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
+        case 'w': overwrite = 1; break;
         case 't':
             if (cli_parse_long(optarg, 0, 1024, &v))
                 return cli_usage_error("run", USAGE, "--threads: not a count: %s", optarg);
@@ -112,8 +114,12 @@ int cmd_run(int argc, char **argv)
             printf("usage: %s\n\nRuns the whole job described by a run spec (docs/run-spec.md):\n"
                    "cohort (file or synthetic) -> fit or load a model -> score -> evaluate ->\n"
                    "stratify -> aggregate by PCN/practice/ICB with disclosure control ->\n"
-                   "CSV tables, report.html and manifest.json in DIR.\n\n"
+                   "CSV tables, report.html and manifest.json in DIR.\n"
+                   "DIR must be empty (or new) unless --overwrite replaces an earlier run's\n"
+                   "outputs; all outputs appear together when the run succeeds, manifest.json\n"
+                   "last (docs/reliability.md#run-folder).\n\n"
                    "  --out DIR      output directory (created if needed)\n"
+                   "  --overwrite    replace an earlier run's outputs in DIR\n"
                    "  --threads N    threads for this run (default: the spec's, else all)\n"
                    "  --quiet        no progress and no summary; errors only\n"
                    "  --json         the summary as one JSON object on stdout (also for a\n"
@@ -139,6 +145,7 @@ int cmd_run(int argc, char **argv)
     }
     if (co.threads > 0)
         spec.threads = co.threads;
+    spec.overwrite = overwrite;
     pr.tty = !co.quiet && isatty(2);
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     st = strata_run(ctx, &spec, out, on_progress, &pr, &sum);

@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model", NULL},
     {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists", NULL},
     {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report", NULL},
+    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)", NULL},
 };
 /* The man page also documents the subcommand `import events`. */
 static const cli_command man_commands[] = {
@@ -28,6 +29,7 @@ static const cli_command man_commands[] = {
     {"info", cmd_info, NULL, NULL},         {"derive", cmd_derive, NULL, NULL},
     {"fit", cmd_fit, NULL, NULL},           {"coef", cmd_coef, NULL, NULL},
     {"score", cmd_score, NULL, NULL},       {"evaluate", cmd_evaluate, NULL, NULL},
+    {"bench", cmd_bench, NULL, NULL},
 };
 
 static void print_help(FILE *f)

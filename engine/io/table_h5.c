@@ -1,7 +1,10 @@
 /* engine/io/table_h5.c — aggregate tables as one HDF5 file: a group per table,
  * a 1-D dataset per column (strings for keys, float64 otherwise; suppressed
  * or unavailable cells are NaN), written atomically. Only tables that went
- * through disclosure control are accepted, like the CSV writer. */
+ * through disclosure control are accepted, like the CSV writer. Column names
+ * are data (they carry category labels such as "Asian/Asian British"): the
+ * link name is the column name with '/' and '%' percent-encoded, and the
+ * exact name is the dataset's "name" attribute. */
 #include "cohort_internal.h"
 #include "outfile.h"
 #include "strata/stratify.h"
@@ -24,8 +27,21 @@ static const char *kind_name(strata_col_kind k)
     return "";
 }
 
+/* The HDF5 link name of a column: '/' (a path separator to HDF5) and '%'
+ * percent-encoded, a leading '.' too (".", ".." are not names); out holds
+ * 3 * strlen(name) + 1 bytes. */
+static void link_name(const char *name, char *out)
+{
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || *p == '%' || (*p == '.' && p == name))
+            out += sprintf(out, "%%%02X", (unsigned char)*p);
+        else
+            *out++ = *p;
+    *out = '\0';
+}
+
 static int write_column(hid_t f, hid_t g, const char *gname, const strata_table *t,
-                        const strata_table_col *c, double *buf)
+                        const strata_table_col *c, const char *lname, double *buf)
 {
     hsize_t dims[1] = {t->n_rows};
     hid_t sp, dcpl, d;
@@ -34,8 +50,13 @@ static int write_column(hid_t f, hid_t g, const char *gname, const strata_table 
     char nh[32];
     if (c->kind == STRATA_COL_KEY) {
         char path[1024];
-        snprintf(path, sizeof path, "/%s/%s", gname, c->name);
-        return strata_h5_write_strings(f, path, (const char *const *)c->s, t->n_rows);
+        snprintf(path, sizeof path, "/%s/%s", gname, lname);
+        if (strata_h5_write_strings(f, path, (const char *const *)c->s, t->n_rows) < 0 ||
+            (d = H5Dopen2(g, lname, H5P_DEFAULT)) < 0)
+            return -1;
+        rc = strata_h5_write_attr_string(d, "name", c->name) < 0 ? -1 : 0;
+        H5Dclose(d);
+        return rc;
     }
     for (size_t i = 0; i < t->n_rows; i++) {
         int hid = c->hidden && c->hidden[i];
@@ -45,11 +66,12 @@ static int write_column(hid_t f, hid_t g, const char *gname, const strata_table 
     sp = H5Screate_simple(1, dims, NULL);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_obj_track_times(dcpl, 0);
-    d = H5Dcreate2(g, c->name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    d = H5Dcreate2(g, lname, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d >= 0) {
         rc = (t->n_rows == 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) ? 0 : -1;
         snprintf(nh, sizeof nh, "%zu", hidden);
-        if (rc == 0 && (strata_h5_write_attr_string(d, "kind", kind_name(c->kind)) < 0 ||
+        if (rc == 0 && (strata_h5_write_attr_string(d, "name", c->name) < 0 ||
+                        strata_h5_write_attr_string(d, "kind", kind_name(c->kind)) < 0 ||
                         strata_h5_write_attr_string(d, "suppressed_cells", nh) < 0))
             rc = -1;
         H5Dclose(d);
@@ -89,10 +111,16 @@ static strata_status strata_tables_write_h5_h5(strata_ctx *ctx, strata_table *co
             st = STRATA_ENOMEM;
         else if (g < 0)
             st = STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create group /%s (table names must be unique)", path, gname);
-        for (size_t j = 0; j < t->n_cols && st == STRATA_OK; j++)
-            if (write_column(f, g, gname, t, &t->cols[j], buf) < 0)
+        for (size_t j = 0; j < t->n_cols && st == STRATA_OK; j++) {
+            char *lname = strata_alloc(ctx, 3 * strlen(t->cols[j].name) + 1);
+            if (!lname)
+                st = STRATA_ENOMEM;
+            else if (link_name(t->cols[j].name, lname),
+                     write_column(f, g, gname, t, &t->cols[j], lname, buf) < 0)
                 st = STRATA_FAIL(ctx, STRATA_EIO, "%s:/%s/%s: cannot write", path, gname,
-                                 t->cols[j].name);
+                                 lname);
+            strata_free(ctx, lname, 0);
+        }
         if (g >= 0)
             H5Gclose(g);
         strata_free(ctx, buf, 0);

@@ -8,6 +8,7 @@
 #include "manifest.h"
 #include "outfile.h"
 #include "run_internal.h"
+#include "rundir.h"
 #include "strata/strata.h"
 
 #include <errno.h>
@@ -32,7 +33,8 @@ typedef struct codes {
 typedef struct run_state {
     strata_ctx *ctx;
     const strata_run_spec *spec;
-    const char *outdir;
+    const char *outdir;         /* the run's staging folder: every output is written here */
+    strata_rundir *dir;         /* ... and moved into dir->final_dir at the end */
     strata_progress_fn progress;
     void *ud;
     strata_manifest *man;
@@ -235,9 +237,12 @@ static strata_status read_outcome(run_state *r)
     long j = -1;
     outcome_name(r, src, sizeof src);
     if (*src && (j = find_col(r, src)) < 0 && r->spec->outcome)
+        /* a named outcome that is not there silently skipped evaluation (issue 17 #8) */
         return STRATA_FAIL(r->ctx, STRATA_ESPEC,
-                           "model.outcome: %s has no column '%s' to evaluate against",
-                           strata_cohort_path(r->cohort), src);
+                           "model.outcome: \"%s\" is not a column of %s; name the observed "
+                           "outcome column, or leave model.outcome out to score without "
+                           "evaluating (docs/run-spec.md)",
+                           src, strata_cohort_path(r->cohort));
     if (!*src || j < 0) {
         strata_warn(r->ctx,
                     "%s: no outcome column%s%s%s: the model is scored but not evaluated (set "
@@ -281,10 +286,15 @@ static strata_status stage_cohort(run_state *r)
         STRATA_TRY(st);
         STRATA_TRY(strata_manifest_int(r->man, "seeds.synth", r->spec->synth_seed));
         STRATA_TRY(strata_manifest_output(r->man, "cohort.h5", "patient"));
+        {
+            char final[4200];
+            snprintf(final, sizeof final, "%s/cohort.h5", r->dir->final_dir);
+            STRATA_TRY(strata_manifest_input_as(r->man, "cohort", path, final));
+        }
     } else {
         strata_run_spec_path(r->spec, r->spec->cohort, path, sizeof path);
+        STRATA_TRY(strata_manifest_input(r->man, "cohort", path));
     }
-    STRATA_TRY(strata_manifest_input(r->man, "cohort", path));
     STRATA_TRY(strata_cohort_open(ctx, path, &r->cohort));
     r->n = strata_cohort_nrows(r->cohort);
     if (r->n == 0)
@@ -1070,10 +1080,33 @@ static void run_free(run_state *r)
     strata_manifest_free(r->man);
 }
 
+/* Every output staged: their SHA-256 into the manifest, the manifest beside
+ * them, then all moved into the output folder, manifest last
+ * (engine/io/rundir.c). */
+static strata_status publish_run(run_state *r)
+{
+    char path[4096];
+    size_t n = strata_manifest_n_outputs(r->man);
+    const char **names;
+    strata_status st;
+    STRATA_TRY(strata_manifest_hash_outputs(r->man, r->outdir));
+    out_path(r, "manifest.json", path, sizeof path);
+    STRATA_TRY(strata_manifest_write(r->man, path));
+    if (!(names = strata_calloc(r->ctx, n + 1, sizeof *names)))
+        return STRATA_ENOMEM;
+    for (size_t k = 0; k < n; k++)
+        names[k] = strata_manifest_output_path(r->man, k);
+    st = strata_rundir_publish(r->ctx, r->dir, n, names, "manifest.json");
+    strata_free(r->ctx, (void *)names, 0);
+    if (st == STRATA_OK)
+        snprintf(r->sum->report, sizeof r->sum->report, "%.4000s/report.html",
+                 r->dir->final_dir);
+    return st;
+}
+
 static strata_status run_stages(run_state *r)
 {
     const strata_run_spec *spec = r->spec;
-    char path[4096];
     strata_status st = strata_manifest_new(r->ctx, &r->man);
     if (st == STRATA_OK)
         st = strata_manifest_str(r->man, "spec.family", spec->family);
@@ -1101,8 +1134,7 @@ static strata_status run_stages(run_state *r)
         st = stage_report(r);
     if (st == STRATA_OK) {
         r->sum->n_patients = r->n;
-        out_path(r, "manifest.json", path, sizeof path);
-        st = strata_manifest_write(r->man, path);
+        st = publish_run(r);
     }
     return st;
 }
@@ -1112,11 +1144,12 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
 {
     strata_ctx run_ctx;
     run_state r;
+    strata_rundir dir;
     strata_status st;
     memset(sum, 0, sizeof *sum);
-    if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create output directory: %s", outdir,
-                           strerror(errno));
+    /* the folder locked, a killed run's leftovers removed, a used folder
+     * refused unless spec->overwrite, a 0700 staging folder inside it */
+    STRATA_TRY(strata_rundir_begin(ctx, outdir, spec->overwrite, &dir));
     /* The run works on its own context: the caller's allocator, log and
      * settings, with the spec's thread count for this run only, so the
      * caller's ctx keeps its own setting. The outcome (status, message,
@@ -1124,10 +1157,13 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     run_ctx = *ctx;
     if (spec->threads > 0)
         run_ctx.threads = (int)spec->threads;
+    if (spec->memory > 0)
+        run_ctx.memory_budget = spec->memory;
     memset(&r, 0, sizeof r);
     r.ctx = &run_ctx;
     r.spec = spec;
-    r.outdir = outdir;
+    r.outdir = dir.stage;
+    r.dir = &dir;
     r.progress = progress;
     r.ud = ud;
     r.sum = sum;
@@ -1135,8 +1171,14 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     sum->threads = strata_threads(&run_ctx);
     st = run_stages(&r);
     run_free(&r);
+    strata_rundir_end(&dir); /* the staging folder goes, whatever happened */
     ctx->n_warnings = run_ctx.n_warnings;
     if (st != STRATA_OK) {
+        /* a message names the output, not the staging folder that is gone */
+        char *at = strstr(run_ctx.errmsg, dir.stage);
+        size_t ls = strlen(dir.stage), lf = strlen(outdir);
+        if (at && lf <= ls)
+            memmove(at + lf, at + ls, strlen(at + ls) + 1), memcpy(at, outdir, lf);
         ctx->last_status = run_ctx.last_status != STRATA_OK ? run_ctx.last_status : st;
         memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
     }

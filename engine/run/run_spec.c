@@ -245,10 +245,21 @@ static strata_status parse_disclosure(strata_ctx *ctx, const char *f, const ynod
     return STRATA_OK;
 }
 
+/* memory: 4G — the run's memory budget (strata_parse_size; docs/scale.md). */
+static strata_status parse_memory(strata_ctx *ctx, const char *path, const ynode *root,
+                                  strata_run_spec *s)
+{
+    const char *v = NULL;
+    STRATA_TRY(strata_yaml_str(ctx, path, root, "memory", &v));
+    if (v && strata_parse_size(v, &s->memory) != 0)
+        return bad(ctx, path, root, "memory", "must be a size such as 4G, 512M or 100000 (bytes)");
+    return STRATA_OK;
+}
+
 strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s)
 {
     static const char *const top[] = {"cohort", "synth", "model", "evaluate", "stratify",
-                                      "disclosure", "report", "threads", NULL};
+                                      "disclosure", "report", "threads", "memory", NULL};
     static const char *const report_keys[] = {"title", "per_pcn", NULL};
     ynode *root = NULL;
     const ynode *rep;
@@ -291,6 +302,8 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
         st = strata_yaml_long(ctx, path, root, "threads", &s->threads);
     if (st == STRATA_OK && (s->threads < 0 || s->threads > 1024))
         st = bad(ctx, path, root, "threads", "must be between 0 and 1024");
+    if (st == STRATA_OK)
+        st = parse_memory(ctx, path, root, s);
     if (st != STRATA_OK)
         strata_run_spec_free(ctx, s);
     return st;

@@ -53,6 +53,9 @@ typedef struct strata_run_spec {
     const char *title;
     int per_pcn;                 /* 1: also pcn_packs.html, one A4 page per PCN (default 0) */
     long threads;                /* threads for this run only; 0 = the caller's context setting */
+    int overwrite;               /* not a spec key: the caller's (CLI --overwrite) permission to
+                                  * replace the outputs of an earlier run in outdir */
+    size_t memory;               /* memory budget for this run only (`memory: 4G`); 0 = the caller's */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */
@@ -103,7 +106,11 @@ typedef struct strata_run_summary {
     char report[4096];                          /* path of report.html */
 } strata_run_summary;
 
-/* Runs the whole job into outdir (created if needed): cohort.h5 (synthetic
+/* Runs the whole job into outdir (created if needed; a folder holding an
+ * earlier run's outputs is STRATA_EINVAL unless spec->overwrite). Outputs are
+ * written in a 0700 staging folder inside outdir and moved into place only
+ * when all succeeded, manifest.json last with each output's SHA-256
+ * (docs/reliability.md#run-folder): cohort.h5 (synthetic
  * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
  * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
  * disclosure-controlled), report.html and manifest.json. spec->threads > 0

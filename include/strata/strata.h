@@ -12,6 +12,7 @@
 #include "strata/evaluate.h" /* discrimination, calibration, yield, fairness, validation */
 #include "strata/stratify.h" /* tiers, segments, aggregation, disclosure, report */
 #include "strata/run.h"      /* run spec and the whole job */
+#include "strata/bench.h"    /* this node's limits (strata bench) */
 #include "strata/derive.h"   /* dates, code lists, event import, derive */
 
 #endif

@@ -26,7 +26,7 @@ static strata_status read_named(strata_ctx *ctx, const glm_source *src, const ch
 }
 
 static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
-                          const cox_formula *cf, src_cols *c)
+                          const glm_varbind *vb, const cox_formula *cf, src_cols *c)
 {
     size_t n = src->nrows;
     c->n = n;
@@ -39,7 +39,7 @@ static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_form
     for (size_t v = 0; v < f->nvars; v++) {
         if (!(c->raw[v] = strata_alloc(ctx, (n + 1) * sizeof **c->raw)))
             return STRATA_ENOMEM;
-        STRATA_TRY(src->read_f64(ctx, src->ud, f->vars[v].src_col, 0, n, c->raw[v]));
+        STRATA_TRY(src->read_f64(ctx, src->ud, vb[v].src_col, 0, n, c->raw[v]));
     }
     STRATA_TRY(read_named(ctx, src, cf->event, c->event));
     if (cf->strata)
@@ -70,8 +70,8 @@ static void cols_free(strata_ctx *ctx, const glm_formula *f, src_cols *c)
 
 /* The design of the complete cases without the intercept column, column-major
  * (leading dimension used) into X; offsets into off. */
-static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const src_cols *c,
-                                  double *X, double *off)
+static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                                  const src_cols *c, double *X, double *off)
 {
     const size_t nb = 1024, p = f->p, used = c->used;
     double *Xb = strata_alloc(ctx, nb * p * sizeof *Xb);
@@ -83,7 +83,7 @@ static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const s
         int bad = -1;
         for (size_t v = 0; v < f->nvars; v++)
             rb[v] = c->raw[v] + r0;
-        if (glm_design_block(f, rb, m, Xb, work, &bad))
+        if (glm_design_block(f, vb, rb, m, Xb, work, &bad))
             st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "cox: unseen level while fitting");
         for (size_t j = 1; j < p; j++)
             memcpy(X + (j - 1) * used + r0, Xb + j * m, m * sizeof *X);
@@ -112,8 +112,8 @@ static void compact(const glm_formula *f, src_cols *c)
     }
 }
 
-static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, src_cols *c,
-                                const cox_params *prm, cox_result **out)
+static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                                src_cols *c, const cox_params *prm, cox_result **out)
 {
     size_t used = c->used, p = f->p - 1;
     double *X = strata_alloc(ctx, (used * p + 1) * sizeof *X);
@@ -121,7 +121,7 @@ static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, src_cols 
     int32_t *sc = c->strat ? strata_alloc(ctx, (used + 1) * sizeof *sc) : NULL;
     strata_status st = X && off && (!c->strat || sc) ? STRATA_OK : STRATA_ENOMEM;
     if (st == STRATA_OK)
-        st = build_design(ctx, f, c, X, off);
+        st = build_design(ctx, f, vb, c, X, off);
     for (size_t i = 0; sc && i < used; i++)
         sc[i] = (int32_t)c->strat[i];
     if (st == STRATA_OK) {
@@ -141,6 +141,7 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
 {
     cox_formula *cf = NULL;
     glm_formula *f = NULL;
+    glm_varbind *vb = NULL;
     src_cols c;
     strata_status st;
     memset(&c, 0, sizeof c);
@@ -149,19 +150,23 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
     st = glm_formula_parse(ctx, cf->glm, &f);
     if (st == STRATA_OK && weights)
         st = glm_formula_set_weights(ctx, f, weights);
+    if (st == STRATA_OK && !(vb = strata_calloc(ctx, f->nvars + 1, sizeof *vb)))
+        st = STRATA_ENOMEM;
     if (st == STRATA_OK)
-        st = glm_bind(ctx, f, src, 1, STRATA_UNSEEN_ERROR);
+        st = glm_bind_fit(ctx, f, src, vb);
     if (st == STRATA_OK)
-        st = load(ctx, src, f, cf, &c);
+        st = load(ctx, src, f, vb, cf, &c);
     if (st == STRATA_OK)
-        st = glm_design_setup(ctx, f, c.raw, c.mask, c.n);
+        st = glm_freeze(ctx, f, vb, c.raw, c.mask, c.n);
     if (st == STRATA_OK && (!f->intercept || f->p < 2))
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": needs at least one term (and no -1)", formula);
     if (st == STRATA_OK) {
         compact(f, &c);
-        st = fit_design(ctx, f, &c, prm, &out->res);
+        st = fit_design(ctx, f, vb, &c, prm, &out->res);
     }
     cols_free(ctx, f, &c);
+    if (f)
+        glm_varbind_free(ctx, vb, f->nvars);
     out->n_dropped = c.n - c.used;
     out->formula = f;
     out->cf = cf;
