@@ -104,7 +104,7 @@ static strata_status penalties(strata_ctx *ctx, const glm_formula *f, const elne
         while (j < f->p && strcmp(f->colnames[j], sp->pf_term[k]))
             j++;
         if (j == f->p)
-            return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: --penalty-factor names '%s', which is not a term of \"%s\"",
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: the penalty factor names '%s', which is not a term of \"%s\"",
                                sp->pf_term[k], f->text);
         pf[j - 1] = sp->pf_value[k];
     }
