@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "strata/strata.h"
+#include "sdc_attack.h"
 #include "testutil.h"
 
 #include <ctype.h>
@@ -58,39 +59,6 @@ static void run_into(const char *dir, int threads)
     free(out);
 }
 
-/* Splits one CSV line (no embedded newlines in these tables) into fields. */
-static size_t split(char *line, char **f, size_t max)
-{
-    size_t n = 0;
-    char *p = line;
-    while (n < max) {
-        if (*p == '"') { /* quoted */
-            char *w = ++p;
-            f[n++] = w;
-            for (;;) {
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"' || !*p) {
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            *w = '\0';
-            if (*p == '"')
-                p++;
-        } else {
-            f[n++] = p;
-            p += strcspn(p, ",");
-        }
-        if (*p != ',')
-            break;
-        *p++ = '\0';
-    }
-    return n;
-}
-
 static int is_count_column(const char *name)
 {
     return !strcmp(name, "n") || !strncmp(name, "n_", 2) || !strcmp(name, "events");
@@ -107,11 +75,11 @@ static size_t scan_counts(const char *path)
     assert_non_null(text);
     line = strtok_r(text, "\r\n", &save);
     assert_non_null(line);
-    nh = split(line, head, 256);
+    nh = sdc_csv_split(line, head, 256);
     for (size_t k = 0; k < nh; k++)
         is_count[k] = is_count_column(head[k]);
     while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
-        size_t nf = split(line, f, 256);
+        size_t nf = sdc_csv_split(line, f, 256);
         lineno++;
         for (size_t k = 0; k < nf && k < nh; k++) {
             char *end;
@@ -399,7 +367,7 @@ static void check_patients_against_library(strata_ctx *ctx, const char *out,
     assert_string_equal(line, "patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,charlson,core20");
     while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
         char *f[16], want[64];
-        assert_int_equal(split(line, f, 16), 10);
+        assert_int_equal(sdc_csv_split(line, f, 16), 10);
         assert_true(i < n);
         snprintf(want, sizeof want, "%.9g", risk[i]);
         if (strcmp(f[3], want) || atoi(f[4]) != tier[i] ||
@@ -424,7 +392,7 @@ static void check_patients_against_library(strata_ctx *ctx, const char *out,
     while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
         char *f[16], want[64];
         size_t k;
-        assert_int_equal(split(line, f, 16), 15);
+        assert_int_equal(sdc_csv_split(line, f, 16), 15);
         for (k = 0; k < n; k++) {
             snprintf(want, sizeof want, "%.9g", risk[k]);
             if (!strcmp(want, f[4]) && atoi(f[8]) == ltc[k] && atoi(f[9]) == ch[k] &&
