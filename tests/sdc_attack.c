@@ -45,6 +45,7 @@ typedef struct var {
     int integer, secret, structural, hidden;
     double pub; /* published (rounded) value of a visible count */
     char *key;
+    unsigned long stamp; /* when its bounds last moved */
 } var;
 
 enum { K_LIN, K_MUL, K_POIS, K_LOGCI, K_TIER };
@@ -56,7 +57,7 @@ typedef struct cons {
     double *a;      /* K_LIN coefficients */
     double k;       /* K_MUL x = k*y*z; K_TIER: cumulative fraction hi */
     double k2;      /* K_TIER: cumulative fraction lo */
-    double lo[3], hi[3]; /* CI inversions: printed lo, hi, estimate intervals */
+    unsigned long ran; /* clock when it last ran */
     char what[96];
 } cons;
 
@@ -72,6 +73,7 @@ typedef struct sys {
     const sdc_attack_opts *o;
     sdc_attack_result *r;
     size_t n_rec, n_other;
+    unsigned long clock;
     char family[32];
 } sys;
 
@@ -103,6 +105,67 @@ static uint64_t fnv(const char *k)
     for (; *k; k++)
         h = (h ^ (unsigned char)*k) * 1099511628211ULL;
     return h;
+}
+
+/* A string -> double map (open addressing), for lookups at England scale. */
+typedef struct smap {
+    char **key;
+    double *v;
+    size_t n, cap;
+} smap;
+
+static size_t smap_slot(const smap *m, const char *key)
+{
+    size_t h = fnv(key) & (m->cap - 1);
+    while (m->key[h] && strcmp(m->key[h], key))
+        h = (h + 1) & (m->cap - 1);
+    return h;
+}
+
+static double *smap_put(smap *m, const char *key)
+{
+    size_t h;
+    if (4 * (m->n + 1) > 3 * m->cap) {
+        smap old = *m;
+        m->cap = m->cap ? 2 * m->cap : 1024;
+        m->key = calloc(m->cap, sizeof *m->key);
+        m->v = calloc(m->cap, sizeof *m->v);
+        m->n = 0;
+        for (size_t k = 0; k < old.cap; k++)
+            if (old.key[k]) {
+                h = smap_slot(m, old.key[k]);
+                m->key[h] = old.key[k];
+                m->v[h] = old.v[k];
+                m->n++;
+            }
+        free(old.key);
+        free(old.v);
+    }
+    h = smap_slot(m, key);
+    if (!m->key[h]) {
+        m->key[h] = strdup(key);
+        m->v[h] = 0;
+        m->n++;
+    }
+    return &m->v[h];
+}
+
+static const double *smap_get(const smap *m, const char *key)
+{
+    size_t h;
+    if (!m->cap)
+        return NULL;
+    h = smap_slot(m, key);
+    return m->key[h] ? &m->v[h] : NULL;
+}
+
+static void smap_free(smap *m)
+{
+    for (size_t k = 0; k < m->cap; k++)
+        free(m->key[k]);
+    free(m->key);
+    free(m->v);
+    memset(m, 0, sizeof *m);
 }
 
 static int var_find(sys *s, const char *key)
@@ -334,7 +397,7 @@ static herr_t h5_group(hid_t g, const char *name, const H5L_info_t *info, void *
         n = H5Sget_simple_extent_npoints(sp);
         if (t->nc == 0) {
             t->nr = (size_t)n;
-            t->c = calloc((size_t)n * MAXC + 1, sizeof *t->c);
+            t->c = calloc((size_t)n * gi.nlinks + 1, sizeof *t->c);
         }
         t->head[t->nc] = strdup(col);
         if (H5Tget_class(ty) == H5T_STRING) {
@@ -344,7 +407,7 @@ static herr_t h5_group(hid_t g, const char *name, const H5L_info_t *info, void *
             H5Tset_cset(mt, H5T_CSET_UTF8);
             H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
             for (hssize_t i = 0; i < n && (size_t)i < t->nr; i++) {
-                cell *c = &t->c[(size_t)i * MAXC + t->nc];
+                cell *c = &t->c[(size_t)i * gi.nlinks + t->nc];
                 c->kind = C_TEXT;
                 c->s = strdup(v[i] ? v[i] : "");
             }
@@ -356,7 +419,7 @@ static herr_t h5_group(hid_t g, const char *name, const H5L_info_t *info, void *
             double *v = calloc((size_t)n + 1, sizeof *v);
             H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
             for (hssize_t i = 0; i < n && (size_t)i < t->nr; i++) {
-                cell *c = &t->c[(size_t)i * MAXC + t->nc];
+                cell *c = &t->c[(size_t)i * gi.nlinks + t->nc];
                 c->kind = isnan(v[i]) ? C_EMPTY : C_NUM;
                 c->v = v[i];
                 c->hw = fabs(v[i]) * 1e-12;
@@ -369,9 +432,9 @@ static herr_t h5_group(hid_t g, const char *name, const H5L_info_t *info, void *
         H5Dclose(d);
     }
     H5Gclose(grp);
-    /* repack rows from stride MAXC to stride nc */
+    /* repack rows from stride nlinks to stride nc */
     for (size_t i = 0; i < t->nr; i++)
-        memmove(&t->c[i * t->nc], &t->c[i * MAXC], t->nc * sizeof *t->c);
+        memmove(&t->c[i * t->nc], &t->c[i * gi.nlinks], t->nc * sizeof *t->c);
     return 0;
 }
 
@@ -682,9 +745,6 @@ static void twins_long(sys *s, const tab *t, size_t nprimary)
         for (size_t k = 0; k < nprimary; k++) {
             const tab *p = &s->t[k];
             char rk[512];
-            int j = col_of(p, m);
-            if (j < 0)
-                continue;
             snprintf(rk, sizeof rk, "%s", code);
             if (p->nkeys == 2)
                 snprintf(rk, sizeof rk, "%s|%s", ty, code);
@@ -704,13 +764,13 @@ static void twins_long(sys *s, const tab *t, size_t nprimary)
                 one.nkeys = 0;
                 if (us)
                     snprintf(a, sizeof a, "%.*s_lo%s", (int)(us - m), m, us);
-                if (!us || col_of(p, a) < 0)
+                if (!us || vk(s, p->name, rk, a) < 0)
                     snprintf(a, sizeof a, "%s_lo", m);
-                if (col_of(p, a) < 0 && us)
+                if (vk(s, p->name, rk, a) < 0 && us)
                     snprintf(a, sizeof a, "%.*s_lo", (int)(us - m), m);
                 snprintf(b, sizeof b, "%s", a);
                 memcpy(strstr(b, "_lo"), "_hi", 3);
-                if (col_of(p, a) >= 0 && col_of(p, b) >= 0) {
+                if (vk(s, p->name, rk, a) >= 0 && vk(s, p->name, rk, b) >= 0) {
                     one.head[jl] = a;
                     one.head[ju] = b;
                     observe_twin(s, &one, i, (size_t)jl, p->name, rk);
@@ -948,6 +1008,96 @@ static void same(sys *s, int x, int y, const char *what)
         lin_sum(s, x, one, 1, what);
 }
 
+/* Child rows that add up to each parent row, for every count or sum column
+ * of the parent: practices into PCNs, PCNs into ICBs (the public map). */
+static void add_up(sys *s, const tab *child, const tab *parent, const smap *map, int *mm)
+{
+    smap row = {0};
+    size_t *cnt = calloc(parent->nr + 1, sizeof *cnt), *start = calloc(parent->nr + 2, sizeof *start);
+    size_t *members = calloc(child->nr + 1, sizeof *members);
+    int ambiguous = 0;
+    for (size_t i = 0; i < parent->nr; i++)
+        *smap_put(&row, tcell(parent, i, 0)->s) = (double)i;
+    for (size_t q = 0; q < child->nr; q++) {
+        const double *pc = smap_get(map, tcell(child, q, 0)->s);
+        const double *pr = pc && *pc >= 0 ? smap_get(&row, map->key[(size_t)*pc]) : NULL;
+        if (pr)
+            cnt[(size_t)*pr]++;
+        else if (pc && *pc < 0)
+            ambiguous = 1; /* its parent is unknown: no parent's sum can be trusted */
+    }
+    for (size_t i = 0; i < parent->nr; i++)
+        start[i + 1] = start[i] + cnt[i];
+    memset(cnt, 0, (parent->nr + 1) * sizeof *cnt);
+    for (size_t q = 0; q < child->nr; q++) {
+        const double *pc = smap_get(map, tcell(child, q, 0)->s);
+        const double *pr = pc && *pc >= 0 ? smap_get(&row, map->key[(size_t)*pc]) : NULL;
+        if (pr)
+            members[start[(size_t)*pr] + cnt[(size_t)*pr]++] = q;
+    }
+    for (size_t j = 1; j < parent->nc && !ambiguous; j++) {
+        if (!is_count_col(parent->head[j]) && !is_sum_col(parent->head[j]))
+            continue;
+        for (size_t i = 0; i < parent->nr; i++) {
+            int nm = 0;
+            char what[200];
+            if (start[i + 1] == start[i] || !strcmp(tcell(parent, i, 0)->s, "ALL"))
+                continue;
+            for (size_t k = start[i]; k < start[i + 1]; k++)
+                mm[nm++] = vk(s, child->name, tcell(child, members[k], 0)->s, parent->head[j]);
+            snprintf(what, sizeof what, "%s rows add up to %s", child->name, parent->name);
+            lin_sum(s, vk(s, parent->name, tcell(parent, i, 0)->s, parent->head[j]), mm, nm, what);
+        }
+    }
+    smap_free(&row);
+    free(cnt);
+    free(start);
+    free(members);
+}
+
+/* The public map practice -> PCN -> ICB: map[code] = slot of its parent code. */
+static void levels(sys *s, const tab *prac, const tab *pcn, const tab *icb)
+{
+    char *text = slurp(s->o->practices_csv), *save = NULL, *line, *f[64];
+    smap up = {0}, up2 = {0};
+    int *mm = calloc(prac->nr + pcn->nr + 1, sizeof *mm);
+    if (!text) {
+        free(mm);
+        return;
+    }
+    strtok_r(text, "\r\n", &save);
+    while ((line = strtok_r(NULL, "\r\n", &save))) {
+        if (sdc_csv_split(line, f, 64) < 4)
+            continue;
+        smap_put(&up, f[1]);
+        smap_put(&up2, f[3]);
+        *smap_put(&up, f[0]) = (double)smap_slot(&up, f[1]);
+        *smap_put(&up2, f[1]) = (double)smap_slot(&up2, f[3]);
+    }
+    free(text);
+    /* the slots stored may have moved when a map grew: store codes again */
+    text = slurp(s->o->practices_csv);
+    save = NULL;
+    strtok_r(text, "\r\n", &save);
+    while ((line = strtok_r(NULL, "\r\n", &save))) {
+        double *v, icb_slot;
+        if (sdc_csv_split(line, f, 64) < 4)
+            continue;
+        *smap_put(&up, f[0]) = (double)smap_slot(&up, f[1]);
+        icb_slot = (double)smap_slot(&up2, f[3]);
+        v = smap_put(&up2, f[1]);
+        /* a PCN code in two ICBs ("U", unallocated practices) is no ICB's member */
+        *v = *v != 0 && *v != icb_slot ? -1 : icb_slot;
+    }
+    free(text);
+    add_up(s, prac, pcn, &up, mm);
+    if (icb)
+        add_up(s, pcn, icb, &up2, mm);
+    smap_free(&up);
+    smap_free(&up2);
+    free(mm);
+}
+
 static void cross_tables(sys *s, size_t nprimary)
 {
     const tab *pcn = NULL, *ineq = NULL, *fair = NULL, *icb = NULL, *prac = NULL;
@@ -1071,70 +1221,8 @@ static void cross_tables(sys *s, size_t nprimary)
         }
     }
     /* practices -> PCNs -> ICB (public reference map) */
-    if (s->o->practices_csv && prac && pcn) {
-        char *text = slurp(s->o->practices_csv), *save = NULL, *line, *f[64];
-        size_t np = 0;
-        char (*pr)[16] = NULL, (*pc)[16] = NULL, (*ic)[16] = NULL;
-        if (text) {
-            strtok_r(text, "\r\n", &save);
-            while ((line = strtok_r(NULL, "\r\n", &save))) {
-                if (sdc_csv_split(line, f, 64) < 4)
-                    continue;
-                pr = realloc(pr, (np + 1) * sizeof *pr);
-                pc = realloc(pc, (np + 1) * sizeof *pc);
-                ic = realloc(ic, (np + 1) * sizeof *ic);
-                snprintf(pr[np], 16, "%s", f[0]);
-                snprintf(pc[np], 16, "%s", f[1]);
-                snprintf(ic[np], 16, "%s", f[3]);
-                np++;
-            }
-            free(text);
-        }
-        for (size_t j = 1; j < pcn->nc; j++) {
-            if (!is_count_col(pcn->head[j]) && !is_sum_col(pcn->head[j]))
-                continue;
-            for (size_t i = 0; i < pcn->nr; i++) {
-                const char *g = tcell(pcn, i, 0)->s;
-                int mm[512], nm = 0, ok = 1;
-                if (!strcmp(g, "ALL"))
-                    continue;
-                for (size_t q = 0; q < prac->nr && nm < 512; q++) {
-                    const char *pcode = tcell(prac, q, 0)->s;
-                    for (size_t r = 0; r < np; r++)
-                        if (!strcmp(pr[r], pcode)) {
-                            if (!strcmp(pc[r], g))
-                                mm[nm++] = vk(s, "practice_summary", pcode, pcn->head[j]);
-                            break;
-                        }
-                }
-                if (nm && ok)
-                    lin_sum(s, vk(s, "pcn_summary", g, pcn->head[j]), mm, nm,
-                            "practices add up to their PCN");
-            }
-            if (icb)
-                for (size_t i = 0; i < icb->nr; i++) {
-                    const char *g = tcell(icb, i, 0)->s;
-                    int mm[4096], nm = 0;
-                    if (!strcmp(g, "ALL"))
-                        continue;
-                    for (size_t q = 0; q < pcn->nr && nm < 4096; q++) {
-                        const char *pcode = tcell(pcn, q, 0)->s;
-                        for (size_t r = 0; r < np; r++)
-                            if (!strcmp(pc[r], pcode)) {
-                                if (!strcmp(ic[r], g))
-                                    mm[nm++] = vk(s, "pcn_summary", pcode, pcn->head[j]);
-                                break;
-                            }
-                    }
-                    if (nm)
-                        lin_sum(s, vk(s, "icb_summary", g, pcn->head[j]), mm, nm,
-                                "PCNs add up to their ICB");
-                }
-        }
-        free(pr);
-        free(pc);
-        free(ic);
-    }
+    if (s->o->practices_csv && prac && pcn)
+        levels(s, prac, pcn, icb);
     /* percentile tiers: sizes follow from N (whole cohort: the ALL row) */
     if (pcn && s->o->n_tier_cuts) {
         for (size_t i = 0; i < pcn->nr; i++) {
@@ -1190,6 +1278,10 @@ static int set_bounds(sys *s, int j, double lo, double hi, cons *why)
         x->lo = lo, changed = 1;
     if (hi < x->hi - 1e-9 * fmax(1, fabs(x->hi)))
         x->hi = hi, changed = 1;
+    if (changed)
+        x->stamp = ++s->clock;
+    if (changed && getenv("SDC_ATTACK_TRACE") && strstr(x->key, getenv("SDC_ATTACK_TRACE")))
+        fprintf(stderr, "trace %s -> [%g, %g] by %s\n", x->key, x->lo, x->hi, why->what);
     if (x->lo > x->hi + 1e-9 * fmax(1, fabs(x->hi))) {
         /* the hypothesis is refuted by the outputs: drop it */
         why->dead = 1;
@@ -1198,26 +1290,43 @@ static int set_bounds(sys *s, int j, double lo, double hi, cons *why)
     return changed;
 }
 
+/* sum a_k x_k = 0: each term lies within minus the others' bounds. The
+ * bounds of the sum are formed once (infinite ends counted apart). */
 static int prop_lin(sys *s, cons *c)
 {
-    int ch = 0;
+    double lo = 0, hi = 0;
+    int nlo = 0, nhi = 0, ch = 0;
+    for (int k = 0; k < c->n; k++) {
+        const var *y = &s->x[c->v[k]];
+        double a = c->a[k], l = a > 0 ? a * y->lo : a * y->hi, h = a > 0 ? a * y->hi : a * y->lo;
+        if (fabs(l) >= BIG / 2)
+            nlo++;
+        else
+            lo += l;
+        if (fabs(h) >= BIG / 2)
+            nhi++;
+        else
+            hi += h;
+    }
     for (int i = 0; i < c->n; i++) {
-        double lo = 0, hi = 0;
-        for (int k = 0; k < c->n; k++) {
-            const var *y = &s->x[c->v[k]];
-            double a = -c->a[k] / c->a[i];
-            if (k == i)
-                continue;
-            lo += a > 0 ? a * y->lo : a * y->hi;
-            hi += a > 0 ? a * y->hi : a * y->lo;
+        const var *y = &s->x[c->v[i]];
+        double a = c->a[i], l = a > 0 ? a * y->lo : a * y->hi, h = a > 0 ? a * y->hi : a * y->lo;
+        int il = fabs(l) >= BIG / 2, ih = fabs(h) >= BIG / 2;
+        /* a_i x_i = -(others): in [-(hi - h_i), -(lo - l_i)] */
+        double olo = nlo - il ? NAN : lo - (il ? 0 : l), ohi = nhi - ih ? NAN : hi - (ih ? 0 : h);
+        double blo = isnan(ohi) ? -BIG : -ohi / a, bhi = isnan(olo) ? BIG : -olo / a;
+        int r;
+        if (a < 0) {
+            double t = blo;
+            blo = isnan(olo) ? -BIG : -olo / a;
+            bhi = isnan(ohi) ? BIG : -ohi / a;
+            (void)t;
         }
-        if (fabs(lo) < BIG / 2 || fabs(hi) < BIG / 2) {
-            int r = set_bounds(s, c->v[i], fabs(lo) < BIG / 2 ? lo : -BIG,
-                               fabs(hi) < BIG / 2 ? hi : BIG, c);
-            if (r < 0)
-                return -1;
-            ch |= r;
-        }
+        if (blo <= -BIG / 2 && bhi >= BIG / 2)
+            continue;
+        if ((r = set_bounds(s, c->v[i], blo, bhi, c)) < 0)
+            return -1;
+        ch |= r;
     }
     return ch;
 }
@@ -1266,7 +1375,7 @@ static int prop_pois(sys *s, cons *c)
     var *o = &s->x[c->v[0]], *e = &s->x[c->v[1]], *lo = &s->x[c->v[2]], *hi = &s->x[c->v[3]];
     double omin = BIG, omax = -1, emin = BIG, emax = -BIG;
     double a = 0.025;
-    if (o->hi - o->lo > 20000 || lo->hi >= BIG / 2 || hi->hi >= BIG / 2 || !(hi->lo > 0))
+    if (o->hi - o->lo > 2000 || lo->hi >= BIG / 2 || hi->hi >= BIG / 2 || !(hi->lo > 0))
         return 0;
     for (double O = o->lo; O <= o->hi; O++) {
         double ql = O > 0 ? strata_qgamma(a, O) : 0, qh = strata_qgamma(1 - a, O + 1);
@@ -1357,9 +1466,14 @@ static void propagate(sys *s)
         int any = 0;
         for (size_t k = 0; k < s->ncons; k++) {
             cons *c = &s->c[k];
-            int r = 0;
+            int r = 0, stale = round == 0;
             if (c->dead)
                 continue;
+            for (int q = 0; q < c->n && !stale; q++)
+                stale = s->x[c->v[q]].stamp > c->ran;
+            if (!stale)
+                continue;
+            c->ran = s->clock;
             for (int q = 0; q < c->n; q++)
                 save_lo[c->v[q]] = s->x[c->v[q]].lo, save_hi[c->v[q]] = s->x[c->v[q]].hi;
             switch (c->kind) {
@@ -1387,28 +1501,33 @@ static void propagate(sys *s)
     free(save_hi);
 }
 
+/* A cell identical to a structural one (x = y: a PCN that is the whole
+ * cohort) is the same number: structural too. */
+static void structural_identities(sys *s)
+{
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t k = 0; k < s->ncons; k++) {
+            const cons *c = &s->c[k];
+            var *a, *b;
+            if (c->kind != K_LIN || c->n != 2 || c->a[0] != -c->a[1])
+                continue;
+            a = &s->x[c->v[0]], b = &s->x[c->v[1]];
+            if (a->structural != b->structural) {
+                a->structural = b->structural = 1;
+                again = 1;
+            }
+        }
+    }
+}
+
 /* ---- ground truth of the patient-level file (to check the attack itself) ---------- */
 
-typedef struct truth {
-    char **key;
-    double *v;
-    size_t n, cap;
-} truth;
+typedef smap truth;
 
 static void truth_add(truth *t, const char *key)
 {
-    for (size_t k = 0; k < t->n; k++)
-        if (!strcmp(t->key[k], key)) {
-            t->v[k]++;
-            return;
-        }
-    if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 1024;
-        t->key = realloc(t->key, t->cap * sizeof *t->key);
-        t->v = realloc(t->v, t->cap * sizeof *t->v);
-    }
-    t->key[t->n] = strdup(key);
-    t->v[t->n++] = 1;
+    (*smap_put(t, key))++;
 }
 
 /* Counts per PCN, practice and ALL of list size, tiers, segments and Core20
@@ -1459,12 +1578,10 @@ static void truth_read(const char *outdir, truth *t)
 
 static int truth_get(const truth *t, const char *key, double *v)
 {
-    for (size_t k = 0; k < t->n; k++)
-        if (!strcmp(t->key[k], key)) {
-            *v = t->v[k];
-            return 1;
-        }
-    return 0;
+    const double *p = smap_get(t, key);
+    if (p)
+        *v = *p;
+    return p != NULL;
 }
 
 /* ---- driver --------------------------------------------------------------------- */
@@ -1548,6 +1665,7 @@ int sdc_attack_outdir(const char *outdir, const sdc_attack_opts *o0, sdc_attack_
     for (size_t k = 0; k < np; k++)
         group_table(&s, &s.t[k]);
     cross_tables(&s, np);
+    structural_identities(&s);
     if (o.enabled)
         propagate(&s);
     truth_read(outdir, &tr);
@@ -1598,10 +1716,7 @@ int sdc_attack_outdir(const char *outdir, const sdc_attack_opts *o0, sdc_attack_
         free(s.c[k].v);
         free(s.c[k].a);
     }
-    for (size_t k = 0; k < tr.n; k++)
-        free(tr.key[k]);
-    free(tr.key);
-    free(tr.v);
+    smap_free(&tr);
     free(s.t);
     free(s.x);
     free(s.c);

@@ -35,6 +35,7 @@ static void attack(const char *outdir, const char *label, int factors_sex)
     sdc_attack_result r;
     sdc_attack_opts_init(&o);
     o.practices_csv = tu_src("data/reference/practices.csv");
+    o.verbose = getenv("SDC_ATTACK_VERBOSE") != NULL;
     if (factors_sex)
         o.factors[o.n_factors++] = "sex";
     assert_int_equal(sdc_attack_outdir(outdir, &o, &r), 0);
