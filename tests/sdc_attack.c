@@ -712,7 +712,9 @@ static void observe_twin(sys *s, const tab *t, size_t i, size_t j, const char *t
                     t->src, rk, t->head[j], c->v, x->lo, x->hi);
             return;
         }
-        if (2 * c->hw < 0.999 * (x->hi - x->lo) && !is_sum_col(t->head[j]) && c->v != x->pub) {
+        if (c->v == x->pub)
+            return; /* the published value again, no finer */
+        if (2 * c->hw < 0.999 * (x->hi - x->lo) && !is_sum_col(t->head[j])) {
             s->r->twin_mismatch++;
             finding(s, "%s (%s) row %s column %s is finer (%.17g) than the published %s", table,
                     t->src, rk, t->head[j], c->v, "CSV");
@@ -1252,7 +1254,8 @@ static void cross_tables(sys *s, size_t nprimary)
                 t = vk(s, "pcn_summary", g, col);
                 if (t < 0 || N < 0)
                     break;
-                s->x[t].structural = 1;
+                /* the top tiers' sizes follow from N alone; the last one is N minus them */
+                s->x[t].structural = k < s->o->n_tier_cuts;
                 c = cons_new(s, K_TIER, 2, "percentile tier sizes from N");
                 c->v[0] = t;
                 c->v[1] = N;
@@ -1515,6 +1518,19 @@ static void structural_identities(sys *s)
             a = &s->x[c->v[0]], b = &s->x[c->v[1]];
             if (a->structural != b->structural) {
                 a->structural = b->structural = 1;
+                again = 1;
+            }
+        }
+        /* a sum of structural cells (n_high_risk = tiers 1-2) is structural */
+        for (size_t k = 0; k < s->ncons; k++) {
+            const cons *c = &s->c[k];
+            int ns = 0;
+            if (c->kind != K_LIN || s->x[c->v[0]].structural)
+                continue;
+            for (int q = 1; q < c->n; q++)
+                ns += s->x[c->v[q]].structural;
+            if (ns == c->n - 1 && c->a[0] == -1) {
+                s->x[c->v[0]].structural = 1;
                 again = 1;
             }
         }

@@ -59,7 +59,7 @@ static strata_status run(strata_ctx *ctx, data *d, const char *dir)
     if (s == STRATA_OK)
         s = strata_disclose_set(ctx, &sp, 3, t);
     for (int k = 0; k < 3 && s == STRATA_OK; k++) {
-        snprintf(path, sizeof path, "%s/%s.csv", dir, t[k]->name);
+        snprintf(path, sizeof path, "%s/%s.csv", dir, strata_table_name(t[k]));
         s = strata_table_write_csv(ctx, t[k], path);
     }
     if (s == STRATA_OK)

@@ -50,6 +50,8 @@ typedef struct run_state {
     strata_eval_report *eval;
     strata_bootstrap_result *boot;
     strata_table *summary, *practice_tab, *icb_tab, *inequality, *sii, *fairness;
+    strata_table **fair_parts; /* fairness by by-column, published into `fairness` */
+    size_t n_fair;
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -476,43 +478,11 @@ static strata_family eval_family(const strata_model *m)
     return fs.family;
 }
 
-/* Subgroup fairness table (disclosed before use): one row per level. */
+/* Subgroup fairness table: the evaluation's own table and rules
+ * (strata_eval_fairness_parts), disclosed with the other aggregates. */
 static strata_status fairness_table(run_state *r)
 {
-    strata_ctx *ctx = r->ctx;
-    const strata_eval_report *e = r->eval;
-    int jby, jlev, jn, jev, jc, jclo, jchi, joe, jolo, johi, jsl, jflag;
-    strata_table *t;
-    STRATA_TRY(strata_table_new(ctx, "fairness", e->n_groups + 1, &r->fairness));
-    t = r->fairness;
-    STRATA_TRY(strata_table_add(ctx, t, "subgroup", STRATA_COL_KEY, 0, -1, -1, &jby));
-    STRATA_TRY(strata_table_add(ctx, t, "level", STRATA_COL_KEY, 0, -1, -1, &jlev));
-    STRATA_TRY(strata_table_add(ctx, t, "n", STRATA_COL_COUNT, 0, -1, -1, &jn));
-    STRATA_TRY(strata_table_add(ctx, t, "events", STRATA_COL_COUNT, 0, -1, -1, &jev));
-    STRATA_TRY(strata_table_add(ctx, t, "c_statistic", STRATA_COL_RATIO, 3, -1, -1, &jc));
-    STRATA_TRY(strata_table_add(ctx, t, "c_lo", STRATA_COL_RATIO, 3, -1, -1, &jclo));
-    STRATA_TRY(strata_table_add(ctx, t, "c_hi", STRATA_COL_RATIO, 3, -1, -1, &jchi));
-    STRATA_TRY(strata_table_add(ctx, t, "oe", STRATA_COL_RATIO, 3, -1, -1, &joe));
-    STRATA_TRY(strata_table_add(ctx, t, "oe_lo", STRATA_COL_RATIO, 3, -1, -1, &jolo));
-    STRATA_TRY(strata_table_add(ctx, t, "oe_hi", STRATA_COL_RATIO, 3, -1, -1, &johi));
-    STRATA_TRY(strata_table_add(ctx, t, "calibration_slope", STRATA_COL_RATIO, 3, -1, -1, &jsl));
-    STRATA_TRY(strata_table_add(ctx, t, "flags", STRATA_COL_FLAG, 0, -1, -1, &jflag));
-    for (size_t g = 0; g <= e->n_groups; g++) {
-        const strata_eval_metrics *m = g == 0 ? &e->overall : &e->groups[g - 1].m;
-        STRATA_TRY(strata_table_set_key(ctx, t, jby, g, g == 0 ? "all" : e->groups[g - 1].by));
-        STRATA_TRY(strata_table_set_key(ctx, t, jlev, g, g == 0 ? "all" : e->groups[g - 1].level));
-        t->cols[jn].v[g] = m->n;
-        t->cols[jev].v[g] = m->n_events;
-        t->cols[jc].v[g] = m->c;
-        t->cols[jclo].v[g] = m->c_lo;
-        t->cols[jchi].v[g] = m->c_hi;
-        t->cols[joe].v[g] = m->oe;
-        t->cols[jolo].v[g] = m->oe_lo;
-        t->cols[johi].v[g] = m->oe_hi;
-        t->cols[jsl].v[g] = m->slope;
-        t->cols[jflag].v[g] = (double)m->flags;
-    }
-    return STRATA_OK;
+    return strata_eval_fairness_parts(r->ctx, r->eval, &r->n_fair, &r->fair_parts);
 }
 
 /* Harrell's bootstrap optimism correction (evaluate.bootstrap: B): B refits
@@ -654,7 +624,8 @@ static strata_status write_table(run_state *r, strata_table *t, const char *file
     char path[4096];
     out_path(r, file, path, sizeof path);
     STRATA_TRY(strata_table_write_csv(r->ctx, t, path));
-    return strata_manifest_output(r->man, file, t->patient_level ? "patient" : "aggregate");
+    return strata_manifest_output(r->man, file,
+                                  strata_table_patient_level(t) ? "patient" : "aggregate");
 }
 
 /* parent_row[k] = the row of child group k's parent (the parent group of its
@@ -664,17 +635,18 @@ static strata_status link_parent(run_state *r, strata_table *child, const codes 
                                  strata_table *parent, const codes *pc)
 {
     strata_status st;
-    int32_t *prow = strata_alloc(r->ctx, child->n_rows * sizeof *prow);
+    size_t nc = strata_table_nrows(child);
+    int32_t *prow = strata_alloc(r->ctx, nc * sizeof *prow);
     if (!prow)
         return STRATA_ENOMEM;
-    for (size_t k = 0; k < child->n_rows; k++)
+    for (size_t k = 0; k < nc; k++)
         prow[k] = -1;
     for (size_t i = 0; i < r->n; i++) {
         int32_t c = cc->v[i], p = pc->v[i];
         if (c >= 0 && (size_t)c < cc->n_levels && prow[c] < 0 && p >= 0)
             prow[c] = p;
     }
-    prow[child->n_rows - 1] = (int32_t)(parent->n_rows - 1); /* ALL -> ALL */
+    prow[nc - 1] = (int32_t)(strata_table_nrows(parent) - 1); /* ALL -> ALL */
     st = strata_table_set_parent(r->ctx, child, parent, prow);
     strata_free(r->ctx, prow, 0);
     return st;
@@ -698,16 +670,28 @@ static void strat_input(const run_state *r, strata_strat_input *in)
     in->need = NULL;
 }
 
-static strata_status stage_aggregate(run_state *r)
+/* Every published table as CSV, then all of them in aggregates.h5. */
+static strata_status write_tables(run_state *r, strata_table **set, const char *const *names,
+                                  size_t n)
+{
+    char path[4096];
+    for (size_t k = 0; k < n; k++) {
+        char file[96];
+        snprintf(file, sizeof file, "%s.csv", names[k]);
+        STRATA_TRY(write_table(r, set[k], file));
+    }
+    out_path(r, "aggregates.h5", path, sizeof path);
+    STRATA_TRY(strata_tables_write_h5(r->ctx, set, names, n, path));
+    return strata_manifest_output(r->man, "aggregates.h5", "aggregate");
+}
+
+/* Every aggregate table, built but not yet published, with its file name. */
+static strata_status build_tables(run_state *r, strata_table **set, const char **names, size_t *n)
 {
     strata_ctx *ctx = r->ctx;
     strata_group_params gp;
     strata_strat_input in;
     strata_funnel unused;
-    strata_sdc_params sp;
-    strata_table *set[6];
-    const char *names[6];
-    size_t nset = 0;
     strata_group_params_init(&gp);
     gp.budget = r->spec->budget;
     /* SII confidence intervals by simulation: 10,000 draws per group (PHE's
@@ -719,61 +703,66 @@ static strata_status stage_aggregate(run_state *r)
                    : !strcmp(r->spec->funnel_od, "shmi")    ? STRATA_OD_SHMI
                                                             : STRATA_OD_NONE;
     strat_input(r, &in);
-    /* Build every aggregate table first, then disclose them as one set so a
-     * cell hidden in one table cannot be recovered from another (the same
-     * counts by PCN appear in the summary and the inequality table; practices
-     * sum into PCNs and PCNs into the ICB). */
+    *n = 0;
     STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
-                                    &r->funnel, &r->summary));
-    names[nset] = "pcn_summary";
-    set[nset++] = r->summary;
+                                    &unused, &r->summary));
+    names[*n] = "pcn_summary", set[(*n)++] = r->summary;
     if (r->practice.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->practice.v, r->practice.n_levels,
                                         r->practice.levels, &unused, &r->practice_tab));
         STRATA_TRY(link_parent(r, r->practice_tab, &r->practice, r->summary, &r->pcn));
-        names[nset] = "practice_summary";
-        set[nset++] = r->practice_tab;
+        names[*n] = "practice_summary", set[(*n)++] = r->practice_tab;
     }
     if (r->icb.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->icb.v, r->icb.n_levels, r->icb.levels,
                                         &unused, &r->icb_tab));
         STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
-        names[nset] = "icb_summary";
-        set[nset++] = r->icb_tab;
+        names[*n] = "icb_summary", set[(*n)++] = r->icb_tab;
     }
     if (r->imd) {
         STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
                                            r->pcn.levels, &r->inequality));
-        names[nset] = "inequality";
-        set[nset++] = r->inequality;
+        names[*n] = "inequality", set[(*n)++] = r->inequality;
         STRATA_TRY(strata_group_sii(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &r->sii));
-        names[nset] = "sii";
-        set[nset++] = r->sii;
+        names[*n] = "sii", set[(*n)++] = r->sii;
     }
-    if (r->fairness) {
-        names[nset] = "fairness";
-        set[nset++] = r->fairness;
-    }
+    return STRATA_OK;
+}
+
+/* Build every aggregate table, then disclose them as one set so a cell
+ * withheld in one table cannot be recovered from another (the same counts by
+ * PCN appear in the summary and the inequality table; practices sum into PCNs
+ * and PCNs into the ICB; the fairness levels are partitions of everyone). */
+static strata_status stage_aggregate(run_state *r)
+{
+    strata_ctx *ctx = r->ctx;
+    strata_sdc_params sp;
+    strata_table *tabs[8], **set;
+    const char *names[8];
+    size_t n = 0;
+    strata_status st;
+    STRATA_TRY(build_tables(r, tabs, names, &n));
+    set = strata_calloc(ctx, n + r->n_fair + 1, sizeof *set);
+    if (!set)
+        return STRATA_ENOMEM;
+    memcpy(set, tabs, n * sizeof *set);
+    for (size_t k = 0; k < r->n_fair; k++)
+        set[n + k] = r->fair_parts[k];
     sdc_from_spec(r->spec, &sp);
-    STRATA_TRY(strata_disclose_set(ctx, &sp, nset, set));
-    STRATA_TRY(write_table(r, r->summary, "pcn_summary.csv"));
-    if (r->practice_tab)
-        STRATA_TRY(write_table(r, r->practice_tab, "practice_summary.csv"));
-    if (r->icb_tab)
-        STRATA_TRY(write_table(r, r->icb_tab, "icb_summary.csv"));
-    if (r->inequality) {
-        STRATA_TRY(write_table(r, r->inequality, "inequality.csv"));
-        STRATA_TRY(write_table(r, r->sii, "sii.csv"));
+    st = strata_disclose_set(ctx, &sp, n + r->n_fair, set);
+    if (st == STRATA_OK && r->n_fair)
+        st = strata_eval_fairness_publish(ctx, r->eval, r->n_fair, r->fair_parts, &r->fairness);
+    if (st == STRATA_OK && r->fairness) {
+        names[n] = "fairness";
+        set[n++] = r->fairness;
     }
-    if (r->fairness)
-        STRATA_TRY(write_table(r, r->fairness, "fairness.csv"));
-    {
-        char path[4096];
-        out_path(r, "aggregates.h5", path, sizeof path);
-        STRATA_TRY(strata_tables_write_h5(ctx, set, names, nset, path));
-        STRATA_TRY(strata_manifest_output(r->man, "aggregates.h5", "aggregate"));
-    }
+    if (st == STRATA_OK && !strata_table_funnel(r->summary, &r->funnel))
+        memset(&r->funnel, 0, sizeof r->funnel);
+    if (st == STRATA_OK)
+        st = write_tables(r, set, names, n);
+    strata_free(ctx, set, 0);
+    STRATA_TRY(st);
     r->sum->n_pcn = r->pcn.n_levels;
     return stage_done(r, "aggregate");
 }
@@ -1082,6 +1071,9 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->inequality);
     strata_table_free(ctx, r->sii);
     strata_table_free(ctx, r->fairness);
+    for (size_t k = 0; k < r->n_fair; k++)
+        strata_table_free(ctx, r->fair_parts[k]);
+    strata_free(ctx, r->fair_parts, 0);
     strata_model_free(ctx, r->model);
     strata_cohort_close(r->cohort);
     strata_manifest_free(r->man);

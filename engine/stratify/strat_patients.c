@@ -164,21 +164,23 @@ strata_status strata_list_table(strata_ctx *ctx, const strata_list_columns *c, s
     strata_status s;
     int col[L_NFIXED];
     *out = NULL;
-    STRATA_TRY(strata_table_new(ctx, "intervention_list", n_sel, &t));
-    t->patient_level = 1;
+    STRATA_TRY(strata_table_new_patient(ctx, "intervention_list", n_sel, &t));
     s = list_columns(ctx, t, c, col);
     for (size_t k = 0; s == STRATA_OK && k < n_sel; k++) {
         size_t i = rows[k];
         int32_t imd = c->imd_decile ? c->imd_decile[i] : 0;
         int known = imd >= 1 && imd <= 10;
+        const double v[7] = {rank[k],
+                             c->risk[i],
+                             c->tier ? c->tier[i] : NAN,
+                             c->ltc ? c->ltc[i] : NAN,
+                             c->charlson ? c->charlson[i] : NAN,
+                             known ? strata_core20(imd) : 0,
+                             known ? imd : NAN};
+        const int which[7] = {L_RANK, L_RISK, L_TIER, L_LTC, L_CHARLSON, L_CORE20, L_IMD};
         s = list_keys(ctx, t, c, col, k, i);
-        t->cols[col[L_RANK]].v[k] = rank[k];
-        t->cols[col[L_RISK]].v[k] = c->risk[i];
-        t->cols[col[L_TIER]].v[k] = c->tier ? c->tier[i] : NAN;
-        t->cols[col[L_LTC]].v[k] = c->ltc ? c->ltc[i] : NAN;
-        t->cols[col[L_CHARLSON]].v[k] = c->charlson ? c->charlson[i] : NAN;
-        t->cols[col[L_CORE20]].v[k] = known ? strata_core20(imd) : 0;
-        t->cols[col[L_IMD]].v[k] = known ? imd : NAN;
+        for (int q = 0; s == STRATA_OK && q < 7; q++)
+            s = strata_table_set(ctx, t, col[which[q]], k, v[q]);
     }
     if (s != STRATA_OK) {
         strata_table_free(ctx, t);

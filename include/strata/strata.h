@@ -10,7 +10,8 @@
 #include "strata/synth.h"    /* synthetic cohorts */
 #include "strata/model.h"    /* GLM fit, model files, scoring */
 #include "strata/evaluate.h" /* discrimination, calibration, yield, fairness, validation */
-#include "strata/stratify.h" /* tiers, segments, aggregation, disclosure, report */
+#include "strata/table.h"    /* aggregate tables and disclosure control */
+#include "strata/stratify.h" /* tiers, segments, aggregation, standardisation, report */
 #include "strata/run.h"      /* run spec and the whole job */
 #include "strata/derive.h"   /* dates, code lists, event import, derive */
 

@@ -1,0 +1,53 @@
+/* engine/aggregate/table_internal.h — the layout behind the opaque strata_table,
+ * shared by the table object (strat_table.c) and the disclosure path
+ * (strat_disclose.c) only. Invariant: `disclosed` is set by the disclosure
+ * path alone, after which every value is the published one. Not installed. */
+#ifndef STRATA_TABLE_INTERNAL_H
+#define STRATA_TABLE_INTERNAL_H
+
+#include "strata/stratify.h"
+#include "strata/table.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tcol {
+    char *name;
+    strata_col_kind kind;
+    int decimals;    /* digits after the point; negative: -decimals significant digits */
+    int base, den;   /* gates (MEAN, TOTAL) or operands (PCT); -1 none */
+    int part_of;     /* COUNT/TOTAL: column this one is a component of, or -1 */
+    int part_grp;    /* which partition of part_of */
+    strata_recipe d; /* DERIVED */
+    double *v;       /* n_rows values (NaN = not available) */
+    char **s;        /* KEY: n_rows strings */
+    uint8_t *hidden; /* 1 primary, 2 secondary or gated */
+} tcol;
+
+struct strata_table {
+    char *name;
+    size_t n_rows, n_cols, cap_cols;
+    tcol *cols;
+    int32_t *total_of;           /* per row: the row holding its column total, or -1 */
+    struct strata_table *parent; /* coarser level this table's rows sum into, or NULL */
+    int32_t *parent_row;         /* per row: the parent row it sums into, or -1 */
+    int patient_level;           /* written 0600, never disclosure-controlled */
+    int disclosed;               /* set by the disclosure path only */
+    strata_sdc_params rules;     /* the rules it was published under */
+    strata_funnel funnel;        /* fitted on the published O and E (FUNNEL column) */
+    int has_funnel;
+};
+
+/* A relation member: COUNT and TOTAL columns take part in complementary suppression. */
+static inline int tcol_counts(const tcol *c)
+{
+    return c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_TOTAL;
+}
+
+/* v as printed with d decimals (d < 0: -d significant digits), read back. */
+double strat_as_printed(double v, int d);
+
+/* Computes every PCT and DERIVED column of a table from its published values. */
+strata_status strat_derive_all(strata_ctx *ctx, strata_table *t);
+
+#endif
