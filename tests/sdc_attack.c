@@ -61,6 +61,13 @@ typedef struct cons {
     char what[96];
 } cons;
 
+/* A string -> double map (open addressing), for lookups at England scale. */
+typedef struct smap {
+    char **key;
+    double *v;
+    size_t n, cap;
+} smap;
+
 typedef struct sys {
     tab *t;
     size_t nt, capt;
@@ -74,6 +81,9 @@ typedef struct sys {
     sdc_attack_result *r;
     size_t n_rec, n_other;
     unsigned long clock;
+    smap kinds;              /* "table\x1fcolumn" -> index into kind_names */
+    char kind_names[16][16];
+    int n_kind_names;
     char family[32];
 } sys;
 
@@ -107,12 +117,6 @@ static uint64_t fnv(const char *k)
     return h;
 }
 
-/* A string -> double map (open addressing), for lookups at England scale. */
-typedef struct smap {
-    char **key;
-    double *v;
-    size_t n, cap;
-} smap;
 
 static size_t smap_slot(const smap *m, const char *key)
 {
@@ -400,6 +404,29 @@ static herr_t h5_group(hid_t g, const char *name, const H5L_info_t *info, void *
             t->c = calloc((size_t)n * gi.nlinks + 1, sizeof *t->c);
         }
         t->head[t->nc] = strdup(col);
+        if (H5Aexists(d, "kind") > 0) {
+            char kind[16] = "", key[600];
+            hid_t a = H5Aopen(d, "kind", H5P_DEFAULT), at = H5Aget_type(a);
+            int q;
+            if (H5Tis_variable_str(at) > 0) {
+                char *vs = NULL;
+                H5Aread(a, at, &vs);
+                snprintf(kind, sizeof kind, "%s", vs ? vs : "");
+                H5free_memory(vs);
+            } else {
+                H5Aread(a, at, kind);
+                kind[sizeof kind - 1] = 0;
+            }
+            H5Tclose(at);
+            H5Aclose(a);
+            for (q = 0; q < s->n_kind_names && strcmp(s->kind_names[q], kind); q++)
+                ;
+            if (q == s->n_kind_names && q < 16)
+                snprintf(s->kind_names[s->n_kind_names++], 16, "%s", kind);
+            snprintf(key, sizeof key, "%s\x1f%s", name, col);
+            if (q < 16)
+                *smap_put(&s->kinds, key) = q;
+        }
         if (H5Tget_class(ty) == H5T_STRING) {
             char **v = calloc((size_t)n + 1, sizeof *v);
             hid_t mt = H5Tcopy(H5T_C_S1);
@@ -565,13 +592,39 @@ static void load_html(sys *s, const char *path)
 
 /* ---- variables from the primary CSVs ------------------------------------------- */
 
-static int is_count_col(const char *h)
+/* A column's kind as aggregates.h5 states it ("count", "total", "derived", ...). */
+static const char *kind_of(const sys *s, const char *table, const char *col)
+{
+    char k[600];
+    const double *v;
+    snprintf(k, sizeof k, "%s\x1f%s", table, col);
+    v = smap_get(&s->kinds, k);
+    return v ? s->kind_names[(int)*v] : NULL;
+}
+
+static int is_count_name(const char *h);
+static int is_sum_name(const char *h);
+
+/* A count (people or events): the published file's own kind when it says, else the name. */
+static int is_count_col(const sys *s, const char *table, const char *h)
+{
+    const char *k = kind_of(s, table, h);
+    return k ? !strcmp(k, "count") : is_count_name(h);
+}
+
+static int is_sum_col(const sys *s, const char *table, const char *h)
+{
+    const char *k = kind_of(s, table, h);
+    return k ? !strcmp(k, "total") || (!strcmp(k, "mean") && is_sum_name(h)) : is_sum_name(h);
+}
+
+static int is_count_name(const char *h)
 {
     return !strcmp(h, "n") || !strcmp(h, "events") || !strncmp(h, "n_", 2);
 }
 
 /* expected events (sums like a count, not necessarily integer) */
-static int is_sum_col(const char *h)
+static int is_sum_name(const char *h)
 {
     return !strncmp(h, "expected", 8) || !strncmp(h, "need_weighted_pop", 17);
 }
@@ -646,7 +699,7 @@ static void vars_from_primary(sys *s, tab *t)
         row_key(t, i, rk, sizeof rk);
         for (size_t j = (size_t)t->nkeys; j < t->nc; j++) {
             const cell *c = tcell(t, i, j);
-            int cnt = is_count_col(t->head[j]);
+            int cnt = is_count_col(s, t->name, t->head[j]);
             var *x;
             int jx;
             make_key(key, sizeof key, t->name, rk, t->head[j]);
@@ -670,7 +723,7 @@ static void vars_from_primary(sys *s, tab *t)
                         finding(s, "%s.csv row %s column %s: count %g breaks the rules", t->name,
                                 rk, t->head[j], c->v);
                     }
-                } else if (is_sum_col(t->head[j]) && s->o->enabled && s->o->round_to > 1 &&
+                } else if (is_sum_col(s, t->name, t->head[j]) && s->o->enabled && s->o->round_to > 1 &&
                            !strchr(c->s, '.')) {
                     tighten(x, c->v - s->o->round_to / 2, c->v + s->o->round_to / 2);
                 } else {
@@ -714,7 +767,7 @@ static void observe_twin(sys *s, const tab *t, size_t i, size_t j, const char *t
         }
         if (c->v == x->pub)
             return; /* the published value again, no finer */
-        if (2 * c->hw < 0.999 * (x->hi - x->lo) && !is_sum_col(t->head[j])) {
+        if (2 * c->hw < 0.999 * (x->hi - x->lo) && !is_sum_col(s, t->name, t->head[j])) {
             s->r->twin_mismatch++;
             finding(s, "%s (%s) row %s column %s is finer (%.17g) than the published %s", table,
                     t->src, rk, t->head[j], c->v, "CSV");
@@ -861,15 +914,17 @@ static int pois_reproducible(const sys *s, int o, int e, int lo, int hi)
     return within(&s->x[lo], l) && within(&s->x[hi], h);
 }
 
-/* The log-scale O/E CI recomputed from the published O/E, O and n. */
-static int logci_reproducible(const sys *s, int o, int n, int lo, int hi, int oe)
+/* The log-scale O/E CI recomputed from the published O, E (when published)
+ * or O/E, and n. */
+static int logci_reproducible(const sys *s, int o, int n, int lo, int hi, int oe, int e)
 {
     const var *O = &s->x[o], *N = &s->x[n], *R = &s->x[oe];
-    double z = strata_qnorm(0.975), se;
+    double z = strata_qnorm(0.975), se, r;
     if (O->hidden || N->hidden || R->hidden || isnan(O->pub) || isnan(N->pub) || !(O->pub > 0))
         return 0;
+    r = e >= 0 && !s->x[e].hidden && s->x[e].pub > 0 ? O->pub / s->x[e].pub : R->pub;
     se = !strcmp(s->family, "poisson") ? sqrt(1 / O->pub) : sqrt(1 / O->pub - 1 / N->pub);
-    return within(&s->x[lo], R->pub * exp(-z * se)) && within(&s->x[hi], R->pub * exp(z * se));
+    return within(&s->x[lo], r * exp(-z * se)) && within(&s->x[hi], r * exp(z * se));
 }
 
 /* Relations inside one group table (rows = areas + ALL). */
@@ -888,7 +943,7 @@ static void group_table(sys *s, const tab *t)
     /* ALL minus visible rows: each count or sum column */
     for (size_t j = 1; j < t->nc; j++) {
         int nm = 0;
-        if (!is_count_col(t->head[j]) && !is_sum_col(t->head[j]))
+        if (!is_count_col(s, t->name, t->head[j]) && !is_sum_col(s, t->name, t->head[j]))
             continue;
         for (size_t i = 0; i < t->nr; i++)
             if (i != all)
@@ -915,7 +970,8 @@ static void group_table(sys *s, const tab *t)
         }
         m[0] = vk(s, t->name, g, "n_tier1");
         m[1] = vk(s, t->name, g, "n_tier2");
-        lin_sum(s, vk(s, t->name, g, "n_high_risk"), m, 2, "n_high_risk = tiers 1-2");
+        if (is_count_col(s, t->name, "n_high_risk")) /* a published sum adds nothing */
+            lin_sum(s, vk(s, t->name, g, "n_high_risk"), m, 2, "n_high_risk = tiers 1-2");
         /* blocks n<sfx>, mean_risk<sfx>, expected<sfx>, n_observed<sfx>, oe<sfx> + CI */
         for (size_t j = 1; j < t->nc; j++) {
             const char *h = t->head[j], *sfx;
@@ -1038,7 +1094,7 @@ static void add_up(sys *s, const tab *child, const tab *parent, const smap *map,
             members[start[(size_t)*pr] + cnt[(size_t)*pr]++] = q;
     }
     for (size_t j = 1; j < parent->nc && !ambiguous; j++) {
-        if (!is_count_col(parent->head[j]) && !is_sum_col(parent->head[j]))
+        if (!is_count_col(s, parent->name, parent->head[j]) && !is_sum_col(s, parent->name, parent->head[j]))
             continue;
         for (size_t i = 0; i < parent->nr; i++) {
             int nm = 0;
@@ -1121,7 +1177,7 @@ static void cross_tables(sys *s, size_t nprimary)
         for (size_t i = 0; i < pcn->nr; i++) {
             const char *g = tcell(pcn, i, 0)->s;
             for (size_t j = 1; j < pcn->nc; j++)
-                if (is_count_col(pcn->head[j]) || is_sum_col(pcn->head[j]))
+                if (is_count_col(s, "pcn_summary", pcn->head[j]) || is_sum_col(s, "pcn_summary", pcn->head[j]))
                     same(s, vk(s, "pcn_summary", g, pcn->head[j]), vk(s, "inequality", g, pcn->head[j]),
                          "pcn_summary = inequality");
             same(s, vk(s, "pcn_summary", g, "n_core20"), vk(s, "inequality", g, "n_imdq1"),
@@ -1130,7 +1186,7 @@ static void cross_tables(sys *s, size_t nprimary)
     /* ALL rows of every level are the same people */
     if (pcn)
         for (size_t j = 1; j < pcn->nc; j++) {
-            if (!is_count_col(pcn->head[j]) && !is_sum_col(pcn->head[j]))
+            if (!is_count_col(s, "pcn_summary", pcn->head[j]) && !is_sum_col(s, "pcn_summary", pcn->head[j]))
                 continue;
             same(s, vk(s, "pcn_summary", "ALL", pcn->head[j]),
                  vk(s, "practice_summary", "ALL", pcn->head[j]), "ALL rows");
@@ -1215,7 +1271,7 @@ static void cross_tables(sys *s, size_t nprimary)
             hi = vk(s, "fairness", rk, "oe_hi");
             oe = vk(s, "fairness", rk, "oe");
             if (o < 0 || n < 0 || lo < 0 || hi < 0 || oe < 0 ||
-                logci_reproducible(s, o, n, lo, hi, oe))
+                logci_reproducible(s, o, n, lo, hi, oe, vk(s, "fairness", rk, "expected")))
                 continue;
             c = cons_new(s, K_LOGCI, 5, "fairness: O/E CI width inverted (s^2 = 1/O - 1/n)");
             c->v[0] = o, c->v[1] = n, c->v[2] = lo, c->v[3] = hi, c->v[4] = oe;
@@ -1665,10 +1721,10 @@ int sdc_attack_outdir(const char *outdir, const sdc_attack_opts *o0, sdc_attack_
     }
     if (np == 0)
         return -1;
+    snprintf(path, sizeof path, "%s/aggregates.h5", outdir);
+    load_h5(&s, path); /* its kind attributes say which columns are counts */
     for (size_t k = 0; k < np; k++)
         vars_from_primary(&s, &s.t[k]);
-    snprintf(path, sizeof path, "%s/aggregates.h5", outdir);
-    load_h5(&s, path);
     snprintf(path, sizeof path, "%s/report.html", outdir);
     load_html(&s, path);
     snprintf(path, sizeof path, "%s/aggregates_long.csv", outdir);
@@ -1733,6 +1789,7 @@ int sdc_attack_outdir(const char *outdir, const sdc_attack_opts *o0, sdc_attack_
         free(s.c[k].a);
     }
     smap_free(&tr);
+    smap_free(&s.kinds);
     free(s.t);
     free(s.x);
     free(s.c);

@@ -601,6 +601,8 @@ static void test_disclosure__practices_and_pcns_protected_together(void **state)
     }
     assert_true(checked > 100);
     assert_int_equal(strata_table_small_counts(tab[1], 1, 7), 0);
+    strata_table_free(ctx, tab[1]);
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, prac, 3 * NG, pnames, NULL, &tab[1]), STRATA_OK);
     parent[0] = 99;
     assert_status(ctx, strata_table_set_parent(ctx, tab[1], tab[0], parent), STRATA_EINVAL);
     assert_contains(strata_ctx_errmsg(ctx), "row 1: parent row 99");

@@ -77,6 +77,9 @@ static strata_status derive_cell(strata_ctx *ctx, const strata_table *t, const t
         strata_byar_ci(a, d->level, &lo, &hi);
         *out = b + sqrt(cc / a) * ((d->part == 1 ? lo : hi) - a);
         break;
+    case STRATA_RECIPE_SUM:
+        *out = a + b + (d->c >= 0 ? cc : 0);
+        break;
     case STRATA_RECIPE_FUNNEL:
         if (!(b > 0) || !(a >= 0) || t->total_of[i] < 0)
             break;

@@ -100,7 +100,9 @@ static int protect(size_t m, const double *v, uint8_t **h, uint8_t *th)
 }
 
 typedef struct sdc_ws {
-    size_t *start, *rows; /* member rows of each total row (CSR) */
+    size_t *start, *rows;   /* member rows of each total row (CSR) */
+    size_t *pstart, *prows; /* child rows of each parent row (CSR), when a parent is set */
+    int *pcols;             /* partition members: (total, group) lists, -1 separated */
     double *v;
     uint8_t **h;
     int max_grp;
@@ -108,35 +110,55 @@ typedef struct sdc_ws {
 
 static void ws_free(strata_ctx *ctx, sdc_ws *w)
 {
-    STRATA_FREE_ALL(ctx, w->start, w->rows, w->v, w->h);
+    STRATA_FREE_ALL(ctx, w->start, w->rows, w->pstart, w->prows, w->pcols, w->v, w->h);
     memset(w, 0, sizeof *w);
+}
+
+/* CSR of rows grouped by key (key[i] in 0..ng-1, or -1). */
+static strata_status csr(strata_ctx *ctx, size_t nr, size_t ng, const int32_t *key, size_t **start,
+                         size_t **rows)
+{
+    size_t *s = strata_calloc(ctx, ng + 2, sizeof *s), *r = strata_calloc(ctx, nr + 1, sizeof *r);
+    *start = s, *rows = r;
+    if (!s || !r)
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < nr; i++)
+        if (key[i] >= 0 && (size_t)key[i] < ng)
+            s[key[i] + 2]++;
+    for (size_t g = 0; g < ng; g++)
+        s[g + 2] += s[g + 1];
+    for (size_t i = 0; i < nr; i++)
+        if (key[i] >= 0 && (size_t)key[i] < ng)
+            r[s[key[i] + 1]++] = i;
+    return STRATA_OK;
 }
 
 static strata_status ws_init(strata_ctx *ctx, const strata_table *t, sdc_ws *w)
 {
-    size_t nr = t->n_rows, cap = (nr > t->n_cols ? nr : t->n_cols) + 1;
-    if (t->parent && t->parent->n_rows > cap)
-        cap = t->parent->n_rows + 1;
+    size_t nr = t->n_rows, cap = (nr > t->n_cols ? nr : t->n_cols) + 1, q = 0;
     memset(w, 0, sizeof *w);
-    w->start = strata_calloc(ctx, nr + 2, sizeof *w->start);
-    w->rows = strata_calloc(ctx, nr + 1, sizeof *w->rows);
-    w->v = strata_calloc(ctx, cap, sizeof *w->v);
-    w->h = strata_calloc(ctx, cap, sizeof *w->h);
-    if (!w->start || !w->rows || !w->v || !w->h) {
-        ws_free(ctx, w);
-        return STRATA_ENOMEM;
-    }
-    for (size_t i = 0; i < nr; i++)
-        if (t->total_of[i] >= 0 && (size_t)t->total_of[i] < nr)
-            w->start[t->total_of[i] + 2]++;
-    for (size_t r = 0; r < nr; r++)
-        w->start[r + 2] += w->start[r + 1];
-    for (size_t i = 0; i < nr; i++)
-        if (t->total_of[i] >= 0 && (size_t)t->total_of[i] < nr)
-            w->rows[w->start[t->total_of[i] + 1]++] = i;
     for (size_t j = 0; j < t->n_cols; j++)
         if (t->cols[j].part_grp > w->max_grp)
             w->max_grp = t->cols[j].part_grp;
+    w->v = strata_calloc(ctx, cap, sizeof *w->v);
+    w->h = strata_calloc(ctx, cap, sizeof *w->h);
+    /* per total column and group: its members, then -1 (and -2 after the last group) */
+    w->pcols = strata_alloc(ctx, (t->n_cols * ((size_t)w->max_grp + 3) + 2 * t->n_cols + 2) *
+                                     sizeof *w->pcols);
+    if (!w->v || !w->h || !w->pcols ||
+        csr(ctx, nr, nr, t->total_of, &w->start, &w->rows) != STRATA_OK ||
+        (t->parent && csr(ctx, nr, t->parent->n_rows, t->parent_row, &w->pstart, &w->prows) !=
+                          STRATA_OK)) {
+        ws_free(ctx, w);
+        return STRATA_ENOMEM;
+    }
+    for (size_t tc = 0; tc < t->n_cols; tc++)
+        for (int g = 0; g <= w->max_grp; g++) {
+            for (size_t j = 0; j < t->n_cols; j++)
+                if (t->cols[j].part_of == (int)tc && t->cols[j].part_grp == g)
+                    w->pcols[q++] = (int)j;
+            w->pcols[q++] = -1;
+        }
     return STRATA_OK;
 }
 
@@ -144,16 +166,20 @@ static strata_status ws_init(strata_ctx *ctx, const strata_table *t, sdc_ws *w)
 static int secondary_pass(strata_table *t, sdc_ws *w)
 {
     int changed = 0;
+    const int *pc = w->pcols;
     for (size_t tc = 0; tc < t->n_cols; tc++)
-        for (int g = 0; g <= w->max_grp; g++)
-            for (size_t i = 0; i < t->n_rows; i++) {
+        for (int g = 0; g <= w->max_grp; g++) {
+            const int *mem = pc;
+            while (*pc >= 0)
+                pc++;
+            pc++; /* past the -1 */
+            for (size_t i = 0; mem[0] >= 0 && i < t->n_rows; i++) {
                 size_t m = 0;
-                for (size_t j = 0; j < t->n_cols; j++)
-                    if (t->cols[j].part_of == (int)tc && t->cols[j].part_grp == g)
-                        w->v[m] = t->cols[j].v[i], w->h[m++] = &t->cols[j].hidden[i];
-                if (m)
-                    changed |= protect(m, w->v, w->h, &t->cols[tc].hidden[i]);
+                for (const int *j = mem; *j >= 0; j++)
+                    w->v[m] = t->cols[*j].v[i], w->h[m++] = &t->cols[*j].hidden[i];
+                changed |= protect(m, w->v, w->h, &t->cols[tc].hidden[i]);
             }
+        }
     for (size_t j = 0; j < t->n_cols; j++) {
         if (!tcol_counts(&t->cols[j]))
             continue;
@@ -170,9 +196,34 @@ static int secondary_pass(strata_table *t, sdc_ws *w)
 
 /* Cells in two tables (same count or total column, same key in column 0) are
  * withheld in both when withheld in either. */
+static int in_set(size_t n, strata_table *const *t, const strata_table *x)
+{
+    for (size_t k = 0; k < n; k++)
+        if (t[k] == x)
+            return 1;
+    return 0;
+}
+
 static int sync_tables(size_t n, strata_table **t, int32_t *const *rowmap)
 {
     int changed = 0;
+    /* declared pairs (strata_table_same) */
+    for (size_t a = 0; a < n; a++)
+        for (size_t q = 0; q < t[a]->n_alias; q++) {
+            const talias *al = &t[a]->alias[q];
+            if (!in_set(n, t, al->other))
+                continue;
+            for (size_t i = 0; i < t[a]->n_rows; i++) {
+                uint8_t *ha = &t[a]->cols[al->j].hidden[i], *hb;
+                if (al->rowmap[i] < 0)
+                    continue;
+                hb = &al->other->cols[al->oj].hidden[al->rowmap[i]];
+                if (!*ha != !*hb) {
+                    *(*ha ? hb : ha) = 2;
+                    changed = 1;
+                }
+            }
+        }
     for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++) {
             const int32_t *map = rowmap[a * n + b];
@@ -212,9 +263,8 @@ static int parent_pass(strata_table *c, sdc_ws *w)
             continue;
         for (size_t r = 0; r < p->n_rows; r++) {
             size_t m = 0;
-            for (size_t i = 0; i < c->n_rows; i++)
-                if (c->parent_row[i] == (int32_t)r)
-                    w->v[m] = c->cols[j].v[i], w->h[m++] = &c->cols[j].hidden[i];
+            for (size_t q = w->pstart[r]; q < w->pstart[r + 1]; q++)
+                w->v[m] = c->cols[j].v[w->prows[q]], w->h[m++] = &c->cols[j].hidden[w->prows[q]];
             if (m)
                 changed |= protect(m, w->v, w->h, &p->cols[jp].hidden[r]);
         }
@@ -341,18 +391,11 @@ static strata_status check_set(strata_ctx *ctx, size_t n, strata_table **t)
     return STRATA_OK;
 }
 
-/* Primary suppression, gates and complementary suppression to a joint fixed point. */
-static strata_status suppress(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
-                              strata_table **t, sdc_ws *ws, int32_t **rowmap)
+/* Gates and complementary suppression to a joint fixed point. */
+static void complementary(const strata_sdc_params *p, size_t n, strata_table **t, sdc_ws *ws,
+                          int32_t *const *rowmap)
 {
     int changed = 1;
-    for (size_t k = 0; k < n; k++)
-        for (size_t j = 0; j < t[k]->n_cols; j++)
-            for (size_t i = 0; t[k]->cols[j].kind == STRATA_COL_COUNT && i < t[k]->n_rows; i++)
-                if (small(p, t[k]->cols[j].v[i]))
-                    t[k]->cols[j].hidden[i] = 1;
-    if (p->secondary)
-        STRATA_TRY(build_rowmaps(ctx, n, t, rowmap));
     while (changed) {
         changed = 0;
         for (size_t k = 0; k < n; k++)
@@ -367,6 +410,27 @@ static strata_status suppress(strata_ctx *ctx, const strata_sdc_params *p, size_
         }
         changed |= sync_tables(n, t, rowmap);
     }
+}
+
+/* Primary suppression, complementary suppression, then the audit
+ * (strat_audit.c) until no published relation pins a cell. */
+static strata_status suppress(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
+                              strata_table **t, sdc_ws *ws, int32_t **rowmap)
+{
+    size_t more = 1;
+    for (size_t k = 0; k < n; k++)
+        for (size_t j = 0; j < t[k]->n_cols; j++)
+            for (size_t i = 0; t[k]->cols[j].kind == STRATA_COL_COUNT && i < t[k]->n_rows; i++)
+                if (small(p, t[k]->cols[j].v[i]))
+                    t[k]->cols[j].hidden[i] = 1;
+    STRATA_TRY(build_rowmaps(ctx, n, t, rowmap));
+    for (int round = 0; more && round < 64; round++) {
+        complementary(p, n, t, ws, rowmap);
+        STRATA_TRY(strat_audit(ctx, p, n, t, rowmap, &more));
+    }
+    if (more)
+        return STRATA_FAIL(ctx, STRATA_EINVAL,
+                           "disclosure: cells still recoverable after 64 rounds of suppression");
     return STRATA_OK;
 }
 

@@ -54,7 +54,9 @@ void strata_table_free(strata_ctx *ctx, strata_table *t)
                 strata_free(ctx, c->s[i], 0);
         STRATA_FREE_ALL(ctx, c->s, c->v, c->hidden, c->name);
     }
-    STRATA_FREE_ALL(ctx, t->cols, t->total_of, t->parent_row, t->name);
+    for (size_t k = 0; k < t->n_alias; k++)
+        strata_free(ctx, t->alias[k].rowmap, 0);
+    STRATA_FREE_ALL(ctx, t->cols, t->total_of, t->parent_row, t->name, t->alias);
     strata_free(ctx, t, sizeof *t);
 }
 
@@ -149,6 +151,8 @@ static int operand_ok(const strata_table *t, const strata_recipe *d, int col, in
     strata_col_kind k;
     if (col < 0)
         return slot == 2 && d->op != STRATA_RECIPE_DSR;
+    if (d->op == STRATA_RECIPE_SUM)
+        return (size_t)col < t->n_cols && t->cols[col].kind == STRATA_COL_COUNT;
     if ((size_t)col >= t->n_cols)
         return 0;
     k = t->cols[col].kind;
@@ -162,7 +166,7 @@ strata_status strata_table_add_derived(strata_ctx *ctx, strata_table *t, const c
                                        const strata_recipe *d, int decimals, int *j)
 {
     int one_operand = d->op == STRATA_RECIPE_SHARE;
-    if (d->op > STRATA_RECIPE_FUNNEL || !operand_ok(t, d, d->a, 0) ||
+    if (d->op > STRATA_RECIPE_SUM || !operand_ok(t, d, d->a, 0) ||
         (!one_operand && !operand_ok(t, d, d->b, 1)) || !operand_ok(t, d, d->c, 2) ||
         !(d->level > 0 && d->level < 1) || d->part < 0 || d->part > 4)
         return STRATA_FAIL(ctx, STRATA_EINVAL,
@@ -243,6 +247,32 @@ strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, stra
     strata_free(ctx, child->parent_row, 0);
     child->parent_row = m;
     child->parent = parent;
+    return STRATA_OK;
+}
+
+strata_status strata_table_same(strata_ctx *ctx, strata_table *t, int j, strata_table *other,
+                                int other_j, const int32_t *rowmap)
+{
+    talias *na;
+    int32_t *m;
+    STRATA_TRY(building(ctx, t));
+    STRATA_TRY(col_ok(ctx, t, j));
+    STRATA_TRY(col_ok(ctx, other, other_j));
+    if (!tcol_counts(&t->cols[j]) || !tcol_counts(&other->cols[other_j]))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: %s and %s.%s are not both counts",
+                           t->name, t->cols[j].name, other->name, other->cols[other_j].name);
+    for (size_t i = 0; i < t->n_rows; i++)
+        if (rowmap[i] < -1 || rowmap[i] >= (int32_t)other->n_rows)
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: row %zu: row %d outside %s",
+                               t->name, i + 1, (int)rowmap[i], other->name);
+    na = strata_realloc(ctx, t->alias, t->n_alias * sizeof *na, (t->n_alias + 1) * sizeof *na);
+    if (!na)
+        return STRATA_ENOMEM;
+    t->alias = na;
+    if (!(m = strata_alloc(ctx, (t->n_rows + 1) * sizeof *m)))
+        return STRATA_ENOMEM;
+    memcpy(m, rowmap, t->n_rows * sizeof *m);
+    t->alias[t->n_alias++] = (talias){j, other_j, other, m};
     return STRATA_OK;
 }
 
@@ -487,6 +517,7 @@ strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, con
             else if (isnan(c->v[i]))
                 ;
             else if (c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG ||
+                     (c->kind == STRATA_COL_DERIVED && c->d.op == STRATA_RECIPE_SUM) ||
                      (c->kind == STRATA_COL_TOTAL && t->rules.enabled && t->rules.round_to > 1))
                 fprintf(f, "%.0f", c->v[i]);
             else if (c->decimals < 0)

@@ -24,6 +24,12 @@ typedef struct tcol {
     uint8_t *hidden; /* 1 primary, 2 secondary or gated */
 } tcol;
 
+typedef struct talias {
+    int j, oj;                 /* this column and the other table's */
+    struct strata_table *other;
+    int32_t *rowmap;           /* n_rows entries: row of other, or -1 */
+} talias;
+
 struct strata_table {
     char *name;
     size_t n_rows, n_cols, cap_cols;
@@ -36,6 +42,8 @@ struct strata_table {
     strata_sdc_params rules;     /* the rules it was published under */
     strata_funnel funnel;        /* fitted on the published O and E (FUNNEL column) */
     int has_funnel;
+    talias *alias;               /* cells that are the same as another table's */
+    size_t n_alias;
 };
 
 /* A relation member: COUNT and TOTAL columns take part in complementary suppression. */
@@ -43,6 +51,11 @@ static inline int tcol_counts(const tcol *c)
 {
     return c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_TOTAL;
 }
+
+/* The disclosure path's own attack on a set after suppression: withholds
+ * every cell the published relations would pin (*n_withheld of them). */
+strata_status strat_audit(strata_ctx *ctx, const strata_sdc_params *p, size_t n, strata_table **t,
+                          int32_t *const *rowmap, size_t *n_withheld);
 
 /* v as printed with d decimals (d < 0: -d significant digits), read back. */
 double strat_as_printed(double v, int d);

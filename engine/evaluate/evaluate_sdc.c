@@ -284,9 +284,7 @@ void ev_protect_row(strata_table *t, size_t i, const strata_sdc_params *sp, doub
 {
     static const char *const by_events[] = {
         "oe", "oe_lo", "oe_hi", "c", "c_se", "c_lo", "c_hi", "c_statistic", "brier_scaled",
-        "null_deviance", "pseudo_r2", "hl_chi2", "hl_df", "hl_p", "calibration_slope", "slope",
-        "slope_se", "slope_lo", "slope_hi", "citl", "citl_se", "citl_lo", "citl_hi",
-        "cal_intercept", "cal_intercept_se", NULL};
+        "null_deviance", "pseudo_r2", "hl_chi2", "hl_df", "hl_p", NULL};
     if (!sp->enabled)
         return;
     if (small_pop(sp, n_raw))

@@ -730,6 +730,79 @@ static strata_status build_tables(run_state *r, strata_table **set, const char *
     return STRATA_OK;
 }
 
+/* Row map of rows of `from` (key column kc) onto the rows of group table `to`
+ * with the same key (the "all" row onto "ALL"). */
+static void key_rows(const strata_table *from, int kc, const strata_table *to, int32_t *map)
+{
+    for (size_t i = 0; i < strata_table_nrows(from); i++) {
+        const char *k = strata_table_key(from, kc, i);
+        map[i] = -1;
+        for (size_t r = 0; k && r < strata_table_nrows(to); r++) {
+            const char *g = strata_table_key(to, 0, r);
+            if (g && (!strcmp(g, k) || (!strcmp(k, "all") && !strcmp(g, "ALL")))) {
+                map[i] = (int32_t)r;
+                break;
+            }
+        }
+    }
+}
+
+static strata_status same_cols(strata_ctx *ctx, strata_table *a, const char *ca, strata_table *b,
+                               const char *cb, const int32_t *map)
+{
+    int ja = strata_table_find(a, ca), jb = strata_table_find(b, cb);
+    if (ja < 0 || jb < 0)
+        return STRATA_OK;
+    return strata_table_same(ctx, a, ja, b, jb, map);
+}
+
+/* A fairness level that is a row or a cell of another table is the same
+ * number there (pcn/practice/icb rows; IMD quintile and ethnicity cells of
+ * the inequality table's ALL row), and Core20 is IMD quintile 1: declared so
+ * disclosure withholds them together. */
+static strata_status declare_same(run_state *r, int32_t *map)
+{
+    strata_ctx *ctx = r->ctx;
+    static const char *const pairs[3][2] = {{"n", "n_list"}, {"observed", "n_observed_list"},
+                                            {"expected", "expected_list"}};
+    if (r->summary && r->inequality) {
+        for (size_t i = 0; i < strata_table_nrows(r->summary); i++)
+            map[i] = (int32_t)i;
+        STRATA_TRY(same_cols(ctx, r->summary, "n_core20", r->inequality, "n_imdq1", map));
+    }
+    for (size_t k = 0; k < r->n_fair; k++) {
+        strata_table *f = r->fair_parts[k], *to = NULL;
+        size_t nr = strata_table_nrows(f);
+        const char *by = nr > 1 ? strata_table_key(f, 0, 1) : "all";
+        to = !strcmp(by, "pcn") ? r->summary : !strcmp(by, "practice") ? r->practice_tab
+             : !strcmp(by, "icb") ? r->icb_tab : r->summary;
+        if (!to)
+            continue;
+        key_rows(f, 1, to, map);
+        if (to == r->summary && strcmp(by, "pcn") != 0)
+            for (size_t i = 1; i < nr; i++)
+                map[i] = -1; /* only the "all" row is a summary row */
+        for (int q = 0; q < 3; q++)
+            STRATA_TRY(same_cols(ctx, f, pairs[q][0], to, pairs[q][1], map));
+        if (r->inequality && (!strcmp(by, "imd_quintile") || !strcmp(by, "ethnicity")))
+            for (size_t i = 1; i < nr; i++) {
+                const char *lev = strata_table_key(f, 1, i);
+                char sfx[160], a[200];
+                if (!strcmp(by, "imd_quintile"))
+                    snprintf(sfx, sizeof sfx, "_imdq%c", lev[0]);
+                else
+                    snprintf(sfx, sizeof sfx, "_eth_%s", !strcmp(lev, "NA") ? "unknown" : lev);
+                for (size_t z = 0; z < nr; z++)
+                    map[z] = z == i ? (int32_t)(strata_table_nrows(r->inequality) - 1) : -1;
+                for (int q = 0; q < 3; q++) {
+                    snprintf(a, sizeof a, "%s%s", q == 0 ? "n" : q == 1 ? "n_observed" : "expected", sfx);
+                    STRATA_TRY(same_cols(ctx, f, pairs[q][0], r->inequality, a, map));
+                }
+            }
+    }
+    return STRATA_OK;
+}
+
 /* Build every aggregate table, then disclose them as one set so a cell
  * withheld in one table cannot be recovered from another (the same counts by
  * PCN appear in the summary and the inequality table; practices sum into PCNs
@@ -743,6 +816,18 @@ static strata_status stage_aggregate(run_state *r)
     size_t n = 0;
     strata_status st;
     STRATA_TRY(build_tables(r, tabs, names, &n));
+    {
+        size_t most = strata_table_nrows(r->summary);
+        int32_t *map;
+        strata_status s2;
+        for (size_t k = 0; k < r->n_fair; k++)
+            most = strata_table_nrows(r->fair_parts[k]) > most ? strata_table_nrows(r->fair_parts[k]) : most;
+        if (!(map = strata_alloc(ctx, (most + 1) * sizeof *map)))
+            return STRATA_ENOMEM;
+        s2 = declare_same(r, map);
+        strata_free(ctx, map, 0);
+        STRATA_TRY(s2);
+    }
     set = strata_calloc(ctx, n + r->n_fair + 1, sizeof *set);
     if (!set)
         return STRATA_ENOMEM;

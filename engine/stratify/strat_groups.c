@@ -376,8 +376,15 @@ static strata_status put_core20(strata_ctx *ctx, strata_table *t, const summ *m)
     int j, jhr, jhc;
     STRATA_TRY(strat_put(ctx, t, "n_core20", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &j));
     STRATA_TRY(strat_fill(ctx, t, j, m->cnt, m->nc, o_c));
-    STRATA_TRY(strat_put(ctx, t, "n_high_risk", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jhr));
-    STRATA_TRY(strat_fill(ctx, t, jhr, m->cnt, m->nc, o_c + 1));
+    /* tiers 1-2 as the sum of the published tier counts: no relation of its own */
+    if (m->K >= 2)
+        STRATA_TRY(strat_derived(ctx, t, "n_high_risk", STRATA_RECIPE_SUM,
+                                 strata_table_find(t, "n_tier1"), strata_table_find(t, "n_tier2"),
+                                 -1, 0, 1, 0.95, 0, &jhr));
+    else {
+        STRATA_TRY(strat_put(ctx, t, "n_high_risk", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jhr));
+        STRATA_TRY(strat_fill(ctx, t, jhr, m->cnt, m->nc, o_c + 1));
+    }
     STRATA_TRY(strat_put(ctx, t, "n_high_risk_core20", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jhc));
     STRATA_TRY(strat_fill(ctx, t, jhc, m->cnt, m->nc, o_c + 2));
     return strata_table_add(ctx, t, "pct_high_risk_core20", STRATA_COL_PCT, 1, jhc, jhr, &j);

@@ -68,8 +68,10 @@ typedef enum strata_recipe_op {
     STRATA_RECIPE_DSR = 6,     /* a = O, b = DSR (INTERNAL), c = its variance (INTERNAL, same
                                 * units squared): DSR, Dobson limits with Byar's at the
                                 * published O; withheld when the published O < min_count */
-    STRATA_RECIPE_FUNNEL = 7   /* a = O, b = E: funnel flag (-2..2) of each member row, limits
+    STRATA_RECIPE_FUNNEL = 7,  /* a = O, b = E: funnel flag (-2..2) of each member row, limits
                                 * fitted (strata_funnel_fit) on the published O and E */
+    STRATA_RECIPE_SUM = 8      /* a + b (+ c): a count that is the sum of published counts
+                                * (people in tiers 1-2), so it adds no relation of its own */
 } strata_recipe_op;
 
 typedef struct strata_recipe {
@@ -103,6 +105,16 @@ STRATA_API strata_status strata_table_set_total_row(strata_ctx *ctx, strata_tabl
  * strata_disclose_set protects these relations when both are in the set. */
 STRATA_API strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child,
                                                  strata_table *parent, const int32_t *parent_row);
+
+/* Declares that column j of t and column other_j of other hold the same
+ * quantity, row i of t being row rowmap[i] of other (-1: none): e.g. the
+ * Core20 count of a PCN and its IMD-quintile-1 count, or a fairness level
+ * and the summary row of the same PCN. strata_disclose_set withholds such a
+ * pair together and the audit treats it as one cell. other must outlive t's
+ * disclosure; both must be COUNT or TOTAL columns. */
+STRATA_API strata_status strata_table_same(strata_ctx *ctx, strata_table *t, int j,
+                                           strata_table *other, int other_j,
+                                           const int32_t *rowmap);
 
 /* Reading. */
 STRATA_API const char *strata_table_name(const strata_table *t);
