@@ -1756,7 +1756,9 @@ int sdc_attack_outdir(const char *outdir, const sdc_attack_opts *o0, sdc_attack_
                 continue;
             }
         }
-        if (o.enabled && x->hi - x->lo < 0.5) {
+        if (o.enabled && x->hi - x->lo < 0.5 && !(x->hidden && x->hi < 0.5)) {
+            /* (a withheld cell pinned at 0 tells nothing: a count withheld for
+             * its size is never 0, and a 0 would have been published) */
             char k[1024], *a, *b;
             snprintf(k, sizeof k, "%s", x->key);
             a = strchr(k, '\x1f');

@@ -701,7 +701,7 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     for (int k = 0; k < 3; k++) {
         assert_no_lone_hidden(t[k]);
         for (size_t j = 0; j < strata_table_ncols(t[k]); j++) /* naming convention the scan relies on */
-            assert_int_equal(strata_table_col_kind(t[k], (int)j) == STRATA_COL_COUNT,
+            assert_int_equal(strata_table_col_is_count(t[k], (int)j),
                              is_count_col(strata_table_col_name(t[k], (int)j)));
         snprintf(path, sizeof path, "%s/%s.csv", dir, strata_table_name(t[k]));
         assert_status(ctx, strata_table_write_csv(ctx, t[k], path), STRATA_OK);

@@ -10,8 +10,10 @@
  * constraint, and intervals are narrowed to a fixed point. A cell narrowed to
  * one value is withheld (a withheld one: its smallest visible partner), and
  * the caller repeats complementary suppression and the audit until nothing is
- * pinned. Invariant: the constraints are exactly those of the set, so a cell
- * the audit leaves open cannot be pinned by these relations. */
+ * pinned. Counts only: expected events give a count back only where E = O
+ * exactly (a model factor's level), and there their relations are the
+ * counts' own. Invariant: the constraints are exactly those of the set, so a
+ * count the audit leaves open cannot be pinned by these relations. */
 #include "internal.h"
 #include "table_internal.h"
 
@@ -119,8 +121,11 @@ static strata_status add_vars(strata_ctx *ctx, const strata_sdc_params *p, size_
         if (!(a->base[k] = strata_alloc(ctx, (t[k]->n_cols + 1) * sizeof **a->base)))
             return STRATA_ENOMEM;
         for (size_t j = 0; j < t[k]->n_cols; j++) {
-            a->base[k][j] = tcol_counts(&t[k]->cols[j]) ? a->n : SIZE_MAX;
-            a->n += tcol_counts(&t[k]->cols[j]) ? t[k]->n_rows : 0;
+            /* counts only: expected events (TOTAL) give a count back only where E = O
+             * exactly, and there their relations are the counts' own */
+            int in = t[k]->cols[j].kind == STRATA_COL_COUNT;
+            a->base[k][j] = in ? a->n : SIZE_MAX;
+            a->n += in ? t[k]->n_rows : 0;
         }
     }
     a->lo = strata_alloc(ctx, (a->n + 1) * sizeof *a->lo);
@@ -239,7 +244,9 @@ static strata_status set_relations(strata_ctx *ctx, audit *a, size_t n, strata_t
             for (size_t w = 0; w < n; w++)
                 if (t[w] == al->other)
                     z = w;
-            for (size_t i = 0; z < n && i < t[k]->n_rows; i++) {
+            if (z == n || a->base[k][al->j] == SIZE_MAX || a->base[z][al->oj] == SIZE_MAX)
+                continue;
+            for (size_t i = 0; i < t[k]->n_rows; i++) {
                 size_t one;
                 if (al->rowmap[i] < 0)
                     continue;
@@ -322,40 +329,55 @@ static void propagate_all(audit *a)
     }
 }
 
-/* A secret the relations pin: a withheld cell, or a rounded non-zero one. */
+/* A secret the relations pin: a withheld cell, or a rounded non-zero one, known
+ * to one value. A withheld cell pinned at 0 tells nothing: a count withheld
+ * for its size is never 0, and a 0 would have been published as 0. */
 static int pinned(const strata_sdc_params *p, const audit *a, size_t x)
 {
     int secret = *a->hid[x] || (p->round_to > 1 && a->val[x] != 0);
-    return secret && a->hi[x] - a->lo[x] < (a->integer[x] ? 0.5 : 1.0);
+    if (!secret || a->hi[x] - a->lo[x] >= (a->integer[x] ? 0.5 : 1.0))
+        return 0;
+    return !(*a->hid[x] && a->hi[x] < 0.5);
 }
 
-/* Withholds every pinned cell: a visible one itself; for a withheld one, the
- * smallest visible member of a relation it is in (one pass over the relations).
+/* Withholds the fewest cells that break the pins of this round: per relation
+ * with a pinned cell, one cell — the smallest pinned visible member, else the
+ * smallest visible member, the total only when no member is shown
+ * (withholding a total whose members are shown only moves the problem to
+ * them). The caller re-runs complementary suppression and the
+ * audit, so pins that one cell already broke are not paid for twice.
  * Returns how many it withheld. */
 static size_t withhold(const strata_sdc_params *p, audit *a, uint8_t *todo)
 {
     size_t n = 0;
-    for (size_t x = 0; x < a->n; x++) {
+    for (size_t x = 0; x < a->n; x++)
         todo[x] = (uint8_t)pinned(p, a, x);
-        if (todo[x] && !*a->hid[x]) {
-            *a->hid[x] = 2;
-            todo[x] = 0;
-            n++;
-        }
-    }
     for (size_t c = 0; c < a->ncons; c++) {
-        size_t best = SIZE_MAX, hit = SIZE_MAX;
+        size_t pin = SIZE_MAX, tot = SIZE_MAX, other = SIZE_MAX, hit = 0;
         for (size_t q = a->cstart[c]; q < a->cstart[c + 1]; q++) {
             size_t y = a->term[q];
-            if (todo[y])
-                hit = y;
-            else if (!*a->hid[y] && (best == SIZE_MAX || a->val[y] < a->val[best]))
-                best = y;
+            int vis = !*a->hid[y];
+            hit |= todo[y];
+            if (todo[y] && vis && a->coef[q] > 0 && (pin == SIZE_MAX || a->val[y] < a->val[pin]))
+                pin = y;
+            if (todo[y] && vis && a->coef[q] < 0)
+                tot = y;
+            if (vis && !todo[y] && (other == SIZE_MAX || a->val[y] < a->val[other]))
+                other = y;
         }
-        if (hit != SIZE_MAX && best != SIZE_MAX) {
-            *a->hid[best] = 2;
-            todo[hit] = 0;
+        if (!hit)
+            continue;
+        {
+            /* a member rather than the total: a total (an ICB's list size) is
+             * usually pinned only by several partitions at once, and each
+             * loses its pin with one member withheld */
+            size_t w = pin != SIZE_MAX ? pin : other != SIZE_MAX ? other : tot;
+            if (w == SIZE_MAX)
+                continue;
+            *a->hid[w] = 2;
             n++;
+            for (size_t q = a->cstart[c]; q < a->cstart[c + 1]; q++)
+                todo[a->term[q]] = 0; /* this relation is dealt with this round */
         }
     }
     return n;

@@ -324,6 +324,13 @@ int strata_table_col_decimals(const strata_table *t, int j)
     return c ? c->decimals : 0;
 }
 
+int strata_table_col_is_count(const strata_table *t, int j)
+{
+    const tcol *c = col_at(t, j);
+    return c && (c->kind == STRATA_COL_COUNT ||
+                 (c->kind == STRATA_COL_DERIVED && c->d.op == STRATA_RECIPE_SUM));
+}
+
 double strata_table_value(const strata_table *t, int j, size_t row)
 {
     const tcol *c = col_at(t, j);

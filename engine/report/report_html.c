@@ -52,7 +52,8 @@ static void cell_text(const strata_table *t, int j, size_t i, char *buf, size_t 
         snprintf(buf, n, "*");
     else if (isnan(v))
         ;
-    else if (k == STRATA_COL_COUNT || k == STRATA_COL_FLAG || (k == STRATA_COL_TOTAL && v == floor(v)))
+    else if (strata_table_col_is_count(t, j) || k == STRATA_COL_FLAG ||
+             (k == STRATA_COL_TOTAL && v == floor(v)))
         snprintf(buf, n, "%.0f", v);
     else if (d < 0)
         snprintf(buf, n, "%.*g", -d, v);
@@ -72,7 +73,8 @@ static void td(FILE *f, const strata_table *t, int j, size_t i)
 {
     char buf[256];
     cell_text(t, j, i, buf, sizeof buf);
-    fprintf(f, "<td class=\"%s\">", kind_class(strata_table_col_kind(t, j)));
+    fprintf(f, "<td class=\"%s\">",
+            strata_table_col_is_count(t, j) ? "count" : kind_class(strata_table_col_kind(t, j)));
     esc(f, buf);
     fputs("</td>", f);
 }

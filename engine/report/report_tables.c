@@ -112,7 +112,8 @@ static const char *cell_text(const strata_table *t, int j, size_t i, char *buf, 
     int d = strata_table_col_decimals(t, j);
     if (strata_table_hidden(t, j, i) || isnan(v))
         return "";
-    if (k == STRATA_COL_COUNT || k == STRATA_COL_FLAG || (k == STRATA_COL_TOTAL && v == floor(v)))
+    if (strata_table_col_is_count(t, j) || k == STRATA_COL_FLAG ||
+        (k == STRATA_COL_TOTAL && v == floor(v)))
         snprintf(buf, size, "%.0f", v);
     else if (d < 0)
         snprintf(buf, size, "%.*g", -d, v);
@@ -124,7 +125,8 @@ static const char *cell_text(const strata_table *t, int j, size_t i, char *buf, 
 static int cell_decimals(const strata_table *t, int j)
 {
     strata_col_kind k = strata_table_col_kind(t, j);
-    return k == STRATA_COL_COUNT || k == STRATA_COL_FLAG ? 0 : strata_table_col_decimals(t, j);
+    return strata_table_col_is_count(t, j) || k == STRATA_COL_FLAG ? 0
+                                                                     : strata_table_col_decimals(t, j);
 }
 
 /* Row i's area: group_type, code and name (the name tidied into nbuf). */

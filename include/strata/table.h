@@ -124,6 +124,9 @@ STRATA_API int strata_table_find(const strata_table *t, const char *name); /* -1
 STRATA_API const char *strata_table_col_name(const strata_table *t, int j);
 STRATA_API strata_col_kind strata_table_col_kind(const strata_table *t, int j);
 STRATA_API int strata_table_col_decimals(const strata_table *t, int j);
+/* 1 when column j holds counts of people or events as published: a COUNT, or
+ * a derived sum of published counts (printed as whole numbers). */
+STRATA_API int strata_table_col_is_count(const strata_table *t, int j);
 /* The cell's value: NaN when withheld or not available. After disclosure it
  * is exactly the published value (rounded to the column's decimals). */
 STRATA_API double strata_table_value(const strata_table *t, int j, size_t row);
