@@ -158,8 +158,7 @@ static int operand_ok(const strata_table *t, const strata_recipe *d, int col, in
     k = t->cols[col].kind;
     if (d->op == STRATA_RECIPE_DSR && slot > 0)
         return k == STRATA_COL_INTERNAL;
-    return k == STRATA_COL_COUNT || k == STRATA_COL_TOTAL || k == STRATA_COL_DERIVED ||
-           k == STRATA_COL_PCT;
+    return k != STRATA_COL_KEY && k != STRATA_COL_INTERNAL; /* any published column */
 }
 
 strata_status strata_table_add_derived(strata_ctx *ctx, strata_table *t, const char *name,

@@ -506,6 +506,9 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
         if (!isnan(v) && v > need)
             need = v, best = i;
     }
+    if (best == (size_t)-1)
+        fputs("<li><b>Highest need:</b> every PCN's need index is withheld by disclosure "
+              "control at this size (see <a href=\"#disclosure\">the rules</a>).</li>\n", f);
     if (best != (size_t)-1) {
         area_label(rn, "PCN", strata_table_key(t, 0, best), lab, sizeof lab);
         cell_text(t, strata_table_find(t, "need_index"), best, buf, sizeof buf);

@@ -694,6 +694,10 @@ static strata_status build_tables(run_state *r, strata_table **set, const char *
     strata_funnel unused;
     strata_group_params_init(&gp);
     gp.budget = r->spec->budget;
+    {
+        strata_family fam = eval_family(r->model);
+        gp.measure = fam == STRATA_FAMILY_GAMMA || fam == STRATA_FAMILY_GAUSSIAN;
+    }
     /* SII confidence intervals by simulation: 10,000 draws per group (PHE's
      * default is 100,000; with ~1,300 PCNs that alone would take a minute). The
      * Monte Carlo error of a 2.5% quantile from 10,000 draws is ~0.3% of the
@@ -751,8 +755,10 @@ static strata_status same_cols(strata_ctx *ctx, strata_table *a, const char *ca,
                                const char *cb, const int32_t *map)
 {
     int ja = strata_table_find(a, ca), jb = strata_table_find(b, cb);
-    if (ja < 0 || jb < 0)
-        return STRATA_OK;
+    strata_col_kind ka = strata_table_col_kind(a, ja), kb = strata_table_col_kind(b, jb);
+    if (ja < 0 || jb < 0 || (ka != STRATA_COL_COUNT && ka != STRATA_COL_TOTAL) ||
+        (kb != STRATA_COL_COUNT && kb != STRATA_COL_TOTAL))
+        return STRATA_OK; /* a cost's sums are not counts: nothing to keep together */
     return strata_table_same(ctx, a, ja, b, jb, map);
 }
 

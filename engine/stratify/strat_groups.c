@@ -24,6 +24,7 @@ void strata_group_params_init(strata_group_params *p)
     strata_funnel_params_init(&p->funnel);
     p->budget = 0;
     strata_sii_params_init(&p->sii);
+    p->measure = 0;
 }
 
 const char *strata_c5_name(int area)
@@ -159,19 +160,25 @@ strata_status strat_put_block(strata_ctx *ctx, const strata_group_params *p, str
         snprintf(nm, sizeof nm, "n_unscored%s", sfx);
         STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, -1, 0, &b->ju));
     }
-    if (in->observed) {
+    if (in->observed && p->measure) {
+        /* a cost: sums over people, published like means, never rounded like counts */
+        snprintf(nm, sizeof nm, "observed%s", sfx);
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_MEAN, 2, b->jn, -1, -1, 0, &b->jo));
+    } else if (in->observed) {
         snprintf(nm, sizeof nm, "n_observed%s", sfx);
         STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, -1, 0, &b->jo));
     }
     snprintf(nm, sizeof nm, "expected%s", sfx);
-    STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_TOTAL, 1, b->jn, b->jo, -1, 0, &b->je));
+    STRATA_TRY(strat_put(ctx, t, nm, p->measure ? STRATA_COL_MEAN : STRATA_COL_TOTAL,
+                         p->measure ? 2 : 1, b->jn, p->measure ? -1 : b->jo, -1, 0, &b->je));
     snprintf(nm, sizeof nm, "mean_risk%s", sfx);
-    STRATA_TRY(strat_derived(ctx, t, nm, STRATA_RECIPE_RATIO, b->je, b->jn, b->ju, 0, 1, 0.95, 4,
-                             NULL));
-    for (int k = 0; b->jo >= 0 && k < 3; k++) {
+    STRATA_TRY(strat_derived(ctx, t, nm, STRATA_RECIPE_RATIO, b->je, b->jn, b->ju, 0, 1, 0.95,
+                             p->measure ? 2 : 4, NULL));
+    for (int k = 0; b->jo >= 0 && k < (p->measure ? 1 : 3); k++) {
         snprintf(nm, sizeof nm, "%s%s", r[k], sfx);
-        STRATA_TRY(strat_derived(ctx, t, nm, STRATA_RECIPE_OE_EXACT, b->jo, b->je, -1, k, 1,
-                                 p->level, 3, NULL));
+        STRATA_TRY(strat_derived(ctx, t, nm,
+                                 p->measure ? STRATA_RECIPE_RATIO : STRATA_RECIPE_OE_EXACT,
+                                 b->jo, b->je, -1, k, 1, p->level, 3, NULL));
     }
     for (size_t g = 0; g < G1; g++) {
         const strat_cell *x = &c[g * stride];
@@ -405,11 +412,14 @@ static strata_status summary_fill(strata_ctx *ctx, const strata_group_params *p,
             return STRATA_ENOMEM;
         for (size_t g = 0; g < m->G; g++)
             o[g] = m->tot[g].o, o[m->G + 1 + g] = m->tot[g].e;
-        s = strata_funnel_fit(ctx, &p->funnel, m->G, o, o + m->G + 1, funnel);
+        s = p->measure ? STRATA_OK
+                       : strata_funnel_fit(ctx, &p->funnel, m->G, o, o + m->G + 1, funnel);
         strata_free(ctx, o, 0);
         STRATA_TRY(s);
-        STRATA_TRY(put_funnel(ctx, p, t, &b));
-        STRATA_TRY(put_standardised(ctx, p, t, m, &b));
+        if (!p->measure) { /* Poisson methods: counts only */
+            STRATA_TRY(put_funnel(ctx, p, t, &b));
+            STRATA_TRY(put_standardised(ctx, p, t, m, &b));
+        }
     }
     STRATA_TRY(put_need(ctx, p, in, t, m, &b));
     return put_core20(ctx, t, m);

@@ -61,8 +61,9 @@ static strata_status put_blocks(strata_ctx *ctx, const strata_group_params *p,
     for (size_t k = 1; k < nc && block_sfx(in, k, E, sfx, sizeof sfx); k++) {
         int grp = k <= 6 ? 1 : 2;
         STRATA_TRY(strat_put_block(ctx, p, t, in, c + k, nc, sfx, all.jn, grp, unsc, &b));
-        STRATA_TRY(strata_table_set_part(ctx, t, b.je, all.je, grp));
-        if (b.jo >= 0)
+        if (!p->measure)
+            STRATA_TRY(strata_table_set_part(ctx, t, b.je, all.je, grp));
+        if (b.jo >= 0 && !p->measure)
             STRATA_TRY(strata_table_set_part(ctx, t, b.jo, all.jo, grp));
         if (b.ju >= 0)
             STRATA_TRY(strata_table_set_part(ctx, t, b.ju, all.ju, grp));
@@ -247,7 +248,7 @@ strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
     strata_table *t = NULL;
     size_t G1 = n_groups + 1;
     double *cells, *q, *res, *used;
-    int nm = in->observed ? 2 : 1;
+    int nm = in->observed && !p->measure ? 2 : 1; /* a DSR is for counts */
     strata_status s = STRATA_OK;
     *out = NULL;
     if (!in->imd_decile)

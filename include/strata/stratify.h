@@ -261,6 +261,10 @@ typedef struct strata_group_params {
     strata_funnel_params funnel;
     double budget;            /* fair-share budget (0 = no column) */
     strata_sii_params sii;
+    int measure;              /* 1: the outcome is a measure summed over people (cost: gamma,
+                               * gaussian): observed_list / expected_list are sums published like
+                               * means (withheld for 1-7 people), never rounded like counts; O/E
+                               * without Poisson limits; no funnel, ISR or DSR. Default 0 */
 } strata_group_params;
 STRATA_API void strata_group_params_init(strata_group_params *p);
 
