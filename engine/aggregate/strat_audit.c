@@ -354,6 +354,8 @@ static size_t withhold(const strata_sdc_params *p, audit *a, uint8_t *todo)
         todo[x] = (uint8_t)pinned(p, a, x);
     for (size_t c = 0; c < a->ncons; c++) {
         size_t pin = SIZE_MAX, tot = SIZE_MAX, other = SIZE_MAX, hit = 0;
+        if (a->cstart[c + 1] - a->cstart[c] <= 2)
+            continue; /* the same cell in two tables: withheld together by the sync */
         for (size_t q = a->cstart[c]; q < a->cstart[c + 1]; q++) {
             size_t y = a->term[q];
             int vis = !*a->hid[y];

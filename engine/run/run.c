@@ -43,7 +43,6 @@ typedef struct run_state {
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
     double *lp, *risk, *obs;
-    size_t *orig;               /* cohort row of each (scored) patient */
     uint8_t *tier, *segment;   /* strata_stratify_patients' outputs, per scored patient */
     int8_t *frailty, *ltc;
     int16_t *charlson;
@@ -316,25 +315,22 @@ static strata_status pfile_close(run_state *r, pfile *p, const char *name)
     return strata_manifest_output(r->man, name, "patient");
 }
 
-#define COMPACT(arr)                                                    \
-    do {                                                                \
-        if (arr)                                                        \
-            for (size_t i_ = 0, k_ = 0; i_ < r->n; i_++)                \
-                if (isfinite(r->risk[i_]))                              \
-                    (arr)[k_++] = (arr)[i_];                            \
-    } while (0)
-
 /* Patients whose risk cannot be computed (a model column is missing for them)
- * are listed in unscored.csv (0600) and left out of every later stage: the
- * per-patient arrays are compacted in place to the scored rows, in order. */
-static strata_status drop_unscored(run_state *r)
+ * stay in every later stage with a NaN risk: counted in every list size, in
+ * the age-sex, segment and Core20PLUS5 counts and in n_unscored, in no tier,
+ * expected or observed count and on no list (docs/stratify.md#missing-values).
+ * They are listed in unscored.csv (0600) so a practice can find them. */
+static strata_status note_unscored(run_state *r)
 {
-    size_t bad = 0, kept;
+    size_t bad = 0;
     for (size_t i = 0; i < r->n; i++)
         bad += !isfinite(r->risk[i]);
     r->sum->n_unscored = bad;
     if (bad == 0)
         return STRATA_OK;
+    if (bad == r->n)
+        return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: no patient could be scored",
+                           strata_cohort_path(r->cohort));
     {
         pfile pf;
         STRATA_TRY(pfile_open(r, "unscored.csv", &pf));
@@ -344,49 +340,26 @@ static strata_status drop_unscored(run_state *r)
                 fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i], i + 1);
         STRATA_TRY(pfile_close(r, &pf, "unscored.csv"));
     }
+    for (size_t i = 0; i < r->n; i++)
+        if (!isfinite(r->risk[i]))
+            r->risk[i] = NAN;
     strata_warn(r->ctx,
                 "%zu of %zu patients (%.1f%%) could not be scored (a model column is missing for "
-                "them): they are listed in unscored.csv and left out of tiers, lists and aggregates",
+                "them): they are counted in every list size and in n_unscored, listed in "
+                "unscored.csv, and in no tier or intervention list",
                 bad, r->n, 100.0 * (double)bad / (double)r->n);
-    COMPACT(r->id);
-    COMPACT(r->age);
-    COMPACT(r->imd);
-    COMPACT(r->efi);
-    COMPACT(r->prior_em);
-    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
-        COMPACT(r->flags[c]);
-    COMPACT(r->sex.v);
-    COMPACT(r->eth.v);
-    COMPACT(r->pcn.v);
-    COMPACT(r->practice.v);
-    COMPACT(r->icb.v);
-    COMPACT(r->obs);
-    COMPACT(r->lp);
-    COMPACT(r->orig);
-    kept = 0;
-    for (size_t i = 0; i < r->n; i++) /* risk last: it is the predicate */
-        if (isfinite(r->risk[i]))
-            r->risk[kept++] = r->risk[i];
-    r->n = kept;
-    if (r->n == 0)
-        return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: no patient could be scored",
-                           strata_cohort_path(r->cohort));
     return STRATA_OK;
 }
-#undef COMPACT
 
 static strata_status stage_score(run_state *r)
 {
     r->lp = strata_calloc(r->ctx, r->n, sizeof *r->lp);
     r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
-    r->orig = strata_calloc(r->ctx, r->n, sizeof *r->orig);
-    if (!r->lp || !r->risk || !r->orig)
+    if (!r->lp || !r->risk)
         return STRATA_ENOMEM;
-    for (size_t i = 0; i < r->n; i++)
-        r->orig[i] = i;
     STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
                             r->risk));
-    STRATA_TRY(drop_unscored(r));
+    STRATA_TRY(note_unscored(r));
     return stage_done(r, "score");
 }
 
@@ -501,7 +474,7 @@ static strata_status run_bootstrap(run_state *r, strata_family fam)
     for (size_t i = 0; i < N; i++)
         full[i] = NAN;
     for (size_t i = 0; i < r->n; i++)
-        full[r->orig[i]] = r->risk[i];
+        full[i] = r->risk[i];
     strata_validate_params_init(&vp);
     vp.B = (int)r->spec->bootstrap;
     vp.seed = (uint64_t)r->spec->seed;
@@ -533,13 +506,13 @@ static strata_status stage_evaluate(run_state *r)
     in.n = r->n;
     in.y = r->obs;
     in.p = r->risk;
-    /* rows without an observed outcome take no part (weight 0) */
+    /* rows without an observed outcome or a risk (unscored) take no part (weight 0) */
     for (size_t i = 0; i < r->n && !w; i++)
-        if (isnan(r->obs[i])) {
+        if (isnan(r->obs[i]) || isnan(r->risk[i])) {
             if (!(w = strata_alloc(ctx, r->n * sizeof *w)))
                 return STRATA_ENOMEM;
             for (size_t k = 0; k < r->n; k++)
-                w[k] = isnan(r->obs[k]) ? 0.0 : 1.0;
+                w[k] = isnan(r->obs[k]) || isnan(r->risk[k]) ? 0.0 : 1.0;
         }
     in.w = w;
     for (size_t k = 0; k < r->spec->n_by && st == STRATA_OK; k++)
@@ -788,7 +761,8 @@ static strata_status declare_same(run_state *r, int32_t *map)
         if (to == r->summary && strcmp(by, "pcn") != 0)
             for (size_t i = 1; i < nr; i++)
                 map[i] = -1; /* only the "all" row is a summary row */
-        for (int q = 0; q < 3; q++)
+        /* the evaluation's n is the scored patients: the list size only when all are */
+        for (int q = r->sum->n_unscored ? 1 : 0; q < 3; q++)
             STRATA_TRY(same_cols(ctx, f, pairs[q][0], to, pairs[q][1], map));
         if (r->inequality && (!strcmp(by, "imd_quintile") || !strcmp(by, "ethnicity")))
             for (size_t i = 1; i < nr; i++) {
@@ -800,7 +774,7 @@ static strata_status declare_same(run_state *r, int32_t *map)
                     snprintf(sfx, sizeof sfx, "_eth_%s", !strcmp(lev, "NA") ? "unknown" : lev);
                 for (size_t z = 0; z < nr; z++)
                     map[z] = z == i ? (int32_t)(strata_table_nrows(r->inequality) - 1) : -1;
-                for (int q = 0; q < 3; q++) {
+                for (int q = r->sum->n_unscored ? 1 : 0; q < 3; q++) {
                     snprintf(a, sizeof a, "%s%s", q == 0 ? "n" : q == 1 ? "n_observed" : "expected", sfx);
                     STRATA_TRY(same_cols(ctx, f, pairs[q][0], r->inequality, a, map));
                 }
@@ -875,9 +849,12 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
     strata_csv_field(f, level(&r->pcn, i));
     fputc(',', f);
     strata_csv_field(f, level(&r->practice, i));
-    fprintf(f, ",%.9g,%d,%s,%s,%d,%d,%d", r->risk[i], r->tier[i],
-            strata_segment_name(r->segment[i]), fr >= 0 ? strata_frailty_name(fr) : "",
-            r->ltc[i], r->charlson[i],
+    if (isnan(r->risk[i])) /* unscored: no risk, no tier */
+        fputs(",,", f);
+    else
+        fprintf(f, ",%.9g,%d", r->risk[i], r->tier[i]);
+    fprintf(f, ",%s,%s,%d,%d,%d", strata_segment_name(r->segment[i]),
+            fr >= 0 ? strata_frailty_name(fr) : "", r->ltc[i], r->charlson[i],
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
@@ -923,9 +900,9 @@ static strata_status compute_reasons(run_state *r, const size_t *sel, size_t n_s
         names[j] = strata_model_term(r->model, j);
     }
     for (size_t i = 0; i < r->n; i++)
-        scored[r->orig[i]] = 1;
+        scored[i] = !isnan(r->risk[i]);
     for (size_t k = 0; k < n_sel; k++) {
-        order[k].orig = r->orig[sel[k]];
+        order[k].orig = sel[k];
         order[k].k = k;
     }
     qsort(order, n_sel, sizeof *order, cmp_selrow);
@@ -947,8 +924,13 @@ static strata_status compute_reasons(run_state *r, const size_t *sel, size_t n_s
     }
     if (st != STRATA_OK)
         goto done;
-    for (size_t j = 0; j < p; j++)
-        xbar[j] /= (double)r->n;
+    {
+        size_t ns = 0;
+        for (size_t i = 0; i < r->n; i++)
+            ns += scored[i];
+        for (size_t j = 0; j < p; j++)
+            xbar[j] /= (double)(ns ? ns : 1);
+    }
     memset(&rm, 0, sizeof rm);
     rm.p = p;
     rm.names = names;
@@ -1005,6 +987,41 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     return st;
 }
 
+/* The intervention lists from the scored patients (an unscored one has no
+ * risk to rank); rows[] are cohort rows. Capacity per 1,000 of the scored. */
+static strata_status select_scored(run_state *r, const strata_list_params *lp, size_t *rows,
+                                   uint32_t *rank, size_t *n_sel)
+{
+    strata_ctx *ctx = r->ctx;
+    size_t m = 0, *idx;
+    double *risk;
+    int32_t *grp, *imd = NULL;
+    strata_status st;
+    if (r->sum->n_unscored == 0)
+        return strata_intervention_select(ctx, lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
+                                          r->imd, rows, rank, n_sel);
+    idx = strata_alloc(ctx, r->n * sizeof *idx);
+    risk = strata_alloc(ctx, r->n * sizeof *risk);
+    grp = strata_alloc(ctx, r->n * sizeof *grp);
+    if (r->imd)
+        imd = strata_alloc(ctx, r->n * sizeof *imd);
+    st = idx && risk && grp && (!r->imd || imd) ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t i = 0; st == STRATA_OK && i < r->n; i++)
+        if (!isnan(r->risk[i])) {
+            idx[m] = i, risk[m] = r->risk[i], grp[m] = r->pcn.v[i];
+            if (imd)
+                imd[m] = r->imd[i];
+            m++;
+        }
+    if (st == STRATA_OK)
+        st = strata_intervention_select(ctx, lp, m, risk, NULL, grp, r->pcn.n_levels, imd, rows,
+                                        rank, n_sel);
+    for (size_t k = 0; st == STRATA_OK && k < *n_sel; k++)
+        rows[k] = idx[rows[k]];
+    STRATA_FREE_ALL(ctx, idx, risk, grp, imd);
+    return st;
+}
+
 static strata_status stage_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -1033,8 +1050,7 @@ static strata_status stage_patients(run_state *r)
     rank = strata_calloc(ctx, r->n, sizeof *rank);
     st = rows && rank ? STRATA_OK : STRATA_ENOMEM;
     if (st == STRATA_OK)
-        st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
-                                        r->imd, rows, rank, &n_sel);
+        st = select_scored(r, &lp, rows, rank, &n_sel);
     if (st == STRATA_OK) {
         term = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *term);
         contrib = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *contrib);
@@ -1144,7 +1160,6 @@ static void run_free(run_state *r)
     strata_free(ctx, r->prior_em, 0);
     strata_free(ctx, r->lp, 0);
     strata_free(ctx, r->risk, 0);
-    strata_free(ctx, r->orig, 0);
     strata_free(ctx, r->obs, 0);
     strata_free(ctx, r->tier, 0);
     strata_free(ctx, r->segment, 0);

@@ -339,7 +339,9 @@ typedef struct strata_patient_params {
 } strata_patient_params;
 STRATA_API void strata_patient_params_init(strata_patient_params *p);
 STRATA_API strata_status strata_patient_params_check(strata_ctx *ctx, const strata_patient_params *p);
-/* Tiers (within groups when group != NULL), then per patient: frailty
+/* Tiers (within groups when group != NULL) of the scored patients: a NaN risk
+ * (an unscored patient) gets tier 0 and counts as the lowest tier in the
+ * segment rules; the percentiles are over the scored patients. Then per patient: frailty
  * category (-1 when efi_deficits is missing), Charlson score (p->charlson
  * weights, no age points), multimorbidity count and segment. Missing inputs
  * (docs/stratify.md#missing-values): a NULL flag column or a flag <= 0 / NA
