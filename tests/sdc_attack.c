@@ -1683,7 +1683,7 @@ static void read_rules(const char *outdir, sdc_attack_opts *o, char *family, siz
     if ((p = strstr(m, "\"disclosure\""))) {
         char *q;
         if ((q = strstr(p, "\"enabled\":")))
-            o->enabled = strncmp(q + 10, " false", 6) != 0;
+            o->enabled = strncmp(q + 10, " false", 6) != 0 && strncmp(q + 10, " 0", 2) != 0;
         if ((q = strstr(p, "\"suppress_max\":")))
             o->hi = strtod(q + 15, NULL);
         if ((q = strstr(p, "\"suppress_min\":")))

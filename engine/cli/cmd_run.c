@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *USAGE = "strata run SPEC.yaml --out DIR [--threads N] [--quiet]";
+static const char *USAGE = "strata run SPEC.yaml --out DIR [--threads N] [--quiet] [--allow-invalid]";
 
 typedef struct progress {
     int tty;
@@ -36,6 +36,7 @@ int cmd_run(int argc, char **argv)
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"allow-invalid", no_argument, NULL, 'a'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *out = NULL;
@@ -46,9 +47,9 @@ int cmd_run(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st;
     long v;
-    int o;
+    int o, allow_invalid = 0;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "o:t:qh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "o:t:qah", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
         case 't':
@@ -57,11 +58,14 @@ int cmd_run(int argc, char **argv)
             co.threads = (int)v;
             break;
         case 'q': co.quiet = 1; break;
+        case 'a': allow_invalid = 1; break;
         case 'h':
             printf("usage: %s\n\nRuns the whole job described by a run spec (docs/run-spec.md):\n"
                    "cohort (file or synthetic) -> fit or load a model -> score -> evaluate ->\n"
                    "stratify -> aggregate by PCN/practice/ICB with disclosure control ->\n"
-                   "CSV tables, report.html and manifest.json in DIR.\n",
+                   "CSV tables, report.html and manifest.json in DIR.\n"
+                   "The cohort is validated first: a problem stops the run with the\n"
+                   "validate report unless --allow-invalid (recorded in manifest.json).\n",
                    USAGE);
             return 0;
         default: return cli_usage_error("run", USAGE, "unknown option");
@@ -81,6 +85,8 @@ int cmd_run(int argc, char **argv)
     }
     if (co.threads > 0)
         spec.threads = co.threads;
+    if (allow_invalid)
+        spec.allow_invalid = 1;
     pr.tty = !co.quiet && isatty(2);
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     st = strata_run(ctx, &spec, out, on_progress, &pr, &sum);
@@ -105,7 +111,16 @@ int cmd_run(int argc, char **argv)
             printf("  calibration slope   %.3f\n", sum.calibration_slope);
         }
         printf("  intervention lists  %zu patients offered proactive care\n", sum.n_listed);
-        printf("  outputs             %s/ (aggregates disclosure-controlled; patient files 0600)\n", out);
+        {
+            char rules[512];
+            strata_sdc_describe(&sum.sdc, rules, sizeof rules);
+            if (sum.n_invalid)
+                printf("  INVALID cohort      %zu problems (--allow-invalid: recorded in "
+                       "manifest.json)\n", sum.n_invalid);
+            printf("  outputs             %s/ (patient files 0600)\n", out);
+            printf("  disclosure          %s\n", rules);
+            printf("  (the counts above are exact: for you, not for publication)\n");
+        }
         printf("  report              open %s\n", sum.report);
     }
     strata_run_spec_free(ctx, &spec);

@@ -367,7 +367,13 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
                  "withheld by disclosure control). Limits: %s. Dashed blue: 95%%; solid orange: "
                  "99.8%%. Points above the limits are orange, below blue.</p>\n",
             shown, omitted,
-            fn && fn->tau2 > 0 ? "overdispersed (DerSimonian-Laird tau2)" : "exact Poisson");
+            fn && fn->tau2 > 0 ? "overdispersed (DerSimonian-Laird)" : "exact Poisson");
+    if (fn && fn->od != STRATA_OD_NONE)
+        fprintf(out, "<p class=\"note\">Overdispersion (%s, Spiegelhalter 2005): phi = %.3f, "
+                     "tau<sup>2</sup> = %.5f on the log(O/E) scale, from %zu PCNs' published "
+                     "observed and expected counts.</p>\n",
+                fn->od == STRATA_OD_SHMI ? "SHMI truncation" : "winsorised z", fn->phi, fn->tau2,
+                fn->k);
 }
 
 /* Mean risk by IMD quintile (ALL row) as bars at cumulative-share midpoints,
@@ -501,6 +507,14 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
     fprintf(f, "<li><b><span class=\"count\">%s</span> registered patients</b> in %zu PCNs "
                "were given a risk of an emergency admission in the next 12 months.</li>\n",
             b2, strata_table_nrows(t) - 1);
+    if (strata_table_find(t, "n_unscored_list") >= 0 && val(t, "n_unscored_list", all) != 0) {
+        cell_text(t, strata_table_find(t, "n_unscored_list"), all, b2, sizeof b2);
+        fprintf(f, "<li><b><span class=\"count\">%s</span> patients could not be scored</b> (a "
+                   "model input is missing for them): they are in every list size (column "
+                   "n_unscored) but in no risk tier and on no intervention list; the practice "
+                   "file unscored.csv names them.</li>\n",
+                b2);
+    }
     for (size_t i = 0; i < all; i++) {
         double v = val(t, "need_index", i);
         if (!isnan(v) && v > need)
@@ -630,6 +644,7 @@ static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
 
 strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path)
 {
+    strata_sdc_params rules;
     char *tmp, lab[320];
     FILE *f;
     report_names *rn = NULL;
@@ -641,6 +656,7 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     STRATA_TRY(check_disclosed(ctx, in->inequality, path));
     STRATA_TRY(check_disclosed(ctx, in->sii, path));
     STRATA_TRY(check_disclosed(ctx, in->fairness, path));
+    STRATA_TRY(strata_table_rules(ctx, in->summary, &rules));
     STRATA_TRY(report_names_load(ctx, in->data_dir, &rn));
     all = strata_table_nrows(in->summary) - 1;
     f = strata_out_open(ctx, path, 0644u, &tmp);
@@ -654,9 +670,13 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
     esc(f, in->title ? in->title : "strata report");
     fputs("</h1>\n<p class=\"note\">Risk stratification of the registered population by "
-          "strata. All counts are disclosure-controlled (see <a href=\"#disclosure\">the rules"
-          "</a>); * marks a withheld value.</p>\n"
-          "<nav><a href=\"#found\">Findings</a> <a href=\"#index\">PCN index</a> "
+          "strata. ", f);
+    fputs(rules.enabled ? "Counts are disclosure-controlled (see <a href=\"#disclosure\">the "
+                          "rules</a>); * marks a withheld value.</p>\n"
+                        : "<b>Disclosure control was OFF for this run: every count is exact. "
+                          "Not for publication.</b> (<a href=\"#disclosure\">details</a>)</p>\n",
+          f);
+    fputs("<nav><a href=\"#found\">Findings</a> <a href=\"#index\">PCN index</a> "
           "<a href=\"#tiers\">Risk tiers</a> <a href=\"#funnel\">Funnel</a> "
           "<a href=\"#gradient\">Deprivation</a> <a href=\"#calibration\">Calibration</a> "
           "<a href=\"#fairness\">Fairness</a> <a href=\"#card\">Model card</a></nav>\n", f);
@@ -739,12 +759,23 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
         }
         fputs("</table>\n", f);
     }
-    fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>Counts of people or events from 1 "
-          "to 7 are withheld (*) and other counts rounded to the nearest 5; further cells are "
-          "withheld so a hidden number cannot be worked out from totals (practices add up to "
-          "PCNs, PCNs to the ICB), and where an observed count is hidden its expected count and "
-          "O/E are hidden too. Percentages are recomputed from the published counts; ratios and "
-          "indices (O/E, SII, RII) are not rounded. Methods: docs/stratify.md.</p>\n", f);
+    {
+        char text[512];
+        strata_sdc_describe(&rules, text, sizeof text);
+        fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>Rules applied to every table "
+              "and number in this report: ", f);
+        esc(f, text);
+        fputs(rules.enabled
+                  ? ". Before publication every relation between the tables (practices add up "
+                    "to PCNs and PCNs to the ICB, subgroups to totals, tiers and segments to the "
+                    "list) was checked so no withheld or rounded count can be worked out exactly; "
+                    "where an observed count is withheld its expected count and O/E are too. "
+                    "SII, RII, C-statistics and calibration slopes are regression outputs and "
+                    "are shown as computed. Methods and sources: docs/stratify.md.</p>\n"
+                  : ". Nothing was withheld or rounded: these numbers identify small groups and "
+                    "must not leave a secure environment.</p>\n",
+              f);
+    }
     fputs("</body></html>\n", f);
     report_names_free(ctx, rn);
     st = strata_out_publish(ctx, f, tmp, path, 0644u);

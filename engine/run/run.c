@@ -51,6 +51,9 @@ typedef struct run_state {
     strata_table *summary, *practice_tab, *icb_tab, *inequality, *sii, *fairness;
     strata_table **fair_parts; /* fairness by by-column, published into `fairness` */
     size_t n_fair;
+    strata_table *c20p5;        /* Core20PLUS5 by PCN */
+    uint32_t *plus_mask;        /* PLUS groups per patient (stratify.plus) */
+    uint8_t *c5_mask;           /* the clinical areas per patient (STRATA_C5_*) */
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -236,6 +239,49 @@ static strata_status read_outcome(run_state *r)
 
 /* ---- stages -------------------------------------------------------------- */
 
+typedef struct problems {
+    char text[1536]; /* the first problems, one a line */
+    size_t len, shown;
+} problems;
+
+static void keep_problem(void *ud, strata_problem_kind kind, const char *msg)
+{
+    problems *p = ud;
+    int k;
+    if (p->shown >= 8 || p->len >= sizeof p->text - 1)
+        return;
+    k = snprintf(p->text + p->len, sizeof p->text - p->len, "\n  %s: %s",
+                 strata_problem_kind_name(kind), msg);
+    if (k > 0)
+        p->len = p->len + (size_t)k < sizeof p->text ? p->len + (size_t)k : sizeof p->text - 1;
+    p->shown++;
+}
+
+/* The cohort passes strata validate before anything is computed from it
+ * (ages of 150, IMD deciles of 12, duplicate ids would flow into published
+ * tables); allow_invalid goes on anyway and the manifest records it. */
+static strata_status validate_first(run_state *r, const char *path)
+{
+    strata_validate_report rep;
+    problems p;
+    memset(&p, 0, sizeof p);
+    STRATA_TRY(strata_cohort_validate(r->ctx, path, keep_problem, &p, &rep));
+    r->sum->n_invalid = rep.total;
+    STRATA_TRY(strata_manifest_int(r->man, "validation.problems", (long long)rep.total));
+    STRATA_TRY(strata_manifest_int(r->man, "spec.allow_invalid", r->spec->allow_invalid));
+    if (rep.total == 0)
+        return STRATA_OK;
+    if (!r->spec->allow_invalid)
+        return STRATA_FAIL(r->ctx, STRATA_EDATA,
+                           "%s: INVALID: %zu problem%s, the first:%s\n(strata validate %s lists "
+                           "them all; fix the cohort, or run with --allow-invalid to go on and "
+                           "have that recorded in manifest.json)",
+                           path, rep.total, rep.total == 1 ? "" : "s", p.text, path);
+    strata_warn(r->ctx, "%s: %zu validation problem%s, going on as allow_invalid asks (recorded "
+                        "in manifest.json)", path, rep.total, rep.total == 1 ? "" : "s");
+    return STRATA_OK;
+}
+
 static strata_status stage_cohort(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -264,6 +310,7 @@ static strata_status stage_cohort(run_state *r)
         strata_run_spec_path(r->spec, r->spec->cohort, path, sizeof path);
     }
     STRATA_TRY(strata_manifest_input(r->man, "cohort", path));
+    STRATA_TRY(validate_first(r, path));
     STRATA_TRY(strata_cohort_open(ctx, path, &r->cohort));
     r->n = strata_cohort_nrows(r->cohort);
     if (r->n == 0)
@@ -536,6 +583,61 @@ static strata_status stage_evaluate(run_state *r)
     return stage_done(r, "evaluate");
 }
 
+/* Core20PLUS5 inputs per patient: the PLUS groups of the spec (stratify.plus)
+ * and the five adult clinical areas from the condition flags (SMI; chronic
+ * respiratory = COPD or asthma; cancer, for early diagnosis; hypertension;
+ * maternity has no source in these flags yet). docs/stratify.md#core20plus5 */
+static strata_status core20plus5_inputs(run_state *r)
+{
+    strata_ctx *ctx = r->ctx;
+    strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
+    int32_t *cols[STRATA_RUN_MAX_PLUS] = {0}, lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
+    strata_status st = STRATA_OK;
+    r->c5_mask = strata_calloc(ctx, r->n, 1);
+    r->plus_mask = strata_calloc(ctx, r->n, sizeof *r->plus_mask);
+    if (!r->c5_mask || !r->plus_mask)
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < r->n; i++) {
+        const int32_t *const *f = (const int32_t *const *)r->flags;
+#define HAS(c) (f[c] && f[c][i] > 0)
+        r->c5_mask[i] = (uint8_t)((HAS(STRATA_C_SMI) << STRATA_C5_SMI) |
+                                  ((HAS(STRATA_C_COPD) || HAS(STRATA_C_ASTHMA)) << STRATA_C5_RESPIRATORY) |
+                                  (HAS(STRATA_C_CANCER) << STRATA_C5_CANCER) |
+                                  (HAS(STRATA_C_HYPERTENSION) << STRATA_C5_HYPERTENSION));
+#undef HAS
+    }
+    for (size_t k = 0; k < r->spec->n_plus && st == STRATA_OK; k++) {
+        long j = find_col(r, r->spec->plus_column[k]);
+        const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
+        size_t nc = 0;
+        if (!info) {
+            st = STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: %s has no column %s",
+                             r->spec->plus_name[k], strata_cohort_path(r->cohort),
+                             r->spec->plus_column[k]);
+            break;
+        }
+        for (size_t l = 0; l < r->spec->n_plus_levels[k] && st == STRATA_OK; l++) {
+            size_t c = 0;
+            while (info->categorical && c < info->n_levels &&
+                   strcmp(info->levels[c], r->spec->plus_levels[k][l]))
+                c++;
+            if (!info->categorical || c == info->n_levels)
+                st = STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: level \"%s\" is not a "
+                                 "level of column %s", r->spec->plus_name[k],
+                                 r->spec->plus_levels[k][l], r->spec->plus_column[k]);
+            lv[k][nc++] = (int32_t)c;
+        }
+        if (st == STRATA_OK)
+            st = read_i32(r, j, &cols[k]);
+        rules[k] = (strata_plus_rule){r->spec->plus_name[k], cols[k], nc, lv[k]};
+    }
+    if (st == STRATA_OK && r->spec->n_plus)
+        st = strata_plus_flags(ctx, r->n, r->spec->n_plus, rules, r->plus_mask, NULL);
+    for (size_t k = 0; k < STRATA_RUN_MAX_PLUS; k++)
+        strata_free(ctx, cols[k], 0);
+    return st;
+}
+
 /* ---- stratification --------------------------------------------------------- */
 
 /* The spec's Charlson weights ("charlson1987" when a hand-built spec leaves it NULL). */
@@ -578,6 +680,7 @@ static strata_status stage_stratify(run_state *r)
     STRATA_TRY(strata_stratify_patients(ctx, &pp, &pc, within ? r->pcn.v : NULL,
                                         within ? r->pcn.n_levels : 0, r->tier, r->segment,
                                         r->frailty, r->charlson, r->ltc));
+    STRATA_TRY(core20plus5_inputs(r));
     return stage_done(r, "stratify");
 }
 
@@ -641,6 +744,10 @@ static void strat_input(const run_state *r, strata_strat_input *in)
     in->n_tiers = r->spec->n_tiers + 1;
     in->segment = r->segment;
     in->need = NULL;
+    in->plus_mask = r->plus_mask;
+    in->n_plus = r->spec->n_plus;
+    in->plus_names = r->spec->plus_name;
+    in->c5_mask = r->c5_mask;
 }
 
 /* Every published table as CSV, then all of them in aggregates.h5. */
@@ -696,6 +803,9 @@ static strata_status build_tables(run_state *r, strata_table **set, const char *
         STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
         names[*n] = "icb_summary", set[(*n)++] = r->icb_tab;
     }
+    STRATA_TRY(strata_group_core20plus5(ctx, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
+                                        &r->c20p5));
+    names[*n] = "core20plus5", set[(*n)++] = r->c20p5;
     if (r->imd) {
         STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
                                            r->pcn.levels, &r->inequality));
@@ -783,6 +893,36 @@ static strata_status declare_same(run_state *r, int32_t *map)
     return STRATA_OK;
 }
 
+/* The funnel as published: method, phi and tau^2 fitted on the published O
+ * and E, and the PCNs outside the limits, named. */
+static strata_status manifest_funnel(run_state *r)
+{
+    const strata_table *t = r->summary;
+    int jf = strata_table_find(t, "funnel_flag");
+    char out[2048] = "";
+    size_t len = 0, n = 0;
+    for (size_t i = 0; i + 1 < strata_table_nrows(t); i++) {
+        double fl = strata_table_value(t, jf, i);
+        int k;
+        if (isnan(fl) || fl == 0)
+            continue;
+        k = snprintf(out + len, sizeof out - len, "%s%s (%s %s limit)", n ? "; " : "",
+                     strata_table_key(t, 0, i), fl > 0 ? "above" : "below",
+                     fabs(fl) >= 2 ? "99.8%" : "95%");
+        len = k > 0 && len + (size_t)k < sizeof out ? len + (size_t)k : len;
+        n++;
+    }
+    STRATA_TRY(strata_manifest_str(r->man, "funnel.method",
+                                   r->funnel.od == STRATA_OD_SHMI        ? "shmi (truncated z)"
+                                   : r->funnel.od == STRATA_OD_WINSORISE ? "winsorised z"
+                                                                         : "exact Poisson"));
+    STRATA_TRY(strata_manifest_num(r->man, "funnel.phi", r->funnel.phi));
+    STRATA_TRY(strata_manifest_num(r->man, "funnel.tau2", r->funnel.tau2));
+    STRATA_TRY(strata_manifest_int(r->man, "funnel.units", (long long)r->funnel.k));
+    STRATA_TRY(strata_manifest_int(r->man, "funnel.n_outliers", (long long)n));
+    return strata_manifest_str(r->man, "funnel.outliers", out);
+}
+
 /* Build every aggregate table, then disclose them as one set so a cell
  * withheld in one table cannot be recovered from another (the same counts by
  * PCN appear in the summary and the inequality table; practices sum into PCNs
@@ -824,6 +964,8 @@ static strata_status stage_aggregate(run_state *r)
     }
     if (st == STRATA_OK && !strata_table_funnel(r->summary, &r->funnel))
         memset(&r->funnel, 0, sizeof r->funnel);
+    if (st == STRATA_OK && strata_table_find(r->summary, "funnel_flag") >= 0)
+        st = manifest_funnel(r);
     if (st == STRATA_OK)
         st = write_tables(r, set, names, n);
     strata_free(ctx, set, 0);
@@ -1069,6 +1211,18 @@ static strata_status stage_patients(run_state *r)
 
 /* ---- report, manifest, driver ---------------------------------------------- */
 
+/* A count as the tables publish it: exact with control off, "< hi+1" when
+ * withheld for its size, else rounded. */
+static void pub_count(const strata_sdc_params *p, double v, char *buf, size_t size)
+{
+    if (!p->enabled)
+        snprintf(buf, size, "%.0f", v);
+    else if (v >= p->lo && v <= p->hi)
+        snprintf(buf, size, "fewer than %.0f", p->hi + 1);
+    else
+        snprintf(buf, size, "%.0f", p->round_to > 1 ? floor(v / p->round_to + 0.5) * p->round_to : v);
+}
+
 static strata_status stage_report(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -1089,13 +1243,24 @@ static strata_status stage_report(run_state *r)
     } while (0)
     CARD("Model", "%s GLM", strata_family_name(fs.family));
     CARD("Formula", "%.120s", fs.formula ? fs.formula : "");
-    CARD("Patients fitted", "%zu (dropped for missing values: %zu)", fs.n_used, fs.n_dropped);
+    /* the card is published: its counts are rounded like the tables' (dropped 1-7: "< 8") */
+    {
+        char used[32], dropped[32];
+        pub_count(&r->sum->sdc, (double)fs.n_used, used, sizeof used);
+        pub_count(&r->sum->sdc, (double)fs.n_dropped, dropped, sizeof dropped);
+        CARD("Patients fitted", "%s (dropped for missing values: %s)", used, dropped);
+    }
     CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
     CARD("AIC", "%.1f", fs.aic);
     if (r->eval) {
         const strata_eval_metrics *m = &r->eval->overall;
+        const strata_table *fa = r->fairness;
+#define FV(col) strata_table_value(fa, strata_table_find(fa, col), 0)
         CARD("C-statistic (95% CI)", "%.3f (%.3f to %.3f)", m->c, m->c_lo, m->c_hi);
-        CARD("Observed / expected", "%.3f (%.3f to %.3f)", m->oe, m->oe_lo, m->oe_hi);
+        /* O/E as published: from the published observed and expected counts */
+        if (fa && !isnan(FV("oe")))
+            CARD("Observed / expected", "%.3f (%.3f to %.3f)", FV("oe"), FV("oe_lo"), FV("oe_hi"));
+#undef FV
         CARD("Calibration slope", "%.3f (%.3f to %.3f)", m->slope, m->slope_lo, m->slope_hi);
         CARD("Brier score (scaled)", "%.4f (%.3f)", m->brier, m->brier_scaled);
         if (r->boot)
@@ -1177,12 +1342,30 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->inequality);
     strata_table_free(ctx, r->sii);
     strata_table_free(ctx, r->fairness);
+    strata_table_free(ctx, r->c20p5);
+    strata_free(ctx, r->plus_mask, 0);
+    strata_free(ctx, r->c5_mask, 0);
     for (size_t k = 0; k < r->n_fair; k++)
         strata_table_free(ctx, r->fair_parts[k]);
     strata_free(ctx, r->fair_parts, 0);
     strata_model_free(ctx, r->model);
     strata_cohort_close(r->cohort);
     strata_manifest_free(r->man);
+}
+
+/* The rules every aggregate output was published under, as numbers and as
+ * the sentence the report, the workbook and the CLI print. */
+static strata_status manifest_rules(run_state *r)
+{
+    char text[512];
+    sdc_from_spec(r->spec, &r->sum->sdc);
+    strata_sdc_describe(&r->sum->sdc, text, sizeof text);
+    STRATA_TRY(strata_manifest_int(r->man, "disclosure.enabled", r->sum->sdc.enabled));
+    STRATA_TRY(strata_manifest_num(r->man, "disclosure.suppress_min", r->sum->sdc.lo));
+    STRATA_TRY(strata_manifest_num(r->man, "disclosure.suppress_max", r->sum->sdc.hi));
+    STRATA_TRY(strata_manifest_num(r->man, "disclosure.round_to", r->sum->sdc.round_to));
+    STRATA_TRY(strata_manifest_int(r->man, "disclosure.complementary", r->sum->sdc.secondary));
+    return strata_manifest_str(r->man, "disclosure.rules", text);
 }
 
 static strata_status run_stages(run_state *r)
@@ -1198,6 +1381,8 @@ static strata_status run_stages(run_state *r)
         st = strata_manifest_str(r->man, "spec.charlson_weights", charlson_name(spec));
     if (st == STRATA_OK)
         st = strata_manifest_int(r->man, "seeds.run", spec->seed);
+    if (st == STRATA_OK)
+        st = manifest_rules(r);
     if (st == STRATA_OK)
         st = stage_cohort(r);
     if (st == STRATA_OK)
