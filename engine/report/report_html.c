@@ -565,6 +565,9 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
         const strata_table *q = in->inequality;
         size_t r = strata_table_nrows(q) - 1;
         double m1 = val(q, "mean_risk_imdq1", r), m5 = val(q, "mean_risk_imdq5", r);
+        if (isnan(m1) || isnan(m5) || !(m5 > 0))
+            fputs("<li><b>Deprivation gradient:</b> the mean risks of the most and least "
+                  "deprived fifths are withheld by disclosure control at this size.</li>\n", f);
         if (!isnan(m1) && !isnan(m5) && m5 > 0) {
             fprintf(f, "<li><b>Deprivation gradient:</b> patients in the most deprived fifth of "
                        "areas have a mean risk of %.1f%%, %.1f times the %.1f%% of the least "
