@@ -32,7 +32,7 @@ evaluate:
   by: [imd_quintile, ethnicity, sex, age_band, pcn]
 threads: $threads
 SPEC
-  /usr/bin/time -v ./build/strata run "$d/spec.yaml" --out "$d/out" --quiet 2> "$d/time.txt"
+  /usr/bin/time -v ./build/strata run "$d/spec.yaml" --out "$d/out" --overwrite --quiet 2> "$d/time.txt"
   rss=$(awk -F: '/Maximum resident/{gsub(/ /,"",$2); print int($2/1024)}' "$d/time.txt")
   wall=$(awk '/Elapsed \(wall clock\)/{print $NF}' "$d/time.txt")
   /usr/bin/python3 - "$d/out/manifest.json" "$n" "$rss" <<'PY'

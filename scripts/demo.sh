@@ -7,5 +7,5 @@ set -eu
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 out=${STRATA_OUT:-strata-out}
-./build/strata run data/specs/default.yaml --out "$out"
+./build/strata run data/specs/default.yaml --out "$out" --overwrite
 ./build/strata validate --summary-only "$out/cohort.h5"

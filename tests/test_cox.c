@@ -17,115 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- fixtures --------------------------------------------------------------- */
-
-#define MAXF 32
-
-/* Splits a CSV line in place: fields may be double-quoted (holding commas). */
-static int fields(char *line, char **f)
-{
-    int nf = 0, inq = 0;
-    char *w = line;
-    f[nf++] = w;
-    for (char *s = line; *s && *s != '\n' && *s != '\r'; s++) {
-        if (*s == '"')
-            inq = !inq;
-        else if (*s == ',' && !inq && nf < MAXF) {
-            *w++ = 0;
-            f[nf++] = w;
-        } else
-            *w++ = *s;
-    }
-    *w = 0;
-    return nf;
-}
-
-/* A design file: time, status, stratum, weight, offset, x columns. */
-typedef struct design {
-    size_t n, p;
-    double *time, *status, *w, *off, *X;
-    int32_t *stratum;
-    char names[MAXF][96];
-    const char *np[MAXF];
-} design;
-
-static void design_load(const char *name, design *d)
-{
-    char path[256], line[4096], *f[MAXF];
-    size_t cap = 16384;
-    FILE *fp;
-    snprintf(path, sizeof path, "data/golden/cox/design_%s.csv", name);
-    fp = fopen(tu_src(path), "r");
-    assert_non_null(fp);
-    memset(d, 0, sizeof *d);
-    assert_non_null(fgets(line, sizeof line, fp));
-    d->p = (size_t)fields(line, f) - 5;
-    for (size_t j = 0; j < d->p; j++) {
-        snprintf(d->names[j], sizeof d->names[j], "%s", f[5 + j]);
-        d->np[j] = d->names[j];
-    }
-    d->time = malloc(cap * sizeof(double));
-    d->status = malloc(cap * sizeof(double));
-    d->w = malloc(cap * sizeof(double));
-    d->off = malloc(cap * sizeof(double));
-    d->stratum = malloc(cap * sizeof(int32_t));
-    d->X = malloc(cap * d->p * sizeof(double));
-    while (fgets(line, sizeof line, fp)) {
-        size_t i = d->n++;
-        assert_true(i < cap);
-        assert_int_equal(fields(line, f), (int)d->p + 5);
-        d->time[i] = atof(f[0]);
-        d->status[i] = atof(f[1]);
-        d->stratum[i] = atoi(f[2]) - 1;
-        d->w[i] = atof(f[3]);
-        d->off[i] = atof(f[4]);
-        for (size_t j = 0; j < d->p; j++)
-            d->X[j * cap + i] = atof(f[5 + j]);
-    }
-    fclose(fp);
-    /* compact the columns to leading dimension n */
-    for (size_t j = 1; j < d->p; j++)
-        memmove(d->X + j * d->n, d->X + j * cap, d->n * sizeof(double));
-}
-
-static void design_free(design *d)
-{
-    free(d->time);
-    free(d->status);
-    free(d->w);
-    free(d->off);
-    free(d->stratum);
-    free(d->X);
-}
-
-static cox_input design_input(const design *d, int weights, int offset, int strata)
-{
-    cox_input in = {d->n, d->p, d->X, d->time, d->status, weights ? d->w : NULL,
-                    offset ? d->off : NULL, strata ? d->stratum : NULL, d->np};
-    return in;
-}
-
-/* Rows of a golden CSV whose first field is model; fills f for each via cb. */
-typedef void (*row_fn)(char **f, int nf, void *ud);
-
-static int golden_rows(const char *file, const char *model, row_fn cb, void *ud)
-{
-    char path[256], line[4096], *f[MAXF];
-    int rows = 0;
-    FILE *fp;
-    snprintf(path, sizeof path, "data/golden/cox/%s", file);
-    fp = fopen(tu_src(path), "r");
-    assert_non_null(fp);
-    while (fgets(line, sizeof line, fp)) {
-        int nf = fields(line, f);
-        if (!strcmp(f[0], model)) {
-            cb(f, nf, ud);
-            rows++;
-        }
-    }
-    fclose(fp);
-    return rows;
-}
+#include "cox_testdata.c"
 
 /* ---- golden comparison ------------------------------------------------------ */
 
@@ -136,11 +28,6 @@ typedef struct gold_ctx {
     double hscale; /* R's basehaz is at the mean offset: exp(offset_mean) */
     double worst_beta, worst_se, worst_bh, worst_surv;
 } gold_ctx;
-
-static double relerr(double got, double want)
-{
-    return fabs(got - want) / fmax(fabs(want), 1e-300);
-}
 
 static void check_coef(char **f, int nf, void *ud)
 {
@@ -360,7 +247,7 @@ static void test_cox_weibull__recovers_known_coefficients(void **state)
     const char *names[3] = {"x1", "x2", "x3"};
     (void)state;
     synth_make(&s, 20000, 42, 0);
-    cox_input in = {s.n, s.p, s.X, s.time, s.status, NULL, NULL, s.stratum, names};
+    cox_input in = {s.n, s.p, s.X, s.time, s.status, NULL, NULL, s.stratum, names, NULL};
     cox_params_init(&prm);
     assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
     assert_true(r->n_events > 5000);
@@ -380,7 +267,7 @@ static cox_result *fit_threads(strata_ctx *ctx, const synth *s, int threads, cox
 {
     cox_params prm;
     cox_result *r = NULL;
-    cox_input in = {s->n, s->p, s->X, s->time, s->status, s->w, s->off, s->stratum, NULL};
+    cox_input in = {s->n, s->p, s->X, s->time, s->status, s->w, s->off, s->stratum, NULL, NULL};
     strata_ctx_set_threads(ctx, threads);
     cox_params_init(&prm);
     prm.ties = ties;
@@ -422,7 +309,7 @@ static void test_cox_blocks__block_size_changes_only_rounding(void **state)
     cox_result *a = NULL, *b = NULL;
     (void)state;
     synth_make(&s, 6000, 11, 1);
-    cox_input in = {s.n, s.p, s.X, s.time, s.status, s.w, s.off, s.stratum, NULL};
+    cox_input in = {s.n, s.p, s.X, s.time, s.status, s.w, s.off, s.stratum, NULL, NULL};
     cox_params_init(&prm);
     prm.block_rows = 64;
     assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &a), STRATA_OK);
@@ -447,7 +334,7 @@ static void expect_edata(double *time, double *status, double *w, double *x, con
     cox_params prm;
     cox_result *r = NULL;
     const char *names[1] = {"age"};
-    cox_input in = {6, 1, x, time, status, w, NULL, NULL, names};
+    cox_input in = {6, 1, x, time, status, w, NULL, NULL, names, NULL};
     cox_params_init(&prm);
     assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_EDATA);
     assert_null(r);
@@ -494,7 +381,7 @@ static void test_cox_warn__monotone_likelihood_names_the_term(void **state)
         x[i] = (double)((i * 37) % 23);   /* age: unrelated noise */
         x[200 + i] = i < 100 && e[i] ? 1 : 0; /* marker: 1 exactly for the early events */
     }
-    cox_input in = {200, 2, x, t, e, NULL, NULL, NULL, names};
+    cox_input in = {200, 2, x, t, e, NULL, NULL, NULL, names, NULL};
     cox_params_init(&prm);
     st = cox_fit_arrays(ctx, &in, &prm, &r);
     assert_true(st == STRATA_OK || st == STRATA_ENOCONV);
@@ -521,7 +408,7 @@ static void test_cox_warn__aliased_column_is_na(void **state)
     memcpy(X, s.X, 3 * s.n * sizeof(double));
     for (size_t i = 0; i < s.n; i++)
         X[3 * s.n + i] = 2 * s.X[i];
-    cox_input in = {s.n, 4, X, s.time, s.status, NULL, NULL, s.stratum, names};
+    cox_input in = {s.n, 4, X, s.time, s.status, NULL, NULL, s.stratum, names, NULL};
     cox_params_init(&prm);
     assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
     assert_true(r->aliased[3] && isnan(r->beta[3]) && isnan(r->se[3]));
@@ -535,58 +422,6 @@ static void test_cox_warn__aliased_column_is_na(void **state)
 }
 
 /* ---- formula on a column source -------------------------------------------- */
-
-#define MEM_MAXC 12
-
-/* An in-memory column source (the models layer reads cohorts only through one). */
-typedef struct memsrc {
-    size_t n, nc;
-    const double *col[MEM_MAXC];
-    strata_column_info info[MEM_MAXC];
-} memsrc;
-
-static strata_status mem_find(strata_ctx *ctx, void *ud, const char *col, size_t *j,
-                              const strata_column_info **info)
-{
-    memsrc *m = ud;
-    for (size_t k = 0; k < m->nc; k++)
-        if (!strcmp(m->info[k].name, col)) {
-            *j = k;
-            *info = &m->info[k];
-            return STRATA_OK;
-        }
-    return STRATA_FAIL(ctx, STRATA_ESPEC, "memory: no column '%s'", col);
-}
-
-static strata_status mem_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n,
-                              double *out)
-{
-    (void)ctx;
-    memcpy(out, ((memsrc *)ud)->col[j] + row0, n * sizeof *out);
-    return STRATA_OK;
-}
-
-static void mem_add(memsrc *m, const char *name, const double *x, const char *const *levels,
-                    size_t nlev)
-{
-    strata_column_info *i = &m->info[m->nc];
-    memset(i, 0, sizeof *i);
-    i->group = "patients";
-    i->name = name;
-    i->dtype = levels ? STRATA_DT_INT32 : STRATA_DT_FLOAT64;
-    i->categorical = levels != NULL;
-    i->levels = levels;
-    i->n_levels = nlev;
-    i->units = "";
-    i->length = m->n;
-    m->col[m->nc++] = x;
-}
-
-static glm_source mem_source(memsrc *m)
-{
-    glm_source s = {m, "memory", m->n, mem_find, mem_read};
-    return s;
-}
 
 /* Compares a formula fit with the golden coefficients, SEs and log-likelihood. */
 static void formula_vs_golden(const glm_source *src, const char *formula, const char *weights,
@@ -614,27 +449,12 @@ static void formula_vs_golden(const glm_source *src, const char *formula, const 
 /* colon: a 3-level factor rebuilt from the dummies, strata(extent). */
 static void test_cox_formula__factor_and_strata_match_coxph(void **state)
 {
-    static const char *const rx_levels[3] = {"Lev", "Lev+5FU", "Obs"};
-    static const char *const ext_levels[4] = {"1", "2", "3", "4"};
     design d;
-    memsrc m = {0};
+    memsrc m;
     double *rx, *ext;
     (void)state;
     design_load("colon_strata", &d);
-    rx = malloc(d.n * sizeof *rx);
-    ext = malloc(d.n * sizeof *ext);
-    for (size_t i = 0; i < d.n; i++) {
-        rx[i] = d.X[i] == 1 ? 1 : d.X[d.n + i] == 1 ? 2 : 0;
-        ext[i] = d.stratum[i];
-    }
-    m.n = d.n;
-    mem_add(&m, "time", d.time, NULL, 0);
-    mem_add(&m, "status", d.status, NULL, 0);
-    mem_add(&m, "rx", rx, rx_levels, 3);
-    mem_add(&m, "sex", d.X + 2 * d.n, NULL, 0);
-    mem_add(&m, "age", d.X + 3 * d.n, NULL, 0);
-    mem_add(&m, "nodes", d.X + 4 * d.n, NULL, 0);
-    mem_add(&m, "extent", ext, ext_levels, 4);
+    colon_source(&d, &m, &rx, &ext);
     glm_source src = mem_source(&m);
     formula_vs_golden(&src, "Surv(time, status) ~ rx + sex + strata(extent) + age + nodes", NULL,
                       "colon_strata", &d);

@@ -1,9 +1,8 @@
 /* labels: unit determinism */
-/* tests/test_glm.c — GLM behaviour beyond the R goldens: formula parsing and R
- * names, known-truth recovery on a simulated 200k cohort, score equations at the
- * optimum, 1 vs 2 threads byte-identical, save -> load -> score identical bytes,
- * unseen levels, non-convergence, separation, and every bad-input path (status
- * and a message naming the column/row). */
+/* tests/test_glm.c — GLM behaviour beyond the R goldens: R names, truth recovery,
+ * score equations, 1 vs 2 threads and save -> load -> score byte-identical, one
+ * const model scored from several threads, SHA-256 provenance, no allocation in
+ * IRLS iterations, unseen levels, ENOCONV, separation, every bad-input path. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +12,7 @@
 #include "glm_testdata.c"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +376,135 @@ static void test_model__save_load_score_identical_bytes(void **state)
     strata_ctx_free(ctx);
 }
 
+/* ---- one const model, several threads ------------------------------------- */
+
+#define NSCORERS 3
+
+typedef struct scorer {
+    strata_ctx *ctx;      /* its own context (errors, threads) ... */
+    strata_cohort *c;     /* ... and its own cohort handle */
+    const strata_model *m;
+    double *lp, *resp;
+    strata_status st;
+} scorer;
+
+static void *score_thread(void *arg)
+{
+    scorer *w = arg;
+    for (int rep = 0; rep < 2 && w->st == STRATA_OK; rep++)
+        w->st = strata_score(w->ctx, w->m, w->c, STRATA_UNSEEN_TO_REFERENCE, w->lp, w->resp);
+    return NULL;
+}
+
+/* strata_score reads the model only: three threads scoring the same const model
+ * at once (each with 2 OpenMP threads inside, so BLAS single-thread sections
+ * overlap) give the bytes of the serial call, and the model is unchanged. */
+static void test_score__one_const_model_from_threads_same_bytes(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_model *m = NULL;
+    strata_cohort *c = NULL;
+    double *lp = malloc(NSIM * sizeof *lp), *resp = malloc(NSIM * sizeof *resp);
+    scorer w[NSCORERS];
+    pthread_t tid[NSCORERS];
+    strata_coef before, after;
+    (void)state;
+    assert_status(ctx, fit_formula(ctx, sim_cohort(ctx, &S), STRATA_FAMILY_BINOMIAL,
+                                   "yb ~ x*C(region, ref=B) + rcs(x, 5) + log1p(w) + z", &m),
+                  STRATA_OK);
+    strata_model_coef(m, 3, &before);
+    assert_status(ctx, strata_cohort_open(ctx, sim_cohort(ctx, &S), &c), STRATA_OK);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_TO_REFERENCE, lp, resp), STRATA_OK);
+    for (int t = 0; t < NSCORERS; t++) {
+        w[t].m = m;
+        w[t].lp = malloc(NSIM * sizeof *w[t].lp);
+        w[t].resp = malloc(NSIM * sizeof *w[t].resp);
+        w[t].st = STRATA_OK;
+        assert_int_equal(strata_ctx_new(&w[t].ctx), STRATA_OK);
+        strata_ctx_set_threads(w[t].ctx, 2);
+        assert_status(w[t].ctx, strata_cohort_open(w[t].ctx, sim_cohort(ctx, &S), &w[t].c), STRATA_OK);
+    }
+    for (int t = 0; t < NSCORERS; t++)
+        assert_int_equal(pthread_create(&tid[t], NULL, score_thread, &w[t]), 0);
+    for (int t = 0; t < NSCORERS; t++)
+        assert_int_equal(pthread_join(tid[t], NULL), 0);
+    for (int t = 0; t < NSCORERS; t++) {
+        assert_status(w[t].ctx, w[t].st, STRATA_OK);
+        assert_memory_equal(w[t].lp, lp, NSIM * sizeof *lp);
+        assert_memory_equal(w[t].resp, resp, NSIM * sizeof *resp);
+        strata_cohort_close(w[t].c);
+        strata_ctx_free(w[t].ctx);
+        free(w[t].lp), free(w[t].resp);
+    }
+    strata_model_coef(m, 3, &after);
+    assert_memory_equal(&before, &after, sizeof before);
+    /* and the BLAS thread count is back where it was (the sections nested) */
+    {
+        char a[512], b[512];
+        strata_blas_config(a, sizeof a);
+        assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_TO_REFERENCE, lp, NULL), STRATA_OK);
+        strata_blas_config(b, sizeof b);
+        assert_string_equal(a, b);
+    }
+    strata_cohort_close(c);
+    strata_model_free(ctx, m);
+    free(lp), free(resp);
+    strata_ctx_free(ctx);
+}
+
+/* The model's input_hash is the SHA-256 of the cohort file, as the manifests
+ * and evaluation records carry it: "sha256:" + strata_file_sha256. */
+static void test_provenance__input_hash_is_sha256_of_cohort(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_model *m = NULL;
+    char hex[65], want[80];
+    const char *path = sim_cohort(ctx, &S);
+    (void)state;
+    assert_status(ctx, fit_formula(ctx, path, STRATA_FAMILY_BINOMIAL, "yb ~ x + z", &m), STRATA_OK);
+    assert_status(ctx, strata_file_sha256(ctx, path, hex), STRATA_OK);
+    snprintf(want, sizeof want, "sha256:%s", hex);
+    assert_string_equal(strata_model_provenance(m, "input_hash"), want);
+    assert_int_equal(strlen(strata_model_provenance(m, "input_hash")), 7 + 64);
+    assert_string_equal(strata_model_provenance(m, "input_path"), path);
+    assert_null(strata_model_provenance(m, "no_such_key"));
+    assert_null(strata_model_weights(m));
+    strata_model_free(ctx, m);
+    strata_ctx_free(ctx);
+}
+
+/* Allocations through the context during one fit at convergence tolerance eps. */
+static long fit_allocations(strata_ctx *ctx, const char *path, double eps, strata_fit_summary *s)
+{
+    strata_model *m = NULL;
+    long count;
+    fit_eps = eps;
+    tu_fault_arm(-1);
+    assert_status(ctx, fit_formula(ctx, path, STRATA_FAMILY_GAMMA, "yg ~ x*region + z + rcs(x, 4)", &m), STRATA_OK);
+    count = tu_fault_count();
+    strata_model_summary(m, s);
+    strata_model_free(ctx, m);
+    fit_eps = 1e-8;
+    return count;
+}
+
+/* GSL-style workspaces: a fit allocates the same number of blocks whether IRLS
+ * runs 3 or 5 iterations, so no iteration allocates. */
+static void test_fit__allocations_do_not_grow_with_iterations(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_fit_summary s1, s2;
+    const char *path = sim_cohort(ctx, &S);
+    long a1, a2;
+    (void)state;
+    tu_fault_install(ctx);
+    a1 = fit_allocations(ctx, path, 1e-2, &s1);
+    a2 = fit_allocations(ctx, path, 1e-14, &s2);
+    assert_true(s2.iterations >= s1.iterations + 2); /* 3 and 5 */
+    assert_int_equal(a1, a2);
+    strata_ctx_free(ctx);
+}
+
 /* ---- small cohorts for the error paths ------------------------------------ */
 
 #define NS 50
@@ -646,6 +775,9 @@ int main(void)
         cmocka_unit_test(test_warm_start__same_optimum_fewer_iterations),
         cmocka_unit_test(test_warm_start__aliased_column),
         cmocka_unit_test(test_model__save_load_score_identical_bytes),
+        cmocka_unit_test(test_score__one_const_model_from_threads_same_bytes),
+        cmocka_unit_test(test_provenance__input_hash_is_sha256_of_cohort),
+        cmocka_unit_test(test_fit__allocations_do_not_grow_with_iterations),
         cmocka_unit_test(test_bad__outcomes_out_of_family_range),
         cmocka_unit_test(test_bad__columns_constant_missing_unknown_collinear),
         cmocka_unit_test(test_bad__empty_cohort),

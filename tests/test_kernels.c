@@ -1,8 +1,8 @@
 /* labels: unit determinism models */
-/* tests/test_kernels.c — the IRLS pass kernels (models/linalg/gram.c) in every variant
- * this CPU runs: pack and axpy give the same bytes as the C code; the Gram
- * agrees with a plain double sum to 1e-13 and the AVX-512 and AVX2 variants
- * give the same bytes as each other; odd sizes (tails) included. */
+/* tests/test_kernels.c — the IRLS pass kernels (gram.c) in every variant this CPU
+ * runs: pack and axpy byte-identical to the C code, the Gram against a plain sum
+ * to 1e-13 and AVX-512 = AVX2 bytes, tails included; and linalg.c's pivoted solve
+ * in a reused workspace and its nesting BLAS single-thread sections. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,11 +127,69 @@ static void test_kernels__gram_matches_plain_sum_and_isas_agree(void **state)
     drop(&d);
 }
 
+/* X = [1, x, 1 + x] for x = 0..4, y = (1, 3, 2, 5, 4): the third column is
+ * aliased (R: NA); the rest is the least-squares line 1.4 + 0.8 x with
+ * (X^T X)^-1 = [[0.6, -0.2], [-0.2, 0.1]]. One workspace serves both sizes. */
+static void test_solve__aliased_column_exact_solution_reused_workspace(void **state)
+{
+    strata_ctx *ctx = NULL;
+    la_solve_ws *ws;
+    const double G[9] = {5, 10, 15, 10, 30, 40, 15, 40, 55}, g[3] = {15, 38, 53};
+    const double G2[4] = {5, 10, 10, 30};
+    double beta[3], inv[9];
+    unsigned char al[3];
+    (void)state;
+    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
+    ws = la_solve_ws_alloc(ctx, 3);
+    assert_non_null(ws);
+    for (int rep = 0; rep < 2; rep++) {
+        assert_int_equal(la_solve_pivoted(ws, 3, G, g, beta, al, inv), 2);
+        assert_int_equal(al[0], 0), assert_int_equal(al[1], 0), assert_int_equal(al[2], 1);
+        assert_rel_close(beta[0], 1.4, 1e-14, "intercept (rep %d)", rep);
+        assert_rel_close(beta[1], 0.8, 1e-14, "slope (rep %d)", rep);
+        assert_true(isnan(beta[2]));
+        assert_rel_close(inv[0], 0.6, 1e-14, "inv[0,0]");
+        assert_rel_close(inv[1], -0.2, 1e-14, "inv[0,1]");
+        assert_rel_close(inv[4], 0.1, 1e-14, "inv[1,1]");
+        assert_true(isnan(inv[2]) && isnan(inv[8]));
+        /* a smaller system in the same workspace: the same answer, full rank */
+        assert_int_equal(la_solve_pivoted(ws, 2, G2, g, beta, al, NULL), 2);
+        assert_rel_close(beta[0], 1.4, 1e-14, "intercept, p = 2");
+        assert_rel_close(beta[1], 0.8, 1e-14, "slope, p = 2");
+    }
+    assert_int_equal(la_solve_pivoted(ws, 4, G, g, beta, al, NULL), -1); /* larger than the workspace */
+    la_solve_ws_free(ctx, ws);
+    la_solve_ws_free(ctx, NULL);
+    strata_ctx_free(ctx);
+}
+
+/* Single-thread sections nest: BLAS runs on 1 thread until the outermost ends,
+ * then the count is what it was. */
+static void test_blas__single_thread_sections_nest(void **state)
+{
+    char before[512], in[512], after[512];
+    (void)state;
+    strata_blas_config(before, sizeof before);
+    la_blas_single_begin();
+    la_blas_single_begin();
+    la_blas_single_end();
+    strata_blas_config(in, sizeof in);
+    assert_contains(in, "threads=1");
+    la_blas_single_end();
+    strata_blas_config(after, sizeof after);
+    assert_string_equal(before, after);
+    la_blas_single_end(); /* an unmatched end changes nothing */
+    strata_blas_config(after, sizeof after);
+    assert_string_equal(before, after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels__pack_and_axpy_same_bytes_as_c),
         cmocka_unit_test(test_kernels__gram_matches_plain_sum_and_isas_agree),
+        cmocka_unit_test(test_solve__aliased_column_exact_solution_reused_workspace),
+        cmocka_unit_test(test_blas__single_thread_sections_nest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

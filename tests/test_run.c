@@ -288,6 +288,7 @@ static void test_run__bad_spec_names_key_and_line(void **state)
     char *out = NULL;
     const char *spec = tu_tmp("bad_run.yaml");
     (void)state;
+    tu_run_sh(NULL, "rm -rf '%s' '%s'", tu_tmp("bad_out"), tu_tmp("bad_out2")); /* re-runs */
     tu_write_file(spec, "synth:\n  patients: 1000\nmodel:\n  formula: y ~ x\nstratify:\n  tiers: [0.5, 0.7]\n");
     assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s'", spec, tu_tmp("bad_out")), 7);
     assert_contains(out, "bad_run.yaml: line 6: key \"tiers\"");

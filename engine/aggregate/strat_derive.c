@@ -77,6 +77,13 @@ static strata_status derive_cell(strata_ctx *ctx, const strata_table *t, const t
         strata_byar_ci(a, d->level, &lo, &hi);
         *out = b + sqrt(cc / a) * ((d->part == 1 ? lo : hi) - a);
         break;
+    case STRATA_RECIPE_GRID:
+        if (!isfinite(a))
+            break;
+        *out = t->rules.enabled && t->rules.round_to > 1 && b > 0
+                   ? round(a * b / t->rules.round_to) * t->rules.round_to / b
+                   : a;
+        break;
     case STRATA_RECIPE_SUM:
         *out = a + b + (d->c >= 0 ? cc : 0);
         break;

@@ -158,6 +158,8 @@ static int operand_ok(const strata_table *t, const strata_recipe *d, int col, in
     k = t->cols[col].kind;
     if (d->op == STRATA_RECIPE_DSR && slot > 0)
         return k == STRATA_COL_INTERNAL;
+    if (d->op == STRATA_RECIPE_GRID && slot == 0)
+        return k == STRATA_COL_INTERNAL;
     return k != STRATA_COL_KEY && k != STRATA_COL_INTERNAL; /* any published column */
 }
 
@@ -165,7 +167,7 @@ strata_status strata_table_add_derived(strata_ctx *ctx, strata_table *t, const c
                                        const strata_recipe *d, int decimals, int *j)
 {
     int one_operand = d->op == STRATA_RECIPE_SHARE;
-    if (d->op > STRATA_RECIPE_SUM || !operand_ok(t, d, d->a, 0) ||
+    if (d->op > STRATA_RECIPE_GRID || !operand_ok(t, d, d->a, 0) ||
         (!one_operand && !operand_ok(t, d, d->b, 1)) || !operand_ok(t, d, d->c, 2) ||
         !(d->level > 0 && d->level < 1) || d->part < 0 || d->part > 4)
         return STRATA_FAIL(ctx, STRATA_EINVAL,

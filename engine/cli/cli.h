@@ -54,6 +54,14 @@ int cli_model_open(const cli_model_opts *o, const char *cmd, const char *usage, 
                    strata_model **m, strata_cohort **c);
 void cli_model_close(strata_ctx *ctx, strata_model *m, strata_cohort *c); /* NULLs ok */
 
+/* The Cox model (engine/cli/cli_cox.c). */
+int cli_fit_cox(strata_ctx *ctx, const cli_common *co, const char *cohort_path, const strata_cox_params *p,
+                const char *out);
+int cli_coef_cox(strata_ctx *ctx, const char *path, int csv);
+int cli_parse_horizons(const char *s, double *h, size_t *nh); /* "365,730": 0 or -1 */
+int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh);
+int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const *by, size_t n_by, int raw);
+
 int cmd_validate(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
@@ -66,5 +74,6 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_import_events(int argc, char **argv); /* `strata import events ...` */
 int cmd_derive(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

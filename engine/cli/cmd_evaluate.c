@@ -13,6 +13,7 @@
 
 static const char *USAGE =
     "strata evaluate MODEL COHORT [--by col1,col2,...] [--outcome NAME] --out DIR\n"
+    "                [--horizon H]   (Cox models: Harrell's and Uno's C, KM calibration by H)\n"
     "                [--bootstrap B] [--seed S] [--no-disclosure] [--unseen-to-reference]\n"
     "                [--threads N] [--quiet]";
 
@@ -63,7 +64,7 @@ int cmd_evaluate(int argc, char **argv)
     strata_fit_summary sum;
     strata_eval_params par;
     strata_eval_provenance prov;
-    double *p = NULL;
+    double *p = NULL, horizon = 0;
     strata_status st;
     memset(&boot, 0, sizeof boot);
     cli_model_opts_init(&o);
@@ -90,6 +91,9 @@ int cmd_evaluate(int argc, char **argv)
                                        argv[i]);
         } else if (!strcmp(a, "--by") && i + 1 < argc) {
             by_list = argv[++i];
+        } else if (!strcmp(a, "--horizon") && i + 1 < argc) {
+            if (cli_parse_double(argv[++i], &horizon) || !(horizon > 0))
+                return cli_usage_error("evaluate", USAGE, "--horizon: '%s' is not a positive number", argv[i]);
         } else {
             return cli_usage_error("evaluate", USAGE, "unexpected argument '%s'", a);
         }
@@ -97,6 +101,13 @@ int cmd_evaluate(int argc, char **argv)
     if (o.model && o.cohort && o.out && by_list && (n_by = split_by(by_list, by)) < 0)
         return cli_usage_error("evaluate", USAGE, "--by: empty name or more than %d columns",
                                MAX_BY);
+    if (o.model && strata_cox_is_model_file(o.model)) { /* engine/cli/cli_cox.c */
+        if (!o.cohort || !o.out || !(horizon > 0))
+            return cli_usage_error("evaluate", USAGE, "a Cox model needs COHORT, --out and --horizon");
+        return cli_evaluate_cox(&o, horizon, (const char *const *)by, (size_t)n_by, raw);
+    }
+    if (horizon > 0)
+        return cli_usage_error("evaluate", USAGE, "--horizon is for Cox models");
     if ((rc = cli_model_open(&o, "evaluate", USAGE, &ctx, &m, &c)) != 0)
         goto done;
     strata_model_summary(m, &sum);

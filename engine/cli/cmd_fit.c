@@ -2,16 +2,20 @@
  * --out model.h5`: fits a GLM and writes the model file. The spec is a flat
  * YAML mapping of the same keys, read by the library (strata_fit_spec_load,
  * strata/run.h); command-line options override it through the same setter.
- * Exit codes: 0, 2 usage, or the failing strata_status (8 = not converged,
+ * --mem-limit sets the context's memory budget (docs/scale.md). Exit codes: 0, 2 usage, or the failing strata_status (8 = not converged,
  * the partial model is still written). */
 #include "cli.h"
+#include "cli_elnet.h"
 
 #include <string.h>
 
 static const char *USAGE =
     "strata fit COHORT --formula \"y ~ a + b\" [--family binomial|poisson|gamma|gaussian]\n"
+    "       | --family cox --formula \"Surv(time, event) ~ a + b [+ strata(s)] [+ cluster(id)]\"\n"
+    "         [--ties efron|breslow] [--robust]\n"
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
-    "       [--start auto|r]\n"
+    "       [--start auto|r] [--mem-limit SIZE (e.g. 4G: stream row blocks when the columns exceed it)]\n"
+    CLI_ELNET_USAGE
     "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
 
 /* The value options and the fit-spec keys they set (strata_fit_spec_set). */
@@ -21,17 +25,53 @@ static const char *const OPTS[][2] = {
     {"--start", "start"},       {"--out", "out"}};
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
+/* --family cox (engine/cli/cli_cox.c): formula, weights, epsilon, max-iter and out
+ * from the command line (given[] in OPTS order), plus --ties and --robust. */
+static int fit_cox(const cli_common *co, const char *cohort, const char *const *given, const char *ties,
+                   int robust, const char *spec_path)
+{
+    strata_cox_params p;
+    strata_ctx *ctx;
+    long v;
+    int rc;
+    strata_cox_params_init(&p);
+    p.formula = given[1];
+    p.weights = given[2];
+    p.robust = robust;
+    if (spec_path || given[5] || given[6])
+        return cli_usage_error("fit", USAGE, "--spec, --na-action and --start are not for --family cox");
+    if (!p.formula || !given[7])
+        return cli_usage_error("fit", USAGE, "--formula and --out are required");
+    if (ties && strcmp(ties, "efron") && strcmp(ties, "breslow"))
+        return cli_usage_error("fit", USAGE, "ties: '%s' is not efron or breslow", ties);
+    p.ties = ties && !strcmp(ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
+    if (given[3] && cli_parse_double(given[3], &p.epsilon))
+        return cli_usage_error("fit", USAGE, "--epsilon: '%s' is not a number", given[3]);
+    if (given[4] && cli_parse_long(given[4], 1, 10000, &v))
+        return cli_usage_error("fit", USAGE, "--max-iter: '%s' is not 1..10000", given[4]);
+    if (given[4])
+        p.max_iter = (int)v;
+    if (!(ctx = cli_ctx_new(co)))
+        return 3;
+    rc = cli_fit_cox(ctx, co, cohort, &p, given[7]);
+    strata_ctx_free(ctx);
+    return rc;
+}
+
 int cmd_fit(int argc, char **argv)
 {
     cli_common co = {0, 0, 0};
-    const char *cohort_path = NULL, *spec_path = NULL, *given[N_OPTS] = {0};
+    const char *cohort_path = NULL, *spec_path = NULL, *given[N_OPTS] = {0}, *ties = NULL;
     strata_fit_spec fs;
     strata_glm_params prm;
     strata_ctx *ctx = NULL;
     strata_cohort *c = NULL;
     strata_model *m = NULL;
     strata_status st;
-    int rc = 0;
+    size_t mem_limit = 0;
+    int rc = 0, robust = 0;
+    cli_elnet_opts eo;
+    cli_elnet_init(&eo);
     strata_fit_spec_init(&fs);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -46,6 +86,10 @@ int cmd_fit(int argc, char **argv)
         }
         if (!strcmp(a, "--verbose")) {
             co.verbose = 1;
+            continue;
+        }
+        if (!strcmp(a, "--robust")) {
+            robust = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -63,20 +107,47 @@ int cmd_fit(int argc, char **argv)
             co.threads = (int)t;
             continue;
         }
+        if (!strcmp(a, "--mem-limit")) {
+            if (strata_parse_size(argv[++i], &mem_limit))
+                return cli_usage_error("fit", USAGE, "--mem-limit: '%s' is not a size such as 4G, 512M or 100000", argv[i]);
+            continue;
+        }
         if (!strcmp(a, "--spec")) {
             spec_path = argv[++i];
             continue;
         }
+        if (!strcmp(a, "--ties")) {
+            ties = argv[++i];
+            continue;
+        }
+        int er = cli_elnet_opt(&eo, argc, argv, &i, USAGE);
+        if (er == CLI_OPT_ERROR) {
+            cli_elnet_free(&eo);
+            return CLI_EXIT_USAGE;
+        }
+        if (er == CLI_OPT_TAKEN)
+            continue;
         for (k = 0; k < N_OPTS && strcmp(a, OPTS[k][0]); k++)
             ;
         if (k == N_OPTS)
             return cli_usage_error("fit", USAGE, "unknown option '%s'", a);
         given[k] = argv[++i];
     }
-    if (!cohort_path)
+    if (!cohort_path) {
+        cli_elnet_free(&eo);
         return cli_usage_error("fit", USAGE, "missing COHORT");
+    }
+    if (given[0] && !strcmp(given[0], "cox")) {
+        cli_elnet_free(&eo);
+        return fit_cox(&co, cohort_path, given, ties, robust, spec_path);
+    }
+    if (ties || robust) {
+        cli_elnet_free(&eo);
+        return cli_usage_error("fit", USAGE, "--ties and --robust are for --family cox");
+    }
     if (!(ctx = cli_ctx_new(&co)))
         return 3;
+    strata_ctx_set_memory_budget(ctx, mem_limit);
     /* the spec file through the library's spec loader, then the command line over it */
     if (spec_path && (st = strata_fit_spec_load(ctx, spec_path, &fs)) != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
@@ -98,6 +169,10 @@ int cmd_fit(int argc, char **argv)
     }
     if ((st = strata_cohort_open(ctx, cohort_path, &c)) != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
+        goto out;
+    }
+    if (eo.active) { /* --alpha and friends: the elastic-net path (cli_elnet.c) */
+        rc = cli_elnet_fit(ctx, c, &prm, &eo, fs.out, co.quiet);
         goto out;
     }
     st = strata_glm_fit(ctx, c, &prm, &m);
@@ -123,6 +198,7 @@ int cmd_fit(int argc, char **argv)
                s.null_deviance, s.df_null, s.aic, s.dispersion, fs.out);
     }
 out:
+    cli_elnet_free(&eo);
     strata_model_free(ctx, m);
     strata_cohort_close(c);
     strata_fit_spec_free(ctx, &fs);

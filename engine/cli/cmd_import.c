@@ -13,7 +13,7 @@ static const char import_usage[] =
     "       [--outcome COL[,COL...]] [--recode COL=FROM:TO[,FROM:TO...]]... [--map MAPPING.yaml]\n"
     "       [--na TOKENS] [--skip-bad-rows] [--dry-run]"
     "\n"
-    "       [--delim C] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
+    "       [--delim C] [--encoding utf-8|latin1|windows-1252] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
 
 static void import_help(void)
 {
@@ -39,6 +39,8 @@ static void import_help(void)
            "                       odd values; write nothing (--out not needed); exit 6 when\n"
            "                       the import would stop on the data\n"
            "  --delim C            field separator (default ','; 'tab' for TAB)\n"
+           "  --encoding E         the file's text encoding: utf-8 (default; checked),\n"
+           "                       latin1 or windows-1252 (converted to UTF-8)\n"
            "  --source TEXT        root attribute 'source' (default: the CSV file name)\n"
            "  --extract-date DATE  root attribute 'extract_date'\n\n"
            "Inference: a column whose values are all integers is stored in the narrowest of\n"
@@ -177,6 +179,8 @@ static int parse_simple(int argc, char **argv, int *i, import_args *a, int *miss
         if (cli_parse_long(v, 0, 4096, &n))
             return cli_usage_error("import", import_usage, "bad --threads '%s'", v);
         a->co.threads = (int)n;
+    } else if ((v = opt_value(argc, argv, i, "--encoding", missing))) {
+        a->p.encoding = v;
     } else if ((v = opt_value(argc, argv, i, "--delim", missing))) {
         if (!strcmp(v, "tab") || !strcmp(v, "\\t"))
             a->p.delim = '\t';

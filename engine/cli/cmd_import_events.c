@@ -11,7 +11,7 @@ static const char ev_usage[] =
     "strata import events EVENTS.csv --cohort COHORT.h5 --table NAME --id COL --date COL\n"
     "       [--end-date COL] [--code COL[,COL...]] [--code-system NAME] [--cat COL[,COL...]]\n"
     "       [--value COL[,COL...]] [--date-format ISO|DD/MM/YYYY|YYYYMMDD]\n"
-    "       [--on-unknown-id fail|skip] [--delim C] [--out COHORT2.h5] [--quiet]";
+    "       [--on-unknown-id fail|skip] [--delim C] [--encoding E] [--out COHORT2.h5] [--quiet]";
 
 static void ev_help(void)
 {
@@ -64,7 +64,7 @@ static int take(ev_args *a, int argc, char **argv, int *i)
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     static const char *const with_value[] = {"--cohort", "--table", "--id", "--date", "--end-date",
                                              "--code", "--code-system", "--cat", "--value",
-                                             "--date-format", "--on-unknown-id", "--delim",
+                                             "--date-format", "--on-unknown-id", "--delim", "--encoding",
                                              "--out", "--threads"};
     int needs = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
@@ -89,6 +89,7 @@ static int take(ev_args *a, int argc, char **argv, int *i)
     else if (!strcmp(o, "--code-system")) a->p.code_system = v;
     else if (!strcmp(o, "--out")) a->out = v;
     else if (!strcmp(o, "--delim")) a->p.delim = !strcmp(v, "tab") ? '\t' : v[0];
+    else if (!strcmp(o, "--encoding")) a->p.encoding = v;
     else if (!strcmp(o, "--threads")) a->co.threads = atoi(v);
     else if (!strcmp(o, "--code")) a->code = split_list(argv[*i], &a->p.n_code_cols);
     else if (!strcmp(o, "--cat")) a->cat = split_list(argv[*i], &a->p.n_cat_cols);

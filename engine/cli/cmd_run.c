@@ -9,7 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *USAGE = "strata run SPEC.yaml --out DIR [--threads N] [--quiet] [--allow-invalid]";
+static const char *USAGE =
+    "strata run SPEC.yaml --out DIR [--overwrite] [--threads N] [--quiet] [--allow-invalid]";
 
 typedef struct progress {
     int tty;
@@ -35,6 +36,7 @@ int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"overwrite", no_argument, NULL, 'w'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"allow-invalid", no_argument, NULL, 'a'},
                                          {"help", no_argument, NULL, 'h'},
@@ -47,11 +49,12 @@ int cmd_run(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st;
     long v;
-    int o, allow_invalid = 0;
+    int o, overwrite = 0, allow_invalid = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, "o:t:qah", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
+        case 'w': overwrite = 1; break;
         case 't':
             if (cli_parse_long(optarg, 0, 1024, &v))
                 return cli_usage_error("run", USAGE, "--threads: not a count: %s", optarg);
@@ -64,6 +67,9 @@ int cmd_run(int argc, char **argv)
                    "cohort (file or synthetic) -> fit or load a model -> score -> evaluate ->\n"
                    "stratify -> aggregate by PCN/practice/ICB with disclosure control ->\n"
                    "CSV tables, report.html and manifest.json in DIR.\n"
+                   "DIR must be empty (or new) unless --overwrite replaces an earlier run's\n"
+                   "outputs; all outputs appear together when the run succeeds, manifest.json\n"
+                   "last (docs/reliability.md#run-folder).\n"
                    "The cohort is validated first: a problem stops the run with the\n"
                    "validate report unless --allow-invalid (recorded in manifest.json).\n",
                    USAGE);
@@ -85,6 +91,7 @@ int cmd_run(int argc, char **argv)
     }
     if (co.threads > 0)
         spec.threads = co.threads;
+    spec.overwrite = overwrite;
     if (allow_invalid)
         spec.allow_invalid = 1;
     pr.tty = !co.quiet && isatty(2);

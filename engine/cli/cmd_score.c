@@ -4,8 +4,11 @@
  * Exit codes: 0, 2 usage, or the failing strata_status (6 = unseen level). */
 #include "cli.h"
 
+#include <string.h>
+
 static const char *USAGE =
-    "strata score MODEL COHORT --out scores.h5|scores.csv [--unseen-to-reference] [--threads N]";
+    "strata score MODEL COHORT --out scores.h5|scores.csv [--unseen-to-reference] [--threads N]\n"
+    "       [--horizon H[,H...]]   (Cox models: absolute risk by each horizon, in the time unit of the fit)";
 
 int cmd_score(int argc, char **argv)
 {
@@ -15,6 +18,8 @@ int cmd_score(int argc, char **argv)
     strata_cohort *c;
     strata_status st;
     int rc;
+    double h[16];
+    size_t nh = 0;
     cli_model_opts_init(&o);
     for (int i = 1; i < argc; i++) {
         int k = cli_model_opt(&o, argc, argv, &i, "score", USAGE);
@@ -22,9 +27,21 @@ int cmd_score(int argc, char **argv)
             return 0;
         if (k == CLI_OPT_ERROR)
             return CLI_EXIT_USAGE;
+        if (k == CLI_OPT_NOT_MINE && !strcmp(argv[i], "--horizon") && i + 1 < argc) {
+            if (cli_parse_horizons(argv[++i], h, &nh))
+                return cli_usage_error("score", USAGE, "--horizon: '%s' is not 1-16 positive numbers", argv[i]);
+            continue;
+        }
         if (k == CLI_OPT_NOT_MINE)
             return cli_usage_error("score", USAGE, "unexpected argument '%s'", argv[i]);
     }
+    if (o.model && strata_cox_is_model_file(o.model)) {
+        if (!o.cohort || !o.out)
+            return cli_usage_error("score", USAGE, "MODEL, COHORT and --out are required");
+        return cli_score_cox(&o, h, nh);
+    }
+    if (nh)
+        return cli_usage_error("score", USAGE, "--horizon is for Cox models");
     if ((rc = cli_model_open(&o, "score", USAGE, &ctx, &m, &c)) == 0) {
         if ((st = strata_score_write(ctx, m, c, o.unseen, o.out)) != STRATA_OK)
             rc = cli_fail(ctx, "score", st);

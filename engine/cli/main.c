@@ -25,6 +25,7 @@ static const command commands[] = {
     {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model"},
     {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists"},
     {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report"},
+    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)"},
 };
 
 static void print_help(FILE *f)

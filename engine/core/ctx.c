@@ -70,6 +70,14 @@ void strata_ctx_set_threads(strata_ctx *ctx, int threads)
     ctx->threads = threads < 0 ? 0 : threads;
 }
 
+void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes)
+{
+    if (ctx)
+        ctx->memory_budget = bytes;
+}
+
+size_t strata_ctx_memory_budget(const strata_ctx *ctx) { return ctx ? ctx->memory_budget : 0; }
+
 int strata_threads(const strata_ctx *ctx)
 {
     if (ctx && ctx->threads > 0)

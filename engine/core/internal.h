@@ -18,6 +18,7 @@
 
 struct strata_ctx {
     int threads;                  /* 0 = OpenMP default */
+    size_t memory_budget;         /* bytes; 0 = no limit (strata_ctx_set_memory_budget) */
     strata_alloc_fn alloc;        /* never NULL */
     void *alloc_ud;
     strata_log_fn log;            /* may be NULL */
@@ -151,5 +152,63 @@ double strata_key_f64(uint64_t k);
 /* Stable LSD radix sort of n keys ascending; row (or NULL) moves with its key.
  * k2 (n keys) and r2 (n rows, when row) are scratch. */
 void strata_radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_t *r2);
+
+/* UTF-8 validation one byte at a time (sequences may span calls): no
+ * overlong forms, surrogates or code points above U+10FFFF. Start from a
+ * zeroed state; need != 0 at the end means a cut sequence. Returns 1 when a
+ * character starts at c, 0 for a continuation byte, -1 when c is invalid. */
+typedef struct strata_utf8 {
+    unsigned need;
+    unsigned char lo, hi;
+} strata_utf8;
+static inline int strata_utf8_step(strata_utf8 *u, unsigned char c)
+{
+    if (u->need) {
+        if (c < u->lo || c > u->hi)
+            return -1;
+        u->need--;
+        u->lo = 0x80;
+        u->hi = 0xBF;
+        return 0;
+    }
+    u->lo = 0x80;
+    u->hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        u->need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        u->need = 2;
+        u->lo = c == 0xE0 ? 0xA0 : 0x80; /* no overlong forms */
+        u->hi = c == 0xED ? 0x9F : 0xBF; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        u->need = 3;
+        u->lo = c == 0xF0 ? 0x90 : 0x80;
+        u->hi = c == 0xF4 ? 0x8F : 0xBF; /* nothing above U+10FFFF */
+    } else {
+        return -1;
+    }
+    return 1;
+}
+/* Offset of the first byte that makes s not UTF-8 (the start of a cut
+ * sequence at its end), or (size_t)-1 when all of s is UTF-8. */
+static inline size_t strata_utf8_invalid(const char *s)
+{
+    strata_utf8 u = {0, 0x80, 0xBF};
+    size_t start = 0, i = 0;
+    for (; s[i]; i++) {
+        int k = strata_utf8_step(&u, (unsigned char)s[i]);
+        if (k < 0)
+            return u.need ? start : i;
+        if (k > 0)
+            start = i;
+    }
+    return u.need ? start : (size_t)-1;
+}
+
+/* engine/core/fenwick.c: a Fenwick tree over ranks 1..nr (tree has nr + 1 slots). */
+void strata_fenwick_add(double *tree, size_t nr, size_t k, double v);
+double strata_fenwick_sum(const double *tree, size_t k); /* weights of ranks 1..k */
+void strata_fenwick_clear(double *tree, size_t nr, size_t k); /* zeroes k's path */
 
 #endif

@@ -1,11 +1,10 @@
-/* engine/evaluate/evaluate_glm.c — the refit callback for a saved GLM: refits the
- * model's formula and family on the cohort with per-row weights (bootstrap
- * multiplicities, fold membership) presented to the GLM as a virtual weights
- * column, and scores every row. Invariant: the only coupling between
- * evaluation and the GLM internals; resamples run in order (HDF5 reads and
- * the GLM's own OpenMP/BLAS threads stay on one call at a time). */
+/* engine/evaluate/evaluate_glm.c — the refit callback for a saved GLM: refits its
+ * formula and family with per-row weights (bootstrap multiplicities, fold
+ * membership) as a virtual weights column, and scores every row. Invariant: the
+ * only coupling of evaluation to the GLM, through models/glm/glm.h; resamples
+ * run in order (HDF5 reads and the GLM's OpenMP/BLAS threads one call at a time). */
 #include "evaluate_internal.h"
-#include "glm_internal.h"
+#include "glm.h"
 #include "strata/model.h"
 
 #include <math.h>
@@ -49,7 +48,7 @@ static strata_status glm_refit(strata_ctx *ctx, void *ud, const double *tw, size
 {
     glm_refit_ud *u = ud;
     glm_source src;
-    strata_model *fit = NULL;
+    glm_model *fit = NULL;
     strata_status st;
     u->tw = tw;
     src.ud = u;
@@ -57,13 +56,14 @@ static strata_status glm_refit(strata_ctx *ctx, void *ud, const double *tw, size
     src.nrows = n;
     src.find = rf_find;
     src.read_f64 = rf_read;
-    st = glm_fit_source(ctx, &src, &u->gp, &fit);
+    st = glm_fit(ctx, &src, &u->gp, &fit);
     if (st == STRATA_ENOCONV) /* keep the partial fit, as R's glm does with a warning */
         strata_warn(ctx, "evaluate: a refit did not converge: %s", strata_ctx_errmsg(ctx));
     else if (st != STRATA_OK)
         return st;
-    st = strata_score(ctx, fit, u->cohort, STRATA_UNSEEN_TO_REFERENCE, lp, NULL);
-    strata_model_free(ctx, fit);
+    /* the refit scores the same source: the virtual weights column is not read */
+    st = glm_score(ctx, fit, &src, STRATA_UNSEEN_TO_REFERENCE, lp, NULL);
+    glm_model_free(ctx, fit);
     /* rows the model cannot score (missing covariates) carry weight 0 */
     for (size_t i = 0; st == STRATA_OK && i < n; i++)
         if (isnan(lp[i]))
@@ -86,11 +86,11 @@ strata_status strata_evaluate_bootstrap_glm(strata_ctx *ctx, const strata_model 
     memset(res, 0, sizeof *res);
     if (!m || !cohort || !outcome || !p || !vp)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: bootstrap needs model, cohort, outcome");
-    if (m->f->weights >= 0)
+    if (strata_model_weights(m))
         return STRATA_FAIL(ctx, STRATA_ESPEC,
                            "evaluate: bootstrap of a model fitted with prior weights (%s) is not "
                            "supported yet",
-                           m->f->vars[m->f->weights].column);
+                           strata_model_weights(m));
     strata_model_summary(m, &sum);
     n = strata_cohort_nrows(cohort);
     STRATA_TRY(ev_read_outcome(ctx, cohort, outcome, p, &y, &w, &dropped));

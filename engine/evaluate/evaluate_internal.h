@@ -75,6 +75,13 @@ void ev_protect_row(strata_table *t, size_t i, const strata_sdc_params *sp, doub
 /* The rules of the written evaluation outputs (r->params). */
 void ev_sdc_params(const strata_eval_params *par, strata_sdc_params *sp);
 
+/* Survival evaluation (evaluate_surv.c): weight and stratum of row r, and the
+ * check of every kept row's time, event, weight, stratum and x (named xname). */
+#define SV_W(in, r) ((in)->w ? (in)->w[(r)] : 1.0)
+#define SV_S(in, r) ((in)->stratum ? (in)->stratum[(r)] : 0)
+strata_status ev_surv_check(strata_ctx *ctx, const strata_surv_input *in, const double *x,
+                            const char *xname);
+
 /* The family's link (logit, log, log, identity) and its inverse. */
 double ev_link(strata_family f, double p);
 double ev_inv_link(strata_family f, double eta);

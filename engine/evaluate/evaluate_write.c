@@ -33,7 +33,7 @@ static strata_status open_tmp(strata_ctx *ctx, const char *path, char **tmp, FIL
 {
     *tmp = strata_tmp_path(ctx, path);
     if (!*tmp)
-        return STRATA_ENOMEM;
+        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
     *f = fopen(*tmp, "wb");
     if (!*f) {
         int e = errno;

@@ -300,6 +300,16 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
             return problem(c, lenient, &col->problem, "%s:%s: levels table %s unreadable",
                            c->path, dpath, col->levels_path);
         col->info.levels = (const char *const *)col->levels;
+        /* labels reach reports and CSVs as they are: they must be text */
+        for (size_t l = 0; l < col->info.n_levels; l++) {
+            size_t bad = col->levels[l] ? strata_utf8_invalid(col->levels[l]) : (size_t)-1;
+            if (bad != (size_t)-1)
+                return problem(c, lenient, &col->problem,
+                               "%s:%s: level %zu of levels table %s is not UTF-8 text (byte "
+                               "0x%02X at byte %zu)",
+                               c->path, dpath, l, col->levels_path,
+                               (unsigned char)col->levels[l][bad], bad + 1);
+        }
     }
     return STRATA_OK;
 }

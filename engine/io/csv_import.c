@@ -767,7 +767,9 @@ static strata_status run_pass(importer *im, int pass, size_t *n_lines)
     im->pass = pass;
     im->have_header = 0;
     im->nrows = 0;
-    s = csv_scan_file(im->ctx, im->path, im->p->delim, on_record, im, n_lines);
+    csv_encoding enc;
+    STRATA_TRY(csv_encoding_parse(im->ctx, im->p->encoding, &enc));
+    s = csv_scan_file_enc(im->ctx, im->path, im->p->delim, enc, on_record, im, n_lines);
     if (s == STRATA_OK && !im->have_header)
         s = STRATA_FAIL(im->ctx, STRATA_EDATA, "%s: line 1: no header line (the file is empty)",
                         im->path);

@@ -4,6 +4,7 @@
 #ifndef STRATA_CSV_INTERNAL_H
 #define STRATA_CSV_INTERNAL_H
 
+#include "internal.h"
 #include "strata/csvio.h"
 
 typedef struct csv_colopt {
@@ -30,7 +31,11 @@ const csv_colopt *csv_mapping_find(const strata_csv_mapping *m, const char *name
 /* ---- streaming scanner (csv_scan.c) -----------------------------------------
  * Feeds a file to libcsv in chunks, one physical line per csv_parse call, so
  * each field and record knows the line an editor shows for it (the header is
- * line 1; lines inside quoted fields count). A UTF-8 BOM is skipped. */
+ * line 1; lines inside quoted fields count). A UTF-8 BOM is skipped; the text
+ * must be UTF-8 without NUL bytes (a UTF-16/32 byte-order mark, a NUL or an
+ * invalid sequence is STRATA_EDATA naming line and column), and no field may
+ * exceed STRATA_CSV_MAX_FIELD bytes (docs/reliability.md#csv-text). */
+#define STRATA_CSV_MAX_FIELD ((size_t)4 << 20)
 typedef struct csv_scanner csv_scanner;
 /* Called once per record; fields are NUL-terminated. Return STRATA_OK to go on. */
 typedef strata_status (*csv_record_fn)(void *ud, const csv_scanner *sc);
@@ -50,6 +55,10 @@ struct csv_scanner {
     size_t *off;
     size_t f_cap;
     size_t line, cand_line, fld_line;
+    size_t col;                   /* characters read on the current line */
+    strata_utf8 u8;               /* UTF-8 state across pieces of a line */
+    unsigned char u8_lead;        /* the current sequence's first byte */
+    size_t u8_line, u8_col;       /* where that sequence started */
     strata_status err;
     csv_record_fn fn;
     void *ud;
@@ -58,6 +67,16 @@ struct csv_scanner {
 /* Scans path from the start, calling fn for every record (header included). */
 strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_record_fn fn,
                             void *ud, size_t *n_lines);
+
+/* The text encodings a CSV may declare (--encoding): UTF-8 is checked, the
+ * others are converted to UTF-8 as they are read (no byte-order marks then). */
+typedef enum { CSV_ENC_UTF8 = 0, CSV_ENC_LATIN1, CSV_ENC_CP1252 } csv_encoding;
+/* NULL, "utf-8"/"utf8", "latin1"/"iso-8859-1", "windows-1252"/"cp1252" (any
+ * case); anything else is STRATA_EINVAL naming the known ones. */
+strata_status csv_encoding_parse(strata_ctx *ctx, const char *name, csv_encoding *out);
+/* csv_scan_file for a file in the given encoding. */
+strata_status csv_scan_file_enc(strata_ctx *ctx, const char *path, char delim, csv_encoding enc,
+                                csv_record_fn fn, void *ud, size_t *n_lines);
 
 /* Copies v into dst (size n) for a message: control characters escaped,
  * long values cut with "...". */

@@ -1,17 +1,27 @@
 /* engine/io/csv_scan.c — streams a CSV file through libcsv (RFC 4180, strict
  * quoting) in fixed-size chunks, one physical line per csv_parse call, and
  * hands each whole record to a callback with the editor line of the record
- * and of every field. Invariant: memory is one chunk plus one record. */
+ * and of every field. Invariants: memory is one chunk plus one record (no
+ * field above STRATA_CSV_MAX_FIELD); every byte handed on is UTF-8 text
+ * without NUL (a UTF-16/32 file, a NUL byte or an invalid sequence stops the
+ * scan naming line and column). */
 #include "csv_internal.h"
 #include "internal.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #define SCAN_CHUNK ((size_t)1 << 20)
+/* libcsv grows its field buffer by this much at a time (its default, 128
+ * bytes, made an 8 MiB field take minutes under ASan: issue 17 #16). */
+#define LIBCSV_BLOCK ((size_t)1 << 18)
 /* libcsv's parser state before any byte of a record (libcsv.c ROW_NOT_BEGUN). */
 #define LIBCSV_ROW_NOT_BEGUN 0
+
+static strata_status field_too_long(csv_scanner *sc);
 
 void csv_show_value(char *dst, size_t n, const char *v)
 {
@@ -73,6 +83,10 @@ static void on_field(void *s, size_t len, void *ud)
     csv_scanner *sc = ud;
     if (sc->err)
         return;
+    if (len > STRATA_CSV_MAX_FIELD) {
+        sc->err = field_too_long(sc);
+        return;
+    }
     if (grow(sc, len + 1)) {
         sc->err = STRATA_ENOMEM;
         return;
@@ -103,6 +117,79 @@ static void on_record(int c, void *ud)
     sc->cand_line = sc->line; /* a lone CR ends a record mid-line */
 }
 
+/* The byte-order marks of encodings strata does not read. */
+static const char *foreign_bom(const unsigned char *s, size_t n, const char **iconv_name)
+{
+    if (n >= 4 && !memcmp(s, "\x00\x00\xFE\xFF", 4))
+        return *iconv_name = "UTF-32BE", "UTF-32 (big-endian)";
+    if (n >= 4 && !memcmp(s, "\xFF\xFE\x00\x00", 4))
+        return *iconv_name = "UTF-32LE", "UTF-32 (little-endian)";
+    if (n >= 2 && !memcmp(s, "\xFF\xFE", 2))
+        return *iconv_name = "UTF-16LE", "UTF-16 (little-endian)";
+    if (n >= 2 && !memcmp(s, "\xFE\xFF", 2))
+        return *iconv_name = "UTF-16BE", "UTF-16 (big-endian)";
+    return NULL;
+}
+
+static strata_status not_utf8(csv_scanner *sc, size_t line, size_t col, unsigned char byte)
+{
+    return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                       "%s: line %zu, column %zu: not UTF-8 text (byte 0x%02X); strata reads "
+                       "CSV files as UTF-8: convert the file first (iconv -f WINDOWS-1252 -t "
+                       "UTF-8), or declare its encoding: --encoding windows-1252 or latin1 "
+                       "(docs/reliability.md#csv-text)",
+                       sc->path, line, col, byte);
+}
+
+/* Checks a piece of one line: no NUL, valid UTF-8 (sequences may continue
+ * into the next piece); counts its characters into sc->col. */
+static strata_status check_text(csv_scanner *sc, const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    if (sc->u8.need == 0 && !memchr(s, 0, len)) {
+        /* the common case: ASCII, eight bytes at a time */
+        uint64_t w;
+        while (i + 8 <= len && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ULL) == 0))
+            i += 8;
+        while (i < len && s[i] < 0x80)
+            i++;
+        sc->col += i;
+    }
+    for (; i < len; i++) {
+        unsigned char c = s[i];
+        int k;
+        if (c == 0)
+            return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                               "%s: line %zu, column %zu: a NUL byte; a CSV file holds text and a "
+                               "NUL would cut a value short%s (docs/reliability.md#csv-text)",
+                               sc->path, sc->line, sc->col + 1,
+                               sc->line == 1 && sc->col < 2
+                                   ? " (UTF-16 text without a byte-order mark? convert it: iconv "
+                                     "-f UTF-16LE -t UTF-8)"
+                                   : "");
+        k = strata_utf8_step(&sc->u8, c);
+        if (k < 0)
+            return sc->u8.need ? not_utf8(sc, sc->u8_line, sc->u8_col, sc->u8_lead)
+                               : not_utf8(sc, sc->line, sc->col + 1, c);
+        if (k > 0) {
+            sc->col++;
+            sc->u8_line = sc->line;
+            sc->u8_col = sc->col;
+            sc->u8_lead = c;
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status field_too_long(csv_scanner *sc)
+{
+    return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                       "%s: line %zu: field %zu (starting on line %zu) is longer than %zu MiB, the "
+                       "most strata reads in one CSV value (an unclosed quote?)",
+                       sc->path, sc->line, sc->nf + 1, sc->nf == 0 ? sc->cand_line : sc->fld_line,
+                       STRATA_CSV_MAX_FIELD >> 20);
+}
+
 static strata_status parse_error(csv_scanner *sc, struct csv_parser *p, const char *what)
 {
     size_t start = sc->nf == 0 ? sc->cand_line : sc->fld_line;
@@ -114,6 +201,7 @@ static strata_status parse_error(csv_scanner *sc, struct csv_parser *p, const ch
 static void end_line(csv_scanner *sc)
 {
     sc->line++;
+    sc->col = 0;
     sc->n_lines = sc->line - 1;
 }
 
@@ -123,10 +211,13 @@ static strata_status feed(csv_scanner *sc, struct csv_parser *p, const char *s, 
 {
     if (p->pstate == LIBCSV_ROW_NOT_BEGUN)
         sc->cand_line = sc->line;
+    STRATA_TRY(check_text(sc, (const unsigned char *)s, len));
     if (csv_parse(p, s, len, on_field, on_record, sc) != len && !sc->err)
         return parse_error(sc, p, "a quote inside an unquoted field or text after a closing quote");
     if (sc->err)
         return sc->err;
+    if (p->entry_pos > STRATA_CSV_MAX_FIELD) /* checked before the field ends */
+        return field_too_long(sc);
     if (ends_line)
         end_line(sc);
     return STRATA_OK;
@@ -162,12 +253,77 @@ static strata_status feed_chunk(csv_scanner *sc, struct csv_parser *p, const cha
     return STRATA_OK;
 }
 
-static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f, char *chunk)
+/* Windows-1252's 0x80..0x9F (the five it leaves undefined stay C1 controls,
+ * as in Latin-1). */
+static const unsigned short cp1252_hi[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
+
+/* Converts n single-byte characters to UTF-8 in out (3 n bytes at most). */
+static size_t to_utf8(csv_encoding enc, const unsigned char *s, size_t n, unsigned char *out)
+{
+    unsigned char *o = out;
+    for (size_t i = 0; i < n; i++) {
+        unsigned cp = s[i];
+        if (cp >= 0x80 && cp < 0xA0 && enc == CSV_ENC_CP1252)
+            cp = cp1252_hi[cp - 0x80];
+        if (cp < 0x80) {
+            *o++ = (unsigned char)cp;
+        } else if (cp < 0x800) {
+            *o++ = (unsigned char)(0xC0 | cp >> 6);
+            *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+        } else {
+            *o++ = (unsigned char)(0xE0 | cp >> 12);
+            *o++ = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+            *o++ = (unsigned char)(0x80 | (cp & 0x3F));
+        }
+    }
+    return (size_t)(o - out);
+}
+
+strata_status csv_encoding_parse(strata_ctx *ctx, const char *name, csv_encoding *out)
+{
+    static const struct {
+        const char *name;
+        csv_encoding enc;
+    } known[] = {{"utf-8", CSV_ENC_UTF8},        {"utf8", CSV_ENC_UTF8},
+                 {"latin1", CSV_ENC_LATIN1},     {"latin-1", CSV_ENC_LATIN1},
+                 {"iso-8859-1", CSV_ENC_LATIN1}, {"windows-1252", CSV_ENC_CP1252},
+                 {"cp1252", CSV_ENC_CP1252}};
+    *out = CSV_ENC_UTF8;
+    if (!name)
+        return STRATA_OK;
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (!strcasecmp(name, known[k].name)) {
+            *out = known[k].enc;
+            return STRATA_OK;
+        }
+    return STRATA_FAIL(ctx, STRATA_EINVAL,
+                       "encoding '%s': strata reads utf-8 (the default), latin1 (iso-8859-1) "
+                       "and windows-1252 (cp1252)",
+                       name);
+}
+
+static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f, char *chunk,
+                                 csv_encoding encoding, unsigned char *conv)
 {
     int first = 1, partial = 0, pending_cr = 0;
     size_t n;
     while ((n = fread(chunk, 1, SCAN_CHUNK, f)) > 0) {
-        const char *s = chunk;
+        const char *s = chunk, *enc, *iconv_name;
+        if (encoding != CSV_ENC_UTF8) { /* declared: converted, no mark looked for */
+            n = to_utf8(encoding, (const unsigned char *)chunk, n, conv);
+            STRATA_TRY(feed_chunk(sc, p, (const char *)conv, (const char *)conv + n, &pending_cr,
+                                  &partial));
+            continue;
+        }
+        if (first && (enc = foreign_bom((const unsigned char *)s, n, &iconv_name)) != NULL)
+            return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                               "%s: is %s text (it starts with that byte-order mark); strata "
+                               "reads CSV files as UTF-8: convert it first, e.g. iconv -f %s -t "
+                               "UTF-8 (docs/reliability.md#csv-text)",
+                               sc->path, enc, iconv_name);
         if (first && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
             s += 3;
         first = 0;
@@ -175,6 +331,11 @@ static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f,
     }
     if (ferror(f))
         return STRATA_FAIL(sc->ctx, STRATA_EIO, "%s: read error: %s", sc->path, strerror(errno));
+    if (sc->u8.need)
+        return STRATA_FAIL(sc->ctx, STRATA_EDATA,
+                           "%s: line %zu, column %zu: not UTF-8 text (the file ends inside a "
+                           "multi-byte character) (docs/reliability.md#csv-text)",
+                           sc->path, sc->u8_line, sc->u8_col);
     if (pending_cr) {
         end_line(sc);
         partial = 0;
@@ -192,10 +353,17 @@ static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f,
 strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_record_fn fn,
                             void *ud, size_t *n_lines)
 {
+    return csv_scan_file_enc(ctx, path, delim, CSV_ENC_UTF8, fn, ud, n_lines);
+}
+
+strata_status csv_scan_file_enc(strata_ctx *ctx, const char *path, char delim, csv_encoding enc,
+                                csv_record_fn fn, void *ud, size_t *n_lines)
+{
     csv_scanner sc;
     struct csv_parser p;
     strata_status s;
     char *chunk;
+    unsigned char *conv = NULL;
     FILE *f;
     memset(&sc, 0, sizeof sc);
     sc.ctx = ctx;
@@ -206,7 +374,11 @@ strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_r
     sc.line = sc.cand_line = sc.fld_line = 1;
     if (!(f = strata_input_fopen(ctx, path))) /* FIFO/device refused; remembered as an input */
         return ctx->last_status;
-    if (!(chunk = strata_alloc(ctx, SCAN_CHUNK))) {
+    chunk = strata_alloc(ctx, SCAN_CHUNK);
+    if (enc != CSV_ENC_UTF8)
+        conv = strata_alloc(ctx, 3 * SCAN_CHUNK);
+    if (!chunk || (enc != CSV_ENC_UTF8 && !conv)) {
+        strata_free(ctx, chunk, SCAN_CHUNK);
         fclose(f);
         return STRATA_ENOMEM;
     }
@@ -214,17 +386,20 @@ strata_status csv_scan_file(strata_ctx *ctx, const char *path, char delim, csv_r
      * allocator hook); everything else goes through ctx. */
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
         strata_free(ctx, chunk, SCAN_CHUNK);
+        strata_free(ctx, conv, 3 * SCAN_CHUNK);
         fclose(f);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: cannot start the CSV parser", path);
     }
     csv_set_delim(&p, (unsigned char)delim);
-    s = scan_stream(&sc, &p, f, chunk);
+    csv_set_blk_size(&p, LIBCSV_BLOCK);
+    s = scan_stream(&sc, &p, f, chunk, enc, conv);
     if (s == STRATA_ENOMEM && !strstr(strata_ctx_errmsg(ctx), path))
         s = STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: line %zu: out of memory reading a record", path,
                         sc.line);
     csv_free(&p);
     fclose(f);
     strata_free(ctx, chunk, SCAN_CHUNK);
+    strata_free(ctx, conv, 3 * SCAN_CHUNK);
     strata_free(ctx, sc.buf, sc.buf_cap);
     strata_free(ctx, sc.off, sc.f_cap * sizeof *sc.off);
     strata_free(ctx, sc.field_line, sc.f_cap * sizeof *sc.field_line);

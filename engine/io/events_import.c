@@ -494,9 +494,13 @@ strata_status strata_events_import(strata_ctx *ctx, const char *csv_path, const 
     st = setup_cols(&im);
     if (st == STRATA_OK)
         st = load_patients(&im, cohort_path);
-    if (st == STRATA_OK)
-        st = csv_scan_file(ctx, csv_path, p->delim ? p->delim : ',', on_record, &im,
-                           &im.rep->n_lines);
+    if (st == STRATA_OK) {
+        csv_encoding enc;
+        st = csv_encoding_parse(ctx, p->encoding, &enc);
+        if (st == STRATA_OK)
+            st = csv_scan_file_enc(ctx, csv_path, p->delim ? p->delim : ',', enc, on_record, &im,
+                                   &im.rep->n_lines);
+    }
     if (st == STRATA_OK && !im.header_done)
         st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: empty file (no header line)", csv_path);
     if (st == STRATA_OK)

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PROBE_OK 0
@@ -98,6 +99,14 @@ static void probe_child(strata_ctx *ctx, const char *path, long mem_mb)
     probe_state p = {ctx, 0};
     hid_t f;
     int devnull = open("/dev/null", O_WRONLY);
+    /* Directory descriptors are not the child's: the run folder's flock
+     * (engine/io/rundir.c) would outlive a killed parent while the walk goes on.
+     * HDF5 holds no directory open, so this closes only such locks. */
+    for (int fd = 3; fd < 4096; fd++) {
+        struct stat sb;
+        if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode))
+            close(fd);
+    }
     if (devnull >= 0) { /* a sanitizer's or HDF5's report is the parent's business */
         dup2(devnull, 2);
         close(devnull);

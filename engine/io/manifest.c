@@ -98,10 +98,16 @@ strata_status strata_manifest_int(strata_manifest *m, const char *key, long long
 
 strata_status strata_manifest_input(strata_manifest *m, const char *role, const char *path)
 {
+    return strata_manifest_input_as(m, role, path, path);
+}
+
+strata_status strata_manifest_input_as(strata_manifest *m, const char *role, const char *path,
+                                       const char *recorded)
+{
     char hex[65];
     json_t *o;
     STRATA_TRY(strata_file_sha256(m->ctx, path, hex));
-    o = json_pack("{s:s, s:s}", "path", path, "sha256", hex);
+    o = json_pack("{s:s, s:s}", "path", recorded, "sha256", hex);
     if (!o || json_object_set_new(json_object_get(m->root, "inputs"), role, o))
         return oom(m);
     return STRATA_OK;
@@ -123,12 +129,37 @@ strata_status strata_manifest_output(strata_manifest *m, const char *path, const
     return STRATA_OK;
 }
 
+size_t strata_manifest_n_outputs(const strata_manifest *m)
+{
+    return json_array_size(json_object_get(m->root, "outputs"));
+}
+
+const char *strata_manifest_output_path(const strata_manifest *m, size_t k)
+{
+    json_t *o = json_array_get(json_object_get(m->root, "outputs"), k);
+    return json_string_value(json_object_get(o, "path"));
+}
+
+strata_status strata_manifest_hash_outputs(strata_manifest *m, const char *dir)
+{
+    json_t *outs = json_object_get(m->root, "outputs");
+    for (size_t k = 0; k < json_array_size(outs); k++) {
+        json_t *o = json_array_get(outs, k);
+        char path[4400], hex[65];
+        snprintf(path, sizeof path, "%s/%s", dir, json_string_value(json_object_get(o, "path")));
+        STRATA_TRY(strata_file_sha256(m->ctx, path, hex));
+        if (json_object_set_new(o, "sha256", json_string(hex)))
+            return oom(m);
+    }
+    return STRATA_OK;
+}
+
 strata_status strata_manifest_write(strata_manifest *m, const char *path)
 {
     char *tmp = strata_tmp_path(m->ctx, path);
     strata_status st;
     if (!tmp)
-        return STRATA_ENOMEM;
+        return strata_ctx_errcode(m->ctx);
     if (json_dump_file(m->root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) != 0) {
         remove(tmp);
         strata_free(m->ctx, tmp, 0);

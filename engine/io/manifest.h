@@ -12,6 +12,9 @@ strata_status strata_manifest_new(strata_ctx *ctx, strata_manifest **out);
 void strata_manifest_free(strata_manifest *m); /* accepts NULL */
 /* Records an input file and its SHA-256 under inputs[role]. */
 strata_status strata_manifest_input(strata_manifest *m, const char *role, const char *path);
+/* The same, recording `recorded` as its path (a staged file's final name). */
+strata_status strata_manifest_input_as(strata_manifest *m, const char *role, const char *path,
+                                       const char *recorded);
 /* Top-level scalar fields (key may be "section.key" for one level of nesting). */
 strata_status strata_manifest_str(strata_manifest *m, const char *key, const char *value);
 strata_status strata_manifest_num(strata_manifest *m, const char *key, double value);
@@ -20,6 +23,11 @@ strata_status strata_manifest_int(strata_manifest *m, const char *key, long long
 strata_status strata_manifest_timing(strata_manifest *m, const char *stage, double seconds);
 /* Appends an output file: kind "patient" (mode 0600) or "aggregate". */
 strata_status strata_manifest_output(strata_manifest *m, const char *path, const char *kind);
+/* The outputs recorded so far, in order. */
+size_t strata_manifest_n_outputs(const strata_manifest *m);
+const char *strata_manifest_output_path(const strata_manifest *m, size_t k);
+/* Adds the SHA-256 of each output (read from dir/<path>) to its entry. */
+strata_status strata_manifest_hash_outputs(strata_manifest *m, const char *dir);
 /* Writes the manifest atomically to path (mode 0644). */
 strata_status strata_manifest_write(strata_manifest *m, const char *path);
 

@@ -8,8 +8,10 @@
 #include "internal.h"
 #include "outfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +62,61 @@ void strata_csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+int strata_pid_is_dead(long pid)
+{
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* The pid in "<pid>" or "<pid>.<8 hex>" (the two temporary suffixes), else -1. */
+static long tmp_suffix_pid(const char *s)
+{
+    char *end;
+    long pid;
+    if (*s < '0' || *s > '9')
+        return -1;
+    pid = strtol(s, &end, 10);
+    if (*end == '\0')
+        return pid;
+    if (*end != '.' || strlen(end + 1) != 8 || strspn(end + 1, "0123456789abcdef") != 8)
+        return -1;
+    return pid;
+}
+
+/* Removes <final>.tmp.<pid>[.<hex>] temporaries left in final_path's directory
+ * by a strata process that no longer exists (killed): regular files owned by
+ * us only, never followed through a link (docs/reliability.md#outputs). */
+static void remove_stale_tmps(const char *final_path)
+{
+    const char *slash = strrchr(final_path, '/');
+    char dir[4096];
+    const char *base = slash ? slash + 1 : final_path;
+    size_t blen = strlen(base);
+    DIR *d;
+    struct dirent *e;
+    int dfd;
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - final_path == 0 ? 1 : slash - final_path),
+                 final_path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (!*base || !(d = opendir(dir)))
+        return;
+    dfd = dirfd(d);
+    while ((e = readdir(d)) != NULL) {
+        struct stat sb;
+        if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0 ||
+            !strata_pid_is_dead(tmp_suffix_pid(e->d_name + blen + 5)))
+            continue;
+        if (fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
+            sb.st_uid == geteuid())
+            (void)unlinkat(dfd, e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* Tries <final>.tmp.<pid>, then <final>.tmp.<pid>.<random> while a name is
- * taken (a stale or planted file is never opened, only stepped around). */
+ * taken (a stale or planted file is never opened, only stepped around);
+ * temporaries of killed strata processes beside it are removed first. */
 int strata_tmp_create(strata_ctx *ctx, const char *final_path, unsigned mode, char **tmp)
 {
     size_t n = strlen(final_path) + 64;
@@ -69,6 +124,7 @@ int strata_tmp_create(strata_ctx *ctx, const char *final_path, unsigned mode, ch
     *tmp = NULL;
     if (strata_output_check(ctx, final_path) != STRATA_OK)
         return -1;
+    remove_stale_tmps(final_path);
     if (!(*tmp = strata_alloc(ctx, n)))
         return -1;
     for (int attempt = 0; attempt < 64; attempt++) {

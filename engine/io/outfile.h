@@ -14,6 +14,8 @@
  * mode; returns its fd with *tmp set, or -1 (STRATA_EIO, or STRATA_EINVAL when
  * final_path is an input of this job: "<path>: is also an input ..."). */
 int strata_tmp_create(strata_ctx *ctx, const char *final_path, unsigned mode, char **tmp);
+/* 1 when pid names no live process (a killed strata's temporaries are stale). */
+int strata_pid_is_dead(long pid);
 /* Atomic publication of an output file: strata_tmp_path creates the temporary
  * as strata_tmp_create does (mode 0600) and returns its name (the file exists:
  * remove it on failure); strata_publish sets mode on the file itself (refusing

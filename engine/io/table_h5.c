@@ -2,7 +2,10 @@
  * a 1-D dataset per column (strings for keys, float64 otherwise; suppressed
  * or unavailable cells are NaN), written atomically. Only tables that went
  * through disclosure control are accepted, like the CSV writer; each value is
- * exactly the published one, and the root attribute states the rules. */
+ * exactly the published one, and the root attribute states the rules. Column
+ * names are data (they carry category labels such as "Asian/Asian British"):
+ * the link name is the column name with '/' and '%' percent-encoded, and the
+ * exact name is the dataset's "name" attribute. */
 #include "cohort_internal.h"
 #include "outfile.h"
 #include "strata/stratify.h"
@@ -28,10 +31,23 @@ static const char *kind_name(strata_col_kind k)
     return "";
 }
 
+/* The HDF5 link name of a column: '/' (a path separator to HDF5) and '%'
+ * percent-encoded, a leading '.' too (".", ".." are not names); out holds
+ * 3 * strlen(name) + 1 bytes. */
+static void link_name(const char *name, char *out)
+{
+    for (const char *p = name; *p; p++)
+        if (*p == '/' || *p == '%' || (*p == '.' && p == name))
+            out += sprintf(out, "%%%02X", (unsigned char)*p);
+        else
+            *out++ = *p;
+    *out = '\0';
+}
+
 /* One published column: exactly the values the CSV prints (the table holds
  * them rounded to their printed digits since disclosure), withheld cells NaN. */
 static int write_column(hid_t f, hid_t g, const char *gname, const strata_table *t, int j,
-                        double *buf, const char **sbuf)
+                        const char *lname, double *buf, const char **sbuf)
 {
     size_t nr = strata_table_nrows(t), hidden = 0;
     hsize_t dims[1] = {nr};
@@ -43,8 +59,12 @@ static int write_column(hid_t f, hid_t g, const char *gname, const strata_table 
         char path[1024];
         for (size_t i = 0; i < nr; i++)
             sbuf[i] = strata_table_key(t, j, i);
-        snprintf(path, sizeof path, "/%s/%s", gname, name);
-        return strata_h5_write_strings(f, path, sbuf, nr);
+        snprintf(path, sizeof path, "/%s/%s", gname, lname);
+        if (strata_h5_write_strings(f, path, sbuf, nr) < 0 || (d = H5Dopen2(g, lname, H5P_DEFAULT)) < 0)
+            return -1;
+        rc = strata_h5_write_attr_string(d, "name", name) < 0 ? -1 : 0;
+        H5Dclose(d);
+        return rc;
     }
     for (size_t i = 0; i < nr; i++) {
         buf[i] = strata_table_value(t, j, i);
@@ -53,11 +73,12 @@ static int write_column(hid_t f, hid_t g, const char *gname, const strata_table 
     sp = H5Screate_simple(1, dims, NULL);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_obj_track_times(dcpl, 0);
-    d = H5Dcreate2(g, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    d = H5Dcreate2(g, lname, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (d >= 0) {
         rc = (nr == 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) ? 0 : -1;
         snprintf(nh, sizeof nh, "%zu", hidden);
-        if (rc == 0 && (strata_h5_write_attr_string(d, "kind", kind_name(strata_table_col_kind(t, j))) < 0 ||
+        if (rc == 0 && (strata_h5_write_attr_string(d, "name", name) < 0 ||
+                        strata_h5_write_attr_string(d, "kind", kind_name(strata_table_col_kind(t, j))) < 0 ||
                         strata_h5_write_attr_string(d, "suppressed_cells", nh) < 0))
             rc = -1;
         H5Dclose(d);
@@ -83,11 +104,20 @@ static strata_status write_table(strata_ctx *ctx, hid_t f, const strata_table *t
         st = STRATA_ENOMEM;
     else if (g < 0)
         st = STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create group /%s (table names must be unique)", path, gname);
-    for (size_t j = 0; j < strata_table_ncols(t) && st == STRATA_OK; j++)
-        if (strata_table_col_kind(t, (int)j) != STRATA_COL_INTERNAL &&
-            write_column(f, g, gname, t, (int)j, buf, sbuf) < 0)
-            st = STRATA_FAIL(ctx, STRATA_EIO, "%s:/%s/%s: cannot write", path, gname,
-                             strata_table_col_name(t, (int)j));
+    for (size_t j = 0; j < strata_table_ncols(t) && st == STRATA_OK; j++) {
+        const char *cname = strata_table_col_name(t, (int)j);
+        char *lname;
+        if (strata_table_col_kind(t, (int)j) == STRATA_COL_INTERNAL)
+            continue;
+        if (!(lname = strata_alloc(ctx, 3 * strlen(cname) + 1))) {
+            st = STRATA_ENOMEM;
+            break;
+        }
+        link_name(cname, lname);
+        if (write_column(f, g, gname, t, (int)j, lname, buf, sbuf) < 0)
+            st = STRATA_FAIL(ctx, STRATA_EIO, "%s:/%s/%s: cannot write", path, gname, lname);
+        strata_free(ctx, lname, 0);
+    }
     if (g >= 0)
         H5Gclose(g);
     strata_free(ctx, buf, 0);

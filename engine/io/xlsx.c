@@ -75,8 +75,9 @@ strata_status strata_xlsx_open(strata_ctx *ctx, const char *path, unsigned mode,
     x->path = strata_strdup(ctx, path);
     x->tmp = strata_tmp_path(ctx, path);
     if (!x->path || !x->tmp) {
+        strata_status st = strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: an input */
         strata_xlsx_abort(x);
-        return STRATA_ENOMEM;
+        return st != STRATA_OK ? st : STRATA_ENOMEM;
     }
     /* the file exists with its final mode before a byte of data is written */
     fd = open(x->tmp, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);

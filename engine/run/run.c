@@ -7,9 +7,11 @@
 #include "internal.h"
 #include "manifest.h"
 #include "outfile.h"
+#include "rundir.h"
 #include "strata/strata.h"
 
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <math.h>
@@ -31,12 +33,14 @@ typedef struct codes {
 typedef struct run_state {
     strata_ctx *ctx;
     const strata_run_spec *spec;
-    const char *outdir;
+    const char *outdir;         /* the run's staging folder: every output is written here */
+    strata_rundir *dir;         /* ... and moved into dir->final_dir at the end */
     strata_progress_fn progress;
     void *ud;
     strata_manifest *man;
     strata_cohort *cohort;
     strata_model *model;
+    strata_cox *cox;            /* family cox (docs/cox.md): model is NULL */
     size_t n;
     int64_t *id;
     int32_t *age, *imd, *efi, *prior_em;
@@ -203,7 +207,49 @@ static strata_status read_patients(run_state *r)
     return STRATA_OK;
 }
 
-/* The outcome column: spec->outcome, else the formula's response. */
+static int is_cox(const run_state *r)
+{
+    return r->spec->family && !strcmp(r->spec->family, "cox");
+}
+
+/* Cox: the outcome column names the time of Surv(time, event); obs becomes an
+ * event by the horizon (1), else 0 (followed past it, or censored before it:
+ * docs/cox.md says why O/E counts those as 0). */
+static strata_status cox_observed(run_state *r, const char *time_col)
+{
+    char ev[256];
+    const char *lp = strchr(r->spec->formula ? r->spec->formula : "", '('), *comma = lp ? strchr(lp, ',') : NULL;
+    const char *rp = comma ? strchr(comma, ')') : NULL;
+    double *e;
+    long j;
+    size_t a, b;
+    (void)time_col;
+    if (!rp)
+        return STRATA_OK;
+    for (a = 1; comma[a] == ' '; a++)
+        ;
+    for (b = (size_t)(rp - comma); b > a && comma[b - 1] == ' '; b--)
+        ;
+    snprintf(ev, sizeof ev, "%.*s", (int)(b - a), comma + a);
+    if ((j = find_col(r, ev)) < 0)
+        return STRATA_FAIL(r->ctx, STRATA_ESPEC, "cox: event column '%s' is not in the cohort", ev);
+    if (!(e = strata_alloc(r->ctx, (r->n ? r->n : 1) * sizeof *e)))
+        return STRATA_ENOMEM;
+    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) {
+        size_t k = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        strata_status st = strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, k, e + r0);
+        if (st != STRATA_OK) {
+            strata_free(r->ctx, e, 0);
+            return st;
+        }
+    }
+    for (size_t i = 0; i < r->n; i++)
+        r->obs[i] = isnan(r->obs[i]) || isnan(e[i]) ? NAN : e[i] == 1 && r->obs[i] <= r->spec->horizon;
+    strata_free(r->ctx, e, 0);
+    return STRATA_OK;
+}
+
+/* The outcome column: spec->outcome, else the formula's response (Cox: the time). */
 static void outcome_name(const run_state *r, char *name, size_t size)
 {
     name[0] = '\0';
@@ -217,6 +263,15 @@ static void outcome_name(const run_state *r, char *name, size_t size)
         while (b > a && r->spec->formula[b - 1] == ' ')
             b--;
         snprintf(name, size, "%.*s", (int)(b - a), r->spec->formula + a);
+        if (!strncmp(name, "Surv(", 5)) { /* Surv(time, event): the time column */
+            size_t k = 5, e;
+            while (name[k] == ' ')
+                k++;
+            for (e = k; name[e] && name[e] != ',' && name[e] != ' '; e++)
+                ;
+            memmove(name, name + k, e - k);
+            name[e - k] = '\0';
+        }
     }
 }
 
@@ -225,6 +280,13 @@ static strata_status read_outcome(run_state *r)
     char src[256];
     long j;
     outcome_name(r, src, sizeof src);
+    if (*src && (j = find_col(r, src)) < 0 && r->spec->outcome)
+        /* a named outcome that is not there silently skipped evaluation (issue 17 #8) */
+        return STRATA_FAIL(r->ctx, STRATA_ESPEC,
+                           "model.outcome: \"%s\" is not a column of %s; name the observed "
+                           "outcome column, or leave model.outcome out to score without "
+                           "evaluating (docs/run-spec.md)",
+                           src, strata_cohort_path(r->cohort));
     if (!*src || (j = find_col(r, src)) < 0)
         return STRATA_OK; /* scoring-only cohort: no observed outcome */
     r->obs = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *r->obs);
@@ -234,7 +296,7 @@ static strata_status read_outcome(run_state *r)
         size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
         STRATA_TRY(strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, b, r->obs + r0));
     }
-    return STRATA_OK;
+    return is_cox(r) ? cox_observed(r, src) : STRATA_OK;
 }
 
 /* ---- stages -------------------------------------------------------------- */
@@ -306,10 +368,15 @@ static strata_status stage_cohort(run_state *r)
         STRATA_TRY(st);
         STRATA_TRY(strata_manifest_int(r->man, "seeds.synth", r->spec->synth_seed));
         STRATA_TRY(strata_manifest_output(r->man, "cohort.h5", "patient"));
+        {
+            char final[4200];
+            snprintf(final, sizeof final, "%s/cohort.h5", r->dir->final_dir);
+            STRATA_TRY(strata_manifest_input_as(r->man, "cohort", path, final));
+        }
     } else {
         strata_run_spec_path(r->spec, r->spec->cohort, path, sizeof path);
+        STRATA_TRY(strata_manifest_input(r->man, "cohort", path));
     }
-    STRATA_TRY(strata_manifest_input(r->man, "cohort", path));
     STRATA_TRY(validate_first(r, path));
     STRATA_TRY(strata_cohort_open(ctx, path, &r->cohort));
     r->n = strata_cohort_nrows(r->cohort);
@@ -320,10 +387,34 @@ static strata_status stage_cohort(run_state *r)
     return stage_done(r, "cohort");
 }
 
+/* family cox: load, or fit Surv(time, event) ~ ... and save model.h5 (strata/cox.h). */
+static strata_status stage_model_cox(run_state *r)
+{
+    char path[4096];
+    if (r->spec->model_load) {
+        strata_run_spec_path(r->spec, r->spec->model_load, path, sizeof path);
+        STRATA_TRY(strata_manifest_input(r->man, "model", path));
+        STRATA_TRY(strata_cox_load(r->ctx, path, &r->cox));
+    } else {
+        strata_cox_params cp;
+        strata_cox_params_init(&cp);
+        cp.formula = r->spec->formula;
+        cp.weights = r->spec->weights;
+        cp.ties = r->spec->ties && !strcmp(r->spec->ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
+        STRATA_TRY(strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox));
+        out_path(r, "model.h5", path, sizeof path);
+        STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
+        STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
+    }
+    return stage_done(r, "model");
+}
+
 static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
+    if (is_cox(r))
+        return stage_model_cox(r);
     if (r->spec->model_load) {
         strata_run_spec_path(r->spec, r->spec->model_load, path, sizeof path);
         STRATA_TRY(strata_manifest_input(r->man, "model", path));
@@ -404,8 +495,15 @@ static strata_status stage_score(run_state *r)
     r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
     if (!r->lp || !r->risk)
         return STRATA_ENOMEM;
-    STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
-                            r->risk));
+    if (r->cox) { /* absolute risk by the horizon, kept inside (0, 1) for evaluation */
+        STRATA_TRY(strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1,
+                                    r->lp, r->risk));
+        for (size_t i = 0; i < r->n; i++)
+            if (!isnan(r->risk[i]))
+                r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
+    } else
+        STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
+                                r->risk));
     STRATA_TRY(note_unscored(r));
     return stage_done(r, "score");
 }
@@ -494,6 +592,8 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
 static strata_family eval_family(const strata_model *m)
 {
     strata_fit_summary fs;
+    if (!m) /* Cox: risk by the horizon against an event by the horizon */
+        return STRATA_FAMILY_BINOMIAL;
     strata_model_summary(m, &fs);
     return fs.family;
 }
@@ -518,6 +618,10 @@ static strata_status run_bootstrap(run_state *r, strata_family fam)
     char outcome[256];
     if (!full)
         return STRATA_ENOMEM;
+    if (r->cox) {
+        strata_free(ctx, full, 0);
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "evaluate.bootstrap is not available for family cox yet");
+    }
     for (size_t i = 0; i < N; i++)
         full[i] = NAN;
     for (size_t i = 0; i < r->n; i++)
@@ -1196,7 +1300,9 @@ static strata_status stage_patients(run_state *r)
     if (st == STRATA_OK) {
         term = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *term);
         contrib = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *contrib);
-        st = (term && contrib) ? compute_reasons(r, rows, n_sel, term, contrib) : STRATA_ENOMEM;
+        st = !(term && contrib) ? STRATA_ENOMEM : r->model ? compute_reasons(r, rows, n_sel, term, contrib) : STRATA_OK;
+        for (size_t k = 0; st == STRATA_OK && !r->model && k < n_sel * N_REASONS; k++)
+            term[k] = -1; /* Cox: no reason codes yet (docs/cox.md) */
     }
     if (st == STRATA_OK)
         st = write_list(r, n_sel, rows, rank, term);
@@ -1233,7 +1339,8 @@ static strata_status stage_report(run_state *r)
     double cp[64], co[64];
     size_t nk = 0, nc = 0;
 
-    strata_model_summary(r->model, &fs);
+    if (r->model)
+        strata_model_summary(r->model, &fs);
 #define CARD(k, ...)                                              \
     do {                                                          \
         snprintf(vals[nk], sizeof vals[nk], __VA_ARGS__);         \
@@ -1241,17 +1348,33 @@ static strata_status stage_report(run_state *r)
         values[nk] = vals[nk];                                    \
         nk++;                                                     \
     } while (0)
-    CARD("Model", "%s GLM", strata_family_name(fs.family));
-    CARD("Formula", "%.120s", fs.formula ? fs.formula : "");
-    /* the card is published: its counts are rounded like the tables' (dropped 1-7: "< 8") */
     {
-        char used[32], dropped[32];
-        pub_count(&r->sum->sdc, (double)fs.n_used, used, sizeof used);
-        pub_count(&r->sum->sdc, (double)fs.n_dropped, dropped, sizeof dropped);
-        CARD("Patients fitted", "%s (dropped for missing values: %s)", used, dropped);
+        /* the card is published: its counts are rounded like the tables' ("fewer than 8") */
+        char used[32], dropped[32], events[32];
+        if (r->cox) {
+            strata_cox_summary cs;
+            strata_cox_summary_get(r->cox, &cs);
+            pub_count(&r->sum->sdc, (double)cs.n_used, used, sizeof used);
+            pub_count(&r->sum->sdc, (double)cs.n_dropped, dropped, sizeof dropped);
+            pub_count(&r->sum->sdc, (double)cs.n_events, events, sizeof events);
+            CARD("Model", "Cox PH (%s ties): absolute risk by %g",
+                 cs.ties == STRATA_COX_BRESLOW ? "Breslow" : "Efron", r->spec->horizon);
+            CARD("Formula", "%.120s", cs.formula ? cs.formula : "");
+            CARD("Patients fitted", "%s, %s events (dropped for missing values: %s)", used, events,
+                 dropped);
+            CARD("Newton-Raphson iterations", "%d%s", cs.iterations,
+                 cs.converged ? "" : " (not converged)");
+            CARD("Harrell's C (fitted data)", "%.3f", cs.concordance);
+        } else {
+            pub_count(&r->sum->sdc, (double)fs.n_used, used, sizeof used);
+            pub_count(&r->sum->sdc, (double)fs.n_dropped, dropped, sizeof dropped);
+            CARD("Model", "%s GLM", strata_family_name(fs.family));
+            CARD("Formula", "%.120s", fs.formula ? fs.formula : "");
+            CARD("Patients fitted", "%s (dropped for missing values: %s)", used, dropped);
+            CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
+            CARD("AIC", "%.1f", fs.aic);
+        }
     }
-    CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
-    CARD("AIC", "%.1f", fs.aic);
     if (r->eval) {
         const strata_eval_metrics *m = &r->eval->overall;
         const strata_table *fa = r->fairness;
@@ -1349,6 +1472,7 @@ static void run_free(run_state *r)
         strata_table_free(ctx, r->fair_parts[k]);
     strata_free(ctx, r->fair_parts, 0);
     strata_model_free(ctx, r->model);
+    strata_cox_free(ctx, r->cox);
     strata_cohort_close(r->cohort);
     strata_manifest_free(r->man);
 }
@@ -1368,10 +1492,33 @@ static strata_status manifest_rules(run_state *r)
     return strata_manifest_str(r->man, "disclosure.rules", text);
 }
 
+/* Every output staged: their SHA-256 into the manifest, the manifest beside
+ * them, then all moved into the output folder, manifest last
+ * (engine/io/rundir.c). */
+static strata_status publish_run(run_state *r)
+{
+    char path[4096];
+    size_t n = strata_manifest_n_outputs(r->man);
+    const char **names;
+    strata_status st;
+    STRATA_TRY(strata_manifest_hash_outputs(r->man, r->outdir));
+    out_path(r, "manifest.json", path, sizeof path);
+    STRATA_TRY(strata_manifest_write(r->man, path));
+    if (!(names = strata_calloc(r->ctx, n + 1, sizeof *names)))
+        return STRATA_ENOMEM;
+    for (size_t k = 0; k < n; k++)
+        names[k] = strata_manifest_output_path(r->man, k);
+    st = strata_rundir_publish(r->ctx, r->dir, n, names, "manifest.json");
+    strata_free(r->ctx, (void *)names, 0);
+    if (st == STRATA_OK)
+        snprintf(r->sum->report, sizeof r->sum->report, "%.4000s/report.html",
+                 r->dir->final_dir);
+    return st;
+}
+
 static strata_status run_stages(run_state *r)
 {
     const strata_run_spec *spec = r->spec;
-    char path[4096];
     strata_status st = strata_manifest_new(r->ctx, &r->man);
     if (st == STRATA_OK)
         st = strata_manifest_str(r->man, "spec.family", spec->family);
@@ -1401,8 +1548,7 @@ static strata_status run_stages(run_state *r)
         st = stage_report(r);
     if (st == STRATA_OK) {
         r->sum->n_patients = r->n;
-        out_path(r, "manifest.json", path, sizeof path);
-        st = strata_manifest_write(r->man, path);
+        st = publish_run(r);
     }
     return st;
 }
@@ -1412,11 +1558,12 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
 {
     strata_ctx run_ctx;
     run_state r;
+    strata_rundir dir;
     strata_status st;
     memset(sum, 0, sizeof *sum);
-    if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create output directory: %s", outdir,
-                           strerror(errno));
+    /* the folder locked, a killed run's leftovers removed, a used folder
+     * refused unless spec->overwrite, a 0700 staging folder inside it */
+    STRATA_TRY(strata_rundir_begin(ctx, outdir, spec->overwrite, &dir));
     /* The run works on its own context: the caller's allocator, log and
      * settings, with the spec's thread count for this run only, so the
      * caller's ctx keeps its own setting. The outcome (status, message,
@@ -1424,10 +1571,13 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     run_ctx = *ctx;
     if (spec->threads > 0)
         run_ctx.threads = (int)spec->threads;
+    if (spec->memory > 0)
+        run_ctx.memory_budget = spec->memory;
     memset(&r, 0, sizeof r);
     r.ctx = &run_ctx;
     r.spec = spec;
-    r.outdir = outdir;
+    r.outdir = dir.stage;
+    r.dir = &dir;
     r.progress = progress;
     r.ud = ud;
     r.sum = sum;
@@ -1435,8 +1585,14 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     sum->threads = strata_threads(&run_ctx);
     st = run_stages(&r);
     run_free(&r);
+    strata_rundir_end(&dir); /* the staging folder goes, whatever happened */
     ctx->n_warnings = run_ctx.n_warnings;
     if (st != STRATA_OK) {
+        /* a message names the output, not the staging folder that is gone */
+        char *at = strstr(run_ctx.errmsg, dir.stage);
+        size_t ls = strlen(dir.stage), lf = strlen(outdir);
+        if (at && lf <= ls)
+            memmove(at + lf, at + ls, strlen(at + ls) + 1), memcpy(at, outdir, lf);
         ctx->last_status = run_ctx.last_status != STRATA_OK ? run_ctx.last_status : st;
         memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
     }

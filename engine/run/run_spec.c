@@ -96,7 +96,8 @@ static strata_status parse_cohort(strata_ctx *ctx, const char *f, const ynode *r
 static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *root,
                                  strata_run_spec *s)
 {
-    static const char *const keys[] = {"load", "family", "formula", "weights", "outcome", NULL};
+    static const char *const keys[] = {"load", "family", "formula", "weights", "outcome", "horizon", "ties",
+                                       NULL};
     const ynode *m = strata_yaml_get(root, "model");
     if (!m || m->kind != YN_MAP)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: the spec needs a \"model:\" mapping "
@@ -108,6 +109,12 @@ static strata_status parse_model(strata_ctx *ctx, const char *f, const ynode *ro
     STRATA_TRY(strata_yaml_str(ctx, f, m, "formula", &s->formula));
     STRATA_TRY(strata_yaml_str(ctx, f, m, "weights", &s->weights));
     STRATA_TRY(strata_yaml_str(ctx, f, m, "outcome", &s->outcome));
+    STRATA_TRY(strata_yaml_double(ctx, f, m, "horizon", &s->horizon));
+    STRATA_TRY(strata_yaml_str(ctx, f, m, "ties", &s->ties));
+    if (s->family && !strcmp(s->family, "cox") && !(s->horizon > 0))
+        return bad(ctx, f, m, "horizon", "family cox needs a horizon > 0 (e.g. horizon: 365)");
+    if (s->ties && strcmp(s->ties, "efron") && strcmp(s->ties, "breslow"))
+        return bad(ctx, f, m, "ties", "ties is efron or breslow");
     if (!s->model_load && !s->formula)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: model needs \"formula\" (or \"load: MODEL.h5\")",
                            f, m->line);
@@ -282,10 +289,22 @@ static strata_status parse_disclosure(strata_ctx *ctx, const char *f, const ynod
     return STRATA_OK;
 }
 
+/* memory: 4G — the run's memory budget (strata_parse_size; docs/scale.md). */
+static strata_status parse_memory(strata_ctx *ctx, const char *path, const ynode *root,
+                                  strata_run_spec *s)
+{
+    const char *v = NULL;
+    STRATA_TRY(strata_yaml_str(ctx, path, root, "memory", &v));
+    if (v && strata_parse_size(v, &s->memory) != 0)
+        return bad(ctx, path, root, "memory", "must be a size such as 4G, 512M or 100000 (bytes)");
+    return STRATA_OK;
+}
+
 strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s)
 {
     static const char *const top[] = {"cohort", "synth", "model", "evaluate", "stratify",
-                                      "disclosure", "report", "threads", "allow_invalid", NULL};
+                                      "disclosure", "report", "threads", "memory",
+                                      "allow_invalid", NULL};
     static const char *const report_keys[] = {"title", NULL};
     ynode *root = NULL;
     const ynode *rep;
@@ -326,6 +345,8 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
         st = strata_yaml_long(ctx, path, root, "threads", &s->threads);
     if (st == STRATA_OK && (s->threads < 0 || s->threads > 1024))
         st = bad(ctx, path, root, "threads", "must be between 0 and 1024");
+    if (st == STRATA_OK)
+        st = parse_memory(ctx, path, root, s);
     if (st == STRATA_OK)
         st = strata_yaml_bool(ctx, path, root, "allow_invalid", &s->allow_invalid);
     if (st != STRATA_OK)

@@ -69,6 +69,19 @@ STRATA_API int strata_ctx_threads(const strata_ctx *ctx); /* effective count (>=
 STRATA_API void strata_ctx_set_alloc(strata_ctx *ctx, strata_alloc_fn fn, void *ud);
 STRATA_API void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_level max_level);
 
+/* Memory budget in bytes for the data a stage holds (0 = no limit, the
+ * default). Honoured today by the GLM fit (strata_glm_fit): when the columns it
+ * needs exceed the budget, each IRLS pass streams fixed row blocks from the
+ * cohort instead of loading whole columns, with byte-identical results
+ * (docs/scale.md lists what each stage does and what it still holds). Other
+ * stages ignore it. */
+STRATA_API void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes);
+STRATA_API size_t strata_ctx_memory_budget(const strata_ctx *ctx);
+/* Parses a byte size: digits with an optional binary suffix K, M, G or T
+ * ("4G" = 4 x 2^30; "B"/"iB" may follow). 0 on success, -1 when malformed or
+ * too large for size_t. */
+STRATA_API int strata_parse_size(const char *s, size_t *out);
+
 
 /* Message of the last failure ("" if none). Valid until the next call on ctx. */
 STRATA_API const char *strata_ctx_errmsg(const strata_ctx *ctx);

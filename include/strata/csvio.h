@@ -64,6 +64,9 @@ typedef struct strata_csv_import_params {
     const char *source;                /* root attribute "source"; default: CSV base name */
     const char *extract_date;          /* root attribute "extract_date"; may be NULL */
     size_t block_rows;                 /* rows per append to the writer, 16384 */
+    const char *encoding;              /* NULL or "utf-8" (default): the file must be UTF-8;
+                                        * "latin1" (ISO-8859-1) or "windows-1252" (cp1252):
+                                        * converted to UTF-8 as it is read */
 } strata_csv_import_params;
 
 STRATA_API void strata_csv_import_params_init(strata_csv_import_params *p);

@@ -83,6 +83,7 @@ typedef struct strata_events_import_params {
     strata_date_format date_format;
     int skip_unknown_ids;     /* 0: an unknown id fails the import (default) */
     char delim;               /* ',' */
+    const char *encoding;     /* as strata_csv_import_params.encoding */
 } strata_events_import_params;
 
 STRATA_API void strata_events_import_params_init(strata_events_import_params *p);

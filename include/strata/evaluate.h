@@ -235,6 +235,64 @@ STRATA_API double strata_eval_uniform(uint64_t seed, uint64_t stream, uint64_t i
  * (w NULL = 1). */
 STRATA_API void strata_eval_resample_weights(uint64_t seed, long b, size_t n, const double *w, double *tw);
 
+/* ---- survival outcomes (Cox models; docs/cox.md) ------------------------ */
+
+typedef struct strata_surv_input {
+    size_t n;
+    const double *time;     /* follow-up time >= 0 */
+    const double *event;    /* 1 = event, 0 = censored */
+    const double *lp;       /* risk score (linear predictor): higher = earlier event */
+    const double *risk;     /* predicted risk of an event by the horizon in [0, 1], or NULL */
+    const double *w;        /* case weights >= 0 (0 leaves the row out), or NULL for 1 */
+    const int32_t *stratum; /* concordance pairs within strata (codes >= 0), or NULL */
+} strata_surv_input;
+
+typedef enum strata_conc_weight {
+    STRATA_CONC_HARRELL = 0, /* every comparable pair weighs w_i w_j (Harrell et al. 1982) */
+    STRATA_CONC_UNO = 1      /* ... times 1 / G(t_i-)^2, G the censoring Kaplan-Meier (Uno et al. 2011) */
+} strata_conc_weight;
+
+typedef struct strata_surv_conc {
+    double c, se, lo, hi;  /* concordance, infinitesimal-jackknife SE, normal CI */
+    double concordant, discordant, tied_x, tied_y; /* (time-)weighted pair counts */
+} strata_surv_conc;
+
+/* Concordance of lp with the outcome as survival::concordance(fit, timewt = "n" or
+ * "n/G2"): pairs (i event, j at risk after t_i or censored at t_i) within strata;
+ * lp ties count one half; tied event times are not comparable. STRATA_EDATA names
+ * an invalid row, or says there is no comparable pair. */
+STRATA_API strata_status strata_surv_concordance(strata_ctx *ctx, const strata_surv_input *in,
+                                                 strata_conc_weight tw, double conf_level,
+                                                 strata_surv_conc *out);
+
+/* One risk group of the calibration at a horizon. */
+typedef struct strata_surv_calib {
+    double n;                   /* sum of weights */
+    double events;              /* weighted events at or before the horizon */
+    double pred;                /* mean predicted risk (weighted) */
+    double obs, obs_lo, obs_hi; /* 1 - Kaplan-Meier at the horizon, CI from survfit's log-scale
+                                   Greenwood interval (NaN when the KM reaches 0) */
+    double p_min, p_max;        /* predicted risk range */
+} strata_surv_calib;
+
+/* Kaplan-Meier calibration at horizon: risk groups cut at type-7 quantiles of
+ * in->risk (n_bins groups, intervals closed on the right, equal breaks merged:
+ * strata_evaluate's risk groups), each with its observed and mean predicted risk.
+ * bins holds n_bins entries; *n_out gets the non-empty groups. */
+STRATA_API strata_status strata_surv_calibration(strata_ctx *ctx, const strata_surv_input *in,
+                                                 double horizon, int n_bins, double conf_level,
+                                                 strata_surv_calib *bins, int *n_out);
+
+/* Writes surv_summary.csv (overall, then each level of each by-column: n, events by
+ * the horizon, Harrell's and Uno's C with SEs and CIs at par->conf_level) and
+ * surv_calibration.csv (par->n_bins risk groups of in->risk: n, events, mean
+ * predicted, Kaplan-Meier observed risk by the horizon and its CI) into outdir,
+ * disclosure-controlled per par as strata_eval_write: counts 1..max suppressed,
+ * others rounded, a population's C and observed risk hidden with its events. */
+STRATA_API strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_input *in, double horizon,
+                                                    const strata_eval_by *by, size_t n_by,
+                                                    const strata_eval_params *par, const char *outdir);
+
 /* ---- output ------------------------------------------------------------- */
 
 typedef struct strata_eval_provenance {

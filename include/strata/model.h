@@ -2,7 +2,8 @@
  * IRLS, read the coefficient table and fit summary, save/load the model file
  * (HDF5, docs/model-format.md) and score a cohort. Invariant: the same cohort
  * and parameters give byte-identical coefficients whatever the thread count,
- * and save -> load -> score reproduces the fitted linear predictor exactly. */
+ * save -> load -> score gives the same bytes as scoring the fitted model, and
+ * a returned model is never modified (scoring it is safe from several threads). */
 #ifndef STRATA_MODEL_H
 #define STRATA_MODEL_H
 
@@ -90,8 +91,11 @@ typedef struct strata_fit_summary {
 } strata_fit_summary;
 
 STRATA_API void strata_model_summary(const strata_model *m, strata_fit_summary *out);
-/* Provenance string attribute ("input_path", "input_hash", "created", "strata_version",
- * "blas_config", "n_rows"); NULL when absent. */
+/* The prior-weights column the model was fitted with, or NULL. */
+STRATA_API const char *strata_model_weights(const strata_model *m);
+/* Provenance string attribute ("input_path", "input_hash" = "sha256:<64 hex>" of
+ * the cohort file, "created", "strata_version", "blas_config", "n_rows"); NULL
+ * when absent. */
 STRATA_API const char *strata_model_provenance(const strata_model *m, const char *key);
 
 /* Model file (HDF5, docs/model-format.md). save publishes atomically, mode 0644. */
@@ -100,7 +104,9 @@ STRATA_API strata_status strata_model_load(strata_ctx *ctx, const char *path, st
 
 /* Scores every row of the cohort (cohort order): lp[i] = linear predictor,
  * resp[i] = inverse link (probability, expected count or cost). Rows with a
- * missing model column get NaN. Either output may be NULL. Arrays hold nrows. */
+ * missing model column get NaN. Either output may be NULL. Arrays hold nrows.
+ * The model is only read: several threads may score one model at once, each
+ * with its own context and cohort handle. */
 STRATA_API strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                            strata_unseen_policy unseen, double *lp, double *resp);
 /* Scores and writes "<path>" as HDF5 (.h5) or CSV (.csv): patient_id (when
@@ -111,7 +117,7 @@ STRATA_API strata_status strata_score_write(strata_ctx *ctx, const strata_model 
 
 /* Design matrix of rows [row0, row0+n) of a cohort as the model scores them
  * (dummy coding, spline bases, interactions), row-major n x nterms into X.
- * Rows with a missing model value hold NaN. (engine/model/model_design.c) */
+ * Rows with a missing model value hold NaN. (models/glm/glm_score.c) */
 STRATA_API strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                   strata_unseen_policy unseen, size_t row0, size_t n, double *X);
 

@@ -32,6 +32,10 @@ typedef struct strata_run_spec {
     const char *formula;         /* required unless model_load */
     const char *weights;         /* column or NULL */
     const char *outcome;         /* observed outcome column; default: the formula's response */
+    /* family "cox": formula Surv(time, event) ~ ...; risk = absolute risk by the horizon
+       (docs/cox.md), the observed outcome an event by the horizon */
+    double horizon;              /* required with family cox, in the time unit of the outcome */
+    const char *ties;            /* "efron" (default) or "breslow" */
     /* evaluation */
     const char *by[STRATA_RUN_MAX_BY]; /* subgroup columns (derived: age_band, imd_quintile) */
     size_t n_by;
@@ -63,6 +67,9 @@ typedef struct strata_run_spec {
     /* report */
     const char *title;
     long threads;                /* threads for this run only; 0 = the caller's context setting */
+    int overwrite;               /* not a spec key: the caller's (CLI --overwrite) permission to
+                                  * replace the outputs of an earlier run in outdir */
+    size_t memory;               /* memory budget for this run only (`memory: 4G`); 0 = the caller's */
     int allow_invalid;           /* 1: run on a cohort strata validate rejects (recorded in the
                                   * manifest); default 0: the run stops with the report */
     /* owned storage (do not touch) */
@@ -118,7 +125,11 @@ typedef struct strata_run_summary {
     strata_sdc_params sdc;                      /* the disclosure rules the outputs had */
 } strata_run_summary;
 
-/* Runs the whole job into outdir (created if needed): cohort.h5 (synthetic
+/* Runs the whole job into outdir (created if needed; a folder holding an
+ * earlier run's outputs is STRATA_EINVAL unless spec->overwrite). Outputs are
+ * written in a 0700 staging folder inside outdir and moved into place only
+ * when all succeeded, manifest.json last with each output's SHA-256
+ * (docs/reliability.md#run-folder): cohort.h5 (synthetic
  * cohorts), model.h5, patients.csv and intervention_list.csv (0600),
  * pcn/practice/icb_summary.csv, inequality.csv, sii.csv, fairness.csv (all
  * disclosure-controlled), report.html and manifest.json. spec->threads > 0

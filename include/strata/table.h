@@ -70,8 +70,12 @@ typedef enum strata_recipe_op {
                                 * published O; withheld when the published O < min_count */
     STRATA_RECIPE_FUNNEL = 7,  /* a = O, b = E: funnel flag (-2..2) of each member row, limits
                                 * fitted (strata_funnel_fit) on the published O and E */
-    STRATA_RECIPE_SUM = 8      /* a + b (+ c): a count that is the sum of published counts
+    STRATA_RECIPE_SUM = 8,     /* a + b (+ c): a count that is the sum of published counts
                                 * (people in tiers 1-2), so it adds no relation of its own */
+    STRATA_RECIPE_GRID = 9     /* a = a risk (INTERNAL), b = its population (count), c = a
+                                * gate (count, optional): a on the grid of the rounded counts,
+                                * round(a b / r) r / b with r the rounding base, so a x b
+                                * gives back a multiple of r (a Kaplan-Meier observed risk) */
 } strata_recipe_op;
 
 typedef struct strata_recipe {

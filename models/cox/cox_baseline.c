@@ -27,10 +27,10 @@ strata_status cox_baseline(strata_ctx *ctx, const cox_data *d, const cox_ws *ws,
         size_t g1 = g0 + 1;
         while (g1 < d->ng && !d->gnew[g1])
             g1++;
-        res->bh_code[s] = d->stratum[g0 ? d->gend[g0 - 1] : 0];
+        res->bh_code[s] = cox_stratum(d, g0 ? d->gend[g0 - 1] : 0);
         res->bh_start[s++] = k;
         for (size_t g = g1; g-- > g0;) {
-            res->bh_time[k] = d->time[d->gend[g] - 1];
+            res->bh_time[k] = d->gtime[g];
             res->bh_haz[k++] = ws->H[g] * scale;
         }
         g0 = g1;

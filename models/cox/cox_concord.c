@@ -3,34 +3,14 @@
  * one has the event strictly before the other's time (a censoring at the event's
  * time counts as later); concordant when the earlier one has the larger lp; lp
  * ties count one half; tied event times are not comparable. O(n log n) with a
- * Fenwick tree over lp ranks (Harrell et al. 1982). Invariant: one sequential
- * pass in sorted order, so the sums do not depend on threads. */
+ * Fenwick tree over lp ranks (engine/core/fenwick.c; Harrell et al. 1982).
+ * Invariant: one sequential pass in sorted order, so the sums do not depend on
+ * threads. */
 #include "cox_internal.h"
 
 #include <string.h>
 
-static void fw_add(double *tree, size_t nr, size_t k, double v)
-{
-    for (; k <= nr; k += k & (~k + 1))
-        tree[k] += v;
-}
-
-static double fw_sum(const double *tree, size_t k) /* ranks 1..k */
-{
-    double s = 0;
-    for (; k > 0; k -= k & (~k + 1))
-        s += tree[k];
-    return s;
-}
-
-static void fw_clear(double *tree, size_t nr, size_t k)
-{
-    for (; k <= nr; k += k & (~k + 1))
-        tree[k] = 0;
-}
-
-/* Dense ranks 1..nr of lp (equal values share a rank). */
-static strata_status lp_ranks(strata_ctx *ctx, size_t n, const double *lp, size_t *rank,
+strata_status cox_dense_ranks(strata_ctx *ctx, size_t n, const double *lp, size_t *rank,
                               size_t *nr)
 {
     uint64_t *key = strata_alloc(ctx, n * sizeof *key), *k2 = strata_alloc(ctx, n * sizeof *k2);
@@ -67,11 +47,11 @@ static void count_group(const cox_data *d, const size_t *rank, const double *tre
         double less, eq;
         if (d->status[i] != 1)
             continue;
-        less = fw_sum(tree, rank[i] - 1);
+        less = strata_fenwick_sum(tree, rank[i] - 1);
         eq = atr[rank[i]];
-        cnt[0] += d->w[i] * less;
-        cnt[1] += d->w[i] * (tot - less - eq);
-        cnt[2] += d->w[i] * eq;
+        cnt[0] += cox_w(d, i) * less;
+        cnt[1] += cox_w(d, i) * (tot - less - eq);
+        cnt[2] += cox_w(d, i) * eq;
     }
 }
 
@@ -81,13 +61,13 @@ strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *
     size_t n = d->n, nr = 0, *rank = strata_alloc(ctx, n * sizeof *rank);
     double *tree = strata_calloc(ctx, n + 1, sizeof *tree), *atr = strata_calloc(ctx, n + 1, sizeof *atr);
     double tot = 0;
-    strata_status st = rank && tree && atr ? lp_ranks(ctx, n, lp, rank, &nr) : STRATA_ENOMEM;
+    strata_status st = rank && tree && atr ? cox_dense_ranks(ctx, n, lp, rank, &nr) : STRATA_ENOMEM;
     memset(res->conc_count, 0, sizeof res->conc_count);
     for (size_t g = 0, s0 = 0; st == STRATA_OK && g < d->ng; g++) {
         size_t gs = g ? d->gend[g - 1] : 0, ge = d->gend[g];
         if (d->gnew[g]) { /* a new stratum: empty the tree of the last one's rows */
             for (size_t i = s0; i < gs; i++) {
-                fw_clear(tree, nr, rank[i]);
+                strata_fenwick_clear(tree, nr, rank[i]);
                 atr[rank[i]] = 0;
             }
             s0 = gs;
@@ -95,16 +75,16 @@ strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *
         }
         for (size_t i = gs; i < ge; i++) /* censorings at this time are still at risk */
             if (d->status[i] != 1) {
-                fw_add(tree, nr, rank[i], d->w[i]);
-                atr[rank[i]] += d->w[i];
-                tot += d->w[i];
+                strata_fenwick_add(tree, nr, rank[i], cox_w(d, i));
+                atr[rank[i]] += cox_w(d, i);
+                tot += cox_w(d, i);
             }
         count_group(d, rank, tree, atr, tot, gs, ge, res->conc_count);
         for (size_t i = gs; i < ge; i++)
             if (d->status[i] == 1) {
-                fw_add(tree, nr, rank[i], d->w[i]);
-                atr[rank[i]] += d->w[i];
-                tot += d->w[i];
+                strata_fenwick_add(tree, nr, rank[i], cox_w(d, i));
+                atr[rank[i]] += cox_w(d, i);
+                tot += cox_w(d, i);
             }
     }
     if (st == STRATA_OK) {

@@ -1,7 +1,8 @@
 /* models/cox/cox_data.c — validates the Cox input and sorts it once by (stratum
- * ascending, time descending) with the stable radix sort, then lays out the
- * tied-time groups and the fixed row blocks the passes run over. Invariant: the
- * layout depends only on the input values and block_rows (ties keep input order). */
+ * ascending, time descending) with the stable radix sort, lays out the tied-time
+ * groups and the fixed row blocks the passes run over, then streams X in, one
+ * column at a time, into its sorted copy. Invariant: the layout depends only on
+ * the input values and block_rows (ties keep input order); X is held once. */
 #include "cox_internal.h"
 
 #include <math.h>
@@ -16,11 +17,48 @@ static const char *colname(const cox_input *in, size_t j, char *buf, size_t size
     return buf;
 }
 
+/* All events at one time leave one risk set: nothing orders the event times
+ * (usually a time column that is not follow-up time). */
+static strata_status one_event_time(strata_ctx *ctx, const cox_input *in, size_t events)
+{
+    double t0 = NAN;
+    for (size_t i = 0; i < in->n; i++)
+        if (in->status[i] == 1) {
+            if (isnan(t0))
+                t0 = in->time[i];
+            else if (in->time[i] != t0)
+                return STRATA_OK;
+        }
+    return STRATA_FAIL(ctx, STRATA_EDATA,
+                       "cox: all %zu event%s at one time (%g): the partial likelihood compares no "
+                       "event times; is the time column the follow-up time?",
+                       events, events == 1 ? " is" : "s are", t0);
+}
+
+/* A column constant within every stratum cancels from the partial likelihood
+ * (the stratum's baseline absorbs it): named, as coxph's NA would hide it. */
+static strata_status constant_columns(strata_ctx *ctx, const cox_input *in, const cox_data *d)
+{
+    char buf[32];
+    for (size_t j = 0; j < d->p; j++) {
+        const double *x = cox_xcol(d, j);
+        int varies = 0;
+        for (size_t i = 1; i < d->n && !varies; i++)
+            varies = cox_stratum(d, i) == cox_stratum(d, i - 1) && x[i] != x[i - 1];
+        if (!varies)
+            return STRATA_FAIL(ctx, STRATA_EDATA,
+                               "cox: column '%s' is constant within every stratum%s: it cancels from "
+                               "the partial likelihood and has no coefficient; drop the term",
+                               colname(in, j, buf, sizeof buf),
+                               d->nstrata > 1 ? " (the strata's baselines absorb it)" : "");
+    }
+    return STRATA_OK;
+}
+
 /* Every value a fit needs, named by row (1-based, input order) and column. */
 static strata_status validate(strata_ctx *ctx, const cox_input *in)
 {
     size_t events = 0;
-    char buf[32];
     if (in->n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "cox: no rows to fit");
     for (size_t i = 0; i < in->n; i++) {
@@ -36,19 +74,17 @@ static strata_status validate(strata_ctx *ctx, const cox_input *in)
         if (in->offset && !isfinite(in->offset[i]))
             return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: offset %g is not finite", i + 1,
                                in->offset[i]);
+        if (in->cluster && !isfinite(in->cluster[i]))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: cluster %g is missing", i + 1,
+                               in->cluster[i]);
         if (in->stratum && in->stratum[i] < 0)
             return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: stratum code %d is missing", i + 1,
                                (int)in->stratum[i]);
         events += e == 1;
     }
-    for (size_t j = 0; j < in->p; j++)
-        for (size_t i = 0; i < in->n; i++)
-            if (!isfinite(in->X[j * in->n + i]))
-                return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: column '%s' value %g is not finite",
-                                   i + 1, colname(in, j, buf, sizeof buf), in->X[j * in->n + i]);
     if (events == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "cox: no events (every status is 0) in %zu rows", in->n);
-    return STRATA_OK;
+    return one_event_time(ctx, in, events);
 }
 
 /* order: stable sort by time descending, then stably by stratum ascending. */
@@ -79,43 +115,68 @@ static strata_status sort_rows(strata_ctx *ctx, const cox_input *in, size_t *ord
     return STRATA_OK;
 }
 
-/* Copies every column in sorted order. */
-static void gather(const cox_input *in, cox_data *d)
+/* Copies the row vectors in sorted order (time into the caller's scratch). */
+static void gather(const cox_input *in, cox_data *d, double *time)
 {
-    size_t n = in->n;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         size_t o = d->order[i];
-        d->time[i] = in->time[o];
-        d->status[i] = in->status[o];
-        d->w[i] = in->weight ? in->weight[o] : 1.0;
-        d->stratum[i] = in->stratum ? in->stratum[o] : 0;
+        time[i] = in->time[o];
+        d->status[i] = in->status[o] == 1;
+        if (d->w)
+            d->w[i] = in->weight[o];
+        if (d->stratum)
+            d->stratum[i] = in->stratum[o];
         if (d->off)
             d->off[i] = in->offset[o];
     }
-    for (size_t j = 0; j < in->p; j++) {
-        const double *x = in->X + j * n;
-        double *y = d->X + j * n;
-        for (size_t i = 0; i < n; i++)
-            y[i] = x[d->order[i]];
+}
+
+/* X column by column: read in input order into tmp, checked, scattered to the
+ * sorted copy; then the events' sum of w x (fixed over iterations). */
+static strata_status gather_x(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                              cox_data *d, double *tmp)
+{
+    char buf[32];
+    for (size_t j = 0; j < d->p; j++) {
+        double *y = cox_xcol(d, j), s = 0;
+        STRATA_TRY(col(ctx, ud, j, tmp));
+        for (size_t i = 0; i < d->n; i++)
+            if (!isfinite(tmp[i]))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: column '%s' value %g is not finite",
+                                   i + 1, colname(in, j, buf, sizeof buf), tmp[i]);
+        /* the sort scatters the rows: fetch ahead, two threads' loads in flight */
+#pragma omp parallel for num_threads(strata_threads(ctx)) schedule(static)
+        for (long il = 0; il < (long)d->n; il++) {
+            size_t i = (size_t)il;
+            if (i + 16 < d->n)
+                __builtin_prefetch(tmp + d->order[i + 16]);
+            y[i] = tmp[d->order[i]];
+        }
+        for (size_t i = 0; i < d->n; i++)
+            if (d->status[i] == 1)
+                s += cox_w(d, i) * y[i];
+        d->xd[j] = s;
     }
+    return STRATA_OK;
 }
 
 /* Tied groups, blocks, and the event sums that stay fixed over iterations. */
-static void layout(cox_data *d)
+static void layout(cox_data *d, const double *time)
 {
     size_t n = d->n, g = 0;
     for (size_t i = 0; i < n; i++) {
-        int opens = i == 0 || d->stratum[i] != d->stratum[i - 1];
-        if (opens || d->time[i] != d->time[i - 1]) {
+        int opens = i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1);
+        if (opens || time[i] != time[i - 1]) {
             if (i > 0)
                 d->gend[g++] = i;
+            d->gtime[g] = time[i];
             d->gnew[g] = (unsigned char)opens;
             d->gm[g] = d->gdw[g] = 0;
             d->nstrata += (size_t)opens;
         }
         if (d->status[i] == 1) {
             d->gm[g] += 1;
-            d->gdw[g] += d->w[i];
+            d->gdw[g] += cox_w(d, i);
         }
     }
     d->gend[g++] = n;
@@ -129,23 +190,16 @@ static void layout(cox_data *d)
         d->bgroup[b] = g;
         d->blast[b] = SIZE_MAX;
         for (size_t i = r0; i < r1; i++)
-            if (i == 0 || d->stratum[i] != d->stratum[i - 1])
+            if (i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1))
                 d->blast[b] = i;
     }
     d->bgroup[d->nblocks] = d->ng;
-    for (size_t j = 0; j < d->p; j++) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++)
-            if (d->status[i] == 1)
-                s += d->w[i] * d->X[j * n + i];
-        d->xd[j] = s;
-    }
     for (size_t i = 0; i < n; i++)
         if (d->status[i] == 1) {
             d->n_events++;
-            d->w_events += d->w[i];
+            d->w_events += cox_w(d, i);
             if (d->off)
-                d->wd_off += d->w[i] * d->off[i];
+                d->wd_off += cox_w(d, i) * d->off[i];
         }
 }
 
@@ -154,13 +208,13 @@ void cox_data_free(strata_ctx *ctx, cox_data *d)
     if (!d)
         return;
     strata_free(ctx, d->X, 0);
-    strata_free(ctx, d->time, 0);
     strata_free(ctx, d->status, 0);
     strata_free(ctx, d->w, 0);
     strata_free(ctx, d->off, 0);
     strata_free(ctx, d->stratum, 0);
     strata_free(ctx, d->order, 0);
     strata_free(ctx, d->gend, 0);
+    strata_free(ctx, d->gtime, 0);
     strata_free(ctx, d->gm, 0);
     strata_free(ctx, d->gdw, 0);
     strata_free(ctx, d->gnew, 0);
@@ -170,50 +224,93 @@ void cox_data_free(strata_ctx *ctx, cox_data *d)
     strata_free(ctx, d, sizeof *d);
 }
 
-strata_status cox_data_build(strata_ctx *ctx, const cox_input *in, size_t block_rows,
-                             cox_data **out)
+/* The group arrays were sized for n groups: cut them to ng. */
+static strata_status shrink_groups(strata_ctx *ctx, cox_data *d)
 {
-    size_t n = in->n, p = in->p, np;
-    cox_data *d;
+    size_t n = d->n, ng = d->ng;
+    void *a = strata_realloc(ctx, d->gend, n * sizeof *d->gend, ng * sizeof *d->gend);
+    void *b = a ? strata_realloc(ctx, d->gm, n * sizeof *d->gm, ng * sizeof *d->gm) : NULL;
+    void *c = b ? strata_realloc(ctx, d->gdw, n * sizeof *d->gdw, ng * sizeof *d->gdw) : NULL;
+    void *e = c ? strata_realloc(ctx, d->gnew, n, ng) : NULL;
+    void *t = e ? strata_realloc(ctx, d->gtime, n * sizeof *d->gtime, ng * sizeof *d->gtime) : NULL;
+    d->gend = a ? a : d->gend;
+    d->gm = b ? b : d->gm;
+    d->gdw = c ? c : d->gdw;
+    d->gnew = e ? e : d->gnew;
+    d->gtime = t ? t : d->gtime;
+    return t ? STRATA_OK : STRATA_ENOMEM;
+}
+
+/* Everything but X: row vectors sorted, groups and blocks laid out (the row
+ * times only while grouping). */
+static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *d)
+{
+    size_t n = in->n;
+    double *time = strata_alloc(ctx, n * sizeof *time);
     strata_status st;
-    *out = NULL;
-    STRATA_TRY(validate(ctx, in));
-    if (!strata_mul_ok(n, p + 1, &np))
-        return STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: %zu x %zu design overflows", n, p);
-    d = strata_calloc(ctx, 1, sizeof *d);
-    if (!d)
-        return STRATA_ENOMEM;
-    d->n = n;
-    d->p = p;
-    d->nb = block_rows;
-    d->nblocks = (n + block_rows - 1) / block_rows;
-    d->X = strata_alloc(ctx, (p ? n * p : 1) * sizeof *d->X);
-    d->time = strata_alloc(ctx, n * sizeof *d->time);
     d->status = strata_alloc(ctx, n * sizeof *d->status);
-    d->w = strata_alloc(ctx, n * sizeof *d->w);
+    d->w = in->weight ? strata_alloc(ctx, n * sizeof *d->w) : NULL;
     d->off = in->offset ? strata_alloc(ctx, n * sizeof *d->off) : NULL;
-    d->stratum = strata_alloc(ctx, n * sizeof *d->stratum);
+    d->stratum = in->stratum ? strata_alloc(ctx, n * sizeof *d->stratum) : NULL;
     d->order = strata_alloc(ctx, n * sizeof *d->order);
     d->gend = strata_alloc(ctx, n * sizeof *d->gend);
+    d->gtime = strata_alloc(ctx, n * sizeof *d->gtime);
     d->gm = strata_alloc(ctx, n * sizeof *d->gm);
     d->gdw = strata_alloc(ctx, n * sizeof *d->gdw);
     d->gnew = strata_alloc(ctx, n);
     d->bgroup = strata_alloc(ctx, (d->nblocks + 1) * sizeof *d->bgroup);
     d->blast = strata_alloc(ctx, d->nblocks * sizeof *d->blast);
-    d->xd = strata_calloc(ctx, p + 1, sizeof *d->xd);
-    if (!d->X || !d->time || !d->status || !d->w || (in->offset && !d->off) || !d->stratum ||
-        !d->order || !d->gend || !d->gm || !d->gdw || !d->gnew || !d->bgroup ||
-        !d->blast || !d->xd) {
-        cox_data_free(ctx, d);
-        return STRATA_ENOMEM;
+    d->xd = strata_calloc(ctx, d->p + 1, sizeof *d->xd);
+    st = !time || !d->status || (in->weight && !d->w) || (in->offset && !d->off) ||
+                 (in->stratum && !d->stratum) || !d->order || !d->gend || !d->gtime || !d->gm ||
+                 !d->gdw || !d->gnew || !d->bgroup || !d->blast || !d->xd
+             ? STRATA_ENOMEM
+             : sort_rows(ctx, in, d->order);
+    if (st == STRATA_OK) {
+        gather(in, d, time);
+        layout(d, time);
+        st = shrink_groups(ctx, d);
     }
-    st = sort_rows(ctx, in, d->order);
+    strata_free(ctx, time, 0);
+    return st;
+}
+
+strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                                  size_t block_rows, size_t x_ld, cox_data **out)
+{
+    size_t n = in->n, p = in->p, nx;
+    cox_data *d;
+    double *tmp = NULL;
+    strata_status st;
+    *out = NULL;
+    STRATA_TRY(validate(ctx, in));
+    x_ld = x_ld ? x_ld : n;
+    if (x_ld < n || !strata_mul_ok(x_ld, p, &nx) || !strata_mul_ok(nx, sizeof(double), &nx))
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: %zu x %zu design overflows", x_ld, p);
+    if (!(d = strata_calloc(ctx, 1, sizeof *d)))
+        return STRATA_ENOMEM;
+    d->n = n;
+    d->p = p;
+    d->ldx = x_ld;
+    d->nb = block_rows;
+    d->nblocks = (n + block_rows - 1) / block_rows;
+    st = build_rows(ctx, in, d);
+    /* X after the sort's scratch is gone: the peak holds X once, plus one column */
+    if (st == STRATA_OK && (!(d->X = strata_alloc(ctx, nx)) || !(tmp = strata_alloc(ctx, n * sizeof *tmp))))
+        st = STRATA_ENOMEM;
+    if (st == STRATA_OK)
+        st = gather_x(ctx, in, col, ud, d, tmp);
+    strata_free(ctx, tmp, 0);
+    if (!in->cluster) { /* only the robust pass with clusters maps rows back */
+        strata_free(ctx, d->order, 0);
+        d->order = NULL;
+    }
+    if (st == STRATA_OK)
+        st = constant_columns(ctx, in, d);
     if (st != STRATA_OK) {
         cox_data_free(ctx, d);
         return st;
     }
-    gather(in, d);
-    layout(d);
     *out = d;
     return STRATA_OK;
 }

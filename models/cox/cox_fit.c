@@ -1,10 +1,13 @@
 /* models/cox/cox_fit.c — the Cox fit on arrays: checks parameters, sorts and lays
- * out the data once, runs Newton-Raphson, then the baseline hazard and Harrell's
- * C from the final evaluation. Invariant: on STRATA_ENOCONV the partial fit is
- * returned complete (coefficients, vcov, baseline); on other errors *out is NULL. */
+ * out the data once, runs Newton-Raphson, then the robust variance (when asked),
+ * the baseline hazard and Harrell's C from the final evaluation. Invariant: on
+ * STRATA_ENOCONV the partial fit is returned complete (coefficients, vcov,
+ * baseline); on other errors *out is NULL. */
 #include "cox_internal.h"
+#include "strata/dist.h"
 
 #include <float.h>
+#include <omp.h>
 #include <math.h>
 #include <string.h>
 
@@ -45,6 +48,8 @@ void cox_result_free(strata_ctx *ctx, cox_result *r)
     strata_free(ctx, r->se, 0);
     strata_free(ctx, r->vcov, 0);
     strata_free(ctx, r->u, 0);
+    strata_free(ctx, r->rse, 0);
+    strata_free(ctx, r->rvcov, 0);
     strata_free(ctx, r->aliased, 0);
     strata_free(ctx, r->bh_code, 0);
     strata_free(ctx, r->bh_start, 0);
@@ -53,7 +58,21 @@ void cox_result_free(strata_ctx *ctx, cox_result *r)
     strata_free(ctx, r, sizeof *r);
 }
 
-static cox_result *result_alloc(strata_ctx *ctx, size_t p)
+void cox_coef_row(const cox_result *res, size_t j, int robust, double conf, cox_coef *out)
+{
+    double q = strata_qnorm(0.5 + conf / 2);
+    out->aliased = res->aliased[j];
+    out->robust = robust && res->rse;
+    out->estimate = res->beta[j];
+    out->std_error = out->robust ? res->rse[j] : res->se[j];
+    out->z = out->estimate / out->std_error;
+    out->p_value = erfc(fabs(out->z) / sqrt(2.0));
+    out->hr = exp(out->estimate);
+    out->hr_low = exp(out->estimate - q * out->std_error);
+    out->hr_high = exp(out->estimate + q * out->std_error);
+}
+
+cox_result *cox_result_alloc(strata_ctx *ctx, size_t p)
 {
     cox_result *r = strata_calloc(ctx, 1, sizeof *r);
     if (!r)
@@ -71,33 +90,66 @@ static cox_result *result_alloc(strata_ctx *ctx, size_t p)
     return r;
 }
 
-strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_params *prm,
-                             cox_result **out)
+/* After the fit: robust variance (needs X), baseline, then X freed before
+ * Harrell's C so that its scratch does not add to the peak. */
+static strata_status after_fit(strata_ctx *ctx, const cox_input *in, const cox_params *prm,
+                               cox_data *d, cox_ws *ws, cox_result *res)
+{
+    if (prm->robust || in->cluster)
+        STRATA_TRY(cox_robust(ctx, d, ws, prm->ties, in->cluster, res));
+    STRATA_TRY(cox_baseline(ctx, d, ws, res));
+    strata_free(ctx, d->X, 0);
+    d->X = NULL;
+    return cox_concordance(ctx, d, ws->eta, res);
+}
+
+strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                           const cox_params *prm, cox_result **out)
 {
     cox_data *d = NULL;
     cox_ws *ws = NULL;
     cox_result *res = NULL;
     strata_status st, fit;
+    double t0 = omp_get_wtime(), t1, t2;
     *out = NULL;
     STRATA_TRY(cox_params_check(ctx, prm));
-    if (!in || in->p == 0 || !in->X || !in->time || !in->status)
+    if (!in || in->p == 0 || !in->time || !in->status || !col)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cox: input needs X (p >= 1), time and status");
-    STRATA_TRY(cox_data_build(ctx, in, prm->block_rows, &d));
+    STRATA_TRY(cox_data_build_cols(ctx, in, col, ud, prm->block_rows, prm->x_ld, &d));
     st = cox_ws_alloc(ctx, d, strata_threads(ctx), &ws);
-    if (st == STRATA_OK && !(res = result_alloc(ctx, in->p)))
+    if (st == STRATA_OK && !(res = cox_result_alloc(ctx, in->p)))
         st = STRATA_ENOMEM;
+    t1 = omp_get_wtime();
     fit = st == STRATA_OK ? cox_newton(ctx, d, ws, prm, in->names, res) : st;
+    t2 = omp_get_wtime();
     st = fit == STRATA_OK || fit == STRATA_ENOCONV ? STRATA_OK : fit;
     if (st == STRATA_OK)
-        st = cox_baseline(ctx, d, ws, res);
-    if (st == STRATA_OK)
-        st = cox_concordance(ctx, d, ws->eta, res);
+        st = after_fit(ctx, in, prm, d, ws, res);
     cox_ws_free(ctx, ws);
     cox_data_free(ctx, d);
     if (st != STRATA_OK) {
         cox_result_free(ctx, res);
         return st == STRATA_ENOMEM ? STRATA_FAIL(ctx, st, "cox: out of memory") : st;
     }
+    res->seconds[0] = t1 - t0;
+    res->seconds[1] = t2 - t1;
+    res->seconds[2] = omp_get_wtime() - t2;
     *out = res;
     return fit;
+}
+
+static strata_status array_col(strata_ctx *ctx, void *ud, size_t j, double *col)
+{
+    const cox_input *in = ud;
+    (void)ctx;
+    memcpy(col, in->X + j * in->n, in->n * sizeof *col);
+    return STRATA_OK;
+}
+
+strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_params *prm,
+                             cox_result **out)
+{
+    if (!in || !in->X)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "cox: input needs X (p >= 1), time and status");
+    return cox_fit_cols(ctx, in, array_col, (void *)(uintptr_t)in, prm, out);
 }

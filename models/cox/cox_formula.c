@@ -1,9 +1,11 @@
 /* models/cox/cox_formula.c — the Cox formula `Surv(time, event) ~ terms` as R
  * writes it: the left side names the time and event columns, a `strata(x)` term
- * names the column whose levels get separate baseline hazards, and every other
+ * names the column whose levels get separate baseline hazards, `cluster(id)` the
+ * column whose equal values form one cluster of the robust variance, and every other
  * term goes to the GLM formula machinery (factors, rcs(), log(), interactions,
  * offset()) as `time ~ terms`, whose intercept column the Cox design drops.
- * Invariant: the text handed on is the user's terms, in order, minus strata(). */
+ * Invariant: the text handed on is the user's terms, in order, minus strata()
+ * and cluster(). */
 #include "cox_internal.h"
 
 #include <ctype.h>
@@ -17,6 +19,7 @@ void cox_formula_free(strata_ctx *ctx, cox_formula *cf)
     strata_free(ctx, cf->time, 0);
     strata_free(ctx, cf->event, 0);
     strata_free(ctx, cf->strata, 0);
+    strata_free(ctx, cf->cluster, 0);
     strata_free(ctx, cf->glm, 0);
     strata_free(ctx, cf, sizeof *cf);
 }
@@ -78,7 +81,7 @@ static strata_status parse_lhs(strata_ctx *ctx, const char *text, const char *lh
 /* Right side: terms split at top-level '+'; strata(x) taken out. */
 static strata_status parse_rhs(strata_ctx *ctx, const char *text, const char *rhs, cox_formula *cf)
 {
-    size_t n = strlen(rhs), used = 0, cap = strlen(cf->time) + n + 8;
+    size_t n = strlen(rhs), used = 0, cap = strlen(cf->time) + 2 * n + 8; /* " +" per term */
     int depth = 0;
     if (!(cf->glm = strata_alloc(ctx, cap)))
         return STRATA_ENOMEM;
@@ -92,10 +95,14 @@ static strata_status parse_rhs(strata_ctx *ctx, const char *text, const char *rh
             depth--;
         if (i < n && (rhs[i] != '+' || depth != 0))
             continue;
-        if (call_of(rhs + a, i - a, "strata", &in, &len)) {
-            if (cf->strata)
-                return STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": one strata() term at most", text);
-            if (!(cf->strata = dup_trim(ctx, in, len)))
+        char **special = call_of(rhs + a, i - a, "strata", &in, &len)    ? &cf->strata
+                         : call_of(rhs + a, i - a, "cluster", &in, &len) ? &cf->cluster
+                                                                         : NULL;
+        if (special) {
+            if (*special)
+                return STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": one %s() term at most", text,
+                                   special == &cf->strata ? "strata" : "cluster");
+            if (!(*special = dup_trim(ctx, in, len)))
                 return STRATA_ENOMEM;
         } else {
             used += (size_t)snprintf(cf->glm + used, cap - used, "%s%.*s", cf->glm[used - 2] == '~' ? "" : " +",
@@ -104,7 +111,8 @@ static strata_status parse_rhs(strata_ctx *ctx, const char *text, const char *rh
         a = i + 1;
     }
     if (cf->glm[used - 2] == '~')
-        return STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": no terms besides strata()", text);
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": no terms besides strata() and cluster()",
+                           text);
     return STRATA_OK;
 }
 

@@ -6,6 +6,7 @@
 #ifndef STRATA_COX_INTERNAL_H
 #define STRATA_COX_INTERNAL_H
 
+#include "cox.h"
 #include "glm_internal.h"
 #include "internal.h"
 #include "linalg.h"
@@ -24,6 +25,10 @@ typedef struct cox_params {
                            diagonal; .Machine$double.eps^0.75 */
     double toler_inf;   /* infinite-coefficient check; sqrt(eps) */
     size_t block_rows;  /* rows per fixed block (thread-independent); 8192 */
+    int robust;         /* 1: also the robust (sandwich) variance, as coxph(robust = TRUE);
+                           implied by a cluster column */
+    size_t x_ld;        /* leading dimension of the sorted X; 0 = n (tests of 64-bit offsets
+                           set it past 2^32 / p with a sparse mapping) */
 } cox_params;
 
 void cox_params_init(cox_params *p);
@@ -39,6 +44,8 @@ typedef struct cox_input {
     const double *offset;     /* or NULL for 0 */
     const int32_t *stratum;   /* codes >= 0, or NULL for one stratum */
     const char *const *names; /* p column names for messages, or NULL */
+    const double *cluster;    /* cluster of each row (any finite values; equal = one
+                                 cluster) for the robust variance, or NULL: each row its own */
 } cox_input;
 
 /* The data sorted by (stratum ascending, time descending), stable; the risk set
@@ -46,12 +53,17 @@ typedef struct cox_input {
  * from the stratum's first row. A group is a maximal run of equal (stratum, time). */
 typedef struct cox_data {
     size_t n, p;
-    double *X;               /* column-major n x p in sorted order, owned */
-    double *time, *status, *w, *off; /* n each, sorted; off NULL when no offset */
-    int32_t *stratum;        /* n, sorted (0 when the input had none) */
-    size_t *order;           /* n: input row of sorted row i */
-    size_t ng;               /* groups */
+    double *X;               /* column-major n x p in sorted order (leading dimension ldx),
+                                owned; freed once the fit no longer needs it */
+    size_t ldx;              /* >= n; n but in the 64-bit indexing test (cox_params.x_ld) */
+    double *w, *off;         /* n each, sorted; NULL without weights (1) / offset (0) */
+    unsigned char *status;   /* n, sorted: 1 event, 0 censored */
+    int32_t *stratum;        /* n, sorted; NULL without strata (all 0) */
+    size_t *order;           /* n: input row of sorted row i; NULL after the build unless
+                                a cluster column needs it */
+    size_t ng;               /* groups (the arrays below are cut to ng after the layout) */
     size_t *gend;            /* ng: one past the group's last row */
+    double *gtime;           /* ng: the group's time (the row times are not kept) */
     double *gm;              /* ng: events in the group */
     double *gdw;             /* ng: sum of event weights in the group */
     unsigned char *gnew;     /* ng: 1 when the group opens a stratum */
@@ -66,10 +78,34 @@ typedef struct cox_data {
     size_t nstrata;
 } cox_data;
 
-/* Sorts and lays out the input (copies X in sorted order). Validates values:
- * STRATA_EDATA naming the row (1-based, input order), column and value. */
-strata_status cox_data_build(strata_ctx *ctx, const cox_input *in, size_t block_rows,
-                             cox_data **out);
+/* Case weight and stratum of sorted row i (1 and 0 when the input had none). */
+static inline double cox_w(const cox_data *d, size_t i)
+{
+    return d->w ? d->w[i] : 1.0;
+}
+static inline int32_t cox_stratum(const cox_data *d, size_t i)
+{
+    return d->stratum ? d->stratum[i] : 0;
+}
+
+/* Column j of X in the sorted layout: every access to X goes through here, with
+ * 64-bit offsets (j * ldx passes 2^31 at 10M x 215 or 36M x 60). */
+static inline double *cox_xcol(const cox_data *d, size_t j)
+{
+    return d->X + j * d->ldx;
+}
+
+/* Reads column j of X (n values, input row order) into col: X streamed one column
+ * at a time into the sorted copy, so a fit holds X once (cox_data_build_cols). */
+typedef strata_status (*cox_col_fn)(strata_ctx *ctx, void *ud, size_t j, double *col);
+
+/* Sorts and lays out the input: time, status, weights, offset and strata from in,
+ * X column by column through col (in->X is not read). Validates values:
+ * STRATA_EDATA naming the row (1-based, input order), column and value. x_ld: the
+ * leading dimension of the sorted X (0 = n). Memory while fitting: X once and ~17 bytes a
+ * row (status, eta, r), + 8 each for weights, strata, a cluster column's row order. */
+strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                                  size_t block_rows, size_t x_ld, cox_data **out);
 void cox_data_free(strata_ctx *ctx, cox_data *d);
 
 /* Caller-owned workspace of one evaluation: nothing is allocated inside it. */
@@ -77,7 +113,10 @@ typedef struct cox_ws {
     size_t p, ld, nt;
     la_kernels k;
     double *eta, *r;         /* n: linear predictor, w exp(eta - c) */
-    double *bmax;            /* nblocks */
+    double *bmax;            /* nblocks: largest eta of the block */
+    double *tb;              /* nblocks: scale exp(-tb) of the block's tail sums (pass 1) */
+    double *cmax;            /* nblocks x chunks of 256 rows: each chunk's largest eta, the
+                                scale of its r until pass 3 moves r to exp(-c) */
     double *carry;           /* nblocks x (p + 1): running sums entering block b */
     double *tail;            /* nblocks x (p + 1) */
     double *h, *ce, *H;      /* ng: hazard increment, Efron correction, suffix sum of h */
@@ -87,6 +126,11 @@ typedef struct cox_ws {
     double *tbuf;            /* per thread */
     size_t tsize;
     double c;                /* shift of eta in the last evaluation */
+    /* When gstore is set (cox_robust.c), each evaluation also keeps, for every group g
+     * with events, [S0, E0, S1 (p), E1 (p)] at gstore + gidx[g] * gstride (E0, E1 zero
+     * unless Efron ties with m > 1). */
+    double *gstore;
+    size_t *gidx, gstride;
 } cox_ws;
 
 strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_ws **out);
@@ -112,6 +156,7 @@ void cox_ldl_inverse(const double *L, size_t p, double *inv, double *work);
 typedef struct cox_formula {
     char *time, *event;  /* Surv(time, event) columns */
     char *strata;        /* strata(x) column, or NULL */
+    char *cluster;       /* cluster(x) column, or NULL */
     char *glm;           /* "time ~ terms" for the GLM design machinery (strata() removed) */
 } cox_formula;
 
@@ -134,24 +179,54 @@ typedef struct cox_result {
     int32_t *bh_code;        /* nstrata: input stratum code */
     size_t *bh_start;        /* nstrata + 1 */
     double *bh_time, *bh_haz;
+    /* Robust (sandwich) variance (cox_robust.c), NULL unless requested: V B V with B the
+     * cross-product of the weighted score residuals summed by cluster (Lin & Wei 1989). */
+    double *rse, *rvcov;     /* p, p x p (NaN for aliased columns) */
+    size_t nclusters;
     /* Harrell's C (cox_concord.c) */
     double concordance;
     double conc_count[3];    /* concordant, discordant, tied in lp (weighted pairs) */
+    /* Where the time went (wall seconds; not results): sort and layout with X read,
+     * Newton-Raphson, the rest (robust, baseline, concordance); and evaluations. */
+    double seconds[3];
+    int evals;
 } cox_result;
 
+/* An empty result with its p-sized arrays (beta, se, vcov, u, aliased) zeroed. */
+cox_result *cox_result_alloc(strata_ctx *ctx, size_t p);
 void cox_result_free(strata_ctx *ctx, cox_result *r);
+
+/* One row of the coefficient table, as summary.coxph: z = estimate / se and its
+ * two-sided normal p-value, the hazard ratio exp(estimate) and its CI
+ * exp(estimate -+ z_(1+conf)/2 se). se is the robust one when robust (and
+ * res->rse exists). Aliased: aliased = 1 and NaN everywhere. */
+typedef struct cox_coef {
+    double estimate, std_error, z, p_value, hr, hr_low, hr_high;
+    int aliased, robust;
+} cox_coef;
+void cox_coef_row(const cox_result *res, size_t j, int robust, double conf, cox_coef *out);
 
 /* Fits on arrays (cox_fit.c). On STRATA_ENOCONV *out holds the partial fit. */
 strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_params *prm,
                              cox_result **out);
+/* The same with X read column by column through col (cox_data_build_cols). */
+strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                           const cox_params *prm, cox_result **out);
 /* Newton-Raphson from beta = 0 (cox_newton.c); fills the fit part of res. */
 strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const cox_params *prm,
                          const char *const *names, cox_result *res);
 /* Baseline hazard from the last evaluation at res->beta (cox_baseline.c). */
 strata_status cox_baseline(strata_ctx *ctx, const cox_data *d, const cox_ws *ws,
                            cox_result *res);
+/* Robust variance at res->beta (cox_robust.c): one more evaluation keeping the
+ * group sums, then the weighted score residuals of every row, summed by cluster
+ * (cluster: in->cluster of the input, or NULL), and res->rvcov = V B V. */
+strata_status cox_robust(strata_ctx *ctx, const cox_data *d, cox_ws *ws, cox_ties ties,
+                         const double *cluster, cox_result *res);
 /* Cumulative baseline hazard of stratum index s at time t (0 before the first time). */
 double cox_cumhaz_at(const cox_result *res, size_t s, double t);
+/* Dense ranks 1..*nr of x (equal values share a rank; -0 equals +0 only if given so). */
+strata_status cox_dense_ranks(strata_ctx *ctx, size_t n, const double *x, size_t *rank, size_t *nr);
 /* Harrell's C of lp (n, sorted order) within strata, weighted (cox_concord.c). */
 strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *lp,
                               cox_result *res);
@@ -162,6 +237,11 @@ typedef struct cox_fit_out {
     glm_formula *formula; /* the design's formula, frozen levels and knots (for scoring) */
     cox_formula *cf;
     size_t n_dropped;     /* rows without a complete case */
+    /* strata(x): stratum code k (res->bh_code) is the k-th distinct value of x, ascending;
+     * its label when x is categorical (scoring maps a new source's levels by label). */
+    size_t n_strata_values;
+    double *strata_values;
+    char **strata_labels; /* or NULL */
 } cox_fit_out;
 
 /* Fits `Surv(time, event) ~ terms [+ strata(x)]` on the source's complete cases
@@ -170,5 +250,47 @@ typedef struct cox_fit_out {
 strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char *formula,
                              const char *weights, const cox_params *prm, cox_fit_out *out);
 void cox_fit_out_free(strata_ctx *ctx, cox_fit_out *o);
+/* The labels of out->strata_values when the source's column col is categorical. */
+strata_status cox_strata_labels(strata_ctx *ctx, const glm_source *src, const char *col,
+                                cox_fit_out *out);
+
+/* ---- scoring (cox_score.c) ------------------------------------------------- */
+/* Which baseline stratum each value of a source's strata column is. */
+typedef struct cox_smap {
+    size_t n_codes;  /* categorical: the source's level codes ... */
+    long *code;      /* ... mapped to a stratum index (-1: a level the fit never saw) */
+    glm_varbind *vb; /* the formula's variables bound to the source (formula->nvars) */
+    size_t nvars;
+} cox_smap;
+/* Binds the model's formula to src (levels mapped per unseen) and maps its strata;
+ * m is only read. Free sm with cox_smap_free whatever the status. */
+strata_status cox_score_bind(strata_ctx *ctx, const cox_fit_out *m, const glm_source *src,
+                             strata_unseen_policy unseen, cox_smap *sm);
+void cox_smap_free(strata_ctx *ctx, cox_smap *sm); /* accepts a zeroed one */
+/* Rows [row0, row0 + n) of the bound source: lp = x'beta + offset (aliased
+ * coefficients count 0, as R's predict) and, for nh horizons, risk[i * nh + k] =
+ * 1 - exp(-H0_s(h_k) exp(lp)) in the row's stratum s. A missing value gives NaN;
+ * an unseen factor level or stratum is STRATA_EDATA naming the row. */
+strata_status cox_score_rows(strata_ctx *ctx, const cox_fit_out *m, const glm_source *src,
+                             const cox_smap *sm, size_t row0, size_t n, const double *horizons,
+                             size_t nh, double *lp, double *risk);
+
+/* ---- the stage-facing model (cox_model.c, cox_record.c) -------------------- */
+#define COX_NPROV 3
+extern const char *const cox_prov_keys[COX_NPROV]; /* input_path, input_hash, strata_version */
+
+struct cox_model {
+    cox_fit_out fo;         /* result, frozen formula (levels, knots), strata keys */
+    char *formula;          /* "Surv(t, e) ~ ..." as given */
+    char *weights;          /* case weights column or NULL */
+    cox_ties ties;
+    char *prov[COX_NPROV];
+};
+
+struct cox_binding {
+    const cox_model *m;
+    glm_source src;         /* a copy of the caller's source */
+    cox_smap sm;
+};
 
 #endif

@@ -144,8 +144,8 @@ static void warn_infinite(strata_ctx *ctx, const cox_data *d, const cox_ws *ws,
             inf += res->u[k] * res->vcov[k * p + j];
         inf = fabs(inf);
         if (res->aliased[j])
-            strata_warn(ctx, "cox: column '%s' is aliased (constant within every stratum, or a "
-                             "combination of earlier columns); its coefficient is NA", nm);
+            strata_warn(ctx, "cox: column '%s' is aliased (a combination of earlier columns); "
+                             "its coefficient is NA", nm);
         else if (!res->converged && !isfinite(inf))
             strata_warn(ctx, "cox: '%s': coefficient may be infinite", nm);
         else if (res->converged && prm->max_iter > 1 &&
@@ -199,6 +199,7 @@ strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const c
     }
     /* beta = 0: null log-likelihood, score test, first step */
     cox_eval(d, ws, prm->ties, w.beta, &oldll, w.u, w.I);
+    res->evals++;
     res->loglik_null = oldll;
     newton_step(prm, p, &w);
     res->score_test = 0;
@@ -211,6 +212,7 @@ strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const c
     for (iter = 1; iter <= prm->max_iter; iter++) {
         int finite;
         cox_eval(d, ws, prm->ties, w.nbeta, &newll, w.u, w.I);
+        res->evals++;
         finite = all_finite(p, &newll, w.u, w.I);
         if (finite && fabs(1 - oldll / newll) <= prm->eps) {
             res->converged = 1;
@@ -237,6 +239,7 @@ strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const c
         /* out of iterations: the last accepted beta, re-evaluated */
         memcpy(w.nbeta, w.beta, p * sizeof *w.beta);
         cox_eval(d, ws, prm->ties, w.nbeta, &newll, w.u, w.I);
+        res->evals++;
     }
     res->loglik = newll;
     newton_step(prm, p, &w); /* the factor of I at the final beta */

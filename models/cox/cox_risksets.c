@@ -26,9 +26,41 @@ typedef struct tview {
     const double **cols; /* p */
 } tview;
 
+/* sum r[i] x[i] and sum r[i] over [0, n): eight partial sums in a fixed pattern
+ * (independent chains, so no add waits on the last), added in a fixed order. */
+static double cox_dot(const double *r, const double *x, size_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += r[i + k] * x[i + k];
+    for (; i < n; i++)
+        a[0] += r[i] * x[i];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+static double cox_sum(const double *r, size_t n)
+{
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            a[k] += r[i + k];
+    for (; i < n; i++)
+        a[0] += r[i];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
 static double *align64(double *x)
 {
     return (double *)(((uintptr_t)x + 63) & ~(uintptr_t)63);
+}
+
+/* Chunks of SUB rows per block (the last may be short). */
+static size_t chunks_per_block(const cox_data *d)
+{
+    return (d->nb + SUB - 1) / SUB;
 }
 
 static tview thread_view(const cox_ws *ws, int t)
@@ -53,6 +85,8 @@ void cox_ws_free(strata_ctx *ctx, cox_ws *ws)
     strata_free(ctx, ws->eta, 0);
     strata_free(ctx, ws->r, 0);
     strata_free(ctx, ws->bmax, 0);
+    strata_free(ctx, ws->tb, 0);
+    strata_free(ctx, ws->cmax, 0);
     strata_free(ctx, ws->carry, 0);
     strata_free(ctx, ws->tail, 0);
     strata_free(ctx, ws->h, 0);
@@ -85,6 +119,8 @@ strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_
     ws->eta = strata_alloc(ctx, d->n * sizeof *ws->eta);
     ws->r = strata_alloc(ctx, d->n * sizeof *ws->r);
     ws->bmax = strata_alloc(ctx, nbk * sizeof *ws->bmax);
+    ws->tb = strata_alloc(ctx, nbk * sizeof *ws->tb);
+    ws->cmax = strata_alloc(ctx, nbk * chunks_per_block(d) * sizeof *ws->cmax);
     ws->carry = strata_alloc(ctx, (nbk + 1) * p1 * sizeof *ws->carry);
     ws->tail = strata_alloc(ctx, nbk * p1 * sizeof *ws->tail);
     ws->h = strata_alloc(ctx, d->ng * sizeof *ws->h);
@@ -95,7 +131,7 @@ strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_
     ws->G2 = strata_alloc(ctx, nbk * ldd * sizeof *ws->G2);
     ws->GU = strata_alloc(ctx, nbk * ldd * sizeof *ws->GU);
     ws->tbuf = strata_alloc(ctx, ws->nt * ws->tsize * sizeof *ws->tbuf);
-    if (!ws->eta || !ws->r || !ws->bmax || !ws->carry || !ws->tail || !ws->h || !ws->ce ||
+    if (!ws->eta || !ws->r || !ws->bmax || !ws->tb || !ws->cmax || !ws->carry || !ws->tail || !ws->h || !ws->ce ||
         !ws->H || !ws->bll || !ws->bu || !ws->G2 || !ws->GU || !ws->tbuf) {
         cox_ws_free(ctx, ws);
         return STRATA_ENOMEM;
@@ -110,49 +146,77 @@ static void block_rows(const cox_data *d, size_t b, size_t *r0, size_t *r1)
     *r1 = *r0 + d->nb < d->n ? *r0 + d->nb : d->n;
 }
 
-/* Pass 1: eta = X beta + offset, column by column; the block's maximum. */
-static void pass_eta(const cox_data *d, cox_ws *ws, const double *beta)
+/* Adds the chunk's sums s (on the scale exp(-mx)) into the block's tail t (on
+ * the scale exp(-*tb)), moving t to the larger of the two scales. */
+static void tail_add(size_t p1, double *t, double *tb, const double *s, double mx)
 {
+    if (mx > *tb) {
+        double f = exp(*tb - mx);
+        for (size_t j = 0; j < p1; j++)
+            t[j] *= f;
+        *tb = mx;
+    }
+    for (size_t j = 0; j < p1; j++)
+        t[j] += s[j] * exp(mx - *tb);
+}
+
+/* Pass 1, one read of X: per chunk of SUB rows (in cache), eta = X beta + offset,
+ * the chunk's maximum mx, r = w exp(eta - mx), and the sums [S0, S1] of the rows
+ * from the block's last stratum opening (or its first row) to its end, gathered
+ * on the block's scale (ws->tb[b]). r and the tails move to the global scale
+ * exp(-c) later (pass_groups, scan_carry). */
+static void pass_eta_tails(const cox_data *d, cox_ws *ws, const double *beta)
+{
+    const size_t p1 = d->p + 1, cpb = chunks_per_block(d);
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
     for (long bl = 0; bl < (long)d->nblocks; bl++) {
-        size_t b = (size_t)bl, r0, r1;
-        double mx = -INFINITY, *eta;
+        size_t b = (size_t)bl, r0, r1, ts, k = 0;
+        double *tl = ws->tail + b * p1, *s = thread_view(ws, omp_get_thread_num()).acc;
         block_rows(d, b, &r0, &r1);
-        eta = ws->eta + r0;
-        if (d->off)
-            memcpy(eta, d->off + r0, (r1 - r0) * sizeof *eta);
-        else
-            memset(eta, 0, (r1 - r0) * sizeof *eta);
-        for (size_t j = 0; j < d->p; j++)
-            ws->k.axpy(r1 - r0, beta[j], d->X + j * d->n + r0, eta);
-        for (size_t i = 0; i < r1 - r0; i++)
-            mx = eta[i] > mx ? eta[i] : mx;
-        ws->bmax[b] = mx;
+        ts = d->blast[b] != SIZE_MAX ? d->blast[b] : r0;
+        memset(tl, 0, p1 * sizeof *tl);
+        ws->tb[b] = -INFINITY;
+        for (size_t q0 = r0; q0 < r1; q0 += SUB, k++) {
+            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0, t0 = ts > q0 ? ts : q0;
+            double mx = -INFINITY, *eta = ws->eta + q0, *r = ws->r + q0;
+            if (d->off)
+                memcpy(eta, d->off + q0, m * sizeof *eta);
+            else
+                memset(eta, 0, m * sizeof *eta);
+            for (size_t j = 0; j < d->p; j++)
+                ws->k.axpy(m, beta[j], cox_xcol(d, j) + q0, eta);
+            for (size_t i = 0; i < m; i++)
+                mx = eta[i] > mx ? eta[i] : mx;
+            for (size_t i = 0; i < m; i++)
+                r[i] = cox_w(d, q0 + i) * exp(eta[i] - mx);
+            ws->cmax[b * cpb + k] = mx;
+            if (t0 >= q0 + m)
+                continue;
+            s[0] = cox_sum(ws->r + t0, q0 + m - t0);
+            for (size_t j = 0; j < d->p; j++)
+                s[1 + j] = cox_dot(ws->r + t0, cox_xcol(d, j) + t0, q0 + m - t0);
+            tail_add(p1, tl, &ws->tb[b], s, mx);
+        }
+        ws->bmax[b] = -INFINITY;
+        for (size_t q = 0; q < k; q++)
+            ws->bmax[b] = ws->cmax[b * cpb + q] > ws->bmax[b] ? ws->cmax[b * cpb + q] : ws->bmax[b];
     }
 }
 
-/* Pass 2: r = w exp(eta - c) and each block's sums [S0, S1] from its last
- * stratum opening (or its first row) to its end. */
-static void pass_tails(const cox_data *d, cox_ws *ws)
+/* r to the global scale exp(-c), chunk by chunk (before any pass reads r across
+ * a block boundary: a tied group's rows may lie in the block before). */
+static void pass_rescale(const cox_data *d, cox_ws *ws)
 {
-    const size_t p1 = d->p + 1;
+    const size_t cpb = chunks_per_block(d);
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
     for (long bl = 0; bl < (long)d->nblocks; bl++) {
-        size_t b = (size_t)bl, r0, r1, ts;
-        double *tl = ws->tail + b * p1, s = 0;
+        size_t b = (size_t)bl, r0, r1, k = 0;
         block_rows(d, b, &r0, &r1);
-        for (size_t i = r0; i < r1; i++)
-            ws->r[i] = d->w[i] * exp(ws->eta[i] - ws->c);
-        ts = d->blast[b] != SIZE_MAX ? d->blast[b] : r0;
-        for (size_t i = ts; i < r1; i++)
-            s += ws->r[i];
-        tl[0] = s;
-        for (size_t j = 0; j < d->p; j++) {
-            const double *x = d->X + j * d->n;
-            s = 0;
-            for (size_t i = ts; i < r1; i++)
-                s += ws->r[i] * x[i];
-            tl[1 + j] = s;
+        for (size_t q0 = r0; q0 < r1; q0 += SUB, k++) {
+            size_t q1 = q0 + SUB <= r1 ? q0 + SUB : r1;
+            double f = exp(ws->cmax[b * cpb + k] - ws->c);
+            for (size_t i = q0; i < q1; i++)
+                ws->r[i] *= f;
         }
     }
 }
@@ -164,27 +228,31 @@ static void scan_carry(const cox_data *d, cox_ws *ws)
     memset(ws->carry, 0, p1 * sizeof *ws->carry);
     for (size_t b = 0; b < d->nblocks; b++) {
         const double *in = ws->carry + b * p1, *tl = ws->tail + b * p1;
-        double *o = ws->carry + (b + 1) * p1;
+        double *o = ws->carry + (b + 1) * p1, f = exp(ws->tb[b] - ws->c); /* to the global scale */
         for (size_t j = 0; j < p1; j++)
-            o[j] = d->blast[b] != SIZE_MAX ? tl[j] : in[j] + tl[j];
+            o[j] = d->blast[b] != SIZE_MAX ? tl[j] * f : in[j] + tl[j] * f;
     }
 }
 
-/* Running sums of rows [q0, q0 + m) into cum (row-major, p + 1 wide), reset
- * at each stratum opening, continuing from acc (updated). */
-static void running_sums(const cox_data *d, const cox_ws *ws, size_t q0, size_t m, double *acc,
-                         double *cum)
+/* The risk-set sums at the ends of groups [g, g1), which end in rows [q0, q0 + m)
+ * (group g holds row q0): per column, the running sum continues from acc
+ * (updated), restarts where a group opens a stratum, and grows by each group's
+ * segment sum; into S (row t - g, p + 1 wide). */
+static void group_sums(const cox_data *d, const cox_ws *ws, size_t q0, size_t m, size_t g,
+                       size_t g1, double *acc, double *S)
 {
-    const size_t p1 = d->p + 1;
+    const size_t p1 = d->p + 1, q1 = q0 + m;
     for (size_t j = 0; j < p1; j++) {
-        const double *x = j ? d->X + (j - 1) * d->n : NULL;
+        const double *x = j ? cox_xcol(d, j - 1) : NULL;
         double a = acc[j];
-        for (size_t k = 0; k < m; k++) {
-            size_t i = q0 + k;
-            if (i == 0 || d->stratum[i] != d->stratum[i - 1])
+        for (size_t t = g, i = q0; i < q1; t++) {
+            size_t e = d->gend[t] < q1 ? d->gend[t] : q1;
+            if (d->gnew[t] && i == (t ? d->gend[t - 1] : 0))
                 a = 0;
-            a += x ? ws->r[i] * x[i] : ws->r[i];
-            cum[k * p1 + j] = a;
+            a += x ? cox_dot(ws->r + i, x + i, e - i) : cox_sum(ws->r + i, e - i);
+            if (t < g1)
+                S[(t - g) * p1 + j] = a;
+            i = e;
         }
         acc[j] = a;
     }
@@ -218,6 +286,20 @@ static void push_row(const cox_ws *ws, tview *v, gacc *a, double c1, const doubl
         flush_rows(ws, v, a);
 }
 
+/* Keeps group g's risk-set and event sums for the robust variance (cox_robust.c). */
+static void keep_group(const cox_ws *ws, size_t g, double S0, double E0, const double *S1,
+                       const double *E1)
+{
+    double *o = ws->gstore + ws->gidx[g] * ws->gstride;
+    o[0] = S0;
+    o[1] = E0;
+    memcpy(o + 2, S1, ws->p * sizeof *o);
+    if (E1)
+        memcpy(o + 2 + ws->p, E1, ws->p * sizeof *o);
+    else
+        memset(o + 2 + ws->p, 0, ws->p * sizeof *o);
+}
+
 /* One tied-time group g with full risk-set sums S = [S0, S1]. Efron 1977:
  * the m events' denominators are S0 - (l/m) E0, l = 0..m-1, each weighted by
  * the mean event weight; Breslow 1972: all m use S0. */
@@ -233,16 +315,18 @@ static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, si
         return;
     for (size_t i = gs; i < ge; i++)
         if (d->status[i] == 1)
-            a->ll += d->w[i] * (ws->eta[i] - ws->c);
+            a->ll += cox_w(d, i) * (ws->eta[i] - ws->c);
     if (ties == COX_TIES_EFRON && m > 1) {
         const double wt = dw / m;
-        memset(v->e1, 0, p * sizeof *v->e1);
         for (size_t i = gs; i < ge; i++)
-            if (d->status[i] == 1) {
-                E0 += ws->r[i];
-                for (size_t j = 0; j < p; j++)
-                    v->e1[j] += ws->r[i] * d->X[j * d->n + i];
-            }
+            E0 += d->status[i] == 1 ? ws->r[i] : 0;
+        for (size_t j = 0; j < p; j++) {
+            const double *x = cox_xcol(d, j);
+            double e = 0;
+            for (size_t i = gs; i < ge; i++)
+                e += d->status[i] == 1 ? ws->r[i] * x[i] : 0;
+            v->e1[j] = e;
+        }
         for (size_t l = 0; l < (size_t)m; l++) {
             double f = (double)l / m, D = S0 - f * E0;
             a->ll -= wt * log(D);
@@ -258,12 +342,16 @@ static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, si
         ga -= be * be / al;
         if (ga > 0)
             push_row(ws, v, a, 0, S1, sqrt(ga), v->e1);
+        if (ws->gstore)
+            keep_group(ws, g, S0, E0, S1, v->e1);
     } else {
         a->ll -= dw * log(S0);
         hs = dw / S0;
         for (size_t j = 0; j < p; j++)
             a->u[j] -= hs * S1[j];
         push_row(ws, v, a, sqrt(dw) / S0, S1, 0, NULL);
+        if (ws->gstore)
+            keep_group(ws, g, S0, 0, S1, NULL);
     }
     ws->h[g] = hs;
     ws->ce[g] = cs;
@@ -283,10 +371,13 @@ static void pass_groups(const cox_data *d, cox_ws *ws, cox_ties ties)
         memset(a.u, 0, d->p * sizeof *a.u);
         memset(a.G, 0, ldd * sizeof *a.G);
         for (size_t q0 = r0; q0 < r1; q0 += SUB) {
-            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0;
-            running_sums(d, ws, q0, m, v.acc, v.cum);
-            for (; g < d->bgroup[b + 1] && d->gend[g] <= q0 + m; g++)
-                one_group(d, ws, &v, ties, g, v.cum + (d->gend[g] - 1 - q0) * p1, &a);
+            size_t m = q0 + SUB <= r1 ? SUB : r1 - q0, g1 = g;
+            while (g1 < d->bgroup[b + 1] && d->gend[g1] <= q0 + m)
+                g1++;
+            group_sums(d, ws, q0, m, g, g1, v.acc, v.cum);
+            for (size_t t = g; t < g1; t++)
+                one_group(d, ws, &v, ties, t, v.cum + (t - g) * p1, &a);
+            g = g1;
         }
         flush_rows(ws, &v, &a);
         ws->bll[b] = a.ll;
@@ -324,7 +415,7 @@ static void pass_gram(const cox_data *d, cox_ws *ws)
                 v.s[k] = wv > 0 ? sqrt(wv) : 0;
             }
             for (size_t j = 0; j < p; j++)
-                v.cols[j] = d->X + j * d->n + q0;
+                v.cols[j] = cox_xcol(d, j) + q0;
             ws->k.pack(m, p, ws->ld, v.cols, v.s, v.s, v.A);
             ws->k.gram(m, ws->ld, v.A, G);
         }
@@ -355,13 +446,13 @@ static void reduce(const cox_data *d, const cox_ws *ws, double *ll, double *u, d
 void cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
               double *u, double *I)
 {
-    pass_eta(d, ws, beta);
+    pass_eta_tails(d, ws, beta);
     /* shift so that the largest risk score is exp(0): no overflow; the partial
      * likelihood is unchanged by a common shift of eta */
     ws->c = -INFINITY;
     for (size_t b = 0; b < d->nblocks; b++)
         ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
-    pass_tails(d, ws);
+    pass_rescale(d, ws);
     scan_carry(d, ws);
     pass_groups(d, ws, ties);
     scan_hazard(d, ws);

@@ -8,11 +8,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Raw columns of the GLM variables plus event and strata, and the complete-case mask. */
+/* Raw columns of the GLM variables plus event, strata and cluster, and the complete-case mask. */
 typedef struct src_cols {
     size_t n, used;
     double **raw;        /* nvars */
-    double *event, *strat;
+    double *event, *strat, *clus;
     unsigned char *mask;
 } src_cols;
 
@@ -26,27 +26,31 @@ static strata_status read_named(strata_ctx *ctx, const glm_source *src, const ch
 }
 
 static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
-                          const cox_formula *cf, src_cols *c)
+                          const glm_varbind *vb, const cox_formula *cf, src_cols *c)
 {
     size_t n = src->nrows;
     c->n = n;
     c->raw = strata_calloc(ctx, f->nvars + 1, sizeof *c->raw);
     c->event = strata_alloc(ctx, (n + 1) * sizeof *c->event);
     c->strat = cf->strata ? strata_alloc(ctx, (n + 1) * sizeof *c->strat) : NULL;
+    c->clus = cf->cluster ? strata_alloc(ctx, (n + 1) * sizeof *c->clus) : NULL;
     c->mask = strata_alloc(ctx, n + 1);
-    if (!c->raw || !c->event || (cf->strata && !c->strat) || !c->mask)
+    if (!c->raw || !c->event || (cf->strata && !c->strat) || (cf->cluster && !c->clus) || !c->mask)
         return STRATA_ENOMEM;
     for (size_t v = 0; v < f->nvars; v++) {
         if (!(c->raw[v] = strata_alloc(ctx, (n + 1) * sizeof **c->raw)))
             return STRATA_ENOMEM;
-        STRATA_TRY(src->read_f64(ctx, src->ud, f->vars[v].src_col, 0, n, c->raw[v]));
+        STRATA_TRY(src->read_f64(ctx, src->ud, vb[v].src_col, 0, n, c->raw[v]));
     }
     STRATA_TRY(read_named(ctx, src, cf->event, c->event));
     if (cf->strata)
         STRATA_TRY(read_named(ctx, src, cf->strata, c->strat));
+    if (cf->cluster)
+        STRATA_TRY(read_named(ctx, src, cf->cluster, c->clus));
     c->used = 0;
     for (size_t i = 0; i < n; i++) {
-        int ok = !isnan(c->event[i]) && (!c->strat || !isnan(c->strat[i]));
+        int ok = !isnan(c->event[i]) && (!c->strat || !isnan(c->strat[i])) &&
+                 (!c->clus || !isnan(c->clus[i]));
         for (size_t v = 0; v < f->nvars && ok; v++)
             ok = !isnan(c->raw[v][i]);
         c->mask[i] = (unsigned char)ok;
@@ -65,13 +69,14 @@ static void cols_free(strata_ctx *ctx, const glm_formula *f, src_cols *c)
     strata_free(ctx, c->raw, 0);
     strata_free(ctx, c->event, 0);
     strata_free(ctx, c->strat, 0);
+    strata_free(ctx, c->clus, 0);
     strata_free(ctx, c->mask, 0);
 }
 
 /* The design of the complete cases without the intercept column, column-major
  * (leading dimension used) into X; offsets into off. */
-static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const src_cols *c,
-                                  double *X, double *off)
+static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                                  const src_cols *c, double *X, double *off)
 {
     const size_t nb = 1024, p = f->p, used = c->used;
     double *Xb = strata_alloc(ctx, nb * p * sizeof *Xb);
@@ -83,7 +88,7 @@ static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const s
         int bad = -1;
         for (size_t v = 0; v < f->nvars; v++)
             rb[v] = c->raw[v] + r0;
-        if (glm_design_block(f, rb, m, Xb, work, &bad))
+        if (glm_design_block(f, vb, rb, m, Xb, work, &bad))
             st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "cox: unseen level while fitting");
         for (size_t j = 1; j < p; j++)
             memcpy(X + (j - 1) * used + r0, Xb + j * m, m * sizeof *X);
@@ -108,26 +113,49 @@ static void compact(const glm_formula *f, src_cols *c)
         c->event[w] = c->event[i];
         if (c->strat)
             c->strat[w] = c->strat[i];
+        if (c->clus)
+            c->clus[w] = c->clus[i];
         w++;
     }
 }
 
-static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, src_cols *c,
-                                const cox_params *prm, cox_result **out)
+/* Stratum codes 0..K-1 of the strata column's distinct values (ascending), and
+ * the value of each code into out->strata_values. */
+static strata_status strata_codes(strata_ctx *ctx, const src_cols *c, int32_t *sc, cox_fit_out *out)
+{
+    size_t nr = 0, *rank = strata_alloc(ctx, (c->used + 1) * sizeof *rank);
+    strata_status st = rank ? cox_dense_ranks(ctx, c->used, c->strat, rank, &nr) : STRATA_ENOMEM;
+    if (st == STRATA_OK && nr > (size_t)INT32_MAX)
+        st = STRATA_FAIL(ctx, STRATA_EDATA, "cox: %zu strata are too many", nr);
+    if (st == STRATA_OK && !(out->strata_values = strata_alloc(ctx, nr * sizeof *out->strata_values)))
+        st = STRATA_ENOMEM;
+    for (size_t i = 0; st == STRATA_OK && i < c->used; i++) {
+        sc[i] = (int32_t)(rank[i] - 1);
+        out->strata_values[rank[i] - 1] = c->strat[i];
+    }
+    if (st == STRATA_OK)
+        out->n_strata_values = nr;
+    strata_free(ctx, rank, 0);
+    return st;
+}
+
+static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                                src_cols *c, const cox_params *prm, cox_fit_out *fo)
 {
     size_t used = c->used, p = f->p - 1;
     double *X = strata_alloc(ctx, (used * p + 1) * sizeof *X);
     double *off = strata_alloc(ctx, (used + 1) * sizeof *off);
     int32_t *sc = c->strat ? strata_alloc(ctx, (used + 1) * sizeof *sc) : NULL;
     strata_status st = X && off && (!c->strat || sc) ? STRATA_OK : STRATA_ENOMEM;
+    cox_result **out = &fo->res;
     if (st == STRATA_OK)
-        st = build_design(ctx, f, c, X, off);
-    for (size_t i = 0; sc && i < used; i++)
-        sc[i] = (int32_t)c->strat[i];
+        st = build_design(ctx, f, vb, c, X, off);
+    if (st == STRATA_OK && sc)
+        st = strata_codes(ctx, c, sc, fo);
     if (st == STRATA_OK) {
         cox_input in = {used, p, X, c->raw[f->response], c->event,
                         f->weights >= 0 ? c->raw[f->weights] : NULL, f->noffsets ? off : NULL, sc,
-                        (const char *const *)f->colnames + 1};
+                        (const char *const *)f->colnames + 1, c->clus};
         st = cox_fit_arrays(ctx, &in, prm, out);
     }
     strata_free(ctx, X, 0);
@@ -141,6 +169,7 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
 {
     cox_formula *cf = NULL;
     glm_formula *f = NULL;
+    glm_varbind *vb = NULL;
     src_cols c;
     strata_status st;
     memset(&c, 0, sizeof c);
@@ -149,19 +178,31 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
     st = glm_formula_parse(ctx, cf->glm, &f);
     if (st == STRATA_OK && weights)
         st = glm_formula_set_weights(ctx, f, weights);
+    if (st == STRATA_OK && !(vb = strata_calloc(ctx, f->nvars + 1, sizeof *vb)))
+        st = STRATA_ENOMEM;
     if (st == STRATA_OK)
-        st = glm_bind(ctx, f, src, 1, STRATA_UNSEEN_ERROR);
+        st = glm_bind_fit(ctx, f, src, vb);
     if (st == STRATA_OK)
-        st = load(ctx, src, f, cf, &c);
+        st = load(ctx, src, f, vb, cf, &c);
     if (st == STRATA_OK)
-        st = glm_design_setup(ctx, f, c.raw, c.mask, c.n);
+        st = glm_freeze(ctx, f, vb, c.raw, c.mask, c.n);
     if (st == STRATA_OK && (!f->intercept || f->p < 2))
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": needs at least one term (and no -1)", formula);
     if (st == STRATA_OK) {
         compact(f, &c);
-        st = fit_design(ctx, f, &c, prm, &out->res);
+        st = fit_design(ctx, f, vb, &c, prm, out);
+        if ((st == STRATA_OK || st == STRATA_ENOCONV) && cf->strata) {
+            strata_status s2 = cox_strata_labels(ctx, src, cf->strata, out);
+            st = s2 != STRATA_OK ? s2 : st;
+        }
     }
     cols_free(ctx, f, &c);
+    if (f)
+        glm_varbind_free(ctx, vb, f->nvars);
+    if (st != STRATA_OK && st != STRATA_ENOCONV) { /* a result only from a fit that ran through */
+        cox_result_free(ctx, out->res);
+        out->res = NULL;
+    }
     out->n_dropped = c.n - c.used;
     out->formula = f;
     out->cf = cf;
@@ -170,6 +211,11 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
 
 void cox_fit_out_free(strata_ctx *ctx, cox_fit_out *o)
 {
+    strata_free(ctx, o->strata_values, 0);
+    if (o->strata_labels)
+        for (size_t s = 0; s < o->n_strata_values; s++)
+            strata_free(ctx, o->strata_labels[s], 0);
+    strata_free(ctx, o->strata_labels, 0);
     cox_result_free(ctx, o->res);
     glm_formula_free(ctx, o->formula);
     cox_formula_free(ctx, o->cf);

@@ -1,8 +1,8 @@
 /* models/glm/glm_family.c — GLM families as R's stats::family objects compute them
  * (binomial logit with R's eta clamps, poisson log, Gamma log, gaussian
- * identity): links, variance, deviance residuals, starting values, AIC, and
- * the normal / Student t tail probabilities. Invariant: each function is the
- * same arithmetic as R's C/R code, so IRLS follows R's iterates. */
+ * identity): links, variance, deviance residuals, starting values and AIC; the
+ * tails of coefficient tests live with the other distributions (engine/core/dist.c).
+ * Invariant: each function is the same arithmetic as R's, so IRLS follows R's iterates. */
 #include "glm_internal.h"
 
 #include <float.h>
@@ -179,66 +179,25 @@ double glm_aic_const(strata_family f, double dev, double sum_wt, double sum_logw
     }
 }
 
-/* ---- tail probabilities ------------------------------------------------- */
+/* ---- names (strata/model.h) ------------------------------------------------ */
 
-double glm_pnorm_upper2(double z)
+const char *strata_family_name(strata_family f)
 {
-    return erfc(fabs(z) / M_SQRT2);
+    static const char *names[] = {"binomial", "poisson", "gamma", "gaussian"};
+    return (unsigned)f < 4 ? names[f] : "unknown";
 }
 
-/* Continued fraction for the incomplete beta (modified Lentz). */
-static double betacf(double a, double b, double x)
+strata_status strata_family_parse(strata_ctx *ctx, const char *name, strata_family *out)
 {
-    const double tiny = 1e-300;
-    double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap, h;
-    if (fabs(d) < tiny)
-        d = tiny;
-    d = 1 / d;
-    h = d;
-    for (int m = 1; m <= 10000; m++) {
-        double m2 = 2.0 * m, aa = m * (b - m) * x / ((qam + m2) * (a + m2)), del;
-        d = 1 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1 / d;
-        h *= d * c;
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1 + aa * d;
-        if (fabs(d) < tiny)
-            d = tiny;
-        c = 1 + aa / c;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1 / d;
-        del = d * c;
-        h *= del;
-        if (fabs(del - 1) < 1e-16)
-            break;
+    for (int f = 0; name && f < 4; f++) {
+        const char *a = strata_family_name((strata_family)f), *b = name;
+        while (*a && *b && (*a | 0x20) == (*b | 0x20))
+            a++, b++;
+        if (!*a && !*b) {
+            *out = (strata_family)f;
+            return STRATA_OK;
+        }
     }
-    return h;
-}
-
-double glm_lbeta_inc(double x, double a, double b)
-{
-    double lbt;
-    if (x <= 0)
-        return 0;
-    if (x >= 1)
-        return 1;
-    lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
-    if (x < (a + 1) / (a + b + 2))
-        return exp(lbt) * betacf(a, b, x) / a;
-    return 1 - exp(lbt) * betacf(b, a, 1 - x) / b;
-}
-
-double glm_pt_upper2(double t, double df)
-{
-    if (!isfinite(t))
-        return t != t ? t : 0;
-    if (!(df > 0))
-        return NAN;
-    return glm_lbeta_inc(df / (df + t * t), df / 2, 0.5);
+    return STRATA_FAIL(ctx, STRATA_EINVAL, "unknown family '%s' (binomial, poisson, gamma, gaussian)",
+                       name ? name : "(null)");
 }

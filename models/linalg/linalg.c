@@ -1,20 +1,38 @@
-/* models/linalg/linalg.c — the only code in strata that calls CBLAS/LAPACKE: the
- * linear predictor when scoring (dgemv) and the Cholesky solve with R-order aliasing (columns linearly dependent on
- * earlier ones are dropped, as R's dqrdc2 does). The IRLS pass itself runs
- * strata's own kernels (models/linalg/gram.c). Invariant: BLAS runs on one thread
- * inside our OpenMP regions, so every partial is bit-reproducible. */
+/* models/linalg/linalg.c — the models' only CBLAS/LAPACKE/openblas_* caller (la_probe.c
+ * times DGEMM for strata bench): dgemv for
+ * scoring, the Cholesky solve with R-order aliasing (as R's dqrdc2) in a
+ * caller-owned workspace, the BLAS thread sections. Invariant: BLAS runs on one
+ * thread inside our OpenMP regions, so every partial is bit-reproducible. */
 #include "linalg.h"
 
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
-int la_blas_threads(int n)
+/* OpenBLAS keeps one thread count per process; this lock and depth make the
+ * single-threaded sections of concurrent callers nest (linalg.h). */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static int blas_depth, blas_saved;
+
+void la_blas_single_begin(void)
 {
-    int old = openblas_get_num_threads();
-    openblas_set_num_threads(n);
-    return old;
+    pthread_mutex_lock(&blas_lock);
+    if (blas_depth++ == 0) {
+        blas_saved = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+    }
+    pthread_mutex_unlock(&blas_lock);
+}
+
+void la_blas_single_end(void)
+{
+    pthread_mutex_lock(&blas_lock);
+    if (blas_depth > 0 && --blas_depth == 0)
+        openblas_set_num_threads(blas_saved);
+    pthread_mutex_unlock(&blas_lock);
 }
 
 void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *eta)
@@ -28,24 +46,52 @@ void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *e
  * are squared norms, and we allow for the squared rounding of the Gram. */
 #define ALIAS_TOL 1e-11
 
-int la_solve_pivoted(strata_ctx *ctx, size_t p, const double *G, const double *g, double *beta,
+struct la_solve_ws {
+    size_t p;      /* largest system */
+    double *L, *R; /* p x p each: the sequential factor, then LAPACK's */
+    double *b;     /* p: right-hand side of the kept system */
+    size_t *keep;  /* p: kept (non-aliased) columns in order */
+};
+
+la_solve_ws *la_solve_ws_alloc(strata_ctx *ctx, size_t p)
+{
+    la_solve_ws *ws = strata_calloc(ctx, 1, sizeof *ws);
+    if (!ws)
+        return NULL;
+    ws->p = p;
+    ws->L = strata_calloc(ctx, p * p + 1, sizeof *ws->L);
+    ws->R = strata_calloc(ctx, p * p + 1, sizeof *ws->R);
+    ws->b = strata_calloc(ctx, p + 1, sizeof *ws->b);
+    ws->keep = strata_calloc(ctx, p + 1, sizeof *ws->keep);
+    if (!ws->L || !ws->R || !ws->b || !ws->keep) {
+        la_solve_ws_free(ctx, ws);
+        return NULL;
+    }
+    return ws;
+}
+
+void la_solve_ws_free(strata_ctx *ctx, la_solve_ws *ws)
+{
+    if (!ws)
+        return;
+    strata_free(ctx, ws->L, 0);
+    strata_free(ctx, ws->R, 0);
+    strata_free(ctx, ws->b, 0);
+    strata_free(ctx, ws->keep, 0);
+    strata_free(ctx, ws, sizeof *ws);
+}
+
+int la_solve_pivoted(la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
                      unsigned char *aliased, double *inv)
 {
     /* Sequential (R-order) Cholesky on the upper triangle, column-major:
-     * column j is aliased when its pivot is tiny relative to G_jj. */
-    double *L = strata_calloc(ctx, p * p + 1, sizeof *L);
-    double *R = strata_calloc(ctx, p * p + 1, sizeof *R);
-    double *b = strata_calloc(ctx, p + 1, sizeof *b);
-    size_t *keep = strata_calloc(ctx, p + 1, sizeof *keep);
-    size_t r = 0;
+     * column j is aliased when its pivot is tiny relative to G_jj. The
+     * workspace is reused: every entry read below is written first. */
+    double *L = ws->L, *R = ws->R, *b = ws->b;
+    size_t *keep = ws->keep, r = 0;
     int rank;
-    if (!L || !R || !b || !keep) {
-        strata_free(ctx, L, 0);
-        strata_free(ctx, R, 0);
-        strata_free(ctx, b, 0);
-        strata_free(ctx, keep, 0);
+    if (p > ws->p)
         return -1;
-    }
     /* U (upper, r x r over kept columns) with U^T U = G_kept, built column by column */
     for (size_t j = 0; j < p; j++) {
         double gjj = G[j * p + j], d;
@@ -99,10 +145,6 @@ int la_solve_pivoted(strata_ctx *ctx, size_t p, const double *G, const double *g
                 }
         }
     }
-    strata_free(ctx, L, 0);
-    strata_free(ctx, R, 0);
-    strata_free(ctx, b, 0);
-    strata_free(ctx, keep, 0);
     return rank;
 }
 

@@ -9,13 +9,23 @@
 
 #include <stddef.h>
 
-/* eta[i] = X[i,:] . beta (+ off[i] when off) */
+/* eta = X beta for a column-major nb x p block X (leading dimension nb): one
+ * dgemv. Call it inside la_blas_single_begin/end when several threads run it. */
 void la_gemv(size_t nb, size_t p, const double *X, const double *beta, double *eta);
-/* Solves G beta = g for the full-rank part. G (p x p, upper) is not modified.
- * aliased[j] = 1 for columns linearly dependent on earlier ones (R's order, tol
- * relative to the diagonal). inv receives (G_kept)^-1 scattered into p x p
- * (row-major, NaN for aliased). Returns rank, or -1 on allocation failure. */
-int la_solve_pivoted(strata_ctx *ctx, size_t p, const double *G, const double *g, double *beta,
+
+/* Workspace of la_solve_pivoted for systems of up to p x p, allocated once per
+ * fit (GSL style) so that an IRLS iteration allocates nothing. */
+typedef struct la_solve_ws la_solve_ws;
+/* NULL (ENOMEM recorded on ctx) when memory runs out. */
+la_solve_ws *la_solve_ws_alloc(strata_ctx *ctx, size_t p);
+void la_solve_ws_free(strata_ctx *ctx, la_solve_ws *ws); /* accepts NULL */
+/* Solves G beta = g for the full-rank part, p <= the workspace's size. G (p x p,
+ * upper) is not modified. aliased[j] = 1 for columns linearly dependent on
+ * earlier ones (R's order, tol relative to the diagonal). inv (or NULL) receives
+ * (G_kept)^-1 scattered into p x p (row-major, NaN for aliased). Returns the rank,
+ * -1 when p exceeds the workspace, -2 when LAPACK finds the kept system not
+ * positive definite. */
+int la_solve_pivoted(la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
                      unsigned char *aliased, double *inv);
 /* models/linalg/gram.c: the Gram micro-kernel. A is row-major m x ld (ld = la_gram_ld(q),
  * columns q..ld-1 zero); C (ld x ld) gets C[j*ld + i] += sum_k A[k,i] A[k,j] for
@@ -40,7 +50,18 @@ typedef struct la_kernels {
 size_t la_gram_ld(size_t q);
 /* The kernels for isa (AUTO: the best this CPU runs); 0 when the CPU lacks it. */
 int la_kernels_get(la_isa isa, la_kernels *k);
-/* Sets single-threaded BLAS (inside our OpenMP regions); returns previous count. */
-int la_blas_threads(int n);
+/* Single-threaded BLAS inside our OpenMP regions. OpenBLAS's thread count is
+ * process-wide, so the calls nest under a lock: the first begin saves the count
+ * and sets 1, the last end restores it; callers on several threads at once
+ * (scoring one model from several threads) never see a half-restored count. */
+void la_blas_single_begin(void);
+void la_blas_single_end(void);
+
+/* la_probe.c: this node's limits for `strata bench`, best of reps after a
+ * warm-up. DGEMM GFLOP/s (m x m x m, OpenBLAS on threads threads) and read
+ * bandwidth in GB/s (sum of bytes of doubles on threads threads); 0 when the
+ * buffers cannot be allocated. */
+double la_probe_dgemm(strata_ctx *ctx, int m, int threads, int reps);
+double la_probe_read(strata_ctx *ctx, size_t bytes, int threads, int reps);
 
 #endif

@@ -11,14 +11,14 @@ set -eu
 src=$1
 build=$2/fuzz-smoke
 secs=${3:-3}
-if [ ! -f "$build/CMakeCache.txt" ]; then
+if true; then # reconfigure: new harnesses appear as files
   CC=clang cmake -S "$src" -B "$build" -DSTRATA_BUILD_FUZZ=ON -DSTRATA_SANITIZE=ON \
     -DSTRATA_WERROR=OFF -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_BENCH=OFF \
     -DCMAKE_BUILD_TYPE=Debug >/dev/null
 fi
-cmake --build "$build" -j2 --target fuzz_yaml fuzz_mapping fuzz_csv fuzz_cohort fuzz_formula fuzz_model >/dev/null
+cmake --build "$build" -j2 --target fuzz_yaml fuzz_mapping fuzz_csv fuzz_csvscan fuzz_cohort fuzz_formula fuzz_model >/dev/null
 rm -rf "$build/artifacts" && mkdir -p "$build/artifacts"
-for h in yaml mapping csv cohort formula model; do
+for h in yaml mapping csv csvscan cohort formula model; do
   scratch="$build/scratch/$h"
   rm -rf "$scratch" && mkdir -p "$scratch"
   case $h in

@@ -14,7 +14,11 @@
 #    the offset at its weighted mean (offset_mean in cox_summary.csv; 0 without one), per stratum at each distinct time of the stratum. Its increments are
 #    survfit's default for the fit's ties (ctype 1 = Breslow for breslow fits,
 #    ctype 2 = the Efron-adjusted estimator for efron fits);
-#  - cox_surv.csv: survfit(fit, newdata = row)$surv at a horizon for a few rows.
+#  - cox_surv.csv: survfit(fit, newdata = row)$surv at a horizon for a few rows;
+#  - cox_robust.csv: robust SEs (coxph robust = TRUE, or cluster(cl) with cl the design row's
+#    ((i - 1) * 7919) %% 97), cox_hr.csv: summary.coxph's z, p and hazard ratios with 95% CIs;
+#  - cox_concord.csv: concordance(fit, timewt = "n" (Harrell) / "n/G2" (Uno)) with sqrt(var);
+#  - cox_kmcal.csv: 1 - Kaplan-Meier at the horizon in 10 groups of predicted risk, with CIs.
 suppressMessages(library(survival))
 args <- commandArgs(trailingOnly = TRUE)
 data_dir <- if (length(args) >= 1) args[1] else "../shared/data"
@@ -131,6 +135,101 @@ ro$size <- cfactor(ro$size)
 fit <- coxph(Surv(rtime, recur) ~ age + meno + log1p(nodes) + hormon + chemo + strata(size), data = ro,
              ties = "breslow")
 run("rot_strata", fit, ro, st = "size", horizon = 1826)
+
+## --- robust (sandwich) variance and cluster(): cox_robust.csv --------------------------
+# cl(n): a deterministic cluster code of the design's row i (R's row order): ((i - 1) * 7919) %% 97,
+# so the test rebuilds it from the row number.
+cl <- function(n) ((seq_len(n) - 1) * 7919) %% 97
+out_rob <- list()
+robust <- function(id, fit) {
+  out_rob[[id]] <<- data.frame(model = id, term = rename(names(coef(fit))), estimate = g17(coef(fit)),
+                               robust_se = g17(sqrt(diag(fit$var))), naive_se = g17(sqrt(diag(fit$naive.var))),
+                               stringsAsFactors = FALSE)
+}
+fl_used <- fl[complete.cases(fl[, c("futime", "death", "age", "sex", "kappa", "lambda")]), ]
+fl_used$cl <- cl(nrow(fl_used))
+rk_names <- c("rcs(kappa, 4)kappa", colnames(rcs_basis(fl$kappa, 4, "kappa")))
+# fl_efron_robust: Surv(futime, death) ~ age + sex + rcs(kappa, 4) + log(lambda), robust = TRUE (each row its own cluster)
+robust("fl_efron_robust", coxph(Surv(futime, death) ~ age + sex + rk + log(lambda), data = fl_used,
+                                ties = "efron", robust = TRUE))
+robust("fl_breslow_robust", coxph(Surv(futime, death) ~ age + sex + rk + log(lambda), data = fl_used,
+                                  ties = "breslow", robust = TRUE))
+co_used <- co[complete.cases(co[, c("time", "status", "rx", "sex", "age", "nodes", "extent")]), ]
+co_used$cl <- cl(nrow(co_used))
+# colon_strata_cluster: ... + strata(extent) + cluster(cl)
+robust("colon_strata_cluster", coxph(Surv(time, status) ~ rx + sex + age + nodes + strata(extent),
+                                     data = co_used, ties = "efron", cluster = cl))
+pb_used <- pb[complete.cases(pb[, c("time", "dead", "age", "bili", "albumin", "edema", "protime")]), ]
+pb_used$cl <- cl(nrow(pb_used))
+# pbc_wt_off_cluster: fractional weights, offset and cluster(cl)
+robust("pbc_wt_off_cluster", coxph(Surv(time, dead) ~ age + log(bili) + albumin + edema + offset(off),
+                                   data = pb_used, weights = w, ties = "efron", cluster = cl))
+ro_used <- ro
+ro_used$cl <- cl(nrow(ro_used))
+robust("rot_strata_cluster", coxph(Surv(rtime, recur) ~ age + meno + log1p(nodes) + hormon + chemo + strata(size),
+                                   data = ro_used, ties = "breslow", cluster = cl))
+write.csv(do.call(rbind, out_rob), file.path(out_dir, "cox_robust.csv"), row.names = FALSE, quote = TRUE)
+
+## --- hazard ratios with 95% CIs and Wald z / p as summary.coxph: cox_hr.csv ----------------
+out_hr <- list()
+hr <- function(id, fit) {
+  sm <- summary(fit)
+  cf <- sm$coefficients; ci <- sm$conf.int
+  out_hr[[id]] <<- data.frame(model = id, term = rename(rownames(cf)), z = g17(cf[, "z"]),
+                              p = g17(cf[, "Pr(>|z|)"]), hr = g17(ci[, "exp(coef)"]),
+                              lower = g17(ci[, "lower .95"]), upper = g17(ci[, "upper .95"]),
+                              stringsAsFactors = FALSE)
+}
+hr("fl_efron", coxph(Surv(futime, death) ~ age + sex + rk + log(lambda), data = fl_used, ties = "efron"))
+hr("colon_strata_cluster", coxph(Surv(time, status) ~ rx + sex + age + nodes + strata(extent),
+                                 data = co_used, ties = "efron", cluster = cl))
+write.csv(do.call(rbind, out_hr), file.path(out_dir, "cox_hr.csv"), row.names = FALSE, quote = TRUE)
+
+## --- concordance with standard errors: Harrell (timewt n) and Uno (n/G2): cox_concord.csv ---
+out_conc <- list()
+conc <- function(id, fit) {
+  for (tw in c("n", "n/G2")) {
+    cc <- concordance(fit, timewt = tw)
+    cnt <- if (is.matrix(cc$count)) colSums(cc$count) else cc$count
+    out_conc[[paste(id, tw)]] <<- data.frame(model = id, timewt = tw, concordance = g17(cc$concordance),
+                                             std_err = g17(sqrt(cc$var)), concordant = g17(cnt[["concordant"]]),
+                                             discordant = g17(cnt[["discordant"]]), tied_x = g17(cnt[["tied.x"]]),
+                                             tied_y = g17(cnt[["tied.y"]]), stringsAsFactors = FALSE)
+  }
+}
+conc("fl_efron", coxph(Surv(futime, death) ~ age + sex + rk + log(lambda), data = fl_used, ties = "efron"))
+conc("colon_strata", coxph(Surv(time, status) ~ rx + sex + age + nodes + strata(extent), data = co_used))
+conc("pbc_wt_off", coxph(Surv(time, dead) ~ age + log(bili) + albumin + edema + offset(off), data = pb_used,
+                         weights = w))
+write.csv(do.call(rbind, out_conc), file.path(out_dir, "cox_concord.csv"), row.names = FALSE, quote = TRUE)
+
+## --- Kaplan-Meier calibration at the horizon: cox_kmcal.csv ---------------------------
+# Predicted risk 1 - S(h | x) from the fit; 10 risk groups cut at type-7 quantiles (intervals closed
+# on the right, the first also on the left; equal breaks merged), as strata evaluate's risk groups;
+# observed risk 1 - KM(h) per group with survfit's log-scale CI (Greenwood, case weights as counts:
+# robust = FALSE, which survfit would otherwise switch on for non-integer weights; conf.type = "log").
+out_km <- list()
+kmcal <- function(id, fit, d, time, status, h, wts = NULL) {
+  sf <- survfit(fit, newdata = d)
+  risk <- 1 - as.numeric(summary(sf, times = h, extend = TRUE)$surv)
+  brk <- unique(quantile(risk, 0:10 / 10, type = 7, names = FALSE))
+  grp <- cut(risk, brk, include.lowest = TRUE, labels = FALSE)
+  for (g in sort(unique(grp))) {
+    k <- grp == g
+    wk <- if (is.null(wts)) rep(1, sum(k)) else wts[k]
+    km <- survfit(Surv(time[k], status[k]) ~ 1, weights = wk, robust = FALSE)  # Greenwood, weights as counts
+    s <- summary(km, times = h, extend = TRUE)
+    out_km[[paste(id, g)]] <<- data.frame(model = id, horizon = g17(h), group = g, n = g17(sum(wk)),
+                                          pred = g17(weighted.mean(risk[k], wk)),
+                                          obs = g17(1 - s$surv), obs_lo = g17(1 - s$upper), obs_hi = g17(1 - s$lower),
+                                          p_min = g17(min(risk[k])), p_max = g17(max(risk[k])))
+  }
+}
+fit <- coxph(Surv(futime, death) ~ age + sex + rk + log(lambda), data = fl_used, ties = "efron")
+kmcal("fl_efron", fit, fl_used, fl_used$futime, fl_used$death, 1826)
+fit <- coxph(Surv(time, dead) ~ age + log(bili) + albumin + edema + offset(off), data = pb_used, weights = w)
+kmcal("pbc_wt_off", fit, pb_used, pb_used$time, pb_used$dead, 2000, pb_used$w)
+write.csv(do.call(rbind, out_km), file.path(out_dir, "cox_kmcal.csv"), row.names = FALSE, quote = TRUE)
 
 write.csv(do.call(rbind, out_coef), file.path(out_dir, "cox_coef.csv"), row.names = FALSE, quote = TRUE)
 write.csv(do.call(rbind, out_sum), file.path(out_dir, "cox_summary.csv"), row.names = FALSE, quote = TRUE)

@@ -1,0 +1,165 @@
+/* engine/evaluate/evaluate_survwrite.c — the written survival evaluation:
+ * surv_summary.csv (overall and per by-level: n, events, Harrell's and Uno's C with
+ * CIs) and surv_calibration.csv (KM observed vs predicted per risk group), through
+ * strata_disclose_set as every aggregate. Invariant: a population is the input with
+ * weight 0 outside it; observed risks sit on the grid of the rounded counts. */
+#include "evaluate_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { C_BY, C_LEVEL, C_N, C_EV, C_H, C_HSE, C_HLO, C_HHI, C_U, C_USE, C_ULO, C_UHI, NSC };
+static const char *const sum_names[NSC] = {"by", "level", "n", "events", "c_harrell", "c_harrell_se",
+                                           "c_harrell_lo", "c_harrell_hi", "c_uno", "c_uno_se",
+                                           "c_uno_lo", "c_uno_hi"};
+
+/* Adds the columns: keys, two counts, the rest gated by column `gate`. */
+static strata_status add_cols(strata_ctx *ctx, strata_table *t, const char *const *names, int n, int gate)
+{
+    for (int k = 0, j; k < n; k++)
+        STRATA_TRY(strata_table_add(ctx, t, names[k],
+                                    k < 2 ? STRATA_COL_KEY : k < 4 ? STRATA_COL_COUNT : STRATA_COL_MEAN,
+                                    4, k < 4 ? -1 : gate, -1, &j));
+    return STRATA_OK;
+}
+
+/* One population (weights w): its row of the summary. */
+static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, double h, double conf,
+                                 strata_table *t, size_t row)
+{
+    double n = 0, ev = 0;
+    strata_surv_conc c[2];
+    for (size_t i = 0; i < in->n; i++) {
+        double w = SV_W(in, i);
+        n += w;
+        ev += in->event[i] == 1 && in->time[i] <= h ? w : 0;
+    }
+    STRATA_TRY(strata_table_set(ctx, t, C_N, row, n));
+    STRATA_TRY(strata_table_set(ctx, t, C_EV, row, ev));
+    for (int k = 0; k < 2; k++) {
+        if (strata_surv_concordance(ctx, in, k ? STRATA_CONC_UNO : STRATA_CONC_HARRELL, conf, &c[k]) != STRATA_OK) {
+            strata_ctx_clear_error(ctx); /* no comparable pair in this population: NaN */
+            c[k].c = c[k].se = c[k].lo = c[k].hi = NAN;
+        }
+        STRATA_TRY(strata_table_set(ctx, t, C_H + 4 * k, row, c[k].c));
+        STRATA_TRY(strata_table_set(ctx, t, C_HSE + 4 * k, row, c[k].se));
+        STRATA_TRY(strata_table_set(ctx, t, C_HLO + 4 * k, row, c[k].lo));
+        STRATA_TRY(strata_table_set(ctx, t, C_HHI + 4 * k, row, c[k].hi));
+    }
+    return STRATA_OK;
+}
+
+static strata_status summary_table(strata_ctx *ctx, const strata_surv_input *in, double h, const strata_eval_by *by,
+                                   size_t n_by, double conf, double *w, strata_table **out)
+{
+    size_t rows = 1, r = 0;
+    strata_surv_input sub = *in;
+    strata_table *t;
+    for (size_t b = 0; b < n_by; b++)
+        rows += by[b].n_levels;
+    STRATA_TRY(strata_table_new(ctx, "surv_summary", rows, &t));
+    *out = t;
+    STRATA_TRY(add_cols(ctx, t, sum_names, NSC, C_EV));
+    sub.w = w;
+    for (size_t b = 0; b <= n_by; b++)
+        for (size_t l = 0; l < (b ? by[b - 1].n_levels : 1); l++, r++) {
+            for (size_t i = 0; i < in->n; i++)
+                w[i] = !b || by[b - 1].codes[i] == (int32_t)l ? SV_W(in, i) : 0;
+            STRATA_TRY(strata_table_set_key(ctx, t, C_BY, r, b ? by[b - 1].name : "overall"));
+            STRATA_TRY(strata_table_set_key(ctx, t, C_LEVEL, r, b ? by[b - 1].levels[l] : "all"));
+            STRATA_TRY(summary_row(ctx, &sub, h, conf, t, r));
+        }
+    return STRATA_OK;
+}
+
+enum { K_GROUP, K_RANGE, K_N, K_EV, K_PRED, K_RAW, K_RAWLO = K_RAW + 1, K_RAWHI = K_RAW + 2, NKC };
+static const char *const cal_names[3] = {"observed", "observed_lo", "observed_hi"};
+
+/* Observed risks onto the grid of the rounded counts (a derived column, computed
+ * at disclosure from the published n): risk x n (published) is then a multiple of
+ * the rounding base, so 1 - KM times n cannot give back the event count that
+ * rounding hid (DESIGN 7: disclosure survives arithmetic). */
+static strata_status calibration_cols(strata_ctx *ctx, strata_table *t)
+{
+    int j;
+    STRATA_TRY(strata_table_add(ctx, t, "group", STRATA_COL_KEY, 0, -1, -1, &j));
+    STRATA_TRY(strata_table_add(ctx, t, "predicted_range", STRATA_COL_KEY, 0, -1, -1, &j));
+    STRATA_TRY(strata_table_add(ctx, t, "n", STRATA_COL_COUNT, 0, -1, -1, &j));
+    STRATA_TRY(strata_table_add(ctx, t, "events", STRATA_COL_COUNT, 0, -1, -1, &j));
+    /* predictions are not outcomes: gated by the rows */
+    STRATA_TRY(strata_table_add(ctx, t, "mean_predicted", STRATA_COL_MEAN, 4, K_N, -1, &j));
+    for (int k = 0; k < 3; k++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "%s_exact", cal_names[k]); /* never written */
+        STRATA_TRY(strata_table_add(ctx, t, nm, STRATA_COL_INTERNAL, 4, -1, -1, &j));
+    }
+    for (int k = 0; k < 3; k++) {
+        strata_recipe d;
+        strata_recipe_init(&d, STRATA_RECIPE_GRID, K_RAW + k, K_N);
+        d.c = K_EV; /* withheld with the events */
+        STRATA_TRY(strata_table_add_derived(ctx, t, cal_names[k], &d, 4, &j));
+    }
+    return STRATA_OK;
+}
+
+static strata_status calibration_table(strata_ctx *ctx, const strata_surv_input *in, double h, int n_bins,
+                                       double conf, strata_table **out)
+{
+    strata_surv_calib bins[256];
+    int nb = 0;
+    char key[64];
+    strata_table *t;
+    STRATA_TRY(strata_surv_calibration(ctx, in, h, n_bins, conf, bins, &nb));
+    STRATA_TRY(strata_table_new(ctx, "surv_calibration", (size_t)nb, &t));
+    *out = t;
+    STRATA_TRY(calibration_cols(ctx, t));
+    for (int g = 0; g < nb; g++) {
+        const double v[6] = {bins[g].n, bins[g].events, bins[g].pred,
+                             bins[g].obs, bins[g].obs_lo, bins[g].obs_hi};
+        snprintf(key, sizeof key, "%d", g + 1);
+        STRATA_TRY(strata_table_set_key(ctx, t, K_GROUP, (size_t)g, key));
+        snprintf(key, sizeof key, "%.4f-%.4f", bins[g].p_min, bins[g].p_max);
+        STRATA_TRY(strata_table_set_key(ctx, t, K_RANGE, (size_t)g, key));
+        for (int k = 0; k < 6; k++)
+            STRATA_TRY(strata_table_set(ctx, t, K_N + k, (size_t)g, v[k]));
+    }
+    return STRATA_OK;
+}
+
+strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_input *in, double horizon,
+                                         const strata_eval_by *by, size_t n_by, const strata_eval_params *par,
+                                         const char *outdir)
+{
+    strata_table *t[2] = {NULL, NULL};
+    strata_sdc_params sp;
+    double *w;
+    struct stat sb;
+    strata_status st;
+    STRATA_TRY(strata_eval_params_check(ctx, par));
+    if (stat(outdir, &sb) != 0 && mkdir(outdir, 0755) != 0)
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create directory: %s", outdir, strerror(errno));
+    if (!(w = strata_alloc(ctx, (in->n + 1) * sizeof *w)))
+        return STRATA_ENOMEM;
+    st = summary_table(ctx, in, horizon, by, n_by, par->conf_level, w, &t[0]);
+    if (st == STRATA_OK)
+        st = calibration_table(ctx, in, horizon, par->n_bins, par->conf_level, &t[1]);
+    strata_sdc_params_init(&sp);
+    sp.enabled = par->disclosure != 0;
+    sp.lo = 1e-9; /* weighted counts: anything that rounds to 1..max is small */
+    sp.hi = par->sdc_suppress_max + 0.5;
+    sp.round_to = par->sdc_round_to;
+    if (st == STRATA_OK)
+        st = strata_disclose_set(ctx, &sp, 2, t);
+    for (int k = 0; st == STRATA_OK && k < 2; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.csv", outdir, strata_table_name(t[k]));
+        st = strata_table_write_csv(ctx, t[k], path);
+    }
+    strata_table_free(ctx, t[0]);
+    strata_table_free(ctx, t[1]);
+    strata_free(ctx, w, 0);
+    return st;
+}

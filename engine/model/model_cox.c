@@ -1,0 +1,249 @@
+/* engine/model/model_cox.c — the Cox model on a cohort (strata/cox.h): the cohort
+ * as the estimator's column source, the fit with provenance (path, SHA-256), the
+ * coefficient table with hazard ratios, the summary, the model file through the
+ * record and scoring at horizons. Invariant: the estimator is reached through
+ * models/cox/cox.h only and HDF5 through engine/io/model_file.h only; scores come
+ * in fixed blocks, so a loaded model scores to the same bytes. */
+#include "model_file.h"
+#include "model_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void strata_cox_params_init(strata_cox_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->ties = STRATA_COX_EFRON;
+    p->epsilon = 1e-9; /* coxph.control: eps */
+    p->max_iter = 20;  /* coxph.control: iter.max */
+}
+
+void strata_cox_free(strata_ctx *ctx, strata_cox *m)
+{
+    if (!m)
+        return;
+    cox_model_free(ctx, m->cox);
+    strata_free(ctx, m, sizeof *m);
+}
+
+/* Wraps a Cox model (taken over, also on failure). */
+static strata_status wrap(strata_ctx *ctx, cox_model *cm, strata_cox **out)
+{
+    strata_cox *m = strata_calloc(ctx, 1, sizeof *m);
+    *out = NULL;
+    if (!m) {
+        cox_model_free(ctx, cm);
+        return STRATA_ENOMEM;
+    }
+    m->cox = cm;
+    *out = m;
+    return STRATA_OK;
+}
+
+strata_status model_cox_provenance(strata_ctx *ctx, strata_cohort *cohort, cox_model *m)
+{
+    char hex[65], val[80];
+    STRATA_TRY(strata_file_sha256(ctx, strata_cohort_path(cohort), hex));
+    snprintf(val, sizeof val, "sha256:%s", hex);
+    STRATA_TRY(cox_model_set_provenance(ctx, m, "input_path", strata_cohort_path(cohort)));
+    STRATA_TRY(cox_model_set_provenance(ctx, m, "input_hash", val));
+    return cox_model_set_provenance(ctx, m, "strata_version", strata_version());
+}
+
+strata_status strata_cox_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_cox_params *p,
+                             strata_cox **out)
+{
+    glm_source src;
+    cox_model *cm = NULL;
+    strata_status st, s2;
+    *out = NULL;
+    if (!cohort || !p || !p->formula)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_cox_fit: cohort, params and formula are required");
+    model_cohort_source(cohort, &src);
+    st = cox_model_fit(ctx, &src, p, &cm);
+    if (!cm)
+        return st;
+    if ((s2 = model_cox_provenance(ctx, cohort, cm)) != STRATA_OK) {
+        cox_model_free(ctx, cm);
+        return s2;
+    }
+    STRATA_TRY(wrap(ctx, cm, out));
+    return st;
+}
+
+size_t strata_cox_nterms(const strata_cox *m)
+{
+    return m ? cox_model_nterms(m->cox) : 0;
+}
+
+const char *strata_cox_term(const strata_cox *m, size_t i)
+{
+    return m ? cox_model_term(m->cox, i) : NULL;
+}
+
+const char *strata_cox_time_column(const strata_cox *m)
+{
+    return m ? cox_model_time_column(m->cox) : NULL;
+}
+
+const char *strata_cox_event_column(const strata_cox *m)
+{
+    return m ? cox_model_event_column(m->cox) : NULL;
+}
+
+const char *strata_cox_strata_column(const strata_cox *m)
+{
+    return m ? cox_model_strata_column(m->cox) : NULL;
+}
+
+void strata_cox_coef_row(const strata_cox *m, size_t i, double conf_level, strata_cox_coef *out)
+{
+    cox_model_coef(m->cox, i, conf_level, out);
+}
+
+void strata_cox_summary_get(const strata_cox *m, strata_cox_summary *o)
+{
+    cox_model_summary(m->cox, o);
+}
+
+/* ---- model file ------------------------------------------------------------- */
+
+strata_status strata_cox_save(strata_ctx *ctx, const strata_cox *m, const char *path)
+{
+    strata_record rec;
+    strata_status st;
+    if (!m || !path)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_cox_save: model or path is NULL");
+    strata_record_init(&rec);
+    st = cox_model_export(ctx, m->cox, &rec);
+    if (st == STRATA_OK)
+        st = strata_model_file_write(ctx, &rec, path);
+    strata_record_free(ctx, &rec);
+    return st;
+}
+
+strata_status strata_cox_load(strata_ctx *ctx, const char *path, strata_cox **out)
+{
+    strata_model *any = NULL;
+    cox_model *cm;
+    *out = NULL;
+    STRATA_TRY(model_load_kind(ctx, path, MODEL_COX, &any));
+    cm = any->cox;
+    any->cox = NULL;
+    strata_model_free(ctx, any);
+    return wrap(ctx, cm, out);
+}
+
+int strata_cox_is_model_file(const char *path)
+{
+    strata_ctx *ctx = NULL;
+    strata_record rec;
+    const char *kind;
+    int yes = 0;
+    if (!path || strata_ctx_new(&ctx) != STRATA_OK)
+        return 0;
+    strata_record_init(&rec);
+    if (strata_model_file_read(ctx, path, &rec) == STRATA_OK) {
+        kind = strata_rec_text(&rec, STRATA_REC_KIND);
+        yes = kind && !strcmp(kind, COX_KIND);
+    }
+    strata_record_free(ctx, &rec);
+    strata_ctx_free(ctx);
+    return yes;
+}
+
+/* ---- scoring ------------------------------------------------------------------ */
+
+strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
+                               strata_unseen_policy unseen, const double *horizons, size_t nh,
+                               double *lp, double *risk)
+{
+    glm_source src;
+    cox_binding *b = NULL;
+    size_t n = strata_cohort_nrows(cohort), chunk = (size_t)1 << 19;
+    double *lpb = NULL, *rb = NULL;
+    strata_status st;
+    model_cohort_source(cohort, &src);
+    STRATA_TRY(cox_bind(ctx, m->cox, &src, unseen, &b));
+    lpb = strata_alloc(ctx, (chunk < n ? chunk : n + 1) * sizeof *lpb);
+    rb = strata_alloc(ctx, ((chunk < n ? chunk : n + 1) * nh + 1) * sizeof *rb);
+    st = lpb && rb ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += chunk) {
+        size_t k = n - r0 < chunk ? n - r0 : chunk;
+        st = cox_score_rows_bound(ctx, b, r0, k, horizons, nh, lpb, rb);
+        if (st == STRATA_OK && lp)
+            memcpy(lp + r0, lpb, k * sizeof *lp);
+        if (st == STRATA_OK && risk && nh)
+            memcpy(risk + r0 * nh, rb, k * nh * sizeof *risk);
+    }
+    strata_free(ctx, lpb, 0);
+    strata_free(ctx, rb, 0);
+    cox_binding_free(ctx, b);
+    return st;
+}
+
+/* Buffers of one streamed chunk: lp, risk (k x nh), the rows as written (k x (1 + nh)), ids. */
+typedef struct cox_chunk {
+    double *lp, *risk, *vals;
+    int64_t *id;
+} cox_chunk;
+
+static strata_status write_cox_scores(strata_ctx *ctx, const cox_binding *b, strata_cohort *cohort, long idcol,
+                                      size_t n, size_t chunk, const double *h, size_t nh, strata_score_file *sf)
+{
+    cox_chunk c = {strata_alloc(ctx, chunk * sizeof *c.lp), strata_alloc(ctx, (chunk * nh + 1) * sizeof *c.risk),
+                   strata_alloc(ctx, chunk * (nh + 1) * sizeof *c.vals), strata_alloc(ctx, chunk * sizeof *c.id)};
+    strata_status st = c.lp && c.risk && c.vals && c.id ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += chunk) {
+        size_t k = n - r0 < chunk ? n - r0 : chunk;
+        st = cox_score_rows_bound(ctx, b, r0, k, h, nh, c.lp, c.risk);
+        if (st == STRATA_OK && idcol >= 0)
+            st = strata_cohort_read_i64(ctx, cohort, (size_t)idcol, r0, k, c.id);
+        for (size_t i = 0; st == STRATA_OK && i < k; i++) {
+            c.vals[i * (nh + 1)] = c.lp[i];
+            memcpy(c.vals + i * (nh + 1) + 1, c.risk + i * nh, nh * sizeof *c.vals);
+        }
+        if (st == STRATA_OK)
+            st = strata_score_file_write_cols(ctx, sf, r0, k, c.id, c.vals);
+    }
+    strata_free(ctx, c.lp, 0);
+    strata_free(ctx, c.risk, 0);
+    strata_free(ctx, c.vals, 0);
+    strata_free(ctx, c.id, 0);
+    return st;
+}
+
+strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
+                                     strata_unseen_policy unseen, const double *horizons, size_t nh,
+                                     const char *path)
+{
+    size_t n = strata_cohort_nrows(cohort), chunk = COX_SCORE_CHUNK;
+    long idcol = strata_cohort_find_role(cohort, STRATA_ROLE_PATIENT_ID);
+    char names[16][40];
+    const char *cols[17], *meaning[17];
+    const char *attrs[7];
+    glm_source src;
+    cox_binding *b = NULL;
+    strata_score_file *sf = NULL;
+    strata_status st;
+    if (nh > 16)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "cox scores: at most 16 horizons (%zu given)", nh);
+    cols[0] = "linear_predictor", meaning[0] = NULL;
+    for (size_t k = 0; k < nh; k++) {
+        snprintf(names[k], sizeof names[k], "risk_%g", horizons[k]);
+        cols[k + 1] = names[k];
+        meaning[k + 1] = "1 - S(horizon | x): absolute risk of an event by the horizon";
+    }
+    attrs[0] = "model", attrs[1] = COX_KIND;
+    attrs[2] = "formula", attrs[3] = cox_model_formula(m->cox);
+    attrs[4] = "cohort", attrs[5] = strata_cohort_path(cohort);
+    attrs[6] = NULL;
+    model_cohort_source(cohort, &src);
+    chunk = n < chunk ? n + 1 : chunk;
+    STRATA_TRY(strata_score_file_open_cols(ctx, path, n, idcol >= 0, attrs, cols, meaning, nh + 1, &sf));
+    st = cox_bind(ctx, m->cox, &src, unseen, &b);
+    if (st == STRATA_OK)
+        st = write_cox_scores(ctx, b, cohort, idcol, n, chunk, horizons, nh, sf);
+    cox_binding_free(ctx, b);
+    return strata_score_file_close(ctx, sf, st);
+}

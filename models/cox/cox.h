@@ -1,0 +1,64 @@
+/* models/cox/cox.h — the Cox model as the stages see it (mirrors glm.h): fit from
+ * a column source, accessors in strata/cox.h's terms, a per-call binding to a
+ * source for scoring at horizons, and export/import through the model record.
+ * Invariant: a returned model is never written (but for provenance set before it
+ * is shared), so several threads may score it at once, each with a binding. */
+#ifndef STRATA_COX_MODEL_H
+#define STRATA_COX_MODEL_H
+
+#include "glm.h"
+#include "internal.h"
+#include "record.h"
+#include "strata/cox.h"
+
+#include <stddef.h>
+
+typedef struct cox_model cox_model;     /* a fitted (or loaded) Cox model */
+typedef struct cox_binding cox_binding; /* a model bound to one source's columns and levels */
+
+/* The model kind in the record (STRATA_REC_KIND). */
+#define COX_KIND "cox"
+/* Rows per streamed chunk when scoring a whole source. */
+#define COX_SCORE_CHUNK ((size_t)1 << 16)
+
+/* Fits p on the source's complete cases. On STRATA_ENOCONV *out holds the
+ * partial fit; on any other error *out is NULL. */
+strata_status cox_model_fit(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
+                            cox_model **out);
+void cox_model_free(strata_ctx *ctx, cox_model *m); /* accepts NULL */
+
+/* ---- accessors (NULL-safe where they return pointers) -------------------- */
+size_t cox_model_nterms(const cox_model *m);
+const char *cox_model_term(const cox_model *m, size_t i);
+const char *cox_model_formula(const cox_model *m);
+const char *cox_model_time_column(const cox_model *m);
+const char *cox_model_event_column(const cox_model *m);
+const char *cox_model_strata_column(const cox_model *m);
+void cox_model_coef(const cox_model *m, size_t i, double conf_level, strata_cox_coef *out);
+void cox_model_summary(const cox_model *m, strata_cox_summary *out);
+/* Provenance: input_path, input_hash, strata_version; NULL when unset. */
+const char *cox_model_provenance(const cox_model *m, const char *key);
+/* STRATA_EINVAL for an unknown key. */
+strata_status cox_model_set_provenance(strata_ctx *ctx, cox_model *m, const char *key, const char *value);
+
+/* ---- binding and scoring ------------------------------------------------- */
+/* Binds the model to the source (levels per unseen; strata mapped by label or
+ * value). The binding copies *src and reads m: both must outlive it. */
+strata_status cox_bind(strata_ctx *ctx, const cox_model *m, const glm_source *src,
+                       strata_unseen_policy unseen, cox_binding **out);
+void cox_binding_free(strata_ctx *ctx, cox_binding *b); /* accepts NULL */
+/* Rows [row0, row0 + n): lp (n) and risk (n x nh, row-major) at the horizons;
+ * see strata_cox_score. */
+strata_status cox_score_rows_bound(strata_ctx *ctx, const cox_binding *b, size_t row0, size_t n,
+                                   const double *horizons, size_t nh, double *lp, double *risk);
+
+/* ---- serialisation (docs/cox.md) ----------------------------------------- */
+/* Appends the model to rec: kind, formula, ties, provenance, coefficients,
+ * summary, frozen design, strata keys, baseline hazard per stratum. */
+strata_status cox_model_export(strata_ctx *ctx, const cox_model *m, strata_record *rec);
+/* Rebuilds a model from a record written by cox_model_export; STRATA_EFORMAT
+ * naming `name` and the item when something is missing or does not match. */
+strata_status cox_model_import(strata_ctx *ctx, const strata_record *rec, const char *name,
+                               cox_model **out);
+
+#endif

@@ -1,0 +1,270 @@
+/* models/elnet/elnet_cv.c — K-fold cross-validation as cv.glmnet computes it:
+ * each fold's own path is fitted with the held-out rows given weight 0 (the
+ * same standardisation, null model and fit as dropping them, without copying
+ * X); its coefficients interpolated at the full-data path's lambdas predict
+ * the held-out rows; the per-fold weighted measure's weighted mean and
+ * standard error over folds pick lambda.min and lambda.1se. Invariant: folds run in order, so the curve
+ * is byte-identical whatever the thread count. */
+#include "elnet_internal.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CV_PMIN 1e-5 /* cv.lognet's prob_min */
+
+strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long long seed,
+                          const double *strat, int *foldid)
+{
+    /* rows of class 0 then class 1 (one class without strat), each shuffled
+     * (Fisher-Yates, the one generator of engine/core/rng.c keyed by seed and
+     * class), dealt folds 1..K in turn so every fold gets its share */
+    size_t *order = strata_alloc(ctx, (n + 1) * sizeof *order), m = 0, next = 0;
+    if (!order)
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for %zu fold ids", n);
+    for (int cls = 0; cls < (strat ? 2 : 1); cls++) {
+        size_t start = m;
+        strata_rng rng = strata_rng_make(seed, (uint64_t)cls, STRATA_STREAM_FOLDS);
+        for (size_t i = 0; i < n; i++)
+            if (!strat || (strat[i] > 0.5) == cls)
+                order[m++] = i;
+        for (size_t i = m - start; i > 1; i--) {
+            size_t j = strata_rng_below(&rng, i), t = order[start + i - 1];
+            order[start + i - 1] = order[start + j];
+            order[start + j] = t;
+        }
+    }
+    for (size_t k = 0; k < m; k++)
+        foldid[order[k]] = (int)(next++ % K) + 1;
+    strata_free(ctx, order, 0);
+    return STRATA_OK;
+}
+
+/* Held-out loss of one row at linear predictor eta (cv.elnet / cv.lognet /
+ * cv.fishnet): squared error, or deviance with cv.lognet's clamp. */
+static double row_loss(strata_family f, elnet_measure ms, double y, double eta)
+{
+    if (f == STRATA_FAMILY_BINOMIAL) {
+        double p = 1 / (1 + exp(-eta));
+        if (ms == ELNET_MEASURE_MSE)
+            return (y - p) * (y - p) * 2;
+        p = fmin(fmax(p, CV_PMIN), 1 - CV_PMIN);
+        double ly = (y > 0 ? y * log(y) : 0) + (y < 1 ? (1 - y) * log(1 - y) : 0);
+        return 2 * (ly - (y * log(p) + (1 - y) * log(1 - p)));
+    }
+    if (f == STRATA_FAMILY_POISSON) {
+        if (ms == ELNET_MEASURE_MSE)
+            return (y - exp(eta)) * (y - exp(eta));
+        return 2 * ((y > 0 ? y * log(y) - y : 0) - (y * eta - exp(eta)));
+    }
+    return (y - eta) * (y - eta);
+}
+
+typedef struct cv_pred {
+    size_t idx;
+    double p, w, y;
+} cv_pred;
+
+static int cmp_pred(const void *a, const void *b)
+{
+    double x = ((const cv_pred *)a)->p, y = ((const cv_pred *)b)->p;
+    return (x > y) - (x < y);
+}
+
+/* Weighted AUC (survival::concordance with weights, ties 1/2) of m rows. */
+static double auc(cv_pred *r, size_t m)
+{
+    double below = 0, conc = 0, wpos = 0, wneg = 0;
+    qsort(r, m, sizeof *r, cmp_pred);
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        double tp = 0, tn = 0;
+        while (j < m && r[j].p == r[i].p) {
+            tp += r[j].w * r[j].y;
+            tn += r[j].w * (1 - r[j].y);
+            j++;
+        }
+        conc += tp * (below + 0.5 * tn);
+        below += tn;
+        wpos += tp;
+        wneg += tn;
+        i = j;
+    }
+    return conc / (wpos * wneg);
+}
+
+/* glmnet's lambda.interp: coefficients at s from the fold path's steps
+ * around it, linear in lambda, clamped to the path's ends. */
+static void interp(const elnet_path *fp, double s, size_t p, double *b, double *a0)
+{
+    size_t k = fp->nlam, left = 0, right = 0;
+    double frac = 1;
+    if (k > 1) {
+        double l1 = fp->lambda[0], span = l1 - fp->lambda[k - 1];
+        double sf = fmin(fmax((l1 - s) / span, 0), 1);
+        while (right < k - 1 && (l1 - fp->lambda[right]) / span < sf)
+            right++;
+        left = right > 0 && (l1 - fp->lambda[right]) / span > sf ? right - 1 : right;
+        double ll = (l1 - fp->lambda[left]) / span, lr = (l1 - fp->lambda[right]) / span;
+        frac = left == right || fabs(ll - lr) < 2.220446049250313e-16 ? 1 : (sf - lr) / (ll - lr);
+    }
+    *a0 = fp->a0[left] * frac + fp->a0[right] * (1 - frac);
+    for (size_t j = 0; j < p; j++)
+        b[j] = fp->beta[left * p + j] * frac + fp->beta[right * p + j] * (1 - frac);
+}
+
+/* Fold k's measure at every lambda of the full path (cv.glmnet's default
+ * alignment = "lambda"): raw[(k - 1) * nlam + m]. */
+static void fold_measure(const elnet_data *d, strata_family fam, elnet_measure ms, const int *foldid,
+                         int k, const elnet_path *fp, const double *lambda, size_t nlam, double *raw,
+                         cv_pred *buf, double *b)
+{
+    for (size_t m = 0; m < nlam; m++) {
+        double s = 0, sw = 0, a0;
+        size_t cnt = 0;
+        interp(fp, lambda[m], d->p, b, &a0);
+        for (size_t i = 0; i < d->n; i++) {
+            if (foldid[i] != k)
+                continue;
+            double eta = a0 + (d->offset ? d->offset[i] : 0), w = d->w ? d->w[i] : 1;
+            for (size_t j = 0; j < d->p; j++)
+                eta += b[j] * d->X[j * d->ldx + i];
+            if (ms == ELNET_MEASURE_AUC)
+                buf[cnt++] = (cv_pred){i, 1 / (1 + exp(-eta)), w, d->y[i]};
+            s += w * row_loss(fam, ms, d->y[i], eta);
+            sw += w;
+        }
+        raw[(size_t)(k - 1) * nlam + m] = ms == ELNET_MEASURE_AUC ? auc(buf, cnt) : s / sw;
+    }
+}
+
+/* cvm, cvsd over folds (fold weights W_k) and glmnet's getOptcv. */
+static void cv_summarise(const double *raw, const double *W, size_t K, size_t stride, elnet_cv *cv)
+{
+    double sW = 0;
+    for (size_t k = 0; k < K; k++)
+        sW += W[k];
+    for (size_t m = 0; m < cv->nlam; m++) {
+        double mean = 0, var = 0;
+        for (size_t k = 0; k < K; k++)
+            mean += W[k] * raw[k * stride + m];
+        mean /= sW;
+        for (size_t k = 0; k < K; k++)
+            var += W[k] * (raw[k * stride + m] - mean) * (raw[k * stride + m] - mean);
+        cv->cvm[m] = mean;
+        cv->cvsd[m] = sqrt(var / sW / (double)(K - 1));
+    }
+    double sign = cv->measure == ELNET_MEASURE_AUC ? -1 : 1, best = INFINITY;
+    for (size_t m = 0; m < cv->nlam; m++)
+        best = fmin(best, sign * cv->cvm[m]);
+    cv->idx_min = 0;
+    while (sign * cv->cvm[cv->idx_min] > best) /* the largest lambda at the minimum */
+        cv->idx_min++;
+    double semin = sign * cv->cvm[cv->idx_min] + cv->cvsd[cv->idx_min];
+    cv->idx_1se = 0;
+    while (sign * cv->cvm[cv->idx_1se] > semin)
+        cv->idx_1se++;
+    cv->lambda_min = cv->lambda[cv->idx_min];
+    cv->lambda_1se = cv->lambda[cv->idx_1se];
+}
+
+void elnet_cv_free(strata_ctx *ctx, elnet_cv *cv)
+{
+    strata_free(ctx, cv->lambda, 0);
+    strata_free(ctx, cv->cvm, 0);
+    strata_free(ctx, cv->cvsd, 0);
+    strata_free(ctx, cv->nzero, 0);
+    memset(cv, 0, sizeof *cv);
+}
+
+/* The fold ids: the caller's (checked to lie in 1..K) or dealt from seed. */
+static strata_status cv_foldid(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, size_t K,
+                               const int *given, unsigned long long seed, int *foldid)
+{
+    if (!given)
+        return elnet_folds(ctx, d->n, K, seed, prm->family == STRATA_FAMILY_BINOMIAL ? d->y : NULL, foldid);
+    for (size_t i = 0; i < d->n; i++) {
+        if (given[i] < 1 || (size_t)given[i] > K)
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet cv: fold id of row %zu is %d, outside 1..%zu",
+                               i, given[i], K);
+        foldid[i] = given[i];
+    }
+    return STRATA_OK;
+}
+
+/* Fits fold k's own path (held-out rows weight 0; its own lambdas and early
+ * stop, as cv.glmnet's fold fits) and records its measure at the full path's
+ * lambdas. */
+static strata_status cv_fold(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                             const int *foldid, int k, double *wtrain, elnet_path *fp,
+                             const elnet_path *full, double *raw, double *Wk, cv_pred *buf,
+                             double *b, elnet_measure ms)
+{
+    elnet_data D = *d;
+    *Wk = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        double w = d->w ? d->w[i] : 1;
+        wtrain[i] = foldid[i] == k ? 0 : w;
+        *Wk += foldid[i] == k ? w : 0;
+    }
+    D.w = wtrain;
+    fp->nlam = 0;
+    strata_status st = elnet_fit(ctx, &D, prm, fp);
+    if (st != STRATA_OK)
+        return st;
+    if (fp->nlam == 0)
+        return STRATA_FAIL(ctx, STRATA_ENOCONV, "elnet cv: fold %d did not converge at the first lambda", k);
+    fold_measure(d, prm->family, ms, foldid, k, fp, full->lambda, full->nlam, raw, buf, b);
+    return STRATA_OK;
+}
+
+strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, size_t K,
+                           const int *given, unsigned long long seed, elnet_measure ms,
+                           elnet_path *full, elnet_cv *out)
+{
+    if (K < 3 || K > d->n)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet cv: %zu folds (need 3 <= K <= n = %zu)", K, d->n);
+    if (ms == ELNET_MEASURE_DEFAULT)
+        ms = prm->family == STRATA_FAMILY_GAUSSIAN ? ELNET_MEASURE_MSE : ELNET_MEASURE_DEVIANCE;
+    if (ms == ELNET_MEASURE_AUC && prm->family != STRATA_FAMILY_BINOMIAL)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet cv: AUC needs the binomial family");
+    strata_status st = elnet_fit(ctx, d, prm, full);
+    if (st != STRATA_OK)
+        return st;
+    size_t nlam = full->nlam;
+    int *foldid = strata_alloc(ctx, d->n * sizeof *foldid + 1);
+    double *wtrain = strata_alloc(ctx, d->n * sizeof *wtrain + 1);
+    double *raw = strata_alloc(ctx, K * nlam * sizeof *raw), *W = strata_alloc(ctx, K * sizeof *W);
+    cv_pred *buf = strata_alloc(ctx, d->n * sizeof *buf + 1);
+    double *b = strata_alloc(ctx, (d->p + 1) * sizeof *b);
+    elnet_path *fp = NULL;
+    memset(out, 0, sizeof *out);
+    out->lambda = strata_alloc(ctx, nlam * sizeof *out->lambda);
+    out->cvm = strata_alloc(ctx, nlam * sizeof *out->cvm);
+    out->cvsd = strata_alloc(ctx, nlam * sizeof *out->cvsd);
+    out->nzero = strata_alloc(ctx, nlam * sizeof *out->nzero);
+    if (!foldid || !wtrain || !raw || !W || !buf || !b || !out->lambda || !out->cvm || !out->cvsd || !out->nzero)
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for %zu folds x %zu lambdas", K, nlam);
+    if (st == STRATA_OK)
+        st = cv_foldid(ctx, d, prm, K, given, seed, foldid);
+    if (st == STRATA_OK)
+        st = elnet_path_alloc(ctx, d->p, full->cap, &fp);
+    for (int k = 1; st == STRATA_OK && (size_t)k <= K; k++)
+        st = cv_fold(ctx, d, prm, foldid, k, wtrain, fp, full, raw, &W[k - 1], buf, b, ms);
+    if (st == STRATA_OK) {
+        out->nlam = nlam;
+        out->measure = ms;
+        memcpy(out->lambda, full->lambda, nlam * sizeof *out->lambda);
+        memcpy(out->nzero, full->df, nlam * sizeof *out->nzero);
+        cv_summarise(raw, W, K, nlam, out);
+    } else {
+        elnet_cv_free(ctx, out);
+    }
+    elnet_path_free(ctx, fp);
+    void *ptrs[] = {foldid, wtrain, raw, W, buf, b};
+    for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
+        strata_free(ctx, ptrs[i], 0);
+    return st;
+}

@@ -1,0 +1,328 @@
+/* models/elnet/elnet_driver.c — the elastic-net entry point: validates the
+ * problem, normalises the weights to sum 1, standardises the columns (weighted
+ * mean 0, variance 1; gaussian also the response), rescales the penalty
+ * factors to sum to p, fits the null model, runs the path and reports it on
+ * the original scale, as glmnet does. Invariant: the caller's arrays are never
+ * modified and all memory is allocated here, before the path. */
+#include "elnet_internal.h"
+#include "glm_internal.h"
+#include "linalg.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void elnet_params_init(elnet_params *prm)
+{
+    memset(prm, 0, sizeof *prm);
+    prm->family = STRATA_FAMILY_GAUSSIAN;
+    prm->alpha = 1;
+    prm->nlambda = 100;
+    prm->standardize = 1;
+    prm->thresh = 1e-7;
+    prm->maxit = 100000;
+    prm->fdev = 1e-5;
+    prm->devmax = 0.999;
+    prm->mnlam = 5;
+}
+
+strata_status elnet_path_alloc(strata_ctx *ctx, size_t p, size_t cap, elnet_path **out)
+{
+    elnet_path *a = strata_calloc(ctx, 1, sizeof *a);
+    if (!a)
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for a path of %zu steps", cap);
+    a->p = p;
+    a->cap = cap;
+    a->lambda = strata_calloc(ctx, cap, sizeof *a->lambda);
+    a->a0 = strata_calloc(ctx, cap, sizeof *a->a0);
+    a->beta = strata_calloc(ctx, cap * p + 1, sizeof *a->beta);
+    a->dev_ratio = strata_calloc(ctx, cap, sizeof *a->dev_ratio);
+    a->df = strata_calloc(ctx, cap, sizeof *a->df);
+    if (!a->lambda || !a->a0 || !a->beta || !a->dev_ratio || !a->df) {
+        elnet_path_free(ctx, a);
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for a path of %zu x %zu", cap, p);
+    }
+    *out = a;
+    return STRATA_OK;
+}
+
+void elnet_path_free(strata_ctx *ctx, elnet_path *a)
+{
+    if (!a)
+        return;
+    strata_free(ctx, a->lambda, 0);
+    strata_free(ctx, a->a0, 0);
+    strata_free(ctx, a->beta, 0);
+    strata_free(ctx, a->dev_ratio, 0);
+    strata_free(ctx, a->df, 0);
+    strata_free(ctx, a, sizeof *a);
+}
+
+strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws)
+{
+    memset(ws, 0, sizeof *ws);
+    ws->ld = la_gram_ld(p + 2);
+    ws->eta = strata_alloc(ctx, (n + 1) * sizeof *ws->eta);
+    ws->v = strata_alloc(ctx, (n + 1) * sizeof *ws->v);
+    ws->r = strata_alloc(ctx, (n + 1) * sizeof *ws->r);
+    ws->beta = strata_calloc(ctx, p + 1, sizeof *ws->beta);
+    ws->g = strata_calloc(ctx, p + 1, sizeof *ws->g);
+    ws->G = strata_calloc(ctx, ws->ld * ws->ld, sizeof *ws->G);
+    ws->part = strata_alloc(ctx, ELNET_NCHUNK * ws->ld * ws->ld * sizeof *ws->part);
+    ws->pack = strata_alloc(ctx, ELNET_NCHUNK * ELNET_BLOCK * ws->ld * sizeof *ws->pack);
+    ws->dpart = strata_calloc(ctx, ELNET_NCHUNK * (p + 2), sizeof *ws->dpart);
+    ws->dpart_dev = strata_calloc(ctx, ELNET_NCHUNK, sizeof *ws->dpart_dev);
+    ws->S = strata_alloc(ctx, (p + 1) * sizeof *ws->S);
+    ws->inS = strata_calloc(ctx, p + 1, 1);
+    ws->bS = strata_alloc(ctx, (p + 2) * sizeof *ws->bS);
+    ws->gS = strata_alloc(ctx, (p + 2) * sizeof *ws->gS);
+    if (!ws->eta || !ws->v || !ws->r || !ws->beta || !ws->g || !ws->G || !ws->part || !ws->pack ||
+        !ws->dpart || !ws->dpart_dev || !ws->S || !ws->inS || !ws->bS || !ws->gS) {
+        elnet_ws_free(ctx, ws);
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for the workspace (%zu x %zu)", n, p);
+    }
+    return STRATA_OK;
+}
+
+void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws)
+{
+    void *ptrs[] = {ws->eta, ws->v,     ws->r, ws->beta,      ws->g, ws->G,  ws->part,
+                    ws->pack, ws->dpart, ws->S, ws->inS, ws->bS, ws->gS, ws->dpart_dev};
+    for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
+        strata_free(ctx, ptrs[i], 0);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* Refuses what glmnet refuses: NaN anywhere, negative or all-zero weights,
+ * responses outside the family's range, bad alpha / lambda / penalty. */
+static strata_status validate(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm)
+{
+    strata_family f = prm->family;
+    if (f != STRATA_FAMILY_GAUSSIAN && f != STRATA_FAMILY_BINOMIAL && f != STRATA_FAMILY_POISSON)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: family %s is not supported (gaussian, binomial, poisson)",
+                           strata_family_name(f));
+    if (d->n < 2 || d->p < 1 || d->ldx < d->n)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: need n >= 2 rows and p >= 1 columns (got %zu x %zu)",
+                           d->n, d->p);
+    if (!(prm->alpha >= 0 && prm->alpha <= 1))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: alpha %g outside [0, 1]", prm->alpha);
+    if (!prm->lambda && (prm->nlambda < 1 || prm->lambda_min_ratio >= 1))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: nlambda %zu must be >= 1 and lambda.min.ratio %g < 1",
+                           prm->nlambda, prm->lambda_min_ratio);
+    for (size_t k = 0; prm->lambda && k < prm->nuser; k++)
+        if (!(prm->lambda[k] >= 0))
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: lambda[%zu] = %g is not >= 0", k, prm->lambda[k]);
+    double pmax = 0;
+    for (size_t j = 0; j < d->p; j++) {
+        double pf = prm->penalty ? prm->penalty[j] : 1;
+        if (!(pf >= 0))
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: penalty factor of column %zu is %g (< 0)", j, pf);
+        pmax = fmax(pmax, pf);
+    }
+    if (pmax <= 0)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: every penalty factor is 0");
+    double sw = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        double w = d->w ? d->w[i] : 1, y = d->y[i];
+        if (!(w >= 0) || !isfinite(w))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: weight of row %zu is %g (must be finite, >= 0)", i, w);
+        if (!isfinite(y) || (f == STRATA_FAMILY_BINOMIAL && (y < 0 || y > 1)) ||
+            (f == STRATA_FAMILY_POISSON && y < 0))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: response of row %zu is %g, invalid for %s",
+                               i, y, strata_family_name(f));
+        if (d->offset && !isfinite(d->offset[i]))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: offset of row %zu is %g", i, d->offset[i]);
+        sw += w;
+    }
+    if (!(sw > 0))
+        return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", sw);
+    for (size_t j = 0; j < d->p; j++)
+        for (size_t i = 0; i < d->n; i++)
+            if (!isfinite(d->X[j * d->ldx + i]))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: X[%zu, %zu] is %g (missing values are refused; drop incomplete rows)",
+                                   i, j, d->X[j * d->ldx + i]);
+    return STRATA_OK;
+}
+
+/* Weighted mean of v (sum w = 1) over fixed row ranges, combined in order. */
+static double wmean(size_t n, const double *w, const double *v, double centre, int square)
+{
+    double part[ELNET_NCHUNK];
+    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+        double s = 0;
+        for (size_t i = n * c / ELNET_NCHUNK; i < n * (c + 1) / ELNET_NCHUNK; i++) {
+            double e = v[i] - centre;
+            s += w[i] * (square ? e * e : e);
+        }
+        part[c] = s;
+    }
+    double s = 0;
+    for (size_t c = 0; c < ELNET_NCHUNK; c++)
+        s += part[c];
+    return s;
+}
+
+/* The standardised problem's arrays, owned by the driver. */
+typedef struct std_arrays {
+    double *w, *y, *xm, *xs, *vp, *lam;
+    unsigned char *ju;
+} std_arrays;
+
+static void std_free(strata_ctx *ctx, std_arrays *s)
+{
+    void *ptrs[] = {s->w, s->y, s->xm, s->xs, s->vp, s->lam, s->ju};
+    for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
+        strata_free(ctx, ptrs[i], 0);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* Weights to sum 1; columns centred and scaled (ju = 0 for constant ones);
+ * gaussian: y - offset centred and scaled to unit variance; penalty factors
+ * rescaled to sum to p; the user's lambdas sorted decreasing. */
+static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                                 std_arrays *s, elnet_prob *pb, double *sw)
+{
+    size_t n = d->n, p = d->p;
+    s->w = strata_alloc(ctx, n * sizeof *s->w);
+    s->y = strata_alloc(ctx, n * sizeof *s->y);
+    s->xm = strata_alloc(ctx, p * sizeof *s->xm);
+    s->xs = strata_alloc(ctx, p * sizeof *s->xs);
+    s->vp = strata_alloc(ctx, p * sizeof *s->vp);
+    s->ju = strata_alloc(ctx, p);
+    s->lam = strata_alloc(ctx, (prm->lambda ? prm->nuser : 0) * sizeof *s->lam + 1);
+    if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->ju || !s->lam)
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", n, p);
+    *sw = 0;
+    for (size_t i = 0; i < n; i++)
+        *sw += d->w ? d->w[i] : 1;
+    for (size_t i = 0; i < n; i++)
+        s->w[i] = (d->w ? d->w[i] : 1) / *sw;
+    double spf = 0;
+    for (size_t j = 0; j < p; j++) {
+        const double *x = d->X + j * d->ldx;
+        s->xm[j] = wmean(n, s->w, x, 0, 0);
+        s->xs[j] = prm->standardize ? sqrt(wmean(n, s->w, x, s->xm[j], 1)) : 1;
+        s->ju[j] = s->xs[j] > 0 && (prm->standardize || wmean(n, s->w, x, s->xm[j], 1) > 0);
+        s->vp[j] = prm->penalty ? prm->penalty[j] : 1;
+        spf += s->vp[j];
+    }
+    for (size_t j = 0; j < p; j++)
+        s->vp[j] *= (double)p / spf;
+    pb->ym = 0;
+    pb->ys = 1;
+    if (prm->family == STRATA_FAMILY_GAUSSIAN) {
+        for (size_t i = 0; i < n; i++)
+            s->y[i] = d->y[i] - (d->offset ? d->offset[i] : 0);
+        pb->ym = wmean(n, s->w, s->y, 0, 0);
+        pb->ys = sqrt(wmean(n, s->w, s->y, pb->ym, 1));
+        if (!(pb->ys > 0))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the gaussian response is constant");
+        for (size_t i = 0; i < n; i++)
+            s->y[i] = (s->y[i] - pb->ym) / pb->ys;
+    } else {
+        memcpy(s->y, d->y, n * sizeof *s->y);
+    }
+    if (prm->lambda) {
+        memcpy(s->lam, prm->lambda, prm->nuser * sizeof *s->lam);
+        qsort(s->lam, prm->nuser, sizeof *s->lam, cmp_desc);
+    }
+    return STRATA_OK;
+}
+
+/* The intercept(+offset)-only fit: closed form without an offset, else
+ * Newton steps on b0; leaves eta, v, r, dev and the full score in ws. */
+static strata_status null_model(strata_ctx *ctx, const elnet_prob *pb, elnet_ws *ws)
+{
+    double ybar = 0;
+    for (size_t c = 0; c < ELNET_NCHUNK; c++)
+        ws->dpart_dev[c] = 0;
+    ybar = wmean(pb->n, pb->w, pb->y, 0, 0);
+    ws->b0 = 0;
+    if (pb->fam == STRATA_FAMILY_BINOMIAL) {
+        if (!(ybar > 1e-9 && ybar < 1 - 1e-9))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the binomial response has mean %g (one class only)", ybar);
+        ws->b0 = log(ybar / (1 - ybar));
+    } else if (pb->fam == STRATA_FAMILY_POISSON) {
+        if (!(ybar > 0))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the poisson response is all 0");
+        ws->b0 = log(ybar);
+    }
+    elnet_eta_pass(pb, ws);
+    for (int it = 0; pb->off && pb->fam != STRATA_FAMILY_GAUSSIAN && it < 100; it++) {
+        double one_s[ELNET_NCHUNK], one_h[ELNET_NCHUNK], s = 0, h = 0;
+        for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+            one_s[c] = one_h[c] = 0;
+            for (size_t i = pb->n * c / ELNET_NCHUNK; i < pb->n * (c + 1) / ELNET_NCHUNK; i++) {
+                one_s[c] += ws->r[i];
+                one_h[c] += ws->v[i];
+            }
+        }
+        for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+            s += one_s[c];
+            h += one_h[c];
+        }
+        ws->b0 += s / h;
+        elnet_eta_pass(pb, ws);
+        if (fabs(s / h) < 1e-13 * (1 + fabs(ws->b0)))
+            break;
+    }
+    elnet_refresh(pb, ws);
+    return STRATA_OK;
+}
+
+/* Standardised (b0, beta) per step -> original scale; lambda x ys; the first
+ * lambda reported as glmnet's fix.lam does (exp(2 log l2 - log l3)). */
+static void unscale(const elnet_prob *pb, const elnet_params *prm, elnet_path *out)
+{
+    size_t p = pb->p;
+    for (size_t m = 0; m < out->nlam; m++) {
+        double *b = out->beta + m * p, a0 = pb->fam == STRATA_FAMILY_GAUSSIAN ? pb->ym + pb->ys * out->a0[m] : out->a0[m];
+        for (size_t j = 0; j < p; j++) {
+            b[j] = pb->ju[j] ? pb->ys * b[j] / pb->xs[j] : 0;
+            a0 -= b[j] * pb->xm[j];
+        }
+        out->a0[m] = a0;
+        out->lambda[m] *= pb->ys;
+    }
+    if (!prm->lambda && out->nlam >= 3)
+        out->lambda[0] = exp(2 * log(out->lambda[1]) - log(out->lambda[2]));
+}
+
+strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, elnet_path *out)
+{
+    std_arrays s = {0};
+    elnet_ws ws = {0};
+    elnet_params P = *prm;
+    elnet_prob pb = {0};
+    double sw = 0;
+    strata_status st = validate(ctx, d, prm);
+    if (st == STRATA_OK)
+        st = standardise(ctx, d, prm, &s, &pb, &sw);
+    if (st == STRATA_OK)
+        st = elnet_ws_alloc(ctx, d->n, d->p, &ws);
+    if (st == STRATA_OK) {
+        pb = (elnet_prob){prm->family, d->n, d->p, d->X, d->ldx, s.y,
+                          prm->family == STRATA_FAMILY_GAUSSIAN ? NULL : d->offset, s.w, s.xm, s.xs, s.ju,
+                          s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, strata_threads(ctx)};
+        if (prm->lambda)
+            P.lambda = s.lam;
+        st = null_model(ctx, &pb, &ws);
+    }
+    if (st == STRATA_OK) {
+        pb.dev0 = ws.dev;
+        pb.thr = prm->thresh * (pb.fam == STRATA_FAMILY_GAUSSIAN ? pb.dev0 : pb.dev0 / 2);
+        out->nulldev = sw * pb.dev0 * pb.ys * pb.ys;
+        st = elnet_run_path(ctx, &pb, &P, &ws, out);
+    }
+    if (st == STRATA_OK)
+        unscale(&pb, &P, out);
+    elnet_ws_free(ctx, &ws);
+    std_free(ctx, &s);
+    return st;
+}

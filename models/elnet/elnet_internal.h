@@ -1,0 +1,209 @@
+/* models/elnet/elnet_internal.h — elastic-net regularisation paths (glmnet's
+ * conventions) on arrays, layered as glmnetpp: driver (validate, standardise,
+ * unscale) -> path (lambda sequence, warm starts, strong rules, early stop) ->
+ * point (IRLS + covariance-update coordinate descent for one lambda), and CV.
+ * Invariant: every sum over rows runs over ELNET_NCHUNK fixed row ranges whose
+ * partials are combined in range order, so results do not depend on threads. */
+#ifndef STRATA_ELNET_INTERNAL_H
+#define STRATA_ELNET_INTERNAL_H
+
+#include "glm.h"
+#include "record.h"
+#include "strata/model.h"
+
+#include <stddef.h>
+
+#define ELNET_NCHUNK 16   /* fixed row ranges for every reduction */
+#define ELNET_BLOCK 128   /* rows packed per Gram sub-block */
+#define ELNET_BIG 9.9e35  /* glmnet's "big": the first, all-zero lambda */
+
+/* ---- the problem on arrays --------------------------------------------- */
+typedef struct elnet_data {
+    size_t n, p;
+    const double *X;       /* column-major n x p, leading dimension ldx */
+    size_t ldx;
+    const double *y;       /* n; binomial 0/1 (or a proportion), poisson >= 0 */
+    const double *w;       /* n prior weights >= 0, or NULL (all 1) */
+    const double *offset;  /* n, or NULL */
+} elnet_data;
+
+typedef struct elnet_params {
+    strata_family family;    /* gaussian, binomial or poisson */
+    double alpha;            /* 0 ridge .. 1 lasso */
+    size_t nlambda;          /* 100 */
+    double lambda_min_ratio; /* <= 0: 1e-4 when n > p, else 1e-2 */
+    const double *lambda;    /* user path (any order; used decreasing), or NULL */
+    size_t nuser;            /* its length */
+    const double *penalty;   /* p penalty factors (0 = unpenalised), or NULL */
+    int standardize;         /* 1: fit on unit-variance columns (reported unscaled) */
+    double thresh;           /* 1e-7: CD stops when max G_jj d_j^2 < thresh * null dev */
+    int maxit;               /* 100000 passes over the data in total */
+    double fdev;             /* 1e-5: early stop on small deviance-ratio change */
+    double devmax;           /* 0.999: early stop when the deviance ratio exceeds it */
+    size_t mnlam;            /* 5: no early stop before this many lambdas */
+} elnet_params;
+
+void elnet_params_init(elnet_params *prm);
+
+/* The fitted path, coefficients on the original scale. */
+typedef struct elnet_path {
+    size_t p;
+    size_t cap;          /* steps allocated */
+    size_t nlam;         /* steps computed */
+    double *lambda;      /* cap */
+    double *a0;          /* cap: intercept */
+    double *beta;        /* cap x p, row per step */
+    double *dev_ratio;   /* cap: 1 - dev / nulldev */
+    int *df;             /* cap: non-zero coefficients */
+    double nulldev;      /* deviance of the intercept(+offset)-only model, prior weights */
+    int npasses;         /* coordinate-descent passes over the strong set */
+    int converged;       /* 0 when maxit was hit (the steps before it are valid) */
+} elnet_path;
+
+strata_status elnet_path_alloc(strata_ctx *ctx, size_t p, size_t cap, elnet_path **out);
+void elnet_path_free(strata_ctx *ctx, elnet_path *path);
+
+/* Fits the path. Rows with a missing (NaN) value in X, y, w or offset are an
+ * error naming the row (glmnet refuses them; callers drop incomplete rows). */
+strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                        elnet_path *out);
+
+/* ---- internals shared by driver, path and point --------------------------- */
+/* The standardised problem: column j is (x_j - xm_j) / xs_j, weights sum to 1. */
+typedef struct elnet_prob {
+    strata_family fam;
+    size_t n, p;
+    const double *X;
+    size_t ldx;
+    const double *y;     /* gaussian: (y - offset - ym) / ys; else y */
+    const double *off;   /* binomial/poisson offset or NULL */
+    const double *w;     /* normalised weights, sum 1 */
+    const double *xm, *xs;
+    const unsigned char *ju; /* 1: column varies (usable) */
+    const double *vp;    /* penalty factors rescaled to sum to p */
+    double alpha;
+    double ym, ys;       /* gaussian response centre and scale (else 0, 1) */
+    double thr;          /* convergence threshold (thresh x null deviance / 2) */
+    double dev0;         /* null deviance with normalised weights */
+    int nthreads;
+} elnet_prob;
+
+/* Caller-owned workspace: everything the path and point need, sized once. */
+typedef struct elnet_ws {
+    size_t ld;           /* Gram leading dimension (p + 2 rounded up to 8) */
+    double *eta;         /* n: linear predictor (standardised scale, with offset) */
+    double *v;           /* n: IRLS weights */
+    double *r;           /* n: w (y - mu), the score contributions */
+    double *beta;        /* p: standardised coefficients */
+    double b0;
+    double *g;           /* p: score of every column at the current fit */
+    double g0;           /* the intercept's score sum_i w_i (y_i - mu_i) */
+    double *G;           /* gld x gld: Gram of [S columns, intercept (, working response)] */
+    size_t gld;          /* leading dimension of the current G */
+    double *part;        /* ELNET_NCHUNK x ld x ld partial Grams */
+    double *pack;        /* ELNET_NCHUNK x ELNET_BLOCK x ld packed rows */
+    double *dpart;       /* ELNET_NCHUNK x (p + 2) partial sums */
+    size_t *S;           /* p: strong (ever-considered) set, in entry order */
+    size_t nS;
+    unsigned char *inS;  /* p */
+    double *bS;          /* p + 1: coefficients over S and the intercept at the IRLS start */
+    double *gS;          /* p + 1: quadratic-model gradient over S and intercept */
+    double *dpart_dev;   /* ELNET_NCHUNK: partial deviances */
+    double dev;          /* deviance of the current fit (normalised weights) */
+    int gram_valid;      /* G (and the scores of S) match S and the current fit */
+    int passes;
+} elnet_ws;
+
+strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws);
+void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws);
+
+/* elnet_point.c: solves at one lambda (standardised scale) from the warm
+ * start in ws: IRLS steps of covariance-update CD over S, then a KKT check on
+ * every column outside S, adding violators and repeating. Updates ws->g to the
+ * score at the solution. Returns 1 on success, 0 when maxit passes ran out. */
+int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit);
+/* eta from (b0, beta), then v, r and the deviance ws->dev (one pass). */
+void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws);
+/* Recomputes eta, r = w (y - mu), v and the full score g from ws->beta, b0. */
+void elnet_refresh(const elnet_prob *pb, elnet_ws *ws);
+
+/* elnet_path.c: runs the lambda path on the standardised problem, writing
+ * standardised coefficients (b0, beta) per step into out (unscaled later). */
+strata_status elnet_run_path(strata_ctx *ctx, const elnet_prob *pb, const elnet_params *prm,
+                             elnet_ws *ws, elnet_path *out);
+
+/* ---- cross-validation (elnet_cv.c) ---------------------------------------- */
+typedef enum elnet_measure {
+    ELNET_MEASURE_DEFAULT = 0, /* mse for gaussian, else deviance */
+    ELNET_MEASURE_MSE,
+    ELNET_MEASURE_DEVIANCE,
+    ELNET_MEASURE_AUC          /* binomial */
+} elnet_measure;
+
+typedef struct elnet_cv {
+    size_t nlam;         /* the full-data path's length */
+    double *lambda;      /* nlam (the full-data path) */
+    double *cvm, *cvsd;  /* nlam: mean and standard error of the measure over folds */
+    int *nzero;          /* nlam */
+    size_t idx_min, idx_1se;   /* 0-based */
+    double lambda_min, lambda_1se;
+    elnet_measure measure;
+} elnet_cv;
+
+/* K-fold CV as cv.glmnet: fits the full path, then each fold's own path,
+ * interpolated at the full path's lambdas; foldid (n values 1..K) or, when NULL, folds from seed
+ * (stratified by outcome for binomial). full receives the full-data path. */
+strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                           size_t K, const int *foldid, unsigned long long seed,
+                           elnet_measure measure, elnet_path *full, elnet_cv *out);
+void elnet_cv_free(strata_ctx *ctx, elnet_cv *cv);
+/* Folds 1..K from a seed (stratified by y > 0.5 for binomial). */
+strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long long seed,
+                          const double *strat, int *foldid);
+
+/* ---- from a formula over a column source (elnet_source.c) --------------- */
+
+typedef struct elnet_spec {
+    elnet_params prm;            /* family, alpha, nlambda, lambda_min_ratio, lambda, thresh */
+    const char *formula;         /* as for the GLM (docs/glm.md); must keep the intercept */
+    const char *weights;         /* prior-weights column or NULL */
+    strata_na_action na_action;  /* incomplete rows dropped (default) or refused */
+    strata_unseen_policy unseen; /* stored in the model, used when scoring */
+    const char *const *pf_term;  /* penalty factors by design-column name (R style) */
+    const double *pf_value;
+    size_t npf;
+    size_t cv_folds;             /* 0: no CV (the model keeps the last lambda) */
+    const int *foldid;           /* per complete-case row, or NULL: folds from seed */
+    unsigned long long seed;     /* 1 */
+    int select_min;              /* 1: lambda.min; 0 (default): lambda.1se */
+    elnet_measure measure;
+} elnet_spec;
+
+/* What the model file keeps beside the selected fit. */
+typedef struct elnet_fitted {
+    double alpha;
+    elnet_path *path;    /* coefficients per step over the design columns after the intercept */
+    elnet_cv cv;         /* cv.nlam = 0 without CV */
+    size_t selected;     /* step kept in the model */
+    double lambda;       /* its lambda */
+} elnet_fitted;
+
+void elnet_spec_init(elnet_spec *sp);
+void elnet_fitted_free(strata_ctx *ctx, elnet_fitted *r);
+/* Fits the path (and CV) of sp over src; *out is the GLM at the selected
+ * lambda (coefficients in the GLM design order, no standard errors), res the
+ * path and curve. */
+strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const elnet_spec *sp,
+                               glm_model **out, elnet_fitted *res);
+
+/* ---- the model record (elnet_record.c, docs/model-format.md) -------------- */
+/* Appends the path and CV curve to rec as the /elnet/... items, beside the
+ * GLM's own (glm_model_export): the file stays a GLM model file. */
+strata_status elnet_export(strata_ctx *ctx, const elnet_fitted *r, strata_record *rec);
+/* Reads the /elnet/... items of rec (r->path stays NULL when there are none: a
+ * plain GLM); p = the model's terms after the intercept. STRATA_EFORMAT naming
+ * `name` (the file) and what does not match. */
+strata_status elnet_import(strata_ctx *ctx, const strata_record *rec, const char *name, size_t p,
+                           elnet_fitted *r);
+
+#endif

@@ -1,0 +1,143 @@
+/* models/elnet/elnet_record.c — the elastic-net part of a model record (the
+ * /elnet/... items, docs/model-format.md) beside the GLM's own: alpha, the
+ * selected step, the whole path (lambda, intercept, coefficients per step,
+ * deviance ratio, non-zero count) and, after CV, the curve with its measure.
+ * engine/io writes them as datasets of group /elnet. Invariant: doubles copy
+ * bit for bit, so the path loads back exactly. */
+#include "elnet_internal.h"
+
+#include <string.h>
+
+#define EL_SCALARS "/elnet/alpha_lambda_selected"
+
+static strata_status put_f64(strata_ctx *ctx, strata_record *rec, const char *name, const double *x,
+                             size_t rows, size_t cols)
+{
+    double *d = strata_rec_put_f64(ctx, rec, name, rows, cols);
+    if (!d)
+        return STRATA_ENOMEM;
+    memcpy(d, x, rows * (cols ? cols : 1) * sizeof *d);
+    return STRATA_OK;
+}
+
+static strata_status put_int(strata_ctx *ctx, strata_record *rec, const char *name, const int *x, size_t n)
+{
+    int64_t *d = strata_rec_put_int(ctx, rec, name, STRATA_REC_I32, n, 0);
+    if (!d)
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
+    return STRATA_OK;
+}
+
+static const char *measure_name(elnet_measure m)
+{
+    return m == ELNET_MEASURE_AUC ? "auc" : m == ELNET_MEASURE_MSE ? "mse" : "deviance";
+}
+
+strata_status elnet_export(strata_ctx *ctx, const elnet_fitted *r, strata_record *rec)
+{
+    const elnet_path *pa = r->path;
+    double scal[3] = {r->alpha, r->lambda, (double)r->selected};
+    STRATA_TRY(put_f64(ctx, rec, EL_SCALARS, scal, 3, 0));
+    STRATA_TRY(put_f64(ctx, rec, "/elnet/lambda", pa->lambda, pa->nlam, 0));
+    STRATA_TRY(put_f64(ctx, rec, "/elnet/a0", pa->a0, pa->nlam, 0));
+    STRATA_TRY(put_f64(ctx, rec, "/elnet/dev_ratio", pa->dev_ratio, pa->nlam, 0));
+    STRATA_TRY(put_int(ctx, rec, "/elnet/df", pa->df, pa->nlam));
+    STRATA_TRY(put_f64(ctx, rec, "/elnet/beta", pa->beta, pa->nlam, pa->p));
+    if (r->cv.nlam) {
+        const char *ms = measure_name(r->cv.measure);
+        size_t n = r->cv.nlam;
+        STRATA_TRY(strata_rec_put_strings(ctx, rec, "/elnet/cv_measure", &ms, 1));
+        STRATA_TRY(put_f64(ctx, rec, "/elnet/cv_lambda", r->cv.lambda, n, 0));
+        STRATA_TRY(put_f64(ctx, rec, "/elnet/cv_mean", r->cv.cvm, n, 0));
+        STRATA_TRY(put_f64(ctx, rec, "/elnet/cv_sd", r->cv.cvsd, n, 0));
+        STRATA_TRY(put_int(ctx, rec, "/elnet/cv_nzero", r->cv.nzero, n));
+    }
+    return STRATA_OK;
+}
+
+/* Copies float64 item `name` of exactly n values into out; -1 when absent or
+ * of another size. */
+static int get_f64(const strata_record *rec, const char *name, size_t n, double *out)
+{
+    const strata_rec_item *it = strata_rec_find(rec, name, STRATA_REC_F64);
+    if (!it || strata_rec_count(it) != n)
+        return -1;
+    if (n)
+        memcpy(out, it->f64, n * sizeof *out);
+    return 0;
+}
+
+static int get_int(const strata_rec_item *it, size_t n, int *out)
+{
+    if (!it || strata_rec_count(it) != n)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (int)it->i64[i];
+    return 0;
+}
+
+/* The CV curve (n steps), when the record has one. */
+static strata_status import_cv(strata_ctx *ctx, const strata_record *rec, const char *name, size_t n,
+                               elnet_fitted *r)
+{
+    elnet_cv *cv = &r->cv;
+    const strata_rec_item *ms = strata_rec_find(rec, "/elnet/cv_measure", STRATA_REC_STRINGS);
+    if (!ms)
+        return STRATA_OK; /* no CV */
+    if (ms->dims[0] != 1)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet/cv_measure is not one string", name);
+    cv->measure = !strcmp(ms->strings[0], "auc")   ? ELNET_MEASURE_AUC
+                  : !strcmp(ms->strings[0], "mse") ? ELNET_MEASURE_MSE
+                                                   : ELNET_MEASURE_DEVIANCE;
+    cv->lambda = strata_alloc(ctx, n * sizeof *cv->lambda + 1);
+    cv->cvm = strata_alloc(ctx, n * sizeof *cv->cvm + 1);
+    cv->cvsd = strata_alloc(ctx, n * sizeof *cv->cvsd + 1);
+    cv->nzero = strata_alloc(ctx, n * sizeof *cv->nzero + 1);
+    if (!cv->lambda || !cv->cvm || !cv->cvsd || !cv->nzero)
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: out of memory for the CV curve", name);
+    if (get_f64(rec, "/elnet/cv_lambda", n, cv->lambda) || get_f64(rec, "/elnet/cv_mean", n, cv->cvm) ||
+        get_f64(rec, "/elnet/cv_sd", n, cv->cvsd) ||
+        get_int(strata_rec_find(rec, "/elnet/cv_nzero", STRATA_REC_INT), n, cv->nzero))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet CV curve does not match the path's %zu steps", name, n);
+    cv->nlam = n;
+    return STRATA_OK;
+}
+
+strata_status elnet_import(strata_ctx *ctx, const strata_record *rec, const char *name, size_t p,
+                           elnet_fitted *r)
+{
+    const strata_rec_item *lam = strata_rec_find(rec, "/elnet/lambda", STRATA_REC_F64);
+    double scal[3];
+    size_t n;
+    strata_status st;
+    memset(r, 0, sizeof *r);
+    if (!lam) {
+        for (size_t i = 0; i < rec->n; i++)
+            if (!strncmp(rec->items[i].name, "/elnet/", 7))
+                return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet lacks its lambda dataset", name);
+        return STRATA_OK; /* a GLM */
+    }
+    n = strata_rec_count(lam);
+    st = n > 0 ? elnet_path_alloc(ctx, p, n, &r->path)
+               : STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet/lambda is empty", name);
+    if (st == STRATA_OK) {
+        elnet_path *pa = r->path;
+        const strata_rec_item *beta = strata_rec_find(rec, "/elnet/beta", STRATA_REC_F64);
+        pa->nlam = n;
+        if (get_f64(rec, EL_SCALARS, 3, scal) || get_f64(rec, "/elnet/lambda", n, pa->lambda) ||
+            get_f64(rec, "/elnet/a0", n, pa->a0) || get_f64(rec, "/elnet/dev_ratio", n, pa->dev_ratio) ||
+            get_int(strata_rec_find(rec, "/elnet/df", STRATA_REC_INT), n, pa->df) ||
+            (p > 0 && (!beta || beta->rank != 2 || beta->dims[1] != p)) ||
+            get_f64(rec, "/elnet/beta", n * p, pa->beta) || !(scal[2] >= 0 && scal[2] < (double)n))
+            st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet does not match the model's %zu terms", name, p + 1);
+        else
+            r->alpha = scal[0], r->lambda = scal[1], r->selected = (size_t)scal[2];
+    }
+    if (st == STRATA_OK)
+        st = import_cv(ctx, rec, name, n, r);
+    if (st != STRATA_OK)
+        elnet_fitted_free(ctx, r);
+    return st;
+}

@@ -1,0 +1,166 @@
+/* models/glm/glm_design.c — the design kernel, the hot path of every IRLS pass and
+ * of scoring: one block's columns from the raw values (factor codes through the
+ * binding's maps, log/log1p, spline bases, interaction products), and the offset;
+ * no allocation. Invariant: a row's design depends only on that row's values. */
+#include "glm_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+size_t glm_design_work(const glm_formula *f)
+{
+    size_t w = 0;
+    for (size_t v = 0; v < f->nvars; v++)
+        w += f->vars[v].is_factor ? 1 : f->vars[v].ncols;
+    return w;
+}
+
+static double apply_tr(glm_transform tr, double x)
+{
+    return tr == GT_LOG ? log(x) : tr == GT_LOG1P ? log1p(x) : x;
+}
+
+double glm_offset_value(const glm_formula *f, double *const *raw, size_t i)
+{
+    double o = 0;
+    for (size_t k = 0; k < f->noffsets; k++) {
+        const glm_var *v = &f->vars[f->offsets[k]];
+        o += apply_tr(v->tr, raw[f->offsets[k]][i]);
+    }
+    return o;
+}
+
+/* Factor codes of a block as level indices (NaN stays NaN); returns 0, or 1 +
+ * the first row whose code has no level (unseen). */
+static size_t factor_levels(const glm_varbind *b, const double *r, size_t nb, double *o)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < nb; i++) {
+        double c = r[i];
+        if (c != c) {
+            o[i] = c;
+        } else {
+            int l = (size_t)c < b->n_codes ? b->code_map[(size_t)c] : -1;
+            if (l < 0 && !bad)
+                bad = i + 1;
+            o[i] = l;
+        }
+    }
+    return bad;
+}
+
+/* Each variable's value columns for the block: vp[v] points at them (in work,
+ * or in raw for a plain numeric variable, which needs no copy). Returns 0 or
+ * 1 + the row of the first unseen level, its variable in *bad_var. */
+static size_t var_values(const glm_formula *f, const glm_varbind *vb, double *const *raw,
+                         size_t nb, double *work, int *bad_var, const double **vp)
+{
+    size_t w = 0, bad = 0;
+    for (size_t vi = 0; vi < f->nvars; vi++) {
+        const glm_var *v = &f->vars[vi];
+        const double *r = raw[vi];
+        double *o = work + w * nb;
+        w += v->is_factor ? 1 : v->ncols;
+        vp[vi] = o;
+        if (!r)
+            continue;
+        if (v->is_factor) {
+            size_t b = factor_levels(&vb[vi], r, nb, o);
+            if (b && !bad) {
+                bad = b;
+                *bad_var = (int)vi;
+            }
+        } else if (v->tr == GT_RCS) {
+            double basis[GLM_RCS_MAXK];
+            for (size_t i = 0; i < nb; i++) {
+                o[i] = r[i];
+                glm_rcs_basis(v->knots, v->rcs_k, r[i], basis);
+                for (int s = 0; s < v->rcs_k - 2; s++)
+                    o[(size_t)(s + 1) * nb + i] = basis[s];
+            }
+        } else if (v->tr == GT_NONE) {
+            vp[vi] = r; /* plain numeric: read in place, no copy */
+        } else {
+            for (size_t i = 0; i < nb; i++)
+                o[i] = apply_tr(v->tr, r[i]);
+        }
+    }
+    return bad;
+}
+
+/* Design column c into x: 1 for the intercept, else the product over its
+ * variables of the value column (numeric) or the level dummy (factor; NaN kept). */
+static void build_col(const glm_formula *f, const glm_col *c, const double *const *vp, size_t nb,
+                      double *x)
+{
+    if (c->nf == 0) {
+        for (size_t i = 0; i < nb; i++)
+            x[i] = 1.0;
+        return;
+    }
+    for (int q = 0; q < c->nf; q++) {
+        const glm_var *v = &f->vars[c->var[q]];
+        const double *src;
+        if (v->is_factor) {
+            double lev = c->sub[q];
+            src = vp[c->var[q]];
+            if (q == 0)
+                for (size_t i = 0; i < nb; i++)
+                    x[i] = src[i] == lev ? 1.0 : (src[i] != src[i] ? src[i] : 0.0);
+            else
+                for (size_t i = 0; i < nb; i++)
+                    x[i] *= src[i] == lev ? 1.0 : (src[i] != src[i] ? src[i] : 0.0);
+        } else {
+            src = vp[c->var[q]] + (size_t)c->sub[q] * nb;
+            if (q == 0)
+                memcpy(x, src, nb * sizeof *x);
+            else
+                for (size_t i = 0; i < nb; i++)
+                    x[i] *= src[i];
+        }
+    }
+}
+
+/* The design of a block; with cols, a column that is one numeric variable is
+ * not copied into X: cols[j] points at its values (raw or work) instead. */
+static size_t design_block(const glm_formula *f, const glm_varbind *vb, double *const *raw,
+                           size_t nb, double *X, double *work, int *bad_var, const double **cols)
+{
+    const double *vp[GLM_MAXVARS]; /* per variable: its first value column (work or raw) */
+    size_t bad = var_values(f, vb, raw, nb, work, bad_var, vp);
+    for (size_t j = 0; j < f->p; j++) {
+        const glm_col *c = &f->cols[j];
+        double *x = X + j * nb;
+        if (cols) {
+            if (c->nf == 1 && !f->vars[c->var[0]].is_factor) {
+                cols[j] = vp[c->var[0]] + (size_t)c->sub[0] * nb;
+                continue;
+            }
+            cols[j] = x;
+        }
+        build_col(f, c, vp, nb, x);
+    }
+    return bad;
+}
+
+int glm_design_col_raw(const glm_formula *f, size_t j)
+{
+    const glm_col *c = &f->cols[j];
+    const glm_var *v;
+    if (c->nf != 1)
+        return -1;
+    v = &f->vars[c->var[0]];
+    return !v->is_factor && v->tr == GT_NONE && c->sub[0] == 0 ? c->var[0] : -1;
+}
+
+size_t glm_design_block(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t nb,
+                        double *X, double *work, int *bad_var)
+{
+    return design_block(f, vb, raw, nb, X, work, bad_var, NULL);
+}
+
+size_t glm_design_block_cols(const glm_formula *f, const glm_varbind *vb, double *const *raw,
+                             size_t nb, double *X, double *work, int *bad_var, const double **cols)
+{
+    return design_block(f, vb, raw, nb, X, work, bad_var, cols);
+}

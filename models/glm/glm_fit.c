@@ -1,0 +1,611 @@
+/* models/glm/glm_fit.c — the GLM fit as named steps: parse, bind, load (first
+ * touch on every thread, reads on one, checks, mask), freeze levels and knots,
+ * compact, set up the pass and workspace, warm start, IRLS, summary, provenance.
+ * Under a memory budget the columns are not loaded: the load step makes the
+ * mask and block map in one streamed read and the passes stream (glm_stream.c).
+ * Invariant: coefficients are byte-identical whatever the thread count and
+ * whether the columns are loaded or streamed; on
+ * non-convergence the partial fit is returned with STRATA_ENOCONV. */
+#include "glm_stream.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void strata_glm_params_init(strata_glm_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->family = STRATA_FAMILY_BINOMIAL;
+    p->epsilon = 1e-8;
+    p->max_iter = 25;
+    p->na_action = STRATA_NA_COMPLETE_CASES;
+    p->unseen = STRATA_UNSEEN_ERROR;
+    p->block_rows = 8192;
+    p->warm_start = 1;
+}
+
+strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *p)
+{
+    if (!p)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: NULL");
+    if ((unsigned)p->family > STRATA_FAMILY_GAUSSIAN)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: family %d unknown", (int)p->family);
+    if (!p->formula || !*p->formula)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: formula is required");
+    if (!(p->epsilon > 0 && p->epsilon < 1))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: epsilon %g outside (0, 1)", p->epsilon);
+    if (p->max_iter < 1 || p->max_iter > 10000)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: max_iter %d outside 1..10000", p->max_iter);
+    if ((unsigned)p->na_action > STRATA_NA_FAIL)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: na_action %d unknown", (int)p->na_action);
+    if ((unsigned)p->unseen > STRATA_UNSEEN_TO_REFERENCE)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: unseen %d unknown", (int)p->unseen);
+    if (p->warm_start != 0 && p->warm_start != 1)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: warm_start %d is not 0 or 1", p->warm_start);
+    if (p->block_rows < 16 || p->block_rows > ((size_t)1 << 24))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: block_rows %zu outside 16..2^24", p->block_rows);
+    return STRATA_OK;
+}
+
+/* Everything a fit holds between its steps; fit_state_free releases what is left. */
+typedef struct fit_state {
+    glm_formula *f;          /* until the model owns it (fit_setup) */
+    glm_varbind *vb;         /* f bound to the source */
+    size_t nv, n, n_used;
+    double **raw;            /* nv columns of n (+ 1) values; compacted to n_used
+                              * (streamed: only factors and splines, while freezing) */
+    unsigned char *mask;     /* n: 1 = complete case */
+    double *y1;              /* 2 n_used: unit prior weights, then offsets */
+    fitdata d;
+    glm_stream *stream;      /* non-NULL when the columns exceed the memory budget */
+    glm_irls_ws *ws;
+    double *bwarm;           /* p: the warm start's coefficients */
+    glm_model *m;
+    glm_irls_result res;
+    double t_start, t_load, t_setup, t_warm, c_warm, t_irls, c_irls;
+} fit_state;
+
+static void fit_state_free(strata_ctx *ctx, fit_state *s)
+{
+    for (size_t v = 0; s->raw && v < s->nv; v++)
+        strata_free(ctx, s->raw[v], 0);
+    strata_free(ctx, s->raw, 0);
+    strata_free(ctx, s->mask, 0);
+    strata_free(ctx, s->y1, 0);
+    strata_free(ctx, s->bwarm, 0);
+    glm_pass_free(ctx, &s->d);
+    glm_stream_free(ctx, s->stream);
+    glm_irls_ws_free(ctx, s->ws);
+    glm_varbind_free(ctx, s->vb, s->nv);
+    glm_model_free(ctx, s->m);
+    glm_formula_free(ctx, s->f);
+}
+
+/* CPU seconds of the process (all threads): pass cost on a shared machine. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- parse, bind --------------------------------------------------------------- */
+
+static strata_status fit_parse(strata_ctx *ctx, const strata_glm_params *prm, fit_state *s)
+{
+    STRATA_TRY(glm_formula_parse(ctx, prm->formula, &s->f));
+    if (prm->weights)
+        STRATA_TRY(glm_formula_set_weights(ctx, s->f, prm->weights));
+    s->nv = s->f->nvars;
+    return STRATA_OK;
+}
+
+static strata_status fit_bind(strata_ctx *ctx, const glm_source *src, fit_state *s)
+{
+    if (!(s->vb = strata_calloc(ctx, s->nv + 1, sizeof *s->vb)))
+        return STRATA_ENOMEM;
+    return glm_bind_fit(ctx, s->f, src, s->vb);
+}
+
+/* ---- load: read, mask, check ------------------------------------------------------ */
+
+/* Complete-case mask of rows [base, base + m) (raw[v][i] is row base + i): NaN
+ * in any variable drops the row, or fails with na_action = fail; seen[v] = 1
+ * once variable v has a value. */
+static strata_status mask_rows(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
+                               const glm_formula *f, double *const *raw, size_t base, size_t m,
+                               unsigned char *mask, unsigned char *seen)
+{
+    /* column by column (contiguous reads), rows flagged in mask */
+    memset(mask, 1, m);
+    for (size_t v = 0; v < f->nvars; v++) {
+        const double *r = raw[v];
+        for (size_t i = 0; i < m; i++) {
+            if (r[i] == r[i]) {
+                seen[v] = 1;
+                continue;
+            }
+            if (prm->na_action == STRATA_NA_FAIL)
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
+                                   src->name, f->vars[v].column, base + i + 1);
+            mask[i] = 0;
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Counts the complete cases; STRATA_EDATA when there is none. */
+static strata_status count_cases(strata_ctx *ctx, const glm_source *src, const unsigned char *seen,
+                                 fit_state *s)
+{
+    const glm_formula *f = s->f;
+    size_t used = 0;
+    for (size_t i = 0; i < s->n; i++)
+        used += s->mask[i];
+    if (used == 0) {
+        for (size_t v = 0; v < f->nvars; v++)
+            if (!seen[v])
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s' is missing in all %zu rows; no complete cases to fit",
+                                   src->name, f->vars[v].column, s->n);
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: no complete cases in the %zu rows for formula \"%s\"",
+                           src->name, s->n, f->text);
+    }
+    s->n_used = used;
+    return STRATA_OK;
+}
+
+/* All-zero weights "fitted" with a NaN deviance (issue 17 #7): an error. */
+static strata_status weights_used(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
+                                  size_t positive, size_t n_used)
+{
+    if (f->weights >= 0 && positive == 0)
+        return STRATA_FAIL(ctx, STRATA_EDATA,
+                           "%s: weights column '%s': every weight of the %zu rows used is 0; "
+                           "there is nothing to fit",
+                           src->name, f->vars[f->weights].column, n_used);
+    return STRATA_OK;
+}
+
+/* Every complete-case value of rows [base, base + m) in its variable's domain:
+ * the response valid for the family, weights finite and >= 0, log/log1p
+ * arguments in range, numbers finite; *positive counts complete rows with a
+ * weight > 0 (see weights_used). */
+static strata_status check_rows(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
+                                const glm_formula *f, double *const *raw, size_t base, size_t m,
+                                const unsigned char *mask, size_t *positive)
+{
+    for (size_t v = 0; v < f->nvars; v++) {
+        const double *r = raw[v];
+        const glm_var *gv = &f->vars[v];
+        for (size_t i = 0; i < m; i++) {
+            double x = r[i];
+            size_t row = base + i + 1;
+            if (!mask[i])
+                continue;
+            if ((int)v == f->response && !glm_valid_y(prm->family, x))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g: %s",
+                                   src->name, gv->column, row, x, glm_valid_y_text(prm->family));
+            if ((int)v == f->weights && !(x >= 0 && isfinite(x)))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: weights column '%s': row %zu: value %g is not a finite non-negative weight",
+                                   src->name, gv->column, row, x);
+            if ((gv->tr == GT_LOG && !(x > 0)) || (gv->tr == GT_LOG1P && !(x > -1)))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g outside the domain of %s",
+                                   src->name, gv->column, row, x, gv->label);
+            if (!gv->is_factor && !isfinite(x))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g is not finite",
+                                   src->name, gv->column, row, x);
+        }
+    }
+    if (f->weights >= 0)
+        for (size_t i = 0; i < m; i++)
+            *positive += mask[i] && raw[f->weights][i] > 0;
+    return STRATA_OK;
+}
+
+/* Bytes the in-memory fit holds per source row: the columns, the mask, unit
+ * weights and offsets, the linear predictor. */
+static size_t loaded_bytes(size_t nv, size_t n)
+{
+    return (nv + 3) * 8 * (n + 1) + n;
+}
+
+/* The streamed load: one read of the source in chunks of cap rows makes the
+ * mask (checking values as it goes; of several bad values it may name another
+ * than the in-memory load) and the map of compact blocks to source rows. */
+static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
+                                     const strata_glm_params *prm, size_t budget, fit_state *s)
+{
+    size_t n = s->n, nb = prm->block_rows, nblocks, c = 0, positive = 0;
+    unsigned char seen[GLM_MAXVARS + 1] = {0};
+    glm_stream *g;
+    if (!(g = s->stream = strata_calloc(ctx, 1, sizeof *g)))
+        return STRATA_ENOMEM;
+    g->ctx = ctx;
+    g->src = src;
+    g->vb = s->vb;
+    g->nv = s->nv;
+    /* a quarter of the budget for the two chunk buffers (nv columns and 3 work
+     * columns each: one computed while the next is read) */
+    g->cap = budget / 8 / ((s->nv + 3) * 8) / nb * nb;
+    if (g->cap < nb)
+        g->cap = nb;
+    strata_log(ctx, STRATA_LOG_INFO, "%s: the model's %zu columns need %zu MB, over the memory budget of %zu MB: streaming chunks of about %zu rows",
+               src->name, s->nv, loaded_bytes(s->nv, n) >> 20, budget >> 20, g->cap);
+    s->t_start = omp_get_wtime();
+    STRATA_TRY(glm_stream_buffers(ctx, g, g->cap));
+    for (size_t r0 = 0; r0 < n; r0 += g->cap) {
+        size_t m = n - r0 < g->cap ? n - r0 : g->cap;
+        STRATA_TRY(glm_stream_read(ctx, g, r0, m));
+        STRATA_TRY(mask_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0, seen));
+        STRATA_TRY(check_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0, &positive));
+    }
+    STRATA_TRY(count_cases(ctx, src, seen, s));
+    STRATA_TRY(weights_used(ctx, src, s->f, positive, s->n_used));
+    nblocks = (s->n_used + nb - 1) / nb;
+    if (!(g->srow = strata_alloc(ctx, (nblocks + 1) * sizeof *g->srow)))
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (s->mask[i] && c++ % nb == 0)
+            g->srow[(c - 1) / nb] = i;
+    g->srow[nblocks] = n;
+    s->t_load = omp_get_wtime();
+    return STRATA_OK;
+}
+
+/* Allocates and first-touches the columns, reads every variable (one thread),
+ * builds the mask and checks the values. load_s counts the touch. */
+static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
+                              fit_state *s)
+{
+    size_t n = s->n = src->nrows, budget = strata_ctx_memory_budget(ctx), positive = 0;
+    unsigned char seen[GLM_MAXVARS + 1] = {0};
+    s->raw = strata_calloc(ctx, s->nv, sizeof *s->raw);
+    s->mask = strata_alloc(ctx, n + 1);
+    if (!s->raw || !s->mask)
+        return STRATA_ENOMEM;
+    if (n == 0)
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
+    if (budget && loaded_bytes(s->nv, n) > budget)
+        return fit_load_stream(ctx, src, prm, budget, s);
+    for (size_t v = 0; v < s->nv; v++)
+        if (!(s->raw[v] = strata_alloc(ctx, (n + 1) * sizeof **s->raw)))
+            return STRATA_ENOMEM;
+    /* Touch the new columns on every thread before HDF5 fills them on one: at
+     * 10 M x 60 the page faults of a single-threaded first touch cost 3-8 s,
+     * spread over the threads they cost ~1 s (docs/glm.md). */
+    s->t_start = omp_get_wtime();
+#pragma omp parallel for num_threads(strata_threads(ctx)) schedule(static)
+    for (long v = 0; v < (long)s->nv; v++)
+        memset(s->raw[v], 0, (n + 1) * sizeof **s->raw);
+    for (size_t v = 0; v < s->nv; v++)
+        STRATA_TRY(src->read_f64(ctx, src->ud, s->vb[v].src_col, 0, n, s->raw[v]));
+    STRATA_TRY(mask_rows(ctx, src, prm, s->f, s->raw, 0, n, s->mask, seen));
+    STRATA_TRY(count_cases(ctx, src, seen, s));
+    STRATA_TRY(check_rows(ctx, src, prm, s->f, s->raw, 0, n, s->mask, &positive));
+    STRATA_TRY(weights_used(ctx, src, s->f, positive, s->n_used));
+    s->t_load = omp_get_wtime();
+    return STRATA_OK;
+}
+
+/* Freezes levels and knots from the raw columns. Streamed, the factor and
+ * spline columns are read whole for it (the knots are quantiles of every
+ * value) and released after. */
+static strata_status fit_freeze(strata_ctx *ctx, const glm_source *src, fit_state *s)
+{
+    strata_status st;
+    if (!s->stream)
+        return glm_freeze(ctx, s->f, s->vb, s->raw, s->mask, s->n);
+    for (size_t v = 0; v < s->nv; v++) {
+        if (!s->f->vars[v].is_factor && s->f->vars[v].tr != GT_RCS)
+            continue;
+        if (!(s->raw[v] = strata_alloc(ctx, (s->n + 1) * sizeof **s->raw)))
+            return STRATA_ENOMEM;
+        STRATA_TRY(src->read_f64(ctx, src->ud, s->vb[v].src_col, 0, s->n, s->raw[v]));
+    }
+    st = glm_freeze(ctx, s->f, s->vb, s->raw, s->mask, s->n);
+    for (size_t v = 0; v < s->nv; v++) {
+        strata_free(ctx, s->raw[v], 0);
+        s->raw[v] = NULL;
+    }
+    return st;
+}
+
+/* Moves the complete cases to the front of every column (nothing to move when
+ * every row is one, nothing loaded when streamed). */
+static void fit_compact(fit_state *s)
+{
+    for (size_t v = 0; v < s->nv && s->n_used < s->n && !s->stream; v++) {
+        size_t w = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (s->mask[i])
+                s->raw[v][w++] = s->raw[v][i];
+    }
+}
+
+/* ---- set up: pass buffers, IRLS workspace, weights and offsets, the model ---- */
+
+static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fit_state *s)
+{
+    glm_formula *f = s->f;
+    fitdata *d = &s->d;
+    size_t n = s->n_used;
+    d->f = f;
+    d->vb = s->vb;
+    d->fam = prm->family;
+    d->n = n;
+    d->p = f->p;
+    d->nb = prm->block_rows;
+    d->nblocks = (n + d->nb - 1) / d->nb;
+    d->bstride = 1;
+    d->width = glm_design_work(f);
+    d->nt = strata_threads(ctx);
+    if ((size_t)d->nt > d->nblocks)
+        d->nt = (int)d->nblocks;
+    d->stream = s->stream;
+    STRATA_TRY(glm_pass_alloc(ctx, d));
+    STRATA_TRY(glm_irls_ws_alloc(ctx, d->p, &s->ws));
+    s->bwarm = strata_calloc(ctx, d->p, sizeof *s->bwarm);
+    if (!s->bwarm)
+        return STRATA_ENOMEM;
+    if (s->stream) {
+        /* streamed: the chunks bind their own rows (glm_stream.c) */
+        STRATA_TRY(glm_stream_plan(ctx, s->stream, d->nblocks));
+    } else {
+        if (!(s->y1 = strata_alloc(ctx, 2 * n * sizeof *s->y1 + 1)))
+            return STRATA_ENOMEM;
+        glm_rows_bind(d, s->raw, n, s->y1, s->y1 + n);
+    }
+    STRATA_TRY(glm_model_alloc(ctx, f, &s->m));
+    s->f = NULL; /* owned by the model */
+    s->t_setup = omp_get_wtime();
+    return STRATA_OK;
+}
+
+/* ---- warm start, IRLS ---------------------------------------------------------- */
+
+/* Warm start (docs/glm.md): on large data, R's iteration first runs on every
+ * GLM_WARM_STRIDE-th block; the full data then start from its coefficients and
+ * need fewer passes. Any failure there falls back to R's start. Aliased columns
+ * (e.g. rcs(age, 4) + age:sex) start at 0; the full fit finds its own aliasing.
+ * Returns 1 when s->bwarm holds a start. */
+static int fit_warm_start(strata_ctx *ctx, const strata_glm_params *prm, const glm_source *src,
+                          fit_state *s)
+{
+    fitdata ds = s->d;
+    glm_irls_result r = {0, 0, 0, 0.0};
+    int warm;
+    if (!prm->warm_start || s->d.nblocks < GLM_WARM_MIN_BLOCKS)
+        return 0;
+    ds.bstride = GLM_WARM_STRIDE;
+    warm = glm_irls(ctx, &ds, prm, src->name, NULL, s->ws, &r) == STRATA_OK && r.conv;
+    strata_log(ctx, STRATA_LOG_INFO, "%s: warm start on every %dth block (%zu of %zu rows): %d iterations, %s",
+               src->name, GLM_WARM_STRIDE, glm_warm_rows(&s->d), s->n_used, r.iter,
+               warm ? "used" : "not used (no convergence); starting as R does");
+    if (warm)
+        memcpy(s->bwarm, s->ws->beta, s->d.p * sizeof *s->bwarm);
+    return warm;
+}
+
+static strata_status fit_irls(strata_ctx *ctx, const strata_glm_params *prm, const glm_source *src,
+                              fit_state *s)
+{
+    int warm = fit_warm_start(ctx, prm, src, s);
+    strata_status st;
+    s->t_warm = omp_get_wtime();
+    s->c_warm = cpu_seconds();
+    STRATA_TRY(glm_stream_status(ctx, s->stream));
+    st = glm_irls(ctx, &s->d, prm, src->name, warm ? s->bwarm : NULL, s->ws, &s->res);
+    s->t_irls = omp_get_wtime();
+    s->c_irls = cpu_seconds();
+    /* a read error of a streamed pass, not the failure it caused */
+    STRATA_TRY(glm_stream_status(ctx, s->stream));
+    return st;
+}
+
+/* ---- summary ------------------------------------------------------------------- */
+
+static void name_extreme_terms(const glm_model *m, char *buf, size_t size)
+{
+    size_t len = 0, best = 0;
+    double bmax = -1;
+    buf[0] = 0;
+    for (size_t j = 0; j < m->p; j++) {
+        if (m->aliased[j] || m->f->cols[j].nf == 0)
+            continue;
+        if (fabs(m->beta[j]) > bmax)
+            bmax = fabs(m->beta[j]), best = j;
+        if (fabs(m->beta[j]) > 10 && len + 2 < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "", m->f->colnames[j]);
+    }
+    if (!len && bmax >= 0)
+        snprintf(buf, size, "%s", m->f->colnames[best]);
+}
+
+/* The weight sums and the null deviance without an offset fit, accumulated in
+ * row order over the pieces glm_rows visits. */
+typedef struct stat_acc {
+    strata_family fam;
+    int intercept;
+    size_t n_ok;
+    double sw, slw, swy, nulldev;
+} stat_acc;
+
+static void stat_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
+{
+    stat_acc *a = ud;
+    (void)off;
+    for (size_t i = 0; i < m; i++) {
+        if (wt[i] > 0) {
+            a->n_ok++;
+            a->slw += log(wt[i]);
+        }
+        a->sw += wt[i];
+        a->swy += wt[i] * y[i];
+    }
+}
+
+static void null_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
+{
+    stat_acc *a = ud;
+    for (size_t i = 0; i < m; i++) {
+        double mu0 = a->intercept ? a->swy / a->sw : glm_linkinv(a->fam, off ? off[i] : 0);
+        a->nulldev += glm_dev_resid(a->fam, y[i], mu0, wt[i]);
+    }
+}
+
+/* Deviance, null deviance, AIC, dispersion and degrees of freedom as R's glm
+ * reports them; tot gets the final pass's partials. */
+static void fit_statistics(const strata_glm_params *prm, fit_state *s, double tot[4])
+{
+    fitdata *d = &s->d;
+    strata_fit_summary *S = &s->m->sum;
+    int rank = s->res.rank, intercept = s->m->f->intercept;
+    stat_acc a = {prm->family, intercept, 0, 0, 0, 0, 0};
+    double sw, slw, nulldev, disp = 1, dev = s->res.dev;
+    size_t n_ok;
+    glm_rows(d, stat_rows, &a);
+    sw = a.sw;
+    slw = a.slw;
+    n_ok = a.n_ok;
+    d->disp = dev / sw;
+    glm_pass(d, PASS_FINAL, s->ws->beta);
+    glm_reduce(d, 0, NULL, NULL, tot);
+    if (intercept && s->m->f->noffsets) {
+        nulldev = glm_null_deviance_offset(d, prm->epsilon, prm->max_iter);
+    } else {
+        glm_rows(d, null_rows, &a);
+        nulldev = a.nulldev;
+    }
+    S->family = prm->family;
+    S->formula = s->m->f->text;
+    S->deviance = dev;
+    S->null_deviance = nulldev;
+    S->rank = rank;
+    S->df_residual = (double)n_ok - rank;
+    S->df_null = (double)n_ok - (intercept ? 1 : 0);
+    if (prm->family == STRATA_FAMILY_GAMMA || prm->family == STRATA_FAMILY_GAUSSIAN)
+        disp = S->df_residual > 0 ? tot[2] / S->df_residual : NAN;
+    S->dispersion = disp;
+    S->aic = tot[1] + glm_aic_const(prm->family, dev, sw, slw, d->n) + 2.0 * rank;
+    S->iterations = s->res.iter;
+    S->n_used = s->n_used;
+    S->n_dropped = s->n - s->n_used;
+    S->converged = s->res.conv;
+    S->t_statistic = prm->family == STRATA_FAMILY_GAMMA || prm->family == STRATA_FAMILY_GAUSSIAN;
+}
+
+/* Coefficients (NaN where aliased), covariance scaled by the dispersion, SEs. */
+static void fit_coefficients(const strata_glm_params *prm, fit_state *s)
+{
+    glm_model *m = s->m;
+    const glm_irls_ws *w = s->ws;
+    size_t p = m->p;
+    double disp = m->sum.dispersion;
+    for (size_t j = 0; j < p; j++) {
+        m->aliased[j] = w->al[j];
+        m->beta[j] = w->al[j] ? NAN : w->beta[j];
+        for (size_t k = 0; k < p; k++)
+            m->vcov[j * p + k] = w->inv[j * p + k] * disp;
+        m->se[j] = w->al[j] ? NAN : sqrt(m->vcov[j * p + j]);
+    }
+    m->family = prm->family;
+    m->unseen = prm->unseen;
+    m->block_rows = prm->block_rows;
+}
+
+/* R's warnings: no convergence, fitted values at the boundary, aliased terms. */
+static void fit_warnings(strata_ctx *ctx, const strata_glm_params *prm, const glm_source *src,
+                         const fit_state *s, const double tot[4])
+{
+    const glm_model *m = s->m;
+    if (!s->res.conv)
+        strata_warn(ctx, "%s: IRLS did not converge in %d iterations (formula \"%s\"); the partial fit is kept",
+                    src->name, prm->max_iter, m->f->text);
+    if (tot[3] > 0) {
+        char terms[512];
+        name_extreme_terms(m, terms, sizeof terms);
+        strata_warn(ctx, "%s: %s in %.0f rows (possible separation; terms involved: %s)", src->name,
+                    prm->family == STRATA_FAMILY_BINOMIAL ? "fitted probabilities numerically 0 or 1 occurred"
+                                                          : "fitted rates numerically 0 occurred",
+                    tot[3], terms);
+    }
+    for (size_t j = 0; j < m->p; j++)
+        if (s->ws->al[j])
+            strata_log(ctx, STRATA_LOG_INFO, "%s: coefficient '%s' not defined because of singularities (aliased)",
+                       src->name, m->f->colnames[j]);
+}
+
+static void fit_log_timings(strata_ctx *ctx, const glm_source *src, const fit_state *s)
+{
+    double t_end = omp_get_wtime();
+    int passes = s->res.iter + 1;
+    /* key=value pairs first: bench/glm_table.py reads them */
+    strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, summary %.3f s; Gram kernel %s)",
+               s->t_load - s->t_start, t_end - s->t_load, s->res.iter,
+               1e3 * (s->t_irls - s->t_warm) / passes, 1e3 * (s->c_irls - s->c_warm) / passes,
+               s->t_warm - s->t_setup, src->name, s->n_used, s->d.p, s->t_setup - s->t_load,
+               s->t_warm - s->t_setup, s->t_irls - s->t_warm, passes, t_end - s->t_irls, s->d.k.name);
+}
+
+/* created, strata_version, blas_config, n_rows (input_path and input_hash are
+ * the caller's: it knows the file). */
+static strata_status fit_provenance(strata_ctx *ctx, fit_state *s)
+{
+    char buf[512];
+    time_t now = time(NULL);
+    struct tm tmv;
+    gmtime_r(&now, &tmv);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    STRATA_TRY(glm_model_set_provenance(ctx, s->m, "created", buf));
+    STRATA_TRY(glm_model_set_provenance(ctx, s->m, "strata_version", strata_version()));
+    strata_blas_config(buf, sizeof buf);
+    STRATA_TRY(glm_model_set_provenance(ctx, s->m, "blas_config", buf));
+    snprintf(buf, sizeof buf, "%zu", s->n);
+    return glm_model_set_provenance(ctx, s->m, "n_rows", buf);
+}
+
+/* ---- the driver ----------------------------------------------------------------- */
+
+strata_status glm_fit(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
+                      glm_model **out)
+{
+    fit_state s;
+    double tot[4];
+    strata_status st;
+    *out = NULL;
+    memset(&s, 0, sizeof s);
+    STRATA_TRY(strata_glm_params_check(ctx, prm));
+    st = fit_parse(ctx, prm, &s);
+    if (st == STRATA_OK)
+        st = fit_bind(ctx, src, &s);
+    if (st == STRATA_OK)
+        st = fit_load(ctx, src, prm, &s);
+    if (st == STRATA_OK)
+        st = fit_freeze(ctx, src, &s);
+    if (st == STRATA_OK) {
+        fit_compact(&s);
+        st = fit_setup(ctx, prm, &s);
+    }
+    if (st == STRATA_OK)
+        st = fit_irls(ctx, prm, src, &s);
+    if (st == STRATA_OK) {
+        fit_statistics(prm, &s, tot);
+        st = glm_stream_status(ctx, s.stream);
+    }
+    if (st == STRATA_OK) {
+        fit_coefficients(prm, &s);
+        fit_warnings(ctx, prm, src, &s, tot);
+        fit_log_timings(ctx, src, &s);
+        st = fit_provenance(ctx, &s);
+    }
+    if (st == STRATA_OK) {
+        *out = s.m;
+        s.m = NULL;
+        if (!s.res.conv)
+            st = STRATA_FAIL(ctx, STRATA_ENOCONV, "%s: IRLS did not converge in %d iterations", src->name, prm->max_iter);
+    }
+    fit_state_free(ctx, &s);
+    return st;
+}

@@ -1,0 +1,222 @@
+/* models/glm/glm_pass.c — one IRLS pass over the complete-case columns as R's
+ * glm.fit computes it: per fixed row block, the design in L2-sized sub-blocks,
+ * eta, mu, working weights and the extended Gram [sX, s z]^T [sX, s z] in one
+ * fused sweep (models/linalg/gram.c kernels), partials kept per block.
+ * Invariant: partials and their block-order reduction ignore the thread count. */
+#include "glm_fit.h"
+
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+strata_status glm_pass_alloc(strata_ctx *ctx, fitdata *d)
+{
+    size_t nv = d->f->nvars, p = d->p;
+    d->ld = la_gram_ld(p + 1);
+    la_kernels_get(LA_ISA_AUTO, &d->k);
+    d->tsize = GLM_SUB * (p + 1 + d->width + 1) + GLM_SUB * d->ld + 8;
+    d->tbuf = strata_alloc(ctx, (size_t)d->nt * d->tsize * sizeof *d->tbuf);
+    d->rawb = strata_calloc(ctx, (size_t)d->nt * nv, sizeof *d->rawb);
+    d->colsb = strata_calloc(ctx, (size_t)d->nt * p + 1, sizeof *d->colsb);
+    d->rawcol = strata_alloc(ctx, (p + 1) * sizeof *d->rawcol);
+    d->Gp = strata_alloc(ctx, d->nblocks * d->ld * d->ld * sizeof *d->Gp);
+    d->eta = strata_alloc(ctx, (d->stream ? 0 : d->n) * sizeof *d->eta + 1); /* streamed: per chunk */
+    d->part = strata_calloc(ctx, d->nblocks * 4, sizeof *d->part);
+    if (!d->tbuf || !d->rawb || !d->colsb || !d->rawcol || !d->Gp || !d->eta || !d->part)
+        return STRATA_ENOMEM;
+    for (size_t j = 0; j < p; j++)
+        d->rawcol[j] = glm_design_col_raw(d->f, j);
+    return STRATA_OK;
+}
+
+void glm_pass_free(strata_ctx *ctx, fitdata *d)
+{
+    strata_free(ctx, d->tbuf, 0);
+    strata_free(ctx, (void *)d->rawb, 0);
+    strata_free(ctx, (void *)d->colsb, 0);
+    strata_free(ctx, d->rawcol, 0);
+    strata_free(ctx, d->Gp, 0);
+    strata_free(ctx, d->eta, 0);
+    strata_free(ctx, d->part, 0);
+}
+
+size_t glm_warm_rows(const fitdata *d)
+{
+    size_t r = 0;
+    for (size_t b = 0; b < d->nblocks; b += GLM_WARM_STRIDE)
+        r += b * d->nb + d->nb <= d->n ? d->nb : d->n - b * d->nb;
+    return r;
+}
+
+/* One row of IRLS at eta e: deviance term, sqrt working weight *s and *v = s z. */
+static inline double irls_row(strata_family fam, double y, double wt, double e, double o,
+                              double *s, double *v)
+{
+    double mu, me, vr;
+    if (fam == STRATA_FAMILY_BINOMIAL) {
+        /* R's logit linkinv and mu.eta sharing one exp() */
+        double t = exp(e), opexp = 1 + t;
+        double tc = e < -30.0 ? DBL_EPSILON : e > 30.0 ? 1.0 / DBL_EPSILON : t;
+        mu = tc / (1 + tc);
+        me = (e > 30.0 || e < -30.0) ? DBL_EPSILON : t / (opexp * opexp);
+        vr = mu * (1 - mu);
+    } else {
+        mu = glm_linkinv(fam, e);
+        me = glm_mu_eta(fam, e);
+        vr = glm_variance(fam, mu);
+    }
+    if (wt > 0 && me != 0) {
+        *s = sqrt(wt * me * me / vr);
+        *v = *s * ((e - o) + (y - mu) / me);
+    } else {
+        *s = 0;
+        *v = 0;
+    }
+    return glm_dev_resid(fam, y, mu, wt);
+}
+
+/* The linear predictor is summed in a fixed order: the plain numeric columns
+ * over a whole block first (column by column: one memory stream at a time, which
+ * also brings the block into cache for the sub-block passes), then per
+ * sub-block the built columns (factors, transforms, interactions) in column
+ * order, then the offset. */
+static void lp_raw_block(const fitdata *d, size_t r0, size_t nb, const double *beta, double *eta)
+{
+    memset(eta, 0, nb * sizeof *eta);
+    for (size_t j = 0; j < d->p; j++) {
+        if (d->rawcol[j] < 0)
+            continue;
+        const double *x = d->raw[d->rawcol[j]] + r0;
+        d->k.axpy(nb, beta[j], x, eta);
+    }
+}
+
+static void lp_built(const fitdata *d, size_t m, const double *const *cols, const double *beta,
+                     const double *off, double *eta)
+{
+    for (size_t j = 0; j < d->p; j++) {
+        if (d->rawcol[j] >= 0)
+            continue;
+        d->k.axpy(m, beta[j], cols[j], eta);
+    }
+    if (off)
+        for (size_t i = 0; i < m; i++)
+            eta[i] += off[i];
+}
+
+/* PASS_FINAL over one sub-block: deviance, AIC and Pearson parts, and the count
+ * of fitted values numerically at the boundary (separation), at the last eta. */
+static inline void final_rows(const fitdata *d, size_t m, const double *y, const double *wt,
+                              const double *eta, double *dev, double *a, double *pear, double *ext)
+{
+    for (size_t i = 0; i < m; i++) {
+        double mu = glm_linkinv(d->fam, eta[i]);
+        *dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
+        if (!(wt[i] > 0))
+            continue;
+        *a += glm_aic_row(d->fam, y[i], mu, wt[i], d->disp);
+        *pear += wt[i] * (y[i] - mu) * (y[i] - mu) / glm_variance(d->fam, mu);
+        if ((d->fam == STRATA_FAMILY_BINOMIAL && (mu > 1 - 10 * DBL_EPSILON || mu < 10 * DBL_EPSILON)) ||
+            (d->fam == STRATA_FAMILY_POISSON && mu < 10 * DBL_EPSILON))
+            *ext += 1;
+    }
+}
+
+/* PASS_INIT over one sub-block: R's mustart, its deviance, sqrt working weight
+ * s and s z. */
+static inline void init_rows(const fitdata *d, size_t q0, size_t m, const double *y,
+                             const double *wt, double *dev, double *s, double *v)
+{
+    for (size_t i = 0; i < m; i++) {
+        double o = d->off ? d->off[q0 + i] : 0;
+        double mu = glm_mustart(d->fam, y[i], wt[i]);
+        double e = glm_linkfun(d->fam, mu), me = glm_mu_eta(d->fam, e);
+        double vr = glm_variance(d->fam, mu);
+        *dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
+        if (wt[i] > 0 && me != 0) {
+            s[i] = sqrt(wt[i] * me * me / vr);
+            v[i] = s[i] * ((e - o) + (y[i] - mu) / me);
+        } else {
+            s[i] = v[i] = 0;
+        }
+    }
+}
+
+void glm_run_pass(fitdata *d, int mode, const double *beta)
+{
+    const size_t p = d->p, nb0 = d->nb, ld = d->ld;
+#pragma omp parallel for num_threads(d->nt) schedule(static)
+    for (long bl = 0; bl < (long)((d->nblocks + d->bstride - 1) / d->bstride); bl++) {
+        int t = omp_get_thread_num();
+        size_t b = (size_t)bl * d->bstride, r0 = b * nb0, nb = r0 + nb0 <= d->n ? nb0 : d->n - r0;
+        double *X = d->tbuf + (size_t)t * d->tsize;
+        double *work = X + GLM_SUB * (p + 1);
+        double *s = work + GLM_SUB * d->width;
+        /* the kernel's sub-block, 64-byte aligned (tsize leaves room for it) */
+        double *A = (double *)(((uintptr_t)(s + GLM_SUB) + 63) & ~(uintptr_t)63);
+        const double **rb = d->rawb + (size_t)t * d->f->nvars;
+        const double **cols = d->colsb + (size_t)t * p;
+        double *G = d->Gp + b * ld * ld, *part = d->part + b * 4;
+        double dev = 0, a = 0, pear = 0, ext = 0;
+        int bad = 0;
+        if (mode != PASS_FINAL)
+            memset(G, 0, ld * ld * sizeof *G);
+        if (mode == PASS_ITER)
+            lp_raw_block(d, r0, nb, beta, d->eta + r0);
+        for (size_t q0 = r0; q0 < r0 + nb; q0 += GLM_SUB) {
+            size_t m = q0 + GLM_SUB <= r0 + nb ? GLM_SUB : r0 + nb - q0;
+            const double *y = d->y + q0, *wt = d->wt + q0;
+            double *eta = d->eta + q0, *v = X + p * m;
+            if (mode == PASS_FINAL) {
+                final_rows(d, m, y, wt, eta, &dev, &a, &pear, &ext);
+                continue;
+            }
+            for (size_t q = 0; q < d->f->nvars; q++)
+                rb[q] = d->raw[q] + q0;
+            /* the design columns: plain numeric ones read in place, others built */
+            glm_design_block_cols(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols);
+            if (mode == PASS_INIT) {
+                init_rows(d, q0, m, y, wt, &dev, s, v);
+            } else {
+                /* eta, then mu, deviance, sqrt weight s and s z per row */
+                lp_built(d, m, cols, beta, d->off ? d->off + q0 : NULL, eta);
+                for (size_t i = 0; i < m; i++) {
+                    double o = d->off ? d->off[q0 + i] : 0;
+                    dev += irls_row(d->fam, y[i], wt[i], eta[i], o, &s[i], &v[i]);
+                }
+            }
+            /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
+             * kernel call on the weighted row-major copy, while it is in cache */
+            d->k.pack(m, p, ld, cols, s, v, A);
+            d->k.gram(m, ld, A, G);
+        }
+        part[0] = dev;
+        part[1] = a;
+        part[2] = pear;
+        part[3] = ext;
+    }
+}
+
+void glm_reduce(const fitdata *d, int with_gram, double *G, double *g, double tot[4])
+{
+    const size_t p = d->p, ld = d->ld;
+    memset(tot, 0, 4 * sizeof *tot);
+    if (with_gram) {
+        memset(G, 0, p * p * sizeof *G);
+        memset(g, 0, p * sizeof *g);
+    }
+    for (size_t b = 0; b < d->nblocks; b += d->bstride) {
+        const double *Gb = d->Gp + b * ld * ld; /* entry (r, c), r <= c, at r * ld + c */
+        for (int k = 0; k < 4; k++)
+            tot[k] += d->part[b * 4 + (size_t)k];
+        if (!with_gram)
+            continue;
+        for (size_t c = 0; c < p; c++)
+            for (size_t r = 0; r <= c; r++)
+                G[c * p + r] += Gb[r * ld + c];
+        for (size_t r = 0; r < p; r++)
+            g[r] += Gb[r * ld + p];
+    }
+}

@@ -1,0 +1,296 @@
+/* labels: unit golden determinism */
+/* tests/test_elnet.c — elastic-net paths against glmnet 4.1-6 on real data
+ * (data/golden/elnet, made by make_elnet.R): the same lambda sequence and
+ * path length, coefficients and deviance ratios at every lambda; the KKT
+ * conditions at every lambda; lasso at lambda -> 0 against the unpenalised
+ * GLM; 1 vs 2 threads byte-identical. CV, the formula route, the model file
+ * and the CLI are in test_elnet_cv.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "glm_testdata.c"
+#include "elnet_testdata.c"
+
+/* ---- golden paths ---------------------------------------------------------- */
+
+static void check_golden_path(const char *id)
+{
+    strata_ctx *ctx = tu_ctx();
+    gcase c;
+    case_load(id, &c);
+    c.prm.thresh = GOLDEN_THRESH;
+    c.prm.maxit = 10000000;
+    elnet_path *path = fit_case(ctx, &c);
+    assert_int_equal(path->converged, 1);
+    char rel[256];
+    snprintf(rel, sizeof rel, "data/golden/elnet/elnet_%s_path.csv", c.data);
+    table *g = table_read(rel);
+    size_t steps = 0;
+    double worst = 0;
+    for (size_t i = 0; i < g->nrow; i++) {
+        if (strcmp(cell(g, i, "id"), id))
+            continue;
+        size_t m = (size_t)atoi(cell(g, i, "step")) - 1;
+        assert_true(m < path->nlam);
+        /* lambda_max with unpenalised terms comes from their fit at lambda_1 */
+        assert_rel_close(path->lambda[m], num(cell(g, i, "lambda")), 1e-10, "%s lambda[%zu]", id, m);
+        assert_rel_close(path->nulldev, num(cell(g, i, "nulldev")), 1e-10, "%s nulldev", id);
+        assert_abs_close(path->dev_ratio[m], num(cell(g, i, "dev_ratio")), DEVTOL, "%s dev.ratio[%zu]", id, m);
+        double scale = fabs(num(cell(g, i, "a0")));
+        for (size_t j = 0; j < c.p; j++)
+            scale = fmax(scale, fabs(num(cell(g, i, c.xnames[j]))));
+        double want = num(cell(g, i, "a0")), tol = RTOL * fmax(fabs(want), FLOOR * scale);
+        worst = fmax(worst, fabs(path->a0[m] - want) / fmax(fabs(want), FLOOR * scale));
+        assert_abs_close(path->a0[m], want, tol, "%s a0[%zu]", id, m);
+        for (size_t j = 0; j < c.p; j++) {
+            want = num(cell(g, i, c.xnames[j]));
+            double got = path->beta[m * c.p + j], den = fmax(fabs(want), FLOOR * scale);
+            worst = fmax(worst, fabs(got - want) / den);
+            assert_abs_close(got, want, RTOL * den, "%s beta[%zu] %s", id, m, c.xnames[j]);
+            if (want == 0)
+                assert_true(fabs(got) < 1e-9 * scale);
+        }
+        steps++;
+    }
+    assert_int_equal(steps, path->nlam); /* the same early stop */
+    printf("  %-20s %3zu lambdas, max scaled error %.2e, %d passes\n", id, steps, worst, path->npasses);
+    table_free(g);
+    elnet_path_free(ctx, path);
+    case_free(&c);
+    strata_ctx_free(ctx);
+}
+
+#define GOLDEN(name) \
+    static void test_elnet_golden__##name(void **state) { (void)state; check_golden_path(#name); }
+GOLDEN(dia_gaussian_a1)
+GOLDEN(dia_gaussian_a05)
+GOLDEN(dia_gaussian_a005)
+GOLDEN(dia_binomial_a1)
+GOLDEN(dia_binomial_a05)
+GOLDEN(dia_binomial_a005)
+GOLDEN(dia_poisson_a1)
+GOLDEN(dia_poisson_a05)
+GOLDEN(dia_poisson_a005)
+GOLDEN(dia_gaussian_wpf)
+GOLDEN(dia_binomial_wpf)
+GOLDEN(dia_poisson_wpf)
+GOLDEN(dia_binomial_ulam)
+GOLDEN(fl_binomial_a1)
+GOLDEN(fl_poisson_off_a05)
+
+/* ---- KKT at every lambda --------------------------------------------------- */
+
+/* glmnet's optimality conditions on the standardised scale, from the
+ * original-scale fit: s_j = sum_i w_i (y_i - mu_i) (x_ij - xm_j) / xs_j (w summing
+ * to 1) equals lambda vp_j ((1 - alpha) b_j xs_j / ys + alpha sign(b_j)) for a
+ * non-zero b_j, and |s_j| <= lambda alpha vp_j for b_j = 0. Returns the largest
+ * violation (standardised score units). */
+static double kkt_worst(const gcase *c, const elnet_path *path)
+{
+    size_t n = c->n, p = c->p;
+    double sw = 0, *w = malloc(n * sizeof *w), *res = malloc(n * sizeof *res), spf = 0, ys = 1;
+    for (size_t i = 0; i < n; i++)
+        sw += c->w ? c->w[i] : 1;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (c->w ? c->w[i] : 1) / sw;
+    for (size_t j = 0; j < p; j++)
+        spf += c->pf[j];
+    if (c->prm.family == STRATA_FAMILY_GAUSSIAN) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++)
+            m += w[i] * c->y[i];
+        for (size_t i = 0; i < n; i++)
+            v += w[i] * (c->y[i] - m) * (c->y[i] - m);
+        ys = sqrt(v);
+    }
+    double worst = 0;
+    for (size_t m = 0; m < path->nlam; m++) {
+        const double *b = path->beta + m * p;
+        for (size_t i = 0; i < n; i++) {
+            double eta = path->a0[m] + (c->off ? c->off[i] : 0);
+            for (size_t j = 0; j < p; j++)
+                eta += b[j] * c->X[j * n + i];
+            double mu = c->prm.family == STRATA_FAMILY_BINOMIAL  ? 1 / (1 + exp(-eta))
+                        : c->prm.family == STRATA_FAMILY_POISSON ? exp(eta)
+                                                                 : eta;
+            res[i] = w[i] * (c->y[i] - mu);
+        }
+        double lam = path->lambda[m], a = c->prm.alpha;
+        for (size_t j = 0; j < p; j++) {
+            const double *x = c->X + j * n;
+            double xm = 0, xv = 0, sj = 0;
+            for (size_t i = 0; i < n; i++)
+                xm += w[i] * x[i];
+            for (size_t i = 0; i < n; i++)
+                xv += w[i] * (x[i] - xm) * (x[i] - xm);
+            for (size_t i = 0; i < n; i++)
+                sj += res[i] * (x[i] - xm);
+            double xs = sqrt(xv), vp = c->pf[j] * (double)p / spf, v;
+            sj /= xs;
+            if (b[j] != 0)
+                v = fabs(sj - lam * vp * ((1 - a) * b[j] * xs / ys + a * (b[j] > 0 ? 1 : -1)));
+            else
+                v = fmax(0, fabs(sj) - lam * a * vp);
+            if (m > 0 || vp == 0)
+                worst = fmax(worst, v);
+        }
+    }
+    free(w);
+    free(res);
+    return worst;
+}
+
+static void check_kkt(const char *id)
+{
+    strata_ctx *ctx = tu_ctx();
+    gcase c;
+    case_load(id, &c);
+    c.prm.thresh = 1e-14;
+    elnet_path *path = fit_case(ctx, &c);
+    double worst = kkt_worst(&c, path);
+    printf("  %-20s KKT: largest violation %.2e over %zu lambdas\n", id, worst, path->nlam);
+    /* CD stops when no pass moves a coefficient by more than sqrt(thresh) = 1e-7
+     * (standardised); on near-collinear indicator columns CD converges slowly,
+     * so scores are within 100 sqrt(thresh) of their optimum */
+    assert_true(worst < 100 * sqrt(c.prm.thresh));
+    elnet_path_free(ctx, path);
+    case_free(&c);
+    strata_ctx_free(ctx);
+}
+
+static void test_elnet_kkt__gaussian_penalty_factor_weights(void **state)
+{
+    (void)state;
+    check_kkt("dia_gaussian_wpf");
+}
+
+static void test_elnet_kkt__binomial_penalty_factor_weights(void **state)
+{
+    (void)state;
+    check_kkt("dia_binomial_wpf");
+}
+
+static void test_elnet_kkt__poisson_offset(void **state)
+{
+    (void)state;
+    check_kkt("fl_poisson_off_a05");
+}
+
+/* ---- lasso at lambda -> 0 is the unpenalised GLM ----------------------------- */
+
+static void test_elnet_lasso_lambda0__reaches_unpenalised_glm(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    gcase c;
+    case_load("fl_binomial_a1", &c);
+    /* strata's GLM (tested against R's glm) on the same design */
+    td_mem *cols = calloc(c.p + 1, sizeof *cols);
+    char formula[4096] = "y_death ~ ";
+    for (size_t j = 0; j < c.p; j++) {
+        cols[j] = (td_mem){c.xnames[j], c.X + j * c.n, NULL, NULL, 0};
+        strcat(formula, j ? " + " : "");
+        strcat(formula, c.xnames[j]);
+    }
+    cols[c.p] = (td_mem){"y_death", c.y, NULL, NULL, 0};
+    const char *h5 = tu_tmp("fl_design.h5");
+    assert_status(ctx, td_write_cohort(ctx, h5, cols, (int)c.p + 1, c.n), STRATA_OK);
+    strata_cohort *coh = NULL;
+    strata_model *glm = NULL;
+    strata_glm_params gp;
+    strata_glm_params_init(&gp);
+    gp.family = STRATA_FAMILY_BINOMIAL;
+    gp.formula = formula;
+    gp.epsilon = 1e-14;
+    assert_status(ctx, strata_cohort_open(ctx, h5, &coh), STRATA_OK);
+    assert_status(ctx, strata_glm_fit(ctx, coh, &gp, &glm), STRATA_OK);
+    /* the lasso down to lambda = 1e-12 */
+    double lam[] = {1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12};
+    c.prm.lambda = lam;
+    c.prm.nuser = sizeof lam / sizeof *lam;
+    c.prm.thresh = 1e-20;
+    elnet_path *path = fit_case(ctx, &c);
+    size_t last = path->nlam - 1;
+    strata_coef k;
+    strata_model_coef(glm, 0, &k);
+    assert_rel_close(path->a0[last], k.estimate, 1e-6, "intercept");
+    for (size_t j = 0; j < c.p; j++) {
+        strata_model_coef(glm, j + 1, &k);
+        assert_string_equal(strata_model_term(glm, j + 1), c.xnames[j]);
+        assert_rel_close(path->beta[last * c.p + j], k.estimate, 1e-6, "%s", c.xnames[j]);
+    }
+    elnet_path_free(ctx, path);
+    strata_model_free(ctx, glm);
+    strata_cohort_close(coh);
+    free(cols);
+    case_free(&c);
+    strata_ctx_free(ctx);
+}
+
+/* ---- determinism --------------------------------------------------------------- */
+
+static void check_threads(const char *id)
+{
+    elnet_path *pth[2];
+    strata_ctx *ctxs[2];
+    gcase c;
+    case_load(id, &c);
+    for (int t = 0; t < 2; t++) {
+        ctxs[t] = tu_ctx();
+        strata_ctx_set_threads(ctxs[t], t + 1);
+        pth[t] = fit_case(ctxs[t], &c);
+    }
+    assert_int_equal(pth[0]->nlam, pth[1]->nlam);
+    assert_memory_equal(pth[0]->lambda, pth[1]->lambda, pth[0]->nlam * sizeof(double));
+    assert_memory_equal(pth[0]->a0, pth[1]->a0, pth[0]->nlam * sizeof(double));
+    assert_memory_equal(pth[0]->beta, pth[1]->beta, pth[0]->nlam * c.p * sizeof(double));
+    assert_memory_equal(pth[0]->dev_ratio, pth[1]->dev_ratio, pth[0]->nlam * sizeof(double));
+    for (int t = 0; t < 2; t++) {
+        elnet_path_free(ctxs[t], pth[t]);
+        strata_ctx_free(ctxs[t]);
+    }
+    case_free(&c);
+}
+
+static void test_elnet_threads__binomial_1_vs_2_byte_identical(void **state)
+{
+    (void)state;
+    check_threads("dia_binomial_wpf");
+}
+
+static void test_elnet_threads__poisson_offset_1_vs_2_byte_identical(void **state)
+{
+    (void)state;
+    check_threads("fl_poisson_off_a05");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_elnet_golden__dia_gaussian_a1),
+        cmocka_unit_test(test_elnet_golden__dia_gaussian_a05),
+        cmocka_unit_test(test_elnet_golden__dia_gaussian_a005),
+        cmocka_unit_test(test_elnet_golden__dia_binomial_a1),
+        cmocka_unit_test(test_elnet_golden__dia_binomial_a05),
+        cmocka_unit_test(test_elnet_golden__dia_binomial_a005),
+        cmocka_unit_test(test_elnet_golden__dia_poisson_a1),
+        cmocka_unit_test(test_elnet_golden__dia_poisson_a05),
+        cmocka_unit_test(test_elnet_golden__dia_poisson_a005),
+        cmocka_unit_test(test_elnet_golden__dia_gaussian_wpf),
+        cmocka_unit_test(test_elnet_golden__dia_binomial_wpf),
+        cmocka_unit_test(test_elnet_golden__dia_poisson_wpf),
+        cmocka_unit_test(test_elnet_golden__dia_binomial_ulam),
+        cmocka_unit_test(test_elnet_golden__fl_binomial_a1),
+        cmocka_unit_test(test_elnet_golden__fl_poisson_off_a05),
+        cmocka_unit_test(test_elnet_kkt__gaussian_penalty_factor_weights),
+        cmocka_unit_test(test_elnet_kkt__binomial_penalty_factor_weights),
+        cmocka_unit_test(test_elnet_kkt__poisson_offset),
+        cmocka_unit_test(test_elnet_lasso_lambda0__reaches_unpenalised_glm),
+        cmocka_unit_test(test_elnet_threads__binomial_1_vs_2_byte_identical),
+        cmocka_unit_test(test_elnet_threads__poisson_offset_1_vs_2_byte_identical),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

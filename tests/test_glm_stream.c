@@ -1,0 +1,360 @@
+/* labels: unit determinism models */
+/* tests/test_glm_stream.c — the GLM fit under a memory budget (docs/scale.md):
+ * streamed row blocks give the in-memory fit's bytes (coefficients, SEs,
+ * covariance, deviances, AIC, iterations), with missing values, factors,
+ * splines, interactions, weights, offsets and the warm start, on 1 and 2
+ * threads; the budget holds for the allocations made through the context's
+ * hook; a read error in a streamed pass is reported as itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "glm_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a column source over arrays (the models layer reads only through one) ---- */
+#define NCOLS 8
+typedef struct arrsrc {
+    size_t nrows, ncols;
+    double *data[NCOLS];
+    strata_column_info col[NCOLS];
+    size_t fail_after; /* reads allowed before one fails (0: never) */
+    size_t reads;
+} arrsrc;
+
+static strata_status arr_find(strata_ctx *ctx, void *ud, const char *name, size_t *j,
+                              const strata_column_info **info)
+{
+    arrsrc *a = ud;
+    for (*j = 0; *j < a->ncols; ++*j)
+        if (strcmp(a->col[*j].name, name) == 0) {
+            *info = &a->col[*j];
+            return STRATA_OK;
+        }
+    return strata_fail_at(ctx, STRATA_ESPEC, __FILE__, __LINE__, "arrays: no column '%s'", name);
+}
+
+static strata_status arr_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n, double *out)
+{
+    arrsrc *a = ud;
+    if (a->fail_after && ++a->reads > a->fail_after)
+        return strata_fail_at(ctx, STRATA_EIO, __FILE__, __LINE__, "arrays: injected read error at row %zu", row0 + 1);
+    memcpy(out, a->data[j] + row0, n * sizeof *out);
+    return STRATA_OK;
+}
+
+static const char *const GLEV[] = {"north", "east", "south", "west"};
+
+static double *arr_col(arrsrc *a, const char *name, int factor)
+{
+    strata_column_info *c = &a->col[a->ncols];
+    memset(c, 0, sizeof *c);
+    c->group = "patients";
+    c->name = name;
+    c->dtype = factor ? STRATA_DT_INT32 : STRATA_DT_FLOAT64;
+    c->categorical = factor;
+    c->levels = factor ? GLEV : NULL;
+    c->n_levels = factor ? 4 : 0;
+    c->units = "";
+    c->length = a->nrows;
+    a->data[a->ncols] = calloc(a->nrows + 1, sizeof(double));
+    return a->data[a->ncols++];
+}
+
+static double unif(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
+}
+
+/* y (0/1), cnt (counts), x1 (3% missing), x2, g (4 levels, 2% missing), w, e. */
+static void make_data(arrsrc *a, size_t n)
+{
+    uint64_t s = 12345;
+    double *y, *cnt, *x1, *x2, *g, *w, *e;
+    memset(a, 0, sizeof *a);
+    a->nrows = n;
+    y = arr_col(a, "y", 0);
+    cnt = arr_col(a, "cnt", 0);
+    x1 = arr_col(a, "x1", 0);
+    x2 = arr_col(a, "x2", 0);
+    g = arr_col(a, "g", 1);
+    w = arr_col(a, "w", 0);
+    e = arr_col(a, "e", 0);
+    for (size_t i = 0; i < n; i++) {
+        double u = unif(&s), lp;
+        x1[i] = 4 * unif(&s) - 2;
+        x2[i] = 20 + 60 * unif(&s) * unif(&s);
+        g[i] = (double)(size_t)(4 * unif(&s));
+        w[i] = 0.5 + unif(&s);
+        e[i] = 0.2 + 2 * unif(&s);
+        lp = -1 + 0.7 * x1[i] + 0.03 * (x2[i] - 40) + 0.3 * g[i];
+        y[i] = u < 1 / (1 + exp(-lp));
+        cnt[i] = (double)(size_t)(3 * unif(&s) * e[i] * exp(0.3 * x1[i]));
+        if (unif(&s) < 0.03)
+            x1[i] = NAN;
+        if (unif(&s) < 0.02)
+            g[i] = NAN;
+    }
+}
+
+static void arr_free(arrsrc *a)
+{
+    for (size_t j = 0; j < a->ncols; j++)
+        free(a->data[j]);
+}
+
+static glm_source arr_source(arrsrc *a)
+{
+    glm_source s = {a, "arrays", a->nrows, arr_find, arr_read};
+    return s;
+}
+
+/* ---- counted allocations through the context hook ------------------------- */
+typedef struct counter {
+    size_t live, peak;
+} counter;
+
+static void *count_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    counter *c = ud;
+    size_t *h = ptr ? (size_t *)ptr - 2 : NULL;
+    (void)old_size;
+    if (h)
+        c->live -= h[0];
+    if (new_size == 0) {
+        free(h);
+        return NULL;
+    }
+    if (!(h = realloc(h, new_size + 2 * sizeof *h)))
+        return NULL;
+    h[0] = new_size;
+    c->live += new_size;
+    if (c->live > c->peak)
+        c->peak = c->live;
+    return h + 2;
+}
+
+static void note_stream(void *ud, strata_log_level level, const char *msg)
+{
+    (void)level;
+    if (strstr(msg, "streaming chunks"))
+        *(int *)ud |= 1;
+    if (strstr(msg, "warm start on every") && strstr(msg, "iterations, used"))
+        *(int *)ud |= 2;
+}
+
+typedef struct fit_run {
+    glm_model *m;
+    strata_status st;
+    int streamed;
+    size_t peak;
+} fit_run;
+
+static fit_run run_fit(arrsrc *a, const strata_glm_params *prm, size_t budget, int threads)
+{
+    strata_ctx *ctx = NULL;
+    counter c = {0, 0};
+    fit_run r = {NULL, STRATA_OK, 0, 0};
+    glm_source src = arr_source(a);
+    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
+    strata_ctx_set_alloc(ctx, count_alloc, &c);
+    strata_ctx_set_log(ctx, note_stream, &r.streamed, STRATA_LOG_INFO);
+    strata_ctx_set_threads(ctx, threads);
+    strata_ctx_set_memory_budget(ctx, budget);
+    assert_int_equal(strata_ctx_memory_budget(ctx), budget);
+    r.st = glm_fit(ctx, &src, prm, &r.m);
+    r.peak = c.peak;
+    if (r.m) {
+        /* keep the model past its context: copy out what is compared */
+        glm_model *m = r.m;
+        r.m = NULL;
+        glm_model_free(ctx, m);
+    }
+    strata_ctx_free(ctx);
+    return r;
+}
+
+/* Everything the fit reports, as bytes. */
+typedef struct fit_bytes {
+    size_t p;
+    double v[4096];
+    size_t nv;
+    strata_status st;
+    int streamed;
+} fit_bytes;
+
+static void fit_collect(arrsrc *a, const strata_glm_params *prm, size_t budget, int threads,
+                        fit_bytes *out)
+{
+    strata_ctx *ctx = NULL;
+    glm_model *m = NULL;
+    glm_source src = arr_source(a);
+    strata_fit_summary S;
+    memset(out, 0, sizeof *out);
+    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
+    strata_ctx_set_log(ctx, note_stream, &out->streamed, STRATA_LOG_INFO);
+    strata_ctx_set_threads(ctx, threads);
+    strata_ctx_set_memory_budget(ctx, budget);
+    out->st = glm_fit(ctx, &src, prm, &m);
+    assert_non_null(m);
+    out->p = glm_model_nterms(m);
+    for (size_t j = 0; j < out->p; j++) {
+        strata_coef c;
+        glm_model_coef(m, j, &c);
+        out->v[out->nv++] = c.estimate;
+        out->v[out->nv++] = c.std_error;
+    }
+    for (size_t j = 0; j < out->p * out->p; j++)
+        out->v[out->nv++] = glm_model_vcov(m)[j];
+    glm_model_summary(m, &S);
+    out->v[out->nv++] = S.deviance;
+    out->v[out->nv++] = S.null_deviance;
+    out->v[out->nv++] = S.aic;
+    out->v[out->nv++] = S.dispersion;
+    out->v[out->nv++] = S.iterations;
+    out->v[out->nv++] = (double)S.n_used;
+    out->v[out->nv++] = (double)S.n_dropped;
+    out->v[out->nv++] = S.converged;
+    assert_true(out->nv < 4096);
+    glm_model_free(ctx, m);
+    strata_ctx_free(ctx);
+}
+
+static void assert_same_bytes(const fit_bytes *a, const fit_bytes *b, const char *what)
+{
+    assert_int_equal(a->st, b->st);
+    assert_int_equal(a->nv, b->nv);
+    for (size_t k = 0; k < a->nv; k++)
+        if (memcmp(&a->v[k], &b->v[k], sizeof a->v[k]) != 0)
+            fail_msg("%s: value %zu differs: %.17g vs %.17g", what, k, a->v[k], b->v[k]);
+}
+
+/* In memory (1 thread) vs streamed under a tiny budget (1 and 2 threads) and in
+ * memory on 2 threads: byte-identical. */
+static void same_bytes(const strata_glm_params *prm, size_t n, int warm)
+{
+    arrsrc a;
+    static fit_bytes mem1, mem2, st1, st2;
+    make_data(&a, n);
+    fit_collect(&a, prm, 0, 1, &mem1);
+    fit_collect(&a, prm, 0, 2, &mem2);
+    fit_collect(&a, prm, 40000, 1, &st1);
+    fit_collect(&a, prm, 40000, 2, &st2);
+    assert_int_equal(mem1.st, STRATA_OK);
+    assert_false(mem1.streamed & 1);
+    assert_true(st1.streamed & 1);
+    assert_true(st2.streamed & 1);
+    assert_int_equal(mem1.streamed & 2, warm ? 2 : 0); /* the warm start ran (or not) */
+    assert_int_equal(st1.streamed & 2, warm ? 2 : 0);
+    assert_true(mem1.v[mem1.nv - 4] >= 2); /* iterations */
+    assert_true(mem1.v[mem1.nv - 2] > 0);  /* rows dropped for missing values */
+    assert_same_bytes(&mem1, &mem2, "in memory, 1 vs 2 threads");
+    assert_same_bytes(&mem1, &st1, "in memory vs streamed, 1 thread");
+    assert_same_bytes(&mem1, &st2, "in memory vs streamed, 2 threads");
+    arr_free(&a);
+}
+
+static void test_stream__binomial_factor_spline_weights_warm_start_same_bytes(void **state)
+{
+    strata_glm_params prm;
+    (void)state;
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ x1 + rcs(x2, 4) + g + x1:g";
+    prm.weights = "w";
+    prm.block_rows = 64; /* ~135 blocks after the drop: the warm start runs */
+    same_bytes(&prm, 9000, 1);
+}
+
+static void test_stream__poisson_offset_same_bytes(void **state)
+{
+    strata_glm_params prm;
+    (void)state;
+    strata_glm_params_init(&prm);
+    prm.family = STRATA_FAMILY_POISSON;
+    prm.formula = "cnt ~ x1 + g + offset(log(e))"; /* null deviance from the offset fit */
+    prm.block_rows = 64;
+    same_bytes(&prm, 9000, 1);
+}
+
+static void test_stream__r_start_gaussian_same_bytes(void **state)
+{
+    strata_glm_params prm;
+    (void)state;
+    strata_glm_params_init(&prm);
+    prm.family = STRATA_FAMILY_GAUSSIAN;
+    prm.formula = "x2 ~ x1 * g";
+    prm.warm_start = 0;
+    prm.block_rows = 100;
+    same_bytes(&prm, 5000, 0);
+}
+
+/* 200,000 rows x 5 columns (12.8 MB loaded) under a 2 MB budget: the
+ * allocations through the context's hook peak below the budget; unlimited,
+ * the same fit holds the columns. */
+static void test_stream__budget_holds(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    fit_run mem, st;
+    const size_t budget = (size_t)2 << 20;
+    (void)state;
+    make_data(&a, 200000);
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ x1 + x2 + log(e)";
+    prm.weights = "w";
+    mem = run_fit(&a, &prm, 0, 2);
+    st = run_fit(&a, &prm, budget, 2);
+    assert_int_equal(mem.st, STRATA_OK);
+    assert_int_equal(st.st, STRATA_OK);
+    assert_false(mem.streamed & 1);
+    assert_true(st.streamed & 1);
+    print_message("peak through the hook: in memory %zu bytes, streamed %zu (budget %zu)\n", mem.peak,
+                  st.peak, budget);
+    if (!(mem.peak > (size_t)10 << 20))
+        fail_msg("in memory: peak %zu bytes, expected the columns (> 10 MB)", mem.peak);
+    if (!(st.peak <= budget))
+        fail_msg("streamed: peak %zu bytes over the budget of %zu", st.peak, budget);
+    arr_free(&a);
+}
+
+/* A read failing in the middle of a streamed pass is the fit's error. */
+static void test_stream__read_error_is_reported(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    strata_ctx *ctx = NULL;
+    glm_model *m = NULL;
+    glm_source src;
+    (void)state;
+    make_data(&a, 9000);
+    src = arr_source(&a);
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ x1 + x2";
+    prm.block_rows = 64;
+    a.fail_after = 800; /* past the load, inside the IRLS passes */
+    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
+    strata_ctx_set_memory_budget(ctx, 40000);
+    assert_status(ctx, glm_fit(ctx, &src, &prm, &m), STRATA_EIO);
+    assert_null(m);
+    assert_contains(strata_ctx_errmsg(ctx), "injected read error");
+    strata_ctx_free(ctx);
+    arr_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stream__binomial_factor_spline_weights_warm_start_same_bytes),
+        cmocka_unit_test(test_stream__poisson_offset_same_bytes),
+        cmocka_unit_test(test_stream__r_start_gaussian_same_bytes),
+        cmocka_unit_test(test_stream__budget_holds),
+        cmocka_unit_test(test_stream__read_error_is_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
