@@ -404,6 +404,24 @@ static herr_t h5_group(hid_t g, const char *name, const H5L_info_t *info, void *
             t->c = calloc((size_t)n * gi.nlinks + 1, sizeof *t->c);
         }
         t->head[t->nc] = strdup(col);
+        if (H5Aexists(d, "name") > 0) { /* the exact column name (the link is encoded) */
+            hid_t a = H5Aopen(d, "name", H5P_DEFAULT), at = H5Aget_type(a);
+            char *vs = NULL, buf[256] = "";
+            if (H5Tis_variable_str(at) > 0) {
+                H5Aread(a, at, &vs);
+                snprintf(buf, sizeof buf, "%s", vs ? vs : col);
+                H5free_memory(vs);
+            } else if (H5Tget_size(at) < sizeof buf) {
+                H5Aread(a, at, buf);
+            }
+            if (*buf) {
+                free(t->head[t->nc]);
+                t->head[t->nc] = strdup(buf);
+                snprintf(col, sizeof col, "%s", buf);
+            }
+            H5Tclose(at);
+            H5Aclose(a);
+        }
         if (H5Aexists(d, "kind") > 0) {
             char kind[16] = "", key[600];
             hid_t a = H5Aopen(d, "kind", H5P_DEFAULT), at = H5Aget_type(a);

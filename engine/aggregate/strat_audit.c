@@ -151,29 +151,6 @@ static strata_status add_vars(strata_ctx *ctx, const strata_sdc_params *p, size_
     return STRATA_OK;
 }
 
-/* Rows of t grouped by the row they sum into (CSR over key rows: members of
- * row r are rows[start[r] .. start[r+1]-1]); key[i] gives row i's group or -1. */
-static strata_status group_rows(strata_ctx *ctx, size_t nr, size_t ngroups, const int32_t *key,
-                                size_t **start, size_t **rows)
-{
-    size_t *s = strata_calloc(ctx, ngroups + 2, sizeof *s), *r = strata_calloc(ctx, nr + 1, sizeof *r);
-    if (!s || !r) {
-        STRATA_FREE_ALL(ctx, s, r);
-        return STRATA_ENOMEM;
-    }
-    for (size_t i = 0; i < nr; i++)
-        if (key[i] >= 0 && (size_t)key[i] < ngroups)
-            s[key[i] + 2]++;
-    for (size_t g = 0; g < ngroups; g++)
-        s[g + 2] += s[g + 1];
-    for (size_t i = 0; i < nr; i++)
-        if (key[i] >= 0 && (size_t)key[i] < ngroups)
-            r[s[key[i] + 1]++] = i;
-    *start = s;
-    *rows = r;
-    return STRATA_OK;
-}
-
 /* Row partitions and rows under a total row of table k. */
 static strata_status table_relations(strata_ctx *ctx, audit *a, size_t k, const strata_table *t,
                                      size_t *m)
@@ -194,7 +171,7 @@ static strata_status table_relations(strata_ctx *ctx, audit *a, size_t k, const 
             }
         }
     if (s == STRATA_OK)
-        s = group_rows(ctx, t->n_rows, t->n_rows, t->total_of, &start, &rows);
+        s = strat_csr(ctx, t->n_rows, t->n_rows, t->total_of, &start, &rows);
     for (size_t j = 0; s == STRATA_OK && j < t->n_cols; j++)
         for (size_t r = 0; s == STRATA_OK && r < t->n_rows && a->base[k][j] != SIZE_MAX; r++) {
             size_t nm = 0;
@@ -218,7 +195,10 @@ static strata_status set_relations(strata_ctx *ctx, audit *a, size_t n, strata_t
                 q = z;
         if (q == n)
             continue;
-        STRATA_TRY(group_rows(ctx, c->n_rows, p->n_rows, c->parent_row, &start, &rows));
+        if (strat_csr(ctx, c->n_rows, p->n_rows, c->parent_row, &start, &rows) != STRATA_OK) {
+            STRATA_FREE_ALL(ctx, start, rows);
+            return STRATA_ENOMEM;
+        }
         for (size_t j = 0; j < c->n_cols; j++) {
             int jp = strata_table_find(p, c->cols[j].name);
             strata_status s = STRATA_OK;

@@ -119,7 +119,7 @@ static void ws_free(strata_ctx *ctx, sdc_ws *w)
 }
 
 /* CSR of rows grouped by key (key[i] in 0..ng-1, or -1). */
-static strata_status csr(strata_ctx *ctx, size_t nr, size_t ng, const int32_t *key, size_t **start,
+strata_status strat_csr(strata_ctx *ctx, size_t nr, size_t ng, const int32_t *key, size_t **start,
                          size_t **rows)
 {
     size_t *s = strata_calloc(ctx, ng + 2, sizeof *s), *r = strata_calloc(ctx, nr + 1, sizeof *r);
@@ -150,8 +150,8 @@ static strata_status ws_init(strata_ctx *ctx, const strata_table *t, sdc_ws *w)
     w->pcols = strata_alloc(ctx, (t->n_cols * ((size_t)w->max_grp + 3) + 2 * t->n_cols + 2) *
                                      sizeof *w->pcols);
     if (!w->v || !w->h || !w->pcols ||
-        csr(ctx, nr, nr, t->total_of, &w->start, &w->rows) != STRATA_OK ||
-        (t->parent && csr(ctx, nr, t->parent->n_rows, t->parent_row, &w->pstart, &w->prows) !=
+        strat_csr(ctx, nr, nr, t->total_of, &w->start, &w->rows) != STRATA_OK ||
+        (t->parent && strat_csr(ctx, nr, t->parent->n_rows, t->parent_row, &w->pstart, &w->prows) !=
                           STRATA_OK)) {
         ws_free(ctx, w);
         return STRATA_ENOMEM;

@@ -52,6 +52,11 @@ static inline int tcol_counts(const tcol *c)
     return c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_TOTAL;
 }
 
+/* Rows grouped by key[i] in 0..ng-1 (-1: none) as CSR: the rows of group g
+ * are rows[start[g] .. start[g+1]-1]; both freed by the caller. */
+strata_status strat_csr(strata_ctx *ctx, size_t nr, size_t ng, const int32_t *key, size_t **start,
+                        size_t **rows);
+
 /* The disclosure path's own attack on a set after suppression: withholds
  * every cell the published relations would pin (*n_withheld of them). */
 strata_status strat_audit(strata_ctx *ctx, const strata_sdc_params *p, size_t n, strata_table **t,
