@@ -1201,6 +1201,15 @@ static void cross_tables(sys *s, size_t nprimary)
             same(s, vk(s, "pcn_summary", g, "n_core20"), vk(s, "inequality", g, "n_imdq1"),
                  "Core20 = IMD quintile 1");
         }
+    /* the Core20PLUS5 table repeats the summary's list and Core20 counts */
+    if (pcn)
+        for (size_t i = 0; i < pcn->nr; i++) {
+            const char *g = tcell(pcn, i, 0)->s;
+            same(s, vk(s, "pcn_summary", g, "n_list"), vk(s, "core20plus5", g, "n_list"),
+                 "core20plus5 = pcn_summary");
+            same(s, vk(s, "pcn_summary", g, "n_core20"), vk(s, "core20plus5", g, "n_core20"),
+                 "core20plus5 = pcn_summary");
+        }
     /* ALL rows of every level are the same people */
     if (pcn)
         for (size_t j = 1; j < pcn->nc; j++) {
