@@ -291,3 +291,36 @@ void *tu_count_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
         c->peak = c->live;
     return h + 2;
 }
+
+/* Splits one CSV line (no embedded newlines in these tables) into fields. */
+size_t tu_csv_split(char *line, char **f, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    while (n < max) {
+        if (*p == '"') { /* quoted */
+            char *w = ++p;
+            f[n++] = w;
+            for (;;) {
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"' || !*p) {
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            if (*p == '"') /* past the closing quote before ending the field where it was */
+                p++;
+            *w = '\0';
+        } else {
+            f[n++] = p;
+            p += strcspn(p, ",");
+        }
+        if (*p != ',')
+            break;
+        *p++ = '\0';
+    }
+    return n;
+}

@@ -37,6 +37,13 @@ typedef enum strata_unseen_policy {
     STRATA_UNSEEN_TO_REFERENCE = 1 /* score it as the reference level (all dummies 0) */
 } strata_unseen_policy;
 
+/* How an IRLS pass treats factor main effects (docs/glm.md, "Categorical-aware pass"). */
+typedef enum strata_glm_pass {
+    STRATA_GLM_PASS_AUTO = 0,   /* categorical-aware when the factor main effects have >= 2 columns */
+    STRATA_GLM_PASS_DENSE = 1,  /* every design column dense (one-hot dummies) */
+    STRATA_GLM_PASS_FACTOR = 2  /* categorical-aware whenever there is a factor main effect */
+} strata_glm_pass;
+
 typedef struct strata_glm_params {
     strata_family family;        /* default binomial */
     const char *formula;         /* required: "y ~ a + b + ..." (docs/glm.md) */
@@ -49,6 +56,11 @@ typedef struct strata_glm_params {
     int warm_start;              /* 1 (default): with >= 64 blocks, start the full-data
                                     IRLS from a fit on every 8th block (docs/glm.md);
                                     0: R's start on all rows */
+    strata_glm_pass pass;        /* default STRATA_GLM_PASS_AUTO; same coefficients to
+                                    rounding either way */
+    size_t parallel_min_np;      /* a pass below this n * p runs on one thread; 0 (default):
+                                    the measured threshold (docs/glm.md); 1: always the
+                                    context's thread count */
 } strata_glm_params;
 
 STRATA_API void strata_glm_params_init(strata_glm_params *p);
@@ -120,6 +132,22 @@ STRATA_API strata_status strata_score_write(strata_ctx *ctx, const strata_model 
  * Rows with a missing model value hold NaN. (models/glm/glm_score.c) */
 STRATA_API strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                   strata_unseen_policy unseen, size_t row0, size_t n, double *X);
+
+/* ---- model variables (engine/model/model_vars.c) ----------------------------
+ * A variable is one cohort column on the formula's right-hand side however it
+ * enters: the basis of rcs(age, 4), a factor's dummies, log(x) and every
+ * interaction involving the column belong to its variable. Numbered
+ * 0..nvars-1 in order of first use by the design; the response, weights and
+ * offsets are not variables. */
+#define STRATA_MODEL_MAX_TERM_VARS 8 /* variables one design column can involve */
+STRATA_API size_t strata_model_nvars(const strata_model *m);
+/* Cohort column of variable v, or NULL when v >= nvars; *is_factor (when not
+ * NULL) says whether it enters as a factor. */
+STRATA_API const char *strata_model_var(const strata_model *m, size_t v, int *is_factor);
+/* The distinct variables design column j is a product of (0 for the
+ * intercept, 2 for age:sex), written into vars (at most max of them); returns
+ * their count. */
+STRATA_API size_t strata_model_term_vars(const strata_model *m, size_t j, size_t *vars, size_t max);
 
 #ifdef __cplusplus
 }
