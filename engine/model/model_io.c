@@ -1,8 +1,10 @@
 /* engine/model/model_io.c — model files and score files for the model stage: a
  * model is saved as its estimator's record (glm_model_export, cox_model_export)
- * through engine/io/model_file.c and loaded back by the record's kind (glm, cox); scores are
- * streamed in row chunks into a score file. Invariant: no HDF5 here; a saved
- * and loaded model scores to the same bytes as the fitted one. */
+ * through engine/io/model_file.c and loaded back by the record's kind (glm,
+ * cox); scores are streamed in chunks of whole row blocks, sized by the
+ * context's memory budget, into a score file. Invariant: no HDF5 here; a saved
+ * and loaded model scores to the same bytes as the fitted one, whatever the
+ * budget. */
 #include "model_file.h"
 #include "model_internal.h"
 
@@ -105,7 +107,7 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
     strata_score_file *sf = NULL;
     strata_fit_summary sum;
     long idcol;
-    size_t n, chunk = GLM_SCORE_CHUNK;
+    size_t n, chunk;
     const char *attrs[7];
     strata_status st;
     if (!m || !cohort || !path)
@@ -113,8 +115,6 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
     model_cohort_source(cohort, &src);
     n = src.nrows;
     idcol = strata_cohort_find_role(cohort, STRATA_ROLE_PATIENT_ID);
-    if (n < chunk)
-        chunk = n ? n : 1;
     glm_model_summary(m->glm, &sum);
     attrs[0] = "formula", attrs[1] = sum.formula;
     attrs[2] = "family", attrs[3] = strata_family_name(sum.family);
@@ -122,8 +122,14 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
     attrs[6] = NULL;
     STRATA_TRY(strata_score_file_open(ctx, path, n, idcol >= 0, attrs, &sf));
     st = glm_bind(ctx, m->glm, &src, unseen, &b);
-    if (st == STRATA_OK)
+    if (st == STRATA_OK) {
+        /* chunks of whole blocks under the context's memory budget; the chunk's
+         * lp, resp and id are the three doubles a row beside the columns */
+        chunk = glm_score_chunk(ctx, b, 3);
+        if (n < chunk)
+            chunk = n ? n : 1;
         st = write_scores(ctx, b, cohort, idcol, n, chunk, sf);
+    }
     glm_binding_free(ctx, b);
     return strata_score_file_close(ctx, sf, st);
 }
