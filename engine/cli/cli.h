@@ -24,6 +24,8 @@ typedef struct cli_common {
 /* Creates a context logging to stderr per the common options; NULL on failure
  * (message printed). */
 strata_ctx *cli_ctx_new(const cli_common *co);
+/* This process's MPI rank (0 without MPI). */
+int cli_rank(void);
 /* Prints "strata <cmd>: error: <context message>" and returns the exit code. */
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s);
 /* Prints "strata <cmd>: <message>" plus a usage hint and returns CLI_EXIT_USAGE. */

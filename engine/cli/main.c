@@ -11,21 +11,26 @@ typedef struct command {
     const char *name;
     int (*fn)(int, char **);
     const char *summary;
+    int ranks; /* 1: runs on every MPI rank (its own rank-0 writes); 0: on rank 0 alone */
 } command;
 
+/* This process's MPI rank and the number of ranks (0 and 1 without MPI). */
+static int g_rank, g_size = 1;
+int cli_rank(void) { return g_rank; }
+
 static const command commands[] = {
-    {"import", cmd_import, "import a CSV extract into a cohort file"},
-    {"export", cmd_export, "write a cohort's columns back to CSV"},
-    {"validate", cmd_validate, "check a cohort file and report every problem"},
-    {"info", cmd_info, "describe a cohort file: rows, columns, roles, attributes"},
-    {"synth", cmd_synth, "generate a synthetic linked cohort shaped by real NHS data"},
-    {"fit", cmd_fit, "fit a risk model (GLM) to a cohort"},
-    {"coef", cmd_coef, "print a fitted model's coefficient table"},
-    {"score", cmd_score, "apply a model to a cohort: one risk per patient"},
-    {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model"},
-    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists"},
-    {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report"},
-    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)"},
+    {"import", cmd_import, "import a CSV extract into a cohort file", 0},
+    {"export", cmd_export, "write a cohort's columns back to CSV", 0},
+    {"validate", cmd_validate, "check a cohort file and report every problem", 0},
+    {"info", cmd_info, "describe a cohort file: rows, columns, roles, attributes", 0},
+    {"synth", cmd_synth, "generate a synthetic linked cohort shaped by real NHS data", 0},
+    {"fit", cmd_fit, "fit a risk model (GLM) to a cohort", 1},
+    {"coef", cmd_coef, "print a fitted model's coefficient table", 0},
+    {"score", cmd_score, "apply a model to a cohort: one risk per patient", 1},
+    {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model", 0},
+    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists", 0},
+    {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report", 1},
+    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)", 0},
 };
 
 static void print_help(FILE *f)
@@ -49,6 +54,9 @@ static int print_version(void)
     strata_ctx *ctx = NULL;
     strata_build_info(info, sizeof info);
     printf("strata %s\n%s", strata_version(), info);
+    strata_mpi_version(data, sizeof data);
+    if (strcmp(data, "none") != 0)
+        printf("mpi:      %s\n", data);
     if (strata_ctx_new(&ctx) == STRATA_OK) {
         if (strata_synth_locate_data(ctx, data, sizeof data) == STRATA_OK) {
             char *real = realpath(data, NULL);
@@ -60,6 +68,23 @@ static int print_version(void)
         strata_ctx_free(ctx);
     }
     return 0;
+}
+
+/* Under mpirun or srun (an MPI build): every rank starts MPI; a command that
+ * knows ranks runs on all of them and writes on rank 0, any other runs on
+ * rank 0 alone. Ranks other than 0 print nothing on stdout. */
+static int run_command(const command *c, int argc, char **argv)
+{
+    int rc;
+    if (strata_mpi_init(&argc, &argv, &g_rank, &g_size) != STRATA_OK) {
+        fprintf(stderr, "strata: error: MPI did not start with MPI_THREAD_FUNNELED\n");
+        return (int)STRATA_EIO;
+    }
+    if (g_rank != 0 && !freopen("/dev/null", "w", stdout))
+        fclose(stdout);
+    rc = g_rank == 0 || c->ranks ? c->fn(argc, argv) : 0;
+    strata_mpi_finalize();
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -76,7 +101,7 @@ int main(int argc, char **argv)
         return print_version();
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return run_command(&commands[i], argc - 1, argv + 1);
     fprintf(stderr, "strata: unknown command '%s'\n\n", argv[1]);
     print_help(stderr);
     return CLI_EXIT_USAGE;
@@ -97,7 +122,7 @@ strata_ctx *cli_ctx_new(const cli_common *co)
         return NULL;
     }
     strata_ctx_set_threads(ctx, co ? co->threads : 0);
-    strata_ctx_set_log(ctx, cli_log, NULL,
+    strata_ctx_set_log(ctx, g_rank == 0 ? cli_log : NULL, NULL,
                        co && co->quiet     ? STRATA_LOG_ERROR
                        : co && co->verbose ? STRATA_LOG_INFO
                                            : STRATA_LOG_WARN);
@@ -106,7 +131,8 @@ strata_ctx *cli_ctx_new(const cli_common *co)
 
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)
 {
-    fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
+    if (g_rank == 0) /* ranks agree on a failure: rank 0 says it once */
+        fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
     return s == STRATA_OK ? (int)STRATA_EINTERNAL : (int)s;
 }
 

@@ -31,6 +31,7 @@ struct strata_ctx {
         uint64_t dev, ino;
     } inputs[STRATA_MAX_INPUTS];  /* files read by this job (engine/core/files.c) */
     size_t n_inputs;
+    const struct strata_comm *comm; /* NULL: one process (engine/core/comm.h) */
 };
 
 #if defined(__GNUC__)

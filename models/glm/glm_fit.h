@@ -71,7 +71,9 @@ void glm_pass(fitdata *d, int mode, const double *beta);
 /* Visits the complete-case rows in order, in one piece (in memory) or chunk by
  * chunk: fn sees m rows of y, wt and off (off NULL without offsets). */
 typedef void (*glm_rows_fn)(void *ud, const double *y, const double *wt, const double *off, size_t m);
-void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud);
+/* Distributed, ud's size bytes (plain data) are carried from rank to rank in
+ * rank order, so the sums are the serial ones, and end the same on every rank. */
+void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size);
 
 /* glm_irls.c. The IRLS workspace, allocated once per fit (GSL style): nothing
  * inside an iteration allocates. */
