@@ -48,7 +48,18 @@ fitcase() {
     done
 }
 
+# the row reads' three transfer modes (STRATA_MPIIO), -np 2
+mpiio() {
+    for mode in individual independent; do
+        STRATA_MPIIO=$mode $MPIRUN -x STRATA_MPIIO -np 2 "$S" fit fit.h5 "$@" --out "io.$mode.h5" --threads 1 --quiet
+        dump "io.$mode.h5" > "io.$mode.txt"
+        if cmp -s warm.ref.txt "io.$mode.txt"; then ok "STRATA_MPIIO=$mode -np 2 = one process"
+        else bad "STRATA_MPIIO=$mode -np 2 differs"; fi
+    done
+}
+
 fitcase warm --formula "emergency_admission_12m ~ rcs(age, 4) + sex + imd_decile + ltc_count + efi_deficits + prior_emergency_12m + ae_attendances_12m + age:sex"
+mpiio --formula "emergency_admission_12m ~ rcs(age, 4) + sex + imd_decile + ltc_count + efi_deficits + prior_emergency_12m + ae_attendances_12m + age:sex"
 fitcase missing --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + smoking + bmi + log(sbp) + ltc_count"
 fitcase offset --family poisson --formula "prior_emergency_12m ~ age + sex + imd_decile + ltc_count + offset(log1p(gp_appointments_12m))"
 
@@ -102,6 +113,6 @@ else bad "run -np 2: manifest has no ranks"; fi
 if grep -q '"mpi"' run.np1/manifest.json; then bad "run -np 1: manifest names MPI ranks"
 else ok "run -np 1: one process, no ranks in the manifest"; fi
 [ -x "$SERIAL" ] || echo "note: no serial build at $SERIAL; compared with the MPI build run without mpirun only"
-rm -f fit.h5 ./*.np*.h5
+rm -f fit.h5 ./*.np*.h5 io.*.h5
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

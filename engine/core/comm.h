@@ -11,22 +11,22 @@
 #include <stdint.h>
 
 typedef struct strata_comm {
-  int rank, size; /* this process and the number of processes (size > 1) */
-  void *ud;
-  /* Every rank's bytes to every rank, in rank order: rank r's counts[r]
-   * bytes land at recv + displs[r]; send == NULL: in place (already there). */
-  strata_status (*allgatherv)(void *ud, const void *send, void *recv,
-                              const size_t *counts, const size_t *displs);
-  /* n bytes of root's buf to every rank. */
-  strata_status (*bcast)(void *ud, void *buf, size_t n, int root);
-  /* Point to point, for row-order sums carried from rank to rank. */
-  strata_status (*send)(void *ud, const void *buf, size_t n, int to);
-  strata_status (*recv)(void *ud, void *buf, size_t n, int from);
-  /* Parallel HDF5 property lists (hid_t as int64_t; the caller closes
-   * them): a file access list on the MPI-IO driver and a collective
-   * transfer list. Used by engine/io only. */
-  int64_t (*h5_fapl)(void *ud);
-  int64_t (*h5_dxpl)(void *ud);
+    int rank, size; /* this process and the number of processes (size > 1) */
+    void *ud;
+    /* Every rank's bytes to every rank, in rank order: rank r's counts[r]
+     * bytes land at recv + displs[r]; send == NULL: in place (already there). */
+    strata_status (*allgatherv)(void *ud, const void *send, void *recv, const size_t *counts,
+                                const size_t *displs);
+    /* n bytes of root's buf to every rank. */
+    strata_status (*bcast)(void *ud, void *buf, size_t n, int root);
+    /* Point to point, for row-order sums carried from rank to rank. */
+    strata_status (*send)(void *ud, const void *buf, size_t n, int to);
+    strata_status (*recv)(void *ud, void *buf, size_t n, int from);
+    /* Parallel HDF5 property lists (hid_t as int64_t; the caller closes
+     * them): a file access list on the MPI-IO driver and a collective
+     * transfer list. Used by engine/io only. */
+    int64_t (*h5_fapl)(void *ud);
+    int64_t (*h5_dxpl)(void *ud);
 } strata_comm;
 
 /* The context's communicator, or NULL (one process: the serial paths). */

@@ -11,7 +11,6 @@
 /* Collective: every rank opens path; an open failing on any rank fails on all
  * (the lowest failing rank's message). Closed with strata_cohort_close, also
  * collectively. */
-strata_status strata_cohort_open_dist(strata_ctx *ctx, const char *path,
-                                      strata_cohort **out);
+strata_status strata_cohort_open_dist(strata_ctx *ctx, const char *path, strata_cohort **out);
 
 #endif

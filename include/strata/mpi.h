@@ -18,8 +18,7 @@ extern "C" {
  * *size are this process and the number of ranks (0 and 1 in a serial build
  * or a singleton). STRATA_EIO when MPI cannot start or the thread level is
  * not provided. */
-STRATA_API strata_status strata_mpi_init(int *argc, char ***argv, int *rank,
-                                         int *size);
+STRATA_API strata_status strata_mpi_init(int *argc, char ***argv, int *rank, int *size);
 /* Attaches the world's ranks to ctx (nothing with one rank): distributed
  * steps then need every rank to make the same calls in the same order. */
 STRATA_API void strata_mpi_attach(strata_ctx *ctx);
