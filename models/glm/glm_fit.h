@@ -106,6 +106,11 @@ void glm_run_pass(fitdata *d, int mode, const double *beta);
 /* Reduces the block partials in block order: G (p x p, upper) and g when
  * with_gram, and tot = {deviance, aic part, Pearson chi^2, extreme count}. */
 void glm_reduce(fitdata *d, int with_gram, double *G, double *g, double tot[4]);
+/* Slots of a pass over d's visits (one per visited block; GLM_FGROUPS
+ * groups on the categorical-aware path), and the group of visit v when nv
+ * visits go to ns groups (group k holds visits [k nv / ns, (k + 1) nv / ns)). */
+size_t glm_pass_slots(const fitdata *d, int mode);
+size_t glm_group_of(size_t v, size_t nv, size_t ns);
 /* Rows a pass with bstride = GLM_WARM_STRIDE visits. */
 size_t glm_warm_rows(const fitdata *d);
 

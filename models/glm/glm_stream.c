@@ -256,6 +256,105 @@ static void bind_slab(const fitdata *d, fitdata *w)
     w->bstride = d->bstride;
 }
 
+/* The window of d over blocks [b0, b1) of this rank's slab; raw holds its nv
+ * column pointers (the caller's, alive while the window is). */
+static void bind_slab_part(const fitdata *d, size_t b0, size_t b1, const double **raw, fitdata *w)
+{
+    const glm_stream *s = d->stream;
+    glm_chunkbuf *c = &d->stream->set[0];
+    size_t o = (b0 - s->blo) * d->nb, e = b1 == s->bhi ? s->nres : (b1 - s->blo) * d->nb;
+    bind_slab(d, w);
+    for (size_t v = 0; v < s->nv; v++)
+        raw[v] = c->col[v] + o;
+    w->n = e - o;
+    w->nblocks = b1 - b0;
+    if ((size_t)w->nt > w->nblocks)
+        w->nt = (int)w->nblocks;
+    glm_rows_bind(w, (double **)raw, w->n, c->wt1 + o, c->off + o);
+    w->eta = c->eta + o;
+    w->part = d->part + b0 * 4;
+    w->vis0 = b0 / d->bstride;
+}
+
+/* The nearest rank before (dir -1) or after (+1) this one that has blocks, or -1. */
+static int rank_with_blocks(const glm_stream *s, int dir)
+{
+    for (int r = s->comm->rank + dir; r >= 0 && r < s->comm->size; r += dir)
+        if (s->rb[r + 1] > s->rb[r])
+            return r;
+    return -1;
+}
+
+/* The rank whose blocks hold visit v (bstride apart). */
+static int owner_of(const glm_stream *s, size_t v, size_t bstride)
+{
+    int r = 0;
+    while (r + 1 < s->comm->size && s->rb[r + 1] <= v * bstride)
+        r++;
+    return r;
+}
+
+/* The categorical-aware pass over ranks: its GLM_FGROUPS group partials are
+ * sums over consecutive visits in visit order (glm_pass.c), so a group that
+ * spans two ranks continues on the later one from the earlier one's partial.
+ * Each rank first runs its visits after its first group's (fresh groups) and
+ * sends on a group it leaves unfinished, then receives its first group's
+ * partial if an earlier rank began it, runs that group's visits and sends it
+ * on if it still continues. Then every group's final partial goes from the
+ * rank of its last visit to every rank (MPI_Allgatherv), for glm_reduce. */
+static strata_status dist_groups(fitdata *d, int mode, const double *beta)
+{
+    glm_stream *s = d->stream;
+    const strata_comm *c = s->comm;
+    const size_t bs = d->bstride, nv = (d->nblocks + bs - 1) / bs, ns = glm_pass_slots(d, mode);
+    const size_t bytes = d->csize * sizeof *d->Pp;
+    const double *raw[GLM_MAXVARS + 1];
+    size_t cn[64] = {0}, dp[64] = {0}, *cnt = cn, *dsp = dp;
+    strata_status st = STRATA_OK;
+    if (s->bhi > s->blo) {
+        size_t w0 = s->blo / bs, nvw = (s->bhi - s->blo + bs - 1) / bs;
+        size_t ka = glm_group_of(w0, nv, ns), kb = glm_group_of(w0 + nvw - 1, nv, ns);
+        int head = ka * nv / ns < w0, tail = (kb + 1) * nv / ns > w0 + nvw;
+        size_t na = head ? ((ka + 1) * nv / ns < w0 + nvw ? (ka + 1) * nv / ns : w0 + nvw) - w0 : 0;
+        fitdata w;
+        if (na < nvw) { /* fresh groups */
+            bind_slab_part(d, s->blo + na * bs, s->bhi, raw, &w);
+            glm_run_pass(&w, mode, beta);
+            if (tail)
+                st = c->send(c->ud, d->Pp + kb * d->csize, bytes, rank_with_blocks(s, 1));
+        }
+        if (head && st == STRATA_OK) { /* the group an earlier rank began */
+            st = c->recv(c->ud, d->Pp + ka * d->csize, bytes, rank_with_blocks(s, -1));
+            bind_slab_part(d, s->blo, s->blo + na * bs < s->bhi ? s->blo + na * bs : s->bhi, raw, &w);
+            if (st == STRATA_OK)
+                glm_run_pass(&w, mode, beta);
+            if (st == STRATA_OK && na == nvw && tail)
+                st = c->send(c->ud, d->Pp + ka * d->csize, bytes, rank_with_blocks(s, 1));
+        }
+    }
+    if (c->size > 64) {
+        if (!(cnt = strata_alloc(s->ctx, 2 * (size_t)c->size * sizeof *cnt)))
+            return STRATA_ENOMEM;
+        dsp = cnt + c->size;
+        memset(cnt, 0, (size_t)c->size * sizeof *cnt);
+    }
+    /* group k's final partial is on the rank of its last visit */
+    for (size_t k = 0; k < ns; k++) {
+        int r = owner_of(s, (k + 1) * nv / ns - 1, bs);
+        if (!cnt[r])
+            dsp[r] = k * bytes;
+        cnt[r] += bytes;
+    }
+    for (int r = 0; r < c->size; r++)
+        if (!cnt[r])
+            dsp[r] = 0;
+    if (st == STRATA_OK)
+        st = c->allgatherv(c->ud, NULL, d->Pp, cnt, dsp);
+    if (cnt != cn)
+        strata_free(s->ctx, cnt, 0);
+    return st;
+}
+
 /* Every rank's blocks [rb[r], rb[r + 1]) of a per-block array (per bytes a
  * block) to every rank, in place. */
 static strata_status gather_blocks(const glm_stream *s, void *base, size_t per)
@@ -287,16 +386,21 @@ static void stream_fail(glm_stream *s, strata_status st);
 static void dist_pass(fitdata *d, int mode, const double *beta)
 {
     glm_stream *s = d->stream;
-    strata_status st;
-    if (s->bhi > s->blo) {
+    strata_status st = STRATA_OK;
+    if (d->fmode && mode != PASS_FINAL) {
+        st = dist_groups(d, mode, beta);
+    } else if (s->bhi > s->blo) {
         fitdata w;
         bind_slab(d, &w);
-        /* the final pass reads the last pass's eta: recompute it (same beta, same bytes) */
+        /* the final pass reads the last pass's eta: recompute it (same beta,
+         * same bytes; on the categorical-aware path the groups it leaves are
+         * not used) */
         if (mode == PASS_FINAL)
             glm_run_pass(&w, PASS_ITER, beta);
         glm_run_pass(&w, mode, beta);
     }
-    st = mode == PASS_FINAL ? STRATA_OK : gather_blocks(s, d->Gp, d->ld * d->ld * sizeof *d->Gp);
+    if (st == STRATA_OK && mode != PASS_FINAL && !d->fmode)
+        st = gather_blocks(s, d->Gp, d->ld * d->ld * sizeof *d->Gp);
     if (st == STRATA_OK)
         st = gather_blocks(s, d->part, 4 * sizeof *d->part);
     if (st != STRATA_OK) {
