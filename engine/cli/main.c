@@ -7,30 +7,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct command {
-    const char *name;
-    int (*fn)(int, char **);
-    const char *summary;
-    int ranks; /* 1: runs on every MPI rank (its own rank-0 writes); 0: on rank 0 alone */
-} command;
-
 /* This process's MPI rank and the number of ranks (0 and 1 without MPI). */
 static int g_rank, g_size = 1;
 int cli_rank(void) { return g_rank; }
 
-static const command commands[] = {
-    {"import", cmd_import, "import a CSV extract into a cohort file", 0},
-    {"export", cmd_export, "write a cohort's columns back to CSV", 0},
-    {"validate", cmd_validate, "check a cohort file and report every problem", 0},
-    {"info", cmd_info, "describe a cohort file: rows, columns, roles, attributes", 0},
-    {"synth", cmd_synth, "generate a synthetic linked cohort shaped by real NHS data", 0},
-    {"fit", cmd_fit, "fit a risk model (GLM) to a cohort", 1},
-    {"coef", cmd_coef, "print a fitted model's coefficient table", 0},
-    {"score", cmd_score, "apply a model to a cohort: one risk per patient", 1},
-    {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model", 0},
-    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists", 0},
-    {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report", 1},
-    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)", 0},
+static const cli_command commands[] = {
+    {"import", cmd_import, "import a CSV extract into a cohort file", NULL},
+    {"export", cmd_export, "write a cohort's columns back to CSV", NULL},
+    {"validate", cmd_validate, "check a cohort file and report every problem", NULL},
+    {"info", cmd_info, "describe a cohort file: rows, columns, roles, attributes", NULL},
+    {"synth", cmd_synth, "generate a synthetic linked cohort shaped by real NHS data", NULL},
+    {"fit", cmd_fit, "fit a risk model (GLM) to a cohort", NULL},
+    {"coef", cmd_coef, "print a fitted model's coefficient table", NULL},
+    {"score", cmd_score, "apply a model to a cohort: one risk per patient", NULL},
+    {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model", NULL},
+    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists", NULL},
+    {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report", NULL},
+    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)", NULL},
+};
+/* The man page also documents the subcommand `import events`. */
+static const cli_command man_commands[] = {
+    {"run", cmd_run, NULL, NULL},           {"synth", cmd_synth, NULL, NULL},
+    {"import", cmd_import, NULL, NULL},     {"import", cmd_import, NULL, "events"},
+    {"export", cmd_export, NULL, NULL},     {"validate", cmd_validate, NULL, NULL},
+    {"info", cmd_info, NULL, NULL},         {"derive", cmd_derive, NULL, NULL},
+    {"fit", cmd_fit, NULL, NULL},           {"coef", cmd_coef, NULL, NULL},
+    {"score", cmd_score, NULL, NULL},       {"evaluate", cmd_evaluate, NULL, NULL},
+    {"bench", cmd_bench, NULL, NULL},
 };
 
 static void print_help(FILE *f)
@@ -43,7 +46,9 @@ static void print_help(FILE *f)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nexit codes: 0 ok, 1 problems found (validate), 2 usage, 3 out of memory, 4 I/O,\n"
                "5 bad file format, 6 bad data, 7 bad formula/spec, 8 no convergence,\n"
-               "9 singular, 10 internal error (docs/errors.md)\n");
+               "9 singular, 10 internal error (docs/errors.md)\n"
+               "\nstrata --version prints the build configuration; strata --man the manual page\n"
+               "(roff); strata --completion bash a bash completion script.\n");
 }
 
 /* `strata --version`: the version, then the build configuration and where
@@ -73,7 +78,13 @@ static int print_version(void)
 /* Under mpirun or srun (an MPI build): every rank starts MPI; a command that
  * knows ranks runs on all of them and writes on rank 0, any other runs on
  * rank 0 alone. Ranks other than 0 print nothing on stdout. */
-static int run_command(const command *c, int argc, char **argv)
+/* The commands that run on every rank (the others run on rank 0 alone). */
+static int on_all_ranks(const char *name)
+{
+    return !strcmp(name, "fit") || !strcmp(name, "score") || !strcmp(name, "run");
+}
+
+static int run_command(const cli_command *c, int argc, char **argv)
 {
     int rc;
     if (strata_mpi_init(&argc, &argv, &g_rank, &g_size) != STRATA_OK) {
@@ -82,7 +93,7 @@ static int run_command(const command *c, int argc, char **argv)
     }
     if (g_rank != 0 && !freopen("/dev/null", "w", stdout))
         fclose(stdout);
-    rc = g_rank == 0 || c->ranks ? c->fn(argc, argv) : 0;
+    rc = g_rank == 0 || on_all_ranks(c->name) ? c->fn(argc, argv) : 0;
     strata_mpi_finalize();
     return rc;
 }
@@ -99,6 +110,14 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
         return print_version();
+    if (!strcmp(argv[1], "--man"))
+        return cli_print_man(stdout, man_commands, sizeof man_commands / sizeof man_commands[0],
+                             print_help);
+    if (!strcmp(argv[1], "--completion")) {
+        if (argc != 3 || strcmp(argv[2], "bash"))
+            return cli_usage_error("--completion", "strata --completion bash", "only bash");
+        return cli_print_completion(stdout, commands, sizeof commands / sizeof commands[0]);
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return run_command(&commands[i], argc - 1, argv + 1);
@@ -111,6 +130,7 @@ static void cli_log(void *ud, strata_log_level level, const char *msg)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
     (void)ud;
+    cli_progress_clear();
     fprintf(stderr, "strata: %s: %s\n", names[level], msg);
 }
 
@@ -126,11 +146,14 @@ strata_ctx *cli_ctx_new(const cli_common *co)
                        co && co->quiet     ? STRATA_LOG_ERROR
                        : co && co->verbose ? STRATA_LOG_INFO
                                            : STRATA_LOG_WARN);
+    if (g_rank == 0) /* rank 0 shows progress */
+        cli_progress_install(ctx, co);
     return ctx;
 }
 
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)
 {
+    cli_progress_clear();
     if (g_rank == 0) /* ranks agree on a failure: rank 0 says it once */
         fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
     return s == STRATA_OK ? (int)STRATA_EINTERNAL : (int)s;
