@@ -324,7 +324,9 @@ static void test_derive__prescriptions_registration_and_censoring_edges(void **s
                   "  - {name: rx_fu, kind: count, table: rx, window: [0, 364]}\n"
                   "  - {name: rx_fu_death, kind: count, table: rx, window: [0, 364], censor: [death_date]}\n"
                   "  - {name: rx2, kind: count, table: rx, window: [0, 364], at_least: 2, censor: death_date}\n"
-                  "  - {name: rx_tte, kind: time_to_first, table: rx, window: [0, 364]}\n");
+                  "  - {name: rx_tte, kind: time_to_first, table: rx, window: [0, 364]}\n"
+                  "  - {name: ac_tte, kind: time_to_first, table: rx, where: \"issue == acute\", "
+                  "window: [0, 364], censor: [], registered_only: true}\n");
     assert_status(ctx, strata_derive(ctx, tu_tmp("c.h5"), tu_tmp("rx.yaml"), f, NULL), STRATA_OK);
     { /* rows: p1, p6 (dies index + 10), p7 (deregistered index + 100), p8 (registered on the
        * index date), p9 (registered index - 100) */
@@ -334,6 +336,9 @@ static void test_derive__prescriptions_registration_and_censoring_edges(void **s
         const double around[] = {7, 1, 1, 1, 1}, around_all[] = {7, 2, 2, 2, 2};
         const double fu[] = {1, 1, 1, 1, 0}, fu_death[] = {1, 1, 2, 1, 0}, rx2[] = {0, 0, 1, 0, 0};
         const double tte[] = {0, 10, 100, 0, 365}, ev[] = {1, 1, 1, 1, 0};
+        /* no acute issue in follow-up: censored at death (p6) and deregistration (p7) by
+         * registered_only although censor: [] names neither */
+        const double ac[] = {365, 10, 100, 365, 365};
         strata_cohort *c = NULL;
         size_t j;
         expect(f, "rep84", rep84, 5);
@@ -349,6 +354,7 @@ static void test_derive__prescriptions_registration_and_censoring_edges(void **s
         expect(f, "rx2", rx2, 5);
         expect(f, "rx_tte", tte, 5);
         expect(f, "rx_tte_event", ev, 5);
+        expect(f, "ac_tte", ac, 5);
         assert_status(ctx, strata_cohort_open(ctx, f, &c), STRATA_OK);
         assert_status(ctx, strata_cohort_find(ctx, c, "poly4", &j), STRATA_OK);
         assert_int_equal(strata_cohort_column(c, j)->dtype, STRATA_DT_INT8); /* a 0/1 flag */

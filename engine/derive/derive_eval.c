@@ -113,13 +113,15 @@ static int64_t outcome_end(const dv_item *it, const dv_patient *pt, int64_t hi)
 
 /* Censoring time of time_to_first without an event: the day after the window
  * (follow-up [0, TO] lasts TO + 1 whole days), or the day of death or
- * deregistration when it falls in the window (as `censor` says). */
+ * deregistration when it falls in the window (as `censor` says; both with
+ * registered_only). */
 static int64_t censor_day(const dv_item *it, const dv_patient *pt)
 {
     int64_t end = (int64_t)pt->t0 + it->hi, c = end + 1;
-    if (it->censor_death && pt->death != DV_NONE_DAY && pt->death <= end && pt->death < c)
+    int dth = it->censor_death || it->registered, reg = it->censor_reg || it->registered;
+    if (dth && pt->death != DV_NONE_DAY && pt->death <= end && pt->death < c)
         c = pt->death;
-    if (it->censor_reg && pt->reg_end != DV_NONE_DAY && pt->reg_end <= end && pt->reg_end < c)
+    if (reg && pt->reg_end != DV_NONE_DAY && pt->reg_end <= end && pt->reg_end < c)
         c = pt->reg_end;
     return c;
 }
