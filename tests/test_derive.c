@@ -428,6 +428,9 @@ static void test_derive__spec_errors_name_line_and_key(void **state)
     spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: any, table: spells}\n"
                "  - {name: e, kind: count, table: spells, polypharmacy: a}\n", STRATA_ESPEC,
                "line 4: e: polypharmacy applies to kind efi");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells}\n"
+               "  - {name: b, kind: add, of: [a], at_least: 1}\n", STRATA_ESPEC,
+               "line 4: b: kind add takes no at_least");
     spec_error("index_date: 2025-04-01\nregistered_only: maybe\nfeatures:\n"
                "  - {name: a, kind: count, table: spells}\n", STRATA_ESPEC,
                "line 2: key \"registered_only\": \"maybe\" is not true/false");

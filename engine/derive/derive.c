@@ -480,7 +480,8 @@ static void eval_range(const dv_run *r, const dv_slot *sl, size_t q0, size_t q1)
                 continue;
             }
             /* efi: the polypharmacy item's 0/1 is one more deficit */
-            pt.extra_deficits = it->poly_item >= 0 && o[s->item[it->poly_item].out0 * DV_BLOCK] >= 1;
+            pt.extra_deficits =
+                it->poly_item >= 0 && o[s->item[it->poly_item].out0 * DV_BLOCK] >= 1;
             if (it->table != last) {
                 pt.e0 = sl->tb[it->table].off[i];
                 pt.e1 = sl->tb[it->table].off[i + 1];

@@ -196,9 +196,13 @@ static strata_status parse_output(strata_ctx *ctx, const dv_spec *s, const ynode
 static strata_status parse_add(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
 {
     const ynode *of = strata_yaml_get(n, "of");
-    if (strata_yaml_get(n, "table") || strata_yaml_get(n, "window"))
-        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add takes no table or "
-                           "window (it sums the items named in of:)", s->path, n->line, it->name);
+    static const char *const event_keys[] = {"table", "window", "at_least", "code_prefix",
+                                             "registered_only", "polypharmacy", NULL};
+    for (int k = 0; event_keys[k]; k++)
+        if (strata_yaml_get(n, event_keys[k]))
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add takes no %s (it "
+                               "sums the items named in of:)", s->path, n->line, it->name,
+                               event_keys[k]);
     if (!of || of->kind != YN_SEQ || of->n < 1 || of->n > DV_MAX_ADD)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add needs of: [ITEM, ...] "
                            "(1 to %d earlier items)", s->path, n->line, it->name, DV_MAX_ADD);

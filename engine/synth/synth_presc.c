@@ -189,7 +189,7 @@ strata_status synth_patient_prescriptions(strata_ctx *ctx, const strata_synth *s
     nstop = birth <= index - 85 && m < RX_NREPEAT ? synth_poisson(&g, 0.1 + 0.1 * m, 5) : 0;
     nstop = nstop > RX_NREPEAT - m ? RX_NREPEAT - m : nstop;
     nacute = synth_poisson(&g, 0.4 + 0.1 * ps->ltc, RX_NACUTE);
-    /* at most 13 issues a year of each repeat, 4 of a stopped one */
+    /* at most 14 issues a year of each repeat (every 28 days), 4 of a stopped one */
     STRATA_TRY(synth_tab_reserve(ctx, ev, SYNTH_EV_PRESC, (size_t)(14 * m + 4 * nstop + nacute)));
     for (int k = 0; k < m; k++) { /* current repeats: the latest issue in the last q days */
         int32_t q = rx_interval(&g),
