@@ -243,6 +243,16 @@ int strata_h5_write_attr_string(hid_t obj, const char *name, const char *value)
     return rc;
 }
 
+int strata_h5_npts_plausible(hid_t obj, hssize_t npts)
+{
+    hid_t f = H5Iget_file_id(obj);
+    hsize_t size = 0;
+    int ok = f >= 0 && H5Fget_filesize(f, &size) >= 0;
+    if (f >= 0)
+        H5Fclose(f);
+    return ok && npts >= 0 && (hsize_t)npts <= (size + 4096) * 1024;
+}
+
 strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fname,
                                      const char *path, char ***out, size_t *n)
 {
@@ -263,6 +273,12 @@ strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fn
     if (H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_ndims(space) != 1 || npts < 0) {
         st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s:%s: expected a 1-D string dataset", fname,
                          path);
+        goto done;
+    }
+    if (!strata_h5_npts_plausible(d, npts)) {
+        st = STRATA_FAIL(ctx, STRATA_EFORMAT,
+                         "%s:%s: %lld strings cannot be stored in a file this size; corrupt",
+                         fname, path, (long long)npts);
         goto done;
     }
     res = strata_calloc(ctx, (size_t)npts + 1, sizeof *res);

@@ -95,6 +95,10 @@ char *strata_h5_attr_string(strata_ctx *ctx, hid_t obj, const char *name);
 /* Writes a scalar UTF-8 string attribute. Returns <0 on failure. */
 int strata_h5_write_attr_string(hid_t obj, const char *name, const char *value);
 /* Reads a 1-D string dataset (vlen or fixed) into ctx-allocated strings. */
+/* 1 when npts elements could be stored in the file that holds obj: at most
+ * 1024 per byte of the file (any compression HDF5 offers included). A crafted
+ * extent (2^60 rows) is refused before anything is allocated for it. */
+int strata_h5_npts_plausible(hid_t obj, hssize_t npts);
 strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fname,
                                      const char *path, char ***out, size_t *n);
 /* Writes a 1-D vlen UTF-8 string dataset at path (intermediate groups created). */

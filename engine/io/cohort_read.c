@@ -255,6 +255,15 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
     } else {
         hsize_t dims[1];
         H5Sget_simple_extent_dims(space, dims, NULL);
+        if (!strata_h5_npts_plausible(d, (hssize_t)dims[0])) {
+            /* every reader allocates rows: a crafted extent must stop here */
+            H5Sclose(space);
+            H5Tclose(t);
+            H5Dclose(d);
+            return problem(c, lenient, &col->problem,
+                           "%s:%s: %llu rows cannot be stored in a file this size; corrupt",
+                           c->path, dpath, (unsigned long long)dims[0]);
+        }
         col->info.length = (size_t)dims[0];
         col->dset = d;
         d = H5I_INVALID_HID;

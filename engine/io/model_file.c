@@ -165,6 +165,11 @@ static strata_status read_numeric_item(reader *R, hid_t d, hid_t type, const cha
     if (rank > 0)
         H5Sget_simple_extent_dims(space, hd, NULL);
     H5Sclose(space);
+    if ((hd[1] && hd[0] > ((hsize_t)1 << 62) / hd[1]) ||
+        !strata_h5_npts_plausible(d, (hssize_t)(hd[0] * hd[1])))
+        return STRATA_FAIL(R->ctx, STRATA_EFORMAT,
+                           "%s:%s: %llu x %llu values cannot be stored in a file this size; corrupt",
+                           R->path, dpath, (unsigned long long)hd[0], (unsigned long long)hd[1]);
     rows = (size_t)hd[0];
     cols = rank == 2 ? (size_t)hd[1] : 0;
     if (isf) {
@@ -273,7 +278,7 @@ strata_status strata_model_file_read(strata_ctx *ctx, const char *path, strata_r
     R.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (R.file < 0) {
         quiet_end(&q);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot open model file", path);
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot open model file (a damaged HDF5 file)", path);
     }
     st = read_body(&R);
     H5Fclose(R.file);
