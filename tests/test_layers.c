@@ -248,7 +248,8 @@ static int declared_public(const char *name)
 {
     static const char *const hdrs[] = {"core.h",  "dist.h",     "cohort.h", "csvio.h",
                                        "synth.h", "model.h",    "evaluate.h", "stratify.h",
-                                       "run.h",   "derive.h",   "cox.h",    "elnet.h",  "bench.h"};
+                                       "run.h",   "derive.h",   "cox.h",    "elnet.h",  "bench.h",
+                                       "table.h"};
     for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
         char path[256], pat[512];
         char *text, *hit;

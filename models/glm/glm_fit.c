@@ -354,7 +354,7 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
     d->stream = s->stream;
     STRATA_TRY(glm_fpass_alloc(ctx, d, (int)prm->pass));
     STRATA_TRY(glm_pass_alloc(ctx, d));
-    STRATA_TRY(glm_irls_ws_alloc(ctx, d->p, &s->ws));
+    STRATA_TRY(glm_irls_ws_alloc(ctx, d->p, glm_gram_size(d), &s->ws));
     s->bwarm = strata_calloc(ctx, d->p, sizeof *s->bwarm);
     if (!s->bwarm)
         return STRATA_ENOMEM;
@@ -366,7 +366,7 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
             return STRATA_ENOMEM;
         glm_rows_bind(d, s->raw, n, s->y1, s->y1 + n);
     }
-    STRATA_TRY(glm_model_alloc(ctx, f, &s->m));
+    STRATA_TRY(glm_model_alloc_novcov(ctx, f, &s->m));
     s->f = NULL; /* owned by the model */
     s->t_setup = omp_get_wtime();
     return STRATA_OK;
@@ -506,18 +506,21 @@ static void fit_statistics(const strata_glm_params *prm, fit_state *s, double to
     S->t_statistic = prm->family == STRATA_FAMILY_GAMMA || prm->family == STRATA_FAMILY_GAUSSIAN;
 }
 
-/* Coefficients (NaN where aliased), covariance scaled by the dispersion, SEs. */
+/* Coefficients (NaN where aliased), covariance scaled by the dispersion (the
+ * IRLS inverse handed over to the model, scaled in place), SEs. */
 static void fit_coefficients(const strata_glm_params *prm, fit_state *s)
 {
     glm_model *m = s->m;
-    const glm_irls_ws *w = s->ws;
+    glm_irls_ws *w = s->ws;
     size_t p = m->p;
     double disp = m->sum.dispersion;
+    m->vcov = w->inv;
+    w->inv = NULL;
     for (size_t j = 0; j < p; j++) {
         m->aliased[j] = w->al[j];
         m->beta[j] = w->al[j] ? NAN : w->beta[j];
-        for (size_t k = 0; k < p; k++)
-            m->vcov[j * p + k] = w->inv[j * p + k] * disp;
+        for (size_t k = 0; k < p && disp != 1.0; k++)
+            m->vcov[j * p + k] *= disp;
         m->se[j] = w->al[j] ? NAN : sqrt(m->vcov[j * p + j]);
     }
     m->family = prm->family;

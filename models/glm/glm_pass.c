@@ -98,9 +98,12 @@ static void lp_raw_block(const fitdata *d, size_t r0, size_t nb, const double *b
 static void lp_built(const fitdata *d, size_t m, const double *const *cols, const double *beta,
                      const double *off, double *eta)
 {
-    for (size_t j = 0; j < d->p; j++) {
-        if (d->rawcol[j] >= 0 || !cols[j])
-            continue; /* read in place (lp_raw_block), or a factor level (glm_fpass_lp) */
+    /* the categorical-aware pass: only the dense columns (d->dj, in column
+     * order); factor levels are added by glm_fpass_lp */
+    for (size_t jj = 0; jj < (d->fmode ? d->qd : d->p); jj++) {
+        size_t j = d->fmode ? d->dj[jj] : jj;
+        if (d->rawcol[j] >= 0)
+            continue; /* read in place (lp_raw_block) */
         d->k.axpy(m, beta[j], cols[j], eta);
     }
     if (off)
@@ -202,7 +205,10 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             rb[q] = d->raw[q] + q0;
         /* the design columns: plain numeric ones read in place, factor main
          * effects as level codes (categorical-aware pass), others built */
-        glm_design_block_skip(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols, d->skip);
+        if (d->fmode)
+            glm_design_block_list(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols, d->dj, d->qd);
+        else
+            glm_design_block_cols(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols);
         if (d->fmode)
             glm_fpass_levels(d, q0, m, lev);
         if (mode == PASS_INIT) {
