@@ -144,9 +144,10 @@ static void test_derive__windows_population_outcomes(void **state)
     }
     {
         /* p1: index date and index+364 count, index+365 not; p6: index+5, the event after
-         * death is ignored; p7: censored at deregistration (100); p8: window end (364). */
+         * death is ignored; p7: censored at deregistration (100); p8, p9: censored at the
+         * end of the window [0, 364], i.e. after 365 whole days. */
         const double em[] = {2, 1, 0, 0, 0}, cost[] = {24, 1, 0, 0, 0};
-        const double tte[] = {0, 5, 100, 364, 364}, ev[] = {1, 1, 0, 0, 0};
+        const double tte[] = {0, 5, 100, 365, 365}, ev[] = {1, 1, 0, 0, 0};
         expect(f, "em_fu", em, 5);
         expect(f, "cost_fu", cost, 5);
         expect(f, "tte", tte, 5);
@@ -315,6 +316,87 @@ static void test_derive__spec_errors_name_line_and_key(void **state)
                "codelist: nope/x}\n", STRATA_ESPEC, "code list 'nope'");
     spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: charlson, table: spells, "
                "weights: elix}\n", STRATA_ESPEC, "weights 'elix'");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells, "
+               "type: int64}\n", STRATA_ESPEC, "line 3: a: type 'int64' is not one of");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells, "
+               "event_name: e}\n", STRATA_ESPEC, "event_name is the indicator column");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells}\n"
+               "  - {name: b, kind: add, of: [a, c]}\n", STRATA_ESPEC,
+               "line 4: b: of: 'c' is not an earlier feature or outcome");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells}\n"
+               "  - {name: a, kind: any, table: spells}\n", STRATA_ESPEC,
+               "line 4: a: column patients/a is written by an earlier item too");
+}
+
+/* type: stores in the named type (NA as the type's NA); event_name names the
+ * indicator; add sums earlier items in the order of of:; a derived column
+ * replaces a copied one of the same name; death censors time_to_first on the
+ * day of death; a value the type cannot hold is an error naming row and column. */
+static void test_derive__types_event_name_add_and_replacement(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_derive_report rep;
+    char f[4096];
+    (void)state;
+    snprintf(f, sizeof f, "%s", tu_tmp("f2.h5"));
+    setup_cohort();
+    tu_write_file(tu_tmp("d2.yaml"),
+                  "index_date: 2025-04-01\n"
+                  "features:\n"
+                  "  - {name: since, kind: days_since, table: spells, type: int16}\n"
+                  "  - {name: los_12m, kind: sum, table: spells, value: los, window: [-365, -1], type: int8}\n"
+                  "  - {name: n_12m, kind: count, table: spells, window: [-400, -1]}\n"
+                  "  - {name: both, kind: add, of: [los_12m, n_12m], type: float32}\n"
+                  "outcomes:\n"
+                  "  - {name: tte, kind: time_to_first, table: spells, window: [0, 364], "
+                  "where: \"method == elective\", event_name: elective_event, type: int16}\n");
+    assert_status(ctx, strata_derive(ctx, tu_tmp("c.h5"), tu_tmp("d2.yaml"), f, &rep), STRATA_OK);
+    assert_int_equal(rep.n_replaced, 0);
+    {
+        const double since[] = {1, NAN, NAN, NAN, 200}, both[] = {6 + 3, 0, 0, 0, 3 + 1};
+        /* p6 dies at index + 10: censored on that day */
+        const double tte[] = {365, 10, 100, 365, 365}, ev[] = {0, 0, 0, 0, 0};
+        strata_dtype want[] = {STRATA_DT_INT16, STRATA_DT_INT8, STRATA_DT_FLOAT32, STRATA_DT_INT16,
+                               STRATA_DT_INT8};
+        const char *names[] = {"since", "los_12m", "both", "tte", "elective_event"};
+        strata_cohort *c = NULL;
+        expect(f, "since", since, 5);
+        expect(f, "both", both, 5);
+        expect(f, "tte", tte, 5);
+        expect(f, "elective_event", ev, 5);
+        assert_status(ctx, strata_cohort_open(ctx, f, &c), STRATA_OK);
+        for (size_t k = 0; k < 5; k++) {
+            size_t j;
+            assert_status(ctx, strata_cohort_find(ctx, c, names[k], &j), STRATA_OK);
+            assert_int_equal(strata_cohort_column(c, j)->dtype, want[k]);
+        }
+        { /* NA of a plain int16 column is INT16_MIN */
+            int16_t v[5];
+            size_t j;
+            assert_status(ctx, strata_cohort_find(ctx, c, "since", &j), STRATA_OK);
+            assert_status(ctx, strata_cohort_read_native(ctx, c, j, 0, 5, v), STRATA_OK);
+            assert_int_equal(v[1], INT16_MIN);
+            assert_int_equal(v[4], 200);
+        }
+        strata_cohort_close(c);
+    }
+    /* a feature named as a /patients column replaces it */
+    tu_write_file(tu_tmp("d4.yaml"), "index_date: 2025-04-01\nfeatures:\n"
+                                     "  - {name: sex, kind: count, table: spells}\n");
+    snprintf(f, sizeof f, "%s", tu_tmp("f5.h5"));
+    assert_status(ctx, strata_derive(ctx, tu_tmp("c.h5"), tu_tmp("d4.yaml"), f, &rep), STRATA_OK);
+    assert_int_equal(rep.n_replaced, 1);
+    {
+        const double n[] = {3, 0, 0, 0, 1}; /* events before the index date */
+        expect(f, "sex", n, 5);
+    }
+    tu_write_file(tu_tmp("d3.yaml"), "index_date: 2025-04-01\nfeatures:\n"
+                                     "  - {name: s, kind: days_since, table: spells, type: int8}\n");
+    assert_status(ctx, strata_derive(ctx, tu_tmp("c.h5"), tu_tmp("d3.yaml"), tu_tmp("f4.h5"), NULL),
+                  STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "/patients row 9: derived patients/s = 200 does not fit "
+                                            "its type int8");
+    strata_ctx_free(ctx);
 }
 
 int main(void)
@@ -326,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_derive__code_matching),
         cmocka_unit_test(test_derive__efi_category_boundaries),
         cmocka_unit_test(test_derive__spec_errors_name_line_and_key),
+        cmocka_unit_test(test_derive__types_event_name_add_and_replacement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,8 @@ static void make_cohort(const char *ids_csv)
     free(out);
 }
 
-static void read_i32(const char *path, const char *name, int32_t *v, size_t n)
+/* Column name of the cohort at path (n rows) as int32 (i32) or doubles (f64). */
+static void read_col(const char *path, const char *name, int32_t *i32, double *f64, size_t n)
 {
     strata_ctx *ctx = tu_ctx();
     strata_cohort *c = NULL;
@@ -33,9 +34,22 @@ static void read_i32(const char *path, const char *name, int32_t *v, size_t n)
     assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
     assert_status(ctx, strata_cohort_find(ctx, c, name, &j), STRATA_OK);
     assert_int_equal(strata_cohort_column(c, j)->length, n);
-    assert_status(ctx, strata_cohort_read_i32(ctx, c, j, 0, n, v), STRATA_OK);
+    if (i32)
+        assert_status(ctx, strata_cohort_read_i32(ctx, c, j, 0, n, i32), STRATA_OK);
+    else
+        assert_status(ctx, strata_cohort_read_f64(ctx, c, j, 0, n, f64), STRATA_OK);
     strata_cohort_close(c);
     strata_ctx_free(ctx);
+}
+
+static void read_i32(const char *path, const char *name, int32_t *v, size_t n)
+{
+    read_col(path, name, v, NULL, n);
+}
+
+static void read_f64(const char *path, const char *name, double *v, size_t n)
+{
+    read_col(path, name, NULL, v, n);
 }
 
 static void test_events__dates(void **state)
@@ -63,6 +77,141 @@ static void test_events__dates(void **state)
         assert_int_equal(strata_date_parse(buf, STRATA_DATE_ISO, &d), 0);
         assert_int_equal(d, k);
     }
+}
+
+/* /patients date columns: --type COL=date and the date roles store int32 days
+ * (units "days since 1970-01-01") in any of the three formats; a missing date is
+ * NA; export writes YYYY-MM-DD and re-importing the export gives the same days;
+ * a bad date names file, line, column and value. */
+static void test_events__patient_dates_import_and_export_iso(void **state)
+{
+    char *out = NULL;
+    int32_t v[3];
+    char c2[4096];
+    (void)state;
+    tu_write_file(tu_tmp("pd.csv"), "id,dob,died,seen\n"
+                                    "a,01/04/1950,,31/12/2024\n"
+                                    "b,29/02/2000,15/06/2025,01/01/1970\n"
+                                    "c,31/12/1969,,\n");
+    remove(tu_tmp("pd.h5"));
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id "
+                                      "--role birth_date=dob --role death_date=died "
+                                      "--type seen=date --date-format DD/MM/YYYY --quiet",
+                                tu_tmp("pd.csv"), tu_tmp("pd.h5")), 0);
+    free(out);
+    read_i32(tu_tmp("pd.h5"), "dob", v, 3);
+    assert_int_equal(v[0], -7215); /* 1950-04-01 */
+    assert_int_equal(v[1], 11016); /* 2000-02-29 */
+    assert_int_equal(v[2], -1);
+    read_i32(tu_tmp("pd.h5"), "died", v, 3);
+    assert_int_equal(v[0], INT32_MIN);
+    assert_int_equal(v[1], 20254);
+    read_i32(tu_tmp("pd.h5"), "seen", v, 3);
+    assert_int_equal(v[1], 0);
+    assert_int_equal(v[2], INT32_MIN);
+    {
+        strata_ctx *ctx = tu_ctx();
+        strata_cohort *c = NULL;
+        size_t j;
+        assert_status(ctx, strata_cohort_open(ctx, tu_tmp("pd.h5"), &c), STRATA_OK);
+        assert_status(ctx, strata_cohort_find(ctx, c, "seen", &j), STRATA_OK);
+        assert_int_equal(strata_cohort_column(c, j)->dtype, STRATA_DT_INT32);
+        assert_string_equal(strata_cohort_column(c, j)->units, "days since 1970-01-01");
+        assert_status(ctx, strata_cohort_find(ctx, c, "dob", &j), STRATA_OK);
+        assert_int_equal(strata_cohort_column(c, j)->role, STRATA_ROLE_BIRTH_DATE);
+        strata_cohort_close(c);
+        strata_ctx_free(ctx);
+    }
+    assert_int_equal(tu_run_cli(&out, "export '%s' --out '%s'", tu_tmp("pd.h5"),
+                                tu_tmp("pd_out.csv")), 0);
+    free(out);
+    out = tu_read_file(tu_tmp("pd_out.csv"), NULL);
+    assert_string_equal(out, "id,dob,died,seen\n"
+                             "a,1950-04-01,,2024-12-31\n"
+                             "b,2000-02-29,2025-06-15,1970-01-01\n"
+                             "c,1969-12-31,,\n");
+    free(out);
+    snprintf(c2, sizeof c2, "%s", tu_tmp("pd2.h5"));
+    remove(c2);
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id "
+                                      "--role birth_date=dob --role death_date=died "
+                                      "--type seen=date --quiet", tu_tmp("pd_out.csv"), c2), 0);
+    free(out);
+    read_i32(c2, "seen", v, 3);
+    assert_int_equal(v[0], 20088); /* 2024-12-31: the round trip keeps every day */
+    tu_write_file(tu_tmp("pd_bad.csv"), "id,dob\na,1950-04-01\nb,1950-02-30\n");
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id "
+                                      "--role birth_date=dob --quiet",
+                                tu_tmp("pd_bad.csv"), tu_tmp("pd_bad.h5")), 6);
+    assert_contains(out, "pd_bad.csv: column 'dob' (type date, role birth_date) has 1 value that "
+                         "is not a date: line 3 '1950-02-30'");
+    free(out);
+}
+
+/* An extract sorted in runs on disk (external merge sort) gives the same table
+ * as one sorted in memory: sorted by (patient, day), ties in file order. */
+static void test_events__external_sort_equals_in_memory(void **state)
+{
+    char *out = NULL, ext[4096], mem[4096];
+    FILE *f;
+    uint64_t x = 88172645463325252ull;
+    const size_t n = 30011;
+    int32_t *r1 = malloc(n * 4), *r2 = malloc(n * 4);
+    (void)state;
+    make_cohort("id\n11\n12\n13\n14\n15\n16\n17\n18\n19\n20\n");
+    f = fopen(tu_tmp("big.csv"), "w");
+    assert_non_null(f);
+    fprintf(f, "pid,date,code,seq\n");
+    for (size_t i = 0; i < n; i++) { /* xorshift: ids 11..20, 60 days, codes A..Z */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        fprintf(f, "%d,2025-%02d-%02d,%c,%zu\n", (int)(11 + x % 10), (int)(1 + (x >> 8) % 2),
+                (int)(1 + (x >> 16) % 28), (char)('A' + (x >> 24) % 26), i);
+    }
+    fclose(f);
+    snprintf(ext, sizeof ext, "%s", tu_tmp("ext.h5"));
+    snprintf(mem, sizeof mem, "%s", tu_tmp("mem.h5"));
+    remove(ext);
+    remove(mem);
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table t --id pid --date "
+                                      "date --code code --value seq --run-rows 1000 --out '%s'",
+                                tu_tmp("big.csv"), tu_tmp("c.h5"), ext), 0);
+    assert_contains(out, "30011 events into /events/t");
+    assert_contains(out, "(sorted in 31 runs on disk)");
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table t --id pid --date "
+                                      "date --code code --value seq --out '%s' --quiet",
+                                tu_tmp("big.csv"), tu_tmp("c.h5"), mem), 0);
+    free(out);
+    {
+        const char *cols[] = {"events/t/patient_row", "events/t/day", "events/t/code"};
+        double *s1 = malloc(n * 8), *s2 = malloc(n * 8);
+        for (size_t k = 0; k < 3; k++) {
+            read_i32(ext, cols[k], r1, n);
+            read_i32(mem, cols[k], r2, n);
+            assert_memory_equal(r1, r2, n * 4);
+        }
+        read_f64(ext, "events/t/seq", s1, n);
+        read_f64(mem, "events/t/seq", s2, n);
+        assert_memory_equal(s1, s2, n * 8);
+        free(s1);
+        free(s2);
+    }
+    { /* sorted by (row, day), ties in file order (seq increasing) */
+        int32_t *row = malloc(n * 4), *day = malloc(n * 4);
+        double *seq = malloc(n * 8);
+        read_i32(ext, "events/t/patient_row", row, n);
+        read_i32(ext, "events/t/day", day, n);
+        read_f64(ext, "events/t/seq", seq, n);
+        for (size_t i = 1; i < n; i++)
+            assert_true(row[i - 1] < row[i] ||
+                        (row[i - 1] == row[i] &&
+                         (day[i - 1] < day[i] || (day[i - 1] == day[i] && seq[i - 1] < seq[i]))));
+        free(row);
+        free(day);
+        free(seq);
+    }
+    free(r1);
+    free(r2);
 }
 
 static void test_events__string_ids_sorted_with_ties_in_file_order(void **state)
@@ -236,6 +385,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events__dates),
+        cmocka_unit_test(test_events__patient_dates_import_and_export_iso),
+        cmocka_unit_test(test_events__external_sort_equals_in_memory),
         cmocka_unit_test(test_events__string_ids_sorted_with_ties_in_file_order),
         cmocka_unit_test(test_events__errors_name_file_line_column_value),
         cmocka_unit_test(test_events__replace_table_keeps_others),

@@ -120,6 +120,8 @@ static void test_run_spec__errors_name_key_and_line(void **state)
          "line 5: key \"tier_thresholds\": thresholds must be strictly decreasing"},
         {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  funnel_overdispersion: lots\n",
          "line 5: key \"funnel_overdispersion\": must be none, winsorise or shmi"},
+        {"cohort: a.h5\nderive: [a, b]\nmodel:\n  formula: y ~ x\n",
+         "line 2: key \"derive\": must be a derive spec file or a mapping"},
         {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  tiers: [0.1]\n  charlson_weights: quan\n",
          "line 6: key \"charlson_weights\": must be charlson1987 (Charlson 1987, the default) or "
          "quan2011"},
@@ -231,12 +233,36 @@ static void test_cli__no_yaml_parser_outside_the_library(void **state)
     assert_true(files >= 10);
 }
 
+/* derive: a derive spec file (resolved beside the spec when the job runs) or
+ * an inline mapping, which the job reads from the spec file under "derive". */
+static void test_run_spec__derive_file_or_inline(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_run_spec s;
+    (void)state;
+    assert_status(ctx, load_text(ctx, "dfile.yaml", "cohort: a.h5\nderive: d.yaml\n"
+                                                    "model:\n  formula: y ~ x\n", &s), STRATA_OK);
+    assert_string_equal(s.derive, "d.yaml");
+    assert_null(s.derive_key);
+    strata_run_spec_free(ctx, &s);
+    assert_status(ctx, load_text(ctx, "dinline.yaml",
+                                 "cohort: a.h5\nderive:\n  index_date: 2025-04-01\n"
+                                 "  features:\n    - {name: a, kind: count, table: t}\n"
+                                 "model:\n  formula: y ~ a\n", &s), STRATA_OK);
+    assert_string_equal(s.derive_key, "derive");
+    assert_contains(s.derive, "dinline.yaml");
+    strata_run_spec_free(ctx, &s);
+    assert_null(s.derive);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_spec__full_spec_and_defaults),
         cmocka_unit_test(test_run_spec__absolute_tiers_and_overdispersion),
         cmocka_unit_test(test_run_spec__errors_name_key_and_line),
+        cmocka_unit_test(test_run_spec__derive_file_or_inline),
         cmocka_unit_test(test_fit_spec__keys_defaults_and_overrides),
         cmocka_unit_test(test_fit_spec__errors_name_key_and_line),
         cmocka_unit_test(test_cli__no_yaml_parser_outside_the_library),

@@ -42,7 +42,8 @@ static void add(strata_cohort_writer *w, const char *group, const char *name, st
  *  sex: levels include "X" (code), row 6 code 7 (code)
  *  ethnicity: row 2 code 2 outside 2 levels (code)
  *  bmi: row 3 = +inf (nan)
- *  events/spells: row 3 out of order, row 4 patient_row 9 outside */
+ *  events/spells: row 3 out of order, row 4 patient_row 9 outside
+ *  events/gp: row 3 duplicates row 1 (same patient, day and code); row 2 differs in code */
 static void write_broken(const char *path)
 {
     strata_ctx *ctx = tu_ctx();
@@ -54,6 +55,7 @@ static void write_broken(const char *path)
     int8_t et[6] = {0, 2, 1, -1, 0, 1};
     double bmi[6] = {20, 21, INFINITY, NAN, 24, 25};
     int32_t prow[4] = {0, 2, 1, 9}, day[4] = {100, 100, 100, 100};
+    int32_t gp_row[4] = {0, 0, 0, 1}, gp_day[4] = {5, 5, 5, 5}, gp_code[4] = {1, 2, 1, 1};
     assert_int_equal(strata_cohort_writer_new(ctx, path, &w), STRATA_OK);
     add(w, NULL, "patient_id", STRATA_DT_INT64, 0, NULL, 0, STRATA_ROLE_PATIENT_ID, id, 6);
     add(w, NULL, "age", STRATA_DT_INT8, 0, NULL, 0, STRATA_ROLE_AGE, age, 6);
@@ -63,6 +65,9 @@ static void write_broken(const char *path)
     add(w, NULL, "bmi", STRATA_DT_FLOAT64, 0, NULL, 0, STRATA_ROLE_NONE, bmi, 6);
     add(w, "events/spells", "patient_row", STRATA_DT_INT32, 0, NULL, 0, STRATA_ROLE_NONE, prow, 4);
     add(w, "events/spells", "day", STRATA_DT_INT32, 0, NULL, 0, STRATA_ROLE_NONE, day, 4);
+    add(w, "events/gp", "patient_row", STRATA_DT_INT32, 0, NULL, 0, STRATA_ROLE_NONE, gp_row, 4);
+    add(w, "events/gp", "day", STRATA_DT_INT32, 0, NULL, 0, STRATA_ROLE_NONE, gp_day, 4);
+    add(w, "events/gp", "code", STRATA_DT_INT32, 0, NULL, 0, STRATA_ROLE_NONE, gp_code, 4);
     assert_int_equal(strata_cohort_writer_finish(w), STRATA_OK);
     strata_ctx_free(ctx);
     /* A column of the wrong length and a string column, added behind strata's back. */
@@ -124,10 +129,10 @@ static void test_validate__reports_every_planted_problem(void **state)
     assert_int_equal(rep.counts[STRATA_PROB_RANGE], 2);
     assert_int_equal(rep.counts[STRATA_PROB_NAN], 2);
     assert_int_equal(rep.counts[STRATA_PROB_CODE], 3);
-    assert_int_equal(rep.counts[STRATA_PROB_EVENTS], 2);
+    assert_int_equal(rep.counts[STRATA_PROB_EVENTS], 3);
     assert_int_equal(rep.counts[STRATA_PROB_LENGTH], 1);
     assert_int_equal(rep.counts[STRATA_PROB_STRUCTURE], 1);
-    assert_int_equal(rep.total, 13);
+    assert_int_equal(rep.total, 14);
     assert_contains(col->text, "broken.h5:/patients/patient_id: row 4: patient id 20 duplicates row 2");
     assert_contains(col->text, "/patients/patient_id: row 6: patient id is missing");
     assert_contains(col->text, "/patients/age: row 3 (patient 30): age in years -3 outside 0..120");
@@ -139,6 +144,8 @@ static void test_validate__reports_every_planted_problem(void **state)
     assert_contains(col->text, "/patients/bmi: row 3 (patient 30): value inf is infinite");
     assert_contains(col->text, "/events/spells: row 3: (patient_row 1, day 100) out of order");
     assert_contains(col->text, "/events/spells/patient_row: row 4: value 9 outside /patients rows 0..5");
+    assert_contains(col->text, "/events/gp: row 3: duplicate of row 1 (the same patient, day and "
+                               "values in every column)");
     assert_contains(col->text, "/outcomes/short: length 5 differs from /patients/patient_id length 6");
     assert_contains(col->text, "/patients/name: unsupported type");
     free(col);
@@ -152,7 +159,7 @@ static void test_validate_cli__exit_codes_and_summary(void **state)
     (void)state;
     write_broken(bad);
     assert_int_equal(tu_run_cli(&out, "validate '%s'", bad), 1);
-    assert_contains(out, "INVALID: 13 problems (structure 1, length 1, duplicate_id 1, missing_id 1, range 2, nan 2, code 3, events 2)");
+    assert_contains(out, "INVALID: 14 problems (structure 1, length 1, duplicate_id 1, missing_id 1, range 2, nan 2, code 3, events 3)");
     free(out);
 
     assert_int_equal(tu_run_cli(&out, "validate --max-per-kind 1 '%s'", bad), 1);

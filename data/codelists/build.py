@@ -56,3 +56,16 @@ write("ltc_snomed_gmsde.csv", ["code", "category", "match"],
       [(r["snomed_code"], r["register"], "exact") for r in rows("ltc_snomed_gmsde.csv")])
 write("synthea_uk_snomed_to_ltc.csv", ["code", "category", "match"],
       [(r["snomed_code"], r["register"], "exact") for r in rows("synthea_uk_snomed_to_ltc.csv") if r["register"]])
+# strata's 15 long-term conditions (docs/synthetic.md#conditions), named as the
+# flag columns of a synthetic cohort: the QOF registers (resolved codes and the
+# registers strata does not flag left out) plus GM-SDE's cancer list.
+ltc15 = {"hypertension": "hypertension", "diabetes": "diabetes", "asthma": "asthma", "copd": "copd",
+         "chd": "chd", "heart_failure": "heart_failure", "atrial_fibrillation": "af",
+         "stroke_tia": "stroke_tia", "ckd": "ckd", "dementia": "dementia",
+         "depression": "depression", "smi": "smi", "learning_disability": "learning_disability",
+         "epilepsy": "epilepsy"}
+write("ltc15_snomed.csv", ["code", "category", "match"],
+      [(r["snomed_code"], ltc15[r["register"]], "exact") for r in rows("qof_pcd_refsets_snomed.csv")
+       if r["register"] in ltc15] +
+      [(r["snomed_code"], "cancer", "exact") for r in rows("ltc_snomed_gmsde.csv")
+       if r["register"] == "cancer"])

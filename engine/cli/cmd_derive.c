@@ -56,6 +56,9 @@ int cmd_derive(int argc, char **argv)
         for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
             if (rep.n_excluded[k])
                 printf("  excluded %s: %zu\n", strata_derive_reason_name(k), rep.n_excluded[k]);
+        if (rep.n_replaced)
+            printf("  replaced %zu /patients or /outcomes columns of the same name\n",
+                   rep.n_replaced);
     }
     strata_ctx_free(ctx);
     return rc;

@@ -9,9 +9,9 @@
 #include <string.h>
 
 static const char import_usage[] =
-    "strata import CSV --out COHORT.h5 [--type COL=int|float|cat|num]... [--role ROLE=COL]...\n"
+    "strata import CSV --out COHORT.h5 [--type COL=int|float|cat|num|date]... [--role ROLE=COL]...\n"
     "       [--outcome COL[,COL...]] [--recode COL=FROM:TO[,FROM:TO...]]... [--map MAPPING.yaml]\n"
-    "       [--na TOKENS] [--skip-bad-rows] [--dry-run]"
+    "       [--na TOKENS] [--date-format ISO|DD/MM/YYYY|YYYYMMDD] [--skip-bad-rows] [--dry-run]"
     "\n"
     "       [--delim C] [--encoding utf-8|latin1|windows-1252] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
 
@@ -22,10 +22,15 @@ static void import_help(void)
            "UTF-8 BOM, CRLF; the first line is the header) into a cohort file. The CSV is\n"
            "read twice, streaming: first to infer types, then to write.\n\n"
            "  --out FILE           cohort to create (atomically, mode 0600)\n"
-           "  --type COL=TYPE      override the inferred type: int, float, cat (categorical)\n"
-           "                       or num (int or float); repeatable, or COL=T,COL=T\n"
+           "  --type COL=TYPE      override the inferred type: int, float, cat (categorical),\n"
+           "                       num (int or float) or date (int32 days since 1970-01-01;\n"
+           "                       `strata export` writes it back as YYYY-MM-DD); repeatable\n"
            "  --role ROLE=COL      declare a role: patient_id, practice, pcn, sub_icb, icb,\n"
-           "                       lsoa, imd_decile, age, sex, ethnicity, reg_status\n"
+           "                       lsoa, imd_decile, age, sex, ethnicity, reg_status, and the\n"
+           "                       date roles birth_date, death_date, registration_start,\n"
+           "                       registration_end (type date unless given)\n"
+           "  --date-format FMT    date columns: ISO (default; a time part is dropped),\n"
+           "                       DD/MM/YYYY or YYYYMMDD\n"
            "  --outcome COLS       put these columns under /outcomes\n"
            "  --recode COL=FROM:TO[,FROM:TO]  replace values first, e.g. gender=Female:F,Male:M\n"
            "                       (TO may be a missing token such as NA)\n"
@@ -175,6 +180,13 @@ static int parse_simple(int argc, char **argv, int *i, import_args *a, int *miss
         a->p.source = v;
     else if ((v = opt_value(argc, argv, i, "--extract-date", missing)))
         a->p.extract_date = v;
+    else if ((v = opt_value(argc, argv, i, "--date-format", missing))) {
+        strata_date_format f;
+        if (strata_date_format_parse(v, &f) != 0)
+            return cli_usage_error("import", import_usage, "--date-format: '%s' is not ISO, "
+                                   "DD/MM/YYYY or YYYYMMDD", v);
+        a->p.date_format = (int)f;
+    }
     else if ((v = opt_value(argc, argv, i, "--threads", missing))) {
         if (cli_parse_long(v, 0, 4096, &n))
             return cli_usage_error("import", import_usage, "bad --threads '%s'", v);

@@ -11,7 +11,8 @@ static const char ev_usage[] =
     "strata import events EVENTS.csv --cohort COHORT.h5 --table NAME --id COL --date COL\n"
     "       [--end-date COL] [--code COL[,COL...]] [--code-system NAME] [--cat COL[,COL...]]\n"
     "       [--value COL[,COL...]] [--date-format ISO|DD/MM/YYYY|YYYYMMDD]\n"
-    "       [--on-unknown-id fail|skip] [--delim C] [--encoding E] [--out COHORT2.h5] [--quiet]";
+    "       [--on-unknown-id fail|skip] [--delim C] [--encoding E] [--run-rows N]\n"
+    "       [--out COHORT2.h5] [--quiet]";
 
 static void ev_help(void)
 {
@@ -28,7 +29,10 @@ static void ev_help(void)
            "  --end-date COL     stored as end_day (empty = NA)\n"
            "  --date-format F    ISO (default; a time part is dropped), DD/MM/YYYY or YYYYMMDD\n"
            "  --on-unknown-id    fail (default: the line and id are named) or skip (counted,\n"
-           "                     the first 20 listed)\n\n"
+           "                     the first 20 listed)\n"
+           "  --run-rows N       events sorted in memory at a time (default 2097152); a larger\n"
+           "                     extract is sorted in runs on disk beside the output and\n"
+           "                     merged, so memory stays bounded whatever the file's size\n\n"
            "docs/derive.md and docs/cohort-format.md describe the stored table.\n",
            ev_usage);
 }
@@ -65,7 +69,7 @@ static int take(ev_args *a, int argc, char **argv, int *i)
     static const char *const with_value[] = {"--cohort", "--table", "--id", "--date", "--end-date",
                                              "--code", "--code-system", "--cat", "--value",
                                              "--date-format", "--on-unknown-id", "--delim", "--encoding",
-                                             "--out", "--threads"};
+                                             "--out", "--threads", "--run-rows"};
     int needs = 0;
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         needs |= !strcmp(o, with_value[k]);
@@ -91,6 +95,12 @@ static int take(ev_args *a, int argc, char **argv, int *i)
     else if (!strcmp(o, "--delim")) a->p.delim = !strcmp(v, "tab") ? '\t' : v[0];
     else if (!strcmp(o, "--encoding")) a->p.encoding = v;
     else if (!strcmp(o, "--threads")) a->co.threads = atoi(v);
+    else if (!strcmp(o, "--run-rows")) {
+        long n;
+        if (cli_parse_long(v, 1, 1L << 40, &n))
+            return cli_usage_error("import events", ev_usage, "bad --run-rows '%s'", v);
+        a->p.run_rows = (size_t)n;
+    }
     else if (!strcmp(o, "--code")) a->code = split_list(argv[*i], &a->p.n_code_cols);
     else if (!strcmp(o, "--cat")) a->cat = split_list(argv[*i], &a->p.n_cat_cols);
     else if (!strcmp(o, "--value")) a->val = split_list(argv[*i], &a->p.n_value_cols);
@@ -109,8 +119,11 @@ static int take(ev_args *a, int argc, char **argv, int *i)
 
 static void print_report(const ev_args *a, const strata_events_import_report *r)
 {
-    printf("%s: %zu events into /events/%s of %s\n", a->csv, r->n_events, a->p.table,
+    printf("%s: %zu events into /events/%s of %s", a->csv, r->n_events, a->p.table,
            a->out ? a->out : a->cohort);
+    if (r->n_runs)
+        printf(" (sorted in %zu runs on disk)", r->n_runs);
+    printf("\n");
     if (r->n_unknown) {
         printf("skipped %zu events with an id not in /patients; first %zu:\n", r->n_unknown,
                r->n_listed);

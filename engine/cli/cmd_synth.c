@@ -94,9 +94,10 @@ int cmd_synth(int argc, char **argv)
         return rc;
     }
     if (!co.quiet)
-        printf("%s: %zu patients in %zu practices, %zu spells, %zu A&E attendances; "
-               "emergency admission %.2f%%, death %.2f%% (seed %llu)\n",
-               out, sum.nrows, strata_synth_npractices(s), sum.n_spells, sum.n_ae,
+        printf("%s: %zu patients in %zu practices, %zu spells, %zu A&E attendances, "
+               "%zu GP events (%zu events); emergency admission %.2f%%, death %.2f%% (seed %llu)\n",
+               out, sum.nrows, strata_synth_npractices(s), sum.n_spells, sum.n_ae, sum.n_gp,
+               sum.n_events,
                100 * sum.emergency_rate, 100 * sum.death_rate, (unsigned long long)p.seed);
     strata_synth_free(s);
     strata_ctx_free(ctx);

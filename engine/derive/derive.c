@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DV_BLOCK 16384
+#define DV_BLOCK 65536
 
 const char *strata_derive_reason_name(int k)
 {
@@ -43,6 +43,8 @@ typedef struct dv_run {
     size_t nout;             /* derived output columns */
     size_t *out_w;           /* writer column of each */
     strata_dtype *out_t;
+    unsigned char *out_cat;  /* categorical (NA = -1) */
+    char (*out_name)[256];   /* "group/name" of each */
     strata_derive_report *rep;
 } dv_run;
 
@@ -86,75 +88,112 @@ static strata_status setup_pop(dv_run *r)
     return STRATA_OK;
 }
 
-/* Offsets of each patient's events; checks the table is sorted by (patient_row, day). */
-static strata_status table_offsets(dv_run *r, dv_table *t)
+/* Room for n events in buffer b of table t (patient rows so far are kept). */
+static strata_status ensure_cap(dv_run *r, const dv_table *t, dv_tbuf *b, size_t n)
 {
     strata_ctx *ctx = r->ctx;
-    size_t n = r->pop.npat, bl = 65536;
-    int32_t *pr = strata_alloc(ctx, bl * sizeof *pr), *dy = strata_alloc(ctx, bl * sizeof *dy);
-    int32_t prev_r = -1, prev_d = INT32_MIN;
-    strata_status st = STRATA_OK;
-    if (!pr || !dy || !(t->off = strata_calloc(ctx, n + 1, sizeof *t->off)))
-        st = STRATA_ENOMEM;
-    for (size_t e0 = 0; st == STRATA_OK && e0 < t->nev; e0 += bl) {
-        size_t b = t->nev - e0 < bl ? t->nev - e0 : bl;
-        if ((st = strata_cohort_read_i32(ctx, r->c, t->j_row, e0, b, pr)) != STRATA_OK ||
-            (st = strata_cohort_read_i32(ctx, r->c, t->j_day, e0, b, dy)) != STRATA_OK)
-            break;
-        for (size_t i = 0; i < b && st == STRATA_OK; i++) {
-            if (pr[i] < 0 || (size_t)pr[i] >= n || dy[i] == INT32_MIN)
-                st = STRATA_FAIL(ctx, STRATA_EDATA, "%s:/events/%s: row %zu: patient_row %d, day "
-                                 "%d: patient_row outside 0..%zu or day missing",
-                                 strata_cohort_path(r->c), t->name, e0 + i + 1, pr[i], dy[i],
-                                 n ? n - 1 : 0);
-            else if (pr[i] < prev_r || (pr[i] == prev_r && dy[i] < prev_d))
-                st = STRATA_FAIL(ctx, STRATA_EDATA, "%s:/events/%s: row %zu: (patient_row %d, day "
-                                 "%d) out of order: events must be sorted by patient_row, then day "
-                                 "(strata import events sorts them)",
-                                 strata_cohort_path(r->c), t->name, e0 + i + 1, pr[i], dy[i]);
-            else
-                t->off[pr[i] + 1]++;
-            prev_r = pr[i];
-            prev_d = dy[i];
-        }
+    size_t nc = b->cap ? b->cap : 65536;
+    int32_t *pr;
+    if (n <= b->cap)
+        return STRATA_OK;
+    while (nc < n)
+        nc *= 2;
+    if (!(pr = strata_realloc(ctx, b->prow, b->cap * sizeof *pr, nc * sizeof *pr)))
+        return STRATA_ENOMEM;
+    b->prow = pr;
+    strata_free(ctx, b->day, 0);
+    b->cap = 0;
+    if (!(b->day = strata_alloc(ctx, nc * sizeof *b->day)))
+        return STRATA_ENOMEM;
+    for (size_t k = 0; k < t->ncol; k++) {
+        STRATA_FREE_ALL(ctx, b->val[k], b->code[k]);
+        b->val[k] = NULL;
+        b->code[k] = NULL;
+        if (t->info[k]->categorical ? !(b->code[k] = strata_alloc(ctx, nc * sizeof(int32_t)))
+                                    : !(b->val[k] = strata_alloc(ctx, nc * sizeof(double))))
+            return STRATA_ENOMEM;
     }
-    for (size_t i = 0; st == STRATA_OK && i < n; i++)
-        t->off[i + 1] += t->off[i];
-    strata_free(ctx, pr, 0);
-    strata_free(ctx, dy, 0);
-    return st;
+    b->cap = nc;
+    return STRATA_OK;
 }
 
-/* Loads events [off[p0], off[p1]) of every used column into the block buffers. */
-static strata_status load_events(dv_run *r, dv_table *t, size_t p0, size_t p1)
+static void free_tbuf(strata_ctx *ctx, const dv_table *t, dv_tbuf *b)
+{
+    for (size_t k = 0; t && k < t->ncol; k++)
+        STRATA_FREE_ALL(ctx, b->val[k], b->code[k]);
+    STRATA_FREE_ALL(ctx, b->off, b->prow, b->day);
+    memset(b, 0, sizeof *b);
+}
+
+static strata_status bad_event(dv_run *r, const dv_table *t, size_t e, int32_t pr, int32_t dy,
+                               const char *why)
+{
+    return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s:/events/%s: row %zu: (patient_row %d, day %d) %s",
+                       strata_cohort_path(r->c), t->name, e + 1, pr, dy, why);
+}
+
+/* Counts the events of patients [p0, p1) from t->cur on, reading patient_row
+ * ahead in chunks (what is read past p1 is read again for the next block),
+ * and checks the rows are in /patients and in order. */
+static strata_status count_block(dv_run *r, dv_table *t, dv_tbuf *bf, size_t p1, size_t *ne)
+{
+    size_t n = 0, npat = r->pop.npat;
+    size_t chunk = 4096 + (t->nev / (npat ? npat : 1) + 1) * DV_BLOCK;
+    for (;;) {
+        size_t at = t->cur + n, b = t->nev - at < chunk ? t->nev - at : chunk, i;
+        if (b == 0)
+            break;
+        STRATA_TRY(ensure_cap(r, t, bf, n + b));
+        STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, t->j_row, at, b, bf->prow + n));
+        for (i = 0; i < b; i++) {
+            int32_t pr = bf->prow[n + i], prev = n + i ? bf->prow[n + i - 1] : t->prev_row;
+            if (pr < 0 || (size_t)pr >= npat)
+                return bad_event(r, t, at + i, pr, 0, "patient_row outside /patients");
+            if (pr < prev)
+                return bad_event(r, t, at + i, pr, 0, "out of order: events must be sorted by "
+                                 "patient_row, then day (strata import events sorts them)");
+            if ((size_t)pr >= p1)
+                break;
+        }
+        n += i;
+        if (i < b)
+            break;
+    }
+    *ne = n;
+    return STRATA_OK;
+}
+
+/* Loads the events of patients [p0, p1) (the table's next ones: blocks come in
+ * order) into buffer bf, with per-patient offsets off[0..p1-p0]. */
+static strata_status load_events(dv_run *r, dv_table *t, dv_tbuf *bf, size_t p0, size_t p1)
 {
     strata_ctx *ctx = r->ctx;
-    size_t e0 = t->off[p0], ne = t->off[p1] - e0;
-    if (ne > t->cap) {
-        size_t nc = ne;
-        strata_free(ctx, t->day, 0);
-        if (!(t->day = strata_alloc(ctx, nc * sizeof *t->day)))
-            return STRATA_ENOMEM;
-        for (size_t k = 0; k < t->ncol; k++) {
-            strata_free(ctx, t->val[k], 0);
-            strata_free(ctx, t->code[k], 0);
-            t->val[k] = NULL;
-            t->code[k] = NULL;
-            if (t->info[k]->categorical ? !(t->code[k] = strata_alloc(ctx, nc * sizeof(int32_t)))
-                                        : !(t->val[k] = strata_alloc(ctx, nc * sizeof(double))))
-                return STRATA_ENOMEM;
-        }
-        t->cap = nc;
+    size_t ne = 0;
+    if (!bf->off && !(bf->off = strata_alloc(ctx, (DV_BLOCK + 1) * sizeof *bf->off)))
+        return STRATA_ENOMEM;
+    memset(bf->off, 0, (p1 - p0 + 1) * sizeof *bf->off);
+    STRATA_TRY(count_block(r, t, bf, p1, &ne));
+    if (ne) {
+        STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->j_day, t->cur, ne, bf->day));
+        for (size_t k = 0; k < t->ncol; k++)
+            STRATA_TRY(t->info[k]->categorical
+                           ? strata_cohort_read_i32(ctx, r->c, t->jcol[k], t->cur, ne, bf->code[k])
+                           : strata_cohort_read_f64(ctx, r->c, t->jcol[k], t->cur, ne, bf->val[k]));
     }
-    if (ne == 0)
-        return STRATA_OK;
-    STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->j_day, e0, ne, t->day));
-    for (size_t k = 0; k < t->ncol; k++) {
-        if (t->info[k]->categorical)
-            STRATA_TRY(strata_cohort_read_i32(ctx, r->c, t->jcol[k], e0, ne, t->code[k]));
-        else
-            STRATA_TRY(strata_cohort_read_f64(ctx, r->c, t->jcol[k], e0, ne, t->val[k]));
+    for (size_t e = 0; e < ne; e++) {
+        if (bf->day[e] == INT32_MIN)
+            return bad_event(r, t, t->cur + e, bf->prow[e], 0, "day missing");
+        if (e && bf->prow[e] == bf->prow[e - 1] && bf->day[e] < bf->day[e - 1])
+            return bad_event(r, t, t->cur + e, bf->prow[e], bf->day[e], "out of order: events "
+                             "must be sorted by patient_row, then day (strata import events "
+                             "sorts them)");
+        bf->off[bf->prow[e] - (int32_t)p0 + 1]++;
     }
+    for (size_t i = 0; i < p1 - p0; i++)
+        bf->off[i + 1] += bf->off[i];
+    if (ne)
+        t->prev_row = bf->prow[ne - 1];
+    t->cur += ne;
     return STRATA_OK;
 }
 
@@ -176,7 +215,7 @@ static void out_column(const dv_item *it, size_t k, char *name, size_t n, strata
     case DK_LAST: cs->dtype = STRATA_DT_FLOAT64; break;
     case DK_DAYS_SINCE: cs->units = "days"; break;
     case DK_FLAGS:
-        snprintf(name, n, "%s_%s", it->name, it->cat_names[k]);
+        snprintf(name, n, "%s%s", it->prefix, it->cat_names[k]);
         cs->dtype = STRATA_DT_INT8;
         break;
     case DK_EFI:
@@ -193,49 +232,90 @@ static void out_column(const dv_item *it, size_t k, char *name, size_t n, strata
         break;
     case DK_TIME_TO_FIRST:
         if (k == 1) {
-            snprintf(name, n, "%s_event", it->name);
+            snprintf(name, n, "%s", it->event_name ? it->event_name : it->name);
+            if (!it->event_name)
+                snprintf(name + strlen(name), n - strlen(name), "_event");
             cs->dtype = STRATA_DT_INT8;
         } else
             cs->units = "days";
         break;
+    case DK_ADD: cs->dtype = STRATA_DT_FLOAT64; break;
     default: break;
     }
+    if (it->otype != STRATA_DT_NONE && (k == 0 || it->kind == DK_FLAGS))
+        cs->dtype = it->otype;
     cs->name = name;
 }
 
+/* Names and types of the derived columns; two items may not write the same column. */
+static strata_status plan_outputs(dv_run *r)
+{
+    strata_ctx *ctx = r->ctx;
+    size_t k = 0;
+    for (size_t i = 0; i < r->s.nitem; i++)
+        r->nout += r->s.item[i].nout;
+    if (!(r->out_w = strata_calloc(ctx, r->nout + 1, sizeof *r->out_w)) ||
+        !(r->out_t = strata_calloc(ctx, r->nout + 1, sizeof *r->out_t)) ||
+        !(r->out_cat = strata_calloc(ctx, r->nout + 1, 1)) ||
+        !(r->out_name = strata_calloc(ctx, r->nout + 1, sizeof *r->out_name)))
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < r->s.nitem; i++) {
+        dv_item *it = &r->s.item[i];
+        it->out0 = k;
+        for (size_t q = 0; q < it->nout; q++, k++) {
+            char name[200];
+            strata_column_spec cs;
+            out_column(it, q, name, sizeof name, &cs);
+            r->out_t[k] = cs.dtype;
+            r->out_cat[k] = (unsigned char)cs.categorical;
+            snprintf(r->out_name[k], sizeof r->out_name[k], "%s/%s", cs.group, name);
+            for (size_t e = 0; e < k; e++)
+                if (!strcmp(r->out_name[e], r->out_name[k]))
+                    return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: column %s is "
+                                       "written by an earlier item too", r->s.path, it->line,
+                                       it->name, r->out_name[k]);
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Copies the /patients and /outcomes columns a derived column does not
+ * replace, then adds the derived columns. */
 static strata_status add_columns(dv_run *r)
 {
     strata_ctx *ctx = r->ctx;
-    size_t nc = strata_cohort_ncols(r->c), k = 0;
-    if (!(r->copy_j = strata_calloc(ctx, nc ? nc : 1, sizeof *r->copy_j)) ||
-        !(r->copy_w = strata_calloc(ctx, nc ? nc : 1, sizeof *r->copy_w)))
+    size_t nc = strata_cohort_ncols(r->c);
+    STRATA_TRY(plan_outputs(r));
+    if (!(r->copy_j = strata_calloc(ctx, nc + 1, sizeof *r->copy_j)) ||
+        !(r->copy_w = strata_calloc(ctx, nc + 1, sizeof *r->copy_w)))
         return STRATA_ENOMEM;
     for (size_t j = 0; j < nc; j++) {
         const strata_column_info *ci = strata_cohort_column(r->c, j);
         strata_column_spec cs;
+        char full[300];
+        int replaced = 0;
         if (strcmp(ci->group, "patients") && strcmp(ci->group, "outcomes"))
             continue;
-        memset(&cs, 0, sizeof cs);
+        snprintf(full, sizeof full, "%s/%s", ci->group, ci->name);
+        for (size_t k = 0; k < r->nout && !replaced; k++)
+            replaced = !strcmp(full, r->out_name[k]);
+        if (replaced) {
+            r->rep->n_replaced++;
+            continue;
+        }
         cs = (strata_column_spec){ci->group, ci->name, ci->dtype, ci->categorical, ci->levels,
                                   ci->n_levels, ci->role, ci->units, NULL};
         r->copy_j[r->ncopy] = j;
         STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->copy_w[r->ncopy]));
         r->ncopy++;
     }
-    for (size_t i = 0; i < r->s.nitem; i++)
-        r->nout += r->s.item[i].nout;
-    if (!(r->out_w = strata_calloc(ctx, r->nout ? r->nout : 1, sizeof *r->out_w)) ||
-        !(r->out_t = strata_calloc(ctx, r->nout ? r->nout : 1, sizeof *r->out_t)))
-        return STRATA_ENOMEM;
     for (size_t i = 0; i < r->s.nitem; i++) {
-        dv_item *it = &r->s.item[i];
-        it->out0 = k;
-        for (size_t q = 0; q < it->nout; q++, k++) {
-            char name[512];
+        const dv_item *it = &r->s.item[i];
+        for (size_t q = 0; q < it->nout; q++) {
+            char name[200];
             strata_column_spec cs;
             out_column(it, q, name, sizeof name, &cs);
-            r->out_t[k] = cs.dtype;
-            STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->out_w[k]));
+            STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->out_w[it->out0 + q]));
             if (it->outcome)
                 r->rep->n_outcomes++;
             else
@@ -302,45 +382,83 @@ static strata_status copy_block(dv_run *r, dv_block *b, size_t p0, unsigned char
     return STRATA_OK;
 }
 
-static void store(strata_dtype t, const double *v, size_t stride, size_t n, unsigned char *buf)
+/* Writes n values of derived column k (stride apart) into buf in its storage
+ * type; NaN is the type's NA; a value the type cannot hold is an error. */
+static strata_status store(dv_run *r, size_t k, const double *v, size_t stride, const dv_block *b,
+                           size_t p0, unsigned char *buf)
 {
-    for (size_t i = 0; i < n; i++) {
+    static const double lo[] = {0, INT8_MIN, INT16_MIN, INT32_MIN}, hi[] = {0, INT8_MAX,
+                                                                          INT16_MAX, INT32_MAX};
+    strata_dtype t = r->out_t[k];
+    size_t es = strata_dtype_size(t);
+    for (size_t i = 0; i < b->nin; i++) {
         double x = v[i * stride];
-        if (t == STRATA_DT_FLOAT64)
+        int64_t y;
+        if (t == STRATA_DT_FLOAT64) {
             memcpy(buf + i * 8, &x, 8);
-        else if (t == STRATA_DT_INT8) {
-            int8_t y = isnan(x) ? (int8_t)-1 : (int8_t)x; /* categorical NA or 0/1 */
-            buf[i] = (unsigned char)y;
+            continue;
+        }
+        if (t == STRATA_DT_FLOAT32) {
+            float f = (float)x;
+            memcpy(buf + i * 4, &f, 4);
+            continue;
+        }
+        if (!isnan(x) && (x <= lo[t] || x > hi[t] || x != floor(x)))
+            return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: /patients row %zu: derived %s = %.17g "
+                               "does not fit its type %s (set type: in the spec)", r->s.path,
+                               p0 + b->rows[i] + 1, r->out_name[k], x, strata_dtype_name(t));
+        y = isnan(x) ? (r->out_cat[k] ? -1 : (int64_t)lo[t]) : (int64_t)x;
+        if (t == STRATA_DT_INT8) {
+            int8_t z = (int8_t)y;
+            memcpy(buf + i * es, &z, es);
+        } else if (t == STRATA_DT_INT16) {
+            int16_t z = (int16_t)y;
+            memcpy(buf + i * es, &z, es);
         } else {
-            int32_t y = isnan(x) ? STRATA_NA_INT32 : (int32_t)x;
-            memcpy(buf + i * 4, &y, 4);
+            int32_t z = (int32_t)y;
+            memcpy(buf + i * es, &z, es);
         }
     }
+    return STRATA_OK;
 }
 
-static size_t max_events(const dv_table *t, size_t npat)
+/* One block of patients in flight: population and dates, events, outputs. The
+ * block loop fills one slot (HDF5, one thread) while the other is evaluated. */
+typedef struct dv_slot {
+    dv_block b;
+    size_t p0;
+    dv_tbuf *tb;             /* the block's events, one buffer per table */
+    int32_t *scratch;        /* per thread: `distinct`'s codes of one patient */
+    size_t scr_per;
+} dv_slot;
+
+#define DV_EVAL_CHUNK 4096   /* patients per evaluation task */
+
+/* Most events one patient of the block has in one table. */
+static size_t block_max_events(const dv_run *r, const dv_slot *sl)
 {
-    size_t m = 0;
-    for (size_t i = 0; i < npat; i++)
-        if (t->off[i + 1] - t->off[i] > m)
-            m = t->off[i + 1] - t->off[i];
+    size_t m = 1;
+    for (size_t k = 0; k < r->s.ntab; k++)
+        for (size_t i = 0; i < sl->b.n; i++)
+            if (sl->tb[k].off[i + 1] - sl->tb[k].off[i] > m)
+                m = sl->tb[k].off[i + 1] - sl->tb[k].off[i];
     return m;
 }
 
-/* Evaluates every item for the block's population, patients in parallel. */
-static void eval_block(dv_run *r, dv_block *b, size_t p0, int32_t *scratch, size_t scr_per)
+/* Evaluates every item for the block's included patients [q0, q1). */
+static void eval_range(const dv_run *r, const dv_slot *sl, size_t q0, size_t q1)
 {
     const dv_spec *s = &r->s;
+    const dv_block *b = &sl->b;
     const strata_column_info *sx = r->pop.sex;
-    long nin = (long)b->nin;
-#pragma omp parallel for schedule(static) num_threads(strata_threads(r->ctx))
-    for (long q = 0; q < nin; q++) {
-        size_t i = b->rows[q], row = p0 + i;
 #ifdef _OPENMP
-        int32_t *scr = scratch + (size_t)omp_get_thread_num() * scr_per;
+    int32_t *scr = sl->scratch + (size_t)omp_get_thread_num() * sl->scr_per;
 #else
-        int32_t *scr = scratch;
+    int32_t *scr = sl->scratch;
 #endif
+    for (size_t q = q0; q < q1; q++) {
+        size_t i = b->rows[q];
+        int last = -1; /* items on one table are usually neighbours: its range is reused */
         dv_patient pt;
         pt.t0 = b->t0[i];
         pt.death = b->d[1][i];
@@ -349,66 +467,120 @@ static void eval_block(dv_run *r, dv_block *b, size_t p0, int32_t *scratch, size
                      ? sx->levels[b->sex[i]][0] : 0;
         for (size_t k = 0; k < s->nitem; k++) {
             const dv_item *it = &s->item[k];
-            const dv_table *t = &s->tab[it->table];
-            pt.e0 = t->off[row] - t->off[p0];
-            pt.e1 = t->off[row + 1] - t->off[p0];
-            dv_eval(s, it, &pt, scr, b->out + (size_t)q * r->nout + it->out0);
+            double *o = b->out + q, res[64]; /* column-major: column c at c * DV_BLOCK */
+            if (it->kind == DK_ADD) { /* in the order of of: */
+                double acc = o[s->item[it->add[0]].out0 * DV_BLOCK];
+                for (int j = 1; j < it->nadd; j++)
+                    acc += o[s->item[it->add[j]].out0 * DV_BLOCK];
+                o[it->out0 * DV_BLOCK] = acc;
+                continue;
+            }
+            if (it->table != last) {
+                pt.e0 = sl->tb[it->table].off[i];
+                pt.e1 = sl->tb[it->table].off[i + 1];
+                last = it->table;
+            }
+            dv_eval(sl->tb, it, &pt, scr, res);
+            for (size_t j = 0; j < it->nout; j++)
+                o[(it->out0 + j) * DV_BLOCK] = res[j];
         }
     }
 }
 
+static strata_status slot_init(dv_run *r, dv_slot *sl)
+{
+    strata_ctx *ctx = r->ctx;
+    dv_block *b = &sl->b;
+    memset(sl, 0, sizeof *sl);
+    if (!(b->in = strata_alloc(ctx, DV_BLOCK)) || !(b->t0 = strata_alloc(ctx, DV_BLOCK * 4)) ||
+        !(b->sex = strata_alloc(ctx, DV_BLOCK * 4)) ||
+        !(b->rows = strata_alloc(ctx, DV_BLOCK * sizeof *b->rows)) ||
+        !(b->out = strata_alloc(ctx, DV_BLOCK * (r->nout ? r->nout : 1) * sizeof *b->out)) ||
+        !(b->wbuf = strata_alloc(ctx, DV_BLOCK * 8)) ||
+        !(sl->tb = strata_calloc(ctx, r->s.ntab + 1, sizeof *sl->tb)))
+        return STRATA_ENOMEM;
+    for (int k = 0; k < 4; k++)
+        if (!(b->d[k] = strata_alloc(ctx, DV_BLOCK * 4)))
+            return STRATA_ENOMEM;
+    return STRATA_OK;
+}
+
+static void slot_free(dv_run *r, dv_slot *sl)
+{
+    dv_block *b = &sl->b;
+    for (size_t k = 0; sl->tb && k < r->s.ntab; k++)
+        free_tbuf(r->ctx, &r->s.tab[k], &sl->tb[k]);
+    STRATA_FREE_ALL(r->ctx, b->d[0], b->d[1], b->d[2], b->d[3], b->in, b->t0, b->sex, b->rows,
+                    b->out, b->wbuf, sl->tb, sl->scratch);
+}
+
+/* Reads block p0 into the slot: population, copied columns (appended), events. */
+static strata_status slot_load(dv_run *r, dv_slot *sl, size_t p0, unsigned char *raw, size_t maxc)
+{
+    size_t need;
+    sl->p0 = p0;
+    sl->b.n = r->pop.npat - p0 < DV_BLOCK ? r->pop.npat - p0 : DV_BLOCK;
+    STRATA_TRY(block_population(r, &sl->b, p0));
+    STRATA_TRY(copy_block(r, &sl->b, p0, raw));
+    for (size_t k = 0; k < r->s.ntab; k++)
+        STRATA_TRY(load_events(r, &r->s.tab[k], &sl->tb[k], p0, p0 + sl->b.n));
+    need = block_max_events(r, sl) * maxc;
+    if (!sl->scratch || need > sl->scr_per) { /* `distinct` sorts one patient's codes */
+        strata_free(r->ctx, sl->scratch, 0);
+        sl->scr_per = need;
+        if (!(sl->scratch = strata_alloc(r->ctx, (size_t)strata_threads(r->ctx) * need *
+                                                     sizeof *sl->scratch)))
+            return STRATA_ENOMEM;
+    }
+    return STRATA_OK;
+}
+
+/* Converts the slot's outputs to their types and appends them. */
+static strata_status slot_write(dv_run *r, dv_slot *sl)
+{
+    for (size_t k = 0; k < r->nout; k++) {
+        STRATA_TRY(store(r, k, sl->b.out + k * DV_BLOCK, 1, &sl->b, sl->p0, sl->b.wbuf));
+        STRATA_TRY(strata_cohort_writer_append(r->w, r->out_w[k], sl->b.wbuf, sl->b.nin));
+    }
+    return STRATA_OK;
+}
+
+/* Blocks in order: while tasks evaluate block k from one slot, the thread that
+ * owns HDF5 reads block k + 1 into the other, then helps, then writes block k.
+ * Each patient's values depend on its own events only: same bytes for any
+ * number of threads. */
 static strata_status run_blocks(dv_run *r)
 {
     strata_ctx *ctx = r->ctx;
-    dv_block b;
-    size_t maxe = 1, maxc = 1, scr_per;
-    int nth = strata_threads(ctx);
+    dv_slot sl[2];
+    size_t maxc = 1, nblk = (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK;
     unsigned char *raw = strata_alloc(ctx, DV_BLOCK * 8);
-    int32_t *scratch = NULL;
     strata_status st = raw ? STRATA_OK : STRATA_ENOMEM;
-    memset(&b, 0, sizeof b);
-    for (size_t k = 0; k < r->s.ntab; k++)
-        if (max_events(&r->s.tab[k], r->pop.npat) > maxe)
-            maxe = max_events(&r->s.tab[k], r->pop.npat);
     for (size_t k = 0; k < r->s.nitem; k++)
         if ((size_t)r->s.item[k].ncode > maxc)
             maxc = (size_t)r->s.item[k].ncode;
-    scr_per = maxe * maxc;
-    if (st == STRATA_OK &&
-        (!(b.in = strata_alloc(ctx, DV_BLOCK)) || !(b.t0 = strata_alloc(ctx, DV_BLOCK * 4)) ||
-         !(b.sex = strata_alloc(ctx, DV_BLOCK * 4)) ||
-         !(b.rows = strata_alloc(ctx, DV_BLOCK * sizeof *b.rows)) ||
-         !(b.out = strata_alloc(ctx, DV_BLOCK * (r->nout ? r->nout : 1) * sizeof *b.out)) ||
-         !(b.wbuf = strata_alloc(ctx, DV_BLOCK * 8)) ||
-         !(scratch = strata_alloc(ctx, (size_t)nth * scr_per * sizeof *scratch))))
-        st = STRATA_ENOMEM;
-    for (int k = 0; k < 4 && st == STRATA_OK; k++)
-        if (!(b.d[k] = strata_alloc(ctx, DV_BLOCK * 4)))
-            st = STRATA_ENOMEM;
-    for (size_t p0 = 0; st == STRATA_OK && p0 < r->pop.npat; p0 += DV_BLOCK) {
-        b.n = r->pop.npat - p0 < DV_BLOCK ? r->pop.npat - p0 : DV_BLOCK;
-        if ((st = block_population(r, &b, p0)) != STRATA_OK ||
-            (st = copy_block(r, &b, p0, raw)) != STRATA_OK)
-            break;
-        for (size_t k = 0; k < r->s.ntab && st == STRATA_OK; k++)
-            st = load_events(r, &r->s.tab[k], p0, p0 + b.n);
-        if (st != STRATA_OK)
-            break;
-        eval_block(r, &b, p0, scratch, scr_per);
-        for (size_t k = 0; k < r->nout && st == STRATA_OK; k++) {
-            store(r->out_t[k], b.out + k, r->nout, b.nin, b.wbuf);
-            st = strata_cohort_writer_append(r->w, r->out_w[k], b.wbuf, b.nin);
+    memset(sl, 0, sizeof sl);
+    for (int k = 0; k < 2 && st == STRATA_OK; k++)
+        st = slot_init(r, &sl[k]);
+    if (st == STRATA_OK && nblk)
+        st = slot_load(r, &sl[0], 0, raw, maxc);
+#pragma omp parallel num_threads(strata_threads(ctx))
+#pragma omp single
+    for (size_t k = 0; k < nblk && st == STRATA_OK; k++) {
+        dv_slot *cur = &sl[k % 2], *next = &sl[(k + 1) % 2];
+        for (size_t q0 = 0; q0 < cur->b.nin; q0 += DV_EVAL_CHUNK) {
+            size_t q1 = cur->b.nin - q0 < DV_EVAL_CHUNK ? cur->b.nin : q0 + DV_EVAL_CHUNK;
+#pragma omp task firstprivate(q0, q1)
+            eval_range(r, cur, q0, q1);
         }
+        if (k + 1 < nblk)
+            st = slot_load(r, next, (k + 1) * DV_BLOCK, raw, maxc);
+#pragma omp taskwait
+        if (st == STRATA_OK)
+            st = slot_write(r, cur);
     }
-    for (int k = 0; k < 4; k++)
-        strata_free(ctx, b.d[k], 0);
-    strata_free(ctx, b.in, 0);
-    strata_free(ctx, b.t0, 0);
-    strata_free(ctx, b.sex, 0);
-    strata_free(ctx, b.rows, 0);
-    strata_free(ctx, b.out, 0);
-    strata_free(ctx, b.wbuf, 0);
-    strata_free(ctx, scratch, 0);
+    slot_free(r, &sl[0]);
+    slot_free(r, &sl[1]);
     strata_free(ctx, raw, 0);
     return st;
 }
@@ -439,6 +611,13 @@ static strata_status write_attrs(dv_run *r)
 strata_status strata_derive(strata_ctx *ctx, const char *cohort_path, const char *spec_path,
                             const char *out_path, strata_derive_report *report)
 {
+    return strata_derive_key(ctx, cohort_path, spec_path, NULL, out_path, report);
+}
+
+strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path, const char *spec_path,
+                                const char *key, const char *out_path,
+                                strata_derive_report *report)
+{
     dv_run r;
     strata_derive_report local;
     strata_status st;
@@ -447,11 +626,11 @@ strata_status strata_derive(strata_ctx *ctx, const char *cohort_path, const char
     r.rep = report ? report : &local;
     memset(r.rep, 0, sizeof *r.rep);
     STRATA_TRY(strata_cohort_open(ctx, cohort_path, &r.c));
-    st = dv_spec_load(ctx, spec_path, r.c, &r.s);
+    st = dv_spec_load(ctx, spec_path, key, r.c, &r.s);
     if (st == STRATA_OK)
         st = setup_pop(&r);
     for (size_t k = 0; k < r.s.ntab && st == STRATA_OK; k++) {
-        st = table_offsets(&r, &r.s.tab[k]);
+        r.s.tab[k].prev_row = -1;
         r.rep->n_events += r.s.tab[k].nev;
     }
     r.rep->n_patients = r.pop.npat;
@@ -475,6 +654,8 @@ strata_status strata_derive(strata_ctx *ctx, const char *cohort_path, const char
     strata_free(ctx, r.copy_w, 0);
     strata_free(ctx, r.out_w, 0);
     strata_free(ctx, r.out_t, 0);
+    strata_free(ctx, r.out_cat, 0);
+    strata_free(ctx, r.out_name, 0);
     dv_spec_free(ctx, &r.s);
     strata_cohort_close(r.c);
     return st;

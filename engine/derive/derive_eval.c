@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cond_ok(const dv_table *t, const dv_cond *c, size_t e)
+static int cond_ok(const dv_tbuf *t, const dv_cond *c, size_t e)
 {
     double v;
     if (t->code[c->col]) {
@@ -33,7 +33,7 @@ static int cond_ok(const dv_table *t, const dv_cond *c, size_t e)
 }
 
 /* Conditions and the code filter of item it hold for event e. */
-static int event_ok(const dv_table *t, const dv_item *it, size_t e)
+static int event_ok(const dv_tbuf *t, const dv_item *it, size_t e)
 {
     for (size_t k = 0; k < it->ncond; k++)
         if (!cond_ok(t, &it->cond[k], e))
@@ -54,7 +54,7 @@ static int64_t clamp_add(int32_t t0, int d)
 }
 
 /* Category bits of event e (codes, and eFI value rules when it has them). */
-static uint64_t event_cats(const dv_table *t, const dv_item *it, const dv_patient *pt, size_t e)
+static uint64_t event_cats(const dv_tbuf *t, const dv_item *it, const dv_patient *pt, size_t e)
 {
     uint64_t bits = 0;
     for (int k = 0; k < it->ncode; k++) {
@@ -75,7 +75,7 @@ static uint64_t event_cats(const dv_table *t, const dv_item *it, const dv_patien
     return bits;
 }
 
-static int is_acsc(const dv_table *t, const dv_item *it, size_t e)
+static int is_acsc(const dv_tbuf *t, const dv_item *it, size_t e)
 {
     int32_t lv0 = t->code[it->codecol[0]][e];
     unsigned char b0 = lv0 >= 0 ? it->lv_acsc[0][lv0] : 0;
@@ -111,6 +111,19 @@ static int64_t outcome_end(const dv_item *it, const dv_patient *pt, int64_t hi)
     return hi;
 }
 
+/* Censoring time of time_to_first without an event: the day after the window
+ * (follow-up [0, TO] lasts TO + 1 whole days), or the day of death or
+ * deregistration when it falls in the window (as `censor` says). */
+static int64_t censor_day(const dv_item *it, const dv_patient *pt)
+{
+    int64_t end = (int64_t)pt->t0 + it->hi, c = end + 1;
+    if (it->censor_death && pt->death != DV_NONE_DAY && pt->death <= end && pt->death < c)
+        c = pt->death;
+    if (it->censor_reg && pt->reg_end != DV_NONE_DAY && pt->reg_end <= end && pt->reg_end < c)
+        c = pt->reg_end;
+    return c;
+}
+
 static void scores_out(const dv_item *it, uint64_t bits, double *out)
 {
     unsigned char present[64];
@@ -141,10 +154,10 @@ static void scores_out(const dv_item *it, uint64_t bits, double *out)
     }
 }
 
-void dv_eval(const dv_spec *s, const dv_item *it, const dv_patient *pt, int32_t *scratch,
+void dv_eval(const dv_tbuf *tb, const dv_item *it, const dv_patient *pt, int32_t *scratch,
              double *out)
 {
-    const dv_table *t = &s->tab[it->table];
+    const dv_tbuf *t = &tb[it->table];
     int64_t lo = it->lo <= DV_INF_LO ? INT64_MIN : clamp_add(pt->t0, it->lo);
     int64_t hi = it->hi >= DV_INF_HI ? INT64_MAX : clamp_add(pt->t0, it->hi);
     size_t n = 0, nd = 0;
@@ -204,7 +217,7 @@ void dv_eval(const dv_spec *s, const dv_item *it, const dv_patient *pt, int32_t 
         break;
     }
     case DK_TIME_TO_FIRST:
-        out[0] = (double)((n ? first_day : hi) - pt->t0);
+        out[0] = (double)((n ? first_day : censor_day(it, pt)) - pt->t0);
         out[1] = n > 0;
         break;
     default: scores_out(it, bits, out); break;

@@ -18,8 +18,10 @@
 typedef enum dv_kind {
     DK_COUNT, DK_ANY, DK_EVER, DK_SUM, DK_MAX, DK_MIN, DK_LAST, DK_DAYS_SINCE, DK_DISTINCT,
     DK_FLAGS, DK_MULTIMORBIDITY, DK_CHARLSON, DK_ELIXHAUSER, DK_EFI, DK_ACSC,
-    DK_TIME_TO_FIRST
+    DK_TIME_TO_FIRST, DK_ADD
 } dv_kind;
+
+#define DV_MAX_ADD 16    /* items one `add` sums */
 
 typedef enum dv_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN } dv_op;
 
@@ -30,23 +32,28 @@ typedef struct dv_cond {
     unsigned char *lv_ok;    /* categorical: per level 1 when the condition holds */
 } dv_cond;
 
-/* One event table as derive reads it: named columns, loaded block by block. */
+/* One event table as derive reads it: named columns, read block by block. */
 typedef struct dv_table {
     char *name;
     size_t j_row, j_day;     /* cohort column indices */
     size_t nev;
-    size_t *off;             /* npat + 1 offsets into the table, by patient row */
+    size_t cur;              /* the table's next event not yet loaded (blocks come in order) */
+    int32_t prev_row;        /* patient_row of the last event loaded, -1 before any */
     size_t ncol;
     size_t jcol[DV_MAX_COLS];     /* cohort column index of each loaded column */
     const strata_column_info *info[DV_MAX_COLS];
     int is_code[DV_MAX_COLS];     /* units start with "code" */
-    /* block buffers: events [off[p0], off[p1]) */
-    size_t cap;
-    int32_t *day;
+} dv_table;
+
+/* One table's events of one block of patients (derive.c fills one block's
+ * buffers while the previous block is evaluated from the other's). */
+typedef struct dv_tbuf {
+    size_t cap;                   /* events allocated */
+    size_t *off;                  /* offsets of the block's patients: events [off[i], off[i+1]) */
+    int32_t *prow, *day;
     double *val[DV_MAX_COLS];     /* numeric columns as doubles (NULL if categorical) */
     int32_t *code[DV_MAX_COLS];   /* categorical codes (NULL if numeric) */
-    int used[DV_MAX_COLS];        /* column needed by some item */
-} dv_table;
+} dv_tbuf;
 
 typedef struct dv_item {
     char *name;
@@ -75,6 +82,11 @@ typedef struct dv_item {
        8 secondary-for-with_secondary */
     unsigned char **lv_acsc;
     int32_t **lv_gid;        /* distinct: per code column, level -> code id across columns */
+    strata_dtype otype;      /* `type:` of the first output (all, for flags); NONE = default */
+    char *event_name;        /* time_to_first: name of the indicator column */
+    char *prefix;            /* flags: column names are prefix + category */
+    int nadd;                /* add: the items summed (their first outputs), earlier items */
+    int add[DV_MAX_ADD];
     size_t out0;             /* first output column (in the derive's output list) */
     size_t nout;
 } dv_item;
@@ -94,7 +106,9 @@ typedef struct dv_spec {
 } dv_spec;
 
 /* derive_spec.c */
-strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, dv_spec *s);
+/* The spec is the file's mapping, or the mapping under key (run specs' derive:). */
+strata_status dv_spec_load(strata_ctx *ctx, const char *path, const char *key, strata_cohort *c,
+                           dv_spec *s);
 void dv_spec_free(strata_ctx *ctx, dv_spec *s);
 /* Resolves a data path: as given, then beside the spec, then under STRATA_DATA_DIR. */
 strata_status dv_resolve(strata_ctx *ctx, const dv_spec *s, const char *path, char *out, size_t n);
@@ -112,9 +126,9 @@ typedef struct dv_patient {
     size_t e0, e1;           /* event range in the table's block buffers */
 } dv_patient;
 
-/* Writes it->nout doubles into out (NaN = missing). scratch holds at least
- * (e1 - e0) * it->ncode ints (distinct). */
-void dv_eval(const dv_spec *s, const dv_item *it, const dv_patient *pt, int32_t *scratch,
+/* Writes it->nout doubles into out (NaN = missing) from the block's events
+ * tb[table]. scratch holds at least (e1 - e0) * it->ncode ints (distinct). */
+void dv_eval(const dv_tbuf *tb, const dv_item *it, const dv_patient *pt, int32_t *scratch,
              double *out);
 
 #endif

@@ -599,5 +599,7 @@ void dv_free_item(strata_ctx *ctx, const dv_spec *s, dv_item *it)
     for (size_t k = 0; k < it->ncond; k++)
         strata_free(ctx, it->cond[k].lv_ok, 0);
     strata_free(ctx, it->cond, 0);
+    strata_free(ctx, it->event_name, 0);
+    strata_free(ctx, it->prefix, 0);
     strata_free(ctx, it->name, 0);
 }

@@ -19,7 +19,8 @@ static const struct {
              {"distinct", DK_DISTINCT}, {"flags", DK_FLAGS},
              {"multimorbidity", DK_MULTIMORBIDITY}, {"charlson", DK_CHARLSON},
              {"elixhauser", DK_ELIXHAUSER}, {"efi", DK_EFI},
-             {"acsc", DK_ACSC},         {"time_to_first", DK_TIME_TO_FIRST}};
+             {"acsc", DK_ACSC},         {"time_to_first", DK_TIME_TO_FIRST},
+             {"add", DK_ADD}};
 
 strata_status dv_resolve(strata_ctx *ctx, const dv_spec *s, const char *path, char *out, size_t n)
 {
@@ -120,7 +121,7 @@ static strata_status parse_kind(strata_ctx *ctx, const dv_spec *s, const ynode *
         }
     return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind '%s' is not one of count, any, "
                        "ever, sum, max, min, last, days_since, distinct, flags, multimorbidity, "
-                       "charlson, elixhauser, efi, acsc, time_to_first",
+                       "charlson, elixhauser, efi, acsc, time_to_first, add",
                        s->path, n->line, it->name ? it->name : "item", k ? k : "(missing)");
 }
 
@@ -155,11 +156,73 @@ static strata_status parse_window(strata_ctx *ctx, const dv_spec *s, const ynode
     return STRATA_OK;
 }
 
+/* flags: `prefix:` of the column names (default "<name>_"; "" names them by category). */
+static strata_status parse_prefix(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
+{
+    const char *pre = NULL;
+    char def[300];
+    STRATA_TRY(strata_yaml_str(ctx, s->path, n, "prefix", &pre));
+    if (pre && (it->kind != DK_FLAGS || strchr(pre, '/') || strchr(pre, '.')))
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: prefix is the start of a flags "
+                           "item's column names (no '/' or '.')", s->path, n->line, it->name);
+    snprintf(def, sizeof def, "%s_", it->name);
+    return (it->prefix = strata_strdup(ctx, pre ? pre : def)) ? STRATA_OK : STRATA_ENOMEM;
+}
+
+/* `type:` (the first output's storage type) and, for time_to_first, `event_name:`. */
+static strata_status parse_output(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
+{
+    const char *type = NULL, *ev = NULL;
+    STRATA_TRY(strata_yaml_str(ctx, s->path, n, "type", &type));
+    STRATA_TRY(strata_yaml_str(ctx, s->path, n, "event_name", &ev));
+    it->otype = STRATA_DT_NONE;
+    for (int t = STRATA_DT_INT8; type && t <= STRATA_DT_FLOAT64; t++)
+        if (t != STRATA_DT_INT64 && !strcmp(type, strata_dtype_name((strata_dtype)t)))
+            it->otype = (strata_dtype)t;
+    if (type && it->otype == STRATA_DT_NONE)
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: type '%s' is not one of int8, "
+                           "int16, int32, float32, float64", s->path, n->line, it->name, type);
+    if (ev && (it->kind != DK_TIME_TO_FIRST || !*ev || strchr(ev, '/') || strchr(ev, '.')))
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: event_name is the indicator "
+                           "column of a time_to_first outcome (a name without '/' or '.')",
+                           s->path, n->line, it->name);
+    if (ev && !(it->event_name = strata_strdup(ctx, ev)))
+        return STRATA_ENOMEM;
+    return parse_prefix(ctx, s, n, it);
+}
+
+/* kind add: `of: [ITEM, ...]`, earlier items whose first outputs are summed. */
+static strata_status parse_add(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
+{
+    const ynode *of = strata_yaml_get(n, "of");
+    if (strata_yaml_get(n, "table") || strata_yaml_get(n, "window"))
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add takes no table or "
+                           "window (it sums the items named in of:)", s->path, n->line, it->name);
+    if (!of || of->kind != YN_SEQ || of->n < 1 || of->n > DV_MAX_ADD)
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add needs of: [ITEM, ...] "
+                           "(1 to %d earlier items)", s->path, n->line, it->name, DV_MAX_ADD);
+    for (size_t k = 0; k < of->n; k++) {
+        const char *ref = of->items[k]->kind == YN_SCALAR ? of->items[k]->scalar : "";
+        size_t q = 0;
+        while (q + 1 < s->nitem && strcmp(s->item[q].name, ref))
+            q++;
+        if (q + 1 >= s->nitem)
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: of: '%s' is not an earlier "
+                               "feature or outcome", s->path, of->line, it->name, ref);
+        it->add[it->nadd++] = (int)q;
+    }
+    it->table = -1;
+    it->value_col = -1;
+    it->nout = 1;
+    return STRATA_OK;
+}
+
 static strata_status parse_items(strata_ctx *ctx, dv_spec *s, const ynode *root, strata_cohort *c,
                                  const char *key, int outcome)
 {
     static const char *const keys[] = {"name", "kind", "table", "codelist", "codes", "position",
-                                       "where", "value", "window", "weights", "censor", NULL};
+                                       "where", "value", "window", "weights", "censor", "type",
+                                       "event_name", "of", "prefix", NULL};
     const ynode *seq = strata_yaml_get(root, key);
     dv_item *ni;
     if (!seq)
@@ -192,12 +255,17 @@ static strata_status parse_items(strata_ctx *ctx, dv_spec *s, const ynode *root,
             return STRATA_ENOMEM;
         STRATA_TRY(parse_kind(ctx, s, n, it));
         if (outcome && it->kind != DK_TIME_TO_FIRST && it->kind != DK_ANY &&
-            it->kind != DK_COUNT && it->kind != DK_SUM)
+            it->kind != DK_COUNT && it->kind != DK_SUM && it->kind != DK_ADD)
             return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: outcome %s: kind must be any, "
-                               "count, sum or time_to_first", s->path, n->line, it->name);
+                               "count, sum, time_to_first or add", s->path, n->line, it->name);
         if (!outcome && it->kind == DK_TIME_TO_FIRST)
             return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: feature %s: time_to_first is an "
                                "outcome", s->path, n->line, it->name);
+        STRATA_TRY(parse_output(ctx, s, n, it));
+        if (it->kind == DK_ADD) {
+            STRATA_TRY(parse_add(ctx, s, n, it));
+            continue;
+        }
         STRATA_TRY(parse_window(ctx, s, n, it));
         STRATA_TRY(dv_prepare_item(ctx, s, it, n, c));
     }
@@ -218,12 +286,6 @@ void dv_spec_free(strata_ctx *ctx, dv_spec *s)
     for (size_t k = 0; k < s->ntab; k++) {
         dv_table *t = &s->tab[k];
         strata_free(ctx, t->name, 0);
-        strata_free(ctx, t->off, 0);
-        strata_free(ctx, t->day, 0);
-        for (size_t j = 0; j < t->ncol; j++) {
-            strata_free(ctx, t->val[j], 0);
-            strata_free(ctx, t->code[j], 0);
-        }
     }
     strata_free(ctx, s->tab, 0);
     strata_free(ctx, s->index_col, 0);
@@ -232,10 +294,12 @@ void dv_spec_free(strata_ctx *ctx, dv_spec *s)
     memset(s, 0, sizeof *s);
 }
 
-strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, dv_spec *s)
+strata_status dv_spec_load(strata_ctx *ctx, const char *path, const char *key, strata_cohort *c,
+                           dv_spec *s)
 {
     static const char *const top[] = {"index_date", "codelists", "features", "outcomes", NULL};
-    ynode *root = NULL;
+    ynode *file = NULL;
+    const ynode *root;
     strata_status st;
     const char *slash = strrchr(path, '/');
     memset(s, 0, sizeof *s);
@@ -243,10 +307,13 @@ strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, 
         return STRATA_ENOMEM;
     if (slash)
         s->dir[slash - path] = '\0';
-    STRATA_TRY(strata_yaml_load(ctx, path, &root));
-    st = root->kind == YN_MAP ? STRATA_OK
-                              : STRATA_FAIL(ctx, STRATA_ESPEC, "%s: a derive spec is a mapping "
-                                            "(index_date, codelists, features, outcomes)", path);
+    STRATA_TRY(strata_yaml_load(ctx, path, &file));
+    root = key && file->kind == YN_MAP ? strata_yaml_get(file, key) : file;
+    st = root && root->kind == YN_MAP
+             ? STRATA_OK
+             : STRATA_FAIL(ctx, STRATA_ESPEC, "%s: %s%sa derive spec is a mapping (index_date, "
+                           "codelists, features, outcomes)", path, key ? key : "",
+                           key ? ": " : "");
     if (st == STRATA_OK)
         st = strata_yaml_only_keys(ctx, path, root, "derive spec", top);
     if (st == STRATA_OK)
@@ -259,6 +326,6 @@ strata_status dv_spec_load(strata_ctx *ctx, const char *path, strata_cohort *c, 
         st = parse_items(ctx, s, root, c, "outcomes", 1);
     if (st == STRATA_OK && s->nitem == 0)
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no features or outcomes", path);
-    strata_yaml_free(ctx, root);
+    strata_yaml_free(ctx, file);
     return st;
 }

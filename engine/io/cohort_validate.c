@@ -253,6 +253,84 @@ static strata_status check_events(vstate *v, const char *group, double *a, doubl
     return STRATA_OK;
 }
 
+/* Duplicate events: a row equal in every column of its table to an earlier
+ * row of the same patient and day (the last DUP_WINDOW rows of a patient's
+ * day are compared, by a 64-bit hash of all the row's values). */
+#define DUP_WINDOW 256
+typedef struct dup_scan {
+    size_t *cols, nc, n;
+    long jr, jd;                  /* patient_row and day among cols, -1 if absent */
+    uint64_t *h, *key;            /* per row of a block */
+    uint64_t win_h[DUP_WINDOW], cur;
+    size_t win_row[DUP_WINDOW], nwin;
+} dup_scan;
+
+/* Row hashes and (patient_row, day) keys of rows [r0, r0 + bl). */
+static strata_status dup_hash_block(vstate *v, dup_scan *d, size_t r0, size_t bl, double *a)
+{
+    for (size_t i = 0; i < bl; i++)
+        d->h[i] = 0xcbf29ce484222325ull, d->key[i] = 0;
+    for (size_t k = 0; k < d->nc; k++) {
+        STRATA_TRY(strata_cohort_read_f64(v->ctx, v->c, d->cols[k], r0, bl, a));
+        for (size_t i = 0; i < bl; i++) {
+            double x = isnan(a[i]) ? NAN : a[i];
+            uint64_t u;
+            memcpy(&u, &x, 8);
+            d->h[i] = strata_mix64(d->h[i] ^ u);
+            if ((long)k == d->jr || (long)k == d->jd)
+                d->key[i] = strata_mix64(d->key[i] ^ u) + (uint64_t)k;
+        }
+    }
+    return STRATA_OK;
+}
+
+static strata_status check_duplicates(vstate *v, const char *group, double *a)
+{
+    strata_ctx *ctx = v->ctx;
+    dup_scan d;
+    strata_status st;
+    memset(&d, 0, sizeof d);
+    d.jr = d.jd = -1;
+    d.cols = strata_alloc(ctx, (v->c->ncols + 1) * sizeof *d.cols);
+    d.h = strata_alloc(ctx, VBLOCK * sizeof *d.h);
+    d.key = strata_alloc(ctx, VBLOCK * sizeof *d.key);
+    st = d.cols && d.h && d.key ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t j = 0; st == STRATA_OK && j < v->c->ncols; j++) {
+        if (strcmp(v->c->cols[j].group, group))
+            continue;
+        if (v->c->cols[j].dset < 0 || v->c->cols[j].problem ||
+            (d.nc && strata_cohort_column(v->c, j)->length != d.n)) {
+            d.nc = 0; /* structure or length problems are reported already */
+            break;
+        }
+        if (!strcmp(v->c->cols[j].name, "patient_row"))
+            d.jr = (long)d.nc;
+        else if (!strcmp(v->c->cols[j].name, "day"))
+            d.jd = (long)d.nc;
+        d.n = strata_cohort_column(v->c, j)->length;
+        d.cols[d.nc++] = j;
+    }
+    for (size_t r0 = 0; st == STRATA_OK && d.nc && r0 < d.n; r0 += VBLOCK) {
+        size_t bl = d.n - r0 < VBLOCK ? d.n - r0 : VBLOCK;
+        st = dup_hash_block(v, &d, r0, bl, a);
+        for (size_t i = 0; st == STRATA_OK && i < bl; i++) {
+            if (r0 + i == 0 || d.key[i] != d.cur)
+                d.nwin = 0, d.cur = d.key[i];
+            for (size_t w = 0; w < d.nwin; w++)
+                if (d.win_h[w] == d.h[i]) {
+                    report(v, STRATA_PROB_EVENTS, "%s:/%s: row %zu: duplicate of row %zu (the "
+                           "same patient, day and values in every column)", v->c->path, group,
+                           r0 + i + 1, d.win_row[w]);
+                    break;
+                }
+            if (d.nwin < DUP_WINDOW)
+                d.win_h[d.nwin] = d.h[i], d.win_row[d.nwin++] = r0 + i + 1;
+        }
+    }
+    STRATA_FREE_ALL(ctx, d.cols, d.h, d.key);
+    return st;
+}
+
 static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path, strata_problem_fn fn,
                                      void *ud, strata_validate_report *rep)
 {
@@ -309,6 +387,8 @@ static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path
                 first = 0;
         if (first)
             st = check_events(&v, g, a, b);
+        if (first && st == STRATA_OK)
+            st = check_duplicates(&v, g, a);
     }
     strata_free(ctx, a, 0);
     strata_free(ctx, b, 0);

@@ -3,6 +3,7 @@
  * level labels, floats in the shortest decimal form that strtod reads back to
  * the same double. Invariant: the CSV appears whole (temporary file, then
  * rename) or not at all. */
+#include "strata/derive.h"
 #include "csv_internal.h"
 #include "outfile.h"
 #include "internal.h"
@@ -80,6 +81,7 @@ typedef struct ecol {
     size_t j;
     const strata_column_info *info;
     int is_float;
+    int is_date;       /* int days since 1970-01-01 (units, or a date role): written YYYY-MM-DD */
     int64_t *iv;
     double *dv;
 } ecol;
@@ -125,6 +127,10 @@ static strata_status pick_columns(exporter *ex)
         e->info = strata_cohort_column(ex->c, e->j);
         e->is_float = !e->info->categorical &&
                       (e->info->dtype == STRATA_DT_FLOAT32 || e->info->dtype == STRATA_DT_FLOAT64);
+        e->is_date = !e->info->categorical && !e->is_float &&
+                     (!strcmp(e->info->units, "days since 1970-01-01") ||
+                      (e->info->role >= STRATA_ROLE_BIRTH_DATE &&
+                       e->info->role <= STRATA_ROLE_REG_END));
         if (e->is_float ? !(e->dv = strata_calloc(ex->ctx, p->block_rows, sizeof *e->dv))
                         : !(e->iv = strata_calloc(ex->ctx, p->block_rows, sizeof *e->iv)))
             return STRATA_ENOMEM;
@@ -150,6 +156,9 @@ static void put_value(FILE *f, const exporter *ex, const ecol *e, size_t r)
             put_field(f, e->info->levels[code], ex->p->delim, 0);
     } else if (e->iv[r] == INT64_MIN) {
         put_field(f, ex->p->na, ex->p->delim, 1);
+    } else if (e->is_date && e->iv[r] >= INT32_MIN && e->iv[r] <= INT32_MAX) {
+        strata_date_format_iso((int32_t)e->iv[r], b);
+        fputs(b, f);
     } else {
         fprintf(f, "%lld", (long long)e->iv[r]);
     }

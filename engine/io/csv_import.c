@@ -8,6 +8,7 @@
  * Invariant: every pass accepts and rejects exactly the same rows, and a
  * failure leaves nothing at the output path (writer abort). */
 #include "csv_internal.h"
+#include "strata/derive.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -324,6 +325,12 @@ static strata_role want_for_role(strata_role r, strata_csv_type *t)
     case STRATA_ROLE_IMD_DECILE:
         *t = STRATA_CSV_NUM;
         break;
+    case STRATA_ROLE_BIRTH_DATE:
+    case STRATA_ROLE_DEATH_DATE:
+    case STRATA_ROLE_REG_START:
+    case STRATA_ROLE_REG_END:
+        *t = STRATA_CSV_DATE; /* or cat: ISO labels, which derive reads too */
+        break;
     default:
         *t = STRATA_CSV_CAT;
         break;
@@ -383,7 +390,7 @@ static strata_status header_names(importer *im, const csv_scanner *sc)
 static int wants_levels(const icol *c)
 {
     return !(c->want == STRATA_CSV_INT || c->want == STRATA_CSV_FLOAT ||
-             c->want == STRATA_CSV_NUM);
+             c->want == STRATA_CSV_NUM || c->want == STRATA_CSV_DATE);
 }
 
 static strata_status setup_header(importer *im, const csv_scanner *sc)
@@ -418,8 +425,9 @@ static strata_status setup_header(importer *im, const csv_scanner *sc)
         im->col[i].role = want_for_role((strata_role)r, &t);
         if (im->col[i].want == STRATA_CSV_AUTO)
             im->col[i].want = t;
-        else if (r == STRATA_ROLE_PATIENT_ID
-                     ? im->col[i].want != STRATA_CSV_INT && im->col[i].want != STRATA_CSV_CAT
+        else if (r == STRATA_ROLE_PATIENT_ID || t == STRATA_CSV_DATE
+                     ? im->col[i].want != t && im->col[i].want != STRATA_CSV_CAT &&
+                           im->col[i].want != STRATA_CSV_INT
                      : (t == STRATA_CSV_CAT) != (im->col[i].want == STRATA_CSV_CAT))
             return STRATA_FAIL(im->ctx, STRATA_ESPEC,
                                "%s: column '%s': type %s does not suit role %s (needs %s)",
@@ -457,6 +465,13 @@ static int check_shape(const importer *im, const csv_scanner *sc, char *msg, siz
     return 1;
 }
 
+/* What a date column needs, for messages. */
+static const char *date_need(int f)
+{
+    return f == STRATA_DATE_DMY ? "a date (DD/MM/YYYY)"
+           : f == STRATA_DATE_YMD ? "a date (YYYYMMDD)" : "a date (YYYY-MM-DD)";
+}
+
 /* *bad = 1 when a value does not fit its column's given type, with the first
  * such value in msg; pass 1 keeps every one as an odd value of its column. */
 static strata_status check_values(importer *im, const csv_scanner *sc, char *msg, size_t n,
@@ -471,7 +486,11 @@ static strata_status check_values(importer *im, const csv_scanner *sc, char *msg
         const char *need = NULL;
         if (c->want == STRATA_CSV_AUTO || c->want == STRATA_CSV_CAT || is_na(im, v))
             continue;
-        if (c->want == STRATA_CSV_INT && !parse_i64(v, &iv))
+        if (c->want == STRATA_CSV_DATE) {
+            int32_t d;
+            if (strata_date_parse(v, (strata_date_format)im->p->date_format, &d) != 0)
+                need = date_need(im->p->date_format);
+        } else if (c->want == STRATA_CSV_INT && !parse_i64(v, &iv))
             need = "an integer";
         else if (c->want != STRATA_CSV_INT && !is_f64(v))
             need = "a number";
@@ -506,6 +525,10 @@ static strata_status absorb(importer *im, icol *c, const char *v, size_t line)
     c->n_values++;
     if (c->want == STRATA_CSV_CAT) {
         c->kind = K_TEXT;
+    } else if (c->want == STRATA_CSV_DATE) { /* check_values parsed it */
+        c->kind = c->num_kind = K_INT;
+        c->n_numeric++;
+        return STRATA_OK;
     } else if (c->want != STRATA_CSV_FLOAT && c->num_kind != K_FLOAT && parse_i64(v, &iv)) {
         if (c->num_kind == K_NONE)
             c->imin = c->imax = iv;
@@ -603,6 +626,11 @@ static strata_status write_row(importer *im, const csv_scanner *sc)
             if (c->categorical) {
                 if ((iv = strset_code(&c->lv, v)) < 0)
                     return changed(im, sc, c, v);
+            } else if (c->want == STRATA_CSV_DATE) {
+                int32_t d;
+                if (strata_date_parse(v, (strata_date_format)im->p->date_format, &d) != 0)
+                    return changed(im, sc, c, v);
+                iv = d;
             } else if (c->dtype == STRATA_DT_FLOAT64) {
                 if (!parse_f64(v, &dv))
                     return changed(im, sc, c, v);
@@ -723,6 +751,8 @@ static int decide_types(importer *im)
         } else if (c->kind == K_FLOAT || c->want == STRATA_CSV_FLOAT) {
             c->dtype = STRATA_DT_FLOAT64;
             strset_free(im->ctx, &c->lv);
+        } else if (c->want == STRATA_CSV_DATE) {
+            c->dtype = STRATA_DT_INT32;
         } else {
             choose_int(c);
             strset_free(im->ctx, &c->lv);
@@ -753,6 +783,7 @@ static strata_status open_writer(importer *im, const char *out_path)
         spec.levels = c->levels;
         spec.n_levels = c->categorical ? c->lv.n : 0;
         spec.role = c->role;
+        spec.units = c->want == STRATA_CSV_DATE ? "days since 1970-01-01" : NULL;
         spec.description = strcmp(c->name, c->csv_name) ? c->csv_name : NULL; /* header text */
         STRATA_TRY(strata_cohort_writer_add(im->w, &spec, &c->wj));
         if (!(c->blk = strata_calloc(im->ctx, im->p->block_rows, strata_dtype_size(c->dtype))))

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
-static const char *const type_names[] = {"auto", "int", "float", "cat", "num"};
+static const char *const type_names[] = {"auto", "int", "float", "cat", "num", "date"};
 
 const char *strata_csv_type_name(strata_csv_type t)
 {
@@ -111,7 +111,7 @@ strata_status strata_csv_mapping_set_type(strata_csv_mapping *m, const char *col
                                           strata_csv_type type)
 {
     csv_colopt *c;
-    if (!column || !*column || (unsigned)type > STRATA_CSV_NUM)
+    if (!column || !*column || (unsigned)type > STRATA_CSV_DATE)
         return STRATA_FAIL(m->ctx, STRATA_EINVAL, "column type: bad column name or type");
     if (!(c = colopt(m, column)))
         return STRATA_ENOMEM;

@@ -128,8 +128,9 @@ static void head(sbuf *h, const char *path, const csv_odd_col *c)
     sb_add(h, "%s: column '%s' (type %s%s%s) has %zu value%s that %s not %s:", path, c->name,
            strata_csv_type_name(c->want), c->role ? ", role " : "",
            c->role ? strata_role_name(c->role) : "", k, k == 1 ? "" : "s", k == 1 ? "is" : "are",
-           c->want == STRATA_CSV_INT ? (k == 1 ? "an integer" : "integers")
-                                     : (k == 1 ? "a number" : "numbers"));
+           c->want == STRATA_CSV_INT    ? (k == 1 ? "an integer" : "integers")
+           : c->want == STRATA_CSV_DATE ? (k == 1 ? "a date" : "dates")
+                                        : (k == 1 ? "a number" : "numbers"));
 }
 
 strata_status csv_odd_fail(strata_ctx *ctx, const char *path, const csv_odd_col *cols, size_t n,

@@ -1,8 +1,10 @@
 /* engine/io/events_import.c — `strata import events`: one long CSV of events
  * (patient id, date, codes, values) into /events/<table> of a cohort, matched
  * to /patients by the patient_id role (int64 or string ids), sorted by
- * (patient row, day) with ties in file order, written to a new cohort that
- * replaces the old one (or goes to --out) only when the whole import succeeded. */
+ * (patient row, day) with ties in file order through an external merge sort
+ * (events_sort.c: fixed-size runs, so an extract larger than memory imports),
+ * written to a new cohort that replaces the old one (or goes to --out) only
+ * when the whole import succeeded. */
 #include "cohort_internal.h"
 #include "csv_internal.h"
 #include "events_internal.h"
@@ -20,8 +22,10 @@ typedef struct ev_col {
     int kind;
     long csv;           /* field index */
     strata_strtab lv;   /* EV_CODE / EV_CAT levels in order of first appearance */
-    int32_t *code;
-    double *val;
+    size_t off;         /* byte offset in an event record */
+    int32_t *remap;     /* level id -> sorted level, when writing */
+    void *blk;          /* output block (EV_BLOCK values) */
+    size_t wj;          /* writer column */
 } ev_col;
 
 typedef struct ev_import {
@@ -36,14 +40,26 @@ typedef struct ev_import {
     int32_t *code_row;      /* level code -> patient row */
     strata_i64map id_map;   /* integer ids -> patient row */
     int32_t *birth, *death; /* per patient, or NULL */
+    char last_id[128];      /* the last id looked up and its row (-1: none) */
+    size_t last_len;
+    long last_row;
     /* events */
     long i_id, i_date, i_end;
     ev_col *col;
     size_t ncol, nfield;
     int header_done;
-    size_t n, cap;
-    int32_t *row, *day, *end;
+    size_t n;               /* events kept */
+    /* records: int32 row, day, end_day, then each column's code (int32) or value (float64) */
+    size_t rec;
+    strata_evsort sort;
+    /* writing: blocks of EV_BLOCK events, appended to the writer when full */
+    strata_cohort_writer *w;
+    size_t wj_row, wj_day, wj_end, blk_n;
+    int32_t *b_row, *b_day, *b_end;
 } ev_import;
+
+#define EV_BLOCK 65536
+#define EV_RUN_DEFAULT ((size_t)1 << 21) /* events sorted in memory at a time */
 
 static const char *fmt_name(strata_date_format f)
 {
@@ -62,18 +78,13 @@ static void free_import(ev_import *im)
     strata_ctx *ctx = im->ctx;
     for (size_t k = 0; k < im->ncol; k++) {
         strata_strtab_free(&im->col[k].lv);
-        strata_free(ctx, im->col[k].code, 0);
-        strata_free(ctx, im->col[k].val, 0);
+        STRATA_FREE_ALL(ctx, im->col[k].remap, im->col[k].blk);
     }
     strata_free(ctx, im->col, 0);
     strata_strtab_free(&im->id_lv);
-    strata_free(ctx, im->code_row, 0);
     strata_i64map_free(ctx, &im->id_map);
-    strata_free(ctx, im->birth, 0);
-    strata_free(ctx, im->death, 0);
-    strata_free(ctx, im->row, 0);
-    strata_free(ctx, im->day, 0);
-    strata_free(ctx, im->end, 0);
+    STRATA_FREE_ALL(ctx, im->code_row, im->birth, im->death, im->b_row, im->b_day, im->b_end);
+    strata_evsort_free(&im->sort);
 }
 
 /* Reads an optional int32 date-role column of /patients (NULL when absent). */
@@ -176,41 +187,17 @@ static strata_status on_header(ev_import *im, const csv_scanner *sc)
     return STRATA_OK;
 }
 
-static strata_status grow_events(ev_import *im)
-{
-    strata_ctx *ctx = im->ctx;
-    size_t nc = im->cap ? im->cap * 2 : 65536, oc = im->cap;
-    int32_t **i32[3] = {&im->row, &im->day, &im->end};
-    for (int k = 0; k < 3; k++) {
-        int32_t *q = strata_realloc(ctx, *i32[k], oc * sizeof *q, nc * sizeof *q);
-        if (!q)
-            return STRATA_ENOMEM;
-        *i32[k] = q;
-    }
-    for (size_t k = 0; k < im->ncol; k++) {
-        ev_col *c = &im->col[k];
-        if (c->kind == EV_VALUE) {
-            double *q = strata_realloc(ctx, c->val, oc * sizeof *q, nc * sizeof *q);
-            if (!q)
-                return STRATA_ENOMEM;
-            c->val = q;
-        } else {
-            int32_t *q = strata_realloc(ctx, c->code, oc * sizeof *q, nc * sizeof *q);
-            if (!q)
-                return STRATA_ENOMEM;
-            c->code = q;
-        }
-    }
-    im->cap = nc;
-    return STRATA_OK;
-}
-
 /* Patient row of the id in field f, or -1 when unknown (recorded or failed). */
 static strata_status lookup_id(ev_import *im, const csv_scanner *sc, long *row)
 {
     const char *v = sc->field[im->i_id];
     char *endp;
+    size_t len = strlen(v);
     *row = -1;
+    if (im->last_row >= 0 && len == im->last_len && !memcmp(v, im->last_id, len)) {
+        *row = im->last_row; /* extracts usually list a patient's events together */
+        return STRATA_OK;
+    }
     if (im->id_cat) {
         long code = strata_strtab_find(&im->id_lv, v);
         if (code >= 0)
@@ -222,8 +209,14 @@ static strata_status lookup_id(ev_import *im, const csv_scanner *sc, long *row)
         if (*v && !*endp && !errno)
             *row = (long)strata_i64map_get(&im->id_map, (int64_t)x);
     }
-    if (*row >= 0)
+    if (*row >= 0) {
+        if (len < sizeof im->last_id) {
+            memcpy(im->last_id, v, len);
+            im->last_len = len;
+            im->last_row = *row;
+        }
         return STRATA_OK;
+    }
     if (!im->p->skip_unknown_ids) {
         char shown[96];
         csv_show_value(shown, sizeof shown, v);
@@ -257,11 +250,30 @@ static strata_status parse_date(ev_import *im, const csv_scanner *sc, long f, co
                        sc->field_line[f], col, shown, what);
 }
 
+/* Parses field v of value column c into *x (NaN when empty or NA). */
+static strata_status parse_value(ev_import *im, const csv_scanner *sc, const ev_col *c, double *x)
+{
+    const char *v = sc->field[c->csv];
+    char *endp, shown[96];
+    if (!*v || !strcmp(v, "NA")) {
+        *x = NAN;
+        return STRATA_OK;
+    }
+    *x = strtod(v, &endp);
+    if (!*endp && isfinite(*x))
+        return STRATA_OK;
+    csv_show_value(shown, sizeof shown, v);
+    return STRATA_FAIL(im->ctx, STRATA_EDATA, "%s: line %zu, column '%s': value '%s' is not a number",
+                       im->path, sc->field_line[c->csv], c->name, shown);
+}
+
 static strata_status on_record(void *ud, const csv_scanner *sc)
 {
     ev_import *im = ud;
     long row;
-    size_t i = im->n;
+    int32_t rdi[3];
+    unsigned char *r;
+    strata_status st;
     if (!im->header_done)
         return on_header(im, sc);
     if (sc->nf == 1 && !sc->field[0][0])
@@ -272,41 +284,34 @@ static strata_status on_record(void *ud, const csv_scanner *sc)
     STRATA_TRY(lookup_id(im, sc, &row));
     if (row < 0)
         return STRATA_OK;
-    if (i == im->cap)
-        STRATA_TRY(grow_events(im));
-    im->row[i] = (int32_t)row;
-    STRATA_TRY(parse_date(im, sc, im->i_date, im->p->date_col, &im->day[i], 0));
-    im->end[i] = STRATA_NA_INT32;
+    rdi[0] = (int32_t)row;
+    STRATA_TRY(parse_date(im, sc, im->i_date, im->p->date_col, &rdi[1], 0));
+    rdi[2] = STRATA_NA_INT32;
     if (im->i_end >= 0)
-        STRATA_TRY(parse_date(im, sc, im->i_end, im->p->end_date_col, &im->end[i], 1));
+        STRATA_TRY(parse_date(im, sc, im->i_end, im->p->end_date_col, &rdi[2], 1));
+    if (!(r = strata_evsort_slot(&im->sort, &st)))
+        return st;
+    memcpy(r, rdi, sizeof rdi);
     for (size_t k = 0; k < im->ncol; k++) {
         ev_col *c = &im->col[k];
-        const char *v = sc->field[c->csv];
         if (c->kind == EV_VALUE) {
-            char *endp;
-            if (!*v || !strcmp(v, "NA")) {
-                c->val[i] = NAN;
-                continue;
-            }
-            c->val[i] = strtod(v, &endp);
-            if (*endp || !isfinite(c->val[i])) {
-                char shown[96];
-                csv_show_value(shown, sizeof shown, v);
-                return STRATA_FAIL(im->ctx, STRATA_EDATA,
-                                   "%s: line %zu, column '%s': value '%s' is not a number",
-                                   im->path, sc->field_line[c->csv], c->name, shown);
-            }
+            double x;
+            STRATA_TRY(parse_value(im, sc, c, &x));
+            memcpy(r + c->off, &x, sizeof x);
         } else {
+            const char *v = sc->field[c->csv];
             long id = *v ? strata_strtab_add(&c->lv, v) : -1;
+            int32_t code = (int32_t)id;
             if (*v && id < 0)
                 return STRATA_ENOMEM;
-            c->code[i] = (int32_t)id;
+            memcpy(r + c->off, &code, sizeof code);
         }
     }
-    if (im->birth && im->birth[row] != STRATA_NA_INT32 && im->day[i] < im->birth[row])
+    if (im->birth && im->birth[row] != STRATA_NA_INT32 && rdi[1] < im->birth[row])
         im->rep->n_before_birth++;
-    if (im->death && im->death[row] != STRATA_NA_INT32 && im->day[i] > im->death[row])
+    if (im->death && im->death[row] != STRATA_NA_INT32 && rdi[1] > im->death[row])
         im->rep->n_after_death++;
+    im->sort.n++;
     im->n++;
     return STRATA_OK;
 }
@@ -316,69 +321,23 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorts column c's levels byte-wise and recodes its events; *levels gets the
- * sorted labels (pointers into c->lv). */
+/* Sorts column c's levels byte-wise: *levels gets the sorted labels (pointers
+ * into c->lv) and c->remap maps each level id to its sorted position. */
 static strata_status sort_levels(ev_import *im, ev_col *c, const char ***levels)
 {
     strata_ctx *ctx = im->ctx;
     size_t nl = c->lv.n;
     const char **lv = strata_alloc(ctx, (nl ? nl : 1) * sizeof *lv);
-    int32_t *remap = strata_alloc(ctx, (nl ? nl : 1) * sizeof *remap);
-    if (!lv || !remap) {
+    if (!lv || !(c->remap = strata_alloc(ctx, (nl ? nl : 1) * sizeof *c->remap))) {
         strata_free(ctx, lv, 0);
-        strata_free(ctx, remap, 0);
         return STRATA_ENOMEM;
     }
     for (size_t l = 0; l < nl; l++)
         lv[l] = c->lv.str[l];
     qsort(lv, nl, sizeof *lv, cmp_str);
     for (size_t l = 0; l < nl; l++)
-        remap[strata_strtab_find(&c->lv, lv[l])] = (int32_t)l;
-    for (size_t i = 0; i < im->n; i++)
-        if (c->code[i] >= 0)
-            c->code[i] = remap[c->code[i]];
-    strata_free(ctx, remap, 0);
+        c->remap[strata_strtab_find(&c->lv, lv[l])] = (int32_t)l;
     *levels = lv;
-    return STRATA_OK;
-}
-
-/* Permutation putting events in (patient row, day, file order) order. */
-static strata_status sort_events(ev_import *im, size_t **perm)
-{
-    strata_ctx *ctx = im->ctx;
-    size_t n = im->n ? im->n : 1;
-    uint64_t *key = strata_alloc(ctx, n * sizeof *key), *k2 = strata_alloc(ctx, n * sizeof *k2);
-    size_t *r = strata_alloc(ctx, n * sizeof *r), *r2 = strata_alloc(ctx, n * sizeof *r2);
-    strata_status st = key && k2 && r && r2 ? STRATA_OK : STRATA_ENOMEM;
-    if (st == STRATA_OK) {
-        for (size_t i = 0; i < im->n; i++) {
-            key[i] = ((uint64_t)(uint32_t)im->row[i] << 32) | ((uint32_t)im->day[i] ^ 0x80000000u);
-            r[i] = i;
-        }
-        strata_radix_sort(im->n, key, r, k2, r2);
-    }
-    strata_free(ctx, key, 0);
-    strata_free(ctx, k2, 0);
-    strata_free(ctx, r2, 0);
-    if (st != STRATA_OK)
-        strata_free(ctx, r, 0);
-    else
-        *perm = r;
-    return st;
-}
-
-#define EV_BLOCK 65536
-
-/* Appends column data (elem bytes each) in perm order through buf. */
-static strata_status append_perm(strata_cohort_writer *w, size_t j, const void *data, size_t elem,
-                                 const size_t *perm, size_t n, unsigned char *buf)
-{
-    for (size_t i0 = 0; i0 < n; i0 += EV_BLOCK) {
-        size_t b = n - i0 < EV_BLOCK ? n - i0 : EV_BLOCK;
-        for (size_t i = 0; i < b; i++)
-            memcpy(buf + i * elem, (const unsigned char *)data + perm[i0 + i] * elem, elem);
-        STRATA_TRY(strata_cohort_writer_append(w, j, buf, b));
-    }
     return STRATA_OK;
 }
 
@@ -398,42 +357,76 @@ static strata_status add_column(strata_cohort_writer *w, const char *group, cons
     return strata_cohort_writer_add(w, &s, j);
 }
 
-static strata_status write_table(ev_import *im, strata_cohort_writer *w, const size_t *perm)
+/* Adds the table's columns to the writer (levels sorted) with their blocks. */
+static strata_status add_table(ev_import *im)
 {
     strata_ctx *ctx = im->ctx;
     char group[300], units[120];
-    size_t j;
-    unsigned char *buf = strata_alloc(ctx, EV_BLOCK * sizeof(double));
-    strata_status st = buf ? STRATA_OK : STRATA_ENOMEM;
     snprintf(group, sizeof group, "events/%s", im->p->table);
     snprintf(units, sizeof units, "code%s%s", im->p->code_system && *im->p->code_system ? ":" : "",
              im->p->code_system ? im->p->code_system : "");
-    if (st == STRATA_OK && (st = add_column(w, group, "patient_row", STRATA_DT_INT32, NULL, NULL, 0,
-                                            0, &j)) == STRATA_OK)
-        st = append_perm(w, j, im->row, sizeof(int32_t), perm, im->n, buf);
-    if (st == STRATA_OK &&
-        (st = add_column(w, group, "day", STRATA_DT_INT32, "days", NULL, 0, 0, &j)) == STRATA_OK)
-        st = append_perm(w, j, im->day, sizeof(int32_t), perm, im->n, buf);
-    if (st == STRATA_OK && im->i_end >= 0 &&
-        (st = add_column(w, group, "end_day", STRATA_DT_INT32, "days", NULL, 0, 0, &j)) == STRATA_OK)
-        st = append_perm(w, j, im->end, sizeof(int32_t), perm, im->n, buf);
-    for (size_t k = 0; k < im->ncol && st == STRATA_OK; k++) {
+    if (!(im->b_row = strata_alloc(ctx, EV_BLOCK * 4)) ||
+        !(im->b_day = strata_alloc(ctx, EV_BLOCK * 4)) ||
+        !(im->b_end = strata_alloc(ctx, EV_BLOCK * 4)))
+        return STRATA_ENOMEM;
+    STRATA_TRY(add_column(im->w, group, "patient_row", STRATA_DT_INT32, NULL, NULL, 0, 0,
+                          &im->wj_row));
+    STRATA_TRY(add_column(im->w, group, "day", STRATA_DT_INT32, "days", NULL, 0, 0, &im->wj_day));
+    if (im->i_end >= 0)
+        STRATA_TRY(add_column(im->w, group, "end_day", STRATA_DT_INT32, "days", NULL, 0, 0,
+                              &im->wj_end));
+    for (size_t k = 0; k < im->ncol; k++) {
+        ev_col *c = &im->col[k];
+        const char **lv = NULL;
+        strata_status st;
+        if (!(c->blk = strata_alloc(ctx, EV_BLOCK * 8)))
+            return STRATA_ENOMEM;
+        if (c->kind == EV_VALUE) {
+            STRATA_TRY(add_column(im->w, group, c->name, STRATA_DT_FLOAT64, NULL, NULL, 0, 0, &c->wj));
+            continue;
+        }
+        STRATA_TRY(sort_levels(im, c, &lv));
+        st = add_column(im->w, group, c->name, STRATA_DT_INT32, c->kind == EV_CODE ? units : NULL,
+                        lv, c->lv.n, 1, &c->wj);
+        strata_free(ctx, lv, 0);
+        STRATA_TRY(st);
+    }
+    return STRATA_OK;
+}
+
+static strata_status flush_block(ev_import *im)
+{
+    strata_cohort_writer *w = im->w;
+    size_t n = im->blk_n;
+    im->blk_n = 0;
+    STRATA_TRY(strata_cohort_writer_append(w, im->wj_row, im->b_row, n));
+    STRATA_TRY(strata_cohort_writer_append(w, im->wj_day, im->b_day, n));
+    if (im->i_end >= 0)
+        STRATA_TRY(strata_cohort_writer_append(w, im->wj_end, im->b_end, n));
+    for (size_t k = 0; k < im->ncol; k++)
+        STRATA_TRY(strata_cohort_writer_append(w, im->col[k].wj, im->col[k].blk, n));
+    return STRATA_OK;
+}
+
+/* One sorted event record into the output blocks (codes in sorted-level order). */
+static strata_status emit_event(void *ud, const unsigned char *r)
+{
+    ev_import *im = ud;
+    size_t i = im->blk_n;
+    memcpy(&im->b_row[i], r, 4);
+    memcpy(&im->b_day[i], r + 4, 4);
+    memcpy(&im->b_end[i], r + 8, 4);
+    for (size_t k = 0; k < im->ncol; k++) {
         ev_col *c = &im->col[k];
         if (c->kind == EV_VALUE) {
-            if ((st = add_column(w, group, c->name, STRATA_DT_FLOAT64, NULL, NULL, 0, 0, &j)) ==
-                STRATA_OK)
-                st = append_perm(w, j, c->val, sizeof(double), perm, im->n, buf);
+            memcpy((double *)c->blk + i, r + c->off, 8);
         } else {
-            const char **lv = NULL;
-            if ((st = sort_levels(im, c, &lv)) == STRATA_OK &&
-                (st = add_column(w, group, c->name, STRATA_DT_INT32,
-                                 c->kind == EV_CODE ? units : NULL, lv, c->lv.n, 1, &j)) == STRATA_OK)
-                st = append_perm(w, j, c->code, sizeof(int32_t), perm, im->n, buf);
-            strata_free(ctx, lv, 0);
+            int32_t code;
+            memcpy(&code, r + c->off, 4);
+            ((int32_t *)c->blk)[i] = code >= 0 ? c->remap[code] : STRATA_NA_CODE;
         }
     }
-    strata_free(ctx, buf, 0);
-    return st;
+    return ++im->blk_n == EV_BLOCK ? flush_block(im) : STRATA_OK;
 }
 
 static strata_status check_params(strata_ctx *ctx, const strata_events_import_params *p)
@@ -452,12 +445,17 @@ static strata_status setup_cols(ev_import *im)
     if (!(im->col = strata_calloc(im->ctx, n ? n : 1, sizeof *im->col)))
         return STRATA_ENOMEM;
     for (size_t i = 0; i < p->n_code_cols; i++)
-        im->col[k++] = (ev_col){p->code_cols[i], EV_CODE, -1, {0}, NULL, NULL};
+        im->col[k++] = (ev_col){p->code_cols[i], EV_CODE, -1, {0}, 0, NULL, NULL, 0};
     for (size_t i = 0; i < p->n_cat_cols; i++)
-        im->col[k++] = (ev_col){p->cat_cols[i], EV_CAT, -1, {0}, NULL, NULL};
+        im->col[k++] = (ev_col){p->cat_cols[i], EV_CAT, -1, {0}, 0, NULL, NULL, 0};
     for (size_t i = 0; i < p->n_value_cols; i++)
-        im->col[k++] = (ev_col){p->value_cols[i], EV_VALUE, -1, {0}, NULL, NULL};
+        im->col[k++] = (ev_col){p->value_cols[i], EV_VALUE, -1, {0}, 0, NULL, NULL, 0};
     im->ncol = n;
+    im->rec = 12;
+    for (size_t i = 0; i < n; i++) { /* record layout: row, day, end_day, then the columns */
+        im->col[i].off = im->rec;
+        im->rec += im->col[i].kind == EV_VALUE ? 8 : 4;
+    }
     for (size_t i = 0; i < n; i++) {
         strata_strtab_init(&im->col[i].lv, im->ctx);
         for (size_t q = 0; q < i; q++)
@@ -480,8 +478,7 @@ strata_status strata_events_import(strata_ctx *ctx, const char *csv_path, const 
 {
     ev_import im;
     strata_events_import_report local;
-    strata_cohort_writer *w = NULL;
-    size_t *perm = NULL;
+    const char *dest = out_path ? out_path : cohort_path;
     strata_status st;
     STRATA_TRY(check_params(ctx, p));
     memset(&im, 0, sizeof im);
@@ -491,7 +488,13 @@ strata_status strata_events_import(strata_ctx *ctx, const char *csv_path, const 
     im.rep = report ? report : &local;
     memset(im.rep, 0, sizeof *im.rep);
     strata_strtab_init(&im.id_lv, ctx);
+    im.sort.fd = -1;
+    im.sort.ctx = ctx;
+    im.last_row = -1;
     st = setup_cols(&im);
+    if (st == STRATA_OK)
+        st = strata_evsort_init(ctx, &im.sort, im.rec, p->run_rows ? p->run_rows : EV_RUN_DEFAULT,
+                                dest);
     if (st == STRATA_OK)
         st = load_patients(&im, cohort_path);
     if (st == STRATA_OK) {
@@ -503,26 +506,28 @@ strata_status strata_events_import(strata_ctx *ctx, const char *csv_path, const 
     }
     if (st == STRATA_OK && !im.header_done)
         st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: empty file (no header line)", csv_path);
-    if (st == STRATA_OK)
-        st = sort_events(&im, &perm);
     if (st == STRATA_OK && !out_path)
         strata_input_forget(ctx, cohort_path); /* in-place: temporary, renamed on success */
     if (st == STRATA_OK)
-        st = strata_cohort_writer_new(ctx, out_path ? out_path : cohort_path, &w);
+        st = strata_cohort_writer_new(ctx, dest, &im.w);
     if (st == STRATA_OK)
-        st = strata_events_copy_cohort(ctx, cohort_path, w, p->table);
+        st = strata_events_copy_cohort(ctx, cohort_path, im.w, p->table);
     if (st == STRATA_OK)
-        st = write_table(&im, w, perm);
+        st = add_table(&im);
+    if (st == STRATA_OK)
+        st = strata_evsort_finish(&im.sort, emit_event, &im);
+    if (st == STRATA_OK && im.blk_n)
+        st = flush_block(&im);
     if (st == STRATA_OK) {
-        st = strata_cohort_writer_finish(w);
-        w = NULL;
+        st = strata_cohort_writer_finish(im.w);
+        im.w = NULL;
     }
-    strata_cohort_writer_abort(w);
+    strata_cohort_writer_abort(im.w);
     im.rep->n_events = st == STRATA_OK ? im.n : 0;
+    im.rep->n_runs = im.sort.nruns;
     if (st == STRATA_OK && (im.rep->n_before_birth || im.rep->n_after_death))
         strata_warn(ctx, "%s: %zu events dated before birth and %zu after death (kept)", csv_path,
                     im.rep->n_before_birth, im.rep->n_after_death);
-    strata_free(ctx, perm, 0);
     free_import(&im);
     return st;
 }

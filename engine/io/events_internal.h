@@ -1,6 +1,7 @@
 /* engine/io/events_internal.h — what the event import, the code-list loader and
  * derive share: a string table interning UTF-8 strings to dense ids 0..n-1 in
- * order of first insertion (open addressing, FNV-1a), and an int64 -> row map.
+ * order of first insertion (open addressing, FNV-1a), an int64 -> row map, date
+ * columns as days, and the external merge sort of event records.
  * Invariant: ids never change once given; lookups never allocate. */
 #ifndef STRATA_EVENTS_INTERNAL_H
 #define STRATA_EVENTS_INTERNAL_H
@@ -9,11 +10,14 @@
 
 typedef struct strata_strtab {
     strata_ctx *ctx;
-    char **str;        /* n strings, owned */
+    char **str;        /* n strings (in the chunks below) */
     uint64_t *hash;    /* n hashes */
     size_t n, cap;
-    uint32_t *slot;    /* nslot slots: id + 1, 0 = empty */
+    uint64_t *slot;    /* nslot slots: (high 32 bits of the hash) << 32 | id + 1; 0 = empty,
+                          so a probe reads the tag beside the id (one cache line) */
     size_t nslot;
+    char **chunk;      /* string storage, 64 KiB chunks (never moved) */
+    size_t nchunk, chunk_used;
 } strata_strtab;
 
 void strata_strtab_init(strata_strtab *t, strata_ctx *ctx);
@@ -52,5 +56,33 @@ void strata_days_convert(const int32_t *lvday, int32_t *v, size_t n);
 typedef struct strata_cohort_writer strata_cohort_writer;
 strata_status strata_events_copy_cohort(strata_ctx *ctx, const char *src_path,
                                         strata_cohort_writer *w, const char *skip_table);
+
+/* engine/io/events_sort.c: external merge sort of fixed-size event records
+ * that start with int32 patient row and int32 day. Records are taken in
+ * arrival order through strata_evsort_slot (write rec bytes there, then
+ * s->n++); a run of cap records is sorted and spilled to an unlinked scratch
+ * file beside `near`; finish calls emit for every record in (row, day) order,
+ * ties in arrival order. Memory: one run (cap x rec bytes, grown as needed)
+ * plus 1 MiB per run while merging. */
+typedef struct strata_evsort {
+    strata_ctx *ctx;
+    size_t rec, cap;        /* bytes per record; records per run */
+    unsigned char *buf;     /* the run being filled */
+    size_t n, alloc;        /* records in buf; records allocated */
+    int fd;                 /* scratch file (unlinked), -1 before the first spill */
+    const char *near;       /* the scratch file is created beside this path */
+    size_t nruns, runs_cap;
+    uint64_t *run_off;      /* byte offset of each spilled run */
+    size_t *run_n;          /* records of each spilled run */
+    uint64_t file_off;
+} strata_evsort;
+typedef strata_status (*strata_evsort_fn)(void *ud, const unsigned char *rec);
+
+strata_status strata_evsort_init(strata_ctx *ctx, strata_evsort *s, size_t rec, size_t cap,
+                                 const char *near);
+/* The slot of the next record (spilling a full run first), or NULL with *st set. */
+unsigned char *strata_evsort_slot(strata_evsort *s, strata_status *st);
+strata_status strata_evsort_finish(strata_evsort *s, strata_evsort_fn emit, void *ud);
+void strata_evsort_free(strata_evsort *s);
 
 #endif

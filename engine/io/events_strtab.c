@@ -21,20 +21,21 @@ void strata_strtab_init(strata_strtab *t, strata_ctx *ctx)
 
 void strata_strtab_free(strata_strtab *t)
 {
-    for (size_t i = 0; i < t->n; i++)
-        strata_free(t->ctx, t->str[i], 0);
-    strata_free(t->ctx, t->str, 0);
-    strata_free(t->ctx, t->hash, 0);
-    strata_free(t->ctx, t->slot, 0);
+    for (size_t k = 0; k < t->nchunk; k++)
+        strata_free(t->ctx, t->chunk[k], 0);
+    STRATA_FREE_ALL(t->ctx, t->chunk, t->str, t->hash, t->slot);
     memset(t, 0, sizeof *t);
 }
 
+#define TAG(h) ((h) >> 32)
+#define CHUNK 65536
+
 static size_t probe(const strata_strtab *t, const char *s, uint64_t h)
 {
-    size_t mask = t->nslot - 1, i = (size_t)h & mask;
+    size_t mask = t->nslot - 1, i = (size_t)strata_mix64(h) & mask; /* FNV's low bits are weak */
     while (t->slot[i]) {
-        uint32_t id = t->slot[i] - 1;
-        if (t->hash[id] == h && !strcmp(t->str[id], s))
+        uint64_t e = t->slot[i];
+        if (e >> 32 == TAG(h) && !strcmp(t->str[(uint32_t)e - 1], s))
             break;
         i = (i + 1) & mask;
     }
@@ -47,21 +48,44 @@ long strata_strtab_find(const strata_strtab *t, const char *s)
     if (!t->nslot)
         return -1;
     i = probe(t, s, fnv(s));
-    return t->slot[i] ? (long)t->slot[i] - 1 : -1;
+    return t->slot[i] ? (long)(uint32_t)t->slot[i] - 1 : -1;
 }
 
 static int rehash(strata_strtab *t)
 {
     size_t ns = t->nslot ? t->nslot * 2 : 64;
-    uint32_t *slot = strata_calloc(t->ctx, ns, sizeof *slot);
+    uint64_t *slot = strata_calloc(t->ctx, ns, sizeof *slot);
     if (!slot)
         return -1;
     strata_free(t->ctx, t->slot, 0);
     t->slot = slot;
     t->nslot = ns;
     for (size_t id = 0; id < t->n; id++)
-        t->slot[probe(t, t->str[id], t->hash[id])] = (uint32_t)id + 1;
+        t->slot[probe(t, t->str[id], t->hash[id])] = TAG(t->hash[id]) << 32 | (id + 1);
     return 0;
+}
+
+/* A copy of s in the chunk storage (strings over a chunk get their own). */
+static char *store(strata_strtab *t, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *d;
+    if (!t->nchunk || t->chunk_used + len > CHUNK) {
+        char **nc = strata_realloc(t->ctx, t->chunk, t->nchunk * sizeof *nc,
+                                   (t->nchunk + 1) * sizeof *nc);
+        if (!nc)
+            return NULL;
+        t->chunk = nc;
+        if (!(t->chunk[t->nchunk] = strata_alloc(t->ctx, len > CHUNK ? len : CHUNK)))
+            return NULL;
+        t->nchunk++;
+        t->chunk_used = len > CHUNK ? CHUNK : 0;
+        if (len > CHUNK)
+            return memcpy(t->chunk[t->nchunk - 1], s, len);
+    }
+    d = t->chunk[t->nchunk - 1] + t->chunk_used;
+    t->chunk_used += len;
+    return memcpy(d, s, len);
 }
 
 long strata_strtab_add(strata_strtab *t, const char *s)
@@ -72,7 +96,7 @@ long strata_strtab_add(strata_strtab *t, const char *s)
         return -1;
     i = probe(t, s, h);
     if (t->slot[i])
-        return (long)t->slot[i] - 1;
+        return (long)(uint32_t)t->slot[i] - 1;
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 64;
         char **ns = strata_realloc(t->ctx, t->str, t->cap * sizeof *ns, nc * sizeof *ns);
@@ -86,10 +110,10 @@ long strata_strtab_add(strata_strtab *t, const char *s)
         t->hash = nh;
         t->cap = nc;
     }
-    if (!(t->str[t->n] = strata_strdup(t->ctx, s)))
+    if (!(t->str[t->n] = store(t, s)))
         return -1;
     t->hash[t->n] = h;
-    t->slot[i] = (uint32_t)t->n + 1;
+    t->slot[i] = TAG(h) << 32 | (t->n + 1);
     return (long)t->n++;
 }
 

@@ -297,6 +297,31 @@ static strata_status read_outcome(run_state *r)
 
 /* ---- stages -------------------------------------------------------------- */
 
+/* derive: (docs/derive.md) turns the cohort's events into features.h5, which
+ * the job then uses as its cohort; path becomes that file. */
+static strata_status stage_derive(run_state *r, char *path, size_t size)
+{
+    char spec[4096], out[4096], key[64];
+    strata_derive_report rep;
+    if (r->spec->derive_key)
+        snprintf(spec, sizeof spec, "%s", r->spec->derive);
+    else
+        strata_run_spec_path(r->spec, r->spec->derive, spec, sizeof spec);
+    out_path(r, "features.h5", out, sizeof out);
+    if (r->spec->synth_scope)
+        STRATA_TRY(stage_done(r, "synth"));
+    STRATA_TRY(strata_derive_key(r->ctx, path, spec, r->spec->derive_key, out, &rep));
+    STRATA_TRY(strata_manifest_input(r->man, "derive_spec", spec));
+    STRATA_TRY(strata_manifest_output(r->man, "features.h5", "patient"));
+    STRATA_TRY(strata_manifest_int(r->man, "derive.included", (long long)rep.n_included));
+    for (int k = 0; k < STRATA_DERIVE_REASONS; k++) {
+        snprintf(key, sizeof key, "derive.excluded_%s", strata_derive_reason_name(k));
+        STRATA_TRY(strata_manifest_int(r->man, key, (long long)rep.n_excluded[k]));
+    }
+    snprintf(path, size, "%s", out);
+    return stage_done(r, "derive");
+}
+
 static strata_status stage_cohort(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -330,6 +355,8 @@ static strata_status stage_cohort(run_state *r)
         strata_run_spec_path(r->spec, r->spec->cohort, path, sizeof path);
         STRATA_TRY(strata_manifest_input(r->man, "cohort", path));
     }
+    if (r->spec->derive)
+        STRATA_TRY(stage_derive(r, path, sizeof path));
     STRATA_TRY(strata_cohort_open(ctx, path, &r->cohort));
     r->n = strata_cohort_nrows(r->cohort);
     if (r->n == 0)

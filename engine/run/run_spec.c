@@ -37,6 +37,7 @@ void strata_run_spec_free(strata_ctx *ctx, strata_run_spec *s)
         return;
     strata_yaml_free(ctx, s->priv_);
     strata_free(ctx, s->base_dir_, 0);
+    strata_free(ctx, s->path_, 0);
     strata_run_spec_init(s);
 }
 
@@ -90,6 +91,28 @@ static strata_status parse_cohort(strata_ctx *ctx, const char *f, const ynode *r
     if (!s->cohort && !s->synth_scope)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: the spec needs \"cohort: FILE\" or a \"synth:\" section",
                            f);
+    return STRATA_OK;
+}
+
+/* derive: FILE (a derive spec) or an inline mapping of the derive spec's keys,
+ * read by strata_derive_key when the job runs. */
+static strata_status parse_derive(strata_ctx *ctx, const char *f, const ynode *root,
+                                  strata_run_spec *s)
+{
+    const ynode *d = strata_yaml_get(root, "derive");
+    if (!d)
+        return STRATA_OK;
+    if (d->kind == YN_SCALAR) {
+        s->derive = d->scalar;
+        return STRATA_OK;
+    }
+    if (d->kind != YN_MAP)
+        return bad(ctx, f, root, "derive", "must be a derive spec file or a mapping (index_date, "
+                   "codelists, features, outcomes)");
+    if (!(s->path_ = strata_strdup(ctx, f)))
+        return STRATA_ENOMEM;
+    s->derive = s->path_;
+    s->derive_key = "derive";
     return STRATA_OK;
 }
 
@@ -265,8 +288,9 @@ static strata_status parse_memory(strata_ctx *ctx, const char *path, const ynode
 
 strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run_spec *s)
 {
-    static const char *const top[] = {"cohort", "synth", "model", "evaluate", "stratify",
-                                      "disclosure", "report", "threads", "memory", NULL};
+    static const char *const top[] = {"cohort", "synth", "derive", "model", "evaluate",
+                                      "stratify", "disclosure", "report", "threads", "memory",
+                                      NULL};
     static const char *const report_keys[] = {"title", NULL};
     ynode *root = NULL;
     const ynode *rep;
@@ -287,6 +311,8 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
     st = strata_yaml_only_keys(ctx, path, root, "the spec", top);
     if (st == STRATA_OK)
         st = parse_cohort(ctx, path, root, s);
+    if (st == STRATA_OK)
+        st = parse_derive(ctx, path, root, s);
     if (st == STRATA_OK)
         st = parse_model(ctx, path, root, s);
     if (st == STRATA_OK)

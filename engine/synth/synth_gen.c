@@ -33,7 +33,7 @@ uint64_t synth_permute(uint64_t key, uint64_t n, uint64_t i)
 
 /* ---- block buffers -------------------------------------------------------- */
 
-#define SYNTH_NCOLPTR (28 + STRATA_SYNTH_NCOND)
+#define SYNTH_NCOLPTR (32 + STRATA_SYNTH_NCOND)
 
 static void block_ptrs(synth_block *b, void ***pp, size_t *sz)
 {
@@ -48,6 +48,7 @@ static void block_ptrs(synth_block *b, void ***pp, size_t *sz)
     P_(prior_elective_12m); P_(outpatient_12m); P_(bed_days_12m); P_(repeat_medicines);
     P_(cost_12m); P_(emergency_admission_12m); P_(emergency_event); P_(death_12m);
     P_(emergency_admissions_12m); P_(time_to_emergency_days); P_(cost_next_12m);
+    P_(birth_date); P_(registration_start); P_(registration_end); P_(death_date);
 #undef P_
 }
 
@@ -63,8 +64,9 @@ void synth_block_free(strata_ctx *ctx, synth_block *b)
 
 void synth_events_free(strata_ctx *ctx, synth_events *e)
 {
-    /* sizes unknown after a partial regrowth */
-    STRATA_FREE_ALL(ctx, e->sp_row, e->sp_day, e->sp_type, e->sp_los, e->ae_row, e->ae_day);
+    for (int k = 0; k < SYNTH_NEV; k++)
+        for (size_t c = 0; c < SYNTH_EV_MAXCOL; c++)
+            strata_free(ctx, e->t[k].col[c], 0); /* sizes unknown after a partial regrowth */
     memset(e, 0, sizeof *e);
 }
 
@@ -83,48 +85,26 @@ strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap)
     return STRATA_OK;
 }
 
-/* Grows n parallel arrays (ptr[k], elements of elt[k] bytes) from oc to nc
- * elements; 0 when one fails (those already grown stay valid in ptr). */
-static int grow_parallel(strata_ctx *ctx, void **ptr, const size_t *elt, size_t n, size_t oc,
-                         size_t nc)
+strata_status synth_tab_reserve(strata_ctx *ctx, synth_events *e, int k, size_t more)
 {
-    for (size_t k = 0; k < n; k++) {
-        void *g = strata_realloc(ctx, ptr[k], oc * elt[k], nc * elt[k]);
+    synth_tab *t = &e->t[k];
+    const synth_evtab *d = &synth_evtabs[k];
+    size_t nc;
+    if (t->n + more <= t->cap)
+        return STRATA_OK;
+    nc = 2 * (t->n + more) + 1024;
+    for (size_t c = 0; c < d->ncol; c++) {
+        size_t es = strata_dtype_size(d->col[c].dtype);
+        void *g = strata_realloc(ctx, t->col[c], t->cap * es, nc * es);
         if (!g)
-            return 0;
-        ptr[k] = g;
+            return STRATA_ENOMEM; /* those already grown stay valid; cap unchanged */
+        t->col[c] = g;
     }
-    return 1;
-}
-
-/* Room for `more` spells and A&E rows; amortised doubling. On failure the
- * arrays stay valid and the capacities unchanged. */
-static strata_status reserve_events(strata_ctx *ctx, synth_events *b, size_t sp_more,
-                                    size_t ae_more)
-{
-    static const size_t sp_elt[4] = {4, 4, 1, 2}, ae_elt[2] = {4, 4};
-    if (b->sp_n + sp_more > b->sp_cap) {
-        size_t nc = 2 * (b->sp_n + sp_more) + 1024;
-        void *sp[4] = {b->sp_row, b->sp_day, b->sp_type, b->sp_los};
-        int ok = grow_parallel(ctx, sp, sp_elt, 4, b->sp_cap, nc);
-        b->sp_row = sp[0], b->sp_day = sp[1], b->sp_type = sp[2], b->sp_los = sp[3];
-        if (!ok)
-            return STRATA_ENOMEM;
-        b->sp_cap = nc;
-    }
-    if (b->ae_n + ae_more > b->ae_cap) {
-        size_t nc = 2 * (b->ae_n + ae_more) + 1024;
-        void *ae[2] = {b->ae_row, b->ae_day};
-        int ok = grow_parallel(ctx, ae, ae_elt, 2, b->ae_cap, nc);
-        b->ae_row = ae[0], b->ae_day = ae[1];
-        if (!ok)
-            return STRATA_ENOMEM;
-        b->ae_cap = nc;
-    }
+    t->cap = nc;
     return STRATA_OK;
 }
 
-/* ---- one patient ------------------------------------------------------------ */
+/* ---- one patient: the flat columns, in the order of the draws -------------- */
 
 static void sort_days(int32_t *day, int8_t *type, int16_t *los, size_t n)
 {
@@ -150,193 +130,154 @@ static int los_emergency(strata_rng *g, int age, int efi)
     return synth_poisson(g, exp(0.4 + 0.025 * (age > 40 ? age - 40 : 0) + 0.02 * efi), 365);
 }
 
-static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t pi, int64_t r,
-                                 synth_block *b, size_t i, synth_events *ev)
+/* Place in the register (sex, age) and deprivation decile. */
+static void draw_place(const strata_synth *s, const synth_practice *p, int64_t r, size_t pi,
+                       strata_rng *g, synth_patient *ps)
 {
-    const synth_practice *p = &s->pr[pi];
-    strata_rng g = strata_rng_make(s->seed, (uint64_t)r, STRATA_STREAM_SYNTH_PATIENT);
     uint64_t jp = synth_permute(strata_mix64(s->seed * 0x2545f4914f6cdd1dULL + pi + 1),
                                 (uint64_t)p->nrows, (uint64_t)(r - p->row0));
-    int cell = 0, male, band, age, dec, ltc = 0, efi, flags[STRATA_SYNTH_NCOND];
-    double u, eta, dd, z, util, eE, pE, eD;
-    int gp, ae, pe, pel, op, meds, bed = 0;
-    double cost = 0;
-    int Y, D, T = 365, dday = 365, nE = 0;
-    const int index = STRATA_SYNTH_INDEX_DAY;
-    const synth_term *T_ = synth_truth;
-
-    /* place in the register: permuted local index -> sex x band cell */
-    while (p->cell_cum[cell] <= (int64_t)jp)
+    int cell = 0, band, dec;
+    double u;
+    while (p->cell_cum[cell] <= (int64_t)jp) /* permuted local index -> sex x band cell */
         cell++;
-    male = cell >= SYNTH_NBANDS;
+    ps->male = cell >= SYNTH_NBANDS;
     band = cell % SYNTH_NBANDS;
-    u = strata_rng_unif(&g);
+    u = strata_rng_unif(g);
     if (band < SYNTH_NBANDS - 1) {
-        const double *cdf =
-            &s->age_cdf[(((size_t)p->icb_i * 2 + (size_t)male) * SYNTH_NBANDS + (size_t)band) * 5];
+        const double *cdf = &s->age_cdf[(((size_t)p->icb_i * 2 + (size_t)ps->male) * SYNTH_NBANDS +
+                                         (size_t)band) * 5];
         int y = 0;
         while (y < 4 && u > cdf[y])
             y++;
-        age = 5 * band + y;
+        ps->age = 5 * band + y;
     } else {
         double extra = floor(-log(u) / 0.45);
-        age = 95 + (extra > 15 ? 15 : (int)extra);
+        ps->age = 95 + (extra > 15 ? 15 : (int)extra);
     }
-    u = strata_rng_unif(&g);
+    u = strata_rng_unif(g);
     for (dec = 0; dec < 9 && u > p->dec_cdf[dec]; dec++)
         ;
-    dec += 1;
-    dd = dec - 5.5;
+    ps->dec = dec + 1;
+}
 
-    /* ethnicity: region shares tilted towards minority groups in deprived deciles */
-    b->ethnicity[i] = STRATA_NA_CODE;
-    if (strata_rng_unif(&g) >= 0.06) {
-        double w[SYNTH_NETH], tot = 0, tilt = exp(-0.10 * dd);
-        for (int e = 0; e < SYNTH_NETH; e++) {
-            w[e] = synth_eth_share[p->region_i][e] * (e == SYNTH_NETH - 1 ? 1.0 : tilt);
-            tot += w[e];
-        }
-        u = strata_rng_unif(&g) * tot;
-        int e = 0;
-        while (e < SYNTH_NETH - 1 && u > w[e]) {
-            u -= w[e];
-            e++;
-        }
-        b->ethnicity[i] = (int8_t)e;
+/* Ethnicity: region shares tilted towards minority groups in deprived deciles. */
+static int8_t draw_ethnicity(const synth_practice *p, strata_rng *g, double dd)
+{
+    double w[SYNTH_NETH], tot = 0, tilt = exp(-0.10 * dd), u;
+    int e = 0;
+    if (strata_rng_unif(g) < 0.06)
+        return STRATA_NA_CODE;
+    for (int k = 0; k < SYNTH_NETH; k++) {
+        w[k] = synth_eth_share[p->region_i][k] * (k == SYNTH_NETH - 1 ? 1.0 : tilt);
+        tot += w[k];
     }
+    u = strata_rng_unif(g) * tot;
+    while (e < SYNTH_NETH - 1 && u > w[e]) {
+        u -= w[e];
+        e++;
+    }
+    return (int8_t)e;
+}
 
-    /* conditions: logit = base(age) + sex + deprivation + latent + practice offset */
-    eta = strata_rng_norm(&g);
+/* Conditions (logit = base(age) + sex + deprivation + latent + practice offset)
+ * and eFI deficits; returns the latent morbidity factor. */
+static double draw_conditions(const strata_synth *s, const synth_practice *p, strata_rng *g,
+                              synth_patient *ps, synth_block *b, size_t i)
+{
+    double dd = ps->dec - 5.5, eta = strata_rng_norm(g);
+    ps->ltc = 0;
     for (int c = 0; c < STRATA_SYNTH_NCOND; c++) {
         const synth_cond_model *m = &synth_cond[c];
-        double lp = s->base_tab[c][age] + (male ? m->male : 0) + m->dep * dd + m->load * eta +
-                    p->offset[c];
-        u = strata_rng_unif(&g);
-        flags[c] = age >= m->onset_age && u < synth_expit(lp);
-        ltc += flags[c];
-        b->cond[c][i] = (int8_t)flags[c];
+        double lp = s->base_tab[c][ps->age] + (ps->male ? m->male : 0) + m->dep * dd +
+                    m->load * eta + p->offset[c];
+        double u = strata_rng_unif(g);
+        ps->flags[c] = ps->age >= m->onset_age && u < synth_expit(lp);
+        ps->ltc += ps->flags[c];
+        b->cond[c][i] = (int8_t)ps->flags[c];
     }
-    efi = synth_binom(&g, 36,
-                      synth_expit(-4.0 + 0.045 * (age > 40 ? age - 40 : 0) + 0.30 * ltc -
-                                  0.04 * dd + 0.4 * eta));
+    ps->efi = synth_binom(g, 36,
+                          synth_expit(-4.0 + 0.045 * (ps->age > 40 ? ps->age - 40 : 0) +
+                                      0.30 * ps->ltc - 0.04 * dd + 0.4 * eta));
+    if (ps->efi > 35) /* polypharmacy, the 36th deficit, has no code (docs/synthetic.md) */
+        ps->efi = 35;
+    return eta;
+}
 
-    /* measures with missingness */
-    {
-        double rec = age < 18 ? 0.2 : synth_expit(-0.2 + 0.03 * (age - 40) + 0.6 * (ltc > 0));
-        double mu = age < 18 ? 15.5 + 0.35 * (age > 4 ? age - 4 : 0)
-                             : 25.5 + 0.06 * ((age < 70 ? age : 70) - 40) +
-                                   1.5 * flags[1] + 0.8 * flags[0] - 0.15 * dd;
-        double bmi = mu * exp(0.17 * strata_rng_norm(&g) - 0.01445);
-        b->bmi[i] = strata_rng_unif(&g) < rec ? (float)(bmi < 12 ? 12 : bmi > 70 ? 70 : bmi) : NAN;
-        rec = age < 18 ? 0.0
-                       : synth_expit(-0.5 + 0.04 * (age - 40) + 1.5 * flags[0] + 0.5 * (ltc > 0));
-        double sbp = 118 + 0.45 * (age - 40) + 4 * male + 12 * flags[0] + 14 * strata_rng_norm(&g);
-        b->sbp[i] = strata_rng_unif(&g) < rec ? (float)(sbp < 70 ? 70 : sbp > 240 ? 240 : sbp) : NAN;
-        b->smoking[i] = STRATA_NA_CODE;
-        if (age >= 16 && strata_rng_unif(&g) < 0.9) {
-            double pc = synth_expit(-1.6 - 0.02 * (age - 40) - 0.12 * dd + 0.8 * flags[3] +
-                                    0.2 * flags[12]);
-            double pex = synth_expit(-1.2 + 0.03 * (age - 40) + 1.0 * flags[3] + 0.3 * flags[4]);
-            u = strata_rng_unif(&g);
-            b->smoking[i] = (int8_t)(u < pc ? 2 : u < pc + (1 - pc) * pex ? 1 : 0);
-        }
+/* BMI, systolic BP (with missingness) and smoking. */
+static void draw_measures(strata_rng *g, synth_patient *ps, synth_block *b, size_t i)
+{
+    const int age = ps->age, *f = ps->flags, ltc = ps->ltc;
+    double dd = ps->dec - 5.5;
+    double rec = age < 18 ? 0.2 : synth_expit(-0.2 + 0.03 * (age - 40) + 0.6 * (ltc > 0));
+    double mu = age < 18 ? 15.5 + 0.35 * (age > 4 ? age - 4 : 0)
+                         : 25.5 + 0.06 * ((age < 70 ? age : 70) - 40) + 1.5 * f[1] + 0.8 * f[0] -
+                               0.15 * dd;
+    double bmi = mu * exp(0.17 * strata_rng_norm(g) - 0.01445), sbp;
+    b->bmi[i] = strata_rng_unif(g) < rec ? (float)(bmi < 12 ? 12 : bmi > 70 ? 70 : bmi) : NAN;
+    rec = age < 18 ? 0.0 : synth_expit(-0.5 + 0.04 * (age - 40) + 1.5 * f[0] + 0.5 * (ltc > 0));
+    sbp = 118 + 0.45 * (age - 40) + 4 * ps->male + 12 * f[0] + 14 * strata_rng_norm(g);
+    b->sbp[i] = strata_rng_unif(g) < rec ? (float)(sbp < 70 ? 70 : sbp > 240 ? 240 : sbp) : NAN;
+    b->smoking[i] = STRATA_NA_CODE;
+    if (age >= 16 && strata_rng_unif(g) < 0.9) {
+        double pc = synth_expit(-1.6 - 0.02 * (age - 40) - 0.12 * dd + 0.8 * f[3] + 0.2 * f[12]);
+        double pex = synth_expit(-1.2 + 0.03 * (age - 40) + 1.0 * f[3] + 0.3 * f[4]);
+        double u = strata_rng_unif(g);
+        b->smoking[i] = (int8_t)(u < pc ? 2 : u < pc + (1 - pc) * pex ? 1 : 0);
     }
+    ps->bmi = b->bmi[i];
+    ps->sbp = b->sbp[i];
+}
 
-    /* prior 12 months: Poisson counts with a shared lognormal utilisation factor */
-    z = 0.5 * eta + 0.8660254037844386 * strata_rng_norm(&g);
-    util = exp(0.5 * z - 0.125);
-    gp = synth_poisson(&g, util * exp(1.1 + 0.01 * age + 0.2 * ltc + 0.04 * efi - 0.02 * dd +
-                                      0.15 * !male), 200);
-    ae = synth_poisson(&g, util * exp(-1.6 + 0.006 * age + 0.2 * ltc + 0.03 * efi - 0.06 * dd), 50);
-    pe = synth_poisson(&g, util * exp(-4.0 + 0.025 * age + 0.25 * ltc + 0.05 * efi - 0.05 * dd),
-                       20);
-    pel = synth_poisson(&g, util * exp(-3.2 + 0.02 * age + 0.15 * ltc + 1.0 * flags[9]), 20);
-    op = synth_poisson(&g, util * exp(-0.4 + 0.012 * age + 0.2 * ltc + 0.02 * efi +
-                                      0.5 * flags[9]), 100);
-    meds = synth_poisson(&g, exp(-1.0 + 0.025 * age + 0.35 * ltc), 60);
-    STRATA_TRY(reserve_events(ctx, ev, (size_t)(pe + pel + 30), (size_t)ae));
-    {
-        size_t k0 = ev->sp_n;
-        for (int k = 0; k < pe + pel; k++) {
-            int em = k < pe;
-            int los = em ? los_emergency(&g, age, efi)
-                         : synth_poisson(&g, exp(-0.7 + 0.01 * age), 60);
-            ev->sp_row[ev->sp_n] = (int32_t)r;
-            ev->sp_day[ev->sp_n] = index - 1 - (int32_t)(strata_rng_unif(&g) * 365);
-            ev->sp_type[ev->sp_n] = (int8_t)!em;
-            ev->sp_los[ev->sp_n] = (int16_t)los;
-            ev->sp_n++;
-            bed += los;
-            cost += (em ? 1800.0 : 1200.0) + 420.0 * los;
-        }
-        sort_days(ev->sp_day + k0, ev->sp_type + k0, ev->sp_los + k0, ev->sp_n - k0);
-        k0 = ev->ae_n;
-        for (int k = 0; k < ae; k++) {
-            ev->ae_row[ev->ae_n] = (int32_t)r;
-            ev->ae_day[ev->ae_n] = index - 1 - (int32_t)(strata_rng_unif(&g) * 365);
-            ev->ae_n++;
-        }
-        sort_days(ev->ae_day + k0, NULL, NULL, ev->ae_n - k0);
-    }
-    cost += 42.0 * gp + 180.0 * ae + 160.0 * op + 108.0 * meds;
+/* Appends one spell (day, method 0 emergency / 1 elective, length of stay). */
+static void put_spell(synth_events *ev, int64_t r, int32_t day, int elective, int los)
+{
+    synth_tab *t = &ev->t[SYNTH_EV_SPELLS];
+    ((int32_t *)t->col[EV_ROW])[t->n] = (int32_t)r;
+    ((int32_t *)t->col[EV_DAY])[t->n] = day;
+    ((int8_t *)t->col[SP_METHOD])[t->n] = (int8_t)elective;
+    ((int16_t *)t->col[SP_LOS])[t->n] = (int16_t)los;
+    t->n++;
+}
 
-    /* outcomes: the ground-truth model (synth_truth, docs/synthetic.md#outcomes) */
-    eE = T_[0].beta + T_[1].beta * age + T_[2].beta * male + T_[3].beta * dec +
-         T_[4].beta * ltc + T_[5].beta * efi + T_[6].beta * pe + T_[7].beta * ae;
-    pE = synth_expit(eE);
-    Y = strata_rng_unif(&g) < pE;
-    if (Y) { /* T ~ Exp(lambda), lambda = -log(1 - pE)/365, conditioned on T < 365 */
-        double lambda = -log1p(-pE) / 365.0;
-        T = (int)(-log1p(-strata_rng_unif(&g) * pE) / lambda);
-        if (T > 364)
-            T = 364;
+/* Prior 12 months: Poisson counts with a shared lognormal utilisation factor,
+ * the dated spells and A&E attendances, bed days and cost. */
+static strata_status draw_prior(strata_ctx *ctx, strata_rng *g, double eta, synth_patient *ps,
+                                synth_block *b, size_t i, synth_events *ev)
+{
+    const int age = ps->age, ltc = ps->ltc, efi = ps->efi, index = STRATA_SYNTH_INDEX_DAY;
+    double dd = ps->dec - 5.5, z = 0.5 * eta + 0.8660254037844386 * strata_rng_norm(g);
+    double util = exp(0.5 * z - 0.125), cost = 0;
+    int gp, ae, pe, pel, op, meds, bed = 0;
+    synth_tab *sp = &ev->t[SYNTH_EV_SPELLS], *at = &ev->t[SYNTH_EV_AE];
+    gp = synth_poisson(g, util * exp(1.1 + 0.01 * age + 0.2 * ltc + 0.04 * efi - 0.02 * dd +
+                                     0.15 * !ps->male), 200);
+    ae = synth_poisson(g, util * exp(-1.6 + 0.006 * age + 0.2 * ltc + 0.03 * efi - 0.06 * dd), 50);
+    pe = synth_poisson(g, util * exp(-4.0 + 0.025 * age + 0.25 * ltc + 0.05 * efi - 0.05 * dd), 20);
+    pel = synth_poisson(g, util * exp(-3.2 + 0.02 * age + 0.15 * ltc + 1.0 * ps->flags[9]), 20);
+    op = synth_poisson(g, util * exp(-0.4 + 0.012 * age + 0.2 * ltc + 0.02 * efi +
+                                     0.5 * ps->flags[9]), 100);
+    meds = synth_poisson(g, exp(-1.0 + 0.025 * age + 0.35 * ltc), 60);
+    STRATA_TRY(synth_tab_reserve(ctx, ev, SYNTH_EV_SPELLS, (size_t)(pe + pel + 30)));
+    STRATA_TRY(synth_tab_reserve(ctx, ev, SYNTH_EV_AE, (size_t)ae));
+    ps->sp0 = sp->n;
+    for (int k = 0; k < pe + pel; k++) {
+        int em = k < pe;
+        int los = em ? los_emergency(g, age, efi) : synth_poisson(g, exp(-0.7 + 0.01 * age), 60);
+        put_spell(ev, ps->r, index - 1 - (int32_t)(strata_rng_unif(g) * 365), !em, los);
+        bed += los;
+        cost += (em ? 1800.0 : 1200.0) + 420.0 * los;
     }
-    eD = T_[SYNTH_T_DEATH].beta + T_[SYNTH_T_DEATH + 1].beta * age +
-         T_[SYNTH_T_DEATH + 2].beta * male + T_[SYNTH_T_DEATH + 3].beta * dec +
-         T_[SYNTH_T_DEATH + 4].beta * ltc + T_[SYNTH_T_DEATH + 5].beta * efi +
-         T_[SYNTH_T_DEATH + 6].beta * Y;
-    D = strata_rng_unif(&g) < synth_expit(eD);
-    if (D)
-        dday = Y ? T + (int)(strata_rng_unif(&g) * (365 - T)) : (int)(strata_rng_unif(&g) * 365);
-    {
-        double cost_next = exp(T_[SYNTH_T_COST].beta + T_[SYNTH_T_COST + 1].beta * age +
-                               T_[SYNTH_T_COST + 2].beta * dec + T_[SYNTH_T_COST + 3].beta * ltc +
-                               T_[SYNTH_T_COST + 4].beta * efi + strata_rng_norm(&g) - 0.5);
-        if (Y) {
-            int end = D ? dday + 1 : 365;
-            size_t k0 = ev->sp_n;
-            nE = 1 + synth_poisson(&g,
-                                   exp(T_[SYNTH_T_EXTRA].beta + T_[SYNTH_T_EXTRA + 1].beta * age +
-                                       T_[SYNTH_T_EXTRA + 2].beta * ltc +
-                                       T_[SYNTH_T_EXTRA + 3].beta * pe),
-                                   29);
-            for (int k = 0; k < nE; k++) {
-                int los = los_emergency(&g, age, efi);
-                ev->sp_row[ev->sp_n] = (int32_t)r;
-                ev->sp_day[ev->sp_n] =
-                    index + (k == 0 ? T : T + (int32_t)(strata_rng_unif(&g) * (end - T)));
-                ev->sp_type[ev->sp_n] = 0;
-                ev->sp_los[ev->sp_n] = (int16_t)los;
-                ev->sp_n++;
-                cost_next += 1800.0 + 420.0 * los;
-            }
-            sort_days(ev->sp_day + k0, ev->sp_type + k0, ev->sp_los + k0, ev->sp_n - k0);
-        }
-        b->cost_next_12m[i] = (float)cost_next;
+    sort_days((int32_t *)sp->col[EV_DAY] + ps->sp0, (int8_t *)sp->col[SP_METHOD] + ps->sp0,
+              (int16_t *)sp->col[SP_LOS] + ps->sp0, sp->n - ps->sp0);
+    for (int k = 0; k < ae; k++) {
+        ((int32_t *)at->col[EV_ROW])[at->n + (size_t)k] = (int32_t)ps->r;
+        ((int32_t *)at->col[EV_DAY])[at->n + (size_t)k] =
+            index - 1 - (int32_t)(strata_rng_unif(g) * 365);
     }
-
-    b->patient_id[i] =
-        (int64_t)synth_permute(strata_mix64(s->seed ^ 0x6a09e667f3bcc909ULL), (uint64_t)1 << 62,
-                               (uint64_t)r) + 1;
-    b->practice[i] = (int32_t)pi;
-    b->pcn[i] = p->pcn_i;
-    b->sub_icb[i] = p->sub_i;
-    b->icb[i] = p->icb_i;
-    b->imd_decile[i] = (int8_t)dec;
-    b->age[i] = (int8_t)age;
-    b->sex[i] = (int8_t)male;
-    b->ltc_count[i] = (int8_t)ltc;
-    b->efi_deficits[i] = (int8_t)efi;
+    sort_days((int32_t *)at->col[EV_DAY] + at->n, NULL, NULL, (size_t)ae);
+    at->n += (size_t)ae;
+    ps->cost_prior_other = 42.0 * gp + 180.0 * ae + 160.0 * op + 108.0 * meds;
+    cost += ps->cost_prior_other;
     b->gp_appointments_12m[i] = (int16_t)gp;
     b->ae_attendances_12m[i] = (int16_t)ae;
     b->prior_emergency_12m[i] = (int16_t)pe;
@@ -345,12 +286,103 @@ static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t 
     b->bed_days_12m[i] = (int16_t)(bed > 32767 ? 32767 : bed);
     b->repeat_medicines[i] = (int16_t)meds;
     b->cost_12m[i] = (float)cost;
-    b->emergency_admission_12m[i] = (int8_t)Y;
-    b->emergency_event[i] = (int8_t)Y;
-    b->emergency_admissions_12m[i] = (int16_t)nE;
-    b->time_to_emergency_days[i] = (int16_t)(Y ? T : D ? dday : 365);
-    b->death_12m[i] = (int8_t)D;
     return STRATA_OK;
+}
+
+/* Next 12 months: the ground-truth models (synth_truth, docs/synthetic.md#outcomes). */
+static void draw_outcomes(strata_rng *g, synth_patient *ps, synth_block *b, size_t i)
+{
+    const synth_term *T_ = synth_truth;
+    const int age = ps->age, male = ps->male, dec = ps->dec, ltc = ps->ltc, efi = ps->efi;
+    double eE = T_[0].beta + T_[1].beta * age + T_[2].beta * male + T_[3].beta * dec +
+                T_[4].beta * ltc + T_[5].beta * efi + T_[6].beta * b->prior_emergency_12m[i] +
+                T_[7].beta * b->ae_attendances_12m[i];
+    double pE = synth_expit(eE), eD;
+    const synth_term *TD = T_ + SYNTH_T_DEATH;
+    ps->T = 365;
+    ps->dday = 365;
+    ps->Y = strata_rng_unif(g) < pE;
+    if (ps->Y) { /* T ~ Exp(lambda), lambda = -log(1 - pE)/365, conditioned on T < 365 */
+        double lambda = -log1p(-pE) / 365.0;
+        ps->T = (int)(-log1p(-strata_rng_unif(g) * pE) / lambda);
+        if (ps->T > 364)
+            ps->T = 364;
+    }
+    eD = TD[0].beta + TD[1].beta * age + TD[2].beta * male + TD[3].beta * dec + TD[4].beta * ltc +
+         TD[5].beta * efi + TD[6].beta * ps->Y;
+    ps->D = strata_rng_unif(g) < synth_expit(eD);
+    if (ps->D)
+        ps->dday = ps->Y ? ps->T + (int)(strata_rng_unif(g) * (365 - ps->T))
+                         : (int)(strata_rng_unif(g) * 365);
+}
+
+/* Follow-up emergency spells (the first on day T) and the cost of the next year. */
+static void draw_followup(strata_rng *g, synth_patient *ps, synth_block *b, size_t i,
+                          synth_events *ev)
+{
+    const synth_term *T_ = synth_truth;
+    const int age = ps->age, ltc = ps->ltc, index = STRATA_SYNTH_INDEX_DAY;
+    synth_tab *sp = &ev->t[SYNTH_EV_SPELLS];
+    double cost_next;
+    int nE = 0;
+    ps->cost_next_other = exp(T_[SYNTH_T_COST].beta + T_[SYNTH_T_COST + 1].beta * age +
+                              T_[SYNTH_T_COST + 2].beta * ps->dec + T_[SYNTH_T_COST + 3].beta * ltc +
+                              T_[SYNTH_T_COST + 4].beta * ps->efi + strata_rng_norm(g) - 0.5);
+    cost_next = ps->cost_next_other;
+    if (ps->Y) {
+        int end = ps->D ? ps->dday + 1 : 365, T = ps->T;
+        size_t k0 = sp->n;
+        nE = 1 + synth_poisson(g, exp(T_[SYNTH_T_EXTRA].beta + T_[SYNTH_T_EXTRA + 1].beta * age +
+                                      T_[SYNTH_T_EXTRA + 2].beta * ltc +
+                                      T_[SYNTH_T_EXTRA + 3].beta * b->prior_emergency_12m[i]),
+                               29);
+        for (int k = 0; k < nE; k++) {
+            int los = los_emergency(g, age, ps->efi);
+            put_spell(ev, ps->r, index + (k == 0 ? T : T + (int32_t)(strata_rng_unif(g) * (end - T))),
+                      0, los);
+            cost_next += 1800.0 + 420.0 * los;
+        }
+        sort_days((int32_t *)sp->col[EV_DAY] + k0, (int8_t *)sp->col[SP_METHOD] + k0,
+                  (int16_t *)sp->col[SP_LOS] + k0, sp->n - k0);
+    }
+    b->cost_next_12m[i] = (float)cost_next;
+    b->emergency_admission_12m[i] = (int8_t)ps->Y;
+    b->emergency_event[i] = (int8_t)ps->Y;
+    b->emergency_admissions_12m[i] = (int16_t)nE;
+    b->time_to_emergency_days[i] = (int16_t)(ps->Y ? ps->T : ps->D ? ps->dday : 365);
+    b->death_12m[i] = (int8_t)ps->D;
+}
+
+static strata_status gen_patient(strata_ctx *ctx, const strata_synth *s, size_t pi, int64_t r,
+                                 synth_block *b, size_t i, synth_events *ev)
+{
+    const synth_practice *p = &s->pr[pi];
+    strata_rng g = strata_rng_make(s->seed, (uint64_t)r, STRATA_STREAM_SYNTH_PATIENT);
+    synth_patient ps;
+    double eta;
+    memset(&ps, 0, sizeof ps);
+    ps.r = r;
+    draw_place(s, p, r, pi, &g, &ps);
+    b->ethnicity[i] = draw_ethnicity(p, &g, ps.dec - 5.5);
+    eta = draw_conditions(s, p, &g, &ps, b, i);
+    draw_measures(&g, &ps, b, i);
+    STRATA_TRY(draw_prior(ctx, &g, eta, &ps, b, i, ev));
+    draw_outcomes(&g, &ps, b, i);
+    STRATA_TRY(synth_tab_reserve(ctx, ev, SYNTH_EV_SPELLS, 30));
+    draw_followup(&g, &ps, b, i, ev);
+    b->patient_id[i] =
+        (int64_t)synth_permute(strata_mix64(s->seed ^ 0x6a09e667f3bcc909ULL), (uint64_t)1 << 62,
+                               (uint64_t)r) + 1;
+    b->practice[i] = (int32_t)pi;
+    b->pcn[i] = p->pcn_i;
+    b->sub_icb[i] = p->sub_i;
+    b->icb[i] = p->icb_i;
+    b->imd_decile[i] = (int8_t)ps.dec;
+    b->age[i] = (int8_t)ps.age;
+    b->sex[i] = (int8_t)ps.male;
+    b->ltc_count[i] = (int8_t)ps.ltc;
+    b->efi_deficits[i] = (int8_t)ps.efi;
+    return synth_patient_events(ctx, s, &ps, b, i, ev);
 }
 
 strata_status synth_generate(strata_ctx *ctx, const strata_synth *s, int64_t row0, size_t n,
@@ -360,7 +392,8 @@ strata_status synth_generate(strata_ctx *ctx, const strata_synth *s, int64_t row
     if (i0 + n > b->cap || row0 < 0 || (size_t)row0 + n > s->nrows)
         return STRATA_FAIL(ctx, STRATA_EINTERNAL, "synth: block rows [%lld, %lld) outside cohort",
                            (long long)row0, (long long)row0 + (long long)n);
-    ev->sp_n = ev->ae_n = 0;
+    for (int k = 0; k < SYNTH_NEV; k++)
+        ev->t[k].n = 0;
     pi = n ? synth_practice_of_row(s, row0) : 0;
     for (size_t i = 0; i < n; i++) {
         int64_t r = row0 + (int64_t)i;

@@ -96,6 +96,7 @@ struct strata_synth {
     char **lv_practice, **lv_pcn, **lv_sub, **lv_icb;
     size_t n_pcn, n_sub, n_icb;
     double base_tab[STRATA_SYNTH_NCOND][SYNTH_MAX_AGE + 1]; /* synth_cond_base by year */
+    int32_t dec1[SYNTH_MAX_AGE + 2]; /* day of 1 December of year 2025 - a (synth_events.c) */
 };
 
 /* The 15 conditions' model (docs/synthetic.md#conditions). */
@@ -154,16 +155,78 @@ typedef struct synth_block {
     int8_t *emergency_admission_12m, *emergency_event, *death_12m;
     int16_t *emergency_admissions_12m, *time_to_emergency_days;
     float *cost_next_12m;
+    int32_t *birth_date, *registration_start, *registration_end, *death_date; /* days; NA */
 } synth_block;
 
-/* Dated events of one row block, in row order (sorted by row, then day). */
+/* ---- linked event tables (docs/synthetic.md#events) ------------------------ */
+
+enum {
+    SYNTH_EV_SPELLS, SYNTH_EV_AE, SYNTH_EV_GP, SYNTH_EV_APPTS, SYNTH_EV_OP, SYNTH_EV_DEATHS,
+    SYNTH_EV_COSTS, SYNTH_NEV
+};
+#define SYNTH_NDIAG 20                     /* diag_01 .. diag_20, as HES delivers them */
+#define SYNTH_EV_MAXCOL (7 + SYNTH_NDIAG)
+/* Level tables of the categorical event columns. */
+typedef enum synth_evlv {
+    SYNTH_LV_NONE, SYNTH_LV_METHOD, SYNTH_LV_ICD10, SYNTH_LV_SNOMED, SYNTH_LV_MODE, SYNTH_LV_ATTEND
+} synth_evlv;
+
+typedef struct synth_evcol {
+    const char *name;
+    strata_dtype dtype;
+    synth_evlv lv;
+    const char *units, *description;
+} synth_evcol;
+
+typedef struct synth_evtab {
+    const char *name;            /* /events/<name> */
+    size_t ncol;
+    synth_evcol col[SYNTH_EV_MAXCOL];
+} synth_evtab;
+extern const synth_evtab synth_evtabs[SYNTH_NEV];
+/* Column indices within each table. */
+enum { EV_ROW = 0, EV_DAY = 1 };
+enum { SP_END = 2, SP_METHOD, SP_LOS, SP_COST, SP_DIAG };  /* spells */
+enum { GP_CODE = 2, GP_VALUE };                            /* gp_events */
+enum { DT_CAUSE = 2 };                                     /* deaths */
+enum { AP_MODE = 2 };                                      /* gp_appointments */
+enum { OP_ATTEND = 2 };                                    /* outpatients */
+enum { CO_COST = 2 };                                      /* costs */
+
+/* Rows of one event table for one row block, in patient-row then day order. */
+typedef struct synth_tab {
+    size_t n, cap;
+    void *col[SYNTH_EV_MAXCOL];
+} synth_tab;
+
 typedef struct synth_events {
-    size_t sp_n, sp_cap, ae_n, ae_cap;
-    int32_t *sp_row, *sp_day;    /* global patient row; days since 1970-01-01 */
-    int8_t *sp_type;             /* 0 emergency, 1 elective */
-    int16_t *sp_los;             /* length of stay, days */
-    int32_t *ae_row, *ae_day;
+    synth_tab t[SYNTH_NEV];
 } synth_events;
+
+#define SYNTH_COL(e, tab, c, type) ((type *)(e)->t[tab].col[c])
+
+/* Room for `more` rows in table k; amortised doubling; on failure the
+ * arrays stay valid and the capacity unchanged. */
+strata_status synth_tab_reserve(strata_ctx *ctx, synth_events *e, int k, size_t more);
+
+/* A patient's drawn values that the event tables are built from. */
+typedef struct synth_patient {
+    int64_t r;                      /* global row */
+    int age, male, dec, ltc, efi;
+    int flags[STRATA_SYNTH_NCOND];
+    float bmi, sbp;                 /* NaN = not recorded */
+    int Y, T, D, dday;              /* emergency admission, its day, death, its day (0..364) */
+    size_t sp0;                     /* first spell row of this patient in the block */
+    double cost_prior_other;        /* 42 gp + 180 ae + 160 op + 108 meds (GBP) */
+    double cost_next_other;         /* the lognormal part of cost_next_12m (GBP) */
+} synth_patient;
+
+/* Dates (/patients) and linked events of one patient from the patient's
+ * event stream (never the stream of the flat columns): GP coded events,
+ * spell diagnoses and costs, deaths, costs. synth_events.c */
+void synth_events_prepare(strata_synth *s);
+strata_status synth_patient_events(strata_ctx *ctx, const strata_synth *s, const synth_patient *ps,
+                                   synth_block *b, size_t i, synth_events *ev);
 
 strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap);
 void synth_block_free(strata_ctx *ctx, synth_block *b);

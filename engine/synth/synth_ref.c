@@ -660,6 +660,7 @@ strata_status strata_synth_new(strata_ctx *ctx, const strata_synth_params *p, st
     s->ctx = ctx;
     s->seed = p->seed;
     s->block_rows = p->block_rows;
+    synth_events_prepare(s);
     st = load_practices(ctx, dir, &all, &n);
     if (st == STRATA_OK && n == 0)
         st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s/practices.csv: no practices", dir);

@@ -3,6 +3,7 @@
  * (OpenMP, one task per block) while the previous group is appended, in block
  * order, by the one thread that owns the writer; memory stays bounded for any
  * N and the bytes never depend on the thread count. */
+#include "synth_codes.h"
 #include "synth_internal.h"
 #include "strata/cohort.h"
 
@@ -61,15 +62,27 @@ static const col_def tail_cols[] = {
        "1 = time_to_emergency_days is an admission"),
     C_("outcomes", death_12m, INT8, LV_NONE, STRATA_ROLE_NONE, "", "death, next 12 months"),
     C_("outcomes", cost_next_12m, FLOAT32, LV_NONE, STRATA_ROLE_NONE, "GBP", "next 12 months"),
+    C_("patients", birth_date, INT32, LV_NONE, STRATA_ROLE_BIRTH_DATE, "days since 1970-01-01",
+       "date of birth"),
+    C_("patients", registration_start, INT32, LV_NONE, STRATA_ROLE_REG_START,
+       "days since 1970-01-01", "registered with the practice since"),
+    C_("patients", registration_end, INT32, LV_NONE, STRATA_ROLE_REG_END, "days since 1970-01-01",
+       "deregistered (NA: still registered)"),
+    C_("patients", death_date, INT32, LV_NONE, STRATA_ROLE_DEATH_DATE, "days since 1970-01-01",
+       "date of death (NA: alive)"),
 };
 #undef C_
 
 #define NCOLS (sizeof patient_cols / sizeof patient_cols[0] + STRATA_SYNTH_NCOND + \
                sizeof tail_cols / sizeof tail_cols[0])
+/* Columns of all event tables. */
+#define NEVCOLS (7 + SYNTH_NDIAG + 3 + 5 + 4 + 4 + 3 + 3)
 
 static const char *const sex_lv[] = {"F", "M"};
 static const char *const smoke_lv[] = {"never", "ex", "current"};
-static const char *const spell_lv[] = {"emergency", "elective"};
+static const char *const method_lv[] = {"emergency", "elective"};
+static const char *const mode_lv[] = {"face_to_face", "telephone", "home_visit", "video_online"};
+static const char *const attend_lv[] = {"first", "follow_up"};
 
 /* The k-th column in file order: patient columns, condition flags, the rest. */
 static col_def column(size_t k)
@@ -117,28 +130,31 @@ static strata_status add_columns(strata_cohort_writer *w, const strata_synth *s,
 
 static strata_status add_events(strata_cohort_writer *w, size_t *ev)
 {
-    static const struct {
-        const char *group, *name;
-        strata_dtype t;
-        int cat;
-        const char *units;
-    } e[] = {{"events/spells", "patient_row", STRATA_DT_INT32, 0, ""},
-             {"events/spells", "day", STRATA_DT_INT32, 0, "days since 1970-01-01"},
-             {"events/spells", "type", STRATA_DT_INT8, 1, ""},
-             {"events/spells", "los_days", STRATA_DT_INT16, 0, "days"},
-             {"events/ae", "patient_row", STRATA_DT_INT32, 0, ""},
-             {"events/ae", "day", STRATA_DT_INT32, 0, "days since 1970-01-01"}};
-    for (size_t k = 0; k < 6; k++) {
-        strata_column_spec sp;
-        memset(&sp, 0, sizeof sp);
-        sp.group = e[k].group;
-        sp.name = e[k].name;
-        sp.dtype = e[k].t;
-        sp.categorical = e[k].cat;
-        sp.levels = e[k].cat ? spell_lv : NULL;
-        sp.n_levels = e[k].cat ? 2 : 0;
-        sp.units = e[k].units;
-        STRATA_TRY(strata_cohort_writer_add(w, &sp, &ev[k]));
+    size_t q = 0;
+    for (int k = 0; k < SYNTH_NEV; k++) {
+        const synth_evtab *t = &synth_evtabs[k];
+        char group[64];
+        snprintf(group, sizeof group, "events/%s", t->name);
+        for (size_t c = 0; c < t->ncol; c++, q++) {
+            const synth_evcol *d = &t->col[c];
+            strata_column_spec sp;
+            memset(&sp, 0, sizeof sp);
+            sp.group = group;
+            sp.name = d->name;
+            sp.dtype = d->dtype;
+            sp.units = d->units;
+            sp.description = d->description;
+            sp.categorical = d->lv != SYNTH_LV_NONE;
+            switch (d->lv) {
+            case SYNTH_LV_METHOD: sp.levels = method_lv; sp.n_levels = 2; break;
+            case SYNTH_LV_MODE: sp.levels = mode_lv; sp.n_levels = 4; break;
+            case SYNTH_LV_ATTEND: sp.levels = attend_lv; sp.n_levels = 2; break;
+            case SYNTH_LV_ICD10: sp.levels = synth_icd10_levels; sp.n_levels = SYNTH_N_ICD; break;
+            case SYNTH_LV_SNOMED: sp.levels = synth_snomed_levels; sp.n_levels = synth_n_snomed; break;
+            case SYNTH_LV_NONE: break;
+            }
+            STRATA_TRY(strata_cohort_writer_add(w, &sp, &ev[q]));
+        }
     }
     return STRATA_OK;
 }
@@ -187,9 +203,19 @@ typedef struct synth_run {
     strata_ctx bctx[SYNTH_GROUP_BLOCKS];
 } synth_run;
 
+/* Numbers the rows of a table with a record_id column: 1, 2, ... over the whole
+ * cohort (*next: the next id of that table). */
+static void number_records(synth_tab *t, const synth_evtab *d, size_t *next)
+{
+    if (strcmp(d->col[d->ncol - 1].name, "record_id"))
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        ((int32_t *)t->col[d->ncol - 1])[i] = (int32_t)++*next;
+}
+
 static strata_status append_group(strata_cohort_writer *w, synth_run *run, const size_t *ids,
                                   const size_t *evc, size_t nrows, size_t nblocks,
-                                  strata_synth_summary *sum)
+                                  strata_synth_summary *sum, size_t *next_id)
 {
     for (size_t k = 0; k < NCOLS; k++) {
         col_def d = column(k);
@@ -198,14 +224,17 @@ static strata_status append_group(strata_cohort_writer *w, synth_run *run, const
     }
     for (size_t k = 0; k < nblocks; k++) {
         const synth_events *e = &run->ev[k];
-        STRATA_TRY(strata_cohort_writer_append(w, evc[0], e->sp_row, e->sp_n));
-        STRATA_TRY(strata_cohort_writer_append(w, evc[1], e->sp_day, e->sp_n));
-        STRATA_TRY(strata_cohort_writer_append(w, evc[2], e->sp_type, e->sp_n));
-        STRATA_TRY(strata_cohort_writer_append(w, evc[3], e->sp_los, e->sp_n));
-        STRATA_TRY(strata_cohort_writer_append(w, evc[4], e->ae_row, e->ae_n));
-        STRATA_TRY(strata_cohort_writer_append(w, evc[5], e->ae_day, e->ae_n));
-        sum->n_spells += e->sp_n;
-        sum->n_ae += e->ae_n;
+        size_t q = 0;
+        for (int t = 0; t < SYNTH_NEV; t++) {
+            number_records(&run->ev[k].t[t], &synth_evtabs[t], &next_id[t]);
+            for (size_t c = 0; c < synth_evtabs[t].ncol; c++, q++)
+                STRATA_TRY(strata_cohort_writer_append(w, evc[q], e->t[t].col[c], e->t[t].n));
+        }
+        sum->n_spells += e->t[SYNTH_EV_SPELLS].n;
+        sum->n_ae += e->t[SYNTH_EV_AE].n;
+        sum->n_gp += e->t[SYNTH_EV_GP].n;
+        for (int t = 0; t < SYNTH_NEV; t++)
+            sum->n_events += e->t[t].n;
     }
     for (size_t i = 0; i < nrows; i++) {
         sum->emergency_rate += run->b.emergency_admission_12m[i];
@@ -240,6 +269,7 @@ static strata_status stream_rows(strata_ctx *ctx, const strata_synth *s,
 {
     const size_t br = s->block_rows, group_rows = br * SYNTH_GROUP_BLOCKS;
     const size_t ngroups = (s->nrows + group_rows - 1) / group_rows;
+    size_t next_id[SYNTH_NEV] = {0};
     strata_status st = STRATA_OK;
 #pragma omp parallel num_threads(strata_threads(ctx))
 #pragma omp single
@@ -260,7 +290,7 @@ static strata_status stream_rows(strata_ctx *ctx, const strata_synth *s,
                     memcpy(ctx->errmsg, prev->bctx[k].errmsg, sizeof ctx->errmsg);
                 }
             if (st == STRATA_OK)
-                st = append_group(w, prev, ids, evc, pn, nb, sum);
+                st = append_group(w, prev, ids, evc, pn, nb, sum, next_id);
         }
 #pragma omp taskwait
     }
@@ -272,7 +302,7 @@ strata_status strata_synth_write(strata_ctx *ctx, const strata_synth *s, const c
 {
     strata_cohort_writer *w = NULL;
     synth_run *run[2];
-    size_t ids[NCOLS], evc[6];
+    size_t ids[NCOLS], evc[NEVCOLS];
     strata_synth_summary sum;
     strata_status st;
     memset(&sum, 0, sizeof sum);

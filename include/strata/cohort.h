@@ -174,7 +174,7 @@ typedef enum strata_problem_kind {
     STRATA_PROB_RANGE,         /* value outside its role's range */
     STRATA_PROB_NAN,           /* NaN/NA where not allowed */
     STRATA_PROB_CODE,          /* categorical code outside levels table */
-    STRATA_PROB_EVENTS,        /* event table row not sorted / bad patient row */
+    STRATA_PROB_EVENTS,        /* event table row not sorted, duplicated, or bad patient row */
     STRATA_PROB_COUNT_
 } strata_problem_kind;
 

@@ -20,10 +20,13 @@ typedef enum strata_csv_type {
     STRATA_CSV_INT,
     STRATA_CSV_FLOAT,
     STRATA_CSV_CAT,
-    STRATA_CSV_NUM
+    STRATA_CSV_NUM,
+    STRATA_CSV_DATE  /* calendar dates (strata_csv_import_params.date_format) stored as int32
+                        days since 1970-01-01 (units "days since 1970-01-01"); the type of the
+                        date roles birth_date, death_date, registration_start/_end */
 } strata_csv_type;
 
-/* "auto", "int", "float", "cat", "num"; parse returns -1 for an unknown name. */
+/* "auto", "int", "float", "cat", "num", "date"; parse returns -1 for an unknown name. */
 STRATA_API const char *strata_csv_type_name(strata_csv_type t);
 STRATA_API int strata_csv_type_parse(const char *name, strata_csv_type *out);
 
@@ -64,6 +67,8 @@ typedef struct strata_csv_import_params {
     const char *source;                /* root attribute "source"; default: CSV base name */
     const char *extract_date;          /* root attribute "extract_date"; may be NULL */
     size_t block_rows;                 /* rows per append to the writer, 16384 */
+    int date_format;                   /* date columns: a strata_date_format (strata/derive.h):
+                                          0 ISO (default), 1 DD/MM/YYYY, 2 YYYYMMDD */
     const char *encoding;              /* NULL or "utf-8" (default): the file must be UTF-8;
                                         * "latin1" (ISO-8859-1) or "windows-1252" (cp1252):
                                         * converted to UTF-8 as it is read */

@@ -83,6 +83,10 @@ typedef struct strata_events_import_params {
     strata_date_format date_format;
     int skip_unknown_ids;     /* 0: an unknown id fails the import (default) */
     char delim;               /* ',' */
+    size_t run_rows;          /* events sorted in memory at a time; 0 = 2,097,152. A larger
+                                 extract is sorted in runs spilled to an unlinked scratch file
+                                 beside the output and merged (12 + 4 per code/cat column + 8
+                                 per value column bytes per event in memory, plus 32 to sort) */
     const char *encoding;     /* as strata_csv_import_params.encoding */
 } strata_events_import_params;
 
@@ -99,6 +103,7 @@ typedef struct strata_events_import_report {
     char unknown_id[STRATA_EVENTS_LISTED_MAX][80];
     size_t n_before_birth;  /* events dated before the patient's birth_date (kept, warned) */
     size_t n_after_death;   /* events dated after the patient's death_date (kept, warned) */
+    size_t n_runs;          /* sorted runs spilled to disk (0: sorted in memory) */
 } strata_events_import_report;
 
 /* Adds (or replaces) the event table p->table of cohort_path from csv_path.
@@ -124,6 +129,8 @@ typedef struct strata_derive_report {
     size_t n_excluded[STRATA_DERIVE_REASONS];
     size_t n_features;   /* columns added to /patients */
     size_t n_outcomes;   /* columns added to /outcomes */
+    size_t n_replaced;   /* /patients or /outcomes columns replaced by a derived column of the
+                            same name */
     size_t n_events;     /* event rows read */
     size_t n_after_death; /* events after death, ignored by outcomes (warned) */
 } strata_derive_report;
@@ -137,6 +144,11 @@ STRATA_API const char *strata_derive_reason_name(int k); /* "no_index_date", "no
 STRATA_API strata_status strata_derive(strata_ctx *ctx, const char *cohort_path,
                                        const char *spec_path, const char *out_path,
                                        strata_derive_report *report);
+/* The same, with the spec read from the mapping under `key` of spec_path (a
+ * run spec's inline derive: block; relative paths resolve beside that file). */
+STRATA_API strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path,
+                                           const char *spec_path, const char *key,
+                                           const char *out_path, strata_derive_report *report);
 
 #ifdef __cplusplus
 }

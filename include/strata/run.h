@@ -23,6 +23,11 @@ typedef struct strata_run_spec {
     const char *synth_code;      /* ICB/PCN code, NULL = default */
     long synth_patients;         /* 0 = the real list size */
     long synth_seed;             /* default 1 */
+    /* derive: features and outcomes from the cohort's event tables before the fit
+     * (docs/derive.md): a derive spec file (relative to the spec), or an inline
+     * mapping of the same keys (derive_key = "derive", derive = this spec's path) */
+    const char *derive;          /* NULL = use the cohort's columns as they are */
+    const char *derive_key;
     /* model: fit a GLM, or load a saved one */
     const char *model_load;      /* path or NULL */
     const char *family;          /* default "binomial" */
@@ -62,6 +67,7 @@ typedef struct strata_run_spec {
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */
+    char *path_;                 /* the spec file (inline derive:) */
 } strata_run_spec;
 
 /* Defaults for every field (no cohort, no formula). */

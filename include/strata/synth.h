@@ -82,6 +82,8 @@ typedef struct strata_synth_summary {
     size_t nrows;            /* patients */
     size_t n_spells;         /* rows of /events/spells */
     size_t n_ae;             /* rows of /events/ae */
+    size_t n_gp;             /* rows of /events/gp_events */
+    size_t n_events;         /* rows of every /events table */
     double emergency_rate;   /* share with emergency_admission_12m == 1 */
     double death_rate;       /* share with death_12m == 1 */
 } strata_synth_summary;

@@ -58,7 +58,9 @@ def main():
         out["conditions_fu"] = len(fu)
         all_ltc = set().union(*ltc.values())
         first = min((d for d, c in fu if c in all_ltc), default=None)
-        out["time_to_ltc"] = (first if first is not None else end) - index
+        # censored: on the day of death within the window, else after the window's 365 days
+        censor = death if death is not None and death <= index + 364 else index + 365
+        out["time_to_ltc"] = (first if first is not None else censor) - index
         out["time_to_ltc_event"] = int(first is not None)
         rows.append(out)
     cols = list(rows[0].keys())
