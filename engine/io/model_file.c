@@ -308,15 +308,14 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* Creates the HDF5 temporary (0600) with schema = "strata-scores" and attrs. */
+/* Creates the HDF5 temporary (0600, as strata_h5_create_tmp) with schema = "strata-scores" and attrs. */
 static strata_status create_h5(strata_ctx *ctx, strata_score_file *sf, const char *const *attrs)
 {
-    if (!(sf->tmp = strata_tmp_path(ctx, sf->path)))
-        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
-    sf->file = H5Fcreate(sf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* exclusive, 0600 from the first byte (patient-level), checksummed
+     * metadata, HDF5's descriptor checked to be the file strata created */
+    sf->file = strata_h5_create_tmp(ctx, sf->path, 0600, H5P_DEFAULT, &sf->tmp);
     if (sf->file < 0)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create score file", sf->path);
-    chmod(sf->tmp, 0600); /* patient-level: never readable by others, even as tmp */
+        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
     strata_h5_write_attr_string(sf->file, "schema", "strata-scores");
     for (size_t a = 0; attrs && attrs[a] && attrs[a + 1]; a += 2)
         strata_h5_write_attr_string(sf->file, attrs[a], attrs[a + 1]);
