@@ -357,6 +357,33 @@ void strata_strings_free(strata_ctx *ctx, char **s, size_t n)
     strata_free(ctx, s, 0);
 }
 
+int strata_h5_ensure_group(hid_t file, const char *path)
+{
+    char buf[1024];
+    size_t len = strlen(path);
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char save = buf[i];
+            buf[i] = '\0';
+            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
+                hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), g;
+                H5Pset_obj_track_times(gcpl, 0);
+                H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+                g = H5Gcreate2(file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+                H5Pclose(gcpl);
+                if (g < 0)
+                    return -1;
+                H5Gclose(g);
+            }
+            buf[i] = save;
+        }
+    }
+    return 0;
+}
+
 /* Bytes of the buffer a fixed-length table is written through, a block of
  * rows at a time (no allocation: io helpers have no context). */
 #define STR_BLOCK_BYTES 32768

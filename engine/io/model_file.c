@@ -54,20 +54,39 @@ static int write_dset(hid_t file, const char *path, hid_t ftype, hid_t mtype, in
 {
     hsize_t hd[2] = {dims[0], dims[1]};
     hid_t space = H5Screate_simple(rank, hd, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE), d;
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     int rc = -1;
     H5Pset_create_intermediate_group(lcpl, 1);
-    d = H5Dcreate2(file, path, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pset_obj_track_times(dcpl, 0);
+    d = H5Dcreate2(file, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
     if (d >= 0) {
         rc = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0 ? 0 : -1;
         H5Dclose(d);
     }
+    H5Pclose(dcpl);
     H5Pclose(lcpl);
     H5Sclose(space);
     return rc;
 }
 
+/* The groups above a dataset's path, created without timestamps. */
+static int make_parents(hid_t file, const char *path)
+{
+    char parent[1024];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    if ((size_t)(slash - path) >= sizeof parent)
+        return -1;
+    memcpy(parent, path, (size_t)(slash - path));
+    parent[slash - path] = '\0';
+    return strata_h5_ensure_group(file, parent);
+}
+
 static int write_item(hid_t file, const strata_rec_item *it)
 {
+    if (it->type != STRATA_REC_TEXT && make_parents(file, it->name) < 0)
+        return -1;
     switch (it->type) {
     case STRATA_REC_TEXT:
         return strata_h5_write_attr_string(file, it->name, it->text);
@@ -91,7 +110,13 @@ strata_status strata_model_file_write(strata_ctx *ctx, const strata_record *rec,
     quiet_begin(&q);
     /* created O_EXCL|O_NOFOLLOW by strata, opened by HDF5 (sec2) only when it is
      * the same file, with checksummed metadata (docs/reliability.md) */
-    file = strata_h5_create_tmp(ctx, path, 0644, H5P_DEFAULT, &tmp);
+    {
+        /* no timestamps anywhere: the same model gives the same bytes */
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        H5Pset_obj_track_times(fcpl, 0);
+        file = strata_h5_create_tmp(ctx, path, 0644, fcpl, &tmp);
+        H5Pclose(fcpl);
+    }
     if (file < 0) {
         quiet_end(&q);
         return strata_ctx_errcode(ctx); /* EIO, ENOMEM, or EINVAL: the path is an input */
