@@ -37,6 +37,13 @@ typedef enum strata_unseen_policy {
     STRATA_UNSEEN_TO_REFERENCE = 1 /* score it as the reference level (all dummies 0) */
 } strata_unseen_policy;
 
+/* How an IRLS pass treats factor main effects (docs/glm.md, "Categorical-aware pass"). */
+typedef enum strata_glm_pass {
+    STRATA_GLM_PASS_AUTO = 0,   /* categorical-aware when the factor main effects have >= 2 columns */
+    STRATA_GLM_PASS_DENSE = 1,  /* every design column dense (one-hot dummies) */
+    STRATA_GLM_PASS_FACTOR = 2  /* categorical-aware whenever there is a factor main effect */
+} strata_glm_pass;
+
 typedef struct strata_glm_params {
     strata_family family;        /* default binomial */
     const char *formula;         /* required: "y ~ a + b + ..." (docs/glm.md) */
@@ -49,6 +56,11 @@ typedef struct strata_glm_params {
     int warm_start;              /* 1 (default): with >= 64 blocks, start the full-data
                                     IRLS from a fit on every 8th block (docs/glm.md);
                                     0: R's start on all rows */
+    strata_glm_pass pass;        /* default STRATA_GLM_PASS_AUTO; same coefficients to
+                                    rounding either way */
+    size_t parallel_min_np;      /* a pass below this n * p runs on one thread; 0 (default):
+                                    the measured threshold (docs/glm.md); 1: always the
+                                    context's thread count */
 } strata_glm_params;
 
 STRATA_API void strata_glm_params_init(strata_glm_params *p);

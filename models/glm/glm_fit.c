@@ -44,6 +44,8 @@ strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: unseen %d unknown", (int)p->unseen);
     if (p->warm_start != 0 && p->warm_start != 1)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: warm_start %d is not 0 or 1", p->warm_start);
+    if ((unsigned)p->pass > STRATA_GLM_PASS_FACTOR)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: pass %d unknown", (int)p->pass);
     if (p->block_rows < 16 || p->block_rows > ((size_t)1 << 24))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: block_rows %zu outside 16..2^24", p->block_rows);
     return STRATA_OK;
@@ -261,6 +263,7 @@ static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const stra
 {
     size_t n = s->n = src->nrows, budget = strata_ctx_memory_budget(ctx), positive = 0;
     unsigned char seen[GLM_MAXVARS + 1] = {0};
+    int nt;
     s->raw = strata_calloc(ctx, s->nv, sizeof *s->raw);
     s->mask = strata_alloc(ctx, n + 1);
     if (!s->raw || !s->mask)
@@ -276,7 +279,8 @@ static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const stra
      * 10 M x 60 the page faults of a single-threaded first touch cost 3-8 s,
      * spread over the threads they cost ~1 s (docs/glm.md). */
     s->t_start = omp_get_wtime();
-#pragma omp parallel for num_threads(strata_threads(ctx)) schedule(static)
+    nt = n * s->nv < (prm->parallel_min_np ? prm->parallel_min_np : GLM_PAR_MIN_NP) ? 1 : strata_threads(ctx);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (long v = 0; v < (long)s->nv; v++)
         memset(s->raw[v], 0, (n + 1) * sizeof **s->raw);
     for (size_t v = 0; v < s->nv; v++)
@@ -343,7 +347,12 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
     d->nt = strata_threads(ctx);
     if ((size_t)d->nt > d->nblocks)
         d->nt = (int)d->nblocks;
+    /* small fits run on one thread (GLM_PAR_MIN_NP, docs/glm.md); the
+     * context's count still caps larger ones */
+    if (n * d->p < (prm->parallel_min_np ? prm->parallel_min_np : GLM_PAR_MIN_NP))
+        d->nt = 1;
     d->stream = s->stream;
+    STRATA_TRY(glm_fpass_alloc(ctx, d, (int)prm->pass));
     STRATA_TRY(glm_pass_alloc(ctx, d));
     STRATA_TRY(glm_irls_ws_alloc(ctx, d->p, &s->ws));
     s->bwarm = strata_calloc(ctx, d->p, sizeof *s->bwarm);

@@ -22,6 +22,29 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
 #define GLM_WARM_MIN_BLOCKS 64
 #define GLM_WARM_STRIDE 8
 
+/* Categorical-aware pass (glm_fpass.c): the partials of a pass are kept per
+ * group of consecutive visited blocks, at most GLM_FGROUPS groups fixed by the
+ * block count alone (never by the thread count). A factor main effect takes
+ * this path when its columns number at least GLM_FACTOR_MIN_COLS (auto). */
+#define GLM_FGROUPS 8
+#define GLM_FACTOR_MIN_COLS 2
+
+/* Below this n * p a pass runs on one thread: fork/join and the partials'
+ * first touch cost more than the second core saves (measured, docs/glm.md). */
+#define GLM_PAR_MIN_NP ((size_t)8000000)
+
+/* The Schur-complement solve (glm_schur.c) is prepared when the largest factor
+ * main effect has at least this many levels. */
+#define GLM_SCHUR_MIN_LEVELS 64
+typedef struct glm_schur glm_schur;
+
+typedef struct glm_fac {     /* one factor with main-effect columns */
+    int var;                 /* its variable */
+    size_t L;                /* levels (the reference included) */
+    int *col;                /* L: design column of each level, or -1 (reference) */
+    size_t oD, oB, tab;      /* offsets in a compact partial: diagonal (L), dense cross (L x ldd); in ftab */
+} glm_fac;
+
 typedef struct glm_stream glm_stream; /* glm_stream.c: rows streamed from the source */
 
 typedef struct fitdata {
@@ -43,6 +66,31 @@ typedef struct fitdata {
     int *rawcol;             /* p: glm_design_col_raw of each design column */
     double *Gp, *part;       /* per block: ld x ld extended Gram (lower), 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
+    /* categorical-aware pass (fmode 1; glm_fpass.c) */
+    int fmode;
+    size_t nfac;
+    glm_fac *fac;            /* nfac factors with main-effect columns */
+    int *jfac;               /* p: index in fac of column j's factor, or -1 (dense) */
+    size_t *jpos;            /* p: position among the dense columns, or level index */
+    unsigned char *skip;     /* p: 1 = factor main-effect column, never built */
+    size_t qd, ldd;          /* dense columns; row length of their packed sub-block */
+    size_t *dj;              /* qd: design column of each dense column */
+    size_t *oC;              /* nfac x nfac: offset of the table of factors f < g */
+    size_t csize;            /* doubles of one compact partial */
+    double *Pp, *Ptot;       /* GLM_FGROUPS compact partials; their block-order sum */
+    double *ftab;            /* per factor and level: its coefficient (0 for the reference) */
+    int *levb;               /* per thread nfac x GLM_SUB level indices */
+    const double **dcolsb;   /* per thread qd dense column pointers */
+    size_t ntab, fscr_size;  /* levels over all factors; scratch doubles per thread */
+    double *fscr;            /* per thread: a sub-block's level sums (ntab, then ntab x ldd), zero between calls */
+    unsigned char *fmark;    /* per thread ntab: level touched in this sub-block */
+    size_t *ftouch;          /* per thread nfac x GLM_SUB touched levels */
+    glm_schur *schur;        /* the big factor's Schur solve, or NULL */
+    /* the window a pass computes (glm_stream.c runs a pass per chunk): its
+     * first visited block is visit vis0 of a pass visiting vis_tot blocks;
+     * the categorical-aware groups are fixed by vis_tot (0: the window is the
+     * whole pass) */
+    size_t vis0, vis_tot;
     glm_stream *stream;      /* NULL: raw, y, wt, off and eta hold every row; else
                               * they are NULL and passes stream row blocks (glm_pass) */
 } fitdata;
@@ -57,9 +105,40 @@ void glm_pass_free(strata_ctx *ctx, fitdata *d);
 void glm_run_pass(fitdata *d, int mode, const double *beta);
 /* Reduces the block partials in block order: G (p x p, upper) and g when
  * with_gram, and tot = {deviance, aic part, Pearson chi^2, extreme count}. */
-void glm_reduce(const fitdata *d, int with_gram, double *G, double *g, double tot[4]);
+void glm_reduce(fitdata *d, int with_gram, double *G, double *g, double tot[4]);
 /* Rows a pass with bstride = GLM_WARM_STRIDE visits. */
 size_t glm_warm_rows(const fitdata *d);
+
+/* glm_fpass.c. Sets d->fmode for pass (strata_glm_pass) and the formula, and
+ * allocates the categorical-aware buffers when it is on; glm_fpass_free
+ * releases them (accepts a partial set). */
+strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass);
+void glm_fpass_free(strata_ctx *ctx, fitdata *d);
+/* Level index of every factor for rows [q0, q0 + m) into lev (nfac x GLM_SUB). */
+void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev);
+/* eta[i] += the coefficient of row i's level, factor by factor. */
+void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, double *eta);
+/* Folds a packed sub-block A (m x ldd: s x_dense, s z) and its factor levels
+ * into the compact partial P (thread t's scratch): dense Gram, level weights,
+ * factor x dense sums (summed over the sub-block first, as the Gram kernel
+ * does), factor x factor tables; every sum in row order. */
+void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s, const double *A,
+                     double *P);
+/* ftab from beta (before a PASS_ITER). */
+void glm_fpass_table(fitdata *d, const double *beta);
+/* Sums the ng group partials in group order into d->Ptot and scatters it into
+ * G (p x p, upper) and g. */
+void glm_fpass_reduce(fitdata *d, size_t ng, double *G, double *g);
+
+/* glm_schur.c. Prepares d->schur when the largest factor main effect has
+ * GLM_SCHUR_MIN_LEVELS levels or more (d->fmode set, d->fac laid out). */
+strata_status glm_schur_alloc(strata_ctx *ctx, fitdata *d);
+void glm_schur_free(strata_ctx *ctx, glm_schur *s); /* accepts NULL */
+/* la_solve_pivoted's contract (G upper p x p, not modified; rank returned),
+ * through the Schur complement of the big factor's diagonal block when d has
+ * one and it applies (every level weighted, the rest of full rank). */
+int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
+              unsigned char *al, double *inv);
 
 /* glm_stream.c. A pass over the blocks d visits, in memory (glm_run_pass) or
  * streamed from the source chunk by chunk: each chunk of whole blocks is read

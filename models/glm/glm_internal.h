@@ -115,6 +115,14 @@ size_t glm_design_block(const glm_formula *f, const glm_varbind *vb, double *con
  * of X. The pointers are valid until raw, X or work change. */
 size_t glm_design_block_cols(const glm_formula *f, const glm_varbind *vb, double *const *raw,
                              size_t nb, double *X, double *work, int *bad_var, const double **cols);
+/* As glm_design_block_cols, but columns with skip[j] set are not built
+ * (cols[j] = NULL): the factor-aware pass handles them as level codes. */
+size_t glm_design_block_skip(const glm_formula *f, const glm_varbind *vb, double *const *raw,
+                             size_t nb, double *X, double *work, int *bad_var, const double **cols,
+                             const unsigned char *skip);
+/* The factor variable whose level dummy design column j is (a factor main
+ * effect: one factor, no other variable), or -1. */
+int glm_design_col_factor(const glm_formula *f, size_t j);
 /* The variable whose values design column j is, unchanged (a plain numeric
  * column, which glm_design_block_cols reads in place), or -1. */
 int glm_design_col_raw(const glm_formula *f, size_t j);

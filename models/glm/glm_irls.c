@@ -54,10 +54,10 @@ void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *w)
  * coefficients (the last pass formed it), not the previous iterate's as R: the
  * previous iterate is fewer steps from the optimum than R's. Same rank and
  * aliasing required, else the last solve's inverse stays. */
-static void final_covariance(glm_irls_ws *w, size_t p, int rank)
+static void final_covariance(fitdata *d, glm_irls_ws *w, size_t p, int rank)
 {
     memcpy(w->Gold, w->G, p * p * sizeof *w->G);
-    if (la_solve_pivoted(w->solve, p, w->Gold, w->g, w->bold, w->al2, w->inv2) == rank &&
+    if (glm_solve(d, w->solve, p, w->Gold, w->g, w->bold, w->al2, w->inv2) == rank &&
         memcmp(w->al2, w->al, p) == 0)
         memcpy(w->inv, w->inv2, p * p * sizeof *w->inv2);
 }
@@ -100,7 +100,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     devold = tot[0];
     for (iter = 1; iter <= prm->max_iter; iter++) {
         memcpy(w->Gold, w->G, p * p * sizeof *w->G);
-        rank = la_solve_pivoted(w->solve, p, w->Gold, w->g, w->beta, w->al, w->inv);
+        rank = glm_solve(d, w->solve, p, w->Gold, w->g, w->beta, w->al, w->inv);
         if (rank < 0)
             return STRATA_FAIL(ctx, STRATA_ESINGULAR, "%s: weighted Gram matrix not positive definite at iteration %d", name, iter);
         for (size_t j = 0; j < p; j++)
@@ -120,7 +120,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     if (iter > prm->max_iter)
         iter = prm->max_iter;
     if (start && conv)
-        final_covariance(w, p, rank);
+        final_covariance(d, w, p, rank);
     res->iter = iter;
     res->conv = conv;
     res->rank = rank;

@@ -21,10 +21,11 @@ strata_status glm_pass_alloc(strata_ctx *ctx, fitdata *d)
     d->rawb = strata_calloc(ctx, (size_t)d->nt * nv, sizeof *d->rawb);
     d->colsb = strata_calloc(ctx, (size_t)d->nt * p + 1, sizeof *d->colsb);
     d->rawcol = strata_alloc(ctx, (p + 1) * sizeof *d->rawcol);
-    d->Gp = strata_alloc(ctx, d->nblocks * d->ld * d->ld * sizeof *d->Gp);
+    /* the dense path keeps a Gram per block; the categorical-aware one compact group partials */
+    d->Gp = d->fmode ? NULL : strata_alloc(ctx, d->nblocks * d->ld * d->ld * sizeof *d->Gp);
     d->eta = strata_alloc(ctx, (d->stream ? 0 : d->n) * sizeof *d->eta + 1); /* streamed: per chunk */
     d->part = strata_calloc(ctx, d->nblocks * 4, sizeof *d->part);
-    if (!d->tbuf || !d->rawb || !d->colsb || !d->rawcol || !d->Gp || !d->eta || !d->part)
+    if (!d->tbuf || !d->rawb || !d->colsb || !d->rawcol || (!d->Gp && !d->fmode) || !d->eta || !d->part)
         return STRATA_ENOMEM;
     for (size_t j = 0; j < p; j++)
         d->rawcol[j] = glm_design_col_raw(d->f, j);
@@ -40,6 +41,7 @@ void glm_pass_free(strata_ctx *ctx, fitdata *d)
     strata_free(ctx, d->Gp, 0);
     strata_free(ctx, d->eta, 0);
     strata_free(ctx, d->part, 0);
+    glm_fpass_free(ctx, d);
 }
 
 size_t glm_warm_rows(const fitdata *d)
@@ -97,8 +99,8 @@ static void lp_built(const fitdata *d, size_t m, const double *const *cols, cons
                      const double *off, double *eta)
 {
     for (size_t j = 0; j < d->p; j++) {
-        if (d->rawcol[j] >= 0)
-            continue;
+        if (d->rawcol[j] >= 0 || !cols[j])
+            continue; /* read in place (lp_raw_block), or a factor level (glm_fpass_lp) */
         d->k.axpy(m, beta[j], cols[j], eta);
     }
     if (off)
@@ -144,65 +146,154 @@ static inline void init_rows(const fitdata *d, size_t q0, size_t m, const double
     }
 }
 
-void glm_run_pass(fitdata *d, int mode, const double *beta)
+/* Blocks visited by a pass, and the slots their Gram partials go to: one per
+ * block on the dense path, GLM_FGROUPS groups of consecutive blocks on the
+ * categorical-aware one (fixed by the block count, never by the threads). */
+static size_t visited(const fitdata *d) { return (d->nblocks + d->bstride - 1) / d->bstride; }
+
+static size_t slots_of(const fitdata *d, int mode, size_t nv)
 {
-    const size_t p = d->p, nb0 = d->nb, ld = d->ld;
-#pragma omp parallel for num_threads(d->nt) schedule(static)
-    for (long bl = 0; bl < (long)((d->nblocks + d->bstride - 1) / d->bstride); bl++) {
-        int t = omp_get_thread_num();
-        size_t b = (size_t)bl * d->bstride, r0 = b * nb0, nb = r0 + nb0 <= d->n ? nb0 : d->n - r0;
-        double *X = d->tbuf + (size_t)t * d->tsize;
-        double *work = X + GLM_SUB * (p + 1);
-        double *s = work + GLM_SUB * d->width;
-        /* the kernel's sub-block, 64-byte aligned (tsize leaves room for it) */
-        double *A = (double *)(((uintptr_t)(s + GLM_SUB) + 63) & ~(uintptr_t)63);
-        const double **rb = d->rawb + (size_t)t * d->f->nvars;
-        const double **cols = d->colsb + (size_t)t * p;
-        double *G = d->Gp + b * ld * ld, *part = d->part + b * 4;
-        double dev = 0, a = 0, pear = 0, ext = 0;
-        int bad = 0;
-        if (mode != PASS_FINAL)
-            memset(G, 0, ld * ld * sizeof *G);
-        if (mode == PASS_ITER)
-            lp_raw_block(d, r0, nb, beta, d->eta + r0);
-        for (size_t q0 = r0; q0 < r0 + nb; q0 += GLM_SUB) {
-            size_t m = q0 + GLM_SUB <= r0 + nb ? GLM_SUB : r0 + nb - q0;
-            const double *y = d->y + q0, *wt = d->wt + q0;
-            double *eta = d->eta + q0, *v = X + p * m;
-            if (mode == PASS_FINAL) {
-                final_rows(d, m, y, wt, eta, &dev, &a, &pear, &ext);
-                continue;
-            }
-            for (size_t q = 0; q < d->f->nvars; q++)
-                rb[q] = d->raw[q] + q0;
-            /* the design columns: plain numeric ones read in place, others built */
-            glm_design_block_cols(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols);
-            if (mode == PASS_INIT) {
-                init_rows(d, q0, m, y, wt, &dev, s, v);
-            } else {
-                /* eta, then mu, deviance, sqrt weight s and s z per row */
-                lp_built(d, m, cols, beta, d->off ? d->off + q0 : NULL, eta);
-                for (size_t i = 0; i < m; i++) {
-                    double o = d->off ? d->off[q0 + i] : 0;
-                    dev += irls_row(d->fam, y[i], wt[i], eta[i], o, &s[i], &v[i]);
-                }
-            }
-            /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
-             * kernel call on the weighted row-major copy, while it is in cache */
-            d->k.pack(m, p, ld, cols, s, v, A);
-            d->k.gram(m, ld, A, G);
+    return d->fmode && mode != PASS_FINAL && nv > GLM_FGROUPS ? GLM_FGROUPS : nv;
+}
+
+static size_t slots(const fitdata *d, int mode) { return slots_of(d, mode, visited(d)); }
+
+/* The group of visit v when nv visits go to ns groups: group k holds visits
+ * [k nv / ns, (k + 1) nv / ns). */
+static size_t group_of(size_t v, size_t nv, size_t ns)
+{
+    size_t k = v * ns / nv;
+    while (k > 0 && k * nv / ns > v)
+        k--;
+    while ((k + 1) * nv / ns <= v)
+        k++;
+    return k;
+}
+
+/* One block b (rows r0 .. r0 + nb) on thread t into the Gram partial G. */
+static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t, double *G)
+{
+    const size_t p = d->p, nb0 = d->nb;
+    size_t r0 = b * nb0, nb = r0 + nb0 <= d->n ? nb0 : d->n - r0;
+    double *X = d->tbuf + (size_t)t * d->tsize;
+    double *work = X + GLM_SUB * (p + 1);
+    double *s = work + GLM_SUB * d->width;
+    /* the kernel's sub-block, 64-byte aligned (tsize leaves room for it) */
+    double *A = (double *)(((uintptr_t)(s + GLM_SUB) + 63) & ~(uintptr_t)63);
+    const double **rb = d->rawb + (size_t)t * d->f->nvars;
+    const double **cols = d->colsb + (size_t)t * p;
+    int *lev = d->fmode ? d->levb + (size_t)t * d->nfac * GLM_SUB : NULL;
+    const double **dcols = d->fmode ? d->dcolsb + (size_t)t * d->qd : NULL;
+    double *part = d->part + b * 4;
+    double dev = 0, a = 0, pear = 0, ext = 0;
+    int bad = 0;
+    if (mode == PASS_ITER)
+        lp_raw_block(d, r0, nb, beta, d->eta + r0);
+    for (size_t q0 = r0; q0 < r0 + nb; q0 += GLM_SUB) {
+        size_t m = q0 + GLM_SUB <= r0 + nb ? GLM_SUB : r0 + nb - q0;
+        const double *y = d->y + q0, *wt = d->wt + q0;
+        double *eta = d->eta + q0, *v = X + p * m;
+        const double *off = d->off ? d->off + q0 : NULL;
+        if (mode == PASS_FINAL) {
+            final_rows(d, m, y, wt, eta, &dev, &a, &pear, &ext);
+            continue;
         }
-        part[0] = dev;
-        part[1] = a;
-        part[2] = pear;
-        part[3] = ext;
+        for (size_t q = 0; q < d->f->nvars; q++)
+            rb[q] = d->raw[q] + q0;
+        /* the design columns: plain numeric ones read in place, factor main
+         * effects as level codes (categorical-aware pass), others built */
+        glm_design_block_skip(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols, d->skip);
+        if (d->fmode)
+            glm_fpass_levels(d, q0, m, lev);
+        if (mode == PASS_INIT) {
+            init_rows(d, q0, m, y, wt, &dev, s, v);
+        } else {
+            /* eta, then mu, deviance, sqrt weight s and s z per row */
+            lp_built(d, m, cols, beta, d->fmode ? NULL : off, eta);
+            if (d->fmode) {
+                glm_fpass_lp(d, m, lev, eta);
+                for (size_t i = 0; off && i < m; i++)
+                    eta[i] += off[i];
+            }
+            for (size_t i = 0; i < m; i++)
+                dev += irls_row(d->fam, y[i], wt[i], eta[i], off ? off[i] : 0, &s[i], &v[i]);
+        }
+        /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
+         * kernel call on the weighted row-major copy, while it is in cache */
+        if (d->fmode) {
+            for (size_t k = 0; k < d->qd; k++)
+                dcols[k] = cols[d->dj[k]];
+            d->k.pack(m, d->qd, d->ldd, dcols, s, v, A);
+            glm_fpass_accum(d, t, m, lev, s, A, G);
+        } else {
+            d->k.pack(m, p, d->ld, cols, s, v, A);
+            d->k.gram(m, d->ld, A, G);
+        }
+    }
+    part[0] = dev;
+    part[1] = a;
+    part[2] = pear;
+    part[3] = ext;
+}
+
+/* The categorical-aware pass over a window of the visits (all of them in
+ * memory, a chunk's when streamed): each group the window meets continues
+ * its partial in visit order and is cleared at its first visit, so a group
+ * split between chunks gets the same sums in the same order as in memory. */
+static void run_groups(fitdata *d, int mode, const double *beta)
+{
+    const size_t nvw = visited(d), nv = d->vis_tot ? d->vis_tot : nvw, w0 = d->vis_tot ? d->vis0 : 0;
+    const size_t ns = slots_of(d, mode, nv), ka = group_of(w0, nv, ns);
+    const size_t nk = group_of(w0 + nvw - 1, nv, ns) + 1 - ka;
+#pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
+    for (long kk = 0; kk < (long)nk; kk++) {
+        int t = omp_get_thread_num();
+        size_t k = ka + (size_t)kk, g0 = k * nv / ns, g1 = (k + 1) * nv / ns;
+        double *G = d->Pp + k * d->csize;
+        if (g0 >= w0)
+            memset(G, 0, d->csize * sizeof *G);
+        if (g0 < w0)
+            g0 = w0;
+        if (g1 > w0 + nvw)
+            g1 = w0 + nvw;
+        for (size_t v = g0; v < g1; v++)
+            run_block(d, mode, beta, (v - w0) * d->bstride, t, G);
     }
 }
 
-void glm_reduce(const fitdata *d, int with_gram, double *G, double *g, double tot[4])
+void glm_run_pass(fitdata *d, int mode, const double *beta)
+{
+    const size_t nv = visited(d);
+    const size_t gsize = d->ld * d->ld;
+    if (d->fmode && mode == PASS_ITER)
+        glm_fpass_table(d, beta);
+    if (d->fmode && mode != PASS_FINAL) {
+        run_groups(d, mode, beta);
+        return;
+    }
+    /* one slot per visited block: its Gram partial (none in the final pass) */
+#pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
+    for (long k = 0; k < (long)nv; k++) {
+        int t = omp_get_thread_num();
+        size_t b = (size_t)k * d->bstride;
+        double *G = mode == PASS_FINAL ? NULL : d->Gp + b * gsize;
+        if (G)
+            memset(G, 0, gsize * sizeof *G);
+        run_block(d, mode, beta, b, t, G);
+    }
+}
+
+void glm_reduce(fitdata *d, int with_gram, double *G, double *g, double tot[4])
 {
     const size_t p = d->p, ld = d->ld;
     memset(tot, 0, 4 * sizeof *tot);
+    if (with_gram && d->fmode) {
+        for (size_t b = 0; b < d->nblocks; b += d->bstride)
+            for (int k = 0; k < 4; k++)
+                tot[k] += d->part[b * 4 + (size_t)k];
+        glm_fpass_reduce(d, slots(d, PASS_ITER), G, g);
+        return;
+    }
     if (with_gram) {
         memset(G, 0, p * p * sizeof *G);
         memset(g, 0, p * sizeof *g);

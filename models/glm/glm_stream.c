@@ -158,7 +158,9 @@ static void bind_chunk(const fitdata *d, const chunk_job *j, fitdata *w)
         w->nt = (int)w->nblocks;
     glm_rows_bind(w, c->col, j->k, c->wt1, c->off);
     w->eta = c->eta;
-    w->Gp = d->Gp + j->b0 * d->ld * d->ld;
+    w->Gp = d->Gp ? d->Gp + j->b0 * d->ld * d->ld : NULL; /* NULL: categorical-aware groups */
+    w->vis0 = j->b0 / d->bstride;
+    w->vis_tot = (d->nblocks + d->bstride - 1) / d->bstride;
     w->part = d->part + j->b0 * 4;
 }
 

@@ -57,7 +57,8 @@ class GlmParams(ctypes.Structure):
                 ("weights", ctypes.c_char_p), ("epsilon", ctypes.c_double),
                 ("max_iter", ctypes.c_int), ("na_action", ctypes.c_int),
                 ("unseen", ctypes.c_int), ("block_rows", ctypes.c_size_t),
-                ("warm_start", ctypes.c_int)]
+                ("warm_start", ctypes.c_int), ("pass", ctypes.c_int),
+                ("parallel_min_np", ctypes.c_size_t)]
 
 
 class Coef(ctypes.Structure):

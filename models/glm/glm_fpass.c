@@ -1,0 +1,263 @@
+/* models/glm/glm_fpass.c — the categorical-aware pass (docs/glm.md): a factor
+ * main effect is kept as level codes, never as one-hot columns. Its Gram block
+ * is a diagonal of weighted level counts, factor x dense a per-level sum of the
+ * weighted dense row, factor x factor a weighted contingency table, and its
+ * part of eta a table lookup. Invariant: every sum runs in row order inside a
+ * fixed group of blocks and groups are summed in order: thread-count free. */
+#include "glm_fit.h"
+
+#include <string.h>
+
+static size_t fac_columns(const glm_formula *f, int *nfcols_per_var)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < f->p; j++) {
+        int v = glm_design_col_factor(f, j);
+        if (v >= 0) {
+            nfcols_per_var[v]++;
+            k++;
+        }
+    }
+    return k;
+}
+
+/* Chooses the mode: auto takes the categorical-aware pass when the factor
+ * main effects have at least GLM_FACTOR_MIN_COLS columns between them. */
+static int choose_mode(int pass, size_t kf)
+{
+    if (pass == STRATA_GLM_PASS_DENSE || kf == 0)
+        return 0;
+    return pass == STRATA_GLM_PASS_FACTOR || kf >= GLM_FACTOR_MIN_COLS;
+}
+
+/* Factors, the column maps and the layout of a compact partial:
+ * [dense Gram ldd x ldd][per factor: diagonal L][per factor: L x ldd][per pair f < g: L_f x L_g]. */
+static strata_status layout(strata_ctx *ctx, fitdata *d, const int *nfc)
+{
+    const glm_formula *f = d->f;
+    size_t p = d->p, nf = 0, off;
+    int vfac[GLM_MAXVARS];
+    for (size_t v = 0; v < f->nvars; v++)
+        vfac[v] = nfc[v] ? (int)nf++ : -1;
+    d->nfac = nf;
+    d->fac = strata_calloc(ctx, nf + 1, sizeof *d->fac);
+    d->oC = strata_calloc(ctx, nf * nf + 1, sizeof *d->oC);
+    if (!d->fac || !d->oC)
+        return STRATA_ENOMEM;
+    for (size_t v = 0; v < f->nvars; v++) {
+        glm_fac *F;
+        if (vfac[v] < 0)
+            continue;
+        F = &d->fac[vfac[v]];
+        F->var = (int)v;
+        F->L = f->vars[v].n_levels;
+        if (!(F->col = strata_alloc(ctx, (F->L + 1) * sizeof *F->col)))
+            return STRATA_ENOMEM;
+        for (size_t l = 0; l < F->L; l++)
+            F->col[l] = -1;
+    }
+    d->qd = 0;
+    for (size_t j = 0; j < p; j++) {
+        int v = glm_design_col_factor(f, j);
+        d->skip[j] = v >= 0;
+        if (v >= 0) {
+            glm_fac *F = &d->fac[vfac[v]];
+            size_t l = (size_t)f->cols[j].sub[0];
+            F->col[l] = (int)j;
+            d->jfac[j] = vfac[v];
+            d->jpos[j] = l;
+        } else {
+            d->jfac[j] = -1;
+            d->jpos[j] = d->qd;
+            d->dj[d->qd++] = j;
+        }
+    }
+    d->ldd = la_gram_ld(d->qd + 1);
+    off = d->ldd * d->ldd;
+    for (size_t a = 0, t = 0; a < nf; a++) {
+        d->fac[a].oD = off;
+        off += d->fac[a].L;
+        d->fac[a].tab = t;
+        t += d->fac[a].L;
+    }
+    for (size_t a = 0; a < nf; a++) {
+        d->fac[a].oB = off;
+        off += d->fac[a].L * d->ldd;
+    }
+    for (size_t a = 0; a < nf; a++)
+        for (size_t b = a + 1; b < nf; b++) {
+            d->oC[a * nf + b] = off;
+            off += d->fac[a].L * d->fac[b].L;
+        }
+    d->csize = off;
+    return STRATA_OK;
+}
+
+strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass)
+{
+    int nfc[GLM_MAXVARS] = {0};
+    size_t kf = fac_columns(d->f, nfc), ng, ntab = 0;
+    d->fmode = choose_mode(pass, kf);
+    if (!d->fmode)
+        return STRATA_OK;
+    d->jfac = strata_alloc(ctx, (d->p + 1) * sizeof *d->jfac);
+    d->jpos = strata_alloc(ctx, (d->p + 1) * sizeof *d->jpos);
+    d->skip = strata_alloc(ctx, d->p + 1);
+    d->dj = strata_alloc(ctx, (d->p + 1) * sizeof *d->dj);
+    if (!d->jfac || !d->jpos || !d->skip || !d->dj)
+        return STRATA_ENOMEM;
+    STRATA_TRY(layout(ctx, d, nfc));
+    for (size_t a = 0; a < d->nfac; a++)
+        ntab += d->fac[a].L;
+    ng = d->nblocks < GLM_FGROUPS ? d->nblocks : GLM_FGROUPS;
+    d->Pp = strata_alloc(ctx, ng * d->csize * sizeof *d->Pp);
+    d->Ptot = strata_alloc(ctx, d->csize * sizeof *d->Ptot);
+    d->ftab = strata_calloc(ctx, ntab + 1, sizeof *d->ftab);
+    d->levb = strata_alloc(ctx, (size_t)d->nt * d->nfac * GLM_SUB * sizeof *d->levb);
+    d->dcolsb = strata_calloc(ctx, (size_t)d->nt * d->qd + 1, sizeof *d->dcolsb);
+    d->ntab = ntab;
+    d->fscr_size = ntab * (1 + d->ldd);
+    d->fscr = strata_calloc(ctx, (size_t)d->nt * d->fscr_size, sizeof *d->fscr);
+    d->fmark = strata_calloc(ctx, (size_t)d->nt * ntab + 1, 1);
+    d->ftouch = strata_alloc(ctx, ((size_t)d->nt * d->nfac * GLM_SUB + 1) * sizeof *d->ftouch);
+    if (!d->Pp || !d->Ptot || !d->ftab || !d->levb || !d->dcolsb || !d->fscr || !d->fmark || !d->ftouch)
+        return STRATA_ENOMEM;
+    return glm_schur_alloc(ctx, d);
+}
+
+void glm_fpass_free(strata_ctx *ctx, fitdata *d)
+{
+    for (size_t a = 0; d->fac && a < d->nfac; a++)
+        strata_free(ctx, d->fac[a].col, 0);
+    strata_free(ctx, d->fac, 0);
+    strata_free(ctx, d->oC, 0);
+    strata_free(ctx, d->jfac, 0);
+    strata_free(ctx, d->jpos, 0);
+    strata_free(ctx, d->skip, 0);
+    strata_free(ctx, d->dj, 0);
+    strata_free(ctx, d->Pp, 0);
+    strata_free(ctx, d->Ptot, 0);
+    strata_free(ctx, d->ftab, 0);
+    strata_free(ctx, d->levb, 0);
+    strata_free(ctx, (void *)d->dcolsb, 0);
+    strata_free(ctx, d->fscr, 0);
+    strata_free(ctx, d->fmark, 0);
+    strata_free(ctx, d->ftouch, 0);
+    glm_schur_free(ctx, d->schur);
+}
+
+void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev)
+{
+    for (size_t a = 0; a < d->nfac; a++) {
+        const glm_varbind *b = &d->vb[d->fac[a].var];
+        const double *r = d->raw[d->fac[a].var] + q0;
+        int *o = lev + a * GLM_SUB;
+        /* complete cases of the fitting rows: every code has a frozen level */
+        for (size_t i = 0; i < m; i++)
+            o[i] = b->code_map[(size_t)r[i]];
+    }
+}
+
+void glm_fpass_table(fitdata *d, const double *beta)
+{
+    for (size_t a = 0; a < d->nfac; a++) {
+        const glm_fac *F = &d->fac[a];
+        for (size_t l = 0; l < F->L; l++)
+            d->ftab[F->tab + l] = F->col[l] >= 0 ? beta[F->col[l]] : 0.0;
+    }
+}
+
+void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, double *eta)
+{
+    for (size_t a = 0; a < d->nfac; a++) {
+        const double *t = d->ftab + d->fac[a].tab;
+        const int *l = lev + a * GLM_SUB;
+        for (size_t i = 0; i < m; i++)
+            eta[i] += t[l[i]];
+    }
+}
+
+void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s,
+                     const double *A, double *P)
+{
+    const size_t nf = d->nfac, ldd = d->ldd, q = d->qd + 1, ntab = d->ntab;
+    /* per thread: level sums of this sub-block (diagonal, then L x ldd rows),
+     * which levels were touched and a mark per level (all zero between calls) */
+    double *SD = d->fscr + (size_t)t * d->fscr_size, *SB = SD + ntab;
+    unsigned char *mark = d->fmark + (size_t)t * ntab;
+    size_t *touched = d->ftouch + (size_t)t * nf * GLM_SUB, nt[GLM_MAXVARS];
+    /* dense x dense (and dense x z): the Gram kernel */
+    d->k.gram(m, ldd, A, P);
+    for (size_t a = 0; a < nf; a++)
+        nt[a] = 0;
+    for (size_t i = 0; i < m; i++) {
+        double si = s[i], wi = si * si;
+        const double *Ai = A + i * ldd;
+        if (si == 0)
+            continue;
+        for (size_t a = 0; a < nf; a++) {
+            size_t la = (size_t)lev[a * GLM_SUB + i], k = d->fac[a].tab + la;
+            if (!mark[k]) {
+                mark[k] = 1;
+                touched[a * GLM_SUB + nt[a]++] = la;
+            }
+            /* own block: weighted level count; factor x dense and x z: the
+             * weighted dense row, scaled by s once more, summed per level */
+            SD[k] += wi;
+            d->k.axpy(q, si, Ai, SB + k * ldd);
+            /* factor x factor: weighted contingency table */
+            for (size_t b = a + 1; b < nf; b++)
+                P[d->oC[a * nf + b] + la * d->fac[b].L + (size_t)lev[b * GLM_SUB + i]] += wi;
+        }
+    }
+    /* the sub-block's level sums into the partial (as the Gram kernel adds its
+     * sub-block sums), and the scratch cleared for the next call */
+    for (size_t a = 0; a < nf; a++)
+        for (size_t u = 0; u < nt[a]; u++) {
+            size_t la = touched[a * GLM_SUB + u], k = d->fac[a].tab + la;
+            double *dst = P + d->fac[a].oB + la * ldd, *src = SB + k * ldd;
+            P[d->fac[a].oD + la] += SD[k];
+            SD[k] = 0;
+            for (size_t c = 0; c < q; c++) {
+                dst[c] += src[c];
+                src[c] = 0;
+            }
+            mark[k] = 0;
+        }
+}
+
+/* Entry (r, c), r <= c, of X^T W X from the compact total T. */
+static double entry(const fitdata *d, const double *T, size_t r, size_t c)
+{
+    int fr = d->jfac[r], fc = d->jfac[c];
+    size_t pr = d->jpos[r], pc = d->jpos[c];
+    if (fr < 0 && fc < 0)
+        return T[pr * d->ldd + pc];
+    if (fr < 0)
+        return T[d->fac[fc].oB + pc * d->ldd + pr];
+    if (fc < 0)
+        return T[d->fac[fr].oB + pr * d->ldd + pc];
+    if (fr == fc)
+        return r == c ? T[d->fac[fr].oD + pr] : 0.0;
+    if (fr < fc)
+        return T[d->oC[(size_t)fr * d->nfac + (size_t)fc] + pr * d->fac[fc].L + pc];
+    return T[d->oC[(size_t)fc * d->nfac + (size_t)fr] + pc * d->fac[fr].L + pr];
+}
+
+void glm_fpass_reduce(fitdata *d, size_t ng, double *G, double *g)
+{
+    const size_t p = d->p, cs = d->csize;
+    double *T = d->Ptot;
+    memcpy(T, d->Pp, cs * sizeof *T);
+    for (size_t k = 1; k < ng; k++) {
+        const double *Pk = d->Pp + k * cs;
+        for (size_t i = 0; i < cs; i++)
+            T[i] += Pk[i];
+    }
+    for (size_t c = 0; c < p; c++)
+        for (size_t r = 0; r <= c; r++)
+            G[c * p + r] = entry(d, T, r, c);
+    for (size_t r = 0; r < p; r++)
+        g[r] = d->jfac[r] < 0 ? T[d->jpos[r] * d->ldd + d->qd]
+                              : T[d->fac[d->jfac[r]].oB + d->jpos[r] * d->ldd + d->qd];
+}
