@@ -161,7 +161,10 @@ static void test_h5__crafted_files_that_crash_hdf5_are_a_clean_eformat(void **st
              * run-away is deterministic */
             if (!strcmp(files[i], "runaway.h5") ||
                 (!strcmp(files[i], "model_attr_close.h5") && k == 2) ||
-                (!strcmp(files[i], "model_full_read.h5") && k == 2))
+                (!strcmp(files[i], "model_full_read.h5") && k == 2) ||
+                /* the probe's memory limit (or ASan) stops the 40 GiB claim:
+                 * the parent never clears it for minutes */
+                !strcmp(files[i], "cohort_huge_alloc.h5"))
                 assert_contains(out, "corrupt HDF5 file");
             if (!strcmp(files[i], "model_huge_extent.h5") && k == 2)
                 assert_contains(out, "strings cannot be stored in a file this size; corrupt");

@@ -6,7 +6,9 @@
  * not blank and hold charts; tests/report/check_report.py checks the DOM —
  * findings first, every PCN by name with its code, "how to read this"
  * paragraphs, titled charts with labelled axes, readable ticks, no text
- * outside a chart, self-contained, A4 print style. */
+ * outside a chart, self-contained, A4 print style. The ICB run also writes
+ * the one-page PCN packs (report: {per_pcn: true}), checked the same way by
+ * tests/report/check_packs.py and printed to A4: one page per PCN. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,17 +35,20 @@ static void run_spec(const char *dir, const char *spec_text)
     free(out);
 }
 
-/* Renders at width w; checks the screenshot and the DOM; returns the
- * checker's line (malloc'd). */
-static char *render_and_check(const char *dir, int w)
+/* Renders DIR/out/FILE at width w (and prints it to A4 DIR/FILE.pdf when
+ * pdf): the screenshot is not blank and holds charts, then CHECKER (a
+ * tests/report script) checks the DOM (and the PDF); returns the checker's
+ * line (malloc'd). */
+static char *render_and_check_file(const char *dir, const char *file, const char *checker, int w,
+                                   int pdf)
 {
-    char *out = NULL;
+    char *out = NULL, png[4096], pdfp[4096], script[4096];
     int rc, pw, ph, colours;
     double nonwhite;
-    char png[4096];
-    snprintf(png, sizeof png, "%s/report_%d.png", dir, w);
-    rc = tu_run_sh(&out, "sh '%s' '%s/out/report.html' '%s' %d 2400",
-                   tu_src("tests/report/render.sh"), dir, png, w);
+    snprintf(png, sizeof png, "%s/%s_%d.png", dir, file, w);
+    snprintf(pdfp, sizeof pdfp, "%s/%s.pdf", dir, file);
+    rc = tu_run_sh(&out, "sh '%s' '%s/out/%s' '%s' %d 2400 '%s'", tu_src("tests/report/render.sh"),
+                   dir, file, png, w, pdf ? pdfp : "");
     if (rc == 3)
         fail_msg("chromium is not installed (scripts/setup.sh --test installs it)");
     assert_int_equal(rc, 0);
@@ -55,29 +60,48 @@ static char *render_and_check(const char *dir, int w)
     assert_true(nonwhite > 0.02); /* not a blank page */
     assert_true(colours > 50);    /* charts and colour, not only text */
     free(out);
-    rc = tu_run_sh(&out, "/usr/bin/python3 '%s' '%s.dom.html' '%s/out'",
-                   tu_src("tests/report/check_report.py"), png, dir);
-    print_message("%d px: %s", w, out);
+    snprintf(script, sizeof script, "%s", tu_src(checker));
+    rc = tu_run_sh(&out, "/usr/bin/python3 '%s' '%s.dom.html' '%s/out' %s", script, png, dir,
+                   pdf ? pdfp : "");
+    print_message("%s %d px: %s", file, w, out);
     assert_int_equal(rc, 0);
     return out;
 }
 
+static char *render_and_check(const char *dir, int w)
+{
+    return render_and_check_file(dir, "report.html", "tests/report/check_report.py", w, 0);
+}
+
+/* The one-page PCN packs: DOM by tests/report/check_packs.py, and the A4
+ * print has one page per PCN. */
+static char *render_packs(const char *dir, int w)
+{
+    return render_and_check_file(dir, "pcn_packs.html", "tests/report/check_packs.py", w, 1);
+}
+
 static void test_report__icb_run_by_name_at_desktop_and_phone_widths(void **state)
 {
-    const char *dir = tu_tmp("icb");
+    char dir[4096]; /* tu_tmp's buffers rotate: keep our own copy */
     char *line;
     (void)state;
+    snprintf(dir, sizeof dir, "%s", tu_tmp("icb"));
     run_spec(dir, "synth:\n  icb: QOC\n  patients: 60000\n  seed: 5\n"
                   "model:\n  family: binomial\n"
                   "  formula: \"emergency_admission_12m ~ rcs(age, 4) + sex + imd_decile + "
                   "ltc_count + prior_emergency_12m\"\n"
                   "evaluate:\n  by: [imd_quintile, sex, pcn]\n"
-                  "report:\n  title: Shropshire test\n");
+                  "report:\n  title: Shropshire test\n  per_pcn: true\n");
     line = render_and_check(dir, 1280);
     assert_contains(line, "report ok: 11 PCNs by name");
     assert_contains(line, "12 pyramids");
     free(line);
     free(render_and_check(dir, 390));
+    line = render_packs(dir, 1280);
+    assert_contains(line, "packs ok: 11 PCNs, one pack each by name with 3 charts");
+    assert_contains(line, "11 A4 pages");
+    free(line);
+    free(render_packs(dir, 390));
 }
 
 static void test_report__england_run_has_an_index_not_1298_pyramids(void **state)

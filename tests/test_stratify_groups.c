@@ -180,7 +180,7 @@ static void test_reason_codes__top_k_relative_to_mean(void **state)
                          40, 0, 1, 9}; /* -0.5, -0.08, -0.3, -0.8: none positive */
     int32_t term[6], term2[6];
     double c[6], c2[6];
-    strata_reason_model m = {4, names, beta, xbar, X, NULL, NULL};
+    strata_reason_model m = {4, names, beta, xbar, X, NULL, NULL, 0, NULL};
     strata_ctx *ctx = tu_ctx();
     (void)state;
     assert_status(ctx, strata_reason_codes(ctx, &m, 2, NULL, 3, term, c), STRATA_OK);
@@ -195,6 +195,72 @@ static void test_reason_codes__top_k_relative_to_mean(void **state)
     assert_status(ctx, strata_reason_codes(ctx, &m, 2, NULL, 3, term2, c2), STRATA_OK);
     assert_memory_equal(term, term2, sizeof term);
     strata_ctx_free(ctx);
+}
+
+/* Reasons per variable: a spline's two basis columns and half of age:sexM
+ * count for age, sexM and the other half for sex. */
+static void test_reason_codes__grouped_by_variable(void **state)
+{
+    static const char *const names[4] = {"rcs(age, 3)age", "rcs(age, 3)age'", "sexM", "age:sexM"};
+    const double beta[4] = {0.02, 0.5, 0.1, 0.01}, xbar[4] = {50, 1, 0.5, 25};
+    const double share[8] = {1, 0, 1, 0, 0, 1, 0.5, 0.5};
+    const double X[8] = {80, 3, 1, 80,  /* age: .6 + 1 + .275 = 1.875; sex: .05 + .275 = .325 */
+                         50, 1, 1, 50}; /* age: 0 + 0 + .125; sex: .05 + .125 = .175 */
+    int32_t term[4];
+    double c[4];
+    strata_reason_model m = {4, names, beta, xbar, X, NULL, NULL, 2, share};
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    assert_status(ctx, strata_reason_codes(ctx, &m, 2, NULL, 2, term, c), STRATA_OK);
+    assert_int_equal(term[0], 0);
+    assert_int_equal(term[1], 1);
+    assert_rel_close(c[0], 1.875, 1e-12, "age: basis and half the interaction");
+    assert_rel_close(c[1], 0.325, 1e-12, "sex: dummy and half the interaction");
+    assert_int_equal(term[2], 1);
+    assert_int_equal(term[3], 0);
+    assert_rel_close(c[2], 0.175, 1e-12, "sex of the second row");
+    assert_rel_close(c[3], 0.125, 1e-12, "age of the second row");
+    m.share = NULL;
+    assert_status(ctx, strata_reason_codes(ctx, &m, 2, NULL, 2, term, c), STRATA_EINVAL);
+    strata_ctx_free(ctx);
+}
+
+/* The text a clinician reads for each kind of variable. */
+static void test_reason_text__clinical_phrases(void **state)
+{
+    static const struct {
+        const char *col;
+        double v;
+        const char *level, *want;
+    } cases[] = {
+        {"age", 87, NULL, "age 87"},
+        {"prior_emergency_12m", 3, NULL, "3 emergency admissions in the last 12 months"},
+        {"prior_emergency_12m", 1, NULL, "1 emergency admission in the last 12 months"},
+        {"ae_attendances_12m", 2, NULL, "2 A&E attendances in the last 12 months"},
+        {"efi_deficits", 15, NULL, "severe frailty (15 of 36 eFI deficits)"},
+        {"efi_deficits", 6, NULL, "mild frailty (6 of 36 eFI deficits)"},
+        {"imd_decile", 1, NULL, "lives in IMD decile 1 (most deprived)"},
+        {"imd_decile", 4, NULL, "lives in IMD decile 4"},
+        {"ltc_count", 5, NULL, "5 long-term conditions"},
+        {"heart_failure", 1, NULL, "heart failure"},
+        {"copd", 0, NULL, "no COPD recorded"},
+        {"sex", 1, "M", "male"},
+        {"smoking", 2, "current", "current smoker"},
+        {"ethnicity", 0, "Asian", "ethnic group Asian"},
+        {"bmi", 34.25, NULL, "BMI 34.2"},
+        {"housebound_flag", 1, NULL, "housebound flag 1"},
+        {"region", 0, "North", "region: North"},
+        {"sbp", NAN, NULL, "sbp not recorded"},
+    };
+    char buf[128];
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        strata_reason_text(cases[i].col, cases[i].v, cases[i].level, buf, sizeof buf);
+        if (strcmp(buf, cases[i].want))
+            fail_msg("%s = %g: \"%s\", want \"%s\"", cases[i].col, cases[i].v, buf, cases[i].want);
+    }
+    strata_reason_text("prior_emergency_12m", 3, NULL, buf, 8);
+    assert_string_equal(buf, "3 emerg");
 }
 
 static void test_plus_flags_and_patient_stratification(void **state)
@@ -827,6 +893,8 @@ int main(void)
         cmocka_unit_test(test_segments__rules_in_priority_order),
         cmocka_unit_test(test_tiers__sizes_ties_and_groups),
         cmocka_unit_test(test_reason_codes__top_k_relative_to_mean),
+        cmocka_unit_test(test_reason_codes__grouped_by_variable),
+        cmocka_unit_test(test_reason_text__clinical_phrases),
         cmocka_unit_test(test_plus_flags_and_patient_stratification),
         cmocka_unit_test(test_intervention_list__capacity_and_prop_univ),
         cmocka_unit_test(test_group_summary__values_before_disclosure),

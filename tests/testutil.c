@@ -271,3 +271,36 @@ void tu_fault_arm(long k)
     fault_count = 0;
 }
 long tu_fault_count(void) { return fault_count; }
+
+/* Splits one CSV line (no embedded newlines in these tables) into fields. */
+size_t tu_csv_split(char *line, char **f, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    while (n < max) {
+        if (*p == '"') { /* quoted */
+            char *w = ++p;
+            f[n++] = w;
+            for (;;) {
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"' || !*p) {
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            if (*p == '"') /* past the closing quote before ending the field where it was */
+                p++;
+            *w = '\0';
+        } else {
+            f[n++] = p;
+            p += strcspn(p, ",");
+        }
+        if (*p != ',')
+            break;
+        *p++ = '\0';
+    }
+    return n;
+}

@@ -55,6 +55,10 @@ void tu_write_file(const char *path, const char *text);
 /* 1 when both files exist and have identical bytes. */
 int tu_files_equal(const char *a, const char *b);
 
+/* Splits one CSV line in place (RFC 4180 quotes, no embedded newlines) into
+ * at most max fields; returns their number. */
+size_t tu_csv_split(char *line, char **f, size_t max);
+
 /* A context with threads = 1 and a log sink that stores the last warning. */
 strata_ctx *tu_ctx(void);
 const char *tu_last_warning(void);

@@ -24,6 +24,12 @@ typedef struct cli_common {
 /* Creates a context logging to stderr per the common options; NULL on failure
  * (message printed). */
 strata_ctx *cli_ctx_new(const cli_common *co);
+/* Shows the library's progress on stderr (cli_progress.c): a redrawn bar
+ * with the time left on a terminal, else a line per long stage; nothing
+ * under --quiet. cli_ctx_new installs it. cli_progress_clear wipes a
+ * half-drawn bar (before an error message or a summary). */
+void cli_progress_install(strata_ctx *ctx, const cli_common *co);
+void cli_progress_clear(void);
 /* Prints "strata <cmd>: error: <context message>" and returns the exit code. */
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s);
 /* Prints "strata <cmd>: <message>" plus a usage hint and returns CLI_EXIT_USAGE. */
@@ -32,6 +38,35 @@ int cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 /* Parses a non-negative integer option value; 0 on success. */
 int cli_parse_long(const char *s, long min, long max, long *out);
 int cli_parse_double(const char *s, double *out);
+
+/* --json summaries (cli_json.c): one JSON document on stdout, written as it
+ * goes: cli_json_begin opens the object with "command"; values are added by
+ * key (NULL inside an array); cli_json_end closes what is open. */
+#define CLI_JSON_DEPTH 8
+typedef struct cli_json {
+    FILE *f;
+    int depth;
+    size_t n[CLI_JSON_DEPTH]; /* members written at each level */
+    char close[CLI_JSON_DEPTH];
+} cli_json;
+void cli_json_begin(cli_json *j, FILE *f, const char *command);
+int cli_json_end(cli_json *j);
+void cli_json_open(cli_json *j, const char *key, char bracket); /* '{' or '[' */
+void cli_json_close(cli_json *j);
+void cli_json_str(cli_json *j, const char *key, const char *s); /* NULL: null */
+void cli_json_num(cli_json *j, const char *key, double v);      /* non-finite: null */
+void cli_json_int(cli_json *j, const char *key, long long v);
+void cli_json_bool(cli_json *j, const char *key, int v);
+void cli_json_string(FILE *f, const char *s);
+/* The key, then text as it is (already JSON), or nothing for the caller to
+ * write the value itself when text is NULL. */
+void cli_json_raw(cli_json *j, const char *key, const char *text);
+/* A failure as JSON on stdout ({"command", "status": "error", "exit",
+ * "error_code", "error"}), after cli_fail printed it on stderr; returns code. */
+int cli_json_fail(const char *command, strata_ctx *ctx, strata_status s, int code);
+/* A GLM's (or elastic net's selected) fit: family, formula, counts, deviances
+ * and the coefficient table, as members of the open object. */
+void cli_json_model(cli_json *j, const strata_model *m);
 
 /* Options of the commands applying a saved model to a cohort (score, evaluate),
  * engine/cli/cli_model_opts.c. */
@@ -56,11 +91,24 @@ void cli_model_close(strata_ctx *ctx, strata_model *m, strata_cohort *c); /* NUL
 
 /* The Cox model (engine/cli/cli_cox.c). */
 int cli_fit_cox(strata_ctx *ctx, const cli_common *co, const char *cohort_path, const strata_cox_params *p,
-                const char *out);
+                const char *out, int json);
 int cli_coef_cox(strata_ctx *ctx, const char *path, int csv);
 int cli_parse_horizons(const char *s, double *h, size_t *nh); /* "365,730": 0 or -1 */
 int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh);
 int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const *by, size_t n_by, int raw);
+/* A command for the man page and the completion (cli_man.c): name, the
+ * subcommand word or NULL ("import events"), its function. */
+typedef struct cli_command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+    const char *sub;
+} cli_command;
+/* `strata --man`: roff with overview (the text of `strata --help`) and every
+ * command's --help; `strata --completion bash`: a bash completion script of
+ * the commands and the options their --help names. 0, or 1 on a write error. */
+int cli_print_man(FILE *f, const cli_command *cmds, size_t n, void (*overview)(FILE *));
+int cli_print_completion(FILE *f, const cli_command *cmds, size_t n);
 
 int cmd_validate(int argc, char **argv);
 int cmd_import(int argc, char **argv);

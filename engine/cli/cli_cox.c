@@ -23,24 +23,79 @@ static void print_summary(const strata_cox *m, const char *out)
         printf("model written to %s\n", out);
 }
 
+/* --json: the Cox fit's summary and hazard ratios (status "not_converged" with
+ * exit 8 for a partial fit, as the GLM's). */
+static void print_json(const strata_cox *m, const char *cohort, const char *out, int rc)
+{
+    strata_cox_summary s;
+    cli_json j;
+    strata_cox_summary_get(m, &s);
+    cli_json_begin(&j, stdout, "fit");
+    cli_json_str(&j, "status", rc == 0 ? "ok" : "not_converged");
+    cli_json_int(&j, "exit", rc);
+    cli_json_str(&j, "cohort", cohort);
+    cli_json_str(&j, "model", out);
+    cli_json_str(&j, "family", "cox");
+    cli_json_str(&j, "formula", s.formula);
+    cli_json_str(&j, "ties", s.ties == STRATA_COX_BRESLOW ? "breslow" : "efron");
+    cli_json_int(&j, "n_used", (long long)s.n_used);
+    cli_json_int(&j, "n_dropped", (long long)s.n_dropped);
+    cli_json_int(&j, "n_events", (long long)s.n_events);
+    cli_json_int(&j, "n_strata", (long long)s.n_strata);
+    cli_json_int(&j, "iterations", s.iterations);
+    cli_json_bool(&j, "converged", s.converged);
+    cli_json_bool(&j, "robust", s.robust);
+    cli_json_num(&j, "loglik", s.loglik);
+    cli_json_num(&j, "loglik_null", s.loglik_null);
+    cli_json_num(&j, "lr_test", s.lr_test);
+    cli_json_num(&j, "wald_test", s.wald_test);
+    cli_json_num(&j, "score_test", s.score_test);
+    cli_json_int(&j, "df", s.df);
+    cli_json_num(&j, "concordance", s.concordance);
+    cli_json_open(&j, "coefficients", '[');
+    for (size_t k = 0; k < strata_cox_nterms(m); k++) {
+        strata_cox_coef c;
+        strata_cox_coef_row(m, k, 0.95, &c);
+        cli_json_open(&j, NULL, '{');
+        cli_json_str(&j, "term", strata_cox_term(m, k));
+        cli_json_bool(&j, "aliased", c.aliased);
+        cli_json_num(&j, "estimate", c.estimate);
+        cli_json_num(&j, "std_error", c.std_error);
+        cli_json_num(&j, "statistic", c.z);
+        cli_json_num(&j, "p_value", c.p_value);
+        cli_json_num(&j, "hazard_ratio", c.hr);
+        cli_json_num(&j, "hr_conf_low", c.hr_low);
+        cli_json_num(&j, "hr_conf_high", c.hr_high);
+        cli_json_close(&j);
+    }
+    cli_json_end(&j);
+}
+
 int cli_fit_cox(strata_ctx *ctx, const cli_common *co, const char *cohort_path, const strata_cox_params *p,
-                const char *out)
+                const char *out, int json)
 {
     strata_cohort *c = NULL;
     strata_cox *m = NULL;
     strata_status st;
     int rc;
     if ((st = strata_cohort_open(ctx, cohort_path, &c)) != STRATA_OK)
-        return cli_fail(ctx, "fit", st);
-    st = strata_cox_fit(ctx, c, p, &m);
-    strata_cohort_close(c);
+        rc = cli_fail(ctx, "fit", st);
+    else {
+        st = strata_cox_fit(ctx, c, p, &m);
+        strata_cohort_close(c);
+        rc = m ? 0 : cli_fail(ctx, "fit", st);
+    }
     if (!m)
-        return cli_fail(ctx, "fit", st);
+        return json ? cli_json_fail("fit", ctx, strata_ctx_errcode(ctx), rc) : rc;
     rc = st == STRATA_OK ? 0 : (int)st;
     if (st != STRATA_OK)
         fprintf(stderr, "strata fit: error: %s (partial model written)\n", strata_ctx_errmsg(ctx));
-    if ((st = strata_cox_save(ctx, m, out)) != STRATA_OK)
+    if ((st = strata_cox_save(ctx, m, out)) != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
+        if (json)
+            cli_json_fail("fit", ctx, st, rc);
+    } else if (json)
+        print_json(m, cohort_path, out, rc);
     else if (!co->quiet)
         print_summary(m, out);
     strata_cox_free(ctx, m);

@@ -30,6 +30,6 @@ int cli_elnet_opt(cli_elnet_opts *o, int argc, char **argv, int *i, const char *
 /* Fits the path (and CV), writes the model file with its /elnet group and
  * prints a summary unless quiet; returns the exit code. */
 int cli_elnet_fit(strata_ctx *ctx, strata_cohort *c, const strata_glm_params *gp, cli_elnet_opts *o,
-                  const char *out, int quiet);
+                  const char *out, int quiet, int json); /* json: the --json summary */
 
 #endif

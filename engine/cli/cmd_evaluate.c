@@ -15,7 +15,7 @@ static const char *USAGE =
     "strata evaluate MODEL COHORT [--by col1,col2,...] [--outcome NAME] --out DIR\n"
     "                [--horizon H]   (Cox models: Harrell's and Uno's C, KM calibration by H)\n"
     "                [--bootstrap B] [--seed S] [--no-disclosure] [--unseen-to-reference]\n"
-    "                [--threads N] [--quiet]";
+    "                [--threads N] [--quiet] [--json]";
 
 #define MAX_BY 32
 
@@ -50,15 +50,49 @@ static int formula_response(const char *formula, char *buf, size_t size)
     return 1;
 }
 
+/* --json: what was evaluated, with DIR/evaluate.json (every figure, bootstrap
+ * included) embedded as "evaluation". */
+static void print_json(const cli_model_opts *o, const char *outcome, size_t rows, strata_family fam,
+                       const char *const *by, int n_by, int raw)
+{
+    char path[4200];
+    cli_json j;
+    FILE *f;
+    cli_json_begin(&j, stdout, "evaluate");
+    cli_json_str(&j, "status", "ok");
+    cli_json_str(&j, "model", o->model);
+    cli_json_str(&j, "cohort", o->cohort);
+    cli_json_str(&j, "out", o->out);
+    cli_json_str(&j, "family", strata_family_name(fam));
+    cli_json_str(&j, "outcome", outcome);
+    cli_json_int(&j, "rows", (long long)rows);
+    cli_json_open(&j, "by", '[');
+    for (int k = 0; k < n_by; k++)
+        cli_json_str(&j, NULL, by[k]);
+    cli_json_close(&j);
+    cli_json_bool(&j, "disclosure", !raw);
+    snprintf(path, sizeof path, "%s/evaluate.json", o->out);
+    cli_json_str(&j, "evaluate_json", path);
+    if ((f = fopen(path, "r")) != NULL) {
+        char buf[65536];
+        size_t n;
+        cli_json_raw(&j, "evaluation", NULL);
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0) /* already JSON: copied as it is */
+            fwrite(buf, 1, n, stdout);
+        fclose(f);
+    }
+    cli_json_end(&j);
+}
+
 int cmd_evaluate(int argc, char **argv)
 {
     const char *outcome = NULL;
     char *by_list = NULL, *by[MAX_BY], response[256], mhash[65], chash[65];
-    int n_by = 0, rc = 0, raw = 0;
+    int n_by = 0, rc = 0, raw = 0, json = 0;
     long boot_b = 0, seed = 1;
     strata_bootstrap_result boot;
     cli_model_opts o;
-    strata_ctx *ctx;
+    strata_ctx *ctx = NULL;
     strata_model *m;
     strata_cohort *c;
     strata_fit_summary sum;
@@ -77,7 +111,9 @@ int cmd_evaluate(int argc, char **argv)
             return CLI_EXIT_USAGE;
         if (k == CLI_OPT_TAKEN)
             continue;
-        if (!strcmp(a, "--no-disclosure")) {
+        if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--no-disclosure")) {
             raw = 1;
         } else if (!strcmp(a, "--outcome") && i + 1 < argc) {
             outcome = argv[++i];
@@ -143,6 +179,11 @@ int cmd_evaluate(int argc, char **argv)
     if ((st = strata_evaluate_scored(ctx, c, outcome, p, (const char *const *)by, (size_t)n_by,
                                      &par, boot_b > 0 ? &boot : NULL, &prov, o.out)) != STRATA_OK)
         goto fail;
+    if (json) {
+        print_json(&o, outcome, strata_cohort_nrows(c), par.family, (const char *const *)by, n_by,
+                   raw);
+        goto done;
+    }
     if (boot_b > 0 && !o.co.quiet)
         printf("bootstrap B=%ld seed=%ld: C apparent %.4f, optimism %.4f, corrected %.4f; "
                "slope corrected %.4f\n",
@@ -156,6 +197,8 @@ int cmd_evaluate(int argc, char **argv)
 fail:
     rc = cli_fail(ctx, "evaluate", st);
 done:
+    if (json && rc != 0)
+        cli_json_fail("evaluate", ctx, ctx ? strata_ctx_errcode(ctx) : STRATA_EINVAL, rc);
     strata_bootstrap_result_free(ctx, &boot);
     free(p);
     cli_model_close(ctx, m, c);

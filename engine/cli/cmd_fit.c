@@ -16,7 +16,7 @@ static const char *USAGE =
     "       [--weights COL] [--epsilon E] [--max-iter N] [--na-action complete|fail]\n"
     "       [--start auto|r] [--mem-limit SIZE (e.g. 4G: stream row blocks when the columns exceed it)]\n"
     CLI_ELNET_USAGE
-    "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] --out model.h5";
+    "       [--spec spec.yaml] [--threads N] [--quiet|--verbose] [--json] --out model.h5";
 
 /* The value options and the fit-spec keys they set (strata_fit_spec_set). */
 static const char *const OPTS[][2] = {
@@ -28,7 +28,7 @@ static const char *const OPTS[][2] = {
 /* --family cox (engine/cli/cli_cox.c): formula, weights, epsilon, max-iter and out
  * from the command line (given[] in OPTS order), plus --ties and --robust. */
 static int fit_cox(const cli_common *co, const char *cohort, const char *const *given, const char *ties,
-                   int robust, const char *spec_path)
+                   int robust, const char *spec_path, int json)
 {
     strata_cox_params p;
     strata_ctx *ctx;
@@ -53,9 +53,23 @@ static int fit_cox(const cli_common *co, const char *cohort, const char *const *
         p.max_iter = (int)v;
     if (!(ctx = cli_ctx_new(co)))
         return 3;
-    rc = cli_fit_cox(ctx, co, cohort, &p, given[7]);
+    rc = cli_fit_cox(ctx, co, cohort, &p, given[7], json);
     strata_ctx_free(ctx);
     return rc;
+}
+
+/* --json: the fit summary and the coefficient table (status "not_converged"
+ * with exit 8 for a partial fit). */
+static void print_json(const strata_model *m, const char *cohort, const char *out, int rc)
+{
+    cli_json j;
+    cli_json_begin(&j, stdout, "fit");
+    cli_json_str(&j, "status", rc == 0 ? "ok" : "not_converged");
+    cli_json_int(&j, "exit", rc);
+    cli_json_str(&j, "cohort", cohort);
+    cli_json_str(&j, "model", out);
+    cli_json_model(&j, m);
+    cli_json_end(&j);
 }
 
 int cmd_fit(int argc, char **argv)
@@ -69,7 +83,7 @@ int cmd_fit(int argc, char **argv)
     strata_model *m = NULL;
     strata_status st;
     size_t mem_limit = 0;
-    int rc = 0, robust = 0;
+    int rc = 0, robust = 0, json = 0;
     cli_elnet_opts eo;
     cli_elnet_init(&eo);
     strata_fit_spec_init(&fs);
@@ -90,6 +104,10 @@ int cmd_fit(int argc, char **argv)
         }
         if (!strcmp(a, "--robust")) {
             robust = 1;
+            continue;
+        }
+        if (!strcmp(a, "--json")) { /* the summary and coefficients as JSON on stdout */
+            json = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -139,7 +157,7 @@ int cmd_fit(int argc, char **argv)
     }
     if (given[0] && !strcmp(given[0], "cox")) {
         cli_elnet_free(&eo);
-        return fit_cox(&co, cohort_path, given, ties, robust, spec_path);
+        return fit_cox(&co, cohort_path, given, ties, robust, spec_path, json);
     }
     if (ties || robust) {
         cli_elnet_free(&eo);
@@ -172,7 +190,7 @@ int cmd_fit(int argc, char **argv)
         goto out;
     }
     if (eo.active) { /* --alpha and friends: the elastic-net path (cli_elnet.c) */
-        rc = cli_elnet_fit(ctx, c, &prm, &eo, fs.out, co.quiet);
+        rc = cli_elnet_fit(ctx, c, &prm, &eo, fs.out, co.quiet, json);
         goto out;
     }
     st = strata_glm_fit(ctx, c, &prm, &m);
@@ -187,7 +205,10 @@ int cmd_fit(int argc, char **argv)
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }
-    if (!co.quiet) {
+    if (json) {
+        print_json(m, cohort_path, fs.out, rc);
+        json = 0; /* written */
+    } else if (!co.quiet) {
         strata_fit_summary s;
         strata_model_summary(m, &s);
         printf("%s GLM: %s\nn used %zu, dropped %zu (missing values); %d iterations, %s\n"
@@ -198,6 +219,8 @@ int cmd_fit(int argc, char **argv)
                s.null_deviance, s.df_null, s.aic, s.dispersion, fs.out);
     }
 out:
+    if (json && rc != 0)
+        cli_json_fail("fit", ctx, strata_ctx_errcode(ctx), rc);
     cli_elnet_free(&eo);
     strata_model_free(ctx, m);
     strata_cohort_close(c);

@@ -13,10 +13,28 @@ static const char import_usage[] =
     "       [--outcome COL[,COL...]] [--recode COL=FROM:TO[,FROM:TO...]]... [--map MAPPING.yaml]\n"
     "       [--na TOKENS] [--date-format ISO|DD/MM/YYYY|YYYYMMDD] [--skip-bad-rows] [--dry-run]"
     "\n"
-    "       [--delim C] [--encoding utf-8|latin1|windows-1252] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]";
+    "       [--delim C] [--encoding utf-8|latin1|windows-1252] [--source TEXT] [--extract-date YYYY-MM-DD] [--threads N] [--quiet]\n"
+    "       [--json]";
 
 static void import_help(void)
 {
+    /* the role names the parser accepts (strata_role_name), wrapped */
+    char roles[512] = "";
+    size_t len = 0, col = 37;
+    for (int r = 1; r < STRATA_ROLE_COUNT_; r++) {
+        const char *name = strata_role_name((strata_role)r);
+        size_t w = strlen(name) + 2;
+        int k;
+        if (col + w > 80) {
+            k = snprintf(roles + len, sizeof roles - len, "\n                      ");
+            len += k > 0 ? (size_t)k : 0;
+            col = 22;
+        }
+        k = snprintf(roles + len, sizeof roles - len, " %s%s", name,
+                     r + 1 < STRATA_ROLE_COUNT_ ? "," : "");
+        len += k > 0 && (size_t)k < sizeof roles - len ? (size_t)k : 0;
+        col += w;
+    }
     printf("usage: %s\n\n"
            "Imports a CSV extract (RFC 4180: quoted fields, embedded commas and newlines,\n"
            "UTF-8 BOM, CRLF; the first line is the header) into a cohort file. The CSV is\n"
@@ -24,11 +42,10 @@ static void import_help(void)
            "  --out FILE           cohort to create (atomically, mode 0600)\n"
            "  --type COL=TYPE      override the inferred type: int, float, cat (categorical),\n"
            "                       num (int or float) or date (int32 days since 1970-01-01;\n"
-           "                       `strata export` writes it back as YYYY-MM-DD); repeatable\n"
-           "  --role ROLE=COL      declare a role: patient_id, practice, pcn, sub_icb, icb,\n"
-           "                       lsoa, imd_decile, age, sex, ethnicity, reg_status, and the\n"
-           "                       date roles birth_date, death_date, registration_start,\n"
-           "                       registration_end (type date unless given)\n"
+           "                       `strata export` writes it back as YYYY-MM-DD); repeatable,\n"
+           "                       or COL=T,COL=T\n"
+           "  --role ROLE=COL      declare a role (the date roles are of type date unless\n"
+           "                       given):%s\n"
            "  --date-format FMT    date columns: ISO (default; a time part is dropped),\n"
            "                       DD/MM/YYYY or YYYYMMDD\n"
            "  --outcome COLS       put these columns under /outcomes\n"
@@ -47,7 +64,9 @@ static void import_help(void)
            "  --encoding E         the file's text encoding: utf-8 (default; checked),\n"
            "                       latin1 or windows-1252 (converted to UTF-8)\n"
            "  --source TEXT        root attribute 'source' (default: the CSV file name)\n"
-           "  --extract-date DATE  root attribute 'extract_date'\n\n"
+           "  --extract-date DATE  root attribute 'extract_date'\n"
+           "  --json               the result as one JSON object on stdout (rows, columns,\n"
+           "                       skipped rows; with --dry-run every column's summary)\n\n"
            "Inference: a column whose values are all integers is stored in the narrowest of\n"
            "int8/16/32/64; all numbers: float64; otherwise categorical with levels sorted\n"
            "byte-wise. A column of numbers but for a few values (under %d %%, at most %d)\n"
@@ -55,7 +74,7 @@ static void import_help(void)
            "or --skip-bad-rows. Exit codes: 0 ok, 2 usage, 3 memory, 4 I/O, 5 format, 6 bad\n"
            "row or value (the message names the line, column and value), 7 bad mapping\n"
            "(docs/import.md).\n",
-           import_usage, STRATA_CSV_STRAY_PERCENT, STRATA_CSV_STRAY_MAX);
+           import_usage, roles, STRATA_CSV_STRAY_PERCENT, STRATA_CSV_STRAY_MAX);
 }
 
 /* Value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL when it is not opt. */
@@ -155,7 +174,7 @@ static int apply_outcomes(strata_ctx *ctx, strata_csv_mapping *m, const char *ar
 typedef struct import_args {
     cli_common co;
     const char *csv, *out, *map;
-    int dry_run;
+    int dry_run, json, json_done;
     strata_csv_import_params p;
 } import_args;
 
@@ -170,6 +189,8 @@ static int parse_simple(int argc, char **argv, int *i, import_args *a, int *miss
         a->dry_run = 1;
     else if (!strcmp(argv[*i], "--quiet"))
         a->co.quiet = 1;
+    else if (!strcmp(argv[*i], "--json"))
+        a->json = 1;
     else if (!strcmp(argv[*i], "--verbose"))
         a->co.verbose = 1;
     else if ((v = opt_value(argc, argv, i, "--out", missing)))
@@ -268,6 +289,69 @@ static void dry_odd(const strata_csv_column_summary *s, int skip)
         printf("      ... and %zu more\n", s->n_odd - shown);
 }
 
+/* --json: the common part of an import's or a dry run's result. */
+static void json_report(cli_json *j, const import_args *a, const strata_csv_import_report *rep,
+                        const char *status)
+{
+    cli_json_begin(j, stdout, "import");
+    cli_json_str(j, "status", status);
+    cli_json_str(j, "csv", a->csv);
+    cli_json_str(j, "out", a->dry_run ? NULL : a->out);
+    cli_json_bool(j, "dry_run", a->dry_run);
+    cli_json_int(j, "lines", (long long)rep->n_lines);
+    cli_json_int(j, "rows", (long long)rep->n_rows);
+    cli_json_int(j, "bad_rows", (long long)rep->n_skipped);
+    cli_json_open(j, "bad_rows_listed", '[');
+    for (size_t k = 0; k < rep->n_listed; k++) {
+        cli_json_open(j, NULL, '{');
+        cli_json_int(j, "line", (long long)rep->skipped_line[k]);
+        cli_json_str(j, "message", rep->skipped_msg[k]);
+        cli_json_close(j);
+    }
+    cli_json_close(j);
+}
+
+/* --dry-run --json: every column's summary; exit 6 when the import would stop. */
+static int dry_json(import_args *a, strata_csv_inspection *in, const strata_csv_import_report *rep)
+{
+    size_t ncol = strata_csv_inspection_ncols(in), n_fail = 0;
+    int stops;
+    cli_json j;
+    for (size_t c = 0; c < ncol; c++)
+        n_fail += (size_t)strata_csv_inspection_column(in, c)->fails;
+    stops = n_fail || (rep->n_skipped && !a->p.skip_bad_rows);
+    json_report(&j, a, rep, stops ? "would_stop" : "would_succeed");
+    cli_json_int(&j, "exit", stops ? (int)STRATA_EDATA : 0);
+    cli_json_open(&j, "columns", '[');
+    for (size_t c = 0; c < ncol; c++) {
+        const strata_csv_column_summary *s = strata_csv_inspection_column(in, c);
+        cli_json_open(&j, NULL, '{');
+        cli_json_str(&j, "name", s->name);
+        cli_json_str(&j, "dtype", strata_dtype_name(s->dtype));
+        cli_json_bool(&j, "categorical", s->categorical);
+        cli_json_int(&j, "levels", (long long)s->n_levels);
+        cli_json_str(&j, "role", s->role ? strata_role_name(s->role) : NULL);
+        cli_json_bool(&j, "outcome", s->outcome);
+        cli_json_int(&j, "values", (long long)s->n_values);
+        cli_json_int(&j, "missing", (long long)s->n_missing);
+        cli_json_int(&j, "odd", (long long)s->n_odd);
+        cli_json_bool(&j, "stops_import", s->fails);
+        cli_json_open(&j, "odd_listed", '[');
+        for (size_t k = 0; k < s->n_odd_listed; k++) {
+            cli_json_open(&j, NULL, '{');
+            cli_json_int(&j, "line", (long long)s->odd_line[k]);
+            cli_json_str(&j, "value", s->odd_value[k]);
+            cli_json_close(&j);
+        }
+        cli_json_close(&j);
+        cli_json_close(&j);
+    }
+    cli_json_end(&j);
+    a->json_done = 1;
+    strata_csv_inspection_free(in);
+    return stops ? (int)STRATA_EDATA : 0;
+}
+
 static int run_dry(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
 {
     strata_csv_import_report rep;
@@ -279,6 +363,8 @@ static int run_dry(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
     if ((s = strata_csv_inspect(ctx, a->csv, &a->p, &in, &rep)) != STRATA_OK)
         return cli_fail(ctx, "import", s);
     ncol = strata_csv_inspection_ncols(in);
+    if (a->json)
+        return dry_json(a, in, &rep);
     for (size_t j = 0; j < ncol; j++) {
         size_t L = strlen(strata_csv_inspection_column(in, j)->name);
         w = L > w ? L : w;
@@ -323,7 +409,13 @@ static int run_import(strata_ctx *ctx, import_args *a, strata_csv_mapping *m)
         return cli_fail(ctx, "import", s);
     if (rep.n_skipped)
         print_skipped(stderr, &rep, "skipped", a->co.quiet);
-    if (!a->co.quiet)
+    if (a->json) {
+        cli_json j;
+        json_report(&j, a, &rep, "ok");
+        cli_json_int(&j, "columns", (long long)rep.n_columns);
+        cli_json_end(&j);
+        a->json_done = 1;
+    } else if (!a->co.quiet)
         printf("imported %zu rows x %zu columns from %s into %s (%zu lines read, %zu bad rows "
                "skipped)\n",
                rep.n_rows, rep.n_columns, a->csv, a->out, rep.n_lines, rep.n_skipped);
@@ -393,12 +485,15 @@ int cmd_import(int argc, char **argv)
                 rc = cli_fail(ctx, "import", st);
         } else if (argv[i][0] == '-' && strchr(argv[i], '=') == NULL &&
                    strcmp(argv[i], "--skip-bad-rows") && strcmp(argv[i], "--quiet") &&
-                   strcmp(argv[i], "--verbose") && strcmp(argv[i], "--dry-run"))
+                   strcmp(argv[i], "--verbose") && strcmp(argv[i], "--dry-run") &&
+                   strcmp(argv[i], "--json"))
             i++; /* skip the value of an option handled in the first sweep */
     }
     if (rc == 0)
         rc = a.dry_run ? run_dry(ctx, &a, m) : run_import(ctx, &a, m);
 done:
+    if (a.json && rc != 0 && !a.json_done)
+        cli_json_fail("import", ctx, strata_ctx_errcode(ctx), rc);
     strata_csv_mapping_free(m);
     strata_ctx_free(ctx);
     return rc;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *USAGE = "strata run SPEC.yaml --out DIR [--overwrite] [--threads N] [--quiet]";
+static const char *USAGE = "strata run SPEC.yaml --out DIR [--overwrite] [--threads N] [--quiet] [--json]";
 
 typedef struct progress {
     int tty;
@@ -31,12 +31,62 @@ static void on_progress(void *ud, const char *stage, double fraction)
         fprintf(stderr, "\r\033[K  [%6.1fs] %s done", since(&p->t0), stage);
 }
 
+/* The rules the run's aggregates were written under, as the summary states them. */
+static void disclosure_rules(const strata_run_spec *s, char *buf, size_t size)
+{
+    char small[48] = "no small counts withheld", round[48] = "others exact";
+    if (!s->disclosure) {
+        snprintf(buf, size, "aggregates NOT disclosure-controlled: exact counts, not for publication");
+        return;
+    }
+    if (s->suppress_max >= 1)
+        snprintf(small, sizeof small, "counts 1-%ld withheld", s->suppress_max);
+    if (s->round_to > 1)
+        snprintf(round, sizeof round, "others rounded to %ld", s->round_to);
+    snprintf(buf, size, "aggregates disclosure-controlled: %s, %s", small, round);
+}
+
+/* --json: the summary for a pipeline. */
+static void print_json(const char *spec_path, const char *out, const strata_run_spec *spec,
+                       const strata_run_summary *sum, double seconds)
+{
+    cli_json j;
+    char path[4200];
+    int evaluated = !isnan(sum->c_statistic) && sum->c_statistic > 0;
+    cli_json_begin(&j, stdout, "run");
+    cli_json_str(&j, "status", "ok");
+    cli_json_str(&j, "spec", spec_path);
+    cli_json_str(&j, "out", out);
+    cli_json_num(&j, "seconds", seconds);
+    cli_json_int(&j, "threads", sum->threads);
+    cli_json_int(&j, "patients", (long long)sum->n_patients);
+    cli_json_int(&j, "pcns", (long long)sum->n_pcn);
+    cli_json_int(&j, "not_scored", (long long)sum->n_unscored);
+    cli_json_bool(&j, "evaluated", evaluated);
+    cli_json_num(&j, "c_statistic", evaluated ? sum->c_statistic : NAN);
+    cli_json_num(&j, "observed_expected", evaluated ? sum->oe : NAN);
+    cli_json_num(&j, "calibration_slope", evaluated ? sum->calibration_slope : NAN);
+    cli_json_int(&j, "offered_proactive_care", (long long)sum->n_listed);
+    cli_json_open(&j, "disclosure", '{');
+    cli_json_bool(&j, "enabled", spec->disclosure);
+    cli_json_int(&j, "suppress_max", spec->suppress_max);
+    cli_json_int(&j, "round_to", spec->round_to);
+    cli_json_close(&j);
+    cli_json_str(&j, "report", sum->report);
+    snprintf(path, sizeof path, "%s/pcn_packs.html", out);
+    cli_json_str(&j, "pcn_packs", spec->per_pcn ? path : NULL);
+    snprintf(path, sizeof path, "%s/manifest.json", out);
+    cli_json_str(&j, "manifest", path);
+    cli_json_end(&j);
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"overwrite", no_argument, NULL, 'w'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *out = NULL;
@@ -47,9 +97,9 @@ int cmd_run(int argc, char **argv)
     strata_ctx *ctx;
     strata_status st;
     long v;
-    int o, overwrite = 0;
+    int o, json = 0, overwrite = 0;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "o:t:qh", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "o:t:qjh", opts, NULL)) != -1) {
         switch (o) {
         case 'o': out = optarg; break;
         case 'w': overwrite = 1; break;
@@ -59,6 +109,7 @@ int cmd_run(int argc, char **argv)
             co.threads = (int)v;
             break;
         case 'q': co.quiet = 1; break;
+        case 'j': json = 1; break;
         case 'h':
             printf("usage: %s\n\nRuns the whole job described by a run spec (docs/run-spec.md):\n"
                    "cohort (file or synthetic) -> fit or load a model -> score -> evaluate ->\n"
@@ -66,7 +117,13 @@ int cmd_run(int argc, char **argv)
                    "CSV tables, report.html and manifest.json in DIR.\n"
                    "DIR must be empty (or new) unless --overwrite replaces an earlier run's\n"
                    "outputs; all outputs appear together when the run succeeds, manifest.json\n"
-                   "last (docs/reliability.md#run-folder).\n",
+                   "last (docs/reliability.md#run-folder).\n\n"
+                   "  --out DIR      output directory (created if needed)\n"
+                   "  --overwrite    replace an earlier run's outputs in DIR\n"
+                   "  --threads N    threads for this run (default: the spec's, else all)\n"
+                   "  --quiet        no progress and no summary; errors only\n"
+                   "  --json         the summary as one JSON object on stdout (also for a\n"
+                   "                 failure: status, exit, error)\n",
                    USAGE);
             return 0;
         default: return cli_usage_error("run", USAGE, "unknown option");
@@ -81,6 +138,8 @@ int cmd_run(int argc, char **argv)
     st = strata_run_spec_load(ctx, argv[optind], &spec);
     if (st != STRATA_OK) {
         int code = cli_fail(ctx, "run", st);
+        if (json)
+            cli_json_fail("run", ctx, st, code);
         strata_ctx_free(ctx);
         return code;
     }
@@ -94,11 +153,16 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "\r\033[K");
     if (st != STRATA_OK) {
         int code = cli_fail(ctx, "run", st);
+        if (json)
+            cli_json_fail("run", ctx, st, code);
         strata_run_spec_free(ctx, &spec);
         strata_ctx_free(ctx);
         return code;
     }
-    if (!co.quiet) {
+    if (json) {
+        print_json(argv[optind], out, &spec, &sum, since(&pr.t0));
+    } else if (!co.quiet) {
+        char rules[160];
         printf("strata run: %s in %.1f s (%d threads)\n", argv[optind], since(&pr.t0),
                sum.threads);
         printf("  patients            %zu in %zu PCNs\n", sum.n_patients, sum.n_pcn);
@@ -111,8 +175,11 @@ int cmd_run(int argc, char **argv)
             printf("  calibration slope   %.3f\n", sum.calibration_slope);
         }
         printf("  intervention lists  %zu patients offered proactive care\n", sum.n_listed);
-        printf("  outputs             %s/ (aggregates disclosure-controlled; patient files 0600)\n", out);
+        disclosure_rules(&spec, rules, sizeof rules);
+        printf("  outputs             %s/ (%s; patient files 0600)\n", out, rules);
         printf("  report              open %s\n", sum.report);
+        if (spec.per_pcn)
+            printf("  PCN packs           open %s/pcn_packs.html (one A4 page per PCN)\n", out);
     }
     strata_run_spec_free(ctx, &spec);
     strata_ctx_free(ctx);

@@ -8,29 +8,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *USAGE = "strata validate [--max-per-kind N] [--summary-only] COHORT.h5...";
+static const char *USAGE = "strata validate [--max-per-kind N] [--summary-only] [--json] COHORT.h5...";
 
 typedef struct printer {
     long max_per_kind;                 /* 0 = print all */
     size_t shown[STRATA_PROB_COUNT_];
+    cli_json *json;                    /* --json: problems go into its open array */
 } printer;
 
 static void print_problem(void *ud, strata_problem_kind kind, const char *msg)
 {
     printer *p = ud;
     p->shown[kind]++;
-    if (p->max_per_kind == 0 || p->shown[kind] <= (size_t)p->max_per_kind)
+    if (p->max_per_kind != 0 && p->shown[kind] > (size_t)p->max_per_kind)
+        return;
+    if (p->json) {
+        cli_json_open(p->json, NULL, '{');
+        cli_json_str(p->json, "kind", strata_problem_kind_name(kind));
+        cli_json_str(p->json, "message", msg);
+        cli_json_close(p->json);
+    } else {
         printf("%s: %s\n", strata_problem_kind_name(kind), msg);
+    }
+}
+
+/* --json: one file's result; the problems array is open (filled by print_problem). */
+static void json_file(cli_json *j, const strata_validate_report *rep)
+{
+    cli_json_close(j); /* problems */
+    cli_json_bool(j, "valid", rep->total == 0);
+    cli_json_int(j, "patients", (long long)rep->nrows);
+    cli_json_int(j, "problem_count", (long long)rep->total);
+    cli_json_open(j, "counts", '{');
+    for (int k = 0; k < STRATA_PROB_COUNT_; k++)
+        if (rep->counts[k])
+            cli_json_int(j, strata_problem_kind_name((strata_problem_kind)k),
+                         (long long)rep->counts[k]);
+    cli_json_close(j);
+    cli_json_close(j); /* the file */
 }
 
 int cmd_validate(int argc, char **argv)
 {
     static const struct option opts[] = {{"max-per-kind", required_argument, NULL, 'm'},
                                          {"summary-only", no_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     printer p = {.max_per_kind = 100};
-    int summary_only = 0, c, worst = 0;
+    int summary_only = 0, c, worst = 0, json = 0;
+    cli_json j;
     strata_ctx *ctx;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -41,11 +68,15 @@ int cmd_validate(int argc, char **argv)
                                        optarg);
             break;
         case 's': summary_only = 1; break;
+        case 'j': json = 1; break;
         case 'h':
             printf("usage: %s\n\nReports every problem in each cohort file (structure, lengths, "
                    "duplicate ids,\nranges, NaN, category codes, event tables), at most N lines "
                    "per kind\n(default 100, 0 = all), then a summary line. Exit 0 when valid, 1 "
-                   "when\nproblems were found, 4 (I/O) or 5 (not a cohort) when unreadable.\n",
+                   "when\nproblems were found, 4 (I/O) or 5 (not a cohort) when unreadable.\n"
+                   "--json writes one JSON object on stdout instead: per file its path, valid,\n"
+                   "patients, problem_count, counts by kind and the problems listed (kind,\n"
+                   "message), or status \"error\" with the message.\n",
                    USAGE);
             return 0;
         default: return cli_usage_error("validate", USAGE, "unknown option");
@@ -55,15 +86,38 @@ int cmd_validate(int argc, char **argv)
         return cli_usage_error("validate", USAGE, "no cohort file given");
     if (!(ctx = cli_ctx_new(NULL)))
         return STRATA_ENOMEM;
+    if (json) {
+        p.json = &j;
+        cli_json_begin(&j, stdout, "validate");
+        cli_json_open(&j, "files", '[');
+    }
     for (int i = optind; i < argc; i++) {
         strata_validate_report rep;
         strata_status st;
         memset(p.shown, 0, sizeof p.shown);
+        if (json) {
+            cli_json_open(&j, NULL, '{');
+            cli_json_str(&j, "path", argv[i]);
+            cli_json_open(&j, "problems", '[');
+        }
         st = strata_cohort_validate(ctx, argv[i], summary_only ? NULL : print_problem, &p, &rep);
         if (st != STRATA_OK) {
             int code = cli_fail(ctx, "validate", st);
             if (code > worst)
                 worst = code;
+            if (json) {
+                cli_json_close(&j); /* problems */
+                cli_json_str(&j, "status", "error");
+                cli_json_int(&j, "exit", code);
+                cli_json_str(&j, "error", strata_ctx_errmsg(ctx));
+                cli_json_close(&j);
+            }
+            continue;
+        }
+        if (json) {
+            json_file(&j, &rep);
+            if (rep.total && worst < CLI_EXIT_PROBLEMS)
+                worst = CLI_EXIT_PROBLEMS;
             continue;
         }
         for (int k = 0; k < STRATA_PROB_COUNT_ && !summary_only; k++)
@@ -86,6 +140,11 @@ int cmd_validate(int argc, char **argv)
             if (worst < CLI_EXIT_PROBLEMS)
                 worst = CLI_EXIT_PROBLEMS;
         }
+    }
+    if (json) {
+        cli_json_close(&j); /* files */
+        cli_json_int(&j, "exit", worst);
+        cli_json_end(&j);
     }
     strata_ctx_free(ctx);
     return worst;

@@ -7,25 +7,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct command {
-    const char *name;
-    int (*fn)(int, char **);
-    const char *summary;
-} command;
-
-static const command commands[] = {
-    {"import", cmd_import, "import a CSV extract into a cohort file"},
-    {"export", cmd_export, "write a cohort's columns back to CSV"},
-    {"validate", cmd_validate, "check a cohort file and report every problem"},
-    {"info", cmd_info, "describe a cohort file: rows, columns, roles, attributes"},
-    {"synth", cmd_synth, "generate a synthetic linked cohort shaped by real NHS data"},
-    {"fit", cmd_fit, "fit a risk model (GLM) to a cohort"},
-    {"coef", cmd_coef, "print a fitted model's coefficient table"},
-    {"score", cmd_score, "apply a model to a cohort: one risk per patient"},
-    {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model"},
-    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists"},
-    {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report"},
-    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)"},
+static const cli_command commands[] = {
+    {"import", cmd_import, "import a CSV extract into a cohort file", NULL},
+    {"export", cmd_export, "write a cohort's columns back to CSV", NULL},
+    {"validate", cmd_validate, "check a cohort file and report every problem", NULL},
+    {"info", cmd_info, "describe a cohort file: rows, columns, roles, attributes", NULL},
+    {"synth", cmd_synth, "generate a synthetic linked cohort shaped by real NHS data", NULL},
+    {"fit", cmd_fit, "fit a risk model (GLM) to a cohort", NULL},
+    {"coef", cmd_coef, "print a fitted model's coefficient table", NULL},
+    {"score", cmd_score, "apply a model to a cohort: one risk per patient", NULL},
+    {"evaluate", cmd_evaluate, "discrimination, calibration, yield and fairness of a model", NULL},
+    {"derive", cmd_derive, "events to features and outcomes: index date, windows, code lists", NULL},
+    {"run", cmd_run, "the whole job from a run spec: fit, score, evaluate, stratify, report", NULL},
+    {"bench", cmd_bench, "the standard workload timed against this node's measured limits (JSON)", NULL},
+};
+/* The man page also documents the subcommand `import events`. */
+static const cli_command man_commands[] = {
+    {"run", cmd_run, NULL, NULL},           {"synth", cmd_synth, NULL, NULL},
+    {"import", cmd_import, NULL, NULL},     {"import", cmd_import, NULL, "events"},
+    {"export", cmd_export, NULL, NULL},     {"validate", cmd_validate, NULL, NULL},
+    {"info", cmd_info, NULL, NULL},         {"derive", cmd_derive, NULL, NULL},
+    {"fit", cmd_fit, NULL, NULL},           {"coef", cmd_coef, NULL, NULL},
+    {"score", cmd_score, NULL, NULL},       {"evaluate", cmd_evaluate, NULL, NULL},
+    {"bench", cmd_bench, NULL, NULL},
 };
 
 static void print_help(FILE *f)
@@ -38,7 +42,9 @@ static void print_help(FILE *f)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nexit codes: 0 ok, 1 problems found (validate), 2 usage, 3 out of memory, 4 I/O,\n"
                "5 bad file format, 6 bad data, 7 bad formula/spec, 8 no convergence,\n"
-               "9 singular, 10 internal error (docs/errors.md)\n");
+               "9 singular, 10 internal error (docs/errors.md)\n"
+               "\nstrata --version prints the build configuration; strata --man the manual page\n"
+               "(roff); strata --completion bash a bash completion script.\n");
 }
 
 /* `strata --version`: the version, then the build configuration and where
@@ -74,6 +80,14 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
         return print_version();
+    if (!strcmp(argv[1], "--man"))
+        return cli_print_man(stdout, man_commands, sizeof man_commands / sizeof man_commands[0],
+                             print_help);
+    if (!strcmp(argv[1], "--completion")) {
+        if (argc != 3 || strcmp(argv[2], "bash"))
+            return cli_usage_error("--completion", "strata --completion bash", "only bash");
+        return cli_print_completion(stdout, commands, sizeof commands / sizeof commands[0]);
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
@@ -86,6 +100,7 @@ static void cli_log(void *ud, strata_log_level level, const char *msg)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
     (void)ud;
+    cli_progress_clear();
     fprintf(stderr, "strata: %s: %s\n", names[level], msg);
 }
 
@@ -101,11 +116,13 @@ strata_ctx *cli_ctx_new(const cli_common *co)
                        co && co->quiet     ? STRATA_LOG_ERROR
                        : co && co->verbose ? STRATA_LOG_INFO
                                            : STRATA_LOG_WARN);
+    cli_progress_install(ctx, co);
     return ctx;
 }
 
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)
 {
+    cli_progress_clear();
     fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
     return s == STRATA_OK ? (int)STRATA_EINTERNAL : (int)s;
 }

@@ -31,6 +31,10 @@ struct strata_ctx {
         uint64_t dev, ino;
     } inputs[STRATA_MAX_INPUTS];  /* files read by this job (engine/core/files.c) */
     size_t n_inputs;
+    strata_ctx_progress_fn progress; /* may be NULL (engine/core/progress.c) */
+    void *progress_ud;
+    char progress_owner[32];      /* the stage reporting now ("" none) */
+    double progress_last, progress_done;
 };
 
 #if defined(__GNUC__)
@@ -62,6 +66,17 @@ strata_status strata_fail_at(strata_ctx *ctx, strata_status code, const char *fi
 void strata_log(strata_ctx *ctx, strata_log_level level, const char *fmt, ...) STRATA_PRINTF(3, 4);
 /* Logs at WARN and counts the warning. */
 void strata_warn(strata_ctx *ctx, const char *fmt, ...) STRATA_PRINTF(2, 3);
+
+/* Progress of a long stage (engine/core/progress.c): done of total units
+ * (rows, resamples, folds, bytes; total <= 0 when unknown), called at block
+ * granularity from any thread; forwarded rate-limited to the callback of
+ * strata_ctx_set_progress. A stage ends with done >= total, or for an
+ * unknown total with done < 0 (-done units were done). While one stage
+ * reports, others (nested in it) are quiet. */
+void strata_progress(strata_ctx *ctx, const char *stage, double done, double total);
+/* Frees the line for the next stage (a stage that ended on an error never
+ * reported its end): strata run calls it between its stages. */
+void strata_progress_reset(strata_ctx *ctx);
 
 /* Allocation through the context's hook. strata_alloc/strata_calloc record
  * STRATA_ENOMEM on ctx when they fail (callers still check for NULL). */

@@ -578,6 +578,10 @@ static strata_status run_blocks(dv_run *r)
 #pragma omp taskwait
         if (st == STRATA_OK)
             st = slot_write(r, cur);
+        if (st == STRATA_OK) /* patients written so far */
+            strata_progress(ctx, "derive",
+                            (double)((k + 1) * DV_BLOCK < r->pop.npat ? (k + 1) * DV_BLOCK : r->pop.npat),
+                            (double)r->pop.npat);
     }
     slot_free(r, &sl[0]);
     slot_free(r, &sl[1]);

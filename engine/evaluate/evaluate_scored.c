@@ -127,17 +127,27 @@ static strata_status read_by(strata_ctx *ctx, strata_cohort *c, const char *name
     const char *path = strata_cohort_path(c);
     const strata_column_info *info;
     size_t j;
-    int found;
+    int found = 0;
     b->codes = strata_calloc(ctx, n ? n : 1, sizeof *b->codes);
     if (!b->codes)
         return STRATA_ENOMEM;
     if (strata_cohort_find(ctx, c, name, &j) != STRATA_OK) {
-        strata_status st = derived(ctx, c, name, n, b, &found);
-        if (st == STRATA_OK && found)
+        /* a role name (ethnicity, sex, pcn, ...) means the column declaring that
+         * role, whatever it is called (`race`), as in strata run */
+        long jr = strata_role_parse(name) != STRATA_ROLE_NONE
+                      ? strata_cohort_find_role(c, strata_role_parse(name))
+                      : -1;
+        strata_status st = jr >= 0 ? STRATA_OK : derived(ctx, c, name, n, b, &found);
+        if (st == STRATA_OK && (found || jr >= 0))
             strata_ctx_clear_error(ctx); /* the failed lookup is not an error */
         if (st != STRATA_OK || found)
             return st;
-        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: by-column %s not found", path, name);
+        if (jr < 0)
+            return STRATA_FAIL(ctx, STRATA_ESPEC,
+                               "%s: by-column %s not found (neither a column, a role nor "
+                               "imd_quintile/age_band)",
+                               path, name);
+        j = (size_t)jr;
     }
     info = strata_cohort_column(c, j);
     if (info->dtype == STRATA_DT_FLOAT32 || info->dtype == STRATA_DT_FLOAT64)

@@ -188,7 +188,7 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t
     strata_ctx **sub = NULL;
     strata_status *bst = NULL, st = STRATA_OK;
     int *who = NULL, *failed = NULL;
-    long b;
+    long b, n_done = 0;
     memset(res, 0, sizeof *res);
     STRATA_TRY(strata_validate_params_check(ctx, vp));
     if (!refit || !y || n < 2)
@@ -222,6 +222,7 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t
         strata_ctx_set_alloc(sub[t], ctx->alloc, ctx->alloc_ud);
         strata_ctx_set_threads(sub[t], 1);
     }
+    strata_progress(ctx, "bootstrap", 0, vp->B); /* before the apparent fit: the line is the bootstrap's */
     /* apparent performance: fit and evaluate on the data as given */
     if (w)
         memcpy(ws[0].tw, w, n * sizeof *w);
@@ -255,6 +256,13 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t
             continue;
         }
         core_two(f, n, y, my->lp, my->tw, w, my, &res->boot[b], &res->orig[b]);
+        {
+            long k;
+#pragma omp atomic capture
+            k = ++n_done;
+            if (k < vp->B) /* the end is reported once, below */
+                strata_progress(ctx, "bootstrap", (double)k, vp->B);
+        }
     }
     for (b = 0; b < vp->B; b++)
         if (bst[b] != STRATA_OK) { /* first failing resample in b order */
@@ -281,6 +289,7 @@ strata_status strata_validate_bootstrap(strata_ctx *ctx, strata_family f, size_t
         core_sub(&res->apparent, &res->optimism, &res->corrected);
     }
 done:
+    strata_progress(ctx, "bootstrap", vp->B, vp->B);
     if (st == STRATA_ENOMEM && strata_ctx_errcode(ctx) != STRATA_ENOMEM)
         STRATA_FAIL(ctx, STRATA_ENOMEM, "validate: out of memory for %zu rows", n);
     for (t = 0; ws && sub && t < nt; t++) {
@@ -322,7 +331,9 @@ strata_status strata_validate_kfold(strata_ctx *ctx, size_t n, const double *w,
     ev_sort_doubles(ws.key, n, ws.ord, ws.wk, ws.wo);
     for (size_t r = 0; r < n; r++)
         fold[ws.ord[r]] = (int32_t)(r % (size_t)vp->k);
+    strata_progress(ctx, "cv", 0, vp->k);
     for (int f = 0; f < vp->k && st == STRATA_OK; f++) {
+        strata_progress(ctx, "cv", f, vp->k);
         for (size_t i = 0; i < n; i++)
             ws.tw[i] = fold[i] == f ? 0.0 : (w ? w[i] : 1.0);
         st = refit(ctx, ud, ws.tw, n, ws.lp);
@@ -332,6 +343,7 @@ strata_status strata_validate_kfold(strata_ctx *ctx, size_t n, const double *w,
             if (fold[i] == f)
                 lp_cv[i] = ws.lp[i];
     }
+    strata_progress(ctx, "cv", vp->k, vp->k);
     core_ws_free(ctx, &ws);
     return st;
 }

@@ -11,8 +11,10 @@
 #include <csv.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define SCAN_CHUNK ((size_t)1 << 20)
 /* libcsv grows its field buffer by this much at a time (its default, 128
@@ -310,8 +312,19 @@ static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f,
 {
     int first = 1, partial = 0, pending_cr = 0;
     size_t n;
+    double done = 0, size = 0;
+    struct stat sb;
+    char stage[32];
+    const char *base = strrchr(sc->path, '/');
+    /* progress in bytes of this pass, as "read extract.csv" */
+    snprintf(stage, sizeof stage, "read %s", base ? base + 1 : sc->path);
+    if (fstat(fileno(f), &sb) == 0 && sb.st_size > 0)
+        size = (double)sb.st_size;
     while ((n = fread(chunk, 1, SCAN_CHUNK, f)) > 0) {
         const char *s = chunk, *enc, *iconv_name;
+        done += (double)n;
+        if (size > 0)
+            strata_progress(sc->ctx, stage, done < size ? done : size - 1, size);
         if (encoding != CSV_ENC_UTF8) { /* declared: converted, no mark looked for */
             n = to_utf8(encoding, (const unsigned char *)chunk, n, conv);
             STRATA_TRY(feed_chunk(sc, p, (const char *)conv, (const char *)conv + n, &pending_cr,
@@ -329,6 +342,8 @@ static strata_status scan_stream(csv_scanner *sc, struct csv_parser *p, FILE *f,
         first = 0;
         STRATA_TRY(feed_chunk(sc, p, s, chunk + n, &pending_cr, &partial));
     }
+    if (size > 0)
+        strata_progress(sc->ctx, stage, size, size);
     if (ferror(f))
         return STRATA_FAIL(sc->ctx, STRATA_EIO, "%s: read error: %s", sc->path, strerror(errno));
     if (sc->u8.need)

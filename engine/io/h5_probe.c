@@ -21,11 +21,13 @@
 
 #define PROBE_OK 0
 #define PROBE_H5_ERROR 3 /* HDF5 refused something: the real open will say what */
+#define PROBE_NOMEM 4    /* an attribute needs more memory than the child's limit */
 #define PROBE_WHOLE_MAX ((hssize_t)1 << 18) /* numeric datasets up to 2 MiB are read whole */
 
 typedef struct probe_state {
     strata_ctx *ctx;
     int errors;
+    int nomem; /* an attribute read failed for memory: its declared size is a lie */
 } probe_state;
 
 static herr_t probe_attr(hid_t obj, const char *name, const H5A_info_t *info, void *ud)
@@ -33,8 +35,15 @@ static herr_t probe_attr(hid_t obj, const char *name, const H5A_info_t *info, vo
     probe_state *p = ud;
     char *v = NULL;
     (void)info;
-    if (strata_h5_attr_read(p->ctx, obj, "", "", name, 0, &v) != STRATA_OK)
+    errno = 0;
+    if (strata_h5_attr_read(p->ctx, obj, "", "", name, 0, &v) != STRATA_OK) {
+        /* attributes are small in any file strata reads: one that cannot be
+         * read under the child's memory limit claims a crafted size, and the
+         * parent would otherwise allocate and clear it for minutes (a libhdf5
+         * vlen conversion of a 40 GiB claim: cohort_huge_alloc.h5) */
+        p->nomem |= errno == ENOMEM;
         p->errors++;
+    }
     strata_free(p->ctx, v, 0);
     /* the model file reader reads its root attributes this way (by name):
      * a crafted attribute table that crashes HDF5 there must crash here */
@@ -108,10 +117,30 @@ static herr_t probe_object(hid_t obj, const char *name, const H5O_info_t *info, 
     return 0;
 }
 
+/* Each top-level group is walked on its own: a group HDF5 cannot list stops
+ * only its own walk, so the groups the reader opens before it (/patients
+ * before /outcomes) are still probed. */
+static herr_t probe_top(hid_t root, const char *name, const H5L_info_t *info, void *ud)
+{
+    probe_state *p = ud;
+    H5O_info_t oi;
+    (void)info;
+    if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+        p->errors++;
+        return 0;
+    }
+    if (oi.type != H5O_TYPE_GROUP)
+        probe_object(root, name, &oi, p);
+    else if (H5Ovisit_by_name2(root, name, H5_INDEX_NAME, H5_ITER_INC, probe_object, p,
+                               H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+        p->errors++;
+    return 0;
+}
+
 /* The child: walk, then _exit with a PROBE_ code. Never returns. */
 static void probe_child(strata_ctx *ctx, const char *path, long mem_mb)
 {
-    probe_state p = {ctx, 0};
+    probe_state p = {ctx, 0, 0};
     hid_t f;
     int devnull = open("/dev/null", O_WRONLY);
     /* Directory descriptors are not the child's: the run folder's flock
@@ -146,10 +175,10 @@ static void probe_child(strata_ctx *ctx, const char *path, long mem_mb)
         strata_free(ctx, v, 0);
     }
     if (H5Aiterate2(f, H5_INDEX_NAME, H5_ITER_INC, NULL, probe_attr, &p) < 0 ||
-        H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_INC, probe_object, &p, H5O_INFO_BASIC) < 0)
+        H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, probe_top, &p) < 0)
         p.errors++;
     H5Fclose(f);
-    _exit(p.errors ? PROBE_H5_ERROR : PROBE_OK);
+    _exit(p.nomem ? PROBE_NOMEM : p.errors ? PROBE_H5_ERROR : PROBE_OK);
 }
 
 static long env_long(const char *name, long dflt)
@@ -199,6 +228,11 @@ strata_status strata_h5_probe(strata_ctx *ctx, const char *path)
                            "%s: corrupt HDF5 file: HDF5 crashed reading its structure (signal "
                            "%d) (docs/reliability.md#hdf5)",
                            path, WTERMSIG(status));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == PROBE_NOMEM)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                           "%s: corrupt HDF5 file: an attribute claims more than %ld MiB "
+                           "(STRATA_H5_PROBE_MB; docs/reliability.md#hdf5)",
+                           path, mb);
     if (WIFEXITED(status) && WEXITSTATUS(status) != PROBE_OK &&
         WEXITSTATUS(status) != PROBE_H5_ERROR)
         return STRATA_FAIL(ctx, STRATA_EFORMAT,

@@ -289,9 +289,10 @@ static const char *area_label(const report_names *rn, const char *type, const ch
 }
 
 /* Funnel plot of O/E against expected events (log x), limits from fn; the
- * PCNs outside the 95% limits are named beside their points. */
+ * PCNs outside the 95% limits are named beside their points. With me (a PCN
+ * code: its one-page pack) that PCN alone is named and drawn larger. */
 static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn,
-                       const report_names *rn)
+                       const report_names *rn, const char *me)
 {
     axis a = {1e300, 0, 0, 2, 64, 28, 560, 320, 1};
     size_t shown = 0, omitted = 0, labelled = 0;
@@ -309,7 +310,8 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
         a.x0 = 1, a.x1 = 100;
     a.x0 = fmax(a.x0 / 2, 0.5);
     a.x1 *= 2;
-    svg_frame(out, &a, "funnel", "Emergency admissions: observed / expected by PCN",
+    svg_frame(out, &a, "funnel", me ? "Where this PCN sits: observed / expected admissions"
+                                    : "Emergency admissions: observed / expected by PCN",
               "expected admissions (log scale: bigger PCNs to the right)",
               "observed / expected (1 = as expected)");
     fprintf(out, "<line class=\"target\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", a.L,
@@ -335,12 +337,14 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
         }
         x = px(&a, e);
         y = py(&a, fmin(r, a.y1));
+        int mine = me && !strcmp(t->cols[0].s[i], me);
         area_label(rn, "PCN", t->cols[0].s[i], lab, sizeof lab);
-        fprintf(out, "<circle class=\"unit%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>",
-                flag > 0 ? " high" : flag < 0 ? " low" : "", x, y);
+        fprintf(out, "<circle class=\"unit%s%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\"><title>",
+                flag > 0 ? " high" : flag < 0 ? " low" : "", mine ? " me" : me ? " other" : "",
+                x, y, mine ? 7 : 4);
         esc(out, lab);
         fputs("</title></circle>", out);
-        if (flag != 0 && !isnan(flag) && labelled < 12) {
+        if (me ? mine : flag != 0 && !isnan(flag) && labelled < 12) {
             int right = x < a.L + a.W * 0.6;
             fprintf(out, "<text class=\"olabel\" text-anchor=\"%s\" x=\"%.1f\" y=\"%.1f\">",
                     right ? "start" : "end", right ? x + 7 : x - 7, y + 4);
@@ -358,12 +362,13 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
             fn && fn->tau2 > 0 ? "overdispersed (DerSimonian-Laird tau2)" : "exact Poisson");
 }
 
-/* Mean risk by IMD quintile (ALL row) as bars at cumulative-share midpoints,
- * with the SII regression line from the SII table's ALL row. */
-static void svg_gradient(FILE *f, const strata_table *q, const strata_table *sii)
+/* Mean risk by IMD quintile (row r of the inequality table: the ALL row for
+ * all PCNs) as bars at cumulative-share midpoints, with the SII regression
+ * line from row rs of the SII table ((size_t)-1: none). */
+static void svg_gradient(FILE *f, const strata_table *q, size_t r, const strata_table *sii,
+                         size_t rs, const char *title)
 {
     axis a = {0, 1, 0, 0, 64, 28, 560, 260, 0};
-    size_t r = q->n_rows - 1, rs;
     double pop[5], tot = 0, cum = 0, m[5];
     char nm[32];
     for (int k = 0; k < 5; k++) {
@@ -377,7 +382,10 @@ static void svg_gradient(FILE *f, const strata_table *q, const strata_table *sii
     }
     if (!(a.y1 > 0))
         a.y1 = 1;
-    svg_frame(f, &a, "gradient", "Mean predicted risk by deprivation (all PCNs)",
+    for (int k = 0; k < 5; k++)
+        if (isnan(pop[k]))
+            tot = 0; /* a withheld size: equal widths, so the bars still span the axis */
+    svg_frame(f, &a, "gradient", title,
               "share of patients, most deprived (left) to least deprived (right)",
               "mean risk");
     for (int k = 0; k < 5; k++) {
@@ -390,10 +398,10 @@ static void svg_gradient(FILE *f, const strata_table *q, const strata_table *sii
         snprintf(nm, sizeof nm, "mean_risk_imdq%d", k + 1);
         cell_text(q, strata_table_find(q, nm), r, buf, sizeof buf);
         fprintf(f, "<text class=\"mean\" text-anchor=\"middle\" x=\"%.1f\" y=\"%.1f\">Q%d: %s</text>",
-                px(&a, cum + w / 2), a.T + 14, k + 1, buf);
+                px(&a, cum + w / 2), a.T + 14 + (k % 2) * 14, k + 1, buf); /* staggered: narrow bars' labels do not collide */
         cum += w;
     }
-    if (sii && (rs = sii->n_rows - 1, !isnan(val(sii, "sii", rs)))) {
+    if (sii && rs < sii->n_rows && !isnan(val(sii, "sii", rs))) {
         double s = val(sii, "sii", rs), ri = val(sii, "rii", rs), b0 = s / (ri - 1);
         char b1[64], b2[64], b3[64];
         if (isfinite(b0))
@@ -442,12 +450,12 @@ static const char *const css =
     ".tier4{fill:#0072B2}.tier5,.tier6,.tier7,.tier8,.tier9{fill:#009E73}"
     ".limit95{fill:none;stroke:#0072B2;stroke-dasharray:5 3}.limit998{fill:none;"
     "stroke:#D55E00}.target{stroke:#555}circle.unit{fill:#666}circle.high{fill:#D55E00}"
-    "circle.low{fill:#0072B2}.olabel{font-size:11px;fill:#222}.quintile{fill:#56B4E9}"
+    "circle.low{fill:#0072B2}circle.other{fill:#bbb}circle.me{stroke:#000;stroke-width:2}.olabel{font-size:11px;fill:#222}.quintile{fill:#56B4E9}"
     ".sii{stroke:#D55E00;stroke-width:2}.ideal{stroke:#999;stroke-dasharray:4 3}"
     "polyline.calib{fill:none;stroke:#0072B2}circle.calib{fill:#0072B2}text{font-size:12px}"
     ".tick{font-size:11px;fill:#444}.axis{font-size:12px;fill:#222}.ctitle{font-size:14px;"
     "font-weight:bold}.title{font-weight:bold}figure.pyr{display:inline-block;margin:4px}"
-    ".note{font-size:13px;color:#555}.howto{background:#f6f8fa;border-left:4px solid #0072B2;"
+    ".note{font-size:13px;color:#555}.warn{color:#8a2a00;border-left:4px solid #D55E00;padding-left:8px}.howto{background:#f6f8fa;border-left:4px solid #0072B2;"
     "padding:0.5em 1em;font-size:14px}.found{background:#fffbea;border:1px solid #E69F00;"
     "padding:0.6em 1.2em}.found li{margin:0.3em 0}.bar{display:inline-block;height:10px;"
     "background:#D55E00;vertical-align:middle;margin-left:4px}nav{display:flex;flex-wrap:wrap;"
@@ -612,7 +620,7 @@ static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
 
 strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path)
 {
-    char *tmp, lab[320];
+    char *tmp, lab[320], rules[1024];
     FILE *f;
     report_names *rn = NULL;
     strata_status st;
@@ -625,19 +633,22 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     STRATA_TRY(check_disclosed(ctx, in->fairness, path));
     STRATA_TRY(report_names_load(ctx, in->data_dir, &rn));
     all = in->summary->n_rows - 1;
-    f = strata_out_open(ctx, path, 0644u, &tmp);
+    f = report_page_open(ctx, path, in->title ? in->title : "strata report", "", "", &tmp);
     if (!f) {
         report_names_free(ctx, rn);
         return strata_ctx_errcode(ctx) ? strata_ctx_errcode(ctx) : STRATA_ENOMEM;
     }
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>", f);
+    fputs("<h1>", f);
     esc(f, in->title ? in->title : "strata report");
-    fprintf(f, "</title><style>%s</style></head><body>\n<h1>", css);
-    esc(f, in->title ? in->title : "strata report");
-    fputs("</h1>\n<p class=\"note\">Risk stratification of the registered population by "
-          "strata. All counts are disclosure-controlled (see <a href=\"#disclosure\">the rules"
-          "</a>); * marks a withheld value.</p>\n"
+    fputs(!in->sdc || in->sdc->enabled
+              ? "</h1>\n<p class=\"note\">Risk stratification of the registered population by "
+                "strata. All counts are disclosure-controlled (see <a href=\"#disclosure\">the "
+                "rules</a>); * marks a withheld value.</p>\n"
+              : "</h1>\n<p class=\"note warn\">Risk stratification of the registered population "
+                "by strata. <b>Disclosure control is off</b>: counts are exact, small numbers "
+                "included (see <a href=\"#disclosure\">disclosure</a>); not for publication.</p>\n",
+          f);
+    fputs(
           "<nav><a href=\"#found\">Findings</a> <a href=\"#index\">PCN index</a> "
           "<a href=\"#tiers\">Risk tiers</a> <a href=\"#funnel\">Funnel</a> "
           "<a href=\"#gradient\">Deprivation</a> <a href=\"#calibration\">Calibration</a> "
@@ -677,7 +688,7 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
                  "admissions than its patients' risk explains — worth a look at access, "
                  "pathways or coding; below the lower line, fewer. Named dots are outside the "
                  "95% limits.");
-        svg_funnel(f, in->summary, in->funnel, rn);
+        svg_funnel(f, in->summary, in->funnel, rn, NULL);
     }
     if (in->inequality) {
         fputs("<h2 id=\"gradient\">Deprivation gradient</h2>\n", f);
@@ -687,7 +698,9 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
                  "least deprived ends of the scale, in risk units (negative = higher risk where "
                  "deprivation is higher). The <i>relative index</i> (RII) is the same as a ratio "
                  "(least / most deprived; below 1 = higher in deprived areas).");
-        svg_gradient(f, in->inequality, in->sii);
+        svg_gradient(f, in->inequality, in->inequality->n_rows - 1, in->sii,
+                     in->sii ? in->sii->n_rows - 1 : (size_t)-1,
+                     "Mean predicted risk by deprivation (all PCNs)");
     }
     if (in->sii) {
         fputs("<h2>Slope and relative index of inequality by PCN</h2>\n", f);
@@ -721,14 +734,60 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
         }
         fputs("</table>\n", f);
     }
-    fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>Counts of people or events from 1 "
-          "to 7 are withheld (*) and other counts rounded to the nearest 5; further cells are "
-          "withheld so a hidden number cannot be worked out from totals (practices add up to "
-          "PCNs, PCNs to the ICB), and where an observed count is hidden its expected count and "
-          "O/E are hidden too. Percentages are recomputed from the published counts; ratios and "
-          "indices (O/E, SII, RII) are not rounded. Methods: docs/stratify.md.</p>\n", f);
+    fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>", f);
+    esc(f, report_disclosure_rules(in->sdc, rules, sizeof rules));
+    fputs(" Methods: docs/stratify.md.</p>\n", f);
     fputs("</body></html>\n", f);
     report_names_free(ctx, rn);
     st = strata_out_publish(ctx, f, tmp, path, 0644u);
     return st;
+}
+
+/* ---- shared with the one-page PCN packs (report_pcn.c) ------------------------- */
+
+FILE *report_page_open(strata_ctx *ctx, const char *path, const char *title, const char *suffix,
+                       const char *extra_css, char **tmp)
+{
+    FILE *f = strata_out_open(ctx, path, 0644u, tmp);
+    if (!f)
+        return NULL;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>", f);
+    esc(f, title);
+    esc(f, suffix);
+    fprintf(f, "</title><style>%s%s</style></head><body>\n", css, extra_css);
+    return f;
+}
+
+void report_esc(FILE *f, const char *s) { esc(f, s); }
+void report_cell(const strata_table *t, int j, size_t i, char *buf, size_t n)
+{
+    if (j >= 0)
+        cell_text(t, j, i, buf, n);
+    else if (n)
+        buf[0] = '\0';
+}
+double report_val(const strata_table *t, const char *name, size_t i) { return val(t, name, i); }
+const char *report_area_label(const report_names *rn, const char *type, const char *code,
+                              char *buf, size_t n)
+{
+    return area_label(rn, type, code, buf, n);
+}
+void report_pyramid(FILE *f, const strata_table *t, size_t i, const char *label)
+{
+    svg_pyramid(f, t, i, label);
+}
+void report_funnel(FILE *f, const strata_table *t, const strata_funnel *fn, const report_names *rn,
+                   const char *me)
+{
+    svg_funnel(f, t, fn, rn, me);
+}
+void report_gradient(FILE *f, const strata_table *q, size_t r, const strata_table *sii, size_t rs,
+                     const char *title)
+{
+    svg_gradient(f, q, r, sii, rs, title);
+}
+strata_status report_check_disclosed(strata_ctx *ctx, const strata_table *t, const char *path)
+{
+    return check_disclosed(ctx, t, path);
 }

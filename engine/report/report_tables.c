@@ -178,20 +178,7 @@ static strata_status readme_sheet(office *o, strata_xlsx *x)
     STRATA_TRY(strata_xlsx_text(x, r++, 0, buf, STRATA_XS_TEXT));
     r++;
     STRATA_TRY(strata_xlsx_text(x, r++, 0, "Disclosure control", STRATA_XS_TITLE));
-    if (p && p->enabled) {
-        snprintf(buf, sizeof buf,
-                 "Counts of people or events from %.0f to %.0f are withheld; other counts are "
-                 "rounded to the nearest %.0f. Further cells are withheld (secondary suppression) "
-                 "so a withheld number cannot be worked out from totals: practices add up to "
-                 "PCNs and PCNs to the ICB, across all tables together. Where an observed count "
-                 "is withheld, its expected count, O/E and O/E limits are withheld too. "
-                 "Percentages are recomputed from the published counts; ratios and indices "
-                 "(O/E, SII, RII) are not rounded.",
-                 p->lo, p->hi, p->round_to > 1 ? p->round_to : 1);
-    } else {
-        snprintf(buf, sizeof buf, "Disclosure control was switched OFF for this run "
-                 "(disclosure: false): counts are exact. Do not publish these tables.");
-    }
+    report_disclosure_rules(p, buf, sizeof buf);
     STRATA_TRY(strata_xlsx_text(x, r, 0, "Rules", STRATA_XS_TEXT));
     STRATA_TRY(strata_xlsx_text(x, r++, 1, buf, STRATA_XS_WRAP));
     STRATA_TRY(strata_xlsx_text(x, r, 0, "Withheld cells", STRATA_XS_TEXT));

@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "manifest.h"
 #include "outfile.h"
+#include "run_internal.h"
 #include "rundir.h"
 #include "strata/strata.h"
 
@@ -54,6 +55,7 @@ typedef struct run_state {
     strata_eval_report *eval;
     strata_bootstrap_result *boot;
     strata_table *summary, *practice_tab, *icb_tab, *inequality, *sii, *fairness;
+    strata_table *offers;       /* per PCN: people offered proactive care (disclosed) */
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -69,6 +71,7 @@ static double now(void)
 static strata_status stage_done(run_state *r, const char *stage)
 {
     double t = now();
+    strata_progress_reset(r->ctx); /* a stage's progress line ends with the stage */
     if (r->progress)
         r->progress(r->ud, stage, 1.0);
     STRATA_TRY(strata_manifest_timing(r->man, stage, t - r->t0));
@@ -245,20 +248,31 @@ static strata_status cox_observed(run_state *r, const char *time_col)
     return STRATA_OK;
 }
 
-/* The outcome column: spec->outcome, else the formula's response (Cox: the time). */
+/* The outcome column: spec->outcome, else the response of the formula (the
+ * spec's, or a loaded model's own; Cox: the time of Surv(time, event)). */
 static void outcome_name(const run_state *r, char *name, size_t size)
 {
+    strata_fit_summary fs = {0};
+    const char *formula = r->spec->formula;
     name[0] = '\0';
+    if (!formula && r->model) {
+        strata_model_summary(r->model, &fs);
+        formula = fs.formula;
+    } else if (!formula && r->cox) {
+        strata_cox_summary cs;
+        strata_cox_summary_get(r->cox, &cs);
+        formula = cs.formula;
+    }
     if (r->spec->outcome) {
         snprintf(name, size, "%s", r->spec->outcome);
-    } else if (r->spec->formula) {
-        const char *tilde = strchr(r->spec->formula, '~');
-        size_t a = 0, b = tilde ? (size_t)(tilde - r->spec->formula) : 0;
-        while (a < b && r->spec->formula[a] == ' ')
+    } else if (formula) {
+        const char *tilde = strchr(formula, '~');
+        size_t a = 0, b = tilde ? (size_t)(tilde - formula) : 0;
+        while (a < b && formula[a] == ' ')
             a++;
-        while (b > a && r->spec->formula[b - 1] == ' ')
+        while (b > a && formula[b - 1] == ' ')
             b--;
-        snprintf(name, size, "%.*s", (int)(b - a), r->spec->formula + a);
+        snprintf(name, size, "%.*s", (int)(b - a), formula + a);
         if (!strncmp(name, "Surv(", 5)) { /* Surv(time, event): the time column */
             size_t k = 5, e;
             while (name[k] == ' ')
@@ -271,10 +285,13 @@ static void outcome_name(const run_state *r, char *name, size_t size)
     }
 }
 
+/* After the model stage (a loaded model names its outcome). A model.outcome
+ * the cohort lacks is an error; a formula's response it lacks is a
+ * scoring-only cohort: evaluation is skipped, with a warning saying why. */
 static strata_status read_outcome(run_state *r)
 {
     char src[256];
-    long j;
+    long j = -1;
     outcome_name(r, src, sizeof src);
     if (*src && (j = find_col(r, src)) < 0 && r->spec->outcome)
         /* a named outcome that is not there silently skipped evaluation (issue 17 #8) */
@@ -283,8 +300,13 @@ static strata_status read_outcome(run_state *r)
                            "outcome column, or leave model.outcome out to score without "
                            "evaluating (docs/run-spec.md)",
                            src, strata_cohort_path(r->cohort));
-    if (!*src || (j = find_col(r, src)) < 0)
+    if (!*src || j < 0) {
+        strata_warn(r->ctx,
+                    "%s: no outcome column%s%s%s: the model is scored but not evaluated (set "
+                    "model.outcome to the observed outcome's column)",
+                    strata_cohort_path(r->cohort), *src ? " '" : "", src, *src ? "'" : "");
         return STRATA_OK; /* scoring-only cohort: no observed outcome */
+    }
     r->obs = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *r->obs);
     if (!r->obs)
         return STRATA_ENOMEM;
@@ -362,7 +384,6 @@ static strata_status stage_cohort(run_state *r)
     if (r->n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no patients", path);
     STRATA_TRY(read_patients(r));
-    STRATA_TRY(read_outcome(r));
     return stage_done(r, "cohort");
 }
 
@@ -385,6 +406,7 @@ static strata_status stage_model_cox(run_state *r)
         STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
         STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
     }
+    STRATA_TRY(read_outcome(r));
     return stage_done(r, "model");
 }
 
@@ -410,6 +432,7 @@ static strata_status stage_model(run_state *r)
         STRATA_TRY(strata_model_save(ctx, r->model, path));
         STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
     }
+    STRATA_TRY(read_outcome(r));
     return stage_done(r, "model");
 }
 
@@ -931,83 +954,50 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
-typedef struct selrow {
-    size_t orig; /* cohort row */
-    size_t k;    /* position on the intervention list */
-} selrow;
-
-static int cmp_selrow(const void *a, const void *b)
-{
-    const selrow *x = a, *y = b;
-    return x->orig < y->orig ? -1 : x->orig > y->orig;
-}
-
-/* Reason codes of the listed patients: the N_REASONS model terms that raise
- * each one's linear predictor most relative to the scored population's mean
- * design row (docs/stratify.md#reason-codes). One streamed pass over the
- * cohort computes the means and picks up the listed patients' rows. */
-static strata_status compute_reasons(run_state *r, const size_t *sel, size_t n_sel, int32_t *term,
-                                     double *contrib)
+/* People offered proactive care per PCN (the intervention list's rows),
+ * disclosed by the run's rules, for the one-page PCN packs. */
+static strata_status offers_table(run_state *r, const size_t *rows, size_t n_sel)
 {
     strata_ctx *ctx = r->ctx;
-    size_t p = strata_model_nterms(r->model), N = strata_cohort_nrows(r->cohort), nb0 = 8192;
-    double *beta, *xbar, *Xsel, *Xb;
-    const char **names;
-    uint8_t *scored;
-    selrow *order;
-    strata_reason_model rm;
-    strata_status st = STRATA_ENOMEM;
-    beta = strata_calloc(ctx, p, sizeof *beta);
-    xbar = strata_calloc(ctx, p, sizeof *xbar);
-    names = strata_calloc(ctx, p, sizeof *names);
-    Xsel = strata_calloc(ctx, n_sel * p + 1, sizeof *Xsel);
-    Xb = strata_alloc(ctx, nb0 * p * sizeof *Xb);
-    scored = strata_calloc(ctx, N, 1);
-    order = strata_calloc(ctx, n_sel + 1, sizeof *order);
-    if (!beta || !xbar || !names || !Xsel || !Xb || !scored || !order)
-        goto done;
-    for (size_t j = 0; j < p; j++) {
-        strata_coef c;
-        strata_model_coef(r->model, j, &c);
-        beta[j] = c.aliased ? 0 : c.estimate;
-        names[j] = strata_model_term(r->model, j);
+    strata_sdc_params sp;
+    int jg, jn;
+    STRATA_TRY(strata_table_new(ctx, "offers", r->pcn.n_levels, &r->offers));
+    STRATA_TRY(strata_table_add(ctx, r->offers, "group", STRATA_COL_KEY, 0, -1, -1, &jg));
+    STRATA_TRY(strata_table_add(ctx, r->offers, "n_offered", STRATA_COL_COUNT, 0, -1, -1, &jn));
+    for (size_t g = 0; g < r->pcn.n_levels; g++) {
+        STRATA_TRY(strata_table_set_key(ctx, r->offers, jg, g, r->pcn.levels[g]));
+        r->offers->cols[jn].v[g] = 0;
     }
-    for (size_t i = 0; i < r->n; i++)
-        scored[r->orig[i]] = 1;
     for (size_t k = 0; k < n_sel; k++) {
-        order[k].orig = r->orig[sel[k]];
-        order[k].k = k;
+        int32_t g = r->pcn.v[rows[k]];
+        if (g >= 0 && (size_t)g < r->pcn.n_levels)
+            r->offers->cols[jn].v[g] += 1;
     }
-    qsort(order, n_sel, sizeof *order, cmp_selrow);
-    st = STRATA_OK;
-    for (size_t r0 = 0, q = 0; r0 < N && st == STRATA_OK; r0 += nb0) {
-        size_t nb = N - r0 < nb0 ? N - r0 : nb0;
-        st = strata_model_design(ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r0, nb, Xb);
-        for (size_t i = 0; i < nb && st == STRATA_OK; i++) {
-            const double *x = Xb + i * p;
-            if (!scored[r0 + i])
-                continue;
-            for (size_t j = 0; j < p; j++)
-                xbar[j] += x[j];
-            while (q < n_sel && order[q].orig == r0 + i) {
-                memcpy(Xsel + order[q].k * p, x, p * sizeof *x);
-                q++;
-            }
-        }
+    sdc_from_spec(r->spec, &sp);
+    return strata_disclose(ctx, &sp, r->offers);
+}
+
+/* Reasons of the listed patients as text (engine/run/run_reasons.c). */
+static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel, char ***text)
+{
+    size_t N = strata_cohort_nrows(r->cohort);
+    unsigned char *scored = strata_calloc(r->ctx, N + 1, 1);
+    size_t *orig = strata_calloc(r->ctx, n_sel + 1, sizeof *orig);
+    strata_status st = STRATA_ENOMEM;
+    if (!r->model) { /* Cox: no reasons yet (docs/cox.md), the columns stay, empty */
+        STRATA_FREE_ALL(r->ctx, scored, orig);
+        *text = strata_calloc(r->ctx, n_sel * N_REASONS + 1, sizeof **text);
+        return *text ? STRATA_OK : STRATA_ENOMEM;
     }
-    if (st != STRATA_OK)
-        goto done;
-    for (size_t j = 0; j < p; j++)
-        xbar[j] /= (double)r->n;
-    memset(&rm, 0, sizeof rm);
-    rm.p = p;
-    rm.names = names;
-    rm.beta = beta;
-    rm.xbar = xbar;
-    rm.X = Xsel;
-    st = strata_reason_codes(ctx, &rm, n_sel, NULL, N_REASONS, term, contrib);
-done:
-    STRATA_FREE_ALL(ctx, beta, xbar, (void *)names, Xsel, Xb, scored, order);
+    if (scored && orig) {
+        for (size_t i = 0; i < r->n; i++)
+            scored[r->orig[i]] = 1;
+        for (size_t q = 0; q < n_sel; q++)
+            orig[q] = r->orig[sel[q]];
+        st = run_reasons(r->ctx, r->model, r->cohort, scored, r->n, orig, n_sel, N_REASONS, text,
+                         NULL, NULL);
+    }
+    STRATA_FREE_ALL(r->ctx, scored, orig);
     return st;
 }
 
@@ -1017,18 +1007,12 @@ static const char *PATIENT_HEADER =
 /* intervention_list.csv through the library's strata_list_table (the same
  * columns as patients.csv plus rank, IMD decile and reason codes). */
 static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
-                                const uint32_t *rank, const int32_t *term)
+                                const uint32_t *rank, char *const *reasons)
 {
     strata_ctx *ctx = r->ctx;
-    size_t p = strata_model_nterms(r->model);
-    const char **names = strata_calloc(ctx, p + 1, sizeof *names);
     strata_list_columns lc;
     strata_table *t = NULL;
     strata_status st;
-    if (!names)
-        return STRATA_ENOMEM;
-    for (size_t j = 0; j < p; j++)
-        names[j] = strata_model_term(r->model, j);
     memset(&lc, 0, sizeof lc);
     lc.patient_id = r->id;
     lc.risk = r->risk;
@@ -1045,13 +1029,11 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     lc.charlson = r->charlson;
     lc.imd_decile = r->imd;
     lc.k_reasons = N_REASONS;
-    lc.reason_term = term;
-    lc.term_names = names;
+    lc.reason_text = (const char *const *)reasons;
     st = strata_list_table(ctx, &lc, n_sel, rows, rank, &t);
     if (st == STRATA_OK)
         st = write_table(r, t, "intervention_list.csv");
     strata_table_free(ctx, t);
-    strata_free(ctx, (void *)names, 0);
     return st;
 }
 
@@ -1062,8 +1044,7 @@ static strata_status stage_patients(run_state *r)
     strata_list_params lp;
     size_t *rows = NULL, n_sel = 0;
     uint32_t *rank = NULL;
-    int32_t *term = NULL;
-    double *contrib = NULL;
+    char **reasons = NULL;
     strata_status st;
 
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
@@ -1085,17 +1066,13 @@ static strata_status stage_patients(run_state *r)
     if (st == STRATA_OK)
         st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
                                         r->imd, rows, rank, &n_sel);
-    if (st == STRATA_OK) {
-        term = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *term);
-        contrib = strata_calloc(ctx, n_sel * N_REASONS + 1, sizeof *contrib);
-        st = !(term && contrib) ? STRATA_ENOMEM : r->model ? compute_reasons(r, rows, n_sel, term, contrib) : STRATA_OK;
-        for (size_t k = 0; st == STRATA_OK && !r->model && k < n_sel * N_REASONS; k++)
-            term[k] = -1; /* Cox: no reason codes yet (docs/cox.md) */
-    }
     if (st == STRATA_OK)
-        st = write_list(r, n_sel, rows, rank, term);
-    strata_free(ctx, term, 0);
-    strata_free(ctx, contrib, 0);
+        st = offers_table(r, rows, n_sel);
+    if (st == STRATA_OK)
+        st = list_reasons(r, rows, n_sel, &reasons);
+    if (st == STRATA_OK)
+        st = write_list(r, n_sel, rows, rank, reasons);
+    strata_free(ctx, reasons, 0);
     strata_free(ctx, rows, 0);
     strata_free(ctx, rank, 0);
     r->sum->n_listed = n_sel;
@@ -1109,6 +1086,7 @@ static strata_status stage_report(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     strata_report_input ri;
+    strata_sdc_params sdc;
     strata_fit_summary fs;
     char path[4096], vals[12][160];
     const char *keys[12], *values[12];
@@ -1173,10 +1151,18 @@ static strata_status stage_report(run_state *r)
     ri.card_keys = keys;
     ri.card_values = values;
     ri.n_listed = r->sum->n_listed;
+    sdc_from_spec(r->spec, &sdc);
+    ri.sdc = &sdc;
     out_path(r, "report.html", path, sizeof path);
+    ri.offers = r->offers;
     STRATA_TRY(strata_report_html(ctx, &ri, path));
     STRATA_TRY(strata_manifest_output(r->man, "report.html", "aggregate"));
     snprintf(r->sum->report, sizeof r->sum->report, "%s", path);
+    if (r->spec->per_pcn) {
+        out_path(r, "pcn_packs.html", path, sizeof path);
+        STRATA_TRY(strata_report_pcn_packs(ctx, &ri, path));
+        STRATA_TRY(strata_manifest_output(r->man, "pcn_packs.html", "aggregate"));
+    }
     { /* outputs.xlsx, aggregates_long.csv, patient_lists.xlsx (engine/report/report_tables.c) */
         const strata_table *t[] = {r->summary, r->practice_tab, r->icb_tab, r->inequality, r->sii, r->fairness};
         const char *tn[] = {"pcn_summary", "practice_summary", "icb_summary", "inequality", "sii", "fairness"};
@@ -1227,6 +1213,7 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->inequality);
     strata_table_free(ctx, r->sii);
     strata_table_free(ctx, r->fairness);
+    strata_table_free(ctx, r->offers);
     strata_model_free(ctx, r->model);
     strata_cox_free(ctx, r->cox);
     strata_cohort_close(r->cohort);

@@ -291,7 +291,7 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
     static const char *const top[] = {"cohort", "synth", "derive", "model", "evaluate",
                                       "stratify", "disclosure", "report", "threads", "memory",
                                       NULL};
-    static const char *const report_keys[] = {"title", NULL};
+    static const char *const report_keys[] = {"title", "per_pcn", NULL};
     ynode *root = NULL;
     const ynode *rep;
     const char *slash;
@@ -323,11 +323,13 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
         st = parse_disclosure(ctx, path, root, s);
     if (st == STRATA_OK && (rep = strata_yaml_get(root, "report")) != NULL) {
         if (rep->kind != YN_MAP)
-            st = bad(ctx, path, root, "report", "must be a mapping (title)");
+            st = bad(ctx, path, root, "report", "must be a mapping (title, per_pcn)");
         if (st == STRATA_OK)
             st = strata_yaml_only_keys(ctx, path, rep, "report", report_keys);
         if (st == STRATA_OK)
             st = strata_yaml_str(ctx, path, rep, "title", &s->title);
+        if (st == STRATA_OK)
+            st = strata_yaml_bool(ctx, path, rep, "per_pcn", &s->per_pcn);
     }
     if (st == STRATA_OK)
         st = strata_yaml_long(ctx, path, root, "threads", &s->threads);

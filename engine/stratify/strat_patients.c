@@ -124,7 +124,7 @@ static strata_status list_columns(strata_ctx *ctx, strata_table *t, const strata
         const char *name = k == L_GROUP && c->group_label ? c->group_label : fixed[k].name;
         STRATA_TRY(strata_table_add(ctx, t, name, fixed[k].kind, fixed[k].decimals, -1, -1, &col[k]));
     }
-    for (size_t q = 0; c->reason_term && q < c->k_reasons; q++) {
+    for (size_t q = 0; (c->reason_term || c->reason_text) && q < c->k_reasons; q++) {
         char nm[32];
         int j;
         snprintf(nm, sizeof nm, "reason_%zu", q + 1);
@@ -149,10 +149,13 @@ static strata_status list_keys(strata_ctx *ctx, strata_table *t, const strata_li
         STRATA_TRY(strata_table_set_key(ctx, t, col[L_SEGMENT], k, strata_segment_name(c->segment[i])));
     if (fr >= 0)
         STRATA_TRY(strata_table_set_key(ctx, t, col[L_FRAILTY], k, strata_frailty_name(fr)));
-    for (size_t q = 0; c->reason_term && q < c->k_reasons; q++) {
-        int32_t term = c->reason_term[k * c->k_reasons + q];
-        if (term >= 0)
-            STRATA_TRY(strata_table_set_key(ctx, t, L_NFIXED + (int)q, k, c->term_names[term]));
+    for (size_t q = 0; (c->reason_term || c->reason_text) && q < c->k_reasons; q++) {
+        int32_t term = c->reason_term ? c->reason_term[k * c->k_reasons + q] : -1;
+        const char *text = c->reason_text ? c->reason_text[k * c->k_reasons + q]
+                           : term >= 0    ? c->term_names[term]
+                                          : NULL;
+        if (text)
+            STRATA_TRY(strata_table_set_key(ctx, t, L_NFIXED + (int)q, k, text));
     }
     return STRATA_OK;
 }

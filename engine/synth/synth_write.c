@@ -291,6 +291,7 @@ static strata_status stream_rows(strata_ctx *ctx, const strata_synth *s,
                 }
             if (st == STRATA_OK)
                 st = append_group(w, prev, ids, evc, pn, nb, sum, next_id);
+            strata_progress(ctx, "synth", (double)(pg0 + pn), (double)s->nrows);
         }
 #pragma omp taskwait
     }

@@ -69,6 +69,16 @@ STRATA_API int strata_ctx_threads(const strata_ctx *ctx); /* effective count (>=
 STRATA_API void strata_ctx_set_alloc(strata_ctx *ctx, strata_alloc_fn fn, void *ud);
 STRATA_API void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_level max_level);
 
+/* Progress of long work, for a progress bar or a log line: stage is
+ * "import", "synth", "derive", "fit", "bootstrap", "cv", "report", ...;
+ * done of total units (rows, bytes, resamples, folds, IRLS iterations; total
+ * 0 when unknown). Called at most every 0.2 s per stage, plus its first
+ * report and its end: done == total, or for an unknown total done < 0 (-done
+ * units were done). A stage nested in another (the refits of a bootstrap)
+ * does not report. The callback may run on any thread, one call at a time;
+ * it must not call back into strata. Outputs never depend on it. */
+typedef void (*strata_ctx_progress_fn)(void *ud, const char *stage, double done, double total);
+STRATA_API void strata_ctx_set_progress(strata_ctx *ctx, strata_ctx_progress_fn fn, void *ud);
 /* Memory budget in bytes for the data a stage holds (0 = no limit, the
  * default). Honoured today by the GLM fit (strata_glm_fit): when the columns it
  * needs exceed the budget, each IRLS pass streams fixed row blocks from the

@@ -133,6 +133,22 @@ STRATA_API strata_status strata_score_write(strata_ctx *ctx, const strata_model 
 STRATA_API strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                   strata_unseen_policy unseen, size_t row0, size_t n, double *X);
 
+/* ---- model variables (engine/model/model_vars.c) ----------------------------
+ * A variable is one cohort column on the formula's right-hand side however it
+ * enters: the basis of rcs(age, 4), a factor's dummies, log(x) and every
+ * interaction involving the column belong to its variable. Numbered
+ * 0..nvars-1 in order of first use by the design; the response, weights and
+ * offsets are not variables. */
+#define STRATA_MODEL_MAX_TERM_VARS 8 /* variables one design column can involve */
+STRATA_API size_t strata_model_nvars(const strata_model *m);
+/* Cohort column of variable v, or NULL when v >= nvars; *is_factor (when not
+ * NULL) says whether it enters as a factor. */
+STRATA_API const char *strata_model_var(const strata_model *m, size_t v, int *is_factor);
+/* The distinct variables design column j is a product of (0 for the
+ * intercept, 2 for age:sex), written into vars (at most max of them); returns
+ * their count. */
+STRATA_API size_t strata_model_term_vars(const strata_model *m, size_t j, size_t *vars, size_t max);
+
 #ifdef __cplusplus
 }
 #endif

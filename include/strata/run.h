@@ -60,6 +60,7 @@ typedef struct strata_run_spec {
     long round_to;               /* others rounded to the nearest; default 5 */
     /* report */
     const char *title;
+    int per_pcn;                 /* 1: also pcn_packs.html, one A4 page per PCN (default 0) */
     long threads;                /* threads for this run only; 0 = the caller's context setting */
     int overwrite;               /* not a spec key: the caller's (CLI --overwrite) permission to
                                   * replace the outputs of an earlier run in outdir */

@@ -175,7 +175,7 @@ STRATA_API strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params 
                            const double *risk, const int32_t *group, size_t n_groups,
                            uint8_t *tier);
 
-/* ---- reason codes (engine/stratify/strat_tiers.c) ------------------------ */
+/* ---- reason codes (engine/stratify/strat_reasons.c) ----------------------- */
 /* Contribution callback: writes x_ij for j = 0..p-1 of row i into x. */
 typedef strata_status (*strata_row_fn)(void *ud, size_t row, double *x);
 typedef struct strata_reason_model {
@@ -186,11 +186,27 @@ typedef struct strata_reason_model {
     const double *X;          /* dense row-major design (n x p), or NULL to use row_fn */
     strata_row_fn row_fn;
     void *ud;
+    /* Reasons per model variable (docs/stratify.md#reason-codes): n_groups > 0
+     * ranks groups of columns, group g's contribution being
+     * sum_j share[j * n_groups + g] * beta_j (x_ij - xbar_j) (a spline's basis
+     * and the variable's share of each interaction in one group); term[] then
+     * holds group indices. n_groups = 0: one reason per design column. */
+    size_t n_groups;
+    const double *share;      /* p x n_groups, row-major */
 } strata_reason_model;
-/* For each of n_rows rows, the top k terms by beta_j (x_ij - xbar_j) > 0, in
- * decreasing order (ties: lower j first); term[r*k + m] = -1 when fewer. */
+/* For each of n_rows rows, the top k terms (or groups) by contribution
+ * beta_j (x_ij - xbar_j) > 0, in decreasing order (ties: lower index first);
+ * term[r*k + m] = -1 and contrib 0 when fewer. */
 STRATA_API strata_status strata_reason_codes(strata_ctx *ctx, const strata_reason_model *m, size_t n_rows,
                                   const size_t *rows, size_t k, int32_t *term, double *contrib);
+/* The text of one reason as a clinician reads it, from the variable's cohort
+ * column and the patient's value: "age 87", "3 emergency admissions in the
+ * last 12 months", "severe frailty (eFI 15 deficits)", "lives in IMD decile 1 (most
+ * deprived)", "heart failure", "male"; level is the factor level's text
+ * (NULL for a number). Unknown columns read "<column> <value>" with
+ * underscores as spaces. Always NUL-terminates buf (size > 0). */
+STRATA_API void strata_reason_text(const char *column, double value, const char *level, char *buf,
+                                   size_t size);
 
 /* ---- aggregate tables and disclosure control (engine/aggregate/strat_table.c) ------ */
 typedef enum strata_col_kind {
@@ -393,6 +409,8 @@ typedef struct strata_list_columns {
     size_t k_reasons;
     const int32_t *reason_term;   /* n_sel x k_reasons term indices (-1 none), or NULL */
     const char *const *term_names;
+    const char *const *reason_text; /* or n_sel x k_reasons texts (NULL = none), used
+                                       instead of reason_term/term_names */
 } strata_list_columns;
 STRATA_API strata_status strata_list_table(strata_ctx *ctx, const strata_list_columns *c, size_t n_sel,
                                 const size_t *rows, const uint32_t *rank, strata_table **out);
@@ -411,6 +429,10 @@ typedef struct strata_report_input {
     const char *const *card_keys, *const *card_values;
     size_t n_listed;                /* patients offered proactive care (0 = not stated) */
     const char *data_dir;           /* areas.csv for PCN/ICB names; NULL = located */
+    const strata_sdc_params *sdc;   /* the rules the tables were disclosed with, stated on
+                                       the page (NULL = the defaults) */
+    const strata_table *offers;     /* per group (column 0 the summary's key): n_offered,
+                                       people offered proactive care, disclosed (or NULL) */
 } strata_report_input;
 /* Writes one self-contained HTML file (inline SVG and CSS, no scripts, no
  * network): a plain-English summary first, then the PCN index, tiers, funnel,
@@ -419,6 +441,15 @@ typedef struct strata_report_input {
  * by name with their codes; prints to A4. Every table must be disclosed
  * (EINVAL otherwise). */
 STRATA_API strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path);
+/* One printable A4 page per PCN (`report: {per_pcn: true}`), in one HTML file
+ * with a page break after each (engine/report/report_pcn.c): the PCN by name
+ * with its code, its tiers, need index, observed / expected admissions with
+ * its position on the funnel of all PCNs, its deprivation gradient (mean risk
+ * by IMD quintile, SII/RII), how many of its patients are offered proactive
+ * care (in->offers), and the disclosure rules; an index of the PCNs on screen
+ * only. Same inputs and checks as strata_report_html. */
+STRATA_API strata_status strata_report_pcn_packs(strata_ctx *ctx, const strata_report_input *in,
+                                                 const char *path);
 
 /* Tables for Excel and Power BI (engine/report/report_tables.c), written into
  * outdir atomically:
@@ -438,7 +469,8 @@ typedef struct strata_office_input {
     const strata_table *const *tables; /* NULL entries are skipped */
     const char *const *names;          /* sheet names: "pcn_summary", "practice_summary",
                                           "icb_summary", "inequality", "sii", "fairness" */
-    const strata_sdc_params *sdc;      /* the rules the tables were disclosed with */
+    const strata_sdc_params *sdc;      /* the rules the tables were disclosed with (NULL =
+                                          the defaults), stated on the README sheet */
     const char *patient_csv;           /* e.g. <outdir>/intervention_list.csv, or NULL */
     const char *data_dir;              /* areas.csv for names; NULL = strata_synth_locate_data */
 } strata_office_input;

@@ -48,6 +48,12 @@ void glm_model_coef(const glm_model *m, size_t i, strata_coef *out);
 const double *glm_model_vcov(const glm_model *m);
 void glm_model_summary(const glm_model *m, strata_fit_summary *out);
 const char *glm_model_weights(const glm_model *m); /* prior-weights column, or NULL */
+/* The model's variables (glm_vars.c; strata_model_nvars in strata/model.h):
+ * source columns numbered by first use in the design; the variables design
+ * column j is a product of (at most max written, the count returned). */
+size_t glm_model_nvars(const glm_model *m);
+const char *glm_model_var(const glm_model *m, size_t v, int *is_factor);
+size_t glm_model_term_vars(const glm_model *m, size_t j, size_t *vars, size_t max);
 /* Provenance attribute (strata_model_provenance's keys), or NULL. */
 const char *glm_model_provenance(const glm_model *m, const char *key);
 /* Sets a provenance attribute (before the model is shared); STRATA_EINVAL for an

@@ -406,6 +406,7 @@ static strata_status fit_irls(strata_ctx *ctx, const strata_glm_params *prm, con
     s->c_warm = cpu_seconds();
     STRATA_TRY(glm_stream_status(ctx, s->stream));
     st = glm_irls(ctx, &s->d, prm, src->name, warm ? s->bwarm : NULL, s->ws, &s->res);
+    strata_progress(ctx, "fit", -(double)s->res.iter, 0); /* the end */
     s->t_irls = omp_get_wtime();
     s->c_irls = cpu_seconds();
     /* a read error of a streamed pass, not the failure it caused */

@@ -99,6 +99,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     glm_reduce(d, 1, w->G, w->g, tot);
     devold = tot[0];
     for (iter = 1; iter <= prm->max_iter; iter++) {
+        strata_progress(ctx, "fit", iter, 0); /* IRLS iterations: their number is not known */
         memcpy(w->Gold, w->G, p * p * sizeof *w->G);
         rank = glm_solve(d, w->solve, p, w->Gold, w->g, w->beta, w->al, w->inv);
         if (rank < 0)

@@ -35,7 +35,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 unset STRATA_DATA_DIR
 # 3. the installed CLI: rpath (no LD_LIBRARY_PATH), data under share/strata
 for f in share/strata/reference/practices.csv share/strata/reference/areas.csv \
-         share/strata/specs/default.yaml; do
+         share/strata/specs/default.yaml share/man/man1/strata.1 \
+         share/bash-completion/completions/strata; do
   test -f "$work/prefix/$f" || fail "$f not installed"
 done
 readelf -d "$work/prefix/bin/strata" | grep -q 'R.*PATH.*\$ORIGIN/\.\./lib' || fail "strata has no \$ORIGIN rpath"
@@ -53,6 +54,17 @@ done
 for f in report.html pcn_summary.csv manifest.json; do test -s "job/$f" || fail "default job wrote no $f"; done
 grep -q "patients *541595" run.log || fail "default job summary: $(cat run.log)"
 echo "installed strata: --version, synth and the default job run from $work/elsewhere"
+# the installed man page renders, and documents what --help says
+MANWIDTH=100 man -l "$work/prefix/share/man/man1/strata.1" 2>/dev/null >man.txt || fail "man -l strata.1"
+for k in "strata run" "strata import events" "--json" "STRATA_PROGRESS_INTERVAL"; do
+  grep -q -- "$k" man.txt || fail "the man page lacks '$k'"
+done
+# the installed completion completes commands and a command's options
+comp=$(bash -c ". '$work/prefix/share/bash-completion/completions/strata'
+COMP_WORDS=(strata ev); COMP_CWORD=1; _strata; echo \"\${COMPREPLY[*]}\"
+COMP_WORDS=(strata run --j); COMP_CWORD=2; _strata; echo \"\${COMPREPLY[*]}\"")
+[ "$comp" = "$(printf 'evaluate\n--json')" ] || fail "completion: $comp"
+echo "installed man page and bash completion: rendered, and complete 'ev' and 'run --j'"
 # the installed Python package loads the installed library (docs/python.md)
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
   pyout=$(cd "$work/elsewhere" && PYTHONPATH="$libdir/python3/dist-packages" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c '

@@ -7,29 +7,19 @@ paragraphs are there, every chart has a title and labelled axes, no tick
 label is in e-notation, no text starts or ends outside its SVG, and an
 England-scale run shows an index instead of one pyramid per PCN. Prints one
 summary line; exits 1 with the first problem."""
-import csv
 import html.parser
-import os
 import re
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from run_tables import fail, pcn_names, run_pcns  # noqa: E402
+
 dom_path, out = sys.argv[1], sys.argv[2]
-src = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 dom = open(dom_path, encoding="utf-8").read()
 
 
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-names = {}
-with open(os.path.join(src, "data", "reference", "areas.csv"), newline="") as f:
-    for r in csv.DictReader(f):
-        if r["type"] == "PCN":
-            names[r["code"]] = r["name"]
-with open(os.path.join(out, "pcn_summary.csv"), newline="") as f:
-    pcns = [r["group"] for r in csv.DictReader(f) if r["group"] != "ALL"]
+names = pcn_names()
+pcns = run_pcns(out)
 
 
 class Svgs(html.parser.HTMLParser):
