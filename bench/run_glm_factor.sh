@@ -51,10 +51,11 @@ for L in $LEVELS; do
 done
 
 # ---- runs -------------------------------------------------------------------
-# timed BASE CMD...: whole-process wall seconds and max RSS into BASE.time, stderr into BASE.err
+# timed BASE CMD...: whole-process wall seconds, max RSS, user and system CPU
+# seconds into BASE.time, stderr into BASE.err
 timed() {
     local base=$1; shift
-    /usr/bin/time -f "%e %M" -o "$base.time" "$@" >"$base.out" 2>"$base.err" && echo 0 >"$base.rc" || echo $? >"$base.rc"
+    /usr/bin/time -f "%e %M %U %S" -o "$base.time" "$@" >"$base.out" 2>"$base.err" && echo 0 >"$base.rc" || echo $? >"$base.rc"
 }
 DF="readmitted ~ C(race, ref=Caucasian) + gender + age + rcs(num_medications, 4) + number_inpatient*gender + log1p(number_emergency) + A1Cresult"
 for rep in $(seq 1 "$REPEAT"); do
@@ -68,6 +69,7 @@ FF="y_bin ~ practice + $(seq -s ' + ' -f 'x%g' 1 20)"
 for L in $LEVELS; do
     log "1M x practice($L) + 20: strata fit"
     timed "$RUN/fac_${L}_strata_r1" "$STRATA" fit "$WORK/fac1m_$L.h5" --formula "$FF" --threads "$THREADS" --verbose --out "$RUN/fac_$L.model.h5"
+    rm -f "$RUN/fac_$L.model.h5" # the p x p covariance: 310 MB at L = 6,200
 done
 LOAD1=$(uptime)
 
@@ -94,11 +96,13 @@ def best(prefix):
         b = f"{run}/{prefix}_r{r}"
         if rd(b + ".rc").strip() != "0":
             continue
-        wall, rss = rd(b + ".time").split()[:2]
-        rows.append((float(wall), int(rss) / 1024, kv(rd(b + ".err") + rd(b + ".out")), b))
+        t = rd(b + ".time").split()
+        k = kv(rd(b + ".err") + rd(b + ".out"))
+        k["cpu_s"] = "%.2f" % (float(t[2]) + float(t[3])) if len(t) >= 4 else "-"
+        rows.append((float(t[0]), int(t[1]) / 1024, k, b))
     return min(rows) if rows else None
-print("| design | n | p | runner | whole process s (min of runs) | fit s | pass ms wall / CPU | iterations | max RSS MB | max abs coef diff vs R |")
-print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+print("| design | n | p | runner | whole process s (min of runs) | process CPU s | fit s | pass ms wall / CPU | iterations | max RSS MB | max abs coef diff vs R |")
+print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 s, r = best("dia_strata"), best("dia_r")
 diff = "-"
 if s and r:
@@ -107,22 +111,22 @@ if s and r:
         diff = "%.1e" % max(abs(x - y) for x, y in zip(a, b))
 for name, row in (("strata fit", s), ("R glm()", r)):
     if not row:
-        print(f"| UCI diabetes dia_logit | | | {name} | failed | | | | | |")
+        print(f"| UCI diabetes dia_logit | | | {name} | failed | | | | | | |")
         continue
     wall, rss, k, _ = row
     fit = k.get("fit_s", "-")
     passes = f"{k['irls_pass_ms']} / {k['irls_pass_cpu_ms']}" if "irls_pass_ms" in k else "-"
     it = k.get("iterations", k.get("iter", "-"))
-    print(f"| UCI diabetes dia_logit | 99,492 | 24 | {name} | {wall:.2f} | {fit} | {passes} | {it} | {rss:.0f} | {diff if name != 'R glm()' else '-'} |")
+    print(f"| UCI diabetes dia_logit | 99,492 | 24 | {name} | {wall:.2f} | {k['cpu_s']} | {fit} | {passes} | {it} | {rss:.0f} | {diff if name != 'R glm()' else '-'} |")
 if s and r:
-    print(f"| | | | **ratio R / strata** | **{r[0] / s[0]:.1f}x** whole process; R's glm() call alone / strata's whole process **{float(r[2].get('fit_s', 0)) / s[0]:.1f}x** | | | | | |")
+    print(f"| | | | **ratio R / strata** | **{r[0] / s[0]:.1f}x** whole process; R's glm() call alone / strata's whole process **{float(r[2].get('fit_s', 0)) / s[0]:.1f}x** | | | | | | |")
 for L in levels:
     row = best(f"fac_{L}_strata")
     if not row:
-        print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | failed or not finished | | | | | R not run (dense model matrix) |")
+        print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | failed or not finished | | | | | | R not run (dense model matrix) |")
         continue
     wall, rss, k, _ = row
-    print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | {wall:.2f} | {k.get('fit_s', '-')} | {k.get('irls_pass_ms', '-')} / {k.get('irls_pass_cpu_ms', '-')} | {k.get('iterations', '-')} | {rss:.0f} | R not run (dense 1 M x {int(L) + 20} model matrix) |")
+    print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | {wall:.2f} | {k['cpu_s']} | {k.get('fit_s', '-')} | {k.get('irls_pass_ms', '-')} / {k.get('irls_pass_cpu_ms', '-')} | {k.get('iterations', '-')} | {rss:.0f} | R not run (dense 1 M x {int(L) + 20} model matrix) |")
 EOF
 )
 BLAS=$(ldd "$STRATA" | grep -o '/[^ ]*openblas[^ ]*' | head -1 || true)

@@ -160,9 +160,15 @@ static void test_json__run_summary_and_failure(void **state)
     expect("run.json", "d['command'], d['status'], d['patients'], d['pcns'], d['evaluated']",
            "('run', 'ok', 20000, 11, True)");
     expect("run.json", "0.5 < d['c_statistic'] < 1 and 0.8 < d['observed_expected'] < 1.2", "True");
-    expect("run.json", "d['disclosure']", "{'enabled': True, 'suppress_max': 7, 'round_to': 10}");
+    expect("run.json", "d['disclosure']['enabled'], d['disclosure']['suppress_max'], "
+                       "d['disclosure']['round_to']", "(True, 7, 10)");
+    /* the rules are the manifest's disclosure block, word for word */
+    expect("run.json", "d['disclosure']['rules'] == json.load(open('job/manifest.json'))"
+                       "['disclosure']['rules']", "True");
     expect("run.json", "d['report'].endswith('job/report.html'), d['pcn_packs']", "(True, None)");
-    expect("run.json", "d['offered_proactive_care'] > 0", "True");
+    /* counts as published: on the run's rounding grid (the exact ones stay in the text summary) */
+    expect("run.json", "d['offered_proactive_care'] > 0 and d['offered_proactive_care'] % 10 == 0 "
+                       "and d['patients'] % 10 == 0", "True");
     tu_write_file(spec, "cohort: c.h5\nmodel:\n  formula: \"y ~ x\"\n  colour: blue\n");
     assert_int_equal(cli_json("bad.json", "run job.yaml --out job2"), 7);
     expect("bad.json", "d['command'], d['status'], d['exit'], d['error_code']",

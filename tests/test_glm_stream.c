@@ -152,31 +152,7 @@ static glm_source arr_source(arrsrc *a)
     return s;
 }
 
-/* ---- counted allocations through the context hook ------------------------- */
-typedef struct counter {
-    size_t live, peak;
-} counter;
-
-static void *count_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
-{
-    counter *c = ud;
-    size_t *h = ptr ? (size_t *)ptr - 2 : NULL;
-    (void)old_size;
-    if (h)
-        c->live -= h[0];
-    if (new_size == 0) {
-        free(h);
-        return NULL;
-    }
-    if (!(h = realloc(h, new_size + 2 * sizeof *h)))
-        return NULL;
-    h[0] = new_size;
-    c->live += new_size;
-    if (c->live > c->peak)
-        c->peak = c->live;
-    return h + 2;
-}
-
+/* ---- runs counted through the context hook (tu_count_alloc) ---------------- */
 static void note_stream(void *ud, strata_log_level level, const char *msg)
 {
     (void)level;
@@ -196,11 +172,11 @@ typedef struct fit_run {
 static fit_run run_fit(arrsrc *a, const strata_glm_params *prm, size_t budget, int threads)
 {
     strata_ctx *ctx = NULL;
-    counter c = {0, 0};
+    tu_alloc_count c = {0, 0};
     fit_run r = {NULL, STRATA_OK, 0, 0};
     glm_source src = arr_source(a);
     assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
-    strata_ctx_set_alloc(ctx, count_alloc, &c);
+    strata_ctx_set_alloc(ctx, tu_count_alloc, &c);
     strata_ctx_set_log(ctx, note_stream, &r.streamed, STRATA_LOG_INFO);
     strata_ctx_set_threads(ctx, threads);
     strata_ctx_set_memory_budget(ctx, budget);

@@ -85,6 +85,52 @@ static void test_kernels__pack_and_axpy_same_bytes_as_c(void **state)
     drop(&d);
 }
 
+/* The factor scatter (per-level sums of s-weighted rows): every ISA gives the
+ * C code's bytes, and a level's sums are the plain row-order sums; rows with
+ * s = 0 add nothing. */
+static void test_kernels__scatter_same_bytes_as_c_and_plain_sums(void **state)
+{
+    enum { NL = 5 };
+    la_kernels c, k;
+    data d;
+    int lev[M];
+    double s[M], *Bref, *B, Dref[NL], D[NL];
+    (void)state;
+    make(&d);
+    assert_int_equal(la_kernels_get(LA_ISA_C, &c), 1);
+    c.pack(M, P, d.ld, (const double *const *)d.col, d.s, d.v, d.A);
+    for (int i = 0; i < M; i++) {
+        lev[i] = (i * 7) % NL;
+        s[i] = i % 11 == 3 ? 0.0 : d.s[i];
+    }
+    Bref = calloc(NL * d.ld, sizeof *Bref);
+    B = calloc(NL * d.ld, sizeof *B);
+    memset(Dref, 0, sizeof Dref);
+    c.scatter(M, d.ld, d.A, s, lev, Bref, Dref);
+    for (int l = 0; l < NL; l++) {
+        double b2 = 0, dd = 0;
+        for (int i = 0; i < M; i++)
+            if (lev[i] == l && s[i] != 0) {
+                b2 += s[i] * d.A[(size_t)i * d.ld + 2];
+                dd += s[i] * s[i];
+            }
+        assert_true(Bref[(size_t)l * d.ld + 2] == b2);
+        assert_true(Dref[l] == dd);
+    }
+    for (la_isa isa = LA_ISA_AVX512; isa <= LA_ISA_C; isa++) {
+        if (!la_kernels_get(isa, &k))
+            continue;
+        memset(B, 0, NL * d.ld * sizeof *B);
+        memset(D, 0, sizeof D);
+        k.scatter(M, d.ld, d.A, s, lev, B, D);
+        assert_memory_equal(B, Bref, NL * d.ld * sizeof *B);
+        assert_memory_equal(D, Dref, sizeof D);
+    }
+    free(Bref);
+    free(B);
+    drop(&d);
+}
+
 static void test_kernels__gram_matches_plain_sum_and_isas_agree(void **state)
 {
     la_kernels c, k;
@@ -187,6 +233,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels__pack_and_axpy_same_bytes_as_c),
+        cmocka_unit_test(test_kernels__scatter_same_bytes_as_c_and_plain_sums),
         cmocka_unit_test(test_kernels__gram_matches_plain_sum_and_isas_agree),
         cmocka_unit_test(test_solve__aliased_column_exact_solution_reused_workspace),
         cmocka_unit_test(test_blas__single_thread_sections_nest),

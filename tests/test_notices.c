@@ -1,9 +1,10 @@
 /* labels: unit slow */
 /* tests/test_notices.c — what a run says about its disclosure control is
  * what it applied: the report's disclosure paragraph and top note, the
- * workbook's README sheet and the CLI summary state the run's own rules —
- * the defaults (1-7 withheld, rounded to 5), 10/10, 1-3 without rounding,
- * and disclosure off (exact counts, never called
+ * workbook's README sheet, the CLI summary and --json state the run's own
+ * rules in one wording, strata_sdc_describe's (manifest.json's
+ * disclosure.rules) — the defaults (1-7 withheld, rounded to 5), 10/10, 1-3
+ * without rounding, and disclosure off (exact counts, never called
  * disclosure-controlled). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,38 +52,41 @@ static char *run_with(const char *name, const char *disclosure, char **report, c
 
 static void test_notices__default_rules(void **state)
 {
+    const char *want = "counts 1-7 withheld (*); other counts and expected events rounded to the "
+                       "nearest 5; complementary suppression";
     char *report, *readme, *out = run_with("default", "", &report, &readme);
     (void)state;
-    assert_contains(out, "aggregates disclosure-controlled: counts 1-7 withheld, others rounded to 5");
-    assert_contains(report, "Counts of people or events from 1 to 7 are withheld (*) and other "
-                            "counts are rounded to the nearest 5");
+    assert_contains(out, want);
+    assert_contains(report, want);
     assert_contains(report, "All counts are disclosure-controlled");
-    assert_contains(readme, "from 1 to 7 are withheld");
+    assert_contains(readme, want);
     free(out), free(report), free(readme);
 }
 
 static void test_notices__ten_and_ten(void **state)
 {
+    const char *want = "counts 1-10 withheld (*); other counts and expected events rounded to the "
+                       "nearest 10";
     char *report, *readme,
         *out = run_with("ten", "disclosure:\n  suppress_max: 10\n  round_to: 10\n", &report, &readme);
     (void)state;
-    assert_contains(out, "counts 1-10 withheld, others rounded to 10");
-    assert_contains(report, "from 1 to 10 are withheld (*) and other counts are rounded to the "
-                            "nearest 10");
-    assert_null(strstr(report, "1 to 7"));
+    assert_contains(out, want);
+    assert_contains(report, want);
+    assert_null(strstr(report, "1-7 withheld"));
     assert_null(strstr(report, "nearest 5"));
-    assert_contains(readme, "from 1 to 10 are withheld");
+    assert_contains(readme, want);
     free(out), free(report), free(readme);
 }
 
 static void test_notices__no_rounding(void **state)
 {
+    const char *want = "counts 1-3 withheld (*); other counts exact (no rounding)";
     char *report, *readme,
         *out = run_with("exact", "disclosure:\n  suppress_max: 3\n  round_to: 1\n", &report, &readme);
     (void)state;
-    assert_contains(out, "counts 1-3 withheld, others exact");
-    assert_contains(report, "from 1 to 3 are withheld (*) and other counts are shown exactly");
-    assert_contains(readme, "from 1 to 3 are withheld (*) and other counts are shown exactly");
+    assert_contains(out, want);
+    assert_contains(report, want);
+    assert_contains(readme, want);
     free(out), free(report), free(readme);
 }
 
@@ -91,13 +95,14 @@ static void test_notices__disclosure_off(void **state)
     char *report, *readme,
         *out = run_with("off", "disclosure:\n  enabled: false\n", &report, &readme);
     (void)state;
-    assert_contains(out, "aggregates NOT disclosure-controlled: exact counts, not for publication");
-    assert_null(strstr(out, "aggregates disclosure-controlled"));
-    assert_contains(report, "Disclosure control is off");
-    assert_contains(report, "Disclosure control was switched off for this run");
+    assert_contains(out, "OFF (no_disclosure): counts, expected events, rates and intervals are "
+                         "exact; not for publication");
+    assert_null(strstr(out, "disclosure-controlled"));
+    assert_contains(report, "Disclosure control was OFF for this run");
+    assert_contains(report, "OFF (no_disclosure)");
     assert_null(strstr(report, "All counts are disclosure-controlled"));
-    assert_null(strstr(report, "are withheld (*)"));
-    assert_contains(readme, "Disclosure control was switched off for this run");
+    assert_null(strstr(report, "withheld (*)"));
+    assert_contains(readme, "Disclosure control was switched OFF for this run");
     free(out), free(report), free(readme);
 }
 

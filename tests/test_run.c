@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "strata/strata.h"
+#include "sdc_attack.h"
 #include "testutil.h"
 
 #include <ctype.h>

@@ -23,6 +23,7 @@ typedef struct data {
     uint8_t tier[N], seg[N];
     size_t rows[N];
     uint32_t rank[N];
+    uint8_t c5[N];
 } data;
 
 static const char *const names[G] = {"A", "B", "C", "D"};
@@ -34,7 +35,7 @@ static strata_status run(strata_ctx *ctx, data *d, const char *dir)
     strata_sdc_params sp;
     strata_list_params lp;
     strata_strat_input in = {0};
-    strata_table *t[4] = {NULL, NULL, NULL, NULL};
+    strata_table *t[5] = {NULL, NULL, NULL, NULL, NULL};
     strata_funnel fn;
     strata_report_input ri = {0};
     strata_list_columns lc = {0};
@@ -50,16 +51,21 @@ static strata_status run(strata_ctx *ctx, data *d, const char *dir)
     s = strata_tiers(ctx, &tp, N, d->risk, d->grp, G, d->tier);
     in.n = N, in.risk = d->risk, in.observed = d->obs, in.age = d->age, in.sex = d->sex;
     in.imd_decile = d->imd, in.tier = d->tier, in.n_tiers = 4, in.segment = d->seg;
+    in.c5_mask = d->c5;
     if (s == STRATA_OK)
         s = strata_group_summary(ctx, &gp, &in, d->grp, G, names, &fn, &t[0]);
     if (s == STRATA_OK)
         s = strata_group_inequality(ctx, &gp, &in, d->grp, G, names, &t[1]);
     if (s == STRATA_OK)
         s = strata_group_sii(ctx, &gp, &in, d->grp, G, names, &t[2]);
-    if (s == STRATA_OK)
-        s = strata_disclose_set(ctx, &sp, 3, t);
+    if (s == STRATA_OK) /* Core20PLUS5 from the condition areas, in the same set */
+        s = strata_group_core20plus5(ctx, &in, d->grp, G, names, &t[4]);
+    if (s == STRATA_OK) {
+        strata_table *set[4] = {t[0], t[1], t[2], t[4]};
+        s = strata_disclose_set(ctx, &sp, 4, set);
+    }
     for (int k = 0; k < 3 && s == STRATA_OK; k++) {
-        snprintf(path, sizeof path, "%s/%s.csv", dir, t[k]->name);
+        snprintf(path, sizeof path, "%s/%s.csv", dir, strata_table_name(t[k]));
         s = strata_table_write_csv(ctx, t[k], path);
     }
     if (s == STRATA_OK)
@@ -76,7 +82,7 @@ static strata_status run(strata_ctx *ctx, data *d, const char *dir)
     snprintf(path, sizeof path, "%s/report.html", dir);
     if (s == STRATA_OK)
         s = strata_report_html(ctx, &ri, path);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 5; k++)
         strata_table_free(ctx, t[k]);
     return s;
 }
@@ -99,6 +105,7 @@ static void test_stratify_pipeline__every_allocation_failure_is_clean(void **sta
         d.risk[i] = 0.02 + 0.004 * d.age[i];
         d.obs[i] = ((x >> 50) % 100) < 100 * d.risk[i];
         d.seg[i] = (uint8_t)((x >> 55) % STRATA_N_SEGMENTS);
+        d.c5[i] = (uint8_t)((x >> 40) & 0x1e); /* SMI, respiratory, cancer, hypertension */
     }
     tu_fault_install(ctx);
     for (k = 1; k < 100000; k++) {

@@ -403,30 +403,38 @@ static strata_strat_input make_input(pop *P, strata_tier_params *tp, strata_ctx 
     return in;
 }
 
+#define V(t, col, i) strata_table_value((t), strata_table_find((t), (col)), (i))
+#define H(t, col, i) strata_table_hidden((t), strata_table_find((t), (col)), (i))
+
 /* Every equation total = sum of members (row partitions, columns under the
  * total row) has 0 or >= 2 hidden cells, so none can be solved for. */
 static void assert_no_lone_hidden(const strata_table *t)
 {
-    for (size_t tc = 0; tc < t->n_cols; tc++)
+    size_t nc = strata_table_ncols(t), nr = strata_table_nrows(t);
+    for (size_t tc = 0; tc < nc; tc++)
         for (int g = 0; g < 4; g++)
-            for (size_t i = 0; i < t->n_rows; i++) {
-                int m = 0, nh = t->cols[tc].hidden[i] != 0;
-                for (size_t j = 0; j < t->n_cols; j++)
-                    if (t->cols[j].part_of == (int)tc && t->cols[j].part_grp == g)
-                        m++, nh += t->cols[j].hidden[i] != 0;
+            for (size_t i = 0; i < nr; i++) {
+                int m = 0, nh = strata_table_hidden(t, (int)tc, i) != 0;
+                for (size_t j = 0; j < nc; j++) {
+                    int pc, pg;
+                    strata_table_col_part(t, (int)j, &pc, &pg);
+                    if (pc == (int)tc && pg == g)
+                        m++, nh += strata_table_hidden(t, (int)j, i) != 0;
+                }
                 if (m && nh == 1)
-                    fail_msg("%s: row %zu: one hidden cell in the partition of %s", t->name,
-                             i + 1, t->cols[tc].name);
+                    fail_msg("%s: row %zu: one hidden cell in the partition of %s",
+                             strata_table_name(t), i + 1, strata_table_col_name(t, (int)tc));
             }
-    for (size_t j = 0; j < t->n_cols; j++) {
+    for (size_t j = 0; j < nc; j++) {
         int nh = 0;
-        if (t->cols[j].kind != STRATA_COL_COUNT)
+        strata_col_kind k = strata_table_col_kind(t, (int)j);
+        if (k != STRATA_COL_COUNT && k != STRATA_COL_TOTAL)
             continue;
-        for (size_t i = 0; i < t->n_rows; i++)
-            nh += t->cols[j].hidden[i] != 0;
+        for (size_t i = 0; i < nr; i++)
+            nh += strata_table_hidden(t, (int)j, i) != 0;
         if (nh == 1)
-            fail_msg("%s: column %s: one hidden cell over the total row", t->name,
-                     t->cols[j].name);
+            fail_msg("%s: column %s: one hidden cell over the total row", strata_table_name(t),
+                     strata_table_col_name(t, (int)j));
     }
 }
 
@@ -434,14 +442,16 @@ static void assert_no_lone_hidden(const strata_table *t)
 static void assert_same_hidden(const strata_table *a, const strata_table *b)
 {
     int shared = 0;
-    for (size_t ja = 0; ja < a->n_cols; ja++) {
-        int jb = strata_table_find(b, a->cols[ja].name);
-        if (a->cols[ja].kind != STRATA_COL_COUNT || jb < 0)
+    for (size_t ja = 0; ja < strata_table_ncols(a); ja++) {
+        const char *nm = strata_table_col_name(a, (int)ja);
+        int jb = strata_table_find(b, nm);
+        strata_col_kind k = strata_table_col_kind(a, (int)ja);
+        if ((k != STRATA_COL_COUNT && k != STRATA_COL_TOTAL) || jb < 0)
             continue;
-        for (size_t i = 0; i < a->n_rows; i++) {
-            assert_string_equal(a->cols[0].s[i], b->cols[0].s[i]);
-            if (!a->cols[ja].hidden[i] != !b->cols[jb].hidden[i])
-                fail_msg("%s row %zu: hidden in one table only", a->cols[ja].name, i + 1);
+        for (size_t i = 0; i < strata_table_nrows(a); i++) {
+            assert_string_equal(strata_table_key(a, 0, i), strata_table_key(b, 0, i));
+            if (!strata_table_hidden(a, (int)ja, i) != !strata_table_hidden(b, jb, i))
+                fail_msg("%s row %zu: hidden in one table only", nm, i + 1);
             shared++;
         }
     }
@@ -465,23 +475,30 @@ static void test_group_summary__values_before_disclosure(void **state)
     for (int i = 0; i < NP; i++)
         if (P->grp[i] == 3)
             e3 += P->risk[i], o3 += P->obs[i], n3 += 1;
-    assert_rel_close(t->cols[strata_table_find(t, "n_list")].v[3], n3, 0, "list size");
-    assert_rel_close(t->cols[strata_table_find(t, "n_list")].v[NG], NP, 0, "ALL list size");
-    assert_rel_close(t->cols[strata_table_find(t, "expected_list")].v[3], e3, 1e-12, "E");
-    assert_rel_close(t->cols[strata_table_find(t, "n_observed_list")].v[3], o3, 0, "O");
-    assert_status(ctx, strata_oe_ci(ctx, o3, e3, 0.95, &r, &lo, &hi), STRATA_OK);
-    assert_rel_close(t->cols[strata_table_find(t, "oe_list")].v[3], r, 1e-12, "O/E");
-    assert_rel_close(t->cols[strata_table_find(t, "oe_hi_list")].v[3], hi, 1e-12, "O/E hi");
+    assert_rel_close(V(t, "n_list", 3), n3, 0, "list size");
+    assert_rel_close(V(t, "n_list", NG), NP, 0, "ALL list size");
+    assert_rel_close(V(t, "expected_list", 3), e3, 1e-12, "E");
+    assert_rel_close(V(t, "n_observed_list", 3), o3, 0, "O");
+    assert_true(isnan(V(t, "oe_list", 3))); /* derived: computed when published */
+    {
+        strata_sdc_params off;
+        strata_sdc_params_init(&off);
+        off.enabled = 0; /* no_disclosure: exact counts, derived values from them */
+        assert_status(ctx, strata_disclose(ctx, &off, t), STRATA_OK);
+    }
+    assert_status(ctx, strata_oe_ci(ctx, o3, strata_table_value(t, strata_table_find(t, "expected_list"), 3), 0.95, &r, &lo, &hi), STRATA_OK);
+    assert_abs_close(V(t, "oe_list", 3), r, 5e-4, "O/E from the published O and E");
+    assert_abs_close(V(t, "oe_hi_list", 3), hi, 5e-4, "O/E hi");
     /* group 3 has 1.6x the events: flagged above the 99.8% limit */
-    assert_int_equal((int)t->cols[strata_table_find(t, "funnel_flag")].v[3], 2);
+    assert_int_equal((int)V(t, "funnel_flag", 3), 2);
     /* need index: mean risk relative to the total; fair shares add up to the budget */
     {
-        int jn = strata_table_find(t, "need_index"), jf = strata_table_find(t, "fair_share");
         double sum = 0;
-        assert_rel_close(t->cols[jn].v[3], (e3 / n3) / (t->cols[strata_table_find(t, "expected_list")].v[NG] / NP), 1e-12, "need index");
+        assert_abs_close(V(t, "need_index", 3), (e3 / n3) / (V(t, "expected_list", NG) / NP), 2e-3,
+                         "need index");
         for (int g = 0; g < NG; g++)
-            sum += t->cols[jf].v[g];
-        assert_rel_close(sum, 1e6, 1e-12, "fair shares sum to the budget");
+            sum += V(t, "fair_share", g);
+        assert_abs_close(sum, 1e6, 0.5 * NG, "fair shares sum to the budget (to the euro)");
     }
     /* tiers sum to the list size in each group */
     for (int g = 0; g <= NG; g++) {
@@ -489,9 +506,9 @@ static void test_group_summary__values_before_disclosure(void **state)
         for (int k = 1; k <= 4; k++) {
             char nm[16];
             snprintf(nm, sizeof nm, "n_tier%d", k);
-            s += t->cols[strata_table_find(t, nm)].v[g];
+            s += V(t, nm, g);
         }
-        assert_rel_close(s, t->cols[strata_table_find(t, "n_list")].v[g], 0, "tiers, group %d", g);
+        assert_rel_close(s, V(t, "n_list", g), 0, "tiers, group %d", g);
     }
     strata_table_free(ctx, t);
     /* errors name the column, the 1-based row and the value */
@@ -523,10 +540,13 @@ static void test_group_sii__same_bytes_whatever_the_threads(void **state)
     strata_ctx_set_threads(ctx, 3);
     assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &b), STRATA_OK);
     j0 = strata_table_find(a, "sii");
-    for (int k = 0; k < 7; k++)
-        assert_memory_equal(a->cols[j0 + k].v, b->cols[j0 + k].v, (NG + 1) * sizeof(double));
-    assert_int_equal((int)a->cols[j0 + 6].v[NG - 1], 1); /* tiny group: 1 decile with >= 2 people */
-    assert_true(isnan(a->cols[j0].v[NG - 1]));
+    for (int k = 0; k < 14; k++)
+        for (int g = 0; g <= NG; g++) {
+            double x = strata_table_value(a, j0 + k, (size_t)g), y = strata_table_value(b, j0 + k, (size_t)g);
+            assert_memory_equal(&x, &y, sizeof x);
+        }
+    assert_true(V(a, "deciles_used", NG - 1) <= 1); /* tiny group: no two deciles */
+    assert_true(isnan(V(a, "sii", NG - 1)));
     strata_table_free(ctx, a);
     strata_table_free(ctx, b);
     free(P);
@@ -555,16 +575,16 @@ static void test_disclosure__secondary_not_undoable_without_rounding(void **stat
     }
     assert_same_hidden(t, t2);
     assert_int_equal(strata_table_small_counts(t, 1, 7), 0);
-    assert_true(t->cols[strata_table_find(t, "n_list")].hidden[NG - 1]); /* tiny group: 5 */
-    assert_true(isnan(t->cols[strata_table_find(t, "mean_risk_list")].v[NG - 1]));
+    assert_true(H(t, "n_list", NG - 1)); /* tiny group: 5 */
+    assert_true(isnan(V(t, "mean_risk_list", NG - 1)));
     assert_no_lone_hidden(t);
     /* the tiny group's list size cannot be recovered as ALL minus the others */
     {
         int j = strata_table_find(t, "n_list");
         int nh = 0;
         for (int g = 0; g < NG; g++)
-            nh += t->cols[j].hidden[g] != 0;
-        assert_true(nh >= 2 || t->cols[j].hidden[NG]);
+            nh += strata_table_hidden(t, j, (size_t)g) != 0;
+        assert_true(nh >= 2 || strata_table_hidden(t, j, NG));
     }
     strata_table_free(ctx, t);
     assert_int_equal(strata_table_small_counts(t2, 1, 7), 0);
@@ -574,12 +594,29 @@ static void test_disclosure__secondary_not_undoable_without_rounding(void **stat
     sp.enabled = 0;
     assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, NULL, &t), STRATA_OK);
     assert_status(ctx, strata_disclose_set(ctx, &sp, 1, &t), STRATA_OK);
-    assert_true(t->disclosed);
-    assert_rel_close(t->cols[strata_table_find(t, "n_list")].v[NG - 1], 5, 0, "tiny list shown");
-    t->patient_level = 1;
+    assert_true(strata_table_disclosed(t));
+    assert_rel_close(V(t, "n_list", NG - 1), 5, 0, "tiny list shown");
+    {
+        strata_sdc_params got;
+        char text[512];
+        assert_status(ctx, strata_table_rules(ctx, t, &got), STRATA_OK);
+        assert_int_equal(got.enabled, 0); /* the no_disclosure setting is recorded */
+        strata_sdc_describe(&got, text, sizeof text);
+        assert_contains(text, "OFF (no_disclosure)");
+    }
+    /* published: nothing can be set, re-disclosed, or made finer */
+    assert_status(ctx, strata_table_set(ctx, t, strata_table_find(t, "n_list"), 0, 1), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "already published");
     assert_status(ctx, strata_disclose_set(ctx, &sp, 1, &t), STRATA_EINVAL);
-    assert_contains(strata_ctx_errmsg(ctx), "table summary is patient-level");
+    assert_status(ctx, strata_table_hide(ctx, t, strata_table_find(t, "n_list"), 0), STRATA_EINVAL);
     strata_table_free(ctx, t);
+    {
+        strata_table *pl;
+        assert_status(ctx, strata_table_new_patient(ctx, "list", 2, &pl), STRATA_OK);
+        assert_status(ctx, strata_disclose_set(ctx, &sp, 1, &pl), STRATA_EINVAL);
+        assert_contains(strata_ctx_errmsg(ctx), "table list is patient-level");
+        strata_table_free(ctx, pl);
+    }
     free(P);
     strata_ctx_free(ctx);
 }
@@ -613,21 +650,25 @@ static void test_disclosure__practices_and_pcns_protected_together(void **state)
     assert_no_lone_hidden(tab[0]);
     assert_no_lone_hidden(tab[1]);
     /* each PCN cell with its practices: 0 or >= 2 hidden */
-    for (size_t j = 0; j < tab[1]->n_cols; j++) {
-        int jp = strata_table_find(tab[0], tab[1]->cols[j].name);
-        if (tab[1]->cols[j].kind != STRATA_COL_COUNT)
+    for (size_t j = 0; j < strata_table_ncols(tab[1]); j++) {
+        const char *nm = strata_table_col_name(tab[1], (int)j);
+        int jp = strata_table_find(tab[0], nm);
+        strata_col_kind k = strata_table_col_kind(tab[1], (int)j);
+        if (k != STRATA_COL_COUNT && k != STRATA_COL_TOTAL)
             continue;
         for (int r = 0; r <= NG; r++) {
-            int nh = tab[0]->cols[jp].hidden[r] != 0;
+            int nh = strata_table_hidden(tab[0], jp, (size_t)r) != 0;
             for (int i = 0; i <= 3 * NG; i++)
-                nh += parent[i] == r && tab[1]->cols[j].hidden[i] != 0;
+                nh += parent[i] == r && strata_table_hidden(tab[1], (int)j, (size_t)i) != 0;
             if (nh == 1)
-                fail_msg("%s: PCN row %d: one hidden cell across levels", tab[1]->cols[j].name, r + 1);
+                fail_msg("%s: PCN row %d: one hidden cell across levels", nm, r + 1);
             checked++;
         }
     }
     assert_true(checked > 100);
     assert_int_equal(strata_table_small_counts(tab[1], 1, 7), 0);
+    strata_table_free(ctx, tab[1]);
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, prac, 3 * NG, pnames, NULL, &tab[1]), STRATA_OK);
     parent[0] = 99;
     assert_status(ctx, strata_table_set_parent(ctx, tab[1], tab[0], parent), STRATA_EINVAL);
     assert_contains(strata_ctx_errmsg(ctx), "row 1: parent row 99");
@@ -725,19 +766,20 @@ static void test_outputs__no_aggregate_csv_shows_counts_1_to_7(void **state)
     assert_same_hidden(t[0], t[1]);
     for (int k = 0; k < 3; k++) {
         assert_no_lone_hidden(t[k]);
-        for (size_t j = 0; j < t[k]->n_cols; j++) /* naming convention the scan relies on */
-            assert_int_equal(t[k]->cols[j].kind == STRATA_COL_COUNT, is_count_col(t[k]->cols[j].name));
-        snprintf(path, sizeof path, "%s/%s.csv", dir, t[k]->name);
+        for (size_t j = 0; j < strata_table_ncols(t[k]); j++) /* naming convention the scan relies on */
+            assert_int_equal(strata_table_col_is_count(t[k], (int)j),
+                             is_count_col(strata_table_col_name(t[k], (int)j)));
+        snprintf(path, sizeof path, "%s/%s.csv", dir, strata_table_name(t[k]));
         assert_status(ctx, strata_table_write_csv(ctx, t[k], path), STRATA_OK);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0644);
     }
     /* the SII of mean risk falls with affluence (risk built to rise with deprivation) */
-    assert_true(t[2]->cols[strata_table_find(t[2], "sii")].v[NG] < 0);
-    assert_true(t[2]->cols[strata_table_find(t[2], "sii_hi")].v[NG] < 0);
+    assert_true(V(t[2], "sii", NG) < 0);
+    assert_true(V(t[2], "sii_hi", NG) < 0);
     /* observed events follow the same gradient: SII of the event rate negative too */
-    assert_true(t[2]->cols[strata_table_find(t[2], "sii_hi_obs")].v[NG] < 0);
-    assert_int_equal((int)t[2]->cols[strata_table_find(t[2], "deciles_used_obs")].v[NG], 10);
+    assert_true(V(t[2], "sii_hi_obs", NG) < 0);
+    assert_int_equal((int)V(t[2], "deciles_used_obs", NG), 10);
     /* patient-level list: 0600, not scanned */
     strata_list_params_init(&lp);
     assert_status(ctx, strata_intervention_select(ctx, &lp, NP, P->risk, NULL, P->grp, NG, P->imd,
@@ -843,8 +885,10 @@ static void test_report__charts_present_counts_disclosed(void **state)
     assert_status(ctx, strata_table_set_key(ctx, t[3], jn, 1, "White"), STRATA_OK);
     assert_status(ctx, strata_table_add(ctx, t[3], "n_patients", STRATA_COL_COUNT, 0, -1, -1, &jn), STRATA_OK);
     assert_status(ctx, strata_table_add(ctx, t[3], "auc", STRATA_COL_RATIO, 3, -1, -1, &ja), STRATA_OK);
-    t[3]->cols[jn].v[0] = 6, t[3]->cols[jn].v[1] = 4812;
-    t[3]->cols[ja].v[0] = 0.7, t[3]->cols[ja].v[1] = 0.8;
+    assert_status(ctx, strata_table_set(ctx, t[3], jn, 0, 6), STRATA_OK);
+    assert_status(ctx, strata_table_set(ctx, t[3], jn, 1, 4812), STRATA_OK);
+    assert_status(ctx, strata_table_set(ctx, t[3], ja, 0, 0.7), STRATA_OK);
+    assert_status(ctx, strata_table_set(ctx, t[3], ja, 1, 0.8), STRATA_OK);
     ri.title = "Test ICB";
     ri.summary = t[0], ri.inequality = t[1], ri.sii = t[2], ri.fairness = t[3], ri.funnel = &fn;
     ri.n_calib = 5, ri.calib_pred = pred, ri.calib_obs = obs;
@@ -871,7 +915,7 @@ static void test_report__charts_present_counts_disclosed(void **state)
     assert_contains(html, "<td class=\"count\">24000</td>");
     /* the 5-person group: list size and mean risk withheld, name escaped */
     assert_contains(html, "<td class=\"key\">Tiny, &quot;PCN&quot;</td><td class=\"count\">*</td>"
-                          "<td class=\"mean\">*</td>");
+                          "<td class=\"ratio\">*</td>");
     assert_contains(html, "<td class=\"count\">4810</td>"); /* fairness n rounded */
     assert_contains(html, "<td class=\"count\">*</td>");    /* fairness n = 6 hidden */
     assert_null(strstr(html, "<script"));

@@ -272,6 +272,26 @@ void tu_fault_arm(long k)
 }
 long tu_fault_count(void) { return fault_count; }
 
+void *tu_count_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    tu_alloc_count *c = ud;
+    size_t *h = ptr ? (size_t *)ptr - 2 : NULL;
+    (void)old_size;
+    if (h)
+        c->live -= h[0];
+    if (new_size == 0) {
+        free(h);
+        return NULL;
+    }
+    if (!(h = realloc(h, new_size + 2 * sizeof *h)))
+        return NULL;
+    h[0] = new_size;
+    c->live += new_size;
+    if (c->live > c->peak)
+        c->peak = c->live;
+    return h + 2;
+}
+
 /* Splits one CSV line (no embedded newlines in these tables) into fields. */
 size_t tu_csv_split(char *line, char **f, size_t max)
 {

@@ -69,4 +69,10 @@ void tu_fault_install(strata_ctx *ctx);
 void tu_fault_arm(long fail_at);
 long tu_fault_count(void);
 
+/* Allocation hook (strata_ctx_set_alloc, ud = a tu_alloc_count) counting the
+ * bytes live through the context and their peak. */
+typedef struct tu_alloc_count {
+    size_t live, peak;
+} tu_alloc_count;
+void *tu_count_alloc(void *ud, void *ptr, size_t old_size, size_t new_size);
 #endif

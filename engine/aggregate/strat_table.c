@@ -1,24 +1,17 @@
-/* engine/aggregate/strat_table.c — aggregate tables, disclosure control and the CSV
- * writer. Invariant: an aggregate table is written only after
- * strata_disclose: no visible count in [lo, hi], other counts rounded,
- * means over [lo, hi] people hidden, percentages recomputed from published
- * counts, and no hidden cell is the only hidden member of a row partition or
- * of a column under a total row (secondary suppression). */
+/* engine/aggregate/strat_table.c — the opaque aggregate table: building it,
+ * reading it, stacking disclosed tables and the CSV writer. Invariant: a table
+ * is written only once the disclosure path (strat_disclose.c) has marked it
+ * disclosed; after that no setter changes it, and the only change allowed is
+ * withholding one more non-count cell. */
 #include "internal.h"
 #include "outfile.h"
-#include "strata/stratify.h"
+#include "table_internal.h"
 
-#include "strat_internal.h"
-
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-strata_status strata_table_new(strata_ctx *ctx, const char *name, size_t n_rows,
+static strata_status table_new(strata_ctx *ctx, const char *name, size_t n_rows, int patient,
                                strata_table **out)
 {
     strata_table *t = strata_calloc(ctx, 1, sizeof *t);
@@ -26,6 +19,7 @@ strata_status strata_table_new(strata_ctx *ctx, const char *name, size_t n_rows,
     if (!t)
         return STRATA_ENOMEM;
     t->n_rows = n_rows;
+    t->patient_level = patient;
     t->name = strata_strdup(ctx, name);
     t->total_of = strata_alloc(ctx, (n_rows ? n_rows : 1) * sizeof *t->total_of);
     if (!t->name || !t->total_of) {
@@ -38,38 +32,64 @@ strata_status strata_table_new(strata_ctx *ctx, const char *name, size_t n_rows,
     return STRATA_OK;
 }
 
+strata_status strata_table_new(strata_ctx *ctx, const char *name, size_t n_rows, strata_table **out)
+{
+    return table_new(ctx, name, n_rows, 0, out);
+}
+
+strata_status strata_table_new_patient(strata_ctx *ctx, const char *name, size_t n_rows,
+                                       strata_table **out)
+{
+    return table_new(ctx, name, n_rows, 1, out);
+}
+
 void strata_table_free(strata_ctx *ctx, strata_table *t)
 {
     if (!t)
         return;
     for (size_t j = 0; j < t->n_cols; j++) {
-        strata_table_col *c = &t->cols[j];
+        tcol *c = &t->cols[j];
         if (c->s)
             for (size_t i = 0; i < t->n_rows; i++)
                 strata_free(ctx, c->s[i], 0);
-        strata_free(ctx, c->s, 0);
-        strata_free(ctx, c->v, 0);
-        strata_free(ctx, c->hidden, 0);
-        strata_free(ctx, c->name, 0);
+        STRATA_FREE_ALL(ctx, c->s, c->v, c->hidden, c->name);
     }
-    strata_free(ctx, t->cols, 0);
-    strata_free(ctx, t->total_of, 0);
-    strata_free(ctx, t->parent_row, 0);
-    strata_free(ctx, t->name, 0);
+    for (size_t k = 0; k < t->n_alias; k++)
+        strata_free(ctx, t->alias[k].rowmap, 0);
+    STRATA_FREE_ALL(ctx, t->cols, t->total_of, t->parent_row, t->name, t->alias);
     strata_free(ctx, t, sizeof *t);
 }
 
-strata_status strata_table_add(strata_ctx *ctx, strata_table *t, const char *name,
-                               strata_col_kind kind, int decimals, int base, int den, int *j)
+static strata_status building(strata_ctx *ctx, const strata_table *t)
 {
-    strata_table_col *c;
+    if (t->disclosed)
+        return STRATA_FAIL(ctx, STRATA_EINVAL,
+                           "table %s: already published: a disclosed table cannot be changed",
+                           t->name);
+    return STRATA_OK;
+}
+
+static strata_status col_ok(strata_ctx *ctx, const strata_table *t, int j)
+{
+    if (j < 0 || (size_t)j >= t->n_cols)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: column %d does not exist", t->name, j);
+    return STRATA_OK;
+}
+
+static strata_status add_col(strata_ctx *ctx, strata_table *t, const char *name,
+                             strata_col_kind kind, int decimals, int base, int den, int *j)
+{
+    tcol *c;
     size_t nr = t->n_rows ? t->n_rows : 1;
+    STRATA_TRY(building(ctx, t));
     if (strata_table_find(t, name) >= 0)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: column %s added twice", t->name, name);
+    if (kind > STRATA_COL_INTERNAL || (base >= (int)t->n_cols) || (den >= (int)t->n_cols))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: column %s: bad kind or operand", t->name,
+                           name);
     if (t->n_cols == t->cap_cols) {
         size_t nc = t->cap_cols ? 2 * t->cap_cols : 16;
-        strata_table_col *cols =
-            strata_realloc(ctx, t->cols, t->cap_cols * sizeof *cols, nc * sizeof *cols);
+        tcol *cols = strata_realloc(ctx, t->cols, t->cap_cols * sizeof *cols, nc * sizeof *cols);
         if (!cols)
             return STRATA_ENOMEM;
         t->cols = cols;
@@ -97,14 +117,118 @@ strata_status strata_table_add(strata_ctx *ctx, strata_table *t, const char *nam
     return STRATA_OK;
 }
 
+strata_status strata_table_add(strata_ctx *ctx, strata_table *t, const char *name,
+                               strata_col_kind kind, int decimals, int base, int den, int *j)
+{
+    if (kind == STRATA_COL_DERIVED)
+        return STRATA_FAIL(ctx, STRATA_EINVAL,
+                           "table %s: column %s: a derived column is added with "
+                           "strata_table_add_derived",
+                           t->name, name);
+    if (kind == STRATA_COL_PCT && (base < 0 || den < 0))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: percentage %s needs base and den",
+                           t->name, name);
+    return add_col(ctx, t, name, kind, decimals, base, den, j);
+}
+
+void strata_recipe_init(strata_recipe *d, strata_recipe_op op, int a, int b)
+{
+    memset(d, 0, sizeof *d);
+    d->op = op;
+    d->a = a;
+    d->b = b;
+    d->c = -1;
+    d->mult = 1;
+    d->level = 0.95;
+    d->min_count = 10;
+    d->trim = 0.1;
+}
+
+/* Operands of a derived column: published kinds only, except the DSR's own
+ * INTERNAL inputs (the rate and its variance, which give no count back). */
+static int operand_ok(const strata_table *t, const strata_recipe *d, int col, int slot)
+{
+    strata_col_kind k;
+    if (col < 0)
+        return slot == 2 && d->op != STRATA_RECIPE_DSR;
+    if (d->op == STRATA_RECIPE_SUM)
+        return (size_t)col < t->n_cols && t->cols[col].kind == STRATA_COL_COUNT;
+    if ((size_t)col >= t->n_cols)
+        return 0;
+    k = t->cols[col].kind;
+    if (d->op == STRATA_RECIPE_DSR && slot > 0)
+        return k == STRATA_COL_INTERNAL;
+    if (d->op == STRATA_RECIPE_GRID && slot == 0)
+        return k == STRATA_COL_INTERNAL;
+    return k != STRATA_COL_KEY && k != STRATA_COL_INTERNAL; /* any published column */
+}
+
+strata_status strata_table_add_derived(strata_ctx *ctx, strata_table *t, const char *name,
+                                       const strata_recipe *d, int decimals, int *j)
+{
+    int one_operand = d->op == STRATA_RECIPE_SHARE;
+    if (d->op > STRATA_RECIPE_GRID || !operand_ok(t, d, d->a, 0) ||
+        (!one_operand && !operand_ok(t, d, d->b, 1)) || !operand_ok(t, d, d->c, 2) ||
+        !(d->level > 0 && d->level < 1) || d->part < 0 || d->part > 4)
+        return STRATA_FAIL(ctx, STRATA_EINVAL,
+                           "table %s: derived column %s: operation %d or its operands are not "
+                           "valid (operands must be published columns)",
+                           t->name, name, (int)d->op);
+    STRATA_TRY(add_col(ctx, t, name, STRATA_COL_DERIVED, decimals, -1, -1, j));
+    t->cols[*j].d = *d;
+    return STRATA_OK;
+}
+
+strata_status strata_table_set(strata_ctx *ctx, strata_table *t, int j, size_t row, double v)
+{
+    STRATA_TRY(building(ctx, t));
+    STRATA_TRY(col_ok(ctx, t, j));
+    if (row >= t->n_rows || !t->cols[j].v || t->cols[j].kind == STRATA_COL_DERIVED ||
+        t->cols[j].kind == STRATA_COL_PCT)
+        return STRATA_FAIL(ctx, STRATA_EINVAL,
+                           "table %s: column %s row %zu: not a cell that takes a value", t->name,
+                           t->cols[j].name, row + 1);
+    t->cols[j].v[row] = v;
+    return STRATA_OK;
+}
+
 strata_status strata_table_set_key(strata_ctx *ctx, strata_table *t, int j, size_t row,
                                    const char *s)
 {
-    char *d = strata_strdup(ctx, s);
-    if (!d)
+    char *d;
+    STRATA_TRY(building(ctx, t));
+    STRATA_TRY(col_ok(ctx, t, j));
+    if (row >= t->n_rows || !t->cols[j].s)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: column %s row %zu: not a key cell",
+                           t->name, t->cols[j].name, row + 1);
+    if (!(d = strata_strdup(ctx, s)))
         return STRATA_ENOMEM;
     strata_free(ctx, t->cols[j].s[row], 0);
     t->cols[j].s[row] = d;
+    return STRATA_OK;
+}
+
+strata_status strata_table_set_part(strata_ctx *ctx, strata_table *t, int j, int total_col, int grp)
+{
+    STRATA_TRY(building(ctx, t));
+    STRATA_TRY(col_ok(ctx, t, j));
+    STRATA_TRY(col_ok(ctx, t, total_col));
+    if (!tcol_counts(&t->cols[j]) || !tcol_counts(&t->cols[total_col]) || grp < 0)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: %s cannot be a component of %s",
+                           t->name, t->cols[j].name, t->cols[total_col].name);
+    t->cols[j].part_of = total_col;
+    t->cols[j].part_grp = grp;
+    return STRATA_OK;
+}
+
+strata_status strata_table_set_total_row(strata_ctx *ctx, strata_table *t, size_t row,
+                                         size_t total_row)
+{
+    STRATA_TRY(building(ctx, t));
+    if (row >= t->n_rows || total_row >= t->n_rows || row == total_row)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: row %zu cannot sum into row %zu",
+                           t->name, row + 1, total_row + 1);
+    t->total_of[row] = (int32_t)total_row;
     return STRATA_OK;
 }
 
@@ -112,6 +236,7 @@ strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, stra
                                       const int32_t *parent_row)
 {
     int32_t *m;
+    STRATA_TRY(building(ctx, child));
     for (size_t i = 0; i < child->n_rows; i++)
         if (parent_row[i] < -1 || parent_row[i] >= (int32_t)parent->n_rows)
             return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: row %zu: parent row %d outside %s",
@@ -126,6 +251,49 @@ strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, stra
     return STRATA_OK;
 }
 
+strata_status strata_table_same(strata_ctx *ctx, strata_table *t, int j, strata_table *other,
+                                int other_j, const int32_t *rowmap)
+{
+    talias *na;
+    int32_t *m;
+    STRATA_TRY(building(ctx, t));
+    STRATA_TRY(col_ok(ctx, t, j));
+    STRATA_TRY(col_ok(ctx, other, other_j));
+    if (!tcol_counts(&t->cols[j]) || !tcol_counts(&other->cols[other_j]))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: %s and %s.%s are not both counts",
+                           t->name, t->cols[j].name, other->name, other->cols[other_j].name);
+    for (size_t i = 0; i < t->n_rows; i++)
+        if (rowmap[i] < -1 || rowmap[i] >= (int32_t)other->n_rows)
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: row %zu: row %d outside %s",
+                               t->name, i + 1, (int)rowmap[i], other->name);
+    na = strata_realloc(ctx, t->alias, t->n_alias * sizeof *na, (t->n_alias + 1) * sizeof *na);
+    if (!na)
+        return STRATA_ENOMEM;
+    t->alias = na;
+    if (!(m = strata_alloc(ctx, (t->n_rows + 1) * sizeof *m)))
+        return STRATA_ENOMEM;
+    memcpy(m, rowmap, t->n_rows * sizeof *m);
+    t->alias[t->n_alias++] = (talias){j, other_j, other, m};
+    return STRATA_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+const char *strata_table_name(const strata_table *t)
+{
+    return t->name;
+}
+
+size_t strata_table_nrows(const strata_table *t)
+{
+    return t->n_rows;
+}
+
+size_t strata_table_ncols(const strata_table *t)
+{
+    return t->n_cols;
+}
+
 int strata_table_find(const strata_table *t, const char *name)
 {
     for (size_t j = 0; j < t->n_cols; j++)
@@ -134,335 +302,109 @@ int strata_table_find(const strata_table *t, const char *name)
     return -1;
 }
 
-void strata_sdc_params_init(strata_sdc_params *p)
+static const tcol *col_at(const strata_table *t, int j)
 {
-    p->enabled = 1;
-    p->lo = 1;
-    p->hi = 7;
-    p->round_to = 5;
-    p->secondary = 1;
-    p->protect_observed = 1;
+    return j >= 0 && (size_t)j < t->n_cols ? &t->cols[j] : NULL;
 }
 
-strata_status strata_sdc_params_check(strata_ctx *ctx, const strata_sdc_params *p)
+const char *strata_table_col_name(const strata_table *t, int j)
 {
-    if (!(p->lo >= 0 && p->hi >= p->lo))
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "disclosure: range [%g, %g] invalid", p->lo, p->hi);
-    if (!(p->round_to >= 0))
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "disclosure: round_to %g invalid", p->round_to);
+    const tcol *c = col_at(t, j);
+    return c ? c->name : NULL;
+}
+
+strata_col_kind strata_table_col_kind(const strata_table *t, int j)
+{
+    const tcol *c = col_at(t, j);
+    return c ? c->kind : STRATA_COL_KEY;
+}
+
+int strata_table_col_decimals(const strata_table *t, int j)
+{
+    const tcol *c = col_at(t, j);
+    return c ? c->decimals : 0;
+}
+
+int strata_table_col_is_count(const strata_table *t, int j)
+{
+    const tcol *c = col_at(t, j);
+    return c && (c->kind == STRATA_COL_COUNT ||
+                 (c->kind == STRATA_COL_DERIVED && c->d.op == STRATA_RECIPE_SUM));
+}
+
+double strata_table_value(const strata_table *t, int j, size_t row)
+{
+    const tcol *c = col_at(t, j);
+    if (!c || !c->v || row >= t->n_rows || c->hidden[row] || c->kind == STRATA_COL_INTERNAL)
+        return NAN;
+    return c->v[row];
+}
+
+int strata_table_hidden(const strata_table *t, int j, size_t row)
+{
+    const tcol *c = col_at(t, j);
+    return c && row < t->n_rows && c->hidden[row] != 0;
+}
+
+const char *strata_table_key(const strata_table *t, int j, size_t row)
+{
+    const tcol *c = col_at(t, j);
+    return c && c->s && row < t->n_rows ? c->s[row] : NULL;
+}
+
+void strata_table_col_part(const strata_table *t, int j, int *total_col, int *grp)
+{
+    const tcol *c = col_at(t, j);
+    *total_col = c ? c->part_of : -1;
+    *grp = c ? c->part_grp : 0;
+}
+
+int32_t strata_table_total_row(const strata_table *t, size_t row)
+{
+    return row < t->n_rows ? t->total_of[row] : -1;
+}
+
+int strata_table_disclosed(const strata_table *t)
+{
+    return t->disclosed;
+}
+
+int strata_table_patient_level(const strata_table *t)
+{
+    return t->patient_level;
+}
+
+strata_status strata_table_rules(strata_ctx *ctx, const strata_table *t, strata_sdc_params *out)
+{
+    if (!t->disclosed)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "table %s: not published yet", t->name);
+    *out = t->rules;
     return STRATA_OK;
 }
 
-static int small(const strata_sdc_params *p, double x)
+int strata_table_funnel(const strata_table *t, strata_funnel *out)
 {
-    return x >= p->lo && x <= p->hi;
-}
-
-/* Among n candidate cells (values v, hidden flags h), hides the visible one with
- * the smallest positive value (else the first visible zero); returns 1 if one was hidden. */
-static int hide_partner(size_t n, const double *v, uint8_t **h)
-{
-    size_t best = n;
-    for (size_t i = 0; i < n; i++) {
-        if (*h[i] || isnan(v[i]))
-            continue;
-        if (best == n || (v[i] > 0 && (v[best] <= 0 || v[i] < v[best])))
-            best = i;
-    }
-    if (best == n)
+    if (!t->has_funnel)
         return 0;
-    *h[best] = 2;
+    *out = t->funnel;
     return 1;
 }
 
-/* One secondary-suppression check of the equation total = sum of members:
- * exactly one unknown (a hidden member, or the hidden total) could be solved
- * for, so a second cell is hidden. Returns 1 when it hid something. */
-static int protect(size_t m, const double *v, uint8_t **h, uint8_t *th)
+strata_status strata_table_hide(strata_ctx *ctx, strata_table *t, int j, size_t row)
 {
-    size_t nh = *th != 0;
-    for (size_t i = 0; i < m; i++)
-        nh += *h[i] != 0;
-    if (nh != 1)
-        return 0;
-    if (hide_partner(m, v, h))
-        return 1;
-    *th = 2; /* no member left to hide: hide the total */
-    return 1;
-}
-
-/* Scratch for secondary suppression of one table: member rows of each total
- * row (CSR: rows[start[r] .. start[r+1]-1]) and value/flag buffers. */
-typedef struct sdc_ws {
-    double **raw; /* the count columns' values, unrounded until finish_table */
-    size_t *start, *rows;
-    double *v;
-    uint8_t **h;
-    int max_grp;
-} sdc_ws;
-
-static void ws_free(strata_ctx *ctx, sdc_ws *w)
-{
-    STRATA_FREE_ALL(ctx, w->start, w->rows, w->v, w->h, w->raw);
-    memset(w, 0, sizeof *w);
-}
-
-static strata_status ws_init(strata_ctx *ctx, const strata_table *t, sdc_ws *w)
-{
-    size_t nr = t->n_rows, cap = (nr > t->n_cols ? nr : t->n_cols) + 1;
-    memset(w, 0, sizeof *w);
-    w->start = strata_calloc(ctx, nr + 2, sizeof *w->start);
-    w->rows = strata_calloc(ctx, nr + 1, sizeof *w->rows);
-    w->v = strata_calloc(ctx, cap, sizeof *w->v);
-    w->h = strata_calloc(ctx, cap, sizeof *w->h);
-    w->raw = strata_calloc(ctx, t->n_cols + 1, sizeof *w->raw);
-    if (!w->start || !w->rows || !w->v || !w->h || !w->raw) {
-        ws_free(ctx, w);
-        return STRATA_ENOMEM;
-    }
-    for (size_t i = 0; i < nr; i++)
-        if (t->total_of[i] >= 0 && (size_t)t->total_of[i] < nr)
-            w->start[t->total_of[i] + 2]++;
-    for (size_t r = 0; r < nr; r++)
-        w->start[r + 2] += w->start[r + 1];
-    for (size_t i = 0; i < nr; i++)
-        if (t->total_of[i] >= 0 && (size_t)t->total_of[i] < nr)
-            w->rows[w->start[t->total_of[i] + 1]++] = i;
-    for (size_t j = 0; j < t->n_cols; j++) {
-        w->raw[j] = t->cols[j].v;
-        if (t->cols[j].part_grp > w->max_grp)
-            w->max_grp = t->cols[j].part_grp;
+    tcol *c;
+    STRATA_TRY(col_ok(ctx, t, j));
+    c = &t->cols[j];
+    if (!t->disclosed || row >= t->n_rows || c->kind == STRATA_COL_KEY || tcol_counts(c))
+        return STRATA_FAIL(ctx, STRATA_EINVAL,
+                           "table %s: column %s row %zu: only a further non-count cell of a "
+                           "published table can be withheld",
+                           t->name, c->name, row + 1);
+    if (!c->hidden[row]) {
+        c->hidden[row] = 2;
+        c->v[row] = NAN;
     }
     return STRATA_OK;
-}
-
-/* One pass of secondary suppression over every relation of t; 1 if it hid something. */
-static int secondary_pass(strata_table *t, sdc_ws *w, const double *const *raw)
-{
-    int changed = 0;
-    /* row partitions: components (part_of, part_grp) of a total column */
-    for (size_t tc = 0; tc < t->n_cols; tc++) {
-        for (int g = 0; g <= w->max_grp; g++) {
-            for (size_t i = 0; i < t->n_rows; i++) {
-                size_t m = 0;
-                for (size_t j = 0; j < t->n_cols; j++)
-                    if (t->cols[j].part_of == (int)tc && t->cols[j].part_grp == g)
-                        w->v[m] = raw[j][i], w->h[m++] = &t->cols[j].hidden[i];
-                if (m)
-                    changed |= protect(m, w->v, w->h, &t->cols[tc].hidden[i]);
-            }
-        }
-    }
-    /* column partitions: member rows under a total row */
-    for (size_t j = 0; j < t->n_cols; j++) {
-        if (t->cols[j].kind != STRATA_COL_COUNT)
-            continue;
-        for (size_t r = 0; r < t->n_rows; r++) {
-            size_t m = 0;
-            for (size_t q = w->start[r]; q < w->start[r + 1]; q++)
-                w->v[m] = raw[j][w->rows[q]], w->h[m++] = &t->cols[j].hidden[w->rows[q]];
-            if (m)
-                changed |= protect(m, w->v, w->h, &t->cols[j].hidden[r]);
-        }
-    }
-    return changed;
-}
-
-/* Cells that appear in two tables (same count column name, same row key in
- * column 0) are hidden in both when hidden in either; 1 if anything changed. */
-static int sync_tables(size_t n, strata_table **t, int32_t *const *rowmap)
-{
-    int changed = 0;
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++) {
-            const int32_t *map = rowmap[a * n + b];
-            for (size_t ja = 0; map && ja < t[a]->n_cols; ja++) {
-                int jb;
-                if (t[a]->cols[ja].kind != STRATA_COL_COUNT)
-                    continue;
-                jb = strata_table_find(t[b], t[a]->cols[ja].name);
-                if (jb < 0 || t[b]->cols[jb].kind != STRATA_COL_COUNT)
-                    continue;
-                for (size_t i = 0; i < t[a]->n_rows; i++) {
-                    uint8_t *ha = &t[a]->cols[ja].hidden[i], *hb;
-                    if (map[i] < 0)
-                        continue;
-                    hb = &t[b]->cols[jb].hidden[map[i]];
-                    if (!*ha != !*hb) {
-                        *(*ha ? hb : ha) = 2;
-                        changed = 1;
-                    }
-                }
-            }
-        }
-    return changed;
-}
-
-/* Relations between levels: parent cell = sum of its child rows, for every
- * count column both tables have; 1 if it hid something. */
-static int parent_pass(strata_table *c, sdc_ws *w)
-{
-    strata_table *p = c->parent;
-    int changed = 0;
-    for (size_t j = 0; j < c->n_cols; j++) {
-        int jp;
-        if (c->cols[j].kind != STRATA_COL_COUNT)
-            continue;
-        jp = strata_table_find(p, c->cols[j].name);
-        if (jp < 0 || p->cols[jp].kind != STRATA_COL_COUNT)
-            continue;
-        for (size_t r = 0; r < p->n_rows; r++) {
-            size_t m = 0;
-            for (size_t i = 0; i < c->n_rows; i++)
-                if (c->parent_row[i] == (int32_t)r)
-                    w->v[m] = w->raw[j][i], w->h[m++] = &c->cols[j].hidden[i];
-            if (m)
-                changed |= protect(m, w->v, w->h, &p->cols[jp].hidden[r]);
-        }
-    }
-    return changed;
-}
-
-/* rowmap[a*n+b][i] = row of t[b] whose key equals row i's key in t[a], or -1
- * (NULL when either table has no key column 0). */
-static strata_status build_rowmaps(strata_ctx *ctx, size_t n, strata_table **t, int32_t **rowmap)
-{
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++) {
-            int32_t *m;
-            if (!t[a]->n_cols || !t[b]->n_cols || t[a]->cols[0].kind != STRATA_COL_KEY ||
-                t[b]->cols[0].kind != STRATA_COL_KEY)
-                continue;
-            m = strata_alloc(ctx, (t[a]->n_rows + 1) * sizeof *m);
-            if (!m)
-                return STRATA_ENOMEM;
-            rowmap[a * n + b] = m;
-            for (size_t i = 0; i < t[a]->n_rows; i++) {
-                const char *k = t[a]->cols[0].s[i];
-                m[i] = -1;
-                for (size_t r = 0; k && r < t[b]->n_rows; r++)
-                    if (t[b]->cols[0].s[r] && strcmp(k, t[b]->cols[0].s[r]) == 0) {
-                        m[i] = (int32_t)r;
-                        break;
-                    }
-            }
-        }
-    return STRATA_OK;
-}
-
-/* Means, observed-count protection, rounding, blanking and percentages. */
-static void finish_table(const strata_sdc_params *p, strata_table *t, const double *const *raw)
-{
-    int obs;
-    /* means over [lo, hi] people, or over a hidden count (mean x n would give it back) */
-    for (size_t j = 0; j < t->n_cols; j++) {
-        strata_table_col *c = &t->cols[j];
-        for (size_t i = 0; c->kind == STRATA_COL_MEAN && c->base >= 0 && i < t->n_rows; i++)
-            if (small(p, raw[c->base][i]) || t->cols[c->base].hidden[i])
-                c->hidden[i] = c->hidden[i] ? c->hidden[i] : 2;
-    }
-    /* E and O/E (+ CI) next to a hidden observed count would give it back: O = (O/E) E */
-    for (size_t j = 0; p->protect_observed && j < t->n_cols; j++) {
-        static const char *const pre[4] = {"expected", "oe", "oe_lo", "oe_hi"};
-        const char *sfx = t->cols[j].name + 10;
-        if (t->cols[j].kind != STRATA_COL_COUNT || strncmp(t->cols[j].name, "n_observed", 10) != 0)
-            continue;
-        for (int k = 0; k < 4; k++) {
-            char nm[256];
-            snprintf(nm, sizeof nm, "%s%s", pre[k], sfx);
-            obs = strata_table_find(t, nm);
-            for (size_t i = 0; obs >= 0 && i < t->n_rows; i++)
-                if (t->cols[j].hidden[i])
-                    t->cols[obs].hidden[i] = 2;
-        }
-    }
-    /* rounding of visible counts, then blanking of hidden cells */
-    for (size_t j = 0; j < t->n_cols; j++) {
-        strata_table_col *c = &t->cols[j];
-        for (size_t i = 0; c->v && i < t->n_rows; i++) {
-            if (c->kind == STRATA_COL_COUNT && !c->hidden[i] && p->round_to > 1 && !isnan(c->v[i]))
-                c->v[i] = floor(c->v[i] / p->round_to + 0.5) * p->round_to;
-            if (c->hidden[i])
-                c->v[i] = NAN;
-        }
-    }
-    /* percentages from the published (rounded) counts */
-    for (size_t j = 0; j < t->n_cols; j++) {
-        strata_table_col *c = &t->cols[j];
-        if (c->kind != STRATA_COL_PCT)
-            continue;
-        for (size_t i = 0; i < t->n_rows; i++) {
-            double num = t->cols[c->base].v[i], den = t->cols[c->den].v[i];
-            c->hidden[i] = (uint8_t)(t->cols[c->base].hidden[i] || t->cols[c->den].hidden[i]);
-            c->v[i] = c->hidden[i] || !(den > 0) ? NAN : 100.0 * num / den;
-        }
-    }
-    t->disclosed = 1;
-}
-
-strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
-                                  strata_table **t)
-{
-    sdc_ws *ws = NULL;
-    int32_t **rowmap = NULL;
-    strata_status s = STRATA_OK;
-    int changed = 1;
-    STRATA_TRY(strata_sdc_params_check(ctx, p));
-    for (size_t k = 0; k < n; k++) {
-        if (t[k]->patient_level)
-            return STRATA_FAIL(ctx, STRATA_EINVAL,
-                               "disclosure: table %s is patient-level: it is never published",
-                               t[k]->name);
-        if (!p->enabled)
-            t[k]->disclosed = 1; /* control switched off (national tables): written as is */
-    }
-    if (!p->enabled)
-        return STRATA_OK;
-    ws = strata_calloc(ctx, n ? n : 1, sizeof *ws);
-    rowmap = strata_calloc(ctx, n * n + 1, sizeof *rowmap);
-    if (!ws || !rowmap)
-        s = STRATA_ENOMEM;
-    for (size_t k = 0; s == STRATA_OK && k < n; k++)
-        s = ws_init(ctx, t[k], &ws[k]);
-    if (s == STRATA_OK && p->secondary)
-        s = build_rowmaps(ctx, n, t, rowmap);
-    if (s == STRATA_OK) {
-        /* values are still unrounded here: cols[j].v is the raw count */
-        for (size_t k = 0; k < n; k++)
-            for (size_t j = 0; j < t[k]->n_cols; j++)
-                for (size_t i = 0; t[k]->cols[j].kind == STRATA_COL_COUNT && i < t[k]->n_rows; i++)
-                    if (small(p, t[k]->cols[j].v[i]))
-                        t[k]->cols[j].hidden[i] = 1;
-        while (p->secondary && changed) {
-            changed = 0;
-            for (size_t k = 0; k < n; k++) {
-                changed |= secondary_pass(t[k], &ws[k], (const double *const *)ws[k].raw);
-                for (size_t q = 0; t[k]->parent && q < n; q++)
-                    if (t[q] == t[k]->parent)
-                        changed |= parent_pass(t[k], &ws[k]);
-            }
-            changed |= sync_tables(n, t, rowmap);
-        }
-        for (size_t k = 0; k < n; k++)
-            finish_table(p, t[k], (const double *const *)ws[k].raw);
-    }
-    for (size_t k = 0; ws && k < n; k++)
-        ws_free(ctx, &ws[k]);
-    for (size_t q = 0; rowmap && q < n * n; q++)
-        strata_free(ctx, rowmap[q], 0);
-    strata_free(ctx, rowmap, 0);
-    strata_free(ctx, ws, 0);
-    return s;
-}
-
-strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t)
-{
-    if (t->patient_level) {
-        STRATA_TRY(strata_sdc_params_check(ctx, p));
-        t->disclosed = 1;
-        return STRATA_OK;
-    }
-    return strata_disclose_set(ctx, p, 1, &t);
 }
 
 size_t strata_table_small_counts(const strata_table *t, double lo, double hi)
@@ -475,14 +417,81 @@ size_t strata_table_small_counts(const strata_table *t, double lo, double hi)
     return n;
 }
 
+static int same_rules(const strata_sdc_params *a, const strata_sdc_params *b)
+{
+    return a->enabled == b->enabled && a->lo == b->lo && a->hi == b->hi &&
+           a->round_to == b->round_to && a->secondary == b->secondary;
+}
 
+/* The stacked table's columns take kind and decimals from the first part. */
+static strata_status stack_cols(strata_ctx *ctx, strata_table *t, const strata_table *p0,
+                                const char *const *cols, size_t n_cols)
+{
+    for (size_t c = 0; c < n_cols; c++) {
+        const tcol *src = &p0->cols[strata_table_find(p0, cols[c])];
+        int j;
+        STRATA_TRY(add_col(ctx, t, src->name,
+                           src->kind == STRATA_COL_KEY ? STRATA_COL_KEY : src->kind,
+                           src->decimals, -1, -1, &j));
+    }
+    return STRATA_OK;
+}
 
+strata_status strata_table_stack(strata_ctx *ctx, const char *name, size_t n_parts,
+                                 const strata_table *const *parts, const size_t *first_row,
+                                 const char *const *cols, size_t n_cols, strata_table **out)
+{
+    strata_table *t = NULL;
+    size_t nr = 0, i = 0;
+    strata_status s;
+    *out = NULL;
+    for (size_t k = 0; k < n_parts; k++) {
+        if (!parts[k]->disclosed || parts[k]->patient_level || first_row[k] > parts[k]->n_rows ||
+            !same_rules(&parts[k]->rules, &parts[0]->rules))
+            return STRATA_FAIL(ctx, STRATA_EINVAL,
+                               "stack %s: part %s is not a published aggregate table under the "
+                               "same rules",
+                               name, parts[k]->name);
+        for (size_t c = 0; c < n_cols; c++)
+            if (strata_table_find(parts[k], cols[c]) < 0)
+                return STRATA_FAIL(ctx, STRATA_EINVAL, "stack %s: part %s has no column %s", name,
+                                   parts[k]->name, cols[c]);
+        nr += parts[k]->n_rows - first_row[k];
+    }
+    if (n_parts == 0)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "stack %s: no parts", name);
+    STRATA_TRY(strata_table_new(ctx, name, nr, &t));
+    s = stack_cols(ctx, t, parts[0], cols, n_cols);
+    for (size_t k = 0; s == STRATA_OK && k < n_parts; k++)
+        for (size_t r = first_row[k]; s == STRATA_OK && r < parts[k]->n_rows; r++, i++)
+            for (size_t c = 0; s == STRATA_OK && c < n_cols; c++) {
+                const tcol *src = &parts[k]->cols[strata_table_find(parts[k], cols[c])];
+                tcol *dst = &t->cols[c];
+                if (dst->s)
+                    s = (dst->s[i] = strata_strdup(ctx, src->s ? src->s[r] : "")) ? STRATA_OK
+                                                                                  : STRATA_ENOMEM;
+                else
+                    dst->v[i] = src->v ? src->v[r] : NAN;
+                dst->hidden[i] = src->hidden[r];
+            }
+    if (s != STRATA_OK) {
+        strata_table_free(ctx, t);
+        return s;
+    }
+    t->rules = parts[0]->rules;
+    t->disclosed = 1; /* every cell is a published cell of a disclosed part */
+    *out = t;
+    return STRATA_OK;
+}
+
+/* ---- CSV -------------------------------------------------------------------- */
 
 strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, const char *path)
 {
     char *tmp;
     FILE *f;
     unsigned mode = t->patient_level ? 0600u : 0644u;
+    int first;
     if (!t->patient_level && !t->disclosed)
         return STRATA_FAIL(ctx, STRATA_EINVAL,
                            "%s: table %s is aggregate and has not been through disclosure control",
@@ -490,24 +499,34 @@ strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, con
     f = strata_out_open(ctx, path, mode, &tmp);
     if (!f)
         return strata_ctx_errcode(ctx) ? strata_ctx_errcode(ctx) : STRATA_ENOMEM;
+    first = 1;
     for (size_t j = 0; j < t->n_cols; j++) {
-        if (j)
+        if (t->cols[j].kind == STRATA_COL_INTERNAL)
+            continue;
+        if (!first)
             fputc(',', f);
         strata_csv_field(f, t->cols[j].name);
+        first = 0;
     }
     fputs("\r\n", f);
     for (size_t i = 0; i < t->n_rows; i++) {
+        first = 1;
         for (size_t j = 0; j < t->n_cols; j++) {
-            const strata_table_col *c = &t->cols[j];
-            if (j)
+            const tcol *c = &t->cols[j];
+            if (c->kind == STRATA_COL_INTERNAL)
+                continue;
+            if (!first)
                 fputc(',', f);
+            first = 0;
             if (c->kind == STRATA_COL_KEY)
                 strata_csv_field(f, c->s[i]);
             else if (c->hidden[i])
                 fputc('*', f);
             else if (isnan(c->v[i]))
                 ;
-            else if (c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG)
+            else if (c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG ||
+                     (c->kind == STRATA_COL_DERIVED && c->d.op == STRATA_RECIPE_SUM) ||
+                     (c->kind == STRATA_COL_TOTAL && t->rules.enabled && t->rules.round_to > 1))
                 fprintf(f, "%.0f", c->v[i]);
             else if (c->decimals < 0)
                 fprintf(f, "%.*g", -c->decimals, c->v[i]);

@@ -176,6 +176,13 @@ strata_status strata_poisson_ci(strata_ctx *ctx, double obs, double level, doubl
     return STRATA_OK;
 }
 
+void strata_byar_ci(double obs, double level, double *lo, double *hi)
+{
+    double z = strata_qnorm(0.5 + 0.5 * level), o1 = obs + 1.0;
+    *lo = obs > 0 ? obs * pow(1.0 - 1.0 / (9.0 * obs) - z / (3.0 * sqrt(obs)), 3) : 0.0;
+    *hi = o1 * pow(1.0 - 1.0 / (9.0 * o1) + z / (3.0 * sqrt(o1)), 3);
+}
+
 strata_status strata_oe_ci(strata_ctx *ctx, double obs, double expected, double level,
                            double *ratio, double *lo, double *hi)
 {

@@ -35,6 +35,7 @@ struct strata_ctx {
     void *progress_ud;
     char progress_owner[32];      /* the stage reporting now ("" none) */
     double progress_last, progress_done;
+    const struct strata_comm *comm; /* NULL: one process (engine/core/comm.h) */
 };
 
 #if defined(__GNUC__)

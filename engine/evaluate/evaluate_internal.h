@@ -62,6 +62,18 @@ typedef struct ev_out {
 } ev_out;
 strata_status ev_out_build(strata_ctx *ctx, const strata_eval_report *r, ev_out *o);
 void ev_out_free(strata_ctx *ctx, ev_out *o);
+/* O/E ("oe", "oe_lo" or "oe_hi") of a count outcome as a derived column: from
+ * the published observed, expected and n (log scale, s^2 = 1/O - 1/n binomial,
+ * 1/O Poisson), so its interval's width gives back only published counts. */
+strata_status ev_add_oe(strata_ctx *ctx, strata_table *t, strata_family f, const char *name,
+                        const char *obs_col, double level, int decimals);
+/* The rule for one row of a subgroup table after disclosure (sp: the rules;
+ * n_raw, events_raw the exact population and events): 1-7 people show only
+ * keys, flags and counts; withheld events hide every measure of the event rate. */
+void ev_protect_row(strata_table *t, size_t i, const strata_sdc_params *sp, double n_raw,
+                    double events_raw);
+/* The rules of the written evaluation outputs (r->params). */
+void ev_sdc_params(const strata_eval_params *par, strata_sdc_params *sp);
 
 /* Survival evaluation (evaluate_surv.c): weight and stratum of row r, and the
  * check of every kept row's time, event, weight, stratum and x (named xname). */

@@ -79,7 +79,8 @@ static const col_spec *spec_of(int kind, size_t *n)
 /* Gamma and Gaussian outcomes are sums of a measure (e.g. cost), not counts:
  * "observed" is a total over people, gated by the people it sums (MEAN); the
  * curve has no event count. */
-static strata_status add_cols(strata_ctx *ctx, strata_table *t, int kind, strata_family f)
+static strata_status add_cols(strata_ctx *ctx, strata_table *t, int kind, strata_family f,
+                              double level)
 {
     size_t n;
     const col_spec *s = spec_of(kind, &n);
@@ -99,17 +100,33 @@ static strata_status add_cols(strata_ctx *ctx, strata_table *t, int kind, strata
         }
         if (ev_measure_outcome(f) && base && strcmp(base, "observed") == 0)
             base = "n";
+        if (kind == EV_SUMMARY && !ev_measure_outcome(f)) {
+            if (!strcmp(s[c].name, "expected")) {
+                /* E = O within a model factor's levels: a total, rounded like a count */
+                STRATA_TRY(strata_table_add(ctx, t, "expected", STRATA_COL_TOTAL, 10,
+                                            strata_table_find(t, "n"),
+                                            strata_table_find(t, "observed"), &j));
+                continue;
+            }
+            if (!strcmp(s[c].name, "oe") || !strcmp(s[c].name, "oe_lo") ||
+                !strcmp(s[c].name, "oe_hi")) {
+                STRATA_TRY(ev_add_oe(ctx, t, f, s[c].name, "observed", level, 10));
+                continue;
+            }
+        }
         STRATA_TRY(strata_table_add(ctx, t, s[c].name, k, 10,
                                     base ? strata_table_find(t, base) : -1, -1, &j));
     }
     return STRATA_OK;
 }
 
+/* Sets a built value (a derived column is computed at disclosure instead). */
 static void put(strata_table *t, const char *col, size_t i, double v)
 {
     int j = strata_table_find(t, col);
-    if (j >= 0)
-        t->cols[j].v[i] = isfinite(v) ? v : NAN;
+    strata_col_kind k = strata_table_col_kind(t, j);
+    if (j >= 0 && k != STRATA_COL_DERIVED && k != STRATA_COL_PCT)
+        (void)strata_table_set(NULL, t, j, i, isfinite(v) ? v : NAN); /* cannot fail here */
 }
 
 static void fill_rows(strata_table *t, int kind, size_t i0, const strata_eval_metrics *m)
@@ -161,7 +178,7 @@ static void fill_rows(strata_table *t, int kind, size_t i0, const strata_eval_me
 /* Sub-table of one kind for a block. The summary carries the overall row first
  * (row 0) with the levels as its members; other kinds only the block's own
  * populations (the overall one in block 0), each row tied to its summary row. */
-static strata_status build_sub(strata_ctx *ctx, strata_family f, int kind, ev_block *b,
+static strata_status build_sub(strata_ctx *ctx, const strata_eval_params *par, int kind, ev_block *b,
                                int first_pop)
 {
     size_t nr = 0, i = 0;
@@ -171,7 +188,7 @@ static strata_status build_sub(strata_ctx *ctx, strata_family f, int kind, ev_bl
         nr += rows_of(kind, b->pop[q].m);
     STRATA_TRY(strata_table_new(ctx, KIND_NAME[kind], nr, &b->t[kind]));
     t = b->t[kind];
-    STRATA_TRY(add_cols(ctx, t, kind, f));
+    STRATA_TRY(add_cols(ctx, t, kind, par->family, par->conf_level));
     srow = b->srow[kind] = strata_alloc(ctx, (nr + 1) * sizeof *srow);
     if (!srow)
         return STRATA_ENOMEM;
@@ -184,7 +201,8 @@ static strata_status build_sub(strata_ctx *ctx, strata_family f, int kind, ev_bl
                 char key[512];
                 snprintf(key, sizeof key, "%s\x1f%s", b->pop[q].by, b->pop[q].level);
                 STRATA_TRY(strata_table_set_key(ctx, t, 0, i, key));
-                t->total_of[i] = q > 0 ? 0 : -1;
+                if (q > 0)
+                    STRATA_TRY(strata_table_set_total_row(ctx, t, i, 0));
             }
             STRATA_TRY(strata_table_set_key(ctx, t, 1, i, b->pop[q].by));
             STRATA_TRY(strata_table_set_key(ctx, t, 2, i, b->pop[q].level));
@@ -197,17 +215,17 @@ static strata_status build_sub(strata_ctx *ctx, strata_family f, int kind, ev_bl
 
 static int hid(const strata_table *t, const char *col, size_t i)
 {
-    int j = strata_table_find(t, col);
-    return j >= 0 && t->cols[j].hidden[i];
+    return strata_table_hidden(t, strata_table_find(t, col), i);
 }
 
+/* Withholds a further non-count cell of a published table (counts are the
+ * disclosure path's alone: withholding one of them could open a relation). */
 static void hide(strata_table *t, const char *col, size_t i)
 {
     int j = strata_table_find(t, col);
-    if (j >= 0 && !t->cols[j].hidden[i]) {
-        t->cols[j].hidden[i] = 2;
-        t->cols[j].v[i] = NAN;
-    }
+    strata_col_kind k = strata_table_col_kind(t, j);
+    if (j >= 0 && k != STRATA_COL_KEY && k != STRATA_COL_COUNT && k != STRATA_COL_TOTAL)
+        (void)strata_table_hide(NULL, t, j, i); /* a published non-count cell: cannot fail */
 }
 
 static void hide_list(strata_table *t, const char *const *cols, size_t i)
@@ -216,44 +234,83 @@ static void hide_list(strata_table *t, const char *const *cols, size_t i)
         hide(t, *cols, i);
 }
 
-/* A population of 1-7 (or hidden) people shows nothing but its keys. */
+/* A population of 1-7 people shows nothing but its keys, flags and counts
+ * (the counts are withheld by the disclosure path itself). */
 static void hide_row(strata_table *t, size_t i, const char *keep)
 {
-    for (size_t j = 0; j < t->n_cols; j++) {
-        strata_table_col *c = &t->cols[j];
-        if (c->kind == STRATA_COL_KEY || (keep && strcmp(c->name, keep) == 0) ||
-            (t->cols[0].kind == STRATA_COL_KEY && c->kind == STRATA_COL_FLAG))
+    for (size_t j = 0; j < strata_table_ncols(t); j++) {
+        const char *nm = strata_table_col_name(t, (int)j);
+        if ((keep && strcmp(nm, keep) == 0) ||
+            (strata_table_col_kind(t, 0) == STRATA_COL_KEY &&
+             strata_table_col_kind(t, (int)j) == STRATA_COL_FLAG))
             continue;
-        if (!c->hidden[i]) {
-            c->hidden[i] = 2;
-            c->v[i] = NAN;
-        }
+        hide(t, nm, i);
     }
 }
 
-/* Values that give a hidden count back (the stratify module's protect_observed,
- * extended to the evaluation measures): with O hidden, E, O/E (+ CI), and every
- * measure that is a function of the event rate; with n hidden, everything. */
-static void protect_block(ev_block *b)
+void ev_sdc_params(const strata_eval_params *par, strata_sdc_params *sp)
+{
+    strata_sdc_params_init(sp);
+    sp->enabled = par->disclosure != 0;
+    sp->lo = 1e-9; /* weighted counts: anything that rounds to 1..max is small */
+    sp->hi = par->sdc_suppress_max + 0.5;
+    sp->round_to = par->sdc_round_to;
+}
+
+strata_status ev_add_oe(strata_ctx *ctx, strata_table *t, strata_family f, const char *name,
+                        const char *obs_col, double level, int decimals)
+{
+    strata_recipe d;
+    int j;
+    strata_recipe_init(&d, STRATA_RECIPE_OE_LOG, strata_table_find(t, obs_col),
+                       strata_table_find(t, "expected"));
+    d.c = f == STRATA_FAMILY_BINOMIAL ? strata_table_find(t, "n") : -1;
+    d.part = !strcmp(name, "oe") ? 0 : !strcmp(name, "oe_lo") ? 1 : 2;
+    d.level = level;
+    return strata_table_add_derived(ctx, t, name, &d, decimals, &j);
+}
+
+/* A population (or event count) the rules call small: 0 < x < max + 0.5. */
+static int small_pop(const strata_sdc_params *sp, double x)
+{
+    return x >= sp->lo && x <= sp->hi;
+}
+
+/* The evaluation's rule for one row of a subgroup table (summary, or the run's
+ * fairness table): a population of 1-7 people shows only keys, flags and
+ * counts; where the events are withheld, every measure of the event rate. */
+void ev_protect_row(strata_table *t, size_t i, const strata_sdc_params *sp, double n_raw,
+                    double events_raw)
 {
     static const char *const by_events[] = {
-        "expected", "oe", "oe_lo", "oe_hi", "c", "c_se", "c_lo", "c_hi", "brier_scaled",
+        "oe", "oe_lo", "oe_hi", "c", "c_se", "c_lo", "c_hi", "c_statistic", "brier_scaled",
         "null_deviance", "pseudo_r2", "hl_chi2", "hl_df", "hl_p", NULL};
+    if (!sp->enabled)
+        return;
+    if (small_pop(sp, n_raw))
+        hide_row(t, i, NULL);
+    if (small_pop(sp, events_raw) || hid(t, "observed", i) || hid(t, "n_events", i) ||
+        hid(t, "events", i))
+        hide_list(t, by_events, i);
+}
+
+/* Values that give a withheld count back (the stratify module's rules, extended
+ * to the evaluation measures), applied after disclosure. */
+static void protect_block(ev_block *b, const strata_sdc_params *sp)
+{
     static const char *const yield_obs[] = {"sensitivity", "ppv", "nns", NULL};
     strata_table *s = b->t[EV_SUMMARY];
-    for (size_t i = 0; i < s->n_rows; i++) {
-        if (hid(s, "n", i) || hid(s, "n_rows", i))
-            hide_row(s, i, NULL);
-        if (hid(s, "observed", i) || hid(s, "n_events", i))
-            hide_list(s, by_events, i);
-    }
+    for (size_t i = 0; i < strata_table_nrows(s); i++)
+        ev_protect_row(s, i, sp, b->pop[i].m->n, b->pop[i].m->n_events);
     for (int k = EV_BINS; k < EV_NKIND; k++) {
         strata_table *t = b->t[k];
-        for (size_t i = 0; i < t->n_rows; i++) {
+        for (size_t i = 0; i < strata_table_nrows(t); i++) {
             size_t q = (size_t)b->srow[k][i];
-            int pop_n = hid(s, "n", q), pop_e = hid(s, "observed", q) || hid(s, "n_events", q);
+            int pop_n = small_pop(sp, b->pop[q].m->n);
+            int pop_e = hid(s, "observed", q) || hid(s, "n_events", q) ||
+                        small_pop(sp, b->pop[q].m->n_events);
             if (pop_n)
-                hide_row(t, i, t->cols[0].name);
+                hide_row(t, i, strata_table_col_name(t, 0));
             if (k == EV_BINS && hid(t, "observed", i))
                 hide(t, "expected", i);
             if (k == EV_YIELD) {
@@ -284,36 +341,27 @@ static void protect_block(ev_block *b)
  * the summary's internal key and the by-blocks' copies of the overall row). */
 static strata_status concat(strata_ctx *ctx, int kind, size_t nb, ev_block *b, strata_table **out)
 {
-    strata_table *t, *s0 = b[0].t[kind];
-    size_t nr = 0, i = 0;
-    int j;
-    static const int first[3] = {1, 2, 0};
-    for (size_t k = 0; k < nb; k++)
-        nr += b[k].t[kind]->n_rows - (kind == EV_SUMMARY && k > 0);
-    STRATA_TRY(strata_table_new(ctx, KIND_NAME[kind], nr, out));
-    t = *out;
-    for (int c = 0; c < 3; c++)
-        if (!(kind == EV_SUMMARY && first[c] == 0))
-            STRATA_TRY(strata_table_add(ctx, t, s0->cols[first[c]].name, s0->cols[first[c]].kind,
-                                        s0->cols[first[c]].decimals, -1, -1, &j));
-    for (size_t c = 3; c < s0->n_cols; c++)
-        STRATA_TRY(strata_table_add(ctx, t, s0->cols[c].name, s0->cols[c].kind,
-                                    s0->cols[c].decimals, -1, -1, &j));
-    for (size_t k = 0; k < nb; k++) {
-        const strata_table *u = b[k].t[kind];
-        for (size_t r = (kind == EV_SUMMARY && k > 0); r < u->n_rows; r++, i++) {
-            for (size_t c = 0; c < t->n_cols; c++) {
-                const strata_table_col *src = &u->cols[strata_table_find(u, t->cols[c].name)];
-                if (src->kind == STRATA_COL_KEY)
-                    STRATA_TRY(strata_table_set_key(ctx, t, (int)c, i, src->s[r]));
-                else
-                    t->cols[c].v[i] = src->v[r];
-                t->cols[c].hidden[i] = src->hidden[r];
-            }
+    const strata_table *s0 = b[0].t[kind];
+    size_t nc = 0, ncols = strata_table_ncols(s0);
+    const char **cols = strata_calloc(ctx, ncols + 1, sizeof *cols);
+    const strata_table **parts = strata_calloc(ctx, nb + 1, sizeof *parts);
+    size_t *first = strata_calloc(ctx, nb + 1, sizeof *first);
+    strata_status st = STRATA_ENOMEM;
+    if (cols && parts && first) {
+        cols[nc++] = strata_table_col_name(s0, 1); /* by, level, [first column], the rest */
+        cols[nc++] = strata_table_col_name(s0, 2);
+        if (kind != EV_SUMMARY)
+            cols[nc++] = strata_table_col_name(s0, 0);
+        for (size_t c = 3; c < ncols; c++)
+            cols[nc++] = strata_table_col_name(s0, (int)c);
+        for (size_t k = 0; k < nb; k++) {
+            parts[k] = b[k].t[kind];
+            first[k] = kind == EV_SUMMARY && k > 0;
         }
+        st = strata_table_stack(ctx, KIND_NAME[kind], nb, parts, first, cols, nc, out);
     }
-    t->disclosed = 1;
-    return STRATA_OK;
+    STRATA_FREE_ALL(ctx, (void *)cols, (void *)parts, first);
+    return st;
 }
 
 static void blocks_free(strata_ctx *ctx, ev_block *b, size_t nb)
@@ -375,16 +423,12 @@ strata_status ev_out_build(strata_ctx *ctx, const strata_eval_report *r, ev_out 
     size_t nb = 0, ns = 0, npop = 1 + r->n_groups;
     strata_status st;
     memset(o, 0, sizeof *o);
-    strata_sdc_params_init(&sp);
-    sp.enabled = par->disclosure != 0;
-    sp.lo = 1e-9; /* weighted counts: anything that rounds to 1..max is small */
-    sp.hi = par->sdc_suppress_max + 0.5;
-    sp.round_to = par->sdc_round_to;
+    ev_sdc_params(par, &sp);
     if ((st = make_blocks(ctx, r, &b, &nb)) != STRATA_OK)
         goto done;
     for (size_t k = 0; k < nb; k++)
         for (int kind = 0; kind < EV_NKIND; kind++)
-            if ((st = build_sub(ctx, par->family, kind, &b[k], kind != EV_SUMMARY && k > 0)) !=
+            if ((st = build_sub(ctx, par, kind, &b[k], kind != EV_SUMMARY && k > 0)) !=
                 STRATA_OK)
                 goto done;
     if (!(set = strata_calloc(ctx, nb * EV_NKIND, sizeof *set))) {
@@ -397,7 +441,7 @@ strata_status ev_out_build(strata_ctx *ctx, const strata_eval_report *r, ev_out 
     if ((st = strata_disclose_set(ctx, &sp, ns, set)) != STRATA_OK)
         goto done;
     for (size_t k = 0; sp.enabled && k < nb; k++)
-        protect_block(&b[k]);
+        protect_block(&b[k], &sp);
     for (int kind = 0; kind < EV_NKIND; kind++) {
         size_t row = 0;
         if ((st = concat(ctx, kind, nb, b, &o->t[kind])) != STRATA_OK)

@@ -27,8 +27,8 @@ static strata_status add_cols(strata_ctx *ctx, strata_table *t, const char *cons
 }
 
 /* One population (weights w): its row of the summary. */
-static void summary_row(strata_ctx *ctx, const strata_surv_input *in, double h, double conf, strata_table *t,
-                        size_t row)
+static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, double h, double conf,
+                                 strata_table *t, size_t row)
 {
     double n = 0, ev = 0;
     strata_surv_conc c[2];
@@ -37,18 +37,19 @@ static void summary_row(strata_ctx *ctx, const strata_surv_input *in, double h, 
         n += w;
         ev += in->event[i] == 1 && in->time[i] <= h ? w : 0;
     }
-    t->cols[C_N].v[row] = n;
-    t->cols[C_EV].v[row] = ev;
+    STRATA_TRY(strata_table_set(ctx, t, C_N, row, n));
+    STRATA_TRY(strata_table_set(ctx, t, C_EV, row, ev));
     for (int k = 0; k < 2; k++) {
         if (strata_surv_concordance(ctx, in, k ? STRATA_CONC_UNO : STRATA_CONC_HARRELL, conf, &c[k]) != STRATA_OK) {
             strata_ctx_clear_error(ctx); /* no comparable pair in this population: NaN */
             c[k].c = c[k].se = c[k].lo = c[k].hi = NAN;
         }
-        t->cols[C_H + 4 * k].v[row] = c[k].c;
-        t->cols[C_HSE + 4 * k].v[row] = c[k].se;
-        t->cols[C_HLO + 4 * k].v[row] = c[k].lo;
-        t->cols[C_HHI + 4 * k].v[row] = c[k].hi;
+        STRATA_TRY(strata_table_set(ctx, t, C_H + 4 * k, row, c[k].c));
+        STRATA_TRY(strata_table_set(ctx, t, C_HSE + 4 * k, row, c[k].se));
+        STRATA_TRY(strata_table_set(ctx, t, C_HLO + 4 * k, row, c[k].lo));
+        STRATA_TRY(strata_table_set(ctx, t, C_HHI + 4 * k, row, c[k].hi));
     }
+    return STRATA_OK;
 }
 
 static strata_status summary_table(strata_ctx *ctx, const strata_surv_input *in, double h, const strata_eval_by *by,
@@ -69,14 +70,40 @@ static strata_status summary_table(strata_ctx *ctx, const strata_surv_input *in,
                 w[i] = !b || by[b - 1].codes[i] == (int32_t)l ? SV_W(in, i) : 0;
             STRATA_TRY(strata_table_set_key(ctx, t, C_BY, r, b ? by[b - 1].name : "overall"));
             STRATA_TRY(strata_table_set_key(ctx, t, C_LEVEL, r, b ? by[b - 1].levels[l] : "all"));
-            summary_row(ctx, &sub, h, conf, t, r);
+            STRATA_TRY(summary_row(ctx, &sub, h, conf, t, r));
         }
     return STRATA_OK;
 }
 
-enum { K_GROUP, K_RANGE, K_N, K_EV, K_PRED, K_OBS, K_LO, K_HI, NKC };
-static const char *const cal_names[NKC] = {"group", "predicted_range", "n", "events", "mean_predicted",
-                                           "observed", "observed_lo", "observed_hi"};
+enum { K_GROUP, K_RANGE, K_N, K_EV, K_PRED, K_RAW, K_RAWLO = K_RAW + 1, K_RAWHI = K_RAW + 2, NKC };
+static const char *const cal_names[3] = {"observed", "observed_lo", "observed_hi"};
+
+/* Observed risks onto the grid of the rounded counts (a derived column, computed
+ * at disclosure from the published n): risk x n (published) is then a multiple of
+ * the rounding base, so 1 - KM times n cannot give back the event count that
+ * rounding hid (DESIGN 7: disclosure survives arithmetic). */
+static strata_status calibration_cols(strata_ctx *ctx, strata_table *t)
+{
+    int j;
+    STRATA_TRY(strata_table_add(ctx, t, "group", STRATA_COL_KEY, 0, -1, -1, &j));
+    STRATA_TRY(strata_table_add(ctx, t, "predicted_range", STRATA_COL_KEY, 0, -1, -1, &j));
+    STRATA_TRY(strata_table_add(ctx, t, "n", STRATA_COL_COUNT, 0, -1, -1, &j));
+    STRATA_TRY(strata_table_add(ctx, t, "events", STRATA_COL_COUNT, 0, -1, -1, &j));
+    /* predictions are not outcomes: gated by the rows */
+    STRATA_TRY(strata_table_add(ctx, t, "mean_predicted", STRATA_COL_MEAN, 4, K_N, -1, &j));
+    for (int k = 0; k < 3; k++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "%s_exact", cal_names[k]); /* never written */
+        STRATA_TRY(strata_table_add(ctx, t, nm, STRATA_COL_INTERNAL, 4, -1, -1, &j));
+    }
+    for (int k = 0; k < 3; k++) {
+        strata_recipe d;
+        strata_recipe_init(&d, STRATA_RECIPE_GRID, K_RAW + k, K_N);
+        d.c = K_EV; /* withheld with the events */
+        STRATA_TRY(strata_table_add_derived(ctx, t, cal_names[k], &d, 4, &j));
+    }
+    return STRATA_OK;
+}
 
 static strata_status calibration_table(strata_ctx *ctx, const strata_surv_input *in, double h, int n_bins,
                                        double conf, strata_table **out)
@@ -88,36 +115,18 @@ static strata_status calibration_table(strata_ctx *ctx, const strata_surv_input 
     STRATA_TRY(strata_surv_calibration(ctx, in, h, n_bins, conf, bins, &nb));
     STRATA_TRY(strata_table_new(ctx, "surv_calibration", (size_t)nb, &t));
     *out = t;
-    STRATA_TRY(add_cols(ctx, t, cal_names, NKC, K_EV));
-    t->cols[K_PRED].base = K_N; /* predictions are not outcomes: gated by the rows */
+    STRATA_TRY(calibration_cols(ctx, t));
     for (int g = 0; g < nb; g++) {
+        const double v[6] = {bins[g].n, bins[g].events, bins[g].pred,
+                             bins[g].obs, bins[g].obs_lo, bins[g].obs_hi};
         snprintf(key, sizeof key, "%d", g + 1);
         STRATA_TRY(strata_table_set_key(ctx, t, K_GROUP, (size_t)g, key));
         snprintf(key, sizeof key, "%.4f-%.4f", bins[g].p_min, bins[g].p_max);
         STRATA_TRY(strata_table_set_key(ctx, t, K_RANGE, (size_t)g, key));
-        t->cols[K_N].v[g] = bins[g].n;
-        t->cols[K_EV].v[g] = bins[g].events;
-        t->cols[K_PRED].v[g] = bins[g].pred;
-        t->cols[K_OBS].v[g] = bins[g].obs;
-        t->cols[K_LO].v[g] = bins[g].obs_lo;
-        t->cols[K_HI].v[g] = bins[g].obs_hi;
+        for (int k = 0; k < 6; k++)
+            STRATA_TRY(strata_table_set(ctx, t, K_N + k, (size_t)g, v[k]));
     }
     return STRATA_OK;
-}
-
-/* Observed risks onto the grid of the rounded counts: risk x n (published) becomes
- * a multiple of the rounding base, so 1 - KM times n cannot give back the event
- * count that rounding hid (DESIGN 7: disclosure survives arithmetic). */
-static void risk_to_count_grid(strata_table *t, double round_to)
-{
-    for (size_t g = 0; round_to > 1 && g < t->n_rows; g++) {
-        double n = t->cols[K_N].v[g];
-        for (int k = K_OBS; k <= K_HI; k++) {
-            double *v = &t->cols[k].v[g];
-            if (n > 0 && isfinite(*v))
-                *v = round(*v * n / round_to) * round_to / n;
-        }
-    }
 }
 
 strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_input *in, double horizon,
@@ -144,11 +153,9 @@ strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_inpu
     sp.round_to = par->sdc_round_to;
     if (st == STRATA_OK)
         st = strata_disclose_set(ctx, &sp, 2, t);
-    if (st == STRATA_OK && sp.enabled)
-        risk_to_count_grid(t[1], sp.round_to);
     for (int k = 0; st == STRATA_OK && k < 2; k++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s.csv", outdir, t[k]->name);
+        snprintf(path, sizeof path, "%s/%s.csv", outdir, strata_table_name(t[k]));
         st = strata_table_write_csv(ctx, t[k], path);
     }
     strata_table_free(ctx, t[0]);

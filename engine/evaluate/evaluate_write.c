@@ -53,18 +53,14 @@ static void jset(json_t *o, const char *k, json_t *v) { json_object_set_new(o, k
 /* A cell of a written table: null when hidden or unavailable. */
 static json_t *jcell(const strata_table *t, const char *col, size_t row)
 {
-    int j = strata_table_find(t, col);
-    if (j < 0 || t->cols[j].hidden[row] || !isfinite(t->cols[j].v[row]))
-        return json_null();
-    return json_real(t->cols[j].v[row]);
+    double v = strata_table_value(t, strata_table_find(t, col), row);
+    return isfinite(v) ? json_real(v) : json_null();
 }
 
 static json_t *jcell_int(const strata_table *t, const char *col, size_t row)
 {
-    int j = strata_table_find(t, col);
-    if (j < 0 || t->cols[j].hidden[row] || !isfinite(t->cols[j].v[row]))
-        return json_null();
-    return json_integer((json_int_t)t->cols[j].v[row]);
+    double v = strata_table_value(t, strata_table_find(t, col), row);
+    return isfinite(v) ? json_integer((json_int_t)v) : json_null();
 }
 
 static json_t *jpair(const strata_table *t, const char *lo, const char *hi, size_t row)
@@ -236,12 +232,13 @@ static strata_status write_bootstrap(strata_ctx *ctx, const char *dir,
         st = strata_table_add(ctx, t, "B", STRATA_COL_FLAG, 0, -1, -1, &j);
     for (int k = 0; st == STRATA_OK && k < 5; k++) {
         st = strata_table_set_key(ctx, t, 0, (size_t)k, names[k]);
-        for (int c = 0; c < 3; c++) {
+        for (int c = 0; st == STRATA_OK && c < 3; c++) {
             const strata_eval_core *x = rows[c];
             const double v[5] = {x->c, x->slope, x->intercept, x->citl, x->brier};
-            t->cols[1 + c].v[k] = v[k];
+            st = strata_table_set(ctx, t, 1 + c, (size_t)k, v[k]);
         }
-        t->cols[4].v[k] = b->B;
+        if (st == STRATA_OK)
+            st = strata_table_set(ctx, t, 4, (size_t)k, b->B);
     }
     if (st == STRATA_OK)
         st = strata_disclose(ctx, &sp, t);

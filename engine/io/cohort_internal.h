@@ -54,6 +54,7 @@ struct strata_cohort {
     size_t nproblems;
     int lenient;              /* opened for validate: reads do not check category codes */
     strata_status iter_status;/* status of the attribute walk (H5Aiterate2 callback) */
+    hid_t dxpl;               /* H5P_DEFAULT, or collective MPI-IO (strata_cohort_open_dist) */
     void *scratch;            /* conversion buffer for typed reads */
     size_t scratch_size;
 };

@@ -40,24 +40,32 @@ static void esc(FILE *f, const char *s)
 /* Text of one disclosed cell: "*" hidden, "" not available, else by kind. */
 static void cell_text(const strata_table *t, int j, size_t i, char *buf, size_t n)
 {
-    const strata_table_col *c = &t->cols[j];
+    strata_col_kind k = strata_table_col_kind(t, j);
+    double v = strata_table_value(t, j, i);
+    int d = strata_table_col_decimals(t, j);
     buf[0] = 0;
-    if (c->kind == STRATA_COL_KEY)
-        snprintf(buf, n, "%s", c->s[i] ? c->s[i] : "");
-    else if (c->hidden[i])
+    if (j < 0)
+        return;
+    if (k == STRATA_COL_KEY)
+        snprintf(buf, n, "%s", strata_table_key(t, j, i) ? strata_table_key(t, j, i) : "");
+    else if (strata_table_hidden(t, j, i))
         snprintf(buf, n, "*");
-    else if (isnan(c->v[i]))
+    else if (isnan(v))
         ;
-    else if (c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG)
-        snprintf(buf, n, "%.0f", c->v[i]);
+    else if (strata_table_col_is_count(t, j) || k == STRATA_COL_FLAG ||
+             (k == STRATA_COL_TOTAL && v == floor(v)))
+        snprintf(buf, n, "%.0f", v);
+    else if (d < 0)
+        snprintf(buf, n, "%.*g", -d, v);
     else
-        snprintf(buf, n, "%.*f", c->decimals, c->v[i]);
+        snprintf(buf, n, "%.*f", d, v);
 }
 
 static const char *kind_class(strata_col_kind k)
 {
-    static const char *const cls[] = {"key", "count", "mean", "pct", "ratio", "flag"};
-    return cls[k];
+    static const char *const cls[] = {"key",   "count", "mean",    "pct",
+                                      "ratio", "flag",  "total",   "ratio", "ratio"};
+    return cls[(int)k >= 0 && (int)k <= (int)STRATA_COL_INTERNAL ? (int)k : 0];
 }
 
 /* One cell as <td class=kind>; returns nothing. */
@@ -65,7 +73,8 @@ static void td(FILE *f, const strata_table *t, int j, size_t i)
 {
     char buf[256];
     cell_text(t, j, i, buf, sizeof buf);
-    fprintf(f, "<td class=\"%s\">", kind_class(t->cols[j].kind));
+    fprintf(f, "<td class=\"%s\">",
+            strata_table_col_is_count(t, j) ? "count" : kind_class(strata_table_col_kind(t, j)));
     esc(f, buf);
     fputs("</td>", f);
 }
@@ -97,8 +106,10 @@ static const char *col_label(const char *name)
     return name;
 }
 
-/* Whole table, or the listed columns (names NULL-terminated) when cols != NULL. */
-static void html_table(FILE *f, const strata_table *t, const char *const *cols)
+/* Whole table, or the listed columns (names NULL-terminated) when cols != NULL.
+ * data-table names the published file and data-col each column, so every number
+ * here can be checked against the CSVs (tests/sdc_attack.c). */
+static void html_table(FILE *f, const strata_table *t, const char *file, const char *const *cols)
 {
     int js[256], nj = 0;
     if (cols) {
@@ -106,20 +117,22 @@ static void html_table(FILE *f, const strata_table *t, const char *const *cols)
             if ((js[nj] = strata_table_find(t, *cols)) >= 0)
                 nj++;
     } else {
-        for (size_t j = 0; j < t->n_cols && nj < 256; j++)
-            js[nj++] = (int)j;
+        for (size_t j = 0; j < strata_table_ncols(t) && nj < 256; j++)
+            if (strata_table_col_kind(t, (int)j) != STRATA_COL_INTERNAL)
+                js[nj++] = (int)j;
     }
-    fputs("<div class=\"wide\"><table><tr>", f);
+    fprintf(f, "<div class=\"wide\"><table data-table=\"%s\"><tr>", file);
     for (int k = 0; k < nj; k++) {
         char mean[512];
-        fputs("<th title=\"", f);
-        esc(f, report_column_meaning(t->cols[js[k]].name, mean, sizeof mean));
+        const char *nm = strata_table_col_name(t, js[k]);
+        fprintf(f, "<th data-col=\"%s\" title=\"", nm);
+        esc(f, report_column_meaning(nm, mean, sizeof mean));
         fputs("\">", f);
-        esc(f, col_label(t->cols[js[k]].name));
+        esc(f, col_label(nm));
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
-    for (size_t i = 0; i < t->n_rows; i++) {
+    for (size_t i = 0; i < strata_table_nrows(t); i++) {
         fputs("<tr>", f);
         for (int k = 0; k < nj; k++)
             td(f, t, js[k], i);
@@ -130,8 +143,7 @@ static void html_table(FILE *f, const strata_table *t, const char *const *cols)
 
 static double val(const strata_table *t, const char *name, size_t i)
 {
-    int j = strata_table_find(t, name);
-    return j < 0 || t->cols[j].hidden[i] ? NAN : t->cols[j].v[i];
+    return strata_table_value(t, strata_table_find(t, name), i);
 }
 
 /* Risk pyramid: tiers as centred bars, width proportional to sqrt(% of list)
@@ -157,7 +169,7 @@ static void svg_pyramid(FILE *f, const strata_table *t, size_t i, const char *la
         jn = strata_table_find(t, nm);
         snprintf(nm, sizeof nm, "pct_tier%d", k + 1);
         jp = strata_table_find(t, nm);
-        pct = jp >= 0 && !t->cols[jp].hidden[i] ? t->cols[jp].v[i] : NAN;
+        pct = strata_table_value(t, jp, i);
         w = isnan(pct) ? 0 : fmax(2, W * sqrt(pct / 100.0));
         cell_text(t, jn, i, buf, sizeof buf);
         if (jp >= 0)
@@ -298,7 +310,7 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
     size_t shown = 0, omitted = 0, labelled = 0;
     const double levels[2] = {0.95, 0.998};
     char lab[320];
-    for (size_t i = 0; i + 1 < t->n_rows; i++) {
+    for (size_t i = 0; i + 1 < strata_table_nrows(t); i++) {
         double e = val(t, "expected_list", i), r = val(t, "oe_list", i);
         if (!(e > 0) || isnan(r))
             continue;
@@ -328,7 +340,7 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
             fputs("\"/>", out);
         }
     }
-    for (size_t i = 0; i + 1 < t->n_rows; i++) {
+    for (size_t i = 0; i + 1 < strata_table_nrows(t); i++) {
         double e = val(t, "expected_list", i), r = val(t, "oe_list", i);
         double flag = val(t, "funnel_flag", i), x, y;
         if (!(e > 0) || isnan(r)) {
@@ -337,8 +349,9 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
         }
         x = px(&a, e);
         y = py(&a, fmin(r, a.y1));
-        int mine = me && !strcmp(t->cols[0].s[i], me);
-        area_label(rn, "PCN", t->cols[0].s[i], lab, sizeof lab);
+        const char *key = strata_table_key(t, 0, i);
+        int mine = me && key && !strcmp(key, me);
+        area_label(rn, "PCN", key, lab, sizeof lab);
         fprintf(out, "<circle class=\"unit%s%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\"><title>",
                 flag > 0 ? " high" : flag < 0 ? " low" : "", mine ? " me" : me ? " other" : "",
                 x, y, mine ? 7 : 4);
@@ -359,7 +372,13 @@ static void svg_funnel(FILE *out, const strata_table *t, const strata_funnel *fn
                  "withheld by disclosure control). Limits: %s. Dashed blue: 95%%; solid orange: "
                  "99.8%%. Points above the limits are orange, below blue.</p>\n",
             shown, omitted,
-            fn && fn->tau2 > 0 ? "overdispersed (DerSimonian-Laird tau2)" : "exact Poisson");
+            fn && fn->tau2 > 0 ? "overdispersed (DerSimonian-Laird)" : "exact Poisson");
+    if (fn && fn->od != STRATA_OD_NONE)
+        fprintf(out, "<p class=\"note\">Overdispersion (%s, Spiegelhalter 2005): phi = %.3f, "
+                     "tau<sup>2</sup> = %.5f on the log(O/E) scale, from %zu PCNs' published "
+                     "observed and expected counts.</p>\n",
+                fn->od == STRATA_OD_SHMI ? "SHMI truncation" : "winsorised z", fn->phi, fn->tau2,
+                fn->k);
 }
 
 /* Mean risk by IMD quintile (row r of the inequality table: the ALL row for
@@ -401,7 +420,7 @@ static void svg_gradient(FILE *f, const strata_table *q, size_t r, const strata_
                 px(&a, cum + w / 2), a.T + 14 + (k % 2) * 14, k + 1, buf); /* staggered: narrow bars' labels do not collide */
         cum += w;
     }
-    if (sii && rs < sii->n_rows && !isnan(val(sii, "sii", rs))) {
+    if (sii && rs < strata_table_nrows(sii) && !isnan(val(sii, "sii", rs))) {
         double s = val(sii, "sii", rs), ri = val(sii, "rii", rs), b0 = s / (ri - 1);
         char b1[64], b2[64], b3[64];
         if (isfinite(b0))
@@ -466,13 +485,14 @@ static const char *const css =
 
 static strata_status check_disclosed(strata_ctx *ctx, const strata_table *t, const char *path)
 {
-    if (t && !t->disclosed && !t->patient_level)
+    if (t && !strata_table_disclosed(t) && !strata_table_patient_level(t))
         return STRATA_FAIL(ctx, STRATA_EINVAL,
-                           "%s: table %s has not been through disclosure control", path, t->name);
-    if (t && t->patient_level)
+                           "%s: table %s has not been through disclosure control", path,
+                           strata_table_name(t));
+    if (t && strata_table_patient_level(t))
         return STRATA_FAIL(ctx, STRATA_EINVAL,
                            "%s: table %s is patient-level and cannot go into the report", path,
-                           t->name);
+                           strata_table_name(t));
     return STRATA_OK;
 }
 
@@ -488,21 +508,32 @@ static void howto(FILE *f, const char *text)
 static void found_section(FILE *f, const strata_report_input *in, const report_names *rn)
 {
     const strata_table *t = in->summary;
-    size_t all = t->n_rows - 1, best = (size_t)-1, n_hi = 0, n_lo = 0;
+    size_t all = strata_table_nrows(t) - 1, best = (size_t)-1, n_hi = 0, n_lo = 0;
     double need = -1;
     char buf[64], b2[64], lab[320];
     fputs("<section class=\"found\" id=\"found\"><h2>What this run found</h2><ul>\n", f);
     cell_text(t, strata_table_find(t, "n_list"), all, b2, sizeof b2);
     fprintf(f, "<li><b><span class=\"count\">%s</span> registered patients</b> in %zu PCNs "
                "were given a risk of an emergency admission in the next 12 months.</li>\n",
-            b2, t->n_rows - 1);
+            b2, strata_table_nrows(t) - 1);
+    if (strata_table_find(t, "n_unscored_list") >= 0 && val(t, "n_unscored_list", all) != 0) {
+        cell_text(t, strata_table_find(t, "n_unscored_list"), all, b2, sizeof b2);
+        fprintf(f, "<li><b><span class=\"count\">%s</span> patients could not be scored</b> (a "
+                   "model input is missing for them): they are in every list size (column "
+                   "n_unscored) but in no risk tier and on no intervention list; the practice "
+                   "file unscored.csv names them.</li>\n",
+                b2);
+    }
     for (size_t i = 0; i < all; i++) {
         double v = val(t, "need_index", i);
         if (!isnan(v) && v > need)
             need = v, best = i;
     }
+    if (best == (size_t)-1)
+        fputs("<li><b>Highest need:</b> every PCN's need index is withheld by disclosure "
+              "control at this size (see <a href=\"#disclosure\">the rules</a>).</li>\n", f);
     if (best != (size_t)-1) {
-        area_label(rn, "PCN", t->cols[0].s[best], lab, sizeof lab);
+        area_label(rn, "PCN", strata_table_key(t, 0, best), lab, sizeof lab);
         cell_text(t, strata_table_find(t, "need_index"), best, buf, sizeof buf);
         fputs("<li><b>Highest need:</b> ", f);
         esc(f, lab);
@@ -529,7 +560,7 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
                 double fl = val(t, "funnel_flag", i);
                 if (!(fl != 0) || isnan(fl))
                     continue;
-                area_label(rn, "PCN", t->cols[0].s[i], lab, sizeof lab);
+                area_label(rn, "PCN", strata_table_key(t, 0, i), lab, sizeof lab);
                 fputs(first ? "" : "; ", f);
                 esc(f, lab);
                 fprintf(f, " (%s)", fl > 0 ? "more" : "fewer");
@@ -541,24 +572,37 @@ static void found_section(FILE *f, const strata_report_input *in, const report_n
     }
     if (in->inequality) {
         const strata_table *q = in->inequality;
-        size_t r = q->n_rows - 1;
+        size_t r = strata_table_nrows(q) - 1;
         double m1 = val(q, "mean_risk_imdq1", r), m5 = val(q, "mean_risk_imdq5", r);
+        if (isnan(m1) || isnan(m5) || !(m5 > 0))
+            fputs("<li><b>Deprivation gradient:</b> the mean risks of the most and least "
+                  "deprived fifths are withheld by disclosure control at this size.</li>\n", f);
         if (!isnan(m1) && !isnan(m5) && m5 > 0) {
             fprintf(f, "<li><b>Deprivation gradient:</b> patients in the most deprived fifth of "
                        "areas have a mean risk of %.1f%%, %.1f times the %.1f%% of the least "
                        "deprived fifth",
                     100 * m1, m1 / m5, 100 * m5);
-            if (in->sii && !isnan(val(in->sii, "sii", in->sii->n_rows - 1))) {
-                cell_text(in->sii, strata_table_find(in->sii, "sii"), in->sii->n_rows - 1, buf,
+            if (in->sii && !isnan(val(in->sii, "sii", strata_table_nrows(in->sii) - 1))) {
+                cell_text(in->sii, strata_table_find(in->sii, "sii"), strata_table_nrows(in->sii) - 1, buf,
                           sizeof buf);
-                cell_text(in->sii, strata_table_find(in->sii, "rii"), in->sii->n_rows - 1, b2,
+                cell_text(in->sii, strata_table_find(in->sii, "rii"), strata_table_nrows(in->sii) - 1, b2,
                           sizeof b2);
                 fprintf(f, " (slope index of inequality %s, relative index %s)", buf, b2);
             }
             fputs(".</li>\n", f);
         }
     }
-    if (in->n_listed) {
+    if (in->offers) { /* the disclosed total of the offers table (its last row) */
+        size_t o = strata_table_nrows(in->offers) - 1;
+        cell_text(in->offers, strata_table_find(in->offers, "n_offered"), o, buf, sizeof buf);
+        if (*buf && strcmp(buf, "*"))
+            fprintf(f, "<li><b>Proactive care:</b> <span class=\"count\">%s</span> patients "
+                       "with the highest predicted risk are offered proactive care (the PCNs' "
+                       "intervention lists, owner-only files).</li>\n", buf);
+        else
+            fputs("<li><b>Proactive care:</b> a small number of patients (withheld) with the "
+                  "highest predicted risk are offered proactive care.</li>\n", f);
+    } else if (in->n_listed) { /* a library caller without the table: rounded to 5 */
         double r5 = 5 * floor(in->n_listed / 5.0 + 0.5);
         fprintf(f, "<li><b>Proactive care:</b> about <span class=\"count\">%s</span> patients "
                    "with the highest predicted risk are offered proactive care (the PCNs' "
@@ -589,16 +633,18 @@ static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
     char lab[320], buf[64];
     for (int k = 0; k < NC; k++)
         js[k] = strata_table_find(t, cols[k]);
-    fputs("<div class=\"wide\"><table class=\"index\"><tr><th>PCN (code)</th>", f);
+    fputs("<div class=\"wide\"><table class=\"index\" data-table=\"pcn_summary\"><tr>"
+          "<th data-col=\"group\">PCN (code)</th>", f);
     for (int k = 0; k < NC; k++)
         if (js[k] >= 0)
-            fprintf(f, "<th>%s</th>", col_label(cols[k]));
-    fputs("<th>High risk, % of list</th><th>Funnel position</th></tr>\n", f);
-    for (size_t i = 0; i < t->n_rows; i++) {
+            fprintf(f, "<th data-col=\"%s\">%s</th>", cols[k], col_label(cols[k]));
+    fputs("<th data-col=\"pct_high_risk_of_list\">High risk, % of list</th>"
+          "<th data-col=\"funnel_position\">Funnel position</th></tr>\n", f);
+    for (size_t i = 0; i < strata_table_nrows(t); i++) {
         double fl = val(t, "funnel_flag", i), n = jn >= 0 ? val(t, "n_list", i) : NAN;
         double h = jh >= 0 ? val(t, "n_high_risk", i) : NAN, pct = 100 * h / n;
         fputs("<tr><td class=\"key\">", f);
-        esc(f, area_label(rn, "PCN", t->cols[0].s[i], lab, sizeof lab));
+        esc(f, area_label(rn, "PCN", strata_table_key(t, 0, i), lab, sizeof lab));
         fputs("</td>", f);
         for (int k = 0; k < NC; k++)
             if (js[k] >= 0)
@@ -610,7 +656,7 @@ static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
         else
             fputs("<td class=\"pct\"></td>", f);
         snprintf(buf, sizeof buf, "%s",
-                 isnan(fl) || i + 1 == t->n_rows ? "" : fl >= 2 ? "above 99.8% limit"
+                 isnan(fl) || i + 1 == strata_table_nrows(t) ? "" : fl >= 2 ? "above 99.8% limit"
                  : fl >= 1 ? "above 95% limit" : fl <= -2 ? "below 99.8% limit"
                  : fl <= -1 ? "below 95% limit" : "within limits");
         fprintf(f, "<td>%s</td></tr>\n", buf);
@@ -620,7 +666,8 @@ static void pcn_index(FILE *f, const strata_table *t, const report_names *rn)
 
 strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in, const char *path)
 {
-    char *tmp, lab[320], rules[1024];
+    strata_sdc_params rules;
+    char *tmp, lab[320];
     FILE *f;
     report_names *rn = NULL;
     strata_status st;
@@ -631,8 +678,10 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     STRATA_TRY(check_disclosed(ctx, in->inequality, path));
     STRATA_TRY(check_disclosed(ctx, in->sii, path));
     STRATA_TRY(check_disclosed(ctx, in->fairness, path));
+    STRATA_TRY(check_disclosed(ctx, in->offers, path));
+    STRATA_TRY(strata_table_rules(ctx, in->summary, &rules));
     STRATA_TRY(report_names_load(ctx, in->data_dir, &rn));
-    all = in->summary->n_rows - 1;
+    all = strata_table_nrows(in->summary) - 1;
     f = report_page_open(ctx, path, in->title ? in->title : "strata report", "", "", &tmp);
     if (!f) {
         report_names_free(ctx, rn);
@@ -640,13 +689,14 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     }
     fputs("<h1>", f);
     esc(f, in->title ? in->title : "strata report");
-    fputs(!in->sdc || in->sdc->enabled
+    fputs(rules.enabled
               ? "</h1>\n<p class=\"note\">Risk stratification of the registered population by "
                 "strata. All counts are disclosure-controlled (see <a href=\"#disclosure\">the "
                 "rules</a>); * marks a withheld value.</p>\n"
               : "</h1>\n<p class=\"note warn\">Risk stratification of the registered population "
-                "by strata. <b>Disclosure control is off</b>: counts are exact, small numbers "
-                "included (see <a href=\"#disclosure\">disclosure</a>); not for publication.</p>\n",
+                "by strata. <b>Disclosure control was OFF for this run: every count is exact, "
+                "small numbers included. Not for publication.</b> (<a href=\"#disclosure\">"
+                "details</a>)</p>\n",
           f);
     fputs(
           "<nav><a href=\"#found\">Findings</a> <a href=\"#index\">PCN index</a> "
@@ -673,7 +723,7 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
     if (all <= MAX_PYRAMIDS) {
         for (size_t i = 0; i < all; i++)
             svg_pyramid(f, in->summary, i,
-                        area_label(rn, "PCN", in->summary->cols[0].s[i], lab, sizeof lab));
+                        area_label(rn, "PCN", strata_table_key(in->summary, 0, i), lab, sizeof lab));
     } else {
         fprintf(f, "<p class=\"note\">%zu PCNs: their tiers are in the PCN index above rather "
                    "than one pyramid each.</p>\n", all);
@@ -698,13 +748,13 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
                  "least deprived ends of the scale, in risk units (negative = higher risk where "
                  "deprivation is higher). The <i>relative index</i> (RII) is the same as a ratio "
                  "(least / most deprived; below 1 = higher in deprived areas).");
-        svg_gradient(f, in->inequality, in->inequality->n_rows - 1, in->sii,
-                     in->sii ? in->sii->n_rows - 1 : (size_t)-1,
+        svg_gradient(f, in->inequality, strata_table_nrows(in->inequality) - 1, in->sii,
+                     in->sii ? strata_table_nrows(in->sii) - 1 : (size_t)-1,
                      "Mean predicted risk by deprivation (all PCNs)");
     }
     if (in->sii) {
         fputs("<h2>Slope and relative index of inequality by PCN</h2>\n", f);
-        html_table(f, in->sii, NULL);
+        html_table(f, in->sii, "sii", NULL);
     }
     if (in->n_calib) {
         fputs("<h2 id=\"calibration\">Is the model right? Calibration</h2>\n", f);
@@ -721,7 +771,7 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
                  "Observed / expected near 1 and a calibration slope near 1 mean the risks fit "
                  "the subgroup. Flags: 1 too small to interpret, 2 O/E, 4 slope, 8 C differs from "
                  "the whole population.");
-        html_table(f, in->fairness, NULL);
+        html_table(f, in->fairness, "fairness", NULL);
     }
     if (in->n_card) {
         fputs("<h2 id=\"card\">Model card</h2>\n<table class=\"card\">", f);
@@ -734,9 +784,23 @@ strata_status strata_report_html(strata_ctx *ctx, const strata_report_input *in,
         }
         fputs("</table>\n", f);
     }
-    fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>", f);
-    esc(f, report_disclosure_rules(in->sdc, rules, sizeof rules));
-    fputs(" Methods: docs/stratify.md.</p>\n", f);
+    {
+        char text[512];
+        strata_sdc_describe(&rules, text, sizeof text);
+        fputs("<h2 id=\"disclosure\">Disclosure control</h2>\n<p>Rules applied to every table "
+              "and number in this report: ", f);
+        esc(f, text);
+        fputs(rules.enabled
+                  ? ". Before publication every relation between the tables (practices add up "
+                    "to PCNs and PCNs to the ICB, subgroups to totals, tiers and segments to the "
+                    "list) was checked so no withheld or rounded count can be worked out exactly; "
+                    "where an observed count is withheld its expected count and O/E are too. "
+                    "SII, RII, C-statistics and calibration slopes are regression outputs and "
+                    "are shown as computed. Methods and sources: docs/stratify.md.</p>\n"
+                  : ". Nothing was withheld or rounded: these numbers identify small groups and "
+                    "must not leave a secure environment.</p>\n",
+              f);
+    }
     fputs("</body></html>\n", f);
     report_names_free(ctx, rn);
     st = strata_out_publish(ctx, f, tmp, path, 0644u);

@@ -24,9 +24,11 @@ const char *report_name_tidy(const char *name, char *buf, size_t size);
  * README sheet and the report's headers); "" when unknown. */
 const char *report_column_meaning(const char *col, char *buf, size_t size);
 
-/* The disclosure rules p applied (NULL = the defaults), in a paragraph
- * (report_rules.c); returns buf. */
-const char *report_disclosure_rules(const strata_sdc_params *p, char *buf, size_t size);
+/* The rules disclosed table t was published under (else fallback; neither:
+ * 0 and "no aggregate table") into *rules, and as strata_sdc_describe words
+ * them (plus a do-not-publish sentence when off) into buf (report_rules.c). */
+int report_rules(const strata_table *t, const strata_sdc_params *fallback, strata_sdc_params *rules,
+                 char *buf, size_t size);
 
 /* The main report's pieces, for the one-page PCN packs (report_html.c):
  * escaped text, a disclosed cell as printed ("*" hidden), a visible value

@@ -19,9 +19,11 @@
 /* Row of t whose key (column 0) is code, or (size_t)-1. */
 static size_t row_of(const strata_table *t, const char *code)
 {
-    for (size_t i = 0; t && i < t->n_rows; i++)
-        if (t->cols[0].s[i] && !strcmp(t->cols[0].s[i], code))
+    for (size_t i = 0; t && i < strata_table_nrows(t); i++) {
+        const char *k = strata_table_key(t, 0, i);
+        if (k && !strcmp(k, code))
             return i;
+    }
     return (size_t)-1;
 }
 
@@ -132,7 +134,7 @@ static void pack(FILE *f, const strata_report_input *in, const report_names *rn,
                  const char *rules)
 {
     const strata_table *t = in->summary;
-    const char *code = t->cols[0].s[i] ? t->cols[0].s[i] : "";
+    const char *code = strata_table_key(t, 0, i) ? strata_table_key(t, 0, i) : "";
     const char *nm = report_name(rn, "PCN", code);
     char tidy[256], title[400];
     fputs("<section class=\"pack\" id=\"pcn-", f);
@@ -181,8 +183,11 @@ strata_status strata_report_pcn_packs(strata_ctx *ctx, const strata_report_input
     STRATA_TRY(report_check_disclosed(ctx, in->sii, path));
     STRATA_TRY(report_check_disclosed(ctx, in->offers, path));
     STRATA_TRY(report_names_load(ctx, in->data_dir, &rn));
-    report_disclosure_rules(in->sdc, rules, sizeof rules);
-    all = in->summary->n_rows - 1; /* the last row is ALL */
+    {
+        strata_sdc_params applied;
+        report_rules(in->summary, in->sdc, &applied, rules, sizeof rules);
+    }
+    all = strata_table_nrows(in->summary) - 1; /* the last row is ALL */
     f = report_page_open(ctx, path, in->title ? in->title : "strata", ": one page per PCN",
                          pack_css, &tmp);
     if (!f) {
@@ -196,9 +201,9 @@ strata_status strata_report_pcn_packs(strata_ctx *ctx, const strata_report_input
             all);
     for (size_t i = 0; i < all; i++) {
         fputs("<li><a href=\"#pcn-", f);
-        report_esc(f, in->summary->cols[0].s[i]);
+        report_esc(f, strata_table_key(in->summary, 0, i));
         fputs("\">", f);
-        report_esc(f, report_area_label(rn, "PCN", in->summary->cols[0].s[i], lab, sizeof lab));
+        report_esc(f, report_area_label(rn, "PCN", strata_table_key(in->summary, 0, i), lab, sizeof lab));
         fputs("</a></li>\n", f);
     }
     fputs("</ol></div>\n", f);

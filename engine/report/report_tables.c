@@ -47,7 +47,7 @@ static const char *group_type(const char *table)
  * "sii" -> sii_lo / sii_hi, "sii_obs" -> sii_lo_obs, "c_statistic" -> c_lo. */
 static void find_bounds(const strata_table *t, size_t j, int *lo, int *hi)
 {
-    const char *name = t->cols[j].name, *us = strchr(name, '_');
+    const char *name = strata_table_col_name(t, (int)j), *us = strchr(name, '_');
     char a[256], b[256];
     size_t p = us ? (size_t)(us - name) : strlen(name);
     *lo = *hi = -1;
@@ -76,26 +76,27 @@ static void find_bounds(const strata_table *t, size_t j, int *lo, int *hi)
 static strata_status view_init(office *o, tview *v, const strata_table *t, const char *name)
 {
     strata_ctx *ctx = o->ctx;
-    if (t->patient_level || !t->disclosed)
+    if (strata_table_patient_level(t) || !strata_table_disclosed(t))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "office tables: %s must be an aggregate table "
                            "through disclosure control", name);
     v->t = t;
     v->name = name;
     v->type = group_type(name);
     v->n_keys = 0;
-    while ((size_t)v->n_keys < t->n_cols && t->cols[v->n_keys].kind == STRATA_COL_KEY)
+    while ((size_t)v->n_keys < strata_table_ncols(t) &&
+           strata_table_col_kind(t, v->n_keys) == STRATA_COL_KEY)
         v->n_keys++;
-    v->lo = strata_alloc(ctx, (t->n_cols + 1) * sizeof *v->lo);
-    v->hi = strata_alloc(ctx, (t->n_cols + 1) * sizeof *v->hi);
-    v->is_bound = strata_calloc(ctx, t->n_cols + 1, 1);
+    v->lo = strata_alloc(ctx, (strata_table_ncols(t) + 1) * sizeof *v->lo);
+    v->hi = strata_alloc(ctx, (strata_table_ncols(t) + 1) * sizeof *v->hi);
+    v->is_bound = strata_calloc(ctx, strata_table_ncols(t) + 1, 1);
     if (!v->lo || !v->hi || !v->is_bound)
         return STRATA_ENOMEM;
-    for (size_t j = 0; j < t->n_cols; j++) {
+    for (size_t j = 0; j < strata_table_ncols(t); j++) {
         v->lo[j] = v->hi[j] = -1;
-        if (t->cols[j].kind != STRATA_COL_KEY)
+        if (strata_table_col_kind(t, (int)j) != STRATA_COL_KEY)
             find_bounds(t, j, &v->lo[j], &v->hi[j]);
     }
-    for (size_t j = 0; j < t->n_cols; j++)
+    for (size_t j = 0; j < strata_table_ncols(t); j++)
         if (v->lo[j] >= 0) {
             v->is_bound[v->lo[j]] = 1;
             v->is_bound[v->hi[j]] = 1;
@@ -104,20 +105,28 @@ static strata_status view_init(office *o, tview *v, const strata_table *t, const
 }
 
 /* The value of a cell as the CSV shows it ("" when not available or hidden). */
-static const char *cell_text(const strata_table_col *c, size_t i, char *buf, size_t size)
+static const char *cell_text(const strata_table *t, int j, size_t i, char *buf, size_t size)
 {
-    if (c->hidden[i] || isnan(c->v[i]))
+    double v = strata_table_value(t, j, i);
+    strata_col_kind k = strata_table_col_kind(t, j);
+    int d = strata_table_col_decimals(t, j);
+    if (strata_table_hidden(t, j, i) || isnan(v))
         return "";
-    if (c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG)
-        snprintf(buf, size, "%.0f", c->v[i]);
+    if (strata_table_col_is_count(t, j) || k == STRATA_COL_FLAG ||
+        (k == STRATA_COL_TOTAL && v == floor(v)))
+        snprintf(buf, size, "%.0f", v);
+    else if (d < 0)
+        snprintf(buf, size, "%.*g", -d, v);
     else
-        snprintf(buf, size, "%.*f", c->decimals, c->v[i]);
+        snprintf(buf, size, "%.*f", d, v);
     return buf;
 }
 
-static int cell_decimals(const strata_table_col *c)
+static int cell_decimals(const strata_table *t, int j)
 {
-    return c->kind == STRATA_COL_COUNT || c->kind == STRATA_COL_FLAG ? 0 : c->decimals;
+    strata_col_kind k = strata_table_col_kind(t, j);
+    return strata_table_col_is_count(t, j) || k == STRATA_COL_FLAG ? 0
+                                                                     : strata_table_col_decimals(t, j);
 }
 
 /* Row i's area: group_type, code and name (the name tidied into nbuf). */
@@ -127,9 +136,9 @@ static void row_area(const office *o, const tview *v, size_t i, const char **typ
     const strata_table *t = v->t;
     const char *nm = NULL, *area = v->type;
     *type = v->type;
-    *code = t->cols[v->n_keys - 1].s[i];
+    *code = strata_table_key(t, v->n_keys - 1, i);
     if (v->n_keys >= 2) { /* fairness: subgroup, level */
-        *type = t->cols[0].s[i];
+        *type = strata_table_key(t, 0, i);
         area = !strcmp(*type, "pcn") ? "PCN" : !strcmp(*type, "icb") ? "ICB" : NULL;
     }
     if (!strcmp(*code, "ALL") || !strcmp(*code, "all"))
@@ -178,7 +187,14 @@ static strata_status readme_sheet(office *o, strata_xlsx *x)
     STRATA_TRY(strata_xlsx_text(x, r++, 0, buf, STRATA_XS_TEXT));
     r++;
     STRATA_TRY(strata_xlsx_text(x, r++, 0, "Disclosure control", STRATA_XS_TITLE));
-    report_disclosure_rules(p, buf, sizeof buf);
+    {
+        strata_sdc_params rules;
+        int have = 0;
+        for (size_t k = 0; k < o->nv && !have; k++)
+            have = report_rules(o->v[k].t, NULL, &rules, buf, sizeof buf);
+        if (!have)
+            report_rules(NULL, p, &rules, buf, sizeof buf);
+    }
     STRATA_TRY(strata_xlsx_text(x, r, 0, "Rules", STRATA_XS_TEXT));
     STRATA_TRY(strata_xlsx_text(x, r++, 1, buf, STRATA_XS_WRAP));
     STRATA_TRY(strata_xlsx_text(x, r, 0, "Withheld cells", STRATA_XS_TEXT));
@@ -202,13 +218,13 @@ static strata_status readme_sheet(office *o, strata_xlsx *x)
     /* every distinct column, in the order first met */
     for (size_t k = 0; k < o->nv; k++) {
         const strata_table *t = o->v[k].t;
-        for (size_t j = 0; j < t->n_cols; j++) {
+        for (size_t j = 0; j < strata_table_ncols(t); j++) {
             int seen = 0;
             for (size_t q = 0; q < k && !seen; q++)
-                seen = strata_table_find(o->v[q].t, t->cols[j].name) >= 0;
-            if (seen || !*report_column_meaning(t->cols[j].name, mean, sizeof mean))
+                seen = strata_table_find(o->v[q].t, strata_table_col_name(t, (int)j)) >= 0;
+            if (seen || !*report_column_meaning(strata_table_col_name(t, (int)j), mean, sizeof mean))
                 continue;
-            STRATA_TRY(strata_xlsx_text(x, r, 0, t->cols[j].name, STRATA_XS_TEXT));
+            STRATA_TRY(strata_xlsx_text(x, r, 0, strata_table_col_name(t, (int)j), STRATA_XS_TEXT));
             STRATA_TRY(strata_xlsx_text(x, r++, 1, mean, STRATA_XS_WRAP));
         }
     }
@@ -227,9 +243,11 @@ static strata_status table_sheet(office *o, strata_xlsx *x, const tview *v)
     char buf[64], nbuf[256], sup[4096];
     int c = 0, named = v->type != NULL;
     STRATA_TRY(strata_xlsx_sheet(x, v->name));
-    for (size_t j = 0; j < t->n_cols; j++) {
-        STRATA_TRY(strata_xlsx_text(x, 0, c, t->cols[j].name, STRATA_XS_HEADER));
-        strata_xlsx_col_width(x, c, c, t->cols[j].kind == STRATA_COL_KEY ? 12 : 11);
+    for (size_t j = 0; j < strata_table_ncols(t); j++) {
+        if (strata_table_col_kind(t, (int)j) == STRATA_COL_INTERNAL)
+            continue;
+        STRATA_TRY(strata_xlsx_text(x, 0, c, strata_table_col_name(t, (int)j), STRATA_XS_HEADER));
+        strata_xlsx_col_width(x, c, c, strata_table_col_kind(t, (int)j) == STRATA_COL_KEY ? 12 : 11);
         c++;
         if (named && (int)j == v->n_keys - 1) {
             STRATA_TRY(strata_xlsx_text(x, 0, c, "group_name", STRATA_XS_HEADER));
@@ -239,24 +257,27 @@ static strata_status table_sheet(office *o, strata_xlsx *x, const tview *v)
     }
     STRATA_TRY(strata_xlsx_text(x, 0, c, "suppressed_cells", STRATA_XS_HEADER));
     strata_xlsx_col_width(x, c, c, 40);
-    for (size_t i = 0; i < t->n_rows; i++) {
+    for (size_t i = 0; i < strata_table_nrows(t); i++) {
         size_t ns = 0;
         c = 0;
         sup[0] = '\0';
-        for (size_t j = 0; j < t->n_cols; j++) {
-            const strata_table_col *col = &t->cols[j];
-            if (col->kind == STRATA_COL_KEY) {
-                STRATA_TRY(strata_xlsx_text(x, i + 1, c++, col->s[i], STRATA_XS_TEXT));
-            } else if (col->hidden[i]) {
+        for (size_t j = 0; j < strata_table_ncols(t); j++) {
+            strata_col_kind kind = strata_table_col_kind(t, (int)j);
+            if (kind == STRATA_COL_INTERNAL)
+                continue;
+            if (kind == STRATA_COL_KEY) {
+                STRATA_TRY(strata_xlsx_text(x, i + 1, c++, strata_table_key(t, (int)j, i),
+                                            STRATA_XS_TEXT));
+            } else if (strata_table_hidden(t, (int)j, i)) {
                 STRATA_TRY(strata_xlsx_blank(x, i + 1, c++, STRATA_XS_SUPPRESSED));
                 ns += (size_t)snprintf(sup + ns, ns < sizeof sup ? sizeof sup - ns : 0, "%s%s",
-                                       ns ? "; " : "", col->name);
+                                       ns ? "; " : "", strata_table_col_name(t, (int)j));
                 if (ns >= sizeof sup)
                     ns = sizeof sup - 1;
             } else {
-                const char *s = cell_text(col, i, buf, sizeof buf);
+                const char *s = cell_text(t, (int)j, i, buf, sizeof buf);
                 STRATA_TRY(strata_xlsx_number(x, i + 1, c++, *s ? strtod(s, NULL) : NAN,
-                                              STRATA_XS_DECIMALS(cell_decimals(col))));
+                                              STRATA_XS_DECIMALS(cell_decimals(t, (int)j))));
             }
             if (named && (int)j == v->n_keys - 1) {
                 const char *type, *code, *name;
@@ -266,7 +287,7 @@ static strata_status table_sheet(office *o, strata_xlsx *x, const tview *v)
         }
         STRATA_TRY(strata_xlsx_text(x, i + 1, c, sup, STRATA_XS_TEXT));
     }
-    return strata_xlsx_table(x, 0, t->n_rows, c);
+    return strata_xlsx_table(x, 0, strata_table_nrows(t), c);
 }
 
 /* ---- the long table (CSV and sheet) ------------------------------------------ */
@@ -292,25 +313,26 @@ static strata_status long_rows(office *o, FILE *f, strata_xlsx *x, size_t *row)
     for (size_t k = 0; k < o->nv; k++) {
         const tview *v = &o->v[k];
         const strata_table *t = v->t;
-        for (size_t i = 0; i < t->n_rows; i++) {
+        for (size_t i = 0; i < strata_table_nrows(t); i++) {
             const char *type, *code, *name;
             row_area(o, v, i, &type, &code, &name, nbuf, sizeof nbuf);
-            for (size_t j = (size_t)v->n_keys; j < t->n_cols; j++) {
-                const strata_table_col *col = &t->cols[j];
-                const char *val, *lo = "", *hi = "";
+            for (size_t j = (size_t)v->n_keys; j < strata_table_ncols(t); j++) {
+                const char *cname = strata_table_col_name(t, (int)j), *val, *lo = "", *hi = "";
                 const char *f8[N_LONG];
-                int hidden = col->hidden[i] != 0, d = cell_decimals(col);
-                if (col->kind == STRATA_COL_KEY || v->is_bound[j] || repeated(o, k, col->name))
+                strata_col_kind kind = strata_table_col_kind(t, (int)j);
+                int hidden = strata_table_hidden(t, (int)j, i), d = cell_decimals(t, (int)j);
+                if (kind == STRATA_COL_KEY || kind == STRATA_COL_INTERNAL || v->is_bound[j] ||
+                    repeated(o, k, cname))
                     continue;
-                val = cell_text(col, i, vb, sizeof vb);
+                val = cell_text(t, (int)j, i, vb, sizeof vb);
                 if (v->lo[j] >= 0 && !hidden) {
-                    lo = cell_text(&t->cols[v->lo[j]], i, lb, sizeof lb);
-                    hi = cell_text(&t->cols[v->hi[j]], i, hb, sizeof hb);
+                    lo = cell_text(t, v->lo[j], i, lb, sizeof lb);
+                    hi = cell_text(t, v->hi[j], i, hb, sizeof hb);
                 }
                 f8[0] = type ? type : "";
                 f8[1] = code;
                 f8[2] = name;
-                f8[3] = col->name;
+                f8[3] = cname;
                 f8[4] = val;
                 f8[5] = lo;
                 f8[6] = hi;

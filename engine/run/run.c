@@ -4,6 +4,7 @@
  * PCN / practice / ICB with disclosure control → CSV tables, HTML report and
  * manifest.json in one output directory. Patient-level files are 0600;
  * every aggregate table passes strata_disclose before it is written. */
+#include "comm.h"
 #include "internal.h"
 #include "manifest.h"
 #include "outfile.h"
@@ -48,7 +49,6 @@ typedef struct run_state {
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
     double *lp, *risk, *obs;
-    size_t *orig;               /* cohort row of each (scored) patient */
     uint8_t *tier, *segment;   /* strata_stratify_patients' outputs, per scored patient */
     int8_t *frailty, *ltc;
     int16_t *charlson;
@@ -56,6 +56,11 @@ typedef struct run_state {
     strata_bootstrap_result *boot;
     strata_table *summary, *practice_tab, *icb_tab, *inequality, *sii, *fairness;
     strata_table *offers;       /* per PCN: people offered proactive care (disclosed) */
+    strata_table **fair_parts; /* fairness by by-column, published into `fairness` */
+    size_t n_fair;
+    strata_table *c20p5;        /* Core20PLUS5 by PCN */
+    uint32_t *plus_mask;        /* PLUS groups per patient (stratify.plus) */
+    uint8_t *c5_mask;           /* the clinical areas per patient (STRATA_C5_*) */
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -344,6 +349,49 @@ static strata_status stage_derive(run_state *r, char *path, size_t size)
     return stage_done(r, "derive");
 }
 
+typedef struct problems {
+    char text[1536]; /* the first problems, one a line */
+    size_t len, shown;
+} problems;
+
+static void keep_problem(void *ud, strata_problem_kind kind, const char *msg)
+{
+    problems *p = ud;
+    int k;
+    if (p->shown >= 8 || p->len >= sizeof p->text - 1)
+        return;
+    k = snprintf(p->text + p->len, sizeof p->text - p->len, "\n  %s: %s",
+                 strata_problem_kind_name(kind), msg);
+    if (k > 0)
+        p->len = p->len + (size_t)k < sizeof p->text ? p->len + (size_t)k : sizeof p->text - 1;
+    p->shown++;
+}
+
+/* The cohort passes strata validate before anything is computed from it
+ * (ages of 150, IMD deciles of 12, duplicate ids would flow into published
+ * tables); allow_invalid goes on anyway and the manifest records it. */
+static strata_status validate_first(run_state *r, const char *path)
+{
+    strata_validate_report rep;
+    problems p;
+    memset(&p, 0, sizeof p);
+    STRATA_TRY(strata_cohort_validate(r->ctx, path, keep_problem, &p, &rep));
+    r->sum->n_invalid = rep.total;
+    STRATA_TRY(strata_manifest_int(r->man, "validation.problems", (long long)rep.total));
+    STRATA_TRY(strata_manifest_int(r->man, "spec.allow_invalid", r->spec->allow_invalid));
+    if (rep.total == 0)
+        return STRATA_OK;
+    if (!r->spec->allow_invalid)
+        return STRATA_FAIL(r->ctx, STRATA_EDATA,
+                           "%s: INVALID: %zu problem%s, the first:%s\n(strata validate %s lists "
+                           "them all; fix the cohort, or run with --allow-invalid to go on and "
+                           "have that recorded in manifest.json)",
+                           path, rep.total, rep.total == 1 ? "" : "s", p.text, path);
+    strata_warn(r->ctx, "%s: %zu validation problem%s, going on as allow_invalid asks (recorded "
+                        "in manifest.json)", path, rep.total, rep.total == 1 ? "" : "s");
+    return STRATA_OK;
+}
+
 static strata_status stage_cohort(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -377,6 +425,7 @@ static strata_status stage_cohort(run_state *r)
         strata_run_spec_path(r->spec, r->spec->cohort, path, sizeof path);
         STRATA_TRY(strata_manifest_input(r->man, "cohort", path));
     }
+    STRATA_TRY(validate_first(r, path));
     if (r->spec->derive)
         STRATA_TRY(stage_derive(r, path, sizeof path));
     STRATA_TRY(strata_cohort_open(ctx, path, &r->cohort));
@@ -410,10 +459,96 @@ static strata_status stage_model_cox(run_state *r)
     return stage_done(r, "model");
 }
 
+/* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
+ * Rank 0 runs the job; the other ranks serve its collective steps. Today that
+ * is the GLM fit: rank 0 sends each rank the fit (cohort path, parameters),
+ * every rank fits its slab of rows, then rank 0 sends "done" and goes on alone
+ * (the context's ranks detached), while the others return. */
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1 };
+
+typedef struct run_request {
+    int kind;
+    strata_glm_params prm;  /* formula and weights travel in the text below */
+    size_t len[3];          /* cohort path, formula, weights ("" = none): bytes with the NUL */
+} run_request;
+
+/* Rank 0: sends req (and its text) to every rank. */
+static strata_status run_send(strata_ctx *ctx, run_request *req, const char *path)
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    const char *t[3] = {path, req->prm.formula, req->prm.weights ? req->prm.weights : ""};
+    char *blob;
+    size_t n = 0;
+    strata_status st;
+    if (!c)
+        return STRATA_OK;
+    for (int k = 0; k < 3 && req->kind == RUN_REQ_FIT; k++)
+        n += req->len[k] = strlen(t[k]) + 1;
+    STRATA_TRY(c->bcast(c->ud, req, sizeof *req, 0));
+    if (req->kind != RUN_REQ_FIT)
+        return STRATA_OK;
+    if (!(blob = strata_alloc(ctx, n)))
+        return STRATA_ENOMEM;
+    for (int k = 0, o = 0; k < 3; o += (int)req->len[k], k++)
+        memcpy(blob + o, t[k], req->len[k]);
+    st = c->bcast(c->ud, blob, n, 0);
+    strata_free(ctx, blob, n);
+    return st;
+}
+
+/* Rank 0: the other ranks are no longer needed; the run goes on alone. */
+static void run_release(strata_ctx *ctx)
+{
+    run_request req;
+    if (!strata_ctx_comm(ctx))
+        return;
+    memset(&req, 0, sizeof req);
+    req.kind = RUN_REQ_DONE;
+    (void)run_send(ctx, &req, NULL);
+    strata_ctx_set_comm(ctx, NULL);
+}
+
+/* Ranks other than 0: serve rank 0's requests until "done". A fit's failure
+ * is agreed inside it, so rank 0 reports it. */
+static strata_status run_serve(strata_ctx *ctx)
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    strata_status last = STRATA_OK;
+    for (;;) {
+        run_request req;
+        char *blob;
+        size_t n;
+        strata_cohort *co = NULL;
+        strata_model *m = NULL;
+        strata_status st;
+        STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
+        if (req.kind != RUN_REQ_FIT)
+            return last;
+        n = req.len[0] + req.len[1] + req.len[2];
+        if (!(blob = strata_alloc(ctx, n)))
+            return STRATA_ENOMEM;
+        st = c->bcast(c->ud, blob, n, 0);
+        req.prm.formula = blob + req.len[0];
+        req.prm.weights = req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL;
+        if (st == STRATA_OK)
+            st = strata_cohort_open(ctx, blob, &co);
+        if (st == STRATA_OK)
+            st = strata_glm_fit(ctx, co, &req.prm, &m);
+        strata_model_free(ctx, m);
+        strata_cohort_close(co);
+        strata_free(ctx, blob, n);
+        /* a failed fit failed on every rank (agreed); rank 0 still sends "done" */
+        if (st != STRATA_OK && st != STRATA_ENOCONV)
+            last = st;
+    }
+}
+
 static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
+    if (is_cox(r) || r->spec->model_load)
+        run_release(ctx); /* no distributed fit: rank 0 goes on alone */
     if (is_cox(r))
         return stage_model_cox(r);
     if (r->spec->model_load) {
@@ -427,7 +562,18 @@ static strata_status stage_model(run_state *r)
         gp.formula = r->spec->formula;
         gp.weights = r->spec->weights;
         STRATA_TRY(strata_glm_params_check(ctx, &gp));
-        STRATA_TRY(strata_glm_fit(ctx, r->cohort, &gp, &r->model));
+        if (strata_ctx_comm(ctx)) { /* every rank fits its slab of rows */
+            run_request req;
+            memset(&req, 0, sizeof req);
+            req.kind = RUN_REQ_FIT;
+            req.prm = gp;
+            STRATA_TRY(run_send(ctx, &req, strata_cohort_path(r->cohort)));
+        }
+        {
+            strata_status st = strata_glm_fit(ctx, r->cohort, &gp, &r->model);
+            run_release(ctx);
+            STRATA_TRY(st);
+        }
         out_path(r, "model.h5", path, sizeof path);
         STRATA_TRY(strata_model_save(ctx, r->model, path));
         STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
@@ -455,25 +601,22 @@ static strata_status pfile_close(run_state *r, pfile *p, const char *name)
     return strata_manifest_output(r->man, name, "patient");
 }
 
-#define COMPACT(arr)                                                    \
-    do {                                                                \
-        if (arr)                                                        \
-            for (size_t i_ = 0, k_ = 0; i_ < r->n; i_++)                \
-                if (isfinite(r->risk[i_]))                              \
-                    (arr)[k_++] = (arr)[i_];                            \
-    } while (0)
-
 /* Patients whose risk cannot be computed (a model column is missing for them)
- * are listed in unscored.csv (0600) and left out of every later stage: the
- * per-patient arrays are compacted in place to the scored rows, in order. */
-static strata_status drop_unscored(run_state *r)
+ * stay in every later stage with a NaN risk: counted in every list size, in
+ * the age-sex, segment and Core20PLUS5 counts and in n_unscored, in no tier,
+ * expected or observed count and on no list (docs/stratify.md#missing-values).
+ * They are listed in unscored.csv (0600) so a practice can find them. */
+static strata_status note_unscored(run_state *r)
 {
-    size_t bad = 0, kept;
+    size_t bad = 0;
     for (size_t i = 0; i < r->n; i++)
         bad += !isfinite(r->risk[i]);
     r->sum->n_unscored = bad;
     if (bad == 0)
         return STRATA_OK;
+    if (bad == r->n)
+        return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: no patient could be scored",
+                           strata_cohort_path(r->cohort));
     {
         pfile pf;
         STRATA_TRY(pfile_open(r, "unscored.csv", &pf));
@@ -483,55 +626,33 @@ static strata_status drop_unscored(run_state *r)
                 fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i], i + 1);
         STRATA_TRY(pfile_close(r, &pf, "unscored.csv"));
     }
+    for (size_t i = 0; i < r->n; i++)
+        if (!isfinite(r->risk[i]))
+            r->risk[i] = NAN;
     strata_warn(r->ctx,
                 "%zu of %zu patients (%.1f%%) could not be scored (a model column is missing for "
-                "them): they are listed in unscored.csv and left out of tiers, lists and aggregates",
+                "them): they are counted in every list size and in n_unscored, listed in "
+                "unscored.csv, and in no tier or intervention list",
                 bad, r->n, 100.0 * (double)bad / (double)r->n);
-    COMPACT(r->id);
-    COMPACT(r->age);
-    COMPACT(r->imd);
-    COMPACT(r->efi);
-    COMPACT(r->prior_em);
-    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
-        COMPACT(r->flags[c]);
-    COMPACT(r->sex.v);
-    COMPACT(r->eth.v);
-    COMPACT(r->pcn.v);
-    COMPACT(r->practice.v);
-    COMPACT(r->icb.v);
-    COMPACT(r->obs);
-    COMPACT(r->lp);
-    COMPACT(r->orig);
-    kept = 0;
-    for (size_t i = 0; i < r->n; i++) /* risk last: it is the predicate */
-        if (isfinite(r->risk[i]))
-            r->risk[kept++] = r->risk[i];
-    r->n = kept;
-    if (r->n == 0)
-        return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: no patient could be scored",
-                           strata_cohort_path(r->cohort));
     return STRATA_OK;
 }
-#undef COMPACT
 
 static strata_status stage_score(run_state *r)
 {
     r->lp = strata_calloc(r->ctx, r->n, sizeof *r->lp);
     r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
-    r->orig = strata_calloc(r->ctx, r->n, sizeof *r->orig);
-    if (!r->lp || !r->risk || !r->orig)
+    if (!r->lp || !r->risk)
         return STRATA_ENOMEM;
-    for (size_t i = 0; i < r->n; i++)
-        r->orig[i] = i;
     if (r->cox) { /* absolute risk by the horizon, kept inside (0, 1) for evaluation */
         STRATA_TRY(strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1,
                                     r->lp, r->risk));
         for (size_t i = 0; i < r->n; i++)
-            r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
+            if (!isnan(r->risk[i]))
+                r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
     } else
         STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
                                 r->risk));
-    STRATA_TRY(drop_unscored(r));
+    STRATA_TRY(note_unscored(r));
     return stage_done(r, "score");
 }
 
@@ -625,43 +746,11 @@ static strata_family eval_family(const strata_model *m)
     return fs.family;
 }
 
-/* Subgroup fairness table (disclosed before use): one row per level. */
+/* Subgroup fairness table: the evaluation's own table and rules
+ * (strata_eval_fairness_parts), disclosed with the other aggregates. */
 static strata_status fairness_table(run_state *r)
 {
-    strata_ctx *ctx = r->ctx;
-    const strata_eval_report *e = r->eval;
-    int jby, jlev, jn, jev, jc, jclo, jchi, joe, jolo, johi, jsl, jflag;
-    strata_table *t;
-    STRATA_TRY(strata_table_new(ctx, "fairness", e->n_groups + 1, &r->fairness));
-    t = r->fairness;
-    STRATA_TRY(strata_table_add(ctx, t, "subgroup", STRATA_COL_KEY, 0, -1, -1, &jby));
-    STRATA_TRY(strata_table_add(ctx, t, "level", STRATA_COL_KEY, 0, -1, -1, &jlev));
-    STRATA_TRY(strata_table_add(ctx, t, "n", STRATA_COL_COUNT, 0, -1, -1, &jn));
-    STRATA_TRY(strata_table_add(ctx, t, "events", STRATA_COL_COUNT, 0, -1, -1, &jev));
-    STRATA_TRY(strata_table_add(ctx, t, "c_statistic", STRATA_COL_RATIO, 3, -1, -1, &jc));
-    STRATA_TRY(strata_table_add(ctx, t, "c_lo", STRATA_COL_RATIO, 3, -1, -1, &jclo));
-    STRATA_TRY(strata_table_add(ctx, t, "c_hi", STRATA_COL_RATIO, 3, -1, -1, &jchi));
-    STRATA_TRY(strata_table_add(ctx, t, "oe", STRATA_COL_RATIO, 3, -1, -1, &joe));
-    STRATA_TRY(strata_table_add(ctx, t, "oe_lo", STRATA_COL_RATIO, 3, -1, -1, &jolo));
-    STRATA_TRY(strata_table_add(ctx, t, "oe_hi", STRATA_COL_RATIO, 3, -1, -1, &johi));
-    STRATA_TRY(strata_table_add(ctx, t, "calibration_slope", STRATA_COL_RATIO, 3, -1, -1, &jsl));
-    STRATA_TRY(strata_table_add(ctx, t, "flags", STRATA_COL_FLAG, 0, -1, -1, &jflag));
-    for (size_t g = 0; g <= e->n_groups; g++) {
-        const strata_eval_metrics *m = g == 0 ? &e->overall : &e->groups[g - 1].m;
-        STRATA_TRY(strata_table_set_key(ctx, t, jby, g, g == 0 ? "all" : e->groups[g - 1].by));
-        STRATA_TRY(strata_table_set_key(ctx, t, jlev, g, g == 0 ? "all" : e->groups[g - 1].level));
-        t->cols[jn].v[g] = m->n;
-        t->cols[jev].v[g] = m->n_events;
-        t->cols[jc].v[g] = m->c;
-        t->cols[jclo].v[g] = m->c_lo;
-        t->cols[jchi].v[g] = m->c_hi;
-        t->cols[joe].v[g] = m->oe;
-        t->cols[jolo].v[g] = m->oe_lo;
-        t->cols[johi].v[g] = m->oe_hi;
-        t->cols[jsl].v[g] = m->slope;
-        t->cols[jflag].v[g] = (double)m->flags;
-    }
-    return STRATA_OK;
+    return strata_eval_fairness_parts(r->ctx, r->eval, &r->n_fair, &r->fair_parts);
 }
 
 /* Harrell's bootstrap optimism correction (evaluate.bootstrap: B): B refits
@@ -684,7 +773,7 @@ static strata_status run_bootstrap(run_state *r, strata_family fam)
     for (size_t i = 0; i < N; i++)
         full[i] = NAN;
     for (size_t i = 0; i < r->n; i++)
-        full[r->orig[i]] = r->risk[i];
+        full[i] = r->risk[i];
     strata_validate_params_init(&vp);
     vp.B = (int)r->spec->bootstrap;
     vp.seed = (uint64_t)r->spec->seed;
@@ -716,13 +805,13 @@ static strata_status stage_evaluate(run_state *r)
     in.n = r->n;
     in.y = r->obs;
     in.p = r->risk;
-    /* rows without an observed outcome take no part (weight 0) */
+    /* rows without an observed outcome or a risk (unscored) take no part (weight 0) */
     for (size_t i = 0; i < r->n && !w; i++)
-        if (isnan(r->obs[i])) {
+        if (isnan(r->obs[i]) || isnan(r->risk[i])) {
             if (!(w = strata_alloc(ctx, r->n * sizeof *w)))
                 return STRATA_ENOMEM;
             for (size_t k = 0; k < r->n; k++)
-                w[k] = isnan(r->obs[k]) ? 0.0 : 1.0;
+                w[k] = isnan(r->obs[k]) || isnan(r->risk[k]) ? 0.0 : 1.0;
         }
     in.w = w;
     for (size_t k = 0; k < r->spec->n_by && st == STRATA_OK; k++)
@@ -744,6 +833,61 @@ static strata_status stage_evaluate(run_state *r)
     r->sum->deviance = r->eval->overall.deviance;
     r->sum->pseudo_r2 = r->eval->overall.pseudo_r2;
     return stage_done(r, "evaluate");
+}
+
+/* Core20PLUS5 inputs per patient: the PLUS groups of the spec (stratify.plus)
+ * and the five adult clinical areas from the condition flags (SMI; chronic
+ * respiratory = COPD or asthma; cancer, for early diagnosis; hypertension;
+ * maternity has no source in these flags yet). docs/stratify.md#core20plus5 */
+static strata_status core20plus5_inputs(run_state *r)
+{
+    strata_ctx *ctx = r->ctx;
+    strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
+    int32_t *cols[STRATA_RUN_MAX_PLUS] = {0}, lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
+    strata_status st = STRATA_OK;
+    r->c5_mask = strata_calloc(ctx, r->n, 1);
+    r->plus_mask = strata_calloc(ctx, r->n, sizeof *r->plus_mask);
+    if (!r->c5_mask || !r->plus_mask)
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < r->n; i++) {
+        const int32_t *const *f = (const int32_t *const *)r->flags;
+#define HAS(c) (f[c] && f[c][i] > 0)
+        r->c5_mask[i] = (uint8_t)((HAS(STRATA_C_SMI) << STRATA_C5_SMI) |
+                                  ((HAS(STRATA_C_COPD) || HAS(STRATA_C_ASTHMA)) << STRATA_C5_RESPIRATORY) |
+                                  (HAS(STRATA_C_CANCER) << STRATA_C5_CANCER) |
+                                  (HAS(STRATA_C_HYPERTENSION) << STRATA_C5_HYPERTENSION));
+#undef HAS
+    }
+    for (size_t k = 0; k < r->spec->n_plus && st == STRATA_OK; k++) {
+        long j = find_col(r, r->spec->plus_column[k]);
+        const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
+        size_t nc = 0;
+        if (!info) {
+            st = STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: %s has no column %s",
+                             r->spec->plus_name[k], strata_cohort_path(r->cohort),
+                             r->spec->plus_column[k]);
+            break;
+        }
+        for (size_t l = 0; l < r->spec->n_plus_levels[k] && st == STRATA_OK; l++) {
+            size_t c = 0;
+            while (info->categorical && c < info->n_levels &&
+                   strcmp(info->levels[c], r->spec->plus_levels[k][l]))
+                c++;
+            if (!info->categorical || c == info->n_levels)
+                st = STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: level \"%s\" is not a "
+                                 "level of column %s", r->spec->plus_name[k],
+                                 r->spec->plus_levels[k][l], r->spec->plus_column[k]);
+            lv[k][nc++] = (int32_t)c;
+        }
+        if (st == STRATA_OK)
+            st = read_i32(r, j, &cols[k]);
+        rules[k] = (strata_plus_rule){r->spec->plus_name[k], cols[k], nc, lv[k]};
+    }
+    if (st == STRATA_OK && r->spec->n_plus)
+        st = strata_plus_flags(ctx, r->n, r->spec->n_plus, rules, r->plus_mask, NULL);
+    for (size_t k = 0; k < STRATA_RUN_MAX_PLUS; k++)
+        strata_free(ctx, cols[k], 0);
+    return st;
 }
 
 /* ---- stratification --------------------------------------------------------- */
@@ -788,6 +932,7 @@ static strata_status stage_stratify(run_state *r)
     STRATA_TRY(strata_stratify_patients(ctx, &pp, &pc, within ? r->pcn.v : NULL,
                                         within ? r->pcn.n_levels : 0, r->tier, r->segment,
                                         r->frailty, r->charlson, r->ltc));
+    STRATA_TRY(core20plus5_inputs(r));
     return stage_done(r, "stratify");
 }
 
@@ -807,7 +952,8 @@ static strata_status write_table(run_state *r, strata_table *t, const char *file
     char path[4096];
     out_path(r, file, path, sizeof path);
     STRATA_TRY(strata_table_write_csv(r->ctx, t, path));
-    return strata_manifest_output(r->man, file, t->patient_level ? "patient" : "aggregate");
+    return strata_manifest_output(r->man, file,
+                                  strata_table_patient_level(t) ? "patient" : "aggregate");
 }
 
 /* parent_row[k] = the row of child group k's parent (the parent group of its
@@ -817,17 +963,18 @@ static strata_status link_parent(run_state *r, strata_table *child, const codes 
                                  strata_table *parent, const codes *pc)
 {
     strata_status st;
-    int32_t *prow = strata_alloc(r->ctx, child->n_rows * sizeof *prow);
+    size_t nc = strata_table_nrows(child);
+    int32_t *prow = strata_alloc(r->ctx, nc * sizeof *prow);
     if (!prow)
         return STRATA_ENOMEM;
-    for (size_t k = 0; k < child->n_rows; k++)
+    for (size_t k = 0; k < nc; k++)
         prow[k] = -1;
     for (size_t i = 0; i < r->n; i++) {
         int32_t c = cc->v[i], p = pc->v[i];
         if (c >= 0 && (size_t)c < cc->n_levels && prow[c] < 0 && p >= 0)
             prow[c] = p;
     }
-    prow[child->n_rows - 1] = (int32_t)(parent->n_rows - 1); /* ALL -> ALL */
+    prow[nc - 1] = (int32_t)(strata_table_nrows(parent) - 1); /* ALL -> ALL */
     st = strata_table_set_parent(r->ctx, child, parent, prow);
     strata_free(r->ctx, prow, 0);
     return st;
@@ -849,20 +996,40 @@ static void strat_input(const run_state *r, strata_strat_input *in)
     in->n_tiers = r->spec->n_tiers + 1;
     in->segment = r->segment;
     in->need = NULL;
+    in->plus_mask = r->plus_mask;
+    in->n_plus = r->spec->n_plus;
+    in->plus_names = r->spec->plus_name;
+    in->c5_mask = r->c5_mask;
 }
 
-static strata_status stage_aggregate(run_state *r)
+/* Every published table as CSV, then all of them in aggregates.h5. */
+static strata_status write_tables(run_state *r, strata_table **set, const char *const *names,
+                                  size_t n)
+{
+    char path[4096];
+    for (size_t k = 0; k < n; k++) {
+        char file[96];
+        snprintf(file, sizeof file, "%s.csv", names[k]);
+        STRATA_TRY(write_table(r, set[k], file));
+    }
+    out_path(r, "aggregates.h5", path, sizeof path);
+    STRATA_TRY(strata_tables_write_h5(r->ctx, set, names, n, path));
+    return strata_manifest_output(r->man, "aggregates.h5", "aggregate");
+}
+
+/* Every aggregate table, built but not yet published, with its file name. */
+static strata_status build_tables(run_state *r, strata_table **set, const char **names, size_t *n)
 {
     strata_ctx *ctx = r->ctx;
     strata_group_params gp;
     strata_strat_input in;
     strata_funnel unused;
-    strata_sdc_params sp;
-    strata_table *set[6];
-    const char *names[6];
-    size_t nset = 0;
     strata_group_params_init(&gp);
     gp.budget = r->spec->budget;
+    {
+        strata_family fam = eval_family(r->model);
+        gp.measure = fam == STRATA_FAMILY_GAMMA || fam == STRATA_FAMILY_GAUSSIAN;
+    }
     /* SII confidence intervals by simulation: 10,000 draws per group (PHE's
      * default is 100,000; with ~1,300 PCNs that alone would take a minute). The
      * Monte Carlo error of a 2.5% quantile from 10,000 draws is ~0.3% of the
@@ -872,61 +1039,189 @@ static strata_status stage_aggregate(run_state *r)
                    : !strcmp(r->spec->funnel_od, "shmi")    ? STRATA_OD_SHMI
                                                             : STRATA_OD_NONE;
     strat_input(r, &in);
-    /* Build every aggregate table first, then disclose them as one set so a
-     * cell hidden in one table cannot be recovered from another (the same
-     * counts by PCN appear in the summary and the inequality table; practices
-     * sum into PCNs and PCNs into the ICB). */
+    *n = 0;
     STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
-                                    &r->funnel, &r->summary));
-    names[nset] = "pcn_summary";
-    set[nset++] = r->summary;
+                                    &unused, &r->summary));
+    names[*n] = "pcn_summary", set[(*n)++] = r->summary;
     if (r->practice.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->practice.v, r->practice.n_levels,
                                         r->practice.levels, &unused, &r->practice_tab));
         STRATA_TRY(link_parent(r, r->practice_tab, &r->practice, r->summary, &r->pcn));
-        names[nset] = "practice_summary";
-        set[nset++] = r->practice_tab;
+        names[*n] = "practice_summary", set[(*n)++] = r->practice_tab;
     }
     if (r->icb.v) {
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->icb.v, r->icb.n_levels, r->icb.levels,
                                         &unused, &r->icb_tab));
         STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
-        names[nset] = "icb_summary";
-        set[nset++] = r->icb_tab;
+        names[*n] = "icb_summary", set[(*n)++] = r->icb_tab;
     }
+    STRATA_TRY(strata_group_core20plus5(ctx, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
+                                        &r->c20p5));
+    names[*n] = "core20plus5", set[(*n)++] = r->c20p5;
     if (r->imd) {
         STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
                                            r->pcn.levels, &r->inequality));
-        names[nset] = "inequality";
-        set[nset++] = r->inequality;
+        names[*n] = "inequality", set[(*n)++] = r->inequality;
         STRATA_TRY(strata_group_sii(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &r->sii));
-        names[nset] = "sii";
-        set[nset++] = r->sii;
+        names[*n] = "sii", set[(*n)++] = r->sii;
     }
-    if (r->fairness) {
-        names[nset] = "fairness";
-        set[nset++] = r->fairness;
+    return STRATA_OK;
+}
+
+/* Row map of rows of `from` (key column kc) onto the rows of group table `to`
+ * with the same key (the "all" row onto "ALL"). */
+static void key_rows(const strata_table *from, int kc, const strata_table *to, int32_t *map)
+{
+    for (size_t i = 0; i < strata_table_nrows(from); i++) {
+        const char *k = strata_table_key(from, kc, i);
+        map[i] = -1;
+        for (size_t r = 0; k && r < strata_table_nrows(to); r++) {
+            const char *g = strata_table_key(to, 0, r);
+            if (g && (!strcmp(g, k) || (!strcmp(k, "all") && !strcmp(g, "ALL")))) {
+                map[i] = (int32_t)r;
+                break;
+            }
+        }
     }
-    sdc_from_spec(r->spec, &sp);
-    STRATA_TRY(strata_disclose_set(ctx, &sp, nset, set));
-    STRATA_TRY(write_table(r, r->summary, "pcn_summary.csv"));
-    if (r->practice_tab)
-        STRATA_TRY(write_table(r, r->practice_tab, "practice_summary.csv"));
-    if (r->icb_tab)
-        STRATA_TRY(write_table(r, r->icb_tab, "icb_summary.csv"));
-    if (r->inequality) {
-        STRATA_TRY(write_table(r, r->inequality, "inequality.csv"));
-        STRATA_TRY(write_table(r, r->sii, "sii.csv"));
+}
+
+static strata_status same_cols(strata_ctx *ctx, strata_table *a, const char *ca, strata_table *b,
+                               const char *cb, const int32_t *map)
+{
+    int ja = strata_table_find(a, ca), jb = strata_table_find(b, cb);
+    strata_col_kind ka = strata_table_col_kind(a, ja), kb = strata_table_col_kind(b, jb);
+    if (ja < 0 || jb < 0 || (ka != STRATA_COL_COUNT && ka != STRATA_COL_TOTAL) ||
+        (kb != STRATA_COL_COUNT && kb != STRATA_COL_TOTAL))
+        return STRATA_OK; /* a cost's sums are not counts: nothing to keep together */
+    return strata_table_same(ctx, a, ja, b, jb, map);
+}
+
+/* A fairness level that is a row or a cell of another table is the same
+ * number there (pcn/practice/icb rows; IMD quintile and ethnicity cells of
+ * the inequality table's ALL row), and Core20 is IMD quintile 1: declared so
+ * disclosure withholds them together. */
+static strata_status declare_same(run_state *r, int32_t *map)
+{
+    strata_ctx *ctx = r->ctx;
+    static const char *const pairs[3][2] = {{"n", "n_list"}, {"observed", "n_observed_list"},
+                                            {"expected", "expected_list"}};
+    if (r->summary && r->inequality) {
+        for (size_t i = 0; i < strata_table_nrows(r->summary); i++)
+            map[i] = (int32_t)i;
+        STRATA_TRY(same_cols(ctx, r->summary, "n_core20", r->inequality, "n_imdq1", map));
     }
-    if (r->fairness)
-        STRATA_TRY(write_table(r, r->fairness, "fairness.csv"));
+    for (size_t k = 0; k < r->n_fair; k++) {
+        strata_table *f = r->fair_parts[k], *to = NULL;
+        size_t nr = strata_table_nrows(f);
+        const char *by = nr > 1 ? strata_table_key(f, 0, 1) : "all";
+        to = !strcmp(by, "pcn") ? r->summary : !strcmp(by, "practice") ? r->practice_tab
+             : !strcmp(by, "icb") ? r->icb_tab : r->summary;
+        if (!to)
+            continue;
+        key_rows(f, 1, to, map);
+        if (to == r->summary && strcmp(by, "pcn") != 0)
+            for (size_t i = 1; i < nr; i++)
+                map[i] = -1; /* only the "all" row is a summary row */
+        /* the evaluation's n is the scored patients: the list size only when all are */
+        for (int q = r->sum->n_unscored ? 1 : 0; q < 3; q++)
+            STRATA_TRY(same_cols(ctx, f, pairs[q][0], to, pairs[q][1], map));
+        if (r->inequality && (!strcmp(by, "imd_quintile") || !strcmp(by, "ethnicity")))
+            for (size_t i = 1; i < nr; i++) {
+                const char *lev = strata_table_key(f, 1, i);
+                char sfx[160], a[200];
+                if (!strcmp(by, "imd_quintile"))
+                    snprintf(sfx, sizeof sfx, "_imdq%c", lev[0]);
+                else
+                    snprintf(sfx, sizeof sfx, "_eth_%s", !strcmp(lev, "NA") ? "unknown" : lev);
+                for (size_t z = 0; z < nr; z++)
+                    map[z] = z == i ? (int32_t)(strata_table_nrows(r->inequality) - 1) : -1;
+                for (int q = r->sum->n_unscored ? 1 : 0; q < 3; q++) {
+                    snprintf(a, sizeof a, "%s%s", q == 0 ? "n" : q == 1 ? "n_observed" : "expected", sfx);
+                    STRATA_TRY(same_cols(ctx, f, pairs[q][0], r->inequality, a, map));
+                }
+            }
+    }
+    return STRATA_OK;
+}
+
+/* The funnel as published: method, phi and tau^2 fitted on the published O
+ * and E, and the PCNs outside the limits, named. */
+static strata_status manifest_funnel(run_state *r)
+{
+    const strata_table *t = r->summary;
+    int jf = strata_table_find(t, "funnel_flag");
+    char out[2048] = "";
+    size_t len = 0, n = 0;
+    for (size_t i = 0; i + 1 < strata_table_nrows(t); i++) {
+        double fl = strata_table_value(t, jf, i);
+        int k;
+        if (isnan(fl) || fl == 0)
+            continue;
+        k = snprintf(out + len, sizeof out - len, "%s%s (%s %s limit)", n ? "; " : "",
+                     strata_table_key(t, 0, i), fl > 0 ? "above" : "below",
+                     fabs(fl) >= 2 ? "99.8%" : "95%");
+        len = k > 0 && len + (size_t)k < sizeof out ? len + (size_t)k : len;
+        n++;
+    }
+    STRATA_TRY(strata_manifest_str(r->man, "funnel.method",
+                                   r->funnel.od == STRATA_OD_SHMI        ? "shmi (truncated z)"
+                                   : r->funnel.od == STRATA_OD_WINSORISE ? "winsorised z"
+                                                                         : "exact Poisson"));
+    STRATA_TRY(strata_manifest_num(r->man, "funnel.phi", r->funnel.phi));
+    STRATA_TRY(strata_manifest_num(r->man, "funnel.tau2", r->funnel.tau2));
+    STRATA_TRY(strata_manifest_int(r->man, "funnel.units", (long long)r->funnel.k));
+    STRATA_TRY(strata_manifest_int(r->man, "funnel.n_outliers", (long long)n));
+    return strata_manifest_str(r->man, "funnel.outliers", out);
+}
+
+/* Build every aggregate table, then disclose them as one set so a cell
+ * withheld in one table cannot be recovered from another (the same counts by
+ * PCN appear in the summary and the inequality table; practices sum into PCNs
+ * and PCNs into the ICB; the fairness levels are partitions of everyone). */
+static strata_status stage_aggregate(run_state *r)
+{
+    strata_ctx *ctx = r->ctx;
+    strata_sdc_params sp;
+    strata_table *tabs[8], **set;
+    const char *names[8];
+    size_t n = 0;
+    strata_status st;
+    STRATA_TRY(build_tables(r, tabs, names, &n));
     {
-        char path[4096];
-        out_path(r, "aggregates.h5", path, sizeof path);
-        STRATA_TRY(strata_tables_write_h5(ctx, set, names, nset, path));
-        STRATA_TRY(strata_manifest_output(r->man, "aggregates.h5", "aggregate"));
+        size_t most = strata_table_nrows(r->summary);
+        int32_t *map;
+        strata_status s2;
+        for (size_t k = 0; k < r->n_fair; k++)
+            most = strata_table_nrows(r->fair_parts[k]) > most ? strata_table_nrows(r->fair_parts[k]) : most;
+        if (!(map = strata_alloc(ctx, (most + 1) * sizeof *map)))
+            return STRATA_ENOMEM;
+        s2 = declare_same(r, map);
+        strata_free(ctx, map, 0);
+        STRATA_TRY(s2);
     }
+    set = strata_calloc(ctx, n + r->n_fair + 1, sizeof *set);
+    if (!set)
+        return STRATA_ENOMEM;
+    memcpy(set, tabs, n * sizeof *set);
+    for (size_t k = 0; k < r->n_fair; k++)
+        set[n + k] = r->fair_parts[k];
+    sdc_from_spec(r->spec, &sp);
+    st = strata_disclose_set(ctx, &sp, n + r->n_fair, set);
+    if (st == STRATA_OK && r->n_fair)
+        st = strata_eval_fairness_publish(ctx, r->eval, r->n_fair, r->fair_parts, &r->fairness);
+    if (st == STRATA_OK && r->fairness) {
+        names[n] = "fairness";
+        set[n++] = r->fairness;
+    }
+    if (st == STRATA_OK && !strata_table_funnel(r->summary, &r->funnel))
+        memset(&r->funnel, 0, sizeof r->funnel);
+    if (st == STRATA_OK && strata_table_find(r->summary, "funnel_flag") >= 0)
+        st = manifest_funnel(r);
+    if (st == STRATA_OK)
+        st = write_tables(r, set, names, n);
+    strata_free(ctx, set, 0);
+    STRATA_TRY(st);
     r->sum->n_pcn = r->pcn.n_levels;
     return stage_done(r, "aggregate");
 }
@@ -948,31 +1243,48 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
     strata_csv_field(f, level(&r->pcn, i));
     fputc(',', f);
     strata_csv_field(f, level(&r->practice, i));
-    fprintf(f, ",%.9g,%d,%s,%s,%d,%d,%d", r->risk[i], r->tier[i],
-            strata_segment_name(r->segment[i]), fr >= 0 ? strata_frailty_name(fr) : "",
-            r->ltc[i], r->charlson[i],
+    if (isnan(r->risk[i])) /* unscored: no risk, no tier */
+        fputs(",,", f);
+    else
+        fprintf(f, ",%.9g,%d", r->risk[i], r->tier[i]);
+    fprintf(f, ",%s,%s,%d,%d,%d", strata_segment_name(r->segment[i]),
+            fr >= 0 ? strata_frailty_name(fr) : "", r->ltc[i], r->charlson[i],
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
-/* People offered proactive care per PCN (the intervention list's rows),
- * disclosed by the run's rules, for the one-page PCN packs. */
+/* People offered proactive care per PCN (the intervention list's rows) and
+ * over all PCNs (the last row, their total), published through the
+ * disclosure path with the run's rules: the PCN packs, the report's finding
+ * and --json print these, never the exact count. */
 static strata_status offers_table(run_state *r, const size_t *rows, size_t n_sel)
 {
     strata_ctx *ctx = r->ctx;
+    size_t ng = r->pcn.n_levels;
     strata_sdc_params sp;
+    double *n;
     int jg, jn;
-    STRATA_TRY(strata_table_new(ctx, "offers", r->pcn.n_levels, &r->offers));
+    strata_status st;
+    STRATA_TRY(strata_table_new(ctx, "offers", ng + 1, &r->offers));
     STRATA_TRY(strata_table_add(ctx, r->offers, "group", STRATA_COL_KEY, 0, -1, -1, &jg));
     STRATA_TRY(strata_table_add(ctx, r->offers, "n_offered", STRATA_COL_COUNT, 0, -1, -1, &jn));
-    for (size_t g = 0; g < r->pcn.n_levels; g++) {
-        STRATA_TRY(strata_table_set_key(ctx, r->offers, jg, g, r->pcn.levels[g]));
-        r->offers->cols[jn].v[g] = 0;
-    }
+    if (!(n = strata_calloc(ctx, ng + 1, sizeof *n)))
+        return STRATA_ENOMEM;
     for (size_t k = 0; k < n_sel; k++) {
         int32_t g = r->pcn.v[rows[k]];
-        if (g >= 0 && (size_t)g < r->pcn.n_levels)
-            r->offers->cols[jn].v[g] += 1;
+        if (g >= 0 && (size_t)g < ng)
+            n[g] += 1, n[ng] += 1;
     }
+    st = strata_table_set_key(ctx, r->offers, jg, ng, "ALL");
+    for (size_t g = 0; g <= ng && st == STRATA_OK; g++) {
+        if (g < ng)
+            st = strata_table_set_key(ctx, r->offers, jg, g, r->pcn.levels[g]);
+        if (st == STRATA_OK)
+            st = strata_table_set(ctx, r->offers, jn, g, n[g]);
+        if (st == STRATA_OK && g < ng)
+            st = strata_table_set_total_row(ctx, r->offers, g, ng);
+    }
+    strata_free(ctx, n, 0);
+    STRATA_TRY(st);
     sdc_from_spec(r->spec, &sp);
     return strata_disclose(ctx, &sp, r->offers);
 }
@@ -991,11 +1303,11 @@ static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel,
     }
     if (scored && orig) {
         for (size_t i = 0; i < r->n; i++)
-            scored[r->orig[i]] = 1;
+            scored[i] = !isnan(r->risk[i]); /* unscored patients stay, with NaN risk */
         for (size_t q = 0; q < n_sel; q++)
-            orig[q] = r->orig[sel[q]];
-        st = run_reasons(r->ctx, r->model, r->cohort, scored, r->n, orig, n_sel, N_REASONS, text,
-                         NULL, NULL);
+            orig[q] = sel[q];
+        st = run_reasons(r->ctx, r->model, r->cohort, scored, r->n - r->sum->n_unscored, orig,
+                         n_sel, N_REASONS, text, NULL, NULL);
     }
     STRATA_FREE_ALL(r->ctx, scored, orig);
     return st;
@@ -1037,6 +1349,41 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     return st;
 }
 
+/* The intervention lists from the scored patients (an unscored one has no
+ * risk to rank); rows[] are cohort rows. Capacity per 1,000 of the scored. */
+static strata_status select_scored(run_state *r, const strata_list_params *lp, size_t *rows,
+                                   uint32_t *rank, size_t *n_sel)
+{
+    strata_ctx *ctx = r->ctx;
+    size_t m = 0, *idx;
+    double *risk;
+    int32_t *grp, *imd = NULL;
+    strata_status st;
+    if (r->sum->n_unscored == 0)
+        return strata_intervention_select(ctx, lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
+                                          r->imd, rows, rank, n_sel);
+    idx = strata_alloc(ctx, r->n * sizeof *idx);
+    risk = strata_alloc(ctx, r->n * sizeof *risk);
+    grp = strata_alloc(ctx, r->n * sizeof *grp);
+    if (r->imd)
+        imd = strata_alloc(ctx, r->n * sizeof *imd);
+    st = idx && risk && grp && (!r->imd || imd) ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t i = 0; st == STRATA_OK && i < r->n; i++)
+        if (!isnan(r->risk[i])) {
+            idx[m] = i, risk[m] = r->risk[i], grp[m] = r->pcn.v[i];
+            if (imd)
+                imd[m] = r->imd[i];
+            m++;
+        }
+    if (st == STRATA_OK)
+        st = strata_intervention_select(ctx, lp, m, risk, NULL, grp, r->pcn.n_levels, imd, rows,
+                                        rank, n_sel);
+    for (size_t k = 0; st == STRATA_OK && k < *n_sel; k++)
+        rows[k] = idx[rows[k]];
+    STRATA_FREE_ALL(ctx, idx, risk, grp, imd);
+    return st;
+}
+
 static strata_status stage_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -1064,8 +1411,7 @@ static strata_status stage_patients(run_state *r)
     rank = strata_calloc(ctx, r->n, sizeof *rank);
     st = rows && rank ? STRATA_OK : STRATA_ENOMEM;
     if (st == STRATA_OK)
-        st = strata_intervention_select(ctx, &lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
-                                        r->imd, rows, rank, &n_sel);
+        st = select_scored(r, &lp, rows, rank, &n_sel);
     if (st == STRATA_OK)
         st = offers_table(r, rows, n_sel);
     if (st == STRATA_OK)
@@ -1082,11 +1428,39 @@ static strata_status stage_patients(run_state *r)
 
 /* ---- report, manifest, driver ---------------------------------------------- */
 
+/* A count as the tables publish it: exact with control off, "< hi+1" when
+ * withheld for its size, else rounded. */
+static void pub_count(const strata_sdc_params *p, double v, char *buf, size_t size)
+{
+    if (!p->enabled)
+        snprintf(buf, size, "%.0f", v);
+    else if (v >= p->lo && v <= p->hi)
+        snprintf(buf, size, "fewer than %.0f", p->hi + 1);
+    else
+        snprintf(buf, size, "%.0f", p->round_to > 1 ? floor(v / p->round_to + 0.5) * p->round_to : v);
+}
+
+/* The summary's counts as the disclosed tables publish them (for --json). */
+static void published_counts(run_state *r)
+{
+    const strata_table *t = r->summary;
+    size_t all = t ? strata_table_nrows(t) - 1 : 0;
+    r->sum->pub_patients = r->sum->pub_unscored = r->sum->pub_listed = r->sum->pub_oe = NAN;
+    if (t) {
+        r->sum->pub_patients = strata_table_value(t, strata_table_find(t, "n_list"), all);
+        r->sum->pub_unscored = strata_table_value(t, strata_table_find(t, "n_unscored_list"), all);
+    }
+    if (r->offers)
+        r->sum->pub_listed = strata_table_value(r->offers, strata_table_find(r->offers, "n_offered"),
+                                                strata_table_nrows(r->offers) - 1);
+    if (r->fairness)
+        r->sum->pub_oe = strata_table_value(r->fairness, strata_table_find(r->fairness, "oe"), 0);
+}
+
 static strata_status stage_report(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     strata_report_input ri;
-    strata_sdc_params sdc;
     strata_fit_summary fs;
     char path[4096], vals[12][160];
     const char *keys[12], *values[12];
@@ -1102,27 +1476,42 @@ static strata_status stage_report(run_state *r)
         values[nk] = vals[nk];                                    \
         nk++;                                                     \
     } while (0)
-    if (r->cox) {
-        strata_cox_summary cs;
-        strata_cox_summary_get(r->cox, &cs);
-        CARD("Model", "Cox PH (%s ties): absolute risk by %g", cs.ties == STRATA_COX_BRESLOW ? "Breslow" : "Efron",
-             r->spec->horizon);
-        CARD("Formula", "%.120s", cs.formula ? cs.formula : "");
-        CARD("Patients fitted", "%zu, %zu events (dropped for missing values: %zu)", cs.n_used, cs.n_events,
-             cs.n_dropped);
-        CARD("Newton-Raphson iterations", "%d%s", cs.iterations, cs.converged ? "" : " (not converged)");
-        CARD("Harrell's C (fitted data)", "%.3f", cs.concordance);
-    } else {
-        CARD("Model", "%s GLM", strata_family_name(fs.family));
-        CARD("Formula", "%.120s", fs.formula ? fs.formula : "");
-        CARD("Patients fitted", "%zu (dropped for missing values: %zu)", fs.n_used, fs.n_dropped);
-        CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
-        CARD("AIC", "%.1f", fs.aic);
+    {
+        /* the card is published: its counts are rounded like the tables' ("fewer than 8") */
+        char used[32], dropped[32], events[32];
+        if (r->cox) {
+            strata_cox_summary cs;
+            strata_cox_summary_get(r->cox, &cs);
+            pub_count(&r->sum->sdc, (double)cs.n_used, used, sizeof used);
+            pub_count(&r->sum->sdc, (double)cs.n_dropped, dropped, sizeof dropped);
+            pub_count(&r->sum->sdc, (double)cs.n_events, events, sizeof events);
+            CARD("Model", "Cox PH (%s ties): absolute risk by %g",
+                 cs.ties == STRATA_COX_BRESLOW ? "Breslow" : "Efron", r->spec->horizon);
+            CARD("Formula", "%.120s", cs.formula ? cs.formula : "");
+            CARD("Patients fitted", "%s, %s events (dropped for missing values: %s)", used, events,
+                 dropped);
+            CARD("Newton-Raphson iterations", "%d%s", cs.iterations,
+                 cs.converged ? "" : " (not converged)");
+            CARD("Harrell's C (fitted data)", "%.3f", cs.concordance);
+        } else {
+            pub_count(&r->sum->sdc, (double)fs.n_used, used, sizeof used);
+            pub_count(&r->sum->sdc, (double)fs.n_dropped, dropped, sizeof dropped);
+            CARD("Model", "%s GLM", strata_family_name(fs.family));
+            CARD("Formula", "%.120s", fs.formula ? fs.formula : "");
+            CARD("Patients fitted", "%s (dropped for missing values: %s)", used, dropped);
+            CARD("IRLS iterations", "%d%s", fs.iterations, fs.converged ? "" : " (not converged)");
+            CARD("AIC", "%.1f", fs.aic);
+        }
     }
     if (r->eval) {
         const strata_eval_metrics *m = &r->eval->overall;
+        const strata_table *fa = r->fairness;
+#define FV(col) strata_table_value(fa, strata_table_find(fa, col), 0)
         CARD("C-statistic (95% CI)", "%.3f (%.3f to %.3f)", m->c, m->c_lo, m->c_hi);
-        CARD("Observed / expected", "%.3f (%.3f to %.3f)", m->oe, m->oe_lo, m->oe_hi);
+        /* O/E as published: from the published observed and expected counts */
+        if (fa && !isnan(FV("oe")))
+            CARD("Observed / expected", "%.3f (%.3f to %.3f)", FV("oe"), FV("oe_lo"), FV("oe_hi"));
+#undef FV
         CARD("Calibration slope", "%.3f (%.3f to %.3f)", m->slope, m->slope_lo, m->slope_hi);
         CARD("Brier score (scaled)", "%.4f (%.3f)", m->brier, m->brier_scaled);
         if (r->boot)
@@ -1151,8 +1540,7 @@ static strata_status stage_report(run_state *r)
     ri.card_keys = keys;
     ri.card_values = values;
     ri.n_listed = r->sum->n_listed;
-    sdc_from_spec(r->spec, &sdc);
-    ri.sdc = &sdc;
+    ri.sdc = &r->sum->sdc;
     out_path(r, "report.html", path, sizeof path);
     ri.offers = r->offers;
     STRATA_TRY(strata_report_html(ctx, &ri, path));
@@ -1168,15 +1556,14 @@ static strata_status stage_report(run_state *r)
         const char *tn[] = {"pcn_summary", "practice_summary", "icb_summary", "inequality", "sii", "fairness"};
         strata_office_input oi = {r->spec->title, 6, t, tn, NULL, NULL, NULL};
         strata_office_files of;
-        strata_sdc_params sp;
-        sdc_from_spec(r->spec, &sp);
-        oi.sdc = &sp;
+        oi.sdc = &r->sum->sdc;
         out_path(r, "intervention_list.csv", path, sizeof path);
         oi.patient_csv = access(path, R_OK) == 0 ? path : NULL;
         STRATA_TRY(strata_write_office(ctx, &oi, r->outdir, &of));
         for (size_t k = 0; k < of.n; k++)
             STRATA_TRY(strata_manifest_output(r->man, of.file[k], of.patient_level[k] ? "patient" : "aggregate"));
     }
+    published_counts(r);
     return stage_done(r, "report");
 }
 
@@ -1195,7 +1582,6 @@ static void run_free(run_state *r)
     strata_free(ctx, r->prior_em, 0);
     strata_free(ctx, r->lp, 0);
     strata_free(ctx, r->risk, 0);
-    strata_free(ctx, r->orig, 0);
     strata_free(ctx, r->obs, 0);
     strata_free(ctx, r->tier, 0);
     strata_free(ctx, r->segment, 0);
@@ -1214,10 +1600,31 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->sii);
     strata_table_free(ctx, r->fairness);
     strata_table_free(ctx, r->offers);
+    strata_table_free(ctx, r->c20p5);
+    strata_free(ctx, r->plus_mask, 0);
+    strata_free(ctx, r->c5_mask, 0);
+    for (size_t k = 0; k < r->n_fair; k++)
+        strata_table_free(ctx, r->fair_parts[k]);
+    strata_free(ctx, r->fair_parts, 0);
     strata_model_free(ctx, r->model);
     strata_cox_free(ctx, r->cox);
     strata_cohort_close(r->cohort);
     strata_manifest_free(r->man);
+}
+
+/* The rules every aggregate output was published under, as numbers and as
+ * the sentence the report, the workbook and the CLI print. */
+static strata_status manifest_rules(run_state *r)
+{
+    char text[512];
+    sdc_from_spec(r->spec, &r->sum->sdc);
+    strata_sdc_describe(&r->sum->sdc, text, sizeof text);
+    STRATA_TRY(strata_manifest_int(r->man, "disclosure.enabled", r->sum->sdc.enabled));
+    STRATA_TRY(strata_manifest_num(r->man, "disclosure.suppress_min", r->sum->sdc.lo));
+    STRATA_TRY(strata_manifest_num(r->man, "disclosure.suppress_max", r->sum->sdc.hi));
+    STRATA_TRY(strata_manifest_num(r->man, "disclosure.round_to", r->sum->sdc.round_to));
+    STRATA_TRY(strata_manifest_int(r->man, "disclosure.complementary", r->sum->sdc.secondary));
+    return strata_manifest_str(r->man, "disclosure.rules", text);
 }
 
 /* Every output staged: their SHA-256 into the manifest, the manifest beside
@@ -1256,6 +1663,16 @@ static strata_status run_stages(run_state *r)
         st = strata_manifest_str(r->man, "spec.charlson_weights", charlson_name(spec));
     if (st == STRATA_OK)
         st = strata_manifest_int(r->man, "seeds.run", spec->seed);
+    if (st == STRATA_OK && strata_ctx_comm(r->ctx)) {
+        /* the rank and thread layout (docs/scale.md#mpi); absent with one process */
+        st = strata_manifest_int(r->man, "mpi.ranks", strata_ctx_comm(r->ctx)->size);
+        if (st == STRATA_OK)
+            st = strata_manifest_int(r->man, "mpi.threads_per_rank", strata_threads(r->ctx));
+        if (st == STRATA_OK)
+            st = strata_manifest_str(r->man, "mpi.distributed", "model fit (GLM); other stages on rank 0");
+    }
+    if (st == STRATA_OK)
+        st = manifest_rules(r);
     if (st == STRATA_OK)
         st = stage_cohort(r);
     if (st == STRATA_OK)
@@ -1287,9 +1704,23 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     strata_rundir dir;
     strata_status st;
     memset(sum, 0, sizeof *sum);
+    if (strata_ctx_comm(ctx) && strata_ctx_comm(ctx)->rank != 0) {
+        /* a helper rank: no folder, no outputs; serves rank 0's collective steps */
+        run_ctx = *ctx;
+        if (spec->threads > 0)
+            run_ctx.threads = (int)spec->threads;
+        sum->threads = strata_threads(&run_ctx);
+        st = run_serve(&run_ctx);
+        ctx->last_status = run_ctx.last_status;
+        memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
+        return st;
+    }
     /* the folder locked, a killed run's leftovers removed, a used folder
      * refused unless spec->overwrite, a 0700 staging folder inside it */
-    STRATA_TRY(strata_rundir_begin(ctx, outdir, spec->overwrite, &dir));
+    if ((st = strata_rundir_begin(ctx, outdir, spec->overwrite, &dir)) != STRATA_OK) {
+        run_release(ctx);
+        return st;
+    }
     /* The run works on its own context: the caller's allocator, log and
      * settings, with the spec's thread count for this run only, so the
      * caller's ctx keeps its own setting. The outcome (status, message,
@@ -1310,6 +1741,7 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     r.t0 = now();
     sum->threads = strata_threads(&run_ctx);
     st = run_stages(&r);
+    run_release(&run_ctx); /* the other ranks stop, if no fit released them */
     run_free(&r);
     strata_rundir_end(&dir); /* the staging folder goes, whatever happened */
     ctx->n_warnings = run_ctx.n_warnings;

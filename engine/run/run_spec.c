@@ -176,13 +176,50 @@ static strata_status parse_evaluate(strata_ctx *ctx, const char *f, const ynode 
     return STRATA_OK;
 }
 
+/* stratify.plus: name: {column: C, levels: [L, ...]} per PLUS group (levels
+ * absent: C is a 0/1 flag). */
+static strata_status parse_plus(strata_ctx *ctx, const char *f, const ynode *st,
+                                strata_run_spec *s)
+{
+    static const char *const keys[] = {"column", "levels", NULL};
+    const ynode *pl = strata_yaml_get(st, "plus");
+    if (!pl)
+        return STRATA_OK;
+    if (pl->kind != YN_MAP || pl->n > STRATA_RUN_MAX_PLUS)
+        return bad(ctx, f, st, "plus", "must be a mapping of at most 8 PLUS groups, e.g. "
+                                       "ethnic_minority: {column: ethnicity, levels: [Asian, Black]}");
+    for (size_t k = 0; k < pl->n; k++) {
+        const ynode *g = pl->items[k], *lv;
+        const char *col = NULL;
+        if (g->kind != YN_MAP)
+            return bad(ctx, f, pl, pl->keys[k], "must be a mapping (column, levels)");
+        STRATA_TRY(strata_yaml_only_keys(ctx, f, g, pl->keys[k], keys));
+        STRATA_TRY(strata_yaml_str(ctx, f, g, "column", &col));
+        if (!col)
+            return bad(ctx, f, pl, pl->keys[k], "needs column: the cohort column to match");
+        s->plus_name[k] = pl->keys[k];
+        s->plus_column[k] = col;
+        lv = strata_yaml_get(g, "levels");
+        if (lv && (lv->kind != YN_SEQ || lv->n == 0 || lv->n > STRATA_RUN_MAX_PLUS_LEVELS))
+            return bad(ctx, f, g, "levels", "must be a list of 1 to 16 level names");
+        for (size_t i = 0; lv && i < lv->n; i++) {
+            if (lv->items[i]->kind != YN_SCALAR)
+                return bad(ctx, f, g, "levels", "must be a list of level names");
+            s->plus_levels[k][i] = lv->items[i]->scalar;
+        }
+        s->n_plus_levels[k] = lv ? lv->n : 0;
+    }
+    s->n_plus = pl->n;
+    return STRATA_OK;
+}
+
 static strata_status parse_stratify(strata_ctx *ctx, const char *f, const ynode *root,
                                     strata_run_spec *s)
 {
     static const char *const keys[] = {"tiers", "tier_thresholds", "tiers_within",
                                        "capacity_per_1000", "capacity",
                                        "proportionate_universalism", "budget",
-                                       "funnel_overdispersion", "charlson_weights", NULL};
+                                       "funnel_overdispersion", "charlson_weights", "plus", NULL};
     const ynode *st = strata_yaml_get(root, "stratify"), *tiers, *thr;
     const char *within = NULL;
     strata_charlson_weights cw;
@@ -252,7 +289,7 @@ static strata_status parse_stratify(strata_ctx *ctx, const char *f, const ynode 
     STRATA_TRY(strata_yaml_double(ctx, f, st, "budget", &s->budget));
     if (s->budget < 0)
         return bad(ctx, f, st, "budget", "must be >= 0");
-    return STRATA_OK;
+    return parse_plus(ctx, f, st, s);
 }
 
 static strata_status parse_disclosure(strata_ctx *ctx, const char *f, const ynode *root,
@@ -290,7 +327,7 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
 {
     static const char *const top[] = {"cohort", "synth", "derive", "model", "evaluate",
                                       "stratify", "disclosure", "report", "threads", "memory",
-                                      NULL};
+                                      "allow_invalid", NULL};
     static const char *const report_keys[] = {"title", "per_pcn", NULL};
     ynode *root = NULL;
     const ynode *rep;
@@ -337,6 +374,8 @@ strata_status strata_run_spec_load(strata_ctx *ctx, const char *path, strata_run
         st = bad(ctx, path, root, "threads", "must be between 0 and 1024");
     if (st == STRATA_OK)
         st = parse_memory(ctx, path, root, s);
+    if (st == STRATA_OK)
+        st = strata_yaml_bool(ctx, path, root, "allow_invalid", &s->allow_invalid);
     if (st != STRATA_OK)
         strata_run_spec_free(ctx, s);
     return st;

@@ -1,19 +1,20 @@
-/* engine/stratify/strat_groups.c — per-group aggregation (PCN, practice or ICB): list
- * size, age-sex profile, tiers, segments, expected/observed events, O/E with
- * exact Poisson CI and funnel flags, need-weighted population, fair shares,
- * Core20 high-risk share, inequality breakdowns and SII/RII. One sequential
- * pass in row order, so sums are identical whatever the thread count. The
- * tables come out undisclosed: callers run strata_disclose before writing. */
+/* engine/stratify/strat_groups.c — per-group summary (PCN, practice or ICB) and
+ * the Core20PLUS5 table: list size (every patient, scored or not), age-sex
+ * profile, tiers, segments, expected and observed events, age-sex ISR, DSR,
+ * need and fair shares. Builds the table's exact inputs in one sequential pass
+ * in row order (sums identical whatever the thread count); every rate, ratio,
+ * share and interval is a derived column computed at disclosure from the
+ * published counts (strata/table.h). The tables come out undisclosed. */
 #include "internal.h"
 #include "strat_internal.h"
 #include "strata/stratify.h"
 
-#include <omp.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #define N_AGE 6
+#define N_BAND (2 * STRATA_ESP_BANDS + 1) /* age (ESP) x sex, + unknown */
 static const int age_lo[N_AGE] = {0, 18, 40, 65, 75, 85};
 static const char *const age_name[N_AGE] = {"0_17", "18_39", "40_64", "65_74", "75_84", "85plus"};
 
@@ -23,6 +24,14 @@ void strata_group_params_init(strata_group_params *p)
     strata_funnel_params_init(&p->funnel);
     p->budget = 0;
     strata_sii_params_init(&p->sii);
+    p->measure = 0;
+}
+
+const char *strata_c5_name(int area)
+{
+    static const char *const n[STRATA_N_C5] = {"maternity", "smi", "respiratory", "cancer",
+                                               "hypertension"};
+    return area >= 0 && area < STRATA_N_C5 ? n[area] : NULL;
 }
 
 static int age_band(int age)
@@ -34,56 +43,38 @@ static int age_band(int age)
     return age > 120 ? -1 : b;
 }
 
-/* Per-cell sums: people, expected (sum risk), observed, need, sum risk^2. */
-typedef struct cell {
-    double n, e, o, w, e2;
-} cell;
-
-static void add(cell *c, const strata_strat_input *in, size_t i, double need)
+/* Age (ESP band) x sex standardisation cell of patient i; N_BAND - 1 unknown. */
+static size_t std_band(const strata_strat_input *in, size_t i)
 {
-    c->n += 1;
-    c->e += in->risk[i];
-    c->e2 += in->risk[i] * in->risk[i];
-    c->o += in->observed ? in->observed[i] : 0;
-    c->w += need;
+    int a = in->age && in->age[i] <= 120 ? strata_esp_band(in->age[i]) : -1;
+    int s = in->sex ? in->sex[i] : -1;
+    return a >= 0 && (s == 0 || s == 1) ? (size_t)(s * STRATA_ESP_BANDS + a) : N_BAND - 1;
 }
 
-static strata_status check_input(strata_ctx *ctx, const strata_strat_input *in,
-                                 const int32_t *group, size_t n_groups)
+strata_status strat_check_input(strata_ctx *ctx, const strata_strat_input *in,
+                                const int32_t *group, size_t n_groups)
 {
     for (size_t i = 0; i < in->n; i++) {
-        if (!isfinite(in->risk[i]) || in->risk[i] < 0)
+        int scored = !isnan(in->risk[i]);
+        if (scored && (!isfinite(in->risk[i]) || in->risk[i] < 0))
             return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not >= 0", i + 1,
                                in->risk[i]);
         if (group[i] < 0 || (size_t)group[i] >= n_groups)
             return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", i + 1,
                                (int)group[i], n_groups ? n_groups - 1 : 0);
-        if (in->tier && (in->tier[i] < 1 || in->tier[i] > in->n_tiers))
+        if (in->tier && scored && (in->tier[i] < 1 || in->tier[i] > in->n_tiers))
             return STRATA_FAIL(ctx, STRATA_EDATA, "tier: row %zu: value %d outside 1..%zu", i + 1,
                                (int)in->tier[i], in->n_tiers);
         if (in->segment && in->segment[i] >= STRATA_N_SEGMENTS)
             return STRATA_FAIL(ctx, STRATA_EDATA, "segment: row %zu: value %d unknown", i + 1,
                                (int)in->segment[i]);
-        if (in->need && !(in->need[i] >= 0 && isfinite(in->need[i])))
+        if (in->need && scored && !(in->need[i] >= 0 && isfinite(in->need[i])))
             return STRATA_FAIL(ctx, STRATA_EDATA, "need: row %zu: value %g is not >= 0", i + 1,
                                in->need[i]);
-        if (in->observed && !(in->observed[i] >= 0))
+        if (in->observed && scored && !(in->observed[i] >= 0))
             return STRATA_FAIL(ctx, STRATA_EDATA, "observed: row %zu: value %g is not >= 0",
                                i + 1, in->observed[i]);
     }
-    return STRATA_OK;
-}
-
-/* Adds a column with its row-partition membership (part_of, grp). */
-static strata_status put(strata_ctx *ctx, strata_table *t, const char *name, strata_col_kind k,
-                         int dec, int base, int den, int part_of, int grp, int *jo)
-{
-    int j;
-    STRATA_TRY(strata_table_add(ctx, t, name, k, dec, base, den, &j));
-    t->cols[j].part_of = part_of;
-    t->cols[j].part_grp = grp;
-    if (jo)
-        *jo = j;
     return STRATA_OK;
 }
 
@@ -98,8 +89,8 @@ static strata_status finish(strata_ctx *ctx, strata_status s, strata_table *t, s
     return STRATA_OK;
 }
 
-static strata_status new_group_table(strata_ctx *ctx, const char *name, size_t n_groups,
-                                     const char *const *group_names, strata_table **out)
+strata_status strat_new_group_table(strata_ctx *ctx, const char *name, size_t n_groups,
+                                    const char *const *group_names, strata_table **out)
 {
     strata_table *t;
     int j;
@@ -108,159 +99,330 @@ static strata_status new_group_table(strata_ctx *ctx, const char *name, size_t n
     s = strata_table_add(ctx, t, "group", STRATA_COL_KEY, 0, -1, -1, &j);
     for (size_t g = 0; s == STRATA_OK && g <= n_groups; g++) {
         s = strata_table_set_key(ctx, t, j, g, g < n_groups ? group_names[g] : "ALL");
-        if (g < n_groups)
-            t->total_of[g] = (int32_t)n_groups;
+        if (s == STRATA_OK && g < n_groups)
+            s = strata_table_set_total_row(ctx, t, g, n_groups);
     }
-    if (s != STRATA_OK) {
-        strata_table_free(ctx, t);
-        return s;
-    }
-    *out = t;
+    return finish(ctx, s, t, out);
+}
+
+strata_status strat_put(strata_ctx *ctx, strata_table *t, const char *name, strata_col_kind k,
+                        int dec, int base, int den, int part_of, int grp, int *jo)
+{
+    int j;
+    STRATA_TRY(strata_table_add(ctx, t, name, k, dec, base, den, &j));
+    if (part_of >= 0)
+        STRATA_TRY(strata_table_set_part(ctx, t, j, part_of, grp));
+    if (jo)
+        *jo = j;
     return STRATA_OK;
 }
 
-/* Columns n_<sfx>, mean_risk<sfx>, expected<sfx>, n_observed<sfx>, oe<sfx> + CI
- * from cells c[g * stride] (g = 0..G, G = ALL). */
-static strata_status put_cells(strata_ctx *ctx, const strata_group_params *p, strata_table *t,
-                               const strata_strat_input *in, const cell *c, size_t stride,
-                               const char *sfx, int part_of, int grp, int *jn_out)
+strata_status strat_derived(strata_ctx *ctx, strata_table *t, const char *name,
+                            strata_recipe_op op, int a, int b, int c, int part, double mult,
+                            double level, int dec, int *jo)
 {
-    char nm[5][128];
-    int jn, jm, je, jo = -1, jr[3];
-    const size_t G1 = t->n_rows;
-    snprintf(nm[0], sizeof nm[0], "n%s", sfx);
-    snprintf(nm[1], sizeof nm[1], "mean_risk%s", sfx);
-    snprintf(nm[2], sizeof nm[2], "expected%s", sfx);
-    snprintf(nm[3], sizeof nm[3], "n_observed%s", sfx);
-    STRATA_TRY(put(ctx, t, nm[0], STRATA_COL_COUNT, 0, -1, -1, part_of, grp, &jn));
-    STRATA_TRY(put(ctx, t, nm[1], STRATA_COL_MEAN, 4, jn, -1, -1, 0, &jm));
-    STRATA_TRY(put(ctx, t, nm[2], STRATA_COL_MEAN, 1, jn, -1, -1, 0, &je));
-    if (in->observed) {
-        STRATA_TRY(put(ctx, t, nm[3], STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jo));
-        for (int k = 0; k < 3; k++) {
-            static const char *const r[3] = {"oe", "oe_lo", "oe_hi"};
-            snprintf(nm[4], sizeof nm[4], "%s%s", r[k], sfx);
-            STRATA_TRY(put(ctx, t, nm[4], STRATA_COL_RATIO, 3, -1, -1, -1, 0, &jr[k]));
-        }
+    strata_recipe d;
+    int j;
+    strata_recipe_init(&d, op, a, b);
+    d.c = c;
+    d.part = part;
+    d.mult = mult;
+    d.level = level;
+    STRATA_TRY(strata_table_add_derived(ctx, t, name, &d, dec, &j));
+    if (jo)
+        *jo = j;
+    return STRATA_OK;
+}
+
+/* Sets column j from v[g * stride + off], g = 0..n_rows-1. */
+strata_status strat_fill(strata_ctx *ctx, strata_table *t, int j, const double *v, size_t stride,
+                         size_t off)
+{
+    for (size_t g = 0; g < strata_table_nrows(t); g++)
+        STRATA_TRY(strata_table_set(ctx, t, j, g, v[g * stride + off]));
+    return STRATA_OK;
+}
+
+/* The n / n_unscored / mean risk / expected / observed / O/E block with suffix
+ * sfx from cells c[g * stride] (strat_cell); *jn, *je, *jo its columns. */
+strata_status strat_put_block(strata_ctx *ctx, const strata_group_params *p, strata_table *t,
+                              const strata_strat_input *in, const strat_cell *c, size_t stride,
+                              const char *sfx, int part_of, int grp, int with_unscored,
+                              strat_block *b)
+{
+    char nm[160];
+    const size_t G1 = strata_table_nrows(t);
+    static const char *const r[3] = {"oe", "oe_lo", "oe_hi"};
+    b->ju = b->jo = -1;
+    snprintf(nm, sizeof nm, "n%s", sfx);
+    STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, part_of, grp, &b->jn));
+    if (with_unscored) {
+        snprintf(nm, sizeof nm, "n_unscored%s", sfx);
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, -1, 0, &b->ju));
+    }
+    if (in->observed && p->measure) {
+        /* a cost: sums over people, published like means, never rounded like counts */
+        snprintf(nm, sizeof nm, "observed%s", sfx);
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_MEAN, 2, b->jn, -1, -1, 0, &b->jo));
+    } else if (in->observed) {
+        snprintf(nm, sizeof nm, "n_observed%s", sfx);
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, -1, 0, &b->jo));
+    }
+    snprintf(nm, sizeof nm, "expected%s", sfx);
+    STRATA_TRY(strat_put(ctx, t, nm, p->measure ? STRATA_COL_MEAN : STRATA_COL_TOTAL,
+                         p->measure ? 2 : 1, b->jn, p->measure ? -1 : b->jo, -1, 0, &b->je));
+    snprintf(nm, sizeof nm, "mean_risk%s", sfx);
+    STRATA_TRY(strat_derived(ctx, t, nm, STRATA_RECIPE_RATIO, b->je, b->jn, b->ju, 0, 1, 0.95,
+                             p->measure ? 2 : 4, NULL));
+    for (int k = 0; b->jo >= 0 && k < (p->measure ? 1 : 3); k++) {
+        snprintf(nm, sizeof nm, "%s%s", r[k], sfx);
+        STRATA_TRY(strat_derived(ctx, t, nm,
+                                 p->measure ? STRATA_RECIPE_RATIO : STRATA_RECIPE_OE_EXACT,
+                                 b->jo, b->je, -1, k, 1, p->level, 3, NULL));
     }
     for (size_t g = 0; g < G1; g++) {
-        const cell *x = &c[g * stride];
-        t->cols[jn].v[g] = x->n;
-        t->cols[jm].v[g] = x->n > 0 ? x->e / x->n : NAN;
-        t->cols[je].v[g] = x->e;
-        if (jo >= 0) {
-            t->cols[jo].v[g] = x->o;
-            if (x->e > 0)
-                STRATA_TRY(strata_oe_ci(ctx, x->o, x->e, p->level, &t->cols[jr[0]].v[g],
-                                        &t->cols[jr[1]].v[g], &t->cols[jr[2]].v[g]));
-        }
+        const strat_cell *x = &c[g * stride];
+        STRATA_TRY(strata_table_set(ctx, t, b->jn, g, x->n));
+        if (b->ju >= 0)
+            STRATA_TRY(strata_table_set(ctx, t, b->ju, g, x->u));
+        STRATA_TRY(strata_table_set(ctx, t, b->je, g, x->e));
+        if (b->jo >= 0)
+            STRATA_TRY(strata_table_set(ctx, t, b->jo, g, x->o));
     }
-    if (jn_out)
-        *jn_out = jn;
     return STRATA_OK;
 }
 
-static strata_status summary_fill(strata_ctx *ctx, const strata_group_params *p,
-                                  const strata_strat_input *in, const int32_t *group, size_t G,
-                                  cell *tot, double *cnt, size_t nc, strata_funnel *funnel,
-                                  strata_table *t)
+void strat_cell_add(strat_cell *c, const strata_strat_input *in, size_t i, double need)
 {
-    const size_t K = in->tier ? in->n_tiers : 0, S = in->segment ? STRATA_N_SEGMENTS : 0;
-    const size_t o_as = 0, o_t = 2 * N_AGE + 1, o_s = o_t + K, o_c = o_s + S;
-    double wsum = 0, *obs = NULL, *ex = NULL;
-    char nm[128];
-    int jn, j, jf = -1, jhr, jhc;
-    (void)nc;
+    c->n += 1;
+    if (isnan(in->risk[i])) {
+        c->u += 1;
+        return;
+    }
+    c->e += in->risk[i];
+    c->e2 += in->risk[i] * in->risk[i];
+    c->o += in->observed ? in->observed[i] : 0;
+    c->w += need;
+}
+
+/* ---- the summary ------------------------------------------------------------------ */
+
+typedef struct summ {
+    size_t G, K, S, nc;    /* groups, tiers, segments, count slots per group */
+    strat_cell *tot;       /* (G+1) cells */
+    double *cnt;           /* (G+1) x nc counts: age-sex, tiers, segments, core20, hr, hr&c20 */
+    double *eas, *eisr;    /* (G+1): expected from the ALL row's age-sex risks / rates */
+    double *dx, *dn;       /* (G+1) x 19: DSR events and population per ESP band */
+    double ref_risk[N_BAND], ref_obs[N_BAND];
+    double wsum;
+} summ;
+
+/* The ALL row's mean risk and event rate per age-sex band (scored patients). */
+static void reference_rates(const strata_strat_input *in, summ *m)
+{
+    double n[N_BAND] = {0}, r[N_BAND] = {0}, o[N_BAND] = {0};
     for (size_t i = 0; i < in->n; i++) {
-        size_t g = (size_t)group[i];
-        double w = in->need ? in->need[i] : in->risk[i];
+        size_t b = std_band(in, i);
+        if (isnan(in->risk[i]))
+            continue;
+        n[b] += 1;
+        r[b] += in->risk[i];
+        o[b] += in->observed ? in->observed[i] : 0;
+    }
+    for (size_t b = 0; b < N_BAND; b++) {
+        m->ref_risk[b] = n[b] > 0 ? r[b] / n[b] : 0;
+        m->ref_obs[b] = n[b] > 0 ? o[b] / n[b] : 0;
+    }
+}
+
+static void summary_pass(const strata_strat_input *in, const int32_t *group, summ *m)
+{
+    const size_t o_t = 2 * N_AGE + 1, o_s = o_t + m->K, o_c = o_s + m->S;
+    reference_rates(in, m);
+    for (size_t i = 0; i < in->n; i++) {
+        size_t g = (size_t)group[i], sb = std_band(in, i);
+        int scored = !isnan(in->risk[i]);
+        double w = !scored ? 0 : in->need ? in->need[i] : in->risk[i];
         int b = age_band(in->age ? in->age[i] : -1), sx = in->sex ? in->sex[i] : -1;
         size_t as = (b >= 0 && (sx == 0 || sx == 1)) ? (size_t)(sx * N_AGE + b) : 2 * N_AGE;
-        int hr = in->tier && in->tier[i] <= 2, c20 = in->imd_decile && strata_core20(in->imd_decile[i]);
-        for (int k = 0; k < 2; k++, g = G) {
-            double *r = cnt + g * nc;
-            add(&tot[g], in, i, w);
-            r[o_as + as] += 1;
-            if (K)
+        int hr = scored && in->tier && in->tier[i] <= 2;
+        int c20 = in->imd_decile && strata_core20(in->imd_decile[i]);
+        int eb = in->age && in->age[i] <= 120 ? strata_esp_band(in->age[i]) : -1;
+        for (int k = 0; k < 2; k++, g = m->G) {
+            double *r = m->cnt + g * m->nc;
+            strat_cell_add(&m->tot[g], in, i, w);
+            r[as] += 1;
+            if (m->K && scored)
                 r[o_t + in->tier[i] - 1] += 1;
-            if (S)
+            if (m->S)
                 r[o_s + in->segment[i]] += 1;
             r[o_c] += c20;
             r[o_c + 1] += hr;
             r[o_c + 2] += hr && c20;
+            if (!scored)
+                continue;
+            m->eas[g] += m->ref_risk[sb];
+            m->eisr[g] += m->ref_obs[sb];
+            if (eb >= 0) {
+                m->dx[g * STRATA_ESP_BANDS + (size_t)eb] += in->observed ? in->observed[i] : 0;
+                m->dn[g * STRATA_ESP_BANDS + (size_t)eb] += 1;
+            }
         }
-        wsum += w;
+        m->wsum += w;
     }
-    STRATA_TRY(put_cells(ctx, p, t, in, tot, 1, "_list", -1, 0, &jn));
+}
+
+/* Age-sex bands, tiers (+ n_unscored in the tier partition), segments. */
+static strata_status put_profile(strata_ctx *ctx, strata_table *t, const summ *m, int jn, int ju)
+{
+    char nm[128];
+    int j, jp;
     for (size_t k = 0; k <= 2 * N_AGE; k++) {
         if (k < 2 * N_AGE)
             snprintf(nm, sizeof nm, "n_%s_%s", k < N_AGE ? "F" : "M", age_name[k % N_AGE]);
         else
             snprintf(nm, sizeof nm, "n_agesex_unknown");
-        STRATA_TRY(put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, jn, 0, &j));
-        for (size_t g = 0; g <= G; g++)
-            t->cols[j].v[g] = cnt[g * nc + o_as + k];
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, jn, 0, &j));
+        STRATA_TRY(strat_fill(ctx, t, j, m->cnt, m->nc, k));
     }
-    for (size_t k = 0; k < K + S; k++) {
-        int jp;
-        if (k < K)
+    if (m->K)
+        STRATA_TRY(strata_table_set_part(ctx, t, ju, jn, 1)); /* tiers + unscored = list */
+    for (size_t k = 0; k < m->K + m->S; k++) {
+        if (k < m->K)
             snprintf(nm, sizeof nm, "n_tier%zu", k + 1);
         else
-            snprintf(nm, sizeof nm, "n_seg_%s", strata_segment_name((int)(k - K)));
-        STRATA_TRY(put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, jn, k < K ? 1 : 2, &j));
+            snprintf(nm, sizeof nm, "n_seg_%s", strata_segment_name((int)(k - m->K)));
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, jn, k < m->K ? 1 : 2, &j));
+        STRATA_TRY(strat_fill(ctx, t, j, m->cnt, m->nc, 2 * N_AGE + 1 + k));
         memmove(nm + 3, nm + 1, strlen(nm + 1) + 1);
         memcpy(nm, "pct", 3);
-        STRATA_TRY(put(ctx, t, nm, STRATA_COL_PCT, 1, j, jn, -1, 0, &jp));
-        for (size_t g = 0; g <= G; g++) {
-            t->cols[j].v[g] = cnt[g * nc + o_t + k];
-            t->cols[jp].v[g] = tot[g].n > 0 ? 100.0 * t->cols[j].v[g] / tot[g].n : NAN;
-        }
-    }
-    /* funnel flags across the G groups */
-    if (in->observed) {
-        obs = strata_calloc(ctx, 2 * (G ? G : 1), sizeof *obs);
-        if (!obs)
-            return STRATA_ENOMEM;
-        ex = obs + G;
-        for (size_t g = 0; g < G; g++)
-            obs[g] = tot[g].o, ex[g] = tot[g].e;
-        {
-            strata_status s = strata_funnel_fit(ctx, &p->funnel, G, obs, ex, funnel);
-            strata_free(ctx, obs, 0);
-            STRATA_TRY(s);
-        }
-        STRATA_TRY(put(ctx, t, "funnel_flag", STRATA_COL_FLAG, 0, -1, -1, -1, 0, &jf));
-        for (size_t g = 0; g < G; g++)
-            t->cols[jf].v[g] = strata_funnel_flag(funnel, tot[g].o, tot[g].e);
-    }
-    /* need: weighted population scaled to the total list size; index vs total */
-    STRATA_TRY(put(ctx, t, "need_weighted_pop", STRATA_COL_MEAN, 1, jn, -1, -1, 0, &j));
-    {
-        int ji, jb = -1;
-        STRATA_TRY(put(ctx, t, "need_index", STRATA_COL_MEAN, 3, jn, -1, -1, 0, &ji));
-        if (p->budget > 0)
-            STRATA_TRY(put(ctx, t, "fair_share", STRATA_COL_MEAN, 0, jn, -1, -1, 0, &jb));
-        for (size_t g = 0; g <= G; g++) {
-            double nw = wsum > 0 ? tot[g].w * (double)in->n / wsum : NAN;
-            t->cols[j].v[g] = nw;
-            t->cols[ji].v[g] = tot[g].n > 0 ? nw / tot[g].n : NAN;
-            if (jb >= 0)
-                t->cols[jb].v[g] = in->n ? p->budget * nw / (double)in->n : NAN;
-        }
-    }
-    STRATA_TRY(put(ctx, t, "n_core20", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &j));
-    STRATA_TRY(put(ctx, t, "n_high_risk", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jhr));
-    STRATA_TRY(put(ctx, t, "n_high_risk_core20", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jhc));
-    STRATA_TRY(put(ctx, t, "pct_high_risk_core20", STRATA_COL_PCT, 1, jhc, jhr, -1, 0, NULL));
-    for (size_t g = 0; g <= G; g++) {
-        t->cols[j].v[g] = cnt[g * nc + o_c];
-        t->cols[jhr].v[g] = cnt[g * nc + o_c + 1];
-        t->cols[jhc].v[g] = cnt[g * nc + o_c + 2];
-        t->cols[jhc + 1].v[g] = cnt[g * nc + o_c + 1] > 0
-                                    ? 100.0 * cnt[g * nc + o_c + 2] / cnt[g * nc + o_c + 1]
-                                    : NAN;
+        STRATA_TRY(strata_table_add(ctx, t, nm, STRATA_COL_PCT, 1, j, jn, &jp));
     }
     return STRATA_OK;
+}
+
+/* Funnel flag and limits at each group's published E (fitted at disclosure). */
+static strata_status put_funnel(strata_ctx *ctx, const strata_group_params *p, strata_table *t,
+                                const strat_block *b)
+{
+    static const char *const nm[5] = {"funnel_flag", "funnel_lo95", "funnel_hi95", "funnel_lo998",
+                                      "funnel_hi998"};
+    for (int k = 0; k < 5; k++) {
+        strata_recipe d;
+        int j;
+        strata_recipe_init(&d, STRATA_RECIPE_FUNNEL, b->jo, b->je);
+        d.part = k;
+        d.od = (int)p->funnel.od;
+        d.trim = p->funnel.trim;
+        STRATA_TRY(strata_table_add_derived(ctx, t, nm[k], &d, k ? 3 : 0, &j));
+    }
+    return STRATA_OK;
+}
+
+/* ISR by age band and sex, and the DSR per 100,000 (2013 ESP, Dobson). */
+static strata_status put_standardised(strata_ctx *ctx, const strata_group_params *p,
+                                      strata_table *t, const summ *m, const strat_block *b)
+{
+    static const char *const isr[3] = {"isr", "isr_lo", "isr_hi"}, *dsr[3] = {"dsr", "dsr_lo", "dsr_hi"};
+    int je, jr, jv;
+    STRATA_TRY(strat_put(ctx, t, "expected_isr", STRATA_COL_TOTAL, 1, b->jn, b->jo, -1, 0, &je));
+    STRATA_TRY(strat_fill(ctx, t, je, m->eisr, 1, 0));
+    for (int k = 0; k < 3; k++)
+        STRATA_TRY(strat_derived(ctx, t, isr[k], STRATA_RECIPE_OE_BYAR, b->jo, je, -1, k, 1,
+                                 p->level, 3, NULL));
+    STRATA_TRY(strata_table_add(ctx, t, "dsr_rate", STRATA_COL_INTERNAL, 6, -1, -1, &jr));
+    STRATA_TRY(strata_table_add(ctx, t, "dsr_var", STRATA_COL_INTERNAL, 6, -1, -1, &jv));
+    for (size_t g = 0; g <= m->G; g++) {
+        double x[STRATA_ESP_BANDS], n[STRATA_ESP_BANDS];
+        strata_dsr_result r;
+        for (int a = 0; a < STRATA_ESP_BANDS; a++) {
+            /* an empty band has rate 0 (its standard weight still counts) */
+            n[a] = m->dn[g * STRATA_ESP_BANDS + (size_t)a] > 0 ? m->dn[g * STRATA_ESP_BANDS + (size_t)a] : 1;
+            x[a] = m->dx[g * STRATA_ESP_BANDS + (size_t)a];
+        }
+        STRATA_TRY(strata_dsr(ctx, STRATA_ESP_BANDS, x, n, strata_esp2013(), p->level, 1e5, &r));
+        STRATA_TRY(strata_table_set(ctx, t, jr, g, r.raw));
+        STRATA_TRY(strata_table_set(ctx, t, jv, g, r.var));
+    }
+    for (int k = 0; k < 3; k++)
+        STRATA_TRY(strat_derived(ctx, t, dsr[k], STRATA_RECIPE_DSR, b->jo, jr, jv, k, 1, p->level,
+                                 1, NULL));
+    return STRATA_OK;
+}
+
+/* Need: expected events from the ALL row's age-sex mean risks; need-weighted
+ * population = N x E_g / E_all; need index crude and age-sex adjusted; fair
+ * share = budget x E_g / E_all — all from the published totals. */
+static strata_status put_need(strata_ctx *ctx, const strata_group_params *p,
+                              const strata_strat_input *in, strata_table *t, const summ *m,
+                              const strat_block *b)
+{
+    int jas, jw = b->je, jnw, j;
+    STRATA_TRY(strat_put(ctx, t, "expected_agesex", STRATA_COL_TOTAL, 1, b->jn, -1, -1, 0, &jas));
+    STRATA_TRY(strat_fill(ctx, t, jas, m->eas, 1, 0));
+    if (in->need) { /* a need weight of its own: its sum is a total like E */
+        STRATA_TRY(strat_put(ctx, t, "need_sum", STRATA_COL_TOTAL, 1, b->jn, -1, -1, 0, &jw));
+        for (size_t g = 0; g <= m->G; g++)
+            STRATA_TRY(strata_table_set(ctx, t, jw, g, m->tot[g].w));
+    }
+    STRATA_TRY(strat_derived(ctx, t, "need_weighted_pop", STRATA_RECIPE_SCALE, jw, b->jn, -1, 0, 1,
+                             0.95, 1, &jnw));
+    STRATA_TRY(strat_derived(ctx, t, "need_index", STRATA_RECIPE_RATIO, jnw, b->jn, -1, 0, 1, 0.95,
+                             3, NULL));
+    STRATA_TRY(strat_derived(ctx, t, "need_index_agesex", STRATA_RECIPE_RATIO, b->je, jas, -1, 0,
+                             1, 0.95, 3, NULL));
+    if (p->budget > 0)
+        STRATA_TRY(strat_derived(ctx, t, "fair_share", STRATA_RECIPE_SHARE, jw, -1, -1, 0,
+                                 p->budget, 0.95, 0, &j));
+    return STRATA_OK;
+}
+
+static strata_status put_core20(strata_ctx *ctx, strata_table *t, const summ *m)
+{
+    const size_t o_c = 2 * N_AGE + 1 + m->K + m->S;
+    int j, jhr, jhc;
+    STRATA_TRY(strat_put(ctx, t, "n_core20", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &j));
+    STRATA_TRY(strat_fill(ctx, t, j, m->cnt, m->nc, o_c));
+    /* tiers 1-2 as the sum of the published tier counts: no relation of its own */
+    if (m->K >= 2)
+        STRATA_TRY(strat_derived(ctx, t, "n_high_risk", STRATA_RECIPE_SUM,
+                                 strata_table_find(t, "n_tier1"), strata_table_find(t, "n_tier2"),
+                                 -1, 0, 1, 0.95, 0, &jhr));
+    else {
+        STRATA_TRY(strat_put(ctx, t, "n_high_risk", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jhr));
+        STRATA_TRY(strat_fill(ctx, t, jhr, m->cnt, m->nc, o_c + 1));
+    }
+    STRATA_TRY(strat_put(ctx, t, "n_high_risk_core20", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &jhc));
+    STRATA_TRY(strat_fill(ctx, t, jhc, m->cnt, m->nc, o_c + 2));
+    return strata_table_add(ctx, t, "pct_high_risk_core20", STRATA_COL_PCT, 1, jhc, jhr, &j);
+}
+
+static strata_status summary_fill(strata_ctx *ctx, const strata_group_params *p,
+                                  const strata_strat_input *in, const int32_t *group, summ *m,
+                                  strata_funnel *funnel, strata_table *t)
+{
+    strat_block b;
+    summary_pass(in, group, m);
+    STRATA_TRY(strat_put_block(ctx, p, t, in, m->tot, 1, "_list", -1, 0, 1, &b));
+    STRATA_TRY(put_profile(ctx, t, m, b.jn, b.ju));
+    if (in->observed) {
+        double *o = strata_calloc(ctx, 2 * (m->G + 1), sizeof *o);
+        strata_status s;
+        if (!o)
+            return STRATA_ENOMEM;
+        for (size_t g = 0; g < m->G; g++)
+            o[g] = m->tot[g].o, o[m->G + 1 + g] = m->tot[g].e;
+        s = p->measure ? STRATA_OK
+                       : strata_funnel_fit(ctx, &p->funnel, m->G, o, o + m->G + 1, funnel);
+        strata_free(ctx, o, 0);
+        STRATA_TRY(s);
+        if (!p->measure) { /* Poisson methods: counts only */
+            STRATA_TRY(put_funnel(ctx, p, t, &b));
+            STRATA_TRY(put_standardised(ctx, p, t, m, &b));
+        }
+    }
+    STRATA_TRY(put_need(ctx, p, in, t, m, &b));
+    return put_core20(ctx, t, m);
 }
 
 strata_status strata_group_summary(strata_ctx *ctx, const strata_group_params *p,
@@ -268,189 +430,108 @@ strata_status strata_group_summary(strata_ctx *ctx, const strata_group_params *p
                                    size_t n_groups, const char *const *group_names,
                                    strata_funnel *funnel_out, strata_table **out)
 {
-    const size_t nc = 2 * N_AGE + 1 + (in->tier ? in->n_tiers : 0) + STRATA_N_SEGMENTS + 3;
+    summ m;
     strata_funnel fdummy;
     strata_table *t = NULL;
-    cell *tot;
-    double *cnt;
     strata_status s;
+    size_t G1 = n_groups + 1;
     *out = NULL;
     if (funnel_out)
         memset(funnel_out, 0, sizeof *funnel_out); /* no outcomes: Poisson limits, tau2 = 0 */
-    STRATA_TRY(check_input(ctx, in, group, n_groups));
-    STRATA_TRY(new_group_table(ctx, "summary", n_groups, group_names, &t));
-    tot = strata_calloc(ctx, n_groups + 1, sizeof *tot);
-    cnt = strata_calloc(ctx, (n_groups + 1) * nc, sizeof *cnt);
-    if (!tot || !cnt)
+    STRATA_TRY(strat_check_input(ctx, in, group, n_groups));
+    STRATA_TRY(strat_new_group_table(ctx, "summary", n_groups, group_names, &t));
+    memset(&m, 0, sizeof m);
+    m.G = n_groups;
+    m.K = in->tier ? in->n_tiers : 0;
+    m.S = in->segment ? STRATA_N_SEGMENTS : 0;
+    m.nc = 2 * N_AGE + 1 + m.K + m.S + 3;
+    m.tot = strata_calloc(ctx, G1, sizeof *m.tot);
+    m.cnt = strata_calloc(ctx, G1 * m.nc, sizeof *m.cnt);
+    m.eas = strata_calloc(ctx, 2 * G1 + 2 * G1 * STRATA_ESP_BANDS, sizeof *m.eas);
+    if (!m.tot || !m.cnt || !m.eas) {
         s = STRATA_ENOMEM;
-    else
-        s = summary_fill(ctx, p, in, group, n_groups, tot, cnt, nc,
-                         funnel_out ? funnel_out : &fdummy, t);
-    strata_free(ctx, tot, 0);
-    strata_free(ctx, cnt, 0);
+    } else {
+        m.eisr = m.eas + G1;
+        m.dx = m.eisr + G1;
+        m.dn = m.dx + G1 * STRATA_ESP_BANDS;
+        s = summary_fill(ctx, p, in, group, &m, funnel_out ? funnel_out : &fdummy, t);
+    }
+    STRATA_FREE_ALL(ctx, m.tot, m.cnt, m.eas);
     return finish(ctx, s, t, out);
 }
 
-strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params *p,
-                                      const strata_strat_input *in, const int32_t *group,
-                                      size_t n_groups, const char *const *group_names,
-                                      strata_table **out)
-{
-    const size_t E = in->ethnicity ? in->n_ethnicity : 0, nc = 1 + 6 + E + 1;
-    strata_table *t = NULL;
-    cell *c;
-    strata_status s = STRATA_OK;
-    int jn = -1;
-    *out = NULL;
-    STRATA_TRY(check_input(ctx, in, group, n_groups));
-    STRATA_TRY(new_group_table(ctx, "inequality", n_groups, group_names, &t));
-    c = strata_calloc(ctx, (n_groups + 1) * nc, sizeof *c);
-    if (!c) {
-        strata_table_free(ctx, t);
-        return STRATA_ENOMEM;
-    }
-    /* cell 0 = all; 1..5 IMD quintiles (1 most deprived), 6 unknown; then ethnicity + unknown */
-    for (size_t i = 0; i < in->n; i++) {
-        size_t g = (size_t)group[i];
-        int d = in->imd_decile ? in->imd_decile[i] : 0;
-        size_t q = d >= 1 && d <= 10 ? (size_t)(d + 1) / 2 : 6;
-        int e = in->ethnicity ? in->ethnicity[i] : -1;
-        size_t ec = 7 + (e >= 0 && (size_t)e < E ? (size_t)e : E);
-        for (int k = 0; k < 2; k++, g = n_groups) {
-            add(&c[g * nc], in, i, 0);
-            add(&c[g * nc + q], in, i, 0);
-            if (in->ethnicity)
-                add(&c[g * nc + ec], in, i, 0);
-        }
-    }
-    s = put_cells(ctx, p, t, in, c, nc, "_list", -1, 0, &jn);
-    for (size_t k = 1; s == STRATA_OK && k < nc; k++) {
-        char sfx[96];
-        if (k <= 5)
-            snprintf(sfx, sizeof sfx, "_imdq%zu", k);
-        else if (k == 6)
-            snprintf(sfx, sizeof sfx, "_imdq_unknown");
-        else if (!in->ethnicity)
-            break;
-        else if (k - 7 < E)
-            snprintf(sfx, sizeof sfx, "_eth_%s", in->ethnicity_names[k - 7]);
-        else
-            snprintf(sfx, sizeof sfx, "_eth_unknown");
-        s = put_cells(ctx, p, t, in, c + k, nc, sfx, jn, k <= 6 ? 1 : 2, NULL);
-    }
-    strata_free(ctx, c, 0);
-    return finish(ctx, s, t, out);
-}
+/* ---- Core20PLUS5 -------------------------------------------------------------------- */
 
-/* SII/RII for each group from q (31 doubles per group: 10 populations, 10
- * values, 10 se, count), groups in parallel: each uses its own workspace and
- * the same seed, so results do not depend on the thread count. */
-static strata_status sii_groups(strata_ctx *ctx, const strata_sii_params *p, size_t n,
-                                const double *q, strata_table *t, int j0)
+/* Columns: n_list, n_core20, n_plus_<name>..., n_plus_any, n_core20plus, then per
+ * clinical area with a source n_<area>, n_core20plus_<area>. */
+static strata_status c5_cols(strata_ctx *ctx, const strata_strat_input *in, strata_table *t,
+                             int *col, size_t *ncol)
 {
-    int nt = strata_threads(ctx);
-    size_t len = strat_sii_ws_len(10, p->reps), bytes;
-    double *ws;
-    if (nt < 1)
-        nt = 1;
-    if (!strata_mul_ok(len * (size_t)nt, sizeof(double), &bytes))
-        return STRATA_FAIL(ctx, STRATA_ENOMEM, "sii: %zu repetitions overflow", p->reps);
-    ws = strata_alloc(ctx, bytes);
-    if (!ws)
-        return STRATA_ENOMEM;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (long g = 0; g < (long)n; g++) {
-        const double *pop = q + g * 31;
-        size_t k = (size_t)pop[30];
-        strata_sii_result r;
-        if (k < 2)
-            continue;
-        strat_sii_core(p, k, pop, pop + 10, pop + 20, ws + (size_t)omp_get_thread_num() * len, &r);
-        t->cols[j0 + 0].v[g] = r.sii;
-        t->cols[j0 + 1].v[g] = r.sii_lo;
-        t->cols[j0 + 2].v[g] = r.sii_hi;
-        t->cols[j0 + 3].v[g] = r.rii;
-        t->cols[j0 + 4].v[g] = r.rii_lo;
-        t->cols[j0 + 5].v[g] = r.rii_hi;
+    char nm[160];
+    size_t k = 0;
+    STRATA_TRY(strat_put(ctx, t, "n_list", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &col[k++]));
+    STRATA_TRY(strat_put(ctx, t, "n_core20", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &col[k++]));
+    for (size_t r = 0; r < in->n_plus; r++) {
+        snprintf(nm, sizeof nm, "n_plus_%s", in->plus_names[r]);
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, -1, 0, &col[k++]));
     }
-    strata_free(ctx, ws, bytes);
+    STRATA_TRY(strat_put(ctx, t, "n_plus_any", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &col[k++]));
+    STRATA_TRY(strat_put(ctx, t, "n_core20plus", STRATA_COL_COUNT, 0, -1, -1, -1, 0, &col[k++]));
+    for (int a = 0; in->c5_mask && a < STRATA_N_C5; a++) {
+        if (a == STRATA_C5_MATERNITY)
+            continue; /* no source in a GP extract */
+        snprintf(nm, sizeof nm, "n_%s", strata_c5_name(a));
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, -1, 0, &col[k++]));
+        snprintf(nm, sizeof nm, "n_core20plus_%s", strata_c5_name(a));
+        STRATA_TRY(strat_put(ctx, t, nm, STRATA_COL_COUNT, 0, -1, -1, -1, 0, &col[k++]));
+    }
+    *ncol = k;
     return STRATA_OK;
 }
 
-/* Per-decile inputs of one measure into q (31 doubles per group), then the
- * SII/RII of every group into columns j0..j0+6. Measure 0: mean risk, se of
- * the mean; measure 1: observed event rate O/n on the log scale, se 1/sqrt(O)
- * (PHE's rate convention; deciles with O = 0 are left out). Deciles with
- * fewer than 2 people are left out. */
-static strata_status sii_measure(strata_ctx *ctx, const strata_sii_params *sp0, int measure,
-                                 const cell *c, size_t n_groups, double *q, strata_table *t,
-                                 int j0)
+strata_status strata_group_core20plus5(strata_ctx *ctx, const strata_strat_input *in,
+                                       const int32_t *group, size_t n_groups,
+                                       const char *const *group_names, strata_table **out)
 {
-    strata_sii_params sp = *sp0;
-    strata_status s = STRATA_OK;
-    if (measure == 1)
-        sp.scale = STRATA_SII_RATE;
-    for (size_t g = 0; g <= n_groups && s == STRATA_OK; g++) {
-        double *pop = q + g * 31, *val = pop + 10, *se = val + 10;
-        size_t k = 0;
-        for (size_t d = 0; d < 10; d++) {
-            const cell *x = &c[g * 10 + d];
-            if (x->n < 2 || (measure == 1 && !(x->o > 0)))
-                continue;
-            pop[k] = x->n;
-            val[k] = measure == 1 ? x->o / x->n : x->e / x->n;
-            se[k] = measure == 1 ? 1.0 / sqrt(x->o)
-                                 : sqrt(fmax(0, (x->e2 - x->e * x->e / x->n) / (x->n - 1)) / x->n);
-            k++;
-        }
-        pop[30] = (double)k;
-        t->cols[j0 + 6].v[g] = (double)k;
-        if (k >= 2)
-            s = strat_sii_check(ctx, &sp, k, pop, val, se);
-    }
-    if (s == STRATA_OK)
-        s = sii_groups(ctx, &sp, n_groups + 1, q, t, j0);
-    return s;
-}
-
-strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
-                               const strata_strat_input *in, const int32_t *group,
-                               size_t n_groups, const char *const *group_names,
-                               strata_table **out)
-{
-    static const char *const names[7] = {"sii", "sii_lo", "sii_hi", "rii", "rii_lo", "rii_hi",
-                                         "deciles_used"};
+    int col[2 * 32 + 16];
+    size_t ncol = 0, G1 = n_groups + 1;
     strata_table *t = NULL;
-    cell *c;
-    double *q = NULL;
-    int j0[2] = {-1, -1}, jk, nm = in->observed ? 2 : 1;
-    strata_status s = STRATA_OK;
+    double *v;
+    strata_status s;
     *out = NULL;
-    if (!in->imd_decile)
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "sii: no imd_decile column");
-    STRATA_TRY(check_input(ctx, in, group, n_groups));
-    STRATA_TRY(new_group_table(ctx, "sii", n_groups, group_names, &t));
-    for (int m = 0; m < nm; m++)
-        for (int k = 0; k < 7 && s == STRATA_OK; k++) {
-            char name[32];
-            snprintf(name, sizeof name, "%s%s", names[k], m ? "_obs" : "");
-            s = strata_table_add(ctx, t, name, k < 6 ? STRATA_COL_RATIO : STRATA_COL_FLAG, 5, -1,
-                                 -1, k == 0 ? &j0[m] : &jk);
-        }
-    c = s == STRATA_OK ? strata_calloc(ctx, (n_groups + 1) * 10, sizeof *c) : NULL;
-    q = c ? strata_calloc(ctx, (n_groups + 1) * 31, sizeof *q) : NULL;
-    if (!q)
-        s = s == STRATA_OK ? STRATA_ENOMEM : s;
+    if (in->n_plus > 32)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "core20plus5: %zu PLUS groups (at most 32)",
+                           in->n_plus);
+    STRATA_TRY(strat_check_input(ctx, in, group, n_groups));
+    STRATA_TRY(strat_new_group_table(ctx, "core20plus5", n_groups, group_names, &t));
+    s = c5_cols(ctx, in, t, col, &ncol);
+    v = s == STRATA_OK ? strata_calloc(ctx, G1 * ncol + 1, sizeof *v) : NULL;
+    if (s == STRATA_OK && !v)
+        s = STRATA_ENOMEM;
     for (size_t i = 0; s == STRATA_OK && i < in->n; i++) {
-        int d = in->imd_decile[i];
-        if (d >= 1 && d <= 10) {
-            add(&c[(size_t)group[i] * 10 + (size_t)(d - 1)], in, i, 0);
-            add(&c[n_groups * 10 + (size_t)(d - 1)], in, i, 0);
+        int c20 = in->imd_decile && strata_core20(in->imd_decile[i]);
+        uint32_t pm = in->plus_mask ? in->plus_mask[i] : 0;
+        int cp = c20 || pm;
+        for (size_t g = (size_t)group[i], k = 0; k < 2; k++, g = n_groups) {
+            double *r = v + g * ncol;
+            size_t q = 0;
+            r[q++] += 1;
+            r[q++] += c20;
+            for (size_t b = 0; b < in->n_plus; b++)
+                r[q++] += (pm >> b) & 1u;
+            r[q++] += pm != 0;
+            r[q++] += cp;
+            for (int a = 0; in->c5_mask && a < STRATA_N_C5; a++) {
+                int has = (in->c5_mask[i] >> a) & 1;
+                if (a == STRATA_C5_MATERNITY)
+                    continue;
+                r[q++] += has;
+                r[q++] += has && cp;
+            }
         }
     }
-    for (int m = 0; m < nm && s == STRATA_OK; m++)
-        s = sii_measure(ctx, &p->sii, m, c, n_groups, q, t, j0[m]);
-    strata_free(ctx, q, 0);
-    strata_free(ctx, c, 0);
+    for (size_t k = 0; s == STRATA_OK && k < ncol; k++)
+        s = strat_fill(ctx, t, col[k], v, ncol, k);
+    strata_free(ctx, v, 0);
     return finish(ctx, s, t, out);
 }

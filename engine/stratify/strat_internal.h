@@ -30,5 +30,34 @@ size_t strat_sii_ws_len(size_t k, size_t reps);
 void strat_sii_core(const strata_sii_params *p, size_t k, const double *pop, const double *value,
                     const double *se, double *ws, strata_sii_result *out);
 
+/* ---- per-group tables (strat_groups.c, strat_inequality.c) ---------------------- */
+/* Exact sums of one cell: people, unscored, expected (sum risk), observed,
+ * need, sum risk^2 (scored patients for all but n and u). */
+typedef struct strat_cell {
+    double n, u, e, o, w, e2;
+} strat_cell;
+void strat_cell_add(strat_cell *c, const strata_strat_input *in, size_t i, double need);
+
+/* Columns of one n / n_unscored / n_observed / expected / mean risk / O/E block. */
+typedef struct strat_block {
+    int jn, ju, jo, je;
+} strat_block;
+
+strata_status strat_check_input(strata_ctx *ctx, const strata_strat_input *in,
+                                const int32_t *group, size_t n_groups);
+/* A table with key column "group": one row per group + "ALL", the groups its members. */
+strata_status strat_new_group_table(strata_ctx *ctx, const char *name, size_t n_groups,
+                                    const char *const *group_names, strata_table **out);
+strata_status strat_put(strata_ctx *ctx, strata_table *t, const char *name, strata_col_kind k,
+                        int dec, int base, int den, int part_of, int grp, int *jo);
+strata_status strat_derived(strata_ctx *ctx, strata_table *t, const char *name,
+                            strata_recipe_op op, int a, int b, int c, int part, double mult,
+                            double level, int dec, int *jo);
+strata_status strat_fill(strata_ctx *ctx, strata_table *t, int j, const double *v, size_t stride,
+                         size_t off);
+strata_status strat_put_block(strata_ctx *ctx, const strata_group_params *p, strata_table *t,
+                              const strata_strat_input *in, const strat_cell *c, size_t stride,
+                              const char *sfx, int part_of, int grp, int with_unscored,
+                              strat_block *b);
 
 #endif

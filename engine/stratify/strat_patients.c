@@ -72,13 +72,51 @@ strata_status strata_patient_params_check(strata_ctx *ctx, const strata_patient_
     return STRATA_OK;
 }
 
+/* Tiers of the scored patients (risk not NaN) among themselves; tier 0 for an
+ * unscored patient (docs/stratify.md#missing-values). */
+static strata_status tiers_of_scored(strata_ctx *ctx, const strata_tier_params *tp, size_t n,
+                                     const double *risk, const int32_t *group, size_t n_groups,
+                                     uint8_t *tier)
+{
+    size_t m = 0, *idx;
+    double *r;
+    int32_t *g = NULL;
+    uint8_t *t;
+    strata_status st;
+    for (size_t i = 0; i < n; i++)
+        m += !isnan(risk[i]);
+    if (m == n)
+        return strata_tiers(ctx, tp, n, risk, group, n_groups, tier);
+    idx = strata_alloc(ctx, (m + 1) * sizeof *idx);
+    r = strata_alloc(ctx, (m + 1) * sizeof *r);
+    t = strata_alloc(ctx, m + 1);
+    if (group)
+        g = strata_alloc(ctx, (m + 1) * sizeof *g);
+    st = idx && r && t && (!group || g) ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t i = 0, k = 0; st == STRATA_OK && i < n; i++) {
+        tier[i] = 0;
+        if (isnan(risk[i]))
+            continue;
+        idx[k] = i, r[k] = risk[i];
+        if (g)
+            g[k] = group[i];
+        k++;
+    }
+    if (st == STRATA_OK)
+        st = strata_tiers(ctx, tp, m, r, g, n_groups, t);
+    for (size_t k = 0; st == STRATA_OK && k < m; k++)
+        tier[idx[k]] = t[k];
+    STRATA_FREE_ALL(ctx, idx, r, t, g);
+    return st;
+}
+
 strata_status strata_stratify_patients(strata_ctx *ctx, const strata_patient_params *p,
                                        const strata_patient_cols *in, const int32_t *group,
                                        size_t n_groups, uint8_t *tier, uint8_t *segment,
                                        int8_t *frailty, int16_t *charlson, int8_t *ltc)
 {
     STRATA_TRY(strata_patient_params_check(ctx, p));
-    STRATA_TRY(strata_tiers(ctx, &p->tiers, in->n, in->risk, group, n_groups, tier));
+    STRATA_TRY(tiers_of_scored(ctx, &p->tiers, in->n, in->risk, group, n_groups, tier));
     for (size_t i = 0; i < in->n; i++) {
         int32_t f[STRATA_N_CONDITIONS];
         strata_segment_in s;
@@ -94,7 +132,8 @@ strata_status strata_stratify_patients(strata_ctx *ctx, const strata_patient_par
         s.prior_emergency = in->prior_emergency && in->prior_emergency[i] > 0
                                 ? in->prior_emergency[i]
                                 : 0;
-        s.tier = tier[i];
+        /* an unscored patient is in no tier: for the segment rules, the lowest */
+        s.tier = tier[i] ? tier[i] : (int)p->tiers.n_cuts + 1;
         segment[i] = (uint8_t)strata_segment_of(&p->segments, &s);
         if (frailty)
             frailty[i] = (int8_t)strata_efi_category(s.efi_deficits);
@@ -167,21 +206,23 @@ strata_status strata_list_table(strata_ctx *ctx, const strata_list_columns *c, s
     strata_status s;
     int col[L_NFIXED];
     *out = NULL;
-    STRATA_TRY(strata_table_new(ctx, "intervention_list", n_sel, &t));
-    t->patient_level = 1;
+    STRATA_TRY(strata_table_new_patient(ctx, "intervention_list", n_sel, &t));
     s = list_columns(ctx, t, c, col);
     for (size_t k = 0; s == STRATA_OK && k < n_sel; k++) {
         size_t i = rows[k];
         int32_t imd = c->imd_decile ? c->imd_decile[i] : 0;
         int known = imd >= 1 && imd <= 10;
+        const double v[7] = {rank[k],
+                             c->risk[i],
+                             c->tier ? c->tier[i] : NAN,
+                             c->ltc ? c->ltc[i] : NAN,
+                             c->charlson ? c->charlson[i] : NAN,
+                             known ? strata_core20(imd) : 0,
+                             known ? imd : NAN};
+        const int which[7] = {L_RANK, L_RISK, L_TIER, L_LTC, L_CHARLSON, L_CORE20, L_IMD};
         s = list_keys(ctx, t, c, col, k, i);
-        t->cols[col[L_RANK]].v[k] = rank[k];
-        t->cols[col[L_RISK]].v[k] = c->risk[i];
-        t->cols[col[L_TIER]].v[k] = c->tier ? c->tier[i] : NAN;
-        t->cols[col[L_LTC]].v[k] = c->ltc ? c->ltc[i] : NAN;
-        t->cols[col[L_CHARLSON]].v[k] = c->charlson ? c->charlson[i] : NAN;
-        t->cols[col[L_CORE20]].v[k] = known ? strata_core20(imd) : 0;
-        t->cols[col[L_IMD]].v[k] = known ? imd : NAN;
+        for (int q = 0; s == STRATA_OK && q < 7; q++)
+            s = strata_table_set(ctx, t, col[which[q]], k, v[q]);
     }
     if (s != STRATA_OK) {
         strata_table_free(ctx, t);

@@ -20,6 +20,10 @@ STRATA_API double strata_qchisq(double p, double df); /* = 2 qgamma(p, df/2) */
  * lo = qgamma((1-level)/2, O) (0 when O = 0), hi = qgamma((1+level)/2, O+1),
  * as R's poisson.test. For O/E divide both by E (strata_oe_ci). */
 STRATA_API strata_status strata_poisson_ci(strata_ctx *ctx, double obs, double level, double *lo, double *hi);
+/* Byar's approximation to the Poisson limits of a count O > 0 (Breslow & Day
+ * 1987; PHEindicatormethods byars_lower/upper): lo = O (1 - 1/(9O) - z/(3 sqrt O))^3,
+ * hi = (O+1) (1 - 1/(9(O+1)) + z/(3 sqrt(O+1)))^3, z = qnorm((1+level)/2). */
+STRATA_API void strata_byar_ci(double obs, double level, double *lo, double *hi);
 STRATA_API strata_status strata_oe_ci(strata_ctx *ctx, double obs, double expected, double level,
                            double *ratio, double *lo, double *hi);
 

@@ -9,6 +9,7 @@
 #include "strata/core.h"
 #include "strata/cohort.h"
 #include "strata/model.h"
+#include "strata/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -310,6 +311,24 @@ typedef struct strata_eval_provenance {
 STRATA_API strata_status strata_eval_write(strata_ctx *ctx, const strata_eval_report *r,
                                 const strata_bootstrap_result *boot,
                                 const strata_eval_provenance *prov, const char *outdir);
+
+/* The subgroup fairness table `strata run` publishes (fairness.csv), under the
+ * same rules as strata_eval_write's outputs. In two steps so a caller can
+ * disclose it together with its other tables: _parts builds one undisclosed
+ * table per by-column (row 0 the overall population "all", the levels its
+ * members; columns subgroup, level, n, events, observed, expected,
+ * c_statistic, c_lo, c_hi, oe, oe_lo, oe_hi, calibration_slope, flags; for a
+ * count outcome O/E and its limits are derived at disclosure from the
+ * published observed, expected and n); after strata_disclose_set, _publish
+ * withholds what would give a withheld count back (a population of 1-7 shows
+ * keys, flags and counts only; withheld events hide every measure of the event
+ * rate) and stacks the parts into one table "fairness" (the caller frees the
+ * parts with strata_table_free and strata_free(ctx, parts, 0)). */
+STRATA_API strata_status strata_eval_fairness_parts(strata_ctx *ctx, const strata_eval_report *r,
+                                                    size_t *n_parts, strata_table ***parts);
+STRATA_API strata_status strata_eval_fairness_publish(strata_ctx *ctx, const strata_eval_report *r,
+                                                      size_t n_parts, strata_table **parts,
+                                                      strata_table **out);
 
 /* Reads outcome and by-columns from a cohort, evaluates the predicted response
  * `p` (n = rows of the cohort) and writes outdir (with bootstrap.csv when boot

@@ -8,6 +8,7 @@
 
 #include "strata/core.h"
 #include "strata/model.h"
+#include "strata/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,6 +16,8 @@ extern "C" {
 
 #define STRATA_RUN_MAX_BY 16
 #define STRATA_RUN_MAX_TIERS 8
+#define STRATA_RUN_MAX_PLUS 8
+#define STRATA_RUN_MAX_PLUS_LEVELS 16
 
 typedef struct strata_run_spec {
     /* cohort: a file, or synthetic generation (synth_scope != NULL) */
@@ -54,6 +57,14 @@ typedef struct strata_run_spec {
     long capacity;               /* or a fixed N per PCN (overrides when > 0) */
     int proportionate_universalism; /* default 1 */
     double budget;               /* fair-share allocation of this amount; 0 = none */
+    /* Core20PLUS5 PLUS groups (stratify.plus): group k matches a patient when
+     * column plus_column[k] is one of plus_levels[k][0..n_plus_levels[k]-1], or,
+     * with no levels, when the column (a 0/1 flag) is > 0 */
+    size_t n_plus;
+    const char *plus_name[STRATA_RUN_MAX_PLUS];
+    const char *plus_column[STRATA_RUN_MAX_PLUS];
+    const char *plus_levels[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
+    size_t n_plus_levels[STRATA_RUN_MAX_PLUS];
     /* disclosure control */
     int disclosure;              /* default 1 (on) */
     long suppress_max;           /* counts 1..suppress_max hidden; default 7 */
@@ -65,6 +76,8 @@ typedef struct strata_run_spec {
     int overwrite;               /* not a spec key: the caller's (CLI --overwrite) permission to
                                   * replace the outputs of an earlier run in outdir */
     size_t memory;               /* memory budget for this run only (`memory: 4G`); 0 = the caller's */
+    int allow_invalid;           /* 1: run on a cohort strata validate rejects (recorded in the
+                                  * manifest); default 0: the run stops with the report */
     /* owned storage (do not touch) */
     void *priv_;
     char *base_dir_;             /* directory of the spec file */
@@ -114,6 +127,13 @@ typedef struct strata_run_summary {
     double deviance, pseudo_r2;                 /* the model family's deviance of the scored
                                                  * patients and 1 - D/D0 (docs/evaluate.md) */
     char report[4096];                          /* path of report.html */
+    size_t n_invalid;                           /* problems strata validate found (run only
+                                                 * with allow_invalid) */
+    strata_sdc_params sdc;                      /* the disclosure rules the outputs had */
+    /* The same counts as the disclosed tables publish them (NaN where withheld):
+     * the ALL row's n_list and n_unscored_list, the offers total, the published
+     * O/E; what `strata run --json` prints (the fields above are exact). */
+    double pub_patients, pub_unscored, pub_listed, pub_oe;
 } strata_run_summary;
 
 /* Runs the whole job into outdir (created if needed; a folder holding an

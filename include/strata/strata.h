@@ -12,9 +12,11 @@
 #include "strata/cox.h"      /* Cox PH fit, hazard ratios, model files, risk at horizons */
 #include "strata/elnet.h"    /* elastic-net paths and CV on GLM formulas */
 #include "strata/evaluate.h" /* discrimination, calibration, yield, fairness, validation */
-#include "strata/stratify.h" /* tiers, segments, aggregation, disclosure, report */
+#include "strata/table.h"    /* aggregate tables and disclosure control */
+#include "strata/stratify.h" /* tiers, segments, aggregation, standardisation, report */
 #include "strata/run.h"      /* run spec and the whole job */
 #include "strata/bench.h"    /* this node's limits (strata bench) */
 #include "strata/derive.h"   /* dates, code lists, event import, derive */
+#include "strata/mpi.h"      /* MPI ranks (optional build) */
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "strata/core.h"
 #include "strata/dist.h"
+#include "strata/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -208,99 +209,50 @@ STRATA_API strata_status strata_reason_codes(strata_ctx *ctx, const strata_reaso
 STRATA_API void strata_reason_text(const char *column, double value, const char *level, char *buf,
                                    size_t size);
 
-/* ---- aggregate tables and disclosure control (engine/aggregate/strat_table.c) ------ */
-typedef enum strata_col_kind {
-    STRATA_COL_KEY = 0,   /* text */
-    STRATA_COL_COUNT = 1, /* people/events: suppressed 1-7, rounded to 5 */
-    STRATA_COL_MEAN = 2,  /* mean/sum over people: hidden when base count is 1-7 or hidden */
-    STRATA_COL_PCT = 3,   /* 100 num/den recomputed from the published counts */
-    STRATA_COL_RATIO = 4, /* standardised ratio, CI, index, SII: exempt */
-    STRATA_COL_FLAG = 5   /* small integer code (tier, flag): exempt */
-} strata_col_kind;
+/* ---- aggregate tables and disclosure control: strata/table.h ------------------------ */
+/* The funnel a table's FUNNEL column was fitted with at disclosure (on the
+ * published O and E): 1 and *out filled, or 0 when the table has none. */
+STRATA_API int strata_table_funnel(const strata_table *t, strata_funnel *out);
 
-typedef struct strata_table_col {
-    char *name;
-    strata_col_kind kind;
-    int decimals;  /* digits after the point written for non-integer kinds;
-                    * negative: -decimals significant digits (%.*g) */
-    int base;      /* MEAN: count column gating it; PCT: numerator column; else -1 */
-    int den;       /* PCT: denominator column; else -1 */
-    int part_of;   /* COUNT: column this one is a component of (row partition), else -1 */
-    int part_grp;  /* which partition of part_of (components of one partition sum to it) */
-    double *v;     /* n_rows values (NaN = not available) */
-    char **s;      /* KEY: n_rows strings */
-    uint8_t *hidden; /* after disclosure: 1 primary, 2 secondary suppression */
-} strata_table_col;
+/* ---- standardisation (PHEindicatormethods; engine/aggregate/strat_standard.c) ------ */
+/* The 2013 European Standard Population: 19 five-year bands 0-4 ... 85-89, 90+. */
+#define STRATA_ESP_BANDS 19
+STRATA_API const double *strata_esp2013(void);
+STRATA_API int strata_esp_band(int age); /* 0..18, -1 for a missing or negative age */
 
-typedef struct strata_table {
-    char *name;
-    size_t n_rows, n_cols, cap_cols;
-    strata_table_col *cols;
-    int32_t *total_of; /* per row: the row holding its column total, or -1 */
-    struct strata_table *parent; /* coarser level this table's rows sum into, or NULL */
-    int32_t *parent_row;         /* per row: the parent row it sums into, or -1 */
-    int patient_level; /* written 0600 and exempt from disclosure control */
-    int disclosed;     /* set by strata_disclose */
-} strata_table;
+typedef struct strata_dsr_result {
+    double value, lo, hi; /* per multiplier (default 100,000); NaN when O < 10 */
+    double raw;           /* the rate before the O < 10 rule (for a rule on a published O) */
+    double var;           /* Dobson variance of the DSR (per multiplier, squared) */
+    double observed;      /* O = sum x */
+} strata_dsr_result;
+/* Directly standardised rate of k categories (x events, n population, w the
+ * standard population) with Dobson limits (PHE calculate_dsr): DSR = sum(x w /
+ * n) / sum(w) * mult; var = sum(x (w/n)^2) / sum(w)^2 * mult^2; limits DSR +
+ * sqrt(var/O) (Byar(O) - O). NaN (not an error) when O < 10. */
+STRATA_API strata_status strata_dsr(strata_ctx *ctx, size_t k, const double *x, const double *n,
+                                    const double *w, double level, double mult,
+                                    strata_dsr_result *out);
+/* Indirectly standardised ratio O/E with E = sum(n x_ref / n_ref) (PHE
+ * calculate_ISRatio): exact limits below O = 10, Byar from 10. */
+STRATA_API strata_status strata_isr(strata_ctx *ctx, size_t k, const double *x, const double *n,
+                                    const double *x_ref, const double *n_ref, double level,
+                                    double *expected, double *ratio, double *lo, double *hi);
 
-STRATA_API strata_status strata_table_new(strata_ctx *ctx, const char *name, size_t n_rows,
-                               strata_table **out);
-STRATA_API void strata_table_free(strata_ctx *ctx, strata_table *t); /* NULL ok */
-/* Adds a column; returns its index in *j. */
-STRATA_API strata_status strata_table_add(strata_ctx *ctx, strata_table *t, const char *name,
-                               strata_col_kind kind, int decimals, int base, int den, int *j);
-STRATA_API strata_status strata_table_set_key(strata_ctx *ctx, strata_table *t, int j, size_t row,
-                                   const char *s);
-STRATA_API int strata_table_find(const strata_table *t, const char *name); /* -1 if absent */
+/* ---- per-group aggregation (engine/stratify/strat_groups.c, strat_inequality.c) ---- */
+/* The five adult clinical areas of Core20PLUS5 (NHS England), as bits of
+ * strata_strat_input.c5_mask; maternity has no source in a GP extract yet. */
+enum {
+    STRATA_C5_MATERNITY = 0, STRATA_C5_SMI = 1, STRATA_C5_RESPIRATORY = 2,
+    STRATA_C5_CANCER = 3, STRATA_C5_HYPERTENSION = 4, STRATA_N_C5 = 5
+};
+STRATA_API const char *strata_c5_name(int area); /* "maternity", "smi", ... */
 
-typedef struct strata_sdc_params {
-    int enabled;         /* default 1 */
-    double lo, hi;       /* suppress counts in [lo, hi], default 1..7 */
-    double round_to;     /* round other counts to this multiple, default 5 (0/1 = none) */
-    int secondary;       /* default 1 */
-    int protect_observed; /* where "n_observed<sfx>" is hidden, also hide "expected<sfx>",
-                           * "oe<sfx>", "oe_lo<sfx>", "oe_hi<sfx>": O = (O/E) E (default 1) */
-} strata_sdc_params;
-STRATA_API void strata_sdc_params_init(strata_sdc_params *p);
-STRATA_API strata_status strata_sdc_params_check(strata_ctx *ctx, const strata_sdc_params *p);
-/* Applies disclosure control in place (values of hidden cells become NaN);
- * p->enabled == 0 only marks the table disclosed (national tables); a
- * patient-level table is marked and left alone. */
-STRATA_API strata_status strata_disclose(strata_ctx *ctx, const strata_sdc_params *p, strata_table *t);
-/* Disclosure control of several aggregate tables together: a cell present in
- * two tables (same count column, same key in column 0, e.g. n_list of one PCN
- * in "summary" and "inequality") is hidden in both when hidden in either, and
- * secondary suppression runs to a joint fixed point, so combining the files
- * cannot undo it. Use it for all aggregate tables of a run (patient-level
- * tables: EINVAL). p->enabled == 0 marks them disclosed unchanged. */
-STRATA_API strata_status strata_disclose_set(strata_ctx *ctx, const strata_sdc_params *p, size_t n,
-                                  strata_table **tables);
-/* Declares that row i of child sums into row parent_row[i] of parent (-1:
- * none, e.g. the child's ALL row) for every count column both tables have,
- * e.g. practices into PCNs. strata_disclose_set then protects these relations
- * too when both tables are in the set. parent must outlive child's disclosure. */
-STRATA_API strata_status strata_table_set_parent(strata_ctx *ctx, strata_table *child, strata_table *parent,
-                                      const int32_t *parent_row);
-/* Counts visible COUNT cells in [lo, hi] (0 for a correctly disclosed table). */
-STRATA_API size_t strata_table_small_counts(const strata_table *t, double lo, double hi);
-
-/* RFC 4180 CSV (CRLF, quoted when needed, hidden cells "*", NaN empty),
- * written atomically. Aggregate tables must be disclosed (EINVAL otherwise);
- * patient-level tables are created 0600. */
-STRATA_API strata_status strata_table_write_csv(strata_ctx *ctx, const strata_table *t, const char *path);
-
-/* Writes tables as one HDF5 file (a group per table, named names[k] or the
- * table's own name when names is NULL; a 1-D dataset per
- * column: UTF-8 strings for keys, float64 otherwise with suppressed cells as
- * NaN and attributes kind and suppressed_cells), atomically, mode 0644.
- * Aggregate tables must be disclosed (EINVAL otherwise). engine/io/table_h5.c */
-STRATA_API strata_status strata_tables_write_h5(strata_ctx *ctx, strata_table *const *tables,
-                                     const char *const *names, size_t n, const char *path);
-
-/* ---- per-group aggregation (engine/stratify/strat_groups.c) ----------------------- */
 typedef struct strata_strat_input {
     size_t n;
-    const double *risk;       /* predicted probability / expected events per patient */
+    const double *risk;       /* predicted probability / expected events per patient; NaN =
+                               * unscored: counted in the list size, age-sex bands, segments
+                               * and n_unscored, in no tier, expected, observed or need */
     const double *observed;   /* observed events per patient, or NULL */
     const int32_t *age;       /* years */
     const int32_t *sex;       /* 0 F, 1 M, -1 missing */
@@ -308,10 +260,16 @@ typedef struct strata_strat_input {
     const int32_t *ethnicity; /* code 0..n_ethnicity-1, -1 missing */
     size_t n_ethnicity;
     const char *const *ethnicity_names;
-    const uint8_t *tier;      /* 1..n_tiers */
+    const uint8_t *tier;      /* 1..n_tiers; 0 for an unscored patient */
     size_t n_tiers;
     const uint8_t *segment;   /* strata_segment */
     const double *need;       /* need weight per patient, or NULL = risk */
+    /* Core20PLUS5 (strata_group_core20plus5): PLUS groups as bits (strata_plus_flags)
+     * named plus_names[0..n_plus-1], and the clinical areas as bits (STRATA_C5_*). */
+    const uint32_t *plus_mask;
+    size_t n_plus;
+    const char *const *plus_names;
+    const uint8_t *c5_mask;
 } strata_strat_input;
 
 typedef struct strata_group_params {
@@ -319,28 +277,51 @@ typedef struct strata_group_params {
     strata_funnel_params funnel;
     double budget;            /* fair-share budget (0 = no column) */
     strata_sii_params sii;
+    int measure;              /* 1: the outcome is a measure summed over people (cost: gamma,
+                               * gaussian): observed_list / expected_list are sums published like
+                               * means (withheld for 1-7 people), never rounded like counts; O/E
+                               * without Poisson limits; no funnel, ISR or DSR. Default 0 */
 } strata_group_params;
 STRATA_API void strata_group_params_init(strata_group_params *p);
 
-/* One row per group plus a final total row "ALL" (list size, age-sex bands,
- * tiers, segments, mean risk, expected, observed, O/E + CI, funnel flags, need,
- * fair share, Core20 high-risk share). Not yet disclosed. */
+/* One row per group plus a final total row "ALL": list size and n_unscored,
+ * age-sex bands, tiers, segments; expected events E (a TOTAL: rounded like a
+ * count) and observed O over the scored patients, mean risk, O/E with exact
+ * limits and funnel flag and limits (derived at disclosure from the published
+ * O and E); the classical ISR by age band and sex (reference: the ALL row's
+ * rates; Byar limits) and the DSR per 100,000 (2013 ESP, Dobson limits); need:
+ * expected events from the ALL row's age-sex mean risks, need-weighted
+ * population, need index (crude and age-sex adjusted) and fair share, all
+ * derived from published totals; Core20 high-risk share. Not yet disclosed.
+ * funnel_out (may be NULL) receives the funnel fitted on the exact O and E;
+ * the published one is strata_table_funnel after disclosure. */
 STRATA_API strata_status strata_group_summary(strata_ctx *ctx, const strata_group_params *p,
                                    const strata_strat_input *in, const int32_t *group,
                                    size_t n_groups, const char *const *group_names,
                                    strata_funnel *funnel_out, strata_table **out);
 /* Long table: per group (and ALL), per IMD quintile (1 = most deprived) and
- * per ethnicity: n, mean risk, expected, observed, O/E + CI. */
+ * per ethnicity: n, mean risk, expected, observed, O/E + CI (n_unscored<sfx>
+ * too when some patients are unscored). */
 STRATA_API strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params *p,
                                       const strata_strat_input *in, const int32_t *group,
                                       size_t n_groups, const char *const *group_names,
                                       strata_table **out);
-/* Per group (and ALL): SII/RII of mean risk across IMD deciles, and of the
- * observed event rate (columns *_obs) when outcomes exist. */
+/* Per group (and ALL): SII/RII across IMD deciles of the age-standardised
+ * mean risk (2013 ESP weights), and of the directly standardised observed
+ * rate per 100,000 (columns *_obs, PHE's method: se from the Dobson limits on
+ * the log scale; deciles with O < 10 left out) when outcomes exist. */
 STRATA_API strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
                                const strata_strat_input *in, const int32_t *group,
                                size_t n_groups, const char *const *group_names,
                                strata_table **out);
+/* Core20PLUS5 per group (and ALL): n_list, n_core20, one n_plus_<name> per
+ * PLUS group, n_plus_any, n_core20plus (Core20 or any PLUS group), and per
+ * clinical area with a source: n_<area> and n_core20plus_<area>. Not yet
+ * disclosed. */
+STRATA_API strata_status strata_group_core20plus5(strata_ctx *ctx, const strata_strat_input *in,
+                                                  const int32_t *group, size_t n_groups,
+                                                  const char *const *group_names,
+                                                  strata_table **out);
 
 /* ---- targeted intervention lists (engine/stratify/strat_lists.c) ------------------ */
 typedef struct strata_list_params {
@@ -374,7 +355,9 @@ typedef struct strata_patient_params {
 } strata_patient_params;
 STRATA_API void strata_patient_params_init(strata_patient_params *p);
 STRATA_API strata_status strata_patient_params_check(strata_ctx *ctx, const strata_patient_params *p);
-/* Tiers (within groups when group != NULL), then per patient: frailty
+/* Tiers (within groups when group != NULL) of the scored patients: a NaN risk
+ * (an unscored patient) gets tier 0 and counts as the lowest tier in the
+ * segment rules; the percentiles are over the scored patients. Then per patient: frailty
  * category (-1 when efi_deficits is missing), Charlson score (p->charlson
  * weights, no age points), multimorbidity count and segment. Missing inputs
  * (docs/stratify.md#missing-values): a NULL flag column or a flag <= 0 / NA

@@ -76,7 +76,15 @@ void glm_binding_free(strata_ctx *ctx, glm_binding *b); /* accepts NULL */
  * bytes do not depend on the thread count. */
 strata_status glm_score_rows(strata_ctx *ctx, const glm_binding *b, size_t row0, size_t n,
                              double *lp, double *resp);
-/* Binds, then scores every row of the source in chunks of GLM_SCORE_CHUNK. */
+/* Rows per chunk when scoring a whole source: GLM_SCORE_CHUNK, or under the
+ * context's memory budget (strata_ctx_memory_budget) the largest whole number
+ * of the model's row blocks whose buffers — the source columns the model reads
+ * and `extra` more doubles a row (a caller's per-chunk outputs) — take at most
+ * half of the budget left after each thread's block workspace; at least one
+ * block. Whole blocks keep the blocks, so the bytes, of the unlimited run
+ * (docs/scale.md). */
+size_t glm_score_chunk(strata_ctx *ctx, const glm_binding *b, size_t extra);
+/* Binds, then scores every row of the source in chunks of glm_score_chunk. */
 strata_status glm_score(strata_ctx *ctx, const glm_model *m, const glm_source *src,
                         strata_unseen_policy unseen, double *lp, double *resp);
 /* The design of rows [row0, row0 + n), row-major n x nterms into X, exactly as

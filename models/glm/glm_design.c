@@ -125,17 +125,14 @@ static void build_col(const glm_formula *f, const glm_col *c, const double *cons
  * not copied into X: cols[j] points at its values (raw or work) instead. */
 static size_t design_block(const glm_formula *f, const glm_varbind *vb, double *const *raw,
                            size_t nb, double *X, double *work, int *bad_var, const double **cols,
-                           const unsigned char *skip)
+                           const size_t *js, size_t nj)
 {
     const double *vp[GLM_MAXVARS]; /* per variable: its first value column (work or raw) */
     size_t bad = var_values(f, vb, raw, nb, work, bad_var, vp);
-    for (size_t j = 0; j < f->p; j++) {
+    for (size_t jj = 0; jj < (js ? nj : f->p); jj++) {
+        size_t j = js ? js[jj] : jj;
         const glm_col *c = &f->cols[j];
         double *x = X + j * nb;
-        if (skip && skip[j]) {
-            cols[j] = NULL;
-            continue;
-        }
         if (cols) {
             if (c->nf == 1 && !f->vars[c->var[0]].is_factor) {
                 cols[j] = vp[c->var[0]] + (size_t)c->sub[0] * nb;
@@ -161,20 +158,20 @@ int glm_design_col_raw(const glm_formula *f, size_t j)
 size_t glm_design_block(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t nb,
                         double *X, double *work, int *bad_var)
 {
-    return design_block(f, vb, raw, nb, X, work, bad_var, NULL, NULL);
+    return design_block(f, vb, raw, nb, X, work, bad_var, NULL, NULL, 0);
 }
 
 size_t glm_design_block_cols(const glm_formula *f, const glm_varbind *vb, double *const *raw,
                              size_t nb, double *X, double *work, int *bad_var, const double **cols)
 {
-    return design_block(f, vb, raw, nb, X, work, bad_var, cols, NULL);
+    return design_block(f, vb, raw, nb, X, work, bad_var, cols, NULL, 0);
 }
 
-size_t glm_design_block_skip(const glm_formula *f, const glm_varbind *vb, double *const *raw,
+size_t glm_design_block_list(const glm_formula *f, const glm_varbind *vb, double *const *raw,
                              size_t nb, double *X, double *work, int *bad_var, const double **cols,
-                             const unsigned char *skip)
+                             const size_t *js, size_t nj)
 {
-    return design_block(f, vb, raw, nb, X, work, bad_var, cols, skip);
+    return design_block(f, vb, raw, nb, X, work, bad_var, cols, js, nj);
 }
 
 int glm_design_col_factor(const glm_formula *f, size_t j)

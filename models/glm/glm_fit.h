@@ -28,6 +28,9 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
  * this path when its columns number at least GLM_FACTOR_MIN_COLS (auto). */
 #define GLM_FGROUPS 8
 #define GLM_FACTOR_MIN_COLS 2
+/* A factor with at most this many levels sums a sub-block's rows per level in
+ * a scratch first (glm_fpass.c); a bigger one adds each row straight in. */
+#define GLM_FSMALL 64
 
 /* Below this n * p a pass runs on one thread: fork/join and the partials'
  * first touch cost more than the second core saves (measured, docs/glm.md). */
@@ -72,7 +75,6 @@ typedef struct fitdata {
     glm_fac *fac;            /* nfac factors with main-effect columns */
     int *jfac;               /* p: index in fac of column j's factor, or -1 (dense) */
     size_t *jpos;            /* p: position among the dense columns, or level index */
-    unsigned char *skip;     /* p: 1 = factor main-effect column, never built */
     size_t qd, ldd;          /* dense columns; row length of their packed sub-block */
     size_t *dj;              /* qd: design column of each dense column */
     size_t *oC;              /* nfac x nfac: offset of the table of factors f < g */
@@ -81,10 +83,9 @@ typedef struct fitdata {
     double *ftab;            /* per factor and level: its coefficient (0 for the reference) */
     int *levb;               /* per thread nfac x GLM_SUB level indices */
     const double **dcolsb;   /* per thread qd dense column pointers */
-    size_t ntab, fscr_size;  /* levels over all factors; scratch doubles per thread */
-    double *fscr;            /* per thread: a sub-block's level sums (ntab, then ntab x ldd), zero between calls */
-    unsigned char *fmark;    /* per thread ntab: level touched in this sub-block */
-    size_t *ftouch;          /* per thread nfac x GLM_SUB touched levels */
+    size_t ntab;             /* levels over all factors */
+    size_t fscr_size;        /* scratch doubles per thread: the largest small factor's L x (ldd + 1) */
+    double *fscr;            /* per thread: a sub-block's level sums of a small factor, zero between calls */
     glm_schur *schur;        /* the big factor's Schur solve, or NULL */
     /* the window a pass computes (glm_stream.c runs a pass per chunk): its
      * first visited block is visit vis0 of a pass visiting vis_tot blocks;
@@ -106,6 +107,11 @@ void glm_run_pass(fitdata *d, int mode, const double *beta);
 /* Reduces the block partials in block order: G (p x p, upper) and g when
  * with_gram, and tot = {deviance, aic part, Pearson chi^2, extreme count}. */
 void glm_reduce(fitdata *d, int with_gram, double *G, double *g, double tot[4]);
+/* Slots of a pass over d's visits (one per visited block; GLM_FGROUPS
+ * groups on the categorical-aware path), and the group of visit v when nv
+ * visits go to ns groups (group k holds visits [k nv / ns, (k + 1) nv / ns)). */
+size_t glm_pass_slots(const fitdata *d, int mode);
+size_t glm_group_of(size_t v, size_t nv, size_t ns);
 /* Rows a pass with bstride = GLM_WARM_STRIDE visits. */
 size_t glm_warm_rows(const fitdata *d);
 
@@ -119,16 +125,23 @@ void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev);
 /* eta[i] += the coefficient of row i's level, factor by factor. */
 void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, double *eta);
 /* Folds a packed sub-block A (m x ldd: s x_dense, s z) and its factor levels
- * into the compact partial P (thread t's scratch): dense Gram, level weights,
- * factor x dense sums (summed over the sub-block first, as the Gram kernel
- * does), factor x factor tables; every sum in row order. */
-void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s, const double *A,
-                     double *P);
+ * into the compact partial P: dense Gram (the kernel's sub-block sums), level
+ * weights and factor x dense sums (la_scatter_fn; a small factor's through
+ * thread t's scratch, per sub-block), factor x factor tables; every sum in
+ * row order. */
+void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s,
+                     const double *A, double *P);
 /* ftab from beta (before a PASS_ITER). */
 void glm_fpass_table(fitdata *d, const double *beta);
 /* Sums the ng group partials in group order into d->Ptot and scatters it into
- * G (p x p, upper) and g. */
+ * G (p x p, upper) and g; with the Schur solve (d->schur) G receives the
+ * compact total itself (d->csize doubles: no p x p work per pass). */
 void glm_fpass_reduce(fitdata *d, size_t ng, double *G, double *g);
+/* Entry (r, c) of X^T W X (either order) from a compact total T. */
+double glm_fpass_entry(const fitdata *d, const double *T, size_t r, size_t c);
+/* Doubles of the Gram the IRLS keeps: p x p, or the compact total with the
+ * Schur solve. */
+size_t glm_gram_size(const fitdata *d);
 
 /* glm_schur.c. Prepares d->schur when the largest factor main effect has
  * GLM_SCHUR_MIN_LEVELS levels or more (d->fmode set, d->fac laid out). */
@@ -136,7 +149,9 @@ strata_status glm_schur_alloc(strata_ctx *ctx, fitdata *d);
 void glm_schur_free(strata_ctx *ctx, glm_schur *s); /* accepts NULL */
 /* la_solve_pivoted's contract (G upper p x p, not modified; rank returned),
  * through the Schur complement of the big factor's diagonal block when d has
- * one and it applies (every level weighted, the rest of full rank). */
+ * one and it applies (every level weighted, the rest of full rank). With
+ * d->schur, G is the compact total (glm_fpass_reduce); when S is not of full
+ * rank it is scattered into a p x p scratch for the pivoted solve. */
 int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
               unsigned char *al, double *inv);
 
@@ -150,20 +165,23 @@ void glm_pass(fitdata *d, int mode, const double *beta);
 /* Visits the complete-case rows in order, in one piece (in memory) or chunk by
  * chunk: fn sees m rows of y, wt and off (off NULL without offsets). */
 typedef void (*glm_rows_fn)(void *ud, const double *y, const double *wt, const double *off, size_t m);
-void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud);
+/* Distributed, ud's size bytes (plain data) are carried from rank to rank in
+ * rank order, so the sums are the serial ones, and end the same on every rank. */
+void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size);
 
 /* glm_irls.c. The IRLS workspace, allocated once per fit (GSL style): nothing
  * inside an iteration allocates. */
 typedef struct glm_irls_ws {
     size_t p;
-    double *G, *g, *Gold;     /* Gram (p x p) and score of the last pass; Gram copy for the solve */
+    size_t gsize;             /* doubles of G and Gold (glm_gram_size) */
+    double *G, *g, *Gold;     /* Gram (p x p or compact) and score of the last pass; Gram of the last solve */
     double *beta, *bold;      /* coefficients of the last solve and of the previous step */
     double *inv, *inv2;       /* (X^T W X)^-1 of the last solve; of the final Gram */
     unsigned char *al, *al2;  /* aliased flags likewise */
     la_solve_ws *solve;
 } glm_irls_ws;
 
-strata_status glm_irls_ws_alloc(strata_ctx *ctx, size_t p, glm_irls_ws **out);
+strata_status glm_irls_ws_alloc(strata_ctx *ctx, size_t p, size_t gsize, glm_irls_ws **out);
 void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *ws); /* accepts NULL */
 
 typedef struct glm_irls_result {

@@ -59,7 +59,6 @@ static strata_status layout(strata_ctx *ctx, fitdata *d, const int *nfc)
     d->qd = 0;
     for (size_t j = 0; j < p; j++) {
         int v = glm_design_col_factor(f, j);
-        d->skip[j] = v >= 0;
         if (v >= 0) {
             glm_fac *F = &d->fac[vfac[v]];
             size_t l = (size_t)f->cols[j].sub[0];
@@ -102,9 +101,8 @@ strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass)
         return STRATA_OK;
     d->jfac = strata_alloc(ctx, (d->p + 1) * sizeof *d->jfac);
     d->jpos = strata_alloc(ctx, (d->p + 1) * sizeof *d->jpos);
-    d->skip = strata_alloc(ctx, d->p + 1);
     d->dj = strata_alloc(ctx, (d->p + 1) * sizeof *d->dj);
-    if (!d->jfac || !d->jpos || !d->skip || !d->dj)
+    if (!d->jfac || !d->jpos || !d->dj)
         return STRATA_ENOMEM;
     STRATA_TRY(layout(ctx, d, nfc));
     for (size_t a = 0; a < d->nfac; a++)
@@ -116,11 +114,12 @@ strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass)
     d->levb = strata_alloc(ctx, (size_t)d->nt * d->nfac * GLM_SUB * sizeof *d->levb);
     d->dcolsb = strata_calloc(ctx, (size_t)d->nt * d->qd + 1, sizeof *d->dcolsb);
     d->ntab = ntab;
-    d->fscr_size = ntab * (1 + d->ldd);
-    d->fscr = strata_calloc(ctx, (size_t)d->nt * d->fscr_size, sizeof *d->fscr);
-    d->fmark = strata_calloc(ctx, (size_t)d->nt * ntab + 1, 1);
-    d->ftouch = strata_alloc(ctx, ((size_t)d->nt * d->nfac * GLM_SUB + 1) * sizeof *d->ftouch);
-    if (!d->Pp || !d->Ptot || !d->ftab || !d->levb || !d->dcolsb || !d->fscr || !d->fmark || !d->ftouch)
+    d->fscr_size = 0;
+    for (size_t a = 0; a < d->nfac; a++)
+        if (d->fac[a].L <= GLM_FSMALL && d->fac[a].L * (d->ldd + 1) > d->fscr_size)
+            d->fscr_size = d->fac[a].L * (d->ldd + 1);
+    d->fscr = strata_calloc(ctx, (size_t)d->nt * d->fscr_size + 1, sizeof *d->fscr);
+    if (!d->fscr || !d->Pp || !d->Ptot || !d->ftab || !d->levb || !d->dcolsb)
         return STRATA_ENOMEM;
     return glm_schur_alloc(ctx, d);
 }
@@ -133,16 +132,13 @@ void glm_fpass_free(strata_ctx *ctx, fitdata *d)
     strata_free(ctx, d->oC, 0);
     strata_free(ctx, d->jfac, 0);
     strata_free(ctx, d->jpos, 0);
-    strata_free(ctx, d->skip, 0);
     strata_free(ctx, d->dj, 0);
     strata_free(ctx, d->Pp, 0);
     strata_free(ctx, d->Ptot, 0);
     strata_free(ctx, d->ftab, 0);
+    strata_free(ctx, d->fscr, 0);
     strata_free(ctx, d->levb, 0);
     strata_free(ctx, (void *)d->dcolsb, 0);
-    strata_free(ctx, d->fscr, 0);
-    strata_free(ctx, d->fmark, 0);
-    strata_free(ctx, d->ftouch, 0);
     glm_schur_free(ctx, d->schur);
 }
 
@@ -177,53 +173,55 @@ void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, double *eta)
     }
 }
 
+/* A small factor's level sums of one sub-block, formed in the thread's zeroed
+ * scratch and then added to the partial (as the Gram kernel adds its
+ * sub-block sums: fewer rounding steps per entry; about half the difference
+ * to the dense path on the diabetes goldens), the scratch cleared again. */
+static void accum_small(const fitdata *d, int t, size_t m, const glm_fac *F, const int *la,
+                        const double *s, const double *A, double *P)
+{
+    const size_t ldd = d->ldd, L = F->L;
+    double *SB = d->fscr + (size_t)t * d->fscr_size, *SD = SB + L * ldd;
+    double *PB = P + F->oB, *PD = P + F->oD;
+    d->k.scatter(m, ldd, A, s, la, SB, SD);
+    for (size_t l = 0; l < L; l++) {
+        PD[l] += SD[l];
+        SD[l] = 0;
+    }
+    for (size_t k = 0; k < L * ldd; k++) {
+        PB[k] += SB[k];
+        SB[k] = 0;
+    }
+}
+
 void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s,
                      const double *A, double *P)
 {
-    const size_t nf = d->nfac, ldd = d->ldd, q = d->qd + 1, ntab = d->ntab;
-    /* per thread: level sums of this sub-block (diagonal, then L x ldd rows),
-     * which levels were touched and a mark per level (all zero between calls) */
-    double *SD = d->fscr + (size_t)t * d->fscr_size, *SB = SD + ntab;
-    unsigned char *mark = d->fmark + (size_t)t * ntab;
-    size_t *touched = d->ftouch + (size_t)t * nf * GLM_SUB, nt[GLM_MAXVARS];
+    const size_t nf = d->nfac, ldd = d->ldd;
     /* dense x dense (and dense x z): the Gram kernel */
     d->k.gram(m, ldd, A, P);
-    for (size_t a = 0; a < nf; a++)
-        nt[a] = 0;
-    for (size_t i = 0; i < m; i++) {
-        double si = s[i], wi = si * si;
-        const double *Ai = A + i * ldd;
-        if (si == 0)
-            continue;
-        for (size_t a = 0; a < nf; a++) {
-            size_t la = (size_t)lev[a * GLM_SUB + i], k = d->fac[a].tab + la;
-            if (!mark[k]) {
-                mark[k] = 1;
-                touched[a * GLM_SUB + nt[a]++] = la;
-            }
-            /* own block: weighted level count; factor x dense and x z: the
-             * weighted dense row, scaled by s once more, summed per level */
-            SD[k] += wi;
-            d->k.axpy(q, si, Ai, SB + k * ldd);
-            /* factor x factor: weighted contingency table */
-            for (size_t b = a + 1; b < nf; b++)
-                P[d->oC[a * nf + b] + la * d->fac[b].L + (size_t)lev[b * GLM_SUB + i]] += wi;
+    for (size_t a = 0; a < nf; a++) {
+        const glm_fac *F = &d->fac[a];
+        const int *la = lev + a * GLM_SUB;
+        /* own block: weighted level counts; factor x dense and x z: the
+         * weighted dense row, scaled by s once more, summed per level: a big
+         * factor's rows straight into the partial in row order (a level
+         * recurs rarely within a sub-block, and clearing an L x ldd scratch
+         * per sub-block would cost more than the rows) */
+        if (F->L <= GLM_FSMALL)
+            accum_small(d, t, m, F, la, s, A, P);
+        else
+            d->k.scatter(m, ldd, A, s, la, P + F->oB, P + F->oD);
+        /* factor x factor: weighted contingency tables */
+        for (size_t b = a + 1; b < nf; b++) {
+            double *C = P + d->oC[a * nf + b];
+            const int *lb = lev + b * GLM_SUB;
+            const size_t Lb = d->fac[b].L;
+            for (size_t i = 0; i < m; i++)
+                if (s[i] != 0)
+                    C[(size_t)la[i] * Lb + (size_t)lb[i]] += s[i] * s[i];
         }
     }
-    /* the sub-block's level sums into the partial (as the Gram kernel adds its
-     * sub-block sums), and the scratch cleared for the next call */
-    for (size_t a = 0; a < nf; a++)
-        for (size_t u = 0; u < nt[a]; u++) {
-            size_t la = touched[a * GLM_SUB + u], k = d->fac[a].tab + la;
-            double *dst = P + d->fac[a].oB + la * ldd, *src = SB + k * ldd;
-            P[d->fac[a].oD + la] += SD[k];
-            SD[k] = 0;
-            for (size_t c = 0; c < q; c++) {
-                dst[c] += src[c];
-                src[c] = 0;
-            }
-            mark[k] = 0;
-        }
 }
 
 /* Entry (r, c), r <= c, of X^T W X from the compact total T. */
@@ -244,17 +242,27 @@ static double entry(const fitdata *d, const double *T, size_t r, size_t c)
     return T[d->oC[(size_t)fc * d->nfac + (size_t)fr] + pc * d->fac[fr].L + pr];
 }
 
+double glm_fpass_entry(const fitdata *d, const double *T, size_t r, size_t c)
+{
+    return r <= c ? entry(d, T, r, c) : entry(d, T, c, r);
+}
+
+size_t glm_gram_size(const fitdata *d)
+{
+    return d->schur ? d->csize : d->p * d->p;
+}
+
 void glm_fpass_reduce(fitdata *d, size_t ng, double *G, double *g)
 {
     const size_t p = d->p, cs = d->csize;
-    double *T = d->Ptot;
+    double *T = d->schur ? G : d->Ptot; /* the Schur solve reads the compact total */
     memcpy(T, d->Pp, cs * sizeof *T);
     for (size_t k = 1; k < ng; k++) {
         const double *Pk = d->Pp + k * cs;
         for (size_t i = 0; i < cs; i++)
             T[i] += Pk[i];
     }
-    for (size_t c = 0; c < p; c++)
+    for (size_t c = 0; c < p && !d->schur; c++)
         for (size_t r = 0; r <= c; r++)
             G[c * p + r] = entry(d, T, r, c);
     for (size_t r = 0; r < p; r++)

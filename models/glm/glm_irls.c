@@ -7,15 +7,16 @@
 #include <math.h>
 #include <string.h>
 
-strata_status glm_irls_ws_alloc(strata_ctx *ctx, size_t p, glm_irls_ws **out)
+strata_status glm_irls_ws_alloc(strata_ctx *ctx, size_t p, size_t gsize, glm_irls_ws **out)
 {
     glm_irls_ws *w = strata_calloc(ctx, 1, sizeof *w);
     *out = NULL;
     if (!w)
         return STRATA_ENOMEM;
     w->p = p;
-    w->G = strata_alloc(ctx, p * p * sizeof *w->G);
-    w->Gold = strata_alloc(ctx, p * p * sizeof *w->Gold);
+    w->gsize = gsize;
+    w->G = strata_alloc(ctx, gsize * sizeof *w->G + 1);
+    w->Gold = strata_alloc(ctx, gsize * sizeof *w->Gold + 1);
     w->g = strata_alloc(ctx, p * sizeof *w->g);
     w->beta = strata_alloc(ctx, p * sizeof *w->beta);
     w->bold = strata_calloc(ctx, p, sizeof *w->bold);
@@ -54,12 +55,23 @@ void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *w)
  * coefficients (the last pass formed it), not the previous iterate's as R: the
  * previous iterate is fewer steps from the optimum than R's. Same rank and
  * aliasing required, else the last solve's inverse stays. */
-static void final_covariance(fitdata *d, glm_irls_ws *w, size_t p, int rank)
+static int final_covariance(fitdata *d, glm_irls_ws *w, size_t p, int rank)
 {
-    memcpy(w->Gold, w->G, p * p * sizeof *w->G);
-    if (glm_solve(d, w->solve, p, w->Gold, w->g, w->bold, w->al2, w->inv2) == rank &&
-        memcmp(w->al2, w->al, p) == 0)
-        memcpy(w->inv, w->inv2, p * p * sizeof *w->inv2);
+    double *t;
+    if (glm_solve(d, w->solve, p, w->G, w->g, w->bold, w->al2, w->inv2) != rank ||
+        memcmp(w->al2, w->al, p) != 0)
+        return 0;
+    t = w->inv, w->inv = w->inv2, w->inv2 = t; /* p x p both: swap, not copy */
+    return 1;
+}
+
+/* The inverse of the last solve's Gram (Gold), when the iterations solved
+ * without it: the same solve on the same Gram, so the same bytes as if each
+ * iteration had formed it (the Schur solve's L x L inverse block costs
+ * O(L^2 q), too much for every iteration). beta goes to bold (scratch). */
+static void last_inverse(fitdata *d, glm_irls_ws *w, size_t p)
+{
+    glm_solve(d, w->solve, p, w->Gold, w->g, w->bold, w->al2, w->inv);
 }
 
 /* Step-halving towards the previous coefficients while the deviance is not
@@ -89,6 +101,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     const size_t p = d->p;
     double tot[4], devold, dev = 0;
     int iter, conv = 0, rank = 0;
+    strata_status st;
     if (start) {
         memcpy(w->bold, start, p * sizeof *start);
         glm_pass(d, PASS_ITER, start);
@@ -100,8 +113,8 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     devold = tot[0];
     for (iter = 1; iter <= prm->max_iter; iter++) {
         strata_progress(ctx, "fit", iter, 0); /* IRLS iterations: their number is not known */
-        memcpy(w->Gold, w->G, p * p * sizeof *w->G);
-        rank = glm_solve(d, w->solve, p, w->Gold, w->g, w->beta, w->al, w->inv);
+        memcpy(w->Gold, w->G, w->gsize * sizeof *w->G);
+        rank = glm_solve(d, w->solve, p, w->Gold, w->g, w->beta, w->al, d->schur ? NULL : w->inv);
         if (rank < 0)
             return STRATA_FAIL(ctx, STRATA_ESINGULAR, "%s: weighted Gram matrix not positive definite at iteration %d", name, iter);
         for (size_t j = 0; j < p; j++)
@@ -110,7 +123,12 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
         glm_pass(d, PASS_ITER, w->beta);
         glm_reduce(d, 1, w->G, w->g, tot);
         dev = tot[0];
-        STRATA_TRY(halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev));
+        st = halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev);
+        if (st != STRATA_OK) {
+            if (d->schur)
+                last_inverse(d, w, p); /* the partial fit's covariance */
+            return st;
+        }
         if (fabs(dev - devold) / (fabs(dev) + 0.1) < prm->epsilon) {
             conv = 1;
             break;
@@ -120,8 +138,8 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     }
     if (iter > prm->max_iter)
         iter = prm->max_iter;
-    if (start && conv)
-        final_covariance(d, w, p, rank);
+    if (!(start && conv && final_covariance(d, w, p, rank)) && d->schur)
+        last_inverse(d, w, p);
     res->iter = iter;
     res->conv = conv;
     res->rank = rank;
@@ -177,15 +195,15 @@ double glm_null_deviance_offset(const fitdata *d, double eps, int maxit)
 {
     null_acc a = {d->fam, 0, 0, 0, 0, 0};
     double devold, dev = 0;
-    glm_rows(d, null_start_rows, &a);
+    glm_rows(d, null_start_rows, &a, sizeof a);
     devold = a.dev;
     for (int it = 0; it < maxit; it++) {
         a.it = it;
         a.sw = a.swz = 0;
-        glm_rows(d, null_step_rows, &a);
+        glm_rows(d, null_step_rows, &a, sizeof a);
         a.b = a.swz / a.sw;
         a.dev = 0;
-        glm_rows(d, null_dev_rows, &a);
+        glm_rows(d, null_dev_rows, &a, sizeof a);
         dev = a.dev;
         if (fabs(dev - devold) / (fabs(dev) + 0.1) < eps)
             break;

@@ -11,7 +11,7 @@
 const char *const glm_prov_keys[GLM_NPROV] = {"input_path", "input_hash", "created",
                                               "strata_version", "blas_config", "n_rows"};
 
-strata_status glm_model_alloc(strata_ctx *ctx, glm_formula *f, glm_model **out)
+static strata_status model_alloc(strata_ctx *ctx, glm_formula *f, int with_vcov, glm_model **out)
 {
     glm_model *m = strata_calloc(ctx, 1, sizeof *m);
     size_t p = f->p;
@@ -23,8 +23,8 @@ strata_status glm_model_alloc(strata_ctx *ctx, glm_formula *f, glm_model **out)
     m->beta = strata_calloc(ctx, p, sizeof *m->beta);
     m->se = strata_calloc(ctx, p, sizeof *m->se);
     m->aliased = strata_calloc(ctx, p, 1);
-    m->vcov = strata_calloc(ctx, p * p, sizeof *m->vcov);
-    if (!m->beta || !m->se || !m->aliased || !m->vcov) {
+    m->vcov = with_vcov ? strata_calloc(ctx, p * p, sizeof *m->vcov) : NULL;
+    if (!m->beta || !m->se || !m->aliased || (with_vcov && !m->vcov)) {
         m->f = NULL;
         glm_model_free(ctx, m);
         return STRATA_ENOMEM;
@@ -33,6 +33,16 @@ strata_status glm_model_alloc(strata_ctx *ctx, glm_formula *f, glm_model **out)
     m->block_rows = 8192;
     *out = m;
     return STRATA_OK;
+}
+
+strata_status glm_model_alloc(strata_ctx *ctx, glm_formula *f, glm_model **out)
+{
+    return model_alloc(ctx, f, 1, out);
+}
+
+strata_status glm_model_alloc_novcov(strata_ctx *ctx, glm_formula *f, glm_model **out)
+{
+    return model_alloc(ctx, f, 0, out);
 }
 
 void glm_model_free(strata_ctx *ctx, glm_model *m)

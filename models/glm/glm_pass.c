@@ -98,9 +98,12 @@ static void lp_raw_block(const fitdata *d, size_t r0, size_t nb, const double *b
 static void lp_built(const fitdata *d, size_t m, const double *const *cols, const double *beta,
                      const double *off, double *eta)
 {
-    for (size_t j = 0; j < d->p; j++) {
-        if (d->rawcol[j] >= 0 || !cols[j])
-            continue; /* read in place (lp_raw_block), or a factor level (glm_fpass_lp) */
+    /* the categorical-aware pass: only the dense columns (d->dj, in column
+     * order); factor levels are added by glm_fpass_lp */
+    for (size_t jj = 0; jj < (d->fmode ? d->qd : d->p); jj++) {
+        size_t j = d->fmode ? d->dj[jj] : jj;
+        if (d->rawcol[j] >= 0)
+            continue; /* read in place (lp_raw_block) */
         d->k.axpy(m, beta[j], cols[j], eta);
     }
     if (off)
@@ -158,9 +161,11 @@ static size_t slots_of(const fitdata *d, int mode, size_t nv)
 
 static size_t slots(const fitdata *d, int mode) { return slots_of(d, mode, visited(d)); }
 
+size_t glm_pass_slots(const fitdata *d, int mode) { return slots(d, mode); }
+
 /* The group of visit v when nv visits go to ns groups: group k holds visits
  * [k nv / ns, (k + 1) nv / ns). */
-static size_t group_of(size_t v, size_t nv, size_t ns)
+size_t glm_group_of(size_t v, size_t nv, size_t ns)
 {
     size_t k = v * ns / nv;
     while (k > 0 && k * nv / ns > v)
@@ -202,7 +207,10 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             rb[q] = d->raw[q] + q0;
         /* the design columns: plain numeric ones read in place, factor main
          * effects as level codes (categorical-aware pass), others built */
-        glm_design_block_skip(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols, d->skip);
+        if (d->fmode)
+            glm_design_block_list(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols, d->dj, d->qd);
+        else
+            glm_design_block_cols(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols);
         if (d->fmode)
             glm_fpass_levels(d, q0, m, lev);
         if (mode == PASS_INIT) {
@@ -243,8 +251,8 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
 static void run_groups(fitdata *d, int mode, const double *beta)
 {
     const size_t nvw = visited(d), nv = d->vis_tot ? d->vis_tot : nvw, w0 = d->vis_tot ? d->vis0 : 0;
-    const size_t ns = slots_of(d, mode, nv), ka = group_of(w0, nv, ns);
-    const size_t nk = group_of(w0 + nvw - 1, nv, ns) + 1 - ka;
+    const size_t ns = slots_of(d, mode, nv), ka = glm_group_of(w0, nv, ns);
+    const size_t nk = glm_group_of(w0 + nvw - 1, nv, ns) + 1 - ka;
 #pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
     for (long kk = 0; kk < (long)nk; kk++) {
         int t = omp_get_thread_num();

@@ -18,6 +18,8 @@ struct glm_schur {
     double *S, *invS;   /* q x q */
     double *gR, *bR;    /* q */
     unsigned char *alR; /* q */
+    double *Et, *row;   /* q x L: E transposed; L: one row of the inverse's L x L block */
+    double *Gd;         /* p x p: the Gram scattered for the pivoted solve (touched only then) */
 };
 
 strata_status glm_schur_alloc(strata_ctx *ctx, fitdata *d)
@@ -50,7 +52,11 @@ strata_status glm_schur_alloc(strata_ctx *ctx, fitdata *d)
     s->gR = strata_alloc(ctx, (q + 1) * sizeof *s->gR);
     s->bR = strata_alloc(ctx, (q + 1) * sizeof *s->bR);
     s->alR = strata_alloc(ctx, q + 1);
-    if (!s->D || !s->B || !s->E || !s->S || !s->invS || !s->gR || !s->bR || !s->alR)
+    s->Et = strata_alloc(ctx, (L * q + 1) * sizeof *s->Et);
+    s->row = strata_alloc(ctx, (L + 1) * sizeof *s->row);
+    s->Gd = strata_alloc(ctx, (d->p * d->p + 1) * sizeof *s->Gd);
+    if (!s->D || !s->B || !s->E || !s->S || !s->invS || !s->gR || !s->bR || !s->alR || !s->Et ||
+        !s->row || !s->Gd)
         return STRATA_ENOMEM;
     return STRATA_OK;
 }
@@ -69,34 +75,76 @@ void glm_schur_free(strata_ctx *ctx, glm_schur *s)
     strata_free(ctx, s->gR, 0);
     strata_free(ctx, s->bR, 0);
     strata_free(ctx, s->alR, 0);
+    strata_free(ctx, s->Et, 0);
+    strata_free(ctx, s->row, 0);
+    strata_free(ctx, s->Gd, 0);
     strata_free(ctx, s, sizeof *s);
 }
 
-/* Entry (r, c) of the symmetric G stored upper (G[c p + r], r <= c). */
-static double gx(const double *G, size_t p, size_t r, size_t c)
+/* The inverse from S^-1: G^-1 = [[D^-1 + M E^T, -M], [-M^T, S^-1]] with
+ * M = E S^-1 (into B). The L x L block row by row: D^-1 on the diagonal plus
+ * q axpys over E^T (in L2), then scattered to the design columns. */
+static void schur_inverse(glm_schur *s, size_t p, double *inv)
 {
-    return r <= c ? G[c * p + r] : G[r * p + c];
+    const size_t L = s->L, q = s->q;
+    for (size_t a = 0; a < L; a++)
+        for (size_t l = 0; l < q; l++) {
+            double t = 0;
+            for (size_t k = 0; k < q; k++)
+                t += s->E[a * q + k] * s->invS[k * q + l];
+            s->B[a * q + l] = t;
+        }
+    for (size_t a = 0; a < L; a++)
+        for (size_t k = 0; k < q; k++)
+            s->Et[k * L + a] = s->E[a * q + k];
+    for (size_t k = 0; k < q; k++)
+        for (size_t l = 0; l < q; l++)
+            inv[s->rcol[k] * p + s->rcol[l]] = s->invS[k * q + l];
+    for (size_t a = 0; a < L; a++) {
+        const double *Ma = s->B + a * q;
+        double *ia = inv + s->fcol[a] * p, *row = s->row;
+        for (size_t l = 0; l < q; l++)
+            ia[s->rcol[l]] = inv[s->rcol[l] * p + s->fcol[a]] = s->D[a] > 0 ? -Ma[l] : NAN;
+        if (!(s->D[a] > 0)) {
+            for (size_t b = 0; b < L; b++)
+                ia[s->fcol[b]] = NAN;
+            continue;
+        }
+        for (size_t b = 0; b < L; b++)
+            row[b] = 0;
+        row[a] = 1 / s->D[a];
+        for (size_t k = 0; k < q; k++) {
+            const double *Ek = s->Et + k * L;
+            double m = Ma[k];
+            for (size_t b = 0; b < L; b++)
+                row[b] += m * Ek[b];
+        }
+        for (size_t b = 0; b < L; b++)
+            ia[s->fcol[b]] = s->D[b] > 0 ? row[b] : NAN;
+    }
 }
 
-/* The Schur solve: the rank, or 0 when it does not apply (S not of full rank). */
-static int schur_solve(glm_schur *s, la_solve_ws *ws, size_t p, const double *G, const double *g,
+/* The Schur solve from the compact total T (glm_fpass_reduce) and g: the
+ * rank, or 0 when it does not apply (S not of full rank). */
+static int schur_solve(const fitdata *d, la_solve_ws *ws, size_t p, const double *T, const double *g,
                        double *beta, unsigned char *al, double *inv)
 {
+    glm_schur *s = d->schur;
     const size_t L = s->L, q = s->q;
     size_t nzero = 0;
     for (size_t a = 0; a < L; a++) {
-        double da = gx(G, p, s->fcol[a], s->fcol[a]);
+        double da = glm_fpass_entry(d, T, s->fcol[a], s->fcol[a]);
         s->D[a] = da > 0 ? da : 0; /* 0: a level without weight (aliased) */
         nzero += !(da > 0);
         for (size_t k = 0; k < q; k++) {
-            s->B[a * q + k] = da > 0 ? gx(G, p, s->fcol[a], s->rcol[k]) : 0;
+            s->B[a * q + k] = da > 0 ? glm_fpass_entry(d, T, s->fcol[a], s->rcol[k]) : 0;
             s->E[a * q + k] = da > 0 ? s->B[a * q + k] / da : 0;
         }
     }
     /* S = C - B^T D^-1 B and its right-hand side g_R - E^T g_F (upper, as G) */
     for (size_t k = 0; k < q; k++) {
         for (size_t l = 0; l < q; l++)
-            s->S[l * q + k] = gx(G, p, s->rcol[k], s->rcol[l]);
+            s->S[l * q + k] = glm_fpass_entry(d, T, s->rcol[k], s->rcol[l]);
         s->gR[k] = g[s->rcol[k]];
     }
     for (size_t a = 0; a < L; a++) {
@@ -122,40 +170,22 @@ static int schur_solve(glm_schur *s, la_solve_ws *ws, size_t p, const double *G,
         al[s->fcol[a]] = s->D[a] == 0;
         beta[s->fcol[a]] = s->D[a] > 0 ? t / s->D[a] : NAN;
     }
-    if (!inv)
-        return (int)(p - nzero);
-    /* G^-1 = [[D^-1 + M E^T, -M], [-M^T, S^-1]] with M = E S^-1 (into B) */
-    for (size_t a = 0; a < L; a++)
-        for (size_t l = 0; l < q; l++) {
-            double t = 0;
-            for (size_t k = 0; k < q; k++)
-                t += s->E[a * q + k] * s->invS[k * q + l];
-            s->B[a * q + l] = t;
-        }
-    for (size_t k = 0; k < q; k++)
-        for (size_t l = 0; l < q; l++)
-            inv[s->rcol[k] * p + s->rcol[l]] = s->invS[k * q + l];
-    for (size_t a = 0; a < L; a++) {
-        const double *Ma = s->B + a * q;
-        for (size_t l = 0; l < q; l++)
-            inv[s->fcol[a] * p + s->rcol[l]] = inv[s->rcol[l] * p + s->fcol[a]] = -Ma[l];
-        for (size_t b = 0; b < L; b++) {
-            const double *Eb = s->E + b * q;
-            double t = a == b && s->D[a] > 0 ? 1 / s->D[a] : 0;
-            for (size_t k = 0; k < q; k++)
-                t += Ma[k] * Eb[k];
-            inv[s->fcol[a] * p + s->fcol[b]] = s->D[a] > 0 && s->D[b] > 0 ? t : NAN;
-        }
-        if (s->D[a] == 0)
-            for (size_t l = 0; l < q; l++)
-                inv[s->fcol[a] * p + s->rcol[l]] = inv[s->rcol[l] * p + s->fcol[a]] = NAN;
-    }
+    if (inv)
+        schur_inverse(s, p, inv);
     return (int)(p - nzero);
 }
 
 int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
               unsigned char *al, double *inv)
 {
-    int rank = d->schur ? schur_solve(d->schur, ws, p, G, g, beta, al, inv) : 0;
-    return rank > 0 ? rank : la_solve_pivoted(ws, p, G, g, beta, al, inv);
+    int rank;
+    if (!d->schur)
+        return la_solve_pivoted(ws, p, G, g, beta, al, inv);
+    if ((rank = schur_solve(d, ws, p, G, g, beta, al, inv)) > 0)
+        return rank;
+    /* S not of full rank: the pivoted solve on the scattered Gram */
+    for (size_t c = 0; c < p; c++)
+        for (size_t r = 0; r <= c; r++)
+            d->schur->Gd[c * p + r] = glm_fpass_entry(d, G, r, c);
+    return la_solve_pivoted(ws, p, d->schur->Gd, g, beta, al, inv);
 }

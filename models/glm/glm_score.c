@@ -154,13 +154,43 @@ done:
     return st;
 }
 
+size_t glm_score_chunk(strata_ctx *ctx, const glm_binding *b, size_t extra)
+{
+    const glm_model *m = b->m;
+    size_t budget = strata_ctx_memory_budget(ctx), nv = b->f->nvars, nsrc = 0, rows;
+    size_t nb0 = m->block_rows ? m->block_rows : 8192, nt = (size_t)strata_threads(ctx);
+    size_t fixed, per_row;
+    if (budget == 0)
+        return GLM_SCORE_CHUNK;
+    for (size_t v = 0; v < nv; v++)
+        nsrc += b->vb[v].src_col != (size_t)-1;
+    /* score_bufs: per thread a block's design, workspace and eta and the column
+     * pointers, the coefficients; per row the columns, the caller's outputs and
+     * (rounded up) the per-block first-unseen records */
+    fixed = nt * (nb0 * (m->p + glm_design_work(b->f) + 1) * sizeof(double) + nv * sizeof(double *)) +
+            m->p * sizeof(double) + 2 * (sizeof(size_t) + sizeof(int));
+    per_row = (nsrc + extra) * sizeof(double) + 1;
+    /* the rows take at most half of what the workspace leaves: the other half
+     * is for what the caller holds (model, cohort handle, output file) */
+    rows = budget > fixed ? (budget - fixed) / 2 / per_row / nb0 * nb0 : 0;
+    if (rows < nb0)
+        rows = nb0;
+    if (rows >= GLM_SCORE_CHUNK)
+        return GLM_SCORE_CHUNK;
+    if (rows < b->src.nrows)
+        strata_log(ctx, STRATA_LOG_INFO, "%s: scoring under the memory budget of %zu bytes: chunks of %zu rows (%zu blocks)",
+                   b->src.name, budget, rows, rows / nb0);
+    return rows;
+}
+
 strata_status glm_score(strata_ctx *ctx, const glm_model *m, const glm_source *src,
                         strata_unseen_policy unseen, double *lp, double *resp)
 {
     glm_binding *b = NULL;
     strata_status st = glm_bind(ctx, m, src, unseen, &b);
-    for (size_t r0 = 0; st == STRATA_OK && r0 < src->nrows; r0 += GLM_SCORE_CHUNK) {
-        size_t k = src->nrows - r0 < GLM_SCORE_CHUNK ? src->nrows - r0 : GLM_SCORE_CHUNK;
+    size_t chunk = st == STRATA_OK ? glm_score_chunk(ctx, b, 0) : 1;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < src->nrows; r0 += chunk) {
+        size_t k = src->nrows - r0 < chunk ? src->nrows - r0 : chunk;
         st = glm_score_rows(ctx, b, r0, k, lp ? lp + r0 : NULL, resp ? resp + r0 : NULL);
     }
     glm_binding_free(ctx, b);

@@ -5,6 +5,7 @@
  *         ld = q rounded up to 8 columns) held in cache;
  *   pack: A = [diag(s) X, v, 0] from the design columns (a weighted transpose);
  *   axpy: y += b x.
+ *   scatter: per-level sums of s-weighted rows of A (a factor's Gram parts).
  * Invariants: every Gram entry is one fixed-order FMA chain over the
  * sub-block's rows, started at 0 and then added to C, so the AVX-512 and AVX2
  * variants give the same bits; pack and axpy round each product and sum exactly
@@ -69,6 +70,21 @@ static void axpy_c(size_t n, double b, const double *x, double *y)
 {
     for (size_t i = 0; i < n; i++)
         y[i] += b * x[i];
+}
+
+static void scatter_c(size_t m, size_t ld, const double *A, const double *s, const int *lev, double *B,
+                      double *D)
+{
+    for (size_t i = 0; i < m; i++) {
+        double si = s[i];
+        const double *a = A + i * ld;
+        double *b = B + (size_t)lev[i] * ld;
+        if (si == 0)
+            continue;
+        D[lev[i]] += si * si;
+        for (size_t c = 0; c < ld; c++)
+            b[c] += si * a[c];
+    }
 }
 
 #if GRAM_X86
@@ -171,6 +187,24 @@ __attribute__((target("avx512f"))) static void pack_avx512(size_t m, size_t p, s
     }
 }
 
+__attribute__((target("avx512f"))) static void scatter_avx512(size_t m, size_t ld, const double *A,
+                                                            const double *s, const int *lev,
+                                                            double *B, double *D)
+{
+    for (size_t i = 0; i < m; i++) {
+        double si = s[i];
+        const double *a = A + i * ld;
+        double *b = B + (size_t)lev[i] * ld;
+        __m512d sv = _mm512_set1_pd(si);
+        if (si == 0)
+            continue;
+        D[lev[i]] += si * si;
+        for (size_t c = 0; c < ld; c += 8)
+            _mm512_storeu_pd(b + c, _mm512_add_pd(_mm512_loadu_pd(b + c),
+                                                  _mm512_mul_pd(sv, _mm512_loadu_pd(a + c))));
+    }
+}
+
 __attribute__((target("avx512f"))) static void axpy_avx512(size_t n, double b, const double *x,
                                                          double *y)
 {
@@ -236,17 +270,17 @@ int la_kernels_get(la_isa isa, la_kernels *k)
 #if GRAM_X86
     if ((isa == LA_ISA_AUTO || isa == LA_ISA_AVX512) && __builtin_cpu_supports("avx512f") &&
         __builtin_cpu_supports("fma")) {
-        *k = (la_kernels){gram_avx512, pack_avx512, axpy_avx512, "avx512"};
+        *k = (la_kernels){gram_avx512, pack_avx512, axpy_avx512, scatter_avx512, "avx512"};
         return 1;
     }
     if ((isa == LA_ISA_AUTO || isa == LA_ISA_AVX2) && __builtin_cpu_supports("avx2") &&
         __builtin_cpu_supports("fma")) {
-        *k = (la_kernels){gram_avx2, pack_c, axpy_c, "avx2"};
+        *k = (la_kernels){gram_avx2, pack_c, axpy_c, scatter_c, "avx2"};
         return 1;
     }
 #endif
     if (isa == LA_ISA_AUTO || isa == LA_ISA_C) {
-        *k = (la_kernels){gram_c, pack_c, axpy_c, "c"};
+        *k = (la_kernels){gram_c, pack_c, axpy_c, scatter_c, "c"};
         return 1;
     }
     return 0;

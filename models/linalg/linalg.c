@@ -59,8 +59,11 @@ la_solve_ws *la_solve_ws_alloc(strata_ctx *ctx, size_t p)
     if (!ws)
         return NULL;
     ws->p = p;
-    ws->L = strata_calloc(ctx, p * p + 1, sizeof *ws->L);
-    ws->R = strata_calloc(ctx, p * p + 1, sizeof *ws->R);
+    /* not zeroed: every entry is written before it is read (la_solve_pivoted),
+     * and at p in the thousands zeroing would first-touch 2 p^2 doubles that a
+     * Schur solve (models/glm/glm_schur.c) never uses */
+    ws->L = strata_alloc(ctx, (p * p + 1) * sizeof *ws->L);
+    ws->R = strata_alloc(ctx, (p * p + 1) * sizeof *ws->R);
     ws->b = strata_calloc(ctx, p + 1, sizeof *ws->b);
     ws->keep = strata_calloc(ctx, p + 1, sizeof *ws->keep);
     if (!ws->L || !ws->R || !ws->b || !ws->keep) {

@@ -39,11 +39,17 @@ typedef void (*la_pack_fn)(size_t m, size_t p, size_t ld, const double *const *c
                            const double *s, const double *v, double *A);
 /* y[i] += b * x[i] (a multiply, then an add). */
 typedef void (*la_axpy_fn)(size_t n, double b, const double *x, double *y);
+/* Per-level sums of a factor (models/glm/glm_fpass.c): for each row i < m in
+ * order with s[i] != 0, D[l] += s[i] s[i] and B[l ld + c] += s[i] A[i ld + c]
+ * for c < ld, l = lev[i] (A as la_pack_fn makes it; a multiply, then an add). */
+typedef void (*la_scatter_fn)(size_t m, size_t ld, const double *A, const double *s, const int *lev,
+                              double *B, double *D);
 typedef enum la_isa { LA_ISA_AUTO = 0, LA_ISA_AVX512, LA_ISA_AVX2, LA_ISA_C } la_isa;
 typedef struct la_kernels {
     la_gram_fn gram;
     la_pack_fn pack;
     la_axpy_fn axpy;
+    la_scatter_fn scatter;
     const char *name; /* "avx512", "avx2" or "c" */
 } la_kernels;
 /* Leading dimension for q columns: q rounded up to a multiple of 8. */

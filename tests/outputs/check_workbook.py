@@ -129,7 +129,7 @@ if n_long_sup == 0:
 
 readme = [r for r in wb["README"].iter_rows(values_only=True)]
 text = " ".join(str(c) for r in readme for c in r if c)
-for needle in ("Counts of people or events from 1 to 7 are withheld", "rounded to the nearest 5",
+for needle in ("counts 1-7 withheld", "rounded to the nearest 5", "computed from the published counts",
                "observed / expected events"):
     if needle not in text:
         fail("README sheet lacks %r" % needle)
