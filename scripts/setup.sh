@@ -9,7 +9,9 @@ PKGS="build-essential cmake pkg-config libopenblas-dev liblapacke-dev libhdf5-de
 libcmocka-dev libyaml-dev libcsv-dev libjansson-dev libssl-dev libxlsxwriter-dev"
 # Test-only: h5py runs the format doc's example; chromium renders the HTML report;
 # pytest runs the Python binding's tests (python/tests).
-TEST_PKGS="python3-h5py python3-numpy python3-pytest python3-openpyxl chromium clang libclang-rt-14-dev"
+# The MPI build's test (tests/mpi_compare.sh) needs Open MPI and parallel HDF5.
+TEST_PKGS="python3-h5py python3-numpy python3-pytest python3-openpyxl chromium clang libclang-rt-14-dev
+libopenmpi-dev openmpi-bin libhdf5-openmpi-dev"
 [ "${1:-}" = "--test" ] && PKGS="$PKGS $TEST_PKGS"
 
 missing=""

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/harden_kill9.sh CLI WORKDIR [TRIALS] — issue 17 #13, the kill -9 test.
-# Kills `strata import` (CSV and in-place events), `synth`, `derive` and `run`
+# Kills `strata import` (CSV and in-place events), `synth`, `derive`, `fit`
+# (Cox, and an elastic-net path with CV) and `run`
 # with SIGKILL after random delays (uniform over 1.3 x the command's measured
 # run time) and checks after every kill:
 #   - a single-file output either does not exist or is complete (byte-equal to
@@ -120,6 +121,15 @@ t_events=$(timed "$cli" $EVENTS ref_events.h5)
 t_synth=$(timed "$cli" synth --patients 60000 --seed 1 --out ref_synth2.h5 --quiet)
 cmp -s ref_synth.h5 ref_synth2.h5 || fail "synth is not deterministic: the byte check cannot be used"
 t_derive=$(timed "$cli" derive ref_events.h5 --spec dspec.yaml --out ref_derive.h5)
+COX="fit ref_synth.h5 --family cox --formula Surv(time_to_emergency_days,emergency_event)~age+sex+ltc_count+strata(imd_decile) --quiet --out"
+ELNET="fit ref_synth.h5 --formula emergency_admission_12m~age+sex+ltc_count+imd_decile --alpha 0.5 --nlambda 30 --cv 3 --quiet --out"
+# shellcheck disable=SC2086
+t_cox=$(timed "$cli" $COX ref_cox.h5)
+# shellcheck disable=SC2086
+t_elnet=$(timed "$cli" $ELNET ref_elnet.h5)
+# shellcheck disable=SC2086
+"$cli" $COX ref_cox2.h5 >/dev/null && "$cli" $ELNET ref_elnet2.h5 >/dev/null || fail "fit fixture"
+cmp -s ref_cox.h5 ref_cox2.h5 && cmp -s ref_elnet.h5 ref_elnet2.h5 || fail "fits are not deterministic: the byte check cannot be used"
 t_run=$(timed "$cli" run run1.yaml --out runs --quiet)
 run_folder_ok "reference run" runs
 
@@ -147,6 +157,15 @@ while [ "$k" -lt "$trials" ]; do
     single_ok "derive (trial $k)" der.h5 ref_derive.h5
     rm -f der.h5
 
+    # shellcheck disable=SC2086
+    killed "$(delay "$((k + 600))" "$t_cox")" "$cli" $COX cox.h5
+    single_ok "fit cox (trial $k)" cox.h5 ref_cox.h5
+    rm -f cox.h5
+    # shellcheck disable=SC2086
+    killed "$(delay "$((k + 700))" "$t_elnet")" "$cli" $ELNET en.h5
+    single_ok "fit elastic net (trial $k)" en.h5 ref_elnet.h5
+    rm -f en.h5
+
     # a re-run with another seed into the used folder, and a first run into a new one
     killed "$(delay "$((k + 400))" "$t_run")" "$cli" run run$((k % 2 + 1)).yaml --out runs --overwrite --quiet
     run_folder_ok "run --overwrite (trial $k)" runs
@@ -168,14 +187,17 @@ cp ref_pd.h5 ev.h5
 "$cli" $EVENTS ev.h5 || fail "import events after kills"
 "$cli" synth --patients 60000 --seed 1 --out syn.h5 --quiet || fail "synth after kills"
 "$cli" derive ref_events.h5 --spec dspec.yaml --out der.h5 >/dev/null || fail "derive after kills"
+# shellcheck disable=SC2086
+"$cli" $COX cox.h5 && "$cli" $ELNET en.h5 || fail "fits after kills"
 "$cli" run run1.yaml --out runs --overwrite --quiet || fail "run after kills"
 "$cli" run run2.yaml --out fresh --overwrite --quiet || fail "run after kills"
 left=$(find . -name '*.tmp.*' -o -name '.strata-run.*' -o -name '.strata-publish' | head -5)
 [ -z "$left" ] || fail "temporaries of killed commands not cleaned: $left"
 run_folder_ok "run after kills" runs
 run_folder_ok "run after kills" fresh
-cmp -s imp.h5 ref_import.h5 && cmp -s ev.h5 ref_events.h5 && cmp -s syn.h5 ref_synth.h5 && cmp -s der.h5 ref_derive.h5 ||
+cmp -s imp.h5 ref_import.h5 && cmp -s ev.h5 ref_events.h5 && cmp -s syn.h5 ref_synth.h5 && cmp -s der.h5 ref_derive.h5 &&
+    cmp -s cox.h5 ref_cox.h5 && cmp -s en.h5 ref_elnet.h5 ||
     fail "outputs after kills differ from the references"
 checks=$((checks + 1))
-echo "kill -9: $trials trials each of import, import events, synth, derive, run --overwrite, run (seed $seed)"
+echo "kill -9: $trials trials each of import, import events, synth, derive, fit cox, fit elastic net, run --overwrite, run (seed $seed)"
 echo "$checks passed, 0 failed"

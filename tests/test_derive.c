@@ -11,6 +11,7 @@
 
 #include "strata/strata.h"
 #include "testutil.h"
+#include "test_columns.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -82,28 +83,11 @@ static void setup_cohort(void)
     free(out);
 }
 
-/* Values of column name (any group) of cohort path as doubles; n rows. */
-static double *column(const char *path, const char *name, size_t *n)
-{
-    strata_ctx *ctx = tu_ctx();
-    strata_cohort *c = NULL;
-    size_t j;
-    double *v;
-    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
-    assert_status(ctx, strata_cohort_find(ctx, c, name, &j), STRATA_OK);
-    *n = strata_cohort_column(c, j)->length;
-    v = calloc(*n + 1, sizeof *v);
-    assert_status(ctx, strata_cohort_read_f64(ctx, c, j, 0, *n, v), STRATA_OK);
-    strata_cohort_close(c);
-    strata_ctx_free(ctx);
-    return v;
-}
-
 /* Asserts column name equals want (NaN matches NaN) over the included rows. */
 static void expect(const char *path, const char *name, const double *want, size_t n)
 {
     size_t got_n;
-    double *v = column(path, name, &got_n);
+    double *v = tu_column_f64(path, name, &got_n);
     assert_int_equal(got_n, n);
     for (size_t i = 0; i < n; i++)
         if (!(isnan(want[i]) && isnan(v[i])) && v[i] != want[i])
@@ -284,6 +268,114 @@ static void test_derive__efi_category_boundaries(void **state)
     strata_ctx_free(ctx);
 }
 
+static const char *rx_csv =
+    "pid,date,bnf,issue\n"
+    "p1,2025-01-06,0212000B0,repeat\n" /* index - 85: outside [-84, -1] */
+    "p1,2025-01-07,0212000B0,repeat\n" /* index - 84: first day of [-84, -1] */
+    "p1,2025-02-01,0205051R0,repeat\n"
+    "p1,2025-03-01,0501013B0,acute\n"
+    "p1,2025-03-15,0206020R0,repeat\n" /* same BNF paragraph (020602) as amlodipine */
+    "p1,2025-03-31,0206020A0,repeat\n" /* index - 1 */
+    "p1,2025-04-01,0601022B0,repeat\n" /* the index date: follow-up */
+    "p6,2025-04-11,0212000B0,repeat\n" /* the day of death (index + 10): counted */
+    "p6,2025-04-12,0212000B0,repeat\n" /* after death: not counted */
+    "p7,2025-07-10,0205051R0,repeat\n" /* the day of deregistration (index + 100): counted */
+    "p7,2025-07-11,0205051R0,repeat\n" /* after deregistration */
+    "p8,2025-03-01,0103050P0,repeat\n" /* before registration (registered on the index date) */
+    "p8,2025-04-01,0103050P0,repeat\n"
+    "p9,2024-12-21,0602010V0,repeat\n" /* the day before registration (index - 101) */
+    "p9,2024-12-22,0602010V0,repeat\n"; /* the day of registration (index - 100) */
+
+static void setup_rx(void)
+{
+    char *out = NULL;
+    setup_cohort();
+    tu_write_file(tu_tmp("rx.csv"), rx_csv);
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table rx --id pid "
+                                      "--date date --code bnf --code-system bnf --cat issue --quiet",
+                                tu_tmp("rx.csv"), tu_tmp("c.h5")), 0);
+    free(out);
+}
+
+/* Prescriptions: distinct drugs, BNF paragraphs (code_prefix: 6) and chapters
+ * (2) in a window, polypharmacy as at_least; registered_only drops events
+ * before registration and after deregistration or death (the days themselves
+ * count); outcomes stop at death and deregistration, events on those days
+ * counted; censor: [death_date] alone keeps events after deregistration. */
+static void test_derive__prescriptions_registration_and_censoring_edges(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    char f[4096];
+    (void)state;
+    snprintf(f, sizeof f, "%s", tu_tmp("rx.h5"));
+    setup_rx();
+    tu_write_file(tu_tmp("rx.yaml"),
+                  "index_date: 2025-04-01\n"
+                  "features:\n"
+                  "  - {name: rep84, kind: distinct, table: rx, codes: bnf, where: \"issue == repeat\", window: [-84, -1]}\n"
+                  "  - {name: para84, kind: distinct, table: rx, where: \"issue == repeat\", window: [-84, -1], code_prefix: 6}\n"
+                  "  - {name: chap12m, kind: distinct, table: rx, window: [-365, -1], code_prefix: 2}\n"
+                  "  - {name: poly4, kind: distinct, table: rx, where: \"issue == repeat\", window: [-84, -1], at_least: 4}\n"
+                  "  - {name: n12m, kind: count, table: rx, window: [-365, -1]}\n"
+                  "  - {name: n12m_reg, kind: count, table: rx, window: [-365, -1], registered_only: true}\n"
+                  "  - {name: around, kind: count, table: rx, window: [-365, 364], registered_only: true}\n"
+                  "  - {name: around_all, kind: count, table: rx, window: [-365, 364]}\n"
+                  "outcomes:\n"
+                  "  - {name: rx_fu, kind: count, table: rx, window: [0, 364]}\n"
+                  "  - {name: rx_fu_death, kind: count, table: rx, window: [0, 364], censor: [death_date]}\n"
+                  "  - {name: rx2, kind: count, table: rx, window: [0, 364], at_least: 2, censor: death_date}\n"
+                  "  - {name: rx_tte, kind: time_to_first, table: rx, window: [0, 364]}\n"
+                  "  - {name: ac_tte, kind: time_to_first, table: rx, where: \"issue == acute\", "
+                  "window: [0, 364], censor: [], registered_only: true}\n");
+    assert_status(ctx, strata_derive(ctx, tu_tmp("c.h5"), tu_tmp("rx.yaml"), f, NULL), STRATA_OK);
+    { /* rows: p1, p6 (dies index + 10), p7 (deregistered index + 100), p8 (registered on the
+       * index date), p9 (registered index - 100) */
+        const double rep84[] = {4, 0, 0, 1, 0}, para84[] = {3, 0, 0, 1, 0};
+        const double chap[] = {2, 0, 0, 1, 1}, poly4[] = {1, 0, 0, 0, 0};
+        const double n12m[] = {6, 0, 0, 1, 2}, n12m_reg[] = {6, 0, 0, 0, 1};
+        const double around[] = {7, 1, 1, 1, 1}, around_all[] = {7, 2, 2, 2, 2};
+        const double fu[] = {1, 1, 1, 1, 0}, fu_death[] = {1, 1, 2, 1, 0}, rx2[] = {0, 0, 1, 0, 0};
+        const double tte[] = {0, 10, 100, 0, 365}, ev[] = {1, 1, 1, 1, 0};
+        /* no acute issue in follow-up: censored at death (p6) and deregistration (p7) by
+         * registered_only although censor: [] names neither */
+        const double ac[] = {365, 10, 100, 365, 365};
+        strata_cohort *c = NULL;
+        size_t j;
+        expect(f, "rep84", rep84, 5);
+        expect(f, "para84", para84, 5);
+        expect(f, "chap12m", chap, 5);
+        expect(f, "poly4", poly4, 5);
+        expect(f, "n12m", n12m, 5);
+        expect(f, "n12m_reg", n12m_reg, 5);
+        expect(f, "around", around, 5);
+        expect(f, "around_all", around_all, 5);
+        expect(f, "rx_fu", fu, 5);
+        expect(f, "rx_fu_death", fu_death, 5);
+        expect(f, "rx2", rx2, 5);
+        expect(f, "rx_tte", tte, 5);
+        expect(f, "rx_tte_event", ev, 5);
+        expect(f, "ac_tte", ac, 5);
+        assert_status(ctx, strata_cohort_open(ctx, f, &c), STRATA_OK);
+        assert_status(ctx, strata_cohort_find(ctx, c, "poly4", &j), STRATA_OK);
+        assert_int_equal(strata_cohort_column(c, j)->dtype, STRATA_DT_INT8); /* a 0/1 flag */
+        strata_cohort_close(c);
+    }
+    /* registered_only at the top is every item's default; an item can turn it off */
+    tu_write_file(tu_tmp("rx2.yaml"),
+                  "index_date: 2025-04-01\nregistered_only: true\n"
+                  "features:\n"
+                  "  - {name: n12m, kind: count, table: rx, window: [-365, -1]}\n"
+                  "  - {name: n12m_all, kind: count, table: rx, window: [-365, -1], registered_only: false}\n");
+    snprintf(f, sizeof f, "%s", tu_tmp("rx2.h5"));
+    assert_status(ctx, strata_derive(ctx, tu_tmp("c.h5"), tu_tmp("rx2.yaml"), f, NULL), STRATA_OK);
+    {
+        const double reg[] = {6, 0, 0, 0, 1}, all[] = {6, 0, 0, 1, 2};
+        expect(f, "n12m", reg, 5);
+        expect(f, "n12m_all", all, 5);
+    }
+    strata_ctx_free(ctx);
+}
+
 /* Runs derive with spec text and asserts the status and a message fragment. */
 static void spec_error(const char *yaml, strata_status want, const char *fragment)
 {
@@ -326,6 +418,22 @@ static void test_derive__spec_errors_name_line_and_key(void **state)
     spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells}\n"
                "  - {name: a, kind: any, table: spells}\n", STRATA_ESPEC,
                "line 4: a: column patients/a is written by an earlier item too");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: any, table: spells, "
+               "at_least: 2}\n", STRATA_ESPEC, "line 3: a: at_least applies to count, distinct");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells, "
+               "code_prefix: 3}\n", STRATA_ESPEC, "line 3: a: code_prefix is a distinct item's");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells}\n"
+               "  - {name: e, kind: efi, table: spells, polypharmacy: a}\n", STRATA_ESPEC,
+               "line 4: e: polypharmacy: 'a' is not an earlier 0/1 feature");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: any, table: spells}\n"
+               "  - {name: e, kind: count, table: spells, polypharmacy: a}\n", STRATA_ESPEC,
+               "line 4: e: polypharmacy applies to kind efi");
+    spec_error("index_date: 2025-04-01\nfeatures:\n  - {name: a, kind: count, table: spells}\n"
+               "  - {name: b, kind: add, of: [a], at_least: 1}\n", STRATA_ESPEC,
+               "line 4: b: kind add takes no at_least");
+    spec_error("index_date: 2025-04-01\nregistered_only: maybe\nfeatures:\n"
+               "  - {name: a, kind: count, table: spells}\n", STRATA_ESPEC,
+               "line 2: key \"registered_only\": \"maybe\" is not true/false");
 }
 
 /* type: stores in the named type (NA as the type's NA); event_name names the
@@ -407,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_derive__charlson_elixhauser_hierarchy),
         cmocka_unit_test(test_derive__code_matching),
         cmocka_unit_test(test_derive__efi_category_boundaries),
+        cmocka_unit_test(test_derive__prescriptions_registration_and_censoring_edges),
         cmocka_unit_test(test_derive__spec_errors_name_line_and_key),
         cmocka_unit_test(test_derive__types_event_name_add_and_replacement),
     };

@@ -1,8 +1,9 @@
 /* labels: golden */
 /* tests/test_derive_synthea.c — the Synthea UK sample (string ids, SNOMED
- * conditions, deaths) imported with `strata import` and `import events`,
- * derived with data/golden/derive/synthea.yaml, exported, and checked value
- * by value against data/golden/derive/synthea_derive.py's independent
+ * conditions, RxNorm medications, deaths) imported with `strata import` and
+ * `import events`, derived with data/golden/derive/synthea.yaml (polypharmacy
+ * and the eFI with it from the medications), exported, and checked value by
+ * value against data/golden/derive/synthea_derive.py's independent
  * computation from the raw CSVs; expected.csv is that script's committed output. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,10 +38,15 @@ static void test_synthea__import_derive_matches_independent_computation(void **s
     assert_int_equal(tu_run_cli(&out, "validate '%s'", tu_tmp("sy.h5")), 0);
     assert_contains(out, "valid: 543 patients");
     free(out);
+    assert_int_equal(tu_run_cli(&out, "import events '%s/medications.csv' --cohort '%s' "
+                                      "--table medications --id PATIENT --date START --end-date STOP "
+                                      "--code CODE --code-system rxnorm", sy, tu_tmp("sy.h5")), 0);
+    assert_contains(out, "17225 events into /events/medications");
+    free(out);
     assert_int_equal(tu_run_cli(&out, "derive '%s' --spec '%s' --out '%s'", tu_tmp("sy.h5"),
                                 tu_src("data/golden/derive/synthea.yaml"), tu_tmp("syf.h5")), 0);
-    assert_contains(out, "472 of 543 patients in the population; 25 features, 4 outcomes from "
-                         "18819 events");
+    assert_contains(out, "472 of 543 patients in the population; 30 features, 4 outcomes from "
+                         "36044 events");
     assert_contains(out, "excluded not_born: 22");
     assert_contains(out, "excluded died: 49");
     free(out);
@@ -50,7 +56,7 @@ static void test_synthea__import_derive_matches_independent_computation(void **s
     assert_int_equal(tu_run_sh(&out, "cd '%s' && /usr/bin/python3 data/golden/derive/synthea_derive.py "
                                      "'%s' data/codelists --check '%s'",
                                tu_source_dir(), sy, tu_tmp("syf.csv")), 0);
-    assert_contains(out, "checked 472 patients x 29 columns: 0 differences");
+    assert_contains(out, "checked 472 patients x 34 columns: 0 differences");
     free(out);
 }
 

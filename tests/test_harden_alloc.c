@@ -93,10 +93,166 @@ static void test_alloc__every_failed_allocation_of_a_run_is_a_clean_enomem(void 
     strata_ctx_free(ctx);
 }
 
+/* ---- the stages that arrived after the run sweep: Cox run, elastic-net fit,
+ * event import, derive. Each is one library call that writes one output
+ * file; failing allocation k must give ENOMEM with its message and leave no
+ * file under the output's name and no temporary beside it. */
+
+typedef strata_status (*job_fn)(strata_ctx *ctx, const char *out);
+
+static char job_dir[4200];
+
+static strata_status job_cox_run(strata_ctx *ctx, const char *out)
+{
+    strata_run_spec spec;
+    strata_run_summary sum;
+    char path[4400];
+    strata_status st;
+    snprintf(path, sizeof path, "%s/cox.yaml", job_dir);
+    if ((st = strata_run_spec_load(ctx, path, &spec)) != STRATA_OK)
+        return st;
+    st = strata_run(ctx, &spec, out, NULL, NULL, &sum);
+    strata_run_spec_free(ctx, &spec);
+    return st;
+}
+
+static strata_status job_elnet(strata_ctx *ctx, const char *out)
+{
+    strata_cohort *c = NULL;
+    strata_glm_params gp;
+    strata_elnet_params ep;
+    strata_model *m = NULL;
+    strata_elnet *e = NULL;
+    char path[4400];
+    strata_status st;
+    snprintf(path, sizeof path, "%s/c.h5", job_dir);
+    strata_glm_params_init(&gp);
+    gp.formula = "emergency_admission_12m ~ age + sex + ltc_count + imd_decile";
+    strata_elnet_params_init(&ep);
+    ep.alpha = 0.5;
+    ep.nlambda = 12;
+    ep.cv_folds = 3;
+    if ((st = strata_cohort_open(ctx, path, &c)) != STRATA_OK)
+        return st;
+    st = strata_elnet_fit(ctx, c, &gp, &ep, &m, &e);
+    if (st == STRATA_OK)
+        st = strata_elnet_save(ctx, m, e, out);
+    strata_model_free(ctx, m);
+    strata_elnet_free(ctx, e);
+    strata_cohort_close(c);
+    return st;
+}
+
+static strata_status job_events(strata_ctx *ctx, const char *out)
+{
+    static const char *const codes[] = {"code"};
+    static const char *const values[] = {"value"};
+    strata_events_import_params p;
+    char csv[4400], cohort[4400];
+    snprintf(csv, sizeof csv, "%s/gp.csv", job_dir);
+    snprintf(cohort, sizeof cohort, "%s/ids.h5", job_dir);
+    strata_events_import_params_init(&p);
+    p.table = "gp";
+    p.id_col = "id";
+    p.date_col = "date";
+    p.code_cols = codes;
+    p.n_code_cols = 1;
+    p.value_cols = values;
+    p.n_value_cols = 1;
+    p.run_rows = 7; /* sorted runs spilled to the scratch file and merged */
+    return strata_events_import(ctx, csv, cohort, out, &p, NULL);
+}
+
+static strata_status job_derive(strata_ctx *ctx, const char *out)
+{
+    char cohort[4400];
+    snprintf(cohort, sizeof cohort, "%s/c.h5", job_dir);
+    return strata_derive(ctx, cohort, tu_src("data/specs/derive_default.yaml"), out, NULL);
+}
+
+/* Runs job once counting allocations, then fails every stride-th of them. */
+static void sweep(const char *name, job_fn job, const char *out, long runs)
+{
+    strata_ctx *ctx = tu_ctx();
+    const char *env = getenv("STRATA_ALLOC_STRIDE");
+    long total, stride, swept = 0;
+    char *ls = NULL;
+    tu_run_sh(NULL, "rm -rf '%s'", out);
+    tu_fault_install(ctx);
+    tu_fault_arm(-1);
+    assert_status(ctx, job(ctx, out), STRATA_OK);
+    total = tu_fault_count();
+    stride = env && atol(env) > 0 ? atol(env) : total / runs + 1;
+    print_message("allocation sweep %s: %ld allocations, every %ld-th failed\n", name, total, stride);
+    assert_true(total > 20);
+    for (long k = 1; k <= total; k += stride) {
+        strata_status st;
+        tu_run_sh(NULL, "rm -rf '%s'", out);
+        tu_fault_arm(k);
+        st = job(ctx, out);
+        tu_fault_arm(-1);
+        if (st != STRATA_ENOMEM || (!strstr(strata_ctx_errmsg(ctx), "out of memory") &&
+                                    !strstr(strata_ctx_errmsg(ctx), "overflows")))
+            fail_msg("%s: allocation %ld of %ld failed: status %s, message: %s", name, k, total,
+                     strata_status_str(st), strata_ctx_errmsg(ctx));
+        /* a run's folder may stay, empty; a single file output must be absent */
+        if (tu_run_sh(&ls, "if [ -d '%s' ]; then ls -A '%s'; else ls -d '%s' '%s'.tmp.*; fi "
+                           "2>/dev/null | grep .", out, out, out, out) == 0)
+            fail_msg("%s: allocation %ld: the failed call left %s", name, k, ls);
+        free(ls);
+        ls = NULL;
+        swept++;
+    }
+    tu_run_sh(NULL, "rm -rf '%s'", out);
+    assert_status(ctx, job(ctx, out), STRATA_OK);
+    print_message("allocation sweep %s: %ld failing calls, all STRATA_ENOMEM, no output\n", name,
+                  swept);
+    strata_ctx_free(ctx);
+}
+
+static void test_alloc__cox_elnet_events_derive_fail_cleanly(void **state)
+{
+    char *out = NULL, path[4400], ids[4400];
+    (void)state;
+    snprintf(job_dir, sizeof job_dir, "%s", tu_tmp("job2"));
+    tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", job_dir, job_dir);
+    assert_int_equal(tu_run_cli(&out, "synth --patients 400 --seed 5 --out '%s/c.h5' --quiet", job_dir), 0);
+    free(out);
+    snprintf(path, sizeof path, "%s/cox.yaml", job_dir);
+    tu_write_file(path, "cohort: c.h5\nmodel:\n  family: cox\n  horizon: 365\n  formula: \"Surv("
+                        "time_to_emergency_days, emergency_event) ~ age + sex + strata(imd_decile)\"\n"
+                        "evaluate:\n  by: [sex]\nthreads: 1\n");
+    snprintf(path, sizeof path, "%s/ids.csv", job_dir);
+    tu_write_file(path, "id,birth\nA,1950-01-01\nB,1960-02-02\nC,1970-03-03\nD,1980-04-04\n");
+    snprintf(ids, sizeof ids, "%s/ids.h5", job_dir);
+    assert_int_equal(tu_run_cli(&out, "import '%s' --out '%s' --role patient_id=id "
+                                      "--role birth_date=birth --quiet", path, ids), 0);
+    free(out);
+    snprintf(path, sizeof path, "%s/gp.csv", job_dir);
+    {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "id,date,code,value\n");
+        for (int i = 0; i < 60; i++)
+            fprintf(f, "%c,20%02d-%02d-%02d,C%d,%d.5\n", "DCBA"[i % 4], 10 + i % 13, 1 + i % 12,
+                    1 + i % 28, i % 9, i);
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/run_cox", job_dir);
+    sweep("run (cox)", job_cox_run, path, 80);
+    snprintf(path, sizeof path, "%s/elnet.h5", job_dir);
+    sweep("elastic-net fit + save", job_elnet, path, 80);
+    snprintf(path, sizeof path, "%s/events.h5", job_dir);
+    sweep("import events", job_events, path, 100000); /* all of them: few */
+    snprintf(path, sizeof path, "%s/derived.h5", job_dir);
+    sweep("derive", job_derive, path, 80);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc__every_failed_allocation_of_a_run_is_a_clean_enomem),
+        cmocka_unit_test(test_alloc__cox_elnet_events_derive_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

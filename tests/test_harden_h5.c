@@ -172,6 +172,152 @@ static void test_h5__crafted_files_that_crash_hdf5_are_a_clean_eformat(void **st
         }
 }
 
+/* 1 when the dataset at path of file is a variable-length string table. */
+static int is_vlen(const char *file, const char *path)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT), d, t;
+    int v;
+    assert_true(f >= 0);
+    d = H5Dopen2(f, path, H5P_DEFAULT);
+    assert_true(d >= 0);
+    t = H5Dget_type(d);
+    assert_int_equal(H5Tget_class(t), H5T_STRING);
+    v = H5Tis_variable_str(t) > 0;
+    if (!v)
+        assert_int_equal(H5Tget_cset(t), H5T_CSET_UTF8);
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+    return v;
+}
+
+static void expect_strings(const char *file, const char *path, char **want, size_t n)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    char **got = NULL;
+    size_t m = 0;
+    assert_status(ctx, strata_cohort_open(ctx, file, &c), STRATA_OK);
+    assert_status(ctx, strata_cohort_read_strings(ctx, c, path, &got, &m), STRATA_OK);
+    assert_int_equal(m, n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(got[i], want[i]))
+            fail_msg("%s[%zu]: got '%.40s' (%zu bytes), want '%.40s' (%zu bytes)", path, i,
+                     got[i], strlen(got[i]), want[i], strlen(want[i]));
+    strata_strings_free(ctx, got, m);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+}
+
+/* Issue 17: string tables strata writes are fixed-length (no global heap,
+ * which HDF5 does not checksum): levels tables, many short labels written in
+ * blocks, a table with a label longer than the write buffer; a table so
+ * ragged that padding would cost 100 MiB stays variable-length; all round-
+ * trip exactly. Files with variable-length tables (strata before issue 17,
+ * h5py) still read: test_doc_example__h5py_cohort_validates_and_reads and
+ * the vlen table below. */
+static void test_h5__string_tables_are_fixed_length_and_round_trip(void **state)
+{
+    const char *path = tu_tmp("fixed.h5");
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort_writer *w = NULL;
+    strata_column_spec s = {0};
+    static const char *lev[] = {"Asian/Asian British", "M\xc3\xa9ni\xc3\xa8re", "White", "x"};
+    int8_t code[3] = {0, 3, 1};
+    size_t j, nmany = 3000, nragged = 101;
+    char **many = calloc(nmany, sizeof *many), *longs[5], **ragged = calloc(nragged, sizeof *ragged);
+    hid_t f, t, sp, d;
+    (void)state;
+    for (size_t i = 0; i < nmany; i++) {
+        many[i] = malloc(16);
+        snprintf(many[i], 16, "level %04zu", i);
+    }
+    many[7][0] = '\0'; /* an empty string among them */
+    longs[0] = strdup("a");
+    longs[1] = malloc(40001); /* longer than the 32 KiB write buffer */
+    memset(longs[1], 'L', 40000);
+    longs[1][40000] = '\0';
+    longs[2] = strdup("");
+    longs[3] = strdup("\xe2\x82\xac 5");
+    longs[4] = strdup("zz");
+    ragged[0] = malloc(1 << 20);
+    memset(ragged[0], 'R', (1 << 20) - 1);
+    ragged[0][(1 << 20) - 1] = '\0';
+    for (size_t i = 1; i < nragged; i++)
+        ragged[i] = strdup("r");
+    assert_status(ctx, strata_cohort_writer_new(ctx, path, &w), STRATA_OK);
+    s.name = "eth";
+    s.dtype = STRATA_DT_INT8;
+    s.categorical = 1;
+    s.levels = lev;
+    s.n_levels = 4;
+    assert_status(ctx, strata_cohort_writer_add(w, &s, &j), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_append(w, j, code, 3), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_strings(w, "/truth/many", (const char *const *)many, nmany), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_strings(w, "/truth/long", (const char *const *)longs, 5), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_strings(w, "/truth/ragged", (const char *const *)ragged, nragged), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_strings(w, "/truth/none", NULL, 0), STRATA_OK);
+    assert_status(ctx, strata_cohort_writer_finish(w), STRATA_OK);
+    assert_false(is_vlen(path, "/dict/eth"));
+    assert_false(is_vlen(path, "/truth/many"));
+    assert_false(is_vlen(path, "/truth/long"));
+    assert_false(is_vlen(path, "/truth/none"));
+    assert_true(is_vlen(path, "/truth/ragged"));
+    expect_strings(path, "/dict/eth", (char **)lev, 4);
+    expect_strings(path, "/truth/many", many, nmany);
+    expect_strings(path, "/truth/long", longs, 5);
+    expect_strings(path, "/truth/ragged", ragged, nragged);
+    expect_strings(path, "/truth/none", NULL, 0);
+    {
+        strata_cohort *c = NULL;
+        assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+        assert_string_equal(strata_cohort_column(c, 0)->levels[1], lev[1]);
+        strata_cohort_close(c);
+    }
+    /* a variable-length table as strata wrote them before (and h5py writes) */
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    sp = H5Screate_simple(1, (hsize_t[1]){4}, NULL);
+    d = H5Dcreate2(f, "/truth/old", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, lev) >= 0);
+    H5Dclose(d);
+    /* a fixed-length table whose type claims 1000 strings of 1 GiB: never
+     * written, so the file stays small; refused before 1 TiB is allocated */
+    H5Tclose(t);
+    t = H5Tcopy(H5T_C_S1);
+    assert_true(H5Tset_size(t, (size_t)1 << 30) >= 0);
+    H5Sclose(sp);
+    sp = H5Screate_simple(1, (hsize_t[1]){1000}, NULL);
+    d = H5Dcreate2(f, "/truth/huge", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Fclose(f);
+    assert_true(is_vlen(path, "/truth/old"));
+    expect_strings(path, "/truth/old", (char **)lev, 4);
+    {
+        strata_cohort *c = NULL;
+        char **got = NULL;
+        size_t m = 0;
+        assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+        assert_status(ctx, strata_cohort_read_strings(ctx, c, "/truth/huge", &got, &m), STRATA_EFORMAT);
+        assert_contains(strata_ctx_errmsg(ctx), ":/truth/huge: 1000 strings of 1073741824 bytes cannot be stored in a file this size; corrupt");
+        strata_cohort_close(c);
+    }
+    for (size_t i = 0; i < nmany; i++)
+        free(many[i]);
+    for (size_t i = 0; i < 5; i++)
+        free(longs[i]);
+    for (size_t i = 0; i < nragged; i++)
+        free(ragged[i]);
+    free(many);
+    free(ragged);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_h5__strata_files_carry_metadata_checksums),
         cmocka_unit_test(test_h5__damaged_metadata_is_a_clean_error),
         cmocka_unit_test(test_h5__crafted_files_that_crash_hdf5_are_a_clean_eformat),
+        cmocka_unit_test(test_h5__string_tables_are_fixed_length_and_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

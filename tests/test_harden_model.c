@@ -129,15 +129,22 @@ static const char *good_model(void)
     return m;
 }
 
-static hid_t bad_copy(const char *name)
+/* A copy of model file src named name, open for writing. */
+static hid_t copy_of(const char *src, const char *name)
 {
     hid_t f;
-    assert_int_equal(tu_run_sh(NULL, "cp '%s' '%s'", good_model(), tu_tmp(name)), 0);
+    assert_int_equal(tu_run_sh(NULL, "cp '%s' '%s'", src, tu_tmp(name)), 0);
     f = H5Fopen(tu_tmp(name), H5F_ACC_RDWR, H5P_DEFAULT);
     assert_true(f >= 0);
     return f;
 }
 
+static hid_t bad_copy(const char *name)
+{
+    return copy_of(good_model(), name);
+}
+
+/* Sets element k of a numeric dataset (HDF5 converts to its integer type). */
 static void set_f64(hid_t f, const char *path, size_t k, double v)
 {
     hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
@@ -231,6 +238,135 @@ static void test_model__every_field_is_checked_on_load(void **state)
     refused("summary.h5", "/summary/value: n_used is -3", NULL);
 }
 
+/* ---- Cox and elastic-net model files: values checked on load ------------- */
+
+enum { COEF, SCORE };
+
+/* `strata coef name` or `strata score name COHORT --horizon 365` exits 5
+ * naming the file and saying want. */
+static void refused_by(int cmd, const char *name, const char *want)
+{
+    char *out = NULL;
+    int rc = cmd == COEF ? tu_run_cli(&out, "coef '%s'", tu_tmp(name))
+                         : tu_run_cli(&out, "score '%s' '%s' --horizon 365 --out '%s'", tu_tmp(name),
+                                      cohort(), tu_tmp("refused.csv"));
+    if (rc != 5)
+        fail_msg("%s: exit %d, want 5: %s", name, rc, out);
+    assert_contains(out, tu_tmp(name));
+    assert_contains(out, want);
+    free(out);
+}
+
+/* One value of a copy of a good model file made bad, and what loading it says. */
+typedef struct bad_value {
+    const char *file, *dataset;
+    size_t k;
+    double v;    /* converted to the dataset's type */
+    int cmd;     /* COEF or SCORE */
+    const char *want;
+} bad_value;
+
+static void refused_values(const char *good, const bad_value *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        hid_t f = copy_of(good, b[i].file);
+        set_f64(f, b[i].dataset, b[i].k, b[i].v);
+        H5Fclose(f);
+        refused_by(b[i].cmd, b[i].file, b[i].want);
+    }
+}
+
+/* Issue 17: a Cox model file's values are checked on load (coef and score):
+ * baseline times finite and increasing and cumulative hazard finite, >= 0
+ * and non-decreasing within each stratum; strata that start at 0, ascend and
+ * cover the baseline; stratum codes and keys; ties; coefficient count and
+ * values; the summary's counts. Each bad file is EFORMAT naming the file,
+ * the dataset and the bad value. */
+static void test_model__cox_file_values_are_checked_on_load(void **state)
+{
+    static const bad_value bad[] = {
+        {"cox_time_nan.h5", "/baseline/time", 3, NAN, COEF, "/baseline/time[3] is nan (stratum 1); baseline times are finite and increasing within a stratum"},
+        {"cox_time_down.h5", "/baseline/time", 5, -1.0, COEF, "/baseline/time[5] is -1 (stratum 1)"},
+        {"cox_haz_neg.h5", "/baseline/cumhaz", 0, -0.5, COEF, "/baseline/cumhaz[0] is -0.5 (stratum 1); a cumulative hazard is finite, >= 0 and non-decreasing"},
+        {"cox_haz_down.h5", "/baseline/cumhaz", 6, 0.0, SCORE, "/baseline/cumhaz[6] is 0 (stratum 1); a cumulative hazard is finite, >= 0 and non-decreasing"},
+        {"cox_haz_inf.h5", "/baseline/cumhaz", 7, INFINITY, COEF, "/baseline/cumhaz[7] is inf"},
+        {"cox_start0.h5", "/baseline/stratum_start", 0, 1, COEF, "/baseline/stratum_start[0] is 1; strata start at 0 and ascend"},
+        {"cox_start_end.h5", "/baseline/stratum_start", 2, 1000000, COEF, "values; /baseline/stratum_start ends at 1000000"},
+        {"cox_code.h5", "/baseline/stratum_code", 1, 0, COEF, "/baseline/stratum_code[1] is 0; codes name one of the 2 strata, each once"},
+        {"cox_strata_value.h5", "/strata/value", 1, -7.0, SCORE, "/strata/value[1] is -7; stratum values are finite and increasing"},
+        {"cox_nstrata.h5", "/summary/value", 14, 1e300, COEF, "/summary/value: nstrata is 1e+300"},
+        {"cox_n.h5", "/summary/value", 0, NAN, COEF, "/summary/value: n is nan"},
+        {"cox_estimate.h5", "/coefficients/estimate", 1, NAN, SCORE, "coefficient 2 (ltc_count): estimate nan, standard error "},
+        {"cox_se.h5", "/coefficients/std_error", 0, -1.0, COEF, "coefficient 1 (age): estimate "},
+        {"cox_aliased.h5", "/coefficients/aliased", 0, 2, COEF, "/coefficients/aliased[0] is 2, not 0 or 1"},
+    };
+    char good[4200], *out = NULL;
+    hid_t f;
+    (void)state;
+    snprintf(good, sizeof good, "%s", tu_tmp("cox_good.h5"));
+    unlink(good);
+    assert_int_equal(tu_run_cli(&out, "fit '%s' --family cox --formula 'Surv(time_to_emergency_days, "
+                                      "emergency_event) ~ age + ltc_count + strata(sex)' --out '%s'",
+                                cohort(), good), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "score '%s' '%s' --horizon 365 --out '%s'", good, cohort(),
+                                tu_tmp("cox_good.csv")), 0);
+    free(out);
+    refused_values(good, bad, sizeof bad / sizeof bad[0]);
+    refused_by(SCORE, "cox_time_nan.h5", "/baseline/time[3] is nan");
+
+    f = copy_of(good, "cox_ties.h5");
+    assert_int_equal(strata_h5_write_attr_string(f, "ties", "exact"), 0);
+    H5Fclose(f);
+    refused_by(COEF, "cox_ties.h5", "ties 'exact' is neither 'efron' nor 'breslow'");
+
+    f = copy_of(good, "cox_terms.h5");
+    assert_true(H5Ldelete(f, "/coefficients/term", H5P_DEFAULT) >= 0);
+    assert_int_equal(strata_h5_write_strings(f, "/coefficients/term", (const char *const[]){"age"}, 1), 0);
+    H5Fclose(f);
+    refused_by(COEF, "cox_terms.h5", "/coefficients/term has 1 terms; the formula's design has 2");
+}
+
+/* Issue 17: the elastic-net extras of a model file (path and CV curve) are
+ * checked on load like the coefficients: lambdas finite, >= 0, decreasing;
+ * coefficients, intercepts finite; dev_ratio <= 1; df and CV non-zero counts
+ * 0..p; alpha in [0, 1]; the CV curve on the path's lambdas with standard
+ * errors >= 0 and a known measure. */
+static void test_model__elnet_path_and_cv_are_checked_on_load(void **state)
+{
+    static const bad_value bad[] = {
+        {"en_lambda.h5", "/elnet/lambda", 2, 1e9, COEF, "/elnet/lambda at step 3 is 1e+09; a path has finite values, lambdas >= 0 and decreasing, dev_ratio <= 1, df 0..3"},
+        {"en_beta.h5", "/elnet/beta", 5, NAN, COEF, "/elnet/beta at step 2 is nan"},
+        {"en_a0.h5", "/elnet/a0", 0, INFINITY, COEF, "/elnet/a0 at step 1 is inf"},
+        {"en_dev.h5", "/elnet/dev_ratio", 3, 1.5, COEF, "/elnet/dev_ratio at step 4 is 1.5"},
+        {"en_df.h5", "/elnet/df", 0, 99, COEF, "/elnet/df at step 1 is 99"},
+        {"en_alpha.h5", "/elnet/alpha_lambda_selected", 0, 2.0, COEF, "/elnet alpha is 2, not in [0, 1]"},
+        {"en_selected.h5", "/elnet/alpha_lambda_selected", 2, 1.5, COEF, "/elnet does not match the model's 4 terms"},
+        {"en_cvsd.h5", "/elnet/cv_sd", 0, -1.0, COEF, "/elnet/cv_sd at step 1 is -1; a CV curve has the path's lambdas, means that are not infinite, standard errors >= 0 and 0..3 non-zero terms"},
+        {"en_cvlambda.h5", "/elnet/cv_lambda", 1, 123.0, COEF, "/elnet/cv_lambda at step 2 is 123"},
+        {"en_cvnzero.h5", "/elnet/cv_nzero", 0, -1, COEF, "/elnet/cv_nzero at step 1 is -1"},
+    };
+    char good[4200], *out = NULL;
+    hid_t f;
+    (void)state;
+    snprintf(good, sizeof good, "%s", tu_tmp("en_good.h5"));
+    unlink(good);
+    assert_int_equal(tu_run_cli(&out, "fit '%s' --family binomial --formula 'emergency_admission_12m ~ "
+                                      "age + ltc_count + sex' --alpha 0.5 --nlambda 20 --cv 3 --out '%s'",
+                                cohort(), good), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "coef '%s'", good), 0);
+    free(out);
+
+    refused_values(good, bad, sizeof bad / sizeof bad[0]);
+
+    f = copy_of(good, "en_measure.h5");
+    assert_true(H5Ldelete(f, "/elnet/cv_measure", H5P_DEFAULT) >= 0);
+    assert_int_equal(strata_h5_write_strings(f, "/elnet/cv_measure", (const char *const[]){"gini"}, 1), 0);
+    H5Fclose(f);
+    refused_by(COEF, "en_measure.h5", "/elnet/cv_measure 'gini' is not deviance, mse or auc");
+}
+
 static void test_fit__all_zero_weights_are_an_error(void **state)
 {
     const char *csv = tu_tmp("w0.csv"), *h5 = tu_tmp("w0.h5"), *model = tu_tmp("w0_model.h5");
@@ -277,6 +413,8 @@ int main(void)
         cmocka_unit_test(test_formula__more_than_64_terms_is_a_named_error),
         cmocka_unit_test(test_formula__offset_of_a_categorical_is_refused),
         cmocka_unit_test(test_model__every_field_is_checked_on_load),
+        cmocka_unit_test(test_model__cox_file_values_are_checked_on_load),
+        cmocka_unit_test(test_model__elnet_path_and_cv_are_checked_on_load),
         cmocka_unit_test(test_fit__all_zero_weights_are_an_error),
         cmocka_unit_test(test_run__named_outcome_that_is_not_a_column_is_refused),
     };

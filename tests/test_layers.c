@@ -27,25 +27,27 @@ typedef struct layer_rule {
 
 #define NO_IO_LIBS "hdf5.h", "H5", "csv.h", "yaml.h", "openssl/", "xlsxwriter"
 #define NO_BLAS "cblas.h", "lapacke.h", "openblas"
+#define NO_MPI "mpi.h"
 
 static const layer_rule RULES[] = {
-    {"engine/core", {NULL}, {NO_IO_LIBS, NO_BLAS, "jansson.h"}},
-    {"models/linalg", {"engine/core"}, {NO_IO_LIBS, "jansson.h"}},
-    {"models/glm", {"engine/core", "models/linalg"}, {NO_IO_LIBS, NO_BLAS}},
-    {"models/scores", {"engine/core"}, {NO_IO_LIBS, NO_BLAS}},
-    {"models/cox", {"engine/core", "models/linalg", "models/glm"}, {NO_IO_LIBS, NO_BLAS}},
-    {"models/elnet", {"engine/core", "models/linalg", "models/glm"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/io", {"engine/core"}, {NO_BLAS}},
+    {"engine/core", {NULL}, {NO_IO_LIBS, NO_BLAS, "jansson.h", NO_MPI}},
+    {"models/linalg", {"engine/core"}, {NO_IO_LIBS, "jansson.h", NO_MPI}},
+    {"models/glm", {"engine/core", "models/linalg"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"models/scores", {"engine/core"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"models/cox", {"engine/core", "models/linalg", "models/glm"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"models/elnet", {"engine/core", "models/linalg", "models/glm"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/io", {"engine/core"}, {NO_BLAS, NO_MPI}},
     {"engine/model", {"engine/core", "engine/io", "models/glm", "models/linalg", "models/cox", "models/elnet"},
-     {"csv.h", "yaml.h", NO_BLAS}},
-    {"engine/synth", {"engine/core", "engine/io"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/evaluate", {"engine/core", "engine/io", "models/glm", "models/linalg"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/stratify", {"engine/core"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/aggregate", {"engine/core", "engine/io", "engine/stratify"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/report", {"engine/core", "engine/io", "engine/stratify"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/run", {"engine/core", "engine/io"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/derive", {"engine/core", "engine/io", "models/scores"}, {NO_IO_LIBS, NO_BLAS}},
-    {"engine/cli", {NULL}, {NO_IO_LIBS, NO_BLAS, "jansson.h"}},
+     {"csv.h", "yaml.h", NO_BLAS, NO_MPI}},
+    {"engine/synth", {"engine/core", "engine/io"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/evaluate", {"engine/core", "engine/io", "models/glm", "models/linalg"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/stratify", {"engine/core"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/aggregate", {"engine/core", "engine/io", "engine/stratify"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/report", {"engine/core", "engine/io", "engine/stratify"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/run", {"engine/core", "engine/io"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/derive", {"engine/core", "engine/io", "models/scores"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"engine/mpi", {"engine/core"}, {"csv.h", "yaml.h", "openssl/", "xlsxwriter", NO_BLAS, "jansson.h"}},
+    {"engine/cli", {NULL}, {NO_IO_LIBS, NO_BLAS, "jansson.h", NO_MPI}},
 };
 #define NRULES (sizeof RULES / sizeof RULES[0])
 
@@ -249,7 +251,7 @@ static int declared_public(const char *name)
     static const char *const hdrs[] = {"core.h",  "dist.h",     "cohort.h", "csvio.h",
                                        "synth.h", "model.h",    "evaluate.h", "stratify.h",
                                        "run.h",   "derive.h",   "cox.h",    "elnet.h",  "bench.h",
-                                       "table.h"};
+                                       "table.h", "mpi.h"};
     for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
         char path[256], pat[512];
         char *text, *hit;

@@ -3,9 +3,11 @@
  * `strata derive` with data/specs/derive_default.yaml on a `strata synth`
  * cohort recomputes every flat column the events carry (condition flags,
  * ltc_count, efi_deficits, bmi, sbp, prior activity (spells, bed days, GP
- * appointments, A&E, outpatients) and cost, every outcome
- * and the time to event) byte for byte, replacing them in place; the same
- * bytes for 1 and 2 threads; the default run job runs from events. */
+ * appointments, A&E, outpatients), cost and repeat medicines (prescriptions),
+ * every outcome and the time to event) byte for byte, replacing them in place;
+ * polypharmacy (>= 10 repeats) and the eFI with its 36th deficit (>= 5) from
+ * the prescriptions; the same bytes for 1 and 2 threads; the default run job
+ * runs from events. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 
 #include "strata/strata.h"
 #include "testutil.h"
+#include "test_columns.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +31,7 @@ static const char *const derived[] = {
     "patients/efi_deficits", "patients/bmi", "patients/sbp", "patients/prior_emergency_12m",
     "patients/prior_elective_12m", "patients/bed_days_12m", "patients/ae_attendances_12m",
     "patients/gp_appointments_12m", "patients/outpatient_12m",
-    "patients/cost_12m", "outcomes/emergency_admission_12m",
+    "patients/cost_12m", "patients/repeat_medicines", "outcomes/emergency_admission_12m",
     "outcomes/emergency_admissions_12m", "outcomes/time_to_emergency_days",
     "outcomes/emergency_event", "outcomes/death_12m", "outcomes/cost_next_12m"};
 #define NDERIVED (sizeof derived / sizeof derived[0])
@@ -122,6 +125,120 @@ static void test_synth_derive__another_icb_and_seed(void **state)
     expect_truth(c, d);
 }
 
+/* Polypharmacy from the prescriptions: >= 10 current repeats is exactly
+ * repeat_medicines >= 10; the eFI with polypharmacy (>= 5 repeats) as its
+ * 36th deficit is efi_deficits + [repeat_medicines >= 5]; all drugs of the
+ * year (stopped repeats and acute issues too) are at least the current ones. */
+static void test_synth_derive__polypharmacy_and_efi_from_prescriptions(void **state)
+{
+    const char *c = tu_tmp("rx.h5"), *y = tu_tmp("rx.yaml");
+    char d[4096];
+    size_t n, n2, n3, n4, n5, n10 = 0, more = 0;
+    double *meds, *efi, *p10, *efi36, *all;
+    strata_ctx *ctx = tu_ctx();
+    (void)state;
+    snprintf(d, sizeof d, "%s", tu_tmp("rx_derived.h5"));
+    synth_cohort(c, "QOC", 30000, 5, 2);
+    tu_write_file(y, "index_date: 2025-12-01\nfeatures:\n"
+                     "  - {name: poly10, kind: distinct, table: prescriptions, codes: bnf_code, "
+                     "where: \"issue == repeat\", window: [-84, -1], at_least: 10}\n"
+                     "  - {name: poly5, kind: distinct, table: prescriptions, codes: bnf_code, "
+                     "where: \"issue == repeat\", window: [-84, -1], at_least: 5}\n"
+                     "  - {name: efi36, kind: efi, table: gp_events, polypharmacy: poly5}\n"
+                     "  - {name: drugs_12m, kind: distinct, table: prescriptions, window: [-365, -1]}\n");
+    assert_status(ctx, strata_derive(ctx, c, y, d, NULL), STRATA_OK);
+    meds = tu_column_f64(c, "repeat_medicines", &n);
+    efi = tu_column_f64(c, "efi_deficits", &n2);
+    p10 = tu_column_f64(d, "poly10", &n3);
+    efi36 = tu_column_f64(d, "efi36", &n4);
+    all = tu_column_f64(d, "drugs_12m", &n5);
+    assert_int_equal(n, 30000);
+    assert_true(n2 == n && n3 == n && n4 == n && n5 == n);
+    for (size_t i = 0; i < n; i++) {
+        if (p10[i] != (meds[i] >= 10))
+            fail_msg("row %zu: poly10 %g, repeat_medicines %g", i, p10[i], meds[i]);
+        if (efi36[i] != efi[i] + (meds[i] >= 5))
+            fail_msg("row %zu: efi36 %g, efi_deficits %g, repeat_medicines %g", i, efi36[i],
+                     efi[i], meds[i]);
+        if (all[i] < meds[i])
+            fail_msg("row %zu: %g drugs in the year, %g current repeats", i, all[i], meds[i]);
+        n10 += p10[i] == 1;
+        more += all[i] > meds[i];
+    }
+    assert_true(n10 > 100);  /* about 2 % of QOC's patients take 10 or more */
+    assert_true(more > 1000); /* stopped repeats and acute issues are left out */
+    free(meds);
+    free(efi);
+    free(p10);
+    free(efi36);
+    free(all);
+    strata_ctx_free(ctx);
+}
+
+/* The spec of issue 11 as written (qof code list by its path in the source
+ * tree, ever / count with where / sum / charlson over diag_* / efi / any /
+ * time_to_first censored at death and deregistration) on a synthetic cohort:
+ * hypertension, prior emergency admissions, bed days and the outcomes equal
+ * the flat truth; the eFI of the last 5 years is at most the lifetime one;
+ * the spells' ICD-10 comorbidities give Charlson scores. */
+static void test_synth_derive__issue_spec_runs_on_a_synthetic_cohort(void **state)
+{
+    static const char *const same[][2] = {
+        {"hypertension", "hypertension"},
+        {"prior_emergency_12m", "prior_emergency_12m"},
+        {"bed_days_12m", "bed_days_12m"},
+        {"emergency_admission_12m", "emergency_admission_12m"},
+        {"time_to_emergency", "time_to_emergency_days"},
+        {"time_to_emergency_event", "emergency_event"}};
+    const char *c = tu_tmp("issue.h5"), *y = tu_tmp("issue.yaml");
+    char d[4096];
+    strata_ctx *ctx = tu_ctx();
+    strata_derive_report rep;
+    size_t n, n2, n3, pos = 0;
+    double *efi, *efi5, *ch;
+    (void)state;
+    snprintf(d, sizeof d, "%s", tu_tmp("issue_derived.h5"));
+    synth_cohort(c, "QOC", 20000, 8, 2);
+    tu_write_file(y, "index_date: 2025-12-01\n"
+                     "codelists:\n"
+                     "  qof: data/codelists/qof_clusters_snomed.csv     # columns code,category\n"
+                     "features:\n"
+                     "  - {name: hypertension,        kind: ever,  table: gp_events, codelist: qof/HYP_COD}\n"
+                     "  - {name: prior_emergency_12m, kind: count, table: spells, where: \"admission_method == emergency\", window: [-365, -1]}\n"
+                     "  - {name: bed_days_12m,        kind: sum,   table: spells, value: los_days, window: [-365, -1]}\n"
+                     "  - {name: charlson,            kind: charlson, table: spells, codes: diag_*, weights: quan2011, window: [-730, -1]}\n"
+                     "  - {name: efi_deficits,        kind: efi, table: gp_events, window: [-1825, -1]}\n"
+                     "outcomes:\n"
+                     "  - {name: emergency_admission_12m, kind: any, table: spells, where: \"admission_method == emergency\", window: [0, 364]}\n"
+                     "  - {name: time_to_emergency, kind: time_to_first, table: spells, where: \"admission_method == emergency\", window: [0, 364], censor: [death_date, deregistration_date]}\n");
+    assert_status(ctx, strata_derive(ctx, c, y, d, &rep), STRATA_OK);
+    assert_int_equal(rep.n_included, 20000);
+    for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
+        double *a = tu_column_f64(c, same[k][1], &n);
+        double *b = tu_column_f64(d, same[k][0], &n2);
+        assert_int_equal(n, n2);
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                fail_msg("%s row %zu: derived %g, flat %s %g", same[k][0], i, b[i], same[k][1],
+                         a[i]);
+        free(a);
+        free(b);
+    }
+    efi = tu_column_f64(c, "efi_deficits", &n);
+    efi5 = tu_column_f64(d, "efi_deficits", &n2);
+    ch = tu_column_f64(d, "charlson", &n3);
+    for (size_t i = 0; i < n; i++) {
+        if (efi5[i] > efi[i])
+            fail_msg("row %zu: eFI of 5 years %g > lifetime %g", i, efi5[i], efi[i]);
+        pos += ch[i] > 0;
+    }
+    assert_true(pos > 100); /* comorbidities coded on spells give Charlson scores */
+    free(efi);
+    free(efi5);
+    free(ch);
+    strata_ctx_free(ctx);
+}
+
 static void test_synth_derive__same_bytes_for_1_and_2_threads(void **state)
 {
     const char *c = tu_tmp("t.h5"), *c2 = tu_tmp("t2.h5");
@@ -201,6 +318,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synth_derive__default_spec_reproduces_the_flat_columns),
         cmocka_unit_test(test_synth_derive__another_icb_and_seed),
+        cmocka_unit_test(test_synth_derive__polypharmacy_and_efi_from_prescriptions),
+        cmocka_unit_test(test_synth_derive__issue_spec_runs_on_a_synthetic_cohort),
         cmocka_unit_test(test_synth_derive__same_bytes_for_1_and_2_threads),
         cmocka_unit_test(test_synth_derive__run_job_from_events_equals_flat_job),
     };

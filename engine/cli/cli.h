@@ -24,6 +24,8 @@ typedef struct cli_common {
 /* Creates a context logging to stderr per the common options; NULL on failure
  * (message printed). */
 strata_ctx *cli_ctx_new(const cli_common *co);
+/* This process's MPI rank (0 without MPI). */
+int cli_rank(void);
 /* Shows the library's progress on stderr (cli_progress.c): a redrawn bar
  * with the time left on a terminal, else a line per long stage; nothing
  * under --quiet. cli_ctx_new installs it. cli_progress_clear wipes a

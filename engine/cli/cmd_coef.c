@@ -93,6 +93,16 @@ int cmd_coef(int argc, char **argv)
         strata_ctx_free(ctx);
         return rc;
     }
+    { /* an elastic-net path or CV curve that fails its checks is an error, not a plain GLM */
+        strata_elnet *e = NULL;
+        if ((st = strata_elnet_load(ctx, path, m, &e)) != STRATA_OK) {
+            rc = cli_fail(ctx, "coef", st);
+            strata_model_free(ctx, m);
+            strata_ctx_free(ctx);
+            return rc;
+        }
+        strata_elnet_free(ctx, e);
+    }
     if (want_path) {
         rc = print_path(ctx, path, m);
         strata_model_free(ctx, m);

@@ -155,6 +155,10 @@ int cmd_fit(int argc, char **argv)
         cli_elnet_free(&eo);
         return cli_usage_error("fit", USAGE, "missing COHORT");
     }
+    if (cli_rank() != 0 && ((given[0] && !strcmp(given[0], "cox")) || eo.active)) {
+        cli_elnet_free(&eo); /* Cox and the elastic net run on rank 0 alone (docs/scale.md#mpi) */
+        return 0;
+    }
     if (given[0] && !strcmp(given[0], "cox")) {
         cli_elnet_free(&eo);
         return fit_cox(&co, cohort_path, given, ties, robust, spec_path, json);
@@ -189,6 +193,8 @@ int cmd_fit(int argc, char **argv)
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }
+    if (!eo.active) /* the GLM fit over every rank's slab (docs/scale.md#mpi) */
+        strata_mpi_attach(ctx);
     if (eo.active) { /* --alpha and friends: the elastic-net path (cli_elnet.c) */
         rc = cli_elnet_fit(ctx, c, &prm, &eo, fs.out, co.quiet, json);
         goto out;
@@ -201,6 +207,8 @@ int cmd_fit(int argc, char **argv)
     rc = st == STRATA_OK ? 0 : (int)st;
     if (st != STRATA_OK)
         fprintf(stderr, "strata fit: error: %s (partial model written)\n", strata_ctx_errmsg(ctx));
+    if (cli_rank() != 0)
+        goto out; /* rank 0 writes the model */
     if ((st = strata_model_save(ctx, m, fs.out)) != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
         goto out;

@@ -132,6 +132,7 @@ int cmd_run(int argc, char **argv)
         return cli_usage_error("run", USAGE, "--out DIR is required");
     if (!(ctx = cli_ctx_new(&co)))
         return STRATA_ENOMEM;
+    strata_mpi_attach(ctx); /* the fit over every rank's slab; rank 0 writes */
     st = strata_run_spec_load(ctx, argv[optind], &spec);
     if (st != STRATA_OK) {
         int code = cli_fail(ctx, "run", st);
@@ -158,7 +159,9 @@ int cmd_run(int argc, char **argv)
         strata_ctx_free(ctx);
         return code;
     }
-    if (json) {
+    if (cli_rank() != 0) {
+        /* rank 0 reports the run (docs/scale.md#mpi) */
+    } else if (json) {
         print_json(argv[optind], out, &spec, &sum, since(&pr.t0));
     } else if (!co.quiet) {
         printf("strata run: %s in %.1f s (%d threads)\n", argv[optind], since(&pr.t0),

@@ -47,6 +47,8 @@ int cmd_score(int argc, char **argv)
         if (k == CLI_OPT_NOT_MINE)
             return cli_usage_error("score", USAGE, "unexpected argument '%s'", argv[i]);
     }
+    if (o.model && strata_cox_is_model_file(o.model) && cli_rank() != 0)
+        return 0; /* Cox scoring runs on rank 0 alone (docs/scale.md#mpi) */
     if (o.model && strata_cox_is_model_file(o.model)) {
         if (!o.cohort || !o.out)
             return cli_usage_error("score", USAGE, "MODEL, COHORT and --out are required");
@@ -58,6 +60,7 @@ int cmd_score(int argc, char **argv)
         return cli_usage_error("score", USAGE, "--horizon is for Cox models");
     if ((rc = cli_model_open(&o, "score", USAGE, &ctx, &m, &c)) == 0) {
         strata_ctx_set_memory_budget(ctx, mem_limit);
+        strata_mpi_attach(ctx); /* every rank scores its chunks; rank 0 writes */
         if ((st = strata_score_write(ctx, m, c, o.unseen, o.out)) != STRATA_OK)
             rc = cli_fail(ctx, "score", st);
         else if (!o.co.quiet)

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* This process's MPI rank and the number of ranks (0 and 1 without MPI). */
+static int g_rank, g_size = 1;
+int cli_rank(void) { return g_rank; }
+
 static const cli_command commands[] = {
     {"import", cmd_import, "import a CSV extract into a cohort file", NULL},
     {"export", cmd_export, "write a cohort's columns back to CSV", NULL},
@@ -55,6 +59,9 @@ static int print_version(void)
     strata_ctx *ctx = NULL;
     strata_build_info(info, sizeof info);
     printf("strata %s\n%s", strata_version(), info);
+    strata_mpi_version(data, sizeof data);
+    if (strcmp(data, "none") != 0)
+        printf("mpi:      %s\n", data);
     if (strata_ctx_new(&ctx) == STRATA_OK) {
         if (strata_synth_locate_data(ctx, data, sizeof data) == STRATA_OK) {
             char *real = realpath(data, NULL);
@@ -66,6 +73,29 @@ static int print_version(void)
         strata_ctx_free(ctx);
     }
     return 0;
+}
+
+/* Under mpirun or srun (an MPI build): every rank starts MPI; a command that
+ * knows ranks runs on all of them and writes on rank 0, any other runs on
+ * rank 0 alone. Ranks other than 0 print nothing on stdout. */
+/* The commands that run on every rank (the others run on rank 0 alone). */
+static int on_all_ranks(const char *name)
+{
+    return !strcmp(name, "fit") || !strcmp(name, "score") || !strcmp(name, "run");
+}
+
+static int run_command(const cli_command *c, int argc, char **argv)
+{
+    int rc;
+    if (strata_mpi_init(&argc, &argv, &g_rank, &g_size) != STRATA_OK) {
+        fprintf(stderr, "strata: error: MPI did not start with MPI_THREAD_FUNNELED\n");
+        return (int)STRATA_EIO;
+    }
+    if (g_rank != 0 && !freopen("/dev/null", "w", stdout))
+        fclose(stdout);
+    rc = g_rank == 0 || on_all_ranks(c->name) ? c->fn(argc, argv) : 0;
+    strata_mpi_finalize();
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -90,7 +120,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return run_command(&commands[i], argc - 1, argv + 1);
     fprintf(stderr, "strata: unknown command '%s'\n\n", argv[1]);
     print_help(stderr);
     return CLI_EXIT_USAGE;
@@ -112,18 +142,20 @@ strata_ctx *cli_ctx_new(const cli_common *co)
         return NULL;
     }
     strata_ctx_set_threads(ctx, co ? co->threads : 0);
-    strata_ctx_set_log(ctx, cli_log, NULL,
+    strata_ctx_set_log(ctx, g_rank == 0 ? cli_log : NULL, NULL,
                        co && co->quiet     ? STRATA_LOG_ERROR
                        : co && co->verbose ? STRATA_LOG_INFO
                                            : STRATA_LOG_WARN);
-    cli_progress_install(ctx, co);
+    if (g_rank == 0) /* rank 0 shows progress */
+        cli_progress_install(ctx, co);
     return ctx;
 }
 
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)
 {
     cli_progress_clear();
-    fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
+    if (g_rank == 0) /* ranks agree on a failure: rank 0 says it once */
+        fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
     return s == STRATA_OK ? (int)STRATA_EINTERNAL : (int)s;
 }
 

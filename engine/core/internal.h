@@ -35,6 +35,7 @@ struct strata_ctx {
     void *progress_ud;
     char progress_owner[32];      /* the stage reporting now ("" none) */
     double progress_last, progress_done;
+    const struct strata_comm *comm; /* NULL: one process (engine/core/comm.h) */
 };
 
 #if defined(__GNUC__)
@@ -124,6 +125,7 @@ int strata_threads(const strata_ctx *ctx);
 enum {
     STRATA_STREAM_SYNTH_PATIENT = 1, /* strata synth: one stream per patient row */
     STRATA_STREAM_SYNTH_EVENTS = 2,  /* strata synth: the row's linked events and dates */
+    STRATA_STREAM_SYNTH_PRESC = 3,   /* strata synth: the row's prescriptions */
     STRATA_STREAM_RESAMPLE = 0x100,  /* bootstrap resample b (row = b + 1) */
     STRATA_STREAM_FOLDS = 0x101,     /* CV folds / split sample: one draw per row */
     STRATA_STREAM_SII = 0x102        /* SII simulation: one stream per repetition */

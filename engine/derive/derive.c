@@ -209,10 +209,13 @@ static void out_column(const dv_item *it, size_t k, char *name, size_t n, strata
     switch (it->kind) {
     case DK_ANY:
     case DK_EVER: cs->dtype = STRATA_DT_INT8; break;
+    case DK_COUNT:
+    case DK_DISTINCT:
+    case DK_ACSC: cs->dtype = it->has_at_least ? STRATA_DT_INT8 : STRATA_DT_INT32; break;
     case DK_SUM:
     case DK_MAX:
     case DK_MIN:
-    case DK_LAST: cs->dtype = STRATA_DT_FLOAT64; break;
+    case DK_LAST: cs->dtype = it->has_at_least ? STRATA_DT_INT8 : STRATA_DT_FLOAT64; break;
     case DK_DAYS_SINCE: cs->units = "days"; break;
     case DK_FLAGS:
         snprintf(name, n, "%s%s", it->prefix, it->cat_names[k]);
@@ -462,6 +465,7 @@ static void eval_range(const dv_run *r, const dv_slot *sl, size_t q0, size_t q1)
         dv_patient pt;
         pt.t0 = b->t0[i];
         pt.death = b->d[1][i];
+        pt.reg_start = b->d[2][i];
         pt.reg_end = b->d[3][i];
         pt.sex = sx && b->sex[i] >= 0 && (size_t)b->sex[i] < sx->n_levels
                      ? sx->levels[b->sex[i]][0] : 0;
@@ -475,6 +479,9 @@ static void eval_range(const dv_run *r, const dv_slot *sl, size_t q0, size_t q1)
                 o[it->out0 * DV_BLOCK] = acc;
                 continue;
             }
+            /* efi: the polypharmacy item's 0/1 is one more deficit */
+            pt.extra_deficits =
+                it->poly_item >= 0 && o[s->item[it->poly_item].out0 * DV_BLOCK] >= 1;
             if (it->table != last) {
                 pt.e0 = sl->tb[it->table].off[i];
                 pt.e1 = sl->tb[it->table].off[i + 1];

@@ -113,21 +113,24 @@ static int64_t outcome_end(const dv_item *it, const dv_patient *pt, int64_t hi)
 
 /* Censoring time of time_to_first without an event: the day after the window
  * (follow-up [0, TO] lasts TO + 1 whole days), or the day of death or
- * deregistration when it falls in the window (as `censor` says). */
+ * deregistration when it falls in the window (as `censor` says; both with
+ * registered_only). */
 static int64_t censor_day(const dv_item *it, const dv_patient *pt)
 {
     int64_t end = (int64_t)pt->t0 + it->hi, c = end + 1;
-    if (it->censor_death && pt->death != DV_NONE_DAY && pt->death <= end && pt->death < c)
+    int dth = it->censor_death || it->registered, reg = it->censor_reg || it->registered;
+    if (dth && pt->death != DV_NONE_DAY && pt->death <= end && pt->death < c)
         c = pt->death;
-    if (it->censor_reg && pt->reg_end != DV_NONE_DAY && pt->reg_end <= end && pt->reg_end < c)
+    if (reg && pt->reg_end != DV_NONE_DAY && pt->reg_end <= end && pt->reg_end < c)
         c = pt->reg_end;
     return c;
 }
 
-static void scores_out(const dv_item *it, uint64_t bits, double *out)
+/* extra: deficits from other items (efi's polypharmacy). */
+static void scores_out(const dv_item *it, uint64_t bits, int extra, double *out)
 {
     unsigned char present[64];
-    int d = 0;
+    int d = it->kind == DK_EFI ? extra : 0;
     for (int k = 0; k < it->ncat; k++)
         d += present[k] = (unsigned char)((bits >> k) & 1);
     switch (it->kind) {
@@ -166,6 +169,14 @@ void dv_eval(const dv_tbuf *tb, const dv_item *it, const dv_patient *pt, int32_t
     uint64_t bits = 0;
     if (it->outcome)
         hi = outcome_end(it, pt, hi);
+    if (it->registered) { /* registered_only: from registration to deregistration or death */
+        if (pt->reg_start != DV_NONE_DAY && pt->reg_start > lo)
+            lo = pt->reg_start;
+        if (pt->reg_end != DV_NONE_DAY && pt->reg_end < hi)
+            hi = pt->reg_end;
+        if (pt->death != DV_NONE_DAY && pt->death < hi)
+            hi = pt->death;
+    }
     for (size_t e = pt->e0; e < pt->e1; e++) {
         int64_t d = t->day[e];
         if (d < lo)
@@ -220,6 +231,8 @@ void dv_eval(const dv_tbuf *tb, const dv_item *it, const dv_patient *pt, int32_t
         out[0] = (double)((n ? first_day : censor_day(it, pt)) - pt->t0);
         out[1] = n > 0;
         break;
-    default: scores_out(it, bits, out); break;
+    default: scores_out(it, bits, pt->extra_deficits, out); break;
     }
+    if (it->has_at_least)
+        out[0] = out[0] >= it->at_least;
 }

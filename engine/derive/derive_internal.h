@@ -87,6 +87,11 @@ typedef struct dv_item {
     char *prefix;            /* flags: column names are prefix + category */
     int nadd;                /* add: the items summed (their first outputs), earlier items */
     int add[DV_MAX_ADD];
+    int has_at_least;        /* count/distinct/sum/acsc: 0/1 output, value >= at_least */
+    double at_least;
+    int code_chars;          /* distinct: codes compared on their first N characters (0: all) */
+    int registered;          /* events only while registered (and alive) */
+    int poly_item;           /* efi: the earlier 0/1 item of the polypharmacy deficit, -1 none */
     size_t out0;             /* first output column (in the derive's output list) */
     size_t nout;
 } dv_item;
@@ -95,6 +100,7 @@ typedef struct dv_spec {
     char *path;              /* spec file */
     char *dir;               /* its directory */
     int32_t index_day;       /* fixed index date, or DV_NONE_DAY */
+    int registered_only;     /* registered_only: default of the items */
     char *index_col;         /* per-patient index column */
     size_t ncl;
     char **cl_name;
@@ -121,8 +127,9 @@ void dv_free_item(strata_ctx *ctx, const dv_spec *s, dv_item *it);
 /* derive_eval.c: the values of item it for one patient. */
 typedef struct dv_patient {
     int32_t t0;              /* index day */
-    int32_t death, reg_end;  /* DV_NONE_DAY when absent */
+    int32_t death, reg_start, reg_end; /* DV_NONE_DAY when absent */
     int sex;                 /* 'F', 'M' or 0 */
+    int extra_deficits;      /* efi: deficits from other items (polypharmacy), 0 or 1 */
     size_t e0, e1;           /* event range in the table's block buffers */
 } dv_patient;
 

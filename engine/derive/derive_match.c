@@ -549,6 +549,8 @@ static strata_status distinct_ids(strata_ctx *ctx, dv_spec *s, dv_item *it)
             char norm[128];
             long id;
             strata_code_normalise(ci->levels[lv], norm, sizeof norm);
+            if (it->code_chars > 0 && strlen(norm) > (size_t)it->code_chars)
+                norm[it->code_chars] = '\0'; /* code_prefix: e.g. the BNF paragraph */
             if ((id = strata_strtab_add(&ids, norm)) < 0)
                 st = STRATA_ENOMEM;
             it->lv_gid[k][lv] = (int32_t)id;

@@ -4,6 +4,7 @@
  * and columns are checked against the cohort before any event is read. */
 #include "derive_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,9 +196,13 @@ static strata_status parse_output(strata_ctx *ctx, const dv_spec *s, const ynode
 static strata_status parse_add(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
 {
     const ynode *of = strata_yaml_get(n, "of");
-    if (strata_yaml_get(n, "table") || strata_yaml_get(n, "window"))
-        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add takes no table or "
-                           "window (it sums the items named in of:)", s->path, n->line, it->name);
+    static const char *const event_keys[] = {"table", "window", "at_least", "code_prefix",
+                                             "registered_only", "polypharmacy", NULL};
+    for (int k = 0; event_keys[k]; k++)
+        if (strata_yaml_get(n, event_keys[k]))
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add takes no %s (it "
+                               "sums the items named in of:)", s->path, n->line, it->name,
+                               event_keys[k]);
     if (!of || of->kind != YN_SEQ || of->n < 1 || of->n > DV_MAX_ADD)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: kind add needs of: [ITEM, ...] "
                            "(1 to %d earlier items)", s->path, n->line, it->name, DV_MAX_ADD);
@@ -217,12 +222,65 @@ static strata_status parse_add(strata_ctx *ctx, const dv_spec *s, const ynode *n
     return STRATA_OK;
 }
 
+/* The earlier item named ref (not it itself), or -1. */
+static int earlier_item(const dv_spec *s, const char *ref)
+{
+    for (size_t q = 0; q + 1 < s->nitem; q++)
+        if (!strcmp(s->item[q].name, ref))
+            return (int)q;
+    return -1;
+}
+
+/* `at_least:` (a 0/1 column: the count, distinct codes or sum is at least K),
+ * `code_prefix:` (distinct: codes compared on their first N characters, e.g.
+ * BNF chapter 2, section 4, paragraph 6), `registered_only:` (this item's
+ * events only while the patient is registered and alive) and, for efi,
+ * `polypharmacy:` (an earlier 0/1 feature that is the 36th deficit). */
+static strata_status parse_extras(strata_ctx *ctx, const dv_spec *s, const ynode *n, dv_item *it)
+{
+    const char *poly = NULL;
+    long chars = 0;
+    STRATA_TRY(strata_yaml_bool(ctx, s->path, n, "registered_only", &it->registered));
+    if (strata_yaml_get(n, "at_least")) {
+        STRATA_TRY(strata_yaml_double(ctx, s->path, n, "at_least", &it->at_least));
+        if (it->kind != DK_COUNT && it->kind != DK_DISTINCT && it->kind != DK_SUM &&
+            it->kind != DK_ACSC)
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: at_least applies to count, "
+                               "distinct, sum and acsc", s->path, n->line, it->name);
+        if (!isfinite(it->at_least))
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: at_least must be a finite "
+                               "number", s->path, n->line, it->name);
+        it->has_at_least = 1;
+    }
+    STRATA_TRY(strata_yaml_long(ctx, s->path, n, "code_prefix", &chars));
+    if (strata_yaml_get(n, "code_prefix") && (it->kind != DK_DISTINCT || chars < 1 || chars > 64))
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: code_prefix is a distinct item's "
+                           "number of leading code characters compared (1 to 64)", s->path,
+                           n->line, it->name);
+    it->code_chars = (int)chars;
+    STRATA_TRY(strata_yaml_str(ctx, s->path, n, "polypharmacy", &poly));
+    if (poly) {
+        int q = earlier_item(s, poly);
+        const dv_item *p = q >= 0 ? &s->item[q] : NULL;
+        if (it->kind != DK_EFI)
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: polypharmacy applies to kind "
+                               "efi", s->path, n->line, it->name);
+        if (!p || p->outcome || !(p->has_at_least || p->kind == DK_ANY || p->kind == DK_EVER))
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: polypharmacy: '%s' is not an "
+                               "earlier 0/1 feature (kind any, or distinct with at_least: 5)",
+                               s->path, n->line, it->name, poly);
+        it->poly_item = q;
+    }
+    return STRATA_OK;
+}
+
 static strata_status parse_items(strata_ctx *ctx, dv_spec *s, const ynode *root, strata_cohort *c,
                                  const char *key, int outcome)
 {
     static const char *const keys[] = {"name", "kind", "table", "codelist", "codes", "position",
                                        "where", "value", "window", "weights", "censor", "type",
-                                       "event_name", "of", "prefix", NULL};
+                                       "event_name", "of", "prefix", "at_least", "code_prefix",
+                                       "registered_only", "polypharmacy", NULL};
     const ynode *seq = strata_yaml_get(root, key);
     dv_item *ni;
     if (!seq)
@@ -242,6 +300,8 @@ static strata_status parse_items(strata_ctx *ctx, dv_spec *s, const ynode *root,
         it->outcome = outcome;
         it->line = n->line;
         it->value_col = -1;
+        it->poly_item = -1;
+        it->registered = s->registered_only;
         s->nitem++;
         if (n->kind != YN_MAP)
             return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: %s: each item is a mapping "
@@ -267,6 +327,7 @@ static strata_status parse_items(strata_ctx *ctx, dv_spec *s, const ynode *root,
             continue;
         }
         STRATA_TRY(parse_window(ctx, s, n, it));
+        STRATA_TRY(parse_extras(ctx, s, n, it));
         STRATA_TRY(dv_prepare_item(ctx, s, it, n, c));
     }
     return STRATA_OK;
@@ -297,7 +358,8 @@ void dv_spec_free(strata_ctx *ctx, dv_spec *s)
 strata_status dv_spec_load(strata_ctx *ctx, const char *path, const char *key, strata_cohort *c,
                            dv_spec *s)
 {
-    static const char *const top[] = {"index_date", "codelists", "features", "outcomes", NULL};
+    static const char *const top[] = {"index_date", "codelists", "registered_only", "features",
+                                      "outcomes", NULL};
     ynode *file = NULL;
     const ynode *root;
     strata_status st;
@@ -318,6 +380,8 @@ strata_status dv_spec_load(strata_ctx *ctx, const char *path, const char *key, s
         st = strata_yaml_only_keys(ctx, path, root, "derive spec", top);
     if (st == STRATA_OK)
         st = index_date(ctx, s, root);
+    if (st == STRATA_OK)
+        st = strata_yaml_bool(ctx, path, root, "registered_only", &s->registered_only);
     if (st == STRATA_OK)
         st = codelists(ctx, s, root);
     if (st == STRATA_OK)

@@ -306,7 +306,17 @@ strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fn
         strata_free(ctx, tmp, 0);
     } else {
         size_t sz = H5Tget_size(t);
-        char *buf = strata_calloc(ctx, (size_t)npts + 1, sz + 1);
+        double bytes = (double)npts * (double)sz;
+        char *buf;
+        /* the table's bytes, like elements, at most 1024 per byte of the file */
+        if (sz == 0 || !strata_h5_npts_plausible(d, bytes > 4e18 ? (hssize_t)4e18 : (hssize_t)bytes)) {
+            st = STRATA_FAIL(ctx, STRATA_EFORMAT,
+                             "%s:%s: %lld strings of %zu bytes cannot be stored in a file this "
+                             "size; corrupt",
+                             fname, path, (long long)npts, sz);
+            goto done;
+        }
+        buf = strata_calloc(ctx, (size_t)npts + 1, sz + 1);
         if (!buf) {
             st = STRATA_ENOMEM;
             goto done;
@@ -347,12 +357,93 @@ void strata_strings_free(strata_ctx *ctx, char **s, size_t n)
     strata_free(ctx, s, 0);
 }
 
+int strata_h5_ensure_group(hid_t file, const char *path)
+{
+    char buf[1024];
+    size_t len = strlen(path);
+    if (len >= sizeof buf)
+        return -1;
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char save = buf[i];
+            buf[i] = '\0';
+            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
+                hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), g;
+                H5Pset_obj_track_times(gcpl, 0);
+                H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+                g = H5Gcreate2(file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+                H5Pclose(gcpl);
+                if (g < 0)
+                    return -1;
+                H5Gclose(g);
+            }
+            buf[i] = save;
+        }
+    }
+    return 0;
+}
+
+/* Bytes of the buffer a fixed-length table is written through, a block of
+ * rows at a time (no allocation: io helpers have no context). */
+#define STR_BLOCK_BYTES 32768
+
+/* 1 when a table of n strings of at most maxlen bytes (sum total) is better
+ * stored variable-length: padded it would exceed 64 MiB and 16 times its text. */
+static int strings_too_ragged(size_t n, size_t maxlen, size_t total)
+{
+    double padded = (double)n * (double)(maxlen + 1);
+    return padded > 64.0 * 1048576.0 && padded > 16.0 * ((double)total + (double)n);
+}
+
+/* Writes rows [i0, i0+k) of a fixed-length table of element size sz. */
+static int write_string_rows(hid_t d, hid_t ftype, hid_t fspace, const char *const *s,
+                             size_t i0, size_t k, size_t sz)
+{
+    char buf[STR_BLOCK_BYTES];
+    hsize_t start[1] = {i0}, count[1] = {k};
+    hid_t mt = H5Tcopy(ftype), mspace = H5Screate_simple(1, count, NULL);
+    const void *src = buf;
+    int rc;
+    if (k == 1 && sz > sizeof buf) {
+        /* one long string: written from the caller's text, padded by HDF5's
+         * fixed-to-fixed string conversion */
+        H5Tset_size(mt, strlen(s[i0]) + 1);
+        src = s[i0];
+    } else {
+        H5Tset_size(mt, sz);
+        memset(buf, 0, k * sz);
+        for (size_t i = 0; i < k; i++)
+            if (s[i0 + i])
+                memcpy(buf + i * sz, s[i0 + i], strlen(s[i0 + i]));
+    }
+    rc = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+                 H5Dwrite(d, mt, mspace, fspace, H5P_DEFAULT, src) >= 0
+             ? 0
+             : -1;
+    H5Sclose(mspace);
+    H5Tclose(mt);
+    return rc;
+}
+
 int strata_h5_write_strings(hid_t file, const char *path, const char *const *s, size_t n)
 {
     hid_t t = H5Tcopy(H5T_C_S1), space, lcpl, dcpl, d;
     hsize_t dims[1] = {n};
-    int rc = -1;
-    H5Tset_size(t, H5T_VARIABLE);
+    size_t maxlen = 0, total = 0, sz;
+    int rc = -1, vlen;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = s[i] ? strlen(s[i]) : 0;
+        maxlen = l > maxlen ? l : maxlen;
+        total += l;
+    }
+    /* fixed-length: the table lives in the dataset, not in HDF5's global heap
+     * (which has no checksum: docs/reliability.md#hdf5) */
+    vlen = strings_too_ragged(n, maxlen, total);
+    sz = maxlen + 1;
+    H5Tset_size(t, vlen ? H5T_VARIABLE : sz);
+    if (!vlen)
+        H5Tset_strpad(t, H5T_STR_NULLTERM);
     H5Tset_cset(t, H5T_CSET_UTF8);
     space = H5Screate_simple(1, dims, NULL);
     lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -361,7 +452,12 @@ int strata_h5_write_strings(hid_t file, const char *path, const char *const *s, 
     H5Pset_obj_track_times(dcpl, 0);
     d = H5Dcreate2(file, path, t, space, lcpl, dcpl, H5P_DEFAULT);
     if (d >= 0) {
-        rc = (n == 0 || H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0) ? 0 : -1;
+        rc = 0;
+        if (vlen && n > 0)
+            rc = H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0 ? 0 : -1;
+        for (size_t i = 0, per = sz > STR_BLOCK_BYTES ? 1 : STR_BLOCK_BYTES / sz;
+             !vlen && i < n && rc == 0; i += per)
+            rc = write_string_rows(d, t, space, s, i, n - i < per ? n - i : per, sz);
         H5Dclose(d);
     }
     H5Pclose(dcpl);

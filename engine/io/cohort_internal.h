@@ -54,6 +54,7 @@ struct strata_cohort {
     size_t nproblems;
     int lenient;              /* opened for validate: reads do not check category codes */
     strata_status iter_status;/* status of the attribute walk (H5Aiterate2 callback) */
+    hid_t dxpl;               /* H5P_DEFAULT, or collective MPI-IO (strata_cohort_open_dist) */
     void *scratch;            /* conversion buffer for typed reads */
     size_t scratch_size;
 };
@@ -101,7 +102,13 @@ int strata_h5_write_attr_string(hid_t obj, const char *name, const char *value);
 int strata_h5_npts_plausible(hid_t obj, hssize_t npts);
 strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fname,
                                      const char *path, char ***out, size_t *n);
-/* Writes a 1-D vlen UTF-8 string dataset at path (intermediate groups created). */
+/* Creates group path and its parents where missing: no timestamps, link
+ * creation order tracked (same content, same bytes). Returns <0 on failure. */
+int strata_h5_ensure_group(hid_t file, const char *path);
+/* Writes a 1-D UTF-8 string dataset at path (intermediate groups created):
+ * fixed-length, NUL-terminated, one byte more than the longest string; a
+ * ragged table that padded would exceed 64 MiB and 16 times its text is
+ * written variable-length instead (docs/reliability.md#hdf5). */
 int strata_h5_write_strings(hid_t file, const char *path, const char *const *s, size_t n);
 
 /* The writer's open HDF5 file (engine/io/events_copy.c copies groups into it). */

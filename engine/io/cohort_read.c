@@ -2,7 +2,9 @@
  * columns (type, role, levels, units) and reads row blocks with conversion to
  * double / int32 / int64 or in the storage type. Invariant: every column in
  * c->cols with dset >= 0 is a readable 1-D numeric dataset of info.length rows. */
+#include "cohort_dist.h"
 #include "cohort_internal.h"
+#include "comm.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -41,6 +43,8 @@ static void strata_cohort_close_h5(strata_cohort *c)
     strata_free(ctx, c->attrs, 0);
     strata_strings_free(ctx, c->problems, c->nproblems);
     strata_free(ctx, c->scratch, c->scratch_size);
+    if (c->dxpl != H5P_DEFAULT)
+        H5Pclose(c->dxpl);
     if (c->file >= 0)
         H5Fclose(c->file);
     strata_free(ctx, c->path, 0);
@@ -406,7 +410,7 @@ static strata_status check_roles(strata_cohort *c, int lenient)
 }
 
 static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path, int lenient,
-                                    strata_cohort **out)
+                                              int dist, strata_cohort **out)
 {
     strata_cohort *c;
     strata_status st = STRATA_OK;
@@ -425,18 +429,37 @@ static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path,
                            "%s: not an HDF5 file (or truncated/corrupt): expected a strata "
                            "cohort (docs/cohort-format.md)",
                            path);
-    STRATA_TRY(strata_h5_probe(ctx, path)); /* a crash in HDF5's parser stays in a child */
+    /* a crash in HDF5's parser stays in a child (a distributed open follows
+     * the caller's own open of the same file, probed then) */
+    if (!dist)
+        STRATA_TRY(strata_h5_probe(ctx, path));
     c = strata_calloc(ctx, 1, sizeof *c);
     if (!c)
         return STRATA_ENOMEM;
     c->ctx = ctx;
     c->lenient = lenient;
     c->file = H5I_INVALID_HID;
+    c->dxpl = H5P_DEFAULT;
     if (!(c->path = strata_strdup(ctx, path))) {
         strata_cohort_close(c);
         return STRATA_ENOMEM;
     }
-    c->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (dist) {
+        /* every rank opens on the MPI-IO driver; row reads are collective */
+        const strata_comm *cm = strata_ctx_comm(ctx);
+        hid_t fapl = (hid_t)cm->h5_fapl(cm->ud);
+        c->dxpl = (hid_t)cm->h5_dxpl(cm->ud);
+        if (fapl < 0 || c->dxpl < 0) {
+            if (fapl >= 0)
+                H5Pclose(fapl);
+            strata_cohort_close(c);
+            return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot set up parallel HDF5 (MPI-IO driver)", path);
+        }
+        c->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        H5Pclose(fapl);
+    } else {
+        c->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    }
     if (c->file < 0) {
         strata_cohort_close(c);
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: HDF5 file is corrupt or truncated", path);
@@ -505,8 +528,25 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
     strata_h5_errsave es;
     strata_status st;
     strata_h5_quiet_begin(&es);
-    st = strata_cohort_open_ex_h5(ctx, path, lenient, out);
+    st = strata_cohort_open_ex_h5(ctx, path, lenient, 0, out);
     strata_h5_quiet_end(&es);
+    return st;
+}
+
+strata_status strata_cohort_open_dist(strata_ctx *ctx, const char *path, strata_cohort **out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    *out = NULL;
+    if (!strata_ctx_comm(ctx))
+        return strata_cohort_open(ctx, path, out);
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_open_ex_h5(ctx, path, 0, 1, out);
+    strata_h5_quiet_end(&es);
+    if ((st = strata_comm_agree(ctx, st)) != STRATA_OK && *out) {
+        strata_cohort_close(*out);
+        *out = NULL;
+    }
     return st;
 }
 
@@ -616,15 +656,20 @@ static strata_status strata_cohort_read_native_h5(strata_ctx *ctx, strata_cohort
     herr_t e;
     const cohort_col *col;
     STRATA_TRY(check_range(ctx, c, j, row0, n));
-    if (n == 0)
+    if (n == 0 && c->dxpl == H5P_DEFAULT)
         return STRATA_OK;
     col = &c->cols[j];
     start[0] = (hsize_t)row0;
-    count[0] = (hsize_t)n;
+    count[0] = (hsize_t)(n ? n : 1);
     fspace = H5Dget_space(col->dset);
     mspace = H5Screate_simple(1, count, NULL);
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-    e = H5Dread(col->dset, strata_h5_native(col->info.dtype), mspace, fspace, H5P_DEFAULT, out);
+    if (n) {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    } else { /* a collective read with nothing for this rank still takes part */
+        H5Sselect_none(fspace);
+        H5Sselect_none(mspace);
+    }
+    e = H5Dread(col->dset, strata_h5_native(col->info.dtype), mspace, fspace, c->dxpl, out);
     H5Sclose(mspace);
     H5Sclose(fspace);
     if (e < 0)

@@ -28,33 +28,6 @@ struct strata_cohort_writer {
 
 /* Creates every missing component of an absolute group path, without times
  * and with link creation order tracked (so readers list columns as written). */
-static int ensure_group(hid_t file, const char *path)
-{
-    char buf[1024];
-    size_t len = strlen(path);
-    if (len >= sizeof buf)
-        return -1;
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char save = buf[i];
-            buf[i] = '\0';
-            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) {
-                hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), g;
-                H5Pset_obj_track_times(gcpl, 0);
-                H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-                g = H5Gcreate2(file, buf, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-                H5Pclose(gcpl);
-                if (g < 0)
-                    return -1;
-                H5Gclose(g);
-            }
-            buf[i] = save;
-        }
-    }
-    return 0;
-}
-
 static strata_status strata_cohort_writer_new_h5(strata_ctx *ctx, const char *path,
                                        strata_cohort_writer **out)
 {
@@ -84,7 +57,7 @@ static strata_status strata_cohort_writer_new_h5(strata_ctx *ctx, const char *pa
         strata_free(ctx, w, sizeof *w);
         return ctx->last_status;
     }
-    if (ensure_group(w->file, "/patients") < 0 ||
+    if (strata_h5_ensure_group(w->file, "/patients") < 0 ||
         strata_h5_write_attr_string(w->file, "strata_schema", STRATA_COHORT_SCHEMA) < 0) {
         strata_cohort_writer_abort(w);
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot write cohort header", path);
@@ -202,7 +175,7 @@ static strata_status strata_cohort_writer_add_h5(strata_cohort_writer *w, const 
     STRATA_TRY(check_spec(w, spec, group));
     snprintf(gpath, sizeof gpath, "/%s", group);
     snprintf(dpath, sizeof dpath, "/%s/%s", group, spec->name);
-    if (ensure_group(w->file, gpath) < 0)
+    if (strata_h5_ensure_group(w->file, gpath) < 0)
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create group %s", w->path, gpath);
     if (w->ncols == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 16;
@@ -241,7 +214,7 @@ static strata_status strata_cohort_writer_add_h5(strata_cohort_writer *w, const 
                 if (lpath[i] == '/')
                     lpath[i] = '.';
         }
-        if (ensure_group(w->file, "/dict") < 0 ||
+        if (strata_h5_ensure_group(w->file, "/dict") < 0 ||
             strata_h5_write_strings(w->file, lpath, spec->levels, spec->n_levels) < 0 ||
             strata_h5_write_attr_string(d, "levels", lpath) < 0) {
             H5Dclose(d);
@@ -329,7 +302,7 @@ static strata_status strata_cohort_writer_strings_h5(strata_cohort_writer *w, co
         return STRATA_FAIL(w->ctx, STRATA_EINVAL, "%s: string dataset path must be absolute",
                            w->path);
     snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
-    if ((parent[0] && ensure_group(w->file, parent) < 0) ||
+    if ((parent[0] && strata_h5_ensure_group(w->file, parent) < 0) ||
         strata_h5_write_strings(w->file, path, s, n) < 0)
         return STRATA_FAIL(w->ctx, STRATA_EIO, "%s:%s: cannot write strings", w->path, path);
     return STRATA_OK;

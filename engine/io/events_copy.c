@@ -15,6 +15,7 @@ typedef struct copy_state {
     const char *skip_table; /* events table left out, or NULL */
     const char *group;      /* group being iterated ("/dict", "/events") */
     int failed;
+    strata_status st;       /* a reader's own failure (ENOMEM, EFORMAT), its message on ctx */
 } copy_state;
 
 static herr_t copy_attr(hid_t obj, const char *name, const H5A_info_t *info, void *ud)
@@ -24,7 +25,7 @@ static herr_t copy_attr(hid_t obj, const char *name, const H5A_info_t *info, voi
     (void)info;
     if (!strcmp(name, "strata_schema") || !strcmp(name, "schema_version"))
         return 0;
-    if (strata_h5_attr_read(s->ctx, obj, "cohort", "/", name, 0, &v) != STRATA_OK)
+    if ((s->st = strata_h5_attr_read(s->ctx, obj, "cohort", "/", name, 0, &v)) != STRATA_OK)
         s->failed = 1;
     else if (v && strata_h5_write_attr_string(s->dst, name, v) < 0)
         s->failed = 1;
@@ -91,7 +92,7 @@ strata_status strata_events_copy_cohort(strata_ctx *ctx, const char *src_path,
                                         strata_cohort_writer *w, const char *skip_table)
 {
     static const char *const groups[] = {"/patients", "/outcomes", "/truth", "/dict", "/events"};
-    copy_state s = {ctx, H5I_INVALID_HID, strata_cohort_writer_file(w), skip_table, NULL, 0};
+    copy_state s = {ctx, H5I_INVALID_HID, strata_cohort_writer_file(w), skip_table, NULL, 0, STRATA_OK};
     hsize_t idx = 0;
     strata_h5_quiet();
     s.src = H5Fopen(src_path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -103,6 +104,8 @@ strata_status strata_events_copy_cohort(strata_ctx *ctx, const char *src_path,
         if (copy_group(&s, groups[i]) < 0)
             s.failed = 1;
     H5Fclose(s.src);
+    if (s.st != STRATA_OK)
+        return s.st; /* out of memory, or an attribute strata does not read: already said */
     if (s.failed)
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: copying the cohort's groups failed (%s)",
                            src_path, s.group ? s.group : "root attributes");

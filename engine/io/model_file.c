@@ -54,20 +54,39 @@ static int write_dset(hid_t file, const char *path, hid_t ftype, hid_t mtype, in
 {
     hsize_t hd[2] = {dims[0], dims[1]};
     hid_t space = H5Screate_simple(rank, hd, NULL), lcpl = H5Pcreate(H5P_LINK_CREATE), d;
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     int rc = -1;
     H5Pset_create_intermediate_group(lcpl, 1);
-    d = H5Dcreate2(file, path, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    H5Pset_obj_track_times(dcpl, 0);
+    d = H5Dcreate2(file, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
     if (d >= 0) {
         rc = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0 ? 0 : -1;
         H5Dclose(d);
     }
+    H5Pclose(dcpl);
     H5Pclose(lcpl);
     H5Sclose(space);
     return rc;
 }
 
+/* The groups above a dataset's path, created without timestamps. */
+static int make_parents(hid_t file, const char *path)
+{
+    char parent[1024];
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return 0;
+    if ((size_t)(slash - path) >= sizeof parent)
+        return -1;
+    memcpy(parent, path, (size_t)(slash - path));
+    parent[slash - path] = '\0';
+    return strata_h5_ensure_group(file, parent);
+}
+
 static int write_item(hid_t file, const strata_rec_item *it)
 {
+    if (it->type != STRATA_REC_TEXT && make_parents(file, it->name) < 0)
+        return -1;
     switch (it->type) {
     case STRATA_REC_TEXT:
         return strata_h5_write_attr_string(file, it->name, it->text);
@@ -91,7 +110,13 @@ strata_status strata_model_file_write(strata_ctx *ctx, const strata_record *rec,
     quiet_begin(&q);
     /* created O_EXCL|O_NOFOLLOW by strata, opened by HDF5 (sec2) only when it is
      * the same file, with checksummed metadata (docs/reliability.md) */
-    file = strata_h5_create_tmp(ctx, path, 0644, H5P_DEFAULT, &tmp);
+    {
+        /* no timestamps anywhere: the same model gives the same bytes */
+        hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+        H5Pset_obj_track_times(fcpl, 0);
+        file = strata_h5_create_tmp(ctx, path, 0644, fcpl, &tmp);
+        H5Pclose(fcpl);
+    }
     if (file < 0) {
         quiet_end(&q);
         return strata_ctx_errcode(ctx); /* EIO, ENOMEM, or EINVAL: the path is an input */
@@ -308,15 +333,14 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* Creates the HDF5 temporary (0600) with schema = "strata-scores" and attrs. */
+/* Creates the HDF5 temporary (0600, as strata_h5_create_tmp) with schema = "strata-scores" and attrs. */
 static strata_status create_h5(strata_ctx *ctx, strata_score_file *sf, const char *const *attrs)
 {
-    if (!(sf->tmp = strata_tmp_path(ctx, sf->path)))
-        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
-    sf->file = H5Fcreate(sf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* exclusive, 0600 from the first byte (patient-level), checksummed
+     * metadata, HDF5's descriptor checked to be the file strata created */
+    sf->file = strata_h5_create_tmp(ctx, sf->path, 0600, H5P_DEFAULT, &sf->tmp);
     if (sf->file < 0)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create score file", sf->path);
-    chmod(sf->tmp, 0600); /* patient-level: never readable by others, even as tmp */
+        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
     strata_h5_write_attr_string(sf->file, "schema", "strata-scores");
     for (size_t a = 0; attrs && attrs[a] && attrs[a + 1]; a += 2)
         strata_h5_write_attr_string(sf->file, attrs[a], attrs[a + 1]);

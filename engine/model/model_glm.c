@@ -3,6 +3,8 @@
  * accessors, scoring and design rows through a per-call binding. Invariant: a
  * strata_model is never written after it is returned, so strata_score may run on
  * one model from several threads (each with its own context and cohort handle). */
+#include "cohort_dist.h"
+#include "comm.h"
 #include "model_internal.h"
 
 #include <stdio.h>
@@ -78,11 +80,23 @@ strata_status strata_glm_fit(strata_ctx *ctx, strata_cohort *cohort, const strat
     *out = NULL;
     if (!cohort)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_glm_fit: cohort is NULL");
-    model_cohort_source(cohort, &src);
-    st = glm_fit(ctx, &src, p, &g);
+    if (strata_ctx_comm(ctx)) {
+        /* every rank: its slab of rows through collective parallel-HDF5 reads
+         * on a handle of its own (docs/scale.md#mpi) */
+        strata_cohort *dc = NULL;
+        STRATA_TRY(strata_cohort_open_dist(ctx, strata_cohort_path(cohort), &dc));
+        model_cohort_source(dc, &src);
+        st = glm_fit(ctx, &src, p, &g);
+        strata_cohort_close(dc);
+    } else {
+        model_cohort_source(cohort, &src);
+        st = glm_fit(ctx, &src, p, &g);
+    }
     if (!g)
         return st;
-    if ((s2 = set_input(ctx, g, strata_cohort_path(cohort))) != STRATA_OK) {
+    /* the input's hash on the rank that writes the model (rank 0), not on every rank */
+    if ((!strata_ctx_comm(ctx) || strata_ctx_comm(ctx)->rank == 0) &&
+        (s2 = set_input(ctx, g, strata_cohort_path(cohort))) != STRATA_OK) {
         glm_model_free(ctx, g);
         return s2;
     }

@@ -4,6 +4,7 @@
  * PCN / practice / ICB with disclosure control → CSV tables, HTML report and
  * manifest.json in one output directory. Patient-level files are 0600;
  * every aggregate table passes strata_disclose before it is written. */
+#include "comm.h"
 #include "internal.h"
 #include "manifest.h"
 #include "run_elnet.h"
@@ -460,10 +461,96 @@ static strata_status stage_model_cox(run_state *r)
     return stage_done(r, "model");
 }
 
+/* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
+ * Rank 0 runs the job; the other ranks serve its collective steps. Today that
+ * is the GLM fit: rank 0 sends each rank the fit (cohort path, parameters),
+ * every rank fits its slab of rows, then rank 0 sends "done" and goes on alone
+ * (the context's ranks detached), while the others return. */
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1 };
+
+typedef struct run_request {
+    int kind;
+    strata_glm_params prm;  /* formula and weights travel in the text below */
+    size_t len[3];          /* cohort path, formula, weights ("" = none): bytes with the NUL */
+} run_request;
+
+/* Rank 0: sends req (and its text) to every rank. */
+static strata_status run_send(strata_ctx *ctx, run_request *req, const char *path)
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    const char *t[3] = {path, req->prm.formula, req->prm.weights ? req->prm.weights : ""};
+    char *blob;
+    size_t n = 0;
+    strata_status st;
+    if (!c)
+        return STRATA_OK;
+    for (int k = 0; k < 3 && req->kind == RUN_REQ_FIT; k++)
+        n += req->len[k] = strlen(t[k]) + 1;
+    STRATA_TRY(c->bcast(c->ud, req, sizeof *req, 0));
+    if (req->kind != RUN_REQ_FIT)
+        return STRATA_OK;
+    if (!(blob = strata_alloc(ctx, n)))
+        return STRATA_ENOMEM;
+    for (int k = 0, o = 0; k < 3; o += (int)req->len[k], k++)
+        memcpy(blob + o, t[k], req->len[k]);
+    st = c->bcast(c->ud, blob, n, 0);
+    strata_free(ctx, blob, n);
+    return st;
+}
+
+/* Rank 0: the other ranks are no longer needed; the run goes on alone. */
+static void run_release(strata_ctx *ctx)
+{
+    run_request req;
+    if (!strata_ctx_comm(ctx))
+        return;
+    memset(&req, 0, sizeof req);
+    req.kind = RUN_REQ_DONE;
+    (void)run_send(ctx, &req, NULL);
+    strata_ctx_set_comm(ctx, NULL);
+}
+
+/* Ranks other than 0: serve rank 0's requests until "done". A fit's failure
+ * is agreed inside it, so rank 0 reports it. */
+static strata_status run_serve(strata_ctx *ctx)
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    strata_status last = STRATA_OK;
+    for (;;) {
+        run_request req;
+        char *blob;
+        size_t n;
+        strata_cohort *co = NULL;
+        strata_model *m = NULL;
+        strata_status st;
+        STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
+        if (req.kind != RUN_REQ_FIT)
+            return last;
+        n = req.len[0] + req.len[1] + req.len[2];
+        if (!(blob = strata_alloc(ctx, n)))
+            return STRATA_ENOMEM;
+        st = c->bcast(c->ud, blob, n, 0);
+        req.prm.formula = blob + req.len[0];
+        req.prm.weights = req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL;
+        if (st == STRATA_OK)
+            st = strata_cohort_open(ctx, blob, &co);
+        if (st == STRATA_OK)
+            st = strata_glm_fit(ctx, co, &req.prm, &m);
+        strata_model_free(ctx, m);
+        strata_cohort_close(co);
+        strata_free(ctx, blob, n);
+        /* a failed fit failed on every rank (agreed); rank 0 still sends "done" */
+        if (st != STRATA_OK && st != STRATA_ENOCONV)
+            last = st;
+    }
+}
+
 static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
+    if (is_cox(r) || r->spec->model_load)
+        run_release(ctx); /* no distributed fit: rank 0 goes on alone */
     if (is_cox(r))
         return stage_model_cox(r);
     if (r->spec->model_load) {
@@ -481,7 +568,17 @@ static strata_status stage_model(run_state *r)
         if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet.c */
             STRATA_TRY(run_elnet_fit(ctx, r->spec, r->cohort, &gp, path, r->man, &r->model, &r->elnet));
         } else {
-            STRATA_TRY(strata_glm_fit(ctx, r->cohort, &gp, &r->model));
+            strata_status st;
+            if (strata_ctx_comm(ctx)) { /* every rank fits its slab of rows */
+                run_request req;
+                memset(&req, 0, sizeof req);
+                req.kind = RUN_REQ_FIT;
+                req.prm = gp;
+                STRATA_TRY(run_send(ctx, &req, strata_cohort_path(r->cohort)));
+            }
+            st = strata_glm_fit(ctx, r->cohort, &gp, &r->model);
+            run_release(ctx);
+            STRATA_TRY(st);
             STRATA_TRY(strata_model_save(ctx, r->model, path));
             STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
         }
@@ -1575,6 +1672,14 @@ static strata_status run_stages(run_state *r)
         st = strata_manifest_str(r->man, "spec.charlson_weights", charlson_name(spec));
     if (st == STRATA_OK)
         st = strata_manifest_int(r->man, "seeds.run", spec->seed);
+    if (st == STRATA_OK && strata_ctx_comm(r->ctx)) {
+        /* the rank and thread layout (docs/scale.md#mpi); absent with one process */
+        st = strata_manifest_int(r->man, "mpi.ranks", strata_ctx_comm(r->ctx)->size);
+        if (st == STRATA_OK)
+            st = strata_manifest_int(r->man, "mpi.threads_per_rank", strata_threads(r->ctx));
+        if (st == STRATA_OK)
+            st = strata_manifest_str(r->man, "mpi.distributed", "model fit (GLM); other stages on rank 0");
+    }
     if (st == STRATA_OK)
         st = manifest_rules(r);
     if (st == STRATA_OK)
@@ -1608,9 +1713,23 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     strata_rundir dir;
     strata_status st;
     memset(sum, 0, sizeof *sum);
+    if (strata_ctx_comm(ctx) && strata_ctx_comm(ctx)->rank != 0) {
+        /* a helper rank: no folder, no outputs; serves rank 0's collective steps */
+        run_ctx = *ctx;
+        if (spec->threads > 0)
+            run_ctx.threads = (int)spec->threads;
+        sum->threads = strata_threads(&run_ctx);
+        st = run_serve(&run_ctx);
+        ctx->last_status = run_ctx.last_status;
+        memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
+        return st;
+    }
     /* the folder locked, a killed run's leftovers removed, a used folder
      * refused unless spec->overwrite, a 0700 staging folder inside it */
-    STRATA_TRY(strata_rundir_begin(ctx, outdir, spec->overwrite, &dir));
+    if ((st = strata_rundir_begin(ctx, outdir, spec->overwrite, &dir)) != STRATA_OK) {
+        run_release(ctx);
+        return st;
+    }
     /* The run works on its own context: the caller's allocator, log and
      * settings, with the spec's thread count for this run only, so the
      * caller's ctx keeps its own setting. The outcome (status, message,
@@ -1631,6 +1750,7 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     r.t0 = now();
     sum->threads = strata_threads(&run_ctx);
     st = run_stages(&r);
+    run_release(&run_ctx); /* the other ranks stop, if no fit released them */
     run_free(&r);
     strata_rundir_end(&dir); /* the staging folder goes, whatever happened */
     ctx->n_warnings = run_ctx.n_warnings;

@@ -54,6 +54,11 @@ const synth_evtab synth_evtabs[SYNTH_NEV] = {
       {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "first day of the year costed"},
       {"cost", STRATA_DT_FLOAT64, SYNTH_LV_NONE, "GBP",
        "non-admitted care (GP, A&E, outpatients, prescribing) over the year"}}},
+    {"prescriptions", 4,
+     {{"patient_row", STRATA_DT_INT32, SYNTH_LV_NONE, "", "row of /patients"},
+      {"day", STRATA_DT_INT32, SYNTH_LV_NONE, EV_DAY_UNITS, "date issued"},
+      {"bnf_code", STRATA_DT_INT16, SYNTH_LV_BNF, "code:bnf", "BNF chemical substance"},
+      {"issue", STRATA_DT_INT8, SYNTH_LV_ISSUE, "", "repeat or acute"}}},
 };
 #undef DIAG_
 #undef RECORD_ID_
@@ -248,28 +253,6 @@ static strata_status put_measures(strata_ctx *ctx, ev_state *st, const synth_pat
     return STRATA_OK;
 }
 
-/* Stable insertion sort of the patient's GP events [k0, n) by day. */
-static void sort_gp(synth_tab *t, size_t k0)
-{
-    int32_t *day = t->col[EV_DAY];
-    int16_t *code = t->col[GP_CODE];
-    float *val = t->col[GP_VALUE];
-    for (size_t i = k0 + 1; i < t->n; i++) {
-        int32_t d = day[i];
-        int16_t c = code[i];
-        float v = val[i];
-        size_t j = i;
-        for (; j > k0 && day[j - 1] > d; j--) {
-            day[j] = day[j - 1];
-            code[j] = code[j - 1];
-            val[j] = val[j - 1];
-        }
-        day[j] = d;
-        code[j] = c;
-        val[j] = v;
-    }
-}
-
 /* One of n options (n > 0). */
 #define PICK(g, ...) pick_of((g), (const short[]){__VA_ARGS__}, \
                              sizeof((const short[]){__VA_ARGS__}) / sizeof(short))
@@ -370,13 +353,7 @@ static strata_status put_contacts(strata_ctx *ctx, ev_state *st, const synth_pat
             cat[t->n] = (int8_t)(k == 1 ? q > 0 || u < 0.3 /* 0 first, 1 follow-up */
                                  : u < home ? 2 : u < home + 0.28 ? 1 : u < home + 0.30 ? 3 : 0);
         }
-        for (size_t a = k0 + 1; a < t->n; a++) /* by day; ties keep their order */
-            for (size_t c = a; c > k0 && day[c - 1] > day[c]; c--) {
-                int32_t d = day[c];
-                int8_t m = cat[c];
-                day[c] = day[c - 1], cat[c] = cat[c - 1];
-                day[c - 1] = d, cat[c - 1] = m;
-            }
+        synth_tab_sort_days(ev, tabs[k], k0); /* by day; ties keep their order */
     }
     return STRATA_OK;
 }
@@ -440,7 +417,7 @@ strata_status synth_patient_events(strata_ctx *ctx, const strata_synth *s, const
     choose_deficits(&st, ps);
     STRATA_TRY(put_codes(ctx, &st, ps, ev));
     STRATA_TRY(put_measures(ctx, &st, ps, ev));
-    sort_gp(&ev->t[SYNTH_EV_GP], g0);
+    synth_tab_sort_days(ev, SYNTH_EV_GP, g0);
     fill_spells(&st, ps, ev);
     STRATA_TRY(put_contacts(ctx, &st, ps, b, i, ev));
     if (ps->D) {
@@ -451,5 +428,6 @@ strata_status synth_patient_events(strata_ctx *ctx, const strata_synth *s, const
         ((int16_t *)t->col[DT_CAUSE])[t->n] = death_cause(&st, ps);
         t->n++;
     }
+    STRATA_TRY(synth_patient_prescriptions(ctx, s, ps, b, i, ev));
     return put_costs(ctx, ps, b, i, ev);
 }

@@ -104,6 +104,25 @@ strata_status synth_tab_reserve(strata_ctx *ctx, synth_events *e, int k, size_t 
     return STRATA_OK;
 }
 
+void synth_tab_sort_days(synth_events *e, int k, size_t k0)
+{
+    synth_tab *t = &e->t[k];
+    const synth_evtab *d = &synth_evtabs[k];
+    const int32_t *day = t->col[EV_DAY];
+    for (size_t i = k0 + 1; i < t->n; i++) {
+        size_t j = i;
+        while (j > k0 && day[j - 1] > day[i])
+            j--;
+        for (size_t c = 0; c < d->ncol && j < i; c++) { /* row i moves to j */
+            size_t es = strata_dtype_size(d->col[c].dtype);
+            unsigned char *v = t->col[c], row[8];
+            memcpy(row, v + i * es, es);
+            memmove(v + (j + 1) * es, v + j * es, (i - j) * es);
+            memcpy(v + j * es, row, es);
+        }
+    }
+}
+
 /* ---- one patient: the flat columns, in the order of the draws -------------- */
 
 static void sort_days(int32_t *day, int8_t *type, int16_t *los, size_t n)

@@ -162,13 +162,14 @@ typedef struct synth_block {
 
 enum {
     SYNTH_EV_SPELLS, SYNTH_EV_AE, SYNTH_EV_GP, SYNTH_EV_APPTS, SYNTH_EV_OP, SYNTH_EV_DEATHS,
-    SYNTH_EV_COSTS, SYNTH_NEV
+    SYNTH_EV_COSTS, SYNTH_EV_PRESC, SYNTH_NEV
 };
 #define SYNTH_NDIAG 20                     /* diag_01 .. diag_20, as HES delivers them */
 #define SYNTH_EV_MAXCOL (7 + SYNTH_NDIAG)
 /* Level tables of the categorical event columns. */
 typedef enum synth_evlv {
-    SYNTH_LV_NONE, SYNTH_LV_METHOD, SYNTH_LV_ICD10, SYNTH_LV_SNOMED, SYNTH_LV_MODE, SYNTH_LV_ATTEND
+    SYNTH_LV_NONE, SYNTH_LV_METHOD, SYNTH_LV_ICD10, SYNTH_LV_SNOMED, SYNTH_LV_MODE, SYNTH_LV_ATTEND,
+    SYNTH_LV_BNF, SYNTH_LV_ISSUE
 } synth_evlv;
 
 typedef struct synth_evcol {
@@ -192,6 +193,7 @@ enum { DT_CAUSE = 2 };                                     /* deaths */
 enum { AP_MODE = 2 };                                      /* gp_appointments */
 enum { OP_ATTEND = 2 };                                    /* outpatients */
 enum { CO_COST = 2 };                                      /* costs */
+enum { RX_BNF = 2, RX_ISSUE };                             /* prescriptions */
 
 /* Rows of one event table for one row block, in patient-row then day order. */
 typedef struct synth_tab {
@@ -208,6 +210,9 @@ typedef struct synth_events {
 /* Room for `more` rows in table k; amortised doubling; on failure the
  * arrays stay valid and the capacity unchanged. */
 strata_status synth_tab_reserve(strata_ctx *ctx, synth_events *e, int k, size_t more);
+/* Stable insertion sort of table k's rows [k0, n) (one patient's) by day,
+ * every column moved with its row. */
+void synth_tab_sort_days(synth_events *e, int k, size_t k0);
 
 /* A patient's drawn values that the event tables are built from. */
 typedef struct synth_patient {
@@ -227,6 +232,15 @@ typedef struct synth_patient {
 void synth_events_prepare(strata_synth *s);
 strata_status synth_patient_events(strata_ctx *ctx, const strata_synth *s, const synth_patient *ps,
                                    synth_block *b, size_t i, synth_events *ev);
+
+/* The patient's prescriptions (repeat_medicines current repeats, stopped
+ * repeats, acute issues) from the row's prescription stream. synth_presc.c */
+strata_status synth_patient_prescriptions(strata_ctx *ctx, const strata_synth *s,
+                                          const synth_patient *ps, const synth_block *b, size_t i,
+                                          synth_events *ev);
+/* BNF chemical-substance codes: the levels of /events/prescriptions/bnf_code. */
+extern const char *const synth_bnf_levels[];
+extern const size_t synth_n_bnf;
 
 strata_status synth_block_init(strata_ctx *ctx, synth_block *b, size_t cap);
 void synth_block_free(strata_ctx *ctx, synth_block *b);

@@ -76,13 +76,14 @@ static const col_def tail_cols[] = {
 #define NCOLS (sizeof patient_cols / sizeof patient_cols[0] + STRATA_SYNTH_NCOND + \
                sizeof tail_cols / sizeof tail_cols[0])
 /* Columns of all event tables. */
-#define NEVCOLS (7 + SYNTH_NDIAG + 3 + 5 + 4 + 4 + 3 + 3)
+#define NEVCOLS (7 + SYNTH_NDIAG + 3 + 5 + 4 + 4 + 3 + 3 + 4)
 
 static const char *const sex_lv[] = {"F", "M"};
 static const char *const smoke_lv[] = {"never", "ex", "current"};
 static const char *const method_lv[] = {"emergency", "elective"};
 static const char *const mode_lv[] = {"face_to_face", "telephone", "home_visit", "video_online"};
 static const char *const attend_lv[] = {"first", "follow_up"};
+static const char *const issue_lv[] = {"repeat", "acute"};
 
 /* The k-th column in file order: patient columns, condition flags, the rest. */
 static col_def column(size_t k)
@@ -151,6 +152,8 @@ static strata_status add_events(strata_cohort_writer *w, size_t *ev)
             case SYNTH_LV_ATTEND: sp.levels = attend_lv; sp.n_levels = 2; break;
             case SYNTH_LV_ICD10: sp.levels = synth_icd10_levels; sp.n_levels = SYNTH_N_ICD; break;
             case SYNTH_LV_SNOMED: sp.levels = synth_snomed_levels; sp.n_levels = synth_n_snomed; break;
+            case SYNTH_LV_BNF: sp.levels = synth_bnf_levels; sp.n_levels = synth_n_bnf; break;
+            case SYNTH_LV_ISSUE: sp.levels = issue_lv; sp.n_levels = 2; break;
             case SYNTH_LV_NONE: break;
             }
             STRATA_TRY(strata_cohort_writer_add(w, &sp, &ev[q]));

@@ -17,5 +17,6 @@
 #include "strata/run.h"      /* run spec and the whole job */
 #include "strata/bench.h"    /* this node's limits (strata bench) */
 #include "strata/derive.h"   /* dates, code lists, event import, derive */
+#include "strata/mpi.h"      /* MPI ranks (optional build) */
 
 #endif

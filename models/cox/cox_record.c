@@ -5,6 +5,7 @@
  * copy bit for bit, so load -> score gives the fitted model's bytes. */
 #include "cox_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 #define NSUM 15
@@ -19,6 +20,22 @@ static void sum_get(const cox_model *m, double *v)
                       r->score_test, r->wald_test, r->lr_test, r->concordance, r->iter, r->converged,
                       r->rank, (double)m->fo.n_dropped, (double)r->nclusters, (double)r->nstrata};
     memcpy(v, x, sizeof x);
+}
+
+/* The summary's counts (n, n_events, iterations, converged, rank, n_dropped,
+ * n_clusters, nstrata) are whole numbers, converged 0 or 1, nstrata 1..2^24
+ * (it sizes the baseline's tables); a file that says otherwise did not come
+ * from a fit (issue 17). Returns the bad index or -1. */
+static int sum_bad(const double *v)
+{
+    static const int counts[] = {0, 1, 9, 10, 11, 12, 13, 14};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        int k = counts[i];
+        if (!(v[k] >= 0 && v[k] <= 9007199254740992.0 && v[k] == floor(v[k])) ||
+            (k == 10 && v[k] > 1) || (k == 14 && !(v[k] >= 1 && v[k] <= 16777216.0)))
+            return k;
+    }
+    return -1;
 }
 
 static void sum_set(cox_model *m, const double *v)
@@ -129,6 +146,56 @@ static strata_status copy_f64(strata_ctx *ctx, const strata_record *r, const cha
     return STRATA_OK;
 }
 
+/* Within each stratum the baseline's event times are finite and increasing
+ * and its cumulative hazard finite, >= 0 and non-decreasing (the horizon
+ * lookup bisects the times; a hazard that falls gives risks above 1). */
+static strata_status check_baseline(strata_ctx *ctx, const cox_result *res, const char *path)
+{
+    for (size_t s = 0; s < res->nstrata; s++)
+        for (size_t k = res->bh_start[s]; k < res->bh_start[s + 1]; k++) {
+            int first = k == res->bh_start[s];
+            double t = res->bh_time[k], h = res->bh_haz[k];
+            if (!isfinite(t) || (!first && !(t > res->bh_time[k - 1])))
+                return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                                   "%s: /baseline/time[%zu] is %g (stratum %zu); baseline times "
+                                   "are finite and increasing within a stratum",
+                                   path, k, t, s + 1);
+            if (!isfinite(h) || !(h >= 0) || (!first && !(h >= res->bh_haz[k - 1])))
+                return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                                   "%s: /baseline/cumhaz[%zu] is %g (stratum %zu); a cumulative "
+                                   "hazard is finite, >= 0 and non-decreasing",
+                                   path, k, h, s + 1);
+        }
+    return STRATA_OK;
+}
+
+/* Stratum codes index the strata keys (0 without strata), each once; the
+ * keys are finite and increasing (scoring bisects them). */
+static strata_status check_strata(strata_ctx *ctx, const cox_model *m, const char *path)
+{
+    const cox_result *res = m->fo.res;
+    size_t ns = res->nstrata, nv = m->fo.cf->strata ? m->fo.n_strata_values : 1;
+    for (size_t s = 0; s < ns; s++) {
+        int32_t c = res->bh_code[s];
+        int seen = 0;
+        for (size_t q = 0; q < s; q++)
+            seen |= res->bh_code[q] == c;
+        if (c < 0 || (size_t)c >= nv || seen)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                               "%s: /baseline/stratum_code[%zu] is %d; codes name one of the %zu "
+                               "strata, each once",
+                               path, s, (int)c, nv);
+    }
+    for (size_t s = 0; m->fo.cf->strata && s < ns; s++)
+        if (!isfinite(m->fo.strata_values[s]) ||
+            (s > 0 && !(m->fo.strata_values[s] > m->fo.strata_values[s - 1])))
+            return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                               "%s: /strata/value[%zu] is %g; stratum values are finite and "
+                               "increasing",
+                               path, s, m->fo.strata_values[s]);
+    return STRATA_OK;
+}
+
 /* Baseline hazard and strata keys. */
 static strata_status import_baseline(strata_ctx *ctx, const strata_record *r, const char *path, cox_model *m)
 {
@@ -136,27 +203,38 @@ static strata_status import_baseline(strata_ctx *ctx, const strata_record *r, co
     size_t ns = res->nstrata, nh;
     const int64_t *start = int_item(r, "/baseline/stratum_start", ns + 1);
     const int64_t *code = int_item(r, "/baseline/stratum_code", ns);
-    const strata_rec_item *lab;
+    const strata_rec_item *lab, *bt = strata_rec_find(r, "/baseline/time", STRATA_REC_F64);
     if (!start || !code)
-        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read /baseline", path);
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /baseline/stratum_start and stratum_code do "
+                           "not hold the %zu strata of /summary/value", path, ns);
     res->bh_start = strata_alloc(ctx, (ns + 1) * sizeof *res->bh_start);
     res->bh_code = strata_alloc(ctx, (ns + 1) * sizeof *res->bh_code);
     if (!res->bh_start || !res->bh_code)
         return STRATA_ENOMEM;
     for (size_t s = 0; s <= ns; s++) {
-        if (start[s] < 0 || (s && start[s] < start[s - 1]))
-            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /baseline/stratum_start is not ascending", path);
+        if (start[s] < 0 || (s && start[s] < start[s - 1]) || (!s && start[s] != 0))
+            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /baseline/stratum_start[%zu] is %lld; "
+                               "strata start at 0 and ascend", path, s, (long long)start[s]);
         res->bh_start[s] = (size_t)start[s];
     }
-    for (size_t s = 0; s < ns; s++)
+    for (size_t s = 0; s < ns; s++) {
+        if (code[s] < INT32_MIN || code[s] > INT32_MAX)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /baseline/stratum_code[%zu] is %lld", path, s,
+                               (long long)code[s]);
         res->bh_code[s] = (int32_t)code[s];
+    }
     nh = res->bh_start[ns];
+    if (!bt || strata_rec_count(bt) != nh)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /baseline/time has %zu values; "
+                           "/baseline/stratum_start ends at %zu", path, bt ? strata_rec_count(bt) : 0, nh);
     STRATA_TRY(copy_f64(ctx, r, path, "/baseline/time", nh, &res->bh_time));
     STRATA_TRY(copy_f64(ctx, r, path, "/baseline/cumhaz", nh, &res->bh_haz));
+    STRATA_TRY(check_baseline(ctx, res, path));
     if (!m->fo.cf->strata)
-        return STRATA_OK;
+        return check_strata(ctx, m, path);
     STRATA_TRY(copy_f64(ctx, r, path, "/strata/value", ns, &m->fo.strata_values));
     m->fo.n_strata_values = ns;
+    STRATA_TRY(check_strata(ctx, m, path));
     if (!(lab = strata_rec_find(r, "/strata/label", STRATA_REC_STRINGS)))
         return STRATA_OK;
     if (lab->dims[0] != ns)
@@ -169,6 +247,27 @@ static strata_status import_baseline(strata_ctx *ctx, const strata_record *r, co
     return STRATA_OK;
 }
 
+/* Aliased flags 0/1; the estimates of kept terms finite, their standard
+ * errors (and robust ones) >= 0 or NaN, as the GLM's (issue 17 #7). */
+static strata_status check_coefficients(strata_ctx *ctx, const cox_model *m, const int64_t *al,
+                                        const char *path)
+{
+    const cox_result *res = m->fo.res;
+    for (size_t j = 0; j < res->p; j++) {
+        const char *term = m->fo.formula->colnames[j + 1];
+        if (al[j] != 0 && al[j] != 1)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /coefficients/aliased[%zu] is %lld, not 0 or 1",
+                               path, j, (long long)al[j]);
+        if (!al[j] && (!isfinite(res->beta[j]) || !(res->se[j] >= 0 || isnan(res->se[j])) ||
+                       (res->rse && !(res->rse[j] >= 0 || isnan(res->rse[j])))))
+            return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                               "%s: coefficient %zu (%s): estimate %g, standard error %g; a saved "
+                               "model's estimates are finite",
+                               path, j + 1, term, res->beta[j], res->se[j]);
+    }
+    return STRATA_OK;
+}
+
 /* Coefficients (the terms must be the design's), summary, then the baseline. */
 static strata_status import_result(strata_ctx *ctx, const strata_record *r, const char *path, cox_model *m)
 {
@@ -178,7 +277,10 @@ static strata_status import_result(strata_ctx *ctx, const strata_record *r, cons
     const double *est, *se, *vcov, *sv;
     size_t p = f->p - 1;
     cox_result *res;
-    int ok = terms && terms->dims[0] == p;
+    int ok = terms && terms->dims[0] == p, bad;
+    if (terms && !ok)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /coefficients/term has %zu terms; the "
+                           "formula's design has %zu", path, terms->dims[0], p);
     for (size_t j = 0; ok && j < p; j++)
         ok = !strcmp(terms->strings[j], f->colnames[j + 1]);
     if (!ok)
@@ -192,6 +294,9 @@ static strata_status import_result(strata_ctx *ctx, const strata_record *r, cons
     al = int_item(r, "/coefficients/aliased", p);
     if (!est || !se || !vcov || !sv || !al)
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read /coefficients or /summary", path);
+    if ((bad = sum_bad(sv)) >= 0)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /summary/value: %s is %g", path, sum_keys[bad],
+                           sv[bad]);
     memcpy(res->beta, est, p * sizeof *est);
     memcpy(res->se, se, p * sizeof *se);
     memcpy(res->vcov, vcov, p * p * sizeof *vcov);
@@ -203,6 +308,7 @@ static strata_status import_result(strata_ctx *ctx, const strata_record *r, cons
         STRATA_TRY(copy_f64(ctx, r, path, "/coefficients/robust_se", p, &res->rse));
         STRATA_TRY(copy_f64(ctx, r, path, "/coefficients/robust_vcov", p * p, &res->rvcov));
     }
+    STRATA_TRY(check_coefficients(ctx, m, al, path));
     return import_baseline(ctx, r, path, m);
 }
 
@@ -213,6 +319,9 @@ static strata_status import_body(strata_ctx *ctx, const strata_record *r, const 
     const char *ties = strata_rec_text(r, "ties");
     if (!formula || !weights || !ties)
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: model file lacks its formula, weights or ties", path);
+    if (strcmp(ties, "breslow") && strcmp(ties, "efron"))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: ties '%.32s' is neither 'efron' nor 'breslow'",
+                           path, ties);
     m->ties = !strcmp(ties, "breslow") ? COX_TIES_BRESLOW : COX_TIES_EFRON;
     if (!(m->formula = strata_strdup(ctx, formula)) || (*weights && !(m->weights = strata_strdup(ctx, weights))))
         return STRATA_ENOMEM;

@@ -6,6 +6,7 @@
  * bit for bit, so the path loads back exactly. */
 #include "elnet_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 #define EL_SCALARS "/elnet/alpha_lambda_selected"
@@ -88,6 +89,11 @@ static strata_status import_cv(strata_ctx *ctx, const strata_record *rec, const 
         return STRATA_OK; /* no CV */
     if (ms->dims[0] != 1)
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet/cv_measure is not one string", name);
+    if (strcmp(ms->strings[0], "auc") && strcmp(ms->strings[0], "mse") &&
+        strcmp(ms->strings[0], "deviance"))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                           "%s: /elnet/cv_measure '%.32s' is not deviance, mse or auc", name,
+                           ms->strings[0]);
     cv->measure = !strcmp(ms->strings[0], "auc")   ? ELNET_MEASURE_AUC
                   : !strcmp(ms->strings[0], "mse") ? ELNET_MEASURE_MSE
                                                    : ELNET_MEASURE_DEVIANCE;
@@ -102,7 +108,59 @@ static strata_status import_cv(strata_ctx *ctx, const strata_record *rec, const 
         get_int(strata_rec_find(rec, "/elnet/cv_nzero", STRATA_REC_INT), n, cv->nzero))
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet CV curve does not match the path's %zu steps", name, n);
     cv->nlam = n;
+    for (size_t k = 0; k < n; k++) {
+        const char *what = NULL;
+        double v = 0;
+        if (!(cv->lambda[k] == r->path->lambda[k]))
+            what = "cv_lambda", v = cv->lambda[k];
+        else if (isinf(cv->cvm[k]))
+            what = "cv_mean", v = cv->cvm[k];
+        else if (!(cv->cvsd[k] >= 0 || isnan(cv->cvsd[k])))
+            what = "cv_sd", v = cv->cvsd[k];
+        else if (cv->nzero[k] < 0 || (size_t)cv->nzero[k] > r->path->p)
+            what = "cv_nzero", v = cv->nzero[k];
+        if (what)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                               "%s: /elnet/%s at step %zu is %g; a CV curve has the path's "
+                               "lambdas, means that are not infinite, standard errors >= 0 and "
+                               "0..%zu non-zero terms",
+                               name, what, k + 1, v, r->path->p);
+    }
     elnet_cv_pick(cv); /* lambda.min and lambda.1se follow from the curve */
+    return STRATA_OK;
+}
+
+/* The path's values: alpha in [0, 1], the selected lambda finite and >= 0;
+ * per step lambda finite, >= 0 and decreasing, intercept and coefficients
+ * finite, dev_ratio finite and <= 1, df 0..p (issue 17). */
+static strata_status check_path(strata_ctx *ctx, const elnet_fitted *r, const char *name)
+{
+    const elnet_path *pa = r->path;
+    if (!(r->alpha >= 0 && r->alpha <= 1))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet alpha is %g, not in [0, 1]", name, r->alpha);
+    if (!isfinite(r->lambda) || !(r->lambda >= 0))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet selected lambda is %g", name, r->lambda);
+    for (size_t k = 0; k < pa->nlam; k++) {
+        const char *what = NULL;
+        double v = 0;
+        if (!isfinite(pa->lambda[k]) || !(pa->lambda[k] >= 0) ||
+            (k > 0 && !(pa->lambda[k] < pa->lambda[k - 1])))
+            what = "lambda", v = pa->lambda[k];
+        else if (!isfinite(pa->a0[k]))
+            what = "a0", v = pa->a0[k];
+        else if (!isfinite(pa->dev_ratio[k]) || pa->dev_ratio[k] > 1)
+            what = "dev_ratio", v = pa->dev_ratio[k];
+        else if (pa->df[k] < 0 || (size_t)pa->df[k] > pa->p)
+            what = "df", v = pa->df[k];
+        for (size_t j = 0; !what && j < pa->p; j++)
+            if (!isfinite(pa->beta[k * pa->p + j]))
+                what = "beta", v = pa->beta[k * pa->p + j];
+        if (what)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                               "%s: /elnet/%s at step %zu is %g; a path has finite values, "
+                               "lambdas >= 0 and decreasing, dev_ratio <= 1, df 0..%zu",
+                               name, what, k + 1, v, pa->p);
+    }
     return STRATA_OK;
 }
 
@@ -131,11 +189,14 @@ strata_status elnet_import(strata_ctx *ctx, const strata_record *rec, const char
             get_f64(rec, "/elnet/a0", n, pa->a0) || get_f64(rec, "/elnet/dev_ratio", n, pa->dev_ratio) ||
             get_int(strata_rec_find(rec, "/elnet/df", STRATA_REC_INT), n, pa->df) ||
             (p > 0 && (!beta || beta->rank != 2 || beta->dims[1] != p)) ||
-            get_f64(rec, "/elnet/beta", n * p, pa->beta) || !(scal[2] >= 0 && scal[2] < (double)n))
+            get_f64(rec, "/elnet/beta", n * p, pa->beta) ||
+            !(scal[2] >= 0 && scal[2] < (double)n && scal[2] == floor(scal[2])))
             st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /elnet does not match the model's %zu terms", name, p + 1);
         else
             r->alpha = scal[0], r->lambda = scal[1], r->selected = (size_t)scal[2];
     }
+    if (st == STRATA_OK)
+        st = check_path(ctx, r, name);
     if (st == STRATA_OK)
         st = import_cv(ctx, rec, name, n, r);
     if (st != STRATA_OK)

@@ -213,14 +213,29 @@ static size_t loaded_bytes(size_t nv, size_t n)
     return (nv + 3) * 8 * (n + 1) + n;
 }
 
-/* The streamed load: one read of the source in chunks of cap rows makes the
- * mask (checking values as it goes; of several bad values it may name another
- * than the in-memory load) and the map of compact blocks to source rows. */
-static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
-                                     const strata_glm_params *prm, size_t budget, fit_state *s)
+/* The end of a streamed or distributed load, from the whole mask: counts the
+ * complete cases and makes the map of compact blocks to source rows. */
+static strata_status load_finish(strata_ctx *ctx, const glm_source *src, const unsigned char *seen,
+                                 size_t positive, size_t nb, fit_state *s)
 {
-    size_t n = s->n, nb = prm->block_rows, nblocks, c = 0, positive = 0;
-    unsigned char seen[GLM_MAXVARS + 1] = {0};
+    glm_stream *g = s->stream;
+    size_t nblocks, c = 0;
+    STRATA_TRY(count_cases(ctx, src, seen, s));
+    STRATA_TRY(weights_used(ctx, src, s->f, positive, s->n_used));
+    nblocks = (s->n_used + nb - 1) / nb;
+    if (!(g->srow = strata_alloc(ctx, (nblocks + 1) * sizeof *g->srow)))
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->mask[i] && c++ % nb == 0)
+            g->srow[(c - 1) / nb] = i;
+    g->srow[nblocks] = s->n;
+    s->t_load = omp_get_wtime();
+    return STRATA_OK;
+}
+
+/* The stream state of a streamed or distributed fit. */
+static strata_status stream_new(strata_ctx *ctx, const glm_source *src, fit_state *s)
+{
     glm_stream *g;
     if (!(g = s->stream = strata_calloc(ctx, 1, sizeof *g)))
         return STRATA_ENOMEM;
@@ -228,6 +243,20 @@ static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
     g->src = src;
     g->vb = s->vb;
     g->nv = s->nv;
+    return STRATA_OK;
+}
+
+/* The streamed load: one read of the source in chunks of cap rows makes the
+ * mask (checking values as it goes; of several bad values it may name another
+ * than the in-memory load) and the map of compact blocks to source rows. */
+static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
+                                     const strata_glm_params *prm, size_t budget, fit_state *s)
+{
+    size_t n = s->n, nb = prm->block_rows, positive = 0;
+    unsigned char seen[GLM_MAXVARS + 1] = {0};
+    glm_stream *g;
+    STRATA_TRY(stream_new(ctx, src, s));
+    g = s->stream;
     /* a quarter of the budget for the two chunk buffers (nv columns and 3 work
      * columns each: one computed while the next is read) */
     g->cap = budget / 8 / ((s->nv + 3) * 8) / nb * nb;
@@ -243,17 +272,74 @@ static strata_status fit_load_stream(strata_ctx *ctx, const glm_source *src,
         STRATA_TRY(mask_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0, seen));
         STRATA_TRY(check_rows(ctx, src, prm, s->f, g->set[0].col, r0, m, s->mask + r0, &positive));
     }
-    STRATA_TRY(count_cases(ctx, src, seen, s));
-    STRATA_TRY(weights_used(ctx, src, s->f, positive, s->n_used));
-    nblocks = (s->n_used + nb - 1) / nb;
-    if (!(g->srow = strata_alloc(ctx, (nblocks + 1) * sizeof *g->srow)))
-        return STRATA_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        if (s->mask[i] && c++ % nb == 0)
-            g->srow[(c - 1) / nb] = i;
-    g->srow[nblocks] = n;
-    s->t_load = omp_get_wtime();
-    return STRATA_OK;
+    return load_finish(ctx, src, seen, positive, nb, s);
+}
+
+/* The distributed load (docs/scale.md#mpi): rank r reads rows [lo_r, lo_r+1)
+ * of every variable (collective reads), makes and checks their mask; the
+ * ranks agree on any error, gather the masks (one byte a row) and the
+ * per-variable facts, and so each makes the same block map as one process
+ * would. The rows themselves are read again per rank's blocks in setup. */
+typedef struct load_facts {
+    unsigned char seen[GLM_MAXVARS + 1];
+    size_t positive;
+} load_facts;
+
+static strata_status fit_load_dist(strata_ctx *ctx, const glm_source *src,
+                                   const strata_glm_params *prm, fit_state *s)
+{
+    const strata_comm *cm = strata_ctx_comm(ctx);
+    size_t n = s->n;
+    size_t lo = strata_comm_split(n, cm->size, cm->rank, 1);
+    size_t m = strata_comm_split(n, cm->size, cm->rank + 1, 1) - lo;
+    size_t *cnt, *dsp;
+    load_facts *lf, mine;
+    strata_status st = STRATA_OK;
+    glm_stream *g;
+    STRATA_TRY(stream_new(ctx, src, s));
+    g = s->stream;
+    g->comm = cm;
+    g->cap = n;
+    s->t_start = omp_get_wtime();
+    memset(&mine, 0, sizeof mine);
+    STRATA_TRY(glm_stream_buffers(ctx, g, m));
+    /* collective: every rank reads every variable once, whatever fails */
+    for (size_t v = 0; v < s->nv; v++) {
+        strata_status sv = src->read_f64(ctx, src->ud, s->vb[v].src_col, lo, m, g->set[0].col[v]);
+        if (st == STRATA_OK)
+            st = sv;
+    }
+    if (st == STRATA_OK)
+        st = mask_rows(ctx, src, prm, s->f, g->set[0].col, lo, m, s->mask + lo, mine.seen);
+    if (st == STRATA_OK)
+        st = check_rows(ctx, src, prm, s->f, g->set[0].col, lo, m, s->mask + lo, &mine.positive);
+    STRATA_TRY(strata_comm_agree(ctx, st));
+    cnt = strata_alloc(ctx, 2 * ((size_t)cm->size + 1) * sizeof *cnt);
+    lf = strata_alloc(ctx, (size_t)cm->size * sizeof *lf);
+    st = cnt && lf ? STRATA_OK : STRATA_ENOMEM;
+    if (st == STRATA_OK) {
+        dsp = cnt + cm->size + 1;
+        for (int r = 0; r < cm->size; r++) {
+            dsp[r] = strata_comm_split(n, cm->size, r, 1);
+            cnt[r] = strata_comm_split(n, cm->size, r + 1, 1) - dsp[r];
+        }
+        st = cm->allgatherv(cm->ud, NULL, s->mask, cnt, dsp);
+        lf[cm->rank] = mine;
+        for (int r = 0; r < cm->size; r++)
+            cnt[r] = sizeof *lf, dsp[r] = (size_t)r * sizeof *lf;
+        if (st == STRATA_OK)
+            st = cm->allgatherv(cm->ud, NULL, lf, cnt, dsp);
+    }
+    memset(&mine, 0, sizeof mine);
+    for (int r = 0; st == STRATA_OK && r < cm->size; r++) {
+        for (size_t v = 0; v <= GLM_MAXVARS; v++)
+            mine.seen[v] |= lf[r].seen[v];
+        mine.positive += lf[r].positive;
+    }
+    STRATA_FREE_ALL(ctx, cnt, lf);
+    if (st != STRATA_OK)
+        return STRATA_FAIL(ctx, st, "%s: gathering the complete-case mask over the MPI ranks failed", src->name);
+    return load_finish(ctx, src, mine.seen, mine.positive, prm->block_rows, s);
 }
 
 /* Allocates and first-touches the columns, reads every variable (one thread),
@@ -270,6 +356,8 @@ static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const stra
         return STRATA_ENOMEM;
     if (n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
+    if (strata_ctx_comm(ctx))
+        return fit_load_dist(ctx, src, prm, s);
     if (budget && loaded_bytes(s->nv, n) > budget)
         return fit_load_stream(ctx, src, prm, budget, s);
     for (size_t v = 0; v < s->nv; v++)
@@ -358,7 +446,10 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
     s->bwarm = strata_calloc(ctx, d->p, sizeof *s->bwarm);
     if (!s->bwarm)
         return STRATA_ENOMEM;
-    if (s->stream) {
+    if (s->stream && s->stream->comm) {
+        /* distributed: this rank's blocks, read once and kept */
+        STRATA_TRY(glm_stream_plan_dist(ctx, s->stream, d->nblocks, d->nb, n));
+    } else if (s->stream) {
         /* streamed: the chunks bind their own rows (glm_stream.c) */
         STRATA_TRY(glm_stream_plan(ctx, s->stream, d->nblocks));
     } else {
@@ -475,7 +566,7 @@ static void fit_statistics(const strata_glm_params *prm, fit_state *s, double to
     stat_acc a = {prm->family, intercept, 0, 0, 0, 0, 0};
     double sw, slw, nulldev, disp = 1, dev = s->res.dev;
     size_t n_ok;
-    glm_rows(d, stat_rows, &a);
+    glm_rows(d, stat_rows, &a, sizeof a);
     sw = a.sw;
     slw = a.slw;
     n_ok = a.n_ok;
@@ -485,7 +576,7 @@ static void fit_statistics(const strata_glm_params *prm, fit_state *s, double to
     if (intercept && s->m->f->noffsets) {
         nulldev = glm_null_deviance_offset(d, prm->epsilon, prm->max_iter);
     } else {
-        glm_rows(d, null_rows, &a);
+        glm_rows(d, null_rows, &a, sizeof a);
         nulldev = a.nulldev;
     }
     S->family = prm->family;

@@ -107,6 +107,11 @@ void glm_run_pass(fitdata *d, int mode, const double *beta);
 /* Reduces the block partials in block order: G (p x p, upper) and g when
  * with_gram, and tot = {deviance, aic part, Pearson chi^2, extreme count}. */
 void glm_reduce(fitdata *d, int with_gram, double *G, double *g, double tot[4]);
+/* Slots of a pass over d's visits (one per visited block; GLM_FGROUPS
+ * groups on the categorical-aware path), and the group of visit v when nv
+ * visits go to ns groups (group k holds visits [k nv / ns, (k + 1) nv / ns)). */
+size_t glm_pass_slots(const fitdata *d, int mode);
+size_t glm_group_of(size_t v, size_t nv, size_t ns);
 /* Rows a pass with bstride = GLM_WARM_STRIDE visits. */
 size_t glm_warm_rows(const fitdata *d);
 
@@ -160,7 +165,9 @@ void glm_pass(fitdata *d, int mode, const double *beta);
 /* Visits the complete-case rows in order, in one piece (in memory) or chunk by
  * chunk: fn sees m rows of y, wt and off (off NULL without offsets). */
 typedef void (*glm_rows_fn)(void *ud, const double *y, const double *wt, const double *off, size_t m);
-void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud);
+/* Distributed, ud's size bytes (plain data) are carried from rank to rank in
+ * rank order, so the sums are the serial ones, and end the same on every rank. */
+void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size);
 
 /* glm_irls.c. The IRLS workspace, allocated once per fit (GSL style): nothing
  * inside an iteration allocates. */

@@ -195,15 +195,15 @@ double glm_null_deviance_offset(const fitdata *d, double eps, int maxit)
 {
     null_acc a = {d->fam, 0, 0, 0, 0, 0};
     double devold, dev = 0;
-    glm_rows(d, null_start_rows, &a);
+    glm_rows(d, null_start_rows, &a, sizeof a);
     devold = a.dev;
     for (int it = 0; it < maxit; it++) {
         a.it = it;
         a.sw = a.swz = 0;
-        glm_rows(d, null_step_rows, &a);
+        glm_rows(d, null_step_rows, &a, sizeof a);
         a.b = a.swz / a.sw;
         a.dev = 0;
-        glm_rows(d, null_dev_rows, &a);
+        glm_rows(d, null_dev_rows, &a, sizeof a);
         dev = a.dev;
         if (fabs(dev - devold) / (fabs(dev) + 0.1) < eps)
             break;

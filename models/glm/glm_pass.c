@@ -161,9 +161,11 @@ static size_t slots_of(const fitdata *d, int mode, size_t nv)
 
 static size_t slots(const fitdata *d, int mode) { return slots_of(d, mode, visited(d)); }
 
+size_t glm_pass_slots(const fitdata *d, int mode) { return slots(d, mode); }
+
 /* The group of visit v when nv visits go to ns groups: group k holds visits
  * [k nv / ns, (k + 1) nv / ns). */
-static size_t group_of(size_t v, size_t nv, size_t ns)
+size_t glm_group_of(size_t v, size_t nv, size_t ns)
 {
     size_t k = v * ns / nv;
     while (k > 0 && k * nv / ns > v)
@@ -249,8 +251,8 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
 static void run_groups(fitdata *d, int mode, const double *beta)
 {
     const size_t nvw = visited(d), nv = d->vis_tot ? d->vis_tot : nvw, w0 = d->vis_tot ? d->vis0 : 0;
-    const size_t ns = slots_of(d, mode, nv), ka = group_of(w0, nv, ns);
-    const size_t nk = group_of(w0 + nvw - 1, nv, ns) + 1 - ka;
+    const size_t ns = slots_of(d, mode, nv), ka = glm_group_of(w0, nv, ns);
+    const size_t nk = glm_group_of(w0 + nvw - 1, nv, ns) + 1 - ka;
 #pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
     for (long kk = 0; kk < (long)nk; kk++) {
         int t = omp_get_thread_num();

@@ -21,7 +21,7 @@ void glm_stream_free(strata_ctx *ctx, glm_stream *s)
             strata_free(ctx, c->col[v], 0);
         STRATA_FREE_ALL(ctx, c->col, c->wt1, c->off, c->eta);
     }
-    STRATA_FREE_ALL(ctx, s->srow, s->cb);
+    STRATA_FREE_ALL(ctx, s->srow, s->cb, s->rb);
     strata_free(ctx, s, sizeof *s);
 }
 
@@ -29,7 +29,8 @@ strata_status glm_stream_buffers(strata_ctx *ctx, glm_stream *s, size_t span)
 {
     if (span <= s->span && s->set[0].col)
         return STRATA_OK;
-    for (int k = 0; k < 2; k++) {
+    /* distributed: one set, the rank's resident slab */
+    for (int k = 0; k < (s->comm ? 1 : 2); k++) {
         glm_chunkbuf *c = &s->set[k];
         if (!c->col && !(c->col = strata_calloc(ctx, s->nv, sizeof *c->col)))
             return STRATA_ENOMEM;
@@ -61,6 +62,25 @@ strata_status glm_stream_read(strata_ctx *ctx, glm_stream *s, size_t r0, size_t 
     return read_rows(ctx, s, s->set[0].col, r0, m);
 }
 
+/* Moves the complete cases of m rows (no NaN in any variable, as the
+ * in-memory mask) to the front of every column; returns their count. */
+static size_t compact_rows(const glm_stream *s, double **col, size_t m)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++) {
+        size_t v = 0;
+        while (v < s->nv && col[v][i] == col[v][i])
+            v++;
+        if (v < s->nv)
+            continue;
+        if (k != i)
+            for (v = 0; v < s->nv; v++)
+                col[v][k] = col[v][i];
+        k++;
+    }
+    return k;
+}
+
 /* Groups the blocks into chunks of at most s->cap source rows (at least one
  * block each) and sizes the buffers for the widest. */
 strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks)
@@ -80,6 +100,41 @@ strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks)
     s->cb[c] = nblocks;
     s->nchunks = c;
     return glm_stream_buffers(ctx, s, span);
+}
+
+strata_status glm_stream_plan_dist(strata_ctx *ctx, glm_stream *s, size_t nblocks, size_t nb, size_t n)
+{
+    const strata_comm *c = s->comm;
+    size_t r0, m, k = 0, want;
+    strata_status st = STRATA_OK;
+    double **col;
+    s->nblocks = nblocks;
+    if (!(s->rb = strata_alloc(ctx, ((size_t)c->size + 1) * sizeof *s->rb)))
+        return STRATA_ENOMEM;
+    /* whole multiples of the warm start's stride, so a rank's window visits
+     * the same blocks as one process's strided pass */
+    for (int r = 0; r <= c->size; r++)
+        s->rb[r] = strata_comm_split(nblocks, c->size, r, GLM_WARM_STRIDE);
+    s->blo = s->rb[c->rank];
+    s->bhi = s->rb[c->rank + 1];
+    r0 = s->srow[s->blo];
+    m = s->srow[s->bhi] - r0;
+    want = (s->bhi * nb < n ? s->bhi * nb : n) - s->blo * nb;
+    STRATA_TRY(glm_stream_buffers(ctx, s, m));
+    col = s->set[0].col;
+    /* collective: every rank reads every variable once (m may be 0) */
+    for (size_t v = 0; v < s->nv; v++) {
+        strata_status sv = s->src->read_f64(ctx, s->src->ud, s->vb[v].src_col, r0, m, col[v]);
+        if (st == STRATA_OK)
+            st = sv;
+    }
+    if (st == STRATA_OK)
+        k = compact_rows(s, col, m);
+    if (st == STRATA_OK && k != want)
+        st = STRATA_FAIL(ctx, STRATA_EIO, "%s: rows %zu..%zu changed while the fit read them (%zu complete cases, %zu before)",
+                         s->src->name, r0 + 1, r0 + m, k, want);
+    s->nres = k;
+    return strata_comm_agree(ctx, st);
 }
 
 void glm_rows_bind(fitdata *d, double **raw, size_t n, double *wt1, double *off)
@@ -122,18 +177,7 @@ static void read_chunk(chunk_job *j)
     j->pending = 0;
     if ((j->st = read_rows(s->ctx, s, col, r0, m)) != STRATA_OK)
         return;
-    for (size_t i = 0; i < m; i++) {
-        size_t v = 0;
-        while (v < s->nv && col[v][i] == col[v][i])
-            v++;
-        if (v < s->nv)
-            continue;
-        if (k != i)
-            for (v = 0; v < s->nv; v++)
-                col[v][k] = col[v][i];
-        k++;
-    }
-    j->k = k;
+    j->k = k = compact_rows(s, col, m);
     if (k != want)
         j->st = STRATA_FAIL(s->ctx, STRATA_EIO, "%s: rows %zu..%zu changed while the fit streamed them (%zu complete cases, %zu before)",
                             s->src->name, r0 + 1, r0 + m, k, want);
@@ -198,6 +242,175 @@ static void stream_fail(glm_stream *s, strata_status st)
 /* Chunk k + 1 is read on a second thread while chunk k computes (the source is
  * only ever called from one thread at a time); without the thread it is read
  * before it computes. */
+/* The window of d over this rank's resident slab. */
+static void bind_slab(const fitdata *d, fitdata *w)
+{
+    const glm_stream *s = d->stream;
+    chunk_job j;
+    memset(&j, 0, sizeof j);
+    j.d = d;
+    j.b0 = s->blo;
+    j.b1 = s->bhi;
+    j.k = s->nres;
+    bind_chunk(d, &j, w);
+    w->bstride = d->bstride;
+}
+
+/* The window of d over blocks [b0, b1) of this rank's slab; raw holds its nv
+ * column pointers (the caller's, alive while the window is). */
+static void bind_slab_part(const fitdata *d, size_t b0, size_t b1, const double **raw, fitdata *w)
+{
+    const glm_stream *s = d->stream;
+    glm_chunkbuf *c = &d->stream->set[0];
+    size_t o = (b0 - s->blo) * d->nb, e = b1 == s->bhi ? s->nres : (b1 - s->blo) * d->nb;
+    bind_slab(d, w);
+    for (size_t v = 0; v < s->nv; v++)
+        raw[v] = c->col[v] + o;
+    w->n = e - o;
+    w->nblocks = b1 - b0;
+    if ((size_t)w->nt > w->nblocks)
+        w->nt = (int)w->nblocks;
+    glm_rows_bind(w, (double **)raw, w->n, c->wt1 + o, c->off + o);
+    w->eta = c->eta + o;
+    w->part = d->part + b0 * 4;
+    w->vis0 = b0 / d->bstride;
+}
+
+/* The nearest rank before (dir -1) or after (+1) this one that has blocks, or -1. */
+static int rank_with_blocks(const glm_stream *s, int dir)
+{
+    for (int r = s->comm->rank + dir; r >= 0 && r < s->comm->size; r += dir)
+        if (s->rb[r + 1] > s->rb[r])
+            return r;
+    return -1;
+}
+
+/* The rank whose blocks hold visit v (bstride apart). */
+static int owner_of(const glm_stream *s, size_t v, size_t bstride)
+{
+    int r = 0;
+    while (r + 1 < s->comm->size && s->rb[r + 1] <= v * bstride)
+        r++;
+    return r;
+}
+
+/* The categorical-aware pass over ranks: its GLM_FGROUPS group partials are
+ * sums over consecutive visits in visit order (glm_pass.c), so a group that
+ * spans two ranks continues on the later one from the earlier one's partial.
+ * Each rank first runs its visits after its first group's (fresh groups) and
+ * sends on a group it leaves unfinished, then receives its first group's
+ * partial if an earlier rank began it, runs that group's visits and sends it
+ * on if it still continues. Then every group's final partial goes from the
+ * rank of its last visit to every rank (MPI_Allgatherv), for glm_reduce. */
+static strata_status dist_groups(fitdata *d, int mode, const double *beta)
+{
+    glm_stream *s = d->stream;
+    const strata_comm *c = s->comm;
+    const size_t bs = d->bstride, nv = (d->nblocks + bs - 1) / bs, ns = glm_pass_slots(d, mode);
+    const size_t bytes = d->csize * sizeof *d->Pp;
+    const double *raw[GLM_MAXVARS + 1];
+    size_t cn[64] = {0}, dp[64] = {0}, *cnt = cn, *dsp = dp;
+    strata_status st = STRATA_OK;
+    if (s->bhi > s->blo) {
+        size_t w0 = s->blo / bs, nvw = (s->bhi - s->blo + bs - 1) / bs;
+        size_t ka = glm_group_of(w0, nv, ns), kb = glm_group_of(w0 + nvw - 1, nv, ns);
+        int head = ka * nv / ns < w0, tail = (kb + 1) * nv / ns > w0 + nvw;
+        size_t na = head ? ((ka + 1) * nv / ns < w0 + nvw ? (ka + 1) * nv / ns : w0 + nvw) - w0 : 0;
+        fitdata w;
+        if (na < nvw) { /* fresh groups */
+            bind_slab_part(d, s->blo + na * bs, s->bhi, raw, &w);
+            glm_run_pass(&w, mode, beta);
+            if (tail)
+                st = c->send(c->ud, d->Pp + kb * d->csize, bytes, rank_with_blocks(s, 1));
+        }
+        if (head && st == STRATA_OK) { /* the group an earlier rank began */
+            st = c->recv(c->ud, d->Pp + ka * d->csize, bytes, rank_with_blocks(s, -1));
+            bind_slab_part(d, s->blo, s->blo + na * bs < s->bhi ? s->blo + na * bs : s->bhi, raw, &w);
+            if (st == STRATA_OK)
+                glm_run_pass(&w, mode, beta);
+            if (st == STRATA_OK && na == nvw && tail)
+                st = c->send(c->ud, d->Pp + ka * d->csize, bytes, rank_with_blocks(s, 1));
+        }
+    }
+    if (c->size > 64) {
+        if (!(cnt = strata_alloc(s->ctx, 2 * (size_t)c->size * sizeof *cnt)))
+            return STRATA_ENOMEM;
+        dsp = cnt + c->size;
+        memset(cnt, 0, (size_t)c->size * sizeof *cnt);
+    }
+    /* group k's final partial is on the rank of its last visit */
+    for (size_t k = 0; k < ns; k++) {
+        int r = owner_of(s, (k + 1) * nv / ns - 1, bs);
+        if (!cnt[r])
+            dsp[r] = k * bytes;
+        cnt[r] += bytes;
+    }
+    for (int r = 0; r < c->size; r++)
+        if (!cnt[r])
+            dsp[r] = 0;
+    if (st == STRATA_OK)
+        st = c->allgatherv(c->ud, NULL, d->Pp, cnt, dsp);
+    if (cnt != cn)
+        strata_free(s->ctx, cnt, 0);
+    return st;
+}
+
+/* Every rank's blocks [rb[r], rb[r + 1]) of a per-block array (per bytes a
+ * block) to every rank, in place. */
+static strata_status gather_blocks(const glm_stream *s, void *base, size_t per)
+{
+    const strata_comm *c = s->comm;
+    size_t cn[64] = {0}, dp[64] = {0}, *cnt = cn, *dsp = dp;
+    strata_status st;
+    if (c->size > 64) {
+        cnt = strata_alloc(s->ctx, 2 * (size_t)c->size * sizeof *cnt);
+        if (!cnt)
+            return STRATA_ENOMEM;
+        dsp = cnt + c->size;
+    }
+    for (int r = 0; r < c->size; r++) {
+        cnt[r] = (s->rb[r + 1] - s->rb[r]) * per;
+        dsp[r] = s->rb[r] * per;
+    }
+    st = c->allgatherv(c->ud, NULL, base, cnt, dsp);
+    if (cnt != cn)
+        strata_free(s->ctx, cnt, 0);
+    return st;
+}
+
+static void stream_fail(glm_stream *s, strata_status st);
+
+/* A distributed pass: this rank's blocks from its resident slab, then every
+ * rank's block partials to every rank (MPI_Allgatherv of whole blocks), so
+ * glm_reduce sums the same partials in the same block order as one process. */
+static void dist_pass(fitdata *d, int mode, const double *beta)
+{
+    glm_stream *s = d->stream;
+    strata_status st = STRATA_OK;
+    if (d->fmode && mode != PASS_FINAL) {
+        st = dist_groups(d, mode, beta);
+    } else if (s->bhi > s->blo) {
+        fitdata w;
+        bind_slab(d, &w);
+        /* the final pass reads the last pass's eta: recompute it (same beta,
+         * same bytes; on the categorical-aware path the groups it leaves are
+         * not used) */
+        if (mode == PASS_FINAL)
+            glm_run_pass(&w, PASS_ITER, beta);
+        glm_run_pass(&w, mode, beta);
+    }
+    if (st == STRATA_OK && mode != PASS_FINAL && !d->fmode)
+        st = gather_blocks(s, d->Gp, d->ld * d->ld * sizeof *d->Gp);
+    if (st == STRATA_OK)
+        st = gather_blocks(s, d->part, 4 * sizeof *d->part);
+    if (st != STRATA_OK) {
+        (void)STRATA_FAIL(s->ctx, st, "%s: gathering the block partials over the MPI ranks failed", s->src->name);
+        stream_fail(s, st);
+        for (size_t b = 0; b < d->nblocks; b++)
+            d->part[b * 4] = NAN;
+    }
+}
+
 void glm_pass(fitdata *d, int mode, const double *beta)
 {
     glm_stream *s = d->stream;
@@ -207,6 +420,10 @@ void glm_pass(fitdata *d, int mode, const double *beta)
     size_t nv;
     if (!s) {
         glm_run_pass(d, mode, beta);
+        return;
+    }
+    if (s->comm) {
+        dist_pass(d, mode, beta);
         return;
     }
     nv = nvisits(d);
@@ -242,11 +459,39 @@ void glm_pass(fitdata *d, int mode, const double *beta)
         pthread_join(th, NULL);
 }
 
-void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud)
+/* Distributed row sums: rank r continues the sums of ranks 0..r-1 over its
+ * rows, then hands them on; the last rank's are everyone's. */
+static void dist_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size)
+{
+    glm_stream *s = d->stream;
+    const strata_comm *c = s->comm;
+    strata_status st = STRATA_OK;
+    if (c->rank > 0)
+        st = c->recv(c->ud, ud, size, c->rank - 1);
+    if (s->bhi > s->blo) {
+        fitdata w;
+        bind_slab(d, &w);
+        fn(ud, w.y, w.wt, w.off, w.n);
+    }
+    if (st == STRATA_OK && c->rank + 1 < c->size)
+        st = c->send(c->ud, ud, size, c->rank + 1);
+    if (st == STRATA_OK)
+        st = c->bcast(c->ud, ud, size, c->size - 1);
+    if (st != STRATA_OK) {
+        (void)STRATA_FAIL(s->ctx, st, "%s: passing row sums between the MPI ranks failed", s->src->name);
+        stream_fail(s, st);
+    }
+}
+
+void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size)
 {
     glm_stream *s = d->stream;
     if (!s) {
         fn(ud, d->y, d->wt, d->off, d->n);
+        return;
+    }
+    if (s->comm) {
+        dist_rows(d, fn, ud, size);
         return;
     }
     for (size_t k = 0; k < s->nchunks && s->st == STRATA_OK; k++) {

@@ -6,6 +6,7 @@
 #ifndef STRATA_GLM_STREAM_H
 #define STRATA_GLM_STREAM_H
 
+#include "comm.h"
 #include "glm_fit.h"
 
 /* One chunk's buffers: nv columns (compacted in place), unit weights, offsets,
@@ -27,6 +28,11 @@ struct glm_stream {
     size_t *srow;       /* nblocks + 1 source rows where compact blocks start */
     size_t nchunks;
     size_t *cb;         /* nchunks + 1: chunk k is blocks [cb[k], cb[k + 1]) */
+    /* Distributed (docs/scale.md#mpi): rank r owns blocks [rb[r], rb[r + 1]),
+     * read once into set 0 (nres complete cases) and kept; comm NULL: one process. */
+    const strata_comm *comm;
+    size_t *rb;
+    size_t blo, bhi, nres;
     strata_status st;   /* first read error of a pass */
     char msg[STRATA_ERRMSG_MAX];
 };
@@ -41,6 +47,10 @@ strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks);
 /* Points d at n compact rows of raw: y, the weights (wt1 filled with 1 without
  * a weights column) and the offsets (computed into off, or NULL without). */
 void glm_rows_bind(fitdata *d, double **raw, size_t n, double *wt1, double *off);
+/* Distributed: this rank's blocks of s->nblocks (whole multiples of the warm
+ * start's stride), read collectively into set 0 and compacted; every rank
+ * must call it (the read of a rank without blocks has no rows). */
+strata_status glm_stream_plan_dist(strata_ctx *ctx, glm_stream *s, size_t nblocks, size_t nb, size_t n);
 /* STRATA_OK, or the first read error of the passes (its message restored on ctx). */
 strata_status glm_stream_status(strata_ctx *ctx, const glm_stream *s);
 

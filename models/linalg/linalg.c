@@ -127,12 +127,17 @@ int la_solve_pivoted(la_solve_ws *ws, size_t p, const double *G, const double *g
         }
     for (size_t a = 0; a < r; a++)
         b[a] = g[keep[a]];
+    /* on one BLAS thread: OpenBLAS's threaded dpotrf/dpotri (large r, e.g. the
+     * Schur solve's blocks) round differently with OPENBLAS_NUM_THREADS, and
+     * the bytes must not depend on it */
+    la_blas_single_begin();
     if (r > 0 && LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (int)r, R, (int)r) != 0) {
         rank = -2;
     } else if (r > 0) {
         LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (int)r, 1, R, (int)r, b, (int)r);
         LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', (int)r, R, (int)r);
     }
+    la_blas_single_end();
     for (size_t j = 0; j < p; j++)
         beta[j] = NAN;
     if (inv)

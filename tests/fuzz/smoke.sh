@@ -16,9 +16,9 @@ if true; then # reconfigure: new harnesses appear as files
     -DSTRATA_WERROR=OFF -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_BENCH=OFF \
     -DCMAKE_BUILD_TYPE=Debug >/dev/null
 fi
-cmake --build "$build" -j2 --target fuzz_yaml fuzz_mapping fuzz_csv fuzz_csvscan fuzz_cohort fuzz_formula fuzz_model >/dev/null
+cmake --build "$build" -j2 --target fuzz_yaml fuzz_mapping fuzz_csv fuzz_csvscan fuzz_cohort fuzz_formula fuzz_model fuzz_events fuzz_derive >/dev/null
 rm -rf "$build/artifacts" && mkdir -p "$build/artifacts"
-for h in yaml mapping csv csvscan cohort formula model; do
+for h in yaml mapping csv csvscan cohort formula model events derive; do
   scratch="$build/scratch/$h"
   rm -rf "$scratch" && mkdir -p "$scratch"
   case $h in

@@ -26,6 +26,9 @@ def main():
     events = {}
     for r in csv.DictReader(open(f"{sdir}/conditions.csv")):
         events.setdefault(r["PATIENT"], []).append((day(r["START"]), r["CODE"]))
+    meds = {}
+    for r in csv.DictReader(open(f"{sdir}/medications.csv")):
+        meds.setdefault(r["PATIENT"], []).append((day(r["START"]), r["CODE"]))
     rows = []
     for p in csv.DictReader(open(f"{sdir}/patients.csv")):
         birth = day(p["BIRTHDATE"])
@@ -52,6 +55,16 @@ def main():
         frac = n / 36.0
         out["efi_category"] = ("fit" if frac <= 0.12 else "mild" if frac <= 0.24
                                else "moderate" if frac <= 0.36 else "severe")
+        # prescriptions: distinct drugs started in the year; 5 or more is eFI's 36th deficit
+        drugs = {c for d, c in meds.get(p["Id"], []) if index - 365 <= d <= index - 1}
+        out["drugs_12m"] = len(drugs)
+        out["polypharmacy_5"] = int(len(drugs) >= 5)
+        n = out["efi"] + out["polypharmacy_5"]
+        out["efi_poly"] = n
+        out["efi_poly_score"] = n / 36.0
+        frac = n / 36.0
+        out["efi_poly_category"] = ("fit" if frac <= 0.12 else "mild" if frac <= 0.24
+                                    else "moderate" if frac <= 0.36 else "severe")
         end = index + 364 if death is None else min(index + 364, death)
         fu = [e for e in ev if index <= e[0] <= end]
         out["new_condition_12m"] = int(len(fu) > 0)

@@ -1,0 +1,67 @@
+/* engine/core/comm.c — the context's communicator and the helpers every
+ * distributed step shares: agreeing on a status, splitting rows over ranks.
+ * Invariant: no MPI here; the collectives are the communicator's callbacks. */
+#include "comm.h"
+
+#include <string.h>
+
+const strata_comm *strata_ctx_comm(const strata_ctx *ctx)
+{
+    return ctx ? ctx->comm : NULL;
+}
+
+void strata_ctx_set_comm(strata_ctx *ctx, const strata_comm *comm)
+{
+    if (ctx)
+        ctx->comm = comm;
+}
+
+size_t strata_comm_split(size_t n, int size, int r, size_t align)
+{
+    size_t lo;
+    if (r <= 0)
+        return 0;
+    if (r >= size)
+        return n;
+    lo = (size_t)((unsigned long long)n * (unsigned)r / (unsigned)size);
+    return lo / align * align;
+}
+
+strata_status strata_comm_agree(strata_ctx *ctx, strata_status st)
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    int sts[64], *all = sts, first = -1;
+    size_t counts[64] = {0}, displs[64] = {0}, *cn = counts, *dp = displs;
+    char msg[STRATA_ERRMSG_MAX];
+    strata_status out = STRATA_OK;
+    if (!c)
+        return st;
+    if (c->size > 64) {
+        all = strata_alloc(ctx, (size_t)c->size * sizeof *all);
+        cn = strata_alloc(ctx, (size_t)c->size * sizeof *cn);
+        dp = strata_alloc(ctx, (size_t)c->size * sizeof *dp);
+        if (!all || !cn || !dp) {
+            STRATA_FREE_ALL(ctx, all, cn, dp);
+            return STRATA_ENOMEM;
+        }
+    }
+    for (int r = 0; r < c->size; r++)
+        cn[r] = sizeof *all, dp[r] = (size_t)r * sizeof *all;
+    all[c->rank] = (int)st;
+    if (c->allgatherv(c->ud, NULL, all, cn, dp) != STRATA_OK)
+        out = STRATA_EIO;
+    for (int r = 0; out == STRATA_OK && r < c->size && first < 0; r++)
+        if (all[r] != STRATA_OK)
+            first = r;
+    if (first >= 0) {
+        out = (strata_status)all[first];
+        snprintf(msg, sizeof msg, "%s", ctx->errmsg);
+        if (c->bcast(c->ud, msg, sizeof msg, first) != STRATA_OK)
+            out = STRATA_EIO;
+        else if (first != c->rank)
+            out = STRATA_FAIL(ctx, out, "%s", msg);
+    }
+    if (all != sts)
+        STRATA_FREE_ALL(ctx, all, cn, dp);
+    return out;
+}

@@ -1,0 +1,45 @@
+/* engine/core/comm.h — the communicator the models and io see: rank, size and
+ * a few byte-level collectives behind function pointers, set on a context by
+ * engine/mpi (the only MPI caller). Invariant: nothing here sums — every
+ * reduction that needs a fixed order gathers the parts and sums them itself in
+ * block (or rank) order, so results do not depend on the number of ranks. */
+#ifndef STRATA_COMM_H
+#define STRATA_COMM_H
+
+#include "internal.h"
+
+#include <stdint.h>
+
+typedef struct strata_comm {
+    int rank, size; /* this process and the number of processes (size > 1) */
+    void *ud;
+    /* Every rank's bytes to every rank, in rank order: rank r's counts[r]
+     * bytes land at recv + displs[r]; send == NULL: in place (already there). */
+    strata_status (*allgatherv)(void *ud, const void *send, void *recv, const size_t *counts,
+                                const size_t *displs);
+    /* n bytes of root's buf to every rank. */
+    strata_status (*bcast)(void *ud, void *buf, size_t n, int root);
+    /* Point to point, for row-order sums carried from rank to rank. */
+    strata_status (*send)(void *ud, const void *buf, size_t n, int to);
+    strata_status (*recv)(void *ud, void *buf, size_t n, int from);
+    /* Parallel HDF5 property lists (hid_t as int64_t; the caller closes
+     * them): a file access list on the MPI-IO driver and a collective
+     * transfer list. Used by engine/io only. */
+    int64_t (*h5_fapl)(void *ud);
+    int64_t (*h5_dxpl)(void *ud);
+} strata_comm;
+
+/* The context's communicator, or NULL (one process: the serial paths). */
+const strata_comm *strata_ctx_comm(const strata_ctx *ctx);
+void strata_ctx_set_comm(strata_ctx *ctx, const strata_comm *comm);
+
+/* Every rank's status of a collective step, agreed: STRATA_OK when all
+ * succeeded, else the lowest failing rank's status and message on every rank
+ * (so no rank goes on into a collective that another has left). */
+strata_status strata_comm_agree(strata_ctx *ctx, strata_status st);
+
+/* Row ranges [lo[r], lo[r + 1]) of n rows (or blocks) split evenly over the
+ * ranks, each start rounded down to a multiple of align (>= 1). */
+size_t strata_comm_split(size_t n, int size, int r, size_t align);
+
+#endif
