@@ -2,7 +2,8 @@
 /* tests/test_events.c — `strata import events`: string and integer ids, sort
  * by (patient, day) with ties in file order, the three date formats, errors
  * naming file, line, column and value (bad date, unknown id), skip-and-list,
- * atomic replace (a failed import leaves the cohort as it was) and --out. */
+ * atomic replace (a failed import leaves the cohort as it was), --out, and a
+ * header-only CSV as an empty table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include "strata/strata.h"
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,6 +383,72 @@ static void test_events__format_doc_h5py_example(void **state)
     }
 }
 
+/* A header-only CSV (an extract with no activity of that kind, e.g. no
+ * hospital spells) is valid input: it imports as an empty /events table with
+ * every column named (0 rows), the cohort validates, and derive can use it. */
+static void test_events__header_only_csv_is_an_empty_table(void **state)
+{
+    static const char *const cols[] = {"events/spells/patient_row", "events/spells/day",
+                                       "events/spells/end_day", "events/spells/diag_01",
+                                       "events/spells/diag_02", "events/spells/admission_method",
+                                       "events/spells/los_days"};
+    char *out = NULL;
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    size_t j;
+    (void)state;
+    make_cohort("id,age\n1,70\n2,50\n");
+    tu_write_file(tu_tmp("empty.csv"), "pid,admit,discharge,admission_method,los_days,diag_01,diag_02\n");
+    assert_int_equal(tu_run_cli(&out, "import events '%s' --cohort '%s' --table spells --id pid "
+                                      "--date admit --end-date discharge --code diag_01,diag_02 "
+                                      "--code-system icd10 --cat admission_method --value los_days",
+                                tu_tmp("empty.csv"), tu_tmp("c.h5")), 0);
+    assert_contains(out, "0 events into /events/spells");
+    free(out);
+    assert_status(ctx, strata_cohort_open(ctx, tu_tmp("c.h5"), &c), STRATA_OK);
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        assert_status(ctx, strata_cohort_find(ctx, c, cols[k], &j), STRATA_OK);
+        assert_int_equal(strata_cohort_column(c, j)->length, 0);
+    }
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+    assert_int_equal(tu_run_cli(&out, "validate '%s'", tu_tmp("c.h5")), 0);
+    assert_contains(out, "valid: 2 patients");
+    free(out);
+    /* derive on it: counts, any (a where on the empty categorical) and sums 0,
+     * max and days_since missing, time_to_first censored at TO + 1 with event 0 */
+    tu_write_file(tu_tmp("empty.yaml"),
+                  "index_date: 2025-04-01\n"
+                  "features:\n"
+                  "  - {name: n, kind: count, table: spells, window: [-365, -1]}\n"
+                  "  - {name: e, kind: any, table: spells, where: \"admission_method == emergency\", window: [-365, -1]}\n"
+                  "  - {name: bd, kind: sum, table: spells, value: los_days, window: [-365, -1]}\n"
+                  "  - {name: mx, kind: max, table: spells, value: los_days, window: [-365, -1]}\n"
+                  "  - {name: ds, kind: days_since, table: spells}\n"
+                  "  - {name: ch, kind: charlson, table: spells, codes: diag_*, window: [-730, -1]}\n"
+                  "outcomes:\n"
+                  "  - {name: t, kind: time_to_first, table: spells, where: \"admission_method == emergency\", window: [0, 364]}\n");
+    remove(tu_tmp("empty_d.h5"));
+    assert_int_equal(tu_run_cli(&out, "derive '%s' --spec '%s' --out '%s'", tu_tmp("c.h5"),
+                                tu_tmp("empty.yaml"), tu_tmp("empty_d.h5")), 0);
+    assert_contains(out, "2 of 2 patients in the population; 6 features, 2 outcomes from 0 events");
+    free(out);
+    {
+        static const char *const zero[] = {"n", "e", "bd", "ch", "t_event"};
+        double v[2];
+        for (size_t k = 0; k < sizeof zero / sizeof zero[0]; k++) {
+            read_f64(tu_tmp("empty_d.h5"), zero[k], v, 2);
+            assert_true(v[0] == 0.0 && v[1] == 0.0);
+        }
+        read_f64(tu_tmp("empty_d.h5"), "mx", v, 2);
+        assert_true(isnan(v[0]) && isnan(v[1]));
+        read_f64(tu_tmp("empty_d.h5"), "ds", v, 2);
+        assert_true(isnan(v[0]) && isnan(v[1]));
+        read_f64(tu_tmp("empty_d.h5"), "t", v, 2);
+        assert_true(v[0] == 365.0 && v[1] == 365.0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_events__errors_name_file_line_column_value),
         cmocka_unit_test(test_events__replace_table_keeps_others),
         cmocka_unit_test(test_events__format_doc_h5py_example),
+        cmocka_unit_test(test_events__header_only_csv_is_an_empty_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,9 @@
 # code), writes expected.csv, and with --check STRATA.csv compares strata's
 # exported output with it exactly (same patients, same values; empty = missing).
 # usage: synthea_derive.py SYNTHEA_DIR CODELIST_DIR [--out expected.csv] [--check strata.csv]
+#        synthea_derive.py SYNTHEA_DIR CODELIST_DIR --issue11 SPELLS.csv [--out F] [--check F]
+#        (issue11.yaml instead: hypertension, emergency spells, bed days, eFI,
+#        the emergency admission outcome; expected_issue11.csv)
 import csv, datetime, math, sys
 
 def day(s):
@@ -12,6 +15,8 @@ def day(s):
 def main():
     sdir, cdir = sys.argv[1], sys.argv[2]
     opts = dict(zip(sys.argv[3::2], sys.argv[4::2]))
+    if "--issue11" in opts:
+        return issue11(sdir, cdir, opts["--issue11"], opts)
     index = day("2019-01-01")
     ltc = {}   # register -> codes, registers in order of first appearance
     for r in csv.DictReader(open(f"{cdir}/synthea_uk_snomed_to_ltc.csv")):
@@ -76,6 +81,64 @@ def main():
         out["time_to_ltc"] = (first if first is not None else censor) - index
         out["time_to_ltc_event"] = int(first is not None)
         rows.append(out)
+    return finish(rows, opts)
+
+def efi_category(n):
+    frac = n / 36.0
+    return ("fit" if frac <= 0.12 else "mild" if frac <= 0.24
+            else "moderate" if frac <= 0.36 else "severe")
+
+def issue11(sdir, cdir, spells_csv, opts):
+    """The spec of issue 11 (data/golden/derive/issue11.yaml, index 2025-04-01)
+    on the sample: conditions.csv as gp_events, spells from SPELLS_CSV (the
+    sample has no encounters: the test passes a header-only file)."""
+    index = day("2025-04-01")
+    hyp = {r["code"] for r in csv.DictReader(open(f"{cdir}/qof_clusters_snomed.csv"))
+           if r["category"] == "HYP_COD"}
+    efi = {}
+    for r in csv.DictReader(open(f"{cdir}/efi_codes.csv")):
+        efi.setdefault(r["code"].replace(".", "").upper(), set()).add(r["category"])
+    events = {}
+    for r in csv.DictReader(open(f"{sdir}/conditions.csv")):
+        events.setdefault(r["PATIENT"], []).append((day(r["START"]), r["CODE"]))
+    spells = {}
+    for r in csv.DictReader(open(spells_csv)):
+        spells.setdefault(r["PATIENT"], []).append(
+            (day(r["admission_date"]), r["admission_method"], float(r["los_days"] or "nan")))
+    rows = []
+    for p in csv.DictReader(open(f"{sdir}/patients.csv")):
+        birth = day(p["BIRTHDATE"])
+        death = day(p["DEATHDATE"]) if p["DEATHDATE"] else None
+        if birth > index or (death is not None and death < index):
+            continue
+        ev, sp = events.get(p["Id"], []), spells.get(p["Id"], [])
+        if any(index - 730 <= d <= index - 1 for d, _, _ in sp):
+            sys.exit("spells in the Charlson window: this script does not compute Charlson")
+        out = {"Id": p["Id"]}
+        out["hypertension"] = int(any(d < index and c in hyp for d, c in ev))
+        out["prior_emergency_12m"] = sum(1 for d, m, _ in sp
+                                         if m == "emergency" and index - 365 <= d <= index - 1)
+        out["bed_days_12m"] = sum((v for d, _, v in sp if index - 365 <= d <= index - 1
+                                   and not math.isnan(v)), 0.0)
+        out["charlson"] = 0
+        defs = set()
+        for d, c in ev:
+            if index - 1825 <= d <= index - 1:
+                defs |= efi.get(c, set())
+        out["efi_deficits"] = len(defs)
+        out["efi_deficits_score"] = len(defs) / 36.0
+        out["efi_deficits_category"] = efi_category(len(defs))
+        # no registration dates in the sample: censored at death in the window, else day 365
+        end = index + 364 if death is None else min(index + 364, death)
+        first = min((d for d, m, _ in sp if m == "emergency" and index <= d <= end), default=None)
+        out["emergency_admission_12m"] = int(first is not None)
+        censor = death if death is not None and death <= index + 364 else index + 365
+        out["time_to_emergency"] = (first if first is not None else censor) - index
+        out["time_to_emergency_event"] = int(first is not None)
+        rows.append(out)
+    return finish(rows, opts)
+
+def finish(rows, opts):
     cols = list(rows[0].keys())
     if "--out" in opts:
         with open(opts["--out"], "w", newline="") as f:
