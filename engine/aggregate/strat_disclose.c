@@ -276,34 +276,6 @@ static int parent_pass(strata_table *c, sdc_ws *w)
     return changed;
 }
 
-/* rowmap[a*n+b][i] = row of t[b] whose key equals row i's key in t[a], or -1. */
-typedef struct {
-    const char *k;
-    int32_t r;
-} keyrow;
-
-static int keyrow_cmp(const void *x, const void *y)
-{
-    const keyrow *a = x, *b = y;
-    int c = strcmp(a->k, b->k);
-    return c ? c : (a->r > b->r) - (a->r < b->r);
-}
-
-/* The first row of the sorted keys equal to k (the lowest row index among
- * equal keys, as a scan from the top finds), or -1. */
-static int32_t keyrow_find(const keyrow *v, size_t n, const char *k)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(v[mid].k, k) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && strcmp(v[lo].k, k) == 0 ? v[lo].r : -1;
-}
-
 /* rowmap[a*n+b][i]: the row of table b with the key of row i of table a.
  * Each table's keys are sorted once and looked up by binary search:
  * O(R log R) over the set's R rows (England: ~1,300 PCNs x ~6,200 practices
@@ -311,7 +283,7 @@ static int32_t keyrow_find(const keyrow *v, size_t n, const char *k)
 static strata_status build_rowmaps(strata_ctx *ctx, size_t n, strata_table **t, int32_t **rowmap)
 {
     for (size_t b = 1; b < n; b++) {
-        keyrow *v;
+        strata_keyrow *v;
         size_t nv = 0;
         if (!t[b]->n_cols || t[b]->cols[0].kind != STRATA_COL_KEY)
             continue;
@@ -320,8 +292,8 @@ static strata_status build_rowmaps(strata_ctx *ctx, size_t n, strata_table **t, 
             return STRATA_ENOMEM;
         for (size_t r = 0; r < t[b]->n_rows; r++)
             if (t[b]->cols[0].s[r])
-                v[nv++] = (keyrow){t[b]->cols[0].s[r], (int32_t)r};
-        qsort(v, nv, sizeof *v, keyrow_cmp);
+                v[nv++] = (strata_keyrow){t[b]->cols[0].s[r], r};
+        strata_keyrow_sort(v, nv);
         for (size_t a = 0; a < b; a++) {
             int32_t *m;
             if (!t[a]->n_cols || t[a]->cols[0].kind != STRATA_COL_KEY)
@@ -334,7 +306,8 @@ static strata_status build_rowmaps(strata_ctx *ctx, size_t n, strata_table **t, 
             rowmap[a * n + b] = m;
             for (size_t i = 0; i < t[a]->n_rows; i++) {
                 const char *k = t[a]->cols[0].s[i];
-                m[i] = k ? keyrow_find(v, nv, k) : -1;
+                size_t f = k ? strata_keyrow_find(v, nv, k) : (size_t)-1;
+                m[i] = f == (size_t)-1 ? -1 : (int32_t)f;
             }
         }
         strata_free(ctx, v, 0);

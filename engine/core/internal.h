@@ -171,6 +171,16 @@ double strata_key_f64(uint64_t k);
  * k2 (n keys) and r2 (n rows, when row) are scratch. */
 void strata_radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_t *r2);
 
+/* engine/core/radix.c. A string key and its row; strata_keyrow_sort orders by
+ * (key, row), so equal keys keep their rows ascending, and strata_keyrow_find
+ * gives the lowest row whose key equals k, or (size_t)-1. Keys are not NULL. */
+typedef struct strata_keyrow {
+    const char *key;
+    size_t row;
+} strata_keyrow;
+void strata_keyrow_sort(strata_keyrow *v, size_t n);
+size_t strata_keyrow_find(const strata_keyrow *v, size_t n, const char *k);
+
 /* UTF-8 validation one byte at a time (sequences may span calls): no
  * overlong forms, surrogates or code points above U+10FFFF. Start from a
  * zeroed state; need != 0 at the end means a cut sequence. Returns 1 when a

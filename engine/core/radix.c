@@ -7,6 +7,7 @@
  * skipped (small integers stored as doubles sort in 2-3 passes). */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 uint64_t strata_f64_key(double d)
@@ -52,4 +53,30 @@ void strata_radix_sort(size_t n, uint64_t *key, size_t *row, uint64_t *k2, size_
         if (row)
             memcpy(row, ra, n * sizeof *row);
     }
+}
+
+static int keyrow_cmp(const void *a, const void *b)
+{
+    const strata_keyrow *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+void strata_keyrow_sort(strata_keyrow *v, size_t n)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, keyrow_cmp);
+}
+
+size_t strata_keyrow_find(const strata_keyrow *v, size_t n, const char *k)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(v[mid].key, k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(v[lo].key, k) == 0 ? v[lo].row : (size_t)-1;
 }

@@ -159,29 +159,17 @@ static strata_status on_record(void *ud, const csv_scanner *sc)
     return STRATA_OK;
 }
 
-typedef struct code_row {
-    const char *code;
-    size_t row;
-} code_row;
-
-static int cmp_rows(const void *a, const void *b)
-{
-    const code_row *x = a, *y = b;
-    int c = strcmp(x->code, y->code);
-    return c ? c : (x->row > y->row) - (x->row < y->row);
-}
-
 /* Fills cl->order: rows sorted by (code, row). */
 static strata_status sort_rows(strata_codelist *cl)
 {
-    code_row *cr = strata_alloc(cl->ctx, (cl->n ? cl->n : 1) * sizeof *cr);
+    strata_keyrow *cr = strata_alloc(cl->ctx, (cl->n ? cl->n : 1) * sizeof *cr);
     if (!cr || !(cl->order = strata_alloc(cl->ctx, (cl->n ? cl->n : 1) * sizeof *cl->order))) {
         strata_free(cl->ctx, cr, 0);
         return STRATA_ENOMEM;
     }
     for (size_t r = 0; r < cl->n; r++)
-        cr[r] = (code_row){cl->code[r], r};
-    qsort(cr, cl->n, sizeof *cr, cmp_rows);
+        cr[r] = (strata_keyrow){cl->code[r], r};
+    strata_keyrow_sort(cr, cl->n);
     for (size_t r = 0; r < cl->n; r++)
         cl->order[r] = cr[r].row;
     strata_free(cl->ctx, cr, 0);
