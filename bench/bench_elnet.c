@@ -119,8 +119,8 @@ int main(int argc, char **argv)
     char blas[512];
     strata_blas_config(blas, sizeof blas);
     printf("blas=\"%s\" ", blas);
-    printf("n=%zu p=%zu alpha=%g folds=%zu threads=%d seconds=%.3f cpu_seconds=%.3f lambdas=%zu passes=%d grams=%d scans=%d df_last=%d\n", n, p,
-           alpha, K, threads, t1 - t0, c1 - c0, path->nlam, path->npasses, path->ngram, path->nscan, path->df[path->nlam - 1]);
+    printf("n=%zu p=%zu alpha=%g folds=%zu threads=%d seconds=%.3f cpu_seconds=%.3f lambdas=%zu passes=%d grams=%d scans=%d stale=%d df_last=%d\n", n, p,
+           alpha, K, threads, t1 - t0, c1 - c0, path->nlam, path->npasses, path->ngram, path->nscan, path->nstale, path->df[path->nlam - 1]);
     if (dump && dump_path(dump, path))
         return 1;
     elnet_path_free(ctx, path);
