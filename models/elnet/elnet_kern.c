@@ -19,7 +19,7 @@ typedef unsigned long long v8u __attribute__((vector_size(64)));
 typedef int v8i __attribute__((vector_size(32)));
 typedef unsigned char v8b __attribute__((vector_size(8)));
 
-#define EK_LIM 20.723265836946411 /* log(1 / 1e-9 - 1): glmnet's pmin on the binomial eta */
+#define EK_LIM 20.72326583594641 /* log(1 / 1e-9 - 1): glmnet's pmin on the binomial eta */
 
 /* Lane-wise a ? b : c for a comparison mask a (all ones or zeros). */
 #define EK_SEL(a, b, c) ((v8d)(((v8l)(b) & (a)) | ((v8l)(c) & ~(a))))
