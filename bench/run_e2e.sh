@@ -14,7 +14,9 @@
 # E2E_DERIVE=0 fits the synthetic cohort's own columns instead of deriving them
 # from its events (data/specs/derive_default.yaml); STRATA_BENCH_DIR (default
 # /tmp/strata-bench-e2e) holds the runs; OMP_NUM_THREADS the threads.
-# Prints a markdown table with the machine, thread count and OpenBLAS configuration.
+# Prints a markdown table with the machine, thread count and OpenBLAS
+# configuration, then each run's peak RSS by stage (VmRSS sampled every
+# second; each stage's window from the manifest's stage times laid end to end).
 set -eu
 cd "$(dirname "$0")/.."
 [ -x build/strata ] || { echo "build first: scripts/setup.sh"; exit 2; }
