@@ -473,6 +473,7 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
     struct stat ours, theirs;
     hid_t fapl, file;
     void *handle = NULL;
+    char fdname[64];
     int fd = strata_tmp_create(ctx, path, mode, tmp);
     if (fd < 0)
         return H5I_INVALID_HID;
@@ -481,9 +482,10 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
     /* superblock v2+ and v2 object headers: HDF5 checksums all metadata, so a
      * corrupted file strata wrote fails a checksum before it is parsed */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    /* HDF5 1.10 cannot adopt a descriptor: it opens the name strata just
-     * created; its descriptor must then be the very file behind ours */
-    file = H5Fcreate(*tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    /* HDF5 1.10 cannot adopt a descriptor: it opens /proc/self/fd/<fd>, the
+     * very file behind ours whatever now stands at the temporary's name (a
+     * swapped-in link is never opened); its descriptor is checked all the same */
+    file = H5Fcreate(strata_fd_name(fd, *tmp, fdname, sizeof fdname), H5F_ACC_TRUNC, fcpl, fapl);
     if (file >= 0 && (H5Fget_vfd_handle(file, fapl, &handle) < 0 || !handle ||
                       fstat(fd, &ours) != 0 || fstat(*(int *)handle, &theirs) != 0 ||
                       ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)) {
@@ -492,7 +494,14 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
         STRATA_FAIL(ctx, STRATA_EIO, "%s: the temporary was replaced while being created",
                     *tmp);
     } else if (file < 0) {
-        STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create HDF5 file", *tmp);
+        /* HDF5 resolves the name it was given with realpath(), which fails once
+         * the temporary is no longer at its name: nothing was written through */
+        STRATA_FAIL(ctx, STRATA_EIO,
+                    lstat(*tmp, &theirs) != 0 || fstat(fd, &ours) != 0 ||
+                            ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino
+                        ? "%s: the temporary was replaced while being created"
+                        : "%s: cannot create HDF5 file",
+                    *tmp);
     }
     H5Pclose(fapl);
     close(fd);
