@@ -477,6 +477,11 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
     int fd = strata_tmp_create(ctx, path, mode, tmp);
     if (fd < 0)
         return H5I_INVALID_HID;
+    /* no modification times in the root group's object header (every other
+     * object is created with its own no-times property list): the same
+     * content gives the same bytes (tests/test_h5_bytes.c) */
+    fcpl = fcpl == H5P_DEFAULT ? H5Pcreate(H5P_FILE_CREATE) : H5Pcopy(fcpl);
+    H5Pset_obj_track_times(fcpl, 0);
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_sec2(fapl);
     /* superblock v2+ and v2 object headers: HDF5 checksums all metadata, so a
@@ -504,6 +509,7 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
                     *tmp);
     }
     H5Pclose(fapl);
+    H5Pclose(fcpl);
     close(fd);
     if (file < 0) {
         unlink(*tmp);
