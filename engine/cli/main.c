@@ -87,7 +87,14 @@ static int on_all_ranks(const char *name)
 static int run_command(const cli_command *c, int argc, char **argv)
 {
     int rc;
-    if (strata_mpi_init(&argc, &argv, &g_rank, &g_size) != STRATA_OK) {
+    strata_status st = strata_mpi_init(&argc, &argv, &g_rank, &g_size);
+    if (st == STRATA_EINVAL) {
+        fprintf(stderr, "strata: error: %d MPI ranks; strata runs on at most %d\n", g_size,
+                STRATA_MPI_MAX_RANKS);
+        strata_mpi_finalize();
+        return (int)STRATA_EINVAL;
+    }
+    if (st != STRATA_OK) {
         fprintf(stderr, "strata: error: MPI did not start with MPI_THREAD_FUNNELED\n");
         return (int)STRATA_EIO;
     }
