@@ -1275,17 +1275,12 @@ static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel,
     unsigned char *scored = strata_calloc(r->ctx, N + 1, 1);
     size_t *orig = strata_calloc(r->ctx, n_sel + 1, sizeof *orig);
     strata_status st = STRATA_ENOMEM;
-    if (!r->model) { /* Cox: no reasons yet (docs/cox.md), the columns stay, empty */
-        STRATA_FREE_ALL(r->ctx, scored, orig);
-        *text = strata_calloc(r->ctx, n_sel * N_REASONS + 1, sizeof **text);
-        return *text ? STRATA_OK : STRATA_ENOMEM;
-    }
     if (scored && orig) {
         for (size_t i = 0; i < r->n; i++)
             scored[i] = !isnan(r->risk[i]); /* unscored patients stay, with NaN risk */
         for (size_t q = 0; q < n_sel; q++)
             orig[q] = sel[q];
-        st = run_reasons(r->ctx, r->model, r->cohort, scored, r->n - r->sum->n_unscored, orig,
+        st = run_reasons(r->ctx, r->model, r->cox, r->cohort, scored, r->n - r->sum->n_unscored, orig,
                          n_sel, N_REASONS, text, NULL, NULL);
     }
     STRATA_FREE_ALL(r->ctx, scored, orig);
