@@ -1,10 +1,16 @@
 /* bench/bench_roofline.c — measures THIS machine's limits for the GLM benchmark:
- * DGEMM 3000^3 compute rate, read bandwidth (OpenMP sum), DSYRK tall-skinny Gram
- * rates (one call, and rows split over OpenMP threads), each with 1 and T threads,
- * then prints the IRLS per-iteration lower bound for each n:p given
+ * the DGEMM compute rate and read bandwidth as `strata bench` measures them
+ * (strata_node_measure: DGEMM 2000^3, a 512 MiB sum, with 1 and T threads), the
+ * read of each X (the library's la_probe_read), and DSYRK tall-skinny Gram
+ * rates (one call, and rows split over OpenMP threads), each with 1 and T
+ * threads, then prints the IRLS per-iteration lower bound for each n:p given
  * (max(Gram flops at DGEMM peak, one read of X)), as ../shared/PEERS.md does.
- * Invariant: every figure is the best of --reps timed runs after one warm-up,
- * and the bounds use only rates measured in this same run. */
+ * Invariant: every figure is the best of timed runs after one warm-up, and
+ * the bounds use only rates measured in this same run. */
+#include "linalg.h"
+#include "strata/bench.h"
+#include "strata/core.h"
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -13,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_SIZES 16
 #define GRAM_BLOCK 8192 /* rows per DSYRK call in the row-split scheme */
@@ -41,78 +48,16 @@ static double *alloc_doubles(size_t count)
     return p;
 }
 
-/* Fills a[0..count) in parallel (first touch spreads pages) with values in [-1, 1). */
-static void fill(double *a, size_t count, unsigned seed, int threads)
+/* X's values (any finite numbers do for timing), written in parallel so the
+ * pages spread over the threads that read them (first touch). */
+static void fill_x(double *a, size_t count, int threads)
 {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < count; i++) {
-        unsigned long h = (unsigned long)(i + 1) * 0x9E3779B97F4A7C15UL + seed;
-        h ^= h >> 29;
-        a[i] = (double)(h % 2000001UL) / 1000000.0 - 1.0;
-    }
-}
-
-/* Sum with 16 independent partial sums per thread (vectorisable without
- * -ffast-math), so the loop is bound by memory, not by add latency. */
-static double sum_array(const double *a, size_t count, int threads)
-{
-    double s = 0.0;
-#pragma omp parallel num_threads(threads) reduction(+ : s)
-    {
-        size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
-        size_t lo = count * t / nt, hi = count * (t + 1) / nt, i = lo;
-        double acc[16] = {0};
-        for (; i + 16 <= hi; i += 16)
-            for (int k = 0; k < 16; k++)
-                acc[k] += a[i + k];
-        for (; i < hi; i++)
-            acc[0] += a[i];
-        for (int k = 0; k < 16; k++)
-            s += acc[k];
-    }
-    return s;
+    for (size_t i = 0; i < count; i++)
+        a[i] = (double)(i % 1999) * 1e-3 - 1.0;
 }
 
 static volatile double sink; /* keeps results alive */
-
-/* Best seconds of reps runs of a read of count doubles with threads threads. */
-static double time_read(const double *a, size_t count, int threads, int reps)
-{
-    double best = 1e30;
-    sink = sum_array(a, count, threads);
-    for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
-        sink = sum_array(a, count, threads);
-        double t = now_s() - t0;
-        if (t < best)
-            best = t;
-    }
-    return best;
-}
-
-static double time_dgemm(int m, int threads, int reps)
-{
-    double *a = alloc_doubles((size_t)m * (size_t)m);
-    double *b = alloc_doubles((size_t)m * (size_t)m);
-    double *c = alloc_doubles((size_t)m * (size_t)m);
-    double best = 1e30;
-    fill(a, (size_t)m * (size_t)m, 1, threads);
-    fill(b, (size_t)m * (size_t)m, 2, threads);
-    openblas_set_num_threads(threads);
-    for (int r = 0; r <= reps; r++) {
-        double t0 = now_s();
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, m, m, 1.0, a, m, b, m, 0.0, c,
-                    m);
-        double t = now_s() - t0;
-        if (r > 0 && t < best)
-            best = t;
-    }
-    sink = c[0];
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
 
 /* One DSYRK call C = X^T X on row-major X (n x p). */
 static double time_syrk_one(const double *x, long n, long p, double *c, int threads, int reps)
@@ -170,22 +115,21 @@ static double time_syrk_rows(const double *x, long n, long p, double *c, double 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: bench_roofline [--reps R] [--dgemm M] [--threads T] [--json FILE] N:P ...\n"
-            "  measures DGEMM MxMxM, read bandwidth and DSYRK rates with 1 and T threads\n"
+            "usage: bench_roofline [--reps R] [--threads T] [--json FILE] N:P ...\n"
+            "  measures DGEMM 2000^3 and read bandwidth (strata_node_measure), and the read\n"
+            "  of X and DSYRK rates per N:P, with 1 and T threads\n"
             "  (T = OMP_NUM_THREADS or all cores) and prints the IRLS iteration bound per N:P\n");
 }
 
 int main(int argc, char **argv)
 {
-    int reps = 3, mgemm = 3000, tmax = omp_get_max_threads();
+    int reps = 3, tmax = omp_get_max_threads();
     const char *json = NULL;
     size_res sz[MAX_SIZES];
     int nsz = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--dgemm") && i + 1 < argc)
-            mgemm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             tmax = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
@@ -209,7 +153,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (reps < 1 || mgemm < 64 || tmax < 1 || nsz == 0) {
+    if (reps < 1 || tmax < 1 || nsz == 0) {
         usage();
         return 2;
     }
@@ -219,27 +163,32 @@ int main(int argc, char **argv)
     printf("# roofline: OpenBLAS %s (core %s), OpenMP max threads %d, best of %d\n",
            openblas_get_config(), openblas_get_corename(), tmax, reps);
 
-    double gemm[2] = {0, 0}, gemm_s[2] = {0, 0};
-    for (int k = 0; k < nthr; k++) {
-        gemm_s[k] = time_dgemm(mgemm, thr[k], reps);
-        gemm[k] = 2.0 * mgemm * (double)mgemm * mgemm / gemm_s[k] / 1e9;
+    /* the node's peaks exactly as `strata bench` measures them */
+    strata_ctx *ctx = NULL;
+    strata_node_limits lim;
+    char scratch[256];
+    snprintf(scratch, sizeof scratch, "/tmp/bench_roofline.%ld.scratch", (long)getpid());
+    if (strata_ctx_new(&ctx) != STRATA_OK) {
+        fprintf(stderr, "bench_roofline: cannot allocate a context\n");
+        return 3;
     }
-
-    size_t big = (size_t)1 << 26; /* 512 MiB: far beyond any cache */
-    double *a = alloc_doubles(big);
-    double rd[2] = {0, 0}, rd_s[2] = {0, 0};
-    fill(a, big, 3, tmax);
-    for (int k = 0; k < nthr; k++) {
-        rd_s[k] = time_read(a, big, thr[k], reps);
-        rd[k] = (double)big * 8.0 / rd_s[k] / 1e9;
+    strata_ctx_set_threads(ctx, tmax);
+    if (strata_node_measure(ctx, scratch, (size_t)64 << 20, 0, &lim) != STRATA_OK) {
+        fprintf(stderr, "bench_roofline: %s\n", strata_ctx_errmsg(ctx));
+        strata_ctx_free(ctx);
+        return 4;
     }
-    free(a);
+    int mgemm = lim.dgemm_m;
+    double gemm[2] = {lim.dgemm_gflops_1, lim.dgemm_gflops};
+    double rd[2] = {lim.mem_read_gbs_1, lim.mem_read_gbs};
+    double gflop = 2.0 * mgemm * (double)mgemm * mgemm / 1e9, big_gb = (double)lim.mem_bytes / 1e9;
 
     printf("\n| kernel | p | 1 thread | %d threads |\n|---|---:|---:|---:|\n", tmax);
     printf("| DGEMM %d^3 (compute peak) | - | %.1f GFLOP/s (%.1f ms) | %.1f GFLOP/s (%.1f ms) |\n",
-           mgemm, gemm[0], gemm_s[0] * 1e3, gemm[nthr - 1], gemm_s[nthr - 1] * 1e3);
-    printf("| read-only sum, 2^26 doubles | - | %.1f GB/s (%.1f ms) | %.1f GB/s (%.1f ms) |\n",
-           rd[0], rd_s[0] * 1e3, rd[nthr - 1], rd_s[nthr - 1] * 1e3);
+           mgemm, gemm[0], gflop / gemm[0] * 1e3, gemm[nthr - 1], gflop / gemm[nthr - 1] * 1e3);
+    printf("| read-only sum, %zu MiB | - | %.1f GB/s (%.1f ms) | %.1f GB/s (%.1f ms) |\n",
+           lim.mem_bytes >> 20, rd[0], big_gb / rd[0] * 1e3, rd[nthr - 1],
+           big_gb / rd[nthr - 1] * 1e3);
     fflush(stdout);
 
     for (int s = 0; s < nsz; s++) {
@@ -249,11 +198,11 @@ int main(int argc, char **argv)
         double *x = alloc_doubles(cnt);
         double *c = alloc_doubles((size_t)p * (size_t)p);
         double *priv = alloc_doubles((size_t)tmax * (size_t)p * (size_t)p);
-        fill(x, cnt, 7, tmax);
+        fill_x(x, cnt, tmax);
         for (int k = 0; k < 2; k++) {
             int kk = k < nthr ? k : nthr - 1;
-            double t = time_read(x, cnt, thr[kk], reps);
-            sz[s].readx[k] = (double)cnt * 8.0 / t / 1e9;
+            double t;
+            sz[s].readx[k] = la_probe_read(ctx, cnt * sizeof(double), thr[kk], reps);
             t = time_syrk_one(x, n, p, c, thr[kk], reps);
             sz[s].syrk1[k] = flops / t / 1e9;
             t = time_syrk_rows(x, n, p, c, priv, thr[kk], reps);
@@ -326,6 +275,7 @@ int main(int argc, char **argv)
                     sz[s].syrk1[1], sz[s].syrkrow[0], sz[s].syrkrow[1], sz[s].readx[0],
                     sz[s].readx[1], prac);
     }
+    strata_ctx_free(ctx);
     if (jf) {
         fprintf(jf, "]}\n");
         if (fclose(jf) != 0) {

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "strata/dist.h"
+#include "strata/run.h"
+#include "strata/table.h"
 #include "testutil.h"
 
 #define BIG 1e12
@@ -910,12 +912,12 @@ static int pois_reproducible(const sys *s, int o, int e, int lo, int hi)
 static int logci_reproducible(const sys *s, int o, int n, int lo, int hi, int oe, int e)
 {
     const var *O = &s->x[o], *N = &s->x[n], *R = &s->x[oe];
-    double z = strata_qnorm(0.975), se, r;
+    double r, l, h;
     if (O->hidden || N->hidden || R->hidden || isnan(O->pub) || isnan(N->pub) || !(O->pub > 0))
         return 0;
     r = e >= 0 && !s->x[e].hidden && s->x[e].pub > 0 ? O->pub / s->x[e].pub : R->pub;
-    se = !strcmp(s->family, "poisson") ? sqrt(1 / O->pub) : sqrt(1 / O->pub - 1 / N->pub);
-    return within(&s->x[lo], r * exp(-z * se)) && within(&s->x[hi], r * exp(z * se));
+    strata_oe_log_ci(r, O->pub, !strcmp(s->family, "poisson") ? 0.0 : N->pub, 0.95, &l, &h);
+    return within(&s->x[lo], l) && within(&s->x[hi], h);
 }
 
 /* Relations inside one group table (rows = areas + ALL). */
@@ -1660,17 +1662,19 @@ static int truth_get(const truth *t, const char *key, double *v)
 
 void sdc_attack_opts_init(sdc_attack_opts *o)
 {
+    /* the library's own defaults, never a copy of them: the disclosure rules
+     * of strata_sdc_params_init, the tiers of strata_run_spec_init */
+    strata_sdc_params sp;
+    strata_run_spec spec;
+    strata_sdc_params_init(&sp);
+    strata_run_spec_init(&spec);
     memset(o, 0, sizeof *o);
     o->read_manifest = 1;
-    o->enabled = 1;
-    o->lo = 1;
-    o->hi = 7;
-    o->round_to = 5;
+    o->enabled = sp.enabled;
+    o->lo = sp.lo, o->hi = sp.hi, o->round_to = sp.round_to;
     o->canonical = 1;
-    o->n_tier_cuts = 3;
-    o->tier_cut[0] = 0.005;
-    o->tier_cut[1] = 0.045;
-    o->tier_cut[2] = 0.15;
+    o->n_tier_cuts = spec.n_tiers;
+    memcpy(o->tier_cut, spec.tiers, spec.n_tiers * sizeof *spec.tiers);
 }
 
 /* The rules the run states in manifest.json ("disclosure": {...}). */

@@ -14,6 +14,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_FIELDS 128
 
@@ -141,7 +143,9 @@ static void test_bench__json_has_every_documented_field(void **state)
 {
     field f[MAX_FIELDS];
     size_t n = doc_fields(f);
-    const char *json = tu_tmp("bench.json");
+    const char *json = tu_tmp("bench.json"), *victim = tu_tmp("bench_victim.txt");
+    struct stat sb;
+    char *text;
     const char *names[] = {"synth", "fit", "score", "evaluate"};
     json_error_t err;
     json_t *root, *st;
@@ -149,11 +153,19 @@ static void test_bench__json_has_every_documented_field(void **state)
     (void)state;
     assert_true(n >= 30);
     remove(json);
+    /* a link planted at the output's name is replaced, never written through
+     * (fopen(json, "w") wrote the victim) */
+    tu_write_file(victim, "precious\n");
+    assert_int_equal(symlink(victim, json), 0);
     if (tu_run_cli(&out, "bench --size 400 --quick --file-mb 2 --threads 2 --dir '%s' --json '%s'",
                    tu_tmp(""), json) != 0)
         fail_msg("strata bench failed: %s", out ? out : "");
     assert_contains(out, "patients/s");
     free(out);
+    assert_string_equal(text = tu_read_file(victim, NULL), "precious\n");
+    free(text);
+    assert_int_equal(lstat(json, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
     root = json_load_file(json, 0, &err);
     assert_non_null(root);
     for (size_t k = 0; k < n; k++)

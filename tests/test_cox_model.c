@@ -247,6 +247,92 @@ static void test_cox_cli__fit_coef_score_horizon_on_synth(void **state)
     free(out);
 }
 
+/* Column k of a CSV header line (comma-separated, unquoted names), or -1. */
+static int header_col(const char *header, const char *name)
+{
+    char buf[2048], *f[64];
+    size_t nf;
+    snprintf(buf, sizeof buf, "%s", header);
+    nf = tu_csv_split(buf, f, 64);
+    for (size_t k = 0; k < nf; k++)
+        if (!strcmp(f[k], name))
+            return (int)k;
+    return -1;
+}
+
+/* The Cox list's reasons come from the linear predictor as a GLM's do (they
+ * were empty): every listed patient has a first reason, and the first listed
+ * patient's is the variable with the largest share of beta'(x - xbar), a
+ * spline's basis summed (x-bar over all patients: each was scored). */
+static void check_cox_reasons(const char *dir)
+{
+    static const char *const var[] = {"age", "sex", "imd_decile", "ltc_count", "prior_emergency_12m"};
+    static const char *const phrase[] = {"age ", "male", "IMD decile", "long-term condition",
+                                         "emergency admission"};
+    strata_ctx *ctx = tu_ctx();
+    strata_cox *m = NULL;
+    strata_cohort *co = NULL;
+    char path[4096], *text, *save = NULL, *line, *f[64], first[128] = "";
+    size_t p, nv, N, jid, row, listed = 0;
+    long long id0 = -1;
+    double *X, xbar[64] = {0}, contrib[8] = {0};
+    int64_t *ids;
+    int cid, cr, top = -1;
+    snprintf(path, sizeof path, "%s/intervention_list.csv", dir);
+    assert_non_null(text = tu_read_file(path, NULL));
+    line = strtok_r(text, "\r\n", &save);
+    cid = header_col(line, "patient_id"), cr = header_col(line, "reason_1");
+    assert_true(cid >= 0 && cr >= 0);
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        size_t nf = tu_csv_split(line, f, 64);
+        assert_true(nf > (size_t)cr);
+        if (!*f[cr])
+            fail_msg("listed patient %s has no reason (a Cox list's were empty)", f[cid]);
+        if (listed++ == 0)
+            id0 = atoll(f[cid]), snprintf(first, sizeof first, "%s", f[cr]);
+    }
+    free(text);
+    assert_true(listed > 10);
+    snprintf(path, sizeof path, "%s/model.h5", dir);
+    assert_status(ctx, strata_cox_load(ctx, path, &m), STRATA_OK);
+    snprintf(path, sizeof path, "%s/cohort.h5", dir);
+    assert_status(ctx, strata_cohort_open(ctx, path, &co), STRATA_OK);
+    p = strata_cox_nterms(m), nv = strata_cox_nvars(m), N = strata_cohort_nrows(co);
+    assert_int_equal(nv, 5);
+    for (size_t v = 0; v < nv; v++)
+        assert_string_equal(strata_cox_var(m, v, NULL), var[v]);
+    X = malloc(N * p * sizeof *X);
+    ids = malloc(N * sizeof *ids);
+    assert_status(ctx, strata_cox_design(ctx, m, co, STRATA_UNSEEN_TO_REFERENCE, 0, N, X), STRATA_OK);
+    assert_status(ctx, strata_cohort_find(ctx, co, "patient_id", &jid), STRATA_OK);
+    assert_status(ctx, strata_cohort_read_i64(ctx, co, jid, 0, N, ids), STRATA_OK);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < p; j++)
+            xbar[j] += X[i * p + j] / (double)N;
+    for (row = 0; row < N && ids[row] != id0; row++)
+        ;
+    assert_true(row < N);
+    for (size_t j = 0; j < p; j++) {
+        size_t vars[8], n = strata_cox_term_vars(m, j, vars, 8);
+        strata_cox_coef c;
+        strata_cox_coef_row(m, j, 0.95, &c);
+        for (size_t q = 0; q < n && !c.aliased; q++)
+            contrib[vars[q]] += c.estimate * (X[row * p + j] - xbar[j]) / (double)n;
+    }
+    for (size_t v = 0; v < nv; v++)
+        if (contrib[v] > 0 && (top < 0 || contrib[v] > contrib[top]))
+            top = (int)v;
+    assert_true(top >= 0);
+    if (!strstr(first, phrase[top]))
+        fail_msg("patient %lld: first reason \"%s\", the largest contribution is %s (%g)", id0,
+                 first, var[top], contrib[top]);
+    free(X);
+    free(ids);
+    strata_cohort_close(co);
+    strata_cox_free(ctx, m);
+    strata_ctx_free(ctx);
+}
+
 /* strata run with family cox: risk by the horizon drives tiers and PCN O/E. */
 static void test_cox_run__family_cox_tiers_and_pcn_oe_on_horizon_risk(void **state)
 {
@@ -269,6 +355,7 @@ static void test_cox_run__family_cox_tiers_and_pcn_oe_on_horizon_risk(void **sta
     assert_contains(out, "\nU60510,");
     free(out);
     assert_true(strata_cox_is_model_file(tu_tmp("coxrun/model.h5")));
+    check_cox_reasons(tu_tmp("coxrun"));
     tu_write_file(tu_tmp("nohorizon.yaml"), "synth:\n  pcn: U60510\n  patients: 500\nmodel:\n  family: cox\n"
                                            "  formula: \"Surv(time_to_emergency_days, emergency_event) ~ age\"\n");
     assert_int_equal(tu_run_cli(&out, "run %s --out %s", tu_tmp("nohorizon.yaml"), tu_tmp("x")), 7);

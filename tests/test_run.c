@@ -59,6 +59,14 @@ static void run_into(const char *dir, int threads)
     free(out);
 }
 
+/* An empty folder dir holding spec.yaml = text; path = the spec's path. */
+static void fresh_job(const char *dir, const char *text, char *path, size_t size)
+{
+    tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    snprintf(path, size, "%s/spec.yaml", dir);
+    tu_write_file(path, text);
+}
+
 static int is_count_column(const char *name)
 {
     return !strcmp(name, "n") || !strncmp(name, "n_", 2) || !strcmp(name, "events");
@@ -476,12 +484,11 @@ static void test_run__gamma_model_evaluated_as_gamma(void **state)
     size_t n, j;
     (void)state;
     snprintf(dir, sizeof dir, "%s", tu_tmp("gamma_run"));
-    tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
-    snprintf(path, sizeof path, "%s/spec.yaml", dir);
-    tu_write_file(path, "synth:\n  patients: 8000\n  seed: 4\n"
-                        "model:\n  family: gamma\n"
-                        "  formula: \"cost_next_12m ~ age + imd_decile + ltc_count + efi_deficits\"\n"
-                        "evaluate:\n  by: [sex]\n");
+    fresh_job(dir, "synth:\n  patients: 8000\n  seed: 4\n"
+                   "model:\n  family: gamma\n"
+                   "  formula: \"cost_next_12m ~ age + imd_decile + ltc_count + efi_deficits\"\n"
+                   "evaluate:\n  by: [sex]\n",
+              path, sizeof path);
     assert_status(ctx, strata_run_spec_load(ctx, path, &spec), STRATA_OK);
     snprintf(path, sizeof path, "%s/out", dir);
     assert_status(ctx, strata_run(ctx, &spec, path, NULL, NULL, &sum), STRATA_OK);
@@ -536,6 +543,76 @@ static void test_run__failure_reported_on_callers_ctx_threads_kept(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Reads a CSV's rows as "<col a>|<col b>" -> the value of col n (by name). */
+static size_t csv_counts(const char *path, const char *ka, const char *kb, const char *kn,
+                         char keys[][64], double *vals, size_t max)
+{
+    char *text = tu_read_file(path, NULL), *save = NULL, *line, *f[64];
+    size_t nh, m = 0;
+    long ia = -1, ib = -1, in = -1;
+    assert_non_null(text);
+    nh = tu_csv_split(strtok_r(text, "\r\n", &save), f, 64);
+    for (size_t k = 0; k < nh; k++) {
+        ia = strcmp(f[k], ka) ? ia : (long)k;
+        ib = strcmp(f[k], kb) ? ib : (long)k;
+        in = strcmp(f[k], kn) ? in : (long)k;
+    }
+    assert_true(ia >= 0 && ib >= 0 && in >= 0);
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL && m < max) {
+        size_t nf = tu_csv_split(line, f, 64);
+        assert_true(nf > (size_t)in);
+        snprintf(keys[m], 64, "%s|%s", f[ia], f[ib]);
+        vals[m++] = strtod(f[in], NULL);
+    }
+    free(text);
+    return m;
+}
+
+/* age_band and imd_quintile are one rule: the run's fairness table and
+ * `strata evaluate --by` on the run's model and cohort show the same levels
+ * with the same counts (evaluate had ten-year bands and its own quintile
+ * labels). */
+static void test_run__fairness_groups_equal_evaluate_by(void **state)
+{
+    const char *dir = tu_tmp("run_groups");
+    char path[4096], fair[4200], summ[4200], fk[64][64], sk[256][64], *out = NULL;
+    double fv[64], sv[256];
+    size_t nf, ns, bands = 0;
+    (void)state;
+    fresh_job(dir, "synth:\n  patients: 2000\n  seed: 5\nmodel:\n  formula: "
+                   "\"emergency_admission_12m ~ age + sex + ltc_count\"\n"
+                   "evaluate:\n  by: [age_band, imd_quintile, core20]\n"
+                   "disclosure:\n  enabled: false\n",
+              path, sizeof path);
+    assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s/out' --quiet", path, dir), 0);
+    free(out);
+    assert_int_equal(tu_run_cli(&out, "evaluate '%s/out/model.h5' '%s/out/cohort.h5' --by "
+                                      "age_band,imd_quintile,core20 --no-disclosure --quiet "
+                                      "--out '%s/ev'",
+                                dir, dir, dir),
+                     0);
+    free(out);
+    snprintf(fair, sizeof fair, "%s/out/fairness.csv", dir);
+    snprintf(summ, sizeof summ, "%s/ev/summary.csv", dir);
+    nf = csv_counts(fair, "subgroup", "level", "n", fk, fv, 64);
+    ns = csv_counts(summ, "by", "level", "n", sk, sv, 256);
+    for (size_t i = 0; i < nf; i++) {
+        size_t k = 0;
+        if (!strncmp(fk[i], "all|", 4))
+            continue;
+        while (k < ns && strcmp(sk[k], fk[i]) != 0)
+            k++;
+        if (k == ns)
+            fail_msg("fairness row %s: no such group in strata evaluate's summary.csv", fk[i]);
+        if (fv[i] != sv[k])
+            fail_msg("%s: n %g in fairness.csv, %g in strata evaluate's summary.csv", fk[i], fv[i], sv[k]);
+        bands += !strncmp(fk[i], "age_band|", 9);
+    }
+    assert_true(bands >= 5); /* 0-17 .. 85+ (a 2,000-patient PCN may lack one) */
+    assert_true(nf >= bands + 5 + 2);
+    tu_run_sh(NULL, "rm -rf '%s'", dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_run__job_and_library_agree_per_patient),
         cmocka_unit_test(test_run__failure_reported_on_callers_ctx_threads_kept),
         cmocka_unit_test(test_run__gamma_model_evaluated_as_gamma),
+        cmocka_unit_test(test_run__fairness_groups_equal_evaluate_by),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,6 +115,10 @@ static void test_run_spec__errors_name_key_and_line(void **state)
          "line 4: key \"threads\": \"lots\" is not a whole number"},
         {"cohort: a.h5\nmodel:\n  formula: y ~ x\ndisclosure:\n  round_to: 0\n",
          "line 5: key \"round_to\": must be between 1 and 1000"},
+        /* passed the load, then the run failed: "disclosure: range [1, 0] invalid" */
+        {"cohort: a.h5\nmodel:\n  formula: y ~ x\ndisclosure: {suppress_max: 0}\n",
+         "line 4: key \"suppress_max\": 0 is out of range: counts 1 to suppress_max are "
+         "withheld, so it is between 1 and 100 (to publish exact counts: enabled: false)"},
         {"cohort: a.h5\nmodel: [1, 2\n", "line 3: YAML syntax error"},
         {"cohort: a.h5\nmodel:\n  formula: y ~ x\nstratify:\n  tier_thresholds: [0.1, 0.2]\n",
          "line 5: key \"tier_thresholds\": thresholds must be strictly decreasing"},

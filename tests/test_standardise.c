@@ -17,35 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A numeric CSV fixture ("NA" read as NaN) as a row-major array; returns rows. */
+/* A fixture of data/golden/stratify as a row-major array (tu_load_numeric_csv). */
 static size_t load(const char *name, size_t *cols, double **out)
 {
-    char rel[256], *text, *line, *save = NULL;
-    size_t n = 0, cap = 256, nc = 1;
-    double *v = malloc(cap * sizeof *v);
+    char rel[256];
     snprintf(rel, sizeof rel, "data/golden/stratify/%s", name);
-    text = tu_read_file(tu_src(rel), NULL);
-    assert_non_null(text);
-    line = strtok_r(text, "\r\n", &save);
-    for (char *c = line; *c; c++)
-        nc += *c == ',';
-    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
-        char *f = line;
-        for (size_t j = 0; j < nc; j++) {
-            char *end;
-            double x = strtod(f, &end);
-            if (n * nc + j >= cap)
-                v = realloc(v, (cap *= 2) * sizeof *v);
-            v[n * nc + j] = end == f ? NAN : x;
-            f = strchr(f, ',');
-            f = f ? f + 1 : (char *)"";
-        }
-        n++;
-    }
-    free(text);
-    *cols = nc;
-    *out = v;
-    return n;
+    return tu_load_numeric_csv(rel, cols, out);
 }
 
 static void close_or_both_nan(double got, double want, const char *what, size_t g, double lev)

@@ -185,6 +185,35 @@ int tu_run_sh(char **out, const char *fmt, ...)
     return run_capture(out, cmd);
 }
 
+size_t tu_load_numeric_csv(const char *rel, size_t *cols, double **out)
+{
+    char *text = tu_read_file(tu_src(rel), NULL), *line, *save = NULL;
+    size_t n = 0, cap = 256, nc = 1;
+    double *v = malloc(cap * sizeof *v);
+    assert_non_null(text);
+    assert_non_null(v);
+    line = strtok_r(text, "\r\n", &save);
+    for (char *c = line; *c; c++)
+        nc += *c == ',';
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        char *f = line;
+        for (size_t j = 0; j < nc; j++) {
+            char *end;
+            double x = strtod(f, &end);
+            if (n * nc + j >= cap)
+                assert_non_null(v = realloc(v, (cap *= 2) * sizeof *v));
+            v[n * nc + j] = end == f ? NAN : x;
+            f = strchr(f, ',');
+            f = f ? f + 1 : (char *)"";
+        }
+        n++;
+    }
+    free(text);
+    *cols = nc;
+    *out = v;
+    return n;
+}
+
 char *tu_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -50,6 +50,10 @@ int tu_run_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2,
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer (NULL on error). */
 char *tu_read_file(const char *path, size_t *len);
+/* A numeric CSV fixture under the source tree (header + rows; a field that is
+ * not a number, e.g. "NA", reads as NaN) as a malloc'd row-major array in
+ * *out; returns the rows, sets *cols. */
+size_t tu_load_numeric_csv(const char *rel, size_t *cols, double **out);
 /* Writes text to a file; asserts success. */
 void tu_write_file(const char *path, const char *text);
 /* 1 when both files exist and have identical bytes. */

@@ -28,7 +28,7 @@ static strata_status derive_cell(strata_ctx *ctx, const strata_table *t, const t
 {
     const strata_recipe *d = &c->d;
     double a = t->cols[d->a].v[i], b = d->b >= 0 ? t->cols[d->b].v[i] : NAN;
-    double cc = d->c >= 0 ? t->cols[d->c].v[i] : NAN, lo, hi, z;
+    double cc = d->c >= 0 ? t->cols[d->c].v[i] : NAN, lo, hi;
     int tot = t->total_of[i] >= 0 ? t->total_of[i] : (int)i;
     *out = NAN;
     switch (d->op) {
@@ -63,9 +63,8 @@ static strata_status derive_cell(strata_ctx *ctx, const strata_table *t, const t
     case STRATA_RECIPE_OE_LOG:
         if (!(b > 0) || !(a > 0) || (d->c >= 0 && !(cc > a)))
             break;
-        z = strata_qnorm(0.5 + 0.5 * d->level);
-        lo = d->c >= 0 ? sqrt(1.0 / a - 1.0 / cc) : sqrt(1.0 / a);
-        *out = a / b * (d->part == 0 ? 1 : exp((d->part == 1 ? -z : z) * lo));
+        strata_oe_log_ci(a / b, a, d->c >= 0 ? cc : 0.0, d->level, &lo, &hi);
+        *out = d->part == 0 ? a / b : d->part == 1 ? lo : hi;
         break;
     case STRATA_RECIPE_DSR:
         if (!(a >= d->min_count) || !isfinite(b) || !(cc >= 0))

@@ -68,7 +68,17 @@ void cli_json_raw(cli_json *j, const char *key, const char *text);
 int cli_json_fail(const char *command, strata_ctx *ctx, strata_status s, int code);
 /* A GLM's (or elastic net's selected) fit: family, formula, counts, deviances
  * and the coefficient table, as members of the open object. */
+/* An output the CLI writes itself (strata bench --json): <path>.tmp.<pid>
+ * created O_EXCL|O_NOFOLLOW (0644), written through its descriptor, renamed
+ * over path by cli_out_publish (-1 and the temporary removed on any error). */
+FILE *cli_out_open(const char *path, char *tmp, size_t size);
+int cli_out_publish(FILE *f, const char *tmp, const char *path);
 void cli_json_model(cli_json *j, const strata_model *m);
+/* Number fields keys[k]: v[k]; one coefficient object: term, aliased, then
+ * the number fields (the GLM's and the Cox model's, one way). */
+void cli_json_nums(cli_json *j, const char *const *keys, const double *v, size_t n);
+void cli_json_coef(cli_json *j, const char *term, int aliased, const char *const *keys,
+                   const double *v, size_t n);
 
 /* Options of the commands applying a saved model to a cohort (score, evaluate),
  * engine/cli/cli_model_opts.c. */

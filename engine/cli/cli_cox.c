@@ -27,6 +27,10 @@ static void print_summary(const strata_cox *m, const char *out)
  * exit 8 for a partial fit, as the GLM's). */
 static void print_json(const strata_cox *m, const char *cohort, const char *out, int rc)
 {
+    static const char *const tests[] = {"loglik", "loglik_null", "lr_test", "wald_test",
+                                        "score_test"};
+    static const char *const coef[] = {"estimate",     "std_error",   "statistic",   "p_value",
+                                       "hazard_ratio", "hr_conf_low", "hr_conf_high"};
     strata_cox_summary s;
     cli_json j;
     strata_cox_summary_get(m, &s);
@@ -45,28 +49,19 @@ static void print_json(const strata_cox *m, const char *cohort, const char *out,
     cli_json_int(&j, "iterations", s.iterations);
     cli_json_bool(&j, "converged", s.converged);
     cli_json_bool(&j, "robust", s.robust);
-    cli_json_num(&j, "loglik", s.loglik);
-    cli_json_num(&j, "loglik_null", s.loglik_null);
-    cli_json_num(&j, "lr_test", s.lr_test);
-    cli_json_num(&j, "wald_test", s.wald_test);
-    cli_json_num(&j, "score_test", s.score_test);
+    cli_json_nums(&j, tests,
+                  (const double[]){s.loglik, s.loglik_null, s.lr_test, s.wald_test, s.score_test},
+                  5);
     cli_json_int(&j, "df", s.df);
     cli_json_num(&j, "concordance", s.concordance);
     cli_json_open(&j, "coefficients", '[');
     for (size_t k = 0; k < strata_cox_nterms(m); k++) {
         strata_cox_coef c;
         strata_cox_coef_row(m, k, 0.95, &c);
-        cli_json_open(&j, NULL, '{');
-        cli_json_str(&j, "term", strata_cox_term(m, k));
-        cli_json_bool(&j, "aliased", c.aliased);
-        cli_json_num(&j, "estimate", c.estimate);
-        cli_json_num(&j, "std_error", c.std_error);
-        cli_json_num(&j, "statistic", c.z);
-        cli_json_num(&j, "p_value", c.p_value);
-        cli_json_num(&j, "hazard_ratio", c.hr);
-        cli_json_num(&j, "hr_conf_low", c.hr_low);
-        cli_json_num(&j, "hr_conf_high", c.hr_high);
-        cli_json_close(&j);
+        cli_json_coef(&j, strata_cox_term(m, k), c.aliased, coef,
+                      (const double[]){c.estimate, c.std_error, c.z, c.p_value, c.hr, c.hr_low,
+                                       c.hr_high},
+                      7);
     }
     cli_json_end(&j);
 }

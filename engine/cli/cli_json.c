@@ -118,8 +118,28 @@ int cli_json_fail(const char *command, strata_ctx *ctx, strata_status s, int cod
     return code;
 }
 
+void cli_json_nums(cli_json *j, const char *const *keys, const double *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        cli_json_num(j, keys[k], v[k]);
+}
+
+void cli_json_coef(cli_json *j, const char *term, int aliased, const char *const *keys,
+                   const double *v, size_t n)
+{
+    cli_json_open(j, NULL, '{');
+    cli_json_str(j, "term", term);
+    cli_json_bool(j, "aliased", aliased);
+    cli_json_nums(j, keys, v, n);
+    cli_json_close(j);
+}
+
 void cli_json_model(cli_json *j, const strata_model *m)
 {
+    static const char *const fit[] = {"deviance", "null_deviance", "df_residual",
+                                      "df_null",  "aic",           "dispersion"};
+    static const char *const coef[] = {"estimate", "std_error", "statistic",
+                                       "p_value",  "conf_low",  "conf_high"};
     strata_fit_summary s;
     strata_model_summary(m, &s);
     cli_json_str(j, "family", strata_family_name(s.family));
@@ -128,26 +148,18 @@ void cli_json_model(cli_json *j, const strata_model *m)
     cli_json_int(j, "n_dropped", (long long)s.n_dropped);
     cli_json_int(j, "iterations", s.iterations);
     cli_json_bool(j, "converged", s.converged);
-    cli_json_num(j, "deviance", s.deviance);
-    cli_json_num(j, "null_deviance", s.null_deviance);
-    cli_json_num(j, "df_residual", s.df_residual);
-    cli_json_num(j, "df_null", s.df_null);
-    cli_json_num(j, "aic", s.aic);
-    cli_json_num(j, "dispersion", s.dispersion);
+    cli_json_nums(j, fit,
+                  (const double[]){s.deviance, s.null_deviance, s.df_residual, s.df_null, s.aic,
+                                   s.dispersion},
+                  6);
     cli_json_open(j, "coefficients", '[');
     for (size_t k = 0; k < strata_model_nterms(m); k++) {
         strata_coef c;
         strata_model_coef(m, k, &c);
-        cli_json_open(j, NULL, '{');
-        cli_json_str(j, "term", strata_model_term(m, k));
-        cli_json_bool(j, "aliased", c.aliased);
-        cli_json_num(j, "estimate", c.estimate);
-        cli_json_num(j, "std_error", c.std_error);
-        cli_json_num(j, "statistic", c.statistic);
-        cli_json_num(j, "p_value", c.p_value);
-        cli_json_num(j, "conf_low", c.conf_low);
-        cli_json_num(j, "conf_high", c.conf_high);
-        cli_json_close(j);
+        cli_json_coef(j, strata_model_term(m, k), c.aliased, coef,
+                      (const double[]){c.estimate, c.std_error, c.statistic, c.p_value,
+                                       c.conf_low, c.conf_high},
+                      6);
     }
     cli_json_close(j);
 }

@@ -328,7 +328,7 @@ int cmd_bench(int argc, char **argv)
     strata_ctx *ctx = NULL, *ctx1 = NULL;
     strata_status st = STRATA_OK;
     double load[2] = {0, 0};
-    char probe[4200];
+    char probe[4200], tmp[4200];
     FILE *f;
     int rc = 0;
     memset(&b, 0, sizeof b);
@@ -397,13 +397,13 @@ int cmd_bench(int argc, char **argv)
         goto out;
     }
     stage_work(&b, b.nrows);
-    if (!(f = fopen(b.json, "w"))) {
+    if (!(f = cli_out_open(b.json, tmp, sizeof tmp))) {
         fprintf(stderr, "strata bench: error: cannot write %s\n", b.json);
         rc = 4;
         goto out;
     }
     write_json(f, &b, b.nrows, load);
-    if (fclose(f) != 0) {
+    if (cli_out_publish(f, tmp, b.json) != 0) {
         fprintf(stderr, "strata bench: error: cannot write %s\n", b.json);
         rc = 4;
         goto out;

@@ -3,9 +3,11 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* This process's MPI rank and the number of ranks (0 and 1 without MPI). */
 static int g_rank, g_size = 1;
@@ -87,7 +89,14 @@ static int on_all_ranks(const char *name)
 static int run_command(const cli_command *c, int argc, char **argv)
 {
     int rc;
-    if (strata_mpi_init(&argc, &argv, &g_rank, &g_size) != STRATA_OK) {
+    strata_status st = strata_mpi_init(&argc, &argv, &g_rank, &g_size);
+    if (st == STRATA_EINVAL) {
+        fprintf(stderr, "strata: error: %d MPI ranks; strata runs on at most %d\n", g_size,
+                STRATA_MPI_MAX_RANKS);
+        strata_mpi_finalize();
+        return (int)STRATA_EINVAL;
+    }
+    if (st != STRATA_OK) {
         fprintf(stderr, "strata: error: MPI did not start with MPI_THREAD_FUNNELED\n");
         return (int)STRATA_EIO;
     }
@@ -149,6 +158,33 @@ strata_ctx *cli_ctx_new(const cli_common *co)
     if (g_rank == 0) /* rank 0 shows progress */
         cli_progress_install(ctx, co);
     return ctx;
+}
+
+FILE *cli_out_open(const char *path, char *tmp, size_t size)
+{
+    /* created by us, exclusively, never through a planted link; written
+     * through this descriptor, then renamed over path (cli_out_publish) */
+    int fd;
+    FILE *f;
+    snprintf(tmp, size, "%s.tmp.%ld", path, (long)getpid());
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+        return NULL;
+    if (!(f = fdopen(fd, "w"))) {
+        close(fd);
+        unlink(tmp);
+    }
+    return f;
+}
+
+int cli_out_publish(FILE *f, const char *tmp, const char *path)
+{
+    int bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
 }
 
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)

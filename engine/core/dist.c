@@ -195,6 +195,18 @@ strata_status strata_oe_ci(strata_ctx *ctx, double obs, double expected, double 
     return STRATA_OK;
 }
 
+void strata_oe_log_ci(double ratio, double obs, double n, double level, double *lo, double *hi)
+{
+    int binary = n > 0;
+    double z = strata_qnorm(0.5 + 0.5 * level), s;
+    *lo = *hi = NAN;
+    if (!(obs > 0) || (binary && !(n >= obs)))
+        return;
+    s = binary ? sqrt(1.0 / obs - 1.0 / n) : sqrt(1.0 / obs);
+    *lo = ratio * exp(-z * s);
+    *hi = ratio * exp(z * s);
+}
+
 /* ---- tail probabilities of coefficient tests (dist_internal.h) -------------- */
 
 double strata_pnorm_upper2(double z)

@@ -5,8 +5,49 @@
  * by the caller together with its other tables, then protected and stacked. */
 #include "evaluate_internal.h"
 
+#include "strata/stratify.h"
+
 #include <math.h>
 #include <string.h>
+
+/* ---- derived subgroups: the one rule of evaluate --by and a run's evaluate.by ---- */
+
+static const char *const age_band_names[] = {"0-17", "18-39", "40-64", "65-74", "75-84", "85+"};
+static const int age_band_lo[] = {0, 18, 40, 65, 75, 85};
+static const char *const quintile_names[] = {"1 (most deprived)", "2", "3", "4",
+                                             "5 (least deprived)"};
+static const char *const core20_names[] = {"other", "Core20"};
+
+size_t strata_eval_derived(const char *name, strata_role *source, const char *const **levels)
+{
+    int age = !strcmp(name, "age_band"), quint = !strcmp(name, "imd_quintile");
+    if (!age && !quint && strcmp(name, "core20") != 0)
+        return 0;
+    *source = age ? STRATA_ROLE_AGE : STRATA_ROLE_IMD_DECILE;
+    *levels = age ? age_band_names : quint ? quintile_names : core20_names;
+    return age ? 6 : quint ? 5 : 2;
+}
+
+static int32_t derived_code(int age, int quint, int32_t v)
+{
+    int32_t b = -1;
+    if (age) {
+        for (int k = 0; k < 6 && v >= 0 && v <= 120; k++)
+            if (v >= age_band_lo[k])
+                b = k;
+        return b;
+    }
+    if (v < 1 || v > 10) /* also STRATA_NA_INT32 */
+        return -1;
+    return quint ? (v - 1) / 2 : strata_core20(v);
+}
+
+void strata_eval_derived_codes(const char *name, const int32_t *src, size_t n, int32_t *codes)
+{
+    int age = !strcmp(name, "age_band"), quint = !strcmp(name, "imd_quintile");
+    for (size_t i = 0; i < n; i++)
+        codes[i] = src ? derived_code(age, quint, src[i]) : -1;
+}
 
 /* Rows of part k: the overall population, then by-column k's levels. */
 static void part_range(const strata_eval_report *r, size_t k, size_t *g0, size_t *g1)

@@ -540,16 +540,15 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
     }
     /* calibration in the large: O/E (Debray et al. 2017) and offset intercept */
     if (m->expected > 0.0 && m->observed > 0.0) {
-        double lse;
         m->oe = m->observed / m->expected;
-        if (f == STRATA_FAMILY_BINOMIAL)
-            lse = sqrt(1.0 / m->observed - 1.0 / m->n);
-        else if (f == STRATA_FAMILY_POISSON)
-            lse = sqrt(1.0 / m->observed);
-        else /* gamma, gaussian: empirical SE of O, sqrt(sum w (y - p)^2) */
-            lse = sqrt(sq) / m->observed;
-        m->oe_lo = m->oe * exp(-z * lse);
-        m->oe_hi = m->oe * exp(z * lse);
+        if (f == STRATA_FAMILY_BINOMIAL || f == STRATA_FAMILY_POISSON) {
+            strata_oe_log_ci(m->oe, m->observed, f == STRATA_FAMILY_BINOMIAL ? m->n : 0.0,
+                             par->conf_level, &m->oe_lo, &m->oe_hi);
+        } else { /* gamma, gaussian: empirical SE of O, sqrt(sum w (y - p)^2) */
+            double lse = sqrt(sq) / m->observed;
+            m->oe_lo = m->oe * exp(-z * lse);
+            m->oe_hi = m->oe * exp(z * lse);
+        }
     }
     if (!ev_recal(v, f, 0, par->max_iter, par->tol, coef, se))
         m->flags |= STRATA_EVAL_FLAG_NOCONV;

@@ -90,35 +90,22 @@ static strata_status code_integers(strata_ctx *ctx, const char *path, const char
     return STRATA_OK;
 }
 
-static const char *const quintiles[5] = {"1", "2", "3", "4", "5"};
-static const char *const age_bands[10] = {"0-9",   "10-19", "20-29", "30-39", "40-49",
-                                          "50-59", "60-69", "70-79", "80-89", "90+"};
-
-/* imd_quintile (1 = most deprived) from the IMD decile role; age_band in
- * ten-year bands from the age role. */
+/* A derived by-name (strata_eval_derived: age_band, imd_quintile, core20)
+ * from its source role's column. */
 static strata_status derived(strata_ctx *ctx, strata_cohort *c, const char *name, size_t n,
                              by_col *b, int *found)
 {
-    int quint = strcmp(name, "imd_quintile") == 0, band = strcmp(name, "age_band") == 0;
+    strata_role role;
+    const char *const *levels;
+    size_t nl = strata_eval_derived(name, &role, &levels);
     long j;
     *found = 0;
-    if (!quint && !band)
-        return STRATA_OK;
-    j = strata_cohort_find_role(c, quint ? STRATA_ROLE_IMD_DECILE : STRATA_ROLE_AGE);
-    if (j < 0)
+    if (!nl || (j = strata_cohort_find_role(c, role)) < 0)
         return STRATA_OK;
     *found = 1;
     STRATA_TRY(strata_cohort_read_i32(ctx, c, (size_t)j, 0, n, b->codes));
-    for (size_t i = 0; i < n; i++) {
-        int32_t v = b->codes[i];
-        if (v == STRATA_NA_INT32 || v < (quint ? 1 : 0))
-            b->codes[i] = -1;
-        else if (quint)
-            b->codes[i] = v > 10 ? -1 : (v - 1) / 2;
-        else
-            b->codes[i] = v >= 90 ? 9 : v / 10;
-    }
-    return quint ? set_levels(ctx, b, 5, quintiles) : set_levels(ctx, b, 10, age_bands);
+    strata_eval_derived_codes(name, b->codes, n, b->codes);
+    return set_levels(ctx, b, nl, levels);
 }
 
 static strata_status read_by(strata_ctx *ctx, strata_cohort *c, const char *name, size_t n,
@@ -145,7 +132,7 @@ static strata_status read_by(strata_ctx *ctx, strata_cohort *c, const char *name
         if (jr < 0)
             return STRATA_FAIL(ctx, STRATA_ESPEC,
                                "%s: by-column %s not found (neither a column, a role nor "
-                               "imd_quintile/age_band)",
+                               "age_band/imd_quintile/core20)",
                                path, name);
         j = (size_t)jr;
     }

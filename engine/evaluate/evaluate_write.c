@@ -15,35 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static strata_status close_publish(strata_ctx *ctx, FILE *f, char *tmp, const char *path)
-{
-    int bad = ferror(f);
-    strata_status st;
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        st = STRATA_FAIL(ctx, STRATA_EIO, "%s: write failed", path);
-    } else {
-        st = strata_publish(ctx, tmp, path, 0644);
-    }
-    strata_free(ctx, tmp, 0);
-    return st;
-}
-
-static strata_status open_tmp(strata_ctx *ctx, const char *path, char **tmp, FILE **f)
-{
-    *tmp = strata_tmp_path(ctx, path);
-    if (!*tmp)
-        return strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: the path is an input */
-    *f = fopen(*tmp, "wb");
-    if (!*f) {
-        int e = errno;
-        strata_free(ctx, *tmp, 0);
-        *tmp = NULL;
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create: %s", path, strerror(e));
-    }
-    return STRATA_OK;
-}
-
 /* ---- JSON --------------------------------------------------------------- */
 
 static json_t *jnum(double x) { return isfinite(x) ? json_real(x) : json_null(); }
@@ -198,11 +169,12 @@ static strata_status write_json(strata_ctx *ctx, const char *dir, const strata_e
     json_decref(root);
     if (!text)
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: cannot format JSON", path);
-    st = open_tmp(ctx, path, &tmp, &f);
-    if (st == STRATA_OK) {
+    if ((f = strata_out_open(ctx, path, 0644, &tmp)) != NULL) { /* ENOMEM, EIO, or an input */
         fputs(text, f);
         fputc('\n', f);
-        st = close_publish(ctx, f, tmp, path);
+        st = strata_out_publish(ctx, f, tmp, path, 0644);
+    } else {
+        st = strata_ctx_errcode(ctx);
     }
     free(text); /* allocated by jansson */
     return st;

@@ -473,17 +473,24 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
     struct stat ours, theirs;
     hid_t fapl, file;
     void *handle = NULL;
+    char fdname[64];
     int fd = strata_tmp_create(ctx, path, mode, tmp);
     if (fd < 0)
         return H5I_INVALID_HID;
+    /* no modification times in the root group's object header (every other
+     * object is created with its own no-times property list): the same
+     * content gives the same bytes (tests/test_h5_bytes.c) */
+    fcpl = fcpl == H5P_DEFAULT ? H5Pcreate(H5P_FILE_CREATE) : H5Pcopy(fcpl);
+    H5Pset_obj_track_times(fcpl, 0);
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_sec2(fapl);
     /* superblock v2+ and v2 object headers: HDF5 checksums all metadata, so a
      * corrupted file strata wrote fails a checksum before it is parsed */
     H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    /* HDF5 1.10 cannot adopt a descriptor: it opens the name strata just
-     * created; its descriptor must then be the very file behind ours */
-    file = H5Fcreate(*tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    /* HDF5 1.10 cannot adopt a descriptor: it opens /proc/self/fd/<fd>, the
+     * very file behind ours whatever now stands at the temporary's name (a
+     * swapped-in link is never opened); its descriptor is checked all the same */
+    file = H5Fcreate(strata_fd_name(fd, *tmp, fdname, sizeof fdname), H5F_ACC_TRUNC, fcpl, fapl);
     if (file >= 0 && (H5Fget_vfd_handle(file, fapl, &handle) < 0 || !handle ||
                       fstat(fd, &ours) != 0 || fstat(*(int *)handle, &theirs) != 0 ||
                       ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)) {
@@ -492,9 +499,17 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
         STRATA_FAIL(ctx, STRATA_EIO, "%s: the temporary was replaced while being created",
                     *tmp);
     } else if (file < 0) {
-        STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create HDF5 file", *tmp);
+        /* HDF5 resolves the name it was given with realpath(), which fails once
+         * the temporary is no longer at its name: nothing was written through */
+        STRATA_FAIL(ctx, STRATA_EIO,
+                    lstat(*tmp, &theirs) != 0 || fstat(fd, &ours) != 0 ||
+                            ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino
+                        ? "%s: the temporary was replaced while being created"
+                        : "%s: cannot create HDF5 file",
+                    *tmp);
     }
     H5Pclose(fapl);
+    H5Pclose(fcpl);
     close(fd);
     if (file < 0) {
         unlink(*tmp);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void strata_csv_export_params_init(strata_csv_export_params *p)
 {
@@ -207,22 +208,17 @@ static strata_status export_to(exporter *ex, const char *csv_path)
             s = STRATA_FAIL(ex->ctx, STRATA_EIO, "stdout: write error: %s", strerror(errno));
         return s;
     }
-    if (!(tmp = strata_tmp_path(ex->ctx, csv_path))) /* ENOMEM, EIO, or --out is the input */
+    /* patient-level rows: 0600, written through the descriptor strata created */
+    if (!(f = strata_out_open(ex->ctx, csv_path, 0600, &tmp))) /* ENOMEM, EIO, or an input */
         return ex->ctx->last_status;
-    if (!(f = fopen(tmp, "wb"))) {
-        s = STRATA_FAIL(ex->ctx, STRATA_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    s = write_csv(ex, f);
+    if (s != STRATA_OK) {
+        fclose(f);
+        unlink(tmp);
         strata_free(ex->ctx, tmp, 0);
         return s;
     }
-    s = write_csv(ex, f);
-    if (fclose(f) != 0 && s == STRATA_OK)
-        s = STRATA_FAIL(ex->ctx, STRATA_EIO, "%s: write error: %s", csv_path, strerror(errno));
-    if (s == STRATA_OK)
-        s = strata_publish(ex->ctx, tmp, csv_path, 0600); /* patient-level rows */
-    else
-        remove(tmp);
-    strata_free(ex->ctx, tmp, 0);
-    return s;
+    return strata_out_publish(ex->ctx, f, tmp, csv_path, 0600);
 }
 
 strata_status strata_csv_export(strata_ctx *ctx, const char *cohort_path, const char *csv_path,

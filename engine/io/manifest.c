@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 struct strata_manifest {
@@ -156,16 +157,15 @@ strata_status strata_manifest_hash_outputs(strata_manifest *m, const char *dir)
 
 strata_status strata_manifest_write(strata_manifest *m, const char *path)
 {
-    char *tmp = strata_tmp_path(m->ctx, path);
-    strata_status st;
-    if (!tmp)
+    char *tmp = NULL;
+    FILE *f = strata_out_open(m->ctx, path, 0644, &tmp); /* written through its descriptor */
+    if (!f)
         return strata_ctx_errcode(m->ctx);
-    if (json_dump_file(m->root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) != 0) {
-        remove(tmp);
+    if (json_dumpf(m->root, f, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17)) != 0) {
+        fclose(f);
+        unlink(tmp);
         strata_free(m->ctx, tmp, 0);
         return STRATA_FAIL(m->ctx, STRATA_EIO, "%s: cannot write manifest", path);
     }
-    st = strata_publish(m->ctx, tmp, path, 0644);
-    strata_free(m->ctx, tmp, 0);
-    return st;
+    return strata_out_publish(m->ctx, f, tmp, path, 0644);
 }

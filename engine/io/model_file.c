@@ -347,6 +347,17 @@ static strata_status create_h5(strata_ctx *ctx, strata_score_file *sf, const cha
     return STRATA_OK;
 }
 
+/* One column of a score file, without HDF5 timestamps: the same scores give
+ * the same bytes, whatever the run's time or thread count. */
+static hid_t score_dset(strata_score_file *sf, const char *name, hid_t type, hid_t space)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), d;
+    H5Pset_obj_track_times(dcpl, 0);
+    d = H5Dcreate2(sf->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    return d;
+}
+
 static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrows,
                              const char *const *attrs)
 {
@@ -356,8 +367,7 @@ static strata_status open_h5(strata_ctx *ctx, strata_score_file *sf, size_t nrow
     STRATA_TRY(create_h5(ctx, sf, attrs));
     space = H5Screate_simple(1, dims, NULL);
     for (int q = sf->with_id ? 0 : 1; q < 3; q++)
-        sf->ds[sf->nds++] = H5Dcreate2(sf->file, names[q], q ? H5T_IEEE_F64LE : H5T_STD_I64LE, space,
-                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        sf->ds[sf->nds++] = score_dset(sf, names[q], q ? H5T_IEEE_F64LE : H5T_STD_I64LE, space);
     H5Sclose(space);
     return STRATA_OK;
 }
@@ -437,10 +447,9 @@ static strata_status open_h5_cols(strata_ctx *ctx, strata_score_file *sf, size_t
     STRATA_TRY(create_h5(ctx, sf, attrs));
     space = H5Screate_simple(1, dims, NULL);
     if (sf->with_id)
-        sf->ds[sf->nds++] = H5Dcreate2(sf->file, "patient_id", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                                       H5P_DEFAULT);
+        sf->ds[sf->nds++] = score_dset(sf, "patient_id", H5T_STD_I64LE, space);
     for (size_t c = 0; c < sf->ncols; c++) {
-        hid_t d = H5Dcreate2(sf->file, cols[c], H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t d = score_dset(sf, cols[c], H5T_IEEE_F64LE, space);
         sf->ds[sf->nds++] = d;
         if (d >= 0 && meaning && meaning[c])
             strata_h5_write_attr_string(d, "meaning", meaning[c]);

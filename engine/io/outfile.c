@@ -191,16 +191,16 @@ strata_status strata_out_publish(strata_ctx *ctx, FILE *f, char *tmp, const char
     return s;
 }
 
-char *strata_tmp_path(strata_ctx *ctx, const char *final_path)
+const char *strata_fd_name(int fd, const char *tmp, char *buf, size_t n)
 {
-    /* created here, exclusively and owner-only, so a caller that opens the
-     * name afterwards opens this file and never a planted link */
-    char *tmp = NULL;
-    int fd = strata_tmp_create(ctx, final_path, 0600, &tmp);
-    if (fd < 0)
-        return NULL;
-    close(fd);
-    return tmp;
+    /* /proc/self/fd/<fd> is a magic link: opening it opens the inode behind
+     * fd, whatever now stands at the temporary's name (docs/reliability.md#outputs) */
+    struct stat ours, named;
+    snprintf(buf, n, "/proc/self/fd/%d", fd);
+    if (fstat(fd, &ours) == 0 && stat(buf, &named) == 0 && ours.st_dev == named.st_dev &&
+        ours.st_ino == named.st_ino)
+        return buf;
+    return tmp; /* no /proc: the name, which callers check by descriptor identity */
 }
 
 strata_status strata_publish(strata_ctx *ctx, const char *tmp_path, const char *final_path,

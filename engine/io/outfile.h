@@ -16,12 +16,13 @@
 int strata_tmp_create(strata_ctx *ctx, const char *final_path, unsigned mode, char **tmp);
 /* 1 when pid names no live process (a killed strata's temporaries are stale). */
 int strata_pid_is_dead(long pid);
-/* Atomic publication of an output file: strata_tmp_path creates the temporary
- * as strata_tmp_create does (mode 0600) and returns its name (the file exists:
- * remove it on failure); strata_publish sets mode on the file itself (refusing
- * a temporary that is no longer a regular file of ours) and renames it over
+/* A name under which a library that opens files by name (HDF5, libxlsxwriter)
+ * reaches the very file behind fd: "/proc/self/fd/<fd>" in buf; tmp (the
+ * temporary's own name) only where /proc is not mounted. */
+const char *strata_fd_name(int fd, const char *tmp, char *buf, size_t n);
+/* Atomic publication: strata_publish sets mode on the temporary itself
+ * (refusing one that is no longer a regular file of ours) and renames it over
  * final (0600 for patient-level files, 0644 otherwise). */
-char *strata_tmp_path(strata_ctx *ctx, const char *final_path);
 strata_status strata_publish(strata_ctx *ctx, const char *tmp_path, const char *final_path,
                              unsigned mode);
 

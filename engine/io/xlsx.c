@@ -1,7 +1,9 @@
 /* engine/io/xlsx.c — Excel workbooks through libxlsxwriter (engine/io/xlsx.h).
- * The workbook is written to "<path>.tmp.<pid>", created first with its final
- * mode (libxlsxwriter truncates and rewrites it, keeping the mode), then
- * renamed into place by strata_publish. */
+ * The workbook's temporary is created O_EXCL|O_NOFOLLOW with its final mode
+ * and held open; libxlsxwriter, which opens files by name, is given
+ * /proc/self/fd/<fd> so it writes the very file strata created (a link swapped
+ * in at the temporary's name is never followed), then strata_publish renames
+ * it into place. */
 #include "xlsx.h"
 
 #include "csv_internal.h"
@@ -24,6 +26,8 @@ struct strata_xlsx {
     lxw_worksheet *ws;
     lxw_format *fmt[N_STYLES];
     char *path, *tmp;
+    int fd;           /* the temporary strata created; -1 when closed */
+    char fdname[64];  /* /proc/self/fd/<fd>: the name libxlsxwriter opens */
     unsigned mode;
 };
 
@@ -66,28 +70,23 @@ strata_status strata_xlsx_open(strata_ctx *ctx, const char *path, unsigned mode,
 {
     lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = NULL, .use_zip64 = LXW_TRUE};
     strata_xlsx *x = strata_calloc(ctx, 1, sizeof *x);
-    int fd;
     *out = NULL;
     if (!x)
         return STRATA_ENOMEM;
     x->ctx = ctx;
     x->mode = mode;
-    x->path = strata_strdup(ctx, path);
-    x->tmp = strata_tmp_path(ctx, path);
-    if (!x->path || !x->tmp) {
-        strata_status st = strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: an input */
+    x->fd = -1;
+    if (!(x->path = strata_strdup(ctx, path))) {
         strata_xlsx_abort(x);
-        return st != STRATA_OK ? st : STRATA_ENOMEM;
+        return STRATA_ENOMEM;
     }
     /* the file exists with its final mode before a byte of data is written */
-    fd = open(x->tmp, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);
-    if (fd < 0) {
-        int e = errno;
+    if ((x->fd = strata_tmp_create(ctx, path, mode, &x->tmp)) < 0) {
+        strata_status st = strata_ctx_errcode(ctx); /* ENOMEM, EIO, or EINVAL: an input */
         strata_xlsx_abort(x);
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create: %s", path, strerror(e));
+        return st != STRATA_OK ? st : STRATA_EIO;
     }
-    close(fd);
-    x->wb = workbook_new_opt(x->tmp, &opt);
+    x->wb = workbook_new_opt(strata_fd_name(x->fd, x->tmp, x->fdname, sizeof x->fdname), &opt);
     if (!x->wb) {
         strata_xlsx_abort(x);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "%s: cannot start the workbook", path);
@@ -250,6 +249,8 @@ strata_status strata_xlsx_sheet_from_csv(strata_xlsx *x, const char *sheet, cons
 
 static void xlsx_free(strata_xlsx *x)
 {
+    if (x->fd >= 0)
+        close(x->fd);
     strata_free(x->ctx, x->path, 0);
     strata_free(x->ctx, x->tmp, 0);
     strata_free(x->ctx, x, sizeof *x);

@@ -152,6 +152,35 @@ int strata_cox_is_model_file(const char *path)
     return yes;
 }
 
+/* ---- variables and design (reasons) ------------------------------------------- */
+
+size_t strata_cox_nvars(const strata_cox *m) { return m ? cox_model_nvars(m->cox) : 0; }
+
+const char *strata_cox_var(const strata_cox *m, size_t v, int *is_factor)
+{
+    return m ? cox_model_var(m->cox, v, is_factor) : NULL;
+}
+
+size_t strata_cox_term_vars(const strata_cox *m, size_t j, size_t *vars, size_t max)
+{
+    return m ? cox_model_term_vars(m->cox, j, vars, max) : 0;
+}
+
+strata_status strata_cox_design(strata_ctx *ctx, const strata_cox *m, strata_cohort *cohort,
+                                strata_unseen_policy unseen, size_t row0, size_t n, double *X)
+{
+    glm_source src;
+    cox_binding *b = NULL;
+    strata_status st;
+    if (!m || !cohort || !X)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_cox_design: NULL argument");
+    model_cohort_source(cohort, &src);
+    STRATA_TRY(cox_bind(ctx, m->cox, &src, unseen, &b));
+    st = cox_design_rows_bound(ctx, b, row0, n, X);
+    cox_binding_free(ctx, b);
+    return st;
+}
+
 /* ---- scoring ------------------------------------------------------------------ */
 
 strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,

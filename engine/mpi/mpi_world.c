@@ -20,22 +20,22 @@ static int started; /* strata_mpi_init called MPI_Init_thread */
 static strata_comm world;
 
 /* MPI counts are int: gathers of more than 2 GiB per rank go as MPI_BYTE in
- * pieces of a derived type. Here: refused (a block partial is 32 kB). */
+ * pieces of a derived type. Here: refused (a block partial is 32 kB). The
+ * count arrays live on the stack (strata_mpi_init refuses a world of more than
+ * STRATA_MPI_MAX_RANKS): nothing is allocated inside a collective, where a
+ * failure on one rank would leave the others waiting in MPI_Allgatherv
+ * forever, and nothing escapes the context's allocator (issue 17's sweep). */
 static strata_status w_allgatherv(void *ud, const void *send, void *recv, const size_t *counts,
                                   const size_t *displs)
 {
-    int n = world.size, *rc, *rd;
+    int n = world.size, rc[STRATA_MPI_MAX_RANKS], rd[STRATA_MPI_MAX_RANKS];
     int e;
     (void)ud;
-    rc = malloc(2 * (size_t)n * sizeof *rc);
-    if (!rc)
-        return STRATA_ENOMEM;
-    rd = rc + n;
+    if (n > STRATA_MPI_MAX_RANKS)
+        return STRATA_EINVAL;
     for (int r = 0; r < n; r++) {
-        if (counts[r] > INT_MAX || displs[r] > INT_MAX) {
-            free(rc);
+        if (counts[r] > INT_MAX || displs[r] > INT_MAX)
             return STRATA_EINVAL;
-        }
         rc[r] = (int)counts[r];
         rd[r] = (int)displs[r];
     }
@@ -43,7 +43,6 @@ static strata_status w_allgatherv(void *ud, const void *send, void *recv, const 
         e = MPI_Allgatherv(send, rc[world.rank], MPI_BYTE, recv, rc, rd, MPI_BYTE, MPI_COMM_WORLD);
     else
         e = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, recv, rc, rd, MPI_BYTE, MPI_COMM_WORLD);
-    free(rc);
     return e == MPI_SUCCESS ? STRATA_OK : STRATA_EIO;
 }
 
@@ -124,14 +123,16 @@ strata_status strata_mpi_init(int *argc, char ***argv, int *rank, int *size)
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world.size);
+    *rank = world.rank;
+    *size = world.size;
+    if (world.size > STRATA_MPI_MAX_RANKS)
+        return STRATA_EINVAL;
     world.allgatherv = w_allgatherv;
     world.bcast = w_bcast;
     world.send = w_send;
     world.recv = w_recv;
     world.h5_fapl = w_fapl;
     world.h5_dxpl = w_dxpl;
-    *rank = world.rank;
-    *size = world.size;
     return STRATA_OK;
 }
 

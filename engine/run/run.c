@@ -683,21 +683,6 @@ static strata_status stage_score(run_state *r)
 
 /* ---- evaluation ------------------------------------------------------------ */
 
-static const char *const age_band_names[] = {"0-17", "18-39", "40-64", "65-74", "75-84", "85+"};
-static const char *const quintile_names[] = {"1 (most deprived)", "2", "3", "4",
-                                             "5 (least deprived)"};
-static const char *const core20_names[] = {"other", "Core20"};
-
-static int age_band(int32_t age)
-{
-    return age == INT32_MIN ? -1 : age < 18 ? 0 : age < 40 ? 1 : age < 65 ? 2 : age < 75 ? 3 : age < 85 ? 4 : 5;
-}
-
-static int imd_quintile(const int32_t *imd, size_t i)
-{
-    return (imd && imd[i] >= 1 && imd[i] <= 10) ? (imd[i] - 1) / 2 : -1;
-}
-
 /* Group codes for a by-name: derived (age_band, imd_quintile, core20), a role
  * (sex, ethnicity, pcn, practice, icb) or any categorical cohort column.
  * *owned is set when by->codes must be freed. */
@@ -705,6 +690,7 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
 {
     strata_ctx *ctx = r->ctx;
     int32_t *v;
+    strata_role src;
     const codes *role = !strcmp(name, "sex")         ? &r->sex
                         : !strcmp(name, "ethnicity") ? &r->eth
                         : !strcmp(name, "pcn")       ? &r->pcn
@@ -725,21 +711,9 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
         return STRATA_ENOMEM;
     *owned = v;
     by->codes = v;
-    if (!strcmp(name, "age_band")) {
-        for (size_t i = 0; i < r->n; i++)
-            v[i] = age_band(r->age[i]);
-        by->n_levels = 6;
-        by->levels = age_band_names;
-    } else if (!strcmp(name, "imd_quintile")) {
-        for (size_t i = 0; i < r->n; i++)
-            v[i] = imd_quintile(r->imd, i);
-        by->n_levels = 5;
-        by->levels = quintile_names;
-    } else if (!strcmp(name, "core20")) {
-        for (size_t i = 0; i < r->n; i++)
-            v[i] = r->imd ? (r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : -1) : -1;
-        by->n_levels = 2;
-        by->levels = core20_names;
+    if ((by->n_levels = strata_eval_derived(name, &src, &by->levels)) > 0) {
+        /* the one rule of strata evaluate --by (engine/evaluate/evaluate_fairness.c) */
+        strata_eval_derived_codes(name, src == STRATA_ROLE_AGE ? r->age : r->imd, r->n, v);
     } else {
         long j = find_col(r, name);
         const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
@@ -1323,17 +1297,12 @@ static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel,
     unsigned char *scored = strata_calloc(r->ctx, N + 1, 1);
     size_t *orig = strata_calloc(r->ctx, n_sel + 1, sizeof *orig);
     strata_status st = STRATA_ENOMEM;
-    if (!r->model) { /* Cox: no reasons yet (docs/cox.md), the columns stay, empty */
-        STRATA_FREE_ALL(r->ctx, scored, orig);
-        *text = strata_calloc(r->ctx, n_sel * N_REASONS + 1, sizeof **text);
-        return *text ? STRATA_OK : STRATA_ENOMEM;
-    }
     if (scored && orig) {
         for (size_t i = 0; i < r->n; i++)
             scored[i] = !isnan(r->risk[i]); /* unscored patients stay, with NaN risk */
         for (size_t q = 0; q < n_sel; q++)
             orig[q] = sel[q];
-        st = run_reasons(r->ctx, r->model, r->cohort, scored, r->n - r->sum->n_unscored, orig,
+        st = run_reasons(r->ctx, r->model, r->cox, r->cohort, scored, r->n - r->sum->n_unscored, orig,
                          n_sel, N_REASONS, text, NULL, NULL);
     }
     STRATA_FREE_ALL(r->ctx, scored, orig);

@@ -1,5 +1,5 @@
-/* engine/run/run_reasons.c — the reasons on `strata run`'s intervention list:
- * per model variable (a spline's basis and the variable's share of each
+/* engine/run/run_reasons.c — the reasons on `strata run`'s intervention list,
+ * for a GLM or a Cox model alike: per model variable (a spline's basis and the variable's share of each
  * interaction grouped), ranked by contribution to the patient's linear
  * predictor relative to the scored population's mean, written as text a
  * clinician reads ("age 87", "3 emergency admissions in the last 12 months",
@@ -28,13 +28,63 @@ static int cmp_selrow(const void *a, const void *b)
     return x->orig < y->orig ? -1 : x->orig > y->orig ? 1 : (x->k > y->k) - (x->k < y->k);
 }
 
+/* The model explained: a GLM (g) or a Cox model (c) — the same questions of
+ * either, so a Cox list's reasons come from its linear predictor x'beta as a
+ * GLM's do (its baseline hazard and strata scale every patient alike). */
+typedef struct lp_model {
+    const strata_model *g;
+    const strata_cox *c;
+} lp_model;
+
+static size_t lm_nterms(const lp_model *m)
+{
+    return m->g ? strata_model_nterms(m->g) : strata_cox_nterms(m->c);
+}
+
+static size_t lm_nvars(const lp_model *m)
+{
+    return m->g ? strata_model_nvars(m->g) : strata_cox_nvars(m->c);
+}
+
+static const char *lm_var(const lp_model *m, size_t v, int *is_factor)
+{
+    return m->g ? strata_model_var(m->g, v, is_factor) : strata_cox_var(m->c, v, is_factor);
+}
+
+static size_t lm_term_vars(const lp_model *m, size_t j, size_t *vars, size_t max)
+{
+    return m->g ? strata_model_term_vars(m->g, j, vars, max)
+                : strata_cox_term_vars(m->c, j, vars, max);
+}
+
+/* Coefficient j; an aliased one counts 0 (R's NA, as scoring does). */
+static double lm_beta(const lp_model *m, size_t j)
+{
+    if (m->g) {
+        strata_coef c;
+        strata_model_coef(m->g, j, &c);
+        return c.aliased ? 0 : c.estimate;
+    } else {
+        strata_cox_coef c;
+        strata_cox_coef_row(m->c, j, 0.95, &c);
+        return c.aliased ? 0 : c.estimate;
+    }
+}
+
+static strata_status lm_design(strata_ctx *ctx, const lp_model *m, strata_cohort *cohort,
+                               size_t r0, size_t nb, double *X)
+{
+    return m->g ? strata_model_design(ctx, m->g, cohort, STRATA_UNSEEN_TO_REFERENCE, r0, nb, X)
+                : strata_cox_design(ctx, m->c, cohort, STRATA_UNSEEN_TO_REFERENCE, r0, nb, X);
+}
+
 /* share[j * nv + v]: the part of design column j's contribution that counts
  * for variable v (1 / the number of variables the column is a product of). */
-static void shares(const strata_model *m, size_t p, size_t nv, double *share)
+static void shares(const lp_model *m, size_t p, size_t nv, double *share)
 {
     for (size_t j = 0; j < p; j++) {
         size_t vars[STRATA_MODEL_MAX_TERM_VARS];
-        size_t n = strata_model_term_vars(m, j, vars, STRATA_MODEL_MAX_TERM_VARS);
+        size_t n = lm_term_vars(m, j, vars, STRATA_MODEL_MAX_TERM_VARS);
         if (n > STRATA_MODEL_MAX_TERM_VARS)
             n = STRATA_MODEL_MAX_TERM_VARS;
         for (size_t q = 0; q < n; q++)
@@ -59,11 +109,13 @@ static const char *phrase_key(const strata_cohort *cohort, size_t j, const char 
     }
 }
 
-strata_status run_reasons(strata_ctx *ctx, const strata_model *model, strata_cohort *cohort,
-                          const unsigned char *scored, size_t n_scored, const size_t *sel,
-                          size_t n_sel, size_t k, char ***text, int32_t *var, double *contrib)
+strata_status run_reasons(strata_ctx *ctx, const strata_model *glm, const strata_cox *cox,
+                          strata_cohort *cohort, const unsigned char *scored, size_t n_scored,
+                          const size_t *sel, size_t n_sel, size_t k, char ***text, int32_t *var,
+                          double *contrib)
 {
-    size_t p = strata_model_nterms(model), nv = strata_model_nvars(model);
+    const lp_model lm = {glm, glm ? NULL : cox}, *model = &lm;
+    size_t p = lm_nterms(model), nv = lm_nvars(model);
     size_t N = strata_cohort_nrows(cohort), nb0 = REASON_BLOCK;
     double *beta, *xbar, *Xsel, *Xb, *share, *raw, *rawb, *cc;
     size_t *colj;
@@ -86,15 +138,12 @@ strata_status run_reasons(strata_ctx *ctx, const strata_model *model, strata_coh
     cc = strata_calloc(ctx, n_sel * k + 1, sizeof *cc);
     if (!beta || !xbar || !share || !Xsel || !Xb || !raw || !rawb || !colj || !order || !vv || !cc)
         goto done;
-    for (size_t j = 0; j < p; j++) {
-        strata_coef c;
-        strata_model_coef(model, j, &c);
-        beta[j] = c.aliased ? 0 : c.estimate;
-    }
+    for (size_t j = 0; j < p; j++)
+        beta[j] = lm_beta(model, j);
     shares(model, p, nv, share);
     st = STRATA_OK;
     for (size_t v = 0; v < nv && st == STRATA_OK; v++)
-        st = strata_cohort_find(ctx, cohort, strata_model_var(model, v, NULL), &colj[v]);
+        st = strata_cohort_find(ctx, cohort, lm_var(model, v, NULL), &colj[v]);
     for (size_t q = 0; q < n_sel; q++) {
         order[q].orig = sel[q];
         order[q].k = q;
@@ -103,7 +152,7 @@ strata_status run_reasons(strata_ctx *ctx, const strata_model *model, strata_coh
     for (size_t r0 = 0, q = 0; r0 < N && st == STRATA_OK; r0 += nb0) {
         size_t nb = N - r0 < nb0 ? N - r0 : nb0;
         int listed = q < n_sel && order[q].orig < r0 + nb;
-        st = strata_model_design(ctx, model, cohort, STRATA_UNSEEN_TO_REFERENCE, r0, nb, Xb);
+        st = lm_design(ctx, model, cohort, r0, nb, Xb);
         for (size_t v = 0; v < nv && listed && st == STRATA_OK; v++)
             st = strata_cohort_read_f64(ctx, cohort, colj[v], r0, nb, rawb + v * nb);
         for (size_t i = 0; i < nb && st == STRATA_OK; i++) {
@@ -146,7 +195,7 @@ strata_status run_reasons(strata_ctx *ctx, const strata_model *model, strata_coh
         double value;
         if (vv[q] < 0)
             continue;
-        col = strata_model_var(model, (size_t)vv[q], &is_factor);
+        col = lm_var(model, (size_t)vv[q], &is_factor);
         value = raw[(q / k) * nv + (size_t)vv[q]];
         if (is_factor) {
             const strata_column_info *info = strata_cohort_column(cohort, colj[vv[q]]);

@@ -306,8 +306,15 @@ static strata_status parse_disclosure(strata_ctx *ctx, const char *f, const ynod
     STRATA_TRY(strata_yaml_only_keys(ctx, f, d, "disclosure", keys));
     STRATA_TRY(strata_yaml_bool(ctx, f, d, "enabled", &s->disclosure));
     STRATA_TRY(strata_yaml_long(ctx, f, d, "suppress_max", &s->suppress_max));
-    if (s->suppress_max < 0 || s->suppress_max > 100)
-        return bad(ctx, f, d, "suppress_max", "must be between 0 and 100");
+    if (s->suppress_max < 1 || s->suppress_max > 100) {
+        /* 0 passed here and failed the run at its first table ("range [1, 0]") */
+        char why[200];
+        snprintf(why, sizeof why,
+                 "%ld is out of range: counts 1 to suppress_max are withheld, so it is between 1 "
+                 "and 100 (to publish exact counts: enabled: false)",
+                 s->suppress_max);
+        return bad(ctx, f, d, "suppress_max", why);
+    }
     STRATA_TRY(strata_yaml_long(ctx, f, d, "round_to", &s->round_to));
     if (s->round_to < 1 || s->round_to > 1000)
         return bad(ctx, f, d, "round_to", "must be between 1 and 1000");

@@ -55,6 +55,16 @@ STRATA_API const char *strata_cox_time_column(const strata_cox *m);
 STRATA_API const char *strata_cox_event_column(const strata_cox *m);
 STRATA_API const char *strata_cox_strata_column(const strata_cox *m);
 STRATA_API void strata_cox_coef_row(const strata_cox *m, size_t i, double conf_level, strata_cox_coef *out);
+/* The model's variables and design rows, as strata_model_nvars, _var,
+ * _term_vars and _design (strata/model.h): what the intervention list's
+ * reasons are computed from (docs/stratify.md#reason-codes). X: n x nterms,
+ * row-major. */
+STRATA_API size_t strata_cox_nvars(const strata_cox *m);
+STRATA_API const char *strata_cox_var(const strata_cox *m, size_t v, int *is_factor);
+STRATA_API size_t strata_cox_term_vars(const strata_cox *m, size_t j, size_t *vars, size_t max);
+STRATA_API strata_status strata_cox_design(strata_ctx *ctx, const strata_cox *m,
+                                           strata_cohort *cohort, strata_unseen_policy unseen,
+                                           size_t row0, size_t n, double *X);
 
 typedef struct strata_cox_summary {
     const char *formula;

@@ -26,6 +26,13 @@ STRATA_API strata_status strata_poisson_ci(strata_ctx *ctx, double obs, double l
 STRATA_API void strata_byar_ci(double obs, double level, double *lo, double *hi);
 STRATA_API strata_status strata_oe_ci(strata_ctx *ctx, double obs, double expected, double level,
                            double *ratio, double *lo, double *hi);
+/* The log-scale interval of a ratio r = O/E (the evaluation's calibration in
+ * the large, Debray et al. 2017; the O/E columns of the fairness table):
+ * r exp(-/+ z s), z = qnorm((1+level)/2), s^2 = 1/O - 1/n for a binary outcome
+ * of n people (n > 0), 1/O for a count (n <= 0 or NaN). NaN limits unless
+ * O > 0 (and n >= O for the binary form). */
+STRATA_API void strata_oe_log_ci(double ratio, double obs, double n, double level, double *lo,
+                                 double *hi);
 
 #ifdef __cplusplus
 }

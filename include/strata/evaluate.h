@@ -330,10 +330,26 @@ STRATA_API strata_status strata_eval_fairness_publish(strata_ctx *ctx, const str
                                                       size_t n_parts, strata_table **parts,
                                                       strata_table **out);
 
+/* Derived subgroups: one rule for `strata evaluate --by` and a run's
+ * evaluate.by (docs/evaluate.md#derived-subgroups). age_band from the age role:
+ * 0-17, 18-39, 40-64, 65-74, 75-84, 85+ (the bands of the age-sex mix; ages
+ * outside 0..120 missing); imd_quintile from the national IMD decile role:
+ * "1 (most deprived)" .. "5 (least deprived)"; core20: "other" or "Core20"
+ * (deciles 1-2, strata_core20). strata_eval_derived returns the number of
+ * levels of a derived name with its level names and the role of the column it
+ * is computed from, or 0 for any other name. strata_eval_derived_codes sets
+ * codes 0..levels-1 (-1: missing or out of range) from src, the source
+ * column's values (STRATA_NA_INT32 missing; src NULL: all missing); src and
+ * codes may be the same array. */
+STRATA_API size_t strata_eval_derived(const char *name, strata_role *source,
+                                      const char *const **levels);
+STRATA_API void strata_eval_derived_codes(const char *name, const int32_t *src, size_t n,
+                                          int32_t *codes);
+
 /* Reads outcome and by-columns from a cohort, evaluates the predicted response
  * `p` (n = rows of the cohort) and writes outdir (with bootstrap.csv when boot
  * is not NULL). by_names may name any categorical or integer column (integers
- * are coded by their distinct values) or the derived imd_quintile / age_band. */
+ * are coded by their distinct values) or a derived one (strata_eval_derived). */
 STRATA_API strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
                                      const double *p, const char *const *by_names, size_t n_by,
                                      const strata_eval_params *par,

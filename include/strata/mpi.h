@@ -13,11 +13,16 @@
 extern "C" {
 #endif
 
+/* The most ranks strata runs on (the gathers keep their per-rank counts on
+ * the stack: nothing is allocated inside a collective). */
+#define STRATA_MPI_MAX_RANKS 1024
+
 /* Starts MPI once per process (MPI_Init_thread, MPI_THREAD_FUNNELED: only the
  * thread that called this calls MPI) unless it is already running; *rank and
  * *size are this process and the number of ranks (0 and 1 in a serial build
  * or a singleton). STRATA_EIO when MPI cannot start or the thread level is
- * not provided. */
+ * not provided; STRATA_EINVAL (with *size set) for a world of more than
+ * STRATA_MPI_MAX_RANKS ranks. */
 STRATA_API strata_status strata_mpi_init(int *argc, char ***argv, int *rank, int *size);
 /* Attaches the world's ranks to ctx (nothing with one rank): distributed
  * steps then need every rank to make the same calls in the same order. */

@@ -52,6 +52,16 @@ void cox_binding_free(strata_ctx *ctx, cox_binding *b); /* accepts NULL */
 strata_status cox_score_rows_bound(strata_ctx *ctx, const cox_binding *b, size_t row0, size_t n,
                                    const double *horizons, size_t nh, double *lp, double *risk);
 
+/* The model's variables (the cohort columns of the right-hand side, numbered
+ * by first use; which of them design column j is made of) and rows
+ * [row0, row0 + n) of its design, row-major n x nterms: the intervention
+ * list's reasons, per variable as for a GLM (docs/stratify.md#reason-codes). */
+size_t cox_model_nvars(const cox_model *m);
+const char *cox_model_var(const cox_model *m, size_t v, int *is_factor);
+size_t cox_model_term_vars(const cox_model *m, size_t j, size_t *vars, size_t max);
+strata_status cox_design_rows_bound(strata_ctx *ctx, const cox_binding *b, size_t row0, size_t n,
+                                    double *X);
+
 /* ---- serialisation (docs/cox.md) ----------------------------------------- */
 /* Appends the model to rec: kind, formula, ties, provenance, coefficients,
  * summary, frozen design, strata keys, baseline hazard per stratum. */

@@ -177,3 +177,36 @@ strata_status cox_score_rows_bound(strata_ctx *ctx, const cox_binding *b, size_t
 {
     return cox_score_rows(ctx, &b->m->fo, &b->src, &b->sm, row0, n, horizons, nh, lp, risk);
 }
+
+/* ---- variables and design rows: the reasons on an intervention list ----- */
+
+size_t cox_model_nvars(const cox_model *m) { return m ? glm_formula_nvars(m->fo.formula) : 0; }
+
+const char *cox_model_var(const cox_model *m, size_t v, int *is_factor)
+{
+    return m ? glm_formula_var(m->fo.formula, v, is_factor) : NULL;
+}
+
+/* Coefficient j is design column j + 1: the formula's column 0 is the
+ * intercept, which a Cox model has not (cox_score.c). */
+size_t cox_model_term_vars(const cox_model *m, size_t j, size_t *vars, size_t max)
+{
+    return m ? glm_formula_term_vars(m->fo.formula, j + 1, vars, max) : 0;
+}
+
+strata_status cox_design_rows_bound(strata_ctx *ctx, const cox_binding *b, size_t row0, size_t n,
+                                    double *X)
+{
+    size_t pf = b->m->fo.formula->p, p = cox_model_nterms(b->m);
+    double *full;
+    strata_status st;
+    if (pf != p + 1)
+        return STRATA_FAIL(ctx, STRATA_EINTERNAL, "cox: design of %zu columns for %zu terms", pf, p);
+    if (!(full = strata_alloc(ctx, (n * pf + 1) * sizeof *full)))
+        return STRATA_ENOMEM;
+    st = glm_formula_design_rows(ctx, b->m->fo.formula, b->sm.vb, &b->src, 8192, row0, n, full);
+    for (size_t i = 0; st == STRATA_OK && i < n; i++)
+        memcpy(X + i * p, full + i * pf + 1, p * sizeof *X);
+    strata_free(ctx, full, 0);
+    return st;
+}

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -658,7 +659,10 @@ static void fit_log_timings(strata_ctx *ctx, const glm_source *src, const fit_st
 static strata_status fit_provenance(strata_ctx *ctx, fit_state *s)
 {
     char buf[512];
-    time_t now = time(NULL);
+    /* SOURCE_DATE_EPOCH (reproducible-builds.org) fixes the time: the same fit
+     * then gives the same model file bytes */
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    time_t now = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
     strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tmv);

@@ -76,6 +76,20 @@ typedef struct glm_varbind {
     int *code_map;   /* factor: source code -> level index; -1 unseen (an error when met) */
 } glm_varbind;
 
+/* A formula's variables (glm_vars.c): the source columns of its right-hand
+ * side numbered by first use in the design, and which of them design column
+ * j is a product of (the model-level glm_model_nvars/_var/_term_vars). */
+size_t glm_formula_nvars(const glm_formula *f);
+const char *glm_formula_var(const glm_formula *f, size_t v, int *is_factor);
+size_t glm_formula_term_vars(const glm_formula *f, size_t j, size_t *vars, size_t max);
+
+/* Design rows [row0, row0 + n) of a formula bound to src (vb), row-major n x
+ * f->p, built nb0 rows at a time (glm_design_rows for a GLM binding; the Cox
+ * model's reasons use it too). */
+strata_status glm_formula_design_rows(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                                      const glm_source *src, size_t nb0, size_t row0, size_t n,
+                                      double *X);
+
 struct glm_binding {
     const glm_model *m;   /* the model scored (NULL while fitting) */
     const glm_formula *f;

@@ -200,21 +200,28 @@ strata_status glm_score(strata_ctx *ctx, const glm_model *m, const glm_source *s
 strata_status glm_design_rows(strata_ctx *ctx, const glm_binding *b, size_t row0, size_t n,
                               double *X)
 {
-    const glm_formula *f = b->f;
-    size_t nv = f->nvars, p = b->m->p, nb0 = b->m->block_rows ? b->m->block_rows : 8192;
+    return glm_formula_design_rows(ctx, b->f, b->vb, &b->src,
+                                   b->m->block_rows ? b->m->block_rows : 8192, row0, n, X);
+}
+
+strata_status glm_formula_design_rows(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                                      const glm_source *src, size_t nb0, size_t row0, size_t n,
+                                      double *X)
+{
+    size_t nv = f->nvars, p = f->p;
     size_t width = glm_design_work(f);
     double **raw = NULL, *Xb = NULL, *work = NULL;
     strata_status st = STRATA_ENOMEM;
-    if (row0 > b->src.nrows || n > b->src.nrows - row0)
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "%s: rows %zu..%zu outside 1..%zu", b->src.name,
-                           row0 + 1, row0 + n, b->src.nrows);
+    if (row0 > src->nrows || n > src->nrows - row0)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "%s: rows %zu..%zu outside 1..%zu", src->name,
+                           row0 + 1, row0 + n, src->nrows);
     raw = strata_calloc(ctx, nv ? nv : 1, sizeof *raw);
     Xb = strata_alloc(ctx, nb0 * p * sizeof *Xb);
     work = strata_alloc(ctx, (nb0 * width + 1) * sizeof *work);
     if (!raw || !Xb || !work)
         goto done;
     for (size_t v = 0; v < nv; v++)
-        if (b->vb[v].src_col != (size_t)-1 && !(raw[v] = strata_alloc(ctx, nb0 * sizeof **raw)))
+        if (vb[v].src_col != (size_t)-1 && !(raw[v] = strata_alloc(ctx, nb0 * sizeof **raw)))
             goto done;
     st = STRATA_OK;
     for (size_t r0 = 0; r0 < n && st == STRATA_OK; r0 += nb0) {
@@ -222,12 +229,12 @@ strata_status glm_design_rows(strata_ctx *ctx, const glm_binding *b, size_t row0
         int badvar = 0;
         for (size_t v = 0; v < nv && st == STRATA_OK; v++)
             if (raw[v])
-                st = b->src.read_f64(ctx, b->src.ud, b->vb[v].src_col, row0 + r0, nb, raw[v]);
+                st = src->read_f64(ctx, src->ud, vb[v].src_col, row0 + r0, nb, raw[v]);
         if (st != STRATA_OK)
             break;
-        if (glm_design_block(f, b->vb, raw, nb, Xb, work, &badvar) != 0) {
+        if (glm_design_block(f, vb, raw, nb, Xb, work, &badvar) != 0) {
             st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': a level in rows %zu..%zu was not seen when the model was fitted",
-                             b->src.name, f->vars[badvar].column, row0 + r0 + 1, row0 + r0 + nb);
+                             src->name, f->vars[badvar].column, row0 + r0 + 1, row0 + r0 + nb);
             break;
         }
         /* column-major block -> row-major rows of X */

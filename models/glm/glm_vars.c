@@ -41,32 +41,32 @@ static long var_of(const glm_formula *f, int fv, int *is_factor)
     return -1;
 }
 
-size_t glm_model_nvars(const glm_model *m)
+size_t glm_formula_nvars(const glm_formula *f)
 {
     size_t n = 0;
-    for (size_t v = 0; m && v < m->f->nvars; v++) {
-        long k = var_of(m->f, (int)v, NULL);
+    for (size_t v = 0; f && v < f->nvars; v++) {
+        long k = var_of(f, (int)v, NULL);
         if (k >= 0 && (size_t)k + 1 > n)
             n = (size_t)k + 1;
     }
     return n;
 }
 
-const char *glm_model_var(const glm_model *m, size_t v, int *is_factor)
+const char *glm_formula_var(const glm_formula *f, size_t v, int *is_factor)
 {
-    for (size_t u = 0; m && u < m->f->nvars; u++)
-        if (var_of(m->f, (int)u, is_factor) == (long)v)
-            return m->f->vars[u].column;
+    for (size_t u = 0; f && u < f->nvars; u++)
+        if (var_of(f, (int)u, is_factor) == (long)v)
+            return f->vars[u].column;
     return NULL;
 }
 
-size_t glm_model_term_vars(const glm_model *m, size_t j, size_t *vars, size_t max)
+size_t glm_formula_term_vars(const glm_formula *f, size_t j, size_t *vars, size_t max)
 {
     size_t n = 0;
-    if (!m || j >= m->f->p)
+    if (!f || j >= f->p)
         return 0;
-    for (int i = 0; i < m->f->cols[j].nf; i++) {
-        long k = var_of(m->f, m->f->cols[j].var[i], NULL);
+    for (int i = 0; i < f->cols[j].nf; i++) {
+        long k = var_of(f, f->cols[j].var[i], NULL);
         int dup = 0;
         for (size_t q = 0; q < n && q < max; q++)
             dup |= vars[q] == (size_t)k;
@@ -77,4 +77,17 @@ size_t glm_model_term_vars(const glm_model *m, size_t j, size_t *vars, size_t ma
         n++;
     }
     return n;
+}
+
+/* A GLM's variables are its formula's (the Cox model's too: cox_model_nvars). */
+size_t glm_model_nvars(const glm_model *m) { return m ? glm_formula_nvars(m->f) : 0; }
+
+const char *glm_model_var(const glm_model *m, size_t v, int *is_factor)
+{
+    return m ? glm_formula_var(m->f, v, is_factor) : NULL;
+}
+
+size_t glm_model_term_vars(const glm_model *m, size_t j, size_t *vars, size_t max)
+{
+    return m ? glm_formula_term_vars(m->f, j, vars, max) : 0;
 }
