@@ -60,6 +60,9 @@ typedef struct fit_state {
                               * (streamed: only factors and splines, while freezing) */
     unsigned char *mask;     /* n: 1 = complete case */
     double *y1;              /* 2 n_used: unit prior weights, then offsets */
+    double *vcbuf;           /* in memory: the values computed once per fit (vcache) */
+    int *levbuf;             /* in memory, categorical-aware: every row's level indices */
+    glm_vcache vcache;
     fitdata d;
     glm_stream *stream;      /* non-NULL when the columns exceed the memory budget */
     glm_irls_ws *ws;
@@ -76,6 +79,8 @@ static void fit_state_free(strata_ctx *ctx, fit_state *s)
     strata_free(ctx, s->raw, 0);
     strata_free(ctx, s->mask, 0);
     strata_free(ctx, s->y1, 0);
+    strata_free(ctx, s->vcbuf, 0);
+    strata_free(ctx, s->levbuf, 0);
     strata_free(ctx, s->bwarm, 0);
     glm_pass_free(ctx, &s->d);
     glm_stream_free(ctx, s->stream);
@@ -418,6 +423,33 @@ static void fit_compact(fit_state *s)
 
 /* ---- set up: pass buffers, IRLS workspace, weights and offsets, the model ---- */
 
+/* In memory, what a pass would compute again every time is computed once: the
+ * values of transformed, spline and factor variables of the design's dense
+ * columns (glm_vcache) and, on the categorical-aware pass, every row's level
+ * indices; the same values, so the same bytes as computing them per block.
+ * Skipped when it would take the fit over the memory budget. */
+static strata_status fit_cache(strata_ctx *ctx, fitdata *d, fit_state *s)
+{
+    size_t k = glm_vcache_doubles(d->f, d->fmode ? d->dj : NULL, d->qd), n = d->n;
+    size_t budget = strata_ctx_memory_budget(ctx);
+    size_t bytes = n * (k * sizeof *s->vcbuf + (d->fmode ? d->nfac : 0) * sizeof *s->levbuf);
+    if (budget && loaded_bytes(s->nv, s->n) + bytes > budget)
+        return STRATA_OK;
+    if (k) {
+        if (!(s->vcbuf = strata_alloc(ctx, n * k * sizeof *s->vcbuf)))
+            return STRATA_ENOMEM;
+        glm_vcache_fill(d->f, d->vb, d->raw, n, d->fmode ? d->dj : NULL, d->qd, s->vcbuf, d->nt, &s->vcache);
+        d->vc = &s->vcache;
+    }
+    if (d->fmode && d->nfac) {
+        if (!(s->levbuf = strata_alloc(ctx, n * d->nfac * sizeof *s->levbuf)))
+            return STRATA_ENOMEM;
+        glm_fpass_levcache(d, s->levbuf);
+        d->levc = s->levbuf;
+    }
+    return STRATA_OK;
+}
+
 static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fit_state *s)
 {
     glm_formula *f = s->f;
@@ -456,6 +488,7 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
         if (!(s->y1 = strata_alloc(ctx, 2 * n * sizeof *s->y1 + 1)))
             return STRATA_ENOMEM;
         glm_rows_bind(d, s->raw, n, s->y1, s->y1 + n);
+        STRATA_TRY(fit_cache(ctx, d, s));
     }
     STRATA_TRY(glm_model_alloc_novcov(ctx, f, &s->m));
     s->f = NULL; /* owned by the model */

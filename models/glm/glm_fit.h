@@ -61,6 +61,8 @@ typedef struct fitdata {
     double **raw;            /* nvars compact columns */
     const double *y, *wt, *off;
     double *eta;             /* n: linear predictor (incl. offset) of the last pass */
+    const glm_vcache *vc;    /* in memory: variable values computed once per fit, or NULL */
+    const int *levc;         /* in memory, categorical-aware: nfac x n level indices, or NULL */
     int nt;
     double *tbuf;            /* per-thread workspace */
     size_t tsize;
@@ -120,16 +122,21 @@ size_t glm_warm_rows(const fitdata *d);
  * releases them (accepts a partial set). */
 strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass);
 void glm_fpass_free(strata_ctx *ctx, fitdata *d);
-/* Level index of every factor for rows [q0, q0 + m) into lev (nfac x GLM_SUB). */
-void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev);
-/* eta[i] += the coefficient of row i's level, factor by factor. */
-void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, double *eta);
+/* Level index of every factor for rows [q0, q0 + m) into lev (factor a's at
+ * lev + a * ls). */
+void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev, size_t ls);
+/* Every row's level indices (nfac x n, factor a's at buf + a * n), rows
+ * split over d->nt threads. */
+void glm_fpass_levcache(const fitdata *d, int *buf);
+/* eta[i] += the coefficient of row i's level, factor by factor (factor a's
+ * level indices at lev + a * ls). */
+void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, size_t ls, double *eta);
 /* Folds a packed sub-block A (m x ldd: s x_dense, s z) and its factor levels
  * into the compact partial P: dense Gram (the kernel's sub-block sums), level
  * weights and factor x dense sums (la_scatter_fn; a small factor's through
  * thread t's scratch, per sub-block), factor x factor tables; every sum in
  * row order. */
-void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s,
+void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, size_t ls, const double *s,
                      const double *A, double *P);
 /* ftab from beta (before a PASS_ITER). */
 void glm_fpass_table(fitdata *d, const double *beta);
