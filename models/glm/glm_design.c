@@ -72,13 +72,8 @@ static size_t var_compute(const glm_var *v, const glm_varbind *b, const double *
     if (v->is_factor)
         return factor_levels(b, r, nb, o);
     if (v->tr == GT_RCS) {
-        double basis[GLM_RCS_MAXK];
-        for (size_t i = 0; i < nb; i++) {
-            o[i] = r[i];
-            glm_rcs_basis(v->knots, v->rcs_k, r[i], basis);
-            for (int s = 0; s < v->rcs_k - 2; s++)
-                o[(size_t)(s + 1) * ld + i] = basis[s];
-        }
+        memcpy(o, r, nb * sizeof *o);
+        glm_rcs_basis_rows(v->knots, v->rcs_k, r, nb, ld, o + ld);
     } else if (v->tr != GT_NONE) {
         for (size_t i = 0; i < nb; i++)
             o[i] = apply_tr(v->tr, r[i]);

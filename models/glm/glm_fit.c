@@ -370,12 +370,17 @@ static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const stra
             return STRATA_ENOMEM;
     /* Touch the new columns on every thread before HDF5 fills them on one: at
      * 10 M x 60 the page faults of a single-threaded first touch cost 3-8 s,
-     * spread over the threads they cost ~1 s (docs/glm.md). */
+     * spread over the threads they cost ~1 s (docs/glm.md). On one thread the
+     * read itself is the first touch. */
     s->t_start = omp_get_wtime();
     nt = n * s->nv < (prm->parallel_min_np ? prm->parallel_min_np : GLM_PAR_MIN_NP) ? 1 : strata_threads(ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (long v = 0; v < (long)s->nv; v++)
-        memset(s->raw[v], 0, (n + 1) * sizeof **s->raw);
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (long v = 0; v < (long)s->nv; v++)
+            memset(s->raw[v], 0, (n + 1) * sizeof **s->raw);
+    }
+    for (size_t v = 0; v < s->nv; v++)
+        s->raw[v][n] = 0;
     for (size_t v = 0; v < s->nv; v++)
         STRATA_TRY(src->read_f64(ctx, src->ud, s->vb[v].src_col, 0, n, s->raw[v]));
     STRATA_TRY(mask_rows(ctx, src, prm, s->f, s->raw, 0, n, s->mask, seen));

@@ -149,8 +149,9 @@ size_t glm_design_work(const glm_formula *f);
 double glm_offset_value(const glm_formula *f, double *const *raw, size_t i);
 
 /* ---- restricted cubic splines (glm_rcs.c) ------------------------------------ */
-/* Restricted cubic spline basis (Harrell, norm 2): k-2 values for x. */
-void glm_rcs_basis(const double *knots, int k, double x, double *out);
+/* Restricted cubic spline basis (Harrell, norm 2): the k-2 values of each of
+ * x[0..n), value j of row i at out[j * ld + i]. */
+void glm_rcs_basis_rows(const double *knots, int k, const double *x, size_t n, size_t ld, double *out);
 /* Harrell's default knots for k (3..7) from sorted values xs[0..n). */
 strata_status glm_rcs_knots(strata_ctx *ctx, const double *xs, size_t n, int k, double *knots,
                             const char *label);
