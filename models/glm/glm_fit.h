@@ -58,6 +58,7 @@ typedef struct fitdata {
     size_t bstride;          /* passes visit blocks 0, bstride, 2 bstride, ... (1: all) */
     size_t ld;               /* row length of the kernel's sub-block: p + 1 rounded up to 8 */
     la_kernels k;            /* pass kernels chosen for this CPU */
+    int rowk;                /* 1: the binomial row step in AVX-512 lanes (glm_rowstep.c) */
     double **raw;            /* nvars compact columns */
     const double *y, *wt, *off;
     double *eta;             /* n: linear predictor (incl. offset) of the last pass */
@@ -116,6 +117,15 @@ size_t glm_pass_slots(const fitdata *d, int mode);
 size_t glm_group_of(size_t v, size_t nv, size_t ns);
 /* Rows a pass with bstride = GLM_WARM_STRIDE visits. */
 size_t glm_warm_rows(const fitdata *d);
+
+/* glm_rowstep.c. 1 when this CPU runs the AVX-512 row step. */
+int glm_rowstep_avx512(void);
+/* The binomial (logit) IRLS rows of a sub-block (m rows; off may be NULL):
+ * s[i] the sqrt working weight, v[i] = s[i] z[i], dv[i] the deviance term, as
+ * glm_pass.c's irls_row with exp and log evaluated in the lanes. Only when
+ * glm_rowstep_avx512(). */
+void glm_logit_rows(size_t m, const double *y, const double *wt, const double *eta, const double *off,
+                    double *s, double *v, double *dv);
 
 /* glm_fpass.c. Sets d->fmode for pass (strata_glm_pass) and the formula, and
  * allocates the categorical-aware buffers when it is on; glm_fpass_free

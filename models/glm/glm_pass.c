@@ -16,7 +16,9 @@ strata_status glm_pass_alloc(strata_ctx *ctx, fitdata *d)
     size_t nv = d->f->nvars, p = d->p;
     d->ld = la_gram_ld(p + 1);
     la_kernels_get(LA_ISA_AUTO, &d->k);
-    d->tsize = GLM_SUB * (p + 1 + d->width + 1) + GLM_SUB * d->ld + 8;
+    d->rowk = d->fam == STRATA_FAMILY_BINOMIAL && glm_rowstep_avx512();
+    /* per thread: X, work, s, the kernel's sub-block A (aligned), the deviance terms */
+    d->tsize = GLM_SUB * (p + 1 + d->width + 1) + GLM_SUB * d->ld + 8 + GLM_SUB;
     d->tbuf = strata_alloc(ctx, (size_t)d->nt * d->tsize * sizeof *d->tbuf);
     d->rawb = strata_calloc(ctx, (size_t)d->nt * nv, sizeof *d->rawb);
     d->colsb = strata_calloc(ctx, (size_t)d->nt * p + 1, sizeof *d->colsb);
@@ -185,6 +187,7 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
     double *s = work + GLM_SUB * d->width;
     /* the kernel's sub-block, 64-byte aligned (tsize leaves room for it) */
     double *A = (double *)(((uintptr_t)(s + GLM_SUB) + 63) & ~(uintptr_t)63);
+    double *dv = A + GLM_SUB * d->ld;
     const double **rb = d->rawb + (size_t)t * d->f->nvars;
     const double **cols = d->colsb + (size_t)t * p;
     int *levt = d->fmode ? d->levb + (size_t)t * d->nfac * GLM_SUB : NULL;
@@ -229,8 +232,14 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
                 for (size_t i = 0; off && i < m; i++)
                     eta[i] += off[i];
             }
-            for (size_t i = 0; i < m; i++)
-                dev += irls_row(d->fam, y[i], wt[i], eta[i], off ? off[i] : 0, &s[i], &v[i]);
+            if (d->rowk) {
+                glm_logit_rows(m, y, wt, eta, off, s, v, dv);
+                for (size_t i = 0; i < m; i++)
+                    dev += dv[i];
+            } else {
+                for (size_t i = 0; i < m; i++)
+                    dev += irls_row(d->fam, y[i], wt[i], eta[i], off ? off[i] : 0, &s[i], &v[i]);
+            }
         }
         /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
          * kernel call on the weighted row-major copy, while it is in cache */
