@@ -2,14 +2,17 @@
 /* tests/test_kernels.c — the IRLS pass kernels (gram.c) in every variant this CPU
  * runs: pack and axpy byte-identical to the C code, the Gram against a plain sum
  * to 1e-13 and AVX-512 = AVX2 bytes, tails included; and linalg.c's pivoted solve
- * in a reused workspace and its nesting BLAS single-thread sections. */
+ * in a reused workspace and its nesting BLAS single-thread sections; the GLM's
+ * AVX-512 binomial row step (glm_rowstep.c) against R's formulas with libm. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "glm_internal.h"
+#include "glm_fit.h"
 #include "testutil.h"
+
+#include <float.h>
 
 #include <math.h>
 #include <stdint.h>
@@ -176,6 +179,56 @@ static void test_kernels__gram_matches_plain_sum_and_isas_agree(void **state)
 /* X = [1, x, 1 + x] for x = 0..4, y = (1, 3, 2, 5, 4): the third column is
  * aliased (R: NA); the rest is the least-squares line 1.4 + 0.8 x with
  * (X^T X)^-1 = [[0.6, -0.2], [-0.2, 0.1]]. One workspace serves both sizes. */
+/* R's binomial row with libm (glm_pass.c's irls_row): s, s z and the deviance term. */
+static double logit_row_ref(double y, double wt, double e, double o, double *s, double *v)
+{
+    double t = exp(e), opexp = 1 + t;
+    double tc = e < -30.0 ? DBL_EPSILON : e > 30.0 ? 1.0 / DBL_EPSILON : t;
+    double mu = tc / (1 + tc), me = (e > 30.0 || e < -30.0) ? DBL_EPSILON : t / (opexp * opexp);
+    double vr = mu * (1 - mu), d = 0;
+    *s = *v = 0;
+    if (wt > 0 && me != 0) {
+        *s = sqrt(wt * me * me / vr);
+        *v = *s * ((e - o) + (y - mu) / me);
+    }
+    if (y != 0)
+        d += y * log(y / mu);
+    if (1 - y != 0)
+        d += (1 - y) * log((1 - y) / (1 - mu));
+    return 2 * wt * d;
+}
+
+static void test_kernels__logit_rowstep_matches_libm_rows(void **state)
+{
+    enum { R = 203 };
+    double y[R], wt[R], eta[R], off[R], s[R], v[R], dv[R];
+    (void)state;
+    if (!glm_rowstep_avx512())
+        skip();
+    for (int i = 0; i < R; i++) {
+        /* eta over [-36, 36] with the clamps at +-30 exactly, a NaN; y 0, 1 or a
+         * proportion; weights 0, 1 or 2.5 */
+        eta[i] = i == 7 ? 30.0 : i == 8 ? -30.0 : i == 9 ? NAN : 36.0 * urand();
+        y[i] = i % 3 == 0 ? 0.0 : i % 3 == 1 ? 1.0 : 0.5 + 0.4 * urand();
+        wt[i] = i % 11 == 0 ? 0.0 : i % 5 == 0 ? 2.5 : 1.0;
+        off[i] = 0.25 * urand();
+    }
+    for (int with_off = 0; with_off < 2; with_off++) {
+        glm_logit_rows(R, y, wt, eta, with_off ? off : NULL, s, v, dv);
+        for (int i = 0; i < R; i++) {
+            double rs, rv, rd = logit_row_ref(y[i], wt[i], eta[i], with_off ? off[i] : 0, &rs, &rv);
+            if (isnan(eta[i])) {
+                assert_true(isnan(dv[i])); /* a NaN eta: a non-finite deviance (step-halving) */
+                continue;
+            }
+            if (fabs(s[i] - rs) > 1e-14 * fabs(rs) || fabs(v[i] - rv) > 1e-14 * fabs(rv) + 1e-300 ||
+                fabs(dv[i] - rd) > 1e-14 * fabs(rd) + 1e-300)
+                fail_msg("row %d (eta %g y %g wt %g): s %.17g / %.17g, v %.17g / %.17g, dev %.17g / %.17g", i,
+                         eta[i], y[i], wt[i], s[i], rs, v[i], rv, dv[i], rd);
+        }
+    }
+}
+
 static void test_solve__aliased_column_exact_solution_reused_workspace(void **state)
 {
     strata_ctx *ctx = NULL;
@@ -235,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_kernels__pack_and_axpy_same_bytes_as_c),
         cmocka_unit_test(test_kernels__scatter_same_bytes_as_c_and_plain_sums),
         cmocka_unit_test(test_kernels__gram_matches_plain_sum_and_isas_agree),
+        cmocka_unit_test(test_kernels__logit_rowstep_matches_libm_rows),
         cmocka_unit_test(test_solve__aliased_column_exact_solution_reused_workspace),
         cmocka_unit_test(test_blas__single_thread_sections_nest),
     };

@@ -197,7 +197,9 @@ strata_status strata_h5_probe(strata_ctx *ctx, const char *path)
     /* STRATA_H5_PROBE=0 switches the walk off (a trusted file, or a debugger);
      * STRATA_H5_PROBE_SECONDS and STRATA_H5_PROBE_MB set its limits. */
     long secs = env_long("STRATA_H5_PROBE_SECONDS", 10), mb = env_long("STRATA_H5_PROBE_MB", 2048);
-    struct timespec nap = {0, 5 * 1000 * 1000};
+    /* 0.5 ms naps: the walk of a small cohort takes ~10 ms, and a 5 ms nap
+     * kept the parent waiting up to 5 ms after the child had finished */
+    struct timespec nap = {0, 500 * 1000};
     double waited = 0;
     int status = 0;
     pid_t pid, r;
@@ -211,7 +213,7 @@ strata_status strata_h5_probe(strata_ctx *ctx, const char *path)
         probe_child(ctx, path, mb);
     while ((r = waitpid(pid, &status, WNOHANG)) == 0 && waited < (double)secs) {
         nanosleep(&nap, NULL);
-        waited += 0.005;
+        waited += 0.0005;
     }
     if (r == 0) {
         kill(pid, SIGKILL);

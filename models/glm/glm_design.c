@@ -5,6 +5,7 @@
 #include "glm_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 size_t glm_design_work(const glm_formula *f)
@@ -49,11 +50,45 @@ static size_t factor_levels(const glm_varbind *b, const double *r, size_t nb, do
     return bad;
 }
 
-/* Each variable's value columns for the block: vp[v] points at them (in work,
- * or in raw for a plain numeric variable, which needs no copy). Returns 0 or
- * 1 + the row of the first unseen level, its variable in *bad_var. */
+/* Variables whose values design columns [js] (all p when js is NULL) use. */
+static uint64_t needed_vars(const glm_formula *f, const size_t *js, size_t nj)
+{
+    uint64_t need = 0;
+    for (size_t jj = 0; jj < (js ? nj : f->p); jj++) {
+        const glm_col *c = &f->cols[js ? js[jj] : jj];
+        for (int q = 0; q < c->nf; q++)
+            need |= (uint64_t)1 << c->var[q];
+    }
+    return need;
+}
+
+/* Variable v's value columns for rows [0, nb) of raw r into o (column stride
+ * ld): level indices (factor), x and the spline basis (rcs), the transform, or
+ * nothing for a plain numeric variable (read in place). Returns 0 or 1 + the
+ * row of the first unseen level. */
+static size_t var_compute(const glm_var *v, const glm_varbind *b, const double *r, size_t nb,
+                          size_t ld, double *o)
+{
+    if (v->is_factor)
+        return factor_levels(b, r, nb, o);
+    if (v->tr == GT_RCS) {
+        memcpy(o, r, nb * sizeof *o);
+        glm_rcs_basis_rows(v->knots, v->rcs_k, r, nb, ld, o + ld);
+    } else if (v->tr != GT_NONE) {
+        for (size_t i = 0; i < nb; i++)
+            o[i] = apply_tr(v->tr, r[i]);
+    }
+    return 0;
+}
+
+/* Each needed variable's value columns for the block: vp[v] points at them
+ * and vs[v] is their column stride: in the cache (rows row0.., computed once
+ * per fit), in raw for a plain numeric variable (no copy), else computed into
+ * work. Returns 0 or 1 + the row of the first unseen level, its variable in
+ * *bad_var. */
 static size_t var_values(const glm_formula *f, const glm_varbind *vb, double *const *raw,
-                         size_t nb, double *work, int *bad_var, const double **vp)
+                         size_t nb, double *work, int *bad_var, uint64_t need,
+                         const glm_vcache *vc, size_t row0, const double **vp, size_t *vs)
 {
     size_t w = 0, bad = 0;
     for (size_t vi = 0; vi < f->nvars; vi++) {
@@ -62,36 +97,64 @@ static size_t var_values(const glm_formula *f, const glm_varbind *vb, double *co
         double *o = work + w * nb;
         w += v->is_factor ? 1 : v->ncols;
         vp[vi] = o;
-        if (!r)
+        vs[vi] = nb;
+        if (!r || !(need >> vi & 1))
             continue;
-        if (v->is_factor) {
-            size_t b = factor_levels(&vb[vi], r, nb, o);
+        if (vc && vc->col[vi]) {
+            vp[vi] = vc->col[vi] + row0;
+            vs[vi] = vc->n;
+        } else if (!v->is_factor && v->tr == GT_NONE) {
+            vp[vi] = r; /* plain numeric: read in place, no copy */
+        } else {
+            size_t b = var_compute(v, &vb[vi], r, nb, nb, o);
             if (b && !bad) {
                 bad = b;
                 *bad_var = (int)vi;
             }
-        } else if (v->tr == GT_RCS) {
-            double basis[GLM_RCS_MAXK];
-            for (size_t i = 0; i < nb; i++) {
-                o[i] = r[i];
-                glm_rcs_basis(v->knots, v->rcs_k, r[i], basis);
-                for (int s = 0; s < v->rcs_k - 2; s++)
-                    o[(size_t)(s + 1) * nb + i] = basis[s];
-            }
-        } else if (v->tr == GT_NONE) {
-            vp[vi] = r; /* plain numeric: read in place, no copy */
-        } else {
-            for (size_t i = 0; i < nb; i++)
-                o[i] = apply_tr(v->tr, r[i]);
         }
     }
     return bad;
 }
 
+size_t glm_vcache_doubles(const glm_formula *f, const size_t *js, size_t nj)
+{
+    uint64_t need = needed_vars(f, js, nj);
+    size_t k = 0;
+    for (size_t v = 0; v < f->nvars; v++)
+        if ((need >> v & 1) && (f->vars[v].is_factor || f->vars[v].tr != GT_NONE))
+            k += f->vars[v].is_factor ? 1 : f->vars[v].ncols;
+    return k;
+}
+
+void glm_vcache_fill(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t n,
+                     const size_t *js, size_t nj, double *buf, int nt, glm_vcache *vc)
+{
+    uint64_t need = needed_vars(f, js, nj);
+    size_t off = 0;
+    memset(vc, 0, sizeof *vc);
+    vc->n = n;
+    for (size_t vi = 0; vi < f->nvars; vi++) {
+        const glm_var *v = &f->vars[vi];
+        if (!(need >> vi & 1) || !(v->is_factor || v->tr != GT_NONE))
+            continue;
+        vc->col[vi] = buf + off * n;
+        off += v->is_factor ? 1 : v->ncols;
+    }
+    /* rows in chunks over the threads: a row's values depend on that row only,
+     * so the bytes are those of one sweep */
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (long c = 0; c < (long)((n + 4095) / 4096); c++) {
+        size_t i0 = (size_t)c * 4096, m = n - i0 < 4096 ? n - i0 : 4096;
+        for (size_t vi = 0; vi < f->nvars; vi++)
+            if (vc->col[vi])
+                var_compute(&f->vars[vi], &vb[vi], raw[vi] + i0, m, n, (double *)vc->col[vi] + i0);
+    }
+}
+
 /* Design column c into x: 1 for the intercept, else the product over its
  * variables of the value column (numeric) or the level dummy (factor; NaN kept). */
-static void build_col(const glm_formula *f, const glm_col *c, const double *const *vp, size_t nb,
-                      double *x)
+static void build_col(const glm_formula *f, const glm_col *c, const double *const *vp,
+                      const size_t *vs, size_t nb, double *x)
 {
     if (c->nf == 0) {
         for (size_t i = 0; i < nb; i++)
@@ -111,7 +174,7 @@ static void build_col(const glm_formula *f, const glm_col *c, const double *cons
                 for (size_t i = 0; i < nb; i++)
                     x[i] *= src[i] == lev ? 1.0 : (src[i] != src[i] ? src[i] : 0.0);
         } else {
-            src = vp[c->var[q]] + (size_t)c->sub[q] * nb;
+            src = vp[c->var[q]] + (size_t)c->sub[q] * vs[c->var[q]];
             if (q == 0)
                 memcpy(x, src, nb * sizeof *x);
             else
@@ -122,25 +185,26 @@ static void build_col(const glm_formula *f, const glm_col *c, const double *cons
 }
 
 /* The design of a block; with cols, a column that is one numeric variable is
- * not copied into X: cols[j] points at its values (raw or work) instead. */
+ * not copied into X: cols[j] points at its values (raw, cache or work) instead. */
 static size_t design_block(const glm_formula *f, const glm_varbind *vb, double *const *raw,
                            size_t nb, double *X, double *work, int *bad_var, const double **cols,
-                           const size_t *js, size_t nj)
+                           const size_t *js, size_t nj, const glm_vcache *vc, size_t row0)
 {
-    const double *vp[GLM_MAXVARS]; /* per variable: its first value column (work or raw) */
-    size_t bad = var_values(f, vb, raw, nb, work, bad_var, vp);
+    const double *vp[GLM_MAXVARS]; /* per variable: its first value column (work, cache or raw) */
+    size_t vs[GLM_MAXVARS];        /* and the stride of its value columns */
+    size_t bad = var_values(f, vb, raw, nb, work, bad_var, needed_vars(f, js, nj), vc, row0, vp, vs);
     for (size_t jj = 0; jj < (js ? nj : f->p); jj++) {
         size_t j = js ? js[jj] : jj;
         const glm_col *c = &f->cols[j];
         double *x = X + j * nb;
         if (cols) {
             if (c->nf == 1 && !f->vars[c->var[0]].is_factor) {
-                cols[j] = vp[c->var[0]] + (size_t)c->sub[0] * nb;
+                cols[j] = vp[c->var[0]] + (size_t)c->sub[0] * vs[c->var[0]];
                 continue;
             }
             cols[j] = x;
         }
-        build_col(f, c, vp, nb, x);
+        build_col(f, c, vp, vs, nb, x);
     }
     return bad;
 }
@@ -158,20 +222,14 @@ int glm_design_col_raw(const glm_formula *f, size_t j)
 size_t glm_design_block(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t nb,
                         double *X, double *work, int *bad_var)
 {
-    return design_block(f, vb, raw, nb, X, work, bad_var, NULL, NULL, 0);
-}
-
-size_t glm_design_block_cols(const glm_formula *f, const glm_varbind *vb, double *const *raw,
-                             size_t nb, double *X, double *work, int *bad_var, const double **cols)
-{
-    return design_block(f, vb, raw, nb, X, work, bad_var, cols, NULL, 0);
+    return design_block(f, vb, raw, nb, X, work, bad_var, NULL, NULL, 0, NULL, 0);
 }
 
 size_t glm_design_block_list(const glm_formula *f, const glm_varbind *vb, double *const *raw,
                              size_t nb, double *X, double *work, int *bad_var, const double **cols,
-                             const size_t *js, size_t nj)
+                             const size_t *js, size_t nj, const glm_vcache *vc, size_t row0)
 {
-    return design_block(f, vb, raw, nb, X, work, bad_var, cols, js, nj);
+    return design_block(f, vb, raw, nb, X, work, bad_var, cols, js, nj, vc, row0);
 }
 
 int glm_design_col_factor(const glm_formula *f, size_t j)

@@ -151,8 +151,10 @@ double glm_aic_row(strata_family f, double y, double mu, double wt, double disp)
             return 0;
         n = nearbyint(m);
         k = nearbyint(m * y);
+        /* n <= 1 (0/1 outcomes, unit weights): lchoose is lgamma(1 or 2) terms, exactly 0 */
         return -2 * (wt / m) *
-               (lchoose_int(n, k) + (k > 0 ? k * log(mu) : 0) + (n - k > 0 ? (n - k) * log1p(-mu) : 0));
+               ((n <= 1 ? 0.0 : lchoose_int(n, k)) + (k > 0 ? k * log(mu) : 0) +
+                (n - k > 0 ? (n - k) * log1p(-mu) : 0));
     }
     case STRATA_FAMILY_POISSON:
         return -2 * wt * ((y > 0 ? y * log(mu) : 0) - mu - lgamma(y + 1));

@@ -61,6 +61,9 @@ typedef struct fit_state {
                               * (streamed: only factors and splines, while freezing) */
     unsigned char *mask;     /* n: 1 = complete case */
     double *y1;              /* 2 n_used: unit prior weights, then offsets */
+    double *vcbuf;           /* in memory: the values computed once per fit (vcache) */
+    int *levbuf;             /* in memory, categorical-aware: every row's level indices */
+    glm_vcache vcache;
     fitdata d;
     glm_stream *stream;      /* non-NULL when the columns exceed the memory budget */
     glm_irls_ws *ws;
@@ -77,6 +80,8 @@ static void fit_state_free(strata_ctx *ctx, fit_state *s)
     strata_free(ctx, s->raw, 0);
     strata_free(ctx, s->mask, 0);
     strata_free(ctx, s->y1, 0);
+    strata_free(ctx, s->vcbuf, 0);
+    strata_free(ctx, s->levbuf, 0);
     strata_free(ctx, s->bwarm, 0);
     glm_pass_free(ctx, &s->d);
     glm_stream_free(ctx, s->stream);
@@ -366,12 +371,17 @@ static strata_status fit_load(strata_ctx *ctx, const glm_source *src, const stra
             return STRATA_ENOMEM;
     /* Touch the new columns on every thread before HDF5 fills them on one: at
      * 10 M x 60 the page faults of a single-threaded first touch cost 3-8 s,
-     * spread over the threads they cost ~1 s (docs/glm.md). */
+     * spread over the threads they cost ~1 s (docs/glm.md). On one thread the
+     * read itself is the first touch. */
     s->t_start = omp_get_wtime();
     nt = n * s->nv < (prm->parallel_min_np ? prm->parallel_min_np : GLM_PAR_MIN_NP) ? 1 : strata_threads(ctx);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (long v = 0; v < (long)s->nv; v++)
-        memset(s->raw[v], 0, (n + 1) * sizeof **s->raw);
+    if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (long v = 0; v < (long)s->nv; v++)
+            memset(s->raw[v], 0, (n + 1) * sizeof **s->raw);
+    }
+    for (size_t v = 0; v < s->nv; v++)
+        s->raw[v][n] = 0;
     for (size_t v = 0; v < s->nv; v++)
         STRATA_TRY(src->read_f64(ctx, src->ud, s->vb[v].src_col, 0, n, s->raw[v]));
     STRATA_TRY(mask_rows(ctx, src, prm, s->f, s->raw, 0, n, s->mask, seen));
@@ -419,6 +429,33 @@ static void fit_compact(fit_state *s)
 
 /* ---- set up: pass buffers, IRLS workspace, weights and offsets, the model ---- */
 
+/* In memory, what a pass would compute again every time is computed once: the
+ * values of transformed, spline and factor variables of the design's dense
+ * columns (glm_vcache) and, on the categorical-aware pass, every row's level
+ * indices; the same values, so the same bytes as computing them per block.
+ * Skipped when it would take the fit over the memory budget. */
+static strata_status fit_cache(strata_ctx *ctx, fitdata *d, fit_state *s)
+{
+    size_t k = glm_vcache_doubles(d->f, d->fmode ? d->dj : NULL, d->qd), n = d->n;
+    size_t budget = strata_ctx_memory_budget(ctx);
+    size_t bytes = n * (k * sizeof *s->vcbuf + (d->fmode ? d->nfac : 0) * sizeof *s->levbuf);
+    if (budget && loaded_bytes(s->nv, s->n) + bytes > budget)
+        return STRATA_OK;
+    if (k) {
+        if (!(s->vcbuf = strata_alloc(ctx, n * k * sizeof *s->vcbuf)))
+            return STRATA_ENOMEM;
+        glm_vcache_fill(d->f, d->vb, d->raw, n, d->fmode ? d->dj : NULL, d->qd, s->vcbuf, d->nt, &s->vcache);
+        d->vc = &s->vcache;
+    }
+    if (d->fmode && d->nfac) {
+        if (!(s->levbuf = strata_alloc(ctx, n * d->nfac * sizeof *s->levbuf)))
+            return STRATA_ENOMEM;
+        glm_fpass_levcache(d, s->levbuf);
+        d->levc = s->levbuf;
+    }
+    return STRATA_OK;
+}
+
 static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fit_state *s)
 {
     glm_formula *f = s->f;
@@ -457,6 +494,7 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
         if (!(s->y1 = strata_alloc(ctx, 2 * n * sizeof *s->y1 + 1)))
             return STRATA_ENOMEM;
         glm_rows_bind(d, s->raw, n, s->y1, s->y1 + n);
+        STRATA_TRY(fit_cache(ctx, d, s));
     }
     STRATA_TRY(glm_model_alloc_novcov(ctx, f, &s->m));
     s->f = NULL; /* owned by the model */

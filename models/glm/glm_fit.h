@@ -58,9 +58,12 @@ typedef struct fitdata {
     size_t bstride;          /* passes visit blocks 0, bstride, 2 bstride, ... (1: all) */
     size_t ld;               /* row length of the kernel's sub-block: p + 1 rounded up to 8 */
     la_kernels k;            /* pass kernels chosen for this CPU */
+    int rowk;                /* 1: the binomial row step in AVX-512 lanes (glm_rowstep.c) */
     double **raw;            /* nvars compact columns */
     const double *y, *wt, *off;
     double *eta;             /* n: linear predictor (incl. offset) of the last pass */
+    const glm_vcache *vc;    /* in memory: variable values computed once per fit, or NULL */
+    const int *levc;         /* in memory, categorical-aware: nfac x n level indices, or NULL */
     int nt;
     double *tbuf;            /* per-thread workspace */
     size_t tsize;
@@ -115,21 +118,35 @@ size_t glm_group_of(size_t v, size_t nv, size_t ns);
 /* Rows a pass with bstride = GLM_WARM_STRIDE visits. */
 size_t glm_warm_rows(const fitdata *d);
 
+/* glm_rowstep.c. 1 when this CPU runs the AVX-512 row step. */
+int glm_rowstep_avx512(void);
+/* The binomial (logit) IRLS rows of a sub-block (m rows; off may be NULL):
+ * s[i] the sqrt working weight, v[i] = s[i] z[i], dv[i] the deviance term, as
+ * glm_pass.c's irls_row with exp and log evaluated in the lanes. Only when
+ * glm_rowstep_avx512(). */
+void glm_logit_rows(size_t m, const double *y, const double *wt, const double *eta, const double *off,
+                    double *s, double *v, double *dv);
+
 /* glm_fpass.c. Sets d->fmode for pass (strata_glm_pass) and the formula, and
  * allocates the categorical-aware buffers when it is on; glm_fpass_free
  * releases them (accepts a partial set). */
 strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass);
 void glm_fpass_free(strata_ctx *ctx, fitdata *d);
-/* Level index of every factor for rows [q0, q0 + m) into lev (nfac x GLM_SUB). */
-void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev);
-/* eta[i] += the coefficient of row i's level, factor by factor. */
-void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, double *eta);
+/* Level index of every factor for rows [q0, q0 + m) into lev (factor a's at
+ * lev + a * ls). */
+void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev, size_t ls);
+/* Every row's level indices (nfac x n, factor a's at buf + a * n), rows
+ * split over d->nt threads. */
+void glm_fpass_levcache(const fitdata *d, int *buf);
+/* eta[i] += the coefficient of row i's level, factor by factor (factor a's
+ * level indices at lev + a * ls). */
+void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, size_t ls, double *eta);
 /* Folds a packed sub-block A (m x ldd: s x_dense, s z) and its factor levels
  * into the compact partial P: dense Gram (the kernel's sub-block sums), level
  * weights and factor x dense sums (la_scatter_fn; a small factor's through
  * thread t's scratch, per sub-block), factor x factor tables; every sum in
  * row order. */
-void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s,
+void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, size_t ls, const double *s,
                      const double *A, double *P);
 /* ftab from beta (before a PASS_ITER). */
 void glm_fpass_table(fitdata *d, const double *beta);

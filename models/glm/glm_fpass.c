@@ -142,15 +142,25 @@ void glm_fpass_free(strata_ctx *ctx, fitdata *d)
     glm_schur_free(ctx, d->schur);
 }
 
-void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev)
+void glm_fpass_levels(const fitdata *d, size_t q0, size_t m, int *lev, size_t ls)
 {
     for (size_t a = 0; a < d->nfac; a++) {
         const glm_varbind *b = &d->vb[d->fac[a].var];
         const double *r = d->raw[d->fac[a].var] + q0;
-        int *o = lev + a * GLM_SUB;
+        int *o = lev + a * ls;
         /* complete cases of the fitting rows: every code has a frozen level */
         for (size_t i = 0; i < m; i++)
             o[i] = b->code_map[(size_t)r[i]];
+    }
+}
+
+void glm_fpass_levcache(const fitdata *d, int *buf)
+{
+    const size_t n = d->n;
+#pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
+    for (long c = 0; c < (long)((n + 4095) / 4096); c++) {
+        size_t i0 = (size_t)c * 4096;
+        glm_fpass_levels(d, i0, n - i0 < 4096 ? n - i0 : 4096, buf + i0, n);
     }
 }
 
@@ -163,11 +173,11 @@ void glm_fpass_table(fitdata *d, const double *beta)
     }
 }
 
-void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, double *eta)
+void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, size_t ls, double *eta)
 {
     for (size_t a = 0; a < d->nfac; a++) {
         const double *t = d->ftab + d->fac[a].tab;
-        const int *l = lev + a * GLM_SUB;
+        const int *l = lev + a * ls;
         for (size_t i = 0; i < m; i++)
             eta[i] += t[l[i]];
     }
@@ -194,7 +204,7 @@ static void accum_small(const fitdata *d, int t, size_t m, const glm_fac *F, con
     }
 }
 
-void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const double *s,
+void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, size_t ls, const double *s,
                      const double *A, double *P)
 {
     const size_t nf = d->nfac, ldd = d->ldd;
@@ -202,7 +212,7 @@ void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const do
     d->k.gram(m, ldd, A, P);
     for (size_t a = 0; a < nf; a++) {
         const glm_fac *F = &d->fac[a];
-        const int *la = lev + a * GLM_SUB;
+        const int *la = lev + a * ls;
         /* own block: weighted level counts; factor x dense and x z: the
          * weighted dense row, scaled by s once more, summed per level: a big
          * factor's rows straight into the partial in row order (a level
@@ -215,7 +225,7 @@ void glm_fpass_accum(const fitdata *d, int t, size_t m, const int *lev, const do
         /* factor x factor: weighted contingency tables */
         for (size_t b = a + 1; b < nf; b++) {
             double *C = P + d->oC[a * nf + b];
-            const int *lb = lev + b * GLM_SUB;
+            const int *lb = lev + b * ls;
             const size_t Lb = d->fac[b].L;
             for (size_t i = 0; i < m; i++)
                 if (s[i] != 0)

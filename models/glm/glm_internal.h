@@ -123,19 +123,34 @@ strata_status glm_design_layout(strata_ctx *ctx, glm_formula *f);
  * its variable in *bad_var. */
 size_t glm_design_block(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t nb,
                         double *X, double *work, int *bad_var);
-/* As glm_design_block, without copying what needs no computing: cols[j] gets
- * design column j's nb values, which for a column made of one numeric
- * variable are its values in raw (or in work for a transform), else column j
- * of X. The pointers are valid until raw, X or work change. */
-size_t glm_design_block_cols(const glm_formula *f, const glm_varbind *vb, double *const *raw,
-                             size_t nb, double *X, double *work, int *bad_var, const double **cols);
-/* As glm_design_block_cols for the nj columns js[] only (cols[j] of the
- * others untouched): the factor-aware pass keeps factor main effects as level
- * codes, and a loop over all p columns per sub-block would cost O(p) when a
- * factor has thousands of levels. */
+/* Values computed once per fit instead of per pass (glm_fit.c, in memory
+ * only): per variable, its value columns over all n rows (level indices of a
+ * factor, x and the basis of a spline, a transform), column stride n; NULL
+ * for a variable computed per block or read in place. */
+typedef struct glm_vcache {
+    size_t n;
+    const double *col[GLM_MAXVARS];
+} glm_vcache;
+/* Doubles per row the cache of the variables that design columns js[] (all
+ * when js is NULL) use needs. */
+size_t glm_vcache_doubles(const glm_formula *f, const size_t *js, size_t nj);
+/* Fills buf (n * glm_vcache_doubles) and vc from raw columns of n rows, rows
+ * split over nt threads (the values are the per-block ones, byte for byte). */
+void glm_vcache_fill(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t n,
+                     const size_t *js, size_t nj, double *buf, int nt, glm_vcache *vc);
+/* As glm_design_block, without copying what needs no computing, for the nj
+ * design columns js[] (all p when js is NULL; cols[j] of the others
+ * untouched): cols[j] gets design column j's nb values, which for a column
+ * made of one numeric variable are its values in raw, in the cache or in work
+ * (a transform), else column j of X. Only the variables those columns use are
+ * computed (the factor-aware pass keeps factor main effects as level codes,
+ * and a loop over all p columns per sub-block would cost O(p) when a factor
+ * has thousands of levels). vc (may be NULL) holds precomputed values; the
+ * block is its rows row0 .. row0 + nb. The pointers are valid until raw, X or
+ * work change. */
 size_t glm_design_block_list(const glm_formula *f, const glm_varbind *vb, double *const *raw,
                              size_t nb, double *X, double *work, int *bad_var, const double **cols,
-                             const size_t *js, size_t nj);
+                             const size_t *js, size_t nj, const glm_vcache *vc, size_t row0);
 /* The factor variable whose level dummy design column j is (a factor main
  * effect: one factor, no other variable), or -1. */
 int glm_design_col_factor(const glm_formula *f, size_t j);
@@ -148,8 +163,9 @@ size_t glm_design_work(const glm_formula *f);
 double glm_offset_value(const glm_formula *f, double *const *raw, size_t i);
 
 /* ---- restricted cubic splines (glm_rcs.c) ------------------------------------ */
-/* Restricted cubic spline basis (Harrell, norm 2): k-2 values for x. */
-void glm_rcs_basis(const double *knots, int k, double x, double *out);
+/* Restricted cubic spline basis (Harrell, norm 2): the k-2 values of each of
+ * x[0..n), value j of row i at out[j * ld + i]. */
+void glm_rcs_basis_rows(const double *knots, int k, const double *x, size_t n, size_t ld, double *out);
 /* Harrell's default knots for k (3..7) from sorted values xs[0..n). */
 strata_status glm_rcs_knots(strata_ctx *ctx, const double *xs, size_t n, int k, double *knots,
                             const char *label);

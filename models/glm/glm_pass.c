@@ -16,7 +16,9 @@ strata_status glm_pass_alloc(strata_ctx *ctx, fitdata *d)
     size_t nv = d->f->nvars, p = d->p;
     d->ld = la_gram_ld(p + 1);
     la_kernels_get(LA_ISA_AUTO, &d->k);
-    d->tsize = GLM_SUB * (p + 1 + d->width + 1) + GLM_SUB * d->ld + 8;
+    d->rowk = d->fam == STRATA_FAMILY_BINOMIAL && glm_rowstep_avx512();
+    /* per thread: X, work, s, the kernel's sub-block A (aligned), the deviance terms */
+    d->tsize = GLM_SUB * (p + 1 + d->width + 1) + GLM_SUB * d->ld + 8 + GLM_SUB;
     d->tbuf = strata_alloc(ctx, (size_t)d->nt * d->tsize * sizeof *d->tbuf);
     d->rawb = strata_calloc(ctx, (size_t)d->nt * nv, sizeof *d->rawb);
     d->colsb = strata_calloc(ctx, (size_t)d->nt * p + 1, sizeof *d->colsb);
@@ -185,9 +187,10 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
     double *s = work + GLM_SUB * d->width;
     /* the kernel's sub-block, 64-byte aligned (tsize leaves room for it) */
     double *A = (double *)(((uintptr_t)(s + GLM_SUB) + 63) & ~(uintptr_t)63);
+    double *dv = A + GLM_SUB * d->ld;
     const double **rb = d->rawb + (size_t)t * d->f->nvars;
     const double **cols = d->colsb + (size_t)t * p;
-    int *lev = d->fmode ? d->levb + (size_t)t * d->nfac * GLM_SUB : NULL;
+    int *levt = d->fmode ? d->levb + (size_t)t * d->nfac * GLM_SUB : NULL;
     const double **dcols = d->fmode ? d->dcolsb + (size_t)t * d->qd : NULL;
     double *part = d->part + b * 4;
     double dev = 0, a = 0, pear = 0, ext = 0;
@@ -199,6 +202,8 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
         const double *y = d->y + q0, *wt = d->wt + q0;
         double *eta = d->eta + q0, *v = X + p * m;
         const double *off = d->off ? d->off + q0 : NULL;
+        const int *lev = NULL; /* factor a's level indices at lev + a * ls */
+        size_t ls = GLM_SUB;
         if (mode == PASS_FINAL) {
             final_rows(d, m, y, wt, eta, &dev, &a, &pear, &ext);
             continue;
@@ -206,25 +211,35 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
         for (size_t q = 0; q < d->f->nvars; q++)
             rb[q] = d->raw[q] + q0;
         /* the design columns: plain numeric ones read in place, factor main
-         * effects as level codes (categorical-aware pass), others built */
-        if (d->fmode)
-            glm_design_block_list(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols, d->dj, d->qd);
-        else
-            glm_design_block_cols(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols);
-        if (d->fmode)
-            glm_fpass_levels(d, q0, m, lev);
+         * effects as level codes (categorical-aware pass), others from the
+         * fit's cache or built */
+        glm_design_block_list(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols,
+                              d->fmode ? d->dj : NULL, d->qd, d->vc, q0);
+        if (d->fmode && d->levc) {
+            lev = d->levc + q0;
+            ls = d->n;
+        } else if (d->fmode) {
+            glm_fpass_levels(d, q0, m, levt, GLM_SUB);
+            lev = levt;
+        }
         if (mode == PASS_INIT) {
             init_rows(d, q0, m, y, wt, &dev, s, v);
         } else {
             /* eta, then mu, deviance, sqrt weight s and s z per row */
             lp_built(d, m, cols, beta, d->fmode ? NULL : off, eta);
             if (d->fmode) {
-                glm_fpass_lp(d, m, lev, eta);
+                glm_fpass_lp(d, m, lev, ls, eta);
                 for (size_t i = 0; off && i < m; i++)
                     eta[i] += off[i];
             }
-            for (size_t i = 0; i < m; i++)
-                dev += irls_row(d->fam, y[i], wt[i], eta[i], off ? off[i] : 0, &s[i], &v[i]);
+            if (d->rowk) {
+                glm_logit_rows(m, y, wt, eta, off, s, v, dv);
+                for (size_t i = 0; i < m; i++)
+                    dev += dv[i];
+            } else {
+                for (size_t i = 0; i < m; i++)
+                    dev += irls_row(d->fam, y[i], wt[i], eta[i], off ? off[i] : 0, &s[i], &v[i]);
+            }
         }
         /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
          * kernel call on the weighted row-major copy, while it is in cache */
@@ -232,7 +247,7 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             for (size_t k = 0; k < d->qd; k++)
                 dcols[k] = cols[d->dj[k]];
             d->k.pack(m, d->qd, d->ldd, dcols, s, v, A);
-            glm_fpass_accum(d, t, m, lev, s, A, G);
+            glm_fpass_accum(d, t, m, lev, ls, s, A, G);
         } else {
             d->k.pack(m, p, d->ld, cols, s, v, A);
             d->k.gram(m, d->ld, A, G);

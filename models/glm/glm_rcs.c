@@ -135,12 +135,15 @@ static double pos3(double x, double kd)
     return t > 0 ? t * t * t : 0.0;
 }
 
-void glm_rcs_basis(const double *t, int k, double x, double *out)
+void glm_rcs_basis_rows(const double *t, int k, const double *x, size_t n, size_t ld, double *out)
 {
-    /* Hmisc::rcspline.eval, norm = 2: kd = (t_k - t_1)^(2/3) */
+    /* Hmisc::rcspline.eval, norm = 2: kd = (t_k - t_1)^(2/3), once for the
+     * rows; the two terms of the last knots once per row (the same values) */
     double kd = cbrt((t[k - 1] - t[0]) * (t[k - 1] - t[0]));
     double tk = t[k - 1], tk1 = t[k - 2];
-    for (int j = 0; j < k - 2; j++)
-        out[j] = pos3(x - t[j], kd) +
-                 ((tk1 - t[j]) * pos3(x - tk, kd) - (tk - t[j]) * pos3(x - tk1, kd)) / (tk - tk1);
+    for (size_t i = 0; i < n; i++) {
+        double pk = pos3(x[i] - tk, kd), pk1 = pos3(x[i] - tk1, kd);
+        for (int j = 0; j < k - 2; j++)
+            out[(size_t)j * ld + i] = pos3(x[i] - t[j], kd) + ((tk1 - t[j]) * pk - (tk - t[j]) * pk1) / (tk - tk1);
+    }
 }

@@ -83,8 +83,9 @@ void glm_schur_free(strata_ctx *ctx, glm_schur *s)
 
 /* The inverse from S^-1: G^-1 = [[D^-1 + M E^T, -M], [-M^T, S^-1]] with
  * M = E S^-1 (into B). The L x L block row by row: D^-1 on the diagonal plus
- * q axpys over E^T (in L2), then scattered to the design columns. */
-static void schur_inverse(glm_schur *s, size_t p, double *inv)
+ * q axpys over E^T (in L2; the pass's axpy kernel, a multiply then an add as
+ * the plain loop), then scattered to the design columns. */
+static void schur_inverse(glm_schur *s, la_axpy_fn axpy, size_t p, double *inv)
 {
     const size_t L = s->L, q = s->q;
     for (size_t a = 0; a < L; a++)
@@ -113,12 +114,8 @@ static void schur_inverse(glm_schur *s, size_t p, double *inv)
         for (size_t b = 0; b < L; b++)
             row[b] = 0;
         row[a] = 1 / s->D[a];
-        for (size_t k = 0; k < q; k++) {
-            const double *Ek = s->Et + k * L;
-            double m = Ma[k];
-            for (size_t b = 0; b < L; b++)
-                row[b] += m * Ek[b];
-        }
+        for (size_t k = 0; k < q; k++)
+            axpy(L, Ma[k], s->Et + k * L, row);
         for (size_t b = 0; b < L; b++)
             ia[s->fcol[b]] = s->D[b] > 0 ? row[b] : NAN;
     }
@@ -171,7 +168,7 @@ static int schur_solve(const fitdata *d, la_solve_ws *ws, size_t p, const double
         beta[s->fcol[a]] = s->D[a] > 0 ? t / s->D[a] : NAN;
     }
     if (inv)
-        schur_inverse(s, p, inv);
+        schur_inverse(s, d->k.axpy, p, inv);
     return (int)(p - nzero);
 }
 
