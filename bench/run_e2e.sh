@@ -14,7 +14,9 @@
 # E2E_DERIVE=0 fits the synthetic cohort's own columns instead of deriving them
 # from its events (data/specs/derive_default.yaml); STRATA_BENCH_DIR (default
 # /tmp/strata-bench-e2e) holds the runs; OMP_NUM_THREADS the threads.
-# Prints a markdown table with the machine, thread count and OpenBLAS configuration.
+# Prints a markdown table with the machine, thread count and OpenBLAS
+# configuration, then each run's peak RSS by stage (VmRSS sampled every
+# second; each stage's window from the manifest's stage times laid end to end).
 set -eu
 cd "$(dirname "$0")/.."
 [ -x build/strata ] || { echo "build first: scripts/setup.sh"; exit 2; }
@@ -58,17 +60,40 @@ for r in $runs; do
   } > "$d/spec.yaml"
   l0=$(cut -d' ' -f1 /proc/loadavg)
   rc=0
-  /usr/bin/time -v ./build/strata run "$d/spec.yaml" --out "$d/out" --overwrite --quiet 2> "$d/time.txt" || rc=$?
+  /usr/bin/time -v ./build/strata run "$d/spec.yaml" --out "$d/out" --overwrite --quiet 2> "$d/time.txt" &
+  tpid=$!
+  # RSS every second (seconds since start, kB) for each stage's peak RSS
+  ( t=0; : > "$d/rss.txt"
+    while kill -0 "$tpid" 2>/dev/null; do
+      for c in $(cat /proc/"$tpid"/task/*/children 2>/dev/null); do
+        v=$(awk '/^VmRSS/{print $2}' /proc/"$c"/status 2>/dev/null) && [ -n "$v" ] && echo "$t $v" >> "$d/rss.txt"
+      done
+      sleep 1; t=$((t + 1))
+    done ) &
+  spid=$!
+  wait "$tpid" || rc=$?
+  wait "$spid" || true
   l1=$(cut -d' ' -f1 /proc/loadavg)
   [ "$rc" = 0 ] || { echo "| $sel $code | $n | run failed (exit $rc): $(grep -m1 'error' "$d/time.txt") |"; continue; }
   rss=$(awk -F: '/Maximum resident/{gsub(/ /,"",$2); print int($2/1024)}' "$d/time.txt")
   wall=$(awk '/Elapsed \(wall clock\)/{print $NF}' "$d/time.txt")
   cpu=$(awk -F: '/User time|System time/{s += $2} END{printf "%.1f", s}' "$d/time.txt")
-  /usr/bin/python3 - "$d/out" "$n" "$rss" "$wall" "$sel $code" "$l0 / $l1" "$cpu" <<'PY'
+  /usr/bin/python3 - "$d/out" "$n" "$rss" "$wall" "$sel $code" "$l0 / $l1" "$cpu" "$d/rss.txt" <<'PY'
 import json, sys
-out, n, rss, wall, sel, load, cpu = sys.argv[1:]
+out, n, rss, wall, sel, load, cpu, rssf = sys.argv[1:]
 m = json.load(open(out + "/manifest.json")); n = int(n)
 t = {x["stage"]: x["seconds"] for x in m["timings"]}
+# each stage's peak RSS from the 1-s samples, the stages laid end to end from
+# the process start (the run starts a fraction of a second after it)
+samples = [tuple(map(int, l.split())) for l in open(rssf) if len(l.split()) == 2]
+peaks, t0 = [], 0.0
+for x in m["timings"]:
+    t1 = t0 + x["seconds"]
+    v = [kb for s, kb in samples if t0 - 1 <= s <= t1 + 1]
+    peaks.append(f"{x['stage']} {max(v) // 1024 if v else 0}")
+    t0 = t1
+with open(rssf + ".md", "w") as f:
+    f.write(f"| {n:,} | " + " | ".join(peaks) + " |\n")
 rows = lambda f: max(sum(1 for _ in open(out + "/" + f)) - 1, 0)
 tot = sum(t.values())
 g = lambda k: t.get(k, 0.0)
@@ -78,5 +103,9 @@ print(f"| {sel} | {n:,} | {rows('pcn_summary.csv'):,} | {rows('practice_summary.
       f"{g('aggregate'):.1f} | {g('patients'):.1f} | {g('report'):.2f} | {wall} | {cpu} | {rss} | {n / tot:,.0f} | {load} |")
 PY
 done
+echo
+echo "Peak RSS by stage (MB, from 1-s samples of VmRSS; stage: MB):"
+echo
+cat "$work"/*/rss.txt.md 2>/dev/null || true
 echo
 echo "OpenBLAS: $(grep -ho '"openblas": "[^"]*"' "$work"/*/out/manifest.json 2>/dev/null | head -n 1 | cut -d'"' -f4)"

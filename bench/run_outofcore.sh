@@ -11,7 +11,10 @@
 # --verbose` under /usr/bin/time -v with the 1-minute load sampled every 10 s,
 # and prints per-pass time against one read of the columns at the measured
 # rate, the passes, total time, peak RSS and the load. OOC_DELETE=1 deletes the
-# cohort afterwards. Takes ~25 min at the default size on this box.
+# cohort afterwards. OOC_EVICT=1 drops the cohort's pages from the page cache
+# every second during the fit (POSIX_FADV_DONTNEED), so a cohort that would fit
+# in the page cache is read from disk as a larger-than-RAM one is (for a shared
+# disk without room for the full size). Takes ~25 min at the default size on this box.
 set -eu
 cd "$(dirname "$0")/.."
 n=${1:-64000000}
@@ -63,34 +66,52 @@ PY
 )
 rate=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['limits']['file_read_gbs'])" "$work/limits.json")
 echo "cold read: cohort file $cold GB/s; strata bench probe ($probe_mb MiB scratch) $rate GB/s"
+echo "page cache: $([ "${OOC_EVICT:-0}" = 1 ] && echo "the cohort's pages dropped every second during the fit (OOC_EVICT=1)" || echo "left alone")"
 formula="y_bin ~ $(seq -s ' + ' -f 'x%g' 1 "$p")"
 (while :; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) > "$work/load.txt" &
 sampler=$!
+evict=
+if [ "${OOC_EVICT:-0}" = 1 ]; then
+  /usr/bin/python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+while True:
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    time.sleep(1)
+' "$cohort" &
+  evict=$!
+fi
 rc=0
 /usr/bin/time -v ./build/strata fit "$cohort" --formula "$formula" --family binomial \
     --mem-limit "$budget" --threads "$threads" --verbose --out "$work/model.h5" \
     > "$work/fit.txt" 2> "$work/time.txt" || rc=$?
 kill "$sampler"
+[ -z "$evict" ] || kill "$evict"
 [ "$rc" = 0 ] || { echo "strata fit failed (exit $rc):"; tail -n 20 "$work/time.txt"; exit 1; }
 grep -h 'streaming chunks\|glm timings' "$work/time.txt" | sed 's/^/    /'
 rss=$(awk -F: '/Maximum resident/{gsub(/ /,"",$2); print int($2/1024)}' "$work/time.txt")
 wall=$(awk '/Elapsed \(wall clock\)/{print $NF}' "$work/time.txt")
 cpu=$(awk -F: '/Percent of CPU/{gsub(/[ %]/,"",$2); print $2}' "$work/time.txt")
 timings=$(grep -h 'glm timings' "$work/time.txt" | tail -n 1)
-/usr/bin/python3 - "$n" "$p" "$cold" "$rate" "$rss" "$wall" "$budget" "$cpu" "$work/load.txt" "$timings" <<'PY'
+# blocks of 512 bytes the process read from disk (not the page cache)
+fsin=$(awk -F: '/File system inputs/{gsub(/ /,"",$2); print $2}' "$work/time.txt")
+/usr/bin/python3 - "$n" "$p" "$cold" "$rate" "$rss" "$wall" "$budget" "$cpu" "$work/load.txt" "$timings" "$fsin" "$(stat -c %s "$cohort")" <<'PY'
 import re, sys
-n, p, cold, rate, rss, wall, budget, cpu, loadf, timings = sys.argv[1:]
+n, p, cold, rate, rss, wall, budget, cpu, loadf, timings, fsin, fsize = sys.argv[1:]
 n, p, cold, rate = int(n), int(p), float(cold), float(rate)
 get = lambda k: float(re.search(k + r"=([0-9.]+)", timings).group(1))
 pass_s, iters, load_s, fit_s = get("irls_pass_ms") / 1e3, int(get("iterations")), get("load_s"), get("fit_s")
 passes = int(re.search(r"over (\d+) full passes", timings).group(1))
+phase = lambda k: float(re.search(k + r" ([0-9.]+) s", timings).group(1))
+warm_s, irls_s, summ_s = phase("warm start"), phase("IRLS"), phase("summary")
+reads = int(fsin) * 512 / int(fsize)
 loads = [float(x) for x in open(loadf).read().split()] or [float("nan")]
 cols = n * (p * 8 + 1)  # x1..xp (float64) and y_bin (int8) as stored, read once a pass
 read_s = cols / (cold * 1e9)
 print()
-print("| n | p | GB read a pass | budget | iterations | full passes | s per pass | one read at the cold rate, s | pass / read | load s | fit s | wall | peak RSS MB | CPU | load avg (1 min) mean / max |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| n | p | GB read a pass | budget | iterations | full passes | s per pass | one read at the cold rate, s | pass / read | load s | warm start s | IRLS s | summary s | fit s | reads of the file from disk | wall | peak RSS MB | CPU | load avg (1 min) mean / max |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 print(f"| {n:,} | {p} | {cols / 1e9:.1f} | {budget} | {iters} | {passes} | {pass_s:.1f} | {read_s:.1f} | {pass_s / read_s:.2f} | "
-      f"{load_s:.1f} | {fit_s:.1f} | {wall} | {rss} | {cpu} % | {sum(loads) / len(loads):.1f} / {max(loads):.1f} |")
+      f"{load_s:.1f} | {warm_s:.1f} | {irls_s:.1f} | {summ_s:.1f} | {fit_s:.1f} | {reads:.1f} | {wall} | {rss} | {cpu} % | {sum(loads) / len(loads):.1f} / {max(loads):.1f} |")
 PY
 if [ "${OOC_DELETE:-0}" = 1 ]; then rm -f "$cohort"; echo "deleted $cohort"; fi

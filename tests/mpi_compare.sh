@@ -14,23 +14,17 @@ set -eu
 S=$1
 SERIAL=$2
 W=$3
+. "$(dirname "$0")/compare_common.sh"
 rm -rf "$W"
 mkdir -p "$W"
 cd "$W"
 MPIRUN="mpirun --oversubscribe --allow-run-as-root"
-export OMPI_MCA_mpi_yield_when_idle=1
 # OpenBLAS's thread count (which mpirun's core binding changes) does not
 # reach the bytes: the solve runs on one BLAS thread (tests/blas_threads.sh).
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 "$S" synth --patients 600000 --seed 3 --out fit.h5 --quiet
 "$S" synth --patients 40000 --seed 4 --out job.h5 --quiet
 
-# a model's contents at full precision, less provenance that may differ
-dump() { h5dump -m '%.17g' "$1" | grep -v -e 'T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z' -e 'OpenBLAS' -e '^HDF5 "'; }
 
 fitcase() { # name "np list" fit options...
     name=$1

@@ -19,13 +19,14 @@
 #include <string.h>
 
 /* ---- a column source over arrays (the models layer reads only through one) ---- */
-#define NCOLS 10
+#define NCOLS 12
 typedef struct arrsrc {
     size_t nrows, ncols;
     double *data[NCOLS];
     strata_column_info col[NCOLS];
     size_t fail_after; /* reads allowed before one fails (0: never) */
     size_t reads;
+    size_t rows_read[NCOLS]; /* rows read of each column */
 } arrsrc;
 
 static strata_status arr_find(strata_ctx *ctx, void *ud, const char *name, size_t *j,
@@ -46,6 +47,7 @@ static strata_status arr_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, 
     if (a->fail_after && ++a->reads > a->fail_after)
         return strata_fail_at(ctx, STRATA_EIO, __FILE__, __LINE__, "arrays: injected read error at row %zu", row0 + 1);
     memcpy(out, a->data[j] + row0, n * sizeof *out);
+    a->rows_read[j] += n;
     return STRATA_OK;
 }
 
@@ -82,11 +84,12 @@ static double unif(uint64_t *s)
     return ((double)(*s >> 11) + 0.5) / 9007199254740992.0;
 }
 
-/* y (0/1), cnt (counts), x1 (3% missing), x2, g (4 levels, 2% missing), w, e. */
+/* y (0/1), cnt (counts), x1 (3% missing), x2, g (4 levels, 2% missing), w, e,
+ * xs (x2 / 40, missing in rows 3001..3020 only). */
 static void make_data(arrsrc *a, size_t n)
 {
     uint64_t s = 12345;
-    double *y, *cnt, *x1, *x2, *g, *w, *e;
+    double *y, *cnt, *x1, *x2, *g, *w, *e, *xs;
     memset(a, 0, sizeof *a);
     a->nrows = n;
     y = arr_col(a, "y", 0);
@@ -111,6 +114,18 @@ static void make_data(arrsrc *a, size_t n)
         if (unif(&s) < 0.02)
             g[i] = NAN;
     }
+    xs = arr_col(a, "xs", 0);
+    for (size_t i = 0; i < n; i++)
+        xs[i] = i >= 3000 && i < 3020 ? NAN : x2[i] / 40;
+}
+
+static size_t col_index(const arrsrc *a, const char *name)
+{
+    size_t j = 0;
+    while (j < a->ncols && strcmp(a->col[j].name, name))
+        j++;
+    assert_true(j < a->ncols);
+    return j;
 }
 
 /* Adds pr (NPR practices, over GLM_SCHUR_MIN_LEVELS: the Schur solve; 1%
@@ -365,6 +380,43 @@ static void test_stream__r_start_gaussian_same_bytes(void **state)
     same_bytes(&prm, 5000, 0);
 }
 
+/* The row sums (weight sums, the offset null fit, the null deviance) read
+ * only the response, weights and offset columns of a chunk without
+ * incomplete cases, and every column of the one chunk with them (xs): the
+ * in-memory bytes, and the other columns read fewer rows. */
+static void test_stream__row_sums_read_only_their_columns_same_bytes(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    static fit_bytes st;
+    size_t ry, rw, re, rx, rs;
+    (void)state;
+    strata_glm_params_init(&prm);
+    prm.family = STRATA_FAMILY_POISSON;
+    prm.formula = "cnt ~ x2 + xs + offset(log(e))";
+    prm.weights = "w";
+    prm.block_rows = 64;
+    same_bytes(&prm, 9000, 1);
+    make_data(&a, 9000);
+    fit_collect(&a, &prm, 40000, 2, &st);
+    assert_int_equal(st.st, STRATA_OK);
+    assert_true(st.streamed & 1);
+    assert_int_equal(st.v[st.nv - 2], 20); /* rows dropped: xs's */
+    ry = a.rows_read[col_index(&a, "cnt")];
+    rw = a.rows_read[col_index(&a, "w")];
+    re = a.rows_read[col_index(&a, "e")];
+    rx = a.rows_read[col_index(&a, "x2")];
+    rs = a.rows_read[col_index(&a, "xs")];
+    assert_int_equal(ry, rw);
+    assert_int_equal(ry, re);
+    assert_int_equal(rx, rs);
+    /* at least two row visits (weight sums, null deviance) skipped x2 and xs
+     * everywhere but the chunk holding rows 3001..3020 */
+    if (!(ry - rx >= 2 * (9000 - 1000)))
+        fail_msg("row sums read x2 too: %zu rows of cnt, %zu of x2", ry, rx);
+    arr_free(&a);
+}
+
 /* 200,000 rows x 5 columns (12.8 MB loaded) under a 2 MB budget: the
  * allocations through the context's hook peak below the budget; unlimited,
  * the same fit holds the columns. */
@@ -426,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_stream__r_start_gaussian_same_bytes),
         cmocka_unit_test(test_stream__factor_pass_schur_groups_split_by_chunks_same_bytes),
         cmocka_unit_test(test_stream__factor_pass_equals_dense_pass),
+        cmocka_unit_test(test_stream__row_sums_read_only_their_columns_same_bytes),
         cmocka_unit_test(test_stream__budget_holds),
         cmocka_unit_test(test_stream__read_error_is_reported),
     };

@@ -1,7 +1,9 @@
 #!/usr/bin/env Rscript
 # bench/peers/r_glmnet.R — glmnet peer for bench/run_elnet.sh: reads the
-# design and outcome bench_elnet dumped (PREFIX.X column-major float64 n x p,
-# PREFIX.y), times glmnet() (binomial, alpha) and optionally cv.glmnet(K folds),
+# design and outcome bench_elnet dumped (PREFIX.X column-major float64 n x p, or
+# PREFIX.ij, the (row, column) int32 pairs of a 0/1 design, read as a sparse
+# dgCMatrix as a glmnet user holds code-list flags; PREFIX.y), times glmnet()
+# (binomial, alpha) and optionally cv.glmnet(K folds),
 # and prints one JSON line (peer, n, p, fit_s wall, cpu_s, lambdas, max RSS from VmHWM);
 # writes its path (step, lambda, a0, df, dev_ratio) to PREFIX.glmnet.csv.
 # Invariant: fit_s excludes reading the files and library().
@@ -10,7 +12,11 @@ suppressPackageStartupMessages(library(glmnet))
 a <- commandArgs(trailingOnly = TRUE)
 prefix <- a[1]; n <- as.integer(a[2]); p <- as.integer(a[3]); alpha <- as.numeric(a[4])
 K <- if (length(a) >= 5) as.integer(a[5]) else 0L
-X <- matrix(readBin(paste0(prefix, ".X"), "double", n * p), n, p)
+ijf <- paste0(prefix, ".ij")
+X <- if (file.exists(ijf)) {
+  ij <- matrix(readBin(ijf, "integer", file.size(ijf) %/% 4, size = 4), nrow = 2)
+  Matrix::sparseMatrix(i = ij[1, ] + 1L, j = ij[2, ] + 1L, x = 1, dims = c(n, p))
+} else matrix(readBin(paste0(prefix, ".X"), "double", n * p), n, p)
 y <- readBin(paste0(prefix, ".y"), "double", n)
 pt0 <- proc.time()
 t0 <- pt0[["elapsed"]]

@@ -134,21 +134,24 @@ static int rule_for(strata_role r, role_rule *rule)
     }
 }
 
-static strata_status check_values(vstate *v, size_t j, double *buf)
-{
-    strata_ctx *ctx = v->ctx;
-    const strata_column_info *info = strata_cohort_column(v->c, j);
+/* A column's value rules: its role's range, whether NA is allowed. */
+typedef struct vcol {
     role_rule rule;
-    int has_rule = rule_for(info->role, &rule);
-    int is_events = !strncmp(info->group, "events/", 7);
-    int is_float = info->dtype == STRATA_DT_FLOAT32 || info->dtype == STRATA_DT_FLOAT64;
-    /* Columns whose values must never be missing. */
-    int na_forbidden = (has_rule && !rule.na_ok) || info->role == STRATA_ROLE_SEX ||
-                       info->role == STRATA_ROLE_PATIENT_ID ||
-                       (is_events && (!strcmp(info->name, "patient_row") ||
-                                      !strcmp(info->name, "day")));
-    char wb[64];
+    int has_rule, is_events, is_float, na_forbidden;
+} vcol;
 
+/* The rules of column j (and the problems of a sex column's levels table). */
+static void value_rules(vstate *v, size_t j, vcol *vc)
+{
+    const strata_column_info *info = strata_cohort_column(v->c, j);
+    vc->has_rule = rule_for(info->role, &vc->rule);
+    vc->is_events = !strncmp(info->group, "events/", 7);
+    vc->is_float = info->dtype == STRATA_DT_FLOAT32 || info->dtype == STRATA_DT_FLOAT64;
+    /* Columns whose values must never be missing. */
+    vc->na_forbidden = (vc->has_rule && !vc->rule.na_ok) || info->role == STRATA_ROLE_SEX ||
+                       info->role == STRATA_ROLE_PATIENT_ID ||
+                       (vc->is_events && (!strcmp(info->name, "patient_row") ||
+                                          !strcmp(info->name, "day")));
     if (info->role == STRATA_ROLE_SEX) {
         static const char *const ok[] = {"F", "M", "I", "U"};
         if (!info->categorical)
@@ -165,42 +168,79 @@ static strata_status check_values(vstate *v, size_t j, double *buf)
                        v->c->path, info->group, info->name, info->levels[l]);
         }
     }
+}
+
+/* The value problems of rows [r0, r0 + b) of column j, read into buf. */
+static void check_block(vstate *v, size_t j, const vcol *vc, const double *buf, size_t r0, size_t b)
+{
+    const strata_column_info *info = strata_cohort_column(v->c, j);
+    char wb[64];
+    for (size_t i = 0; i < b; i++) {
+        size_t r = r0 + i;
+        double x = buf[i];
+        if (isnan(x)) {
+            if (vc->na_forbidden)
+                report(v, STRATA_PROB_NAN, "%s:/%s/%s: row %zu%s: value is %s, not allowed here",
+                       v->c->path, info->group, info->name, r + 1,
+                       vc->is_events ? "" : who(v, r, wb, sizeof wb), vc->is_float ? "NaN" : "NA");
+            continue;
+        }
+        if (isinf(x)) {
+            report(v, STRATA_PROB_NAN, "%s:/%s/%s: row %zu%s: value %g is infinite",
+                   v->c->path, info->group, info->name, r + 1,
+                   vc->is_events ? "" : who(v, r, wb, sizeof wb), x);
+            continue;
+        }
+        if (info->categorical && (x < 0 || x >= (double)info->n_levels))
+            report(v, STRATA_PROB_CODE,
+                   "%s:/%s/%s: row %zu%s: category code %.0f outside levels table %s "
+                   "(0..%zu)",
+                   v->c->path, info->group, info->name, r + 1,
+                   vc->is_events ? "" : who(v, r, wb, sizeof wb), x,
+                   v->c->cols[j].levels_path, info->n_levels ? info->n_levels - 1 : 0);
+        else if (vc->has_rule && (x < vc->rule.lo || x > vc->rule.hi || x != floor(x)))
+            report(v, STRATA_PROB_RANGE, "%s:/%s/%s: row %zu%s: %s %g outside %g..%g",
+                   v->c->path, info->group, info->name, r + 1, who(v, r, wb, sizeof wb),
+                   vc->rule.what, x, vc->rule.lo, vc->rule.hi);
+    }
+}
+
+static strata_status check_values(vstate *v, size_t j, double *buf)
+{
+    const strata_column_info *info = strata_cohort_column(v->c, j);
+    vcol vc;
+    value_rules(v, j, &vc);
     if (info->role == STRATA_ROLE_PATIENT_ID)
         return STRATA_OK; /* checked by check_ids */
-
     for (size_t r0 = 0; r0 < info->length; r0 += VBLOCK) {
         size_t b = info->length - r0 < VBLOCK ? info->length - r0 : VBLOCK;
-        STRATA_TRY(strata_cohort_read_f64(ctx, v->c, j, r0, b, buf));
-        for (size_t i = 0; i < b; i++) {
-            size_t r = r0 + i;
-            double x = buf[i];
-            if (isnan(x)) {
-                if (na_forbidden)
-                    report(v, STRATA_PROB_NAN, "%s:/%s/%s: row %zu%s: value is %s, not allowed here",
-                           v->c->path, info->group, info->name, r + 1,
-                           is_events ? "" : who(v, r, wb, sizeof wb), is_float ? "NaN" : "NA");
-                continue;
-            }
-            if (isinf(x)) {
-                report(v, STRATA_PROB_NAN, "%s:/%s/%s: row %zu%s: value %g is infinite",
-                       v->c->path, info->group, info->name, r + 1,
-                       is_events ? "" : who(v, r, wb, sizeof wb), x);
-                continue;
-            }
-            if (info->categorical && (x < 0 || x >= (double)info->n_levels))
-                report(v, STRATA_PROB_CODE,
-                       "%s:/%s/%s: row %zu%s: category code %.0f outside levels table %s "
-                       "(0..%zu)",
-                       v->c->path, info->group, info->name, r + 1,
-                       is_events ? "" : who(v, r, wb, sizeof wb), x,
-                       v->c->cols[j].levels_path, info->n_levels ? info->n_levels - 1 : 0);
-            else if (has_rule && (x < rule.lo || x > rule.hi || x != floor(x)))
-                report(v, STRATA_PROB_RANGE, "%s:/%s/%s: row %zu%s: %s %g outside %g..%g",
-                       v->c->path, info->group, info->name, r + 1, who(v, r, wb, sizeof wb),
-                       rule.what, x, rule.lo, rule.hi);
-        }
+        STRATA_TRY(strata_cohort_read_f64(v->ctx, v->c, j, r0, b, buf));
+        check_block(v, j, &vc, buf, r0, b);
     }
     return STRATA_OK;
+}
+
+/* Event order: (patient_row, day) of rows [r0, r0 + bl) in a (day in d, or
+ * NULL), after the previous row's (*prev_r, *prev_d). */
+static void order_block(vstate *v, const char *group, const double *a, const double *dd, size_t r0,
+                        size_t bl, double *prev_r, double *prev_d)
+{
+    for (size_t i = 0; i < bl; i++) {
+        double r = a[i], d = dd ? dd[i] : 0;
+        if (isnan(r))
+            continue; /* reported by check_values */
+        if (r < 0 || r >= (double)v->rep->nrows)
+            report(v, STRATA_PROB_EVENTS,
+                   "%s:/%s/patient_row: row %zu: value %.0f outside /patients rows 0..%zu",
+                   v->c->path, group, r0 + i + 1, r, v->rep->nrows ? v->rep->nrows - 1 : 0);
+        else if (r < *prev_r || (r == *prev_r && d < *prev_d))
+            report(v, STRATA_PROB_EVENTS,
+                   "%s:/%s: row %zu: (patient_row %.0f, day %.0f) out of order: the table "
+                   "must be sorted by patient_row, then day",
+                   v->c->path, group, r0 + i + 1, r, d);
+        *prev_r = r;
+        *prev_d = d;
+    }
 }
 
 /* Event tables: patient_row within /patients and rows sorted by
@@ -232,23 +272,7 @@ static strata_status check_events(vstate *v, const char *group, double *a, doubl
         STRATA_TRY(strata_cohort_read_f64(ctx, v->c, jr, r0, bl, a));
         if (has_day)
             STRATA_TRY(strata_cohort_read_f64(ctx, v->c, jd, r0, bl, b));
-        for (size_t i = 0; i < bl; i++) {
-            double r = a[i], d = has_day ? b[i] : 0;
-            if (isnan(r))
-                continue; /* reported by check_values */
-            if (r < 0 || r >= (double)v->rep->nrows)
-                report(v, STRATA_PROB_EVENTS,
-                       "%s:/%s/patient_row: row %zu: value %.0f outside /patients rows 0..%zu",
-                       v->c->path, group, r0 + i + 1, r,
-                       v->rep->nrows ? v->rep->nrows - 1 : 0);
-            else if (r < prev_r || (r == prev_r && d < prev_d))
-                report(v, STRATA_PROB_EVENTS,
-                       "%s:/%s: row %zu: (patient_row %.0f, day %.0f) out of order: the table "
-                       "must be sorted by patient_row, then day",
-                       v->c->path, group, r0 + i + 1, r, d);
-            prev_r = r;
-            prev_d = d;
-        }
+        order_block(v, group, a, has_day ? b : NULL, r0, bl, &prev_r, &prev_d);
     }
     return STRATA_OK;
 }
@@ -265,69 +289,135 @@ typedef struct dup_scan {
     size_t win_row[DUP_WINDOW], nwin;
 } dup_scan;
 
-/* Row hashes and (patient_row, day) keys of rows [r0, r0 + bl). */
-static strata_status dup_hash_block(vstate *v, dup_scan *d, size_t r0, size_t bl, double *a)
+/* Folds column k's values of a block (bl rows in a) into the row hashes and keys. */
+static void dup_hash_col(dup_scan *d, size_t k, const double *a, size_t bl)
 {
-    for (size_t i = 0; i < bl; i++)
-        d->h[i] = 0xcbf29ce484222325ull, d->key[i] = 0;
-    for (size_t k = 0; k < d->nc; k++) {
-        STRATA_TRY(strata_cohort_read_f64(v->ctx, v->c, d->cols[k], r0, bl, a));
-        for (size_t i = 0; i < bl; i++) {
-            double x = isnan(a[i]) ? NAN : a[i];
-            uint64_t u;
-            memcpy(&u, &x, 8);
-            d->h[i] = strata_mix64(d->h[i] ^ u);
-            if ((long)k == d->jr || (long)k == d->jd)
-                d->key[i] = strata_mix64(d->key[i] ^ u) + (uint64_t)k;
-        }
+    if (k == 0)
+        for (size_t i = 0; i < bl; i++)
+            d->h[i] = 0xcbf29ce484222325ull, d->key[i] = 0;
+    for (size_t i = 0; i < bl; i++) {
+        double x = isnan(a[i]) ? NAN : a[i];
+        uint64_t u;
+        memcpy(&u, &x, 8);
+        d->h[i] = strata_mix64(d->h[i] ^ u);
+        if ((long)k == d->jr || (long)k == d->jd)
+            d->key[i] = strata_mix64(d->key[i] ^ u) + (uint64_t)k;
     }
-    return STRATA_OK;
+}
+
+/* Compares each row of the hashed block [r0, r0 + bl) with the window of its
+ * patient's day. */
+static void dup_block(vstate *v, const char *group, dup_scan *d, size_t r0, size_t bl)
+{
+    for (size_t i = 0; i < bl; i++) {
+        if (r0 + i == 0 || d->key[i] != d->cur)
+            d->nwin = 0, d->cur = d->key[i];
+        for (size_t w = 0; w < d->nwin; w++)
+            if (d->win_h[w] == d->h[i]) {
+                report(v, STRATA_PROB_EVENTS, "%s:/%s: row %zu: duplicate of row %zu (the "
+                       "same patient, day and values in every column)", v->c->path, group,
+                       r0 + i + 1, d->win_row[w]);
+                break;
+            }
+        if (d->nwin < DUP_WINDOW)
+            d->win_h[d->nwin] = d->h[i], d->win_row[d->nwin++] = r0 + i + 1;
+    }
+}
+
+/* The table's columns into d; 0 when one has a structure or length problem
+ * (reported already). */
+static int dup_columns(vstate *v, const char *group, dup_scan *d)
+{
+    for (size_t j = 0; j < v->c->ncols; j++) {
+        if (strcmp(v->c->cols[j].group, group))
+            continue;
+        if (v->c->cols[j].dset < 0 || v->c->cols[j].problem ||
+            (d->nc && strata_cohort_column(v->c, j)->length != d->n))
+            return 0;
+        if (!strcmp(v->c->cols[j].name, "patient_row"))
+            d->jr = (long)d->nc;
+        else if (!strcmp(v->c->cols[j].name, "day"))
+            d->jd = (long)d->nc;
+        d->n = strata_cohort_column(v->c, j)->length;
+        d->cols[d->nc++] = j;
+    }
+    return 1;
+}
+
+static strata_status dup_alloc(strata_ctx *ctx, const strata_cohort *c, dup_scan *d)
+{
+    memset(d, 0, sizeof *d);
+    d->jr = d->jd = -1;
+    d->cols = strata_alloc(ctx, (c->ncols + 1) * sizeof *d->cols);
+    d->h = strata_alloc(ctx, VBLOCK * sizeof *d->h);
+    d->key = strata_alloc(ctx, VBLOCK * sizeof *d->key);
+    return d->cols && d->h && d->key ? STRATA_OK : STRATA_ENOMEM;
 }
 
 static strata_status check_duplicates(vstate *v, const char *group, double *a)
 {
     strata_ctx *ctx = v->ctx;
     dup_scan d;
-    strata_status st;
-    memset(&d, 0, sizeof d);
-    d.jr = d.jd = -1;
-    d.cols = strata_alloc(ctx, (v->c->ncols + 1) * sizeof *d.cols);
-    d.h = strata_alloc(ctx, VBLOCK * sizeof *d.h);
-    d.key = strata_alloc(ctx, VBLOCK * sizeof *d.key);
-    st = d.cols && d.h && d.key ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t j = 0; st == STRATA_OK && j < v->c->ncols; j++) {
-        if (strcmp(v->c->cols[j].group, group))
-            continue;
-        if (v->c->cols[j].dset < 0 || v->c->cols[j].problem ||
-            (d.nc && strata_cohort_column(v->c, j)->length != d.n)) {
-            d.nc = 0; /* structure or length problems are reported already */
-            break;
-        }
-        if (!strcmp(v->c->cols[j].name, "patient_row"))
-            d.jr = (long)d.nc;
-        else if (!strcmp(v->c->cols[j].name, "day"))
-            d.jd = (long)d.nc;
-        d.n = strata_cohort_column(v->c, j)->length;
-        d.cols[d.nc++] = j;
-    }
+    strata_status st = dup_alloc(ctx, v->c, &d);
+    if (st == STRATA_OK && !dup_columns(v, group, &d))
+        d.nc = 0;
     for (size_t r0 = 0; st == STRATA_OK && d.nc && r0 < d.n; r0 += VBLOCK) {
         size_t bl = d.n - r0 < VBLOCK ? d.n - r0 : VBLOCK;
-        st = dup_hash_block(v, &d, r0, bl, a);
-        for (size_t i = 0; st == STRATA_OK && i < bl; i++) {
-            if (r0 + i == 0 || d.key[i] != d.cur)
-                d.nwin = 0, d.cur = d.key[i];
-            for (size_t w = 0; w < d.nwin; w++)
-                if (d.win_h[w] == d.h[i]) {
-                    report(v, STRATA_PROB_EVENTS, "%s:/%s: row %zu: duplicate of row %zu (the "
-                           "same patient, day and values in every column)", v->c->path, group,
-                           r0 + i + 1, d.win_row[w]);
-                    break;
-                }
-            if (d.nwin < DUP_WINDOW)
-                d.win_h[d.nwin] = d.h[i], d.win_row[d.nwin++] = r0 + i + 1;
+        for (size_t k = 0; st == STRATA_OK && k < d.nc; k++) {
+            st = strata_cohort_read_f64(ctx, v->c, d.cols[k], r0, bl, a);
+            if (st == STRATA_OK)
+                dup_hash_col(&d, k, a, bl);
         }
+        if (st == STRATA_OK)
+            dup_block(v, group, &d, r0, bl);
     }
     STRATA_FREE_ALL(ctx, d.cols, d.h, d.key);
+    return st;
+}
+
+/* One event table in one read: each block of every column is read once and
+ * gets its value checks, the order check and the duplicate scan (separate
+ * reads cost three passes over tables that can be most of the file: 34 GB for
+ * all England). A table with a structure or length problem, or without
+ * patient_row, takes the separate checks. */
+static strata_status check_event_table(vstate *v, const char *group, double *a, double *b)
+{
+    strata_ctx *ctx = v->ctx;
+    dup_scan d;
+    double *buf = NULL, prev_r = -1, prev_d = -INFINITY;
+    vcol *vc = NULL;
+    strata_status st = dup_alloc(ctx, v->c, &d);
+    if (st == STRATA_OK && (!dup_columns(v, group, &d) || d.jr < 0 || d.nc == 0)) {
+        STRATA_FREE_ALL(ctx, d.cols, d.h, d.key);
+        for (size_t j = 0; j < v->c->ncols && st == STRATA_OK; j++)
+            if (!strcmp(v->c->cols[j].group, group) && v->c->cols[j].dset >= 0 && !v->c->cols[j].problem)
+                st = check_values(v, j, a);
+        if (st == STRATA_OK)
+            st = check_events(v, group, a, b);
+        return st == STRATA_OK ? check_duplicates(v, group, a) : st;
+    }
+    if (st == STRATA_OK) {
+        buf = strata_alloc(ctx, d.nc * VBLOCK * sizeof *buf);
+        vc = strata_alloc(ctx, d.nc * sizeof *vc);
+        st = buf && vc ? STRATA_OK : STRATA_ENOMEM;
+    }
+    for (size_t k = 0; st == STRATA_OK && k < d.nc; k++)
+        value_rules(v, d.cols[k], &vc[k]);
+    for (size_t r0 = 0; st == STRATA_OK && r0 < d.n; r0 += VBLOCK) {
+        size_t bl = d.n - r0 < VBLOCK ? d.n - r0 : VBLOCK;
+        for (size_t k = 0; st == STRATA_OK && k < d.nc; k++)
+            st = strata_cohort_read_f64(ctx, v->c, d.cols[k], r0, bl, buf + k * VBLOCK);
+        for (size_t k = 0; st == STRATA_OK && k < d.nc; k++) {
+            check_block(v, d.cols[k], &vc[k], buf + k * VBLOCK, r0, bl);
+            dup_hash_col(&d, k, buf + k * VBLOCK, bl);
+        }
+        if (st != STRATA_OK)
+            break;
+        order_block(v, group, buf + (size_t)d.jr * VBLOCK, d.jd >= 0 ? buf + (size_t)d.jd * VBLOCK : NULL,
+                    r0, bl, &prev_r, &prev_d);
+        dup_block(v, group, &d, r0, bl);
+    }
+    STRATA_FREE_ALL(ctx, d.cols, d.h, d.key, buf, vc);
     return st;
 }
 
@@ -375,7 +465,8 @@ static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path
     if (st == STRATA_OK && jid >= 0 && !c->cols[jid].problem)
         st = check_ids(&v, (size_t)jid);
     for (size_t j = 0; j < c->ncols && st == STRATA_OK; j++)
-        if (c->cols[j].dset >= 0 && !c->cols[j].problem && strcmp(c->cols[j].group, "truth"))
+        if (c->cols[j].dset >= 0 && !c->cols[j].problem && strcmp(c->cols[j].group, "truth") &&
+            strncmp(c->cols[j].group, "events/", 7))
             st = check_values(&v, j, a);
     for (size_t j = 0; j < c->ncols && st == STRATA_OK; j++) {
         const char *g = c->cols[j].group;
@@ -386,9 +477,7 @@ static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path
             if (!strcmp(c->cols[k].group, g))
                 first = 0;
         if (first)
-            st = check_events(&v, g, a, b);
-        if (first && st == STRATA_OK)
-            st = check_duplicates(&v, g, a);
+            st = check_event_table(&v, g, a, b);
     }
     strata_free(ctx, a, 0);
     strata_free(ctx, b, 0);

@@ -155,7 +155,7 @@ static void warn_absent_conditions(run_state *r)
     char names[512] = "";
     size_t len = 0, n = 0;
     for (int c = 0; c < STRATA_N_CONDITIONS; c++)
-        if (!r->flags[c]) {
+        if (find_col(r, strata_condition_name(c)) < 0) {
             int k = snprintf(names + len, sizeof names - len, "%s%s", n ? ", " : "",
                              strata_condition_name(c));
             len += k > 0 && (size_t)k < sizeof names - len ? (size_t)k : 0;
@@ -205,12 +205,32 @@ static strata_status read_patients(run_state *r)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column declares role age",
                            strata_cohort_path(r->cohort));
     STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE), &r->imd));
+    warn_absent_conditions(r);
+    return STRATA_OK;
+}
+
+/* The columns only stratification reads (eFI deficits, prior emergencies, the
+ * condition flags: 68 bytes a patient, 4.4 GB for all England) are read when
+ * it starts and freed when it ends, not held through the fit, scoring and
+ * evaluation. */
+static strata_status read_stratify_inputs(run_state *r)
+{
     STRATA_TRY(read_i32(r, find_col(r, "efi_deficits"), &r->efi));
     STRATA_TRY(read_i32(r, find_col(r, "prior_emergency_12m"), &r->prior_em));
     for (int c = 0; c < STRATA_N_CONDITIONS; c++)
         STRATA_TRY(read_i32(r, find_col(r, strata_condition_name(c)), &r->flags[c]));
-    warn_absent_conditions(r);
     return STRATA_OK;
+}
+
+static void free_stratify_inputs(run_state *r)
+{
+    for (int c = 0; c < STRATA_N_CONDITIONS; c++) {
+        strata_free(r->ctx, r->flags[c], 0);
+        r->flags[c] = NULL;
+    }
+    strata_free(r->ctx, r->efi, 0);
+    strata_free(r->ctx, r->prior_em, 0);
+    r->efi = r->prior_em = NULL;
 }
 
 static int is_cox(const run_state *r)
@@ -920,6 +940,7 @@ static strata_status stage_stratify(run_state *r)
     r->charlson = strata_calloc(ctx, r->n, sizeof *r->charlson);
     if (!r->tier || !r->segment || !r->frailty || !r->ltc || !r->charlson)
         return STRATA_ENOMEM;
+    STRATA_TRY(read_stratify_inputs(r));
     strata_patient_params_init(&pp);
     pp.tiers.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
     pp.tiers.n_cuts = r->spec->n_tiers;
@@ -938,6 +959,7 @@ static strata_status stage_stratify(run_state *r)
                                         within ? r->pcn.n_levels : 0, r->tier, r->segment,
                                         r->frailty, r->charlson, r->ltc));
     STRATA_TRY(core20plus5_inputs(r));
+    free_stratify_inputs(r);
     return stage_done(r, "stratify");
 }
 
@@ -1581,13 +1603,10 @@ static void run_free(run_state *r)
     codes *cs[] = {&r->sex, &r->eth, &r->pcn, &r->practice, &r->icb};
     for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++)
         strata_free(ctx, cs[k]->v, 0);
-    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
-        strata_free(ctx, r->flags[c], 0);
+    free_stratify_inputs(r);
     strata_free(ctx, r->id, 0);
     strata_free(ctx, r->age, 0);
     strata_free(ctx, r->imd, 0);
-    strata_free(ctx, r->efi, 0);
-    strata_free(ctx, r->prior_em, 0);
     strata_free(ctx, r->lp, 0);
     strata_free(ctx, r->risk, 0);
     strata_free(ctx, r->obs, 0);

@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,20 +67,30 @@ strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws)
     ws->ld = la_gram_ld(p + 2);
     ws->eta = strata_alloc(ctx, (n + 1) * sizeof *ws->eta);
     ws->v = strata_alloc(ctx, (n + 1) * sizeof *ws->v);
-    ws->r = strata_alloc(ctx, (n + 1) * sizeof *ws->r);
+    ws->r = strata_calloc(ctx, n + 1, sizeof *ws->r); /* the first pass measures its drift */
     ws->beta = strata_calloc(ctx, p + 1, sizeof *ws->beta);
     ws->g = strata_calloc(ctx, p + 1, sizeof *ws->g);
     ws->G = strata_calloc(ctx, ws->ld * ws->ld, sizeof *ws->G);
     ws->part = strata_alloc(ctx, ELNET_NCHUNK * ws->ld * ws->ld * sizeof *ws->part);
-    ws->pack = strata_alloc(ctx, ELNET_NCHUNK * ELNET_BLOCK * ws->ld * sizeof *ws->pack);
+    ws->pack_mem = strata_alloc(ctx, (ELNET_NCHUNK * ELNET_BLOCK * ws->ld + 8) * sizeof *ws->pack);
+    ws->pack = ws->pack_mem ? (double *)(((uintptr_t)ws->pack_mem + 63) & ~(uintptr_t)63) : NULL;
+    ws->cbuf = strata_alloc(ctx, ELNET_NCHUNK * (p + 3) * ELNET_BLOCK * sizeof *ws->cbuf);
+    ws->cols = strata_alloc(ctx, ELNET_NCHUNK * (p + 2) * sizeof *ws->cols);
+    ws->ones = strata_alloc(ctx, ELNET_BLOCK * sizeof *ws->ones);
+    for (size_t i = 0; ws->ones && i < ELNET_BLOCK; i++)
+        ws->ones[i] = 1;
     ws->dpart = strata_calloc(ctx, ELNET_NCHUNK * (p + 2), sizeof *ws->dpart);
     ws->dpart_dev = strata_calloc(ctx, ELNET_NCHUNK, sizeof *ws->dpart_dev);
+    ws->dpart_drift = strata_calloc(ctx, ELNET_NCHUNK, sizeof *ws->dpart_drift);
+    ws->T = strata_alloc(ctx, (p + 1) * sizeof *ws->T);
+    ws->gb = strata_calloc(ctx, p + 1, sizeof *ws->gb);
     ws->S = strata_alloc(ctx, (p + 1) * sizeof *ws->S);
     ws->U = strata_alloc(ctx, (p + 1) * sizeof *ws->U);
     ws->inS = strata_calloc(ctx, p + 1, 1);
     ws->bS = strata_alloc(ctx, (p + 2) * sizeof *ws->bS);
     ws->gS = strata_alloc(ctx, (p + 2) * sizeof *ws->gS);
     if (!ws->eta || !ws->v || !ws->r || !ws->beta || !ws->g || !ws->G || !ws->part || !ws->pack ||
+        !ws->cbuf || !ws->cols || !ws->ones || !ws->dpart_drift || !ws->T || !ws->gb ||
         !ws->dpart || !ws->dpart_dev || !ws->S || !ws->U || !ws->inS || !ws->bS || !ws->gS) {
         elnet_ws_free(ctx, ws);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for the workspace (%zu x %zu)", n, p);
@@ -89,8 +100,10 @@ strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws)
 
 void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws)
 {
-    void *ptrs[] = {ws->eta, ws->v,     ws->r, ws->beta,      ws->g, ws->G,  ws->part,
-                    ws->pack, ws->dpart, ws->S, ws->U, ws->inS, ws->bS, ws->gS, ws->dpart_dev};
+    void *ptrs[] = {ws->eta,   ws->v,    ws->r,          ws->beta, ws->g,  ws->G,
+                    ws->part,  ws->pack_mem, ws->dpart,  ws->S,    ws->U,  ws->inS,
+                    ws->bS,    ws->gS,   ws->dpart_dev,  ws->cbuf, (void *)ws->cols, ws->ones,
+                    ws->dpart_drift, ws->T, ws->gb};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
         strata_free(ctx, ptrs[i], 0);
     memset(ws, 0, sizeof *ws);
@@ -167,7 +180,7 @@ static double wmean(size_t n, const double *w, const double *v, double centre, i
 
 /* The standardised problem's arrays, owned by the driver. */
 typedef struct std_arrays {
-    double *w, *y, *xm, *xs, *vp, *lam;
+    double *w, *y, *xm, *xs, *vp, *lam, *cn;
     unsigned char *ju;
     unsigned char *bytes;        /* the 0/1 columns, n bytes each */
     const unsigned char **xb;    /* p: column j's bytes or NULL */
@@ -175,7 +188,7 @@ typedef struct std_arrays {
 
 static void std_free(strata_ctx *ctx, std_arrays *s)
 {
-    void *ptrs[] = {s->w, s->y, s->xm, s->xs, s->vp, s->lam, s->ju, s->bytes, (void *)s->xb};
+    void *ptrs[] = {s->w, s->y, s->xm, s->xs, s->vp, s->lam, s->cn, s->ju, s->bytes, (void *)s->xb};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
         strata_free(ctx, ptrs[i], 0);
 }
@@ -235,9 +248,10 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     s->xm = strata_alloc(ctx, p * sizeof *s->xm);
     s->xs = strata_alloc(ctx, p * sizeof *s->xs);
     s->vp = strata_alloc(ctx, p * sizeof *s->vp);
+    s->cn = strata_alloc(ctx, p * sizeof *s->cn);
     s->ju = strata_alloc(ctx, p);
     s->lam = strata_alloc(ctx, (prm->lambda ? prm->nuser : 0) * sizeof *s->lam + 1);
-    if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->ju || !s->lam)
+    if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->cn || !s->ju || !s->lam)
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", n, p);
     *sw = 0;
     for (size_t i = 0; i < n; i++)
@@ -248,8 +262,10 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     for (size_t j = 0; j < p; j++) {
         const double *x = d->X + j * d->ldx;
         s->xm[j] = wmean(n, s->w, x, 0, 0);
-        s->xs[j] = prm->standardize ? sqrt(wmean(n, s->w, x, s->xm[j], 1)) : 1;
-        s->ju[j] = s->xs[j] > 0 && (prm->standardize || wmean(n, s->w, x, s->xm[j], 1) > 0);
+        double var = wmean(n, s->w, x, s->xm[j], 1);
+        s->xs[j] = prm->standardize ? sqrt(var) : 1;
+        s->ju[j] = s->xs[j] > 0 && (prm->standardize || var > 0);
+        s->cn[j] = s->ju[j] ? sqrt(var) / s->xs[j] : 0;
         s->vp[j] = prm->penalty ? prm->penalty[j] : 1;
         spf += s->vp[j];
     }
@@ -348,6 +364,7 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
 {
     std_arrays s = {0};
     elnet_ws ws = {0};
+    elnet_kern kern;
     elnet_params P = *prm;
     elnet_prob pb = {0};
     double sw = 0;
@@ -361,7 +378,11 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
     if (st == STRATA_OK) {
         pb = (elnet_prob){prm->family, d->n, d->p, d->X, d->ldx, s.y,
                           prm->family == STRATA_FAMILY_GAUSSIAN ? NULL : d->offset, s.w, s.xm, s.xs, s.ju,
-                          s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, elnet_threads(ctx, d, prm), s.xb};
+                          s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, elnet_threads(ctx, d, prm), s.xb,
+                          &kern, s.cn, prm->family == STRATA_FAMILY_BINOMIAL};
+        elnet_kern_get(0, &kern);
+        for (size_t i = 0; pb.y01 && i < d->n; i++)
+            pb.y01 = d->y[i] == 0 || d->y[i] == 1;
         if (prm->lambda)
             P.lambda = s.lam;
         st = null_model(ctx, &pb, &ws);

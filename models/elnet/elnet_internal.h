@@ -65,6 +65,7 @@ typedef struct elnet_path {
     int npasses;         /* coordinate-descent passes over the strong set */
     int ngram;           /* passes over the data that build a Gram (IRLS steps) */
     int nscan;           /* other passes over the data (eta, scores, KKT checks) */
+    int nstale;          /* column scores KKT checks settled by a bound, without computing them */
     int converged;       /* 0 when maxit was hit (the steps before it are valid) */
 } elnet_path;
 
@@ -77,6 +78,30 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
                         elnet_path *out);
 
 /* ---- internals shared by driver, path and point --------------------------- */
+/* elnet_kern.c: the per-row kernels of a pass, one variant per instruction set
+ * (the same bits from each: no FMA, fixed lane and sum order). */
+typedef struct elnet_kern {
+    /* e[i] += b (x[i] - m), i < n; x as doubles or as a 0/1 column's bytes */
+    void (*axpy)(size_t n, double b, double m, const double *x, double *e);
+    void (*axpyb)(size_t n, double b, double m, const unsigned char *x, double *e);
+    /* sum_i r[i] (x[i] - m), i < n, in 16 interleaved partial sums */
+    double (*dot)(size_t n, const double *r, const double *x, double m);
+    double (*dotb)(size_t n, const double *r, const unsigned char *x, double m);
+    /* out[i] = (x[i] - m) s */
+    void (*centre)(size_t n, const double *x, double m, double s, double *out);
+    void (*centreb)(size_t n, const unsigned char *x, double m, double s, double *out);
+    /* binomial rows with y in {0, 1}: mu = 1 / (1 + e^-eta) (eta clamped as glmnet's
+     * pmin), v = w mu (1 - mu), r = w (y - mu); returns sum_i -2 w_i log(P(y_i)) and
+     * adds sum_i (r_i - its old value)^2 / w_i over w_i > 0 to *drift */
+    double (*binom)(size_t n, const double *eta, const double *w, const double *y, double *v,
+                    double *r, double *drift);
+    const char *name; /* "avx512", "avx2" or "c" */
+} elnet_kern;
+
+/* The kernels for isa (the values of la_isa in models/linalg/linalg.h: 0 the
+ * best this CPU runs, 1 AVX-512, 2 AVX2, 3 C); 0 when the CPU lacks it. */
+int elnet_kern_get(int isa, elnet_kern *k);
+
 /* The standardised problem: column j is (x_j - xm_j) / xs_j, weights sum to 1. */
 typedef struct elnet_prob {
     strata_family fam;
@@ -96,6 +121,9 @@ typedef struct elnet_prob {
     int nthreads;
     const unsigned char *const *xb; /* p: a 0/1 column as n bytes (exactly its values, an
                                      * eighth of the reads), or NULL: read X */
+    const elnet_kern *kern; /* the pass kernels for this CPU */
+    const double *cn;       /* p: (sum_i w_i x~_ij^2)^1/2, 1 for a standardised column */
+    int y01;                /* binomial with every y 0 or 1: the vector row kernel */
 } elnet_prob;
 
 /* Caller-owned workspace: everything the path and point need, sized once. */
@@ -111,7 +139,12 @@ typedef struct elnet_ws {
     double *G;           /* gld x gld: Gram of [S columns, intercept (, working response)] */
     size_t gld;          /* leading dimension of the current G */
     double *part;        /* ELNET_NCHUNK x ld x ld partial Grams */
-    double *pack;        /* ELNET_NCHUNK x ELNET_BLOCK x ld packed rows */
+    double *pack;        /* ELNET_NCHUNK x ELNET_BLOCK x ld packed rows, 64-byte aligned */
+    double *pack_mem;    /* its allocation */
+    double *cbuf;        /* ELNET_NCHUNK x (p + 3) x ELNET_BLOCK: a block's centred columns,
+                          * sqrt(v) and the working residual, before packing */
+    const double **cols; /* ELNET_NCHUNK x (p + 2): the columns handed to the pack kernel */
+    double *ones;        /* ELNET_BLOCK ones: the intercept's column */
     double *dpart;       /* ELNET_NCHUNK x (p + 2) partial sums */
     size_t *S;           /* p: strong (ever-considered) set, in entry order */
     size_t nS;
@@ -121,6 +154,11 @@ typedef struct elnet_ws {
     double *bS;          /* p + 1: coefficients over S and the intercept at the IRLS start */
     double *gS;          /* p + 1: quadratic-model gradient over S and intercept */
     double *dpart_dev;   /* ELNET_NCHUNK: partial deviances */
+    double *dpart_drift; /* ELNET_NCHUNK: partial sums of (r - r before the pass)^2 / w */
+    double *gb;          /* p: bound on |g_j - exact g_j| at the last pass's fit, outside S */
+    double fin;          /* bound on (sum (r - r at the last pass)^2 / w)^1/2 at the fit */
+    size_t *T;           /* p: S, then the columns outside S to score again */
+    int nstale;          /* scores outside S a KKT check settled by the bound, uncomputed */
     double dev;          /* deviance of the current fit (normalised weights) */
     int gram_valid;      /* G matches S (its weights may be from an earlier fit) */
     int moved;           /* (b0, beta) moved since the last pass: eta, v, r are of that
@@ -134,9 +172,12 @@ void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws);
 
 /* elnet_point.c: solves at one lambda (standardised scale) from the warm
  * start in ws: IRLS steps of covariance-update CD over S, then a KKT check on
- * every column outside S, adding violators and repeating. Updates ws->g to the
- * score at the solution. Returns 1 on success, 0 when maxit passes ran out. */
-int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit);
+ * every column outside S, adding violators and repeating. Leaves ws->g exact
+ * over S; outside S exact or, where a bound proves it, stale with |g_j| +
+ * gb_j <= tnext vp_j, so the exact score is below it too (tnext: the next lambda's
+ * strong-rule threshold alpha (2 lambda_next - lambda), < 0 when unknown:
+ * then every score is computed). Returns 1 on success, 0 when maxit passes ran out. */
+int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, double tnext, int maxit);
 /* eta from (b0, beta), then v, r and the deviance ws->dev (one pass). */
 void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws);
 /* Recomputes eta, r = w (y - mu), v, the deviance and the score g of every

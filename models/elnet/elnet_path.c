@@ -97,7 +97,13 @@ strata_status elnet_run_path(strata_ctx *ctx, const elnet_prob *pb, const elnet_
             lambda *= alf;
         }
         strong_rule(pb, ws, lambda, lambda_prev);
-        if (!elnet_point(pb, ws, lambda, prm->maxit)) {
+        /* the next lambda's strong-rule threshold, as strong_rule computes it */
+        double tnext = -1;
+        if (prm->lambda && m + 1 < nlam)
+            tnext = pb->alpha * (2 * (prm->lambda[m + 1] / pb->ys) - lambda);
+        else if (!prm->lambda && m >= 1 && m + 1 < nlam)
+            tnext = pb->alpha * (2 * (lambda * alf) - lambda);
+        if (!elnet_point(pb, ws, lambda, tnext, prm->maxit)) {
             out->converged = 0;
             break;
         }
@@ -108,5 +114,6 @@ strata_status elnet_run_path(strata_ctx *ctx, const elnet_prob *pb, const elnet_
     out->npasses = ws->passes;
     out->ngram = ws->ngram;
     out->nscan = ws->nscan;
+    out->nstale = ws->nstale;
     return STRATA_OK;
 }

@@ -51,155 +51,166 @@ static double row_update(const elnet_prob *pb, size_t i, double eta, double *v, 
     return dev;
 }
 
-/* eta, v, r of rows [r0, r1) from (b0, beta); returns their deviance. */
-static double eta_rows(const elnet_prob *pb, elnet_ws *ws, size_t r0, size_t r1)
+/* eta, v, r of rows [r0, r1) from (b0, beta); returns their deviance and
+ * adds sum (r - r before)^2 / w over rows with w > 0 to *drift. The pass
+ * kernels (elnet_kern.c) add each non-zero column; binomial 0/1 rows take
+ * the vector row kernel, other rows row_update. */
+static double eta_rows(const elnet_prob *pb, elnet_ws *ws, size_t r0, size_t r1, double *drift)
 {
+    const elnet_kern *k = pb->kern;
+    size_t m = r1 - r0;
+    double *eta = ws->eta + r0;
     for (size_t i = r0; i < r1; i++)
         ws->eta[i] = ws->b0 + (pb->off ? pb->off[i] : 0);
     for (size_t j = 0; j < pb->p; j++) {
         if (ws->beta[j] == 0)
             continue;
-        const double *x = pb->X + j * pb->ldx;
-        const unsigned char *xb = pb->xb[j];
-        double b = ws->beta[j] / pb->xs[j], m = pb->xm[j];
-        if (xb)
-            for (size_t i = r0; i < r1; i++)
-                ws->eta[i] += b * ((double)xb[i] - m);
+        double b = ws->beta[j] / pb->xs[j], xm = pb->xm[j];
+        if (pb->xb[j])
+            k->axpyb(m, b, xm, pb->xb[j] + r0, eta);
         else
-            for (size_t i = r0; i < r1; i++)
-                ws->eta[i] += b * (x[i] - m);
+            k->axpy(m, b, xm, pb->X + j * pb->ldx + r0, eta);
     }
-    double dev = 0;
-    for (size_t i = r0; i < r1; i++)
+    if (pb->y01)
+        return k->binom(m, eta, pb->w + r0, pb->y + r0, ws->v + r0, ws->r + r0, drift);
+    double dev = 0, dr = 0;
+    for (size_t i = r0; i < r1; i++) {
+        double old = ws->r[i];
         dev += row_update(pb, i, ws->eta[i], &ws->v[i], &ws->r[i]);
+        if (pb->w[i] > 0)
+            dr += (ws->r[i] - old) * (ws->r[i] - old) / pb->w[i];
+    }
+    *drift += dr;
     return dev;
 }
 
-/* eta, v, r and the deviance of chunk c's rows from (b0, beta). */
-static void eta_chunk(const elnet_prob *pb, elnet_ws *ws, size_t c)
+/* After a pass that recomputed r: the deviance and drift from the chunks'
+ * partials (in chunk order), and each score outside S, not recomputed by the
+ * pass, may have moved by cn_j drift^1/2 more (Cauchy-Schwarz:
+ * |sum_i dr_i x~_ij| <= (sum dr^2 / w)^1/2 (sum w x~_j^2)^1/2); the caller
+ * zeroes gb_j of the columns it scored. */
+static void pass_done(const elnet_prob *pb, elnet_ws *ws)
 {
-    size_t r0, r1;
-    chunk_range(pb->n, c, &r0, &r1);
-    ws->dpart_dev[c] = eta_rows(pb, ws, r0, r1);
-}
-
-static void sum_dev(elnet_ws *ws)
-{
+    double drift = 0;
     ws->dev = 0;
-    for (size_t c = 0; c < ELNET_NCHUNK; c++)
+    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         ws->dev += ws->dpart_dev[c];
+        drift += ws->dpart_drift[c];
+    }
+    double step = sqrt(drift) * (1 + 1e-9);
+    for (size_t t = 0; t < ws->nU; t++)
+        ws->gb[ws->U[t]] += pb->cn[ws->U[t]] * step;
+    ws->fin = 0;
 }
 
 void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
 {
     ws->nscan++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
-    for (size_t c = 0; c < ELNET_NCHUNK; c++)
-        eta_chunk(pb, ws, c);
-    sum_dev(ws);
-}
-
-/* sum_i r_i (x_i - m) with 8 interleaved partial sums (vectorisable; a fixed
- * order, so the same bits on every run); T the stored type of x. */
-#define DOT_CENTRED(name, T)                                                 \
-    static double name(const double *r, const T *x, double m, size_t n)     \
-    {                                                                        \
-        double acc[8] = {0}, s = 0;                                          \
-        size_t i = 0;                                                        \
-        for (; i + 8 <= n; i += 8)                                           \
-            for (int l = 0; l < 8; l++)                                      \
-                acc[l] += r[i + (size_t)l] * ((double)x[i + (size_t)l] - m); \
-        for (; i < n; i++)                                                   \
-            s += r[i] * ((double)x[i] - m);                                  \
-        for (int l = 0; l < 8; l++)                                          \
-            s += acc[l];                                                     \
-        return s;                                                            \
+    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+        size_t r0, r1;
+        chunk_range(pb->n, c, &r0, &r1);
+        ws->dpart_drift[c] = 0;
+        ws->dpart_dev[c] = eta_rows(pb, ws, r0, r1, &ws->dpart_drift[c]);
     }
-DOT_CENTRED(dot_centred, double)
-DOT_CENTRED(dot_centred_b, unsigned char) /* a 0/1 column's bytes: the same bits */
+    pass_done(pb, ws);
+}
 
 /* Column j's score sum over rows [b0, b1). */
 static double col_dot(const elnet_prob *pb, const double *r, size_t j, size_t b0, size_t b1)
 {
     if (pb->xb[j])
-        return dot_centred_b(r + b0, pb->xb[j] + b0, pb->xm[j], b1 - b0);
-    return dot_centred(r + b0, pb->X + j * pb->ldx + b0, pb->xm[j], b1 - b0);
+        return pb->kern->dotb(b1 - b0, r + b0, pb->xb[j] + b0, pb->xm[j]);
+    return pb->kern->dot(b1 - b0, r + b0, pb->X + j * pb->ldx + b0, pb->xm[j]);
 }
 
-/* One pass for an IRLS step on a kept Gram: per ELNET_SCAN_BLOCK rows of each
- * chunk (in cache while reused), eta, v, r and the deviance from (b0, beta),
- * then the scores of S (all usable columns when `all`) and the intercept. Partial sums are per chunk, added
- * block by block in row order, then over chunks in chunk order. */
-static void scan_pass(const elnet_prob *pb, elnet_ws *ws, int all)
+/* One pass over the data at the current fit: per ELNET_SCAN_BLOCK rows of
+ * each chunk (in cache while reused), eta, v, r and the deviance from (b0,
+ * beta), then the scores of columns L[0..nL) and the intercept. Partial sums
+ * are per chunk, added block by block in row order, then over chunks in
+ * chunk order. */
+static void scan_pass(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_t nL)
 {
-    size_t p = pb->p, st = p + 1, nS = all ? ws->nU : ws->nS;
-    const size_t *S = all ? ws->U : ws->S;
+    size_t p = pb->p, st = p + 1;
     ws->nscan++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         size_t r0, r1;
-        double *d = ws->dpart + c * st, dev = 0;
+        double *d = ws->dpart + c * st, dev = 0, dr = 0;
         chunk_range(pb->n, c, &r0, &r1);
         d[p] = 0;
-        for (size_t t = 0; t < nS; t++)
-            d[S[t]] = 0;
+        for (size_t t = 0; t < nL; t++)
+            d[L[t]] = 0;
         for (size_t b0 = r0; b0 < r1; b0 += ELNET_SCAN_BLOCK) {
             size_t b1 = r1 - b0 < ELNET_SCAN_BLOCK ? r1 : b0 + ELNET_SCAN_BLOCK;
-            dev += eta_rows(pb, ws, b0, b1);
+            dev += eta_rows(pb, ws, b0, b1, &dr);
             for (size_t i = b0; i < b1; i++)
                 d[p] += ws->r[i];
-            for (size_t t = 0; t < nS; t++) {
-                size_t j = S[t];
+            for (size_t t = 0; t < nL; t++) {
+                size_t j = L[t];
                 d[j] += col_dot(pb, ws->r, j, b0, b1);
             }
         }
         ws->dpart_dev[c] = dev;
+        ws->dpart_drift[c] = dr;
     }
-    sum_dev(ws);
-    for (size_t t = 0; t <= nS; t++) {
-        size_t j = t < nS ? S[t] : p;
+    pass_done(pb, ws);
+    for (size_t t = 0; t <= nL; t++) {
+        size_t j = t < nL ? L[t] : p;
         double sum = 0;
         for (size_t c = 0; c < ELNET_NCHUNK; c++)
             sum += ws->dpart[c * st + j];
-        if (j < p)
+        if (j < p) {
             ws->g[j] = sum / pb->xs[j];
-        else
+            ws->gb[j] = 0;
+        } else {
             ws->g0 = sum;
+        }
     }
 }
 
-/* Packs chunk rows [b0, b0 + m) as sqrt(v) [x~_S, 1 (, z)] into A, z = r / v
- * the working residual (so the z row of the Gram is the score of S). */
-static void pack_block(const elnet_prob *pb, const elnet_ws *ws, size_t b0, size_t m, size_t q,
-                       size_t ld, int with_z, double *A)
+/* Packs chunk c's rows [b0, b0 + m) as sqrt(v) [x~_S, 1 (, z)] into A, z =
+ * r / v the working residual (so the z row of the Gram is the score of S):
+ * the centred, scaled columns of S go to the chunk's buffer, then the pack
+ * kernel scales and transposes them (rows past the last multiple of 8 here,
+ * with the same products). */
+static void pack_block(const elnet_prob *pb, elnet_ws *ws, size_t c, size_t b0, size_t m, size_t ld,
+                       int with_z, double *A, const la_kernels *k)
 {
-    double sv[ELNET_BLOCK];
-    for (size_t i = 0; i < m; i++)
-        sv[i] = sqrt(ws->v[b0 + i]);
-    for (size_t t = 0; t < ws->nS; t++) {
-        size_t j = ws->S[t];
-        const double *x = pb->X + j * pb->ldx + b0;
-        const unsigned char *xb = pb->xb[j] ? pb->xb[j] + b0 : NULL;
-        double xm = pb->xm[j], is = 1 / pb->xs[j];
-        if (xb)
-            for (size_t i = 0; i < m; i++)
-                A[i * ld + t] = sv[i] * (((double)xb[i] - xm) * is);
-        else
-            for (size_t i = 0; i < m; i++)
-                A[i * ld + t] = sv[i] * ((x[i] - xm) * is);
-    }
+    size_t nS = ws->nS, p = pb->p;
+    double *buf = ws->cbuf + c * (p + 3) * ELNET_BLOCK, *sv = buf + (p + 1) * ELNET_BLOCK;
+    double *z = buf + (p + 2) * ELNET_BLOCK;
+    const double **cols = ws->cols + c * (p + 2);
     for (size_t i = 0; i < m; i++) {
-        A[i * ld + ws->nS] = sv[i];
-        if (with_z)
-            A[i * ld + ws->nS + 1] = sv[i] > 0 ? ws->r[b0 + i] / sv[i] : 0;
-        for (size_t t = q; t < ld; t++)
-            A[i * ld + t] = 0;
+        sv[i] = sqrt(ws->v[b0 + i]);
+        z[i] = sv[i] > 0 ? ws->r[b0 + i] / sv[i] : 0;
+    }
+    for (size_t t = 0; t < nS; t++) {
+        size_t j = ws->S[t];
+        double *o = buf + t * ELNET_BLOCK;
+        if (pb->xb[j])
+            pb->kern->centreb(m, pb->xb[j] + b0, pb->xm[j], 1 / pb->xs[j], o);
+        else
+            pb->kern->centre(m, pb->X + j * pb->ldx + b0, pb->xm[j], 1 / pb->xs[j], o);
+        cols[t] = o;
+    }
+    cols[nS] = ws->ones;
+    size_t m8 = m & ~(size_t)7, pc = with_z ? nS + 1 : nS;
+    if (m8)
+        k->pack(m8, pc, ld, cols, sv, with_z ? z : sv, A);
+    for (size_t i = m8; i < m; i++) {
+        double *a = A + i * ld;
+        for (size_t t = 0; t < pc; t++)
+            a[t] = sv[i] * cols[t][i];
+        a[pc] = with_z ? z[i] : sv[i];
+        for (size_t t = pc + 1; t < ld; t++)
+            a[t] = 0;
     }
 }
 
 /* G (lower triangle, G[j*ld + i], i >= j) = [X_S, 1]' V [X_S, 1] over the
  * standardised columns of S by the fused Gram kernel, ELNET_BLOCK rows at a
- * time. with_eta first refreshes each chunk's eta, v, r (one pass for the
+ * time. with_eta first refreshes each block's eta, v, r (one pass for the
  * IRLS update and the next Gram); with_z adds the working-residual column,
  * whose row gives the scores g_S and g0 at the same time. */
 static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int with_eta, int with_z)
@@ -209,19 +220,22 @@ static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         size_t r0, r1;
-        double *P = ws->part + c * ws->ld * ws->ld, *A = ws->pack + c * ELNET_BLOCK * ws->ld;
-        if (with_eta)
-            eta_chunk(pb, ws, c);
+        double *P = ws->part + c * ws->ld * ws->ld, *A = ws->pack + c * ELNET_BLOCK * ws->ld, dev = 0;
+        double dr = 0;
         chunk_range(pb->n, c, &r0, &r1);
         memset(P, 0, ld * ld * sizeof *P);
         for (size_t b0 = r0; b0 < r1; b0 += ELNET_BLOCK) {
             size_t m = r1 - b0 < ELNET_BLOCK ? r1 - b0 : ELNET_BLOCK;
-            pack_block(pb, ws, b0, m, q, ld, with_z, A);
+            if (with_eta)
+                dev += eta_rows(pb, ws, b0, b0 + m, &dr);
+            pack_block(pb, ws, c, b0, m, ld, with_z, A, k);
             k->gram(m, ld, A, P);
         }
+        ws->dpart_dev[c] = dev;
+        ws->dpart_drift[c] = dr;
     }
     if (with_eta)
-        sum_dev(ws);
+        pass_done(pb, ws);
     for (size_t j = 0; j < q; j++)
         for (size_t i = j; i < q; i++) {
             double s = 0;
@@ -329,7 +343,7 @@ static void irls_move(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
         ws->beta[ws->S[t]] = ws->bS[t];
     ws->b0 = ws->bS[nS];
     if (pb->fam == STRATA_FAMILY_GAUSSIAN || !fresh)
-        scan_pass(pb, ws, 0);
+        scan_pass(pb, ws, ws->S, nS);
     else
         gram_pass(pb, ws, k, 1, 1);
     ws->moved = 0;
@@ -339,12 +353,14 @@ static void irls_move(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
  * first move follows): (b0, beta) from bS, the scores of S and the deviance
  * from the quadratic model, dev - 2 (g'd - d'Gd / 2), whose error is of the
  * order of the move's own (below the threshold). eta, v and r stay at the
- * last pass's fit (ws->moved) until the next pass. */
+ * last pass's fit (ws->moved) until the next pass; ws->fin bounds how far r
+ * is from there, (sum (r - r there)^2 / w)^1/2 <= L ||d eta||_w <= L (|d_0| +
+ * sum_t |d_t| cn_t), L the Lipschitz constant of mu(eta): 1/4 binomial, 1
+ * gaussian, none for poisson. */
 static void accept_move(const elnet_prob *pb, elnet_ws *ws)
 {
     size_t nS = ws->nS;
-    double gd = 0, dgd = 0;
-    (void)pb;
+    double gd = 0, dgd = 0, deta = 0;
     for (size_t t = 0; t <= nS; t++) {
         double dt = ws->bS[t] - (t < nS ? ws->beta[ws->S[t]] : ws->b0);
         if (dt == 0)
@@ -354,8 +370,12 @@ static void accept_move(const elnet_prob *pb, elnet_ws *ws)
             double du = ws->bS[u] - (u < nS ? ws->beta[ws->S[u]] : ws->b0);
             dgd += dt * gget(ws, t, u) * du;
         }
+        deta += fabs(dt) * (t < nS ? pb->cn[ws->S[t]] : 1);
         ws->moved = 1;
     }
+    if (deta > 0)
+        ws->fin += deta * (1 + 1e-9) *
+                   (pb->fam == STRATA_FAMILY_BINOMIAL ? 0.25 : pb->fam == STRATA_FAMILY_GAUSSIAN ? 1 : INFINITY);
     ws->dev -= 2 * gd - dgd;
     for (size_t t = 0; t < nS; t++) {
         ws->beta[ws->S[t]] = ws->bS[t];
@@ -371,27 +391,49 @@ void elnet_refresh(const elnet_prob *pb, elnet_ws *ws)
     for (size_t j = 0; j < pb->p; j++)
         if (pb->ju[j])
             ws->U[ws->nU++] = j;
-    scan_pass(pb, ws, 1);
+    scan_pass(pb, ws, ws->U, ws->nU);
+    ws->moved = 0;
 }
 
 /* Adds columns outside S whose score breaks the KKT condition
- * |g_j| <= lambda alpha vp_j; returns how many. The scores come from one pass
- * at the fit over every usable column (so eta, deviance and all scores are
- * exact there); none when S already holds every usable column. */
-static size_t kkt_add(const elnet_prob *pb, elnet_ws *ws, double lambda)
+ * |g_j| <= lambda alpha vp_j at the solution; returns how many (none when S
+ * holds every usable column). A score outside S is exact only when it was
+ * computed at the last pass; gb_j (+ cn_j fin, since that pass) bounds how
+ * far it may be from the exact one (pass_done). A column whose bound rules it
+ * out for the KKT check and for the next lambda's strong rule (|g_j| +
+ * bound <= tnext vp_j, tnext <= lambda alpha) keeps its stale score; if every
+ * column is ruled out, no pass runs at all. Otherwise one pass at the
+ * solution makes eta, the deviance and the scores of S and of the columns not
+ * ruled out exact (docs/elnet.md, "Lazy scores"). The decisions are the ones
+ * exact scores would give. */
+static size_t kkt_add(const elnet_prob *pb, elnet_ws *ws, double lambda, double tnext)
 {
-    size_t added = 0;
+    size_t added = 0, nL = ws->nS;
     if (ws->nS == ws->nU)
         return 0;
-    scan_pass(pb, ws, 1);
+    memcpy(ws->T, ws->S, ws->nS * sizeof *ws->S);
+    for (size_t t = 0; t < ws->nU; t++) {
+        size_t j = ws->U[t];
+        if (ws->inS[j])
+            continue;
+        if (tnext < 0 || fabs(ws->g[j]) + ws->gb[j] + pb->cn[j] * ws->fin > tnext * pb->vp[j])
+            ws->T[nL++] = j;
+        else
+            ws->nstale++;
+    }
+    if (nL == ws->nS)
+        return 0;
+    scan_pass(pb, ws, ws->T, nL);
     ws->moved = 0;
-    for (size_t j = 0; j < pb->p; j++)
-        if (pb->ju[j] && !ws->inS[j] && fabs(ws->g[j]) > lambda * pb->alpha * pb->vp[j]) {
+    for (size_t t = ws->nS; t < nL; t++) {
+        size_t j = ws->T[t];
+        if (fabs(ws->g[j]) > lambda * pb->alpha * pb->vp[j]) {
             ws->S[ws->nS++] = j;
             ws->inS[j] = 1;
             ws->gram_valid = 0;
             added++;
         }
+    }
     return added;
 }
 
@@ -404,7 +446,7 @@ static int keep_gram(const elnet_prob *pb, const elnet_ws *ws, double dlx, doubl
     return pb->fam == STRATA_FAMILY_BINOMIAL && ws->nS >= ELNET_KEEP_MIN && dlx < ELNET_KEEP_RATE * last;
 }
 
-int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit)
+int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, double tnext, int maxit)
 {
     la_kernels k;
     la_kernels_get(LA_ISA_AUTO, &k);
@@ -426,7 +468,7 @@ int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, int maxit)
             irls_move(pb, ws, &k, !keep_gram(pb, ws, dlx, last));
             last = dlx;
         }
-        if (kkt_add(pb, ws, lambda) == 0)
+        if (kkt_add(pb, ws, lambda, tnext) == 0)
             return 1;
     }
 }

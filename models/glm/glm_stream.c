@@ -163,9 +163,36 @@ void glm_rows_bind(fitdata *d, double **raw, size_t n, double *wt1, double *off)
 typedef struct chunk_job {
     const fitdata *d;
     int set, pending;
+    int rows_only;      /* only y, weights and offsets are wanted (glm_rows) */
     size_t b0, b1, k;
     strata_status st;
 } chunk_job;
+
+/* A chunk without incomplete cases, for glm_rows: reads only the response,
+ * weights and offset columns (a row sum needs nothing else) — 3 of 62 columns
+ * of a 60-variable fit. Returns 0 when another variable must be read (the
+ * chunk has incomplete cases, or a NaN showed up where the load saw none:
+ * the full read then reports the change). */
+static int read_sum_cols(glm_stream *s, const fitdata *d, double **col, size_t r0, size_t m, strata_status *st)
+{
+    const glm_formula *f = d->f;
+    int used[GLM_MAXVARS + 1] = {0};
+    used[f->response] = 1;
+    if (f->weights >= 0)
+        used[f->weights] = 1;
+    for (size_t k = 0; k < f->noffsets; k++)
+        used[f->offsets[k]] = 1;
+    for (size_t v = 0; v < s->nv; v++) {
+        if (!used[v])
+            continue;
+        if ((*st = s->src->read_f64(s->ctx, s->src->ud, s->vb[v].src_col, r0, m, col[v])) != STRATA_OK)
+            return 1;
+        for (size_t i = 0; i < m; i++)
+            if (col[v][i] != col[v][i])
+                return 0;
+    }
+    return 1;
+}
 
 static void read_chunk(chunk_job *j)
 {
@@ -175,6 +202,10 @@ static void read_chunk(chunk_job *j)
     size_t r0 = s->srow[j->b0], m = s->srow[j->b1] - r0, k = 0;
     size_t want = (j->b1 * d->nb < d->n ? j->b1 * d->nb : d->n) - j->b0 * d->nb;
     j->pending = 0;
+    if (j->rows_only && want == m && read_sum_cols(s, d, col, r0, m, &j->st)) {
+        j->k = m;
+        return;
+    }
     if ((j->st = read_rows(s->ctx, s, col, r0, m)) != STRATA_OK)
         return;
     j->k = k = compact_rows(s, col, m);
@@ -214,14 +245,16 @@ static size_t nvisits(const fitdata *d)
     return d->bstride == 1 ? d->stream->nchunks : (d->nblocks + d->bstride - 1) / d->bstride;
 }
 
-static void visit_job(const fitdata *d, size_t k, int set, chunk_job *j)
+/* Visit k of a pass (rows_only 0) or of glm_rows (1: every chunk). */
+static void visit_job(const fitdata *d, size_t k, int set, int rows_only, chunk_job *j)
 {
     j->d = d;
     j->set = set;
     j->pending = 1;
+    j->rows_only = rows_only;
     j->st = STRATA_OK;
     j->k = 0;
-    if (d->bstride == 1) {
+    if (d->bstride == 1 || rows_only) {
         j->b0 = d->stream->cb[k];
         j->b1 = d->stream->cb[k + 1];
     } else {
@@ -239,9 +272,6 @@ static void stream_fail(glm_stream *s, strata_status st)
     snprintf(s->msg, sizeof s->msg, "%s", strata_ctx_errmsg(s->ctx));
 }
 
-/* Chunk k + 1 is read on a second thread while chunk k computes (the source is
- * only ever called from one thread at a time); without the thread it is read
- * before it computes. */
 /* The window of d over this rank's resident slab. */
 static void bind_slab(const fitdata *d, fitdata *w)
 {
@@ -411,23 +441,20 @@ static void dist_pass(fitdata *d, int mode, const double *beta)
     }
 }
 
-void glm_pass(fitdata *d, int mode, const double *beta)
+/* What a visit computes on the window of its chunk. */
+typedef void (*visit_fn)(fitdata *w, void *arg);
+
+/* Visits nv chunks in order: chunk k + 1 is read on a second thread while
+ * chunk k computes (the source is only ever called from one thread at a
+ * time); without the thread it is read before it computes. A chunk that fails
+ * to read is not computed: a pass marks its blocks' partials NaN. */
+static void stream_visits(const fitdata *d, size_t nv, int rows_only, visit_fn fn, void *arg)
 {
     glm_stream *s = d->stream;
     chunk_job job[2];
     pthread_t th;
     int running = 0;
-    size_t nv;
-    if (!s) {
-        glm_run_pass(d, mode, beta);
-        return;
-    }
-    if (s->comm) {
-        dist_pass(d, mode, beta);
-        return;
-    }
-    nv = nvisits(d);
-    visit_job(d, 0, 0, &job[0]);
+    visit_job(d, 0, 0, rows_only, &job[0]);
     for (size_t k = 0; k < nv; k++) {
         chunk_job *j = &job[k & 1];
         fitdata w;
@@ -439,24 +466,51 @@ void glm_pass(fitdata *d, int mode, const double *beta)
             read_chunk(j);
         if (s->st != STRATA_OK || j->pending || j->st != STRATA_OK) {
             stream_fail(s, j->pending ? STRATA_EIO : j->st);
-            for (size_t b = j->b0; b < j->b1; b++)
+            for (size_t b = j->b0; !rows_only && b < j->b1; b++)
                 d->part[b * 4] = NAN;
             if (k + 1 < nv)
-                visit_job(d, k + 1, (int)((k + 1) & 1), &job[(k + 1) & 1]);
+                visit_job(d, k + 1, (int)((k + 1) & 1), rows_only, &job[(k + 1) & 1]);
             continue;
         }
         if (k + 1 < nv) {
-            visit_job(d, k + 1, (int)((k + 1) & 1), &job[(k + 1) & 1]);
+            visit_job(d, k + 1, (int)((k + 1) & 1), rows_only, &job[(k + 1) & 1]);
             running = pthread_create(&th, NULL, read_chunk_thread, &job[(k + 1) & 1]) == 0;
         }
         bind_chunk(d, j, &w);
-        /* the final pass reads the last pass's eta: recompute it (same beta, same bytes) */
-        if (mode == PASS_FINAL)
-            glm_run_pass(&w, PASS_ITER, beta);
-        glm_run_pass(&w, mode, beta);
+        fn(&w, arg);
     }
     if (running)
         pthread_join(th, NULL);
+}
+
+typedef struct pass_arg {
+    int mode;
+    const double *beta;
+} pass_arg;
+
+static void pass_visit(fitdata *w, void *arg)
+{
+    const pass_arg *a = arg;
+    /* the final pass reads the last pass's eta: recompute it (same beta, same bytes) */
+    if (a->mode == PASS_FINAL)
+        glm_run_pass(w, PASS_ITER, a->beta);
+    glm_run_pass(w, a->mode, a->beta);
+}
+
+void glm_pass(fitdata *d, int mode, const double *beta)
+{
+    pass_arg a;
+    if (!d->stream) {
+        glm_run_pass(d, mode, beta);
+        return;
+    }
+    if (d->stream->comm) {
+        dist_pass(d, mode, beta);
+        return;
+    }
+    a.mode = mode;
+    a.beta = beta;
+    stream_visits(d, nvisits(d), 0, pass_visit, &a);
 }
 
 /* Distributed row sums: rank r continues the sums of ranks 0..r-1 over its
@@ -483,9 +537,23 @@ static void dist_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size)
     }
 }
 
+typedef struct rows_arg {
+    glm_rows_fn fn;
+    void *ud;
+} rows_arg;
+
+static void rows_visit(fitdata *w, void *arg)
+{
+    const rows_arg *a = arg;
+    a->fn(a->ud, w->y, w->wt, w->off, w->n);
+}
+
+/* Row sums visit every chunk in row order, prefetched, reading only the
+ * columns the sums use where a chunk has no incomplete case. */
 void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size)
 {
     glm_stream *s = d->stream;
+    rows_arg a;
     if (!s) {
         fn(ud, d->y, d->wt, d->off, d->n);
         return;
@@ -494,20 +562,9 @@ void glm_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size)
         dist_rows(d, fn, ud, size);
         return;
     }
-    for (size_t k = 0; k < s->nchunks && s->st == STRATA_OK; k++) {
-        chunk_job j;
-        fitdata w;
-        visit_job(d, k, 0, &j);
-        j.b0 = s->cb[k];
-        j.b1 = s->cb[k + 1];
-        read_chunk(&j);
-        if (j.st != STRATA_OK) {
-            stream_fail(s, j.st);
-            return;
-        }
-        bind_chunk(d, &j, &w);
-        fn(ud, w.y, w.wt, w.off, w.n);
-    }
+    a.fn = fn;
+    a.ud = ud;
+    stream_visits(d, s->nchunks, 1, rows_visit, &a);
 }
 
 strata_status glm_stream_status(strata_ctx *ctx, const glm_stream *s)
