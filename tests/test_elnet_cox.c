@@ -163,6 +163,250 @@ GOLDEN(fl_a1_w)
 GOLDEN(fl_a05_pf)
 GOLDEN(lung_ulam)
 
+/* ---- cross-validation --------------------------------------------------------- */
+
+/* cv.glmnet(foldid = fold, type.measure = "deviance") with glmnet's folds: the
+ * same lambdas, curve and standard errors, lambda.min and lambda.1se. */
+static void check_golden_cv(const char *id)
+{
+    strata_ctx *ctx = tu_ctx();
+    ccase c;
+    elnet_path *full = NULL;
+    elnet_cv cv;
+    ccase_load(id, &c);
+    elnet_cox_data d = ccase_arrays(&c);
+    assert_status(ctx, elnet_path_alloc(ctx, c.g.p, 100, &full), STRATA_OK);
+    assert_status(ctx, elnet_cox_cv_run(ctx, &d, &c.g.prm, 5, c.g.fold, 1, full, &cv), STRATA_OK);
+    table *g = table_read("data/golden/elnet/coxnet_cv.csv");
+    size_t steps = 0;
+    double worst = 0;
+    for (size_t i = 0; i < g->nrow; i++) {
+        if (strcmp(cell(g, i, "id"), id))
+            continue;
+        size_t m = (size_t)atoi(cell(g, i, "step")) - 1;
+        assert_true(m < cv.nlam);
+        assert_rel_close(cv.lambda[m], num(cell(g, i, "lambda")), 1e-10, "%s cv lambda[%zu]", id, m);
+        assert_rel_close(cv.cvm[m], num(cell(g, i, "cvm")), 1e-10, "%s cvm[%zu]", id, m);
+        assert_rel_close(cv.cvsd[m], num(cell(g, i, "cvsd")), 1e-8, "%s cvsd[%zu]", id, m);
+        assert_int_equal(cv.nzero[m], atoi(cell(g, i, "nzero")));
+        worst = fmax(worst, fabs(cv.cvm[m] / num(cell(g, i, "cvm")) - 1));
+        steps++;
+    }
+    assert_int_equal(steps, cv.nlam);
+    table_free(g);
+    g = table_read("data/golden/elnet/coxnet_cv_summary.csv");
+    size_t r = 0;
+    while (r < g->nrow && strcmp(cell(g, r, "id"), id))
+        r++;
+    assert_true(r < g->nrow);
+    assert_int_equal(cv.idx_min + 1, atoi(cell(g, r, "index_min")));
+    assert_int_equal(cv.idx_1se + 1, atoi(cell(g, r, "index_1se")));
+    assert_rel_close(cv.lambda_min, num(cell(g, r, "lambda_min")), 1e-10, "%s lambda.min", id);
+    printf("  %-14s %3zu lambdas, cvm max rel error %.2e, lambda.min step %zu, lambda.1se step %zu\n", id, steps,
+           worst, cv.idx_min + 1, cv.idx_1se + 1);
+    table_free(g);
+    elnet_cv_free(ctx, &cv);
+    elnet_path_free(ctx, full);
+    ccase_free(&c);
+    strata_ctx_free(ctx);
+}
+
+static void test_elnet_cox_cv__lung_matches_cv_glmnet(void **state)
+{
+    (void)state;
+    check_golden_cv("lung_a1");
+}
+
+static void test_elnet_cox_cv__flchain_weights_match_cv_glmnet(void **state)
+{
+    (void)state;
+    check_golden_cv("fl_a1_w");
+}
+
+/* ---- KKT at every lambda -------------------------------------------------------- */
+
+typedef struct trow {
+    double t;
+    size_t i;
+} trow;
+
+static int cmp_time_desc(const void *a, const void *b)
+{
+    double x = ((const trow *)a)->t, y = ((const trow *)b)->t;
+    return (x < y) - (x > y);
+}
+
+/* The score of the Breslow log partial likelihood (weights summing to 1) on the
+ * standardised columns xs (n x p) at eta: sum over event times of the event rows'
+ * w x minus dk S1 / S0 over the risk set {t_j >= t} (running sums in time order). */
+static void breslow_score(size_t n, size_t p, const double *xs, const double *time, const double *status,
+                          const double *w, const double *eta, double *g)
+{
+    trow *r = malloc(n * sizeof *r);
+    double S0 = 0, *S1 = calloc(p, sizeof *S1);
+    for (size_t i = 0; i < n; i++)
+        r[i] = (trow){time[i], i};
+    qsort(r, n, sizeof *r, cmp_time_desc);
+    memset(g, 0, p * sizeof *g);
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        double dk = 0;
+        while (b < n && r[b].t == r[a].t) {
+            size_t i = r[b++].i;
+            S0 += w[i] * exp(eta[i]);
+            for (size_t j = 0; j < p; j++)
+                S1[j] += w[i] * exp(eta[i]) * xs[j * n + i];
+        }
+        for (size_t k = a; k < b; k++) {
+            size_t i = r[k].i;
+            dk += w[i] * status[i];
+            for (size_t j = 0; j < p; j++)
+                g[j] += w[i] * status[i] * xs[j * n + i];
+        }
+        for (size_t j = 0; j < p && dk > 0; j++)
+            g[j] -= dk * S1[j] / S0;
+        a = b;
+    }
+    free(r);
+    free(S1);
+}
+
+/* The largest violation of glmnet's optimality conditions over the path, on the
+ * standardised scale: g_j = lambda vp_j ((1 - alpha) b_j xs_j + alpha sign b_j) for a
+ * non-zero coefficient, |g_j| <= lambda alpha vp_j for a zero one. */
+static double kkt_worst(const ccase *c, const elnet_path *path)
+{
+    const gcase *g = &c->g;
+    size_t n = g->n, p = g->p;
+    double sw = 0, spf = 0, worst = 0;
+    double *w = malloc(n * sizeof *w), *xs = malloc(n * p * sizeof *xs), *sd = malloc(p * sizeof *sd);
+    double *eta = malloc(n * sizeof *eta), *sc = malloc(p * sizeof *sc);
+    for (size_t i = 0; i < n; i++)
+        sw += g->w ? g->w[i] : 1;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (g->w ? g->w[i] : 1) / sw;
+    for (size_t j = 0; j < p; j++) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++)
+            m += w[i] * g->X[j * n + i];
+        for (size_t i = 0; i < n; i++)
+            v += w[i] * (g->X[j * n + i] - m) * (g->X[j * n + i] - m);
+        sd[j] = sqrt(v);
+        for (size_t i = 0; i < n; i++)
+            xs[j * n + i] = (g->X[j * n + i] - m) / sd[j];
+        spf += g->pf[j];
+    }
+    for (size_t m = 1; m < path->nlam; m++) { /* step 0: the all-zero lambda_max */
+        const double *b = path->beta + m * p;
+        double lam = path->lambda[m], a = g->prm.alpha;
+        for (size_t i = 0; i < n; i++) {
+            eta[i] = 0;
+            for (size_t j = 0; j < p; j++)
+                eta[i] += b[j] * sd[j] * xs[j * n + i];
+        }
+        breslow_score(n, p, xs, c->time, g->y, w, eta, sc);
+        for (size_t j = 0; j < p; j++) {
+            double vp = g->pf[j] * (double)p / spf, bs = b[j] * sd[j], v;
+            if (bs != 0)
+                v = fabs(sc[j] - lam * vp * ((1 - a) * bs + a * (bs > 0 ? 1 : -1)));
+            else
+                v = fmax(0, fabs(sc[j]) - lam * a * vp);
+            worst = fmax(worst, v);
+        }
+    }
+    free(w), free(xs), free(sd), free(eta), free(sc);
+    return worst;
+}
+
+static void check_kkt(const char *id)
+{
+    strata_ctx *ctx = tu_ctx();
+    ccase c;
+    ccase_load(id, &c);
+    elnet_path *path = ccase_fit(ctx, &c);
+    double worst = kkt_worst(&c, path);
+    printf("  %-14s KKT: largest violation %.2e over %zu lambdas\n", id, worst, path->nlam);
+    /* CD stops when no pass moves a standardised coefficient by more than
+     * sqrt(thresh x null deviance / curvature): scores within ~1e-7 of optimal */
+    assert_true(worst < 10 * sqrt(c.g.prm.thresh));
+    elnet_path_free(ctx, path);
+    ccase_free(&c);
+    strata_ctx_free(ctx);
+}
+
+#define KKT(name, id) \
+    static void test_elnet_cox_kkt__##name(void **state) { (void)state; check_kkt(id); }
+KKT(lasso_every_lambda, "lung_a1")
+KKT(weights_penalty_factor_every_lambda, "lung_a05_wpf")
+KKT(flchain_ties_every_lambda, "fl_a05_pf")
+
+/* ---- lasso at lambda -> 0 is the unpenalised Breslow Cox fit -------------------- */
+
+static void test_elnet_cox_lasso_lambda0__reaches_unpenalised_breslow(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    ccase c;
+    ccase_load("lung_a05_wpf", &c); /* weights */
+    static const double lam[] = {0.1, 0.01, 1e-3, 1e-4, 1e-6, 1e-9};
+    c.g.prm.alpha = 1;
+    c.g.prm.penalty = NULL;
+    c.g.prm.lambda = lam;
+    c.g.prm.nuser = sizeof lam / sizeof *lam;
+    c.g.prm.thresh = 1e-22;
+    c.g.prm.maxit = 10000000;
+    elnet_path *path = ccase_fit(ctx, &c);
+    assert_int_equal(path->nlam, 6);
+    cox_params prm;
+    cox_result *r = NULL;
+    cox_params_init(&prm);
+    prm.ties = COX_TIES_BRESLOW;
+    prm.eps = 1e-14;
+    cox_input in = {c.g.n, c.g.p, c.g.X, c.time, c.g.y, c.g.w, NULL, NULL, NULL, NULL};
+    assert_status(ctx, cox_fit_arrays(ctx, &in, &prm, &r), STRATA_OK);
+    double worst = 0;
+    for (size_t j = 0; j < c.g.p; j++) {
+        double got = path->beta[5 * c.g.p + j];
+        worst = fmax(worst, fabs(got / r->beta[j] - 1));
+        assert_rel_close(got, r->beta[j], 1e-6, "beta %s at lambda 1e-9", c.g.xnames[j]);
+    }
+    printf("  lambda 1e-9 vs coxph(ties = \"breslow\"): max rel difference %.2e\n", worst);
+    cox_result_free(ctx, r);
+    elnet_path_free(ctx, path);
+    ccase_free(&c);
+    strata_ctx_free(ctx);
+}
+
+/* ---- determinism ------------------------------------------------------------------ */
+
+static void test_elnet_cox_threads__1_vs_2_byte_identical(void **state)
+{
+    (void)state;
+    elnet_path *path[2];
+    elnet_cv cv[2];
+    strata_ctx *ctx[2];
+    ccase c;
+    ccase_load("lung_a05_wpf", &c);
+    elnet_cox_data d = ccase_arrays(&c);
+    for (int t = 0; t < 2; t++) {
+        ctx[t] = tu_ctx();
+        strata_ctx_set_threads(ctx[t], t + 1);
+        assert_status(ctx[t], elnet_path_alloc(ctx[t], c.g.p, 100, &path[t]), STRATA_OK);
+        assert_status(ctx[t], elnet_cox_cv_run(ctx[t], &d, &c.g.prm, 5, NULL, 7, path[t], &cv[t]), STRATA_OK);
+    }
+    assert_int_equal(path[0]->nlam, path[1]->nlam);
+    assert_memory_equal(path[0]->beta, path[1]->beta, path[0]->nlam * c.g.p * sizeof(double));
+    assert_memory_equal(path[0]->lambda, path[1]->lambda, path[0]->nlam * sizeof(double));
+    assert_memory_equal(cv[0].cvm, cv[1].cvm, cv[0].nlam * sizeof(double));
+    assert_memory_equal(cv[0].cvsd, cv[1].cvsd, cv[0].nlam * sizeof(double));
+    for (int t = 0; t < 2; t++) {
+        elnet_cv_free(ctx[t], &cv[t]);
+        elnet_path_free(ctx[t], path[t]);
+        strata_ctx_free(ctx[t]);
+    }
+    ccase_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +415,13 @@ int main(void)
         cmocka_unit_test(test_elnet_cox_golden__fl_a1_w),
         cmocka_unit_test(test_elnet_cox_golden__fl_a05_pf),
         cmocka_unit_test(test_elnet_cox_golden__lung_ulam),
+        cmocka_unit_test(test_elnet_cox_cv__lung_matches_cv_glmnet),
+        cmocka_unit_test(test_elnet_cox_cv__flchain_weights_match_cv_glmnet),
+        cmocka_unit_test(test_elnet_cox_kkt__lasso_every_lambda),
+        cmocka_unit_test(test_elnet_cox_kkt__weights_penalty_factor_every_lambda),
+        cmocka_unit_test(test_elnet_cox_kkt__flchain_ties_every_lambda),
+        cmocka_unit_test(test_elnet_cox_lasso_lambda0__reaches_unpenalised_breslow),
+        cmocka_unit_test(test_elnet_cox_threads__1_vs_2_byte_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

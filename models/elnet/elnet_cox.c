@@ -450,18 +450,19 @@ strata_status elnet_cox_fit(strata_ctx *ctx, const elnet_cox_data *d, const elne
     return STRATA_OK;
 }
 
-double elnet_cox_deviance(const elnet_cox_data *d, const double *w, const double *eta, size_t *scratch)
+/* The deviance of eta over rows already sorted (ord, gend: ng groups). */
+static double deviance_sorted(const elnet_cox_data *d, const double *w, const double *eta, const size_t *ord,
+                              const size_t *gend, size_t ng)
 {
-    size_t n = d->n, *ord = scratch, *gend = scratch + n, npos = 0;
+    size_t npos = 0;
     double sw = 0, ll = 0, lsat = 0, s = 0, fmax = log(DBL_MAX * 0.1);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < d->n; i++) {
         double wi = w ? w[i] : 1;
         sw += wi;
         npos += wi > 0;
     }
-    size_t ngrp = sort_groups(n, d->time, ord, gend, scratch + 2 * n);
-    for (size_t g = 0, i = 0; g < ngrp; g++) {
-        double dk = 0, ldk = 0;
+    for (size_t g = 0, i = 0; g < ng; g++) {
+        double dk = 0;
         for (; i < gend[g]; i++) {
             size_t r = ord[i];
             double wi = (w ? w[r] : 1) * (double)npos / sw;
@@ -472,10 +473,36 @@ double elnet_cox_deviance(const elnet_cox_data *d, const double *w, const double
             }
         }
         if (dk > 0) {
-            ldk = dk * log(s);
-            ll -= ldk;
+            ll -= dk * log(s);
             lsat -= dk * log(dk);
         }
     }
     return 2 * (lsat - ll);
+}
+
+strata_status elnet_cox_order_make(strata_ctx *ctx, const elnet_cox_data *d, elnet_cox_order *o)
+{
+    size_t *scratch = strata_alloc(ctx, 3 * d->n * sizeof *scratch);
+    o->ord = strata_alloc(ctx, d->n * sizeof *o->ord);
+    o->gend = strata_alloc(ctx, d->n * sizeof *o->gend);
+    if (!scratch || !o->ord || !o->gend) {
+        strata_free(ctx, scratch, 0);
+        elnet_cox_order_free(ctx, o);
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "coxnet: out of memory sorting %zu rows", d->n);
+    }
+    o->ng = sort_groups(d->n, d->time, o->ord, o->gend, scratch);
+    strata_free(ctx, scratch, 0);
+    return STRATA_OK;
+}
+
+void elnet_cox_order_free(strata_ctx *ctx, elnet_cox_order *o)
+{
+    strata_free(ctx, o->ord, 0);
+    strata_free(ctx, o->gend, 0);
+    memset(o, 0, sizeof *o);
+}
+
+double elnet_cox_deviance(const elnet_cox_data *d, const elnet_cox_order *o, const double *w, const double *eta)
+{
+    return deviance_sorted(d, w, eta, o->ord, o->gend, o->ng);
 }

@@ -27,10 +27,18 @@ typedef struct elnet_cox_data {
 strata_status elnet_cox_fit(strata_ctx *ctx, const elnet_cox_data *d, const elnet_params *prm,
                             elnet_path *out);
 
+/* The rows sorted by time (descending) and grouped by equal time, for the deviance. */
+typedef struct elnet_cox_order {
+    size_t *ord, *gend; /* n: input row of sorted row i; one past each group's last sorted row */
+    size_t ng;
+} elnet_cox_order;
+strata_status elnet_cox_order_make(strata_ctx *ctx, const elnet_cox_data *d, elnet_cox_order *o);
+void elnet_cox_order_free(strata_ctx *ctx, elnet_cox_order *o);
+
 /* Breslow deviance 2 (l_sat - l(eta)) of eta (n, input order) with the weights w
  * (NULL: 1) rescaled to sum to the number of rows with w > 0, as glmnet's
- * coxnet.deviance (std.weights = TRUE). Sorting scratch: 5n size_t. */
-double elnet_cox_deviance(const elnet_cox_data *d, const double *w, const double *eta, size_t *scratch);
+ * coxnet.deviance (std.weights = TRUE); rows of weight 0 take no part. */
+double elnet_cox_deviance(const elnet_cox_data *d, const elnet_cox_order *o, const double *w, const double *eta);
 
 /* K-fold CV as cv.glmnet(family = "cox", type.measure = "deviance", grouped =
  * TRUE): each fold's own path on the other folds' rows, interpolated at the full
