@@ -15,6 +15,7 @@
 #include "glm_testdata.c"
 #include "elnet_testdata.c"
 #include "elnet_cox.h"
+#include "cox_internal.h"
 
 /* One glmnet() call of coxnet_cases.csv with its data on arrays: the GLM case's
  * fields (y is the status), plus the times. */
@@ -407,6 +408,171 @@ static void test_elnet_cox_threads__1_vs_2_byte_identical(void **state)
     ccase_free(&c);
 }
 
+/* ---- the formula route, the model file, scoring, the CLI --------------------------- */
+
+/* The case's columns (x_*, time, status, w) as a cohort and its Cox formula. */
+static strata_cohort *ccase_cohort(strata_ctx *ctx, const ccase *c, const char *file, char *formula, size_t size)
+{
+    const gcase *g = &c->g;
+    td_mem *cols = calloc(g->p + 3, sizeof *cols);
+    size_t len = (size_t)snprintf(formula, size, "Surv(time, status) ~ ");
+    for (size_t j = 0; j < g->p; j++) {
+        cols[j] = (td_mem){g->xnames[j], g->X + j * g->n, NULL, NULL, 0};
+        len += (size_t)snprintf(formula + len, size - len, "%s%s", j ? " + " : "", g->xnames[j]);
+    }
+    cols[g->p] = (td_mem){"time", c->time, NULL, NULL, 0};
+    cols[g->p + 1] = (td_mem){"status", g->y, NULL, NULL, 0};
+    cols[g->p + 2] = (td_mem){"w", g->w ? g->w : c->time, NULL, NULL, 0};
+    assert_status(ctx, td_write_cohort(ctx, file, cols, (int)g->p + 3, g->n), STRATA_OK);
+    free(cols);
+    strata_cohort *coh = NULL;
+    assert_status(ctx, strata_cohort_open(ctx, file, &coh), STRATA_OK);
+    return coh;
+}
+
+/* strata_elnet_cox_fit over a cohort: the same path and CV curve as on arrays (same
+ * folds), the selected coefficients in an ordinary Cox model file that loads back
+ * bit for bit, and risk by a horizon from the Breslow baseline hazard at the
+ * selected beta: H0(t) = sum over event times <= t of dk / sum_{risk set} w exp(x'b). */
+static void test_elnet_cox_model__formula_file_and_breslow_baseline(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    ccase c;
+    ccase_load("lung_a05_wpf", &c);
+    char formula[4096];
+    strata_cohort *coh = ccase_cohort(ctx, &c, tu_tmp("coxnet_lung.h5"), formula, sizeof formula);
+    strata_cox_params cp;
+    strata_cox_params_init(&cp);
+    cp.formula = formula;
+    cp.weights = "w";
+    cp.ties = STRATA_COX_BRESLOW;
+    strata_elnet_params ep;
+    strata_elnet_params_init(&ep);
+    const char *pft[] = {"x_age", "x_sex"};
+    const double pfv[] = {0, 2};
+    ep.alpha = 0.5;
+    ep.penalty_term = pft, ep.penalty_value = pfv, ep.n_penalty = 2;
+    ep.thresh = 1e-14;
+    ep.cv_folds = 5;
+    ep.seed = 3;
+    ep.select_min = 1;
+    strata_cox *m = NULL, *m2 = NULL;
+    strata_elnet *e = NULL, *e2 = NULL;
+    assert_status(ctx, strata_elnet_cox_fit(ctx, coh, &cp, &ep, &m, &e), STRATA_OK);
+    /* the arrays' fit with the same folds */
+    elnet_path *full = NULL;
+    elnet_cv cv;
+    elnet_cox_data d = ccase_arrays(&c);
+    assert_status(ctx, elnet_path_alloc(ctx, c.g.p, 100, &full), STRATA_OK);
+    assert_status(ctx, elnet_cox_cv_run(ctx, &d, &c.g.prm, 5, NULL, 3, full, &cv), STRATA_OK);
+    size_t K = strata_elnet_nsteps(e), p = c.g.p, sel = strata_elnet_selected(e);
+    assert_int_equal(K, full->nlam);
+    assert_int_equal(sel, cv.idx_min);
+    for (size_t k = 0; k < K; k++) {
+        assert_true(strata_elnet_lambda(e, k) == full->lambda[k]);
+        assert_true(strata_elnet_cv_mean(e, k) == cv.cvm[k]);
+        for (size_t j = 0; j < p; j++)
+            assert_true(strata_elnet_coef(e, k, j + 1) == full->beta[k * p + j]);
+    }
+    assert_int_equal(strata_cox_nterms(m), p);
+    for (size_t j = 0; j < p; j++) {
+        strata_cox_coef co;
+        strata_cox_coef_row(m, j, 0.95, &co);
+        assert_true(co.estimate == full->beta[sel * p + j]);
+        assert_true(isnan(co.std_error));
+    }
+    const char *file = tu_tmp("coxnet_model.h5");
+    assert_status(ctx, strata_elnet_cox_save(ctx, m, e, file), STRATA_OK);
+    assert_int_equal(strata_cox_is_model_file(file), 1);
+    assert_status(ctx, strata_cox_load(ctx, file, &m2), STRATA_OK);
+    assert_status(ctx, strata_elnet_cox_load(ctx, file, m2, &e2), STRATA_OK);
+    assert_non_null(e2);
+    assert_int_equal(strata_elnet_selected(e2), sel);
+    assert_string_equal(strata_elnet_cv_measure(e2), "deviance");
+    /* risk by 365 days from the loaded model against the Breslow baseline computed here */
+    const double h = 365;
+    double *lp = malloc(c.g.n * sizeof *lp), *risk = malloc(c.g.n * sizeof *risk), S0 = 0, H0 = 0;
+    assert_status(ctx, strata_cox_score(ctx, m2, coh, STRATA_UNSEEN_ERROR, &h, 1, lp, risk), STRATA_OK);
+    for (size_t i = 0; i < c.g.n; i++) {
+        double want = 0;
+        for (size_t j = 0; j < p; j++)
+            want += full->beta[sel * p + j] * c.g.X[j * c.g.n + i];
+        assert_rel_close(lp[i], want, 1e-12, "lp[%zu]", i);
+    }
+    for (size_t a = 0; a < c.g.n; a++) { /* event times t <= h: dk(t) / S0(t), O(n^2) */
+        if (c.g.y[a] != 1 || c.time[a] > h)
+            continue;
+        S0 = 0;
+        for (size_t i = 0; i < c.g.n; i++)
+            if (c.time[i] >= c.time[a])
+                S0 += c.g.w[i] * exp(lp[i]);
+        H0 += c.g.w[a] / S0;
+    }
+    for (size_t i = 0; i < c.g.n; i += 13)
+        assert_rel_close(risk[i], 1 - exp(-H0 * exp(lp[i])), 1e-10, "risk[%zu] by %g", i, h);
+    free(lp), free(risk);
+    elnet_cv_free(ctx, &cv);
+    elnet_path_free(ctx, full);
+    strata_elnet_free(ctx, e), strata_elnet_free(ctx, e2);
+    strata_cox_free(ctx, m), strata_cox_free(ctx, m2);
+    strata_cohort_close(coh);
+    ccase_free(&c);
+    strata_ctx_free(ctx);
+}
+
+/* `strata fit --family cox --alpha --lambda` then `strata coef --path`: glmnet's
+ * coefficients on the user path (lung_ulam) through the CLI; Efron ties refused. */
+static void test_elnet_cox_cli__fit_and_coef_path_match_glmnet(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    ccase c;
+    ccase_load("lung_ulam", &c);
+    char formula[4096], *out = NULL;
+    const char *h5 = tu_tmp("coxnet_cli.h5"), *model = tu_tmp("coxnet_cli_model.h5");
+    strata_cohort_close(ccase_cohort(ctx, &c, h5, formula, sizeof formula));
+    int rc = tu_run_cli(&out, "fit '%s' --family cox --formula '%s' --ties efron --alpha 0.8 --lambda 0.1 --out '%s'",
+                        h5, formula, model);
+    assert_int_not_equal(rc, 0);
+    assert_contains(out, "Breslow");
+    free(out);
+    rc = tu_run_cli(&out, "fit '%s' --family cox --formula '%s' --alpha 0.8 --lambda 0.2,0.1,0.05,0.02,0.01,0.005 "
+                    "--thresh 1e-22 --out '%s'", h5, formula, model);
+    assert_int_equal(rc, 0);
+    assert_contains(out, "6 lambdas");
+    free(out);
+    rc = tu_run_cli(&out, "coef '%s' --path --csv", model);
+    assert_int_equal(rc, 0);
+    table *g = table_read("data/golden/elnet/coxnet_lung_path.csv");
+    size_t checked = 0;
+    for (char *line = strchr(out, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        double lam = atof(line + 1);
+        char term[64] = "", bn[32];
+        const char *q = strchr(line + 1, '"');
+        assert_non_null(q);
+        size_t tl = strcspn(q + 1, "\"");
+        memcpy(term, q + 1, tl);
+        double est = atof(q + tl + 3);
+        size_t j = 0;
+        while (j < c.g.p && strcmp(c.g.xnames[j], term))
+            j++;
+        assert_true(j < c.g.p);
+        snprintf(bn, sizeof bn, "b%zu", j + 1);
+        for (size_t i = 0; i < g->nrow; i++)
+            if (!strcmp(cell(g, i, "id"), "lung_ulam") && num(cell(g, i, "lambda")) == lam) {
+                double want = num(cell(g, i, bn));
+                assert_abs_close(est, want, 1e-6 * fmax(fabs(want), 1e-4), "cli %s at %g", term, lam);
+                checked++;
+            }
+    }
+    assert_int_equal(checked, 6 * c.g.p);
+    table_free(g);
+    free(out);
+    ccase_free(&c);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +588,8 @@ int main(void)
         cmocka_unit_test(test_elnet_cox_kkt__flchain_ties_every_lambda),
         cmocka_unit_test(test_elnet_cox_lasso_lambda0__reaches_unpenalised_breslow),
         cmocka_unit_test(test_elnet_cox_threads__1_vs_2_byte_identical),
+        cmocka_unit_test(test_elnet_cox_model__formula_file_and_breslow_baseline),
+        cmocka_unit_test(test_elnet_cox_cli__fit_and_coef_path_match_glmnet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@
 #ifndef STRATA_ELNET_COX_H
 #define STRATA_ELNET_COX_H
 
-#include "cox_internal.h"
+#include "cox.h"
 #include "elnet_internal.h"
 
 /* Right-censored survival data on arrays, rows in the caller's order. */
@@ -49,10 +49,15 @@ strata_status elnet_cox_cv_run(strata_ctx *ctx, const elnet_cox_data *d, const e
                                size_t K, const int *foldid, unsigned long long seed, elnet_path *full,
                                elnet_cv *out);
 
-/* The penalised fit behind cox_params.fixed_beta: the path (and CV) of sp's
- * settings over the Cox design in `in`, the selected step's coefficients into
- * beta (p) and the path and curve into res. */
+/* The penalised fit behind cox_model_fit_beta: the path (and CV) of sp's settings
+ * over the Cox design in `in` (no strata or clusters), the selected step's
+ * coefficients into beta (p) and the path and curve into res. */
 strata_status elnet_cox_select(strata_ctx *ctx, const cox_input *in, const elnet_spec *sp,
                                elnet_fitted *res, double *beta);
+/* A penalised Cox model of sp's settings from p's formula and weights (ties must be
+ * Breslow, no robust) over src: *out is an ordinary Cox model at the selected
+ * lambda (standard errors NaN), res the path and curve. */
+strata_status elnet_cox_fit_source(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
+                                   const elnet_spec *sp, cox_model **out, elnet_fitted *res);
 
 #endif
