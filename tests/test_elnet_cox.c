@@ -5,7 +5,8 @@
  * lambda (alpha 1, 0.5, 0.8; weights; penalty factors; a user path); cv.glmnet's
  * deviance curve, lambda.min and lambda.1se with the same folds; the KKT conditions
  * at every lambda; lasso at lambda -> 0 against the unpenalised Breslow Cox fit;
- * 1 vs 2 threads byte-identical; the formula route and model file. */
+ * 1 vs 2 threads byte-identical; the formula route, model file, baseline hazard,
+ * CLI and `strata run`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -573,6 +574,74 @@ static void test_elnet_cox_cli__fit_and_coef_path_match_glmnet(void **state)
     strata_ctx_free(ctx);
 }
 
+/* ---- strata run with model: {family: cox, alpha:, cv:} ------------------------------ */
+
+#define RUN_FORMULA "Surv(time_to_emergency_days, emergency_event) ~ rcs(age, 4) + sex + imd_decile + ltc_count"
+
+/* The run's Cox model is byte for byte `strata fit --family cox --alpha --cv` with
+ * the same seed on the run's cohort; the card names Breslow ties and the chosen
+ * lambda, the report draws the CV curve, the manifest records the choice; ties:
+ * efron with alpha names the key. */
+static void test_elnet_cox_run__equals_strata_fit_and_reports_choice(void **state)
+{
+    (void)state;
+    char dir[2048], path[4096], a[4096], b[4096], *out = NULL;
+    snprintf(dir, sizeof dir, "%s", tu_tmp("coxnet_run"));
+    tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    snprintf(path, sizeof path, "%s/spec.yaml", dir);
+    tu_write_file(path, "synth:\n  pcn: U60510\n  patients: 2000\n  seed: 5\nmodel:\n  family: cox\n"
+                        "  formula: \"" RUN_FORMULA "\"\n  horizon: 365\n  alpha: 1\n  cv: 3\n  seed: 7\n"
+                        "  select: min\n");
+    int rc = tu_run_cli(&out, "run '%s' --out '%s/out'", path, dir);
+    if (rc != 0)
+        print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    free(out);
+    rc = tu_run_cli(&out, "fit '%s/out/cohort.h5' --family cox --formula '" RUN_FORMULA "' --alpha 1 --cv 3 --seed 7 "
+                          "--select min --out '%s/fit.h5'", dir, dir);
+    assert_int_equal(rc, 0);
+    free(out);
+    snprintf(a, sizeof a, "%s/out/model.h5", dir);
+    snprintf(b, sizeof b, "%s/fit.h5", dir);
+    strata_ctx *ctx = tu_ctx();
+    strata_cox *ma = NULL, *mb = NULL;
+    strata_elnet *ea = NULL;
+    assert_status(ctx, strata_cox_load(ctx, a, &ma), STRATA_OK);
+    assert_status(ctx, strata_cox_load(ctx, b, &mb), STRATA_OK);
+    assert_status(ctx, strata_elnet_cox_load(ctx, a, ma, &ea), STRATA_OK);
+    assert_non_null(ea);
+    assert_int_equal(strata_cox_nterms(ma), strata_cox_nterms(mb));
+    for (size_t j = 0; j < strata_cox_nterms(ma); j++) {
+        strata_cox_coef ca, cb;
+        strata_cox_coef_row(ma, j, 0.95, &ca);
+        strata_cox_coef_row(mb, j, 0.95, &cb);
+        assert_memory_equal(&ca.estimate, &cb.estimate, sizeof ca.estimate);
+    }
+    size_t k = strata_elnet_selected(ea);
+    assert_int_equal(k, strata_elnet_cv_min(ea));
+    snprintf(path, sizeof path, "%s/out/report.html", dir);
+    char *html = tu_read_file(path, NULL), want[256];
+    assert_non_null(html);
+    assert_contains(html, "Cox PH (Breslow ties): absolute risk by 365");
+    assert_contains(html, "<svg class=\"cvcurve\"");
+    snprintf(want, sizeof want, "Chosen: lambda = %.6g", strata_elnet_lambda(ea, k));
+    assert_contains(html, want);
+    free(html);
+    snprintf(path, sizeof path, "%s/out/manifest.json", dir);
+    char *man = tu_read_file(path, NULL);
+    assert_contains(man, "\"elnet\": {\n    \"alpha\": 1.0,\n    \"cv_measure\": \"deviance\",\n    \"folds\": 3,");
+    free(man);
+    snprintf(path, sizeof path, "%s/efron.yaml", dir);
+    tu_write_file(path, "synth:\n  patients: 100\nmodel:\n  family: cox\n  formula: \"" RUN_FORMULA "\"\n"
+                        "  horizon: 365\n  ties: efron\n  alpha: 1\n");
+    assert_int_equal(tu_run_cli(&out, "run '%s' --out '%s/out2'", path, dir), 7);
+    assert_contains(out, "key \"ties\": the Cox elastic net uses Breslow ties");
+    free(out);
+    strata_elnet_free(ctx, ea);
+    strata_cox_free(ctx, ma), strata_cox_free(ctx, mb);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_elnet_cox_threads__1_vs_2_byte_identical),
         cmocka_unit_test(test_elnet_cox_model__formula_file_and_breslow_baseline),
         cmocka_unit_test(test_elnet_cox_cli__fit_and_coef_path_match_glmnet),
+        cmocka_unit_test(test_elnet_cox_run__equals_strata_fit_and_reports_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,7 +264,7 @@ static void run_path(const cx_prob *pb, const elnet_params *prm, const double *u
 }
 
 /* What glmnet refuses, by row and column: NaN anywhere, negative weights or
- * times, an event at time 0, status other than 0/1, no event with weight. */
+ * times, status other than 0/1, no event with weight. */
 static strata_status validate(strata_ctx *ctx, const elnet_cox_data *d, const elnet_params *prm)
 {
     double wev = 0, pmax = 0;
@@ -291,9 +291,8 @@ static strata_status validate(strata_ctx *ctx, const elnet_cox_data *d, const el
         double w = d->w ? d->w[i] : 1, t = d->time[i], s = d->status[i];
         if (!(w >= 0) || !isfinite(w))
             return STRATA_FAIL(ctx, STRATA_EDATA, "coxnet: row %zu: weight %g (must be finite, >= 0)", i + 1, w);
-        if (!(t >= 0) || !isfinite(t) || (s == 1 && t == 0))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "coxnet: row %zu: time %g (must be >= 0, > 0 for an event)",
-                               i + 1, t);
+        if (!(t >= 0) || !isfinite(t)) /* glmnet also refuses events at 0; coxph and strata do not */
+            return STRATA_FAIL(ctx, STRATA_EDATA, "coxnet: row %zu: time %g (must be finite, >= 0)", i + 1, t);
         if (s != 0 && s != 1)
             return STRATA_FAIL(ctx, STRATA_EDATA, "coxnet: row %zu: status %g is not 0 or 1", i + 1, s);
         if (d->offset && !isfinite(d->offset[i]))

@@ -15,7 +15,7 @@ typedef struct elnet_cox_data {
     size_t n, p;
     const double *X;      /* column-major n x p, leading dimension ldx */
     size_t ldx;
-    const double *time;   /* >= 0 (events at time > 0) */
+    const double *time;   /* >= 0 */
     const double *status; /* 1 event, 0 censored */
     const double *w;      /* n case weights >= 0, or NULL (all 1) */
     const double *offset; /* n, or NULL */
