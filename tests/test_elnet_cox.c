@@ -589,7 +589,7 @@ static void test_elnet_cox_run__equals_strata_fit_and_reports_choice(void **stat
     snprintf(dir, sizeof dir, "%s", tu_tmp("coxnet_run"));
     tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
-    tu_write_file(path, "synth:\n  pcn: U60510\n  patients: 2000\n  seed: 5\nmodel:\n  family: cox\n"
+    tu_write_file(path, "synth:\n  pcn: U60510\n  patients: 1000\n  seed: 5\nmodel:\n  family: cox\n"
                         "  formula: \"" RUN_FORMULA "\"\n  horizon: 365\n  alpha: 1\n  cv: 3\n  seed: 7\n"
                         "  select: min\n");
     int rc = tu_run_cli(&out, "run '%s' --out '%s/out'", path, dir);

@@ -105,9 +105,9 @@ static double dot(size_t n, const double *x, const double *y)
 static double cd_step(const cx_prob *pb, cx_ws *ws, size_t j, double sa, double omal)
 {
     const double *x = pb->X + j * pb->n;
-    double u = ws->a[j] * ws->vj[j] + dot(pb->n, ws->wr, x), at = 0;
-    if (fabs(u) > pb->vp[j] * sa)
-        at = copysign(fabs(u) - pb->vp[j] * sa, u) / (ws->vj[j] + pb->vp[j] * omal);
+    double u = ws->a[j] * ws->vj[j] + dot(pb->n, ws->wr, x), at = 0, den = ws->vj[j] + pb->vp[j] * omal;
+    if (fabs(u) > pb->vp[j] * sa && den > 0) /* den 0: the column meets no risk set */
+        at = copysign(fabs(u) - pb->vp[j] * sa, u) / den;
     if (at == ws->a[j])
         return 0;
     double del = at - ws->a[j];

@@ -31,8 +31,8 @@ lung_df <- data.frame(x_age = lu$age, x_sex = lu$sex, x_ph_ecog = lu$ph.ecog, x_
                       x_pat_karno = lu$pat.karno, x_meal_cal = lu$meal.cal, x_wt_loss = lu$wt.loss,
                       time = lu$time, status = lu$status - 1, w = syn_w(nrow(lu)), fold = fold_of(nrow(lu)))
 
-## --- flchain: the first 1,500 complete cases (creatinine recorded, futime > 0) -----------
-fl <- rd("r_survival_datasets/flchain.csv"); fl <- fl[!is.na(fl$creatinine) & fl$futime > 0, ][1:1500, ]
+## --- flchain: the first 800 complete cases (creatinine recorded, futime > 0) -----------
+fl <- rd("r_survival_datasets/flchain.csv"); fl <- fl[!is.na(fl$creatinine) & fl$futime > 0, ][1:800, ]
 grp <- sapply(2:10, function(l) as.numeric(fl$flc.grp == l)); colnames(grp) <- sprintf("x_flc_grp%02d", 2:10)
 fl_df <- data.frame(x_age = fl$age, x_sexM = as.numeric(fl$sex == "M"), x_sample_yr = fl$sample.yr,
                     x_kappa = fl$kappa, x_lambda = fl$lambda, x_creatinine = fl$creatinine, x_mgus = fl$mgus,
