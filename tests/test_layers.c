@@ -37,7 +37,7 @@ static const layer_rule RULES[] = {
     {"models/glm", {"engine/core", "models/linalg"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
     {"models/scores", {"engine/core"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
     {"models/cox", {"engine/core", "models/linalg", "models/glm"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
-    {"models/elnet", {"engine/core", "models/linalg", "models/glm"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
+    {"models/elnet", {"engine/core", "models/linalg", "models/glm", "models/cox"}, {NO_IO_LIBS, NO_BLAS, NO_MPI}},
     {"engine/io", {"engine/core"}, {NO_BLAS, NO_MPI}},
     {"engine/model", {"engine/core", "engine/io", "models/glm", "models/linalg", "models/cox", "models/elnet"},
      {"csv.h", "yaml.h", NO_BLAS, NO_MPI}},

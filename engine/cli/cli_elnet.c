@@ -93,32 +93,47 @@ int cli_elnet_opt(cli_elnet_opts *o, int argc, char **argv, int *i, const char *
     return CLI_OPT_TAKEN;
 }
 
+void cli_elnet_json(cli_json *j, const strata_elnet *e, const cli_elnet_opts *o)
+{
+    size_t k = strata_elnet_selected(e);
+    cli_json_open(j, "elastic_net", '{');
+    cli_json_num(j, "alpha", strata_elnet_alpha(e));
+    cli_json_int(j, "n_lambda", (long long)strata_elnet_nsteps(e));
+    cli_json_int(j, "selected_step", (long long)k + 1);
+    cli_json_num(j, "lambda", strata_elnet_lambda(e, k));
+    cli_json_str(j, "selection", strata_elnet_cv_steps(e) ? (o->ep.select_min ? "cv_min" : "cv_1se") : "last");
+    cli_json_int(j, "nonzero", strata_elnet_df(e, k));
+    cli_json_num(j, "dev_ratio", strata_elnet_dev_ratio(e, k));
+    if (strata_elnet_cv_steps(e)) {
+        cli_json_str(j, "cv_measure", strata_elnet_cv_measure(e));
+        cli_json_num(j, "cv_mean", strata_elnet_cv_mean(e, k));
+        cli_json_num(j, "cv_sd", strata_elnet_cv_sd(e, k));
+    }
+    cli_json_close(j);
+}
+
+void cli_elnet_print_selected(const strata_elnet *e, const cli_elnet_opts *o)
+{
+    size_t k = strata_elnet_selected(e);
+    printf("selected lambda %.6g (step %zu, %s): %d non-zero terms, deviance ratio %.6f", strata_elnet_lambda(e, k),
+           k + 1, strata_elnet_cv_steps(e) ? (o->ep.select_min ? "CV lambda.min" : "CV lambda.1se") : "last lambda",
+           strata_elnet_df(e, k), strata_elnet_dev_ratio(e, k));
+    if (strata_elnet_cv_steps(e))
+        printf("; CV %s %.6g (se %.3g)", strata_elnet_cv_measure(e), strata_elnet_cv_mean(e, k),
+               strata_elnet_cv_sd(e, k));
+}
+
 /* --json: the path's selection, then the selected fit as the GLM's. */
 static void print_json(const strata_model *m, const strata_elnet *e, const cli_elnet_opts *o,
                        const char *cohort, const char *out)
 {
-    size_t k = strata_elnet_selected(e);
     cli_json j;
     cli_json_begin(&j, stdout, "fit");
     cli_json_str(&j, "status", "ok");
     cli_json_int(&j, "exit", 0);
     cli_json_str(&j, "cohort", cohort);
     cli_json_str(&j, "model", out);
-    cli_json_open(&j, "elastic_net", '{');
-    cli_json_num(&j, "alpha", strata_elnet_alpha(e));
-    cli_json_int(&j, "n_lambda", (long long)strata_elnet_nsteps(e));
-    cli_json_int(&j, "selected_step", (long long)k + 1);
-    cli_json_num(&j, "lambda", strata_elnet_lambda(e, k));
-    cli_json_str(&j, "selection",
-                 strata_elnet_cv_steps(e) ? (o->ep.select_min ? "cv_min" : "cv_1se") : "last");
-    cli_json_int(&j, "nonzero", strata_elnet_df(e, k));
-    cli_json_num(&j, "dev_ratio", strata_elnet_dev_ratio(e, k));
-    if (strata_elnet_cv_steps(e)) {
-        cli_json_str(&j, "cv_measure", strata_elnet_cv_measure(e));
-        cli_json_num(&j, "cv_mean", strata_elnet_cv_mean(e, k));
-        cli_json_num(&j, "cv_sd", strata_elnet_cv_sd(e, k));
-    }
-    cli_json_close(&j);
+    cli_elnet_json(&j, e, o);
     cli_json_model(&j, m);
     cli_json_end(&j);
 }
@@ -141,18 +156,11 @@ int cli_elnet_fit(strata_ctx *ctx, strata_cohort *c, const strata_glm_params *gp
         print_json(m, e, o, strata_cohort_path(c), out);
     else if (!quiet) {
         strata_fit_summary s;
-        size_t k = strata_elnet_selected(e);
         strata_model_summary(m, &s);
         printf("%s elastic net (alpha %g): %s\nn used %zu, dropped %zu (missing values); %zu lambdas\n",
                strata_family_name(s.family), strata_elnet_alpha(e), s.formula, s.n_used, s.n_dropped,
                strata_elnet_nsteps(e));
-        printf("selected lambda %.6g (step %zu, %s): %d non-zero terms, deviance ratio %.6f",
-               strata_elnet_lambda(e, k), k + 1,
-               strata_elnet_cv_steps(e) ? (o->ep.select_min ? "CV lambda.min" : "CV lambda.1se") : "last lambda",
-               strata_elnet_df(e, k), strata_elnet_dev_ratio(e, k));
-        if (strata_elnet_cv_steps(e))
-            printf("; CV %s %.6g (se %.3g)", strata_elnet_cv_measure(e), strata_elnet_cv_mean(e, k),
-                   strata_elnet_cv_sd(e, k));
+        cli_elnet_print_selected(e, o);
         printf("\nmodel written to %s\n", out);
     }
     strata_elnet_free(ctx, e);

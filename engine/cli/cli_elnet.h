@@ -31,5 +31,13 @@ int cli_elnet_opt(cli_elnet_opts *o, int argc, char **argv, int *i, const char *
  * prints a summary unless quiet; returns the exit code. */
 int cli_elnet_fit(strata_ctx *ctx, strata_cohort *c, const strata_glm_params *gp, cli_elnet_opts *o,
                   const char *out, int quiet, int json); /* json: the --json summary */
+/* The "elastic_net" object of --json, and the "selected lambda ..." summary line. */
+void cli_elnet_json(cli_json *j, const strata_elnet *e, const cli_elnet_opts *o);
+void cli_elnet_print_selected(const strata_elnet *e, const cli_elnet_opts *o);
+/* --family cox with --alpha (engine/cli/cli_elnet_cox.c): the penalised Cox fit and its model file. */
+int cli_elnet_cox_fit(strata_ctx *ctx, const cli_common *co, const char *cohort_path, const strata_cox_params *p,
+                      cli_elnet_opts *o, const char *out, int json);
+/* `strata coef COXMODEL --path`: lambda,term,estimate of a penalised Cox model's path. */
+int cli_coef_cox_path(strata_ctx *ctx, const char *path);
 
 #endif

@@ -5,6 +5,7 @@
  * --path (an elastic-net model, docs/elnet.md): the whole path, long, as CSV
  * lambda,term,estimate (every step, every term, intercept first). */
 #include "cli.h"
+#include "cli_elnet.h"
 
 #include <math.h>
 #include <string.h>
@@ -84,7 +85,7 @@ int cmd_coef(int argc, char **argv)
     if (!(ctx = cli_ctx_new(&co)))
         return 3;
     if (strata_cox_is_model_file(path)) { /* hazard ratios: engine/cli/cli_cox.c */
-        rc = cli_coef_cox(ctx, path, csv);
+        rc = want_path ? cli_coef_cox_path(ctx, path) : cli_coef_cox(ctx, path, csv);
         strata_ctx_free(ctx);
         return rc;
     }

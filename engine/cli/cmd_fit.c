@@ -28,7 +28,7 @@ static const char *const OPTS[][2] = {
 /* --family cox (engine/cli/cli_cox.c): formula, weights, epsilon, max-iter and out
  * from the command line (given[] in OPTS order), plus --ties and --robust. */
 static int fit_cox(const cli_common *co, const char *cohort, const char *const *given, const char *ties,
-                   int robust, const char *spec_path, int json)
+                   int robust, const char *spec_path, int json, cli_elnet_opts *eo)
 {
     strata_cox_params p;
     strata_ctx *ctx;
@@ -45,6 +45,8 @@ static int fit_cox(const cli_common *co, const char *cohort, const char *const *
     if (ties && strcmp(ties, "efron") && strcmp(ties, "breslow"))
         return cli_usage_error("fit", USAGE, "ties: '%s' is not efron or breslow", ties);
     p.ties = ties && !strcmp(ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
+    if (eo->active && !ties) /* the elastic net is glmnet's coxnet: Breslow (docs/elnet.md#cox) */
+        p.ties = STRATA_COX_BRESLOW;
     if (given[3] && cli_parse_double(given[3], &p.epsilon))
         return cli_usage_error("fit", USAGE, "--epsilon: '%s' is not a number", given[3]);
     if (given[4] && cli_parse_long(given[4], 1, 10000, &v))
@@ -53,7 +55,8 @@ static int fit_cox(const cli_common *co, const char *cohort, const char *const *
         p.max_iter = (int)v;
     if (!(ctx = cli_ctx_new(co)))
         return 3;
-    rc = cli_fit_cox(ctx, co, cohort, &p, given[7], json);
+    rc = eo->active ? cli_elnet_cox_fit(ctx, co, cohort, &p, eo, given[7], json)
+                    : cli_fit_cox(ctx, co, cohort, &p, given[7], json);
     strata_ctx_free(ctx);
     return rc;
 }
@@ -160,8 +163,9 @@ int cmd_fit(int argc, char **argv)
         return 0;
     }
     if (given[0] && !strcmp(given[0], "cox")) {
+        rc = fit_cox(&co, cohort_path, given, ties, robust, spec_path, json, &eo);
         cli_elnet_free(&eo);
-        return fit_cox(&co, cohort_path, given, ties, robust, spec_path, json);
+        return rc;
     }
     if (ties || robust) {
         cli_elnet_free(&eo);

@@ -4,7 +4,7 @@
  * /elnet/... items (elnet_export), written by engine/io/model_file.c and
  * published atomically. Invariant: the model is a glm_model that strata_glm_fit
  * could have made, so score, evaluate and run use it unchanged; no HDF5 here. */
-#include "elnet_internal.h"
+#include "model_elnet.h"
 #include "model_file.h"
 #include "model_internal.h"
 #include "strata/elnet.h"
@@ -12,9 +12,23 @@
 #include <stdio.h>
 #include <string.h>
 
-struct strata_elnet {
-    elnet_fitted r;
-};
+void model_elnet_spec(const strata_elnet_params *ep, const char *formula, elnet_spec *sp)
+{
+    elnet_spec_init(sp);
+    sp->prm.alpha = ep->alpha;
+    sp->prm.nlambda = ep->nlambda;
+    sp->prm.lambda_min_ratio = ep->lambda_min_ratio;
+    sp->prm.lambda = ep->lambda;
+    sp->prm.nuser = ep->n_lambda;
+    sp->prm.thresh = ep->thresh;
+    sp->formula = formula;
+    sp->pf_term = ep->penalty_term;
+    sp->pf_value = ep->penalty_value;
+    sp->npf = ep->n_penalty;
+    sp->cv_folds = ep->cv_folds;
+    sp->seed = ep->seed;
+    sp->select_min = ep->select_min;
+}
 
 void strata_elnet_params_init(strata_elnet_params *p)
 {
@@ -48,24 +62,11 @@ strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const str
     glm_source src;
     glm_model *g = NULL;
     model_cohort_source(cohort, &src);
-    elnet_spec_init(&sp);
+    model_elnet_spec(ep, gp->formula, &sp);
     sp.prm.family = gp->family;
-    sp.prm.alpha = ep->alpha;
-    sp.prm.nlambda = ep->nlambda;
-    sp.prm.lambda_min_ratio = ep->lambda_min_ratio;
-    sp.prm.lambda = ep->lambda;
-    sp.prm.nuser = ep->n_lambda;
-    sp.prm.thresh = ep->thresh;
-    sp.formula = gp->formula;
     sp.weights = gp->weights;
     sp.na_action = gp->na_action;
     sp.unseen = gp->unseen;
-    sp.pf_term = ep->penalty_term;
-    sp.pf_value = ep->penalty_value;
-    sp.npf = ep->n_penalty;
-    sp.cv_folds = ep->cv_folds;
-    sp.seed = ep->seed;
-    sp.select_min = ep->select_min;
     if (!(e = strata_calloc(ctx, 1, sizeof *e)))
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "strata_elnet_fit: out of memory");
     strata_status st = elnet_fit_source(ctx, &src, &sp, &g, &e->r);

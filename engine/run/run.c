@@ -472,10 +472,14 @@ static strata_status stage_model_cox(run_state *r)
         cp.formula = r->spec->formula;
         cp.weights = r->spec->weights;
         cp.ties = r->spec->ties && !strcmp(r->spec->ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
-        STRATA_TRY(strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox));
         out_path(r, "model.h5", path, sizeof path);
-        STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
-        STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
+        if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet_cox.c */
+            STRATA_TRY(run_elnet_cox_fit(r->ctx, r->spec, r->cohort, &cp, path, r->man, &r->cox, &r->elnet));
+        } else {
+            STRATA_TRY(strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox));
+            STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
+            STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
+        }
     }
     STRATA_TRY(read_outcome(r));
     return stage_done(r, "model");
@@ -1489,6 +1493,8 @@ static strata_status stage_report(run_state *r)
             CARD("Newton-Raphson iterations", "%d%s", cs.iterations,
                  cs.converged ? "" : " (not converged)");
             CARD("Harrell's C (fitted data)", "%.3f", cs.concordance);
+            for (size_t k = 0; r->elnet && run_elnet_card(r->elnet, r->spec, k, &keys[nk], vals[nk], sizeof vals[nk]); k++)
+                values[nk] = vals[nk], nk++;
         } else {
             pub_count(&r->sum->sdc, (double)fs.n_used, used, sizeof used);
             pub_count(&r->sum->sdc, (double)fs.n_dropped, dropped, sizeof dropped);

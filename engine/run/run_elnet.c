@@ -57,8 +57,8 @@ strata_status run_elnet_parse(strata_ctx *ctx, const char *f, const ynode *m, st
     STRATA_TRY(strata_yaml_double(ctx, f, m, "alpha", &s->enet.alpha));
     if (!(s->enet.alpha >= 0 && s->enet.alpha <= 1))
         return bad(ctx, f, m, "alpha", "must be between 0 (ridge) and 1 (lasso)");
-    if (s->family && !strcmp(s->family, "cox"))
-        return bad(ctx, f, m, "alpha", "the elastic net fits gaussian, binomial and poisson models, not cox");
+    if (s->family && !strcmp(s->family, "cox") && s->ties && strcmp(s->ties, "breslow"))
+        return bad(ctx, f, m, "ties", "the Cox elastic net uses Breslow ties (glmnet's coxnet): give ties: breslow");
     STRATA_TRY(strata_yaml_long(ctx, f, m, "cv", &folds));
     if (folds != 0 && (folds < 3 || folds > 100))
         return bad(ctx, f, m, "cv", "the number of folds is 3 to 100 (or 0: no CV, the last lambda)");
@@ -88,17 +88,22 @@ strata_status run_elnet_fit(strata_ctx *ctx, const strata_run_spec *s, strata_co
                             strata_model **model, strata_elnet **el)
 {
     STRATA_TRY(strata_elnet_fit(ctx, cohort, gp, &s->enet, model, el));
-    size_t k = strata_elnet_selected(*el);
     STRATA_TRY(strata_elnet_save(ctx, *model, *el, model_path));
+    return run_elnet_manifest(s, *el, man);
+}
+
+strata_status run_elnet_manifest(const strata_run_spec *s, const strata_elnet *el, strata_manifest *man)
+{
+    size_t k = strata_elnet_selected(el);
     STRATA_TRY(strata_manifest_output(man, "model.h5", "model"));
     STRATA_TRY(strata_manifest_num(man, "elnet.alpha", s->enet.alpha));
-    STRATA_TRY(strata_manifest_num(man, "elnet.lambda", strata_elnet_lambda(*el, k)));
+    STRATA_TRY(strata_manifest_num(man, "elnet.lambda", strata_elnet_lambda(el, k)));
     STRATA_TRY(strata_manifest_int(man, "elnet.lambda_step", (long long)k + 1));
-    STRATA_TRY(strata_manifest_int(man, "elnet.nonzero", strata_elnet_df(*el, k)));
+    STRATA_TRY(strata_manifest_int(man, "elnet.nonzero", strata_elnet_df(el, k)));
     STRATA_TRY(strata_manifest_int(man, "elnet.folds", (long long)s->enet.cv_folds));
     if (s->enet.cv_folds) {
         STRATA_TRY(strata_manifest_str(man, "elnet.select", s->enet.select_min ? "lambda.min" : "lambda.1se"));
-        STRATA_TRY(strata_manifest_str(man, "elnet.cv_measure", strata_elnet_cv_measure(*el)));
+        STRATA_TRY(strata_manifest_str(man, "elnet.cv_measure", strata_elnet_cv_measure(el)));
         STRATA_TRY(strata_manifest_int(man, "seeds.elnet_folds", (long long)s->enet.seed));
     }
     return STRATA_OK;

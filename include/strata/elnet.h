@@ -6,6 +6,7 @@
 #ifndef STRATA_ELNET_H
 #define STRATA_ELNET_H
 
+#include "strata/cox.h"
 #include "strata/model.h"
 
 typedef struct strata_elnet_params {
@@ -37,6 +38,21 @@ STRATA_API strata_status strata_elnet_save(strata_ctx *ctx, const strata_model *
 STRATA_API strata_status strata_elnet_load(strata_ctx *ctx, const char *path, const strata_model *m,
                                 strata_elnet **out);
 STRATA_API void strata_elnet_free(strata_ctx *ctx, strata_elnet *e); /* accepts NULL */
+
+/* Penalised Cox regression (glmnet's family = "cox", docs/elnet.md#cox): the path
+ * (and CV: partial-likelihood deviance) of cp's formula "Surv(time, event) ~ terms"
+ * and weights over the cohort, Breslow ties (cp->ties must be STRATA_COX_BRESLOW);
+ * *model is an ordinary Cox model at the selected lambda (score, evaluate and run
+ * use it unchanged; standard errors NaN), *path the path (intercepts 0). */
+STRATA_API strata_status strata_elnet_cox_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_cox_params *cp,
+                                              const strata_elnet_params *ep, strata_cox **model,
+                                              strata_elnet **path);
+/* The Cox model file with the /elnet group, published atomically. */
+STRATA_API strata_status strata_elnet_cox_save(strata_ctx *ctx, const strata_cox *m, const strata_elnet *e,
+                                               const char *path);
+/* The /elnet group of a Cox model file; *out = NULL for a plain Cox fit. */
+STRATA_API strata_status strata_elnet_cox_load(strata_ctx *ctx, const char *path, const strata_cox *m,
+                                               strata_elnet **out);
 
 STRATA_API size_t strata_elnet_nsteps(const strata_elnet *e);
 STRATA_API double strata_elnet_alpha(const strata_elnet *e);

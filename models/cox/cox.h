@@ -25,6 +25,15 @@ typedef struct cox_binding cox_binding; /* a model bound to one source's columns
  * partial fit; on any other error *out is NULL. */
 strata_status cox_model_fit(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
                             cox_model **out);
+/* The complete-case design of a Cox formula (cox_internal.h), and a choice of
+ * coefficients from it (p values into beta): the hook of a penalised fit. */
+typedef struct cox_input cox_input;
+typedef strata_status (*cox_beta_fn)(strata_ctx *ctx, void *ud, const cox_input *in, double *beta);
+/* As cox_model_fit, with the coefficients from fn (models/elnet) in place of
+ * Newton-Raphson; the rest of the model (frozen design, baseline hazard with p's
+ * ties, concordance) as any fit's, standard errors NaN. */
+strata_status cox_model_fit_beta(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
+                                 cox_beta_fn fn, void *ud, cox_model **out);
 void cox_model_free(strata_ctx *ctx, cox_model *m); /* accepts NULL */
 
 /* ---- accessors (NULL-safe where they return pointers) -------------------- */

@@ -120,7 +120,7 @@ strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col,
     if (st == STRATA_OK && !(res = cox_result_alloc(ctx, in->p)))
         st = STRATA_ENOMEM;
     t1 = omp_get_wtime();
-    fit = st == STRATA_OK ? cox_newton(ctx, d, ws, prm, in->names, res) : st;
+    fit = st != STRATA_OK ? st : prm->beta_at ? cox_fixed(ctx, d, ws, prm, res) : cox_newton(ctx, d, ws, prm, in->names, res);
     t2 = omp_get_wtime();
     st = fit == STRATA_OK || fit == STRATA_ENOCONV ? STRATA_OK : fit;
     if (st == STRATA_OK)
@@ -151,5 +151,16 @@ strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_par
 {
     if (!in || !in->X)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "cox: input needs X (p >= 1), time and status");
+    if (prm && prm->beta_fn) { /* a penalised fit chooses the coefficients (cox_fixed.c) */
+        cox_params P = *prm;
+        double *beta = strata_alloc(ctx, (in->p + 1) * sizeof *beta);
+        strata_status st = beta ? prm->beta_fn(ctx, prm->beta_ud, in, beta) : STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: out of memory");
+        P.beta_fn = NULL;
+        P.beta_at = beta;
+        if (st == STRATA_OK)
+            st = cox_fit_cols(ctx, in, array_col, (void *)(uintptr_t)in, &P, out);
+        strata_free(ctx, beta, 0);
+        return st;
+    }
     return cox_fit_cols(ctx, in, array_col, (void *)(uintptr_t)in, prm, out);
 }

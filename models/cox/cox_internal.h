@@ -29,6 +29,13 @@ typedef struct cox_params {
                            implied by a cluster column */
     size_t x_ld;        /* leading dimension of the sorted X; 0 = n (tests of 64-bit offsets
                            set it past 2^32 / p with a sparse mapping) */
+    /* A penalised fit (models/elnet/elnet_cox_source.c): beta_fn chooses the coefficients
+     * from the complete-case design in place of Newton-Raphson (cox_fit_arrays), and the
+     * model is completed at them (cox_fixed.c): log-likelihoods, baseline, concordance;
+     * standard errors NaN. */
+    cox_beta_fn beta_fn;
+    void *beta_ud;
+    const double *beta_at; /* set by cox_fit_arrays from beta_fn: the coefficients to use */
 } cox_params;
 
 void cox_params_init(cox_params *p);
@@ -212,6 +219,10 @@ strata_status cox_fit_arrays(strata_ctx *ctx, const cox_input *in, const cox_par
 /* The same with X read column by column through col (cox_data_build_cols). */
 strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
                            const cox_params *prm, cox_result **out);
+/* The fit part of res at prm->beta_at instead of Newton-Raphson (cox_fixed.c): the
+ * log-likelihoods at 0 and beta_at, LR test, no variance (NaN); the last evaluation is
+ * at beta_at, so the baseline follows it. */
+strata_status cox_fixed(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const cox_params *prm, cox_result *res);
 /* Newton-Raphson from beta = 0 (cox_newton.c); fills the fit part of res. */
 strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const cox_params *prm,
                          const char *const *names, cox_result *res);

@@ -24,6 +24,12 @@ void cox_model_free(strata_ctx *ctx, cox_model *m)
 strata_status cox_model_fit(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
                             cox_model **out)
 {
+    return cox_model_fit_beta(ctx, src, p, NULL, NULL, out);
+}
+
+strata_status cox_model_fit_beta(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
+                                 cox_beta_fn fn, void *ud, cox_model **out)
+{
     cox_params prm;
     cox_model *m;
     strata_status st, s2;
@@ -33,6 +39,8 @@ strata_status cox_model_fit(strata_ctx *ctx, const glm_source *src, const strata
     prm.robust = p->robust;
     prm.eps = p->epsilon;
     prm.max_iter = p->max_iter;
+    prm.beta_fn = fn;
+    prm.beta_ud = ud;
     STRATA_TRY(cox_params_check(ctx, &prm));
     if (!(m = strata_calloc(ctx, 1, sizeof *m)))
         return STRATA_ENOMEM;
