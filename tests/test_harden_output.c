@@ -71,6 +71,16 @@ static void test_out__temporaries_are_0600_from_the_first_byte(void **state)
     fputs("patient_id\n1\n", f);
     assert_status(ctx, strata_out_publish(ctx, f, tmp, csv, 0600), STRATA_OK);
     assert_int_equal(mode_of(csv), 0600);
+    /* an output published 0644 (a model file, an aggregate table) is still
+     * owner-only while it is a temporary: the kill -9 test found an elastic-net
+     * model's temporary 0644 after a kill */
+    unlink(csv);
+    f = strata_out_open(ctx, csv, 0644, &tmp);
+    assert_non_null(f);
+    assert_int_equal(mode_of(tmp), 0600);
+    fputs("patient_id\n1\n", f);
+    assert_status(ctx, strata_out_publish(ctx, f, tmp, csv, 0644), STRATA_OK);
+    assert_int_equal(mode_of(csv), 0644);
     umask(old);
     strata_ctx_free(ctx);
 }

@@ -136,8 +136,11 @@ int strata_tmp_create(strata_ctx *ctx, const char *final_path, unsigned mode, ch
             snprintf(*tmp, n, "%s.tmp.%ld.%08lx", final_path, (long)getpid(),
                      (salt >> 24) & 0xffffffffUL);
         }
-        fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
-        if (fd >= 0 && fchmod(fd, (mode_t)mode) == 0) /* the umask never widens, never narrows */
+        /* owner-only from the first byte whatever the final mode (a model's
+         * 0644 is given by strata_publish at the rename): a killed run never
+         * leaves a temporary others can read */
+        fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)(mode & 0600));
+        if (fd >= 0 && fchmod(fd, (mode_t)(mode & 0600)) == 0) /* the umask never widens, never narrows */
             return fd;
         e = errno;
         if (fd >= 0) {

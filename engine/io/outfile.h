@@ -12,7 +12,9 @@
 /* Creates the temporary for final_path (<final>.tmp.<pid>, or with a random
  * suffix when that name is taken) with O_CREAT|O_EXCL|O_NOFOLLOW and the given
  * mode; returns its fd with *tmp set, or -1 (STRATA_EIO, or STRATA_EINVAL when
- * final_path is an input of this job: "<path>: is also an input ..."). */
+ * final_path is an input of this job: "<path>: is also an input ..."). The
+ * temporary gets only mode's owner bits (mode & 0600); strata_publish gives
+ * the final mode when it renames. */
 int strata_tmp_create(strata_ctx *ctx, const char *final_path, unsigned mode, char **tmp);
 /* 1 when pid names no live process (a killed strata's temporaries are stale). */
 int strata_pid_is_dead(long pid);
