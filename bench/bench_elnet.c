@@ -41,20 +41,30 @@ static double cpu_seconds(void)
 
 static double gauss(void) { return sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif()); }
 
-static int dump_data(const char *prefix, const double *X, const double *y, size_t n, size_t p)
+/* Writes (write = 1) or reads PREFIX.X (n x p) and PREFIX.y. */
+static int raw_data(const char *prefix, double *X, double *y, size_t n, size_t p, int write)
 {
     char name[1024];
-    snprintf(name, sizeof name, "%s.X", prefix);
-    FILE *fx = fopen(name, "wb");
-    snprintf(name, sizeof name, "%s.y", prefix);
-    FILE *fy = fopen(name, "wb");
-    int bad = !fx || !fy || fwrite(X, sizeof *X, n * p, fx) != n * p || fwrite(y, sizeof *y, n, fy) != n;
-    if (fx)
-        bad |= fclose(fx) != 0;
-    if (fy)
-        bad |= fclose(fy) != 0;
+    FILE *f[2];
+    const char *ext[2] = {"X", "y"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, ext[k]);
+        f[k] = fopen(name, write ? "wb" : "rb");
+    }
+    size_t want[2] = {n * p, n}, got[2] = {0, 0};
+    double *buf[2] = {X, y};
+    for (int k = 0; k < 2; k++)
+        if (f[k])
+            got[k] = write ? fwrite(buf[k], sizeof(double), want[k], f[k])
+                           : fread(buf[k], sizeof(double), want[k], f[k]);
+    int bad = 0;
+    for (int k = 0; k < 2; k++) {
+        bad |= !f[k] || got[k] != want[k];
+        if (f[k])
+            bad |= fclose(f[k]) != 0;
+    }
     if (bad)
-        fprintf(stderr, "bench_elnet: cannot write %s.X / .y\n", prefix);
+        fprintf(stderr, "bench_elnet: cannot %s %s.X / .y (%zu x %zu)\n", write ? "write" : "read", prefix, n, p);
     return bad;
 }
 
@@ -89,23 +99,6 @@ static int dump_ones(const char *prefix, const double *X, size_t n, size_t p)
         bad |= fclose(f) != 0;
     if (bad)
         fprintf(stderr, "bench_elnet: cannot write %s\n", name);
-    return bad;
-}
-
-static int load_data(const char *prefix, double *X, double *y, size_t n, size_t p)
-{
-    char name[1024];
-    snprintf(name, sizeof name, "%s.X", prefix);
-    FILE *fx = fopen(name, "rb");
-    snprintf(name, sizeof name, "%s.y", prefix);
-    FILE *fy = fopen(name, "rb");
-    int bad = !fx || !fy || fread(X, sizeof *X, n * p, fx) != n * p || fread(y, sizeof *y, n, fy) != n;
-    if (fx)
-        fclose(fx);
-    if (fy)
-        fclose(fy);
-    if (bad)
-        fprintf(stderr, "bench_elnet: cannot read %s.X / .y (%zu x %zu)\n", prefix, n, p);
     return bad;
 }
 
@@ -159,13 +152,13 @@ int main(int argc, char **argv)
     if (!X || !y || !eta)
         return 1;
     if (strncmp(design, "load:", 5) == 0) {
-        if (load_data(design + 5, X, y, n, p))
+        if (raw_data(design + 5, X, y, n, p, 0))
             return 1;
     } else if (flags || strcmp(design, "mixed") == 0) {
         make_data(flags, X, y, eta, n, p);
-        if (dump && (flags ? dump_ones(dump, X, n, p) : dump_data(dump, X, y, n, p)))
+        if (dump && (flags ? dump_ones(dump, X, n, p) : raw_data(dump, X, y, n, p, 1)))
             return 1;
-        if (dump && flags && dump_data(dump, X, y, n, 0))
+        if (dump && flags && raw_data(dump, X, y, n, 0, 1))
             return 1;
     } else {
         fprintf(stderr, "bench_elnet: design %s is not mixed, flags or load:PREFIX\n", design);

@@ -113,7 +113,7 @@ cat <<EOT
 Machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo).
 OpenBLAS: $blas; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}.
 Load average (1, 5, 15 min): $load0 at the start, $load1 at the end. glmnet and saga are single-threaded.
-Command: \`bench/run_elnet.sh --sizes "$SIZES" --p $P --alpha $ALPHA --folds $FOLDS --designs "$DESIGNS" --wide $WIDE\` at $(cd "$ROOT" && git rev-parse --short HEAD).
+Command: \`bench/run_elnet.sh --sizes "$SIZES" --p $P --alpha $ALPHA --folds $FOLDS --designs "$DESIGNS" --wide $WIDE --saga-max-n $SAGA_MAX_N\` at $(cd "$ROOT" && git rev-parse --short HEAD).
 
 | data | fit | n x p | strata 1 thread wall / CPU s | strata 2 threads wall / CPU s | glmnet wall / CPU s | lambdas strata / glmnet | strata passes (Gram + scan) | check (max difference of the path vs glmnet) | peak MB strata / X / glmnet | glmnet / strata wall (2 threads) | glmnet / strata CPU (1 thread) |
 |---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|

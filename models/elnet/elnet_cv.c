@@ -259,6 +259,8 @@ static strata_status cv_fold(strata_ctx *ctx, const elnet_data *d, const elnet_p
                              elnet_measure ms)
 {
     elnet_data D = *d;
+    elnet_params P = *prm;
+    P.x_checked = 1; /* the full fit checked X */
     *Wk = 0;
     for (size_t i = 0; i < d->n; i++) {
         double w = d->w ? d->w[i] : 1;
@@ -267,7 +269,7 @@ static strata_status cv_fold(strata_ctx *ctx, const elnet_data *d, const elnet_p
     }
     D.w = wtrain;
     fp->nlam = 0;
-    strata_status st = elnet_fit(ctx, &D, prm, fp);
+    strata_status st = elnet_fit(ctx, &D, &P, fp);
     if (st != STRATA_OK)
         return st;
     if (fp->nlam == 0)

@@ -152,7 +152,7 @@ static strata_status validate(strata_ctx *ctx, const elnet_data *d, const elnet_
     }
     if (!(sw > 0))
         return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", sw);
-    for (size_t j = 0; j < d->p; j++)
+    for (size_t j = 0; !prm->x_checked && j < d->p; j++)
         for (size_t i = 0; i < d->n; i++)
             if (!isfinite(d->X[j * d->ldx + i]))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: X[%zu, %zu] is %g (missing values are refused; drop incomplete rows)",

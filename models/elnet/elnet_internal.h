@@ -47,6 +47,7 @@ typedef struct elnet_params {
     size_t mnlam;            /* 5: no early stop before this many lambdas */
     double par_min;          /* ELNET_PAR_MIN: fits with fewer values of X run on one
                               * thread (0: always the context's threads) */
+    int x_checked;           /* 1: X is known finite (CV folds after the full fit), not re-read */
 } elnet_params;
 
 void elnet_params_init(elnet_params *prm);
