@@ -51,36 +51,36 @@ static strata_cohort_writer *one_column_writer(strata_ctx *ctx, const char *path
     return w;
 }
 
+/* strata_out_open's temporary is 0600; the published file gets final_mode */
+static void out_temporary_then_final_mode(strata_ctx *ctx, const char *csv, unsigned final_mode)
+{
+    char *tmp = NULL;
+    FILE *f = strata_out_open(ctx, csv, final_mode, &tmp);
+    assert_non_null(f);
+    assert_int_equal(mode_of(tmp), 0600);
+    fputs("patient_id\n1\n", f);
+    assert_status(ctx, strata_out_publish(ctx, f, tmp, csv, final_mode), STRATA_OK);
+    assert_int_equal(mode_of(csv), final_mode);
+}
+
 static void test_out__temporaries_are_0600_from_the_first_byte(void **state)
 {
     strata_ctx *ctx = tu_ctx();
     const char *h5 = tu_tmp("mode.h5"), *csv = tu_tmp("mode.csv");
     strata_cohort_writer *w;
     mode_t old = umask(0); /* 0666 temporaries before the fix */
-    char *tmp = NULL;
-    FILE *f;
     (void)state;
     unlink(h5);
     w = one_column_writer(ctx, h5);
     assert_int_equal(mode_of(pid_tmp(h5)), 0600);
     assert_status(ctx, strata_cohort_writer_finish(w), STRATA_OK);
     assert_int_equal(mode_of(h5), 0600);
-    f = strata_out_open(ctx, csv, 0600, &tmp);
-    assert_non_null(f);
-    assert_int_equal(mode_of(tmp), 0600);
-    fputs("patient_id\n1\n", f);
-    assert_status(ctx, strata_out_publish(ctx, f, tmp, csv, 0600), STRATA_OK);
-    assert_int_equal(mode_of(csv), 0600);
+    out_temporary_then_final_mode(ctx, csv, 0600);
     /* an output published 0644 (a model file, an aggregate table) is still
      * owner-only while it is a temporary: the kill -9 test found an elastic-net
      * model's temporary 0644 after a kill */
     unlink(csv);
-    f = strata_out_open(ctx, csv, 0644, &tmp);
-    assert_non_null(f);
-    assert_int_equal(mode_of(tmp), 0600);
-    fputs("patient_id\n1\n", f);
-    assert_status(ctx, strata_out_publish(ctx, f, tmp, csv, 0644), STRATA_OK);
-    assert_int_equal(mode_of(csv), 0644);
+    out_temporary_then_final_mode(ctx, csv, 0644);
     umask(old);
     strata_ctx_free(ctx);
 }
