@@ -21,6 +21,9 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
  * GLM_WARM_STRIDE-th block. */
 #define GLM_WARM_MIN_BLOCKS 64
 #define GLM_WARM_STRIDE 8
+/* A warm-start coefficient of an indicator column beyond this (link scale)
+ * ran off on the subsample (separation there): the full fit starts it at 0. */
+#define GLM_WARM_MAX_LEVEL 10.0
 
 /* Categorical-aware pass (glm_fpass.c): the partials of a pass are kept per
  * group of consecutive visited blocks, at most GLM_FGROUPS groups fixed by the
@@ -210,6 +213,7 @@ void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *ws); /* accepts NULL */
 typedef struct glm_irls_result {
     int iter, conv, rank;
     double dev;
+    int halvings;             /* step-halving passes (each a full pass) */
 } glm_irls_result;
 
 /* R's glm.fit iteration (convergence rule, step-halving) over the blocks d

@@ -80,7 +80,7 @@ static void last_inverse(fitdata *d, glm_irls_ws *w, size_t p)
  * 2, or 1 after a warm start); *dev is the deviance at the accepted step. */
 static strata_status halve_steps(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm,
                                  const char *name, int started, int iter, double devold,
-                                 glm_irls_ws *w, double *dev)
+                                 glm_irls_ws *w, double *dev, int *nhalf)
 {
     double tot[4];
     for (int half = 0; !isfinite(*dev) || ((iter > 1 || started) && (*dev - devold) / (fabs(*dev) + 0.1) > prm->epsilon); half++) {
@@ -92,6 +92,7 @@ static strata_status halve_steps(strata_ctx *ctx, fitdata *d, const strata_glm_p
         glm_pass(d, PASS_ITER, w->beta);
         glm_reduce(d, 1, w->G, w->g, tot);
         *dev = tot[0];
+        (*nhalf)++;
     }
     return STRATA_OK;
 }
@@ -101,7 +102,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
 {
     const size_t p = d->p;
     double tot[4], devold, dev = 0;
-    int iter, conv = 0, rank = 0;
+    int iter, conv = 0, rank = 0, nhalf = 0;
     strata_status st;
     if (start) {
         memcpy(w->bold, start, p * sizeof *start);
@@ -124,7 +125,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
         glm_pass(d, PASS_ITER, w->beta);
         glm_reduce(d, 1, w->G, w->g, tot);
         dev = tot[0];
-        st = halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev);
+        st = halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev, &nhalf);
         if (st != STRATA_OK) {
             if (d->schur)
                 last_inverse(d, w, p); /* the partial fit's covariance */
@@ -145,6 +146,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     res->conv = conv;
     res->rank = rank;
     res->dev = dev;
+    res->halvings = nhalf;
     return STRATA_OK;
 }
 
