@@ -506,55 +506,68 @@ static strata_status fit_setup(strata_ctx *ctx, const strata_glm_params *prm, fi
 
 /* The warm start's coefficients as the full fit's start, but for the levels
  * of a factor main effect that ran off on the subsample: a level without
- * events (or without non-events) in the subsample runs off towards infinity
- * there (R's iteration stops it only by its convergence rule, ~20 from the
- * other levels after 17 iterations), and in the full data, where it has
- * events, such a start made the first Newton steps diverge (1 M rows, 6,200
- * practices: deviance 0.9 M at the start, 10 M after the first step, 54
- * step-halving passes). Per factor, the levels' median effect (the reference
- * counting as 0) is the centre; a level more than GLM_WARM_MAX_LEVEL from it
- * starts at the centre. When the reference level itself ran off, the
- * intercept takes the centre first (the other levels' linear predictors
- * unchanged). The optimum is the same; only the start moves. Returns how many
- * levels were moved. */
+ * events (or without non-events) there steps by ~-1 (+1) at every iteration
+ * and stops only when R's rule stops the whole fit, anywhere from ~-8 to -20
+ * relative to the other levels; in the full data, where it has events, such
+ * a start made the first Newton steps diverge (1 M rows, 6,200 practices:
+ * deviance 0.9 M at the start, 10 M after the first step, 54 step-halving
+ * passes, and a false convergence 738 units above the optimum). Per factor:
+ * the centre is the levels' median coefficient, the reference counting as 0,
+ * and the steps' median likewise; when the reference itself ran off (the
+ * steps' median beyond GLM_WARM_RUNOFF_STEP, or the centre beyond
+ * GLM_WARM_MAX_LEVEL) the intercept takes the centre first (the other levels'
+ * linear predictors unchanged); then a level whose last step is more than
+ * GLM_WARM_RUNOFF_STEP from the steps' median, or which is more than
+ * GLM_WARM_MAX_LEVEL from the centre, starts at the centre. The optimum is
+ * the same; only the start moves. scratch: p doubles. Returns how many
+ * coefficients were moved. */
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static size_t warm_recentre(const glm_formula *f, double *start, double *scratch)
+/* Median of x[0..m) plus a 0 when with_ref, sorted in scratch. */
+static double median_with(const glm_formula *f, int v, const double *x, int with_ref, double *scratch)
+{
+    size_t m = 0;
+    for (size_t j = 0; j < f->p; j++)
+        if (f->cols[j].nf == 1 && f->cols[j].var[0] == v)
+            scratch[m++] = x[j];
+    if (with_ref)
+        scratch[m++] = 0;
+    qsort(scratch, m, sizeof *scratch, cmp_double);
+    return m % 2 ? scratch[m / 2] : 0.5 * (scratch[m / 2 - 1] + scratch[m / 2]);
+}
+
+static size_t warm_recentre(const glm_formula *f, const double *step, double *start, double *scratch)
 {
     size_t moved = 0, icpt = f->p;
     for (size_t j = 0; j < f->p; j++)
         if (f->cols[j].nf == 0)
             icpt = j;
-    for (size_t v = 0; v < f->nvars; v++) {
-        size_t m = 0, nl = 0;
-        double centre;
-        if (!f->vars[v].is_factor)
-            continue;
+    for (int v = 0; v < (int)f->nvars; v++) {
+        size_t ncol = 0;
+        int with_ref;
+        double centre, smed;
         for (size_t j = 0; j < f->p; j++)
-            if (f->cols[j].nf == 1 && f->cols[j].var[0] == (int)v)
-                scratch[m++] = start[j];
-        if (m == 0)
+            ncol += f->cols[j].nf == 1 && f->cols[j].var[0] == v;
+        if (!f->vars[v].is_factor || ncol == 0)
             continue;
-        nl = m;
-        if (m + 1 == f->vars[v].n_levels && icpt < f->p)
-            scratch[m++] = 0; /* the reference level */
-        qsort(scratch, m, sizeof *scratch, cmp_double);
-        centre = m % 2 ? scratch[m / 2] : 0.5 * (scratch[m / 2 - 1] + scratch[m / 2]);
-        if (nl < m && fabs(centre) > GLM_WARM_MAX_LEVEL) {
+        with_ref = ncol + 1 == f->vars[v].n_levels && icpt < f->p;
+        centre = median_with(f, v, start, with_ref, scratch);
+        smed = median_with(f, v, step, with_ref, scratch);
+        if (with_ref && (fabs(centre) > GLM_WARM_MAX_LEVEL || fabs(smed) > GLM_WARM_RUNOFF_STEP)) {
             start[icpt] += centre; /* the reference ran off: re-centre on the others */
             for (size_t j = 0; j < f->p; j++)
-                if (f->cols[j].nf == 1 && f->cols[j].var[0] == (int)v)
+                if (f->cols[j].nf == 1 && f->cols[j].var[0] == v)
                     start[j] -= centre;
             centre = 0;
             moved++;
         }
         for (size_t j = 0; j < f->p; j++)
-            if (f->cols[j].nf == 1 && f->cols[j].var[0] == (int)v &&
-                fabs(start[j] - centre) > GLM_WARM_MAX_LEVEL) {
+            if (f->cols[j].nf == 1 && f->cols[j].var[0] == v &&
+                (fabs(step[j] - smed) > GLM_WARM_RUNOFF_STEP || fabs(start[j] - centre) > GLM_WARM_MAX_LEVEL)) {
                 start[j] = centre;
                 moved++;
             }
@@ -584,11 +597,11 @@ static int fit_warm_start(strata_ctx *ctx, const strata_glm_params *prm, const g
         size_t moved;
         memcpy(s->bwarm, s->ws->beta, s->d.p * sizeof *s->bwarm);
         /* s->ws->g is free scratch of p doubles until the full IRLS */
-        moved = warm_recentre(s->m->f, s->bwarm, s->ws->g);
+        moved = warm_recentre(s->m->f, s->ws->step, s->bwarm, s->ws->g);
         if (moved)
-            strata_log(ctx, STRATA_LOG_INFO, "%s: warm start: %zu factor levels more than %g from their factor's "
-                       "median on the subsample (separated there) start at it",
-                       src->name, moved, GLM_WARM_MAX_LEVEL);
+            strata_log(ctx, STRATA_LOG_INFO, "%s: warm start: %zu factor levels ran off on the subsample "
+                       "(no events or no non-events there) and start at their factor's median",
+                       src->name, moved);
     }
     return warm;
 }

@@ -20,12 +20,13 @@ strata_status glm_irls_ws_alloc(strata_ctx *ctx, size_t p, size_t gsize, glm_irl
     w->g = strata_alloc(ctx, p * sizeof *w->g);
     w->beta = strata_alloc(ctx, p * sizeof *w->beta);
     w->bold = strata_calloc(ctx, p, sizeof *w->bold);
+    w->step = strata_calloc(ctx, p, sizeof *w->step);
     w->inv = strata_alloc(ctx, p * p * sizeof *w->inv);
     w->inv2 = strata_alloc(ctx, p * p * sizeof *w->inv2);
     w->al = strata_alloc(ctx, p);
     w->al2 = strata_alloc(ctx, p);
     w->solve = la_solve_ws_alloc(ctx, p);
-    if (!w->G || !w->Gold || !w->g || !w->beta || !w->bold || !w->inv || !w->inv2 || !w->al ||
+    if (!w->G || !w->Gold || !w->g || !w->beta || !w->bold || !w->step || !w->inv || !w->inv2 || !w->al ||
         !w->al2 || !w->solve) {
         glm_irls_ws_free(ctx, w);
         return STRATA_ENOMEM;
@@ -43,6 +44,7 @@ void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *w)
     strata_free(ctx, w->g, 0);
     strata_free(ctx, w->beta, 0);
     strata_free(ctx, w->bold, 0);
+    strata_free(ctx, w->step, 0);
     strata_free(ctx, w->inv, 0);
     strata_free(ctx, w->inv2, 0);
     strata_free(ctx, w->al, 0);
@@ -140,6 +142,8 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     }
     if (iter > prm->max_iter)
         iter = prm->max_iter;
+    for (size_t j = 0; j < p; j++)
+        w->step[j] = w->beta[j] - w->bold[j];
     if (!(start && conv && final_covariance(d, w, p, rank)) && d->schur)
         last_inverse(d, w, p);
     res->iter = iter;
