@@ -64,10 +64,11 @@ void strata_model_free(strata_ctx *ctx, strata_model *m)
 /* input_path and input_hash ("sha256:<64 hex>", the one provenance hash). */
 static strata_status set_input(strata_ctx *ctx, glm_model *g, const char *path)
 {
-    char hex[65], val[80];
+    char hex[65], val[80], rec[4096];
     STRATA_TRY(strata_file_sha256(ctx, path, hex));
     snprintf(val, sizeof val, "sha256:%s", hex);
-    STRATA_TRY(glm_model_set_provenance(ctx, g, "input_path", path));
+    STRATA_TRY(glm_model_set_provenance(ctx, g, "input_path",
+                                        strata_recorded_path(ctx, path, rec, sizeof rec)));
     return glm_model_set_provenance(ctx, g, "input_hash", val);
 }
 

@@ -1729,6 +1729,7 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
      * caller's ctx keeps its own setting. The outcome (status, message,
      * warnings) is handed back below. */
     run_ctx = *ctx;
+    run_ctx.stage_dir = dir.stage, run_ctx.final_dir = dir.final_dir;
     if (spec->threads > 0)
         run_ctx.threads = (int)spec->threads;
     if (spec->memory > 0)
@@ -1750,12 +1751,8 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     ctx->n_warnings = run_ctx.n_warnings;
     if (st != STRATA_OK) {
         /* a message names the output, not the staging folder that is gone */
-        char *at = strstr(run_ctx.errmsg, dir.stage);
-        size_t ls = strlen(dir.stage), lf = strlen(outdir);
-        if (at && lf <= ls)
-            memmove(at + lf, at + ls, strlen(at + ls) + 1), memcpy(at, outdir, lf);
         ctx->last_status = run_ctx.last_status != STRATA_OK ? run_ctx.last_status : st;
-        memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
+        strata_recorded_path(&run_ctx, run_ctx.errmsg, ctx->errmsg, sizeof ctx->errmsg);
     }
     return st;
 }
