@@ -1668,9 +1668,16 @@ static strata_status run_stages(run_state *r)
         st = strata_manifest_int(r->man, "seeds.run", spec->seed);
     if (st == STRATA_OK && strata_ctx_comm(r->ctx)) {
         /* the rank and thread layout (docs/scale.md#mpi); absent with one process */
+        const strata_comm *cm = strata_ctx_comm(r->ctx);
         st = strata_manifest_int(r->man, "mpi.ranks", strata_ctx_comm(r->ctx)->size);
         if (st == STRATA_OK)
             st = strata_manifest_int(r->man, "mpi.threads_per_rank", strata_threads(r->ctx));
+        if (st == STRATA_OK)
+            st = strata_manifest_int(r->man, "mpi.nodes", cm->nodes);
+        if (st == STRATA_OK)
+            st = strata_manifest_str(r->man, "mpi.layout", cm->layout ? cm->layout : "unknown");
+        if (st == STRATA_OK)
+            st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.distributed", "model fit (GLM); other stages on rank 0");
     }
