@@ -220,7 +220,7 @@ static void test_model__every_field_is_checked_on_load(void **state)
     f = bad_copy("version.h5");
     assert_int_equal(strata_h5_write_attr_string(f, "schema_version", "99"), 0);
     H5Fclose(f);
-    refused("version.h5", "model file schema_version '99'; this strata reads version 1 only", NULL);
+    refused("version.h5", "model file schema_version '99'; this strata reads versions 1 to 2 only", NULL);
 
     f = bad_copy("unseen.h5");
     assert_int_equal(strata_h5_write_attr_string(f, "unseen", "bogus"), 0);

@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 
 #define MODEL_SCHEMA "strata-model"
-#define MODEL_SCHEMA_VERSION "1"
+#define MODEL_SCHEMA_VERSION "1" /* written unless the record names another */
+#define MODEL_SCHEMA_VERSION_MAX 2 /* read: versions 1 .. this (docs/model-format.md) */
 #define MODEL_MAX_DEPTH 8 /* group nesting read back (the format uses 3) */
 
 /* HDF5's automatic error printing off for one call, then as the host had it. */
@@ -122,9 +123,14 @@ strata_status strata_model_file_write(strata_ctx *ctx, const strata_record *rec,
         return strata_ctx_errcode(ctx); /* EIO, ENOMEM, or EINVAL: the path is an input */
     }
     rc |= strata_h5_write_attr_string(file, "schema", MODEL_SCHEMA);
-    rc |= strata_h5_write_attr_string(file, "schema_version", MODEL_SCHEMA_VERSION);
+    /* a model whose items need a later version says so in its record */
+    rc |= strata_h5_write_attr_string(file, "schema_version",
+                                      strata_rec_text(rec, "schema_version") ? strata_rec_text(rec, "schema_version")
+                                                                             : MODEL_SCHEMA_VERSION);
     for (size_t i = 0; i < rec->n && rc == 0; i++)
-        rc |= write_item(file, &rec->items[i]);
+        if (rec->items[i].type != STRATA_REC_TEXT ||
+            (strcmp(rec->items[i].name, "schema") && strcmp(rec->items[i].name, "schema_version")))
+            rc |= write_item(file, &rec->items[i]);
     if (H5Fclose(file) < 0)
         rc = -1;
     quiet_end(&q);
@@ -268,12 +274,17 @@ static strata_status read_body(reader *R)
     version = strata_h5_attr_string(R->ctx, R->file, "schema_version");
     if (!version && strata_ctx_errcode(R->ctx) == STRATA_ENOMEM)
         return STRATA_ENOMEM;
-    ok = version && !strcmp(version, MODEL_SCHEMA_VERSION);
+    ok = 0;
+    for (int v = 1; version && v <= MODEL_SCHEMA_VERSION_MAX; v++) {
+        char want[8];
+        snprintf(want, sizeof want, "%d", v);
+        ok |= !strcmp(version, want);
+    }
     if (!ok) {
         STRATA_FAIL(R->ctx, STRATA_EFORMAT,
-                    "%s: model file schema_version '%.32s'; this strata reads version %s only "
+                    "%s: model file schema_version '%.32s'; this strata reads versions 1 to %d only "
                     "(docs/model-format.md): refit the model, or use the strata that wrote it",
-                    R->path, version ? version : "(missing)", MODEL_SCHEMA_VERSION);
+                    R->path, version ? version : "(missing)", MODEL_SCHEMA_VERSION_MAX);
         strata_free(R->ctx, version, 0);
         return STRATA_EFORMAT;
     }

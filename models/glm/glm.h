@@ -33,6 +33,9 @@ typedef struct glm_binding glm_binding; /* a model bound to one source's columns
 #define GLM_SCORE_CHUNK ((size_t)1 << 19)
 /* The model kind in the record (STRATA_REC_KIND). */
 #define GLM_KIND "glm"
+/* The model file's schema_version when the covariance is in block form
+ * (docs/model-format.md); other GLM files are version 1. */
+#define GLM_SCHEMA_BVCOV "2"
 
 /* ---- fit ---------------------------------------------------------------- */
 /* Fits p's formula to the source. On STRATA_ENOCONV *out holds the partial fit

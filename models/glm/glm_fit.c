@@ -636,26 +636,35 @@ static void fit_statistics(const strata_glm_params *prm, fit_state *s, double to
     S->t_statistic = prm->family == STRATA_FAMILY_GAMMA || prm->family == STRATA_FAMILY_GAUSSIAN;
 }
 
-/* Coefficients (NaN where aliased), covariance scaled by the dispersion (the
- * IRLS inverse handed over to the model, scaled in place), SEs. */
-static void fit_coefficients(const strata_glm_params *prm, fit_state *s)
+/* Coefficients (NaN where aliased), covariance scaled by the dispersion, SEs.
+ * After a Schur solve the covariance stays in block form (O(L q) numbers;
+ * glm_bvcov), else the IRLS's p x p inverse is handed over and scaled in place. */
+static strata_status fit_coefficients(strata_ctx *ctx, const strata_glm_params *prm, fit_state *s)
 {
     glm_model *m = s->m;
     glm_irls_ws *w = s->ws;
     size_t p = m->p;
     double disp = m->sum.dispersion;
-    m->vcov = w->inv;
-    w->inv = NULL;
+    if (glm_schur_has_inverse(&s->d)) {
+        if (!(m->bv = glm_schur_bvcov(ctx, &s->d, disp)))
+            return STRATA_ENOMEM;
+        glm_bvcov_se(m->bv, m->se);
+    } else {
+        m->vcov = w->inv;
+        w->inv = NULL;
+    }
     for (size_t j = 0; j < p; j++) {
         m->aliased[j] = w->al[j];
         m->beta[j] = w->al[j] ? NAN : w->beta[j];
-        for (size_t k = 0; k < p && disp != 1.0; k++)
+        for (size_t k = 0; k < p && disp != 1.0 && !m->bv; k++)
             m->vcov[j * p + k] *= disp;
-        m->se[j] = w->al[j] ? NAN : sqrt(m->vcov[j * p + j]);
+        if (!m->bv || w->al[j])
+            m->se[j] = w->al[j] ? NAN : sqrt(m->vcov[j * p + j]);
     }
     m->family = prm->family;
     m->unseen = prm->unseen;
     m->block_rows = prm->block_rows;
+    return STRATA_OK;
 }
 
 /* R's warnings: no convergence, fitted values at the boundary, aliased terms. */
@@ -740,8 +749,9 @@ strata_status glm_fit(strata_ctx *ctx, const glm_source *src, const strata_glm_p
         fit_statistics(prm, &s, tot);
         st = glm_stream_status(ctx, s.stream);
     }
+    if (st == STRATA_OK)
+        st = fit_coefficients(ctx, prm, &s);
     if (st == STRATA_OK) {
-        fit_coefficients(prm, &s);
         fit_warnings(ctx, prm, src, &s, tot);
         fit_log_timings(ctx, src, &s);
         st = fit_provenance(ctx, &s);

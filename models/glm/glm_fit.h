@@ -168,9 +168,15 @@ void glm_schur_free(strata_ctx *ctx, glm_schur *s); /* accepts NULL */
  * through the Schur complement of the big factor's diagonal block when d has
  * one and it applies (every level weighted, the rest of full rank). With
  * d->schur, G is the compact total (glm_fpass_reduce); when S is not of full
- * rank it is scattered into a p x p scratch for the pivoted solve. */
+ * rank it is scattered into a p x p scratch for the pivoted solve. A Schur
+ * solve asked for the inverse (inv not NULL) leaves inv untouched and keeps
+ * the inverse's factors instead (glm_schur_has_inverse, glm_schur_bvcov). */
 int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const double *g, double *beta,
               unsigned char *al, double *inv);
+/* 1 when the last glm_solve was a Schur solve asked for its inverse. */
+int glm_schur_has_inverse(const fitdata *d);
+/* That inverse in block form times phi (the dispersion): NULL on ENOMEM. */
+glm_bvcov *glm_schur_bvcov(strata_ctx *ctx, const fitdata *d, double phi);
 
 /* glm_stream.c. A pass over the blocks d visits, in memory (glm_run_pass) or
  * streamed from the source chunk by chunk: each chunk of whole blocks is read
@@ -208,7 +214,8 @@ typedef struct glm_irls_result {
 
 /* R's glm.fit iteration (convergence rule, step-halving) over the blocks d
  * visits. start: NULL for R's start (mustart), or coefficients to start from.
- * On STRATA_OK: ws->beta, ws->al, ws->inv from the last solve, and *res. */
+ * On STRATA_OK: ws->beta, ws->al, ws->inv from the last solve (or, when
+ * glm_schur_has_inverse(d), the Schur solve's factors instead of ws->inv), and *res. */
 strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm, const char *name,
                        const double *start, glm_irls_ws *ws, glm_irls_result *res);
 /* R's glm(): null deviance with an offset and an intercept comes from an

@@ -188,6 +188,24 @@ double glm_aic_const(strata_family f, double dev, double sum_wt, double sum_logw
 #define GLM_NPROV 6
 extern const char *const glm_prov_keys[GLM_NPROV]; /* input_path, input_hash, created, ... */
 
+/* The covariance in block form (docs/model-format.md, schema version 2), when
+ * one factor's L levels make the Gram's level block diagonal (D): with the q
+ * other columns (R) and the cross block B, V = phi [[S^-1, -M^T], [-M, D^-1 +
+ * E S^-1 E^T]] with S = C - B^T D^-1 B, E = D^-1 B, M = E S^-1. Stored with the
+ * dispersion phi included: dense = phi S^-1, cross = -phi M, ldiag = phi D^-1,
+ * and lfac = E, so V[a][b] = (a == b) ldiag[a] - sum_k lfac[a][k] cross[b][k]
+ * for levels a, b. An aliased level (no weight) has NaN in its ldiag, cross and
+ * lfac rows, so every entry it touches is NaN. */
+typedef struct glm_bvcov {
+    size_t L, q;
+    size_t *lcol;        /* L: the levels' design columns, increasing */
+    size_t *rcol;        /* q: the other design columns, increasing */
+    double *dense;       /* q x q row-major: covariance of the R columns */
+    double *cross;       /* L x q: covariance of level a with R column k */
+    double *ldiag;       /* L */
+    double *lfac;        /* L x q: E = D^-1 B */
+} glm_bvcov;
+
 struct glm_model {
     glm_formula *f;      /* frozen: levels, knots, design layout */
     strata_family family;
@@ -196,11 +214,25 @@ struct glm_model {
     double *beta;        /* p; aliased NaN */
     double *se;          /* p */
     unsigned char *aliased;
-    double *vcov;        /* p x p row-major */
+    /* p x p row-major. With bv it is built from bv on the first call of
+     * glm_model_vcov (through the hook below; published atomically, so
+     * concurrent readers of a const model are safe). */
+    double *vcov;
+    glm_bvcov *bv;       /* the block form, or NULL (then vcov is the covariance) */
+    strata_alloc_fn afn; /* the allocation hook the model was made with */
+    void *aud;
     strata_fit_summary sum;
     char *prov[GLM_NPROV];
     size_t block_rows;
 };
+
+/* glm_model.c: a block covariance with L levels and q other columns (arrays
+ * allocated, not filled), and its release (accepts NULL). */
+glm_bvcov *glm_bvcov_alloc(strata_ctx *ctx, size_t L, size_t q);
+void glm_bvcov_free(strata_ctx *ctx, glm_bvcov *bv);
+/* Standard errors of the columns from the block form: sqrt of the diagonal
+ * (levels: ldiag[a] - sum_k lfac[a][k] cross[a][k], in k order). */
+void glm_bvcov_se(const glm_bvcov *bv, double *se);
 
 /* glm_record.c: a formula's frozen variables as record items (/spec/...: labels,
  * columns, factor flags, levels, knots), shared with the Cox record; and back

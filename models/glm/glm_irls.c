@@ -54,7 +54,8 @@ void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *w)
 /* After a warm start the covariance comes from the Gram at the final
  * coefficients (the last pass formed it), not the previous iterate's as R: the
  * previous iterate is fewer steps from the optimum than R's. Same rank and
- * aliasing required, else the last solve's inverse stays. */
+ * aliasing required, else the last solve's inverse stays. (A Schur solve keeps
+ * its inverse's factors in d->schur instead of inv2: the swap is then moot.) */
 static int final_covariance(fitdata *d, glm_irls_ws *w, size_t p, int rank)
 {
     double *t;
@@ -67,8 +68,8 @@ static int final_covariance(fitdata *d, glm_irls_ws *w, size_t p, int rank)
 
 /* The inverse of the last solve's Gram (Gold), when the iterations solved
  * without it: the same solve on the same Gram, so the same bytes as if each
- * iteration had formed it (the Schur solve's L x L inverse block costs
- * O(L^2 q), too much for every iteration). beta goes to bold (scratch). */
+ * iteration had formed it (the Schur solve's factors M = E S^-1 cost O(L q^2),
+ * not needed by the iterations). beta goes to bold (scratch). */
 static void last_inverse(fitdata *d, glm_irls_ws *w, size_t p)
 {
     glm_solve(d, w->solve, p, w->Gold, w->g, w->bold, w->al2, w->inv);

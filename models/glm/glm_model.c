@@ -20,6 +20,8 @@ static strata_status model_alloc(strata_ctx *ctx, glm_formula *f, int with_vcov,
         return STRATA_ENOMEM;
     m->f = f;
     m->p = p;
+    m->afn = ctx->alloc;
+    m->aud = ctx->alloc_ud;
     m->beta = strata_calloc(ctx, p, sizeof *m->beta);
     m->se = strata_calloc(ctx, p, sizeof *m->se);
     m->aliased = strata_calloc(ctx, p, 1);
@@ -53,7 +55,11 @@ void glm_model_free(strata_ctx *ctx, glm_model *m)
     strata_free(ctx, m->beta, 0);
     strata_free(ctx, m->se, 0);
     strata_free(ctx, m->aliased, 0);
-    strata_free(ctx, m->vcov, 0);
+    if (m->bv && m->vcov) /* built by glm_model_vcov through the model's hook */
+        m->afn(m->aud, m->vcov, 0, 0);
+    else
+        strata_free(ctx, m->vcov, 0);
+    glm_bvcov_free(ctx, m->bv);
     for (int k = 0; k < GLM_NPROV; k++)
         strata_free(ctx, m->prov[k], 0);
     strata_free(ctx, m, sizeof *m);
@@ -66,7 +72,87 @@ const char *glm_model_term(const glm_model *m, size_t i)
     return i < m->p ? m->f->colnames[i] : NULL;
 }
 
-const double *glm_model_vcov(const glm_model *m) { return m->vcov; }
+glm_bvcov *glm_bvcov_alloc(strata_ctx *ctx, size_t L, size_t q)
+{
+    glm_bvcov *bv = strata_calloc(ctx, 1, sizeof *bv);
+    if (!bv)
+        return NULL;
+    bv->L = L, bv->q = q;
+    bv->lcol = strata_alloc(ctx, (L + 1) * sizeof *bv->lcol);
+    bv->rcol = strata_alloc(ctx, (q + 1) * sizeof *bv->rcol);
+    bv->dense = strata_alloc(ctx, (q * q + 1) * sizeof *bv->dense);
+    bv->cross = strata_alloc(ctx, (L * q + 1) * sizeof *bv->cross);
+    bv->ldiag = strata_alloc(ctx, (L + 1) * sizeof *bv->ldiag);
+    bv->lfac = strata_alloc(ctx, (L * q + 1) * sizeof *bv->lfac);
+    if (!bv->lcol || !bv->rcol || !bv->dense || !bv->cross || !bv->ldiag || !bv->lfac) {
+        glm_bvcov_free(ctx, bv);
+        return NULL;
+    }
+    return bv;
+}
+
+void glm_bvcov_free(strata_ctx *ctx, glm_bvcov *bv)
+{
+    if (!bv)
+        return;
+    STRATA_FREE_ALL(ctx, bv->lcol, bv->rcol, bv->dense, bv->cross, bv->ldiag, bv->lfac);
+    strata_free(ctx, bv, sizeof *bv);
+}
+
+/* Level a's entry with level b: (a == b) ldiag[a] - sum_k lfac[a][k] cross[b][k]. */
+static double level_entry(const glm_bvcov *bv, size_t a, size_t b)
+{
+    const double *ea = bv->lfac + a * bv->q, *cb = bv->cross + b * bv->q;
+    double t = a == b ? bv->ldiag[a] : 0;
+    for (size_t k = 0; k < bv->q; k++)
+        t -= ea[k] * cb[k];
+    return t;
+}
+
+void glm_bvcov_se(const glm_bvcov *bv, double *se)
+{
+    for (size_t k = 0; k < bv->q; k++)
+        se[bv->rcol[k]] = sqrt(bv->dense[k * bv->q + k]);
+    for (size_t a = 0; a < bv->L; a++)
+        se[bv->lcol[a]] = sqrt(level_entry(bv, a, a));
+}
+
+/* The p x p matrix from the block form: O(L^2 q), the lower level triangle
+ * mirrored (so V is exactly symmetric). */
+static void bvcov_fill(const glm_bvcov *bv, size_t p, double *v)
+{
+    const size_t L = bv->L, q = bv->q;
+    for (size_t k = 0; k < q; k++)
+        for (size_t l = 0; l < q; l++)
+            v[bv->rcol[k] * p + bv->rcol[l]] = bv->dense[k * q + l];
+    for (size_t a = 0; a < L; a++) {
+        size_t ja = bv->lcol[a];
+        for (size_t k = 0; k < q; k++)
+            v[ja * p + bv->rcol[k]] = v[bv->rcol[k] * p + ja] = bv->cross[a * q + k];
+        for (size_t b = 0; b <= a; b++)
+            v[ja * p + bv->lcol[b]] = v[bv->lcol[b] * p + ja] = level_entry(bv, a, b);
+    }
+}
+
+/* With the block form the matrix is made on first use, once: a reader that
+ * loses the race frees its copy and takes the published one (the only write
+ * to a returned model, invisible to its readers). NULL when memory runs out. */
+const double *glm_model_vcov(const glm_model *m)
+{
+    glm_model *w = (glm_model *)(uintptr_t)m;
+    double *v = __atomic_load_n(&w->vcov, __ATOMIC_ACQUIRE), *none = NULL;
+    size_t bytes;
+    if (v || !m->bv || !strata_mul_ok(m->p * m->p, sizeof *v, &bytes))
+        return v;
+    if (!(v = m->afn(m->aud, NULL, 0, bytes ? bytes : 1)))
+        return NULL;
+    bvcov_fill(m->bv, m->p, v);
+    if (!__atomic_compare_exchange_n(&w->vcov, &none, v, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        m->afn(m->aud, v, bytes, 0);
+        v = none;
+    }
+    return v;
+}
 
 void glm_model_summary(const glm_model *m, strata_fit_summary *out) { *out = m->sum; }
 

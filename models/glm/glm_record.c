@@ -64,6 +64,10 @@ static strata_status export_attrs(strata_ctx *ctx, const glm_model *m, strata_re
     const glm_formula *f = m->f;
     char buf[64];
     snprintf(buf, sizeof buf, "%zu", m->block_rows);
+    /* the block covariance is version 2: a strata that reads version 1 only
+     * refuses the file by its version instead of missing /coefficients/vcov */
+    if (m->bv)
+        STRATA_TRY(strata_rec_put_text(ctx, r, "schema_version", GLM_SCHEMA_BVCOV));
     STRATA_TRY(strata_rec_put_text(ctx, r, STRATA_REC_KIND, GLM_KIND));
     STRATA_TRY(strata_rec_put_text(ctx, r, "family", strata_family_name(m->family)));
     STRATA_TRY(strata_rec_put_text(ctx, r, "formula", f->text));
@@ -74,6 +78,21 @@ static strata_status export_attrs(strata_ctx *ctx, const glm_model *m, strata_re
         if (m->prov[k])
             STRATA_TRY(strata_rec_put_text(ctx, r, glm_prov_keys[k], m->prov[k]));
     return STRATA_OK;
+}
+
+/* The block covariance (schema version 2): the levels' columns, then the
+ * four blocks (glm_bvcov). */
+static strata_status export_bvcov(strata_ctx *ctx, const glm_bvcov *bv, strata_record *r)
+{
+    int64_t *col = strata_rec_put_int(ctx, r, "/coefficients/vcov_level_column", STRATA_REC_I32, bv->L, 0);
+    if (!col)
+        return STRATA_ENOMEM;
+    for (size_t a = 0; a < bv->L; a++)
+        col[a] = (int64_t)bv->lcol[a];
+    STRATA_TRY(put_f64(ctx, r, "/coefficients/vcov_dense", bv->dense, bv->q, bv->q));
+    STRATA_TRY(put_f64(ctx, r, "/coefficients/vcov_cross", bv->cross, bv->L, bv->q));
+    STRATA_TRY(put_f64(ctx, r, "/coefficients/vcov_level_diag", bv->ldiag, bv->L, 0));
+    return put_f64(ctx, r, "/coefficients/vcov_level_factor", bv->lfac, bv->L, bv->q);
 }
 
 static strata_status export_coefficients(strata_ctx *ctx, const glm_model *m, strata_record *r)
@@ -87,7 +106,10 @@ static strata_status export_coefficients(strata_ctx *ctx, const glm_model *m, st
         return STRATA_ENOMEM;
     for (size_t j = 0; j < m->p; j++)
         al[j] = m->aliased[j];
-    STRATA_TRY(put_f64(ctx, r, "/coefficients/vcov", m->vcov, m->p, m->p));
+    if (m->bv)
+        STRATA_TRY(export_bvcov(ctx, m->bv, r));
+    else
+        STRATA_TRY(put_f64(ctx, r, "/coefficients/vcov", m->vcov, m->p, m->p));
     sum_get(&m->sum, sv);
     STRATA_TRY(strata_rec_put_strings(ctx, r, "/summary/name", sum_keys, NSUM));
     return put_f64(ctx, r, "/summary/value", sv, NSUM, 0);
@@ -220,17 +242,73 @@ fail:
     return st;
 }
 
+/* The block covariance of a version-2 file: the level columns distinct, in
+ * range and increasing, the blocks of the sizes they imply (L levels, q = p - L
+ * others); the other columns are the rest in design order. */
+static strata_status import_bvcov(strata_ctx *ctx, const strata_record *r, const char *path,
+                                  glm_model *m)
+{
+    const strata_rec_item *col = strata_rec_find(r, "/coefficients/vcov_level_column", STRATA_REC_INT);
+    size_t L = col ? strata_rec_count(col) : 0, q = m->p - L, k = 0;
+    const double *dense, *cross, *ldiag, *lfac;
+    glm_bvcov *bv;
+    if (!col || L == 0 || L > m->p)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: schema_version 2 without /coefficients/vcov_level_column (1..%zu columns)",
+                           path, m->p);
+    for (size_t a = 0; a < L; a++)
+        if (col->i64[a] < (a ? col->i64[a - 1] + 1 : 0) || col->i64[a] >= (int64_t)m->p)
+            return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                               "%s: /coefficients/vcov_level_column[%zu] is %lld; the columns are increasing and below %zu",
+                               path, a, (long long)col->i64[a], m->p);
+    dense = f64_item(r, "/coefficients/vcov_dense", q * q);
+    cross = f64_item(r, "/coefficients/vcov_cross", L * q);
+    ldiag = f64_item(r, "/coefficients/vcov_level_diag", L);
+    lfac = f64_item(r, "/coefficients/vcov_level_factor", L * q);
+    if (!dense || !cross || !ldiag || !lfac)
+        return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                           "%s: cannot read /coefficients/vcov_dense (%zu x %zu), vcov_cross, vcov_level_factor (%zu x %zu) "
+                           "and vcov_level_diag (%zu)",
+                           path, q, q, L, q, L);
+    if (!(bv = m->bv = glm_bvcov_alloc(ctx, L, q)))
+        return STRATA_ENOMEM;
+    for (size_t j = 0, a = 0; j < m->p; j++)
+        if (a < L && col->i64[a] == (int64_t)j)
+            bv->lcol[a++] = j;
+        else
+            bv->rcol[k++] = j;
+    memcpy(bv->dense, dense, q * q * sizeof *dense);
+    memcpy(bv->cross, cross, L * q * sizeof *cross);
+    memcpy(bv->ldiag, ldiag, L * sizeof *ldiag);
+    memcpy(bv->lfac, lfac, L * q * sizeof *lfac);
+    return STRATA_OK;
+}
+
+/* The covariance by the file's version: 1 the full p x p, 2 the block form. */
+static strata_status import_vcov(strata_ctx *ctx, const strata_record *r, const char *path,
+                                 glm_model *m)
+{
+    const char *ver = strata_rec_text(r, "schema_version");
+    const double *vcov;
+    if (ver && !strcmp(ver, GLM_SCHEMA_BVCOV))
+        return import_bvcov(ctx, r, path, m);
+    if (!(vcov = f64_item(r, "/coefficients/vcov", m->p * m->p)))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read /coefficients/vcov (%zu x %zu)", path, m->p, m->p);
+    if (!(m->vcov = strata_alloc(ctx, (m->p * m->p + 1) * sizeof *m->vcov)))
+        return STRATA_ENOMEM;
+    memcpy(m->vcov, vcov, m->p * m->p * sizeof *vcov);
+    return STRATA_OK;
+}
+
 /* Coefficients, covariance and summary into an allocated model. */
 static strata_status import_values(strata_ctx *ctx, const strata_record *r, const char *path,
                                    glm_model *m)
 {
     const double *est = f64_item(r, "/coefficients/estimate", m->p);
     const double *se = f64_item(r, "/coefficients/std_error", m->p);
-    const double *vcov = f64_item(r, "/coefficients/vcov", m->p * m->p);
     const double *sv = f64_item(r, "/summary/value", NSUM);
     const strata_rec_item *al = strata_rec_find(r, "/coefficients/aliased", STRATA_REC_INT);
     int bad;
-    if (!est || !se || !vcov || !sv || !al || strata_rec_count(al) != m->p)
+    if (!est || !se || !sv || !al || strata_rec_count(al) != m->p)
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: cannot read /coefficients or /summary", path);
     /* a NaN coefficient scored every patient NA with exit 0 (issue 17 #7) */
     for (size_t j = 0; j < m->p; j++) {
@@ -246,9 +324,9 @@ static strata_status import_values(strata_ctx *ctx, const strata_record *r, cons
     if ((bad = sum_bad(sv)) >= 0)
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: /summary/value: %s is %g", path, sum_keys[bad],
                            sv[bad]);
+    STRATA_TRY(import_vcov(ctx, r, path, m));
     memcpy(m->beta, est, m->p * sizeof *est);
     memcpy(m->se, se, m->p * sizeof *se);
-    memcpy(m->vcov, vcov, m->p * m->p * sizeof *vcov);
     for (size_t j = 0; j < m->p; j++)
         m->aliased[j] = al->i64[j] != 0;
     sum_set(&m->sum, sv);
@@ -300,7 +378,7 @@ strata_status glm_model_import(strata_ctx *ctx, const strata_record *rec, const 
         !strata_rec_text(rec, "block_rows"))
         return STRATA_FAIL(ctx, STRATA_EFORMAT, "%s: model file lacks formula/family/weights/unseen/block_rows attributes", name);
     STRATA_TRY(import_formula(ctx, rec, name, &f));
-    if ((st = glm_model_alloc(ctx, f, &m)) != STRATA_OK) {
+    if ((st = glm_model_alloc_novcov(ctx, f, &m)) != STRATA_OK) {
         glm_formula_free(ctx, f);
         return st;
     }

@@ -18,8 +18,8 @@ struct glm_schur {
     double *S, *invS;   /* q x q */
     double *gR, *bR;    /* q */
     unsigned char *alR; /* q */
-    double *Et, *row;   /* q x L: E transposed; L: one row of the inverse's L x L block */
     double *Gd;         /* p x p: the Gram scattered for the pivoted solve (touched only then) */
+    int have_inv;       /* 1: the last solve was a Schur one asked for its inverse (M in B) */
 };
 
 strata_status glm_schur_alloc(strata_ctx *ctx, fitdata *d)
@@ -52,11 +52,8 @@ strata_status glm_schur_alloc(strata_ctx *ctx, fitdata *d)
     s->gR = strata_alloc(ctx, (q + 1) * sizeof *s->gR);
     s->bR = strata_alloc(ctx, (q + 1) * sizeof *s->bR);
     s->alR = strata_alloc(ctx, q + 1);
-    s->Et = strata_alloc(ctx, (L * q + 1) * sizeof *s->Et);
-    s->row = strata_alloc(ctx, (L + 1) * sizeof *s->row);
     s->Gd = strata_alloc(ctx, (d->p * d->p + 1) * sizeof *s->Gd);
-    if (!s->D || !s->B || !s->E || !s->S || !s->invS || !s->gR || !s->bR || !s->alR || !s->Et ||
-        !s->row || !s->Gd)
+    if (!s->D || !s->B || !s->E || !s->S || !s->invS || !s->gR || !s->bR || !s->alR || !s->Gd)
         return STRATA_ENOMEM;
     return STRATA_OK;
 }
@@ -75,17 +72,14 @@ void glm_schur_free(strata_ctx *ctx, glm_schur *s)
     strata_free(ctx, s->gR, 0);
     strata_free(ctx, s->bR, 0);
     strata_free(ctx, s->alR, 0);
-    strata_free(ctx, s->Et, 0);
-    strata_free(ctx, s->row, 0);
     strata_free(ctx, s->Gd, 0);
     strata_free(ctx, s, sizeof *s);
 }
 
-/* The inverse from S^-1: G^-1 = [[D^-1 + M E^T, -M], [-M^T, S^-1]] with
- * M = E S^-1 (into B). The L x L block row by row: D^-1 on the diagonal plus
- * q axpys over E^T (in L2; the pass's axpy kernel, a multiply then an add as
- * the plain loop), then scattered to the design columns. */
-static void schur_inverse(glm_schur *s, la_axpy_fn axpy, size_t p, double *inv)
+/* The inverse's factors from S^-1: M = E S^-1 (into B). The inverse is then
+ * [[D^-1 + M E^T, -M], [-M^T, S^-1]]; glm_schur_bvcov hands it to the model
+ * in that block form (L q^2 here, never the L x L block). */
+static void schur_inverse(glm_schur *s)
 {
     const size_t L = s->L, q = s->q;
     for (size_t a = 0; a < L; a++)
@@ -95,30 +89,7 @@ static void schur_inverse(glm_schur *s, la_axpy_fn axpy, size_t p, double *inv)
                 t += s->E[a * q + k] * s->invS[k * q + l];
             s->B[a * q + l] = t;
         }
-    for (size_t a = 0; a < L; a++)
-        for (size_t k = 0; k < q; k++)
-            s->Et[k * L + a] = s->E[a * q + k];
-    for (size_t k = 0; k < q; k++)
-        for (size_t l = 0; l < q; l++)
-            inv[s->rcol[k] * p + s->rcol[l]] = s->invS[k * q + l];
-    for (size_t a = 0; a < L; a++) {
-        const double *Ma = s->B + a * q;
-        double *ia = inv + s->fcol[a] * p, *row = s->row;
-        for (size_t l = 0; l < q; l++)
-            ia[s->rcol[l]] = inv[s->rcol[l] * p + s->fcol[a]] = s->D[a] > 0 ? -Ma[l] : NAN;
-        if (!(s->D[a] > 0)) {
-            for (size_t b = 0; b < L; b++)
-                ia[s->fcol[b]] = NAN;
-            continue;
-        }
-        for (size_t b = 0; b < L; b++)
-            row[b] = 0;
-        row[a] = 1 / s->D[a];
-        for (size_t k = 0; k < q; k++)
-            axpy(L, Ma[k], s->Et + k * L, row);
-        for (size_t b = 0; b < L; b++)
-            ia[s->fcol[b]] = s->D[b] > 0 ? row[b] : NAN;
-    }
+    s->have_inv = 1;
 }
 
 /* The Schur solve from the compact total T (glm_fpass_reduce) and g: the
@@ -168,7 +139,7 @@ static int schur_solve(const fitdata *d, la_solve_ws *ws, size_t p, const double
         beta[s->fcol[a]] = s->D[a] > 0 ? t / s->D[a] : NAN;
     }
     if (inv)
-        schur_inverse(s, d->k.axpy, p, inv);
+        schur_inverse(s);
     return (int)(p - nzero);
 }
 
@@ -178,6 +149,7 @@ int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const doub
     int rank;
     if (!d->schur)
         return la_solve_pivoted(ws, p, G, g, beta, al, inv);
+    d->schur->have_inv = 0;
     if ((rank = schur_solve(d, ws, p, G, g, beta, al, inv)) > 0)
         return rank;
     /* S not of full rank: the pivoted solve on the scattered Gram */
@@ -185,4 +157,32 @@ int glm_solve(fitdata *d, la_solve_ws *ws, size_t p, const double *G, const doub
         for (size_t r = 0; r <= c; r++)
             d->schur->Gd[c * p + r] = glm_fpass_entry(d, G, r, c);
     return la_solve_pivoted(ws, p, d->schur->Gd, g, beta, al, inv);
+}
+
+int glm_schur_has_inverse(const fitdata *d) { return d->schur && d->schur->have_inv; }
+
+/* The block covariance of the last solve, phi included (glm_bvcov in
+ * glm_internal.h): dense = phi S^-1, cross = -phi M, ldiag = phi / D and
+ * lfac = E; an aliased level's rows NaN. */
+glm_bvcov *glm_schur_bvcov(strata_ctx *ctx, const fitdata *d, double phi)
+{
+    const glm_schur *s = d->schur;
+    const size_t L = s->L, q = s->q;
+    glm_bvcov *bv = glm_bvcov_alloc(ctx, L, q);
+    if (!bv)
+        return NULL;
+    memcpy(bv->lcol, s->fcol, L * sizeof *bv->lcol);
+    memcpy(bv->rcol, s->rcol, q * sizeof *bv->rcol);
+    for (size_t k = 0; k < q; k++)
+        for (size_t l = 0; l < q; l++)
+            bv->dense[k * q + l] = s->invS[k * q + l] * phi;
+    for (size_t a = 0; a < L; a++) {
+        int ok = s->D[a] > 0;
+        bv->ldiag[a] = ok ? phi / s->D[a] : NAN;
+        for (size_t k = 0; k < q; k++) {
+            bv->cross[a * q + k] = ok ? -(s->B[a * q + k] * phi) : NAN;
+            bv->lfac[a * q + k] = ok ? s->E[a * q + k] : NAN;
+        }
+    }
+    return bv;
 }
