@@ -13,13 +13,16 @@
 # Environment: E2E_MEM=4G sets `memory:` (the run's memory budget);
 # E2E_DERIVE=0 fits the synthetic cohort's own columns instead of deriving them
 # from its events (data/specs/derive_default.yaml); STRATA_BENCH_DIR (default
-# /tmp/strata-bench-e2e) holds the runs; OMP_NUM_THREADS the threads.
+# /tmp/strata-bench-e2e) holds the runs; OMP_NUM_THREADS the threads;
+# E2E_BIN (default build/strata) the binary, e.g. another commit's build to
+# compare with.
 # Prints a markdown table with the machine, thread count and OpenBLAS
-# configuration, then each run's peak RSS by stage (VmRSS sampled every
+# configuration, then each run's peak RSS by stage (VmRSS sampled every half
 # second; each stage's window from the manifest's stage times laid end to end).
 set -eu
 cd "$(dirname "$0")/.."
-[ -x build/strata ] || { echo "build first: scripts/setup.sh"; exit 2; }
+bin=${E2E_BIN:-build/strata}
+[ -x "$bin" ] || { echo "build first: scripts/setup.sh"; exit 2; }
 root=$(pwd)
 work=${STRATA_BENCH_DIR:-/tmp/strata-bench-e2e}
 threads=${OMP_NUM_THREADS:-$(nproc)}
@@ -60,15 +63,17 @@ for r in $runs; do
   } > "$d/spec.yaml"
   l0=$(cut -d' ' -f1 /proc/loadavg)
   rc=0
-  /usr/bin/time -v ./build/strata run "$d/spec.yaml" --out "$d/out" --overwrite --quiet 2> "$d/time.txt" &
+  /usr/bin/time -v "$bin" run "$d/spec.yaml" --out "$d/out" --overwrite --quiet 2> "$d/time.txt" &
   tpid=$!
-  # RSS every second (seconds since start, kB) for each stage's peak RSS
-  ( t=0; : > "$d/rss.txt"
+  # RSS every half second (ms since start by the clock, kB) for each stage's
+  # peak RSS: counting loop iterations instead drifted seconds behind at load
+  ( t0=$(date +%s%N); : > "$d/rss.txt"
     while kill -0 "$tpid" 2>/dev/null; do
       for c in $(cat /proc/"$tpid"/task/*/children 2>/dev/null); do
-        v=$(awk '/^VmRSS/{print $2}' /proc/"$c"/status 2>/dev/null) && [ -n "$v" ] && echo "$t $v" >> "$d/rss.txt"
+        v=$(awk '/^VmRSS/{print $2}' /proc/"$c"/status 2>/dev/null) && [ -n "$v" ] &&
+          echo "$((($(date +%s%N) - t0) / 1000000)) $v" >> "$d/rss.txt"
       done
-      sleep 1; t=$((t + 1))
+      sleep 0.5
     done ) &
   spid=$!
   wait "$tpid" || rc=$?
@@ -83,13 +88,13 @@ import json, sys
 out, n, rss, wall, sel, load, cpu, rssf = sys.argv[1:]
 m = json.load(open(out + "/manifest.json")); n = int(n)
 t = {x["stage"]: x["seconds"] for x in m["timings"]}
-# each stage's peak RSS from the 1-s samples, the stages laid end to end from
-# the process start (the run starts a fraction of a second after it)
-samples = [tuple(map(int, l.split())) for l in open(rssf) if len(l.split()) == 2]
+# each stage's peak RSS from the half-second samples, the stages laid end to
+# end from the process start (the run starts a fraction of a second after it)
+samples = [(int(a) / 1000, int(b)) for a, b in (l.split() for l in open(rssf) if len(l.split()) == 2)]
 peaks, t0 = [], 0.0
 for x in m["timings"]:
     t1 = t0 + x["seconds"]
-    v = [kb for s, kb in samples if t0 - 1 <= s <= t1 + 1]
+    v = [kb for s, kb in samples if t0 - 0.5 <= s <= t1 + 0.5]
     peaks.append(f"{x['stage']} {max(v) // 1024 if v else 0}")
     t0 = t1
 with open(rssf + ".md", "w") as f:
@@ -104,7 +109,7 @@ print(f"| {sel} | {n:,} | {rows('pcn_summary.csv'):,} | {rows('practice_summary.
 PY
 done
 echo
-echo "Peak RSS by stage (MB, from 1-s samples of VmRSS; stage: MB):"
+echo "Peak RSS by stage (MB, from half-second samples of VmRSS; stage: MB):"
 echo
 cat "$work"/*/rss.txt.md 2>/dev/null || true
 echo

@@ -111,6 +111,10 @@ for np in 1 2; do
 done
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run -np 2: manifest records 2 ranks"
 else bad "run -np 2: manifest has no ranks"; fi
+node=$(uname -n)
+if grep -q '"launcher": *"mpirun (Open MPI)"' run.np2/manifest.json && grep -q '"nodes": *1' run.np2/manifest.json &&
+   grep -q "\"layout\": *\"$node: 2 ranks\"" run.np2/manifest.json; then ok "run -np 2: manifest records mpirun and $node: 2 ranks"
+else bad "run -np 2: launcher/layout not recorded: $(grep -e launcher -e layout -e nodes run.np2/manifest.json | tr -d '\n')"; fi
 if grep -q '"mpi"' run.np1/manifest.json; then bad "run -np 1: manifest names MPI ranks"
 else ok "run -np 1: one process, no ranks in the manifest"; fi
 [ -x "$SERIAL" ] || echo "note: no serial build at $SERIAL; compared with the MPI build run without mpirun only"

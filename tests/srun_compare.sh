@@ -49,6 +49,9 @@ for f in run.ref/*; do
 done
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run: manifest records 2 ranks"
 else bad "run: manifest has no ranks"; fi
+if grep -q '"launcher": *"srun (Slurm job [0-9]*, step [0-9]*)"' run.np2/manifest.json &&
+   grep -q '"layout": *"[^"]*: 2 ranks"' run.np2/manifest.json; then ok "run: manifest records srun and the node layout"
+else bad "run: launcher/layout not recorded: $(grep -e launcher -e layout run.np2/manifest.json | tr -d '\n')"; fi
 rm -f fit.h5 job.h5
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

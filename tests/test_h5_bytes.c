@@ -5,7 +5,9 @@
  * written twice, at least a second apart (HDF5 object headers record times to
  * the second unless told not to), to the same names, and compared byte for
  * byte. SOURCE_DATE_EPOCH fixes the one time strata records on purpose (a GLM
- * model file's "created"). */
+ * model file's "created"). A run writes in a staging folder with a pid in its
+ * name: its features.h5 and model.h5 record their inputs under the output
+ * folder's name, so they too are the same bytes (and name files that exist). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const files[] = {"c.h5",    "d.h5",  "m.h5",          "cox.h5",
-                                    "s.h5",    "sc.h5", "r/aggregates.h5", "r/cohort.h5"};
+static const char *const files[] = {"c.h5",  "d.h5",  "m.h5",            "cox.h5",
+                                    "s.h5",  "sc.h5", "r/aggregates.h5", "r/cohort.h5",
+                                    "r/features.h5", "r/model.h5"};
 #define NFILES (sizeof files / sizeof files[0])
 
 /* Runs "strata <args>" in dir; fails the test on a non-zero exit. */
@@ -43,6 +46,7 @@ static void cli(const char *dir, const char *fmt, ...)
  * records are the same), then copies each to dir/<tag>_<base name>. */
 static void write_all(const char *dir, int threads, char tag)
 {
+    char spec[8192];
     cli(dir, "synth --icb QOC --patients 1500 --seed 3 --quiet --threads %d --out c.h5", threads);
     cli(dir, "derive c.h5 --spec '%s' --quiet --threads %d --out d.h5",
         tu_src("data/specs/derive_default.yaml"), threads);
@@ -52,9 +56,11 @@ static void write_all(const char *dir, int threads, char tag)
              "age + sex' --quiet --out cox.h5");
     cli(dir, "score m.h5 c.h5 --quiet --threads %d --out s.h5", threads);
     cli(dir, "score cox.h5 c.h5 --horizon 365 --quiet --threads %d --out sc.h5", threads);
-    tu_write_file(tu_tmp("h5bytes/run.yaml"),
-                  "synth:\n  icb: QOC\n  patients: 1500\n  seed: 4\nmodel:\n  formula: "
-                  "\"emergency_admission_12m ~ age + sex + ltc_count\"\nevaluate:\n  by: [sex]\n");
+    snprintf(spec, sizeof spec,
+                  "synth:\n  icb: QOC\n  patients: 1500\n  seed: 4\nderive: '%s'\nmodel:\n  formula: "
+                  "\"emergency_admission_12m ~ age + sex + ltc_count\"\nevaluate:\n  by: [sex]\n",
+                  tu_src("data/specs/derive_default.yaml"));
+    tu_write_file(tu_tmp("h5bytes/run.yaml"), spec);
     cli(dir, "run run.yaml --overwrite --quiet --threads %d --out r", threads);
     for (size_t k = 0; k < NFILES; k++) {
         const char *slash = strchr(files[k], '/');
@@ -86,6 +92,15 @@ static void test_h5_bytes__every_file_twice_and_with_2_threads_is_the_same(void 
         }
     }
     assert_int_equal(differ, 0);
+    {
+        char *out = NULL;
+        assert_int_equal(tu_run_sh(&out, "cd '%s' && h5dump -a derived_from r/features.h5 && "
+                                         "h5dump -a input_path r/model.h5", dir), 0);
+        assert_non_null(strstr(out, "\"r/cohort.h5\""));
+        assert_non_null(strstr(out, "\"r/features.h5\""));
+        assert_null(strstr(out, ".strata-run"));
+        free(out);
+    }
     assert_int_equal(tu_run_sh(NULL, "rm -rf '%s'", dir), 0);
 }
 

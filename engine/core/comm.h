@@ -27,6 +27,12 @@ typedef struct strata_comm {
      * transfer list. Used by engine/io only. */
     int64_t (*h5_fapl)(void *ud);
     int64_t (*h5_dxpl)(void *ud);
+    /* For the manifest: how the ranks were started ("srun (Slurm job 7,
+     * step 0)", "mpirun (Open MPI)", ...) and where they run: the nodes in
+     * order of their first rank, each with its rank count ("vm: 2 ranks";
+     * "a: 4 ranks, b: 4 ranks"), and the number of nodes. */
+    const char *launcher, *layout;
+    int nodes;
 } strata_comm;
 
 /* The context's communicator, or NULL (one process: the serial paths). */

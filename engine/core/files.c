@@ -117,3 +117,15 @@ void strata_input_forget(strata_ctx *ctx, const char *path)
             ctx->inputs[k++] = ctx->inputs[i];
     ctx->n_inputs = k;
 }
+
+const char *strata_recorded_path(const strata_ctx *ctx, const char *path, char *buf, size_t size)
+{
+    const char *at = ctx->stage_dir && *ctx->stage_dir ? strstr(path, ctx->stage_dir) : NULL;
+    if (!at || !ctx->final_dir) {
+        snprintf(buf, size, "%s", path);
+        return buf;
+    }
+    snprintf(buf, size, "%.*s%s%s", (int)(at - path), path, ctx->final_dir,
+             at + strlen(ctx->stage_dir));
+    return buf;
+}

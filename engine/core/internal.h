@@ -36,6 +36,8 @@ struct strata_ctx {
     char progress_owner[32];      /* the stage reporting now ("" none) */
     double progress_last, progress_done;
     const struct strata_comm *comm; /* NULL: one process (engine/core/comm.h) */
+    const char *stage_dir, *final_dir; /* a run's staging folder and the folder its
+                                        * outputs land in (strata_recorded_path) */
 };
 
 #if defined(__GNUC__)
@@ -99,6 +101,13 @@ strata_status strata_input_check(strata_ctx *ctx, const char *path);
  * file is written to a temporary and renamed over the input only on success. */
 void strata_input_forget(strata_ctx *ctx, const char *path);
 strata_status strata_output_check(strata_ctx *ctx, const char *path);
+/* The text to record for path (or a message naming it): inside a run, whose
+ * outputs are written in a staging folder and renamed into the output folder
+ * at the end, the staging folder's name becomes the output folder's, so that
+ * a file records where its inputs are once the run is over and two runs of
+ * the same spec write the same bytes. Outside a run, path as it is. Returns
+ * buf (always terminated, truncated to size). */
+const char *strata_recorded_path(const strata_ctx *ctx, const char *path, char *buf, size_t size);
 
 /* Frees n blocks through ctx (NULLs ok, sizes unknown): the one clean-up of a
  * set of buffers, written STRATA_FREE_ALL(ctx, w->start, w->rows, w->v). */

@@ -598,7 +598,7 @@ static strata_status run_blocks(dv_run *r)
 
 static strata_status write_attrs(dv_run *r)
 {
-    char buf[64];
+    char buf[64], rec[4096];
     const char *src = strata_cohort_attr(r->c, "source");
     if (r->s.index_day != DV_NONE_DAY) {
         strata_date_format_iso(r->s.index_day, buf);
@@ -608,7 +608,8 @@ static strata_status write_attrs(dv_run *r)
         STRATA_TRY(strata_cohort_writer_attr(r->w, "index_date", r->s.index_col));
     if (src)
         STRATA_TRY(strata_cohort_writer_attr(r->w, "source", src));
-    STRATA_TRY(strata_cohort_writer_attr(r->w, "derived_from", strata_cohort_path(r->c)));
+    STRATA_TRY(strata_cohort_writer_attr(
+        r->w, "derived_from", strata_recorded_path(r->ctx, strata_cohort_path(r->c), rec, sizeof rec)));
     STRATA_TRY(strata_cohort_writer_attr(r->w, "derive_spec", r->s.path));
     for (int k = 0; k < STRATA_DERIVE_REASONS; k++) {
         char key[64];

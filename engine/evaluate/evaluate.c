@@ -2,7 +2,9 @@
  * by predicted value, then evaluates the whole population and every level of
  * every by-column as independent jobs (OpenMP over jobs, each job serial).
  * Invariant: a level's rows are copied contiguously in the global (p, row)
- * order, so results are identical whatever the thread count. */
+ * order, so results are identical whatever the thread count — and whatever
+ * the memory budget, which only cuts a by-column's levels into batches
+ * evaluated one after another (docs/scale.md). */
 #include "evaluate_internal.h"
 
 #include <math.h>
@@ -180,53 +182,54 @@ static void sorted_free(strata_ctx *ctx, ev_sorted *s)
     STRATA_FREE_ALL(ctx, s->row, s->y, s->p, s->lp, s->w);
 }
 
+/* Rows with positive weight in ascending (p, row) order: a stable radix sort
+ * of (key of p, row), after which each key becomes its p again in place (the
+ * key is a bijection of p's bits, so p is the same bytes). 32 bytes a row
+ * while sorting; then row, p, y and lp (and w) at 8 bytes a row each. */
 static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
                                ev_sorted *s)
 {
-    size_t m = 0, n = in->n, i;
-    double *key = NULL;
-    uint64_t *wk = NULL;
-    size_t *wo = NULL, *ord = NULL;
+    size_t m = 0, n = in->n, i, cnt;
+    uint64_t *key, *k2;
+    size_t *r2;
     memset(s, 0, sizeof *s);
     for (i = 0; i < n; i++)
         m += !in->w || in->w[i] > 0.0;
     s->m = m;
-    key = strata_calloc(ctx, m ? m : 1, sizeof *key);
-    wk = strata_calloc(ctx, m ? 2 * m : 1, sizeof *wk);
-    wo = strata_calloc(ctx, m ? m : 1, sizeof *wo);
-    ord = strata_calloc(ctx, m ? m : 1, sizeof *ord);
-    s->row = strata_calloc(ctx, m ? m : 1, sizeof *s->row);
-    s->y = strata_calloc(ctx, m ? m : 1, sizeof *s->y);
-    s->p = strata_calloc(ctx, m ? m : 1, sizeof *s->p);
-    s->lp = strata_calloc(ctx, m ? m : 1, sizeof *s->lp);
-    if (in->w)
-        s->w = strata_calloc(ctx, m ? m : 1, sizeof *s->w);
-    if (!key || !wk || !wo || !ord || !s->row || !s->y || !s->p || !s->lp || (in->w && !s->w)) {
-        strata_free(ctx, key, 0);
-        strata_free(ctx, wk, 0);
-        strata_free(ctx, wo, 0);
-        strata_free(ctx, ord, 0);
+    cnt = m ? m : 1;
+    key = strata_alloc(ctx, cnt * sizeof *key);
+    k2 = strata_alloc(ctx, cnt * sizeof *k2);
+    s->row = strata_alloc(ctx, cnt * sizeof *s->row);
+    r2 = strata_alloc(ctx, cnt * sizeof *r2);
+    if (!key || !k2 || !s->row || !r2) {
+        STRATA_FREE_ALL(ctx, key, k2, r2);
         sorted_free(ctx, s);
         return STRATA_ENOMEM;
     }
     for (i = 0, m = 0; i < n; i++)
         if (!in->w || in->w[i] > 0.0) {
             s->row[m] = i;
-            key[m++] = in->p[i];
+            key[m++] = strata_f64_key(in->p[i]);
         }
-    ev_sort_doubles(key, m, ord, wk, wo);
-    strata_free(ctx, wk, 0);
-    strata_free(ctx, key, 0);
-    for (i = 0; i < m; i++)
-        wo[i] = s->row[ord[i]];
-    memcpy(s->row, wo, m * sizeof *wo);
-    strata_free(ctx, wo, 0);
-    strata_free(ctx, ord, 0);
+    strata_radix_sort(m, key, s->row, k2, r2);
+    STRATA_FREE_ALL(ctx, k2, r2);
+    for (i = 0; i < m; i++) { /* the keys become p (memcpy: the buffer's type is now double) */
+        double d = strata_key_f64(key[i]);
+        memcpy(&key[i], &d, sizeof d);
+    }
+    s->p = (double *)(void *)key;
+    s->y = strata_alloc(ctx, cnt * sizeof *s->y);
+    s->lp = strata_alloc(ctx, cnt * sizeof *s->lp);
+    if (in->w)
+        s->w = strata_alloc(ctx, cnt * sizeof *s->w);
+    if (!s->y || !s->lp || (in->w && !s->w)) {
+        sorted_free(ctx, s);
+        return STRATA_ENOMEM;
+    }
     for (i = 0; i < m; i++) {
         size_t r = s->row[i];
         s->y[i] = in->y[r];
-        s->p[i] = in->p[r];
-        s->lp[i] = ev_link(f, in->p[r]);
+        s->lp[i] = ev_link(f, s->p[i]);
         if (s->w)
             s->w[i] = in->w[r];
     }
@@ -258,17 +261,131 @@ static void run_jobs(strata_ctx *ctx, const ev_view *views, strata_eval_metrics 
         ev_metrics(&views[j], par, out[j]);
 }
 
+/* Rows of the level copies a batch may hold: with a memory budget, an eighth
+ * of it (a level larger than that is a batch of its own); without one, every
+ * row (each by-column is one batch, as it always was). */
+static size_t batch_cap(strata_ctx *ctx, size_t m, int weighted)
+{
+    size_t budget = strata_ctx_memory_budget(ctx), per_row = (weighted ? 4 : 3) * sizeof(double);
+    size_t cap = budget ? budget / 8 / per_row : m;
+    return cap ? cap : 1;
+}
+
+/* The level-contiguous copies of one batch, grown to hold rows. */
+typedef struct ev_copies {
+    size_t cap;
+    double *y, *p, *lp, *w;
+} ev_copies;
+
+static strata_status copies_reserve(strata_ctx *ctx, ev_copies *c, size_t rows, int weighted)
+{
+    if (rows <= c->cap)
+        return STRATA_OK;
+    STRATA_FREE_ALL(ctx, c->y, c->p, c->lp, c->w);
+    c->y = strata_alloc(ctx, rows * sizeof *c->y);
+    c->p = strata_alloc(ctx, rows * sizeof *c->p);
+    c->lp = strata_alloc(ctx, rows * sizeof *c->lp);
+    c->w = weighted ? strata_alloc(ctx, rows * sizeof *c->w) : NULL;
+    c->cap = c->y && c->p && c->lp && (!weighted || c->w) ? rows : 0;
+    return c->cap ? STRATA_OK : STRATA_ENOMEM;
+}
+
+/* Evaluates levels [l0, l1) of by-column b (start[]: each level's first row
+ * in the level order; lvl: the level of each sorted row) after copying their
+ * rows, in (p, row) order, to the front of c; the overall population joins
+ * the batch when overall is non-NULL. Groups are appended to r in level
+ * order. */
+static strata_status eval_batch(strata_ctx *ctx, const ev_sorted *s, const strata_eval_by *by,
+                                const uint32_t *lvl, const size_t *start, size_t l0, size_t l1,
+                                ev_copies *c, size_t *cur, strata_eval_metrics *overall,
+                                const strata_eval_params *par, ev_view *views,
+                                strata_eval_metrics **targets, strata_eval_report *r)
+{
+    size_t nj = 0, g0 = r->n_groups, lv;
+    if (overall) {
+        views[nj] = (ev_view){s->m, NULL, s->y, s->p, s->lp, s->w};
+        targets[nj++] = overall;
+    }
+    for (lv = l0; lv < l1; lv++)
+        cur[lv] = start[lv] - start[l0];
+    if (l1 > l0)
+        for (size_t k = 0; k < s->m; k++) { /* one sequential pass keeps (p, row) order */
+            size_t at;
+            if (lvl[k] < l0 || lvl[k] >= l1)
+                continue;
+            at = cur[lvl[k]]++;
+            c->y[at] = s->y[k];
+            c->p[at] = s->p[k];
+            c->lp[at] = s->lp[k];
+            if (c->w)
+                c->w[at] = s->w[k];
+        }
+    for (lv = l0; lv < l1; lv++) {
+        size_t cnt = start[lv + 1] - start[lv], off = start[lv] - start[l0];
+        strata_eval_group *gr;
+        if (lv == by->n_levels && cnt == 0)
+            continue; /* no NA level when no code is missing */
+        gr = &r->groups[r->n_groups++];
+        gr->by = strata_strdup(ctx, by->name);
+        gr->level = strata_strdup(ctx, lv < by->n_levels ? by->levels[lv] : "NA");
+        if (!gr->by || !gr->level || ev_metrics_alloc(ctx, par, &gr->m) != STRATA_OK)
+            return STRATA_ENOMEM;
+        views[nj] = (ev_view){cnt, NULL, c->y + off, c->p + off, c->lp + off,
+                              c->w ? c->w + off : NULL};
+        targets[nj++] = &gr->m;
+    }
+    run_jobs(ctx, views, targets, nj, par);
+    for (size_t k = g0; k < r->n_groups; k++)
+        set_flags(par, &r->overall, &r->groups[k].m);
+    return STRATA_OK;
+}
+
+/* One by-column: the level of every sorted row (one random pass over the
+ * codes), then its levels in batches of at most cap rows (a larger level
+ * alone), each copied and evaluated. */
+static strata_status eval_by(strata_ctx *ctx, const ev_sorted *s, const strata_eval_by *by,
+                             uint32_t *lvl, size_t *start, size_t *cur, ev_copies *c, size_t cap,
+                             strata_eval_metrics *overall, const strata_eval_params *par,
+                             ev_view *views, strata_eval_metrics **targets, strata_eval_report *r)
+{
+    size_t L = by->n_levels + 1, lv, l0, big = 0;
+    memset(start, 0, (L + 1) * sizeof *start);
+    for (size_t k = 0; k < s->m; k++) { /* codes in sorted order: one random pass */
+        int32_t code = by->codes[s->row[k]];
+        size_t l = code < 0 ? by->n_levels : (size_t)code;
+        lvl[k] = (uint32_t)l;
+        start[l + 1]++;
+    }
+    for (lv = 0; lv < L; lv++) {
+        big = start[lv + 1] > big ? start[lv + 1] : big;
+        start[lv + 1] += start[lv];
+    }
+    if (big < cap)
+        big = cap < s->m ? cap : s->m; /* the copies hold a batch: its largest level, or cap */
+    STRATA_TRY(copies_reserve(ctx, c, big ? big : 1, s->w != NULL));
+    for (l0 = 0; l0 < L;) {
+        size_t l1 = l0 + 1;
+        while (l1 < L && start[l1 + 1] - start[l0] <= cap)
+            l1++;
+        STRATA_TRY(eval_batch(ctx, s, by, lvl, start, l0, l1, c, cur, overall, par, views,
+                              targets, r));
+        overall = NULL;
+        l0 = l1;
+    }
+    return STRATA_OK;
+}
+
 strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
                               const strata_eval_params *par, strata_eval_report **out)
 {
     strata_eval_report *r = NULL;
     ev_sorted s;
-    size_t ng = 0, b, g, maxl = 0, *start = NULL;
-    double *gy = NULL, *gp = NULL, *glp = NULL, *gw = NULL; /* level-contiguous copies */
+    ev_copies c = {0, NULL, NULL, NULL, NULL}; /* level-contiguous copies of a batch */
+    size_t ng = 0, b, maxl = 0, *start = NULL, *cur = NULL, cap;
     uint32_t *lvl = NULL; /* level of each sorted row, current by-column */
     ev_view *views = NULL;
     strata_eval_metrics **targets = NULL;
-    strata_status st;
+    strata_status st = STRATA_OK;
     *out = NULL;
     STRATA_TRY(strata_eval_params_check(ctx, par));
     STRATA_TRY(check_input(ctx, in, par->family));
@@ -278,90 +395,40 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
             maxl = in->by[b].n_levels + 2;
     }
     STRATA_TRY(sort_rows(ctx, in, par->family, &s));
+    cap = batch_cap(ctx, s.m, s.w != NULL);
     r = strata_calloc(ctx, 1, sizeof *r);
     views = strata_calloc(ctx, maxl + 1, sizeof *views);
     targets = strata_calloc(ctx, maxl + 1, sizeof *targets);
     start = strata_calloc(ctx, maxl + 1, sizeof *start);
-    if (!r || !views || !targets || !start)
+    cur = strata_calloc(ctx, maxl + 1, sizeof *cur);
+    if (!r || !views || !targets || !start || !cur)
         goto nomem;
-    if (in->n_by) {
-        gy = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gy);
-        gp = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gp);
-        glp = strata_calloc(ctx, s.m ? s.m : 1, sizeof *glp);
-        lvl = strata_calloc(ctx, s.m ? s.m : 1, sizeof *lvl);
-        if (!gy || !gp || !glp || !lvl)
-            goto nomem;
-        if (s.w && !(gw = strata_calloc(ctx, s.m ? s.m : 1, sizeof *gw)))
-            goto nomem;
-    }
+    if (in->n_by && !(lvl = strata_alloc(ctx, (s.m ? s.m : 1) * sizeof *lvl)))
+        goto nomem;
     r->params = *par;
     if (ev_metrics_alloc(ctx, par, &r->overall) != STRATA_OK)
         goto nomem;
     r->groups = strata_calloc(ctx, ng ? ng : 1, sizeof *r->groups);
     if (!r->groups)
         goto nomem;
-    /* batch per by-column (the first batch also carries the whole population) */
-    g = 0;
-    for (b = 0; b <= in->n_by || b == 0; b++) {
-        size_t nj = 0, L = 0, g0 = g, lv;
-        if (b == 0) {
-            views[nj] = (ev_view){s.m, NULL, s.y, s.p, s.lp, s.w};
-            targets[nj++] = &r->overall;
-        }
-        if (b < in->n_by) {
-            const strata_eval_by *by = &in->by[b];
-            L = by->n_levels + 1;
-            memset(start, 0, (L + 1) * sizeof *start);
-            for (size_t k = 0; k < s.m; k++) { /* codes in sorted order: one random pass */
-                int32_t c = by->codes[s.row[k]];
-                size_t l = c < 0 ? by->n_levels : (size_t)c;
-                lvl[k] = (uint32_t)l;
-                start[l + 1]++;
-            }
-            for (lv = 0; lv < L; lv++)
-                start[lv + 1] += start[lv];
-            /* copy each level's rows contiguously, keeping (p, row) order */
-            for (size_t k = 0; k < s.m; k++) {
-                size_t at = start[lvl[k]]++;
-                gy[at] = s.y[k];
-                gp[at] = s.p[k];
-                glp[at] = s.lp[k];
-                if (gw)
-                    gw[at] = s.w[k];
-            }
-            for (lv = L; lv > 0; lv--) /* restore starts shifted by the fill */
-                start[lv] = start[lv - 1];
-            start[0] = 0;
-            for (lv = 0; lv < L; lv++) {
-                size_t cnt = start[lv + 1] - start[lv];
-                strata_eval_group *gr;
-                if (lv == by->n_levels && cnt == 0)
-                    continue; /* no NA level when no code is missing */
-                gr = &r->groups[g++];
-                r->n_groups = g;
-                gr->by = strata_strdup(ctx, by->name);
-                gr->level = strata_strdup(ctx, lv < by->n_levels ? by->levels[lv] : "NA");
-                if (!gr->by || !gr->level || ev_metrics_alloc(ctx, par, &gr->m) != STRATA_OK)
-                    goto nomem;
-                views[nj] = (ev_view){cnt, NULL, gy + start[lv], gp + start[lv],
-                                      glp + start[lv], gw ? gw + start[lv] : NULL};
-                targets[nj++] = &gr->m;
-            }
-        }
-        run_jobs(ctx, views, targets, nj, par);
-        for (size_t k = g0; k < g; k++)
-            set_flags(par, &r->overall, &r->groups[k].m);
-        if (b >= in->n_by)
-            break;
+    /* the whole population joins the first batch of the first by-column */
+    if (in->n_by == 0) {
+        views[0] = (ev_view){s.m, NULL, s.y, s.p, s.lp, s.w};
+        targets[0] = &r->overall;
+        run_jobs(ctx, views, targets, 1, par);
     }
+    for (b = 0; b < in->n_by && st == STRATA_OK; b++)
+        st = eval_by(ctx, &s, &in->by[b], lvl, start, cur, &c, cap, b == 0 ? &r->overall : NULL,
+                     par, views, targets, r);
+    if (st != STRATA_OK)
+        goto nomem;
     *out = r;
     r = NULL;
-    st = STRATA_OK;
     goto done;
 nomem:
     st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", in->n);
 done:
-    STRATA_FREE_ALL(ctx, views, targets, start, gy, gp, glp, gw, lvl);
+    STRATA_FREE_ALL(ctx, views, targets, start, cur, lvl, c.y, c.p, c.lp, c.w);
     sorted_free(ctx, &s);
     strata_eval_report_free(ctx, r); /* NULL on success: the report went to *out */
     return st;

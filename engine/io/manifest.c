@@ -1,6 +1,9 @@
 /* engine/io/manifest.c — the run manifest as a jansson object; written once,
  * atomically, at the end of a run. Versions are read from the libraries
- * actually loaded, not from compile-time headers alone. */
+ * actually loaded, not from compile-time headers alone. A file is hashed once
+ * per run: a hash already computed for the same file (device, inode, size and
+ * modification time unchanged — a rename keeps them) is reused, so a
+ * synthesised cohort that is both an input and an output is read once. */
 #include "manifest.h"
 #include "outfile.h"
 
@@ -8,13 +11,74 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+
+#define MANIFEST_MAX_KNOWN 16
+
+/* A file as the hash cache knows it: what changes when its bytes may have. */
+typedef struct known_file {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    char hex[65];
+} known_file;
 
 struct strata_manifest {
     strata_ctx *ctx;
     json_t *root;
+    known_file known[MANIFEST_MAX_KNOWN]; /* the hashes computed so far */
+    size_t n_known;
 };
+
+static int file_id(const char *path, known_file *k)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    k->dev = sb.st_dev;
+    k->ino = sb.st_ino;
+    k->size = sb.st_size;
+    k->mtime = sb.st_mtim;
+    return 1;
+}
+
+static int same_file(const known_file *a, const known_file *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* The hash of path: a known one when the file is unchanged, else computed
+ * (and remembered when the file did not change while it was read). */
+static strata_status file_hash(strata_manifest *m, const char *path, char hex[65])
+{
+    known_file before, after;
+    int have = file_id(path, &before);
+    for (size_t k = 0; have && k < m->n_known; k++)
+        if (same_file(&m->known[k], &before)) {
+            memcpy(hex, m->known[k].hex, 65);
+            return STRATA_OK;
+        }
+    STRATA_TRY(strata_file_sha256(m->ctx, path, hex));
+    if (have && m->n_known < MANIFEST_MAX_KNOWN && file_id(path, &after) &&
+        same_file(&before, &after)) {
+        memcpy(after.hex, hex, 65);
+        m->known[m->n_known++] = after;
+    }
+    return STRATA_OK;
+}
+
+void strata_manifest_known_hash(strata_manifest *m, const char *path, const char *hex)
+{
+    known_file k;
+    if (!m || !hex || strlen(hex) != 64 || m->n_known >= MANIFEST_MAX_KNOWN || !file_id(path, &k))
+        return;
+    memcpy(k.hex, hex, 65);
+    m->known[m->n_known++] = k;
+}
 
 static strata_status oom(strata_manifest *m)
 {
@@ -107,7 +171,7 @@ strata_status strata_manifest_input_as(strata_manifest *m, const char *role, con
 {
     char hex[65];
     json_t *o;
-    STRATA_TRY(strata_file_sha256(m->ctx, path, hex));
+    STRATA_TRY(file_hash(m, path, hex));
     o = json_pack("{s:s, s:s}", "path", recorded, "sha256", hex);
     if (!o || json_object_set_new(json_object_get(m->root, "inputs"), role, o))
         return oom(m);
@@ -148,7 +212,7 @@ strata_status strata_manifest_hash_outputs(strata_manifest *m, const char *dir)
         json_t *o = json_array_get(outs, k);
         char path[4400], hex[65];
         snprintf(path, sizeof path, "%s/%s", dir, json_string_value(json_object_get(o, "path")));
-        STRATA_TRY(strata_file_sha256(m->ctx, path, hex));
+        STRATA_TRY(file_hash(m, path, hex));
         if (json_object_set_new(o, "sha256", json_string(hex)))
             return oom(m);
     }

@@ -10,11 +10,18 @@ typedef struct strata_manifest strata_manifest;
 
 strata_status strata_manifest_new(strata_ctx *ctx, strata_manifest **out);
 void strata_manifest_free(strata_manifest *m); /* accepts NULL */
-/* Records an input file and its SHA-256 under inputs[role]. */
+/* Records an input file and its SHA-256 under inputs[role] (each file is
+ * read for its hash once per manifest: see strata_manifest_known_hash). */
 strata_status strata_manifest_input(strata_manifest *m, const char *role, const char *path);
 /* The same, recording `recorded` as its path (a staged file's final name). */
 strata_status strata_manifest_input_as(strata_manifest *m, const char *role, const char *path,
                                        const char *recorded);
+/* Tells the manifest the SHA-256 (64 hex digits) of path, computed elsewhere
+ * (a model's provenance hash of its input): recording or hashing the same
+ * file later, unchanged (device, inode, size, modification time), reuses it
+ * instead of reading the file again. Ignored when path cannot be stat'ed or
+ * hex is not 64 digits. */
+void strata_manifest_known_hash(strata_manifest *m, const char *path, const char *hex);
 /* Top-level scalar fields (key may be "section.key" for one level of nesting). */
 strata_status strata_manifest_str(strata_manifest *m, const char *key, const char *value);
 strata_status strata_manifest_num(strata_manifest *m, const char *key, double value);

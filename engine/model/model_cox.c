@@ -42,10 +42,11 @@ static strata_status wrap(strata_ctx *ctx, cox_model *cm, strata_cox **out)
 
 strata_status model_cox_provenance(strata_ctx *ctx, strata_cohort *cohort, cox_model *m)
 {
-    char hex[65], val[80];
+    char hex[65], val[80], rec[4096];
     STRATA_TRY(strata_file_sha256(ctx, strata_cohort_path(cohort), hex));
     snprintf(val, sizeof val, "sha256:%s", hex);
-    STRATA_TRY(cox_model_set_provenance(ctx, m, "input_path", strata_cohort_path(cohort)));
+    STRATA_TRY(cox_model_set_provenance(
+        ctx, m, "input_path", strata_recorded_path(ctx, strata_cohort_path(cohort), rec, sizeof rec)));
     STRATA_TRY(cox_model_set_provenance(ctx, m, "input_hash", val));
     return cox_model_set_provenance(ctx, m, "strata_version", strata_version());
 }
@@ -251,6 +252,7 @@ strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_coho
     char names[16][40];
     const char *cols[17], *meaning[17];
     const char *attrs[7];
+    char rec[4096];
     glm_source src;
     cox_binding *b = NULL;
     strata_score_file *sf = NULL;
@@ -265,7 +267,7 @@ strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_coho
     }
     attrs[0] = "model", attrs[1] = COX_KIND;
     attrs[2] = "formula", attrs[3] = cox_model_formula(m->cox);
-    attrs[4] = "cohort", attrs[5] = strata_cohort_path(cohort);
+    attrs[4] = "cohort", attrs[5] = strata_recorded_path(ctx, strata_cohort_path(cohort), rec, sizeof rec);
     attrs[6] = NULL;
     model_cohort_source(cohort, &src);
     chunk = n < chunk ? n + 1 : chunk;

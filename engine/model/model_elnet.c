@@ -42,10 +42,11 @@ void strata_elnet_params_init(strata_elnet_params *p)
 /* input_path, input_hash ("sha256:<hex>") and strata_version, as a GLM fit has. */
 static strata_status elnet_provenance(strata_ctx *ctx, glm_model *g, const char *path)
 {
-    char hex[65], val[80];
+    char hex[65], val[80], rec[4096];
     STRATA_TRY(strata_file_sha256(ctx, path, hex));
     snprintf(val, sizeof val, "sha256:%s", hex);
-    STRATA_TRY(glm_model_set_provenance(ctx, g, "input_path", path));
+    STRATA_TRY(glm_model_set_provenance(ctx, g, "input_path",
+                                        strata_recorded_path(ctx, path, rec, sizeof rec)));
     STRATA_TRY(glm_model_set_provenance(ctx, g, "input_hash", val));
     return glm_model_set_provenance(ctx, g, "strata_version", strata_version());
 }

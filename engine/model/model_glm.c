@@ -100,7 +100,7 @@ static strata_status hash_start(strata_ctx *ctx, const char *path, hash_job *j)
  * input_path and input_hash ("sha256:<64 hex>") on g when g is not NULL. */
 static strata_status hash_finish(strata_ctx *ctx, hash_job *j, glm_model *g)
 {
-    char val[80];
+    char val[80], rec[4096];
     strata_status st;
     if (j->started)
         pthread_join(j->tid, NULL);
@@ -113,7 +113,7 @@ static strata_status hash_finish(strata_ctx *ctx, hash_job *j, glm_model *g)
     if (j->st != STRATA_OK)
         return STRATA_FAIL(ctx, j->st, "%s: cannot hash for provenance: %s", j->path, j->err ? j->err : "?");
     snprintf(val, sizeof val, "sha256:%s", j->hex);
-    st = glm_model_set_provenance(ctx, g, "input_path", j->path);
+    st = glm_model_set_provenance(ctx, g, "input_path", strata_recorded_path(ctx, j->path, rec, sizeof rec));
     return st == STRATA_OK ? glm_model_set_provenance(ctx, g, "input_hash", val) : st;
 }
 

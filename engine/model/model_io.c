@@ -174,6 +174,7 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
     long idcol;
     size_t n, chunk;
     const char *attrs[7];
+    char rec[4096];
     strata_status st;
     if (!m || !cohort || !path)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_score_write: NULL argument");
@@ -183,7 +184,7 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
     glm_model_summary(m->glm, &sum);
     attrs[0] = "formula", attrs[1] = sum.formula;
     attrs[2] = "family", attrs[3] = strata_family_name(sum.family);
-    attrs[4] = "cohort", attrs[5] = strata_cohort_path(cohort);
+    attrs[4] = "cohort", attrs[5] = strata_recorded_path(ctx, strata_cohort_path(cohort), rec, sizeof rec);
     attrs[6] = NULL;
     if (strata_ctx_comm(ctx)) { /* rank 0 writes what every rank scored */
         const strata_comm *cm = strata_ctx_comm(ctx);

@@ -18,6 +18,8 @@
 
 static int started; /* strata_mpi_init called MPI_Init_thread */
 static strata_comm world;
+static char launcher[160], layout[1024];
+static char names[STRATA_MPI_MAX_RANKS][MPI_MAX_PROCESSOR_NAME]; /* every rank's node */
 
 /* MPI counts are int: gathers of more than 2 GiB per rank go as MPI_BYTE in
  * pieces of a derived type. Here: refused (a block partial is 32 kB). The
@@ -110,6 +112,57 @@ static int64_t w_dxpl(void *ud)
     return (int64_t)dxpl;
 }
 
+/* How this process was started, from the launcher's environment. */
+static void find_launcher(void)
+{
+    const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
+    if (getenv("SLURM_PROCID") && step)
+        snprintf(launcher, sizeof launcher, "srun (Slurm job %s, step %s)", job ? job : "?", step);
+    else if (getenv("OMPI_COMM_WORLD_SIZE"))
+        snprintf(launcher, sizeof launcher, "mpirun (Open MPI)");
+    else if (getenv("PMIX_RANK") || getenv("PMI_RANK"))
+        snprintf(launcher, sizeof launcher, "a PMI launcher");
+    else
+        snprintf(launcher, sizeof launcher, "unknown");
+}
+
+/* The nodes of the world in order of their first rank, with rank counts: one
+ * all-gather of the processor names at start (into static storage: nothing
+ * is allocated inside a collective). */
+static strata_status find_layout(void)
+{
+    char me[MPI_MAX_PROCESSOR_NAME];
+    int len = 0;
+    size_t at = 0;
+    memset(me, 0, sizeof me);
+    if (MPI_Get_processor_name(me, &len) != MPI_SUCCESS)
+        snprintf(me, sizeof me, "?");
+    if (MPI_Allgather(me, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, names, MPI_MAX_PROCESSOR_NAME, MPI_CHAR,
+                      MPI_COMM_WORLD) != MPI_SUCCESS)
+        return STRATA_EIO;
+    world.nodes = 0;
+    layout[0] = 0;
+    for (int r = 0; r < world.size; r++) {
+        int first = 1, count = 0;
+        names[r][MPI_MAX_PROCESSOR_NAME - 1] = 0;
+        for (int q = 0; q < r && first; q++)
+            first = strcmp(names[q], names[r]) != 0;
+        if (!first)
+            continue;
+        for (int q = r; q < world.size; q++)
+            count += !strcmp(names[q], names[r]);
+        world.nodes++;
+        if (at < sizeof layout - 1) {
+            int k = snprintf(layout + at, sizeof layout - at, "%s%s: %d rank%s", r ? ", " : "",
+                             names[r], count, count == 1 ? "" : "s");
+            at = k > 0 ? at + (size_t)k : at;
+        }
+    }
+    if (at >= sizeof layout - 1) /* too many nodes to name: say how many */
+        snprintf(layout, sizeof layout, "%d nodes (too many to list)", world.nodes);
+    return STRATA_OK;
+}
+
 strata_status strata_mpi_init(int *argc, char ***argv, int *rank, int *size)
 {
     int inited = 0, provided = 0;
@@ -133,7 +186,10 @@ strata_status strata_mpi_init(int *argc, char ***argv, int *rank, int *size)
     world.recv = w_recv;
     world.h5_fapl = w_fapl;
     world.h5_dxpl = w_dxpl;
-    return STRATA_OK;
+    find_launcher();
+    world.launcher = launcher;
+    world.layout = layout;
+    return find_layout();
 }
 
 void strata_mpi_attach(strata_ctx *ctx)

@@ -23,6 +23,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define RUN_BLOCK 65536
 #define N_REASONS 3
@@ -50,7 +53,7 @@ typedef struct run_state {
     int32_t *age, *imd, *efi, *prior_em;
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
-    double *lp, *risk, *obs;
+    double *risk, *obs;
     uint8_t *tier, *segment;   /* strata_stratify_patients' outputs, per scored patient */
     int8_t *frailty, *ltc;
     int16_t *charlson;
@@ -75,9 +78,17 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A stage's end. Its freed memory goes back to the system here: glibc keeps
+ * freed blocks under its (dynamic, up to 32 MB) mmap threshold in the heap,
+ * so without the trim a later stage's RSS carried an earlier stage's peak
+ * (the 2.7 GB held through the fit and scoring at 19.2 M patients,
+ * docs/benchmarks.md "scale6"). */
 static strata_status stage_done(run_state *r, const char *stage)
 {
     double t = now();
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
     strata_progress_reset(r->ctx); /* a stage's progress line ends with the stage */
     if (r->progress)
         r->progress(r->ud, stage, 1.0);
@@ -172,7 +183,6 @@ static void warn_absent_conditions(run_state *r)
 static strata_status read_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
-    long j;
     static const char *const sexes[] = {"F", "M"};
     STRATA_TRY(read_codes(r, STRATA_ROLE_PCN, &r->pcn, 1));
     STRATA_TRY(read_codes(r, STRATA_ROLE_PRACTICE, &r->practice, 0));
@@ -189,23 +199,31 @@ static strata_status read_patients(run_state *r)
         r->sex.levels = sexes;
         r->sex.n_levels = 2;
     }
-    j = strata_cohort_find_role(r->cohort, STRATA_ROLE_PATIENT_ID);
-    if (j < 0)
+    if (strata_cohort_find_role(r->cohort, STRATA_ROLE_PATIENT_ID) < 0)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column declares role patient_id",
                            strata_cohort_path(r->cohort));
-    r->id = strata_calloc(ctx, r->n ? r->n : 1, sizeof *r->id);
-    if (!r->id)
-        return STRATA_ENOMEM;
-    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) {
-        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
-        STRATA_TRY(strata_cohort_read_i64(ctx, r->cohort, (size_t)j, r0, b, r->id + r0));
-    }
     STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_AGE), &r->age));
     if (!r->age)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column declares role age",
                            strata_cohort_path(r->cohort));
     STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE), &r->imd));
     warn_absent_conditions(r);
+    return STRATA_OK;
+}
+
+/* Patient ids (8 bytes a patient) are read when the patient files are
+ * written (or unscored.csv), not held from the cohort stage on. */
+static strata_status read_ids(run_state *r)
+{
+    long j = strata_cohort_find_role(r->cohort, STRATA_ROLE_PATIENT_ID);
+    if (r->id)
+        return STRATA_OK;
+    if (!(r->id = strata_alloc(r->ctx, (r->n ? r->n : 1) * sizeof *r->id)))
+        return STRATA_ENOMEM;
+    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) {
+        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        STRATA_TRY(strata_cohort_read_i64(r->ctx, r->cohort, (size_t)j, r0, b, r->id + r0));
+    }
     return STRATA_OK;
 }
 
@@ -569,6 +587,17 @@ static strata_status run_serve(strata_ctx *ctx)
     }
 }
 
+/* The fit hashed its cohort for the model's provenance: the manifest reuses
+ * that hash for the same file (features.h5 is an output) instead of reading
+ * it again. */
+static void known_fit_hash(run_state *r)
+{
+    const char *path = strata_model_provenance(r->model, "input_path");
+    const char *h = strata_model_provenance(r->model, "input_hash");
+    if (path && h && !strncmp(h, "sha256:", 7))
+        strata_manifest_known_hash(r->man, path, h + 7);
+}
+
 static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -606,6 +635,7 @@ static strata_status stage_model(run_state *r)
             STRATA_TRY(strata_model_save(ctx, r->model, path));
             STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
         }
+        known_fit_hash(r);
     }
     STRATA_TRY(read_outcome(r));
     return stage_done(r, "model");
@@ -648,6 +678,7 @@ static strata_status note_unscored(run_state *r)
                            strata_cohort_path(r->cohort));
     {
         pfile pf;
+        STRATA_TRY(read_ids(r));
         STRATA_TRY(pfile_open(r, "unscored.csv", &pf));
         fprintf(pf.f, "patient_id,row\r\n");
         for (size_t i = 0; i < r->n; i++)
@@ -666,20 +697,21 @@ static strata_status note_unscored(run_state *r)
     return STRATA_OK;
 }
 
+/* Only the risk is kept (8 bytes a patient): no later stage reads the linear
+ * predictor. */
 static strata_status stage_score(run_state *r)
 {
-    r->lp = strata_calloc(r->ctx, r->n, sizeof *r->lp);
     r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
-    if (!r->lp || !r->risk)
+    if (!r->risk)
         return STRATA_ENOMEM;
     if (r->cox) { /* absolute risk by the horizon, kept inside (0, 1) for evaluation */
         STRATA_TRY(strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1,
-                                    r->lp, r->risk));
+                                    NULL, r->risk));
         for (size_t i = 0; i < r->n; i++)
             if (!isnan(r->risk[i]))
                 r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
     } else
-        STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, r->lp,
+        STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, NULL,
                                 r->risk));
     STRATA_TRY(note_unscored(r));
     return stage_done(r, "score");
@@ -1394,6 +1426,7 @@ static strata_status stage_patients(run_state *r)
     char **reasons = NULL;
     strata_status st;
 
+    STRATA_TRY(read_ids(r));
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
     fprintf(p.f, "%s\r\n", PATIENT_HEADER);
     for (size_t i = 0; i < r->n; i++) {
@@ -1422,6 +1455,8 @@ static strata_status stage_patients(run_state *r)
     strata_free(ctx, rows, 0);
     strata_free(ctx, rank, 0);
     r->sum->n_listed = n_sel;
+    strata_free(ctx, r->id, 0);
+    r->id = NULL;
     STRATA_TRY(st);
     return stage_done(r, "patients");
 }
@@ -1582,7 +1617,6 @@ static void run_free(run_state *r)
     strata_free(ctx, r->id, 0);
     strata_free(ctx, r->age, 0);
     strata_free(ctx, r->imd, 0);
-    strata_free(ctx, r->lp, 0);
     strata_free(ctx, r->risk, 0);
     strata_free(ctx, r->obs, 0);
     strata_free(ctx, r->tier, 0);
@@ -1668,9 +1702,16 @@ static strata_status run_stages(run_state *r)
         st = strata_manifest_int(r->man, "seeds.run", spec->seed);
     if (st == STRATA_OK && strata_ctx_comm(r->ctx)) {
         /* the rank and thread layout (docs/scale.md#mpi); absent with one process */
+        const strata_comm *cm = strata_ctx_comm(r->ctx);
         st = strata_manifest_int(r->man, "mpi.ranks", strata_ctx_comm(r->ctx)->size);
         if (st == STRATA_OK)
             st = strata_manifest_int(r->man, "mpi.threads_per_rank", strata_threads(r->ctx));
+        if (st == STRATA_OK)
+            st = strata_manifest_int(r->man, "mpi.nodes", cm->nodes);
+        if (st == STRATA_OK)
+            st = strata_manifest_str(r->man, "mpi.layout", cm->layout ? cm->layout : "unknown");
+        if (st == STRATA_OK)
+            st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.distributed", "model fit (GLM); other stages on rank 0");
     }
@@ -1729,6 +1770,7 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
      * caller's ctx keeps its own setting. The outcome (status, message,
      * warnings) is handed back below. */
     run_ctx = *ctx;
+    run_ctx.stage_dir = dir.stage, run_ctx.final_dir = dir.final_dir;
     if (spec->threads > 0)
         run_ctx.threads = (int)spec->threads;
     if (spec->memory > 0)
@@ -1750,12 +1792,8 @@ strata_status strata_run(strata_ctx *ctx, const strata_run_spec *spec, const cha
     ctx->n_warnings = run_ctx.n_warnings;
     if (st != STRATA_OK) {
         /* a message names the output, not the staging folder that is gone */
-        char *at = strstr(run_ctx.errmsg, dir.stage);
-        size_t ls = strlen(dir.stage), lf = strlen(outdir);
-        if (at && lf <= ls)
-            memmove(at + lf, at + ls, strlen(at + ls) + 1), memcpy(at, outdir, lf);
         ctx->last_status = run_ctx.last_status != STRATA_OK ? run_ctx.last_status : st;
-        memcpy(ctx->errmsg, run_ctx.errmsg, sizeof ctx->errmsg);
+        strata_recorded_path(&run_ctx, run_ctx.errmsg, ctx->errmsg, sizeof ctx->errmsg);
     }
     return st;
 }

@@ -52,12 +52,15 @@ static uint64_t desc_key(double x)
     return ~strata_f64_key(x == 0 ? 0.0 : x);
 }
 
+/* Peak 32 bytes a row: the radix sort's keys and rows (twice each), then the
+ * sorted rows beside the result (24 bytes a row); the sort's buffers are freed
+ * before the result is allocated. */
 strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
                               size_t n_groups, strat_rank **out)
 {
     strat_rank *r;
-    uint64_t *key;
-    size_t *row, *off, ng = group ? n_groups : 1, bytes;
+    uint64_t *key, *k2;
+    size_t *row, *r2, *off, ng = group ? n_groups : 1, bytes;
     *out = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(risk[i]))
@@ -72,27 +75,23 @@ strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, con
         return *out ? STRATA_OK : STRATA_ENOMEM;
     }
     /* 1. rows by risk descending (ties by row): radix sort of (key, row) */
-    if (!strata_mul_ok(n, 2 * (sizeof *key + sizeof *row), &bytes))
+    if (!strata_mul_ok(n, sizeof *r, &bytes))
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "ranking %zu rows overflows", n);
-    key = strata_alloc(ctx, bytes);
-    if (!key)
+    key = strata_alloc(ctx, n * sizeof *key);
+    k2 = strata_alloc(ctx, n * sizeof *k2);
+    row = strata_alloc(ctx, n * sizeof *row);
+    r2 = strata_alloc(ctx, n * sizeof *r2);
+    if (!key || !k2 || !row || !r2) {
+        STRATA_FREE_ALL(ctx, key, k2, row, r2);
         return STRATA_ENOMEM;
-    row = (size_t *)(key + 2 * n);
+    }
     for (size_t i = 0; i < n; i++)
         key[i] = desc_key(risk[i]), row[i] = i;
-    strata_radix_sort(n, key, row, key + n, row + n);
+    strata_radix_sort(n, key, row, k2, r2);
+    STRATA_FREE_ALL(ctx, key, k2, r2);
     /* 2. stable counting sort by group keeps that order within each group */
-    off = (size_t *)key; /* keys no longer needed: reuse as group offsets */
-    if (ng + 1 > 2 * n) {
-        off = strata_calloc(ctx, ng + 1, sizeof *off);
-        if (!off) {
-            strata_free(ctx, key, bytes);
-            return STRATA_ENOMEM;
-        }
-    } else {
-        memset(off, 0, (ng + 1) * sizeof *off);
-    }
-    r = strata_alloc(ctx, n * sizeof *r);
+    off = strata_calloc(ctx, ng + 1, sizeof *off);
+    r = off ? strata_alloc(ctx, bytes) : NULL;
     if (r) {
         for (size_t i = 0; i < n; i++)
             off[(group ? (size_t)group[i] : 0) + 1]++;
@@ -106,9 +105,7 @@ strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, con
             x->row = i;
         }
     }
-    if (off != (size_t *)key)
-        strata_free(ctx, off, 0);
-    strata_free(ctx, key, bytes);
+    STRATA_FREE_ALL(ctx, off, row);
     if (!r)
         return STRATA_ENOMEM;
     *out = r;

@@ -178,9 +178,21 @@ static double wmean(size_t n, const double *w, const double *v, double centre, i
     return s;
 }
 
+/* max |v_i - centre| over the rows with w_i > 0. */
+static double wmaxdev(size_t n, const double *w, const double *v, double centre)
+{
+    double lo = centre, hi = centre;
+    for (size_t i = 0; i < n; i++) {
+        double x = w[i] > 0 ? v[i] : centre;
+        lo = x < lo ? x : lo;
+        hi = x > hi ? x : hi;
+    }
+    return hi - centre > centre - lo ? hi - centre : centre - lo;
+}
+
 /* The standardised problem's arrays, owned by the driver. */
 typedef struct std_arrays {
-    double *w, *y, *xm, *xs, *vp, *lam, *cn;
+    double *w, *y, *xm, *xs, *vp, *lam, *cn, *xmax;
     unsigned char *ju;
     unsigned char *bytes;        /* the 0/1 columns, n bytes each */
     const unsigned char **xb;    /* p: column j's bytes or NULL */
@@ -188,7 +200,7 @@ typedef struct std_arrays {
 
 static void std_free(strata_ctx *ctx, std_arrays *s)
 {
-    void *ptrs[] = {s->w, s->y, s->xm, s->xs, s->vp, s->lam, s->cn, s->ju, s->bytes, (void *)s->xb};
+    void *ptrs[] = {s->w, s->y, s->xm, s->xs, s->vp, s->lam, s->cn, s->xmax, s->ju, s->bytes, (void *)s->xb};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
         strata_free(ctx, ptrs[i], 0);
 }
@@ -249,9 +261,10 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     s->xs = strata_alloc(ctx, p * sizeof *s->xs);
     s->vp = strata_alloc(ctx, p * sizeof *s->vp);
     s->cn = strata_alloc(ctx, p * sizeof *s->cn);
+    s->xmax = strata_alloc(ctx, p * sizeof *s->xmax);
     s->ju = strata_alloc(ctx, p);
     s->lam = strata_alloc(ctx, (prm->lambda ? prm->nuser : 0) * sizeof *s->lam + 1);
-    if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->cn || !s->ju || !s->lam)
+    if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->cn || !s->xmax || !s->ju || !s->lam)
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", n, p);
     *sw = 0;
     for (size_t i = 0; i < n; i++)
@@ -266,6 +279,7 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
         s->xs[j] = prm->standardize ? sqrt(var) : 1;
         s->ju[j] = s->xs[j] > 0 && (prm->standardize || var > 0);
         s->cn[j] = s->ju[j] ? sqrt(var) / s->xs[j] : 0;
+        s->xmax[j] = s->ju[j] ? wmaxdev(n, s->w, x, s->xm[j]) / s->xs[j] * (1 + 1e-12) : 0;
         s->vp[j] = prm->penalty ? prm->penalty[j] : 1;
         spf += s->vp[j];
     }
@@ -379,7 +393,7 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
         pb = (elnet_prob){prm->family, d->n, d->p, d->X, d->ldx, s.y,
                           prm->family == STRATA_FAMILY_GAUSSIAN ? NULL : d->offset, s.w, s.xm, s.xs, s.ju,
                           s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, elnet_threads(ctx, d, prm), s.xb,
-                          &kern, s.cn, prm->family == STRATA_FAMILY_BINOMIAL};
+                          &kern, s.cn, prm->family == STRATA_FAMILY_BINOMIAL, s.xmax};
         elnet_kern_get(0, &kern);
         for (size_t i = 0; pb.y01 && i < d->n; i++)
             pb.y01 = d->y[i] == 0 || d->y[i] == 1;

@@ -17,7 +17,7 @@
 #define ELNET_BLOCK 128   /* rows packed per Gram sub-block */
 #define ELNET_BIG 9.9e35  /* glmnet's "big": the first, all-zero lambda */
 #define ELNET_PAR_MIN 2e6     /* values of X below which a fit runs on one thread */
-#define ELNET_SCAN_BLOCK 512 /* rows per cache block of a scores pass */
+#define ELNET_SCAN_BLOCK 2048 /* rows per cache block of a scores pass */
 #define ELNET_KEEP_RATE 0.1  /* keep the Gram while each move's change^2 < 0.1 x the last */
 #define ELNET_KEEP_MIN 16    /* ... and the strong set has at least 16 columns */
 
@@ -125,6 +125,7 @@ typedef struct elnet_prob {
     const elnet_kern *kern; /* the pass kernels for this CPU */
     const double *cn;       /* p: (sum_i w_i x~_ij^2)^1/2, 1 for a standardised column */
     int y01;                /* binomial with every y 0 or 1: the vector row kernel */
+    const double *xmax;     /* p: max over rows with w_i > 0 of |x~_ij| (bounds max |d eta|) */
 } elnet_prob;
 
 /* Caller-owned workspace: everything the path and point need, sized once. */
@@ -158,6 +159,7 @@ typedef struct elnet_ws {
     double *dpart_drift; /* ELNET_NCHUNK: partial sums of (r - r before the pass)^2 / w */
     double *gb;          /* p: bound on |g_j - exact g_j| at the last pass's fit, outside S */
     double fin;          /* bound on (sum (r - r at the last pass)^2 / w)^1/2 at the fit */
+    double mg;           /* bound on max_i |eta_i - eta_i where the Gram's weights were taken| */
     size_t *T;           /* p: S, then the columns outside S to score again */
     int nstale;          /* scores outside S a KKT check settled by the bound, uncomputed */
     double dev;          /* deviance of the current fit (normalised weights) */

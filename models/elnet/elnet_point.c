@@ -124,6 +124,26 @@ static double col_dot(const elnet_prob *pb, const double *r, size_t j, size_t b0
     return pb->kern->dot(b1 - b0, r + b0, pb->X + j * pb->ldx + b0, pb->xm[j]);
 }
 
+/* The scores of columns L[0..nL) (and, with `icpt`, the intercept's) from the
+ * chunks' partial sums in ws->dpart (stride p + 1), added in chunk order; the
+ * columns' bounds gb are zeroed: their scores are exact at this pass. */
+static void scores_done(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_t nL, int icpt)
+{
+    size_t p = pb->p, st = p + 1;
+    for (size_t t = 0; t < nL + (icpt != 0); t++) {
+        size_t j = t < nL ? L[t] : p;
+        double sum = 0;
+        for (size_t c = 0; c < ELNET_NCHUNK; c++)
+            sum += ws->dpart[c * st + j];
+        if (j < p) {
+            ws->g[j] = sum / pb->xs[j];
+            ws->gb[j] = 0;
+        } else {
+            ws->g0 = sum;
+        }
+    }
+}
+
 /* One pass over the data at the current fit: per ELNET_SCAN_BLOCK rows of
  * each chunk (in cache while reused), eta, v, r and the deviance from (b0,
  * beta), then the scores of columns L[0..nL) and the intercept. Partial sums
@@ -155,18 +175,7 @@ static void scan_pass(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_
         ws->dpart_drift[c] = dr;
     }
     pass_done(pb, ws);
-    for (size_t t = 0; t <= nL; t++) {
-        size_t j = t < nL ? L[t] : p;
-        double sum = 0;
-        for (size_t c = 0; c < ELNET_NCHUNK; c++)
-            sum += ws->dpart[c * st + j];
-        if (j < p) {
-            ws->g[j] = sum / pb->xs[j];
-            ws->gb[j] = 0;
-        } else {
-            ws->g0 = sum;
-        }
-    }
+    scores_done(pb, ws, L, nL, 1);
 }
 
 /* Packs chunk c's rows [b0, b0 + m) as sqrt(v) [x~_S, 1 (, z)] into A, z =
@@ -213,21 +222,26 @@ static void pack_block(const elnet_prob *pb, elnet_ws *ws, size_t c, size_t b0, 
  * time. with_eta first refreshes each block's eta, v, r (one pass for the
  * IRLS update and the next Gram); with_z adds the working-residual column,
  * whose row gives the scores g_S and g0 at the same time. */
-static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int with_eta, int with_z)
+static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int with_eta, int with_z,
+                      const size_t *L, size_t nL)
 {
-    size_t nS = ws->nS, q = nS + 1 + (with_z != 0), ld = la_gram_ld(q);
+    size_t nS = ws->nS, q = nS + 1 + (with_z != 0), ld = la_gram_ld(q), st = pb->p + 1;
     ws->ngram++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         size_t r0, r1;
         double *P = ws->part + c * ws->ld * ws->ld, *A = ws->pack + c * ELNET_BLOCK * ws->ld, dev = 0;
-        double dr = 0;
+        double dr = 0, *d = ws->dpart + c * st;
         chunk_range(pb->n, c, &r0, &r1);
         memset(P, 0, ld * ld * sizeof *P);
+        for (size_t t = 0; t < nL; t++)
+            d[L[t]] = 0;
         for (size_t b0 = r0; b0 < r1; b0 += ELNET_BLOCK) {
             size_t m = r1 - b0 < ELNET_BLOCK ? r1 - b0 : ELNET_BLOCK;
             if (with_eta)
                 dev += eta_rows(pb, ws, b0, b0 + m, &dr);
+            for (size_t t = 0; t < nL; t++)
+                d[L[t]] += col_dot(pb, ws->r, L[t], b0, b0 + m);
             pack_block(pb, ws, c, b0, m, ld, with_z, A, k);
             k->gram(m, ld, A, P);
         }
@@ -236,6 +250,8 @@ static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
     }
     if (with_eta)
         pass_done(pb, ws);
+    scores_done(pb, ws, L, nL, 0);
+    ws->mg = 0;
     for (size_t j = 0; j < q; j++)
         for (size_t i = j; i < q; i++) {
             double s = 0;
@@ -310,7 +326,7 @@ static double cd_step(const elnet_prob *pb, elnet_ws *ws, double lambda, int max
 {
     size_t nS = ws->nS;
     if (!ws->gram_valid) { /* moved: eta and the scores at the fit first */
-        gram_pass(pb, ws, k, ws->moved, pb->fam != STRATA_FAMILY_GAUSSIAN || ws->moved);
+        gram_pass(pb, ws, k, ws->moved, pb->fam != STRATA_FAMILY_GAUSSIAN || ws->moved, NULL, 0);
         ws->moved = 0;
     }
     ws->gram_valid = 1;
@@ -330,22 +346,106 @@ static double cd_step(const elnet_prob *pb, elnet_ws *ws, double lambda, int max
     return dlx;
 }
 
-/* Takes the move: (b0, beta) from bS, then eta, v, r, deviance and the
- * scores of S at the new fit in one pass. The Gram (the Hessian of the
- * quadratic model) is rebuilt in that pass only when `fresh`; otherwise the
- * next move keeps it: with exact scores the moves still converge to the same
- * solution, linearly at a rate set by how far the IRLS weights moved
- * (docs/elnet.md, "Kept Gram"). Gaussian: V is fixed, the Gram stays exact. */
-static void irls_move(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int fresh)
+/* Whether the stale score of column j (outside S) settles both the KKT check
+ * at lambda and the next lambda's strong rule when its distance from the
+ * exact score is at most b: out of both (|g_j| + b <= tnext vp_j), or in the
+ * next strong set for sure and within the KKT bound (|g_j| - b > tnext vp_j,
+ * |g_j| + b <= lambda alpha vp_j). tnext < 0 (unknown): never. */
+static int settled(const elnet_prob *pb, const elnet_ws *ws, size_t j, double b, double lambda,
+                   double tnext)
+{
+    double a = fabs(ws->g[j]), vp = pb->vp[j];
+    if (tnext < 0)
+        return 0;
+    return a + b <= tnext * vp || (a - b > tnext * vp && a + b <= lambda * pb->alpha * vp);
+}
+
+/* ws->T = S, then the columns outside S that a move's pass scores as well:
+ * those whose stale score would not be settled at the KKT check after a drift
+ * of the residuals by `drift` (the move's bound, with room for the moves
+ * after it). The KKT check after the last move then needs no pass of its own
+ * for them. None without a bound (poisson): its KKT check scores them all.
+ * Returns the length. */
+static size_t move_list(const elnet_prob *pb, elnet_ws *ws, double lambda, double tnext, double drift)
+{
+    size_t nL = ws->nS;
+    memcpy(ws->T, ws->S, ws->nS * sizeof *ws->S);
+    for (size_t t = 0; tnext >= 0 && drift < INFINITY && t < ws->nU; t++) {
+        size_t j = ws->U[t];
+        if (!ws->inS[j] && !settled(pb, ws, j, ws->gb[j] + pb->cn[j] * (ws->fin + drift), lambda, tnext))
+            ws->T[nL++] = j;
+    }
+    return nL;
+}
+
+/* max_i |d eta_i| of the move bS - (beta, b0) is at most |d_0| + sum_t |d_t| xmax_t. */
+static double move_eta_max(const elnet_prob *pb, const elnet_ws *ws)
 {
     size_t nS = ws->nS;
+    double m = fabs(ws->bS[nS] - ws->b0);
+    for (size_t t = 0; t < nS; t++)
+        m += fabs(ws->bS[t] - ws->beta[ws->S[t]]) * pb->xmax[ws->S[t]];
+    return m * (1 + 1e-9);
+}
+
+/* A bound on how far the move bS - (beta, b0) moves the residuals r from
+ * the current fit, D = (sum_i (d r_i)^2 / w_i)^1/2, given that the current
+ * fit is within mg (in max |eta|) of the fit where the Gram's weights were
+ * taken. Two bounds, the smaller kept:
+ * - Lipschitz: D <= L ||d eta||_w <= L (|d_0| + sum_t |d_t| cn_t), L = 1/4
+ *   binomial, 1 gaussian, none for poisson (INFINITY);
+ * - curvature: gaussian d r = -w d eta, so D = (d'Gd)^1/2 (G has weights w);
+ *   binomial d r_i = -w_i f(xi_i) d eta_i, f = mu (1 - mu) <= 1/4 and, since
+ *   |(log f)'| <= 1, f(xi_i) <= f_i e^(mg + M), f_i at the Gram's fit (its
+ *   weights v_i = w_i f_i), M = max |d eta| of the move: D^2 = sum_i v_i
+ *   d eta_i^2 f(xi_i)^2 / f_i <= d'Gd e^(mg + M) / 4.
+ * d'Gd gets a rounding margin of 1e-10 (sum_t |d_t| G_tt^1/2)^2. Sets *dgd. */
+static double move_bound(const elnet_prob *pb, const elnet_ws *ws, double mv, double *dgd)
+{
+    size_t nS = ws->nS;
+    double deta = 0, dabs = 0, q = 0;
+    for (size_t t = 0; t <= nS; t++) {
+        double dt = ws->bS[t] - (t < nS ? ws->beta[ws->S[t]] : ws->b0);
+        if (dt == 0)
+            continue;
+        for (size_t u = 0; u <= nS; u++)
+            q += dt * gget(ws, t, u) * (ws->bS[u] - (u < nS ? ws->beta[ws->S[u]] : ws->b0));
+        deta += fabs(dt) * (t < nS ? pb->cn[ws->S[t]] : 1);
+        dabs += fabs(dt) * sqrt(gget(ws, t, t));
+    }
+    *dgd = q;
+    if (deta == 0)
+        return 0;
+    double quad = sqrt(fmax(q, 0) + 1e-10 * dabs * dabs);
+    if (pb->fam == STRATA_FAMILY_BINOMIAL)
+        return fmin(0.25 * deta, 0.5 * exp(0.5 * (ws->mg + mv)) * quad) * (1 + 1e-9);
+    if (pb->fam == STRATA_FAMILY_GAUSSIAN)
+        return fmin(deta, quad) * (1 + 1e-9);
+    return INFINITY;
+}
+
+/* Takes the move: (b0, beta) from bS, then eta, v, r, deviance and the
+ * scores of S (and of the columns outside S in move_list) at the new fit in
+ * one pass. The Gram (the Hessian of the quadratic model) is rebuilt in that
+ * pass only when `fresh`; otherwise the next move keeps it: with exact scores
+ * the moves still converge to the same solution, linearly at a rate set by
+ * how far the IRLS weights moved (docs/elnet.md, "Kept Gram"). Gaussian: V is
+ * fixed, the Gram stays exact. */
+static void irls_move(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int fresh, double lambda,
+                      double tnext)
+{
+    size_t nS = ws->nS;
+    double dgd, mv = move_eta_max(pb, ws), drift = move_bound(pb, ws, mv, &dgd);
+    size_t nL = move_list(pb, ws, lambda, tnext, 1.5 * drift);
     for (size_t t = 0; t < nS; t++)
         ws->beta[ws->S[t]] = ws->bS[t];
     ws->b0 = ws->bS[nS];
-    if (pb->fam == STRATA_FAMILY_GAUSSIAN || !fresh)
-        scan_pass(pb, ws, ws->S, nS);
-    else
-        gram_pass(pb, ws, k, 1, 1);
+    if (pb->fam == STRATA_FAMILY_GAUSSIAN || !fresh) {
+        scan_pass(pb, ws, ws->T, nL);
+        ws->mg += mv;
+    } else {
+        gram_pass(pb, ws, k, 1, 1, ws->T + nS, nL - nS);
+    }
     ws->moved = 0;
 }
 
@@ -354,28 +454,20 @@ static void irls_move(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
  * from the quadratic model, dev - 2 (g'd - d'Gd / 2), whose error is of the
  * order of the move's own (below the threshold). eta, v and r stay at the
  * last pass's fit (ws->moved) until the next pass; ws->fin bounds how far r
- * is from there, (sum (r - r there)^2 / w)^1/2 <= L ||d eta||_w <= L (|d_0| +
- * sum_t |d_t| cn_t), L the Lipschitz constant of mu(eta): 1/4 binomial, 1
- * gaussian, none for poisson. */
+ * is from there, (sum (r - r there)^2 / w)^1/2 (move_bound). */
 static void accept_move(const elnet_prob *pb, elnet_ws *ws)
 {
     size_t nS = ws->nS;
-    double gd = 0, dgd = 0, deta = 0;
+    double gd = 0, dgd = 0, mv = move_eta_max(pb, ws), bound = move_bound(pb, ws, mv, &dgd);
     for (size_t t = 0; t <= nS; t++) {
         double dt = ws->bS[t] - (t < nS ? ws->beta[ws->S[t]] : ws->b0);
         if (dt == 0)
             continue;
         gd += (t < nS ? ws->g[ws->S[t]] : ws->g0) * dt;
-        for (size_t u = 0; u <= nS; u++) {
-            double du = ws->bS[u] - (u < nS ? ws->beta[ws->S[u]] : ws->b0);
-            dgd += dt * gget(ws, t, u) * du;
-        }
-        deta += fabs(dt) * (t < nS ? pb->cn[ws->S[t]] : 1);
         ws->moved = 1;
     }
-    if (deta > 0)
-        ws->fin += deta * (1 + 1e-9) *
-                   (pb->fam == STRATA_FAMILY_BINOMIAL ? 0.25 : pb->fam == STRATA_FAMILY_GAUSSIAN ? 1 : INFINITY);
+    ws->fin += bound;
+    ws->mg += mv;
     ws->dev -= 2 * gd - dgd;
     for (size_t t = 0; t < nS; t++) {
         ws->beta[ws->S[t]] = ws->bS[t];
@@ -416,7 +508,7 @@ static size_t kkt_add(const elnet_prob *pb, elnet_ws *ws, double lambda, double 
         size_t j = ws->U[t];
         if (ws->inS[j])
             continue;
-        if (tnext < 0 || fabs(ws->g[j]) + ws->gb[j] + pb->cn[j] * ws->fin > tnext * pb->vp[j])
+        if (!settled(pb, ws, j, ws->gb[j] + pb->cn[j] * ws->fin, lambda, tnext))
             ws->T[nL++] = j;
         else
             ws->nstale++;
@@ -465,7 +557,7 @@ int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, double tnext,
                 accept_move(pb, ws);
                 break;
             }
-            irls_move(pb, ws, &k, !keep_gram(pb, ws, dlx, last));
+            irls_move(pb, ws, &k, !keep_gram(pb, ws, dlx, last), lambda, tnext);
             last = dlx;
         }
         if (kkt_add(pb, ws, lambda, tnext) == 0)

@@ -1,0 +1,232 @@
+/* labels: unit determinism */
+/* tests/test_scale_memory.c — the run's stages in bounded memory (docs/scale.md):
+ * strata_evaluate under a memory budget evaluates a by-column's levels in
+ * batches and gives the unlimited run's bytes (every metric, every group, 1
+ * and 2 threads, weighted or not) while its peak allocation drops; the
+ * manifest reads a file once for its hash when the same file is both an input
+ * and an output, and again only when the file changed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "manifest.h"
+#include "testutil.h"
+#include "strata/evaluate.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- an allocation hook that counts ---------------------------------------- */
+
+typedef struct counter {
+    size_t now, peak, n_mib; /* bytes held, their peak, 1 MiB blocks (the hash's buffer) */
+} counter;
+
+static void *counting_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    counter *c = ud;
+    size_t *hdr = ptr ? (size_t *)ptr - 1 : NULL, had = hdr ? *hdr : 0;
+    (void)old_size;
+    if (new_size == 0) {
+        c->now -= had;
+        free(hdr);
+        return NULL;
+    }
+    hdr = realloc(hdr, new_size + sizeof *hdr);
+    if (!hdr)
+        return NULL;
+    c->now += new_size - had;
+    c->peak = c->now > c->peak ? c->now : c->peak;
+    c->n_mib += new_size == (1u << 20);
+    *hdr = new_size;
+    return hdr + 1;
+}
+
+/* ---- evaluation in batches --------------------------------------------------- */
+
+#define N_ROWS 30000
+#define N_BY 3
+static const char *LEVELS[40] = {"l0",  "l1",  "l2",  "l3",  "l4",  "l5",  "l6",  "l7",
+                                 "l8",  "l9",  "l10", "l11", "l12", "l13", "l14", "l15",
+                                 "l16", "l17", "l18", "l19", "l20", "l21", "l22", "l23",
+                                 "l24", "l25", "l26", "l27", "l28", "l29", "l30", "l31",
+                                 "l32", "l33", "l34", "l35", "l36", "l37", "l38", "l39"};
+
+typedef struct data {
+    double y[N_ROWS], p[N_ROWS], w[N_ROWS];
+    int32_t codes[N_BY][N_ROWS];
+    strata_eval_by by[N_BY];
+} data;
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 11;
+}
+
+/* Risks with ties (3 decimals), outcomes drawn from them, a 3-level column
+ * with missing codes, a 40-level one (PCN-like) and a 2-level one; weights 0,
+ * 1 and 2. */
+static void make_data(data *d)
+{
+    uint64_t s = 12345;
+    static const size_t nl[N_BY] = {3, 40, 2};
+    static const char *names[N_BY] = {"band", "pcn", "sex"};
+    for (size_t i = 0; i < N_ROWS; i++) {
+        double u = (double)lcg(&s) / 9007199254740992.0, x = -3.0 + 4.0 * u;
+        d->p[i] = floor(1000.0 / (1.0 + exp(-x))) / 1000.0 + 0.0005;
+        d->y[i] = (double)lcg(&s) / 9007199254740992.0 < d->p[i];
+        d->w[i] = (double)(lcg(&s) % 3);
+        d->codes[0][i] = (int32_t)(lcg(&s) % 4) - 1;
+        d->codes[1][i] = (int32_t)(lcg(&s) % 40);
+        d->codes[2][i] = (int32_t)(lcg(&s) % 2);
+    }
+    for (int b = 0; b < N_BY; b++)
+        d->by[b] = (strata_eval_by){names[b], d->codes[b], nl[b], LEVELS};
+}
+
+static void assert_metrics_same(const strata_eval_metrics *a, const strata_eval_metrics *b,
+                                const char *what)
+{
+    if (memcmp(a, b, offsetof(strata_eval_metrics, bins)) != 0 || a->n_top != b->n_top ||
+        a->n_nb != b->n_nb || a->n_curve != b->n_curve || a->flags != b->flags ||
+        memcmp(a->bins, b->bins, (size_t)a->n_bins * sizeof *a->bins) != 0 ||
+        memcmp(a->top, b->top, a->n_top * sizeof *a->top) != 0 ||
+        memcmp(a->nb, b->nb, a->n_nb * sizeof *a->nb) != 0 ||
+        memcmp(a->curve, b->curve, a->n_curve * sizeof *a->curve) != 0)
+        fail_msg("%s: metrics differ from the unlimited run's", what);
+}
+
+static void assert_reports_same(const strata_eval_report *a, const strata_eval_report *b)
+{
+    assert_metrics_same(&a->overall, &b->overall, "overall");
+    assert_int_equal(a->n_groups, b->n_groups);
+    for (size_t g = 0; g < a->n_groups; g++) {
+        assert_string_equal(a->groups[g].by, b->groups[g].by);
+        assert_string_equal(a->groups[g].level, b->groups[g].level);
+        assert_metrics_same(&a->groups[g].m, &b->groups[g].m, a->groups[g].level);
+    }
+}
+
+/* Evaluates d (weighted or not) with the budget and threads given; *peak is
+ * the peak of the bytes allocated through the context meanwhile. */
+static strata_eval_report *evaluate(const data *d, int weighted, size_t budget, int threads,
+                                    size_t *peak)
+{
+    strata_ctx *ctx = tu_ctx();
+    counter c = {0, 0, 0};
+    strata_eval_params par;
+    strata_eval_input in = {N_ROWS, d->y, d->p, weighted ? d->w : NULL, N_BY, d->by};
+    strata_eval_report *r = NULL;
+    strata_ctx_set_alloc(ctx, counting_alloc, &c);
+    strata_ctx_set_threads(ctx, threads);
+    strata_ctx_set_memory_budget(ctx, budget);
+    strata_eval_params_init(&par);
+    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    *peak = c.peak;
+    strata_ctx_free(ctx); /* the report stays: freed by eval_done through the same hook */
+    return r;
+}
+
+static void eval_done(strata_eval_report *r)
+{
+    counter c = {0, 0, 0};
+    strata_ctx *ctx = tu_ctx();
+    strata_ctx_set_alloc(ctx, counting_alloc, &c);
+    strata_eval_report_free(ctx, r);
+    strata_ctx_free(ctx);
+}
+
+static void test_evaluate__budget_batches_give_the_same_bytes(void **state)
+{
+    data *d = malloc(sizeof *d);
+    (void)state;
+    assert_non_null(d);
+    make_data(d);
+    for (int weighted = 0; weighted < 2; weighted++) {
+        size_t peak0, peak;
+        strata_eval_report *want = evaluate(d, weighted, 0, 1, &peak0);
+        /* 64 kB: batches of at most 341 rows (a level larger than that alone),
+         * 1 MB: several levels a batch; each on 1 and 2 threads */
+        static const size_t budgets[] = {64u << 10, 1u << 20, 0};
+        for (size_t k = 0; k < 3; k++)
+            for (int t = 1; t <= 2; t++) {
+                strata_eval_report *got = evaluate(d, weighted, budgets[k], t, &peak);
+                assert_reports_same(got, want);
+                if (budgets[k] == (64u << 10)) /* the copies hold a batch, not every row */
+                    assert_true(peak + 10 * (size_t)N_ROWS < peak0);
+                eval_done(got);
+            }
+        eval_done(want);
+    }
+    free(d);
+}
+
+/* ---- the manifest hashes a file once ---------------------------------------- */
+
+static const char *output_sha(json_t *root, size_t k)
+{
+    return json_string_value(json_object_get(json_array_get(json_object_get(root, "outputs"), k), "sha256"));
+}
+
+static void test_manifest__same_file_hashed_once_changed_file_again(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    counter c = {0, 0, 0};
+    strata_manifest *m = NULL;
+    json_t *root;
+    json_error_t err;
+    char dir[4096];
+    const char *in = tu_tmp("hash/cohort.h5"), *out = tu_tmp("hash/manifest.json");
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", tu_tmp("hash"));
+    mkdir(dir, 0700);
+    strata_ctx_set_alloc(ctx, counting_alloc, &c);
+    tu_write_file(in, "abc");
+    tu_write_file(tu_tmp("hash/other.csv"), "abc");
+    assert_status(ctx, strata_manifest_new(ctx, &m), STRATA_OK);
+    assert_status(ctx, strata_manifest_input(m, "cohort", in), STRATA_OK);
+    assert_int_equal(c.n_mib, 1);
+    assert_status(ctx, strata_manifest_output(m, "cohort.h5", "patient"), STRATA_OK);
+    assert_status(ctx, strata_manifest_output(m, "other.csv", "aggregate"), STRATA_OK);
+    assert_status(ctx, strata_manifest_hash_outputs(m, dir), STRATA_OK);
+    assert_int_equal(c.n_mib, 2); /* other.csv only: cohort.h5's hash was known */
+    /* a known hash of a file (the model's provenance hash) is used as is */
+    tu_write_file(tu_tmp("hash/features.h5"), "abcd");
+    strata_manifest_known_hash(m, tu_tmp("hash/features.h5"),
+                               "0000000000000000000000000000000000000000000000000000000000000000");
+    assert_status(ctx, strata_manifest_output(m, "features.h5", "patient"), STRATA_OK);
+    /* the cohort changes (other bytes, size): hashed again, the new hash */
+    tu_write_file(in, "abcdef");
+    assert_status(ctx, strata_manifest_hash_outputs(m, dir), STRATA_OK);
+    assert_int_equal(c.n_mib, 3); /* cohort.h5 again; other.csv and features.h5 known */
+    assert_status(ctx, strata_manifest_write(m, out), STRATA_OK);
+    strata_manifest_free(m);
+    root = json_load_file(out, 0, &err);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(root, "inputs"), "cohort"), "sha256")),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(output_sha(root, 0),
+                        "bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721");
+    assert_string_equal(output_sha(root, 1),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(output_sha(root, 2),
+                        "0000000000000000000000000000000000000000000000000000000000000000");
+    json_decref(root);
+    strata_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_evaluate__budget_batches_give_the_same_bytes),
+        cmocka_unit_test(test_manifest__same_file_hashed_once_changed_file_again),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
