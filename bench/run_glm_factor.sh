@@ -75,7 +75,8 @@ FF="y_bin ~ practice + $(seq -s ' + ' -f 'x%g' 1 20)"
 for L in $LEVELS; do
     log "1M x practice($L) + 20: strata fit"
     timed "$RUN/fac_${L}_strata_r1" "$STRATA" fit "$WORK/fac1m_$L.h5" --formula "$FF" --threads "$THREADS" --verbose --out "$RUN/fac_$L.model.h5"
-    rm -f "$RUN/fac_$L.model.h5" # the p x p covariance: 310 MB at L = 6,200
+    stat -c %s "$RUN/fac_$L.model.h5" >"$RUN/fac_${L}_strata_r1.size" 2>/dev/null || true
+    rm -f "$RUN/fac_$L.model.h5" # 2.4 MB at L = 6,200 (block covariance); 310 MB before
 done
 LOAD1=$(uptime)
 
@@ -132,8 +133,11 @@ for L in levels:
     if not row:
         print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | failed or not finished | | | | | | R not run (dense model matrix) |")
         continue
-    wall, rss, k, _ = row
-    print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | {wall:.2f} | {k['cpu_s']} | {k.get('fit_s', '-')} | {k.get('irls_pass_ms', '-')} / {k.get('irls_pass_cpu_ms', '-')} | {k.get('iterations', '-')} | {rss:.0f} | R not run (dense 1 M x {int(L) + 20} model matrix) |")
+    wall, rss, k, b = row
+    it = k.get("iterations", "-") + (f" (+{k['halvings']} step-halvings)" if k.get("halvings", "0") != "0" else "")
+    size = rd(b + ".size").strip()
+    size = f"; model file {int(size) / 1e6:.1f} MB" if size else ""
+    print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | {wall:.2f} | {k['cpu_s']} | {k.get('fit_s', '-')} | {k.get('irls_pass_ms', '-')} / {k.get('irls_pass_cpu_ms', '-')} | {it} | {rss:.0f} | R not run (dense 1 M x {int(L) + 20} model matrix){size} |")
 EOF
 )
 BLAS=$(ldd "$STRATA" | grep -o '/[^ ]*openblas[^ ]*' | head -1 || true)

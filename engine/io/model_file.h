@@ -18,6 +18,13 @@ strata_status strata_model_file_write(strata_ctx *ctx, const strata_record *rec,
  * it is not HDF5 or not a strata model file, STRATA_EIO when it cannot be opened. */
 strata_status strata_model_file_read(strata_ctx *ctx, const char *path, strata_record *rec);
 
+/* SHA-256 of the file at path as 64 hex digits, read through buf (size
+ * bytes), on no context, so a thread can hash an input while the caller
+ * fits (engine/model/model_glm.c); on failure *err says why (engine/io/hash.c;
+ * strata_file_sha256 is this on a context). */
+strata_status strata_sha256_file_buf(const char *path, unsigned char *buf, size_t size, char out[65],
+                                     const char **err);
+
 /* A score file being written: "<path>" as HDF5 (.h5/.hdf5: datasets patient_id
  * when with_id, linear_predictor, response) or CSV (.csv), nrows rows. */
 typedef struct strata_score_file strata_score_file;

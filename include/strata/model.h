@@ -86,7 +86,10 @@ STRATA_API size_t strata_model_nterms(const strata_model *m);     /* coefficient
 STRATA_API const char *strata_model_term(const strata_model *m, size_t i); /* R-style name */
 STRATA_API void strata_model_coef(const strata_model *m, size_t i, strata_coef *out);
 /* Unscaled-by-nothing covariance of the estimable coefficients: p x p row-major,
- * dispersion included, NaN rows/columns for aliased terms. */
+ * dispersion included, NaN rows/columns for aliased terms. A GLM with a
+ * many-level factor keeps it in block form (docs/model-format.md, schema
+ * version 2): the matrix is then built on the first call (safe from several
+ * threads at once), and NULL is returned when memory runs out. */
 STRATA_API const double *strata_model_vcov(const strata_model *m);
 
 typedef struct strata_fit_summary {

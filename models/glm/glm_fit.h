@@ -21,6 +21,16 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
  * GLM_WARM_STRIDE-th block. */
 #define GLM_WARM_MIN_BLOCKS 64
 #define GLM_WARM_STRIDE 8
+/* Levels that ran off on the warm start's subsample (glm_fit.c,
+ * warm_recentre): still stepping by more than GLM_WARM_RUNOFF_STEP at the
+ * subsample's last iteration (a level without events steps by ~-1 per
+ * iteration, R's rule stopping it anywhere), or farther than
+ * GLM_WARM_MAX_LEVEL (link scale) from their factor's median. */
+#define GLM_WARM_RUNOFF_STEP 0.5
+#define GLM_WARM_MAX_LEVEL 10.0
+/* A warm-start coefficient of an indicator column beyond this (link scale)
+ * ran off on the subsample (separation there): the full fit starts it at 0. */
+#define GLM_WARM_MAX_LEVEL 10.0
 
 /* Categorical-aware pass (glm_fpass.c): the partials of a pass are kept per
  * group of consecutive visited blocks, at most GLM_FGROUPS groups fixed by the
@@ -199,6 +209,7 @@ typedef struct glm_irls_ws {
     size_t gsize;             /* doubles of G and Gold (glm_gram_size) */
     double *G, *g, *Gold;     /* Gram (p x p or compact) and score of the last pass; Gram of the last solve */
     double *beta, *bold;      /* coefficients of the last solve and of the previous step */
+    double *step;             /* after glm_irls: the last iteration's step, beta - previous beta */
     double *inv, *inv2;       /* (X^T W X)^-1 of the last solve; of the final Gram */
     unsigned char *al, *al2;  /* aliased flags likewise */
     la_solve_ws *solve;
@@ -210,6 +221,7 @@ void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *ws); /* accepts NULL */
 typedef struct glm_irls_result {
     int iter, conv, rank;
     double dev;
+    int halvings;             /* step-halving passes (each a full pass) */
 } glm_irls_result;
 
 /* R's glm.fit iteration (convergence rule, step-halving) over the blocks d

@@ -20,12 +20,13 @@ strata_status glm_irls_ws_alloc(strata_ctx *ctx, size_t p, size_t gsize, glm_irl
     w->g = strata_alloc(ctx, p * sizeof *w->g);
     w->beta = strata_alloc(ctx, p * sizeof *w->beta);
     w->bold = strata_calloc(ctx, p, sizeof *w->bold);
+    w->step = strata_calloc(ctx, p, sizeof *w->step);
     w->inv = strata_alloc(ctx, p * p * sizeof *w->inv);
     w->inv2 = strata_alloc(ctx, p * p * sizeof *w->inv2);
     w->al = strata_alloc(ctx, p);
     w->al2 = strata_alloc(ctx, p);
     w->solve = la_solve_ws_alloc(ctx, p);
-    if (!w->G || !w->Gold || !w->g || !w->beta || !w->bold || !w->inv || !w->inv2 || !w->al ||
+    if (!w->G || !w->Gold || !w->g || !w->beta || !w->bold || !w->step || !w->inv || !w->inv2 || !w->al ||
         !w->al2 || !w->solve) {
         glm_irls_ws_free(ctx, w);
         return STRATA_ENOMEM;
@@ -43,6 +44,7 @@ void glm_irls_ws_free(strata_ctx *ctx, glm_irls_ws *w)
     strata_free(ctx, w->g, 0);
     strata_free(ctx, w->beta, 0);
     strata_free(ctx, w->bold, 0);
+    strata_free(ctx, w->step, 0);
     strata_free(ctx, w->inv, 0);
     strata_free(ctx, w->inv2, 0);
     strata_free(ctx, w->al, 0);
@@ -80,7 +82,7 @@ static void last_inverse(fitdata *d, glm_irls_ws *w, size_t p)
  * 2, or 1 after a warm start); *dev is the deviance at the accepted step. */
 static strata_status halve_steps(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm,
                                  const char *name, int started, int iter, double devold,
-                                 glm_irls_ws *w, double *dev)
+                                 glm_irls_ws *w, double *dev, int *nhalf)
 {
     double tot[4];
     for (int half = 0; !isfinite(*dev) || ((iter > 1 || started) && (*dev - devold) / (fabs(*dev) + 0.1) > prm->epsilon); half++) {
@@ -92,6 +94,7 @@ static strata_status halve_steps(strata_ctx *ctx, fitdata *d, const strata_glm_p
         glm_pass(d, PASS_ITER, w->beta);
         glm_reduce(d, 1, w->G, w->g, tot);
         *dev = tot[0];
+        (*nhalf)++;
     }
     return STRATA_OK;
 }
@@ -101,7 +104,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
 {
     const size_t p = d->p;
     double tot[4], devold, dev = 0;
-    int iter, conv = 0, rank = 0;
+    int iter, conv = 0, rank = 0, nhalf = 0;
     strata_status st;
     if (start) {
         memcpy(w->bold, start, p * sizeof *start);
@@ -124,7 +127,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
         glm_pass(d, PASS_ITER, w->beta);
         glm_reduce(d, 1, w->G, w->g, tot);
         dev = tot[0];
-        st = halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev);
+        st = halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev, &nhalf);
         if (st != STRATA_OK) {
             if (d->schur)
                 last_inverse(d, w, p); /* the partial fit's covariance */
@@ -139,12 +142,15 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
     }
     if (iter > prm->max_iter)
         iter = prm->max_iter;
+    for (size_t j = 0; j < p; j++)
+        w->step[j] = w->beta[j] - w->bold[j];
     if (!(start && conv && final_covariance(d, w, p, rank)) && d->schur)
         last_inverse(d, w, p);
     res->iter = iter;
     res->conv = conv;
     res->rank = rank;
     res->dev = dev;
+    res->halvings = nhalf;
     return STRATA_OK;
 }
 
