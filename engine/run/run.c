@@ -594,13 +594,13 @@ static strata_status run_serve(strata_ctx *ctx)
 
 /* The fit hashed its cohort for the model's provenance: the manifest reuses
  * that hash for the same file (features.h5 is an output) instead of reading
- * it again. */
+ * it again. The file is the cohort the fit read (the provenance's
+ * input_path may record the final folder's name for it). */
 static void known_fit_hash(run_state *r)
 {
-    const char *path = strata_model_provenance(r->model, "input_path");
     const char *h = strata_model_provenance(r->model, "input_hash");
-    if (path && h && !strncmp(h, "sha256:", 7))
-        strata_manifest_known_hash(r->man, path, h + 7);
+    if (h && !strncmp(h, "sha256:", 7))
+        strata_manifest_known_hash(r->man, strata_cohort_path(r->cohort), h + 7);
 }
 
 static strata_status stage_model(run_state *r)
