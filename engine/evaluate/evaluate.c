@@ -262,8 +262,8 @@ static void run_jobs(strata_ctx *ctx, const ev_view *views, strata_eval_metrics 
 }
 
 /* Rows of the level copies a batch may hold: with a memory budget, an eighth
- * of it (a level larger than that is a batch of its own); without one, every
- * row (each by-column is one batch, as it always was). */
+ * of it; without one, every row (each by-column is one batch, as it always
+ * was). */
 static size_t batch_cap(strata_ctx *ctx, size_t m, int weighted)
 {
     size_t budget = strata_ctx_memory_budget(ctx), per_row = (weighted ? 4 : 3) * sizeof(double);
@@ -271,30 +271,44 @@ static size_t batch_cap(strata_ctx *ctx, size_t m, int weighted)
     return cap ? cap : 1;
 }
 
-/* The level-contiguous copies of one batch, grown to hold rows. */
+/* The level-contiguous copies of one batch (cap rows), and the positions of
+ * a level too large for them (ix_cap). */
 typedef struct ev_copies {
-    size_t cap;
+    size_t cap, ix_cap;
     double *y, *p, *lp, *w;
+    size_t *ix;
 } ev_copies;
 
-static strata_status copies_reserve(strata_ctx *ctx, ev_copies *c, size_t rows, int weighted)
+static strata_status copies_reserve(strata_ctx *ctx, ev_copies *c, size_t rows, size_t ix_rows,
+                                    int weighted)
 {
-    if (rows <= c->cap)
-        return STRATA_OK;
-    STRATA_FREE_ALL(ctx, c->y, c->p, c->lp, c->w);
-    c->y = strata_alloc(ctx, rows * sizeof *c->y);
-    c->p = strata_alloc(ctx, rows * sizeof *c->p);
-    c->lp = strata_alloc(ctx, rows * sizeof *c->lp);
-    c->w = weighted ? strata_alloc(ctx, rows * sizeof *c->w) : NULL;
-    c->cap = c->y && c->p && c->lp && (!weighted || c->w) ? rows : 0;
-    return c->cap ? STRATA_OK : STRATA_ENOMEM;
+    if (rows > c->cap) {
+        STRATA_FREE_ALL(ctx, c->y, c->p, c->lp, c->w);
+        c->y = strata_alloc(ctx, rows * sizeof *c->y);
+        c->p = strata_alloc(ctx, rows * sizeof *c->p);
+        c->lp = strata_alloc(ctx, rows * sizeof *c->lp);
+        c->w = weighted ? strata_alloc(ctx, rows * sizeof *c->w) : NULL;
+        c->cap = c->y && c->p && c->lp && (!weighted || c->w) ? rows : 0;
+        if (!c->cap)
+            return STRATA_ENOMEM;
+    }
+    if (ix_rows > c->ix_cap) {
+        strata_free(ctx, c->ix, 0);
+        c->ix = strata_alloc(ctx, ix_rows * sizeof *c->ix);
+        c->ix_cap = c->ix ? ix_rows : 0;
+        if (!c->ix)
+            return STRATA_ENOMEM;
+    }
+    return STRATA_OK;
 }
 
 /* Evaluates levels [l0, l1) of by-column b (start[]: each level's first row
  * in the level order; lvl: the level of each sorted row) after copying their
- * rows, in (p, row) order, to the front of c; the overall population joins
- * the batch when overall is non-NULL. Groups are appended to r in level
- * order. */
+ * rows, in (p, row) order, to the front of c — or, for a single level larger
+ * than the copies, through the positions of its rows in the sorted arrays
+ * (8 bytes a row instead of 24: the same rows in the same order). The whole
+ * population joins the batch when overall is non-NULL. Groups are appended
+ * to r in level order. */
 static strata_status eval_batch(strata_ctx *ctx, const ev_sorted *s, const strata_eval_by *by,
                                 const uint32_t *lvl, const size_t *start, size_t l0, size_t l1,
                                 ev_copies *c, size_t *cur, strata_eval_metrics *overall,
@@ -302,24 +316,28 @@ static strata_status eval_batch(strata_ctx *ctx, const ev_sorted *s, const strat
                                 strata_eval_metrics **targets, strata_eval_report *r)
 {
     size_t nj = 0, g0 = r->n_groups, lv;
+    int by_ix = l1 == l0 + 1 && start[l1] - start[l0] > c->cap;
     if (overall) {
         views[nj] = (ev_view){s->m, NULL, s->y, s->p, s->lp, s->w};
         targets[nj++] = overall;
     }
     for (lv = l0; lv < l1; lv++)
         cur[lv] = start[lv] - start[l0];
-    if (l1 > l0)
-        for (size_t k = 0; k < s->m; k++) { /* one sequential pass keeps (p, row) order */
-            size_t at;
-            if (lvl[k] < l0 || lvl[k] >= l1)
-                continue;
-            at = cur[lvl[k]]++;
-            c->y[at] = s->y[k];
-            c->p[at] = s->p[k];
-            c->lp[at] = s->lp[k];
-            if (c->w)
-                c->w[at] = s->w[k];
+    for (size_t k = 0; k < s->m; k++) { /* one sequential pass keeps (p, row) order */
+        size_t at;
+        if (lvl[k] < l0 || lvl[k] >= l1)
+            continue;
+        at = cur[lvl[k]]++;
+        if (by_ix) {
+            c->ix[at] = k;
+            continue;
         }
+        c->y[at] = s->y[k];
+        c->p[at] = s->p[k];
+        c->lp[at] = s->lp[k];
+        if (c->w)
+            c->w[at] = s->w[k];
+    }
     for (lv = l0; lv < l1; lv++) {
         size_t cnt = start[lv + 1] - start[lv], off = start[lv] - start[l0];
         strata_eval_group *gr;
@@ -330,8 +348,9 @@ static strata_status eval_batch(strata_ctx *ctx, const ev_sorted *s, const strat
         gr->level = strata_strdup(ctx, lv < by->n_levels ? by->levels[lv] : "NA");
         if (!gr->by || !gr->level || ev_metrics_alloc(ctx, par, &gr->m) != STRATA_OK)
             return STRATA_ENOMEM;
-        views[nj] = (ev_view){cnt, NULL, c->y + off, c->p + off, c->lp + off,
-                              c->w ? c->w + off : NULL};
+        views[nj] = by_ix ? (ev_view){cnt, c->ix, s->y, s->p, s->lp, s->w}
+                          : (ev_view){cnt, NULL, c->y + off, c->p + off, c->lp + off,
+                                      c->w ? c->w + off : NULL};
         targets[nj++] = &gr->m;
     }
     run_jobs(ctx, views, targets, nj, par);
@@ -342,7 +361,7 @@ static strata_status eval_batch(strata_ctx *ctx, const ev_sorted *s, const strat
 
 /* One by-column: the level of every sorted row (one random pass over the
  * codes), then its levels in batches of at most cap rows (a larger level
- * alone), each copied and evaluated. */
+ * alone, through its positions), each evaluated in turn. */
 static strata_status eval_by(strata_ctx *ctx, const ev_sorted *s, const strata_eval_by *by,
                              uint32_t *lvl, size_t *start, size_t *cur, ev_copies *c, size_t cap,
                              strata_eval_metrics *overall, const strata_eval_params *par,
@@ -360,9 +379,9 @@ static strata_status eval_by(strata_ctx *ctx, const ev_sorted *s, const strata_e
         big = start[lv + 1] > big ? start[lv + 1] : big;
         start[lv + 1] += start[lv];
     }
-    if (big < cap)
-        big = cap < s->m ? cap : s->m; /* the copies hold a batch: its largest level, or cap */
-    STRATA_TRY(copies_reserve(ctx, c, big ? big : 1, s->w != NULL));
+    if (cap > s->m)
+        cap = s->m;
+    STRATA_TRY(copies_reserve(ctx, c, cap ? cap : 1, big > cap ? big : 0, s->w != NULL));
     for (l0 = 0; l0 < L;) {
         size_t l1 = l0 + 1;
         while (l1 < L && start[l1 + 1] - start[l0] <= cap)
@@ -380,7 +399,7 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
 {
     strata_eval_report *r = NULL;
     ev_sorted s;
-    ev_copies c = {0, NULL, NULL, NULL, NULL}; /* level-contiguous copies of a batch */
+    ev_copies c = {0, 0, NULL, NULL, NULL, NULL, NULL}; /* copies of a batch's levels */
     size_t ng = 0, b, maxl = 0, *start = NULL, *cur = NULL, cap;
     uint32_t *lvl = NULL; /* level of each sorted row, current by-column */
     ev_view *views = NULL;
@@ -428,7 +447,7 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
 nomem:
     st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", in->n);
 done:
-    STRATA_FREE_ALL(ctx, views, targets, start, cur, lvl, c.y, c.p, c.lp, c.w);
+    STRATA_FREE_ALL(ctx, views, targets, start, cur, lvl, c.y, c.p, c.lp, c.w, c.ix);
     sorted_free(ctx, &s);
     strata_eval_report_free(ctx, r); /* NULL on success: the report went to *out */
     return st;

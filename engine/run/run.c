@@ -228,26 +228,31 @@ static strata_status read_ids(run_state *r)
 }
 
 /* The columns only stratification reads (eFI deficits, prior emergencies, the
- * condition flags: 68 bytes a patient, 4.4 GB for all England) are read when
- * it starts and freed when it ends, not held through the fit, scoring and
- * evaluation. */
-static strata_status read_stratify_inputs(run_state *r)
+ * condition flags: 68 bytes a patient, 4.4 GB for all England) are read block
+ * by block while stratifying (stratify_blocks): r->efi, r->prior_em and
+ * r->flags point into the block buffer buf (RUN_BLOCK rows a column), NULL
+ * where the cohort lacks the column. Rows [r0, r0 + b). */
+static strata_status read_stratify_block(run_state *r, int32_t *buf, size_t r0, size_t b)
 {
-    STRATA_TRY(read_i32(r, find_col(r, "efi_deficits"), &r->efi));
-    STRATA_TRY(read_i32(r, find_col(r, "prior_emergency_12m"), &r->prior_em));
+    int32_t **dst[2 + STRATA_N_CONDITIONS];
+    const char *name[2 + STRATA_N_CONDITIONS];
+    dst[0] = &r->efi, name[0] = "efi_deficits";
+    dst[1] = &r->prior_em, name[1] = "prior_emergency_12m";
     for (int c = 0; c < STRATA_N_CONDITIONS; c++)
-        STRATA_TRY(read_i32(r, find_col(r, strata_condition_name(c)), &r->flags[c]));
+        dst[2 + c] = &r->flags[c], name[2 + c] = strata_condition_name(c);
+    for (int k = 0; k < 2 + STRATA_N_CONDITIONS; k++) {
+        long j = find_col(r, name[k]);
+        *dst[k] = j < 0 ? NULL : buf + (size_t)k * RUN_BLOCK;
+        if (j >= 0)
+            STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)j, r0, b, *dst[k]));
+    }
     return STRATA_OK;
 }
 
 static void free_stratify_inputs(run_state *r)
 {
-    for (int c = 0; c < STRATA_N_CONDITIONS; c++) {
-        strata_free(r->ctx, r->flags[c], 0);
+    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
         r->flags[c] = NULL;
-    }
-    strata_free(r->ctx, r->efi, 0);
-    strata_free(r->ctx, r->prior_em, 0);
     r->efi = r->prior_em = NULL;
 }
 
@@ -589,13 +594,13 @@ static strata_status run_serve(strata_ctx *ctx)
 
 /* The fit hashed its cohort for the model's provenance: the manifest reuses
  * that hash for the same file (features.h5 is an output) instead of reading
- * it again. */
+ * it again. The file is the cohort the fit read (the provenance's
+ * input_path may record the final folder's name for it). */
 static void known_fit_hash(run_state *r)
 {
-    const char *path = strata_model_provenance(r->model, "input_path");
     const char *h = strata_model_provenance(r->model, "input_hash");
-    if (path && h && !strncmp(h, "sha256:", 7))
-        strata_manifest_known_hash(r->man, path, h + 7);
+    if (h && !strncmp(h, "sha256:", 7))
+        strata_manifest_known_hash(r->man, strata_cohort_path(r->cohort), h + 7);
 }
 
 static strata_status stage_model(run_state *r)
@@ -870,29 +875,34 @@ static strata_status stage_evaluate(run_state *r)
     return stage_done(r, "evaluate");
 }
 
-/* Core20PLUS5 inputs per patient: the PLUS groups of the spec (stratify.plus)
- * and the five adult clinical areas from the condition flags (SMI; chronic
- * respiratory = COPD or asthma; cancer, for early diagnosis; hypertension;
- * maternity has no source in these flags yet). docs/stratify.md#core20plus5 */
+/* The five adult clinical areas of Core20PLUS5 from the condition flags of
+ * the block of rows [r0, r0 + b) (SMI; chronic respiratory = COPD or asthma;
+ * cancer, for early diagnosis; hypertension; maternity has no source in these
+ * flags yet). docs/stratify.md#core20plus5 */
+static void c5_block(run_state *r, size_t r0, size_t b)
+{
+    const int32_t *const *f = (const int32_t *const *)r->flags;
+    for (size_t i = 0; i < b; i++) {
+#define HAS(c) (f[c] && f[c][i] > 0)
+        r->c5_mask[r0 + i] = (uint8_t)((HAS(STRATA_C_SMI) << STRATA_C5_SMI) |
+                                       ((HAS(STRATA_C_COPD) || HAS(STRATA_C_ASTHMA)) << STRATA_C5_RESPIRATORY) |
+                                       (HAS(STRATA_C_CANCER) << STRATA_C5_CANCER) |
+                                       (HAS(STRATA_C_HYPERTENSION) << STRATA_C5_HYPERTENSION));
+#undef HAS
+    }
+}
+
+/* Core20PLUS5 inputs per patient: the PLUS groups of the spec (stratify.plus);
+ * the clinical areas come from c5_block. */
 static strata_status core20plus5_inputs(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
     int32_t *cols[STRATA_RUN_MAX_PLUS] = {0}, lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
     strata_status st = STRATA_OK;
-    r->c5_mask = strata_calloc(ctx, r->n, 1);
     r->plus_mask = strata_calloc(ctx, r->n, sizeof *r->plus_mask);
-    if (!r->c5_mask || !r->plus_mask)
+    if (!r->plus_mask)
         return STRATA_ENOMEM;
-    for (size_t i = 0; i < r->n; i++) {
-        const int32_t *const *f = (const int32_t *const *)r->flags;
-#define HAS(c) (f[c] && f[c][i] > 0)
-        r->c5_mask[i] = (uint8_t)((HAS(STRATA_C_SMI) << STRATA_C5_SMI) |
-                                  ((HAS(STRATA_C_COPD) || HAS(STRATA_C_ASTHMA)) << STRATA_C5_RESPIRATORY) |
-                                  (HAS(STRATA_C_CANCER) << STRATA_C5_CANCER) |
-                                  (HAS(STRATA_C_HYPERTENSION) << STRATA_C5_HYPERTENSION));
-#undef HAS
-    }
     for (size_t k = 0; k < r->spec->n_plus && st == STRATA_OK; k++) {
         long j = find_col(r, r->spec->plus_column[k]);
         const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
@@ -934,9 +944,60 @@ static const char *charlson_name(const strata_run_spec *spec)
                                   : strata_charlson_weights_name(STRATA_CHARLSON_ORIGINAL);
 }
 
+/* Segments, frailty, Charlson and multimorbidity block by block, each block's
+ * stratification-only columns read for it: the library's
+ * strata_stratify_patients on the block, given each patient's tier from the
+ * whole population as an absolute-mode "risk" (tier T as n_cuts + 1 - T,
+ * cuts at n_cuts - 0.5, ..., 0.5; unscored NaN), so the block call assigns
+ * the same tiers and everything that depends on them is as one call on all
+ * rows gives. */
+static strata_status stratify_blocks(run_state *r, const strata_patient_params *pp)
+{
+    strata_ctx *ctx = r->ctx;
+    strata_patient_params bp = *pp;
+    size_t nc = pp->tiers.n_cuts;
+    int32_t *buf = strata_alloc(ctx, (2 + STRATA_N_CONDITIONS) * RUN_BLOCK * sizeof *buf);
+    double *as_risk = strata_alloc(ctx, RUN_BLOCK * sizeof *as_risk);
+    uint8_t *tier = strata_alloc(ctx, RUN_BLOCK);
+    strata_status st = buf && as_risk && tier ? STRATA_OK : STRATA_ENOMEM;
+    bp.tiers.mode = STRATA_TIER_ABSOLUTE;
+    for (size_t t = 0; t < nc; t++)
+        bp.tiers.cut[t] = (double)(nc - t) - 0.5;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += RUN_BLOCK) {
+        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        strata_patient_cols pc;
+        st = read_stratify_block(r, buf, r0, b);
+        if (st != STRATA_OK)
+            break;
+        memset(&pc, 0, sizeof pc);
+        for (size_t i = 0; i < b; i++)
+            as_risk[i] = r->tier[r0 + i] ? (double)(nc + 1 - r->tier[r0 + i]) : NAN;
+        pc.n = b;
+        pc.risk = as_risk;
+        pc.age = r->age + r0;
+        pc.efi_deficits = r->efi;
+        pc.prior_emergency = r->prior_em;
+        for (int c = 0; c < STRATA_N_CONDITIONS; c++)
+            pc.flags[c] = r->flags[c];
+        st = strata_stratify_patients(ctx, &bp, &pc, NULL, 0, tier, r->segment + r0,
+                                      r->frailty + r0, r->charlson + r0, r->ltc + r0);
+        for (size_t i = 0; st == STRATA_OK && i < b; i++)
+            if (tier[i] != r->tier[r0 + i])
+                st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "stratify: row %zu: tier %d, not %d",
+                                 r0 + i + 1, tier[i], r->tier[r0 + i]);
+        if (st == STRATA_OK)
+            c5_block(r, r0, b);
+    }
+    free_stratify_inputs(r);
+    STRATA_FREE_ALL(ctx, buf, as_risk, tier);
+    return st;
+}
+
 /* Tiers, segments, frailty, Charlson and multimorbidity through the
  * library's strata_stratify_patients: the job and the library give every
- * patient the same values (tests/test_run.c). */
+ * patient the same values (tests/test_run.c). The tiers need every risk at
+ * once; the rest is per patient, so it runs block by block (stratify_blocks)
+ * and the 17 stratification-only columns are never held whole. */
 static strata_status stage_stratify(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -948,28 +1009,24 @@ static strata_status stage_stratify(run_state *r)
     r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
     r->ltc = strata_calloc(ctx, r->n, sizeof *r->ltc);
     r->charlson = strata_calloc(ctx, r->n, sizeof *r->charlson);
-    if (!r->tier || !r->segment || !r->frailty || !r->ltc || !r->charlson)
+    r->c5_mask = strata_calloc(ctx, r->n, 1);
+    if (!r->tier || !r->segment || !r->frailty || !r->ltc || !r->charlson || !r->c5_mask)
         return STRATA_ENOMEM;
-    STRATA_TRY(read_stratify_inputs(r));
     strata_patient_params_init(&pp);
     pp.tiers.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
     pp.tiers.n_cuts = r->spec->n_tiers;
     for (size_t k = 0; k < pp.tiers.n_cuts; k++)
         pp.tiers.cut[k] = r->spec->tiers[k];
     STRATA_TRY(strata_charlson_weights_parse(ctx, charlson_name(r->spec), &pp.charlson));
-    memset(&pc, 0, sizeof pc);
+    memset(&pc, 0, sizeof pc); /* the tiers (the segments are made again by block) */
     pc.n = r->n;
     pc.risk = r->risk;
     pc.age = r->age;
-    pc.efi_deficits = r->efi;
-    pc.prior_emergency = r->prior_em;
-    for (int c = 0; c < STRATA_N_CONDITIONS; c++)
-        pc.flags[c] = r->flags[c];
     STRATA_TRY(strata_stratify_patients(ctx, &pp, &pc, within ? r->pcn.v : NULL,
-                                        within ? r->pcn.n_levels : 0, r->tier, r->segment,
-                                        r->frailty, r->charlson, r->ltc));
+                                        within ? r->pcn.n_levels : 0, r->tier, r->segment, NULL,
+                                        NULL, NULL));
+    STRATA_TRY(stratify_blocks(r, &pp));
     STRATA_TRY(core20plus5_inputs(r));
-    free_stratify_inputs(r);
     return stage_done(r, "stratify");
 }
 
@@ -1108,19 +1165,28 @@ static strata_status build_tables(run_state *r, strata_table **set, const char *
 
 /* Row map of rows of `from` (key column kc) onto the rows of group table `to`
  * with the same key (the "all" row onto "ALL"). */
-static void key_rows(const strata_table *from, int kc, const strata_table *to, int32_t *map)
+static strata_status key_rows(strata_ctx *ctx, const strata_table *from, int kc,
+                              const strata_table *to, int32_t *map)
 {
+    size_t nt = strata_table_nrows(to), nv = 0;
+    strata_keyrow *v = strata_alloc(ctx, (nt + 1) * sizeof *v);
+    if (!v)
+        return STRATA_ENOMEM;
+    for (size_t r = 0; r < nt; r++) /* to's keys sorted once: O(rows log rows), not a scan a row */
+        if (strata_table_key(to, 0, r))
+            v[nv++] = (strata_keyrow){strata_table_key(to, 0, r), r};
+    strata_keyrow_sort(v, nv);
     for (size_t i = 0; i < strata_table_nrows(from); i++) {
         const char *k = strata_table_key(from, kc, i);
-        map[i] = -1;
-        for (size_t r = 0; k && r < strata_table_nrows(to); r++) {
-            const char *g = strata_table_key(to, 0, r);
-            if (g && (!strcmp(g, k) || (!strcmp(k, "all") && !strcmp(g, "ALL")))) {
-                map[i] = (int32_t)r;
-                break;
-            }
+        size_t f = k ? strata_keyrow_find(v, nv, k) : (size_t)-1;
+        if (k && !strcmp(k, "all")) { /* the overall row: "all" or "ALL", the first */
+            size_t g = strata_keyrow_find(v, nv, "ALL");
+            f = g < f ? g : f;
         }
+        map[i] = f == (size_t)-1 ? -1 : (int32_t)f;
     }
+    strata_free(ctx, v, 0);
+    return STRATA_OK;
 }
 
 static strata_status same_cols(strata_ctx *ctx, strata_table *a, const char *ca, strata_table *b,
@@ -1156,7 +1222,7 @@ static strata_status declare_same(run_state *r, int32_t *map)
              : !strcmp(by, "icb") ? r->icb_tab : r->summary;
         if (!to)
             continue;
-        key_rows(f, 1, to, map);
+        STRATA_TRY(key_rows(ctx, f, 1, to, map));
         if (to == r->summary && strcmp(by, "pcn") != 0)
             for (size_t i = 1; i < nr; i++)
                 map[i] = -1; /* only the "all" row is a summary row */
