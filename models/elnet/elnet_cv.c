@@ -120,12 +120,12 @@ typedef struct cv_buf {
     size_t *idx;     /* n: held-out rows, ascending */
     cv_pred *pred;   /* n: AUC's (prediction, weight, outcome) */
     double *B, *a0;  /* nlam x p, nlam: coefficients interpolated at the full lambdas */
-    double *E;       /* nlam x ELNET_SCAN_BLOCK: eta of a block of held-out rows */
-    double *xb;      /* ELNET_SCAN_BLOCK: one column of the block */
+    double *E;       /* nlam x ELNET_PRED_BLOCK: eta of a block of held-out rows */
+    double *xb;      /* ELNET_PRED_BLOCK: one column of the block */
     double *s;       /* nlam: the weighted loss sums */
 } cv_buf;
 
-/* eta_m of held-out rows idx[0..m) at every lambda (E[l * ELNET_SCAN_BLOCK + i]),
+/* eta_m of held-out rows idx[0..m) at every lambda (E[l * ELNET_PRED_BLOCK + i]),
  * reading each column of X once per block: a0 + offset, then + b_j x_ij in
  * column order, as a row-by-row sum would. */
 static void block_eta(const elnet_data *d, const cv_buf *cb, const size_t *idx, size_t m,
@@ -133,13 +133,13 @@ static void block_eta(const elnet_data *d, const cv_buf *cb, const size_t *idx, 
 {
     for (size_t l = 0; l < nlam; l++)
         for (size_t i = 0; i < m; i++)
-            cb->E[l * ELNET_SCAN_BLOCK + i] = cb->a0[l] + (d->offset ? d->offset[idx[i]] : 0);
+            cb->E[l * ELNET_PRED_BLOCK + i] = cb->a0[l] + (d->offset ? d->offset[idx[i]] : 0);
     for (size_t j = 0; j < d->p; j++) {
         const double *x = d->X + j * d->ldx;
         for (size_t i = 0; i < m; i++)
             cb->xb[i] = x[idx[i]];
         for (size_t l = 0; l < nlam; l++) {
-            double b = cb->B[l * d->p + j], *e = cb->E + l * ELNET_SCAN_BLOCK;
+            double b = cb->B[l * d->p + j], *e = cb->E + l * ELNET_PRED_BLOCK;
             for (size_t i = 0; i < m; i++)
                 e[i] += b * cb->xb[i];
         }
@@ -148,7 +148,7 @@ static void block_eta(const elnet_data *d, const cv_buf *cb, const size_t *idx, 
 
 /* Fold k's measure at every lambda of the full path (cv.glmnet's default
  * alignment = "lambda"): raw[(k - 1) * nlam + l]. Held-out rows go in blocks
- * of ELNET_SCAN_BLOCK, each block's columns read once for every lambda; the
+ * of ELNET_PRED_BLOCK, each block's columns read once for every lambda; the
  * losses are summed per lambda in row order. AUC keeps every prediction of a
  * lambda, so it runs one lambda at a time. */
 static void fold_measure(const elnet_data *d, strata_family fam, elnet_measure ms, const int *foldid,
@@ -171,13 +171,13 @@ static void fold_measure(const elnet_data *d, strata_family fam, elnet_measure m
         cv_buf at = *cb;
         at.B = cb->B + l0 * d->p;
         at.a0 = cb->a0 + l0;
-        for (size_t b0 = 0; b0 < nh; b0 += ELNET_SCAN_BLOCK) {
-            size_t m = nh - b0 < ELNET_SCAN_BLOCK ? nh - b0 : ELNET_SCAN_BLOCK;
+        for (size_t b0 = 0; b0 < nh; b0 += ELNET_PRED_BLOCK) {
+            size_t m = nh - b0 < ELNET_PRED_BLOCK ? nh - b0 : ELNET_PRED_BLOCK;
             block_eta(d, &at, cb->idx + b0, m, per);
             for (size_t l = 0; l < per; l++)
                 for (size_t i = 0; i < m; i++) {
                     size_t r = cb->idx[b0 + i];
-                    double eta = cb->E[l * ELNET_SCAN_BLOCK + i], w = d->w ? d->w[r] : 1;
+                    double eta = cb->E[l * ELNET_PRED_BLOCK + i], w = d->w ? d->w[r] : 1;
                     if (ms == ELNET_MEASURE_AUC)
                         cb->pred[b0 + i] = (cv_pred){r, 1 / (1 + exp(-eta)), w, d->y[r]};
                     else
@@ -297,8 +297,8 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
     double *raw = strata_alloc(ctx, K * nlam * sizeof *raw), *W = strata_alloc(ctx, K * sizeof *W);
     cv_buf cb = {strata_alloc(ctx, d->n * sizeof *cb.idx + 1), strata_alloc(ctx, d->n * sizeof *cb.pred + 1),
                  strata_alloc(ctx, (nlam * d->p + 1) * sizeof *cb.B), strata_alloc(ctx, nlam * sizeof *cb.a0),
-                 strata_alloc(ctx, nlam * ELNET_SCAN_BLOCK * sizeof *cb.E),
-                 strata_alloc(ctx, ELNET_SCAN_BLOCK * sizeof *cb.xb), strata_alloc(ctx, nlam * sizeof *cb.s)};
+                 strata_alloc(ctx, nlam * ELNET_PRED_BLOCK * sizeof *cb.E),
+                 strata_alloc(ctx, ELNET_PRED_BLOCK * sizeof *cb.xb), strata_alloc(ctx, nlam * sizeof *cb.s)};
     elnet_path *fp = NULL;
     memset(out, 0, sizeof *out);
     out->lambda = strata_alloc(ctx, nlam * sizeof *out->lambda);

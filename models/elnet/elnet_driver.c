@@ -178,16 +178,26 @@ static double wmean(size_t n, const double *w, const double *v, double centre, i
     return s;
 }
 
-/* max |v_i - centre| over the rows with w_i > 0. */
-static double wmaxdev(size_t n, const double *w, const double *v, double centre)
+/* wmean(n, w, v, centre, 1) (the same sums in the same order) and, in the
+ * same read of v, max |v_i - centre| over the rows with w_i > 0 (*dev). */
+static double wvar_maxdev(size_t n, const double *w, const double *v, double centre, double *dev)
 {
-    double lo = centre, hi = centre;
-    for (size_t i = 0; i < n; i++) {
-        double x = w[i] > 0 ? v[i] : centre;
-        lo = x < lo ? x : lo;
-        hi = x > hi ? x : hi;
+    double part[ELNET_NCHUNK], lo = centre, hi = centre;
+    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+        double s = 0;
+        for (size_t i = n * c / ELNET_NCHUNK; i < n * (c + 1) / ELNET_NCHUNK; i++) {
+            double e = v[i] - centre, x = w[i] > 0 ? v[i] : centre;
+            s += w[i] * (e * e);
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
+        }
+        part[c] = s;
     }
-    return hi - centre > centre - lo ? hi - centre : centre - lo;
+    double s = 0;
+    for (size_t c = 0; c < ELNET_NCHUNK; c++)
+        s += part[c];
+    *dev = hi - centre > centre - lo ? hi - centre : centre - lo;
+    return s;
 }
 
 /* The standardised problem's arrays, owned by the driver. */
@@ -275,11 +285,11 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     for (size_t j = 0; j < p; j++) {
         const double *x = d->X + j * d->ldx;
         s->xm[j] = wmean(n, s->w, x, 0, 0);
-        double var = wmean(n, s->w, x, s->xm[j], 1);
+        double dev, var = wvar_maxdev(n, s->w, x, s->xm[j], &dev);
         s->xs[j] = prm->standardize ? sqrt(var) : 1;
         s->ju[j] = s->xs[j] > 0 && (prm->standardize || var > 0);
         s->cn[j] = s->ju[j] ? sqrt(var) / s->xs[j] : 0;
-        s->xmax[j] = s->ju[j] ? wmaxdev(n, s->w, x, s->xm[j]) / s->xs[j] * (1 + 1e-12) : 0;
+        s->xmax[j] = s->ju[j] ? dev / s->xs[j] * (1 + 1e-12) : 0; /* max |x~_ij|, w_i > 0 */
         s->vp[j] = prm->penalty ? prm->penalty[j] : 1;
         spf += s->vp[j];
     }

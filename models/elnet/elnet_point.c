@@ -437,6 +437,8 @@ static void irls_move(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
     size_t nS = ws->nS;
     double dgd, mv = move_eta_max(pb, ws), drift = move_bound(pb, ws, mv, &dgd);
     size_t nL = move_list(pb, ws, lambda, tnext, 1.5 * drift);
+    if (nL - nS > nS) /* many: cheaper read once, by the KKT check, than by every move */
+        nL = nS;
     for (size_t t = 0; t < nS; t++)
         ws->beta[ws->S[t]] = ws->bS[t];
     ws->b0 = ws->bS[nS];
