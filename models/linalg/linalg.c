@@ -6,21 +6,11 @@
 #include "linalg.h"
 
 #include <cblas.h>
+#include <lapacke.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-
-/* LAPACK's Fortran entry points, as libopenblas exports them (the Debian
- * build is NO_LAPACKE but carries LAPACK): called directly, not through
- * liblapacke, whose LAPACKE_dpotrf etc. resolved to these same symbols of
- * libopenblas and which pulled four more shared libraries into every process
- * (liblapacke, the 7 MB liblapack, libblas, libtmglib). Trailing: the hidden
- * lengths of the character arguments (gfortran's convention). */
-void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t l_uplo);
-void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a, const int *lda,
-             double *b, const int *ldb, int *info, size_t l_uplo);
-void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t l_uplo);
 
 /* OpenBLAS keeps one thread count per process; this lock and depth make the
  * single-threaded sections of concurrent callers nest (linalg.h). */
@@ -141,16 +131,11 @@ int la_solve_pivoted(la_solve_ws *ws, size_t p, const double *G, const double *g
      * Schur solve's blocks) round differently with OPENBLAS_NUM_THREADS, and
      * the bytes must not depend on it */
     la_blas_single_begin();
-    if (r > 0) {
-        const int n = (int)r, one = 1;
-        int info = 0;
-        dpotrf_("U", &n, R, &n, &info, 1);
-        if (info != 0) {
-            rank = -2;
-        } else {
-            dpotrs_("U", &n, &one, R, &n, b, &n, &info, 1);
-            dpotri_("U", &n, R, &n, &info, 1);
-        }
+    if (r > 0 && LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (int)r, R, (int)r) != 0) {
+        rank = -2;
+    } else if (r > 0) {
+        LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', (int)r, 1, R, (int)r, b, (int)r);
+        LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', (int)r, R, (int)r);
     }
     la_blas_single_end();
     for (size_t j = 0; j < p; j++)
