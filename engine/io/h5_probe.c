@@ -8,7 +8,9 @@
  * What this does not cover is documented in docs/reliability.md#hdf5. */
 #include "cohort_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ typedef struct probe_state {
     strata_ctx *ctx;
     int errors;
     int nomem; /* an attribute read failed for memory: its declared size is a lie */
+    void *buf; /* PROBE_WHOLE_MAX doubles, for every whole read */
 } probe_state;
 
 static herr_t probe_attr(hid_t obj, const char *name, const H5A_info_t *info, void *ud)
@@ -66,11 +69,21 @@ static void probe_dataset(probe_state *p, hid_t file, const char *name)
         H5Sget_simple_extent_npoints(space) <= PROBE_WHOLE_MAX) {
         /* small numeric datasets (every model file's) are read whole, as
          * their readers do: a crafted layout that only breaks a full read
-         * must break here (a fuzz_model finding) */
-        double *all = malloc((size_t)H5Sget_simple_extent_npoints(space) * sizeof *all);
-        if (!all || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, all) < 0)
+         * must break here (a fuzz_model finding). A standard type (one equal
+         * to its native form: every column strata writes) is read as it is
+         * into the walk's one buffer: the layout, chunk and filter code is
+         * the same as for the reader's converting read, and converting a
+         * standard type is a loop over values that no content can derail.
+         * Any other type takes the reader's path, converted to double. */
+        hid_t mt = H5Tget_native_type(t, H5T_DIR_DEFAULT);
+        int as_is = mt >= 0 && H5Tequal(t, mt) > 0 && H5Tget_size(mt) <= sizeof(double);
+        if (!p->buf)
+            p->buf = malloc((size_t)PROBE_WHOLE_MAX * sizeof(double));
+        if (!p->buf || H5Dread(d, as_is ? mt : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                               p->buf) < 0)
             p->errors++;
-        free(all);
+        if (mt >= 0)
+            H5Tclose(mt);
     } else if (t >= 0 && space >= 0 && H5Sget_simple_extent_ndims(space) == 1) {
         hsize_t dims[1] = {0};
         H5Sget_simple_extent_dims(space, dims, NULL);
@@ -137,20 +150,43 @@ static herr_t probe_top(hid_t root, const char *name, const H5L_info_t *info, vo
     return 0;
 }
 
+static void close_dir_fd(int fd)
+{
+    struct stat sb;
+    if (fd > 2 && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode))
+        close(fd);
+}
+
+/* The open descriptors are listed by /proc/self/fd (a handful, not 4,093
+ * fstat calls); without /proc every descriptor below 4096 is tried. */
+static void close_directories(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *e;
+    if (!dir) {
+        for (int fd = 3; fd < 4096; fd++)
+            close_dir_fd(fd);
+        return;
+    }
+    while ((e = readdir(dir)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end == '\0' && end != e->d_name && fd != dirfd(dir) && fd < INT_MAX)
+            close_dir_fd((int)fd);
+    }
+    closedir(dir);
+}
+
 /* The child: walk, then _exit with a PROBE_ code. Never returns. */
 static void probe_child(strata_ctx *ctx, const char *path, long mem_mb)
 {
-    probe_state p = {ctx, 0, 0};
+    probe_state p = {ctx, 0, 0, NULL};
     hid_t f;
     int devnull = open("/dev/null", O_WRONLY);
     /* Directory descriptors are not the child's: the run folder's flock
      * (engine/io/rundir.c) would outlive a killed parent while the walk goes on.
      * HDF5 holds no directory open, so this closes only such locks. */
-    for (int fd = 3; fd < 4096; fd++) {
-        struct stat sb;
-        if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode))
-            close(fd);
-    }
+    close_directories();
     if (devnull >= 0) { /* a sanitizer's or HDF5's report is the parent's business */
         dup2(devnull, 2);
         close(devnull);
