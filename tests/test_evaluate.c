@@ -858,7 +858,6 @@ static void test_evaluate_scored__allocation_failures_are_clean(void **state)
     lr_data d;
     const char *path = tu_tmp("fault.h5"), *dir = tu_tmp("fault_out");
     const char *by[3] = {"ethnicity", "age_band", "imd_decile"};
-    const char *env = getenv("STRATA_ALLOC_STRIDE"), *off = getenv("STRATA_ALLOC_OFFSET");
     long k, ok_at = 0, total, stride, first;
     (void)state;
     scored_load("binomial", &s);
@@ -881,8 +880,7 @@ static void test_evaluate_scored__allocation_failures_are_clean(void **state)
                       STRATA_OK);
     }
     total = tu_fault_count();
-    stride = env && atol(env) > 0 ? atol(env) : total / 400 + 1;
-    first = off && atol(off) > 0 ? atol(off) : 1;
+    tu_sweep_plan(total, 400, &first, &stride);
     print_message("evaluation sweep: %ld allocations, every %ld-th failed from %ld\n", total,
                   stride, first);
     assert_true(total > 10);

@@ -27,7 +27,6 @@ static void test_alloc__every_failed_allocation_of_a_run_is_a_clean_enomem(void 
     strata_run_summary sum;
     char *out = NULL, spec_path[4200], dir[4200];
     long total, stride, swept = 0, ok_after = 0;
-    const char *env = getenv("STRATA_ALLOC_STRIDE"), *off = getenv("STRATA_ALLOC_OFFSET");
     long first;
     (void)state;
     tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", tu_tmp("job"), tu_tmp("job"));
@@ -52,8 +51,7 @@ static void test_alloc__every_failed_allocation_of_a_run_is_a_clean_enomem(void 
      * every (total / 250)-th is failed, starting at STRATA_ALLOC_OFFSET
      * (default 1), ~250 runs. STRATA_ALLOC_STRIDE=1 sweeps them all
      * (docs/reliability.md#allocation-sweep records the last full sweep). */
-    stride = env && atol(env) > 0 ? atol(env) : total / 250 + 1;
-    first = off && atol(off) > 0 ? atol(off) : 1;
+    tu_sweep_plan(total, 250, &first, &stride);
     print_message("allocation sweep: %ld allocations in one run, every %ld-th failed from %ld\n",
                   total, stride, first);
     assert_true(total > 100);
@@ -174,18 +172,18 @@ static strata_status job_derive(strata_ctx *ctx, const char *out)
 static void sweep(const char *name, job_fn job, const char *out, long runs)
 {
     strata_ctx *ctx = tu_ctx();
-    const char *env = getenv("STRATA_ALLOC_STRIDE");
-    long total, stride, swept = 0;
+    long total, stride, first, swept = 0;
     char *ls = NULL;
     tu_run_sh(NULL, "rm -rf '%s'", out);
     tu_fault_install(ctx);
     tu_fault_arm(-1);
     assert_status(ctx, job(ctx, out), STRATA_OK);
     total = tu_fault_count();
-    stride = env && atol(env) > 0 ? atol(env) : total / runs + 1;
-    print_message("allocation sweep %s: %ld allocations, every %ld-th failed\n", name, total, stride);
+    tu_sweep_plan(total, runs, &first, &stride);
+    print_message("allocation sweep %s: %ld allocations, every %ld-th failed from %ld\n", name,
+                  total, stride, first);
     assert_true(total > 20);
-    for (long k = 1; k <= total; k += stride) {
+    for (long k = first; k <= total; k += stride) {
         strata_status st;
         tu_run_sh(NULL, "rm -rf '%s'", out);
         tu_fault_arm(k);

@@ -301,6 +301,18 @@ void tu_fault_arm(long k)
 }
 long tu_fault_count(void) { return fault_count; }
 
+static long env_positive(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return v && atol(v) > 0 ? atol(v) : dflt;
+}
+
+void tu_sweep_plan(long total, long runs, long *first, long *stride)
+{
+    *first = env_positive("STRATA_ALLOC_OFFSET", 1);
+    *stride = env_positive("STRATA_ALLOC_STRIDE", total / runs + 1);
+}
+
 void *tu_count_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
 {
     tu_alloc_count *c = ud;

@@ -73,6 +73,12 @@ void tu_fault_install(strata_ctx *ctx);
 void tu_fault_arm(long fail_at);
 long tu_fault_count(void);
 
+/* The allocation sweep's plan, one rule for every sweep: which of `total`
+ * allocations to fail. `first` = STRATA_ALLOC_OFFSET (default 1), `stride` =
+ * STRATA_ALLOC_STRIDE (default total / runs + 1, about `runs` failing runs;
+ * STRATA_ALLOC_STRIDE=1 fails every allocation: docs/reliability.md). */
+void tu_sweep_plan(long total, long runs, long *first, long *stride);
+
 /* Allocation hook (strata_ctx_set_alloc, ud = a tu_alloc_count) counting the
  * bytes live through the context and their peak. */
 typedef struct tu_alloc_count {
