@@ -7,9 +7,10 @@
  *     ../shared/PEERS.md's data from bench/gen_cohort.py via peers/cohort_raw.py.
  * usage: bench_elnet N P [alpha] [K] [threads] [DUMP] [DESIGN]. Prints key=value
  * pairs (with the peak resident memory and the bytes of X); with DUMP, also
- * writes DUMP.X (column-major float64; for flags DUMP.ij, the (row, column)
- * int32 pairs of the ones) and DUMP.y for the peers (bench/peers/r_glmnet.R,
- * py_saga.py) and the path to DUMP.path.csv.
+ * writes the path to DUMP.path.csv and, without CV (K = 0), DUMP.X
+ * (column-major float64; for flags DUMP.ij, the (row, column) int32 pairs of
+ * the ones) and DUMP.y for the peers (bench/peers/r_glmnet.R, py_saga.py);
+ * with CV, the curve to DUMP.cv.csv (lambda, cvm, cvsd to 17 digits).
  * Invariant: generated data depend only on N, P and the design (fixed seed). */
 #include "elnet_internal.h"
 #include "strata/core.h"
@@ -68,17 +69,35 @@ static int raw_data(const char *prefix, double *X, double *y, size_t n, size_t p
     return bad;
 }
 
-static int dump_path(const char *prefix, const elnet_path *path)
+/* PREFIX.EXT opened for writing, its header line written; NULL on failure. */
+static FILE *csv_open(const char *prefix, const char *ext, const char *header)
 {
     char name[1024];
-    snprintf(name, sizeof name, "%s.path.csv", prefix);
+    snprintf(name, sizeof name, "%s.%s", prefix, ext);
     FILE *fp = fopen(name, "w");
+    if (fp)
+        fprintf(fp, "%s\n", header);
+    return fp;
+}
+
+static int dump_path(const char *prefix, const elnet_path *path)
+{
+    FILE *fp = csv_open(prefix, "path.csv", "step,lambda,a0,df,dev_ratio");
     if (!fp)
         return 1;
-    fprintf(fp, "step,lambda,a0,df,dev_ratio\n");
     for (size_t k = 0; k < path->nlam; k++)
         fprintf(fp, "%zu,%.17g,%.17g,%d,%.17g\n", k + 1, path->lambda[k], path->a0[k], path->df[k],
                 path->dev_ratio[k]);
+    return fclose(fp) != 0;
+}
+
+static int dump_cv(const char *prefix, const elnet_cv *cv)
+{
+    FILE *fp = csv_open(prefix, "cv.csv", "step,lambda,cvm,cvsd,nzero");
+    if (!fp)
+        return 1;
+    for (size_t k = 0; k < cv->nlam; k++)
+        fprintf(fp, "%zu,%.17g,%.17g,%.17g,%d\n", k + 1, cv->lambda[k], cv->cvm[k], cv->cvsd[k], cv->nzero[k]);
     return fclose(fp) != 0;
 }
 
@@ -156,9 +175,9 @@ int main(int argc, char **argv)
             return 1;
     } else if (flags || strcmp(design, "mixed") == 0) {
         make_data(flags, X, y, eta, n, p);
-        if (dump && (flags ? dump_ones(dump, X, n, p) : raw_data(dump, X, y, n, p, 1)))
+        if (dump && !K && (flags ? dump_ones(dump, X, n, p) : raw_data(dump, X, y, n, p, 1)))
             return 1;
-        if (dump && flags && raw_data(dump, X, y, n, 0, 1))
+        if (dump && !K && flags && raw_data(dump, X, y, n, 0, 1))
             return 1;
     } else {
         fprintf(stderr, "bench_elnet: design %s is not mixed, flags or load:PREFIX\n", design);
@@ -183,6 +202,8 @@ int main(int argc, char **argv)
         st = elnet_cv_run(ctx, &d, &prm, K, NULL, 1, ELNET_MEASURE_DEFAULT, path, &cv);
         if (st == STRATA_OK) {
             printf("cv_lambda_min=%g cv_lambda_1se=%g ", cv.lambda_min, cv.lambda_1se);
+            if (dump && dump_cv(dump, &cv))
+                return 1;
             elnet_cv_free(ctx, &cv);
         }
     } else {

@@ -72,17 +72,18 @@ workload() {
     rows+="| $design | path | $n x $p | $(kv seconds "$s1") / $(kv cpu_seconds "$s1") | $(kv seconds "$s2") / $(kv cpu_seconds "$s2") | $(js fit_s "$r") / $(js cpu_s "$r") | $(kv lambdas "$s2") / $(js lambdas "$r") | $(kv grams "$s2") + $(kv scans "$s2") | 1 vs 2 threads $same; vs glmnet $(pathdiff "$pre.path.csv" "$pre.glmnet.csv") | $(kv peak_rss_mb "$s1") / $(kv x_mb "$s1") / $(js max_rss_mb "$r") | $(ratio "$(js fit_s "$r")" "$(kv seconds "$s2")") | $(ratio "$(js cpu_s "$r")" "$(kv cpu_seconds "$s1")") |"$'\n'
     if [ "$FOLDS" -gt 0 ] && [ "$n" -le "$CV_MAX_N" ]; then
         local c1 c2 rc
-        c1=$("$BENCH" "$n" "$p" "$ALPHA" "$FOLDS" 1 "" "$arg")
-        c2=$("$BENCH" "$n" "$p" "$ALPHA" "$FOLDS" 2 "" "$arg")
+        c1=$("$BENCH" "$n" "$p" "$ALPHA" "$FOLDS" 1 "$pre.cvt1" "$arg")
+        c2=$("$BENCH" "$n" "$p" "$ALPHA" "$FOLDS" 2 "$pre.cvt2" "$arg")
+        same=$(cmp -s "$pre.cvt1.cv.csv" "$pre.cvt2.cv.csv" && cmp -s "$pre.cvt1.path.csv" "$pre.cvt2.path.csv" && echo same || echo DIFFERENT)
         rc=$(Rscript "$ROOT/bench/peers/r_glmnet.R" "$pre" "$n" "$p" "$ALPHA" "$FOLDS" | tail -1)
-        rows+="| $design | $FOLDS-fold CV | $n x $p | $(kv seconds "$c1") / $(kv cpu_seconds "$c1") | $(kv seconds "$c2") / $(kv cpu_seconds "$c2") | $(js fit_s "$rc") / $(js cpu_s "$rc") | $(kv lambdas "$c2") / $(js lambdas "$rc") | - | lambda.min $(kv cv_lambda_min "$c2") | $(kv peak_rss_mb "$c1") / $(kv x_mb "$c1") / $(js max_rss_mb "$rc") | $(ratio "$(js fit_s "$rc")" "$(kv seconds "$c2")") | $(ratio "$(js cpu_s "$rc")" "$(kv cpu_seconds "$c1")") |"$'\n'
+        rows+="| $design | $FOLDS-fold CV | $n x $p | $(kv seconds "$c1") / $(kv cpu_seconds "$c1") | $(kv seconds "$c2") / $(kv cpu_seconds "$c2") | $(js fit_s "$rc") / $(js cpu_s "$rc") | $(kv lambdas "$c2") / $(js lambdas "$rc") | - | 1 vs 2 threads $same (curve, path); lambda.min $(kv cv_lambda_min "$c2") | $(kv peak_rss_mb "$c1") / $(kv x_mb "$c1") / $(js max_rss_mb "$rc") | $(ratio "$(js fit_s "$rc")" "$(kv seconds "$c2")") | $(ratio "$(js cpu_s "$rc")" "$(kv cpu_seconds "$c1")") |"$'\n'
     fi
     if [ "$n" -le "$SAGA_MAX_N" ]; then
         local sg
         sg=$(/usr/bin/python3 "$ROOT/bench/peers/py_saga.py" "$pre" "$n" "$p" "$ALPHA" "$SAGA_LAMBDA" | tail -1)
         saga+="| $design | $n x $p | $SAGA_LAMBDA | $(js fit_s "$sg") / $(js cpu_s "$sg") | $(js epochs "$sg") | $(js nonzero "$sg") | $(js max_rss_mb "$sg") | $(kv seconds "$s2") / $(kv cpu_seconds "$s1") ($(kv lambdas "$s2") lambdas) |"$'\n'
     fi
-    rm -f "$pre".X "$pre".y "$pre".ij
+    rm -f "$pre".X "$pre".y "$pre".ij "$pre".cvt[12].*
 }
 
 for design in $DESIGNS; do

@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,67 @@ static void test_calloc__overflow_is_enomem(void **state)
     (void)state;
     assert_null(strata_calloc(ctx, SIZE_MAX / 2, 4));
     assert_int_equal(strata_ctx_errcode(ctx), STRATA_ENOMEM);
+    strata_ctx_free(ctx);
+}
+
+/* ---- child contexts: two threads allocate through children of one context
+ * whose hook is not thread-safe (tu_count_alloc: plain += and -=) ---------- */
+typedef struct child_job {
+    strata_ctx *kid;
+    void *keep[64];
+} child_job;
+
+static void *child_allocs(void *arg)
+{
+    child_job *j = arg;
+    for (int i = 0; i < 20000; i++)
+        strata_free(j->kid, strata_alloc(j->kid, 16 + (size_t)(i % 64)), 0);
+    for (int i = 0; i < 64; i++)
+        j->keep[i] = strata_alloc(j->kid, 8);
+    return NULL;
+}
+
+static void test_ctx_child__hooks_serialised_error_adopted(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    tu_alloc_count cnt = {0, 0};
+    strata_ctx kids[2], grand;
+    child_job jobs[2];
+    pthread_t th[2];
+    (void)state;
+    strata_ctx_set_threads(ctx, 2);
+    strata_ctx_set_alloc(ctx, tu_count_alloc, &cnt);
+    for (int t = 0; t < 2; t++) {
+        strata_ctx_child(ctx, &kids[t]);
+        assert_int_equal(strata_threads(&kids[t]), 1);
+        jobs[t].kid = &kids[t];
+        assert_int_equal(pthread_create(&th[t], NULL, child_allocs, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 2; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    /* exactly the 2 x 64 blocks kept: no update of the counter was lost */
+    assert_int_equal(cnt.live, 2 * 64 * 8);
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 64; i++)
+            strata_free(&kids[t], jobs[t].keep[i], 8);
+    assert_int_equal(cnt.live, 0);
+    /* a child's child allocates through the root's hook too */
+    strata_ctx_child(&kids[0], &grand);
+    void *p = strata_alloc(&grand, 100);
+    assert_int_equal(cnt.live, 100);
+    strata_free(&grand, p, 100);
+    /* errors stay in the child until adopted; warnings are added up */
+    assert_int_equal(STRATA_FAIL(&kids[1], STRATA_EDATA, "fold %d: one class", 2), STRATA_EDATA);
+    strata_warn(&kids[0], "fold %d: slow", 1);
+    assert_string_equal(tu_last_warning(), "fold 1: slow");
+    assert_int_equal(strata_ctx_errcode(ctx), STRATA_OK);
+    assert_int_equal(strata_ctx_child_end(ctx, &kids[0], 1), STRATA_OK);
+    assert_int_equal(strata_ctx_child_end(ctx, &kids[1], 0), STRATA_EDATA);
+    assert_int_equal(strata_ctx_errcode(ctx), STRATA_OK);
+    assert_int_equal(strata_ctx_child_end(ctx, &kids[1], 1), STRATA_EDATA);
+    assert_int_equal(strata_ctx_errcode(ctx), STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "fold 2: one class");
+    assert_int_equal(strata_ctx_warnings(ctx), 1);
     strata_ctx_free(ctx);
 }
 
@@ -191,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_status_str__every_code_named),
         cmocka_unit_test(test_fail__records_code_and_message),
         cmocka_unit_test(test_alloc__hook_failure_gives_enomem),
+        cmocka_unit_test(test_ctx_child__hooks_serialised_error_adopted),
         cmocka_unit_test(test_calloc__overflow_is_enomem),
         cmocka_unit_test(test_threads__explicit_setting_wins),
         cmocka_unit_test(test_blas_config__names_openblas),

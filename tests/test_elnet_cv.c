@@ -73,6 +73,166 @@ static void test_elnet_cv__poisson_deviance(void **state) { (void)state; check_c
 static void test_elnet_cv__weighted_binomial_deviance(void **state) { (void)state; check_cv("dia_binomial_wpf", "deviance"); }
 static void test_elnet_cv__weighted_binomial_auc(void **state) { (void)state; check_cv("dia_binomial_wpf", "auc"); }
 
+/* ---- the fits of a CV run at the same time (one per thread) --------------------- */
+
+/* A small binomial problem: n x p uniform columns, y from a logistic model
+ * on the first 3, from a fixed generator. */
+static void toy_binomial(size_t n, size_t p, double *X, double *y)
+{
+    unsigned long long s = 12345;
+    for (size_t i = 0; i < n; i++) {
+        double eta = -0.5;
+        for (size_t j = 0; j < p; j++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            X[j * n + i] = (double)(s >> 11) / 9007199254740992.0 * 3.4 - 1.7;
+            eta += (j < 3 ? 0.8 : 0) * X[j * n + i];
+        }
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        y[i] = (double)(s >> 11) / 9007199254740992.0 < 1 / (1 + exp(-eta));
+    }
+}
+
+/* The toy problem as arrays; binomial, alpha 0.5, glmnet's other defaults. */
+static void toy_problem(size_t n, size_t p, double *X, double *y, elnet_data *d, elnet_params *prm)
+{
+    toy_binomial(n, p, X, y);
+    *d = (elnet_data){n, p, X, n, y, NULL, NULL};
+    elnet_params_init(prm);
+    prm->family = STRATA_FAMILY_BINOMIAL;
+    prm->alpha = 0.5;
+}
+
+/* 1 and 2 threads (with 2 the fits run concurrently, each on one thread with
+ * its own child context): the same curve, path and choice to the bit. */
+static void test_elnet_cv__concurrent_fits_byte_identical(void **state)
+{
+    (void)state;
+    enum { N = 2000, P = 8 };
+    double *X = malloc(N * P * sizeof *X), *y = malloc(N * sizeof *y);
+    elnet_data d;
+    elnet_params prm;
+    toy_problem(N, P, X, y, &d, &prm);
+    elnet_path *full[2];
+    elnet_cv cv[2];
+    strata_ctx *ctx[2];
+    for (int t = 0; t < 2; t++) {
+        ctx[t] = tu_ctx();
+        strata_ctx_set_threads(ctx[t], t + 1);
+        assert_status(ctx[t], elnet_path_alloc(ctx[t], P, 100, &full[t]), STRATA_OK);
+        assert_status(ctx[t], elnet_cv_run(ctx[t], &d, &prm, 5, NULL, 7, ELNET_MEASURE_DEVIANCE, full[t], &cv[t]),
+                      STRATA_OK);
+    }
+    assert_int_equal(cv[1].nlam, cv[0].nlam);
+    assert_int_equal(full[1]->nlam, full[0]->nlam);
+    assert_memory_equal(cv[1].cvm, cv[0].cvm, cv[0].nlam * sizeof(double));
+    assert_memory_equal(cv[1].cvsd, cv[0].cvsd, cv[0].nlam * sizeof(double));
+    assert_memory_equal(cv[1].lambda, cv[0].lambda, cv[0].nlam * sizeof(double));
+    assert_memory_equal(full[1]->beta, full[0]->beta, full[0]->nlam * P * sizeof(double));
+    assert_memory_equal(full[1]->dev_ratio, full[0]->dev_ratio, full[0]->nlam * sizeof(double));
+    assert_int_equal(cv[1].idx_min, cv[0].idx_min);
+    assert_int_equal(cv[1].idx_1se, cv[0].idx_1se);
+    /* the curve has its minimum inside the path, below the null model's */
+    assert_true(cv[0].idx_min > 0 && cv[0].idx_min >= cv[0].idx_1se && cv[0].cvm[cv[0].idx_min] < cv[0].cvm[0]);
+    for (int t = 0; t < 2; t++) {
+        elnet_cv_free(ctx[t], &cv[t]);
+        elnet_path_free(ctx[t], full[t]);
+        strata_ctx_free(ctx[t]);
+    }
+    free(X);
+    free(y);
+}
+
+/* Two folds fail (fold 2's training rows are all 0s, fold 3's all 1s): with
+ * one thread or fits running concurrently, the error is fold 2's, the first
+ * failing fit in order. */
+static void test_elnet_cv__first_failing_fold_reported(void **state)
+{
+    (void)state;
+    enum { N = 60, P = 3 };
+    double X[N * P], y[N];
+    int fold[N];
+    toy_binomial(N, P, X, y);
+    for (size_t i = 0; i < N; i++) {
+        y[i] = i < 20;
+        fold[i] = i < 20 ? 2 : 3; /* fold 1 holds no rows: its fit uses them all */
+    }
+    elnet_data d = {N, P, X, N, y, NULL, NULL};
+    elnet_params prm;
+    elnet_params_init(&prm);
+    prm.family = STRATA_FAMILY_BINOMIAL;
+    prm.nlambda = 10;
+    for (int t = 1; t <= 2; t++) {
+        strata_ctx *ctx = tu_ctx();
+        elnet_path *full = NULL;
+        elnet_cv cv;
+        strata_ctx_set_threads(ctx, t);
+        assert_status(ctx, elnet_path_alloc(ctx, P, 10, &full), STRATA_OK);
+        assert_int_equal(elnet_cv_run(ctx, &d, &prm, 3, fold, 0, ELNET_MEASURE_DEFAULT, full, &cv), STRATA_EDATA);
+        assert_contains(strata_ctx_errmsg(ctx), "response has mean 0 (one class only)");
+        elnet_path_free(ctx, full);
+        strata_ctx_free(ctx);
+    }
+}
+
+/* An allocation hook failing the k-th new block (k > 0), counting the bytes
+ * live (tu_count_alloc); the CV's threads call it under the context's lock. */
+typedef struct fault_count {
+    long at, count;
+    tu_alloc_count live;
+} fault_count;
+
+static void *fault_live(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    fault_count *f = ud;
+    if (!ptr && new_size && ++f->count == f->at)
+        return NULL;
+    return tu_count_alloc(&f->live, ptr, old_size, new_size);
+}
+
+/* Every failed allocation of a CV whose fits run concurrently (2 threads)
+ * is a clean STRATA_ENOMEM: its message, nothing left allocated. */
+static void test_elnet_cv__concurrent_failed_allocations_are_enomem(void **state)
+{
+    (void)state;
+    enum { N = 300, P = 6 };
+    double *X = malloc(N * P * sizeof *X), y[N];
+    elnet_data d;
+    elnet_params prm;
+    toy_problem(N, P, X, y, &d, &prm);
+    prm.nlambda = 8;
+    prm.par_min = 0;
+    fault_count f = {-1, 0, {0, 0}};
+    strata_ctx *ctx = tu_ctx();
+    strata_ctx_set_threads(ctx, 2);
+    strata_ctx_set_alloc(ctx, fault_live, &f);
+    elnet_cv cv;
+    elnet_path *full = NULL;
+    assert_status(ctx, elnet_path_alloc(ctx, P, 8, &full), STRATA_OK);
+    size_t base = f.live.live;
+    f.count = 0;
+    assert_status(ctx, elnet_cv_run(ctx, &d, &prm, 3, NULL, 5, ELNET_MEASURE_AUC, full, &cv), STRATA_OK);
+    assert_true(cv.nlam >= 5 && cv.cvm[cv.idx_min] > 0.6); /* AUC: the 3 effects are found */
+    elnet_cv_free(ctx, &cv);
+    assert_int_equal(f.live.live, base);
+    long total = f.count; /* allocations of the CV run */
+    assert_true(total > 50);
+    for (long k = 1; k <= total; k++) {
+        f.count = 0;
+        f.at = k;
+        strata_status st = elnet_cv_run(ctx, &d, &prm, 3, NULL, 5, ELNET_MEASURE_AUC, full, &cv);
+        f.at = -1;
+        if (st != STRATA_ENOMEM || !strstr(strata_ctx_errmsg(ctx), "out of memory"))
+            fail_msg("allocation %ld of %ld: status %s, message: %s", k, total, strata_status_str(st),
+                     strata_ctx_errmsg(ctx));
+        if (f.live.live != base)
+            fail_msg("allocation %ld of %ld: %zu bytes left allocated", k, total, f.live.live - base);
+    }
+    elnet_path_free(ctx, full);
+    assert_int_equal(f.live.live, 0);
+    strata_ctx_free(ctx);
+    free(X);
+}
+
 /* Folds from a seed: a partition into K near-equal folds, each holding its
  * share of the binomial events, the same for the same seed. */
 static void test_elnet_folds__seeded_stratified_partition(void **state)
@@ -329,6 +489,9 @@ int main(void)
         cmocka_unit_test(test_elnet_cv__poisson_deviance),
         cmocka_unit_test(test_elnet_cv__weighted_binomial_deviance),
         cmocka_unit_test(test_elnet_cv__weighted_binomial_auc),
+        cmocka_unit_test(test_elnet_cv__concurrent_fits_byte_identical),
+        cmocka_unit_test(test_elnet_cv__first_failing_fold_reported),
+        cmocka_unit_test(test_elnet_cv__concurrent_failed_allocations_are_enomem),
         cmocka_unit_test(test_elnet_folds__seeded_stratified_partition),
         cmocka_unit_test(test_elnet_source__formula_matches_arrays),
         cmocka_unit_test(test_elnet_source__cv_selects_glmnet_lambda),

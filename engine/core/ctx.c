@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,61 @@ void strata_ctx_set_alloc(strata_ctx *ctx, strata_alloc_fn fn, void *ud)
 {
     ctx->alloc = fn ? fn : default_alloc;
     ctx->alloc_ud = fn ? ud : NULL;
+}
+
+/* ---- child contexts for concurrent tasks ------------------------------------
+ * A child's hooks, when not the defaults, are these wrappers with the root
+ * context (whose hooks are the caller's) as user data; one process-wide lock
+ * serialises every call into a caller's hook made through a child. */
+static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *child_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    const strata_ctx *root = ud;
+    pthread_mutex_lock(&child_lock);
+    void *p = root->alloc(root->alloc_ud, ptr, old_size, new_size);
+    pthread_mutex_unlock(&child_lock);
+    return p;
+}
+
+static void child_log(void *ud, strata_log_level level, const char *msg)
+{
+    const strata_ctx *root = ud;
+    pthread_mutex_lock(&child_lock);
+    root->log(root->log_ud, level, msg);
+    pthread_mutex_unlock(&child_lock);
+}
+
+void strata_ctx_child(const strata_ctx *parent, strata_ctx *child)
+{
+    memset(child, 0, sizeof *child);
+    child->threads = 1;
+    child->memory_budget = parent->memory_budget;
+    child->alloc = parent->alloc;
+    child->alloc_ud = parent->alloc_ud;
+    if (parent->alloc != default_alloc && parent->alloc != child_alloc) {
+        child->alloc = child_alloc;
+        child->alloc_ud = (void *)parent;
+    }
+    child->log = parent->log;
+    child->log_ud = parent->log_ud;
+    child->log_max = parent->log_max;
+    if (parent->log && parent->log != child_log) {
+        child->log = child_log;
+        child->log_ud = (void *)parent;
+    }
+    child->stage_dir = parent->stage_dir;
+    child->final_dir = parent->final_dir;
+}
+
+strata_status strata_ctx_child_end(strata_ctx *parent, const strata_ctx *child, int adopt)
+{
+    parent->n_warnings += child->n_warnings;
+    if (adopt && child->last_status != STRATA_OK) {
+        memcpy(parent->errmsg, child->errmsg, sizeof parent->errmsg);
+        parent->last_status = child->last_status;
+    }
+    return child->last_status;
 }
 
 void strata_ctx_set_log(strata_ctx *ctx, strata_log_fn fn, void *ud, strata_log_level max_level)

@@ -126,6 +126,19 @@ int strata_mul_ok(size_t a, size_t b, size_t *out);
 /* Effective thread count for an OpenMP region. */
 int strata_threads(const strata_ctx *ctx);
 
+/* Contexts for tasks of one call that run at the same time, one per thread
+ * (e.g. the fold fits of a cross-validation). strata_ctx_child sets *child to
+ * a copy of parent's settings with one thread, no progress, no MPI
+ * communicator, no remembered inputs and its own error buffer; its
+ * allocations and log messages go to parent's hooks, serialised by one lock
+ * unless they are the defaults (malloc and no log), so a caller's hooks need
+ * not be thread-safe. A child may make children. After the tasks end,
+ * strata_ctx_child_end (one thread) adds the child's warnings to parent and,
+ * with adopt, records the child's failure (code and message) on parent; it
+ * returns the child's last status. */
+void strata_ctx_child(const strata_ctx *parent, strata_ctx *child);
+strata_status strata_ctx_child_end(strata_ctx *parent, const strata_ctx *child, int adopt);
+
 /* ---- the one random number generator (engine/core/rng.c) --------------------
  * Counter-based: strata_rng_make keys a stream by (seed, row, stream); its
  * k-th draw depends on nothing else, so results never depend on threads or

@@ -9,6 +9,11 @@
 #include "internal.h"
 
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,8 @@ static double row_loss(strata_family f, elnet_measure ms, double y, double eta)
         if (ms == ELNET_MEASURE_MSE)
             return (y - p) * (y - p) * 2;
         p = fmin(fmax(p, CV_PMIN), 1 - CV_PMIN);
+        if (y == 0 || y == 1) /* the same bits as below (ly = 0, 0 x log = -0), one log */
+            return 2 * (0 - log(y == 1 ? p : 1 - p));
         double ly = (y > 0 ? y * log(y) : 0) + (y < 1 ? (1 - y) * log(1 - y) : 0);
         return 2 * (ly - (y * log(p) + (1 - y) * log(1 - p)));
     }
@@ -250,32 +257,120 @@ static strata_status cv_foldid(strata_ctx *ctx, const elnet_data *d, const elnet
     return STRATA_OK;
 }
 
-/* Fits fold k's own path (held-out rows weight 0; its own lambdas and early
- * stop, as cv.glmnet's fold fits) and records its measure at the full path's
- * lambdas. */
-static strata_status cv_fold(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
-                             const int *foldid, int k, double *wtrain, elnet_path *fp,
-                             const elnet_path *full, double *raw, double *Wk, const cv_buf *cb,
-                             elnet_measure ms)
+/* One worker's buffers: the training weights of its fold fits and the
+ * held-out predictions' buffers. */
+typedef struct cv_work {
+    double *wtrain; /* n */
+    cv_buf cb;
+} cv_work;
+
+/* Allocates a worker's buffers for n rows, p columns and up to cap lambdas
+ * (pred only for AUC); 0 when out of memory. */
+static int work_alloc(strata_ctx *ctx, size_t n, size_t p, size_t cap, elnet_measure ms, cv_work *wk)
 {
+    cv_buf *cb = &wk->cb;
+    wk->wtrain = strata_alloc(ctx, n * sizeof *wk->wtrain + 1);
+    cb->idx = strata_alloc(ctx, n * sizeof *cb->idx + 1);
+    cb->pred = strata_alloc(ctx, (ms == ELNET_MEASURE_AUC ? n : 0) * sizeof *cb->pred + 1);
+    cb->B = strata_alloc(ctx, (cap * p + 1) * sizeof *cb->B);
+    cb->a0 = strata_alloc(ctx, (cap + 1) * sizeof *cb->a0);
+    cb->E = strata_alloc(ctx, (cap + 1) * ELNET_PRED_BLOCK * sizeof *cb->E);
+    cb->xb = strata_alloc(ctx, ELNET_PRED_BLOCK * sizeof *cb->xb);
+    cb->s = strata_alloc(ctx, (cap + 1) * sizeof *cb->s);
+    return wk->wtrain && cb->idx && cb->pred && cb->B && cb->a0 && cb->E && cb->xb && cb->s;
+}
+
+static void work_free(strata_ctx *ctx, cv_work *wk)
+{
+    STRATA_FREE_ALL(ctx, wk->wtrain, wk->cb.idx, wk->cb.pred, wk->cb.B, wk->cb.a0, wk->cb.E, wk->cb.xb,
+                    wk->cb.s);
+}
+
+/* What the fits of a CV share: the data, the parameters (X checked), the
+ * fold ids, the full path (task 0) and the folds' paths (tasks 1..K). */
+typedef struct cv_fits {
+    const elnet_data *d;
+    const elnet_params *prm;
+    const int *foldid;
+    elnet_path *full;
+    elnet_path **fold;
+    double *W; /* K: the folds' held-out weights */
+} cv_fits;
+
+/* Task t: the full-data path (t = 0) or fold t's own path (held-out rows
+ * weight 0; its own lambdas and early stop, as cv.glmnet's fold fits). */
+static strata_status cv_task(strata_ctx *ctx, const cv_fits *f, size_t t, double *wtrain)
+{
+    if (t == 0)
+        return elnet_fit(ctx, f->d, f->prm, f->full);
+    const elnet_data *d = f->d;
     elnet_data D = *d;
-    elnet_params P = *prm;
-    P.x_checked = 1; /* the full fit checked X */
-    *Wk = 0;
+    int k = (int)t;
+    double Wk = 0;
     for (size_t i = 0; i < d->n; i++) {
         double w = d->w ? d->w[i] : 1;
-        wtrain[i] = foldid[i] == k ? 0 : w;
-        *Wk += foldid[i] == k ? w : 0;
+        wtrain[i] = f->foldid[i] == k ? 0 : w;
+        Wk += f->foldid[i] == k ? w : 0;
     }
+    f->W[k - 1] = Wk;
     D.w = wtrain;
+    elnet_path *fp = f->fold[k - 1];
     fp->nlam = 0;
-    strata_status st = elnet_fit(ctx, &D, &P, fp);
-    if (st != STRATA_OK)
-        return st;
-    if (fp->nlam == 0)
-        return STRATA_FAIL(ctx, STRATA_ENOCONV, "elnet cv: fold %d did not converge at the first lambda", k);
-    fold_measure(d, prm->family, ms, foldid, k, fp, full->lambda, full->nlam, raw, cb);
-    return STRATA_OK;
+    strata_status st = elnet_fit(ctx, &D, f->prm, fp);
+    if (st == STRATA_OK && fp->nlam == 0)
+        st = STRATA_FAIL(ctx, STRATA_ENOCONV, "elnet cv: fold %d did not converge at the first lambda", k);
+    return st;
+}
+
+/* The K + 1 fits. One worker: in order on ctx, stopping at the first
+ * failure. More: a queue of the tasks in order over nw threads, each fit on
+ * one thread with its own child context (engine/core: the caller's hooks
+ * under a lock, its own error), no fork and join per pass; a failure stops
+ * the queue (no task is taken after it), and the first failing task in order
+ * is the one reported: every task before it was taken, so ran. Each fit
+ * gives the same bits on one thread as on several. */
+static strata_status cv_fit_all(strata_ctx *ctx, const cv_fits *f, size_t K, size_t nw, cv_work *wk,
+                                strata_ctx *kids, strata_status *tst)
+{
+    if (nw == 1) {
+        for (size_t t = 0; t <= K; t++)
+            if ((tst[t] = cv_task(ctx, f, t, wk[0].wtrain)) != STRATA_OK)
+                return tst[t];
+        return STRATA_OK;
+    }
+    size_t next = 0;
+    int stop = 0;
+    for (size_t t = 0; t <= K; t++) {
+        strata_ctx_child(ctx, &kids[t]);
+        tst[t] = STRATA_OK;
+    }
+#pragma omp parallel num_threads((int)nw)
+    {
+        double *wtrain = wk[omp_get_thread_num()].wtrain;
+        for (;;) {
+            size_t t;
+            int halt;
+#pragma omp atomic read
+            halt = stop;
+            if (halt)
+                break;
+#pragma omp atomic capture
+            t = next++;
+            if (t > K)
+                break;
+            if ((tst[t] = cv_task(&kids[t], f, t, wtrain)) != STRATA_OK) {
+#pragma omp atomic write
+                stop = 1;
+            }
+        }
+    }
+    strata_status st = STRATA_OK;
+    for (size_t t = 0; t <= K; t++) {
+        strata_ctx_child_end(ctx, &kids[t], st == STRATA_OK && tst[t] != STRATA_OK);
+        if (st == STRATA_OK)
+            st = tst[t];
+    }
+    return st;
 }
 
 strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, size_t K,
@@ -288,33 +383,48 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
         ms = prm->family == STRATA_FAMILY_GAUSSIAN ? ELNET_MEASURE_MSE : ELNET_MEASURE_DEVIANCE;
     if (ms == ELNET_MEASURE_AUC && prm->family != STRATA_FAMILY_BINOMIAL)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet cv: AUC needs the binomial family");
-    strata_status st = elnet_fit(ctx, d, prm, full);
+    strata_status st = elnet_check(ctx, d, prm); /* X once, before any fit */
     if (st != STRATA_OK)
         return st;
-    size_t nlam = full->nlam;
+    elnet_params P = *prm;
+    P.x_checked = 1;
+    int T = strata_threads(ctx);
+    size_t cap = full->cap, nw = T < 2 ? 1 : (size_t)T < K + 1 ? (size_t)T : K + 1;
     int *foldid = strata_alloc(ctx, d->n * sizeof *foldid + 1);
-    double *wtrain = strata_alloc(ctx, d->n * sizeof *wtrain + 1);
-    double *raw = strata_alloc(ctx, K * nlam * sizeof *raw), *W = strata_alloc(ctx, K * sizeof *W);
-    cv_buf cb = {strata_alloc(ctx, d->n * sizeof *cb.idx + 1), strata_alloc(ctx, d->n * sizeof *cb.pred + 1),
-                 strata_alloc(ctx, (nlam * d->p + 1) * sizeof *cb.B), strata_alloc(ctx, nlam * sizeof *cb.a0),
-                 strata_alloc(ctx, nlam * ELNET_PRED_BLOCK * sizeof *cb.E),
-                 strata_alloc(ctx, ELNET_PRED_BLOCK * sizeof *cb.xb), strata_alloc(ctx, nlam * sizeof *cb.s)};
-    elnet_path *fp = NULL;
+    double *raw = strata_alloc(ctx, K * cap * sizeof *raw + 1), *W = strata_alloc(ctx, K * sizeof *W);
+    elnet_path **fold = strata_calloc(ctx, K, sizeof *fold);
+    cv_work *wk = strata_calloc(ctx, nw, sizeof *wk);
+    strata_ctx *kids = strata_alloc(ctx, (nw > 1 ? K + 1 : 0) * sizeof *kids + 1);
+    strata_status *tst = strata_alloc(ctx, (K + 1) * sizeof *tst);
     memset(out, 0, sizeof *out);
-    out->lambda = strata_alloc(ctx, nlam * sizeof *out->lambda);
-    out->cvm = strata_alloc(ctx, nlam * sizeof *out->cvm);
-    out->cvsd = strata_alloc(ctx, nlam * sizeof *out->cvsd);
-    out->nzero = strata_alloc(ctx, nlam * sizeof *out->nzero);
-    if (!foldid || !wtrain || !raw || !W || !cb.idx || !cb.pred || !cb.B || !cb.a0 || !cb.E || !cb.xb ||
-        !cb.s || !out->lambda || !out->cvm || !out->cvsd || !out->nzero)
-        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for %zu folds x %zu lambdas", K, nlam);
+    int ok = foldid && raw && W && fold && wk && kids && tst;
+    for (size_t w = 0; ok && w < nw; w++)
+        ok = work_alloc(ctx, d->n, d->p, cap, ms, &wk[w]);
+    if (!ok)
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for %zu folds x %zu lambdas", K, cap);
+    for (size_t k = 0; st == STRATA_OK && k < K; k++)
+        st = elnet_path_alloc(ctx, d->p, cap, &fold[k]);
     if (st == STRATA_OK)
         st = cv_foldid(ctx, d, prm, K, given, seed, foldid);
-    if (st == STRATA_OK)
-        st = elnet_path_alloc(ctx, d->p, full->cap, &fp);
-    for (int k = 1; st == STRATA_OK && (size_t)k <= K; k++)
-        st = cv_fold(ctx, d, prm, foldid, k, wtrain, fp, full, raw, &W[k - 1], &cb, ms);
     if (st == STRATA_OK) {
+        cv_fits f = {d, &P, foldid, full, fold, W};
+        st = cv_fit_all(ctx, &f, K, nw, wk, kids, tst);
+    }
+    size_t nlam = full->nlam;
+    if (st == STRATA_OK) {
+        out->lambda = strata_alloc(ctx, nlam * sizeof *out->lambda);
+        out->cvm = strata_alloc(ctx, nlam * sizeof *out->cvm);
+        out->cvsd = strata_alloc(ctx, nlam * sizeof *out->cvsd);
+        out->nzero = strata_alloc(ctx, nlam * sizeof *out->nzero);
+        if (!out->lambda || !out->cvm || !out->cvsd || !out->nzero)
+            st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for a curve of %zu lambdas", nlam);
+    }
+    if (st == STRATA_OK) {
+        /* each fold's measure at the full path's lambdas, folds over the workers */
+#pragma omp parallel for num_threads((int)nw) schedule(dynamic, 1)
+        for (size_t k = 1; k <= K; k++)
+            fold_measure(d, prm->family, ms, foldid, (int)k, fold[k - 1], full->lambda, nlam, raw,
+                         &wk[omp_get_thread_num()].cb);
         out->nlam = nlam;
         out->measure = ms;
         memcpy(out->lambda, full->lambda, nlam * sizeof *out->lambda);
@@ -323,9 +433,10 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
     } else {
         elnet_cv_free(ctx, out);
     }
-    elnet_path_free(ctx, fp);
-    void *ptrs[] = {foldid, wtrain, raw, W, cb.idx, cb.pred, cb.B, cb.a0, cb.E, cb.xb, cb.s};
-    for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
-        strata_free(ctx, ptrs[i], 0);
+    for (size_t k = 0; fold && k < K; k++)
+        elnet_path_free(ctx, fold[k]);
+    for (size_t w = 0; wk && w < nw; w++)
+        work_free(ctx, &wk[w]);
+    STRATA_FREE_ALL(ctx, foldid, raw, W, fold, wk, kids, tst);
     return st;
 }

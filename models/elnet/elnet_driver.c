@@ -111,7 +111,7 @@ void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws)
 
 /* Refuses what glmnet refuses: NaN anywhere, negative or all-zero weights,
  * responses outside the family's range, bad alpha / lambda / penalty. */
-static strata_status validate(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm)
+strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm)
 {
     strata_family f = prm->family;
     if (f != STRATA_FAMILY_GAUSSIAN && f != STRATA_FAMILY_BINOMIAL && f != STRATA_FAMILY_POISSON)
@@ -392,7 +392,7 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
     elnet_params P = *prm;
     elnet_prob pb = {0};
     double sw = 0;
-    strata_status st = validate(ctx, d, prm);
+    strata_status st = elnet_check(ctx, d, prm);
     if (st == STRATA_OK)
         st = standardise(ctx, d, prm, &s, &pb, &sw);
     if (st == STRATA_OK)

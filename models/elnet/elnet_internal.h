@@ -76,6 +76,12 @@ typedef struct elnet_path {
 strata_status elnet_path_alloc(strata_ctx *ctx, size_t p, size_t cap, elnet_path **out);
 void elnet_path_free(strata_ctx *ctx, elnet_path *path);
 
+/* What elnet_fit refuses first (and glmnet too): NaN anywhere (X unless
+ * prm->x_checked), negative or all-zero weights, responses outside the
+ * family's range, bad alpha, lambdas or penalty factors; the error names the
+ * row / column. */
+strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm);
+
 /* Fits the path. Rows with a missing (NaN) value in X, y, w or offset are an
  * error naming the row (glmnet refuses them; callers drop incomplete rows). */
 strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
