@@ -134,7 +134,7 @@ typedef struct cv_buf {
 
 /* eta_m of held-out rows idx[0..m) at every lambda (E[l * ELNET_PRED_BLOCK + i]),
  * reading each column of X once per block: a0 + offset, then + b_j x_ij in
- * column order, as a row-by-row sum would. */
+ * column order, as a row-by-row sum would (b_j = 0 skipped). */
 static void block_eta(const elnet_data *d, const cv_buf *cb, const size_t *idx, size_t m,
                       size_t nlam)
 {
@@ -147,6 +147,8 @@ static void block_eta(const elnet_data *d, const cv_buf *cb, const size_t *idx, 
             cb->xb[i] = x[idx[i]];
         for (size_t l = 0; l < nlam; l++) {
             double b = cb->B[l * d->p + j], *e = cb->E + l * ELNET_PRED_BLOCK;
+            if (b == 0) /* adds +-0: at most the sign of a zero eta, which no loss sees */
+                continue;
             for (size_t i = 0; i < m; i++)
                 e[i] += b * cb->xb[i];
         }

@@ -23,6 +23,8 @@
 #define ELNET_PRED_BLOCK 512  /* held-out rows per block of CV predictions */
 #define ELNET_KEEP_RATE 0.1  /* keep the Gram while each move's change^2 < 0.1 x the last */
 #define ELNET_KEEP_MIN 16    /* ... and the strong set has at least 16 columns */
+#define ELNET_STRONG_WIDE 0.6 /* when the strong rule adds a column, those above 0.6 x its
+                               * threshold join too (fewer changes of S, fewer Gram passes) */
 
 /* ---- the problem on arrays --------------------------------------------- */
 typedef struct elnet_data {

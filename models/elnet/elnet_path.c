@@ -11,11 +11,20 @@
 #include <string.h>
 
 /* Sequential strong rule: column j joins S when |g_j| > alpha (2 lambda -
- * lambda_prev) vp_j at the previous solution. */
+ * lambda_prev) vp_j at the previous solution; when any does, so does every
+ * column above ELNET_STRONG_WIDE x that threshold (those likely to enter at
+ * the next lambdas): S, whose every change costs a Gram pass, changes less
+ * often. S is only a working set: the KKT check decides the solution. */
 static void strong_rule(const elnet_prob *pb, elnet_ws *ws, double lambda, double lambda_prev)
 {
     double tlam = pb->alpha * (2 * lambda - lambda_prev);
-    for (size_t j = 0; j < pb->p; j++)
+    size_t j = 0;
+    while (j < pb->p && !(pb->ju[j] && !ws->inS[j] && fabs(ws->g[j]) > tlam * pb->vp[j]))
+        j++;
+    if (j == pb->p)
+        return;
+    tlam *= ELNET_STRONG_WIDE; /* a stale score (elnet_point) may decide this wider part */
+    for (j = 0; j < pb->p; j++)
         if (pb->ju[j] && !ws->inS[j] && fabs(ws->g[j]) > tlam * pb->vp[j]) {
             ws->S[ws->nS++] = j;
             ws->inS[j] = 1;
