@@ -409,6 +409,33 @@ static void test_elnet_cox_threads__1_vs_2_byte_identical(void **state)
     ccase_free(&c);
 }
 
+/* The K + 1 fits run concurrently on 2 threads; the error is still the
+ * first failing fold in order, as on one thread: folds 2 and 4 hold only
+ * censored rows. */
+static void test_elnet_cox_cv__first_failing_fold_in_order_on_any_threads(void **state)
+{
+    (void)state;
+    ccase c;
+    ccase_load("lung_a05_wpf", &c);
+    elnet_cox_data d = ccase_arrays(&c);
+    int *fold = malloc(d.n * sizeof *fold);
+    for (size_t i = 0, e = 0, z = 0; i < d.n; i++)
+        fold[i] = d.status[i] > 0 ? 1 + (int)(e++ % 3) * 2 : 1 + (int)(z++ % 5);
+    for (int t = 1; t <= 2; t++) {
+        strata_ctx *ctx = tu_ctx();
+        elnet_path *path;
+        elnet_cv cv;
+        strata_ctx_set_threads(ctx, t);
+        assert_status(ctx, elnet_path_alloc(ctx, c.g.p, 100, &path), STRATA_OK);
+        assert_status(ctx, elnet_cox_cv_run(ctx, &d, &c.g.prm, 5, fold, 1, path, &cv), STRATA_EDATA);
+        assert_non_null(strstr(strata_ctx_errmsg(ctx), "coxnet cv: fold 2 has no events"));
+        elnet_path_free(ctx, path);
+        strata_ctx_free(ctx);
+    }
+    free(fold);
+    ccase_free(&c);
+}
+
 /* ---- the formula route, the model file, scoring, the CLI --------------------------- */
 
 /* The case's columns (x_*, time, status, w) as a cohort and its Cox formula. */
@@ -657,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_elnet_cox_kkt__flchain_ties_every_lambda),
         cmocka_unit_test(test_elnet_cox_lasso_lambda0__reaches_unpenalised_breslow),
         cmocka_unit_test(test_elnet_cox_threads__1_vs_2_byte_identical),
+        cmocka_unit_test(test_elnet_cox_cv__first_failing_fold_in_order_on_any_threads),
         cmocka_unit_test(test_elnet_cox_model__formula_file_and_breslow_baseline),
         cmocka_unit_test(test_elnet_cox_cli__fit_and_coef_path_match_glmnet),
         cmocka_unit_test(test_elnet_cox_run__equals_strata_fit_and_reports_choice),

@@ -324,31 +324,24 @@ static strata_status cv_task(strata_ctx *ctx, const cv_fits *f, size_t t, double
     return st;
 }
 
-/* The K + 1 fits. One worker: in order on ctx, stopping at the first
- * failure. More: a queue of the tasks in order over nw threads, each fit on
- * one thread with its own child context (engine/core: the caller's hooks
- * under a lock, its own error), no fork and join per pass; a failure stops
- * the queue (no task is taken after it), and the first failing task in order
- * is the one reported: every task before it was taken, so ran. Each fit
- * gives the same bits on one thread as on several. */
-static strata_status cv_fit_all(strata_ctx *ctx, const cv_fits *f, size_t K, size_t nw, cv_work *wk,
-                                strata_ctx *kids, strata_status *tst)
+strata_status elnet_tasks(strata_ctx *ctx, size_t ntask, size_t nw, elnet_task_fn fn, void *ud,
+                          strata_ctx *kids, strata_status *tst)
 {
-    if (nw == 1) {
-        for (size_t t = 0; t <= K; t++)
-            if ((tst[t] = cv_task(ctx, f, t, wk[0].wtrain)) != STRATA_OK)
+    if (nw <= 1) {
+        for (size_t t = 0; t < ntask; t++)
+            if ((tst[t] = fn(ctx, ud, t, 0)) != STRATA_OK)
                 return tst[t];
         return STRATA_OK;
     }
     size_t next = 0;
     int stop = 0;
-    for (size_t t = 0; t <= K; t++) {
+    for (size_t t = 0; t < ntask; t++) {
         strata_ctx_child(ctx, &kids[t]);
         tst[t] = STRATA_OK;
     }
 #pragma omp parallel num_threads((int)nw)
     {
-        double *wtrain = wk[omp_get_thread_num()].wtrain;
+        int w = omp_get_thread_num();
         for (;;) {
             size_t t;
             int halt;
@@ -358,21 +351,32 @@ static strata_status cv_fit_all(strata_ctx *ctx, const cv_fits *f, size_t K, siz
                 break;
 #pragma omp atomic capture
             t = next++;
-            if (t > K)
+            if (t >= ntask)
                 break;
-            if ((tst[t] = cv_task(&kids[t], f, t, wtrain)) != STRATA_OK) {
+            if ((tst[t] = fn(&kids[t], ud, t, w)) != STRATA_OK) {
 #pragma omp atomic write
                 stop = 1;
             }
         }
     }
     strata_status st = STRATA_OK;
-    for (size_t t = 0; t <= K; t++) {
+    for (size_t t = 0; t < ntask; t++) {
         strata_ctx_child_end(ctx, &kids[t], st == STRATA_OK && tst[t] != STRATA_OK);
         if (st == STRATA_OK)
             st = tst[t];
     }
     return st;
+}
+
+typedef struct cv_job {
+    const cv_fits *f;
+    cv_work *wk;
+} cv_job;
+
+static strata_status cv_job_task(strata_ctx *ctx, void *ud, size_t t, int worker)
+{
+    const cv_job *j = ud;
+    return cv_task(ctx, j->f, t, j->wk[worker].wtrain);
 }
 
 strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, size_t K,
@@ -410,7 +414,8 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
         st = cv_foldid(ctx, d, prm, K, given, seed, foldid);
     if (st == STRATA_OK) {
         cv_fits f = {d, &P, foldid, full, fold, W};
-        st = cv_fit_all(ctx, &f, K, nw, wk, kids, tst);
+        cv_job job = {&f, wk};
+        st = elnet_tasks(ctx, K + 1, nw, cv_job_task, &job, kids, tst);
     }
     size_t nlam = full->nlam;
     if (st == STRATA_OK) {

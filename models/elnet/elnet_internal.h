@@ -231,6 +231,19 @@ void elnet_cv_free(strata_ctx *ctx, elnet_cv *cv);
 /* idx_min, idx_1se and their lambdas from cvm, cvsd (glmnet's getOptcv): the
  * largest lambda at the best measure, and the largest within one SE of it. */
 void elnet_cv_pick(elnet_cv *cv);
+/* Runs tasks 0..ntask-1 of fn (fn(ctx, ud, t, worker), worker in 0..nw-1).
+ * One worker: in order on ctx, stopping at the first failure. More: a queue
+ * of the tasks in order over nw threads, each task on one thread with its own
+ * child context kids[t] (engine/core: the caller's hooks under a lock, its
+ * own error), no fork and join inside a task; a failure stops the queue (no
+ * task is taken after it), and the first failing task in order is the one
+ * reported: every task before it was taken, so ran. tst (ntask) receives
+ * each task's status; kids needs ntask contexts when nw > 1. A task whose
+ * result does not depend on its thread count gives the same bits either way
+ * (the CV fits: elnet_cv.c, elnet_cox_cv.c). */
+typedef strata_status (*elnet_task_fn)(strata_ctx *ctx, void *ud, size_t t, int worker);
+strata_status elnet_tasks(strata_ctx *ctx, size_t ntask, size_t nw, elnet_task_fn fn, void *ud,
+                          strata_ctx *kids, strata_status *tst);
 /* Folds 1..K from a seed (stratified by y > 0.5 for binomial). */
 strata_status elnet_folds(strata_ctx *ctx, size_t n, size_t K, unsigned long long seed,
                           const double *strat, int *foldid);
