@@ -37,15 +37,15 @@ static void interp_at(const elnet_path *fp, double s, double *b)
 
 typedef struct cv_mem {
     int *foldid;
-    double *wtrain, *eta, *b, *raw, *W;
-    double *wk;        /* nw x n: each worker's training weights */
+    double *eta, *b, *raw, *W;
+    double *wk;        /* nw x n: each worker's training weights (the first n again for the measures) */
     elnet_path **fp;   /* K: the folds' own paths */
     elnet_cox_order ord;
 } cv_mem;
 
 static void cv_mem_free(strata_ctx *ctx, cv_mem *m, size_t K)
 {
-    void *ptrs[] = {m->foldid, m->wtrain, m->eta, m->b, m->raw, m->W, m->wk};
+    void *ptrs[] = {m->foldid, m->eta, m->b, m->raw, m->W, m->wk};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
         strata_free(ctx, ptrs[i], 0);
     for (size_t k = 0; m->fp && k < K; k++)
@@ -98,7 +98,7 @@ static strata_status cv_fit(strata_ctx *ctx, void *ud, size_t t, int worker)
 static void cv_measure(const elnet_cox_data *d, int k, const elnet_path *full, cv_mem *m)
 {
     const elnet_path *fp = m->fp[k - 1];
-    double Wk = fold_weights(d, m->foldid, k, m->wtrain);
+    double *wtrain = m->wk, Wk = fold_weights(d, m->foldid, k, wtrain);
     for (size_t s = 0; s < full->nlam; s++) {
         interp_at(fp, full->lambda[s], m->b);
         for (size_t i = 0; i < d->n; i++)
@@ -108,7 +108,7 @@ static void cv_measure(const elnet_cox_data *d, int k, const elnet_path *full, c
                 for (size_t i = 0; i < d->n; i++)
                     m->eta[i] += m->b[j] * d->X[j * d->ldx + i];
         double all = elnet_cox_deviance(d, &m->ord, d->w, m->eta);
-        double train = elnet_cox_deviance(d, &m->ord, m->wtrain, m->eta);
+        double train = elnet_cox_deviance(d, &m->ord, wtrain, m->eta);
         m->raw[(size_t)(k - 1) * full->nlam + s] = (all - train) / Wk;
     }
     m->W[k - 1] = Wk;
@@ -150,11 +150,11 @@ strata_status elnet_cox_cv_run(strata_ctx *ctx, const elnet_cox_data *d, const e
     strata_ctx *kids = strata_alloc(ctx, (nw > 1 ? K + 1 : 0) * sizeof *kids + 1);
     strata_status *tst = strata_alloc(ctx, (K + 1) * sizeof *tst);
     m.foldid = strata_alloc(ctx, n * sizeof *m.foldid);
-    m.wtrain = strata_alloc(ctx, n * sizeof *m.wtrain), m.eta = strata_alloc(ctx, n * sizeof *m.eta);
+    m.eta = strata_alloc(ctx, n * sizeof *m.eta);
     m.wk = strata_alloc(ctx, nw * n * sizeof *m.wk);
     m.b = strata_alloc(ctx, d->p * sizeof *m.b), m.W = strata_alloc(ctx, K * sizeof *m.W);
     m.fp = strata_calloc(ctx, K, sizeof *m.fp);
-    if (!(kids && tst && m.foldid && m.wtrain && m.eta && m.wk && m.b && m.W && m.fp))
+    if (!(kids && tst && m.foldid && m.eta && m.wk && m.b && m.W && m.fp))
         st = STRATA_FAIL(ctx, STRATA_ENOMEM, "coxnet cv: out of memory for %zu folds of %zu rows", K, n);
     for (size_t k = 0; st == STRATA_OK && k < K; k++)
         st = elnet_path_alloc(ctx, d->p, cap, &m.fp[k]);
