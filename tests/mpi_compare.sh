@@ -4,7 +4,9 @@
 # (warm start, a spline and an interaction; missing values; Poisson with an
 # offset, whose null deviance is a row-order sum carried from rank to rank;
 # the categorical-aware pass with a 51-level factor, whose group partials
-# continue from rank to rank), scores a cohort and runs a whole job, with
+# continue from rank to rank), scores a cohort, derives features from its
+# events (blocks of patients dealt round the ranks; and a derive that fails)
+# and runs a whole job (and one that derives its features first), with
 # `mpirun -np 1` to `4` and without mpirun, and with the serial build's strata
 # when it has been built (SERIAL_STRATA; else that comparison is skipped and
 # said so). Every model must have the same bytes but for its provenance (time,
@@ -77,6 +79,39 @@ rm -f score.*.csv
 # the categorical-aware pass: group partials continued from rank to rank
 fitcase factor "2 3 4" --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + practice + imd_decile + ltc_count"
 
+# ---- derive (lead): blocks of 65,536 patients dealt round the ranks, rank 0
+# appends them in block order; a later index date, so some patients are
+# excluded (died) and the counts travel with each block
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+sed -e 's/^index_date: 2025-12-01/index_date: 2026-09-01/' -e "s|\.\./codelists|$SRC/data/codelists|g" \
+    "$SRC/data/specs/derive_default.yaml" > derive.yaml
+"$S" derive fit.h5 --spec derive.yaml --out dv.ref.h5 --threads 2 > dv.ref.txt
+if grep -q 'excluded died: [1-9]' dv.ref.txt; then ok "derive: the reference excludes patients who died"
+else bad "derive: no exclusions in the reference: $(cat dv.ref.txt)"; fi
+if [ -x "$SERIAL" ]; then
+    "$SERIAL" derive fit.h5 --spec derive.yaml --out dv.serial.h5 --threads 1 --quiet
+    if cmp -s dv.ref.h5 dv.serial.h5; then ok "derive: serial build = MPI build without mpirun (file bytes)"
+    else bad "derive: serial build differs"; fi
+fi
+for np in 2 3; do
+    $MPIRUN -np $np "$S" derive fit.h5 --spec derive.yaml --out dv.np$np.h5 --threads 1 > dv.np$np.txt
+    if cmp -s dv.ref.h5 dv.np$np.h5; then ok "derive -np $np: features file byte-identical"
+    else bad "derive -np $np: features file differs"; fi
+    sed -i 's/^dv\.np[0-9]\.h5:/dv.ref.h5:/' dv.np$np.txt
+    if cmp -s dv.ref.txt dv.np$np.txt; then ok "derive -np $np: the same report"
+    else bad "derive -np $np: report differs"; diff dv.ref.txt dv.np$np.txt | head; fi
+done
+# a value that does not fit its type: the same message and exit code, once, and no file
+sed 's/^features:$/features:\n  - {name: cost_tiny, kind: sum, table: spells, value: cost, window: [-365, -1], type: int8}/' \
+    derive.yaml > derive_bad.yaml
+rc1=0; "$S" derive fit.h5 --spec derive_bad.yaml --out dvbad.ref.h5 --quiet 2> dvbad.ref.err || rc1=$?
+rc3=0; $MPIRUN -np 3 "$S" derive fit.h5 --spec derive_bad.yaml --out dvbad.np3.h5 --quiet 2> dvbad.np3.err || rc3=$?
+grep '^strata derive: error' dvbad.np3.err > dvbad.np3.msg || true
+if [ "$rc1" = 6 ] && [ "$rc3" = 6 ] && cmp -s dvbad.ref.err dvbad.np3.msg && [ ! -e dvbad.np3.h5 ]; then
+    ok "derive -np 3: a failing value is reported once with the one-process message and exit 6"
+else bad "derive -np 3 error: exit $rc1 vs $rc3; $(cat dvbad.ref.err) | $(cat dvbad.np3.msg)"; fi
+rm -f dv.*.h5 dvbad.*
+
 cat > spec.yaml <<'SPEC'
 cohort: job.h5
 model:
@@ -109,6 +144,17 @@ for np in 1 2; do
     $MPIRUN -np $np "$S" run spec.yaml --out run.np$np --threads 1 --quiet
     runcmp run.ref run.np$np "run -np $np"
 done
+# a job that derives its features from the events first: derive over the ranks too
+sed -e 's/^index_date: 2026-09-01/index_date: 2025-12-01/' derive.yaml > derive_job.yaml
+sed -e 's/^cohort: job.h5$/cohort: job.h5\nderive: derive_job.yaml/' spec.yaml > spec_dv.yaml
+# (one folder name for both runs: the model records the path of features.h5)
+"$S" run spec_dv.yaml --out rundv --threads 2 --quiet
+mv rundv rundv.ref
+$MPIRUN -np 2 "$S" run spec_dv.yaml --out rundv --threads 1 --quiet
+mv rundv rundv.np2
+runcmp rundv.ref rundv.np2 "run with derive -np 2"
+if grep -q '"distributed": *"derive and' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive ran over the ranks"
+else bad "run with derive -np 2: manifest: $(grep distributed rundv.np2/manifest.json)"; fi
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run -np 2: manifest records 2 ranks"
 else bad "run -np 2: manifest has no ranks"; fi
 node=$(uname -n)
