@@ -79,6 +79,15 @@ rm -f score.*.csv
 # the categorical-aware pass: group partials continued from rank to rank
 fitcase factor "2 3 4" --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + practice + imd_decile + ltc_count"
 
+# ---- synth (lead): groups of 16 x 8,192 rows dealt round the ranks, rank 0
+# appends them in order (record ids numbered there)
+for np in 2 3; do
+    $MPIRUN -np $np "$S" synth --patients 600000 --seed 3 --out sy.np$np.h5 --threads 1 --quiet
+    if cmp -s fit.h5 sy.np$np.h5; then ok "synth -np $np: cohort file byte-identical"
+    else bad "synth -np $np: cohort file differs"; fi
+done
+rm -f sy.np*.h5
+
 # ---- derive (lead): blocks of 65,536 patients dealt round the ranks, rank 0
 # appends them in block order; a later index date, so some patients are
 # excluded (died) and the counts travel with each block
@@ -147,14 +156,22 @@ done
 # a job that derives its features from the events first: derive over the ranks too
 sed -e 's/^index_date: 2026-09-01/index_date: 2025-12-01/' derive.yaml > derive_job.yaml
 sed -e 's/^cohort: job.h5$/cohort: job.h5\nderive: derive_job.yaml/' spec.yaml > spec_dv.yaml
-# (one folder name for both runs: the model records the path of features.h5)
-"$S" run spec_dv.yaml --out rundv --threads 2 --quiet
-mv rundv rundv.ref
-$MPIRUN -np 2 "$S" run spec_dv.yaml --out rundv --threads 1 --quiet
-mv rundv rundv.np2
-runcmp rundv.ref rundv.np2 "run with derive -np 2"
-if grep -q '"distributed": *"derive and' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive ran over the ranks"
+runpair() { # spec, folder, np, label: one process, then mpirun -np, into one
+    # folder name (the model records the path of features.h5), then compared
+    "$S" run "$1" --out "$2" --threads 2 --quiet
+    mv "$2" "$2.ref"
+    $MPIRUN -np "$3" "$S" run "$1" --out "$2" --threads 1 --quiet
+    mv "$2" "$2.np$3"
+    runcmp "$2.ref" "$2.np$3" "$4"
+}
+runpair spec_dv.yaml rundv 2 "run with derive -np 2"
+if grep -q '"distributed": *"synth, derive and' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive ran over the ranks"
 else bad "run with derive -np 2: manifest: $(grep distributed rundv.np2/manifest.json)"; fi
+# a job that synthesises its cohort (groups of 131,072 rows dealt round the
+# ranks, rank 0 writes cohort.h5) and derives from it
+sed -e 's/^cohort: job.h5$/synth:\n  icb: QOC\n  patients: 150000\n  seed: 5/' spec_dv.yaml > spec_sy.yaml
+runpair spec_sy.yaml runsy 3 "run with synth and derive -np 3"
+rm -rf runsy.* rundv.*
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run -np 2: manifest records 2 ranks"
 else bad "run -np 2: manifest has no ranks"; fi
 node=$(uname -n)

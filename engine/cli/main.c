@@ -84,7 +84,7 @@ static int print_version(void)
 static int on_all_ranks(const char *name)
 {
     return !strcmp(name, "fit") || !strcmp(name, "score") || !strcmp(name, "run") ||
-           !strcmp(name, "derive");
+           !strcmp(name, "derive") || !strcmp(name, "synth");
 }
 
 static int run_command(const cli_command *c, int argc, char **argv)

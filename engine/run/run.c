@@ -368,18 +368,21 @@ static strata_status read_outcome(run_state *r)
 }
 
 /* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
- * Rank 0 runs the job; the other ranks serve its collective steps: derive
+ * Rank 0 runs the job; the other ranks serve its collective steps: synth
+ * (every rank generates its groups of rows, rank 0 writes cohort.h5), derive
  * (every rank derives its blocks of patients, rank 0 writes features.h5) and
  * the GLM fit (every rank fits its slab of rows). Rank 0 sends each step
  * (paths, parameters) to every rank; after the fit it sends "done" and goes
  * on alone (the context's ranks detached), while the others return. */
-enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2 };
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3 };
 
 typedef struct run_request {
     int kind;
-    strata_glm_params prm;  /* fit: formula and weights travel in the text below */
-    size_t len[3];          /* fit: cohort path, formula, weights ("" = none); derive:
-                               cohort path, spec path, spec key ("" = none): bytes with the NUL */
+    strata_glm_params prm;   /* fit: formula and weights travel in the text below */
+    strata_synth_params sp;  /* synth: the selection's code travels in the text */
+    size_t len[3];           /* fit: cohort path, formula, weights ("" = none); derive:
+                                cohort path, spec path, spec key ("" = none); synth: cohort
+                                path, selection code ("" = none), "": bytes with the NUL */
 } run_request;
 
 /* Rank 0: sends req and its three strings to every rank. */
@@ -439,12 +442,27 @@ static strata_status run_serve(strata_ctx *ctx)
         strata_model *m = NULL;
         strata_status st;
         STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
-        if (req.kind != RUN_REQ_FIT && req.kind != RUN_REQ_DERIVE)
+        if (req.kind != RUN_REQ_FIT && req.kind != RUN_REQ_DERIVE && req.kind != RUN_REQ_SYNTH)
             return last;
         n = req.len[0] + req.len[1] + req.len[2];
         if (!(blob = strata_alloc(ctx, n)))
             return STRATA_ENOMEM;
         st = c->bcast(c->ud, blob, n, 0);
+        if (req.kind == RUN_REQ_SYNTH) { /* collective and agreed inside, rank 0 writes */
+            strata_synth *sy = NULL;
+            strata_synth_summary ss;
+            req.sp.code = req.len[1] > 1 ? blob + req.len[0] : NULL;
+            req.sp.data_dir = NULL;
+            if (st == STRATA_OK)
+                st = strata_synth_new(ctx, &req.sp, &sy);
+            if (st == STRATA_OK)
+                st = strata_synth_write(ctx, sy, NULL, &ss);
+            strata_synth_free(sy);
+            strata_free(ctx, blob, n);
+            if (st != STRATA_OK)
+                last = st;
+            continue;
+        }
         if (req.kind == RUN_REQ_DERIVE) { /* agreed inside: rank 0 reports a failure */
             strata_derive_report rep;
             if (st == STRATA_OK)
@@ -565,6 +583,14 @@ static strata_status stage_cohort(run_state *r)
         sp.seed = (uint64_t)r->spec->synth_seed;
         out_path(r, "cohort.h5", path, sizeof path);
         STRATA_TRY(strata_synth_params_check(ctx, &sp));
+        if (strata_ctx_comm(ctx)) { /* every rank generates its groups of rows */
+            run_request req;
+            const char *t[3] = {path, sp.code ? sp.code : "", ""};
+            memset(&req, 0, sizeof req);
+            req.kind = RUN_REQ_SYNTH;
+            req.sp = sp;
+            STRATA_TRY(run_send_text(ctx, &req, t));
+        }
         STRATA_TRY(strata_synth_new(ctx, &sp, &s));
         st = strata_synth_write(ctx, s, path, &ss);
         strata_synth_free(s);
@@ -1805,7 +1831,7 @@ static strata_status run_stages(run_state *r)
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
-            st = strata_manifest_str(r->man, "mpi.distributed", "derive and the model fit (GLM); other stages on rank 0");
+            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive and the model fit (GLM); other stages on rank 0");
     }
     if (st == STRATA_OK)
         st = manifest_rules(r);
