@@ -4,6 +4,8 @@
  * record and scoring at horizons. Invariant: the estimator is reached through
  * models/cox/cox.h only and HDF5 through engine/io/model_file.h only; scores come
  * in fixed blocks, so a loaded model scores to the same bytes. */
+#include "cohort_dist.h"
+#include "comm.h"
 #include "model_file.h"
 #include "model_internal.h"
 
@@ -60,11 +62,25 @@ strata_status strata_cox_fit(strata_ctx *ctx, strata_cohort *cohort, const strat
     *out = NULL;
     if (!cohort || !p || !p->formula)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_cox_fit: cohort, params and formula are required");
-    model_cohort_source(cohort, &src);
-    st = cox_model_fit(ctx, &src, p, &cm);
+    if (strata_ctx_comm(ctx)) {
+        /* every rank: its slab of rows through collective parallel-HDF5 reads on a
+         * handle of its own (docs/scale.md#mpi) */
+        strata_cohort *dc = NULL;
+        st = strata_cohort_open_dist(ctx, strata_cohort_path(cohort), &dc);
+        if (st == STRATA_OK) {
+            model_cohort_source(dc, &src);
+            st = cox_model_fit(ctx, &src, p, &cm);
+            strata_cohort_close(dc);
+        }
+    } else {
+        model_cohort_source(cohort, &src);
+        st = cox_model_fit(ctx, &src, p, &cm);
+    }
     if (!cm)
         return st;
-    if ((s2 = model_cox_provenance(ctx, cohort, cm)) != STRATA_OK) {
+    /* the input's hash on the rank that writes the model (rank 0) only */
+    if ((!strata_ctx_comm(ctx) || strata_ctx_comm(ctx)->rank == 0) &&
+        (s2 = model_cox_provenance(ctx, cohort, cm)) != STRATA_OK) {
         cox_model_free(ctx, cm);
         return s2;
     }

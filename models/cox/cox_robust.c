@@ -163,7 +163,7 @@ static void resid_rows(const cox_data *d, const cox_ws *ws, const rob *r, size_t
         A = e != NONE ? ws->gstore + e * gs + 2 : NULL;
         o = ev ? ws->gstore + ws->gidx[*g] * gs + 2 : NULL;
         for (size_t j = 0; j < p; j++) {
-            double x = cox_xcol(d, j)[i], v = -rH * x;
+            double x = *cox_xat(d, j, i), v = -rH * x;
             if (A)
                 v += ri * A[j];
             if (ev)
@@ -266,7 +266,9 @@ strata_status cox_robust(strata_ctx *ctx, const cox_data *d, cox_ws *ws, cox_tie
     if (st == STRATA_OK) {
         for (size_t j = 0; j < p; j++)
             r.beta[j] = res->aliased[j] ? 0 : res->beta[j];
-        cox_eval(d, ws, ties, r.beta, &ll, r.u, r.I); /* keeps the group sums */
+        st = cox_eval(d, ws, ties, r.beta, &ll, r.u, r.I); /* keeps the group sums */
+    }
+    if (st == STRATA_OK) {
         suffix_terms(d, ws, ties, &r);
         if (cluster)
             meat_clusters(d, ws, &r, B);
