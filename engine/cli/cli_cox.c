@@ -163,6 +163,7 @@ int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh)
     int rc = 0;
     if (!ctx)
         return 3;
+    strata_mpi_attach(ctx); /* every rank scores its chunks; rank 0 writes (docs/scale.md#mpi) */
     if ((st = strata_cox_load(ctx, o->model, &m)) != STRATA_OK || (st = strata_cohort_open(ctx, o->cohort, &c)) != STRATA_OK)
         rc = cli_fail(ctx, "score", st);
     else if ((st = strata_cox_score_write(ctx, m, c, o->unseen, h, nh, o->out)) != STRATA_OK)

@@ -327,13 +327,14 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
     s.me = s.cm->rank;
     *n = s.n = src->nrows;
     *used = 0;
-    /* refused alike on every rank (the same formula and parameters everywhere) */
-    if (cf->cluster || prm->robust)
-        return strata_comm_agree(
-            ctx, STRATA_FAIL(ctx, STRATA_ESPEC,
-                             "cox: the robust variance%s is not distributed over MPI ranks yet; fit it "
-                             "with one process (docs/scale.md#mpi)",
-                             cf->cluster ? " (cluster())" : ""));
+    /* refused alike on every rank (the same formula everywhere): the cluster sums
+     * run over all rows in sorted order */
+    if (cf->cluster)
+        return strata_comm_agree(ctx, STRATA_FAIL(ctx, STRATA_ESPEC,
+                                                  "cox: cluster(%s) (the robust variance by cluster) is not "
+                                                  "distributed over MPI ranks yet; fit it with one process "
+                                                  "(docs/scale.md#mpi)",
+                                                  cf->cluster));
     if (s.n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     s.slo = strata_comm_split(s.n, s.K, s.me, 1);

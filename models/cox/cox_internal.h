@@ -300,6 +300,10 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
  * (omp_get_wtime) for res->seconds. As cox_fit_cols from the layout on. */
 strata_status cox_fit_data(strata_ctx *ctx, const cox_input *in, const cox_params *prm, cox_data *d,
                            double t0, cox_result **out);
+/* Across ranks (no-op with one process): every rank's part of a — elements
+ * [map[rb[r]], map[rb[r + 1]]) of `size` bytes each; map NULL: its blocks — to
+ * every rank, in place. */
+strata_status cox_gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t size, const size_t *map);
 /* Across ranks: every rank's rows [x0, x1) of ws->eta to every rank (for Harrell's C). */
 strata_status cox_gather_eta(const cox_data *d, cox_ws *ws);
 /* STRATA_EDATA: column j of in is constant within every stratum (docs/cox.md). */

@@ -507,7 +507,7 @@ static void reduce(const cox_data *d, const cox_ws *ws, double *ll, double *u, d
 
 /* Across ranks: every rank's part of a (elements [map[rb[r]], map[rb[r + 1]])
  * of `size` bytes each, map NULL: the blocks themselves) to every rank, in place. */
-static strata_status gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t size, const size_t *map)
+strata_status cox_gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t size, const size_t *map)
 {
     const strata_comm *c = d->comm;
     if (!c)
@@ -533,14 +533,32 @@ strata_status cox_gather_eta(const cox_data *d, cox_ws *ws)
     return c ? c->allgatherv(c->ud, NULL, ws->eta, ws->cnt, ws->dsp) : STRATA_OK;
 }
 
+/* Across ranks, for the robust variance: every rank's kept sums of the event
+ * groups that end in its blocks (ws->gstore slots in group order) to every rank. */
+static strata_status gather_groups(const cox_data *d, cox_ws *ws)
+{
+    const strata_comm *c = d->comm;
+    size_t g = 0, k = 0, sz = ws->gstride * sizeof *ws->gstore;
+    if (!c || !ws->gstore)
+        return STRATA_OK;
+    for (int r = 0; r < c->size; r++) {
+        size_t k0 = k;
+        for (; g < d->bgroup[d->rb[r + 1]]; g++)
+            k += d->gm[g] > 0;
+        ws->dsp[r] = k0 * sz;
+        ws->cnt[r] = (k - k0) * sz;
+    }
+    return c->allgatherv(c->ud, NULL, ws->gstore, ws->cnt, ws->dsp);
+}
+
 strata_status cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
                        double *u, double *I)
 {
     const size_t p1 = d->p + 1, dz = sizeof(double), ldd = ws->ld * ws->ld;
     pass_eta_tails(d, ws, beta);
-    STRATA_TRY(gather_parts(d, ws, ws->bmax, dz, NULL));
-    STRATA_TRY(gather_parts(d, ws, ws->tb, dz, NULL));
-    STRATA_TRY(gather_parts(d, ws, ws->tail, p1 * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bmax, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->tb, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->tail, p1 * dz, NULL));
     /* shift so that the largest risk score is exp(0): no overflow; the partial
      * likelihood is unchanged by a common shift of eta */
     ws->c = -INFINITY;
@@ -548,17 +566,18 @@ strata_status cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const doubl
         ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
     pass_rescale(d, ws);
     pass_spill(d, ws);
-    STRATA_TRY(gather_parts(d, ws, ws->spill, (p1 + 1) * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->spill, (p1 + 1) * dz, NULL));
     scan_carry(d, ws);
     pass_groups(d, ws, ties);
-    STRATA_TRY(gather_parts(d, ws, ws->h, dz, d->bgroup));
-    STRATA_TRY(gather_parts(d, ws, ws->ce, dz, d->bgroup));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->h, dz, d->bgroup));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->ce, dz, d->bgroup));
+    STRATA_TRY(gather_groups(d, ws));
     scan_hazard(d, ws);
     pass_gram(d, ws);
-    STRATA_TRY(gather_parts(d, ws, ws->bll, dz, NULL));
-    STRATA_TRY(gather_parts(d, ws, ws->bu, p1 * dz, NULL));
-    STRATA_TRY(gather_parts(d, ws, ws->G2, ldd * dz, NULL));
-    STRATA_TRY(gather_parts(d, ws, ws->GU, ldd * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bll, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bu, p1 * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->G2, ldd * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->GU, ldd * dz, NULL));
     reduce(d, ws, ll, u, I);
     return STRATA_OK;
 }
