@@ -4,9 +4,10 @@
 # (warm start, a spline and an interaction; missing values; Poisson with an
 # offset, whose null deviance is a row-order sum carried from rank to rank;
 # the categorical-aware pass with a 51-level factor, whose group partials
-# continue from rank to rank), scores a cohort, derives features from its
-# events (blocks of patients dealt round the ranks; and a derive that fails)
-# and runs a whole job (and one that derives its features first), with
+# continue from rank to rank), two Cox fits (Efron and Breslow ties, strata,
+# weights, an offset), scores a cohort, derives features from its events
+# (blocks of patients dealt round the ranks; and a derive that fails) and
+# runs a whole job (and one that derives its features first), with
 # `mpirun -np 1` to `4` and without mpirun, and with the serial build's strata
 # when it has been built (SERIAL_STRATA; else that comparison is skipped and
 # said so). Every model must have the same bytes but for its provenance (time,
@@ -180,6 +181,65 @@ if grep -q '"launcher": *"mpirun (Open MPI)"' run.np2/manifest.json && grep -q '
 else bad "run -np 2: launcher/layout not recorded: $(grep -e launcher -e layout -e nodes run.np2/manifest.json | tr -d '\n')"; fi
 if grep -q '"mpi"' run.np1/manifest.json; then bad "run -np 1: manifest names MPI ranks"
 else ok "run -np 1: one process, no ranks in the manifest"; fi
+# ---- Cox (docs/scale.md#mpi, "The distributed Cox fit") ---------------------
+# The fit across ranks on job.h5 (37,613 complete cases: 5 blocks of 8,192
+# sorted rows, one or two a rank; the censorings at 365 days are one tied group
+# over several blocks): model bytes but for provenance, and `strata coef` (text
+# and CSV; printed by the serial build when there is one: the MPI build's
+# start-up costs ~2 s a command here) byte-identical.
+C=$S
+[ -x "$SERIAL" ] && C=$SERIAL
+coxcase() { # name "np list" fit options...
+    name=$1
+    nps=$2
+    shift 2
+    "$S" fit job.h5 --family cox "$@" --out "$name.ref.h5" --threads 2 --quiet
+    dump "$name.ref.h5" > "$name.ref.txt"
+    "$C" coef "$name.ref.h5" > "$name.ref.coef"
+    "$C" coef "$name.ref.h5" --csv >> "$name.ref.coef"
+    if [ -x "$SERIAL" ]; then
+        "$SERIAL" fit job.h5 --family cox "$@" --out "$name.serial.h5" --threads 1 --quiet
+        dump "$name.serial.h5" > "$name.serial.txt"
+        if cmp -s "$name.ref.txt" "$name.serial.txt"; then ok "$name: serial build = MPI build without mpirun"
+        else bad "$name: serial build differs"; diff "$name.ref.txt" "$name.serial.txt" | head -20; fi
+    fi
+    for np in $nps; do
+        $MPIRUN -np $np "$S" fit job.h5 --family cox "$@" --out "$name.np$np.h5" --threads 1 --quiet
+        dump "$name.np$np.h5" > "$name.np$np.txt"
+        "$C" coef "$name.np$np.h5" > "$name.np$np.coef"
+        "$C" coef "$name.np$np.h5" --csv >> "$name.np$np.coef"
+        if cmp -s "$name.ref.txt" "$name.np$np.txt"; then ok "$name: mpirun -np $np = one process (model)"
+        else bad "$name: mpirun -np $np differs"; diff "$name.ref.txt" "$name.np$np.txt" | head -20; fi
+        if cmp -s "$name.ref.coef" "$name.np$np.coef"; then ok "$name: mpirun -np $np = one process (strata coef)"
+        else bad "$name: mpirun -np $np: strata coef differs"; fi
+    done
+}
+# Efron ties, strata, a spline, a factor, the robust variance
+coxcase cox_efron "2 3" --robust --formula "Surv(time_to_emergency_days, emergency_event) ~ rcs(age, 4) + sex + ethnicity + ltc_count + prior_emergency_12m + strata(pcn)"
+# Breslow ties, case weights, an offset, strata, missing values (12,403 complete
+# cases: 2 blocks, so -np 3 leaves a rank without rows)
+coxcase cox_breslow "3" --ties breslow --weights sbp --formula "Surv(time_to_emergency_days, emergency_event) ~ age + sex + bmi + offset(log1p(gp_appointments_12m)) + strata(imd_decile)"
+# Efron ties in groups of more than 8,192 rows (a 0/1 time): a group's event
+# sums from the blocks it covers (spills) added in block order
+coxcase cox_ties "2" --formula "Surv(hypertension, emergency_event) ~ age + imd_decile + ltc_count"
+# Cox scoring: chunks of 65,536 rows dealt round the ranks (fit.h5: 10 chunks),
+# rank 0 writes them in order; NaN where bmi is missing, every stratum seen
+"$S" score cox_breslow.ref.h5 fit.h5 --horizon 100,365 --out coxscore.ref.csv --quiet
+"$S" score cox_breslow.ref.h5 fit.h5 --horizon 100,365 --out coxscore.ref.h5 --quiet
+$MPIRUN -np 2 "$S" score cox_breslow.ref.h5 fit.h5 --horizon 100,365 --out coxscore.np2.csv --quiet
+$MPIRUN -np 3 "$S" score cox_breslow.ref.h5 fit.h5 --horizon 100,365 --out coxscore.np3.h5 --quiet
+if cmp -s coxscore.ref.csv coxscore.np2.csv; then ok "cox score -np 2: scores.csv"; else bad "cox score -np 2: scores.csv differs"; fi
+h5dump -m '%.17g' coxscore.ref.h5 | tail -n +2 > a.txt
+h5dump -m '%.17g' coxscore.np3.h5 | tail -n +2 > b.txt
+if cmp -s a.txt b.txt; then ok "cox score -np 3: scores.h5"; else bad "cox score -np 3: scores.h5 differs"; fi
+rm -f coxscore.*.csv
+# what is not distributed is refused on every rank, with one message and exit 7
+if $MPIRUN -np 2 "$S" fit job.h5 --family cox --formula "Surv(time_to_emergency_days, emergency_event) ~ age + cluster(practice)" \
+    --out cox_cluster.h5 --quiet 2> cox_cluster.err; then bad "cox cluster() -np 2: not refused"
+elif [ "$(grep -c 'is not distributed over MPI ranks' cox_cluster.err)" = 1 ] && [ ! -e cox_cluster.h5 ]; then ok "cox cluster() -np 2: refused once, nothing written"
+else bad "cox cluster() -np 2: $(head -3 cox_cluster.err)"; fi
+# ---- end of Cox -------------------------------------------------------------
+
 [ -x "$SERIAL" ] || echo "note: no serial build at $SERIAL; compared with the MPI build run without mpirun only"
 rm -f fit.h5 ./*.np*.h5 io.*.h5
 echo "$pass passed, $fail failed"

@@ -83,9 +83,11 @@ int cli_fit_cox(strata_ctx *ctx, const cli_common *co, const char *cohort_path, 
     if (!m)
         return json ? cli_json_fail("fit", ctx, strata_ctx_errcode(ctx), rc) : rc;
     rc = st == STRATA_OK ? 0 : (int)st;
-    if (st != STRATA_OK)
+    if (st != STRATA_OK && cli_rank() == 0)
         fprintf(stderr, "strata fit: error: %s (partial model written)\n", strata_ctx_errmsg(ctx));
-    if ((st = strata_cox_save(ctx, m, out)) != STRATA_OK) {
+    if (cli_rank() != 0) /* rank 0 writes the model (docs/scale.md#mpi) */
+        ;
+    else if ((st = strata_cox_save(ctx, m, out)) != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
         if (json)
             cli_json_fail("fit", ctx, st, rc);
@@ -161,6 +163,7 @@ int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh)
     int rc = 0;
     if (!ctx)
         return 3;
+    strata_mpi_attach(ctx); /* every rank scores its chunks; rank 0 writes (docs/scale.md#mpi) */
     if ((st = strata_cox_load(ctx, o->model, &m)) != STRATA_OK || (st = strata_cohort_open(ctx, o->cohort, &c)) != STRATA_OK)
         rc = cli_fail(ctx, "score", st);
     else if ((st = strata_cox_score_write(ctx, m, c, o->unseen, h, nh, o->out)) != STRATA_OK)

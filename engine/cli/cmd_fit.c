@@ -55,6 +55,8 @@ static int fit_cox(const cli_common *co, const char *cohort, const char *const *
         p.max_iter = (int)v;
     if (!(ctx = cli_ctx_new(co)))
         return 3;
+    if (!eo->active) /* the Cox fit over every rank's blocks (docs/scale.md#mpi) */
+        strata_mpi_attach(ctx);
     rc = eo->active ? cli_elnet_cox_fit(ctx, co, cohort, &p, eo, given[7], json)
                     : cli_fit_cox(ctx, co, cohort, &p, given[7], json);
     strata_ctx_free(ctx);
@@ -158,8 +160,8 @@ int cmd_fit(int argc, char **argv)
         cli_elnet_free(&eo);
         return cli_usage_error("fit", USAGE, "missing COHORT");
     }
-    if (cli_rank() != 0 && ((given[0] && !strcmp(given[0], "cox")) || eo.active)) {
-        cli_elnet_free(&eo); /* Cox and the elastic net run on rank 0 alone (docs/scale.md#mpi) */
+    if (cli_rank() != 0 && eo.active) {
+        cli_elnet_free(&eo); /* the elastic net runs on rank 0 alone (docs/scale.md#mpi) */
         return 0;
     }
     if (given[0] && !strcmp(given[0], "cox")) {

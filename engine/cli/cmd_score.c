@@ -47,8 +47,6 @@ int cmd_score(int argc, char **argv)
         if (k == CLI_OPT_NOT_MINE)
             return cli_usage_error("score", USAGE, "unexpected argument '%s'", argv[i]);
     }
-    if (o.model && strata_cox_is_model_file(o.model) && cli_rank() != 0)
-        return 0; /* Cox scoring runs on rank 0 alone (docs/scale.md#mpi) */
     if (o.model && strata_cox_is_model_file(o.model)) {
         if (!o.cohort || !o.out)
             return cli_usage_error("score", USAGE, "MODEL, COHORT and --out are required");

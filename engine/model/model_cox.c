@@ -4,6 +4,8 @@
  * record and scoring at horizons. Invariant: the estimator is reached through
  * models/cox/cox.h only and HDF5 through engine/io/model_file.h only; scores come
  * in fixed blocks, so a loaded model scores to the same bytes. */
+#include "cohort_dist.h"
+#include "comm.h"
 #include "model_file.h"
 #include "model_internal.h"
 
@@ -60,11 +62,25 @@ strata_status strata_cox_fit(strata_ctx *ctx, strata_cohort *cohort, const strat
     *out = NULL;
     if (!cohort || !p || !p->formula)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_cox_fit: cohort, params and formula are required");
-    model_cohort_source(cohort, &src);
-    st = cox_model_fit(ctx, &src, p, &cm);
+    if (strata_ctx_comm(ctx)) {
+        /* every rank: its slab of rows through collective parallel-HDF5 reads on a
+         * handle of its own (docs/scale.md#mpi) */
+        strata_cohort *dc = NULL;
+        st = strata_cohort_open_dist(ctx, strata_cohort_path(cohort), &dc);
+        if (st == STRATA_OK) {
+            model_cohort_source(dc, &src);
+            st = cox_model_fit(ctx, &src, p, &cm);
+            strata_cohort_close(dc);
+        }
+    } else {
+        model_cohort_source(cohort, &src);
+        st = cox_model_fit(ctx, &src, p, &cm);
+    }
     if (!cm)
         return st;
-    if ((s2 = model_cox_provenance(ctx, cohort, cm)) != STRATA_OK) {
+    /* the input's hash on the rank that writes the model (rank 0) only */
+    if ((!strata_ctx_comm(ctx) || strata_ctx_comm(ctx)->rank == 0) &&
+        (s2 = model_cox_provenance(ctx, cohort, cm)) != STRATA_OK) {
         cox_model_free(ctx, cm);
         return s2;
     }
@@ -218,29 +234,90 @@ typedef struct cox_chunk {
     int64_t *id;
 } cox_chunk;
 
+static strata_status chunk_alloc(strata_ctx *ctx, size_t chunk, size_t nh, cox_chunk *c)
+{
+    c->lp = strata_alloc(ctx, chunk * sizeof *c->lp);
+    c->risk = strata_alloc(ctx, (chunk * nh + 1) * sizeof *c->risk);
+    c->vals = strata_alloc(ctx, chunk * (nh + 1) * sizeof *c->vals);
+    c->id = strata_alloc(ctx, chunk * sizeof *c->id);
+    return c->lp && c->risk && c->vals && c->id ? STRATA_OK : STRATA_ENOMEM;
+}
+
+static void chunk_free(strata_ctx *ctx, cox_chunk *c)
+{
+    STRATA_FREE_ALL(ctx, c->lp, c->risk, c->vals, c->id);
+}
+
+/* Rows [r0, r0 + k) scored into c->vals (k x (1 + nh): lp, then the risks) and c->id. */
+static strata_status score_chunk(strata_ctx *ctx, const cox_binding *b, strata_cohort *cohort, long idcol,
+                                 size_t r0, size_t k, const double *h, size_t nh, cox_chunk *c)
+{
+    STRATA_TRY(cox_score_rows_bound(ctx, b, r0, k, h, nh, c->lp, c->risk));
+    if (idcol >= 0)
+        STRATA_TRY(strata_cohort_read_i64(ctx, cohort, (size_t)idcol, r0, k, c->id));
+    for (size_t i = 0; i < k; i++) {
+        c->vals[i * (nh + 1)] = c->lp[i];
+        memcpy(c->vals + i * (nh + 1) + 1, c->risk + i * nh, nh * sizeof *c->vals);
+    }
+    return STRATA_OK;
+}
+
 static strata_status write_cox_scores(strata_ctx *ctx, const cox_binding *b, strata_cohort *cohort, long idcol,
                                       size_t n, size_t chunk, const double *h, size_t nh, strata_score_file *sf)
 {
-    cox_chunk c = {strata_alloc(ctx, chunk * sizeof *c.lp), strata_alloc(ctx, (chunk * nh + 1) * sizeof *c.risk),
-                   strata_alloc(ctx, chunk * (nh + 1) * sizeof *c.vals), strata_alloc(ctx, chunk * sizeof *c.id)};
-    strata_status st = c.lp && c.risk && c.vals && c.id ? STRATA_OK : STRATA_ENOMEM;
+    cox_chunk c;
+    strata_status st = chunk_alloc(ctx, chunk, nh, &c);
     for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += chunk) {
         size_t k = n - r0 < chunk ? n - r0 : chunk;
-        st = cox_score_rows_bound(ctx, b, r0, k, h, nh, c.lp, c.risk);
-        if (st == STRATA_OK && idcol >= 0)
-            st = strata_cohort_read_i64(ctx, cohort, (size_t)idcol, r0, k, c.id);
-        for (size_t i = 0; st == STRATA_OK && i < k; i++) {
-            c.vals[i * (nh + 1)] = c.lp[i];
-            memcpy(c.vals + i * (nh + 1) + 1, c.risk + i * nh, nh * sizeof *c.vals);
-        }
+        st = score_chunk(ctx, b, cohort, idcol, r0, k, h, nh, &c);
         if (st == STRATA_OK)
             st = strata_score_file_write_cols(ctx, sf, r0, k, c.id, c.vals);
     }
-    strata_free(ctx, c.lp, 0);
-    strata_free(ctx, c.risk, 0);
-    strata_free(ctx, c.vals, 0);
-    strata_free(ctx, c.id, 0);
+    chunk_free(ctx, &c);
     return st;
+}
+
+/* Across MPI ranks (docs/scale.md#mpi), as GLM scoring: chunk q of the rows is
+ * scored by rank q mod K through its own handle; rank 0 receives each round's
+ * chunks in row order and writes them. Every sender sends its status first, so
+ * a failure ends the round on all; every row's scores are its own arithmetic. */
+static strata_status write_cox_scores_dist(strata_ctx *ctx, const cox_binding *b, strata_cohort *cohort,
+                                           long idcol, size_t n, size_t chunk, const double *h, size_t nh,
+                                           strata_score_file *sf)
+{
+    const strata_comm *cm = strata_ctx_comm(ctx);
+    size_t K = (size_t)cm->size, nq = (n + chunk - 1) / chunk;
+    cox_chunk c;
+    strata_status st = chunk_alloc(ctx, chunk, nh, &c);
+    int failed = 0; /* rank 0: a sender failed; its message comes with the agreement */
+    for (size_t q0 = 0; q0 < nq; q0 += K) {
+        size_t q = q0 + (size_t)cm->rank;
+        if (q < nq && st == STRATA_OK)
+            st = score_chunk(ctx, b, cohort, idcol, q * chunk, n - q * chunk < chunk ? n - q * chunk : chunk, h, nh, &c);
+        for (size_t r = 0; r < K && q0 + r < nq; r++) {
+            size_t r0 = (q0 + r) * chunk, k = n - r0 < chunk ? n - r0 : chunk;
+            int rs = st;
+            if (cm->rank == 0 && r > 0) {
+                strata_status ts = cm->recv(cm->ud, &rs, sizeof rs, (int)r);
+                if (ts == STRATA_OK && rs == STRATA_OK)
+                    ts = cm->recv(cm->ud, c.vals, k * (nh + 1) * sizeof *c.vals, (int)r);
+                if (ts == STRATA_OK && rs == STRATA_OK && idcol >= 0)
+                    ts = cm->recv(cm->ud, c.id, k * sizeof *c.id, (int)r);
+                failed |= rs != STRATA_OK;
+                st = st == STRATA_OK ? ts : st;
+            } else if (cm->rank > 0 && (size_t)cm->rank == r) {
+                st = cm->send(cm->ud, &rs, sizeof rs, 0) == STRATA_OK ? st : STRATA_EIO;
+                if (rs == STRATA_OK && st == STRATA_OK)
+                    st = cm->send(cm->ud, c.vals, k * (nh + 1) * sizeof *c.vals, 0);
+                if (rs == STRATA_OK && st == STRATA_OK && idcol >= 0)
+                    st = cm->send(cm->ud, c.id, k * sizeof *c.id, 0);
+            }
+            if (cm->rank == 0 && st == STRATA_OK && !failed)
+                st = strata_score_file_write_cols(ctx, sf, r0, k, c.id, c.vals);
+        }
+    }
+    chunk_free(ctx, &c);
+    return strata_comm_agree(ctx, st);
 }
 
 strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
@@ -271,6 +348,18 @@ strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_coho
     attrs[6] = NULL;
     model_cohort_source(cohort, &src);
     chunk = n < chunk ? n + 1 : chunk;
+    if (strata_ctx_comm(ctx)) { /* rank 0 writes what every rank scored */
+        const strata_comm *cm = strata_ctx_comm(ctx);
+        st = cm->rank == 0 ? strata_score_file_open_cols(ctx, path, n, idcol >= 0, attrs, cols, meaning, nh + 1, &sf)
+                           : STRATA_OK;
+        if ((st = strata_comm_agree(ctx, st)) != STRATA_OK)
+            return st;
+        st = strata_comm_agree(ctx, cox_bind(ctx, m->cox, &src, unseen, &b));
+        if (st == STRATA_OK)
+            st = write_cox_scores_dist(ctx, b, cohort, idcol, n, chunk, horizons, nh, sf);
+        cox_binding_free(ctx, b);
+        return cm->rank == 0 ? strata_score_file_close(ctx, sf, st) : st;
+    }
     STRATA_TRY(strata_score_file_open_cols(ctx, path, n, idcol >= 0, attrs, cols, meaning, nh + 1, &sf));
     st = cox_bind(ctx, m->cox, &src, unseen, &b);
     if (st == STRATA_OK)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *colname(const cox_input *in, size_t j, char *buf, size_t size)
+const char *cox_colname(const cox_input *in, size_t j, char *buf, size_t size)
 {
     if (in->names && in->names[j])
         return in->names[j];
@@ -37,20 +37,25 @@ static strata_status one_event_time(strata_ctx *ctx, const cox_input *in, size_t
 
 /* A column constant within every stratum cancels from the partial likelihood
  * (the stratum's baseline absorbs it): named, as coxph's NA would hide it. */
-static strata_status constant_columns(strata_ctx *ctx, const cox_input *in, const cox_data *d)
+strata_status cox_constant_column(strata_ctx *ctx, const cox_input *in, const cox_data *d, size_t j)
 {
     char buf[32];
+    return STRATA_FAIL(ctx, STRATA_EDATA,
+                       "cox: column '%s' is constant within every stratum%s: it cancels from "
+                       "the partial likelihood and has no coefficient; drop the term",
+                       cox_colname(in, j, buf, sizeof buf),
+                       d->nstrata > 1 ? " (the strata's baselines absorb it)" : "");
+}
+
+static strata_status constant_columns(strata_ctx *ctx, const cox_input *in, const cox_data *d)
+{
     for (size_t j = 0; j < d->p; j++) {
-        const double *x = cox_xcol(d, j);
+        const double *x = cox_xat(d, j, 0);
         int varies = 0;
         for (size_t i = 1; i < d->n && !varies; i++)
             varies = cox_stratum(d, i) == cox_stratum(d, i - 1) && x[i] != x[i - 1];
         if (!varies)
-            return STRATA_FAIL(ctx, STRATA_EDATA,
-                               "cox: column '%s' is constant within every stratum%s: it cancels from "
-                               "the partial likelihood and has no coefficient; drop the term",
-                               colname(in, j, buf, sizeof buf),
-                               d->nstrata > 1 ? " (the strata's baselines absorb it)" : "");
+            return cox_constant_column(ctx, in, d, j);
     }
     return STRATA_OK;
 }
@@ -138,12 +143,12 @@ static strata_status gather_x(strata_ctx *ctx, const cox_input *in, cox_col_fn c
 {
     char buf[32];
     for (size_t j = 0; j < d->p; j++) {
-        double *y = cox_xcol(d, j), s = 0;
+        double *y = cox_xat(d, j, 0), s = 0;
         STRATA_TRY(col(ctx, ud, j, tmp));
         for (size_t i = 0; i < d->n; i++)
             if (!isfinite(tmp[i]))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "cox: row %zu: column '%s' value %g is not finite",
-                                   i + 1, colname(in, j, buf, sizeof buf), tmp[i]);
+                                   i + 1, cox_colname(in, j, buf, sizeof buf), tmp[i]);
         /* the sort scatters the rows: fetch ahead, two threads' loads in flight */
 #pragma omp parallel for num_threads(strata_threads(ctx)) schedule(static)
         for (long il = 0; il < (long)d->n; il++) {
@@ -221,6 +226,7 @@ void cox_data_free(strata_ctx *ctx, cox_data *d)
     strata_free(ctx, d->bgroup, 0);
     strata_free(ctx, d->blast, 0);
     strata_free(ctx, d->xd, 0);
+    strata_free(ctx, d->rb, 0);
     strata_free(ctx, d, sizeof *d);
 }
 
@@ -275,6 +281,29 @@ static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *
     return st;
 }
 
+strata_status cox_data_build_rows(strata_ctx *ctx, const cox_input *in, size_t block_rows,
+                                  cox_data **out)
+{
+    cox_data *d;
+    strata_status st;
+    *out = NULL;
+    STRATA_TRY(validate(ctx, in));
+    if (!(d = strata_calloc(ctx, 1, sizeof *d)))
+        return STRATA_ENOMEM;
+    d->n = in->n;
+    d->p = in->p;
+    d->nb = block_rows;
+    d->nblocks = (in->n + block_rows - 1) / block_rows;
+    d->bhi = d->nblocks;
+    d->x1 = d->ldx = in->n;
+    if ((st = build_rows(ctx, in, d)) != STRATA_OK) {
+        cox_data_free(ctx, d);
+        return st;
+    }
+    *out = d;
+    return STRATA_OK;
+}
+
 strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
                                   size_t block_rows, size_t x_ld, cox_data **out)
 {
@@ -283,21 +312,13 @@ strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_
     double *tmp = NULL;
     strata_status st;
     *out = NULL;
-    STRATA_TRY(validate(ctx, in));
     x_ld = x_ld ? x_ld : n;
     if (x_ld < n || !strata_mul_ok(x_ld, p, &nx) || !strata_mul_ok(nx, sizeof(double), &nx))
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: %zu x %zu design overflows", x_ld, p);
-    if (!(d = strata_calloc(ctx, 1, sizeof *d)))
-        return STRATA_ENOMEM;
-    d->n = n;
-    d->p = p;
+    STRATA_TRY(cox_data_build_rows(ctx, in, block_rows, &d));
     d->ldx = x_ld;
-    d->nb = block_rows;
-    d->nblocks = (n + block_rows - 1) / block_rows;
-    st = build_rows(ctx, in, d);
     /* X after the sort's scratch is gone: the peak holds X once, plus one column */
-    if (st == STRATA_OK && (!(d->X = strata_alloc(ctx, nx)) || !(tmp = strata_alloc(ctx, n * sizeof *tmp))))
-        st = STRATA_ENOMEM;
+    st = !(d->X = strata_alloc(ctx, nx)) || !(tmp = strata_alloc(ctx, n * sizeof *tmp)) ? STRATA_ENOMEM : STRATA_OK;
     if (st == STRATA_OK)
         st = gather_x(ctx, in, col, ud, d, tmp);
     strata_free(ctx, tmp, 0);

@@ -91,34 +91,37 @@ cox_result *cox_result_alloc(strata_ctx *ctx, size_t p)
 }
 
 /* After the fit: robust variance (needs X), baseline, then X freed before
- * Harrell's C so that its scratch does not add to the peak. */
+ * Harrell's C so that its scratch does not add to the peak (across ranks, the
+ * linear predictor of every rank's rows first). */
 static strata_status after_fit(strata_ctx *ctx, const cox_input *in, const cox_params *prm,
                                cox_data *d, cox_ws *ws, cox_result *res)
 {
+    strata_status st = STRATA_OK;
     if (prm->robust || in->cluster)
-        STRATA_TRY(cox_robust(ctx, d, ws, prm->ties, in->cluster, res));
-    STRATA_TRY(cox_baseline(ctx, d, ws, res));
+        st = cox_robust(ctx, d, ws, prm->ties, in->cluster, res);
+    if (st == STRATA_OK)
+        st = cox_baseline(ctx, d, ws, res);
     strata_free(ctx, d->X, 0);
     d->X = NULL;
+    if (d->comm && (st = strata_comm_agree(ctx, st)) == STRATA_OK && cox_gather_eta(d, ws) != STRATA_OK)
+        return STRATA_FAIL(ctx, STRATA_EIO, "cox: gathering the linear predictor over the MPI ranks failed");
+    STRATA_TRY(st);
     return cox_concordance(ctx, d, ws->eta, res);
 }
 
-strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
-                           const cox_params *prm, cox_result **out)
+strata_status cox_fit_data(strata_ctx *ctx, const cox_input *in, const cox_params *prm, cox_data *d,
+                           double t0, cox_result **out)
 {
-    cox_data *d = NULL;
     cox_ws *ws = NULL;
     cox_result *res = NULL;
     strata_status st, fit;
-    double t0 = omp_get_wtime(), t1, t2;
+    double t1, t2;
     *out = NULL;
-    STRATA_TRY(cox_params_check(ctx, prm));
-    if (!in || in->p == 0 || !in->time || !in->status || !col)
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "cox: input needs X (p >= 1), time and status");
-    STRATA_TRY(cox_data_build_cols(ctx, in, col, ud, prm->block_rows, prm->x_ld, &d));
     st = cox_ws_alloc(ctx, d, strata_threads(ctx), &ws);
     if (st == STRATA_OK && !(res = cox_result_alloc(ctx, in->p)))
         st = STRATA_ENOMEM;
+    if (d->comm) /* no rank goes into the evaluations' gathers alone */
+        st = strata_comm_agree(ctx, st);
     t1 = omp_get_wtime();
     fit = st != STRATA_OK ? st : prm->beta_at ? cox_fixed(ctx, d, ws, prm, res) : cox_newton(ctx, d, ws, prm, in->names, res);
     t2 = omp_get_wtime();
@@ -136,6 +139,19 @@ strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col,
     res->seconds[2] = omp_get_wtime() - t2;
     *out = res;
     return fit;
+}
+
+strata_status cox_fit_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
+                           const cox_params *prm, cox_result **out)
+{
+    cox_data *d = NULL;
+    double t0 = omp_get_wtime();
+    *out = NULL;
+    STRATA_TRY(cox_params_check(ctx, prm));
+    if (!in || in->p == 0 || !in->time || !in->status || !col)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "cox: input needs X (p >= 1), time and status");
+    STRATA_TRY(cox_data_build_cols(ctx, in, col, ud, prm->block_rows, prm->x_ld, &d));
+    return cox_fit_data(ctx, in, prm, d, t0, out);
 }
 
 static strata_status array_col(strata_ctx *ctx, void *ud, size_t j, double *col)

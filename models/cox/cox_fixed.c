@@ -18,8 +18,14 @@ strata_status cox_fixed(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const co
         strata_free(ctx, zero, 0);
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: out of memory for %zu coefficients", p);
     }
-    cox_eval(d, ws, prm->ties, zero, &ll0, res->u, I);
-    cox_eval(d, ws, prm->ties, prm->beta_at, &ll, res->u, I);
+    strata_status st = cox_eval(d, ws, prm->ties, zero, &ll0, res->u, I);
+    if (st == STRATA_OK)
+        st = cox_eval(d, ws, prm->ties, prm->beta_at, &ll, res->u, I);
+    strata_free(ctx, zero, 0);
+    if (st != STRATA_OK) {
+        strata_free(ctx, I, 0);
+        return st;
+    }
     res->evals += 2;
     memcpy(res->beta, prm->beta_at, p * sizeof *res->beta);
     for (size_t j = 0; j < p; j++) {
@@ -41,6 +47,5 @@ strata_status cox_fixed(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const co
     res->n_events = d->n_events;
     res->w_events = d->w_events;
     strata_free(ctx, I, 0);
-    strata_free(ctx, zero, 0);
     return STRATA_OK;
 }

@@ -6,6 +6,7 @@
 #ifndef STRATA_COX_INTERNAL_H
 #define STRATA_COX_INTERNAL_H
 
+#include "comm.h"
 #include "cox.h"
 #include "glm_internal.h"
 #include "internal.h"
@@ -60,9 +61,16 @@ typedef struct cox_input {
  * from the stratum's first row. A group is a maximal run of equal (stratum, time). */
 typedef struct cox_data {
     size_t n, p;
-    double *X;               /* column-major n x p in sorted order (leading dimension ldx),
-                                owned; freed once the fit no longer needs it */
-    size_t ldx;              /* >= n; n but in the 64-bit indexing test (cox_params.x_ld) */
+    double *X;               /* column-major (x1 - x0) x p: sorted rows [x0, x1) (leading
+                                dimension ldx), owned; freed once the fit no longer needs it */
+    size_t ldx;              /* >= x1 - x0; n but in the 64-bit indexing test (cox_params.x_ld) */
+    /* Across MPI ranks (cox_dist.c; docs/scale.md#mpi) this rank computes blocks [blo, bhi)
+     * and holds X only for their rows [x0, x1); every row vector above and below is whole
+     * (n), off and the eta/r of ws filled for [x0, x1) only. One process: comm NULL, the
+     * whole range. rb[r]: the first block of rank r (size + 1 entries). */
+    const strata_comm *comm;
+    size_t blo, bhi, x0, x1;
+    size_t *rb;
     double *w, *off;         /* n each, sorted; NULL without weights (1) / offset (0) */
     unsigned char *status;   /* n, sorted: 1 event, 0 censored */
     int32_t *stratum;        /* n, sorted; NULL without strata (all 0) */
@@ -95,11 +103,11 @@ static inline int32_t cox_stratum(const cox_data *d, size_t i)
     return d->stratum ? d->stratum[i] : 0;
 }
 
-/* Column j of X in the sorted layout: every access to X goes through here, with
- * 64-bit offsets (j * ldx passes 2^31 at 10M x 215 or 36M x 60). */
-static inline double *cox_xcol(const cox_data *d, size_t j)
+/* Sorted row i (x0 <= i < x1) of column j of X: every access to X goes through
+ * here, with 64-bit offsets (j * ldx passes 2^31 at 10M x 215 or 36M x 60). */
+static inline double *cox_xat(const cox_data *d, size_t j, size_t i)
 {
-    return d->X + j * d->ldx;
+    return d->X + j * d->ldx + (i - d->x0);
 }
 
 /* Reads column j of X (n values, input row order) into col: X streamed one column
@@ -113,6 +121,12 @@ typedef strata_status (*cox_col_fn)(strata_ctx *ctx, void *ud, size_t j, double 
  * row (status, eta, r), + 8 each for weights, strata, a cluster column's row order. */
 strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_fn col, void *ud,
                                   size_t block_rows, size_t x_ld, cox_data **out);
+/* The part of cox_data_build_cols before X: validates (in->X, in->offset and
+ * in->cluster are not read), sorts, lays out groups and blocks; X unallocated. */
+strata_status cox_data_build_rows(strata_ctx *ctx, const cox_input *in, size_t block_rows,
+                                  cox_data **out);
+/* Names column j of in (its name, or x<j+1> in buf). */
+const char *cox_colname(const cox_input *in, size_t j, char *buf, size_t size);
 void cox_data_free(strata_ctx *ctx, cox_data *d);
 
 /* Caller-owned workspace of one evaluation: nothing is allocated inside it. */
@@ -127,6 +141,9 @@ typedef struct cox_ws {
     double *carry;           /* nblocks x (p + 1): running sums entering block b */
     double *tail;            /* nblocks x (p + 1) */
     double *h, *ce, *H;      /* ng: hazard increment, Efron correction, suffix sum of h */
+    double *spill;           /* nblocks x (p + 2): [ll, E0, E1] of the block's rows of a group
+                                that goes on past the block's end (its events only) */
+    size_t *cnt, *dsp;       /* 2 x comm size: byte counts and offsets of a gather */
     double *bll;             /* nblocks */
     double *bu;              /* nblocks x p */
     double *G2, *GU;         /* nblocks x ld x ld: weighted Gram of X, Gram of the mean rows */
@@ -145,8 +162,10 @@ void cox_ws_free(strata_ctx *ctx, cox_ws *ws);
 
 /* One evaluation at beta (cox_risksets.c): log partial likelihood *ll, score u (p)
  * and information I (p x p, full symmetric, row-major). Efron or Breslow. Also
- * leaves ws->h, ws->H (hazard increments on the exp(eta - c) scale) and ws->eta. */
-void cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
+ * leaves ws->h, ws->H (hazard increments on the exp(eta - c) scale) and ws->eta.
+ * Across ranks every rank gets the same bytes (block partials gathered, summed in
+ * block order); fails only when a gather does. */
+strata_status cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
               double *u, double *I);
 
 /* ---- Newton-Raphson (cox_newton.c) ------------------------------------- */
@@ -261,6 +280,34 @@ typedef struct cox_fit_out {
 strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char *formula,
                              const char *weights, const cox_params *prm, cox_fit_out *out);
 void cox_fit_out_free(strata_ctx *ctx, cox_fit_out *o);
+/* The design of `used` complete-case rows (raw[v]: their values of variable v)
+ * without the intercept column, column-major (leading dimension used) into X;
+ * offsets into off. */
+strata_status cox_build_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                               double *const *raw, size_t used, double *X, double *off);
+/* Stratum codes 0..K-1 of the strata column's distinct values (ascending) into
+ * sc, and the value of each code into out->strata_values. */
+strata_status cox_strata_codes(strata_ctx *ctx, size_t used, const double *strat, int32_t *sc,
+                               cox_fit_out *out);
+/* The fit of cox_fit_source across the context's MPI ranks (cox_dist.c,
+ * docs/scale.md#mpi), from a collective source: f bound (vb), not frozen.
+ * *n and *used: the source's rows and complete cases. */
+strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
+                           const cox_formula *cf, const cox_params *prm, cox_fit_out *out, size_t *n,
+                           size_t *used);
+/* The fit on laid-out data d (taken over and freed): workspace, Newton-Raphson (or
+ * prm->beta_at), robust variance, baseline, concordance; t0 the start of the fit
+ * (omp_get_wtime) for res->seconds. As cox_fit_cols from the layout on. */
+strata_status cox_fit_data(strata_ctx *ctx, const cox_input *in, const cox_params *prm, cox_data *d,
+                           double t0, cox_result **out);
+/* Across ranks (no-op with one process): every rank's part of a — elements
+ * [map[rb[r]], map[rb[r + 1]]) of `size` bytes each; map NULL: its blocks — to
+ * every rank, in place. */
+strata_status cox_gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t size, const size_t *map);
+/* Across ranks: every rank's rows [x0, x1) of ws->eta to every rank (for Harrell's C). */
+strata_status cox_gather_eta(const cox_data *d, cox_ws *ws);
+/* STRATA_EDATA: column j of in is constant within every stratum (docs/cox.md). */
+strata_status cox_constant_column(strata_ctx *ctx, const cox_input *in, const cox_data *d, size_t j);
 /* The labels of out->strata_values when the source's column col is categorical. */
 strata_status cox_strata_labels(strata_ctx *ctx, const glm_source *src, const char *col,
                                 cox_fit_out *out);

@@ -192,13 +192,17 @@ strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const c
     nr_ws w;
     double oldll, newll;
     int halving = 0, iter;
+    strata_status st = STRATA_OK;
     /* w.beta: the last accepted point; w.nbeta: the point evaluated next */
     if (!nr_alloc(ctx, p, &w)) {
         nr_free(ctx, &w);
         return STRATA_ENOMEM;
     }
     /* beta = 0: null log-likelihood, score test, first step */
-    cox_eval(d, ws, prm->ties, w.beta, &oldll, w.u, w.I);
+    if ((st = cox_eval(d, ws, prm->ties, w.beta, &oldll, w.u, w.I)) != STRATA_OK) {
+        nr_free(ctx, &w);
+        return st;
+    }
     res->evals++;
     res->loglik_null = oldll;
     newton_step(prm, p, &w);
@@ -211,7 +215,8 @@ strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const c
     res->converged = 0;
     for (iter = 1; iter <= prm->max_iter; iter++) {
         int finite;
-        cox_eval(d, ws, prm->ties, w.nbeta, &newll, w.u, w.I);
+        if ((st = cox_eval(d, ws, prm->ties, w.nbeta, &newll, w.u, w.I)) != STRATA_OK)
+            break;
         res->evals++;
         finite = all_finite(p, &newll, w.u, w.I);
         if (finite && fabs(1 - oldll / newll) <= prm->eps) {
@@ -238,8 +243,13 @@ strata_status cox_newton(strata_ctx *ctx, const cox_data *d, cox_ws *ws, const c
     if (!res->converged && prm->max_iter > 1) {
         /* out of iterations: the last accepted beta, re-evaluated */
         memcpy(w.nbeta, w.beta, p * sizeof *w.beta);
-        cox_eval(d, ws, prm->ties, w.nbeta, &newll, w.u, w.I);
+        if (st == STRATA_OK)
+            st = cox_eval(d, ws, prm->ties, w.nbeta, &newll, w.u, w.I);
         res->evals++;
+    }
+    if (st != STRATA_OK) { /* a gather between the ranks failed */
+        nr_free(ctx, &w);
+        return st;
     }
     res->loglik = newll;
     newton_step(prm, p, &w); /* the factor of I at the final beta */

@@ -2,10 +2,12 @@
  * score and information over the sorted data: risk-set sums as running sums over
  * fixed row blocks (block carries combined in block order), Efron's or Breslow's
  * tie handling per tied-time group (a group straddling blocks is summed over its
- * own rows, so exactly), and the information as a weighted Gram of X minus the
- * Gram of at most two mean rows per group (docs/cox.md). Invariant: each block's
- * partials depend only on the data and the block size, and are reduced in block
- * order, so the result is byte-identical whatever the thread count. */
+ * rows, its part in earlier blocks taken from their spill sums, in block order), and
+ * the information as a weighted Gram of X minus the Gram of at most two mean rows per
+ * group (docs/cox.md). Invariant: each block's partials depend only on the data and
+ * the block size, and are reduced in block order, so the result is byte-identical
+ * whatever the thread count or the number of MPI ranks (each rank computes its own
+ * blocks; the partials are gathered to every rank: docs/scale.md#mpi). */
 #include "cox_internal.h"
 
 #include <math.h>
@@ -21,6 +23,7 @@ typedef struct tview {
     double *s;     /* SUB */
     double *e1;    /* p */
     double *acc;   /* p + 1: the block's running sums */
+    double *sp;    /* p + 2: a group's event sums from earlier blocks */
     double *A;     /* SUB x ld, 64-byte aligned */
     double *U;     /* SUB x ld, 64-byte aligned */
     const double **cols; /* p */
@@ -72,7 +75,8 @@ static tview thread_view(const cox_ws *ws, int t)
     v.s = v.cum + SUB * (p + 1);
     v.e1 = v.s + SUB;
     v.acc = v.e1 + p;
-    v.A = align64(v.acc + p + 1);
+    v.sp = v.acc + p + 1;
+    v.A = align64(v.sp + p + 2);
     v.U = align64(v.A + SUB * ws->ld);
     v.cols = (const double **)(void *)align64(v.U + SUB * ws->ld);
     return v;
@@ -92,6 +96,8 @@ void cox_ws_free(strata_ctx *ctx, cox_ws *ws)
     strata_free(ctx, ws->h, 0);
     strata_free(ctx, ws->ce, 0);
     strata_free(ctx, ws->H, 0);
+    strata_free(ctx, ws->spill, 0);
+    strata_free(ctx, ws->cnt, 0);
     strata_free(ctx, ws->bll, 0);
     strata_free(ctx, ws->bu, 0);
     strata_free(ctx, ws->G2, 0);
@@ -114,8 +120,8 @@ strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_
         ws->nt = nbk;
     la_kernels_get(LA_ISA_AUTO, &ws->k);
     ldd = ws->ld * ws->ld;
-    /* cum, s, e1, acc, A, U, cols (pointer room) + alignment slack */
-    ws->tsize = SUB * p1 + SUB + p + p1 + 2 * SUB * ws->ld + p + 3 * 8;
+    /* cum, s, e1, acc, sp, A, U, cols (pointer room) + alignment slack */
+    ws->tsize = SUB * p1 + SUB + p + p1 + p1 + 1 + 2 * SUB * ws->ld + p + 3 * 8;
     ws->eta = strata_alloc(ctx, d->n * sizeof *ws->eta);
     ws->r = strata_alloc(ctx, d->n * sizeof *ws->r);
     ws->bmax = strata_alloc(ctx, nbk * sizeof *ws->bmax);
@@ -126,13 +132,16 @@ strata_status cox_ws_alloc(strata_ctx *ctx, const cox_data *d, int threads, cox_
     ws->h = strata_alloc(ctx, d->ng * sizeof *ws->h);
     ws->ce = strata_alloc(ctx, d->ng * sizeof *ws->ce);
     ws->H = strata_alloc(ctx, d->ng * sizeof *ws->H);
+    ws->spill = strata_alloc(ctx, nbk * (p1 + 1) * sizeof *ws->spill);
+    if (d->comm && (ws->cnt = strata_alloc(ctx, 2 * (size_t)d->comm->size * sizeof *ws->cnt)))
+        ws->dsp = ws->cnt + d->comm->size;
     ws->bll = strata_alloc(ctx, nbk * sizeof *ws->bll);
     ws->bu = strata_alloc(ctx, nbk * p1 * sizeof *ws->bu);
     ws->G2 = strata_alloc(ctx, nbk * ldd * sizeof *ws->G2);
     ws->GU = strata_alloc(ctx, nbk * ldd * sizeof *ws->GU);
     ws->tbuf = strata_alloc(ctx, ws->nt * ws->tsize * sizeof *ws->tbuf);
     if (!ws->eta || !ws->r || !ws->bmax || !ws->tb || !ws->cmax || !ws->carry || !ws->tail || !ws->h || !ws->ce ||
-        !ws->H || !ws->bll || !ws->bu || !ws->G2 || !ws->GU || !ws->tbuf) {
+        !ws->H || !ws->spill || (d->comm && !ws->cnt) || !ws->bll || !ws->bu || !ws->G2 || !ws->GU || !ws->tbuf) {
         cox_ws_free(ctx, ws);
         return STRATA_ENOMEM;
     }
@@ -169,7 +178,7 @@ static void pass_eta_tails(const cox_data *d, cox_ws *ws, const double *beta)
 {
     const size_t p1 = d->p + 1, cpb = chunks_per_block(d);
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
-    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+    for (long bl = (long)d->blo; bl < (long)d->bhi; bl++) {
         size_t b = (size_t)bl, r0, r1, ts, k = 0;
         double *tl = ws->tail + b * p1, *s = thread_view(ws, omp_get_thread_num()).acc;
         block_rows(d, b, &r0, &r1);
@@ -184,7 +193,7 @@ static void pass_eta_tails(const cox_data *d, cox_ws *ws, const double *beta)
             else
                 memset(eta, 0, m * sizeof *eta);
             for (size_t j = 0; j < d->p; j++)
-                ws->k.axpy(m, beta[j], cox_xcol(d, j) + q0, eta);
+                ws->k.axpy(m, beta[j], cox_xat(d, j, q0), eta);
             for (size_t i = 0; i < m; i++)
                 mx = eta[i] > mx ? eta[i] : mx;
             for (size_t i = 0; i < m; i++)
@@ -194,7 +203,7 @@ static void pass_eta_tails(const cox_data *d, cox_ws *ws, const double *beta)
                 continue;
             s[0] = cox_sum(ws->r + t0, q0 + m - t0);
             for (size_t j = 0; j < d->p; j++)
-                s[1 + j] = cox_dot(ws->r + t0, cox_xcol(d, j) + t0, q0 + m - t0);
+                s[1 + j] = cox_dot(ws->r + t0, cox_xat(d, j, t0), q0 + m - t0);
             tail_add(p1, tl, &ws->tb[b], s, mx);
         }
         ws->bmax[b] = -INFINITY;
@@ -209,7 +218,7 @@ static void pass_rescale(const cox_data *d, cox_ws *ws)
 {
     const size_t cpb = chunks_per_block(d);
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
-    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+    for (long bl = (long)d->blo; bl < (long)d->bhi; bl++) {
         size_t b = (size_t)bl, r0, r1, k = 0;
         block_rows(d, b, &r0, &r1);
         for (size_t q0 = r0; q0 < r1; q0 += SUB, k++) {
@@ -243,13 +252,12 @@ static void group_sums(const cox_data *d, const cox_ws *ws, size_t q0, size_t m,
 {
     const size_t p1 = d->p + 1, q1 = q0 + m;
     for (size_t j = 0; j < p1; j++) {
-        const double *x = j ? cox_xcol(d, j - 1) : NULL;
         double a = acc[j];
         for (size_t t = g, i = q0; i < q1; t++) {
             size_t e = d->gend[t] < q1 ? d->gend[t] : q1;
             if (d->gnew[t] && i == (t ? d->gend[t - 1] : 0))
                 a = 0;
-            a += x ? cox_dot(ws->r + i, x + i, e - i) : cox_sum(ws->r + i, e - i);
+            a += j ? cox_dot(ws->r + i, cox_xat(d, j - 1, i), e - i) : cox_sum(ws->r + i, e - i);
             if (t < g1)
                 S[(t - g) * p1 + j] = a;
             i = e;
@@ -300,31 +308,85 @@ static void keep_group(const cox_ws *ws, size_t g, double S0, double E0, const d
         memset(o + 2 + ws->p, 0, ws->p * sizeof *o);
 }
 
-/* One tied-time group g with full risk-set sums S = [S0, S1]. Efron 1977:
- * the m events' denominators are S0 - (l/m) E0, l = 0..m-1, each weighted by
- * the mean event weight; Breslow 1972: all m use S0. */
-static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, size_t g,
+/* The event sums [ll, E0, E1] over rows [i0, i1) of a group: w (eta - c), r and
+ * r x of its events, each a sum in row order into o (p + 2). */
+static void event_sums(const cox_data *d, const cox_ws *ws, size_t i0, size_t i1, double *o)
+{
+    double ll = 0, E0 = 0;
+    for (size_t i = i0; i < i1; i++)
+        if (d->status[i] == 1) {
+            ll += cox_w(d, i) * (ws->eta[i] - ws->c);
+            E0 += ws->r[i];
+        }
+    o[0] = ll;
+    o[1] = E0;
+    for (size_t j = 0; j < d->p; j++) {
+        const double *x = cox_xat(d, j, i0);
+        double e = 0;
+        for (size_t i = i0; i < i1; i++)
+            e += d->status[i] == 1 ? ws->r[i] * x[i - i0] : 0;
+        o[2 + j] = e;
+    }
+}
+
+/* After pass 1 and the rescale: per block, the event sums of its rows of the
+ * group that goes on past its end (zeros when none does). The block holding
+ * that group's end adds them in block order (one_group), so no block reads
+ * rows of another: a rank reads only its own rows. */
+static void pass_spill(const cox_data *d, cox_ws *ws)
+{
+    const size_t p2 = d->p + 2;
+#pragma omp parallel for num_threads((int)ws->nt) schedule(static)
+    for (long bl = (long)d->blo; bl < (long)d->bhi; bl++) {
+        size_t b = (size_t)bl, r0, r1, g = d->bgroup[b + 1], gs;
+        double *o = ws->spill + b * p2;
+        block_rows(d, b, &r0, &r1);
+        gs = g >= d->ng ? r1 : g ? d->gend[g - 1] : 0;
+        if (gs < r1 && d->gm[g] > 0)
+            event_sums(d, ws, gs > r0 ? gs : r0, r1, o);
+        else
+            memset(o, 0, p2 * sizeof *o);
+    }
+}
+
+/* One tied-time group g with full risk-set sums S = [S0, S1], in the block
+ * that starts at row r0. Efron 1977: the m events' denominators are S0 - (l/m) E0,
+ * l = 0..m-1, each weighted by the mean event weight; Breslow 1972: all m use S0.
+ * A group that began in earlier blocks starts its event sums from their spills,
+ * added in block order, and goes on over its rows from r0. */
+static void one_group(const cox_data *d, cox_ws *ws, tview *v, cox_ties ties, size_t g, size_t r0,
                       const double *S, gacc *a)
 {
-    const size_t p = d->p, gs = g ? d->gend[g - 1] : 0, ge = d->gend[g];
+    const size_t p = d->p, ge = d->gend[g];
+    size_t gs = g ? d->gend[g - 1] : 0;
     const double m = d->gm[g], dw = d->gdw[g], S0 = S[0];
     const double *S1 = S + 1;
     double E0 = 0, hs = 0, cs = 0, al = 0, be = 0, ga = 0;
+    int split = gs < r0;
     ws->h[g] = ws->ce[g] = 0;
     if (m == 0)
         return;
+    if (split) {
+        memcpy(v->sp, ws->spill + gs / d->nb * (p + 2), (p + 2) * sizeof *v->sp);
+        for (size_t b = gs / d->nb + 1; b < r0 / d->nb; b++)
+            for (size_t j = 0; j < p + 2; j++)
+                v->sp[j] += ws->spill[b * (p + 2) + j];
+        a->ll += v->sp[0];
+        gs = r0;
+    }
     for (size_t i = gs; i < ge; i++)
         if (d->status[i] == 1)
             a->ll += cox_w(d, i) * (ws->eta[i] - ws->c);
     if (ties == COX_TIES_EFRON && m > 1) {
         const double wt = dw / m;
+        E0 = split ? v->sp[1] : 0;
         for (size_t i = gs; i < ge; i++)
             E0 += d->status[i] == 1 ? ws->r[i] : 0;
         for (size_t j = 0; j < p; j++) {
-            const double *x = cox_xcol(d, j);
-            double e = 0;
+            const double *x = cox_xat(d, j, gs);
+            double e = split ? v->sp[2 + j] : 0;
             for (size_t i = gs; i < ge; i++)
-                e += d->status[i] == 1 ? ws->r[i] * x[i] : 0;
+                e += d->status[i] == 1 ? ws->r[i] * x[i - gs] : 0;
             v->e1[j] = e;
         }
         for (size_t l = 0; l < (size_t)m; l++) {
@@ -362,7 +424,7 @@ static void pass_groups(const cox_data *d, cox_ws *ws, cox_ties ties)
 {
     const size_t p1 = d->p + 1, ldd = ws->ld * ws->ld;
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
-    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+    for (long bl = (long)d->blo; bl < (long)d->bhi; bl++) {
         size_t b = (size_t)bl, r0, r1, g = d->bgroup[b];
         tview v = thread_view(ws, omp_get_thread_num());
         gacc a = {0, ws->bu + b * p1, ws->GU + b * ldd, 0};
@@ -376,7 +438,7 @@ static void pass_groups(const cox_data *d, cox_ws *ws, cox_ties ties)
                 g1++;
             group_sums(d, ws, q0, m, g, g1, v.acc, v.cum);
             for (size_t t = g; t < g1; t++)
-                one_group(d, ws, &v, ties, t, v.cum + (t - g) * p1, &a);
+                one_group(d, ws, &v, ties, t, r0, v.cum + (t - g) * p1, &a);
             g = g1;
         }
         flush_rows(ws, &v, &a);
@@ -398,7 +460,7 @@ static void pass_gram(const cox_data *d, cox_ws *ws)
 {
     const size_t p = d->p, ldd = ws->ld * ws->ld;
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
-    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+    for (long bl = (long)d->blo; bl < (long)d->bhi; bl++) {
         size_t b = (size_t)bl, r0, r1, g = d->bgroup[b];
         tview v = thread_view(ws, omp_get_thread_num());
         double *G = ws->G2 + b * ldd;
@@ -415,7 +477,7 @@ static void pass_gram(const cox_data *d, cox_ws *ws)
                 v.s[k] = wv > 0 ? sqrt(wv) : 0;
             }
             for (size_t j = 0; j < p; j++)
-                v.cols[j] = cox_xcol(d, j) + q0;
+                v.cols[j] = cox_xat(d, j, q0);
             ws->k.pack(m, p, ws->ld, v.cols, v.s, v.s, v.A);
             ws->k.gram(m, ws->ld, v.A, G);
         }
@@ -443,19 +505,79 @@ static void reduce(const cox_data *d, const cox_ws *ws, double *ll, double *u, d
             I[r * p + c] = I[c * p + r];
 }
 
-void cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
-              double *u, double *I)
+/* Across ranks: every rank's part of a (elements [map[rb[r]], map[rb[r + 1]])
+ * of `size` bytes each, map NULL: the blocks themselves) to every rank, in place. */
+strata_status cox_gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t size, const size_t *map)
 {
+    const strata_comm *c = d->comm;
+    if (!c)
+        return STRATA_OK;
+    for (int r = 0; r < c->size; r++) {
+        size_t lo = map ? map[d->rb[r]] : d->rb[r], hi = map ? map[d->rb[r + 1]] : d->rb[r + 1];
+        ws->dsp[r] = lo * size;
+        ws->cnt[r] = (hi - lo) * size;
+    }
+    return c->allgatherv(c->ud, NULL, a, ws->cnt, ws->dsp);
+}
+
+strata_status cox_gather_eta(const cox_data *d, cox_ws *ws)
+{
+    const strata_comm *c = d->comm;
+    for (int r = 0; c && r < c->size; r++) {
+        size_t lo = d->rb[r] * d->nb, hi = d->rb[r + 1] * d->nb;
+        lo = lo < d->n ? lo : d->n;
+        hi = hi < d->n ? hi : d->n;
+        ws->dsp[r] = lo * sizeof *ws->eta;
+        ws->cnt[r] = (hi - lo) * sizeof *ws->eta;
+    }
+    return c ? c->allgatherv(c->ud, NULL, ws->eta, ws->cnt, ws->dsp) : STRATA_OK;
+}
+
+/* Across ranks, for the robust variance: every rank's kept sums of the event
+ * groups that end in its blocks (ws->gstore slots in group order) to every rank. */
+static strata_status gather_groups(const cox_data *d, cox_ws *ws)
+{
+    const strata_comm *c = d->comm;
+    size_t g = 0, k = 0, sz = ws->gstride * sizeof *ws->gstore;
+    if (!c || !ws->gstore)
+        return STRATA_OK;
+    for (int r = 0; r < c->size; r++) {
+        size_t k0 = k;
+        for (; g < d->bgroup[d->rb[r + 1]]; g++)
+            k += d->gm[g] > 0;
+        ws->dsp[r] = k0 * sz;
+        ws->cnt[r] = (k - k0) * sz;
+    }
+    return c->allgatherv(c->ud, NULL, ws->gstore, ws->cnt, ws->dsp);
+}
+
+strata_status cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
+                       double *u, double *I)
+{
+    const size_t p1 = d->p + 1, dz = sizeof(double), ldd = ws->ld * ws->ld;
     pass_eta_tails(d, ws, beta);
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bmax, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->tb, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->tail, p1 * dz, NULL));
     /* shift so that the largest risk score is exp(0): no overflow; the partial
      * likelihood is unchanged by a common shift of eta */
     ws->c = -INFINITY;
     for (size_t b = 0; b < d->nblocks; b++)
         ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
     pass_rescale(d, ws);
+    pass_spill(d, ws);
+    STRATA_TRY(cox_gather_parts(d, ws, ws->spill, (p1 + 1) * dz, NULL));
     scan_carry(d, ws);
     pass_groups(d, ws, ties);
+    STRATA_TRY(cox_gather_parts(d, ws, ws->h, dz, d->bgroup));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->ce, dz, d->bgroup));
+    STRATA_TRY(gather_groups(d, ws));
     scan_hazard(d, ws);
     pass_gram(d, ws);
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bll, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bu, p1 * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->G2, ldd * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->GU, ldd * dz, NULL));
     reduce(d, ws, ll, u, I);
+    return STRATA_OK;
 }

@@ -163,7 +163,7 @@ static void resid_rows(const cox_data *d, const cox_ws *ws, const rob *r, size_t
         A = e != NONE ? ws->gstore + e * gs + 2 : NULL;
         o = ev ? ws->gstore + ws->gidx[*g] * gs + 2 : NULL;
         for (size_t j = 0; j < p; j++) {
-            double x = cox_xcol(d, j)[i], v = -rH * x;
+            double x = *cox_xat(d, j, i), v = -rH * x;
             if (A)
                 v += ri * A[j];
             if (ev)
@@ -175,12 +175,13 @@ static void resid_rows(const cox_data *d, const cox_ws *ws, const rob *r, size_t
     }
 }
 
-/* B without clusters: per block, the Gram of its residual rows; then in block order. */
-static void meat_rows(const cox_data *d, cox_ws *ws, const rob *r, double *B)
+/* B without clusters: per block, the Gram of its residual rows; then in block
+ * order (across ranks, each rank's blocks gathered to every rank first). */
+static strata_status meat_rows(const cox_data *d, cox_ws *ws, const rob *r, double *B)
 {
     const size_t ld = r->ld, ldd = ld * ld, p = d->p;
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
-    for (long bl = 0; bl < (long)d->nblocks; bl++) {
+    for (long bl = (long)d->blo; bl < (long)d->bhi; bl++) {
         size_t b = (size_t)bl, r0 = b * d->nb, r1 = r0 + d->nb < d->n ? r0 + d->nb : d->n;
         size_t g = d->bgroup[b];
         double *L = r->buf + (size_t)omp_get_thread_num() * SUB * ld, *G = ws->G2 + b * ldd;
@@ -191,11 +192,13 @@ static void meat_rows(const cox_data *d, cox_ws *ws, const rob *r, double *B)
             ws->k.gram(m, ld, L, G);
         }
     }
+    STRATA_TRY(cox_gather_parts(d, ws, ws->G2, ldd * sizeof *ws->G2, NULL));
     memset(B, 0, p * p * sizeof *B);
     for (size_t b = 0; b < d->nblocks; b++)
         for (size_t i = 0; i < p; i++)
             for (size_t j = i; j < p; j++)
                 B[i * p + j] += ws->G2[b * ldd + i * ld + j];
+    return STRATA_OK;
 }
 
 /* B with clusters: residual rows summed into their cluster in sorted row order,
@@ -266,12 +269,16 @@ strata_status cox_robust(strata_ctx *ctx, const cox_data *d, cox_ws *ws, cox_tie
     if (st == STRATA_OK) {
         for (size_t j = 0; j < p; j++)
             r.beta[j] = res->aliased[j] ? 0 : res->beta[j];
-        cox_eval(d, ws, ties, r.beta, &ll, r.u, r.I); /* keeps the group sums */
+        st = cox_eval(d, ws, ties, r.beta, &ll, r.u, r.I); /* keeps the group sums */
+    }
+    if (st == STRATA_OK) {
         suffix_terms(d, ws, ties, &r);
         if (cluster)
             meat_clusters(d, ws, &r, B);
         else
-            meat_rows(d, ws, &r, B);
+            st = meat_rows(d, ws, &r, B);
+    }
+    if (st == STRATA_OK) {
         sandwich(res, B, T);
         res->nclusters = r.nc;
     }

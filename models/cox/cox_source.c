@@ -73,12 +73,10 @@ static void cols_free(strata_ctx *ctx, const glm_formula *f, src_cols *c)
     strata_free(ctx, c->mask, 0);
 }
 
-/* The design of the complete cases without the intercept column, column-major
- * (leading dimension used) into X; offsets into off. */
-static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
-                                  const src_cols *c, double *X, double *off)
+strata_status cox_build_design(strata_ctx *ctx, const glm_formula *f, const glm_varbind *vb,
+                               double *const *raw, size_t used, double *X, double *off)
 {
-    const size_t nb = 1024, p = f->p, used = c->used;
+    const size_t nb = 1024, p = f->p;
     double *Xb = strata_alloc(ctx, nb * p * sizeof *Xb);
     double *work = strata_alloc(ctx, (nb * glm_design_work(f) + 1) * sizeof *work);
     double **rb = strata_calloc(ctx, f->nvars + 1, sizeof *rb);
@@ -87,7 +85,7 @@ static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const g
         size_t m = r0 + nb <= used ? nb : used - r0;
         int bad = -1;
         for (size_t v = 0; v < f->nvars; v++)
-            rb[v] = c->raw[v] + r0;
+            rb[v] = raw[v] + r0;
         if (glm_design_block(f, vb, rb, m, Xb, work, &bad))
             st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "cox: unseen level while fitting");
         for (size_t j = 1; j < p; j++)
@@ -119,19 +117,18 @@ static void compact(const glm_formula *f, src_cols *c)
     }
 }
 
-/* Stratum codes 0..K-1 of the strata column's distinct values (ascending), and
- * the value of each code into out->strata_values. */
-static strata_status strata_codes(strata_ctx *ctx, const src_cols *c, int32_t *sc, cox_fit_out *out)
+strata_status cox_strata_codes(strata_ctx *ctx, size_t used, const double *strat, int32_t *sc,
+                               cox_fit_out *out)
 {
-    size_t nr = 0, *rank = strata_alloc(ctx, (c->used + 1) * sizeof *rank);
-    strata_status st = rank ? cox_dense_ranks(ctx, c->used, c->strat, rank, &nr) : STRATA_ENOMEM;
+    size_t nr = 0, *rank = strata_alloc(ctx, (used + 1) * sizeof *rank);
+    strata_status st = rank ? cox_dense_ranks(ctx, used, strat, rank, &nr) : STRATA_ENOMEM;
     if (st == STRATA_OK && nr > (size_t)INT32_MAX)
         st = STRATA_FAIL(ctx, STRATA_EDATA, "cox: %zu strata are too many", nr);
     if (st == STRATA_OK && !(out->strata_values = strata_alloc(ctx, nr * sizeof *out->strata_values)))
         st = STRATA_ENOMEM;
-    for (size_t i = 0; st == STRATA_OK && i < c->used; i++) {
+    for (size_t i = 0; st == STRATA_OK && i < used; i++) {
         sc[i] = (int32_t)(rank[i] - 1);
-        out->strata_values[rank[i] - 1] = c->strat[i];
+        out->strata_values[rank[i] - 1] = strat[i];
     }
     if (st == STRATA_OK)
         out->n_strata_values = nr;
@@ -149,9 +146,9 @@ static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, const glm
     strata_status st = X && off && (!c->strat || sc) ? STRATA_OK : STRATA_ENOMEM;
     cox_result **out = &fo->res;
     if (st == STRATA_OK)
-        st = build_design(ctx, f, vb, c, X, off);
+        st = cox_build_design(ctx, f, vb, c->raw, used, X, off);
     if (st == STRATA_OK && sc)
-        st = strata_codes(ctx, c, sc, fo);
+        st = cox_strata_codes(ctx, used, c->strat, sc, fo);
     if (st == STRATA_OK) {
         cox_input in = {used, p, X, c->raw[f->response], c->event,
                         f->weights >= 0 ? c->raw[f->weights] : NULL, f->noffsets ? off : NULL, sc,
@@ -182,6 +179,14 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
         st = STRATA_ENOMEM;
     if (st == STRATA_OK)
         st = glm_bind_fit(ctx, f, src, vb);
+    if (st == STRATA_OK && strata_ctx_comm(ctx) && !prm->beta_fn) { /* across MPI ranks */
+        st = cox_fit_dist(ctx, src, f, vb, cf, prm, out, &c.n, &c.used);
+        if ((st == STRATA_OK || st == STRATA_ENOCONV) && cf->strata) {
+            strata_status s2 = cox_strata_labels(ctx, src, cf->strata, out);
+            st = s2 != STRATA_OK ? s2 : st;
+        }
+        goto done;
+    }
     if (st == STRATA_OK)
         st = load(ctx, src, f, vb, cf, &c);
     if (st == STRATA_OK)
@@ -196,6 +201,7 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
             st = s2 != STRATA_OK ? s2 : st;
         }
     }
+done:
     cols_free(ctx, f, &c);
     if (f)
         glm_varbind_free(ctx, vb, f->nvars);
