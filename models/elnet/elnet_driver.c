@@ -283,7 +283,7 @@ static strata_status pack_flags(strata_ctx *ctx, const elnet_data *d, std_arrays
         size_t i = 0;
         while (i < d->n && (x[i] == 0 || x[i] == 1))
             i++;
-        flag[j] = i == d->n;
+        flag[j] = d->n > 0 && i == d->n; /* (a rank may hold no rows) */
         nb += flag[j];
     }
     if (nb && !(s->bytes = strata_alloc(ctx, nb * d->n))) {
@@ -310,8 +310,8 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
                                  const elnet_slab *sl, std_arrays *s, elnet_prob *pb, double *sw)
 {
     size_t n = d->n, p = d->p;
-    s->w = strata_alloc(ctx, n * sizeof *s->w);
-    s->y = strata_alloc(ctx, n * sizeof *s->y);
+    s->w = strata_alloc(ctx, (n + 1) * sizeof *s->w);
+    s->y = strata_alloc(ctx, (n + 1) * sizeof *s->y);
     s->xm = strata_alloc(ctx, p * sizeof *s->xm);
     s->xs = strata_alloc(ctx, p * sizeof *s->xs);
     s->vp = strata_alloc(ctx, p * sizeof *s->vp);
