@@ -12,7 +12,8 @@
 # when it has been built (SERIAL_STRATA; else that comparison is skipped and
 # said so). Every model must have the same bytes but for its provenance (time,
 # BLAS threads); every output of the job but manifest.json and model.h5 must be
-# byte-identical, and the job's manifest must record the ranks.
+# byte-identical, and the job's manifest must record the ranks. The elastic
+# net's block near the end fits three paths at -np 2 and 3 the same way.
 set -eu
 S=$1
 SERIAL=$2
@@ -33,16 +34,16 @@ fitcase() { # name "np list" fit options...
     name=$1
     nps=$2
     shift 2
-    "$S" fit fit.h5 "$@" --out "$name.ref.h5" --threads 2 --quiet
+    "$S" fit "${COHORT:-fit.h5}" "$@" --out "$name.ref.h5" --threads 2 --quiet
     dump "$name.ref.h5" > "$name.ref.txt"
     if [ -x "$SERIAL" ]; then
-        "$SERIAL" fit fit.h5 "$@" --out "$name.serial.h5" --threads 1 --quiet
+        "$SERIAL" fit "${COHORT:-fit.h5}" "$@" --out "$name.serial.h5" --threads 1 --quiet
         dump "$name.serial.h5" > "$name.serial.txt"
         if cmp -s "$name.ref.txt" "$name.serial.txt"; then ok "$name: serial build = MPI build without mpirun"
         else bad "$name: serial build differs"; diff "$name.ref.txt" "$name.serial.txt" | head -20; fi
     fi
     for np in $nps; do
-        $MPIRUN -np $np "$S" fit fit.h5 "$@" --out "$name.np$np.h5" --threads 1 --quiet
+        $MPIRUN -np $np "$S" fit "${COHORT:-fit.h5}" "$@" --out "$name.np$np.h5" --threads 1 --quiet
         dump "$name.np$np.h5" > "$name.np$np.txt"
         if cmp -s "$name.ref.txt" "$name.np$np.txt"; then ok "$name: mpirun -np $np = one process"
         else bad "$name: mpirun -np $np differs"; diff "$name.ref.txt" "$name.np$np.txt" | head -20; fi
@@ -239,6 +240,38 @@ if $MPIRUN -np 2 "$S" fit job.h5 --family cox --formula "Surv(time_to_emergency_
 elif [ "$(grep -c 'is not distributed over MPI ranks' cox_cluster.err)" = 1 ] && [ ! -e cox_cluster.h5 ]; then ok "cox cluster() -np 2: refused once, nothing written"
 else bad "cox cluster() -np 2: $(head -3 cox_cluster.err)"; fi
 # ---- end of Cox -------------------------------------------------------------
+
+# ---- elastic net across ranks (issue 14; docs/scale.md, "The distributed elastic net") ----
+# Each rank holds its chunks of the 16 fixed row ranges; every row sum is a chunk
+# partial added in chunk order on every rank. The model file (the selected fit
+# and the /elnet path) and `strata coef` must be the bytes of one process;
+# --cv under mpirun is refused on every rank (exit 2).
+enetcase() { # name "np list" fit options: fitcase on job.h5, then strata coef
+    COHORT=job.h5
+    fitcase "$@"
+    COHORT=
+    name=$1
+    C=$S # strata coef reads a file: the serial build's, which starts no MPI singleton
+    [ -x "$SERIAL" ] && C=$SERIAL
+    "$C" coef "$name.ref.h5" > "$name.ref.coef"
+    for np in $2; do
+        "$C" coef "$name.np$np.h5" > "$name.np$np.coef"
+        if cmp -s "$name.ref.coef" "$name.np$np.coef"; then ok "$name: mpirun -np $np: strata coef"
+        else bad "$name: mpirun -np $np: strata coef differs"; diff "$name.ref.coef" "$name.np$np.coef" | head -10; fi
+    done
+}
+enetcase enet_binomial "2 3" --alpha 0.5 --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits"
+enetcase enet_gaussian "2 3" --family gaussian --alpha 0.3 --weights ltc_count --penalty-factor sexM=0 --formula "bmi ~ rcs(age, 4) + sex + ethnicity + imd_decile + log(sbp)"
+enetcase enet_poisson "3" --family poisson --alpha 1 --nlambda 30 --formula "prior_emergency_12m ~ age + sex + imd_decile + ltc_count + offset(log1p(gp_appointments_12m))"
+set +e
+$MPIRUN -np 2 "$S" fit job.h5 --alpha 1 --cv 3 --formula "emergency_admission_12m ~ age + sex" --out cv.h5 --quiet 2> cv.err
+rc=$?
+set -e
+if [ "$rc" -eq 2 ] && [ "$(grep -c 'cross-validation does not run across MPI ranks' cv.err)" -eq 1 ] && [ ! -e cv.h5 ]; then
+    ok "elastic net --cv under mpirun -np 2: refused once, exit 2"
+else bad "elastic net --cv under mpirun: exit $rc, $(grep -c 'cross-validation' cv.err) messages"; fi
+rm -f enet_*.h5
+# ---- end of the elastic net's block ----
 
 [ -x "$SERIAL" ] || echo "note: no serial build at $SERIAL; compared with the MPI build run without mpirun only"
 rm -f fit.h5 ./*.np*.h5 io.*.h5
