@@ -438,7 +438,8 @@ static strata_status fit_cache(strata_ctx *ctx, fitdata *d, fit_state *s)
 {
     size_t k = glm_vcache_doubles(d->f, d->fmode ? d->dj : NULL, d->qd), n = d->n;
     size_t budget = strata_ctx_memory_budget(ctx);
-    size_t bytes = n * (k * sizeof *s->vcbuf + (d->fmode ? d->nfac : 0) * sizeof *s->levbuf);
+    size_t nl = d->ncomb ? 1 : d->fmode ? d->nfac : 0; /* ints per row: a code, or each level */
+    size_t bytes = n * (k * sizeof *s->vcbuf + nl * sizeof *s->levbuf);
     if (budget && loaded_bytes(s->nv, s->n) + bytes > budget)
         return STRATA_OK;
     if (k) {
@@ -448,10 +449,15 @@ static strata_status fit_cache(strata_ctx *ctx, fitdata *d, fit_state *s)
         d->vc = &s->vcache;
     }
     if (d->fmode && d->nfac) {
-        if (!(s->levbuf = strata_alloc(ctx, n * d->nfac * sizeof *s->levbuf)))
+        if (!(s->levbuf = strata_alloc(ctx, n * nl * sizeof *s->levbuf)))
             return STRATA_ENOMEM;
-        glm_fpass_levcache(d, s->levbuf);
-        d->levc = s->levbuf;
+        if (d->ncomb) {
+            glm_fpass_codecache(d, s->levbuf);
+            d->codec = s->levbuf;
+        } else {
+            glm_fpass_levcache(d, s->levbuf);
+            d->levc = s->levbuf;
+        }
     }
     return STRATA_OK;
 }
@@ -774,12 +780,13 @@ static void fit_log_timings(strata_ctx *ctx, const glm_source *src, const fit_st
     /* the start's pass, one per iteration, and the step-halvings' */
     int passes = s->res.iter + 1 + s->res.halvings;
     /* key=value pairs first: bench/glm_table.py reads them */
-    strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f halvings=%d (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, %d of them step-halvings, summary %.3f s; Gram kernel %s)",
+    strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f halvings=%d (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, %d of them step-halvings, summary %.3f s; Gram kernel %s%s)",
                s->t_load - s->t_start, t_end - s->t_load, s->res.iter,
                1e3 * (s->t_irls - s->t_warm) / passes, 1e3 * (s->c_irls - s->c_warm) / passes,
                s->t_warm - s->t_setup, s->res.halvings, src->name, s->n_used, s->d.p,
                s->t_setup - s->t_load, s->t_warm - s->t_setup, s->t_irls - s->t_warm, passes,
-               s->res.halvings, t_end - s->t_irls, s->d.k.name);
+               s->res.halvings, t_end - s->t_irls, s->d.k.name,
+               s->d.ncomb ? "; factors as combined codes" : "");
 }
 
 /* created, strata_version, blas_config, n_rows (input_path and input_hash are

@@ -192,6 +192,7 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
     const double **cols = d->colsb + (size_t)t * p;
     int *levt = d->fmode ? d->levb + (size_t)t * d->nfac * GLM_SUB : NULL;
     const double **dcols = d->fmode ? d->dcolsb + (size_t)t * d->qd : NULL;
+    int *codet = d->ncomb ? d->codeb + (size_t)t * GLM_SUB : NULL;
     double *part = d->part + b * 4;
     double dev = 0, a = 0, pear = 0, ext = 0;
     int bad = 0;
@@ -203,6 +204,7 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
         double *eta = d->eta + q0, *v = X + p * m;
         const double *off = d->off ? d->off + q0 : NULL;
         const int *lev = NULL; /* factor a's level indices at lev + a * ls */
+        const int *code = NULL; /* combined codes (d->ncomb) */
         size_t ls = GLM_SUB;
         if (mode == PASS_FINAL) {
             final_rows(d, m, y, wt, eta, &dev, &a, &pear, &ext);
@@ -215,7 +217,14 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
          * fit's cache or built */
         glm_design_block_list(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols,
                               d->fmode ? d->dj : NULL, d->qd, d->vc, q0);
-        if (d->fmode && d->levc) {
+        if (d->ncomb) {
+            if (d->codec) {
+                code = d->codec + q0;
+            } else {
+                glm_fpass_codes(d, q0, m, levt, codet);
+                code = codet;
+            }
+        } else if (d->fmode && d->levc) {
             lev = d->levc + q0;
             ls = d->n;
         } else if (d->fmode) {
@@ -228,7 +237,10 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             /* eta, then mu, deviance, sqrt weight s and s z per row */
             lp_built(d, m, cols, beta, d->fmode ? NULL : off, eta);
             if (d->fmode) {
-                glm_fpass_lp(d, m, lev, ls, eta);
+                if (d->ncomb)
+                    glm_fpass_lpc(d, m, code, eta);
+                else
+                    glm_fpass_lp(d, m, lev, ls, eta);
                 for (size_t i = 0; off && i < m; i++)
                     eta[i] += off[i];
             }
@@ -247,12 +259,17 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             for (size_t k = 0; k < d->qd; k++)
                 dcols[k] = cols[d->dj[k]];
             d->k.pack(m, d->qd, d->ldd, dcols, s, v, A);
-            glm_fpass_accum(d, t, m, lev, ls, s, A, G);
+            if (d->ncomb)
+                glm_fpass_accumc(d, t, m, code, s, A, G);
+            else
+                glm_fpass_accum(d, t, m, lev, ls, s, A, G);
         } else {
             d->k.pack(m, p, d->ld, cols, s, v, A);
             d->k.gram(m, d->ld, A, G);
         }
     }
+    if (d->ncomb && mode != PASS_FINAL)
+        glm_fpass_fold(d, t, G); /* the block's sums per combination */
     part[0] = dev;
     part[1] = a;
     part[2] = pear;
