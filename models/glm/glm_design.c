@@ -16,6 +16,23 @@ size_t glm_design_work(const glm_formula *f)
     return w;
 }
 
+/* Value columns a variable keeps (computed or cached): a factor's level
+ * indices, an rcs() basis without x itself (read in place), a transform's
+ * values; a plain numeric variable's are its raw values. */
+static size_t value_cols(const glm_var *v)
+{
+    return v->is_factor ? 1 : v->tr == GT_RCS ? v->ncols - 1 : v->ncols;
+}
+
+/* Value column sub of variable v: x itself (raw r) for an rcs() term's first,
+ * else column sub of its values at vp (stride vs). */
+static const double *value_col(const glm_var *v, const double *vp, size_t vs, const double *r, int sub)
+{
+    if (v->tr == GT_RCS && !v->is_factor)
+        return sub == 0 ? r : vp + (size_t)(sub - 1) * vs;
+    return vp + (size_t)sub * vs;
+}
+
 static double apply_tr(glm_transform tr, double x)
 {
     return tr == GT_LOG ? log(x) : tr == GT_LOG1P ? log1p(x) : x;
@@ -63,17 +80,16 @@ static uint64_t needed_vars(const glm_formula *f, const size_t *js, size_t nj)
 }
 
 /* Variable v's value columns for rows [0, nb) of raw r into o (column stride
- * ld): level indices (factor), x and the spline basis (rcs), the transform, or
- * nothing for a plain numeric variable (read in place). Returns 0 or 1 + the
- * row of the first unseen level. */
+ * ld): level indices (factor), the spline basis (rcs; x is read in place), the
+ * transform, or nothing for a plain numeric variable (read in place). Returns
+ * 0 or 1 + the row of the first unseen level. */
 static size_t var_compute(const glm_var *v, const glm_varbind *b, const double *r, size_t nb,
                           size_t ld, double *o)
 {
     if (v->is_factor)
         return factor_levels(b, r, nb, o);
     if (v->tr == GT_RCS) {
-        memcpy(o, r, nb * sizeof *o);
-        glm_rcs_basis_rows(v->knots, v->rcs_k, r, nb, ld, o + ld);
+        glm_rcs_basis_rows(v->knots, v->rcs_k, r, nb, ld, o);
     } else if (v->tr != GT_NONE) {
         for (size_t i = 0; i < nb; i++)
             o[i] = apply_tr(v->tr, r[i]);
@@ -95,7 +111,7 @@ static size_t var_values(const glm_formula *f, const glm_varbind *vb, double *co
         const glm_var *v = &f->vars[vi];
         const double *r = raw[vi];
         double *o = work + w * nb;
-        w += v->is_factor ? 1 : v->ncols;
+        w += value_cols(v);
         vp[vi] = o;
         vs[vi] = nb;
         if (!r || !(need >> vi & 1))
@@ -122,7 +138,7 @@ size_t glm_vcache_doubles(const glm_formula *f, const size_t *js, size_t nj)
     size_t k = 0;
     for (size_t v = 0; v < f->nvars; v++)
         if ((need >> v & 1) && (f->vars[v].is_factor || f->vars[v].tr != GT_NONE))
-            k += f->vars[v].is_factor ? 1 : f->vars[v].ncols;
+            k += value_cols(&f->vars[v]);
     return k;
 }
 
@@ -138,7 +154,7 @@ void glm_vcache_fill(const glm_formula *f, const glm_varbind *vb, double *const 
         if (!(need >> vi & 1) || !(v->is_factor || v->tr != GT_NONE))
             continue;
         vc->col[vi] = buf + off * n;
-        off += v->is_factor ? 1 : v->ncols;
+        off += value_cols(v);
     }
     /* rows in chunks over the threads: a row's values depend on that row only,
      * so the bytes are those of one sweep */
@@ -154,7 +170,7 @@ void glm_vcache_fill(const glm_formula *f, const glm_varbind *vb, double *const 
 /* Design column c into x: 1 for the intercept, else the product over its
  * variables of the value column (numeric) or the level dummy (factor; NaN kept). */
 static void build_col(const glm_formula *f, const glm_col *c, const double *const *vp,
-                      const size_t *vs, size_t nb, double *x)
+                      const size_t *vs, double *const *raw, size_t nb, double *x)
 {
     if (c->nf == 0) {
         for (size_t i = 0; i < nb; i++)
@@ -174,7 +190,7 @@ static void build_col(const glm_formula *f, const glm_col *c, const double *cons
                 for (size_t i = 0; i < nb; i++)
                     x[i] *= src[i] == lev ? 1.0 : (src[i] != src[i] ? src[i] : 0.0);
         } else {
-            src = vp[c->var[q]] + (size_t)c->sub[q] * vs[c->var[q]];
+            src = value_col(v, vp[c->var[q]], vs[c->var[q]], raw[c->var[q]], c->sub[q]);
             if (q == 0)
                 memcpy(x, src, nb * sizeof *x);
             else
@@ -199,12 +215,13 @@ static size_t design_block(const glm_formula *f, const glm_varbind *vb, double *
         double *x = X + j * nb;
         if (cols) {
             if (c->nf == 1 && !f->vars[c->var[0]].is_factor) {
-                cols[j] = vp[c->var[0]] + (size_t)c->sub[0] * vs[c->var[0]];
+                cols[j] = value_col(&f->vars[c->var[0]], vp[c->var[0]], vs[c->var[0]], raw[c->var[0]],
+                                    c->sub[0]);
                 continue;
             }
             cols[j] = x;
         }
-        build_col(f, c, vp, vs, nb, x);
+        build_col(f, c, vp, vs, raw, nb, x);
     }
     return bad;
 }

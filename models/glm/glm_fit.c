@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -664,19 +665,32 @@ static void stat_rows(void *ud, const double *y, const double *wt, const double 
     for (size_t i = 0; i < m; i++) {
         if (wt[i] > 0) {
             a->n_ok++;
-            a->slw += log(wt[i]);
+            if (wt[i] != 1.0) /* log(1) = +0 changes no sum (which is never -0) */
+                a->slw += log(wt[i]);
         }
         a->sw += wt[i];
         a->swy += wt[i] * y[i];
     }
 }
 
+/* Without an offset mu0 is one number, so a row's term depends on (y, wt)
+ * alone: the last pair's term is reused when the next row has the same bits
+ * (0/1 outcomes with unit weights: two pairs). */
 static void null_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
 {
     stat_acc *a = ud;
+    uint64_t ky = 0, kw = 0, by, bw;
+    double term = 0;
+    int have = 0;
     for (size_t i = 0; i < m; i++) {
         double mu0 = a->intercept ? a->swy / a->sw : glm_linkinv(a->fam, off ? off[i] : 0);
-        a->nulldev += glm_dev_resid(a->fam, y[i], mu0, wt[i]);
+        memcpy(&by, &y[i], sizeof by);
+        memcpy(&bw, &wt[i], sizeof bw);
+        if (off || !have || by != ky || bw != kw) {
+            term = glm_dev_resid(a->fam, y[i], mu0, wt[i]);
+            ky = by, kw = bw, have = 1;
+        }
+        a->nulldev += term;
     }
 }
 

@@ -113,14 +113,14 @@ static void lp_built(const fitdata *d, size_t m, const double *const *cols, cons
             eta[i] += off[i];
 }
 
-/* PASS_FINAL over one sub-block: deviance, AIC and Pearson parts, and the count
- * of fitted values numerically at the boundary (separation), at the last eta. */
+/* PASS_FINAL over one sub-block: AIC and Pearson parts, and the count of
+ * fitted values numerically at the boundary (separation), at the last eta.
+ * (The deviance there is the last iteration's: its partial stays 0.) */
 static inline void final_rows(const fitdata *d, size_t m, const double *y, const double *wt,
-                              const double *eta, double *dev, double *a, double *pear, double *ext)
+                              const double *eta, double *a, double *pear, double *ext)
 {
     for (size_t i = 0; i < m; i++) {
         double mu = glm_linkinv(d->fam, eta[i]);
-        *dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
         if (!(wt[i] > 0))
             continue;
         *a += glm_aic_row(d->fam, y[i], mu, wt[i], d->disp);
@@ -207,7 +207,7 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
         const int *code = NULL; /* combined codes (d->ncomb) */
         size_t ls = GLM_SUB;
         if (mode == PASS_FINAL) {
-            final_rows(d, m, y, wt, eta, &dev, &a, &pear, &ext);
+            final_rows(d, m, y, wt, eta, &a, &pear, &ext);
             continue;
         }
         for (size_t q = 0; q < d->f->nvars; q++)
