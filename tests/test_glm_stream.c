@@ -177,6 +177,8 @@ static void note_stream(void *ud, strata_log_level level, const char *msg)
         *(int *)ud |= 2;
     if (strstr(msg, "factors as combined codes"))
         *(int *)ud |= 4;
+    if (strstr(msg, "transforms of small integers by table"))
+        *(int *)ud |= 8;
 }
 
 typedef struct fit_run {
@@ -386,6 +388,43 @@ static void test_stream__factor_pass_combined_codes_same_bytes_and_dense(void **
     arr_free(&a);
 }
 
+/* Transforms of a variable whose values are small integers (docs/glm.md,
+ * "Values computed once per fit"): in memory looked up in a table of the
+ * values per integer, streamed computed per block: the same bytes, on 1 and
+ * 2 threads; one value that is not an integer (40.5) turns the table off. */
+static void test_stream__integer_transforms_by_table_same_bytes(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    static fit_bytes mem1, mem2, st1, st2;
+    double *k, *x2;
+    (void)state;
+    make_data(&a, 9000);
+    x2 = a.data[col_index(&a, "x2")];
+    k = arr_col(&a, "k", 0);
+    for (size_t i = 0; i < a.nrows; i++)
+        k[i] = floor(x2[i]); /* 20 .. 79 */
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ rcs(k, 4) + log1p(k) + log(k) + x1 + g";
+    prm.block_rows = 256;
+    prm.parallel_min_np = 1;
+    fit_collect(&a, &prm, 0, 1, &mem1);
+    fit_collect(&a, &prm, 0, 2, &mem2);
+    fit_collect(&a, &prm, 40000, 1, &st1);
+    fit_collect(&a, &prm, 40000, 2, &st2);
+    assert_int_equal(mem1.st, STRATA_OK);
+    assert_true(mem1.streamed & 8);    /* the tables ran in memory */
+    assert_false(st1.streamed & 8);    /* not when streamed */
+    assert_true(st1.streamed & 1);
+    assert_same_bytes(&mem1, &mem2, "tables, 1 vs 2 threads");
+    assert_same_bytes(&mem1, &st1, "tables vs per block, 1 thread");
+    assert_same_bytes(&mem1, &st2, "tables vs per block, 2 threads");
+    k[17] = 40.5;
+    fit_collect(&a, &prm, 0, 1, &mem2);
+    assert_false(mem2.streamed & 8);
+    arr_free(&a);
+}
+
 static void test_stream__binomial_factor_spline_weights_warm_start_same_bytes(void **state)
 {
     strata_glm_params prm;
@@ -518,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_stream__r_start_gaussian_same_bytes),
         cmocka_unit_test(test_stream__factor_pass_schur_groups_split_by_chunks_same_bytes),
         cmocka_unit_test(test_stream__factor_pass_combined_codes_same_bytes_and_dense),
+        cmocka_unit_test(test_stream__integer_transforms_by_table_same_bytes),
         cmocka_unit_test(test_stream__factor_pass_equals_dense_pass),
         cmocka_unit_test(test_stream__row_sums_read_only_their_columns_same_bytes),
         cmocka_unit_test(test_stream__budget_holds),

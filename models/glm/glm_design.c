@@ -119,6 +119,12 @@ static size_t var_values(const glm_formula *f, const glm_varbind *vb, double *co
         if (vc && vc->col[vi]) {
             vp[vi] = vc->col[vi] + row0;
             vs[vi] = vc->n;
+        } else if (vc && vc->tab[vi]) {
+            const double *t = vc->tab[vi];
+            const size_t tn = vc->tabn[vi];
+            for (size_t j = 0; j < value_cols(v); j++)
+                for (size_t i = 0; i < nb; i++)
+                    o[j * nb + i] = t[j * tn + (size_t)r[i]];
         } else if (!v->is_factor && v->tr == GT_NONE) {
             vp[vi] = r; /* plain numeric: read in place, no copy */
         } else {
@@ -132,26 +138,76 @@ static size_t var_values(const glm_formula *f, const glm_varbind *vb, double *co
     return bad;
 }
 
-size_t glm_vcache_doubles(const glm_formula *f, const size_t *js, size_t nj)
+/* 1 + the largest of x[0..n) when all are integers in [0, GLM_VTAB_MAX) with
+ * a positive sign (-0 would not be the table's +0), else 0. */
+static size_t int_span(const double *x, size_t n)
+{
+    double mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = x[i];
+        if (!(t >= 0 && t < GLM_VTAB_MAX) || t != (double)(size_t)t || signbit(t))
+            return 0;
+        if (t > mx)
+            mx = t;
+    }
+    return (size_t)mx + 1;
+}
+
+size_t glm_vcache_tables(const glm_formula *f, double *const *raw, size_t n, const size_t *js, size_t nj,
+                         size_t *tabn)
+{
+    uint64_t need = needed_vars(f, js, nj);
+    size_t tot = 0;
+    for (size_t vi = 0; vi < f->nvars; vi++) {
+        const glm_var *v = &f->vars[vi];
+        tabn[vi] = 0;
+        if (!(need >> vi & 1) || v->is_factor || v->tr == GT_NONE || !raw[vi])
+            continue;
+        tabn[vi] = int_span(raw[vi], n);
+        if (tabn[vi] > n)
+            tabn[vi] = 0;
+        tot += tabn[vi] * (1 + value_cols(v)); /* the integers, then the values */
+    }
+    return tot;
+}
+
+void glm_vcache_tab_fill(const glm_formula *f, const size_t *tabn, double *buf, glm_vcache *vc)
+{
+    for (size_t vi = 0; vi < f->nvars; vi++) {
+        const size_t tn = tabn[vi];
+        double *x = buf, *o = buf + tn;
+        if (!tn)
+            continue;
+        for (size_t c = 0; c < tn; c++)
+            x[c] = (double)c;
+        var_compute(&f->vars[vi], NULL, x, tn, tn, o);
+        vc->tab[vi] = o;
+        vc->tabn[vi] = tn;
+        buf += tn * (1 + value_cols(&f->vars[vi]));
+    }
+}
+
+size_t glm_vcache_doubles(const glm_formula *f, const size_t *js, size_t nj, const size_t *tabn)
 {
     uint64_t need = needed_vars(f, js, nj);
     size_t k = 0;
     for (size_t v = 0; v < f->nvars; v++)
-        if ((need >> v & 1) && (f->vars[v].is_factor || f->vars[v].tr != GT_NONE))
+        if ((need >> v & 1) && (f->vars[v].is_factor || f->vars[v].tr != GT_NONE) && !(tabn && tabn[v]))
             k += value_cols(&f->vars[v]);
     return k;
 }
 
 void glm_vcache_fill(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t n,
-                     const size_t *js, size_t nj, double *buf, int nt, glm_vcache *vc)
+                     const size_t *js, size_t nj, const size_t *tabn, double *buf, int nt,
+                     glm_vcache *vc)
 {
     uint64_t need = needed_vars(f, js, nj);
     size_t off = 0;
-    memset(vc, 0, sizeof *vc);
     vc->n = n;
     for (size_t vi = 0; vi < f->nvars; vi++) {
         const glm_var *v = &f->vars[vi];
-        if (!(need >> vi & 1) || !(v->is_factor || v->tr != GT_NONE))
+        vc->col[vi] = NULL;
+        if (!(need >> vi & 1) || !(v->is_factor || v->tr != GT_NONE) || (tabn && tabn[vi]))
             continue;
         vc->col[vi] = buf + off * n;
         off += value_cols(v);

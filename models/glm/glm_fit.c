@@ -437,16 +437,22 @@ static void fit_compact(fit_state *s)
  * Skipped when it would take the fit over the memory budget. */
 static strata_status fit_cache(strata_ctx *ctx, fitdata *d, fit_state *s)
 {
-    size_t k = glm_vcache_doubles(d->f, d->fmode ? d->dj : NULL, d->qd), n = d->n;
+    const size_t *js = d->fmode ? d->dj : NULL, n = d->n;
+    size_t tabn[GLM_MAXVARS];
+    size_t nt = glm_vcache_tables(d->f, d->raw, n, js, d->qd, tabn);
+    size_t k = glm_vcache_doubles(d->f, js, d->qd, tabn);
     size_t budget = strata_ctx_memory_budget(ctx);
     size_t nl = d->ncomb ? 1 : d->fmode ? d->nfac : 0; /* ints per row: a code, or each level */
-    size_t bytes = n * (k * sizeof *s->vcbuf + nl * sizeof *s->levbuf);
+    size_t bytes = n * (k * sizeof *s->vcbuf + nl * sizeof *s->levbuf) + nt * sizeof *s->vcbuf;
     if (budget && loaded_bytes(s->nv, s->n) + bytes > budget)
         return STRATA_OK;
-    if (k) {
-        if (!(s->vcbuf = strata_alloc(ctx, n * k * sizeof *s->vcbuf)))
+    memset(&s->vcache, 0, sizeof s->vcache);
+    if (k || nt) {
+        /* a small transformed variable's values per integer, the others per row */
+        if (!(s->vcbuf = strata_alloc(ctx, (n * k + nt) * sizeof *s->vcbuf)))
             return STRATA_ENOMEM;
-        glm_vcache_fill(d->f, d->vb, d->raw, n, d->fmode ? d->dj : NULL, d->qd, s->vcbuf, d->nt, &s->vcache);
+        glm_vcache_tab_fill(d->f, tabn, s->vcbuf + n * k, &s->vcache);
+        glm_vcache_fill(d->f, d->vb, d->raw, n, js, d->qd, tabn, s->vcbuf, d->nt, &s->vcache);
         d->vc = &s->vcache;
     }
     if (d->fmode && d->nfac) {
@@ -788,19 +794,28 @@ static void fit_warnings(strata_ctx *ctx, const strata_glm_params *prm, const gl
                        src->name, m->f->colnames[j]);
 }
 
+static int vc_tabled(const glm_vcache *vc)
+{
+    for (size_t v = 0; v < GLM_MAXVARS; v++)
+        if (vc->tab[v])
+            return 1;
+    return 0;
+}
+
 static void fit_log_timings(strata_ctx *ctx, const glm_source *src, const fit_state *s)
 {
     double t_end = omp_get_wtime();
     /* the start's pass, one per iteration, and the step-halvings' */
     int passes = s->res.iter + 1 + s->res.halvings;
     /* key=value pairs first: bench/glm_table.py reads them */
-    strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f halvings=%d (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, %d of them step-halvings, summary %.3f s; Gram kernel %s%s)",
+    strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f halvings=%d (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, %d of them step-halvings, summary %.3f s; Gram kernel %s%s%s)",
                s->t_load - s->t_start, t_end - s->t_load, s->res.iter,
                1e3 * (s->t_irls - s->t_warm) / passes, 1e3 * (s->c_irls - s->c_warm) / passes,
                s->t_warm - s->t_setup, s->res.halvings, src->name, s->n_used, s->d.p,
                s->t_setup - s->t_load, s->t_warm - s->t_setup, s->t_irls - s->t_warm, passes,
                s->res.halvings, t_end - s->t_irls, s->d.k.name,
-               s->d.ncomb ? "; factors as combined codes" : "");
+               s->d.ncomb ? "; factors as combined codes" : "",
+               s->d.vc && vc_tabled(s->d.vc) ? "; transforms of small integers by table" : "");
 }
 
 /* created, strata_version, blas_config, n_rows (input_path and input_hash are
