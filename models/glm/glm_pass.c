@@ -132,19 +132,41 @@ static inline void final_rows(const fitdata *d, size_t m, const double *y, const
 }
 
 /* PASS_INIT over one sub-block: R's mustart, its deviance, sqrt working weight
- * s and s z. */
+ * s and s z. Everything but s z is a function of (y, w) alone, so it is kept
+ * per (y, w) bits in a small direct-mapped memo (0/1 outcomes with unit
+ * weights: two entries instead of a log, an exp and a log per row). */
+typedef struct init_memo {
+    uint64_t ky, kw;
+    int ok;
+    double mu, e, me, dr, s;
+} init_memo;
+
 static inline void init_rows(const fitdata *d, size_t q0, size_t m, const double *y,
                              const double *wt, double *dev, double *s, double *v)
 {
+    init_memo memo[16];
+    for (int k = 0; k < 16; k++)
+        memo[k].ok = 0;
     for (size_t i = 0; i < m; i++) {
         double o = d->off ? d->off[q0 + i] : 0;
-        double mu = glm_mustart(d->fam, y[i], wt[i]);
-        double e = glm_linkfun(d->fam, mu), me = glm_mu_eta(d->fam, e);
-        double vr = glm_variance(d->fam, mu);
-        *dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
-        if (wt[i] > 0 && me != 0) {
-            s[i] = sqrt(wt[i] * me * me / vr);
-            v[i] = s[i] * ((e - o) + (y[i] - mu) / me);
+        uint64_t by, bw;
+        init_memo *t;
+        memcpy(&by, &y[i], sizeof by);
+        memcpy(&bw, &wt[i], sizeof bw);
+        t = &memo[(by ^ by >> 31 ^ bw ^ bw >> 37) & 15];
+        if (!t->ok || t->ky != by || t->kw != bw) {
+            double mu = glm_mustart(d->fam, y[i], wt[i]);
+            double e = glm_linkfun(d->fam, mu), me = glm_mu_eta(d->fam, e);
+            double vr = glm_variance(d->fam, mu);
+            t->ky = by, t->kw = bw, t->ok = 1;
+            t->mu = mu, t->e = e, t->me = me;
+            t->dr = glm_dev_resid(d->fam, y[i], mu, wt[i]);
+            t->s = wt[i] > 0 && me != 0 ? sqrt(wt[i] * me * me / vr) : 0;
+        }
+        *dev += t->dr;
+        if (wt[i] > 0 && t->me != 0) {
+            s[i] = t->s;
+            v[i] = s[i] * ((t->e - o) + (y[i] - t->mu) / t->me);
         } else {
             s[i] = v[i] = 0;
         }
