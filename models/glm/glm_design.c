@@ -120,11 +120,15 @@ static size_t var_values(const glm_formula *f, const glm_varbind *vb, double *co
             vp[vi] = vc->col[vi] + row0;
             vs[vi] = vc->n;
         } else if (vc && vc->tab[vi]) {
+            /* the values are integers in [0, GLM_VTAB_MAX): an int conversion */
             const double *t = vc->tab[vi];
-            const size_t tn = vc->tabn[vi];
-            for (size_t j = 0; j < value_cols(v); j++)
+            const size_t tn = vc->tabn[vi], nvc = value_cols(v);
+            for (size_t j = 0; j < nvc; j++) {
+                const double *tj = t + j * tn;
+                double *oj = o + j * nb;
                 for (size_t i = 0; i < nb; i++)
-                    o[j * nb + i] = t[j * tn + (size_t)r[i]];
+                    oj[i] = tj[(int)r[i]];
+            }
         } else if (!v->is_factor && v->tr == GT_NONE) {
             vp[vi] = r; /* plain numeric: read in place, no copy */
         } else {

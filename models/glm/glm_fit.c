@@ -181,6 +181,24 @@ static strata_status weights_used(strata_ctx *ctx, const glm_source *src, const 
  * the response valid for the family, weights finite and >= 0, log/log1p
  * arguments in range, numbers finite; *positive counts complete rows with a
  * weight > 0 (see weights_used). */
+/* 1 when some complete-case value of r breaks a domain rule other than the
+ * response's and the weights': branch-free, so that a clean column (the
+ * rule) costs a vector sweep; the rows are then walked for the message. */
+static int domain_broken(const glm_var *gv, const double *r, size_t m, const unsigned char *mask)
+{
+    int bad = 0;
+    if (gv->tr == GT_LOG)
+        for (size_t i = 0; i < m; i++)
+            bad |= mask[i] & !(r[i] > 0 && r[i] < INFINITY);
+    else if (gv->tr == GT_LOG1P)
+        for (size_t i = 0; i < m; i++)
+            bad |= mask[i] & !(r[i] > -1 && r[i] < INFINITY);
+    else if (!gv->is_factor)
+        for (size_t i = 0; i < m; i++)
+            bad |= mask[i] & !(r[i] > -INFINITY && r[i] < INFINITY);
+    return bad;
+}
+
 static strata_status check_rows(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
                                 const glm_formula *f, double *const *raw, size_t base, size_t m,
                                 const unsigned char *mask, size_t *positive)
@@ -188,6 +206,8 @@ static strata_status check_rows(strata_ctx *ctx, const glm_source *src, const st
     for (size_t v = 0; v < f->nvars; v++) {
         const double *r = raw[v];
         const glm_var *gv = &f->vars[v];
+        if ((int)v != f->response && (int)v != f->weights && !domain_broken(gv, r, m, mask))
+            continue;
         for (size_t i = 0; i < m; i++) {
             double x = r[i];
             size_t row = base + i + 1;
