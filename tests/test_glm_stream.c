@@ -175,6 +175,10 @@ static void note_stream(void *ud, strata_log_level level, const char *msg)
         *(int *)ud |= 1;
     if (strstr(msg, "warm start on every") && strstr(msg, "iterations, used"))
         *(int *)ud |= 2;
+    if (strstr(msg, "factors as combined codes"))
+        *(int *)ud |= 4;
+    if (strstr(msg, "transforms of small integers by table"))
+        *(int *)ud |= 8;
 }
 
 typedef struct fit_run {
@@ -315,6 +319,19 @@ static void test_stream__factor_pass_schur_groups_split_by_chunks_same_bytes(voi
     same_bytes_budget(&prm, 9000, 1, 1, 480000);
 }
 
+/* The fit f (what) and the dense one-hot pass's fit dn: estimates within
+ * 1e-10 standard errors, SEs to 1e-10 relative. */
+static void assert_same_fit(const fit_bytes *f, const fit_bytes *dn, const char *what)
+{
+    for (size_t j = 0; j < f->p; j++) {
+        double b = f->v[2 * j], bd = dn->v[2 * j], se = f->v[2 * j + 1], sed = dn->v[2 * j + 1];
+        if (!(fabs(b - bd) <= 1e-10 * sed))
+            fail_msg("term %zu: estimate %.17g (%s) vs %.17g (dense pass), SE %g", j, b, what, bd, sed);
+        if (!(fabs(se - sed) <= 1e-10 * sed))
+            fail_msg("term %zu: SE %.17g (%s) vs %.17g (dense pass)", j, se, what, sed);
+    }
+}
+
 /* Streamed, the categorical-aware pass and the dense one-hot pass give the
  * same fit: estimates within 1e-10 standard errors, SEs to 1e-10 relative. */
 static void test_stream__factor_pass_equals_dense_pass(void **state)
@@ -336,13 +353,75 @@ static void test_stream__factor_pass_equals_dense_pass(void **state)
     assert_true(fd.streamed & 1);
     assert_int_equal(fd.p, 1 + 1 + (NPR - 1) + 3 + 1);
     assert_int_equal(fd.p, fdense.p);
-    for (size_t j = 0; j < fd.p; j++) {
-        double b = fd.v[2 * j], bd = fdense.v[2 * j], se = fd.v[2 * j + 1], sed = fdense.v[2 * j + 1];
-        if (!(fabs(b - bd) <= 1e-10 * sed))
-            fail_msg("term %zu: estimate %.17g (factor pass) vs %.17g (dense pass), SE %g", j, b, bd, sed);
-        if (!(fabs(se - sed) <= 1e-10 * sed))
-            fail_msg("term %zu: SE %.17g (factor pass) vs %.17g (dense pass)", j, se, sed);
-    }
+    assert_same_fit(&fd, &fdense, "factor pass");
+    arr_free(&a);
+}
+
+/* Combined codes (docs/glm.md, GLM_FCOMB_MAX): two small factors (g, h: 16
+ * combinations, a block of 128 rows holds at least 8 per combination) are
+ * summed per combination and folded per block: in memory on 1 and 2 threads
+ * and streamed in chunks of one and of several blocks, the same bytes (the
+ * warm start runs: 70 blocks); and the same fit as the dense one-hot pass,
+ * estimates within 1e-10 SE and SEs to 1e-10 relative. */
+static void test_stream__factor_pass_combined_codes_same_bytes_and_dense(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    static fit_bytes fc, fdense;
+    (void)state;
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ x1 + g + h + x2 + x1:g";
+    prm.pass = STRATA_GLM_PASS_FACTOR;
+    prm.parallel_min_np = 1;
+    prm.block_rows = 128;
+    same_bytes_budget(&prm, 9000, 1, 1, 40000);
+    same_bytes_budget(&prm, 9000, 1, 1, 480000);
+    make_data(&a, 9000);
+    add_practice(&a);
+    fit_collect(&a, &prm, 0, 2, &fc);
+    assert_true(fc.streamed & 4); /* the combined codes ran */
+    prm.pass = STRATA_GLM_PASS_DENSE;
+    fit_collect(&a, &prm, 0, 2, &fdense);
+    assert_int_equal(fc.st, STRATA_OK);
+    assert_int_equal(fc.p, fdense.p);
+    assert_same_fit(&fc, &fdense, "combined codes");
+    arr_free(&a);
+}
+
+/* Transforms of a variable whose values are small integers (docs/glm.md,
+ * "Values computed once per fit"): in memory looked up in a table of the
+ * values per integer, streamed computed per block: the same bytes, on 1 and
+ * 2 threads; one value that is not an integer (40.5) turns the table off. */
+static void test_stream__integer_transforms_by_table_same_bytes(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    static fit_bytes mem1, mem2, st1, st2;
+    double *k, *x2;
+    (void)state;
+    make_data(&a, 9000);
+    x2 = a.data[col_index(&a, "x2")];
+    k = arr_col(&a, "k", 0);
+    for (size_t i = 0; i < a.nrows; i++)
+        k[i] = floor(x2[i]); /* 20 .. 79 */
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ rcs(k, 4) + log1p(k) + log(k) + x1 + g";
+    prm.block_rows = 256;
+    prm.parallel_min_np = 1;
+    fit_collect(&a, &prm, 0, 1, &mem1);
+    fit_collect(&a, &prm, 0, 2, &mem2);
+    fit_collect(&a, &prm, 40000, 1, &st1);
+    fit_collect(&a, &prm, 40000, 2, &st2);
+    assert_int_equal(mem1.st, STRATA_OK);
+    assert_true(mem1.streamed & 8);    /* the tables ran in memory */
+    assert_false(st1.streamed & 8);    /* not when streamed */
+    assert_true(st1.streamed & 1);
+    assert_same_bytes(&mem1, &mem2, "tables, 1 vs 2 threads");
+    assert_same_bytes(&mem1, &st1, "tables vs per block, 1 thread");
+    assert_same_bytes(&mem1, &st2, "tables vs per block, 2 threads");
+    k[17] = 40.5;
+    fit_collect(&a, &prm, 0, 1, &mem2);
+    assert_false(mem2.streamed & 8);
     arr_free(&a);
 }
 
@@ -477,6 +556,8 @@ int main(void)
         cmocka_unit_test(test_stream__poisson_offset_same_bytes),
         cmocka_unit_test(test_stream__r_start_gaussian_same_bytes),
         cmocka_unit_test(test_stream__factor_pass_schur_groups_split_by_chunks_same_bytes),
+        cmocka_unit_test(test_stream__factor_pass_combined_codes_same_bytes_and_dense),
+        cmocka_unit_test(test_stream__integer_transforms_by_table_same_bytes),
         cmocka_unit_test(test_stream__factor_pass_equals_dense_pass),
         cmocka_unit_test(test_stream__row_sums_read_only_their_columns_same_bytes),
         cmocka_unit_test(test_stream__budget_holds),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "glm_fit.h"
+#include <cblas.h>
 #include "testutil.h"
 
 #include <float.h>
@@ -282,6 +283,28 @@ static void test_blas__single_thread_sections_nest(void **state)
     assert_string_equal(before, after);
 }
 
+/* After strata_blas_pin_single (the CLI's, once per process) OpenBLAS stays on
+ * one thread: single-thread sections neither set nor restore its count (after
+ * a fork any set would start its idle-spinning pool again), and the reported
+ * configuration is the one before the pin. Runs last: the pin is for good. */
+static void test_blas__pin_single_keeps_one_thread_and_the_report(void **state)
+{
+    char before[512], in[512], after[512];
+    (void)state;
+    strata_blas_config(before, sizeof before);
+    strata_blas_pin_single();
+    assert_int_equal(openblas_get_num_threads(), 1);
+    la_blas_single_begin();
+    assert_int_equal(openblas_get_num_threads(), 1);
+    strata_blas_config(in, sizeof in);
+    la_blas_single_end();
+    assert_int_equal(openblas_get_num_threads(), 1);
+    strata_blas_pin_single(); /* a second pin changes nothing */
+    strata_blas_config(after, sizeof after);
+    assert_string_equal(before, in);
+    assert_string_equal(before, after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_kernels__logit_rowstep_matches_libm_rows),
         cmocka_unit_test(test_solve__aliased_column_exact_solution_reused_workspace),
         cmocka_unit_test(test_blas__single_thread_sections_nest),
+        cmocka_unit_test(test_blas__pin_single_keeps_one_thread_and_the_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

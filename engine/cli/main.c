@@ -90,7 +90,10 @@ static int on_all_ranks(const char *name)
 static int run_command(const cli_command *c, int argc, char **argv)
 {
     int rc;
-    strata_status st = strata_mpi_init(&argc, &argv, &g_rank, &g_size);
+    strata_status st;
+    /* no command uses BLAS threads (strata bench's DGEMM probe sets its own) */
+    strata_blas_pin_single();
+    st = strata_mpi_init(&argc, &argv, &g_rank, &g_size);
     if (st == STRATA_EINVAL) {
         fprintf(stderr, "strata: error: %d MPI ranks; strata runs on at most %d\n", g_size,
                 STRATA_MPI_MAX_RANKS);

@@ -106,6 +106,13 @@ STRATA_API size_t strata_ctx_warnings(const strata_ctx *ctx);
  * "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64; threads=2". */
 STRATA_API void strata_blas_config(char *buf, size_t size);
 
+/* Keeps BLAS on one thread for the rest of the process (strata's own BLAS and
+ * LAPACK calls run on one thread anyway), so that OpenBLAS's thread pool,
+ * which a fork shuts down, is never started again to spin idle. For programs
+ * that use no BLAS threads of their own (the CLI); strata_blas_config still
+ * reports the count configured before. Irreversible. */
+STRATA_API void strata_blas_pin_single(void);
+
 /* Writes the build configuration into buf as "key: value" lines: build type,
  * compiler and system, C flags, OpenMP, OpenBLAS configuration, and the HDF5,
  * libyaml and jansson versions loaded (`strata --version`). */

@@ -4,6 +4,7 @@
  * a binding lives outside the formula, so scoring only reads a frozen formula. */
 #include "glm_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,22 +178,62 @@ done:
 /* Harrell's knots of an rcs() variable. R's model.frame evaluates rcs() on every
  * row before na.omit: the knots come from all non-missing x, not only the
  * complete cases. */
+/* Counts of the non-missing values of raw when every one is an integer in
+ * [0, KNOT_COUNT_MAX) with a positive sign (cnt zeroed by the caller);
+ * returns 1 + the largest, or 0 (then cnt is garbage). */
+#define KNOT_COUNT_MAX 4096
+static size_t int_counts(const double *raw, size_t n, size_t *cnt)
+{
+    size_t top = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = raw[i];
+        size_t c;
+        if (t != t)
+            continue;
+        if (!(t >= 0 && t < KNOT_COUNT_MAX) || t != (double)(c = (size_t)t) || signbit(t))
+            return 0;
+        cnt[c]++;
+        if (c + 1 > top)
+            top = c + 1;
+    }
+    return top ? top : 1;
+}
+
 static strata_status freeze_knots(strata_ctx *ctx, glm_var *v, const double *raw, size_t n)
 {
-    size_t m = 0;
-    uint64_t *ks = strata_alloc(ctx, 2 * (n + 1) * sizeof *ks);
-    double *xs = (double *)(ks + n + 1); /* the sort's scratch half, free after it */
+    size_t m = 0, *cnt = strata_calloc(ctx, KNOT_COUNT_MAX, sizeof *cnt), top;
+    uint64_t *ks = NULL;
+    double *xs;
     strata_status st;
-    if (!ks)
+    if (!cnt)
         return STRATA_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        if (raw[i] == raw[i])
-            ks[m++] = strata_f64_key(raw[i]);
-    strata_radix_sort(m, ks, NULL, ks + n + 1, NULL);
-    for (size_t i = 0; i < m; i++)
-        xs[i] = strata_key_f64(ks[i]);
+    top = int_counts(raw, n, cnt);
+    if (top) {
+        /* small integers (counts, ages in years): the sorted values by counting */
+        if (!(xs = strata_alloc(ctx, (n + 1) * sizeof *xs))) {
+            strata_free(ctx, cnt, 0);
+            return STRATA_ENOMEM;
+        }
+        for (size_t c = 0; c < top; c++)
+            for (size_t k = 0; k < cnt[c]; k++)
+                xs[m++] = (double)c;
+        ks = (uint64_t *)xs;
+    } else {
+        if (!(ks = strata_alloc(ctx, 2 * (n + 1) * sizeof *ks))) {
+            strata_free(ctx, cnt, 0);
+            return STRATA_ENOMEM;
+        }
+        xs = (double *)(ks + n + 1); /* the sort's scratch half, free after it */
+        for (size_t i = 0; i < n; i++)
+            if (raw[i] == raw[i])
+                ks[m++] = strata_f64_key(raw[i]);
+        strata_radix_sort(m, ks, NULL, ks + n + 1, NULL);
+        for (size_t i = 0; i < m; i++)
+            xs[i] = strata_key_f64(ks[i]);
+    }
     st = glm_rcs_knots(ctx, xs, m, v->rcs_k, v->knots, v->label);
     strata_free(ctx, ks, 0);
+    strata_free(ctx, cnt, 0);
     STRATA_TRY(st);
     v->knots_set = 1;
     return STRATA_OK;

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,24 @@ static strata_status weights_used(strata_ctx *ctx, const glm_source *src, const 
  * the response valid for the family, weights finite and >= 0, log/log1p
  * arguments in range, numbers finite; *positive counts complete rows with a
  * weight > 0 (see weights_used). */
+/* 1 when some complete-case value of r breaks a domain rule other than the
+ * response's and the weights': branch-free, so that a clean column (the
+ * rule) costs a vector sweep; the rows are then walked for the message. */
+static int domain_broken(const glm_var *gv, const double *r, size_t m, const unsigned char *mask)
+{
+    int bad = 0;
+    if (gv->tr == GT_LOG)
+        for (size_t i = 0; i < m; i++)
+            bad |= mask[i] & !(r[i] > 0 && r[i] < INFINITY);
+    else if (gv->tr == GT_LOG1P)
+        for (size_t i = 0; i < m; i++)
+            bad |= mask[i] & !(r[i] > -1 && r[i] < INFINITY);
+    else if (!gv->is_factor)
+        for (size_t i = 0; i < m; i++)
+            bad |= mask[i] & !(r[i] > -INFINITY && r[i] < INFINITY);
+    return bad;
+}
+
 static strata_status check_rows(strata_ctx *ctx, const glm_source *src, const strata_glm_params *prm,
                                 const glm_formula *f, double *const *raw, size_t base, size_t m,
                                 const unsigned char *mask, size_t *positive)
@@ -187,6 +206,8 @@ static strata_status check_rows(strata_ctx *ctx, const glm_source *src, const st
     for (size_t v = 0; v < f->nvars; v++) {
         const double *r = raw[v];
         const glm_var *gv = &f->vars[v];
+        if ((int)v != f->response && (int)v != f->weights && !domain_broken(gv, r, m, mask))
+            continue;
         for (size_t i = 0; i < m; i++) {
             double x = r[i];
             size_t row = base + i + 1;
@@ -436,22 +457,34 @@ static void fit_compact(fit_state *s)
  * Skipped when it would take the fit over the memory budget. */
 static strata_status fit_cache(strata_ctx *ctx, fitdata *d, fit_state *s)
 {
-    size_t k = glm_vcache_doubles(d->f, d->fmode ? d->dj : NULL, d->qd), n = d->n;
+    const size_t *js = d->fmode ? d->dj : NULL, n = d->n;
+    size_t tabn[GLM_MAXVARS];
+    size_t nt = glm_vcache_tables(d->f, d->raw, n, js, d->qd, tabn);
+    size_t k = glm_vcache_doubles(d->f, js, d->qd, tabn);
     size_t budget = strata_ctx_memory_budget(ctx);
-    size_t bytes = n * (k * sizeof *s->vcbuf + (d->fmode ? d->nfac : 0) * sizeof *s->levbuf);
+    size_t nl = d->ncomb ? 1 : d->fmode ? d->nfac : 0; /* ints per row: a code, or each level */
+    size_t bytes = n * (k * sizeof *s->vcbuf + nl * sizeof *s->levbuf) + nt * sizeof *s->vcbuf;
     if (budget && loaded_bytes(s->nv, s->n) + bytes > budget)
         return STRATA_OK;
-    if (k) {
-        if (!(s->vcbuf = strata_alloc(ctx, n * k * sizeof *s->vcbuf)))
+    memset(&s->vcache, 0, sizeof s->vcache);
+    if (k || nt) {
+        /* a small transformed variable's values per integer, the others per row */
+        if (!(s->vcbuf = strata_alloc(ctx, (n * k + nt) * sizeof *s->vcbuf)))
             return STRATA_ENOMEM;
-        glm_vcache_fill(d->f, d->vb, d->raw, n, d->fmode ? d->dj : NULL, d->qd, s->vcbuf, d->nt, &s->vcache);
+        glm_vcache_tab_fill(d->f, tabn, s->vcbuf + n * k, &s->vcache);
+        glm_vcache_fill(d->f, d->vb, d->raw, n, js, d->qd, tabn, s->vcbuf, d->nt, &s->vcache);
         d->vc = &s->vcache;
     }
     if (d->fmode && d->nfac) {
-        if (!(s->levbuf = strata_alloc(ctx, n * d->nfac * sizeof *s->levbuf)))
+        if (!(s->levbuf = strata_alloc(ctx, n * nl * sizeof *s->levbuf)))
             return STRATA_ENOMEM;
-        glm_fpass_levcache(d, s->levbuf);
-        d->levc = s->levbuf;
+        if (d->ncomb) {
+            glm_fpass_codecache(d, s->levbuf);
+            d->codec = s->levbuf;
+        } else {
+            glm_fpass_levcache(d, s->levbuf);
+            d->levc = s->levbuf;
+        }
     }
     return STRATA_OK;
 }
@@ -658,19 +691,32 @@ static void stat_rows(void *ud, const double *y, const double *wt, const double 
     for (size_t i = 0; i < m; i++) {
         if (wt[i] > 0) {
             a->n_ok++;
-            a->slw += log(wt[i]);
+            if (wt[i] != 1.0) /* log(1) = +0 changes no sum (which is never -0) */
+                a->slw += log(wt[i]);
         }
         a->sw += wt[i];
         a->swy += wt[i] * y[i];
     }
 }
 
+/* Without an offset mu0 is one number, so a row's term depends on (y, wt)
+ * alone: the last pair's term is reused when the next row has the same bits
+ * (0/1 outcomes with unit weights: two pairs). */
 static void null_rows(void *ud, const double *y, const double *wt, const double *off, size_t m)
 {
     stat_acc *a = ud;
+    uint64_t ky = 0, kw = 0, by, bw;
+    double term = 0;
+    int have = 0;
     for (size_t i = 0; i < m; i++) {
         double mu0 = a->intercept ? a->swy / a->sw : glm_linkinv(a->fam, off ? off[i] : 0);
-        a->nulldev += glm_dev_resid(a->fam, y[i], mu0, wt[i]);
+        memcpy(&by, &y[i], sizeof by);
+        memcpy(&bw, &wt[i], sizeof bw);
+        if (off || !have || by != ky || bw != kw) {
+            term = glm_dev_resid(a->fam, y[i], mu0, wt[i]);
+            ky = by, kw = bw, have = 1;
+        }
+        a->nulldev += term;
     }
 }
 
@@ -768,18 +814,28 @@ static void fit_warnings(strata_ctx *ctx, const strata_glm_params *prm, const gl
                        src->name, m->f->colnames[j]);
 }
 
+static int vc_tabled(const glm_vcache *vc)
+{
+    for (size_t v = 0; v < GLM_MAXVARS; v++)
+        if (vc->tab[v])
+            return 1;
+    return 0;
+}
+
 static void fit_log_timings(strata_ctx *ctx, const glm_source *src, const fit_state *s)
 {
     double t_end = omp_get_wtime();
     /* the start's pass, one per iteration, and the step-halvings' */
     int passes = s->res.iter + 1 + s->res.halvings;
     /* key=value pairs first: bench/glm_table.py reads them */
-    strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f halvings=%d (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, %d of them step-halvings, summary %.3f s; Gram kernel %s)",
+    strata_log(ctx, STRATA_LOG_INFO, "glm timings: load_s=%.3f fit_s=%.3f iterations=%d irls_pass_ms=%.1f irls_pass_cpu_ms=%.1f warm_s=%.3f halvings=%d (%s: n %zu, p %zu; setup %.3f s, warm start %.3f s, IRLS %.3f s over %d full passes, %d of them step-halvings, summary %.3f s; Gram kernel %s%s%s)",
                s->t_load - s->t_start, t_end - s->t_load, s->res.iter,
                1e3 * (s->t_irls - s->t_warm) / passes, 1e3 * (s->c_irls - s->c_warm) / passes,
                s->t_warm - s->t_setup, s->res.halvings, src->name, s->n_used, s->d.p,
                s->t_setup - s->t_load, s->t_warm - s->t_setup, s->t_irls - s->t_warm, passes,
-               s->res.halvings, t_end - s->t_irls, s->d.k.name);
+               s->res.halvings, t_end - s->t_irls, s->d.k.name,
+               s->d.ncomb ? "; factors as combined codes" : "",
+               s->d.vc && vc_tabled(s->d.vc) ? "; transforms of small integers by table" : "");
 }
 
 /* created, strata_version, blas_config, n_rows (input_path and input_hash are

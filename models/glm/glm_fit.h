@@ -41,6 +41,12 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
 /* A factor with at most this many levels sums a sub-block's rows per level in
  * a scratch first (glm_fpass.c); a bigger one adds each row straight in. */
 #define GLM_FSMALL 64
+/* Combined codes (glm_fpass.c): when every factor main effect is small and
+ * the product of their level counts is at most GLM_FCOMB_MAX, a row's levels
+ * are one code into that product, and a block's rows are summed per
+ * combination (one scatter per row instead of one per factor, one lookup for
+ * the linear predictor), then folded into the factors' blocks. */
+#define GLM_FCOMB_MAX 1024
 
 /* Below this n * p a pass runs on one thread: fork/join and the partials'
  * first touch cost more than the second core saves (measured, docs/glm.md). */
@@ -100,6 +106,16 @@ typedef struct fitdata {
     size_t fscr_size;        /* scratch doubles per thread: the largest small factor's L x (ldd + 1) */
     double *fscr;            /* per thread: a sub-block's level sums of a small factor, zero between calls */
     glm_schur *schur;        /* the big factor's Schur solve, or NULL */
+    /* combined codes (GLM_FCOMB_MAX): combination c = sum over factors of
+     * level * cstr[a] (the last factor's stride 1) */
+    size_t ncomb;            /* 0: off; else the number of level combinations */
+    size_t *cstr;            /* nfac: stride of each factor's level in a code */
+    int *clev;               /* ncomb x nfac: the levels of combination c at c * nfac */
+    double *ctab;            /* ncomb: the combination's coefficients summed (PASS_ITER) */
+    const int *codec;        /* in memory: every row's code, or NULL */
+    int *codeb;              /* per thread GLM_SUB codes */
+    size_t cscr_size;        /* ncomb x (ldd + 1) */
+    double *cscr;            /* per thread: a block's sums per combination, zero between blocks */
     /* the window a pass computes (glm_stream.c runs a pass per chunk): its
      * first visited block is visit vis0 of a pass visiting vis_tot blocks;
      * the categorical-aware groups are fixed by vis_tot (0: the window is the
@@ -151,6 +167,19 @@ void glm_fpass_levcache(const fitdata *d, int *buf);
 /* eta[i] += the coefficient of row i's level, factor by factor (factor a's
  * level indices at lev + a * ls). */
 void glm_fpass_lp(const fitdata *d, size_t m, const int *lev, size_t ls, double *eta);
+/* Combined codes (d->ncomb > 0): rows [q0, q0 + m) into code (lev: thread
+ * scratch of nfac x GLM_SUB level indices); every row's code into buf (n),
+ * rows split over d->nt threads; eta[i] += ctab[code[i]]. */
+void glm_fpass_codes(const fitdata *d, size_t q0, size_t m, int *lev, int *code);
+void glm_fpass_codecache(const fitdata *d, int *buf);
+void glm_fpass_lpc(const fitdata *d, size_t m, const int *code, double *eta);
+/* Combined codes: the dense Gram of sub-block A into P, and its rows summed
+ * per combination into thread t's scratch; glm_fpass_fold adds the scratch
+ * (a whole block's sums) to the factors' blocks of P in combination order
+ * and zeroes it. */
+void glm_fpass_accumc(const fitdata *d, int t, size_t m, const int *code, const double *s,
+                      const double *A, double *P);
+void glm_fpass_fold(const fitdata *d, int t, double *P);
 /* Folds a packed sub-block A (m x ldd: s x_dense, s z) and its factor levels
  * into the compact partial P: dense Gram (the kernel's sub-block sums), level
  * weights and factor x dense sums (la_scatter_fn; a small factor's through

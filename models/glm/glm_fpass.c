@@ -92,6 +92,48 @@ static strata_status layout(strata_ctx *ctx, fitdata *d, const int *nfc)
     return STRATA_OK;
 }
 
+/* Combined codes: the product of the factors' level counts when there are two
+ * factors or more, each small, and the product is at most GLM_FCOMB_MAX (and
+ * an eighth of a block: a block's sums are folded once per block); else 0. */
+static size_t comb_count(const fitdata *d)
+{
+    size_t c = 1;
+    if (d->nfac < 2)
+        return 0;
+    for (size_t a = 0; a < d->nfac; a++) {
+        if (d->fac[a].L > GLM_FSMALL)
+            return 0;
+        c *= d->fac[a].L;
+        if (c > GLM_FCOMB_MAX || 8 * c > d->nb)
+            return 0;
+    }
+    return c;
+}
+
+static strata_status comb_alloc(strata_ctx *ctx, fitdata *d)
+{
+    const size_t nf = d->nfac, nc = comb_count(d);
+    if (!nc)
+        return STRATA_OK;
+    d->cstr = strata_alloc(ctx, nf * sizeof *d->cstr);
+    d->clev = strata_alloc(ctx, nc * nf * sizeof *d->clev);
+    d->ctab = strata_calloc(ctx, nc, sizeof *d->ctab);
+    d->codeb = strata_alloc(ctx, (size_t)d->nt * GLM_SUB * sizeof *d->codeb);
+    d->cscr_size = nc * (d->ldd + 1);
+    d->cscr = strata_calloc(ctx, (size_t)d->nt * d->cscr_size, sizeof *d->cscr);
+    if (!d->cstr || !d->clev || !d->ctab || !d->codeb || !d->cscr)
+        return STRATA_ENOMEM;
+    for (size_t a = nf, st = 1; a-- > 0;) {
+        d->cstr[a] = st;
+        st *= d->fac[a].L;
+    }
+    for (size_t c = 0; c < nc; c++)
+        for (size_t a = 0; a < nf; a++)
+            d->clev[c * nf + a] = (int)(c / d->cstr[a] % d->fac[a].L);
+    d->ncomb = nc;
+    return STRATA_OK;
+}
+
 strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass)
 {
     int nfc[GLM_MAXVARS] = {0};
@@ -121,6 +163,7 @@ strata_status glm_fpass_alloc(strata_ctx *ctx, fitdata *d, int pass)
     d->fscr = strata_calloc(ctx, (size_t)d->nt * d->fscr_size + 1, sizeof *d->fscr);
     if (!d->fscr || !d->Pp || !d->Ptot || !d->ftab || !d->levb || !d->dcolsb)
         return STRATA_ENOMEM;
+    STRATA_TRY(comb_alloc(ctx, d));
     return glm_schur_alloc(ctx, d);
 }
 
@@ -139,6 +182,11 @@ void glm_fpass_free(strata_ctx *ctx, fitdata *d)
     strata_free(ctx, d->fscr, 0);
     strata_free(ctx, d->levb, 0);
     strata_free(ctx, (void *)d->dcolsb, 0);
+    strata_free(ctx, d->cstr, 0);
+    strata_free(ctx, d->clev, 0);
+    strata_free(ctx, d->ctab, 0);
+    strata_free(ctx, d->codeb, 0);
+    strata_free(ctx, d->cscr, 0);
     glm_schur_free(ctx, d->schur);
 }
 
@@ -170,6 +218,95 @@ void glm_fpass_table(fitdata *d, const double *beta)
         const glm_fac *F = &d->fac[a];
         for (size_t l = 0; l < F->L; l++)
             d->ftab[F->tab + l] = F->col[l] >= 0 ? beta[F->col[l]] : 0.0;
+    }
+    for (size_t c = 0; c < d->ncomb; c++) {
+        double t = 0;
+        for (size_t a = 0; a < d->nfac; a++)
+            t += d->ftab[d->fac[a].tab + (size_t)d->clev[c * d->nfac + a]];
+        d->ctab[c] = t;
+    }
+}
+
+void glm_fpass_codes(const fitdata *d, size_t q0, size_t m, int *lev, int *code)
+{
+    glm_fpass_levels(d, q0, m, lev, GLM_SUB);
+    for (size_t i = 0; i < m; i++)
+        code[i] = 0;
+    for (size_t a = 0; a < d->nfac; a++) {
+        const int *l = lev + a * GLM_SUB, st = (int)d->cstr[a];
+        for (size_t i = 0; i < m; i++)
+            code[i] += l[i] * st;
+    }
+}
+
+void glm_fpass_codecache(const fitdata *d, int *buf)
+{
+    const size_t n = d->n;
+#pragma omp parallel for num_threads(d->nt) schedule(static) if (d->nt > 1)
+    for (long c = 0; c < (long)((n + 4095) / 4096); c++) {
+        size_t i0 = (size_t)c * 4096, m = n - i0 < 4096 ? n - i0 : 4096;
+        int *o = buf + i0;
+        for (size_t a = 0; a < d->nfac; a++) {
+            const glm_varbind *b = &d->vb[d->fac[a].var];
+            const double *r = d->raw[d->fac[a].var] + i0;
+            const int st = (int)d->cstr[a];
+            if (a == 0)
+                for (size_t i = 0; i < m; i++)
+                    o[i] = b->code_map[(size_t)r[i]] * st;
+            else
+                for (size_t i = 0; i < m; i++)
+                    o[i] += b->code_map[(size_t)r[i]] * st;
+        }
+    }
+}
+
+void glm_fpass_lpc(const fitdata *d, size_t m, const int *code, double *eta)
+{
+    const double *t = d->ctab;
+    for (size_t i = 0; i < m; i++)
+        eta[i] += t[code[i]];
+}
+
+void glm_fpass_accumc(const fitdata *d, int t, size_t m, const int *code, const double *s,
+                      const double *A, double *P)
+{
+    double *CB = d->cscr + (size_t)t * d->cscr_size;
+    d->k.gram(m, d->ldd, A, P);
+    d->k.scatter(m, d->ldd, A, s, code, CB, CB + d->ncomb * d->ldd);
+}
+
+/* A combination without rows (or only rows of weight 0) holds exact zeros:
+ * adding them would change nothing, so it is skipped. */
+static int comb_zero(const double *b, size_t ldd, double dw)
+{
+    if (dw != 0)
+        return 0;
+    for (size_t k = 0; k < ldd; k++)
+        if (b[k] != 0)
+            return 0;
+    return 1;
+}
+
+void glm_fpass_fold(const fitdata *d, int t, double *P)
+{
+    const size_t nf = d->nfac, ldd = d->ldd;
+    double *CB = d->cscr + (size_t)t * d->cscr_size, *CD = CB + d->ncomb * ldd;
+    for (size_t c = 0; c < d->ncomb; c++) {
+        double *b = CB + c * ldd, dw = CD[c];
+        const int *lv = d->clev + c * nf;
+        if (comb_zero(b, ldd, dw))
+            continue;
+        for (size_t a = 0; a < nf; a++) {
+            const glm_fac *F = &d->fac[a];
+            double *PB = P + F->oB + (size_t)lv[a] * ldd;
+            for (size_t k = 0; k < ldd; k++)
+                PB[k] += b[k];
+            P[F->oD + (size_t)lv[a]] += dw;
+            for (size_t g = a + 1; g < nf; g++)
+                P[d->oC[a * nf + g] + (size_t)lv[a] * d->fac[g].L + (size_t)lv[g]] += dw;
+        }
+        memset(b, 0, ldd * sizeof *b);
+        CD[c] = 0;
     }
 }
 

@@ -130,14 +130,32 @@ size_t glm_design_block(const glm_formula *f, const glm_varbind *vb, double *con
 typedef struct glm_vcache {
     size_t n;
     const double *col[GLM_MAXVARS];
+    /* a transformed variable whose values in the n rows are all integers in
+     * [0, tabn) (tabn <= GLM_VTAB_MAX): its value columns at 0 .. tabn - 1
+     * (column stride tabn), looked up per block instead of cached per row */
+    const double *tab[GLM_MAXVARS];
+    size_t tabn[GLM_MAXVARS];
 } glm_vcache;
+#define GLM_VTAB_MAX 4096
+/* Per variable that design columns js[] (all when js is NULL) use, with a
+ * transform (log, log1p, rcs): tabn[v] = 1 + its largest value when every
+ * value of its n rows is an integer in [0, GLM_VTAB_MAX) (+0, not -0) and
+ * that is at most n, else 0. Returns the doubles the tables need. */
+size_t glm_vcache_tables(const glm_formula *f, double *const *raw, size_t n, const size_t *js, size_t nj,
+                         size_t *tabn);
+/* Fills the tables of tabn into buf (glm_vcache_tables doubles) and vc->tab:
+ * the same function of the same values, so the same bytes. */
+void glm_vcache_tab_fill(const glm_formula *f, const size_t *tabn, double *buf, glm_vcache *vc);
 /* Doubles per row the cache of the variables that design columns js[] (all
- * when js is NULL) use needs. */
-size_t glm_vcache_doubles(const glm_formula *f, const size_t *js, size_t nj);
-/* Fills buf (n * glm_vcache_doubles) and vc from raw columns of n rows, rows
- * split over nt threads (the values are the per-block ones, byte for byte). */
+ * when js is NULL) use needs, those with a table (tabn[v] > 0; tabn may be
+ * NULL) left out. */
+size_t glm_vcache_doubles(const glm_formula *f, const size_t *js, size_t nj, const size_t *tabn);
+/* Fills buf (n * glm_vcache_doubles) and vc->n, vc->col from raw columns of
+ * n rows (not the variables with a table), rows split over nt threads (the
+ * values are the per-block ones, byte for byte). */
 void glm_vcache_fill(const glm_formula *f, const glm_varbind *vb, double *const *raw, size_t n,
-                     const size_t *js, size_t nj, double *buf, int nt, glm_vcache *vc);
+                     const size_t *js, size_t nj, const size_t *tabn, double *buf, int nt,
+                     glm_vcache *vc);
 /* As glm_design_block, without copying what needs no computing, for the nj
  * design columns js[] (all p when js is NULL; cols[j] of the others
  * untouched): cols[j] gets design column j's nb values, which for a column

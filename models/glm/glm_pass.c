@@ -113,14 +113,14 @@ static void lp_built(const fitdata *d, size_t m, const double *const *cols, cons
             eta[i] += off[i];
 }
 
-/* PASS_FINAL over one sub-block: deviance, AIC and Pearson parts, and the count
- * of fitted values numerically at the boundary (separation), at the last eta. */
+/* PASS_FINAL over one sub-block: AIC and Pearson parts, and the count of
+ * fitted values numerically at the boundary (separation), at the last eta.
+ * (The deviance there is the last iteration's: its partial stays 0.) */
 static inline void final_rows(const fitdata *d, size_t m, const double *y, const double *wt,
-                              const double *eta, double *dev, double *a, double *pear, double *ext)
+                              const double *eta, double *a, double *pear, double *ext)
 {
     for (size_t i = 0; i < m; i++) {
         double mu = glm_linkinv(d->fam, eta[i]);
-        *dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
         if (!(wt[i] > 0))
             continue;
         *a += glm_aic_row(d->fam, y[i], mu, wt[i], d->disp);
@@ -132,19 +132,41 @@ static inline void final_rows(const fitdata *d, size_t m, const double *y, const
 }
 
 /* PASS_INIT over one sub-block: R's mustart, its deviance, sqrt working weight
- * s and s z. */
+ * s and s z. Everything but s z is a function of (y, w) alone, so it is kept
+ * per (y, w) bits in a small direct-mapped memo (0/1 outcomes with unit
+ * weights: two entries instead of a log, an exp and a log per row). */
+typedef struct init_memo {
+    uint64_t ky, kw;
+    int ok;
+    double mu, e, me, dr, s;
+} init_memo;
+
 static inline void init_rows(const fitdata *d, size_t q0, size_t m, const double *y,
                              const double *wt, double *dev, double *s, double *v)
 {
+    init_memo memo[16];
+    for (int k = 0; k < 16; k++)
+        memo[k].ok = 0;
     for (size_t i = 0; i < m; i++) {
         double o = d->off ? d->off[q0 + i] : 0;
-        double mu = glm_mustart(d->fam, y[i], wt[i]);
-        double e = glm_linkfun(d->fam, mu), me = glm_mu_eta(d->fam, e);
-        double vr = glm_variance(d->fam, mu);
-        *dev += glm_dev_resid(d->fam, y[i], mu, wt[i]);
-        if (wt[i] > 0 && me != 0) {
-            s[i] = sqrt(wt[i] * me * me / vr);
-            v[i] = s[i] * ((e - o) + (y[i] - mu) / me);
+        uint64_t by, bw;
+        init_memo *t;
+        memcpy(&by, &y[i], sizeof by);
+        memcpy(&bw, &wt[i], sizeof bw);
+        t = &memo[(by ^ by >> 31 ^ bw ^ bw >> 37) & 15];
+        if (!t->ok || t->ky != by || t->kw != bw) {
+            double mu = glm_mustart(d->fam, y[i], wt[i]);
+            double e = glm_linkfun(d->fam, mu), me = glm_mu_eta(d->fam, e);
+            double vr = glm_variance(d->fam, mu);
+            t->ky = by, t->kw = bw, t->ok = 1;
+            t->mu = mu, t->e = e, t->me = me;
+            t->dr = glm_dev_resid(d->fam, y[i], mu, wt[i]);
+            t->s = wt[i] > 0 && me != 0 ? sqrt(wt[i] * me * me / vr) : 0;
+        }
+        *dev += t->dr;
+        if (wt[i] > 0 && t->me != 0) {
+            s[i] = t->s;
+            v[i] = s[i] * ((t->e - o) + (y[i] - t->mu) / t->me);
         } else {
             s[i] = v[i] = 0;
         }
@@ -192,6 +214,7 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
     const double **cols = d->colsb + (size_t)t * p;
     int *levt = d->fmode ? d->levb + (size_t)t * d->nfac * GLM_SUB : NULL;
     const double **dcols = d->fmode ? d->dcolsb + (size_t)t * d->qd : NULL;
+    int *codet = d->ncomb ? d->codeb + (size_t)t * GLM_SUB : NULL;
     double *part = d->part + b * 4;
     double dev = 0, a = 0, pear = 0, ext = 0;
     int bad = 0;
@@ -203,9 +226,10 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
         double *eta = d->eta + q0, *v = X + p * m;
         const double *off = d->off ? d->off + q0 : NULL;
         const int *lev = NULL; /* factor a's level indices at lev + a * ls */
+        const int *code = NULL; /* combined codes (d->ncomb) */
         size_t ls = GLM_SUB;
         if (mode == PASS_FINAL) {
-            final_rows(d, m, y, wt, eta, &dev, &a, &pear, &ext);
+            final_rows(d, m, y, wt, eta, &a, &pear, &ext);
             continue;
         }
         for (size_t q = 0; q < d->f->nvars; q++)
@@ -215,7 +239,14 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
          * fit's cache or built */
         glm_design_block_list(d->f, d->vb, (double *const *)rb, m, X, work, &bad, cols,
                               d->fmode ? d->dj : NULL, d->qd, d->vc, q0);
-        if (d->fmode && d->levc) {
+        if (d->ncomb) {
+            if (d->codec) {
+                code = d->codec + q0;
+            } else {
+                glm_fpass_codes(d, q0, m, levt, codet);
+                code = codet;
+            }
+        } else if (d->fmode && d->levc) {
             lev = d->levc + q0;
             ls = d->n;
         } else if (d->fmode) {
@@ -228,7 +259,10 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             /* eta, then mu, deviance, sqrt weight s and s z per row */
             lp_built(d, m, cols, beta, d->fmode ? NULL : off, eta);
             if (d->fmode) {
-                glm_fpass_lp(d, m, lev, ls, eta);
+                if (d->ncomb)
+                    glm_fpass_lpc(d, m, code, eta);
+                else
+                    glm_fpass_lp(d, m, lev, ls, eta);
                 for (size_t i = 0; off && i < m; i++)
                     eta[i] += off[i];
             }
@@ -247,12 +281,17 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             for (size_t k = 0; k < d->qd; k++)
                 dcols[k] = cols[d->dj[k]];
             d->k.pack(m, d->qd, d->ldd, dcols, s, v, A);
-            glm_fpass_accum(d, t, m, lev, ls, s, A, G);
+            if (d->ncomb)
+                glm_fpass_accumc(d, t, m, code, s, A, G);
+            else
+                glm_fpass_accum(d, t, m, lev, ls, s, A, G);
         } else {
             d->k.pack(m, p, d->ld, cols, s, v, A);
             d->k.gram(m, d->ld, A, G);
         }
     }
+    if (d->ncomb && mode != PASS_FINAL)
+        glm_fpass_fold(d, t, G); /* the block's sums per combination */
     part[0] = dev;
     part[1] = a;
     part[2] = pear;

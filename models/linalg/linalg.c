@@ -16,13 +16,19 @@
  * single-threaded sections of concurrent callers nest (linalg.h). */
 static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
 static int blas_depth, blas_saved;
+static int blas_pinned; /* strata_blas_pin_single: the count before it, else 0 */
 
+/* A section already on one thread calls nothing: after a fork (the HDF5
+ * probe's child), OpenBLAS 0.3.21 shut its pool down in the parent, and any
+ * openblas_set_num_threads starts it again, a thread that spins (sched_yield)
+ * for up to ~0.1 s waiting for work (issue 19: ~11 ms CPU of a diabetes fit). */
 void la_blas_single_begin(void)
 {
     pthread_mutex_lock(&blas_lock);
     if (blas_depth++ == 0) {
         blas_saved = openblas_get_num_threads();
-        openblas_set_num_threads(1);
+        if (blas_saved != 1)
+            openblas_set_num_threads(1);
     }
     pthread_mutex_unlock(&blas_lock);
 }
@@ -30,8 +36,21 @@ void la_blas_single_begin(void)
 void la_blas_single_end(void)
 {
     pthread_mutex_lock(&blas_lock);
-    if (blas_depth > 0 && --blas_depth == 0)
+    if (blas_depth > 0 && --blas_depth == 0 && blas_saved != 1 && !blas_pinned)
         openblas_set_num_threads(blas_saved);
+    pthread_mutex_unlock(&blas_lock);
+}
+
+void strata_blas_pin_single(void)
+{
+    pthread_mutex_lock(&blas_lock);
+    if (!blas_pinned) {
+        blas_pinned = blas_depth ? blas_saved : openblas_get_num_threads();
+        if (blas_pinned < 1)
+            blas_pinned = 1;
+        if (!blas_depth && blas_pinned != 1)
+            openblas_set_num_threads(1);
+    }
     pthread_mutex_unlock(&blas_lock);
 }
 
@@ -159,5 +178,6 @@ int la_solve_pivoted(la_solve_ws *ws, size_t p, const double *G, const double *g
 void strata_blas_config(char *buf, size_t size)
 {
     if (buf && size)
-        snprintf(buf, size, "%s; threads=%d", openblas_get_config(), openblas_get_num_threads());
+        snprintf(buf, size, "%s; threads=%d", openblas_get_config(),
+                 blas_pinned ? blas_pinned : openblas_get_num_threads());
 }
