@@ -219,7 +219,7 @@ ETD_STATIC void case_free(gcase *c)
 
 ETD_STATIC elnet_data case_arrays(const gcase *c)
 {
-    return (elnet_data){c->n, c->p, c->X, c->n, c->y, c->w, c->off};
+    return (elnet_data){c->n, c->p, c->X, c->n, c->y, c->w, c->off, {NULL, 0, 0, 0, 0}};
 }
 
 ETD_STATIC elnet_path *fit_case(strata_ctx *ctx, const gcase *c)

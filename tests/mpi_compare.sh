@@ -4,13 +4,16 @@
 # (warm start, a spline and an interaction; missing values; Poisson with an
 # offset, whose null deviance is a row-order sum carried from rank to rank;
 # the categorical-aware pass with a 51-level factor, whose group partials
-# continue from rank to rank), two Cox fits (Efron and Breslow ties, strata,
-# weights, an offset), scores a cohort and runs a whole job, with
+# continue from rank to rank), three Cox fits (Efron and Breslow ties, strata,
+# weights, an offset, the robust variance, cluster()) and a Cox scoring, scores a cohort, derives features from its events
+# (blocks of patients dealt round the ranks; and a derive that fails) and
+# runs a whole job (and one that derives its features first), with
 # `mpirun -np 1` to `4` and without mpirun, and with the serial build's strata
 # when it has been built (SERIAL_STRATA; else that comparison is skipped and
 # said so). Every model must have the same bytes but for its provenance (time,
 # BLAS threads); every output of the job but manifest.json and model.h5 must be
-# byte-identical, and the job's manifest must record the ranks.
+# byte-identical, and the job's manifest must record the ranks. The elastic
+# net's block near the end fits three paths at -np 2 and 3 the same way.
 set -eu
 S=$1
 SERIAL=$2
@@ -31,16 +34,16 @@ fitcase() { # name "np list" fit options...
     name=$1
     nps=$2
     shift 2
-    "$S" fit fit.h5 "$@" --out "$name.ref.h5" --threads 2 --quiet
+    "$S" fit "${COHORT:-fit.h5}" "$@" --out "$name.ref.h5" --threads 2 --quiet
     dump "$name.ref.h5" > "$name.ref.txt"
     if [ -x "$SERIAL" ]; then
-        "$SERIAL" fit fit.h5 "$@" --out "$name.serial.h5" --threads 1 --quiet
+        "$SERIAL" fit "${COHORT:-fit.h5}" "$@" --out "$name.serial.h5" --threads 1 --quiet
         dump "$name.serial.h5" > "$name.serial.txt"
         if cmp -s "$name.ref.txt" "$name.serial.txt"; then ok "$name: serial build = MPI build without mpirun"
         else bad "$name: serial build differs"; diff "$name.ref.txt" "$name.serial.txt" | head -20; fi
     fi
     for np in $nps; do
-        $MPIRUN -np $np "$S" fit fit.h5 "$@" --out "$name.np$np.h5" --threads 1 --quiet
+        $MPIRUN -np $np "$S" fit "${COHORT:-fit.h5}" "$@" --out "$name.np$np.h5" --threads 1 --quiet
         dump "$name.np$np.h5" > "$name.np$np.txt"
         if cmp -s "$name.ref.txt" "$name.np$np.txt"; then ok "$name: mpirun -np $np = one process"
         else bad "$name: mpirun -np $np differs"; diff "$name.ref.txt" "$name.np$np.txt" | head -20; fi
@@ -78,6 +81,48 @@ rm -f score.*.csv
 # the categorical-aware pass: group partials continued from rank to rank
 fitcase factor "2 3 4" --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + practice + imd_decile + ltc_count"
 
+# ---- synth (lead): groups of 16 x 8,192 rows dealt round the ranks, rank 0
+# appends them in order (record ids numbered there)
+for np in 2 3; do
+    $MPIRUN -np $np "$S" synth --patients 600000 --seed 3 --out sy.np$np.h5 --threads 1 --quiet
+    if cmp -s fit.h5 sy.np$np.h5; then ok "synth -np $np: cohort file byte-identical"
+    else bad "synth -np $np: cohort file differs"; fi
+done
+rm -f sy.np*.h5
+
+# ---- derive (lead): blocks of 65,536 patients dealt round the ranks, rank 0
+# appends them in block order; a later index date, so some patients are
+# excluded (died) and the counts travel with each block
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+sed -e 's/^index_date: 2025-12-01/index_date: 2026-09-01/' -e "s|\.\./codelists|$SRC/data/codelists|g" \
+    "$SRC/data/specs/derive_default.yaml" > derive.yaml
+"$S" derive fit.h5 --spec derive.yaml --out dv.ref.h5 --threads 2 > dv.ref.txt
+if grep -q 'excluded died: [1-9]' dv.ref.txt; then ok "derive: the reference excludes patients who died"
+else bad "derive: no exclusions in the reference: $(cat dv.ref.txt)"; fi
+if [ -x "$SERIAL" ]; then
+    "$SERIAL" derive fit.h5 --spec derive.yaml --out dv.serial.h5 --threads 1 --quiet
+    if cmp -s dv.ref.h5 dv.serial.h5; then ok "derive: serial build = MPI build without mpirun (file bytes)"
+    else bad "derive: serial build differs"; fi
+fi
+for np in 2 3; do
+    $MPIRUN -np $np "$S" derive fit.h5 --spec derive.yaml --out dv.np$np.h5 --threads 1 > dv.np$np.txt
+    if cmp -s dv.ref.h5 dv.np$np.h5; then ok "derive -np $np: features file byte-identical"
+    else bad "derive -np $np: features file differs"; fi
+    sed -i 's/^dv\.np[0-9]\.h5:/dv.ref.h5:/' dv.np$np.txt
+    if cmp -s dv.ref.txt dv.np$np.txt; then ok "derive -np $np: the same report"
+    else bad "derive -np $np: report differs"; diff dv.ref.txt dv.np$np.txt | head; fi
+done
+# a value that does not fit its type: the same message and exit code, once, and no file
+sed 's/^features:$/features:\n  - {name: cost_tiny, kind: sum, table: spells, value: cost, window: [-365, -1], type: int8}/' \
+    derive.yaml > derive_bad.yaml
+rc1=0; "$S" derive fit.h5 --spec derive_bad.yaml --out dvbad.ref.h5 --quiet 2> dvbad.ref.err || rc1=$?
+rc3=0; $MPIRUN -np 3 "$S" derive fit.h5 --spec derive_bad.yaml --out dvbad.np3.h5 --quiet 2> dvbad.np3.err || rc3=$?
+grep '^strata derive: error' dvbad.np3.err > dvbad.np3.msg || true
+if [ "$rc1" = 6 ] && [ "$rc3" = 6 ] && cmp -s dvbad.ref.err dvbad.np3.msg && [ ! -e dvbad.np3.h5 ]; then
+    ok "derive -np 3: a failing value is reported once with the one-process message and exit 6"
+else bad "derive -np 3 error: exit $rc1 vs $rc3; $(cat dvbad.ref.err) | $(cat dvbad.np3.msg)"; fi
+rm -f dv.*.h5 dvbad.*
+
 cat > spec.yaml <<'SPEC'
 cohort: job.h5
 model:
@@ -110,6 +155,25 @@ for np in 1 2; do
     $MPIRUN -np $np "$S" run spec.yaml --out run.np$np --threads 1 --quiet
     runcmp run.ref run.np$np "run -np $np"
 done
+# a job that derives its features from the events first: derive over the ranks too
+sed -e 's/^index_date: 2026-09-01/index_date: 2025-12-01/' derive.yaml > derive_job.yaml
+sed -e 's/^cohort: job.h5$/cohort: job.h5\nderive: derive_job.yaml/' spec.yaml > spec_dv.yaml
+runpair() { # spec, folder, np, label: one process, then mpirun -np, into one
+    # folder name (the model records the path of features.h5), then compared
+    "$S" run "$1" --out "$2" --threads 2 --quiet
+    mv "$2" "$2.ref"
+    $MPIRUN -np "$3" "$S" run "$1" --out "$2" --threads 1 --quiet
+    mv "$2" "$2.np$3"
+    runcmp "$2.ref" "$2.np$3" "$4"
+}
+runpair spec_dv.yaml rundv 2 "run with derive -np 2"
+if grep -q '"distributed": *"synth, derive and' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive ran over the ranks"
+else bad "run with derive -np 2: manifest: $(grep distributed rundv.np2/manifest.json)"; fi
+# a job that synthesises its cohort (groups of 131,072 rows dealt round the
+# ranks, rank 0 writes cohort.h5) and derives from it
+sed -e 's/^cohort: job.h5$/synth:\n  icb: QOC\n  patients: 150000\n  seed: 5/' spec_dv.yaml > spec_sy.yaml
+runpair spec_sy.yaml runsy 3 "run with synth and derive -np 3"
+rm -rf runsy.* rundv.*
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run -np 2: manifest records 2 ranks"
 else bad "run -np 2: manifest has no ranks"; fi
 node=$(uname -n)
@@ -172,6 +236,38 @@ if $MPIRUN -np 2 "$S" fit job.h5 --family cox --weights age --formula "Surv(time
 elif [ "$(grep -c 'weight 0 is not a positive number' cox_bad.err)" = 1 ] && [ ! -e cox_bad.h5 ]; then ok "cox bad weight -np 2: refused once, nothing written"
 else bad "cox bad weight -np 2: $(head -3 cox_bad.err)"; fi
 # ---- end of Cox -------------------------------------------------------------
+
+# ---- elastic net across ranks (issue 14; docs/scale.md, "The distributed elastic net") ----
+# Each rank holds its chunks of the 16 fixed row ranges; every row sum is a chunk
+# partial added in chunk order on every rank. The model file (the selected fit
+# and the /elnet path) and `strata coef` must be the bytes of one process;
+# --cv under mpirun is refused on every rank (exit 2).
+enetcase() { # name "np list" fit options: fitcase on job.h5, then strata coef
+    COHORT=job.h5
+    fitcase "$@"
+    COHORT=
+    name=$1
+    C=$S # strata coef reads a file: the serial build's, which starts no MPI singleton
+    [ -x "$SERIAL" ] && C=$SERIAL
+    "$C" coef "$name.ref.h5" > "$name.ref.coef"
+    for np in $2; do
+        "$C" coef "$name.np$np.h5" > "$name.np$np.coef"
+        if cmp -s "$name.ref.coef" "$name.np$np.coef"; then ok "$name: mpirun -np $np: strata coef"
+        else bad "$name: mpirun -np $np: strata coef differs"; diff "$name.ref.coef" "$name.np$np.coef" | head -10; fi
+    done
+}
+enetcase enet_binomial "2 3" --alpha 0.5 --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits"
+enetcase enet_gaussian "2 3" --family gaussian --alpha 0.3 --weights ltc_count --penalty-factor sexM=0 --formula "bmi ~ rcs(age, 4) + sex + ethnicity + imd_decile + log(sbp)"
+enetcase enet_poisson "3" --family poisson --alpha 1 --nlambda 30 --formula "prior_emergency_12m ~ age + sex + imd_decile + ltc_count + offset(log1p(gp_appointments_12m))"
+set +e
+$MPIRUN -np 2 "$S" fit job.h5 --alpha 1 --cv 3 --formula "emergency_admission_12m ~ age + sex" --out cv.h5 --quiet 2> cv.err
+rc=$?
+set -e
+if [ "$rc" -eq 2 ] && [ "$(grep -c 'cross-validation does not run across MPI ranks' cv.err)" -eq 1 ] && [ ! -e cv.h5 ]; then
+    ok "elastic net --cv under mpirun -np 2: refused once, exit 2"
+else bad "elastic net --cv under mpirun: exit $rc, $(grep -c 'cross-validation' cv.err) messages"; fi
+rm -f enet_*.h5
+# ---- end of the elastic net's block ----
 
 [ -x "$SERIAL" ] || echo "note: no serial build at $SERIAL; compared with the MPI build run without mpirun only"
 rm -f fit.h5 ./*.np*.h5 io.*.h5

@@ -144,6 +144,11 @@ int cli_elnet_fit(strata_ctx *ctx, strata_cohort *c, const strata_glm_params *gp
     strata_model *m = NULL;
     strata_elnet *e = NULL;
     strata_status st = strata_elnet_fit(ctx, c, gp, &o->ep, &m, &e);
+    if (st == STRATA_OK && cli_rank() != 0) { /* across MPI ranks: rank 0 writes and prints */
+        strata_elnet_free(ctx, e);
+        strata_model_free(ctx, m);
+        return 0;
+    }
     if (st == STRATA_OK)
         st = strata_elnet_save(ctx, m, e, out);
     if (st != STRATA_OK) {

@@ -1,6 +1,7 @@
 /* engine/cli/cmd_derive.c — `strata derive COHORT.h5 --spec derive.yaml --out
  * FEATURES.h5`: runs strata_derive and prints the population and exclusions by
- * reason. Exit codes are the strata_status of the failing call. */
+ * reason. Exit codes are the strata_status of the failing call. Under
+ * mpirun every rank derives its blocks of patients and rank 0 writes. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -46,6 +47,7 @@ int cmd_derive(int argc, char **argv)
         return cli_usage_error("derive", derive_usage, "COHORT.h5, --spec and --out are required");
     if (!(ctx = cli_ctx_new(&co)))
         return (int)STRATA_ENOMEM;
+    strata_mpi_attach(ctx); /* every rank derives its blocks; rank 0 writes */
     st = strata_derive(ctx, cohort, spec, out, &rep);
     if (st != STRATA_OK)
         rc = cli_fail(ctx, "derive", st);

@@ -160,8 +160,8 @@ int cmd_fit(int argc, char **argv)
         cli_elnet_free(&eo);
         return cli_usage_error("fit", USAGE, "missing COHORT");
     }
-    if (cli_rank() != 0 && eo.active) {
-        cli_elnet_free(&eo); /* the elastic net runs on rank 0 alone (docs/scale.md#mpi) */
+    if (cli_rank() != 0 && eo.active && given[0] && !strcmp(given[0], "cox")) {
+        cli_elnet_free(&eo); /* penalised Cox runs on rank 0 alone (docs/scale.md#mpi) */
         return 0;
     }
     if (given[0] && !strcmp(given[0], "cox")) {
@@ -199,8 +199,7 @@ int cmd_fit(int argc, char **argv)
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }
-    if (!eo.active) /* the GLM fit over every rank's slab (docs/scale.md#mpi) */
-        strata_mpi_attach(ctx);
+    strata_mpi_attach(ctx); /* the GLM or elastic-net fit over every rank's slab (docs/scale.md#mpi) */
     if (eo.active) { /* --alpha and friends: the elastic-net path (cli_elnet.c) */
         rc = cli_elnet_fit(ctx, c, &prm, &eo, fs.out, co.quiet, json);
         goto out;

@@ -84,6 +84,7 @@ int cmd_synth(int argc, char **argv)
     ctx = cli_ctx_new(&co);
     if (!ctx)
         return STRATA_ENOMEM;
+    strata_mpi_attach(ctx); /* every rank generates its groups of rows; rank 0 writes */
     st = strata_synth_new(ctx, &p, &s);
     if (st == STRATA_OK)
         st = strata_synth_write(ctx, s, out, &sum);

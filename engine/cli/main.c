@@ -83,7 +83,8 @@ static int print_version(void)
 /* The commands that run on every rank (the others run on rank 0 alone). */
 static int on_all_ranks(const char *name)
 {
-    return !strcmp(name, "fit") || !strcmp(name, "score") || !strcmp(name, "run");
+    return !strcmp(name, "fit") || !strcmp(name, "score") || !strcmp(name, "run") ||
+           !strcmp(name, "derive") || !strcmp(name, "synth");
 }
 
 static int run_command(const cli_command *c, int argc, char **argv)

@@ -2,7 +2,10 @@
  * (alive, born, registered; exclusions counted by reason), per-table event
  * offsets (checked sorted), then patient blocks: copy the population's rows of
  * /patients and /outcomes and append each item's values. Each patient's values
- * depend only on its own events, so any thread count writes the same bytes. */
+ * depend only on its own events, so any thread count writes the same bytes.
+ * Under MPI (docs/scale.md#mpi) block q is derived by rank q mod K and rank 0
+ * appends the blocks in order: the same bytes for any number of ranks. */
+#include "comm.h"
 #include "derive_internal.h"
 
 #include <math.h>
@@ -45,6 +48,7 @@ typedef struct dv_run {
     strata_dtype *out_t;
     unsigned char *out_cat;  /* categorical (NA = -1) */
     char (*out_name)[256];   /* "group/name" of each */
+    size_t rowbytes;         /* bytes of one output row: copied, then derived columns */
     strata_derive_report *rep;
 } dv_run;
 
@@ -309,7 +313,9 @@ static strata_status add_columns(dv_run *r)
         cs = (strata_column_spec){ci->group, ci->name, ci->dtype, ci->categorical, ci->levels,
                                   ci->n_levels, ci->role, ci->units, NULL};
         r->copy_j[r->ncopy] = j;
-        STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->copy_w[r->ncopy]));
+        if (r->w) /* under MPI only rank 0 writes */
+            STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->copy_w[r->ncopy]));
+        r->rowbytes += strata_dtype_size(ci->dtype);
         r->ncopy++;
     }
     for (size_t i = 0; i < r->s.nitem; i++) {
@@ -318,7 +324,9 @@ static strata_status add_columns(dv_run *r)
             char name[200];
             strata_column_spec cs;
             out_column(it, q, name, sizeof name, &cs);
-            STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->out_w[it->out0 + q]));
+            if (r->w)
+                STRATA_TRY(strata_cohort_writer_add(r->w, &cs, &r->out_w[it->out0 + q]));
+            r->rowbytes += strata_dtype_size(cs.dtype);
             if (it->outcome)
                 r->rep->n_outcomes++;
             else
@@ -337,7 +345,9 @@ typedef struct dv_block {
     int32_t *sex;
     size_t *rows;            /* included rows (relative to p0) */
     double *out;             /* nin x nout */
-    unsigned char *wbuf;     /* nin x 8 bytes */
+    size_t excl[STRATA_DERIVE_REASONS]; /* the block's exclusions by reason */
+    unsigned char *pay;      /* the block's output rows as written: each copied
+                                column's nin values, then each derived column's */
 } dv_block;
 
 static strata_status block_population(dv_run *r, dv_block *b, size_t p0)
@@ -353,6 +363,7 @@ static strata_status block_population(dv_run *r, dv_block *b, size_t p0)
     if (p->j_sex >= 0)
         STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, (size_t)p->j_sex, p0, b->n, b->sex));
     b->nin = 0;
+    memset(b->excl, 0, sizeof b->excl);
     for (size_t i = 0; i < b->n; i++) {
         int32_t t0 = b->t0[i];
         int why = t0 == DV_NONE_DAY                              ? 0
@@ -363,24 +374,25 @@ static strata_status block_population(dv_run *r, dv_block *b, size_t p0)
                                                                  : -1;
         b->in[i] = why < 0;
         if (why >= 0)
-            r->rep->n_excluded[why]++;
+            b->excl[why]++;
         else
             b->rows[b->nin++] = i;
     }
-    r->rep->n_included += b->nin;
     return STRATA_OK;
 }
 
-/* Appends the included rows of every copied column for rows [p0, p0+n). */
+/* Packs the included rows of every copied column for rows [p0, p0+n) into
+ * the block's output rows. */
 static strata_status copy_block(dv_run *r, dv_block *b, size_t p0, unsigned char *raw)
 {
+    unsigned char *o = b->pay;
     for (size_t k = 0; k < r->ncopy; k++) {
         const strata_column_info *ci = strata_cohort_column(r->c, r->copy_j[k]);
         size_t es = strata_dtype_size(ci->dtype);
         STRATA_TRY(strata_cohort_read_native(r->ctx, r->c, r->copy_j[k], p0, b->n, raw));
         for (size_t i = 0; i < b->nin; i++)
-            memcpy(b->wbuf + i * es, raw + b->rows[i] * es, es);
-        STRATA_TRY(strata_cohort_writer_append(r->w, r->copy_w[k], b->wbuf, b->nin));
+            memcpy(o + i * es, raw + b->rows[i] * es, es);
+        o += b->nin * es;
     }
     return STRATA_OK;
 }
@@ -503,7 +515,7 @@ static strata_status slot_init(dv_run *r, dv_slot *sl)
         !(b->sex = strata_alloc(ctx, DV_BLOCK * 4)) ||
         !(b->rows = strata_alloc(ctx, DV_BLOCK * sizeof *b->rows)) ||
         !(b->out = strata_alloc(ctx, DV_BLOCK * (r->nout ? r->nout : 1) * sizeof *b->out)) ||
-        !(b->wbuf = strata_alloc(ctx, DV_BLOCK * 8)) ||
+        !(b->pay = strata_alloc(ctx, DV_BLOCK * (r->rowbytes ? r->rowbytes : 1))) ||
         !(sl->tb = strata_calloc(ctx, r->s.ntab + 1, sizeof *sl->tb)))
         return STRATA_ENOMEM;
     for (int k = 0; k < 4; k++)
@@ -518,7 +530,7 @@ static void slot_free(dv_run *r, dv_slot *sl)
     for (size_t k = 0; sl->tb && k < r->s.ntab; k++)
         free_tbuf(r->ctx, &r->s.tab[k], &sl->tb[k]);
     STRATA_FREE_ALL(r->ctx, b->d[0], b->d[1], b->d[2], b->d[3], b->in, b->t0, b->sex, b->rows,
-                    b->out, b->wbuf, sl->tb, sl->scratch);
+                    b->out, b->pay, sl->tb, sl->scratch);
 }
 
 /* Reads block p0 into the slot: population, copied columns (appended), events. */
@@ -542,14 +554,60 @@ static strata_status slot_load(dv_run *r, dv_slot *sl, size_t p0, unsigned char 
     return STRATA_OK;
 }
 
-/* Converts the slot's outputs to their types and appends them. */
-static strata_status slot_write(dv_run *r, dv_slot *sl)
+/* Converts the slot's derived values to their types, after the copied
+ * columns in the block's output rows. */
+static strata_status slot_pack(dv_run *r, dv_slot *sl)
 {
+    unsigned char *o = sl->b.pay;
+    for (size_t k = 0; k < r->ncopy; k++)
+        o += sl->b.nin * strata_dtype_size(strata_cohort_column(r->c, r->copy_j[k])->dtype);
     for (size_t k = 0; k < r->nout; k++) {
-        STRATA_TRY(store(r, k, sl->b.out + k * DV_BLOCK, 1, &sl->b, sl->p0, sl->b.wbuf));
-        STRATA_TRY(strata_cohort_writer_append(r->w, r->out_w[k], sl->b.wbuf, sl->b.nin));
+        STRATA_TRY(store(r, k, sl->b.out + k * DV_BLOCK, 1, &sl->b, sl->p0, o));
+        o += sl->b.nin * strata_dtype_size(r->out_t[k]);
     }
     return STRATA_OK;
+}
+
+/* Appends a block's nin output rows (pay) and counts its patients. */
+static strata_status block_append(dv_run *r, const unsigned char *pay, size_t nin,
+                                  const size_t *excl)
+{
+    for (size_t k = 0; k < r->ncopy; k++) {
+        STRATA_TRY(strata_cohort_writer_append(r->w, r->copy_w[k], pay, nin));
+        pay += nin * strata_dtype_size(strata_cohort_column(r->c, r->copy_j[k])->dtype);
+    }
+    for (size_t k = 0; k < r->nout; k++) {
+        STRATA_TRY(strata_cohort_writer_append(r->w, r->out_w[k], pay, nin));
+        pay += nin * strata_dtype_size(r->out_t[k]);
+    }
+    r->rep->n_included += nin;
+    for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
+        r->rep->n_excluded[k] += excl[k];
+    return STRATA_OK;
+}
+
+static strata_status slot_write(dv_run *r, dv_slot *sl)
+{
+    STRATA_TRY(slot_pack(r, sl));
+    return block_append(r, sl->b.pay, sl->b.nin, sl->b.excl);
+}
+
+/* The most codes one item lists (the size of `distinct`'s per-patient scratch). */
+static size_t max_codes(const dv_run *r)
+{
+    size_t maxc = 1;
+    for (size_t k = 0; k < r->s.nitem; k++)
+        if ((size_t)r->s.item[k].ncode > maxc)
+            maxc = (size_t)r->s.item[k].ncode;
+    return maxc;
+}
+
+/* Progress: the patients of the first nb blocks are written. */
+static void written(dv_run *r, size_t nb)
+{
+    strata_progress(r->ctx, "derive",
+                    (double)(nb * DV_BLOCK < r->pop.npat ? nb * DV_BLOCK : r->pop.npat),
+                    (double)r->pop.npat);
 }
 
 /* Blocks in order: while tasks evaluate block k from one slot, the thread that
@@ -560,12 +618,9 @@ static strata_status run_blocks(dv_run *r)
 {
     strata_ctx *ctx = r->ctx;
     dv_slot sl[2];
-    size_t maxc = 1, nblk = (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK;
+    size_t maxc = max_codes(r), nblk = (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK;
     unsigned char *raw = strata_alloc(ctx, DV_BLOCK * 8);
     strata_status st = raw ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t k = 0; k < r->s.nitem; k++)
-        if ((size_t)r->s.item[k].ncode > maxc)
-            maxc = (size_t)r->s.item[k].ncode;
     memset(sl, 0, sizeof sl);
     for (int k = 0; k < 2 && st == STRATA_OK; k++)
         st = slot_init(r, &sl[k]);
@@ -585,15 +640,129 @@ static strata_status run_blocks(dv_run *r)
 #pragma omp taskwait
         if (st == STRATA_OK)
             st = slot_write(r, cur);
-        if (st == STRATA_OK) /* patients written so far */
-            strata_progress(ctx, "derive",
-                            (double)((k + 1) * DV_BLOCK < r->pop.npat ? (k + 1) * DV_BLOCK : r->pop.npat),
-                            (double)r->pop.npat);
+        if (st == STRATA_OK)
+            written(r, k + 1);
     }
     slot_free(r, &sl[0]);
     slot_free(r, &sl[1]);
     strata_free(ctx, raw, 0);
     return st;
+}
+
+
+/* ---- across MPI ranks (docs/scale.md#mpi) ---------------------------------- */
+
+/* Each table's first event of patient p0 or later, found from the table's
+ * cursor on by binary search over patient_row (sorted: strata import events
+ * sorts it, strata validate checks it) with single-value reads, so a rank can
+ * start at any block. prev_row is the event before it, for the order check. */
+static strata_status seek_events(dv_run *r, size_t p0)
+{
+    for (size_t k = 0; k < r->s.ntab; k++) {
+        dv_table *t = &r->s.tab[k];
+        size_t lo = t->cur, hi = t->nev;
+        int32_t v;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, t->j_row, mid, 1, &v));
+            if (v < 0 || (size_t)v < p0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        t->cur = lo;
+        t->prev_row = -1;
+        if (lo > 0) {
+            STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, t->j_row, lo - 1, 1, &v));
+            t->prev_row = v;
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Evaluates every item for the slot's included patients (any schedule: each
+ * patient's values depend on its own events only). */
+static void eval_block(const dv_run *r, const dv_slot *sl)
+{
+    size_t nq = (sl->b.nin + DV_EVAL_CHUNK - 1) / DV_EVAL_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(strata_threads(r->ctx))
+    for (size_t c = 0; c < nq; c++)
+        eval_range(r, sl, c * DV_EVAL_CHUNK,
+                   sl->b.nin - c * DV_EVAL_CHUNK < DV_EVAL_CHUNK ? sl->b.nin : (c + 1) * DV_EVAL_CHUNK);
+}
+
+/* A block's counts, sent ahead of its output rows. */
+typedef struct dv_head {
+    uint64_t nin, excl[STRATA_DERIVE_REASONS];
+} dv_head;
+
+/* Rounds of K blocks: rank j derives block q0 + j from its own reads; the
+ * ranks agree on the round's status (the lowest failing rank's message is the
+ * earliest failing block's: the error one process reports, where a block's
+ * own data fail it); then rank 0 appends its block and receives and appends
+ * the others' in block order. One block of output rows is held at a time. */
+static strata_status run_blocks_dist(dv_run *r)
+{
+    strata_ctx *ctx = r->ctx;
+    const strata_comm *cm = strata_ctx_comm(ctx);
+    size_t K = (size_t)cm->size, me = (size_t)cm->rank, maxc = max_codes(r);
+    size_t nblk = (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK;
+    dv_slot sl;
+    unsigned char *raw = strata_alloc(ctx, DV_BLOCK * 8);
+    strata_status st = raw ? STRATA_OK : STRATA_ENOMEM;
+    memset(&sl, 0, sizeof sl);
+    if (st == STRATA_OK)
+        st = slot_init(r, &sl);
+    for (size_t q0 = 0; q0 < nblk; q0 += K) { /* every rank takes every round's agreement */
+        size_t q = q0 + me;
+        if (q < nblk && st == STRATA_OK) {
+            st = seek_events(r, q * DV_BLOCK);
+            if (st == STRATA_OK)
+                st = slot_load(r, &sl, q * DV_BLOCK, raw, maxc);
+            if (st == STRATA_OK) {
+                eval_block(r, &sl);
+                st = slot_pack(r, &sl);
+            }
+        }
+        if ((st = strata_comm_agree(ctx, st)) != STRATA_OK)
+            break;
+        for (size_t j = 0; j < K && q0 + j < nblk; j++) {
+            dv_head h;
+            strata_status ts = STRATA_OK;
+            if (j == 0 && me == 0) {
+                if (st == STRATA_OK)
+                    st = block_append(r, sl.b.pay, sl.b.nin, sl.b.excl);
+            } else if (me == 0) { /* rank 0 takes every message, even after a failure */
+                size_t excl[STRATA_DERIVE_REASONS];
+                ts = cm->recv(cm->ud, &h, sizeof h, (int)j);
+                if (ts == STRATA_OK && h.nin > DV_BLOCK)
+                    ts = STRATA_FAIL(ctx, STRATA_EINTERNAL, "derive: rank %zu sent %llu rows",
+                                     j, (unsigned long long)h.nin);
+                if (ts == STRATA_OK)
+                    ts = cm->recv(cm->ud, sl.b.pay, (size_t)h.nin * r->rowbytes, (int)j);
+                for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
+                    excl[k] = (size_t)h.excl[k];
+                if (st == STRATA_OK)
+                    st = ts;
+                if (st == STRATA_OK)
+                    st = block_append(r, sl.b.pay, (size_t)h.nin, excl);
+            } else if (me == j) {
+                memset(&h, 0, sizeof h);
+                h.nin = sl.b.nin;
+                for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
+                    h.excl[k] = sl.b.excl[k];
+                ts = cm->send(cm->ud, &h, sizeof h, 0);
+                if (ts == STRATA_OK)
+                    ts = cm->send(cm->ud, sl.b.pay, sl.b.nin * r->rowbytes, 0);
+                st = ts;
+            }
+        }
+        if (st == STRATA_OK && me == 0)
+            written(r, q0 + K);
+    }
+    slot_free(r, &sl);
+    strata_free(ctx, raw, 0);
+    return strata_comm_agree(ctx, st);
 }
 
 static strata_status write_attrs(dv_run *r)
@@ -630,6 +799,7 @@ strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path, const 
                                 const char *key, const char *out_path,
                                 strata_derive_report *report)
 {
+    const strata_comm *cm = strata_ctx_comm(ctx); /* MPI: every rank, rank 0 writes */
     dv_run r;
     strata_derive_report local;
     strata_status st;
@@ -637,8 +807,9 @@ strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path, const 
     r.ctx = ctx;
     r.rep = report ? report : &local;
     memset(r.rep, 0, sizeof *r.rep);
-    STRATA_TRY(strata_cohort_open(ctx, cohort_path, &r.c));
-    st = dv_spec_load(ctx, spec_path, key, r.c, &r.s);
+    st = strata_cohort_open(ctx, cohort_path, &r.c);
+    if (st == STRATA_OK)
+        st = dv_spec_load(ctx, spec_path, key, r.c, &r.s);
     if (st == STRATA_OK)
         st = setup_pop(&r);
     for (size_t k = 0; k < r.s.ntab && st == STRATA_OK; k++) {
@@ -646,18 +817,22 @@ strata_status strata_derive_key(strata_ctx *ctx, const char *cohort_path, const 
         r.rep->n_events += r.s.tab[k].nev;
     }
     r.rep->n_patients = r.pop.npat;
-    if (st == STRATA_OK)
+    if (st == STRATA_OK && (!cm || cm->rank == 0))
         st = strata_cohort_writer_new(ctx, out_path, &r.w);
     if (st == STRATA_OK)
         st = add_columns(&r);
-    if (st == STRATA_OK)
+    if (cm && (st = strata_comm_agree(ctx, st)) == STRATA_OK)
+        st = run_blocks_dist(&r);
+    else if (st == STRATA_OK)
         st = run_blocks(&r);
-    if (st == STRATA_OK)
+    if (st == STRATA_OK && r.w)
         st = write_attrs(&r);
-    if (st == STRATA_OK) {
+    if (st == STRATA_OK && r.w) {
         st = strata_cohort_writer_finish(r.w);
         r.w = NULL;
     }
+    if (cm) /* rank 0's write, agreed */
+        st = strata_comm_agree(ctx, st);
     strata_cohort_writer_abort(r.w);
     for (int k = 0; k < 4; k++)
         strata_free(ctx, r.pop.lvday[k], 0);

@@ -4,6 +4,8 @@
  * /elnet/... items (elnet_export), written by engine/io/model_file.c and
  * published atomically. Invariant: the model is a glm_model that strata_glm_fit
  * could have made, so score, evaluate and run use it unchanged; no HDF5 here. */
+#include "cohort_dist.h"
+#include "comm.h"
 #include "model_elnet.h"
 #include "model_file.h"
 #include "model_internal.h"
@@ -62,7 +64,8 @@ strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const str
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_elnet_fit: cohort, params and formula are required");
     glm_source src;
     glm_model *g = NULL;
-    model_cohort_source(cohort, &src);
+    strata_cohort *dc = NULL;
+    const strata_comm *cm = strata_ctx_comm(ctx);
     model_elnet_spec(ep, gp->formula, &sp);
     sp.prm.family = gp->family;
     sp.weights = gp->weights;
@@ -70,8 +73,17 @@ strata_status strata_elnet_fit(strata_ctx *ctx, strata_cohort *cohort, const str
     sp.unseen = gp->unseen;
     if (!(e = strata_calloc(ctx, 1, sizeof *e)))
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "strata_elnet_fit: out of memory");
-    strata_status st = elnet_fit_source(ctx, &src, &sp, &g, &e->r);
-    if (st == STRATA_OK && (st = elnet_provenance(ctx, g, strata_cohort_path(cohort))) != STRATA_OK)
+    strata_status st = STRATA_OK;
+    if (cm && !sp.cv_folds) /* every rank: its slab of rows through collective parallel-HDF5
+                             * reads on a handle of its own (docs/scale.md#mpi) */
+        st = strata_comm_agree(ctx, strata_cohort_open_dist(ctx, strata_cohort_path(cohort), &dc));
+    model_cohort_source(dc ? dc : cohort, &src);
+    if (st == STRATA_OK)
+        st = elnet_fit_source(ctx, &src, &sp, &g, &e->r);
+    strata_cohort_close(dc);
+    /* the input's hash for the provenance on the rank that writes the model */
+    if (st == STRATA_OK && (!cm || cm->rank == 0) &&
+        (st = elnet_provenance(ctx, g, strata_cohort_path(cohort))) != STRATA_OK)
         elnet_fitted_free(ctx, &e->r);
     if (st != STRATA_OK) {
         glm_model_free(ctx, g);

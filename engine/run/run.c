@@ -367,6 +367,127 @@ static strata_status read_outcome(run_state *r)
     return is_cox(r) ? cox_observed(r, src) : STRATA_OK;
 }
 
+/* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
+ * Rank 0 runs the job; the other ranks serve its collective steps: synth
+ * (every rank generates its groups of rows, rank 0 writes cohort.h5), derive
+ * (every rank derives its blocks of patients, rank 0 writes features.h5) and
+ * the GLM fit (every rank fits its slab of rows). Rank 0 sends each step
+ * (paths, parameters) to every rank; after the fit it sends "done" and goes
+ * on alone (the context's ranks detached), while the others return. */
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3 };
+
+typedef struct run_request {
+    int kind;
+    strata_glm_params prm;   /* fit: formula and weights travel in the text below */
+    strata_synth_params sp;  /* synth: the selection's code travels in the text */
+    size_t len[3];           /* fit: cohort path, formula, weights ("" = none); derive:
+                                cohort path, spec path, spec key ("" = none); synth: cohort
+                                path, selection code ("" = none), "": bytes with the NUL */
+} run_request;
+
+/* Rank 0: sends req and its three strings to every rank. */
+static strata_status run_send_text(strata_ctx *ctx, run_request *req, const char *const t[3])
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    char *blob;
+    size_t n = 0;
+    strata_status st;
+    if (!c)
+        return STRATA_OK;
+    for (int k = 0; k < 3 && req->kind != RUN_REQ_DONE; k++)
+        n += req->len[k] = strlen(t[k]) + 1;
+    STRATA_TRY(c->bcast(c->ud, req, sizeof *req, 0));
+    if (req->kind == RUN_REQ_DONE)
+        return STRATA_OK;
+    if (!(blob = strata_alloc(ctx, n)))
+        return STRATA_ENOMEM;
+    for (int k = 0, o = 0; k < 3; o += (int)req->len[k], k++)
+        memcpy(blob + o, t[k], req->len[k]);
+    st = c->bcast(c->ud, blob, n, 0);
+    strata_free(ctx, blob, n);
+    return st;
+}
+
+/* Rank 0: sends a fit (and its text) to every rank. */
+static strata_status run_send(strata_ctx *ctx, run_request *req, const char *path)
+{
+    const char *t[3] = {path ? path : "", req->prm.formula ? req->prm.formula : "",
+                        req->prm.weights ? req->prm.weights : ""};
+    return run_send_text(ctx, req, t);
+}
+
+/* Rank 0: the other ranks are no longer needed; the run goes on alone. */
+static void run_release(strata_ctx *ctx)
+{
+    run_request req;
+    if (!strata_ctx_comm(ctx))
+        return;
+    memset(&req, 0, sizeof req);
+    req.kind = RUN_REQ_DONE;
+    (void)run_send(ctx, &req, NULL);
+    strata_ctx_set_comm(ctx, NULL);
+}
+
+/* Ranks other than 0: serve rank 0's requests until "done". A fit's failure
+ * is agreed inside it, so rank 0 reports it. */
+static strata_status run_serve(strata_ctx *ctx)
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    strata_status last = STRATA_OK;
+    for (;;) {
+        run_request req;
+        char *blob;
+        size_t n;
+        strata_cohort *co = NULL;
+        strata_model *m = NULL;
+        strata_status st;
+        STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
+        if (req.kind != RUN_REQ_FIT && req.kind != RUN_REQ_DERIVE && req.kind != RUN_REQ_SYNTH)
+            return last;
+        n = req.len[0] + req.len[1] + req.len[2];
+        if (!(blob = strata_alloc(ctx, n)))
+            return STRATA_ENOMEM;
+        st = c->bcast(c->ud, blob, n, 0);
+        if (req.kind == RUN_REQ_SYNTH) { /* collective and agreed inside, rank 0 writes */
+            strata_synth *sy = NULL;
+            strata_synth_summary ss;
+            req.sp.code = req.len[1] > 1 ? blob + req.len[0] : NULL;
+            req.sp.data_dir = NULL;
+            if (st == STRATA_OK)
+                st = strata_synth_new(ctx, &req.sp, &sy);
+            if (st == STRATA_OK)
+                st = strata_synth_write(ctx, sy, NULL, &ss);
+            strata_synth_free(sy);
+            strata_free(ctx, blob, n);
+            if (st != STRATA_OK)
+                last = st;
+            continue;
+        }
+        if (req.kind == RUN_REQ_DERIVE) { /* agreed inside: rank 0 reports a failure */
+            strata_derive_report rep;
+            if (st == STRATA_OK)
+                st = strata_derive_key(ctx, blob, blob + req.len[0],
+                                       req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL, NULL, &rep);
+            strata_free(ctx, blob, n);
+            if (st != STRATA_OK)
+                last = st;
+            continue;
+        }
+        req.prm.formula = blob + req.len[0];
+        req.prm.weights = req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL;
+        if (st == STRATA_OK)
+            st = strata_cohort_open(ctx, blob, &co);
+        if (st == STRATA_OK)
+            st = strata_glm_fit(ctx, co, &req.prm, &m);
+        strata_model_free(ctx, m);
+        strata_cohort_close(co);
+        strata_free(ctx, blob, n);
+        /* a failed fit failed on every rank (agreed); rank 0 still sends "done" */
+        if (st != STRATA_OK && st != STRATA_ENOCONV)
+            last = st;
+    }
+}
+
 /* ---- stages -------------------------------------------------------------- */
 
 /* derive: (docs/derive.md) turns the cohort's events into features.h5, which
@@ -382,6 +503,13 @@ static strata_status stage_derive(run_state *r, char *path, size_t size)
     out_path(r, "features.h5", out, sizeof out);
     if (r->spec->synth_scope)
         STRATA_TRY(stage_done(r, "synth"));
+    if (strata_ctx_comm(r->ctx)) { /* every rank derives its blocks of patients */
+        run_request req;
+        const char *t[3] = {path, spec, r->spec->derive_key ? r->spec->derive_key : ""};
+        memset(&req, 0, sizeof req);
+        req.kind = RUN_REQ_DERIVE;
+        STRATA_TRY(run_send_text(r->ctx, &req, t));
+    }
     STRATA_TRY(strata_derive_key(r->ctx, path, spec, r->spec->derive_key, out, &rep));
     STRATA_TRY(strata_manifest_input(r->man, "derive_spec", spec));
     STRATA_TRY(strata_manifest_output(r->man, "features.h5", "patient"));
@@ -455,6 +583,14 @@ static strata_status stage_cohort(run_state *r)
         sp.seed = (uint64_t)r->spec->synth_seed;
         out_path(r, "cohort.h5", path, sizeof path);
         STRATA_TRY(strata_synth_params_check(ctx, &sp));
+        if (strata_ctx_comm(ctx)) { /* every rank generates its groups of rows */
+            run_request req;
+            const char *t[3] = {path, sp.code ? sp.code : "", ""};
+            memset(&req, 0, sizeof req);
+            req.kind = RUN_REQ_SYNTH;
+            req.sp = sp;
+            STRATA_TRY(run_send_text(ctx, &req, t));
+        }
         STRATA_TRY(strata_synth_new(ctx, &sp, &s));
         st = strata_synth_write(ctx, s, path, &ss);
         strata_synth_free(s);
@@ -506,90 +642,6 @@ static strata_status stage_model_cox(run_state *r)
     }
     STRATA_TRY(read_outcome(r));
     return stage_done(r, "model");
-}
-
-/* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
- * Rank 0 runs the job; the other ranks serve its collective steps. Today that
- * is the GLM fit: rank 0 sends each rank the fit (cohort path, parameters),
- * every rank fits its slab of rows, then rank 0 sends "done" and goes on alone
- * (the context's ranks detached), while the others return. */
-enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1 };
-
-typedef struct run_request {
-    int kind;
-    strata_glm_params prm;  /* formula and weights travel in the text below */
-    size_t len[3];          /* cohort path, formula, weights ("" = none): bytes with the NUL */
-} run_request;
-
-/* Rank 0: sends req (and its text) to every rank. */
-static strata_status run_send(strata_ctx *ctx, run_request *req, const char *path)
-{
-    const strata_comm *c = strata_ctx_comm(ctx);
-    const char *t[3] = {path, req->prm.formula, req->prm.weights ? req->prm.weights : ""};
-    char *blob;
-    size_t n = 0;
-    strata_status st;
-    if (!c)
-        return STRATA_OK;
-    for (int k = 0; k < 3 && req->kind == RUN_REQ_FIT; k++)
-        n += req->len[k] = strlen(t[k]) + 1;
-    STRATA_TRY(c->bcast(c->ud, req, sizeof *req, 0));
-    if (req->kind != RUN_REQ_FIT)
-        return STRATA_OK;
-    if (!(blob = strata_alloc(ctx, n)))
-        return STRATA_ENOMEM;
-    for (int k = 0, o = 0; k < 3; o += (int)req->len[k], k++)
-        memcpy(blob + o, t[k], req->len[k]);
-    st = c->bcast(c->ud, blob, n, 0);
-    strata_free(ctx, blob, n);
-    return st;
-}
-
-/* Rank 0: the other ranks are no longer needed; the run goes on alone. */
-static void run_release(strata_ctx *ctx)
-{
-    run_request req;
-    if (!strata_ctx_comm(ctx))
-        return;
-    memset(&req, 0, sizeof req);
-    req.kind = RUN_REQ_DONE;
-    (void)run_send(ctx, &req, NULL);
-    strata_ctx_set_comm(ctx, NULL);
-}
-
-/* Ranks other than 0: serve rank 0's requests until "done". A fit's failure
- * is agreed inside it, so rank 0 reports it. */
-static strata_status run_serve(strata_ctx *ctx)
-{
-    const strata_comm *c = strata_ctx_comm(ctx);
-    strata_status last = STRATA_OK;
-    for (;;) {
-        run_request req;
-        char *blob;
-        size_t n;
-        strata_cohort *co = NULL;
-        strata_model *m = NULL;
-        strata_status st;
-        STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
-        if (req.kind != RUN_REQ_FIT)
-            return last;
-        n = req.len[0] + req.len[1] + req.len[2];
-        if (!(blob = strata_alloc(ctx, n)))
-            return STRATA_ENOMEM;
-        st = c->bcast(c->ud, blob, n, 0);
-        req.prm.formula = blob + req.len[0];
-        req.prm.weights = req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL;
-        if (st == STRATA_OK)
-            st = strata_cohort_open(ctx, blob, &co);
-        if (st == STRATA_OK)
-            st = strata_glm_fit(ctx, co, &req.prm, &m);
-        strata_model_free(ctx, m);
-        strata_cohort_close(co);
-        strata_free(ctx, blob, n);
-        /* a failed fit failed on every rank (agreed); rank 0 still sends "done" */
-        if (st != STRATA_OK && st != STRATA_ENOCONV)
-            last = st;
-    }
 }
 
 /* The fit hashed its cohort for the model's provenance: the manifest reuses
@@ -1779,7 +1831,7 @@ static strata_status run_stages(run_state *r)
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
-            st = strata_manifest_str(r->man, "mpi.distributed", "model fit (GLM); other stages on rank 0");
+            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive and the model fit (GLM); other stages on rank 0");
     }
     if (st == STRATA_OK)
         st = manifest_rules(r);

@@ -6,6 +6,7 @@
  * everything here is deterministic in the inputs. */
 #include "csv_table.h"
 #include "strata/dist.h"
+#include "comm.h"
 #include "synth_internal.h"
 
 #include <errno.h>
@@ -639,7 +640,7 @@ static strata_status apportion_rows(strata_ctx *ctx, strata_synth *s, int64_t n_
     return st;
 }
 
-strata_status strata_synth_new(strata_ctx *ctx, const strata_synth_params *p, strata_synth **out)
+static strata_status synth_new_local(strata_ctx *ctx, const strata_synth_params *p, strata_synth **out)
 {
     char dir[4096];
     synth_practice *all = NULL;
@@ -755,4 +756,17 @@ size_t synth_practice_of_row(const strata_synth *s, int64_t r)
             hi = mid;
     }
     return lo; /* the last practice starting at or before r: never an empty one */
+}
+
+/* With MPI ranks on the context every rank builds the same tables from the
+ * same files; their statuses are agreed, so no rank goes on into
+ * strata_synth_write's collective steps alone. */
+strata_status strata_synth_new(strata_ctx *ctx, const strata_synth_params *p, strata_synth **out)
+{
+    strata_status st = synth_new_local(ctx, p, out);
+    if (strata_ctx_comm(ctx) && (st = strata_comm_agree(ctx, st)) != STRATA_OK) {
+        strata_synth_free(*out);
+        *out = NULL;
+    }
+    return st;
 }

@@ -117,9 +117,10 @@ strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_para
     if (f != STRATA_FAMILY_GAUSSIAN && f != STRATA_FAMILY_BINOMIAL && f != STRATA_FAMILY_POISSON)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: family %s is not supported (gaussian, binomial, poisson)",
                            strata_family_name(f));
-    if (d->n < 2 || d->p < 1 || d->ldx < d->n)
+    size_t nall = d->sl.comm ? d->sl.nall : d->n, r0 = d->sl.comm ? d->sl.row0 : 0;
+    if (nall < 2 || d->p < 1 || d->ldx < d->n)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: need n >= 2 rows and p >= 1 columns (got %zu x %zu)",
-                           d->n, d->p);
+                           nall, d->p);
     if (!(prm->alpha >= 0 && prm->alpha <= 1))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: alpha %g outside [0, 1]", prm->alpha);
     if (!prm->lambda && (prm->nlambda < 1 || prm->lambda_min_ratio >= 1))
@@ -141,62 +142,106 @@ strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_para
     for (size_t i = 0; i < d->n; i++) {
         double w = d->w ? d->w[i] : 1, y = d->y[i];
         if (!(w >= 0) || !isfinite(w))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: weight of row %zu is %g (must be finite, >= 0)", i, w);
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: weight of row %zu is %g (must be finite, >= 0)", r0 + i, w);
         if (!isfinite(y) || (f == STRATA_FAMILY_BINOMIAL && (y < 0 || y > 1)) ||
             (f == STRATA_FAMILY_POISSON && y < 0))
             return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: response of row %zu is %g, invalid for %s",
-                               i, y, strata_family_name(f));
+                               r0 + i, y, strata_family_name(f));
         if (d->offset && !isfinite(d->offset[i]))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: offset of row %zu is %g", i, d->offset[i]);
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: offset of row %zu is %g", r0 + i, d->offset[i]);
         sw += w;
     }
-    if (!(sw > 0))
+    if (!(sw > 0) && !d->sl.comm) /* across ranks: the whole sum, in standardise */
         return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", sw);
     for (size_t j = 0; !prm->x_checked && j < d->p; j++)
         for (size_t i = 0; i < d->n; i++)
             if (!isfinite(d->X[j * d->ldx + i]))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: X[%zu, %zu] is %g (missing values are refused; drop incomplete rows)",
-                                   i, j, d->X[j * d->ldx + i]);
+                                   r0 + i, j, d->X[j * d->ldx + i]);
     return STRATA_OK;
 }
 
-/* Weighted mean of v (sum w = 1) over fixed row ranges, combined in order. */
-static double wmean(size_t n, const double *w, const double *v, double centre, int square)
+/* sum_i w_i (v_i - centre) (square: (v_i - centre)^2) over chunk c's rows, in
+ * row order. */
+static double wsum_chunk(const elnet_slab *sl, size_t c, const double *w, const double *v, double centre,
+                         int square)
 {
-    double part[ELNET_NCHUNK];
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
-        double s = 0;
-        for (size_t i = n * c / ELNET_NCHUNK; i < n * (c + 1) / ELNET_NCHUNK; i++) {
-            double e = v[i] - centre;
-            s += w[i] * (square ? e * e : e);
-        }
-        part[c] = s;
-    }
+    size_t r0, r1;
     double s = 0;
-    for (size_t c = 0; c < ELNET_NCHUNK; c++)
-        s += part[c];
+    elnet_chunk_rows(sl, c, &r0, &r1);
+    for (size_t i = r0; i < r1; i++) {
+        double e = v[i] - centre;
+        s += w[i] * (square ? e * e : e);
+    }
     return s;
 }
 
-/* wmean(n, w, v, centre, 1) (the same sums in the same order) and, in the
- * same read of v, max |v_i - centre| over the rows with w_i > 0 (*dev). */
-static double wvar_maxdev(size_t n, const double *w, const double *v, double centre, double *dev)
+/* Weighted mean of v (sum w = 1) over the fixed row ranges, combined in
+ * order (each rank's ranges gathered first). */
+static strata_status wmean(const elnet_slab *sl, const double *w, const double *v, double centre, int square,
+                           double *out)
 {
-    double part[ELNET_NCHUNK], lo = centre, hi = centre;
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
-        double s = 0;
-        for (size_t i = n * c / ELNET_NCHUNK; i < n * (c + 1) / ELNET_NCHUNK; i++) {
-            double e = v[i] - centre, x = w[i] > 0 ? v[i] : centre;
-            s += w[i] * (e * e);
-            lo = x < lo ? x : lo;
-            hi = x > hi ? x : hi;
-        }
-        part[c] = s;
-    }
-    double s = 0;
+    double part[ELNET_NCHUNK], s = 0;
+    for (size_t c = sl->c0; c < sl->c1; c++)
+        part[c] = wsum_chunk(sl, c, w, v, centre, square);
+    STRATA_TRY(elnet_gather(sl, part, sizeof *part));
     for (size_t c = 0; c < ELNET_NCHUNK; c++)
         s += part[c];
-    *dev = hi - centre > centre - lo ? hi - centre : centre - lo;
+    *out = s;
+    return STRATA_OK;
+}
+
+/* Every column's weighted mean xm, variance var (the sums of wmean, in the
+ * same order) and max |x_ij - xm_j| over the rows with w_i > 0 (dev): chunk
+ * partials of all columns, gathered once for the means and once for the rest. */
+static strata_status col_moments(strata_ctx *ctx, const elnet_data *d, const elnet_slab *sl, const double *w,
+                                 double *xm, double *var, double *dev)
+{
+    size_t p = d->p, st = 3 * p;
+    double *part = strata_alloc(ctx, ELNET_NCHUNK * st * sizeof *part);
+    strata_status s = part ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu columns", p);
+    for (size_t c = sl->c0; s == STRATA_OK && c < sl->c1; c++)
+        for (size_t j = 0; j < p; j++)
+            part[c * p + j] = wsum_chunk(sl, c, w, d->X + j * d->ldx, 0, 0);
+    if (s == STRATA_OK)
+        s = elnet_gather(sl, part, p * sizeof *part);
+    for (size_t j = 0; s == STRATA_OK && j < p; j++) {
+        double m = 0;
+        for (size_t c = 0; c < ELNET_NCHUNK; c++)
+            m += part[c * p + j];
+        xm[j] = m;
+    }
+    for (size_t c = sl->c0; s == STRATA_OK && c < sl->c1; c++) {
+        size_t r0, r1;
+        elnet_chunk_rows(sl, c, &r0, &r1);
+        for (size_t j = 0; j < p; j++) {
+            const double *v = d->X + j * d->ldx;
+            double sum = 0, centre = xm[j], lo = centre, hi = centre;
+            for (size_t i = r0; i < r1; i++) {
+                double e = v[i] - centre, x = w[i] > 0 ? v[i] : centre;
+                sum += w[i] * (e * e);
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            part[c * st + 3 * j] = sum;
+            part[c * st + 3 * j + 1] = lo;
+            part[c * st + 3 * j + 2] = hi;
+        }
+    }
+    if (s == STRATA_OK)
+        s = elnet_gather(sl, part, st * sizeof *part);
+    for (size_t j = 0; s == STRATA_OK && j < p; j++) {
+        double sum = 0, centre = xm[j], lo = centre, hi = centre;
+        for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+            const double *q = part + c * st + 3 * j;
+            sum += q[0];
+            lo = q[1] < lo ? q[1] : lo;
+            hi = q[2] > hi ? q[2] : hi;
+        }
+        var[j] = sum;
+        dev[j] = hi - centre > centre - lo ? hi - centre : centre - lo;
+    }
+    strata_free(ctx, part, 0);
     return s;
 }
 
@@ -238,7 +283,7 @@ static strata_status pack_flags(strata_ctx *ctx, const elnet_data *d, std_arrays
         size_t i = 0;
         while (i < d->n && (x[i] == 0 || x[i] == 1))
             i++;
-        flag[j] = i == d->n;
+        flag[j] = d->n > 0 && i == d->n; /* (a rank may hold no rows) */
         nb += flag[j];
     }
     if (nb && !(s->bytes = strata_alloc(ctx, nb * d->n))) {
@@ -262,11 +307,11 @@ static strata_status pack_flags(strata_ctx *ctx, const elnet_data *d, std_arrays
  * gaussian: y - offset centred and scaled to unit variance; penalty factors
  * rescaled to sum to p; the user's lambdas sorted decreasing. */
 static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
-                                 std_arrays *s, elnet_prob *pb, double *sw)
+                                 const elnet_slab *sl, std_arrays *s, elnet_prob *pb, double *sw)
 {
     size_t n = d->n, p = d->p;
-    s->w = strata_alloc(ctx, n * sizeof *s->w);
-    s->y = strata_alloc(ctx, n * sizeof *s->y);
+    s->w = strata_alloc(ctx, (n + 1) * sizeof *s->w);
+    s->y = strata_alloc(ctx, (n + 1) * sizeof *s->y);
     s->xm = strata_alloc(ctx, p * sizeof *s->xm);
     s->xs = strata_alloc(ctx, p * sizeof *s->xs);
     s->vp = strata_alloc(ctx, p * sizeof *s->vp);
@@ -276,19 +321,19 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     s->lam = strata_alloc(ctx, (prm->lambda ? prm->nuser : 0) * sizeof *s->lam + 1);
     if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->cn || !s->xmax || !s->ju || !s->lam)
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", n, p);
-    *sw = 0;
-    for (size_t i = 0; i < n; i++)
-        *sw += d->w ? d->w[i] : 1;
+    if (elnet_carry_sum(sl, d->w, n, sw) != STRATA_OK)
+        return STRATA_FAIL(ctx, STRATA_EIO, "elnet: summing the weights over the MPI ranks failed");
+    if (!(*sw > 0))
+        return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", *sw);
     for (size_t i = 0; i < n; i++)
         s->w[i] = (d->w ? d->w[i] : 1) / *sw;
-    double spf = 0;
+    double spf = 0, *var = s->cn, *devs = s->xmax; /* overwritten below, column by column */
+    STRATA_TRY(col_moments(ctx, d, sl, s->w, s->xm, var, devs));
     for (size_t j = 0; j < p; j++) {
-        const double *x = d->X + j * d->ldx;
-        s->xm[j] = wmean(n, s->w, x, 0, 0);
-        double dev, var = wvar_maxdev(n, s->w, x, s->xm[j], &dev);
-        s->xs[j] = prm->standardize ? sqrt(var) : 1;
-        s->ju[j] = s->xs[j] > 0 && (prm->standardize || var > 0);
-        s->cn[j] = s->ju[j] ? sqrt(var) / s->xs[j] : 0;
+        double dev = devs[j], vj = var[j];
+        s->xs[j] = prm->standardize ? sqrt(vj) : 1;
+        s->ju[j] = s->xs[j] > 0 && (prm->standardize || vj > 0);
+        s->cn[j] = s->ju[j] ? sqrt(vj) / s->xs[j] : 0;
         s->xmax[j] = s->ju[j] ? dev / s->xs[j] * (1 + 1e-12) : 0; /* max |x~_ij|, w_i > 0 */
         s->vp[j] = prm->penalty ? prm->penalty[j] : 1;
         spf += s->vp[j];
@@ -300,8 +345,10 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     if (prm->family == STRATA_FAMILY_GAUSSIAN) {
         for (size_t i = 0; i < n; i++)
             s->y[i] = d->y[i] - (d->offset ? d->offset[i] : 0);
-        pb->ym = wmean(n, s->w, s->y, 0, 0);
-        pb->ys = sqrt(wmean(n, s->w, s->y, pb->ym, 1));
+        double v2;
+        STRATA_TRY(wmean(sl, s->w, s->y, 0, 0, &pb->ym));
+        STRATA_TRY(wmean(sl, s->w, s->y, pb->ym, 1, &v2));
+        pb->ys = sqrt(v2);
         if (!(pb->ys > 0))
             return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the gaussian response is constant");
         for (size_t i = 0; i < n; i++)
@@ -323,7 +370,7 @@ static strata_status null_model(strata_ctx *ctx, const elnet_prob *pb, elnet_ws 
     double ybar = 0;
     for (size_t c = 0; c < ELNET_NCHUNK; c++)
         ws->dpart_dev[c] = 0;
-    ybar = wmean(pb->n, pb->w, pb->y, 0, 0);
+    STRATA_TRY(wmean(&pb->sl, pb->w, pb->y, 0, 0, &ybar));
     ws->b0 = 0;
     if (pb->fam == STRATA_FAMILY_BINOMIAL) {
         if (!(ybar > 1e-9 && ybar < 1 - 1e-9))
@@ -336,17 +383,20 @@ static strata_status null_model(strata_ctx *ctx, const elnet_prob *pb, elnet_ws 
     }
     elnet_eta_pass(pb, ws);
     for (int it = 0; pb->off && pb->fam != STRATA_FAMILY_GAUSSIAN && it < 100; it++) {
-        double one_s[ELNET_NCHUNK], one_h[ELNET_NCHUNK], s = 0, h = 0;
-        for (size_t c = 0; c < ELNET_NCHUNK; c++) {
-            one_s[c] = one_h[c] = 0;
-            for (size_t i = pb->n * c / ELNET_NCHUNK; i < pb->n * (c + 1) / ELNET_NCHUNK; i++) {
-                one_s[c] += ws->r[i];
-                one_h[c] += ws->v[i];
+        double sh[2 * ELNET_NCHUNK], s = 0, h = 0; /* per chunk: sum r, sum v */
+        for (size_t c = pb->sl.c0; c < pb->sl.c1; c++) {
+            size_t r0, r1;
+            elnet_chunk_rows(&pb->sl, c, &r0, &r1);
+            sh[2 * c] = sh[2 * c + 1] = 0;
+            for (size_t i = r0; i < r1; i++) {
+                sh[2 * c] += ws->r[i];
+                sh[2 * c + 1] += ws->v[i];
             }
         }
+        STRATA_TRY(elnet_gather(&pb->sl, sh, 2 * sizeof *sh));
         for (size_t c = 0; c < ELNET_NCHUNK; c++) {
-            s += one_s[c];
-            h += one_h[c];
+            s += sh[2 * c];
+            h += sh[2 * c + 1];
         }
         ws->b0 += s / h;
         elnet_eta_pass(pb, ws);
@@ -354,6 +404,8 @@ static strata_status null_model(strata_ctx *ctx, const elnet_prob *pb, elnet_ws 
             break;
     }
     elnet_refresh(pb, ws);
+    if (ws->cst != STRATA_OK)
+        return STRATA_FAIL(ctx, ws->cst, "elnet: gathering a pass's partial sums over the MPI ranks failed");
     return STRATA_OK;
 }
 
@@ -392,9 +444,14 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
     elnet_params P = *prm;
     elnet_prob pb = {0};
     double sw = 0;
+    elnet_slab sl = d->sl;
+    if (!sl.comm)
+        elnet_slab_one(d->n, &sl);
     strata_status st = elnet_check(ctx, d, prm);
+    if (sl.comm) /* every rank checked its rows: the lowest failing row's rank speaks */
+        st = strata_comm_agree(ctx, st);
     if (st == STRATA_OK)
-        st = standardise(ctx, d, prm, &s, &pb, &sw);
+        st = standardise(ctx, d, prm, &sl, &s, &pb, &sw);
     if (st == STRATA_OK)
         st = pack_flags(ctx, d, &s);
     if (st == STRATA_OK)
@@ -403,13 +460,16 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
         pb = (elnet_prob){prm->family, d->n, d->p, d->X, d->ldx, s.y,
                           prm->family == STRATA_FAMILY_GAUSSIAN ? NULL : d->offset, s.w, s.xm, s.xs, s.ju,
                           s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, elnet_threads(ctx, d, prm), s.xb,
-                          &kern, s.cn, prm->family == STRATA_FAMILY_BINOMIAL, s.xmax};
+                          &kern, s.cn, prm->family == STRATA_FAMILY_BINOMIAL, s.xmax, sl};
         elnet_kern_get(0, &kern);
         for (size_t i = 0; pb.y01 && i < d->n; i++)
             pb.y01 = d->y[i] == 0 || d->y[i] == 1;
+        if (pb.fam == STRATA_FAMILY_BINOMIAL && elnet_all_ranks(&sl, &pb.y01) != STRATA_OK)
+            st = STRATA_FAIL(ctx, STRATA_EIO, "elnet: agreeing on the outcomes over the MPI ranks failed");
         if (prm->lambda)
             P.lambda = s.lam;
-        st = null_model(ctx, &pb, &ws);
+        if (st == STRATA_OK)
+            st = null_model(ctx, &pb, &ws);
     }
     if (st == STRATA_OK) {
         pb.dev0 = ws.dev;

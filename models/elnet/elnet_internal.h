@@ -7,6 +7,7 @@
 #ifndef STRATA_ELNET_INTERNAL_H
 #define STRATA_ELNET_INTERNAL_H
 
+#include "comm.h"
 #include "glm.h"
 #include "record.h"
 #include "strata/model.h"
@@ -27,6 +28,32 @@
                                * threshold join too (fewer changes of S, fewer Gram passes) */
 
 /* ---- the problem on arrays --------------------------------------------- */
+/* Where this process's rows sit in the whole problem (elnet_dist.c,
+ * docs/scale.md#mpi): the rows of chunks [c0, c1) of the ELNET_NCHUNK fixed
+ * row ranges of nall rows, from row row0 on. One process: comm NULL, every
+ * chunk here. */
+typedef struct elnet_slab {
+    const strata_comm *comm; /* the ranks, or NULL */
+    size_t nall;             /* rows of the whole problem */
+    size_t row0;             /* the whole problem's index of this process's row 0 */
+    size_t c0, c1;           /* this process's chunks */
+} elnet_slab;
+
+void elnet_slab_one(size_t n, elnet_slab *s);
+/* Rank c->rank's chunks of nall rows (c NULL: one process). */
+void elnet_slab_make(const strata_comm *c, size_t nall, elnet_slab *s);
+size_t elnet_slab_rows(const elnet_slab *s);  /* rows this process holds */
+/* Chunk c's rows [*r0, *r1), as indices of this process's rows. */
+void elnet_chunk_rows(const elnet_slab *s, size_t c, size_t *r0, size_t *r1);
+/* Chunk-major array a (stride bytes a chunk): every rank's chunks to every
+ * rank, in place (nothing with one process). */
+strata_status elnet_gather(const elnet_slab *s, void *a, size_t stride);
+/* *sum = sum of x[0..n) (x NULL: n ones) in row order over the ranks: the
+ * running sum carried from rank to rank, then broadcast. */
+strata_status elnet_carry_sum(const elnet_slab *s, const double *x, size_t n, double *sum);
+/* *flag = 1 when it is 1 on every rank. */
+strata_status elnet_all_ranks(const elnet_slab *s, int *flag);
+
 typedef struct elnet_data {
     size_t n, p;
     const double *X;       /* column-major n x p, leading dimension ldx */
@@ -34,6 +61,8 @@ typedef struct elnet_data {
     const double *y;       /* n; binomial 0/1 (or a proportion), poisson >= 0 */
     const double *w;       /* n prior weights >= 0, or NULL (all 1) */
     const double *offset;  /* n, or NULL */
+    elnet_slab sl;         /* across MPI ranks: n = the rows of sl's chunks; sl.comm NULL
+                            * (a zeroed sl): one process, n rows */
 } elnet_data;
 
 typedef struct elnet_params {
@@ -137,6 +166,7 @@ typedef struct elnet_prob {
     const double *cn;       /* p: (sum_i w_i x~_ij^2)^1/2, 1 for a standardised column */
     int y01;                /* binomial with every y 0 or 1: the vector row kernel */
     const double *xmax;     /* p: max over rows with w_i > 0 of |x~_ij| (bounds max |d eta|) */
+    elnet_slab sl;          /* this process's chunks; n = its rows */
 } elnet_prob;
 
 /* Caller-owned workspace: everything the path and point need, sized once. */
@@ -179,6 +209,7 @@ typedef struct elnet_ws {
                           * pass's fit; g over S, g0 and dev from the quadratic model */
     int passes;
     int ngram, nscan;    /* data passes: Gram builds, other scans (for benchmarks) */
+    strata_status cst;   /* the first failed gather of a pass over the ranks */
 } elnet_ws;
 
 strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws);

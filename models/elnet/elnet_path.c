@@ -81,7 +81,7 @@ strata_status elnet_run_path(strata_ctx *ctx, const elnet_prob *pb, const elnet_
                              elnet_ws *ws, elnet_path *out)
 {
     size_t nlam = prm->lambda ? prm->nuser : prm->nlambda;
-    double lmr = prm->lambda_min_ratio > 0 ? prm->lambda_min_ratio : (pb->n < pb->p ? 1e-2 : 1e-4);
+    double lmr = prm->lambda_min_ratio > 0 ? prm->lambda_min_ratio : (pb->sl.nall < pb->p ? 1e-2 : 1e-4);
     double alf = nlam > 1 ? pow(fmax(1e-6, lmr), 1.0 / (double)(nlam - 1)) : 1;
     double lambda = 0, lambda_prev = 0;
     if (nlam > out->cap)
@@ -112,7 +112,10 @@ strata_status elnet_run_path(strata_ctx *ctx, const elnet_prob *pb, const elnet_
             tnext = pb->alpha * (2 * (prm->lambda[m + 1] / pb->ys) - lambda);
         else if (!prm->lambda && m >= 1 && m + 1 < nlam)
             tnext = pb->alpha * (2 * (lambda * alf) - lambda);
-        if (!elnet_point(pb, ws, lambda, tnext, prm->maxit)) {
+        int ok = elnet_point(pb, ws, lambda, tnext, prm->maxit);
+        if (ws->cst != STRATA_OK)
+            return STRATA_FAIL(ctx, ws->cst, "elnet: gathering a pass's partial sums over the MPI ranks failed");
+        if (!ok) {
             out->converged = 0;
             break;
         }

@@ -3,7 +3,8 @@
  * by coordinate descent with covariance updates over the strong set S (Gram of
  * S from the fused kernel), then a KKT check of every column outside S.
  * Invariant: every row sum runs over ELNET_NCHUNK fixed row ranges combined in
- * range order, so the bits do not depend on the thread count. */
+ * range order (across MPI ranks, each rank's ranges gathered first), so the bits
+ * depend neither on the thread count nor on the number of ranks. */
 #include "elnet_internal.h"
 #include "glm_internal.h"
 #include "linalg.h"
@@ -13,10 +14,12 @@
 
 #define BIN_PMIN 1e-9 /* glmnet.control()$pmin */
 
-static void chunk_range(size_t n, size_t c, size_t *r0, size_t *r1)
+/* Across MPI ranks: every rank's chunk partials of chunk-major a (stride
+ * doubles a chunk) to every rank, before they are added in chunk order. */
+static void gather(const elnet_prob *pb, elnet_ws *ws, double *a, size_t stride)
 {
-    *r0 = n * c / ELNET_NCHUNK;
-    *r1 = n * (c + 1) / ELNET_NCHUNK;
+    if (pb->sl.comm && ws->cst == STRATA_OK)
+        ws->cst = elnet_gather(&pb->sl, a, stride * sizeof *a);
 }
 
 /* mu, IRLS weight v = w V(mu) (canonical links), score r = w (y - mu) and the
@@ -92,6 +95,8 @@ static double eta_rows(const elnet_prob *pb, elnet_ws *ws, size_t r0, size_t r1,
 static void pass_done(const elnet_prob *pb, elnet_ws *ws)
 {
     double drift = 0;
+    gather(pb, ws, ws->dpart_dev, 1);
+    gather(pb, ws, ws->dpart_drift, 1);
     ws->dev = 0;
     for (size_t c = 0; c < ELNET_NCHUNK; c++) {
         ws->dev += ws->dpart_dev[c];
@@ -107,9 +112,9 @@ void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
 {
     ws->nscan++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+    for (size_t c = pb->sl.c0; c < pb->sl.c1; c++) {
         size_t r0, r1;
-        chunk_range(pb->n, c, &r0, &r1);
+        elnet_chunk_rows(&pb->sl, c, &r0, &r1);
         ws->dpart_drift[c] = 0;
         ws->dpart_dev[c] = eta_rows(pb, ws, r0, r1, &ws->dpart_drift[c]);
     }
@@ -130,6 +135,8 @@ static double col_dot(const elnet_prob *pb, const double *r, size_t j, size_t b0
 static void scores_done(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_t nL, int icpt)
 {
     size_t p = pb->p, st = p + 1;
+    if (nL + (icpt != 0))
+        gather(pb, ws, ws->dpart, st);
     for (size_t t = 0; t < nL + (icpt != 0); t++) {
         size_t j = t < nL ? L[t] : p;
         double sum = 0;
@@ -154,10 +161,10 @@ static void scan_pass(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_
     size_t p = pb->p, st = p + 1;
     ws->nscan++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+    for (size_t c = pb->sl.c0; c < pb->sl.c1; c++) {
         size_t r0, r1;
         double *d = ws->dpart + c * st, dev = 0, dr = 0;
-        chunk_range(pb->n, c, &r0, &r1);
+        elnet_chunk_rows(&pb->sl, c, &r0, &r1);
         d[p] = 0;
         for (size_t t = 0; t < nL; t++)
             d[L[t]] = 0;
@@ -228,11 +235,11 @@ static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
     size_t nS = ws->nS, q = nS + 1 + (with_z != 0), ld = la_gram_ld(q), st = pb->p + 1;
     ws->ngram++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+    for (size_t c = pb->sl.c0; c < pb->sl.c1; c++) {
         size_t r0, r1;
         double *P = ws->part + c * ws->ld * ws->ld, *A = ws->pack + c * ELNET_BLOCK * ws->ld, dev = 0;
         double dr = 0, *d = ws->dpart + c * st;
-        chunk_range(pb->n, c, &r0, &r1);
+        elnet_chunk_rows(&pb->sl, c, &r0, &r1);
         memset(P, 0, ld * ld * sizeof *P);
         for (size_t t = 0; t < nL; t++)
             d[L[t]] = 0;
@@ -251,6 +258,7 @@ static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
     if (with_eta)
         pass_done(pb, ws);
     scores_done(pb, ws, L, nL, 0);
+    gather(pb, ws, ws->part, ws->ld * ws->ld);
     ws->mg = 0;
     for (size_t j = 0; j < q; j++)
         for (size_t i = j; i < q; i++) {

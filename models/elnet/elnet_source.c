@@ -8,6 +8,7 @@
 #include "elnet_internal.h"
 #include "glm_internal.h"
 #include "internal.h"
+#include "strata/mpi.h"
 
 #include <math.h>
 #include <string.h>
@@ -61,6 +62,121 @@ static strata_status load_rows(strata_ctx *ctx, const glm_source *src, const glm
                            used, f->text);
     *n_used = used;
     return STRATA_OK;
+}
+
+/* Across MPI ranks (docs/scale.md#mpi): rank r reads source rows [lo, hi) of
+ * every variable (collective reads, whatever fails), makes and checks their
+ * complete-case mask as load_rows does; the ranks agree on any error and
+ * gather the mask (one byte a row), so each knows the complete cases. */
+static strata_status load_mask_dist(strata_ctx *ctx, const strata_comm *cm, const glm_source *src,
+                                    const glm_formula *f, const glm_varbind *vb, const elnet_spec *sp,
+                                    unsigned char *mask, size_t *n_used)
+{
+    size_t n = src->nrows, lo = strata_comm_split(n, cm->size, cm->rank, 1);
+    size_t m = strata_comm_split(n, cm->size, cm->rank + 1, 1) - lo, used = 0;
+    size_t cd[2 * STRATA_MPI_MAX_RANKS];
+    strata_status st = STRATA_OK;
+    double *col = strata_alloc(ctx, 2 * (m + 1) * sizeof *col), *y = col ? col + m + 1 : NULL;
+    if (!col)
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", m);
+    memset(mask + lo, 1, m);
+    for (size_t v = 0; v < f->nvars; v++) { /* collective: every rank reads every variable */
+        strata_status sv = src->read_f64(ctx, src->ud, vb[v].src_col, lo, col ? m : 0, col);
+        if (st == STRATA_OK)
+            st = sv;
+        for (size_t i = 0; st == STRATA_OK && i < m; i++) {
+            if (col[i] == col[i])
+                continue;
+            if (sp->na_action == STRATA_NA_FAIL)
+                st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
+                                 src->name, f->vars[v].column, lo + i + 1);
+            mask[lo + i] = 0;
+        }
+        if (st == STRATA_OK && (int)v == f->response)
+            memcpy(y, col, m * sizeof *y);
+    }
+    for (size_t i = 0; st == STRATA_OK && i < m; i++)
+        if (mask[lo + i] && !glm_valid_y(sp->prm.family, y[i]))
+            st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g: %s", src->name,
+                             f->vars[f->response].column, lo + i + 1, y[i], glm_valid_y_text(sp->prm.family));
+    strata_free(ctx, col, 0);
+    STRATA_TRY(strata_comm_agree(ctx, st));
+    for (int r = 0; r < cm->size; r++) {
+        cd[STRATA_MPI_MAX_RANKS + (size_t)r] = strata_comm_split(n, cm->size, r, 1);
+        cd[r] = strata_comm_split(n, cm->size, r + 1, 1) - cd[STRATA_MPI_MAX_RANKS + (size_t)r];
+    }
+    if (cm->allgatherv(cm->ud, NULL, mask, cd, cd + STRATA_MPI_MAX_RANKS) != STRATA_OK)
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: gathering the complete-case mask over the MPI ranks failed", src->name);
+    for (size_t i = 0; i < n; i++)
+        used += mask[i];
+    if (used < 2)
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: %zu complete cases for formula \"%s\" (need >= 2)", src->name,
+                           used, f->text);
+    *n_used = used;
+    return STRATA_OK;
+}
+
+/* Levels and knots need whole columns: the factor and spline variables are
+ * read whole on every rank (collectively), frozen, and freed. */
+static strata_status freeze_dist(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
+                                 const unsigned char *mask)
+{
+    size_t n = src->nrows, nv = f->nvars;
+    strata_status st = STRATA_OK;
+    double **whole = strata_calloc(ctx, nv, sizeof *whole);
+    if (!whole)
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory freezing levels and knots");
+    for (size_t v = 0; v < nv; v++) {
+        if (!f->vars[v].is_factor && f->vars[v].tr != GT_RCS)
+            continue;
+        double *col = whole && st == STRATA_OK ? strata_alloc(ctx, (n + 1) * sizeof *col) : NULL;
+        if (!col && st == STRATA_OK)
+            st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", n);
+        strata_status sv = src->read_f64(ctx, src->ud, vb[v].src_col, 0, col ? n : 0, col);
+        if (st == STRATA_OK)
+            st = sv;
+        if (whole)
+            whole[v] = col;
+    }
+    st = strata_comm_agree(ctx, st);
+    if (st == STRATA_OK)
+        st = glm_freeze(ctx, f, vb, whole, mask, n);
+    for (size_t v = 0; whole && v < nv; v++)
+        strata_free(ctx, whole[v], 0);
+    strata_free(ctx, whole, 0);
+    return st;
+}
+
+/* This rank's rows: the complete cases of its chunks (elnet_slab_make), read
+ * from the source rows that hold them (collectively) and compacted into raw. */
+static strata_status load_slab(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
+                               const glm_varbind *vb, const unsigned char *mask, const elnet_slab *sl,
+                               double **raw)
+{
+    size_t n = src->nrows, k0 = sl->row0, k1 = k0 + elnet_slab_rows(sl), s0 = 0, s1 = 0, k = 0;
+    strata_status st = STRATA_OK;
+    for (size_t i = 0; i < n && k < k1; i++) { /* source rows of compact rows [k0, k1) */
+        if (!mask[i])
+            continue;
+        if (k == k0)
+            s0 = i;
+        s1 = i + 1;
+        k++;
+    }
+    if (k1 == k0)
+        s0 = s1 = 0;
+    for (size_t v = 0; v < f->nvars; v++) {
+        strata_status sv = src->read_f64(ctx, src->ud, vb[v].src_col, s0, s1 - s0, raw[v]);
+        if (st == STRATA_OK)
+            st = sv;
+    }
+    for (size_t v = 0; st == STRATA_OK && v < f->nvars; v++) {
+        size_t w = 0;
+        for (size_t i = s0; i < s1; i++)
+            if (mask[i])
+                raw[v][w++] = raw[v][i - s0];
+    }
+    return strata_comm_agree(ctx, st);
 }
 
 /* X (column-major n x (p - 1): the design without its intercept column 0),
@@ -174,10 +290,16 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
     glm_varbind *vb = NULL;
     double **raw = NULL, *X = NULL, *vec = NULL;
     unsigned char *mask = NULL;
-    size_t n = src->nrows, n_used = 0, nv = 0;
+    size_t n = src->nrows, n_used = 0, nv = 0, nrow = 0;
+    const strata_comm *cm = strata_ctx_comm(ctx);
+    elnet_slab sl;
     strata_status st;
     *out = NULL;
     memset(res, 0, sizeof *res);
+    memset(&sl, 0, sizeof sl);
+    if (cm && sp->cv_folds) /* every rank refuses, before any collective step */
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: cross-validation does not run across MPI ranks yet "
+                           "(docs/scale.md#mpi): fit with --cv in one process, or without --cv under mpirun");
     STRATA_TRY(glm_formula_parse(ctx, sp->formula, &f));
     if (sp->weights && (st = glm_formula_set_weights(ctx, f, sp->weights)) != STRATA_OK)
         goto done;
@@ -196,37 +318,66 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
     raw = strata_calloc(ctx, nv, sizeof *raw);
     mask = strata_alloc(ctx, n + 1);
     st = raw && mask ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", n);
-    for (size_t v = 0; v < nv && st == STRATA_OK; v++)
-        if (!(raw[v] = strata_alloc(ctx, (n + 1) * sizeof **raw)))
-            st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", n);
-    if (st == STRATA_OK)
-        st = load_rows(ctx, src, f, vb, sp, raw, mask, &n_used);
-    if (st == STRATA_OK)
-        st = glm_freeze(ctx, f, vb, raw, mask, n);
-    if (st != STRATA_OK)
-        goto done;
-    for (size_t v = 0; v < nv && n_used < n; v++) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (mask[i])
-                raw[v][k++] = raw[v][i];
+    if (cm) { /* across MPI ranks: the mask, levels and knots, then this rank's rows */
+        if (st == STRATA_OK && n == 0)
+            st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
+        st = strata_comm_agree(ctx, st);
+        if (st == STRATA_OK)
+            st = load_mask_dist(ctx, cm, src, f, vb, sp, mask, &n_used);
+        if (st == STRATA_OK)
+            st = freeze_dist(ctx, src, f, vb, mask);
+        if (st != STRATA_OK)
+            goto done;
+        elnet_slab_make(cm, n_used, &sl);
+        nrow = elnet_slab_rows(&sl);
+        size_t span = 0, k = 0; /* source rows spanning this rank's complete cases */
+        for (size_t i = 0, first = n; i < n && k < sl.row0 + nrow; i++)
+            if (mask[i] && k++ >= sl.row0) {
+                first = first < i ? first : i;
+                span = i + 1 - first;
+            }
+        for (size_t v = 0; v < nv && st == STRATA_OK; v++)
+            if (!(raw[v] = strata_alloc(ctx, (span + 1) * sizeof **raw)))
+                st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", span);
+        st = strata_comm_agree(ctx, st);
+        if (st == STRATA_OK)
+            st = load_slab(ctx, src, f, vb, mask, &sl, raw);
+        if (st != STRATA_OK)
+            goto done;
+    } else {
+        for (size_t v = 0; v < nv && st == STRATA_OK; v++)
+            if (!(raw[v] = strata_alloc(ctx, (n + 1) * sizeof **raw)))
+                st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", n);
+        if (st == STRATA_OK)
+            st = load_rows(ctx, src, f, vb, sp, raw, mask, &n_used);
+        if (st == STRATA_OK)
+            st = glm_freeze(ctx, f, vb, raw, mask, n);
+        if (st != STRATA_OK)
+            goto done;
+        for (size_t v = 0; v < nv && n_used < n; v++) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (mask[i])
+                    raw[v][k++] = raw[v][i];
+        }
+        nrow = n_used;
     }
     size_t p = f->p - 1;
     if (p < 1) {
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "elnet: formula \"%s\" has no terms to penalise", f->text);
         goto done;
     }
-    X = strata_alloc(ctx, n_used * p * sizeof *X);
-    vec = strata_alloc(ctx, (3 * n_used + p) * sizeof *vec);
-    if (!X || !vec) {
-        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for the %zu x %zu design", n_used, p);
+    X = strata_alloc(ctx, nrow * p * sizeof *X + 1);
+    vec = strata_alloc(ctx, (3 * nrow + p) * sizeof *vec);
+    st = X && vec ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for the %zu x %zu design", nrow, p);
+    double *y = vec, *w = vec + nrow, *off = vec + 2 * nrow, *pf = vec + 3 * nrow;
+    if (st == STRATA_OK)
+        st = build_design(ctx, f, vb, raw, nrow, X, y, w, off);
+    if (cm)
+        st = strata_comm_agree(ctx, st);
+    if (st != STRATA_OK || (st = penalties(ctx, f, sp, pf)) != STRATA_OK)
         goto done;
-    }
-    double *y = vec, *w = vec + n_used, *off = vec + 2 * n_used, *pf = vec + 3 * n_used;
-    if ((st = build_design(ctx, f, vb, raw, n_used, X, y, w, off)) != STRATA_OK ||
-        (st = penalties(ctx, f, sp, pf)) != STRATA_OK)
-        goto done;
-    elnet_data d = {n_used, p, X, n_used, y, f->weights >= 0 ? w : NULL, f->noffsets ? off : NULL};
+    elnet_data d = {nrow, p, X, nrow, y, f->weights >= 0 ? w : NULL, f->noffsets ? off : NULL, sl};
     if ((st = fit_arrays(ctx, sp, &d, pf, res)) != STRATA_OK)
         goto done;
     glm_model *m = NULL;
