@@ -23,7 +23,8 @@ typedef struct dist {
     size_t *cl;               /* K + 1: the first complete case of each rank's slab */
     size_t ns;                /* complete cases in this rank's slab */
     double **raw;             /* nvars: the slab's values (compacted to its complete cases) */
-    double *whole[4];         /* time, event, strata, weights: every row (NULL when absent) */
+    double *whole[5];         /* time, event, strata, weights, cluster: every row (NULL when
+                                 absent) */
     unsigned char *mask;      /* n */
     double *Xs, *offs;        /* ns x p design rows of the slab (column-major), offsets */
     double *buf;              /* XCH_ROWS x (p + 1) */
@@ -34,7 +35,7 @@ static void dist_free(strata_ctx *ctx, const glm_formula *f, dist *s)
     if (s->raw)
         for (size_t v = 0; v < f->nvars; v++)
             strata_free(ctx, s->raw[v], 0);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < 5; k++)
         strata_free(ctx, s->whole[k], 0);
     STRATA_FREE_ALL(ctx, s->raw, s->cl, s->mask, s->Xs, s->offs, s->buf);
     memset(s->whole, 0, sizeof s->whole);
@@ -60,8 +61,8 @@ static strata_status read_col(strata_ctx *ctx, const glm_source *src, const char
 static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
                           const glm_varbind *vb, const cox_formula *cf, dist *s)
 {
-    const char *names[4] = {NULL, cf->event, cf->strata, NULL};
-    size_t js[4] = {vb[f->response].src_col, 0, 0, f->weights >= 0 ? vb[f->weights].src_col : 0};
+    const char *names[5] = {NULL, cf->event, cf->strata, NULL, cf->cluster};
+    size_t js[5] = {vb[f->response].src_col, 0, 0, f->weights >= 0 ? vb[f->weights].src_col : 0, 0};
     size_t m = s->shi - s->slo, *cnt, *dsp;
     strata_status st = STRATA_OK, sv;
     s->raw = strata_calloc(ctx, f->nvars + 1, sizeof *s->raw);
@@ -74,12 +75,13 @@ static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_form
     for (size_t v = 0; v < f->nvars; v++)
         if ((sv = read_col(ctx, src, NULL, vb[v].src_col, s->slo, m, &s->raw[v])) != STRATA_OK && st == STRATA_OK)
             st = sv;
-    for (int k = 0; k < 4; k++)
-        if ((k != 2 || cf->strata) && (k != 3 || f->weights >= 0) &&
+    for (int k = 0; k < 5; k++)
+        if ((k != 2 || cf->strata) && (k != 3 || f->weights >= 0) && (k != 4 || cf->cluster) &&
             (sv = read_col(ctx, src, names[k], js[k], 0, s->n, &s->whole[k])) != STRATA_OK && st == STRATA_OK)
             st = sv;
     for (size_t i = 0; st == STRATA_OK && i < m; i++) {
-        int ok = !isnan(s->whole[1][s->slo + i]) && (!s->whole[2] || !isnan(s->whole[2][s->slo + i]));
+        int ok = !isnan(s->whole[1][s->slo + i]) && (!s->whole[2] || !isnan(s->whole[2][s->slo + i])) &&
+                 (!s->whole[4] || !isnan(s->whole[4][s->slo + i]));
         for (size_t v = 0; v < f->nvars && ok; v++)
             ok = !isnan(s->raw[v][i]);
         s->mask[s->slo + i] = (unsigned char)ok;
@@ -137,7 +139,7 @@ static void compact(const glm_formula *f, dist *s)
             if (s->mask[i])
                 s->raw[v][w++] = s->raw[v][i - s->slo];
     }
-    for (int c = 0; c < 4; c++) {
+    for (int c = 0; c < 5; c++) {
         size_t w = 0;
         for (size_t i = 0; s->whole[c] && i < s->n; i++)
             if (s->mask[i])
@@ -317,6 +319,7 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
 {
     dist s;
     cox_input in;
+    double *clus;
     cox_data *d = NULL;
     int32_t *sc = NULL;
     double t0 = omp_get_wtime();
@@ -327,14 +330,6 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
     s.me = s.cm->rank;
     *n = s.n = src->nrows;
     *used = 0;
-    /* refused alike on every rank (the same formula everywhere): the cluster sums
-     * run over all rows in sorted order */
-    if (cf->cluster)
-        return strata_comm_agree(ctx, STRATA_FAIL(ctx, STRATA_ESPEC,
-                                                  "cox: cluster(%s) (the robust variance by cluster) is not "
-                                                  "distributed over MPI ranks yet; fit it with one process "
-                                                  "(docs/scale.md#mpi)",
-                                                  cf->cluster));
     if (s.n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     s.slo = strata_comm_split(s.n, s.K, s.me, 1);
@@ -359,7 +354,7 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
         st = cox_strata_codes(ctx, s.used, s.whole[2], sc, out);
     /* the rows every rank sorts alike; X and offsets come by exchange */
     in = (cox_input){s.used, f->p - 1, NULL, s.whole[0], s.whole[1], s.whole[3], NULL, sc,
-                     (const char *const *)f->colnames + 1, NULL};
+                     (const char *const *)f->colnames + 1, s.whole[4]};
     if (st == STRATA_OK)
         st = cox_data_build_rows(ctx, &in, prm->block_rows, &d);
     if (st == STRATA_OK)
@@ -372,10 +367,12 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
         st = STRATA_FAIL(ctx, STRATA_EIO, "cox: moving the design rows between the MPI ranks failed");
     if (st == STRATA_OK)
         st = row_sums(ctx, &in, d, &s);
-    if (d) {
+    if (d && !cf->cluster) { /* only the robust pass with clusters maps rows back */
         strata_free(ctx, d->order, 0);
         d->order = NULL;
     }
+    clus = s.whole[4]; /* the fit's robust pass reads it; the rest goes before the fit */
+    s.whole[4] = NULL;
     dist_free(ctx, f, &s);
     in.time = in.status = in.weight = NULL; /* freed with s; the fit reads p, names, cluster */
     if (st == STRATA_OK)
@@ -383,5 +380,6 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
     else
         cox_data_free(ctx, d);
     strata_free(ctx, sc, 0);
+    strata_free(ctx, clus, 0);
     return st;
 }

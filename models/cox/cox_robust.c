@@ -201,15 +201,35 @@ static strata_status meat_rows(const cox_data *d, cox_ws *ws, const rob *r, doub
     return STRATA_OK;
 }
 
+/* n doubles to or from a peer rank, in messages under MPI's int count. */
+static strata_status pass_on(const strata_comm *c, double *a, size_t n, int peer, int sending)
+{
+    const size_t piece = (size_t)1 << 24; /* doubles a message (128 MiB) */
+    for (size_t o = 0; o < n; o += piece) {
+        size_t k = n - o < piece ? n - o : piece;
+        strata_status st = sending ? c->send(c->ud, a + o, k * sizeof *a, peer) : c->recv(c->ud, a + o, k * sizeof *a, peer);
+        if (st != STRATA_OK)
+            return st;
+    }
+    return STRATA_OK;
+}
+
 /* B with clusters: residual rows summed into their cluster in sorted row order,
- * then the Gram of the cluster sums in chunks, added in chunk order. */
-static void meat_clusters(const cox_data *d, cox_ws *ws, const rob *r, double *B)
+ * then the Gram of the cluster sums in chunks, added in chunk order. Across
+ * ranks the cluster sums are carried rank to rank (each goes on over its own
+ * rows: the same additions in the same order) and the last rank forms B and
+ * sends it to every rank. */
+static strata_status meat_clusters(const cox_data *d, cox_ws *ws, const rob *r, double *B)
 {
     const size_t ld = r->ld, p = d->p;
-    size_t g = 0;
+    const strata_comm *c = d->comm;
+    size_t g = d->bgroup[d->blo];
     double *G = ws->G2;
-    for (size_t q0 = 0; q0 < d->n; q0 += SUB) {
-        size_t m = q0 + SUB <= d->n ? SUB : d->n - q0;
+    memset(B, 0, p * p * sizeof *B);
+    if (c && c->rank > 0)
+        STRATA_TRY(pass_on(c, r->csum, r->nc * ld, c->rank - 1, 0));
+    for (size_t q0 = d->x0; q0 < d->x1; q0 += SUB) {
+        size_t m = q0 + SUB <= d->x1 ? SUB : d->x1 - q0;
         resid_rows(d, ws, r, q0, m, &g, r->buf);
         for (size_t k = 0; k < m; k++) {
             double *s = r->csum + r->cid[q0 + k] * ld;
@@ -217,12 +237,17 @@ static void meat_clusters(const cox_data *d, cox_ws *ws, const rob *r, double *B
                 s[j] += r->buf[k * ld + j];
         }
     }
+    if (c && c->rank + 1 < c->size)
+        return pass_on(c, r->csum, r->nc * ld, c->rank + 1, 1) == STRATA_OK && c->bcast(c->ud, B, p * p * sizeof *B, c->size - 1) == STRATA_OK
+                   ? STRATA_OK
+                   : STRATA_EIO;
     memset(G, 0, ld * ld * sizeof *G);
     for (size_t c0 = 0; c0 < r->nc; c0 += SUB)
         ws->k.gram(c0 + SUB <= r->nc ? SUB : r->nc - c0, ld, r->csum + c0 * ld, G);
     for (size_t i = 0; i < p; i++)
         for (size_t j = i; j < p; j++)
             B[i * p + j] = G[i * ld + j];
+    return c ? c->bcast(c->ud, B, p * p * sizeof *B, c->size - 1) : STRATA_OK;
 }
 
 /* rvcov = V B V (B upper triangle filled), aliased rows and columns NaN. */
@@ -274,7 +299,7 @@ strata_status cox_robust(strata_ctx *ctx, const cox_data *d, cox_ws *ws, cox_tie
     if (st == STRATA_OK) {
         suffix_terms(d, ws, ties, &r);
         if (cluster)
-            meat_clusters(d, ws, &r, B);
+            st = meat_clusters(d, ws, &r, B);
         else
             st = meat_rows(d, ws, &r, B);
     }
