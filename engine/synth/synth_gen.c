@@ -104,12 +104,49 @@ strata_status synth_tab_reserve(strata_ctx *ctx, synth_events *e, int k, size_t 
     return STRATA_OK;
 }
 
+#define SORT_MAX 512 /* one patient's rows sorted through a permutation on the stack */
+
+/* Moves rows [k0, k0 + m) of every column of t into the order idx. */
+static void permute_rows(synth_tab *t, const synth_evtab *d, size_t k0, const uint32_t *idx, size_t m)
+{
+    unsigned char tmp[SORT_MAX * 8];
+    for (size_t c = 0; c < d->ncol; c++) {
+        size_t es = strata_dtype_size(d->col[c].dtype);
+        unsigned char *v = (unsigned char *)t->col[c] + k0 * es;
+        for (size_t a = 0; a < m; a++)
+            memcpy(tmp + a * es, v + (size_t)idx[a] * es, es);
+        memcpy(v, tmp, m * es);
+    }
+}
+
 void synth_tab_sort_days(synth_events *e, int k, size_t k0)
 {
     synth_tab *t = &e->t[k];
     const synth_evtab *d = &synth_evtabs[k];
     const int32_t *day = t->col[EV_DAY];
-    for (size_t i = k0 + 1; i < t->n; i++) {
+    size_t i = k0 + 1, m = t->n > k0 ? t->n - k0 : 0;
+    while (i < t->n && day[i - 1] <= day[i])
+        i++;
+    if (i >= t->n) /* already in order */
+        return;
+    if (m <= SORT_MAX) { /* a stable insertion sort of (day, row), then each column moved once */
+        int32_t key[SORT_MAX];
+        uint32_t idx[SORT_MAX];
+        for (size_t a = 0; a < m; a++) {
+            int32_t kv = day[k0 + a];
+            size_t b = a;
+            while (b > 0 && key[b - 1] > kv) {
+                key[b] = key[b - 1];
+                idx[b] = idx[b - 1];
+                b--;
+            }
+            key[b] = kv;
+            idx[b] = (uint32_t)a;
+        }
+        permute_rows(t, d, k0, idx, m);
+        return;
+    }
+    for (i = k0 + 1; i < t->n; i++) { /* a long history: row by row, in place */
         size_t j = i;
         while (j > k0 && day[j - 1] > day[i])
             j--;
