@@ -119,6 +119,34 @@ static void permute_rows(synth_tab *t, const synth_evtab *d, size_t k0, const ui
     }
 }
 
+/* Stable merge sort of the row numbers idx[0..m) by day[row] (insertion
+ * sort below 16 rows); tmp is scratch of m. Ties keep their order. */
+static void sort_rows(const int32_t *day, uint32_t *idx, uint32_t *tmp, size_t m)
+{
+    size_t h = m / 2, a = 0, b = h, o = 0;
+    if (m <= 16) {
+        for (size_t i = 1; i < m; i++) {
+            uint32_t v = idx[i];
+            size_t j = i;
+            for (; j > 0 && day[idx[j - 1]] > day[v]; j--)
+                idx[j] = idx[j - 1];
+            idx[j] = v;
+        }
+        return;
+    }
+    sort_rows(day, idx, tmp, h);
+    sort_rows(day, idx + h, tmp, m - h);
+    if (day[idx[h - 1]] <= day[idx[h]]) /* the halves are already in order */
+        return;
+    while (a < h && b < m) /* the left one first on a tie: stable */
+        tmp[o++] = day[idx[b]] < day[idx[a]] ? idx[b++] : idx[a++];
+    while (a < h)
+        tmp[o++] = idx[a++];
+    while (b < m)
+        tmp[o++] = idx[b++];
+    memcpy(idx, tmp, m * sizeof *idx);
+}
+
 void synth_tab_sort_days(synth_events *e, int k, size_t k0)
 {
     synth_tab *t = &e->t[k];
@@ -129,20 +157,11 @@ void synth_tab_sort_days(synth_events *e, int k, size_t k0)
         i++;
     if (i >= t->n) /* already in order */
         return;
-    if (m <= SORT_MAX) { /* a stable insertion sort of (day, row), then each column moved once */
-        int32_t key[SORT_MAX];
-        uint32_t idx[SORT_MAX];
-        for (size_t a = 0; a < m; a++) {
-            int32_t kv = day[k0 + a];
-            size_t b = a;
-            while (b > 0 && key[b - 1] > kv) {
-                key[b] = key[b - 1];
-                idx[b] = idx[b - 1];
-                b--;
-            }
-            key[b] = kv;
-            idx[b] = (uint32_t)a;
-        }
+    if (m <= SORT_MAX) { /* a stable sort of the rows by day, then each column moved once */
+        uint32_t idx[SORT_MAX], tmp[SORT_MAX];
+        for (size_t a = 0; a < m; a++)
+            idx[a] = (uint32_t)a;
+        sort_rows(day + k0, idx, tmp, m);
         permute_rows(t, d, k0, idx, m);
         return;
     }
