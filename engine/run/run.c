@@ -1407,6 +1407,67 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
+#define PF_CHUNK 16384 /* patients.csv rows a thread formats at a time */
+
+static size_t longest_level(const codes *c)
+{
+    size_t m = 0;
+    for (size_t k = 0; c->levels && k < c->n_levels; k++)
+        if (c->levels[k] && strlen(c->levels[k]) > m)
+            m = strlen(c->levels[k]);
+    return m;
+}
+
+/* patients.csv's rows in parallel: each thread formats PF_CHUNK rows with
+ * patient_cols into its own buffer (a stream over a context allocation
+ * sized for the longest row the columns allow), and the chunks are written
+ * in row order: the bytes of a one-thread write, formatted T times faster
+ * (64 M rows are ~4.6 GB of text). */
+static strata_status write_patient_rows(run_state *r, FILE *f)
+{
+    strata_ctx *ctx = r->ctx;
+    const int T = strata_threads(ctx);
+    /* id 20, the two levels quoted with every quote doubled and a guard,
+     * risk (%.9g) 16, tier, segment and frailty names, three ints, commas, CRLF */
+    const size_t row = 256 + 2 * (longest_level(&r->pcn) + longest_level(&r->practice));
+    const size_t cap = row * PF_CHUNK, step = (size_t)T * PF_CHUNK;
+    char *buf = strata_alloc(ctx, (size_t)T * cap);
+    size_t *len = strata_calloc(ctx, (size_t)T, sizeof *len);
+    int bad = buf && len ? 0 : 1;
+    for (size_t r0 = 0; r0 < r->n && !bad; r0 += step) {
+#pragma omp parallel for num_threads(T) schedule(static, 1) reduction(| : bad)
+        for (int t = 0; t < T; t++) {
+            size_t a = r0 + (size_t)t * PF_CHUNK, b = a + PF_CHUNK < r->n ? a + PF_CHUNK : r->n;
+            FILE *m;
+            long pos;
+            len[t] = 0;
+            if (a >= r->n)
+                continue;
+            if (!(m = fmemopen(buf + (size_t)t * cap, cap, "w"))) {
+                bad |= 1;
+                continue;
+            }
+            for (size_t i = a; i < b; i++) {
+                patient_cols(m, r, i);
+                fputs("\r\n", m);
+            }
+            pos = ftell(m);
+            bad |= ferror(m) || pos < 0 || (size_t)pos >= cap;
+            bad |= fclose(m) != 0;
+            len[t] = pos > 0 ? (size_t)pos : 0;
+        }
+        for (int t = 0; t < T && !bad; t++)
+            if (len[t] && fwrite(buf + (size_t)t * cap, 1, len[t], f) != len[t])
+                bad = 2;
+    }
+    strata_free(ctx, buf, 0);
+    strata_free(ctx, len, 0);
+    if (bad == 2)
+        return STRATA_FAIL(ctx, STRATA_EIO, "patients.csv: cannot write: %s", strerror(errno));
+    return bad ? STRATA_FAIL(ctx, STRATA_ENOMEM, "patients.csv: out of memory formatting its rows")
+               : STRATA_OK;
+}
+
 /* People offered proactive care per PCN (the intervention list's rows) and
  * over all PCNs (the last row, their total), published through the
  * disclosure path with the run's rules: the PCN packs, the report's finding
@@ -1547,9 +1608,11 @@ static strata_status stage_patients(run_state *r)
     STRATA_TRY(read_ids(r));
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
     fprintf(p.f, "%s\r\n", PATIENT_HEADER);
-    for (size_t i = 0; i < r->n; i++) {
-        patient_cols(p.f, r, i);
-        fputs("\r\n", p.f);
+    if ((st = write_patient_rows(r, p.f)) != STRATA_OK) { /* the temporary goes */
+        fclose(p.f);
+        unlink(p.tmp);
+        strata_free(ctx, p.tmp, 0);
+        return st;
     }
     STRATA_TRY(pfile_close(r, &p, "patients.csv"));
 

@@ -104,12 +104,68 @@ strata_status synth_tab_reserve(strata_ctx *ctx, synth_events *e, int k, size_t 
     return STRATA_OK;
 }
 
+#define SORT_MAX 512 /* one patient's rows sorted through a permutation on the stack */
+
+/* Moves rows [k0, k0 + m) of every column of t into the order idx. */
+static void permute_rows(synth_tab *t, const synth_evtab *d, size_t k0, const uint32_t *idx, size_t m)
+{
+    unsigned char tmp[SORT_MAX * 8];
+    for (size_t c = 0; c < d->ncol; c++) {
+        size_t es = strata_dtype_size(d->col[c].dtype);
+        unsigned char *v = (unsigned char *)t->col[c] + k0 * es;
+        for (size_t a = 0; a < m; a++)
+            memcpy(tmp + a * es, v + (size_t)idx[a] * es, es);
+        memcpy(v, tmp, m * es);
+    }
+}
+
+/* Stable merge sort of the row numbers idx[0..m) by day[row] (insertion
+ * sort below 16 rows); tmp is scratch of m. Ties keep their order. */
+static void sort_rows(const int32_t *day, uint32_t *idx, uint32_t *tmp, size_t m)
+{
+    size_t h = m / 2, a = 0, b = h, o = 0;
+    if (m <= 16) {
+        for (size_t i = 1; i < m; i++) {
+            uint32_t v = idx[i];
+            size_t j = i;
+            for (; j > 0 && day[idx[j - 1]] > day[v]; j--)
+                idx[j] = idx[j - 1];
+            idx[j] = v;
+        }
+        return;
+    }
+    sort_rows(day, idx, tmp, h);
+    sort_rows(day, idx + h, tmp, m - h);
+    if (day[idx[h - 1]] <= day[idx[h]]) /* the halves are already in order */
+        return;
+    while (a < h && b < m) /* the left one first on a tie: stable */
+        tmp[o++] = day[idx[b]] < day[idx[a]] ? idx[b++] : idx[a++];
+    while (a < h)
+        tmp[o++] = idx[a++];
+    while (b < m)
+        tmp[o++] = idx[b++];
+    memcpy(idx, tmp, m * sizeof *idx);
+}
+
 void synth_tab_sort_days(synth_events *e, int k, size_t k0)
 {
     synth_tab *t = &e->t[k];
     const synth_evtab *d = &synth_evtabs[k];
     const int32_t *day = t->col[EV_DAY];
-    for (size_t i = k0 + 1; i < t->n; i++) {
+    size_t i = k0 + 1, m = t->n > k0 ? t->n - k0 : 0;
+    while (i < t->n && day[i - 1] <= day[i])
+        i++;
+    if (i >= t->n) /* already in order */
+        return;
+    if (m <= SORT_MAX) { /* a stable sort of the rows by day, then each column moved once */
+        uint32_t idx[SORT_MAX], tmp[SORT_MAX];
+        for (size_t a = 0; a < m; a++)
+            idx[a] = (uint32_t)a;
+        sort_rows(day + k0, idx, tmp, m);
+        permute_rows(t, d, k0, idx, m);
+        return;
+    }
+    for (i = k0 + 1; i < t->n; i++) { /* a long history: row by row, in place */
         size_t j = i;
         while (j > k0 && day[j - 1] > day[i])
             j--;
