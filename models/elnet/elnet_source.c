@@ -3,8 +3,10 @@
  * (factors, rcs, interactions, offsets, weights) on the complete cases, the
  * intercept column is left to the path's own unpenalised intercept, and the
  * selected lambda becomes an ordinary glm_model (coefficients in design
- * order, no standard errors). Invariant: the design is the GLM's, so a model
- * saved from here scores exactly as a GLM with these coefficients would. */
+ * order, no standard errors). Across MPI ranks each rank reads and keeps only
+ * the complete cases of its chunks (docs/scale.md, "The distributed elastic
+ * net"). Invariant: the design is the GLM's, so a model saved from here scores
+ * exactly as a GLM with these coefficients would. */
 #include "elnet_internal.h"
 #include "glm_internal.h"
 #include "internal.h"
