@@ -194,12 +194,11 @@ static strata_status wmean(const elnet_slab *sl, const double *w, const double *
 /* Every column's weighted mean xm, variance var (the sums of wmean, in the
  * same order) and max |x_ij - xm_j| over the rows with w_i > 0 (dev): chunk
  * partials of all columns, gathered once for the means and once for the rest. */
-static strata_status col_moments(strata_ctx *ctx, const elnet_data *d, const elnet_slab *sl, const double *w,
+static strata_status col_moments(const elnet_data *d, const elnet_slab *sl, const double *w, double *part,
                                  double *xm, double *var, double *dev)
 {
     size_t p = d->p, st = 3 * p;
-    double *part = strata_alloc(ctx, ELNET_NCHUNK * st * sizeof *part);
-    strata_status s = part ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu columns", p);
+    strata_status s = STRATA_OK;
     for (size_t c = sl->c0; s == STRATA_OK && c < sl->c1; c++)
         for (size_t j = 0; j < p; j++)
             part[c * p + j] = wsum_chunk(sl, c, w, d->X + j * d->ldx, 0, 0);
@@ -241,13 +240,13 @@ static strata_status col_moments(strata_ctx *ctx, const elnet_data *d, const eln
         var[j] = sum;
         dev[j] = hi - centre > centre - lo ? hi - centre : centre - lo;
     }
-    strata_free(ctx, part, 0);
     return s;
 }
 
 /* The standardised problem's arrays, owned by the driver. */
 typedef struct std_arrays {
     double *w, *y, *xm, *xs, *vp, *lam, *cn, *xmax;
+    double *part;                /* ELNET_NCHUNK x 3p: the columns' chunk partials */
     unsigned char *ju;
     unsigned char *bytes;        /* the 0/1 columns, n bytes each */
     const unsigned char **xb;    /* p: column j's bytes or NULL */
@@ -255,7 +254,7 @@ typedef struct std_arrays {
 
 static void std_free(strata_ctx *ctx, std_arrays *s)
 {
-    void *ptrs[] = {s->w, s->y, s->xm, s->xs, s->vp, s->lam, s->cn, s->xmax, s->ju, s->bytes, (void *)s->xb};
+    void *ptrs[] = {s->w, s->y, s->xm, s->xs, s->vp, s->lam, s->cn, s->xmax, s->part, s->ju, s->bytes, (void *)s->xb};
     for (size_t i = 0; i < sizeof ptrs / sizeof *ptrs; i++)
         strata_free(ctx, ptrs[i], 0);
 }
@@ -319,8 +318,13 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     s->xmax = strata_alloc(ctx, p * sizeof *s->xmax);
     s->ju = strata_alloc(ctx, p);
     s->lam = strata_alloc(ctx, (prm->lambda ? prm->nuser : 0) * sizeof *s->lam + 1);
-    if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->cn || !s->xmax || !s->ju || !s->lam)
-        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", n, p);
+    s->part = strata_alloc(ctx, ELNET_NCHUNK * 3 * p * sizeof *s->part);
+    strata_status st = STRATA_OK;
+    if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->cn || !s->xmax || !s->ju || !s->lam || !s->part)
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", n, p);
+    if (sl->comm) /* no rank goes into the sums below while another has failed */
+        st = strata_comm_agree(ctx, st);
+    STRATA_TRY(st);
     if (elnet_carry_sum(sl, d->w, n, sw) != STRATA_OK)
         return STRATA_FAIL(ctx, STRATA_EIO, "elnet: summing the weights over the MPI ranks failed");
     if (!(*sw > 0))
@@ -328,7 +332,8 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     for (size_t i = 0; i < n; i++)
         s->w[i] = (d->w ? d->w[i] : 1) / *sw;
     double spf = 0, *var = s->cn, *devs = s->xmax; /* overwritten below, column by column */
-    STRATA_TRY(col_moments(ctx, d, sl, s->w, s->xm, var, devs));
+    if (col_moments(d, sl, s->w, s->part, s->xm, var, devs) != STRATA_OK)
+        return STRATA_FAIL(ctx, STRATA_EIO, "elnet: gathering the columns' sums over the MPI ranks failed");
     for (size_t j = 0; j < p; j++) {
         double dev = devs[j], vj = var[j];
         s->xs[j] = prm->standardize ? sqrt(vj) : 1;
@@ -456,6 +461,8 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
         st = pack_flags(ctx, d, &s);
     if (st == STRATA_OK)
         st = elnet_ws_alloc(ctx, d->n, d->p, &ws);
+    if (sl.comm) /* (allocations may fail on one rank alone) */
+        st = strata_comm_agree(ctx, st);
     if (st == STRATA_OK) {
         pb = (elnet_prob){prm->family, d->n, d->p, d->X, d->ldx, s.y,
                           prm->family == STRATA_FAMILY_GAUSSIAN ? NULL : d->offset, s.w, s.xm, s.xs, s.ju,

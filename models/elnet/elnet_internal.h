@@ -3,7 +3,9 @@
  * unscale) -> path (lambda sequence, warm starts, strong rules, early stop) ->
  * point (IRLS + covariance-update coordinate descent for one lambda), and CV.
  * Invariant: every sum over rows runs over ELNET_NCHUNK fixed row ranges whose
- * partials are combined in range order, so results do not depend on threads. */
+ * partials are combined in range order (across MPI ranks, gathered first), so
+ * results depend neither on the threads nor on the number of ranks. The weight
+ * sum alone runs in row order (carried from rank to rank). */
 #ifndef STRATA_ELNET_INTERNAL_H
 #define STRATA_ELNET_INTERNAL_H
 

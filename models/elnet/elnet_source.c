@@ -3,8 +3,10 @@
  * (factors, rcs, interactions, offsets, weights) on the complete cases, the
  * intercept column is left to the path's own unpenalised intercept, and the
  * selected lambda becomes an ordinary glm_model (coefficients in design
- * order, no standard errors). Invariant: the design is the GLM's, so a model
- * saved from here scores exactly as a GLM with these coefficients would. */
+ * order, no standard errors). Across MPI ranks each rank reads and keeps only
+ * the complete cases of its chunks (docs/scale.md, "The distributed elastic
+ * net"). Invariant: the design is the GLM's, so a model saved from here scores
+ * exactly as a GLM with these coefficients would. */
 #include "elnet_internal.h"
 #include "glm_internal.h"
 #include "internal.h"
@@ -140,7 +142,7 @@ static strata_status freeze_dist(strata_ctx *ctx, const glm_source *src, glm_for
     }
     st = strata_comm_agree(ctx, st);
     if (st == STRATA_OK)
-        st = glm_freeze(ctx, f, vb, whole, mask, n);
+        st = strata_comm_agree(ctx, glm_freeze(ctx, f, vb, whole, mask, n));
     for (size_t v = 0; whole && v < nv; v++)
         strata_free(ctx, whole[v], 0);
     strata_free(ctx, whole, 0);
@@ -268,7 +270,8 @@ static strata_status fit_arrays(strata_ctx *ctx, const elnet_spec *sp, const eln
     elnet_params prm = sp->prm;
     prm.penalty = pf;
     size_t cap = prm.lambda ? prm.nuser : prm.nlambda;
-    STRATA_TRY(elnet_path_alloc(ctx, d->p, cap, &r->path));
+    strata_status st = elnet_path_alloc(ctx, d->p, cap, &r->path);
+    STRATA_TRY(d->sl.comm ? strata_comm_agree(ctx, st) : st);
     r->alpha = prm.alpha;
     if (sp->cv_folds) {
         STRATA_TRY(elnet_cv_run(ctx, d, &prm, sp->cv_folds, sp->foldid, sp->seed, sp->measure, r->path, &r->cv));
