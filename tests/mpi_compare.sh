@@ -173,7 +173,20 @@ else bad "run with derive -np 2: manifest: $(grep distributed rundv.np2/manifest
 # ranks, rank 0 writes cohort.h5) and derives from it
 sed -e 's/^cohort: job.h5$/synth:\n  icb: QOC\n  patients: 150000\n  seed: 5/' spec_dv.yaml > spec_sy.yaml
 runpair spec_sy.yaml runsy 3 "run with synth and derive -np 3"
-rm -rf runsy.* rundv.*
+# a job whose model is a Cox fit: over the ranks' blocks of the sorted rows
+cat > spec_cox.yaml <<'SPEC'
+cohort: job.h5
+model:
+  family: cox
+  formula: "Surv(time_to_emergency_days, emergency_event) ~ rcs(age, 4) + sex + imd_decile + ltc_count + prior_emergency_12m + strata(pcn)"
+  horizon: 365
+evaluate:
+  by: [sex]
+SPEC
+runpair spec_cox.yaml runcox 2 "run with a Cox model -np 2"
+if grep -q '"distributed": *"synth, derive and the model fit (GLM, Cox)' runcox.np2/manifest.json; then ok "run with a Cox model -np 2: manifest says the Cox fit ran over the ranks"
+else bad "run with a Cox model -np 2: manifest: $(grep distributed runcox.np2/manifest.json)"; fi
+rm -rf runsy.* rundv.* runcox.*
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run -np 2: manifest records 2 ranks"
 else bad "run -np 2: manifest has no ranks"; fi
 node=$(uname -n)

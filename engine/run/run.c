@@ -371,14 +371,16 @@ static strata_status read_outcome(run_state *r)
  * Rank 0 runs the job; the other ranks serve its collective steps: synth
  * (every rank generates its groups of rows, rank 0 writes cohort.h5), derive
  * (every rank derives its blocks of patients, rank 0 writes features.h5) and
- * the GLM fit (every rank fits its slab of rows). Rank 0 sends each step
+ * the GLM or Cox fit (every rank fits its slab of rows, or its blocks of the
+ * sorted rows). Rank 0 sends each step
  * (paths, parameters) to every rank; after the fit it sends "done" and goes
  * on alone (the context's ranks detached), while the others return. */
-enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3 };
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3, RUN_REQ_COX = 4 };
 
 typedef struct run_request {
     int kind;
     strata_glm_params prm;   /* fit: formula and weights travel in the text below */
+    strata_cox_params cp;    /* Cox fit: formula and weights likewise */
     strata_synth_params sp;  /* synth: the selection's code travels in the text */
     size_t len[3];           /* fit: cohort path, formula, weights ("" = none); derive:
                                 cohort path, spec path, spec key ("" = none); synth: cohort
@@ -442,7 +444,8 @@ static strata_status run_serve(strata_ctx *ctx)
         strata_model *m = NULL;
         strata_status st;
         STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
-        if (req.kind != RUN_REQ_FIT && req.kind != RUN_REQ_DERIVE && req.kind != RUN_REQ_SYNTH)
+        if (req.kind != RUN_REQ_FIT && req.kind != RUN_REQ_DERIVE && req.kind != RUN_REQ_SYNTH &&
+            req.kind != RUN_REQ_COX)
             return last;
         n = req.len[0] + req.len[1] + req.len[2];
         if (!(blob = strata_alloc(ctx, n)))
@@ -473,11 +476,15 @@ static strata_status run_serve(strata_ctx *ctx)
                 last = st;
             continue;
         }
-        req.prm.formula = blob + req.len[0];
-        req.prm.weights = req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL;
+        req.prm.formula = req.cp.formula = blob + req.len[0];
+        req.prm.weights = req.cp.weights = req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL;
         if (st == STRATA_OK)
             st = strata_cohort_open(ctx, blob, &co);
-        if (st == STRATA_OK)
+        if (st == STRATA_OK && req.kind == RUN_REQ_COX) {
+            strata_cox *cx = NULL;
+            st = strata_cox_fit(ctx, co, &req.cp, &cx);
+            strata_cox_free(ctx, cx);
+        } else if (st == STRATA_OK)
             st = strata_glm_fit(ctx, co, &req.prm, &m);
         strata_model_free(ctx, m);
         strata_cohort_close(co);
@@ -635,7 +642,18 @@ static strata_status stage_model_cox(run_state *r)
         if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet_cox.c */
             STRATA_TRY(run_elnet_cox_fit(r->ctx, r->spec, r->cohort, &cp, path, r->man, &r->cox, &r->elnet));
         } else {
-            STRATA_TRY(strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox));
+            strata_status st;
+            if (strata_ctx_comm(r->ctx)) { /* every rank holds its blocks of the sorted rows */
+                run_request req;
+                const char *t[3] = {strata_cohort_path(r->cohort), cp.formula, cp.weights ? cp.weights : ""};
+                memset(&req, 0, sizeof req);
+                req.kind = RUN_REQ_COX;
+                req.cp = cp;
+                STRATA_TRY(run_send_text(r->ctx, &req, t));
+            }
+            st = strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox);
+            run_release(r->ctx);
+            STRATA_TRY(st);
             STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
             STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
         }
@@ -659,7 +677,7 @@ static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
-    if (is_cox(r) || r->spec->model_load)
+    if (r->spec->model_load || (is_cox(r) && r->spec->elnet))
         run_release(ctx); /* no distributed fit: rank 0 goes on alone */
     if (is_cox(r))
         return stage_model_cox(r);
@@ -1894,7 +1912,7 @@ static strata_status run_stages(run_state *r)
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
-            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive and the model fit (GLM); other stages on rank 0");
+            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive and the model fit (GLM, Cox); other stages on rank 0");
     }
     if (st == STRATA_OK)
         st = manifest_rules(r);
