@@ -195,6 +195,18 @@ if grep -q '"launcher": *"mpirun (Open MPI)"' run.np2/manifest.json && grep -q '
 else bad "run -np 2: launcher/layout not recorded: $(grep -e launcher -e layout -e nodes run.np2/manifest.json | tr -d '\n')"; fi
 if grep -q '"mpi"' run.np1/manifest.json; then bad "run -np 1: manifest names MPI ranks"
 else ok "run -np 1: one process, no ranks in the manifest"; fi
+# a rank that cannot open the job's cohort (its working directory has only the
+# spec): every rank agrees before the fit's collectives, so the job stops with
+# that rank's error instead of waiting for it (timeout: a hang fails the test)
+mkdir -p wd0 wd1
+cp job.h5 wd0/ && cp spec.yaml wd0/ && cp spec.yaml wd1/
+rc=0
+timeout 120 $MPIRUN -np 1 -wdir "$PWD/wd0" "$S" run spec.yaml --out out --quiet : \
+    -np 1 -wdir "$PWD/wd1" "$S" run spec.yaml --out out --quiet > /dev/null 2> wd.err || rc=$?
+if [ "$rc" = 4 ] && [ "$(grep -c 'strata run: error: ./job.h5: cannot open' wd.err)" = 1 ] && [ ! -e wd0/out/report.html ]; then
+    ok "run -np 2, cohort missing on rank 1: stopped with its error (exit 4), once, no report"
+else bad "run -np 2, cohort missing on rank 1: exit $rc: $(grep 'strata run' wd.err | head -2)"; fi
+rm -rf wd0 wd1
 # ---- Cox (docs/scale.md#mpi, "The distributed Cox fit") ---------------------
 # The fit across ranks on job.h5 (37,613 complete cases: 5 blocks of 8,192
 # sorted rows, one or two a rank; the censorings at 365 days are one tied group

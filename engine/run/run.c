@@ -480,6 +480,8 @@ static strata_status run_serve(strata_ctx *ctx)
         req.prm.weights = req.cp.weights = req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL;
         if (st == STRATA_OK)
             st = strata_cohort_open(ctx, blob, &co);
+        /* every rank opened the cohort, or none goes into the fit's collectives */
+        st = strata_comm_agree(ctx, st);
         if (st == STRATA_OK && req.kind == RUN_REQ_COX) {
             strata_cox *cx = NULL;
             st = strata_cox_fit(ctx, co, &req.cp, &cx);
@@ -650,6 +652,7 @@ static strata_status stage_model_cox(run_state *r)
                 req.kind = RUN_REQ_COX;
                 req.cp = cp;
                 STRATA_TRY(run_send_text(r->ctx, &req, t));
+                STRATA_TRY(strata_comm_agree(r->ctx, STRATA_OK)); /* every rank opened it */
             }
             st = strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox);
             run_release(r->ctx);
@@ -703,6 +706,7 @@ static strata_status stage_model(run_state *r)
                 req.kind = RUN_REQ_FIT;
                 req.prm = gp;
                 STRATA_TRY(run_send(ctx, &req, strata_cohort_path(r->cohort)));
+                STRATA_TRY(strata_comm_agree(ctx, STRATA_OK)); /* every rank opened it */
             }
             st = strata_glm_fit(ctx, r->cohort, &gp, &r->model);
             run_release(ctx);
