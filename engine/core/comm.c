@@ -65,3 +65,30 @@ strata_status strata_comm_agree(strata_ctx *ctx, strata_status st)
         STRATA_FREE_ALL(ctx, all, cn, dp);
     return out;
 }
+
+strata_status strata_comm_rounds(strata_ctx *ctx, size_t nq, strata_status st,
+                                 const strata_comm_rounds_ops *ops, void *ud)
+{
+    const strata_comm *c = strata_ctx_comm(ctx);
+    const size_t K = c ? (size_t)c->size : 1, me = c ? (size_t)c->rank : 0; /* no ranks: in order */
+    for (size_t q0 = 0; q0 < nq; q0 += K) { /* every rank takes every round's agreement */
+        if (q0 + me < nq && st == STRATA_OK)
+            st = ops->make(ud, q0 + me);
+        if ((st = strata_comm_agree(ctx, st)) != STRATA_OK)
+            break;
+        for (size_t j = 0; j < K && q0 + j < nq; j++) {
+            if (j == 0 && me == 0) {
+                st = ops->keep(ud, q0);
+            } else if (me == 0) {
+                strata_status ts = ops->take(ud, c, q0 + j, (int)j, st == STRATA_OK);
+                if (st == STRATA_OK)
+                    st = ts;
+            } else if (me == j) {
+                st = ops->send(ud, c, q0 + j);
+            }
+        }
+        if (st == STRATA_OK && me == 0 && ops->written)
+            ops->written(ud, q0 + K < nq ? q0 + K : nq);
+    }
+    return strata_comm_agree(ctx, st);
+}

@@ -44,6 +44,26 @@ void strata_ctx_set_comm(strata_ctx *ctx, const strata_comm *comm);
  * (so no rank goes on into a collective that another has left). */
 strata_status strata_comm_agree(strata_ctx *ctx, strata_status st);
 
+/* Work dealt round the ranks, written by rank 0 in order: item q (a block of
+ * rows) is made by rank q mod K, from its own reads. After each round of K
+ * items the ranks agree on its status (the lowest failing rank's message is
+ * the earliest failing item's: the error one process gives); then rank 0
+ * keeps its own item and takes the others' in item order, each sent by its
+ * maker. Rank 0 takes every message even after its own write failed (append
+ * = 0), so no sender waits; that failure is agreed at the next round. */
+typedef struct strata_comm_rounds_ops {
+    strata_status (*make)(void *ud, size_t q);                    /* this rank's item q */
+    strata_status (*keep)(void *ud, size_t q);                    /* rank 0: write its own */
+    strata_status (*send)(void *ud, const strata_comm *c, size_t q); /* maker: item q to rank 0 */
+    strata_status (*take)(void *ud, const strata_comm *c, size_t q, int from, int append);
+    void (*written)(void *ud, size_t nq);                         /* rank 0: items [0, nq) out */
+} strata_comm_rounds_ops;
+
+/* Runs nq items through ops on every rank (st: this rank's status so far);
+ * returns the agreed status. */
+strata_status strata_comm_rounds(strata_ctx *ctx, size_t nq, strata_status st,
+                                 const strata_comm_rounds_ops *ops, void *ud);
+
 /* Row ranges [lo[r], lo[r + 1]) of n rows (or blocks) split evenly over the
  * ranks, each start rounded down to a multiple of align (>= 1). */
 size_t strata_comm_split(size_t n, int size, int r, size_t align);

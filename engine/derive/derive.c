@@ -696,73 +696,84 @@ typedef struct dv_head {
     uint64_t nin, excl[STRATA_DERIVE_REASONS];
 } dv_head;
 
-/* Rounds of K blocks: rank j derives block q0 + j from its own reads; the
- * ranks agree on the round's status (the lowest failing rank's message is the
- * earliest failing block's: the error one process reports, where a block's
- * own data fail it); then rank 0 appends its block and receives and appends
- * the others' in block order. One block of output rows is held at a time. */
+/* One block in flight on a rank (strata_comm_rounds' items are blocks). */
+typedef struct dv_dist {
+    dv_run *r;
+    dv_slot sl;
+    unsigned char *raw;
+    size_t maxc;
+} dv_dist;
+
+static strata_status dist_make(void *ud, size_t q)
+{
+    dv_dist *d = ud;
+    STRATA_TRY(seek_events(d->r, q * DV_BLOCK));
+    STRATA_TRY(slot_load(d->r, &d->sl, q * DV_BLOCK, d->raw, d->maxc));
+    eval_block(d->r, &d->sl);
+    return slot_pack(d->r, &d->sl);
+}
+
+static strata_status dist_keep(void *ud, size_t q)
+{
+    dv_dist *d = ud;
+    (void)q;
+    return block_append(d->r, d->sl.b.pay, d->sl.b.nin, d->sl.b.excl);
+}
+
+static strata_status dist_send(void *ud, const strata_comm *cm, size_t q)
+{
+    dv_dist *d = ud;
+    dv_head h;
+    (void)q;
+    memset(&h, 0, sizeof h);
+    h.nin = d->sl.b.nin;
+    for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
+        h.excl[k] = d->sl.b.excl[k];
+    STRATA_TRY(cm->send(cm->ud, &h, sizeof h, 0));
+    return cm->send(cm->ud, d->sl.b.pay, d->sl.b.nin * d->r->rowbytes, 0);
+}
+
+/* Rank 0: block q's counts and output rows from rank `from`, into the slot
+ * (its own block is written by then), appended unless a write failed. */
+static strata_status dist_take(void *ud, const strata_comm *cm, size_t q, int from, int append)
+{
+    dv_dist *d = ud;
+    dv_head h;
+    size_t excl[STRATA_DERIVE_REASONS];
+    STRATA_TRY(cm->recv(cm->ud, &h, sizeof h, from));
+    if (h.nin > DV_BLOCK)
+        return STRATA_FAIL(d->r->ctx, STRATA_EINTERNAL, "derive: rank %d sent %llu rows for block %zu",
+                           from, (unsigned long long)h.nin, q);
+    STRATA_TRY(cm->recv(cm->ud, d->sl.b.pay, (size_t)h.nin * d->r->rowbytes, from));
+    for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
+        excl[k] = (size_t)h.excl[k];
+    return append ? block_append(d->r, d->sl.b.pay, (size_t)h.nin, excl) : STRATA_OK;
+}
+
+static void dist_written(void *ud, size_t nq)
+{
+    written(((dv_dist *)ud)->r, nq);
+}
+
+/* Block q is derived by rank q mod K from its own reads and rank 0 appends
+ * the blocks in order (strata_comm_rounds: the rule for every distributed
+ * writer); one block of output rows is held at a time. */
 static strata_status run_blocks_dist(dv_run *r)
 {
+    static const strata_comm_rounds_ops ops = {dist_make, dist_keep, dist_send, dist_take,
+                                               dist_written};
     strata_ctx *ctx = r->ctx;
-    const strata_comm *cm = strata_ctx_comm(ctx);
-    size_t K = (size_t)cm->size, me = (size_t)cm->rank, maxc = max_codes(r);
-    size_t nblk = (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK;
-    dv_slot sl;
-    unsigned char *raw = strata_alloc(ctx, DV_BLOCK * 8);
-    strata_status st = raw ? STRATA_OK : STRATA_ENOMEM;
-    memset(&sl, 0, sizeof sl);
-    if (st == STRATA_OK)
-        st = slot_init(r, &sl);
-    for (size_t q0 = 0; q0 < nblk; q0 += K) { /* every rank takes every round's agreement */
-        size_t q = q0 + me;
-        if (q < nblk && st == STRATA_OK) {
-            st = seek_events(r, q * DV_BLOCK);
-            if (st == STRATA_OK)
-                st = slot_load(r, &sl, q * DV_BLOCK, raw, maxc);
-            if (st == STRATA_OK) {
-                eval_block(r, &sl);
-                st = slot_pack(r, &sl);
-            }
-        }
-        if ((st = strata_comm_agree(ctx, st)) != STRATA_OK)
-            break;
-        for (size_t j = 0; j < K && q0 + j < nblk; j++) {
-            dv_head h;
-            strata_status ts = STRATA_OK;
-            if (j == 0 && me == 0) {
-                if (st == STRATA_OK)
-                    st = block_append(r, sl.b.pay, sl.b.nin, sl.b.excl);
-            } else if (me == 0) { /* rank 0 takes every message, even after a failure */
-                size_t excl[STRATA_DERIVE_REASONS];
-                ts = cm->recv(cm->ud, &h, sizeof h, (int)j);
-                if (ts == STRATA_OK && h.nin > DV_BLOCK)
-                    ts = STRATA_FAIL(ctx, STRATA_EINTERNAL, "derive: rank %zu sent %llu rows",
-                                     j, (unsigned long long)h.nin);
-                if (ts == STRATA_OK)
-                    ts = cm->recv(cm->ud, sl.b.pay, (size_t)h.nin * r->rowbytes, (int)j);
-                for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
-                    excl[k] = (size_t)h.excl[k];
-                if (st == STRATA_OK)
-                    st = ts;
-                if (st == STRATA_OK)
-                    st = block_append(r, sl.b.pay, (size_t)h.nin, excl);
-            } else if (me == j) {
-                memset(&h, 0, sizeof h);
-                h.nin = sl.b.nin;
-                for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
-                    h.excl[k] = sl.b.excl[k];
-                ts = cm->send(cm->ud, &h, sizeof h, 0);
-                if (ts == STRATA_OK)
-                    ts = cm->send(cm->ud, sl.b.pay, sl.b.nin * r->rowbytes, 0);
-                st = ts;
-            }
-        }
-        if (st == STRATA_OK && me == 0)
-            written(r, q0 + K);
-    }
-    slot_free(r, &sl);
-    strata_free(ctx, raw, 0);
-    return strata_comm_agree(ctx, st);
+    dv_dist d;
+    strata_status st;
+    memset(&d, 0, sizeof d);
+    d.r = r;
+    d.maxc = max_codes(r);
+    d.raw = strata_alloc(ctx, DV_BLOCK * 8);
+    st = d.raw ? slot_init(r, &d.sl) : STRATA_ENOMEM;
+    st = strata_comm_rounds(ctx, (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK, st, &ops, &d);
+    slot_free(r, &d.sl);
+    strata_free(ctx, d.raw, 0);
+    return st;
 }
 
 static strata_status write_attrs(dv_run *r)
