@@ -410,12 +410,15 @@ static strata_status run_send_text(strata_ctx *ctx, run_request *req, const char
     return st;
 }
 
-/* Rank 0: sends a fit (and its text) to every rank. */
-static strata_status run_send(strata_ctx *ctx, run_request *req, const char *path)
+/* Rank 0: sends a fit of the cohort at path (formula, weights) to every rank,
+ * then agrees that every rank opened it, so none goes into the fit's
+ * collectives alone. */
+static strata_status run_send_fit(strata_ctx *ctx, run_request *req, const char *path, const char *formula,
+                                  const char *weights)
 {
-    const char *t[3] = {path ? path : "", req->prm.formula ? req->prm.formula : "",
-                        req->prm.weights ? req->prm.weights : ""};
-    return run_send_text(ctx, req, t);
+    const char *t[3] = {path, formula, weights ? weights : ""};
+    STRATA_TRY(run_send_text(ctx, req, t));
+    return strata_comm_agree(ctx, STRATA_OK);
 }
 
 /* Rank 0: the other ranks are no longer needed; the run goes on alone. */
@@ -424,9 +427,10 @@ static void run_release(strata_ctx *ctx)
     run_request req;
     if (!strata_ctx_comm(ctx))
         return;
+    const char *t[3] = {"", "", ""};
     memset(&req, 0, sizeof req);
     req.kind = RUN_REQ_DONE;
-    (void)run_send(ctx, &req, NULL);
+    (void)run_send_text(ctx, &req, t);
     strata_ctx_set_comm(ctx, NULL);
 }
 
@@ -647,12 +651,10 @@ static strata_status stage_model_cox(run_state *r)
             strata_status st;
             if (strata_ctx_comm(r->ctx)) { /* every rank holds its blocks of the sorted rows */
                 run_request req;
-                const char *t[3] = {strata_cohort_path(r->cohort), cp.formula, cp.weights ? cp.weights : ""};
                 memset(&req, 0, sizeof req);
                 req.kind = RUN_REQ_COX;
                 req.cp = cp;
-                STRATA_TRY(run_send_text(r->ctx, &req, t));
-                STRATA_TRY(strata_comm_agree(r->ctx, STRATA_OK)); /* every rank opened it */
+                STRATA_TRY(run_send_fit(r->ctx, &req, strata_cohort_path(r->cohort), cp.formula, cp.weights));
             }
             st = strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox);
             run_release(r->ctx);
@@ -705,8 +707,7 @@ static strata_status stage_model(run_state *r)
                 memset(&req, 0, sizeof req);
                 req.kind = RUN_REQ_FIT;
                 req.prm = gp;
-                STRATA_TRY(run_send(ctx, &req, strata_cohort_path(r->cohort)));
-                STRATA_TRY(strata_comm_agree(ctx, STRATA_OK)); /* every rank opened it */
+                STRATA_TRY(run_send_fit(ctx, &req, strata_cohort_path(r->cohort), gp.formula, gp.weights));
             }
             st = strata_glm_fit(ctx, r->cohort, &gp, &r->model);
             run_release(ctx);
