@@ -191,7 +191,7 @@ int main(int argc, char **argv)
     elnet_params_init(&prm);
     prm.family = STRATA_FAMILY_BINOMIAL;
     prm.alpha = alpha;
-    elnet_data d = {n, p, X, n, y, NULL, NULL, {NULL, 0, 0, 0, 0}};
+    elnet_data d = {n, p, X, n, y, NULL, NULL, {NULL, 0, 0, 0, 0}, NULL};
     elnet_path *path = NULL;
     if (elnet_path_alloc(ctx, p, 100, &path) != STRATA_OK)
         return 1;

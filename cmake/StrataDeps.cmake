@@ -13,8 +13,23 @@ function(strata_require_pkg prefix module debian)
   endif()
 endfunction()
 
+# OpenBLAS is BLAS and LAPACK; models/linalg calls LAPACK through LAPACKE (the
+# required stack). LAPACKE is linked from Debian's static archive where it is
+# installed (liblapacke-dev ships liblapacke.a): its C wrappers then resolve
+# dpotrf_ and the rest to libopenblas, and no process loads liblapacke.so with
+# the reference liblapack, libblas and libtmglib behind it (four shared
+# libraries, ~1 ms of every command's start: issue 19, docs/glm.md#lapack).
+# Its symbols stay inside libstrata.so (--exclude-libs, CMakeLists.txt).
 strata_require_pkg(OPENBLAS openblas libopenblas-dev)
 strata_require_pkg(LAPACKE lapacke liblapacke-dev)
+find_library(STRATA_LAPACKE_STATIC NAMES liblapacke.a HINTS ${LAPACKE_LIBRARY_DIRS})
+add_library(strata_dep_lapacke INTERFACE)
+if(STRATA_LAPACKE_STATIC)
+  target_include_directories(strata_dep_lapacke INTERFACE ${LAPACKE_INCLUDE_DIRS})
+  target_link_libraries(strata_dep_lapacke INTERFACE ${STRATA_LAPACKE_STATIC} PkgConfig::OPENBLAS)
+else()
+  target_link_libraries(strata_dep_lapacke INTERFACE PkgConfig::LAPACKE)
+endif()
 strata_require_pkg(YAML yaml-0.1 libyaml-dev)
 strata_require_pkg(JANSSON jansson libjansson-dev)
 strata_require_pkg(LIBCRYPTO libcrypto libssl-dev)
@@ -60,7 +75,7 @@ endif()
 # Per-layer dependency targets (each layer links only what it may call).
 add_library(strata_dep_blas INTERFACE)
 add_library(strata::blas ALIAS strata_dep_blas)
-target_link_libraries(strata_dep_blas INTERFACE PkgConfig::LAPACKE PkgConfig::OPENBLAS)
+target_link_libraries(strata_dep_blas INTERFACE strata_dep_lapacke PkgConfig::OPENBLAS)
 add_library(strata_dep_h5 INTERFACE)
 add_library(strata::h5 ALIAS strata_dep_h5)
 target_include_directories(strata_dep_h5 INTERFACE ${HDF5_C_INCLUDE_DIRS})
@@ -77,7 +92,7 @@ add_library(strata::deps ALIAS strata_deps)
 target_include_directories(strata_deps INTERFACE ${HDF5_C_INCLUDE_DIRS} ${LIBCSV_INCLUDE_DIR})
 target_compile_definitions(strata_deps INTERFACE ${HDF5_C_DEFINITIONS})
 target_link_libraries(strata_deps INTERFACE
-  PkgConfig::LAPACKE PkgConfig::OPENBLAS PkgConfig::YAML PkgConfig::JANSSON PkgConfig::LIBCRYPTO
+  strata_dep_lapacke PkgConfig::OPENBLAS PkgConfig::YAML PkgConfig::JANSSON PkgConfig::LIBCRYPTO
   PkgConfig::XLSXWRITER ${HDF5_C_LIBRARIES} ${LIBCSV_LIBRARY} OpenMP::OpenMP_C m)
 
 if(STRATA_BUILD_TESTS)

@@ -202,3 +202,76 @@ static TD_UNUSED void colon_source(const design *d, memsrc *m, double **rx, doub
     mem_add(m, "nodes", d->X + 4 * d->n, NULL, 0);
     mem_add(m, "extent", *ext, ext_levels, 4);
 }
+
+/* Every quantity of two fits' results byte for byte (the streamed and the
+ * distributed fit against one process's in memory); robust: the robust
+ * variance too. */
+static TD_UNUSED void same_bytes(const cox_result *a, const cox_result *b, int robust)
+{
+    size_t p = a->p, nh = a->bh_start[a->nstrata];
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->iter, b->iter);
+    assert_int_equal(a->evals, b->evals);
+    assert_memory_equal(a->beta, b->beta, p * sizeof(double));
+    assert_memory_equal(a->se, b->se, p * sizeof(double));
+    assert_memory_equal(a->vcov, b->vcov, p * p * sizeof(double));
+    assert_memory_equal(a->u, b->u, p * sizeof(double));
+    assert_memory_equal(&a->loglik, &b->loglik, sizeof(double));
+    assert_memory_equal(&a->loglik_null, &b->loglik_null, sizeof(double));
+    assert_memory_equal(&a->score_test, &b->score_test, sizeof(double));
+    assert_memory_equal(&a->wald_test, &b->wald_test, sizeof(double));
+    assert_int_equal(nh, b->bh_start[b->nstrata]);
+    assert_memory_equal(a->bh_time, b->bh_time, nh * sizeof(double));
+    assert_memory_equal(a->bh_haz, b->bh_haz, nh * sizeof(double));
+    assert_memory_equal(&a->concordance, &b->concordance, sizeof(double));
+    assert_memory_equal(a->conc_count, b->conc_count, sizeof a->conc_count);
+    if (robust) {
+        assert_non_null(a->rse);
+        assert_non_null(b->rse);
+        assert_memory_equal(a->rse, b->rse, p * sizeof(double));
+        assert_memory_equal(a->rvcov, b->rvcov, p * p * sizeof(double));
+        assert_int_equal(a->nclusters, b->nclusters);
+    }
+}
+
+/* colon as a column source with the extra columns the streamed and
+ * distributed tests fit: cl (a cluster id), w (case weights), late (a 0/1
+ * time: two tied groups over many blocks) and o (an offset). */
+typedef struct colon {
+    design d;
+    memsrc m;
+    double *rx, *ext, *cl, *w, *one, *off;
+    glm_source src;
+} colon;
+
+static TD_UNUSED void colon_make(colon *c)
+{
+    design_load("colon_strata", &c->d);
+    colon_source(&c->d, &c->m, &c->rx, &c->ext);
+    c->cl = malloc(c->d.n * sizeof *c->cl);
+    c->w = malloc(c->d.n * sizeof *c->w);
+    c->one = malloc(c->d.n * sizeof *c->one);
+    c->off = malloc(c->d.n * sizeof *c->off);
+    for (size_t i = 0; i < c->d.n; i++) {
+        c->cl[i] = (double)((i * 7919) % 97);
+        c->w[i] = 0.5 + (double)(i % 5) / 4;
+        c->one[i] = (double)(c->d.time[i] > 1000); /* a 0/1 time: two groups over many blocks */
+        c->off[i] = (double)(i % 7) / 10;
+    }
+    mem_add(&c->m, "cl", c->cl, NULL, 0);
+    mem_add(&c->m, "w", c->w, NULL, 0);
+    mem_add(&c->m, "late", c->one, NULL, 0);
+    mem_add(&c->m, "o", c->off, NULL, 0);
+    c->src = mem_source(&c->m);
+}
+
+static TD_UNUSED void colon_free(colon *c)
+{
+    free(c->rx);
+    free(c->ext);
+    free(c->cl);
+    free(c->w);
+    free(c->one);
+    free(c->off);
+    design_free(&c->d);
+}

@@ -219,7 +219,69 @@ ETD_STATIC void case_free(gcase *c)
 
 ETD_STATIC elnet_data case_arrays(const gcase *c)
 {
-    return (elnet_data){c->n, c->p, c->X, c->n, c->y, c->w, c->off, {NULL, 0, 0, 0, 0}};
+    return (elnet_data){c->n, c->p, c->X, c->n, c->y, c->w, c->off, {NULL, 0, 0, 0, 0}, NULL};
+}
+
+/* ---- KKT at every lambda (test_elnet.c, test_elnet_stream.c) ---------------- */
+
+/* glmnet's optimality conditions on the standardised scale, from the
+ * original-scale fit: s_j = sum_i w_i (y_i - mu_i) (x_ij - xm_j) / xs_j (w summing
+ * to 1) equals lambda vp_j ((1 - alpha) b_j xs_j / ys + alpha sign(b_j)) for a
+ * non-zero b_j, and |s_j| <= lambda alpha vp_j for b_j = 0. Returns the largest
+ * violation (standardised score units). */
+ETD_STATIC double elnet_kkt_worst(const gcase *c, const elnet_path *path)
+{
+    size_t n = c->n, p = c->p;
+    double sw = 0, *w = malloc(n * sizeof *w), *res = malloc(n * sizeof *res), spf = 0, ys = 1;
+    for (size_t i = 0; i < n; i++)
+        sw += c->w ? c->w[i] : 1;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (c->w ? c->w[i] : 1) / sw;
+    for (size_t j = 0; j < p; j++)
+        spf += c->pf[j];
+    if (c->prm.family == STRATA_FAMILY_GAUSSIAN) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++)
+            m += w[i] * c->y[i];
+        for (size_t i = 0; i < n; i++)
+            v += w[i] * (c->y[i] - m) * (c->y[i] - m);
+        ys = sqrt(v);
+    }
+    double worst = 0;
+    for (size_t m = 0; m < path->nlam; m++) {
+        const double *b = path->beta + m * p;
+        for (size_t i = 0; i < n; i++) {
+            double eta = path->a0[m] + (c->off ? c->off[i] : 0);
+            for (size_t j = 0; j < p; j++)
+                eta += b[j] * c->X[j * n + i];
+            double mu = c->prm.family == STRATA_FAMILY_BINOMIAL  ? 1 / (1 + exp(-eta))
+                        : c->prm.family == STRATA_FAMILY_POISSON ? exp(eta)
+                                                                 : eta;
+            res[i] = w[i] * (c->y[i] - mu);
+        }
+        double lam = path->lambda[m], a = c->prm.alpha;
+        for (size_t j = 0; j < p; j++) {
+            const double *x = c->X + j * n;
+            double xm = 0, xv = 0, sj = 0;
+            for (size_t i = 0; i < n; i++)
+                xm += w[i] * x[i];
+            for (size_t i = 0; i < n; i++)
+                xv += w[i] * (x[i] - xm) * (x[i] - xm);
+            for (size_t i = 0; i < n; i++)
+                sj += res[i] * (x[i] - xm);
+            double xs = sqrt(xv), vp = c->pf[j] * (double)p / spf, v;
+            sj /= xs;
+            if (b[j] != 0)
+                v = fabs(sj - lam * vp * ((1 - a) * b[j] * xs / ys + a * (b[j] > 0 ? 1 : -1)));
+            else
+                v = fmax(0, fabs(sj) - lam * a * vp);
+            if (m > 0 || vp == 0)
+                worst = fmax(worst, v);
+        }
+    }
+    free(w);
+    free(res);
+    return worst;
 }
 
 ETD_STATIC elnet_path *fit_case(strata_ctx *ctx, const gcase *c)

@@ -1,8 +1,9 @@
 /* labels: fault */
 /* tests/test_cox_fault.c — every allocation of the Cox fit from a formula (factor,
  * strata(), cluster(), so the robust pass too), of the survival concordance (Uno)
- * and of the calibration at a horizon fails in turn: each call returns
- * STRATA_ENOMEM (or succeeds), leaves no partial result, and leaks nothing (ASan). */
+ * and of the calibration at a horizon fails in turn, and of the fit streamed through
+ * its scratch file (cox_stream.c): each call returns STRATA_ENOMEM (or succeeds),
+ * leaves no partial result, and leaks nothing (ASan) — no descriptor either. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,17 +15,31 @@
 
 #include "cox_testdata.c"
 
-enum { FIT, CONC, CALIB, NSTAGE };
+#include <dirent.h>
+
+enum { FIT, STREAM, CONC, CALIB, NSTAGE };
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int k = 0;
+    assert_non_null(d);
+    while (readdir(d))
+        k++;
+    closedir(d);
+    return k;
+}
 
 /* One call of stage s with the k-th allocation failing (k = -1: none). */
 static strata_status run_stage(strata_ctx *ctx, int s, const glm_source *src, const strata_surv_input *in)
 {
     strata_status st;
-    if (s == FIT) {
+    if (s == FIT || s == STREAM) {
         cox_params prm;
         cox_fit_out fo;
         cox_params_init(&prm);
         prm.block_rows = 64;
+        prm.window_rows = s == STREAM ? 256 : 0;
         st = cox_fit_source(ctx, src, "Surv(time, status) ~ rx + sex + age + nodes + strata(extent) + cluster(cl)",
                             NULL, &prm, &fo);
         assert_true(st == STRATA_OK ? fo.res && fo.res->rse : !fo.res);
@@ -47,7 +62,8 @@ static void test_cox_fault__fit_concordance_calibration_every_allocation(void **
     design d;
     memsrc m;
     double *rx, *ext, *cl, *lp, *risk;
-    long ok_at[NSTAGE] = {0, 0, 0};
+    long ok_at[NSTAGE] = {0, 0, 0, 0};
+    int fds = open_fds();
     (void)state;
     design_load("colon_strata", &d);
     colon_source(&d, &m, &rx, &ext);
@@ -78,8 +94,9 @@ static void test_cox_fault__fit_concordance_calibration_every_allocation(void **
         }
         assert_true(ok_at[s] > 1); /* at least one allocation failed and was survived */
     }
-    printf("    allocations swept: fit %ld, concordance %ld, calibration %ld\n", ok_at[FIT] - 1,
-           ok_at[CONC] - 1, ok_at[CALIB] - 1);
+    printf("    allocations swept: fit %ld, streamed fit %ld, concordance %ld, calibration %ld\n", ok_at[FIT] - 1,
+           ok_at[STREAM] - 1, ok_at[CONC] - 1, ok_at[CALIB] - 1);
+    assert_int_equal(open_fds(), fds); /* every scratch file closed */
     free(rx);
     free(ext);
     free(cl);

@@ -157,66 +157,6 @@ static void test_elnet_kern__variants_same_bits_and_libm_accuracy(void **state)
 
 /* ---- KKT at every lambda --------------------------------------------------- */
 
-/* glmnet's optimality conditions on the standardised scale, from the
- * original-scale fit: s_j = sum_i w_i (y_i - mu_i) (x_ij - xm_j) / xs_j (w summing
- * to 1) equals lambda vp_j ((1 - alpha) b_j xs_j / ys + alpha sign(b_j)) for a
- * non-zero b_j, and |s_j| <= lambda alpha vp_j for b_j = 0. Returns the largest
- * violation (standardised score units). */
-static double kkt_worst(const gcase *c, const elnet_path *path)
-{
-    size_t n = c->n, p = c->p;
-    double sw = 0, *w = malloc(n * sizeof *w), *res = malloc(n * sizeof *res), spf = 0, ys = 1;
-    for (size_t i = 0; i < n; i++)
-        sw += c->w ? c->w[i] : 1;
-    for (size_t i = 0; i < n; i++)
-        w[i] = (c->w ? c->w[i] : 1) / sw;
-    for (size_t j = 0; j < p; j++)
-        spf += c->pf[j];
-    if (c->prm.family == STRATA_FAMILY_GAUSSIAN) {
-        double m = 0, v = 0;
-        for (size_t i = 0; i < n; i++)
-            m += w[i] * c->y[i];
-        for (size_t i = 0; i < n; i++)
-            v += w[i] * (c->y[i] - m) * (c->y[i] - m);
-        ys = sqrt(v);
-    }
-    double worst = 0;
-    for (size_t m = 0; m < path->nlam; m++) {
-        const double *b = path->beta + m * p;
-        for (size_t i = 0; i < n; i++) {
-            double eta = path->a0[m] + (c->off ? c->off[i] : 0);
-            for (size_t j = 0; j < p; j++)
-                eta += b[j] * c->X[j * n + i];
-            double mu = c->prm.family == STRATA_FAMILY_BINOMIAL  ? 1 / (1 + exp(-eta))
-                        : c->prm.family == STRATA_FAMILY_POISSON ? exp(eta)
-                                                                 : eta;
-            res[i] = w[i] * (c->y[i] - mu);
-        }
-        double lam = path->lambda[m], a = c->prm.alpha;
-        for (size_t j = 0; j < p; j++) {
-            const double *x = c->X + j * n;
-            double xm = 0, xv = 0, sj = 0;
-            for (size_t i = 0; i < n; i++)
-                xm += w[i] * x[i];
-            for (size_t i = 0; i < n; i++)
-                xv += w[i] * (x[i] - xm) * (x[i] - xm);
-            for (size_t i = 0; i < n; i++)
-                sj += res[i] * (x[i] - xm);
-            double xs = sqrt(xv), vp = c->pf[j] * (double)p / spf, v;
-            sj /= xs;
-            if (b[j] != 0)
-                v = fabs(sj - lam * vp * ((1 - a) * b[j] * xs / ys + a * (b[j] > 0 ? 1 : -1)));
-            else
-                v = fmax(0, fabs(sj) - lam * a * vp);
-            if (m > 0 || vp == 0)
-                worst = fmax(worst, v);
-        }
-    }
-    free(w);
-    free(res);
-    return worst;
-}
-
 static void check_kkt(const char *id)
 {
     strata_ctx *ctx = tu_ctx();
@@ -224,7 +164,7 @@ static void check_kkt(const char *id)
     case_load(id, &c);
     c.prm.thresh = 1e-14;
     elnet_path *path = fit_case(ctx, &c);
-    double worst = kkt_worst(&c, path);
+    double worst = elnet_kkt_worst(&c, path);
     printf("  %-20s KKT: largest violation %.2e over %zu lambdas (%d scores outside S settled by the bound)\n",
            id, worst, path->nlam, path->nstale);
     /* CD stops when no pass moves a coefficient by more than sqrt(thresh) = 1e-7

@@ -96,7 +96,7 @@ static void toy_binomial(size_t n, size_t p, double *X, double *y)
 static void toy_problem(size_t n, size_t p, double *X, double *y, elnet_data *d, elnet_params *prm)
 {
     toy_binomial(n, p, X, y);
-    *d = (elnet_data){n, p, X, n, y, NULL, NULL, {NULL, 0, 0, 0, 0}};
+    *d = (elnet_data){n, p, X, n, y, NULL, NULL, {NULL, 0, 0, 0, 0}, NULL};
     elnet_params_init(prm);
     prm->family = STRATA_FAMILY_BINOMIAL;
     prm->alpha = 0.5;
@@ -156,7 +156,7 @@ static void test_elnet_cv__first_failing_fold_reported(void **state)
         y[i] = i < 20;
         fold[i] = i < 20 ? 2 : 3; /* fold 1 holds no rows: its fit uses them all */
     }
-    elnet_data d = {N, P, X, N, y, NULL, NULL, {NULL, 0, 0, 0, 0}};
+    elnet_data d = {N, P, X, N, y, NULL, NULL, {NULL, 0, 0, 0, 0}, NULL};
     elnet_params prm;
     elnet_params_init(&prm);
     prm.family = STRATA_FAMILY_BINOMIAL;

@@ -172,8 +172,8 @@ static void test_score_stream__budget_holds(void **state)
     assert_true(h5_scores_equal(tu_tmp("peak0.h5"), tu_tmp("peak1.h5")));
 }
 
-/* The CLI: --mem-limit gives the same file, --verbose says it streamed, a bad
- * size is a usage error, and Cox models refuse it. */
+/* The CLI: --mem-limit gives the same file, --verbose says it streamed, and a
+ * bad size is a usage error (Cox models: tests/test_cox_stream_cli.c). */
 static void test_score_stream__cli_mem_limit(void **state)
 {
     char *out = NULL;

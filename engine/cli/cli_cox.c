@@ -154,7 +154,7 @@ int cli_parse_horizons(const char *s, double *h, size_t *nh)
     return rc || *nh == 0 ? -1 : 0;
 }
 
-int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh)
+int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh, size_t mem_limit)
 {
     strata_ctx *ctx = cli_ctx_new(&o->co);
     strata_cox *m = NULL;
@@ -163,6 +163,7 @@ int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh)
     int rc = 0;
     if (!ctx)
         return 3;
+    strata_ctx_set_memory_budget(ctx, mem_limit); /* chunks of whole blocks under it: same bytes */
     strata_mpi_attach(ctx); /* every rank scores its chunks; rank 0 writes (docs/scale.md#mpi) */
     if ((st = strata_cox_load(ctx, o->model, &m)) != STRATA_OK || (st = strata_cohort_open(ctx, o->cohort, &c)) != STRATA_OK)
         rc = cli_fail(ctx, "score", st);

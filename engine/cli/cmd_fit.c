@@ -28,7 +28,7 @@ static const char *const OPTS[][2] = {
 /* --family cox (engine/cli/cli_cox.c): formula, weights, epsilon, max-iter and out
  * from the command line (given[] in OPTS order), plus --ties and --robust. */
 static int fit_cox(const cli_common *co, const char *cohort, const char *const *given, const char *ties,
-                   int robust, const char *spec_path, int json, cli_elnet_opts *eo)
+                   int robust, const char *spec_path, int json, cli_elnet_opts *eo, size_t mem_limit)
 {
     strata_cox_params p;
     strata_ctx *ctx;
@@ -55,6 +55,7 @@ static int fit_cox(const cli_common *co, const char *cohort, const char *const *
         p.max_iter = (int)v;
     if (!(ctx = cli_ctx_new(co)))
         return 3;
+    strata_ctx_set_memory_budget(ctx, mem_limit); /* over it the design streams (docs/scale.md) */
     if (!eo->active) /* the Cox fit over every rank's blocks (docs/scale.md#mpi) */
         strata_mpi_attach(ctx);
     rc = eo->active ? cli_elnet_cox_fit(ctx, co, cohort, &p, eo, given[7], json)
@@ -165,7 +166,7 @@ int cmd_fit(int argc, char **argv)
         return 0;
     }
     if (given[0] && !strcmp(given[0], "cox")) {
-        rc = fit_cox(&co, cohort_path, given, ties, robust, spec_path, json, &eo);
+        rc = fit_cox(&co, cohort_path, given, ties, robust, spec_path, json, &eo, mem_limit);
         cli_elnet_free(&eo);
         return rc;
     }
@@ -231,6 +232,7 @@ int cmd_fit(int argc, char **argv)
                s.converged ? "converged" : "NOT converged", s.deviance, s.df_residual,
                s.null_deviance, s.df_null, s.aic, s.dispersion, fs.out);
     }
+    cli_exit_now(rc); /* the model file is in place: no teardown (cli.h) */
 out:
     if (json && rc != 0)
         cli_json_fail("fit", ctx, strata_ctx_errcode(ctx), rc);

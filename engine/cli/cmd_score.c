@@ -50,9 +50,7 @@ int cmd_score(int argc, char **argv)
     if (o.model && strata_cox_is_model_file(o.model)) {
         if (!o.cohort || !o.out)
             return cli_usage_error("score", USAGE, "MODEL, COHORT and --out are required");
-        if (mem_limit)
-            return cli_usage_error("score", USAGE, "--mem-limit is for GLM models (Cox scoring does not stream yet)");
-        return cli_score_cox(&o, h, nh);
+        return cli_score_cox(&o, h, nh, mem_limit);
     }
     if (nh)
         return cli_usage_error("score", USAGE, "--horizon is for Cox models");

@@ -11,7 +11,20 @@
 
 /* This process's MPI rank and the number of ranks (0 and 1 without MPI). */
 static int g_rank, g_size = 1;
+static int g_mpi; /* an MPI build: MPI was started and must be finalised */
 int cli_rank(void) { return g_rank; }
+
+void cli_exit_now(int rc)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+    if (g_mpi)
+        return;
+    fflush(NULL);
+    _exit(rc);
+#else
+    (void)rc;
+#endif
+}
 
 static const cli_command commands[] = {
     {"import", cmd_import, "import a CSV extract into a cohort file", NULL},
@@ -93,6 +106,11 @@ static int run_command(const cli_command *c, int argc, char **argv)
     strata_status st;
     /* no command uses BLAS threads (strata bench's DGEMM probe sets its own) */
     strata_blas_pin_single();
+    {
+        char mv[64];
+        strata_mpi_version(mv, sizeof mv);
+        g_mpi = strcmp(mv, "none") != 0;
+    }
     st = strata_mpi_init(&argc, &argv, &g_rank, &g_size);
     if (st == STRATA_EINVAL) {
         fprintf(stderr, "strata: error: %d MPI ranks; strata runs on at most %d\n", g_size,

@@ -691,9 +691,14 @@ static void eval_block(const dv_run *r, const dv_slot *sl)
                    sl->b.nin - c * DV_EVAL_CHUNK < DV_EVAL_CHUNK ? sl->b.nin : (c + 1) * DV_EVAL_CHUNK);
 }
 
-/* A block's counts, sent ahead of its output rows. */
+/* A block's counts and how it went, sent ahead of its spans (each table's
+ * first event read and the event after its last) and its output rows. A
+ * block's own error travels here instead of stopping the round, so that rank
+ * 0 meets the errors in block order, as one process does. */
 typedef struct dv_head {
     uint64_t nin, excl[STRATA_DERIVE_REASONS];
+    int32_t status;
+    char msg[STRATA_ERRMSG_MAX];
 } dv_head;
 
 /* One block in flight on a rank (strata_comm_rounds' items are blocks). */
@@ -702,35 +707,90 @@ typedef struct dv_dist {
     dv_slot sl;
     unsigned char *raw;
     size_t maxc;
+    dv_head h;          /* the block made on this rank */
+    uint64_t *span;     /* [2 ntab]: per table, the block's first event and the one after */
+    uint64_t *cur;      /* rank 0, [ntab]: per table, where the next block must start */
 } dv_dist;
 
 static strata_status dist_make(void *ud, size_t q)
 {
     dv_dist *d = ud;
-    STRATA_TRY(seek_events(d->r, q * DV_BLOCK));
-    STRATA_TRY(slot_load(d->r, &d->sl, q * DV_BLOCK, d->raw, d->maxc));
-    eval_block(d->r, &d->sl);
-    return slot_pack(d->r, &d->sl);
+    dv_run *r = d->r;
+    strata_status st;
+    memset(&d->h, 0, sizeof d->h);
+    st = seek_events(r, q * DV_BLOCK);
+    for (size_t k = 0; k < r->s.ntab; k++)
+        d->span[2 * k] = d->span[2 * k + 1] = r->s.tab[k].cur;
+    if (st != STRATA_OK) /* a read of patient_row failed: no order to speak of */
+        return st;
+    st = slot_load(r, &d->sl, q * DV_BLOCK, d->raw, d->maxc);
+    for (size_t k = 0; k < r->s.ntab; k++)
+        d->span[2 * k + 1] = r->s.tab[k].cur;
+    if (st == STRATA_OK) {
+        eval_block(r, &d->sl);
+        st = slot_pack(r, &d->sl);
+    }
+    if (st == STRATA_OK) {
+        d->h.nin = d->sl.b.nin;
+        for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
+            d->h.excl[k] = d->sl.b.excl[k];
+    } else if (st == STRATA_EDATA) { /* the block's data: reported in block order */
+        d->h.status = (int32_t)st;
+        snprintf(d->h.msg, sizeof d->h.msg, "%s", strata_ctx_errmsg(r->ctx));
+        st = STRATA_OK;
+    }
+    return st;
+}
+
+/* Rank 0, block q from any rank, in block order: the block must start where
+ * the one before it ended in every table. A rank finds its start by binary
+ * search over patient_row, which is exact only if the table is sorted; when a
+ * start does not meet the previous end the table is not, and one process
+ * would have read on from the previous end: rank 0 does that now, from block
+ * q on, and reports what one process reports. Otherwise the block's own error,
+ * if it had one, is the first in block order. */
+static strata_status dist_check(dv_dist *d, size_t q, const dv_head *h, const uint64_t *span)
+{
+    dv_run *r = d->r;
+    size_t nblk = (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK;
+    int joined = 1;
+    for (size_t k = 0; k < r->s.ntab; k++)
+        joined &= span[2 * k] == d->cur[k];
+    if (!joined) {
+        for (size_t k = 0; k < r->s.ntab; k++) {
+            dv_table *t = &r->s.tab[k];
+            t->cur = (size_t)d->cur[k];
+            t->prev_row = -1;
+            if (t->cur)
+                STRATA_TRY(strata_cohort_read_i32(r->ctx, r->c, t->j_row, t->cur - 1, 1, &t->prev_row));
+        }
+        for (size_t b = q; b < nblk; b++)
+            STRATA_TRY(slot_load(r, &d->sl, b * DV_BLOCK, d->raw, d->maxc));
+        return STRATA_FAIL(r->ctx, STRATA_EDATA, "%s: events not sorted by patient_row (block %zu "
+                           "of %zu patients starts apart from the one before it)",
+                           strata_cohort_path(r->c), q, (size_t)DV_BLOCK);
+    }
+    if (h->status != STRATA_OK)
+        return STRATA_FAIL(r->ctx, (strata_status)h->status, "%s", h->msg);
+    for (size_t k = 0; k < r->s.ntab; k++)
+        d->cur[k] = span[2 * k + 1];
+    return STRATA_OK;
 }
 
 static strata_status dist_keep(void *ud, size_t q)
 {
     dv_dist *d = ud;
-    (void)q;
+    STRATA_TRY(dist_check(d, q, &d->h, d->span));
     return block_append(d->r, d->sl.b.pay, d->sl.b.nin, d->sl.b.excl);
 }
 
 static strata_status dist_send(void *ud, const strata_comm *cm, size_t q)
 {
     dv_dist *d = ud;
-    dv_head h;
     (void)q;
-    memset(&h, 0, sizeof h);
-    h.nin = d->sl.b.nin;
-    for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
-        h.excl[k] = d->sl.b.excl[k];
-    STRATA_TRY(cm->send(cm->ud, &h, sizeof h, 0));
-    return cm->send(cm->ud, d->sl.b.pay, d->sl.b.nin * d->r->rowbytes, 0);
+    STRATA_TRY(cm->send(cm->ud, &d->h, sizeof d->h, 0));
+    STRATA_TRY(cm->send(cm->ud, d->span, 2 * d->r->s.ntab * sizeof *d->span, 0));
+    return cm->send(cm->ud, d->sl.b.pay, (size_t)d->h.nin * d->r->rowbytes, 0);
 }
 
 /* Rank 0: block q's counts and output rows from rank `from`, into the slot
@@ -740,14 +800,20 @@ static strata_status dist_take(void *ud, const strata_comm *cm, size_t q, int fr
     dv_dist *d = ud;
     dv_head h;
     size_t excl[STRATA_DERIVE_REASONS];
+    uint64_t *span = d->span + 2 * d->r->s.ntab; /* rank 0's second half */
     STRATA_TRY(cm->recv(cm->ud, &h, sizeof h, from));
     if (h.nin > DV_BLOCK)
         return STRATA_FAIL(d->r->ctx, STRATA_EINTERNAL, "derive: rank %d sent %llu rows for block %zu",
                            from, (unsigned long long)h.nin, q);
+    h.msg[sizeof h.msg - 1] = 0;
+    STRATA_TRY(cm->recv(cm->ud, span, 2 * d->r->s.ntab * sizeof *span, from));
     STRATA_TRY(cm->recv(cm->ud, d->sl.b.pay, (size_t)h.nin * d->r->rowbytes, from));
+    if (!append)
+        return STRATA_OK;
+    STRATA_TRY(dist_check(d, q, &h, span));
     for (int k = 0; k < STRATA_DERIVE_REASONS; k++)
         excl[k] = (size_t)h.excl[k];
-    return append ? block_append(d->r, d->sl.b.pay, (size_t)h.nin, excl) : STRATA_OK;
+    return block_append(d->r, d->sl.b.pay, (size_t)h.nin, excl);
 }
 
 static void dist_written(void *ud, size_t nq)
@@ -769,10 +835,12 @@ static strata_status run_blocks_dist(dv_run *r)
     d.r = r;
     d.maxc = max_codes(r);
     d.raw = strata_alloc(ctx, DV_BLOCK * 8);
-    st = d.raw ? slot_init(r, &d.sl) : STRATA_ENOMEM;
+    d.span = strata_calloc(ctx, 5 * r->s.ntab + 1, sizeof *d.span); /* own, taken, cursors */
+    d.cur = d.span + 4 * r->s.ntab;
+    st = d.raw && d.span ? slot_init(r, &d.sl) : STRATA_ENOMEM;
     st = strata_comm_rounds(ctx, (r->pop.npat + DV_BLOCK - 1) / DV_BLOCK, st, &ops, &d);
     slot_free(r, &d.sl);
-    strata_free(ctx, d.raw, 0);
+    STRATA_FREE_ALL(ctx, d.raw, d.span);
     return st;
 }
 

@@ -253,6 +253,58 @@ int strata_h5_npts_plausible(hid_t obj, hssize_t npts)
     return ok && npts >= 0 && (hsize_t)npts <= (size + 4096) * 1024;
 }
 
+hid_t strata_h5_nocache_dapl(void)
+{
+    hid_t a = H5Pcreate(H5P_DATASET_ACCESS);
+    if (a >= 0 && H5Pset_chunk_cache(a, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0) {
+        H5Pclose(a);
+        a = H5I_INVALID_HID;
+    }
+    return a;
+}
+
+hid_t strata_h5_open_column(hid_t file, const char *path, hid_t nocache)
+{
+    hid_t d, dcpl;
+    int filtered;
+    if (nocache < 0 || (d = H5Dopen2(file, path, nocache)) < 0)
+        return H5Dopen2(file, path, H5P_DEFAULT);
+    dcpl = H5Dget_create_plist(d);
+    filtered = dcpl < 0 || (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_nfilters(dcpl) != 0);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (!filtered)
+        return d;
+    /* closed first: a second open of an open dataset shares its cache */
+    H5Dclose(d);
+    return H5Dopen2(file, path, H5P_DEFAULT);
+}
+
+/* The transfer list of a converting read or write of npts elements of elt
+ * bytes: a type-conversion buffer sized to it. HDF5's default takes a 1 MiB block and
+ * clears it for every converting read (H5FL_BLK_CALLOC in H5D__typeinfo_init):
+ * 30 level tables cleared 30 MiB in each cohort open and again in the probe's
+ * child (issue 19). HDF5 strip-mines through a smaller buffer, so the values
+ * read are the same; at 1 MiB the default rules apply as before. */
+hid_t strata_h5_conv_dxpl(hssize_t npts, size_t elt)
+{
+    const size_t dflt = (size_t)1 << 20;
+    double want = ((double)npts + 1) * ((double)elt + 16);
+    size_t size = want >= (double)dflt ? dflt : want < 4096 ? 4096 : (size_t)want;
+    hid_t x = H5Pcreate(H5P_DATASET_XFER);
+    if (x >= 0 && H5Pset_buffer(x, size, NULL, NULL) < 0) {
+        H5Pclose(x);
+        x = H5I_INVALID_HID;
+    }
+    return x >= 0 ? x : H5P_DEFAULT;
+}
+
+void strata_h5_conv_dxpl_close(hid_t x)
+{
+    if (x != H5P_DEFAULT)
+        H5Pclose(x);
+}
+
 strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fname,
                                      const char *path, char ***out, size_t *n)
 {
@@ -295,8 +347,12 @@ strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fn
         mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
         H5Tset_cset(mt, H5Tget_cset(t));
-        if (npts > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
-            st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s:%s: cannot read strings", fname, path);
+        if (npts > 0) {
+            hid_t x = strata_h5_conv_dxpl(npts, H5Tget_size(t) > sizeof(hvl_t) ? H5Tget_size(t) : sizeof(hvl_t));
+            if (H5Dread(d, mt, H5S_ALL, H5S_ALL, x, tmp) < 0)
+                st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s:%s: cannot read strings", fname, path);
+            strata_h5_conv_dxpl_close(x);
+        }
         for (hssize_t i = 0; i < npts && st == STRATA_OK; i++)
             if (!(res[i] = strata_strdup(ctx, tmp[i] ? tmp[i] : "")))
                 st = STRATA_ENOMEM;
@@ -325,8 +381,12 @@ strata_status strata_h5_read_strings(strata_ctx *ctx, hid_t file, const char *fn
         H5Tset_size(mt, sz + 1);
         H5Tset_strpad(mt, H5T_STR_NULLTERM);
         H5Tset_cset(mt, H5Tget_cset(t));
-        if (npts > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-            st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s:%s: cannot read strings", fname, path);
+        if (npts > 0) {
+            hid_t x = strata_h5_conv_dxpl(npts, sz + 1);
+            if (H5Dread(d, mt, H5S_ALL, H5S_ALL, x, buf) < 0)
+                st = STRATA_FAIL(ctx, STRATA_EFORMAT, "%s:%s: cannot read strings", fname, path);
+            strata_h5_conv_dxpl_close(x);
+        }
         for (hssize_t i = 0; i < npts && st == STRATA_OK; i++)
             if (!(res[i] = strata_strdup(ctx, buf + (size_t)i * (sz + 1))))
                 st = STRATA_ENOMEM;
@@ -453,8 +513,11 @@ int strata_h5_write_strings(hid_t file, const char *path, const char *const *s, 
     d = H5Dcreate2(file, path, t, space, lcpl, dcpl, H5P_DEFAULT);
     if (d >= 0) {
         rc = 0;
-        if (vlen && n > 0)
-            rc = H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) >= 0 ? 0 : -1;
+        if (vlen && n > 0) {
+            hid_t x = strata_h5_conv_dxpl((hssize_t)n, sizeof(hvl_t));
+            rc = H5Dwrite(d, t, H5S_ALL, H5S_ALL, x, s) >= 0 ? 0 : -1;
+            strata_h5_conv_dxpl_close(x);
+        }
         for (size_t i = 0, per = sz > STR_BLOCK_BYTES ? 1 : STR_BLOCK_BYTES / sz;
              !vlen && i < n && rc == 0; i += per)
             rc = write_string_rows(d, t, space, s, i, n - i < per ? n - i : per, sz);

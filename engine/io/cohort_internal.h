@@ -55,6 +55,7 @@ struct strata_cohort {
     int lenient;              /* opened for validate: reads do not check category codes */
     strata_status iter_status;/* status of the attribute walk (H5Aiterate2 callback) */
     hid_t dxpl;               /* H5P_DEFAULT, or collective MPI-IO (strata_cohort_open_dist) */
+    hid_t nocache;            /* dataset access: no chunk cache (open_column), or invalid */
     void *scratch;            /* conversion buffer for typed reads */
     size_t scratch_size;
 };
@@ -77,6 +78,10 @@ hid_t strata_h5_create_tmp(strata_ctx *ctx, const char *path, unsigned mode, hid
  * corrupt HDF5 file: ...". HDF5 errors the child sees are left to the real
  * open to report. */
 strata_status strata_h5_probe(strata_ctx *ctx, const char *path);
+/* The same walk for the cohort reader (cohort = 1): every dataset opened as
+ * cohort_read.c's open_column opens a column (no chunk cache unless filtered),
+ * so the walk reads the way that reader will. */
+strata_status strata_h5_probe_as(strata_ctx *ctx, const char *path, int cohort);
 
 /* HDF5 memory type for a storage dtype. */
 hid_t strata_h5_native(strata_dtype t);
@@ -110,6 +115,19 @@ int strata_h5_ensure_group(hid_t file, const char *path);
  * ragged table that padded would exceed 64 MiB and 16 times its text is
  * written variable-length instead (docs/reliability.md#hdf5). */
 int strata_h5_write_strings(hid_t file, const char *path, const char *const *s, size_t n);
+/* Opens the dataset at path as the cohort reader opens a column: an unfiltered
+ * chunked dataset with nocache (strata_h5_nocache_dapl: no chunk cache, so a
+ * selection is read from the file straight into the caller's buffer, where a
+ * cached chunk would be read whole for any part of it), any other with HDF5's
+ * defaults (a chunk cache means nothing to a contiguous or compact dataset;
+ * filtered chunks keep it). One open per column unless filtered. */
+hid_t strata_h5_nocache_dapl(void); /* or H5I_INVALID_HID */
+hid_t strata_h5_open_column(hid_t file, const char *path, hid_t nocache);
+/* A transfer list whose type-conversion buffer fits npts elements of elt bytes
+ * (at most HDF5's default 1 MiB, which it clears for every converting read or
+ * write), or H5P_DEFAULT; close it with strata_h5_conv_dxpl_close. */
+hid_t strata_h5_conv_dxpl(hssize_t npts, size_t elt);
+void strata_h5_conv_dxpl_close(hid_t x);
 
 /* The writer's open HDF5 file (engine/io/events_copy.c copies groups into it). */
 hid_t strata_cohort_writer_file(strata_cohort_writer *w);

@@ -45,6 +45,8 @@ static void strata_cohort_close_h5(strata_cohort *c)
     strata_free(ctx, c->scratch, c->scratch_size);
     if (c->dxpl != H5P_DEFAULT)
         H5Pclose(c->dxpl);
+    if (c->nocache >= 0)
+        H5Pclose(c->nocache);
     if (c->file >= 0)
         H5Fclose(c->file);
     strata_free(ctx, c->path, 0);
@@ -189,32 +191,9 @@ static strata_status attr_str(strata_cohort *c, cohort_col *col, const char *dpa
     return st;
 }
 
-/* Opens a column. An unfiltered chunked dataset gets no chunk cache: HDF5
- * then reads a selection straight from the file, where a cached chunk would be
- * read whole for any part of it — a streamed fit's warm start, which visits
- * one 8,192-row block in each 65,536-row chunk, read every chunk whole on every
- * pass (docs/scale.md). Filtered (compressed) chunks keep the default cache. */
-static hid_t open_column(hid_t file, const char *dpath)
-{
-    hid_t d = H5Dopen2(file, dpath, H5P_DEFAULT), dcpl, dapl;
-    int direct;
-    if (d < 0)
-        return d;
-    dcpl = H5Dget_create_plist(d);
-    direct = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_nfilters(dcpl) == 0;
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (!direct || (dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0)
-        return d;
-    /* closed first: a second open of an open dataset shares its cache */
-    H5Dclose(d);
-    if (H5Pset_chunk_cache(dapl, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0 ||
-        (d = H5Dopen2(file, dpath, dapl)) < 0)
-        d = H5Dopen2(file, dpath, H5P_DEFAULT);
-    H5Pclose(dapl);
-    return d;
-}
-
+/* Columns open without a chunk cache unless filtered (strata_h5_open_column):
+ * a streamed fit's warm start, which visits one 8,192-row block in each
+ * 65,536-row chunk, had read every chunk whole on every pass (docs/scale.md). */
 static strata_status add_column(strata_cohort *c, int lenient, const char *group,
                                 const char *name)
 {
@@ -269,7 +248,7 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
     col->info.name = col->name;
     col->info.units = "";
 
-    d = open_column(c->file, dpath);
+    d = strata_h5_open_column(c->file, dpath, c->nocache);
     if (d < 0)
         return problem(c, lenient, &col->problem, "%s:%s: cannot open dataset", c->path, dpath);
     t = H5Dget_type(d);
@@ -458,7 +437,7 @@ static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path,
     /* a crash in HDF5's parser stays in a child (a distributed open follows
      * the caller's own open of the same file, probed then) */
     if (!dist)
-        STRATA_TRY(strata_h5_probe(ctx, path));
+        STRATA_TRY(strata_h5_probe_as(ctx, path, 1));
     c = strata_calloc(ctx, 1, sizeof *c);
     if (!c)
         return STRATA_ENOMEM;
@@ -466,6 +445,7 @@ static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path,
     c->lenient = lenient;
     c->file = H5I_INVALID_HID;
     c->dxpl = H5P_DEFAULT;
+    c->nocache = strata_h5_nocache_dapl();
     if (!(c->path = strata_strdup(ctx, path))) {
         strata_cohort_close(c);
         return STRATA_ENOMEM;

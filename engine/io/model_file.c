@@ -61,7 +61,10 @@ static int write_dset(hid_t file, const char *path, hid_t ftype, hid_t mtype, in
     H5Pset_obj_track_times(dcpl, 0);
     d = H5Dcreate2(file, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
     if (d >= 0) {
-        rc = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0 ? 0 : -1;
+        size_t es = H5Tget_size(ftype) > H5Tget_size(mtype) ? H5Tget_size(ftype) : H5Tget_size(mtype);
+        hid_t x = strata_h5_conv_dxpl((hssize_t)(dims[0] * (rank > 1 ? dims[1] : 1)), es);
+        rc = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, x, data) >= 0 ? 0 : -1;
+        strata_h5_conv_dxpl_close(x);
         H5Dclose(d);
     }
     H5Pclose(dcpl);

@@ -4,7 +4,6 @@
  * record and scoring at horizons. Invariant: the estimator is reached through
  * models/cox/cox.h only and HDF5 through engine/io/model_file.h only; scores come
  * in fixed blocks, so a loaded model scores to the same bytes. */
-#include "cohort_dist.h"
 #include "comm.h"
 #include "model_file.h"
 #include "model_internal.h"
@@ -53,29 +52,22 @@ strata_status model_cox_provenance(strata_ctx *ctx, strata_cohort *cohort, cox_m
     return cox_model_set_provenance(ctx, m, "strata_version", strata_version());
 }
 
+static strata_status fit_cox(strata_ctx *ctx, const glm_source *src, void *arg)
+{
+    const model_fit_args *a = arg;
+    return cox_model_fit(ctx, src, a->p, a->out);
+}
+
 strata_status strata_cox_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_cox_params *p,
                              strata_cox **out)
 {
-    glm_source src;
     cox_model *cm = NULL;
+    model_fit_args fa = {p, &cm};
     strata_status st, s2;
     *out = NULL;
     if (!cohort || !p || !p->formula)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_cox_fit: cohort, params and formula are required");
-    if (strata_ctx_comm(ctx)) {
-        /* every rank: its slab of rows through collective parallel-HDF5 reads on a
-         * handle of its own (docs/scale.md#mpi) */
-        strata_cohort *dc = NULL;
-        st = strata_cohort_open_dist(ctx, strata_cohort_path(cohort), &dc);
-        if (st == STRATA_OK) {
-            model_cohort_source(dc, &src);
-            st = cox_model_fit(ctx, &src, p, &cm);
-            strata_cohort_close(dc);
-        }
-    } else {
-        model_cohort_source(cohort, &src);
-        st = cox_model_fit(ctx, &src, p, &cm);
-    }
+    st = model_fit_rows(ctx, cohort, fit_cox, &fa);
     if (!cm)
         return st;
     /* the input's hash on the rank that writes the model (rank 0) only */
@@ -206,11 +198,12 @@ strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *co
 {
     glm_source src;
     cox_binding *b = NULL;
-    size_t n = strata_cohort_nrows(cohort), chunk = (size_t)1 << 19;
+    size_t n = strata_cohort_nrows(cohort), chunk;
     double *lpb = NULL, *rb = NULL;
     strata_status st;
     model_cohort_source(cohort, &src);
     STRATA_TRY(cox_bind(ctx, m->cox, &src, unseen, &b));
+    chunk = cox_score_chunk(ctx, b, nh, 0); /* under the memory budget (docs/scale.md) */
     lpb = strata_alloc(ctx, (chunk < n ? chunk : n + 1) * sizeof *lpb);
     rb = strata_alloc(ctx, ((chunk < n ? chunk : n + 1) * nh + 1) * sizeof *rb);
     st = lpb && rb ? STRATA_OK : STRATA_ENOMEM;
@@ -228,33 +221,27 @@ strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *co
     return st;
 }
 
-/* Buffers of one streamed chunk: lp, risk (k x nh), the rows as written (k x (1 + nh)), ids. */
-typedef struct cox_chunk {
+/* A Cox model's scores, chunk by chunk: lp, risk (k x nh), the rows as
+ * written (k x (1 + nh): lp, then the risks) and ids (when idcol >= 0). */
+typedef struct cox_chunks {
+    strata_ctx *ctx;
+    const cox_binding *b;
+    strata_cohort *cohort;
+    long idcol;
+    const double *h;
+    size_t nh;
+    strata_score_file *sf;
     double *lp, *risk, *vals;
     int64_t *id;
-} cox_chunk;
+} cox_chunks;
 
-static strata_status chunk_alloc(strata_ctx *ctx, size_t chunk, size_t nh, cox_chunk *c)
+static strata_status cox_chunk_score(void *ud, size_t r0, size_t k)
 {
-    c->lp = strata_alloc(ctx, chunk * sizeof *c->lp);
-    c->risk = strata_alloc(ctx, (chunk * nh + 1) * sizeof *c->risk);
-    c->vals = strata_alloc(ctx, chunk * (nh + 1) * sizeof *c->vals);
-    c->id = strata_alloc(ctx, chunk * sizeof *c->id);
-    return c->lp && c->risk && c->vals && c->id ? STRATA_OK : STRATA_ENOMEM;
-}
-
-static void chunk_free(strata_ctx *ctx, cox_chunk *c)
-{
-    STRATA_FREE_ALL(ctx, c->lp, c->risk, c->vals, c->id);
-}
-
-/* Rows [r0, r0 + k) scored into c->vals (k x (1 + nh): lp, then the risks) and c->id. */
-static strata_status score_chunk(strata_ctx *ctx, const cox_binding *b, strata_cohort *cohort, long idcol,
-                                 size_t r0, size_t k, const double *h, size_t nh, cox_chunk *c)
-{
-    STRATA_TRY(cox_score_rows_bound(ctx, b, r0, k, h, nh, c->lp, c->risk));
-    if (idcol >= 0)
-        STRATA_TRY(strata_cohort_read_i64(ctx, cohort, (size_t)idcol, r0, k, c->id));
+    cox_chunks *c = ud;
+    size_t nh = c->nh;
+    STRATA_TRY(cox_score_rows_bound(c->ctx, c->b, r0, k, c->h, nh, c->lp, c->risk));
+    if (c->idcol >= 0)
+        STRATA_TRY(strata_cohort_read_i64(c->ctx, c->cohort, (size_t)c->idcol, r0, k, c->id));
     for (size_t i = 0; i < k; i++) {
         c->vals[i * (nh + 1)] = c->lp[i];
         memcpy(c->vals + i * (nh + 1) + 1, c->risk + i * nh, nh * sizeof *c->vals);
@@ -262,69 +249,41 @@ static strata_status score_chunk(strata_ctx *ctx, const cox_binding *b, strata_c
     return STRATA_OK;
 }
 
+static strata_status cox_chunk_write(void *ud, size_t r0, size_t k)
+{
+    cox_chunks *c = ud;
+    return strata_score_file_write_cols(c->ctx, c->sf, r0, k, c->id, c->vals);
+}
+
+/* Every rank scores its chunks under MPI (docs/scale.md#mpi; each row's
+ * scores are its own arithmetic); rank 0 writes. */
 static strata_status write_cox_scores(strata_ctx *ctx, const cox_binding *b, strata_cohort *cohort, long idcol,
                                       size_t n, size_t chunk, const double *h, size_t nh, strata_score_file *sf)
 {
-    cox_chunk c;
-    strata_status st = chunk_alloc(ctx, chunk, nh, &c);
-    for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += chunk) {
-        size_t k = n - r0 < chunk ? n - r0 : chunk;
-        st = score_chunk(ctx, b, cohort, idcol, r0, k, h, nh, &c);
-        if (st == STRATA_OK)
-            st = strata_score_file_write_cols(ctx, sf, r0, k, c.id, c.vals);
-    }
-    chunk_free(ctx, &c);
+    cox_chunks c = {ctx, b, cohort, idcol, h, nh, sf, strata_alloc(ctx, chunk * sizeof *c.lp),
+                    strata_alloc(ctx, (chunk * nh + 1) * sizeof *c.risk),
+                    strata_alloc(ctx, chunk * (nh + 1) * sizeof *c.vals), strata_alloc(ctx, chunk * sizeof *c.id)};
+    model_chunks mc = {cox_chunk_score, cox_chunk_write, &c, {c.vals, idcol >= 0 ? c.id : NULL, NULL},
+                       {(nh + 1) * sizeof *c.vals, sizeof *c.id, 0}};
+    strata_status st = model_write_chunks(ctx, n, chunk, c.lp && c.risk && c.vals && c.id ? STRATA_OK : STRATA_ENOMEM,
+                                          &mc);
+    STRATA_FREE_ALL(ctx, c.lp, c.risk, c.vals, c.id);
     return st;
 }
 
-/* Across MPI ranks (docs/scale.md#mpi), as GLM scoring: chunk q of the rows is
- * scored by rank q mod K through its own handle; rank 0 receives each round's
- * chunks in row order and writes them. Every sender sends its status first, so
- * a failure ends the round on all; every row's scores are its own arithmetic. */
-static strata_status write_cox_scores_dist(strata_ctx *ctx, const cox_binding *b, strata_cohort *cohort,
-                                           long idcol, size_t n, size_t chunk, const double *h, size_t nh,
-                                           strata_score_file *sf)
+/* Rows a chunk of the score file: whole scoring blocks under the memory budget
+ * (the chunk's lp, risks, written row and id beside the columns), at most n + 1. */
+static size_t score_chunk_rows(strata_ctx *ctx, const cox_binding *b, size_t n, size_t nh)
 {
-    const strata_comm *cm = strata_ctx_comm(ctx);
-    size_t K = (size_t)cm->size, nq = (n + chunk - 1) / chunk;
-    cox_chunk c;
-    strata_status st = chunk_alloc(ctx, chunk, nh, &c);
-    int failed = 0; /* rank 0: a sender failed; its message comes with the agreement */
-    for (size_t q0 = 0; q0 < nq; q0 += K) {
-        size_t q = q0 + (size_t)cm->rank;
-        if (q < nq && st == STRATA_OK)
-            st = score_chunk(ctx, b, cohort, idcol, q * chunk, n - q * chunk < chunk ? n - q * chunk : chunk, h, nh, &c);
-        for (size_t r = 0; r < K && q0 + r < nq; r++) {
-            size_t r0 = (q0 + r) * chunk, k = n - r0 < chunk ? n - r0 : chunk;
-            int rs = st;
-            if (cm->rank == 0 && r > 0) {
-                strata_status ts = cm->recv(cm->ud, &rs, sizeof rs, (int)r);
-                if (ts == STRATA_OK && rs == STRATA_OK)
-                    ts = cm->recv(cm->ud, c.vals, k * (nh + 1) * sizeof *c.vals, (int)r);
-                if (ts == STRATA_OK && rs == STRATA_OK && idcol >= 0)
-                    ts = cm->recv(cm->ud, c.id, k * sizeof *c.id, (int)r);
-                failed |= rs != STRATA_OK;
-                st = st == STRATA_OK ? ts : st;
-            } else if (cm->rank > 0 && (size_t)cm->rank == r) {
-                st = cm->send(cm->ud, &rs, sizeof rs, 0) == STRATA_OK ? st : STRATA_EIO;
-                if (rs == STRATA_OK && st == STRATA_OK)
-                    st = cm->send(cm->ud, c.vals, k * (nh + 1) * sizeof *c.vals, 0);
-                if (rs == STRATA_OK && st == STRATA_OK && idcol >= 0)
-                    st = cm->send(cm->ud, c.id, k * sizeof *c.id, 0);
-            }
-            if (cm->rank == 0 && st == STRATA_OK && !failed)
-                st = strata_score_file_write_cols(ctx, sf, r0, k, c.id, c.vals);
-        }
-    }
-    chunk_free(ctx, &c);
-    return strata_comm_agree(ctx, st);
+    size_t chunk = cox_score_chunk(ctx, b, nh, nh + 2);
+    return n < chunk ? n + 1 : chunk;
 }
 
 strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
                                      strata_unseen_policy unseen, const double *horizons, size_t nh,
                                      const char *path)
 {
-    size_t n = strata_cohort_nrows(cohort), chunk = COX_SCORE_CHUNK;
+    size_t n = strata_cohort_nrows(cohort), chunk;
     long idcol = strata_cohort_find_role(cohort, STRATA_ROLE_PATIENT_ID);
     char names[16][40];
     const char *cols[17], *meaning[17];
@@ -347,7 +306,6 @@ strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_coho
     attrs[4] = "cohort", attrs[5] = strata_recorded_path(ctx, strata_cohort_path(cohort), rec, sizeof rec);
     attrs[6] = NULL;
     model_cohort_source(cohort, &src);
-    chunk = n < chunk ? n + 1 : chunk;
     if (strata_ctx_comm(ctx)) { /* rank 0 writes what every rank scored */
         const strata_comm *cm = strata_ctx_comm(ctx);
         st = cm->rank == 0 ? strata_score_file_open_cols(ctx, path, n, idcol >= 0, attrs, cols, meaning, nh + 1, &sf)
@@ -356,14 +314,16 @@ strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_coho
             return st;
         st = strata_comm_agree(ctx, cox_bind(ctx, m->cox, &src, unseen, &b));
         if (st == STRATA_OK)
-            st = write_cox_scores_dist(ctx, b, cohort, idcol, n, chunk, horizons, nh, sf);
+            chunk = score_chunk_rows(ctx, b, n, nh);
+        if (st == STRATA_OK)
+            st = write_cox_scores(ctx, b, cohort, idcol, n, chunk, horizons, nh, sf);
         cox_binding_free(ctx, b);
         return cm->rank == 0 ? strata_score_file_close(ctx, sf, st) : st;
     }
     STRATA_TRY(strata_score_file_open_cols(ctx, path, n, idcol >= 0, attrs, cols, meaning, nh + 1, &sf));
     st = cox_bind(ctx, m->cox, &src, unseen, &b);
     if (st == STRATA_OK)
-        st = write_cox_scores(ctx, b, cohort, idcol, n, chunk, horizons, nh, sf);
+        st = write_cox_scores(ctx, b, cohort, idcol, n, score_chunk_rows(ctx, b, n, nh), horizons, nh, sf);
     cox_binding_free(ctx, b);
     return strata_score_file_close(ctx, sf, st);
 }

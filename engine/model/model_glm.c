@@ -38,6 +38,22 @@ void model_cohort_source(strata_cohort *c, glm_source *s)
     s->read_f64 = co_read;
 }
 
+strata_status model_fit_rows(strata_ctx *ctx, strata_cohort *cohort, model_fit_fn fit, void *arg)
+{
+    glm_source src;
+    strata_cohort *dc = NULL;
+    strata_status st;
+    if (!strata_ctx_comm(ctx)) {
+        model_cohort_source(cohort, &src);
+        return fit(ctx, &src, arg);
+    }
+    STRATA_TRY(strata_cohort_open_dist(ctx, strata_cohort_path(cohort), &dc));
+    model_cohort_source(dc, &src);
+    st = fit(ctx, &src, arg);
+    strata_cohort_close(dc);
+    return st;
+}
+
 strata_status model_wrap_glm(strata_ctx *ctx, glm_model *g, strata_model **out)
 {
     strata_model *m = strata_calloc(ctx, 1, sizeof *m);
@@ -117,11 +133,17 @@ static strata_status hash_finish(strata_ctx *ctx, hash_job *j, glm_model *g)
     return st == STRATA_OK ? glm_model_set_provenance(ctx, g, "input_hash", val) : st;
 }
 
+static strata_status fit_glm(strata_ctx *ctx, const glm_source *src, void *arg)
+{
+    const model_fit_args *a = arg;
+    return glm_fit(ctx, src, a->p, a->out);
+}
+
 strata_status strata_glm_fit(strata_ctx *ctx, strata_cohort *cohort, const strata_glm_params *p,
                              strata_model **out)
 {
-    glm_source src;
     glm_model *g = NULL;
+    model_fit_args fa = {p, &g};
     hash_job hj;
     strata_status st, s2;
     /* the input's hash on the rank that writes the model (rank 0), not on every rank */
@@ -132,20 +154,7 @@ strata_status strata_glm_fit(strata_ctx *ctx, strata_cohort *cohort, const strat
     hashing = !strata_ctx_comm(ctx) || strata_ctx_comm(ctx)->rank == 0;
     if (hashing)
         STRATA_TRY(hash_start(ctx, strata_cohort_path(cohort), &hj));
-    if (strata_ctx_comm(ctx)) {
-        /* every rank: its slab of rows through collective parallel-HDF5 reads
-         * on a handle of its own (docs/scale.md#mpi) */
-        strata_cohort *dc = NULL;
-        st = strata_cohort_open_dist(ctx, strata_cohort_path(cohort), &dc);
-        if (st == STRATA_OK) {
-            model_cohort_source(dc, &src);
-            st = glm_fit(ctx, &src, p, &g);
-            strata_cohort_close(dc);
-        }
-    } else {
-        model_cohort_source(cohort, &src);
-        st = glm_fit(ctx, &src, p, &g);
-    }
+    st = model_fit_rows(ctx, cohort, fit_glm, &fa);
     if (hashing && (s2 = hash_finish(ctx, &hj, g)) != STRATA_OK) {
         glm_model_free(ctx, g);
         return s2;

@@ -29,6 +29,33 @@ struct strata_cox {
 strata_status model_wrap_glm(strata_ctx *ctx, glm_model *g, strata_model **out);
 /* The cohort as a column source (engine/model/model_glm.c). */
 void model_cohort_source(strata_cohort *c, glm_source *s);
+/* Runs fit on the cohort's rows as a column source: under MPI every rank
+ * through a handle of its own, its slab read with collective parallel-HDF5
+ * reads (docs/scale.md#mpi); with one process, through the cohort itself. */
+typedef strata_status (*model_fit_fn)(strata_ctx *ctx, const glm_source *src, void *arg);
+strata_status model_fit_rows(strata_ctx *ctx, strata_cohort *cohort, model_fit_fn fit, void *arg);
+/* What an estimator's fit function gets through model_fit_rows: its
+ * parameters and where its model goes. */
+typedef struct model_fit_args {
+    const void *p;
+    void *out;
+} model_fit_args;
+
+/* A score file written chunk by chunk (engine/model/model_io.c): score()
+ * fills the buffers with rows [r0, r0 + k), write() puts them in the file.
+ * Under MPI chunk q is scored by rank q mod K and rank 0 writes each round's
+ * chunks in row order (strata_comm_rounds), the buffers (row_bytes[i] a row;
+ * NULL: not sent) travelling to it; with one process, in order. */
+typedef struct model_chunks {
+    strata_status (*score)(void *ud, size_t r0, size_t k);
+    strata_status (*write)(void *ud, size_t r0, size_t k);
+    void *ud;
+    void *buf[3];
+    size_t row_bytes[3];
+} model_chunks;
+/* st: this rank's status so far (agreed before the first chunk under MPI). */
+strata_status model_write_chunks(strata_ctx *ctx, size_t n, size_t chunk, strata_status st,
+                                 const model_chunks *mc);
 /* Reads a model file and imports it by the record's kind: *out holds a GLM or
  * a Cox model (engine/model/model_io.c). want (MODEL_GLM, MODEL_COX, or -1 for
  * either): STRATA_EFORMAT naming path when the file holds another kind. */

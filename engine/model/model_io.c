@@ -75,93 +75,97 @@ strata_status strata_model_load(strata_ctx *ctx, const char *path, strata_model 
 
 /* ---- score writer -------------------------------------------------------- */
 
-/* Buffers of one streamed chunk. */
-typedef struct chunk_bufs {
-    double *lp, *resp;
-    int64_t *id;
-} chunk_bufs;
+/* model_write_chunks: one rule for every chunked score file (GLM and Cox). */
+typedef struct chunks_run {
+    const model_chunks *mc;
+    size_t n, chunk;
+} chunks_run;
 
-/* One chunk scored: its rows, lp, resp and ids (when idcol >= 0). */
-static strata_status score_chunk(strata_ctx *ctx, const glm_binding *b, strata_cohort *cohort,
-                                 long idcol, size_t r0, size_t k, chunk_bufs *c)
+static size_t chunk_rows(const chunks_run *c, size_t q)
 {
-    strata_status st = glm_score_rows(ctx, b, r0, k, c->lp, c->resp);
-    if (st == STRATA_OK && idcol >= 0)
-        st = strata_cohort_read_i64(ctx, cohort, (size_t)idcol, r0, k, c->id);
+    return c->n - q * c->chunk < c->chunk ? c->n - q * c->chunk : c->chunk;
+}
+
+static strata_status ch_make(void *ud, size_t q)
+{
+    const chunks_run *c = ud;
+    return c->mc->score(c->mc->ud, q * c->chunk, chunk_rows(c, q));
+}
+
+static strata_status ch_keep(void *ud, size_t q)
+{
+    const chunks_run *c = ud;
+    return c->mc->write(c->mc->ud, q * c->chunk, chunk_rows(c, q));
+}
+
+static strata_status ch_send(void *ud, const strata_comm *cm, size_t q)
+{
+    const chunks_run *c = ud;
+    for (int i = 0; i < 3; i++)
+        if (c->mc->buf[i])
+            STRATA_TRY(cm->send(cm->ud, c->mc->buf[i], chunk_rows(c, q) * c->mc->row_bytes[i], 0));
+    return STRATA_OK;
+}
+
+static strata_status ch_take(void *ud, const strata_comm *cm, size_t q, int from, int append)
+{
+    const chunks_run *c = ud;
+    for (int i = 0; i < 3; i++)
+        if (c->mc->buf[i])
+            STRATA_TRY(cm->recv(cm->ud, c->mc->buf[i], chunk_rows(c, q) * c->mc->row_bytes[i], from));
+    return append ? ch_keep(ud, q) : STRATA_OK;
+}
+
+strata_status model_write_chunks(strata_ctx *ctx, size_t n, size_t chunk, strata_status st,
+                                 const model_chunks *mc)
+{
+    static const strata_comm_rounds_ops ops = {ch_make, ch_keep, ch_send, ch_take, NULL};
+    chunks_run c = {mc, n, chunk};
+    size_t nq = (n + chunk - 1) / chunk;
+    if (strata_ctx_comm(ctx))
+        return strata_comm_rounds(ctx, nq, st, &ops, &c);
+    for (size_t q = 0; q < nq && st == STRATA_OK; q++)
+        if ((st = ch_make(&c, q)) == STRATA_OK)
+            st = ch_keep(&c, q);
     return st;
 }
 
+/* A GLM's scores, chunk by chunk: lp, resp and ids (when idcol >= 0). */
+typedef struct glm_chunks {
+    strata_ctx *ctx;
+    const glm_binding *b;
+    strata_cohort *cohort;
+    long idcol;
+    strata_score_file *sf;
+    double *lp, *resp;
+    int64_t *id;
+} glm_chunks;
+
+static strata_status glm_chunk_score(void *ud, size_t r0, size_t k)
+{
+    glm_chunks *g = ud;
+    STRATA_TRY(glm_score_rows(g->ctx, g->b, r0, k, g->lp, g->resp));
+    return g->idcol >= 0 ? strata_cohort_read_i64(g->ctx, g->cohort, (size_t)g->idcol, r0, k, g->id)
+                         : STRATA_OK;
+}
+
+static strata_status glm_chunk_write(void *ud, size_t r0, size_t k)
+{
+    glm_chunks *g = ud;
+    return strata_score_file_write(g->ctx, g->sf, r0, k, g->id, g->lp, g->resp);
+}
+
+/* Every rank scores its chunks under MPI (docs/scale.md#mpi); rank 0 writes. */
 static strata_status write_scores(strata_ctx *ctx, const glm_binding *b, strata_cohort *cohort,
                                   long idcol, size_t n, size_t chunk, strata_score_file *sf)
 {
-    chunk_bufs c = {strata_alloc(ctx, chunk * sizeof *c.lp), strata_alloc(ctx, chunk * sizeof *c.resp),
-                    strata_alloc(ctx, chunk * sizeof *c.id)};
-    strata_status st = c.lp && c.resp && c.id ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t r0 = 0; r0 < n && st == STRATA_OK; r0 += chunk) {
-        size_t k = n - r0 < chunk ? n - r0 : chunk;
-        st = score_chunk(ctx, b, cohort, idcol, r0, k, &c);
-        if (st == STRATA_OK)
-            st = strata_score_file_write(ctx, sf, r0, k, c.id, c.lp, c.resp);
-    }
-    strata_free(ctx, c.lp, 0);
-    strata_free(ctx, c.resp, 0);
-    strata_free(ctx, c.id, 0);
+    glm_chunks g = {ctx, b, cohort, idcol, sf, strata_alloc(ctx, chunk * sizeof *g.lp),
+                    strata_alloc(ctx, chunk * sizeof *g.resp), strata_alloc(ctx, chunk * sizeof *g.id)};
+    model_chunks mc = {glm_chunk_score, glm_chunk_write, &g, {g.lp, g.resp, idcol >= 0 ? g.id : NULL},
+                       {sizeof *g.lp, sizeof *g.resp, sizeof *g.id}};
+    strata_status st = model_write_chunks(ctx, n, chunk, g.lp && g.resp && g.id ? STRATA_OK : STRATA_ENOMEM, &mc);
+    STRATA_FREE_ALL(ctx, g.lp, g.resp, g.id);
     return st;
-}
-
-/* Distributed (docs/scale.md#mpi): chunk q of the rows is scored by rank
- * q mod K, reading its rows through its own handle; rank 0 receives each
- * round's chunks in row order and writes them, one chunk held at a time.
- * Every rank sends a status first, so a failure ends the round on all. */
-static strata_status write_scores_dist(strata_ctx *ctx, const glm_binding *b, strata_cohort *cohort,
-                                       long idcol, size_t n, size_t chunk, strata_score_file *sf)
-{
-    const strata_comm *cm = strata_ctx_comm(ctx);
-    size_t K = (size_t)cm->size, nq = (n + chunk - 1) / chunk;
-    chunk_bufs c = {strata_alloc(ctx, chunk * sizeof *c.lp), strata_alloc(ctx, chunk * sizeof *c.resp),
-                    strata_alloc(ctx, chunk * sizeof *c.id)};
-    strata_status st = c.lp && c.resp && c.id ? STRATA_OK : STRATA_ENOMEM;
-    int remote_failed = 0; /* rank 0: a sender failed; its message comes with the agreement */
-    for (size_t q0 = 0; q0 < nq; q0 += K) {
-        size_t q = q0 + (size_t)cm->rank;
-        int ok;
-        if (q < nq && st == STRATA_OK)
-            st = score_chunk(ctx, b, cohort, idcol, q * chunk, n - q * chunk < chunk ? n - q * chunk : chunk, &c);
-        for (size_t r = 0; r < K && q0 + r < nq; r++) {
-            size_t r0 = (q0 + r) * chunk, k = n - r0 < chunk ? n - r0 : chunk;
-            if (r == 0 && cm->rank == 0) {
-                if (st == STRATA_OK)
-                    st = strata_score_file_write(ctx, sf, r0, k, c.id, c.lp, c.resp);
-                continue;
-            }
-            if (cm->rank == 0) {
-                int rs = 0;
-                strata_status ts = cm->recv(cm->ud, &rs, sizeof rs, (int)r);
-                if (ts == STRATA_OK && rs == STRATA_OK)
-                    ts = cm->recv(cm->ud, c.lp, k * sizeof *c.lp, (int)r);
-                if (ts == STRATA_OK && rs == STRATA_OK)
-                    ts = cm->recv(cm->ud, c.resp, k * sizeof *c.resp, (int)r);
-                if (ts == STRATA_OK && rs == STRATA_OK && idcol >= 0)
-                    ts = cm->recv(cm->ud, c.id, k * sizeof *c.id, (int)r);
-                remote_failed |= rs != STRATA_OK;
-                if (st == STRATA_OK)
-                    st = ts;
-                if (st == STRATA_OK && !remote_failed)
-                    st = strata_score_file_write(ctx, sf, r0, k, c.id, c.lp, c.resp);
-            } else if ((size_t)cm->rank == r) {
-                ok = st;
-                st = cm->send(cm->ud, &ok, sizeof ok, 0) == STRATA_OK ? st : STRATA_EIO;
-                if (ok == STRATA_OK && st == STRATA_OK)
-                    st = cm->send(cm->ud, c.lp, k * sizeof *c.lp, 0);
-                if (ok == STRATA_OK && st == STRATA_OK)
-                    st = cm->send(cm->ud, c.resp, k * sizeof *c.resp, 0);
-                if (ok == STRATA_OK && st == STRATA_OK && idcol >= 0)
-                    st = cm->send(cm->ud, c.id, k * sizeof *c.id, 0);
-            }
-        }
-    }
-    STRATA_FREE_ALL(ctx, c.lp, c.resp, c.id);
-    return strata_comm_agree(ctx, st);
 }
 
 strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
@@ -196,7 +200,7 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
             chunk = glm_score_chunk(ctx, b, 3);
             if (n < chunk)
                 chunk = n ? n : 1;
-            st = write_scores_dist(ctx, b, cohort, idcol, n, chunk, sf);
+            st = write_scores(ctx, b, cohort, idcol, n, chunk, sf);
         }
         glm_binding_free(ctx, b);
         return cm->rank == 0 ? strata_score_file_close(ctx, sf, st) : st;

@@ -20,6 +20,8 @@ typedef struct cox_binding cox_binding; /* a model bound to one source's columns
 #define COX_KIND "cox"
 /* Rows per streamed chunk when scoring a whole source. */
 #define COX_SCORE_CHUNK ((size_t)1 << 16)
+/* Rows per scoring block (cox_score.c): blocks are scored alone, so any chunk of whole blocks gives the same bytes. */
+#define COX_SCORE_BLOCK ((size_t)1024)
 
 /* Fits p on the source's complete cases. On STRATA_ENOCONV *out holds the
  * partial fit; on any other error *out is NULL. */
@@ -56,6 +58,12 @@ strata_status cox_model_set_provenance(strata_ctx *ctx, cox_model *m, const char
 strata_status cox_bind(strata_ctx *ctx, const cox_model *m, const glm_source *src,
                        strata_unseen_policy unseen, cox_binding **out);
 void cox_binding_free(strata_ctx *ctx, cox_binding *b); /* accepts NULL */
+/* Rows a scoring chunk takes under the context's memory budget (docs/scale.md):
+ * COX_SCORE_CHUNK without a budget; under one, the largest whole number of
+ * 1,024-row scoring blocks whose buffers — the source columns the model reads,
+ * the strata column, lp and nh risks, and `extra` doubles a row of the caller's —
+ * take at most half the budget (at least one block). Scores do not depend on it. */
+size_t cox_score_chunk(strata_ctx *ctx, const cox_binding *b, size_t nh, size_t extra);
 /* Rows [row0, row0 + n): lp (n) and risk (n x nh, row-major) at the horizons;
  * see strata_cox_score. */
 strata_status cox_score_rows_bound(strata_ctx *ctx, const cox_binding *b, size_t row0, size_t n,

@@ -227,28 +227,32 @@ void cox_data_free(strata_ctx *ctx, cox_data *d)
     strata_free(ctx, d->blast, 0);
     strata_free(ctx, d->xd, 0);
     strata_free(ctx, d->rb, 0);
+    cox_xstream_free(d);
     strata_free(ctx, d, sizeof *d);
 }
 
-/* The group arrays were sized for n groups: cut them to ng. */
-static strata_status shrink_groups(strata_ctx *ctx, cox_data *d)
+/* Tied groups of the sorted rows: maximal runs of equal (stratum, time). */
+static size_t count_groups(const cox_data *d, const double *time)
 {
-    size_t n = d->n, ng = d->ng;
-    void *a = strata_realloc(ctx, d->gend, n * sizeof *d->gend, ng * sizeof *d->gend);
-    void *b = a ? strata_realloc(ctx, d->gm, n * sizeof *d->gm, ng * sizeof *d->gm) : NULL;
-    void *c = b ? strata_realloc(ctx, d->gdw, n * sizeof *d->gdw, ng * sizeof *d->gdw) : NULL;
-    void *e = c ? strata_realloc(ctx, d->gnew, n, ng) : NULL;
-    void *t = e ? strata_realloc(ctx, d->gtime, n * sizeof *d->gtime, ng * sizeof *d->gtime) : NULL;
-    d->gend = a ? a : d->gend;
-    d->gm = b ? b : d->gm;
-    d->gdw = c ? c : d->gdw;
-    d->gnew = e ? e : d->gnew;
-    d->gtime = t ? t : d->gtime;
-    return t ? STRATA_OK : STRATA_ENOMEM;
+    size_t g = 0;
+    for (size_t i = 0; i < d->n; i++)
+        g += i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1) || time[i] != time[i - 1];
+    return g;
+}
+
+/* The group arrays, once their number is known (after the sort's scratch is gone). */
+static strata_status alloc_groups(strata_ctx *ctx, cox_data *d, size_t ng)
+{
+    d->gend = strata_alloc(ctx, ng * sizeof *d->gend);
+    d->gtime = strata_alloc(ctx, ng * sizeof *d->gtime);
+    d->gm = strata_alloc(ctx, ng * sizeof *d->gm);
+    d->gdw = strata_alloc(ctx, ng * sizeof *d->gdw);
+    d->gnew = strata_alloc(ctx, ng);
+    return d->gend && d->gtime && d->gm && d->gdw && d->gnew ? STRATA_OK : STRATA_ENOMEM;
 }
 
 /* Everything but X: row vectors sorted, groups and blocks laid out (the row
- * times only while grouping). */
+ * times only while grouping; the groups allocated after the sort, ng of them). */
 static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *d)
 {
     size_t n = in->n;
@@ -259,24 +263,19 @@ static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *
     d->off = in->offset ? strata_alloc(ctx, n * sizeof *d->off) : NULL;
     d->stratum = in->stratum ? strata_alloc(ctx, n * sizeof *d->stratum) : NULL;
     d->order = strata_alloc(ctx, n * sizeof *d->order);
-    d->gend = strata_alloc(ctx, n * sizeof *d->gend);
-    d->gtime = strata_alloc(ctx, n * sizeof *d->gtime);
-    d->gm = strata_alloc(ctx, n * sizeof *d->gm);
-    d->gdw = strata_alloc(ctx, n * sizeof *d->gdw);
-    d->gnew = strata_alloc(ctx, n);
     d->bgroup = strata_alloc(ctx, (d->nblocks + 1) * sizeof *d->bgroup);
     d->blast = strata_alloc(ctx, d->nblocks * sizeof *d->blast);
     d->xd = strata_calloc(ctx, d->p + 1, sizeof *d->xd);
     st = !time || !d->status || (in->weight && !d->w) || (in->offset && !d->off) ||
-                 (in->stratum && !d->stratum) || !d->order || !d->gend || !d->gtime || !d->gm ||
-                 !d->gdw || !d->gnew || !d->bgroup || !d->blast || !d->xd
+                 (in->stratum && !d->stratum) || !d->order || !d->bgroup || !d->blast || !d->xd
              ? STRATA_ENOMEM
              : sort_rows(ctx, in, d->order);
     if (st == STRATA_OK) {
         gather(in, d, time);
-        layout(d, time);
-        st = shrink_groups(ctx, d);
+        st = alloc_groups(ctx, d, count_groups(d, time));
     }
+    if (st == STRATA_OK)
+        layout(d, time);
     strata_free(ctx, time, 0);
     return st;
 }

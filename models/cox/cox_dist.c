@@ -45,17 +45,6 @@ static void dist_free(strata_ctx *ctx, const glm_formula *f, dist *s)
     s->Xs = s->offs = s->buf = NULL;
 }
 
-static strata_status read_col(strata_ctx *ctx, const glm_source *src, const char *name, size_t j,
-                              size_t row0, size_t n, double **out)
-{
-    const strata_column_info *info;
-    if (!(*out = strata_alloc(ctx, (n + 1) * sizeof **out)))
-        return STRATA_ENOMEM;
-    if (name)
-        STRATA_TRY(src->find(ctx, src->ud, name, &j, &info));
-    return src->read_f64(ctx, src->ud, j, row0, n, *out);
-}
-
 /* Collective reads (every rank the same calls, whatever fails), this rank's part
  * of the complete-case mask, then the whole mask on every rank. */
 static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_formula *f,
@@ -73,11 +62,11 @@ static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_form
         return STRATA_ENOMEM;
     }
     for (size_t v = 0; v < f->nvars; v++)
-        if ((sv = read_col(ctx, src, NULL, vb[v].src_col, s->slo, m, &s->raw[v])) != STRATA_OK && st == STRATA_OK)
+        if ((sv = cox_read_col(ctx, src, NULL, vb[v].src_col, s->slo, m, &s->raw[v])) != STRATA_OK && st == STRATA_OK)
             st = sv;
     for (int k = 0; k < 5; k++)
         if ((k != 2 || cf->strata) && (k != 3 || f->weights >= 0) && (k != 4 || cf->cluster) &&
-            (sv = read_col(ctx, src, names[k], js[k], 0, s->n, &s->whole[k])) != STRATA_OK && st == STRATA_OK)
+            (sv = cox_read_col(ctx, src, names[k], js[k], 0, s->n, &s->whole[k])) != STRATA_OK && st == STRATA_OK)
             st = sv;
     for (size_t i = 0; st == STRATA_OK && i < m; i++) {
         int ok = !isnan(s->whole[1][s->slo + i]) && (!s->whole[2] || !isnan(s->whole[2][s->slo + i])) &&
@@ -97,26 +86,6 @@ static strata_status load(strata_ctx *ctx, const glm_source *src, const glm_form
                              src->name);
     }
     strata_free(ctx, cnt, 0);
-    return st;
-}
-
-/* Levels and knots need whole columns: the factor and spline columns are read
- * whole by every rank (collectively), frozen and freed, as the GLM does. */
-static strata_status freeze(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
-                            const dist *s)
-{
-    double **w = strata_calloc(ctx, f->nvars + 1, sizeof *w);
-    strata_status st = w ? STRATA_OK : STRATA_ENOMEM, sv;
-    for (size_t v = 0; st == STRATA_OK && v < f->nvars; v++)
-        if ((f->vars[v].is_factor || f->vars[v].tr == GT_RCS) &&
-            (sv = read_col(ctx, src, NULL, vb[v].src_col, 0, s->n, &w[v])) != STRATA_OK)
-            st = sv;
-    st = strata_comm_agree(ctx, st);
-    if (st == STRATA_OK)
-        st = glm_freeze(ctx, f, vb, w, s->mask, s->n);
-    for (size_t v = 0; w && v < f->nvars; v++)
-        strata_free(ctx, w[v], 0);
-    strata_free(ctx, w, 0);
     return st;
 }
 
@@ -339,7 +308,7 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
     else
         st = load(ctx, src, f, vb, cf, &s);
     if (st == STRATA_OK)
-        st = freeze(ctx, src, f, vb, &s);
+        st = cox_freeze_whole(ctx, src, f, vb, s.mask, s.n);
     if (st == STRATA_OK && (!f->intercept || f->p < 2))
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula: needs at least one term (and no -1)");
     if (st == STRATA_OK) {

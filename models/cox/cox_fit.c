@@ -90,7 +90,7 @@ cox_result *cox_result_alloc(strata_ctx *ctx, size_t p)
     return r;
 }
 
-/* After the fit: robust variance (needs X), baseline, then X freed before
+/* After the fit: robust variance (needs X), baseline, then X (or its scratch file) freed before
  * Harrell's C so that its scratch does not add to the peak (across ranks, the
  * linear predictor of every rank's rows first). */
 static strata_status after_fit(strata_ctx *ctx, const cox_input *in, const cox_params *prm,
@@ -103,6 +103,9 @@ static strata_status after_fit(strata_ctx *ctx, const cox_input *in, const cox_p
         st = cox_baseline(ctx, d, ws, res);
     strata_free(ctx, d->X, 0);
     d->X = NULL;
+    cox_xstream_free(d); /* streamed: the window buffers and the scratch file */
+    strata_free(ctx, ws->r, 0); /* Harrell's C reads only eta */
+    ws->r = NULL;
     if (d->comm && (st = strata_comm_agree(ctx, st)) == STRATA_OK && cox_gather_eta(d, ws) != STRATA_OK)
         return STRATA_FAIL(ctx, STRATA_EIO, "cox: gathering the linear predictor over the MPI ranks failed");
     STRATA_TRY(st);
@@ -116,6 +119,7 @@ strata_status cox_fit_data(strata_ctx *ctx, const cox_input *in, const cox_param
     cox_result *res = NULL;
     strata_status st, fit;
     double t1, t2;
+    size_t d_n;
     *out = NULL;
     st = cox_ws_alloc(ctx, d, strata_threads(ctx), &ws);
     if (st == STRATA_OK && !(res = cox_result_alloc(ctx, in->p)))
@@ -129,6 +133,7 @@ strata_status cox_fit_data(strata_ctx *ctx, const cox_input *in, const cox_param
     if (st == STRATA_OK)
         st = after_fit(ctx, in, prm, d, ws, res);
     cox_ws_free(ctx, ws);
+    d_n = d->n;
     cox_data_free(ctx, d);
     if (st != STRATA_OK) {
         cox_result_free(ctx, res);
@@ -137,6 +142,9 @@ strata_status cox_fit_data(strata_ctx *ctx, const cox_input *in, const cox_param
     res->seconds[0] = t1 - t0;
     res->seconds[1] = t2 - t1;
     res->seconds[2] = omp_get_wtime() - t2;
+    strata_log(ctx, STRATA_LOG_INFO, "cox: %zu rows, %zu x %zu design: sort and layout %.3f s, %d evaluations in %.3f s (%.3f s each), robust, baseline and concordance %.3f s",
+               d_n, d_n, in->p, res->seconds[0], res->evals, res->seconds[1],
+               res->evals ? res->seconds[1] / res->evals : 0.0, res->seconds[2]);
     *out = res;
     return fit;
 }

@@ -30,6 +30,9 @@ typedef struct cox_params {
                            implied by a cluster column */
     size_t x_ld;        /* leading dimension of the sorted X; 0 = n (tests of 64-bit offsets
                            set it past 2^32 / p with a sparse mapping) */
+    size_t window_rows; /* tests: > 0 streams the sorted design through a scratch file in
+                           windows of this many rows (rounded down to whole blocks) whatever
+                           the memory budget (cox_stream.c); 0 = only when over the budget */
     /* A penalised fit (models/elnet/elnet_cox_source.c): beta_fn chooses the coefficients
      * from the complete-case design in place of Newton-Raphson (cox_fit_arrays), and the
      * model is completed at them (cox_fixed.c): log-likelihoods, baseline, concordance;
@@ -59,6 +62,8 @@ typedef struct cox_input {
 /* The data sorted by (stratum ascending, time descending), stable; the risk set
  * of a time is then a prefix of its stratum, so risk-set sums are running sums
  * from the stratum's first row. A group is a maximal run of equal (stratum, time). */
+typedef struct cox_xstream cox_xstream;
+
 typedef struct cox_data {
     size_t n, p;
     double *X;               /* column-major (x1 - x0) x p: sorted rows [x0, x1) (leading
@@ -71,6 +76,9 @@ typedef struct cox_data {
     const strata_comm *comm;
     size_t blo, bhi, x0, x1;
     size_t *rb;
+    /* Under a memory budget (cox_stream.c; docs/scale.md): X is not held but read back
+     * from a scratch file in windows of whole blocks (cox_window); NULL: X in memory. */
+    cox_xstream *xs;
     double *w, *off;         /* n each, sorted; NULL without weights (1) / offset (0) */
     unsigned char *status;   /* n, sorted: 1 event, 0 censored */
     int32_t *stratum;        /* n, sorted; NULL without strata (all 0) */
@@ -167,6 +175,17 @@ void cox_ws_free(strata_ctx *ctx, cox_ws *ws);
  * block order); fails only when a gather does. */
 strata_status cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
               double *u, double *I);
+
+/* ---- the sorted design streamed from a scratch file (cox_stream.c) ------- */
+/* Windows of d->xs (consecutive whole blocks of the sorted rows). */
+size_t cox_nwindows(const cox_data *d);
+/* view: a copy of d that holds window w's rows of X (x0, x1, ldx, blo, bhi of the
+ * window), read from the scratch file unless a buffer holds it; next: the window
+ * the caller asks for after this one (SIZE_MAX: none), read ahead on a thread. The
+ * view is valid until the next call. STRATA_EIO when a read fails. */
+strata_status cox_window(const cox_data *d, size_t w, size_t next, cox_data *view);
+/* Closes the scratch file and frees the window buffers (accepts d->xs NULL). */
+void cox_xstream_free(cox_data *d);
 
 /* ---- Newton-Raphson (cox_newton.c) ------------------------------------- */
 /* R's cholesky2: LDL' of the symmetric p x p A in place (lower triangle), pivots
@@ -300,6 +319,17 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
  * (omp_get_wtime) for res->seconds. As cox_fit_cols from the layout on. */
 strata_status cox_fit_data(strata_ctx *ctx, const cox_input *in, const cox_params *prm, cox_data *d,
                            double t0, cox_result **out);
+/* The fit of cox_fit_source under the context's memory budget (cox_stream.c,
+ * docs/scale.md): the per-row vectors read whole and sorted in memory, the design
+ * written once in sorted order to a scratch file and read back in windows of whole
+ * blocks by every pass; the same bytes as the in-memory fit. f bound (vb), not
+ * frozen; *n and *used: the source's rows and complete cases. */
+strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
+                             const cox_formula *cf, const cox_params *prm, cox_fit_out *out, size_t *n,
+                             size_t *used);
+/* Bytes the in-memory fit from a source of n rows holds (the formula's columns and two
+ * copies of the design, about): over the budget, cox_fit_source streams. */
+size_t cox_inmem_bytes(const glm_formula *f, const cox_formula *cf, size_t n);
 /* Across ranks (no-op with one process): every rank's part of a — elements
  * [map[rb[r]], map[rb[r + 1]]) of `size` bytes each; map NULL: its blocks — to
  * every rank, in place. */
@@ -308,6 +338,16 @@ strata_status cox_gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t si
 strata_status cox_gather_eta(const cox_data *d, cox_ws *ws);
 /* STRATA_EDATA: column j of in is constant within every stratum (docs/cox.md). */
 strata_status cox_constant_column(strata_ctx *ctx, const cox_input *in, const cox_data *d, size_t j);
+/* Rows [row0, row0 + n) of the source's column j (or the one named name, when
+ * not NULL) into a new array *out of n + 1 doubles (cox_source.c). */
+strata_status cox_read_col(strata_ctx *ctx, const glm_source *src, const char *name, size_t j,
+                           size_t row0, size_t n, double **out);
+/* Freezes the formula's factor levels and spline knots (glm_freeze) from the
+ * whole columns of those variables over the n source rows of mask, read for
+ * the call and freed; across ranks every rank reads whole columns and the
+ * status is agreed before the freeze (the streamed and distributed fits). */
+strata_status cox_freeze_whole(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
+                               const unsigned char *mask, size_t n);
 /* The labels of out->strata_values when the source's column col is categorical. */
 strata_status cox_strata_labels(strata_ctx *ctx, const glm_source *src, const char *col,
                                 cox_fit_out *out);

@@ -180,6 +180,27 @@ void cox_binding_free(strata_ctx *ctx, cox_binding *b)
     strata_free(ctx, b, sizeof *b);
 }
 
+size_t cox_score_chunk(strata_ctx *ctx, const cox_binding *b, size_t nh, size_t extra)
+{
+    const glm_formula *f = b->m->fo.formula;
+    size_t budget = strata_ctx_memory_budget(ctx), ncol = b->m->fo.cf->strata != NULL, rows;
+    size_t fixed = COX_SCORE_BLOCK * (f->p + glm_design_work(f) + 1) * sizeof(double) + f->nvars * sizeof(double *);
+    if (budget == 0)
+        return COX_SCORE_CHUNK;
+    for (size_t v = 0; v < b->sm.nvars; v++)
+        ncol += b->sm.vb[v].src_col != (size_t)-1;
+    /* half of what the block workspace leaves: the other half for what the caller holds */
+    rows = budget > fixed ? (budget - fixed) / 2 / ((ncol + 1 + nh + extra) * sizeof(double)) : 0;
+    rows = rows / COX_SCORE_BLOCK * COX_SCORE_BLOCK;
+    rows = rows < COX_SCORE_BLOCK ? COX_SCORE_BLOCK : rows;
+    if (rows >= COX_SCORE_CHUNK)
+        return COX_SCORE_CHUNK;
+    if (rows < b->src.nrows)
+        strata_log(ctx, STRATA_LOG_INFO, "%s: scoring the Cox model under the memory budget of %zu bytes: chunks of %zu rows",
+                   b->src.name, budget, rows);
+    return rows;
+}
+
 strata_status cox_score_rows_bound(strata_ctx *ctx, const cox_binding *b, size_t row0, size_t n,
                                    const double *horizons, size_t nh, double *lp, double *risk)
 {

@@ -551,19 +551,59 @@ static strata_status gather_groups(const cox_data *d, cox_ws *ws)
     return c->allgatherv(c->ud, NULL, ws->gstore, ws->cnt, ws->dsp);
 }
 
+/* The largest eta of all blocks: the common shift c. */
+static void shift(const cox_data *d, cox_ws *ws)
+{
+    ws->c = -INFINITY;
+    for (size_t b = 0; b < d->nblocks; b++)
+        ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
+}
+
+/* The evaluation with X read back in windows of whole blocks (cox_stream.c): the
+ * same passes on the same blocks, three sweeps of the scratch file — pass 1; the
+ * spills with the group pass (a block's groups need the spills of earlier blocks
+ * only, and the carries come from pass 1); the Gram pass, backwards, so that each
+ * sweep starts on the window the last one ended on (still in memory). Every block
+ * partial is the in-memory one, reduced in block order: the same bytes. */
+static strata_status eval_stream(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta,
+                                 double *ll, double *u, double *I)
+{
+    const size_t nw = cox_nwindows(d);
+    cox_data v;
+    for (size_t w = 0; w < nw; w++) {
+        STRATA_TRY(cox_window(d, w, w + 1 < nw ? w + 1 : 0, &v));
+        pass_eta_tails(&v, ws, beta);
+    }
+    shift(d, ws);
+    pass_rescale(d, ws);
+    scan_carry(d, ws);
+    for (size_t w = 0; w < nw; w++) {
+        STRATA_TRY(cox_window(d, w, w + 1 < nw ? w + 1 : nw - 1, &v));
+        pass_spill(&v, ws);
+        pass_groups(&v, ws, ties);
+    }
+    scan_hazard(d, ws);
+    for (size_t w = nw; w-- > 0;) {
+        STRATA_TRY(cox_window(d, w, w ? w - 1 : 0, &v));
+        pass_gram(&v, ws);
+    }
+    reduce(d, ws, ll, u, I);
+    return STRATA_OK;
+}
+
 strata_status cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
                        double *u, double *I)
 {
     const size_t p1 = d->p + 1, dz = sizeof(double), ldd = ws->ld * ws->ld;
+    if (d->xs)
+        return eval_stream(d, ws, ties, beta, ll, u, I);
     pass_eta_tails(d, ws, beta);
     STRATA_TRY(cox_gather_parts(d, ws, ws->bmax, dz, NULL));
     STRATA_TRY(cox_gather_parts(d, ws, ws->tb, dz, NULL));
     STRATA_TRY(cox_gather_parts(d, ws, ws->tail, p1 * dz, NULL));
     /* shift so that the largest risk score is exp(0): no overflow; the partial
      * likelihood is unchanged by a common shift of eta */
-    ws->c = -INFINITY;
-    for (size_t b = 0; b < d->nblocks; b++)
-        ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
+    shift(d, ws);
     pass_rescale(d, ws);
     pass_spill(d, ws);
     STRATA_TRY(cox_gather_parts(d, ws, ws->spill, (p1 + 1) * dz, NULL));

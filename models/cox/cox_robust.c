@@ -175,11 +175,10 @@ static void resid_rows(const cox_data *d, const cox_ws *ws, const rob *r, size_t
     }
 }
 
-/* B without clusters: per block, the Gram of its residual rows; then in block
- * order (across ranks, each rank's blocks gathered to every rank first). */
-static strata_status meat_rows(const cox_data *d, cox_ws *ws, const rob *r, double *B)
+/* Per block of d's blocks [blo, bhi): the Gram of its residual rows into ws->G2. */
+static void block_grams(const cox_data *d, cox_ws *ws, const rob *r)
 {
-    const size_t ld = r->ld, ldd = ld * ld, p = d->p;
+    const size_t ld = r->ld, ldd = ld * ld;
 #pragma omp parallel for num_threads((int)ws->nt) schedule(static)
     for (long bl = (long)d->blo; bl < (long)d->bhi; bl++) {
         size_t b = (size_t)bl, r0 = b * d->nb, r1 = r0 + d->nb < d->n ? r0 + d->nb : d->n;
@@ -192,6 +191,21 @@ static strata_status meat_rows(const cox_data *d, cox_ws *ws, const rob *r, doub
             ws->k.gram(m, ld, L, G);
         }
     }
+}
+
+/* B without clusters: the blocks' Grams (streamed, cox_stream.c: window by window,
+ * the same Grams), then summed in block order (across ranks, each rank's blocks
+ * gathered to every rank first). */
+static strata_status meat_rows(const cox_data *d, cox_ws *ws, const rob *r, double *B)
+{
+    const size_t ld = r->ld, ldd = ld * ld, p = d->p, nw = d->xs ? cox_nwindows(d) : 0;
+    cox_data v;
+    for (size_t w = 0; w < nw; w++) {
+        STRATA_TRY(cox_window(d, w, w + 1 < nw ? w + 1 : SIZE_MAX, &v));
+        block_grams(&v, ws, r);
+    }
+    if (!d->xs)
+        block_grams(d, ws, r);
     STRATA_TRY(cox_gather_parts(d, ws, ws->G2, ldd * sizeof *ws->G2, NULL));
     memset(B, 0, p * p * sizeof *B);
     for (size_t b = 0; b < d->nblocks; b++)
@@ -219,24 +233,38 @@ static strata_status pass_on(const strata_comm *c, double *a, size_t n, int peer
  * ranks the cluster sums are carried rank to rank (each goes on over its own
  * rows: the same additions in the same order) and the last rank forms B and
  * sends it to every rank. */
-static strata_status meat_clusters(const cox_data *d, cox_ws *ws, const rob *r, double *B)
+/* The residual rows of d's rows [x0, x1) added to their clusters in row order
+ * (*g walks the groups). */
+static void cluster_rows(const cox_data *d, const cox_ws *ws, const rob *r, size_t *g)
 {
     const size_t ld = r->ld, p = d->p;
-    const strata_comm *c = d->comm;
-    size_t g = d->bgroup[d->blo];
-    double *G = ws->G2;
-    memset(B, 0, p * p * sizeof *B);
-    if (c && c->rank > 0)
-        STRATA_TRY(pass_on(c, r->csum, r->nc * ld, c->rank - 1, 0));
     for (size_t q0 = d->x0; q0 < d->x1; q0 += SUB) {
         size_t m = q0 + SUB <= d->x1 ? SUB : d->x1 - q0;
-        resid_rows(d, ws, r, q0, m, &g, r->buf);
+        resid_rows(d, ws, r, q0, m, g, r->buf);
         for (size_t k = 0; k < m; k++) {
             double *s = r->csum + r->cid[q0 + k] * ld;
             for (size_t j = 0; j < p; j++)
                 s[j] += r->buf[k * ld + j];
         }
     }
+}
+
+static strata_status meat_clusters(const cox_data *d, cox_ws *ws, const rob *r, double *B)
+{
+    const size_t ld = r->ld, p = d->p, nw = d->xs ? cox_nwindows(d) : 0;
+    const strata_comm *c = d->comm;
+    size_t g = d->bgroup[d->blo];
+    double *G = ws->G2;
+    cox_data v;
+    memset(B, 0, p * p * sizeof *B);
+    if (c && c->rank > 0)
+        STRATA_TRY(pass_on(c, r->csum, r->nc * ld, c->rank - 1, 0));
+    for (size_t w = 0; w < nw; w++) { /* streamed: window by window, in row order */
+        STRATA_TRY(cox_window(d, w, w + 1 < nw ? w + 1 : SIZE_MAX, &v));
+        cluster_rows(&v, ws, r, &g);
+    }
+    if (!d->xs)
+        cluster_rows(d, ws, r, &g);
     if (c && c->rank + 1 < c->size)
         return pass_on(c, r->csum, r->nc * ld, c->rank + 1, 1) == STRATA_OK && c->bcast(c->ud, B, p * p * sizeof *B, c->size - 1) == STRATA_OK
                    ? STRATA_OK

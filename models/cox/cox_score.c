@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#define SB 1024 /* rows per scoring block */
+#define SB COX_SCORE_BLOCK /* rows per scoring block */
 
 strata_status cox_strata_labels(strata_ctx *ctx, const glm_source *src, const char *col,
                                 cox_fit_out *out)

@@ -4,6 +4,7 @@
  * the intercept column dropped, as coxph does) and fits on arrays. Invariant:
  * rows enter the fit in source order, so the result is that of cox_fit_arrays. */
 #include "cox_internal.h"
+#include "comm.h"
 
 #include <math.h>
 #include <string.h>
@@ -161,6 +162,19 @@ static strata_status fit_design(strata_ctx *ctx, const glm_formula *f, const glm
     return st;
 }
 
+/* The in-memory fit: every column loaded, the design built, then sorted (2 x X). */
+static strata_status fit_memory(strata_ctx *ctx, const glm_source *src, const char *formula, glm_formula *f,
+                                glm_varbind *vb, const cox_formula *cf, const cox_params *prm, cox_fit_out *out,
+                                src_cols *c)
+{
+    STRATA_TRY(load(ctx, src, f, vb, cf, c));
+    STRATA_TRY(glm_freeze(ctx, f, vb, c->raw, c->mask, c->n));
+    if (!f->intercept || f->p < 2)
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": needs at least one term (and no -1)", formula);
+    compact(f, c);
+    return fit_design(ctx, f, vb, c, prm, out);
+}
+
 strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char *formula,
                              const char *weights, const cox_params *prm, cox_fit_out *out)
 {
@@ -179,29 +193,19 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
         st = STRATA_ENOMEM;
     if (st == STRATA_OK)
         st = glm_bind_fit(ctx, f, src, vb);
-    if (st == STRATA_OK && strata_ctx_comm(ctx) && !prm->beta_fn) { /* across MPI ranks */
+    if (st == STRATA_OK && strata_ctx_comm(ctx) && !prm->beta_fn) /* across MPI ranks */
         st = cox_fit_dist(ctx, src, f, vb, cf, prm, out, &c.n, &c.used);
-        if ((st == STRATA_OK || st == STRATA_ENOCONV) && cf->strata) {
-            strata_status s2 = cox_strata_labels(ctx, src, cf->strata, out);
-            st = s2 != STRATA_OK ? s2 : st;
-        }
-        goto done;
+    else if (st == STRATA_OK && !prm->beta_fn &&
+             (prm->window_rows || (strata_ctx_memory_budget(ctx) &&
+                                   cox_inmem_bytes(f, cf, src->nrows) > strata_ctx_memory_budget(ctx))))
+        /* over the memory budget: the design through a scratch file (cox_stream.c) */
+        st = cox_fit_stream(ctx, src, f, vb, cf, prm, out, &c.n, &c.used);
+    else if (st == STRATA_OK)
+        st = fit_memory(ctx, src, formula, f, vb, cf, prm, out, &c);
+    if ((st == STRATA_OK || st == STRATA_ENOCONV) && cf->strata) {
+        strata_status s2 = cox_strata_labels(ctx, src, cf->strata, out);
+        st = s2 != STRATA_OK ? s2 : st;
     }
-    if (st == STRATA_OK)
-        st = load(ctx, src, f, vb, cf, &c);
-    if (st == STRATA_OK)
-        st = glm_freeze(ctx, f, vb, c.raw, c.mask, c.n);
-    if (st == STRATA_OK && (!f->intercept || f->p < 2))
-        st = STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula \"%s\": needs at least one term (and no -1)", formula);
-    if (st == STRATA_OK) {
-        compact(f, &c);
-        st = fit_design(ctx, f, vb, &c, prm, out);
-        if ((st == STRATA_OK || st == STRATA_ENOCONV) && cf->strata) {
-            strata_status s2 = cox_strata_labels(ctx, src, cf->strata, out);
-            st = s2 != STRATA_OK ? s2 : st;
-        }
-    }
-done:
     cols_free(ctx, f, &c);
     if (f)
         glm_varbind_free(ctx, vb, f->nvars);
@@ -226,4 +230,32 @@ void cox_fit_out_free(strata_ctx *ctx, cox_fit_out *o)
     glm_formula_free(ctx, o->formula);
     cox_formula_free(ctx, o->cf);
     memset(o, 0, sizeof *o);
+}
+
+strata_status cox_read_col(strata_ctx *ctx, const glm_source *src, const char *name, size_t j,
+                           size_t row0, size_t n, double **out)
+{
+    const strata_column_info *info;
+    if (!(*out = strata_alloc(ctx, (n + 1) * sizeof **out)))
+        return STRATA_ENOMEM;
+    if (name)
+        STRATA_TRY(src->find(ctx, src->ud, name, &j, &info));
+    return src->read_f64(ctx, src->ud, j, row0, n, *out);
+}
+
+strata_status cox_freeze_whole(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
+                               const unsigned char *mask, size_t n)
+{
+    double **w = strata_calloc(ctx, f->nvars + 1, sizeof *w);
+    strata_status st = w ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t v = 0; st == STRATA_OK && v < f->nvars; v++)
+        if (f->vars[v].is_factor || f->vars[v].tr == GT_RCS)
+            st = cox_read_col(ctx, src, NULL, vb[v].src_col, 0, n, &w[v]);
+    st = strata_comm_agree(ctx, st); /* no-op with one process */
+    if (st == STRATA_OK)
+        st = glm_freeze(ctx, f, vb, w, mask, n);
+    for (size_t v = 0; w && v < f->nvars; v++)
+        strata_free(ctx, w[v], 0);
+    strata_free(ctx, w, 0);
+    return st;
 }

@@ -10,6 +10,11 @@
 #include "internal.h"
 
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static double omp_get_wtime(void) { return 0; }
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,11 +66,11 @@ void elnet_path_free(strata_ctx *ctx, elnet_path *a)
     strata_free(ctx, a, sizeof *a);
 }
 
-strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws)
+strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t neta, size_t p, elnet_ws *ws)
 {
     memset(ws, 0, sizeof *ws);
     ws->ld = la_gram_ld(p + 2);
-    ws->eta = strata_alloc(ctx, (n + 1) * sizeof *ws->eta);
+    ws->eta = strata_alloc(ctx, (neta + 1) * sizeof *ws->eta);
     ws->v = strata_alloc(ctx, (n + 1) * sizeof *ws->v);
     ws->r = strata_calloc(ctx, n + 1, sizeof *ws->r); /* the first pass measures its drift */
     ws->beta = strata_calloc(ctx, p + 1, sizeof *ws->beta);
@@ -109,6 +114,9 @@ void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws)
     memset(ws, 0, sizeof *ws);
 }
 
+static strata_status check_rows(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, size_t r0,
+                                double *sw);
+
 /* Refuses what glmnet refuses: NaN anywhere, negative or all-zero weights,
  * responses outside the family's range, bad alpha / lambda / penalty. */
 strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm)
@@ -117,8 +125,8 @@ strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_para
     if (f != STRATA_FAMILY_GAUSSIAN && f != STRATA_FAMILY_BINOMIAL && f != STRATA_FAMILY_POISSON)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: family %s is not supported (gaussian, binomial, poisson)",
                            strata_family_name(f));
-    size_t nall = d->sl.comm ? d->sl.nall : d->n, r0 = d->sl.comm ? d->sl.row0 : 0;
-    if (nall < 2 || d->p < 1 || d->ldx < d->n)
+    size_t nall = d->sl.comm ? d->sl.nall : d->n;
+    if (nall < 2 || d->p < 1 || (!d->rd && d->ldx < d->n))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: need n >= 2 rows and p >= 1 columns (got %zu x %zu)",
                            nall, d->p);
     if (!(prm->alpha >= 0 && prm->alpha <= 1))
@@ -138,7 +146,21 @@ strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_para
     }
     if (pmax <= 0)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: every penalty factor is 0");
+    if (d->rd) /* streamed: the rows are checked window by window (check_window) */
+        return STRATA_OK;
     double sw = 0;
+    STRATA_TRY(check_rows(ctx, d, prm, d->sl.comm ? d->sl.row0 : 0, &sw));
+    if (!(sw > 0) && !d->sl.comm) /* across ranks: the whole sum, in standardise */
+        return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", sw);
+    return STRATA_OK;
+}
+
+/* The rows of d (row r0 + i of the whole problem): weights, responses and
+ * offsets, then X column by column; adds the weights to *sw in row order. */
+static strata_status check_rows(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, size_t r0,
+                                double *sw)
+{
+    strata_family f = prm->family;
     for (size_t i = 0; i < d->n; i++) {
         double w = d->w ? d->w[i] : 1, y = d->y[i];
         if (!(w >= 0) || !isfinite(w))
@@ -149,10 +171,8 @@ strata_status elnet_check(strata_ctx *ctx, const elnet_data *d, const elnet_para
                                r0 + i, y, strata_family_name(f));
         if (d->offset && !isfinite(d->offset[i]))
             return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: offset of row %zu is %g", r0 + i, d->offset[i]);
-        sw += w;
+        *sw += w;
     }
-    if (!(sw > 0) && !d->sl.comm) /* across ranks: the whole sum, in standardise */
-        return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", sw);
     for (size_t j = 0; !prm->x_checked && j < d->p; j++)
         for (size_t i = 0; i < d->n; i++)
             if (!isfinite(d->X[j * d->ldx + i]))
@@ -191,30 +211,26 @@ static strata_status wmean(const elnet_slab *sl, const double *w, const double *
     return STRATA_OK;
 }
 
-/* Every column's weighted mean xm, variance var (the sums of wmean, in the
- * same order) and max |x_ij - xm_j| over the rows with w_i > 0 (dev): chunk
- * partials of all columns, gathered once for the means and once for the rest. */
-static strata_status col_moments(const elnet_data *d, const elnet_slab *sl, const double *w, double *part,
-                                 double *xm, double *var, double *dev)
+/* Chunk partials of every column's weighted sum (sum w = 1) over the rows of
+ * chunks [sl->c0, sl->c1) (X from sl->row0, leading dimension ldx). */
+static void means_chunks(const double *X, size_t ldx, size_t p, const elnet_slab *sl, const double *w,
+                         double *part)
 {
-    size_t p = d->p, st = 3 * p;
-    strata_status s = STRATA_OK;
-    for (size_t c = sl->c0; s == STRATA_OK && c < sl->c1; c++)
+    for (size_t c = sl->c0; c < sl->c1; c++)
         for (size_t j = 0; j < p; j++)
-            part[c * p + j] = wsum_chunk(sl, c, w, d->X + j * d->ldx, 0, 0);
-    if (s == STRATA_OK)
-        s = elnet_gather(sl, part, p * sizeof *part);
-    for (size_t j = 0; s == STRATA_OK && j < p; j++) {
-        double m = 0;
-        for (size_t c = 0; c < ELNET_NCHUNK; c++)
-            m += part[c * p + j];
-        xm[j] = m;
-    }
-    for (size_t c = sl->c0; s == STRATA_OK && c < sl->c1; c++) {
+            part[c * p + j] = wsum_chunk(sl, c, w, X + j * ldx, 0, 0);
+}
+
+/* Chunk partials of sum w (x - xm)^2, min and max of x over w > 0 (xm where none). */
+static void var_chunks(const double *X, size_t ldx, size_t p, const elnet_slab *sl, const double *w,
+                       const double *xm, double *part)
+{
+    size_t st = 3 * p;
+    for (size_t c = sl->c0; c < sl->c1; c++) {
         size_t r0, r1;
         elnet_chunk_rows(sl, c, &r0, &r1);
         for (size_t j = 0; j < p; j++) {
-            const double *v = d->X + j * d->ldx;
+            const double *v = X + j * ldx;
             double sum = 0, centre = xm[j], lo = centre, hi = centre;
             for (size_t i = r0; i < r1; i++) {
                 double e = v[i] - centre, x = w[i] > 0 ? v[i] : centre;
@@ -227,9 +243,22 @@ static strata_status col_moments(const elnet_data *d, const elnet_slab *sl, cons
             part[c * st + 3 * j + 2] = hi;
         }
     }
-    if (s == STRATA_OK)
-        s = elnet_gather(sl, part, st * sizeof *part);
-    for (size_t j = 0; s == STRATA_OK && j < p; j++) {
+}
+
+static void means_reduce(size_t p, const double *part, double *xm)
+{
+    for (size_t j = 0; j < p; j++) {
+        double m = 0;
+        for (size_t c = 0; c < ELNET_NCHUNK; c++)
+            m += part[c * p + j];
+        xm[j] = m;
+    }
+}
+
+static void var_reduce(size_t p, const double *part, const double *xm, double *var, double *dev)
+{
+    size_t st = 3 * p;
+    for (size_t j = 0; j < p; j++) {
         double sum = 0, centre = xm[j], lo = centre, hi = centre;
         for (size_t c = 0; c < ELNET_NCHUNK; c++) {
             const double *q = part + c * st + 3 * j;
@@ -240,7 +269,21 @@ static strata_status col_moments(const elnet_data *d, const elnet_slab *sl, cons
         var[j] = sum;
         dev[j] = hi - centre > centre - lo ? hi - centre : centre - lo;
     }
-    return s;
+}
+
+/* Every column's weighted mean xm, variance var (the sums of wmean, in the
+ * same order) and max |x_ij - xm_j| over the rows with w_i > 0 (dev): chunk
+ * partials of all columns, gathered once for the means and once for the rest. */
+static strata_status col_moments(const elnet_data *d, const elnet_slab *sl, const double *w, double *part,
+                                 double *xm, double *var, double *dev)
+{
+    means_chunks(d->X, d->ldx, d->p, sl, w, part);
+    STRATA_TRY(elnet_gather(sl, part, d->p * sizeof *part));
+    means_reduce(d->p, part, xm);
+    var_chunks(d->X, d->ldx, d->p, sl, w, xm, part);
+    STRATA_TRY(elnet_gather(sl, part, 3 * d->p * sizeof *part));
+    var_reduce(d->p, part, xm, var, dev);
+    return STRATA_OK;
 }
 
 /* The standardised problem's arrays, owned by the driver. */
@@ -302,15 +345,12 @@ static strata_status pack_flags(strata_ctx *ctx, const elnet_data *d, std_arrays
     return STRATA_OK;
 }
 
-/* Weights to sum 1; columns centred and scaled (ju = 0 for constant ones);
- * gaussian: y - offset centred and scaled to unit variance; penalty factors
- * rescaled to sum to p; the user's lambdas sorted decreasing. */
-static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
-                                 const elnet_slab *sl, std_arrays *s, elnet_prob *pb, double *sw)
+/* The driver's arrays: w and y of nw rows (0 when streamed: the windows
+ * hold theirs), the columns' scales, penalty factors, the user's lambdas. */
+static strata_status std_alloc(strata_ctx *ctx, size_t nw, size_t p, const elnet_params *prm, std_arrays *s)
 {
-    size_t n = d->n, p = d->p;
-    s->w = strata_alloc(ctx, (n + 1) * sizeof *s->w);
-    s->y = strata_alloc(ctx, (n + 1) * sizeof *s->y);
+    s->w = strata_alloc(ctx, (nw + 1) * sizeof *s->w);
+    s->y = strata_alloc(ctx, (nw + 1) * sizeof *s->y);
     s->xm = strata_alloc(ctx, p * sizeof *s->xm);
     s->xs = strata_alloc(ctx, p * sizeof *s->xs);
     s->vp = strata_alloc(ctx, p * sizeof *s->vp);
@@ -318,22 +358,18 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     s->xmax = strata_alloc(ctx, p * sizeof *s->xmax);
     s->ju = strata_alloc(ctx, p);
     s->lam = strata_alloc(ctx, (prm->lambda ? prm->nuser : 0) * sizeof *s->lam + 1);
-    s->part = strata_alloc(ctx, ELNET_NCHUNK * 3 * p * sizeof *s->part);
-    strata_status st = STRATA_OK;
+    s->part = strata_alloc(ctx, ELNET_NCHUNK * (3 * p + 2) * sizeof *s->part);
     if (!s->w || !s->y || !s->xm || !s->xs || !s->vp || !s->cn || !s->xmax || !s->ju || !s->lam || !s->part)
-        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", n, p);
-    if (sl->comm) /* no rank goes into the sums below while another has failed */
-        st = strata_comm_agree(ctx, st);
-    STRATA_TRY(st);
-    if (elnet_carry_sum(sl, d->w, n, sw) != STRATA_OK)
-        return STRATA_FAIL(ctx, STRATA_EIO, "elnet: summing the weights over the MPI ranks failed");
-    if (!(*sw > 0))
-        return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", *sw);
-    for (size_t i = 0; i < n; i++)
-        s->w[i] = (d->w ? d->w[i] : 1) / *sw;
-    double spf = 0, *var = s->cn, *devs = s->xmax; /* overwritten below, column by column */
-    if (col_moments(d, sl, s->w, s->part, s->xm, var, devs) != STRATA_OK)
-        return STRATA_FAIL(ctx, STRATA_EIO, "elnet: gathering the columns' sums over the MPI ranks failed");
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory standardising %zu x %zu", nw, p);
+    return STRATA_OK;
+}
+
+/* From the columns' variances and extremes (in s->cn, s->xmax): the scales
+ * xs, usable ju, cn, xmax, and penalty factors rescaled to sum to p; the
+ * user's lambdas sorted decreasing. */
+static void std_scales(size_t p, const elnet_params *prm, std_arrays *s)
+{
+    double spf = 0, *var = s->cn, *devs = s->xmax; /* overwritten column by column */
     for (size_t j = 0; j < p; j++) {
         double dev = devs[j], vj = var[j];
         s->xs[j] = prm->standardize ? sqrt(vj) : 1;
@@ -345,6 +381,32 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     }
     for (size_t j = 0; j < p; j++)
         s->vp[j] *= (double)p / spf;
+    if (prm->lambda) {
+        memcpy(s->lam, prm->lambda, prm->nuser * sizeof *s->lam);
+        qsort(s->lam, prm->nuser, sizeof *s->lam, cmp_desc);
+    }
+}
+
+/* Weights to sum 1; columns centred and scaled (ju = 0 for constant ones);
+ * gaussian: y - offset centred and scaled to unit variance; penalty factors
+ * rescaled to sum to p; the user's lambdas sorted decreasing. */
+static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                                 const elnet_slab *sl, std_arrays *s, elnet_prob *pb, double *sw)
+{
+    size_t n = d->n, p = d->p;
+    strata_status st = std_alloc(ctx, n, p, prm, s);
+    if (sl->comm) /* no rank goes into the sums below while another has failed */
+        st = strata_comm_agree(ctx, st);
+    STRATA_TRY(st);
+    if (elnet_carry_sum(sl, d->w, n, sw) != STRATA_OK)
+        return STRATA_FAIL(ctx, STRATA_EIO, "elnet: summing the weights over the MPI ranks failed");
+    if (!(*sw > 0))
+        return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", *sw);
+    for (size_t i = 0; i < n; i++)
+        s->w[i] = (d->w ? d->w[i] : 1) / *sw;
+    if (col_moments(d, sl, s->w, s->part, s->xm, s->cn, s->xmax) != STRATA_OK)
+        return STRATA_FAIL(ctx, STRATA_EIO, "elnet: gathering the columns' sums over the MPI ranks failed");
+    std_scales(p, prm, s);
     pb->ym = 0;
     pb->ys = 1;
     if (prm->family == STRATA_FAMILY_GAUSSIAN) {
@@ -361,21 +423,121 @@ static strata_status standardise(strata_ctx *ctx, const elnet_data *d, const eln
     } else {
         memcpy(s->y, d->y, n * sizeof *s->y);
     }
-    if (prm->lambda) {
-        memcpy(s->lam, prm->lambda, prm->nuser * sizeof *s->lam);
-        qsort(s->lam, prm->nuser, sizeof *s->lam, cmp_desc);
+    return STRATA_OK;
+}
+
+/* ---- the same steps on streamed rows (docs/scale.md, "The elastic net
+ * under a budget"): each a pass over the windows, the same sums in the same
+ * order as in memory. */
+typedef struct sweep {
+    strata_ctx *ctx;
+    const elnet_params *prm;
+    std_arrays *s;
+    strata_status st;
+    double sw;       /* the weights' sum, in row order */
+    int y01;         /* every binomial y is 0 or 1 */
+    double centre;   /* the response's centre for its variance (gaussian) */
+} sweep;
+
+/* Pass 1, serial in row order: the rows' checks (of several bad values it may
+ * name another than the in-memory check), the weights' sum, 0/1 outcomes. */
+static void check_window(const elnet_prob *pw, elnet_ws *ws, void *arg)
+{
+    sweep *a = arg;
+    size_t r0, r1, dummy;
+    (void)ws;
+    elnet_chunk_rows(&pw->sl, pw->sl.c0, &r0, &dummy);
+    elnet_chunk_rows(&pw->sl, pw->sl.c1 - 1, &dummy, &r1);
+    elnet_data dw = {r1 - r0, pw->p, pw->X, pw->ldx, pw->y, pw->w, pw->off, {NULL, 0, 0, 0, 0}, NULL};
+    if (a->st == STRATA_OK)
+        a->st = check_rows(a->ctx, &dw, a->prm, pw->sl.row0, &a->sw);
+    for (size_t i = 0; a->y01 && i < dw.n; i++)
+        a->y01 = dw.y[i] == 0 || dw.y[i] == 1;
+}
+
+/* Pass 2: the columns' means and the response's (gaussian y - offset; else y
+ * for the null model), chunk partials (the response's after the columns'). */
+static void means_window(const elnet_prob *pw, elnet_ws *ws, void *arg)
+{
+    sweep *a = arg;
+    size_t p = pw->p;
+    double *yp = a->s->part + ELNET_NCHUNK * 3 * p;
+    (void)ws;
+    means_chunks(pw->X, pw->ldx, p, &pw->sl, pw->w, a->s->part);
+    for (size_t c = pw->sl.c0; c < pw->sl.c1; c++)
+        yp[c] = wsum_chunk(&pw->sl, c, pw->w, pw->y, 0, 0);
+}
+
+/* Pass 3: variances and extremes; gaussian: the response's variance. */
+static void var_window(const elnet_prob *pw, elnet_ws *ws, void *arg)
+{
+    sweep *a = arg;
+    size_t p = pw->p;
+    double *yp = a->s->part + ELNET_NCHUNK * 3 * p + ELNET_NCHUNK;
+    (void)ws;
+    var_chunks(pw->X, pw->ldx, p, &pw->sl, pw->w, a->s->xm, a->s->part);
+    for (size_t c = pw->sl.c0; pw->fam == STRATA_FAMILY_GAUSSIAN && c < pw->sl.c1; c++)
+        yp[c] = wsum_chunk(&pw->sl, c, pw->w, pw->y, a->centre, 1);
+}
+
+static double chunk_total(const double *part)
+{
+    double s = 0;
+    for (size_t c = 0; c < ELNET_NCHUNK; c++)
+        s += part[c];
+    return s;
+}
+
+/* standardise on streamed rows: three passes (checks and the weights' sum;
+ * means; variances), the sums of the in-memory steps in the same order.
+ * *ybar: the response's weighted mean for the null model (binomial, poisson). */
+static strata_status standardise_streamed(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                                          std_arrays *s, elnet_prob *pb, elnet_ws *ws, double *sw,
+                                          double *ybar)
+{
+    size_t p = d->p;
+    double *yp = s->part + ELNET_NCHUNK * 3 * p;
+    sweep a = {ctx, prm, s, STRATA_OK, 0, pb->fam == STRATA_FAMILY_BINOMIAL, 0};
+    int nt = pb->nthreads;
+    pb->nthreads = 1; /* (serial anyway: row order) */
+    elnet_windows(pb, ws, check_window, &a);
+    pb->nthreads = nt;
+    STRATA_TRY(elnet_stream_status(ctx, pb->st));
+    STRATA_TRY(a.st);
+    pb->y01 = a.y01;
+    if (!(a.sw > 0))
+        return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", a.sw);
+    *sw = a.sw;
+    elnet_stream_prep(pb->st, a.sw, 0, 0);
+    elnet_windows(pb, ws, means_window, &a);
+    STRATA_TRY(elnet_stream_status(ctx, pb->st));
+    means_reduce(p, s->part, s->xm);
+    pb->ym = 0;
+    pb->ys = 1;
+    *ybar = chunk_total(yp);
+    a.centre = pb->fam == STRATA_FAMILY_GAUSSIAN ? *ybar : 0;
+    elnet_windows(pb, ws, var_window, &a);
+    STRATA_TRY(elnet_stream_status(ctx, pb->st));
+    var_reduce(p, s->part, s->xm, s->cn, s->xmax);
+    std_scales(p, prm, s);
+    if (pb->fam == STRATA_FAMILY_GAUSSIAN) {
+        pb->ym = *ybar;
+        pb->ys = sqrt(chunk_total(yp + ELNET_NCHUNK));
+        if (!(pb->ys > 0))
+            return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the gaussian response is constant");
+        elnet_stream_prep(pb->st, a.sw, pb->ym, pb->ys);
     }
     return STRATA_OK;
 }
 
 /* The intercept(+offset)-only fit: closed form without an offset, else
  * Newton steps on b0; leaves eta, v, r, dev and the full score in ws. */
-static strata_status null_model(strata_ctx *ctx, const elnet_prob *pb, elnet_ws *ws)
+static strata_status null_model(strata_ctx *ctx, const elnet_prob *pb, elnet_ws *ws, double ybar)
 {
-    double ybar = 0;
     for (size_t c = 0; c < ELNET_NCHUNK; c++)
         ws->dpart_dev[c] = 0;
-    STRATA_TRY(wmean(&pb->sl, pb->w, pb->y, 0, 0, &ybar));
+    if (!pb->st) /* (streamed: from standardise_streamed's pass) */
+        STRATA_TRY(wmean(&pb->sl, pb->w, pb->y, 0, 0, &ybar));
     ws->b0 = 0;
     if (pb->fam == STRATA_FAMILY_BINOMIAL) {
         if (!(ybar > 1e-9 && ybar < 1 - 1e-9))
@@ -409,9 +571,7 @@ static strata_status null_model(strata_ctx *ctx, const elnet_prob *pb, elnet_ws 
             break;
     }
     elnet_refresh(pb, ws);
-    if (ws->cst != STRATA_OK)
-        return STRATA_FAIL(ctx, ws->cst, "elnet: gathering a pass's partial sums over the MPI ranks failed");
-    return STRATA_OK;
+    return elnet_pass_status(ctx, pb, ws);
 }
 
 /* Standardised (b0, beta) per step -> original scale; lambda x ys; the first
@@ -441,6 +601,79 @@ static int elnet_threads(strata_ctx *ctx, const elnet_data *d, const elnet_param
     return (double)d->n * (double)d->p < prm->par_min ? 1 : strata_threads(ctx);
 }
 
+strata_status elnet_pass_status(strata_ctx *ctx, const elnet_prob *pb, const elnet_ws *ws)
+{
+    if (ws->cst == STRATA_OK)
+        return STRATA_OK;
+    if (pb->st)
+        return elnet_stream_status(ctx, pb->st);
+    return STRATA_FAIL(ctx, ws->cst, "elnet: gathering a pass's partial sums over the MPI ranks failed");
+}
+
+/* The fit on streamed rows (d->rd): the steps of elnet_fit, each pass over
+ * the rows a read of the windows (docs/scale.md, "The elastic net under a
+ * budget"); the per-row state kept is v and r (16 bytes a row). */
+static strata_status fit_streamed(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                                  elnet_path *out)
+{
+    std_arrays s = {0};
+    elnet_ws ws = {0};
+    elnet_kern kern;
+    elnet_params P = *prm;
+    elnet_prob pb = {0};
+    elnet_stream *es = NULL;
+    double sw = 0, ybar = 0;
+    elnet_slab sl;
+    elnet_slab_one(d->n, &sl);
+    strata_status st = elnet_check(ctx, d, prm);
+    if (st == STRATA_OK)
+        st = std_alloc(ctx, 0, d->p, prm, &s);
+    if (st == STRATA_OK && !(s.xb = strata_calloc(ctx, d->p + 1, sizeof *s.xb))) /* no 0/1 bytes */
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for %zu column flags", d->p);
+    if (st == STRATA_OK)
+        st = elnet_ws_alloc(ctx, d->n, 0, d->p, &ws);
+    if (st == STRATA_OK)
+        st = elnet_stream_open(ctx, d, prm, &es);
+    if (st == STRATA_OK) {
+        elnet_kern_get(0, &kern);
+        /* off: only whether there is one (the null model's Newton steps); the
+         * windows hold the values */
+        const double *off = prm->family != STRATA_FAMILY_GAUSSIAN ? d->rd->off[0] : NULL;
+        pb = (elnet_prob){prm->family, d->n, d->p, NULL, 0, NULL, off, NULL, s.xm, s.xs, s.ju,
+                          s.vp, prm->alpha, 0, 1, 0, 0, elnet_threads(ctx, d, prm), s.xb,
+                          &kern, s.cn, 0, s.xmax, sl, es};
+        st = standardise_streamed(ctx, d, prm, &s, &pb, &ws, &sw, &ybar);
+    }
+    if (prm->lambda)
+        P.lambda = s.lam;
+    if (st == STRATA_OK)
+        st = null_model(ctx, &pb, &ws, ybar);
+    int pre = ws.nscan + 3, nwin = (int)elnet_stream_nwin(es);
+    double t_path = omp_get_wtime();
+    if (st == STRATA_OK) {
+        pb.dev0 = ws.dev;
+        pb.thr = prm->thresh * (pb.fam == STRATA_FAMILY_GAUSSIAN ? pb.dev0 : pb.dev0 / 2);
+        out->nulldev = sw * pb.dev0 * pb.ys * pb.ys;
+        st = elnet_run_path(ctx, &pb, &P, &ws, out);
+    }
+    if (st == STRATA_OK) {
+        double path_s = omp_get_wtime() - t_path;
+        unscale(&pb, &P, out);
+        strata_log(ctx, STRATA_LOG_INFO,
+                   "elnet: streamed: %d passes over the rows, %d of them before the path (checks, means, "
+                   "variances, null model), then %d Gram passes and %d scans; %d window reads (%d windows a "
+                   "pass, the last read ahead unused); path_s=%.3f pass_ms=%.1f wait_s=%.3f (the passes waiting "
+                   "for reads)",
+                   ws.ngram + ws.nscan + 3, pre, ws.ngram, ws.nscan - (pre - 3), elnet_stream_reads(es), nwin,
+                   path_s, 1e3 * path_s / (ws.ngram + ws.nscan - (pre - 3) > 0 ? ws.ngram + ws.nscan - (pre - 3) : 1),
+                   elnet_stream_wait(es));
+    }
+    elnet_stream_close(ctx, es);
+    elnet_ws_free(ctx, &ws);
+    std_free(ctx, &s);
+    return st;
+}
+
 strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, elnet_path *out)
 {
     std_arrays s = {0};
@@ -450,6 +683,8 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
     elnet_prob pb = {0};
     double sw = 0;
     elnet_slab sl = d->sl;
+    if (d->rd)
+        return fit_streamed(ctx, d, prm, out);
     if (!sl.comm)
         elnet_slab_one(d->n, &sl);
     strata_status st = elnet_check(ctx, d, prm);
@@ -460,14 +695,14 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
     if (st == STRATA_OK)
         st = pack_flags(ctx, d, &s);
     if (st == STRATA_OK)
-        st = elnet_ws_alloc(ctx, d->n, d->p, &ws);
+        st = elnet_ws_alloc(ctx, d->n, d->n, d->p, &ws);
     if (sl.comm) /* (allocations may fail on one rank alone) */
         st = strata_comm_agree(ctx, st);
     if (st == STRATA_OK) {
         pb = (elnet_prob){prm->family, d->n, d->p, d->X, d->ldx, s.y,
                           prm->family == STRATA_FAMILY_GAUSSIAN ? NULL : d->offset, s.w, s.xm, s.xs, s.ju,
                           s.vp, prm->alpha, pb.ym, pb.ys, 0, 0, elnet_threads(ctx, d, prm), s.xb,
-                          &kern, s.cn, prm->family == STRATA_FAMILY_BINOMIAL, s.xmax, sl};
+                          &kern, s.cn, prm->family == STRATA_FAMILY_BINOMIAL, s.xmax, sl, NULL};
         elnet_kern_get(0, &kern);
         for (size_t i = 0; pb.y01 && i < d->n; i++)
             pb.y01 = d->y[i] == 0 || d->y[i] == 1;
@@ -476,7 +711,7 @@ strata_status elnet_fit(strata_ctx *ctx, const elnet_data *d, const elnet_params
         if (prm->lambda)
             P.lambda = s.lam;
         if (st == STRATA_OK)
-            st = null_model(ctx, &pb, &ws);
+            st = null_model(ctx, &pb, &ws, 0);
     }
     if (st == STRATA_OK) {
         pb.dev0 = ws.dev;

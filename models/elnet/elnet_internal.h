@@ -56,6 +56,22 @@ strata_status elnet_carry_sum(const elnet_slab *s, const double *x, size_t n, do
 /* *flag = 1 when it is 1 on every rank. */
 strata_status elnet_all_ranks(const elnet_slab *s, int *flag);
 
+/* The rows of a problem read on demand, when its design exceeds the memory
+ * budget (elnet_stream.c, docs/scale.md "The elastic net under a budget"):
+ * read(ctx, ud, set, r0, r1) fills buffer set `set` (0 or 1) with rows
+ * [r0, r1) of the problem (r1 - r0 <= cap): X column-major with leading
+ * dimension cap, y, the prior weights (w[set] NULL: all 1) and the offset
+ * (off[set] NULL: none). Called from one thread at a time (a serial HDF5
+ * source), perhaps a second thread while the first computes. */
+typedef struct elnet_reader {
+    size_t cap;                 /* rows a set holds */
+    int nsets;                  /* 1 or 2 buffer sets */
+    double *X[2], *y[2], *w[2], *off[2];
+    strata_status (*read)(strata_ctx *ctx, void *ud, int set, size_t r0, size_t r1);
+    void *ud;
+    size_t row_bytes;           /* source bytes one read of a row costs (for the log) */
+} elnet_reader;
+
 typedef struct elnet_data {
     size_t n, p;
     const double *X;       /* column-major n x p, leading dimension ldx */
@@ -65,6 +81,8 @@ typedef struct elnet_data {
     const double *offset;  /* n, or NULL */
     elnet_slab sl;         /* across MPI ranks: n = the rows of sl's chunks; sl.comm NULL
                             * (a zeroed sl): one process, n rows */
+    const elnet_reader *rd; /* non-NULL: X, y, w, offset are NULL and the rows are read
+                             * window by window at every pass (one process only) */
 } elnet_data;
 
 typedef struct elnet_params {
@@ -169,6 +187,8 @@ typedef struct elnet_prob {
     int y01;                /* binomial with every y 0 or 1: the vector row kernel */
     const double *xmax;     /* p: max over rows with w_i > 0 of |x~_ij| (bounds max |d eta|) */
     elnet_slab sl;          /* this process's chunks; n = its rows */
+    struct elnet_stream *st; /* non-NULL: the rows are streamed (X, y, w, off NULL here;
+                              * each pass runs over windows of whole chunks) */
 } elnet_prob;
 
 /* Caller-owned workspace: everything the path and point need, sized once. */
@@ -214,7 +234,8 @@ typedef struct elnet_ws {
     strata_status cst;   /* the first failed gather of a pass over the ranks */
 } elnet_ws;
 
-strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t p, elnet_ws *ws);
+/* neta: rows of eta (n in memory; 1 when streamed: the windows hold theirs). */
+strata_status elnet_ws_alloc(strata_ctx *ctx, size_t n, size_t neta, size_t p, elnet_ws *ws);
 void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws);
 
 /* elnet_point.c: solves at one lambda (standardised scale) from the warm
@@ -225,6 +246,32 @@ void elnet_ws_free(strata_ctx *ctx, elnet_ws *ws);
  * strong-rule threshold alpha (2 lambda_next - lambda), < 0 when unknown:
  * then every score is computed). Returns 1 on success, 0 when maxit passes ran out. */
 int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, double tnext, int maxit);
+/* ---- streamed rows (elnet_stream.c) ---------------------------------------- */
+/* Windows of whole chunks [cw[k], cw[k + 1]) that the reader's sets hold
+ * (a chunk larger than the reader's cap is refused). */
+typedef struct elnet_stream elnet_stream;
+/* What a pass computes on the rows of chunks [pb->sl.c0, pb->sl.c1): the
+ * problem's arrays (X, y, w, off, ws->eta, ws->v, ws->r) start at pb->sl.row0. */
+typedef void (*elnet_chunks_fn)(const elnet_prob *pb, elnet_ws *ws, void *arg);
+/* Runs fn on the rows in memory, or window by window when pb->st: each window
+ * read once (the next read on a second thread meanwhile), its weights
+ * normalised and its response standardised as far as known (elnet_stream_prep). */
+void elnet_windows(const elnet_prob *pb, elnet_ws *ws, elnet_chunks_fn fn, void *arg);
+strata_status elnet_stream_open(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
+                                elnet_stream **out);
+void elnet_stream_close(strata_ctx *ctx, elnet_stream *s); /* accepts NULL */
+/* The normalisation the windows get from now on: weights / sw (sw 0: raw
+ * weights), gaussian response y - offset, then (ys > 0) (y - offset - ym) / ys. */
+void elnet_stream_prep(elnet_stream *s, double sw, double ym, double ys);
+/* STRATA_OK or the first failed read (its message restored on ctx). */
+strata_status elnet_stream_status(strata_ctx *ctx, const elnet_stream *s);
+int elnet_stream_reads(const elnet_stream *s);   /* windows read so far */
+size_t elnet_stream_nwin(const elnet_stream *s); /* windows per pass */
+double elnet_stream_wait(const elnet_stream *s);  /* seconds the passes waited for reads */
+
+/* STRATA_OK, or the failure of a pass (a gather over the ranks, a read of streamed rows). */
+strata_status elnet_pass_status(strata_ctx *ctx, const elnet_prob *pb, const elnet_ws *ws);
+
 /* eta from (b0, beta), then v, r and the deviance ws->dev (one pass). */
 void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws);
 /* Recomputes eta, r = w (y - mu), v, the deviance and the score g of every

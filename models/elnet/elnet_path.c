@@ -114,7 +114,7 @@ strata_status elnet_run_path(strata_ctx *ctx, const elnet_prob *pb, const elnet_
             tnext = pb->alpha * (2 * (lambda * alf) - lambda);
         int ok = elnet_point(pb, ws, lambda, tnext, prm->maxit);
         if (ws->cst != STRATA_OK)
-            return STRATA_FAIL(ctx, ws->cst, "elnet: gathering a pass's partial sums over the MPI ranks failed");
+            return elnet_pass_status(ctx, pb, ws);
         if (!ok) {
             out->converged = 0;
             break;

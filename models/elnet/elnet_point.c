@@ -108,9 +108,9 @@ static void pass_done(const elnet_prob *pb, elnet_ws *ws)
     ws->fin = 0;
 }
 
-void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
+static void eta_chunks(const elnet_prob *pb, elnet_ws *ws, void *arg)
 {
-    ws->nscan++;
+    (void)arg;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = pb->sl.c0; c < pb->sl.c1; c++) {
         size_t r0, r1;
@@ -118,6 +118,12 @@ void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
         ws->dpart_drift[c] = 0;
         ws->dpart_dev[c] = eta_rows(pb, ws, r0, r1, &ws->dpart_drift[c]);
     }
+}
+
+void elnet_eta_pass(const elnet_prob *pb, elnet_ws *ws)
+{
+    ws->nscan++;
+    elnet_windows(pb, ws, eta_chunks, NULL);
     pass_done(pb, ws);
 }
 
@@ -156,10 +162,15 @@ static void scores_done(const elnet_prob *pb, elnet_ws *ws, const size_t *L, siz
  * beta), then the scores of columns L[0..nL) and the intercept. Partial sums
  * are per chunk, added block by block in row order, then over chunks in
  * chunk order. */
-static void scan_pass(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_t nL)
+typedef struct list_arg {
+    const size_t *L;
+    size_t nL;
+} list_arg;
+
+static void scan_chunks(const elnet_prob *pb, elnet_ws *ws, void *arg)
 {
+    const size_t *L = ((const list_arg *)arg)->L, nL = ((const list_arg *)arg)->nL;
     size_t p = pb->p, st = p + 1;
-    ws->nscan++;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = pb->sl.c0; c < pb->sl.c1; c++) {
         size_t r0, r1;
@@ -181,6 +192,13 @@ static void scan_pass(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_
         ws->dpart_dev[c] = dev;
         ws->dpart_drift[c] = dr;
     }
+}
+
+static void scan_pass(const elnet_prob *pb, elnet_ws *ws, const size_t *L, size_t nL)
+{
+    list_arg a = {L, nL};
+    ws->nscan++;
+    elnet_windows(pb, ws, scan_chunks, &a);
     pass_done(pb, ws);
     scores_done(pb, ws, L, nL, 1);
 }
@@ -229,11 +247,19 @@ static void pack_block(const elnet_prob *pb, elnet_ws *ws, size_t c, size_t b0, 
  * time. with_eta first refreshes each block's eta, v, r (one pass for the
  * IRLS update and the next Gram); with_z adds the working-residual column,
  * whose row gives the scores g_S and g0 at the same time. */
-static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int with_eta, int with_z,
-                      const size_t *L, size_t nL)
+typedef struct gram_arg {
+    const la_kernels *k;
+    int with_eta, with_z;
+    const size_t *L;
+    size_t nL, ld;
+} gram_arg;
+
+static void gram_chunks(const elnet_prob *pb, elnet_ws *ws, void *arg)
 {
-    size_t nS = ws->nS, q = nS + 1 + (with_z != 0), ld = la_gram_ld(q), st = pb->p + 1;
-    ws->ngram++;
+    const gram_arg *a = arg;
+    const la_kernels *k = a->k;
+    const int with_eta = a->with_eta, with_z = a->with_z;
+    const size_t *L = a->L, nL = a->nL, ld = a->ld, st = pb->p + 1;
 #pragma omp parallel for num_threads(pb->nthreads) schedule(static)
     for (size_t c = pb->sl.c0; c < pb->sl.c1; c++) {
         size_t r0, r1;
@@ -255,6 +281,15 @@ static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, i
         ws->dpart_dev[c] = dev;
         ws->dpart_drift[c] = dr;
     }
+}
+
+static void gram_pass(const elnet_prob *pb, elnet_ws *ws, const la_kernels *k, int with_eta, int with_z,
+                      const size_t *L, size_t nL)
+{
+    size_t nS = ws->nS, q = nS + 1 + (with_z != 0), ld = la_gram_ld(q);
+    gram_arg a = {k, with_eta, with_z, L, nL, ld};
+    ws->ngram++;
+    elnet_windows(pb, ws, gram_chunks, &a);
     if (with_eta)
         pass_done(pb, ws);
     scores_done(pb, ws, L, nL, 0);
@@ -561,7 +596,7 @@ int elnet_point(const elnet_prob *pb, elnet_ws *ws, double lambda, double tnext,
         double last = INFINITY;
         for (int it = 0;; it++) {
             double dlx = cd_step(pb, ws, lambda, maxit, &k);
-            if (dlx < 0 || it > maxit)
+            if (dlx < 0 || it > maxit || ws->cst != STRATA_OK) /* (a failed gather or read) */
                 return 0;
             if (dlx < pb->thr) {
                 accept_move(pb, ws);

@@ -212,6 +212,259 @@ static strata_status build_design(strata_ctx *ctx, const glm_formula *f, const g
     return STRATA_OK;
 }
 
+/* ---- under the memory budget (docs/scale.md, "The elastic net under a budget") ---- */
+
+#define SRC_SLICE 65536 /* source rows read per call while streaming (at most) */
+
+/* The streamed rows' reader over the source: window rows [r0, r1) of the
+ * complete cases are read slice by slice from the source rows that hold them,
+ * compacted by the mask and turned into the design, as build_design does. */
+typedef struct src_reader {
+    const glm_source *src;
+    const glm_formula *f;
+    const glm_varbind *vb;
+    const unsigned char *mask;
+    size_t N, n, slice;
+    size_t dblk;                   /* rows of a design block: min(SRC_BLOCK, slice) (the design is per row) */
+    size_t srow[ELNET_NCHUNK + 1]; /* source row of the first complete case of chunk c (N at the end) */
+    double **raw;                  /* nv x slice */
+    double *blk, *work, **rb;      /* one design block */
+    elnet_reader rd;
+} src_reader;
+
+static void src_reader_free(strata_ctx *ctx, src_reader *r)
+{
+    for (size_t v = 0; r->raw && v < r->f->nvars; v++)
+        strata_free(ctx, r->raw[v], 0);
+    for (int t = 0; t < 2; t++)
+        STRATA_FREE_ALL(ctx, r->rd.X[t], r->rd.y[t], r->rd.w[t], r->rd.off[t]);
+    STRATA_FREE_ALL(ctx, r->raw, r->blk, r->work, r->rb);
+}
+
+/* Compact rows [r0, r1) (whole chunks) into set t. */
+static strata_status src_read(strata_ctx *ctx, void *ud, int t, size_t r0, size_t r1)
+{
+    src_reader *r = ud;
+    const glm_formula *f = r->f;
+    size_t c = 0, k = 0, m = r1 - r0, p = f->p, cap = r->rd.cap;
+    size_t e = ELNET_NCHUNK;
+    while (c < ELNET_NCHUNK && r->n * c / ELNET_NCHUNK != r0)
+        c++;
+    while (e > c && r->n * e / ELNET_NCHUNK != r1)
+        e--;
+    size_t send = r->srow[e]; /* the window's source rows end there */
+    for (size_t s0 = r->srow[c]; k < m && s0 < send;) {
+        size_t len = send - s0 < r->slice ? send - s0 : r->slice, kk = 0;
+        for (size_t v = 0; v < f->nvars; v++)
+            STRATA_TRY(r->src->read_f64(ctx, r->src->ud, r->vb[v].src_col, s0, len, r->raw[v]));
+        for (size_t i = 0; i < len && k + kk < m; i++) {
+            if (!r->mask[s0 + i])
+                continue;
+            for (size_t v = 0; v < f->nvars && kk != i; v++)
+                r->raw[v][kk] = r->raw[v][i];
+            kk++;
+        }
+        for (size_t b0 = 0; b0 < kk; b0 += r->dblk) {
+            size_t nb = kk - b0 < r->dblk ? kk - b0 : r->dblk;
+            int bad = -1;
+            for (size_t v = 0; v < f->nvars; v++)
+                r->rb[v] = r->raw[v] + b0;
+            glm_design_block(f, r->vb, r->rb, nb, r->blk, r->work, &bad);
+            for (size_t j = 1; j < p; j++)
+                memcpy(r->rd.X[t] + (j - 1) * cap + k + b0, r->blk + j * nb, nb * sizeof *r->blk);
+        }
+        for (size_t i = 0; i < kk; i++) {
+            r->rd.y[t][k + i] = r->raw[f->response][i];
+            if (r->rd.w[t])
+                r->rd.w[t][k + i] = r->raw[f->weights][i];
+            if (r->rd.off[t])
+                r->rd.off[t][k + i] = glm_offset_value(f, r->raw, i);
+        }
+        k += kk;
+        s0 += len;
+    }
+    if (k != m)
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: rows changed while the elastic net streamed them (%zu complete cases where %zu were)",
+                           r->src->name, k, m);
+    return STRATA_OK;
+}
+
+/* The raw slice buffers: at most an eighth of the budget and a chunk's rows,
+ * 1,024 to SRC_SLICE source rows of every variable (src_reader_plan may
+ * widen them). */
+static size_t slice_rows(size_t budget, size_t nv, size_t N)
+{
+    size_t sl = budget / 8 / (8 * nv), most = N / ELNET_NCHUNK > SRC_SLICE ? SRC_SLICE : N / ELNET_NCHUNK;
+    sl = sl > most ? most : sl; /* (no more than a chunk's rows) */
+    sl = sl < 1024 ? 1024 : sl;
+    return sl < N ? sl : N > 0 ? N : 1;
+}
+
+static strata_status src_reader_raw(strata_ctx *ctx, src_reader *r, size_t budget)
+{
+    size_t nv = r->f->nvars;
+    r->slice = slice_rows(budget, nv, r->N);
+    int ok = (r->raw = strata_calloc(ctx, nv + 1, sizeof *r->raw)) != NULL;
+    for (size_t v = 0; ok && v < nv; v++)
+        ok = (r->raw[v] = strata_alloc(ctx, r->slice * sizeof **r->raw)) != NULL;
+    return ok ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", r->slice);
+}
+
+/* The streamed load: the mask in slices of source rows (checking values as
+ * load_rows does; of several bad values it may name another). */
+static strata_status load_mask_stream(strata_ctx *ctx, const src_reader *r, const elnet_spec *sp,
+                                      unsigned char *mask, size_t *n_used)
+{
+    const glm_formula *f = r->f;
+    size_t N = r->N, used = 0;
+    if (N == 0)
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", r->src->name);
+    for (size_t s0 = 0; s0 < N; s0 += r->slice) {
+        size_t len = N - s0 < r->slice ? N - s0 : r->slice;
+        memset(mask + s0, 1, len);
+        for (size_t v = 0; v < f->nvars; v++) {
+            STRATA_TRY(r->src->read_f64(ctx, r->src->ud, r->vb[v].src_col, s0, len, r->raw[v]));
+            for (size_t i = 0; i < len; i++)
+                if (r->raw[v][i] != r->raw[v][i]) {
+                    if (sp->na_action == STRATA_NA_FAIL)
+                        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
+                                           r->src->name, f->vars[v].column, s0 + i + 1);
+                    mask[s0 + i] = 0;
+                }
+        }
+        for (size_t i = 0; i < len; i++) {
+            double y = r->raw[f->response][i];
+            if (mask[s0 + i] && !glm_valid_y(sp->prm.family, y))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g: %s", r->src->name,
+                                   f->vars[f->response].column, s0 + i + 1, y, glm_valid_y_text(sp->prm.family));
+            used += mask[s0 + i];
+        }
+    }
+    if (used < 2)
+        return STRATA_FAIL(ctx, STRATA_EDATA, "%s: %zu complete cases for formula \"%s\" (need >= 2)", r->src->name,
+                           used, f->text);
+    *n_used = used;
+    return STRATA_OK;
+}
+
+/* Bytes the in-memory fit holds: the raw columns (and mask) of every source
+ * row; the design (8p), y, weights, offset (24), the driver's weights and
+ * response (16), eta, v, r (24) and 0/1 bytes (p) of every complete case. */
+static size_t mem_bytes(size_t N, size_t n, size_t nv, size_t p)
+{
+    return N * (8 * nv + 1) + n * (9 * p + 64);
+}
+
+/* What streaming holds whatever the window: the mask, v and r (16 bytes a
+ * row), the raw slice, a design block, the pass's chunk partials. */
+static size_t stream_fixed(size_t N, size_t n, size_t nv, size_t p, size_t width, size_t slice)
+{
+    size_t ld = (p + 2 + 7) / 8 * 8;
+    size_t dblk = slice < SRC_BLOCK ? slice : SRC_BLOCK;
+    return N + 16 * n + 8 * (nv * slice + dblk * (p + 1 + width) + ELNET_NCHUNK * ld * (ld + ELNET_BLOCK) +
+                             ELNET_NCHUNK * (p + 3) * ELNET_BLOCK + 40 * p);
+}
+
+/* Sizes the reader for the budget: windows of whole chunks in two buffer
+ * sets (one when a window holds every row: read once), or the refusal
+ * naming the sizes when one chunk does not fit. */
+static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, size_t budget, size_t nv, size_t p)
+{
+    const glm_formula *f = r->f;
+    size_t n = r->n, width = glm_design_work(f), row = 8 * p + 48, big = 0;
+    size_t fixed = stream_fixed(r->N, n, nv, p, width, r->slice), avail = budget > fixed ? budget - fixed : 0;
+    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
+        size_t m = n * (c + 1) / ELNET_NCHUNK - n * c / ELNET_NCHUNK;
+        big = m > big ? m : big;
+    }
+    r->rd.nsets = avail / row >= n ? 1 : 2;
+    r->rd.cap = r->rd.nsets == 1 ? n : avail / row / 2;
+    if (r->rd.cap < big) {
+        /* (the slice grows with the budget: the least budget that holds its own slice, + 1 %) */
+        size_t need = fixed + 2 * big * row;
+        for (int it = 0; it < 40; it++)
+            need = stream_fixed(r->N, n, nv, p, width, slice_rows(need, nv, r->N)) + 2 * big * row;
+        need += need / 100;
+        return STRATA_FAIL(ctx, STRATA_ENOMEM,
+                           "%s: the memory budget of %zu bytes cannot hold the streamed elastic net of %zu rows x %zu "
+                           "columns: it keeps %zu bytes whatever the budget (the mask, 16 bytes a row for the IRLS "
+                           "weights and residuals, the read and design buffers) and two windows of one chunk "
+                           "(%zu rows x %zu bytes) take %zu bytes: at least %zu bytes are needed (%zu in memory)",
+                           r->src->name, budget, n, p, fixed, big, row, 2 * big * row, need,
+                           mem_bytes(r->N, n, nv, p));
+    }
+    r->rd.row_bytes = 8 * nv;
+    /* the sets hold the widest window (whole chunks of at most cap rows, as
+     * elnet_stream groups them); what the budget leaves goes to larger read
+     * slices (fewer, longer reads of each column: a slice of 1,024 rows cost
+     * more in HDF5's per-call work than in reading) */
+    size_t wide = n, span = r->N;
+    if (r->rd.nsets > 1) {
+        wide = span = 0;
+        for (size_t c = 0, e; c < ELNET_NCHUNK; c = e) {
+            e = c + 1;
+            while (e < ELNET_NCHUNK && n * (e + 1) / ELNET_NCHUNK - n * c / ELNET_NCHUNK <= r->rd.cap)
+                e++;
+            size_t m = n * e / ELNET_NCHUNK - n * c / ELNET_NCHUNK;
+            wide = m > wide ? m : wide;
+            span = r->srow[e] - r->srow[c] > span ? r->srow[e] - r->srow[c] : span;
+        }
+    }
+    r->rd.cap = wide;
+    size_t used = fixed + (size_t)r->rd.nsets * wide * row, sl = r->slice;
+    if (budget > used)
+        sl += (budget - used) / (8 * nv) / 4 * 3; /* (a quarter spare: the design block grows too) */
+    sl = sl > span ? span : sl; /* (no read runs past a window's source rows) */
+    if (sl > r->slice && stream_fixed(r->N, n, nv, p, width, sl) + (size_t)r->rd.nsets * wide * row <= budget) {
+        for (size_t v = 0; v < nv; v++) {
+            strata_free(ctx, r->raw[v], 0);
+            if (!(r->raw[v] = strata_alloc(ctx, sl * sizeof **r->raw)))
+                return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", sl);
+        }
+        r->slice = sl;
+        fixed = stream_fixed(r->N, n, nv, p, width, sl);
+    }
+    r->dblk = r->slice < SRC_BLOCK ? r->slice : SRC_BLOCK;
+    r->blk = strata_alloc(ctx, r->dblk * (p + 1) * sizeof *r->blk + 1);
+    r->work = strata_alloc(ctx, r->dblk * width * sizeof *r->work + 1);
+    r->rb = strata_alloc(ctx, (nv + 1) * sizeof *r->rb);
+    int ok = r->blk && r->work && r->rb;
+    for (int t = 0; ok && t < r->rd.nsets; t++) {
+        size_t cap = r->rd.cap + 1;
+        ok = (r->rd.X[t] = strata_alloc(ctx, cap * p * sizeof *r->rd.X[t])) != NULL &&
+             (r->rd.y[t] = strata_alloc(ctx, cap * sizeof *r->rd.y[t])) != NULL &&
+             (f->weights < 0 || (r->rd.w[t] = strata_alloc(ctx, cap * sizeof *r->rd.w[t])) != NULL) &&
+             (!f->noffsets || (r->rd.off[t] = strata_alloc(ctx, cap * sizeof *r->rd.off[t])) != NULL);
+    }
+    if (!ok)
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for windows of %zu rows x %zu columns",
+                           r->rd.cap, p);
+    r->rd.read = src_read;
+    r->rd.ud = r;
+    strata_log(ctx, STRATA_LOG_INFO,
+               "%s: the elastic net's %zu x %zu design needs %zu MB in memory, over the memory budget of %zu MB: "
+               "streaming windows of whole chunks of up to %zu rows (%d buffer set%s), read in slices of %zu rows; "
+               "%zu MB besides the windows",
+               r->src->name, n, p, mem_bytes(r->N, n, nv, p) >> 20, budget >> 20, r->rd.cap, r->rd.nsets,
+               r->rd.nsets > 1 ? "s, the next window read while one computes" : ": read once", r->slice, fixed >> 20);
+    return STRATA_OK;
+}
+
+/* Source row of each chunk's first complete case. */
+static void src_reader_rows(src_reader *r)
+{
+    size_t k = 0, c = 0;
+    for (size_t i = 0; i < r->N && c < ELNET_NCHUNK; i++) {
+        if (!r->mask[i])
+            continue;
+        while (c < ELNET_NCHUNK && r->n * c / ELNET_NCHUNK == k)
+            r->srow[c++] = i;
+        k++;
+    }
+    while (c <= ELNET_NCHUNK)
+        r->srow[c++] = r->N;
+}
+
 /* Penalty factors per design column from "term=w" pairs (R-style names). */
 static strata_status penalties(strata_ctx *ctx, const glm_formula *f, const elnet_spec *sp, double *pf)
 {
@@ -293,10 +546,13 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
     glm_varbind *vb = NULL;
     double **raw = NULL, *X = NULL, *vec = NULL;
     unsigned char *mask = NULL;
-    size_t n = src->nrows, n_used = 0, nv = 0, nrow = 0;
+    size_t n = src->nrows, n_used = 0, nv = 0, nrow = 0, budget = strata_ctx_memory_budget(ctx);
     const strata_comm *cm = strata_ctx_comm(ctx);
     elnet_slab sl;
+    src_reader rdr;
+    int streamed = 0;
     strata_status st;
+    memset(&rdr, 0, sizeof rdr);
     *out = NULL;
     memset(res, 0, sizeof *res);
     memset(&sl, 0, sizeof sl);
@@ -347,6 +603,17 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
             st = load_slab(ctx, src, f, vb, mask, &sl, raw);
         if (st != STRATA_OK)
             goto done;
+    } else if (budget && mem_bytes(n, n, nv, 0) > budget) { /* the raw columns alone exceed it */
+        streamed = 1;
+        rdr.src = src, rdr.f = f, rdr.vb = vb, rdr.mask = mask, rdr.N = n;
+        if (st == STRATA_OK)
+            st = src_reader_raw(ctx, &rdr, budget);
+        if (st == STRATA_OK)
+            st = load_mask_stream(ctx, &rdr, sp, mask, &n_used);
+        if (st == STRATA_OK)
+            st = freeze_dist(ctx, src, f, vb, mask);
+        if (st != STRATA_OK)
+            goto done;
     } else {
         for (size_t v = 0; v < nv && st == STRATA_OK; v++)
             if (!(raw[v] = strata_alloc(ctx, (n + 1) * sizeof **raw)))
@@ -357,7 +624,17 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
             st = glm_freeze(ctx, f, vb, raw, mask, n);
         if (st != STRATA_OK)
             goto done;
-        for (size_t v = 0; v < nv && n_used < n; v++) {
+        if (budget && mem_bytes(n, n_used, nv, f->p - 1) > budget) { /* the design exceeds it */
+            streamed = 1;
+            for (size_t v = 0; v < nv; v++) {
+                strata_free(ctx, raw[v], 0);
+                raw[v] = NULL;
+            }
+            rdr.src = src, rdr.f = f, rdr.vb = vb, rdr.mask = mask, rdr.N = n;
+            if ((st = src_reader_raw(ctx, &rdr, budget)) != STRATA_OK)
+                goto done;
+        }
+        for (size_t v = 0; v < nv && n_used < n && !streamed; v++) {
             size_t k = 0;
             for (size_t i = 0; i < n; i++)
                 if (mask[i])
@@ -370,6 +647,30 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "elnet: formula \"%s\" has no terms to penalise", f->text);
         goto done;
     }
+    if (streamed) {
+        if (sp->cv_folds) {
+            st = STRATA_FAIL(ctx, STRATA_ENOMEM,
+                             "%s: cross-validation does not stream yet: the elastic net's %zu x %zu design needs "
+                             "about %zu bytes in memory, over the memory budget of %zu bytes; raise --mem-limit "
+                             "(memory:) to at least that, or fit without --cv",
+                             src->name, n_used, p, mem_bytes(n, n_used, nv, p), budget);
+            goto done;
+        }
+        rdr.n = n_used;
+        src_reader_rows(&rdr);
+        if ((st = src_reader_plan(ctx, &rdr, budget, nv, p)) != STRATA_OK)
+            goto done;
+        if (!(vec = strata_alloc(ctx, (p + 1) * sizeof *vec))) {
+            st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for %zu penalty factors", p);
+            goto done;
+        }
+        if ((st = penalties(ctx, f, sp, vec)) != STRATA_OK)
+            goto done;
+        elnet_data d = {n_used, p, NULL, 0, NULL, NULL, NULL, sl, &rdr.rd};
+        if ((st = fit_arrays(ctx, sp, &d, vec, res)) != STRATA_OK)
+            goto done;
+        goto model;
+    }
     X = strata_alloc(ctx, nrow * p * sizeof *X + 1);
     vec = strata_alloc(ctx, (3 * nrow + p) * sizeof *vec);
     st = X && vec ? STRATA_OK : STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for the %zu x %zu design", nrow, p);
@@ -380,9 +681,10 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         st = strata_comm_agree(ctx, st);
     if (st != STRATA_OK || (st = penalties(ctx, f, sp, pf)) != STRATA_OK)
         goto done;
-    elnet_data d = {nrow, p, X, nrow, y, f->weights >= 0 ? w : NULL, f->noffsets ? off : NULL, sl};
+    elnet_data d = {nrow, p, X, nrow, y, f->weights >= 0 ? w : NULL, f->noffsets ? off : NULL, sl, NULL};
     if ((st = fit_arrays(ctx, sp, &d, pf, res)) != STRATA_OK)
         goto done;
+model:;
     glm_model *m = NULL;
     if ((st = glm_model_alloc(ctx, f, &m)) != STRATA_OK)
         goto done;
@@ -392,6 +694,8 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
 done:
     if (st != STRATA_OK)
         elnet_fitted_free(ctx, res);
+    if (rdr.f)
+        src_reader_free(ctx, &rdr);
     for (size_t v = 0; raw && v < nv; v++)
         strata_free(ctx, raw[v], 0);
     strata_free(ctx, raw, 0);
