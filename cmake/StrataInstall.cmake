@@ -7,9 +7,10 @@
 #    /proc/self/exe is python3) all find data/reference;
 #  - STRATA_BUILD_INFO_DEFINES: compiler, flags and build type for
 #    `strata --version` (engine/io/build_info.c);
-#  - rpath: the installed library finds its neighbours and keeps non-system
-#    link directories (a private HDF5 or OpenBLAS), so nothing needs
-#    LD_LIBRARY_PATH; the CLI's own path is set in CMakeLists.txt.
+#  - rpath: the installed CLI finds lib/, the installed library its
+#    neighbours, both keep non-system link directories (a private HDF5 or
+#    OpenBLAS), so nothing needs LD_LIBRARY_PATH (the CLI's list is made in
+#    CMakeLists.txt).
 set(STRATA_INSTALL_DATADIR ${CMAKE_INSTALL_DATADIR}/strata)
 set(STRATA_DATADIR_DEFINES
     STRATA_DATADIR="${CMAKE_INSTALL_FULL_DATADIR}/strata"
@@ -29,10 +30,5 @@ set(STRATA_BUILD_INFO_DEFINES
     STRATA_BUILD_SYSTEM="${CMAKE_SYSTEM_NAME} ${CMAKE_SYSTEM_PROCESSOR}")
 
 set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
+set(STRATA_RPATH_BIN "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
 set(STRATA_RPATH_LIB "$ORIGIN")
-# install relinks a target whose path changes instead of editing it in place:
-# the in-place edit needs the build tree's path padded to the install path's
-# length, and CMake pads with empty entries, which the loader searches as the
-# current directory (a library planted there would load; ~150 failed opens at
-# every start of a build-tree binary)
-set(CMAKE_NO_BUILTIN_CHRPATH ON)

@@ -16,6 +16,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,13 +46,13 @@ pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd)
 {
     const char *probe = getenv("STRATA_H5_PROBE");
     int sv[2];
-    pid_t pid;
+    pid_t pid, parent;
     *verdict_fd = -1;
     /* the walk off (nothing to overlap), one thread asked for, one CPU, or
      * MPI ranks (each must take part in the collectives itself): as before;
      * and in sanitizer builds, whose reports the gate cannot hold back */
 #if defined(__SANITIZE_ADDRESS__)
-    (void)probe, (void)sv, (void)pid, (void)ctx;
+    (void)probe, (void)sv, (void)pid, (void)parent, (void)ctx;
     return -1;
 #else
     if ((probe && !strcmp(probe, "0")) || strata_ctx_threads(ctx) < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
@@ -57,6 +60,7 @@ pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd)
         return -1;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return -1;
+    parent = getpid();
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
@@ -65,6 +69,12 @@ pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd)
         return -1;
     }
     if (pid == 0) {
+#ifdef __linux__
+        /* the worker ends with the supervisor (kill -9 of `strata fit` must
+         * stop the fit, not leave it to publish the model later) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit((int)STRATA_EINTERNAL);
+#endif
         close(sv[0]);
         g_gate = sv[1];
         /* the supervisor walks the file; the worker's open must not again */
