@@ -13,6 +13,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +25,27 @@
 #include <unistd.h>
 
 /* In the worker: its end of the verdict socket until the verdict is read;
- * -1 in any other process. */
+ * -1 in any other process. The lock: a message may come from any thread. */
 static int g_gate = -1;
+static pthread_mutex_t g_gate_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void cli_gate(void)
 {
     char c = 0;
     ssize_t r;
-    if (g_gate < 0)
+    if (__atomic_load_n(&g_gate, __ATOMIC_ACQUIRE) < 0)
         return;
-    do
-        r = read(g_gate, &c, 1);
-    while (r < 0 && errno == EINTR);
-    close(g_gate);
-    g_gate = -1;
-    if (r != 1 || c != 'Y') /* refused (the supervisor kills us first) or gone */
-        _exit((int)STRATA_EFORMAT);
+    pthread_mutex_lock(&g_gate_lock);
+    if (g_gate >= 0) {
+        do
+            r = read(g_gate, &c, 1);
+        while (r < 0 && errno == EINTR);
+        if (r != 1 || c != 'Y') /* refused (the supervisor kills us first) or gone */
+            _exit((int)STRATA_EFORMAT);
+        close(g_gate);
+        __atomic_store_n(&g_gate, -1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&g_gate_lock);
 }
 
 pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd)
