@@ -141,6 +141,8 @@ for L in levels:
 EOF
 )
 BLAS=$(ldd "$STRATA" | grep -o '/[^ ]*openblas[^ ]*' | head -1 || true)
+# the CLI links OpenBLAS's static archive where it can (docs/glm.md#static-openblas)
+[ -n "$BLAS" ] || BLAS="linked statically: $("$STRATA" --version | grep -m1 '^openblas:' | sed 's/^openblas: *//')"
 HEAD="### Factor-heavy GLM (issue 19), $(date -u +%Y-%m-%dT%H:%MZ)
 
 Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); threads $THREADS (strata --threads, OMP/OPENBLAS_NUM_THREADS);

@@ -30,6 +30,32 @@ if(STRATA_LAPACKE_STATIC)
 else()
   target_link_libraries(strata_dep_lapacke INTERFACE PkgConfig::LAPACKE)
 endif()
+# The CLI links OpenBLAS's static archive where Debian ships one beside the
+# shared library (libopenblas-dev: openblas-pthread/libopenblas.a) and it links
+# by itself (no libgfortran for the LAPACK entries strata calls); libstrata.so,
+# the tests, MPI and sanitizer builds keep the shared one (CMakeLists.txt).
+find_library(STRATA_OPENBLAS_STATIC NAMES libopenblas.a HINTS ${OPENBLAS_LIBRARY_DIRS} NO_DEFAULT_PATH)
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)
+if(STRATA_OPENBLAS_STATIC AND STRATA_LAPACKE_STATIC AND NOT DEFINED STRATA_OPENBLAS_STATIC_OK)
+  include(CheckCSourceCompiles)
+  set(CMAKE_REQUIRED_INCLUDES ${LAPACKE_INCLUDE_DIRS} ${OPENBLAS_INCLUDE_DIRS})
+  set(CMAKE_REQUIRED_LIBRARIES ${STRATA_LAPACKE_STATIC} ${STRATA_OPENBLAS_STATIC} Threads::Threads m)
+  check_c_source_compiles([=[
+#include <cblas.h>
+#include <lapacke.h>
+int main(void)
+{
+    double a[1] = {4}, b[1] = {2}, y[1] = {0};
+    openblas_set_num_threads(1);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, 1, 1, 1.0, a, 1, b, 1, 0.0, y, 1);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.0, a, 1, b, 1, 0.0, y, 1);
+    return LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', 1, a, 1) + LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'U', 1, 1, a, 1, b, 1)
+           + LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', 1, a, 1) + (openblas_get_config() == 0);
+}]=] STRATA_OPENBLAS_STATIC_OK)
+  unset(CMAKE_REQUIRED_INCLUDES)
+  unset(CMAKE_REQUIRED_LIBRARIES)
+endif()
 strata_require_pkg(YAML yaml-0.1 libyaml-dev)
 strata_require_pkg(JANSSON jansson libjansson-dev)
 strata_require_pkg(LIBCRYPTO libcrypto libssl-dev)

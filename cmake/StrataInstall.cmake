@@ -9,7 +9,8 @@
 #    `strata --version` (engine/io/build_info.c);
 #  - rpath: the installed CLI finds lib/, the installed library its
 #    neighbours, both keep non-system link directories (a private HDF5 or
-#    OpenBLAS), so nothing needs LD_LIBRARY_PATH.
+#    OpenBLAS), so nothing needs LD_LIBRARY_PATH (the CLI's list is made in
+#    CMakeLists.txt).
 set(STRATA_INSTALL_DATADIR ${CMAKE_INSTALL_DATADIR}/strata)
 set(STRATA_DATADIR_DEFINES
     STRATA_DATADIR="${CMAKE_INSTALL_FULL_DATADIR}/strata"

@@ -50,8 +50,10 @@ static void write_all(const char *dir, int threads, char tag)
     cli(dir, "synth --icb QOC --patients 1500 --seed 3 --quiet --threads %d --out c.h5", threads);
     cli(dir, "derive c.h5 --spec '%s' --quiet --threads %d --out d.h5",
         tu_src("data/specs/derive_default.yaml"), threads);
+    /* 1 thread: one process; 2: the fit in a worker beside the cohort's
+     * forked walk (engine/cli/cli_worker.c) — the same bytes */
     cli(dir, "fit c.h5 --formula 'emergency_admission_12m ~ age + sex + ltc_count' --quiet "
-             "--out m.h5");
+             "--threads %d --out m.h5", threads);
     cli(dir, "fit c.h5 --family cox --formula 'Surv(time_to_emergency_days, emergency_event) ~ "
              "age + sex' --quiet --out cox.h5");
     cli(dir, "score m.h5 c.h5 --quiet --threads %d --out s.h5", threads);

@@ -147,13 +147,17 @@ static void test_h5__crafted_files_that_crash_hdf5_are_a_clean_eformat(void **st
                                         "runaway.h5", "model_attr_close.h5",
                                         "model_full_read.h5", "model_huge_extent.h5",
                                         "cohort_huge_alloc.h5"};
-    static const char *const cmds[] = {"info", "validate", "coef"};
+    /* fit with 2 threads: the fit's worker runs beside the walk and is
+     * killed on its verdict (engine/cli/cli_worker.c); no model is written */
+    static const char *const cmds[] = {"info", "validate", "coef", "fit"};
     (void)state;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < 4; k++) {
             char *out = NULL;
-            int rc = tu_run_sh(&out, "STRATA_H5_PROBE_SECONDS=3 timeout 60 '%s' %s '%s%s' 2>&1",
-                           tu_cli(), cmds[k], tu_src("tests/data/hdf5/"), files[i]);
+            int rc = tu_run_sh(&out, "STRATA_H5_PROBE_SECONDS=3 timeout 60 '%s' %s '%s%s' %s%s%s 2>&1",
+                           tu_cli(), cmds[k], tu_src("tests/data/hdf5/"), files[i],
+                           k == 3 ? "--formula 'y ~ x' --threads 2 --out '" : "",
+                           k == 3 ? tu_tmp("crafted_fit.h5") : "", k == 3 ? "'" : "");
             if (rc != 5 && !(k == 1 && rc == 1)) /* validate: 1 = problems listed */
                 fail_msg("%s %s: exit %d: %s", cmds[k], files[i], rc, out);
             /* whether HDF5's wild read faults depends on the heap layout (a
@@ -168,6 +172,8 @@ static void test_h5__crafted_files_that_crash_hdf5_are_a_clean_eformat(void **st
                 assert_contains(out, "corrupt HDF5 file");
             if (!strcmp(files[i], "model_huge_extent.h5") && k == 2)
                 assert_contains(out, "strings cannot be stored in a file this size; corrupt");
+            if (k == 3)
+                assert_int_equal(access(tu_tmp("crafted_fit.h5"), F_OK), -1);
             free(out);
         }
 }

@@ -7,6 +7,7 @@
 #include "strata/strata.h"
 
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit codes (docs/errors.md): 0 success; a failing library call exits with
  * its strata_status value (2 EINVAL/usage, 3 ENOMEM, 4 EIO, 5 EFORMAT,
@@ -33,6 +34,22 @@ int cli_rank(void);
  * doing anything under MPI (every rank must finalise) and in sanitizer builds
  * (their leak check runs at exit). */
 void cli_exit_now(int rc);
+/* `strata fit`'s supervisor and worker (cli_worker.c): the worker fits while
+ * the supervisor's open of the cohort (its forked HDF5 walk, then the open)
+ * decides whether the file may be read; the worker shows nothing before that
+ * verdict. cli_worker_fork returns 0 in the worker, the worker's pid in the
+ * supervisor (*verdict_fd set), -1 when the command runs as one process
+ * (STRATA_H5_PROBE=0, --threads 1, one CPU, MPI, or no fork). cli_gate, in
+ * the worker, waits for the verdict before anything is shown or written
+ * (every message, progress line and output goes through it; elsewhere it
+ * returns at once). cli_worker_finish, in the supervisor: go = 1 sends the
+ * verdict and returns the worker's exit code; go = 0 kills the worker and
+ * returns -1 (the supervisor reports the open's error itself). */
+pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd);
+void cli_gate(void);
+int cli_worker_finish(pid_t pid, int verdict_fd, int go);
+/* Whether this process started MPI (an MPI build under mpirun or srun). */
+int cli_mpi_started(void);
 /* Shows the library's progress on stderr (cli_progress.c): a redrawn bar
  * with the time left on a terminal, else a line per long stage; nothing
  * under --quiet. cli_ctx_new installs it. cli_progress_clear wipes a

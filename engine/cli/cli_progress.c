@@ -75,6 +75,7 @@ static void on_progress(void *ud, const char *stage, double done, double total)
         done = total;
     describe(line, sizeof line, done, total, el);
     if (P.tty) {
+        cli_gate();
         char bar[25];
         int k = total > 0 ? (int)(24 * done / total) : 0;
         for (int i = 0; i < 24; i++)
@@ -88,6 +89,7 @@ static void on_progress(void *ud, const char *stage, double done, double total)
         return;
     }
     if ((!end && el >= P.first && t - P.last >= (P.shown ? P.every : 0)) || (end && P.shown)) {
+        cli_gate();
         fprintf(stderr, "strata: progress: %s %s%s\n", stage, line, end ? " (done)" : "");
         fflush(stderr);
         P.last = t;
@@ -117,6 +119,7 @@ void cli_progress_install(strata_ctx *ctx, const cli_common *co)
 void cli_progress_clear(void)
 {
     if (P.tty && P.stage[0]) { /* the bar is redrawn by the stage's next report */
+        cli_gate();
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }

@@ -89,7 +89,8 @@ int cmd_fit(int argc, char **argv)
     strata_model *m = NULL;
     strata_status st;
     size_t mem_limit = 0;
-    int rc = 0, robust = 0, json = 0;
+    int rc = 0, robust = 0, json = 0, verdict = -1;
+    pid_t worker;
     cli_elnet_opts eo;
     cli_elnet_init(&eo);
     strata_fit_spec_init(&fs);
@@ -196,6 +197,21 @@ int cmd_fit(int argc, char **argv)
         rc = cli_usage_error("fit", USAGE, "%s", strata_ctx_errmsg(ctx));
         goto out;
     }
+    /* a GLM fit runs in a worker while this process's open of the cohort
+     * (the forked HDF5 walk, then the open) decides whether it may go on
+     * (cli_worker.c; docs/reliability.md#hdf5) */
+    worker = eo.active ? -1 : cli_worker_fork(ctx, &verdict);
+    if (worker > 0) {
+        st = strata_cohort_open(ctx, cohort_path, &c);
+        rc = cli_worker_finish(worker, verdict, st == STRATA_OK);
+        if (rc < 0) {
+            rc = cli_fail(ctx, "fit", st);
+            goto out;
+        }
+        json = 0; /* the worker wrote everything */
+        cli_exit_now(rc);
+        goto out;
+    }
     if ((st = strata_cohort_open(ctx, cohort_path, &c)) != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
         goto out;
@@ -206,6 +222,7 @@ int cmd_fit(int argc, char **argv)
         goto out;
     }
     st = strata_glm_fit(ctx, c, &prm, &m);
+    cli_gate(); /* a worker: the verdict before any output */
     if (!m) {
         rc = cli_fail(ctx, "fit", st);
         goto out;

@@ -13,6 +13,7 @@
 static int g_rank, g_size = 1;
 static int g_mpi; /* an MPI build: MPI was started and must be finalised */
 int cli_rank(void) { return g_rank; }
+int cli_mpi_started(void) { return g_mpi; }
 
 void cli_exit_now(int rc)
 {
@@ -161,6 +162,7 @@ static void cli_log(void *ud, strata_log_level level, const char *msg)
 {
     static const char *names[] = {"error", "warning", "info", "debug"};
     (void)ud;
+    cli_gate(); /* a fit's worker: nothing shown before the verdict */
     cli_progress_clear();
     fprintf(stderr, "strata: %s: %s\n", names[level], msg);
 }
@@ -211,6 +213,7 @@ int cli_out_publish(FILE *f, const char *tmp, const char *path)
 
 int cli_fail(strata_ctx *ctx, const char *cmd, strata_status s)
 {
+    cli_gate();
     cli_progress_clear();
     if (g_rank == 0) /* ranks agree on a failure: rank 0 says it once */
         fprintf(stderr, "strata %s: error: %s\n", cmd, ctx ? strata_ctx_errmsg(ctx) : "");
