@@ -80,10 +80,10 @@ strata_status strata_xsort_begin(strata_ctx *ctx, size_t n, const int32_t *major
     if (!fits(n, mem)) {
         size_t need = strata_xsort_floor(n);
         return STRATA_FAIL(ctx, STRATA_ENOMEM,
-                           "%s: sorting %zu rows through a scratch file needs at least %.1f MB, over the %.1f MB "
-                           "the memory budget gives it (half the budget): raise --mem-limit / memory: to %.0f MB or more",
+                           "%s: sorting %zu rows through a scratch file needs at least %.3g MB, over the %.3g MB "
+                           "the memory budget gives it (half the budget): raise --mem-limit / memory: to %.3g MB or more",
                            what, n, (double)need / 1048576.0, (double)mem / 1048576.0,
-                           2.0 * (double)need / 1048576.0 + 1.0);
+                           2.0 * (double)need / 1048576.0);
     }
     if (cap > n)
         cap = n;

@@ -10,16 +10,50 @@
 #include "strata/evaluate.h"
 #include "strata/stratify.h"
 
+/* The rows of a view kept in a scratch file (evaluation under a memory
+ * budget, docs/scale.md): column c of the view's m rows at off[c] (8 bytes a
+ * row), read window by window into buf (EV_NWIN columns of cap rows). One
+ * per view: views are evaluated in parallel, each by one thread. */
+enum { EV_COL_Y, EV_COL_P, EV_COL_LP, EV_COL_W, EV_NWIN, EV_COL_ROW = EV_NWIN, EV_NCOL };
+typedef struct ev_file {
+    const struct strata_scratch *f;
+    uint64_t off[EV_NCOL];
+    int weighted;
+    size_t cap;  /* rows a window holds */
+    double *buf;
+    int err;     /* errno of a failed read (the results are then void), else 0 */
+} ev_file;
+
 /* A population in ascending order of p (ties in row order). ix selects
- * positions of the sorted arrays (NULL = positions 0..m-1). w NULL = 1. */
+ * positions of the sorted arrays (NULL = positions 0..m-1). w NULL = 1.
+ * file non-NULL: the rows are in a scratch file (the arrays are unused). */
 typedef struct ev_view {
     size_t m;
     const size_t *ix;
     const double *y, *p, *lp, *w;
+    ev_file *file;
 } ev_view;
 
 #define EV_POS(v, k) ((v)->ix ? (v)->ix[(k)] : (k))
 #define EV_W(v, q) ((v)->w ? (v)->w[(q)] : 1.0)
+
+/* How a kernel reads a view: the window of positions [k0, k0 + n) as arrays
+ * (a view in memory is one window, the whole of it). EV_AT(c, k) is the
+ * index in the window's arrays of position k, loading the window that holds
+ * it first when it is not there (forward, or backward when k is below the
+ * window). An index is valid until the next EV_AT. */
+typedef struct ev_cur {
+    const ev_view *v;
+    size_t k0, n;
+    const size_t *ix;
+    const double *y, *p, *lp, *w;
+} ev_cur;
+ev_cur ev_cur_of(const ev_view *v);
+size_t ev_cur_load(ev_cur *c, size_t k);
+#define EV_AT(c, k)                                                                                \
+    ((size_t)((k) - (c)->k0) < (c)->n ? ((c)->ix ? (c)->ix[(k) - (c)->k0] : (size_t)((k) - (c)->k0)) \
+                                      : ev_cur_load((c), (k)))
+#define EV_CW(c, q) ((c)->w ? (c)->w[(q)] : 1.0)
 
 /* Upper tail of the chi-square distribution with df degrees of freedom. */
 double ev_pchisq_upper(double x, double df);

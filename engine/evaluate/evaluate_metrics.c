@@ -3,15 +3,61 @@
  * Hosmer–Lemeshow, top-k% yield, net benefit and the smoothed calibration curve
  * (formulas and citations in docs/evaluate.md).
  * Invariant: each kernel is a serial pass in view order; sums run in fixed
- * blocks of EV_BLOCK rows added in block order. No allocation. */
+ * blocks of EV_BLOCK rows added in block order. No allocation. A kernel reads
+ * its view through a cursor (EV_AT): in memory or window by window from a
+ * scratch file, the same values in the same order, so the same bytes. */
 #include "evaluate_internal.h"
 
+#include "scratch.h"
 #include "strata/stratify.h"
 
 #include <math.h>
 #include <string.h>
 
 #define EV_BLOCK 8192
+
+/* ---- reading a view ----------------------------------------------------- */
+
+ev_cur ev_cur_of(const ev_view *v)
+{
+    ev_cur c = {v, 0, v->m, v->ix, v->y, v->p, v->lp, v->w};
+    const ev_file *f = v->file;
+    if (f) { /* no window yet; the arrays are the window buffer's, always */
+        c.n = 0;
+        c.ix = NULL;
+        c.y = f->buf + EV_COL_Y * f->cap;
+        c.p = f->buf + EV_COL_P * f->cap;
+        c.lp = f->buf + EV_COL_LP * f->cap;
+        c.w = f->weighted ? f->buf + EV_COL_W * f->cap : NULL;
+    }
+    return c;
+}
+
+/* The window of a file view holding position k: [k, k + cap) going forward,
+ * [k + 1 - cap, k + 1) going backward. A failed read is recorded on the
+ * view's file and reads as NaN (the caller reports it after the job). */
+size_t ev_cur_load(ev_cur *c, size_t k)
+{
+    ev_file *f = c->v->file;
+    size_t m = c->v->m, k0 = k, n;
+    if (!f || k >= m)
+        return 0; /* a view in memory is one window; kernels stay below m */
+    if (k < c->k0)
+        k0 = k + 1 > f->cap ? k + 1 - f->cap : 0;
+    n = m - k0 < f->cap ? m - k0 : f->cap;
+    for (int col = 0; col < (f->weighted ? EV_NWIN : EV_COL_W); col++) {
+        double *dst = f->buf + (size_t)col * f->cap;
+        int e = strata_scratch_pread(f->f, f->off[col] + k0 * sizeof(double), dst, n * sizeof(double));
+        if (e) {
+            f->err = e;
+            for (size_t i = 0; i < n; i++)
+                dst[i] = NAN;
+        }
+    }
+    c->k0 = k0;
+    c->n = n;
+    return k - k0;
+}
 
 double ev_link(strata_family f, double p)
 {
@@ -78,20 +124,21 @@ static double unit_dev(strata_family f, double y, double mu)
 /* Walks the tie groups of p twice: first the Mann–Whitney sum with ties
  * counted 1/2, then the DeLong (1988) placement-value variances, which are
  * constant within a tie group. Weights act as case multiplicities. */
-void ev_auc(const ev_view *v, double *c, double *se)
+void ev_auc(const ev_view *v, double *auc, double *se)
 {
+    ev_cur c = ev_cur_of(v);
     double w1 = 0.0, w0 = 0.0, num = 0.0, cum0 = 0.0, cum1 = 0.0, s10 = 0.0, s01 = 0.0, a;
     size_t k, j, m1 = 0, m0 = 0;
-    *c = NAN;
+    *auc = NAN;
     *se = NAN;
     for (k = 0; k < v->m; k = j) {
-        double g1 = 0.0, g0 = 0.0, pk = v->p[EV_POS(v, k)];
-        for (j = k; j < v->m && v->p[EV_POS(v, j)] == pk; j++) {
-            size_t q = EV_POS(v, j);
-            double wq = EV_W(v, q);
+        double g1 = 0.0, g0 = 0.0, pk = c.p[EV_AT(&c, k)];
+        for (j = k; j < v->m && c.p[EV_AT(&c, j)] == pk; j++) {
+            size_t q = EV_AT(&c, j);
+            double wq = EV_CW(&c, q);
             if (wq <= 0.0)
                 continue;
-            if (v->y[q] > 0.0) {
+            if (c.y[q] > 0.0) {
                 g1 += wq;
                 m1++;
             } else {
@@ -107,18 +154,18 @@ void ev_auc(const ev_view *v, double *c, double *se)
     if (!(w1 > 0.0 && w0 > 0.0))
         return;
     a = num / (w1 * w0);
-    *c = a;
+    *auc = a;
     if (w1 <= 1.0 || w0 <= 1.0 || m1 < 2 || m0 < 2)
         return;
     cum0 = 0.0;
     for (k = 0; k < v->m; k = j) {
-        double g1 = 0.0, g0 = 0.0, pk = v->p[EV_POS(v, k)], v10, v01;
-        for (j = k; j < v->m && v->p[EV_POS(v, j)] == pk; j++) {
-            size_t q = EV_POS(v, j);
-            double wq = EV_W(v, q);
+        double g1 = 0.0, g0 = 0.0, pk = c.p[EV_AT(&c, k)], v10, v01;
+        for (j = k; j < v->m && c.p[EV_AT(&c, j)] == pk; j++) {
+            size_t q = EV_AT(&c, j);
+            double wq = EV_CW(&c, q);
             if (wq <= 0.0)
                 continue;
-            if (v->y[q] > 0.0)
+            if (c.y[q] > 0.0)
                 g1 += wq;
             else
                 g0 += wq;
@@ -144,6 +191,7 @@ void ev_auc(const ev_view *v, double *c, double *se)
 static void recal_pass(const ev_view *v, strata_family f, int slope, double a, double b,
                        int want_dev, double u[2], double h[3], double *dev)
 {
+    ev_cur c = ev_cur_of(v);
     /* offset fits need no exp per row: mu = p e^a / (1 - p + p e^a) etc. */
     double ea = f == STRATA_FAMILY_BINOMIAL                                  ? exp(-a)
                 : f == STRATA_FAMILY_POISSON || f == STRATA_FAMILY_GAMMA ? exp(a)
@@ -153,8 +201,8 @@ static void recal_pass(const ev_view *v, strata_family f, int slope, double a, d
         size_t k1 = k0 + EV_BLOCK < v->m ? k0 + EV_BLOCK : v->m;
         double bu0 = 0, bu1 = 0, bh0 = 0, bh1 = 0, bh2 = 0, bd = 0;
         for (size_t k = k0; k < k1; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q), x = v->lp[q], eta, mu, var, r;
+            size_t q = EV_AT(&c, k);
+            double wq = EV_CW(&c, q), x = c.lp[q], eta, mu, var, r;
             (void)eta;
             if (wq <= 0.0)
                 continue;
@@ -162,21 +210,21 @@ static void recal_pass(const ev_view *v, strata_family f, int slope, double a, d
                 eta = a + b * x;
                 mu = ev_inv_link(f, eta);
             } else {
-                double pq = v->p[q];
+                double pq = c.p[q];
                 mu = f == STRATA_FAMILY_BINOMIAL                                  ? pq / (pq + (1.0 - pq) * ea)
                      : f == STRATA_FAMILY_POISSON || f == STRATA_FAMILY_GAMMA ? pq * ea
                                                                                   : pq + ea;
             }
             var = f == STRATA_FAMILY_BINOMIAL ? mu * (1.0 - mu)
                   : f == STRATA_FAMILY_POISSON ? mu : 1.0;
-            r = f == STRATA_FAMILY_GAMMA ? wq * (v->y[q] - mu) / mu : wq * (v->y[q] - mu);
+            r = f == STRATA_FAMILY_GAMMA ? wq * (c.y[q] - mu) / mu : wq * (c.y[q] - mu);
             bu0 += r;
             bu1 += r * x;
             bh0 += wq * var;
             bh1 += wq * var * x;
             bh2 += wq * var * x * x;
             if (want_dev)
-                bd += wq * unit_dev(f, v->y[q], mu);
+                bd += wq * unit_dev(f, c.y[q], mu);
         }
         u[0] += bu0;
         u[1] += bu1;
@@ -190,14 +238,15 @@ static void recal_pass(const ev_view *v, strata_family f, int slope, double a, d
 /* Pearson chi-square sum w (y - mu)^2 / mu^2 of the gamma recalibration fit at (a, b). */
 static double gamma_pearson(const ev_view *v, int slope, double a, double b)
 {
+    ev_cur c = ev_cur_of(v);
     double x2 = 0.0;
     for (size_t k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q), mu, d;
+        size_t q = EV_AT(&c, k);
+        double wq = EV_CW(&c, q), mu, d;
         if (wq <= 0.0)
             continue;
-        mu = slope ? exp(a + b * v->lp[q]) : v->p[q] * exp(a);
-        d = (v->y[q] - mu) / mu;
+        mu = slope ? exp(a + b * c.lp[q]) : c.p[q] * exp(a);
+        d = (c.y[q] - mu) / mu;
         x2 += wq * d * d;
     }
     return x2;
@@ -210,6 +259,7 @@ static double gamma_pearson(const ev_view *v, int slope, double a, double b)
 int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double tol,
              double coef[2], double se[2])
 {
+    ev_cur c = ev_cur_of(v);
     double a, b, pa, pb, u[2] = {0, 0}, h[3] = {0, 0, 0};
     double dev = NAN, pdev, disp = 1.0, det, plast, prev;
     int it, halvings, converged = 0, guarded;
@@ -274,7 +324,7 @@ int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double 
         /* dispersion as R's summary.glm: Pearson chi-square / residual df (rows);
          * for the gaussian that is the residual deviance */
         for (size_t k = 0; k < v->m; k++)
-            nrows += EV_W(v, EV_POS(v, k)) > 0.0;
+            nrows += EV_CW(&c, EV_AT(&c, k)) > 0.0;
         if (f == STRATA_FAMILY_GAMMA)
             dev = gamma_pearson(v, slope, a, b);
         disp = nrows > (size_t)(1 + slope) ? dev / (double)(nrows - (size_t)(1 + slope)) : NAN;
@@ -298,6 +348,7 @@ int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double 
  * empty groups dropped. */
 static void risk_groups(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
 {
+    ev_cur c = ev_cur_of(v);
     int g = par->n_bins, nb = 0, j;
     double brk[258];
     size_t k = 0, nrow = v->m;
@@ -306,27 +357,27 @@ static void risk_groups(const ev_view *v, const strata_eval_params *par, strata_
     for (j = 0; j <= g; j++) {
         double hq = (double)(nrow - 1) * (double)j / (double)g;
         size_t lo = (size_t)floor(hq);
-        double frac = hq - (double)lo, x = v->p[EV_POS(v, lo)];
+        double frac = hq - (double)lo, x = c.p[EV_AT(&c, lo)];
         if (frac > 0.0 && lo + 1 < nrow)
-            x += frac * (v->p[EV_POS(v, lo + 1)] - x);
+            x += frac * (c.p[EV_AT(&c, lo + 1)] - x);
         brk[j] = x;
     }
     for (j = 1; j <= g; j++) {
         strata_eval_bin b = {0.0, 0.0, 0.0, INFINITY, -INFINITY};
         if (j < g && brk[j] == brk[j + 1])
             continue; /* duplicate break: merge with the next group */
-        for (; k < nrow && (j == g || v->p[EV_POS(v, k)] <= brk[j]); k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
+        for (; k < nrow && (j == g || c.p[EV_AT(&c, k)] <= brk[j]); k++) {
+            size_t q = EV_AT(&c, k);
+            double wq = EV_CW(&c, q);
             if (wq <= 0.0)
                 continue;
             b.n += wq;
-            b.observed += wq * v->y[q];
-            b.expected += wq * v->p[q];
-            if (v->p[q] < b.p_min)
-                b.p_min = v->p[q];
-            if (v->p[q] > b.p_max)
-                b.p_max = v->p[q];
+            b.observed += wq * c.y[q];
+            b.expected += wq * c.p[q];
+            if (c.p[q] < b.p_min)
+                b.p_min = c.p[q];
+            if (c.p[q] > b.p_max)
+                b.p_max = c.p[q];
         }
         if (b.n > 0.0)
             m->bins[nb++] = b;
@@ -349,16 +400,17 @@ static void risk_groups(const ev_view *v, const strata_eval_params *par, strata_
 static void yield_at(const ev_view *v, double frac, double total_w, double total_obs,
                      int binary, strata_eval_yield *out)
 {
+    ev_cur c = ev_cur_of(v);
     double want = frac * total_w, got = 0.0, obs = 0.0, cut = NAN;
     size_t k = v->m;
     while (k > 0 && got < want) {
-        double pk = v->p[EV_POS(v, k - 1)], gw = 0.0, go = 0.0, take;
-        while (k > 0 && v->p[EV_POS(v, k - 1)] == pk) {
-            size_t q = EV_POS(v, k - 1);
-            double wq = EV_W(v, q);
+        double pk = c.p[EV_AT(&c, k - 1)], gw = 0.0, go = 0.0, take;
+        while (k > 0 && c.p[EV_AT(&c, k - 1)] == pk) {
+            size_t q = EV_AT(&c, k - 1);
+            double wq = EV_CW(&c, q);
             if (wq > 0.0) {
                 gw += wq;
-                go += wq * v->y[q];
+                go += wq * c.y[q];
             }
             k--;
         }
@@ -388,16 +440,17 @@ size_t ev_nb_count(const strata_eval_params *par)
 /* Net benefit (Vickers & Elkin 2006): treat when p >= t. */
 static void net_benefit(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
 {
+    ev_cur c = ev_cur_of(v);
     double wb = 0.0, ob = 0.0, W = m->n, O = m->observed;
     size_t k = 0, j;
     for (j = 0; j < m->n_nb; j++) {
         double t = par->nb_min + (double)j * par->nb_step, tp, fp;
-        for (; k < v->m && v->p[EV_POS(v, k)] < t; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
+        for (; k < v->m && c.p[EV_AT(&c, k)] < t; k++) {
+            size_t q = EV_AT(&c, k);
+            double wq = EV_CW(&c, q);
             if (wq > 0.0) {
                 wb += wq;
-                ob += wq * v->y[q];
+                ob += wq * c.y[q];
             }
         }
         tp = O - ob;
@@ -412,6 +465,7 @@ static void net_benefit(const ev_view *v, const strata_eval_params *par, strata_
  * a Gaussian kernel in lp over the bin sums, evaluated at each bin's mean lp. */
 static void calib_curve(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
 {
+    ev_cur c = ev_cur_of(v);
     size_t nbins = (size_t)par->curve_bins < v->m ? (size_t)par->curve_bins : v->m, b, j, nc = 0;
     double sw = 0.0, slp = 0.0, slp2 = 0.0, h, mean;
     strata_eval_curve_pt *pt = m->curve;
@@ -419,14 +473,14 @@ static void calib_curve(const ev_view *v, const strata_eval_params *par, strata_
         size_t k0 = b * v->m / nbins, k1 = (b + 1) * v->m / nbins;
         double n = 0.0, o = 0.0, sp = 0.0, sx = 0.0;
         for (size_t k = k0; k < k1; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
+            size_t q = EV_AT(&c, k);
+            double wq = EV_CW(&c, q);
             if (wq <= 0.0)
                 continue;
             n += wq;
-            o += wq * v->y[q];
-            sp += wq * v->p[q];
-            sx += wq * v->lp[q];
+            o += wq * c.y[q];
+            sp += wq * c.p[q];
+            sx += wq * c.lp[q];
         }
         if (n <= 0.0)
             continue;
@@ -443,10 +497,10 @@ static void calib_curve(const ev_view *v, const strata_eval_params *par, strata_
         return;
     mean = slp / sw;
     for (size_t k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q);
+        size_t q = EV_AT(&c, k);
+        double wq = EV_CW(&c, q);
         if (wq > 0.0)
-            slp2 += wq * (v->lp[q] - mean) * (v->lp[q] - mean);
+            slp2 += wq * (c.lp[q] - mean) * (c.lp[q] - mean);
     }
     /* Silverman's rule on the lp scale unless a bandwidth is given */
     h = par->curve_bw > 0.0 ? par->curve_bw : 1.06 * sqrt(slp2 / sw) * pow(sw, -0.2);
@@ -485,23 +539,24 @@ static void clear_metrics(strata_eval_metrics *m)
 
 void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
 {
+    ev_cur c = ev_cur_of(v);
     strata_family f = par->family;
     double z = strata_qnorm(0.5 + 0.5 * par->conf_level), sq = 0.0, dev = 0.0, dev0 = 0.0, ybar;
     double coef[2], se[2];
     size_t k;
     clear_metrics(m);
     for (k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q);
+        size_t q = EV_AT(&c, k);
+        double wq = EV_CW(&c, q);
         if (wq <= 0.0)
             continue;
         m->n_rows++;
         m->n += wq;
-        m->observed += wq * v->y[q];
-        m->expected += wq * v->p[q];
-        m->n_events += v->y[q] > 0.0 ? wq : 0.0;
-        sq += wq * (v->y[q] - v->p[q]) * (v->y[q] - v->p[q]);
-        dev += wq * unit_dev(f, v->y[q], v->p[q]);
+        m->observed += wq * c.y[q];
+        m->expected += wq * c.p[q];
+        m->n_events += c.y[q] > 0.0 ? wq : 0.0;
+        sq += wq * (c.y[q] - c.p[q]) * (c.y[q] - c.p[q]);
+        dev += wq * unit_dev(f, c.y[q], c.p[q]);
     }
     if (m->n_rows == 0)
         return;
@@ -511,10 +566,10 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
                (m->n - m->observed > 0.0 ? -2.0 * (m->n - m->observed) * log1p(-ybar) : 0.0);
     } else {
         for (k = 0; k < v->m; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
+            size_t q = EV_AT(&c, k);
+            double wq = EV_CW(&c, q);
             if (wq > 0.0)
-                dev0 += wq * unit_dev(f, v->y[q], ybar);
+                dev0 += wq * unit_dev(f, c.y[q], ybar);
         }
     }
     m->deviance = dev;
@@ -524,10 +579,10 @@ void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_met
     {
         double vy = 0.0;
         for (k = 0; k < v->m; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
+            size_t q = EV_AT(&c, k);
+            double wq = EV_CW(&c, q);
             if (wq > 0.0)
-                vy += wq * (v->y[q] - ybar) * (v->y[q] - ybar);
+                vy += wq * (c.y[q] - ybar) * (c.y[q] - ybar);
         }
         vy /= m->n;
         m->brier_scaled = vy > 0.0 ? 1.0 - m->brier / vy : NAN;
