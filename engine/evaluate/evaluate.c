@@ -295,7 +295,7 @@ static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_input *in
             lp[i] = ev_link(f, p[i]);
             w[i] = in->w ? in->w[s->brow[i]] : 1.0;
         }
-        for (int c = 0; got && c < EV_NWIN; c++)
+        for (int c = 0; got && c < (s->weighted ? EV_NWIN : EV_COL_W); c++)
             STRATA_TRY(strata_scratch_write(ctx, s->f, s->off[c] + k0 * sizeof(double), s->bbuf + (size_t)c * s->blk,
                                             got * sizeof(double)));
         if (got)
