@@ -15,11 +15,13 @@
 #define XS_MAX_READ 65536
 
 typedef struct xs_run {
-    uint64_t off;       /* byte offset of its keys; its rows follow the keys */
+    uint64_t off;       /* byte offset of its keys; its rows, then majors, follow */
     size_t len, pos;    /* records; the next one to read from the file */
     size_t at, have;    /* in the buffer: next, and how many */
     uint64_t *key;      /* merge buffer (read records) */
     size_t *row;
+    int32_t *maj;       /* the rows' majors, read with them (no random reads
+                         * of major[] while merging); NULL without major */
 } xs_run;
 
 struct strata_xsort {
@@ -43,10 +45,11 @@ static size_t ceil_div(size_t a, size_t b)
     return a / b + (a % b != 0);
 }
 
-/* Merge-buffer records a run for n records in runs of cap under mem. */
+/* Merge-buffer records a run for n records in runs of cap under mem (20
+ * bytes a record: key, row and major). */
 static size_t read_len(size_t n, size_t cap, size_t mem)
 {
-    size_t k = ceil_div(n, cap), b = mem / 2 / (16 * k);
+    size_t k = ceil_div(n, cap), b = mem / 2 / (20 * k);
     return b > XS_MAX_READ ? XS_MAX_READ : b;
 }
 
@@ -150,6 +153,13 @@ static strata_status spill(strata_ctx *ctx, strata_xsort *x)
     STRATA_TRY(strata_scratch_write(ctx, x->f, x->end + x->fill * sizeof *x->key, x->row,
                                     x->fill * sizeof *x->row));
     x->end += x->fill * (sizeof *x->key + sizeof *x->row);
+    if (x->major) { /* the majors of the run's rows, in its order (k2 as their buffer) */
+        int32_t *m = (int32_t *)(void *)x->k2;
+        for (size_t i = 0; i < x->fill; i++)
+            m[i] = x->major[x->row[i]];
+        STRATA_TRY(strata_scratch_write(ctx, x->f, x->end, m, x->fill * sizeof *m));
+        x->end += x->fill * sizeof *m;
+    }
     x->nruns++;
     x->fill = 0;
     return STRATA_OK;
@@ -173,8 +183,8 @@ static int head_less(const strata_xsort *x, size_t a, size_t b)
     const xs_run *ra = &x->run[a], *rb = &x->run[b];
     size_t ia = ra->row[ra->at], ib = rb->row[rb->at];
     uint64_t ka = ra->key[ra->at], kb = rb->key[rb->at];
-    if (x->major && x->major[ia] != x->major[ib])
-        return x->major[ia] < x->major[ib];
+    if (x->major && ra->maj[ra->at] != rb->maj[rb->at])
+        return ra->maj[ra->at] < rb->maj[rb->at];
     if (ka != kb)
         return ka < kb;
     return ia < ib;
@@ -208,6 +218,10 @@ static strata_status refill(strata_ctx *ctx, strata_xsort *x, size_t i)
     STRATA_TRY(strata_scratch_read(ctx, x->f, r->off + r->pos * sizeof *r->key, r->key, k * sizeof *r->key));
     STRATA_TRY(strata_scratch_read(ctx, x->f, r->off + r->len * sizeof *r->key + r->pos * sizeof *r->row,
                                    r->row, k * sizeof *r->row));
+    if (r->maj)
+        STRATA_TRY(strata_scratch_read(ctx, x->f,
+                                       r->off + r->len * (sizeof *r->key + sizeof *r->row) + r->pos * sizeof *r->maj,
+                                       r->maj, k * sizeof *r->maj));
     r->pos += k;
     return STRATA_OK;
 }
@@ -248,7 +262,9 @@ strata_status strata_xsort_end(strata_ctx *ctx, strata_xsort *x)
     for (size_t i = 0; i < x->nruns; i++) {
         x->run[i].key = strata_alloc(ctx, x->nread * sizeof *x->run[i].key);
         x->run[i].row = strata_alloc(ctx, x->nread * sizeof *x->run[i].row);
-        if (!x->run[i].key || !x->run[i].row)
+        if (x->major)
+            x->run[i].maj = strata_alloc(ctx, x->nread * sizeof *x->run[i].maj);
+        if (!x->run[i].key || !x->run[i].row || (x->major && !x->run[i].maj))
             return STRATA_ENOMEM;
     }
     return strata_xsort_rewind(ctx, x);
@@ -294,7 +310,7 @@ void strata_xsort_free(strata_ctx *ctx, strata_xsort *x)
     if (!x)
         return;
     for (size_t i = 0; x->run && i < x->nruns; i++)
-        STRATA_FREE_ALL(ctx, x->run[i].key, x->run[i].row);
+        STRATA_FREE_ALL(ctx, x->run[i].key, x->run[i].row, x->run[i].maj);
     STRATA_FREE_ALL(ctx, x->key, x->k2, x->row, x->r2, x->count, x->run, x->heap);
     strata_scratch_close(ctx, x->f);
     strata_free(ctx, x, sizeof *x);
