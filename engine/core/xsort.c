@@ -300,6 +300,18 @@ strata_status strata_xsort_read(strata_ctx *ctx, strata_xsort *x, uint64_t *key,
     return STRATA_OK;
 }
 
+strata_status strata_xsort_take(strata_ctx *ctx, strata_xsort *x, uint64_t **key, size_t **row)
+{
+    if (!x->ended || x->nruns)
+        return STRATA_FAIL(ctx, STRATA_EINTERNAL, "%s: the sorted records are not in memory", x->what);
+    *key = x->key;
+    *row = x->row;
+    x->key = NULL;
+    x->row = NULL;
+    x->fill = x->at = 0;
+    return STRATA_OK;
+}
+
 size_t strata_xsort_runs(const strata_xsort *x)
 {
     return x->nruns;

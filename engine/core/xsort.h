@@ -30,6 +30,10 @@ strata_status strata_xsort_read(strata_ctx *ctx, strata_xsort *x, uint64_t *key,
                                 size_t max, size_t *got);
 /* The stream again from its first record. */
 strata_status strata_xsort_rewind(strata_ctx *ctx, strata_xsort *x);
+/* When the records are held in memory (no runs written): hands the sorted
+ * keys and rows (n records pushed) to the caller, who frees them with
+ * strata_free; the sort reads as empty afterwards. EINTERNAL otherwise. */
+strata_status strata_xsort_take(strata_ctx *ctx, strata_xsort *x, uint64_t **key, size_t **row);
 /* Runs written to the scratch file (0: the records are held in memory). */
 size_t strata_xsort_runs(const strata_xsort *x);
 /* The least mem that sorts n records. */

@@ -183,8 +183,11 @@ typedef struct ev_sorted {
     size_t *row; /* original row of each position (in memory) */
     double *y, *p, *lp, *w;
     int weighted;
+    uint32_t *lvl;         /* level of each sorted row, current by-column (in
+                            * memory: m; on file: a block's, the column at lvl_off) */
     strata_scratch *f;     /* non-NULL: the columns are in this file */
     uint64_t off[EV_NCOL];
+    uint64_t lvl_off;      /* the level column (4 bytes a row) */
     uint64_t level_off;    /* where a level too large for the copies goes */
     size_t blk;            /* rows a block */
     double *bbuf;          /* a block's y, p, lp, w (blk each) */
@@ -193,17 +196,18 @@ typedef struct ev_sorted {
     ev_file win[2];        /* the windows of the whole population and of a level */
 } ev_sorted;
 
-/* Positions [k0, k0 + n) of the sorted rows. */
+/* Positions [k0, k0 + n) of the sorted rows (and their levels). */
 typedef struct ev_block {
     size_t n;
     const size_t *row;
     const double *y, *p, *lp, *w;
+    const uint32_t *lvl;
 } ev_block;
 
 static void sorted_free(strata_ctx *ctx, ev_sorted *s)
 {
-    STRATA_FREE_ALL(ctx, s->row, s->y, s->p, s->lp, s->w, s->bbuf, s->brow, s->bkey, s->win[0].buf,
-                    s->win[1].buf);
+    STRATA_FREE_ALL(ctx, s->row, s->y, s->p, s->lp, s->w, s->lvl, s->bbuf, s->brow, s->bkey,
+                    s->win[0].buf, s->win[1].buf);
     strata_scratch_close(ctx, s->f);
     memset(s, 0, sizeof *s);
 }
@@ -214,49 +218,51 @@ static size_t clamp_rows(size_t v, size_t lo, size_t hi)
 }
 
 /* The sorted positions [k0, ...): in memory, all of them; from the file, a
- * block of at most blk. */
-static strata_status sorted_block(strata_ctx *ctx, ev_sorted *s, size_t k0, ev_block *b)
+ * block of at most blk — its rows only (rows_only), or its values and levels. */
+enum { EV_ROWS, EV_VALUES };
+static strata_status sorted_block(strata_ctx *ctx, ev_sorted *s, size_t k0, int what, ev_block *b)
 {
     size_t n = s->m - k0;
     if (!s->f) {
-        *b = (ev_block){n, s->row + k0, s->y + k0, s->p + k0, s->lp + k0, s->w ? s->w + k0 : NULL};
+        *b = (ev_block){n, s->row + k0, s->y + k0, s->p + k0, s->lp + k0, s->w ? s->w + k0 : NULL,
+                        s->lvl ? s->lvl + k0 : NULL};
         return STRATA_OK;
     }
     n = n < s->blk ? n : s->blk;
+    *b = (ev_block){n, s->brow, s->bbuf, s->bbuf + s->blk, s->bbuf + 2 * s->blk,
+                    s->weighted ? s->bbuf + 3 * s->blk : NULL, s->lvl};
+    if (what == EV_ROWS)
+        return strata_scratch_read(ctx, s->f, s->off[EV_COL_ROW] + k0 * sizeof(size_t), s->brow,
+                                   n * sizeof(size_t));
     for (int c = 0; c < (s->weighted ? EV_NWIN : EV_COL_W); c++)
         STRATA_TRY(strata_scratch_read(ctx, s->f, s->off[c] + k0 * sizeof(double), s->bbuf + (size_t)c * s->blk,
                                        n * sizeof(double)));
-    STRATA_TRY(strata_scratch_read(ctx, s->f, s->off[EV_COL_ROW] + k0 * sizeof(size_t), s->brow, n * sizeof(size_t)));
-    *b = (ev_block){n, s->brow, s->bbuf, s->bbuf + s->blk, s->bbuf + 2 * s->blk,
-                    s->weighted ? s->bbuf + 3 * s->blk : NULL};
-    return STRATA_OK;
+    return strata_scratch_read(ctx, s->f, s->lvl_off + k0 * sizeof *s->lvl, s->lvl, n * sizeof *s->lvl);
 }
 
-/* In memory: the rows and p from the sort's stream (16 bytes a row beside
- * the sort's 16), then y, lp and w. */
+/* In memory: the sort's keys and rows taken over, each key turned back into
+ * its p in place (memcpy: the buffer's type is now double), then y, lp (and
+ * w, and the level of each row) at 8 (4) bytes a row each. */
 static strata_status sorted_in_memory(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
                                       strata_xsort **xp, ev_sorted *s)
 {
-    strata_xsort *x = *xp;
-    size_t cnt = s->m ? s->m : 1, got, k = 0;
-    uint64_t key[1024];
-    s->row = strata_alloc(ctx, cnt * sizeof *s->row);
-    s->p = strata_alloc(ctx, cnt * sizeof *s->p);
-    if (!s->row || !s->p)
-        return STRATA_ENOMEM;
-    do {
-        STRATA_TRY(strata_xsort_read(ctx, x, key, s->row + k, 1024, &got));
-        for (size_t i = 0; i < got; i++)
-            s->p[k + i] = strata_key_f64(key[i]);
-        k += got;
-    } while (got);
-    strata_xsort_free(ctx, x);
+    size_t cnt = s->m ? s->m : 1;
+    uint64_t *key = NULL;
+    STRATA_TRY(strata_xsort_take(ctx, *xp, &key, &s->row));
+    strata_xsort_free(ctx, *xp);
     *xp = NULL;
+    for (size_t i = 0; i < s->m; i++) {
+        double d = strata_key_f64(key[i]);
+        memcpy(&key[i], &d, sizeof d);
+    }
+    s->p = (double *)(void *)key;
     s->y = strata_alloc(ctx, cnt * sizeof *s->y);
     s->lp = strata_alloc(ctx, cnt * sizeof *s->lp);
     if (in->w)
         s->w = strata_alloc(ctx, cnt * sizeof *s->w);
-    if (!s->y || !s->lp || (in->w && !s->w))
+    if (in->n_by)
+        s->lvl = strata_alloc(ctx, cnt * sizeof *s->lvl);
+    if (!s->y || !s->lp || (in->w && !s->w) || (in->n_by && !s->lvl))
         return STRATA_ENOMEM;
     for (size_t i = 0; i < s->m; i++) {
         size_t r = s->row[i];
@@ -280,12 +286,14 @@ static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_input *in
     s->bbuf = strata_alloc(ctx, EV_NWIN * s->blk * sizeof *s->bbuf);
     s->brow = strata_alloc(ctx, s->blk * sizeof *s->brow);
     s->bkey = strata_alloc(ctx, s->blk * sizeof *s->bkey);
-    if (!s->bbuf || !s->brow || !s->bkey)
+    s->lvl = strata_alloc(ctx, s->blk * sizeof *s->lvl);
+    if (!s->bbuf || !s->brow || !s->bkey || !s->lvl)
         return STRATA_ENOMEM;
     STRATA_TRY(strata_scratch_open(ctx, NULL, "the sorted evaluation", &s->f));
     for (int c = 0; c < EV_NCOL; c++)
         s->off[c] = (uint64_t)c * m * sizeof(double);
-    s->level_off = (uint64_t)EV_NCOL * m * sizeof(double);
+    s->lvl_off = (uint64_t)EV_NCOL * m * sizeof(double);
+    s->level_off = s->lvl_off + (uint64_t)m * sizeof *s->lvl;
     do {
         double *y = s->bbuf, *p = y + s->blk, *lp = p + s->blk, *w = lp + s->blk;
         STRATA_TRY(strata_xsort_read(ctx, x, s->bkey, s->brow, s->blk, &got));
@@ -328,7 +336,7 @@ static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, str
                                ev_sorted *s)
 {
     size_t m = 0, n = in->n, budget = strata_ctx_memory_budget(ctx);
-    size_t per_row = (in->w ? 5 : 4) * sizeof(double);
+    size_t per_row = (in->w ? 5 : 4) * sizeof(double) + (in->n_by ? sizeof(uint32_t) : 0);
     int on_file;
     strata_xsort *x = NULL;
     strata_status st;
@@ -470,17 +478,17 @@ static strata_status level_flush(strata_ctx *ctx, ev_sorted *s, const ev_copies 
 /* A level too large for the copies, when the rows are on file: its rows, in
  * (p, row) order, copied to the file's level region through the copies (a
  * buffer of c->cap rows), and its view a window on that region. */
-static strata_status level_to_file(strata_ctx *ctx, ev_sorted *s, const strata_eval_by *by, size_t lv,
-                                   size_t cnt, ev_copies *c, ev_view *view)
+static strata_status level_to_file(strata_ctx *ctx, ev_sorted *s, size_t lv, size_t cnt, ev_copies *c,
+                                   ev_view *view)
 {
     size_t fill = 0, done = 0;
     ev_block b;
     for (int q = 0; q < EV_NWIN; q++)
         s->win[1].off[q] = s->level_off + (uint64_t)q * cnt * sizeof(double);
     for (size_t k0 = 0; k0 < s->m; k0 += b.n) {
-        STRATA_TRY(sorted_block(ctx, s, k0, &b));
+        STRATA_TRY(sorted_block(ctx, s, k0, EV_VALUES, &b));
         for (size_t k = 0; k < b.n; k++) {
-            if (level_of(by, b.row[k]) != lv)
+            if (b.lvl[k] != lv)
                 continue;
             copy_row(c, fill++, &b, k);
             if (fill < c->cap)
@@ -518,11 +526,11 @@ static strata_status eval_batch(strata_ctx *ctx, ev_sorted *s, const strata_eval
     for (lv = l0; lv < l1; lv++)
         cur[lv] = start[lv] - start[l0];
     if (alone && s->f)
-        STRATA_TRY(level_to_file(ctx, s, by, l0, start[l1] - start[l0], c, &level_file));
+        STRATA_TRY(level_to_file(ctx, s, l0, start[l1] - start[l0], c, &level_file));
     for (k0 = 0; !(alone && s->f) && k0 < s->m; k0 += b.n) { /* sequential: keeps (p, row) order */
-        STRATA_TRY(sorted_block(ctx, s, k0, &b));
+        STRATA_TRY(sorted_block(ctx, s, k0, EV_VALUES, &b));
         for (size_t k = 0; k < b.n; k++) {
-            size_t l = level_of(by, b.row[k]), at;
+            size_t l = b.lvl[k], at;
             if (l < l0 || l >= l1)
                 continue;
             at = cur[l]++;
@@ -565,10 +573,16 @@ static strata_status eval_by(strata_ctx *ctx, ev_sorted *s, const strata_eval_by
     size_t L = by->n_levels + 1, lv, l0, big = 0;
     ev_block b;
     memset(start, 0, (L + 1) * sizeof *start);
-    for (size_t k0 = 0; k0 < s->m; k0 += b.n) {
-        STRATA_TRY(sorted_block(ctx, s, k0, &b));
-        for (size_t k = 0; k < b.n; k++)
-            start[level_of(by, b.row[k]) + 1]++;
+    for (size_t k0 = 0; k0 < s->m; k0 += b.n) { /* codes in sorted order: one random pass */
+        STRATA_TRY(sorted_block(ctx, s, k0, EV_ROWS, &b));
+        for (size_t k = 0; k < b.n; k++) {
+            size_t l = level_of(by, b.row[k]);
+            s->lvl[s->f ? k : k0 + k] = (uint32_t)l;
+            start[l + 1]++;
+        }
+        if (s->f)
+            STRATA_TRY(strata_scratch_write(ctx, s->f, s->lvl_off + k0 * sizeof *s->lvl, s->lvl,
+                                            b.n * sizeof *s->lvl));
     }
     for (lv = 0; lv < L; lv++) {
         big = start[lv + 1] > big ? start[lv + 1] : big;

@@ -37,23 +37,6 @@ typedef struct ev_view {
 #define EV_POS(v, k) ((v)->ix ? (v)->ix[(k)] : (k))
 #define EV_W(v, q) ((v)->w ? (v)->w[(q)] : 1.0)
 
-/* How a kernel reads a view: the window of positions [k0, k0 + n) as arrays
- * (a view in memory is one window, the whole of it). EV_AT(c, k) is the
- * index in the window's arrays of position k, loading the window that holds
- * it first when it is not there (forward, or backward when k is below the
- * window). An index is valid until the next EV_AT. */
-typedef struct ev_cur {
-    const ev_view *v;
-    size_t k0, n;
-    const size_t *ix;
-    const double *y, *p, *lp, *w;
-} ev_cur;
-ev_cur ev_cur_of(const ev_view *v);
-size_t ev_cur_load(ev_cur *c, size_t k);
-#define EV_AT(c, k)                                                                                \
-    ((size_t)((k) - (c)->k0) < (c)->n ? ((c)->ix ? (c)->ix[(k) - (c)->k0] : (size_t)((k) - (c)->k0)) \
-                                      : ev_cur_load((c), (k)))
-#define EV_CW(c, q) ((c)->w ? (c)->w[(q)] : 1.0)
 
 /* Upper tail of the chi-square distribution with df degrees of freedom. */
 double ev_pchisq_upper(double x, double df);
