@@ -8,6 +8,32 @@
 
 /* ---- discrimination --------------------------------------------------- */
 
+/* The tie group of p that starts at position k: the weights of its cases
+ * (g1) and controls (g0), summed in view order, and counts of each added to
+ * n1 and n0; returns the position after it. */
+static size_t EVK(tie_group)(ev_cur *c, size_t k, double *g1, double *g0, size_t *n1, size_t *n0)
+{
+    size_t j, m = c->v->m;
+    double pk = c->p[EV_AT(c, k)];
+    *g1 = *g0 = 0.0;
+    for (j = k; j < m; j++) {
+        size_t q = EV_AT(c, j);
+        double wq = EV_CW(c, q);
+        if (c->p[q] != pk)
+            break; /* the tie group ends */
+        if (wq <= 0.0)
+            continue;
+        if (c->y[q] > 0.0) {
+            *g1 += wq;
+            ++*n1;
+        } else {
+            *g0 += wq;
+            ++*n0;
+        }
+    }
+    return j;
+}
+
 /* Walks the tie groups of p twice: first the Mann–Whitney sum with ties
  * counted 1/2, then the DeLong (1988) placement-value variances, which are
  * constant within a tie group. Weights act as case multiplicities. */
@@ -19,22 +45,8 @@ static void EVK(ev_auc)(const ev_view *v, double *auc, double *se)
     *auc = NAN;
     *se = NAN;
     for (k = 0; k < v->m; k = j) {
-        double g1 = 0.0, g0 = 0.0, pk = c.p[EV_AT(&c, k)];
-        for (j = k; j < v->m; j++) {
-            size_t q = EV_AT(&c, j);
-            double wq = EV_CW(&c, q);
-            if (c.p[q] != pk)
-                break; /* the tie group ends */
-            if (wq <= 0.0)
-                continue;
-            if (c.y[q] > 0.0) {
-                g1 += wq;
-                m1++;
-            } else {
-                g0 += wq;
-                m0++;
-            }
-        }
+        double g1, g0;
+        j = EVK(tie_group)(&c, k, &g1, &g0, &m1, &m0);
         num += g1 * (cum0 + 0.5 * g0);
         cum0 += g0;
         w1 += g1;
@@ -48,19 +60,9 @@ static void EVK(ev_auc)(const ev_view *v, double *auc, double *se)
         return;
     cum0 = 0.0;
     for (k = 0; k < v->m; k = j) {
-        double g1 = 0.0, g0 = 0.0, pk = c.p[EV_AT(&c, k)], v10, v01;
-        for (j = k; j < v->m; j++) {
-            size_t q = EV_AT(&c, j);
-            double wq = EV_CW(&c, q);
-            if (c.p[q] != pk)
-                break; /* the tie group ends */
-            if (wq <= 0.0)
-                continue;
-            if (c.y[q] > 0.0)
-                g1 += wq;
-            else
-                g0 += wq;
-        }
+        double g1, g0, v10, v01;
+        size_t n1 = 0, n0 = 0;
+        j = EVK(tie_group)(&c, k, &g1, &g0, &n1, &n0);
         v10 = (cum0 + 0.5 * g0) / w0;            /* share of controls below a case */
         v01 = ((w1 - cum1 - g1) + 0.5 * g1) / w1; /* share of cases above a control */
         s10 += g1 * (v10 - a) * (v10 - a);
