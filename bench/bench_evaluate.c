@@ -2,8 +2,15 @@
  * columns) on N synthetic scored patients and Harrell's bootstrap with B
  * resamples at M patients using a cheap 2-parameter logistic refit; prints
  * wall times and peak RSS. Usage: bench_evaluate [N=10000000] [M=1000000] [B=200]
- * [threads=0]. Synthetic data come from the counter-based RNG: same bytes every run. */
+ * [threads=0] [mem-limit=none, e.g. 256M]; B = 0 skips the bootstrap. Prints an
+ * FNV-1a hash of every metric of every group, so runs under different budgets
+ * or threads show they gave the same bytes. Synthetic data come from the
+ * counter-based RNG: same bytes every run. */
+#include "strata/core.h"
 #include "strata/evaluate.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -92,6 +99,25 @@ static void unmake(synth *s)
         free(s->codes[b]);
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The metrics' scalars and tables, bytes as computed. */
+static uint64_t metrics_hash(uint64_t h, const strata_eval_metrics *m)
+{
+    h = fnv(h, m, offsetof(strata_eval_metrics, bins));
+    h = fnv(h, m->bins, (size_t)m->n_bins * sizeof *m->bins);
+    h = fnv(h, m->top, m->n_top * sizeof *m->top);
+    h = fnv(h, m->nb, m->n_nb * sizeof *m->nb);
+    h = fnv(h, m->curve, m->n_curve * sizeof *m->curve);
+    return fnv(h, &m->flags, sizeof m->flags);
+}
+
 /* Cheap refit: logistic regression of y on (1, x) by Newton. */
 static strata_status refit(strata_ctx *ctx, void *ud, const double *tw, size_t n, double *lp)
 {
@@ -130,6 +156,8 @@ int main(int argc, char **argv)
     size_t n = argc > 1 ? (size_t)atof(argv[1]) : 10000000u;
     size_t m = argc > 2 ? (size_t)atof(argv[2]) : 1000000u;
     int B = argc > 3 ? atoi(argv[3]) : 200, threads = argc > 4 ? atoi(argv[4]) : 0;
+    size_t mem = 0;
+    uint64_t h = 14695981039346656037ull;
     strata_ctx *ctx;
     synth s;
     strata_eval_params par;
@@ -142,6 +170,9 @@ int main(int argc, char **argv)
     if (strata_ctx_new(&ctx) != STRATA_OK)
         return 1;
     strata_ctx_set_threads(ctx, threads);
+    if (argc > 5 && strata_parse_size(argv[5], &mem) != 0)
+        return 2;
+    strata_ctx_set_memory_budget(ctx, mem);
     for (int k = 0; k < 1250; k++) {
         snprintf(pcn_names[k], sizeof pcn_names[k], "P%04d", k);
         lv_pcn[k] = pcn_names[k];
@@ -164,10 +195,19 @@ int main(int argc, char **argv)
         return 1;
     }
     t1 = now();
-    printf("evaluate n=%zu, 5 by-columns (%zu groups): wall %.2f s, cpu %.2f s; C=%.4f "
-           "slope=%.4f O/E=%.4f; peak RSS %.0f MB\n",
-           n, r->n_groups, t1 - t0, cpu() - c0, r->overall.c, r->overall.slope, r->overall.oe, peak_rss_mb());
+    h = metrics_hash(h, &r->overall);
+    for (size_t g = 0; g < r->n_groups; g++)
+        h = metrics_hash(h, &r->groups[g].m);
+    printf("evaluate n=%zu, 5 by-columns (%zu groups), memory budget %zu: wall %.2f s, cpu %.2f s; C=%.4f "
+           "slope=%.4f O/E=%.4f; peak RSS %.0f MB; report hash %016llx\n",
+           n, r->n_groups, mem, t1 - t0, cpu() - c0, r->overall.c, r->overall.slope, r->overall.oe,
+           peak_rss_mb(), (unsigned long long)h);
     strata_eval_report_free(ctx, r);
+    if (B == 0) {
+        unmake(&s);
+        strata_ctx_free(ctx);
+        return 0;
+    }
     unmake(&s);
     if (make(m, &s) != 0)
         return 1;

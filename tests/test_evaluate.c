@@ -1054,6 +1054,46 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
     strata_ctx_free(ctx);
 }
 
+/* `strata evaluate --mem-limit`: under 600 kB the sorted rows go through a
+ * scratch file (and big levels through it too), yet every output file is the
+ * unlimited run's bytes, on 1 and 2 threads; below the sort's floor, exit 3
+ * naming the sizes. */
+static void test_cli_evaluate__mem_limit_gives_the_same_bytes(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_model *m;
+    const char *cpath = tu_tmp("mem_cohort.h5"), *mpath = tu_tmp("mem_model.h5");
+    static const char *limit[3] = {"", "--mem-limit 600K", "--mem-limit 600K"};
+    char dir[3][512], *out = NULL;
+    int rc;
+    (void)state;
+    m = fit_fixture(ctx, "binomial", STRATA_FAMILY_BINOMIAL,
+                    "emergency_admission_12m ~ age + sex + ethnicity", cpath, mpath, &s, &c);
+    for (int k = 0; k < 3; k++) {
+        snprintf(dir[k], sizeof dir[k], "%s%d", tu_tmp("mem_out"), k);
+        rc = tu_run_cli(&out, "evaluate '%s' '%s' --by ethnicity,sex,age_band --out '%s' --threads %d %s",
+                        mpath, cpath, dir[k], k == 2 ? 2 : 1, limit[k]);
+        if (rc != 0)
+            fail_msg("strata evaluate %s exited %d: %s", limit[k], rc, out);
+        free(out);
+        out = NULL;
+        if (k > 0 && tu_run_sh(&out, "diff -r '%s' '%s'", dir[0], dir[k]) != 0)
+            fail_msg("%s: outputs differ from the unlimited run's: %s", limit[k], out);
+        free(out);
+        out = NULL;
+    }
+    rc = tu_run_cli(&out, "evaluate '%s' '%s' --out '%s' --mem-limit 100K", mpath, cpath, dir[0]);
+    assert_int_equal(rc, STRATA_ENOMEM);
+    assert_contains(out, "sorting 19677 rows through a scratch file needs at least");
+    free(out);
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
 /* `strata evaluate` on a gamma model evaluates it as gamma (it used the Poisson
  * formulas): evaluate.json's family, deviance and pseudo-R² are the library's
  * gamma values for the model's predictions. */
@@ -1132,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_evaluate_scored__allocation_failures_are_clean),
         cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
         cmocka_unit_test(test_cli_evaluate__gamma_model_evaluated_as_gamma),
+        cmocka_unit_test(test_cli_evaluate__mem_limit_gives_the_same_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

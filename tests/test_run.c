@@ -1,7 +1,8 @@
 /* labels: unit determinism slow */
 /* tests/test_run.c — `strata run` end to end on a synthetic PCN: every output
  * exists with the right mode, no aggregate shows a count of 1-7 or a patient
- * id, outputs are byte-identical with 1 and 2 threads, the report renders in
+ * id, outputs are byte-identical with 1 and 2 threads (and under a 1 MB
+ * memory budget), the report renders in
  * headless Chromium with its charts, a bad spec names key and line, the job's
  * per-patient values equal the library's (both Charlson weightings), the
  * caller's context keeps its thread count, and a gamma model is evaluated as
@@ -28,7 +29,7 @@ static const char *AGGREGATES[] = {"pcn_summary.csv", "practice_summary.csv", "i
                                    "inequality.csv",  "sii.csv",              "fairness.csv"};
 static const char *PATIENT_LEVEL[] = {"patients.csv", "intervention_list.csv", "cohort.h5"};
 
-static void write_spec(const char *dir, int threads)
+static void write_spec(const char *dir, int threads, const char *memory)
 {
     char path[4096], text[2048];
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
@@ -40,23 +41,29 @@ static void write_spec(const char *dir, int threads)
              "evaluate:\n  by: [imd_quintile, sex, age_band, pcn]\n"
              "stratify:\n  capacity_per_1000: 5\n  budget: 500000\n"
              "report:\n  title: Test ICB\n"
-             "threads: %d\n",
-             threads);
+             "threads: %d\n%s%s%s",
+             threads, memory ? "memory: " : "", memory ? memory : "", memory ? "\n" : "");
     tu_write_file(path, text);
 }
 
-static void run_into(const char *dir, int threads)
+/* The job of write_spec run into dir (memory: NULL for no budget). */
+static void run_into_mem(const char *dir, int threads, const char *memory)
 {
     char *out = NULL;
     int rc;
     tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
-    write_spec(dir, threads);
+    write_spec(dir, threads, memory);
     rc = tu_run_cli(&out, "run '%s/spec.yaml' --out '%s/out'", dir, dir);
     if (rc != 0)
         print_error("%s\n", out);
     assert_int_equal(rc, 0);
     assert_contains(out, "report              open");
     free(out);
+}
+
+static void run_into(const char *dir, int threads)
+{
+    run_into_mem(dir, threads, NULL);
 }
 
 /* An empty folder dir holding spec.yaml = text; path = the spec's path. */
@@ -234,22 +241,28 @@ static void test_run__outputs_modes_and_disclosure(void **state)
     }
 }
 
+/* The same bytes with 1 and 2 threads, and under `memory: 1M` on 2 threads
+ * (evaluation's sorted rows and the tier and list ranking then go through
+ * scratch files: docs/scale.md). */
 static void test_run__same_bytes_with_one_and_two_threads(void **state)
 {
-    const char *a = tu_tmp("run_t1"), *b = tu_tmp("run_t2");
+    const char *dirs[3] = {tu_tmp("run_t1"), tu_tmp("run_t2"), tu_tmp("run_t2_1M")};
     static const char *same[] = {"pcn_summary.csv", "practice_summary.csv", "inequality.csv",
                                  "sii.csv",         "fairness.csv",         "patients.csv",
-                                 "intervention_list.csv", "report.html", "cohort.h5"};
+                                 "intervention_list.csv", "report.html", "cohort.h5",
+                                 "icb_summary.csv", "core20plus5.csv", "aggregates_long.csv"};
     (void)state;
-    run_into(a, 1);
-    run_into(b, 2);
-    for (size_t k = 0; k < sizeof same / sizeof *same; k++) {
-        char pa[4096], pb[4096];
-        snprintf(pa, sizeof pa, "%s/out/%s", a, same[k]);
-        snprintf(pb, sizeof pb, "%s/out/%s", b, same[k]);
-        if (!tu_files_equal(pa, pb))
-            fail_msg("%s differs between 1 and 2 threads", same[k]);
-    }
+    run_into(dirs[0], 1);
+    run_into(dirs[1], 2);
+    run_into_mem(dirs[2], 2, "1M");
+    for (int d = 1; d < 3; d++)
+        for (size_t k = 0; k < sizeof same / sizeof *same; k++) {
+            char pa[4096], pb[4096];
+            snprintf(pa, sizeof pa, "%s/out/%s", dirs[0], same[k]);
+            snprintf(pb, sizeof pb, "%s/out/%s", dirs[d], same[k]);
+            if (!tu_files_equal(pa, pb))
+                fail_msg("%s differs between 1 thread and %s", same[k], d == 1 ? "2" : "2 under memory: 1M");
+        }
 }
 
 static void test_run__report_renders_with_charts(void **state)

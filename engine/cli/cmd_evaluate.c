@@ -3,7 +3,9 @@
  * the saved model, then writes discrimination, calibration, yield and net
  * benefit overall and per subgroup, and optionally Harrell's bootstrap
  * optimism (docs/evaluate.md), carrying the SHA-256 of model and cohort.
- * Outputs are disclosure-controlled unless --no-disclosure.
+ * Outputs are disclosure-controlled unless --no-disclosure. --mem-limit sets
+ * the context's memory budget (scoring in chunks, the sorted rows through a
+ * scratch file: docs/scale.md; the same bytes).
  * Exit codes: 0, 2 usage, or the failing status. */
 #include "cli.h"
 
@@ -15,7 +17,8 @@ static const char *USAGE =
     "strata evaluate MODEL COHORT [--by col1,col2,...] [--outcome NAME] --out DIR\n"
     "                [--horizon H]   (Cox models: Harrell's and Uno's C, KM calibration by H)\n"
     "                [--bootstrap B] [--seed S] [--no-disclosure] [--unseen-to-reference]\n"
-    "                [--threads N] [--quiet] [--json]";
+    "                [--threads N] [--mem-limit SIZE (e.g. 512M: sort through a scratch file; same bytes)]\n"
+    "                [--quiet] [--json]";
 
 #define MAX_BY 32
 
@@ -99,6 +102,7 @@ int cmd_evaluate(int argc, char **argv)
     strata_eval_params par;
     strata_eval_provenance prov;
     double *p = NULL, horizon = 0;
+    size_t mem_limit = 0;
     strata_status st;
     memset(&boot, 0, sizeof boot);
     cli_model_opts_init(&o);
@@ -127,6 +131,10 @@ int cmd_evaluate(int argc, char **argv)
                                        argv[i]);
         } else if (!strcmp(a, "--by") && i + 1 < argc) {
             by_list = argv[++i];
+        } else if (!strcmp(a, "--mem-limit") && i + 1 < argc) {
+            if (strata_parse_size(argv[++i], &mem_limit))
+                return cli_usage_error("evaluate", USAGE, "--mem-limit: '%s' is not a size such as 4G, 512M or 100000",
+                                       argv[i]);
         } else if (!strcmp(a, "--horizon") && i + 1 < argc) {
             if (cli_parse_double(argv[++i], &horizon) || !(horizon > 0))
                 return cli_usage_error("evaluate", USAGE, "--horizon: '%s' is not a positive number", argv[i]);
@@ -140,12 +148,15 @@ int cmd_evaluate(int argc, char **argv)
     if (o.model && strata_cox_is_model_file(o.model)) { /* engine/cli/cli_cox.c */
         if (!o.cohort || !o.out || !(horizon > 0))
             return cli_usage_error("evaluate", USAGE, "a Cox model needs COHORT, --out and --horizon");
+        if (mem_limit)
+            return cli_usage_error("evaluate", USAGE, "--mem-limit is for GLM models (a Cox model's evaluation holds its rows in memory)");
         return cli_evaluate_cox(&o, horizon, (const char *const *)by, (size_t)n_by, raw);
     }
     if (horizon > 0)
         return cli_usage_error("evaluate", USAGE, "--horizon is for Cox models");
     if ((rc = cli_model_open(&o, "evaluate", USAGE, &ctx, &m, &c)) != 0)
         goto done;
+    strata_ctx_set_memory_budget(ctx, mem_limit);
     strata_model_summary(m, &sum);
     if (!outcome) {
         if (!formula_response(sum.formula, response, sizeof response)) {

@@ -1,11 +1,15 @@
 /* engine/evaluate/evaluate.c — strata_evaluate: checks the scored rows, sorts them once
- * by predicted value, then evaluates the whole population and every level of
- * every by-column as independent jobs (OpenMP over jobs, each job serial).
+ * by predicted value (the one external sort, engine/core/xsort.h), then
+ * evaluates the whole population and every level of every by-column as
+ * independent jobs (OpenMP over jobs, each job serial).
  * Invariant: a level's rows are copied contiguously in the global (p, row)
  * order, so results are identical whatever the thread count — and whatever
- * the memory budget, which only cuts a by-column's levels into batches
- * evaluated one after another (docs/scale.md). */
+ * the memory budget, which only moves the sorted rows to a scratch file read
+ * in windows and cuts a by-column's levels into batches evaluated one after
+ * another (docs/scale.md). */
 #include "evaluate_internal.h"
+#include "scratch.h"
+#include "xsort.h"
 
 #include <math.h>
 #include <string.h>
@@ -170,50 +174,84 @@ static strata_status check_input(strata_ctx *ctx, const strata_eval_input *in,
     return STRATA_OK;
 }
 
-/* Rows with positive weight in ascending (p, row) order, as parallel arrays. */
+/* Rows with positive weight in ascending (p, row) order: parallel arrays in
+ * memory, or — when those exceed half the memory budget — the columns of an
+ * unnamed scratch file (y, p, lp, w and row at off[], m rows each), read
+ * block by block and, by the metric kernels, window by window. */
 typedef struct ev_sorted {
     size_t m;
-    size_t *row; /* original row of each position */
+    size_t *row; /* original row of each position (in memory) */
     double *y, *p, *lp, *w;
+    int weighted;
+    uint32_t *lvl;         /* level of each sorted row, current by-column (in
+                            * memory: m; on file: a block's, the column at lvl_off) */
+    strata_scratch *f;     /* non-NULL: the columns are in this file */
+    uint64_t off[EV_NCOL];
+    uint64_t lvl_off;      /* the level column (4 bytes a row) */
+    uint64_t level_off;    /* where a level too large for the copies goes */
+    size_t blk;            /* rows a block */
+    double *bbuf;          /* a block's y, p, lp, w (blk each) */
+    size_t *brow;          /* and its rows */
+    uint64_t *bkey;
+    ev_file win[2];        /* the windows of the whole population and of a level */
 } ev_sorted;
+
+/* Positions [k0, k0 + n) of the sorted rows (and their levels). */
+typedef struct ev_block {
+    size_t n;
+    const size_t *row;
+    const double *y, *p, *lp, *w;
+    const uint32_t *lvl;
+} ev_block;
 
 static void sorted_free(strata_ctx *ctx, ev_sorted *s)
 {
-    STRATA_FREE_ALL(ctx, s->row, s->y, s->p, s->lp, s->w);
+    STRATA_FREE_ALL(ctx, s->row, s->y, s->p, s->lp, s->w, s->lvl, s->bbuf, s->brow, s->bkey,
+                    s->win[0].buf, s->win[1].buf);
+    strata_scratch_close(ctx, s->f);
+    memset(s, 0, sizeof *s);
 }
 
-/* Rows with positive weight in ascending (p, row) order: a stable radix sort
- * of (key of p, row), after which each key becomes its p again in place (the
- * key is a bijection of p's bits, so p is the same bytes). 32 bytes a row
- * while sorting; then row, p, y and lp (and w) at 8 bytes a row each. */
-static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
-                               ev_sorted *s)
+static size_t clamp_rows(size_t v, size_t lo, size_t hi)
 {
-    size_t m = 0, n = in->n, i, cnt;
-    uint64_t *key, *k2;
-    size_t *r2;
-    memset(s, 0, sizeof *s);
-    for (i = 0; i < n; i++)
-        m += !in->w || in->w[i] > 0.0;
-    s->m = m;
-    cnt = m ? m : 1;
-    key = strata_alloc(ctx, cnt * sizeof *key);
-    k2 = strata_alloc(ctx, cnt * sizeof *k2);
-    s->row = strata_alloc(ctx, cnt * sizeof *s->row);
-    r2 = strata_alloc(ctx, cnt * sizeof *r2);
-    if (!key || !k2 || !s->row || !r2) {
-        STRATA_FREE_ALL(ctx, key, k2, r2);
-        sorted_free(ctx, s);
-        return STRATA_ENOMEM;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The sorted positions [k0, ...): in memory, all of them; from the file, a
+ * block of at most blk — its rows only (rows_only), or its values and levels. */
+enum { EV_ROWS, EV_VALUES };
+static strata_status sorted_block(strata_ctx *ctx, ev_sorted *s, size_t k0, int what, ev_block *b)
+{
+    size_t n = s->m - k0;
+    if (!s->f) {
+        *b = (ev_block){n, s->row + k0, s->y + k0, s->p + k0, s->lp + k0, s->w ? s->w + k0 : NULL,
+                        s->lvl ? s->lvl + k0 : NULL};
+        return STRATA_OK;
     }
-    for (i = 0, m = 0; i < n; i++)
-        if (!in->w || in->w[i] > 0.0) {
-            s->row[m] = i;
-            key[m++] = strata_f64_key(in->p[i]);
-        }
-    strata_radix_sort(m, key, s->row, k2, r2);
-    STRATA_FREE_ALL(ctx, k2, r2);
-    for (i = 0; i < m; i++) { /* the keys become p (memcpy: the buffer's type is now double) */
+    n = n < s->blk ? n : s->blk;
+    *b = (ev_block){n, s->brow, s->bbuf, s->bbuf + s->blk, s->bbuf + 2 * s->blk,
+                    s->weighted ? s->bbuf + 3 * s->blk : NULL, s->lvl};
+    if (what == EV_ROWS)
+        return strata_scratch_read(ctx, s->f, s->off[EV_COL_ROW] + k0 * sizeof(size_t), s->brow,
+                                   n * sizeof(size_t));
+    for (int c = 0; c < (s->weighted ? EV_NWIN : EV_COL_W); c++)
+        STRATA_TRY(strata_scratch_read(ctx, s->f, s->off[c] + k0 * sizeof(double), s->bbuf + (size_t)c * s->blk,
+                                       n * sizeof(double)));
+    return strata_scratch_read(ctx, s->f, s->lvl_off + k0 * sizeof *s->lvl, s->lvl, n * sizeof *s->lvl);
+}
+
+/* In memory: the sort's keys and rows taken over, each key turned back into
+ * its p in place (memcpy: the buffer's type is now double), then y, lp (and
+ * w, and the level of each row) at 8 (4) bytes a row each. */
+static strata_status sorted_in_memory(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
+                                      strata_xsort **xp, ev_sorted *s)
+{
+    size_t cnt = s->m ? s->m : 1;
+    uint64_t *key = NULL;
+    STRATA_TRY(strata_xsort_take(ctx, *xp, &key, &s->row));
+    strata_xsort_free(ctx, *xp);
+    *xp = NULL;
+    for (size_t i = 0; i < s->m; i++) {
         double d = strata_key_f64(key[i]);
         memcpy(&key[i], &d, sizeof d);
     }
@@ -222,11 +260,11 @@ static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, str
     s->lp = strata_alloc(ctx, cnt * sizeof *s->lp);
     if (in->w)
         s->w = strata_alloc(ctx, cnt * sizeof *s->w);
-    if (!s->y || !s->lp || (in->w && !s->w)) {
-        sorted_free(ctx, s);
+    if (in->n_by)
+        s->lvl = strata_alloc(ctx, cnt * sizeof *s->lvl);
+    if (!s->y || !s->lp || (in->w && !s->w) || (in->n_by && !s->lvl))
         return STRATA_ENOMEM;
-    }
-    for (i = 0; i < m; i++) {
+    for (size_t i = 0; i < s->m; i++) {
         size_t r = s->row[i];
         s->y[i] = in->y[r];
         s->lp[i] = ev_link(f, s->p[i]);
@@ -234,6 +272,100 @@ static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, str
             s->w[i] = in->w[r];
     }
     return STRATA_OK;
+}
+
+/* To the scratch file: the sort's stream block by block, each position's y,
+ * p, lp, w and row written to its column; then the two windows (a quarter of
+ * the budget together). */
+static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
+                                    strata_xsort **xp, size_t budget, ev_sorted *s)
+{
+    strata_xsort *x = *xp;
+    size_t got, k0 = 0, m = s->m;
+    s->blk = clamp_rows(budget / 16 / 48, 1024, 8192);
+    s->bbuf = strata_alloc(ctx, EV_NWIN * s->blk * sizeof *s->bbuf);
+    s->brow = strata_alloc(ctx, s->blk * sizeof *s->brow);
+    s->bkey = strata_alloc(ctx, s->blk * sizeof *s->bkey);
+    s->lvl = strata_alloc(ctx, s->blk * sizeof *s->lvl);
+    if (!s->bbuf || !s->brow || !s->bkey || !s->lvl)
+        return STRATA_ENOMEM;
+    STRATA_TRY(strata_scratch_open(ctx, NULL, "the sorted evaluation", &s->f));
+    for (int c = 0; c < EV_NCOL; c++)
+        s->off[c] = (uint64_t)c * m * sizeof(double);
+    s->lvl_off = (uint64_t)EV_NCOL * m * sizeof(double);
+    s->level_off = s->lvl_off + (uint64_t)m * sizeof *s->lvl;
+    do {
+        double *y = s->bbuf, *p = y + s->blk, *lp = p + s->blk, *w = lp + s->blk;
+        STRATA_TRY(strata_xsort_read(ctx, x, s->bkey, s->brow, s->blk, &got));
+        for (size_t i = 0; i < got; i++) {
+            p[i] = strata_key_f64(s->bkey[i]);
+            y[i] = in->y[s->brow[i]];
+            lp[i] = ev_link(f, p[i]);
+            w[i] = in->w ? in->w[s->brow[i]] : 1.0;
+        }
+        for (int c = 0; got && c < (s->weighted ? EV_NWIN : EV_COL_W); c++)
+            STRATA_TRY(strata_scratch_write(ctx, s->f, s->off[c] + k0 * sizeof(double), s->bbuf + (size_t)c * s->blk,
+                                            got * sizeof(double)));
+        if (got)
+            STRATA_TRY(strata_scratch_write(ctx, s->f, s->off[EV_COL_ROW] + k0 * sizeof(size_t), s->brow,
+                                            got * sizeof(size_t)));
+        k0 += got;
+    } while (got);
+    strata_xsort_free(ctx, x);
+    *xp = NULL;
+    for (int v = 0; v < 2; v++) {
+        ev_file *wf = &s->win[v];
+        wf->f = s->f;
+        wf->weighted = s->weighted;
+        wf->cap = clamp_rows(budget / 4 / 2 / (EV_NWIN * sizeof(double)), 1024, m ? m : 1);
+        wf->buf = strata_alloc(ctx, EV_NWIN * wf->cap * sizeof *wf->buf);
+        if (!wf->buf)
+            return STRATA_ENOMEM;
+        memcpy(wf->off, s->off, sizeof wf->off);
+    }
+    return STRATA_OK;
+}
+
+/* Rows with positive weight in ascending (p, row) order through the one
+ * external sort (engine/core/xsort.h) of (key of p, row); each key becomes
+ * its p again (the key is a bijection of p's bits, so p is the same bytes).
+ * In memory 32 bytes a row while sorting, then row, p, y and lp (and w) at 8
+ * bytes a row each — unless those exceed half the memory budget: then the
+ * sort holds at most half the budget and the rows go to a scratch file. */
+static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
+                               ev_sorted *s)
+{
+    size_t m = 0, n = in->n, budget = strata_ctx_memory_budget(ctx);
+    size_t per_row = (in->w ? 5 : 4) * sizeof(double) + (in->n_by ? sizeof(uint32_t) : 0);
+    int on_file;
+    strata_xsort *x = NULL;
+    strata_status st;
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < n; i++)
+        m += !in->w || in->w[i] > 0.0;
+    s->m = m;
+    s->weighted = in->w != NULL;
+    on_file = budget && m > budget / 2 / per_row;
+    st = strata_xsort_begin(ctx, m, NULL, 0, on_file ? budget / 2 : 0,
+                            "evaluate: ranking the predicted values", &x);
+    for (size_t i = 0; st == STRATA_OK && i < n; i++)
+        if (!in->w || in->w[i] > 0.0)
+            st = strata_xsort_push(ctx, x, strata_f64_key(in->p[i]), i);
+    if (st == STRATA_OK)
+        st = strata_xsort_end(ctx, x);
+    if (st == STRATA_OK) {
+        if (on_file)
+            strata_log(ctx, STRATA_LOG_INFO,
+                       "evaluate: the %zu sorted rows need %zu MB, over half the memory budget of %zu MB: "
+                       "they go through a scratch file",
+                       m, (m * per_row) >> 20, budget >> 20);
+        st = on_file ? sorted_to_file(ctx, in, f, &x, budget, s) : sorted_in_memory(ctx, in, f, &x, s);
+        if (st == STRATA_OK)
+            return STRATA_OK; /* the sort was freed once its stream was read */
+    }
+    strata_xsort_free(ctx, x);
+    sorted_free(ctx, s);
+    return st;
 }
 
 static void set_flags(const strata_eval_params *par, const strata_eval_metrics *all,
@@ -251,14 +383,27 @@ static void set_flags(const strata_eval_params *par, const strata_eval_metrics *
         m->flags |= STRATA_EVAL_FLAG_C_DIFFERS;
 }
 
-/* Evaluates jobs[0..nj) (views) into out[] in parallel; each job is serial. */
-static void run_jobs(strata_ctx *ctx, const ev_view *views, strata_eval_metrics **out, size_t nj,
-                     const strata_eval_params *par)
+/* The whole population as a view: its arrays, or its window on the file. */
+static ev_view whole_view(ev_sorted *s)
+{
+    return s->f ? (ev_view){s->m, NULL, NULL, NULL, NULL, NULL, &s->win[0]}
+                : (ev_view){s->m, NULL, s->y, s->p, s->lp, s->w, NULL};
+}
+
+/* Evaluates jobs[0..nj) (views) into out[] in parallel; each job is serial.
+ * EIO when a view's window could not be read from the scratch file. */
+static strata_status run_jobs(strata_ctx *ctx, const ev_sorted *s, const ev_view *views,
+                              strata_eval_metrics **out, size_t nj, const strata_eval_params *par)
 {
     long j;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(strata_threads(ctx))
     for (j = 0; j < (long)nj; j++)
         ev_metrics(&views[j], par, out[j]);
+    for (int v = 0; s->f && v < 2; v++)
+        if (s->win[v].err)
+            return STRATA_FAIL(ctx, STRATA_EIO, "%s: reading the scratch file of the sorted evaluation: %s",
+                               strata_scratch_dir(s->f), strerror(s->win[v].err));
+    return STRATA_OK;
 }
 
 /* Rows of the level copies a batch may hold: with a memory budget, an eighth
@@ -302,41 +447,98 @@ static strata_status copies_reserve(strata_ctx *ctx, ev_copies *c, size_t rows, 
     return STRATA_OK;
 }
 
-/* Evaluates levels [l0, l1) of by-column b (start[]: each level's first row
- * in the level order; lvl: the level of each sorted row) after copying their
- * rows, in (p, row) order, to the front of c — or, for a single level larger
- * than the copies, through the positions of its rows in the sorted arrays
- * (8 bytes a row instead of 24: the same rows in the same order). The whole
- * population joins the batch when overall is non-NULL. Groups are appended
- * to r in level order. */
-static strata_status eval_batch(strata_ctx *ctx, const ev_sorted *s, const strata_eval_by *by,
-                                const uint32_t *lvl, const size_t *start, size_t l0, size_t l1,
-                                ev_copies *c, size_t *cur, strata_eval_metrics *overall,
-                                const strata_eval_params *par, ev_view *views,
-                                strata_eval_metrics **targets, strata_eval_report *r)
+/* The level of a row's code (NA: n_levels). */
+static size_t level_of(const strata_eval_by *by, size_t row)
 {
-    size_t nj = 0, g0 = r->n_groups, lv;
-    int by_ix = l1 == l0 + 1 && start[l1] - start[l0] > c->cap;
+    int32_t code = by->codes[row];
+    return code < 0 ? by->n_levels : (size_t)code;
+}
+
+/* Position k of block b to row at of the copies. */
+static void copy_row(ev_copies *c, size_t at, const ev_block *b, size_t k)
+{
+    c->y[at] = b->y[k];
+    c->p[at] = b->p[k];
+    c->lp[at] = b->lp[k];
+    if (c->w)
+        c->w[at] = b->w[k];
+}
+
+/* The first fill rows of the copies to rows [done, done + fill) of the level region. */
+static strata_status level_flush(strata_ctx *ctx, ev_sorted *s, const ev_copies *c, size_t done,
+                                 size_t fill)
+{
+    const double *col[EV_NWIN] = {c->y, c->p, c->lp, c->w};
+    for (int q = 0; fill && q < (c->w ? EV_NWIN : EV_COL_W); q++)
+        STRATA_TRY(strata_scratch_write(ctx, s->f, s->win[1].off[q] + done * sizeof(double), col[q],
+                                        fill * sizeof(double)));
+    return STRATA_OK;
+}
+
+/* A level too large for the copies, when the rows are on file: its rows, in
+ * (p, row) order, copied to the file's level region through the copies (a
+ * buffer of c->cap rows), and its view a window on that region. */
+static strata_status level_to_file(strata_ctx *ctx, ev_sorted *s, size_t lv, size_t cnt, ev_copies *c,
+                                   ev_view *view)
+{
+    size_t fill = 0, done = 0;
+    ev_block b;
+    for (int q = 0; q < EV_NWIN; q++)
+        s->win[1].off[q] = s->level_off + (uint64_t)q * cnt * sizeof(double);
+    for (size_t k0 = 0; k0 < s->m; k0 += b.n) {
+        STRATA_TRY(sorted_block(ctx, s, k0, EV_VALUES, &b));
+        for (size_t k = 0; k < b.n; k++) {
+            if (b.lvl[k] != lv)
+                continue;
+            copy_row(c, fill++, &b, k);
+            if (fill < c->cap)
+                continue;
+            STRATA_TRY(level_flush(ctx, s, c, done, fill));
+            done += fill;
+            fill = 0;
+        }
+    }
+    STRATA_TRY(level_flush(ctx, s, c, done, fill));
+    *view = (ev_view){cnt, NULL, NULL, NULL, NULL, NULL, &s->win[1]};
+    return STRATA_OK;
+}
+
+/* Evaluates levels [l0, l1) of by-column b (start[]: each level's first row
+ * in the level order) after copying their rows, in (p, row) order, to the
+ * front of c — or, for a single level larger than the copies, through the
+ * positions of its rows in the sorted arrays (8 bytes a row instead of 24:
+ * the same rows in the same order), or on file through a copy of its rows
+ * in the file. The whole population joins the batch when overall is
+ * non-NULL. Groups are appended to r in level order. */
+static strata_status eval_batch(strata_ctx *ctx, ev_sorted *s, const strata_eval_by *by,
+                                const size_t *start, size_t l0, size_t l1, ev_copies *c, size_t *cur,
+                                strata_eval_metrics *overall, const strata_eval_params *par,
+                                ev_view *views, strata_eval_metrics **targets, strata_eval_report *r)
+{
+    size_t nj = 0, g0 = r->n_groups, lv, k0;
+    int alone = l1 == l0 + 1 && start[l1] - start[l0] > c->cap;
+    ev_view level_file;
+    ev_block b;
     if (overall) {
-        views[nj] = (ev_view){s->m, NULL, s->y, s->p, s->lp, s->w};
+        views[nj] = whole_view(s);
         targets[nj++] = overall;
     }
     for (lv = l0; lv < l1; lv++)
         cur[lv] = start[lv] - start[l0];
-    for (size_t k = 0; k < s->m; k++) { /* one sequential pass keeps (p, row) order */
-        size_t at;
-        if (lvl[k] < l0 || lvl[k] >= l1)
-            continue;
-        at = cur[lvl[k]]++;
-        if (by_ix) {
-            c->ix[at] = k;
-            continue;
+    if (alone && s->f)
+        STRATA_TRY(level_to_file(ctx, s, l0, start[l1] - start[l0], c, &level_file));
+    for (k0 = 0; !(alone && s->f) && k0 < s->m; k0 += b.n) { /* sequential: keeps (p, row) order */
+        STRATA_TRY(sorted_block(ctx, s, k0, EV_VALUES, &b));
+        for (size_t k = 0; k < b.n; k++) {
+            size_t l = b.lvl[k], at;
+            if (l < l0 || l >= l1)
+                continue;
+            at = cur[l]++;
+            if (alone)
+                c->ix[at] = k0 + k;
+            else
+                copy_row(c, at, &b, k);
         }
-        c->y[at] = s->y[k];
-        c->p[at] = s->p[k];
-        c->lp[at] = s->lp[k];
-        if (c->w)
-            c->w[at] = s->w[k];
     }
     for (lv = l0; lv < l1; lv++) {
         size_t cnt = start[lv + 1] - start[lv], off = start[lv] - start[l0];
@@ -348,32 +550,39 @@ static strata_status eval_batch(strata_ctx *ctx, const ev_sorted *s, const strat
         gr->level = strata_strdup(ctx, lv < by->n_levels ? by->levels[lv] : "NA");
         if (!gr->by || !gr->level || ev_metrics_alloc(ctx, par, &gr->m) != STRATA_OK)
             return STRATA_ENOMEM;
-        views[nj] = by_ix ? (ev_view){cnt, c->ix, s->y, s->p, s->lp, s->w}
-                          : (ev_view){cnt, NULL, c->y + off, c->p + off, c->lp + off,
-                                      c->w ? c->w + off : NULL};
+        views[nj] = alone && s->f ? level_file
+                    : alone       ? (ev_view){cnt, c->ix, s->y, s->p, s->lp, s->w, NULL}
+                                  : (ev_view){cnt, NULL, c->y + off, c->p + off, c->lp + off,
+                                              c->w ? c->w + off : NULL, NULL};
         targets[nj++] = &gr->m;
     }
-    run_jobs(ctx, views, targets, nj, par);
+    STRATA_TRY(run_jobs(ctx, s, views, targets, nj, par));
     for (size_t k = g0; k < r->n_groups; k++)
         set_flags(par, &r->overall, &r->groups[k].m);
     return STRATA_OK;
 }
 
-/* One by-column: the level of every sorted row (one random pass over the
- * codes), then its levels in batches of at most cap rows (a larger level
- * alone, through its positions), each evaluated in turn. */
-static strata_status eval_by(strata_ctx *ctx, const ev_sorted *s, const strata_eval_by *by,
-                             uint32_t *lvl, size_t *start, size_t *cur, ev_copies *c, size_t cap,
-                             strata_eval_metrics *overall, const strata_eval_params *par,
-                             ev_view *views, strata_eval_metrics **targets, strata_eval_report *r)
+/* One by-column: the rows of each level (a pass over the sorted rows' codes),
+ * then its levels in batches of at most cap rows (a larger level alone),
+ * each evaluated in turn. */
+static strata_status eval_by(strata_ctx *ctx, ev_sorted *s, const strata_eval_by *by, size_t *start,
+                             size_t *cur, ev_copies *c, size_t cap, strata_eval_metrics *overall,
+                             const strata_eval_params *par, ev_view *views,
+                             strata_eval_metrics **targets, strata_eval_report *r)
 {
     size_t L = by->n_levels + 1, lv, l0, big = 0;
+    ev_block b;
     memset(start, 0, (L + 1) * sizeof *start);
-    for (size_t k = 0; k < s->m; k++) { /* codes in sorted order: one random pass */
-        int32_t code = by->codes[s->row[k]];
-        size_t l = code < 0 ? by->n_levels : (size_t)code;
-        lvl[k] = (uint32_t)l;
-        start[l + 1]++;
+    for (size_t k0 = 0; k0 < s->m; k0 += b.n) { /* codes in sorted order: one random pass */
+        STRATA_TRY(sorted_block(ctx, s, k0, EV_ROWS, &b));
+        for (size_t k = 0; k < b.n; k++) {
+            size_t l = level_of(by, b.row[k]);
+            s->lvl[s->f ? k : k0 + k] = (uint32_t)l;
+            start[l + 1]++;
+        }
+        if (s->f)
+            STRATA_TRY(strata_scratch_write(ctx, s->f, s->lvl_off + k0 * sizeof *s->lvl, s->lvl,
+                                            b.n * sizeof *s->lvl));
     }
     for (lv = 0; lv < L; lv++) {
         big = start[lv + 1] > big ? start[lv + 1] : big;
@@ -381,13 +590,12 @@ static strata_status eval_by(strata_ctx *ctx, const ev_sorted *s, const strata_e
     }
     if (cap > s->m)
         cap = s->m;
-    STRATA_TRY(copies_reserve(ctx, c, cap ? cap : 1, big > cap ? big : 0, s->w != NULL));
+    STRATA_TRY(copies_reserve(ctx, c, cap ? cap : 1, !s->f && big > cap ? big : 0, s->weighted));
     for (l0 = 0; l0 < L;) {
         size_t l1 = l0 + 1;
         while (l1 < L && start[l1 + 1] - start[l0] <= cap)
             l1++;
-        STRATA_TRY(eval_batch(ctx, s, by, lvl, start, l0, l1, c, cur, overall, par, views,
-                              targets, r));
+        STRATA_TRY(eval_batch(ctx, s, by, start, l0, l1, c, cur, overall, par, views, targets, r));
         overall = NULL;
         l0 = l1;
     }
@@ -401,7 +609,6 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
     ev_sorted s;
     ev_copies c = {0, 0, NULL, NULL, NULL, NULL, NULL}; /* copies of a batch's levels */
     size_t ng = 0, b, maxl = 0, *start = NULL, *cur = NULL, cap;
-    uint32_t *lvl = NULL; /* level of each sorted row, current by-column */
     ev_view *views = NULL;
     strata_eval_metrics **targets = NULL;
     strata_status st = STRATA_OK;
@@ -414,15 +621,13 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
             maxl = in->by[b].n_levels + 2;
     }
     STRATA_TRY(sort_rows(ctx, in, par->family, &s));
-    cap = batch_cap(ctx, s.m, s.w != NULL);
+    cap = batch_cap(ctx, s.m, s.weighted);
     r = strata_calloc(ctx, 1, sizeof *r);
     views = strata_calloc(ctx, maxl + 1, sizeof *views);
     targets = strata_calloc(ctx, maxl + 1, sizeof *targets);
     start = strata_calloc(ctx, maxl + 1, sizeof *start);
     cur = strata_calloc(ctx, maxl + 1, sizeof *cur);
     if (!r || !views || !targets || !start || !cur)
-        goto nomem;
-    if (in->n_by && !(lvl = strata_alloc(ctx, (s.m ? s.m : 1) * sizeof *lvl)))
         goto nomem;
     r->params = *par;
     if (ev_metrics_alloc(ctx, par, &r->overall) != STRATA_OK)
@@ -432,22 +637,24 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
         goto nomem;
     /* the whole population joins the first batch of the first by-column */
     if (in->n_by == 0) {
-        views[0] = (ev_view){s.m, NULL, s.y, s.p, s.lp, s.w};
+        views[0] = whole_view(&s);
         targets[0] = &r->overall;
-        run_jobs(ctx, views, targets, 1, par);
+        st = run_jobs(ctx, &s, views, targets, 1, par);
     }
     for (b = 0; b < in->n_by && st == STRATA_OK; b++)
-        st = eval_by(ctx, &s, &in->by[b], lvl, start, cur, &c, cap, b == 0 ? &r->overall : NULL,
-                     par, views, targets, r);
-    if (st != STRATA_OK)
+        st = eval_by(ctx, &s, &in->by[b], start, cur, &c, cap, b == 0 ? &r->overall : NULL, par,
+                     views, targets, r);
+    if (st == STRATA_ENOMEM)
         goto nomem;
+    if (st != STRATA_OK)
+        goto done;
     *out = r;
     r = NULL;
     goto done;
 nomem:
     st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", in->n);
 done:
-    STRATA_FREE_ALL(ctx, views, targets, start, cur, lvl, c.y, c.p, c.lp, c.w, c.ix);
+    STRATA_FREE_ALL(ctx, views, targets, start, cur, c.y, c.p, c.lp, c.w, c.ix);
     sorted_free(ctx, &s);
     strata_eval_report_free(ctx, r); /* NULL on success: the report went to *out */
     return st;

@@ -10,16 +10,33 @@
 #include "strata/evaluate.h"
 #include "strata/stratify.h"
 
+/* The rows of a view kept in a scratch file (evaluation under a memory
+ * budget, docs/scale.md): column c of the view's m rows at off[c] (8 bytes a
+ * row), read window by window into buf (EV_NWIN columns of cap rows). One
+ * per view: views are evaluated in parallel, each by one thread. */
+enum { EV_COL_Y, EV_COL_P, EV_COL_LP, EV_COL_W, EV_NWIN, EV_COL_ROW = EV_NWIN, EV_NCOL };
+typedef struct ev_file {
+    const struct strata_scratch *f;
+    uint64_t off[EV_NCOL];
+    int weighted;
+    size_t cap;  /* rows a window holds */
+    double *buf;
+    int err;     /* errno of a failed read (the results are then void), else 0 */
+} ev_file;
+
 /* A population in ascending order of p (ties in row order). ix selects
- * positions of the sorted arrays (NULL = positions 0..m-1). w NULL = 1. */
+ * positions of the sorted arrays (NULL = positions 0..m-1). w NULL = 1.
+ * file non-NULL: the rows are in a scratch file (the arrays are unused). */
 typedef struct ev_view {
     size_t m;
     const size_t *ix;
     const double *y, *p, *lp, *w;
+    ev_file *file;
 } ev_view;
 
 #define EV_POS(v, k) ((v)->ix ? (v)->ix[(k)] : (k))
 #define EV_W(v, q) ((v)->w ? (v)->w[(q)] : 1.0)
+
 
 /* Upper tail of the chi-square distribution with df degrees of freedom. */
 double ev_pchisq_upper(double x, double df);

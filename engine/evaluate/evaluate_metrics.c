@@ -3,15 +3,77 @@
  * Hosmer–Lemeshow, top-k% yield, net benefit and the smoothed calibration curve
  * (formulas and citations in docs/evaluate.md).
  * Invariant: each kernel is a serial pass in view order; sums run in fixed
- * blocks of EV_BLOCK rows added in block order. No allocation. */
+ * blocks of EV_BLOCK rows added in block order. No allocation. A kernel reads
+ * its view through a cursor (EV_AT): in memory or window by window from a
+ * scratch file, the same values in the same order, so the same bytes. */
 #include "evaluate_internal.h"
 
+#include "scratch.h"
 #include "strata/stratify.h"
 
 #include <math.h>
 #include <string.h>
 
 #define EV_BLOCK 8192
+
+/* ---- reading a view ----------------------------------------------------- */
+
+/* How a kernel reads a view: the window of positions [k0, k0 + n) as arrays
+ * (a view in memory is one window, the whole of it). EV_AT(c, k) is the
+ * index in the window's arrays of position k, loading the window that holds
+ * it first when it is not there (forward, or backward when k is below the
+ * window). An index is valid until the next EV_AT. The cursor is private to
+ * this file (its address never leaves it), so its fields stay in registers
+ * across the kernels' calls to libm. */
+typedef struct ev_cur {
+    const ev_view *v;
+    size_t k0, n;
+    const size_t *ix;
+    const double *y, *p, *lp, *w;
+} ev_cur;
+static size_t ev_cur_load(ev_cur *c, size_t k);
+#define EV_CW(c, q) ((c)->w ? (c)->w[(q)] : 1.0)
+
+static ev_cur ev_cur_of(const ev_view *v)
+{
+    ev_cur c = {v, 0, v->m, v->ix, v->y, v->p, v->lp, v->w};
+    const ev_file *f = v->file;
+    if (f) { /* no window yet; the arrays are the window buffer's, always */
+        c.n = 0;
+        c.ix = NULL;
+        c.y = f->buf + EV_COL_Y * f->cap;
+        c.p = f->buf + EV_COL_P * f->cap;
+        c.lp = f->buf + EV_COL_LP * f->cap;
+        c.w = f->weighted ? f->buf + EV_COL_W * f->cap : NULL;
+    }
+    return c;
+}
+
+/* The window of a file view holding position k: [k, k + cap) going forward,
+ * [k + 1 - cap, k + 1) going backward. A failed read is recorded on the
+ * view's file and reads as NaN (the caller reports it after the job). */
+static size_t ev_cur_load(ev_cur *c, size_t k)
+{
+    ev_file *f = c->v->file;
+    size_t m = c->v->m, k0 = k, n;
+    if (!f || k >= m)
+        return 0; /* a view in memory is one window; kernels stay below m */
+    if (k < c->k0)
+        k0 = k + 1 > f->cap ? k + 1 - f->cap : 0;
+    n = m - k0 < f->cap ? m - k0 : f->cap;
+    for (int col = 0; col < (f->weighted ? EV_NWIN : EV_COL_W); col++) {
+        double *dst = f->buf + (size_t)col * f->cap;
+        int e = strata_scratch_pread(f->f, f->off[col] + k0 * sizeof(double), dst, n * sizeof(double));
+        if (e) {
+            f->err = e;
+            for (size_t i = 0; i < n; i++)
+                dst[i] = NAN;
+        }
+    }
+    c->k0 = k0;
+    c->n = n;
+    return k - k0;
+}
 
 double ev_link(strata_family f, double p)
 {
@@ -73,396 +135,11 @@ static double unit_dev(strata_family f, double y, double mu)
     return NAN;
 }
 
-/* ---- discrimination --------------------------------------------------- */
-
-/* Walks the tie groups of p twice: first the Mann–Whitney sum with ties
- * counted 1/2, then the DeLong (1988) placement-value variances, which are
- * constant within a tie group. Weights act as case multiplicities. */
-void ev_auc(const ev_view *v, double *c, double *se)
-{
-    double w1 = 0.0, w0 = 0.0, num = 0.0, cum0 = 0.0, cum1 = 0.0, s10 = 0.0, s01 = 0.0, a;
-    size_t k, j, m1 = 0, m0 = 0;
-    *c = NAN;
-    *se = NAN;
-    for (k = 0; k < v->m; k = j) {
-        double g1 = 0.0, g0 = 0.0, pk = v->p[EV_POS(v, k)];
-        for (j = k; j < v->m && v->p[EV_POS(v, j)] == pk; j++) {
-            size_t q = EV_POS(v, j);
-            double wq = EV_W(v, q);
-            if (wq <= 0.0)
-                continue;
-            if (v->y[q] > 0.0) {
-                g1 += wq;
-                m1++;
-            } else {
-                g0 += wq;
-                m0++;
-            }
-        }
-        num += g1 * (cum0 + 0.5 * g0);
-        cum0 += g0;
-        w1 += g1;
-        w0 += g0;
-    }
-    if (!(w1 > 0.0 && w0 > 0.0))
-        return;
-    a = num / (w1 * w0);
-    *c = a;
-    if (w1 <= 1.0 || w0 <= 1.0 || m1 < 2 || m0 < 2)
-        return;
-    cum0 = 0.0;
-    for (k = 0; k < v->m; k = j) {
-        double g1 = 0.0, g0 = 0.0, pk = v->p[EV_POS(v, k)], v10, v01;
-        for (j = k; j < v->m && v->p[EV_POS(v, j)] == pk; j++) {
-            size_t q = EV_POS(v, j);
-            double wq = EV_W(v, q);
-            if (wq <= 0.0)
-                continue;
-            if (v->y[q] > 0.0)
-                g1 += wq;
-            else
-                g0 += wq;
-        }
-        v10 = (cum0 + 0.5 * g0) / w0;            /* share of controls below a case */
-        v01 = ((w1 - cum1 - g1) + 0.5 * g1) / w1; /* share of cases above a control */
-        s10 += g1 * (v10 - a) * (v10 - a);
-        s01 += g0 * (v01 - a) * (v01 - a);
-        cum0 += g0;
-        cum1 += g1;
-    }
-    s10 /= (w1 - 1.0);
-    s01 /= (w0 - 1.0);
-    *se = sqrt(s10 / w1 + s01 / w0);
-}
-
-/* ---- recalibration fits ----------------------------------------------- */
-
-/* Score U, Fisher information H (upper triangle) and deviance at (a, b).
- * Canonical links (binomial, poisson, gaussian): U = sum w (y - mu) x, H =
- * sum w V(mu) x x'. Gamma with its log link: U = sum w (y - mu)/mu x, H = sum
- * w x x' (Fisher scoring, as R's glm; the dispersion enters the SEs only). */
-static void recal_pass(const ev_view *v, strata_family f, int slope, double a, double b,
-                       int want_dev, double u[2], double h[3], double *dev)
-{
-    /* offset fits need no exp per row: mu = p e^a / (1 - p + p e^a) etc. */
-    double ea = f == STRATA_FAMILY_BINOMIAL                                  ? exp(-a)
-                : f == STRATA_FAMILY_POISSON || f == STRATA_FAMILY_GAMMA ? exp(a)
-                                                                             : a;
-    u[0] = u[1] = h[0] = h[1] = h[2] = *dev = 0.0;
-    for (size_t k0 = 0; k0 < v->m; k0 += EV_BLOCK) {
-        size_t k1 = k0 + EV_BLOCK < v->m ? k0 + EV_BLOCK : v->m;
-        double bu0 = 0, bu1 = 0, bh0 = 0, bh1 = 0, bh2 = 0, bd = 0;
-        for (size_t k = k0; k < k1; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q), x = v->lp[q], eta, mu, var, r;
-            (void)eta;
-            if (wq <= 0.0)
-                continue;
-            if (slope) {
-                eta = a + b * x;
-                mu = ev_inv_link(f, eta);
-            } else {
-                double pq = v->p[q];
-                mu = f == STRATA_FAMILY_BINOMIAL                                  ? pq / (pq + (1.0 - pq) * ea)
-                     : f == STRATA_FAMILY_POISSON || f == STRATA_FAMILY_GAMMA ? pq * ea
-                                                                                  : pq + ea;
-            }
-            var = f == STRATA_FAMILY_BINOMIAL ? mu * (1.0 - mu)
-                  : f == STRATA_FAMILY_POISSON ? mu : 1.0;
-            r = f == STRATA_FAMILY_GAMMA ? wq * (v->y[q] - mu) / mu : wq * (v->y[q] - mu);
-            bu0 += r;
-            bu1 += r * x;
-            bh0 += wq * var;
-            bh1 += wq * var * x;
-            bh2 += wq * var * x * x;
-            if (want_dev)
-                bd += wq * unit_dev(f, v->y[q], mu);
-        }
-        u[0] += bu0;
-        u[1] += bu1;
-        h[0] += bh0;
-        h[1] += bh1;
-        h[2] += bh2;
-        *dev += bd;
-    }
-}
-
-/* Pearson chi-square sum w (y - mu)^2 / mu^2 of the gamma recalibration fit at (a, b). */
-static double gamma_pearson(const ev_view *v, int slope, double a, double b)
-{
-    double x2 = 0.0;
-    for (size_t k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q), mu, d;
-        if (wq <= 0.0)
-            continue;
-        mu = slope ? exp(a + b * v->lp[q]) : v->p[q] * exp(a);
-        d = (v->y[q] - mu) / mu;
-        x2 += wq * d * d;
-    }
-    return x2;
-}
-
-/* Plain Newton from (0, 1) first: canonical links converge quadratically from
- * there, and skipping the deviance halves the cost. If a step fails to shrink
- * or anything turns non-finite, restart guarded: deviance each pass and
- * step-halving whenever it rises. */
-int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double tol,
-             double coef[2], double se[2])
-{
-    double a, b, pa, pb, u[2] = {0, 0}, h[3] = {0, 0, 0};
-    double dev = NAN, pdev, disp = 1.0, det, plast, prev;
-    int it, halvings, converged = 0, guarded;
-    size_t nrows = 0;
-    for (guarded = 0; guarded < 2 && !converged; guarded++) {
-        a = pa = 0.0;
-        b = pb = slope ? 1.0 : 0.0;
-        pdev = INFINITY;
-        plast = prev = INFINITY;
-        halvings = 0;
-        for (it = 0; it < max_iter + 30; it++) {
-            double da, db, step;
-            recal_pass(v, f, slope, a, b, guarded, u, h, &dev);
-            if (guarded &&
-                (!isfinite(dev) || (dev > pdev * (1.0 + 1e-13) + 1e-300 && halvings < 30))) {
-                a = 0.5 * (a + pa); /* step-halving when the deviance rises */
-                b = 0.5 * (b + pb);
-                halvings++;
-                continue;
-            }
-            if (it - halvings >= max_iter)
-                break;
-            if (slope) {
-                det = h[0] * h[2] - h[1] * h[1];
-                if (!(det > 0.0))
-                    break;
-                da = (h[2] * u[0] - h[1] * u[1]) / det;
-                db = (h[0] * u[1] - h[1] * u[0]) / det;
-            } else {
-                if (!(h[0] > 0.0))
-                    break;
-                da = u[0] / h[0];
-                db = 0.0;
-            }
-            step = fabs(da) + fabs(db);
-            if (!guarded && (!isfinite(step) || (it >= 2 && step > plast)))
-                break; /* not contracting: retry guarded */
-            prev = plast;
-            plast = step;
-            pa = a;
-            pb = b;
-            pdev = dev;
-            a += da;
-            b += db;
-            /* converged: the step is below tol, or below sqrt(tol) while contracting
-             * quadratically (the next step would be below tol). Fisher scoring of
-             * gamma's non-canonical log link contracts only linearly: tol alone. */
-            if ((fabs(da) <= tol * (1.0 + fabs(a)) && fabs(db) <= tol * (1.0 + fabs(b))) ||
-                (f != STRATA_FAMILY_GAMMA && step < 1e-3 * prev &&
-                 fabs(da) <= sqrt(tol) * (1.0 + fabs(a)) &&
-                 fabs(db) <= sqrt(tol) * (1.0 + fabs(b)))) {
-                converged = 1;
-                recal_pass(v, f, slope, a, b, f == STRATA_FAMILY_GAUSSIAN, u, h, &dev);
-                break;
-            }
-        }
-    }
-    coef[0] = a;
-    coef[1] = slope ? b : NAN;
-    se[0] = se[1] = NAN;
-    if (ev_measure_outcome(f)) {
-        /* dispersion as R's summary.glm: Pearson chi-square / residual df (rows);
-         * for the gaussian that is the residual deviance */
-        for (size_t k = 0; k < v->m; k++)
-            nrows += EV_W(v, EV_POS(v, k)) > 0.0;
-        if (f == STRATA_FAMILY_GAMMA)
-            dev = gamma_pearson(v, slope, a, b);
-        disp = nrows > (size_t)(1 + slope) ? dev / (double)(nrows - (size_t)(1 + slope)) : NAN;
-    }
-    if (slope) {
-        det = h[0] * h[2] - h[1] * h[1];
-        if (det > 0.0) {
-            se[0] = sqrt(disp * h[2] / det);
-            se[1] = sqrt(disp * h[0] / det);
-        }
-    } else if (h[0] > 0.0) {
-        se[0] = sqrt(disp / h[0]);
-    }
-    return converged;
-}
-
-/* ---- calibration tables ------------------------------------------------ */
-
-/* Risk groups cut at type-7 quantiles of p (as R's quantile()), intervals
- * closed on the right, the first also on the left; equal breaks merged;
- * empty groups dropped. */
-static void risk_groups(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
-{
-    int g = par->n_bins, nb = 0, j;
-    double brk[258];
-    size_t k = 0, nrow = v->m;
-    if (nrow == 0 || g < 1)
-        return;
-    for (j = 0; j <= g; j++) {
-        double hq = (double)(nrow - 1) * (double)j / (double)g;
-        size_t lo = (size_t)floor(hq);
-        double frac = hq - (double)lo, x = v->p[EV_POS(v, lo)];
-        if (frac > 0.0 && lo + 1 < nrow)
-            x += frac * (v->p[EV_POS(v, lo + 1)] - x);
-        brk[j] = x;
-    }
-    for (j = 1; j <= g; j++) {
-        strata_eval_bin b = {0.0, 0.0, 0.0, INFINITY, -INFINITY};
-        if (j < g && brk[j] == brk[j + 1])
-            continue; /* duplicate break: merge with the next group */
-        for (; k < nrow && (j == g || v->p[EV_POS(v, k)] <= brk[j]); k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
-            if (wq <= 0.0)
-                continue;
-            b.n += wq;
-            b.observed += wq * v->y[q];
-            b.expected += wq * v->p[q];
-            if (v->p[q] < b.p_min)
-                b.p_min = v->p[q];
-            if (v->p[q] > b.p_max)
-                b.p_max = v->p[q];
-        }
-        if (b.n > 0.0)
-            m->bins[nb++] = b;
-    }
-    m->n_bins = nb;
-    if (par->family == STRATA_FAMILY_BINOMIAL && nb > 2) {
-        double chi = 0.0;
-        for (j = 0; j < nb; j++) {
-            const strata_eval_bin *b = &m->bins[j];
-            double d = b->observed - b->expected;
-            chi += d * d / (b->expected * (1.0 - b->expected / b->n));
-        }
-        m->hl_chi2 = chi;
-        m->hl_df = nb - 2;
-        m->hl_p = ev_pchisq_upper(chi, (double)(nb - 2));
-    }
-}
-
-/* Top fraction of predicted risk; the tie group at the cut is taken pro rata. */
-static void yield_at(const ev_view *v, double frac, double total_w, double total_obs,
-                     int binary, strata_eval_yield *out)
-{
-    double want = frac * total_w, got = 0.0, obs = 0.0, cut = NAN;
-    size_t k = v->m;
-    while (k > 0 && got < want) {
-        double pk = v->p[EV_POS(v, k - 1)], gw = 0.0, go = 0.0, take;
-        while (k > 0 && v->p[EV_POS(v, k - 1)] == pk) {
-            size_t q = EV_POS(v, k - 1);
-            double wq = EV_W(v, q);
-            if (wq > 0.0) {
-                gw += wq;
-                go += wq * v->y[q];
-            }
-            k--;
-        }
-        if (gw <= 0.0)
-            continue;
-        take = want - got < gw ? (want - got) / gw : 1.0;
-        got += take * gw;
-        obs += take * go;
-        cut = pk;
-    }
-    out->frac = frac;
-    out->n_flagged = got;
-    out->observed = obs;
-    out->sensitivity = total_obs > 0.0 ? obs / total_obs : NAN;
-    out->ppv = got > 0.0 ? obs / got : NAN;
-    out->nns = binary && obs > 0.0 ? got / obs : NAN;
-    out->p_cut = cut;
-}
-
 size_t ev_nb_count(const strata_eval_params *par)
 {
     if (par->family != STRATA_FAMILY_BINOMIAL || !(par->nb_step > 0.0))
         return 0;
     return (size_t)floor((par->nb_max - par->nb_min) / par->nb_step + 1e-10) + 1;
-}
-
-/* Net benefit (Vickers & Elkin 2006): treat when p >= t. */
-static void net_benefit(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
-{
-    double wb = 0.0, ob = 0.0, W = m->n, O = m->observed;
-    size_t k = 0, j;
-    for (j = 0; j < m->n_nb; j++) {
-        double t = par->nb_min + (double)j * par->nb_step, tp, fp;
-        for (; k < v->m && v->p[EV_POS(v, k)] < t; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
-            if (wq > 0.0) {
-                wb += wq;
-                ob += wq * v->y[q];
-            }
-        }
-        tp = O - ob;
-        fp = (W - O) - (wb - ob);
-        m->nb[j].threshold = t;
-        m->nb[j].nb_model = W > 0.0 ? tp / W - fp / W * t / (1.0 - t) : NAN;
-        m->nb[j].nb_all = W > 0.0 ? O / W - (1.0 - O / W) * t / (1.0 - t) : NAN;
-    }
-}
-
-/* Binned Nadaraya–Watson smoother: equal-count bins of the sorted view, then
- * a Gaussian kernel in lp over the bin sums, evaluated at each bin's mean lp. */
-static void calib_curve(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
-{
-    size_t nbins = (size_t)par->curve_bins < v->m ? (size_t)par->curve_bins : v->m, b, j, nc = 0;
-    double sw = 0.0, slp = 0.0, slp2 = 0.0, h, mean;
-    strata_eval_curve_pt *pt = m->curve;
-    for (b = 0; b < nbins; b++) {
-        size_t k0 = b * v->m / nbins, k1 = (b + 1) * v->m / nbins;
-        double n = 0.0, o = 0.0, sp = 0.0, sx = 0.0;
-        for (size_t k = k0; k < k1; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
-            if (wq <= 0.0)
-                continue;
-            n += wq;
-            o += wq * v->y[q];
-            sp += wq * v->p[q];
-            sx += wq * v->lp[q];
-        }
-        if (n <= 0.0)
-            continue;
-        pt[nc].n = n;
-        pt[nc].lp_mean = sx / n;
-        pt[nc].p_pred = sp / n;
-        pt[nc].obs_bin = o / n;
-        sw += n;
-        slp += sx;
-        nc++;
-    }
-    m->n_curve = nc;
-    if (nc == 0)
-        return;
-    mean = slp / sw;
-    for (size_t k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q);
-        if (wq > 0.0)
-            slp2 += wq * (v->lp[q] - mean) * (v->lp[q] - mean);
-    }
-    /* Silverman's rule on the lp scale unless a bandwidth is given */
-    h = par->curve_bw > 0.0 ? par->curve_bw : 1.06 * sqrt(slp2 / sw) * pow(sw, -0.2);
-    for (b = 0; b < nc; b++) {
-        double num = 0.0, den = 0.0;
-        if (!(h > 0.0)) {
-            pt[b].obs_smooth = pt[b].obs_bin;
-            continue;
-        }
-        for (j = 0; j < nc; j++) {
-            double d = (pt[j].lp_mean - pt[b].lp_mean) / h, kw = exp(-0.5 * d * d);
-            num += kw * pt[j].obs_bin * pt[j].n;
-            den += kw * pt[j].n;
-        }
-        pt[b].obs_smooth = num / den;
-    }
 }
 
 static void clear_metrics(strata_eval_metrics *m)
@@ -483,93 +160,41 @@ static void clear_metrics(strata_eval_metrics *m)
     m->flags = 0;
 }
 
+/* The kernels for views in memory: a position is its index (or ix's). */
+#define EVK(name) name##_mem
+#define EV_AT(c, k) ((c)->ix ? (c)->ix[(k)] : (size_t)(k))
+#include "evaluate_kernels.h"
+#undef EVK
+#undef EV_AT
+
+/* The kernels for views on file: the window holding a position first. */
+#define EVK(name) name##_file
+#define EV_AT(c, k)                                                                                \
+    ((size_t)((k) - (c)->k0) < (c)->n ? ((c)->ix ? (c)->ix[(k) - (c)->k0] : (size_t)((k) - (c)->k0)) \
+                                      : ev_cur_load((c), (k)))
+#include "evaluate_kernels.h"
+#undef EVK
+#undef EV_AT
+
+void ev_auc(const ev_view *v, double *auc, double *se)
+{
+    if (v->file)
+        ev_auc_file(v, auc, se);
+    else
+        ev_auc_mem(v, auc, se);
+}
+
+int ev_recal(const ev_view *v, strata_family f, int slope, int max_iter, double tol, double coef[2],
+             double se[2])
+{
+    return v->file ? ev_recal_file(v, f, slope, max_iter, tol, coef, se)
+                   : ev_recal_mem(v, f, slope, max_iter, tol, coef, se);
+}
+
 void ev_metrics(const ev_view *v, const strata_eval_params *par, strata_eval_metrics *m)
 {
-    strata_family f = par->family;
-    double z = strata_qnorm(0.5 + 0.5 * par->conf_level), sq = 0.0, dev = 0.0, dev0 = 0.0, ybar;
-    double coef[2], se[2];
-    size_t k;
-    clear_metrics(m);
-    for (k = 0; k < v->m; k++) {
-        size_t q = EV_POS(v, k);
-        double wq = EV_W(v, q);
-        if (wq <= 0.0)
-            continue;
-        m->n_rows++;
-        m->n += wq;
-        m->observed += wq * v->y[q];
-        m->expected += wq * v->p[q];
-        m->n_events += v->y[q] > 0.0 ? wq : 0.0;
-        sq += wq * (v->y[q] - v->p[q]) * (v->y[q] - v->p[q]);
-        dev += wq * unit_dev(f, v->y[q], v->p[q]);
-    }
-    if (m->n_rows == 0)
-        return;
-    ybar = m->observed / m->n;
-    if (f == STRATA_FAMILY_BINOMIAL) { /* closed form: -2 [O log ybar + (n - O) log(1 - ybar)] */
-        dev0 = (m->observed > 0.0 ? -2.0 * m->observed * log(ybar) : 0.0) +
-               (m->n - m->observed > 0.0 ? -2.0 * (m->n - m->observed) * log1p(-ybar) : 0.0);
-    } else {
-        for (k = 0; k < v->m; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
-            if (wq > 0.0)
-                dev0 += wq * unit_dev(f, v->y[q], ybar);
-        }
-    }
-    m->deviance = dev;
-    m->null_deviance = dev0;
-    m->pseudo_r2 = dev0 > 0.0 ? 1.0 - dev / dev0 : NAN;
-    m->brier = sq / m->n;
-    {
-        double vy = 0.0;
-        for (k = 0; k < v->m; k++) {
-            size_t q = EV_POS(v, k);
-            double wq = EV_W(v, q);
-            if (wq > 0.0)
-                vy += wq * (v->y[q] - ybar) * (v->y[q] - ybar);
-        }
-        vy /= m->n;
-        m->brier_scaled = vy > 0.0 ? 1.0 - m->brier / vy : NAN;
-    }
-    /* discrimination */
-    ev_auc(v, &m->c, &m->c_se);
-    if (isfinite(m->c_se)) {
-        m->c_lo = fmax(0.0, m->c - z * m->c_se);
-        m->c_hi = fmin(1.0, m->c + z * m->c_se);
-    }
-    /* calibration in the large: O/E (Debray et al. 2017) and offset intercept */
-    if (m->expected > 0.0 && m->observed > 0.0) {
-        m->oe = m->observed / m->expected;
-        if (f == STRATA_FAMILY_BINOMIAL || f == STRATA_FAMILY_POISSON) {
-            strata_oe_log_ci(m->oe, m->observed, f == STRATA_FAMILY_BINOMIAL ? m->n : 0.0,
-                             par->conf_level, &m->oe_lo, &m->oe_hi);
-        } else { /* gamma, gaussian: empirical SE of O, sqrt(sum w (y - p)^2) */
-            double lse = sqrt(sq) / m->observed;
-            m->oe_lo = m->oe * exp(-z * lse);
-            m->oe_hi = m->oe * exp(z * lse);
-        }
-    }
-    if (!ev_recal(v, f, 0, par->max_iter, par->tol, coef, se))
-        m->flags |= STRATA_EVAL_FLAG_NOCONV;
-    m->citl = coef[0];
-    m->citl_se = se[0];
-    m->citl_lo = coef[0] - z * se[0];
-    m->citl_hi = coef[0] + z * se[0];
-    if (!ev_recal(v, f, 1, par->max_iter, par->tol, coef, se))
-        m->flags |= STRATA_EVAL_FLAG_NOCONV;
-    m->cal_a = coef[0];
-    m->cal_a_se = se[0];
-    m->slope = coef[1];
-    m->slope_se = se[1];
-    m->slope_lo = coef[1] - z * se[1];
-    m->slope_hi = coef[1] + z * se[1];
-    /* tables */
-    risk_groups(v, par, m);
-    for (k = 0; k < par->n_top; k++)
-        yield_at(v, par->top_frac[k], m->n, m->observed, f == STRATA_FAMILY_BINOMIAL, &m->top[k]);
-    m->n_top = par->n_top;
-    m->n_nb = ev_nb_count(par);
-    net_benefit(v, par, m);
-    calib_curve(v, par, m);
+    if (v->file)
+        ev_metrics_file(v, par, m);
+    else
+        ev_metrics_mem(v, par, m);
 }

@@ -117,7 +117,7 @@ static void core_two(strata_family f, size_t n, const double *y, const double *l
         ws->w1[k] = wa ? wa[i] : 1.0;
         ws->w2[k] = wb ? wb[i] : 1.0;
     }
-    v = (ev_view){n, NULL, ws->ys, ws->ps, ws->lps, ws->w1};
+    v = (ev_view){n, NULL, ws->ys, ws->ps, ws->lps, ws->w1, NULL};
     core_of_view(f, &v, ra);
     if (rb) {
         v.w = ws->w2;

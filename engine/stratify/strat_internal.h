@@ -10,16 +10,26 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef struct strat_rank {
-    double risk;
-    int32_t group;
-    size_t row;
-} strat_rank;
+/* The ranking shared by tiers and intervention lists: rows in the order
+ * (group, risk descending, row ascending), streamed in blocks through the one
+ * external sort (engine/core/xsort.h) under half the context's memory budget,
+ * or in memory when there is none or they fit (the same rows either way). */
+typedef struct strat_ranking {
+    struct strata_xsort *x;
+    size_t n, n_groups;  /* n_groups: 1 when ungrouped */
+    size_t *size;        /* rows in each group */
+    uint64_t *key;       /* the current block: sort keys and rows */
+    size_t *row;
+} strat_ranking;
 
-/* Rows sorted by group, risk descending, row ascending (n entries, free with
- * strata_free(ctx, r, n * sizeof *r)). Non-finite risk or bad group: EDATA. */
-strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
-                              size_t n_groups, strat_rank **out);
+/* Ranks rows [0, n). Non-finite risk or bad group: EDATA naming the row;
+ * budget below the sort's floor: ENOMEM naming the sizes. */
+strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
+                              size_t n_groups, strat_ranking *rk);
+/* The next block of ranked rows (*rows valid until the next call); *got = 0 at the end. */
+strata_status strat_rank_next(strata_ctx *ctx, strat_ranking *rk, const size_t **rows, size_t *got);
+strata_status strat_rank_rewind(strata_ctx *ctx, strat_ranking *rk);
+void strat_rank_close(strata_ctx *ctx, strat_ranking *rk);
 
 /* SII in two parts so groups can run in parallel: validation (records the
  * error on ctx) and the computation on a caller-owned workspace of

@@ -1,10 +1,11 @@
 /* engine/stratify/strat_tiers.c — risk tiers (Kaiser-style pyramid by percentile or
  * absolute thresholds) and the shared ranking (group, risk descending, row
- * ascending) used by tiers and intervention lists. Invariant: ties in risk
- * are always broken by row, so tiers never depend on sort stability or
- * thread count. */
+ * ascending) used by tiers and intervention lists, streamed in blocks.
+ * Invariant: ties in risk are always broken by row, so tiers never depend on
+ * sort stability, thread count or the memory budget. */
 #include "internal.h"
 #include "strat_internal.h"
+#include "xsort.h"
 #include "strata/stratify.h"
 
 #include <math.h>
@@ -52,16 +53,16 @@ static uint64_t desc_key(double x)
     return ~strata_f64_key(x == 0 ? 0.0 : x);
 }
 
-/* Peak 32 bytes a row: the radix sort's keys and rows (twice each), then the
- * sorted rows beside the result (24 bytes a row); the sort's buffers are freed
- * before the result is allocated. */
-strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
-                              size_t n_groups, strat_rank **out)
+#define RANK_BLOCK 4096 /* rows a block of the ranking stream */
+
+/* Memory: the sort's (32 bytes a row while sorting in memory, then 16; under
+ * a budget, at most half of it: engine/core/xsort.h), the group sizes and one
+ * block. */
+strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
+                              size_t n_groups, strat_ranking *rk)
 {
-    strat_rank *r;
-    uint64_t *key, *k2;
-    size_t *row, *r2, *off, ng = group ? n_groups : 1, bytes;
-    *out = NULL;
+    strata_status st;
+    memset(rk, 0, sizeof *rk);
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(risk[i]))
             return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not finite", i + 1,
@@ -70,53 +71,70 @@ strata_status strat_rank_rows(strata_ctx *ctx, size_t n, const double *risk, con
             return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", i + 1,
                                (int)group[i], n_groups ? n_groups - 1 : 0);
     }
-    if (n == 0) {
-        *out = strata_calloc(ctx, 1, sizeof **out);
-        return *out ? STRATA_OK : STRATA_ENOMEM;
-    }
-    /* 1. rows by risk descending (ties by row): radix sort of (key, row) */
-    if (!strata_mul_ok(n, sizeof *r, &bytes))
-        return STRATA_FAIL(ctx, STRATA_ENOMEM, "ranking %zu rows overflows", n);
-    key = strata_alloc(ctx, n * sizeof *key);
-    k2 = strata_alloc(ctx, n * sizeof *k2);
-    row = strata_alloc(ctx, n * sizeof *row);
-    r2 = strata_alloc(ctx, n * sizeof *r2);
-    if (!key || !k2 || !row || !r2) {
-        STRATA_FREE_ALL(ctx, key, k2, row, r2);
+    rk->n = n;
+    rk->n_groups = group ? n_groups : 1;
+    rk->size = strata_calloc(ctx, rk->n_groups + 1, sizeof *rk->size);
+    rk->key = strata_alloc(ctx, RANK_BLOCK * sizeof *rk->key);
+    rk->row = strata_alloc(ctx, RANK_BLOCK * sizeof *rk->row);
+    if (!rk->size || !rk->key || !rk->row) {
+        strat_rank_close(ctx, rk);
         return STRATA_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        key[i] = desc_key(risk[i]), row[i] = i;
-    strata_radix_sort(n, key, row, k2, r2);
-    STRATA_FREE_ALL(ctx, key, k2, r2);
-    /* 2. stable counting sort by group keeps that order within each group */
-    off = strata_calloc(ctx, ng + 1, sizeof *off);
-    r = off ? strata_alloc(ctx, bytes) : NULL;
-    if (r) {
-        for (size_t i = 0; i < n; i++)
-            off[(group ? (size_t)group[i] : 0) + 1]++;
-        for (size_t g = 0; g < ng; g++)
-            off[g + 1] += off[g];
-        for (size_t k = 0; k < n; k++) {
-            size_t i = row[k], g = group ? (size_t)group[i] : 0;
-            strat_rank *x = &r[off[g]++];
-            x->risk = risk[i];
-            x->group = (int32_t)g;
-            x->row = i;
-        }
+        rk->size[group ? (size_t)group[i] : 0]++;
+    st = strata_xsort_begin(ctx, n, group, n_groups, strata_ctx_memory_budget(ctx) / 2,
+                            "ranking the patients by risk", &rk->x);
+    for (size_t i = 0; st == STRATA_OK && i < n; i++)
+        st = strata_xsort_push(ctx, rk->x, desc_key(risk[i]), i);
+    if (st == STRATA_OK)
+        st = strata_xsort_end(ctx, rk->x);
+    if (st != STRATA_OK)
+        strat_rank_close(ctx, rk);
+    return st;
+}
+
+strata_status strat_rank_next(strata_ctx *ctx, strat_ranking *rk, const size_t **rows, size_t *got)
+{
+    *rows = rk->row;
+    return strata_xsort_read(ctx, rk->x, rk->key, rk->row, RANK_BLOCK, got);
+}
+
+strata_status strat_rank_rewind(strata_ctx *ctx, strat_ranking *rk)
+{
+    return strata_xsort_rewind(ctx, rk->x);
+}
+
+void strat_rank_close(strata_ctx *ctx, strat_ranking *rk)
+{
+    strata_xsort_free(ctx, rk->x);
+    STRATA_FREE_ALL(ctx, rk->size, rk->key, rk->row);
+    memset(rk, 0, sizeof *rk);
+}
+
+/* The percentile tiers of one group's ranked rows as they stream past: the
+ * top t tiers hold round_half_up(m * (f_1 + ... + f_t)) people of its m. */
+typedef struct tier_walk {
+    size_t g, j, cum[STRATA_MAX_TIERS];
+} tier_walk;
+
+static void tier_group(const strata_tier_params *p, size_t m, size_t g, tier_walk *w)
+{
+    double f = 0;
+    w->g = g;
+    w->j = 0;
+    for (size_t t = 0; t < p->n_cuts; t++) {
+        f += p->cut[t];
+        w->cum[t] = (size_t)floor((double)m * f + 0.5);
     }
-    STRATA_FREE_ALL(ctx, off, row);
-    if (!r)
-        return STRATA_ENOMEM;
-    *out = r;
-    return STRATA_OK;
 }
 
 strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n,
                            const double *risk, const int32_t *group, size_t n_groups,
                            uint8_t *tier)
 {
-    strat_rank *r;
+    strat_ranking rk;
+    tier_walk w = {SIZE_MAX, 0, {0}};
+    strata_status st;
     STRATA_TRY(strata_tier_params_check(ctx, p));
     if (p->mode == STRATA_TIER_ABSOLUTE) {
         for (size_t i = 0; i < n; i++) {
@@ -130,26 +148,22 @@ strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t 
         }
         return STRATA_OK;
     }
-    STRATA_TRY(strat_rank_rows(ctx, n, risk, group, n_groups, &r));
-    for (size_t s = 0; s < n;) {
-        size_t e = s, m, cum[STRATA_MAX_TIERS];
-        double f = 0;
-        while (e < n && r[e].group == r[s].group)
-            e++;
-        m = e - s;
-        /* the top t tiers hold round_half_up(m * (f_1 + ... + f_t)) people */
-        for (size_t t = 0; t < p->n_cuts; t++) {
-            f += p->cut[t];
-            cum[t] = (size_t)floor((double)m * f + 0.5);
-        }
-        for (size_t j = 0; j < m; j++) {
-            size_t t = 0;
-            while (t < p->n_cuts && j >= cum[t])
+    STRATA_TRY(strat_rank_open(ctx, n, risk, group, n_groups, &rk));
+    for (;;) {
+        const size_t *rows;
+        size_t got;
+        if ((st = strat_rank_next(ctx, &rk, &rows, &got)) != STRATA_OK || got == 0)
+            break;
+        for (size_t k = 0; k < got; k++) {
+            size_t i = rows[k], g = group ? (size_t)group[i] : 0, t = 0;
+            if (g != w.g)
+                tier_group(p, rk.size[g], g, &w);
+            while (t < p->n_cuts && w.j >= w.cum[t])
                 t++;
-            tier[r[s + j].row] = (uint8_t)(t + 1);
+            tier[i] = (uint8_t)(t + 1);
+            w.j++;
         }
-        s = e;
     }
-    strata_free(ctx, r, 0);
-    return STRATA_OK;
+    strat_rank_close(ctx, &rk);
+    return st;
 }
