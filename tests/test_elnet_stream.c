@@ -258,7 +258,7 @@ static void note(void *ud, strata_log_level level, const char *msg)
 static strata_status run_src(colsrc *cs, const elnet_spec *sp, size_t budget, int threads, src_run *r)
 {
     strata_ctx *ctx = NULL;
-    glm_source src = {cs, "columns", cs->n, cs_find, cs_read};
+    glm_source src = {cs, "columns", cs->n, cs_find, cs_read, NULL};
     memset(r, 0, sizeof *r);
     assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
     strata_ctx_set_threads(ctx, threads);
@@ -285,7 +285,7 @@ typedef struct kept {
 static void src_fit(colsrc *cs, const elnet_spec *sp, size_t budget, int threads, int want_streamed, kept *k)
 {
     strata_ctx *ctx = NULL;
-    glm_source src = {cs, "columns", cs->n, cs_find, cs_read};
+    glm_source src = {cs, "columns", cs->n, cs_find, cs_read, NULL};
     glm_model *m = NULL;
     elnet_fitted res;
     int streamed = 0;
