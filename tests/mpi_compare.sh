@@ -4,7 +4,8 @@
 # (warm start, a spline and an interaction; missing values; Poisson with an
 # offset, whose null deviance is a row-order sum carried from rank to rank;
 # the categorical-aware pass with a 51-level factor, whose group partials
-# continue from rank to rank), three Cox fits (Efron and Breslow ties, strata,
+# continue from rank to rank; three of them again under --mem-limit, the ranks
+# streaming their blocks), three Cox fits (Efron and Breslow ties, strata,
 # weights, an offset, the robust variance, cluster()) and a Cox scoring, scores a cohort, derives features from its events
 # (blocks of patients dealt round the ranks; and a derive that fails) and
 # runs a whole job (and one that derives its features first), with
@@ -81,6 +82,25 @@ rm -f score.*.csv
 
 # the categorical-aware pass: group partials continued from rank to rank
 fitcase factor "2 3 4" --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + practice + imd_decile + ltc_count"
+
+# --mem-limit per rank (docs/scale.md#mpi): when a rank's blocks exceed it every
+# rank streams its blocks chunk by chunk with its own reads, once a pass; the
+# model must be one process's in memory (the references above), and the log
+# must say the ranks streamed
+memcase() { # reference name, np, budget, fit options
+    ref=$1
+    np=$2
+    lim=$3
+    shift 3
+    $MPIRUN -np $np "$S" fit fit.h5 "$@" --mem-limit "$lim" --out "$ref.mem.np$np.h5" --threads 1 --verbose > /dev/null 2> "$ref.mem.err"
+    dump "$ref.mem.np$np.h5" > "$ref.mem.np$np.txt"
+    if cmp -s "$ref.ref.txt" "$ref.mem.np$np.txt" && grep -q "ranks streams its blocks" "$ref.mem.err"; then
+        ok "$ref: mpirun -np $np --mem-limit $lim (ranks stream their blocks) = one process in memory"
+    else bad "$ref: mpirun -np $np --mem-limit $lim differs (or did not stream)"; diff "$ref.ref.txt" "$ref.mem.np$np.txt" | head -20; fi
+}
+memcase warm 2 8M --formula "emergency_admission_12m ~ rcs(age, 4) + sex + imd_decile + ltc_count + efi_deficits + prior_emergency_12m + ae_attendances_12m + age:sex"
+memcase offset 2 8M --family poisson --formula "prior_emergency_12m ~ age + sex + imd_decile + ltc_count + offset(log1p(gp_appointments_12m))"
+memcase factor 3 6M --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + practice + imd_decile + ltc_count"
 
 # ---- synth (lead): groups of 16 x 8,192 rows dealt round the ranks, rank 0
 # appends them in order (record ids numbered there)
