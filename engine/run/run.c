@@ -731,7 +731,14 @@ static strata_status stage_model_cox(run_state *r)
                 req.cp = cp;
                 STRATA_TRY(run_send_fit(r->ctx, &req, strata_cohort_path(r->cohort), cp.formula, cp.weights, NULL));
             }
+            /* the fit's scratch file (under memory:) beside the outputs, unless
+             * the caller chose its place (docs/scale.md) */
+            int scratch = !strata_ctx_scratch_dir(r->ctx);
+            if (scratch)
+                strata_ctx_set_scratch_dir(r->ctx, r->outdir);
             st = strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox);
+            if (scratch)
+                strata_ctx_set_scratch_dir(r->ctx, NULL);
             run_release(r->ctx);
             STRATA_TRY(st);
             STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
