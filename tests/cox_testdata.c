@@ -176,7 +176,7 @@ static TD_UNUSED void mem_add(memsrc *m, const char *name, const double *x, cons
 
 static TD_UNUSED glm_source mem_source(memsrc *m)
 {
-    glm_source s = {m, "memory", m->n, mem_find, mem_read};
+    glm_source s = {m, "memory", m->n, mem_find, mem_read, NULL};
     return s;
 }
 

@@ -4,7 +4,8 @@
 # (warm start, a spline and an interaction; missing values; Poisson with an
 # offset, whose null deviance is a row-order sum carried from rank to rank;
 # the categorical-aware pass with a 51-level factor, whose group partials
-# continue from rank to rank), three Cox fits (Efron and Breslow ties, strata,
+# continue from rank to rank; three of them again under --mem-limit, the ranks
+# streaming their blocks), three Cox fits (Efron and Breslow ties, strata,
 # weights, an offset, the robust variance, cluster()) and a Cox scoring, scores a cohort, derives features from its events
 # (blocks of patients dealt round the ranks; and a derive that fails) and
 # runs a whole job (and one that derives its features first), with
@@ -81,6 +82,26 @@ rm -f score.*.csv
 
 # the categorical-aware pass: group partials continued from rank to rank
 fitcase factor "2 3 4" --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + practice + imd_decile + ltc_count"
+
+# --mem-limit per rank (docs/scale.md#mpi): when a rank's blocks exceed it every
+# rank streams its blocks chunk by chunk with its own reads, once a pass; the
+# model must be one process's in memory (the references above), and the log
+# must say the ranks streamed
+memcase() { # reference name, np, budget, fit options
+    ref=$1
+    np=$2
+    lim=$3
+    shift 3
+    $MPIRUN -np $np "$S" fit "${COHORT:-fit.h5}" "$@" --mem-limit "$lim" --out "$ref.mem.np$np.h5" --threads 1 --verbose > /dev/null 2> "$ref.mem.err"
+    dump "$ref.mem.np$np.h5" > "$ref.mem.np$np.txt"
+    if cmp -s "$ref.ref.txt" "$ref.mem.np$np.txt" &&
+       grep -q -e "ranks streams its blocks" -e "on each MPI rank, its own chunks read alone" "$ref.mem.err"; then
+        ok "$ref: mpirun -np $np --mem-limit $lim (ranks stream their blocks) = one process in memory"
+    else bad "$ref: mpirun -np $np --mem-limit $lim differs (or did not stream)"; diff "$ref.ref.txt" "$ref.mem.np$np.txt" | head -20; fi
+}
+memcase warm 2 8M --formula "emergency_admission_12m ~ rcs(age, 4) + sex + imd_decile + ltc_count + efi_deficits + prior_emergency_12m + ae_attendances_12m + age:sex"
+memcase offset 2 8M --family poisson --formula "prior_emergency_12m ~ age + sex + imd_decile + ltc_count + offset(log1p(gp_appointments_12m))"
+memcase factor 3 6M --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + practice + imd_decile + ltc_count"
 
 # ---- synth (lead): groups of 16 x 8,192 rows dealt round the ranks, rank 0
 # appends them in order (record ids numbered there)
@@ -184,9 +205,31 @@ evaluate:
   by: [sex]
 SPEC
 runpair spec_cox.yaml runcox 2 "run with a Cox model -np 2"
-if grep -q '"distributed": *"synth, derive and the model fit (GLM, Cox)' runcox.np2/manifest.json; then ok "run with a Cox model -np 2: manifest says the Cox fit ran over the ranks"
+if grep -q '"distributed": *"synth, derive and the model fit (GLM, Cox' runcox.np2/manifest.json; then ok "run with a Cox model -np 2: manifest says the Cox fit ran over the ranks"
 else bad "run with a Cox model -np 2: manifest: $(grep distributed runcox.np2/manifest.json)"; fi
-rm -rf runsy.* rundv.* runcox.*
+# memory: in the spec is every rank's for the fit (rank 0 sends it): a GLM
+# whose ranks stream their blocks under it, the same bytes as one process
+sed -e 's/^cohort: job.h5$/cohort: job.h5\nmemory: 1M/' spec.yaml > spec_mem.yaml
+runpair spec_mem.yaml runmem 2 "run with memory: 1M -np 2"
+# an elastic net (no CV) across the ranks, as `strata fit --alpha`, each rank
+# streaming its chunks under memory: (a rank missing the cohort fails the job,
+# so they all read it)
+cat > spec_enet.yaml <<'SPEC'
+cohort: job.h5
+memory: 3M
+model:
+  family: binomial
+  formula: "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits"
+  alpha: 0.5
+  nlambda: 30
+  penalty_factor: {sexM: 0, ltc_count: 2}
+evaluate:
+  by: [sex]
+SPEC
+runpair spec_enet.yaml runenet 2 "run with an elastic net -np 2"
+if grep -q '"distributed": *"synth, derive and the model fit (GLM, Cox, the elastic net without CV)' runenet.np2/manifest.json; then ok "run with an elastic net -np 2: manifest says the fit ran over the ranks"
+else bad "run with an elastic net -np 2: manifest: $(grep distributed runenet.np2/manifest.json)"; fi
+rm -rf runsy.* rundv.* runcox.* runmem.* runenet.*
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run -np 2: manifest records 2 ranks"
 else bad "run -np 2: manifest has no ranks"; fi
 node=$(uname -n)
@@ -266,7 +309,8 @@ else bad "cox bad weight -np 2: $(head -3 cox_bad.err)"; fi
 # Each rank holds its chunks of the 16 fixed row ranges; every row sum is a chunk
 # partial added in chunk order on every rank. The model file (the selected fit
 # and the /elnet path) and `strata coef` must be the bytes of one process;
-# --cv under mpirun is refused on every rank (exit 2).
+# --cv under mpirun is refused on every rank (exit 2). Under --mem-limit each
+# rank streams the windows of its own chunks: one process's bytes in memory.
 enetcase() { # name "np list" fit options: fitcase on job.h5, then strata coef
     COHORT=job.h5
     fitcase "$@"
@@ -282,6 +326,9 @@ enetcase() { # name "np list" fit options: fitcase on job.h5, then strata coef
     done
 }
 enetcase enet_binomial "2 3" --alpha 0.5 --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits"
+COHORT=job.h5
+memcase enet_binomial 2 3M --alpha 0.5 --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits"
+COHORT=
 enetcase enet_gaussian "2 3" --family gaussian --alpha 0.3 --weights ltc_count --penalty-factor sexM=0 --formula "bmi ~ rcs(age, 4) + sex + ethnicity + imd_decile + log(sbp)"
 enetcase enet_poisson "3" --family poisson --alpha 1 --nlambda 30 --formula "prior_emergency_12m ~ age + sex + imd_decile + ltc_count + offset(log1p(gp_appointments_12m))"
 set +e

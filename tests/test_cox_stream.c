@@ -45,6 +45,8 @@ typedef struct run {
 } run;
 
 /* One fit on `threads` threads under `budget` (0: none), allocations counted. */
+static const char *fit_scratch; /* the contexts' scratch directory (NULL: $TMPDIR) */
+
 static void fit(run *r, const glm_source *src, const char *formula, const char *weights, const cox_params *prm,
                 size_t budget, int threads)
 {
@@ -52,6 +54,7 @@ static void fit(run *r, const glm_source *src, const char *formula, const char *
     tu_alloc_count c = {0, 0};
     memset(r, 0, sizeof *r);
     assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
+    strata_ctx_set_scratch_dir(ctx, fit_scratch);
     strata_ctx_set_threads(ctx, threads);
     strata_ctx_set_log(ctx, log_keep, &r->log, STRATA_LOG_INFO);
     strata_ctx_set_alloc(ctx, tu_count_alloc, &c);
@@ -326,6 +329,18 @@ static void test_cox_stream__scratch_gone_on_every_exit(void **state)
     fit(&r, &y.src, SYN_FORMULA, "w", &prm, 0, 1);
     assert_int_equal(r.st, STRATA_EIO);
     assert_contains(r.err, "cox_scratch/missing");
+    /* the context's scratch directory comes before $TMPDIR (strata_ctx_set_scratch_dir) */
+    fit_scratch = dir;
+    fit(&r, &y.src, SYN_FORMULA, "w", &prm, 0, 1);
+    assert_int_equal(r.st, STRATA_OK);
+    assert_contains(r.log.text, dir);
+    assert_int_equal(dir_entries(dir), 0);
+    setenv("TMPDIR", dir, 1);
+    fit_scratch = tu_tmp("cox_scratch/missing_too");
+    fit(&r, &y.src, SYN_FORMULA, "w", &prm, 0, 1);
+    assert_int_equal(r.st, STRATA_EIO);
+    assert_contains(r.err, "cox_scratch/missing_too");
+    fit_scratch = NULL;
     if (old) {
         setenv("TMPDIR", old, 1);
         free(old);

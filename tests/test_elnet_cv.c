@@ -272,7 +272,7 @@ static void test_elnet_source__formula_matches_arrays(void **state)
     case_load("dia_binomial_wpf", &c);
     char formula[8192];
     strata_cohort *coh = case_cohort(ctx, &c, formula, sizeof formula);
-    glm_source src = {coh, "elnet_case.h5", strata_cohort_nrows(coh), co_find, co_read};
+    glm_source src = {coh, "elnet_case.h5", strata_cohort_nrows(coh), co_find, co_read, NULL};
     const char *terms[] = {"x_number_inpatient", "x_time_in_hospital", "x_gender_Male"};
     double vals[] = {0, 2, 0.5};
     elnet_spec sp;
@@ -349,7 +349,7 @@ static void test_elnet_source__cv_selects_glmnet_lambda(void **state)
     case_load("dia_binomial_a05", &c);
     char formula[8192];
     strata_cohort *coh = case_cohort(ctx, &c, formula, sizeof formula);
-    glm_source src = {coh, "elnet_case.h5", strata_cohort_nrows(coh), co_find, co_read};
+    glm_source src = {coh, "elnet_case.h5", strata_cohort_nrows(coh), co_find, co_read, NULL};
     elnet_spec sp;
     elnet_spec_init(&sp);
     sp.prm = c.prm;

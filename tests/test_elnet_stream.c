@@ -6,7 +6,8 @@
  * counts) on 1 and 2 threads, with and without the prefetch thread; the KKT
  * conditions hold at the streamed solution (glmnet goldens' data); through a
  * formula (factor, spline, weights, missing values, offset) the streamed fit
- * and its model equal the in-memory ones; a read error is the fit's error;
+ * and its model equal the in-memory ones, also on 2 and 3 threads as MPI
+ * ranks each streaming its own chunks; a read error is the fit's error;
  * a budget too small for one chunk, and CV under the budget, are refused
  * naming the sizes. */
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include "testutil.h"
 #include "glm_testdata.c"
 #include "elnet_testdata.c"
+#include "thread_comm.h"
 
 #include <stdint.h>
 
@@ -258,7 +260,7 @@ static void note(void *ud, strata_log_level level, const char *msg)
 static strata_status run_src(colsrc *cs, const elnet_spec *sp, size_t budget, int threads, src_run *r)
 {
     strata_ctx *ctx = NULL;
-    glm_source src = {cs, "columns", cs->n, cs_find, cs_read};
+    glm_source src = {cs, "columns", cs->n, cs_find, cs_read, NULL};
     memset(r, 0, sizeof *r);
     assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
     strata_ctx_set_threads(ctx, threads);
@@ -282,19 +284,17 @@ typedef struct kept {
     size_t nbeta, selected;
 } kept;
 
-static void src_fit(colsrc *cs, const elnet_spec *sp, size_t budget, int threads, int want_streamed, kept *k)
+/* The fit on ctx (its budget, threads and communicator) kept in k (copied
+ * out of the context's allocations); *streamed from the log. */
+static strata_status keep_fit(strata_ctx *ctx, colsrc *cs, const elnet_spec *sp, int *streamed, kept *k)
 {
-    strata_ctx *ctx = NULL;
-    glm_source src = {cs, "columns", cs->n, cs_find, cs_read};
+    glm_source src = {cs, "columns", cs->n, cs_find, cs_read, NULL};
     glm_model *m = NULL;
     elnet_fitted res;
-    int streamed = 0;
-    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
-    strata_ctx_set_threads(ctx, threads);
-    strata_ctx_set_memory_budget(ctx, budget);
-    strata_ctx_set_log(ctx, note, &streamed, STRATA_LOG_INFO);
-    assert_status(ctx, elnet_fit_source(ctx, &src, sp, &m, &res), STRATA_OK);
-    assert_int_equal(streamed, want_streamed ? 3 : 0);
+    strata_ctx_set_log(ctx, note, streamed, STRATA_LOG_INFO);
+    strata_status st = elnet_fit_source(ctx, &src, sp, &m, &res);
+    if (st != STRATA_OK)
+        return st;
     const elnet_path *pa = res.path;
     k->path = *pa;
     k->path.lambda = malloc(pa->nlam * sizeof(double));
@@ -307,20 +307,102 @@ static void src_fit(colsrc *cs, const elnet_spec *sp, size_t budget, int threads
     memcpy(k->path.beta, pa->beta, pa->nlam * pa->p * sizeof(double));
     memcpy(k->path.dev_ratio, pa->dev_ratio, pa->nlam * sizeof(double));
     memcpy(k->path.df, pa->df, pa->nlam * sizeof(int));
-    k->nbeta = m->p;
-    assert_true(k->nbeta <= 64);
-    memcpy(k->beta, m->beta, m->p * sizeof(double));
+    k->nbeta = m->p < 64 ? m->p : 64;
+    memcpy(k->beta, m->beta, k->nbeta * sizeof(double));
     k->dev = m->sum.deviance;
     k->nulldev = m->sum.null_deviance;
     k->selected = res.selected;
     glm_model_free(ctx, m);
     elnet_fitted_free(ctx, &res);
+    return STRATA_OK;
+}
+
+static void src_fit(colsrc *cs, const elnet_spec *sp, size_t budget, int threads, int want_streamed, kept *k)
+{
+    strata_ctx *ctx = NULL;
+    int streamed = 0;
+    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
+    strata_ctx_set_threads(ctx, threads);
+    strata_ctx_set_memory_budget(ctx, budget);
+    assert_status(ctx, keep_fit(ctx, cs, sp, &streamed, k), STRATA_OK);
+    assert_int_equal(streamed, want_streamed ? 3 : 0);
+    assert_true(k->nbeta < 64);
     strata_ctx_free(ctx);
 }
 
 static void kept_free(kept *k)
 {
     free(k->path.lambda), free(k->path.a0), free(k->path.beta), free(k->path.dev_ratio), free(k->path.df);
+}
+
+/* The path, the model's coefficients, deviances and selection: the same bytes. */
+static void same_kept(const kept *a, const kept *b)
+{
+    same_path(&a->path, &b->path);
+    assert_int_equal(a->nbeta, b->nbeta);
+    assert_memory_equal(a->beta, b->beta, a->nbeta * sizeof *a->beta);
+    assert_memory_equal(&a->dev, &b->dev, sizeof a->dev);
+    assert_memory_equal(&a->nulldev, &b->nulldev, sizeof a->nulldev);
+    assert_int_equal(a->selected, b->selected);
+}
+
+/* ---- K threads as MPI ranks (tests/thread_comm.c) ---------------------------- */
+typedef struct ranks_job {
+    colsrc *cs;
+    const elnet_spec *sp;
+    size_t budget;
+    strata_status st[TC_MAX_RANKS];
+    int streamed[TC_MAX_RANKS];
+    kept k[TC_MAX_RANKS];
+    char msg[TC_MAX_RANKS][STRATA_ERRMSG_MAX];
+} ranks_job;
+
+static void rank_fit(strata_ctx *ctx, int r, void *arg)
+{
+    ranks_job *j = arg;
+    strata_ctx_set_memory_budget(ctx, j->budget);
+    j->st[r] = keep_fit(ctx, j->cs, j->sp, &j->streamed[r], &j->k[r]);
+    snprintf(j->msg[r], sizeof j->msg[r], "%s", strata_ctx_errmsg(ctx));
+}
+
+static void ranks_run(ranks_job *j, colsrc *cs, const elnet_spec *sp, int K, size_t budget)
+{
+    tc_stats ts;
+    memset(j, 0, sizeof *j);
+    j->cs = cs;
+    j->sp = sp;
+    j->budget = budget;
+    tc_run(K, rank_fit, j, &ts);
+    assert_false(ts.broken);
+    assert_int_equal(ts.bad_size, 0);
+    assert_int_equal(ts.unread, 0);
+}
+
+/* K ranks under a per-rank budget (0: the least that streams, from the
+ * refusal of a smaller one, which every rank gives): each rank streams its
+ * own chunks (want streamed) or keeps them, and every rank's path and model
+ * are one's bytes. */
+static void ranks_same(colsrc *cs, const elnet_spec *sp, int K, size_t budget, int want_streamed, const kept *one)
+{
+    static ranks_job j;
+    if (!budget) {
+        ranks_run(&j, cs, sp, K, 1000);
+        for (int r = 0; r < K; r++) {
+            const char *at = strstr(j.msg[r], "at least ");
+            assert_int_equal(j.st[r], STRATA_ENOMEM);
+            assert_non_null(strstr(j.msg[r], "on each MPI rank"));
+            assert_non_null(at);
+            assert_int_equal(sscanf(at, "at least %zu bytes", &budget), 1);
+        }
+    }
+    ranks_run(&j, cs, sp, K, budget);
+    for (int r = 0; r < K; r++) {
+        if (j.st[r] != STRATA_OK)
+            fail_msg("rank %d of %d under %zu bytes: %s", r, K, budget, j.msg[r]);
+        assert_int_equal(j.streamed[r], want_streamed ? 3 : 0);
+        same_kept(one, &j.k[r]);
+        kept_free(&j.k[r]);
+    }
 }
 
 /* In memory (no budget, 1 thread) against streamed under budgets of one
@@ -354,15 +436,14 @@ static void check_formula(const char *formula, strata_family fam, const char *we
     for (int threads = 1; threads <= 2; threads++)
         for (size_t b = 0; b < 2; b++) {
             src_fit(&cs, &sp, budgets[b], threads, 1, &st);
-            same_path(&mem.path, &st.path);
-            assert_int_equal(mem.nbeta, st.nbeta);
-            assert_memory_equal(mem.beta, st.beta, mem.nbeta * sizeof *mem.beta);
-            assert_memory_equal(&mem.dev, &st.dev, sizeof mem.dev);
-            assert_memory_equal(&mem.nulldev, &st.nulldev, sizeof mem.nulldev);
-            assert_int_equal(mem.selected, st.selected);
+            same_kept(&mem, &st);
             kept_free(&st);
         }
     printf("  %s: %zu lambdas, streamed = in memory (1, 2 threads)\n", formula, mem.path.nlam);
+    if (n >= 40000) { /* (fewer rows: a rank's rows fit in memory under its least budget) */
+        ranks_same(&cs, &sp, 3, 0, 1, &mem);
+        printf("  3 ranks, each streaming its chunks under the least budget = in memory\n");
+    }
     kept_free(&mem);
     for (size_t j = 0; j < cs.ncol; j++)
         free(cs.col[j]);
@@ -378,6 +459,44 @@ static void test_elnet_stream__poisson_factor_weights_offset_same_bytes(void **s
 {
     (void)state;
     check_formula("cnt ~ x1 + age + g + offset(log(e))", STRATA_FAMILY_POISSON, "w", 6000, 30);
+}
+
+/* gaussian through a formula: the response's centre and scale from the
+ * streamed sums (and, across ranks, from every rank's chunks). */
+static void test_elnet_stream__gaussian_factor_same_bytes(void **state)
+{
+    (void)state;
+    check_formula("age ~ x1 + g + x1:g", STRATA_FAMILY_GAUSSIAN, "w", 6000, 20);
+}
+
+/* Across 2 ranks, each streaming its chunks under the least budget that
+ * streams: poisson with an offset (the null model's Newton steps over the
+ * ranks' windows) and gaussian (the response's centre and scale from every
+ * rank's chunks, the weights' sum carried rank to rank) give one process's
+ * bytes in memory. */
+static void test_elnet_stream__ranks_poisson_offset_gaussian_same_bytes(void **state)
+{
+    (void)state;
+    const char *formula[2] = {"cnt ~ x1 + age + g + offset(log(e))", "age ~ x1 + g"};
+    strata_family fam[2] = {STRATA_FAMILY_POISSON, STRATA_FAMILY_GAUSSIAN};
+    colsrc cs;
+    cs_make(&cs, 30000);
+    for (int k = 0; k < 2; k++) {
+        elnet_spec sp;
+        kept mem;
+        elnet_spec_init(&sp);
+        sp.formula = formula[k];
+        sp.weights = "w";
+        sp.prm.family = fam[k];
+        sp.prm.alpha = 0.6;
+        sp.prm.nlambda = 6;
+        sp.prm.par_min = 0;
+        src_fit(&cs, &sp, 0, 1, 0, &mem);
+        ranks_same(&cs, &sp, 2, 0, 1, &mem);
+        kept_free(&mem);
+    }
+    for (size_t j = 0; j < cs.ncol; j++)
+        free(cs.col[j]);
 }
 
 /* More rows, so that the raw columns alone exceed the smallest budget that
@@ -422,6 +541,8 @@ int main(void)
         cmocka_unit_test(test_elnet_stream__read_error_is_the_fits_error),
         cmocka_unit_test(test_elnet_stream__binomial_factor_spline_weights_missing_same_bytes),
         cmocka_unit_test(test_elnet_stream__poisson_factor_weights_offset_same_bytes),
+        cmocka_unit_test(test_elnet_stream__gaussian_factor_same_bytes),
+        cmocka_unit_test(test_elnet_stream__ranks_poisson_offset_gaussian_same_bytes),
         cmocka_unit_test(test_elnet_stream__binomial_raw_columns_over_budget_same_bytes),
         cmocka_unit_test(test_elnet_stream__refusals_name_the_sizes),
     };

@@ -13,6 +13,7 @@
 
 #include "testutil.h"
 #include "glm_internal.h"
+#include "thread_comm.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -163,7 +164,7 @@ static void arr_free(arrsrc *a)
 
 static glm_source arr_source(arrsrc *a)
 {
-    glm_source s = {a, "arrays", a->nrows, arr_find, arr_read};
+    glm_source s = {a, "arrays", a->nrows, arr_find, arr_read, NULL};
     return s;
 }
 
@@ -179,6 +180,8 @@ static void note_stream(void *ud, strata_log_level level, const char *msg)
         *(int *)ud |= 4;
     if (strstr(msg, "transforms of small integers by table"))
         *(int *)ud |= 8;
+    if (strstr(msg, "ranks streams its blocks"))
+        *(int *)ud |= 16;
 }
 
 typedef struct fit_run {
@@ -221,20 +224,17 @@ typedef struct fit_bytes {
     int streamed;
 } fit_bytes;
 
-static void fit_collect(arrsrc *a, const strata_glm_params *prm, size_t budget, int threads,
-                        fit_bytes *out)
+/* The fit on ctx (its threads, budget and communicator), into out; out->st
+ * its status, out->nv 0 when it returned no model. */
+static void fit_collect_on(strata_ctx *ctx, arrsrc *a, const strata_glm_params *prm, fit_bytes *out)
 {
-    strata_ctx *ctx = NULL;
     glm_model *m = NULL;
     glm_source src = arr_source(a);
     strata_fit_summary S;
-    memset(out, 0, sizeof *out);
-    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
     strata_ctx_set_log(ctx, note_stream, &out->streamed, STRATA_LOG_INFO);
-    strata_ctx_set_threads(ctx, threads);
-    strata_ctx_set_memory_budget(ctx, budget);
     out->st = glm_fit(ctx, &src, prm, &m);
-    assert_non_null(m);
+    if (!m)
+        return;
     out->p = glm_model_nterms(m);
     for (size_t j = 0; j < out->p; j++) {
         strata_coef c;
@@ -253,8 +253,20 @@ static void fit_collect(arrsrc *a, const strata_glm_params *prm, size_t budget, 
     out->v[out->nv++] = (double)S.n_used;
     out->v[out->nv++] = (double)S.n_dropped;
     out->v[out->nv++] = S.converged;
-    assert_true(out->nv < 16384);
     glm_model_free(ctx, m);
+}
+
+static void fit_collect(arrsrc *a, const strata_glm_params *prm, size_t budget, int threads,
+                        fit_bytes *out)
+{
+    strata_ctx *ctx = NULL;
+    memset(out, 0, sizeof *out);
+    assert_int_equal(strata_ctx_new(&ctx), STRATA_OK);
+    strata_ctx_set_threads(ctx, threads);
+    strata_ctx_set_memory_budget(ctx, budget);
+    fit_collect_on(ctx, a, prm, out);
+    assert_true(out->nv > 0);
+    assert_true(out->nv < 16384);
     strata_ctx_free(ctx);
 }
 
@@ -549,6 +561,127 @@ static void test_stream__read_error_is_reported(void **state)
     arr_free(&a);
 }
 
+/* ---- ranks: K threads as MPI ranks (tests/thread_comm.c) ------------------ */
+typedef struct ranks_job {
+    const arrsrc *a;      /* the data every rank reads (its own copy of the counters) */
+    const strata_glm_params *prm;
+    size_t budget;        /* per rank */
+    int fail_rank;        /* this rank's reads fail after fail_after (-1: none) */
+    size_t fail_after;
+    fit_bytes *out[TC_MAX_RANKS];
+    char msg[TC_MAX_RANKS][STRATA_ERRMSG_MAX];
+} ranks_job;
+
+static void rank_fit(strata_ctx *ctx, int r, void *arg)
+{
+    ranks_job *j = arg;
+    arrsrc a = *j->a;
+    if (r == j->fail_rank)
+        a.fail_after = j->fail_after;
+    strata_ctx_set_memory_budget(ctx, j->budget);
+    fit_collect_on(ctx, &a, j->prm, j->out[r]);
+    snprintf(j->msg[r], sizeof j->msg[r], "%s", strata_ctx_errmsg(ctx));
+}
+
+/* Runs the fit on K ranks under the budget; every rank must hold one's bytes
+ * (own: the ranks streamed their blocks, else kept them). */
+static void ranks_same_bytes(arrsrc *a, const strata_glm_params *prm, const fit_bytes *one, int K,
+                             size_t budget, int own)
+{
+    ranks_job j;
+    tc_stats ts;
+    char what[64];
+    memset(&j, 0, sizeof j);
+    j.a = a;
+    j.prm = prm;
+    j.budget = budget;
+    j.fail_rank = -1;
+    for (int r = 0; r < K; r++)
+        j.out[r] = calloc(1, sizeof *j.out[r]);
+    tc_run(K, rank_fit, &j, &ts);
+    assert_false(ts.broken);
+    assert_int_equal(ts.bad_size, 0);
+    assert_int_equal(ts.unread, 0);
+    assert_int_equal(j.out[0]->streamed & 16, own ? 16 : 0);
+    for (int r = 0; r < K; r++) {
+        snprintf(what, sizeof what, "one process vs rank %d of %d, budget %zu", r, K, budget);
+        assert_same_bytes(one, j.out[r], what);
+        free(j.out[r]);
+    }
+}
+
+/* K threads as MPI ranks, each with its own memory budget: when the largest
+ * rank's blocks exceed it every rank streams its blocks chunk by chunk
+ * (docs/scale.md#mpi) and the fit is one process's, byte for byte — the
+ * warm start's strided passes, the row sums carried rank to rank (poisson's
+ * offset null fit), and the categorical-aware pass whose groups continue
+ * from rank to rank (12 ranks of 8 or 16 blocks: some inside one group of
+ * ~17) — as when they keep
+ * them (no budget). */
+static void test_stream__ranks_stream_their_blocks_same_bytes(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    static fit_bytes one;
+    (void)state;
+    make_data(&a, 9000);
+    add_practice(&a);
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ x1 + rcs(x2, 4) + g + x1:g";
+    prm.weights = "w";
+    prm.block_rows = 64; /* ~135 blocks: the warm start runs */
+    fit_collect(&a, &prm, 0, 1, &one);
+    ranks_same_bytes(&a, &prm, &one, 2, 40000, 1);
+    ranks_same_bytes(&a, &prm, &one, 3, 40000, 1);
+    ranks_same_bytes(&a, &prm, &one, 3, 0, 0);
+    prm.formula = "y ~ x1 + pr + h + x2 + x1:g";
+    prm.weights = NULL;
+    prm.pass = STRATA_GLM_PASS_FACTOR;
+    fit_collect(&a, &prm, 0, 1, &one);
+    ranks_same_bytes(&a, &prm, &one, 3, 40000, 1);
+    ranks_same_bytes(&a, &prm, &one, 12, 60000, 1);
+    strata_glm_params_init(&prm);
+    prm.family = STRATA_FAMILY_POISSON;
+    prm.formula = "cnt ~ x1 + g + offset(log(e))";
+    prm.block_rows = 64;
+    fit_collect(&a, &prm, 0, 1, &one);
+    ranks_same_bytes(&a, &prm, &one, 2, 40000, 1);
+    arr_free(&a);
+}
+
+/* A read failing on one streaming rank in the middle of the passes is every
+ * rank's error, with its message (rank 0 reports it), and no rank waits. */
+static void test_stream__ranks_read_error_is_every_ranks(void **state)
+{
+    arrsrc a;
+    strata_glm_params prm;
+    ranks_job j;
+    tc_stats ts;
+    (void)state;
+    make_data(&a, 9000);
+    strata_glm_params_init(&prm);
+    prm.formula = "y ~ x1 + x2";
+    prm.block_rows = 64;
+    memset(&j, 0, sizeof j);
+    j.a = &a;
+    j.prm = &prm;
+    j.budget = 40000;
+    j.fail_rank = 1;
+    j.fail_after = 400; /* past the load, inside the IRLS passes */
+    for (int r = 0; r < 3; r++)
+        j.out[r] = calloc(1, sizeof *j.out[r]);
+    tc_run(3, rank_fit, &j, &ts);
+    assert_false(ts.broken);
+    assert_int_equal(ts.unread, 0);
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(j.out[r]->st, STRATA_EIO);
+        assert_int_equal(j.out[r]->nv, 0);
+        assert_contains(j.msg[r], "injected read error");
+        free(j.out[r]);
+    }
+    arr_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +695,8 @@ int main(void)
         cmocka_unit_test(test_stream__row_sums_read_only_their_columns_same_bytes),
         cmocka_unit_test(test_stream__budget_holds),
         cmocka_unit_test(test_stream__read_error_is_reported),
+        cmocka_unit_test(test_stream__ranks_stream_their_blocks_same_bytes),
+        cmocka_unit_test(test_stream__ranks_read_error_is_every_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

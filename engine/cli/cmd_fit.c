@@ -25,6 +25,19 @@ static const char *const OPTS[][2] = {
     {"--start", "start"},       {"--out", "out"}};
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
+/* The Cox fit's scratch file (its sorted design under --mem-limit) goes beside
+ * the output, not to $TMPDIR (docs/scale.md): out's directory. */
+static void scratch_beside(strata_ctx *ctx, const char *out)
+{
+    char dir[4096];
+    const char *slash = strrchr(out, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash == out ? 1 : slash - out), out);
+    strata_ctx_set_scratch_dir(ctx, dir);
+}
+
 /* --family cox (engine/cli/cli_cox.c): formula, weights, epsilon, max-iter and out
  * from the command line (given[] in OPTS order), plus --ties and --robust. */
 static int fit_cox(const cli_common *co, const char *cohort, const char *const *given, const char *ties,
@@ -56,6 +69,7 @@ static int fit_cox(const cli_common *co, const char *cohort, const char *const *
     if (!(ctx = cli_ctx_new(co)))
         return 3;
     strata_ctx_set_memory_budget(ctx, mem_limit); /* over it the design streams (docs/scale.md) */
+    scratch_beside(ctx, given[7]);
     if (!eo->active) /* the Cox fit over every rank's blocks (docs/scale.md#mpi) */
         strata_mpi_attach(ctx);
     rc = eo->active ? cli_elnet_cox_fit(ctx, co, cohort, &p, eo, given[7], json)

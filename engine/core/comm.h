@@ -23,10 +23,11 @@ typedef struct strata_comm {
     strata_status (*send)(void *ud, const void *buf, size_t n, int to);
     strata_status (*recv)(void *ud, void *buf, size_t n, int from);
     /* Parallel HDF5 property lists (hid_t as int64_t; the caller closes
-     * them): a file access list on the MPI-IO driver and a collective
-     * transfer list. Used by engine/io only. */
+     * them): a file access list on the MPI-IO driver and the row reads'
+     * transfer list — collective (own = 0), or independent (own = 1: this
+     * rank's own reads, which the others do not join). Used by engine/io only. */
     int64_t (*h5_fapl)(void *ud);
-    int64_t (*h5_dxpl)(void *ud);
+    int64_t (*h5_dxpl)(void *ud, int own);
     /* For the manifest: how the ranks were started ("srun (Slurm job 7,
      * step 0)", "mpirun (Open MPI)", ...) and where they run: the nodes in
      * order of their first rank, each with its rank count ("vm: 2 ranks";

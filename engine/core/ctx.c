@@ -64,7 +64,12 @@ strata_status strata_ctx_new(strata_ctx **out)
     return STRATA_OK;
 }
 
-void strata_ctx_free(strata_ctx *ctx) { free(ctx); }
+void strata_ctx_free(strata_ctx *ctx)
+{
+    if (ctx)
+        free(ctx->scratch_dir);
+    free(ctx);
+}
 
 void strata_ctx_set_threads(strata_ctx *ctx, int threads)
 {
@@ -78,6 +83,16 @@ void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes)
 }
 
 size_t strata_ctx_memory_budget(const strata_ctx *ctx) { return ctx ? ctx->memory_budget : 0; }
+
+void strata_ctx_set_scratch_dir(strata_ctx *ctx, const char *dir)
+{
+    if (!ctx)
+        return;
+    free(ctx->scratch_dir); /* (the context's own, outside its allocation hook) */
+    ctx->scratch_dir = dir && *dir ? strdup(dir) : NULL;
+}
+
+const char *strata_ctx_scratch_dir(const strata_ctx *ctx) { return ctx ? ctx->scratch_dir : NULL; }
 
 int strata_threads(const strata_ctx *ctx)
 {
@@ -126,6 +141,7 @@ void strata_ctx_child(const strata_ctx *parent, strata_ctx *child)
     memset(child, 0, sizeof *child);
     child->threads = 1;
     child->memory_budget = parent->memory_budget;
+    child->scratch_dir = parent->scratch_dir; /* (borrowed: the parent outlives its children) */
     child->alloc = parent->alloc;
     child->alloc_ud = parent->alloc_ud;
     if (parent->alloc != default_alloc && parent->alloc != child_alloc) {

@@ -19,6 +19,8 @@
 struct strata_ctx {
     int threads;                  /* 0 = OpenMP default */
     size_t memory_budget;         /* bytes; 0 = no limit (strata_ctx_set_memory_budget) */
+    char *scratch_dir;            /* strata_ctx_set_scratch_dir's copy, or NULL: $TMPDIR
+                                   * (a child context borrows its parent's) */
     strata_alloc_fn alloc;        /* never NULL */
     void *alloc_ud;
     strata_log_fn log;            /* may be NULL */

@@ -25,6 +25,8 @@ strata_status strata_scratch_open(strata_ctx *ctx, const char *dir, const char *
     char path[600];
     int fd = -1, err = 0;
     *out = NULL;
+    if ((!dir || !*dir) && strata_ctx_scratch_dir(ctx))
+        dir = strata_ctx_scratch_dir(ctx);
     if (!dir || !*dir)
         dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     if (strlen(dir) >= sizeof s->dir)
@@ -44,7 +46,8 @@ strata_status strata_scratch_open(strata_ctx *ctx, const char *dir, const char *
         }
     }
     if (fd < 0)
-        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot make a scratch file for %s: %s (set TMPDIR to a writable directory)",
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot make a scratch file for %s: %s (the scratch directory: "
+                           "strata_ctx_set_scratch_dir, else TMPDIR; the CLI uses the output's directory)",
                            dir, what, strerror(err));
     if (!(s = strata_calloc(ctx, 1, sizeof *s))) {
         close(fd);

@@ -13,8 +13,9 @@
 
 typedef struct strata_scratch strata_scratch;
 
-/* Makes a scratch file in dir (NULL: $TMPDIR, else /tmp); what names its use
- * in messages. STRATA_EIO naming the directory when it cannot be made. */
+/* Makes a scratch file in dir (NULL: the context's scratch directory,
+ * strata_ctx_set_scratch_dir, else $TMPDIR, else /tmp); what names its use in
+ * messages. STRATA_EIO naming the directory when it cannot be made. */
 strata_status strata_scratch_open(strata_ctx *ctx, const char *dir, const char *what, strata_scratch **out);
 /* n bytes at byte offset off; STRATA_EIO naming the directory, offset and errno. */
 strata_status strata_scratch_write(strata_ctx *ctx, strata_scratch *s, uint64_t off, const void *buf, size_t n);

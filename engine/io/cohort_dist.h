@@ -13,4 +13,9 @@
  * collectively. */
 strata_status strata_cohort_open_dist(strata_ctx *ctx, const char *path, strata_cohort **out);
 
+/* From now on this rank's row reads of c are its own (independent MPI-IO
+ * transfers): it may read any rows, any number of times, without the other
+ * ranks. Nothing to do on a cohort opened by one process. Not collective. */
+strata_status strata_cohort_own_reads(strata_ctx *ctx, strata_cohort *c);
+
 #endif

@@ -454,7 +454,7 @@ static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path,
         /* every rank opens on the MPI-IO driver; row reads are collective */
         const strata_comm *cm = strata_ctx_comm(ctx);
         hid_t fapl = (hid_t)cm->h5_fapl(cm->ud);
-        c->dxpl = (hid_t)cm->h5_dxpl(cm->ud);
+        c->dxpl = (hid_t)cm->h5_dxpl(cm->ud, 0);
         if (fapl < 0 || c->dxpl < 0) {
             if (fapl >= 0)
                 H5Pclose(fapl);
@@ -554,6 +554,19 @@ strata_status strata_cohort_open_dist(strata_ctx *ctx, const char *path, strata_
         *out = NULL;
     }
     return st;
+}
+
+strata_status strata_cohort_own_reads(strata_ctx *ctx, strata_cohort *c)
+{
+    const strata_comm *cm = strata_ctx_comm(ctx);
+    hid_t x;
+    if (c->dxpl == H5P_DEFAULT || !cm)
+        return STRATA_OK;
+    if ((x = (hid_t)cm->h5_dxpl(cm->ud, 1)) < 0)
+        return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot set up independent parallel HDF5 reads", c->path);
+    H5Pclose(c->dxpl);
+    c->dxpl = x;
+    return STRATA_OK;
 }
 
 strata_status strata_cohort_open(strata_ctx *ctx, const char *path, strata_cohort **out)

@@ -29,6 +29,11 @@ static strata_status co_read(strata_ctx *ctx, void *ud, size_t j, size_t row0, s
     return strata_cohort_read_f64(ctx, (strata_cohort *)ud, j, row0, n, out);
 }
 
+static strata_status co_own_reads(strata_ctx *ctx, void *ud)
+{
+    return strata_cohort_own_reads(ctx, (strata_cohort *)ud);
+}
+
 void model_cohort_source(strata_cohort *c, glm_source *s)
 {
     s->ud = c;
@@ -36,6 +41,7 @@ void model_cohort_source(strata_cohort *c, glm_source *s)
     s->nrows = strata_cohort_nrows(c);
     s->find = co_find;
     s->read_f64 = co_read;
+    s->own_reads = co_own_reads;
 }
 
 strata_status model_fit_rows(strata_ctx *ctx, strata_cohort *cohort, model_fit_fn fit, void *arg)

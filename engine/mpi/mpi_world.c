@@ -90,10 +90,11 @@ static int64_t w_fapl(void *ud)
  * buffering underneath), "individual" (collective at the HDF5 level, each
  * rank's own contiguous reads underneath) or "independent" (no collective
  * call at all: the fastest where ranks share oversubscribed cores, as every
- * collective call waits for the slowest rank's time slice). */
-static int64_t w_dxpl(void *ud)
+ * collective call waits for the slowest rank's time slice). own: always
+ * independent (a rank streaming its blocks reads alone, docs/scale.md#mpi). */
+static int64_t w_dxpl(void *ud, int own)
 {
-    const char *e = getenv("STRATA_MPIIO");
+    const char *e = own ? "independent" : getenv("STRATA_MPIIO");
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     herr_t rc = 0;
     (void)ud;

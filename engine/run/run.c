@@ -371,17 +371,23 @@ static strata_status read_outcome(run_state *r)
  * Rank 0 runs the job; the other ranks serve its collective steps: synth
  * (every rank generates its groups of rows, rank 0 writes cohort.h5), derive
  * (every rank derives its blocks of patients, rank 0 writes features.h5) and
- * the GLM or Cox fit (every rank fits its slab of rows, or its blocks of the
- * sorted rows). Rank 0 sends each step
+ * the GLM, Cox or elastic-net fit (every rank fits its slab of rows, its
+ * blocks of the sorted rows, or its chunks' rows). Rank 0 sends each step
  * (paths, parameters) to every rank; after the fit it sends "done" and goes
  * on alone (the context's ranks detached), while the others return. */
-enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3, RUN_REQ_COX = 4 };
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3, RUN_REQ_COX = 4, RUN_REQ_ELNET = 5 };
 
 typedef struct run_request {
     int kind;
     strata_glm_params prm;   /* fit: formula and weights travel in the text below */
     strata_cox_params cp;    /* Cox fit: formula and weights likewise */
+    strata_elnet_params ep;  /* elastic net (with prm, no CV): its penalty terms travel after
+                                the text, pf_len bytes of NUL-terminated names, their factors in pf */
+    double pf[STRATA_RUN_MAX_PF];
+    size_t pf_len;
     strata_synth_params sp;  /* synth: the selection's code travels in the text */
+    size_t budget;           /* rank 0's memory budget (memory:), every rank's for this step:
+                                a fit's collective reads depend on it (docs/scale.md#mpi) */
     size_t len[3];           /* fit: cohort path, formula, weights ("" = none); derive:
                                 cohort path, spec path, spec key ("" = none); synth: cohort
                                 path, selection code ("" = none), "": bytes with the NUL */
@@ -398,6 +404,7 @@ static strata_status run_send_text(strata_ctx *ctx, run_request *req, const char
         return STRATA_OK;
     for (int k = 0; k < 3 && req->kind != RUN_REQ_DONE; k++)
         n += req->len[k] = strlen(t[k]) + 1;
+    req->budget = strata_ctx_memory_budget(ctx);
     STRATA_TRY(c->bcast(c->ud, req, sizeof *req, 0));
     if (req->kind == RUN_REQ_DONE)
         return STRATA_OK;
@@ -410,15 +417,74 @@ static strata_status run_send_text(strata_ctx *ctx, run_request *req, const char
     return st;
 }
 
-/* Rank 0: sends a fit of the cohort at path (formula, weights) to every rank,
+/* Rank 0: sends a fit of the cohort at path (formula, weights) to every rank
+ * (an elastic net's penalty terms after it: req->pf_len bytes at terms),
  * then agrees that every rank opened it, so none goes into the fit's
  * collectives alone. */
 static strata_status run_send_fit(strata_ctx *ctx, run_request *req, const char *path, const char *formula,
-                                  const char *weights)
+                                  const char *weights, const char *terms)
 {
+    const strata_comm *c = strata_ctx_comm(ctx);
     const char *t[3] = {path, formula, weights ? weights : ""};
     STRATA_TRY(run_send_text(ctx, req, t));
+    if (req->pf_len)
+        STRATA_TRY(c->bcast(c->ud, (void *)terms, req->pf_len, 0));
     return strata_comm_agree(ctx, STRATA_OK);
+}
+
+/* Rank 0: the elastic net's request (no CV: the path across the ranks, as
+ * `strata fit --alpha` under mpirun), its penalty terms packed. */
+static strata_status run_send_elnet(strata_ctx *ctx, const strata_run_spec *sp, const strata_glm_params *gp,
+                                    const char *path)
+{
+    run_request req;
+    char *terms;
+    size_t n = 1, o = 0;
+    strata_status st;
+    memset(&req, 0, sizeof req);
+    req.kind = RUN_REQ_ELNET;
+    req.prm = *gp;
+    req.ep = sp->enet;
+    req.ep.lambda = NULL;
+    req.ep.penalty_term = NULL;
+    req.ep.penalty_value = NULL;
+    for (size_t k = 0; k < sp->enet.n_penalty; k++) {
+        n += strlen(sp->enet.penalty_term[k]) + 1;
+        req.pf[k] = sp->enet.penalty_value[k];
+    }
+    if (!(terms = strata_alloc(ctx, n)))
+        return STRATA_ENOMEM;
+    for (size_t k = 0; k < sp->enet.n_penalty; k++) {
+        size_t len = strlen(sp->enet.penalty_term[k]) + 1;
+        memcpy(terms + o, sp->enet.penalty_term[k], len);
+        o += len;
+    }
+    req.pf_len = o;
+    st = run_send_fit(ctx, &req, path, gp->formula, gp->weights, terms);
+    strata_free(ctx, terms, n);
+    return st;
+}
+
+/* A server's elastic net (run_send_elnet's request; the cohort opened and
+ * agreed): its penalty terms from terms (pf_len bytes), then the path
+ * across the ranks. */
+static strata_status run_serve_elnet(strata_ctx *ctx, run_request *req, strata_cohort *co, const char *terms)
+{
+    const char *names[STRATA_RUN_MAX_PF];
+    strata_model *m = NULL;
+    strata_elnet *el = NULL;
+    strata_status st;
+    for (size_t k = 0, o = 0; k < req->ep.n_penalty && k < STRATA_RUN_MAX_PF; k++) {
+        names[k] = terms + o;
+        o += strlen(terms + o) + 1;
+    }
+    req->ep.penalty_term = req->ep.n_penalty ? names : NULL;
+    req->ep.penalty_value = req->ep.n_penalty ? req->pf : NULL;
+    req->ep.lambda = NULL;
+    st = strata_elnet_fit(ctx, co, &req->prm, &req->ep, &m, &el);
+    strata_elnet_free(ctx, el);
+    strata_model_free(ctx, m);
+    return st;
 }
 
 /* Rank 0: the other ranks are no longer needed; the run goes on alone. */
@@ -443,18 +509,25 @@ static strata_status run_serve(strata_ctx *ctx)
     for (;;) {
         run_request req;
         char *blob;
-        size_t n;
+        size_t n, nb;
         strata_cohort *co = NULL;
         strata_model *m = NULL;
         strata_status st;
         STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
         if (req.kind != RUN_REQ_FIT && req.kind != RUN_REQ_DERIVE && req.kind != RUN_REQ_SYNTH &&
-            req.kind != RUN_REQ_COX)
+            req.kind != RUN_REQ_COX && req.kind != RUN_REQ_ELNET)
             return last;
         n = req.len[0] + req.len[1] + req.len[2];
-        if (!(blob = strata_alloc(ctx, n)))
+        strata_ctx_set_memory_budget(ctx, req.budget);
+        if (req.kind != RUN_REQ_ELNET)
+            req.pf_len = 0;
+        nb = n + req.pf_len + 1;
+        if (!(blob = strata_alloc(ctx, nb)))
             return STRATA_ENOMEM;
         st = c->bcast(c->ud, blob, n, 0);
+        blob[n + req.pf_len] = 0;
+        if (st == STRATA_OK && req.pf_len) /* the elastic net's penalty terms */
+            st = c->bcast(c->ud, blob + n, req.pf_len, 0);
         if (req.kind == RUN_REQ_SYNTH) { /* collective and agreed inside, rank 0 writes */
             strata_synth *sy = NULL;
             strata_synth_summary ss;
@@ -465,7 +538,7 @@ static strata_status run_serve(strata_ctx *ctx)
             if (st == STRATA_OK)
                 st = strata_synth_write(ctx, sy, NULL, &ss);
             strata_synth_free(sy);
-            strata_free(ctx, blob, n);
+            strata_free(ctx, blob, nb);
             if (st != STRATA_OK)
                 last = st;
             continue;
@@ -475,7 +548,7 @@ static strata_status run_serve(strata_ctx *ctx)
             if (st == STRATA_OK)
                 st = strata_derive_key(ctx, blob, blob + req.len[0],
                                        req.len[2] > 1 ? blob + req.len[0] + req.len[1] : NULL, NULL, &rep);
-            strata_free(ctx, blob, n);
+            strata_free(ctx, blob, nb);
             if (st != STRATA_OK)
                 last = st;
             continue;
@@ -490,11 +563,13 @@ static strata_status run_serve(strata_ctx *ctx)
             strata_cox *cx = NULL;
             st = strata_cox_fit(ctx, co, &req.cp, &cx);
             strata_cox_free(ctx, cx);
+        } else if (st == STRATA_OK && req.kind == RUN_REQ_ELNET) {
+            st = run_serve_elnet(ctx, &req, co, blob + n);
         } else if (st == STRATA_OK)
             st = strata_glm_fit(ctx, co, &req.prm, &m);
         strata_model_free(ctx, m);
         strata_cohort_close(co);
-        strata_free(ctx, blob, n);
+        strata_free(ctx, blob, nb);
         /* a failed fit failed on every rank (agreed); rank 0 still sends "done" */
         if (st != STRATA_OK && st != STRATA_ENOCONV)
             last = st;
@@ -654,9 +729,16 @@ static strata_status stage_model_cox(run_state *r)
                 memset(&req, 0, sizeof req);
                 req.kind = RUN_REQ_COX;
                 req.cp = cp;
-                STRATA_TRY(run_send_fit(r->ctx, &req, strata_cohort_path(r->cohort), cp.formula, cp.weights));
+                STRATA_TRY(run_send_fit(r->ctx, &req, strata_cohort_path(r->cohort), cp.formula, cp.weights, NULL));
             }
+            /* the fit's scratch file (under memory:) beside the outputs, unless
+             * the caller chose its place (docs/scale.md) */
+            int scratch = !strata_ctx_scratch_dir(r->ctx);
+            if (scratch)
+                strata_ctx_set_scratch_dir(r->ctx, r->outdir);
             st = strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox);
+            if (scratch)
+                strata_ctx_set_scratch_dir(r->ctx, NULL);
             run_release(r->ctx);
             STRATA_TRY(st);
             STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
@@ -682,8 +764,8 @@ static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
-    if (r->spec->model_load || (is_cox(r) && r->spec->elnet))
-        run_release(ctx); /* no distributed fit: rank 0 goes on alone */
+    if (r->spec->model_load || (is_cox(r) && r->spec->elnet) || (r->spec->elnet && r->spec->enet.cv_folds))
+        run_release(ctx); /* no distributed fit (the elastic net's CV, the penalised Cox): rank 0 goes on alone */
     if (is_cox(r))
         return stage_model_cox(r);
     if (r->spec->model_load) {
@@ -699,7 +781,12 @@ static strata_status stage_model(run_state *r)
         STRATA_TRY(strata_glm_params_check(ctx, &gp));
         out_path(r, "model.h5", path, sizeof path);
         if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet.c */
-            STRATA_TRY(run_elnet_fit(ctx, r->spec, r->cohort, &gp, path, r->man, &r->model, &r->elnet));
+            strata_status st;
+            if (strata_ctx_comm(ctx)) /* every rank fits the path on its chunks' rows */
+                STRATA_TRY(run_send_elnet(ctx, r->spec, &gp, strata_cohort_path(r->cohort)));
+            st = run_elnet_fit(ctx, r->spec, r->cohort, &gp, path, r->man, &r->model, &r->elnet);
+            run_release(ctx);
+            STRATA_TRY(st);
         } else {
             strata_status st;
             if (strata_ctx_comm(ctx)) { /* every rank fits its slab of rows */
@@ -707,7 +794,7 @@ static strata_status stage_model(run_state *r)
                 memset(&req, 0, sizeof req);
                 req.kind = RUN_REQ_FIT;
                 req.prm = gp;
-                STRATA_TRY(run_send_fit(ctx, &req, strata_cohort_path(r->cohort), gp.formula, gp.weights));
+                STRATA_TRY(run_send_fit(ctx, &req, strata_cohort_path(r->cohort), gp.formula, gp.weights, NULL));
             }
             st = strata_glm_fit(ctx, r->cohort, &gp, &r->model);
             run_release(ctx);
@@ -1917,7 +2004,7 @@ static strata_status run_stages(run_state *r)
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
-            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive and the model fit (GLM, Cox); other stages on rank 0");
+            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive and the model fit (GLM, Cox, the elastic net without CV); other stages on rank 0");
     }
     if (st == STRATA_OK)
         st = manifest_rules(r);

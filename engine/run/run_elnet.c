@@ -4,7 +4,6 @@
  * saves model.h5 with its /elnet group and records the choice in the manifest.
  * Invariant: what the rest of the job sees is an ordinary GLM strata_model. */
 #include "run_elnet.h"
-#include "comm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -88,13 +87,9 @@ strata_status run_elnet_fit(strata_ctx *ctx, const strata_run_spec *s, strata_co
                             const strata_glm_params *gp, const char *model_path, strata_manifest *man,
                             strata_model **model, strata_elnet **el)
 {
-    /* on rank 0 alone, as before: the other ranks serve only the GLM fit's
-     * request (engine/run/run.c), so the context's ranks stay out of this one */
-    const strata_comm *cm = strata_ctx_comm(ctx);
-    strata_ctx_set_comm(ctx, NULL);
-    strata_status st = strata_elnet_fit(ctx, cohort, gp, &s->enet, model, el);
-    strata_ctx_set_comm(ctx, cm);
-    STRATA_TRY(st);
+    /* with the context's ranks (engine/run/run.c sent them this fit: no CV)
+     * the path runs across them; else on this process alone */
+    STRATA_TRY(strata_elnet_fit(ctx, cohort, gp, &s->enet, model, el));
     STRATA_TRY(strata_elnet_save(ctx, *model, *el, model_path));
     return run_elnet_manifest(s, *el, man);
 }

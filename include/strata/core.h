@@ -87,6 +87,13 @@ STRATA_API void strata_ctx_set_progress(strata_ctx *ctx, strata_ctx_progress_fn 
  * stages ignore it. */
 STRATA_API void strata_ctx_set_memory_budget(strata_ctx *ctx, size_t bytes);
 STRATA_API size_t strata_ctx_memory_budget(const strata_ctx *ctx);
+/* The directory for a stage's scratch file (the Cox fit's sorted design under
+ * the memory budget: docs/scale.md), or NULL: $TMPDIR, else /tmp (the
+ * default). The file has no name and is gone when the stage ends; `strata fit`
+ * and `strata run` point it at the output's directory. dir is copied (a name
+ * of 4,096 bytes or more is refused when the file is made). */
+STRATA_API void strata_ctx_set_scratch_dir(strata_ctx *ctx, const char *dir);
+STRATA_API const char *strata_ctx_scratch_dir(const strata_ctx *ctx); /* NULL: the default */
 /* Parses a byte size: digits with an optional binary suffix K, M, G or T
  * ("4G" = 4 x 2^30; "B"/"iB" may follow). 0 on success, -1 when malformed or
  * too large for size_t. */

@@ -488,6 +488,19 @@ static double chunk_total(const double *part)
     return s;
 }
 
+/* After a pass of standardise_streamed: a failed read first, then the
+ * pass's own failure st; across ranks (c failing: a collective step) agreed,
+ * so every rank stops alike with the lowest failing rank's message. */
+static strata_status window_status(strata_ctx *ctx, const elnet_prob *pb, strata_status st, strata_status c)
+{
+    strata_status sr = elnet_stream_status(ctx, pb->st);
+    if (c != STRATA_OK)
+        return STRATA_FAIL(ctx, c, "elnet: passing the streamed sums between the MPI ranks failed");
+    if (sr != STRATA_OK)
+        st = sr;
+    return pb->sl.comm ? elnet_stream_agree(pb->st, st) : st;
+}
+
 /* standardise on streamed rows: three passes (checks and the weights' sum;
  * means; variances), the sums of the in-memory steps in the same order.
  * *ybar: the response's weighted mean for the null model (binomial, poisson). */
@@ -496,28 +509,43 @@ static strata_status standardise_streamed(strata_ctx *ctx, const elnet_data *d, 
                                           double *ybar)
 {
     size_t p = d->p;
+    const elnet_slab *sl = &pb->sl;
+    const strata_comm *c = sl->comm;
     double *yp = s->part + ELNET_NCHUNK * 3 * p;
     sweep a = {ctx, prm, s, STRATA_OK, 0, pb->fam == STRATA_FAMILY_BINOMIAL, 0};
+    strata_status sc = STRATA_OK;
     int nt = pb->nthreads;
     pb->nthreads = 1; /* (serial anyway: row order) */
+    if (c && c->rank > 0) /* across ranks: the weights' sum goes on from the rank before */
+        sc = c->recv(c->ud, &a.sw, sizeof a.sw, c->rank - 1);
     elnet_windows(pb, ws, check_window, &a);
     pb->nthreads = nt;
-    STRATA_TRY(elnet_stream_status(ctx, pb->st));
-    STRATA_TRY(a.st);
+    if (c && sc == STRATA_OK && c->rank + 1 < c->size)
+        sc = c->send(c->ud, &a.sw, sizeof a.sw, c->rank + 1);
+    if (c && sc == STRATA_OK)
+        sc = c->bcast(c->ud, &a.sw, sizeof a.sw, c->size - 1);
+    if (sc == STRATA_OK && pb->fam == STRATA_FAMILY_BINOMIAL)
+        sc = elnet_all_ranks(sl, &a.y01);
+    STRATA_TRY(window_status(ctx, pb, a.st, sc));
     pb->y01 = a.y01;
     if (!(a.sw > 0))
         return STRATA_FAIL(ctx, STRATA_EDATA, "elnet: the weights sum to %g", a.sw);
     *sw = a.sw;
     elnet_stream_prep(pb->st, a.sw, 0, 0);
     elnet_windows(pb, ws, means_window, &a);
-    STRATA_TRY(elnet_stream_status(ctx, pb->st));
+    STRATA_TRY(window_status(ctx, pb, STRATA_OK, STRATA_OK));
+    if (elnet_gather(sl, s->part, p * sizeof *s->part) != STRATA_OK || elnet_gather(sl, yp, sizeof *yp) != STRATA_OK)
+        return window_status(ctx, pb, STRATA_OK, STRATA_EIO);
     means_reduce(p, s->part, s->xm);
     pb->ym = 0;
     pb->ys = 1;
     *ybar = chunk_total(yp);
     a.centre = pb->fam == STRATA_FAMILY_GAUSSIAN ? *ybar : 0;
     elnet_windows(pb, ws, var_window, &a);
-    STRATA_TRY(elnet_stream_status(ctx, pb->st));
+    STRATA_TRY(window_status(ctx, pb, STRATA_OK, STRATA_OK));
+    if (elnet_gather(sl, s->part, 3 * p * sizeof *s->part) != STRATA_OK ||
+        elnet_gather(sl, yp + ELNET_NCHUNK, sizeof *yp) != STRATA_OK)
+        return window_status(ctx, pb, STRATA_OK, STRATA_EIO);
     var_reduce(p, s->part, s->xm, s->cn, s->xmax);
     std_scales(p, prm, s);
     if (pb->fam == STRATA_FAMILY_GAUSSIAN) {
@@ -623,8 +651,9 @@ static strata_status fit_streamed(strata_ctx *ctx, const elnet_data *d, const el
     elnet_prob pb = {0};
     elnet_stream *es = NULL;
     double sw = 0, ybar = 0;
-    elnet_slab sl;
-    elnet_slab_one(d->n, &sl);
+    elnet_slab sl = d->sl;
+    if (!sl.comm)
+        elnet_slab_one(d->n, &sl);
     strata_status st = elnet_check(ctx, d, prm);
     if (st == STRATA_OK)
         st = std_alloc(ctx, 0, d->p, prm, &s);
@@ -634,6 +663,8 @@ static strata_status fit_streamed(strata_ctx *ctx, const elnet_data *d, const el
         st = elnet_ws_alloc(ctx, d->n, 0, d->p, &ws);
     if (st == STRATA_OK)
         st = elnet_stream_open(ctx, d, prm, &es);
+    if (sl.comm) /* (any of these may fail on one rank alone) */
+        st = strata_comm_agree(ctx, st);
     if (st == STRATA_OK) {
         elnet_kern_get(0, &kern);
         /* off: only whether there is one (the null model's Newton steps); the

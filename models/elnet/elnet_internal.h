@@ -82,7 +82,8 @@ typedef struct elnet_data {
     elnet_slab sl;         /* across MPI ranks: n = the rows of sl's chunks; sl.comm NULL
                             * (a zeroed sl): one process, n rows */
     const elnet_reader *rd; /* non-NULL: X, y, w, offset are NULL and the rows are read
-                             * window by window at every pass (one process only) */
+                             * window by window at every pass (across ranks: the
+                             * windows of sl's chunks, one buffer set) */
 } elnet_data;
 
 typedef struct elnet_params {
@@ -265,6 +266,10 @@ void elnet_stream_close(strata_ctx *ctx, elnet_stream *s); /* accepts NULL */
 void elnet_stream_prep(elnet_stream *s, double sw, double ym, double ys);
 /* STRATA_OK or the first failed read (its message restored on ctx). */
 strata_status elnet_stream_status(strata_ctx *ctx, const elnet_stream *s);
+/* Across MPI ranks (s's rows are a rank's chunks): st agreed over the ranks
+ * (a failed read on one rank is every rank's, with its message, kept as the
+ * stream's status); one process, or s NULL: st. Collective when it agrees. */
+strata_status elnet_stream_agree(elnet_stream *s, strata_status st);
 int elnet_stream_reads(const elnet_stream *s);   /* windows read so far */
 size_t elnet_stream_nwin(const elnet_stream *s); /* windows per pass */
 double elnet_stream_wait(const elnet_stream *s);  /* seconds the passes waited for reads */

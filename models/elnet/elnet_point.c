@@ -15,9 +15,12 @@
 #define BIN_PMIN 1e-9 /* glmnet.control()$pmin */
 
 /* Across MPI ranks: every rank's chunk partials of chunk-major a (stride
- * doubles a chunk) to every rank, before they are added in chunk order. */
+ * doubles a chunk) to every rank, before they are added in chunk order
+ * (streamed rows: once the ranks agree that every read succeeded). */
 static void gather(const elnet_prob *pb, elnet_ws *ws, double *a, size_t stride)
 {
+    if (pb->sl.comm && pb->st) /* streamed: a read failed on one rank is every rank's first */
+        ws->cst = elnet_stream_agree(pb->st, ws->cst);
     if (pb->sl.comm && ws->cst == STRATA_OK)
         ws->cst = elnet_gather(&pb->sl, a, stride * sizeof *a);
 }

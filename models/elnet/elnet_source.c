@@ -69,38 +69,50 @@ static strata_status load_rows(strata_ctx *ctx, const glm_source *src, const glm
 /* Across MPI ranks (docs/scale.md#mpi): rank r reads source rows [lo, hi) of
  * every variable (collective reads, whatever fails), makes and checks their
  * complete-case mask as load_rows does; the ranks agree on any error and
- * gather the mask (one byte a row), so each knows the complete cases. */
+ * gather the mask (one byte a row), so each knows the complete cases. Under
+ * a memory budget the rows are read in slices (of an eighth of the budget,
+ * 1,024 rows at least), every rank as many as the largest rank's. */
 static strata_status load_mask_dist(strata_ctx *ctx, const strata_comm *cm, const glm_source *src,
                                     const glm_formula *f, const glm_varbind *vb, const elnet_spec *sp,
-                                    unsigned char *mask, size_t *n_used)
+                                    size_t budget, unsigned char *mask, size_t *n_used)
 {
     size_t n = src->nrows, lo = strata_comm_split(n, cm->size, cm->rank, 1);
-    size_t m = strata_comm_split(n, cm->size, cm->rank + 1, 1) - lo, used = 0;
+    size_t m = strata_comm_split(n, cm->size, cm->rank + 1, 1) - lo, used = 0, most = 0;
     size_t cd[2 * STRATA_MPI_MAX_RANKS];
     strata_status st = STRATA_OK;
-    double *col = strata_alloc(ctx, 2 * (m + 1) * sizeof *col), *y = col ? col + m + 1 : NULL;
+    for (int r = 0; r < cm->size; r++)
+        if (strata_comm_split(n, cm->size, r + 1, 1) - strata_comm_split(n, cm->size, r, 1) > most)
+            most = strata_comm_split(n, cm->size, r + 1, 1) - strata_comm_split(n, cm->size, r, 1);
+    size_t slice = budget ? budget / 8 / 16 : most;
+    slice = slice < 1024 ? 1024 : slice;
+    slice = slice > most ? most : slice;
+    size_t rounds = most ? (most + slice - 1) / slice : 0, cap = slice < m ? slice : m;
+    double *col = strata_alloc(ctx, 2 * (cap + 1) * sizeof *col), *y = col ? col + cap + 1 : NULL;
     if (!col)
-        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", m);
+        st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", cap);
     memset(mask + lo, 1, m);
-    for (size_t v = 0; v < f->nvars; v++) { /* collective: every rank reads every variable */
-        strata_status sv = src->read_f64(ctx, src->ud, vb[v].src_col, lo, col ? m : 0, col);
-        if (st == STRATA_OK)
-            st = sv;
-        for (size_t i = 0; st == STRATA_OK && i < m; i++) {
-            if (col[i] == col[i])
-                continue;
-            if (sp->na_action == STRATA_NA_FAIL)
-                st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
-                                 src->name, f->vars[v].column, lo + i + 1);
-            mask[lo + i] = 0;
+    for (size_t q = 0; q < rounds; q++) {
+        size_t s0 = lo + (q * slice < m ? q * slice : m), k = lo + m - s0 < slice ? lo + m - s0 : slice;
+        for (size_t v = 0; v < f->nvars; v++) { /* collective: every rank reads every variable */
+            strata_status sv = src->read_f64(ctx, src->ud, vb[v].src_col, s0, col ? k : 0, col);
+            if (st == STRATA_OK)
+                st = sv;
+            for (size_t i = 0; st == STRATA_OK && i < k; i++) {
+                if (col[i] == col[i])
+                    continue;
+                if (sp->na_action == STRATA_NA_FAIL)
+                    st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: missing value (na_action = fail)",
+                                     src->name, f->vars[v].column, s0 + i + 1);
+                mask[s0 + i] = 0;
+            }
+            if (st == STRATA_OK && (int)v == f->response)
+                memcpy(y, col, k * sizeof *y);
         }
-        if (st == STRATA_OK && (int)v == f->response)
-            memcpy(y, col, m * sizeof *y);
+        for (size_t i = 0; st == STRATA_OK && i < k; i++)
+            if (mask[s0 + i] && !glm_valid_y(sp->prm.family, y[i]))
+                st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g: %s", src->name,
+                                 f->vars[f->response].column, s0 + i + 1, y[i], glm_valid_y_text(sp->prm.family));
     }
-    for (size_t i = 0; st == STRATA_OK && i < m; i++)
-        if (mask[lo + i] && !glm_valid_y(sp->prm.family, y[i]))
-            st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: column '%s': row %zu: value %g: %s", src->name,
-                             f->vars[f->response].column, lo + i + 1, y[i], glm_valid_y_text(sp->prm.family));
     strata_free(ctx, col, 0);
     STRATA_TRY(strata_comm_agree(ctx, st));
     for (int r = 0; r < cm->size; r++) {
@@ -365,32 +377,55 @@ static size_t stream_fixed(size_t N, size_t n, size_t nv, size_t p, size_t width
                              ELNET_NCHUNK * (p + 3) * ELNET_BLOCK + 40 * p);
 }
 
+/* The rows of chunks [c0, c1) of n (*rows) and of the largest (*big). */
+static void chunk_sizes(size_t n, size_t c0, size_t c1, size_t *rows, size_t *big)
+{
+    *rows = *big = 0;
+    for (size_t c = c0; c < c1; c++) {
+        size_t m = n * (c + 1) / ELNET_NCHUNK - n * c / ELNET_NCHUNK;
+        *big = m > *big ? m : *big;
+        *rows += m;
+    }
+}
+
 /* Sizes the reader for the budget: windows of whole chunks in two buffer
  * sets (one when a window holds every row: read once), or the refusal
- * naming the sizes when one chunk does not fit. */
-static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, size_t budget, size_t nv, size_t p)
+ * naming the sizes when one chunk does not fit. Across MPI ranks (slab->comm)
+ * the windows are of this rank's chunks, in one set (nothing is read ahead:
+ * only the main thread may call MPI), and the rows kept are the rank's. */
+static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, const elnet_slab *slab, size_t budget,
+                                     size_t nv, size_t p)
 {
     const glm_formula *f = r->f;
-    size_t n = r->n, width = glm_design_work(f), row = 8 * p + 48, big = 0;
-    size_t fixed = stream_fixed(r->N, n, nv, p, width, r->slice), avail = budget > fixed ? budget - fixed : 0;
-    for (size_t c = 0; c < ELNET_NCHUNK; c++) {
-        size_t m = n * (c + 1) / ELNET_NCHUNK - n * c / ELNET_NCHUNK;
-        big = m > big ? m : big;
-    }
-    r->rd.nsets = avail / row >= n ? 1 : 2;
-    r->rd.cap = r->rd.nsets == 1 ? n : avail / row / 2;
+    const int ranks = slab->comm != NULL, least = ranks ? 1 : 2;
+    const size_t c0 = ranks ? slab->c0 : 0, c1 = ranks ? slab->c1 : ELNET_NCHUNK;
+    size_t n = r->n, width = glm_design_work(f), row = 8 * p + 48, big = 0, mine = 0;
+    chunk_sizes(n, c0, c1, &mine, &big);
+    size_t fixed = stream_fixed(r->N, mine, nv, p, width, r->slice), avail = budget > fixed ? budget - fixed : 0;
+    r->rd.nsets = ranks || avail / row >= n ? 1 : 2;
+    r->rd.cap = ranks ? (avail / row < mine ? avail / row : mine) : r->rd.nsets == 1 ? n : avail / row / 2;
     if (r->rd.cap < big) {
-        /* (the slice grows with the budget: the least budget that holds its own slice, + 1 %) */
-        size_t need = fixed + 2 * big * row;
-        for (int it = 0; it < 40; it++)
-            need = stream_fixed(r->N, n, nv, p, width, slice_rows(need, nv, r->N)) + 2 * big * row;
+        /* (the slice grows with the budget: the least budget that holds its
+         * own slice, + 1 %; across ranks the largest rank's) */
+        size_t need = 0;
+        for (int q = 0; q < (ranks ? slab->comm->size : 1); q++) {
+            size_t mq = mine, bq = big;
+            if (ranks)
+                chunk_sizes(n, strata_comm_split(ELNET_NCHUNK, slab->comm->size, q, 1),
+                            strata_comm_split(ELNET_NCHUNK, slab->comm->size, q + 1, 1), &mq, &bq);
+            size_t nq = stream_fixed(r->N, mq, nv, p, width, r->slice) + least * bq * row;
+            for (int it = 0; it < 40; it++)
+                nq = stream_fixed(r->N, mq, nv, p, width, slice_rows(nq, nv, r->N)) + least * bq * row;
+            need = nq > need ? nq : need;
+        }
         need += need / 100;
         return STRATA_FAIL(ctx, STRATA_ENOMEM,
                            "%s: the memory budget of %zu bytes cannot hold the streamed elastic net of %zu rows x %zu "
-                           "columns: it keeps %zu bytes whatever the budget (the mask, 16 bytes a row for the IRLS "
-                           "weights and residuals, the read and design buffers) and two windows of one chunk "
+                           "columns%s: it keeps %zu bytes whatever the budget (the mask, 16 bytes a row for the IRLS "
+                           "weights and residuals, the read and design buffers) and %s of one chunk "
                            "(%zu rows x %zu bytes) take %zu bytes: at least %zu bytes are needed (%zu in memory)",
-                           r->src->name, budget, n, p, fixed, big, row, 2 * big * row, need,
+                           r->src->name, budget, n, p, ranks ? " on each MPI rank" : "", fixed,
+                           ranks ? "a window" : "two windows", big, row, least * big * row, need,
                            mem_bytes(r->N, n, nv, p));
     }
     r->rd.row_bytes = 8 * nv;
@@ -399,11 +434,11 @@ static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, size_t budg
      * slices (fewer, longer reads of each column: a slice of 1,024 rows cost
      * more in HDF5's per-call work than in reading) */
     size_t wide = n, span = r->N;
-    if (r->rd.nsets > 1) {
+    if (r->rd.nsets > 1 || ranks) {
         wide = span = 0;
-        for (size_t c = 0, e; c < ELNET_NCHUNK; c = e) {
+        for (size_t c = c0, e; c < c1; c = e) {
             e = c + 1;
-            while (e < ELNET_NCHUNK && n * (e + 1) / ELNET_NCHUNK - n * c / ELNET_NCHUNK <= r->rd.cap)
+            while (e < c1 && n * (e + 1) / ELNET_NCHUNK - n * c / ELNET_NCHUNK <= r->rd.cap)
                 e++;
             size_t m = n * e / ELNET_NCHUNK - n * c / ELNET_NCHUNK;
             wide = m > wide ? m : wide;
@@ -415,14 +450,14 @@ static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, size_t budg
     if (budget > used)
         sl += (budget - used) / (8 * nv) / 4 * 3; /* (a quarter spare: the design block grows too) */
     sl = sl > span ? span : sl; /* (no read runs past a window's source rows) */
-    if (sl > r->slice && stream_fixed(r->N, n, nv, p, width, sl) + (size_t)r->rd.nsets * wide * row <= budget) {
+    if (sl > r->slice && stream_fixed(r->N, mine, nv, p, width, sl) + (size_t)r->rd.nsets * wide * row <= budget) {
         for (size_t v = 0; v < nv; v++) {
             strata_free(ctx, r->raw[v], 0);
             if (!(r->raw[v] = strata_alloc(ctx, sl * sizeof **r->raw)))
                 return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", sl);
         }
         r->slice = sl;
-        fixed = stream_fixed(r->N, n, nv, p, width, sl);
+        fixed = stream_fixed(r->N, mine, nv, p, width, sl);
     }
     r->dblk = r->slice < SRC_BLOCK ? r->slice : SRC_BLOCK;
     r->blk = strata_alloc(ctx, r->dblk * (p + 1) * sizeof *r->blk + 1);
@@ -446,7 +481,10 @@ static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, size_t budg
                "streaming windows of whole chunks of up to %zu rows (%d buffer set%s), read in slices of %zu rows; "
                "%zu MB besides the windows",
                r->src->name, n, p, mem_bytes(r->N, n, nv, p) >> 20, budget >> 20, r->rd.cap, r->rd.nsets,
-               r->rd.nsets > 1 ? "s, the next window read while one computes" : ": read once", r->slice, fixed >> 20);
+               r->rd.nsets > 1 ? "s, the next window read while one computes"
+               : slab->comm   ? " on each MPI rank, its own chunks read alone"
+                              : ": read once",
+               r->slice, fixed >> 20);
     return STRATA_OK;
 }
 
@@ -463,6 +501,21 @@ static void src_reader_rows(src_reader *r)
     }
     while (c <= ELNET_NCHUNK)
         r->srow[c++] = r->N;
+}
+
+/* Across MPI ranks: what the largest rank would keep in memory — the mask,
+ * its chunks' source rows of the raw columns and, per complete case of its
+ * chunks, the design and the path's vectors (mem_bytes' terms). */
+static size_t dist_bytes(const src_reader *r, int size, size_t nv, size_t p)
+{
+    size_t most = 0;
+    for (int q = 0; q < size; q++) {
+        size_t c0 = strata_comm_split(ELNET_NCHUNK, size, q, 1), c1 = strata_comm_split(ELNET_NCHUNK, size, q + 1, 1);
+        size_t rows = r->n * c1 / ELNET_NCHUNK - r->n * c0 / ELNET_NCHUNK;
+        size_t b = r->N + 8 * nv * (r->srow[c1] - r->srow[c0]) + rows * (9 * p + 64);
+        most = b > most ? b : most;
+    }
+    return most;
 }
 
 /* Penalty factors per design column from "term=w" pairs (R-style names). */
@@ -582,24 +635,32 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
             st = STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
         st = strata_comm_agree(ctx, st);
         if (st == STRATA_OK)
-            st = load_mask_dist(ctx, cm, src, f, vb, sp, mask, &n_used);
+            st = load_mask_dist(ctx, cm, src, f, vb, sp, budget, mask, &n_used);
         if (st == STRATA_OK)
             st = freeze_dist(ctx, src, f, vb, mask);
         if (st != STRATA_OK)
             goto done;
         elnet_slab_make(cm, n_used, &sl);
         nrow = elnet_slab_rows(&sl);
+        rdr.src = src, rdr.f = f, rdr.vb = vb, rdr.mask = mask, rdr.N = n, rdr.n = n_used;
+        src_reader_rows(&rdr);
+        if (budget && f->p > 1 && dist_bytes(&rdr, cm->size, nv, f->p - 1) > budget) {
+            /* every rank streams its chunks (the same sizes on every rank) */
+            streamed = 1;
+            if ((st = strata_comm_agree(ctx, src_reader_raw(ctx, &rdr, budget))) != STRATA_OK)
+                goto done;
+        }
         size_t span = 0, k = 0; /* source rows spanning this rank's complete cases */
         for (size_t i = 0, first = n; i < n && k < sl.row0 + nrow; i++)
             if (mask[i] && k++ >= sl.row0) {
                 first = first < i ? first : i;
                 span = i + 1 - first;
             }
-        for (size_t v = 0; v < nv && st == STRATA_OK; v++)
+        for (size_t v = 0; v < nv && st == STRATA_OK && !streamed; v++)
             if (!(raw[v] = strata_alloc(ctx, (span + 1) * sizeof **raw)))
                 st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", span);
         st = strata_comm_agree(ctx, st);
-        if (st == STRATA_OK)
+        if (st == STRATA_OK && !streamed)
             st = load_slab(ctx, src, f, vb, mask, &sl, raw);
         if (st != STRATA_OK)
             goto done;
@@ -658,7 +719,12 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         }
         rdr.n = n_used;
         src_reader_rows(&rdr);
-        if ((st = src_reader_plan(ctx, &rdr, budget, nv, p)) != STRATA_OK)
+        st = src_reader_plan(ctx, &rdr, &sl, budget, nv, p);
+        if (cm && st == STRATA_OK && src->own_reads) /* from now on each rank reads its chunks alone */
+            st = src->own_reads(ctx, src->ud);
+        if (cm)
+            st = strata_comm_agree(ctx, st);
+        if (st != STRATA_OK)
             goto done;
         if (!(vec = strata_alloc(ctx, (p + 1) * sizeof *vec))) {
             st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory for %zu penalty factors", p);
@@ -666,7 +732,7 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         }
         if ((st = penalties(ctx, f, sp, vec)) != STRATA_OK)
             goto done;
-        elnet_data d = {n_used, p, NULL, 0, NULL, NULL, NULL, sl, &rdr.rd};
+        elnet_data d = {cm ? nrow : n_used, p, NULL, 0, NULL, NULL, NULL, sl, &rdr.rd};
         if ((st = fit_arrays(ctx, sp, &d, vec, res)) != STRATA_OK)
             goto done;
         goto model;

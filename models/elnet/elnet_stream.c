@@ -3,7 +3,9 @@
  * budget"): the ELNET_NCHUNK fixed chunks are grouped into windows of whole
  * chunks that a reader's buffer set holds; every pass reads the windows in
  * chunk order (the next one on a second thread while one computes) and runs
- * the in-memory pass on each window's chunks. Invariant: a chunk's partials
+ * the in-memory pass on each window's chunks. Across MPI ranks a rank's
+ * windows are its own chunks' (read alone, one buffer set: only the main
+ * thread may call MPI), and the ranks agree on a failed read. Invariant: a chunk's partials
  * come from the same rows by the same code as in memory and are added in chunk
  * order after the last window, so every result is byte-identical. */
 #include "elnet_internal.h"
@@ -20,7 +22,9 @@ struct elnet_stream {
     strata_ctx *ctx;
     const elnet_reader *rd;
     strata_family fam;
-    size_t n;                       /* rows of the problem */
+    size_t n;                       /* rows of the problem (every rank's) */
+    size_t row0;                    /* across MPI ranks: the problem's row of this rank's row 0 */
+    const strata_comm *comm;        /* across MPI ranks: the windows are this rank's chunks' */
     size_t nwin;                    /* windows a pass reads */
     size_t cw[ELNET_NCHUNK + 1];    /* window k: chunks [cw[k], cw[k + 1]) */
     double *eta[2], *wn[2], *yn[2]; /* per set: eta, normalised weights, response as fitted */
@@ -43,10 +47,11 @@ strata_status elnet_stream_open(strata_ctx *ctx, const elnet_data *d, const elne
                                 elnet_stream **out)
 {
     const elnet_reader *rd = d->rd;
-    size_t n = d->n, k = 0;
+    size_t n = d->sl.comm ? d->sl.nall : d->n, k = 0;
+    size_t c0 = d->sl.comm ? d->sl.c0 : 0, c1 = d->sl.comm ? d->sl.c1 : ELNET_NCHUNK;
     elnet_stream *s;
     *out = NULL;
-    for (size_t c = 0; c < ELNET_NCHUNK; c++)
+    for (size_t c = c0; c < c1; c++)
         if (chunk_row(n, c + 1) - chunk_row(n, c) > rd->cap)
             return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: a chunk of %zu rows does not fit the reader's %zu rows",
                                chunk_row(n, c + 1) - chunk_row(n, c), rd->cap);
@@ -56,15 +61,17 @@ strata_status elnet_stream_open(strata_ctx *ctx, const elnet_data *d, const elne
     s->rd = rd;
     s->fam = prm->family;
     s->n = n;
+    s->comm = d->sl.comm;
+    s->row0 = d->sl.comm ? d->sl.row0 : 0;
     s->hold[0] = s->hold[1] = -1;
-    for (size_t c = 0; c < ELNET_NCHUNK;) { /* windows of whole chunks, at most cap rows */
+    for (size_t c = c0; c < c1;) { /* windows of whole chunks, at most cap rows */
         size_t e = c + 1;
-        while (e < ELNET_NCHUNK && chunk_row(n, e + 1) - chunk_row(n, c) <= rd->cap)
+        while (e < c1 && chunk_row(n, e + 1) - chunk_row(n, c) <= rd->cap)
             e++;
         s->cw[k++] = c;
         c = e;
     }
-    s->cw[k] = ELNET_NCHUNK;
+    s->cw[k] = c1;
     s->nwin = k;
     for (int t = 0; t < rd->nsets; t++) {
         s->eta[t] = strata_alloc(ctx, (rd->cap + 1) * sizeof *s->eta[t]);
@@ -102,6 +109,17 @@ strata_status elnet_stream_status(strata_ctx *ctx, const elnet_stream *s)
     if (!s || s->st == STRATA_OK)
         return STRATA_OK;
     return STRATA_FAIL(ctx, s->st, "%s", s->msg);
+}
+
+strata_status elnet_stream_agree(elnet_stream *s, strata_status st)
+{
+    if (!s || !s->comm)
+        return st;
+    if ((st = strata_comm_agree(s->ctx, st)) != STRATA_OK && s->st == STRATA_OK) {
+        s->st = st; /* another rank's failure, its message: this rank's from now on */
+        snprintf(s->msg, sizeof s->msg, "%s", strata_ctx_errmsg(s->ctx));
+    }
+    return st;
 }
 
 int elnet_stream_reads(const elnet_stream *s) { return s ? s->reads : 0; }
@@ -243,15 +261,15 @@ void elnet_windows(const elnet_prob *pb, elnet_ws *ws, elnet_chunks_fn fn, void 
             prefetch(s, (k + 1) % s->nwin, 1 - t);
         win_rows(s, k, &r0, &r1);
         elnet_prob pw = *pb;
-        pw.sl.row0 = r0;
+        pw.sl.row0 = r0; /* (the window's buffers start at its first row) */
         pw.sl.c0 = s->cw[k];
         pw.sl.c1 = s->cw[k + 1];
         if ((size_t)pw.nthreads > pw.sl.c1 - pw.sl.c0) /* (no thread waits for a chunk it cannot have) */
             pw.nthreads = (int)(pw.sl.c1 - pw.sl.c0);
         bind_window(s, t, r1 - r0, pb, &pw);
         ws->eta = s->eta[t];
-        ws->v = v + r0;
-        ws->r = r + r0;
+        ws->v = v + (r0 - s->row0); /* (this rank's rows) */
+        ws->r = r + (r0 - s->row0);
         fn(&pw, ws, arg);
         ws->eta = eta;
         ws->v = v;

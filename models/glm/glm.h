@@ -24,6 +24,11 @@ typedef struct glm_source {
     /* Rows [row0, row0+n) as doubles, NA -> NaN, categorical codes as doubles. */
     strata_status (*read_f64)(strata_ctx *ctx, void *ud, size_t j, size_t row0, size_t n,
                               double *out);
+    /* Optional (NULL: nothing to do). Across MPI ranks a source's reads are
+     * collective: every rank makes the same reads in the same order. After
+     * this call they are this rank's own (docs/scale.md#mpi: a rank streaming
+     * its blocks under the memory budget reads them when it needs them). */
+    strata_status (*own_reads)(strata_ctx *ctx, void *ud);
 } glm_source;
 
 typedef struct glm_model glm_model;     /* a fitted (or loaded) GLM */

@@ -322,30 +322,43 @@ static strata_status fit_load_dist(strata_ctx *ctx, const glm_source *src,
                                    const strata_glm_params *prm, fit_state *s)
 {
     const strata_comm *cm = strata_ctx_comm(ctx);
-    size_t n = s->n;
+    size_t n = s->n, budget = strata_ctx_memory_budget(ctx);
     size_t lo = strata_comm_split(n, cm->size, cm->rank, 1);
     size_t m = strata_comm_split(n, cm->size, cm->rank + 1, 1) - lo;
-    size_t *cnt, *dsp;
+    size_t *cnt, *dsp, mmax = 0, cap, rounds;
     load_facts *lf, mine;
     strata_status st = STRATA_OK;
     glm_stream *g;
     STRATA_TRY(stream_new(ctx, src, s));
     g = s->stream;
     g->comm = cm;
-    g->cap = n;
+    g->budget = budget;
     s->t_start = omp_get_wtime();
     memset(&mine, 0, sizeof mine);
-    STRATA_TRY(glm_stream_buffers(ctx, g, m));
-    /* collective: every rank reads every variable once, whatever fails */
-    for (size_t v = 0; v < s->nv; v++) {
-        strata_status sv = src->read_f64(ctx, src->ud, s->vb[v].src_col, lo, m, g->set[0].col[v]);
+    for (int r = 0; r < cm->size; r++)
+        if (strata_comm_split(n, cm->size, r + 1, 1) - strata_comm_split(n, cm->size, r, 1) > mmax)
+            mmax = strata_comm_split(n, cm->size, r + 1, 1) - strata_comm_split(n, cm->size, r, 1);
+    /* the slab at once, or under the budget in slices of the streamed
+     * load's size; every rank makes as many reads as the largest slab's */
+    cap = budget && loaded_bytes(s->nv, mmax) > budget ? budget / 8 / ((s->nv + 3) * 8) : mmax;
+    if (cap < prm->block_rows && cap < mmax)
+        cap = prm->block_rows;
+    rounds = mmax ? (mmax + cap - 1) / cap : 0;
+    g->cap = n;
+    STRATA_TRY(glm_stream_buffers(ctx, g, cap < m ? cap : m));
+    for (size_t q = 0; q < rounds; q++) {
+        size_t r0 = lo + (q * cap < m ? q * cap : m), k = lo + m - r0 < cap ? lo + m - r0 : cap;
+        /* collective: every rank reads every variable, whatever fails */
+        for (size_t v = 0; v < s->nv; v++) {
+            strata_status sv = src->read_f64(ctx, src->ud, s->vb[v].src_col, r0, k, g->set[0].col[v]);
+            if (st == STRATA_OK)
+                st = sv;
+        }
         if (st == STRATA_OK)
-            st = sv;
+            st = mask_rows(ctx, src, prm, s->f, g->set[0].col, r0, k, s->mask + r0, mine.seen);
+        if (st == STRATA_OK)
+            st = check_rows(ctx, src, prm, s->f, g->set[0].col, r0, k, s->mask + r0, &mine.positive);
     }
-    if (st == STRATA_OK)
-        st = mask_rows(ctx, src, prm, s->f, g->set[0].col, lo, m, s->mask + lo, mine.seen);
-    if (st == STRATA_OK)
-        st = check_rows(ctx, src, prm, s->f, g->set[0].col, lo, m, s->mask + lo, &mine.positive);
     STRATA_TRY(strata_comm_agree(ctx, st));
     cnt = strata_alloc(ctx, 2 * ((size_t)cm->size + 1) * sizeof *cnt);
     lf = strata_alloc(ctx, (size_t)cm->size * sizeof *lf);

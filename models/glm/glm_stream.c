@@ -81,6 +81,16 @@ static size_t compact_rows(const glm_stream *s, double **col, size_t m)
     return k;
 }
 
+/* The end of the chunk that starts at block b0: whole blocks up to bend
+ * spanning at most s->cap source rows (one block at least). */
+static size_t chunk_end(const glm_stream *s, size_t b0, size_t bend)
+{
+    size_t b1 = b0 + 1;
+    while (b1 < bend && s->srow[b1 + 1] - s->srow[b0] <= s->cap)
+        b1++;
+    return b1;
+}
+
 /* Groups the blocks into chunks of at most s->cap source rows (at least one
  * block each) and sizes the buffers for the widest. */
 strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks)
@@ -90,9 +100,7 @@ strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks)
     if (!(s->cb = strata_alloc(ctx, (nblocks + 1) * sizeof *s->cb)))
         return STRATA_ENOMEM;
     for (size_t b0 = 0, b1; b0 < nblocks; b0 = b1) {
-        b1 = b0 + 1;
-        while (b1 < nblocks && s->srow[b1 + 1] - s->srow[b0] <= s->cap)
-            b1++;
+        b1 = chunk_end(s, b0, nblocks);
         if (s->srow[b1] - s->srow[b0] > span)
             span = s->srow[b1] - s->srow[b0];
         s->cb[c++] = b0;
@@ -100,6 +108,45 @@ strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks)
     s->cb[c] = nblocks;
     s->nchunks = c;
     return glm_stream_buffers(ctx, s, span);
+}
+
+/* What the largest rank would keep of its blocks: its source rows of the
+ * nv columns and 3 work columns, and the whole mask. */
+static size_t slab_bytes(const glm_stream *s)
+{
+    size_t m = 0;
+    for (int r = 0; r < s->comm->size; r++)
+        if (s->srow[s->rb[r + 1]] - s->srow[s->rb[r]] > m)
+            m = s->srow[s->rb[r + 1]] - s->srow[s->rb[r]];
+    return (s->nv + 3) * 8 * (m + 1) + s->src->nrows;
+}
+
+/* Every rank streams its blocks [blo, bhi) (m source rows): chunks of at most
+ * cap source rows, a quarter of the budget for the one buffer set (a chunk
+ * is read, then computed: only the main thread may call MPI, so nothing is
+ * read ahead), sized for any chunk slab_visits makes. The same on every rank
+ * (the sizes are every rank's), so the agreement below is collective. */
+static strata_status plan_own(strata_ctx *ctx, glm_stream *s, size_t nb, size_t m)
+{
+    size_t span;
+    strata_status st;
+    s->own = 1;
+    s->cap = s->budget / 4 / ((s->nv + 3) * 8) / nb * nb;
+    if (s->cap < nb)
+        s->cap = nb;
+    span = s->cap;
+    for (size_t b = s->blo; b < s->bhi; b++)
+        if (s->srow[b + 1] - s->srow[b] > span)
+            span = s->srow[b + 1] - s->srow[b];
+    if (span > m)
+        span = m;
+    st = glm_stream_buffers(ctx, s, span);
+    if (st == STRATA_OK && s->src->own_reads)
+        st = s->src->own_reads(ctx, s->src->ud);
+    if (s->comm->rank == 0)
+        strata_log(ctx, STRATA_LOG_INFO, "%s: a rank's blocks of the model's %zu columns need %zu MB, over the memory budget of %zu MB: each of the %d ranks streams its blocks in chunks of about %zu rows",
+                   s->src->name, s->nv, slab_bytes(s) >> 20, s->budget >> 20, s->comm->size, s->cap);
+    return strata_comm_agree(ctx, st);
 }
 
 strata_status glm_stream_plan_dist(strata_ctx *ctx, glm_stream *s, size_t nblocks, size_t nb, size_t n)
@@ -120,6 +167,8 @@ strata_status glm_stream_plan_dist(strata_ctx *ctx, glm_stream *s, size_t nblock
     r0 = s->srow[s->blo];
     m = s->srow[s->bhi] - r0;
     want = (s->bhi * nb < n ? s->bhi * nb : n) - s->blo * nb;
+    if (s->budget && slab_bytes(s) > s->budget)
+        return plan_own(ctx, s, nb, m);
     STRATA_TRY(glm_stream_buffers(ctx, s, m));
     col = s->set[0].col;
     /* collective: every rank reads every variable once (m may be 0) */
@@ -263,6 +312,34 @@ static void visit_job(const fitdata *d, size_t k, int set, int rows_only, chunk_
     }
 }
 
+/* What a visit computes on the window of its chunk. */
+typedef void (*visit_fn)(fitdata *w, void *arg);
+
+typedef struct pass_arg {
+    int mode;
+    const double *beta;
+} pass_arg;
+
+static void pass_visit(fitdata *w, void *arg)
+{
+    const pass_arg *a = arg;
+    /* the final pass reads the last pass's eta: recompute it (same beta, same bytes) */
+    if (a->mode == PASS_FINAL)
+        glm_run_pass(w, PASS_ITER, a->beta);
+    glm_run_pass(w, a->mode, a->beta);
+}
+
+typedef struct rows_arg {
+    glm_rows_fn fn;
+    void *ud;
+} rows_arg;
+
+static void rows_visit(fitdata *w, void *arg)
+{
+    const rows_arg *a = arg;
+    a->fn(a->ud, w->y, w->wt, w->off, w->n);
+}
+
 /* Keeps the first error (and its message, which later failures overwrite). */
 static void stream_fail(glm_stream *s, strata_status st)
 {
@@ -302,8 +379,61 @@ static void bind_slab_part(const fitdata *d, size_t b0, size_t b1, const double 
         w->nt = (int)w->nblocks;
     glm_rows_bind(w, (double **)raw, w->n, c->wt1 + o, c->off + o);
     w->eta = c->eta + o;
+    w->Gp = d->Gp ? d->Gp + b0 * d->ld * d->ld : NULL;
     w->part = d->part + b0 * 4;
     w->vis0 = b0 / d->bstride;
+}
+
+/* Runs fn on this rank's blocks [b0, b1) in visit order: on their window of
+ * the kept slab, or (s->own) chunk by chunk, each read with the rank's own
+ * reads and then computed (the chunks of glm_stream_plan; the warm start's
+ * strided pass, its blocks one by one). A chunk that fails to read is not
+ * computed: a pass marks its blocks' partials NaN. */
+static void slab_visits(const fitdata *d, size_t b0, size_t b1, int rows_only, visit_fn fn, void *arg)
+{
+    glm_stream *s = d->stream;
+    const size_t bs = rows_only ? 1 : d->bstride;
+    const double *raw[GLM_MAXVARS + 1];
+    fitdata w;
+    if (b1 <= b0)
+        return;
+    if (!s->own) {
+        bind_slab_part(d, b0, b1, raw, &w);
+        fn(&w, arg);
+        return;
+    }
+    for (size_t c0 = (b0 + bs - 1) / bs * bs, c1; c0 < b1; c0 = bs > 1 ? c0 + bs : c1) {
+        chunk_job j;
+        c1 = bs > 1 ? c0 + 1 : chunk_end(s, c0, b1);
+        memset(&j, 0, sizeof j);
+        j.d = d;
+        j.pending = 1;
+        j.rows_only = rows_only;
+        j.b0 = c0;
+        j.b1 = c1;
+        if (s->st == STRATA_OK)
+            read_chunk(&j);
+        if (s->st != STRATA_OK || j.pending || j.st != STRATA_OK) {
+            stream_fail(s, j.pending ? STRATA_EIO : j.st);
+            for (size_t b = c0; !rows_only && b < c1; b++)
+                d->part[b * 4] = NAN;
+            continue;
+        }
+        bind_chunk(d, &j, &w);
+        fn(&w, arg);
+    }
+}
+
+/* Streaming ranks: a read error on any rank becomes every rank's (its
+ * message), so all stop the same way and rank 0 reports the read. */
+static strata_status own_agree(glm_stream *s)
+{
+    strata_status st;
+    if (!s->own)
+        return STRATA_OK;
+    if ((st = strata_comm_agree(s->ctx, s->st)) != STRATA_OK)
+        stream_fail(s, st);
+    return st;
 }
 
 /* The nearest rank before (dir -1) or after (+1) this one that has blocks, or -1. */
@@ -338,7 +468,6 @@ static strata_status dist_groups(fitdata *d, int mode, const double *beta)
     const strata_comm *c = s->comm;
     const size_t bs = d->bstride, nv = (d->nblocks + bs - 1) / bs, ns = glm_pass_slots(d, mode);
     const size_t bytes = d->csize * sizeof *d->Pp;
-    const double *raw[GLM_MAXVARS + 1];
     size_t cn[64] = {0}, dp[64] = {0}, *cnt = cn, *dsp = dp;
     strata_status st = STRATA_OK;
     if (s->bhi > s->blo) {
@@ -346,18 +475,16 @@ static strata_status dist_groups(fitdata *d, int mode, const double *beta)
         size_t ka = glm_group_of(w0, nv, ns), kb = glm_group_of(w0 + nvw - 1, nv, ns);
         int head = ka * nv / ns < w0, tail = (kb + 1) * nv / ns > w0 + nvw;
         size_t na = head ? ((ka + 1) * nv / ns < w0 + nvw ? (ka + 1) * nv / ns : w0 + nvw) - w0 : 0;
-        fitdata w;
+        pass_arg a = {mode, beta};
         if (na < nvw) { /* fresh groups */
-            bind_slab_part(d, s->blo + na * bs, s->bhi, raw, &w);
-            glm_run_pass(&w, mode, beta);
+            slab_visits(d, s->blo + na * bs, s->bhi, 0, pass_visit, &a);
             if (tail)
                 st = c->send(c->ud, d->Pp + kb * d->csize, bytes, rank_with_blocks(s, 1));
         }
         if (head && st == STRATA_OK) { /* the group an earlier rank began */
             st = c->recv(c->ud, d->Pp + ka * d->csize, bytes, rank_with_blocks(s, -1));
-            bind_slab_part(d, s->blo, s->blo + na * bs < s->bhi ? s->blo + na * bs : s->bhi, raw, &w);
             if (st == STRATA_OK)
-                glm_run_pass(&w, mode, beta);
+                slab_visits(d, s->blo, s->blo + na * bs < s->bhi ? s->blo + na * bs : s->bhi, 0, pass_visit, &a);
             if (st == STRATA_OK && na == nvw && tail)
                 st = c->send(c->ud, d->Pp + ka * d->csize, bytes, rank_with_blocks(s, 1));
         }
@@ -408,8 +535,6 @@ static strata_status gather_blocks(const glm_stream *s, void *base, size_t per)
     return st;
 }
 
-static void stream_fail(glm_stream *s, strata_status st);
-
 /* A distributed pass: this rank's blocks from its resident slab, then every
  * rank's block partials to every rank (MPI_Allgatherv of whole blocks), so
  * glm_reduce sums the same partials in the same block order as one process. */
@@ -417,17 +542,16 @@ static void dist_pass(fitdata *d, int mode, const double *beta)
 {
     glm_stream *s = d->stream;
     strata_status st = STRATA_OK;
-    if (d->fmode && mode != PASS_FINAL) {
+    pass_arg a = {mode, beta};
+    if (d->fmode && mode != PASS_FINAL)
         st = dist_groups(d, mode, beta);
-    } else if (s->bhi > s->blo) {
-        fitdata w;
-        bind_slab(d, &w);
-        /* the final pass reads the last pass's eta: recompute it (same beta,
-         * same bytes; on the categorical-aware path the groups it leaves are
-         * not used) */
-        if (mode == PASS_FINAL)
-            glm_run_pass(&w, PASS_ITER, beta);
-        glm_run_pass(&w, mode, beta);
+    else /* (the final pass's eta recomputed: on the categorical-aware path
+          * the groups it leaves are not used) */
+        slab_visits(d, s->blo, s->bhi, 0, pass_visit, &a);
+    if (own_agree(s) != STRATA_OK) { /* every streaming rank calls it */
+        for (size_t b = 0; b < d->nblocks; b++)
+            d->part[b * 4] = NAN;
+        return;
     }
     if (st == STRATA_OK && mode != PASS_FINAL && !d->fmode)
         st = gather_blocks(s, d->Gp, d->ld * d->ld * sizeof *d->Gp);
@@ -440,9 +564,6 @@ static void dist_pass(fitdata *d, int mode, const double *beta)
             d->part[b * 4] = NAN;
     }
 }
-
-/* What a visit computes on the window of its chunk. */
-typedef void (*visit_fn)(fitdata *w, void *arg);
 
 /* Visits nv chunks in order: chunk k + 1 is read on a second thread while
  * chunk k computes (the source is only ever called from one thread at a
@@ -483,20 +604,6 @@ static void stream_visits(const fitdata *d, size_t nv, int rows_only, visit_fn f
         pthread_join(th, NULL);
 }
 
-typedef struct pass_arg {
-    int mode;
-    const double *beta;
-} pass_arg;
-
-static void pass_visit(fitdata *w, void *arg)
-{
-    const pass_arg *a = arg;
-    /* the final pass reads the last pass's eta: recompute it (same beta, same bytes) */
-    if (a->mode == PASS_FINAL)
-        glm_run_pass(w, PASS_ITER, a->beta);
-    glm_run_pass(w, a->mode, a->beta);
-}
-
 void glm_pass(fitdata *d, int mode, const double *beta)
 {
     pass_arg a;
@@ -520,32 +627,20 @@ static void dist_rows(const fitdata *d, glm_rows_fn fn, void *ud, size_t size)
     glm_stream *s = d->stream;
     const strata_comm *c = s->comm;
     strata_status st = STRATA_OK;
+    rows_arg a = {fn, ud};
     if (c->rank > 0)
         st = c->recv(c->ud, ud, size, c->rank - 1);
-    if (s->bhi > s->blo) {
-        fitdata w;
-        bind_slab(d, &w);
-        fn(ud, w.y, w.wt, w.off, w.n);
-    }
+    slab_visits(d, s->blo, s->bhi, 1, rows_visit, &a);
     if (st == STRATA_OK && c->rank + 1 < c->size)
         st = c->send(c->ud, ud, size, c->rank + 1);
     if (st == STRATA_OK)
         st = c->bcast(c->ud, ud, size, c->size - 1);
+    if (own_agree(s) != STRATA_OK) /* every streaming rank calls it */
+        return;
     if (st != STRATA_OK) {
         (void)STRATA_FAIL(s->ctx, st, "%s: passing row sums between the MPI ranks failed", s->src->name);
         stream_fail(s, st);
     }
-}
-
-typedef struct rows_arg {
-    glm_rows_fn fn;
-    void *ud;
-} rows_arg;
-
-static void rows_visit(fitdata *w, void *arg)
-{
-    const rows_arg *a = arg;
-    a->fn(a->ud, w->y, w->wt, w->off, w->n);
 }
 
 /* Row sums visit every chunk in row order, prefetched, reading only the

@@ -29,10 +29,15 @@ struct glm_stream {
     size_t nchunks;
     size_t *cb;         /* nchunks + 1: chunk k is blocks [cb[k], cb[k + 1]) */
     /* Distributed (docs/scale.md#mpi): rank r owns blocks [rb[r], rb[r + 1]),
-     * read once into set 0 (nres complete cases) and kept; comm NULL: one process. */
+     * read once into set 0 (nres complete cases) and kept; comm NULL: one process.
+     * own: the largest rank's blocks exceed the memory budget, so every rank
+     * streams its own blocks instead, in chunks of at most cap source rows
+     * read into set 0 with its own (independent) reads, once per pass. */
     const strata_comm *comm;
     size_t *rb;
     size_t blo, bhi, nres;
+    size_t budget;      /* the context's memory budget (0: none) */
+    int own;
     strata_status st;   /* first read error of a pass */
     char msg[STRATA_ERRMSG_MAX];
 };
@@ -49,7 +54,9 @@ strata_status glm_stream_plan(strata_ctx *ctx, glm_stream *s, size_t nblocks);
 void glm_rows_bind(fitdata *d, double **raw, size_t n, double *wt1, double *off);
 /* Distributed: this rank's blocks of s->nblocks (whole multiples of the warm
  * start's stride), read collectively into set 0 and compacted; every rank
- * must call it (the read of a rank without blocks has no rows). */
+ * must call it (the read of a rank without blocks has no rows). When the
+ * largest rank's blocks exceed s->budget every rank streams its blocks
+ * instead (s->own; the source's reads become the rank's own). */
 strata_status glm_stream_plan_dist(strata_ctx *ctx, glm_stream *s, size_t nblocks, size_t nb, size_t n);
 /* STRATA_OK, or the first read error of the passes (its message restored on ctx). */
 strata_status glm_stream_status(strata_ctx *ctx, const glm_stream *s);
