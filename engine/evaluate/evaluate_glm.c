@@ -50,6 +50,7 @@ static strata_status glm_refit(strata_ctx *ctx, void *ud, const double *tw, size
     glm_source src;
     glm_model *fit = NULL;
     strata_status st;
+    memset(&src, 0, sizeof src); /* every optional hook (own_reads, ...) unset */
     u->tw = tw;
     src.ud = u;
     src.name = strata_cohort_path(u->cohort);
