@@ -250,25 +250,24 @@ else ok "run -np 1: one process, no ranks in the manifest"; fi
 # a rank that cannot open the job's cohort (its working directory has only the
 # spec): every rank agrees before the fit's collectives, so the job stops with
 # that rank's error instead of waiting for it (timeout: a hang fails the test)
+rank1case() { # exit code, message, label: rank 0 in wd0, rank 1 in wd1
+    rm -rf wd0/out
+    rc=0
+    timeout 120 $MPIRUN -np 1 -wdir "$PWD/wd0" "$S" run spec.yaml --out out --quiet : \
+        -np 1 -wdir "$PWD/wd1" "$S" run spec.yaml --out out --quiet > /dev/null 2> wd.err || rc=$?
+    if [ "$rc" = "$1" ] && [ "$(grep -c "strata run: error: $2" wd.err)" = 1 ] && [ ! -e wd0/out/report.html ]; then
+        ok "run -np 2, $3: stopped with its error (exit $1), once, no report"
+    else bad "run -np 2, $3: exit $rc: $(grep 'strata run' wd.err | head -2)"; fi
+}
 mkdir -p wd0 wd1
 cp job.h5 wd0/ && cp spec.yaml wd0/ && cp spec.yaml wd1/
-rc=0
-timeout 120 $MPIRUN -np 1 -wdir "$PWD/wd0" "$S" run spec.yaml --out out --quiet : \
-    -np 1 -wdir "$PWD/wd1" "$S" run spec.yaml --out out --quiet > /dev/null 2> wd.err || rc=$?
-if [ "$rc" = 4 ] && [ "$(grep -c 'strata run: error: ./job.h5: cannot open' wd.err)" = 1 ] && [ ! -e wd0/out/report.html ]; then
-    ok "run -np 2, cohort missing on rank 1: stopped with its error (exit 4), once, no report"
-else bad "run -np 2, cohort missing on rank 1: exit $rc: $(grep 'strata run' wd.err | head -2)"; fi
+rank1case 4 './job.h5: cannot open' "cohort missing on rank 1"
 # the scores are every rank's: with a model loaded (no fit), a rank that
 # cannot read the model stops the job at the score stage with its error
 cp run.ref/model.h5 wd0/
 printf 'cohort: job.h5\nmodel:\n  family: binomial\n  load: model.h5\n' > wd0/spec.yaml
-cp wd0/spec.yaml wd1/ && cp job.h5 wd1/ && rm -rf wd0/out
-rc=0
-timeout 120 $MPIRUN -np 1 -wdir "$PWD/wd0" "$S" run spec.yaml --out out --quiet : \
-    -np 1 -wdir "$PWD/wd1" "$S" run spec.yaml --out out --quiet > /dev/null 2> wd.err || rc=$?
-if [ "$rc" = 5 ] && [ "$(grep -c 'strata run: error: ./model.h5: not an HDF5 file' wd.err)" = 1 ] && [ ! -e wd0/out/report.html ]; then
-    ok "run -np 2, model missing on rank 1: the scores stopped with its error (exit 5), once, no report"
-else bad "run -np 2, model missing on rank 1: exit $rc: $(grep 'strata run' wd.err | head -2)"; fi
+cp wd0/spec.yaml wd1/ && cp job.h5 wd1/
+rank1case 5 './model.h5: not an HDF5 file' "model missing on rank 1 (the scores)"
 rm -rf wd0 wd1
 # ---- Cox (docs/scale.md#mpi, "The distributed Cox fit") ---------------------
 # The fit across ranks on job.h5 (37,613 complete cases: 5 blocks of 8,192

@@ -129,12 +129,12 @@ static void rank_main(strata_ctx *ctx, int r, void *arg)
     free(y);
 }
 
-/* Runs K ranks; none may wait for a collective the others left, and every
- * message must be taken with the size sent. */
-static void run_ranks(ranks_job *j, int K)
+/* Runs K ranks of fn; none may wait for a collective the others left, and
+ * every message must be taken with the size sent. */
+static void run_ranks_of(int K, void (*fn)(strata_ctx *, int, void *), void *arg)
 {
     tc_stats ts;
-    tc_run(K, rank_main, j, &ts);
+    tc_run(K, fn, arg, &ts);
     assert_false(ts.broken);
     assert_int_equal(ts.bad_size, 0);
     assert_int_equal(ts.unread, 0);
@@ -159,7 +159,7 @@ static void check_family(strata_family fam, int weights, int offset, const char 
         memset(&j, 0, sizeof j);
         j.pr = &pr;
         j.one = one;
-        run_ranks(&j, Ks[k]);
+        run_ranks_of(Ks[k], rank_main, &j);
         for (int r = 0; r < Ks[k]; r++) {
             if (j.st[r] != STRATA_OK)
                 fail_msg("%s: K = %d, rank %d: %s", what, Ks[k], r, j.msg[r]);
@@ -239,15 +239,6 @@ static void cv_rank_main(strata_ctx *ctx, int r, void *arg)
     elnet_path_free(ctx, path);
 }
 
-static void cv_ranks(cv_job *j, int K)
-{
-    tc_stats ts;
-    tc_run(K, cv_rank_main, j, &ts);
-    assert_false(ts.broken);
-    assert_int_equal(ts.bad_size, 0);
-    assert_int_equal(ts.unread, 0);
-}
-
 static void test_elnet_dist__cv_folds_dealt_round_ranks_same_bytes_as_one_process(void **state)
 {
     static problem pr;
@@ -264,7 +255,7 @@ static void test_elnet_dist__cv_folds_dealt_round_ranks_same_bytes_as_one_proces
     for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++) {
         memset(&j, 0, sizeof j);
         j.pr = &pr, j.one = one, j.ocv = &ocv;
-        cv_ranks(&j, Ks[k]);
+        run_ranks_of(Ks[k], cv_rank_main, &j);
         for (int r = 0; r < Ks[k]; r++) {
             if (j.st[r] != STRATA_OK)
                 fail_msg("cv: K = %d, rank %d: %s", Ks[k], r, j.msg[r]);
@@ -298,14 +289,15 @@ static void test_elnet_dist__cv_failing_fold_reported_as_one_process(void **stat
     strata_status want_st = cv_whole(ctx, &pr, foldid, &one, &ocv);
     assert_int_not_equal(want_st, STRATA_OK);
     snprintf(want, sizeof want, "%s", strata_ctx_errmsg(ctx));
+    want[strcspn(want, "[")] = 0; /* (debug builds append [file:line], another on the ranks told) */
     const int Ks[] = {2, 3};
     for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++) {
         memset(&j, 0, sizeof j);
         j.pr = &pr, j.foldid = foldid;
-        cv_ranks(&j, Ks[k]);
+        run_ranks_of(Ks[k], cv_rank_main, &j);
         for (int r = 0; r < Ks[k]; r++) {
             assert_int_equal(j.st[r], want_st);
-            if (strcmp(j.msg[r], want))
+            if (strncmp(j.msg[r], want, strlen(want)) || strlen(want) < 20)
                 fail_msg("cv error, K = %d, rank %d: '%s', not '%s'", Ks[k], r, j.msg[r], want);
         }
     }
@@ -323,7 +315,7 @@ static void test_elnet_dist__data_error_agreed_naming_the_whole_row(void **state
     pr.w[2500] = -1;
     memset(&j, 0, sizeof j);
     j.pr = &pr;
-    run_ranks(&j, 3);
+    run_ranks_of(3, rank_main, &j);
     for (int r = 0; r < 3; r++) {
         assert_int_equal(j.st[r], STRATA_EDATA);
         const char *want = "elnet: weight of row 2500 is -1 (must be finite, >= 0)";

@@ -377,15 +377,8 @@ static strata_status read_outcome(run_state *r)
  * receives the risks in row order). Rank 0 sends each step (paths,
  * parameters) to every rank; after the scores it sends "done" and goes on
  * alone (the context's ranks detached), while the others return. */
-enum {
-    RUN_REQ_DONE = 0,
-    RUN_REQ_FIT = 1,
-    RUN_REQ_DERIVE = 2,
-    RUN_REQ_SYNTH = 3,
-    RUN_REQ_COX = 4,
-    RUN_REQ_ELNET = 5,
-    RUN_REQ_SCORE = 6
-};
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3, RUN_REQ_COX = 4, RUN_REQ_ELNET = 5,
+       RUN_REQ_SCORE = 6 };
 
 typedef struct run_request {
     int kind;
