@@ -190,7 +190,7 @@ runpair() { # spec, folder, np, label: one process, then mpirun -np, into one
     runcmp "$2.ref" "$2.np$3" "$4"
 }
 runpair spec_dv.yaml rundv 2 "run with derive -np 2"
-if grep -q '"distributed": *"synth, derive, the model fit (GLM, Cox, the elastic net and its CV) and the scores' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive and the scores ran over the ranks"
+if grep -q '"distributed": *"synth, validation, derive, the model fit (GLM, Cox, the elastic net and its CV) and the scores' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive and the scores ran over the ranks"
 else bad "run with derive -np 2: manifest: $(grep distributed rundv.np2/manifest.json)"; fi
 # a job that synthesises its cohort (groups of 131,072 rows dealt round the
 # ranks, rank 0 writes cohort.h5) and derives from it
@@ -207,7 +207,7 @@ evaluate:
   by: [sex]
 SPEC
 runpair spec_cox.yaml runcox 2 "run with a Cox model -np 2"
-if grep -q '"distributed": *"synth, derive, the model fit (GLM, Cox' runcox.np2/manifest.json; then ok "run with a Cox model -np 2: manifest says the Cox fit ran over the ranks"
+if grep -q '"distributed": *"synth, validation, derive, the model fit (GLM, Cox' runcox.np2/manifest.json; then ok "run with a Cox model -np 2: manifest says the Cox fit ran over the ranks"
 else bad "run with a Cox model -np 2: manifest: $(grep distributed runcox.np2/manifest.json)"; fi
 # memory: in the spec is every rank's for the fit (rank 0 sends it): a GLM
 # whose ranks stream their blocks under it, the same bytes as one process
@@ -229,7 +229,7 @@ evaluate:
   by: [sex]
 SPEC
 runpair spec_enet.yaml runenet 2 "run with an elastic net -np 2"
-if grep -q '"distributed": *"synth, derive, the model fit (GLM, Cox, the elastic net and its CV)' runenet.np2/manifest.json; then ok "run with an elastic net -np 2: manifest says the fit ran over the ranks"
+if grep -q '"distributed": *"synth, validation, derive, the model fit (GLM, Cox, the elastic net and its CV)' runenet.np2/manifest.json; then ok "run with an elastic net -np 2: manifest says the fit ran over the ranks"
 else bad "run with an elastic net -np 2: manifest: $(grep distributed runenet.np2/manifest.json)"; fi
 # the elastic net with cv: its fits dealt round the ranks (the full path and
 # fold 2 on rank 0, folds 1 and 3 on rank 1), model.h5 (with the CV curve)
@@ -269,6 +269,22 @@ printf 'cohort: job.h5\nmodel:\n  family: binomial\n  load: model.h5\n' > wd0/sp
 cp wd0/spec.yaml wd1/ && cp job.h5 wd1/
 rank1case 5 './model.h5: not an HDF5 file' "model missing on rank 1 (the scores)"
 rm -rf wd0 wd1
+# validation over the ranks: each rank checks its slab of every column, rank 0
+# replays the problems in one process's order (a bad age in each rank's slab,
+# a bad IMD decile, a missing id): the same message, exit 6, once
+"$S" synth --patients 5000 --seed 9 --out small.h5 --quiet
+"$S" export small.h5 --out small.csv
+awk -F, 'BEGIN{OFS=","} NR==4000{$7=150} NR==4500{$6=12} NR==300{$7=-3} NR==3000{$1=""} {print}' small.csv > bad.csv
+"$S" import bad.csv --out bad.h5 --role patient_id=patient_id --role age=age --role imd_decile=imd_decile --role sex=sex --quiet
+sed 's/^cohort: job.h5$/cohort: bad.h5/' spec.yaml > spec_bad.yaml
+rc1=0; "$S" run spec_bad.yaml --out bad.ref --quiet 2> bad.ref.err || rc1=$?
+rc2=0; $MPIRUN -np 2 "$S" run spec_bad.yaml --out bad.np2 --quiet 2> bad.np2.err || rc2=$?
+sed -i '/^-----/,$d' bad.np2.err
+if [ "$rc1" = 6 ] && [ "$rc2" = 6 ] && grep -q 'INVALID: 4 problems' bad.ref.err && grep -q 'row 3999 .*age in years 150' bad.ref.err &&
+   cmp -s bad.ref.err bad.np2.err && [ ! -e bad.np2/report.html ]; then
+    ok "run -np 2, an invalid cohort: validation over the ranks, the one-process message (4 problems), exit 6, once"
+else bad "run -np 2, an invalid cohort: exit $rc1 vs $rc2"; diff bad.ref.err bad.np2.err | head; fi
+rm -rf small.* bad.*
 # ---- Cox (docs/scale.md#mpi, "The distributed Cox fit") ---------------------
 # The fit across ranks on job.h5 (37,613 complete cases: 5 blocks of 8,192
 # sorted rows, one or two a rank; the censorings at 365 days are one tied group

@@ -369,7 +369,8 @@ static strata_status read_outcome(run_state *r)
 
 /* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
  * Rank 0 runs the job; the other ranks serve its collective steps: synth
- * (every rank generates its groups of rows, rank 0 writes cohort.h5), derive
+ * (every rank generates its groups of rows, rank 0 writes cohort.h5),
+ * validation (every rank checks its slab of rows, rank 0 reports), derive
  * (every rank derives its blocks of patients, rank 0 writes features.h5) and
  * the GLM, Cox or elastic-net fit (every rank fits its slab of rows, its
  * blocks of the sorted rows, or its chunks' rows; the elastic net's CV folds
@@ -378,7 +379,7 @@ static strata_status read_outcome(run_state *r)
  * parameters) to every rank; after the scores it sends "done" and goes on
  * alone (the context's ranks detached), while the others return. */
 enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3, RUN_REQ_COX = 4, RUN_REQ_ELNET = 5,
-       RUN_REQ_SCORE = 6 };
+       RUN_REQ_SCORE = 6, RUN_REQ_VALIDATE = 7 };
 
 typedef struct run_request {
     int kind;
@@ -396,7 +397,7 @@ typedef struct run_request {
     size_t len[3];           /* fit: cohort path, formula, weights ("" = none); derive:
                                 cohort path, spec path, spec key ("" = none); synth: cohort
                                 path, selection code ("" = none); score: cohort path, model
-                                path, "": bytes with the NUL */
+                                path, ""; validate: cohort path, "", "": bytes with the NUL */
 } run_request;
 
 /* Rank 0: sends req and its three strings to every rank. */
@@ -541,7 +542,7 @@ static strata_status run_serve(strata_ctx *ctx)
         strata_model *m = NULL;
         strata_status st;
         STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
-        if (req.kind < RUN_REQ_FIT || req.kind > RUN_REQ_SCORE)
+        if (req.kind < RUN_REQ_FIT || req.kind > RUN_REQ_VALIDATE)
             return last;
         n = req.len[0] + req.len[1] + req.len[2];
         strata_ctx_set_memory_budget(ctx, req.budget);
@@ -569,9 +570,11 @@ static strata_status run_serve(strata_ctx *ctx)
                 last = st;
             continue;
         }
-        if (req.kind == RUN_REQ_SCORE) { /* agreed inside: rank 0 reports a failure */
+        if (req.kind == RUN_REQ_SCORE || req.kind == RUN_REQ_VALIDATE) { /* agreed inside: rank 0 reports */
+            strata_validate_report vr;
             if (st == STRATA_OK)
-                st = run_serve_score(ctx, &req, blob, blob + req.len[0]);
+                st = req.kind == RUN_REQ_SCORE ? run_serve_score(ctx, &req, blob, blob + req.len[0])
+                                               : strata_cohort_validate(ctx, blob, NULL, NULL, &vr);
             strata_free(ctx, blob, nb);
             if (st != STRATA_OK)
                 last = st;
@@ -670,6 +673,13 @@ static strata_status validate_first(run_state *r, const char *path)
     strata_validate_report rep;
     problems p;
     memset(&p, 0, sizeof p);
+    if (strata_ctx_comm(r->ctx)) { /* every rank checks its slab of rows (docs/scale.md#mpi) */
+        run_request req;
+        const char *t[3] = {path, "", ""};
+        memset(&req, 0, sizeof req);
+        req.kind = RUN_REQ_VALIDATE;
+        STRATA_TRY(run_send_text(r->ctx, &req, t));
+    }
     STRATA_TRY(strata_cohort_validate(r->ctx, path, keep_problem, &p, &rep));
     r->sum->n_invalid = rep.total;
     STRATA_TRY(strata_manifest_int(r->man, "validation.problems", (long long)rep.total));
@@ -2066,7 +2076,7 @@ static strata_status run_stages(run_state *r)
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
-            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive, the model fit (GLM, Cox, the elastic net and its CV) and the scores; other stages on rank 0");
+            st = strata_manifest_str(r->man, "mpi.distributed", "synth, validation, derive, the model fit (GLM, Cox, the elastic net and its CV) and the scores; other stages on rank 0");
     }
     if (st == STRATA_OK)
         st = manifest_rules(r);
