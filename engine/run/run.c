@@ -936,10 +936,13 @@ static strata_status run_send_score(run_state *r)
  * rank 0 goes on alone. */
 static strata_status stage_score(run_state *r)
 {
-    strata_status st = strata_ctx_comm(r->ctx) ? run_send_score(r) : STRATA_OK;
+    strata_status st;
     r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
-    if (st == STRATA_OK && !r->risk)
-        st = STRATA_ENOMEM;
+    if (!r->risk) { /* (before the other ranks are sent the scores) */
+        run_release(r->ctx);
+        return STRATA_ENOMEM;
+    }
+    st = strata_ctx_comm(r->ctx) ? run_send_score(r) : STRATA_OK;
     if (st == STRATA_OK && r->cox)
         st = strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1, NULL,
                               r->risk);
