@@ -8,13 +8,15 @@
 # streaming their blocks), three Cox fits (Efron and Breslow ties, strata,
 # weights, an offset, the robust variance, cluster()) and a Cox scoring, scores a cohort, derives features from its events
 # (blocks of patients dealt round the ranks; and a derive that fails) and
-# runs a whole job (and one that derives its features first), with
+# runs a whole job (and one that derives its features first; its scores are
+# chunks dealt round the ranks too), with
 # `mpirun -np 1` to `4` and without mpirun, and with the serial build's strata
 # when it has been built (SERIAL_STRATA; else that comparison is skipped and
 # said so). Every model must have the same bytes but for its provenance (time,
 # BLAS threads); every output of the job but manifest.json and model.h5 must be
 # byte-identical, and the job's manifest must record the ranks. The elastic
-# net's block near the end fits three paths at -np 2 and 3 the same way.
+# net's block near the end fits three paths at -np 2 and 3 the same way, and
+# a CV whose fold fits are dealt round the ranks (fit and run).
 set -eu
 S=$1
 SERIAL=$2
@@ -188,7 +190,7 @@ runpair() { # spec, folder, np, label: one process, then mpirun -np, into one
     runcmp "$2.ref" "$2.np$3" "$4"
 }
 runpair spec_dv.yaml rundv 2 "run with derive -np 2"
-if grep -q '"distributed": *"synth, derive and' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive ran over the ranks"
+if grep -q '"distributed": *"synth, validation, derive, the model fit (GLM, Cox, the elastic net and its CV) and the scores' rundv.np2/manifest.json; then ok "run with derive -np 2: manifest says derive and the scores ran over the ranks"
 else bad "run with derive -np 2: manifest: $(grep distributed rundv.np2/manifest.json)"; fi
 # a job that synthesises its cohort (groups of 131,072 rows dealt round the
 # ranks, rank 0 writes cohort.h5) and derives from it
@@ -205,7 +207,7 @@ evaluate:
   by: [sex]
 SPEC
 runpair spec_cox.yaml runcox 2 "run with a Cox model -np 2"
-if grep -q '"distributed": *"synth, derive and the model fit (GLM, Cox' runcox.np2/manifest.json; then ok "run with a Cox model -np 2: manifest says the Cox fit ran over the ranks"
+if grep -q '"distributed": *"synth, validation, derive, the model fit (GLM, Cox' runcox.np2/manifest.json; then ok "run with a Cox model -np 2: manifest says the Cox fit ran over the ranks"
 else bad "run with a Cox model -np 2: manifest: $(grep distributed runcox.np2/manifest.json)"; fi
 # memory: in the spec is every rank's for the fit (rank 0 sends it): a GLM
 # whose ranks stream their blocks under it, the same bytes as one process
@@ -227,9 +229,16 @@ evaluate:
   by: [sex]
 SPEC
 runpair spec_enet.yaml runenet 2 "run with an elastic net -np 2"
-if grep -q '"distributed": *"synth, derive and the model fit (GLM, Cox, the elastic net without CV)' runenet.np2/manifest.json; then ok "run with an elastic net -np 2: manifest says the fit ran over the ranks"
+if grep -q '"distributed": *"synth, validation, derive, the model fit (GLM, Cox, the elastic net and its CV)' runenet.np2/manifest.json; then ok "run with an elastic net -np 2: manifest says the fit ran over the ranks"
 else bad "run with an elastic net -np 2: manifest: $(grep distributed runenet.np2/manifest.json)"; fi
-rm -rf runsy.* rundv.* runcox.* runmem.* runenet.*
+# the elastic net with cv: its fits dealt round the ranks (the full path and
+# fold 2 on rank 0, folds 1 and 3 on rank 1), model.h5 (with the CV curve)
+# and every output the bytes of one process
+sed -e '/^memory: 3M$/d' -e 's/^  nlambda: 30$/  nlambda: 20\n  cv: 3\n  select: min/' spec_enet.yaml > spec_cv.yaml
+runpair spec_cv.yaml runcv 2 "run with an elastic net and cv: 3 -np 2"
+if grep -q '"folds": *3' runcv.np2/manifest.json; then ok "run with cv: 3 -np 2: manifest records 3 folds"
+else bad "run with cv: 3 -np 2: manifest: $(grep folds runcv.np2/manifest.json)"; fi
+rm -rf runsy.* rundv.* runcox.* runmem.* runenet.* runcv.*
 if grep -q '"ranks": *2' run.np2/manifest.json; then ok "run -np 2: manifest records 2 ranks"
 else bad "run -np 2: manifest has no ranks"; fi
 node=$(uname -n)
@@ -241,15 +250,41 @@ else ok "run -np 1: one process, no ranks in the manifest"; fi
 # a rank that cannot open the job's cohort (its working directory has only the
 # spec): every rank agrees before the fit's collectives, so the job stops with
 # that rank's error instead of waiting for it (timeout: a hang fails the test)
+rank1case() { # exit code, message, label: rank 0 in wd0, rank 1 in wd1
+    rm -rf wd0/out
+    rc=0
+    timeout 120 $MPIRUN -np 1 -wdir "$PWD/wd0" "$S" run spec.yaml --out out --quiet : \
+        -np 1 -wdir "$PWD/wd1" "$S" run spec.yaml --out out --quiet > /dev/null 2> wd.err || rc=$?
+    if [ "$rc" = "$1" ] && [ "$(grep -c "strata run: error: $2" wd.err)" = 1 ] && [ ! -e wd0/out/report.html ]; then
+        ok "run -np 2, $3: stopped with its error (exit $1), once, no report"
+    else bad "run -np 2, $3: exit $rc: $(grep 'strata run' wd.err | head -2)"; fi
+}
 mkdir -p wd0 wd1
 cp job.h5 wd0/ && cp spec.yaml wd0/ && cp spec.yaml wd1/
-rc=0
-timeout 120 $MPIRUN -np 1 -wdir "$PWD/wd0" "$S" run spec.yaml --out out --quiet : \
-    -np 1 -wdir "$PWD/wd1" "$S" run spec.yaml --out out --quiet > /dev/null 2> wd.err || rc=$?
-if [ "$rc" = 4 ] && [ "$(grep -c 'strata run: error: ./job.h5: cannot open' wd.err)" = 1 ] && [ ! -e wd0/out/report.html ]; then
-    ok "run -np 2, cohort missing on rank 1: stopped with its error (exit 4), once, no report"
-else bad "run -np 2, cohort missing on rank 1: exit $rc: $(grep 'strata run' wd.err | head -2)"; fi
+rank1case 4 './job.h5: cannot open' "cohort missing on rank 1"
+# the scores are every rank's: with a model loaded (no fit), a rank that
+# cannot read the model stops the job at the score stage with its error
+cp run.ref/model.h5 wd0/
+printf 'cohort: job.h5\nmodel:\n  family: binomial\n  load: model.h5\n' > wd0/spec.yaml
+cp wd0/spec.yaml wd1/ && cp job.h5 wd1/
+rank1case 5 './model.h5: not an HDF5 file' "model missing on rank 1 (the scores)"
 rm -rf wd0 wd1
+# validation over the ranks: each rank checks its slab of every column, rank 0
+# replays the problems in one process's order (a bad age in each rank's slab,
+# a bad IMD decile, a missing id): the same message, exit 6, once
+"$S" synth --patients 5000 --seed 9 --out small.h5 --quiet
+"$S" export small.h5 --out small.csv
+awk -F, 'BEGIN{OFS=","} NR==4000{$7=150} NR==4500{$6=12} NR==300{$7=-3} NR==3000{$1=""} {print}' small.csv > bad.csv
+"$S" import bad.csv --out bad.h5 --role patient_id=patient_id --role age=age --role imd_decile=imd_decile --role sex=sex --quiet
+sed 's/^cohort: job.h5$/cohort: bad.h5/' spec.yaml > spec_bad.yaml
+rc1=0; "$S" run spec_bad.yaml --out bad.ref --quiet 2> bad.ref.err || rc1=$?
+rc2=0; $MPIRUN -np 2 "$S" run spec_bad.yaml --out bad.np2 --quiet 2> bad.np2.err || rc2=$?
+sed -i '/^-----/,$d' bad.np2.err
+if [ "$rc1" = 6 ] && [ "$rc2" = 6 ] && grep -q 'INVALID: 4 problems' bad.ref.err && grep -q 'row 3999 .*age in years 150' bad.ref.err &&
+   cmp -s bad.ref.err bad.np2.err && [ ! -e bad.np2/report.html ]; then
+    ok "run -np 2, an invalid cohort: validation over the ranks, the one-process message (4 problems), exit 6, once"
+else bad "run -np 2, an invalid cohort: exit $rc1 vs $rc2"; diff bad.ref.err bad.np2.err | head; fi
+rm -rf small.* bad.*
 # ---- Cox (docs/scale.md#mpi, "The distributed Cox fit") ---------------------
 # The fit across ranks on job.h5 (37,613 complete cases: 5 blocks of 8,192
 # sorted rows, one or two a rank; the censorings at 365 days are one tied group
@@ -308,9 +343,11 @@ else bad "cox bad weight -np 2: $(head -3 cox_bad.err)"; fi
 # ---- elastic net across ranks (issue 14; docs/scale.md, "The distributed elastic net") ----
 # Each rank holds its chunks of the 16 fixed row ranges; every row sum is a chunk
 # partial added in chunk order on every rank. The model file (the selected fit
-# and the /elnet path) and `strata coef` must be the bytes of one process;
-# --cv under mpirun is refused on every rank (exit 2). Under --mem-limit each
-# rank streams the windows of its own chunks: one process's bytes in memory.
+# and the /elnet path) and `strata coef` must be the bytes of one process.
+# With --cv every rank holds all rows and the fits are dealt round the ranks:
+# the model file (with its CV curve) and `strata coef` are one process's.
+# Under --mem-limit each rank streams the windows of its own chunks: one
+# process's bytes in memory.
 enetcase() { # name "np list" fit options: fitcase on job.h5, then strata coef
     COHORT=job.h5
     fitcase "$@"
@@ -331,13 +368,10 @@ memcase enet_binomial 2 3M --alpha 0.5 --formula "emergency_admission_12m ~ rcs(
 COHORT=
 enetcase enet_gaussian "2 3" --family gaussian --alpha 0.3 --weights ltc_count --penalty-factor sexM=0 --formula "bmi ~ rcs(age, 4) + sex + ethnicity + imd_decile + log(sbp)"
 enetcase enet_poisson "3" --family poisson --alpha 1 --nlambda 30 --formula "prior_emergency_12m ~ age + sex + imd_decile + ltc_count + offset(log1p(gp_appointments_12m))"
-set +e
-$MPIRUN -np 2 "$S" fit job.h5 --alpha 1 --cv 3 --formula "emergency_admission_12m ~ age + sex" --out cv.h5 --quiet 2> cv.err
-rc=$?
-set -e
-if [ "$rc" -eq 2 ] && [ "$(grep -c 'cross-validation does not run across MPI ranks' cv.err)" -eq 1 ] && [ ! -e cv.h5 ]; then
-    ok "elastic net --cv under mpirun -np 2: refused once, exit 2"
-else bad "elastic net --cv under mpirun: exit $rc, $(grep -c 'cross-validation' cv.err) messages"; fi
+# --cv 4 at -np 3: tasks 0 (the full path) and 3 on rank 0, 1 and 4 on rank 1, 2 on rank 2
+enetcase enet_cv "3" --alpha 0.5 --cv 4 --nlambda 20 --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits"
+if grep -q 'cv_mean' enet_cv.np3.txt; then ok "enet_cv: the model file holds the CV curve"
+else bad "enet_cv: no CV curve in the model file"; fi
 rm -f enet_*.h5
 # ---- end of the elastic net's block ----
 

@@ -5,8 +5,12 @@
  * rows of its chunks, must give the path of one process byte for byte (every
  * lambda, coefficient, deviance ratio, the null deviance and the pass counts),
  * for K = 2, 3 and 17 (more ranks than chunks), and agree on a data error,
- * naming the row of the whole problem. The MPI build's tests/mpi_compare.sh
- * does the same through `mpirun` and the cohort's collective reads. */
+ * naming the row of the whole problem. The CV with its fits dealt round the
+ * ranks (every rank holding all rows) must give one process's full path and
+ * curve on every rank, for K = 2, 3 and 7 (more ranks than fits), and a
+ * failing fold must be reported as one process reports it (the first failing
+ * fit's error). The MPI build's tests/mpi_compare.sh does the same through
+ * `mpirun` and the cohort's collective reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,12 +129,12 @@ static void rank_main(strata_ctx *ctx, int r, void *arg)
     free(y);
 }
 
-/* Runs K ranks; none may wait for a collective the others left, and every
- * message must be taken with the size sent. */
-static void run_ranks(ranks_job *j, int K)
+/* Runs K ranks of fn; none may wait for a collective the others left, and
+ * every message must be taken with the size sent. */
+static void run_ranks_of(int K, void (*fn)(strata_ctx *, int, void *), void *arg)
 {
     tc_stats ts;
-    tc_run(K, rank_main, j, &ts);
+    tc_run(K, fn, arg, &ts);
     assert_false(ts.broken);
     assert_int_equal(ts.bad_size, 0);
     assert_int_equal(ts.unread, 0);
@@ -155,7 +159,7 @@ static void check_family(strata_family fam, int weights, int offset, const char 
         memset(&j, 0, sizeof j);
         j.pr = &pr;
         j.one = one;
-        run_ranks(&j, Ks[k]);
+        run_ranks_of(Ks[k], rank_main, &j);
         for (int r = 0; r < Ks[k]; r++) {
             if (j.st[r] != STRATA_OK)
                 fail_msg("%s: K = %d, rank %d: %s", what, Ks[k], r, j.msg[r]);
@@ -187,6 +191,121 @@ static void test_elnet_dist__poisson_offset_same_bytes_as_one_process(void **sta
 
 /* A negative weight among rank 2's rows: every rank fails with the message of
  * one process, naming the row of the whole problem. */
+/* ---- CV across ranks ---------------------------------------------------------- */
+#define CV_K 5
+typedef struct cv_job {
+    const problem *pr;
+    const elnet_path *one;
+    const elnet_cv *ocv;
+    const int *foldid; /* given fold ids, or NULL (from the seed) */
+    strata_status st[MAXR];
+    int same[MAXR];
+    char msg[MAXR][STRATA_ERRMSG_MAX];
+} cv_job;
+
+static int same_cv(const elnet_cv *a, const elnet_cv *b)
+{
+    return a->nlam == b->nlam && a->idx_min == b->idx_min && a->idx_1se == b->idx_1se &&
+           a->measure == b->measure && !memcmp(&a->lambda_min, &b->lambda_min, sizeof a->lambda_min) &&
+           !memcmp(&a->lambda_1se, &b->lambda_1se, sizeof a->lambda_1se) &&
+           !memcmp(a->lambda, b->lambda, a->nlam * sizeof *a->lambda) &&
+           !memcmp(a->cvm, b->cvm, a->nlam * sizeof *a->cvm) && !memcmp(a->cvsd, b->cvsd, a->nlam * sizeof *a->cvsd) &&
+           !memcmp(a->nzero, b->nzero, a->nlam * sizeof *a->nzero);
+}
+
+/* One process (comm NULL) or a rank: the CV on the whole problem. */
+static strata_status cv_whole(strata_ctx *ctx, const problem *pr, const int *foldid, elnet_path **path,
+                              elnet_cv *cv)
+{
+    elnet_params prm;
+    elnet_data d = {N, P, pr->X, N, pr->y, pr->weights ? pr->w : NULL, pr->offset ? pr->off : NULL,
+                    {NULL, 0, 0, 0, 0}, NULL};
+    params(pr, &prm);
+    memset(cv, 0, sizeof *cv);
+    STRATA_TRY(elnet_path_alloc(ctx, P, prm.nlambda, path));
+    return elnet_cv_run(ctx, &d, &prm, CV_K, foldid, 7, ELNET_MEASURE_DEFAULT, *path, cv);
+}
+
+static void cv_rank_main(strata_ctx *ctx, int r, void *arg)
+{
+    cv_job *j = arg;
+    elnet_path *path = NULL;
+    elnet_cv cv;
+    strata_ctx_set_threads(ctx, 1 + r % 2); /* threads inside a rank change nothing */
+    j->st[r] = cv_whole(ctx, j->pr, j->foldid, &path, &cv);
+    snprintf(j->msg[r], sizeof j->msg[r], "%s", strata_ctx_errmsg(ctx));
+    j->same[r] = j->st[r] == STRATA_OK && j->one && same_path(j->one, path) && same_cv(j->ocv, &cv);
+    elnet_cv_free(ctx, &cv);
+    elnet_path_free(ctx, path);
+}
+
+static void test_elnet_dist__cv_folds_dealt_round_ranks_same_bytes_as_one_process(void **state)
+{
+    static problem pr;
+    static cv_job j;
+    strata_ctx *ctx = tu_ctx();
+    elnet_path *one = NULL;
+    elnet_cv ocv;
+    (void)state;
+    make(&pr, STRATA_FAMILY_BINOMIAL, 1, 1);
+    assert_status(ctx, cv_whole(ctx, &pr, NULL, &one, &ocv), STRATA_OK);
+    assert_int_equal(ocv.nlam, one->nlam);
+    assert_true(ocv.idx_1se < ocv.idx_min && ocv.idx_min > 0); /* a real curve: a minimum inside */
+    const int Ks[] = {2, 3, 7};
+    for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++) {
+        memset(&j, 0, sizeof j);
+        j.pr = &pr, j.one = one, j.ocv = &ocv;
+        run_ranks_of(Ks[k], cv_rank_main, &j);
+        for (int r = 0; r < Ks[k]; r++) {
+            if (j.st[r] != STRATA_OK)
+                fail_msg("cv: K = %d, rank %d: %s", Ks[k], r, j.msg[r]);
+            if (!j.same[r])
+                fail_msg("cv: K = %d, rank %d: the path or curve differs from one process's", Ks[k], r);
+        }
+    }
+    elnet_cv_free(ctx, &ocv);
+    elnet_path_free(ctx, one);
+    strata_ctx_free(ctx);
+}
+
+/* Fold 3 holds every event and fold 4 every non-event (given fold ids; folds
+ * 1, 2 and 5 are empty): the fits of folds 3 and 4 see one class only and
+ * fail. One process reports fold 3's error; so must every rank, with fold 3 on
+ * rank 1 and fold 4 on rank 0 (K = 2: the lowest failing rank is not the
+ * first failing fold) or on ranks 0 and 1 (K = 3). */
+static void test_elnet_dist__cv_failing_fold_reported_as_one_process(void **state)
+{
+    static problem pr;
+    static cv_job j;
+    static int foldid[N];
+    strata_ctx *ctx = tu_ctx();
+    elnet_path *one = NULL;
+    elnet_cv ocv;
+    char want[STRATA_ERRMSG_MAX];
+    (void)state;
+    make(&pr, STRATA_FAMILY_BINOMIAL, 0, 0);
+    for (size_t i = 0; i < N; i++)
+        foldid[i] = pr.y[i] > 0.5 ? 3 : 4;
+    strata_status want_st = cv_whole(ctx, &pr, foldid, &one, &ocv);
+    assert_int_not_equal(want_st, STRATA_OK);
+    snprintf(want, sizeof want, "%s", strata_ctx_errmsg(ctx));
+    want[strcspn(want, "[")] = 0; /* (debug builds append [file:line], another on the ranks told) */
+    const int Ks[] = {2, 3};
+    for (size_t k = 0; k < sizeof Ks / sizeof *Ks; k++) {
+        memset(&j, 0, sizeof j);
+        j.pr = &pr, j.foldid = foldid;
+        run_ranks_of(Ks[k], cv_rank_main, &j);
+        for (int r = 0; r < Ks[k]; r++) {
+            assert_int_equal(j.st[r], want_st);
+            if (strncmp(j.msg[r], want, strlen(want)) || strlen(want) < 20)
+                fail_msg("cv error, K = %d, rank %d: '%s', not '%s'", Ks[k], r, j.msg[r], want);
+        }
+    }
+    elnet_cv_free(ctx, &ocv);
+    elnet_path_free(ctx, one);
+    strata_ctx_free(ctx);
+}
+
 static void test_elnet_dist__data_error_agreed_naming_the_whole_row(void **state)
 {
     static problem pr;
@@ -196,7 +315,7 @@ static void test_elnet_dist__data_error_agreed_naming_the_whole_row(void **state
     pr.w[2500] = -1;
     memset(&j, 0, sizeof j);
     j.pr = &pr;
-    run_ranks(&j, 3);
+    run_ranks_of(3, rank_main, &j);
     for (int r = 0; r < 3; r++) {
         assert_int_equal(j.st[r], STRATA_EDATA);
         const char *want = "elnet: weight of row 2500 is -1 (must be finite, >= 0)";
@@ -212,6 +331,8 @@ int main(void)
         cmocka_unit_test(test_elnet_dist__gaussian_weights_same_bytes_as_one_process),
         cmocka_unit_test(test_elnet_dist__poisson_offset_same_bytes_as_one_process),
         cmocka_unit_test(test_elnet_dist__data_error_agreed_naming_the_whole_row),
+        cmocka_unit_test(test_elnet_dist__cv_folds_dealt_round_ranks_same_bytes_as_one_process),
+        cmocka_unit_test(test_elnet_dist__cv_failing_fold_reported_as_one_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,8 +29,20 @@ size_t strata_comm_split(size_t n, int size, int r, size_t align)
 
 strata_status strata_comm_agree(strata_ctx *ctx, strata_status st)
 {
+    return strata_comm_agree_first(ctx, st, 0);
+}
+
+/* What each rank shows the others: its status and, failing, its key. */
+typedef struct agree_part {
+    int64_t st;
+    uint64_t key;
+} agree_part;
+
+strata_status strata_comm_agree_first(strata_ctx *ctx, strata_status st, uint64_t key)
+{
     const strata_comm *c = strata_ctx_comm(ctx);
-    int sts[64], *all = sts, first = -1;
+    agree_part parts[64], *all = parts;
+    int first = -1;
     size_t counts[64] = {0}, displs[64] = {0}, *cn = counts, *dp = displs;
     char msg[STRATA_ERRMSG_MAX];
     strata_status out = STRATA_OK;
@@ -47,21 +59,22 @@ strata_status strata_comm_agree(strata_ctx *ctx, strata_status st)
     }
     for (int r = 0; r < c->size; r++)
         cn[r] = sizeof *all, dp[r] = (size_t)r * sizeof *all;
-    all[c->rank] = (int)st;
+    all[c->rank].st = (int64_t)st;
+    all[c->rank].key = key;
     if (c->allgatherv(c->ud, NULL, all, cn, dp) != STRATA_OK)
         out = STRATA_EIO;
-    for (int r = 0; out == STRATA_OK && r < c->size && first < 0; r++)
-        if (all[r] != STRATA_OK)
+    for (int r = 0; out == STRATA_OK && r < c->size; r++) /* the least key; among equals, the lowest rank */
+        if (all[r].st != STRATA_OK && (first < 0 || all[r].key < all[first].key))
             first = r;
     if (first >= 0) {
-        out = (strata_status)all[first];
+        out = (strata_status)all[first].st;
         snprintf(msg, sizeof msg, "%s", ctx->errmsg);
         if (c->bcast(c->ud, msg, sizeof msg, first) != STRATA_OK)
             out = STRATA_EIO;
         else if (first != c->rank)
             out = STRATA_FAIL(ctx, out, "%s", msg);
     }
-    if (all != sts)
+    if (all != parts)
         STRATA_FREE_ALL(ctx, all, cn, dp);
     return out;
 }

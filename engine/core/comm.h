@@ -44,6 +44,11 @@ void strata_ctx_set_comm(strata_ctx *ctx, const strata_comm *comm);
  * succeeded, else the lowest failing rank's status and message on every rank
  * (so no rank goes on into a collective that another has left). */
 strata_status strata_comm_agree(strata_ctx *ctx, strata_status st);
+/* The same, but of the failing ranks the one with the least key speaks (the
+ * lowest rank among equal keys): key = the first failing item (a fold, a
+ * row) in one process's order, so K ranks report the error one process
+ * gives. */
+strata_status strata_comm_agree_first(strata_ctx *ctx, strata_status st, uint64_t key);
 
 /* Work dealt round the ranks, written by rank 0 in order: item q (a block of
  * rows) is made by rank q mod K, from its own reads. After each round of K

@@ -3,8 +3,12 @@
  * outside their role's range, NaN/NA where not allowed, category codes outside
  * the levels table, unsorted event tables), each message naming the file,
  * dataset, row (and patient id) and value. Memory: one row block per column
- * plus the id index (8 + 8 bytes per patient). */
+ * plus the id index (8 + 8 bytes per patient). Across MPI ranks
+ * (docs/scale.md#mpi) each rank checks the values of its slab of rows of
+ * every column as long as /patients; rank 0 replays the ranks' problems in
+ * column, then rank (so row) order, and checks the ids and event tables. */
 #include "cohort_internal.h"
+#include "comm.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -23,13 +27,26 @@ const char *strata_problem_kind_name(strata_problem_kind k)
     return (k >= 0 && k < STRATA_PROB_COUNT_) ? kind_names[k] : "unknown";
 }
 
+/* Across ranks: a column's value problems on one rank's slab, the first
+ * VKEEP of them kept (their text in the rank's text buffer), all counted. */
+#define VKEEP 8
+typedef struct vsink {
+    uint64_t counts[STRATA_PROB_COUNT_];
+    uint32_t nmsg, kinds[VKEEP];
+} vsink;
+
 typedef struct vstate {
     strata_ctx *ctx;
     strata_cohort *c;
     strata_problem_fn fn;
     void *ud;
     strata_validate_report *rep;
-    int64_t *ids;      /* patient ids by row, or NULL when the cohort has none */
+    int64_t *ids;      /* patient ids of rows [ids_lo, ...), or NULL when the cohort has none */
+    size_t ids_lo;
+    vsink *cur;        /* across ranks: the column's sink, or NULL (report to fn) */
+    char *text;        /* the sinks' kept messages, NUL-terminated, in order */
+    size_t text_len;
+    int mute;          /* a helper rank's column rules: rank 0 reports them */
 } vstate;
 
 static void report(vstate *v, strata_problem_kind kind, const char *fmt, ...) STRATA_PRINTF(3, 4);
@@ -37,6 +54,20 @@ static void report(vstate *v, strata_problem_kind kind, const char *fmt, ...)
 {
     char msg[STRATA_ERRMSG_MAX];
     va_list ap;
+    if (v->mute)
+        return;
+    if (v->cur) {
+        v->cur->counts[kind]++;
+        if (v->cur->nmsg >= VKEEP)
+            return;
+        v->cur->kinds[v->cur->nmsg++] = (uint32_t)kind;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        memcpy(v->text + v->text_len, msg, strlen(msg) + 1);
+        v->text_len += strlen(msg) + 1;
+        return;
+    }
     v->rep->counts[kind]++;
     v->rep->total++;
     if (!v->fn)
@@ -50,8 +81,8 @@ static void report(vstate *v, strata_problem_kind kind, const char *fmt, ...)
 /* " (patient 123)" for row r when ids are known. */
 static const char *who(const vstate *v, size_t r, char *buf, size_t n)
 {
-    if (v->ids && r < v->rep->nrows && v->ids[r] != INT64_MIN)
-        snprintf(buf, n, " (patient %" PRId64 ")", v->ids[r]);
+    if (v->ids && r < v->rep->nrows && r >= v->ids_lo && v->ids[r - v->ids_lo] != INT64_MIN)
+        snprintf(buf, n, " (patient %" PRId64 ")", v->ids[r - v->ids_lo]);
     else
         buf[0] = '\0';
     return buf;
@@ -70,29 +101,48 @@ static int cmp_idrow(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Whether column j (the id column) holds ids; else a structure problem. */
+static int ids_usable(vstate *v, size_t j)
+{
+    const strata_column_info *info = strata_cohort_column(v->c, j);
+    if (info->dtype != STRATA_DT_INT64 && info->dtype != STRATA_DT_INT32 && !info->categorical) {
+        report(v, STRATA_PROB_STRUCTURE,
+               "%s:/%s/%s: patient id column is %s, expected int64 (pseudonymised integer) "
+               "or categorical (string ids)",
+               v->c->path, info->group, info->name, strata_dtype_name(info->dtype));
+        return 0;
+    }
+    return 1;
+}
+
+/* Rows [lo, hi) of the id column j into v->ids (NA: INT64_MIN). */
+static strata_status read_ids(vstate *v, size_t j, size_t lo, size_t hi)
+{
+    const strata_column_info *info = strata_cohort_column(v->c, j);
+    v->ids = strata_calloc(v->ctx, hi > lo ? hi - lo : 1, sizeof *v->ids);
+    v->ids_lo = lo;
+    if (!v->ids)
+        return STRATA_ENOMEM;
+    for (size_t r0 = lo; r0 < hi; r0 += VBLOCK) {
+        size_t b = hi - r0 < VBLOCK ? hi - r0 : VBLOCK;
+        int64_t *at = v->ids + (r0 - lo);
+        STRATA_TRY(strata_cohort_read_i64(v->ctx, v->c, j, r0, b, at));
+        for (size_t i = 0; info->categorical && i < b; i++) /* string ids: code -1 is NA */
+            if (at[i] == STRATA_NA_CODE)
+                at[i] = INT64_MIN;
+    }
+    return STRATA_OK;
+}
+
 static strata_status check_ids(vstate *v, size_t j)
 {
     strata_ctx *ctx = v->ctx;
     const strata_column_info *info = strata_cohort_column(v->c, j);
     size_t n = info->length;
     idrow *ix;
-    if (info->dtype != STRATA_DT_INT64 && info->dtype != STRATA_DT_INT32 && !info->categorical) {
-        report(v, STRATA_PROB_STRUCTURE,
-               "%s:/%s/%s: patient id column is %s, expected int64 (pseudonymised integer) "
-               "or categorical (string ids)",
-               v->c->path, info->group, info->name, strata_dtype_name(info->dtype));
+    if (!ids_usable(v, j))
         return STRATA_OK;
-    }
-    v->ids = strata_calloc(ctx, n ? n : 1, sizeof *v->ids);
-    if (!v->ids)
-        return STRATA_ENOMEM;
-    for (size_t r0 = 0; r0 < n; r0 += VBLOCK) {
-        size_t b = n - r0 < VBLOCK ? n - r0 : VBLOCK;
-        STRATA_TRY(strata_cohort_read_i64(ctx, v->c, j, r0, b, v->ids + r0));
-        for (size_t i = 0; info->categorical && i < b; i++) /* string ids: code -1 is NA */
-            if (v->ids[r0 + i] == STRATA_NA_CODE)
-                v->ids[r0 + i] = INT64_MIN;
-    }
+    STRATA_TRY(read_ids(v, j, 0, n));
     ix = strata_calloc(ctx, n ? n : 1, sizeof *ix);
     if (!ix)
         return STRATA_ENOMEM;
@@ -205,19 +255,29 @@ static void check_block(vstate *v, size_t j, const vcol *vc, const double *buf, 
     }
 }
 
-static strata_status check_values(vstate *v, size_t j, double *buf)
+/* Rows [lo, hi) of column j (hi = -1: to its end; rank 0 alone reports the
+ * column's rules). */
+static strata_status check_values_rows(vstate *v, size_t j, double *buf, size_t lo, size_t hi, int lead)
 {
     const strata_column_info *info = strata_cohort_column(v->c, j);
     vcol vc;
+    v->mute = !lead;
     value_rules(v, j, &vc);
+    v->mute = 0;
     if (info->role == STRATA_ROLE_PATIENT_ID)
         return STRATA_OK; /* checked by check_ids */
-    for (size_t r0 = 0; r0 < info->length; r0 += VBLOCK) {
-        size_t b = info->length - r0 < VBLOCK ? info->length - r0 : VBLOCK;
+    hi = hi < info->length ? hi : info->length;
+    for (size_t r0 = lo; r0 < hi; r0 += VBLOCK) {
+        size_t b = hi - r0 < VBLOCK ? hi - r0 : VBLOCK;
         STRATA_TRY(strata_cohort_read_f64(v->ctx, v->c, j, r0, b, buf));
         check_block(v, j, &vc, buf, r0, b);
     }
     return STRATA_OK;
+}
+
+static strata_status check_values(vstate *v, size_t j, double *buf)
+{
+    return check_values_rows(v, j, buf, 0, (size_t)-1, 1);
 }
 
 /* Event order: (patient_row, day) of rows [r0, r0 + bl) in a (day in d, or
@@ -421,6 +481,132 @@ static strata_status check_event_table(vstate *v, const char *group, double *a, 
     return st;
 }
 
+/* The columns whose values are checked (not truth, not events, readable). */
+static int value_column(const strata_cohort *c, size_t j)
+{
+    return c->cols[j].dset >= 0 && !c->cols[j].problem && strcmp(c->cols[j].group, "truth") &&
+           strncmp(c->cols[j].group, "events/", 7);
+}
+
+/* Rank r's rows of column j: its slab of /patients' rows when the column is
+ * as long, else all of it on rank 0. */
+static void slab_of(const vstate *v, const strata_comm *cm, size_t j, int r, size_t *lo, size_t *hi)
+{
+    size_t len = strata_cohort_column(v->c, j)->length;
+    if (len != v->rep->nrows) {
+        *lo = 0, *hi = r == 0 ? len : 0;
+        return;
+    }
+    *lo = strata_comm_split(len, cm->size, r, 1);
+    *hi = strata_comm_split(len, cm->size, r + 1, 1);
+}
+
+/* Rank 0: the problems of every rank's sinks (sk: K x nc, rank-major; texts
+ * at text[r]), replayed in column order, then rank order: one process's
+ * order. */
+static void replay_sinks(vstate *v, const strata_comm *cm, const vsink *sk, const char **text)
+{
+    size_t nc = v->c->ncols;
+    for (size_t j = 0; j < nc; j++)
+        for (int r = 0; r < cm->size; r++) {
+            const vsink *k = &sk[(size_t)r * nc + j];
+            for (size_t q = 0; q < STRATA_PROB_COUNT_; q++) {
+                v->rep->counts[q] += k->counts[q];
+                v->rep->total += k->counts[q];
+            }
+            for (uint32_t m = 0; m < k->nmsg; m++) {
+                if (v->fn)
+                    v->fn(v->ud, (strata_problem_kind)k->kinds[m], text[r]);
+                text[r] += strlen(text[r]) + 1;
+            }
+        }
+}
+
+/* The helpers' sinks and their texts' lengths to rank 0 (which takes them
+ * all), then, once the ranks agree, the texts; rank 0 replays. */
+static strata_status gather_sinks(vstate *v, const strata_comm *cm, vsink *sk, uint64_t *len)
+{
+    strata_ctx *ctx = v->ctx;
+    size_t nc = v->c->ncols, K = (size_t)cm->size, total = 0;
+    char *all = NULL;
+    const char **text = NULL;
+    strata_status st = STRATA_OK;
+    if (cm->rank != 0) {
+        len[0] = v->text_len;
+        st = cm->send(cm->ud, sk, nc * sizeof *sk, 0);
+        if (st == STRATA_OK)
+            st = cm->send(cm->ud, len, sizeof *len, 0);
+        if ((st = strata_comm_agree(ctx, st)) == STRATA_OK)
+            st = cm->send(cm->ud, v->text, v->text_len, 0);
+        return st;
+    }
+    len[0] = v->text_len;
+    for (size_t r = 1; r < K; r++) { /* every message taken, even after a failure */
+        strata_status rs = cm->recv(cm->ud, sk + r * nc, nc * sizeof *sk, (int)r);
+        if (rs == STRATA_OK)
+            rs = cm->recv(cm->ud, &len[r], sizeof *len, (int)r);
+        total += len[r];
+        st = st == STRATA_OK ? rs : st;
+    }
+    all = strata_alloc(ctx, total + 1);
+    text = (const char **)strata_alloc(ctx, K * sizeof *text);
+    if (st == STRATA_OK && (!all || !text))
+        st = STRATA_ENOMEM;
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK) {
+        char *at = all;
+        text[0] = v->text;
+        for (size_t r = 1; r < K; r++) {
+            strata_status rs = cm->recv(cm->ud, at, (size_t)len[r], (int)r);
+            text[r] = at;
+            at += len[r];
+            st = st == STRATA_OK ? rs : st;
+        }
+        if (st == STRATA_OK)
+            replay_sinks(v, cm, sk, text);
+    }
+    strata_free(ctx, all, 0);
+    strata_free(ctx, (void *)text, 0);
+    return st;
+}
+
+/* Across ranks: every rank checks its slab of each value column into its
+ * sinks; the helpers send them to rank 0, which replays them in order. */
+static strata_status values_ranks(vstate *v, const strata_comm *cm, long jid, strata_status st, double *a)
+{
+    strata_ctx *ctx = v->ctx;
+    size_t nc = v->c->ncols, K = (size_t)cm->size, lo = 0, hi = 0;
+    vsink *sk = strata_calloc(ctx, (cm->rank == 0 ? K : 1) * nc + 1, sizeof *sk);
+    uint64_t *len = strata_calloc(ctx, K, sizeof *len);
+    char *text = strata_alloc(ctx, nc * VKEEP * STRATA_ERRMSG_MAX + 1);
+    if (st == STRATA_OK && (!sk || !len || !text))
+        st = STRATA_ENOMEM;
+    /* a helper's ids, for the messages: those of its slab of /patients */
+    if (st == STRATA_OK && cm->rank != 0 && jid >= 0 && !v->c->cols[jid].problem) {
+        v->mute = 1;
+        int usable = ids_usable(v, (size_t)jid);
+        v->mute = 0;
+        if (usable)
+            st = read_ids(v, (size_t)jid, strata_comm_split(v->rep->nrows, cm->size, cm->rank, 1),
+                          strata_comm_split(v->rep->nrows, cm->size, cm->rank + 1, 1));
+    }
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK) {
+        v->text = text;
+        for (size_t j = 0; j < nc && st == STRATA_OK; j++) {
+            if (!value_column(v->c, j))
+                continue;
+            slab_of(v, cm, j, cm->rank, &lo, &hi);
+            v->cur = &sk[j];
+            st = check_values_rows(v, j, a, lo, hi, cm->rank == 0);
+        }
+        v->cur = NULL;
+        if ((st = strata_comm_agree(ctx, st)) == STRATA_OK)
+            st = strata_comm_agree(ctx, gather_sinks(v, cm, sk, len));
+        v->text = NULL;
+    }
+    STRATA_FREE_ALL(ctx, sk, len, text);
+    return st;
+}
+
 static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path, strata_problem_fn fn,
                                      void *ud, strata_validate_report *rep)
 {
@@ -429,9 +615,16 @@ static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path
     double *a = NULL, *b = NULL;
     strata_status st;
     long jid;
+    const strata_comm *cm = strata_ctx_comm(ctx);
 
     memset(rep, 0, sizeof *rep);
-    STRATA_TRY(strata_cohort_open_ex(ctx, path, 1, &c));
+    st = strata_cohort_open_ex(ctx, path, 1, &c);
+    if (cm) /* every rank opened the file, or none goes on */
+        st = strata_comm_agree(ctx, st);
+    if (st != STRATA_OK) {
+        strata_cohort_close(c);
+        return st;
+    }
     memset(&v, 0, sizeof v);
     v.ctx = ctx;
     v.c = c;
@@ -439,6 +632,8 @@ static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path
     v.ud = ud;
     v.rep = rep;
     rep->nrows = c->nrows;
+    if (cm && cm->rank != 0) /* a helper: the structure, ids and events are rank 0's */
+        v.mute = 1;
 
     for (size_t k = 0; k < c->nproblems; k++)
         report(&v, STRATA_PROB_STRUCTURE, "%s", c->problems[k]);
@@ -462,13 +657,15 @@ static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path
     b = strata_alloc(ctx, VBLOCK * sizeof *b);
     st = (a && b) ? STRATA_OK : STRATA_ENOMEM;
     jid = strata_cohort_find_role(c, STRATA_ROLE_PATIENT_ID);
-    if (st == STRATA_OK && jid >= 0 && !c->cols[jid].problem)
+    if (st == STRATA_OK && jid >= 0 && !c->cols[jid].problem && !v.mute)
         st = check_ids(&v, (size_t)jid);
-    for (size_t j = 0; j < c->ncols && st == STRATA_OK; j++)
-        if (c->cols[j].dset >= 0 && !c->cols[j].problem && strcmp(c->cols[j].group, "truth") &&
-            strncmp(c->cols[j].group, "events/", 7))
+    v.mute = 0;
+    if (cm)
+        st = values_ranks(&v, cm, jid, st, a);
+    for (size_t j = 0; j < c->ncols && st == STRATA_OK && !cm; j++)
+        if (value_column(c, j))
             st = check_values(&v, j, a);
-    for (size_t j = 0; j < c->ncols && st == STRATA_OK; j++) {
+    for (size_t j = 0; j < c->ncols && st == STRATA_OK && (!cm || cm->rank == 0); j++) { /* rank 0's */
         const char *g = c->cols[j].group;
         int first = 1;
         if (strncmp(g, "events/", 7))

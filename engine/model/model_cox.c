@@ -192,10 +192,63 @@ strata_status strata_cox_design(strata_ctx *ctx, const strata_cox *m, strata_coh
 
 /* ---- scoring ------------------------------------------------------------------ */
 
+/* Under MPI: chunks scored round the ranks, rank 0's lp and risk (k x nh)
+ * receive them in row order (either may be NULL). */
+typedef struct cox_rows {
+    strata_ctx *ctx;
+    const cox_binding *b;
+    const double *h;
+    size_t nh;
+    double *lp, *risk;         /* a chunk's */
+    double *lp_out, *risk_out; /* rank 0's rows */
+} cox_rows;
+
+static strata_status cox_rows_score(void *ud, size_t r0, size_t k)
+{
+    cox_rows *c = ud;
+    return cox_score_rows_bound(c->ctx, c->b, r0, k, c->h, c->nh, c->lp, c->risk);
+}
+
+static strata_status cox_rows_keep(void *ud, size_t r0, size_t k)
+{
+    cox_rows *c = ud;
+    if (c->lp_out)
+        memcpy(c->lp_out + r0, c->lp, k * sizeof *c->lp);
+    if (c->risk_out && c->nh)
+        memcpy(c->risk_out + r0 * c->nh, c->risk, k * c->nh * sizeof *c->risk);
+    return STRATA_OK;
+}
+
+static strata_status cox_score_ranks(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
+                                     strata_unseen_policy unseen, const double *horizons, size_t nh,
+                                     double *lp, double *risk)
+{
+    glm_source src;
+    cox_binding *b = NULL;
+    size_t n = strata_cohort_nrows(cohort), chunk;
+    strata_status st;
+    model_cohort_source(cohort, &src);
+    st = strata_comm_agree(ctx, cox_bind(ctx, m->cox, &src, unseen, &b));
+    if (st == STRATA_OK) {
+        chunk = cox_score_chunk(ctx, b, nh, 0); /* the same on every rank */
+        chunk = chunk < n ? chunk : n + 1;
+        cox_rows c = {ctx, b, horizons, nh, strata_alloc(ctx, chunk * sizeof *c.lp),
+                      strata_alloc(ctx, (chunk * nh + 1) * sizeof *c.risk), lp, risk};
+        model_chunks mc = {cox_rows_score, cox_rows_keep, &c, {c.lp, c.risk, NULL},
+                           {sizeof *c.lp, nh * sizeof *c.risk, 0}};
+        st = model_write_chunks(ctx, n, chunk, c.lp && c.risk ? STRATA_OK : STRATA_ENOMEM, &mc);
+        STRATA_FREE_ALL(ctx, c.lp, c.risk);
+    }
+    cox_binding_free(ctx, b);
+    return st;
+}
+
 strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
                                strata_unseen_policy unseen, const double *horizons, size_t nh,
                                double *lp, double *risk)
 {
+    if (strata_ctx_comm(ctx)) /* every rank scores its chunks; rank 0 receives them (docs/scale.md#mpi) */
+        return cox_score_ranks(ctx, m, cohort, unseen, horizons, nh, lp, risk);
     glm_source src;
     cox_binding *b = NULL;
     size_t n = strata_cohort_nrows(cohort), chunk;

@@ -213,6 +213,8 @@ strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort
     glm_source src;
     if (!m || !cohort)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_score: model or cohort is NULL");
+    if (strata_ctx_comm(ctx)) /* every rank scores its chunks; rank 0 receives them (docs/scale.md#mpi) */
+        return model_score_ranks(ctx, m->glm, cohort, unseen, lp, resp);
     model_cohort_source(cohort, &src);
     return glm_score(ctx, m->glm, &src, unseen, lp, resp);
 }

@@ -56,6 +56,12 @@ typedef struct model_chunks {
 /* st: this rank's status so far (agreed before the first chunk under MPI). */
 strata_status model_write_chunks(strata_ctx *ctx, size_t n, size_t chunk, strata_status st,
                                  const model_chunks *mc);
+/* Under MPI (the context's ranks; collective): chunk q of the GLM's scores of
+ * cohort is scored by rank q mod K from its own reads, and rank 0's lp and
+ * resp (either may be NULL; ignored on the other ranks) receive every row in
+ * row order: the bytes of one process (engine/model/model_io.c). */
+strata_status model_score_ranks(strata_ctx *ctx, const glm_model *m, strata_cohort *cohort,
+                                strata_unseen_policy unseen, double *lp, double *resp);
 /* Reads a model file and imports it by the record's kind: *out holds a GLM or
  * a Cox model (engine/model/model_io.c). want (MODEL_GLM, MODEL_COX, or -1 for
  * either): STRATA_EFORMAT naming path when the file holds another kind. */

@@ -122,8 +122,11 @@ strata_status model_write_chunks(strata_ctx *ctx, size_t n, size_t chunk, strata
     static const strata_comm_rounds_ops ops = {ch_make, ch_keep, ch_send, ch_take, NULL};
     chunks_run c = {mc, n, chunk};
     size_t nq = (n + chunk - 1) / chunk;
-    if (strata_ctx_comm(ctx))
+    if (strata_ctx_comm(ctx)) {
+        strata_log(ctx, STRATA_LOG_INFO, "scores of %zu rows: %zu chunk%s of up to %zu rows, chunk q scored by rank q mod %d",
+                   n, nq, nq == 1 ? "" : "s", chunk, strata_ctx_comm(ctx)->size);
         return strata_comm_rounds(ctx, nq, st, &ops, &c);
+    }
     for (size_t q = 0; q < nq && st == STRATA_OK; q++)
         if ((st = ch_make(&c, q)) == STRATA_OK)
             st = ch_keep(&c, q);
@@ -136,9 +139,10 @@ typedef struct glm_chunks {
     const glm_binding *b;
     strata_cohort *cohort;
     long idcol;
-    strata_score_file *sf;
+    strata_score_file *sf; /* NULL: the chunks go to lp_out and resp_out (either may be NULL) */
     double *lp, *resp;
     int64_t *id;
+    double *lp_out, *resp_out;
 } glm_chunks;
 
 static strata_status glm_chunk_score(void *ud, size_t r0, size_t k)
@@ -152,19 +156,52 @@ static strata_status glm_chunk_score(void *ud, size_t r0, size_t k)
 static strata_status glm_chunk_write(void *ud, size_t r0, size_t k)
 {
     glm_chunks *g = ud;
+    if (!g->sf) {
+        if (g->lp_out)
+            memcpy(g->lp_out + r0, g->lp, k * sizeof *g->lp);
+        if (g->resp_out)
+            memcpy(g->resp_out + r0, g->resp, k * sizeof *g->resp);
+        return STRATA_OK;
+    }
     return strata_score_file_write(g->ctx, g->sf, r0, k, g->id, g->lp, g->resp);
 }
 
-/* Every rank scores its chunks under MPI (docs/scale.md#mpi); rank 0 writes. */
+/* Every rank scores its chunks under MPI (docs/scale.md#mpi); rank 0 writes
+ * them to sf, or (sf NULL) copies them into lp_out and resp_out. */
 static strata_status write_scores(strata_ctx *ctx, const glm_binding *b, strata_cohort *cohort,
-                                  long idcol, size_t n, size_t chunk, strata_score_file *sf)
+                                  long idcol, size_t n, size_t chunk, strata_score_file *sf,
+                                  double *lp_out, double *resp_out)
 {
     glm_chunks g = {ctx, b, cohort, idcol, sf, strata_alloc(ctx, chunk * sizeof *g.lp),
-                    strata_alloc(ctx, chunk * sizeof *g.resp), strata_alloc(ctx, chunk * sizeof *g.id)};
+                    strata_alloc(ctx, chunk * sizeof *g.resp), strata_alloc(ctx, chunk * sizeof *g.id),
+                    lp_out, resp_out};
     model_chunks mc = {glm_chunk_score, glm_chunk_write, &g, {g.lp, g.resp, idcol >= 0 ? g.id : NULL},
                        {sizeof *g.lp, sizeof *g.resp, sizeof *g.id}};
     strata_status st = model_write_chunks(ctx, n, chunk, g.lp && g.resp && g.id ? STRATA_OK : STRATA_ENOMEM, &mc);
     STRATA_FREE_ALL(ctx, g.lp, g.resp, g.id);
+    return st;
+}
+
+/* Scoring chunk ranks: the rows of the chunks of the GLM's scores (whole
+ * blocks under the context's memory budget; the chunk's lp, resp and id
+ * beside the columns), the same on every rank. */
+static size_t glm_chunk_rows(strata_ctx *ctx, const glm_binding *b, size_t n)
+{
+    size_t chunk = glm_score_chunk(ctx, b, 3);
+    return n < chunk ? (n ? n : 1) : chunk;
+}
+
+strata_status model_score_ranks(strata_ctx *ctx, const glm_model *m, strata_cohort *cohort,
+                                strata_unseen_policy unseen, double *lp, double *resp)
+{
+    glm_source src;
+    glm_binding *b = NULL;
+    strata_status st;
+    model_cohort_source(cohort, &src);
+    st = strata_comm_agree(ctx, glm_bind(ctx, m, &src, unseen, &b));
+    if (st == STRATA_OK)
+        st = write_scores(ctx, b, cohort, -1, src.nrows, glm_chunk_rows(ctx, b, src.nrows), NULL, lp, resp);
+    glm_binding_free(ctx, b);
     return st;
 }
 
@@ -176,7 +213,7 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
     strata_score_file *sf = NULL;
     strata_fit_summary sum;
     long idcol;
-    size_t n, chunk;
+    size_t n;
     const char *attrs[7];
     char rec[4096];
     strata_status st;
@@ -196,25 +233,15 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
         if ((st = strata_comm_agree(ctx, st)) != STRATA_OK)
             return st;
         st = glm_bind(ctx, m->glm, &src, unseen, &b);
-        if ((st = strata_comm_agree(ctx, st)) == STRATA_OK) {
-            chunk = glm_score_chunk(ctx, b, 3);
-            if (n < chunk)
-                chunk = n ? n : 1;
-            st = write_scores(ctx, b, cohort, idcol, n, chunk, sf);
-        }
+        if ((st = strata_comm_agree(ctx, st)) == STRATA_OK)
+            st = write_scores(ctx, b, cohort, idcol, n, glm_chunk_rows(ctx, b, n), sf, NULL, NULL);
         glm_binding_free(ctx, b);
         return cm->rank == 0 ? strata_score_file_close(ctx, sf, st) : st;
     }
     STRATA_TRY(strata_score_file_open(ctx, path, n, idcol >= 0, attrs, &sf));
     st = glm_bind(ctx, m->glm, &src, unseen, &b);
-    if (st == STRATA_OK) {
-        /* chunks of whole blocks under the context's memory budget; the chunk's
-         * lp, resp and id are the three doubles a row beside the columns */
-        chunk = glm_score_chunk(ctx, b, 3);
-        if (n < chunk)
-            chunk = n ? n : 1;
-        st = write_scores(ctx, b, cohort, idcol, n, chunk, sf);
-    }
+    if (st == STRATA_OK) /* chunks of whole blocks under the context's memory budget */
+        st = write_scores(ctx, b, cohort, idcol, n, glm_chunk_rows(ctx, b, n), sf, NULL, NULL);
     glm_binding_free(ctx, b);
     return strata_score_file_close(ctx, sf, st);
 }

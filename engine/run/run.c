@@ -369,13 +369,17 @@ static strata_status read_outcome(run_state *r)
 
 /* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
  * Rank 0 runs the job; the other ranks serve its collective steps: synth
- * (every rank generates its groups of rows, rank 0 writes cohort.h5), derive
+ * (every rank generates its groups of rows, rank 0 writes cohort.h5),
+ * validation (every rank checks its slab of rows, rank 0 reports), derive
  * (every rank derives its blocks of patients, rank 0 writes features.h5) and
  * the GLM, Cox or elastic-net fit (every rank fits its slab of rows, its
- * blocks of the sorted rows, or its chunks' rows). Rank 0 sends each step
- * (paths, parameters) to every rank; after the fit it sends "done" and goes
- * on alone (the context's ranks detached), while the others return. */
-enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3, RUN_REQ_COX = 4, RUN_REQ_ELNET = 5 };
+ * blocks of the sorted rows, or its chunks' rows; the elastic net's CV folds
+ * dealt round the ranks) and the scores (every rank scores its chunks, rank 0
+ * receives the risks in row order). Rank 0 sends each step (paths,
+ * parameters) to every rank; after the scores it sends "done" and goes on
+ * alone (the context's ranks detached), while the others return. */
+enum { RUN_REQ_DONE = 0, RUN_REQ_FIT = 1, RUN_REQ_DERIVE = 2, RUN_REQ_SYNTH = 3, RUN_REQ_COX = 4, RUN_REQ_ELNET = 5,
+       RUN_REQ_SCORE = 6, RUN_REQ_VALIDATE = 7 };
 
 typedef struct run_request {
     int kind;
@@ -388,9 +392,12 @@ typedef struct run_request {
     strata_synth_params sp;  /* synth: the selection's code travels in the text */
     size_t budget;           /* rank 0's memory budget (memory:), every rank's for this step:
                                 a fit's collective reads depend on it (docs/scale.md#mpi) */
+    int cox;                 /* score: the model is a Cox model, risk by horizon */
+    double horizon;
     size_t len[3];           /* fit: cohort path, formula, weights ("" = none); derive:
                                 cohort path, spec path, spec key ("" = none); synth: cohort
-                                path, selection code ("" = none), "": bytes with the NUL */
+                                path, selection code ("" = none); score: cohort path, model
+                                path, ""; validate: cohort path, "", "": bytes with the NUL */
 } run_request;
 
 /* Rank 0: sends req and its three strings to every rank. */
@@ -500,6 +507,27 @@ static void run_release(strata_ctx *ctx)
     strata_ctx_set_comm(ctx, NULL);
 }
 
+/* A server's share of the scores (run_send_score's request): the cohort
+ * opened and the model loaded, agreed with every rank, then its chunks;
+ * rank 0 keeps the risks. */
+static strata_status run_serve_score(strata_ctx *ctx, const run_request *req, const char *cohort,
+                                     const char *model)
+{
+    strata_cohort *co = NULL;
+    strata_model *m = NULL;
+    strata_cox *cx = NULL;
+    strata_status st = strata_cohort_open(ctx, cohort, &co);
+    if (st == STRATA_OK)
+        st = req->cox ? strata_cox_load(ctx, model, &cx) : strata_model_load(ctx, model, &m);
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK)
+        st = req->cox ? strata_cox_score(ctx, cx, co, STRATA_UNSEEN_TO_REFERENCE, &req->horizon, 1, NULL, NULL)
+                      : strata_score(ctx, m, co, STRATA_UNSEEN_TO_REFERENCE, NULL, NULL);
+    strata_cox_free(ctx, cx);
+    strata_model_free(ctx, m);
+    strata_cohort_close(co);
+    return st;
+}
+
 /* Ranks other than 0: serve rank 0's requests until "done". A fit's failure
  * is agreed inside it, so rank 0 reports it. */
 static strata_status run_serve(strata_ctx *ctx)
@@ -514,8 +542,7 @@ static strata_status run_serve(strata_ctx *ctx)
         strata_model *m = NULL;
         strata_status st;
         STRATA_TRY(c->bcast(c->ud, &req, sizeof req, 0));
-        if (req.kind != RUN_REQ_FIT && req.kind != RUN_REQ_DERIVE && req.kind != RUN_REQ_SYNTH &&
-            req.kind != RUN_REQ_COX && req.kind != RUN_REQ_ELNET)
+        if (req.kind < RUN_REQ_FIT || req.kind > RUN_REQ_VALIDATE)
             return last;
         n = req.len[0] + req.len[1] + req.len[2];
         strata_ctx_set_memory_budget(ctx, req.budget);
@@ -538,6 +565,16 @@ static strata_status run_serve(strata_ctx *ctx)
             if (st == STRATA_OK)
                 st = strata_synth_write(ctx, sy, NULL, &ss);
             strata_synth_free(sy);
+            strata_free(ctx, blob, nb);
+            if (st != STRATA_OK)
+                last = st;
+            continue;
+        }
+        if (req.kind == RUN_REQ_SCORE || req.kind == RUN_REQ_VALIDATE) { /* agreed inside: rank 0 reports */
+            strata_validate_report vr;
+            if (st == STRATA_OK)
+                st = req.kind == RUN_REQ_SCORE ? run_serve_score(ctx, &req, blob, blob + req.len[0])
+                                               : strata_cohort_validate(ctx, blob, NULL, NULL, &vr);
             strata_free(ctx, blob, nb);
             if (st != STRATA_OK)
                 last = st;
@@ -636,6 +673,13 @@ static strata_status validate_first(run_state *r, const char *path)
     strata_validate_report rep;
     problems p;
     memset(&p, 0, sizeof p);
+    if (strata_ctx_comm(r->ctx)) { /* every rank checks its slab of rows (docs/scale.md#mpi) */
+        run_request req;
+        const char *t[3] = {path, "", ""};
+        memset(&req, 0, sizeof req);
+        req.kind = RUN_REQ_VALIDATE;
+        STRATA_TRY(run_send_text(r->ctx, &req, t));
+    }
     STRATA_TRY(strata_cohort_validate(r->ctx, path, keep_problem, &p, &rep));
     r->sum->n_invalid = rep.total;
     STRATA_TRY(strata_manifest_int(r->man, "validation.problems", (long long)rep.total));
@@ -720,8 +764,14 @@ static strata_status stage_model_cox(run_state *r)
         cp.weights = r->spec->weights;
         cp.ties = r->spec->ties && !strcmp(r->spec->ties, "breslow") ? STRATA_COX_BRESLOW : STRATA_COX_EFRON;
         out_path(r, "model.h5", path, sizeof path);
-        if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet_cox.c */
-            STRATA_TRY(run_elnet_cox_fit(r->ctx, r->spec, r->cohort, &cp, path, r->man, &r->cox, &r->elnet));
+        if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet_cox.c, on rank 0 alone (the
+                               * other ranks wait for the scores) */
+            const strata_comm *cm = strata_ctx_comm(r->ctx);
+            strata_status st;
+            strata_ctx_set_comm(r->ctx, NULL);
+            st = run_elnet_cox_fit(r->ctx, r->spec, r->cohort, &cp, path, r->man, &r->cox, &r->elnet);
+            strata_ctx_set_comm(r->ctx, cm);
+            STRATA_TRY(st);
         } else {
             strata_status st;
             if (strata_ctx_comm(r->ctx)) { /* every rank holds its blocks of the sorted rows */
@@ -739,7 +789,6 @@ static strata_status stage_model_cox(run_state *r)
             st = strata_cox_fit(r->ctx, r->cohort, &cp, &r->cox);
             if (scratch)
                 strata_ctx_set_scratch_dir(r->ctx, NULL);
-            run_release(r->ctx);
             STRATA_TRY(st);
             STRATA_TRY(strata_cox_save(r->ctx, r->cox, path));
             STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
@@ -764,8 +813,8 @@ static strata_status stage_model(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
-    if (r->spec->model_load || (is_cox(r) && r->spec->elnet) || (r->spec->elnet && r->spec->enet.cv_folds))
-        run_release(ctx); /* no distributed fit (the elastic net's CV, the penalised Cox): rank 0 goes on alone */
+    /* a loaded model or the penalised Cox: no distributed fit; the other
+     * ranks wait for the scores (stage_score) */
     if (is_cox(r))
         return stage_model_cox(r);
     if (r->spec->model_load) {
@@ -782,10 +831,9 @@ static strata_status stage_model(run_state *r)
         out_path(r, "model.h5", path, sizeof path);
         if (r->spec->elnet) { /* model.alpha: engine/run/run_elnet.c */
             strata_status st;
-            if (strata_ctx_comm(ctx)) /* every rank fits the path on its chunks' rows */
+            if (strata_ctx_comm(ctx)) /* every rank fits the path on its chunks' rows, or its CV folds */
                 STRATA_TRY(run_send_elnet(ctx, r->spec, &gp, strata_cohort_path(r->cohort)));
             st = run_elnet_fit(ctx, r->spec, r->cohort, &gp, path, r->man, &r->model, &r->elnet);
-            run_release(ctx);
             STRATA_TRY(st);
         } else {
             strata_status st;
@@ -797,7 +845,6 @@ static strata_status stage_model(run_state *r)
                 STRATA_TRY(run_send_fit(ctx, &req, strata_cohort_path(r->cohort), gp.formula, gp.weights, NULL));
             }
             st = strata_glm_fit(ctx, r->cohort, &gp, &r->model);
-            run_release(ctx);
             STRATA_TRY(st);
             STRATA_TRY(strata_model_save(ctx, r->model, path));
             STRATA_TRY(strata_manifest_output(r->man, "model.h5", "model"));
@@ -864,22 +911,50 @@ static strata_status note_unscored(run_state *r)
     return STRATA_OK;
 }
 
+/* Rank 0: every rank scores its chunks of the cohort with the model saved at
+ * (or loaded from) the model stage's file; the ranks agree that each opened
+ * both before scoring. */
+static strata_status run_send_score(run_state *r)
+{
+    run_request req;
+    char model[4096];
+    if (r->spec->model_load)
+        strata_run_spec_path(r->spec, r->spec->model_load, model, sizeof model);
+    else
+        out_path(r, "model.h5", model, sizeof model);
+    const char *t[3] = {strata_cohort_path(r->cohort), model, ""};
+    memset(&req, 0, sizeof req);
+    req.kind = RUN_REQ_SCORE;
+    req.cox = r->cox != NULL;
+    req.horizon = r->spec->horizon;
+    STRATA_TRY(run_send_text(r->ctx, &req, t));
+    return strata_comm_agree(r->ctx, STRATA_OK);
+}
+
 /* Only the risk is kept (8 bytes a patient): no later stage reads the linear
- * predictor. */
+ * predictor. Under MPI every rank scores its chunks (docs/scale.md#mpi); then
+ * rank 0 goes on alone. */
 static strata_status stage_score(run_state *r)
 {
+    strata_status st;
     r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
-    if (!r->risk)
+    if (!r->risk) { /* (before the other ranks are sent the scores) */
+        run_release(r->ctx);
         return STRATA_ENOMEM;
+    }
+    st = strata_ctx_comm(r->ctx) ? run_send_score(r) : STRATA_OK;
+    if (st == STRATA_OK && r->cox)
+        st = strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1, NULL,
+                              r->risk);
+    else if (st == STRATA_OK)
+        st = strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, NULL, r->risk);
+    run_release(r->ctx);
+    STRATA_TRY(st);
     if (r->cox) { /* absolute risk by the horizon, kept inside (0, 1) for evaluation */
-        STRATA_TRY(strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1,
-                                    NULL, r->risk));
         for (size_t i = 0; i < r->n; i++)
             if (!isnan(r->risk[i]))
                 r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
-    } else
-        STRATA_TRY(strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, NULL,
-                                r->risk));
+    }
     STRATA_TRY(note_unscored(r));
     return stage_done(r, "score");
 }
@@ -2004,7 +2079,7 @@ static strata_status run_stages(run_state *r)
         if (st == STRATA_OK)
             st = strata_manifest_str(r->man, "mpi.launcher", cm->launcher ? cm->launcher : "unknown");
         if (st == STRATA_OK)
-            st = strata_manifest_str(r->man, "mpi.distributed", "synth, derive and the model fit (GLM, Cox, the elastic net without CV); other stages on rank 0");
+            st = strata_manifest_str(r->man, "mpi.distributed", "synth, validation, derive, the model fit (GLM, Cox, the elastic net and its CV) and the scores; other stages on rank 0");
     }
     if (st == STRATA_OK)
         st = manifest_rules(r);

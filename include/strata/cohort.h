@@ -192,7 +192,13 @@ typedef struct strata_validate_report {
 
 /* Checks everything in the file, reporting every problem through fn (which
  * may be NULL). Returns STRATA_OK when the file could be read (problems or
- * not; see report->total), STRATA_EFORMAT/EIO when it could not be read at all. */
+ * not; see report->total), STRATA_EFORMAT/EIO when it could not be read at all.
+ * With MPI ranks on the context the call is collective (docs/scale.md#mpi):
+ * each rank checks the values of its slab of rows, rank 0 checks the rest
+ * and its fn and report get the problems in one process's order and counts,
+ * but of each column's value problems at most the first 8 of each rank's
+ * slab (so the first 8 problems are always one process's); the other ranks'
+ * fn and report get nothing. */
 STRATA_API strata_status strata_cohort_validate(strata_ctx *ctx, const char *path, strata_problem_fn fn,
                                      void *ud, strata_validate_report *report);
 

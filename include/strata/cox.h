@@ -89,7 +89,9 @@ STRATA_API int strata_cox_is_model_file(const char *path);
  * horizons (in the time unit of the fit) risk[i * nh + k] = 1 - exp(-H0_s(h_k)
  * exp(lp[i])) in the row's stratum s. Missing model values give NaN; an unseen
  * level is STRATA_EDATA unless unseen maps it to the reference (factors only: an
- * unseen stratum is always EDATA). Either output may be NULL. */
+ * unseen stratum is always EDATA). Either output may be NULL. With MPI ranks
+ * on the context the call is collective, as strata_score's: rank 0's arrays
+ * receive every row. */
 STRATA_API strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
                                           strata_unseen_policy unseen, const double *horizons, size_t nh,
                                           double *lp, double *risk);

@@ -121,7 +121,10 @@ STRATA_API strata_status strata_model_load(strata_ctx *ctx, const char *path, st
  * resp[i] = inverse link (probability, expected count or cost). Rows with a
  * missing model column get NaN. Either output may be NULL. Arrays hold nrows.
  * The model is only read: several threads may score one model at once, each
- * with its own context and cohort handle. */
+ * with its own context and cohort handle. With MPI ranks on the context
+ * (strata_mpi_attach) the call is collective: every rank scores its chunks
+ * and rank 0's arrays receive every row, the bytes of one process; the other
+ * ranks may pass NULL (docs/scale.md#mpi). */
 STRATA_API strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                            strata_unseen_policy unseen, double *lp, double *resp);
 /* Scores and writes "<path>" as HDF5 (.h5) or CSV (.csv): patient_id (when

@@ -3,8 +3,14 @@
  * same standardisation, null model and fit as dropping them, without copying
  * X); its coefficients interpolated at the full-data path's lambdas predict
  * the held-out rows; the per-fold weighted measure's weighted mean and
- * standard error over folds pick lambda.min and lambda.1se. Invariant: folds run in order, so the curve
- * is byte-identical whatever the thread count. */
+ * standard error over folds pick lambda.min and lambda.1se. Across MPI ranks
+ * (docs/scale.md#mpi) every rank holds all rows and the fits are dealt round
+ * the ranks: task t (0: the full path, k: fold k) on rank t mod K; rank 0's
+ * full path goes to every rank, each rank measures its folds, and the folds'
+ * weights and measures are gathered and summarised in fold order. Invariant:
+ * folds run in order, so the curve is byte-identical whatever the thread or
+ * rank count. */
+#include "comm.h"
 #include "elnet_internal.h"
 #include "internal.h"
 
@@ -368,15 +374,63 @@ strata_status elnet_tasks(strata_ctx *ctx, size_t ntask, size_t nw, elnet_task_f
     return st;
 }
 
+/* This rank's tasks: its i-th is task me + i * nr (one process: all, in order). */
 typedef struct cv_job {
     const cv_fits *f;
     cv_work *wk;
+    size_t me, nr;
 } cv_job;
 
-static strata_status cv_job_task(strata_ctx *ctx, void *ud, size_t t, int worker)
+static strata_status cv_job_task(strata_ctx *ctx, void *ud, size_t i, int worker)
 {
     const cv_job *j = ud;
-    return cv_task(ctx, j->f, t, j->wk[worker].wtrain);
+    return cv_task(ctx, j->f, j->me + i * j->nr, j->wk[worker].wtrain);
+}
+
+/* Rank 0's full path (task 0) to every rank: its scalars, then nlam steps. */
+static strata_status share_full(const strata_comm *c, elnet_path *full)
+{
+    elnet_path h = *full; /* only the scalars are taken from it */
+    STRATA_TRY(c->bcast(c->ud, &h, sizeof h, 0));
+    if (h.nlam > full->cap)
+        return STRATA_EINTERNAL;
+    full->nlam = h.nlam, full->nulldev = h.nulldev, full->npasses = h.npasses, full->ngram = h.ngram;
+    full->nscan = h.nscan, full->nstale = h.nstale, full->converged = h.converged;
+    STRATA_TRY(c->bcast(c->ud, full->lambda, h.nlam * sizeof *full->lambda, 0));
+    STRATA_TRY(c->bcast(c->ud, full->a0, h.nlam * sizeof *full->a0, 0));
+    STRATA_TRY(c->bcast(c->ud, full->beta, h.nlam * full->p * sizeof *full->beta, 0));
+    STRATA_TRY(c->bcast(c->ud, full->dev_ratio, h.nlam * sizeof *full->dev_ratio, 0));
+    return c->bcast(c->ud, full->df, h.nlam * sizeof *full->df, 0);
+}
+
+/* Every fold's held-out weight W and measures raw (nlam a fold) to every
+ * rank: each rank packs its folds (k mod nr = rank, ascending) as 1 + nlam
+ * doubles into g, the parts are gathered in rank order and unpacked in fold
+ * order. cn, dp: nr counts and displacements. */
+static strata_status gather_folds(const strata_comm *c, size_t K, size_t nlam, double *raw, double *W, double *g,
+                                  size_t *cn, size_t *dp)
+{
+    size_t nr = (size_t)c->size, row = 1 + nlam, at = 0;
+    for (size_t r = 0; r < nr; r++) {
+        size_t m = r == 0 ? K / nr : r <= K ? (K - r) / nr + 1 : 0; /* folds k in 1..K with k mod nr = r */
+        cn[r] = m * row * sizeof *g;
+        dp[r] = at;
+        at += cn[r];
+    }
+    double *mine = g + dp[c->rank] / sizeof *g;
+    for (size_t k = (size_t)c->rank ? (size_t)c->rank : nr; k <= K; k += nr, mine += row) {
+        mine[0] = W[k - 1];
+        memcpy(mine + 1, raw + (k - 1) * nlam, nlam * sizeof *raw);
+    }
+    STRATA_TRY(c->allgatherv(c->ud, NULL, g, cn, dp));
+    for (size_t r = 0; r < nr; r++) {
+        const double *part = g + dp[r] / sizeof *g;
+        for (size_t k = r ? r : nr; k <= K; k += nr, part += row) {
+            W[k - 1] = part[0];
+            memcpy(raw + (k - 1) * nlam, part + 1, nlam * sizeof *raw);
+        }
+    }
+    return STRATA_OK;
 }
 
 strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm, size_t K,
@@ -394,8 +448,14 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
         return st;
     elnet_params P = *prm;
     P.x_checked = 1;
+    /* across ranks (the context's; every rank holds all rows): this rank's
+     * tasks t = me, me + nr, ... of 0..K */
+    const strata_comm *c = d->sl.comm ? NULL : strata_ctx_comm(ctx);
+    size_t nr = c ? (size_t)c->size : 1, me = c ? (size_t)c->rank : 0, mine = me <= K ? (K - me) / nr + 1 : 0;
     int T = strata_threads(ctx);
-    size_t cap = full->cap, nw = T < 2 ? 1 : (size_t)T < K + 1 ? (size_t)T : K + 1;
+    size_t cap = full->cap, nw = T < 2 || mine < 2 ? 1 : (size_t)T < mine ? (size_t)T : mine;
+    double *g = c ? strata_alloc(ctx, K * (cap + 1) * sizeof *g) : NULL;
+    size_t *cn = c ? strata_alloc(ctx, 2 * nr * sizeof *cn) : NULL;
     int *foldid = strata_alloc(ctx, d->n * sizeof *foldid + 1);
     double *raw = strata_alloc(ctx, K * cap * sizeof *raw + 1), *W = strata_alloc(ctx, K * sizeof *W);
     elnet_path **fold = strata_calloc(ctx, K, sizeof *fold);
@@ -403,7 +463,7 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
     strata_ctx *kids = strata_alloc(ctx, (nw > 1 ? K + 1 : 0) * sizeof *kids + 1);
     strata_status *tst = strata_alloc(ctx, (K + 1) * sizeof *tst);
     memset(out, 0, sizeof *out);
-    int ok = foldid && raw && W && fold && wk && kids && tst;
+    int ok = foldid && raw && W && fold && wk && kids && tst && (!c || (g && cn));
     for (size_t w = 0; ok && w < nw; w++)
         ok = work_alloc(ctx, d->n, d->p, cap, ms, &wk[w]);
     if (!ok)
@@ -412,11 +472,22 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
         st = elnet_path_alloc(ctx, d->p, cap, &fold[k]);
     if (st == STRATA_OK)
         st = cv_foldid(ctx, d, prm, K, given, seed, foldid);
+    if (c) /* (allocations may fail on one rank alone) */
+        st = strata_comm_agree(ctx, st);
     if (st == STRATA_OK) {
         cv_fits f = {d, &P, foldid, full, fold, W};
-        cv_job job = {&f, wk};
-        st = elnet_tasks(ctx, K + 1, nw, cv_job_task, &job, kids, tst);
+        cv_job job = {&f, wk, me, nr};
+        st = elnet_tasks(ctx, mine, nw, cv_job_task, &job, kids, tst);
+        if (c) { /* the first failing task speaks, as in one process */
+            uint64_t key = UINT64_MAX;
+            for (size_t i = 0; st != STRATA_OK && i < mine && key == UINT64_MAX; i++)
+                if (tst[i] != STRATA_OK)
+                    key = me + i * nr;
+            st = strata_comm_agree_first(ctx, st, key);
+        }
     }
+    if (st == STRATA_OK && c)
+        st = share_full(c, full);
     size_t nlam = full->nlam;
     if (st == STRATA_OK) {
         out->lambda = strata_alloc(ctx, nlam * sizeof *out->lambda);
@@ -425,13 +496,21 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
         out->nzero = strata_alloc(ctx, nlam * sizeof *out->nzero);
         if (!out->lambda || !out->cvm || !out->cvsd || !out->nzero)
             st = STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet cv: out of memory for a curve of %zu lambdas", nlam);
+        if (c)
+            st = strata_comm_agree(ctx, st);
     }
     if (st == STRATA_OK) {
-        /* each fold's measure at the full path's lambdas, folds over the workers */
+        /* each fold's measure at the full path's lambdas (this rank's folds),
+         * folds over the workers */
 #pragma omp parallel for num_threads((int)nw) schedule(dynamic, 1)
         for (size_t k = 1; k <= K; k++)
-            fold_measure(d, prm->family, ms, foldid, (int)k, fold[k - 1], full->lambda, nlam, raw,
-                         &wk[omp_get_thread_num()].cb);
+            if (k % nr == me)
+                fold_measure(d, prm->family, ms, foldid, (int)k, fold[k - 1], full->lambda, nlam, raw,
+                             &wk[omp_get_thread_num()].cb);
+        if (c)
+            st = gather_folds(c, K, nlam, raw, W, g, cn, cn + nr);
+    }
+    if (st == STRATA_OK) {
         out->nlam = nlam;
         out->measure = ms;
         memcpy(out->lambda, full->lambda, nlam * sizeof *out->lambda);
@@ -444,6 +523,6 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
         elnet_path_free(ctx, fold[k]);
     for (size_t w = 0; wk && w < nw; w++)
         work_free(ctx, &wk[w]);
-    STRATA_FREE_ALL(ctx, foldid, raw, W, fold, wk, kids, tst);
+    STRATA_FREE_ALL(ctx, foldid, raw, W, fold, wk, kids, tst, g, cn);
     return st;
 }

@@ -308,7 +308,10 @@ typedef struct elnet_cv {
 
 /* K-fold CV as cv.glmnet: fits the full path, then each fold's own path,
  * interpolated at the full path's lambdas; foldid (n values 1..K) or, when NULL, folds from seed
- * (stratified by outcome for binomial). full receives the full-data path. */
+ * (stratified by outcome for binomial). full receives the full-data path.
+ * With ranks on ctx and d whole on every rank (d->sl.comm NULL), collective:
+ * the fits dealt round the ranks (task t on rank t mod K; docs/scale.md#mpi),
+ * every rank gets the same full path and curve, the bytes of one process. */
 strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_params *prm,
                            size_t K, const int *foldid, unsigned long long seed,
                            elnet_measure measure, elnet_path *full, elnet_cv *out);

@@ -577,7 +577,8 @@ static strata_status fit_arrays(strata_ctx *ctx, const elnet_spec *sp, const eln
     prm.penalty = pf;
     size_t cap = prm.lambda ? prm.nuser : prm.nlambda;
     strata_status st = elnet_path_alloc(ctx, d->p, cap, &r->path);
-    STRATA_TRY(d->sl.comm ? strata_comm_agree(ctx, st) : st);
+    /* across ranks: the path's chunks, or (CV) the folds dealt round the ranks */
+    STRATA_TRY(d->sl.comm || (sp->cv_folds && strata_ctx_comm(ctx)) ? strata_comm_agree(ctx, st) : st);
     r->alpha = prm.alpha;
     if (sp->cv_folds) {
         STRATA_TRY(elnet_cv_run(ctx, d, &prm, sp->cv_folds, sp->foldid, sp->seed, sp->measure, r->path, &r->cv));
@@ -604,15 +605,19 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
     elnet_slab sl;
     src_reader rdr;
     int streamed = 0;
+    /* CV across ranks (elnet_cv.c): every rank loads all rows as one process
+     * does and the fits are dealt round the ranks; a failure before the CV is
+     * agreed at done (the others wait in fit_arrays' agreement) */
+    int cv_ranks = cm && sp->cv_folds;
+    if (cv_ranks)
+        cm = NULL;
     strata_status st;
     memset(&rdr, 0, sizeof rdr);
     *out = NULL;
     memset(res, 0, sizeof *res);
     memset(&sl, 0, sizeof sl);
-    if (cm && sp->cv_folds) /* every rank refuses, before any collective step */
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "elnet: cross-validation does not run across MPI ranks yet "
-                           "(docs/scale.md#mpi): fit with --cv in one process, or without --cv under mpirun");
-    STRATA_TRY(glm_formula_parse(ctx, sp->formula, &f));
+    if ((st = glm_formula_parse(ctx, sp->formula, &f)) != STRATA_OK)
+        goto done;
     if (sp->weights && (st = glm_formula_set_weights(ctx, f, sp->weights)) != STRATA_OK)
         goto done;
     nv = f->nvars;
@@ -748,6 +753,7 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
     if (st != STRATA_OK || (st = penalties(ctx, f, sp, pf)) != STRATA_OK)
         goto done;
     elnet_data d = {nrow, p, X, nrow, y, f->weights >= 0 ? w : NULL, f->noffsets ? off : NULL, sl, NULL};
+    cv_ranks = 0; /* agreed in fit_arrays from here */
     if ((st = fit_arrays(ctx, sp, &d, pf, res)) != STRATA_OK)
         goto done;
 model:;
@@ -758,6 +764,8 @@ model:;
     fill_model(m, sp, res, n_used, n);
     *out = m;
 done:
+    if (cv_ranks) /* failed before the CV: with the ranks waiting in fit_arrays */
+        st = strata_comm_agree(ctx, st);
     if (st != STRATA_OK)
         elnet_fitted_free(ctx, res);
     if (rdr.f)
