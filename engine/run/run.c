@@ -49,7 +49,8 @@ typedef struct run_state {
     strata_cox *cox;            /* family cox (docs/cox.md): model is NULL */
     strata_elnet *elnet;        /* model.alpha: the path and CV beside the selected GLM */
     size_t n;
-    int64_t *id;
+    int64_t *id;                /* patient ids of rows [id0, id0 + id_cap) at most (read_ids) */
+    size_t id0, id_cap;
     int32_t *age, *imd, *efi, *prior_em;
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
@@ -211,20 +212,28 @@ static strata_status read_patients(run_state *r)
     return STRATA_OK;
 }
 
-/* Patient ids (8 bytes a patient) are read when the patient files are
- * written (or unscored.csv), not held from the cohort stage on. */
-static strata_status read_ids(run_state *r)
+/* Patient ids are read block by block where they are written (patients.csv,
+ * unscored.csv; the intervention list gathers its own, list_ids), never
+ * held whole: rows [r0, r0 + b) into r->id, r->id[i - r->id0] for row i. */
+static strata_status read_ids(run_state *r, size_t r0, size_t b)
 {
     long j = strata_cohort_find_role(r->cohort, STRATA_ROLE_PATIENT_ID);
-    if (r->id)
-        return STRATA_OK;
-    if (!(r->id = strata_alloc(r->ctx, (r->n ? r->n : 1) * sizeof *r->id)))
-        return STRATA_ENOMEM;
-    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) {
-        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
-        STRATA_TRY(strata_cohort_read_i64(r->ctx, r->cohort, (size_t)j, r0, b, r->id + r0));
+    if (b > r->id_cap) {
+        strata_free(r->ctx, r->id, 0);
+        r->id_cap = 0;
+        if (!(r->id = strata_alloc(r->ctx, b * sizeof *r->id)))
+            return STRATA_ENOMEM;
+        r->id_cap = b;
     }
-    return STRATA_OK;
+    r->id0 = r0;
+    return b ? strata_cohort_read_i64(r->ctx, r->cohort, (size_t)j, r0, b, r->id) : STRATA_OK;
+}
+
+static void free_ids(run_state *r)
+{
+    strata_free(r->ctx, r->id, 0);
+    r->id = NULL;
+    r->id_cap = r->id0 = 0;
 }
 
 /* The columns only stratification reads (eFI deficits, prior emergencies, the
@@ -845,12 +854,23 @@ static strata_status note_unscored(run_state *r)
                            strata_cohort_path(r->cohort));
     {
         pfile pf;
-        STRATA_TRY(read_ids(r));
+        strata_status st = STRATA_OK;
         STRATA_TRY(pfile_open(r, "unscored.csv", &pf));
         fprintf(pf.f, "patient_id,row\r\n");
-        for (size_t i = 0; i < r->n; i++)
-            if (!isfinite(r->risk[i]))
-                fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i], i + 1);
+        for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += RUN_BLOCK) {
+            size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+            st = read_ids(r, r0, b);
+            for (size_t i = r0; st == STRATA_OK && i < r0 + b; i++)
+                if (!isfinite(r->risk[i]))
+                    fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i - r0], i + 1);
+        }
+        free_ids(r);
+        if (st != STRATA_OK) { /* the temporary goes */
+            fclose(pf.f);
+            unlink(pf.tmp);
+            strata_free(r->ctx, pf.tmp, 0);
+            return st;
+        }
         STRATA_TRY(pfile_close(r, &pf, "unscored.csv"));
     }
     for (size_t i = 0; i < r->n; i++)
@@ -1504,7 +1524,7 @@ static const char *level(const codes *c, size_t i)
 static void patient_cols(FILE *f, const run_state *r, size_t i)
 {
     int fr = r->frailty[i];
-    fprintf(f, "%lld,", (long long)r->id[i]);
+    fprintf(f, "%lld,", (long long)r->id[i - r->id0]);
     strata_csv_field(f, level(&r->pcn, i));
     fputc(',', f);
     strata_csv_field(f, level(&r->practice, i));
@@ -1545,6 +1565,11 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
     size_t *len = strata_calloc(ctx, (size_t)T, sizeof *len);
     int bad = buf && len ? 0 : 1;
     for (size_t r0 = 0; r0 < r->n && !bad; r0 += step) {
+        strata_status st = read_ids(r, r0, r->n - r0 < step ? r->n - r0 : step);
+        if (st != STRATA_OK) {
+            STRATA_FREE_ALL(ctx, buf, len);
+            return st;
+        }
 #pragma omp parallel for num_threads(T) schedule(static, 1) reduction(| : bad)
         for (int t = 0; t < T; t++) {
             size_t a = r0 + (size_t)t * PF_CHUNK, b = a + PF_CHUNK < r->n ? a + PF_CHUNK : r->n;
@@ -1634,6 +1659,44 @@ static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel,
     return st;
 }
 
+typedef struct sel_row {
+    size_t row, k;
+} sel_row;
+
+static int by_row(const void *a, const void *b)
+{
+    size_t x = ((const sel_row *)a)->row, y = ((const sel_row *)b)->row;
+    return x < y ? -1 : x > y;
+}
+
+/* The intervention list's patient ids: its rows in cohort order, the ids
+ * read block by block (only the blocks that hold a listed row), each set as
+ * the list's patient_id cell (formatted as strata_list_table formats them). */
+static strata_status list_ids(run_state *r, strata_table *t, size_t n_sel, const size_t *rows)
+{
+    strata_ctx *ctx = r->ctx;
+    int jid = strata_table_find(t, "patient_id");
+    sel_row *v = strata_alloc(ctx, (n_sel + 1) * sizeof *v);
+    strata_status st = v ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t k = 0; v && k < n_sel; k++)
+        v[k] = (sel_row){rows[k], k};
+    if (v)
+        qsort(v, n_sel, sizeof *v, by_row);
+    for (size_t q = 0; st == STRATA_OK && q < n_sel;) {
+        size_t r0 = v[q].row / RUN_BLOCK * RUN_BLOCK;
+        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        st = read_ids(r, r0, b);
+        for (; st == STRATA_OK && q < n_sel && v[q].row < r0 + b; q++) {
+            char id[32];
+            snprintf(id, sizeof id, "%lld", (long long)r->id[v[q].row - r0]);
+            st = strata_table_set_key(ctx, t, jid, v[q].k, id);
+        }
+    }
+    strata_free(ctx, v, 0);
+    free_ids(r);
+    return st;
+}
+
 static const char *PATIENT_HEADER =
     "patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,charlson,core20";
 
@@ -1647,7 +1710,7 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     strata_table *t = NULL;
     strata_status st;
     memset(&lc, 0, sizeof lc);
-    lc.patient_id = r->id;
+    lc.patient_id = NULL; /* the ids are set below (list_ids) */
     lc.risk = r->risk;
     lc.tier = r->tier;
     lc.segment = r->segment;
@@ -1665,44 +1728,22 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     lc.reason_text = (const char *const *)reasons;
     st = strata_list_table(ctx, &lc, n_sel, rows, rank, &t);
     if (st == STRATA_OK)
+        st = list_ids(r, t, n_sel, rows);
+    if (st == STRATA_OK)
         st = write_table(r, t, "intervention_list.csv");
     strata_table_free(ctx, t);
     return st;
 }
 
 /* The intervention lists from the scored patients (an unscored one has no
- * risk to rank); rows[] are cohort rows. Capacity per 1,000 of the scored. */
-static strata_status select_scored(run_state *r, const strata_list_params *lp, size_t *rows,
+ * risk to rank: the ranking leaves NaN risks out, with no copy of the
+ * others); rows[] are cohort rows. Capacity per 1,000 of the scored. */
+static strata_status select_scored(run_state *r, strata_list_params *lp, size_t *rows,
                                    uint32_t *rank, size_t *n_sel)
 {
-    strata_ctx *ctx = r->ctx;
-    size_t m = 0, *idx;
-    double *risk;
-    int32_t *grp, *imd = NULL;
-    strata_status st;
-    if (r->sum->n_unscored == 0)
-        return strata_intervention_select(ctx, lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
-                                          r->imd, rows, rank, n_sel);
-    idx = strata_alloc(ctx, r->n * sizeof *idx);
-    risk = strata_alloc(ctx, r->n * sizeof *risk);
-    grp = strata_alloc(ctx, r->n * sizeof *grp);
-    if (r->imd)
-        imd = strata_alloc(ctx, r->n * sizeof *imd);
-    st = idx && risk && grp && (!r->imd || imd) ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t i = 0; st == STRATA_OK && i < r->n; i++)
-        if (!isnan(r->risk[i])) {
-            idx[m] = i, risk[m] = r->risk[i], grp[m] = r->pcn.v[i];
-            if (imd)
-                imd[m] = r->imd[i];
-            m++;
-        }
-    if (st == STRATA_OK)
-        st = strata_intervention_select(ctx, lp, m, risk, NULL, grp, r->pcn.n_levels, imd, rows,
-                                        rank, n_sel);
-    for (size_t k = 0; st == STRATA_OK && k < *n_sel; k++)
-        rows[k] = idx[rows[k]];
-    STRATA_FREE_ALL(ctx, idx, risk, grp, imd);
-    return st;
+    lp->skip_nan = 1;
+    return strata_intervention_select(r->ctx, lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
+                                      r->imd, rows, rank, n_sel);
 }
 
 static strata_status stage_patients(run_state *r)
@@ -1715,10 +1756,11 @@ static strata_status stage_patients(run_state *r)
     char **reasons = NULL;
     strata_status st;
 
-    STRATA_TRY(read_ids(r));
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
     fprintf(p.f, "%s\r\n", PATIENT_HEADER);
-    if ((st = write_patient_rows(r, p.f)) != STRATA_OK) { /* the temporary goes */
+    st = write_patient_rows(r, p.f);
+    free_ids(r);
+    if (st != STRATA_OK) { /* the temporary goes */
         fclose(p.f);
         unlink(p.tmp);
         strata_free(ctx, p.tmp, 0);
@@ -1746,8 +1788,6 @@ static strata_status stage_patients(run_state *r)
     strata_free(ctx, rows, 0);
     strata_free(ctx, rank, 0);
     r->sum->n_listed = n_sel;
-    strata_free(ctx, r->id, 0);
-    r->id = NULL;
     STRATA_TRY(st);
     return stage_done(r, "patients");
 }
@@ -1905,7 +1945,7 @@ static void run_free(run_state *r)
     for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++)
         strata_free(ctx, cs[k]->v, 0);
     free_stratify_inputs(r);
-    strata_free(ctx, r->id, 0);
+    free_ids(r);
     strata_free(ctx, r->age, 0);
     strata_free(ctx, r->imd, 0);
     strata_free(ctx, r->risk, 0);
