@@ -31,10 +31,17 @@
 #define N_REASONS 3
 
 typedef struct codes {
-    int32_t *v;                 /* per patient, -1 = missing */
+    int32_t *v;                 /* per patient, -1 = missing; NULL when not loaded (load_cols) */
     size_t n_levels;
     const char *const *levels;  /* owned by the cohort, or static */
+    long col;                   /* its cohort column, -1 = the cohort has none */
 } codes;
+
+/* The per-patient columns of the run read from the cohort (load_cols): each
+ * stage loads the ones it reads and drops the rest (drop_cols), so no
+ * stage holds a column (4 bytes a patient) it does not read. */
+enum { C_PCN = 1, C_PRACTICE = 2, C_ICB = 4, C_SEX = 8, C_ETH = 16, C_AGE = 32, C_IMD = 64,
+       C_ALL = 127 };
 
 typedef struct run_state {
     strata_ctx *ctx;
@@ -52,6 +59,8 @@ typedef struct run_state {
     int64_t *id;                /* patient ids of rows [id0, id0 + id_cap) at most (read_ids) */
     size_t id0, id_cap;
     int32_t *age, *imd, *efi, *prior_em;
+    long age_col, imd_col;      /* cohort columns of age and IMD decile (-1: none) */
+    int sex_map[64];            /* the cohort's sex codes as 0 = F, 1 = M (-1 other) */
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
     double *risk, *obs;
@@ -141,6 +150,7 @@ static strata_status read_codes(run_state *r, strata_role role, codes *c, int re
     long j = strata_cohort_find_role(r->cohort, role);
     const strata_column_info *info;
     memset(c, 0, sizeof *c);
+    c->col = -1;
     if (j < 0) {
         if (required)
             return STRATA_FAIL(r->ctx, STRATA_ESPEC,
@@ -156,7 +166,8 @@ static strata_status read_codes(run_state *r, strata_role role, codes *c, int re
                            strata_role_name(role));
     c->n_levels = info->n_levels;
     c->levels = info->levels;
-    return read_i32(r, j, &c->v);
+    c->col = j;
+    return STRATA_OK;
 }
 
 /* A condition column the cohort lacks counts as absent for every patient
@@ -181,6 +192,8 @@ static void warn_absent_conditions(run_state *r)
                     strata_cohort_path(r->cohort), n, names);
 }
 
+/* The roles the run reads, checked at the cohort stage; the columns are
+ * read when a stage needs them (load_cols). */
 static strata_status read_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -191,25 +204,61 @@ static strata_status read_patients(run_state *r)
     STRATA_TRY(read_codes(r, STRATA_ROLE_SEX, &r->sex, 0));
     STRATA_TRY(read_codes(r, STRATA_ROLE_ETHNICITY, &r->eth, 0));
     /* sex as 0 = F, 1 = M whatever the levels table's order */
-    if (r->sex.v) {
-        int map[64];
-        for (size_t l = 0; l < r->sex.n_levels && l < 64; l++)
-            map[l] = !strcmp(r->sex.levels[l], "F") ? 0 : !strcmp(r->sex.levels[l], "M") ? 1 : -1;
-        for (size_t i = 0; i < r->n; i++)
-            r->sex.v[i] = (r->sex.v[i] >= 0 && r->sex.v[i] < 64) ? map[r->sex.v[i]] : -1;
+    if (r->sex.col >= 0) {
+        for (size_t l = 0; l < 64; l++)
+            r->sex_map[l] = l >= r->sex.n_levels             ? -1
+                            : !strcmp(r->sex.levels[l], "F") ? 0
+                            : !strcmp(r->sex.levels[l], "M") ? 1
+                                                             : -1;
         r->sex.levels = sexes;
         r->sex.n_levels = 2;
     }
     if (strata_cohort_find_role(r->cohort, STRATA_ROLE_PATIENT_ID) < 0)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column declares role patient_id",
                            strata_cohort_path(r->cohort));
-    STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_AGE), &r->age));
-    if (!r->age)
+    if ((r->age_col = strata_cohort_find_role(r->cohort, STRATA_ROLE_AGE)) < 0)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column declares role age",
                            strata_cohort_path(r->cohort));
-    STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE), &r->imd));
+    r->imd_col = strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE);
     warn_absent_conditions(r);
     return STRATA_OK;
+}
+
+/* The columns of mask (C_*) the cohort has, read whole where not loaded yet. */
+static strata_status load_cols(run_state *r, unsigned mask)
+{
+    codes *cs[] = {&r->pcn, &r->practice, &r->icb, &r->sex, &r->eth};
+    for (int k = 0; k < 5; k++)
+        if ((mask >> k & 1) && cs[k]->col >= 0 && !cs[k]->v) {
+            STRATA_TRY(read_i32(r, cs[k]->col, &cs[k]->v));
+            if (cs[k] == &r->sex)
+                for (size_t i = 0; i < r->n; i++)
+                    r->sex.v[i] = r->sex.v[i] >= 0 && r->sex.v[i] < 64 ? r->sex_map[r->sex.v[i]] : -1;
+        }
+    if ((mask & C_AGE) && !r->age)
+        STRATA_TRY(read_i32(r, r->age_col, &r->age));
+    if ((mask & C_IMD) && !r->imd)
+        STRATA_TRY(read_i32(r, r->imd_col, &r->imd));
+    return STRATA_OK;
+}
+
+/* Frees the loaded columns not in keep (C_*). */
+static void drop_cols(run_state *r, unsigned keep)
+{
+    codes *cs[] = {&r->pcn, &r->practice, &r->icb, &r->sex, &r->eth};
+    for (int k = 0; k < 5; k++)
+        if (!(keep >> k & 1)) {
+            strata_free(r->ctx, cs[k]->v, 0);
+            cs[k]->v = NULL;
+        }
+    if (!(keep & C_AGE)) {
+        strata_free(r->ctx, r->age, 0);
+        r->age = NULL;
+    }
+    if (!(keep & C_IMD)) {
+        strata_free(r->ctx, r->imd, 0);
+        r->imd = NULL;
+    }
 }
 
 /* Patient ids are read block by block where they are written (patients.csv,
@@ -923,7 +972,10 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
     memset(by, 0, sizeof *by);
     by->name = name;
     *owned = NULL;
-    if (role && role->v) {
+    if (role && role->col >= 0) {
+        STRATA_TRY(load_cols(r, role == &r->sex ? C_SEX : role == &r->eth ? C_ETH
+                                : role == &r->pcn ? C_PCN : role == &r->practice ? C_PRACTICE
+                                : C_ICB));
         by->codes = role->v;
         by->n_levels = role->n_levels;
         by->levels = role->levels;
@@ -936,6 +988,7 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
     by->codes = v;
     if ((by->n_levels = strata_eval_derived(name, &src, &by->levels)) > 0) {
         /* the one rule of strata evaluate --by (engine/evaluate/evaluate_fairness.c) */
+        STRATA_TRY(load_cols(r, src == STRATA_ROLE_AGE ? C_AGE : C_IMD));
         strata_eval_derived_codes(name, src == STRATA_ROLE_AGE ? r->age : r->imd, r->n, v);
     } else {
         long j = find_col(r, name);
@@ -1054,6 +1107,7 @@ static strata_status stage_evaluate(run_state *r)
     r->sum->calibration_slope = r->eval->overall.slope;
     r->sum->deviance = r->eval->overall.deviance;
     r->sum->pseudo_r2 = r->eval->overall.pseudo_r2;
+    drop_cols(r, 0);
     return stage_done(r, "evaluate");
 }
 
@@ -1082,6 +1136,8 @@ static strata_status core20plus5_inputs(run_state *r)
     strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
     int32_t *cols[STRATA_RUN_MAX_PLUS] = {0}, lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
     strata_status st = STRATA_OK;
+    if (!r->spec->n_plus)
+        return STRATA_OK; /* no PLUS groups: no mask (4 bytes a patient) */
     r->plus_mask = strata_calloc(ctx, r->n, sizeof *r->plus_mask);
     if (!r->plus_mask)
         return STRATA_ENOMEM;
@@ -1186,6 +1242,7 @@ static strata_status stage_stratify(run_state *r)
     strata_patient_params pp;
     strata_patient_cols pc;
     int within = r->spec->tiers_within_pcn;
+    STRATA_TRY(load_cols(r, C_AGE | (within ? C_PCN : 0)));
     r->tier = strata_calloc(ctx, r->n, 1);
     r->segment = strata_calloc(ctx, r->n, 1);
     r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
@@ -1209,6 +1266,7 @@ static strata_status stage_stratify(run_state *r)
                                         NULL, NULL));
     STRATA_TRY(stratify_blocks(r, &pp));
     STRATA_TRY(core20plus5_inputs(r));
+    drop_cols(r, 0);
     return stage_done(r, "stratify");
 }
 
@@ -1314,27 +1372,33 @@ static strata_status build_tables(run_state *r, strata_table **set, const char *
     gp.funnel.od = !strcmp(r->spec->funnel_od, "winsorise") ? STRATA_OD_WINSORISE
                    : !strcmp(r->spec->funnel_od, "shmi")    ? STRATA_OD_SHMI
                                                             : STRATA_OD_NONE;
+    STRATA_TRY(load_cols(r, C_PCN | C_SEX | C_ETH | C_AGE | C_IMD));
     strat_input(r, &in);
     *n = 0;
     STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &unused, &r->summary));
     names[*n] = "pcn_summary", set[(*n)++] = r->summary;
-    if (r->practice.v) {
+    /* practice and ICB codes are held for their own tables only */
+    if (r->practice.col >= 0) {
+        STRATA_TRY(load_cols(r, C_PRACTICE));
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->practice.v, r->practice.n_levels,
                                         r->practice.levels, &unused, &r->practice_tab));
         STRATA_TRY(link_parent(r, r->practice_tab, &r->practice, r->summary, &r->pcn));
         names[*n] = "practice_summary", set[(*n)++] = r->practice_tab;
+        drop_cols(r, C_ALL & ~C_PRACTICE);
     }
-    if (r->icb.v) {
+    if (r->icb.col >= 0) {
+        STRATA_TRY(load_cols(r, C_ICB));
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->icb.v, r->icb.n_levels, r->icb.levels,
                                         &unused, &r->icb_tab));
         STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
         names[*n] = "icb_summary", set[(*n)++] = r->icb_tab;
+        drop_cols(r, C_ALL & ~C_ICB);
     }
     STRATA_TRY(strata_group_core20plus5(ctx, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                         &r->c20p5));
     names[*n] = "core20plus5", set[(*n)++] = r->c20p5;
-    if (r->imd) {
+    if (r->imd_col >= 0) {
         STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
                                            r->pcn.levels, &r->inequality));
         names[*n] = "inequality", set[(*n)++] = r->inequality;
@@ -1508,6 +1572,10 @@ static strata_status stage_aggregate(run_state *r)
     strata_free(ctx, set, 0);
     STRATA_TRY(st);
     r->sum->n_pcn = r->pcn.n_levels;
+    /* what no later stage reads: the outcome, the masks, the columns */
+    drop_cols(r, 0);
+    STRATA_FREE_ALL(ctx, r->obs, r->plus_mask, r->c5_mask);
+    r->obs = NULL, r->plus_mask = NULL, r->c5_mask = NULL;
     return stage_done(r, "aggregate");
 }
 
@@ -1756,6 +1824,7 @@ static strata_status stage_patients(run_state *r)
     char **reasons = NULL;
     strata_status st;
 
+    STRATA_TRY(load_cols(r, C_PCN | C_PRACTICE | C_IMD));
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
     fprintf(p.f, "%s\r\n", PATIENT_HEADER);
     st = write_patient_rows(r, p.f);
