@@ -988,8 +988,12 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
     by->codes = v;
     if ((by->n_levels = strata_eval_derived(name, &src, &by->levels)) > 0) {
         /* the one rule of strata evaluate --by (engine/evaluate/evaluate_fairness.c) */
-        STRATA_TRY(load_cols(r, src == STRATA_ROLE_AGE ? C_AGE : C_IMD));
-        strata_eval_derived_codes(name, src == STRATA_ROLE_AGE ? r->age : r->imd, r->n, v);
+        unsigned c = src == STRATA_ROLE_AGE ? C_AGE : C_IMD;
+        int held = (c == C_AGE ? r->age : r->imd) != NULL;
+        STRATA_TRY(load_cols(r, c));
+        strata_eval_derived_codes(name, c == C_AGE ? r->age : r->imd, r->n, v);
+        if (!held) /* read for the derived codes only */
+            drop_cols(r, C_ALL & ~c);
     } else {
         long j = find_col(r, name);
         const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
