@@ -1818,6 +1818,18 @@ static strata_status select_scored(run_state *r, strata_list_params *lp, size_t 
                                       r->imd, rows, rank, n_sel);
 }
 
+/* The most patients the lists can hold: each PCN's capacity is per_group,
+ * or per_1000 of its m scored rounded half up (at most m): in all at most
+ * per_1000 n / 1000 + one a PCN. With proportionate universalism a PCN's
+ * deprived minimum may pass its capacity (a need below zero), so then n.
+ * rows[] and rank[] were n long and zeroed (12 bytes a patient resident). */
+static size_t list_bound(const run_state *r, const strata_list_params *lp)
+{
+    double b = lp->per_group ? (double)lp->per_group * (double)(r->pcn.n_levels + 1)
+                             : lp->per_1000 * (double)r->n / 1000.0 + (double)r->pcn.n_levels + 2;
+    return lp->prop_univ || !(b < (double)r->n) ? (r->n ? r->n : 1) : (size_t)b + 1;
+}
+
 static strata_status stage_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -1846,8 +1858,11 @@ static strata_status stage_patients(run_state *r)
     lp.per_1000 = r->spec->capacity_per_1000;
     lp.prop_univ = r->spec->proportionate_universalism;
     STRATA_TRY(strata_list_params_check(ctx, &lp));
-    rows = strata_calloc(ctx, r->n, sizeof *rows);
-    rank = strata_calloc(ctx, r->n, sizeof *rank);
+    {
+        size_t cap = list_bound(r, &lp);
+        rows = strata_alloc(ctx, cap * sizeof *rows);
+        rank = strata_alloc(ctx, cap * sizeof *rank);
+    }
     st = rows && rank ? STRATA_OK : STRATA_ENOMEM;
     if (st == STRATA_OK)
         st = select_scored(r, &lp, rows, rank, &n_sel);
