@@ -4,7 +4,8 @@
  * file, a by-column's levels in batches) gives the unlimited run's bytes (every metric, every group, 1
  * and 2 threads, weighted or not) while its peak allocation drops; tiers
  * and intervention lists under a budget (the ranking through the external
- * sort) are the unlimited run's bytes; the
+ * sort) are the unlimited run's bytes, and unscored (NaN) risks are left
+ * out by the ranking itself with the compacted ranking's result; the
  * manifest reads a file once for its hash when the same file is both an input
  * and an output, and again only when the file changed. */
 #include <setjmp.h>
@@ -253,6 +254,85 @@ static void test_rank__budget_gives_the_same_tiers_and_lists(void **state)
     }
 }
 
+/* Unscored patients (NaN risks) are left out by the ranking itself (the
+ * list's skip_nan, strata_stratify_patients' tiers), with no copy of the
+ * scored rows: the tiers and the list are those of the scored rows ranked
+ * alone (compacted, ranked, mapped back), in memory and under the budget on
+ * 1 and 2 threads; the ranking's peak does not grow by a copy (~21 bytes a
+ * row) of them. */
+static void test_rank__unscored_left_out_same_tiers_and_lists(void **state)
+{
+    static double risk[RK_N], sr[RK_N];
+    static int32_t grp[RK_N], imd[RK_N], sg[RK_N], si[RK_N];
+    static size_t idx[RK_N], rows[RK_N], want_rows[RK_N];
+    static uint32_t rank[RK_N], want_rank[RK_N];
+    static uint8_t tier[RK_N], want_tier[RK_N], seg[RK_N], stier[RK_N];
+    size_t m = 0, want_n = 0;
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+    strata_list_params lp;
+    strata_patient_params pp;
+    (void)state;
+    for (size_t i = 0; i < RK_N; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        risk[i] = (s >> 60) % 7 == 0 ? NAN : (double)((s >> 12) % 5000) / 5000.0 + 1e-4;
+        grp[i] = (int32_t)((s >> 5) % RK_G);
+        imd[i] = (int32_t)(1 + (s >> 40) % 10);
+    }
+    strata_list_params_init(&lp);
+    lp.per_1000 = 40.0;
+    lp.prop_univ = 1;
+    strata_patient_params_init(&pp);
+    { /* the reference: the scored rows compacted and ranked alone */
+        strata_ctx *ctx = tu_ctx();
+        for (size_t i = 0; i < RK_N; i++)
+            if (!isnan(risk[i]))
+                idx[m] = i, sr[m] = risk[i], sg[m] = grp[i], si[m] = imd[i], m++;
+        assert_true(m < RK_N - 1000 && m > RK_N / 2);
+        assert_status(ctx, strata_tiers(ctx, &pp.tiers, m, sr, sg, RK_G, stier), STRATA_OK);
+        memset(want_tier, 0, sizeof want_tier);
+        for (size_t k = 0; k < m; k++)
+            want_tier[idx[k]] = stier[k];
+        assert_status(ctx, strata_intervention_select(ctx, &lp, m, sr, NULL, sg, RK_G, si, want_rows,
+                                                      want_rank, &want_n),
+                      STRATA_OK);
+        for (size_t k = 0; k < want_n; k++)
+            want_rows[k] = idx[want_rows[k]];
+        assert_true(want_n > 1000);
+        /* without skip_nan a NaN risk is still an error naming its row */
+        assert_status(ctx, strata_intervention_select(ctx, &lp, RK_N, risk, NULL, grp, RK_G, imd,
+                                                      rows, rank, &m),
+                      STRATA_EDATA);
+        assert_contains(strata_ctx_errmsg(ctx), "is not finite");
+        strata_ctx_free(ctx);
+    }
+    lp.skip_nan = 1;
+    for (int run = 0; run < 3; run++) {
+        strata_ctx *ctx = tu_ctx();
+        counter c = {0, 0, 0};
+        strata_patient_cols pc;
+        size_t n_sel = 0;
+        strata_ctx_set_alloc(ctx, counting_alloc, &c);
+        strata_ctx_set_threads(ctx, run == 2 ? 2 : 1);
+        strata_ctx_set_memory_budget(ctx, run ? 600u << 10 : 0);
+        memset(&pc, 0, sizeof pc);
+        pc.n = RK_N;
+        pc.risk = risk;
+        assert_status(ctx, strata_stratify_patients(ctx, &pp, &pc, grp, RK_G, tier, seg, NULL, NULL, NULL),
+                      STRATA_OK);
+        assert_memory_equal(tier, want_tier, sizeof tier);
+        assert_status(ctx, strata_intervention_select(ctx, &lp, RK_N, risk, NULL, grp, RK_G, imd, rows,
+                                                      rank, &n_sel),
+                      STRATA_OK);
+        assert_int_equal(n_sel, want_n);
+        assert_memory_equal(rows, want_rows, want_n * sizeof *rows);
+        assert_memory_equal(rank, want_rank, want_n * sizeof *rank);
+        /* in memory: the sort's 32 bytes a scored row, no copies; under the budget below it */
+        if (run == 0 ? c.peak > 32u * RK_N + (256u << 10) : c.peak >= 600u << 10)
+            fail_msg("run %d: peak %zu", run, c.peak);
+        strata_ctx_free(ctx);
+    }
+}
+
 /* ---- the manifest hashes a file once ---------------------------------------- */
 
 static const char *output_sha(json_t *root, size_t k)
@@ -312,6 +392,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_evaluate__budget_batches_give_the_same_bytes),
         cmocka_unit_test(test_rank__budget_gives_the_same_tiers_and_lists),
+        cmocka_unit_test(test_rank__unscored_left_out_same_tiers_and_lists),
         cmocka_unit_test(test_manifest__same_file_hashed_once_changed_file_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

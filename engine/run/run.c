@@ -31,10 +31,17 @@
 #define N_REASONS 3
 
 typedef struct codes {
-    int32_t *v;                 /* per patient, -1 = missing */
+    int32_t *v;                 /* per patient, -1 = missing; NULL when not loaded (load_cols) */
     size_t n_levels;
     const char *const *levels;  /* owned by the cohort, or static */
+    long col;                   /* its cohort column, -1 = the cohort has none */
 } codes;
+
+/* The per-patient columns of the run read from the cohort (load_cols): each
+ * stage loads the ones it reads and drops the rest (drop_cols), so no
+ * stage holds a column (4 bytes a patient) it does not read. */
+enum { C_PCN = 1, C_PRACTICE = 2, C_ICB = 4, C_SEX = 8, C_ETH = 16, C_AGE = 32, C_IMD = 64,
+       C_ALL = 127 };
 
 typedef struct run_state {
     strata_ctx *ctx;
@@ -49,8 +56,11 @@ typedef struct run_state {
     strata_cox *cox;            /* family cox (docs/cox.md): model is NULL */
     strata_elnet *elnet;        /* model.alpha: the path and CV beside the selected GLM */
     size_t n;
-    int64_t *id;
+    int64_t *id;                /* patient ids of rows [id0, id0 + id_cap) at most (read_ids) */
+    size_t id0, id_cap;
     int32_t *age, *imd, *efi, *prior_em;
+    long age_col, imd_col;      /* cohort columns of age and IMD decile (-1: none) */
+    int sex_map[64];            /* the cohort's sex codes as 0 = F, 1 = M (-1 other) */
     int32_t *flags[STRATA_N_CONDITIONS];
     codes sex, eth, pcn, practice, icb;
     double *risk, *obs;
@@ -140,6 +150,7 @@ static strata_status read_codes(run_state *r, strata_role role, codes *c, int re
     long j = strata_cohort_find_role(r->cohort, role);
     const strata_column_info *info;
     memset(c, 0, sizeof *c);
+    c->col = -1;
     if (j < 0) {
         if (required)
             return STRATA_FAIL(r->ctx, STRATA_ESPEC,
@@ -155,7 +166,8 @@ static strata_status read_codes(run_state *r, strata_role role, codes *c, int re
                            strata_role_name(role));
     c->n_levels = info->n_levels;
     c->levels = info->levels;
-    return read_i32(r, j, &c->v);
+    c->col = j;
+    return STRATA_OK;
 }
 
 /* A condition column the cohort lacks counts as absent for every patient
@@ -180,6 +192,8 @@ static void warn_absent_conditions(run_state *r)
                     strata_cohort_path(r->cohort), n, names);
 }
 
+/* The roles the run reads, checked at the cohort stage; the columns are
+ * read when a stage needs them (load_cols). */
 static strata_status read_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -190,41 +204,85 @@ static strata_status read_patients(run_state *r)
     STRATA_TRY(read_codes(r, STRATA_ROLE_SEX, &r->sex, 0));
     STRATA_TRY(read_codes(r, STRATA_ROLE_ETHNICITY, &r->eth, 0));
     /* sex as 0 = F, 1 = M whatever the levels table's order */
-    if (r->sex.v) {
-        int map[64];
-        for (size_t l = 0; l < r->sex.n_levels && l < 64; l++)
-            map[l] = !strcmp(r->sex.levels[l], "F") ? 0 : !strcmp(r->sex.levels[l], "M") ? 1 : -1;
-        for (size_t i = 0; i < r->n; i++)
-            r->sex.v[i] = (r->sex.v[i] >= 0 && r->sex.v[i] < 64) ? map[r->sex.v[i]] : -1;
+    if (r->sex.col >= 0) {
+        for (size_t l = 0; l < 64; l++)
+            r->sex_map[l] = l >= r->sex.n_levels             ? -1
+                            : !strcmp(r->sex.levels[l], "F") ? 0
+                            : !strcmp(r->sex.levels[l], "M") ? 1
+                                                             : -1;
         r->sex.levels = sexes;
         r->sex.n_levels = 2;
     }
     if (strata_cohort_find_role(r->cohort, STRATA_ROLE_PATIENT_ID) < 0)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column declares role patient_id",
                            strata_cohort_path(r->cohort));
-    STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_AGE), &r->age));
-    if (!r->age)
+    if ((r->age_col = strata_cohort_find_role(r->cohort, STRATA_ROLE_AGE)) < 0)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column declares role age",
                            strata_cohort_path(r->cohort));
-    STRATA_TRY(read_i32(r, strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE), &r->imd));
+    r->imd_col = strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE);
     warn_absent_conditions(r);
     return STRATA_OK;
 }
 
-/* Patient ids (8 bytes a patient) are read when the patient files are
- * written (or unscored.csv), not held from the cohort stage on. */
-static strata_status read_ids(run_state *r)
+/* The columns of mask (C_*) the cohort has, read whole where not loaded yet. */
+static strata_status load_cols(run_state *r, unsigned mask)
+{
+    codes *cs[] = {&r->pcn, &r->practice, &r->icb, &r->sex, &r->eth};
+    for (int k = 0; k < 5; k++)
+        if ((mask >> k & 1) && cs[k]->col >= 0 && !cs[k]->v) {
+            STRATA_TRY(read_i32(r, cs[k]->col, &cs[k]->v));
+            if (cs[k] == &r->sex)
+                for (size_t i = 0; i < r->n; i++)
+                    r->sex.v[i] = r->sex.v[i] >= 0 && r->sex.v[i] < 64 ? r->sex_map[r->sex.v[i]] : -1;
+        }
+    if ((mask & C_AGE) && !r->age)
+        STRATA_TRY(read_i32(r, r->age_col, &r->age));
+    if ((mask & C_IMD) && !r->imd)
+        STRATA_TRY(read_i32(r, r->imd_col, &r->imd));
+    return STRATA_OK;
+}
+
+/* Frees the loaded columns not in keep (C_*). */
+static void drop_cols(run_state *r, unsigned keep)
+{
+    codes *cs[] = {&r->pcn, &r->practice, &r->icb, &r->sex, &r->eth};
+    for (int k = 0; k < 5; k++)
+        if (!(keep >> k & 1)) {
+            strata_free(r->ctx, cs[k]->v, 0);
+            cs[k]->v = NULL;
+        }
+    if (!(keep & C_AGE)) {
+        strata_free(r->ctx, r->age, 0);
+        r->age = NULL;
+    }
+    if (!(keep & C_IMD)) {
+        strata_free(r->ctx, r->imd, 0);
+        r->imd = NULL;
+    }
+}
+
+/* Patient ids are read block by block where they are written (patients.csv,
+ * unscored.csv; the intervention list gathers its own, list_ids), never
+ * held whole: rows [r0, r0 + b) into r->id, r->id[i - r->id0] for row i. */
+static strata_status read_ids(run_state *r, size_t r0, size_t b)
 {
     long j = strata_cohort_find_role(r->cohort, STRATA_ROLE_PATIENT_ID);
-    if (r->id)
-        return STRATA_OK;
-    if (!(r->id = strata_alloc(r->ctx, (r->n ? r->n : 1) * sizeof *r->id)))
-        return STRATA_ENOMEM;
-    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) {
-        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
-        STRATA_TRY(strata_cohort_read_i64(r->ctx, r->cohort, (size_t)j, r0, b, r->id + r0));
+    if (b > r->id_cap) {
+        strata_free(r->ctx, r->id, 0);
+        r->id_cap = 0;
+        if (!(r->id = strata_alloc(r->ctx, b * sizeof *r->id)))
+            return STRATA_ENOMEM;
+        r->id_cap = b;
     }
-    return STRATA_OK;
+    r->id0 = r0;
+    return b ? strata_cohort_read_i64(r->ctx, r->cohort, (size_t)j, r0, b, r->id) : STRATA_OK;
+}
+
+static void free_ids(run_state *r)
+{
+    strata_free(r->ctx, r->id, 0);
+    r->id = NULL;
+    r->id_cap = r->id0 = 0;
 }
 
 /* The columns only stratification reads (eFI deficits, prior emergencies, the
@@ -892,12 +950,23 @@ static strata_status note_unscored(run_state *r)
                            strata_cohort_path(r->cohort));
     {
         pfile pf;
-        STRATA_TRY(read_ids(r));
+        strata_status st = STRATA_OK;
         STRATA_TRY(pfile_open(r, "unscored.csv", &pf));
         fprintf(pf.f, "patient_id,row\r\n");
-        for (size_t i = 0; i < r->n; i++)
-            if (!isfinite(r->risk[i]))
-                fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i], i + 1);
+        for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += RUN_BLOCK) {
+            size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+            st = read_ids(r, r0, b);
+            for (size_t i = r0; st == STRATA_OK && i < r0 + b; i++)
+                if (!isfinite(r->risk[i]))
+                    fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i - r0], i + 1);
+        }
+        free_ids(r);
+        if (st != STRATA_OK) { /* the temporary goes */
+            fclose(pf.f);
+            unlink(pf.tmp);
+            strata_free(r->ctx, pf.tmp, 0);
+            return st;
+        }
         STRATA_TRY(pfile_close(r, &pf, "unscored.csv"));
     }
     for (size_t i = 0; i < r->n; i++)
@@ -978,7 +1047,10 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
     memset(by, 0, sizeof *by);
     by->name = name;
     *owned = NULL;
-    if (role && role->v) {
+    if (role && role->col >= 0) {
+        STRATA_TRY(load_cols(r, role == &r->sex ? C_SEX : role == &r->eth ? C_ETH
+                                : role == &r->pcn ? C_PCN : role == &r->practice ? C_PRACTICE
+                                : C_ICB));
         by->codes = role->v;
         by->n_levels = role->n_levels;
         by->levels = role->levels;
@@ -991,7 +1063,12 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
     by->codes = v;
     if ((by->n_levels = strata_eval_derived(name, &src, &by->levels)) > 0) {
         /* the one rule of strata evaluate --by (engine/evaluate/evaluate_fairness.c) */
-        strata_eval_derived_codes(name, src == STRATA_ROLE_AGE ? r->age : r->imd, r->n, v);
+        unsigned c = src == STRATA_ROLE_AGE ? C_AGE : C_IMD;
+        int held = (c == C_AGE ? r->age : r->imd) != NULL;
+        STRATA_TRY(load_cols(r, c));
+        strata_eval_derived_codes(name, c == C_AGE ? r->age : r->imd, r->n, v);
+        if (!held) /* read for the derived codes only */
+            drop_cols(r, C_ALL & ~c);
     } else {
         long j = find_col(r, name);
         const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
@@ -1109,6 +1186,7 @@ static strata_status stage_evaluate(run_state *r)
     r->sum->calibration_slope = r->eval->overall.slope;
     r->sum->deviance = r->eval->overall.deviance;
     r->sum->pseudo_r2 = r->eval->overall.pseudo_r2;
+    drop_cols(r, 0);
     return stage_done(r, "evaluate");
 }
 
@@ -1137,6 +1215,8 @@ static strata_status core20plus5_inputs(run_state *r)
     strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
     int32_t *cols[STRATA_RUN_MAX_PLUS] = {0}, lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
     strata_status st = STRATA_OK;
+    if (!r->spec->n_plus)
+        return STRATA_OK; /* no PLUS groups: no mask (4 bytes a patient) */
     r->plus_mask = strata_calloc(ctx, r->n, sizeof *r->plus_mask);
     if (!r->plus_mask)
         return STRATA_ENOMEM;
@@ -1241,6 +1321,7 @@ static strata_status stage_stratify(run_state *r)
     strata_patient_params pp;
     strata_patient_cols pc;
     int within = r->spec->tiers_within_pcn;
+    STRATA_TRY(load_cols(r, C_AGE | (within ? C_PCN : 0)));
     r->tier = strata_calloc(ctx, r->n, 1);
     r->segment = strata_calloc(ctx, r->n, 1);
     r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
@@ -1264,6 +1345,7 @@ static strata_status stage_stratify(run_state *r)
                                         NULL, NULL));
     STRATA_TRY(stratify_blocks(r, &pp));
     STRATA_TRY(core20plus5_inputs(r));
+    drop_cols(r, 0);
     return stage_done(r, "stratify");
 }
 
@@ -1369,27 +1451,33 @@ static strata_status build_tables(run_state *r, strata_table **set, const char *
     gp.funnel.od = !strcmp(r->spec->funnel_od, "winsorise") ? STRATA_OD_WINSORISE
                    : !strcmp(r->spec->funnel_od, "shmi")    ? STRATA_OD_SHMI
                                                             : STRATA_OD_NONE;
+    STRATA_TRY(load_cols(r, C_PCN | C_SEX | C_ETH | C_AGE | C_IMD));
     strat_input(r, &in);
     *n = 0;
     STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                     &unused, &r->summary));
     names[*n] = "pcn_summary", set[(*n)++] = r->summary;
-    if (r->practice.v) {
+    /* practice and ICB codes are held for their own tables only */
+    if (r->practice.col >= 0) {
+        STRATA_TRY(load_cols(r, C_PRACTICE));
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->practice.v, r->practice.n_levels,
                                         r->practice.levels, &unused, &r->practice_tab));
         STRATA_TRY(link_parent(r, r->practice_tab, &r->practice, r->summary, &r->pcn));
         names[*n] = "practice_summary", set[(*n)++] = r->practice_tab;
+        drop_cols(r, C_ALL & ~C_PRACTICE);
     }
-    if (r->icb.v) {
+    if (r->icb.col >= 0) {
+        STRATA_TRY(load_cols(r, C_ICB));
         STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->icb.v, r->icb.n_levels, r->icb.levels,
                                         &unused, &r->icb_tab));
         STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
         names[*n] = "icb_summary", set[(*n)++] = r->icb_tab;
+        drop_cols(r, C_ALL & ~C_ICB);
     }
     STRATA_TRY(strata_group_core20plus5(ctx, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
                                         &r->c20p5));
     names[*n] = "core20plus5", set[(*n)++] = r->c20p5;
-    if (r->imd) {
+    if (r->imd_col >= 0) {
         STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
                                            r->pcn.levels, &r->inequality));
         names[*n] = "inequality", set[(*n)++] = r->inequality;
@@ -1563,6 +1651,10 @@ static strata_status stage_aggregate(run_state *r)
     strata_free(ctx, set, 0);
     STRATA_TRY(st);
     r->sum->n_pcn = r->pcn.n_levels;
+    /* what no later stage reads: the outcome, the masks, the columns */
+    drop_cols(r, 0);
+    STRATA_FREE_ALL(ctx, r->obs, r->plus_mask, r->c5_mask);
+    r->obs = NULL, r->plus_mask = NULL, r->c5_mask = NULL;
     return stage_done(r, "aggregate");
 }
 
@@ -1579,7 +1671,7 @@ static const char *level(const codes *c, size_t i)
 static void patient_cols(FILE *f, const run_state *r, size_t i)
 {
     int fr = r->frailty[i];
-    fprintf(f, "%lld,", (long long)r->id[i]);
+    fprintf(f, "%lld,", (long long)r->id[i - r->id0]);
     strata_csv_field(f, level(&r->pcn, i));
     fputc(',', f);
     strata_csv_field(f, level(&r->practice, i));
@@ -1620,6 +1712,11 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
     size_t *len = strata_calloc(ctx, (size_t)T, sizeof *len);
     int bad = buf && len ? 0 : 1;
     for (size_t r0 = 0; r0 < r->n && !bad; r0 += step) {
+        strata_status st = read_ids(r, r0, r->n - r0 < step ? r->n - r0 : step);
+        if (st != STRATA_OK) {
+            STRATA_FREE_ALL(ctx, buf, len);
+            return st;
+        }
 #pragma omp parallel for num_threads(T) schedule(static, 1) reduction(| : bad)
         for (int t = 0; t < T; t++) {
             size_t a = r0 + (size_t)t * PF_CHUNK, b = a + PF_CHUNK < r->n ? a + PF_CHUNK : r->n;
@@ -1709,6 +1806,44 @@ static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel,
     return st;
 }
 
+typedef struct sel_row {
+    size_t row, k;
+} sel_row;
+
+static int by_row(const void *a, const void *b)
+{
+    size_t x = ((const sel_row *)a)->row, y = ((const sel_row *)b)->row;
+    return x < y ? -1 : x > y;
+}
+
+/* The intervention list's patient ids: its rows in cohort order, the ids
+ * read block by block (only the blocks that hold a listed row), each set as
+ * the list's patient_id cell (formatted as strata_list_table formats them). */
+static strata_status list_ids(run_state *r, strata_table *t, size_t n_sel, const size_t *rows)
+{
+    strata_ctx *ctx = r->ctx;
+    int jid = strata_table_find(t, "patient_id");
+    sel_row *v = strata_alloc(ctx, (n_sel + 1) * sizeof *v);
+    strata_status st = v ? STRATA_OK : STRATA_ENOMEM;
+    for (size_t k = 0; v && k < n_sel; k++)
+        v[k] = (sel_row){rows[k], k};
+    if (v)
+        qsort(v, n_sel, sizeof *v, by_row);
+    for (size_t q = 0; st == STRATA_OK && q < n_sel;) {
+        size_t r0 = v[q].row / RUN_BLOCK * RUN_BLOCK;
+        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        st = read_ids(r, r0, b);
+        for (; st == STRATA_OK && q < n_sel && v[q].row < r0 + b; q++) {
+            char id[32];
+            snprintf(id, sizeof id, "%lld", (long long)r->id[v[q].row - r0]);
+            st = strata_table_set_key(ctx, t, jid, v[q].k, id);
+        }
+    }
+    strata_free(ctx, v, 0);
+    free_ids(r);
+    return st;
+}
+
 static const char *PATIENT_HEADER =
     "patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,charlson,core20";
 
@@ -1722,7 +1857,7 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     strata_table *t = NULL;
     strata_status st;
     memset(&lc, 0, sizeof lc);
-    lc.patient_id = r->id;
+    lc.patient_id = NULL; /* the ids are set below (list_ids) */
     lc.risk = r->risk;
     lc.tier = r->tier;
     lc.segment = r->segment;
@@ -1740,44 +1875,34 @@ static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
     lc.reason_text = (const char *const *)reasons;
     st = strata_list_table(ctx, &lc, n_sel, rows, rank, &t);
     if (st == STRATA_OK)
+        st = list_ids(r, t, n_sel, rows);
+    if (st == STRATA_OK)
         st = write_table(r, t, "intervention_list.csv");
     strata_table_free(ctx, t);
     return st;
 }
 
 /* The intervention lists from the scored patients (an unscored one has no
- * risk to rank); rows[] are cohort rows. Capacity per 1,000 of the scored. */
-static strata_status select_scored(run_state *r, const strata_list_params *lp, size_t *rows,
+ * risk to rank: the ranking leaves NaN risks out, with no copy of the
+ * others); rows[] are cohort rows. Capacity per 1,000 of the scored. */
+static strata_status select_scored(run_state *r, strata_list_params *lp, size_t *rows,
                                    uint32_t *rank, size_t *n_sel)
 {
-    strata_ctx *ctx = r->ctx;
-    size_t m = 0, *idx;
-    double *risk;
-    int32_t *grp, *imd = NULL;
-    strata_status st;
-    if (r->sum->n_unscored == 0)
-        return strata_intervention_select(ctx, lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
-                                          r->imd, rows, rank, n_sel);
-    idx = strata_alloc(ctx, r->n * sizeof *idx);
-    risk = strata_alloc(ctx, r->n * sizeof *risk);
-    grp = strata_alloc(ctx, r->n * sizeof *grp);
-    if (r->imd)
-        imd = strata_alloc(ctx, r->n * sizeof *imd);
-    st = idx && risk && grp && (!r->imd || imd) ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t i = 0; st == STRATA_OK && i < r->n; i++)
-        if (!isnan(r->risk[i])) {
-            idx[m] = i, risk[m] = r->risk[i], grp[m] = r->pcn.v[i];
-            if (imd)
-                imd[m] = r->imd[i];
-            m++;
-        }
-    if (st == STRATA_OK)
-        st = strata_intervention_select(ctx, lp, m, risk, NULL, grp, r->pcn.n_levels, imd, rows,
-                                        rank, n_sel);
-    for (size_t k = 0; st == STRATA_OK && k < *n_sel; k++)
-        rows[k] = idx[rows[k]];
-    STRATA_FREE_ALL(ctx, idx, risk, grp, imd);
-    return st;
+    lp->skip_nan = 1;
+    return strata_intervention_select(r->ctx, lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
+                                      r->imd, rows, rank, n_sel);
+}
+
+/* The most patients the lists can hold: each PCN's capacity is per_group,
+ * or per_1000 of its m scored rounded half up (at most m): in all at most
+ * per_1000 n / 1000 + one a PCN. With proportionate universalism a PCN's
+ * deprived minimum may pass its capacity (a need below zero), so then n.
+ * rows[] and rank[] were n long and zeroed (12 bytes a patient resident). */
+static size_t list_bound(const run_state *r, const strata_list_params *lp)
+{
+    double b = lp->per_group ? (double)lp->per_group * (double)(r->pcn.n_levels + 1)
+                             : lp->per_1000 * (double)r->n / 1000.0 + (double)r->pcn.n_levels + 2;
+    return lp->prop_univ || !(b < (double)r->n) ? (r->n ? r->n : 1) : (size_t)b + 1;
 }
 
 static strata_status stage_patients(run_state *r)
@@ -1790,10 +1915,12 @@ static strata_status stage_patients(run_state *r)
     char **reasons = NULL;
     strata_status st;
 
-    STRATA_TRY(read_ids(r));
+    STRATA_TRY(load_cols(r, C_PCN | C_PRACTICE | C_IMD));
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
     fprintf(p.f, "%s\r\n", PATIENT_HEADER);
-    if ((st = write_patient_rows(r, p.f)) != STRATA_OK) { /* the temporary goes */
+    st = write_patient_rows(r, p.f);
+    free_ids(r);
+    if (st != STRATA_OK) { /* the temporary goes */
         fclose(p.f);
         unlink(p.tmp);
         strata_free(ctx, p.tmp, 0);
@@ -1806,8 +1933,11 @@ static strata_status stage_patients(run_state *r)
     lp.per_1000 = r->spec->capacity_per_1000;
     lp.prop_univ = r->spec->proportionate_universalism;
     STRATA_TRY(strata_list_params_check(ctx, &lp));
-    rows = strata_calloc(ctx, r->n, sizeof *rows);
-    rank = strata_calloc(ctx, r->n, sizeof *rank);
+    {
+        size_t cap = list_bound(r, &lp);
+        rows = strata_alloc(ctx, cap * sizeof *rows);
+        rank = strata_alloc(ctx, cap * sizeof *rank);
+    }
     st = rows && rank ? STRATA_OK : STRATA_ENOMEM;
     if (st == STRATA_OK)
         st = select_scored(r, &lp, rows, rank, &n_sel);
@@ -1821,8 +1951,6 @@ static strata_status stage_patients(run_state *r)
     strata_free(ctx, rows, 0);
     strata_free(ctx, rank, 0);
     r->sum->n_listed = n_sel;
-    strata_free(ctx, r->id, 0);
-    r->id = NULL;
     STRATA_TRY(st);
     return stage_done(r, "patients");
 }
@@ -1980,7 +2108,7 @@ static void run_free(run_state *r)
     for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++)
         strata_free(ctx, cs[k]->v, 0);
     free_stratify_inputs(r);
-    strata_free(ctx, r->id, 0);
+    free_ids(r);
     strata_free(ctx, r->age, 0);
     strata_free(ctx, r->imd, 0);
     strata_free(ctx, r->risk, 0);

@@ -22,10 +22,15 @@ typedef struct strat_ranking {
     size_t *row;
 } strat_ranking;
 
-/* Ranks rows [0, n). Non-finite risk or bad group: EDATA naming the row;
+/* Ranks rows [0, n); skip_nan: rows whose risk is NaN are left out (not
+ * ranked, not counted in size[]; the others keep their row numbers), with no
+ * copy of the rest. Non-finite risk or bad group: EDATA naming the row;
  * budget below the sort's floor: ENOMEM naming the sizes. */
 strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
-                              size_t n_groups, strat_ranking *rk);
+                              size_t n_groups, int skip_nan, strat_ranking *rk);
+/* strata_tiers with skip_nan: a NaN risk gets tier 0 and is no part of the ranking. */
+strata_status strat_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n, const double *risk,
+                          const int32_t *group, size_t n_groups, int skip_nan, uint8_t *tier);
 /* The next block of ranked rows (*rows valid until the next call); *got = 0 at the end. */
 strata_status strat_rank_next(strata_ctx *ctx, strat_ranking *rk, const size_t **rows, size_t *got);
 strata_status strat_rank_rewind(strata_ctx *ctx, strat_ranking *rk);

@@ -18,6 +18,7 @@ void strata_list_params_init(strata_list_params *p)
     p->per_group = 0;
     p->per_1000 = 10.0;
     p->prop_univ = 0;
+    p->skip_nan = 0;
 }
 
 strata_status strata_list_params_check(strata_ctx *ctx, const strata_list_params *p)
@@ -98,7 +99,7 @@ strata_status strata_intervention_select(strata_ctx *ctx, const strata_list_para
     if (p->prop_univ && !imd_decile)
         return STRATA_FAIL(ctx, STRATA_EINVAL,
                            "intervention list: proportionate universalism needs imd_decile");
-    STRATA_TRY(strat_rank_open(ctx, n, risk, group, n_groups, &rk));
+    STRATA_TRY(strat_rank_open(ctx, n, risk, group, n_groups, p->skip_nan, &rk));
     if (p->prop_univ) {
         q.all = strata_calloc(ctx, rk.n_groups, sizeof *q.all);
         q.dep = strata_calloc(ctx, rk.n_groups, sizeof *q.dep);

@@ -5,6 +5,7 @@
  * Invariant: outputs depend only on the inputs row by row (and on the
  * deterministic tier ranking), never on thread count. */
 #include "internal.h"
+#include "strat_internal.h"
 #include "strata/stratify.h"
 
 #include <math.h>
@@ -72,51 +73,16 @@ strata_status strata_patient_params_check(strata_ctx *ctx, const strata_patient_
     return STRATA_OK;
 }
 
-/* Tiers of the scored patients (risk not NaN) among themselves; tier 0 for an
- * unscored patient (docs/stratify.md#missing-values). */
-static strata_status tiers_of_scored(strata_ctx *ctx, const strata_tier_params *tp, size_t n,
-                                     const double *risk, const int32_t *group, size_t n_groups,
-                                     uint8_t *tier)
-{
-    size_t m = 0, *idx;
-    double *r;
-    int32_t *g = NULL;
-    uint8_t *t;
-    strata_status st;
-    for (size_t i = 0; i < n; i++)
-        m += !isnan(risk[i]);
-    if (m == n)
-        return strata_tiers(ctx, tp, n, risk, group, n_groups, tier);
-    idx = strata_alloc(ctx, (m + 1) * sizeof *idx);
-    r = strata_alloc(ctx, (m + 1) * sizeof *r);
-    t = strata_alloc(ctx, m + 1);
-    if (group)
-        g = strata_alloc(ctx, (m + 1) * sizeof *g);
-    st = idx && r && t && (!group || g) ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t i = 0, k = 0; st == STRATA_OK && i < n; i++) {
-        tier[i] = 0;
-        if (isnan(risk[i]))
-            continue;
-        idx[k] = i, r[k] = risk[i];
-        if (g)
-            g[k] = group[i];
-        k++;
-    }
-    if (st == STRATA_OK)
-        st = strata_tiers(ctx, tp, m, r, g, n_groups, t);
-    for (size_t k = 0; st == STRATA_OK && k < m; k++)
-        tier[idx[k]] = t[k];
-    STRATA_FREE_ALL(ctx, idx, r, t, g);
-    return st;
-}
-
 strata_status strata_stratify_patients(strata_ctx *ctx, const strata_patient_params *p,
                                        const strata_patient_cols *in, const int32_t *group,
                                        size_t n_groups, uint8_t *tier, uint8_t *segment,
                                        int8_t *frailty, int16_t *charlson, int8_t *ltc)
 {
     STRATA_TRY(strata_patient_params_check(ctx, p));
-    STRATA_TRY(tiers_of_scored(ctx, &p->tiers, in->n, in->risk, group, n_groups, tier));
+    /* tiers of the scored patients (risk not NaN) among themselves, ranked
+     * without a copy of them; tier 0 for an unscored patient
+     * (docs/stratify.md#missing-values) */
+    STRATA_TRY(strat_tiers(ctx, &p->tiers, in->n, in->risk, group, n_groups, 1, tier));
     for (size_t i = 0; i < in->n; i++) {
         int32_t f[STRATA_N_CONDITIONS];
         strata_segment_in s;

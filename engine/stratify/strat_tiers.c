@@ -59,19 +59,23 @@ static uint64_t desc_key(double x)
  * a budget, at most half of it: engine/core/xsort.h), the group sizes and one
  * block. */
 strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
-                              size_t n_groups, strat_ranking *rk)
+                              size_t n_groups, int skip_nan, strat_ranking *rk)
 {
     strata_status st;
+    size_t m = 0;
     memset(rk, 0, sizeof *rk);
     for (size_t i = 0; i < n; i++) {
+        if (skip_nan && isnan(risk[i]))
+            continue;
         if (!isfinite(risk[i]))
             return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not finite", i + 1,
                                risk[i]);
         if (group && (group[i] < 0 || (size_t)group[i] >= n_groups))
             return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", i + 1,
                                (int)group[i], n_groups ? n_groups - 1 : 0);
+        m++;
     }
-    rk->n = n;
+    rk->n = m;
     rk->n_groups = group ? n_groups : 1;
     rk->size = strata_calloc(ctx, rk->n_groups + 1, sizeof *rk->size);
     rk->key = strata_alloc(ctx, RANK_BLOCK * sizeof *rk->key);
@@ -81,11 +85,15 @@ strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, con
         return STRATA_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        rk->size[group ? (size_t)group[i] : 0]++;
-    st = strata_xsort_begin(ctx, n, group, n_groups, strata_ctx_memory_budget(ctx) / 2,
+        if (!(skip_nan && isnan(risk[i])))
+            rk->size[group ? (size_t)group[i] : 0]++;
+    /* the rows kept are pushed with their own numbers: ascending, so the
+     * order (group, risk descending, row) is that of the kept rows compacted */
+    st = strata_xsort_begin(ctx, m, group, n_groups, strata_ctx_memory_budget(ctx) / 2,
                             "ranking the patients by risk", &rk->x);
     for (size_t i = 0; st == STRATA_OK && i < n; i++)
-        st = strata_xsort_push(ctx, rk->x, desc_key(risk[i]), i);
+        if (!(skip_nan && isnan(risk[i])))
+            st = strata_xsort_push(ctx, rk->x, desc_key(risk[i]), i);
     if (st == STRATA_OK)
         st = strata_xsort_end(ctx, rk->x);
     if (st != STRATA_OK)
@@ -128,9 +136,10 @@ static void tier_group(const strata_tier_params *p, size_t m, size_t g, tier_wal
     }
 }
 
-strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n,
-                           const double *risk, const int32_t *group, size_t n_groups,
-                           uint8_t *tier)
+/* Tiers of rows [0, n); with skip_nan a NaN risk is no part of the ranking
+ * (tier 0), as if the other rows were ranked alone. */
+strata_status strat_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n, const double *risk,
+                          const int32_t *group, size_t n_groups, int skip_nan, uint8_t *tier)
 {
     strat_ranking rk;
     tier_walk w = {SIZE_MAX, 0, {0}};
@@ -139,6 +148,10 @@ strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t 
     if (p->mode == STRATA_TIER_ABSOLUTE) {
         for (size_t i = 0; i < n; i++) {
             size_t t = 0;
+            if (skip_nan && isnan(risk[i])) {
+                tier[i] = 0;
+                continue;
+            }
             if (!isfinite(risk[i]))
                 return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not finite",
                                    i + 1, risk[i]);
@@ -148,7 +161,10 @@ strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t 
         }
         return STRATA_OK;
     }
-    STRATA_TRY(strat_rank_open(ctx, n, risk, group, n_groups, &rk));
+    STRATA_TRY(strat_rank_open(ctx, n, risk, group, n_groups, skip_nan, &rk));
+    for (size_t i = 0; skip_nan && i < n; i++)
+        if (isnan(risk[i]))
+            tier[i] = 0;
     for (;;) {
         const size_t *rows;
         size_t got;
@@ -166,4 +182,11 @@ strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t 
     }
     strat_rank_close(ctx, &rk);
     return st;
+}
+
+strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n,
+                           const double *risk, const int32_t *group, size_t n_groups,
+                           uint8_t *tier)
+{
+    return strat_tiers(ctx, p, n, risk, group, n_groups, 0, tier);
 }

@@ -328,6 +328,9 @@ typedef struct strata_list_params {
     size_t per_group;    /* capacity per group, or 0 to use per_1000 */
     double per_1000;     /* capacity per 1,000 patients (rounded half up) */
     int prop_univ;       /* most deprived quintile gets at least its share of need */
+    int skip_nan;        /* 1: a patient whose risk is NaN (unscored) takes no part: never
+                            selected, not in the group's size (capacity per 1,000 of the
+                            others); 0 (default): a NaN risk is an error */
 } strata_list_params;
 STRATA_API void strata_list_params_init(strata_list_params *p);
 STRATA_API strata_status strata_list_params_check(strata_ctx *ctx, const strata_list_params *p);
