@@ -226,7 +226,10 @@ int cmd_fit(int argc, char **argv)
         cli_exit_now(rc);
         goto out;
     }
-    if ((st = strata_cohort_open(ctx, cohort_path, &c)) != STRATA_OK) {
+    /* the worker opens only the columns the fit names: the supervisor's
+     * strict open of the whole file decides whether its fit is used */
+    st = worker == 0 ? strata_cohort_open_lazy(ctx, cohort_path, &c) : strata_cohort_open(ctx, cohort_path, &c);
+    if (st != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }

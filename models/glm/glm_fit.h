@@ -88,6 +88,7 @@ typedef struct fitdata {
     int *rawcol;             /* p: glm_design_col_raw of each design column */
     double *Gp, *part;       /* per block: ld x ld extended Gram (lower), 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
+    int aic_dev;             /* final pass: binomial AIC = deviance + 2 rank (0/1 y, integer weights) */
     /* categorical-aware pass (fmode 1; glm_fpass.c) */
     int fmode;
     size_t nfac;

@@ -119,6 +119,20 @@ static void lp_built(const fitdata *d, size_t m, const double *const *cols, cons
 static inline void final_rows(const fitdata *d, size_t m, const double *y, const double *wt,
                               const double *eta, double *a, double *pear, double *ext)
 {
+    if (d->aic_dev) {
+        /* binomial, 0/1 outcomes, integer weights: the AIC is the deviance's
+         * (glm_fit.c) and the Pearson sum is not used; mu is within 10 eps of
+         * 0 or 1 only where |eta| > 30 (R's clamp; at |eta| <= 29 it is
+         * 2.5e-13 or more from both) */
+        for (size_t i = 0; i < m; i++) {
+            double mu;
+            if (!(wt[i] > 0) || !(fabs(eta[i]) > 29.0))
+                continue;
+            mu = glm_linkinv(d->fam, eta[i]);
+            *ext += mu > 1 - 10 * DBL_EPSILON || mu < 10 * DBL_EPSILON;
+        }
+        return;
+    }
     for (size_t i = 0; i < m; i++) {
         double mu = glm_linkinv(d->fam, eta[i]);
         if (!(wt[i] > 0))
