@@ -49,6 +49,8 @@ strata_status strata_glm_params_check(strata_ctx *ctx, const strata_glm_params *
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: warm_start %d is not 0 or 1", p->warm_start);
     if ((unsigned)p->pass > STRATA_GLM_PASS_FACTOR)
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: pass %d unknown", (int)p->pass);
+    if (p->final_gram < -1 || p->final_gram > 1)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: final_gram %d is not -1, 0 or 1", p->final_gram);
     if (p->block_rows < 16 || p->block_rows > ((size_t)1 << 24))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "glm params: block_rows %zu outside 16..2^24", p->block_rows);
     return STRATA_OK;
