@@ -223,6 +223,31 @@ static void test_cohort__lazy_open_checks_found_columns_fit_still_refuses(void *
     assert_contains(out, "lazy.h5:/patients/sex: attribute \"levels\" is a 16-element integer array");
     assert_int_equal(access(model, F_OK), -1);
     free(out);
+    /* /patients emptied: the rows are the first /outcomes column's, as in the strict open */
+    {
+        strata_cohort_writer *w = NULL;
+        strata_column_spec sp = {0};
+        double y[8] = {0, 1, 0, 1, 1, 0, 1, 0};
+        int64_t id[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        hid_t f;
+        path = tu_tmp("lazy_nopatients.h5"); /* (ctx refuses to overwrite a file it read) */
+        assert_int_equal(strata_cohort_writer_new(ctx, path, &w), STRATA_OK);
+        add(w, "patient_id", STRATA_DT_INT64, 0, NULL, 0, STRATA_ROLE_PATIENT_ID, id, 8);
+        sp.group = "outcomes", sp.name = "y", sp.dtype = STRATA_DT_FLOAT64;
+        assert_int_equal(strata_cohort_writer_add(w, &sp, &j), STRATA_OK);
+        assert_int_equal(strata_cohort_writer_append(w, j, y, 8), STRATA_OK);
+        assert_int_equal(strata_cohort_writer_finish(w), STRATA_OK);
+        f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(f >= 0 && H5Ldelete(f, "/patients/patient_id", H5P_DEFAULT) >= 0);
+        H5Fclose(f);
+        assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+        assert_int_equal(strata_cohort_nrows(c), 8);
+        strata_cohort_close(c);
+        assert_status(ctx, strata_cohort_open_lazy(ctx, path, &c), STRATA_OK);
+        assert_int_equal(strata_cohort_nrows(c), 8);
+        assert_status(ctx, strata_cohort_find(ctx, c, "y", &j), STRATA_OK);
+        strata_cohort_close(c);
+    }
     strata_ctx_free(ctx);
 }
 

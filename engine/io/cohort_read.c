@@ -433,9 +433,9 @@ static strata_status check_roles(strata_cohort *c, int lenient)
     return STRATA_OK;
 }
 
-/* A lazy handle: the names in /patients and /outcomes, and the first /patients
- * column opened (its length is the cohort's rows: a strict open has found
- * every /patients and /outcomes column of this length). */
+/* A lazy handle: the names in /patients and /outcomes, and the first of them
+ * opened (its length is the cohort's rows: a strict open has found every
+ * /patients and /outcomes column of this length). */
 static strata_status list_lazy(strata_cohort *c)
 {
     static const char *const groups[] = {"patients", "outcomes"};
@@ -453,7 +453,7 @@ static strata_status list_lazy(strata_cohort *c)
             st = register_column(c, groups[g], l.names[i]);
         strata_strings_free(c->ctx, l.names, l.n);
     }
-    if (st == STRATA_OK && c->ncols > 0 && !strcmp(c->cols[0].group, "patients")) {
+    if (st == STRATA_OK && c->ncols > 0) { /* (an /outcomes column when /patients is empty) */
         st = load_column(c, 0, 0);
         c->nrows = c->cols[0].info.length;
     }
