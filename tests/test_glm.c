@@ -817,6 +817,132 @@ static void test_fit__separation_warns_naming_terms(void **state)
     strata_ctx_free(ctx);
 }
 
+/* R's binomial AIC, -2 sum (wt/m) dbinom(round(m y), round(m), mu, log = TRUE)
+ * + 2 rank with m = wt, from the fitted mu (strata_score) with libm. */
+static double r_binomial_aic(const double *y, const double *wt, const double *mu, size_t n, size_t rank)
+{
+    double ll = 0;
+    for (size_t i = 0; i < n; i++) {
+        double m = wt ? wt[i] : 1, nn = nearbyint(m), k = nearbyint(m * y[i]);
+        if (!(m > 0))
+            continue;
+        ll += (lgamma(nn + 1) - lgamma(k + 1) - lgamma(nn - k + 1) + (k > 0 ? k * log(mu[i]) : 0) +
+               (nn - k > 0 ? (nn - k) * log1p(-mu[i]) : 0));
+    }
+    return -2 * ll + 2.0 * (double)rank;
+}
+
+/* The converging pass without its Gram (glm_irls.c; final_gram 0, the
+ * default), with it (1), and every iteration trying without it first (-1:
+ * each pass that does not converge runs again with its Gram): the same
+ * coefficients, SEs, covariance, deviance and AIC, bit for bit, on the dense
+ * and the categorical-aware pass (two factors: combined codes). */
+static void check_final_gram(strata_ctx *ctx, strata_cohort *c)
+{
+    static const strata_glm_pass passes[] = {STRATA_GLM_PASS_DENSE, STRATA_GLM_PASS_FACTOR};
+    for (size_t k = 0; k < 2; k++) {
+        strata_model *m[3] = {NULL, NULL, NULL};
+        strata_fit_summary s[3];
+        for (int g = 0; g < 3; g++) {
+            strata_glm_params p;
+            strata_glm_params_init(&p);
+            p.formula = "yb ~ x + ga + gb + x:ga";
+            p.weights = "wi";
+            p.pass = passes[k];
+            p.final_gram = g - 1;
+            assert_status(ctx, strata_glm_fit(ctx, c, &p, &m[g]), STRATA_OK);
+            strata_model_summary(m[g], &s[g]);
+        }
+        for (int g = 0; g < 3; g += 2) {
+            size_t pp = strata_model_nterms(m[1]);
+            assert_true(s[g].deviance == s[1].deviance && s[g].aic == s[1].aic);
+            assert_int_equal(s[g].iterations, s[1].iterations);
+            assert_memory_equal(strata_model_vcov(m[g]), strata_model_vcov(m[1]), pp * pp * sizeof(double));
+            for (size_t j = 0; j < pp; j++) {
+                strata_coef a, b;
+                strata_model_coef(m[g], j, &a);
+                strata_model_coef(m[1], j, &b);
+                assert_true(a.estimate == b.estimate && a.std_error == b.std_error);
+            }
+        }
+        for (int g = 0; g < 3; g++)
+            strata_model_free(ctx, m[g]);
+    }
+}
+
+/* The binomial AIC: with 0/1 outcomes and integer weights it is the deviance
+ * plus 2 rank (the final pass skips R's per-row log terms: docs/glm.md), else
+ * the per-row terms (proportions, fractional weights); each against R's
+ * formula evaluated here from the fitted values. */
+static void test_fit__binomial_aic_deviance_shortcut_and_per_row(void **state)
+{
+    enum { N = 3000 };
+    static double x[N], yb[N], yp[N], wi[N], wf[N], mu[N];
+    static int32_t ga[N], gb[N];
+    static const char *const LA[] = {"a0", "a1", "a2"}, *const LB[] = {"b0", "b1", "b2", "b3"};
+    static const struct {
+        const char *y, *w;
+        int shortcut;
+    } cases[] = {{"yb", NULL, 1}, {"yb", "wi", 1}, {"yp", "wi", 0}, {"yb", "wf", 0}};
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    td_mem cols[7];
+    (void)state;
+    rng_state = 19;
+    for (size_t i = 0; i < N; i++) {
+        double p;
+        x[i] = rnorm();
+        p = 1 / (1 + exp(-(-0.5 + 0.8 * x[i])));
+        yb[i] = unif() < p;
+        wi[i] = (double)(1 + i % 4);
+        yp[i] = 0;
+        for (int k = 0; k < (int)wi[i]; k++)
+            yp[i] += unif() < p;
+        yp[i] /= wi[i];
+        wf[i] = 0.5 + 0.25 * (double)(i % 5);
+        ga[i] = (int32_t)(unif() * 3);
+        gb[i] = (int32_t)(unif() * 4);
+        if (unif() < 0.3 + 0.1 * ga[i] + 0.05 * gb[i]) /* the factors matter a little */
+            yb[i] = 1 - yb[i];
+    }
+    memset(cols, 0, sizeof cols);
+    cols[0].name = "x", cols[0].num = x;
+    cols[1].name = "yb", cols[1].num = yb;
+    cols[2].name = "yp", cols[2].num = yp;
+    cols[3].name = "wi", cols[3].num = wi;
+    cols[4].name = "wf", cols[4].num = wf;
+    cols[5].name = "ga", cols[5].codes = ga, cols[5].levels = LA, cols[5].n_levels = 3;
+    cols[6].name = "gb", cols[6].codes = gb, cols[6].levels = LB, cols[6].n_levels = 4;
+    assert_status(ctx, td_write_cohort(ctx, tu_tmp("aic.h5"), cols, 7, N), STRATA_OK);
+    assert_status(ctx, strata_cohort_open(ctx, tu_tmp("aic.h5"), &c), STRATA_OK);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        strata_glm_params p;
+        strata_model *m = NULL;
+        strata_fit_summary fs;
+        char formula[32];
+        double want;
+        snprintf(formula, sizeof formula, "%s ~ x", cases[k].y);
+        strata_glm_params_init(&p);
+        p.family = STRATA_FAMILY_BINOMIAL;
+        p.formula = formula;
+        p.weights = cases[k].w;
+        assert_status(ctx, strata_glm_fit(ctx, c, &p, &m), STRATA_OK);
+        strata_model_summary(m, &fs);
+        assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_ERROR, NULL, mu), STRATA_OK);
+        want = r_binomial_aic(cases[k].y[1] == 'b' ? yb : yp, !cases[k].w ? NULL : cases[k].w[1] == 'i' ? wi : wf, mu,
+                              N, (size_t)fs.rank);
+        assert_rel_close(fs.aic, want, 1e-12, "%s weights %s AIC", formula, cases[k].w ? cases[k].w : "1");
+        if (cases[k].shortcut)
+            assert_true(fs.aic == fs.deviance + 2.0 * fs.rank); /* the same bits */
+        else /* the lchoose or rounded-weight terms: the deviance is another number */
+            assert_true(fabs(fs.aic - (fs.deviance + 2.0 * fs.rank)) > 1e-6 * fs.aic);
+        strata_model_free(ctx, m);
+    }
+    check_final_gram(ctx, c);
+    strata_cohort_close(c);
+    strata_ctx_free(ctx);
+}
+
 static void test_cli__fit_coef_score(void **state)
 {
     char *out = NULL, coh[1024];
@@ -868,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_score__unseen_level_error_or_reference),
         cmocka_unit_test(test_fit__iteration_cap_enoconv_keeps_partial),
         cmocka_unit_test(test_fit__separation_warns_naming_terms),
+        cmocka_unit_test(test_fit__binomial_aic_deviance_shortcut_and_per_row),
         cmocka_unit_test(test_cli__fit_coef_score),
     };
     return cmocka_run_group_tests(tests, setup_sim, teardown_sim);

@@ -102,6 +102,9 @@ static void test_h5_bytes__every_file_twice_and_with_2_threads_is_the_same(void 
         assert_non_null(strstr(out, "\"r/features.h5\""));
         assert_null(strstr(out, ".strata-run"));
         free(out);
+        /* the 2-thread fit's input_hash came from its supervisor (cli_worker.c) */
+        assert_int_equal(tu_run_sh(&out, "cd '%s' && h5dump -a input_hash m.h5 | grep -c \"sha256:$(sha256sum c.h5 | cut -c1-64)\\\"\"", dir), 0);
+        free(out);
     }
     assert_int_equal(tu_run_sh(NULL, "rm -rf '%s'", dir), 0);
 }

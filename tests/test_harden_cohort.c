@@ -14,6 +14,7 @@
 
 #include <hdf5.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -168,12 +169,95 @@ static void test_cohort__category_code_outside_levels_fails_every_read(void **st
     check_bad_code(INT32_MAX, "2147483647");
 }
 
+/* Adds /patients/<name>: n float64 rows (a column of the wrong length). */
+static void plant_column(const char *path, const char *name, hsize_t n)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), g, sp, d;
+    double v[16] = {0};
+    char dpath[64];
+    assert_true(f >= 0 && n <= 16);
+    snprintf(dpath, sizeof dpath, "/patients/%s", name);
+    g = H5Gopen2(f, "/patients", H5P_DEFAULT);
+    sp = H5Screate_simple(1, &n, NULL);
+    d = H5Dcreate2(f, dpath, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Gclose(g);
+    H5Fclose(f);
+}
+
+/* strata_cohort_open_lazy (the fit worker's open, engine/cli/cli_worker.c):
+ * a column is checked when it is found, with the strict open's messages; a
+ * bad column the fit does not name passes the lazy open, and `strata fit`
+ * still refuses the file (its supervisor's strict open), exit 5, no model. */
+static void test_cohort__lazy_open_checks_found_columns_fit_still_refuses(void **state)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort *c = NULL;
+    const char *path = tu_tmp("lazy.h5"), *model = tu_tmp("lazy_model.h5");
+    double age[8];
+    size_t j;
+    char *out = NULL;
+    (void)state;
+    write_cohort(path, 0, 0);
+    plant_attr(path, "/patients/sex", "levels", 16);
+    plant_column(path, "short", 5);
+    assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_EFORMAT);
+    assert_status(ctx, strata_cohort_open_lazy(ctx, path, &c), STRATA_OK);
+    assert_int_equal(strata_cohort_nrows(c), 8);
+    assert_int_equal(strata_cohort_ncols(c), 5); /* patient_id, age, sex, y, short: listed */
+    assert_status(ctx, strata_cohort_find(ctx, c, "age", &j), STRATA_OK);
+    assert_int_equal(strata_cohort_column(c, j)->role, STRATA_ROLE_AGE);
+    assert_status(ctx, strata_cohort_read_f64(ctx, c, j, 0, 8, age), STRATA_OK);
+    assert_true(age[0] == 30 && age[7] == 67);
+    assert_status(ctx, strata_cohort_find(ctx, c, "sex", &j), STRATA_EFORMAT);
+    assert_contains(strata_ctx_errmsg(ctx), "lazy.h5:/patients/sex: attribute \"levels\" is a 16-element integer array");
+    assert_status(ctx, strata_cohort_find(ctx, c, "short", &j), STRATA_EFORMAT);
+    assert_contains(strata_ctx_errmsg(ctx), "lazy.h5:/patients/short: length 5 differs from /patients/patient_id length 8");
+    assert_status(ctx, strata_cohort_find(ctx, c, "nosuch", &j), STRATA_ESPEC);
+    strata_cohort_close(c);
+    unlink(model);
+    assert_int_equal(tu_run_cli(&out, "fit '%s' --formula 'y ~ age' --threads 2 --out '%s'", path, model), 5);
+    assert_contains(out, "lazy.h5:/patients/sex: attribute \"levels\" is a 16-element integer array");
+    assert_int_equal(access(model, F_OK), -1);
+    free(out);
+    /* /patients emptied: the rows are the first /outcomes column's, as in the strict open */
+    {
+        strata_cohort_writer *w = NULL;
+        strata_column_spec sp = {0};
+        double y[8] = {0, 1, 0, 1, 1, 0, 1, 0};
+        int64_t id[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+        hid_t f;
+        path = tu_tmp("lazy_nopatients.h5"); /* (ctx refuses to overwrite a file it read) */
+        assert_int_equal(strata_cohort_writer_new(ctx, path, &w), STRATA_OK);
+        add(w, "patient_id", STRATA_DT_INT64, 0, NULL, 0, STRATA_ROLE_PATIENT_ID, id, 8);
+        sp.group = "outcomes", sp.name = "y", sp.dtype = STRATA_DT_FLOAT64;
+        assert_int_equal(strata_cohort_writer_add(w, &sp, &j), STRATA_OK);
+        assert_int_equal(strata_cohort_writer_append(w, j, y, 8), STRATA_OK);
+        assert_int_equal(strata_cohort_writer_finish(w), STRATA_OK);
+        f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(f >= 0 && H5Ldelete(f, "/patients/patient_id", H5P_DEFAULT) >= 0);
+        H5Fclose(f);
+        assert_status(ctx, strata_cohort_open(ctx, path, &c), STRATA_OK);
+        assert_int_equal(strata_cohort_nrows(c), 8);
+        strata_cohort_close(c);
+        assert_status(ctx, strata_cohort_open_lazy(ctx, path, &c), STRATA_OK);
+        assert_int_equal(strata_cohort_nrows(c), 8);
+        assert_status(ctx, strata_cohort_find(ctx, c, "y", &j), STRATA_OK);
+        strata_cohort_close(c);
+    }
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cohort__array_root_attribute_is_eformat_not_a_stack_write),
         cmocka_unit_test(test_cohort__array_column_attribute_is_eformat),
         cmocka_unit_test(test_cohort__category_code_outside_levels_fails_every_read),
+        cmocka_unit_test(test_cohort__lazy_open_checks_found_columns_fit_still_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,10 +44,15 @@ void cli_exit_now(int rc);
  * (every message, progress line and output goes through it; elsewhere it
  * returns at once). cli_worker_finish, in the supervisor: go = 1 sends the
  * verdict and returns the worker's exit code; go = 0 kills the worker and
- * returns -1 (the supervisor reports the open's error itself). */
+ * returns -1 (the supervisor reports the open's error itself). With the
+ * verdict goes the cohort's SHA-256 when hash is not NULL: the supervisor
+ * hashes the file after its open, on the other core, and the worker's fit
+ * takes it for the model's input_hash (cli_worker_take_hash, in the worker:
+ * strata_ctx_set_input_hash) instead of hashing on a third thread. */
 pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd);
 void cli_gate(void);
-int cli_worker_finish(pid_t pid, int verdict_fd, int go);
+int cli_worker_finish(pid_t pid, int verdict_fd, int go, const char *hash);
+void cli_worker_take_hash(strata_ctx *ctx, const char *path);
 /* Whether this process started MPI (an MPI build under mpirun or srun). */
 int cli_mpi_started(void);
 /* Shows the library's progress on stderr (cli_progress.c): a redrawn bar

@@ -25,27 +25,55 @@
 #include <unistd.h>
 
 /* In the worker: its end of the verdict socket until the verdict is read;
- * -1 in any other process. The lock: a message may come from any thread. */
+ * -1 in any other process. The lock: a message may come from any thread.
+ * The verdict is 'Y', then the cohort's SHA-256 (64 hex digits) when the
+ * supervisor could hash it: g_hash, else "". */
 static int g_gate = -1;
 static pthread_mutex_t g_gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static char g_hash[65];
+static const char *g_hash_path; /* the cohort the supervisor hashed */
 
 void cli_gate(void)
 {
-    char c = 0;
+    char v[65];
+    size_t got = 0;
     ssize_t r;
     if (__atomic_load_n(&g_gate, __ATOMIC_ACQUIRE) < 0)
         return;
     pthread_mutex_lock(&g_gate_lock);
     if (g_gate >= 0) {
-        do
-            r = read(g_gate, &c, 1);
-        while (r < 0 && errno == EINTR);
-        if (r != 1 || c != 'Y') /* refused (the supervisor kills us first) or gone */
+        /* up to the supervisor's close: 'Y' alone or 'Y' and the hash */
+        while (got < sizeof v && ((r = read(g_gate, v + got, sizeof v - got)) > 0 || (r < 0 && errno == EINTR)))
+            got += r > 0 ? (size_t)r : 0;
+        if (got < 1 || v[0] != 'Y') /* refused (the supervisor kills us first) or gone */
             _exit((int)STRATA_EFORMAT);
+        if (got == sizeof v) {
+            memcpy(g_hash, v + 1, 64);
+            g_hash[64] = '\0';
+        }
         close(g_gate);
         __atomic_store_n(&g_gate, -1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&g_gate_lock);
+}
+
+/* The worker's strata_input_hash_fn: the supervisor's hash of the cohort
+ * (it waits for the verdict, as any output does), or the file hashed here
+ * when the supervisor could not hash it or the fit asks for another file. */
+static strata_status worker_hash(void *ud, strata_ctx *ctx, const char *path, char out[65])
+{
+    (void)ud;
+    cli_gate();
+    if (!g_hash[0] || !g_hash_path || strcmp(path, g_hash_path) != 0)
+        return strata_file_sha256(ctx, path, out);
+    memcpy(out, g_hash, sizeof g_hash);
+    return STRATA_OK;
+}
+
+void cli_worker_take_hash(strata_ctx *ctx, const char *path)
+{
+    g_hash_path = path;
+    strata_ctx_set_input_hash(ctx, worker_hash, NULL);
 }
 
 pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd)
@@ -93,12 +121,18 @@ pid_t cli_worker_fork(const strata_ctx *ctx, int *verdict_fd)
 #endif
 }
 
-int cli_worker_finish(pid_t pid, int verdict_fd, int go)
+int cli_worker_finish(pid_t pid, int verdict_fd, int go, const char *hash)
 {
+    char v[65] = "Y";
+    size_t len = 1;
     int status = 0;
     pid_t r;
+    if (hash && strlen(hash) == 64) {
+        memcpy(v + 1, hash, 64);
+        len = sizeof v;
+    }
     /* MSG_NOSIGNAL: a worker that is already gone must not end us by SIGPIPE */
-    if (!go || send(verdict_fd, "Y", 1, MSG_NOSIGNAL) != 1)
+    if (!go || send(verdict_fd, v, len, MSG_NOSIGNAL) != (ssize_t)len)
         kill(pid, SIGKILL);
     close(verdict_fd);
     do

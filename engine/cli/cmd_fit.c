@@ -216,8 +216,15 @@ int cmd_fit(int argc, char **argv)
      * (cli_worker.c; docs/reliability.md#hdf5) */
     worker = eo.active ? -1 : cli_worker_fork(ctx, &verdict);
     if (worker > 0) {
+        char hash[65] = "";
         st = strata_cohort_open(ctx, cohort_path, &c);
-        rc = cli_worker_finish(worker, verdict, st == STRATA_OK);
+        /* the input's hash for the worker's model file (on failure the
+         * worker hashes it and reports as before) */
+        if (st == STRATA_OK && strata_file_sha256(ctx, cohort_path, hash) != STRATA_OK) {
+            hash[0] = '\0';
+            strata_ctx_clear_error(ctx);
+        }
+        rc = cli_worker_finish(worker, verdict, st == STRATA_OK, hash);
         if (rc < 0) {
             rc = cli_fail(ctx, "fit", st);
             goto out;
@@ -226,7 +233,12 @@ int cmd_fit(int argc, char **argv)
         cli_exit_now(rc);
         goto out;
     }
-    if ((st = strata_cohort_open(ctx, cohort_path, &c)) != STRATA_OK) {
+    /* the worker opens only the columns the fit names: the supervisor's
+     * strict open of the whole file decides whether its fit is used */
+    st = worker == 0 ? strata_cohort_open_lazy(ctx, cohort_path, &c) : strata_cohort_open(ctx, cohort_path, &c);
+    if (worker == 0)
+        cli_worker_take_hash(ctx, cohort_path);
+    if (st != STRATA_OK) {
         rc = cli_fail(ctx, "fit", st);
         goto out;
     }

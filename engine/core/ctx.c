@@ -94,6 +94,14 @@ void strata_ctx_set_scratch_dir(strata_ctx *ctx, const char *dir)
 
 const char *strata_ctx_scratch_dir(const strata_ctx *ctx) { return ctx ? ctx->scratch_dir : NULL; }
 
+void strata_ctx_set_input_hash(strata_ctx *ctx, strata_input_hash_fn fn, void *ud)
+{
+    if (!ctx)
+        return;
+    ctx->input_hash = fn;
+    ctx->input_hash_ud = ud;
+}
+
 int strata_threads(const strata_ctx *ctx)
 {
     if (ctx && ctx->threads > 0)

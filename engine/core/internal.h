@@ -40,6 +40,8 @@ struct strata_ctx {
     const struct strata_comm *comm; /* NULL: one process (engine/core/comm.h) */
     const char *stage_dir, *final_dir; /* a run's staging folder and the folder its
                                         * outputs land in (strata_recorded_path) */
+    strata_input_hash_fn input_hash;   /* NULL: a fit hashes its input itself */
+    void *input_hash_ud;
 };
 
 #if defined(__GNUC__)

@@ -34,6 +34,7 @@ typedef struct cohort_col {
     char *levels_path;        /* owned, NULL unless categorical */
     char *problem;            /* owned: structure problem found when opened leniently */
     hid_t dset;               /* open dataset, or H5I_INVALID_HID when unreadable */
+    int loaded;               /* 1 once opened (a lazy handle opens a column at its first find) */
 } cohort_col;
 
 typedef struct cohort_attr {
@@ -53,6 +54,7 @@ struct strata_cohort {
     char **problems;          /* file-level structure problems (lenient open) */
     size_t nproblems;
     int lenient;              /* opened for validate: reads do not check category codes */
+    int lazy;                 /* strata_cohort_open_lazy: columns open at their first find */
     strata_status iter_status;/* status of the attribute walk (H5Aiterate2 callback) */
     hid_t dxpl;               /* H5P_DEFAULT, or collective MPI-IO (strata_cohort_open_dist) */
     hid_t nocache;            /* dataset access: no chunk cache (open_column), or invalid */

@@ -191,41 +191,11 @@ static strata_status attr_str(strata_cohort *c, cohort_col *col, const char *dpa
     return st;
 }
 
-/* Columns open without a chunk cache unless filtered (strata_h5_open_column):
- * a streamed fit's warm start, which visits one 8,192-row block in each
- * 65,536-row chunk, had read every chunk whole on every pass (docs/scale.md). */
-static strata_status add_column(strata_cohort *c, int lenient, const char *group,
-                                const char *name)
+/* Registers /group/name as column c->ncols (group and name only: not opened). */
+static strata_status register_column(strata_cohort *c, const char *group, const char *name)
 {
     strata_ctx *ctx = c->ctx;
-    char dpath[1024];
     cohort_col *col;
-    H5O_info_t oinfo;
-    hid_t d, t, space;
-    strata_status st = STRATA_OK;
-
-    snprintf(dpath, sizeof dpath, "/%s/%s", group, name);
-    if (!strcmp(group, "truth") &&
-        H5Oget_info_by_name2(c->file, dpath, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
-        oinfo.type == H5O_TYPE_GROUP)
-        return STRATA_OK; /* /truth is free-form: subgroups are read by path, not as columns */
-    if (H5Oget_info_by_name2(c->file, dpath, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
-        oinfo.type != H5O_TYPE_DATASET)
-        return problem(c, lenient, NULL, "%s:%s: not a dataset (columns are 1-D datasets)",
-                       c->path, dpath);
-    if (!strcmp(group, "truth")) {
-        /* /truth may hold string datasets (term names): read with read_strings. */
-        hid_t td = H5Dopen2(c->file, dpath, H5P_DEFAULT), tt;
-        int is_str;
-        if (td < 0)
-            return problem(c, lenient, NULL, "%s:%s: cannot open dataset", c->path, dpath);
-        tt = H5Dget_type(td);
-        is_str = H5Tget_class(tt) == H5T_STRING;
-        H5Tclose(tt);
-        H5Dclose(td);
-        if (is_str)
-            return STRATA_OK;
-    }
     if (c->ncols == c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 32;
         cohort_col *nc = strata_realloc(ctx, c->cols, c->cap * sizeof *nc, ncap * sizeof *nc);
@@ -247,7 +217,24 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
     col->info.group = col->group;
     col->info.name = col->name;
     col->info.units = "";
+    return STRATA_OK;
+}
 
+/* Opens registered column j: its dataset, type, extent, role, units and
+ * levels table, with every check of the column itself.
+ * Columns open without a chunk cache unless filtered (strata_h5_open_column):
+ * a streamed fit's warm start, which visits one 8,192-row block in each
+ * 65,536-row chunk, had read every chunk whole on every pass (docs/scale.md). */
+static strata_status load_column(strata_cohort *c, int lenient, size_t j)
+{
+    strata_ctx *ctx = c->ctx;
+    char dpath[1024];
+    cohort_col *col = &c->cols[j];
+    hid_t d, t, space;
+    strata_status st = STRATA_OK;
+
+    col->loaded = 1;
+    snprintf(dpath, sizeof dpath, "/%s/%s", col->group, col->name);
     d = strata_h5_open_column(c->file, dpath, c->nocache);
     if (d < 0)
         return problem(c, lenient, &col->problem, "%s:%s: cannot open dataset", c->path, dpath);
@@ -332,6 +319,38 @@ static strata_status add_column(strata_cohort *c, int lenient, const char *group
     return STRATA_OK;
 }
 
+static strata_status add_column(strata_cohort *c, int lenient, const char *group,
+                                const char *name)
+{
+    char dpath[1024];
+    H5O_info_t oinfo;
+
+    snprintf(dpath, sizeof dpath, "/%s/%s", group, name);
+    if (!strcmp(group, "truth") &&
+        H5Oget_info_by_name2(c->file, dpath, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+        oinfo.type == H5O_TYPE_GROUP)
+        return STRATA_OK; /* /truth is free-form: subgroups are read by path, not as columns */
+    if (H5Oget_info_by_name2(c->file, dpath, &oinfo, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+        oinfo.type != H5O_TYPE_DATASET)
+        return problem(c, lenient, NULL, "%s:%s: not a dataset (columns are 1-D datasets)",
+                       c->path, dpath);
+    if (!strcmp(group, "truth")) {
+        /* /truth may hold string datasets (term names): read with read_strings. */
+        hid_t td = H5Dopen2(c->file, dpath, H5P_DEFAULT), tt;
+        int is_str;
+        if (td < 0)
+            return problem(c, lenient, NULL, "%s:%s: cannot open dataset", c->path, dpath);
+        tt = H5Dget_type(td);
+        is_str = H5Tget_class(tt) == H5T_STRING;
+        H5Tclose(tt);
+        H5Dclose(td);
+        if (is_str)
+            return STRATA_OK;
+    }
+    STRATA_TRY(register_column(c, group, name));
+    return load_column(c, lenient, c->ncols - 1);
+}
+
 static strata_status add_group(strata_cohort *c, int lenient, const char *group)
 {
     name_list l;
@@ -414,8 +433,53 @@ static strata_status check_roles(strata_cohort *c, int lenient)
     return STRATA_OK;
 }
 
+/* A lazy handle: the names in /patients and /outcomes, and the first of them
+ * opened (its length is the cohort's rows: a strict open has found every
+ * /patients and /outcomes column of this length). */
+static strata_status list_lazy(strata_cohort *c)
+{
+    static const char *const groups[] = {"patients", "outcomes"};
+    strata_status st = STRATA_OK;
+    for (int g = 0; g < 2 && st == STRATA_OK; g++) {
+        name_list l;
+        char gpath[32];
+        snprintf(gpath, sizeof gpath, "/%s", groups[g]);
+        if (g == 1 && !group_exists(c->file, gpath))
+            break;
+        st = list_group(c->ctx, c->file, gpath, &l);
+        if (st == STRATA_EFORMAT)
+            return STRATA_FAIL(c->ctx, st, "%s:%s: cannot list group", c->path, gpath);
+        for (size_t i = 0; i < l.n && st == STRATA_OK; i++)
+            st = register_column(c, groups[g], l.names[i]);
+        strata_strings_free(c->ctx, l.names, l.n);
+    }
+    if (st == STRATA_OK && c->ncols > 0) { /* (an /outcomes column when /patients is empty) */
+        st = load_column(c, 0, 0);
+        c->nrows = c->cols[0].info.length;
+    }
+    return st;
+}
+
+/* A lazy handle's column j at its first find: opened with the strict open's
+ * checks of the column, and its length against the cohort's rows. */
+static strata_status lazy_load(strata_ctx *ctx, strata_cohort *c, size_t j)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    cohort_col *col = &c->cols[j];
+    strata_h5_quiet_begin(&es);
+    st = load_column(c, 0, j);
+    strata_h5_quiet_end(&es);
+    if (st == STRATA_OK && col->info.length != c->nrows)
+        st = STRATA_FAIL(c->ctx, STRATA_EFORMAT, "%s:/%s/%s: length %zu differs from /%s/%s length %zu", c->path,
+                         col->group, col->name, col->info.length, c->cols[0].group, c->cols[0].name, c->nrows);
+    if (st != STRATA_OK && ctx != c->ctx)
+        return STRATA_FAIL(ctx, st, "%s", strata_ctx_errmsg(c->ctx));
+    return st;
+}
+
 static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path, int lenient,
-                                              int dist, strata_cohort **out)
+                                              int dist, int lazy, strata_cohort **out)
 {
     strata_cohort *c;
     strata_status st = STRATA_OK;
@@ -443,6 +507,7 @@ static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path,
         return STRATA_ENOMEM;
     c->ctx = ctx;
     c->lenient = lenient;
+    c->lazy = lazy;
     c->file = H5I_INVALID_HID;
     c->dxpl = H5P_DEFAULT;
     c->nocache = strata_h5_nocache_dapl();
@@ -494,6 +559,18 @@ static strata_status strata_cohort_open_ex_h5(strata_ctx *ctx, const char *path,
                          "%s: root attribute schema_version is %s, this strata reads version %d",
                          path, ver ? ver : "missing", STRATA_COHORT_SCHEMA_VERSION);
     }
+    if (st == STRATA_OK && lazy) {
+        if (!group_exists(c->file, "/patients"))
+            st = problem(c, lenient, NULL, "%s: missing group /patients", path);
+        else
+            st = list_lazy(c);
+        if (st != STRATA_OK) {
+            strata_cohort_close(c);
+            return st;
+        }
+        *out = c;
+        return STRATA_OK;
+    }
     if (st == STRATA_OK) {
         if (!group_exists(c->file, "/patients"))
             st = problem(c, lenient, NULL, "%s: missing group /patients", path);
@@ -534,7 +611,7 @@ strata_status strata_cohort_open_ex(strata_ctx *ctx, const char *path, int lenie
     strata_h5_errsave es;
     strata_status st;
     strata_h5_quiet_begin(&es);
-    st = strata_cohort_open_ex_h5(ctx, path, lenient, 0, out);
+    st = strata_cohort_open_ex_h5(ctx, path, lenient, 0, 0, out);
     strata_h5_quiet_end(&es);
     return st;
 }
@@ -547,7 +624,7 @@ strata_status strata_cohort_open_dist(strata_ctx *ctx, const char *path, strata_
     if (!strata_ctx_comm(ctx))
         return strata_cohort_open(ctx, path, out);
     strata_h5_quiet_begin(&es);
-    st = strata_cohort_open_ex_h5(ctx, path, 0, 1, out);
+    st = strata_cohort_open_ex_h5(ctx, path, 0, 1, 0, out);
     strata_h5_quiet_end(&es);
     if ((st = strata_comm_agree(ctx, st)) != STRATA_OK && *out) {
         strata_cohort_close(*out);
@@ -574,6 +651,16 @@ strata_status strata_cohort_open(strata_ctx *ctx, const char *path, strata_cohor
     return strata_cohort_open_ex(ctx, path, 0, out);
 }
 
+strata_status strata_cohort_open_lazy(strata_ctx *ctx, const char *path, strata_cohort **out)
+{
+    strata_h5_errsave es;
+    strata_status st;
+    strata_h5_quiet_begin(&es);
+    st = strata_cohort_open_ex_h5(ctx, path, 0, 0, 1, out);
+    strata_h5_quiet_end(&es);
+    return st;
+}
+
 const char *strata_cohort_path(const strata_cohort *c) { return c->path; }
 size_t strata_cohort_nrows(const strata_cohort *c) { return c->nrows; }
 size_t strata_cohort_ncols(const strata_cohort *c) { return c->ncols; }
@@ -598,7 +685,7 @@ strata_status strata_cohort_find(strata_ctx *ctx, const strata_cohort *c, const 
             if (strlen(c->cols[k].group) == glen && !strncmp(c->cols[k].group, g, glen) &&
                 !strcmp(c->cols[k].name, slash + 1)) {
                 *j = k;
-                return STRATA_OK;
+                return c->lazy && !c->cols[k].loaded ? lazy_load(ctx, (strata_cohort *)c, k) : STRATA_OK;
             }
     } else {
         static const char *const order[] = {"patients", "outcomes"};
@@ -606,7 +693,7 @@ strata_status strata_cohort_find(strata_ctx *ctx, const strata_cohort *c, const 
             for (size_t k = 0; k < c->ncols; k++)
                 if (!strcmp(c->cols[k].group, order[o]) && !strcmp(c->cols[k].name, name)) {
                     *j = k;
-                    return STRATA_OK;
+                    return c->lazy && !c->cols[k].loaded ? lazy_load(ctx, (strata_cohort *)c, k) : STRATA_OK;
                 }
     }
     return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: no column \"%s\" in /patients or /outcomes",

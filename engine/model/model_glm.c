@@ -99,6 +99,7 @@ typedef struct hash_job {
     strata_status st;
     pthread_t tid;
     int started;
+    int provided; /* the context's input_hash gives it (strata_ctx_set_input_hash) */
 } hash_job;
 
 static void *hash_run(void *arg)
@@ -112,6 +113,8 @@ static strata_status hash_start(strata_ctx *ctx, const char *path, hash_job *j)
 {
     memset(j, 0, sizeof *j);
     j->path = path;
+    if ((j->provided = ctx->input_hash != NULL))
+        return STRATA_OK;
     if (!(j->buf = strata_alloc(ctx, HASH_JOB_BUF)))
         return STRATA_ENOMEM;
     j->started = pthread_create(&j->tid, NULL, hash_run, j) == 0;
@@ -132,7 +135,9 @@ static strata_status hash_finish(strata_ctx *ctx, hash_job *j, glm_model *g)
     j->buf = NULL;
     if (!g)
         return STRATA_OK;
-    if (j->st != STRATA_OK)
+    if (j->provided)
+        STRATA_TRY(ctx->input_hash(ctx->input_hash_ud, ctx, j->path, j->hex));
+    else if (j->st != STRATA_OK)
         return STRATA_FAIL(ctx, j->st, "%s: cannot hash for provenance: %s", j->path, j->err ? j->err : "?");
     snprintf(val, sizeof val, "sha256:%s", j->hex);
     st = glm_model_set_provenance(ctx, g, "input_path", strata_recorded_path(ctx, j->path, rec, sizeof rec));

@@ -85,6 +85,20 @@ typedef struct strata_cohort strata_cohort;
  * /outcomes). A non-HDF5 or corrupt file gives STRATA_EFORMAT with one clear
  * message; HDF5's own error stack is never printed. */
 STRATA_API strata_status strata_cohort_open(strata_ctx *ctx, const char *path, strata_cohort **out);
+/* Opens a cohort that a strict strata_cohort_open of the same file accepts
+ * beside it (`strata fit`'s worker, whose result is used only when the
+ * supervisor's own strict open of the file passed: docs/reliability.md#hdf5).
+ * Reads the root attributes (schema checked) and the member names of
+ * /patients and /outcomes; a column's dataset, type, role, units and levels
+ * table are read the first time strata_cohort_find names it, with the checks
+ * strata_cohort_open makes of that column and of its length against the
+ * first /patients column's (the cohort's rows). What strata_cohort_open
+ * checks across columns (equal lengths, one column per role) and the columns
+ * never found are not checked here, hence the strict open beside it. /events
+ * and /truth are not listed; strata_cohort_ncols counts the listed columns,
+ * and strata_cohort_column of one not yet found has its group and name only.
+ * A lazy handle is changed by strata_cohort_find: one thread at a time. */
+STRATA_API strata_status strata_cohort_open_lazy(strata_ctx *ctx, const char *path, strata_cohort **out);
 STRATA_API void strata_cohort_close(strata_cohort *c); /* accepts NULL */
 
 STRATA_API const char *strata_cohort_path(const strata_cohort *c);

@@ -129,6 +129,16 @@ STRATA_API void strata_build_info(char *buf, size_t size);
  * inputs in model files and manifests). */
 STRATA_API strata_status strata_file_sha256(strata_ctx *ctx, const char *path, char out[65]);
 
+/* Where a GLM fit (strata_glm_fit) takes its input's SHA-256, the model's
+ * input_hash, from: fn(ud, ctx, path, out) writes strata_file_sha256's 64
+ * hex digits of the file at path into out, or returns a failure with ctx's
+ * message set. NULL (the default): the fit hashes the file itself on a thread
+ * of its own beside the fit. `strata fit`'s worker takes it from its
+ * supervisor, which reads the file on the other core once its own open is
+ * done (engine/cli/cli_worker.c): the same bytes in the model file. */
+typedef strata_status (*strata_input_hash_fn)(void *ud, strata_ctx *ctx, const char *path, char out[65]);
+STRATA_API void strata_ctx_set_input_hash(strata_ctx *ctx, strata_input_hash_fn fn, void *ud);
+
 #ifdef __cplusplus
 }
 #endif

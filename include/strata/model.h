@@ -61,6 +61,12 @@ typedef struct strata_glm_params {
     size_t parallel_min_np;      /* a pass below this n * p runs on one thread; 0 (default):
                                     the measured threshold (docs/glm.md); 1: always the
                                     context's thread count */
+    int final_gram;              /* 0 (default): an iteration expected to converge (R's
+                                    start, in memory) runs its pass without the Gram, which
+                                    the covariance never uses, and again with it if it does
+                                    not converge (docs/glm.md); 1: every pass forms its
+                                    Gram; -1: every iteration tries first without (tests).
+                                    The same bytes whichever */
 } strata_glm_params;
 
 STRATA_API void strata_glm_params_init(strata_glm_params *p);

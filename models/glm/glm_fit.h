@@ -27,6 +27,11 @@ enum { PASS_INIT = 0, PASS_ITER = 1, PASS_FINAL = 2 };
  * iteration, R's rule stopping it anywhere), or farther than
  * GLM_WARM_MAX_LEVEL (link scale) from their factor's median. */
 #define GLM_WARM_RUNOFF_STEP 0.5
+/* glm_irls: a pass whose predicted relative deviance change (the Newton
+ * decrement delta' G delta over |deviance| + 0.1) is below epsilon over this
+ * is expected to converge and runs without its Gram, which a converged cold
+ * start never uses; if it does not converge the pass runs again with it */
+#define GLM_NOGRAM_MARGIN 100.0
 #define GLM_WARM_MAX_LEVEL 10.0
 /* A warm-start coefficient of an indicator column beyond this (link scale)
  * ran off on the subsample (separation there): the full fit starts it at 0. */
@@ -88,6 +93,8 @@ typedef struct fitdata {
     int *rawcol;             /* p: glm_design_col_raw of each design column */
     double *Gp, *part;       /* per block: ld x ld extended Gram (lower), 4 scalars */
     double disp;             /* for the final pass (gamma aic) */
+    int aic_dev;             /* final pass: binomial AIC = deviance + 2 rank (0/1 y, integer weights) */
+    int nogram;              /* PASS_ITER in memory: deviance (and eta) only, no Gram (glm_irls) */
     /* categorical-aware pass (fmode 1; glm_fpass.c) */
     int fmode;
     size_t nfac;

@@ -99,6 +99,43 @@ static strata_status halve_steps(strata_ctx *ctx, fitdata *d, const strata_glm_p
     return STRATA_OK;
 }
 
+/* The Newton decrement delta' G delta of the step beta - bold over |devold| +
+ * 0.1: the relative deviance change the next pass is expected to show (the
+ * deviance's Hessian is 2 G; G's upper triangle, G[c p + r] with r <= c). */
+static double predicted_change(const glm_irls_ws *w, size_t p, double devold)
+{
+    double q = 0;
+    for (size_t c = 0; c < p; c++) {
+        double dc = w->beta[c] - w->bold[c], acc = 0;
+        for (size_t r = 0; r < c; r++)
+            acc += w->G[c * p + r] * (w->beta[r] - w->bold[r]);
+        q += dc * (2 * acc + w->G[c * p + c] * dc);
+    }
+    return fabs(q) / (fabs(devold) + 0.1);
+}
+
+/* The pass at w->beta; without its Gram when a cold start in memory (whose
+ * covariance comes from the last solve, never from this pass) is expected to
+ * converge here: if it then does not, the pass runs again with the Gram (the
+ * same deviance, bit for bit). Returns the deviance. */
+static double iter_pass(fitdata *d, const strata_glm_params *prm, int cold, double devold, glm_irls_ws *w)
+{
+    const size_t p = d->p;
+    double tot[4];
+    if (prm->final_gram <= 0 && cold && !d->stream && !d->schur && w->gsize == p * p &&
+        (prm->final_gram < 0 || predicted_change(w, p, devold) < prm->epsilon / GLM_NOGRAM_MARGIN)) {
+        d->nogram = 1;
+        glm_pass(d, PASS_ITER, w->beta);
+        d->nogram = 0;
+        glm_reduce(d, 0, NULL, NULL, tot);
+        if (isfinite(tot[0]) && fabs(tot[0] - devold) / (fabs(tot[0]) + 0.1) < prm->epsilon)
+            return tot[0];
+    }
+    glm_pass(d, PASS_ITER, w->beta);
+    glm_reduce(d, 1, w->G, w->g, tot);
+    return tot[0];
+}
+
 strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm, const char *name,
                        const double *start, glm_irls_ws *w, glm_irls_result *res)
 {
@@ -124,9 +161,7 @@ strata_status glm_irls(strata_ctx *ctx, fitdata *d, const strata_glm_params *prm
         for (size_t j = 0; j < p; j++)
             if (w->al[j])
                 w->beta[j] = 0;
-        glm_pass(d, PASS_ITER, w->beta);
-        glm_reduce(d, 1, w->G, w->g, tot);
-        dev = tot[0];
+        dev = iter_pass(d, prm, start == NULL, devold, w);
         st = halve_steps(ctx, d, prm, name, start != NULL, iter, devold, w, &dev, &nhalf);
         if (st != STRATA_OK) {
             if (d->schur)

@@ -119,6 +119,20 @@ static void lp_built(const fitdata *d, size_t m, const double *const *cols, cons
 static inline void final_rows(const fitdata *d, size_t m, const double *y, const double *wt,
                               const double *eta, double *a, double *pear, double *ext)
 {
+    if (d->aic_dev) {
+        /* binomial, 0/1 outcomes, integer weights: the AIC is the deviance's
+         * (glm_fit.c) and the Pearson sum is not used; mu is within 10 eps of
+         * 0 or 1 only where |eta| > 30 (R's clamp; at |eta| <= 29 it is
+         * 2.5e-13 or more from both) */
+        for (size_t i = 0; i < m; i++) {
+            double mu;
+            if (!(wt[i] > 0) || !(fabs(eta[i]) > 29.0))
+                continue;
+            mu = glm_linkinv(d->fam, eta[i]);
+            *ext += mu > 1 - 10 * DBL_EPSILON || mu < 10 * DBL_EPSILON;
+        }
+        return;
+    }
     for (size_t i = 0; i < m; i++) {
         double mu = glm_linkinv(d->fam, eta[i]);
         if (!(wt[i] > 0))
@@ -274,6 +288,8 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
                 for (size_t i = 0; i < m; i++)
                     dev += irls_row(d->fam, y[i], wt[i], eta[i], off ? off[i] : 0, &s[i], &v[i]);
             }
+            if (d->nogram)
+                continue; /* the deviance alone (glm_irls) */
         }
         /* extended Gram [sX, s z]^T [sX, s z]: X^T W X and X^T W z in one
          * kernel call on the weighted row-major copy, while it is in cache */
@@ -290,7 +306,7 @@ static void run_block(fitdata *d, int mode, const double *beta, size_t b, int t,
             d->k.gram(m, d->ld, A, G);
         }
     }
-    if (d->ncomb && mode != PASS_FINAL)
+    if (d->ncomb && mode != PASS_FINAL && !(d->nogram && mode == PASS_ITER))
         glm_fpass_fold(d, t, G); /* the block's sums per combination */
     part[0] = dev;
     part[1] = a;
@@ -361,11 +377,12 @@ void glm_reduce(fitdata *d, int with_gram, double *G, double *g, double tot[4])
         memset(g, 0, p * sizeof *g);
     }
     for (size_t b = 0; b < d->nblocks; b += d->bstride) {
-        const double *Gb = d->Gp + b * ld * ld; /* entry (r, c), r <= c, at r * ld + c */
+        const double *Gb;
         for (int k = 0; k < 4; k++)
             tot[k] += d->part[b * 4 + (size_t)k];
         if (!with_gram)
             continue;
+        Gb = d->Gp + b * ld * ld; /* entry (r, c), r <= c, at r * ld + c */
         for (size_t c = 0; c < p; c++)
             for (size_t r = 0; r <= c; r++)
                 G[c * p + r] += Gb[r * ld + c];

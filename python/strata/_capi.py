@@ -58,7 +58,7 @@ class GlmParams(ctypes.Structure):
                 ("max_iter", ctypes.c_int), ("na_action", ctypes.c_int),
                 ("unseen", ctypes.c_int), ("block_rows", ctypes.c_size_t),
                 ("warm_start", ctypes.c_int), ("pass", ctypes.c_int),
-                ("parallel_min_np", ctypes.c_size_t)]
+                ("parallel_min_np", ctypes.c_size_t), ("final_gram", ctypes.c_int)]
 
 
 class Coef(ctypes.Structure):
