@@ -2,9 +2,10 @@
 # bench/run_glm_factor.sh — factor-heavy GLM benchmark of issue 19 in ONE run:
 # UCI diabetes (the golden dia_logit model: six factors, rcs(4), an interaction)
 # with `strata fit` (whole process) and R glm() side by side, interleaved; and
-# synthetic 1 M-row cohorts with a practice factor (bench/gen_factor_cohort.py)
-# plus 20 numeric terms, strata only (R would need a dense 1 M x (L + 21)
-# model matrix: ~50 GB at L = 6,200). Prints a markdown table with the
+# synthetic cohorts (1 M rows; --rows "1000000 10000000" adds 10 M) with a
+# practice factor (bench/gen_factor_cohort.py; --levels 1300 gives a PCN-sized
+# factor) plus 20 numeric terms, strata only (R would need a dense N x (L + 21)
+# model matrix: ~50 GB at 1 M x 6,200, ~500 GB at 10 M). Prints a markdown table with the
 # machine, threads, OpenBLAS and the load (uptime) before and after, and
 # inserts it, dated, at the end of docs/benchmarks.md's issue-19 section.
 # Beside the fits, two fixed-cost rows: `strata --version` (process start-up:
@@ -23,15 +24,17 @@ STRATA=${STRATA:-$ROOT/build/strata}
 CSV=${DIABETES_CSV:-$ROOT/../shared/data/uci_diabetes_130us/diabetic_data.csv}
 REPEAT=3
 LEVELS="620 6200"
+ROWS="1000000"
 
 while [ $# -gt 0 ]; do
     case "$1" in
     --threads) THREADS=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --levels) LEVELS=$2; shift 2 ;;
+    --rows) ROWS=$2; shift 2 ;;
     --workdir) WORK=$2; shift 2 ;;
     --no-docs) DOCS=""; shift ;;
-    -h|--help) echo "usage: bench/run_glm_factor.sh [--threads T] [--repeat K] [--levels \"L ...\"] [--workdir DIR] [--no-docs]"; exit 0 ;;
+    -h|--help) echo "usage: bench/run_glm_factor.sh [--threads T] [--repeat K] [--levels \"L ...\"] [--rows \"N ...\"] [--workdir DIR] [--no-docs]"; exit 0 ;;
     *) echo "run_glm_factor.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -50,8 +53,10 @@ if [ ! -f "$DIA" ]; then
         --recode 'readmitted=<30:1,>30:0,NO:0' --type readmitted=num \
         --type race=cat,gender=cat,age=cat,A1Cresult=cat --quiet
 fi
-for L in $LEVELS; do
-    [ -f "$WORK/fac1m_$L.h5" ] || "$PY" "$ROOT/bench/gen_factor_cohort.py" 1000000 "$L" 20 1 "$WORK/fac1m_$L.h5"
+for N in $ROWS; do
+    for L in $LEVELS; do
+        [ -f "$WORK/fac${N}_$L.h5" ] || "$PY" "$ROOT/bench/gen_factor_cohort.py" "$N" "$L" 20 1 "$WORK/fac${N}_$L.h5"
+    done
 done
 
 # ---- runs -------------------------------------------------------------------
@@ -72,18 +77,20 @@ for rep in $(seq 1 "$REPEAT"); do
     timed "$RUN/dia_r_r$rep" Rscript "$ROOT/bench/peers/r_glm_diabetes.R" "$CSV" "$RUN/dia_r_r$rep.coef.csv"
 done
 FF="y_bin ~ practice + $(seq -s ' + ' -f 'x%g' 1 20)"
-for L in $LEVELS; do
-    log "1M x practice($L) + 20: strata fit"
-    timed "$RUN/fac_${L}_strata_r1" "$STRATA" fit "$WORK/fac1m_$L.h5" --formula "$FF" --threads "$THREADS" --verbose --out "$RUN/fac_$L.model.h5"
-    stat -c %s "$RUN/fac_$L.model.h5" >"$RUN/fac_${L}_strata_r1.size" 2>/dev/null || true
-    rm -f "$RUN/fac_$L.model.h5" # 2.4 MB at L = 6,200 (block covariance); 310 MB before
+for N in $ROWS; do
+    for L in $LEVELS; do
+        log "$N x practice($L) + 20: strata fit"
+        timed "$RUN/fac_${N}_${L}_strata_r1" "$STRATA" fit "$WORK/fac${N}_$L.h5" --formula "$FF" --threads "$THREADS" --verbose --out "$RUN/fac_${N}_$L.model.h5"
+        stat -c %s "$RUN/fac_${N}_$L.model.h5" >"$RUN/fac_${N}_${L}_strata_r1.size" 2>/dev/null || true
+        rm -f "$RUN/fac_${N}_$L.model.h5" # 2.4 MB at L = 6,200 (block covariance); 310 MB before
+    done
 done
 LOAD1=$(uptime)
 
 # ---- table ------------------------------------------------------------------
-TABLE=$("$PY" - "$RUN" "$REPEAT" "$LEVELS" <<'EOF'
+TABLE=$("$PY" - "$RUN" "$REPEAT" "$LEVELS" "$ROWS" <<'EOF'
 import csv, glob, os, re, sys
-run, reps, levels = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+run, reps, levels, nrows = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
 def rd(p):
     try:
         return open(p).read()
@@ -128,16 +135,17 @@ for name, row in (("strata fit", s), ("strata fit, STRATA_H5_PROBE=0 (no HDF5 wa
     print(f"| UCI diabetes dia_logit | 99,492 | 24 | {name} | {wall:.3f} | {k['cpu_s']} | {fit} | {passes} | {it} | {rss:.0f} | {diff if name == 'strata fit' else '-'} |")
 if s and r:
     print(f"| | | | **ratio R / strata** | **{r[0] / s[0]:.1f}x** whole process; R's glm() call alone / strata's whole process **{float(r[2].get('fit_s', 0)) / s[0]:.1f}x** | | | | | | |")
-for L in levels:
-    row = best(f"fac_{L}_strata")
+for N, L in ((N, L) for N in nrows for L in levels):
+    row = best(f"fac_{N}_{L}_strata")
+    lab = f"{int(N) / 1e6:g} M x practice ({L} levels) + 20 numeric | {int(N):,}"
     if not row:
-        print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | failed or not finished | | | | | | R not run (dense model matrix) |")
+        print(f"| {lab} | {int(L) + 20} | strata fit | failed or not finished | | | | | | R not run (dense model matrix) |")
         continue
     wall, rss, k, b = row
     it = k.get("iterations", "-") + (f" (+{k['halvings']} step-halvings)" if k.get("halvings", "0") != "0" else "")
     size = rd(b + ".size").strip()
     size = f"; model file {int(size) / 1e6:.1f} MB" if size else ""
-    print(f"| 1 M x practice ({L} levels) + 20 numeric | 1,000,000 | {int(L) + 20} | strata fit | {wall:.2f} | {k['cpu_s']} | {k.get('fit_s', '-')} | {k.get('irls_pass_ms', '-')} / {k.get('irls_pass_cpu_ms', '-')} | {it} | {rss:.0f} | R not run (dense 1 M x {int(L) + 20} model matrix){size} |")
+    print(f"| {lab} | {int(L) + 20} | strata fit | {wall:.2f} | {k['cpu_s']} | {k.get('fit_s', '-')} | {k.get('irls_pass_ms', '-')} / {k.get('irls_pass_cpu_ms', '-')} | {it} | {rss:.0f} | R not run (dense {int(N) / 1e6:g} M x {int(L) + 20} model matrix: {int(N) * (int(L) + 21) * 8 / 1e9:.0f} GB){size} |")
 EOF
 )
 BLAS=$(ldd "$STRATA" | grep -o '/[^ ]*openblas[^ ]*' | head -1 || true)
@@ -147,7 +155,7 @@ HEAD="### Factor-heavy GLM (issue 19), $(date -u +%Y-%m-%dT%H:%MZ)
 
 Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); threads $THREADS (strata --threads, OMP/OPENBLAS_NUM_THREADS);
 OpenBLAS: ${BLAS:-?} (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}); strata: $STRATA ${STRATA_LABEL:-}.
-Load before: \`${LOAD0# }\`; after: \`${LOAD1# }\`. Fastest of $REPEAT interleaved runs for diabetes, one run each for the 1 M cohorts.
+Load before: \`${LOAD0# }\`; after: \`${LOAD1# }\`. Fastest of $REPEAT interleaved runs for diabetes, one run each for the practice-factor cohorts.
 strata's \"fit s\" is fit_s of \`--verbose\` (setup, IRLS, summary; not the load); R's is the \`glm()\` call alone (its read.csv and factor set-up are not in it)."
 echo "$HEAD"; echo; echo "$TABLE"
 if [ -n "$DOCS" ]; then
