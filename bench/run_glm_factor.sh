@@ -75,6 +75,10 @@ for rep in $(seq 1 "$REPEAT"); do
     timed "$RUN/version_r$rep" "$STRATA" --version
     log "diabetes: R glm (run $rep)"
     timed "$RUN/dia_r_r$rep" Rscript "$ROOT/bench/peers/r_glm_diabetes.R" "$CSV" "$RUN/dia_r_r$rep.coef.csv"
+    if "$PY" -c 'import statsmodels' 2>/dev/null; then # Debian's python3-statsmodels
+        log "diabetes: statsmodels GLM (run $rep)"
+        timed "$RUN/dia_sm_r$rep" "$PY" "$ROOT/bench/peers/sm_glm_diabetes.py" "$CSV" "$RUN/dia_sm_r$rep.coef.csv"
+    fi
 done
 FF="y_bin ~ practice + $(seq -s ' + ' -f 'x%g' 1 20)"
 for N in $ROWS; do
@@ -117,14 +121,18 @@ def best(prefix):
     return min(rows) if rows else None
 print("| design | n | p | runner | whole process s (min of runs) | process CPU s | fit s | pass ms wall / CPU | iterations | max RSS MB | max abs coef diff vs R |")
 print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-s, r = best("dia_strata"), best("dia_r")
-diff = "-"
-if s and r:
-    a, b = coefs(s[3] + ".coef.csv"), coefs(r[3] + ".coef.csv")
-    if a and len(a) == len(b):
-        diff = "%.1e" % max(abs(x - y) for x, y in zip(a, b))
+s, r, sm = best("dia_strata"), best("dia_r"), best("dia_sm")
+def vs_r(row):
+    """max abs coefficient difference from R's glm(), the columns in R's order"""
+    if not (row and r):
+        return "-"
+    a, b = coefs(row[3] + ".coef.csv"), coefs(r[3] + ".coef.csv")
+    return "%.1e" % max(abs(x - y) for x, y in zip(a, b)) if a and len(a) == len(b) else "-"
 for name, row in (("strata fit", s), ("strata fit, STRATA_H5_PROBE=0 (no HDF5 walk; fixed-cost row)", best("dia_noprobe")),
-                  ("strata --version (process start-up floor)", best("version")), ("R glm()", r)):
+                  ("strata --version (process start-up floor)", best("version")), ("R glm()", r),
+                  ("statsmodels GLM (formula's model matrix + IRLS)", sm)):
+    if name.startswith("statsmodels") and not row and not glob.glob(f"{run}/dia_sm_r*"):
+        continue  # statsmodels not installed
     if not row:
         print(f"| UCI diabetes dia_logit | | | {name} | failed | | | | | | |")
         continue
@@ -132,9 +140,11 @@ for name, row in (("strata fit", s), ("strata fit, STRATA_H5_PROBE=0 (no HDF5 wa
     fit = k.get("fit_s", "-")
     passes = f"{k['irls_pass_ms']} / {k['irls_pass_cpu_ms']}" if "irls_pass_ms" in k else "-"
     it = k.get("iterations", k.get("iter", "-"))
-    print(f"| UCI diabetes dia_logit | 99,492 | 24 | {name} | {wall:.3f} | {k['cpu_s']} | {fit} | {passes} | {it} | {rss:.0f} | {diff if name == 'strata fit' else '-'} |")
+    print(f"| UCI diabetes dia_logit | 99,492 | 24 | {name} | {wall:.3f} | {k['cpu_s']} | {fit} | {passes} | {it} | {rss:.0f} | {vs_r(row) if name == 'strata fit' or name.startswith('statsmodels') else '-'} |")
 if s and r:
     print(f"| | | | **ratio R / strata** | **{r[0] / s[0]:.1f}x** whole process; R's glm() call alone / strata's whole process **{float(r[2].get('fit_s', 0)) / s[0]:.1f}x** | | | | | | |")
+if s and sm:
+    print(f"| | | | **ratio statsmodels / strata** | **{sm[0] / s[0]:.1f}x** whole process; statsmodels' model matrix + fit alone / strata's whole process **{float(sm[2].get('fit_s', 0)) / s[0]:.1f}x** | | | | | | |")
 for N, L in ((N, L) for N in nrows for L in levels):
     row = best(f"fac_{N}_{L}_strata")
     lab = f"{int(N) / 1e6:g} M x practice ({L} levels) + 20 numeric | {int(N):,}"
