@@ -152,6 +152,76 @@ static void test_validate__reports_every_planted_problem(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The duplicate-id check through the one external sort: 200,000 ids with a
+ * planted pair, a triple and two NA rows give the same reports in memory and
+ * under a 2 MiB budget (sorted runs in a scratch file); under the budget the
+ * peak is the ids (8 bytes a row) plus the budget, not the in-memory sort's
+ * 32 bytes a row more. */
+static void validate_counted(const char *path, size_t budget, collected *col, strata_validate_report *rep,
+                             tu_alloc_count *cnt)
+{
+    strata_ctx *ctx = tu_ctx();
+    strata_ctx_set_alloc(ctx, tu_count_alloc, cnt);
+    strata_ctx_set_memory_budget(ctx, budget);
+    assert_status(ctx, strata_cohort_validate(ctx, path, collect, col, rep), STRATA_OK);
+    strata_ctx_free(ctx);
+}
+
+static void test_validate__duplicate_ids_same_reports_under_budget(void **state)
+{
+    enum { N = 200000 };
+    const char *path = tu_tmp("dup_ids.h5");
+    int64_t *id = malloc(N * sizeof *id);
+    strata_ctx *ctx = tu_ctx();
+    strata_cohort_writer *w = NULL;
+    collected *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    strata_validate_report ra, rb;
+    tu_alloc_count ca = {0}, cb = {0};
+    char want[160];
+    (void)state;
+    for (size_t r = 0; r < N; r++) /* distinct (7919 is prime to N), unsorted, some negative */
+        id[r] = (int64_t)((r * 7919u) % N) * 3 - 300000;
+    id[150000] = id[10];
+    id[77777] = id[199999] = id[5];
+    id[123] = id[124] = INT64_MIN;
+    assert_int_equal(strata_cohort_writer_new(ctx, path, &w), STRATA_OK);
+    add(w, NULL, "patient_id", STRATA_DT_INT64, 0, NULL, 0, STRATA_ROLE_PATIENT_ID, id, N);
+    assert_int_equal(strata_cohort_writer_finish(w), STRATA_OK);
+    strata_ctx_free(ctx);
+    validate_counted(path, 0, a, &ra, &ca);
+    validate_counted(path, (size_t)2 << 20, b, &rb, &cb);
+    assert_int_equal(ra.counts[STRATA_PROB_DUPLICATE_ID], 3);
+    assert_int_equal(ra.counts[STRATA_PROB_MISSING_ID], 2);
+    assert_int_equal(ra.total, rb.total);
+    assert_memory_equal(ra.counts, rb.counts, sizeof ra.counts);
+    assert_string_equal(a->text, b->text);
+    snprintf(want, sizeof want, "dup_ids.h5:/patients/patient_id: row 150001: patient id %lld duplicates row 11",
+             (long long)id[10]);
+    assert_contains(a->text, want);
+    snprintf(want, sizeof want, "row 77778: patient id %lld duplicates row 6\n", (long long)id[5]);
+    assert_contains(a->text, want);
+    snprintf(want, sizeof want, "row 200000: patient id %lld duplicates row 77778\n", (long long)id[5]);
+    assert_contains(a->text, want);
+    assert_contains(a->text, "/patients/patient_id: row 125: patient id is missing (NA)");
+    assert_true(cb.peak < (size_t)8 * N + ((size_t)3 << 20));
+    assert_true(ca.peak > (size_t)32 * N);
+    { /* the CLI: the same lines and exit 1 under --mem-limit; a bad size is a usage error */
+        char *o1 = NULL, *o2 = NULL, *o3 = NULL;
+        assert_int_equal(tu_run_cli(&o1, "validate --max-per-kind 0 '%s'", path), 1);
+        assert_int_equal(tu_run_cli(&o2, "validate --max-per-kind 0 --mem-limit 2M '%s'", path), 1);
+        assert_string_equal(o1, o2);
+        assert_contains(o2, "row 200000: patient id");
+        assert_int_equal(tu_run_cli(&o3, "validate --mem-limit lots '%s'", path), 2);
+        assert_contains(o3, "--mem-limit: 'lots' is not a size");
+        free(o1);
+        free(o2);
+        free(o3);
+    }
+    free(id);
+    free(a);
+    free(b);
+}
+
 static void test_validate_cli__exit_codes_and_summary(void **state)
 {
     char *out = NULL;
@@ -222,6 +292,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate__reports_every_planted_problem),
+        cmocka_unit_test(test_validate__duplicate_ids_same_reports_under_budget),
         cmocka_unit_test(test_validate_cli__exit_codes_and_summary),
         cmocka_unit_test(test_validate__foreign_hdf5_names_missing_schema),
         cmocka_unit_test(test_validate__truncated_file_never_crashes),

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *USAGE = "strata validate [--max-per-kind N] [--summary-only] [--json] COHORT.h5...";
+static const char *USAGE = "strata validate [--max-per-kind N] [--summary-only] [--json] [--mem-limit SIZE] COHORT.h5...";
 
 typedef struct printer {
     long max_per_kind;                 /* 0 = print all */
@@ -53,10 +53,12 @@ int cmd_validate(int argc, char **argv)
     static const struct option opts[] = {{"max-per-kind", required_argument, NULL, 'm'},
                                          {"summary-only", no_argument, NULL, 's'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"mem-limit", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     printer p = {.max_per_kind = 100};
     int summary_only = 0, c, worst = 0, json = 0;
+    size_t mem_limit = 0;
     cli_json j;
     strata_ctx *ctx;
     optind = 1;
@@ -69,6 +71,11 @@ int cmd_validate(int argc, char **argv)
             break;
         case 's': summary_only = 1; break;
         case 'j': json = 1; break;
+        case 'M':
+            if (strata_parse_size(optarg, &mem_limit))
+                return cli_usage_error("validate", USAGE,
+                                       "--mem-limit: '%s' is not a size such as 4G, 512M or 100000", optarg);
+            break;
         case 'h':
             printf("usage: %s\n\nReports every problem in each cohort file (structure, lengths, "
                    "duplicate ids,\nranges, NaN, category codes, event tables), at most N lines "
@@ -76,7 +83,9 @@ int cmd_validate(int argc, char **argv)
                    "when\nproblems were found, 4 (I/O) or 5 (not a cohort) when unreadable.\n"
                    "--json writes one JSON object on stdout instead: per file its path, valid,\n"
                    "patients, problem_count, counts by kind and the problems listed (kind,\n"
-                   "message), or status \"error\" with the message.\n",
+                   "message), or status \"error\" with the message.\n"
+                   "--mem-limit SIZE (e.g. 512M): the duplicate-id check sorts through a scratch\n"
+                   "file when its sort would exceed half of it; the same report.\n",
                    USAGE);
             return 0;
         default: return cli_usage_error("validate", USAGE, "unknown option");
@@ -86,6 +95,7 @@ int cmd_validate(int argc, char **argv)
         return cli_usage_error("validate", USAGE, "no cohort file given");
     if (!(ctx = cli_ctx_new(NULL)))
         return STRATA_ENOMEM;
+    strata_ctx_set_memory_budget(ctx, mem_limit);
     if (json) {
         p.json = &j;
         cli_json_begin(&j, stdout, "validate");

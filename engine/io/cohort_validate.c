@@ -9,6 +9,7 @@
  * column, then rank (so row) order, and checks the ids and event tables. */
 #include "cohort_internal.h"
 #include "comm.h"
+#include "xsort.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -88,19 +89,6 @@ static const char *who(const vstate *v, size_t r, char *buf, size_t n)
     return buf;
 }
 
-typedef struct idrow {
-    int64_t id;
-    size_t row;
-} idrow;
-
-static int cmp_idrow(const void *a, const void *b)
-{
-    const idrow *x = a, *y = b;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return x->row < y->row ? -1 : x->row > y->row;
-}
-
 /* Whether column j (the id column) holds ids; else a structure problem. */
 static int ids_usable(vstate *v, size_t j)
 {
@@ -134,33 +122,49 @@ static strata_status read_ids(vstate *v, size_t j, size_t lo, size_t hi)
     return STRATA_OK;
 }
 
+/* Duplicate ids: the non-NA ids in (id, row) order through the one external
+ * sort (engine/core/xsort.c; under the context's memory budget it spills
+ * sorted runs to a scratch file instead of holding 32 bytes a row), each row
+ * whose id equals the previous record's reported as duplicating that row. */
+static strata_status check_duplicate_ids(vstate *v, const strata_column_info *info, size_t n)
+{
+    enum { BATCH = 1024 };
+    strata_ctx *ctx = v->ctx;
+    strata_xsort *x = NULL;
+    uint64_t key[BATCH], prev = 0;
+    size_t row[BATCH], got, prev_row = SIZE_MAX;
+    strata_status st = strata_xsort_begin(ctx, n, NULL, 0, strata_ctx_memory_budget(ctx) / 2,
+                                          "the patient ids' duplicate check", &x);
+    for (size_t r = 0; st == STRATA_OK && r < n; r++) /* signed order as unsigned keys */
+        if (v->ids[r] != INT64_MIN)
+            st = strata_xsort_push(ctx, x, (uint64_t)v->ids[r] ^ ((uint64_t)1 << 63), r);
+    if (st == STRATA_OK)
+        st = strata_xsort_end(ctx, x);
+    while (st == STRATA_OK && (st = strata_xsort_read(ctx, x, key, row, BATCH, &got)) == STRATA_OK && got)
+        for (size_t k = 0; k < got; k++) {
+            if (prev_row != SIZE_MAX && key[k] == prev)
+                report(v, STRATA_PROB_DUPLICATE_ID, "%s:/%s/%s: row %zu: patient id %" PRId64 " duplicates row %zu",
+                       v->c->path, info->group, info->name, row[k] + 1, (int64_t)(key[k] ^ ((uint64_t)1 << 63)),
+                       prev_row + 1);
+            prev = key[k];
+            prev_row = row[k];
+        }
+    strata_xsort_free(ctx, x);
+    return st;
+}
+
 static strata_status check_ids(vstate *v, size_t j)
 {
-    strata_ctx *ctx = v->ctx;
     const strata_column_info *info = strata_cohort_column(v->c, j);
     size_t n = info->length;
-    idrow *ix;
     if (!ids_usable(v, j))
         return STRATA_OK;
     STRATA_TRY(read_ids(v, j, 0, n));
-    ix = strata_calloc(ctx, n ? n : 1, sizeof *ix);
-    if (!ix)
-        return STRATA_ENOMEM;
-    for (size_t r = 0; r < n; r++) {
-        ix[r].id = v->ids[r];
-        ix[r].row = r;
+    for (size_t r = 0; r < n; r++)
         if (v->ids[r] == INT64_MIN)
             report(v, STRATA_PROB_MISSING_ID, "%s:/%s/%s: row %zu: patient id is missing (NA)",
                    v->c->path, info->group, info->name, r + 1);
-    }
-    qsort(ix, n, sizeof *ix, cmp_idrow);
-    for (size_t k = 1; k < n; k++)
-        if (ix[k].id == ix[k - 1].id && ix[k].id != INT64_MIN)
-            report(v, STRATA_PROB_DUPLICATE_ID,
-                   "%s:/%s/%s: row %zu: patient id %" PRId64 " duplicates row %zu", v->c->path,
-                   info->group, info->name, ix[k].row + 1, ix[k].id, ix[k - 1].row + 1);
-    strata_free(ctx, ix, 0);
-    return STRATA_OK;
+    return check_duplicate_ids(v, info, n);
 }
 
 /* Range and NA rules per role: [lo, hi], whether NA is allowed, integer-only. */
