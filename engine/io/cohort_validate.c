@@ -129,22 +129,23 @@ static strata_status read_ids(vstate *v, size_t j, size_t lo, size_t hi)
 static strata_status check_duplicate_ids(vstate *v, const strata_column_info *info, size_t n)
 {
     enum { BATCH = 1024 };
+    const uint64_t bias = (uint64_t)1 << 63; /* signed order as unsigned keys */
     strata_ctx *ctx = v->ctx;
     strata_xsort *x = NULL;
     uint64_t key[BATCH], prev = 0;
     size_t row[BATCH], got, prev_row = SIZE_MAX;
     strata_status st = strata_xsort_begin(ctx, n, NULL, 0, strata_ctx_memory_budget(ctx) / 2,
                                           "the patient ids' duplicate check", &x);
-    for (size_t r = 0; st == STRATA_OK && r < n; r++) /* signed order as unsigned keys */
+    for (size_t r = 0; st == STRATA_OK && r < n; r++)
         if (v->ids[r] != INT64_MIN)
-            st = strata_xsort_push(ctx, x, (uint64_t)v->ids[r] ^ ((uint64_t)1 << 63), r);
+            st = strata_xsort_push(ctx, x, (uint64_t)v->ids[r] ^ bias, r);
     if (st == STRATA_OK)
         st = strata_xsort_end(ctx, x);
     while (st == STRATA_OK && (st = strata_xsort_read(ctx, x, key, row, BATCH, &got)) == STRATA_OK && got)
         for (size_t k = 0; k < got; k++) {
             if (prev_row != SIZE_MAX && key[k] == prev)
                 report(v, STRATA_PROB_DUPLICATE_ID, "%s:/%s/%s: row %zu: patient id %" PRId64 " duplicates row %zu",
-                       v->c->path, info->group, info->name, row[k] + 1, (int64_t)(key[k] ^ ((uint64_t)1 << 63)),
+                       v->c->path, info->group, info->name, row[k] + 1, (int64_t)(key[k] ^ bias),
                        prev_row + 1);
             prev = key[k];
             prev_row = row[k];
