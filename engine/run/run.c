@@ -1542,8 +1542,8 @@ typedef struct agg_block {
     strata_strat_input in;       /* the block's inputs */
 } agg_block;
 
-/* Rows a block: a quarter of the budget's worth with the values on file,
- * else RUN_BLOCK (never fewer than 1,024). */
+/* Rows a block: a quarter of the budget's worth with the values on file
+ * (never fewer than 1,024), else RUN_BLOCK; at most the cohort's. */
 static size_t agg_rows(const run_state *r)
 {
     size_t rows = RUN_BLOCK;
@@ -1551,7 +1551,7 @@ static size_t agg_rows(const run_state *r)
         rows = strata_ctx_memory_budget(r->ctx) / 4 / AGG_ROW_BYTES;
         rows = rows < 1024 ? 1024 : rows > RUN_BLOCK ? RUN_BLOCK : rows;
     }
-    return rows;
+    return rows < r->n ? rows : r->n ? r->n : 1;
 }
 
 static strata_status agg_open(run_state *r, agg_block *ab)
@@ -1562,9 +1562,9 @@ static strata_status agg_open(run_state *r, agg_block *ab)
     memset(ab, 0, sizeof *ab);
     ab->cap = agg_rows(r);
     ab->col = strata_alloc(ctx, (7 + r->spec->n_plus) * ab->cap * sizeof *ab->col);
-    ab->val = strata_alloc(ctx, 23 * ab->cap);
+    ab->val = r->pv ? strata_alloc(ctx, 23 * ab->cap) : NULL; /* values in memory: pointed to */
     ab->plus = strata_alloc(ctx, ab->cap * sizeof *ab->plus);
-    if (!ab->col || !ab->val || !ab->plus)
+    if (!ab->col || (r->pv && !ab->val) || !ab->plus)
         return STRATA_ENOMEM;
     for (int k = 0; k < 7; k++)
         ab->code[k] = cols[k] >= 0 ? ab->col + (size_t)k * ab->cap : NULL;
@@ -1594,7 +1594,7 @@ static strata_status agg_read(run_state *r, agg_block *ab, size_t r0, size_t b)
         if (c == PV_FRAILTY || c == PV_LTC || c == PV_CHARLSON)
             continue; /* the patient files' */
         STRATA_TRY(pv_block(r, c, r0, b, v, &p[c]));
-        v += PV_WIDTH[c] * ab->cap;
+        v = v ? v + PV_WIDTH[c] * ab->cap : NULL;
     }
     STRATA_TRY(plus_block(r, r0, b, ab->col + 7 * ab->cap, ab->plus));
     memset(in, 0, sizeof *in);
