@@ -1431,16 +1431,14 @@ static strata_status stratify_outputs(run_state *r)
     return r->frailty && r->ltc && r->charlson && r->c5_mask ? STRATA_OK : STRATA_ENOMEM;
 }
 
-/* With the values on file: the tiers, risk and outcome join the block
- * outputs there, and no whole array of them is left. */
+/* With the values on file: the tiers and risk join the outcome and the
+ * block outputs there, and no whole array of them is left. */
 static strata_status stratify_spill(run_state *r)
 {
     if (!r->pv)
         return STRATA_OK;
-    r->has_obs = r->obs != NULL;
     STRATA_TRY(pv_spill(r, PV_TIER));
-    STRATA_TRY(pv_spill(r, PV_RISK));
-    return pv_spill(r, PV_OBS);
+    return pv_spill(r, PV_RISK);
 }
 
 /* Tiers, segments, frailty, Charlson and multimorbidity through the
@@ -1461,8 +1459,11 @@ static strata_status stage_stratify(run_state *r)
         STRATA_TRY(plus_rules(r, rules, cols, lv));
     }
     STRATA_TRY(load_cols(r, C_AGE | (within ? C_PCN : 0)));
-    if (pv_over_budget(r))
+    if (pv_over_budget(r)) { /* the outcome, read by aggregation only, goes at once */
         STRATA_TRY(pv_open(r));
+        r->has_obs = r->obs != NULL;
+        STRATA_TRY(pv_spill(r, PV_OBS));
+    }
     STRATA_TRY(stratify_outputs(r));
     strata_patient_params_init(&pp);
     pp.tiers.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
