@@ -155,8 +155,10 @@ static void test_validate__reports_every_planted_problem(void **state)
 /* The duplicate-id check through the one external sort: 200,000 ids with a
  * planted pair, a triple and two NA rows give the same reports in memory and
  * under a 2 MiB budget (sorted runs in a scratch file); under the budget the
- * peak is the ids (8 bytes a row) plus the budget, not the in-memory sort's
- * 32 bytes a row more. */
+ * peak is the budget plus three blocks of 65,536 values (two value buffers
+ * and one block of ids), not the in-memory sort's 32 bytes a row nor the id
+ * column's 8: the ids are read block by block, and the ids that value
+ * messages name (age problems in three blocks) one block at a time. */
 static void validate_counted(const char *path, size_t budget, collected *col, strata_validate_report *rep,
                              tu_alloc_count *cnt)
 {
@@ -172,6 +174,7 @@ static void test_validate__duplicate_ids_same_reports_under_budget(void **state)
     enum { N = 200000 };
     const char *path = tu_tmp("dup_ids.h5");
     int64_t *id = malloc(N * sizeof *id);
+    double *age = malloc(N * sizeof *age);
     strata_ctx *ctx = tu_ctx();
     strata_cohort_writer *w = NULL;
     collected *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
@@ -184,14 +187,20 @@ static void test_validate__duplicate_ids_same_reports_under_budget(void **state)
     id[150000] = id[10];
     id[77777] = id[199999] = id[5];
     id[123] = id[124] = INT64_MIN;
+    for (size_t r = 0; r < N; r++)
+        age[r] = (double)(r % 90);
+    age[3] = 130, age[70000] = -1, age[199998] = NAN, age[124] = 121;
     assert_int_equal(strata_cohort_writer_new(ctx, path, &w), STRATA_OK);
     add(w, NULL, "patient_id", STRATA_DT_INT64, 0, NULL, 0, STRATA_ROLE_PATIENT_ID, id, N);
+    add(w, NULL, "age", STRATA_DT_FLOAT64, 0, NULL, 0, STRATA_ROLE_AGE, age, N);
     assert_int_equal(strata_cohort_writer_finish(w), STRATA_OK);
     strata_ctx_free(ctx);
     validate_counted(path, 0, a, &ra, &ca);
     validate_counted(path, (size_t)2 << 20, b, &rb, &cb);
     assert_int_equal(ra.counts[STRATA_PROB_DUPLICATE_ID], 3);
     assert_int_equal(ra.counts[STRATA_PROB_MISSING_ID], 2);
+    assert_int_equal(ra.counts[STRATA_PROB_RANGE], 3);
+    assert_int_equal(ra.counts[STRATA_PROB_NAN], 1);
     assert_int_equal(ra.total, rb.total);
     assert_memory_equal(ra.counts, rb.counts, sizeof ra.counts);
     assert_string_equal(a->text, b->text);
@@ -203,7 +212,17 @@ static void test_validate__duplicate_ids_same_reports_under_budget(void **state)
     snprintf(want, sizeof want, "row 200000: patient id %lld duplicates row 77778\n", (long long)id[5]);
     assert_contains(a->text, want);
     assert_contains(a->text, "/patients/patient_id: row 125: patient id is missing (NA)");
-    assert_true(cb.peak < (size_t)8 * N + ((size_t)3 << 20));
+    fprintf(stderr, "PEAK %zu %zu\n", ca.peak, cb.peak);
+    snprintf(want, sizeof want, "/patients/age: row 4 (patient %lld): age in years 130 outside 0..120",
+             (long long)id[3]);
+    assert_contains(a->text, want);
+    snprintf(want, sizeof want, "/patients/age: row 70001 (patient %lld): age in years -1 outside 0..120",
+             (long long)id[70000]);
+    assert_contains(a->text, want);
+    snprintf(want, sizeof want, "/patients/age: row 199999 (patient %lld): value is NaN", (long long)id[199998]);
+    assert_contains(a->text, want);
+    assert_contains(a->text, "/patients/age: row 125: age in years 121 outside 0..120"); /* NA id: none named */
+    assert_true(cb.peak < ((size_t)2 << 20) + (size_t)3 * 65536 * 8 + ((size_t)256 << 10));
     assert_true(ca.peak > (size_t)32 * N);
     { /* the CLI: the same lines and exit 1 under --mem-limit; a bad size is a usage error */
         char *o1 = NULL, *o2 = NULL, *o3 = NULL;
@@ -218,6 +237,7 @@ static void test_validate__duplicate_ids_same_reports_under_budget(void **state)
         free(o3);
     }
     free(id);
+    free(age);
     free(a);
     free(b);
 }

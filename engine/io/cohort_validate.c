@@ -3,7 +3,9 @@
  * outside their role's range, NaN/NA where not allowed, category codes outside
  * the levels table, unsorted event tables), each message naming the file,
  * dataset, row (and patient id) and value. Memory: one row block per column
- * plus the id index (8 + 8 bytes per patient). Across MPI ranks
+ * and one block of ids (the ids named in messages are read block by block,
+ * never the whole column); the duplicate-id check sorts (id, row) through the
+ * external sort under half the budget. Across MPI ranks
  * (docs/scale.md#mpi) each rank checks the values of its slab of rows of
  * every column as long as /patients; rank 0 replays the ranks' problems in
  * column, then rank (so row) order, and checks the ids and event tables. */
@@ -42,8 +44,10 @@ typedef struct vstate {
     strata_problem_fn fn;
     void *ud;
     strata_validate_report *rep;
-    int64_t *ids;      /* patient ids of rows [ids_lo, ...), or NULL when the cohort has none */
-    size_t ids_lo;
+    int64_t *ids;      /* VBLOCK patient ids of rows [ids_lo, ids_hi), read when a message needs them */
+    size_t ids_lo, ids_hi;
+    long jid;          /* the usable id column, or -1 */
+    strata_status ids_st; /* the first failed read of an id block */
     vsink *cur;        /* across ranks: the column's sink, or NULL (report to fn) */
     char *text;        /* the sinks' kept messages, NUL-terminated, in order */
     size_t text_len;
@@ -79,16 +83,6 @@ static void report(vstate *v, strata_problem_kind kind, const char *fmt, ...)
     v->fn(v->ud, kind, msg);
 }
 
-/* " (patient 123)" for row r when ids are known. */
-static const char *who(const vstate *v, size_t r, char *buf, size_t n)
-{
-    if (v->ids && r < v->rep->nrows && r >= v->ids_lo && v->ids[r - v->ids_lo] != INT64_MIN)
-        snprintf(buf, n, " (patient %" PRId64 ")", v->ids[r - v->ids_lo]);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
 /* Whether column j (the id column) holds ids; else a structure problem. */
 static int ids_usable(vstate *v, size_t j)
 {
@@ -103,42 +97,78 @@ static int ids_usable(vstate *v, size_t j)
     return 1;
 }
 
-/* Rows [lo, hi) of the id column j into v->ids (NA: INT64_MIN). */
-static strata_status read_ids(vstate *v, size_t j, size_t lo, size_t hi)
+/* Rows [r0, r0 + b) of the usable id column into out (NA: INT64_MIN). */
+static strata_status read_id_block(vstate *v, size_t r0, size_t b, int64_t *out)
 {
-    const strata_column_info *info = strata_cohort_column(v->c, j);
-    v->ids = strata_calloc(v->ctx, hi > lo ? hi - lo : 1, sizeof *v->ids);
-    v->ids_lo = lo;
-    if (!v->ids)
-        return STRATA_ENOMEM;
-    for (size_t r0 = lo; r0 < hi; r0 += VBLOCK) {
-        size_t b = hi - r0 < VBLOCK ? hi - r0 : VBLOCK;
-        int64_t *at = v->ids + (r0 - lo);
-        STRATA_TRY(strata_cohort_read_i64(v->ctx, v->c, j, r0, b, at));
-        for (size_t i = 0; info->categorical && i < b; i++) /* string ids: code -1 is NA */
-            if (at[i] == STRATA_NA_CODE)
-                at[i] = INT64_MIN;
-    }
+    const strata_column_info *info = strata_cohort_column(v->c, (size_t)v->jid);
+    STRATA_TRY(strata_cohort_read_i64(v->ctx, v->c, (size_t)v->jid, r0, b, out));
+    for (size_t i = 0; info->categorical && i < b; i++) /* string ids: code -1 is NA */
+        if (out[i] == STRATA_NA_CODE)
+            out[i] = INT64_MIN;
     return STRATA_OK;
 }
 
-/* Duplicate ids: the non-NA ids in (id, row) order through the one external
- * sort (engine/core/xsort.c; under the context's memory budget it spills
- * sorted runs to a scratch file instead of holding 32 bytes a row), each row
- * whose id equals the previous record's reported as duplicating that row. */
-static strata_status check_duplicate_ids(vstate *v, const strata_column_info *info, size_t n)
+/* " (patient 123)" for row r when ids are known: the id block holding r is
+ * read when a message first needs it (values are checked in row order, so
+ * a column's problems read each block at most once). */
+static const char *who(vstate *v, size_t r, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (v->jid < 0 || r >= v->rep->nrows || v->ids_st != STRATA_OK)
+        return buf;
+    if (r < v->ids_lo || r >= v->ids_hi) {
+        size_t lo = r / VBLOCK * VBLOCK, b = v->rep->nrows - lo < VBLOCK ? v->rep->nrows - lo : VBLOCK;
+        if (!v->ids && !(v->ids = strata_alloc(v->ctx, VBLOCK * sizeof *v->ids)))
+            v->ids_st = STRATA_ENOMEM;
+        else
+            v->ids_st = read_id_block(v, lo, b, v->ids);
+        v->ids_lo = lo, v->ids_hi = v->ids_st == STRATA_OK ? lo + b : lo;
+        if (v->ids_st != STRATA_OK)
+            return buf;
+    }
+    if (v->ids[r - v->ids_lo] != INT64_MIN)
+        snprintf(buf, n, " (patient %" PRId64 ")", v->ids[r - v->ids_lo]);
+    return buf;
+}
+
+/* The ids: each missing one reported in row order, then the duplicates —
+ * the non-NA ids in (id, row) order through the one external sort
+ * (engine/core/xsort.c; under the context's memory budget it spills sorted
+ * runs to a scratch file instead of holding 32 bytes a row), each row whose id
+ * equals the previous record's reported as duplicating that row. The column
+ * is read block by block into the message cache's buffer. */
+static strata_status check_ids(vstate *v, size_t j)
 {
     enum { BATCH = 1024 };
     const uint64_t bias = (uint64_t)1 << 63; /* signed order as unsigned keys */
+    const strata_column_info *info = strata_cohort_column(v->c, j);
     strata_ctx *ctx = v->ctx;
+    size_t n = info->length;
     strata_xsort *x = NULL;
     uint64_t key[BATCH], prev = 0;
     size_t row[BATCH], got, prev_row = SIZE_MAX;
-    strata_status st = strata_xsort_begin(ctx, n, NULL, 0, strata_ctx_memory_budget(ctx) / 2,
-                                          "the patient ids' duplicate check", &x);
-    for (size_t r = 0; st == STRATA_OK && r < n; r++)
-        if (v->ids[r] != INT64_MIN)
-            st = strata_xsort_push(ctx, x, (uint64_t)v->ids[r] ^ bias, r);
+    strata_status st;
+    if (!ids_usable(v, j))
+        return STRATA_OK;
+    v->jid = (long)j;
+    if (!v->ids && !(v->ids = strata_alloc(ctx, VBLOCK * sizeof *v->ids)))
+        return STRATA_ENOMEM;
+    st = strata_xsort_begin(ctx, n, NULL, 0, strata_ctx_memory_budget(ctx) / 2,
+                            "the patient ids' duplicate check", &x);
+    for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += VBLOCK) {
+        size_t b = n - r0 < VBLOCK ? n - r0 : VBLOCK;
+        v->ids_lo = v->ids_hi = r0;
+        if ((st = read_id_block(v, r0, b, v->ids)) != STRATA_OK)
+            break;
+        v->ids_hi = r0 + b;
+        for (size_t i = 0; i < b && st == STRATA_OK; i++) {
+            if (v->ids[i] == INT64_MIN)
+                report(v, STRATA_PROB_MISSING_ID, "%s:/%s/%s: row %zu: patient id is missing (NA)",
+                       v->c->path, info->group, info->name, r0 + i + 1);
+            else
+                st = strata_xsort_push(ctx, x, (uint64_t)v->ids[i] ^ bias, r0 + i);
+        }
+    }
     if (st == STRATA_OK)
         st = strata_xsort_end(ctx, x);
     while (st == STRATA_OK && (st = strata_xsort_read(ctx, x, key, row, BATCH, &got)) == STRATA_OK && got)
@@ -152,20 +182,6 @@ static strata_status check_duplicate_ids(vstate *v, const strata_column_info *in
         }
     strata_xsort_free(ctx, x);
     return st;
-}
-
-static strata_status check_ids(vstate *v, size_t j)
-{
-    const strata_column_info *info = strata_cohort_column(v->c, j);
-    size_t n = info->length;
-    if (!ids_usable(v, j))
-        return STRATA_OK;
-    STRATA_TRY(read_ids(v, j, 0, n));
-    for (size_t r = 0; r < n; r++)
-        if (v->ids[r] == INT64_MIN)
-            report(v, STRATA_PROB_MISSING_ID, "%s:/%s/%s: row %zu: patient id is missing (NA)",
-                   v->c->path, info->group, info->name, r + 1);
-    return check_duplicate_ids(v, info, n);
 }
 
 /* Range and NA rules per role: [lo, hi], whether NA is allowed, integer-only. */
@@ -276,6 +292,7 @@ static strata_status check_values_rows(vstate *v, size_t j, double *buf, size_t 
         size_t b = hi - r0 < VBLOCK ? hi - r0 : VBLOCK;
         STRATA_TRY(strata_cohort_read_f64(v->ctx, v->c, j, r0, b, buf));
         check_block(v, j, &vc, buf, r0, b);
+        STRATA_TRY(v->ids_st); /* an id block a message needed could not be read */
     }
     return STRATA_OK;
 }
@@ -590,9 +607,8 @@ static strata_status values_ranks(vstate *v, const strata_comm *cm, long jid, st
         v->mute = 1;
         int usable = ids_usable(v, (size_t)jid);
         v->mute = 0;
-        if (usable)
-            st = read_ids(v, (size_t)jid, strata_comm_split(v->rep->nrows, cm->size, cm->rank, 1),
-                          strata_comm_split(v->rep->nrows, cm->size, cm->rank + 1, 1));
+        if (usable) /* its messages read the id blocks they name */
+            v->jid = jid;
     }
     if ((st = strata_comm_agree(ctx, st)) == STRATA_OK) {
         v->text = text;
@@ -636,6 +652,7 @@ static strata_status strata_cohort_validate_h5(strata_ctx *ctx, const char *path
     v.fn = fn;
     v.ud = ud;
     v.rep = rep;
+    v.jid = -1;
     rep->nrows = c->nrows;
     if (cm && cm->rank != 0) /* a helper: the structure, ids and events are rank 0's */
         v.mute = 1;
