@@ -7,7 +7,9 @@
  * sort) are the unlimited run's bytes, and unscored (NaN) risks are left
  * out by the ranking itself with the compacted ranking's result; the
  * manifest reads a file once for its hash when the same file is both an input
- * and an output, and again only when the file changed. */
+ * and an output, and again only when the file changed; strata run's
+ * aggregation under a budget allocates under it, holds no per-patient value
+ * whole, and every output is the unlimited run's bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include "testutil.h"
 #include "strata/evaluate.h"
 #include "strata/stratify.h"
+#include "strata/run.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -387,6 +390,123 @@ static void test_manifest__same_file_hashed_once_changed_file_again(void **state
     strata_ctx_free(ctx);
 }
 
+/* ---- strata run's aggregation under the budget ---------------------------- */
+
+/* The hook's bytes at each stage's end, and the peak within each stage. */
+typedef struct stage_mem {
+    counter *c;
+    size_t n;
+    char name[16][32];
+    size_t start[16], peak[16]; /* held when the stage began; its peak */
+} stage_mem;
+
+static void stage_end(void *ud, const char *stage, double fraction)
+{
+    stage_mem *m = ud;
+    (void)fraction;
+    if (m->n < 16) {
+        snprintf(m->name[m->n], sizeof m->name[0], "%.31s", stage);
+        m->peak[m->n] = m->c->peak;
+        m->start[m->n + 1 < 16 ? m->n + 1 : 15] = m->c->now;
+        m->n++;
+    }
+    m->c->peak = m->c->now; /* the next stage's peak from here */
+}
+
+static size_t stage_of(const stage_mem *m, const char *name, size_t *start)
+{
+    for (size_t k = 0; k < m->n; k++)
+        if (!strcmp(m->name[k], name)) {
+            *start = m->start[k];
+            return m->peak[k];
+        }
+    fail_msg("no stage %s", name);
+    return 0;
+}
+
+/* One run of a 4,000-patient PCN through the library with the counting
+ * hook: memory NULL = no budget. */
+static void run_counted(const char *dir, const char *memory, int threads, stage_mem *m)
+{
+    strata_ctx *ctx = tu_ctx();
+    counter c = {0, 0, 0};
+    strata_run_spec spec;
+    strata_run_summary sum;
+    char path[4096], text[1024], out[4096];
+    tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+    snprintf(path, sizeof path, "%s/spec.yaml", dir);
+    snprintf(text, sizeof text,
+             "synth:\n  pcn: U79722\n  patients: 4000\n  seed: 8\nmodel:\n  family: binomial\n"
+             "  formula: \"emergency_admission_12m ~ age + sex + ltc_count + imd_decile\"\n"
+             "evaluate:\n  by: [sex, pcn]\n"
+             "stratify:\n  plus:\n    ethnic_minority: {column: ethnicity, levels: [Asian, Black]}\n"
+             "threads: %d\n%s%s\n", threads, memory ? "memory: " : "", memory ? memory : "");
+    tu_write_file(path, text);
+    strata_ctx_set_alloc(ctx, counting_alloc, &c);
+    strata_run_spec_init(&spec);
+    assert_status(ctx, strata_run_spec_load(ctx, path, &spec), STRATA_OK);
+    memset(m, 0, sizeof *m);
+    m->c = &c;
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_status(ctx, strata_run(ctx, &spec, out, stage_end, m, &sum), STRATA_OK);
+    m->c = NULL;
+    strata_run_spec_free(ctx, &spec);
+    strata_ctx_free(ctx);
+}
+
+/* Every output's SHA-256 in the two runs' manifests is the same, but the
+ * model's (it records its run folder). */
+static void assert_same_outputs(const char *a, const char *b)
+{
+    char pa[4096], pb[4096];
+    json_error_t err;
+    json_t *ma, *mb, *oa, *ob;
+    snprintf(pa, sizeof pa, "%s/out/manifest.json", a);
+    snprintf(pb, sizeof pb, "%s/out/manifest.json", b);
+    ma = json_load_file(pa, 0, &err);
+    mb = json_load_file(pb, 0, &err);
+    assert_non_null(ma);
+    assert_non_null(mb);
+    oa = json_object_get(ma, "outputs"), ob = json_object_get(mb, "outputs");
+    assert_int_equal(json_array_size(oa), json_array_size(ob));
+    assert_true(json_array_size(oa) >= 14);
+    for (size_t k = 0; k < json_array_size(oa); k++) {
+        const char *path = json_string_value(json_object_get(json_array_get(oa, k), "path"));
+        assert_string_equal(path, json_string_value(json_object_get(json_array_get(ob, k), "path")));
+        if (!strcmp(path, "model.h5"))
+            continue;
+        if (strcmp(output_sha(ma, k), output_sha(mb, k)))
+            fail_msg("%s differs between %s and %s", path, a, b);
+    }
+    json_decref(ma);
+    json_decref(mb);
+}
+
+/* Aggregation under `memory: 256K` (4,000 patients: its whole columns,
+ * 55 bytes a patient, pass half the budget): the risk, outcome and
+ * stratification's outputs go to the scratch file and every column is read
+ * in blocks (4 of 1,191 rows), so the run holds none of them when
+ * aggregation starts, and all it allocates (the blocks, the sums, the SII simulation's 160 kB workspace,
+ * disclosure) stays under the budget. Every output is the same bytes
+ * (1 thread under the budget, 2 without). */
+static void test_run__aggregation_under_the_budget(void **state)
+{
+    const char *a = tu_tmp("agg_none"), *b = tu_tmp("agg_256K");
+    const size_t n = 4000;
+    stage_mem ma, mb;
+    size_t sa = 0, sb = 0, pa, pb;
+    (void)state;
+    run_counted(a, NULL, 2, &ma);
+    run_counted(b, "256K", 1, &mb);
+    assert_same_outputs(a, b);
+    pa = stage_of(&ma, "aggregate", &sa);
+    pb = stage_of(&mb, "aggregate", &sb);
+    print_message("aggregate: none %zu (held at start %zu), 256K %zu (held %zu)\n", pa, sa, pb, sb);
+    assert_true(sa >= sb + 22 * n);   /* risk, outcome, outputs (23 bytes a patient) not held */
+    assert_true(pb - sb < 256u << 10); /* all the stage allocates: under the budget */
+    (void)pa;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_rank__budget_gives_the_same_tiers_and_lists),
         cmocka_unit_test(test_rank__unscored_left_out_same_tiers_and_lists),
         cmocka_unit_test(test_manifest__same_file_hashed_once_changed_file_again),
+        cmocka_unit_test(test_run__aggregation_under_the_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* labels: unit golden determinism */
 /* tests/test_stratify_groups.c — fixed scores at their boundaries, tiers,
- * reason codes, intervention lists, per-group aggregation, disclosure control
+ * reason codes, intervention lists, per-group aggregation (the same bits from
+ * row blocks as from one call), disclosure control
  * (no count 1-7 in any aggregate CSV; secondary suppression not undoable) and
  * the HTML report (charts present, every count shown disclosure-controlled). */
 #include <setjmp.h>
@@ -553,6 +554,93 @@ static void test_group_sii__same_bytes_whatever_the_threads(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Every value and column name of two tables, bit for bit. */
+static void assert_tables_same(const strata_table *a, const strata_table *b)
+{
+    assert_int_equal(strata_table_ncols(a), strata_table_ncols(b));
+    assert_int_equal(strata_table_nrows(a), strata_table_nrows(b));
+    for (size_t j = 0; j < strata_table_ncols(a); j++) {
+        assert_string_equal(strata_table_col_name(a, (int)j), strata_table_col_name(b, (int)j));
+        for (size_t g = 0; g < strata_table_nrows(a); g++) {
+            double x = strata_table_value(a, (int)j, g), y = strata_table_value(b, (int)j, g);
+            if (memcmp(&x, &y, sizeof x))
+                fail_msg("%s row %zu: %.17g, not %.17g", strata_table_col_name(a, (int)j), g, y, x);
+        }
+    }
+}
+
+/* The four group tables from blocks of rows (strata_group_sums_*: blocks of
+ * 1, 997 and 7,919 rows and the whole) are the one-call tables bit for bit;
+ * blocks out of order, a table before every row and a bad value in a later
+ * block are errors naming the rows. */
+static void test_group_sums__blocks_give_the_same_bytes(void **state)
+{
+    pop *P = make_pop();
+    strata_tier_params tp;
+    strata_group_params gp;
+    strata_ctx *ctx = tu_ctx();
+    strata_strat_input in = make_input(P, &tp, ctx), blk;
+    static const char *const plus_names[2] = {"a", "b"};
+    uint32_t *plus = malloc(NP * sizeof *plus);
+    uint8_t *c5 = malloc(NP);
+    strata_group_sums *s;
+    strata_table *whole[4], *t;
+    static const size_t sizes[3] = {1, 997, 7919};
+    (void)state;
+    for (size_t i = 0; i < NP; i++)
+        plus[i] = (uint32_t)(i % 3), c5[i] = (uint8_t)(i * 7 % 31);
+    in.plus_mask = plus, in.n_plus = 2, in.plus_names = plus_names, in.c5_mask = c5;
+    strata_group_params_init(&gp);
+    gp.sii.reps = 1000;
+    gp.budget = 1e6;
+    assert_status(ctx, strata_group_summary(ctx, &gp, &in, P->grp, NG, gnames, NULL, &whole[0]), STRATA_OK);
+    assert_status(ctx, strata_group_inequality(ctx, &gp, &in, P->grp, NG, gnames, &whole[1]), STRATA_OK);
+    assert_status(ctx, strata_group_sii(ctx, &gp, &in, P->grp, NG, gnames, &whole[2]), STRATA_OK);
+    assert_status(ctx, strata_group_core20plus5(ctx, &in, P->grp, NG, gnames, &whole[3]), STRATA_OK);
+    for (int kind = 0; kind < 4; kind++)
+        for (int z = 0; z < 3; z++) {
+            assert_status(ctx, strata_group_sums_new(ctx, (strata_group_kind)kind, &gp, &in, NG, &s), STRATA_OK);
+            assert_int_equal(strata_group_sums_passes(s), kind == 0 ? 2 : 1);
+            for (int pass = 0; pass < strata_group_sums_passes(s); pass++)
+                for (size_t r0 = 0; r0 < NP; r0 += sizes[z]) {
+                    blk = in;
+                    blk.n = NP - r0 < sizes[z] ? NP - r0 : sizes[z];
+                    blk.risk += r0, blk.observed += r0, blk.age += r0, blk.sex += r0;
+                    blk.imd_decile += r0, blk.ethnicity += r0, blk.tier += r0, blk.segment += r0;
+                    blk.plus_mask += r0, blk.c5_mask += r0;
+                    assert_status(ctx, strata_group_sums_add(ctx, s, pass, r0, &blk, P->grp + r0), STRATA_OK);
+                }
+            assert_status(ctx, strata_group_sums_table(ctx, s, gnames, NULL, &t), STRATA_OK);
+            assert_tables_same(whole[kind], t);
+            strata_table_free(ctx, t);
+            strata_group_sums_free(ctx, s);
+        }
+    /* out of order, too early, a bad value in the second block: named */
+    assert_status(ctx, strata_group_sums_new(ctx, STRATA_GROUP_SUMMARY, &gp, &in, NG, &s), STRATA_OK);
+    blk = in;
+    blk.n = 100;
+    assert_status(ctx, strata_group_sums_add(ctx, s, 0, 0, &blk, P->grp), STRATA_OK);
+    assert_status(ctx, strata_group_sums_add(ctx, s, 0, 200, &blk, P->grp), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "expected pass 0 from row 101");
+    assert_status(ctx, strata_group_sums_table(ctx, s, gnames, NULL, &t), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "has seen 100 of 24000 rows");
+    P->risk[150] = -1;
+    blk.risk += 100, blk.observed += 100, blk.age += 100, blk.sex += 100, blk.imd_decile += 100;
+    blk.ethnicity += 100, blk.tier += 100, blk.segment += 100, blk.plus_mask += 100, blk.c5_mask += 100;
+    assert_status(ctx, strata_group_sums_add(ctx, s, 0, 100, &blk, P->grp + 100), STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "risk: row 151: value -1 is not >= 0");
+    blk.segment = NULL; /* other inputs than the shape's */
+    assert_status(ctx, strata_group_sums_add(ctx, s, 0, 100, &blk, P->grp + 100), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(ctx), "other inputs than the shape");
+    strata_group_sums_free(ctx, s);
+    for (int k = 0; k < 4; k++)
+        strata_table_free(ctx, whole[k]);
+    free(plus);
+    free(c5);
+    free(P);
+    strata_ctx_free(ctx);
+}
+
 static void test_disclosure__secondary_not_undoable_without_rounding(void **state)
 {
     pop *P = make_pop();
@@ -943,6 +1031,7 @@ int main(void)
         cmocka_unit_test(test_intervention_list__capacity_and_prop_univ),
         cmocka_unit_test(test_group_summary__values_before_disclosure),
         cmocka_unit_test(test_group_sii__same_bytes_whatever_the_threads),
+        cmocka_unit_test(test_group_sums__blocks_give_the_same_bytes),
         cmocka_unit_test(test_disclosure__secondary_not_undoable_without_rounding),
         cmocka_unit_test(test_disclosure__practices_and_pcns_protected_together),
         cmocka_unit_test(test_outputs__no_aggregate_csv_shows_counts_1_to_7),

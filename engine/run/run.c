@@ -10,6 +10,7 @@
 #include "run_elnet.h"
 #include "outfile.h"
 #include "run_internal.h"
+#include "scratch.h"
 #include "rundir.h"
 #include "strata/strata.h"
 
@@ -74,8 +75,9 @@ typedef struct run_state {
     strata_table **fair_parts; /* fairness by by-column, published into `fairness` */
     size_t n_fair;
     strata_table *c20p5;        /* Core20PLUS5 by PCN */
-    uint32_t *plus_mask;        /* PLUS groups per patient (stratify.plus) */
     uint8_t *c5_mask;           /* the clinical areas per patient (STRATA_C5_*) */
+    strata_scratch *pv;         /* the per-patient values on file (pv_over_budget), else NULL */
+    int has_obs;                /* with pv: the outcome is on it */
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -1190,66 +1192,156 @@ static strata_status stage_evaluate(run_state *r)
     return stage_done(r, "evaluate");
 }
 
+/* ---- per-patient values between the stages (docs/scale.md) ---------------------
+ * The risk, the outcome and stratification's outputs are held from the stage
+ * that makes them to the last that reads them: in memory, or — when the
+ * aggregation's per-patient columns would pass half the memory budget — in
+ * one scratch file from stratification on (r->pv; a column at a time, n
+ * values each), read back block by block by aggregation and the patient
+ * files, and the risk whole by the patient files' ranking. */
+enum { PV_RISK, PV_OBS, PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON, PV_C5, PV_N };
+static const size_t PV_WIDTH[PV_N] = {8, 8, 1, 1, 1, 1, 2, 1};
+/* A patient's bytes in aggregation with every column whole: the values above
+ * (23), the seven cohort columns it reads (28) and the PLUS groups (4). */
+#define AGG_ROW_BYTES 55
+
+static void **pv_mem(run_state *r, int c)
+{
+    void **m[PV_N] = {(void **)&r->risk,    (void **)&r->obs,     (void **)&r->tier,
+                      (void **)&r->segment, (void **)&r->frailty, (void **)&r->ltc,
+                      (void **)&r->charlson, (void **)&r->c5_mask};
+    return m[c];
+}
+
+static uint64_t pv_off(const run_state *r, int c, size_t row)
+{
+    uint64_t off = 0;
+    for (int k = 0; k < c; k++)
+        off += (uint64_t)PV_WIDTH[k] * r->n;
+    return off + (uint64_t)PV_WIDTH[c] * row;
+}
+
+/* The values go on file when aggregation's whole columns would pass half the budget. */
+static int pv_over_budget(const run_state *r)
+{
+    size_t budget = strata_ctx_memory_budget(r->ctx);
+    return budget && (double)r->n * AGG_ROW_BYTES > (double)budget / 2;
+}
+
+static strata_status pv_open(run_state *r)
+{
+    const char *dir = strata_ctx_scratch_dir(r->ctx) ? NULL : r->outdir;
+    return strata_scratch_open(r->ctx, dir, "the per-patient values (memory:)", &r->pv);
+}
+
+static strata_status pv_write(run_state *r, int c, size_t r0, size_t b, const void *v)
+{
+    return strata_scratch_write(r->ctx, r->pv, pv_off(r, c, r0), v, b * PV_WIDTH[c]);
+}
+
+/* Rows [r0, r0 + b) of value c: a pointer into the array in memory, or read into buf. */
+static strata_status pv_block(run_state *r, int c, size_t r0, size_t b, void *buf, const void **out)
+{
+    const char *m = *pv_mem(r, c);
+    *out = NULL;
+    if (!r->pv) {
+        *out = m ? m + PV_WIDTH[c] * r0 : NULL;
+        return STRATA_OK;
+    }
+    if (c == PV_OBS && !r->has_obs)
+        return STRATA_OK;
+    STRATA_TRY(strata_scratch_read(r->ctx, r->pv, pv_off(r, c, r0), buf, b * PV_WIDTH[c]));
+    *out = buf;
+    return STRATA_OK;
+}
+
+/* Value c's whole array to the file, and freed. */
+static strata_status pv_spill(run_state *r, int c)
+{
+    void **m = pv_mem(r, c);
+    if (!*m)
+        return STRATA_OK;
+    STRATA_TRY(pv_write(r, c, 0, r->n, *m));
+    strata_free(r->ctx, *m, 0);
+    *m = NULL;
+    return STRATA_OK;
+}
+
+/* Value c's whole array read back from the file. */
+static strata_status pv_load(run_state *r, int c)
+{
+    void **m = pv_mem(r, c);
+    if (!r->pv || *m)
+        return STRATA_OK;
+    if (!(*m = strata_alloc(r->ctx, (r->n ? r->n : 1) * PV_WIDTH[c])))
+        return STRATA_ENOMEM;
+    return strata_scratch_read(r->ctx, r->pv, pv_off(r, c, 0), *m, r->n * PV_WIDTH[c]);
+}
+
 /* The five adult clinical areas of Core20PLUS5 from the condition flags of
- * the block of rows [r0, r0 + b) (SMI; chronic respiratory = COPD or asthma;
- * cancer, for early diagnosis; hypertension; maternity has no source in these
- * flags yet). docs/stratify.md#core20plus5 */
-static void c5_block(run_state *r, size_t r0, size_t b)
+ * a block of rows (SMI; chronic respiratory = COPD or asthma; cancer, for
+ * early diagnosis; hypertension; maternity has no source in these flags
+ * yet) into c5[0..b). docs/stratify.md#core20plus5 */
+static void c5_block(run_state *r, size_t b, uint8_t *c5)
 {
     const int32_t *const *f = (const int32_t *const *)r->flags;
     for (size_t i = 0; i < b; i++) {
 #define HAS(c) (f[c] && f[c][i] > 0)
-        r->c5_mask[r0 + i] = (uint8_t)((HAS(STRATA_C_SMI) << STRATA_C5_SMI) |
-                                       ((HAS(STRATA_C_COPD) || HAS(STRATA_C_ASTHMA)) << STRATA_C5_RESPIRATORY) |
-                                       (HAS(STRATA_C_CANCER) << STRATA_C5_CANCER) |
-                                       (HAS(STRATA_C_HYPERTENSION) << STRATA_C5_HYPERTENSION));
+        c5[i] = (uint8_t)((HAS(STRATA_C_SMI) << STRATA_C5_SMI) |
+                          ((HAS(STRATA_C_COPD) || HAS(STRATA_C_ASTHMA)) << STRATA_C5_RESPIRATORY) |
+                          (HAS(STRATA_C_CANCER) << STRATA_C5_CANCER) |
+                          (HAS(STRATA_C_HYPERTENSION) << STRATA_C5_HYPERTENSION));
 #undef HAS
     }
 }
 
-/* Core20PLUS5 inputs per patient: the PLUS groups of the spec (stratify.plus);
- * the clinical areas come from c5_block. */
-static strata_status core20plus5_inputs(run_state *r)
+/* The PLUS groups of the spec (stratify.plus) as rules on their cohort
+ * columns (rules[k].col NULL: read by block, plus_block); checked at
+ * stratification, applied at aggregation. */
+static strata_status plus_rules(run_state *r, strata_plus_rule *rules, long *cols,
+                                int32_t (*lv)[STRATA_RUN_MAX_PLUS_LEVELS])
 {
     strata_ctx *ctx = r->ctx;
-    strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
-    int32_t *cols[STRATA_RUN_MAX_PLUS] = {0}, lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
-    strata_status st = STRATA_OK;
-    if (!r->spec->n_plus)
-        return STRATA_OK; /* no PLUS groups: no mask (4 bytes a patient) */
-    r->plus_mask = strata_calloc(ctx, r->n, sizeof *r->plus_mask);
-    if (!r->plus_mask)
-        return STRATA_ENOMEM;
-    for (size_t k = 0; k < r->spec->n_plus && st == STRATA_OK; k++) {
+    for (size_t k = 0; k < r->spec->n_plus; k++) {
         long j = find_col(r, r->spec->plus_column[k]);
         const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
         size_t nc = 0;
-        if (!info) {
-            st = STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: %s has no column %s",
-                             r->spec->plus_name[k], strata_cohort_path(r->cohort),
-                             r->spec->plus_column[k]);
-            break;
-        }
-        for (size_t l = 0; l < r->spec->n_plus_levels[k] && st == STRATA_OK; l++) {
+        if (!info)
+            return STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: %s has no column %s",
+                               r->spec->plus_name[k], strata_cohort_path(r->cohort),
+                               r->spec->plus_column[k]);
+        for (size_t l = 0; l < r->spec->n_plus_levels[k]; l++) {
             size_t c = 0;
             while (info->categorical && c < info->n_levels &&
                    strcmp(info->levels[c], r->spec->plus_levels[k][l]))
                 c++;
             if (!info->categorical || c == info->n_levels)
-                st = STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: level \"%s\" is not a "
-                                 "level of column %s", r->spec->plus_name[k],
-                                 r->spec->plus_levels[k][l], r->spec->plus_column[k]);
+                return STRATA_FAIL(ctx, STRATA_ESPEC, "stratify.plus.%s: level \"%s\" is not a "
+                                   "level of column %s", r->spec->plus_name[k],
+                                   r->spec->plus_levels[k][l], r->spec->plus_column[k]);
             lv[k][nc++] = (int32_t)c;
         }
-        if (st == STRATA_OK)
-            st = read_i32(r, j, &cols[k]);
-        rules[k] = (strata_plus_rule){r->spec->plus_name[k], cols[k], nc, lv[k]};
+        cols[k] = j;
+        rules[k] = (strata_plus_rule){r->spec->plus_name[k], NULL, nc, lv[k]};
     }
-    if (st == STRATA_OK && r->spec->n_plus)
-        st = strata_plus_flags(ctx, r->n, r->spec->n_plus, rules, r->plus_mask, NULL);
-    for (size_t k = 0; k < STRATA_RUN_MAX_PLUS; k++)
-        strata_free(ctx, cols[k], 0);
-    return st;
+    return STRATA_OK;
+}
+
+/* The PLUS groups of rows [r0, r0 + b) into mask (no rules: nothing);
+ * buf holds b values a rule. */
+static strata_status plus_block(run_state *r, size_t r0, size_t b, int32_t *buf, uint32_t *mask)
+{
+    strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
+    int32_t lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
+    long cols[STRATA_RUN_MAX_PLUS];
+    if (!r->spec->n_plus)
+        return STRATA_OK;
+    STRATA_TRY(plus_rules(r, rules, cols, lv));
+    for (size_t k = 0; k < r->spec->n_plus; k++) {
+        STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)cols[k], r0, b, buf + k * b));
+        rules[k].col = buf + k * b;
+    }
+    return strata_plus_flags(r->ctx, b, r->spec->n_plus, rules, mask, NULL);
 }
 
 /* ---- stratification --------------------------------------------------------- */
@@ -1267,7 +1359,8 @@ static const char *charlson_name(const strata_run_spec *spec)
  * whole population as an absolute-mode "risk" (tier T as n_cuts + 1 - T,
  * cuts at n_cuts - 0.5, ..., 0.5; unscored NaN), so the block call assigns
  * the same tiers and everything that depends on them is as one call on all
- * rows gives. */
+ * rows gives. With the values on file (r->pv) each block's outputs are
+ * written there instead of into whole arrays. */
 static strata_status stratify_blocks(run_state *r, const strata_patient_params *pp)
 {
     strata_ctx *ctx = r->ctx;
@@ -1275,13 +1368,18 @@ static strata_status stratify_blocks(run_state *r, const strata_patient_params *
     size_t nc = pp->tiers.n_cuts;
     int32_t *buf = strata_alloc(ctx, (2 + STRATA_N_CONDITIONS) * RUN_BLOCK * sizeof *buf);
     double *as_risk = strata_alloc(ctx, RUN_BLOCK * sizeof *as_risk);
-    uint8_t *tier = strata_alloc(ctx, RUN_BLOCK);
+    uint8_t *tier = strata_alloc(ctx, RUN_BLOCK * 7); /* tier, and the outputs of a block on file */
     strata_status st = buf && as_risk && tier ? STRATA_OK : STRATA_ENOMEM;
     bp.tiers.mode = STRATA_TIER_ABSOLUTE;
     for (size_t t = 0; t < nc; t++)
         bp.tiers.cut[t] = (double)(nc - t) - 0.5;
     for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += RUN_BLOCK) {
         size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        uint8_t *seg = r->pv ? tier + RUN_BLOCK : r->segment + r0;
+        int8_t *fr = r->pv ? (int8_t *)tier + 2 * RUN_BLOCK : r->frailty + r0;
+        int8_t *ltc = r->pv ? (int8_t *)tier + 3 * RUN_BLOCK : r->ltc + r0;
+        uint8_t *c5 = r->pv ? tier + 4 * RUN_BLOCK : r->c5_mask + r0;
+        int16_t *ch = r->pv ? (int16_t *)(void *)(tier + 5 * RUN_BLOCK) : r->charlson + r0;
         strata_patient_cols pc;
         st = read_stratify_block(r, buf, r0, b);
         if (st != STRATA_OK)
@@ -1296,18 +1394,51 @@ static strata_status stratify_blocks(run_state *r, const strata_patient_params *
         pc.prior_emergency = r->prior_em;
         for (int c = 0; c < STRATA_N_CONDITIONS; c++)
             pc.flags[c] = r->flags[c];
-        st = strata_stratify_patients(ctx, &bp, &pc, NULL, 0, tier, r->segment + r0,
-                                      r->frailty + r0, r->charlson + r0, r->ltc + r0);
+        st = strata_stratify_patients(ctx, &bp, &pc, NULL, 0, tier, seg, fr, ch, ltc);
         for (size_t i = 0; st == STRATA_OK && i < b; i++)
             if (tier[i] != r->tier[r0 + i])
                 st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "stratify: row %zu: tier %d, not %d",
                                  r0 + i + 1, tier[i], r->tier[r0 + i]);
         if (st == STRATA_OK)
-            c5_block(r, r0, b);
+            c5_block(r, b, c5);
+        if (st == STRATA_OK && r->pv) {
+            const void *out[5] = {seg, fr, ltc, c5, ch};
+            const int col[5] = {PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_C5, PV_CHARLSON};
+            for (int k = 0; k < 5 && st == STRATA_OK; k++)
+                st = pv_write(r, col[k], r0, b, out[k]);
+        }
     }
     free_stratify_inputs(r);
     STRATA_FREE_ALL(ctx, buf, as_risk, tier);
     return st;
+}
+
+/* The whole arrays of stratification's outputs: tier and segment for the
+ * tiers' call, the others only with the values in memory. */
+static strata_status stratify_outputs(run_state *r)
+{
+    strata_ctx *ctx = r->ctx;
+    r->tier = strata_calloc(ctx, r->n, 1);
+    r->segment = strata_calloc(ctx, r->n, 1);
+    if (!r->tier || !r->segment)
+        return STRATA_ENOMEM;
+    if (r->pv)
+        return STRATA_OK;
+    r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
+    r->ltc = strata_calloc(ctx, r->n, sizeof *r->ltc);
+    r->charlson = strata_calloc(ctx, r->n, sizeof *r->charlson);
+    r->c5_mask = strata_calloc(ctx, r->n, 1);
+    return r->frailty && r->ltc && r->charlson && r->c5_mask ? STRATA_OK : STRATA_ENOMEM;
+}
+
+/* With the values on file: the tiers and risk join the outcome and the
+ * block outputs there, and no whole array of them is left. */
+static strata_status stratify_spill(run_state *r)
+{
+    if (!r->pv)
+        return STRATA_OK;
+    STRATA_TRY(pv_spill(r, PV_TIER));
+    return pv_spill(r, PV_RISK);
 }
 
 /* Tiers, segments, frailty, Charlson and multimorbidity through the
@@ -1321,15 +1452,19 @@ static strata_status stage_stratify(run_state *r)
     strata_patient_params pp;
     strata_patient_cols pc;
     int within = r->spec->tiers_within_pcn;
+    {   /* the PLUS groups' rules checked here, applied by aggregation (plus_block) */
+        strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
+        int32_t lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
+        long cols[STRATA_RUN_MAX_PLUS];
+        STRATA_TRY(plus_rules(r, rules, cols, lv));
+    }
     STRATA_TRY(load_cols(r, C_AGE | (within ? C_PCN : 0)));
-    r->tier = strata_calloc(ctx, r->n, 1);
-    r->segment = strata_calloc(ctx, r->n, 1);
-    r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
-    r->ltc = strata_calloc(ctx, r->n, sizeof *r->ltc);
-    r->charlson = strata_calloc(ctx, r->n, sizeof *r->charlson);
-    r->c5_mask = strata_calloc(ctx, r->n, 1);
-    if (!r->tier || !r->segment || !r->frailty || !r->ltc || !r->charlson || !r->c5_mask)
-        return STRATA_ENOMEM;
+    if (pv_over_budget(r)) { /* the outcome, read by aggregation only, goes at once */
+        STRATA_TRY(pv_open(r));
+        r->has_obs = r->obs != NULL;
+        STRATA_TRY(pv_spill(r, PV_OBS));
+    }
+    STRATA_TRY(stratify_outputs(r));
     strata_patient_params_init(&pp);
     pp.tiers.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
     pp.tiers.n_cuts = r->spec->n_tiers;
@@ -1343,9 +1478,13 @@ static strata_status stage_stratify(run_state *r)
     STRATA_TRY(strata_stratify_patients(ctx, &pp, &pc, within ? r->pcn.v : NULL,
                                         within ? r->pcn.n_levels : 0, r->tier, r->segment, NULL,
                                         NULL, NULL));
+    if (r->pv) { /* the segments come again from the blocks, to the file */
+        strata_free(ctx, r->segment, 0);
+        r->segment = NULL;
+    }
     STRATA_TRY(stratify_blocks(r, &pp));
-    STRATA_TRY(core20plus5_inputs(r));
     drop_cols(r, 0);
+    STRATA_TRY(stratify_spill(r));
     return stage_done(r, "stratify");
 }
 
@@ -1370,49 +1509,182 @@ static strata_status write_table(run_state *r, strata_table *t, const char *file
 }
 
 /* parent_row[k] = the row of child group k's parent (the parent group of its
- * first patient), and the child's ALL row maps to the parent's ALL row, so
- * disclosure control protects practice -> PCN -> ICB sums too. */
-static strata_status link_parent(run_state *r, strata_table *child, const codes *cc,
-                                 strata_table *parent, const codes *pc)
+ * first patient; prow filled by parent_rows), and the child's ALL row maps to
+ * the parent's ALL row, so disclosure control protects practice -> PCN -> ICB
+ * sums too. */
+static void parent_rows(const int32_t *cc, size_t n_levels, const int32_t *pc, size_t b,
+                        int32_t *prow)
 {
-    strata_status st;
-    size_t nc = strata_table_nrows(child);
-    int32_t *prow = strata_alloc(r->ctx, nc * sizeof *prow);
-    if (!prow)
-        return STRATA_ENOMEM;
-    for (size_t k = 0; k < nc; k++)
-        prow[k] = -1;
-    for (size_t i = 0; i < r->n; i++) {
-        int32_t c = cc->v[i], p = pc->v[i];
-        if (c >= 0 && (size_t)c < cc->n_levels && prow[c] < 0 && p >= 0)
+    for (size_t i = 0; i < b; i++) {
+        int32_t c = cc[i], p = pc[i];
+        if (c >= 0 && (size_t)c < n_levels && prow[c] < 0 && p >= 0)
             prow[c] = p;
     }
-    prow[nc - 1] = (int32_t)(strata_table_nrows(parent) - 1); /* ALL -> ALL */
-    st = strata_table_set_parent(r->ctx, child, parent, prow);
-    strata_free(r->ctx, prow, 0);
-    return st;
 }
 
-static void strat_input(const run_state *r, strata_strat_input *in)
+static strata_status link_parent(run_state *r, strata_table *child, strata_table *parent,
+                                 int32_t *prow)
 {
+    prow[strata_table_nrows(child) - 1] = (int32_t)(strata_table_nrows(parent) - 1); /* ALL -> ALL */
+    return strata_table_set_parent(r->ctx, child, parent, prow);
+}
+
+/* ---- aggregation's inputs block by block ------------------------------------------ */
+
+/* The cohort columns aggregation reads (C_* order of load_cols) and the
+ * values of a block: read for it (the cohort's; the values with r->pv), or
+ * pointed to in memory. */
+typedef struct agg_block {
+    size_t cap;                  /* rows a block */
+    int32_t *col;                /* 7 x cap cohort codes, then n_plus x cap PLUS columns */
+    int32_t *code[7];            /* pcn, practice, icb, sex, eth, age, imd (NULL: none) */
+    unsigned char *val;          /* 23 x cap: the values read from the file */
+    uint32_t *plus;              /* cap: the PLUS groups */
+    strata_strat_input in;       /* the block's inputs */
+} agg_block;
+
+/* Rows a block: a quarter of the budget's worth with the values on file
+ * (never fewer than 1,024), else RUN_BLOCK; at most the cohort's. */
+static size_t agg_rows(const run_state *r)
+{
+    size_t rows = RUN_BLOCK;
+    if (r->pv) {
+        rows = strata_ctx_memory_budget(r->ctx) / 4 / AGG_ROW_BYTES;
+        rows = rows < 1024 ? 1024 : rows > RUN_BLOCK ? RUN_BLOCK : rows;
+    }
+    return rows < r->n ? rows : r->n ? r->n : 1;
+}
+
+static strata_status agg_open(run_state *r, agg_block *ab)
+{
+    strata_ctx *ctx = r->ctx;
+    const long cols[7] = {r->pcn.col, r->practice.col, r->icb.col, r->sex.col,
+                          r->eth.col, r->age_col,      r->imd_col};
+    memset(ab, 0, sizeof *ab);
+    ab->cap = agg_rows(r);
+    ab->col = strata_alloc(ctx, (7 + r->spec->n_plus) * ab->cap * sizeof *ab->col);
+    ab->val = r->pv ? strata_alloc(ctx, 23 * ab->cap) : NULL; /* values in memory: pointed to */
+    ab->plus = strata_alloc(ctx, ab->cap * sizeof *ab->plus);
+    if (!ab->col || (r->pv && !ab->val) || !ab->plus)
+        return STRATA_ENOMEM;
+    for (int k = 0; k < 7; k++)
+        ab->code[k] = cols[k] >= 0 ? ab->col + (size_t)k * ab->cap : NULL;
+    return STRATA_OK;
+}
+
+static void agg_close(run_state *r, agg_block *ab)
+{
+    STRATA_FREE_ALL(r->ctx, ab->col, ab->val, ab->plus);
+}
+
+/* Rows [r0, r0 + b) into ab->in (and ab->code). */
+static strata_status agg_read(run_state *r, agg_block *ab, size_t r0, size_t b)
+{
+    const long cols[7] = {r->pcn.col, r->practice.col, r->icb.col, r->sex.col,
+                          r->eth.col, r->age_col,      r->imd_col};
+    strata_strat_input *in = &ab->in;
+    unsigned char *v = ab->val;
+    const void *p[PV_N] = {0};
+    for (int k = 0; k < 7; k++)
+        if (ab->code[k])
+            STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)cols[k], r0, b, ab->code[k]));
+    if (ab->code[3]) /* sex as 0 = F, 1 = M (read_patients) */
+        for (size_t i = 0; i < b; i++)
+            ab->code[3][i] = ab->code[3][i] >= 0 && ab->code[3][i] < 64 ? r->sex_map[ab->code[3][i]] : -1;
+    for (int c = 0; c < PV_N; c++) {
+        if (c == PV_FRAILTY || c == PV_LTC || c == PV_CHARLSON)
+            continue; /* the patient files' */
+        STRATA_TRY(pv_block(r, c, r0, b, v, &p[c]));
+        v = v ? v + PV_WIDTH[c] * ab->cap : NULL;
+    }
+    STRATA_TRY(plus_block(r, r0, b, ab->col + 7 * ab->cap, ab->plus));
     memset(in, 0, sizeof *in);
-    in->n = r->n;
-    in->risk = r->risk;
-    in->observed = r->obs;
-    in->age = r->age;
-    in->sex = r->sex.v;
-    in->imd_decile = r->imd;
-    in->ethnicity = r->eth.v;
+    in->n = b;
+    in->risk = p[PV_RISK];
+    in->observed = p[PV_OBS];
+    in->age = ab->code[5];
+    in->sex = ab->code[3];
+    in->imd_decile = ab->code[6];
+    in->ethnicity = ab->code[4];
     in->n_ethnicity = r->eth.n_levels;
     in->ethnicity_names = r->eth.levels;
-    in->tier = r->tier;
+    in->tier = p[PV_TIER];
     in->n_tiers = r->spec->n_tiers + 1;
-    in->segment = r->segment;
+    in->segment = p[PV_SEGMENT];
     in->need = NULL;
-    in->plus_mask = r->plus_mask;
+    in->plus_mask = r->spec->n_plus ? ab->plus : NULL;
     in->n_plus = r->spec->n_plus;
     in->plus_names = r->spec->plus_name;
-    in->c5_mask = r->c5_mask;
+    in->c5_mask = p[PV_C5];
+    return STRATA_OK;
+}
+
+/* The group tables' sums (strata_group_sums), the tables made, their
+ * parents linked: every table from one walk over the blocks per pass. */
+typedef struct agg_sums {
+    strata_group_sums *s[6];     /* summary by PCN, practice, ICB; Core20PLUS5, inequality, SII */
+    const codes *by[6];          /* their groups */
+    int32_t *prow[2];            /* practice -> PCN, PCN -> ICB (parent_rows) */
+} agg_sums;
+
+static strata_status agg_sums_new(run_state *r, const strata_group_params *gp, agg_sums *as,
+                                  const strata_strat_input *shape)
+{
+    static const strata_group_kind kind[6] = {STRATA_GROUP_SUMMARY, STRATA_GROUP_SUMMARY,
+                                              STRATA_GROUP_SUMMARY, STRATA_GROUP_CORE20PLUS5,
+                                              STRATA_GROUP_INEQUALITY, STRATA_GROUP_SII};
+    const codes *by[6] = {&r->pcn, &r->practice, &r->icb, &r->pcn, &r->pcn, &r->pcn};
+    strata_strat_input sh = *shape;
+    sh.n = r->n;
+    for (int k = 0; k < 6; k++) {
+        if (by[k]->col < 0 || (k >= 4 && r->imd_col < 0))
+            continue;
+        as->by[k] = by[k];
+        STRATA_TRY(strata_group_sums_new(r->ctx, kind[k], gp, &sh, by[k]->n_levels, &as->s[k]));
+    }
+    for (int k = 0; k < 2; k++) {
+        const codes *child = k ? &r->pcn : &r->practice;
+        if (!as->s[1 + k])
+            continue;
+        if (!(as->prow[k] = strata_alloc(r->ctx, (child->n_levels + 1) * sizeof *as->prow[k])))
+            return STRATA_ENOMEM;
+        for (size_t c = 0; c <= child->n_levels; c++)
+            as->prow[k][c] = -1;
+    }
+    return STRATA_OK;
+}
+
+static void agg_sums_free(run_state *r, agg_sums *as)
+{
+    for (int k = 0; k < 6; k++)
+        strata_group_sums_free(r->ctx, as->s[k]);
+    STRATA_FREE_ALL(r->ctx, as->prow[0], as->prow[1]);
+}
+
+/* Every pass of every table over the blocks in row order. */
+static strata_status agg_walk(run_state *r, const strata_group_params *gp, agg_sums *as)
+{
+    agg_block ab;
+    strata_status st = agg_open(r, &ab);
+    for (int pass = 0; st == STRATA_OK && pass < 2; pass++)
+        for (size_t r0 = 0; st == STRATA_OK && (r0 < r->n || (r0 == 0 && !r->n)); r0 += ab.cap) {
+            size_t b = r->n - r0 < ab.cap ? r->n - r0 : ab.cap;
+            int32_t *g[3] = {ab.code[0], ab.code[1], ab.code[2]};
+            st = agg_read(r, &ab, r0, b);
+            if (st == STRATA_OK && pass == 0 && r0 == 0 && !as->s[0])
+                st = agg_sums_new(r, gp, as, &ab.in);
+            for (int k = 0; k < 6 && st == STRATA_OK; k++)
+                if (as->s[k] && pass < strata_group_sums_passes(as->s[k]))
+                    st = strata_group_sums_add(r->ctx, as->s[k], pass, r0, &ab.in, g[k < 3 ? k : 0]);
+            if (st == STRATA_OK && pass == 1 && as->prow[0])
+                parent_rows(g[1], r->practice.n_levels, g[0], b, as->prow[0]);
+            if (st == STRATA_OK && pass == 1 && as->prow[1])
+                parent_rows(g[0], r->pcn.n_levels, g[2], b, as->prow[1]);
+            if (!r->n)
+                break;
+        }
+    agg_close(r, &ab);
+    return st;
 }
 
 /* Every published table as CSV, then all of them in aggregates.h5. */
@@ -1430,13 +1702,19 @@ static strata_status write_tables(run_state *r, strata_table **set, const char *
     return strata_manifest_output(r->man, "aggregates.h5", "aggregate");
 }
 
-/* Every aggregate table, built but not yet published, with its file name. */
+/* Every aggregate table, built but not yet published, with its file name:
+ * the group sums from aggregation's inputs block by block (agg_walk), the
+ * per-patient columns never whole. */
 static strata_status build_tables(run_state *r, strata_table **set, const char **names, size_t *n)
 {
     strata_ctx *ctx = r->ctx;
     strata_group_params gp;
-    strata_strat_input in;
-    strata_funnel unused;
+    agg_sums as;
+    strata_table **out[6] = {&r->summary, &r->practice_tab, &r->icb_tab, &r->c20p5,
+                             &r->inequality, &r->sii};
+    static const char *const file[6] = {"pcn_summary", "practice_summary", "icb_summary",
+                                        "core20plus5", "inequality", "sii"};
+    strata_status st;
     strata_group_params_init(&gp);
     gp.budget = r->spec->budget;
     {
@@ -1451,41 +1729,21 @@ static strata_status build_tables(run_state *r, strata_table **set, const char *
     gp.funnel.od = !strcmp(r->spec->funnel_od, "winsorise") ? STRATA_OD_WINSORISE
                    : !strcmp(r->spec->funnel_od, "shmi")    ? STRATA_OD_SHMI
                                                             : STRATA_OD_NONE;
-    STRATA_TRY(load_cols(r, C_PCN | C_SEX | C_ETH | C_AGE | C_IMD));
-    strat_input(r, &in);
+    memset(&as, 0, sizeof as);
     *n = 0;
-    STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
-                                    &unused, &r->summary));
-    names[*n] = "pcn_summary", set[(*n)++] = r->summary;
-    /* practice and ICB codes are held for their own tables only */
-    if (r->practice.col >= 0) {
-        STRATA_TRY(load_cols(r, C_PRACTICE));
-        STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->practice.v, r->practice.n_levels,
-                                        r->practice.levels, &unused, &r->practice_tab));
-        STRATA_TRY(link_parent(r, r->practice_tab, &r->practice, r->summary, &r->pcn));
-        names[*n] = "practice_summary", set[(*n)++] = r->practice_tab;
-        drop_cols(r, C_ALL & ~C_PRACTICE);
+    st = agg_walk(r, &gp, &as);
+    for (int k = 0; k < 6 && st == STRATA_OK; k++) {
+        if (!as.s[k])
+            continue;
+        st = strata_group_sums_table(ctx, as.s[k], as.by[k]->levels, NULL, out[k]);
+        if (st == STRATA_OK && k == 1)
+            st = link_parent(r, r->practice_tab, r->summary, as.prow[0]);
+        if (st == STRATA_OK && k == 2)
+            st = link_parent(r, r->summary, r->icb_tab, as.prow[1]);
+        names[*n] = file[k], set[(*n)++] = *out[k];
     }
-    if (r->icb.col >= 0) {
-        STRATA_TRY(load_cols(r, C_ICB));
-        STRATA_TRY(strata_group_summary(ctx, &gp, &in, r->icb.v, r->icb.n_levels, r->icb.levels,
-                                        &unused, &r->icb_tab));
-        STRATA_TRY(link_parent(r, r->summary, &r->pcn, r->icb_tab, &r->icb));
-        names[*n] = "icb_summary", set[(*n)++] = r->icb_tab;
-        drop_cols(r, C_ALL & ~C_ICB);
-    }
-    STRATA_TRY(strata_group_core20plus5(ctx, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
-                                        &r->c20p5));
-    names[*n] = "core20plus5", set[(*n)++] = r->c20p5;
-    if (r->imd_col >= 0) {
-        STRATA_TRY(strata_group_inequality(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels,
-                                           r->pcn.levels, &r->inequality));
-        names[*n] = "inequality", set[(*n)++] = r->inequality;
-        STRATA_TRY(strata_group_sii(ctx, &gp, &in, r->pcn.v, r->pcn.n_levels, r->pcn.levels,
-                                    &r->sii));
-        names[*n] = "sii", set[(*n)++] = r->sii;
-    }
-    return STRATA_OK;
+    agg_sums_free(r, &as);
+    return st;
 }
 
 /* Row map of rows of `from` (key column kc) onto the rows of group table `to`
@@ -1651,10 +1909,9 @@ static strata_status stage_aggregate(run_state *r)
     strata_free(ctx, set, 0);
     STRATA_TRY(st);
     r->sum->n_pcn = r->pcn.n_levels;
-    /* what no later stage reads: the outcome, the masks, the columns */
-    drop_cols(r, 0);
-    STRATA_FREE_ALL(ctx, r->obs, r->plus_mask, r->c5_mask);
-    r->obs = NULL, r->plus_mask = NULL, r->c5_mask = NULL;
+    /* what no later stage reads: the outcome, the clinical areas */
+    STRATA_FREE_ALL(ctx, r->obs, r->c5_mask);
+    r->obs = NULL, r->c5_mask = NULL;
     return stage_done(r, "aggregate");
 }
 
@@ -1666,11 +1923,32 @@ static const char *level(const codes *c, size_t i)
     return (c->v && c->v[i] >= 0 && (size_t)c->v[i] < c->n_levels) ? c->levels[c->v[i]] : "";
 }
 
+/* Stratification's outputs of a block of rows from r0 (pf_values). */
+typedef struct pf_vals {
+    size_t r0;
+    const uint8_t *tier, *segment;
+    const int8_t *frailty, *ltc;
+    const int16_t *charlson;
+} pf_vals;
+
+/* Rows [r0, r0 + b) of the outputs: in memory, or read into buf (6 x b bytes). */
+static strata_status pf_values(run_state *r, size_t r0, size_t b, unsigned char *buf, pf_vals *v)
+{
+    const void *p[5];
+    const int col[5] = {PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON}; /* charlson (2 bytes) last */
+    for (int k = 0; k < 5; k++)
+        STRATA_TRY(pv_block(r, col[k], r0, b, buf + (size_t)k * b, &p[k]));
+    v->r0 = r0;
+    v->tier = p[0], v->segment = p[1], v->frailty = p[2], v->ltc = p[3], v->charlson = p[4];
+    return STRATA_OK;
+}
+
 /* One row of patients.csv: the columns of strata_list_table's intervention
  * list without rank, IMD decile and reasons, formatted the same way. */
-static void patient_cols(FILE *f, const run_state *r, size_t i)
+static void patient_cols(FILE *f, const run_state *r, const pf_vals *v, size_t i)
 {
-    int fr = r->frailty[i];
+    size_t j = i - v->r0;
+    int fr = v->frailty[j];
     fprintf(f, "%lld,", (long long)r->id[i - r->id0]);
     strata_csv_field(f, level(&r->pcn, i));
     fputc(',', f);
@@ -1678,9 +1956,9 @@ static void patient_cols(FILE *f, const run_state *r, size_t i)
     if (isnan(r->risk[i])) /* unscored: no risk, no tier */
         fputs(",,", f);
     else
-        fprintf(f, ",%.9g,%d", r->risk[i], r->tier[i]);
-    fprintf(f, ",%s,%s,%d,%d,%d", strata_segment_name(r->segment[i]),
-            fr >= 0 ? strata_frailty_name(fr) : "", r->ltc[i], r->charlson[i],
+        fprintf(f, ",%.9g,%d", r->risk[i], v->tier[j]);
+    fprintf(f, ",%s,%s,%d,%d,%d", strata_segment_name(v->segment[j]),
+            fr >= 0 ? strata_frailty_name(fr) : "", v->ltc[j], v->charlson[j],
             r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
 }
 
@@ -1710,11 +1988,16 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
     const size_t cap = row * PF_CHUNK, step = (size_t)T * PF_CHUNK;
     char *buf = strata_alloc(ctx, (size_t)T * cap);
     size_t *len = strata_calloc(ctx, (size_t)T, sizeof *len);
-    int bad = buf && len ? 0 : 1;
+    unsigned char *vbuf = strata_alloc(ctx, 6 * step);
+    int bad = buf && len && vbuf ? 0 : 1;
     for (size_t r0 = 0; r0 < r->n && !bad; r0 += step) {
-        strata_status st = read_ids(r, r0, r->n - r0 < step ? r->n - r0 : step);
+        size_t rows = r->n - r0 < step ? r->n - r0 : step;
+        pf_vals v;
+        strata_status st = read_ids(r, r0, rows);
+        if (st == STRATA_OK)
+            st = pf_values(r, r0, rows, vbuf, &v);
         if (st != STRATA_OK) {
-            STRATA_FREE_ALL(ctx, buf, len);
+            STRATA_FREE_ALL(ctx, buf, len, vbuf);
             return st;
         }
 #pragma omp parallel for num_threads(T) schedule(static, 1) reduction(| : bad)
@@ -1730,7 +2013,7 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
                 continue;
             }
             for (size_t i = a; i < b; i++) {
-                patient_cols(m, r, i);
+                patient_cols(m, r, &v, i);
                 fputs("\r\n", m);
             }
             pos = ftell(m);
@@ -1742,8 +2025,7 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
             if (len[t] && fwrite(buf + (size_t)t * cap, 1, len[t], f) != len[t])
                 bad = 2;
     }
-    strata_free(ctx, buf, 0);
-    strata_free(ctx, len, 0);
+    STRATA_FREE_ALL(ctx, buf, len, vbuf);
     if (bad == 2)
         return STRATA_FAIL(ctx, STRATA_EIO, "patients.csv: cannot write: %s", strerror(errno));
     return bad ? STRATA_FAIL(ctx, STRATA_ENOMEM, "patients.csv: out of memory formatting its rows")
@@ -1816,30 +2098,70 @@ static int by_row(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The intervention list's patient ids: its rows in cohort order, the ids
- * read block by block (only the blocks that hold a listed row), each set as
- * the list's patient_id cell (formatted as strata_list_table formats them). */
-static strata_status list_ids(run_state *r, strata_table *t, size_t n_sel, const size_t *rows)
+/* The intervention list's columns at its rows, list row k at index k
+ * (rows[k] -> k): the ids and stratification's outputs read block by block
+ * (only the blocks that hold a listed row; from memory or the values' file),
+ * the rest from the whole columns of the patient files' stage. */
+typedef struct list_vals {
+    size_t *k;                   /* 0..n_sel-1: the rows of the compacted columns */
+    int64_t *id;
+    double *risk;
+    int32_t *pcn, *practice, *imd;
+    uint8_t *tier, *segment;
+    int8_t *frailty, *ltc;
+    int16_t *charlson;
+} list_vals;
+
+static strata_status list_gather(run_state *r, size_t n_sel, const size_t *rows, list_vals *lv)
 {
     strata_ctx *ctx = r->ctx;
-    int jid = strata_table_find(t, "patient_id");
-    sel_row *v = strata_alloc(ctx, (n_sel + 1) * sizeof *v);
-    strata_status st = v ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t k = 0; v && k < n_sel; k++)
-        v[k] = (sel_row){rows[k], k};
-    if (v)
+    size_t m = n_sel ? n_sel : 1;
+    sel_row *v = strata_alloc(ctx, m * sizeof *v);
+    unsigned char *buf = strata_alloc(ctx, 6 * RUN_BLOCK);
+    strata_status st;
+    memset(lv, 0, sizeof *lv);
+    lv->k = strata_alloc(ctx, m * (sizeof *lv->k + 8 + 8 + 3 * 4 + 2 + 4));
+    st = v && buf && lv->k ? STRATA_OK : STRATA_ENOMEM;
+    if (st == STRATA_OK) {
+        lv->id = (int64_t *)(void *)(lv->k + m);
+        lv->risk = (double *)(void *)(lv->id + m);
+        lv->pcn = (int32_t *)(void *)(lv->risk + m);
+        lv->practice = r->practice.v ? lv->pcn + m : NULL;
+        lv->imd = r->imd ? lv->pcn + 2 * m : NULL;
+        lv->charlson = (int16_t *)(void *)(lv->pcn + 3 * m);
+        lv->tier = (uint8_t *)(lv->charlson + m);
+        lv->segment = lv->tier + m;
+        lv->frailty = (int8_t *)(lv->segment + m);
+        lv->ltc = lv->frailty + m;
+        for (size_t k = 0; k < n_sel; k++) {
+            size_t i = rows[k];
+            v[k] = (sel_row){i, k};
+            lv->k[k] = k;
+            lv->risk[k] = r->risk[i];
+            lv->pcn[k] = r->pcn.v[i];
+            if (lv->practice)
+                lv->practice[k] = r->practice.v[i];
+            if (lv->imd)
+                lv->imd[k] = r->imd[i];
+        }
         qsort(v, n_sel, sizeof *v, by_row);
+    }
     for (size_t q = 0; st == STRATA_OK && q < n_sel;) {
         size_t r0 = v[q].row / RUN_BLOCK * RUN_BLOCK;
         size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        pf_vals pv;
         st = read_ids(r, r0, b);
+        if (st == STRATA_OK)
+            st = pf_values(r, r0, b, buf, &pv);
         for (; st == STRATA_OK && q < n_sel && v[q].row < r0 + b; q++) {
-            char id[32];
-            snprintf(id, sizeof id, "%lld", (long long)r->id[v[q].row - r0]);
-            st = strata_table_set_key(ctx, t, jid, v[q].k, id);
+            size_t j = v[q].row - r0, k = v[q].k;
+            lv->id[k] = r->id[j];
+            lv->tier[k] = pv.tier[j], lv->segment[k] = pv.segment[j];
+            lv->frailty[k] = pv.frailty[j], lv->ltc[k] = pv.ltc[j];
+            lv->charlson[k] = pv.charlson[j];
         }
     }
-    strata_free(ctx, v, 0);
+    STRATA_FREE_ALL(ctx, v, buf);
     free_ids(r);
     return st;
 }
@@ -1848,37 +2170,39 @@ static const char *PATIENT_HEADER =
     "patient_id,pcn,practice,risk,tier,segment,frailty,ltc_count,charlson,core20";
 
 /* intervention_list.csv through the library's strata_list_table (the same
- * columns as patients.csv plus rank, IMD decile and reason codes). */
+ * columns as patients.csv plus rank, IMD decile and reason codes), on the
+ * list's rows gathered (list_gather). */
 static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
                                 const uint32_t *rank, char *const *reasons)
 {
     strata_ctx *ctx = r->ctx;
     strata_list_columns lc;
     strata_table *t = NULL;
-    strata_status st;
+    list_vals lv;
+    strata_status st = list_gather(r, n_sel, rows, &lv);
     memset(&lc, 0, sizeof lc);
-    lc.patient_id = NULL; /* the ids are set below (list_ids) */
-    lc.risk = r->risk;
-    lc.tier = r->tier;
-    lc.segment = r->segment;
-    lc.group = r->pcn.v;
+    lc.patient_id = lv.id;
+    lc.risk = lv.risk;
+    lc.tier = lv.tier;
+    lc.segment = lv.segment;
+    lc.group = lv.pcn;
     lc.group_names = r->pcn.levels;
     lc.group_label = "pcn";
-    lc.practice = r->practice.v;
+    lc.practice = lv.practice;
     lc.n_practices = r->practice.n_levels;
     lc.practice_names = r->practice.levels;
-    lc.frailty = r->frailty;
-    lc.ltc = r->ltc;
-    lc.charlson = r->charlson;
-    lc.imd_decile = r->imd;
+    lc.frailty = lv.frailty;
+    lc.ltc = lv.ltc;
+    lc.charlson = lv.charlson;
+    lc.imd_decile = lv.imd;
     lc.k_reasons = N_REASONS;
     lc.reason_text = (const char *const *)reasons;
-    st = strata_list_table(ctx, &lc, n_sel, rows, rank, &t);
     if (st == STRATA_OK)
-        st = list_ids(r, t, n_sel, rows);
+        st = strata_list_table(ctx, &lc, n_sel, lv.k, rank, &t);
     if (st == STRATA_OK)
         st = write_table(r, t, "intervention_list.csv");
     strata_table_free(ctx, t);
+    strata_free(ctx, lv.k, 0);
     return st;
 }
 
@@ -1916,6 +2240,7 @@ static strata_status stage_patients(run_state *r)
     strata_status st;
 
     STRATA_TRY(load_cols(r, C_PCN | C_PRACTICE | C_IMD));
+    STRATA_TRY(pv_load(r, PV_RISK)); /* the ranking's (the values on file: docs/scale.md) */
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
     fprintf(p.f, "%s\r\n", PATIENT_HEADER);
     st = write_patient_rows(r, p.f);
@@ -2131,8 +2456,8 @@ static void run_free(run_state *r)
     strata_table_free(ctx, r->fairness);
     strata_table_free(ctx, r->offers);
     strata_table_free(ctx, r->c20p5);
-    strata_free(ctx, r->plus_mask, 0);
     strata_free(ctx, r->c5_mask, 0);
+    strata_scratch_close(ctx, r->pv);
     for (size_t k = 0; k < r->n_fair; k++)
         strata_table_free(ctx, r->fair_parts[k]);
     strata_free(ctx, r->fair_parts, 0);

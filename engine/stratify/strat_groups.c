@@ -52,28 +52,29 @@ static size_t std_band(const strata_strat_input *in, size_t i)
 }
 
 strata_status strat_check_input(strata_ctx *ctx, const strata_strat_input *in,
-                                const int32_t *group, size_t n_groups)
+                                const int32_t *group, size_t n_groups, size_t r0)
 {
     for (size_t i = 0; i < in->n; i++) {
+        size_t row = r0 + i + 1;
         int scored = !isnan(in->risk[i]);
         if (scored && (!isfinite(in->risk[i]) || in->risk[i] < 0))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not >= 0", i + 1,
+            return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not >= 0", row,
                                in->risk[i]);
         if (group[i] < 0 || (size_t)group[i] >= n_groups)
-            return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", i + 1,
+            return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", row,
                                (int)group[i], n_groups ? n_groups - 1 : 0);
         if (in->tier && scored && (in->tier[i] < 1 || in->tier[i] > in->n_tiers))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "tier: row %zu: value %d outside 1..%zu", i + 1,
+            return STRATA_FAIL(ctx, STRATA_EDATA, "tier: row %zu: value %d outside 1..%zu", row,
                                (int)in->tier[i], in->n_tiers);
         if (in->segment && in->segment[i] >= STRATA_N_SEGMENTS)
-            return STRATA_FAIL(ctx, STRATA_EDATA, "segment: row %zu: value %d unknown", i + 1,
+            return STRATA_FAIL(ctx, STRATA_EDATA, "segment: row %zu: value %d unknown", row,
                                (int)in->segment[i]);
         if (in->need && scored && !(in->need[i] >= 0 && isfinite(in->need[i])))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "need: row %zu: value %g is not >= 0", i + 1,
+            return STRATA_FAIL(ctx, STRATA_EDATA, "need: row %zu: value %g is not >= 0", row,
                                in->need[i]);
         if (in->observed && scored && !(in->observed[i] >= 0))
             return STRATA_FAIL(ctx, STRATA_EDATA, "observed: row %zu: value %g is not >= 0",
-                               i + 1, in->observed[i]);
+                               row, in->observed[i]);
     }
     return STRATA_OK;
 }
@@ -213,32 +214,42 @@ typedef struct summ {
     double *cnt;           /* (G+1) x nc counts: age-sex, tiers, segments, core20, hr, hr&c20 */
     double *eas, *eisr;    /* (G+1): expected from the ALL row's age-sex risks / rates */
     double *dx, *dn;       /* (G+1) x 19: DSR events and population per ESP band */
+    double ref_n[N_BAND], ref_r[N_BAND], ref_o[N_BAND]; /* pass 0: scored people, risk, events */
     double ref_risk[N_BAND], ref_obs[N_BAND];
+    int ref_done;
     double wsum;
 } summ;
 
-/* The ALL row's mean risk and event rate per age-sex band (scored patients). */
-static void reference_rates(const strata_strat_input *in, summ *m)
+/* Pass 0: the sums of the ALL row's mean risk and event rate per age-sex
+ * band (scored patients), in row order. */
+static void reference_add(const strata_strat_input *in, summ *m)
 {
-    double n[N_BAND] = {0}, r[N_BAND] = {0}, o[N_BAND] = {0};
     for (size_t i = 0; i < in->n; i++) {
         size_t b = std_band(in, i);
         if (isnan(in->risk[i]))
             continue;
-        n[b] += 1;
-        r[b] += in->risk[i];
-        o[b] += in->observed ? in->observed[i] : 0;
-    }
-    for (size_t b = 0; b < N_BAND; b++) {
-        m->ref_risk[b] = n[b] > 0 ? r[b] / n[b] : 0;
-        m->ref_obs[b] = n[b] > 0 ? o[b] / n[b] : 0;
+        m->ref_n[b] += 1;
+        m->ref_r[b] += in->risk[i];
+        m->ref_o[b] += in->observed ? in->observed[i] : 0;
     }
 }
 
+static void reference_rates(summ *m)
+{
+    if (m->ref_done)
+        return;
+    for (size_t b = 0; b < N_BAND; b++) {
+        m->ref_risk[b] = m->ref_n[b] > 0 ? m->ref_r[b] / m->ref_n[b] : 0;
+        m->ref_obs[b] = m->ref_n[b] > 0 ? m->ref_o[b] / m->ref_n[b] : 0;
+    }
+    m->ref_done = 1;
+}
+
+/* Pass 1: every count and sum of the table, in row order. */
 static void summary_pass(const strata_strat_input *in, const int32_t *group, summ *m)
 {
     const size_t o_t = 2 * N_AGE + 1, o_s = o_t + m->K, o_c = o_s + m->S;
-    reference_rates(in, m);
+    reference_rates(m);
     for (size_t i = 0; i < in->n; i++) {
         size_t g = (size_t)group[i], sb = std_band(in, i);
         int scored = !isnan(in->risk[i]);
@@ -398,11 +409,11 @@ static strata_status put_core20(strata_ctx *ctx, strata_table *t, const summ *m)
 }
 
 static strata_status summary_fill(strata_ctx *ctx, const strata_group_params *p,
-                                  const strata_strat_input *in, const int32_t *group, summ *m,
+                                  const strata_strat_input *in, summ *m,
                                   strata_funnel *funnel, strata_table *t)
 {
     strat_block b;
-    summary_pass(in, group, m);
+    reference_rates(m); /* no rows: every rate 0 */
     STRATA_TRY(strat_put_block(ctx, p, t, in, m->tot, 1, "_list", -1, 0, 1, &b));
     STRATA_TRY(put_profile(ctx, t, m, b.jn, b.ju));
     if (in->observed) {
@@ -425,39 +436,63 @@ static strata_status summary_fill(strata_ctx *ctx, const strata_group_params *p,
     return put_core20(ctx, t, m);
 }
 
+static strata_status summary_init(strata_ctx *ctx, strata_group_sums *s)
+{
+    const size_t G1 = s->G + 1;
+    summ *m = strata_calloc(ctx, 1, sizeof *m);
+    if (!m)
+        return STRATA_ENOMEM;
+    m->G = s->G;
+    m->K = s->shape.tier ? s->shape.n_tiers : 0;
+    m->S = s->shape.segment ? STRATA_N_SEGMENTS : 0;
+    m->nc = 2 * N_AGE + 1 + m->K + m->S + 3;
+    m->tot = strata_calloc(ctx, G1, sizeof *m->tot);
+    m->cnt = strata_calloc(ctx, G1 * m->nc, sizeof *m->cnt);
+    m->eas = strata_calloc(ctx, 2 * G1 + 2 * G1 * STRATA_ESP_BANDS, sizeof *m->eas);
+    s->st = m;
+    if (!m->tot || !m->cnt || !m->eas)
+        return STRATA_ENOMEM; /* the caller frees through summary_done */
+    m->eisr = m->eas + G1;
+    m->dx = m->eisr + G1;
+    m->dn = m->dx + G1 * STRATA_ESP_BANDS;
+    return STRATA_OK;
+}
+
+static void summary_add(strata_group_sums *s, int pass, const strata_strat_input *blk,
+                        const int32_t *group)
+{
+    if (pass == 0)
+        reference_add(blk, s->st);
+    else
+        summary_pass(blk, group, s->st);
+}
+
+static strata_status summary_table(strata_ctx *ctx, strata_group_sums *s,
+                                   const char *const *names, strata_funnel *funnel,
+                                   strata_table **out)
+{
+    strata_table *t = NULL;
+    STRATA_TRY(strat_new_group_table(ctx, "summary", s->G, names, &t));
+    return finish(ctx, summary_fill(ctx, &s->p, &s->shape, s->st, funnel, t), t, out);
+}
+
+static void summary_done(strata_ctx *ctx, strata_group_sums *s)
+{
+    summ *m = s->st;
+    if (m)
+        STRATA_FREE_ALL(ctx, m->tot, m->cnt, m->eas, m);
+    s->st = NULL;
+}
+
+const strat_sums_ops strat_summary_ops = {summary_init, summary_add, summary_table, summary_done};
+
 strata_status strata_group_summary(strata_ctx *ctx, const strata_group_params *p,
                                    const strata_strat_input *in, const int32_t *group,
                                    size_t n_groups, const char *const *group_names,
                                    strata_funnel *funnel_out, strata_table **out)
 {
-    summ m;
-    strata_funnel fdummy;
-    strata_table *t = NULL;
-    strata_status s;
-    size_t G1 = n_groups + 1;
-    *out = NULL;
-    if (funnel_out)
-        memset(funnel_out, 0, sizeof *funnel_out); /* no outcomes: Poisson limits, tau2 = 0 */
-    STRATA_TRY(strat_check_input(ctx, in, group, n_groups));
-    STRATA_TRY(strat_new_group_table(ctx, "summary", n_groups, group_names, &t));
-    memset(&m, 0, sizeof m);
-    m.G = n_groups;
-    m.K = in->tier ? in->n_tiers : 0;
-    m.S = in->segment ? STRATA_N_SEGMENTS : 0;
-    m.nc = 2 * N_AGE + 1 + m.K + m.S + 3;
-    m.tot = strata_calloc(ctx, G1, sizeof *m.tot);
-    m.cnt = strata_calloc(ctx, G1 * m.nc, sizeof *m.cnt);
-    m.eas = strata_calloc(ctx, 2 * G1 + 2 * G1 * STRATA_ESP_BANDS, sizeof *m.eas);
-    if (!m.tot || !m.cnt || !m.eas) {
-        s = STRATA_ENOMEM;
-    } else {
-        m.eisr = m.eas + G1;
-        m.dx = m.eisr + G1;
-        m.dn = m.dx + G1 * STRATA_ESP_BANDS;
-        s = summary_fill(ctx, p, in, group, &m, funnel_out ? funnel_out : &fdummy, t);
-    }
-    STRATA_FREE_ALL(ctx, m.tot, m.cnt, m.eas);
-    return finish(ctx, s, t, out);
+    return strat_sums_whole(ctx, STRATA_GROUP_SUMMARY, p, in, group, n_groups, group_names,
+                            funnel_out, out);
 }
 
 /* ---- Core20PLUS5 -------------------------------------------------------------------- */
@@ -489,26 +524,25 @@ static strata_status c5_cols(strata_ctx *ctx, const strata_strat_input *in, stra
     return STRATA_OK;
 }
 
-strata_status strata_group_core20plus5(strata_ctx *ctx, const strata_strat_input *in,
-                                       const int32_t *group, size_t n_groups,
-                                       const char *const *group_names, strata_table **out)
+/* The columns c5_cols makes. */
+static size_t c5_ncol(const strata_strat_input *in)
 {
-    int col[2 * 32 + 16];
-    size_t ncol = 0, G1 = n_groups + 1;
-    strata_table *t = NULL;
-    double *v;
-    strata_status s;
-    *out = NULL;
-    if (in->n_plus > 32)
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "core20plus5: %zu PLUS groups (at most 32)",
-                           in->n_plus);
-    STRATA_TRY(strat_check_input(ctx, in, group, n_groups));
-    STRATA_TRY(strat_new_group_table(ctx, "core20plus5", n_groups, group_names, &t));
-    s = c5_cols(ctx, in, t, col, &ncol);
-    v = s == STRATA_OK ? strata_calloc(ctx, G1 * ncol + 1, sizeof *v) : NULL;
-    if (s == STRATA_OK && !v)
-        s = STRATA_ENOMEM;
-    for (size_t i = 0; s == STRATA_OK && i < in->n; i++) {
+    return 4 + in->n_plus + (in->c5_mask ? 2 * (STRATA_N_C5 - 1) : 0);
+}
+
+static strata_status c5_init(strata_ctx *ctx, strata_group_sums *s)
+{
+    s->st = strata_calloc(ctx, (s->G + 1) * c5_ncol(&s->shape) + 1, sizeof(double));
+    return s->st ? STRATA_OK : STRATA_ENOMEM;
+}
+
+static void c5_add(strata_group_sums *s, int pass, const strata_strat_input *in,
+                   const int32_t *group)
+{
+    const size_t ncol = c5_ncol(in), n_groups = s->G;
+    double *v = s->st;
+    (void)pass;
+    for (size_t i = 0; i < in->n; i++) {
         int c20 = in->imd_decile && strata_core20(in->imd_decile[i]);
         uint32_t pm = in->plus_mask ? in->plus_mask[i] : 0;
         int cp = c20 || pm;
@@ -530,8 +564,35 @@ strata_status strata_group_core20plus5(strata_ctx *ctx, const strata_strat_input
             }
         }
     }
-    for (size_t k = 0; s == STRATA_OK && k < ncol; k++)
-        s = strat_fill(ctx, t, col[k], v, ncol, k);
-    strata_free(ctx, v, 0);
-    return finish(ctx, s, t, out);
+}
+
+static strata_status c5_table(strata_ctx *ctx, strata_group_sums *s, const char *const *names,
+                              strata_funnel *funnel, strata_table **out)
+{
+    int col[2 * 32 + 16];
+    size_t ncol = 0;
+    strata_table *t = NULL;
+    strata_status st;
+    (void)funnel;
+    STRATA_TRY(strat_new_group_table(ctx, "core20plus5", s->G, names, &t));
+    st = c5_cols(ctx, &s->shape, t, col, &ncol);
+    for (size_t k = 0; st == STRATA_OK && k < ncol; k++)
+        st = strat_fill(ctx, t, col[k], s->st, ncol, k);
+    return finish(ctx, st, t, out);
+}
+
+static void c5_done(strata_ctx *ctx, strata_group_sums *s)
+{
+    strata_free(ctx, s->st, 0);
+    s->st = NULL;
+}
+
+const strat_sums_ops strat_c5_ops = {c5_init, c5_add, c5_table, c5_done};
+
+strata_status strata_group_core20plus5(strata_ctx *ctx, const strata_strat_input *in,
+                                       const int32_t *group, size_t n_groups,
+                                       const char *const *group_names, strata_table **out)
+{
+    return strat_sums_whole(ctx, STRATA_GROUP_CORE20PLUS5, NULL, in, group, n_groups,
+                            group_names, NULL, out);
 }

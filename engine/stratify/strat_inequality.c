@@ -23,14 +23,6 @@ static strata_status finish(strata_ctx *ctx, strata_status s, strata_table *t, s
     return STRATA_OK;
 }
 
-static int any_unscored(const strata_strat_input *in)
-{
-    for (size_t i = 0; i < in->n; i++)
-        if (isnan(in->risk[i]))
-            return 1;
-    return 0;
-}
-
 /* Block k's suffix: _list, _imdq1.._imdq5, _imdq_unknown, _eth_<level>, _eth_unknown. */
 static int block_sfx(const strata_strat_input *in, size_t k, size_t E, char *sfx, size_t size)
 {
@@ -51,10 +43,10 @@ static int block_sfx(const strata_strat_input *in, size_t k, size_t E, char *sfx
 
 static strata_status put_blocks(strata_ctx *ctx, const strata_group_params *p,
                                 const strata_strat_input *in, strata_table *t, const strat_cell *c,
-                                size_t nc)
+                                size_t nc, size_t G)
 {
     const size_t E = in->ethnicity ? in->n_ethnicity : 0;
-    int unsc = any_unscored(in);
+    int unsc = c[G * nc].u > 0; /* some patient unscored: the ALL row's count of them */
     strat_block all, b;
     char sfx[96];
     STRATA_TRY(strat_put_block(ctx, p, t, in, c, nc, "_list", -1, 0, unsc, &all));
@@ -71,24 +63,25 @@ static strata_status put_blocks(strata_ctx *ctx, const strata_group_params *p,
     return STRATA_OK;
 }
 
-strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params *p,
-                                      const strata_strat_input *in, const int32_t *group,
-                                      size_t n_groups, const char *const *group_names,
-                                      strata_table **out)
+/* cells: (G + 1) x nc, nc = 1 + 6 + E + 1: cell 0 = all; 1..5 IMD quintiles
+ * (1 most deprived), 6 unknown; then ethnicity + unknown */
+static size_t ineq_nc(const strata_strat_input *in)
 {
-    const size_t E = in->ethnicity ? in->n_ethnicity : 0, nc = 1 + 6 + E + 1;
-    strata_table *t = NULL;
-    strat_cell *c;
-    strata_status s;
-    *out = NULL;
-    STRATA_TRY(strat_check_input(ctx, in, group, n_groups));
-    STRATA_TRY(strat_new_group_table(ctx, "inequality", n_groups, group_names, &t));
-    c = strata_calloc(ctx, (n_groups + 1) * nc, sizeof *c);
-    if (!c) {
-        strata_table_free(ctx, t);
-        return STRATA_ENOMEM;
-    }
-    /* cell 0 = all; 1..5 IMD quintiles (1 most deprived), 6 unknown; then ethnicity + unknown */
+    return 1 + 6 + (in->ethnicity ? in->n_ethnicity : 0) + 1;
+}
+
+static strata_status ineq_init(strata_ctx *ctx, strata_group_sums *s)
+{
+    s->st = strata_calloc(ctx, (s->G + 1) * ineq_nc(&s->shape), sizeof(strat_cell));
+    return s->st ? STRATA_OK : STRATA_ENOMEM;
+}
+
+static void ineq_add(strata_group_sums *s, int pass, const strata_strat_input *in,
+                     const int32_t *group)
+{
+    const size_t E = in->ethnicity ? in->n_ethnicity : 0, nc = ineq_nc(in), n_groups = s->G;
+    strat_cell *c = s->st;
+    (void)pass;
     for (size_t i = 0; i < in->n; i++) {
         size_t g = (size_t)group[i];
         int d = in->imd_decile ? in->imd_decile[i] : 0;
@@ -102,9 +95,33 @@ strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params
                 strat_cell_add(&c[g * nc + ec], in, i, 0);
         }
     }
-    s = put_blocks(ctx, p, in, t, c, nc);
-    strata_free(ctx, c, 0);
-    return finish(ctx, s, t, out);
+}
+
+static strata_status ineq_table(strata_ctx *ctx, strata_group_sums *s, const char *const *names,
+                                strata_funnel *funnel, strata_table **out)
+{
+    strata_table *t = NULL;
+    (void)funnel;
+    STRATA_TRY(strat_new_group_table(ctx, "inequality", s->G, names, &t));
+    return finish(ctx, put_blocks(ctx, &s->p, &s->shape, t, s->st, ineq_nc(&s->shape), s->G), t,
+                  out);
+}
+
+static void sums_done(strata_ctx *ctx, strata_group_sums *s)
+{
+    strata_free(ctx, s->st, 0);
+    s->st = NULL;
+}
+
+const strat_sums_ops strat_inequality_ops = {ineq_init, ineq_add, ineq_table, sums_done};
+
+strata_status strata_group_inequality(strata_ctx *ctx, const strata_group_params *p,
+                                      const strata_strat_input *in, const int32_t *group,
+                                      size_t n_groups, const char *const *group_names,
+                                      strata_table **out)
+{
+    return strat_sums_whole(ctx, STRATA_GROUP_INEQUALITY, p, in, group, n_groups, group_names,
+                            NULL, out);
 }
 
 /* ---- SII/RII of age-standardised values across IMD deciles ------------------------ */
@@ -240,29 +257,20 @@ static strata_status sii_put(strata_ctx *ctx, strata_table *t, int m, const doub
     return STRATA_OK;
 }
 
-strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
-                               const strata_strat_input *in, const int32_t *group,
-                               size_t n_groups, const char *const *group_names,
-                               strata_table **out)
+static strata_status sii_init(strata_ctx *ctx, strata_group_sums *s)
 {
-    strata_table *t = NULL;
-    size_t G1 = n_groups + 1;
-    double *cells, *q, *res, *used;
-    int nm = in->observed && !p->measure ? 2 : 1; /* a DSR is for counts */
-    strata_status s = STRATA_OK;
-    *out = NULL;
-    if (!in->imd_decile)
-        return STRATA_FAIL(ctx, STRATA_EINVAL, "sii: no imd_decile column");
-    STRATA_TRY(strat_check_input(ctx, in, group, n_groups));
-    STRATA_TRY(strat_new_group_table(ctx, "sii", n_groups, group_names, &t));
-    cells = strata_calloc(ctx, G1 * (PER_GROUP + 31 + 7), sizeof *cells);
-    if (!cells) {
-        strata_table_free(ctx, t);
-        return STRATA_ENOMEM;
-    }
-    q = cells + G1 * PER_GROUP;
-    res = q + G1 * 31;
-    used = res + G1 * 6;
+    s->st = strata_calloc(ctx, (s->G + 1) * PER_GROUP, sizeof(double));
+    return s->st ? STRATA_OK : STRATA_ENOMEM;
+}
+
+/* Per group, IMD decile and ESP band of the scored: people, sum risk, sum
+ * risk^2, events, in row order. */
+static void sii_add(strata_group_sums *s, int pass, const strata_strat_input *in,
+                    const int32_t *group)
+{
+    const size_t n_groups = s->G;
+    double *cells = s->st;
+    (void)pass;
     for (size_t i = 0; i < in->n; i++) {
         int d = in->imd_decile[i], a = in->age && in->age[i] <= 120 ? strata_esp_band(in->age[i]) : -1;
         size_t g = (size_t)group[i];
@@ -276,13 +284,44 @@ strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
             b[3] += in->observed ? in->observed[i] : 0;
         }
     }
-    for (int m = 0; m < nm && s == STRATA_OK; m++) {
+}
+
+static strata_status sii_table(strata_ctx *ctx, strata_group_sums *s, const char *const *names,
+                               strata_funnel *funnel, strata_table **out)
+{
+    const strata_group_params *p = &s->p;
+    const size_t n_groups = s->G, G1 = n_groups + 1;
+    strata_table *t = NULL;
+    double *q, *res, *used;
+    int nm = s->shape.observed && !p->measure ? 2 : 1; /* a DSR is for counts */
+    strata_status st = STRATA_OK;
+    (void)funnel;
+    STRATA_TRY(strat_new_group_table(ctx, "sii", n_groups, names, &t));
+    q = strata_calloc(ctx, G1 * (31 + 7), sizeof *q);
+    if (!q) {
+        strata_table_free(ctx, t);
+        return STRATA_ENOMEM;
+    }
+    res = q + G1 * 31;
+    used = res + G1 * 6;
+    for (int m = 0; m < nm && st == STRATA_OK; m++) {
         for (size_t k = 0; k < G1 * 6; k++)
             res[k] = NAN;
-        s = sii_measure(ctx, p, m, cells, n_groups, q, res, used);
-        if (s == STRATA_OK)
-            s = sii_put(ctx, t, m, res, used, G1);
+        st = sii_measure(ctx, p, m, s->st, n_groups, q, res, used);
+        if (st == STRATA_OK)
+            st = sii_put(ctx, t, m, res, used, G1);
     }
-    strata_free(ctx, cells, 0);
-    return finish(ctx, s, t, out);
+    strata_free(ctx, q, 0);
+    return finish(ctx, st, t, out);
+}
+
+const strat_sums_ops strat_sii_ops = {sii_init, sii_add, sii_table, sums_done};
+
+strata_status strata_group_sii(strata_ctx *ctx, const strata_group_params *p,
+                               const strata_strat_input *in, const int32_t *group,
+                               size_t n_groups, const char *const *group_names,
+                               strata_table **out)
+{
+    return strat_sums_whole(ctx, STRATA_GROUP_SII, p, in, group, n_groups, group_names, NULL,
+                            out);
 }

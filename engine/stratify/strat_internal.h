@@ -58,8 +58,9 @@ typedef struct strat_block {
     int jn, ju, jo, je;
 } strat_block;
 
+/* Rows of in (row r0 + i + 1 in messages): EDATA naming the row and value. */
 strata_status strat_check_input(strata_ctx *ctx, const strata_strat_input *in,
-                                const int32_t *group, size_t n_groups);
+                                const int32_t *group, size_t n_groups, size_t r0);
 /* A table with key column "group": one row per group + "ALL", the groups its members. */
 strata_status strat_new_group_table(strata_ctx *ctx, const char *name, size_t n_groups,
                                     const char *const *group_names, strata_table **out);
@@ -74,5 +75,33 @@ strata_status strat_put_block(strata_ctx *ctx, const strata_group_params *p, str
                               const strata_strat_input *in, const strat_cell *c, size_t stride,
                               const char *sfx, int part_of, int grp, int with_unscored,
                               strat_block *b);
+
+/* ---- the group tables from row blocks (strat_sums.c) ------------------------------- */
+struct strat_sums_ops;
+struct strata_group_sums {
+    strata_group_kind kind;
+    const struct strat_sums_ops *ops;
+    strata_group_params p;
+    strata_strat_input shape; /* presence and metadata of the inputs; n = rows in all */
+    size_t G;                 /* groups (the table has G + 1 rows: ALL last) */
+    int passes, pass;         /* passes the kind needs; the current one */
+    size_t next;              /* the next row the current pass expects */
+    void *st;                 /* the kind's sums */
+};
+/* One kind's sums: made (s->st), a block added in row order (its inputs
+ * checked already), the table made from them, freed. */
+typedef struct strat_sums_ops {
+    strata_status (*init)(strata_ctx *ctx, strata_group_sums *s);
+    void (*add)(strata_group_sums *s, int pass, const strata_strat_input *blk, const int32_t *group);
+    strata_status (*table)(strata_ctx *ctx, strata_group_sums *s, const char *const *names,
+                           strata_funnel *funnel, strata_table **out);
+    void (*done)(strata_ctx *ctx, strata_group_sums *s);
+} strat_sums_ops;
+extern const strat_sums_ops strat_summary_ops, strat_c5_ops, strat_inequality_ops, strat_sii_ops;
+/* The one-block call of the tables above: new, every pass on in, table. */
+strata_status strat_sums_whole(strata_ctx *ctx, strata_group_kind kind, const strata_group_params *p,
+                               const strata_strat_input *in, const int32_t *group,
+                               size_t n_groups, const char *const *group_names,
+                               strata_funnel *funnel, strata_table **out);
 
 #endif

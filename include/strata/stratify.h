@@ -323,6 +323,42 @@ STRATA_API strata_status strata_group_core20plus5(strata_ctx *ctx, const strata_
                                                   const char *const *group_names,
                                                   strata_table **out);
 
+/* ---- the group tables from row blocks (engine/stratify/strat_sums.c) ------------- */
+/* The four tables above accumulated from blocks of rows, so a caller never
+ * holds whole columns (strata run under a memory budget: docs/scale.md). The
+ * functions above are this with one block. Every sum is kept across blocks
+ * in row order, so any split into blocks gives the same bytes. */
+typedef enum strata_group_kind {
+    STRATA_GROUP_SUMMARY = 0,     /* strata_group_summary: two passes (the ALL row's rates first) */
+    STRATA_GROUP_INEQUALITY = 1,  /* strata_group_inequality */
+    STRATA_GROUP_SII = 2,         /* strata_group_sii */
+    STRATA_GROUP_CORE20PLUS5 = 3  /* strata_group_core20plus5 (p may be NULL) */
+} strata_group_kind;
+typedef struct strata_group_sums strata_group_sums;
+/* shape: shape->n the rows in all; which inputs are given (a non-NULL
+ * pointer; never read) and their metadata (n_tiers, n_ethnicity and names,
+ * n_plus and names: kept, so they must outlive the sums). EINVAL for a bad
+ * kind, an SII without imd_decile or more than 32 PLUS groups. */
+STRATA_API strata_status strata_group_sums_new(strata_ctx *ctx, strata_group_kind kind,
+                                               const strata_group_params *p,
+                                               const strata_strat_input *shape, size_t n_groups,
+                                               strata_group_sums **out);
+/* Passes over all rows the kind needs: 2 for the summary, else 1. */
+STRATA_API int strata_group_sums_passes(const strata_group_sums *s);
+/* Rows [r0, r0 + blk->n) of pass `pass` (0-based): blk's pointers are the
+ * block's values (the same inputs given as in the shape), group its codes.
+ * The blocks of a pass come in row order from row 0 and cover every row, the
+ * passes in order. Bad values: EDATA naming the row (r0 + i + 1) and value. */
+STRATA_API strata_status strata_group_sums_add(strata_ctx *ctx, strata_group_sums *s, int pass,
+                                               size_t r0, const strata_strat_input *blk,
+                                               const int32_t *group);
+/* The table (not yet disclosed) once every pass has seen every row;
+ * funnel_out as strata_group_summary's (summary only; may be NULL). */
+STRATA_API strata_status strata_group_sums_table(strata_ctx *ctx, strata_group_sums *s,
+                                                 const char *const *group_names,
+                                                 strata_funnel *funnel_out, strata_table **out);
+STRATA_API void strata_group_sums_free(strata_ctx *ctx, strata_group_sums *s); /* NULL ok */
+
 /* ---- targeted intervention lists (engine/stratify/strat_lists.c) ------------------ */
 typedef struct strata_list_params {
     size_t per_group;    /* capacity per group, or 0 to use per_1000 */
