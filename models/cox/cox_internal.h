@@ -334,6 +334,16 @@ size_t cox_inmem_bytes(const glm_formula *f, const cox_formula *cf, size_t n);
  * [map[rb[r]], map[rb[r + 1]]) of `size` bytes each; map NULL: its blocks — to
  * every rank, in place. */
 strata_status cox_gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t size, const size_t *map);
+/* Across ranks (cox_dist.c): d's blocks split over the context's ranks (d->rb, comm,
+ * blo, bhi, x0, x1, ldx set; X not allocated). */
+strata_status cox_rank_blocks(strata_ctx *ctx, cox_data *d);
+/* Across ranks, once X is in place (in memory or written to the scratch file): the
+ * events' sums of w x (d->xd, in sorted row order, carried rank to rank) and the
+ * check for a column constant within every stratum; every rank gets the same. */
+strata_status cox_carry_row_sums(strata_ctx *ctx, const cox_input *in, cox_data *d);
+/* Bytes a rank of the in-memory distributed fit holds (cox_fit_dist), about: over
+ * the budget, the ranks stream their blocks (cox_fit_stream). */
+size_t cox_dist_bytes(const glm_formula *f, const cox_formula *cf, size_t n, int K);
 /* Across ranks: every rank's rows [x0, x1) of ws->eta to every rank (for Harrell's C). */
 strata_status cox_gather_eta(const cox_data *d, cox_ws *ws);
 /* STRATA_EDATA: column j of in is constant within every stratum (docs/cox.md). */

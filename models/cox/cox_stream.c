@@ -21,7 +21,9 @@
 struct cox_xstream {
     strata_ctx *ctx;
     strata_scratch *f;
-    size_t p, n, wrows, nw; /* rows per window (whole blocks), windows */
+    size_t p, x0, x1, wrows, nw; /* sorted rows [x0, x1) of the file (across MPI ranks this
+                                    rank's blocks; one process every row), rows per window
+                                    (whole blocks), windows */
     double *buf[2];         /* wrows x p each (buf[1] NULL with one window) */
     size_t held[2];         /* the window in buf[k], or NONE */
     pthread_t th;
@@ -42,19 +44,20 @@ size_t cox_nwindows(const cox_data *d)
 
 static void win_rows(const cox_xstream *xs, size_t w, size_t *r0, size_t *r1)
 {
-    *r0 = w * xs->wrows;
-    *r1 = *r0 + xs->wrows < xs->n ? *r0 + xs->wrows : xs->n;
+    *r0 = xs->x0 + w * xs->wrows;
+    *r1 = *r0 + xs->wrows < xs->x1 ? *r0 + xs->wrows : xs->x1;
 }
 
 /* Window w is rows [r0, r1) of every column, column-major with leading
- * dimension r1 - r0, at byte r0 * p * 8 of the file: one contiguous read. */
+ * dimension r1 - r0, at byte (r0 - x0) * p * 8 of the file: one contiguous read. */
 static int read_win(cox_xstream *xs, size_t w, double *buf)
 {
     size_t r0, r1;
     double t = omp_get_wtime();
     int e;
     win_rows(xs, w, &r0, &r1);
-    e = strata_scratch_pread(xs->f, (uint64_t)r0 * xs->p * sizeof(double), buf, (r1 - r0) * xs->p * sizeof(double));
+    e = strata_scratch_pread(xs->f, (uint64_t)(r0 - xs->x0) * xs->p * sizeof(double), buf,
+                             (r1 - r0) * xs->p * sizeof(double));
     xs->t_read = omp_get_wtime() - t;
     xs->bytes += (double)(r1 - r0) * (double)xs->p * sizeof(double);
     return e;
@@ -330,7 +333,7 @@ typedef struct wwin {
 
 static double *wat(const cox_xstream *xs, const wwin *ww, size_t s, size_t j)
 {
-    size_t w0 = s / xs->wrows * xs->wrows, m = w0 + xs->wrows < xs->n ? xs->wrows : xs->n - w0;
+    size_t w0 = xs->x0 + (s - xs->x0) / xs->wrows * xs->wrows, m = w0 + xs->wrows < xs->x1 ? xs->wrows : xs->x1 - w0;
     return ww->buf + (w0 - ww->k0) * xs->p + j * m + (s - w0);
 }
 
@@ -406,23 +409,26 @@ static strata_status write_window(strata_ctx *ctx, const glm_source *src, const 
         }
         c += k;
     }
-    STRATA_TRY(strata_scratch_write(ctx, d->xs->f, (uint64_t)ww->k0 * d->p * sizeof(double), ww->buf,
+    STRATA_TRY(strata_scratch_write(ctx, d->xs->f, (uint64_t)(ww->k0 - d->x0) * d->p * sizeof(double), ww->buf,
                                     (ww->k1 - ww->k0) * d->p * sizeof(double)));
-    row_sums(d, ww);
+    if (!d->comm) /* across ranks: carried rank to rank once every rank has written */
+        row_sums(d, ww);
     return STRATA_OK;
 }
 
 /* The sorted design into the scratch file, in write windows of wwrows sorted rows
- * (a whole number of read windows); then the constant-column check. */
+ * (a whole number of read windows); then the constant-column check. Across MPI
+ * ranks each rank writes its own rows [x0, x1) and the row sums are carried rank
+ * to rank afterwards (cox_carry_row_sums). */
 static strata_status write_design(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const glm_varbind *vb,
                                   const cox_input *in, srows *s, cox_data *d, size_t wwrows)
 {
-    const size_t p = d->p, u = d->n;
+    const size_t p = d->p, u = d->n, m = d->x1 - d->x0;
     wwin ww;
     strata_status st = STRATA_OK;
     memset(&ww, 0, sizeof ww);
     ww.inv = strata_alloc(ctx, (u + 1) * sizeof *ww.inv);
-    ww.buf = strata_alloc(ctx, (wwrows < u ? wwrows : u) * p * sizeof *ww.buf + 8);
+    ww.buf = strata_alloc(ctx, (wwrows < m ? wwrows : m) * p * sizeof *ww.buf + 8);
     ww.Xb = strata_alloc(ctx, SB * (p + 1) * sizeof *ww.Xb);
     ww.work = strata_alloc(ctx, (SB * glm_design_work(f) + 1) * sizeof *ww.work);
     ww.rb = strata_calloc(ctx, f->nvars + 1, sizeof *ww.rb);
@@ -433,12 +439,12 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
     for (size_t i = 0; st == STRATA_OK && i < u; i++)
         ww.inv[d->order[i]] = i;
     memset(d->xd, 0, p * sizeof *d->xd);
-    for (size_t k0 = 0; st == STRATA_OK && k0 < u; k0 += wwrows) {
+    for (size_t k0 = d->x0; st == STRATA_OK && k0 < d->x1; k0 += wwrows) {
         ww.k0 = k0;
-        ww.k1 = k0 + wwrows < u ? k0 + wwrows : u;
+        ww.k1 = k0 + wwrows < d->x1 ? k0 + wwrows : d->x1;
         st = write_window(ctx, src, f, vb, in, s, d, &ww);
     }
-    for (size_t j = 0; st == STRATA_OK && j < p; j++)
+    for (size_t j = 0; st == STRATA_OK && !d->comm && j < p; j++)
         if (!ww.varies[j])
             st = cox_constant_column(ctx, in, d, j);
     STRATA_FREE_ALL(ctx, ww.inv, ww.buf, ww.Xb, ww.work, (void *)ww.rb, ww.last, ww.varies);
@@ -452,7 +458,7 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
 static strata_status plan(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const cox_params *prm,
                           const srows *s, const cox_data *d, size_t *wrows, size_t *wwrows)
 {
-    const size_t budget = strata_ctx_memory_budget(ctx), nb = d->nb, u = d->n, row = d->p * sizeof(double);
+    const size_t budget = strata_ctx_memory_budget(ctx), nb = d->nb, u = d->x1 - d->x0, row = d->p * sizeof(double);
     const size_t chunkbuf = f->nvars * (s->chunk + 1) * 8 + SB * (d->p + 1 + glm_design_work(f)) * 8;
     size_t conc, held = held_bytes(d, prm, s, strata_threads(ctx), &conc), need;
     size_t r = budget > held ? (budget - held) / 2 / row / nb * nb : 0;
@@ -460,16 +466,16 @@ static strata_status plan(strata_ctx *ctx, const glm_source *src, const glm_form
         need = held + 2 * nb * row;
         need = conc > need ? conc : need;
         if (need > budget)
-            return refuse(ctx, src, need, budget, u, "the sorted per-row vectors, two blocks of the design and Harrell's C");
+            return refuse(ctx, src, need, budget, d->n, "the sorted per-row vectors, two blocks of the design and Harrell's C");
     }
     if (prm->window_rows)
         r = budget && r < prm->window_rows ? r : prm->window_rows / nb * nb;
     r = r < nb ? nb : r;
-    *wrows = r >= u ? u : r;
+    *wrows = r >= u && u ? u : r; /* a rank without rows: no window */
     /* while writing, the fit's workspace is not yet made: its room (and the
      * read windows') holds more rows at once, so fewer passes over the source */
     if (budget) {
-        size_t used = held - u * 16 + u * 8 + chunkbuf, k = budget > used ? (budget - used) / row / *wrows : 1;
+        size_t used = held - d->n * 16 + d->n * 8 + chunkbuf, k = budget > used ? (budget - used) / row / *wrows : 1;
         *wwrows = (k < 1 ? 1 : k) * *wrows;
     } else {
         *wwrows = 3 * *wrows; /* the tests' window_rows: write windows of three read windows */
@@ -494,9 +500,10 @@ static strata_status stream_open(strata_ctx *ctx, cox_data *d, size_t wrows)
         return STRATA_ENOMEM;
     xs->ctx = ctx;
     xs->p = d->p;
-    xs->n = d->n;
+    xs->x0 = d->x0;
+    xs->x1 = d->x1;
     xs->wrows = wrows;
-    xs->nw = (d->n + wrows - 1) / wrows;
+    xs->nw = (d->x1 - d->x0 + wrows - 1) / wrows;
     xs->held[0] = xs->held[1] = NONE;
     return strata_scratch_open(ctx, NULL, "the sorted Cox design", &xs->f);
 }
@@ -529,9 +536,10 @@ static strata_status fit_sorted(strata_ctx *ctx, const glm_source *src, const gl
                    "passes over the source",
                    src->name, (double)s->inmem / 1048576, (double)budget / 1048576, budget ? "" : " (window_rows)",
                    (double)d->n * (double)d->p * 8 / 1048576, strata_scratch_dir(d->xs->f), d->xs->nw, wrows,
-                   (d->n + wwrows - 1) / wwrows);
+                   (d->x1 - d->x0 + wwrows - 1) / wwrows);
         st = write_design(ctx, src, f, vb, in, s, d, wwrows);
     }
+
     for (size_t v = 0; s->raw && v < f->nvars; v++) /* the source is not read again */
         strata_free(ctx, s->raw[v], 0);
     STRATA_FREE_ALL(ctx, s->raw, s->mask);
@@ -543,6 +551,10 @@ static strata_status fit_sorted(strata_ctx *ctx, const glm_source *src, const gl
     }
     if (st == STRATA_OK)
         st = stream_buffers(ctx, d);
+    /* across ranks: each wrote its rows; the events' sums and the constant-column
+     * check carried rank to rank over the written windows (agreed inside) */
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK && d->comm)
+        st = cox_carry_row_sums(ctx, in, d);
     if (st != STRATA_OK) {
         cox_data_free(ctx, d);
         return st;
@@ -570,8 +582,12 @@ strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula
     need = sort_bytes(f, cf, s.n) + f->nvars * (s.chunk + 1) * 8;
     if (budget && need > budget)
         return refuse(ctx, src, need, budget, s.n, "reading and sorting the times, events, weights and strata");
-    st = load_rows(ctx, src, f, vb, cf, &s);
+    /* across MPI ranks every rank reads what one process reads, alone (its own
+     * reads: the ranks read their windows' rows at different times) */
+    st = strata_ctx_comm(ctx) && src->own_reads ? src->own_reads(ctx, src->ud) : STRATA_OK;
     if (st == STRATA_OK)
+        st = load_rows(ctx, src, f, vb, cf, &s);
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK)
         st = cox_freeze_whole(ctx, src, f, vb, s.mask, s.n);
     if (st == STRATA_OK && (!f->intercept || f->p < 2))
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula: needs at least one term (and no -1)");
@@ -584,6 +600,9 @@ strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula
                      (const char *const *)f->colnames + 1, s.clus};
     if (st == STRATA_OK)
         st = cox_data_build_rows(ctx, &in, prm->block_rows, &d);
+    /* across ranks: this rank's blocks of the sorted rows (the same layout on every rank) */
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK && strata_ctx_comm(ctx))
+        st = cox_rank_blocks(ctx, d);
     /* the sorted copies are made: the source-order vectors go but the cluster column */
     STRATA_FREE_ALL(ctx, s.time, s.event, s.wt, s.sc);
     s.time = s.event = s.wt = NULL;
