@@ -33,6 +33,9 @@ typedef struct cox_params {
     size_t window_rows; /* tests: > 0 streams the sorted design through a scratch file in
                            windows of this many rows (rounded down to whole blocks) whatever
                            the memory budget (cox_stream.c); 0 = only when over the budget */
+    size_t sort_mem;    /* tests: > 0 caps the streamed fit's external sorts (the times, the
+                           linear predictor's ranks for Harrell's C) at this many bytes, so
+                           they run through scratch files; 0 = what the budget leaves */
     /* A penalised fit (models/elnet/elnet_cox_source.c): beta_fn chooses the coefficients
      * from the complete-case design in place of Newton-Raphson (cox_fit_arrays), and the
      * model is completed at them (cox_fixed.c): log-likelihoods, baseline, concordance;
@@ -99,6 +102,10 @@ typedef struct cox_data {
     size_t n_events;
     double w_events;         /* sum of event weights */
     size_t nstrata;
+    /* Streamed (cox_stream.c): Harrell's C ranks the linear predictor through the
+     * external sort in conc_mem bytes (0: no limit) when conc_x is set. */
+    int conc_x;
+    size_t conc_mem;
 } cox_data;
 
 /* Case weight and stratum of sorted row i (1 and 0 when the input had none). */
@@ -133,6 +140,13 @@ strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_
  * in->cluster are not read), sorts, lays out groups and blocks; X unallocated. */
 strata_status cox_data_build_rows(strata_ctx *ctx, const cox_input *in, size_t block_rows,
                                   cox_data **out);
+/* cox_data_build_rows with the sort through the external sort (engine/core/xsort.c)
+ * in mem bytes (0: no limit; docs/scale.md "The Cox fit under a budget"): the same
+ * order, groups and blocks, without whole-n sort keys or sorted times. The input's
+ * arrays *drop[k] (its vectors in input order) are freed once the sorted copies are
+ * made, before the groups, and set to NULL. */
+strata_status cox_data_build_rows_x(strata_ctx *ctx, const cox_input *in, size_t block_rows, size_t mem,
+                                    void **drop[], size_t ndrop, cox_data **out);
 /* Names column j of in (its name, or x<j+1> in buf). */
 const char *cox_colname(const cox_input *in, size_t j, char *buf, size_t size);
 void cox_data_free(strata_ctx *ctx, cox_data *d);
@@ -279,6 +293,11 @@ strata_status cox_dense_ranks(strata_ctx *ctx, size_t n, const double *x, size_t
 /* Harrell's C of lp (n, sorted order) within strata, weighted (cox_concord.c). */
 strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *lp,
                               cox_result *res);
+/* The same bytes with the ranks of lp from the external sort in mem bytes (0: no
+ * limit; engine/core/xsort.c): *lp is freed (and set NULL) once the sort holds
+ * it, so the peak is the ranks and the trees (24 bytes a row), not lp, the ranks
+ * and their sort scratch (48). */
+strata_status cox_concordance_x(strata_ctx *ctx, const cox_data *d, double **lp, size_t mem, cox_result *res);
 
 /* ---- from a column source (cox_source.c) --------------------------------- */
 typedef struct cox_fit_out {

@@ -8,6 +8,7 @@
  * fit and runs the same code, so the fit's bytes are the in-memory fit's. */
 #include "cox_internal.h"
 #include "scratch.h"
+#include "xsort.h"
 
 #include <math.h>
 #include <omp.h>
@@ -165,8 +166,11 @@ typedef struct srows {
 } srows;
 
 /* Bytes from the layout on, beside the windows: cox_data, cox_ws, the robust
- * variance's sums (cox_robust.c) and the baseline; and *conc, the peak of
- * Harrell's C (after the windows are freed). Sizes as the allocations make them. */
+ * variance's sums (cox_robust.c) and the baseline; and *conc, what Harrell's C
+ * holds beside its n-sized arrays (after the windows, the file and the risk
+ * scores are freed; cox_concordance_x: eta, then the ranks, then the ranks and
+ * the two trees, with the external sort's memory while eta or the ranks are
+ * held). Sizes as the allocations make them. */
 static size_t held_bytes(const cox_data *d, const cox_params *prm, const srows *s, int threads, size_t *conc)
 {
     const size_t n = d->n, ng = d->ng, nbk = d->nblocks, p = d->p, p1 = p + 1, ld = la_gram_ld(p + 1);
@@ -184,16 +188,16 @@ static size_t held_bytes(const cox_data *d, const cox_params *prm, const srows *
               (s->clus ? n * 48 + (s->nc * ld + 8) * 8 : 0);
     /* Newton-Raphson's p x p matrices, the result, the baseline (2 doubles a group) */
     rob += 16 * p * p * 8 + ng * 24 + 4096;
-    /* Harrell's C: r freed, the ranks and their sort scratch (40), then the two trees (16 more) */
-    *conc = dat + ws - n * 8 + n * 40 + 16 * p * p * 8 + ng * 24 + 4096;
+    /* Harrell's C: eta and r freed (16), the read batches */
+    *conc = dat + ws - n * 16 + 16 * p * p * 8 + ng * 24 + 4096 + 2 * 4096 * 16;
     return dat + ws + rob;
 }
 
 /* Bytes a source row while reading and sorting (before the layout), the largest of:
  * the mask and the whole vectors with the factor and spline columns being frozen;
  * with the strata codes' scratch; with the cluster count's; with the sorted copies
- * and the sort's keys (24), or the groups (33 a group, counted as if every row were
- * one: their number is known only after the sort) that replace them. */
+ * being made beside them (the external sort's own memory is added by sort_memory;
+ * the groups, made once the input's vectors are freed, are checked by plan). */
 static size_t sort_bytes(const glm_formula *f, const cox_formula *cf, size_t n)
 {
     size_t w = f->weights >= 0, st = cf->strata != NULL, cl = cf->cluster != NULL, nfreeze = 0;
@@ -203,7 +207,7 @@ static size_t sort_bytes(const glm_formula *f, const cox_formula *cf, size_t n)
     most = whole + 8 * st + 8 * nfreeze;                            /* load and freeze */
     most = st && whole + 8 + 44 > most ? whole + 8 + 44 : most;     /* strata codes */
     most = cl && whole + 4 * st + 40 > most ? whole + 4 * st + 40 : most; /* clusters */
-    most = whole + 4 * st + 8 + 1 + 8 * w + 4 * st + 8 + 33 > most ? whole + 4 * st + 8 + 1 + 8 * w + 4 * st + 8 + 33 : most;
+    most = whole + 4 * st + 1 + 8 + 8 * w + 4 * st > most ? whole + 4 * st + 1 + 8 + 8 * w + 4 * st : most;
     return n * most;
 }
 
@@ -325,7 +329,7 @@ static strata_status codes(strata_ctx *ctx, srows *s, cox_fit_out *out)
 typedef struct wwin {
     size_t k0, k1;
     double *buf;
-    size_t *inv;              /* complete case -> sorted row */
+    size_t *inv;              /* complete case -> sorted row (d->order inverted in place) */
     double *Xb, *work, **rb;  /* a design block */
     double *last;             /* p: the previous row's values */
     unsigned char *varies;    /* p */
@@ -416,6 +420,28 @@ static strata_status write_window(strata_ctx *ctx, const glm_source *src, const 
     return STRATA_OK;
 }
 
+/* Inverts the permutation a of 0..n-1 in place (a[a_old[k]] = k), cycle by
+ * cycle, the top bit marking the entries done: the inverse without n more words. */
+static void perm_invert(size_t *a, size_t n)
+{
+    const size_t mark = ~(SIZE_MAX >> 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i, next = a[i];
+        if (a[i] & mark)
+            continue;
+        for (;;) {
+            size_t after = a[next];
+            a[next] = k | mark;
+            k = next;
+            if (k == i)
+                break;
+            next = after;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        a[i] &= ~mark;
+}
+
 /* The sorted design into the scratch file, in write windows of wwrows sorted rows
  * (a whole number of read windows); then the constant-column check. Across MPI
  * ranks each rank writes its own rows [x0, x1) and the row sums are carried rank
@@ -427,17 +453,16 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
     wwin ww;
     strata_status st = STRATA_OK;
     memset(&ww, 0, sizeof ww);
-    ww.inv = strata_alloc(ctx, (u + 1) * sizeof *ww.inv);
+    perm_invert(d->order, u); /* in place: complete case -> sorted row */
+    ww.inv = d->order;
     ww.buf = strata_alloc(ctx, (wwrows < m ? wwrows : m) * p * sizeof *ww.buf + 8);
     ww.Xb = strata_alloc(ctx, SB * (p + 1) * sizeof *ww.Xb);
     ww.work = strata_alloc(ctx, (SB * glm_design_work(f) + 1) * sizeof *ww.work);
     ww.rb = strata_calloc(ctx, f->nvars + 1, sizeof *ww.rb);
     ww.last = strata_calloc(ctx, p + 1, sizeof *ww.last);
     ww.varies = strata_calloc(ctx, p + 1, 1);
-    if (!ww.inv || !ww.buf || !ww.Xb || !ww.work || !ww.rb || !ww.last || !ww.varies)
+    if (!ww.buf || !ww.Xb || !ww.work || !ww.rb || !ww.last || !ww.varies)
         st = STRATA_ENOMEM;
-    for (size_t i = 0; st == STRATA_OK && i < u; i++)
-        ww.inv[d->order[i]] = i;
     memset(d->xd, 0, p * sizeof *d->xd);
     for (size_t k0 = d->x0; st == STRATA_OK && k0 < d->x1; k0 += wwrows) {
         ww.k0 = k0;
@@ -447,7 +472,9 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
     for (size_t j = 0; st == STRATA_OK && !d->comm && j < p; j++)
         if (!ww.varies[j])
             st = cox_constant_column(ctx, in, d, j);
-    STRATA_FREE_ALL(ctx, ww.inv, ww.buf, ww.Xb, ww.work, (void *)ww.rb, ww.last, ww.varies);
+    if (in->cluster) /* the robust pass by cluster maps sorted rows back */
+        perm_invert(d->order, u);
+    STRATA_FREE_ALL(ctx, ww.buf, ww.Xb, ww.work, (void *)ww.rb, ww.last, ww.varies);
     return st;
 }
 
@@ -456,15 +483,23 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
 /* Rows per read window (whole blocks) and per write window (whole read windows)
  * within the budget, or the refusal naming what the budget must be. */
 static strata_status plan(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const cox_params *prm,
-                          const srows *s, const cox_data *d, size_t *wrows, size_t *wwrows)
+                          const srows *s, cox_data *d, size_t *wrows, size_t *wwrows)
 {
     const size_t budget = strata_ctx_memory_budget(ctx), nb = d->nb, u = d->x1 - d->x0, row = d->p * sizeof(double);
     const size_t chunkbuf = f->nvars * (s->chunk + 1) * 8 + SB * (d->p + 1 + glm_design_work(f)) * 8;
-    size_t conc, held = held_bytes(d, prm, s, strata_threads(ctx), &conc), need;
+    size_t conc, held = held_bytes(d, prm, s, strata_threads(ctx), &conc), need, cneed;
     size_t r = budget > held ? (budget - held) / 2 / row / nb * nb : 0;
+    /* Harrell's C: its external sort gets what the budget leaves beside eta or the
+     * ranks (8 bytes a row); the trees come after it (24 with the ranks) */
+    cneed = conc + 8 * d->n + strata_xsort_floor(d->n);
+    cneed = conc + 24 * d->n > cneed ? conc + 24 * d->n : cneed;
+    d->conc_x = 1;
+    d->conc_mem = budget > conc + 8 * d->n ? budget - conc - 8 * d->n : 0;
+    if (prm->sort_mem && (!d->conc_mem || prm->sort_mem < d->conc_mem))
+        d->conc_mem = prm->sort_mem;
     if (budget) {
         need = held + 2 * nb * row;
-        need = conc > need ? conc : need;
+        need = cneed > need ? cneed : need;
         if (need > budget)
             return refuse(ctx, src, need, budget, d->n, "the sorted per-row vectors, two blocks of the design and Harrell's C");
     }
@@ -562,6 +597,27 @@ static strata_status fit_sorted(strata_ctx *ctx, const glm_source *src, const gl
     return cox_fit_data(ctx, in, prm, d, t0, &out->res); /* takes d over */
 }
 
+/* The bytes the external sort of the times may hold: what the budget leaves
+ * beside the mask, the whole vectors, the chunk buffers and the sorted vectors
+ * being made (status, weights, strata, the row order), or the refusal naming
+ * what the budget must be; prm->sort_mem in tests; 0 without a budget. */
+static strata_status sort_memory(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const cox_params *prm,
+                                 const srows *s, size_t *mem)
+{
+    const size_t budget = strata_ctx_memory_budget(ctx), u = s->used;
+    size_t held = s->n * (1 + 8 * (2 + (s->wt != NULL) + (s->clus != NULL))) + (s->sc ? u * 4 : 0) +
+                  f->nvars * (s->chunk + 1) * 8 + u * (1 + 8 + (s->wt ? 8 : 0) + (s->sc ? 4 : 0)) +
+                  2 * 4096 * 16 + 65536, need = held + strata_xsort_floor(u);
+    *mem = prm->sort_mem;
+    if (!budget)
+        return STRATA_OK;
+    if (need > budget)
+        return refuse(ctx, src, need, budget, s->n, "sorting the times, events, weights and strata");
+    if (!*mem || *mem > budget - held)
+        *mem = budget - held;
+    return STRATA_OK;
+}
+
 strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
                              const cox_formula *cf, const cox_params *prm, cox_fit_out *out, size_t *n,
                              size_t *used)
@@ -598,8 +654,13 @@ strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula
     }
     in = (cox_input){s.used, f->p - 1, NULL, s.time, s.event, s.wt, NULL, s.sc,
                      (const char *const *)f->colnames + 1, s.clus};
-    if (st == STRATA_OK)
-        st = cox_data_build_rows(ctx, &in, prm->block_rows, &d);
+    if (st == STRATA_OK) { /* the sort through the external sort, in what the budget leaves it */
+        void **drop[4] = {(void **)&s.time, (void **)&s.event, (void **)&s.wt, (void **)&s.sc};
+        size_t xmem = 0;
+        st = sort_memory(ctx, src, f, prm, &s, &xmem);
+        if (st == STRATA_OK)
+            st = cox_data_build_rows_x(ctx, &in, prm->block_rows, xmem, drop, 4, &d);
+    }
     /* across ranks: this rank's blocks of the sorted rows (the same layout on every rank) */
     if ((st = strata_comm_agree(ctx, st)) == STRATA_OK && strata_ctx_comm(ctx))
         st = cox_rank_blocks(ctx, d);
