@@ -572,6 +572,11 @@ static strata_status fit_sorted(strata_ctx *ctx, const glm_source *src, const gl
                    src->name, (double)s->inmem / 1048576, (double)budget / 1048576, budget ? "" : " (window_rows)",
                    (double)d->n * (double)d->p * 8 / 1048576, strata_scratch_dir(d->xs->f), d->xs->nw, wrows,
                    (d->x1 - d->x0 + wwrows - 1) / wwrows);
+        if (d->comm && d->comm->rank == 0)
+            strata_log(ctx, STRATA_LOG_INFO,
+                       "%s: each of the %d ranks streams its blocks of the sorted Cox design through its own scratch "
+                       "file (its own reads of the source)",
+                       src->name, d->comm->size);
         st = write_design(ctx, src, f, vb, in, s, d, wwrows);
     }
 
@@ -634,7 +639,7 @@ strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula
     if (s.n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     s.chunk = chunk_rows(ctx, f);
-    s.inmem = cox_inmem_bytes(f, cf, s.n);
+    s.inmem = strata_ctx_comm(ctx) ? cox_dist_bytes(f, cf, s.n, strata_ctx_comm(ctx)->size) : cox_inmem_bytes(f, cf, s.n);
     need = sort_bytes(f, cf, s.n) + f->nvars * (s.chunk + 1) * 8;
     if (budget && need > budget)
         return refuse(ctx, src, need, budget, s.n, "reading and sorting the times, events, weights and strata");
