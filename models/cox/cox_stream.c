@@ -663,8 +663,14 @@ strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula
         void **drop[4] = {(void **)&s.time, (void **)&s.event, (void **)&s.wt, (void **)&s.sc};
         size_t xmem = 0;
         st = sort_memory(ctx, src, f, prm, &s, &xmem);
+        double ts = omp_get_wtime();
         if (st == STRATA_OK)
             st = cox_data_build_rows_x(ctx, &in, prm->block_rows, xmem, drop, 4, &d);
+        if (st == STRATA_OK)
+            strata_log(ctx, STRATA_LOG_INFO,
+                       "cox: read the per-row vectors in %.2f s; sorted %zu rows (the external sort in %.1f MB) and "
+                       "laid out %zu tied groups in %.2f s",
+                       ts - t0, d->n, (double)xmem / 1048576, d->ng, omp_get_wtime() - ts);
     }
     /* across ranks: this rank's blocks of the sorted rows (the same layout on every rank) */
     if ((st = strata_comm_agree(ctx, st)) == STRATA_OK && strata_ctx_comm(ctx))
