@@ -547,10 +547,11 @@ static strata_status stream_open(strata_ctx *ctx, cox_data *d, size_t wrows)
 static strata_status stream_buffers(strata_ctx *ctx, cox_data *d)
 {
     cox_xstream *xs = d->xs;
-    xs->buf[0] = strata_alloc(ctx, xs->wrows * xs->p * sizeof(double) + 8);
+    /* (a rank that owns no blocks has no window: no buffer to speak of) */
+    xs->buf[0] = strata_alloc(ctx, (xs->nw ? xs->wrows * xs->p * sizeof(double) : 0) + 8);
     if (xs->nw > 1)
         xs->buf[1] = strata_alloc(ctx, xs->wrows * xs->p * sizeof(double) + 8);
-    return xs->buf[0] && (xs->nw == 1 || xs->buf[1]) ? STRATA_OK : STRATA_ENOMEM;
+    return xs->buf[0] && (xs->nw <= 1 || xs->buf[1]) ? STRATA_OK : STRATA_ENOMEM;
 }
 
 /* From the sorted layout on: the plan, the scratch file, the design written, the fit. */
