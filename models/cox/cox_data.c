@@ -374,12 +374,12 @@ typedef struct walk {
     double tp;
 } walk;
 
-/* Pass 1: the row order and the sorted vectors (gather's), and the groups counted. */
+/* Pass 1: the row order (its inverse) and the sorted vectors (gather's), and the groups counted. */
 static void sorted_row(cox_data *d, const cox_input *in, size_t i, uint64_t key, size_t o, void *accv)
 {
     walk *a = accv;
     double t = key_time(key);
-    d->order[i] = o;
+    d->order[o] = i; /* the inverse, as the design's write wants it (d->order_inv) */
     gather_row(in, d, i, o);
     a->g += i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1) || t != a->tp;
     a->tp = t;
@@ -417,6 +417,7 @@ static strata_status build_rows_x(strata_ctx *ctx, const cox_input *in, cox_data
         st = strata_xsort_push(ctx, x, ~strata_f64_key(in->time[i]), i);
     if (st == STRATA_OK)
         st = strata_xsort_end(ctx, x);
+    d->order_inv = 1;
     if (st == STRATA_OK)
         st = each_record(ctx, x, d, in, sorted_row, &ca, key, row);
     /* the input's vectors are in the sorted ones (the times in the keys): freed

@@ -87,6 +87,8 @@ typedef struct cox_data {
     int32_t *stratum;        /* n, sorted; NULL without strata (all 0) */
     size_t *order;           /* n: input row of sorted row i; NULL after the build unless
                                 a cluster column needs it */
+    int order_inv;           /* order holds the inverse (input row -> sorted row): from
+                                cox_data_build_rows_x until the streamed design is written */
     size_t ng;               /* groups (the arrays below are cut to ng after the layout) */
     size_t *gend;            /* ng: one past the group's last row */
     double *gtime;           /* ng: the group's time (the row times are not kept) */
@@ -142,7 +144,8 @@ strata_status cox_data_build_rows(strata_ctx *ctx, const cox_input *in, size_t b
                                   cox_data **out);
 /* cox_data_build_rows with the sort through the external sort (engine/core/xsort.c)
  * in mem bytes (0: no limit; docs/scale.md "The Cox fit under a budget"): the same
- * order, groups and blocks, without whole-n sort keys or sorted times. The input's
+ * order, groups and blocks, without whole-n sort keys or sorted times; d->order is
+ * its inverse (input row -> sorted row, d->order_inv set), as the write wants it. The input's
  * arrays *drop[k] (its vectors in input order) are freed once the sorted copies are
  * made, before the groups, and set to NULL. */
 strata_status cox_data_build_rows_x(strata_ctx *ctx, const cox_input *in, size_t block_rows, size_t mem,

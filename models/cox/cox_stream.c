@@ -329,7 +329,7 @@ static strata_status codes(strata_ctx *ctx, srows *s, cox_fit_out *out)
 typedef struct wwin {
     size_t k0, k1;
     double *buf;
-    size_t *inv;              /* complete case -> sorted row (d->order inverted in place) */
+    size_t *inv;              /* complete case -> sorted row (d->order, inverse) */
     double *Xb, *work, **rb;  /* a design block */
     double *last;             /* p: the previous row's values */
     unsigned char *varies;    /* p */
@@ -453,7 +453,9 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
     wwin ww;
     strata_status st = STRATA_OK;
     memset(&ww, 0, sizeof ww);
-    perm_invert(d->order, u); /* in place: complete case -> sorted row */
+    if (!d->order_inv) /* in place: complete case -> sorted row */
+        perm_invert(d->order, u);
+    d->order_inv = 1;
     ww.inv = d->order;
     ww.buf = strata_alloc(ctx, (wwrows < m ? wwrows : m) * p * sizeof *ww.buf + 8);
     ww.Xb = strata_alloc(ctx, SB * (p + 1) * sizeof *ww.Xb);
@@ -472,8 +474,10 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
     for (size_t j = 0; st == STRATA_OK && !d->comm && j < p; j++)
         if (!ww.varies[j])
             st = cox_constant_column(ctx, in, d, j);
-    if (in->cluster) /* the robust pass by cluster maps sorted rows back */
+    if (in->cluster) { /* the robust pass by cluster maps sorted rows back */
         perm_invert(d->order, u);
+        d->order_inv = 0;
+    }
     STRATA_FREE_ALL(ctx, ww.buf, ww.Xb, ww.work, (void *)ww.rb, ww.last, ww.varies);
     return st;
 }
