@@ -11,6 +11,9 @@
 # one (three sweeps of the design when streamed), the scratch file's read rate, and
 # whether the two models hold the same bytes (h5dump of every group but provenance).
 # The load average is recorded at both ends. COXMEM_DELETE=1 deletes the cohort after.
+# COXMEM_BASE=/path/to/strata also fits with that binary (e.g. main's, to compare a
+# change) under the same budget, in the same run; COXMEM_LOW=SIZE also fits under a
+# second, lower budget; every model is compared with the in-memory one.
 set -eu
 cd "$(dirname "$0")/.."
 work=${STRATA_BENCH_DIR:-/tmp/strata-bench-coxmem} threads=${OMP_NUM_THREADS:-2}
@@ -47,8 +50,8 @@ PY
 )
 echo "cold read of the cohort file (page cache dropped, 1 GiB sequential): $cold GB/s"
 formula="Surv(time_days, event) ~ $(seq -s ' + ' -f 'x%g' 1 "$p")"
-run() { # tag, extra options
-  /usr/bin/time -v ./build/strata fit "$cohort" --family cox --formula "$formula" --threads "$threads" --verbose \
+run() { # tag, extra options[, binary]
+  /usr/bin/time -v "${3:-./build/strata}" fit "$cohort" --family cox --formula "$formula" --threads "$threads" --verbose \
       --out "$work/$1.h5" $2 > "$work/$1.log" 2>&1 || { echo "$1: failed"; tail -5 "$work/$1.log"; exit 1; }
   wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/$1.log" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
   cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.1f", s }' "$work/$1.log")
@@ -58,18 +61,26 @@ run() { # tag, extra options
   echo "| $1 | $wall | $cpu | $(( rss / 1024 )) | $ev ${rd:+; $rd} |"
 }
 echo
+rm -f "$work/base.log" "$work/low.log"
 echo "| fit | wall s | CPU s | peak RSS MiB | passes |"
 echo "|---|---:|---:|---:|---|"
 run memory ""
+[ -n "${COXMEM_BASE:-}" ] && run base "--mem-limit $budget" "$COXMEM_BASE"
 run budget "--mem-limit $budget"
-grep -h "streaming the sorted design" "$work/budget.log" | sed 's/^strata: info: /log: /'
+[ -n "${COXMEM_LOW:-}" ] && run low "--mem-limit $COXMEM_LOW"
+for t in base budget low; do
+  [ -f "$work/$t.log" ] && grep -h "streaming the sorted design" "$work/$t.log" | sed "s/^strata: info: /log ($t): /"
+done
 dump() { h5dump -g /coefficients -g /summary -g /baseline -g /strata "$1" 2>/dev/null | sed 1d; }
-if [ "$(dump "$work/memory.h5" | sha1sum)" = "$(dump "$work/budget.h5" | sha1sum)" ]; then
-  echo "models: the same bytes (coefficients, variances, summary, baseline, strata)"
-else
-  echo "models: DIFFER"
-fi
+for t in base budget low; do
+  [ -f "$work/$t.h5" ] || continue
+  if [ "$(dump "$work/memory.h5" | sha1sum)" = "$(dump "$work/$t.h5" | sha1sum)" ]; then
+    echo "models ($t): the same bytes as in memory (coefficients, variances, summary, baseline, strata)"
+  else
+    echo "models ($t): DIFFER"
+  fi
+done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-rm -f "$work/memory.h5" "$work/budget.h5"
+rm -f "$work/memory.h5" "$work/base.h5" "$work/budget.h5" "$work/low.h5" "$work/base.log" "$work/low.log"
 [ "${COXMEM_DELETE:-0}" = 1 ] && rm -f "$cohort"
 exit 0

@@ -275,3 +275,52 @@ static TD_UNUSED void colon_free(colon *c)
     free(c->off);
     design_free(&c->d);
 }
+
+/* A synthetic cohort: n rows, four covariates, daily times (ties), three strata,
+ * weights, ~300 clusters, a few missing values (dropped rows). */
+typedef struct syn {
+    size_t n;
+    double *col[9];
+    memsrc m;
+    glm_source src;
+} syn;
+
+static TD_UNUSED double syn_unif(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+static TD_UNUSED void syn_make(syn *y, size_t n)
+{
+    static const char *const names[9] = {"t", "e", "x1", "x2", "x3", "x4", "s", "w", "cl"};
+    uint64_t seed = 42;
+    memset(y, 0, sizeof *y);
+    y->n = n;
+    for (int k = 0; k < 9; k++)
+        y->col[k] = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        double x1 = syn_unif(&seed) * 2 - 1, x2 = syn_unif(&seed), x3 = (double)(syn_unif(&seed) < 0.3), x4 = syn_unif(&seed) * 10;
+        double lp = 0.5 * x1 - 0.8 * x2 + 0.4 * x3 + 0.05 * x4, u = syn_unif(&seed);
+        y->col[0][i] = floor(-log(u + 1e-12) * 300 / exp(lp)) + 1;
+        y->col[1][i] = (double)(syn_unif(&seed) < 0.7);
+        y->col[2][i] = i % 997 == 5 ? NAN : x1;
+        y->col[3][i] = x2;
+        y->col[4][i] = x3;
+        y->col[5][i] = x4;
+        y->col[6][i] = (double)(i % 3);
+        y->col[7][i] = 0.5 + syn_unif(&seed);
+        y->col[8][i] = (double)((i * 31) % 301);
+    }
+    y->m.n = n;
+    for (int k = 0; k < 9; k++)
+        mem_add(&y->m, names[k], y->col[k], NULL, 0);
+    y->src = mem_source(&y->m);
+}
+
+static TD_UNUSED void syn_free(syn *y)
+{
+    for (int k = 0; k < 9; k++)
+        free(y->col[k]);
+}
+

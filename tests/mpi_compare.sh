@@ -327,6 +327,9 @@ coxcase cox_breslow "3" --ties breslow --weights sbp --formula "Surv(time_to_eme
 # Efron ties in groups of more than 8,192 rows (a 0/1 time): a group's event
 # sums from the blocks it covers (spills) added in block order
 coxcase cox_ties "2" --formula "Surv(hypertension, emergency_event) ~ age + imd_decile + ltc_count"
+# under --mem-limit each rank streams its blocks of the sorted design through
+# its own scratch file (its own reads): one process's bytes in memory
+COHORT=job.h5 memcase cox_efron 2 3M --family cox --robust --formula "Surv(time_to_emergency_days, emergency_event) ~ rcs(age, 4) + sex + ethnicity + ltc_count + prior_emergency_12m + strata(pcn)"
 # Cox scoring: chunks of 65,536 rows dealt round the ranks (fit.h5: 10 chunks,
 # 4 rounds), rank 0 writes them in order; NaN where bmi is missing
 "$S" score cox_breslow.ref.h5 fit.h5 --horizon 100,365 --out coxscore.ref.csv --quiet

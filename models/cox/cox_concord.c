@@ -7,6 +7,7 @@
  * Invariant: one sequential pass in sorted order, so the sums do not depend on
  * threads. */
 #include "cox_internal.h"
+#include "xsort.h"
 
 #include <string.h>
 
@@ -55,15 +56,14 @@ static void count_group(const cox_data *d, const size_t *rank, const double *tre
     }
 }
 
-strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *lp,
-                              cox_result *res)
+/* Harrell's C from the dense ranks (nr of them) of the linear predictor, which it
+ * frees: the two Fenwick trees, one sequential pass over the groups. */
+static strata_status count_ranks(strata_ctx *ctx, const cox_data *d, size_t *rank, size_t nr, cox_result *res)
 {
-    size_t n = d->n, nr = 0, *rank = strata_alloc(ctx, n * sizeof *rank);
+    size_t n = d->n;
     double *tree = NULL, *atr = NULL, tot = 0;
-    /* the ranks' sort scratch is freed before the trees are made: 40 bytes a row at the peak, not 56 */
-    strata_status st = rank ? cox_dense_ranks(ctx, n, lp, rank, &nr) : STRATA_ENOMEM;
-    if (st == STRATA_OK && (!(tree = strata_calloc(ctx, n + 1, sizeof *tree)) ||
-                            !(atr = strata_calloc(ctx, n + 1, sizeof *atr))))
+    strata_status st = STRATA_OK;
+    if (!(tree = strata_calloc(ctx, n + 1, sizeof *tree)) || !(atr = strata_calloc(ctx, n + 1, sizeof *atr)))
         st = STRATA_ENOMEM;
     memset(res->conc_count, 0, sizeof res->conc_count);
     for (size_t g = 0, s0 = 0; st == STRATA_OK && g < d->ng; g++) {
@@ -98,4 +98,55 @@ strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *
     strata_free(ctx, tree, 0);
     strata_free(ctx, atr, 0);
     return st;
+}
+
+strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *lp,
+                              cox_result *res)
+{
+    size_t n = d->n, nr = 0, *rank = strata_alloc(ctx, n * sizeof *rank);
+    /* the ranks' sort scratch is freed before the trees are made: 40 bytes a row at the peak, not 56 */
+    strata_status st = rank ? cox_dense_ranks(ctx, n, lp, rank, &nr) : STRATA_ENOMEM;
+    if (st != STRATA_OK) {
+        strata_free(ctx, rank, 0);
+        return st;
+    }
+    return count_ranks(ctx, d, rank, nr, res);
+}
+
+#define XBATCH 4096 /* records a read of the sorted linear predictor */
+
+strata_status cox_concordance_x(strata_ctx *ctx, const cox_data *d, double **lp, size_t mem, cox_result *res)
+{
+    size_t n = d->n, nr = 0, got, *rank = NULL, *row = strata_alloc(ctx, XBATCH * sizeof *row);
+    uint64_t *key = strata_alloc(ctx, XBATCH * sizeof *key), last = 0;
+    strata_xsort *x = NULL;
+    strata_status st = key && row ? STRATA_OK : STRATA_ENOMEM;
+    if (st == STRATA_OK)
+        st = strata_xsort_begin(ctx, n, NULL, 0, mem, "the Cox fit's linear predictor", &x);
+    for (size_t i = 0; st == STRATA_OK && i < n; i++)
+        st = strata_xsort_push(ctx, x, strata_f64_key((*lp)[i]), i);
+    if (st == STRATA_OK)
+        st = strata_xsort_end(ctx, x);
+    if (st == STRATA_OK) { /* the predictor is in the keys: its n doubles go before the ranks come */
+        strata_free(ctx, *lp, 0);
+        *lp = NULL;
+        if (!(rank = strata_alloc(ctx, (n + 1) * sizeof *rank)))
+            st = STRATA_ENOMEM;
+    }
+    /* in (key, row) order: a rank a distinct key, as cox_dense_ranks gives them */
+    while (st == STRATA_OK && (st = strata_xsort_read(ctx, x, key, row, XBATCH, &got)) == STRATA_OK && got)
+        for (size_t k = 0; k < got; k++) {
+            if (nr == 0 || key[k] != last)
+                nr++;
+            last = key[k];
+            rank[row[k]] = nr;
+        }
+    strata_xsort_free(ctx, x);
+    strata_free(ctx, key, 0);
+    strata_free(ctx, row, 0);
+    if (st != STRATA_OK) {
+        strata_free(ctx, rank, 0);
+        return st;
+    }
+    return count_ranks(ctx, d, rank, nr, res);
 }

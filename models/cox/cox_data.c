@@ -4,6 +4,7 @@
  * column at a time, into its sorted copy. Invariant: the layout depends only on
  * the input values and block_rows (ties keep input order); X is held once. */
 #include "cox_internal.h"
+#include "xsort.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -120,19 +121,24 @@ static strata_status sort_rows(strata_ctx *ctx, const cox_input *in, size_t *ord
     return STRATA_OK;
 }
 
+/* Sorted row i is input row o: its status, weight, stratum and offset. */
+static void gather_row(const cox_input *in, cox_data *d, size_t i, size_t o)
+{
+    d->status[i] = in->status[o] == 1;
+    if (d->w)
+        d->w[i] = in->weight[o];
+    if (d->stratum)
+        d->stratum[i] = in->stratum[o];
+    if (d->off)
+        d->off[i] = in->offset[o];
+}
+
 /* Copies the row vectors in sorted order (time into the caller's scratch). */
 static void gather(const cox_input *in, cox_data *d, double *time)
 {
     for (size_t i = 0; i < in->n; i++) {
-        size_t o = d->order[i];
-        time[i] = in->time[o];
-        d->status[i] = in->status[o] == 1;
-        if (d->w)
-            d->w[i] = in->weight[o];
-        if (d->stratum)
-            d->stratum[i] = in->stratum[o];
-        if (d->off)
-            d->off[i] = in->offset[o];
+        time[i] = in->time[d->order[i]];
+        gather_row(in, d, i, d->order[i]);
     }
 }
 
@@ -165,25 +171,30 @@ static strata_status gather_x(strata_ctx *ctx, const cox_input *in, cox_col_fn c
     return STRATA_OK;
 }
 
-/* Tied groups, blocks, and the event sums that stay fixed over iterations. */
-static void layout(cox_data *d, const double *time)
+/* Sorted row i (time t; tp the time of row i - 1) into the groups: a new one
+ * where the stratum or the time changes; its events counted. *g: the group. */
+static void group_row(cox_data *d, size_t i, double t, double tp, size_t *g)
 {
-    size_t n = d->n, g = 0;
-    for (size_t i = 0; i < n; i++) {
-        int opens = i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1);
-        if (opens || time[i] != time[i - 1]) {
-            if (i > 0)
-                d->gend[g++] = i;
-            d->gtime[g] = time[i];
-            d->gnew[g] = (unsigned char)opens;
-            d->gm[g] = d->gdw[g] = 0;
-            d->nstrata += (size_t)opens;
-        }
-        if (d->status[i] == 1) {
-            d->gm[g] += 1;
-            d->gdw[g] += cox_w(d, i);
-        }
+    int opens = i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1);
+    if (opens || t != tp) {
+        if (i > 0)
+            d->gend[(*g)++] = i;
+        d->gtime[*g] = t;
+        d->gnew[*g] = (unsigned char)opens;
+        d->gm[*g] = d->gdw[*g] = 0;
+        d->nstrata += (size_t)opens;
     }
+    if (d->status[i] == 1) {
+        d->gm[*g] += 1;
+        d->gdw[*g] += cox_w(d, i);
+    }
+}
+
+/* Once every row is grouped (g: the last group): blocks and the event sums
+ * that stay fixed over iterations. */
+static void layout_blocks(cox_data *d, size_t g)
+{
+    size_t n = d->n;
     d->gend[g++] = n;
     d->ng = g;
     /* blocks: a group belongs to the block holding its last row */
@@ -206,6 +217,15 @@ static void layout(cox_data *d, const double *time)
             if (d->off)
                 d->wd_off += cox_w(d, i) * d->off[i];
         }
+}
+
+/* Tied groups, blocks, and the event sums that stay fixed over iterations. */
+static void layout(cox_data *d, const double *time)
+{
+    size_t g = 0;
+    for (size_t i = 0; i < d->n; i++)
+        group_row(d, i, time[i], i ? time[i - 1] : 0, &g);
+    layout_blocks(d, g);
 }
 
 void cox_data_free(strata_ctx *ctx, cox_data *d)
@@ -251,13 +271,10 @@ static strata_status alloc_groups(strata_ctx *ctx, cox_data *d, size_t ng)
     return d->gend && d->gtime && d->gm && d->gdw && d->gnew ? STRATA_OK : STRATA_ENOMEM;
 }
 
-/* Everything but X: row vectors sorted, groups and blocks laid out (the row
- * times only while grouping; the groups allocated after the sort, ng of them). */
-static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *d)
+/* The sorted vectors' arrays (as the input has them), the row order and the blocks'. */
+static strata_status alloc_rows(strata_ctx *ctx, const cox_input *in, cox_data *d)
 {
     size_t n = in->n;
-    double *time = strata_alloc(ctx, n * sizeof *time);
-    strata_status st;
     d->status = strata_alloc(ctx, n * sizeof *d->status);
     d->w = in->weight ? strata_alloc(ctx, n * sizeof *d->w) : NULL;
     d->off = in->offset ? strata_alloc(ctx, n * sizeof *d->off) : NULL;
@@ -266,10 +283,35 @@ static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *
     d->bgroup = strata_alloc(ctx, (d->nblocks + 1) * sizeof *d->bgroup);
     d->blast = strata_alloc(ctx, d->nblocks * sizeof *d->blast);
     d->xd = strata_calloc(ctx, d->p + 1, sizeof *d->xd);
-    st = !time || !d->status || (in->weight && !d->w) || (in->offset && !d->off) ||
-                 (in->stratum && !d->stratum) || !d->order || !d->bgroup || !d->blast || !d->xd
-             ? STRATA_ENOMEM
-             : sort_rows(ctx, in, d->order);
+    return d->status && (!in->weight || d->w) && (!in->offset || d->off) && (!in->stratum || d->stratum) &&
+                   d->order && d->bgroup && d->blast && d->xd
+               ? STRATA_OK
+               : STRATA_ENOMEM;
+}
+
+/* An empty layout of in's rows in blocks of block_rows (one process: every block). */
+static cox_data *data_new(strata_ctx *ctx, const cox_input *in, size_t block_rows)
+{
+    cox_data *d = strata_calloc(ctx, 1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->n = in->n;
+    d->p = in->p;
+    d->nb = block_rows;
+    d->nblocks = (in->n + block_rows - 1) / block_rows;
+    d->bhi = d->nblocks;
+    d->x1 = d->ldx = in->n;
+    return d;
+}
+
+/* Everything but X: row vectors sorted, groups and blocks laid out (the row
+ * times only while grouping; the groups allocated after the sort, ng of them). */
+static strata_status build_rows(strata_ctx *ctx, const cox_input *in, cox_data *d)
+{
+    size_t n = in->n;
+    double *time = strata_alloc(ctx, n * sizeof *time);
+    strata_status st;
+    st = !time || alloc_rows(ctx, in, d) != STRATA_OK ? STRATA_ENOMEM : sort_rows(ctx, in, d->order);
     if (st == STRATA_OK) {
         gather(in, d, time);
         st = alloc_groups(ctx, d, count_groups(d, time));
@@ -287,15 +329,125 @@ strata_status cox_data_build_rows(strata_ctx *ctx, const cox_input *in, size_t b
     strata_status st;
     *out = NULL;
     STRATA_TRY(validate(ctx, in));
-    if (!(d = strata_calloc(ctx, 1, sizeof *d)))
+    if (!(d = data_new(ctx, in, block_rows)))
         return STRATA_ENOMEM;
-    d->n = in->n;
-    d->p = in->p;
-    d->nb = block_rows;
-    d->nblocks = (in->n + block_rows - 1) / block_rows;
-    d->bhi = d->nblocks;
-    d->x1 = d->ldx = in->n;
     if ((st = build_rows(ctx, in, d)) != STRATA_OK) {
+        cox_data_free(ctx, d);
+        return st;
+    }
+    *out = d;
+    return STRATA_OK;
+}
+
+/* ---- the sort through the external sort (a memory budget: cox_stream.c) ---- */
+
+#define XBATCH 4096 /* records a read of the sorted stream */
+
+/* The time of a sort key (~strata_f64_key(time)): the bits of the time. */
+static double key_time(uint64_t k)
+{
+    return strata_key_f64(~k);
+}
+
+/* Every record of the sorted stream, in order, to fn (row i of the sorted rows:
+ * key, input row). */
+typedef void (*rec_fn)(cox_data *d, const cox_input *in, size_t i, uint64_t key, size_t row, void *acc);
+
+static strata_status each_record(strata_ctx *ctx, strata_xsort *x, cox_data *d, const cox_input *in, rec_fn fn,
+                                 void *acc, uint64_t *key, size_t *row)
+{
+    size_t got, i = 0;
+    STRATA_TRY(strata_xsort_rewind(ctx, x));
+    while (1) {
+        STRATA_TRY(strata_xsort_read(ctx, x, key, row, XBATCH, &got));
+        if (got == 0)
+            return STRATA_OK;
+        for (size_t k = 0; k < got; k++, i++)
+            fn(d, in, i, key[k], row[k], acc);
+    }
+}
+
+/* The walk over the sorted stream: a count (groups, or the group being made)
+ * and the time of the last row. */
+typedef struct walk {
+    size_t g;
+    double tp;
+} walk;
+
+/* Pass 1: the row order (its inverse) and the sorted vectors (gather's), and the groups counted. */
+static void sorted_row(cox_data *d, const cox_input *in, size_t i, uint64_t key, size_t o, void *accv)
+{
+    walk *a = accv;
+    double t = key_time(key);
+    d->order[o] = i; /* the inverse, as the design's write wants it (d->order_inv) */
+    gather_row(in, d, i, o);
+    a->g += i == 0 || cox_stratum(d, i) != cox_stratum(d, i - 1) || t != a->tp;
+    a->tp = t;
+}
+
+/* Pass 2: the groups laid out (layout's, the times from the keys). */
+static void grouped_row(cox_data *d, const cox_input *in, size_t i, uint64_t key, size_t o, void *accv)
+{
+    walk *a = accv;
+    double t = key_time(key);
+    (void)in;
+    (void)o;
+    group_row(d, i, t, a->tp, &a->g);
+    a->tp = t;
+}
+
+/* build_rows with the sort through the external sort in mem bytes (0: no
+ * limit): (stratum, time descending, input row) is the order of the stable
+ * radix sorts, so every array is build_rows's. */
+static strata_status build_rows_x(strata_ctx *ctx, const cox_input *in, cox_data *d, size_t mem, void **drop[],
+                                  size_t ndrop)
+{
+    size_t n = in->n, nmaj = 0;
+    uint64_t *key = strata_alloc(ctx, XBATCH * sizeof *key);
+    size_t *row = strata_alloc(ctx, XBATCH * sizeof *row);
+    strata_xsort *x = NULL;
+    walk ca = {0, 0}, ga = {0, 0};
+    strata_status st;
+    st = !key || !row || alloc_rows(ctx, in, d) != STRATA_OK ? STRATA_ENOMEM : STRATA_OK;
+    for (size_t i = 0; in->stratum && i < n; i++)
+        nmaj = (size_t)in->stratum[i] + 1 > nmaj ? (size_t)in->stratum[i] + 1 : nmaj;
+    if (st == STRATA_OK)
+        st = strata_xsort_begin(ctx, n, in->stratum, nmaj, mem, "the Cox fit's times", &x);
+    for (size_t i = 0; st == STRATA_OK && i < n; i++)
+        st = strata_xsort_push(ctx, x, ~strata_f64_key(in->time[i]), i);
+    if (st == STRATA_OK)
+        st = strata_xsort_end(ctx, x);
+    d->order_inv = 1;
+    if (st == STRATA_OK)
+        st = each_record(ctx, x, d, in, sorted_row, &ca, key, row);
+    /* the input's vectors are in the sorted ones (the times in the keys): freed
+     * before the groups are made */
+    for (size_t k = 0; st == STRATA_OK && k < ndrop; k++) {
+        strata_free(ctx, *drop[k], 0);
+        *drop[k] = NULL;
+    }
+    if (st == STRATA_OK)
+        st = alloc_groups(ctx, d, ca.g);
+    if (st == STRATA_OK)
+        st = each_record(ctx, x, d, in, grouped_row, &ga, key, row);
+    if (st == STRATA_OK)
+        layout_blocks(d, ga.g);
+    strata_xsort_free(ctx, x);
+    strata_free(ctx, key, 0);
+    strata_free(ctx, row, 0);
+    return st;
+}
+
+strata_status cox_data_build_rows_x(strata_ctx *ctx, const cox_input *in, size_t block_rows, size_t mem,
+                                    void **drop[], size_t ndrop, cox_data **out)
+{
+    cox_data *d;
+    strata_status st;
+    *out = NULL;
+    STRATA_TRY(validate(ctx, in));
+    if (!(d = data_new(ctx, in, block_rows)))
+        return STRATA_ENOMEM;
+    if ((st = build_rows_x(ctx, in, d, mem, drop, ndrop)) != STRATA_OK) {
         cox_data_free(ctx, d);
         return st;
     }

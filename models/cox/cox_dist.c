@@ -220,66 +220,105 @@ static strata_status exchange(const cox_data *d, dist *s)
     return STRATA_OK;
 }
 
-/* The events' sum of w x per column (as one process: in sorted row order, carried
- * rank to rank) and which columns vary within a stratum (each rank's rows and
- * the pair across its first row), then every rank gets both from the last. The
- * message: sums (p), the previous row (p), varies (p), whether a row was seen. */
-static strata_status row_sums(strata_ctx *ctx, const cox_input *in, cox_data *d, dist *s)
+/* The rows [x0, x1) of view v (X in memory, or one window of the scratch file)
+ * added to the carried message m: the events' sums (p), the previous row (p),
+ * which columns varied (p), whether a row was seen (1). */
+static void row_sums_rows(const cox_data *v, double *m)
 {
-    const size_t p = d->p;
-    double *m = s->buf, *last = m + p, *var = m + 2 * p;
-    strata_status st = STRATA_OK;
-    memset(m, 0, (3 * p + 1) * sizeof *m);
-    if (s->me > 0)
-        st = s->cm->recv(s->cm->ud, m, (3 * p + 1) * sizeof *m, s->me - 1);
-    for (size_t j = 0; st == STRATA_OK && j < p; j++) {
+    const size_t p = v->p;
+    double *last = m + p, *var = m + 2 * p;
+    for (size_t j = 0; j < p; j++) {
         double sum = m[j];
-        for (size_t i = d->x0; i < d->x1; i++) {
-            double x = *cox_xat(d, j, i);
-            if (d->status[i] == 1)
-                sum += cox_w(d, i) * x;
-            if ((i > d->x0 || m[3 * p] != 0) && cox_stratum(d, i) == cox_stratum(d, i - 1) &&
-                x != (i > d->x0 ? *cox_xat(d, j, i - 1) : last[j]))
+        for (size_t i = v->x0; i < v->x1; i++) {
+            double x = *cox_xat(v, j, i);
+            if (v->status[i] == 1)
+                sum += cox_w(v, i) * x;
+            if ((i > v->x0 || m[3 * p] != 0) && cox_stratum(v, i) == cox_stratum(v, i - 1) &&
+                x != (i > v->x0 ? *cox_xat(v, j, i - 1) : last[j]))
                 var[j] = 1;
         }
         m[j] = sum;
-        if (d->x1 > d->x0)
-            last[j] = *cox_xat(d, j, d->x1 - 1);
+        if (v->x1 > v->x0)
+            last[j] = *cox_xat(v, j, v->x1 - 1);
     }
-    if (d->x1 > d->x0)
+    if (v->x1 > v->x0)
         m[3 * p] = 1;
-    if (st == STRATA_OK && s->me + 1 < s->K)
-        st = s->cm->send(s->cm->ud, m, (3 * p + 1) * sizeof *m, s->me + 1);
-    if (st == STRATA_OK)
-        st = s->cm->bcast(s->cm->ud, m, (3 * p + 1) * sizeof *m, s->K - 1);
-    if (st != STRATA_OK)
-        return STRATA_FAIL(ctx, STRATA_EIO, "cox: carrying the event sums over the MPI ranks failed");
-    memcpy(d->xd, m, p * sizeof *m);
-    for (size_t j = 0; j < p; j++)
-        if (var[j] == 0)
-            return cox_constant_column(ctx, in, d, j);
+}
+
+/* The events' sum of w x per column (as one process: in sorted row order, carried
+ * rank to rank, window by window when streamed) and which columns vary within a
+ * stratum (each rank's rows and the pair across its first row), then every rank
+ * gets both from the last. */
+strata_status cox_carry_row_sums(strata_ctx *ctx, const cox_input *in, cox_data *d)
+{
+    const strata_comm *cm = d->comm;
+    const size_t p = d->p, len = (3 * p + 1) * sizeof(double);
+    size_t nw = d->xs ? cox_nwindows(d) : 0;
+    double *m = strata_calloc(ctx, 3 * p + 1, sizeof *m), *var;
+    cox_data v;
+    strata_status st = m ? STRATA_OK : STRATA_ENOMEM, io = STRATA_OK;
+    if (st == STRATA_OK && cm->rank > 0)
+        io = cm->recv(cm->ud, m, len, cm->rank - 1);
+    for (size_t w = 0; st == STRATA_OK && io == STRATA_OK && w < nw; w++)
+        if ((st = cox_window(d, w, w + 1 < nw ? w + 1 : SIZE_MAX, &v)) == STRATA_OK)
+            row_sums_rows(&v, m);
+    if (st == STRATA_OK && io == STRATA_OK && !d->xs)
+        row_sums_rows(d, m);
+    /* a rank that failed still passes the message on: the chain and the broadcast go on */
+    if (m && io == STRATA_OK && cm->rank + 1 < cm->size)
+        io = cm->send(cm->ud, m, len, cm->rank + 1);
+    if (m && io == STRATA_OK)
+        io = cm->bcast(cm->ud, m, len, cm->size - 1);
+    if (st == STRATA_OK && io != STRATA_OK)
+        st = STRATA_FAIL(ctx, STRATA_EIO, "cox: carrying the event sums over the MPI ranks failed");
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK) {
+        memcpy(d->xd, m, p * sizeof *m);
+        var = m + 2 * p;
+        for (size_t j = 0; j < p && st == STRATA_OK; j++)
+            if (var[j] == 0)
+                st = cox_constant_column(ctx, in, d, j);
+    }
+    strata_free(ctx, m, 0);
+    return st;
+}
+
+strata_status cox_rank_blocks(strata_ctx *ctx, cox_data *d)
+{
+    const strata_comm *cm = strata_ctx_comm(ctx);
+    if (!(d->rb = strata_alloc(ctx, ((size_t)cm->size + 1) * sizeof *d->rb)))
+        return STRATA_ENOMEM;
+    for (int r = 0; r <= cm->size; r++)
+        d->rb[r] = strata_comm_split(d->nblocks, cm->size, r, 1);
+    d->comm = cm;
+    d->blo = d->rb[cm->rank];
+    d->bhi = d->rb[cm->rank + 1];
+    row_range(d, cm->rank, &d->x0, &d->x1);
+    d->ldx = d->x1 - d->x0;
     return STRATA_OK;
 }
 
 /* This rank's blocks of the sorted rows and its rows of X. */
-static strata_status own_blocks(strata_ctx *ctx, cox_data *d, const dist *s, int has_off)
+static strata_status own_blocks(strata_ctx *ctx, cox_data *d, int has_off)
 {
     size_t nx;
-    if (!(d->rb = strata_alloc(ctx, ((size_t)s->K + 1) * sizeof *d->rb)))
-        return STRATA_ENOMEM;
-    for (int r = 0; r <= s->K; r++)
-        d->rb[r] = strata_comm_split(d->nblocks, s->K, r, 1);
-    d->comm = s->cm;
-    d->blo = d->rb[s->me];
-    d->bhi = d->rb[s->me + 1];
-    row_range(d, s->me, &d->x0, &d->x1);
-    d->ldx = d->x1 - d->x0;
+    STRATA_TRY(cox_rank_blocks(ctx, d));
     if (!strata_mul_ok(d->ldx + 1, d->p, &nx) || !strata_mul_ok(nx, sizeof(double), &nx))
         return STRATA_FAIL(ctx, STRATA_ENOMEM, "cox: %zu x %zu design overflows", d->ldx, d->p);
     d->X = strata_alloc(ctx, nx);
     if (has_off)
         d->off = strata_calloc(ctx, d->n, sizeof *d->off);
     return d->X && (!has_off || d->off) ? STRATA_OK : STRATA_ENOMEM;
+}
+
+size_t cox_dist_bytes(const glm_formula *f, const cox_formula *cf, size_t n, int K)
+{
+    size_t w = f->weights >= 0, st = cf->strata != NULL, cl = cf->cluster != NULL, whole = 2 + w + st + cl;
+    size_t p = f->nvars > f->nterms + 1 ? f->nvars - 1 : f->nterms, slab = n / (size_t)K + 1;
+    /* (p: the design's columns are known once levels are frozen; a term makes one at least)
+     * on every rank: the whole columns and the mask, the sorted vectors, groups and
+     * workspace (~60 bytes a row, + weights, strata, the cluster sums' row maps);
+     * the slab's variables, its design with offsets and the rank's rows of X */
+    return n * (whole * 8 + 1 + 60 + 8 * w + 4 * st + 48 * cl) + slab * (f->nvars * 8 + 16 * p + 8);
 }
 
 strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
@@ -329,13 +368,13 @@ strata_status cox_fit_dist(strata_ctx *ctx, const glm_source *src, glm_formula *
     if (st == STRATA_OK)
         st = slab_design(ctx, f, vb, &in, &s);
     if (st == STRATA_OK)
-        st = own_blocks(ctx, d, &s, f->noffsets > 0);
+        st = own_blocks(ctx, d, f->noffsets > 0);
     /* every rank reaches this after the same collectives (load and freeze agree) */
     st = strata_comm_agree(ctx, st);
     if (st == STRATA_OK && exchange(d, &s) != STRATA_OK)
         st = STRATA_FAIL(ctx, STRATA_EIO, "cox: moving the design rows between the MPI ranks failed");
     if (st == STRATA_OK)
-        st = row_sums(ctx, &in, d, &s);
+        st = cox_carry_row_sums(ctx, &in, d);
     if (d && !cf->cluster) { /* only the robust pass with clusters maps rows back */
         strata_free(ctx, d->order, 0);
         d->order = NULL;

@@ -109,6 +109,8 @@ static strata_status after_fit(strata_ctx *ctx, const cox_input *in, const cox_p
     if (d->comm && (st = strata_comm_agree(ctx, st)) == STRATA_OK && cox_gather_eta(d, ws) != STRATA_OK)
         return STRATA_FAIL(ctx, STRATA_EIO, "cox: gathering the linear predictor over the MPI ranks failed");
     STRATA_TRY(st);
+    if (d->conc_x) /* streamed: the ranks through the external sort, eta freed in it */
+        return cox_concordance_x(ctx, d, &ws->eta, d->conc_mem, res);
     return cox_concordance(ctx, d, ws->eta, res);
 }
 

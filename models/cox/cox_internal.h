@@ -33,6 +33,9 @@ typedef struct cox_params {
     size_t window_rows; /* tests: > 0 streams the sorted design through a scratch file in
                            windows of this many rows (rounded down to whole blocks) whatever
                            the memory budget (cox_stream.c); 0 = only when over the budget */
+    size_t sort_mem;    /* tests: > 0 caps the streamed fit's external sorts (the times, the
+                           linear predictor's ranks for Harrell's C) at this many bytes, so
+                           they run through scratch files; 0 = what the budget leaves */
     /* A penalised fit (models/elnet/elnet_cox_source.c): beta_fn chooses the coefficients
      * from the complete-case design in place of Newton-Raphson (cox_fit_arrays), and the
      * model is completed at them (cox_fixed.c): log-likelihoods, baseline, concordance;
@@ -84,6 +87,8 @@ typedef struct cox_data {
     int32_t *stratum;        /* n, sorted; NULL without strata (all 0) */
     size_t *order;           /* n: input row of sorted row i; NULL after the build unless
                                 a cluster column needs it */
+    int order_inv;           /* order holds the inverse (input row -> sorted row): from
+                                cox_data_build_rows_x until the streamed design is written */
     size_t ng;               /* groups (the arrays below are cut to ng after the layout) */
     size_t *gend;            /* ng: one past the group's last row */
     double *gtime;           /* ng: the group's time (the row times are not kept) */
@@ -99,6 +104,10 @@ typedef struct cox_data {
     size_t n_events;
     double w_events;         /* sum of event weights */
     size_t nstrata;
+    /* Streamed (cox_stream.c): Harrell's C ranks the linear predictor through the
+     * external sort in conc_mem bytes (0: no limit) when conc_x is set. */
+    int conc_x;
+    size_t conc_mem;
 } cox_data;
 
 /* Case weight and stratum of sorted row i (1 and 0 when the input had none). */
@@ -133,6 +142,14 @@ strata_status cox_data_build_cols(strata_ctx *ctx, const cox_input *in, cox_col_
  * in->cluster are not read), sorts, lays out groups and blocks; X unallocated. */
 strata_status cox_data_build_rows(strata_ctx *ctx, const cox_input *in, size_t block_rows,
                                   cox_data **out);
+/* cox_data_build_rows with the sort through the external sort (engine/core/xsort.c)
+ * in mem bytes (0: no limit; docs/scale.md "The Cox fit under a budget"): the same
+ * order, groups and blocks, without whole-n sort keys or sorted times; d->order is
+ * its inverse (input row -> sorted row, d->order_inv set), as the write wants it. The input's
+ * arrays *drop[k] (its vectors in input order) are freed once the sorted copies are
+ * made, before the groups, and set to NULL. */
+strata_status cox_data_build_rows_x(strata_ctx *ctx, const cox_input *in, size_t block_rows, size_t mem,
+                                    void **drop[], size_t ndrop, cox_data **out);
 /* Names column j of in (its name, or x<j+1> in buf). */
 const char *cox_colname(const cox_input *in, size_t j, char *buf, size_t size);
 void cox_data_free(strata_ctx *ctx, cox_data *d);
@@ -279,6 +296,11 @@ strata_status cox_dense_ranks(strata_ctx *ctx, size_t n, const double *x, size_t
 /* Harrell's C of lp (n, sorted order) within strata, weighted (cox_concord.c). */
 strata_status cox_concordance(strata_ctx *ctx, const cox_data *d, const double *lp,
                               cox_result *res);
+/* The same bytes with the ranks of lp from the external sort in mem bytes (0: no
+ * limit; engine/core/xsort.c): *lp is freed (and set NULL) once the sort holds
+ * it, so the peak is the ranks and the trees (24 bytes a row), not lp, the ranks
+ * and their sort scratch (48). */
+strata_status cox_concordance_x(strata_ctx *ctx, const cox_data *d, double **lp, size_t mem, cox_result *res);
 
 /* ---- from a column source (cox_source.c) --------------------------------- */
 typedef struct cox_fit_out {
@@ -334,6 +356,16 @@ size_t cox_inmem_bytes(const glm_formula *f, const cox_formula *cf, size_t n);
  * [map[rb[r]], map[rb[r + 1]]) of `size` bytes each; map NULL: its blocks — to
  * every rank, in place. */
 strata_status cox_gather_parts(const cox_data *d, cox_ws *ws, void *a, size_t size, const size_t *map);
+/* Across ranks (cox_dist.c): d's blocks split over the context's ranks (d->rb, comm,
+ * blo, bhi, x0, x1, ldx set; X not allocated). */
+strata_status cox_rank_blocks(strata_ctx *ctx, cox_data *d);
+/* Across ranks, once X is in place (in memory or written to the scratch file): the
+ * events' sums of w x (d->xd, in sorted row order, carried rank to rank) and the
+ * check for a column constant within every stratum; every rank gets the same. */
+strata_status cox_carry_row_sums(strata_ctx *ctx, const cox_input *in, cox_data *d);
+/* Bytes a rank of the in-memory distributed fit holds (cox_fit_dist), about: over
+ * the budget, the ranks stream their blocks (cox_fit_stream). */
+size_t cox_dist_bytes(const glm_formula *f, const cox_formula *cf, size_t n, int K);
 /* Across ranks: every rank's rows [x0, x1) of ws->eta to every rank (for Harrell's C). */
 strata_status cox_gather_eta(const cox_data *d, cox_ws *ws);
 /* STRATA_EDATA: column j of in is constant within every stratum (docs/cox.md). */

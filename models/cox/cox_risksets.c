@@ -559,34 +559,97 @@ static void shift(const cox_data *d, cox_ws *ws)
         ws->c = ws->bmax[b] > ws->c ? ws->bmax[b] : ws->c;
 }
 
+/* Whether a block of view v's (a window's) spills: the group after its last row's
+ * begins inside it and has events (pass_spill). */
+static int window_spills(const cox_data *d, const cox_data *v)
+{
+    for (size_t b = v->blo; b < v->bhi; b++) {
+        size_t r1 = (b + 1) * d->nb < d->n ? (b + 1) * d->nb : d->n, g = d->bgroup[b + 1];
+        if (g < d->ng && (g ? d->gend[g - 1] : 0) < r1 && d->gm[g] > 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The gathers after pass 1 and after the group pass (no-ops with one process). */
+static strata_status gather_tails(const cox_data *d, cox_ws *ws)
+{
+    const size_t dz = sizeof(double);
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bmax, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->tb, dz, NULL));
+    return cox_gather_parts(d, ws, ws->tail, (d->p + 1) * dz, NULL);
+}
+
+static strata_status gather_hazards(const cox_data *d, cox_ws *ws)
+{
+    STRATA_TRY(cox_gather_parts(d, ws, ws->h, sizeof(double), d->bgroup));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->ce, sizeof(double), d->bgroup));
+    return gather_groups(d, ws);
+}
+
+static strata_status gather_grams(const cox_data *d, cox_ws *ws)
+{
+    const size_t dz = sizeof(double), ldd = ws->ld * ws->ld;
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bll, dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->bu, (d->p + 1) * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->G2, ldd * dz, NULL));
+    return cox_gather_parts(d, ws, ws->GU, ldd * dz, NULL);
+}
+
+/* Across ranks, streamed: the spills of this rank's windows (only those with a
+ * block that spills; the others' are zeros), backwards from the window pass 1
+ * ended on, then gathered: a rank's first groups may need an earlier rank's. */
+static strata_status spills_stream(const cox_data *d, cox_ws *ws)
+{
+    const size_t nw = cox_nwindows(d), p2 = d->p + 2;
+    cox_data v;
+    for (size_t w = nw; w-- > 0;) {
+        STRATA_TRY(cox_window(d, w, w ? w - 1 : 0, &v));
+        if (window_spills(d, &v))
+            pass_spill(&v, ws);
+        else
+            memset(ws->spill + v.blo * p2, 0, (v.bhi - v.blo) * p2 * sizeof *ws->spill);
+    }
+    return cox_gather_parts(d, ws, ws->spill, p2 * sizeof(double), NULL);
+}
+
 /* The evaluation with X read back in windows of whole blocks (cox_stream.c): the
  * same passes on the same blocks, three sweeps of the scratch file — pass 1; the
  * spills with the group pass (a block's groups need the spills of earlier blocks
  * only, and the carries come from pass 1); the Gram pass, backwards, so that each
- * sweep starts on the window the last one ended on (still in memory). Every block
- * partial is the in-memory one, reduced in block order: the same bytes. */
+ * sweep starts on the window the last one ended on (still in memory). Across MPI
+ * ranks (each rank its own blocks' windows) the spills are a sweep of their own,
+ * gathered before the group pass, and the partials are gathered between sweeps as
+ * in memory. Every block partial is the in-memory one, reduced in block order: the
+ * same bytes. */
 static strata_status eval_stream(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta,
                                  double *ll, double *u, double *I)
 {
     const size_t nw = cox_nwindows(d);
     cox_data v;
     for (size_t w = 0; w < nw; w++) {
-        STRATA_TRY(cox_window(d, w, w + 1 < nw ? w + 1 : 0, &v));
+        STRATA_TRY(cox_window(d, w, w + 1 < nw ? w + 1 : d->comm ? w : 0, &v));
         pass_eta_tails(&v, ws, beta);
     }
+    STRATA_TRY(gather_tails(d, ws));
     shift(d, ws);
     pass_rescale(d, ws);
+    if (d->comm)
+        STRATA_TRY(spills_stream(d, ws));
     scan_carry(d, ws);
     for (size_t w = 0; w < nw; w++) {
         STRATA_TRY(cox_window(d, w, w + 1 < nw ? w + 1 : nw - 1, &v));
-        pass_spill(&v, ws);
+        if (!d->comm)
+            pass_spill(&v, ws);
         pass_groups(&v, ws, ties);
     }
+    STRATA_TRY(gather_hazards(d, ws));
     scan_hazard(d, ws);
     for (size_t w = nw; w-- > 0;) {
         STRATA_TRY(cox_window(d, w, w ? w - 1 : 0, &v));
         pass_gram(&v, ws);
     }
+    STRATA_TRY(gather_grams(d, ws));
     reduce(d, ws, ll, u, I);
     return STRATA_OK;
 }
@@ -594,30 +657,22 @@ static strata_status eval_stream(const cox_data *d, cox_ws *ws, cox_ties ties, c
 strata_status cox_eval(const cox_data *d, cox_ws *ws, cox_ties ties, const double *beta, double *ll,
                        double *u, double *I)
 {
-    const size_t p1 = d->p + 1, dz = sizeof(double), ldd = ws->ld * ws->ld;
     if (d->xs)
         return eval_stream(d, ws, ties, beta, ll, u, I);
     pass_eta_tails(d, ws, beta);
-    STRATA_TRY(cox_gather_parts(d, ws, ws->bmax, dz, NULL));
-    STRATA_TRY(cox_gather_parts(d, ws, ws->tb, dz, NULL));
-    STRATA_TRY(cox_gather_parts(d, ws, ws->tail, p1 * dz, NULL));
+    STRATA_TRY(gather_tails(d, ws));
     /* shift so that the largest risk score is exp(0): no overflow; the partial
      * likelihood is unchanged by a common shift of eta */
     shift(d, ws);
     pass_rescale(d, ws);
     pass_spill(d, ws);
-    STRATA_TRY(cox_gather_parts(d, ws, ws->spill, (p1 + 1) * dz, NULL));
+    STRATA_TRY(cox_gather_parts(d, ws, ws->spill, (d->p + 2) * sizeof(double), NULL));
     scan_carry(d, ws);
     pass_groups(d, ws, ties);
-    STRATA_TRY(cox_gather_parts(d, ws, ws->h, dz, d->bgroup));
-    STRATA_TRY(cox_gather_parts(d, ws, ws->ce, dz, d->bgroup));
-    STRATA_TRY(gather_groups(d, ws));
+    STRATA_TRY(gather_hazards(d, ws));
     scan_hazard(d, ws);
     pass_gram(d, ws);
-    STRATA_TRY(cox_gather_parts(d, ws, ws->bll, dz, NULL));
-    STRATA_TRY(cox_gather_parts(d, ws, ws->bu, p1 * dz, NULL));
-    STRATA_TRY(cox_gather_parts(d, ws, ws->G2, ldd * dz, NULL));
-    STRATA_TRY(cox_gather_parts(d, ws, ws->GU, ldd * dz, NULL));
+    STRATA_TRY(gather_grams(d, ws));
     reduce(d, ws, ll, u, I);
     return STRATA_OK;
 }

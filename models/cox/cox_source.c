@@ -175,6 +175,18 @@ static strata_status fit_memory(strata_ctx *ctx, const glm_source *src, const ch
     return fit_design(ctx, f, vb, c, prm, out);
 }
 
+/* Whether the fit streams its design (the same answer on every MPI rank): the
+ * tests' window_rows, or the in-memory fit (one process's, or a rank's part of
+ * the distributed one) over the memory budget. */
+static int over_budget(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const cox_formula *cf,
+                       const cox_params *prm)
+{
+    const strata_comm *cm = strata_ctx_comm(ctx);
+    size_t budget = strata_ctx_memory_budget(ctx);
+    size_t need = cm ? cox_dist_bytes(f, cf, src->nrows, cm->size) : cox_inmem_bytes(f, cf, src->nrows);
+    return prm->window_rows || (budget && need > budget);
+}
+
 strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char *formula,
                              const char *weights, const cox_params *prm, cox_fit_out *out)
 {
@@ -193,13 +205,12 @@ strata_status cox_fit_source(strata_ctx *ctx, const glm_source *src, const char 
         st = STRATA_ENOMEM;
     if (st == STRATA_OK)
         st = glm_bind_fit(ctx, f, src, vb);
-    if (st == STRATA_OK && strata_ctx_comm(ctx) && !prm->beta_fn) /* across MPI ranks */
-        st = cox_fit_dist(ctx, src, f, vb, cf, prm, out, &c.n, &c.used);
-    else if (st == STRATA_OK && !prm->beta_fn &&
-             (prm->window_rows || (strata_ctx_memory_budget(ctx) &&
-                                   cox_inmem_bytes(f, cf, src->nrows) > strata_ctx_memory_budget(ctx))))
-        /* over the memory budget: the design through a scratch file (cox_stream.c) */
+    if (st == STRATA_OK && !prm->beta_fn && over_budget(ctx, src, f, cf, prm))
+        /* over the memory budget: the design through a scratch file (cox_stream.c);
+         * across MPI ranks each rank's blocks through its own */
         st = cox_fit_stream(ctx, src, f, vb, cf, prm, out, &c.n, &c.used);
+    else if (st == STRATA_OK && strata_ctx_comm(ctx) && !prm->beta_fn) /* across MPI ranks */
+        st = cox_fit_dist(ctx, src, f, vb, cf, prm, out, &c.n, &c.used);
     else if (st == STRATA_OK)
         st = fit_memory(ctx, src, formula, f, vb, cf, prm, out, &c);
     if ((st == STRATA_OK || st == STRATA_ENOCONV) && cf->strata) {

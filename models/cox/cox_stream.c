@@ -8,6 +8,7 @@
  * fit and runs the same code, so the fit's bytes are the in-memory fit's. */
 #include "cox_internal.h"
 #include "scratch.h"
+#include "xsort.h"
 
 #include <math.h>
 #include <omp.h>
@@ -21,7 +22,9 @@
 struct cox_xstream {
     strata_ctx *ctx;
     strata_scratch *f;
-    size_t p, n, wrows, nw; /* rows per window (whole blocks), windows */
+    size_t p, x0, x1, wrows, nw; /* sorted rows [x0, x1) of the file (across MPI ranks this
+                                    rank's blocks; one process every row), rows per window
+                                    (whole blocks), windows */
     double *buf[2];         /* wrows x p each (buf[1] NULL with one window) */
     size_t held[2];         /* the window in buf[k], or NONE */
     pthread_t th;
@@ -42,19 +45,20 @@ size_t cox_nwindows(const cox_data *d)
 
 static void win_rows(const cox_xstream *xs, size_t w, size_t *r0, size_t *r1)
 {
-    *r0 = w * xs->wrows;
-    *r1 = *r0 + xs->wrows < xs->n ? *r0 + xs->wrows : xs->n;
+    *r0 = xs->x0 + w * xs->wrows;
+    *r1 = *r0 + xs->wrows < xs->x1 ? *r0 + xs->wrows : xs->x1;
 }
 
 /* Window w is rows [r0, r1) of every column, column-major with leading
- * dimension r1 - r0, at byte r0 * p * 8 of the file: one contiguous read. */
+ * dimension r1 - r0, at byte (r0 - x0) * p * 8 of the file: one contiguous read. */
 static int read_win(cox_xstream *xs, size_t w, double *buf)
 {
     size_t r0, r1;
     double t = omp_get_wtime();
     int e;
     win_rows(xs, w, &r0, &r1);
-    e = strata_scratch_pread(xs->f, (uint64_t)r0 * xs->p * sizeof(double), buf, (r1 - r0) * xs->p * sizeof(double));
+    e = strata_scratch_pread(xs->f, (uint64_t)(r0 - xs->x0) * xs->p * sizeof(double), buf,
+                             (r1 - r0) * xs->p * sizeof(double));
     xs->t_read = omp_get_wtime() - t;
     xs->bytes += (double)(r1 - r0) * (double)xs->p * sizeof(double);
     return e;
@@ -162,8 +166,11 @@ typedef struct srows {
 } srows;
 
 /* Bytes from the layout on, beside the windows: cox_data, cox_ws, the robust
- * variance's sums (cox_robust.c) and the baseline; and *conc, the peak of
- * Harrell's C (after the windows are freed). Sizes as the allocations make them. */
+ * variance's sums (cox_robust.c) and the baseline; and *conc, what Harrell's C
+ * holds beside its n-sized arrays (after the windows, the file and the risk
+ * scores are freed; cox_concordance_x: eta, then the ranks, then the ranks and
+ * the two trees, with the external sort's memory while eta or the ranks are
+ * held). Sizes as the allocations make them. */
 static size_t held_bytes(const cox_data *d, const cox_params *prm, const srows *s, int threads, size_t *conc)
 {
     const size_t n = d->n, ng = d->ng, nbk = d->nblocks, p = d->p, p1 = p + 1, ld = la_gram_ld(p + 1);
@@ -181,16 +188,16 @@ static size_t held_bytes(const cox_data *d, const cox_params *prm, const srows *
               (s->clus ? n * 48 + (s->nc * ld + 8) * 8 : 0);
     /* Newton-Raphson's p x p matrices, the result, the baseline (2 doubles a group) */
     rob += 16 * p * p * 8 + ng * 24 + 4096;
-    /* Harrell's C: r freed, the ranks and their sort scratch (40), then the two trees (16 more) */
-    *conc = dat + ws - n * 8 + n * 40 + 16 * p * p * 8 + ng * 24 + 4096;
+    /* Harrell's C: eta and r freed (16), the read batches */
+    *conc = dat + ws - n * 16 + 16 * p * p * 8 + ng * 24 + 4096 + 2 * 4096 * 16;
     return dat + ws + rob;
 }
 
 /* Bytes a source row while reading and sorting (before the layout), the largest of:
  * the mask and the whole vectors with the factor and spline columns being frozen;
  * with the strata codes' scratch; with the cluster count's; with the sorted copies
- * and the sort's keys (24), or the groups (33 a group, counted as if every row were
- * one: their number is known only after the sort) that replace them. */
+ * being made beside them (the external sort's own memory is added by sort_memory;
+ * the groups, made once the input's vectors are freed, are checked by plan). */
 static size_t sort_bytes(const glm_formula *f, const cox_formula *cf, size_t n)
 {
     size_t w = f->weights >= 0, st = cf->strata != NULL, cl = cf->cluster != NULL, nfreeze = 0;
@@ -200,7 +207,7 @@ static size_t sort_bytes(const glm_formula *f, const cox_formula *cf, size_t n)
     most = whole + 8 * st + 8 * nfreeze;                            /* load and freeze */
     most = st && whole + 8 + 44 > most ? whole + 8 + 44 : most;     /* strata codes */
     most = cl && whole + 4 * st + 40 > most ? whole + 4 * st + 40 : most; /* clusters */
-    most = whole + 4 * st + 8 + 1 + 8 * w + 4 * st + 8 + 33 > most ? whole + 4 * st + 8 + 1 + 8 * w + 4 * st + 8 + 33 : most;
+    most = whole + 4 * st + 1 + 8 + 8 * w + 4 * st > most ? whole + 4 * st + 1 + 8 + 8 * w + 4 * st : most;
     return n * most;
 }
 
@@ -322,7 +329,7 @@ static strata_status codes(strata_ctx *ctx, srows *s, cox_fit_out *out)
 typedef struct wwin {
     size_t k0, k1;
     double *buf;
-    size_t *inv;              /* complete case -> sorted row */
+    size_t *inv;              /* complete case -> sorted row (d->order, inverse) */
     double *Xb, *work, **rb;  /* a design block */
     double *last;             /* p: the previous row's values */
     unsigned char *varies;    /* p */
@@ -330,7 +337,7 @@ typedef struct wwin {
 
 static double *wat(const cox_xstream *xs, const wwin *ww, size_t s, size_t j)
 {
-    size_t w0 = s / xs->wrows * xs->wrows, m = w0 + xs->wrows < xs->n ? xs->wrows : xs->n - w0;
+    size_t w0 = xs->x0 + (s - xs->x0) / xs->wrows * xs->wrows, m = w0 + xs->wrows < xs->x1 ? xs->wrows : xs->x1 - w0;
     return ww->buf + (w0 - ww->k0) * xs->p + j * m + (s - w0);
 }
 
@@ -406,42 +413,72 @@ static strata_status write_window(strata_ctx *ctx, const glm_source *src, const 
         }
         c += k;
     }
-    STRATA_TRY(strata_scratch_write(ctx, d->xs->f, (uint64_t)ww->k0 * d->p * sizeof(double), ww->buf,
+    STRATA_TRY(strata_scratch_write(ctx, d->xs->f, (uint64_t)(ww->k0 - d->x0) * d->p * sizeof(double), ww->buf,
                                     (ww->k1 - ww->k0) * d->p * sizeof(double)));
-    row_sums(d, ww);
+    if (!d->comm) /* across ranks: carried rank to rank once every rank has written */
+        row_sums(d, ww);
     return STRATA_OK;
 }
 
+/* Inverts the permutation a of 0..n-1 in place (a[a_old[k]] = k), cycle by
+ * cycle, the top bit marking the entries done: the inverse without n more words. */
+static void perm_invert(size_t *a, size_t n)
+{
+    const size_t mark = ~(SIZE_MAX >> 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i, next = a[i];
+        if (a[i] & mark)
+            continue;
+        for (;;) {
+            size_t after = a[next];
+            a[next] = k | mark;
+            k = next;
+            if (k == i)
+                break;
+            next = after;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        a[i] &= ~mark;
+}
+
 /* The sorted design into the scratch file, in write windows of wwrows sorted rows
- * (a whole number of read windows); then the constant-column check. */
+ * (a whole number of read windows); then the constant-column check. Across MPI
+ * ranks each rank writes its own rows [x0, x1) and the row sums are carried rank
+ * to rank afterwards (cox_carry_row_sums). */
 static strata_status write_design(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const glm_varbind *vb,
                                   const cox_input *in, srows *s, cox_data *d, size_t wwrows)
 {
-    const size_t p = d->p, u = d->n;
+    const size_t p = d->p, u = d->n, m = d->x1 - d->x0;
     wwin ww;
     strata_status st = STRATA_OK;
     memset(&ww, 0, sizeof ww);
-    ww.inv = strata_alloc(ctx, (u + 1) * sizeof *ww.inv);
-    ww.buf = strata_alloc(ctx, (wwrows < u ? wwrows : u) * p * sizeof *ww.buf + 8);
+    if (!d->order_inv) /* in place: complete case -> sorted row */
+        perm_invert(d->order, u);
+    d->order_inv = 1;
+    ww.inv = d->order;
+    ww.buf = strata_alloc(ctx, (wwrows < m ? wwrows : m) * p * sizeof *ww.buf + 8);
     ww.Xb = strata_alloc(ctx, SB * (p + 1) * sizeof *ww.Xb);
     ww.work = strata_alloc(ctx, (SB * glm_design_work(f) + 1) * sizeof *ww.work);
     ww.rb = strata_calloc(ctx, f->nvars + 1, sizeof *ww.rb);
     ww.last = strata_calloc(ctx, p + 1, sizeof *ww.last);
     ww.varies = strata_calloc(ctx, p + 1, 1);
-    if (!ww.inv || !ww.buf || !ww.Xb || !ww.work || !ww.rb || !ww.last || !ww.varies)
+    if (!ww.buf || !ww.Xb || !ww.work || !ww.rb || !ww.last || !ww.varies)
         st = STRATA_ENOMEM;
-    for (size_t i = 0; st == STRATA_OK && i < u; i++)
-        ww.inv[d->order[i]] = i;
     memset(d->xd, 0, p * sizeof *d->xd);
-    for (size_t k0 = 0; st == STRATA_OK && k0 < u; k0 += wwrows) {
+    for (size_t k0 = d->x0; st == STRATA_OK && k0 < d->x1; k0 += wwrows) {
         ww.k0 = k0;
-        ww.k1 = k0 + wwrows < u ? k0 + wwrows : u;
+        ww.k1 = k0 + wwrows < d->x1 ? k0 + wwrows : d->x1;
         st = write_window(ctx, src, f, vb, in, s, d, &ww);
     }
-    for (size_t j = 0; st == STRATA_OK && j < p; j++)
+    for (size_t j = 0; st == STRATA_OK && !d->comm && j < p; j++)
         if (!ww.varies[j])
             st = cox_constant_column(ctx, in, d, j);
-    STRATA_FREE_ALL(ctx, ww.inv, ww.buf, ww.Xb, ww.work, (void *)ww.rb, ww.last, ww.varies);
+    if (in->cluster) { /* the robust pass by cluster maps sorted rows back */
+        perm_invert(d->order, u);
+        d->order_inv = 0;
+    }
+    STRATA_FREE_ALL(ctx, ww.buf, ww.Xb, ww.work, (void *)ww.rb, ww.last, ww.varies);
     return st;
 }
 
@@ -450,26 +487,34 @@ static strata_status write_design(strata_ctx *ctx, const glm_source *src, const 
 /* Rows per read window (whole blocks) and per write window (whole read windows)
  * within the budget, or the refusal naming what the budget must be. */
 static strata_status plan(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const cox_params *prm,
-                          const srows *s, const cox_data *d, size_t *wrows, size_t *wwrows)
+                          const srows *s, cox_data *d, size_t *wrows, size_t *wwrows)
 {
-    const size_t budget = strata_ctx_memory_budget(ctx), nb = d->nb, u = d->n, row = d->p * sizeof(double);
+    const size_t budget = strata_ctx_memory_budget(ctx), nb = d->nb, u = d->x1 - d->x0, row = d->p * sizeof(double);
     const size_t chunkbuf = f->nvars * (s->chunk + 1) * 8 + SB * (d->p + 1 + glm_design_work(f)) * 8;
-    size_t conc, held = held_bytes(d, prm, s, strata_threads(ctx), &conc), need;
+    size_t conc, held = held_bytes(d, prm, s, strata_threads(ctx), &conc), need, cneed;
     size_t r = budget > held ? (budget - held) / 2 / row / nb * nb : 0;
+    /* Harrell's C: its external sort gets what the budget leaves beside eta or the
+     * ranks (8 bytes a row); the trees come after it (24 with the ranks) */
+    cneed = conc + 8 * d->n + strata_xsort_floor(d->n);
+    cneed = conc + 24 * d->n > cneed ? conc + 24 * d->n : cneed;
+    d->conc_x = 1;
+    d->conc_mem = budget > conc + 8 * d->n ? budget - conc - 8 * d->n : 0;
+    if (prm->sort_mem && (!d->conc_mem || prm->sort_mem < d->conc_mem))
+        d->conc_mem = prm->sort_mem;
     if (budget) {
         need = held + 2 * nb * row;
-        need = conc > need ? conc : need;
+        need = cneed > need ? cneed : need;
         if (need > budget)
-            return refuse(ctx, src, need, budget, u, "the sorted per-row vectors, two blocks of the design and Harrell's C");
+            return refuse(ctx, src, need, budget, d->n, "the sorted per-row vectors, two blocks of the design and Harrell's C");
     }
     if (prm->window_rows)
         r = budget && r < prm->window_rows ? r : prm->window_rows / nb * nb;
     r = r < nb ? nb : r;
-    *wrows = r >= u ? u : r;
+    *wrows = r >= u && u ? u : r; /* a rank without rows: no window */
     /* while writing, the fit's workspace is not yet made: its room (and the
      * read windows') holds more rows at once, so fewer passes over the source */
     if (budget) {
-        size_t used = held - u * 16 + u * 8 + chunkbuf, k = budget > used ? (budget - used) / row / *wrows : 1;
+        size_t used = held - d->n * 16 + d->n * 8 + chunkbuf, k = budget > used ? (budget - used) / row / *wrows : 1;
         *wwrows = (k < 1 ? 1 : k) * *wrows;
     } else {
         *wwrows = 3 * *wrows; /* the tests' window_rows: write windows of three read windows */
@@ -494,9 +539,10 @@ static strata_status stream_open(strata_ctx *ctx, cox_data *d, size_t wrows)
         return STRATA_ENOMEM;
     xs->ctx = ctx;
     xs->p = d->p;
-    xs->n = d->n;
+    xs->x0 = d->x0;
+    xs->x1 = d->x1;
     xs->wrows = wrows;
-    xs->nw = (d->n + wrows - 1) / wrows;
+    xs->nw = (d->x1 - d->x0 + wrows - 1) / wrows;
     xs->held[0] = xs->held[1] = NONE;
     return strata_scratch_open(ctx, NULL, "the sorted Cox design", &xs->f);
 }
@@ -505,10 +551,11 @@ static strata_status stream_open(strata_ctx *ctx, cox_data *d, size_t wrows)
 static strata_status stream_buffers(strata_ctx *ctx, cox_data *d)
 {
     cox_xstream *xs = d->xs;
-    xs->buf[0] = strata_alloc(ctx, xs->wrows * xs->p * sizeof(double) + 8);
+    /* (a rank that owns no blocks has no window: no buffer to speak of) */
+    xs->buf[0] = strata_alloc(ctx, (xs->nw ? xs->wrows * xs->p * sizeof(double) : 0) + 8);
     if (xs->nw > 1)
         xs->buf[1] = strata_alloc(ctx, xs->wrows * xs->p * sizeof(double) + 8);
-    return xs->buf[0] && (xs->nw == 1 || xs->buf[1]) ? STRATA_OK : STRATA_ENOMEM;
+    return xs->buf[0] && (xs->nw <= 1 || xs->buf[1]) ? STRATA_OK : STRATA_ENOMEM;
 }
 
 /* From the sorted layout on: the plan, the scratch file, the design written, the fit. */
@@ -529,9 +576,15 @@ static strata_status fit_sorted(strata_ctx *ctx, const glm_source *src, const gl
                    "passes over the source",
                    src->name, (double)s->inmem / 1048576, (double)budget / 1048576, budget ? "" : " (window_rows)",
                    (double)d->n * (double)d->p * 8 / 1048576, strata_scratch_dir(d->xs->f), d->xs->nw, wrows,
-                   (d->n + wwrows - 1) / wwrows);
+                   (d->x1 - d->x0 + wwrows - 1) / wwrows);
+        if (d->comm && d->comm->rank == 0)
+            strata_log(ctx, STRATA_LOG_INFO,
+                       "%s: each of the %d ranks streams its blocks of the sorted Cox design through its own scratch "
+                       "file (its own reads of the source)",
+                       src->name, d->comm->size);
         st = write_design(ctx, src, f, vb, in, s, d, wwrows);
     }
+
     for (size_t v = 0; s->raw && v < f->nvars; v++) /* the source is not read again */
         strata_free(ctx, s->raw[v], 0);
     STRATA_FREE_ALL(ctx, s->raw, s->mask);
@@ -543,11 +596,36 @@ static strata_status fit_sorted(strata_ctx *ctx, const glm_source *src, const gl
     }
     if (st == STRATA_OK)
         st = stream_buffers(ctx, d);
+    /* across ranks: each wrote its rows; the events' sums and the constant-column
+     * check carried rank to rank over the written windows (agreed inside) */
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK && d->comm)
+        st = cox_carry_row_sums(ctx, in, d);
     if (st != STRATA_OK) {
         cox_data_free(ctx, d);
         return st;
     }
     return cox_fit_data(ctx, in, prm, d, t0, &out->res); /* takes d over */
+}
+
+/* The bytes the external sort of the times may hold: what the budget leaves
+ * beside the mask, the whole vectors, the chunk buffers and the sorted vectors
+ * being made (status, weights, strata, the row order), or the refusal naming
+ * what the budget must be; prm->sort_mem in tests; 0 without a budget. */
+static strata_status sort_memory(strata_ctx *ctx, const glm_source *src, const glm_formula *f, const cox_params *prm,
+                                 const srows *s, size_t *mem)
+{
+    const size_t budget = strata_ctx_memory_budget(ctx), u = s->used;
+    size_t held = s->n * (1 + 8 * (2 + (s->wt != NULL) + (s->clus != NULL))) + (s->sc ? u * 4 : 0) +
+                  f->nvars * (s->chunk + 1) * 8 + u * (1 + 8 + (s->wt ? 8 : 0) + (s->sc ? 4 : 0)) +
+                  2 * 4096 * 16 + 65536, need = held + strata_xsort_floor(u);
+    *mem = prm->sort_mem;
+    if (!budget)
+        return STRATA_OK;
+    if (need > budget)
+        return refuse(ctx, src, need, budget, s->n, "sorting the times, events, weights and strata");
+    if (!*mem || *mem > budget - held)
+        *mem = budget - held;
+    return STRATA_OK;
 }
 
 strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula *f, glm_varbind *vb,
@@ -566,12 +644,16 @@ strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula
     if (s.n == 0)
         return STRATA_FAIL(ctx, STRATA_EDATA, "%s: the cohort has no rows", src->name);
     s.chunk = chunk_rows(ctx, f);
-    s.inmem = cox_inmem_bytes(f, cf, s.n);
+    s.inmem = strata_ctx_comm(ctx) ? cox_dist_bytes(f, cf, s.n, strata_ctx_comm(ctx)->size) : cox_inmem_bytes(f, cf, s.n);
     need = sort_bytes(f, cf, s.n) + f->nvars * (s.chunk + 1) * 8;
     if (budget && need > budget)
         return refuse(ctx, src, need, budget, s.n, "reading and sorting the times, events, weights and strata");
-    st = load_rows(ctx, src, f, vb, cf, &s);
+    /* across MPI ranks every rank reads what one process reads, alone (its own
+     * reads: the ranks read their windows' rows at different times) */
+    st = strata_ctx_comm(ctx) && src->own_reads ? src->own_reads(ctx, src->ud) : STRATA_OK;
     if (st == STRATA_OK)
+        st = load_rows(ctx, src, f, vb, cf, &s);
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK)
         st = cox_freeze_whole(ctx, src, f, vb, s.mask, s.n);
     if (st == STRATA_OK && (!f->intercept || f->p < 2))
         st = STRATA_FAIL(ctx, STRATA_ESPEC, "cox formula: needs at least one term (and no -1)");
@@ -582,8 +664,22 @@ strata_status cox_fit_stream(strata_ctx *ctx, const glm_source *src, glm_formula
     }
     in = (cox_input){s.used, f->p - 1, NULL, s.time, s.event, s.wt, NULL, s.sc,
                      (const char *const *)f->colnames + 1, s.clus};
-    if (st == STRATA_OK)
-        st = cox_data_build_rows(ctx, &in, prm->block_rows, &d);
+    if (st == STRATA_OK) { /* the sort through the external sort, in what the budget leaves it */
+        void **drop[4] = {(void **)&s.time, (void **)&s.event, (void **)&s.wt, (void **)&s.sc};
+        size_t xmem = 0;
+        st = sort_memory(ctx, src, f, prm, &s, &xmem);
+        double ts = omp_get_wtime();
+        if (st == STRATA_OK)
+            st = cox_data_build_rows_x(ctx, &in, prm->block_rows, xmem, drop, 4, &d);
+        if (st == STRATA_OK)
+            strata_log(ctx, STRATA_LOG_INFO,
+                       "cox: read the per-row vectors in %.2f s; sorted %zu rows (the external sort in %.1f MB) and "
+                       "laid out %zu tied groups in %.2f s",
+                       ts - t0, d->n, (double)xmem / 1048576, d->ng, omp_get_wtime() - ts);
+    }
+    /* across ranks: this rank's blocks of the sorted rows (the same layout on every rank) */
+    if ((st = strata_comm_agree(ctx, st)) == STRATA_OK && strata_ctx_comm(ctx))
+        st = cox_rank_blocks(ctx, d);
     /* the sorted copies are made: the source-order vectors go but the cluster column */
     STRATA_FREE_ALL(ctx, s.time, s.event, s.wt, s.sc);
     s.time = s.event = s.wt = NULL;
