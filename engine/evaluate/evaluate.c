@@ -378,15 +378,15 @@ static void place(const strata_eval_source *src, int col, const void *vals, size
 /* Column col of the input in the sorted order: position k gets the value of
  * row row[k] — into dst (in memory) or the file's column at off. The rows
  * are taken in ranges (the whole column when it is an array or there is no
- * budget, else at most an eighth of the budget of values), each range read
- * once and placed by one pass over the sorted rows (on file, block by block:
+ * budget, else at most a quarter of the budget of values: beside the
+ * windows and copies, 5/8 of it), each range read once and placed by one pass over the sorted rows (on file, block by block:
  * the rows, and the column's block read, filled and written back). */
 static strata_status gather(strata_ctx *ctx, ev_sorted *s, const strata_eval_source *src, int col, void *dst,
                             uint64_t off)
 {
     size_t es = col_size(col), n = src->in.n, budget = strata_ctx_memory_budget(ctx);
     int arr = col_array(src, col) != NULL;
-    size_t R = arr || !budget ? (n ? n : 1) : clamp_rows(budget / 8 / es, 1024, n ? n : 1);
+    size_t R = arr || !budget ? (n ? n : 1) : clamp_rows(budget / 4 / es, 1024, n ? n : 1);
     void *rbuf = arr ? NULL : strata_alloc(ctx, R * es);
     strata_status st = STRATA_OK;
     if (!arr && !rbuf)

@@ -159,7 +159,8 @@ STRATA_API void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r);
  * column col into out: STRATA_EVAL_COL_Y, _P or _W as doubles, or by-column
  * col (0 .. in.n_by - 1) as int32 codes (-1 missing). Each column is read
  * in row order, a few times (a check, the sort, and one pass per range of rows
- * that fits the budget when its values are placed in the sorted order). */
+ * that fits a quarter of the budget when its values are placed in the sorted
+ * order). */
 #define STRATA_EVAL_COL_Y (-3)
 #define STRATA_EVAL_COL_P (-2)
 #define STRATA_EVAL_COL_W (-1)
