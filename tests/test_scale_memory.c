@@ -2,7 +2,9 @@
 /* tests/test_scale_memory.c — the run's stages in bounded memory (docs/scale.md):
  * strata_evaluate under a memory budget (the sorted rows through a scratch
  * file, a by-column's levels in batches) gives the unlimited run's bytes (every metric, every group, 1
- * and 2 threads, weighted or not) while its peak allocation drops; tiers
+ * and 2 threads, weighted or not) while its peak allocation drops, and so
+ * does evaluation from a streamed source (strata_evaluate_source: no block
+ * holds a column of the rows; bad codes and failed reads named); tiers
  * and intervention lists under a budget (the ranking through the external
  * sort) are the unlimited run's bytes, and unscored (NaN) risks are left
  * out by the ranking itself with the compacted ranking's result; the
@@ -212,6 +214,46 @@ static void test_evaluate__budget_batches_give_the_same_bytes(void **state)
             }
         eval_done(want);
     }
+    free(d);
+}
+
+/* A streamed source's bad code names its by-column, row and value, as the
+ * arrays' does; a failing read stops the evaluation with the reader's
+ * status and message (no report). */
+static strata_status read_bad(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
+{
+    strata_status st = read_data(ctx, ud, col, r0, n, out);
+    if (col == 1 && r0 <= 20000 && 20000 < r0 + n)
+        ((int32_t *)out)[20000 - r0] = 40; /* pcn has 40 levels */
+    if (col == STRATA_EVAL_COL_Y && r0 + n > 25000)
+        return STRATA_FAIL(ctx, STRATA_EIO, "outcome.h5: cannot read rows %zu..%zu", r0 + 1, r0 + n);
+    return st;
+}
+
+static void test_evaluate__streamed_errors_name_the_row(void **state)
+{
+    data *d = malloc(sizeof *d);
+    strata_ctx *ctx = tu_ctx();
+    strata_eval_by by[N_BY];
+    strata_eval_params par;
+    strata_eval_report *r = NULL;
+    strata_eval_source src;
+    (void)state;
+    assert_non_null(d);
+    make_data(d);
+    memcpy(by, d->by, sizeof by);
+    by[1].codes = NULL;
+    strata_eval_params_init(&par);
+    src = (strata_eval_source){{N_ROWS, d->y, d->p, NULL, N_BY, by}, 0, read_bad, d};
+    assert_status(ctx, strata_evaluate_source(ctx, &src, &par, &r), STRATA_EDATA);
+    assert_string_equal(strata_ctx_errmsg(ctx), "evaluate: by-column pcn: row 20001: code 40 outside [-1, 40)");
+    assert_null(r);
+    src.in.y = NULL;
+    strata_ctx_set_memory_budget(ctx, 400u << 10);
+    assert_status(ctx, strata_evaluate_source(ctx, &src, &par, &r), STRATA_EIO);
+    assert_contains(strata_ctx_errmsg(ctx), "outcome.h5: cannot read rows");
+    assert_null(r);
+    strata_ctx_free(ctx);
     free(d);
 }
 
@@ -431,6 +473,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_evaluate__budget_batches_give_the_same_bytes),
+        cmocka_unit_test(test_evaluate__streamed_errors_name_the_row),
         cmocka_unit_test(test_rank__budget_gives_the_same_tiers_and_lists),
         cmocka_unit_test(test_rank__unscored_left_out_same_tiers_and_lists),
         cmocka_unit_test(test_manifest__same_file_hashed_once_changed_file_again),

@@ -6,7 +6,10 @@
  * order, so results are identical whatever the thread count — and whatever
  * the memory budget, which only moves the sorted rows to a scratch file read
  * in windows and cuts a by-column's levels into batches evaluated one after
- * another (docs/scale.md). */
+ * another (docs/scale.md). The inputs are arrays or rows read in blocks
+ * through the caller's callback (strata_evaluate_source): the values a sorted
+ * row needs are placed in the sorted order range of rows by range (gather),
+ * one range when they are arrays or there is no budget. */
 #include "evaluate_internal.h"
 #include "scratch.h"
 #include "xsort.h"
@@ -241,7 +244,7 @@ static strata_status check_input(strata_ctx *ctx, const strata_eval_source *src,
 {
     const strata_eval_input *in = &src->in;
     *m = 0;
-    if ((!in->y || !in->p || (in->n_by && !in->by)) && (!src->read || (in->n_by && !in->by)))
+    if ((in->n_by && !in->by) || ((!in->y || !in->p) && !src->read))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: input arrays missing");
     for (size_t r0 = 0; r0 < in->n; r0 += rb->blk) {
         size_t nb = in->n - r0 < rb->blk ? in->n - r0 : rb->blk;
