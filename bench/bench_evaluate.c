@@ -2,7 +2,9 @@
  * columns) on N synthetic scored patients and Harrell's bootstrap with B
  * resamples at M patients using a cheap 2-parameter logistic refit; prints
  * wall times and peak RSS. Usage: bench_evaluate [N=10000000] [M=1000000] [B=200]
- * [threads=0] [mem-limit=none, e.g. 256M]; B = 0 skips the bootstrap. Prints an
+ * [threads=0] [mem-limit=none, e.g. 256M] [stream]; B = 0 skips the bootstrap;
+ * "stream": the N rows' y, p and codes are not held but made row block by row
+ * block as strata_evaluate_source reads them (the same values). Prints an
  * FNV-1a hash of every metric of every group, so runs under different budgets
  * or threads show they gave the same bytes. Synthetic data come from the
  * counter-based RNG: same bytes every run. */
@@ -15,6 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -60,6 +63,42 @@ static const char *lv_age[10] = {"0-9",   "10-19", "20-29", "30-39", "40-49",
 static const char *lv_pcn[1250];
 static char pcn_names[1250][8];
 
+/* Row i's x, y, p and by-codes (the same whether held or streamed). */
+static void gen_row(size_t i, double *x, double *y, double *p, int32_t codes[5])
+{
+    int imd = (int)(5 * strata_eval_uniform(7, 3, i)), age = (int)(10 * strata_eval_uniform(7, 4, i));
+    double u = strata_eval_uniform(7, 5, i), eta, pt;
+    int eth = u < 0.08 ? 0 : u < 0.12 ? 1 : u < 0.15 ? 2 : u < 0.17 ? 3 : u < 0.97 ? 4 : -1;
+    *x = gauss(7, i) + 0.25 * age - 0.1 * imd;
+    eta = -3.6 + 0.9 * *x - 0.08 * imd;
+    pt = 1.0 / (1.0 + exp(-eta));
+    *y = strata_eval_uniform(7, 6, i) < pt;
+    /* the model misses deprivation: miscalibrated by IMD quintile */
+    *p = 1.0 / (1.0 + exp(-(-3.8 + 0.9 * *x)));
+    codes[0] = imd;
+    codes[1] = eth;
+    codes[2] = strata_eval_uniform(7, 7, i) < 0.5;
+    codes[3] = age;
+    codes[4] = (int32_t)(1250 * strata_eval_uniform(7, 8, i));
+}
+
+/* strata_evaluate_source's reader of the streamed rows: each row made again. */
+static strata_status gen_read(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
+{
+    (void)ctx;
+    (void)ud;
+    for (size_t i = 0; i < n; i++) {
+        double x, y, p;
+        int32_t c[5];
+        gen_row(r0 + i, &x, &y, &p, c);
+        if (col >= 0)
+            ((int32_t *)out)[i] = c[col];
+        else
+            ((double *)out)[i] = col == STRATA_EVAL_COL_Y ? y : p;
+    }
+    return STRATA_OK;
+}
+
 static int make(size_t n, synth *s)
 {
     s->n = n;
@@ -72,20 +111,10 @@ static int make(size_t n, synth *s)
         !s->codes[3] || !s->codes[4])
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int imd = (int)(5 * strata_eval_uniform(7, 3, i)), age = (int)(10 * strata_eval_uniform(7, 4, i));
-        double u = strata_eval_uniform(7, 5, i), eta, pt;
-        int eth = u < 0.08 ? 0 : u < 0.12 ? 1 : u < 0.15 ? 2 : u < 0.17 ? 3 : u < 0.97 ? 4 : -1;
-        s->x[i] = gauss(7, i) + 0.25 * age - 0.1 * imd;
-        eta = -3.6 + 0.9 * s->x[i] - 0.08 * imd;
-        pt = 1.0 / (1.0 + exp(-eta));
-        s->y[i] = strata_eval_uniform(7, 6, i) < pt;
-        /* the model misses deprivation: miscalibrated by IMD quintile */
-        s->p[i] = 1.0 / (1.0 + exp(-(-3.8 + 0.9 * s->x[i])));
-        s->codes[0][i] = imd;
-        s->codes[1][i] = eth;
-        s->codes[2][i] = strata_eval_uniform(7, 7, i) < 0.5;
-        s->codes[3][i] = age;
-        s->codes[4][i] = (int32_t)(1250 * strata_eval_uniform(7, 8, i));
+        int32_t c[5];
+        gen_row(i, &s->x[i], &s->y[i], &s->p[i], c);
+        for (int b = 0; b < 5; b++)
+            s->codes[b][i] = c[b];
     }
     return 0;
 }
@@ -165,7 +194,8 @@ int main(int argc, char **argv)
     strata_validate_params vp;
     strata_bootstrap_result br;
     strata_eval_by by[5];
-    strata_eval_input in;
+    strata_eval_source src;
+    int stream = argc > 6 && !strcmp(argv[6], "stream");
     double t0, t1, c0;
     if (strata_ctx_new(&ctx) != STRATA_OK)
         return 1;
@@ -178,19 +208,21 @@ int main(int argc, char **argv)
         lv_pcn[k] = pcn_names[k];
     }
     t0 = now();
-    if (make(n, &s) != 0)
+    memset(&s, 0, sizeof s);
+    if (!stream && make(n, &s) != 0)
         return 1;
-    printf("threads=%d synth n=%zu: %.2f s\n", strata_ctx_threads(ctx), n, now() - t0);
+    printf("threads=%d synth n=%zu%s: %.2f s\n", strata_ctx_threads(ctx), n, stream ? " (streamed)" : "",
+           now() - t0);
     by[0] = (strata_eval_by){"imd_quintile", s.codes[0], 5, lv_imd};
     by[1] = (strata_eval_by){"ethnicity", s.codes[1], 5, lv_eth};
     by[2] = (strata_eval_by){"sex", s.codes[2], 2, lv_sex};
     by[3] = (strata_eval_by){"age_band", s.codes[3], 10, lv_age};
     by[4] = (strata_eval_by){"pcn", s.codes[4], 1250, lv_pcn};
-    in = (strata_eval_input){n, s.y, s.p, NULL, 5, by};
+    src = (strata_eval_source){{n, s.y, s.p, NULL, 5, by}, 0, gen_read, NULL};
     strata_eval_params_init(&par);
     t0 = now();
     c0 = cpu();
-    if (strata_evaluate(ctx, &in, &par, &r) != STRATA_OK) {
+    if (strata_evaluate_source(ctx, &src, &par, &r) != STRATA_OK) {
         fprintf(stderr, "%s\n", strata_ctx_errmsg(ctx));
         return 1;
     }

@@ -1055,9 +1055,10 @@ static void test_cli_evaluate__model_and_cohort_end_to_end(void **state)
 }
 
 /* `strata evaluate --mem-limit`: under 600 kB the sorted rows go through a
- * scratch file (and big levels through it too), yet every output file is the
- * unlimited run's bytes, on 1 and 2 threads; below the sort's floor, exit 3
- * naming the sizes. */
+ * scratch file (and big levels through it too), the outcome and by-columns
+ * (categorical, integer coded by value, derived) are read in blocks and
+ * placed in ranges, yet every output file is the unlimited run's bytes, on 1
+ * and 2 threads; below the sort's floor, exit 3 naming the sizes. */
 static void test_cli_evaluate__mem_limit_gives_the_same_bytes(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -1073,7 +1074,7 @@ static void test_cli_evaluate__mem_limit_gives_the_same_bytes(void **state)
                     "emergency_admission_12m ~ age + sex + ethnicity", cpath, mpath, &s, &c);
     for (int k = 0; k < 3; k++) {
         snprintf(dir[k], sizeof dir[k], "%s%d", tu_tmp("mem_out"), k);
-        rc = tu_run_cli(&out, "evaluate '%s' '%s' --by ethnicity,sex,age_band --out '%s' --threads %d %s",
+        rc = tu_run_cli(&out, "evaluate '%s' '%s' --by ethnicity,sex,age_band,imd_decile,imd_quintile --out '%s' --threads %d %s",
                         mpath, cpath, dir[k], k == 2 ? 2 : 1, limit[k]);
         if (rc != 0)
             fail_msg("strata evaluate %s exited %d: %s", limit[k], rc, out);

@@ -2,7 +2,9 @@
 /* tests/test_scale_memory.c — the run's stages in bounded memory (docs/scale.md):
  * strata_evaluate under a memory budget (the sorted rows through a scratch
  * file, a by-column's levels in batches) gives the unlimited run's bytes (every metric, every group, 1
- * and 2 threads, weighted or not) while its peak allocation drops; tiers
+ * and 2 threads, weighted or not) while its peak allocation drops, and so
+ * does evaluation from a streamed source (strata_evaluate_source: no block
+ * holds a column of the rows; bad codes and failed reads named); tiers
  * and intervention lists under a budget (the ranking through the external
  * sort) are the unlimited run's bytes, and unscored (NaN) risks are left
  * out by the ranking itself with the compacted ranking's result; the
@@ -33,6 +35,7 @@
 
 typedef struct counter {
     size_t now, peak, n_mib; /* bytes held, their peak, 1 MiB blocks (the hash's buffer) */
+    size_t largest;          /* the largest block */
 } counter;
 
 static void *counting_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
@@ -51,6 +54,7 @@ static void *counting_alloc(void *ud, void *ptr, size_t old_size, size_t new_siz
     c->now += new_size - had;
     c->peak = c->now > c->peak ? c->now : c->peak;
     c->n_mib += new_size == (1u << 20);
+    c->largest = new_size > c->largest ? new_size : c->largest;
     *hdr = new_size;
     return hdr + 1;
 }
@@ -121,30 +125,60 @@ static void assert_reports_same(const strata_eval_report *a, const strata_eval_r
     }
 }
 
-/* Evaluates d (weighted or not) with the budget and threads given; *peak is
- * the peak of the bytes allocated through the context meanwhile, less those
- * the report keeps (its tables: ~6 kB a group, whatever the rows). */
-static strata_eval_report *evaluate(const data *d, int weighted, size_t budget, int threads,
-                                    size_t *peak)
+/* The streamed source (strata_evaluate_source): every column of d read in
+ * row blocks through the callback, none handed over whole. */
+static strata_status read_data(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
+{
+    const data *d = ud;
+    (void)ctx;
+    if (col >= 0)
+        memcpy(out, d->codes[col] + r0, n * sizeof(int32_t));
+    else
+        memcpy(out, (col == STRATA_EVAL_COL_Y ? d->y : col == STRATA_EVAL_COL_P ? d->p : d->w) + r0,
+               n * sizeof(double));
+    return STRATA_OK;
+}
+
+/* Evaluates d (weighted or not) with the budget and threads given, from its
+ * arrays or (streamed) through read_data; *peak is the peak of the bytes
+ * allocated through the context meanwhile, less those the report keeps (its
+ * tables: ~6 kB a group, whatever the rows), *largest the largest block. */
+static strata_eval_report *evaluate_as(const data *d, int weighted, int streamed, size_t budget, int threads,
+                                       size_t *peak, size_t *largest)
 {
     strata_ctx *ctx = tu_ctx();
-    counter c = {0, 0, 0};
+    counter c = {0, 0, 0, 0};
     strata_eval_params par;
-    strata_eval_input in = {N_ROWS, d->y, d->p, weighted ? d->w : NULL, N_BY, d->by};
+    strata_eval_by by[N_BY];
+    strata_eval_source src = {{N_ROWS, d->y, d->p, weighted ? d->w : NULL, N_BY, d->by}, weighted,
+                              read_data, (void *)d};
     strata_eval_report *r = NULL;
+    if (streamed) {
+        memcpy(by, d->by, sizeof by);
+        for (int b = 0; b < N_BY; b++)
+            by[b].codes = NULL;
+        src.in = (strata_eval_input){N_ROWS, NULL, NULL, NULL, N_BY, by};
+    }
     strata_ctx_set_alloc(ctx, counting_alloc, &c);
     strata_ctx_set_threads(ctx, threads);
     strata_ctx_set_memory_budget(ctx, budget);
     strata_eval_params_init(&par);
-    assert_status(ctx, strata_evaluate(ctx, &in, &par, &r), STRATA_OK);
+    assert_status(ctx, strata_evaluate_source(ctx, &src, &par, &r), STRATA_OK);
     *peak = c.peak - c.now;
+    if (largest)
+        *largest = c.largest;
     strata_ctx_free(ctx); /* the report stays: freed by eval_done through the same hook */
     return r;
 }
 
+static strata_eval_report *evaluate(const data *d, int weighted, size_t budget, int threads, size_t *peak)
+{
+    return evaluate_as(d, weighted, 0, budget, threads, peak, NULL);
+}
+
 static void eval_done(strata_eval_report *r)
 {
-    counter c = {0, 0, 0};
+    counter c = {0, 0, 0, 0};
     strata_ctx *ctx = tu_ctx();
     strata_ctx_set_alloc(ctx, counting_alloc, &c);
     strata_eval_report_free(ctx, r);
@@ -158,7 +192,7 @@ static void test_evaluate__budget_batches_give_the_same_bytes(void **state)
     assert_non_null(d);
     make_data(d);
     for (int weighted = 0; weighted < 2; weighted++) {
-        size_t peak0, peak;
+        size_t peak0, peak, largest;
         strata_eval_report *want = evaluate(d, weighted, 0, 1, &peak0);
         /* 400 kB and 1 MB: the sorted rows through a scratch file, read in
          * windows, copies of 1,600 / 4,096 rows a batch (a larger level through
@@ -172,9 +206,57 @@ static void test_evaluate__budget_batches_give_the_same_bytes(void **state)
                 if (budgets[k] == (400u << 10) && !(peak < budgets[k] && peak + 20 * (size_t)N_ROWS < peak0))
                     fail_msg("peak %zu under a budget of %zu (unlimited: %zu)", peak, budgets[k], peak0);
                 eval_done(got);
+                /* streamed: the same bytes; under 400 kB no block holds a
+                 * column of the rows (4 bytes a row), the peak below the budget */
+                got = evaluate_as(d, weighted, 1, budgets[k], t, &peak, &largest);
+                assert_reports_same(got, want);
+                if (budgets[k] == (400u << 10) && !(peak < budgets[k] && largest < 4 * (size_t)N_ROWS))
+                    fail_msg("streamed: peak %zu, largest block %zu under a budget of %zu", peak, largest,
+                             budgets[k]);
+                eval_done(got);
             }
         eval_done(want);
     }
+    free(d);
+}
+
+/* A streamed source's bad code names its by-column, row and value, as the
+ * arrays' does; a failing read stops the evaluation with the reader's
+ * status and message (no report). */
+static strata_status read_bad(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
+{
+    strata_status st = read_data(ctx, ud, col, r0, n, out);
+    if (col == 1 && r0 <= 20000 && 20000 < r0 + n)
+        ((int32_t *)out)[20000 - r0] = 40; /* pcn has 40 levels */
+    if (col == STRATA_EVAL_COL_Y && r0 + n > 25000)
+        return STRATA_FAIL(ctx, STRATA_EIO, "outcome.h5: cannot read rows %zu..%zu", r0 + 1, r0 + n);
+    return st;
+}
+
+static void test_evaluate__streamed_errors_name_the_row(void **state)
+{
+    data *d = malloc(sizeof *d);
+    strata_ctx *ctx = tu_ctx();
+    strata_eval_by by[N_BY];
+    strata_eval_params par;
+    strata_eval_report *r = NULL;
+    strata_eval_source src;
+    (void)state;
+    assert_non_null(d);
+    make_data(d);
+    memcpy(by, d->by, sizeof by);
+    by[1].codes = NULL;
+    strata_eval_params_init(&par);
+    src = (strata_eval_source){{N_ROWS, d->y, d->p, NULL, N_BY, by}, 0, read_bad, d};
+    assert_status(ctx, strata_evaluate_source(ctx, &src, &par, &r), STRATA_EDATA);
+    assert_contains(strata_ctx_errmsg(ctx), "evaluate: by-column pcn: row 20001: code 40 outside [-1, 40)");
+    assert_null(r);
+    src.in.y = NULL;
+    strata_ctx_set_memory_budget(ctx, 400u << 10);
+    assert_status(ctx, strata_evaluate_source(ctx, &src, &par, &r), STRATA_EIO);
+    assert_contains(strata_ctx_errmsg(ctx), "outcome.h5: cannot read rows");
+    assert_null(r);
+    strata_ctx_free(ctx);
     free(d);
 }
 
@@ -195,7 +277,7 @@ static void rank_all(const double *risk, const int32_t *grp, const int32_t *imd,
                      int threads, ranked *out, size_t *peak)
 {
     strata_ctx *ctx = tu_ctx();
-    counter c = {0, 0, 0};
+    counter c = {0, 0, 0, 0};
     strata_tier_params tp;
     strata_list_params lp;
     strata_ctx_set_alloc(ctx, counting_alloc, &c);
@@ -311,7 +393,7 @@ static void test_rank__unscored_left_out_same_tiers_and_lists(void **state)
     lp.skip_nan = 1;
     for (int run = 0; run < 3; run++) {
         strata_ctx *ctx = tu_ctx();
-        counter c = {0, 0, 0};
+        counter c = {0, 0, 0, 0};
         strata_patient_cols pc;
         size_t n_sel = 0;
         strata_ctx_set_alloc(ctx, counting_alloc, &c);
@@ -346,7 +428,7 @@ static const char *output_sha(json_t *root, size_t k)
 static void test_manifest__same_file_hashed_once_changed_file_again(void **state)
 {
     strata_ctx *ctx = tu_ctx();
-    counter c = {0, 0, 0};
+    counter c = {0, 0, 0, 0};
     strata_manifest *m = NULL;
     json_t *root;
     json_error_t err;
@@ -511,6 +593,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_evaluate__budget_batches_give_the_same_bytes),
+        cmocka_unit_test(test_evaluate__streamed_errors_name_the_row),
         cmocka_unit_test(test_rank__budget_gives_the_same_tiers_and_lists),
         cmocka_unit_test(test_rank__unscored_left_out_same_tiers_and_lists),
         cmocka_unit_test(test_manifest__same_file_hashed_once_changed_file_again),

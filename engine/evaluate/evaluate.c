@@ -6,7 +6,10 @@
  * order, so results are identical whatever the thread count — and whatever
  * the memory budget, which only moves the sorted rows to a scratch file read
  * in windows and cuts a by-column's levels into batches evaluated one after
- * another (docs/scale.md). */
+ * another (docs/scale.md). The inputs are arrays or rows read in blocks
+ * through the caller's callback (strata_evaluate_source): the values a sorted
+ * row needs are placed in the sorted order range of rows by range (gather),
+ * one range when they are arrays or there is no budget. */
 #include "evaluate_internal.h"
 #include "scratch.h"
 #include "xsort.h"
@@ -139,37 +142,153 @@ void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r)
     strata_free(ctx, r, sizeof *r);
 }
 
-static strata_status check_input(strata_ctx *ctx, const strata_eval_input *in,
-                                 strata_family f)
+/* The input's columns: the arrays given, or rows read block by block through
+ * src->read (strata_evaluate_source). */
+static int has_w(const strata_eval_source *src)
 {
-    if (!in || !in->y || !in->p || (in->n_by && !in->by))
+    return src->in.w != NULL || src->weighted;
+}
+
+static size_t clamp_rows(size_t v, size_t lo, size_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static const void *col_array(const strata_eval_source *src, int col)
+{
+    return col == STRATA_EVAL_COL_Y   ? (const void *)src->in.y
+           : col == STRATA_EVAL_COL_P ? (const void *)src->in.p
+           : col == STRATA_EVAL_COL_W ? (const void *)src->in.w
+                                      : (const void *)src->in.by[col].codes;
+}
+
+static size_t col_size(int col)
+{
+    return col >= 0 ? sizeof(int32_t) : sizeof(double);
+}
+
+/* Rows [r0, r0 + n) of column col: into the array given, or read into buf. */
+static strata_status col_rows(strata_ctx *ctx, const strata_eval_source *src, int col, size_t r0, size_t n,
+                              void *buf, const void **out)
+{
+    const void *a = col_array(src, col);
+    if (a) {
+        *out = (const char *)a + r0 * col_size(col);
+        return STRATA_OK;
+    }
+    *out = buf;
+    return n ? src->read(ctx, src->ud, col, r0, n, buf) : STRATA_OK;
+}
+
+/* Rows a block of the sequential passes over the input holds (a column read
+ * through src->read: 8 bytes a row each, within a sixteenth of the budget). */
+static size_t read_block(strata_ctx *ctx)
+{
+    size_t budget = strata_ctx_memory_budget(ctx);
+    return budget ? clamp_rows(budget / 16 / 32, 256, 65536) : 65536;
+}
+
+/* Buffers of one block of y, p, w and a by-column's codes, for the columns read. */
+typedef struct ev_rbuf {
+    size_t blk;
+    double *y, *p, *w;
+    int32_t *codes;
+} ev_rbuf;
+
+static strata_status rbuf_alloc(strata_ctx *ctx, const strata_eval_source *src, ev_rbuf *b)
+{
+    int any_codes = 0;
+    memset(b, 0, sizeof *b);
+    b->blk = read_block(ctx);
+    for (size_t k = 0; k < src->in.n_by; k++)
+        any_codes |= src->in.by[k].codes == NULL;
+    if (!src->in.y)
+        b->y = strata_alloc(ctx, b->blk * sizeof *b->y);
+    if (!src->in.p)
+        b->p = strata_alloc(ctx, b->blk * sizeof *b->p);
+    if (!src->in.w && src->weighted)
+        b->w = strata_alloc(ctx, b->blk * sizeof *b->w);
+    if (any_codes)
+        b->codes = strata_alloc(ctx, b->blk * sizeof *b->codes);
+    if ((!src->in.y && !b->y) || (!src->in.p && !b->p) || (!src->in.w && src->weighted && !b->w) ||
+        (any_codes && !b->codes))
+        return STRATA_ENOMEM;
+    return STRATA_OK;
+}
+
+static void rbuf_free(strata_ctx *ctx, ev_rbuf *b)
+{
+    STRATA_FREE_ALL(ctx, b->y, b->p, b->w, b->codes);
+    memset(b, 0, sizeof *b);
+}
+
+/* Rows [r0, r0 + n) of p and w (NULL: unweighted). */
+static strata_status pw_rows(strata_ctx *ctx, const strata_eval_source *src, ev_rbuf *b, size_t r0, size_t n,
+                             const double **p, const double **w)
+{
+    const void *v;
+    *w = NULL;
+    STRATA_TRY(col_rows(ctx, src, STRATA_EVAL_COL_P, r0, n, b->p, &v));
+    *p = v;
+    if (has_w(src)) {
+        STRATA_TRY(col_rows(ctx, src, STRATA_EVAL_COL_W, r0, n, b->w, &v));
+        *w = v;
+    }
+    return STRATA_OK;
+}
+
+/* Every row's y, p and w, and every code, checked in row order (one block at
+ * a time); *m gets the rows of positive weight. */
+static strata_status check_input(strata_ctx *ctx, const strata_eval_source *src, strata_family f, ev_rbuf *rb,
+                                 size_t *m)
+{
+    const strata_eval_input *in = &src->in;
+    *m = 0;
+    if ((in->n_by && !in->by) || ((!in->y || !in->p) && !src->read))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: input arrays missing");
-    for (size_t i = 0; i < in->n; i++) {
-        double w = in->w ? in->w[i] : 1.0, y = in->y[i], p = in->p[i];
-        if (!(w >= 0.0) || !isfinite(w))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "evaluate: weight at row %zu is %g", i + 1, w);
-        if (w == 0.0)
-            continue;
-        if (!isfinite(y) || (f == STRATA_FAMILY_BINOMIAL && y != 0.0 && y != 1.0) ||
-            (f == STRATA_FAMILY_POISSON && y < 0.0) || (f == STRATA_FAMILY_GAMMA && !(y > 0.0)))
-            return STRATA_FAIL(ctx, STRATA_EDATA,
-                               "evaluate: outcome at row %zu is %g, invalid for family %s", i + 1,
-                               y, strata_family_name(f));
-        if (!ev_p_valid(f, p))
-            return STRATA_FAIL(ctx, STRATA_EDATA,
-                               "evaluate: predicted value at row %zu is %g, outside the %s range",
-                               i + 1, p, strata_family_name(f));
+    for (size_t r0 = 0; r0 < in->n; r0 += rb->blk) {
+        size_t nb = in->n - r0 < rb->blk ? in->n - r0 : rb->blk;
+        const double *yb, *pb, *wb;
+        const void *v;
+        STRATA_TRY(pw_rows(ctx, src, rb, r0, nb, &pb, &wb));
+        STRATA_TRY(col_rows(ctx, src, STRATA_EVAL_COL_Y, r0, nb, rb->y, &v));
+        yb = v;
+        for (size_t k = 0; k < nb; k++) {
+            size_t i = r0 + k;
+            double w = wb ? wb[k] : 1.0, y = yb[k], p = pb[k];
+            if (!(w >= 0.0) || !isfinite(w))
+                return STRATA_FAIL(ctx, STRATA_EDATA, "evaluate: weight at row %zu is %g", i + 1, w);
+            if (w == 0.0)
+                continue;
+            ++*m;
+            if (!isfinite(y) || (f == STRATA_FAMILY_BINOMIAL && y != 0.0 && y != 1.0) ||
+                (f == STRATA_FAMILY_POISSON && y < 0.0) || (f == STRATA_FAMILY_GAMMA && !(y > 0.0)))
+                return STRATA_FAIL(ctx, STRATA_EDATA,
+                                   "evaluate: outcome at row %zu is %g, invalid for family %s", i + 1,
+                                   y, strata_family_name(f));
+            if (!ev_p_valid(f, p))
+                return STRATA_FAIL(ctx, STRATA_EDATA,
+                                   "evaluate: predicted value at row %zu is %g, outside the %s range",
+                                   i + 1, p, strata_family_name(f));
+        }
     }
     for (size_t b = 0; b < in->n_by; b++) {
         const strata_eval_by *by = &in->by[b];
-        if (!by->name || !by->codes || (by->n_levels && !by->levels) ||
+        if (!by->name || (!by->codes && !src->read) || (by->n_levels && !by->levels) ||
             by->n_levels > (size_t)INT32_MAX)
             return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: by-column %zu incomplete", b + 1);
-        for (size_t i = 0; i < in->n; i++)
-            if (by->codes[i] < -1 || by->codes[i] >= (int64_t)by->n_levels)
-                return STRATA_FAIL(ctx, STRATA_EDATA,
-                                   "evaluate: by-column %s: row %zu: code %d outside [-1, %zu)",
-                                   by->name, i + 1, (int)by->codes[i], by->n_levels);
+        for (size_t r0 = 0; r0 < in->n; r0 += rb->blk) {
+            size_t nb = in->n - r0 < rb->blk ? in->n - r0 : rb->blk;
+            const int32_t *codes;
+            const void *v;
+            STRATA_TRY(col_rows(ctx, src, (int)b, r0, nb, rb->codes, &v));
+            codes = v;
+            for (size_t k = 0; k < nb; k++)
+                if (codes[k] < -1 || codes[k] >= (int64_t)by->n_levels)
+                    return STRATA_FAIL(ctx, STRATA_EDATA,
+                                       "evaluate: by-column %s: row %zu: code %d outside [-1, %zu)",
+                                       by->name, r0 + k + 1, (int)codes[k], by->n_levels);
+        }
     }
     return STRATA_OK;
 }
@@ -212,14 +331,10 @@ static void sorted_free(strata_ctx *ctx, ev_sorted *s)
     memset(s, 0, sizeof *s);
 }
 
-static size_t clamp_rows(size_t v, size_t lo, size_t hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
-}
-
 /* The sorted positions [k0, ...): in memory, all of them; from the file, a
- * block of at most blk — its rows only (rows_only), or its values and levels. */
-enum { EV_ROWS, EV_VALUES };
+ * block of at most blk — its rows only (EV_ROWS), its values and levels
+ * (EV_VALUES), or its levels only (EV_LEVELS). */
+enum { EV_ROWS, EV_VALUES, EV_LEVELS };
 static strata_status sorted_block(strata_ctx *ctx, ev_sorted *s, size_t k0, int what, ev_block *b)
 {
     size_t n = s->m - k0;
@@ -234,16 +349,80 @@ static strata_status sorted_block(strata_ctx *ctx, ev_sorted *s, size_t k0, int 
     if (what == EV_ROWS)
         return strata_scratch_read(ctx, s->f, s->off[EV_COL_ROW] + k0 * sizeof(size_t), s->brow,
                                    n * sizeof(size_t));
-    for (int c = 0; c < (s->weighted ? EV_NWIN : EV_COL_W); c++)
+    for (int c = 0; what == EV_VALUES && c < (s->weighted ? EV_NWIN : EV_COL_W); c++)
         STRATA_TRY(strata_scratch_read(ctx, s->f, s->off[c] + k0 * sizeof(double), s->bbuf + (size_t)c * s->blk,
                                        n * sizeof(double)));
     return strata_scratch_read(ctx, s->f, s->lvl_off + k0 * sizeof *s->lvl, s->lvl, n * sizeof *s->lvl);
 }
 
+/* Positions [0, cnt) whose rows (rows[]) lie in [r0, r0 + len) take the
+ * value of column col at their row (vals: the range's values); a by-column's
+ * code becomes its level (missing: n_levels). */
+static void place(const strata_eval_source *src, int col, const void *vals, size_t r0, size_t len,
+                  const size_t *rows, size_t cnt, void *dst)
+{
+    if (col < 0) {
+        const double *v = vals;
+        double *d = dst;
+        for (size_t k = 0; k < cnt; k++)
+            if (rows[k] - r0 < len)
+                d[k] = v[rows[k] - r0];
+        return;
+    }
+    {
+        const int32_t *v = vals;
+        uint32_t *d = dst, na = (uint32_t)src->in.by[col].n_levels;
+        for (size_t k = 0; k < cnt; k++)
+            if (rows[k] - r0 < len)
+                d[k] = v[rows[k] - r0] < 0 ? na : (uint32_t)v[rows[k] - r0];
+    }
+}
+
+/* Column col of the input in the sorted order: position k gets the value of
+ * row row[k] — into dst (in memory) or the file's column at off. The rows
+ * are taken in ranges (the whole column when it is an array or there is no
+ * budget, else at most a quarter of the budget of values: beside the
+ * windows and copies, 5/8 of it), each range read once and placed by one pass over the sorted rows (on file, block by block:
+ * the rows, and the column's block read, filled and written back). */
+static strata_status gather(strata_ctx *ctx, ev_sorted *s, const strata_eval_source *src, int col, void *dst,
+                            uint64_t off)
+{
+    size_t es = col_size(col), n = src->in.n, budget = strata_ctx_memory_budget(ctx);
+    int arr = col_array(src, col) != NULL;
+    size_t R = arr || !budget ? (n ? n : 1) : clamp_rows(budget / 4 / es, 1024, n ? n : 1);
+    void *rbuf = arr ? NULL : strata_alloc(ctx, R * es);
+    strata_status st = STRATA_OK;
+    if (!arr && !rbuf)
+        return STRATA_ENOMEM;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += R) {
+        size_t len = n - r0 < R ? n - r0 : R;
+        const void *vals;
+        ev_block b;
+        if ((st = col_rows(ctx, src, col, r0, len, rbuf, &vals)) != STRATA_OK)
+            break;
+        if (!s->f) {
+            place(src, col, vals, r0, len, s->row, s->m, dst);
+            continue;
+        }
+        for (size_t k0 = 0; st == STRATA_OK && k0 < s->m; k0 += b.n) {
+            if ((st = sorted_block(ctx, s, k0, EV_ROWS, &b)) != STRATA_OK)
+                break;
+            if (r0 > 0)
+                st = strata_scratch_read(ctx, s->f, off + k0 * es, s->bbuf, b.n * es);
+            if (st == STRATA_OK) {
+                place(src, col, vals, r0, len, b.row, b.n, s->bbuf);
+                st = strata_scratch_write(ctx, s->f, off + k0 * es, s->bbuf, b.n * es);
+            }
+        }
+    }
+    strata_free(ctx, rbuf, 0);
+    return st;
+}
+
 /* In memory: the sort's keys and rows taken over, each key turned back into
  * its p in place (memcpy: the buffer's type is now double), then y, lp (and
  * w, and the level of each row) at 8 (4) bytes a row each. */
-static strata_status sorted_in_memory(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
+static strata_status sorted_in_memory(strata_ctx *ctx, const strata_eval_source *src, strata_family f,
                                       strata_xsort **xp, ev_sorted *s)
 {
     size_t cnt = s->m ? s->m : 1;
@@ -258,26 +437,22 @@ static strata_status sorted_in_memory(strata_ctx *ctx, const strata_eval_input *
     s->p = (double *)(void *)key;
     s->y = strata_alloc(ctx, cnt * sizeof *s->y);
     s->lp = strata_alloc(ctx, cnt * sizeof *s->lp);
-    if (in->w)
+    if (s->weighted)
         s->w = strata_alloc(ctx, cnt * sizeof *s->w);
-    if (in->n_by)
+    if (src->in.n_by)
         s->lvl = strata_alloc(ctx, cnt * sizeof *s->lvl);
-    if (!s->y || !s->lp || (in->w && !s->w) || (in->n_by && !s->lvl))
+    if (!s->y || !s->lp || (s->weighted && !s->w) || (src->in.n_by && !s->lvl))
         return STRATA_ENOMEM;
-    for (size_t i = 0; i < s->m; i++) {
-        size_t r = s->row[i];
-        s->y[i] = in->y[r];
+    for (size_t i = 0; i < s->m; i++)
         s->lp[i] = ev_link(f, s->p[i]);
-        if (s->w)
-            s->w[i] = in->w[r];
-    }
-    return STRATA_OK;
+    STRATA_TRY(gather(ctx, s, src, STRATA_EVAL_COL_Y, s->y, 0));
+    return s->weighted ? gather(ctx, s, src, STRATA_EVAL_COL_W, s->w, 0) : STRATA_OK;
 }
 
-/* To the scratch file: the sort's stream block by block, each position's y,
- * p, lp, w and row written to its column; then the two windows (a quarter of
- * the budget together). */
-static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
+/* To the scratch file: the sort's stream block by block, each position's p,
+ * lp and row written to its column, then y and w placed in the sorted order
+ * (gather); then the two windows (a quarter of the budget together). */
+static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_source *src, strata_family f,
                                     strata_xsort **xp, size_t budget, ev_sorted *s)
 {
     strata_xsort *x = *xp;
@@ -295,15 +470,13 @@ static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_input *in
     s->lvl_off = (uint64_t)EV_NCOL * m * sizeof(double);
     s->level_off = s->lvl_off + (uint64_t)m * sizeof *s->lvl;
     do {
-        double *y = s->bbuf, *p = y + s->blk, *lp = p + s->blk, *w = lp + s->blk;
+        double *p = s->bbuf + s->blk, *lp = p + s->blk;
         STRATA_TRY(strata_xsort_read(ctx, x, s->bkey, s->brow, s->blk, &got));
         for (size_t i = 0; i < got; i++) {
             p[i] = strata_key_f64(s->bkey[i]);
-            y[i] = in->y[s->brow[i]];
             lp[i] = ev_link(f, p[i]);
-            w[i] = in->w ? in->w[s->brow[i]] : 1.0;
         }
-        for (int c = 0; got && c < (s->weighted ? EV_NWIN : EV_COL_W); c++)
+        for (int c = EV_COL_P; got && c <= EV_COL_LP; c++)
             STRATA_TRY(strata_scratch_write(ctx, s->f, s->off[c] + k0 * sizeof(double), s->bbuf + (size_t)c * s->blk,
                                             got * sizeof(double)));
         if (got)
@@ -313,6 +486,9 @@ static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_input *in
     } while (got);
     strata_xsort_free(ctx, x);
     *xp = NULL;
+    STRATA_TRY(gather(ctx, s, src, STRATA_EVAL_COL_Y, NULL, s->off[EV_COL_Y]));
+    if (s->weighted)
+        STRATA_TRY(gather(ctx, s, src, STRATA_EVAL_COL_W, NULL, s->off[EV_COL_W]));
     for (int v = 0; v < 2; v++) {
         ev_file *wf = &s->win[v];
         wf->f = s->f;
@@ -331,35 +507,40 @@ static strata_status sorted_to_file(strata_ctx *ctx, const strata_eval_input *in
  * its p again (the key is a bijection of p's bits, so p is the same bytes).
  * In memory 32 bytes a row while sorting, then row, p, y and lp (and w) at 8
  * bytes a row each — unless those exceed half the memory budget: then the
- * sort holds at most half the budget and the rows go to a scratch file. */
-static strata_status sort_rows(strata_ctx *ctx, const strata_eval_input *in, strata_family f,
-                               ev_sorted *s)
+ * sort holds at most half the budget and the rows go to a scratch file.
+ * p and w are read block by block (rb) where they are not arrays. */
+static strata_status sort_rows(strata_ctx *ctx, const strata_eval_source *src, strata_family f, size_t m,
+                               ev_rbuf *rb, ev_sorted *s)
 {
-    size_t m = 0, n = in->n, budget = strata_ctx_memory_budget(ctx);
-    size_t per_row = (in->w ? 5 : 4) * sizeof(double) + (in->n_by ? sizeof(uint32_t) : 0);
+    size_t n = src->in.n, budget = strata_ctx_memory_budget(ctx);
+    size_t per_row = (has_w(src) ? 5 : 4) * sizeof(double) + (src->in.n_by ? sizeof(uint32_t) : 0);
     int on_file;
     strata_xsort *x = NULL;
     strata_status st;
     memset(s, 0, sizeof *s);
-    for (size_t i = 0; i < n; i++)
-        m += !in->w || in->w[i] > 0.0;
     s->m = m;
-    s->weighted = in->w != NULL;
+    s->weighted = has_w(src);
     on_file = budget && m > budget / 2 / per_row;
     st = strata_xsort_begin(ctx, m, NULL, 0, on_file ? budget / 2 : 0,
                             "evaluate: ranking the predicted values", &x);
-    for (size_t i = 0; st == STRATA_OK && i < n; i++)
-        if (!in->w || in->w[i] > 0.0)
-            st = strata_xsort_push(ctx, x, strata_f64_key(in->p[i]), i);
+    for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += rb->blk) {
+        size_t nb = n - r0 < rb->blk ? n - r0 : rb->blk;
+        const double *pb, *wb;
+        st = pw_rows(ctx, src, rb, r0, nb, &pb, &wb);
+        for (size_t k = 0; st == STRATA_OK && k < nb; k++)
+            if (!wb || wb[k] > 0.0)
+                st = strata_xsort_push(ctx, x, strata_f64_key(pb[k]), r0 + k);
+    }
     if (st == STRATA_OK)
         st = strata_xsort_end(ctx, x);
     if (st == STRATA_OK) {
+        rbuf_free(ctx, rb);
         if (on_file)
             strata_log(ctx, STRATA_LOG_INFO,
                        "evaluate: the %zu sorted rows need %zu MB, over half the memory budget of %zu MB: "
                        "they go through a scratch file",
                        m, (m * per_row) >> 20, budget >> 20);
-        st = on_file ? sorted_to_file(ctx, in, f, &x, budget, s) : sorted_in_memory(ctx, in, f, &x, s);
+        st = on_file ? sorted_to_file(ctx, src, f, &x, budget, s) : sorted_in_memory(ctx, src, f, &x, s);
         if (st == STRATA_OK)
             return STRATA_OK; /* the sort was freed once its stream was read */
     }
@@ -445,13 +626,6 @@ static strata_status copies_reserve(strata_ctx *ctx, ev_copies *c, size_t rows, 
             return STRATA_ENOMEM;
     }
     return STRATA_OK;
-}
-
-/* The level of a row's code (NA: n_levels). */
-static size_t level_of(const strata_eval_by *by, size_t row)
-{
-    int32_t code = by->codes[row];
-    return code < 0 ? by->n_levels : (size_t)code;
 }
 
 /* Position k of block b to row at of the copies. */
@@ -562,27 +736,24 @@ static strata_status eval_batch(strata_ctx *ctx, ev_sorted *s, const strata_eval
     return STRATA_OK;
 }
 
-/* One by-column: the rows of each level (a pass over the sorted rows' codes),
- * then its levels in batches of at most cap rows (a larger level alone),
- * each evaluated in turn. */
-static strata_status eval_by(strata_ctx *ctx, ev_sorted *s, const strata_eval_by *by, size_t *start,
-                             size_t *cur, ev_copies *c, size_t cap, strata_eval_metrics *overall,
+/* One by-column: the level of each sorted row (gather: its codes placed in
+ * the sorted order, in memory or as the file's level column) and the rows of
+ * each level (a pass over those levels), then its levels in batches of at
+ * most cap rows (a larger level alone), each evaluated in turn. */
+static strata_status eval_by(strata_ctx *ctx, ev_sorted *s, const strata_eval_source *src, size_t bi,
+                             size_t *start, size_t *cur, ev_copies *c, size_t cap, strata_eval_metrics *overall,
                              const strata_eval_params *par, ev_view *views,
                              strata_eval_metrics **targets, strata_eval_report *r)
 {
+    const strata_eval_by *by = &src->in.by[bi];
     size_t L = by->n_levels + 1, lv, l0, big = 0;
     ev_block b;
     memset(start, 0, (L + 1) * sizeof *start);
-    for (size_t k0 = 0; k0 < s->m; k0 += b.n) { /* codes in sorted order: one random pass */
-        STRATA_TRY(sorted_block(ctx, s, k0, EV_ROWS, &b));
-        for (size_t k = 0; k < b.n; k++) {
-            size_t l = level_of(by, b.row[k]);
-            s->lvl[s->f ? k : k0 + k] = (uint32_t)l;
-            start[l + 1]++;
-        }
-        if (s->f)
-            STRATA_TRY(strata_scratch_write(ctx, s->f, s->lvl_off + k0 * sizeof *s->lvl, s->lvl,
-                                            b.n * sizeof *s->lvl));
+    STRATA_TRY(gather(ctx, s, src, (int)bi, s->lvl, s->lvl_off));
+    for (size_t k0 = 0; k0 < s->m; k0 += b.n) {
+        STRATA_TRY(sorted_block(ctx, s, k0, EV_LEVELS, &b));
+        for (size_t k = 0; k < b.n; k++)
+            start[b.lvl[k] + 1]++;
     }
     for (lv = 0; lv < L; lv++) {
         big = start[lv + 1] > big ? start[lv + 1] : big;
@@ -605,22 +776,43 @@ static strata_status eval_by(strata_ctx *ctx, ev_sorted *s, const strata_eval_by
 strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
                               const strata_eval_params *par, strata_eval_report **out)
 {
+    strata_eval_source src;
+    *out = NULL;
+    if (!in)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: input arrays missing");
+    src = (strata_eval_source){*in, in->w != NULL, NULL, NULL};
+    return strata_evaluate_source(ctx, &src, par, out);
+}
+
+strata_status strata_evaluate_source(strata_ctx *ctx, const strata_eval_source *src,
+                                     const strata_eval_params *par, strata_eval_report **out)
+{
     strata_eval_report *r = NULL;
     ev_sorted s;
+    ev_rbuf rb;
     ev_copies c = {0, 0, NULL, NULL, NULL, NULL, NULL}; /* copies of a batch's levels */
-    size_t ng = 0, b, maxl = 0, *start = NULL, *cur = NULL, cap;
+    size_t ng = 0, b, maxl = 0, *start = NULL, *cur = NULL, cap, m = 0, n = src ? src->in.n : 0;
     ev_view *views = NULL;
     strata_eval_metrics **targets = NULL;
     strata_status st = STRATA_OK;
     *out = NULL;
+    memset(&s, 0, sizeof s);
+    memset(&rb, 0, sizeof rb);
+    if (!src)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: input arrays missing");
     STRATA_TRY(strata_eval_params_check(ctx, par));
-    STRATA_TRY(check_input(ctx, in, par->family));
-    for (b = 0; b < in->n_by; b++) {
-        ng += in->by[b].n_levels + 1; /* + NA */
-        if (in->by[b].n_levels + 2 > maxl)
-            maxl = in->by[b].n_levels + 2;
+    if ((st = rbuf_alloc(ctx, src, &rb)) != STRATA_OK || (st = check_input(ctx, src, par->family, &rb, &m)) != STRATA_OK ||
+        (st = sort_rows(ctx, src, par->family, m, &rb, &s)) != STRATA_OK) {
+        rbuf_free(ctx, &rb);
+        if (st == STRATA_ENOMEM && strata_ctx_errcode(ctx) != STRATA_ENOMEM)
+            goto nomem;
+        return st;
     }
-    STRATA_TRY(sort_rows(ctx, in, par->family, &s));
+    for (b = 0; b < src->in.n_by; b++) {
+        ng += src->in.by[b].n_levels + 1; /* + NA */
+        if (src->in.by[b].n_levels + 2 > maxl)
+            maxl = src->in.by[b].n_levels + 2;
+    }
     cap = batch_cap(ctx, s.m, s.weighted);
     r = strata_calloc(ctx, 1, sizeof *r);
     views = strata_calloc(ctx, maxl + 1, sizeof *views);
@@ -636,13 +828,13 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
     if (!r->groups)
         goto nomem;
     /* the whole population joins the first batch of the first by-column */
-    if (in->n_by == 0) {
+    if (src->in.n_by == 0) {
         views[0] = whole_view(&s);
         targets[0] = &r->overall;
         st = run_jobs(ctx, &s, views, targets, 1, par);
     }
-    for (b = 0; b < in->n_by && st == STRATA_OK; b++)
-        st = eval_by(ctx, &s, &in->by[b], start, cur, &c, cap, b == 0 ? &r->overall : NULL, par,
+    for (b = 0; b < src->in.n_by && st == STRATA_OK; b++)
+        st = eval_by(ctx, &s, src, b, start, cur, &c, cap, b == 0 ? &r->overall : NULL, par,
                      views, targets, r);
     if (st == STRATA_ENOMEM)
         goto nomem;
@@ -652,7 +844,7 @@ strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_input *in,
     r = NULL;
     goto done;
 nomem:
-    st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", in->n);
+    st = STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu rows", n);
 done:
     STRATA_FREE_ALL(ctx, views, targets, start, cur, c.y, c.p, c.lp, c.w, c.ix);
     sorted_free(ctx, &s);

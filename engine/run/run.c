@@ -1032,13 +1032,46 @@ static strata_status stage_score(run_state *r)
 
 /* ---- evaluation ------------------------------------------------------------ */
 
-/* Group codes for a by-name: derived (age_band, imd_quintile, core20), a role
- * (sex, ethnicity, pcn, practice, icb) or any categorical cohort column.
- * *owned is set when by->codes must be freed. */
-static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by, int32_t **owned)
+/* Evaluation's inputs read block by block (strata_evaluate_source): the
+ * weights from the outcome and risk, the by-columns from the cohort (a
+ * role's codes, sex as F/M; a derived grouping from its source column; any
+ * categorical column) — none of them held whole (docs/scale.md). */
+enum { BY_CODES, BY_SEX, BY_DERIVED };
+typedef struct eval_reader {
+    run_state *r;
+    long col[STRATA_RUN_MAX_BY];  /* the cohort column read (-1: none, all missing) */
+    int kind[STRATA_RUN_MAX_BY];  /* BY_* */
+    const char *name[STRATA_RUN_MAX_BY];
+} eval_reader;
+
+static strata_status eval_read(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
 {
-    strata_ctx *ctx = r->ctx;
-    int32_t *v;
+    const eval_reader *e = ud;
+    const run_state *r = e->r;
+    int32_t *v = out;
+    if (col == STRATA_EVAL_COL_W) { /* no observed outcome or no risk (unscored): weight 0 */
+        double *w = out;
+        for (size_t i = 0; i < n; i++)
+            w[i] = isnan(r->obs[r0 + i]) || isnan(r->risk[r0 + i]) ? 0.0 : 1.0;
+        return STRATA_OK;
+    }
+    if (col < 0)
+        return STRATA_FAIL(ctx, STRATA_EINTERNAL, "evaluate: column %d is not read", col);
+    if (e->col[col] >= 0)
+        STRATA_TRY(strata_cohort_read_i32(ctx, r->cohort, (size_t)e->col[col], r0, n, v));
+    if (e->kind[col] == BY_SEX)
+        for (size_t i = 0; i < n; i++)
+            v[i] = v[i] >= 0 && v[i] < 64 ? r->sex_map[v[i]] : -1;
+    else if (e->kind[col] == BY_DERIVED) /* the one rule of strata evaluate --by */
+        strata_eval_derived_codes(e->name[col], e->col[col] >= 0 ? v : NULL, n, v);
+    return STRATA_OK;
+}
+
+/* The by-column named name as the k-th of e: derived (age_band,
+ * imd_quintile, core20), a role (sex, ethnicity, pcn, practice, icb) or any
+ * categorical cohort column; its codes are read by eval_read. */
+static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by, eval_reader *e, size_t k)
+{
     strata_role src;
     const codes *role = !strcmp(name, "sex")         ? &r->sex
                         : !strcmp(name, "ethnicity") ? &r->eth
@@ -1047,44 +1080,26 @@ static strata_status by_codes(run_state *r, const char *name, strata_eval_by *by
                         : !strcmp(name, "icb")       ? &r->icb
                                                      : NULL;
     memset(by, 0, sizeof *by);
-    by->name = name;
-    *owned = NULL;
+    by->name = e->name[k] = name;
+    e->kind[k] = BY_CODES;
     if (role && role->col >= 0) {
-        STRATA_TRY(load_cols(r, role == &r->sex ? C_SEX : role == &r->eth ? C_ETH
-                                : role == &r->pcn ? C_PCN : role == &r->practice ? C_PRACTICE
-                                : C_ICB));
-        by->codes = role->v;
+        e->col[k] = role->col;
+        e->kind[k] = role == &r->sex ? BY_SEX : BY_CODES;
         by->n_levels = role->n_levels;
         by->levels = role->levels;
-        return STRATA_OK;
-    }
-    v = strata_calloc(ctx, r->n, sizeof *v);
-    if (!v)
-        return STRATA_ENOMEM;
-    *owned = v;
-    by->codes = v;
-    if ((by->n_levels = strata_eval_derived(name, &src, &by->levels)) > 0) {
-        /* the one rule of strata evaluate --by (engine/evaluate/evaluate_fairness.c) */
-        unsigned c = src == STRATA_ROLE_AGE ? C_AGE : C_IMD;
-        int held = (c == C_AGE ? r->age : r->imd) != NULL;
-        STRATA_TRY(load_cols(r, c));
-        strata_eval_derived_codes(name, c == C_AGE ? r->age : r->imd, r->n, v);
-        if (!held) /* read for the derived codes only */
-            drop_cols(r, C_ALL & ~c);
+    } else if ((by->n_levels = strata_eval_derived(name, &src, &by->levels)) > 0) {
+        e->col[k] = src == STRATA_ROLE_AGE ? r->age_col : r->imd_col;
+        e->kind[k] = BY_DERIVED;
     } else {
         long j = find_col(r, name);
         const strata_column_info *info = j >= 0 ? strata_cohort_column(r->cohort, (size_t)j) : NULL;
         if (!info || !info->categorical)
-            return STRATA_FAIL(ctx, STRATA_ESPEC,
+            return STRATA_FAIL(r->ctx, STRATA_ESPEC,
                                "evaluate.by: \"%s\" is neither a derived grouping (age_band, "
                                "imd_quintile, core20), a role (sex, ethnicity, pcn, practice, icb) "
                                "nor a categorical column of %s",
                                name, strata_cohort_path(r->cohort));
-        strata_free(ctx, v, 0);
-        *owned = NULL;
-        STRATA_TRY(read_i32(r, j, &v));
-        *owned = v;
-        by->codes = v;
+        e->col[k] = j;
         by->n_levels = info->n_levels;
         by->levels = info->levels;
     }
@@ -1148,37 +1163,32 @@ static strata_status stage_evaluate(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     strata_eval_params ep;
-    strata_eval_input in;
+    strata_eval_source src;
     strata_eval_by by[STRATA_RUN_MAX_BY];
-    int32_t *owned[STRATA_RUN_MAX_BY] = {0};
-    double *w = NULL;
+    eval_reader e;
     strata_status st = STRATA_OK;
     if (!r->obs)
         return stage_done(r, "evaluate (skipped: no outcome)");
     strata_eval_params_init(&ep);
     ep.family = eval_family(r->model);
-    memset(&in, 0, sizeof in);
-    in.n = r->n;
-    in.y = r->obs;
-    in.p = r->risk;
-    /* rows without an observed outcome or a risk (unscored) take no part (weight 0) */
-    for (size_t i = 0; i < r->n && !w; i++)
-        if (isnan(r->obs[i]) || isnan(r->risk[i])) {
-            if (!(w = strata_alloc(ctx, r->n * sizeof *w)))
-                return STRATA_ENOMEM;
-            for (size_t k = 0; k < r->n; k++)
-                w[k] = isnan(r->obs[k]) || isnan(r->risk[k]) ? 0.0 : 1.0;
-        }
-    in.w = w;
+    memset(&src, 0, sizeof src);
+    memset(&e, 0, sizeof e);
+    e.r = r;
+    src.in.n = r->n;
+    src.in.y = r->obs;
+    src.in.p = r->risk;
+    src.read = eval_read;
+    src.ud = &e;
+    /* rows without an observed outcome or a risk (unscored) take no part
+     * (weight 0, read by eval_read) */
+    for (size_t i = 0; i < r->n && !src.weighted; i++)
+        src.weighted = isnan(r->obs[i]) || isnan(r->risk[i]);
     for (size_t k = 0; k < r->spec->n_by && st == STRATA_OK; k++)
-        st = by_codes(r, r->spec->by[k], &by[k], &owned[k]);
-    in.n_by = r->spec->n_by;
-    in.by = by;
+        st = by_codes(r, r->spec->by[k], &by[k], &e, k);
+    src.in.n_by = r->spec->n_by;
+    src.in.by = by;
     if (st == STRATA_OK)
-        st = strata_evaluate(ctx, &in, &ep, &r->eval);
-    for (size_t k = 0; k < r->spec->n_by; k++)
-        strata_free(ctx, owned[k], 0);
-    strata_free(ctx, w, 0);
+        st = strata_evaluate_source(ctx, &src, &ep, &r->eval);
     STRATA_TRY(st);
     STRATA_TRY(fairness_table(r));
     if (r->spec->bootstrap > 0)

@@ -152,6 +152,32 @@ STRATA_API strata_status strata_evaluate(strata_ctx *ctx, const strata_eval_inpu
                               const strata_eval_params *par, strata_eval_report **out);
 STRATA_API void strata_eval_report_free(strata_ctx *ctx, strata_eval_report *r); /* accepts NULL */
 
+/* Inputs read in row blocks instead of held whole (evaluation under a memory
+ * budget, docs/scale.md#evaluation-under-a-budget): in.y, in.p or a
+ * by-column's codes left NULL are read through read, and the weights too
+ * when weighted is set and in.w is NULL. read fills rows [r0, r0 + n) of
+ * column col into out: STRATA_EVAL_COL_Y, _P or _W as doubles, or by-column
+ * col (0 .. in.n_by - 1) as int32 codes (-1 missing). Each column is read
+ * in row order, a few times (a check, the sort, and one pass per range of rows
+ * that fits a quarter of the budget when its values are placed in the sorted
+ * order). */
+#define STRATA_EVAL_COL_Y (-3)
+#define STRATA_EVAL_COL_P (-2)
+#define STRATA_EVAL_COL_W (-1)
+typedef strata_status (*strata_eval_read_fn)(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n,
+                                             void *out);
+typedef struct strata_eval_source {
+    strata_eval_input in;
+    int weighted;
+    strata_eval_read_fn read;
+    void *ud;
+} strata_eval_source;
+
+/* strata_evaluate over a source: the same report, byte for byte, as the
+ * arrays the source reads would give strata_evaluate. */
+STRATA_API strata_status strata_evaluate_source(strata_ctx *ctx, const strata_eval_source *src,
+                                                const strata_eval_params *par, strata_eval_report **out);
+
 /* lp -> response (expit, exp, exp or identity) and response -> lp. */
 STRATA_API void strata_eval_inverse_link(strata_family f, const double *lp, size_t n, double *p);
 STRATA_API strata_status strata_eval_link(strata_ctx *ctx, strata_family f, const double *p, size_t n,
