@@ -511,7 +511,7 @@ static size_t stage_of(const stage_mem *m, const char *name, size_t *start)
 static void run_counted(const char *dir, const char *memory, int threads, stage_mem *m)
 {
     strata_ctx *ctx = tu_ctx();
-    counter c = {0, 0, 0};
+    counter c = {0, 0, 0, 0};
     strata_run_spec spec;
     strata_run_summary sum;
     char path[4096], text[1024], out[4096];
