@@ -1337,21 +1337,25 @@ static strata_status plus_rules(run_state *r, strata_plus_rule *rules, long *col
     return STRATA_OK;
 }
 
-/* The PLUS groups of rows [r0, r0 + b) into mask (no rules: nothing);
- * buf holds b values a rule. */
-static strata_status plus_block(run_state *r, size_t r0, size_t b, int32_t *buf, uint32_t *mask)
-{
+/* The PLUS groups' rules, checked once (plus_rules) and applied to every
+ * block of aggregation (plus_block). */
+typedef struct plus_set {
     strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
     int32_t lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
     long cols[STRATA_RUN_MAX_PLUS];
+} plus_set;
+
+/* The PLUS groups of rows [r0, r0 + b) into mask (no rules: nothing);
+ * buf holds b values a rule. */
+static strata_status plus_block(run_state *r, plus_set *ps, size_t r0, size_t b, int32_t *buf, uint32_t *mask)
+{
     if (!r->spec->n_plus)
         return STRATA_OK;
-    STRATA_TRY(plus_rules(r, rules, cols, lv));
     for (size_t k = 0; k < r->spec->n_plus; k++) {
-        STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)cols[k], r0, b, buf + k * b));
-        rules[k].col = buf + k * b;
+        STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)ps->cols[k], r0, b, buf + k * b));
+        ps->rules[k].col = buf + k * b;
     }
-    return strata_plus_flags(r->ctx, b, r->spec->n_plus, rules, mask, NULL);
+    return strata_plus_flags(r->ctx, b, r->spec->n_plus, ps->rules, mask, NULL);
 }
 
 /* ---- stratification --------------------------------------------------------- */
@@ -1463,10 +1467,8 @@ static strata_status stage_stratify(run_state *r)
     strata_patient_cols pc;
     int within = r->spec->tiers_within_pcn;
     {   /* the PLUS groups' rules checked here, applied by aggregation (plus_block) */
-        strata_plus_rule rules[STRATA_RUN_MAX_PLUS];
-        int32_t lv[STRATA_RUN_MAX_PLUS][STRATA_RUN_MAX_PLUS_LEVELS];
-        long cols[STRATA_RUN_MAX_PLUS];
-        STRATA_TRY(plus_rules(r, rules, cols, lv));
+        plus_set ps;
+        STRATA_TRY(plus_rules(r, ps.rules, ps.cols, ps.lv));
     }
     STRATA_TRY(load_cols(r, C_AGE | (within ? C_PCN : 0)));
     if (pv_over_budget(r)) { /* the outcome, read by aggregation only, goes at once */
@@ -1550,6 +1552,8 @@ typedef struct agg_block {
     int32_t *code[7];            /* pcn, practice, icb, sex, eth, age, imd (NULL: none) */
     unsigned char *val;          /* 23 x cap: the values read from the file */
     uint32_t *plus;              /* cap: the PLUS groups */
+    long cols[7];                /* the cohort columns of code[] */
+    plus_set ps;                 /* the PLUS groups' rules */
     strata_strat_input in;       /* the block's inputs */
 } agg_block;
 
@@ -1571,6 +1575,8 @@ static strata_status agg_open(run_state *r, agg_block *ab)
     const long cols[7] = {r->pcn.col, r->practice.col, r->icb.col, r->sex.col,
                           r->eth.col, r->age_col,      r->imd_col};
     memset(ab, 0, sizeof *ab);
+    memcpy(ab->cols, cols, sizeof cols);
+    STRATA_TRY(plus_rules(r, ab->ps.rules, ab->ps.cols, ab->ps.lv));
     ab->cap = agg_rows(r);
     ab->col = strata_alloc(ctx, (7 + r->spec->n_plus) * ab->cap * sizeof *ab->col);
     ab->val = r->pv ? strata_alloc(ctx, 23 * ab->cap) : NULL; /* values in memory: pointed to */
@@ -1590,14 +1596,12 @@ static void agg_close(run_state *r, agg_block *ab)
 /* Rows [r0, r0 + b) into ab->in (and ab->code). */
 static strata_status agg_read(run_state *r, agg_block *ab, size_t r0, size_t b)
 {
-    const long cols[7] = {r->pcn.col, r->practice.col, r->icb.col, r->sex.col,
-                          r->eth.col, r->age_col,      r->imd_col};
     strata_strat_input *in = &ab->in;
     unsigned char *v = ab->val;
     const void *p[PV_N] = {0};
     for (int k = 0; k < 7; k++)
         if (ab->code[k])
-            STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)cols[k], r0, b, ab->code[k]));
+            STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)ab->cols[k], r0, b, ab->code[k]));
     if (ab->code[3]) /* sex as 0 = F, 1 = M (read_patients) */
         for (size_t i = 0; i < b; i++)
             ab->code[3][i] = ab->code[3][i] >= 0 && ab->code[3][i] < 64 ? r->sex_map[ab->code[3][i]] : -1;
@@ -1607,7 +1611,7 @@ static strata_status agg_read(run_state *r, agg_block *ab, size_t r0, size_t b)
         STRATA_TRY(pv_block(r, c, r0, b, v, &p[c]));
         v = v ? v + PV_WIDTH[c] * ab->cap : NULL;
     }
-    STRATA_TRY(plus_block(r, r0, b, ab->col + 7 * ab->cap, ab->plus));
+    STRATA_TRY(plus_block(r, &ab->ps, r0, b, ab->col + 7 * ab->cap, ab->plus));
     memset(in, 0, sizeof *in);
     in->n = b;
     in->risk = p[PV_RISK];
