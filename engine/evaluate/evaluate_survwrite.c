@@ -39,11 +39,15 @@ static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, d
     }
     STRATA_TRY(strata_table_set(ctx, t, C_N, row, n));
     STRATA_TRY(strata_table_set(ctx, t, C_EV, row, ev));
+    static const strata_conc_weight tw[2] = {STRATA_CONC_HARRELL, STRATA_CONC_UNO};
+    strata_status each[2], st = ev_surv_concordances(ctx, in, tw, 2, conf, c, each);
+    if (st == STRATA_ENOMEM)
+        return st;
+    if (st != STRATA_OK)
+        strata_ctx_clear_error(ctx); /* an invalid row: NaN, the calibration names it */
     for (int k = 0; k < 2; k++) {
-        if (strata_surv_concordance(ctx, in, k ? STRATA_CONC_UNO : STRATA_CONC_HARRELL, conf, &c[k]) != STRATA_OK) {
-            strata_ctx_clear_error(ctx); /* no comparable pair in this population: NaN */
+        if (st != STRATA_OK || each[k] != STRATA_OK) /* no comparable pair in this population: NaN */
             c[k].c = c[k].se = c[k].lo = c[k].hi = NAN;
-        }
         STRATA_TRY(strata_table_set(ctx, t, C_H + 4 * k, row, c[k].c));
         STRATA_TRY(strata_table_set(ctx, t, C_HSE + 4 * k, row, c[k].se));
         STRATA_TRY(strata_table_set(ctx, t, C_HLO + 4 * k, row, c[k].lo));
