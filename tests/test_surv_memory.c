@@ -153,12 +153,60 @@ static void test_surv_write__levels_bounded_and_thread_free(void **state)
     free(d);
 }
 
+/* Every allocation of the written evaluation may fail: STRATA_ENOMEM, never
+ * a NaN row written for a population whose concordance ran out of memory (the
+ * summary used to clear that error), and the first run that gets through
+ * writes the bytes of an unhindered one. 1,000 rows, 60 levels. */
+static void test_surv_write__allocation_failures_reported(void **state)
+{
+    data *d = make();
+    strata_eval_params par;
+    strata_ctx *ctx = tu_ctx();
+    char *want, *got;
+    long k, first, stride, total, failed = 0, passed = 0;
+    (void)state;
+    d->in.n = 1000;
+    strata_eval_params_init(&par);
+    par.disclosure = 0;
+    assert_status(ctx, strata_surv_evaluate_write(ctx, &d->in, 900, &d->by, 1, &par, tu_tmp("survfault0")), STRATA_OK);
+    want = tu_read_file(tu_tmp("survfault0/surv_summary.csv"), NULL);
+    assert_non_null(want);
+    tu_fault_install(ctx);
+    tu_fault_arm(1 << 30);
+    assert_status(ctx, strata_surv_evaluate_write(ctx, &d->in, 900, &d->by, 1, &par, tu_tmp("survfault0")), STRATA_OK);
+    total = tu_fault_count();
+    assert_true(total > 60); /* a level's concordance allocates */
+    tu_sweep_plan(total, 60, &first, &stride);
+    for (k = first; k <= total; k += stride) {
+        strata_status st;
+        tu_fault_arm(k);
+        st = strata_surv_evaluate_write(ctx, &d->in, 900, &d->by, 1, &par, tu_tmp("survfault1"));
+        tu_fault_arm(-1);
+        if (st != STRATA_OK && st != STRATA_ENOMEM)
+            fail_msg("allocation %ld: %s", k, strata_ctx_errmsg(ctx));
+        failed += st == STRATA_ENOMEM;
+        if (st == STRATA_OK) {
+            passed++;
+            got = tu_read_file(tu_tmp("survfault1/surv_summary.csv"), NULL);
+            assert_non_null(got);
+            assert_string_equal(got, want);
+            free(got);
+        }
+    }
+    printf("    %ld allocations, %ld failed runs, %ld runs through (an allocation not needed)\n", total, failed, passed);
+    assert_true(failed > 0);
+    free(want);
+    free(d);
+    strata_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_surv_conc__both_weightings_one_sort_same_bits),
         cmocka_unit_test(test_surv_conc__peak_is_sort_or_sweep_not_both),
         cmocka_unit_test(test_surv_write__levels_bounded_and_thread_free),
+        cmocka_unit_test(test_surv_write__allocation_failures_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
