@@ -1,8 +1,9 @@
 /* engine/evaluate/evaluate_survwrite.c — the written survival evaluation:
  * surv_summary.csv (overall and per by-level: n, events, Harrell's and Uno's C with
  * CIs) and surv_calibration.csv (KM observed vs predicted per risk group), through
- * strata_disclose_set as every aggregate. Invariant: a population is the input with
- * weight 0 outside it; observed risks sit on the grid of the rounded counts. */
+ * strata_disclose_set as every aggregate. Invariant: a by-level is its own rows
+ * alone, the bits of the input with weight 0 outside it; observed risks sit on the
+ * grid of the rounded counts. */
 #include "evaluate_internal.h"
 
 #include <errno.h>
@@ -30,8 +31,10 @@ static strata_status add_cols(strata_ctx *ctx, strata_table *t, const char *cons
 static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, double h, double conf,
                                  strata_table *t, size_t row)
 {
+    static const strata_conc_weight tw[2] = {STRATA_CONC_HARRELL, STRATA_CONC_UNO};
     double n = 0, ev = 0;
     strata_surv_conc c[2];
+    strata_status each[2], st;
     for (size_t i = 0; i < in->n; i++) {
         double w = SV_W(in, i);
         n += w;
@@ -39,12 +42,11 @@ static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, d
     }
     STRATA_TRY(strata_table_set(ctx, t, C_N, row, n));
     STRATA_TRY(strata_table_set(ctx, t, C_EV, row, ev));
-    static const strata_conc_weight tw[2] = {STRATA_CONC_HARRELL, STRATA_CONC_UNO};
-    strata_status each[2], st = ev_surv_concordances(ctx, in, tw, 2, conf, c, each);
-    if (st == STRATA_ENOMEM)
+    if ((st = ev_surv_concordances(ctx, in, tw, 2, conf, c, each)) == STRATA_ENOMEM)
         return st;
     if (st != STRATA_OK)
-        strata_ctx_clear_error(ctx); /* an invalid row: NaN, the calibration names it */
+        strata_ctx_clear_error(ctx); /* an invalid row: NaN, as before (the calibration names a bad time,
+                                        event, weight or stratum) */
     for (int k = 0; k < 2; k++) {
         if (st != STRATA_OK || each[k] != STRATA_OK) /* no comparable pair in this population: NaN */
             c[k].c = c[k].se = c[k].lo = c[k].hi = NAN;
