@@ -231,6 +231,88 @@ static void test_surv_write__disclosed_summary_and_calibration(void **state)
     strata_ctx_free(ctx);
 }
 
+/* A by-level's row of surv_summary.csv is the concordance of the level's rows
+ * alone (summary_table gathers them): the bits of the whole input with the
+ * other rows' weights zeroed (the kept rows, their order and their lp ranks
+ * are the same), checked here on the API, and the written C, SE and CI of
+ * every level those of the zero-weighted whole input. Levels: 7 by row,
+ * level 5 empty, every 11th row NA (code -1). */
+static void levels_as_subsets(const char *data, int wt, int off, int st)
+{
+    strata_ctx *ctx = tu_ctx();
+    fitted f;
+    strata_eval_params par;
+    strata_eval_by by;
+    static const char *const lev[7] = {"a", "b", "c", "d", "e", "f", "g"};
+    int32_t *code, *sc;
+    double *risk, *w, *ct, *ce, *cl, *cw;
+    char *txt;
+    int nan_rows = 0;
+    fit_design(ctx, data, wt, off, st, &f);
+    risk = malloc(f.d.n * sizeof *risk), code = malloc(f.d.n * sizeof *code), sc = malloc(f.d.n * sizeof *sc);
+    w = malloc(f.d.n * sizeof *w), ct = malloc(f.d.n * sizeof *ct), ce = malloc(f.d.n * sizeof *ce);
+    cl = malloc(f.d.n * sizeof *cl), cw = malloc(f.d.n * sizeof *cw);
+    for (size_t i = 0; i < f.d.n; i++) {
+        risk[i] = 1 - exp(-0.01 * exp(f.lp[i]));
+        code[i] = i % 11 == 3 ? -1 : (int32_t)((i * 5 + i / 3) % 7);
+        code[i] = code[i] == 5 ? 6 : code[i];
+    }
+    f.in.risk = risk;
+    by = (strata_eval_by){"grp", code, 7, lev};
+    strata_eval_params_init(&par);
+    par.disclosure = 0;
+    assert_status(ctx, strata_surv_evaluate_write(ctx, &f.in, 1000, &by, 1, &par, tu_tmp("survlev")), STRATA_OK);
+    txt = tu_read_file(tu_tmp("survlev/surv_summary.csv"), NULL);
+    assert_non_null(txt);
+    for (int l = 0; l < 7; l++) {
+        strata_surv_input whole = f.in, sub = f.in;
+        strata_surv_conc a[2], b[2];
+        strata_status sa[2], sb[2];
+        size_t m = 0;
+        for (size_t i = 0; i < f.d.n; i++) {
+            w[i] = code[i] == l ? (f.in.w ? f.in.w[i] : 1) : 0;
+            if (w[i] != 0) {
+                ct[m] = f.in.time[i], ce[m] = f.in.event[i], cl[m] = f.in.lp[i], cw[m] = w[i];
+                sc[m++] = f.in.stratum ? f.in.stratum[i] : 0;
+            }
+        }
+        whole.w = w;
+        sub = (strata_surv_input){m, ct, ce, cl, NULL, cw, f.in.stratum ? sc : NULL};
+        for (int k = 0; k < 2; k++) {
+            strata_conc_weight tw = k ? STRATA_CONC_UNO : STRATA_CONC_HARRELL;
+            sa[k] = strata_surv_concordance(ctx, &whole, tw, 0.95, &a[k]);
+            sb[k] = strata_surv_concordance(ctx, &sub, tw, 0.95, &b[k]);
+            strata_ctx_clear_error(ctx);
+            assert_int_equal(sa[k], sb[k]);
+            assert_memory_equal(&a[k], &b[k], sizeof a[k]); /* the same bits */
+        }
+        if (sa[0] != STRATA_OK) {
+            nan_rows++;
+            continue;
+        }
+        {
+            char want[256];
+            snprintf(want, sizeof want, "grp,%s,", lev[l]);
+            assert_contains(txt, want);
+            snprintf(want, sizeof want, ",%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\r\n", a[0].c, a[0].se, a[0].lo,
+                     a[0].hi, a[1].c, a[1].se, a[1].lo, a[1].hi);
+            assert_contains(txt, want);
+        }
+    }
+    assert_int_equal(nan_rows, 1); /* level f (5) is empty: NaN, as before */
+    free(txt);
+    free(risk), free(code), free(sc), free(w), free(ct), free(ce), free(cl), free(cw);
+    fitted_free(ctx, &f);
+    strata_ctx_free(ctx);
+}
+
+static void test_surv_write__levels_are_their_rows_alone(void **state)
+{
+    (void)state;
+    levels_as_subsets("colon_strata", 0, 0, 1);
+    levels_as_subsets("pbc", 1, 1, 0);
+}
+
 static void test_surv_input__bad_values_named(void **state)
 {
     strata_ctx *ctx = tu_ctx();
@@ -260,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_surv_concordance__case_weights_match_survival),
         cmocka_unit_test(test_surv_calibration__km_by_risk_group_matches_survfit),
         cmocka_unit_test(test_surv_write__disclosed_summary_and_calibration),
+        cmocka_unit_test(test_surv_write__levels_are_their_rows_alone),
         cmocka_unit_test(test_surv_input__bad_values_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,6 +98,11 @@ void ev_sdc_params(const strata_eval_params *par, strata_sdc_params *sp);
 #define SV_S(in, r) ((in)->stratum ? (in)->stratum[(r)] : 0)
 strata_status ev_surv_check(strata_ctx *ctx, const strata_surv_input *in, const double *x,
                             const char *xname);
+/* strata_surv_concordance for ntw weightings over one sort of the rows (the
+ * bits of separate calls): each[k] STRATA_OK, or STRATA_EDATA (not set in ctx)
+ * when weighting k has no comparable pair; returns bad input or no memory. */
+strata_status ev_surv_concordances(strata_ctx *ctx, const strata_surv_input *in, const strata_conc_weight *tw,
+                                   int ntw, double conf_level, strata_surv_conc *out, strata_status *each);
 
 /* The family's link (logit, log, log, identity) and its inverse. */
 double ev_link(strata_family f, double p);

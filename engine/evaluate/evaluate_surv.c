@@ -220,20 +220,19 @@ static void sweep(const strata_surv_input *in, sv *s, size_t s0, size_t s1, doub
     }
 }
 
-static strata_status sv_alloc(strata_ctx *ctx, size_t n, sv *s)
+/* The sweep's state, allocated after the sort's scratch is freed; the trees
+ * over the nr distinct lp ranks. */
+static strata_status sv_alloc(strata_ctx *ctx, sv *s)
 {
-    memset(s, 0, sizeof *s);
-    s->ord = strata_alloc(ctx, (n + 1) * sizeof *s->ord);
-    s->rank = strata_alloc(ctx, (n + 1) * sizeof *s->rank);
-    s->tw = strata_alloc(ctx, (n + 1) * sizeof *s->tw);
-    s->inf = strata_calloc(ctx, 3 * n + 3, sizeof *s->inf);
-    s->N = strata_calloc(ctx, 5 * (n + 1), sizeof *s->N);
-    if (!s->ord || !s->rank || !s->tw || !s->inf || !s->N)
+    s->tw = strata_alloc(ctx, (s->m + 1) * sizeof *s->tw);
+    s->inf = strata_calloc(ctx, 3 * s->m + 3, sizeof *s->inf);
+    s->N = strata_calloc(ctx, 5 * (s->nr + 1), sizeof *s->N);
+    if (!s->tw || !s->inf || !s->N)
         return STRATA_ENOMEM;
-    s->Neq = s->N + (n + 1);
-    s->D = s->Neq + (n + 1);
-    s->Deq = s->D + (n + 1);
-    s->gxy = s->Deq + (n + 1);
+    s->Neq = s->N + (s->nr + 1);
+    s->D = s->Neq + (s->nr + 1);
+    s->Deq = s->D + (s->nr + 1);
+    s->gxy = s->Deq + (s->nr + 1);
     return STRATA_OK;
 }
 
@@ -258,35 +257,62 @@ static void conc_finish(const strata_surv_input *in, const sv *s, const double *
     out->hi = out->c + z * out->se;
 }
 
-strata_status strata_surv_concordance(strata_ctx *ctx, const strata_surv_input *in, strata_conc_weight tw,
-                                      double conf_level, strata_surv_conc *out)
+/* One weighting over the sorted rows: the strata's sweeps, then C and its SE;
+ * STRATA_EDATA (not set in ctx) when there is no comparable pair. The sweep
+ * leaves the trees empty, so weightings run one after the other. */
+static strata_status conc_one(const strata_surv_input *in, sv *s, strata_conc_weight tw, double conf,
+                              strata_surv_conc *out)
+{
+    double cnt[5] = {0, 0, 0, 0, 0};
+    for (size_t s0 = 0; s0 < s->m;) {
+        size_t s1 = s0 + 1;
+        while (s1 < s->m && SV_S(in, s->ord[s1]) == SV_S(in, s->ord[s0]))
+            s1++;
+        time_weights(in, s, s0, s1, tw == STRATA_CONC_UNO);
+        memset(s->inf + 3 * s0, 0, 3 * (s1 - s0) * sizeof *s->inf);
+        sweep(in, s, s0, s1, cnt);
+        s0 = s1;
+    }
+    if (cnt[0] + cnt[1] + cnt[2] <= 0)
+        return STRATA_EDATA;
+    conc_finish(in, s, cnt, conf, out);
+    return STRATA_OK;
+}
+
+strata_status ev_surv_concordances(strata_ctx *ctx, const strata_surv_input *in, const strata_conc_weight *tw,
+                                   int ntw, double conf_level, strata_surv_conc *out, strata_status *each)
 {
     sv s;
-    double cnt[5] = {0, 0, 0, 0, 0};
     strata_status st;
-    memset(out, 0, sizeof *out);
-    if (!in || !in->time || !in->event || !in->lp || (tw != STRATA_CONC_HARRELL && tw != STRATA_CONC_UNO) ||
-        !(conf_level > 0 && conf_level < 1))
+    memset(&s, 0, sizeof s);
+    for (int k = 0; k < ntw; k++) {
+        memset(&out[k], 0, sizeof out[k]);
+        each[k] = STRATA_EDATA;
+        if (tw[k] != STRATA_CONC_HARRELL && tw[k] != STRATA_CONC_UNO)
+            return STRATA_FAIL(ctx, STRATA_EINVAL, "survival concordance: unknown weighting %d", (int)tw[k]);
+    }
+    if (!in || !in->time || !in->event || !in->lp || !(conf_level > 0 && conf_level < 1))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "survival concordance: needs time, event, lp, a weighting "
                                                "and a confidence level in (0, 1)");
     STRATA_TRY(ev_surv_check(ctx, in, in->lp, "lp"));
-    st = sv_alloc(ctx, in->n, &s);
+    s.ord = strata_alloc(ctx, (in->n + 1) * sizeof *s.ord);
+    s.rank = strata_alloc(ctx, (in->n + 1) * sizeof *s.rank);
+    st = s.ord && s.rank ? sv_sort(ctx, in, in->lp, &s) : STRATA_ENOMEM;
     if (st == STRATA_OK)
-        st = sv_sort(ctx, in, in->lp, &s);
-    for (size_t s0 = 0; st == STRATA_OK && s0 < s.m;) {
-        size_t s1 = s0 + 1;
-        while (s1 < s.m && SV_S(in, s.ord[s1]) == SV_S(in, s.ord[s0]))
-            s1++;
-        time_weights(in, &s, s0, s1, tw == STRATA_CONC_UNO);
-        memset(s.inf + 3 * s0, 0, 3 * (s1 - s0) * sizeof *s.inf);
-        sweep(in, &s, s0, s1, cnt);
-        s0 = s1;
-    }
-    if (st == STRATA_OK && cnt[0] + cnt[1] + cnt[2] <= 0)
-        st = STRATA_FAIL(ctx, STRATA_EDATA, "survival concordance: no comparable pairs (no event before "
-                                            "another row's time within a stratum)");
-    if (st == STRATA_OK)
-        conc_finish(in, &s, cnt, conf_level, out);
+        st = sv_alloc(ctx, &s);
+    for (int k = 0; st == STRATA_OK && k < ntw; k++)
+        each[k] = conc_one(in, &s, tw[k], conf_level, &out[k]);
     sv_free(ctx, &s);
     return st == STRATA_ENOMEM ? STRATA_FAIL(ctx, st, "survival concordance: out of memory") : st;
+}
+
+strata_status strata_surv_concordance(strata_ctx *ctx, const strata_surv_input *in, strata_conc_weight tw,
+                                      double conf_level, strata_surv_conc *out)
+{
+    strata_status each;
+    STRATA_TRY(ev_surv_concordances(ctx, in, &tw, 1, conf_level, out, &each));
+    if (each != STRATA_OK)
+        return STRATA_FAIL(ctx, each, "survival concordance: no comparable pairs (no event before "
+                                      "another row's time within a stratum)");
+    return STRATA_OK;
 }

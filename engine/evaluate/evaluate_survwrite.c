@@ -1,8 +1,9 @@
 /* engine/evaluate/evaluate_survwrite.c — the written survival evaluation:
  * surv_summary.csv (overall and per by-level: n, events, Harrell's and Uno's C with
  * CIs) and surv_calibration.csv (KM observed vs predicted per risk group), through
- * strata_disclose_set as every aggregate. Invariant: a population is the input with
- * weight 0 outside it; observed risks sit on the grid of the rounded counts. */
+ * strata_disclose_set as every aggregate. Invariant: a by-level is its own rows
+ * alone, the bits of the input with weight 0 outside it; observed risks sit on the
+ * grid of the rounded counts. */
 #include "evaluate_internal.h"
 
 #include <errno.h>
@@ -30,8 +31,10 @@ static strata_status add_cols(strata_ctx *ctx, strata_table *t, const char *cons
 static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, double h, double conf,
                                  strata_table *t, size_t row)
 {
+    static const strata_conc_weight tw[2] = {STRATA_CONC_HARRELL, STRATA_CONC_UNO};
     double n = 0, ev = 0;
     strata_surv_conc c[2];
+    strata_status each[2], st;
     for (size_t i = 0; i < in->n; i++) {
         double w = SV_W(in, i);
         n += w;
@@ -39,11 +42,14 @@ static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, d
     }
     STRATA_TRY(strata_table_set(ctx, t, C_N, row, n));
     STRATA_TRY(strata_table_set(ctx, t, C_EV, row, ev));
+    if ((st = ev_surv_concordances(ctx, in, tw, 2, conf, c, each)) == STRATA_ENOMEM)
+        return st;
+    if (st != STRATA_OK)
+        strata_ctx_clear_error(ctx); /* an invalid row: NaN, as before (the calibration names a bad time,
+                                        event, weight or stratum) */
     for (int k = 0; k < 2; k++) {
-        if (strata_surv_concordance(ctx, in, k ? STRATA_CONC_UNO : STRATA_CONC_HARRELL, conf, &c[k]) != STRATA_OK) {
-            strata_ctx_clear_error(ctx); /* no comparable pair in this population: NaN */
+        if (st != STRATA_OK || each[k] != STRATA_OK) /* no comparable pair in this population: NaN */
             c[k].c = c[k].se = c[k].lo = c[k].hi = NAN;
-        }
         STRATA_TRY(strata_table_set(ctx, t, C_H + 4 * k, row, c[k].c));
         STRATA_TRY(strata_table_set(ctx, t, C_HSE + 4 * k, row, c[k].se));
         STRATA_TRY(strata_table_set(ctx, t, C_HLO + 4 * k, row, c[k].lo));
@@ -52,27 +58,125 @@ static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, d
     return STRATA_OK;
 }
 
-static strata_status summary_table(strata_ctx *ctx, const strata_surv_input *in, double h, const strata_eval_by *by,
-                                   size_t n_by, double conf, double *w, strata_table **out)
+/* A level's kept rows (weight != 0, in row order) gathered from in into
+ * compact columns: the rows with weight 0 take no part in a concordance, its
+ * sums or its lp ranks (strata_surv_concordance drops them first), so the
+ * compact population gives the bits of the whole input with the other levels'
+ * weights zeroed, at the level's size instead of n. */
+typedef struct sv_level {
+    double *t, *e, *lp, *w; /* cap rows each */
+    int32_t *s;
+    size_t cap;
+    size_t *pos, *start;    /* n: rows grouped by level; n_levels + 1: the groups' starts */
+} sv_level;
+
+static void sv_level_free(strata_ctx *ctx, sv_level *c)
 {
-    size_t rows = 1, r = 0;
-    strata_surv_input sub = *in;
+    strata_free(ctx, c->t, 0);
+    strata_free(ctx, c->s, 0);
+    strata_free(ctx, c->pos, 0);
+    strata_free(ctx, c->start, 0);
+}
+
+/* Groups the kept rows of by-column b by level (a counting sort: row order within
+ * a level); *cap gets the largest level. */
+static void level_groups(const strata_surv_input *in, const strata_eval_by *b, sv_level *c, size_t *cap)
+{
+    size_t L = b->n_levels;
+    memset(c->start, 0, (L + 1) * sizeof *c->start);
+    for (size_t i = 0; i < in->n; i++)
+        if (SV_W(in, i) != 0 && b->codes[i] >= 0 && (size_t)b->codes[i] < L)
+            c->start[b->codes[i] + 1]++;
+    *cap = 0;
+    for (size_t l = 0; l < L; l++) {
+        *cap = c->start[l + 1] > *cap ? c->start[l + 1] : *cap;
+        c->start[l + 1] += c->start[l];
+    }
+    for (size_t i = 0; i < in->n; i++) /* start[l] runs to the end of level l, then back below */
+        if (SV_W(in, i) != 0 && b->codes[i] >= 0 && (size_t)b->codes[i] < L)
+            c->pos[c->start[b->codes[i]]++] = i;
+    for (size_t l = L; l > 0; l--)
+        c->start[l] = c->start[l - 1];
+    c->start[0] = 0;
+}
+
+/* Level l's rows as the population sub. */
+static void level_gather(const strata_surv_input *in, const sv_level *c, size_t l, strata_surv_input *sub)
+{
+    size_t m = 0;
+    for (size_t k = c->start[l]; k < c->start[l + 1]; k++, m++) {
+        size_t i = c->pos[k];
+        c->t[m] = in->time[i];
+        c->e[m] = in->event[i];
+        c->lp[m] = in->lp[i];
+        c->w[m] = SV_W(in, i);
+        if (in->stratum)
+            c->s[m] = in->stratum[i];
+    }
+    *sub = (strata_surv_input){m, c->t, c->e, c->lp, NULL, c->w, in->stratum ? c->s : NULL};
+}
+
+/* The by-columns' grouping (n rows, the most levels). */
+static strata_status level_alloc(strata_ctx *ctx, const strata_surv_input *in, const strata_eval_by *by,
+                                 size_t n_by, sv_level *c)
+{
+    size_t L = 0;
+    for (size_t b = 0; b < n_by; b++)
+        L = by[b].n_levels > L ? by[b].n_levels : L;
+    memset(c, 0, sizeof *c);
+    c->pos = strata_alloc(ctx, (in->n + 1) * sizeof *c->pos);
+    c->start = strata_alloc(ctx, (L + 2) * sizeof *c->start);
+    return c->pos && c->start ? STRATA_OK : STRATA_ENOMEM;
+}
+
+/* The gathered columns grown to cap rows (the largest level so far). */
+static strata_status level_grow(strata_ctx *ctx, size_t cap, sv_level *c)
+{
+    if (cap <= c->cap && c->t)
+        return STRATA_OK;
+    strata_free(ctx, c->t, 0);
+    strata_free(ctx, c->s, 0);
+    c->cap = cap;
+    c->t = strata_alloc(ctx, 4 * (cap + 1) * sizeof *c->t);
+    c->s = strata_alloc(ctx, (cap + 1) * sizeof *c->s);
+    if (!c->t || !c->s)
+        return STRATA_ENOMEM;
+    c->e = c->t + (cap + 1);
+    c->lp = c->e + (cap + 1);
+    c->w = c->lp + (cap + 1);
+    return STRATA_OK;
+}
+
+static strata_status summary_table(strata_ctx *ctx, const strata_surv_input *in, double h, const strata_eval_by *by,
+                                   size_t n_by, double conf, strata_table **out)
+{
+    size_t rows = 1, r = 0, cap;
+    strata_surv_input sub;
+    sv_level c;
     strata_table *t;
+    strata_status st = STRATA_OK;
     for (size_t b = 0; b < n_by; b++)
         rows += by[b].n_levels;
     STRATA_TRY(strata_table_new(ctx, "surv_summary", rows, &t));
     *out = t;
     STRATA_TRY(add_cols(ctx, t, sum_names, NSC, C_EV));
-    sub.w = w;
-    for (size_t b = 0; b <= n_by; b++)
-        for (size_t l = 0; l < (b ? by[b - 1].n_levels : 1); l++, r++) {
-            for (size_t i = 0; i < in->n; i++)
-                w[i] = !b || by[b - 1].codes[i] == (int32_t)l ? SV_W(in, i) : 0;
-            STRATA_TRY(strata_table_set_key(ctx, t, C_BY, r, b ? by[b - 1].name : "overall"));
-            STRATA_TRY(strata_table_set_key(ctx, t, C_LEVEL, r, b ? by[b - 1].levels[l] : "all"));
-            STRATA_TRY(summary_row(ctx, &sub, h, conf, t, r));
+    STRATA_TRY(strata_table_set_key(ctx, t, C_BY, r, "overall"));
+    STRATA_TRY(strata_table_set_key(ctx, t, C_LEVEL, r, "all"));
+    STRATA_TRY(summary_row(ctx, in, h, conf, t, r++));
+    st = n_by ? level_alloc(ctx, in, by, n_by, &c) : (memset(&c, 0, sizeof c), STRATA_OK);
+    for (size_t b = 0; st == STRATA_OK && b < n_by; b++) {
+        level_groups(in, &by[b], &c, &cap);
+        if ((st = level_grow(ctx, cap, &c)) != STRATA_OK)
+            break;
+        for (size_t l = 0; st == STRATA_OK && l < by[b].n_levels; l++, r++) {
+            level_gather(in, &c, l, &sub);
+            if ((st = strata_table_set_key(ctx, t, C_BY, r, by[b].name)) == STRATA_OK &&
+                (st = strata_table_set_key(ctx, t, C_LEVEL, r, by[b].levels[l])) == STRATA_OK)
+                st = summary_row(ctx, &sub, h, conf, t, r);
         }
-    return STRATA_OK;
+    }
+    sv_level_free(ctx, &c);
+    return st == STRATA_ENOMEM ? STRATA_FAIL(ctx, st, "survival evaluation: out of memory for the by-levels") : st;
 }
 
 enum { K_GROUP, K_RANGE, K_N, K_EV, K_PRED, K_RAW, K_RAWLO = K_RAW + 1, K_RAWHI = K_RAW + 2, NKC };
@@ -135,15 +239,12 @@ strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_inpu
 {
     strata_table *t[2] = {NULL, NULL};
     strata_sdc_params sp;
-    double *w;
     struct stat sb;
     strata_status st;
     STRATA_TRY(strata_eval_params_check(ctx, par));
     if (stat(outdir, &sb) != 0 && mkdir(outdir, 0755) != 0)
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create directory: %s", outdir, strerror(errno));
-    if (!(w = strata_alloc(ctx, (in->n + 1) * sizeof *w)))
-        return STRATA_ENOMEM;
-    st = summary_table(ctx, in, horizon, by, n_by, par->conf_level, w, &t[0]);
+    st = summary_table(ctx, in, horizon, by, n_by, par->conf_level, &t[0]);
     if (st == STRATA_OK)
         st = calibration_table(ctx, in, horizon, par->n_bins, par->conf_level, &t[1]);
     strata_sdc_params_init(&sp);
@@ -160,6 +261,5 @@ strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_inpu
     }
     strata_table_free(ctx, t[0]);
     strata_table_free(ctx, t[1]);
-    strata_free(ctx, w, 0);
     return st;
 }
