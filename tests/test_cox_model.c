@@ -220,6 +220,24 @@ static void test_cox_cli__fit_coef_score_horizon_on_synth(void **state)
     assert_non_null(out);
     assert_contains(out, "by,level,n,events,c_harrell,c_harrell_se,c_harrell_lo,c_harrell_hi,c_uno");
     assert_contains(out, "\nsex,F,");
+    {   /* --mem-limit: the rows held in memory fit (the same bytes) or are refused, exit 3, nothing written */
+        char *got = NULL;
+        assert_int_equal(tu_run_cli(NULL, "evaluate %s %s --horizon 365 --by sex --mem-limit 64M --out %s",
+                                    tu_tmp("sm.h5"), tu_tmp("syn.h5"), tu_tmp("sev64")), 0);
+        got = tu_read_file(tu_tmp("sev64/surv_summary.csv"), NULL);
+        assert_non_null(got);
+        assert_string_equal(got, out);
+        free(got);
+        got = NULL;
+        assert_int_equal(tu_run_cli(&got, "evaluate %s %s --horizon 365 --by sex --mem-limit 1M --out %s",
+                                    tu_tmp("sm.h5"), tu_tmp("syn.h5"), tu_tmp("sev1")), 3);
+        /* 5,000 rows: 48 bytes a row of columns (40, the strata(pcn) codes and one by-column) and the evaluation's
+         * 132 a row and 1 MiB */
+        assert_contains(got, "5000 rows take 240048 bytes of columns (48 a row) and up to 1708708 for the "
+                             "evaluation, over the memory budget of 1048576 bytes");
+        assert_null(tu_read_file(tu_tmp("sev1/surv_summary.csv"), NULL));
+        free(got);
+    }
     free(out);
     /* a GLM model file is not a Cox model: named, and scoring it with --horizon is a usage error */
     assert_int_equal(tu_run_cli(NULL, "fit %s --family binomial --formula 'emergency_event ~ age' --out %s",

@@ -200,6 +200,58 @@ static void test_surv_write__allocation_failures_reported(void **state)
     strata_ctx_free(ctx);
 }
 
+/* Under a memory budget the written evaluation, which holds its rows, keeps
+ * within strata_surv_evaluate_bytes — here at its worst, one by-level holding
+ * every row — and gives the bytes of no budget; a budget one byte smaller is
+ * refused (STRATA_ENOMEM naming both) before the folder is made. */
+static void test_surv_write__budget_holds_or_refuses(void **state)
+{
+    data *d = make();
+    strata_eval_params par;
+    size_t need = strata_surv_evaluate_bytes(N);
+    char *want, *got;
+    (void)state;
+    for (size_t i = 0; i < N; i++)
+        d->code[i] = 0;
+    strata_eval_params_init(&par);
+    par.disclosure = 0;
+    {
+        strata_ctx *ctx = tu_ctx();
+        assert_status(ctx, strata_surv_evaluate_write(ctx, &d->in, 900, &d->by, 1, &par, tu_tmp("survbud0")), STRATA_OK);
+        strata_ctx_free(ctx);
+    }
+    {
+        strata_ctx *ctx = tu_ctx();
+        tu_alloc_count c = {0, 0};
+        strata_ctx_set_memory_budget(ctx, need);
+        strata_ctx_set_alloc(ctx, tu_count_alloc, &c);
+        assert_status(ctx, strata_surv_evaluate_write(ctx, &d->in, 900, &d->by, 1, &par, tu_tmp("survbud1")), STRATA_OK);
+        if (!(c.peak <= need && c.peak > 88 * (size_t)N)) /* the level's gathered rows and its C, at least */
+            fail_msg("peak %zu bytes for %d rows in one level: not within the stated %zu", c.peak, N, need);
+        strata_ctx_free(ctx);
+    }
+    want = tu_read_file(tu_tmp("survbud0/surv_summary.csv"), NULL);
+    got = tu_read_file(tu_tmp("survbud1/surv_summary.csv"), NULL);
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    assert_contains(got, "grp,L0,");
+    free(want), free(got);
+    {
+        strata_ctx *ctx = tu_ctx();
+        char msg[160];
+        strata_ctx_set_memory_budget(ctx, need - 1);
+        assert_status(ctx, strata_surv_evaluate_write(ctx, &d->in, 900, &d->by, 1, &par, tu_tmp("survbud2")), STRATA_ENOMEM);
+        snprintf(msg, sizeof msg, "survival evaluation of %d rows holds its rows in memory", N);
+        assert_contains(strata_ctx_errmsg(ctx), msg);
+        snprintf(msg, sizeof msg, "may take %zu bytes, over the memory budget of %zu bytes", need, need - 1);
+        assert_contains(strata_ctx_errmsg(ctx), msg);
+        assert_null(tu_read_file(tu_tmp("survbud2/surv_summary.csv"), NULL));
+        strata_ctx_free(ctx);
+    }
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_surv_conc__peak_is_sort_or_sweep_not_both),
         cmocka_unit_test(test_surv_write__levels_bounded_and_thread_free),
         cmocka_unit_test(test_surv_write__allocation_failures_reported),
+        cmocka_unit_test(test_surv_write__budget_holds_or_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,7 +136,8 @@ int cli_fit_cox(strata_ctx *ctx, const cli_common *co, const char *cohort_path, 
 int cli_coef_cox(strata_ctx *ctx, const char *path, int csv);
 int cli_parse_horizons(const char *s, double *h, size_t *nh); /* "365,730": 0 or -1 */
 int cli_score_cox(const cli_model_opts *o, const double *h, size_t nh, size_t mem_limit);
-int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const *by, size_t n_by, int raw);
+int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const *by, size_t n_by, int raw,
+                     size_t mem_limit);
 /* A command for the man page and the completion (cli_man.c): name, the
  * subcommand word or NULL ("import events"), its function. */
 typedef struct cli_command {

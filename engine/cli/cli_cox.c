@@ -219,7 +219,26 @@ static strata_status outcome_columns(strata_ctx *ctx, strata_cox *m, strata_coho
     return strata_cohort_read_i32(ctx, c, js, 0, n, *st_codes);
 }
 
-int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const *by, size_t n_by, int raw)
+/* The command's columns (time, event, weight, lp and risk 40 bytes a row, the
+ * strata and each by-column's codes 4) and the evaluation's most
+ * (strata_surv_evaluate_bytes) are all held in memory: a budget below them is
+ * refused (exit STRATA_ENOMEM) before anything is read. 0 when they fit. */
+static int cox_eval_fits(const strata_cox *m, const char *cohort, size_t n, size_t n_by, size_t budget)
+{
+    size_t row = 40 + 4 * (n_by + (strata_cox_strata_column(m) != NULL)), eval = strata_surv_evaluate_bytes(n);
+    if (!budget || row * (n + 1) + eval <= budget)
+        return 0;
+    if (cli_rank() == 0)
+        fprintf(stderr,
+                "strata evaluate: error: %s: a Cox model's evaluation holds its rows in memory (it does not "
+                "stream): %zu rows take %zu bytes of columns (%zu a row) and up to %zu for the evaluation, over "
+                "the memory budget of %zu bytes\n",
+                cohort, n, row * (n + 1), row, eval, budget);
+    return (int)STRATA_ENOMEM;
+}
+
+int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const *by, size_t n_by, int raw,
+                     size_t mem_limit)
 {
     strata_ctx *ctx = cli_ctx_new(&o->co);
     strata_cox *m = NULL;
@@ -234,6 +253,11 @@ int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const 
         return 3;
     if ((st = strata_cox_load(ctx, o->model, &m)) == STRATA_OK && (st = strata_cohort_open(ctx, o->cohort, &c)) == STRATA_OK) {
         n = strata_cohort_nrows(c);
+        strata_ctx_set_memory_budget(ctx, mem_limit);
+        if ((rc = cox_eval_fits(m, o->cohort, n, n_by, mem_limit)) != 0)
+            st = STRATA_ENOMEM;
+    }
+    if (st == STRATA_OK && c) {
         t = malloc((n + 1) * sizeof *t), e = malloc((n + 1) * sizeof *e), w = malloc((n + 1) * sizeof *w);
         lp = malloc((n + 1) * sizeof *lp), risk = malloc((n + 1) * sizeof *risk);
         st = t && e && w && lp && risk ? strata_cox_score(ctx, m, c, o->unseen, &horizon, 1, lp, risk) : STRATA_ENOMEM;

@@ -148,9 +148,7 @@ int cmd_evaluate(int argc, char **argv)
     if (o.model && strata_cox_is_model_file(o.model)) { /* engine/cli/cli_cox.c */
         if (!o.cohort || !o.out || !(horizon > 0))
             return cli_usage_error("evaluate", USAGE, "a Cox model needs COHORT, --out and --horizon");
-        if (mem_limit)
-            return cli_usage_error("evaluate", USAGE, "--mem-limit is for GLM models (a Cox model's evaluation holds its rows in memory)");
-        return cli_evaluate_cox(&o, horizon, (const char *const *)by, (size_t)n_by, raw);
+        return cli_evaluate_cox(&o, horizon, (const char *const *)by, (size_t)n_by, raw, mem_limit);
     }
     if (horizon > 0)
         return cli_usage_error("evaluate", USAGE, "--horizon is for Cox models");

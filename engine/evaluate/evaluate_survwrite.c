@@ -233,6 +233,15 @@ static strata_status calibration_table(strata_ctx *ctx, const strata_surv_input 
     return STRATA_OK;
 }
 
+/* The most the written evaluation allocates (docs/scale.md, "Survival evaluation
+ * in memory"): a by-level holding every row — the grouping 8, the gathered level
+ * 36 and its concordance 88 bytes a row (the overall C's 88 and the calibration's
+ * 48 are less) — and 1 MiB for the tables. */
+size_t strata_surv_evaluate_bytes(size_t n)
+{
+    return 132 * (n + 1) + ((size_t)1 << 20);
+}
+
 strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_input *in, double horizon,
                                          const strata_eval_by *by, size_t n_by, const strata_eval_params *par,
                                          const char *outdir)
@@ -241,7 +250,14 @@ strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_inpu
     strata_sdc_params sp;
     struct stat sb;
     strata_status st;
+    size_t budget = strata_ctx_memory_budget(ctx), need;
     STRATA_TRY(strata_eval_params_check(ctx, par));
+    need = strata_surv_evaluate_bytes(in ? in->n : 0);
+    if (budget && need > budget) /* refused before anything is written */
+        return STRATA_FAIL(ctx, STRATA_ENOMEM,
+                           "survival evaluation of %zu rows holds its rows in memory (it does not stream): it "
+                           "may take %zu bytes, over the memory budget of %zu bytes",
+                           in->n, need, budget);
     if (stat(outdir, &sb) != 0 && mkdir(outdir, 0755) != 0)
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create directory: %s", outdir, strerror(errno));
     st = summary_table(ctx, in, horizon, by, n_by, par->conf_level, &t[0]);

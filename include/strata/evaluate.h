@@ -319,6 +319,11 @@ STRATA_API strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strat
                                                     const strata_eval_by *by, size_t n_by,
                                                     const strata_eval_params *par, const char *outdir);
 
+/* The most strata_surv_evaluate_write allocates for n rows (132 bytes a row and
+ * 1 MiB): it holds its rows in memory. Under a context memory budget below this
+ * it is refused (STRATA_ENOMEM, naming both) before anything is written. */
+STRATA_API size_t strata_surv_evaluate_bytes(size_t n);
+
 /* ---- output ------------------------------------------------------------- */
 
 typedef struct strata_eval_provenance {
