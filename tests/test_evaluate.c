@@ -1095,6 +1095,97 @@ static void test_cli_evaluate__mem_limit_gives_the_same_bytes(void **state)
     strata_ctx_free(ctx);
 }
 
+/* The allocation hook's count, and the largest block asked for. */
+typedef struct big_count {
+    tu_alloc_count c;
+    size_t largest, n, columns; /* the largest block; blocks of n or n + 1 doubles */
+} big_count;
+
+static void *big_alloc(void *ud, void *ptr, size_t old_size, size_t new_size)
+{
+    big_count *b = ud;
+    b->largest = new_size > b->largest ? new_size : b->largest;
+    b->columns += new_size >= b->n * sizeof(double) && new_size <= (b->n + 1) * sizeof(double);
+    return tu_count_alloc(&b->c, ptr, old_size, new_size);
+}
+
+/* A scorer under a 200 kB budget scores ranges of any size and start, in
+ * order or not, with strata_score's bits; strata_evaluate_scorer under 400 kB
+ * (what `strata evaluate --mem-limit` calls) writes the files of
+ * strata_evaluate_scored on the whole predictions, in blocks that do not grow
+ * with n. */
+static void test_scorer__ranges_and_evaluation_without_a_column(void **state)
+{
+    strata_ctx *ctx = tu_ctx(), *bctx = tu_ctx();
+    scored s;
+    strata_cohort *c = NULL;
+    strata_model *m;
+    strata_scorer *sc = NULL;
+    strata_eval_params par;
+    big_count bc = {{0, 0}, 0, 0, 0};
+    static const size_t len[] = {1, 4999, 8192, 12345, 3, 8191, 70000};
+    const char *by[2] = {"sex", "age_band"};
+    char *out = NULL;
+    double *lp, *resp, *glp, *gresp;
+    size_t n, r0 = 0;
+    (void)state;
+    m = fit_fixture(ctx, "binomial", STRATA_FAMILY_BINOMIAL, "emergency_admission_12m ~ age + sex + ethnicity",
+                    tu_tmp("scorer_cohort.h5"), tu_tmp("scorer_model.h5"), &s, &c);
+    n = bc.n = strata_cohort_nrows(c);
+    lp = malloc(n * sizeof *lp), resp = malloc(n * sizeof *resp);
+    glp = calloc(n, sizeof *glp), gresp = calloc(n, sizeof *gresp);
+    assert_status(ctx, strata_score(ctx, m, c, STRATA_UNSEEN_ERROR, lp, resp), STRATA_OK);
+    strata_ctx_set_memory_budget(bctx, 200000);
+    assert_status(bctx, strata_scorer_open(bctx, m, c, STRATA_UNSEEN_ERROR, &sc), STRATA_OK);
+    for (size_t k = 0; r0 < n; k++) { /* forwards, in uneven ranges */
+        size_t b = n - r0 < len[k % 7] ? n - r0 : len[k % 7];
+        assert_status(bctx, strata_scorer_rows(bctx, sc, r0, b, glp + r0, gresp + r0), STRATA_OK);
+        r0 += b;
+    }
+    assert_memory_equal(glp, lp, n * sizeof *lp);
+    assert_memory_equal(gresp, resp, n * sizeof *resp);
+    memset(gresp, 0, n * sizeof *gresp); /* backwards, responses only */
+    for (size_t r1 = n; r1 > 0;) {
+        size_t b = r1 < 9000 ? r1 : 9000;
+        assert_status(bctx, strata_scorer_rows(bctx, sc, r1 - b, b, NULL, gresp + r1 - b), STRATA_OK);
+        r1 -= b;
+    }
+    assert_memory_equal(gresp, resp, n * sizeof *resp);
+    assert_status(bctx, strata_scorer_rows(bctx, sc, n - 1, 2, NULL, gresp), STRATA_EINVAL);
+    assert_contains(strata_ctx_errmsg(bctx), "outside the cohort");
+    strata_scorer_free(bctx, sc);
+    sc = NULL;
+    strata_ctx_free(bctx);
+
+    strata_eval_params_init(&par);
+    assert_status(ctx, strata_evaluate_scored(ctx, c, "emergency_admission_12m", resp, by, 2, &par, NULL, NULL,
+                                              tu_tmp("scorer_whole")), STRATA_OK);
+    bctx = tu_ctx();
+    strata_ctx_set_memory_budget(bctx, 400000);
+    strata_ctx_set_alloc(bctx, big_alloc, &bc);
+    assert_status(bctx, strata_scorer_open(bctx, m, c, STRATA_UNSEEN_ERROR, &sc), STRATA_OK);
+    assert_status(bctx, strata_evaluate_scorer(bctx, c, "emergency_admission_12m", sc, by, 2, &par, NULL,
+                                               tu_tmp("scorer_blocks")), STRATA_OK);
+    strata_scorer_free(bctx, sc);
+    strata_ctx_free(bctx);
+    if (tu_run_sh(&out, "diff -r '%s' '%s'", tu_tmp("scorer_whole"), tu_tmp("scorer_blocks")) != 0)
+        fail_msg("scored as read: outputs differ from the whole predictions': %s", out);
+    free(out);
+    /* what is allocated does not grow with n: reading blocks of at most 65,536
+     * rows (here n = 20,000 rows: the two blocks of n doubles are a reading
+     * block of the weights and one of the predictions, both capped at 65,536
+     * rows; the scored chunk is 8,192 rows under this budget), and the largest block a
+     * thread's design block of 8,192 rows (12 doubles a row: 786,432 bytes) */
+    assert_true(bc.columns <= 2);
+    if (!(bc.largest <= 8192 * 12 * sizeof(double)))
+        fail_msg("a block of %zu bytes for %zu rows", bc.largest, n);
+    free(lp), free(resp), free(glp), free(gresp);
+    strata_model_free(ctx, m);
+    strata_cohort_close(c);
+    scored_free(&s);
+    strata_ctx_free(ctx);
+}
+
 /* `strata evaluate` on a gamma model evaluates it as gamma (it used the Poisson
  * formulas): evaluate.json's family, deviance and pseudo-R² are the library's
  * gamma values for the model's predictions. */
@@ -1174,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_cli_evaluate__model_and_cohort_end_to_end),
         cmocka_unit_test(test_cli_evaluate__gamma_model_evaluated_as_gamma),
         cmocka_unit_test(test_cli_evaluate__mem_limit_gives_the_same_bytes),
+        cmocka_unit_test(test_scorer__ranges_and_evaluation_without_a_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

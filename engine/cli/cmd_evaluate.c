@@ -163,19 +163,30 @@ int cmd_evaluate(int argc, char **argv)
         }
         outcome = response;
     }
-    if (!(p = calloc(strata_cohort_nrows(c) + 1, sizeof *p))) {
-        fprintf(stderr, "strata evaluate: error: out of memory\n");
-        rc = 3;
-        goto done;
-    }
-    if ((st = strata_score(ctx, m, c, o.unseen, NULL, p)) != STRATA_OK ||
-        (st = strata_file_sha256(ctx, o.model, mhash)) != STRATA_OK ||
+    if ((st = strata_file_sha256(ctx, o.model, mhash)) != STRATA_OK ||
         (st = strata_file_sha256(ctx, o.cohort, chash)) != STRATA_OK)
         goto fail;
     strata_eval_params_init(&par);
     par.family = sum.family; /* the model's family: gamma is evaluated as gamma */
     par.disclosure = !raw;
     prov = (strata_eval_provenance){mhash, chash, o.model, o.cohort};
+    if (mem_limit && boot_b == 0) { /* under a budget the predictions are scored as read: no column of them */
+        strata_scorer *sc = NULL;
+        if ((st = strata_scorer_open(ctx, m, c, o.unseen, &sc)) == STRATA_OK)
+            st = strata_evaluate_scorer(ctx, c, outcome, sc, (const char *const *)by, (size_t)n_by, &par, &prov,
+                                        o.out);
+        strata_scorer_free(ctx, sc);
+        if (st != STRATA_OK)
+            goto fail;
+        goto written;
+    }
+    if (!(p = calloc(strata_cohort_nrows(c) + 1, sizeof *p))) {
+        fprintf(stderr, "strata evaluate: error: out of memory\n");
+        rc = 3;
+        goto done;
+    }
+    if ((st = strata_score(ctx, m, c, o.unseen, NULL, p)) != STRATA_OK)
+        goto fail;
     if (boot_b > 0) {
         strata_validate_params vp;
         strata_validate_params_init(&vp);
@@ -188,6 +199,7 @@ int cmd_evaluate(int argc, char **argv)
     if ((st = strata_evaluate_scored(ctx, c, outcome, p, (const char *const *)by, (size_t)n_by,
                                      &par, boot_b > 0 ? &boot : NULL, &prov, o.out)) != STRATA_OK)
         goto fail;
+written:
     if (json) {
         print_json(&o, outcome, strata_cohort_nrows(c), par.family, (const char *const *)by, n_by,
                    raw);

@@ -213,22 +213,49 @@ strata_status ev_read_outcome(strata_ctx *ctx, strata_cohort *cohort, const char
 typedef struct scored_reader {
     strata_cohort *cohort;
     size_t ycol;
-    const double *p;
+    const double *p;   /* the caller's predictions, or NULL: */
+    strata_scorer *sc; /* scored as read, each block's into pb (pcap rows) */
+    double *pb;
+    size_t pcap;
     const by_col *cols;
 } scored_reader;
 
+/* The predictions of rows [r0, r0 + n): the caller's, or scored into pb. */
+static strata_status scored_p(strata_ctx *ctx, scored_reader *sr, size_t r0, size_t n, const double **p)
+{
+    if (sr->p) {
+        *p = sr->p + r0;
+        return STRATA_OK;
+    }
+    if (n > sr->pcap) {
+        strata_free(ctx, sr->pb, 0);
+        sr->pcap = 0;
+        if (!(sr->pb = strata_alloc(ctx, n * sizeof *sr->pb)))
+            return STRATA_FAIL(ctx, STRATA_ENOMEM, "evaluate: out of memory for %zu predictions", n);
+        sr->pcap = n;
+    }
+    *p = sr->pb;
+    return strata_scorer_rows(ctx, sr->sc, r0, n, NULL, sr->pb);
+}
+
 static strata_status scored_read(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
 {
-    const scored_reader *sr = ud;
+    scored_reader *sr = ud;
     double *v = out;
+    const double *p;
     if (col >= 0)
         return read_by_rows(ctx, sr->cohort, &sr->cols[col], r0, n, out);
-    if (col == STRATA_EVAL_COL_P)
-        return STRATA_FAIL(ctx, STRATA_EINTERNAL, "evaluate: the predictions are not read");
+    if (col == STRATA_EVAL_COL_P) {
+        if (!sr->sc)
+            return STRATA_FAIL(ctx, STRATA_EINTERNAL, "evaluate: the predictions are not read");
+        return strata_scorer_rows(ctx, sr->sc, r0, n, NULL, v);
+    }
     STRATA_TRY(strata_cohort_read_f64(ctx, sr->cohort, sr->ycol, r0, n, v));
-    if (col == STRATA_EVAL_COL_W)
+    if (col == STRATA_EVAL_COL_W) {
+        STRATA_TRY(scored_p(ctx, sr, r0, n, &p));
         for (size_t i = 0; i < n; i++)
-            v[i] = isnan(v[i]) || isnan(sr->p[r0 + i]) ? 0.0 : 1.0;
+            v[i] = isnan(v[i]) || isnan(p[i]) ? 0.0 : 1.0;
+    }
     return STRATA_OK;
 }
 
@@ -250,10 +277,11 @@ static strata_status count_dropped(strata_ctx *ctx, const scored_reader *sr, siz
 }
 
 /* The outcome, weights and by-columns are read block by block (no column
- * held whole: docs/scale.md); the predictions p are the caller's. */
-strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
-                                     const double *p, const char *const *by_names, size_t n_by,
-                                     const strata_eval_params *par,
+ * held whole: docs/scale.md); the predictions are the caller's p, or (p NULL)
+ * scored block by block as read by sc. */
+static strata_status evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                                     const double *p, strata_scorer *sc, const char *const *by_names,
+                                     size_t n_by, const strata_eval_params *par,
                                      const strata_bootstrap_result *boot,
                                      const strata_eval_provenance *prov, const char *outdir)
 {
@@ -264,11 +292,11 @@ strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, con
     scored_reader sr;
     strata_eval_report *r = NULL;
     strata_status st;
-    if (!cohort || !outcome || !p || (n_by && !by_names))
+    if (!cohort || !outcome || (!p && !sc) || (n_by && !by_names))
         return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: cohort, outcome or predictions missing");
     STRATA_TRY(strata_eval_params_check(ctx, par));
     n = strata_cohort_nrows(cohort);
-    sr = (scored_reader){cohort, 0, p, NULL};
+    sr = (scored_reader){cohort, 0, p, sc, NULL, 0, NULL};
     STRATA_TRY(strata_cohort_find(ctx, cohort, outcome, &sr.ycol));
     if ((st = count_dropped(ctx, &sr, n, &dropped)) != STRATA_OK)
         goto done;
@@ -298,7 +326,25 @@ done:
     strata_eval_report_free(ctx, r);
     for (size_t b = 0; cols && b < n_by; b++)
         by_col_free(ctx, &cols[b]);
-    strata_free(ctx, cols, 0);
-    strata_free(ctx, by, 0);
+    STRATA_FREE_ALL(ctx, cols, by, sr.pb);
     return st;
+}
+
+strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                                     const double *p, const char *const *by_names, size_t n_by,
+                                     const strata_eval_params *par,
+                                     const strata_bootstrap_result *boot,
+                                     const strata_eval_provenance *prov, const char *outdir)
+{
+    return evaluate_scored(ctx, cohort, outcome, p, NULL, by_names, n_by, par, boot, prov, outdir);
+}
+
+strata_status strata_evaluate_scorer(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                                     strata_scorer *sc, const char *const *by_names, size_t n_by,
+                                     const strata_eval_params *par, const strata_eval_provenance *prov,
+                                     const char *outdir)
+{
+    if (!sc)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "evaluate: no scorer");
+    return evaluate_scored(ctx, cohort, outcome, NULL, sc, by_names, n_by, par, NULL, prov, outdir);
 }

@@ -224,6 +224,77 @@ strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort
     return glm_score(ctx, m->glm, &src, unseen, lp, resp);
 }
 
+/* ---- a scorer: row ranges on demand, in strata_score's chunks ------------- */
+
+struct strata_scorer {
+    glm_source src;
+    glm_binding *b;
+    size_t chunk, q;  /* chunk rows; the chunk held (SIZE_MAX: none) */
+    double *lp, *resp; /* its scores */
+};
+
+strata_status strata_scorer_open(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+                                 strata_unseen_policy unseen, strata_scorer **out)
+{
+    strata_scorer *s;
+    strata_status st;
+    *out = NULL;
+    if (!m || !cohort)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_scorer_open: model or cohort is NULL");
+    if (m->kind != MODEL_GLM)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_scorer_open: not a GLM");
+    if (!(s = strata_calloc(ctx, 1, sizeof *s)))
+        return STRATA_FAIL(ctx, STRATA_ENOMEM, "strata_scorer_open: out of memory");
+    model_cohort_source(cohort, &s->src);
+    s->q = (size_t)-1;
+    st = glm_bind(ctx, m->glm, &s->src, unseen, &s->b);
+    if (st == STRATA_OK) {
+        s->chunk = glm_score_chunk(ctx, s->b, 6);
+        s->lp = strata_alloc(ctx, s->chunk * sizeof *s->lp);
+        s->resp = strata_alloc(ctx, s->chunk * sizeof *s->resp);
+        if (!s->lp || !s->resp)
+            st = STRATA_FAIL(ctx, STRATA_ENOMEM, "scorer: out of memory for chunks of %zu rows", s->chunk);
+    }
+    if (st != STRATA_OK)
+        strata_scorer_free(ctx, s);
+    else
+        *out = s;
+    return st;
+}
+
+strata_status strata_scorer_rows(strata_ctx *ctx, strata_scorer *s, size_t row0, size_t n, double *lp,
+                                 double *resp)
+{
+    if (!s || row0 > s->src.nrows || n > s->src.nrows - row0)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_scorer_rows: rows %zu..%zu outside the cohort", row0 + 1,
+                           row0 + n);
+    for (size_t i = row0; i < row0 + n;) {
+        size_t q = i / s->chunk, c0 = q * s->chunk, cn = s->src.nrows - c0 < s->chunk ? s->src.nrows - c0 : s->chunk;
+        size_t k = c0 + cn - i < row0 + n - i ? c0 + cn - i : row0 + n - i;
+        if (q != s->q) {
+            s->q = (size_t)-1;
+            STRATA_TRY(glm_score_rows(ctx, s->b, c0, cn, s->lp, s->resp));
+            s->q = q;
+        }
+        if (lp)
+            memcpy(lp + (i - row0), s->lp + (i - c0), k * sizeof *lp);
+        if (resp)
+            memcpy(resp + (i - row0), s->resp + (i - c0), k * sizeof *resp);
+        i += k;
+    }
+    return STRATA_OK;
+}
+
+void strata_scorer_free(strata_ctx *ctx, strata_scorer *s)
+{
+    if (!s)
+        return;
+    glm_binding_free(ctx, s->b);
+    strata_free(ctx, s->lp, 0);
+    strata_free(ctx, s->resp, 0);
+    strata_free(ctx, s, 0);
+}
+
 strata_status strata_model_design(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                                   strata_unseen_policy unseen, size_t row0, size_t n, double *X)
 {

@@ -387,6 +387,14 @@ STRATA_API strata_status strata_evaluate_scored(strata_ctx *ctx, strata_cohort *
                                      const strata_bootstrap_result *boot,
                                      const strata_eval_provenance *prov, const char *outdir);
 
+/* strata_evaluate_scored with the predictions scored block by block as they
+ * are read (strata_scorer: strata_score's bits), never a whole column of them:
+ * under the context's memory budget nothing of n rows is held. */
+STRATA_API strata_status strata_evaluate_scorer(strata_ctx *ctx, strata_cohort *cohort, const char *outcome,
+                                     strata_scorer *sc, const char *const *by_names, size_t n_by,
+                                     const strata_eval_params *par, const strata_eval_provenance *prov,
+                                     const char *outdir);
+
 /* Harrell's bootstrap for a saved GLM: each resample refits the model's
  * formula and family on the cohort (multiplicities as prior weights) and
  * scores every row; p = the saved model's predictions (rows with p or the

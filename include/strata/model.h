@@ -133,6 +133,20 @@ STRATA_API strata_status strata_model_load(strata_ctx *ctx, const char *path, st
  * ranks may pass NULL (docs/scale.md#mpi). */
 STRATA_API strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                            strata_unseen_policy unseen, double *lp, double *resp);
+/* A scorer: a GLM bound to a cohort once, scoring row ranges on demand in the
+ * chunks strata_score takes under the context's memory budget (whole blocks;
+ * the chunk's rows allow for about six more doubles a row beside the model's
+ * columns), so every row gets strata_score's bits; the last chunk scored is
+ * kept, so ranges read in row order score each row once. For use without a
+ * whole column of scores (strata_evaluate_scorer). One process: under MPI ranks
+ * each scores alone. lp or resp may be NULL. */
+typedef struct strata_scorer strata_scorer;
+STRATA_API strata_status strata_scorer_open(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+                                            strata_unseen_policy unseen, strata_scorer **out);
+STRATA_API strata_status strata_scorer_rows(strata_ctx *ctx, strata_scorer *s, size_t row0, size_t n, double *lp,
+                                            double *resp);
+STRATA_API void strata_scorer_free(strata_ctx *ctx, strata_scorer *s); /* accepts NULL */
+
 /* Scores and writes "<path>" as HDF5 (.h5) or CSV (.csv): patient_id (when
  * the cohort has one), linear_predictor, response; one row per patient in
  * cohort order; streamed in row blocks; file mode 0600. */
