@@ -367,6 +367,12 @@ static strata_status auc_read(strata_ctx *ctx, const cv_meas *a, size_t K, doubl
     return st;
 }
 
+size_t elnet_cv_sort_mem(size_t records, size_t budget)
+{
+    size_t least = strata_xsort_floor(records);
+    return budget / 8 > least ? budget / 8 : least;
+}
+
 /* This rank's folds' measures at every lambda of the full path and their
  * held-out weights W: one read of the rows (AUC in memory: one a lambda, the
  * predictions of one lambda sorted at a time; streamed: one read, every
@@ -390,8 +396,8 @@ static strata_status cv_measure(strata_ctx *ctx, const elnet_data *d, strata_fam
         mine += (size_t)fold_of(a->ids, i) % a->nr == a->me;
     for (a->l0 = 0; st == STRATA_OK && a->l0 < nlam; a->l0 += a->L) {
         memset(a->sw, 0, K * sizeof *a->sw);
-        if (a->ms == ELNET_MEASURE_AUC) /* (streamed: a quarter of the budget for the sort) */
-            st = strata_xsort_begin(ctx, mine * a->L, NULL, 0, d->rd ? budget / 4 : 0,
+        if (a->ms == ELNET_MEASURE_AUC)
+            st = strata_xsort_begin(ctx, mine * a->L, NULL, 0, d->rd ? elnet_cv_sort_mem(mine * a->L, budget) : 0,
                                     "elnet cv: the held-out predictions", &a->x);
         a->st = STRATA_OK;
         if (st == STRATA_OK)
