@@ -375,6 +375,13 @@ enetcase enet_poisson "3" --family poisson --alpha 1 --nlambda 30 --formula "pri
 enetcase enet_cv "3" --alpha 0.5 --cv 4 --nlambda 20 --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits"
 if grep -q 'cv_mean' enet_cv.np3.txt; then ok "enet_cv: the model file holds the CV curve"
 else bad "enet_cv: no CV curve in the model file"; fi
+# --cv 4 at -np 2 under --mem-limit 3M: each rank streams the fits dealt to it and its folds' measures
+$MPIRUN -np 2 "$S" fit job.h5 --alpha 0.5 --cv 4 --nlambda 20 --formula "emergency_admission_12m ~ rcs(age, 4) + sex + ethnicity + imd_decile + ltc_count + efi_deficits" \
+    --mem-limit 3M --out enet_cv.mem.np2.h5 --threads 1 --verbose > /dev/null 2> enet_cv.mem.err
+dump enet_cv.mem.np2.h5 > enet_cv.mem.np2.txt
+if cmp -s enet_cv.ref.txt enet_cv.mem.np2.txt && grep -q "each MPI rank reading alone for the fits dealt to it" enet_cv.mem.err; then
+    ok "enet_cv: mpirun -np 2 --mem-limit 3M (each rank streaming its fits) = one process in memory"
+else bad "enet_cv: mpirun -np 2 --mem-limit 3M differs (or did not stream)"; tail -3 enet_cv.mem.err; diff enet_cv.ref.txt enet_cv.mem.np2.txt | head -20; fi
 rm -f enet_*.h5
 # ---- end of the elastic net's block ----
 

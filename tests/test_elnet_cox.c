@@ -549,6 +549,52 @@ static void test_elnet_cox_model__formula_file_and_breslow_baseline(void **state
     strata_ctx_free(ctx);
 }
 
+/* The penalised Cox fit does not stream: under a budget below what it holds it is
+ * refused before reading, naming the budget and the bytes it needs (with CV, the
+ * fits at once on 2 threads); under that many bytes it runs. */
+static void test_elnet_cox_model__over_budget_refused_naming_the_need(void **state)
+{
+    (void)state;
+    strata_ctx *ctx = tu_ctx();
+    ccase c;
+    ccase_load("lung_a05_wpf", &c);
+    char formula[4096];
+    strata_cohort *coh = ccase_cohort(ctx, &c, tu_tmp("coxnet_budget.h5"), formula, sizeof formula);
+    strata_cox_params cp;
+    strata_cox_params_init(&cp);
+    cp.formula = formula;
+    cp.weights = "w";
+    cp.ties = STRATA_COX_BRESLOW;
+    strata_elnet_params ep;
+    strata_elnet_params_init(&ep);
+    ep.alpha = 0.5;
+    ep.cv_folds = 3;
+    strata_cox *m = NULL;
+    strata_elnet *e = NULL;
+    size_t need = 0, perrow = 0, rows = 0;
+    strata_ctx_set_threads(ctx, 2);
+    strata_ctx_set_memory_budget(ctx, 10000);
+    assert_int_equal(strata_elnet_cox_fit(ctx, coh, &cp, &ep, &m, &e), STRATA_ENOMEM);
+    const char *msg = strata_ctx_errmsg(ctx), *at = strstr(msg, "its ");
+    printf("  %s\n", msg);
+    assert_null(m);
+    assert_non_null(strstr(msg, "does not stream under a memory budget"));
+    assert_non_null(strstr(msg, "over the memory budget of 10000 bytes"));
+    assert_non_null(strstr(msg, "2 path fits at once with the CV's fold ids"));
+    assert_non_null(at);
+    assert_int_equal(sscanf(at, "its %zu rows need about %zu bytes in memory (%zu bytes a row", &rows, &need, &perrow), 3);
+    assert_int_equal(rows, c.g.n);
+    assert_true(need > 10000 && perrow == need / rows);
+    strata_ctx_set_memory_budget(ctx, need);
+    assert_status(ctx, strata_elnet_cox_fit(ctx, coh, &cp, &ep, &m, &e), STRATA_OK);
+    assert_true(strata_elnet_nsteps(e) > 0);
+    strata_elnet_free(ctx, e);
+    strata_cox_free(ctx, m);
+    strata_cohort_close(coh);
+    ccase_free(&c);
+    strata_ctx_free(ctx);
+}
+
 /* `strata fit --family cox --alpha --lambda` then `strata coef --path`: glmnet's
  * coefficients on the user path (lung_ulam) through the CLI; Efron ties refused. */
 static void test_elnet_cox_cli__fit_and_coef_path_match_glmnet(void **state)
@@ -686,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_elnet_cox_threads__1_vs_2_byte_identical),
         cmocka_unit_test(test_elnet_cox_cv__first_failing_fold_in_order_on_any_threads),
         cmocka_unit_test(test_elnet_cox_model__formula_file_and_breslow_baseline),
+        cmocka_unit_test(test_elnet_cox_model__over_budget_refused_naming_the_need),
         cmocka_unit_test(test_elnet_cox_cli__fit_and_coef_path_match_glmnet),
         cmocka_unit_test(test_elnet_cox_run__equals_strata_fit_and_reports_choice),
     };

@@ -1,7 +1,8 @@
 /* labels: unit slow */
 /* tests/test_run_elnet.c — `strata run` with model: {alpha:, cv:, ...}: the
  * run's coefficients are byte-for-byte those of `strata fit --alpha --cv` with
- * the same seed on the same cohort; the report draws the CV curve and states
+ * the same seed on the same cohort (and under --mem-limit, the CV streaming);
+ * the report draws the CV curve and states
  * the chosen lambda and the number of non-zero terms; the manifest records
  * alpha, the lambda, the folds and their seed; elastic-net keys without alpha
  * or out of range name key and line. */
@@ -43,17 +44,23 @@ static const char *run_dir(void)
     return dir;
 }
 
-static void test_run_elnet__coefficients_equal_strata_fit_bytes(void **state)
+/* The run's model against `strata fit` in memory, and (mem_limit) under a
+ * budget the design exceeds: the CV streams, the same bytes. */
+static void check_fit_bytes(const char *mem_limit)
 {
-    (void)state;
     const char *dir = run_dir();
     char *out = NULL, a[4096], b[4096];
     int rc = tu_run_cli(&out, "fit '%s/out/cohort.h5' --formula '" FORMULA "' --family binomial --alpha 0.5 "
-                              "--cv 5 --seed 7 --select 1se --penalty-factor imd_decile=0 --out '%s/fit.h5'",
-                        dir, dir);
+                              "--cv 5 --seed 7 --select 1se --penalty-factor imd_decile=0 --out '%s/fit.h5'%s%s",
+                        dir, dir, mem_limit ? " --verbose --mem-limit " : "", mem_limit ? mem_limit : "");
     if (rc != 0)
         print_error("%s\n", out);
     assert_int_equal(rc, 0);
+    if (mem_limit) /* (every fit streamed: the full path and 5 folds) */
+        assert_non_null(strstr(out, "streaming windows of whole chunks"));
+    for (const char *at = out; mem_limit && at; at = strstr(at + 1, "elnet: streamed:"))
+        rc += at != out;
+    assert_int_equal(rc, mem_limit ? 6 : 0);
     free(out);
     snprintf(a, sizeof a, "%s/out/model.h5", dir);
     snprintf(b, sizeof b, "%s/fit.h5", dir);
@@ -87,6 +94,18 @@ static void test_run_elnet__coefficients_equal_strata_fit_bytes(void **state)
     strata_model_free(ctx, ma);
     strata_model_free(ctx, mb);
     strata_ctx_free(ctx);
+}
+
+static void test_run_elnet__coefficients_equal_strata_fit_bytes(void **state)
+{
+    (void)state;
+    check_fit_bytes(NULL);
+}
+
+static void test_run_elnet__cv_under_a_budget_equals_the_run_bytes(void **state)
+{
+    (void)state;
+    check_fit_bytes("1700K"); /* (in memory it needs 2.1 MB; the least that streams, 1.6 MB) */
 }
 
 static void test_run_elnet__report_and_manifest_state_the_choice(void **state)
@@ -161,6 +180,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_elnet__coefficients_equal_strata_fit_bytes),
+        cmocka_unit_test(test_run_elnet__cv_under_a_budget_equals_the_run_bytes),
         cmocka_unit_test(test_run_elnet__report_and_manifest_state_the_choice),
         cmocka_unit_test(test_run_elnet__bad_keys_name_key_and_line),
     };

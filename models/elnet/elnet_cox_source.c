@@ -73,6 +73,42 @@ static strata_status select_beta(strata_ctx *ctx, void *ud, const cox_input *in,
     return elnet_cox_select(ctx, in, h->sp, h->res, beta);
 }
 
+/* The penalised Cox fit holds its rows in memory (it does not stream): the Cox
+ * code's columns, design and sorted copy (cox_inmem_bytes), then per running
+ * fit its own copy of the design and 14 vectors (8p + 112 bytes a row); with
+ * CV up to min(threads, K + 1) fits at once, each worker's training weights,
+ * the fold ids and a held-out eta (12 + 8 a worker). Over the budget it is
+ * refused before anything is read, naming the budget and the need (p counted
+ * as one column a variable: factors' levels make it larger). */
+static strata_status cox_budget(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
+                                const elnet_spec *sp)
+{
+    size_t budget = strata_ctx_memory_budget(ctx), N = src->nrows;
+    cox_formula *cf = NULL;
+    glm_formula *f = NULL;
+    if (!budget || !p->formula || cox_formula_parse(ctx, p->formula, &cf) != STRATA_OK)
+        return STRATA_OK; /* (a bad formula is the fit's error) */
+    if (glm_formula_parse(ctx, cf->glm, &f) != STRATA_OK) {
+        cox_formula_free(ctx, cf);
+        return STRATA_OK;
+    }
+    int T = strata_threads(ctx);
+    size_t K = sp->cv_folds, nw = !K || T < 2 ? 1 : (size_t)T < K + 1 ? (size_t)T : K + 1;
+    size_t q = f->nvars > 1 ? f->nvars - 1 : 1, row = nw * (8 * q + 112) + (K ? 12 + 8 * nw : 0);
+    size_t need = cox_inmem_bytes(f, cf, N) + N * row;
+    glm_formula_free(ctx, f);
+    cox_formula_free(ctx, cf);
+    if (need <= budget)
+        return STRATA_OK;
+    return STRATA_FAIL(ctx, STRATA_ENOMEM,
+                       "%s: the penalised Cox fit (--family cox --alpha) does not stream under a memory budget: "
+                       "its %zu rows need about %zu bytes in memory (%zu bytes a row: the Cox design and its sorted "
+                       "copy, and %zu bytes a row for %zu path fit%s at once%s), over the memory budget of %zu bytes; "
+                       "raise --mem-limit (memory:) to at least that, or fit without --alpha",
+                       src->name, N, need, need / (N ? N : 1), row, nw, nw > 1 ? "s" : "",
+                       K ? " with the CV's fold ids and weights" : "", budget);
+}
+
 strata_status elnet_cox_fit_source(strata_ctx *ctx, const glm_source *src, const strata_cox_params *p,
                                    const elnet_spec *sp, cox_model **out, elnet_fitted *res)
 {
@@ -80,6 +116,7 @@ strata_status elnet_cox_fit_source(strata_ctx *ctx, const glm_source *src, const
     strata_status st;
     *out = NULL;
     memset(res, 0, sizeof *res);
+    STRATA_TRY(cox_budget(ctx, src, p, sp));
     if (p->ties != STRATA_COX_BRESLOW)
         return STRATA_FAIL(ctx, STRATA_ESPEC, "coxnet: the elastic net uses Breslow ties (glmnet 4.1-6's coxnet "
                            "has no Efron option): give ties breslow");

@@ -309,6 +309,8 @@ typedef struct elnet_cv {
 /* K-fold CV as cv.glmnet: fits the full path, then each fold's own path,
  * interpolated at the full path's lambdas; foldid (n values 1..K) or, when NULL, folds from seed
  * (stratified by outcome for binomial). full receives the full-data path.
+ * Streamed rows (d->rd): the K + 1 fits one after another, each streaming,
+ * then one read for the held-out measures; the same bytes as in memory.
  * With ranks on ctx and d whole on every rank (d->sl.comm NULL), collective:
  * the fits dealt round the ranks (task t on rank t mod K; docs/scale.md#mpi),
  * every rank gets the same full path and curve, the bytes of one process. */
@@ -316,6 +318,9 @@ strata_status elnet_cv_run(strata_ctx *ctx, const elnet_data *d, const elnet_par
                            size_t K, const int *foldid, unsigned long long seed,
                            elnet_measure measure, elnet_path *full, elnet_cv *out);
 void elnet_cv_free(strata_ctx *ctx, elnet_cv *cv);
+/* Bytes the streamed CV's external sort of AUC's held-out predictions may
+ * hold: an eighth of the budget, or the least that sorts them. */
+size_t elnet_cv_sort_mem(size_t records, size_t budget);
 /* idx_min, idx_1se and their lambdas from cvm, cvsd (glmnet's getOptcv): the
  * largest lambda at the best measure, and the largest within one SE of it. */
 void elnet_cv_pick(elnet_cv *cv);

@@ -377,6 +377,20 @@ static size_t stream_fixed(size_t N, size_t n, size_t nv, size_t p, size_t width
                              ELNET_NCHUNK * (p + 3) * ELNET_BLOCK + 40 * p);
 }
 
+/* What cross-validation keeps besides a fit's (elnet_cv.c): the fold ids (a
+ * byte a row), the folds' paths and coefficients at the full path's lambdas
+ * (and their losses), a block's predictions and, for
+ * AUC, the external sort's share of the budget (the held-out outcomes and
+ * weights, 16 bytes a row, take the place of the fits' v and r). */
+static size_t cv_bytes(const elnet_spec *sp, size_t n, size_t p, size_t budget)
+{
+    size_t K = sp ? sp->cv_folds : 0, cap = K && sp->prm.lambda ? sp->prm.nuser : K ? sp->prm.nlambda : 0;
+    if (!K)
+        return 0;
+    return n + 8 * K * cap * (2 * p + 8) + 8 * (cap + p + 3) * ELNET_PRED_BLOCK +
+           (sp->measure == ELNET_MEASURE_AUC ? elnet_cv_sort_mem(n * cap, budget) : 0);
+}
+
 /* The rows of chunks [c0, c1) of n (*rows) and of the largest (*big). */
 static void chunk_sizes(size_t n, size_t c0, size_t c1, size_t *rows, size_t *big)
 {
@@ -394,16 +408,17 @@ static void chunk_sizes(size_t n, size_t c0, size_t c1, size_t *rows, size_t *bi
  * the windows are of this rank's chunks, in one set (nothing is read ahead:
  * only the main thread may call MPI), and the rows kept are the rank's. */
 static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, const elnet_slab *slab, size_t budget,
-                                     size_t nv, size_t p)
+                                     size_t nv, size_t p, const elnet_spec *cv, int one_set)
 {
     const glm_formula *f = r->f;
-    const int ranks = slab->comm != NULL, least = ranks ? 1 : 2;
+    const int ranks = slab->comm != NULL, least = ranks || one_set ? 1 : 2;
     const size_t c0 = ranks ? slab->c0 : 0, c1 = ranks ? slab->c1 : ELNET_NCHUNK;
     size_t n = r->n, width = glm_design_work(f), row = 8 * p + 48, big = 0, mine = 0;
     chunk_sizes(n, c0, c1, &mine, &big);
-    size_t fixed = stream_fixed(r->N, mine, nv, p, width, r->slice), avail = budget > fixed ? budget - fixed : 0;
-    r->rd.nsets = ranks || avail / row >= n ? 1 : 2;
-    r->rd.cap = ranks ? (avail / row < mine ? avail / row : mine) : r->rd.nsets == 1 ? n : avail / row / 2;
+    size_t extra = cv_bytes(cv, n, p, budget), fixed = stream_fixed(r->N, mine, nv, p, width, r->slice) + extra;
+    size_t avail = budget > fixed ? budget - fixed : 0;
+    r->rd.nsets = ranks || one_set || avail / row >= n ? 1 : 2;
+    r->rd.cap = ranks || one_set ? (avail / row < mine ? avail / row : mine) : r->rd.nsets == 1 ? n : avail / row / 2;
     if (r->rd.cap < big) {
         /* (the slice grows with the budget: the least budget that holds its
          * own slice, + 1 %; across ranks the largest rank's) */
@@ -413,19 +428,21 @@ static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, const elnet
             if (ranks)
                 chunk_sizes(n, strata_comm_split(ELNET_NCHUNK, slab->comm->size, q, 1),
                             strata_comm_split(ELNET_NCHUNK, slab->comm->size, q + 1, 1), &mq, &bq);
-            size_t nq = stream_fixed(r->N, mq, nv, p, width, r->slice) + least * bq * row;
-            for (int it = 0; it < 40; it++)
-                nq = stream_fixed(r->N, mq, nv, p, width, slice_rows(nq, nv, r->N)) + least * bq * row;
+            size_t nq = stream_fixed(r->N, mq, nv, p, width, r->slice) + extra + least * bq * row;
+            for (int it = 0; it < 40; it++) /* (the slice and the CV's sort grow with the budget) */
+                nq = stream_fixed(r->N, mq, nv, p, width, slice_rows(nq, nv, r->N)) + cv_bytes(cv, n, p, nq) +
+                     least * bq * row;
             need = nq > need ? nq : need;
         }
         need += need / 100;
         return STRATA_FAIL(ctx, STRATA_ENOMEM,
                            "%s: the memory budget of %zu bytes cannot hold the streamed elastic net of %zu rows x %zu "
                            "columns%s: it keeps %zu bytes whatever the budget (the mask, 16 bytes a row for the IRLS "
-                           "weights and residuals, the read and design buffers) and %s of one chunk "
+                           "weights and residuals, the read and design buffers%s) and %s of one chunk "
                            "(%zu rows x %zu bytes) take %zu bytes: at least %zu bytes are needed (%zu in memory)",
                            r->src->name, budget, n, p, ranks ? " on each MPI rank" : "", fixed,
-                           ranks ? "a window" : "two windows", big, row, least * big * row, need,
+                           extra ? "; cross-validation's fold ids, 1 byte a row, its folds' coefficients and sort" : "",
+                           least == 1 ? "a window" : "two windows", big, row, least * big * row, need,
                            mem_bytes(r->N, n, nv, p));
     }
     r->rd.row_bytes = 8 * nv;
@@ -434,7 +451,7 @@ static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, const elnet
      * slices (fewer, longer reads of each column: a slice of 1,024 rows cost
      * more in HDF5's per-call work than in reading) */
     size_t wide = n, span = r->N;
-    if (r->rd.nsets > 1 || ranks) {
+    if (r->rd.nsets > 1 || ranks || one_set) {
         wide = span = 0;
         for (size_t c = c0, e; c < c1; c = e) {
             e = c + 1;
@@ -450,14 +467,14 @@ static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, const elnet
     if (budget > used)
         sl += (budget - used) / (8 * nv) / 4 * 3; /* (a quarter spare: the design block grows too) */
     sl = sl > span ? span : sl; /* (no read runs past a window's source rows) */
-    if (sl > r->slice && stream_fixed(r->N, mine, nv, p, width, sl) + (size_t)r->rd.nsets * wide * row <= budget) {
+    if (sl > r->slice && stream_fixed(r->N, mine, nv, p, width, sl) + extra + (size_t)r->rd.nsets * wide * row <= budget) {
         for (size_t v = 0; v < nv; v++) {
             strata_free(ctx, r->raw[v], 0);
             if (!(r->raw[v] = strata_alloc(ctx, sl * sizeof **r->raw)))
                 return STRATA_FAIL(ctx, STRATA_ENOMEM, "elnet: out of memory reading %zu rows", sl);
         }
         r->slice = sl;
-        fixed = stream_fixed(r->N, mine, nv, p, width, sl);
+        fixed = stream_fixed(r->N, mine, nv, p, width, sl) + extra;
     }
     r->dblk = r->slice < SRC_BLOCK ? r->slice : SRC_BLOCK;
     r->blk = strata_alloc(ctx, r->dblk * (p + 1) * sizeof *r->blk + 1);
@@ -483,6 +500,7 @@ static strata_status src_reader_plan(strata_ctx *ctx, src_reader *r, const elnet
                r->src->name, n, p, mem_bytes(r->N, n, nv, p) >> 20, budget >> 20, r->rd.cap, r->rd.nsets,
                r->rd.nsets > 1 ? "s, the next window read while one computes"
                : slab->comm   ? " on each MPI rank, its own chunks read alone"
+               : one_set && r->rd.cap < n ? ", each MPI rank reading alone for the fits dealt to it"
                               : ": read once",
                r->slice, fixed >> 20);
     return STRATA_OK;
@@ -714,18 +732,11 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         goto done;
     }
     if (streamed) {
-        if (sp->cv_folds) {
-            st = STRATA_FAIL(ctx, STRATA_ENOMEM,
-                             "%s: cross-validation does not stream yet: the elastic net's %zu x %zu design needs "
-                             "about %zu bytes in memory, over the memory budget of %zu bytes; raise --mem-limit "
-                             "(memory:) to at least that, or fit without --cv",
-                             src->name, n_used, p, mem_bytes(n, n_used, nv, p), budget);
-            goto done;
-        }
         rdr.n = n_used;
         src_reader_rows(&rdr);
-        st = src_reader_plan(ctx, &rdr, &sl, budget, nv, p);
-        if (cm && st == STRATA_OK && src->own_reads) /* from now on each rank reads its chunks alone */
+        st = src_reader_plan(ctx, &rdr, &sl, budget, nv, p, sp, cv_ranks);
+        /* from now on each rank reads its chunks (CV: the fits dealt to it) alone */
+        if ((cm || cv_ranks) && st == STRATA_OK && src->own_reads)
             st = src->own_reads(ctx, src->ud);
         if (cm)
             st = strata_comm_agree(ctx, st);
@@ -738,6 +749,7 @@ strata_status elnet_fit_source(strata_ctx *ctx, const glm_source *src, const eln
         if ((st = penalties(ctx, f, sp, vec)) != STRATA_OK)
             goto done;
         elnet_data d = {cm ? nrow : n_used, p, NULL, 0, NULL, NULL, NULL, sl, &rdr.rd};
+        cv_ranks = 0; /* agreed in fit_arrays from here */
         if ((st = fit_arrays(ctx, sp, &d, vec, res)) != STRATA_OK)
             goto done;
         goto model;
