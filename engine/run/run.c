@@ -288,11 +288,13 @@ static void free_ids(run_state *r)
 }
 
 /* The columns only stratification reads (eFI deficits, prior emergencies, the
- * condition flags: 68 bytes a patient, 4.4 GB for all England) are read block
- * by block while stratifying (stratify_blocks): r->efi, r->prior_em and
- * r->flags point into the block buffer buf (RUN_BLOCK rows a column), NULL
- * where the cohort lacks the column. Rows [r0, r0 + b). */
-static strata_status read_stratify_block(run_state *r, int32_t *buf, size_t r0, size_t b)
+ * condition flags: 68 bytes a patient, 4.4 GB for all England) and the age
+ * are read block by block while stratifying (stratify_blocks): r->efi,
+ * r->prior_em and r->flags point into the block buffer buf (cap rows a
+ * column), NULL where the cohort lacks the column; the age is its last
+ * column (*age). Rows [r0, r0 + b). */
+static strata_status read_stratify_block(run_state *r, int32_t *buf, size_t cap, size_t r0, size_t b,
+                                         const int32_t **age)
 {
     int32_t **dst[2 + STRATA_N_CONDITIONS];
     const char *name[2 + STRATA_N_CONDITIONS];
@@ -302,11 +304,13 @@ static strata_status read_stratify_block(run_state *r, int32_t *buf, size_t r0, 
         dst[2 + c] = &r->flags[c], name[2 + c] = strata_condition_name(c);
     for (int k = 0; k < 2 + STRATA_N_CONDITIONS; k++) {
         long j = find_col(r, name[k]);
-        *dst[k] = j < 0 ? NULL : buf + (size_t)k * RUN_BLOCK;
+        *dst[k] = j < 0 ? NULL : buf + (size_t)k * cap;
         if (j >= 0)
             STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)j, r0, b, *dst[k]));
     }
-    return STRATA_OK;
+    *age = buf + (size_t)(2 + STRATA_N_CONDITIONS) * cap;
+    return strata_cohort_read_i32(r->ctx, r->cohort, (size_t)r->age_col, r0, b,
+                                  buf + (size_t)(2 + STRATA_N_CONDITIONS) * cap);
 }
 
 static void free_stratify_inputs(run_state *r)
@@ -1368,51 +1372,59 @@ static const char *charlson_name(const strata_run_spec *spec)
 }
 
 /* Segments, frailty, Charlson and multimorbidity block by block, each block's
- * stratification-only columns read for it: the library's
+ * stratification-only columns and age read for it: the library's
  * strata_stratify_patients on the block, given each patient's tier from the
  * whole population as an absolute-mode "risk" (tier T as n_cuts + 1 - T,
  * cuts at n_cuts - 0.5, ..., 0.5; unscored NaN), so the block call assigns
  * the same tiers and everything that depends on them is as one call on all
- * rows gives. With the values on file (r->pv) each block's outputs are
- * written there instead of into whole arrays. */
+ * rows gives. With the values on file (r->pv) the tiers are read from it and
+ * each block's outputs written there instead of into whole arrays. */
+static size_t agg_rows(const run_state *r);
+
 static strata_status stratify_blocks(run_state *r, const strata_patient_params *pp)
 {
     strata_ctx *ctx = r->ctx;
     strata_patient_params bp = *pp;
-    size_t nc = pp->tiers.n_cuts;
-    int32_t *buf = strata_alloc(ctx, (2 + STRATA_N_CONDITIONS) * RUN_BLOCK * sizeof *buf);
-    double *as_risk = strata_alloc(ctx, RUN_BLOCK * sizeof *as_risk);
-    uint8_t *tier = strata_alloc(ctx, RUN_BLOCK * 7); /* tier, and the outputs of a block on file */
+    size_t nc = pp->tiers.n_cuts, cap = agg_rows(r);
+    int32_t *buf = strata_alloc(ctx, (3 + STRATA_N_CONDITIONS) * cap * sizeof *buf);
+    double *as_risk = strata_alloc(ctx, cap * sizeof *as_risk);
+    uint8_t *tier = strata_alloc(ctx, cap * 8); /* tier, the outputs of a block on file, the tiers read */
     strata_status st = buf && as_risk && tier ? STRATA_OK : STRATA_ENOMEM;
     bp.tiers.mode = STRATA_TIER_ABSOLUTE;
     for (size_t t = 0; t < nc; t++)
         bp.tiers.cut[t] = (double)(nc - t) - 0.5;
-    for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += RUN_BLOCK) {
-        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
-        uint8_t *seg = r->pv ? tier + RUN_BLOCK : r->segment + r0;
-        int8_t *fr = r->pv ? (int8_t *)tier + 2 * RUN_BLOCK : r->frailty + r0;
-        int8_t *ltc = r->pv ? (int8_t *)tier + 3 * RUN_BLOCK : r->ltc + r0;
-        uint8_t *c5 = r->pv ? tier + 4 * RUN_BLOCK : r->c5_mask + r0;
-        int16_t *ch = r->pv ? (int16_t *)(void *)(tier + 5 * RUN_BLOCK) : r->charlson + r0;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += cap) {
+        size_t b = r->n - r0 < cap ? r->n - r0 : cap;
+        uint8_t *seg = r->pv ? tier + cap : r->segment + r0;
+        int8_t *fr = r->pv ? (int8_t *)tier + 2 * cap : r->frailty + r0;
+        int8_t *ltc = r->pv ? (int8_t *)tier + 3 * cap : r->ltc + r0;
+        uint8_t *c5 = r->pv ? tier + 4 * cap : r->c5_mask + r0;
+        int16_t *ch = r->pv ? (int16_t *)(void *)(tier + 5 * cap) : r->charlson + r0;
+        const uint8_t *want;
+        const void *tp;
+        const int32_t *age;
         strata_patient_cols pc;
-        st = read_stratify_block(r, buf, r0, b);
+        st = read_stratify_block(r, buf, cap, r0, b, &age);
+        if (st == STRATA_OK)
+            st = pv_block(r, PV_TIER, r0, b, tier + 7 * cap, &tp);
         if (st != STRATA_OK)
             break;
+        want = tp;
         memset(&pc, 0, sizeof pc);
         for (size_t i = 0; i < b; i++)
-            as_risk[i] = r->tier[r0 + i] ? (double)(nc + 1 - r->tier[r0 + i]) : NAN;
+            as_risk[i] = want[i] ? (double)(nc + 1 - want[i]) : NAN;
         pc.n = b;
         pc.risk = as_risk;
-        pc.age = r->age + r0;
+        pc.age = age;
         pc.efi_deficits = r->efi;
         pc.prior_emergency = r->prior_em;
         for (int c = 0; c < STRATA_N_CONDITIONS; c++)
             pc.flags[c] = r->flags[c];
         st = strata_stratify_patients(ctx, &bp, &pc, NULL, 0, tier, seg, fr, ch, ltc);
         for (size_t i = 0; st == STRATA_OK && i < b; i++)
-            if (tier[i] != r->tier[r0 + i])
+            if (tier[i] != want[i])
                 st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "stratify: row %zu: tier %d, not %d",
-                                 r0 + i + 1, tier[i], r->tier[r0 + i]);
+                                 r0 + i + 1, tier[i], want[i]);
         if (st == STRATA_OK)
             c5_block(r, b, c5);
         if (st == STRATA_OK && r->pv) {
@@ -1427,54 +1439,73 @@ static strata_status stratify_blocks(run_state *r, const strata_patient_params *
     return st;
 }
 
-/* The whole arrays of stratification's outputs: tier and segment for the
- * tiers' call, the others only with the values in memory. */
+/* The whole arrays of stratification's outputs, only with the values in
+ * memory (with them on file every output goes there block by block). */
 static strata_status stratify_outputs(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
-    r->tier = strata_calloc(ctx, r->n, 1);
-    r->segment = strata_calloc(ctx, r->n, 1);
-    if (!r->tier || !r->segment)
-        return STRATA_ENOMEM;
     if (r->pv)
         return STRATA_OK;
+    r->tier = strata_calloc(ctx, r->n, 1);
+    r->segment = strata_calloc(ctx, r->n, 1);
     r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
     r->ltc = strata_calloc(ctx, r->n, sizeof *r->ltc);
     r->charlson = strata_calloc(ctx, r->n, sizeof *r->charlson);
     r->c5_mask = strata_calloc(ctx, r->n, 1);
-    return r->frailty && r->ltc && r->charlson && r->c5_mask ? STRATA_OK : STRATA_ENOMEM;
+    return r->tier && r->segment && r->frailty && r->ltc && r->charlson && r->c5_mask ? STRATA_OK
+                                                                                      : STRATA_ENOMEM;
 }
 
-/* With the values on file: the tiers and risk join the outcome and the
- * block outputs there, and no whole array of them is left. */
-static strata_status stratify_spill(run_state *r)
+/* The tiers' rows in blocks (strata_tiers_source): the risk from memory or
+ * the file (pv_block), the PCN codes (tiers within PCN) from the cohort; the
+ * tiers to memory or the file. */
+static strata_status tier_read(strata_ctx *ctx, void *ud, size_t r0, size_t b, double *risk_buf,
+                               int32_t *group_buf, const double **risk, const int32_t **group)
 {
-    if (!r->pv)
-        return STRATA_OK;
-    STRATA_TRY(pv_spill(r, PV_TIER));
-    return pv_spill(r, PV_RISK);
+    run_state *r = ud;
+    const void *p;
+    STRATA_TRY(pv_block(r, PV_RISK, r0, b, risk_buf, &p));
+    *risk = p;
+    if (group) {
+        STRATA_TRY(strata_cohort_read_i32(ctx, r->cohort, (size_t)r->pcn.col, r0, b, group_buf));
+        *group = group_buf;
+    }
+    return STRATA_OK;
 }
 
-/* Tiers, segments, frailty, Charlson and multimorbidity through the
- * library's strata_stratify_patients: the job and the library give every
- * patient the same values (tests/test_run.c). The tiers need every risk at
- * once; the rest is per patient, so it runs block by block (stratify_blocks)
- * and the 17 stratification-only columns are never held whole. */
+static strata_status tier_write(strata_ctx *ctx, void *ud, size_t r0, size_t b, const uint8_t *tier)
+{
+    run_state *r = ud;
+    (void)ctx;
+    if (r->pv)
+        return pv_write(r, PV_TIER, r0, b, tier);
+    memcpy(r->tier + r0, tier, b);
+    return STRATA_OK;
+}
+
+/* Tiers, segments, frailty, Charlson and multimorbidity as the library's
+ * strata_stratify_patients gives them (tests/test_run.c): the tiers from
+ * row blocks through strata_tiers_source (the ranking through the external
+ * sort; its rows' risks and PCN codes read a block at a time), the rest per
+ * patient block by block (stratify_blocks), so nothing of n patients is
+ * held here but what the values in memory hold (r->pv: none; the ranking
+ * under half the budget). Over the budget (pv_over_budget) the outcome and
+ * the risk go to the scratch file at the start. */
 static strata_status stage_stratify(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     strata_patient_params pp;
-    strata_patient_cols pc;
+    strata_tier_source ts;
     int within = r->spec->tiers_within_pcn;
     {   /* the PLUS groups' rules checked here, applied by aggregation (plus_block) */
         plus_set ps;
         STRATA_TRY(plus_rules(r, ps.rules, ps.cols, ps.lv));
     }
-    STRATA_TRY(load_cols(r, C_AGE | (within ? C_PCN : 0)));
-    if (pv_over_budget(r)) { /* the outcome, read by aggregation only, goes at once */
+    if (pv_over_budget(r)) { /* the outcome, read by aggregation only, and the risk go at once */
         STRATA_TRY(pv_open(r));
         r->has_obs = r->obs != NULL;
         STRATA_TRY(pv_spill(r, PV_OBS));
+        STRATA_TRY(pv_spill(r, PV_RISK));
     }
     STRATA_TRY(stratify_outputs(r));
     strata_patient_params_init(&pp);
@@ -1483,20 +1514,17 @@ static strata_status stage_stratify(run_state *r)
     for (size_t k = 0; k < pp.tiers.n_cuts; k++)
         pp.tiers.cut[k] = r->spec->tiers[k];
     STRATA_TRY(strata_charlson_weights_parse(ctx, charlson_name(r->spec), &pp.charlson));
-    memset(&pc, 0, sizeof pc); /* the tiers (the segments are made again by block) */
-    pc.n = r->n;
-    pc.risk = r->risk;
-    pc.age = r->age;
-    STRATA_TRY(strata_stratify_patients(ctx, &pp, &pc, within ? r->pcn.v : NULL,
-                                        within ? r->pcn.n_levels : 0, r->tier, r->segment, NULL,
-                                        NULL, NULL));
-    if (r->pv) { /* the segments come again from the blocks, to the file */
-        strata_free(ctx, r->segment, 0);
-        r->segment = NULL;
-    }
+    STRATA_TRY(strata_patient_params_check(ctx, &pp));
+    memset(&ts, 0, sizeof ts); /* tier 0 for an unscored patient (docs/stratify.md#missing-values) */
+    ts.n = r->n;
+    ts.n_groups = within ? r->pcn.n_levels : 0;
+    ts.skip_nan = 1;
+    ts.block = agg_rows(r);
+    ts.read = tier_read;
+    ts.write = tier_write;
+    ts.ud = r;
+    STRATA_TRY(strata_tiers_source(ctx, &pp.tiers, &ts));
     STRATA_TRY(stratify_blocks(r, &pp));
-    drop_cols(r, 0);
-    STRATA_TRY(stratify_spill(r));
     return stage_done(r, "stratify");
 }
 
