@@ -77,7 +77,7 @@ typedef struct run_state {
     strata_table *c20p5;        /* Core20PLUS5 by PCN */
     uint8_t *c5_mask;           /* the clinical areas per patient (STRATA_C5_*) */
     strata_scratch *pv;         /* the per-patient values on file (pv_over_budget), else NULL */
-    int has_obs;                /* with pv: the outcome is on it */
+    int has_obs;                /* the run has an observed outcome (r->obs, or on r->pv) */
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -402,6 +402,107 @@ static void outcome_name(const run_state *r, char *name, size_t size)
 /* After the model stage (a loaded model names its outcome). A model.outcome
  * the cohort lacks is an error; a formula's response it lacks is a
  * scoring-only cohort: evaluation is skipped, with a warning saying why. */
+/* ---- per-patient values between the stages (docs/scale.md) ---------------------
+ * The risk, the outcome and stratification's outputs are held from the stage
+ * that makes them to the last that reads them: in memory, or — when the
+ * aggregation's per-patient columns would pass half the memory budget
+ * (pv_over_budget, the one rule) — in one scratch file from the outcome's
+ * read on (r->pv; a column at a time, n values each): the outcome written
+ * block by block as it is read, the risk at the end of scoring, the tiers
+ * and stratification's outputs block by block; read back block by block by
+ * evaluation, stratification, aggregation and the patient files, and the
+ * risk whole by the patient files' ranking and the bootstrap. */
+enum { PV_RISK, PV_OBS, PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON, PV_C5, PV_N };
+static const size_t PV_WIDTH[PV_N] = {8, 8, 1, 1, 1, 1, 2, 1};
+/* A patient's bytes in aggregation with every column whole: the values above
+ * (23), the seven cohort columns it reads (28) and the PLUS groups (4). */
+#define AGG_ROW_BYTES 55
+
+static void **pv_mem(run_state *r, int c)
+{
+    void **m[PV_N] = {(void **)&r->risk,    (void **)&r->obs,     (void **)&r->tier,
+                      (void **)&r->segment, (void **)&r->frailty, (void **)&r->ltc,
+                      (void **)&r->charlson, (void **)&r->c5_mask};
+    return m[c];
+}
+
+static uint64_t pv_off(const run_state *r, int c, size_t row)
+{
+    uint64_t off = 0;
+    for (int k = 0; k < c; k++)
+        off += (uint64_t)PV_WIDTH[k] * r->n;
+    return off + (uint64_t)PV_WIDTH[c] * row;
+}
+
+/* The values go on file when aggregation's whole columns would pass half the budget. */
+static int pv_over_budget(const run_state *r)
+{
+    size_t budget = strata_ctx_memory_budget(r->ctx);
+    return budget && (double)r->n * AGG_ROW_BYTES > (double)budget / 2;
+}
+
+static strata_status pv_open(run_state *r)
+{
+    const char *dir = strata_ctx_scratch_dir(r->ctx) ? NULL : r->outdir;
+    return strata_scratch_open(r->ctx, dir, "the per-patient values (memory:)", &r->pv);
+}
+
+/* From the outcome's read on (the end of the model stage), over the budget:
+ * the values go to the file as they are made (one rule for the run). */
+static strata_status pv_start(run_state *r)
+{
+    return pv_over_budget(r) && !r->pv ? pv_open(r) : STRATA_OK;
+}
+
+static strata_status pv_write(run_state *r, int c, size_t r0, size_t b, const void *v)
+{
+    return strata_scratch_write(r->ctx, r->pv, pv_off(r, c, r0), v, b * PV_WIDTH[c]);
+}
+
+/* Rows [r0, r0 + b) of value c: a pointer into the array in memory, or read into buf. */
+static strata_status pv_block(run_state *r, int c, size_t r0, size_t b, void *buf, const void **out)
+{
+    const char *m = *pv_mem(r, c);
+    *out = NULL;
+    if (!r->pv) {
+        *out = m ? m + PV_WIDTH[c] * r0 : NULL;
+        return STRATA_OK;
+    }
+    if (c == PV_OBS && !r->has_obs)
+        return STRATA_OK;
+    STRATA_TRY(strata_scratch_read(r->ctx, r->pv, pv_off(r, c, r0), buf, b * PV_WIDTH[c]));
+    *out = buf;
+    return STRATA_OK;
+}
+
+/* Value c's whole array to the file, and freed (with the values on file). */
+static strata_status pv_spill(run_state *r, int c)
+{
+    void **m = pv_mem(r, c);
+    if (!r->pv || !*m)
+        return STRATA_OK;
+    STRATA_TRY(pv_write(r, c, 0, r->n, *m));
+    strata_free(r->ctx, *m, 0);
+    *m = NULL;
+    return STRATA_OK;
+}
+
+/* Value c's whole array read back from the file. */
+static strata_status pv_load(run_state *r, int c)
+{
+    void **m = pv_mem(r, c);
+    if (!r->pv || *m)
+        return STRATA_OK;
+    if (!(*m = strata_alloc(r->ctx, (r->n ? r->n : 1) * PV_WIDTH[c])))
+        return STRATA_ENOMEM;
+    return strata_scratch_read(r->ctx, r->pv, pv_off(r, c, 0), *m, r->n * PV_WIDTH[c]);
+}
+
+static size_t agg_rows(const run_state *r);
+
+/* The observed outcome: over the budget (pv_over_budget) straight to the
+ * scratch file block by block (Cox: its event by the horizon made whole,
+ * then spilled), else whole in r->obs. */
 static strata_status read_outcome(run_state *r)
 {
     char src[256];
@@ -421,6 +522,21 @@ static strata_status read_outcome(run_state *r)
                     strata_cohort_path(r->cohort), *src ? " '" : "", src, *src ? "'" : "");
         return STRATA_OK; /* scoring-only cohort: no observed outcome */
     }
+    r->has_obs = 1;
+    STRATA_TRY(pv_start(r));
+    if (r->pv && !is_cox(r)) {
+        size_t cap = agg_rows(r);
+        double *v = strata_alloc(r->ctx, cap * sizeof *v);
+        strata_status st = v ? STRATA_OK : STRATA_ENOMEM;
+        for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += cap) {
+            size_t b = r->n - r0 < cap ? r->n - r0 : cap;
+            st = strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, b, v);
+            if (st == STRATA_OK)
+                st = pv_write(r, PV_OBS, r0, b, v);
+        }
+        strata_free(r->ctx, v, 0);
+        return st;
+    }
     r->obs = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *r->obs);
     if (!r->obs)
         return STRATA_ENOMEM;
@@ -428,7 +544,9 @@ static strata_status read_outcome(run_state *r)
         size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
         STRATA_TRY(strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, b, r->obs + r0));
     }
-    return is_cox(r) ? cox_observed(r, src) : STRATA_OK;
+    if (is_cox(r))
+        STRATA_TRY(cox_observed(r, src));
+    return pv_spill(r, PV_OBS);
 }
 
 /* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
@@ -1031,6 +1149,8 @@ static strata_status stage_score(run_state *r)
                 r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
     }
     STRATA_TRY(note_unscored(r));
+    STRATA_TRY(pv_start(r)); /* over the budget the risk goes to the file now */
+    STRATA_TRY(pv_spill(r, PV_RISK));
     return stage_done(r, "score");
 }
 
@@ -1048,17 +1168,43 @@ typedef struct eval_reader {
     const char *name[STRATA_RUN_MAX_BY];
 } eval_reader;
 
+/* Weights of rows [r0, r0 + n) into w (1: outcome and risk both there),
+ * or, w NULL, *any set when one of them is 0; outcome and risk read in
+ * pieces of EV_PIECE rows from memory or the file. */
+#define EV_PIECE 1024
+static strata_status eval_weights(run_state *r, size_t r0, size_t n, double *w, int *any)
+{
+    double yb[EV_PIECE], pb[EV_PIECE];
+    for (size_t i0 = 0; i0 < n; i0 += EV_PIECE) {
+        size_t m = n - i0 < EV_PIECE ? n - i0 : EV_PIECE;
+        const void *yp, *pp;
+        STRATA_TRY(pv_block(r, PV_OBS, r0 + i0, m, yb, &yp));
+        STRATA_TRY(pv_block(r, PV_RISK, r0 + i0, m, pb, &pp));
+        for (size_t i = 0; i < m; i++) {
+            int zero = isnan(((const double *)yp)[i]) || isnan(((const double *)pp)[i]);
+            if (w)
+                w[i0 + i] = zero ? 0.0 : 1.0;
+            else if (zero)
+                *any = 1;
+        }
+    }
+    return STRATA_OK;
+}
+
 static strata_status eval_read(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
 {
     const eval_reader *e = ud;
     const run_state *r = e->r;
     int32_t *v = out;
-    if (col == STRATA_EVAL_COL_W) { /* no observed outcome or no risk (unscored): weight 0 */
-        double *w = out;
-        for (size_t i = 0; i < n; i++)
-            w[i] = isnan(r->obs[r0 + i]) || isnan(r->risk[r0 + i]) ? 0.0 : 1.0;
+    if (col == STRATA_EVAL_COL_Y || col == STRATA_EVAL_COL_P) { /* from the file (r->pv) */
+        const void *p;
+        STRATA_TRY(pv_block(e->r, col == STRATA_EVAL_COL_Y ? PV_OBS : PV_RISK, r0, n, out, &p));
+        if (p != out)
+            memcpy(out, p, n * sizeof(double));
         return STRATA_OK;
     }
+    if (col == STRATA_EVAL_COL_W) /* no observed outcome or no risk (unscored): weight 0 */
+        return eval_weights(e->r, r0, n, out, NULL);
     if (col < 0)
         return STRATA_FAIL(ctx, STRATA_EINTERNAL, "evaluate: column %d is not read", col);
     if (e->col[col] >= 0)
@@ -1147,8 +1293,16 @@ static strata_status run_bootstrap(run_state *r, strata_family fam)
     }
     for (size_t i = 0; i < N; i++)
         full[i] = NAN;
-    for (size_t i = 0; i < r->n; i++)
-        full[i] = r->risk[i];
+    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) { /* from memory or the file */
+        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        const void *p;
+        if ((st = pv_block(r, PV_RISK, r0, b, full + r0, &p)) != STRATA_OK) {
+            strata_free(ctx, full, 0);
+            return st;
+        }
+        if (p != full + r0)
+            memcpy(full + r0, p, b * sizeof *full);
+    }
     strata_validate_params_init(&vp);
     vp.B = (int)r->spec->bootstrap;
     vp.seed = (uint64_t)r->spec->seed;
@@ -1171,7 +1325,7 @@ static strata_status stage_evaluate(run_state *r)
     strata_eval_by by[STRATA_RUN_MAX_BY];
     eval_reader e;
     strata_status st = STRATA_OK;
-    if (!r->obs)
+    if (!r->has_obs)
         return stage_done(r, "evaluate (skipped: no outcome)");
     strata_eval_params_init(&ep);
     ep.family = eval_family(r->model);
@@ -1179,14 +1333,14 @@ static strata_status stage_evaluate(run_state *r)
     memset(&e, 0, sizeof e);
     e.r = r;
     src.in.n = r->n;
-    src.in.y = r->obs;
+    src.in.y = r->obs; /* NULL on the file (r->pv): eval_read reads them */
     src.in.p = r->risk;
     src.read = eval_read;
     src.ud = &e;
     /* rows without an observed outcome or a risk (unscored) take no part
      * (weight 0, read by eval_read) */
-    for (size_t i = 0; i < r->n && !src.weighted; i++)
-        src.weighted = isnan(r->obs[i]) || isnan(r->risk[i]);
+    for (size_t r0 = 0; r0 < r->n && !src.weighted && st == STRATA_OK; r0 += RUN_BLOCK)
+        st = eval_weights(r, r0, r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK, NULL, &src.weighted);
     for (size_t k = 0; k < r->spec->n_by && st == STRATA_OK; k++)
         st = by_codes(r, r->spec->by[k], &by[k], &e, k);
     src.in.n_by = r->spec->n_by;
@@ -1204,92 +1358,6 @@ static strata_status stage_evaluate(run_state *r)
     r->sum->pseudo_r2 = r->eval->overall.pseudo_r2;
     drop_cols(r, 0);
     return stage_done(r, "evaluate");
-}
-
-/* ---- per-patient values between the stages (docs/scale.md) ---------------------
- * The risk, the outcome and stratification's outputs are held from the stage
- * that makes them to the last that reads them: in memory, or — when the
- * aggregation's per-patient columns would pass half the memory budget — in
- * one scratch file from stratification on (r->pv; a column at a time, n
- * values each), read back block by block by aggregation and the patient
- * files, and the risk whole by the patient files' ranking. */
-enum { PV_RISK, PV_OBS, PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON, PV_C5, PV_N };
-static const size_t PV_WIDTH[PV_N] = {8, 8, 1, 1, 1, 1, 2, 1};
-/* A patient's bytes in aggregation with every column whole: the values above
- * (23), the seven cohort columns it reads (28) and the PLUS groups (4). */
-#define AGG_ROW_BYTES 55
-
-static void **pv_mem(run_state *r, int c)
-{
-    void **m[PV_N] = {(void **)&r->risk,    (void **)&r->obs,     (void **)&r->tier,
-                      (void **)&r->segment, (void **)&r->frailty, (void **)&r->ltc,
-                      (void **)&r->charlson, (void **)&r->c5_mask};
-    return m[c];
-}
-
-static uint64_t pv_off(const run_state *r, int c, size_t row)
-{
-    uint64_t off = 0;
-    for (int k = 0; k < c; k++)
-        off += (uint64_t)PV_WIDTH[k] * r->n;
-    return off + (uint64_t)PV_WIDTH[c] * row;
-}
-
-/* The values go on file when aggregation's whole columns would pass half the budget. */
-static int pv_over_budget(const run_state *r)
-{
-    size_t budget = strata_ctx_memory_budget(r->ctx);
-    return budget && (double)r->n * AGG_ROW_BYTES > (double)budget / 2;
-}
-
-static strata_status pv_open(run_state *r)
-{
-    const char *dir = strata_ctx_scratch_dir(r->ctx) ? NULL : r->outdir;
-    return strata_scratch_open(r->ctx, dir, "the per-patient values (memory:)", &r->pv);
-}
-
-static strata_status pv_write(run_state *r, int c, size_t r0, size_t b, const void *v)
-{
-    return strata_scratch_write(r->ctx, r->pv, pv_off(r, c, r0), v, b * PV_WIDTH[c]);
-}
-
-/* Rows [r0, r0 + b) of value c: a pointer into the array in memory, or read into buf. */
-static strata_status pv_block(run_state *r, int c, size_t r0, size_t b, void *buf, const void **out)
-{
-    const char *m = *pv_mem(r, c);
-    *out = NULL;
-    if (!r->pv) {
-        *out = m ? m + PV_WIDTH[c] * r0 : NULL;
-        return STRATA_OK;
-    }
-    if (c == PV_OBS && !r->has_obs)
-        return STRATA_OK;
-    STRATA_TRY(strata_scratch_read(r->ctx, r->pv, pv_off(r, c, r0), buf, b * PV_WIDTH[c]));
-    *out = buf;
-    return STRATA_OK;
-}
-
-/* Value c's whole array to the file, and freed. */
-static strata_status pv_spill(run_state *r, int c)
-{
-    void **m = pv_mem(r, c);
-    if (!*m)
-        return STRATA_OK;
-    STRATA_TRY(pv_write(r, c, 0, r->n, *m));
-    strata_free(r->ctx, *m, 0);
-    *m = NULL;
-    return STRATA_OK;
-}
-
-/* Value c's whole array read back from the file. */
-static strata_status pv_load(run_state *r, int c)
-{
-    void **m = pv_mem(r, c);
-    if (!r->pv || *m)
-        return STRATA_OK;
-    if (!(*m = strata_alloc(r->ctx, (r->n ? r->n : 1) * PV_WIDTH[c])))
-        return STRATA_ENOMEM;
-    return strata_scratch_read(r->ctx, r->pv, pv_off(r, c, 0), *m, r->n * PV_WIDTH[c]);
 }
 
 /* The five adult clinical areas of Core20PLUS5 from the condition flags of
@@ -1501,12 +1569,7 @@ static strata_status stage_stratify(run_state *r)
         plus_set ps;
         STRATA_TRY(plus_rules(r, ps.rules, ps.cols, ps.lv));
     }
-    if (pv_over_budget(r)) { /* the outcome, read by aggregation only, and the risk go at once */
-        STRATA_TRY(pv_open(r));
-        r->has_obs = r->obs != NULL;
-        STRATA_TRY(pv_spill(r, PV_OBS));
-        STRATA_TRY(pv_spill(r, PV_RISK));
-    }
+    STRATA_TRY(pv_start(r)); /* (the outcome and risk are on file already, over the budget) */
     STRATA_TRY(stratify_outputs(r));
     strata_patient_params_init(&pp);
     pp.tiers.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
