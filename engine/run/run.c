@@ -1456,25 +1456,26 @@ static strata_status stratify_blocks(run_state *r, const strata_patient_params *
     size_t nc = pp->tiers.n_cuts, cap = agg_rows(r);
     int32_t *buf = strata_alloc(ctx, (3 + STRATA_N_CONDITIONS) * cap * sizeof *buf);
     double *as_risk = strata_alloc(ctx, cap * sizeof *as_risk);
-    uint8_t *tier = strata_alloc(ctx, cap * 8); /* tier, the outputs of a block on file, the tiers read */
+    size_t cs = cap + (cap & 1); /* a stride that keeps Charlson's int16 aligned */
+    uint8_t *tier = strata_alloc(ctx, cs * 8); /* tier, the outputs of a block on file, the tiers read */
     strata_status st = buf && as_risk && tier ? STRATA_OK : STRATA_ENOMEM;
     bp.tiers.mode = STRATA_TIER_ABSOLUTE;
     for (size_t t = 0; t < nc; t++)
         bp.tiers.cut[t] = (double)(nc - t) - 0.5;
     for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += cap) {
         size_t b = r->n - r0 < cap ? r->n - r0 : cap;
-        uint8_t *seg = r->pv ? tier + cap : r->segment + r0;
-        int8_t *fr = r->pv ? (int8_t *)tier + 2 * cap : r->frailty + r0;
-        int8_t *ltc = r->pv ? (int8_t *)tier + 3 * cap : r->ltc + r0;
-        uint8_t *c5 = r->pv ? tier + 4 * cap : r->c5_mask + r0;
-        int16_t *ch = r->pv ? (int16_t *)(void *)(tier + 5 * cap) : r->charlson + r0;
+        uint8_t *seg = r->pv ? tier + cs : r->segment + r0;
+        int8_t *fr = r->pv ? (int8_t *)tier + 2 * cs : r->frailty + r0;
+        int8_t *ltc = r->pv ? (int8_t *)tier + 3 * cs : r->ltc + r0;
+        uint8_t *c5 = r->pv ? tier + 4 * cs : r->c5_mask + r0;
+        int16_t *ch = r->pv ? (int16_t *)(void *)(tier + 5 * cs) : r->charlson + r0;
         const uint8_t *want;
         const void *tp;
         const int32_t *age;
         strata_patient_cols pc;
         st = read_stratify_block(r, buf, cap, r0, b, &age);
         if (st == STRATA_OK)
-            st = pv_block(r, PV_TIER, r0, b, tier + 7 * cap, &tp);
+            st = pv_block(r, PV_TIER, r0, b, tier + 7 * cs, &tp);
         if (st != STRATA_OK)
             break;
         want = tp;
