@@ -1,6 +1,7 @@
 /* engine/stratify/strat_tiers.c — risk tiers (Kaiser-style pyramid by percentile or
  * absolute thresholds) and the shared ranking (group, risk descending, row
- * ascending) used by tiers and intervention lists, streamed in blocks.
+ * ascending) used by tiers and intervention lists, streamed in blocks; the
+ * rows come from row blocks (strata_tier_source; whole arrays are one block).
  * Invariant: ties in risk are always broken by row, so tiers never depend on
  * sort stability, thread count or the memory budget. */
 #include "internal.h"
