@@ -213,6 +213,10 @@ else bad "run with a Cox model -np 2: manifest: $(grep distributed runcox.np2/ma
 # whose ranks stream their blocks under it, the same bytes as one process
 sed -e 's/^cohort: job.h5$/cohort: job.h5\nmemory: 1M/' spec.yaml > spec_mem.yaml
 runpair spec_mem.yaml runmem 2 "run with memory: 1M -np 2"
+# ... and the same bytes as the run without a budget: over the budget rule the
+# outcome, risk, tiers and outputs went through rank 0's scratch file
+# (docs/scale.md, "The run's memory by stage")
+runcmp run.ref runmem.np2 "run with memory: 1M -np 2 = run without a budget"
 # an elastic net (no CV) across the ranks, as `strata fit --alpha`, each rank
 # streaming its chunks under memory: (a rank missing the cohort fails the job,
 # so they all read it)

@@ -480,6 +480,7 @@ typedef struct stage_mem {
     size_t n;
     char name[16][32];
     size_t start[16], peak[16]; /* held when the stage began; its peak */
+    size_t largest[16];         /* the stage's largest allocation */
 } stage_mem;
 
 static void stage_end(void *ud, const char *stage, double fraction)
@@ -489,10 +490,12 @@ static void stage_end(void *ud, const char *stage, double fraction)
     if (m->n < 16) {
         snprintf(m->name[m->n], sizeof m->name[0], "%.31s", stage);
         m->peak[m->n] = m->c->peak;
+        m->largest[m->n] = m->c->largest;
         m->start[m->n + 1 < 16 ? m->n + 1 : 15] = m->c->now;
         m->n++;
     }
     m->c->peak = m->c->now; /* the next stage's peak from here */
+    m->c->largest = 0;
 }
 
 static size_t stage_of(const stage_mem *m, const char *name, size_t *start)
@@ -506,9 +509,24 @@ static size_t stage_of(const stage_mem *m, const char *name, size_t *start)
     return 0;
 }
 
+static void run_counted_spec(const char *dir, const char *body, const char *memory, int threads,
+                             stage_mem *m);
+
 /* One run of a 4,000-patient PCN through the library with the counting
  * hook: memory NULL = no budget. */
 static void run_counted(const char *dir, const char *memory, int threads, stage_mem *m)
+{
+    run_counted_spec(dir,
+                     "synth:\n  pcn: U79722\n  patients: 4000\n  seed: 8\nmodel:\n  family: binomial\n"
+                     "  formula: \"emergency_admission_12m ~ age + sex + ltc_count + imd_decile\"\n"
+                     "evaluate:\n  by: [sex, pcn]\n"
+                     "stratify:\n  plus:\n    ethnic_minority: {column: ethnicity, levels: [Asian, Black]}\n",
+                     memory, threads, m);
+}
+
+/* The same with the spec's body given (threads and memory appended). */
+static void run_counted_spec(const char *dir, const char *body, const char *memory, int threads,
+                             stage_mem *m)
 {
     strata_ctx *ctx = tu_ctx();
     counter c = {0, 0, 0, 0};
@@ -517,12 +535,8 @@ static void run_counted(const char *dir, const char *memory, int threads, stage_
     char path[4096], text[1024], out[4096];
     tu_run_sh(NULL, "rm -rf '%s' && mkdir -p '%s'", dir, dir);
     snprintf(path, sizeof path, "%s/spec.yaml", dir);
-    snprintf(text, sizeof text,
-             "synth:\n  pcn: U79722\n  patients: 4000\n  seed: 8\nmodel:\n  family: binomial\n"
-             "  formula: \"emergency_admission_12m ~ age + sex + ltc_count + imd_decile\"\n"
-             "evaluate:\n  by: [sex, pcn]\n"
-             "stratify:\n  plus:\n    ethnic_minority: {column: ethnicity, levels: [Asian, Black]}\n"
-             "threads: %d\n%s%s\n", threads, memory ? "memory: " : "", memory ? memory : "");
+    snprintf(text, sizeof text, "%sthreads: %d\n%s%s\n", body, threads, memory ? "memory: " : "",
+             memory ? memory : "");
     tu_write_file(path, text);
     strata_ctx_set_alloc(ctx, counting_alloc, &c);
     strata_run_spec_init(&spec);
@@ -589,6 +603,69 @@ static void test_run__aggregation_under_the_budget(void **state)
     (void)pa;
 }
 
+/* Lines of a file (0 when absent). */
+static size_t file_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    int ch;
+    if (!f)
+        return 0;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+/* The run under `memory: 256K` from the outcome's read on (2,500 patients
+ * of an ICB of 11 PCNs; a coarse model — sex, ethnicity, IMD decile — so
+ * risks tie in large blocks, and patients without an ethnicity are
+ * unscored), percentile tiers within each PCN and overall: the outcome and
+ * the risk go to the scratch file (the outcome block by block as read, the
+ * risk at the end of scoring), evaluation reads them back in blocks,
+ * stratification ranks in blocks (the PCN codes pushed with the records)
+ * and writes the tiers and its outputs by block. Every output is the same
+ * bytes as without a budget (2 threads against 1); evaluation and
+ * stratification start and end holding at least 16 bytes a patient less
+ * (the outcome and risk; at stratification's end the 23 of its outputs
+ * too), allocate under the budget and hold under it at their ends. */
+static void test_run__outcome_risk_and_tiers_in_blocks_under_the_budget(void **state)
+{
+    static const char *const within[2] = {"pcn", "all"};
+    const size_t n = 2500;
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        char body[1024], a[256], b[256], path[4096];
+        stage_mem ma, mb;
+        size_t sa = 0, sb = 0, pa, pb, ea = 0, eb = 0;
+        snprintf(a, sizeof a, "%s", tu_tmp(k ? "tiers_all_none" : "tiers_pcn_none"));
+        snprintf(b, sizeof b, "%s", tu_tmp(k ? "tiers_all_256K" : "tiers_pcn_256K"));
+        snprintf(body, sizeof body,
+                 "synth:\n  icb: QOC\n  patients: 2500\n  seed: 5\nmodel:\n  family: binomial\n"
+                 "  formula: \"emergency_admission_12m ~ sex + ethnicity + imd_decile\"\n"
+                 "evaluate:\n  by: [sex, pcn]\nstratify:\n  tiers_within: %s\n",
+                 within[k]);
+        run_counted_spec(a, body, NULL, 2, &ma);
+        run_counted_spec(b, body, "256K", 1, &mb);
+        assert_same_outputs(a, b);
+        snprintf(path, sizeof path, "%s/out/unscored.csv", b);
+        assert_true(file_lines(path) > 20); /* unscored patients: tier 0, no place in the ranking */
+        for (int st = 0; st < 2; st++) {
+            const char *stage = st ? "stratify" : "evaluate";
+            pa = stage_of(&ma, stage, &sa);
+            pb = stage_of(&mb, stage, &sb);
+            stage_of(&ma, st ? "aggregate" : "stratify", &ea); /* held at the stage's end */
+            stage_of(&mb, st ? "aggregate" : "stratify", &eb);
+            print_message("%s within %s: none start %zu peak %zu end %zu; 256K start %zu peak %zu end %zu\n",
+                          stage, within[k], sa, pa, ea, sb, pb, eb);
+            assert_true(sa + 1024 >= sb + 16 * n); /* the outcome and risk not held */
+            assert_true(pb - sb < 256u << 10); /* all the stage allocates: under the budget */
+            assert_true(ea + 1024 >= eb + 16 * n); /* nor at its end */
+            assert_true(eb < 256u << 10);      /* all held then: under the budget */
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -598,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_rank__unscored_left_out_same_tiers_and_lists),
         cmocka_unit_test(test_manifest__same_file_hashed_once_changed_file_again),
         cmocka_unit_test(test_run__aggregation_under_the_budget),
+        cmocka_unit_test(test_run__outcome_risk_and_tiers_in_blocks_under_the_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

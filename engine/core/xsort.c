@@ -28,6 +28,7 @@ struct strata_xsort {
     size_t n, cap, fill, mem;       /* cap: records a run holds */
     const int32_t *major;
     size_t n_major;
+    int pushed;                     /* majors pushed with the records (strata_xsort_push_major) */
     char what[64];
     uint64_t *key, *k2;             /* the run buffer */
     size_t *row, *r2, *count;       /* count: n_major + 1 offsets */
@@ -74,8 +75,8 @@ size_t strata_xsort_floor(size_t n)
     return lo;
 }
 
-strata_status strata_xsort_begin(strata_ctx *ctx, size_t n, const int32_t *major, size_t n_major,
-                                 size_t mem, const char *what, strata_xsort **out)
+static strata_status xs_begin(strata_ctx *ctx, size_t n, const int32_t *major, size_t n_major,
+                              int pushed, size_t mem, const char *what, strata_xsort **out)
 {
     strata_xsort *x;
     size_t cap = mem ? mem / XS_REC : n;
@@ -98,7 +99,8 @@ strata_status strata_xsort_begin(strata_ctx *ctx, size_t n, const int32_t *major
     x->cap = cap;
     x->mem = mem;
     x->major = major;
-    x->n_major = major ? n_major : 0;
+    x->n_major = major || pushed ? n_major : 0;
+    x->pushed = pushed;
     snprintf(x->what, sizeof x->what, "%s", what);
     x->max_runs = ceil_div(n ? n : 1, cap);
     x->key = strata_alloc(ctx, cap * sizeof *x->key);
@@ -116,27 +118,44 @@ strata_status strata_xsort_begin(strata_ctx *ctx, size_t n, const int32_t *major
     return STRATA_OK;
 }
 
+/* Pushed majors ride in the row word's top bits while a run is sorted. */
+#define XS_ROW_BITS 40
+#define XS_ROW_MASK ((((size_t)1) << XS_ROW_BITS) - 1)
+
+static size_t major_of(const strata_xsort *x, size_t i)
+{
+    return x->pushed ? x->row[i] >> XS_ROW_BITS : (size_t)x->major[x->row[i]];
+}
+
 /* Sorts the run buffer: by key (stable, rows were pushed ascending), then,
- * stably, by major. */
+ * stably, by major. With pushed majors the rows are unpacked afterwards and
+ * the run's majors, in its order, left in k2 (as int32) for spill. */
 static void sort_run(strata_xsort *x)
 {
     size_t m = x->fill;
     strata_radix_sort(m, x->key, x->row, x->k2, x->r2);
-    if (x->major) {
+    if (x->n_major) {
         uint64_t *kt;
         size_t *rt, *c = x->count;
         memset(c, 0, (x->n_major + 1) * sizeof *c);
         for (size_t i = 0; i < m; i++)
-            c[(size_t)x->major[x->row[i]] + 1]++;
+            c[major_of(x, i) + 1]++;
         for (size_t g = 0; g < x->n_major; g++)
             c[g + 1] += c[g];
         for (size_t i = 0; i < m; i++) {
-            size_t at = c[x->major[x->row[i]]]++;
+            size_t at = c[major_of(x, i)]++;
             x->k2[at] = x->key[i];
             x->r2[at] = x->row[i];
         }
         kt = x->key, x->key = x->k2, x->k2 = kt;
         rt = x->row, x->row = x->r2, x->r2 = rt;
+    }
+    if (x->pushed) {
+        int32_t *mj = (int32_t *)(void *)x->k2;
+        for (size_t i = 0; i < m; i++) {
+            mj[i] = (int32_t)(x->row[i] >> XS_ROW_BITS);
+            x->row[i] &= XS_ROW_MASK;
+        }
     }
 }
 
@@ -153,9 +172,9 @@ static strata_status spill(strata_ctx *ctx, strata_xsort *x)
     STRATA_TRY(strata_scratch_write(ctx, x->f, x->end + x->fill * sizeof *x->key, x->row,
                                     x->fill * sizeof *x->row));
     x->end += x->fill * (sizeof *x->key + sizeof *x->row);
-    if (x->major) { /* the majors of the run's rows, in its order (k2 as their buffer) */
+    if (x->n_major) { /* the majors of the run's rows, in its order (k2 as their buffer) */
         int32_t *m = (int32_t *)(void *)x->k2;
-        for (size_t i = 0; i < x->fill; i++)
+        for (size_t i = 0; i < x->fill && !x->pushed; i++)
             m[i] = x->major[x->row[i]];
         STRATA_TRY(strata_scratch_write(ctx, x->f, x->end, m, x->fill * sizeof *m));
         x->end += x->fill * sizeof *m;
@@ -177,13 +196,34 @@ strata_status strata_xsort_push(strata_ctx *ctx, strata_xsort *x, uint64_t key, 
     return STRATA_OK;
 }
 
+strata_status strata_xsort_begin(strata_ctx *ctx, size_t n, const int32_t *major, size_t n_major,
+                                 size_t mem, const char *what, strata_xsort **out)
+{
+    return xs_begin(ctx, n, major, n_major, 0, mem, what, out);
+}
+
+strata_status strata_xsort_begin_pushed(strata_ctx *ctx, size_t n, size_t n_major, size_t mem,
+                                        const char *what, strata_xsort **out)
+{
+    return xs_begin(ctx, n, NULL, n_major, 1, mem, what, out);
+}
+
+strata_status strata_xsort_push_major(strata_ctx *ctx, strata_xsort *x, int32_t major, uint64_t key,
+                                      size_t row)
+{
+    if (!x->pushed || major < 0 || (size_t)major >= x->n_major || row > XS_ROW_MASK)
+        return STRATA_FAIL(ctx, STRATA_EINTERNAL, "%s: record (major %d, row %zu) outside 0..%zu, 0..%zu",
+                           x->what, (int)major, row, x->n_major ? x->n_major - 1 : 0, (size_t)XS_ROW_MASK);
+    return strata_xsort_push(ctx, x, key, row | (size_t)major << XS_ROW_BITS);
+}
+
 /* (major, key, row) of run a's head below run b's. */
 static int head_less(const strata_xsort *x, size_t a, size_t b)
 {
     const xs_run *ra = &x->run[a], *rb = &x->run[b];
     size_t ia = ra->row[ra->at], ib = rb->row[rb->at];
     uint64_t ka = ra->key[ra->at], kb = rb->key[rb->at];
-    if (x->major && ra->maj[ra->at] != rb->maj[rb->at])
+    if (x->n_major && ra->maj[ra->at] != rb->maj[rb->at])
         return ra->maj[ra->at] < rb->maj[rb->at];
     if (ka != kb)
         return ka < kb;
@@ -262,9 +302,9 @@ strata_status strata_xsort_end(strata_ctx *ctx, strata_xsort *x)
     for (size_t i = 0; i < x->nruns; i++) {
         x->run[i].key = strata_alloc(ctx, x->nread * sizeof *x->run[i].key);
         x->run[i].row = strata_alloc(ctx, x->nread * sizeof *x->run[i].row);
-        if (x->major)
+        if (x->n_major)
             x->run[i].maj = strata_alloc(ctx, x->nread * sizeof *x->run[i].maj);
-        if (!x->run[i].key || !x->run[i].row || (x->major && !x->run[i].maj))
+        if (!x->run[i].key || !x->run[i].row || (x->n_major && !x->run[i].maj))
             return STRATA_ENOMEM;
     }
     return strata_xsort_rewind(ctx, x);

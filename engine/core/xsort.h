@@ -21,6 +21,13 @@ typedef struct strata_xsort strata_xsort;
  * naming the sizes when mem is below strata_xsort_floor(n). */
 strata_status strata_xsort_begin(strata_ctx *ctx, size_t n, const int32_t *major, size_t n_major,
                                  size_t mem, const char *what, strata_xsort **out);
+/* As strata_xsort_begin, the majors (in [0, n_major)) given with each record
+ * by strata_xsort_push_major instead of an array indexed by row (no array of
+ * n: a caller reading its rows in blocks). Rows below 2^40. */
+strata_status strata_xsort_begin_pushed(strata_ctx *ctx, size_t n, size_t n_major, size_t mem,
+                                        const char *what, strata_xsort **out);
+strata_status strata_xsort_push_major(strata_ctx *ctx, strata_xsort *x, int32_t major, uint64_t key,
+                                      size_t row);
 /* One record; rows are pushed in ascending order. */
 strata_status strata_xsort_push(strata_ctx *ctx, strata_xsort *x, uint64_t key, size_t row);
 /* After the last push: sorts the last run; the stream starts at its first record. */

@@ -77,7 +77,7 @@ typedef struct run_state {
     strata_table *c20p5;        /* Core20PLUS5 by PCN */
     uint8_t *c5_mask;           /* the clinical areas per patient (STRATA_C5_*) */
     strata_scratch *pv;         /* the per-patient values on file (pv_over_budget), else NULL */
-    int has_obs;                /* with pv: the outcome is on it */
+    int has_obs;                /* the run has an observed outcome (r->obs, or on r->pv) */
     strata_funnel funnel;
     strata_run_summary *sum;
     double t0;
@@ -288,11 +288,13 @@ static void free_ids(run_state *r)
 }
 
 /* The columns only stratification reads (eFI deficits, prior emergencies, the
- * condition flags: 68 bytes a patient, 4.4 GB for all England) are read block
- * by block while stratifying (stratify_blocks): r->efi, r->prior_em and
- * r->flags point into the block buffer buf (RUN_BLOCK rows a column), NULL
- * where the cohort lacks the column. Rows [r0, r0 + b). */
-static strata_status read_stratify_block(run_state *r, int32_t *buf, size_t r0, size_t b)
+ * condition flags: 68 bytes a patient, 4.4 GB for all England) and the age
+ * are read block by block while stratifying (stratify_blocks): r->efi,
+ * r->prior_em and r->flags point into the block buffer buf (cap rows a
+ * column), NULL where the cohort lacks the column; the age is its last
+ * column (*age). Rows [r0, r0 + b). */
+static strata_status read_stratify_block(run_state *r, int32_t *buf, size_t cap, size_t r0, size_t b,
+                                         const int32_t **age)
 {
     int32_t **dst[2 + STRATA_N_CONDITIONS];
     const char *name[2 + STRATA_N_CONDITIONS];
@@ -302,11 +304,13 @@ static strata_status read_stratify_block(run_state *r, int32_t *buf, size_t r0, 
         dst[2 + c] = &r->flags[c], name[2 + c] = strata_condition_name(c);
     for (int k = 0; k < 2 + STRATA_N_CONDITIONS; k++) {
         long j = find_col(r, name[k]);
-        *dst[k] = j < 0 ? NULL : buf + (size_t)k * RUN_BLOCK;
+        *dst[k] = j < 0 ? NULL : buf + (size_t)k * cap;
         if (j >= 0)
             STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)j, r0, b, *dst[k]));
     }
-    return STRATA_OK;
+    *age = buf + (size_t)(2 + STRATA_N_CONDITIONS) * cap;
+    return strata_cohort_read_i32(r->ctx, r->cohort, (size_t)r->age_col, r0, b,
+                                  buf + (size_t)(2 + STRATA_N_CONDITIONS) * cap);
 }
 
 static void free_stratify_inputs(run_state *r)
@@ -398,6 +402,107 @@ static void outcome_name(const run_state *r, char *name, size_t size)
 /* After the model stage (a loaded model names its outcome). A model.outcome
  * the cohort lacks is an error; a formula's response it lacks is a
  * scoring-only cohort: evaluation is skipped, with a warning saying why. */
+/* ---- per-patient values between the stages (docs/scale.md) ---------------------
+ * The risk, the outcome and stratification's outputs are held from the stage
+ * that makes them to the last that reads them: in memory, or — when the
+ * aggregation's per-patient columns would pass half the memory budget
+ * (pv_over_budget, the one rule) — in one scratch file from the outcome's
+ * read on (r->pv; a column at a time, n values each): the outcome written
+ * block by block as it is read, the risk at the end of scoring, the tiers
+ * and stratification's outputs block by block; read back block by block by
+ * evaluation, stratification, aggregation and the patient files, and the
+ * risk whole by the patient files' ranking and the bootstrap. */
+enum { PV_RISK, PV_OBS, PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON, PV_C5, PV_N };
+static const size_t PV_WIDTH[PV_N] = {8, 8, 1, 1, 1, 1, 2, 1};
+/* A patient's bytes in aggregation with every column whole: the values above
+ * (23), the seven cohort columns it reads (28) and the PLUS groups (4). */
+#define AGG_ROW_BYTES 55
+
+static void **pv_mem(run_state *r, int c)
+{
+    void **m[PV_N] = {(void **)&r->risk,    (void **)&r->obs,     (void **)&r->tier,
+                      (void **)&r->segment, (void **)&r->frailty, (void **)&r->ltc,
+                      (void **)&r->charlson, (void **)&r->c5_mask};
+    return m[c];
+}
+
+static uint64_t pv_off(const run_state *r, int c, size_t row)
+{
+    uint64_t off = 0;
+    for (int k = 0; k < c; k++)
+        off += (uint64_t)PV_WIDTH[k] * r->n;
+    return off + (uint64_t)PV_WIDTH[c] * row;
+}
+
+/* The values go on file when aggregation's whole columns would pass half the budget. */
+static int pv_over_budget(const run_state *r)
+{
+    size_t budget = strata_ctx_memory_budget(r->ctx);
+    return budget && (double)r->n * AGG_ROW_BYTES > (double)budget / 2;
+}
+
+static strata_status pv_open(run_state *r)
+{
+    const char *dir = strata_ctx_scratch_dir(r->ctx) ? NULL : r->outdir;
+    return strata_scratch_open(r->ctx, dir, "the per-patient values (memory:)", &r->pv);
+}
+
+/* From the outcome's read on (the end of the model stage), over the budget:
+ * the values go to the file as they are made (one rule for the run). */
+static strata_status pv_start(run_state *r)
+{
+    return pv_over_budget(r) && !r->pv ? pv_open(r) : STRATA_OK;
+}
+
+static strata_status pv_write(run_state *r, int c, size_t r0, size_t b, const void *v)
+{
+    return strata_scratch_write(r->ctx, r->pv, pv_off(r, c, r0), v, b * PV_WIDTH[c]);
+}
+
+/* Rows [r0, r0 + b) of value c: a pointer into the array in memory, or read into buf. */
+static strata_status pv_block(run_state *r, int c, size_t r0, size_t b, void *buf, const void **out)
+{
+    const char *m = *pv_mem(r, c);
+    *out = NULL;
+    if (!r->pv) {
+        *out = m ? m + PV_WIDTH[c] * r0 : NULL;
+        return STRATA_OK;
+    }
+    if (c == PV_OBS && !r->has_obs)
+        return STRATA_OK;
+    STRATA_TRY(strata_scratch_read(r->ctx, r->pv, pv_off(r, c, r0), buf, b * PV_WIDTH[c]));
+    *out = buf;
+    return STRATA_OK;
+}
+
+/* Value c's whole array to the file, and freed (with the values on file). */
+static strata_status pv_spill(run_state *r, int c)
+{
+    void **m = pv_mem(r, c);
+    if (!r->pv || !*m)
+        return STRATA_OK;
+    STRATA_TRY(pv_write(r, c, 0, r->n, *m));
+    strata_free(r->ctx, *m, 0);
+    *m = NULL;
+    return STRATA_OK;
+}
+
+/* Value c's whole array read back from the file. */
+static strata_status pv_load(run_state *r, int c)
+{
+    void **m = pv_mem(r, c);
+    if (!r->pv || *m)
+        return STRATA_OK;
+    if (!(*m = strata_alloc(r->ctx, (r->n ? r->n : 1) * PV_WIDTH[c])))
+        return STRATA_ENOMEM;
+    return strata_scratch_read(r->ctx, r->pv, pv_off(r, c, 0), *m, r->n * PV_WIDTH[c]);
+}
+
+static size_t agg_rows(const run_state *r);
+
+/* The observed outcome: over the budget (pv_over_budget) straight to the
+ * scratch file block by block (Cox: its event by the horizon made whole,
+ * then spilled), else whole in r->obs. */
 static strata_status read_outcome(run_state *r)
 {
     char src[256];
@@ -417,6 +522,21 @@ static strata_status read_outcome(run_state *r)
                     strata_cohort_path(r->cohort), *src ? " '" : "", src, *src ? "'" : "");
         return STRATA_OK; /* scoring-only cohort: no observed outcome */
     }
+    r->has_obs = 1;
+    STRATA_TRY(pv_start(r));
+    if (r->pv && !is_cox(r)) {
+        size_t cap = agg_rows(r);
+        double *v = strata_alloc(r->ctx, cap * sizeof *v);
+        strata_status st = v ? STRATA_OK : STRATA_ENOMEM;
+        for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += cap) {
+            size_t b = r->n - r0 < cap ? r->n - r0 : cap;
+            st = strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, b, v);
+            if (st == STRATA_OK)
+                st = pv_write(r, PV_OBS, r0, b, v);
+        }
+        strata_free(r->ctx, v, 0);
+        return st;
+    }
     r->obs = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *r->obs);
     if (!r->obs)
         return STRATA_ENOMEM;
@@ -424,7 +544,9 @@ static strata_status read_outcome(run_state *r)
         size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
         STRATA_TRY(strata_cohort_read_f64(r->ctx, r->cohort, (size_t)j, r0, b, r->obs + r0));
     }
-    return is_cox(r) ? cox_observed(r, src) : STRATA_OK;
+    if (is_cox(r))
+        STRATA_TRY(cox_observed(r, src));
+    return pv_spill(r, PV_OBS);
 }
 
 /* ---- MPI ranks (docs/scale.md#mpi) -------------------------------------------
@@ -1027,6 +1149,8 @@ static strata_status stage_score(run_state *r)
                 r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
     }
     STRATA_TRY(note_unscored(r));
+    STRATA_TRY(pv_start(r)); /* over the budget the risk goes to the file now */
+    STRATA_TRY(pv_spill(r, PV_RISK));
     return stage_done(r, "score");
 }
 
@@ -1044,17 +1168,43 @@ typedef struct eval_reader {
     const char *name[STRATA_RUN_MAX_BY];
 } eval_reader;
 
+/* Weights of rows [r0, r0 + n) into w (1: outcome and risk both there),
+ * or, w NULL, *any set when one of them is 0; outcome and risk read in
+ * pieces of EV_PIECE rows from memory or the file. */
+#define EV_PIECE 1024
+static strata_status eval_weights(run_state *r, size_t r0, size_t n, double *w, int *any)
+{
+    double yb[EV_PIECE], pb[EV_PIECE];
+    for (size_t i0 = 0; i0 < n; i0 += EV_PIECE) {
+        size_t m = n - i0 < EV_PIECE ? n - i0 : EV_PIECE;
+        const void *yp, *pp;
+        STRATA_TRY(pv_block(r, PV_OBS, r0 + i0, m, yb, &yp));
+        STRATA_TRY(pv_block(r, PV_RISK, r0 + i0, m, pb, &pp));
+        for (size_t i = 0; i < m; i++) {
+            int zero = isnan(((const double *)yp)[i]) || isnan(((const double *)pp)[i]);
+            if (w)
+                w[i0 + i] = zero ? 0.0 : 1.0;
+            else if (zero)
+                *any = 1;
+        }
+    }
+    return STRATA_OK;
+}
+
 static strata_status eval_read(strata_ctx *ctx, void *ud, int col, size_t r0, size_t n, void *out)
 {
     const eval_reader *e = ud;
     const run_state *r = e->r;
     int32_t *v = out;
-    if (col == STRATA_EVAL_COL_W) { /* no observed outcome or no risk (unscored): weight 0 */
-        double *w = out;
-        for (size_t i = 0; i < n; i++)
-            w[i] = isnan(r->obs[r0 + i]) || isnan(r->risk[r0 + i]) ? 0.0 : 1.0;
+    if (col == STRATA_EVAL_COL_Y || col == STRATA_EVAL_COL_P) { /* from the file (r->pv) */
+        const void *p;
+        STRATA_TRY(pv_block(e->r, col == STRATA_EVAL_COL_Y ? PV_OBS : PV_RISK, r0, n, out, &p));
+        if (p != out)
+            memcpy(out, p, n * sizeof(double));
         return STRATA_OK;
     }
+    if (col == STRATA_EVAL_COL_W) /* no observed outcome or no risk (unscored): weight 0 */
+        return eval_weights(e->r, r0, n, out, NULL);
     if (col < 0)
         return STRATA_FAIL(ctx, STRATA_EINTERNAL, "evaluate: column %d is not read", col);
     if (e->col[col] >= 0)
@@ -1143,8 +1293,16 @@ static strata_status run_bootstrap(run_state *r, strata_family fam)
     }
     for (size_t i = 0; i < N; i++)
         full[i] = NAN;
-    for (size_t i = 0; i < r->n; i++)
-        full[i] = r->risk[i];
+    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) { /* from memory or the file */
+        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        const void *p;
+        if ((st = pv_block(r, PV_RISK, r0, b, full + r0, &p)) != STRATA_OK) {
+            strata_free(ctx, full, 0);
+            return st;
+        }
+        if (p != full + r0)
+            memcpy(full + r0, p, b * sizeof *full);
+    }
     strata_validate_params_init(&vp);
     vp.B = (int)r->spec->bootstrap;
     vp.seed = (uint64_t)r->spec->seed;
@@ -1167,7 +1325,7 @@ static strata_status stage_evaluate(run_state *r)
     strata_eval_by by[STRATA_RUN_MAX_BY];
     eval_reader e;
     strata_status st = STRATA_OK;
-    if (!r->obs)
+    if (!r->has_obs)
         return stage_done(r, "evaluate (skipped: no outcome)");
     strata_eval_params_init(&ep);
     ep.family = eval_family(r->model);
@@ -1175,14 +1333,14 @@ static strata_status stage_evaluate(run_state *r)
     memset(&e, 0, sizeof e);
     e.r = r;
     src.in.n = r->n;
-    src.in.y = r->obs;
+    src.in.y = r->obs; /* NULL on the file (r->pv): eval_read reads them */
     src.in.p = r->risk;
     src.read = eval_read;
     src.ud = &e;
     /* rows without an observed outcome or a risk (unscored) take no part
      * (weight 0, read by eval_read) */
-    for (size_t i = 0; i < r->n && !src.weighted; i++)
-        src.weighted = isnan(r->obs[i]) || isnan(r->risk[i]);
+    for (size_t r0 = 0; r0 < r->n && !src.weighted && st == STRATA_OK; r0 += RUN_BLOCK)
+        st = eval_weights(r, r0, r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK, NULL, &src.weighted);
     for (size_t k = 0; k < r->spec->n_by && st == STRATA_OK; k++)
         st = by_codes(r, r->spec->by[k], &by[k], &e, k);
     src.in.n_by = r->spec->n_by;
@@ -1200,92 +1358,6 @@ static strata_status stage_evaluate(run_state *r)
     r->sum->pseudo_r2 = r->eval->overall.pseudo_r2;
     drop_cols(r, 0);
     return stage_done(r, "evaluate");
-}
-
-/* ---- per-patient values between the stages (docs/scale.md) ---------------------
- * The risk, the outcome and stratification's outputs are held from the stage
- * that makes them to the last that reads them: in memory, or — when the
- * aggregation's per-patient columns would pass half the memory budget — in
- * one scratch file from stratification on (r->pv; a column at a time, n
- * values each), read back block by block by aggregation and the patient
- * files, and the risk whole by the patient files' ranking. */
-enum { PV_RISK, PV_OBS, PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON, PV_C5, PV_N };
-static const size_t PV_WIDTH[PV_N] = {8, 8, 1, 1, 1, 1, 2, 1};
-/* A patient's bytes in aggregation with every column whole: the values above
- * (23), the seven cohort columns it reads (28) and the PLUS groups (4). */
-#define AGG_ROW_BYTES 55
-
-static void **pv_mem(run_state *r, int c)
-{
-    void **m[PV_N] = {(void **)&r->risk,    (void **)&r->obs,     (void **)&r->tier,
-                      (void **)&r->segment, (void **)&r->frailty, (void **)&r->ltc,
-                      (void **)&r->charlson, (void **)&r->c5_mask};
-    return m[c];
-}
-
-static uint64_t pv_off(const run_state *r, int c, size_t row)
-{
-    uint64_t off = 0;
-    for (int k = 0; k < c; k++)
-        off += (uint64_t)PV_WIDTH[k] * r->n;
-    return off + (uint64_t)PV_WIDTH[c] * row;
-}
-
-/* The values go on file when aggregation's whole columns would pass half the budget. */
-static int pv_over_budget(const run_state *r)
-{
-    size_t budget = strata_ctx_memory_budget(r->ctx);
-    return budget && (double)r->n * AGG_ROW_BYTES > (double)budget / 2;
-}
-
-static strata_status pv_open(run_state *r)
-{
-    const char *dir = strata_ctx_scratch_dir(r->ctx) ? NULL : r->outdir;
-    return strata_scratch_open(r->ctx, dir, "the per-patient values (memory:)", &r->pv);
-}
-
-static strata_status pv_write(run_state *r, int c, size_t r0, size_t b, const void *v)
-{
-    return strata_scratch_write(r->ctx, r->pv, pv_off(r, c, r0), v, b * PV_WIDTH[c]);
-}
-
-/* Rows [r0, r0 + b) of value c: a pointer into the array in memory, or read into buf. */
-static strata_status pv_block(run_state *r, int c, size_t r0, size_t b, void *buf, const void **out)
-{
-    const char *m = *pv_mem(r, c);
-    *out = NULL;
-    if (!r->pv) {
-        *out = m ? m + PV_WIDTH[c] * r0 : NULL;
-        return STRATA_OK;
-    }
-    if (c == PV_OBS && !r->has_obs)
-        return STRATA_OK;
-    STRATA_TRY(strata_scratch_read(r->ctx, r->pv, pv_off(r, c, r0), buf, b * PV_WIDTH[c]));
-    *out = buf;
-    return STRATA_OK;
-}
-
-/* Value c's whole array to the file, and freed. */
-static strata_status pv_spill(run_state *r, int c)
-{
-    void **m = pv_mem(r, c);
-    if (!*m)
-        return STRATA_OK;
-    STRATA_TRY(pv_write(r, c, 0, r->n, *m));
-    strata_free(r->ctx, *m, 0);
-    *m = NULL;
-    return STRATA_OK;
-}
-
-/* Value c's whole array read back from the file. */
-static strata_status pv_load(run_state *r, int c)
-{
-    void **m = pv_mem(r, c);
-    if (!r->pv || *m)
-        return STRATA_OK;
-    if (!(*m = strata_alloc(r->ctx, (r->n ? r->n : 1) * PV_WIDTH[c])))
-        return STRATA_ENOMEM;
-    return strata_scratch_read(r->ctx, r->pv, pv_off(r, c, 0), *m, r->n * PV_WIDTH[c]);
 }
 
 /* The five adult clinical areas of Core20PLUS5 from the condition flags of
@@ -1368,51 +1440,60 @@ static const char *charlson_name(const strata_run_spec *spec)
 }
 
 /* Segments, frailty, Charlson and multimorbidity block by block, each block's
- * stratification-only columns read for it: the library's
+ * stratification-only columns and age read for it: the library's
  * strata_stratify_patients on the block, given each patient's tier from the
  * whole population as an absolute-mode "risk" (tier T as n_cuts + 1 - T,
  * cuts at n_cuts - 0.5, ..., 0.5; unscored NaN), so the block call assigns
  * the same tiers and everything that depends on them is as one call on all
- * rows gives. With the values on file (r->pv) each block's outputs are
- * written there instead of into whole arrays. */
+ * rows gives. With the values on file (r->pv) the tiers are read from it and
+ * each block's outputs written there instead of into whole arrays. */
+static size_t agg_rows(const run_state *r);
+
 static strata_status stratify_blocks(run_state *r, const strata_patient_params *pp)
 {
     strata_ctx *ctx = r->ctx;
     strata_patient_params bp = *pp;
-    size_t nc = pp->tiers.n_cuts;
-    int32_t *buf = strata_alloc(ctx, (2 + STRATA_N_CONDITIONS) * RUN_BLOCK * sizeof *buf);
-    double *as_risk = strata_alloc(ctx, RUN_BLOCK * sizeof *as_risk);
-    uint8_t *tier = strata_alloc(ctx, RUN_BLOCK * 7); /* tier, and the outputs of a block on file */
+    size_t nc = pp->tiers.n_cuts, cap = agg_rows(r);
+    int32_t *buf = strata_alloc(ctx, (3 + STRATA_N_CONDITIONS) * cap * sizeof *buf);
+    double *as_risk = strata_alloc(ctx, cap * sizeof *as_risk);
+    size_t cs = cap + (cap & 1); /* a stride that keeps Charlson's int16 aligned */
+    uint8_t *tier = strata_alloc(ctx, cs * 8); /* tier, the outputs of a block on file, the tiers read */
     strata_status st = buf && as_risk && tier ? STRATA_OK : STRATA_ENOMEM;
     bp.tiers.mode = STRATA_TIER_ABSOLUTE;
     for (size_t t = 0; t < nc; t++)
         bp.tiers.cut[t] = (double)(nc - t) - 0.5;
-    for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += RUN_BLOCK) {
-        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
-        uint8_t *seg = r->pv ? tier + RUN_BLOCK : r->segment + r0;
-        int8_t *fr = r->pv ? (int8_t *)tier + 2 * RUN_BLOCK : r->frailty + r0;
-        int8_t *ltc = r->pv ? (int8_t *)tier + 3 * RUN_BLOCK : r->ltc + r0;
-        uint8_t *c5 = r->pv ? tier + 4 * RUN_BLOCK : r->c5_mask + r0;
-        int16_t *ch = r->pv ? (int16_t *)(void *)(tier + 5 * RUN_BLOCK) : r->charlson + r0;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += cap) {
+        size_t b = r->n - r0 < cap ? r->n - r0 : cap;
+        uint8_t *seg = r->pv ? tier + cs : r->segment + r0;
+        int8_t *fr = r->pv ? (int8_t *)tier + 2 * cs : r->frailty + r0;
+        int8_t *ltc = r->pv ? (int8_t *)tier + 3 * cs : r->ltc + r0;
+        uint8_t *c5 = r->pv ? tier + 4 * cs : r->c5_mask + r0;
+        int16_t *ch = r->pv ? (int16_t *)(void *)(tier + 5 * cs) : r->charlson + r0;
+        const uint8_t *want;
+        const void *tp;
+        const int32_t *age;
         strata_patient_cols pc;
-        st = read_stratify_block(r, buf, r0, b);
+        st = read_stratify_block(r, buf, cap, r0, b, &age);
+        if (st == STRATA_OK)
+            st = pv_block(r, PV_TIER, r0, b, tier + 7 * cs, &tp);
         if (st != STRATA_OK)
             break;
+        want = tp;
         memset(&pc, 0, sizeof pc);
         for (size_t i = 0; i < b; i++)
-            as_risk[i] = r->tier[r0 + i] ? (double)(nc + 1 - r->tier[r0 + i]) : NAN;
+            as_risk[i] = want[i] ? (double)(nc + 1 - want[i]) : NAN;
         pc.n = b;
         pc.risk = as_risk;
-        pc.age = r->age + r0;
+        pc.age = age;
         pc.efi_deficits = r->efi;
         pc.prior_emergency = r->prior_em;
         for (int c = 0; c < STRATA_N_CONDITIONS; c++)
             pc.flags[c] = r->flags[c];
         st = strata_stratify_patients(ctx, &bp, &pc, NULL, 0, tier, seg, fr, ch, ltc);
         for (size_t i = 0; st == STRATA_OK && i < b; i++)
-            if (tier[i] != r->tier[r0 + i])
+            if (tier[i] != want[i])
                 st = STRATA_FAIL(ctx, STRATA_EINTERNAL, "stratify: row %zu: tier %d, not %d",
-                                 r0 + i + 1, tier[i], r->tier[r0 + i]);
+                                 r0 + i + 1, tier[i], want[i]);
         if (st == STRATA_OK)
             c5_block(r, b, c5);
         if (st == STRATA_OK && r->pv) {
@@ -1427,55 +1508,69 @@ static strata_status stratify_blocks(run_state *r, const strata_patient_params *
     return st;
 }
 
-/* The whole arrays of stratification's outputs: tier and segment for the
- * tiers' call, the others only with the values in memory. */
+/* The whole arrays of stratification's outputs, only with the values in
+ * memory (with them on file every output goes there block by block). */
 static strata_status stratify_outputs(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
-    r->tier = strata_calloc(ctx, r->n, 1);
-    r->segment = strata_calloc(ctx, r->n, 1);
-    if (!r->tier || !r->segment)
-        return STRATA_ENOMEM;
     if (r->pv)
         return STRATA_OK;
+    r->tier = strata_calloc(ctx, r->n, 1);
+    r->segment = strata_calloc(ctx, r->n, 1);
     r->frailty = strata_calloc(ctx, r->n, sizeof *r->frailty);
     r->ltc = strata_calloc(ctx, r->n, sizeof *r->ltc);
     r->charlson = strata_calloc(ctx, r->n, sizeof *r->charlson);
     r->c5_mask = strata_calloc(ctx, r->n, 1);
-    return r->frailty && r->ltc && r->charlson && r->c5_mask ? STRATA_OK : STRATA_ENOMEM;
+    return r->tier && r->segment && r->frailty && r->ltc && r->charlson && r->c5_mask ? STRATA_OK
+                                                                                      : STRATA_ENOMEM;
 }
 
-/* With the values on file: the tiers and risk join the outcome and the
- * block outputs there, and no whole array of them is left. */
-static strata_status stratify_spill(run_state *r)
+/* The tiers' rows in blocks (strata_tiers_source): the risk from memory or
+ * the file (pv_block), the PCN codes (tiers within PCN) from the cohort; the
+ * tiers to memory or the file. */
+static strata_status tier_read(strata_ctx *ctx, void *ud, size_t r0, size_t b, double *risk_buf,
+                               int32_t *group_buf, const double **risk, const int32_t **group)
 {
-    if (!r->pv)
-        return STRATA_OK;
-    STRATA_TRY(pv_spill(r, PV_TIER));
-    return pv_spill(r, PV_RISK);
+    run_state *r = ud;
+    const void *p;
+    STRATA_TRY(pv_block(r, PV_RISK, r0, b, risk_buf, &p));
+    *risk = p;
+    if (group) {
+        STRATA_TRY(strata_cohort_read_i32(ctx, r->cohort, (size_t)r->pcn.col, r0, b, group_buf));
+        *group = group_buf;
+    }
+    return STRATA_OK;
 }
 
-/* Tiers, segments, frailty, Charlson and multimorbidity through the
- * library's strata_stratify_patients: the job and the library give every
- * patient the same values (tests/test_run.c). The tiers need every risk at
- * once; the rest is per patient, so it runs block by block (stratify_blocks)
- * and the 17 stratification-only columns are never held whole. */
+static strata_status tier_write(strata_ctx *ctx, void *ud, size_t r0, size_t b, const uint8_t *tier)
+{
+    run_state *r = ud;
+    (void)ctx;
+    if (r->pv)
+        return pv_write(r, PV_TIER, r0, b, tier);
+    memcpy(r->tier + r0, tier, b);
+    return STRATA_OK;
+}
+
+/* Tiers, segments, frailty, Charlson and multimorbidity as the library's
+ * strata_stratify_patients gives them (tests/test_run.c): the tiers from
+ * row blocks through strata_tiers_source (the ranking through the external
+ * sort; its rows' risks and PCN codes read a block at a time), the rest per
+ * patient block by block (stratify_blocks), so nothing of n patients is
+ * held here but what the values in memory hold (r->pv: none; the ranking
+ * under half the budget). Over the budget (pv_over_budget) the outcome and
+ * the risk go to the scratch file at the start. */
 static strata_status stage_stratify(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     strata_patient_params pp;
-    strata_patient_cols pc;
+    strata_tier_source ts;
     int within = r->spec->tiers_within_pcn;
     {   /* the PLUS groups' rules checked here, applied by aggregation (plus_block) */
         plus_set ps;
         STRATA_TRY(plus_rules(r, ps.rules, ps.cols, ps.lv));
     }
-    STRATA_TRY(load_cols(r, C_AGE | (within ? C_PCN : 0)));
-    if (pv_over_budget(r)) { /* the outcome, read by aggregation only, goes at once */
-        STRATA_TRY(pv_open(r));
-        r->has_obs = r->obs != NULL;
-        STRATA_TRY(pv_spill(r, PV_OBS));
-    }
+    STRATA_TRY(pv_start(r)); /* (the outcome and risk are on file already, over the budget) */
     STRATA_TRY(stratify_outputs(r));
     strata_patient_params_init(&pp);
     pp.tiers.mode = r->spec->tiers_absolute ? STRATA_TIER_ABSOLUTE : STRATA_TIER_PERCENTILE;
@@ -1483,20 +1578,17 @@ static strata_status stage_stratify(run_state *r)
     for (size_t k = 0; k < pp.tiers.n_cuts; k++)
         pp.tiers.cut[k] = r->spec->tiers[k];
     STRATA_TRY(strata_charlson_weights_parse(ctx, charlson_name(r->spec), &pp.charlson));
-    memset(&pc, 0, sizeof pc); /* the tiers (the segments are made again by block) */
-    pc.n = r->n;
-    pc.risk = r->risk;
-    pc.age = r->age;
-    STRATA_TRY(strata_stratify_patients(ctx, &pp, &pc, within ? r->pcn.v : NULL,
-                                        within ? r->pcn.n_levels : 0, r->tier, r->segment, NULL,
-                                        NULL, NULL));
-    if (r->pv) { /* the segments come again from the blocks, to the file */
-        strata_free(ctx, r->segment, 0);
-        r->segment = NULL;
-    }
+    STRATA_TRY(strata_patient_params_check(ctx, &pp));
+    memset(&ts, 0, sizeof ts); /* tier 0 for an unscored patient (docs/stratify.md#missing-values) */
+    ts.n = r->n;
+    ts.n_groups = within ? r->pcn.n_levels : 0;
+    ts.skip_nan = 1;
+    ts.block = agg_rows(r);
+    ts.read = tier_read;
+    ts.write = tier_write;
+    ts.ud = r;
+    STRATA_TRY(strata_tiers_source(ctx, &pp.tiers, &ts));
     STRATA_TRY(stratify_blocks(r, &pp));
-    drop_cols(r, 0);
-    STRATA_TRY(stratify_spill(r));
     return stage_done(r, "stratify");
 }
 

@@ -1,6 +1,7 @@
 /* engine/stratify/strat_tiers.c — risk tiers (Kaiser-style pyramid by percentile or
  * absolute thresholds) and the shared ranking (group, risk descending, row
- * ascending) used by tiers and intervention lists, streamed in blocks.
+ * ascending) used by tiers and intervention lists, streamed in blocks; the
+ * rows come from row blocks (strata_tier_source; whole arrays are one block).
  * Invariant: ties in risk are always broken by row, so tiers never depend on
  * sort stability, thread count or the memory budget. */
 #include "internal.h"
@@ -55,50 +56,156 @@ static uint64_t desc_key(double x)
 
 #define RANK_BLOCK 4096 /* rows a block of the ranking stream */
 
+/* One block of rows: the source's risks and group codes (NULL: ungrouped). */
+typedef struct rank_blk {
+    double *rbuf;
+    int32_t *gbuf;
+    const double *risk;
+    const int32_t *group;
+} rank_blk;
+
+static strata_status blk_read(strata_ctx *ctx, const strata_tier_source *src, size_t r0, size_t b,
+                              rank_blk *k)
+{
+    k->risk = NULL;
+    k->group = NULL;
+    STRATA_TRY(src->read(ctx, src->ud, r0, b, k->rbuf, src->n_groups ? k->gbuf : NULL, &k->risk,
+                         src->n_groups ? &k->group : NULL));
+    if (!k->risk || (src->n_groups && !k->group))
+        return STRATA_FAIL(ctx, STRATA_EINTERNAL, "tiers: rows %zu..%zu not read", r0 + 1, r0 + b);
+    return STRATA_OK;
+}
+
+static size_t src_block(const strata_tier_source *src)
+{
+    return src->block && src->block < src->n ? src->block : src->n ? src->n : 1;
+}
+
+static strata_status blk_new(strata_ctx *ctx, const strata_tier_source *src, rank_blk *k)
+{
+    size_t b = src_block(src);
+    memset(k, 0, sizeof *k);
+    if (src->in_place)
+        return STRATA_OK;
+    k->rbuf = strata_alloc(ctx, b * sizeof *k->rbuf);
+    k->gbuf = src->n_groups ? strata_alloc(ctx, b * sizeof *k->gbuf) : NULL;
+    return k->rbuf && (k->gbuf || !src->n_groups) ? STRATA_OK : STRATA_ENOMEM;
+}
+
+static void blk_free(strata_ctx *ctx, rank_blk *k)
+{
+    STRATA_FREE_ALL(ctx, k->rbuf, k->gbuf);
+}
+
+/* Row r0 + i of a block ranked? EDATA naming a non-finite risk or a bad group. */
+static strata_status rank_check(strata_ctx *ctx, const strata_tier_source *src, const rank_blk *k,
+                                int grouped, size_t r0, size_t i, int *ranked)
+{
+    double x = k->risk[i];
+    *ranked = !(src->skip_nan && isnan(x));
+    if (!*ranked)
+        return STRATA_OK;
+    if (!isfinite(x))
+        return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not finite", r0 + i + 1, x);
+    if (grouped && k->group && (k->group[i] < 0 || (size_t)k->group[i] >= src->n_groups))
+        return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", r0 + i + 1,
+                           (int)k->group[i], src->n_groups ? src->n_groups - 1 : 0);
+    return STRATA_OK;
+}
+
+/* The ranking from row blocks: a first pass checks the rows and counts each
+ * group's, a second pushes them (their groups with them: no array of n) to
+ * the external sort. */
+static strata_status rank_source(strata_ctx *ctx, const strata_tier_source *src, strat_ranking *rk)
+{
+    strata_status st;
+    size_t b = src_block(src), m = 0;
+    rank_blk k = {NULL, NULL, NULL, NULL};
+    memset(rk, 0, sizeof *rk);
+    rk->n_groups = src->n_groups ? src->n_groups : 1;
+    rk->size = strata_calloc(ctx, rk->n_groups + 1, sizeof *rk->size);
+    rk->key = strata_alloc(ctx, RANK_BLOCK * sizeof *rk->key);
+    rk->row = strata_alloc(ctx, RANK_BLOCK * sizeof *rk->row);
+    st = rk->size && rk->key && rk->row ? blk_new(ctx, src, &k) : STRATA_ENOMEM;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < src->n; r0 += b) {
+        size_t nb = src->n - r0 < b ? src->n - r0 : b;
+        st = blk_read(ctx, src, r0, nb, &k);
+        for (size_t i = 0; st == STRATA_OK && i < nb; i++) {
+            int ranked;
+            if ((st = rank_check(ctx, src, &k, 1, r0, i, &ranked)) == STRATA_OK && ranked) {
+                rk->size[k.group ? (size_t)k.group[i] : 0]++;
+                m++;
+            }
+        }
+    }
+    rk->n = m;
+    /* the rows kept are pushed with their own numbers: ascending, so the
+     * order (group, risk descending, row) is that of the kept rows compacted */
+    if (st == STRATA_OK)
+        st = src->n_groups ? strata_xsort_begin_pushed(ctx, m, src->n_groups,
+                                                       strata_ctx_memory_budget(ctx) / 2,
+                                                       "ranking the patients by risk", &rk->x)
+                           : strata_xsort_begin(ctx, m, NULL, 0, strata_ctx_memory_budget(ctx) / 2,
+                                                "ranking the patients by risk", &rk->x);
+    for (size_t r0 = 0; st == STRATA_OK && r0 < src->n; r0 += b) {
+        size_t nb = src->n - r0 < b ? src->n - r0 : b;
+        st = blk_read(ctx, src, r0, nb, &k);
+        for (size_t i = 0; st == STRATA_OK && i < nb; i++) {
+            if (src->skip_nan && isnan(k.risk[i]))
+                continue;
+            st = k.group ? strata_xsort_push_major(ctx, rk->x, k.group[i], desc_key(k.risk[i]), r0 + i)
+                         : strata_xsort_push(ctx, rk->x, desc_key(k.risk[i]), r0 + i);
+        }
+    }
+    blk_free(ctx, &k);
+    if (st == STRATA_OK)
+        st = strata_xsort_end(ctx, rk->x);
+    if (st != STRATA_OK)
+        strat_rank_close(ctx, rk);
+    return st;
+}
+
+/* Whole arrays as one block (pointed to, not copied). */
+typedef struct whole_src {
+    const double *risk;
+    const int32_t *group;
+} whole_src;
+
+static strata_status whole_read(strata_ctx *ctx, void *ud, size_t r0, size_t b, double *rbuf,
+                                int32_t *gbuf, const double **risk, const int32_t **group)
+{
+    const whole_src *w = ud;
+    (void)ctx, (void)b, (void)rbuf, (void)gbuf;
+    *risk = w->risk + r0;
+    if (group)
+        *group = w->group + r0;
+    return STRATA_OK;
+}
+
+static void whole_source(size_t n, const double *risk, const int32_t *group, size_t n_groups,
+                         int skip_nan, whole_src *w, strata_tier_source *src)
+{
+    memset(src, 0, sizeof *src);
+    src->n = n;
+    src->n_groups = group ? n_groups : 0;
+    src->skip_nan = skip_nan;
+    src->in_place = 1;
+    src->read = whole_read;
+    src->ud = w;
+    w->risk = risk;
+    w->group = group;
+}
+
 /* Memory: the sort's (32 bytes a row while sorting in memory, then 16; under
  * a budget, at most half of it: engine/core/xsort.h), the group sizes and one
  * block. */
 strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
                               size_t n_groups, int skip_nan, strat_ranking *rk)
 {
-    strata_status st;
-    size_t m = 0;
-    memset(rk, 0, sizeof *rk);
-    for (size_t i = 0; i < n; i++) {
-        if (skip_nan && isnan(risk[i]))
-            continue;
-        if (!isfinite(risk[i]))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not finite", i + 1,
-                               risk[i]);
-        if (group && (group[i] < 0 || (size_t)group[i] >= n_groups))
-            return STRATA_FAIL(ctx, STRATA_EDATA, "group: row %zu: code %d outside 0..%zu", i + 1,
-                               (int)group[i], n_groups ? n_groups - 1 : 0);
-        m++;
-    }
-    rk->n = m;
-    rk->n_groups = group ? n_groups : 1;
-    rk->size = strata_calloc(ctx, rk->n_groups + 1, sizeof *rk->size);
-    rk->key = strata_alloc(ctx, RANK_BLOCK * sizeof *rk->key);
-    rk->row = strata_alloc(ctx, RANK_BLOCK * sizeof *rk->row);
-    if (!rk->size || !rk->key || !rk->row) {
-        strat_rank_close(ctx, rk);
-        return STRATA_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!(skip_nan && isnan(risk[i])))
-            rk->size[group ? (size_t)group[i] : 0]++;
-    /* the rows kept are pushed with their own numbers: ascending, so the
-     * order (group, risk descending, row) is that of the kept rows compacted */
-    st = strata_xsort_begin(ctx, m, group, n_groups, strata_ctx_memory_budget(ctx) / 2,
-                            "ranking the patients by risk", &rk->x);
-    for (size_t i = 0; st == STRATA_OK && i < n; i++)
-        if (!(skip_nan && isnan(risk[i])))
-            st = strata_xsort_push(ctx, rk->x, desc_key(risk[i]), i);
-    if (st == STRATA_OK)
-        st = strata_xsort_end(ctx, rk->x);
-    if (st != STRATA_OK)
-        strat_rank_close(ctx, rk);
-    return st;
+    whole_src w = {NULL, NULL};
+    strata_tier_source src;
+    whole_source(n, risk, group, n_groups, skip_nan, &w, &src);
+    return rank_source(ctx, &src, rk);
 }
 
 strata_status strat_rank_next(strata_ctx *ctx, strat_ranking *rk, const size_t **rows, size_t *got)
@@ -119,21 +226,106 @@ void strat_rank_close(strata_ctx *ctx, strat_ranking *rk)
     memset(rk, 0, sizeof *rk);
 }
 
-/* The percentile tiers of one group's ranked rows as they stream past: the
- * top t tiers hold round_half_up(m * (f_1 + ... + f_t)) people of its m. */
-typedef struct tier_walk {
-    size_t g, j, cum[STRATA_MAX_TIERS];
-} tier_walk;
+/* Percentile tiers from the ranking: the top t tiers of a group of m hold
+ * round_half_up(m * (f_1 + ... + f_t)) people, so a row is below cut t when
+ * its place in the ranking is at least that count, that is when its (key,
+ * row) is at least the one at that place: each group's cut records are
+ * found in one walk of the ranking (n_groups x n_cuts of them). */
+typedef struct tier_cut {
+    uint64_t key;
+    size_t row;
+    int set; /* 0: the group has fewer rows than the cut's count */
+} tier_cut;
 
-static void tier_group(const strata_tier_params *p, size_t m, size_t g, tier_walk *w)
+static strata_status tier_cuts(strata_ctx *ctx, const strata_tier_params *p, strat_ranking *rk,
+                               tier_cut *cut)
 {
-    double f = 0;
-    w->g = g;
-    w->j = 0;
-    for (size_t t = 0; t < p->n_cuts; t++) {
-        f += p->cut[t];
-        w->cum[t] = (size_t)floor((double)m * f + 0.5);
+    size_t g = SIZE_MAX, j = 0, cum[STRATA_MAX_TIERS];
+    strata_status st;
+    for (;;) {
+        size_t got;
+        if ((st = strata_xsort_read(ctx, rk->x, rk->key, rk->row, RANK_BLOCK, &got)) != STRATA_OK ||
+            got == 0)
+            return st;
+        for (size_t k = 0; k < got; k++, j++) {
+            while (g == SIZE_MAX || j == rk->size[g]) { /* the next group with rows */
+                double f = 0;
+                g = g == SIZE_MAX ? 0 : g + 1;
+                j = 0;
+                for (size_t t = 0; t < p->n_cuts; t++) {
+                    f += p->cut[t];
+                    cum[t] = (size_t)floor((double)rk->size[g] * f + 0.5);
+                }
+            }
+            for (size_t t = 0; t < p->n_cuts; t++)
+                if (cum[t] == j && !cut[g * p->n_cuts + t].set)
+                    cut[g * p->n_cuts + t] = (tier_cut){rk->key[k], rk->row[k], 1};
+        }
     }
+}
+
+/* The tier of row i (risk x, group g) from the cuts, or the thresholds. */
+static uint8_t tier_of(const strata_tier_params *p, const tier_cut *cut, size_t g, double x, size_t i)
+{
+    size_t t = 0;
+    if (p->mode == STRATA_TIER_ABSOLUTE) {
+        while (t < p->n_cuts && x < p->cut[t])
+            t++;
+    } else {
+        uint64_t key = desc_key(x);
+        for (size_t c = 0; c < p->n_cuts; c++) {
+            const tier_cut *b = &cut[g * p->n_cuts + c];
+            t += b->set && (key > b->key || (key == b->key && i >= b->row));
+        }
+    }
+    return (uint8_t)(t + 1);
+}
+
+/* whole: the tiers of all n rows in place, else block by block to src->write. */
+static strata_status tiers_of_source(strata_ctx *ctx, const strata_tier_params *p,
+                                     const strata_tier_source *src, uint8_t *whole)
+{
+    strat_ranking rk;
+    tier_cut *cut = NULL;
+    rank_blk k = {NULL, NULL, NULL, NULL};
+    uint8_t *tier;
+    size_t b = src_block(src);
+    strata_status st = STRATA_OK;
+    STRATA_TRY(strata_tier_params_check(ctx, p));
+    memset(&rk, 0, sizeof rk);
+    if (p->mode == STRATA_TIER_PERCENTILE) {
+        STRATA_TRY(rank_source(ctx, src, &rk));
+        cut = strata_calloc(ctx, rk.n_groups * p->n_cuts, sizeof *cut);
+        st = cut ? tier_cuts(ctx, p, &rk, cut) : STRATA_ENOMEM;
+        strat_rank_close(ctx, &rk);
+    }
+    tier = st == STRATA_OK && !whole ? strata_alloc(ctx, b) : NULL;
+    if (st == STRATA_OK)
+        st = tier || whole ? blk_new(ctx, src, &k) : STRATA_ENOMEM;
+    for (size_t r0 = 0; st == STRATA_OK && r0 < src->n; r0 += b) {
+        size_t nb = src->n - r0 < b ? src->n - r0 : b;
+        uint8_t *t = whole ? whole + r0 : tier;
+        st = blk_read(ctx, src, r0, nb, &k);
+        for (size_t i = 0; st == STRATA_OK && i < nb; i++) {
+            int ranked;
+            if ((st = rank_check(ctx, src, &k, p->mode == STRATA_TIER_PERCENTILE, r0, i, &ranked)) ==
+                STRATA_OK)
+                t[i] = ranked ? tier_of(p, cut, k.group ? (size_t)k.group[i] : 0, k.risk[i], r0 + i) : 0;
+        }
+        if (st == STRATA_OK && !whole)
+            st = src->write(ctx, src->ud, r0, nb, t);
+    }
+    blk_free(ctx, &k);
+    STRATA_FREE_ALL(ctx, cut, tier);
+    return st;
+}
+
+strata_status strata_tiers_source(strata_ctx *ctx, const strata_tier_params *p,
+                                  const strata_tier_source *src)
+{
+    if (!src->read || !src->write)
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "tiers: a source needs read and write");
+    return tiers_of_source(ctx, p, src, NULL);
 }
 
 /* Tiers of rows [0, n); with skip_nan a NaN risk is no part of the ranking
@@ -141,47 +333,10 @@ static void tier_group(const strata_tier_params *p, size_t m, size_t g, tier_wal
 strata_status strat_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n, const double *risk,
                           const int32_t *group, size_t n_groups, int skip_nan, uint8_t *tier)
 {
-    strat_ranking rk;
-    tier_walk w = {SIZE_MAX, 0, {0}};
-    strata_status st;
-    STRATA_TRY(strata_tier_params_check(ctx, p));
-    if (p->mode == STRATA_TIER_ABSOLUTE) {
-        for (size_t i = 0; i < n; i++) {
-            size_t t = 0;
-            if (skip_nan && isnan(risk[i])) {
-                tier[i] = 0;
-                continue;
-            }
-            if (!isfinite(risk[i]))
-                return STRATA_FAIL(ctx, STRATA_EDATA, "risk: row %zu: value %g is not finite",
-                                   i + 1, risk[i]);
-            while (t < p->n_cuts && risk[i] < p->cut[t])
-                t++;
-            tier[i] = (uint8_t)(t + 1);
-        }
-        return STRATA_OK;
-    }
-    STRATA_TRY(strat_rank_open(ctx, n, risk, group, n_groups, skip_nan, &rk));
-    for (size_t i = 0; skip_nan && i < n; i++)
-        if (isnan(risk[i]))
-            tier[i] = 0;
-    for (;;) {
-        const size_t *rows;
-        size_t got;
-        if ((st = strat_rank_next(ctx, &rk, &rows, &got)) != STRATA_OK || got == 0)
-            break;
-        for (size_t k = 0; k < got; k++) {
-            size_t i = rows[k], g = group ? (size_t)group[i] : 0, t = 0;
-            if (g != w.g)
-                tier_group(p, rk.size[g], g, &w);
-            while (t < p->n_cuts && w.j >= w.cum[t])
-                t++;
-            tier[i] = (uint8_t)(t + 1);
-            w.j++;
-        }
-    }
-    strat_rank_close(ctx, &rk);
-    return st;
+    whole_src w = {NULL, NULL};
+    strata_tier_source src;
+    whole_source(n, risk, group, n_groups, skip_nan, &w, &src);
+    return tiers_of_source(ctx, p, &src, tier);
 }
 
 strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n,

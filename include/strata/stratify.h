@@ -176,6 +176,28 @@ STRATA_API strata_status strata_tiers(strata_ctx *ctx, const strata_tier_params 
                            const double *risk, const int32_t *group, size_t n_groups,
                            uint8_t *tier);
 
+/* Tiers from row blocks (docs/scale.md, "The run's memory by stage"): rows
+ * [r0, r0 + b) of the n are read through read — their risks and (n_groups >
+ * 0) group codes, filled into the buffers given or pointed to in the
+ * caller's memory — in row order, three times for percentile tiers (checked
+ * and counted; pushed to the ranking, the one external sort under half the
+ * memory budget; then tiered), once for absolute; each block's tiers go to
+ * write in row order. Nothing of n rows is held but the ranking; one block
+ * of n is strata_tiers itself (the same tiers: ties broken by row). skip_nan:
+ * a NaN risk gets tier 0 and no place in the ranking. */
+typedef struct strata_tier_source {
+    size_t n, n_groups;   /* n_groups 0: the whole population */
+    int skip_nan;
+    size_t block;         /* rows a block (0 or >= n: one block) */
+    int in_place;         /* read always points into the caller's memory: no block buffers */
+    strata_status (*read)(strata_ctx *ctx, void *ud, size_t r0, size_t b, double *risk_buf,
+                          int32_t *group_buf, const double **risk, const int32_t **group);
+    strata_status (*write)(strata_ctx *ctx, void *ud, size_t r0, size_t b, const uint8_t *tier);
+    void *ud;
+} strata_tier_source;
+STRATA_API strata_status strata_tiers_source(strata_ctx *ctx, const strata_tier_params *p,
+                                             const strata_tier_source *src);
+
 /* ---- reason codes (engine/stratify/strat_reasons.c) ----------------------- */
 /* Contribution callback: writes x_ij for j = 0..p-1 of row i into x. */
 typedef strata_status (*strata_row_fn)(void *ud, size_t row, double *x);
