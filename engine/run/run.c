@@ -1072,7 +1072,7 @@ static strata_status note_unscored(run_state *r, size_t bad)
     {
         pfile pf;
         strata_status st = STRATA_OK;
-        double *buf = r->pv ? strata_alloc(r->ctx, RUN_BLOCK * sizeof *buf) : NULL;
+        double *buf = r->pv ? strata_alloc(r->ctx, (r->n < RUN_BLOCK ? r->n : RUN_BLOCK) * sizeof *buf) : NULL;
         if (r->pv && !buf)
             return STRATA_ENOMEM;
         st = pfile_open(r, "unscored.csv", &pf);
