@@ -19,6 +19,7 @@
 
 #include "manifest.h"
 #include "testutil.h"
+#include "strata/cox.h"
 #include "strata/evaluate.h"
 #include "strata/stratify.h"
 #include "strata/run.h"
@@ -666,6 +667,97 @@ static void test_run__outcome_risk_and_tiers_in_blocks_under_the_budget(void **s
     }
 }
 
+/* A sink that checks the chunks: in row order from row 0, each of fewer than
+ * n rows, the risks those of strata_score's whole arrays; fails with
+ * STRATA_EIO at chunk fail_at (0: never). */
+typedef struct chunk_check {
+    const double *want;
+    size_t next, chunks, most, fail_at;
+} chunk_check;
+
+static strata_status check_chunk(strata_ctx *ctx, void *ud, size_t r0, size_t k, const double *lp,
+                                 const double *resp)
+{
+    chunk_check *c = ud;
+    (void)ctx, (void)lp;
+    assert_int_equal(r0, c->next);
+    assert_memory_equal(resp, c->want + r0, k * sizeof *resp);
+    c->next += k;
+    c->most = k > c->most ? k : c->most;
+    return ++c->chunks == c->fail_at ? STRATA_EIO : STRATA_OK;
+}
+
+/* strata run under `memory: 1M` scores into the scratch file as the chunks
+ * come (strata_score_sink / strata_cox_score_sink), never into an array of
+ * the n risks, with every output the bytes of the run without a budget (a
+ * GLM with unscored patients, a Cox model; 12,000 patients, 1 thread against
+ * 2). The sinks' contract on the runs' own model and cohort under the same
+ * budget: chunks in row order, each under n rows (whole blocks: 8,192 rows a
+ * GLM's, 1,024 a Cox model's),
+ * strata_score's bits, and a sink's failure returned as it is. */
+static void test_run__scores_to_the_file_as_they_come(void **state)
+{
+    static const char *const model[2] = {
+        "  family: binomial\n  formula: \"emergency_admission_12m ~ age + sex + ethnicity + imd_decile\"\n",
+        "  family: cox\n  formula: \"Surv(time_to_emergency_days, emergency_event) ~ age + sex + imd_decile\"\n"
+        "  horizon: 365\n"};
+    const size_t n = 12000;
+    double h = 365;
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        char body[1024], a[256], b[256], path[4096];
+        stage_mem ma, mb;
+        strata_ctx *ctx;
+        strata_cohort *co = NULL;
+        strata_model *m = NULL;
+        strata_cox *cx = NULL;
+        double *want = calloc(n, sizeof *want);
+        chunk_check cc = {want, 0, 0, 0, 0};
+        snprintf(a, sizeof a, "%s", tu_tmp(k ? "score_cox_none" : "score_glm_none"));
+        snprintf(b, sizeof b, "%s", tu_tmp(k ? "score_cox_1M" : "score_glm_1M"));
+        snprintf(body, sizeof body, "synth:\n  icb: QOC\n  patients: 12000\n  seed: 6\nmodel:\n%s", model[k]);
+        run_counted_spec(a, body, NULL, 2, &ma);
+        run_counted_spec(b, body, "1M", 1, &mb);
+        assert_same_outputs(a, b);
+        snprintf(path, sizeof path, "%s/out/unscored.csv", b);
+        assert_true(k || file_lines(path) > 20); /* the GLM leaves patients without an ethnicity unscored */
+
+        ctx = tu_ctx();
+        snprintf(path, sizeof path, "%s/out/cohort.h5", b);
+        assert_status(ctx, strata_cohort_open(ctx, path, &co), STRATA_OK);
+        assert_int_equal(strata_cohort_nrows(co), n);
+        snprintf(path, sizeof path, "%s/out/model.h5", b);
+        if (k) {
+            assert_status(ctx, strata_cox_load(ctx, path, &cx), STRATA_OK);
+            assert_status(ctx, strata_cox_score(ctx, cx, co, STRATA_UNSEEN_TO_REFERENCE, &h, 1, NULL, want),
+                          STRATA_OK);
+        } else {
+            assert_status(ctx, strata_model_load(ctx, path, &m), STRATA_OK);
+            assert_status(ctx, strata_score(ctx, m, co, STRATA_UNSEEN_TO_REFERENCE, NULL, want), STRATA_OK);
+        }
+        strata_ctx_set_memory_budget(ctx, 1u << 20);
+        for (int fail = 0; fail < 2; fail++) {
+            strata_status st;
+            cc = (chunk_check){want, 0, 0, 0, fail ? 2 : 0};
+            st = k ? strata_cox_score_sink(ctx, cx, co, STRATA_UNSEEN_TO_REFERENCE, &h, 1, check_chunk, &cc)
+                   : strata_score_sink(ctx, m, co, STRATA_UNSEEN_TO_REFERENCE, check_chunk, &cc);
+            assert_int_equal(st, fail ? STRATA_EIO : STRATA_OK);
+            assert_int_equal(cc.chunks, fail ? 2 : (n + cc.most - 1) / cc.most);
+            if (!fail) {
+                print_message("score sink (%s): %zu chunks of up to %zu rows\n", k ? "cox" : "glm", cc.chunks,
+                              cc.most);
+                assert_int_equal(cc.next, n);
+                assert_true(cc.chunks >= 2 && cc.most < n && cc.most % 1024 == 0);
+            }
+        }
+        strata_cox_free(ctx, cx);
+        strata_model_free(ctx, m);
+        strata_cohort_close(co);
+        strata_ctx_free(ctx);
+        free(want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_manifest__same_file_hashed_once_changed_file_again),
         cmocka_unit_test(test_run__aggregation_under_the_budget),
         cmocka_unit_test(test_run__outcome_risk_and_tiers_in_blocks_under_the_budget),
+        cmocka_unit_test(test_run__scores_to_the_file_as_they_come),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -194,13 +194,16 @@ strata_status strata_cox_design(strata_ctx *ctx, const strata_cox *m, strata_coh
 
 /* Under MPI: chunks scored round the ranks, rank 0's lp and risk (k x nh)
  * receive them in row order (either may be NULL). */
+/* Chunks scored round the ranks under MPI (one process: in turn); rank 0's
+ * sink receives them in row order (docs/scale.md#mpi). */
 typedef struct cox_rows {
     strata_ctx *ctx;
     const cox_binding *b;
     const double *h;
     size_t nh;
-    double *lp, *risk;         /* a chunk's */
-    double *lp_out, *risk_out; /* rank 0's rows */
+    double *lp, *risk; /* a chunk's */
+    strata_score_sink_fn sink;
+    void *ud;
 } cox_rows;
 
 static strata_status cox_rows_score(void *ud, size_t r0, size_t k)
@@ -212,28 +215,27 @@ static strata_status cox_rows_score(void *ud, size_t r0, size_t k)
 static strata_status cox_rows_keep(void *ud, size_t r0, size_t k)
 {
     cox_rows *c = ud;
-    if (c->lp_out)
-        memcpy(c->lp_out + r0, c->lp, k * sizeof *c->lp);
-    if (c->risk_out && c->nh)
-        memcpy(c->risk_out + r0 * c->nh, c->risk, k * c->nh * sizeof *c->risk);
-    return STRATA_OK;
+    return c->sink ? c->sink(c->ctx, c->ud, r0, k, c->lp, c->risk) : STRATA_OK;
 }
 
-static strata_status cox_score_ranks(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
-                                     strata_unseen_policy unseen, const double *horizons, size_t nh,
-                                     double *lp, double *risk)
+strata_status strata_cox_score_sink(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
+                                    strata_unseen_policy unseen, const double *horizons, size_t nh,
+                                    strata_score_sink_fn sink, void *ud)
 {
     glm_source src;
     cox_binding *b = NULL;
-    size_t n = strata_cohort_nrows(cohort), chunk;
+    size_t n, chunk;
     strata_status st;
+    if (!m || !cohort || (nh && !horizons))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "cox scores: a model, a cohort and the horizons are needed");
+    n = strata_cohort_nrows(cohort);
     model_cohort_source(cohort, &src);
     st = strata_comm_agree(ctx, cox_bind(ctx, m->cox, &src, unseen, &b));
     if (st == STRATA_OK) {
-        chunk = cox_score_chunk(ctx, b, nh, 0); /* the same on every rank */
+        chunk = cox_score_chunk(ctx, b, nh, 0); /* under the memory budget (docs/scale.md); the same on every rank */
         chunk = chunk < n ? chunk : n + 1;
         cox_rows c = {ctx, b, horizons, nh, strata_alloc(ctx, chunk * sizeof *c.lp),
-                      strata_alloc(ctx, (chunk * nh + 1) * sizeof *c.risk), lp, risk};
+                      strata_alloc(ctx, (chunk * nh + 1) * sizeof *c.risk), sink, ud};
         model_chunks mc = {cox_rows_score, cox_rows_keep, &c, {c.lp, c.risk, NULL},
                            {sizeof *c.lp, nh * sizeof *c.risk, 0}};
         st = model_write_chunks(ctx, n, chunk, c.lp && c.risk ? STRATA_OK : STRATA_ENOMEM, &mc);
@@ -243,35 +245,30 @@ static strata_status cox_score_ranks(strata_ctx *ctx, strata_cox *m, strata_coho
     return st;
 }
 
+/* strata_cox_score's sink: the chunk copied into whole arrays. */
+typedef struct cox_whole {
+    double *lp, *risk;
+    size_t nh;
+} cox_whole;
+
+static strata_status cox_whole_keep(strata_ctx *ctx, void *ud, size_t r0, size_t k, const double *lp,
+                                    const double *risk)
+{
+    const cox_whole *w = ud;
+    (void)ctx;
+    if (w->lp)
+        memcpy(w->lp + r0, lp, k * sizeof *lp);
+    if (w->risk && w->nh)
+        memcpy(w->risk + r0 * w->nh, risk, k * w->nh * sizeof *risk);
+    return STRATA_OK;
+}
+
 strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
                                strata_unseen_policy unseen, const double *horizons, size_t nh,
                                double *lp, double *risk)
 {
-    if (strata_ctx_comm(ctx)) /* every rank scores its chunks; rank 0 receives them (docs/scale.md#mpi) */
-        return cox_score_ranks(ctx, m, cohort, unseen, horizons, nh, lp, risk);
-    glm_source src;
-    cox_binding *b = NULL;
-    size_t n = strata_cohort_nrows(cohort), chunk;
-    double *lpb = NULL, *rb = NULL;
-    strata_status st;
-    model_cohort_source(cohort, &src);
-    STRATA_TRY(cox_bind(ctx, m->cox, &src, unseen, &b));
-    chunk = cox_score_chunk(ctx, b, nh, 0); /* under the memory budget (docs/scale.md) */
-    lpb = strata_alloc(ctx, (chunk < n ? chunk : n + 1) * sizeof *lpb);
-    rb = strata_alloc(ctx, ((chunk < n ? chunk : n + 1) * nh + 1) * sizeof *rb);
-    st = lpb && rb ? STRATA_OK : STRATA_ENOMEM;
-    for (size_t r0 = 0; st == STRATA_OK && r0 < n; r0 += chunk) {
-        size_t k = n - r0 < chunk ? n - r0 : chunk;
-        st = cox_score_rows_bound(ctx, b, r0, k, horizons, nh, lpb, rb);
-        if (st == STRATA_OK && lp)
-            memcpy(lp + r0, lpb, k * sizeof *lp);
-        if (st == STRATA_OK && risk && nh)
-            memcpy(risk + r0 * nh, rb, k * nh * sizeof *risk);
-    }
-    strata_free(ctx, lpb, 0);
-    strata_free(ctx, rb, 0);
-    cox_binding_free(ctx, b);
-    return st;
+    cox_whole w = {lp, risk, nh};
+    return strata_cox_score_sink(ctx, m, cohort, unseen, horizons, nh, cox_whole_keep, &w);
 }
 
 /* A Cox model's scores, chunk by chunk: lp, risk (k x nh), the rows as

@@ -139,10 +139,12 @@ typedef struct glm_chunks {
     const glm_binding *b;
     strata_cohort *cohort;
     long idcol;
-    strata_score_file *sf; /* NULL: the chunks go to lp_out and resp_out (either may be NULL) */
+    strata_score_file *sf; /* NULL: the chunks go to lp_out and resp_out (either may be NULL), */
     double *lp, *resp;
     int64_t *id;
     double *lp_out, *resp_out;
+    strata_score_sink_fn sink; /* or, not NULL, to sink */
+    void *sink_ud;
 } glm_chunks;
 
 static strata_status glm_chunk_score(void *ud, size_t r0, size_t k)
@@ -156,6 +158,8 @@ static strata_status glm_chunk_score(void *ud, size_t r0, size_t k)
 static strata_status glm_chunk_write(void *ud, size_t r0, size_t k)
 {
     glm_chunks *g = ud;
+    if (!g->sf && g->sink)
+        return g->sink(g->ctx, g->sink_ud, r0, k, g->lp, g->resp);
     if (!g->sf) {
         if (g->lp_out)
             memcpy(g->lp_out + r0, g->lp, k * sizeof *g->lp);
@@ -170,11 +174,11 @@ static strata_status glm_chunk_write(void *ud, size_t r0, size_t k)
  * them to sf, or (sf NULL) copies them into lp_out and resp_out. */
 static strata_status write_scores(strata_ctx *ctx, const glm_binding *b, strata_cohort *cohort,
                                   long idcol, size_t n, size_t chunk, strata_score_file *sf,
-                                  double *lp_out, double *resp_out)
+                                  double *lp_out, double *resp_out, strata_score_sink_fn sink, void *sink_ud)
 {
     glm_chunks g = {ctx, b, cohort, idcol, sf, strata_alloc(ctx, chunk * sizeof *g.lp),
                     strata_alloc(ctx, chunk * sizeof *g.resp), strata_alloc(ctx, chunk * sizeof *g.id),
-                    lp_out, resp_out};
+                    lp_out, resp_out, sink, sink_ud};
     model_chunks mc = {glm_chunk_score, glm_chunk_write, &g, {g.lp, g.resp, idcol >= 0 ? g.id : NULL},
                        {sizeof *g.lp, sizeof *g.resp, sizeof *g.id}};
     strata_status st = model_write_chunks(ctx, n, chunk, g.lp && g.resp && g.id ? STRATA_OK : STRATA_ENOMEM, &mc);
@@ -200,7 +204,25 @@ strata_status model_score_ranks(strata_ctx *ctx, const glm_model *m, strata_coho
     model_cohort_source(cohort, &src);
     st = strata_comm_agree(ctx, glm_bind(ctx, m, &src, unseen, &b));
     if (st == STRATA_OK)
-        st = write_scores(ctx, b, cohort, -1, src.nrows, glm_chunk_rows(ctx, b, src.nrows), NULL, lp, resp);
+        st = write_scores(ctx, b, cohort, -1, src.nrows, glm_chunk_rows(ctx, b, src.nrows), NULL, lp, resp, NULL,
+                          NULL);
+    glm_binding_free(ctx, b);
+    return st;
+}
+
+strata_status strata_score_sink(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+                                strata_unseen_policy unseen, strata_score_sink_fn sink, void *ud)
+{
+    glm_source src;
+    glm_binding *b = NULL;
+    strata_status st;
+    if (!m || !cohort || m->kind != MODEL_GLM || (!sink && !strata_ctx_comm(ctx)))
+        return STRATA_FAIL(ctx, STRATA_EINVAL, "strata_score_sink: a GLM, a cohort and a sink are needed");
+    model_cohort_source(cohort, &src);
+    st = strata_comm_agree(ctx, glm_bind(ctx, m->glm, &src, unseen, &b));
+    if (st == STRATA_OK)
+        st = write_scores(ctx, b, cohort, -1, src.nrows, glm_chunk_rows(ctx, b, src.nrows), NULL, NULL, NULL, sink,
+                          ud);
     glm_binding_free(ctx, b);
     return st;
 }
@@ -234,14 +256,14 @@ strata_status strata_score_write(strata_ctx *ctx, const strata_model *m, strata_
             return st;
         st = glm_bind(ctx, m->glm, &src, unseen, &b);
         if ((st = strata_comm_agree(ctx, st)) == STRATA_OK)
-            st = write_scores(ctx, b, cohort, idcol, n, glm_chunk_rows(ctx, b, n), sf, NULL, NULL);
+            st = write_scores(ctx, b, cohort, idcol, n, glm_chunk_rows(ctx, b, n), sf, NULL, NULL, NULL, NULL);
         glm_binding_free(ctx, b);
         return cm->rank == 0 ? strata_score_file_close(ctx, sf, st) : st;
     }
     STRATA_TRY(strata_score_file_open(ctx, path, n, idcol >= 0, attrs, &sf));
     st = glm_bind(ctx, m->glm, &src, unseen, &b);
     if (st == STRATA_OK) /* chunks of whole blocks under the context's memory budget */
-        st = write_scores(ctx, b, cohort, idcol, n, glm_chunk_rows(ctx, b, n), sf, NULL, NULL);
+        st = write_scores(ctx, b, cohort, idcol, n, glm_chunk_rows(ctx, b, n), sf, NULL, NULL, NULL, NULL);
     glm_binding_free(ctx, b);
     return strata_score_file_close(ctx, sf, st);
 }

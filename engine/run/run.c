@@ -1061,11 +1061,8 @@ static strata_status pfile_close(run_state *r, pfile *p, const char *name)
  * the age-sex, segment and Core20PLUS5 counts and in n_unscored, in no tier,
  * expected or observed count and on no list (docs/stratify.md#missing-values).
  * They are listed in unscored.csv (0600) so a practice can find them. */
-static strata_status note_unscored(run_state *r)
+static strata_status note_unscored(run_state *r, size_t bad)
 {
-    size_t bad = 0;
-    for (size_t i = 0; i < r->n; i++)
-        bad += !isfinite(r->risk[i]);
     r->sum->n_unscored = bad;
     if (bad == 0)
         return STRATA_OK;
@@ -1075,16 +1072,27 @@ static strata_status note_unscored(run_state *r)
     {
         pfile pf;
         strata_status st = STRATA_OK;
-        STRATA_TRY(pfile_open(r, "unscored.csv", &pf));
+        double *buf = r->pv ? strata_alloc(r->ctx, (r->n < RUN_BLOCK ? r->n : RUN_BLOCK) * sizeof *buf) : NULL;
+        if (r->pv && !buf)
+            return STRATA_ENOMEM;
+        st = pfile_open(r, "unscored.csv", &pf);
+        if (st != STRATA_OK) {
+            strata_free(r->ctx, buf, 0);
+            return st;
+        }
         fprintf(pf.f, "patient_id,row\r\n");
         for (size_t r0 = 0; st == STRATA_OK && r0 < r->n; r0 += RUN_BLOCK) {
             size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
-            st = read_ids(r, r0, b);
-            for (size_t i = r0; st == STRATA_OK && i < r0 + b; i++)
-                if (!isfinite(r->risk[i]))
-                    fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i - r0], i + 1);
+            const void *rv = NULL;
+            st = pv_block(r, PV_RISK, r0, b, buf, &rv);
+            if (st == STRATA_OK)
+                st = read_ids(r, r0, b);
+            for (size_t i = 0; st == STRATA_OK && i < b; i++)
+                if (isnan(((const double *)rv)[i]))
+                    fprintf(pf.f, "%lld,%zu\r\n", (long long)r->id[i], r0 + i + 1);
         }
         free_ids(r);
+        strata_free(r->ctx, buf, 0);
         if (st != STRATA_OK) { /* the temporary goes */
             fclose(pf.f);
             unlink(pf.tmp);
@@ -1093,9 +1101,6 @@ static strata_status note_unscored(run_state *r)
         }
         STRATA_TRY(pfile_close(r, &pf, "unscored.csv"));
     }
-    for (size_t i = 0; i < r->n; i++)
-        if (!isfinite(r->risk[i]))
-            r->risk[i] = NAN;
     strata_warn(r->ctx,
                 "%zu of %zu patients (%.1f%%) could not be scored (a model column is missing for "
                 "them): they are counted in every list size and in n_unscored, listed in "
@@ -1127,30 +1132,64 @@ static strata_status run_send_score(run_state *r)
 /* Only the risk is kept (8 bytes a patient): no later stage reads the linear
  * predictor. Under MPI every rank scores its chunks (docs/scale.md#mpi); then
  * rank 0 goes on alone. */
+/* The scores as they arrive, a chunk at a time in row order (on MPI rank 0
+ * every rank's chunks): a Cox model's absolute risk by the horizon kept
+ * inside (0, 1) for evaluation, a risk that is not finite made NaN and
+ * counted (unscored); into the run's risk array, or — with the values on
+ * file — written to the file, so no array of every risk is held. */
+typedef struct risk_sink {
+    run_state *r;
+    size_t bad, cap;
+    double *buf; /* a chunk's risks on their way to the file */
+} risk_sink;
+
+static strata_status keep_risks(strata_ctx *ctx, void *ud, size_t r0, size_t k, const double *lp,
+                                const double *resp)
+{
+    risk_sink *s = ud;
+    run_state *r = s->r;
+    double *v = r->risk ? r->risk + r0 : s->buf;
+    (void)lp;
+    if (!r->risk && k > s->cap) {
+        strata_free(ctx, s->buf, 0);
+        s->cap = 0;
+        if (!(v = s->buf = strata_alloc(ctx, k * sizeof *s->buf)))
+            return STRATA_FAIL(ctx, STRATA_ENOMEM, "score: out of memory for %zu risks", k);
+        s->cap = k;
+    }
+    for (size_t i = 0; i < k; i++) {
+        double x = resp[i];
+        if (r->cox && !isnan(x))
+            x = x >= 1 ? nextafter(1.0, 0.0) : x <= 0 ? DBL_MIN : x;
+        if (!isfinite(x)) {
+            x = NAN;
+            s->bad++;
+        }
+        v[i] = x;
+    }
+    return r->risk ? STRATA_OK : pv_write(r, PV_RISK, r0, k, v);
+}
+
 static strata_status stage_score(run_state *r)
 {
-    strata_status st;
-    r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk);
-    if (!r->risk) { /* (before the other ranks are sent the scores) */
+    strata_status st = pv_start(r); /* over the budget the risks go to the file as they come */
+    risk_sink rs = {r, 0, 0, NULL};
+    if (st == STRATA_OK && !r->pv && !(r->risk = strata_calloc(r->ctx, r->n, sizeof *r->risk)))
+        st = STRATA_ENOMEM;
+    if (st != STRATA_OK) { /* (before the other ranks are sent the scores) */
         run_release(r->ctx);
-        return STRATA_ENOMEM;
+        return st;
     }
     st = strata_ctx_comm(r->ctx) ? run_send_score(r) : STRATA_OK;
     if (st == STRATA_OK && r->cox)
-        st = strata_cox_score(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1, NULL,
-                              r->risk);
+        st = strata_cox_score_sink(r->ctx, r->cox, r->cohort, STRATA_UNSEEN_TO_REFERENCE, &r->spec->horizon, 1,
+                                   keep_risks, &rs);
     else if (st == STRATA_OK)
-        st = strata_score(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, NULL, r->risk);
+        st = strata_score_sink(r->ctx, r->model, r->cohort, STRATA_UNSEEN_TO_REFERENCE, keep_risks, &rs);
     run_release(r->ctx);
+    strata_free(r->ctx, rs.buf, 0);
     STRATA_TRY(st);
-    if (r->cox) { /* absolute risk by the horizon, kept inside (0, 1) for evaluation */
-        for (size_t i = 0; i < r->n; i++)
-            if (!isnan(r->risk[i]))
-                r->risk[i] = r->risk[i] >= 1 ? nextafter(1.0, 0.0) : r->risk[i] <= 0 ? DBL_MIN : r->risk[i];
-    }
-    STRATA_TRY(note_unscored(r));
-    STRATA_TRY(pv_start(r)); /* over the budget the risk goes to the file now */
-    STRATA_TRY(pv_spill(r, PV_RISK));
+    STRATA_TRY(note_unscored(r, rs.bad));
     return stage_done(r, "score");
 }
 

@@ -95,6 +95,11 @@ STRATA_API int strata_cox_is_model_file(const char *path);
 STRATA_API strata_status strata_cox_score(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
                                           strata_unseen_policy unseen, const double *horizons, size_t nh,
                                           double *lp, double *risk);
+/* strata_cox_score handing each chunk (lp, and n x nh risks) to sink in row
+ * order instead of filling whole arrays: the same bits (strata_score_sink). */
+STRATA_API strata_status strata_cox_score_sink(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,
+                                               strata_unseen_policy unseen, const double *horizons, size_t nh,
+                                               strata_score_sink_fn sink, void *ud);
 /* Scores and writes "<path>" (.h5 or .csv, mode 0600, atomically): patient_id (when
  * the cohort has one), linear_predictor, risk_<h> per horizon; cohort order. */
 STRATA_API strata_status strata_cox_score_write(strata_ctx *ctx, strata_cox *m, strata_cohort *cohort,

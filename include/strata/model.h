@@ -133,6 +133,18 @@ STRATA_API strata_status strata_model_load(strata_ctx *ctx, const char *path, st
  * ranks may pass NULL (docs/scale.md#mpi). */
 STRATA_API strata_status strata_score(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
                            strata_unseen_policy unseen, double *lp, double *resp);
+/* A receiver of scores, chunk by chunk in row order: rows [row0, row0 + n),
+ * their linear predictors and responses (a Cox model's: n x nh risks). A
+ * status other than STRATA_OK stops the scoring with it. */
+typedef strata_status (*strata_score_sink_fn)(strata_ctx *ctx, void *ud, size_t row0, size_t n, const double *lp,
+                                              const double *resp);
+/* strata_score handing each chunk to sink instead of filling whole arrays:
+ * the same bits, no column of n rows held. With MPI ranks the call is
+ * collective and rank 0's sink receives every chunk in row order (the other
+ * ranks' sink may be NULL). */
+STRATA_API strata_status strata_score_sink(strata_ctx *ctx, const strata_model *m, strata_cohort *cohort,
+                                           strata_unseen_policy unseen, strata_score_sink_fn sink, void *ud);
+
 /* A scorer: a GLM bound to a cohort once, scoring row ranges on demand in the
  * chunks strata_score takes under the context's memory budget (whole blocks;
  * the chunk's rows allow for about six more doubles a row beside the model's
