@@ -24,11 +24,7 @@ typedef struct sv {
 
 static void sv_free(strata_ctx *ctx, sv *s)
 {
-    strata_free(ctx, s->ord, 0);
-    strata_free(ctx, s->rank, 0);
-    strata_free(ctx, s->tw, 0);
-    strata_free(ctx, s->inf, 0);
-    strata_free(ctx, s->N, 0);
+    STRATA_FREE_ALL(ctx, s->ord, s->rank, s->tw, s->inf, s->N);
 }
 
 strata_status ev_surv_check(strata_ctx *ctx, const strata_surv_input *in, const double *x,

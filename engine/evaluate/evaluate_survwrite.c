@@ -72,10 +72,7 @@ typedef struct sv_level {
 
 static void sv_level_free(strata_ctx *ctx, sv_level *c)
 {
-    strata_free(ctx, c->t, 0);
-    strata_free(ctx, c->s, 0);
-    strata_free(ctx, c->pos, 0);
-    strata_free(ctx, c->start, 0);
+    STRATA_FREE_ALL(ctx, c->t, c->s, c->pos, c->start);
 }
 
 /* Groups the kept rows of by-column b by level (a counting sort: row order within
