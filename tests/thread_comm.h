@@ -2,9 +2,12 @@
  * with its own context and a communicator (engine/core/comm.h) of in-memory
  * collectives (barriers, all-gather, broadcast, ordered mailboxes), so the
  * distributed paths run in the ordinary and sanitizer suites. Ranks that
- * diverge (one waits for a collective the others left) do not hang the test:
- * a wait of more than 10 s breaks the world and every later collective fails
- * with STRATA_EIO. */
+ * diverge (one waits for a collective or a message the others never give) do
+ * not hang the test: when every rank has returned or waits and no wait can end,
+ * the world breaks and every later collective fails with STRATA_EIO. That is
+ * found from the ranks' states, not a clock, so a rank slowed by a sanitizer
+ * or a loaded machine never breaks it (TC_WAIT_SECONDS, default 900, caps any
+ * one wait as a last resort). */
 #ifndef STRATA_TEST_THREAD_COMM_H
 #define STRATA_TEST_THREAD_COMM_H
 
@@ -17,7 +20,7 @@ typedef struct tc_stats {
     long sends;    /* point-to-point messages, every rank */
     int bad_size;  /* a message received with another size than sent */
     int unread;    /* messages left in a mailbox when the ranks returned */
-    int broken;    /* a wait ran out: the ranks diverged */
+    int broken;    /* the ranks deadlocked: they diverged */
 } tc_stats;
 
 /* Rank `rank`'s work on its context ctx (1 thread, the communicator set;
