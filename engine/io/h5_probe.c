@@ -26,6 +26,7 @@
 #define PROBE_OK 0
 #define PROBE_H5_ERROR 3 /* HDF5 refused something: the real open will say what */
 #define PROBE_NOMEM 4    /* an attribute needs more memory than the child's limit */
+#define PROBE_WALL_FACTOR 6 /* the parent's backstop: 6 times the child's CPU limit */
 #define PROBE_WHOLE_MAX ((hssize_t)1 << 18) /* numeric datasets up to 2 MiB are read whole */
 
 typedef struct probe_state {
@@ -185,7 +186,7 @@ static void close_directories(void)
 }
 
 /* The child: walk, then _exit with a PROBE_ code. Never returns. */
-static void probe_child(strata_ctx *ctx, const char *path, long mem_mb, int cohort)
+static void probe_child(strata_ctx *ctx, const char *path, long mem_mb, long cpu_secs, int cohort)
 {
     probe_state p = {ctx, 0, 0, NULL, H5I_INVALID_HID};
     hid_t f;
@@ -197,6 +198,19 @@ static void probe_child(strata_ctx *ctx, const char *path, long mem_mb, int coho
     if (devnull >= 0) { /* a sanitizer's or HDF5's report is the parent's business */
         dup2(devnull, 2);
         close(devnull);
+    }
+    {
+        /* The time limit is CPU time, the child's own: a run-away parse spins,
+         * and a loaded machine (a CI box at load 10, a busy login node) slows
+         * a sound walk's wall time, never its CPU time. No core file. */
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = 0;
+        setrlimit(RLIMIT_CORE, &rl);
+        if (cpu_secs > 0) {
+            rl.rlim_cur = (rlim_t)cpu_secs;
+            rl.rlim_max = (rlim_t)cpu_secs + 1;
+            setrlimit(RLIMIT_CPU, &rl);
+        }
     }
 #if !defined(__SANITIZE_ADDRESS__)
     if (mem_mb > 0) {
@@ -242,7 +256,7 @@ static long env_long(const char *name, long dflt)
  * 0.5 ms naps (the walk of a small cohort takes ~5-10 ms, and a 5 ms nap
  * kept the parent waiting up to 5 ms after the child had finished). Returns
  * waitpid's: the pid, 0 when the child still runs (out of time), or -1. */
-static pid_t probe_wait(pid_t pid, int *status, long secs)
+static pid_t probe_wait(pid_t pid, int *status, long secs, struct rusage *ru)
 {
     struct timespec nap = {0, 500 * 1000};
     double waited = 0;
@@ -267,10 +281,10 @@ static pid_t probe_wait(pid_t pid, int *status, long secs)
         }
         close(fd);
         if (pr >= 0)
-            return waitpid(pid, status, WNOHANG);
+            return wait4(pid, status, WNOHANG, ru);
     }
 #endif
-    while ((r = waitpid(pid, status, WNOHANG)) == 0 && waited < (double)secs) {
+    while ((r = wait4(pid, status, WNOHANG, ru)) == 0 && waited < (double)secs) {
         nanosleep(&nap, NULL);
         waited += 0.0005;
     }
@@ -296,7 +310,7 @@ strata_status strata_h5_probe(strata_ctx *ctx, const char *path)
 typedef struct probe_fork {
     strata_ctx *ctx;
     const char *path;
-    long mb;
+    long mb, secs;
     int cohort, forked;
     pid_t pid;
 } probe_fork;
@@ -308,21 +322,21 @@ static herr_t fork_in_call(hid_t id, const char *name, void *ud)
     if (!pf->forked) {
         pf->forked = 1;
         if ((pf->pid = fork()) == 0)
-            probe_child(pf->ctx, pf->path, pf->mb, pf->cohort); /* never returns */
+            probe_child(pf->ctx, pf->path, pf->mb, pf->secs, pf->cohort); /* never returns */
     }
     return 1; /* stop the iteration: one fork */
 }
 
-static pid_t fork_probe(strata_ctx *ctx, const char *path, long mb, int cohort)
+static pid_t fork_probe(strata_ctx *ctx, const char *path, long mb, long secs, int cohort)
 {
-    probe_fork pf = {ctx, path, mb, cohort, 0, -1};
+    probe_fork pf = {ctx, path, mb, secs, cohort, 0, -1};
     hid_t pl = H5Pcreate(H5P_FILE_ACCESS);
     if (pl >= 0) {
         H5Piterate(pl, NULL, fork_in_call, &pf);
         H5Pclose(pl);
     }
     if (!pf.forked && (pf.pid = fork()) == 0) /* no callback ran: as before */
-        probe_child(ctx, path, mb, cohort);
+        probe_child(ctx, path, mb, secs, cohort);
     return pf.pid;
 }
 
@@ -331,25 +345,43 @@ strata_status strata_h5_probe_as(strata_ctx *ctx, const char *path, int cohort)
     /* STRATA_H5_PROBE=0 switches the walk off (a trusted file, or a debugger);
      * STRATA_H5_PROBE_SECONDS and STRATA_H5_PROBE_MB set its limits. */
     long secs = env_long("STRATA_H5_PROBE_SECONDS", 10), mb = env_long("STRATA_H5_PROBE_MB", 2048);
+    long wall;
     int status = 0;
+    double cpu;
+    struct rusage ru;
     pid_t pid, r;
+    memset(&ru, 0, sizeof ru);
     if (env_long("STRATA_H5_PROBE", 1) == 0)
         return STRATA_OK;
     fflush(NULL);
-    pid = fork_probe(ctx, path, mb, cohort);
+    pid = fork_probe(ctx, path, mb, secs, cohort);
     if (pid < 0)
         return STRATA_OK; /* no probe possible: the reader still runs, unguarded */
-    r = probe_wait(pid, &status, secs);
+    /* The child's CPU limit (secs) stops a run-away; the parent waits on the
+     * wall clock only as a backstop for a child that neither spins nor ends
+     * (a stalled file system): PROBE_WALL_FACTOR times as long, at least a
+     * minute, so a sound file on a loaded machine is not called corrupt. */
+    wall = secs * PROBE_WALL_FACTOR > 60 ? secs * PROBE_WALL_FACTOR : 60;
+    r = probe_wait(pid, &status, wall, &ru);
     if (r == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
         return STRATA_FAIL(ctx, STRATA_EFORMAT,
-                           "%s: corrupt HDF5 file: walking its structure took longer than %ld s "
+                           "%s: corrupt HDF5 file: walking its structure did not end in %ld s "
                            "(docs/reliability.md#hdf5)",
-                           path, secs);
+                           path, wall);
     }
     if (r < 0)
         return STRATA_OK;
+    cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+          (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    /* SIGXCPU at the limit; SIGKILL a second later if it went on */
+    if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU ||
+                                (WTERMSIG(status) == SIGKILL && secs > 0 && cpu >= (double)secs)))
+        return STRATA_FAIL(ctx, STRATA_EFORMAT,
+                           "%s: corrupt HDF5 file: walking its structure took longer than %ld s "
+                           "of CPU (STRATA_H5_PROBE_SECONDS; docs/reliability.md#hdf5)",
+                           path, secs);
     if (WIFSIGNALED(status))
         return STRATA_FAIL(ctx, STRATA_EFORMAT,
                            "%s: corrupt HDF5 file: HDF5 crashed reading its structure (signal "
