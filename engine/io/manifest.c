@@ -71,6 +71,22 @@ static strata_status file_hash(strata_manifest *m, const char *path, char hex[65
     return STRATA_OK;
 }
 
+int strata_manifest_knows(const strata_manifest *m, const char *path)
+{
+    known_file now;
+    if (!m || !file_id(path, &now))
+        return 0;
+    for (size_t k = 0; k < m->n_known; k++)
+        if (same_file(&m->known[k], &now))
+            return 1;
+    return 0;
+}
+
+strata_status strata_manifest_hash(strata_manifest *m, const char *path, char hex[65])
+{
+    return file_hash(m, path, hex);
+}
+
 void strata_manifest_known_hash(strata_manifest *m, const char *path, const char *hex)
 {
     known_file k;

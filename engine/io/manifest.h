@@ -22,6 +22,11 @@ strata_status strata_manifest_input_as(strata_manifest *m, const char *role, con
  * instead of reading the file again. Ignored when path cannot be stat'ed or
  * hex is not 64 digits. */
 void strata_manifest_known_hash(strata_manifest *m, const char *path, const char *hex);
+/* 1 when the manifest has hashed path and the file is unchanged since. */
+int strata_manifest_knows(const strata_manifest *m, const char *path);
+/* path's SHA-256: the known one when unchanged, else read and hashed (and
+ * remembered). */
+strata_status strata_manifest_hash(strata_manifest *m, const char *path, char hex[65]);
 /* Top-level scalar fields (key may be "section.key" for one level of nesting). */
 strata_status strata_manifest_str(strata_manifest *m, const char *key, const char *value);
 strata_status strata_manifest_num(strata_manifest *m, const char *key, double value);

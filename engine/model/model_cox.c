@@ -44,7 +44,7 @@ static strata_status wrap(strata_ctx *ctx, cox_model *cm, strata_cox **out)
 strata_status model_cox_provenance(strata_ctx *ctx, strata_cohort *cohort, cox_model *m)
 {
     char hex[65], val[80], rec[4096];
-    STRATA_TRY(strata_file_sha256(ctx, strata_cohort_path(cohort), hex));
+    STRATA_TRY(model_input_hash(ctx, strata_cohort_path(cohort), hex));
     snprintf(val, sizeof val, "sha256:%s", hex);
     STRATA_TRY(cox_model_set_provenance(
         ctx, m, "input_path", strata_recorded_path(ctx, strata_cohort_path(cohort), rec, sizeof rec)));

@@ -45,7 +45,7 @@ void strata_elnet_params_init(strata_elnet_params *p)
 static strata_status elnet_provenance(strata_ctx *ctx, glm_model *g, const char *path)
 {
     char hex[65], val[80], rec[4096];
-    STRATA_TRY(strata_file_sha256(ctx, path, hex));
+    STRATA_TRY(model_input_hash(ctx, path, hex));
     snprintf(val, sizeof val, "sha256:%s", hex);
     STRATA_TRY(glm_model_set_provenance(ctx, g, "input_path",
                                         strata_recorded_path(ctx, path, rec, sizeof rec)));

@@ -136,7 +136,7 @@ static strata_status hash_finish(strata_ctx *ctx, hash_job *j, glm_model *g)
     if (!g)
         return STRATA_OK;
     if (j->provided)
-        STRATA_TRY(ctx->input_hash(ctx->input_hash_ud, ctx, j->path, j->hex));
+        STRATA_TRY(model_input_hash(ctx, j->path, j->hex));
     else if (j->st != STRATA_OK)
         return STRATA_FAIL(ctx, j->st, "%s: cannot hash for provenance: %s", j->path, j->err ? j->err : "?");
     snprintf(val, sizeof val, "sha256:%s", j->hex);

@@ -72,6 +72,11 @@ typedef strata_status (*model_record_fn)(strata_ctx *ctx, const void *arg, strat
  * (engine/model/model_io.c); who names the public call in the NULL-argument error. */
 strata_status model_save_glm(strata_ctx *ctx, const strata_model *m, model_record_fn extra, const void *arg,
                              const char *path, const char *who);
+/* The SHA-256 (64 hex digits) of a fit's input for its provenance: the
+ * context's input_hash when set (strata_ctx_set_input_hash: a hash the caller
+ * already has, e.g. the run's manifest or the CLI supervisor's), else read and
+ * hashed here (engine/model/model_io.c). */
+strata_status model_input_hash(strata_ctx *ctx, const char *path, char hex[65]);
 /* Sets a Cox fit's provenance from the cohort: input_path, input_hash
  * ("sha256:<hex>"), strata_version (engine/model/model_cox.c). */
 strata_status model_cox_provenance(strata_ctx *ctx, strata_cohort *cohort, cox_model *m);

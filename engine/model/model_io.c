@@ -34,6 +34,13 @@ strata_status strata_model_save(strata_ctx *ctx, const strata_model *m, const ch
     return model_save_glm(ctx, m, NULL, NULL, path, "strata_model_save");
 }
 
+strata_status model_input_hash(strata_ctx *ctx, const char *path, char hex[65])
+{
+    if (ctx->input_hash)
+        return ctx->input_hash(ctx->input_hash_ud, ctx, path, hex);
+    return strata_file_sha256(ctx, path, hex);
+}
+
 strata_status model_load_kind(strata_ctx *ctx, const char *path, int want, strata_model **out)
 {
     strata_record rec;

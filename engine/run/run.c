@@ -991,7 +991,35 @@ static void known_fit_hash(run_state *r)
         strata_manifest_known_hash(r->man, strata_cohort_path(r->cohort), h + 7);
 }
 
+/* The fit's provenance hash of its cohort (strata_ctx_set_input_hash's
+ * callback while the run fits, ud the manifest): inputs.cohort's hash, read
+ * at the cohort stage, so a GLM, Cox or elastic-net fit does not read the
+ * whole cohort a second time (Cox and the elastic net did so serially). */
+static strata_status manifest_input_hash(void *ud, strata_ctx *ctx, const char *path, char out[65])
+{
+    (void)ctx;
+    return strata_manifest_hash(ud, path, out);
+}
+
+static strata_status stage_model_fit(run_state *r);
+
+/* The model stage, lending the fit the manifest's hash of the cohort when
+ * the manifest has it (not features.h5, which derive just wrote: a GLM fit
+ * hashes that on a thread of its own while it fits) and the caller set no
+ * hash of its own. */
 static strata_status stage_model(run_state *r)
+{
+    int lend = !r->ctx->input_hash && strata_manifest_knows(r->man, strata_cohort_path(r->cohort));
+    strata_status st;
+    if (lend)
+        strata_ctx_set_input_hash(r->ctx, manifest_input_hash, r->man);
+    st = stage_model_fit(r);
+    if (lend)
+        strata_ctx_set_input_hash(r->ctx, NULL, NULL);
+    return st;
+}
+
+static strata_status stage_model_fit(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
     char path[4096];
