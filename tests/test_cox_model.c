@@ -378,6 +378,9 @@ static void test_cox_run__family_cox_tiers_and_pcn_oe_on_horizon_risk(void **sta
                                            "  formula: \"Surv(time_to_emergency_days, emergency_event) ~ age\"\n");
     assert_int_equal(tu_run_cli(&out, "run %s --out %s", tu_tmp("nohorizon.yaml"), tu_tmp("x")), 7);
     assert_contains(out, "family cox needs a horizon");
+    /* a missing key is named with the line of the mapping that lacks it
+     * (it said "line 0: key \"horizon\"") */
+    assert_contains(out, "nohorizon.yaml: line 5: key \"horizon\" missing: ");
     free(out);
 }
 
