@@ -404,6 +404,16 @@ int strata_yaml_key_line(const ynode *map, const char *key)
     return 0;
 }
 
+strata_status strata_yaml_bad_key(strata_ctx *ctx, const char *file, const ynode *map, const char *key,
+                                  const char *why)
+{
+    int line = strata_yaml_key_line(map, key);
+    if (line <= 0)
+        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: key \"%s\" missing: %s", file,
+                           map && map->line > 0 ? map->line : 1, key, why);
+    return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: key \"%s\": %s", file, line, key, why);
+}
+
 static strata_status want_scalar(strata_ctx *ctx, const char *file, const ynode *map,
                                  const char *key, const ynode *v, const char *what)
 {

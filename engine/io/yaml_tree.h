@@ -43,6 +43,11 @@ strata_status strata_yaml_check(strata_ctx *ctx, const char *path);
 const ynode *strata_yaml_get(const ynode *map, const char *key);
 /* Line of key in a mapping (0 if absent). */
 int strata_yaml_key_line(const ynode *map, const char *key);
+/* STRATA_ESPEC "<file>: line N: key \"key\": why" at the key's line, or, when
+ * map lacks the key, "<file>: line N: key \"key\" missing: why" at the
+ * mapping's line (never "line 0"). */
+strata_status strata_yaml_bad_key(strata_ctx *ctx, const char *file, const ynode *map, const char *key,
+                                  const char *why);
 
 /* Typed reads of an optional key: absent leaves *out unchanged and returns
  * OK; a value of the wrong type is STRATA_ESPEC naming file, key and line. */

@@ -13,8 +13,7 @@ const char *const run_elnet_keys[] = {"alpha",  "cv",   "nlambda",        "lambd
 
 static strata_status bad(strata_ctx *ctx, const char *f, const ynode *m, const char *key, const char *why)
 {
-    return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: key \"%s\": %s", f, strata_yaml_key_line(m, key),
-                       key, why);
+    return strata_yaml_bad_key(ctx, f, m, key, why);
 }
 
 /* penalty_factor: {term: factor, ...} (terms as `strata coef` prints them). */

@@ -53,11 +53,7 @@ void strata_run_spec_path(const strata_run_spec *s, const char *rel, char *buf, 
 static strata_status bad(strata_ctx *ctx, const char *file, const ynode *map, const char *key,
                          const char *why)
 {
-    int line = strata_yaml_key_line(map, key);
-    if (line <= 0) /* the key is missing: the mapping that lacks it */
-        return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: key \"%s\" missing: %s", file,
-                           map ? map->line : 1, key, why);
-    return STRATA_FAIL(ctx, STRATA_ESPEC, "%s: line %d: key \"%s\": %s", file, line, key, why);
+    return strata_yaml_bad_key(ctx, file, map, key, why);
 }
 
 static strata_status parse_cohort(strata_ctx *ctx, const char *f, const ynode *root,
