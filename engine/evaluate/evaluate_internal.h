@@ -124,8 +124,8 @@ int32_t ev_surv_n_major(const strata_surv_input *in);
 /* The rows 0..n-1 as an ev_surv_rows (arg: size_t[2], the next row and n). */
 strata_status ev_surv_all_rows(strata_ctx *ctx, void *arg, size_t *rows, size_t max, size_t *got);
 /* The share of the memory budget each part of the streamed survival evaluation
- * holds at most (the sorts, the sweep's window, its trees, the by-levels'
- * grouping), and the least budget it runs in for n rows. */
+ * holds at most (1/5: each sort, the sweep's trees, the by-levels' grouping;
+ * 1/10: the sweep's window), and the least budget it runs in for n rows. */
 #define EV_SV_SHARE 5
 size_t ev_surv_min_bytes(size_t n);
 

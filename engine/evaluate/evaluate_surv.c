@@ -39,7 +39,7 @@ typedef struct sv {
     sv_store st;
     size_t nr, nch;   /* distinct lps; chunks of SV_R ranks */
     size_t g0, ng;    /* the chunks [g0, g0 + ng) held now */
-    double *tree;     /* ng chunks of five arrays of SV_R + 1: N, Neq, D, Deq, gxy */
+    double **tree;    /* ng chunks, each five arrays of SV_R + 1: N, Neq, D, Deq, gxy */
     double *cn, *cd;  /* nch + 1: Fenwick trees of the chunks' totals */
     int32_t n_major;
 } sv;
@@ -47,13 +47,15 @@ typedef struct sv {
 size_t ev_surv_min_bytes(size_t n)
 {
     size_t xs = strata_xsort_floor(n + 1), tr = SV_CHUNK_BYTES + 2 * (n / SV_R + 2) * sizeof(double);
-    size_t win = SV_MIN_WIN * sizeof(sv_rec);
+    size_t win = 2 * SV_MIN_WIN * sizeof(sv_rec);
     size_t q = xs > tr ? xs : tr;
     return EV_SV_SHARE * (q > win ? q : win) + ((size_t)64 << 10);
 }
 
 static void sv_free(strata_ctx *ctx, sv *s)
 {
+    for (size_t c = 0; s->tree && c < s->ng; c++)
+        strata_free(ctx, s->tree[c], 0);
     STRATA_FREE_ALL(ctx, s->st.w, s->tree, s->cn);
     strata_scratch_close(ctx, s->st.f);
     memset(s, 0, sizeof *s);
@@ -75,10 +77,11 @@ static strata_status st_at(strata_ctx *ctx, sv_store *s, size_t k, int down, int
     return STRATA_OK;
 }
 
-/* The store for m records: in memory when they fit a fifth of the budget. */
+/* The store for m records: in memory when they fit a tenth of the budget (half
+ * a share: no single block near the budget's size), else windows of that. */
 static strata_status st_open(strata_ctx *ctx, size_t m, sv_store *s)
 {
-    size_t budget = strata_ctx_memory_budget(ctx), q = budget / EV_SV_SHARE / sizeof(sv_rec);
+    size_t budget = strata_ctx_memory_budget(ctx), q = budget / (2 * EV_SV_SHARE) / sizeof(sv_rec);
     s->m = m;
     s->k0 = s->len = 0;
     if (!budget || q >= m) {
@@ -298,7 +301,7 @@ static double *chunk_of(const sv *s, size_t rk, size_t *l)
     *l = (rk - 1) % SV_R + 1;
     if (c < s->g0 || c >= s->g0 + s->ng)
         return NULL;
-    return s->tree + (c - s->g0) * 5 * (SV_R + 1);
+    return s->tree[c - s->g0];
 }
 
 /* Weights of the rows in tree t (0 = N, 2 = D) with rank below, equal to and
@@ -393,11 +396,11 @@ static strata_status enter(strata_ctx *ctx, const strata_surv_input *in, sv *s, 
 }
 
 /* One stratum [s0, s1) for the held chunks: the counts' shares and the
- * influence of the rows whose rank is held; the trees are emptied first. */
+ * influence of the rows whose rank is held. The chunks' totals are emptied
+ * first; the chunks are empty before and after (their rows' paths cleared). */
 static strata_status sweep(strata_ctx *ctx, const strata_surv_input *in, sv *s, size_t s0, size_t s1)
 {
     double Ntot = 0, Dtot = 0;
-    memset(s->tree, 0, s->ng * SV_CHUNK_BYTES);
     memset(s->cn, 0, 2 * (s->nch + 1) * sizeof *s->cn);
     for (size_t k = s0, e; k < s1; k = e) {
         STRATA_TRY(block_end(ctx, in, s, k, s1, &e));
@@ -413,6 +416,17 @@ static strata_status sweep(strata_ctx *ctx, const strata_surv_input *in, sv *s, 
         if ((ch = chunk_of(s, r->rank, &l)) != NULL)
             later_member(s, r, ch, l, Dtot, +1);
     }
+    for (size_t q = s0; q < s1; q++) {
+        sv_rec *r;
+        size_t l;
+        double *ch;
+        STRATA_TRY(st_at(ctx, &s->st, q, 0, 0, &r));
+        if ((ch = chunk_of(s, r->rank, &l)) != NULL) {
+            strata_fenwick_clear(ch, SV_R, l);
+            strata_fenwick_clear(ch + 2 * (SV_R + 1), SV_R, l);
+            ch[SV_R + 1 + l] = ch[3 * (SV_R + 1) + l] = 0;
+        }
+    }
     return STRATA_OK;
 }
 
@@ -425,10 +439,15 @@ static strata_status sv_alloc(strata_ctx *ctx, sv *s)
     top = budget / EV_SV_SHARE > 2 * (s->nch + 1) * sizeof(double) ? budget / EV_SV_SHARE - 2 * (s->nch + 1) * sizeof(double) : 0;
     if (budget && top / SV_CHUNK_BYTES < s->ng)
         s->ng = top / SV_CHUNK_BYTES ? top / SV_CHUNK_BYTES : 1;
-    s->tree = strata_alloc(ctx, s->ng * SV_CHUNK_BYTES);
     s->cn = strata_alloc(ctx, 2 * (s->nch + 1) * sizeof *s->cn);
-    s->cd = s->cn ? s->cn + s->nch + 1 : NULL;
-    return s->tree && s->cn ? STRATA_OK : STRATA_ENOMEM;
+    s->tree = strata_calloc(ctx, s->ng, sizeof *s->tree);
+    if (!s->cn || !s->tree)
+        return STRATA_ENOMEM;
+    s->cd = s->cn + s->nch + 1;
+    for (size_t c = 0; c < s->ng; c++) /* a block a chunk: none near the budget's size */
+        if (!(s->tree[c] = strata_calloc(ctx, 1, SV_CHUNK_BYTES)))
+            return STRATA_ENOMEM;
+    return STRATA_OK;
 }
 
 /* C, its infinitesimal-jackknife SE and CI from the positions' shares and
