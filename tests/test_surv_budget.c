@@ -1,6 +1,6 @@
 /* labels: unit determinism */
 /* tests/test_surv_budget.c — survival (Cox) evaluation under a memory budget
- * (engine/evaluate/evaluate_surv*.c, docs/scale.md "Survival evaluation under a
+ * (engine/evaluate/evaluate_surv*.c, docs/scale.md "Survival evaluation in memory and under a
  * budget"): streamed through scratch files and the external sort it gives the
  * bytes of the in-memory evaluation (1 vs 2 threads), holds no block of n x 4
  * bytes and peaks under the budget; below strata_surv_evaluate_bytes it refuses.

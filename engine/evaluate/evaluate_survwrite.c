@@ -2,8 +2,8 @@
  * surv_summary.csv (overall and per by-level: n, events, Harrell's and Uno's C with
  * CIs) and surv_calibration.csv (KM observed vs predicted per risk group), through
  * strata_disclose_set as every aggregate. Invariant: a by-level is its own rows
- * alone, the bits of the input with weight 0 outside it; observed risks sit on the
- * grid of the rounded counts. */
+ * alone (from one external sort by level), the bits of the input with weight 0
+ * outside it; observed risks sit on the grid of the rounded counts. */
 #include "evaluate_internal.h"
 
 #include "xsort.h"
@@ -188,7 +188,7 @@ static strata_status calibration_table(strata_ctx *ctx, const strata_surv_input 
 }
 
 /* The least memory budget the written evaluation runs in (docs/scale.md,
- * "Survival evaluation under a budget"): five shares, each at least the
+ * "Survival evaluation in memory and under a budget"): five shares, each at least the
  * external sort's floor for n rows, one chunk of the concordance's trees with
  * the chunks' totals, and a window of records; and 64 kB for the tables. */
 size_t strata_surv_evaluate_bytes(size_t n)
