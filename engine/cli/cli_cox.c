@@ -220,20 +220,24 @@ static strata_status outcome_columns(strata_ctx *ctx, strata_cox *m, strata_coho
 }
 
 /* The command's columns (time, event, weight, lp and risk 40 bytes a row, the
- * strata and each by-column's codes 4) and the evaluation's most
- * (strata_surv_evaluate_bytes) are all held in memory: a budget below them is
- * refused (exit STRATA_ENOMEM) before anything is read. 0 when they fit. */
-static int cox_eval_fits(const strata_cox *m, const char *cohort, size_t n, size_t n_by, size_t budget)
+ * strata and each by-column's codes 4) are held whole; the evaluation streams
+ * in what is left of the budget, at least strata_surv_evaluate_bytes. Less is
+ * refused (exit STRATA_ENOMEM) before anything is read. 0 when they fit; *left
+ * the evaluation's budget (0: none). */
+static int cox_eval_fits(const strata_cox *m, const char *cohort, size_t n, size_t n_by, size_t budget,
+                         size_t *left)
 {
     size_t row = 40 + 4 * (n_by + (strata_cox_strata_column(m) != NULL)), eval = strata_surv_evaluate_bytes(n);
-    if (!budget || row * (n + 1) + eval <= budget)
+    size_t cols = row * (n + 1);
+    *left = budget > cols ? budget - cols : 0;
+    if (!budget || cols + eval <= budget)
         return 0;
     if (cli_rank() == 0)
         fprintf(stderr,
-                "strata evaluate: error: %s: a Cox model's evaluation holds its rows in memory (it does not "
-                "stream): %zu rows take %zu bytes of columns (%zu a row) and up to %zu for the evaluation, over "
-                "the memory budget of %zu bytes\n",
-                cohort, n, row * (n + 1), row, eval, budget);
+                "strata evaluate: error: %s: a Cox model's evaluation holds the command's columns whole: %zu rows "
+                "take %zu bytes of columns (%zu a row), and the evaluation, streamed, needs at least %zu more: "
+                "over the memory budget of %zu bytes\n",
+                cohort, n, cols, row, eval, budget);
     return (int)STRATA_ENOMEM;
 }
 
@@ -252,10 +256,11 @@ int cli_evaluate_cox(const cli_model_opts *o, double horizon, const char *const 
     if (!ctx)
         return 3;
     if ((st = strata_cox_load(ctx, o->model, &m)) == STRATA_OK && (st = strata_cohort_open(ctx, o->cohort, &c)) == STRATA_OK) {
+        size_t left = 0;
         n = strata_cohort_nrows(c);
-        strata_ctx_set_memory_budget(ctx, mem_limit);
-        if ((rc = cox_eval_fits(m, o->cohort, n, n_by, mem_limit)) != 0)
+        if ((rc = cox_eval_fits(m, o->cohort, n, n_by, mem_limit, &left)) != 0)
             st = STRATA_ENOMEM;
+        strata_ctx_set_memory_budget(ctx, left);
     }
     if (st == STRATA_OK && c) {
         t = malloc((n + 1) * sizeof *t), e = malloc((n + 1) * sizeof *e), w = malloc((n + 1) * sizeof *w);

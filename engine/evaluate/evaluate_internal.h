@@ -103,6 +103,31 @@ strata_status ev_surv_check(strata_ctx *ctx, const strata_surv_input *in, const 
  * when weighting k has no comparable pair; returns bad input or no memory. */
 strata_status ev_surv_concordances(strata_ctx *ctx, const strata_surv_input *in, const strata_conc_weight *tw,
                                    int ntw, double conf_level, strata_surv_conc *out, strata_status *each);
+/* A population's rows for the streamed survival evaluation: next() gives the
+ * next rows (ascending input rows, at most max; *got = 0 at the end); n bounds
+ * how many it gives. */
+typedef struct ev_surv_rows {
+    strata_status (*next)(strata_ctx *ctx, void *arg, size_t *rows, size_t max, size_t *got);
+    void *arg;
+    size_t n;
+} ev_surv_rows;
+/* Harrell's (out[0]) and Uno's (out[1]) C of the population's rows with weight
+ * > 0, sorted and swept through the external sort and a scratch file when a
+ * fifth of the memory budget does not hold them (docs/scale.md); *n and *ev its
+ * weight and events by h in row order. each[k] as ev_surv_concordances;
+ * returns STRATA_EDATA (not set in ctx, the sums whole) for an invalid row,
+ * or no memory / a scratch file's error. n_major: 1 + the largest stratum code. */
+strata_status ev_surv_pop_concordances(strata_ctx *ctx, const strata_surv_input *in, const ev_surv_rows *rows,
+                                       int32_t n_major, double h, double conf, strata_surv_conc out[2],
+                                       strata_status each[2], double *n, double *ev);
+int32_t ev_surv_n_major(const strata_surv_input *in);
+/* The rows 0..n-1 as an ev_surv_rows (arg: size_t[2], the next row and n). */
+strata_status ev_surv_all_rows(strata_ctx *ctx, void *arg, size_t *rows, size_t max, size_t *got);
+/* The share of the memory budget each part of the streamed survival evaluation
+ * holds at most (1/5: each sort, the sweep's trees, the by-levels' grouping;
+ * 1/10: the sweep's window), and the least budget it runs in for n rows. */
+#define EV_SV_SHARE 5
+size_t ev_surv_min_bytes(size_t n);
 
 /* The family's link (logit, log, log, identity) and its inverse. */
 double ev_link(strata_family f, double p);

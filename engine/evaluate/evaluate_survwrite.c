@@ -2,9 +2,11 @@
  * surv_summary.csv (overall and per by-level: n, events, Harrell's and Uno's C with
  * CIs) and surv_calibration.csv (KM observed vs predicted per risk group), through
  * strata_disclose_set as every aggregate. Invariant: a by-level is its own rows
- * alone, the bits of the input with weight 0 outside it; observed risks sit on the
- * grid of the rounded counts. */
+ * alone (from one external sort by level), the bits of the input with weight 0
+ * outside it; observed risks sit on the grid of the rounded counts. */
 #include "evaluate_internal.h"
+
+#include "xsort.h"
 
 #include <errno.h>
 #include <math.h>
@@ -27,28 +29,21 @@ static strata_status add_cols(strata_ctx *ctx, strata_table *t, const char *cons
     return STRATA_OK;
 }
 
-/* One population (weights w): its row of the summary. */
-static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, double h, double conf,
-                                 strata_table *t, size_t row)
+/* One population (its rows from rows): its row of the summary. */
+static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, const ev_surv_rows *rows,
+                                 int32_t n_major, double h, double conf, strata_table *t, size_t row)
 {
-    static const strata_conc_weight tw[2] = {STRATA_CONC_HARRELL, STRATA_CONC_UNO};
     double n = 0, ev = 0;
     strata_surv_conc c[2];
     strata_status each[2], st;
-    for (size_t i = 0; i < in->n; i++) {
-        double w = SV_W(in, i);
-        n += w;
-        ev += in->event[i] == 1 && in->time[i] <= h ? w : 0;
-    }
+    st = ev_surv_pop_concordances(ctx, in, rows, n_major, h, conf, c, each, &n, &ev);
+    if (st != STRATA_OK && st != STRATA_EDATA)
+        return st; /* no memory, or the scratch file's error */
     STRATA_TRY(strata_table_set(ctx, t, C_N, row, n));
     STRATA_TRY(strata_table_set(ctx, t, C_EV, row, ev));
-    if ((st = ev_surv_concordances(ctx, in, tw, 2, conf, c, each)) == STRATA_ENOMEM)
-        return st;
-    if (st != STRATA_OK)
-        strata_ctx_clear_error(ctx); /* an invalid row: NaN, as before (the calibration names a bad time,
-                                        event, weight or stratum) */
     for (int k = 0; k < 2; k++) {
-        if (st != STRATA_OK || each[k] != STRATA_OK) /* no comparable pair in this population: NaN */
+        if (st != STRATA_OK || each[k] != STRATA_OK) /* an invalid row (the calibration names it), or no
+                                                         comparable pair in this population: NaN */
             c[k].c = c[k].se = c[k].lo = c[k].hi = NAN;
         STRATA_TRY(strata_table_set(ctx, t, C_H + 4 * k, row, c[k].c));
         STRATA_TRY(strata_table_set(ctx, t, C_HSE + 4 * k, row, c[k].se));
@@ -58,98 +53,59 @@ static strata_status summary_row(strata_ctx *ctx, const strata_surv_input *in, d
     return STRATA_OK;
 }
 
-/* A level's kept rows (weight != 0, in row order) gathered from in into
- * compact columns: the rows with weight 0 take no part in a concordance, its
- * sums or its lp ranks (strata_surv_concordance drops them first), so the
- * compact population gives the bits of the whole input with the other levels'
- * weights zeroed, at the level's size instead of n. */
-typedef struct sv_level {
-    double *t, *e, *lp, *w; /* cap rows each */
-    int32_t *s;
-    size_t cap;
-    size_t *pos, *start;    /* n: rows grouped by level; n_levels + 1: the groups' starts */
-} sv_level;
+/* A by-column's kept rows (weight != 0) grouped by level through the external
+ * sort (major: the level; rows ascending within it): level l's rows are the
+ * next count[l] rows of the stream. A level's population is its own rows: the
+ * rows with weight 0 take no part in a concordance, its sums or its lp ranks,
+ * so it gives the bits of the whole input with the other levels' weights zeroed. */
+typedef struct sv_levels {
+    strata_xsort *x;
+    size_t *count; /* n_levels */
+    size_t left;   /* rows of the current level not yet given */
+    uint64_t key[512];
+} sv_levels;
 
-static void sv_level_free(strata_ctx *ctx, sv_level *c)
+static strata_status level_rows(strata_ctx *ctx, void *arg, size_t *rows, size_t max, size_t *got)
 {
-    STRATA_FREE_ALL(ctx, c->t, c->s, c->pos, c->start);
-}
-
-/* Groups the kept rows of by-column b by level (a counting sort: row order within
- * a level); *cap gets the largest level. */
-static void level_groups(const strata_surv_input *in, const strata_eval_by *b, sv_level *c, size_t *cap)
-{
-    size_t L = b->n_levels;
-    memset(c->start, 0, (L + 1) * sizeof *c->start);
-    for (size_t i = 0; i < in->n; i++)
-        if (SV_W(in, i) != 0 && b->codes[i] >= 0 && (size_t)b->codes[i] < L)
-            c->start[b->codes[i] + 1]++;
-    *cap = 0;
-    for (size_t l = 0; l < L; l++) {
-        *cap = c->start[l + 1] > *cap ? c->start[l + 1] : *cap;
-        c->start[l + 1] += c->start[l];
-    }
-    for (size_t i = 0; i < in->n; i++) /* start[l] runs to the end of level l, then back below */
-        if (SV_W(in, i) != 0 && b->codes[i] >= 0 && (size_t)b->codes[i] < L)
-            c->pos[c->start[b->codes[i]]++] = i;
-    for (size_t l = L; l > 0; l--)
-        c->start[l] = c->start[l - 1];
-    c->start[0] = 0;
-}
-
-/* Level l's rows as the population sub. */
-static void level_gather(const strata_surv_input *in, const sv_level *c, size_t l, strata_surv_input *sub)
-{
-    size_t m = 0;
-    for (size_t k = c->start[l]; k < c->start[l + 1]; k++, m++) {
-        size_t i = c->pos[k];
-        c->t[m] = in->time[i];
-        c->e[m] = in->event[i];
-        c->lp[m] = in->lp[i];
-        c->w[m] = SV_W(in, i);
-        if (in->stratum)
-            c->s[m] = in->stratum[i];
-    }
-    *sub = (strata_surv_input){m, c->t, c->e, c->lp, NULL, c->w, in->stratum ? c->s : NULL};
-}
-
-/* The by-columns' grouping (n rows, the most levels). */
-static strata_status level_alloc(strata_ctx *ctx, const strata_surv_input *in, const strata_eval_by *by,
-                                 size_t n_by, sv_level *c)
-{
-    size_t L = 0;
-    for (size_t b = 0; b < n_by; b++)
-        L = by[b].n_levels > L ? by[b].n_levels : L;
-    memset(c, 0, sizeof *c);
-    c->pos = strata_alloc(ctx, (in->n + 1) * sizeof *c->pos);
-    c->start = strata_alloc(ctx, (L + 2) * sizeof *c->start);
-    return c->pos && c->start ? STRATA_OK : STRATA_ENOMEM;
-}
-
-/* The gathered columns grown to cap rows (the largest level so far). */
-static strata_status level_grow(strata_ctx *ctx, size_t cap, sv_level *c)
-{
-    if (cap <= c->cap && c->t)
-        return STRATA_OK;
-    strata_free(ctx, c->t, 0);
-    strata_free(ctx, c->s, 0);
-    c->cap = cap;
-    c->t = strata_alloc(ctx, 4 * (cap + 1) * sizeof *c->t);
-    c->s = strata_alloc(ctx, (cap + 1) * sizeof *c->s);
-    if (!c->t || !c->s)
-        return STRATA_ENOMEM;
-    c->e = c->t + (cap + 1);
-    c->lp = c->e + (cap + 1);
-    c->w = c->lp + (cap + 1);
+    sv_levels *g = arg;
+    size_t want = g->left < max ? g->left : max;
+    if (want > 512)
+        want = 512;
+    *got = 0;
+    if (want)
+        STRATA_TRY(strata_xsort_read(ctx, g->x, g->key, rows, want, got));
+    if (*got != want)
+        return STRATA_FAIL(ctx, STRATA_EINTERNAL, "survival evaluation: the by-levels' stream ended early");
+    g->left -= *got;
     return STRATA_OK;
+}
+
+static strata_status level_group(strata_ctx *ctx, const strata_surv_input *in, const strata_eval_by *b,
+                                 sv_levels *g)
+{
+    size_t L = b->n_levels, m = 0, budget = strata_ctx_memory_budget(ctx);
+    strata_status st = STRATA_OK;
+    if (!(g->count = strata_calloc(ctx, L + 1, sizeof *g->count)))
+        return STRATA_ENOMEM;
+    for (size_t i = 0; i < in->n; i++)
+        if (SV_W(in, i) != 0 && b->codes[i] >= 0 && (size_t)b->codes[i] < L) {
+            g->count[b->codes[i]]++;
+            m++;
+        }
+    STRATA_TRY(strata_xsort_begin_pushed(ctx, m, L ? L : 1, budget / EV_SV_SHARE,
+                                         "survival evaluation: the by-levels", &g->x));
+    for (size_t i = 0; st == STRATA_OK && i < in->n; i++)
+        if (SV_W(in, i) != 0 && b->codes[i] >= 0 && (size_t)b->codes[i] < L)
+            st = strata_xsort_push_major(ctx, g->x, b->codes[i], 0, i);
+    return st == STRATA_OK ? strata_xsort_end(ctx, g->x) : st;
 }
 
 static strata_status summary_table(strata_ctx *ctx, const strata_surv_input *in, double h, const strata_eval_by *by,
                                    size_t n_by, double conf, strata_table **out)
 {
-    size_t rows = 1, r = 0, cap;
-    strata_surv_input sub;
-    sv_level c;
+    size_t rows = 1, r = 0, at[2] = {0, in->n};
+    ev_surv_rows all = {ev_surv_all_rows, at, in->n};
+    int32_t n_major = ev_surv_n_major(in);
     strata_table *t;
     strata_status st = STRATA_OK;
     for (size_t b = 0; b < n_by; b++)
@@ -159,21 +115,22 @@ static strata_status summary_table(strata_ctx *ctx, const strata_surv_input *in,
     STRATA_TRY(add_cols(ctx, t, sum_names, NSC, C_EV));
     STRATA_TRY(strata_table_set_key(ctx, t, C_BY, r, "overall"));
     STRATA_TRY(strata_table_set_key(ctx, t, C_LEVEL, r, "all"));
-    STRATA_TRY(summary_row(ctx, in, h, conf, t, r++));
-    st = n_by ? level_alloc(ctx, in, by, n_by, &c) : (memset(&c, 0, sizeof c), STRATA_OK);
+    st = summary_row(ctx, in, &all, n_major, h, conf, t, r++);
     for (size_t b = 0; st == STRATA_OK && b < n_by; b++) {
-        level_groups(in, &by[b], &c, &cap);
-        if ((st = level_grow(ctx, cap, &c)) != STRATA_OK)
-            break;
+        sv_levels g;
+        ev_surv_rows lv = {level_rows, &g, 0};
+        memset(&g, 0, sizeof g);
+        st = level_group(ctx, in, &by[b], &g);
         for (size_t l = 0; st == STRATA_OK && l < by[b].n_levels; l++, r++) {
-            level_gather(in, &c, l, &sub);
+            lv.n = g.left = g.count[l];
             if ((st = strata_table_set_key(ctx, t, C_BY, r, by[b].name)) == STRATA_OK &&
                 (st = strata_table_set_key(ctx, t, C_LEVEL, r, by[b].levels[l])) == STRATA_OK)
-                st = summary_row(ctx, &sub, h, conf, t, r);
+                st = summary_row(ctx, in, &lv, n_major, h, conf, t, r);
         }
+        strata_xsort_free(ctx, g.x);
+        strata_free(ctx, g.count, 0);
     }
-    sv_level_free(ctx, &c);
-    return st == STRATA_ENOMEM ? STRATA_FAIL(ctx, st, "survival evaluation: out of memory for the by-levels") : st;
+    return st == STRATA_ENOMEM ? STRATA_FAIL(ctx, st, "survival evaluation: out of memory") : st;
 }
 
 enum { K_GROUP, K_RANGE, K_N, K_EV, K_PRED, K_RAW, K_RAWLO = K_RAW + 1, K_RAWHI = K_RAW + 2, NKC };
@@ -230,13 +187,13 @@ static strata_status calibration_table(strata_ctx *ctx, const strata_surv_input 
     return STRATA_OK;
 }
 
-/* The most the written evaluation allocates (docs/scale.md, "Survival evaluation
- * in memory"): a by-level holding every row — the grouping 8, the gathered level
- * 36 and its concordance 88 bytes a row (the overall C's 88 and the calibration's
- * 48 are less) — and 1 MiB for the tables. */
+/* The least memory budget the written evaluation runs in (docs/scale.md,
+ * "Survival evaluation in memory and under a budget"): five shares, each at least the
+ * external sort's floor for n rows, one chunk of the concordance's trees with
+ * the chunks' totals, and a window of records; and 64 kB for the tables. */
 size_t strata_surv_evaluate_bytes(size_t n)
 {
-    return 132 * (n + 1) + ((size_t)1 << 20);
+    return ev_surv_min_bytes(n);
 }
 
 strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_input *in, double horizon,
@@ -252,8 +209,8 @@ strata_status strata_surv_evaluate_write(strata_ctx *ctx, const strata_surv_inpu
     need = strata_surv_evaluate_bytes(in ? in->n : 0);
     if (budget && need > budget) /* refused before anything is written */
         return STRATA_FAIL(ctx, STRATA_ENOMEM,
-                           "survival evaluation of %zu rows holds its rows in memory (it does not stream): it "
-                           "may take %zu bytes, over the memory budget of %zu bytes",
+                           "survival evaluation of %zu rows (Harrell's and Uno's C, calibration): even streamed "
+                           "through scratch files it needs %zu bytes, over the memory budget of %zu bytes",
                            in->n, need, budget);
     if (stat(outdir, &sb) != 0 && mkdir(outdir, 0755) != 0)
         return STRATA_FAIL(ctx, STRATA_EIO, "%s: cannot create directory: %s", outdir, strerror(errno));
