@@ -309,7 +309,7 @@ static void test_alloc__cox_elnet_events_derive_fail_cleanly(void **state)
 
 int main(void)
 {
-    /* The forked HDF5 structure walk (engine/io/h5_probe.c) is not what this
+    /* The forked HDF5 structure walk (engine/io/h5_probe.c) is not what these
      * sweeps test: its allocations are in a child, never through the
      * context's hook (test_harden_h5 tests the walk). Forking it on every
      * one of ~600 runs made each later write in this process a copy-on-write
