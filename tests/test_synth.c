@@ -67,6 +67,33 @@ static void mem_close(cohort_mem *m)
     strata_ctx_free(m->ctx);
 }
 
+/* The 200,000-patient PCN cohort (seed 3) that the structure, prevalence and
+ * events tests read: generated once per executable, not once per test (it
+ * was made three times, at 200,000, 200,000 and 50,000 rows); its size is
+ * the point of the per-practice shares and prevalences, so kept; the events
+ * test now checks 200,000 patients' events against their counts, not 50,000.
+ * Freed by the group teardown. */
+static cohort_mem pcn_200k;
+static int pcn_200k_made;
+
+static const cohort_mem *pcn_cohort(void)
+{
+    if (!pcn_200k_made) {
+        mem_open(&pcn_200k, STRATA_SYNTH_PCN, TEST_PCN, 200000, 3);
+        pcn_200k_made = 1;
+    }
+    return &pcn_200k;
+}
+
+static int free_pcn_cohort(void **state)
+{
+    (void)state;
+    if (pcn_200k_made)
+        mem_close(&pcn_200k);
+    pcn_200k_made = 0;
+    return 0;
+}
+
 /* ---- reference data ------------------------------------------------------- */
 
 static void test_reference__derive_py_regenerates_shipped_tables(void **state)
@@ -224,12 +251,11 @@ static void test_generate__rows_independent_of_block_partition(void **state)
 
 static void test_structure__practice_sex_age_shares_match_register(void **state)
 {
-    cohort_mem m;
+    const cohort_mem *m = pcn_cohort();
     double pcn_list = 0;
     (void)state;
-    mem_open(&m, STRATA_SYNTH_PCN, TEST_PCN, 200000, 3);
-    const strata_synth *s = m.s;
-    const synth_block *b = &m.b;
+    const strata_synth *s = m->s;
+    const synth_block *b = &m->b;
     assert_int_equal(strata_synth_nrows(s), 200000);
     for (size_t k = 0; k < strata_synth_npractices(s); k++)
         pcn_list += (double)strata_synth_practice_list(s, k);
@@ -254,7 +280,6 @@ static void test_structure__practice_sex_age_shares_match_register(void **state)
                                  sx, band);
             }
     }
-    mem_close(&m);
 }
 
 static void test_structure__pcn_shares_of_icb_match_list_sizes(void **state)
@@ -286,11 +311,10 @@ static void test_structure__pcn_shares_of_icb_match_list_sizes(void **state)
 
 static void test_prevalence__tracks_qof_per_practice(void **state)
 {
-    cohort_mem m;
+    const cohort_mem *m = pcn_cohort();
     (void)state;
-    mem_open(&m, STRATA_SYNTH_PCN, TEST_PCN, 200000, 5);
-    const strata_synth *s = m.s;
-    const synth_block *b = &m.b;
+    const strata_synth *s = m->s;
+    const synth_block *b = &m->b;
     for (size_t k = 0; k < s->npr; k++) {
         const synth_practice *p = &s->pr[k];
         for (int c = 0; c < STRATA_SYNTH_NCOND; c++) {
@@ -308,7 +332,6 @@ static void test_prevalence__tracks_qof_per_practice(void **state)
                              p->code, strata_synth_condition_name(c));
         }
     }
-    mem_close(&m);
 }
 
 static void test_prevalence__rises_with_age_and_deprivation(void **state)
@@ -353,14 +376,13 @@ static void test_prevalence__rises_with_age_and_deprivation(void **state)
 
 static void test_events__spells_and_ae_match_counts(void **state)
 {
-    cohort_mem m;
+    const cohort_mem *m = pcn_cohort();
     size_t k = 0, a = 0;
     const int32_t idx = STRATA_SYNTH_INDEX_DAY;
     (void)state;
-    mem_open(&m, STRATA_SYNTH_PCN, TEST_PCN, 50000, 9);
-    const strata_synth *s = m.s;
-    const synth_block *b = &m.b;
-    const synth_events *ev = &m.ev;
+    const strata_synth *s = m->s;
+    const synth_block *b = &m->b;
+    const synth_events *ev = &m->ev;
     const synth_tab *sp = &ev->t[SYNTH_EV_SPELLS], *ae = &ev->t[SYNTH_EV_AE];
     const int32_t *sp_row = sp->col[EV_ROW], *sp_day = sp->col[EV_DAY];
     const int8_t *sp_type = sp->col[SP_METHOD];
@@ -401,7 +423,6 @@ static void test_events__spells_and_ae_match_counts(void **state)
     }
     assert_int_equal(k, sp->n);
     assert_int_equal(a, ae->n);
-    mem_close(&m);
 }
 
 /* ---- ground truth ------------------------------------------------------------ */
@@ -470,15 +491,27 @@ static void write_cohort(const char *path, uint64_t seed, int threads)
     strata_ctx_free(ctx);
 }
 
+/* The 40,000-row cohort of seed 4 written with 2 threads: the byte-identity
+ * test compares it with 1 thread's, the validate test validates it and reads
+ * its truth back (it wrote a cohort of its own, seed 8, the same way). */
+static const char *seed4_t2_cohort(void)
+{
+    static char path[4096];
+    if (!path[0]) {
+        snprintf(path, sizeof path, "%s", tu_tmp("seed4_t2.h5"));
+        write_cohort(path, 4, 2);
+    }
+    return path;
+}
+
 static void test_write__same_seed_same_bytes_for_1_and_2_threads(void **state)
 {
     char a[4096], b[4096], c[4096]; /* tu_* buffers rotate: keep copies */
     (void)state;
     snprintf(a, sizeof a, "%s", tu_tmp("seed4_t1.h5"));
-    snprintf(b, sizeof b, "%s", tu_tmp("seed4_t2.h5"));
+    snprintf(b, sizeof b, "%s", seed4_t2_cohort());
     snprintf(c, sizeof c, "%s", tu_tmp("seed5.h5"));
     write_cohort(a, 4, 1);
-    write_cohort(b, 4, 2);
     write_cohort(c, 5, 2);
     assert_true(tu_files_equal(a, b));
     assert_false(tu_files_equal(a, c));
@@ -487,14 +520,13 @@ static void test_write__same_seed_same_bytes_for_1_and_2_threads(void **state)
 static void test_write__cohort_validates_and_stores_truth(void **state)
 {
     strata_ctx *ctx = tu_ctx();
-    const char *path = tu_tmp("valid.h5");
+    const char *path = seed4_t2_cohort();
     strata_validate_report rep;
     strata_cohort *c = NULL;
     char **term = NULL, **model = NULL;
     size_t nt = 0, nm = 0, j;
     double beta[SYNTH_T_END];
     (void)state;
-    write_cohort(path, 8, 2);
     assert_status(ctx, strata_cohort_validate(ctx, path, NULL, NULL, &rep), STRATA_OK);
     assert_int_equal(rep.total, 0);
     assert_int_equal(rep.nrows, 40000);
@@ -510,7 +542,7 @@ static void test_write__cohort_validates_and_stores_truth(void **state)
         assert_string_equal(model[k], synth_truth[k].model);
         assert_true(beta[k] == synth_truth[k].beta);
     }
-    assert_string_equal(strata_cohort_attr(c, "seed"), "8");
+    assert_string_equal(strata_cohort_attr(c, "seed"), "4");
     assert_int_equal(strata_cohort_find_role(c, STRATA_ROLE_PCN) >= 0, 1);
     strata_strings_free(ctx, term, nt);
     strata_strings_free(ctx, model, nm);
@@ -627,5 +659,5 @@ int main(void)
         cmocka_unit_test(test_fault__every_allocation_failure_is_clean),
         cmocka_unit_test(test_cli__synth_writes_and_rejects_bad_options),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, free_pcn_cohort);
 }
