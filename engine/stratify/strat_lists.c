@@ -363,7 +363,7 @@ static strata_status list_select(strata_ctx *ctx, const strata_list_params *p,
         list_cap(&j, g);
         j.h_off[g + 1] = j.h_off[g] + (j.cap[g] > j.first[g] ? j.cap[g] - j.first[g] : 0);
     }
-    nd = j.d_off[j.G];
+    nd = st == STRATA_OK ? j.d_off[j.G] : 0; /* (job_new may have failed) */
     if (st == STRATA_OK && !(j.H = strata_alloc(ctx, (j.h_off[j.G] + 1) * sizeof *j.H)))
         st = STRATA_ENOMEM;
     if (st == STRATA_OK && nd) { /* the deprived minimum by row, and a guard */
