@@ -32,17 +32,10 @@
 #define N_REASONS 3
 
 typedef struct codes {
-    int32_t *v;                 /* per patient, -1 = missing; NULL when not loaded (load_cols) */
     size_t n_levels;
     const char *const *levels;  /* owned by the cohort, or static */
     long col;                   /* its cohort column, -1 = the cohort has none */
 } codes;
-
-/* The per-patient columns of the run read from the cohort (load_cols): each
- * stage loads the ones it reads and drops the rest (drop_cols), so no
- * stage holds a column (4 bytes a patient) it does not read. */
-enum { C_PCN = 1, C_PRACTICE = 2, C_ICB = 4, C_SEX = 8, C_ETH = 16, C_AGE = 32, C_IMD = 64,
-       C_ALL = 127 };
 
 typedef struct run_state {
     strata_ctx *ctx;
@@ -59,7 +52,7 @@ typedef struct run_state {
     size_t n;
     int64_t *id;                /* patient ids of rows [id0, id0 + id_cap) at most (read_ids) */
     size_t id0, id_cap;
-    int32_t *age, *imd, *efi, *prior_em;
+    int32_t *efi, *prior_em;    /* stratification's blocks (read_stratify_block) */
     long age_col, imd_col;      /* cohort columns of age and IMD decile (-1: none) */
     int sex_map[64];            /* the cohort's sex codes as 0 = F, 1 = M (-1 other) */
     int32_t *flags[STRATA_N_CONDITIONS];
@@ -115,27 +108,6 @@ static void out_path(const run_state *r, const char *name, char *buf, size_t siz
 }
 
 /* ---- reading the cohort ----------------------------------------------- */
-
-static strata_status read_i32(run_state *r, long j, int32_t **out)
-{
-    int32_t *v;
-    *out = NULL;
-    if (j < 0)
-        return STRATA_OK;
-    v = strata_calloc(r->ctx, r->n ? r->n : 1, sizeof *v);
-    if (!v)
-        return STRATA_ENOMEM;
-    for (size_t r0 = 0; r0 < r->n; r0 += RUN_BLOCK) {
-        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
-        strata_status st = strata_cohort_read_i32(r->ctx, r->cohort, (size_t)j, r0, b, v + r0);
-        if (st != STRATA_OK) {
-            strata_free(r->ctx, v, 0);
-            return st;
-        }
-    }
-    *out = v;
-    return STRATA_OK;
-}
 
 static long find_col(run_state *r, const char *name)
 {
@@ -195,7 +167,7 @@ static void warn_absent_conditions(run_state *r)
 }
 
 /* The roles the run reads, checked at the cohort stage; the columns are
- * read when a stage needs them (load_cols). */
+ * read block by block where a stage reads them. */
 static strata_status read_patients(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
@@ -224,43 +196,6 @@ static strata_status read_patients(run_state *r)
     r->imd_col = strata_cohort_find_role(r->cohort, STRATA_ROLE_IMD_DECILE);
     warn_absent_conditions(r);
     return STRATA_OK;
-}
-
-/* The columns of mask (C_*) the cohort has, read whole where not loaded yet. */
-static strata_status load_cols(run_state *r, unsigned mask)
-{
-    codes *cs[] = {&r->pcn, &r->practice, &r->icb, &r->sex, &r->eth};
-    for (int k = 0; k < 5; k++)
-        if ((mask >> k & 1) && cs[k]->col >= 0 && !cs[k]->v) {
-            STRATA_TRY(read_i32(r, cs[k]->col, &cs[k]->v));
-            if (cs[k] == &r->sex)
-                for (size_t i = 0; i < r->n; i++)
-                    r->sex.v[i] = r->sex.v[i] >= 0 && r->sex.v[i] < 64 ? r->sex_map[r->sex.v[i]] : -1;
-        }
-    if ((mask & C_AGE) && !r->age)
-        STRATA_TRY(read_i32(r, r->age_col, &r->age));
-    if ((mask & C_IMD) && !r->imd)
-        STRATA_TRY(read_i32(r, r->imd_col, &r->imd));
-    return STRATA_OK;
-}
-
-/* Frees the loaded columns not in keep (C_*). */
-static void drop_cols(run_state *r, unsigned keep)
-{
-    codes *cs[] = {&r->pcn, &r->practice, &r->icb, &r->sex, &r->eth};
-    for (int k = 0; k < 5; k++)
-        if (!(keep >> k & 1)) {
-            strata_free(r->ctx, cs[k]->v, 0);
-            cs[k]->v = NULL;
-        }
-    if (!(keep & C_AGE)) {
-        strata_free(r->ctx, r->age, 0);
-        r->age = NULL;
-    }
-    if (!(keep & C_IMD)) {
-        strata_free(r->ctx, r->imd, 0);
-        r->imd = NULL;
-    }
 }
 
 /* Patient ids are read block by block where they are written (patients.csv,
@@ -410,8 +345,8 @@ static void outcome_name(const run_state *r, char *name, size_t size)
  * read on (r->pv; a column at a time, n values each): the outcome written
  * block by block as it is read, the risk at the end of scoring, the tiers
  * and stratification's outputs block by block; read back block by block by
- * evaluation, stratification, aggregation and the patient files, and the
- * risk whole by the patient files' ranking and the bootstrap. */
+ * evaluation, stratification, aggregation and the patient files (the
+ * bootstrap copies the risk from the blocks into its own array). */
 enum { PV_RISK, PV_OBS, PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON, PV_C5, PV_N };
 static const size_t PV_WIDTH[PV_N] = {8, 8, 1, 1, 1, 1, 2, 1};
 /* A patient's bytes in aggregation with every column whole: the values above
@@ -485,17 +420,6 @@ static strata_status pv_spill(run_state *r, int c)
     strata_free(r->ctx, *m, 0);
     *m = NULL;
     return STRATA_OK;
-}
-
-/* Value c's whole array read back from the file. */
-static strata_status pv_load(run_state *r, int c)
-{
-    void **m = pv_mem(r, c);
-    if (!r->pv || *m)
-        return STRATA_OK;
-    if (!(*m = strata_alloc(r->ctx, (r->n ? r->n : 1) * PV_WIDTH[c])))
-        return STRATA_ENOMEM;
-    return strata_scratch_read(r->ctx, r->pv, pv_off(r, c, 0), *m, r->n * PV_WIDTH[c]);
 }
 
 static size_t agg_rows(const run_state *r);
@@ -1423,7 +1347,6 @@ static strata_status stage_evaluate(run_state *r)
     r->sum->calibration_slope = r->eval->overall.slope;
     r->sum->deviance = r->eval->overall.deviance;
     r->sum->pseudo_r2 = r->eval->overall.pseudo_r2;
-    drop_cols(r, 0);
     return stage_done(r, "evaluate");
 }
 
@@ -1702,7 +1625,7 @@ static strata_status link_parent(run_state *r, strata_table *child, strata_table
 
 /* ---- aggregation's inputs block by block ------------------------------------------ */
 
-/* The cohort columns aggregation reads (C_* order of load_cols) and the
+/* The cohort columns aggregation reads (pcn, practice, icb, sex, eth, age, imd) and the
  * values of a block: read for it (the cohort's; the values with r->pv), or
  * pointed to in memory. */
 typedef struct agg_block {
@@ -2089,30 +2012,50 @@ static strata_status stage_aggregate(run_state *r)
 }
 
 /* ---- patient-level outputs (owner-only) ---------------------------------- */
+/* Read block by block (docs/scale.md, "The run's memory by stage"): the risk
+ * and stratification's outputs from memory or the values' file, the PCN,
+ * practice and IMD decile from the cohort, the ids from the cohort; the
+ * intervention list chosen from row blocks (strata_intervention_select_source)
+ * and its rows gathered for its rows only. No array of n patients here. */
 
-
-static const char *level(const codes *c, size_t i)
+static const char *level(const codes *c, const int32_t *v, size_t j)
 {
-    return (c->v && c->v[i] >= 0 && (size_t)c->v[i] < c->n_levels) ? c->levels[c->v[i]] : "";
+    return (v && v[j] >= 0 && (size_t)v[j] < c->n_levels) ? c->levels[v[j]] : "";
 }
 
-/* Stratification's outputs of a block of rows from r0 (pf_values). */
+/* A block of rows from r0 (pf_values): the risk, stratification's outputs
+ * and the cohort's PCN, practice and IMD decile (NULL: the cohort has none). */
 typedef struct pf_vals {
     size_t r0;
+    const double *risk;
+    const int32_t *pcn, *practice, *imd;
     const uint8_t *tier, *segment;
     const int8_t *frailty, *ltc;
     const int16_t *charlson;
 } pf_vals;
 
-/* Rows [r0, r0 + b) of the outputs: in memory, or read into buf (6 x b bytes). */
+#define PF_ROW_BYTES 26 /* pf_values' buffer a row: risk 8, three codes 12, outputs 6 */
+
+/* Rows [r0, r0 + b) of the values: in memory, or read into buf (PF_ROW_BYTES x b). */
 static strata_status pf_values(run_state *r, size_t r0, size_t b, unsigned char *buf, pf_vals *v)
 {
-    const void *p[5];
-    const int col[5] = {PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON}; /* charlson (2 bytes) last */
-    for (int k = 0; k < 5; k++)
-        STRATA_TRY(pv_block(r, col[k], r0, b, buf + (size_t)k * b, &p[k]));
+    const void *p[6];
+    const int col[6] = {PV_RISK, PV_TIER, PV_SEGMENT, PV_FRAILTY, PV_LTC, PV_CHARLSON}; /* charlson (2 bytes) last */
+    const long cc[3] = {r->pcn.col, r->practice.col, r->imd_col};
+    int32_t *cv = (int32_t *)(void *)(buf + 8 * b);
+    const int32_t **dst[3] = {&v->pcn, &v->practice, &v->imd};
+    unsigned char *o = buf + 20 * b;
+    STRATA_TRY(pv_block(r, PV_RISK, r0, b, buf, &p[0]));
+    for (int k = 1; k < 6; k++)
+        STRATA_TRY(pv_block(r, col[k], r0, b, o + (size_t)(k - 1) * b, &p[k]));
+    for (int k = 0; k < 3; k++) {
+        *dst[k] = cc[k] >= 0 ? cv + (size_t)k * b : NULL;
+        if (cc[k] >= 0)
+            STRATA_TRY(strata_cohort_read_i32(r->ctx, r->cohort, (size_t)cc[k], r0, b, cv + (size_t)k * b));
+    }
     v->r0 = r0;
-    v->tier = p[0], v->segment = p[1], v->frailty = p[2], v->ltc = p[3], v->charlson = p[4];
+    v->risk = p[0];
+    v->tier = p[1], v->segment = p[2], v->frailty = p[3], v->ltc = p[4], v->charlson = p[5];
     return STRATA_OK;
 }
 
@@ -2123,19 +2066,19 @@ static void patient_cols(FILE *f, const run_state *r, const pf_vals *v, size_t i
     size_t j = i - v->r0;
     int fr = v->frailty[j];
     fprintf(f, "%lld,", (long long)r->id[i - r->id0]);
-    strata_csv_field(f, level(&r->pcn, i));
+    strata_csv_field(f, level(&r->pcn, v->pcn, j));
     fputc(',', f);
-    strata_csv_field(f, level(&r->practice, i));
-    if (isnan(r->risk[i])) /* unscored: no risk, no tier */
+    strata_csv_field(f, level(&r->practice, v->practice, j));
+    if (isnan(v->risk[j])) /* unscored: no risk, no tier */
         fputs(",,", f);
     else
-        fprintf(f, ",%.9g,%d", r->risk[i], v->tier[j]);
+        fprintf(f, ",%.9g,%d", v->risk[j], v->tier[j]);
     fprintf(f, ",%s,%s,%d,%d,%d", strata_segment_name(v->segment[j]),
             fr >= 0 ? strata_frailty_name(fr) : "", v->ltc[j], v->charlson[j],
-            r->imd && r->imd[i] >= 1 && r->imd[i] <= 10 ? strata_core20(r->imd[i]) : 0);
+            v->imd && v->imd[j] >= 1 && v->imd[j] <= 10 ? strata_core20(v->imd[j]) : 0);
 }
 
-#define PF_CHUNK 16384 /* patients.csv rows a thread formats at a time */
+#define PF_CHUNK 16384 /* patients.csv rows a thread formats at a time (at most) */
 
 static size_t longest_level(const codes *c)
 {
@@ -2146,11 +2089,23 @@ static size_t longest_level(const codes *c)
     return m;
 }
 
-/* patients.csv's rows in parallel: each thread formats PF_CHUNK rows with
+/* Rows a thread formats at a time: PF_CHUNK, or under the budget rule (the
+ * values on file) the T threads' text buffers within an eighth of the budget. */
+static size_t pf_chunk(const run_state *r, size_t row, int T)
+{
+    size_t c = PF_CHUNK;
+    if (r->pv) {
+        c = strata_ctx_memory_budget(r->ctx) / 8 / ((size_t)T * (row + PF_ROW_BYTES + 8));
+        c = c < 16 ? 16 : c > PF_CHUNK ? PF_CHUNK : c;
+    }
+    return c;
+}
+
+/* patients.csv's rows in parallel: each thread formats a chunk of rows with
  * patient_cols into its own buffer (a stream over a context allocation
  * sized for the longest row the columns allow), and the chunks are written
  * in row order: the bytes of a one-thread write, formatted T times faster
- * (64 M rows are ~4.6 GB of text). */
+ * (64 M rows are ~4.6 GB of text), whatever the chunk. */
 static strata_status write_patient_rows(run_state *r, FILE *f)
 {
     strata_ctx *ctx = r->ctx;
@@ -2158,10 +2113,10 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
     /* id 20, the two levels quoted with every quote doubled and a guard,
      * risk (%.9g) 16, tier, segment and frailty names, three ints, commas, CRLF */
     const size_t row = 256 + 2 * (longest_level(&r->pcn) + longest_level(&r->practice));
-    const size_t cap = row * PF_CHUNK, step = (size_t)T * PF_CHUNK;
+    const size_t chunk = pf_chunk(r, row, T), cap = row * chunk, step = (size_t)T * chunk;
     char *buf = strata_alloc(ctx, (size_t)T * cap);
     size_t *len = strata_calloc(ctx, (size_t)T, sizeof *len);
-    unsigned char *vbuf = strata_alloc(ctx, 6 * step);
+    unsigned char *vbuf = strata_alloc(ctx, PF_ROW_BYTES * step);
     int bad = buf && len && vbuf ? 0 : 1;
     for (size_t r0 = 0; r0 < r->n && !bad; r0 += step) {
         size_t rows = r->n - r0 < step ? r->n - r0 : step;
@@ -2175,11 +2130,11 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
         }
 #pragma omp parallel for num_threads(T) schedule(static, 1) reduction(| : bad)
         for (int t = 0; t < T; t++) {
-            size_t a = r0 + (size_t)t * PF_CHUNK, b = a + PF_CHUNK < r->n ? a + PF_CHUNK : r->n;
+            size_t a = r0 + (size_t)t * chunk, b = a + chunk < r0 + rows ? a + chunk : r0 + rows;
             FILE *m;
             long pos;
             len[t] = 0;
-            if (a >= r->n)
+            if (a >= r0 + rows)
                 continue;
             if (!(m = fmemopen(buf + (size_t)t * cap, cap, "w"))) {
                 bad |= 1;
@@ -2205,11 +2160,11 @@ static strata_status write_patient_rows(run_state *r, FILE *f)
                : STRATA_OK;
 }
 
-/* People offered proactive care per PCN (the intervention list's rows) and
- * over all PCNs (the last row, their total), published through the
- * disclosure path with the run's rules: the PCN packs, the report's finding
- * and --json print these, never the exact count. */
-static strata_status offers_table(run_state *r, const size_t *rows, size_t n_sel)
+/* People offered proactive care per PCN (the intervention list's rows, pcn[k]
+ * the PCN of list row k) and over all PCNs (the last row, their total),
+ * published through the disclosure path with the run's rules: the PCN packs,
+ * the report's finding and --json print these, never the exact count. */
+static strata_status offers_table(run_state *r, const int32_t *pcn, size_t n_sel)
 {
     strata_ctx *ctx = r->ctx;
     size_t ng = r->pcn.n_levels;
@@ -2223,7 +2178,7 @@ static strata_status offers_table(run_state *r, const size_t *rows, size_t n_sel
     if (!(n = strata_calloc(ctx, ng + 1, sizeof *n)))
         return STRATA_ENOMEM;
     for (size_t k = 0; k < n_sel; k++) {
-        int32_t g = r->pcn.v[rows[k]];
+        int32_t g = pcn[k];
         if (g >= 0 && (size_t)g < ng)
             n[g] += 1, n[ng] += 1;
     }
@@ -2242,23 +2197,25 @@ static strata_status offers_table(run_state *r, const size_t *rows, size_t n_sel
     return strata_disclose(ctx, &sp, r->offers);
 }
 
-/* Reasons of the listed patients as text (engine/run/run_reasons.c). */
+/* The risks of rows [r0, r0 + b) (run_reasons: NaN = unscored), from memory or the file. */
+static strata_status risk_read(strata_ctx *ctx, void *ud, size_t r0, size_t b, double *buf,
+                               const double **risk)
+{
+    const void *p;
+    (void)ctx;
+    STRATA_TRY(pv_block(ud, PV_RISK, r0, b, buf, &p));
+    *risk = p;
+    return STRATA_OK;
+}
+
+/* Reasons of the listed patients as text (engine/run/run_reasons.c): the
+ * scored patients' mean from the risks in blocks, within an eighth of the
+ * budget under the budget rule. */
 static strata_status list_reasons(run_state *r, const size_t *sel, size_t n_sel, char ***text)
 {
-    size_t N = strata_cohort_nrows(r->cohort);
-    unsigned char *scored = strata_calloc(r->ctx, N + 1, 1);
-    size_t *orig = strata_calloc(r->ctx, n_sel + 1, sizeof *orig);
-    strata_status st = STRATA_ENOMEM;
-    if (scored && orig) {
-        for (size_t i = 0; i < r->n; i++)
-            scored[i] = !isnan(r->risk[i]); /* unscored patients stay, with NaN risk */
-        for (size_t q = 0; q < n_sel; q++)
-            orig[q] = sel[q];
-        st = run_reasons(r->ctx, r->model, r->cox, r->cohort, scored, r->n - r->sum->n_unscored, orig,
-                         n_sel, N_REASONS, text, NULL, NULL);
-    }
-    STRATA_FREE_ALL(r->ctx, scored, orig);
-    return st;
+    size_t mem = r->pv ? strata_ctx_memory_budget(r->ctx) / 8 : 0;
+    return run_reasons(r->ctx, r->model, r->cox, r->cohort, risk_read, r, r->n - r->sum->n_unscored,
+                       mem, sel, n_sel, N_REASONS, text, NULL, NULL);
 }
 
 typedef struct sel_row {
@@ -2272,9 +2229,8 @@ static int by_row(const void *a, const void *b)
 }
 
 /* The intervention list's columns at its rows, list row k at index k
- * (rows[k] -> k): the ids and stratification's outputs read block by block
- * (only the blocks that hold a listed row; from memory or the values' file),
- * the rest from the whole columns of the patient files' stage. */
+ * (rows[k] -> k): read block by block (only the blocks that hold a listed
+ * row; blocks of agg_rows) from memory, the values' file and the cohort. */
 typedef struct list_vals {
     size_t *k;                   /* 0..n_sel-1: the rows of the compacted columns */
     int64_t *id;
@@ -2285,12 +2241,26 @@ typedef struct list_vals {
     int16_t *charlson;
 } list_vals;
 
+static void gather_row(run_state *r, const pf_vals *pv, size_t j, size_t k, list_vals *lv)
+{
+    lv->id[k] = r->id[j];
+    lv->risk[k] = pv->risk[j];
+    lv->pcn[k] = pv->pcn[j];
+    if (lv->practice)
+        lv->practice[k] = pv->practice[j];
+    if (lv->imd)
+        lv->imd[k] = pv->imd[j];
+    lv->tier[k] = pv->tier[j], lv->segment[k] = pv->segment[j];
+    lv->frailty[k] = pv->frailty[j], lv->ltc[k] = pv->ltc[j];
+    lv->charlson[k] = pv->charlson[j];
+}
+
 static strata_status list_gather(run_state *r, size_t n_sel, const size_t *rows, list_vals *lv)
 {
     strata_ctx *ctx = r->ctx;
-    size_t m = n_sel ? n_sel : 1;
+    size_t m = n_sel ? n_sel : 1, B = agg_rows(r);
     sel_row *v = strata_alloc(ctx, m * sizeof *v);
-    unsigned char *buf = strata_alloc(ctx, 6 * RUN_BLOCK);
+    unsigned char *buf = strata_alloc(ctx, PF_ROW_BYTES * B);
     strata_status st;
     memset(lv, 0, sizeof *lv);
     lv->k = strata_alloc(ctx, m * (sizeof *lv->k + 8 + 8 + 3 * 4 + 2 + 4));
@@ -2299,40 +2269,28 @@ static strata_status list_gather(run_state *r, size_t n_sel, const size_t *rows,
         lv->id = (int64_t *)(void *)(lv->k + m);
         lv->risk = (double *)(void *)(lv->id + m);
         lv->pcn = (int32_t *)(void *)(lv->risk + m);
-        lv->practice = r->practice.v ? lv->pcn + m : NULL;
-        lv->imd = r->imd ? lv->pcn + 2 * m : NULL;
+        lv->practice = r->practice.col >= 0 ? lv->pcn + m : NULL;
+        lv->imd = r->imd_col >= 0 ? lv->pcn + 2 * m : NULL;
         lv->charlson = (int16_t *)(void *)(lv->pcn + 3 * m);
         lv->tier = (uint8_t *)(lv->charlson + m);
         lv->segment = lv->tier + m;
         lv->frailty = (int8_t *)(lv->segment + m);
         lv->ltc = lv->frailty + m;
         for (size_t k = 0; k < n_sel; k++) {
-            size_t i = rows[k];
-            v[k] = (sel_row){i, k};
+            v[k] = (sel_row){rows[k], k};
             lv->k[k] = k;
-            lv->risk[k] = r->risk[i];
-            lv->pcn[k] = r->pcn.v[i];
-            if (lv->practice)
-                lv->practice[k] = r->practice.v[i];
-            if (lv->imd)
-                lv->imd[k] = r->imd[i];
         }
         qsort(v, n_sel, sizeof *v, by_row);
     }
     for (size_t q = 0; st == STRATA_OK && q < n_sel;) {
-        size_t r0 = v[q].row / RUN_BLOCK * RUN_BLOCK;
-        size_t b = r->n - r0 < RUN_BLOCK ? r->n - r0 : RUN_BLOCK;
+        size_t r0 = v[q].row / B * B;
+        size_t b = r->n - r0 < B ? r->n - r0 : B;
         pf_vals pv;
         st = read_ids(r, r0, b);
         if (st == STRATA_OK)
             st = pf_values(r, r0, b, buf, &pv);
-        for (; st == STRATA_OK && q < n_sel && v[q].row < r0 + b; q++) {
-            size_t j = v[q].row - r0, k = v[q].k;
-            lv->id[k] = r->id[j];
-            lv->tier[k] = pv.tier[j], lv->segment[k] = pv.segment[j];
-            lv->frailty[k] = pv.frailty[j], lv->ltc[k] = pv.ltc[j];
-            lv->charlson[k] = pv.charlson[j];
-        }
+        for (; st == STRATA_OK && q < n_sel && v[q].row < r0 + b; q++)
+            gather_row(r, &pv, v[q].row - r0, v[q].k, lv);
     }
     STRATA_FREE_ALL(ctx, v, buf);
     free_ids(r);
@@ -2345,61 +2303,64 @@ static const char *PATIENT_HEADER =
 /* intervention_list.csv through the library's strata_list_table (the same
  * columns as patients.csv plus rank, IMD decile and reason codes), on the
  * list's rows gathered (list_gather). */
-static strata_status write_list(run_state *r, size_t n_sel, const size_t *rows,
+static strata_status write_list(run_state *r, size_t n_sel, const list_vals *lv,
                                 const uint32_t *rank, char *const *reasons)
 {
     strata_ctx *ctx = r->ctx;
     strata_list_columns lc;
     strata_table *t = NULL;
-    list_vals lv;
-    strata_status st = list_gather(r, n_sel, rows, &lv);
+    strata_status st;
     memset(&lc, 0, sizeof lc);
-    lc.patient_id = lv.id;
-    lc.risk = lv.risk;
-    lc.tier = lv.tier;
-    lc.segment = lv.segment;
-    lc.group = lv.pcn;
+    lc.patient_id = lv->id;
+    lc.risk = lv->risk;
+    lc.tier = lv->tier;
+    lc.segment = lv->segment;
+    lc.group = lv->pcn;
     lc.group_names = r->pcn.levels;
     lc.group_label = "pcn";
-    lc.practice = lv.practice;
+    lc.practice = lv->practice;
     lc.n_practices = r->practice.n_levels;
     lc.practice_names = r->practice.levels;
-    lc.frailty = lv.frailty;
-    lc.ltc = lv.ltc;
-    lc.charlson = lv.charlson;
-    lc.imd_decile = lv.imd;
+    lc.frailty = lv->frailty;
+    lc.ltc = lv->ltc;
+    lc.charlson = lv->charlson;
+    lc.imd_decile = lv->imd;
     lc.k_reasons = N_REASONS;
     lc.reason_text = (const char *const *)reasons;
-    if (st == STRATA_OK)
-        st = strata_list_table(ctx, &lc, n_sel, lv.k, rank, &t);
+    st = strata_list_table(ctx, &lc, n_sel, lv->k, rank, &t);
     if (st == STRATA_OK)
         st = write_table(r, t, "intervention_list.csv");
     strata_table_free(ctx, t);
-    strata_free(ctx, lv.k, 0);
     return st;
 }
 
-/* The intervention lists from the scored patients (an unscored one has no
- * risk to rank: the ranking leaves NaN risks out, with no copy of the
- * others); rows[] are cohort rows. Capacity per 1,000 of the scored. */
-static strata_status select_scored(run_state *r, strata_list_params *lp, size_t *rows,
-                                   uint32_t *rank, size_t *n_sel)
+/* The IMD deciles of rows [r0, r0 + b) from the cohort (proportionate universalism). */
+static strata_status imd_read(strata_ctx *ctx, void *ud, size_t r0, size_t b, int32_t *buf,
+                              const int32_t **imd)
 {
-    lp->skip_nan = 1;
-    return strata_intervention_select(r->ctx, lp, r->n, r->risk, NULL, r->pcn.v, r->pcn.n_levels,
-                                      r->imd, rows, rank, n_sel);
+    run_state *r = ud;
+    *imd = buf;
+    return strata_cohort_read_i32(ctx, r->cohort, (size_t)r->imd_col, r0, b, buf);
 }
 
-/* The most patients the lists can hold: each PCN's capacity is per_group,
- * or per_1000 of its m scored rounded half up (at most m): in all at most
- * per_1000 n / 1000 + one a PCN. With proportionate universalism a PCN's
- * deprived minimum may pass its capacity (a need below zero), so then n.
- * rows[] and rank[] were n long and zeroed (12 bytes a patient resident). */
-static size_t list_bound(const run_state *r, const strata_list_params *lp)
+/* The intervention lists from the scored patients in row blocks (an unscored
+ * one has no risk to rank: left out, with no copy of the others); the risk
+ * and PCN read as the tiers read them (tier_read), the IMD decile from the
+ * cohort. *rows (cohort rows) and *rank allocated for the list's rows only.
+ * Capacity per 1,000 of the scored. */
+static strata_status select_scored(run_state *r, strata_list_params *lp, size_t **rows,
+                                   uint32_t **rank, size_t *n_sel)
 {
-    double b = lp->per_group ? (double)lp->per_group * (double)(r->pcn.n_levels + 1)
-                             : lp->per_1000 * (double)r->n / 1000.0 + (double)r->pcn.n_levels + 2;
-    return lp->prop_univ || !(b < (double)r->n) ? (r->n ? r->n : 1) : (size_t)b + 1;
+    strata_list_source src;
+    memset(&src, 0, sizeof src);
+    src.rows.n = r->n;
+    src.rows.n_groups = r->pcn.n_levels;
+    src.rows.block = agg_rows(r);
+    src.rows.read = tier_read;
+    src.rows.ud = r;
+    src.read_imd = r->imd_col >= 0 ? imd_read : NULL;
+    lp->skip_nan = 1;
+    return strata_intervention_select_source(r->ctx, lp, &src, rows, rank, n_sel);
 }
 
 static strata_status stage_patients(run_state *r)
@@ -2410,10 +2371,9 @@ static strata_status stage_patients(run_state *r)
     size_t *rows = NULL, n_sel = 0;
     uint32_t *rank = NULL;
     char **reasons = NULL;
+    list_vals lv;
     strata_status st;
 
-    STRATA_TRY(load_cols(r, C_PCN | C_PRACTICE | C_IMD));
-    STRATA_TRY(pv_load(r, PV_RISK)); /* the ranking's (the values on file: docs/scale.md) */
     STRATA_TRY(pfile_open(r, "patients.csv", &p));
     fprintf(p.f, "%s\r\n", PATIENT_HEADER);
     st = write_patient_rows(r, p.f);
@@ -2431,23 +2391,17 @@ static strata_status stage_patients(run_state *r)
     lp.per_1000 = r->spec->capacity_per_1000;
     lp.prop_univ = r->spec->proportionate_universalism;
     STRATA_TRY(strata_list_params_check(ctx, &lp));
-    {
-        size_t cap = list_bound(r, &lp);
-        rows = strata_alloc(ctx, cap * sizeof *rows);
-        rank = strata_alloc(ctx, cap * sizeof *rank);
-    }
-    st = rows && rank ? STRATA_OK : STRATA_ENOMEM;
+    memset(&lv, 0, sizeof lv);
+    st = select_scored(r, &lp, &rows, &rank, &n_sel);
     if (st == STRATA_OK)
-        st = select_scored(r, &lp, rows, rank, &n_sel);
+        st = list_gather(r, n_sel, rows, &lv);
     if (st == STRATA_OK)
-        st = offers_table(r, rows, n_sel);
+        st = offers_table(r, lv.pcn, n_sel);
     if (st == STRATA_OK)
         st = list_reasons(r, rows, n_sel, &reasons);
     if (st == STRATA_OK)
-        st = write_list(r, n_sel, rows, rank, reasons);
-    strata_free(ctx, reasons, 0);
-    strata_free(ctx, rows, 0);
-    strata_free(ctx, rank, 0);
+        st = write_list(r, n_sel, &lv, rank, reasons);
+    STRATA_FREE_ALL(ctx, reasons, rows, rank, lv.k);
     r->sum->n_listed = n_sel;
     STRATA_TRY(st);
     return stage_done(r, "patients");
@@ -2602,13 +2556,8 @@ static strata_status stage_report(run_state *r)
 static void run_free(run_state *r)
 {
     strata_ctx *ctx = r->ctx;
-    codes *cs[] = {&r->sex, &r->eth, &r->pcn, &r->practice, &r->icb};
-    for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++)
-        strata_free(ctx, cs[k]->v, 0);
     free_stratify_inputs(r);
     free_ids(r);
-    strata_free(ctx, r->age, 0);
-    strata_free(ctx, r->imd, 0);
     strata_free(ctx, r->risk, 0);
     strata_free(ctx, r->obs, 0);
     strata_free(ctx, r->tier, 0);

@@ -109,15 +109,23 @@ static const char *phrase_key(const strata_cohort *cohort, size_t j, const char 
     }
 }
 
+/* Rows a block: REASON_BLOCK, or what mem holds of the design, raw values
+ * and risk a row (at least 64). */
+static size_t reason_block(size_t p, size_t nv, size_t mem)
+{
+    size_t b = mem ? mem / (8 * (p + nv + 1)) : REASON_BLOCK;
+    return b < 64 ? 64 : b > REASON_BLOCK ? REASON_BLOCK : b;
+}
+
 strata_status run_reasons(strata_ctx *ctx, const strata_model *glm, const strata_cox *cox,
-                          strata_cohort *cohort, const unsigned char *scored, size_t n_scored,
-                          const size_t *sel, size_t n_sel, size_t k, char ***text, int32_t *var,
+                          strata_cohort *cohort, run_risk_fn risk, void *ud, size_t n_scored,
+                          size_t mem, const size_t *sel, size_t n_sel, size_t k, char ***text, int32_t *var,
                           double *contrib)
 {
     const lp_model lm = {glm, glm ? NULL : cox}, *model = &lm;
     size_t p = lm_nterms(model), nv = lm_nvars(model);
-    size_t N = strata_cohort_nrows(cohort), nb0 = REASON_BLOCK;
-    double *beta, *xbar, *Xsel, *Xb, *share, *raw, *rawb, *cc;
+    size_t N = strata_cohort_nrows(cohort), nb0 = reason_block(p, nv, mem);
+    double *beta, *xbar, *Xsel, *Xb, *share, *raw, *rawb, *cc, *rbuf;
     size_t *colj;
     int32_t *vv;
     selrow *order;
@@ -132,11 +140,13 @@ strata_status run_reasons(strata_ctx *ctx, const strata_model *glm, const strata
     Xb = strata_alloc(ctx, (nb0 * p + 1) * sizeof *Xb);
     raw = strata_calloc(ctx, n_sel * nv + 1, sizeof *raw);
     rawb = strata_alloc(ctx, (nb0 * nv + 1) * sizeof *rawb);
+    rbuf = strata_alloc(ctx, nb0 * sizeof *rbuf);
     colj = strata_calloc(ctx, nv + 1, sizeof *colj);
     order = strata_calloc(ctx, n_sel + 1, sizeof *order);
     vv = strata_calloc(ctx, n_sel * k + 1, sizeof *vv);
     cc = strata_calloc(ctx, n_sel * k + 1, sizeof *cc);
-    if (!beta || !xbar || !share || !Xsel || !Xb || !raw || !rawb || !colj || !order || !vv || !cc)
+    if (!beta || !xbar || !share || !Xsel || !Xb || !raw || !rawb || !rbuf || !colj || !order || !vv ||
+        !cc)
         goto done;
     for (size_t j = 0; j < p; j++)
         beta[j] = lm_beta(model, j);
@@ -152,12 +162,15 @@ strata_status run_reasons(strata_ctx *ctx, const strata_model *glm, const strata
     for (size_t r0 = 0, q = 0; r0 < N && st == STRATA_OK; r0 += nb0) {
         size_t nb = N - r0 < nb0 ? N - r0 : nb0;
         int listed = q < n_sel && order[q].orig < r0 + nb;
-        st = lm_design(ctx, model, cohort, r0, nb, Xb);
+        const double *rb = NULL;
+        st = risk(ctx, ud, r0, nb, rbuf, &rb);
+        if (st == STRATA_OK)
+            st = lm_design(ctx, model, cohort, r0, nb, Xb);
         for (size_t v = 0; v < nv && listed && st == STRATA_OK; v++)
             st = strata_cohort_read_f64(ctx, cohort, colj[v], r0, nb, rawb + v * nb);
         for (size_t i = 0; i < nb && st == STRATA_OK; i++) {
             const double *x = Xb + i * p;
-            if (!scored[r0 + i])
+            if (isnan(rb[i])) /* unscored */
                 continue;
             for (size_t j = 0; j < p; j++)
                 xbar[j] += x[j];
@@ -213,6 +226,6 @@ strata_status run_reasons(strata_ctx *ctx, const strata_model *glm, const strata
     if (contrib)
         memcpy(contrib, cc, n_sel * k * sizeof *cc);
 done:
-    STRATA_FREE_ALL(ctx, beta, xbar, share, Xsel, Xb, raw, rawb, colj, order, vv, cc);
+    STRATA_FREE_ALL(ctx, beta, xbar, share, Xsel, Xb, raw, rawb, rbuf, colj, order, vv, cc);
     return st;
 }

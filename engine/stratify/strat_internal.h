@@ -22,12 +22,14 @@ typedef struct strat_ranking {
     size_t *row;
 } strat_ranking;
 
-/* Ranks rows [0, n); skip_nan: rows whose risk is NaN are left out (not
- * ranked, not counted in size[]; the others keep their row numbers), with no
- * copy of the rest. Non-finite risk or bad group: EDATA naming the row;
- * budget below the sort's floor: ENOMEM naming the sizes. */
-strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
-                              size_t n_groups, int skip_nan, strat_ranking *rk);
+/* Ranks the source's rows (read twice in row order: checked and counted, then
+ * pushed); skip_nan: rows whose risk is NaN are left out (not ranked, not
+ * counted in size[]; the others keep their row numbers). Memory: the sort's
+ * (32 bytes a row while sorting in memory, then 16; under a budget at most
+ * half of it: engine/core/xsort.h), the group sizes and one block.
+ * Non-finite risk or bad group: EDATA naming the row; budget below the
+ * sort's floor: ENOMEM naming the sizes. */
+strata_status strat_rank_source(strata_ctx *ctx, const strata_tier_source *src, strat_ranking *rk);
 /* strata_tiers with skip_nan: a NaN risk gets tier 0 and is no part of the ranking. */
 strata_status strat_tiers(strata_ctx *ctx, const strata_tier_params *p, size_t n, const double *risk,
                           const int32_t *group, size_t n_groups, int skip_nan, uint8_t *tier);

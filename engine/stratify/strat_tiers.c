@@ -116,7 +116,7 @@ static strata_status rank_check(strata_ctx *ctx, const strata_tier_source *src, 
 /* The ranking from row blocks: a first pass checks the rows and counts each
  * group's, a second pushes them (their groups with them: no array of n) to
  * the external sort. */
-static strata_status rank_source(strata_ctx *ctx, const strata_tier_source *src, strat_ranking *rk)
+strata_status strat_rank_source(strata_ctx *ctx, const strata_tier_source *src, strat_ranking *rk)
 {
     strata_status st;
     size_t b = src_block(src), m = 0;
@@ -194,18 +194,6 @@ static void whole_source(size_t n, const double *risk, const int32_t *group, siz
     src->ud = w;
     w->risk = risk;
     w->group = group;
-}
-
-/* Memory: the sort's (32 bytes a row while sorting in memory, then 16; under
- * a budget, at most half of it: engine/core/xsort.h), the group sizes and one
- * block. */
-strata_status strat_rank_open(strata_ctx *ctx, size_t n, const double *risk, const int32_t *group,
-                              size_t n_groups, int skip_nan, strat_ranking *rk)
-{
-    whole_src w = {NULL, NULL};
-    strata_tier_source src;
-    whole_source(n, risk, group, n_groups, skip_nan, &w, &src);
-    return rank_source(ctx, &src, rk);
 }
 
 strata_status strat_rank_next(strata_ctx *ctx, strat_ranking *rk, const size_t **rows, size_t *got)
@@ -294,7 +282,7 @@ static strata_status tiers_of_source(strata_ctx *ctx, const strata_tier_params *
     STRATA_TRY(strata_tier_params_check(ctx, p));
     memset(&rk, 0, sizeof rk);
     if (p->mode == STRATA_TIER_PERCENTILE) {
-        STRATA_TRY(rank_source(ctx, src, &rk));
+        STRATA_TRY(strat_rank_source(ctx, src, &rk));
         cut = strata_calloc(ctx, rk.n_groups * p->n_cuts, sizeof *cut);
         st = cut ? tier_cuts(ctx, p, &rk, cut) : STRATA_ENOMEM;
         strat_rank_close(ctx, &rk);

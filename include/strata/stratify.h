@@ -400,6 +400,30 @@ STRATA_API strata_status strata_intervention_select(strata_ctx *ctx, const strat
                                          const int32_t *group, size_t n_groups,
                                          const int32_t *imd_decile, size_t *rows,
                                          uint32_t *rank, size_t *n_sel);
+/* The same lists from row blocks (docs/scale.md, "The run's memory by
+ * stage"): rows [r0, r0 + b) of the n are read through rows.read (risks and,
+ * with rows.n_groups > 0, group codes; rows.write, rows.skip_nan unused: the
+ * params' skip_nan counts) and, for proportionate universalism, read_imd
+ * (IMD deciles; NULL: none), filled into the buffers given or pointed to,
+ * in row order. A pass counts each group's rows; a heap per group keeps its
+ * best rows up to its capacity; with proportionate universalism the need
+ * sums come in rank order from the ranking (the one external sort under half
+ * the memory budget) of everyone, then of the deprived quintile, one after
+ * the other. Nothing of n rows is held but a ranking with proportionate
+ * universalism: the list's rows (per group at most the larger of its
+ * capacity and its deprived minimum) in *rows and *rank, allocated (freed
+ * with strata_free), the same as strata_intervention_select's (need NULL),
+ * which is this with whole arrays as one block. */
+typedef struct strata_list_source {
+    strata_tier_source rows;
+    strata_status (*read_imd)(strata_ctx *ctx, void *ud, size_t r0, size_t b, int32_t *buf,
+                              const int32_t **imd); /* called with rows.ud */
+} strata_list_source;
+STRATA_API strata_status strata_intervention_select_source(strata_ctx *ctx,
+                                                           const strata_list_params *p,
+                                                           const strata_list_source *src,
+                                                           size_t **rows, uint32_t **rank,
+                                                           size_t *n_sel);
 
 /* ---- per-patient stratification in one call (engine/stratify/strat_patients.c) --- */
 typedef struct strata_patient_cols {
